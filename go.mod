@@ -1,0 +1,10 @@
+module github.com/soltixdb/soltix
+
+go 1.26
+
+require (
+	github.com/alecthomas/participle/v2 v2.1.4 // indirect
+	github.com/go-chi/chi/v5 v5.5.0 // indirect
+	github.com/golang/snappy v1.0.0 // indirect
+	github.com/valyala/fastjson v1.6.10 // indirect
+)

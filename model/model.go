@@ -1,0 +1,327 @@
+// Package model holds the data types every layer of Soltix shares: a point as
+// it arrives (collection, tags, fields, time), a typed field value, and a
+// column of one field's values for one series as storage hands it to the
+// planner. It imports nothing of the project and does no I/O.
+package model
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Kind is the type of a field value. The zero Kind is KindNull, which only
+// appears in query results (an empty bucket, a missing field).
+type Kind uint8
+
+// The field kinds. Their numeric values are part of the WAL and colfile
+// formats and must never change.
+const (
+	KindNull   Kind = 0
+	KindFloat  Kind = 1
+	KindInt    Kind = 2
+	KindUint   Kind = 3
+	KindBool   Kind = 4
+	KindString Kind = 5
+)
+
+// String returns the name users see for the kind ("float", "integer", ...).
+func (k Kind) String() string {
+	switch k {
+	case KindNull:
+		return "null"
+	case KindFloat:
+		return "float"
+	case KindInt:
+		return "integer"
+	case KindUint:
+		return "unsigned"
+	case KindBool:
+		return "boolean"
+	case KindString:
+		return "string"
+	}
+	return "kind(" + strconv.Itoa(int(k)) + ")"
+}
+
+// Numeric reports whether aggregates such as sum and avg apply to the kind.
+func (k Kind) Numeric() bool { return k == KindFloat || k == KindInt || k == KindUint }
+
+// Value is one typed field value. The zero Value is null.
+type Value struct {
+	Kind Kind
+	bits uint64 // float64 bits, int64, uint64 or 0/1 for bool
+	s    string
+}
+
+// Float returns a float value.
+func Float(f float64) Value { return Value{Kind: KindFloat, bits: math.Float64bits(f)} }
+
+// Int returns a signed integer value.
+func Int(i int64) Value { return Value{Kind: KindInt, bits: uint64(i)} }
+
+// Uint returns an unsigned integer value.
+func Uint(u uint64) Value { return Value{Kind: KindUint, bits: u} }
+
+// Bool returns a boolean value.
+func Bool(b bool) Value {
+	v := Value{Kind: KindBool}
+	if b {
+		v.bits = 1
+	}
+	return v
+}
+
+// String returns a string value.
+func String(s string) Value { return Value{Kind: KindString, s: s} }
+
+// Null is the null value.
+var Null = Value{}
+
+// IsNull reports whether v is null.
+func (v Value) IsNull() bool { return v.Kind == KindNull }
+
+// Float returns the value of a float. It is only meaningful for KindFloat.
+func (v Value) Float() float64 { return math.Float64frombits(v.bits) }
+
+// Int returns the value of a signed integer. It is only meaningful for KindInt.
+func (v Value) Int() int64 { return int64(v.bits) }
+
+// Uint returns the value of an unsigned integer. It is only meaningful for KindUint.
+func (v Value) Uint() uint64 { return v.bits }
+
+// Bool returns the value of a boolean. It is only meaningful for KindBool.
+func (v Value) Bool() bool { return v.bits != 0 }
+
+// Str returns the value of a string. It is only meaningful for KindString.
+func (v Value) Str() string { return v.s }
+
+// AsFloat converts a numeric value to float64; ok is false for other kinds.
+func (v Value) AsFloat() (f float64, ok bool) {
+	switch v.Kind {
+	case KindFloat:
+		return v.Float(), true
+	case KindInt:
+		return float64(v.Int()), true
+	case KindUint:
+		return float64(v.Uint()), true
+	}
+	return 0, false
+}
+
+// Equal reports whether two values have the same kind and the same bits.
+// Floats compare bit for bit, so NaN equals NaN and 0 differs from -0.
+func (v Value) Equal(w Value) bool { return v.Kind == w.Kind && v.bits == w.bits && v.s == w.s }
+
+// Interface returns the value as a Go value for encoding: nil, float64,
+// int64, uint64, bool or string.
+func (v Value) Interface() any {
+	switch v.Kind {
+	case KindFloat:
+		return v.Float()
+	case KindInt:
+		return v.Int()
+	case KindUint:
+		return v.Uint()
+	case KindBool:
+		return v.Bool()
+	case KindString:
+		return v.s
+	}
+	return nil
+}
+
+// String formats the value for humans and tests.
+func (v Value) String() string {
+	switch v.Kind {
+	case KindFloat:
+		return strconv.FormatFloat(v.Float(), 'g', -1, 64)
+	case KindInt:
+		return strconv.FormatInt(v.Int(), 10)
+	case KindUint:
+		return strconv.FormatUint(v.Uint(), 10)
+	case KindBool:
+		return strconv.FormatBool(v.Bool())
+	case KindString:
+		return strconv.Quote(v.s)
+	}
+	return "null"
+}
+
+// Tag is one key/value pair of a series' identity.
+type Tag struct {
+	Key   string
+	Value string
+}
+
+// Tags is a tag set sorted by key with unique keys. Code that builds a Tags
+// value must call Sort (or build it in order) before handing it on.
+type Tags []Tag
+
+// Sort sorts the tags by key.
+func (ts Tags) Sort() { sort.Slice(ts, func(i, j int) bool { return ts[i].Key < ts[j].Key }) }
+
+// Get returns the value of key, or "" when the tag is absent.
+func (ts Tags) Get(key string) string {
+	for _, t := range ts {
+		if t.Key == key {
+			return t.Value
+		}
+	}
+	return ""
+}
+
+// Has reports whether the tag set holds key.
+func (ts Tags) Has(key string) bool {
+	for _, t := range ts {
+		if t.Key == key {
+			return true
+		}
+	}
+	return false
+}
+
+// Equal reports whether two sorted tag sets are identical.
+func (ts Tags) Equal(o Tags) bool {
+	if len(ts) != len(o) {
+		return false
+	}
+	for i := range ts {
+		if ts[i] != o[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// Field is one named value of a point.
+type Field struct {
+	Key   string
+	Value Value
+}
+
+// Point is one row as it arrives: a collection, its sorted tags, one or more
+// fields and a timestamp in nanoseconds since the Unix epoch (UTC).
+type Point struct {
+	Collection string
+	Tags       Tags
+	Fields     []Field
+	Time       int64
+}
+
+// SeriesKey returns the canonical identity of a series: the collection and
+// its sorted tags, escaped so that distinct series never share a key.
+func SeriesKey(collection string, tags Tags) string {
+	var b strings.Builder
+	n := len(collection)
+	for _, t := range tags {
+		n += len(t.Key) + len(t.Value) + 2
+	}
+	b.Grow(n + 8)
+	writeEscaped(&b, collection)
+	for _, t := range tags {
+		b.WriteByte(',')
+		writeEscaped(&b, t.Key)
+		b.WriteByte('=')
+		writeEscaped(&b, t.Value)
+	}
+	return b.String()
+}
+
+func writeEscaped(b *strings.Builder, s string) {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == ',' || c == '=' || c == '\\' {
+			b.WriteByte('\\')
+		}
+		b.WriteByte(c)
+	}
+}
+
+// Column holds the values of one field of one series, sorted by time with no
+// repeated timestamp. Exactly one of the value slices, the one matching Kind,
+// has the same length as Times.
+type Column struct {
+	Name    string
+	Kind    Kind
+	Times   []int64
+	Floats  []float64
+	Ints    []int64
+	Uints   []uint64
+	Bools   []bool
+	Strings []string
+}
+
+// Len returns the number of values in the column.
+func (c *Column) Len() int { return len(c.Times) }
+
+// Value returns the i-th value as a Value.
+func (c *Column) Value(i int) Value {
+	switch c.Kind {
+	case KindFloat:
+		return Float(c.Floats[i])
+	case KindInt:
+		return Int(c.Ints[i])
+	case KindUint:
+		return Uint(c.Uints[i])
+	case KindBool:
+		return Bool(c.Bools[i])
+	case KindString:
+		return String(c.Strings[i])
+	}
+	return Null
+}
+
+// Append adds a value at time t to the end of the column. The value's kind
+// must match the column's; Append panics otherwise, since that is a bug in
+// the caller and not bad input.
+func (c *Column) Append(t int64, v Value) {
+	if v.Kind != c.Kind {
+		panic(fmt.Sprintf("model: append %s value to %s column %q", v.Kind, c.Kind, c.Name))
+	}
+	c.Times = append(c.Times, t)
+	switch c.Kind {
+	case KindFloat:
+		c.Floats = append(c.Floats, v.Float())
+	case KindInt:
+		c.Ints = append(c.Ints, v.Int())
+	case KindUint:
+		c.Uints = append(c.Uints, v.Uint())
+	case KindBool:
+		c.Bools = append(c.Bools, v.Bool())
+	case KindString:
+		c.Strings = append(c.Strings, v.Str())
+	}
+}
+
+// Slice returns the part of the column with times in [lo, hi). The result
+// shares memory with c.
+func (c *Column) Slice(lo, hi int) Column {
+	out := Column{Name: c.Name, Kind: c.Kind, Times: c.Times[lo:hi]}
+	switch c.Kind {
+	case KindFloat:
+		out.Floats = c.Floats[lo:hi]
+	case KindInt:
+		out.Ints = c.Ints[lo:hi]
+	case KindUint:
+		out.Uints = c.Uints[lo:hi]
+	case KindBool:
+		out.Bools = c.Bools[lo:hi]
+	case KindString:
+		out.Strings = c.Strings[lo:hi]
+	}
+	return out
+}
+
+// Range returns the part of the column whose times lie in [min, max]
+// (inclusive). The result shares memory with c.
+func (c *Column) Range(min, max int64) Column {
+	lo := sort.Search(len(c.Times), func(i int) bool { return c.Times[i] >= min })
+	hi := sort.Search(len(c.Times), func(i int) bool { return c.Times[i] > max })
+	if hi < lo {
+		hi = lo
+	}
+	return c.Slice(lo, hi)
+}

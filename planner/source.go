@@ -1,0 +1,49 @@
+// Package planner turns a parsed query (package query) into reads against a
+// Source and computes the answer: series selection by tags, time-range
+// pruning, per-point filtering, aggregates, GROUP BY intervals and tags,
+// FILL, ORDER BY, LIMIT and OFFSET, SHOW and EXPLAIN. It defines the read
+// interface it needs; storage implements it locally.
+package planner
+
+import (
+	"context"
+	"errors"
+
+	"github.com/soltixdb/soltix/model"
+)
+
+// Source is the read interface the planner runs queries against. It must be
+// safe for concurrent use. Storage implements it over memory and files.
+type Source interface {
+	// Collections returns the names of all collections, sorted.
+	Collections() []string
+	// Fields returns the fields of a collection and their kinds; ok is false
+	// when the collection does not exist.
+	Fields(collection string) (fields map[string]model.Kind, ok bool)
+	// TagKeys returns the sorted tag keys used by any series of the collection.
+	TagKeys(collection string) []string
+	// TagValues returns the sorted values of one tag key in the collection.
+	TagValues(collection, key string) []string
+	// Series returns the tag sets of the collection's series whose tags
+	// satisfy match (nil matches every series), sorted by series key.
+	Series(collection string, match func(model.Tags) bool) []model.Tags
+	// Read returns one column per requested field, in the order asked, for
+	// one series, holding the values whose times lie in [min, max]
+	// (inclusive), sorted by time, merged across memory and files with the
+	// last write winning for a repeated timestamp. A field the series does
+	// not have comes back as an empty column of the collection's kind.
+	Read(ctx context.Context, collection string, tags model.Tags, fields []string, min, max int64) ([]model.Column, error)
+	// Explain describes the reads Read would do for these series and range.
+	Explain(collection string, series []model.Tags, min, max int64) ReadPlan
+}
+
+// ReadPlan describes what a read touches, for EXPLAIN.
+type ReadPlan struct {
+	Groups       []int // groups touched, sorted
+	Files        int   // colstore files whose time range overlaps
+	MemoryPoints int   // points in memory for these series (all fields)
+}
+
+// ErrNotFound is returned (wrapped) when a query names a collection that does
+// not exist.
+var ErrNotFound = errors.New("not found")

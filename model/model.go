@@ -5,6 +5,7 @@
 package model
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -325,3 +326,14 @@ func (c *Column) Range(min, max int64) Column {
 	}
 	return c.Slice(lo, hi)
 }
+
+// ReadPlan describes what a read of some series over a time range touches;
+// storage reports it and EXPLAIN shows it.
+type ReadPlan struct {
+	Groups       []int // groups touched, sorted
+	Files        int   // colstore files whose time range overlaps
+	MemoryPoints int   // values in memory for these series (all fields)
+}
+
+// ErrNotFound is returned (wrapped) when a collection does not exist.
+var ErrNotFound = errors.New("not found")

@@ -7,7 +7,6 @@ package planner
 
 import (
 	"context"
-	"errors"
 
 	"github.com/soltixdb/soltix/model"
 )
@@ -38,12 +37,8 @@ type Source interface {
 }
 
 // ReadPlan describes what a read touches, for EXPLAIN.
-type ReadPlan struct {
-	Groups       []int // groups touched, sorted
-	Files        int   // colstore files whose time range overlaps
-	MemoryPoints int   // points in memory for these series (all fields)
-}
+type ReadPlan = model.ReadPlan
 
 // ErrNotFound is returned (wrapped) when a query names a collection that does
 // not exist.
-var ErrNotFound = errors.New("not found")
+var ErrNotFound = model.ErrNotFound

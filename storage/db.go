@@ -1,0 +1,899 @@
+package storage
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/soltixdb/soltix/model"
+	"github.com/soltixdb/soltix/storage/colfile"
+	"github.com/soltixdb/soltix/storage/wal"
+)
+
+// Options configure a DB. The zero value of each field means its default.
+type Options struct {
+	// NumGroups is the number of groups devices are hashed into (default
+	// 16). It is fixed when the data directory is created and read back
+	// from it afterwards.
+	NumGroups int
+	// PartitionDuration is the time span of one colstore file (default 24h,
+	// aligned to the Unix epoch).
+	PartitionDuration time.Duration
+	// ShardTag is the tag whose value names a point's device (default
+	// "device_id"). A series without it is its own device.
+	ShardTag string
+	// Sync is the WAL's fsync policy (default wal.SyncAlways).
+	Sync wal.SyncMode
+	// WALSegmentSize is the size at which a WAL segment is rotated.
+	WALSegmentSize int64
+	// FlushInterval is how often the background flusher moves memory into
+	// files (default 10 minutes; negative disables background flushes).
+	FlushInterval time.Duration
+	// MaxMemoryPoints makes the background flusher flush as soon as memory
+	// holds this many field values (default 4,000,000).
+	MaxMemoryPoints int
+	// Logger receives the engine's logs (default slog.Default()).
+	Logger *slog.Logger
+}
+
+func (o *Options) withDefaults() Options {
+	var r Options
+	if o != nil {
+		r = *o
+	}
+	if r.NumGroups <= 0 {
+		r.NumGroups = 16
+	}
+	if r.PartitionDuration <= 0 {
+		r.PartitionDuration = 24 * time.Hour
+	}
+	if r.ShardTag == "" {
+		r.ShardTag = "device_id"
+	}
+	if r.FlushInterval == 0 {
+		r.FlushInterval = 10 * time.Minute
+	}
+	if r.MaxMemoryPoints <= 0 {
+		r.MaxMemoryPoints = 4_000_000
+	}
+	if r.Logger == nil {
+		r.Logger = slog.Default()
+	}
+	return r
+}
+
+// DB is a single-node storage engine over one data directory. It is safe
+// for concurrent use.
+//
+// Lock order: flushMu, then swapMu, then mu.
+type DB struct {
+	dir  string
+	opts Options
+	log  *slog.Logger
+	wal  *wal.WAL
+
+	seq atomic.Uint64 // last batch or file sequence number handed out
+
+	flushMu sync.Mutex   // one flush at a time
+	swapMu  sync.RWMutex // writers hold it shared from WAL append to apply; a flush takes it to swap memory
+
+	mu        sync.RWMutex
+	colls     map[string]*collection
+	memPoints int // field values in the active memory generation
+	closed    bool
+
+	stop chan struct{} // closed by Close to stop the background flusher
+	done chan struct{} // closed when the background flusher has exited
+}
+
+// collection is the in-memory index of one collection.
+type collection struct {
+	name   string
+	fields map[string]model.Kind
+	series map[string]*series
+	// tags maps tag key → tag value → series keys.
+	tags map[string]map[string]map[string]struct{}
+}
+
+// series is one series with its data sources, oldest first.
+type series struct {
+	coll  string
+	key   string
+	tags  model.Tags
+	group int
+	files []fileSeries // sorted by file seq
+	imm   *memSeries   // being flushed, or nil
+	mem   *memSeries   // active, or nil
+}
+
+// fileSeries is a series' entry in one colstore file.
+type fileSeries struct {
+	f   *dataFile
+	idx int // index in f.r.Series()
+}
+
+// dataFile is an open colstore file.
+type dataFile struct {
+	path string
+	r    *colfile.Reader
+	meta colfile.Meta
+}
+
+// dataDirMeta is the data directory's own description, in meta.json.
+type dataDirMeta struct {
+	Format    int `json:"format"`
+	NumGroups int `json:"num_groups"`
+}
+
+// Open opens (creating if needed) the data directory dir: it loads the
+// index of every colstore file and replays the WAL into memory. The DB is
+// ready for reads and writes when Open returns.
+func Open(dir string, opts *Options) (*DB, error) {
+	o := opts.withDefaults()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	db := &DB{dir: dir, opts: o, log: o.Logger, colls: make(map[string]*collection),
+		stop: make(chan struct{}), done: make(chan struct{})}
+	if err := db.loadDirMeta(); err != nil {
+		return nil, err
+	}
+	if err := db.loadFiles(); err != nil {
+		db.closeFiles()
+		return nil, err
+	}
+	w, err := wal.Open(filepath.Join(dir, "wal"), &wal.Options{Sync: o.Sync, SegmentSize: o.WALSegmentSize, Logger: o.Logger})
+	if err != nil {
+		db.closeFiles()
+		return nil, fmt.Errorf("open wal: %w", err)
+	}
+	db.wal = w
+	start := time.Now()
+	records, points := 0, 0
+	err = w.Replay(func(segment uint64, rec []byte) error {
+		seq, pts, err := decodeBatch(rec)
+		if err != nil {
+			return fmt.Errorf("wal segment %d: %w", segment, err)
+		}
+		if conflicts := db.checkKinds(pts, true); len(conflicts) > 0 {
+			// A record that clashes with the schema can only come from
+			// files written by a different version; keep the data we
+			// can and say so rather than refuse to start.
+			db.log.Warn("wal record clashes with the schema; clashing fields skipped", "segment", segment, "conflicts", len(conflicts))
+		}
+		db.apply(seq, pts)
+		db.bumpSeq(seq)
+		records++
+		points += len(pts)
+		return nil
+	})
+	if err != nil {
+		db.closeFiles()
+		return nil, errors.Join(fmt.Errorf("replay wal: %w", err), w.Close())
+	}
+	db.log.Info("storage opened", "dir", dir, "collections", len(db.colls), "wal_records", records,
+		"wal_points", points, "replay", time.Since(start).Round(time.Millisecond))
+	go db.flushLoop()
+	return db, nil
+}
+
+func (db *DB) loadDirMeta() error {
+	path := filepath.Join(db.dir, "meta.json")
+	b, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		var m dataDirMeta
+		if err := json.Unmarshal(b, &m); err != nil {
+			return fmt.Errorf("read %s: %w", path, err)
+		}
+		if m.Format != 1 || m.NumGroups <= 0 {
+			return fmt.Errorf("read %s: unsupported format %d or num_groups %d", path, m.Format, m.NumGroups)
+		}
+		if m.NumGroups != db.opts.NumGroups && db.opts.NumGroups != 16 {
+			db.log.Warn("num_groups is fixed by the data directory; ignoring the configured value",
+				"configured", db.opts.NumGroups, "data_dir", m.NumGroups)
+		}
+		db.opts.NumGroups = m.NumGroups
+		return nil
+	case errors.Is(err, os.ErrNotExist):
+		b, _ := json.Marshal(dataDirMeta{Format: 1, NumGroups: db.opts.NumGroups})
+		return writeFileSync(path, b)
+	default:
+		return fmt.Errorf("read data dir meta: %w", err)
+	}
+}
+
+// writeFileSync writes a small file atomically: tmp, fsync, rename, fsync dir.
+func writeFileSync(path string, b []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", tmp, err)
+	}
+	_, werr := f.Write(b)
+	serr := f.Sync()
+	cerr := f.Close()
+	if err := errors.Join(werr, serr, cerr); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", tmp, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("rename %s: %w", tmp, err)
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("open dir %s: %w", dir, err)
+	}
+	return errors.Join(d.Sync(), d.Close())
+}
+
+// loadFiles opens every colstore file below the data directory.
+func (db *DB) loadFiles() error {
+	var paths []string
+	err := filepath.WalkDir(db.dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && path != db.dir && d.Name() == "wal" {
+			return filepath.SkipDir
+		}
+		switch {
+		case strings.HasSuffix(path, ".col.tmp"):
+			// A flush that crashed before its rename; the WAL still
+			// holds the data.
+			db.log.Warn("removing unfinished colstore file", "path", path)
+			return os.Remove(path)
+		case strings.HasSuffix(path, ".col"):
+			paths = append(paths, path)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("scan data dir: %w", err)
+	}
+	var files []*dataFile
+	for _, p := range paths {
+		r, err := colfile.Open(p)
+		if err != nil {
+			for _, f := range files {
+				f.r.Close()
+			}
+			return fmt.Errorf("open colstore file: %w", err)
+		}
+		files = append(files, &dataFile{path: p, r: r, meta: r.Meta()})
+	}
+	sort.Slice(files, func(i, j int) bool { return files[i].meta.Seq < files[j].meta.Seq })
+	for _, f := range files {
+		db.attachFile(f)
+		db.bumpSeq(f.meta.Seq)
+	}
+	return nil
+}
+
+// attachFile registers a file's series. The caller holds mu or has the DB
+// to itself.
+func (db *DB) attachFile(f *dataFile) {
+	c := db.coll(f.meta.Collection)
+	for i, si := range f.r.Series() {
+		for _, ci := range si.Columns {
+			if _, ok := c.fields[ci.Name]; !ok {
+				c.fields[ci.Name] = ci.Kind
+			}
+		}
+		s := db.seriesFor(c, si.Key, si.Tags)
+		s.files = append(s.files, fileSeries{f: f, idx: i})
+	}
+}
+
+func (db *DB) bumpSeq(seq uint64) {
+	for {
+		cur := db.seq.Load()
+		if seq <= cur || db.seq.CompareAndSwap(cur, seq) {
+			return
+		}
+	}
+}
+
+// coll returns the collection, creating it. The caller holds mu.
+func (db *DB) coll(name string) *collection {
+	c := db.colls[name]
+	if c == nil {
+		c = &collection{name: name, fields: make(map[string]model.Kind), series: make(map[string]*series),
+			tags: make(map[string]map[string]map[string]struct{})}
+		db.colls[name] = c
+	}
+	return c
+}
+
+// seriesFor returns the series with key, creating and indexing it. The
+// caller holds mu.
+func (db *DB) seriesFor(c *collection, key string, tags model.Tags) *series {
+	s := c.series[key]
+	if s != nil {
+		return s
+	}
+	s = &series{coll: c.name, key: key, tags: tags, group: db.groupOf(key, tags)}
+	c.series[key] = s
+	for _, t := range tags {
+		vals := c.tags[t.Key]
+		if vals == nil {
+			vals = make(map[string]map[string]struct{})
+			c.tags[t.Key] = vals
+		}
+		keys := vals[t.Value]
+		if keys == nil {
+			keys = make(map[string]struct{})
+			vals[t.Value] = keys
+		}
+		keys[key] = struct{}{}
+	}
+	return s
+}
+
+// groupOf hashes a series' device to its group: FNV-1a (64 bit) of the
+// shard tag's value, or of the series key when the series has no shard
+// tag, modulo the number of groups.
+func (db *DB) groupOf(key string, tags model.Tags) int {
+	device := key
+	if tags.Has(db.opts.ShardTag) {
+		device = tags.Get(db.opts.ShardTag)
+	}
+	h := fnv.New64a()
+	h.Write([]byte(device))
+	return int(h.Sum64() % uint64(db.opts.NumGroups))
+}
+
+// Write makes a batch of points durable and visible. Either the whole batch
+// is written or none of it: a field whose kind clashes with the collection's
+// schema fails the batch with a *ConflictError, a WAL failure with
+// ErrUnavailable. Points must have a collection and at least one field.
+func (db *DB) Write(ctx context.Context, points []model.Point) error {
+	if len(points) == 0 {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	for i := range points {
+		if points[i].Collection == "" || len(points[i].Fields) == 0 {
+			return fmt.Errorf("point %d: a point needs a collection and at least one field", i)
+		}
+	}
+	db.swapMu.RLock()
+	defer db.swapMu.RUnlock()
+
+	db.mu.Lock()
+	if db.closed {
+		db.mu.Unlock()
+		return ErrClosed
+	}
+	// Reserve the kinds of new fields now, so that two concurrent batches
+	// cannot give one field two kinds.
+	conflicts := db.checkKinds(points, false)
+	db.mu.Unlock()
+	if len(conflicts) > 0 {
+		return &ConflictError{Conflicts: conflicts}
+	}
+
+	seq := db.seq.Add(1)
+	rec := appendBatch(make([]byte, 0, 64*len(points)), seq, points)
+	if _, err := db.wal.Append(rec); err != nil {
+		db.log.Error("wal append failed; write not acknowledged", "err", err)
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+
+	db.mu.Lock()
+	db.apply(seq, points)
+	db.mu.Unlock()
+	return nil
+}
+
+// checkKinds checks every field against the collection's schema and the
+// earlier points of the batch, registering new fields. With drop set,
+// clashing fields are removed from their points instead of failing. The
+// caller holds mu.
+func (db *DB) checkKinds(points []model.Point, drop bool) []Conflict {
+	var conflicts []Conflict
+	var added []struct{ c, f string }
+	for i := range points {
+		p := &points[i]
+		c := db.coll(p.Collection)
+		kept := p.Fields[:0:0]
+		for _, f := range p.Fields {
+			have, ok := c.fields[f.Key]
+			switch {
+			case !ok:
+				c.fields[f.Key] = f.Value.Kind
+				added = append(added, struct{ c, f string }{p.Collection, f.Key})
+			case have != f.Value.Kind:
+				conflicts = append(conflicts, Conflict{Point: i, Collection: p.Collection, Field: f.Key, Have: have, Got: f.Value.Kind})
+				continue
+			}
+			kept = append(kept, f)
+		}
+		if drop {
+			p.Fields = kept
+		}
+	}
+	if len(conflicts) > 0 && !drop {
+		// The batch is refused: forget the fields it introduced.
+		for _, a := range added {
+			delete(db.colls[a.c].fields, a.f)
+		}
+	}
+	return conflicts
+}
+
+// apply adds a batch to the active memory generation. The caller holds mu.
+func (db *DB) apply(seq uint64, points []model.Point) {
+	for i := range points {
+		p := &points[i]
+		c := db.coll(p.Collection)
+		key := model.SeriesKey(p.Collection, p.Tags)
+		s := db.seriesFor(c, key, p.Tags)
+		if s.mem == nil {
+			s.mem = newMemSeries()
+		}
+		for _, f := range p.Fields {
+			mc := s.mem.cols[f.Key]
+			if mc == nil {
+				mc = newMemColumn(f.Key, f.Value.Kind)
+				s.mem.cols[f.Key] = mc
+			}
+			mc.append(p.Time, f.Value, seq)
+			s.mem.points++
+			db.memPoints++
+		}
+	}
+}
+
+// Flush writes everything acknowledged before it was called into colstore
+// files and then drops the WAL segments that held it. Concurrent writes go
+// on while it runs.
+func (db *DB) Flush(ctx context.Context) error {
+	db.flushMu.Lock()
+	defer db.flushMu.Unlock()
+	return db.flushLocked(ctx)
+}
+
+func (db *DB) flushLocked(ctx context.Context) error {
+	start := time.Now()
+	// Swap: the active generation becomes immutable. Holding swapMu
+	// exclusively means no batch is between its WAL append and its apply,
+	// so every record in a segment before the new one is in imm (or in
+	// files already).
+	db.swapMu.Lock()
+	db.mu.Lock()
+	if db.closed && db.wal == nil {
+		db.mu.Unlock()
+		db.swapMu.Unlock()
+		return ErrClosed
+	}
+	var work []*series
+	for _, c := range db.colls {
+		for _, s := range c.series {
+			if s.mem != nil && s.imm == nil {
+				s.imm, s.mem = s.mem, nil
+				work = append(work, s)
+			}
+		}
+	}
+	db.memPoints = 0
+	seg, err := db.wal.Rotate()
+	db.mu.Unlock()
+	db.swapMu.Unlock()
+	if err != nil {
+		db.unswap(work)
+		return fmt.Errorf("rotate wal: %w", err)
+	}
+	if len(work) == 0 {
+		return db.wal.RemoveBefore(seg)
+	}
+
+	// Build one file per collection, group and partition.
+	type fileKey struct {
+		coll      string
+		group     int
+		partition int64
+	}
+	parts := make(map[fileKey][]colfile.SeriesData)
+	part := db.opts.PartitionDuration.Nanoseconds()
+	for _, s := range work {
+		byPart := make(map[int64][]model.Column)
+		for _, mc := range s.imm.cols {
+			col := mc.sorted()
+			for lo := 0; lo < col.Len(); {
+				p := floorDiv(col.Times[lo], part)
+				hi := lo
+				for hi < col.Len() && floorDiv(col.Times[hi], part) == p {
+					hi++
+				}
+				byPart[p] = append(byPart[p], col.Slice(lo, hi))
+				lo = hi
+			}
+		}
+		for p, cols := range byPart {
+			k := fileKey{coll: s.coll, group: s.group, partition: p}
+			parts[k] = append(parts[k], colfile.SeriesData{Tags: s.tags, Columns: cols})
+		}
+	}
+	var written []*dataFile
+	var werr error
+	for k, data := range parts {
+		if err := ctx.Err(); err != nil {
+			werr = err
+			break
+		}
+		seq := db.seq.Add(1)
+		dir := filepath.Join(db.dir, dirName(k.coll), fmt.Sprintf("group_%04d", k.group))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			werr = fmt.Errorf("create group dir: %w", err)
+			break
+		}
+		pstart := time.Unix(0, k.partition*part).UTC().Format("20060102T150405Z")
+		path := filepath.Join(dir, fmt.Sprintf("%s-%016d.col", pstart, seq))
+		if _, err := colfile.Write(path, k.coll, k.group, seq, data); err != nil {
+			werr = fmt.Errorf("write colstore file: %w", err)
+			break
+		}
+		r, err := colfile.Open(path)
+		if err != nil {
+			werr = fmt.Errorf("reopen colstore file: %w", err)
+			break
+		}
+		written = append(written, &dataFile{path: path, r: r, meta: r.Meta()})
+	}
+	if werr == nil {
+		if err := syncDir(db.dir); err != nil {
+			werr = err
+		}
+	}
+
+	db.mu.Lock()
+	for _, f := range written {
+		db.attachFile(f)
+	}
+	if werr != nil {
+		db.mu.Unlock()
+		// Keep the data in memory (and the WAL segments): fold imm back
+		// into the active generation so the next flush tries again.
+		// Anything already written is harmless: memory wins over files.
+		db.unswap(work)
+		return werr
+	}
+	for _, s := range work {
+		s.imm = nil
+	}
+	db.mu.Unlock()
+	if err := db.wal.RemoveBefore(seg); err != nil {
+		return fmt.Errorf("truncate wal: %w", err)
+	}
+	db.log.Info("flushed", "series", len(work), "files", len(written), "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// unswap folds the immutable generation of each series back into its
+// active one after a failed flush.
+func (db *DB) unswap(work []*series) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	for _, s := range work {
+		if s.imm == nil {
+			continue
+		}
+		if s.mem != nil {
+			// The batch sequence numbers keep last-write-wins intact
+			// whatever order the values are appended in.
+			for name, mc := range s.mem.cols {
+				dst := s.imm.cols[name]
+				if dst == nil {
+					s.imm.cols[name] = mc
+					continue
+				}
+				for i := 0; i < mc.col.Len(); i++ {
+					dst.append(mc.col.Times[i], mc.col.Value(i), mc.seqs[i])
+				}
+			}
+			s.imm.points += s.mem.points
+		}
+		s.mem, s.imm = s.imm, nil
+		db.memPoints += s.mem.points
+	}
+}
+
+// dirName returns a directory name for a collection: the name itself when
+// it is a plain word, else "~" and its hex encoding.
+func dirName(coll string) string {
+	plain := coll != "" && coll != "." && coll != ".." && coll != "wal" && !strings.HasPrefix(coll, "~")
+	for i := 0; i < len(coll) && plain; i++ {
+		c := coll[i]
+		plain = c == '_' || c == '-' || c == '.' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+	}
+	if plain {
+		return coll
+	}
+	return fmt.Sprintf("~%x", coll)
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}
+
+func (db *DB) flushLoop() {
+	defer close(db.done)
+	if db.opts.FlushInterval < 0 {
+		<-db.stop
+		return
+	}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	last := time.Now()
+	for {
+		select {
+		case <-db.stop:
+			return
+		case <-tick.C:
+		}
+		db.mu.RLock()
+		n := db.memPoints
+		db.mu.RUnlock()
+		if n == 0 || (n < db.opts.MaxMemoryPoints && time.Since(last) < db.opts.FlushInterval) {
+			continue
+		}
+		if err := db.Flush(context.Background()); err != nil {
+			db.log.Error("background flush failed; data stays in memory and the WAL", "err", err)
+		}
+		last = time.Now()
+	}
+}
+
+// Close stops accepting writes, flushes memory into files, and closes the
+// WAL and every file. It is safe to call more than once.
+func (db *DB) Close() error {
+	db.mu.Lock()
+	if db.closed {
+		db.mu.Unlock()
+		return nil
+	}
+	db.closed = true
+	db.mu.Unlock()
+	close(db.stop)
+	<-db.done
+	ferr := db.Flush(context.Background())
+	db.flushMu.Lock()
+	werr := db.wal.Close()
+	db.flushMu.Unlock()
+	db.closeFiles()
+	return errors.Join(ferr, werr)
+}
+
+func (db *DB) closeFiles() {
+	seen := make(map[*dataFile]bool)
+	for _, c := range db.colls {
+		for _, s := range c.series {
+			for _, fs := range s.files {
+				if !seen[fs.f] {
+					seen[fs.f] = true
+					fs.f.r.Close()
+				}
+			}
+		}
+	}
+}
+
+// Collections implements planner.Source.
+func (db *DB) Collections() []string {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	out := make([]string, 0, len(db.colls))
+	for name, c := range db.colls {
+		if len(c.series) > 0 {
+			out = append(out, name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// lookup returns an existing collection with at least one series.
+func (db *DB) lookup(name string) *collection {
+	c := db.colls[name]
+	if c == nil || len(c.series) == 0 {
+		return nil
+	}
+	return c
+}
+
+// Fields implements planner.Source.
+func (db *DB) Fields(collection string) (map[string]model.Kind, bool) {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	c := db.lookup(collection)
+	if c == nil {
+		return nil, false
+	}
+	out := make(map[string]model.Kind, len(c.fields))
+	for k, v := range c.fields {
+		out[k] = v
+	}
+	return out, true
+}
+
+// TagKeys implements planner.Source.
+func (db *DB) TagKeys(collection string) []string {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	c := db.lookup(collection)
+	if c == nil {
+		return nil
+	}
+	out := make([]string, 0, len(c.tags))
+	for k := range c.tags {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TagValues implements planner.Source.
+func (db *DB) TagValues(collection, key string) []string {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	c := db.lookup(collection)
+	if c == nil {
+		return nil
+	}
+	out := make([]string, 0, len(c.tags[key]))
+	for v := range c.tags[key] {
+		out = append(out, v)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Series implements planner.Source.
+func (db *DB) Series(collection string, match func(model.Tags) bool) []model.Tags {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	c := db.lookup(collection)
+	if c == nil {
+		return nil
+	}
+	keys := make([]string, 0, len(c.series))
+	for k, s := range c.series {
+		if match == nil || match(s.tags) {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	out := make([]model.Tags, len(keys))
+	for i, k := range keys {
+		out[i] = c.series[k].tags
+	}
+	return out
+}
+
+// Read implements planner.Source.
+func (db *DB) Read(ctx context.Context, collection string, tags model.Tags, fields []string, min, max int64) ([]model.Column, error) {
+	type fileCol struct {
+		f   *dataFile
+		si  int
+		col int
+	}
+	db.mu.RLock()
+	c := db.lookup(collection)
+	if c == nil {
+		db.mu.RUnlock()
+		return nil, fmt.Errorf("collection %q: %w", collection, model.ErrNotFound)
+	}
+	kinds := make([]model.Kind, len(fields))
+	for i, f := range fields {
+		kinds[i] = c.fields[f]
+	}
+	s := c.series[model.SeriesKey(collection, tags)]
+	if s == nil {
+		db.mu.RUnlock()
+		out := make([]model.Column, len(fields))
+		for i, f := range fields {
+			out[i] = model.Column{Name: f, Kind: kinds[i]}
+		}
+		return out, nil
+	}
+	// Snapshot the sources under the lock; read them after it.
+	fileCols := make([][]fileCol, len(fields))
+	memCols := make([][]memColumn, len(fields))
+	for i, name := range fields {
+		for _, fs := range s.files {
+			info := fs.f.r.Series()[fs.idx]
+			for ci, col := range info.Columns {
+				if col.Name == name && col.MaxTime >= min && col.MinTime <= max {
+					fileCols[i] = append(fileCols[i], fileCol{fs.f, fs.idx, ci})
+				}
+			}
+		}
+		for _, gen := range []*memSeries{s.imm, s.mem} {
+			if gen == nil {
+				continue
+			}
+			if mc := gen.cols[name]; mc != nil {
+				memCols[i] = append(memCols[i], mc.snapshot())
+			}
+		}
+	}
+	db.mu.RUnlock()
+
+	out := make([]model.Column, len(fields))
+	for i, name := range fields {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		var srcs []model.Column
+		for _, fc := range fileCols[i] {
+			col, err := fc.f.r.ReadColumn(fc.si, fc.col)
+			if err != nil {
+				return nil, fmt.Errorf("read %s: %w", fc.f.path, err)
+			}
+			srcs = append(srcs, col.Range(min, max))
+		}
+		for _, mc := range memCols[i] {
+			col := mc.sorted()
+			srcs = append(srcs, col.Range(min, max))
+		}
+		out[i] = mergeColumns(name, kinds[i], srcs)
+	}
+	return out, nil
+}
+
+// Explain implements planner.Source.
+func (db *DB) Explain(collection string, series []model.Tags, min, max int64) model.ReadPlan {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	var plan model.ReadPlan
+	c := db.lookup(collection)
+	if c == nil {
+		return plan
+	}
+	groups := make(map[int]bool)
+	files := make(map[*dataFile]bool)
+	for _, tags := range series {
+		s := c.series[model.SeriesKey(collection, tags)]
+		if s == nil {
+			continue
+		}
+		groups[s.group] = true
+		for _, fs := range s.files {
+			if fs.f.meta.MaxTime >= min && fs.f.meta.MinTime <= max {
+				files[fs.f] = true
+			}
+		}
+		for _, gen := range []*memSeries{s.imm, s.mem} {
+			if gen != nil {
+				plan.MemoryPoints += gen.points
+			}
+		}
+	}
+	for g := range groups {
+		plan.Groups = append(plan.Groups, g)
+	}
+	sort.Ints(plan.Groups)
+	plan.Files = len(files)
+	return plan
+}

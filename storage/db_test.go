@@ -1,0 +1,430 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"sync"
+	"testing"
+
+	"github.com/soltixdb/soltix/model"
+	"github.com/soltixdb/soltix/storage/wal"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+func openTest(t *testing.T, dir string) *DB {
+	t.Helper()
+	db, err := Open(dir, &Options{Logger: quiet, FlushInterval: -1, Sync: wal.SyncNever, NumGroups: 4})
+	if err != nil {
+		t.Fatalf("Open(%s): %v", dir, err)
+	}
+	return db
+}
+
+func pt(coll, dev string, t int64, fields ...model.Field) model.Point {
+	var tags model.Tags
+	if dev != "" {
+		tags = model.Tags{{Key: "device_id", Value: dev}}
+	}
+	return model.Point{Collection: coll, Tags: tags, Time: t, Fields: fields}
+}
+
+func fv(k string, v float64) model.Field { return model.Field{Key: k, Value: model.Float(v)} }
+func iv(k string, v int64) model.Field   { return model.Field{Key: k, Value: model.Int(v)} }
+
+// readAll returns field -> time -> value for one series over all time.
+func readAll(t *testing.T, db *DB, coll string, tags model.Tags, fields ...string) map[string]map[int64]model.Value {
+	t.Helper()
+	cols, err := db.Read(context.Background(), coll, tags, fields, math.MinInt64, math.MaxInt64)
+	if err != nil {
+		t.Fatalf("Read(%s, %v): %v", coll, tags, err)
+	}
+	out := make(map[string]map[int64]model.Value)
+	for _, c := range cols {
+		m := make(map[int64]model.Value)
+		for i := 0; i < c.Len(); i++ {
+			if i > 0 && c.Times[i] <= c.Times[i-1] {
+				t.Fatalf("column %s not strictly sorted at %d: %v", c.Name, i, c.Times)
+			}
+			m[c.Times[i]] = c.Value(i)
+		}
+		out[c.Name] = m
+	}
+	return out
+}
+
+func TestWriteReadFlushRestart(t *testing.T) {
+	dir := t.TempDir()
+	db := openTest(t, dir)
+	ctx := context.Background()
+	dev := model.Tags{{Key: "device_id", Value: "d1"}}
+	// Overwrites in the same batch, across batches, across flushes.
+	steps := []struct {
+		points []model.Point
+		flush  bool
+	}{
+		{points: []model.Point{pt("c", "d1", 10, fv("v", 1)), pt("c", "d1", 20, fv("v", 2)), pt("c", "d1", 10, fv("v", 3))}},
+		{points: []model.Point{pt("c", "d1", 5, fv("v", 4), iv("n", 7))}, flush: true},
+		{points: []model.Point{pt("c", "d1", 20, fv("v", 5)), pt("c", "d1", 30, fv("v", 6))}},
+		{points: []model.Point{pt("c", "d1", 30, fv("v", 7)), pt("c", "d1", 5, iv("n", 8))}, flush: true},
+		{points: []model.Point{pt("c", "d1", 10, fv("v", 9))}},
+	}
+	want := map[string]map[int64]model.Value{"v": {}, "n": {}}
+	check := func(stage string) {
+		t.Helper()
+		got := readAll(t, db, "c", dev, "v", "n")
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%s: got %v, want %v", stage, got, want)
+		}
+	}
+	for i, st := range steps {
+		if err := db.Write(ctx, st.points); err != nil {
+			t.Fatalf("step %d: Write: %v", i, err)
+		}
+		for _, p := range st.points {
+			for _, f := range p.Fields {
+				want[f.Key][p.Time] = f.Value
+			}
+		}
+		check(fmt.Sprintf("step %d before flush", i))
+		if st.flush {
+			if err := db.Flush(ctx); err != nil {
+				t.Fatalf("step %d: Flush: %v", i, err)
+			}
+			check(fmt.Sprintf("step %d after flush", i))
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	db = openTest(t, dir)
+	defer db.Close()
+	check("after restart")
+	if got := db.Collections(); !reflect.DeepEqual(got, []string{"c"}) {
+		t.Errorf("Collections() = %v, want [c]", got)
+	}
+	fields, ok := db.Fields("c")
+	if !ok || fields["v"] != model.KindFloat || fields["n"] != model.KindInt {
+		t.Errorf("Fields(c) = %v, %v; want v float, n integer", fields, ok)
+	}
+}
+
+func TestReplayWithoutFlush(t *testing.T) {
+	dir := t.TempDir()
+	db := openTest(t, dir)
+	ctx := context.Background()
+	if err := db.Write(ctx, []model.Point{pt("c", "d1", 1, fv("v", 1)), pt("c", "d2", 2, fv("v", 2))}); err != nil {
+		t.Fatal(err)
+	}
+	// Simulate a crash: close the WAL without flushing memory.
+	db.mu.Lock()
+	db.closed = true
+	db.mu.Unlock()
+	close(db.stop)
+	<-db.done
+	if err := db.wal.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db.closeFiles()
+
+	db = openTest(t, dir)
+	defer db.Close()
+	for _, d := range []string{"d1", "d2"} {
+		got := readAll(t, db, "c", model.Tags{{Key: "device_id", Value: d}}, "v")
+		if len(got["v"]) != 1 {
+			t.Errorf("device %s after replay: got %v, want one value", d, got)
+		}
+	}
+	if files, _ := filepath.Glob(filepath.Join(dir, "c", "*", "*.col")); len(files) != 0 {
+		t.Errorf("found files %v, want none (nothing was flushed)", files)
+	}
+}
+
+func TestKindConflicts(t *testing.T) {
+	db := openTest(t, t.TempDir())
+	defer db.Close()
+	ctx := context.Background()
+	if err := db.Write(ctx, []model.Point{pt("c", "d1", 1, fv("v", 1))}); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		batch  []model.Point
+		points []int // points named in the conflict
+	}{
+		{"against schema", []model.Point{pt("c", "d1", 2, fv("w", 1)), pt("c", "d1", 3, iv("v", 1))}, []int{1}},
+		{"within batch", []model.Point{pt("c", "d1", 2, iv("x", 1)), pt("c", "d1", 3, fv("x", 1))}, []int{1}},
+		{"several", []model.Point{pt("c", "d1", 2, iv("v", 1)), pt("c", "d2", 3, iv("v", 1))}, []int{0, 1}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := db.Write(ctx, tc.batch)
+			var ce *ConflictError
+			if !errors.As(err, &ce) {
+				t.Fatalf("Write(%v) = %v, want *ConflictError", tc.batch, err)
+			}
+			var got []int
+			for _, c := range ce.Conflicts {
+				got = append(got, c.Point)
+			}
+			if !reflect.DeepEqual(got, tc.points) {
+				t.Errorf("conflicting points = %v, want %v (%v)", got, tc.points, err)
+			}
+		})
+	}
+	// Nothing of the refused batches was written, and their new fields
+	// were not kept in the schema.
+	fields, _ := db.Fields("c")
+	if len(fields) != 1 || fields["v"] != model.KindFloat {
+		t.Errorf("Fields(c) = %v, want only v float", fields)
+	}
+	if got := readAll(t, db, "c", model.Tags{{Key: "device_id", Value: "d1"}}, "v"); len(got["v"]) != 1 {
+		t.Errorf("values of v = %v, want only the first write", got["v"])
+	}
+	if got := db.Series("c", nil); len(got) != 1 {
+		t.Errorf("Series(c) = %v, want one series", got)
+	}
+}
+
+func TestConcurrentWritesAndFlushes(t *testing.T) {
+	dir := t.TempDir()
+	db, err := Open(dir, &Options{Logger: quiet, FlushInterval: -1, NumGroups: 4}) // fsync on
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	const writers, batches, per = 4, 30, 20
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := range batches {
+				pts := make([]model.Point, per)
+				for i := range pts {
+					ts := int64(b*per + i)
+					pts[i] = pt("c", fmt.Sprintf("d%d", w), ts, iv("n", ts))
+				}
+				if err := db.Write(ctx, pts); err != nil {
+					t.Errorf("writer %d batch %d: %v", w, b, err)
+					return
+				}
+			}
+		}()
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 5 {
+			if err := db.Flush(ctx); err != nil {
+				t.Errorf("Flush: %v", err)
+			}
+		}
+	}()
+	wg.Wait()
+	<-done
+	check := func(stage string) {
+		for w := range writers {
+			got := readAll(t, db, "c", model.Tags{{Key: "device_id", Value: fmt.Sprintf("d%d", w)}}, "n")
+			if len(got["n"]) != batches*per {
+				t.Fatalf("%s: device d%d has %d values, want %d", stage, w, len(got["n"]), batches*per)
+			}
+			for ts, v := range got["n"] {
+				if v.Int() != ts {
+					t.Fatalf("%s: device d%d at %d = %v", stage, w, ts, v)
+				}
+			}
+		}
+	}
+	check("live")
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db = openTest(t, dir)
+	defer db.Close()
+	check("after restart")
+}
+
+func TestIndexAndExplain(t *testing.T) {
+	db := openTest(t, t.TempDir())
+	defer db.Close()
+	ctx := context.Background()
+	pts := []model.Point{
+		{Collection: "c", Tags: model.Tags{{Key: "device_id", Value: "a"}, {Key: "region", Value: "eu"}}, Time: 1, Fields: []model.Field{fv("v", 1)}},
+		{Collection: "c", Tags: model.Tags{{Key: "device_id", Value: "b"}, {Key: "region", Value: "us"}}, Time: 2, Fields: []model.Field{fv("v", 1)}},
+		{Collection: "c", Tags: model.Tags{{Key: "device_id", Value: "c"}}, Time: 3, Fields: []model.Field{fv("v", 1)}},
+		{Collection: "other", Time: 3, Fields: []model.Field{{Key: "s", Value: model.String("x")}}},
+	}
+	if err := db.Write(ctx, pts); err != nil {
+		t.Fatal(err)
+	}
+	if got := db.TagKeys("c"); !reflect.DeepEqual(got, []string{"device_id", "region"}) {
+		t.Errorf("TagKeys = %v", got)
+	}
+	if got := db.TagValues("c", "region"); !reflect.DeepEqual(got, []string{"eu", "us"}) {
+		t.Errorf("TagValues(region) = %v", got)
+	}
+	eu := db.Series("c", func(t model.Tags) bool { return t.Get("region") == "eu" })
+	if len(eu) != 1 || eu[0].Get("device_id") != "a" {
+		t.Errorf("Series(region=eu) = %v", eu)
+	}
+	all := db.Series("c", nil)
+	var keys []string
+	for _, tags := range all {
+		keys = append(keys, model.SeriesKey("c", tags))
+	}
+	if !sort.StringsAreSorted(keys) || len(keys) != 3 {
+		t.Errorf("Series(c) keys = %v, want 3 sorted", keys)
+	}
+	plan := db.Explain("c", all, 0, 10)
+	if plan.MemoryPoints != 3 || plan.Files != 0 || len(plan.Groups) == 0 {
+		t.Errorf("Explain before flush = %+v", plan)
+	}
+	if err := db.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	plan = db.Explain("c", all, 0, 10)
+	if plan.MemoryPoints != 0 || plan.Files == 0 {
+		t.Errorf("Explain after flush = %+v", plan)
+	}
+	if _, err := db.Read(ctx, "nope", nil, []string{"v"}, 0, 1); !errors.Is(err, model.ErrNotFound) {
+		t.Errorf("Read(unknown collection) = %v, want ErrNotFound", err)
+	}
+	if _, ok := db.Fields("nope"); ok {
+		t.Error("Fields(nope) reports a collection")
+	}
+}
+
+func TestWriteAfterClose(t *testing.T) {
+	db := openTest(t, t.TempDir())
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Write(context.Background(), []model.Point{pt("c", "d", 1, fv("v", 1))}); !errors.Is(err, ErrClosed) {
+		t.Errorf("Write after Close = %v, want ErrClosed", err)
+	}
+	if err := db.Close(); err != nil {
+		t.Errorf("second Close = %v", err)
+	}
+}
+
+// TestFlushFailureKeepsData makes the group directory unwritable by putting
+// a file where it must go: the flush fails, nothing is lost, and a later
+// flush succeeds once the obstacle is gone.
+func TestFlushFailureKeepsData(t *testing.T) {
+	dir := t.TempDir()
+	db := openTest(t, dir)
+	ctx := context.Background()
+	if err := db.Write(ctx, []model.Point{pt("c", "d1", 1, fv("v", 1))}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "c"), []byte("in the way"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Flush(ctx); err == nil {
+		t.Fatal("Flush succeeded with its directory blocked")
+	}
+	if err := db.Write(ctx, []model.Point{pt("c", "d1", 1, fv("v", 2)), pt("c", "d1", 2, fv("v", 3))}); err != nil {
+		t.Fatal(err)
+	}
+	want := map[int64]model.Value{1: model.Float(2), 2: model.Float(3)}
+	dev := model.Tags{{Key: "device_id", Value: "d1"}}
+	if got := readAll(t, db, "c", dev, "v")["v"]; !reflect.DeepEqual(got, want) {
+		t.Fatalf("after failed flush: got %v, want %v", got, want)
+	}
+	os.Remove(filepath.Join(dir, "c"))
+	if err := db.Flush(ctx); err != nil {
+		t.Fatalf("second Flush: %v", err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db = openTest(t, dir)
+	defer db.Close()
+	if got := readAll(t, db, "c", dev, "v")["v"]; !reflect.DeepEqual(got, want) {
+		t.Fatalf("after restart: got %v, want %v", got, want)
+	}
+}
+
+func TestRecordRoundTrip(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range 200 {
+		pts := make([]model.Point, r.IntN(5)+1)
+		for j := range pts {
+			p := model.Point{Collection: fmt.Sprint("c", r.IntN(3)), Time: r.Int64() - math.MaxInt64/2}
+			for k := range r.IntN(3) {
+				p.Tags = append(p.Tags, model.Tag{Key: fmt.Sprint("t", k), Value: fmt.Sprint(r.IntN(100))})
+			}
+			kinds := []model.Value{model.Float(r.NormFloat64()), model.Int(r.Int64()), model.Uint(r.Uint64()), model.Bool(r.IntN(2) == 0), model.String(fmt.Sprint(r.Int()))}
+			for k := range r.IntN(4) + 1 {
+				p.Fields = append(p.Fields, model.Field{Key: fmt.Sprint("f", k), Value: kinds[r.IntN(len(kinds))]})
+			}
+			pts[j] = p
+		}
+		seq := r.Uint64()
+		gotSeq, got, err := decodeBatch(appendBatch(nil, seq, pts))
+		if err != nil || gotSeq != seq || !reflect.DeepEqual(got, pts) {
+			t.Fatalf("case %d: decode(encode(%v)) = %d %v %v", i, pts, gotSeq, got, err)
+		}
+	}
+}
+
+func FuzzDecodeBatch(f *testing.F) {
+	f.Add(appendBatch(nil, 7, []model.Point{pt("c", "d1", 1, fv("v", 1), iv("n", -3))}))
+	f.Add(appendBatch(nil, 1, []model.Point{{Collection: "x", Fields: []model.Field{{Key: "s", Value: model.String("hello")}, {Key: "b", Value: model.Bool(true)}, {Key: "u", Value: model.Uint(9)}}}}))
+	f.Add([]byte{1, 0, 200})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		seq, pts, err := decodeBatch(b)
+		if err != nil {
+			if !errors.Is(err, errRecord) {
+				t.Fatalf("error %v is not errRecord", err)
+			}
+			return
+		}
+		// What decodes must encode back to the same bytes.
+		if re := appendBatch(nil, seq, pts); string(re) != string(b) {
+			// Varints have non-canonical encodings; accept equal decodes.
+			seq2, pts2, err := decodeBatch(re)
+			if err != nil || seq2 != seq || !reflect.DeepEqual(pts2, pts) {
+				t.Fatalf("re-encode mismatch for %x", b)
+			}
+		}
+	})
+}
+
+func TestMergeColumns(t *testing.T) {
+	col := func(ts []int64, vs []float64) model.Column {
+		c := model.Column{Name: "v", Kind: model.KindFloat}
+		for i := range ts {
+			c.Append(ts[i], model.Float(vs[i]))
+		}
+		return c
+	}
+	tests := []struct {
+		name string
+		srcs []model.Column
+		want model.Column
+	}{
+		{"none", nil, model.Column{Name: "v", Kind: model.KindFloat}},
+		{"one", []model.Column{col([]int64{1, 2}, []float64{1, 2})}, col([]int64{1, 2}, []float64{1, 2})},
+		{"later wins", []model.Column{col([]int64{1, 2, 3}, []float64{1, 2, 3}), col([]int64{2, 4}, []float64{20, 40})}, col([]int64{1, 2, 3, 4}, []float64{1, 20, 3, 40})},
+		{"three", []model.Column{col([]int64{5}, []float64{1}), col([]int64{5}, []float64{2}), col([]int64{1, 5}, []float64{0, 3})}, col([]int64{1, 5}, []float64{0, 3})},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := mergeColumns("v", model.KindFloat, tc.srcs)
+			if !reflect.DeepEqual(got.Times, tc.want.Times) || !reflect.DeepEqual(got.Floats, tc.want.Floats) {
+				t.Errorf("merge(%v) = %v %v, want %v %v", tc.srcs, got.Times, got.Floats, tc.want.Times, tc.want.Floats)
+			}
+		})
+	}
+}

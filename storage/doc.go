@@ -1,0 +1,11 @@
+// Package storage is the single-node storage engine: it coordinates the
+// write-ahead log (storage/wal), the in-memory buffer that queries read at
+// once, flushes of that buffer to immutable columnar files (storage/colfile)
+// per collection, group and time partition, the series and tag index, and
+// the per-collection field schema. It implements planner.Source for reads.
+//
+// A write is durable when Write returns: it is in the WAL (fsynced, with
+// group commit across concurrent writers) and in memory. Flush moves memory
+// into files and then drops the WAL segments it covered. On Open the files
+// are indexed and the WAL is replayed into memory.
+package storage

@@ -1,0 +1,58 @@
+// Package wal implements Soltix's write-ahead log: an append-only sequence of
+// checksummed records split across numbered segment files.
+//
+// # Files
+//
+// A WAL lives in its own directory. Segments are named by their number as 16
+// zero-padded decimal digits followed by ".wal", starting at 1:
+//
+//	<dir>/0000000000000001.wal
+//	<dir>/0000000000000002.wal
+//
+// Other files in the directory are ignored. The numbers of the segments that
+// exist are contiguous; RemoveBefore deletes from the oldest end so that a
+// crash in the middle of it leaves them contiguous.
+//
+// # Framing
+//
+// Each segment starts with an 8-byte header, the magic "SLTXWAL" and a version
+// byte (1), followed by records. Each record is
+//
+//	+----------------+----------------+===================+
+//	| length (4, LE) | CRC32C (4, LE) | payload (length)  |
+//	+----------------+----------------+===================+
+//
+// where the CRC is the Castagnoli CRC-32 of the payload. Payloads are never
+// empty and at most MaxRecordSize bytes. docs/format-wal.md describes the
+// format byte by byte, together with the rules Replay uses to tell a torn tail
+// (cut off with a warning) from corruption (reported as *CorruptionError).
+//
+// # Usage
+//
+//	w, err := wal.Open(dir, nil)
+//	if err != nil { ... }
+//	err = w.Replay(func(segment uint64, rec []byte) error {
+//		return memtable.Apply(rec) // rec is only valid during the call
+//	})
+//	if err != nil { ... }
+//	seg, err := w.Append(rec) // durable once it returns (SyncAlways)
+//	...
+//	n, err := w.Rotate() // a flush starts: new records go to segments >= n
+//	...                  // the flush becomes durable
+//	err = w.RemoveBefore(n)
+//	...
+//	err = w.Close()
+//
+// # Concurrency
+//
+// Append, Rotate, RemoveBefore, Stats and Close may be called from any number
+// of goroutines. Open and Replay must not run concurrently with other methods.
+// Concurrent Appends are group-committed: a single flusher goroutine, started
+// by Replay and stopped by Close, writes every record pending at that moment
+// with one write and one fsync, and each waiting Append returns the result of
+// that fsync. Segments are rotated by size and age between batches.
+//
+// After a write or fsync error the WAL is failed: every later Append returns
+// an error wrapping ErrFailed. The WAL never retries on the same file, because
+// after a failed fsync the file's contents are unknown.
+package wal

@@ -1,0 +1,840 @@
+package lineproto
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/soltixdb/soltix/model"
+)
+
+// Byte classes. A bit set in class[c] means that c may appear unescaped in
+// that kind of token, or (for the esc* bits) that a backslash before c is
+// an escape in that kind of token.
+const (
+	cMeasurement   = 1 << iota // measurement name
+	cKey                       // tag key or field key
+	cTagValue                  // tag value
+	cFieldValue                // unquoted field value
+	cComment                   // comment text
+	cTime                      // timestamp
+	escMeasurement             // "\ " and "\," in a measurement
+	escKey                     // "\ ", "\," and "\=" in keys and tag values
+)
+
+var class = func() (t [256]uint8) {
+	for i := range t {
+		c := byte(i)
+		control := c < 0x20 || c == 0x7f
+		if !control && c != ',' && c != ' ' {
+			t[i] |= cMeasurement
+		}
+		if !control && c != ',' && c != ' ' && c != '=' {
+			t[i] |= cKey
+		}
+		if c != ',' && c != ' ' && c != '=' && c != '\r' && c != '\n' {
+			t[i] |= cTagValue
+		}
+		if c != ',' && c != ' ' && c != '\r' && c != '\n' {
+			t[i] |= cFieldValue
+		}
+		if !control || c == '\t' {
+			t[i] |= cComment
+		}
+		if c == '-' || (c >= '0' && c <= '9') {
+			t[i] |= cTime
+		}
+		switch c {
+		case ' ', ',':
+			t[i] |= escMeasurement | escKey
+		case '=':
+			t[i] |= escKey
+		}
+	}
+	return t
+}()
+
+const (
+	maxInterned = 1 << 16 // distinct strings the parser keeps for reuse
+	maxRecent   = 256     // token positions of the previous point remembered
+	minSlab     = 64      // first size of the tag and field slabs
+	maxSlab     = 4096    // largest size of the tag and field slabs
+	quoteMax    = 48      // bytes of a token quoted in an error reason
+)
+
+// Parse decodes every line of buf.
+//
+// The measurement becomes Point.Collection; tags are sorted by key; fields
+// keep their order in the line. A line without a timestamp gets defaultTime
+// (in nanoseconds) rounded down to a multiple of prec; a timestamp is
+// multiplied by prec, and a product that doesn't fit in an int64 is an
+// error. A prec below 1 counts as Nanosecond. lines[i] is the 1-based line
+// number on which points[i] starts.
+//
+// Every bad line is reported in errs, in input order, and contributes no
+// point; the other lines are still decoded. Parse stops after MaxErrors
+// bad lines. Blank lines and comment lines are skipped.
+func Parse(buf []byte, prec Precision, defaultTime int64) (points []model.Point, lines []int, errs []*LineError) {
+	if prec < 1 {
+		prec = Nanosecond
+	}
+	p := parser{buf: buf, line: 1, prec: int64(prec), defaultTime: floorMultiple(defaultTime, int64(prec))}
+	// Guess the number of points, without letting a pathological input
+	// (such as megabytes of newlines) make us reserve much memory.
+	n := min(bytes.Count(buf, []byte{'\n'})+1, len(buf)/16+1, 1<<16)
+	points = make([]model.Point, 0, n)
+	lines = make([]int, 0, n)
+	for {
+		more, err := p.skipBlank()
+		if err == nil && !more {
+			break
+		}
+		if err == nil {
+			line := p.line
+			var pt model.Point
+			pt, err = p.point()
+			if err == nil {
+				points = append(points, pt)
+				lines = append(lines, line)
+				continue
+			}
+		}
+		errs = append(errs, err)
+		if len(errs) >= MaxErrors {
+			break
+		}
+		p.recover()
+	}
+	return points, lines, errs
+}
+
+// floorMultiple rounds t down to a multiple of m (m >= 1), or up when
+// rounding down would leave the int64 range.
+func floorMultiple(t, m int64) int64 {
+	r := t % m
+	if r < 0 {
+		r += m
+	}
+	if r == 0 {
+		return t
+	}
+	if t < math.MinInt64+r {
+		return t - r + m
+	}
+	return t - r
+}
+
+type tagEntry struct {
+	tag model.Tag
+	pos int // offset of the key in buf
+}
+
+// parser holds the state of one Parse call.
+type parser struct {
+	buf         []byte
+	pos         int   // next byte to read
+	line        int   // line number of buf[lineStart]
+	lineStart   int   // offset of the first byte of the current line
+	ptLine      int   // line on which the current point starts
+	ptLineStart int   // offset of the first byte of that line
+	prec        int64 // nanoseconds per timestamp unit
+	defaultTime int64 // time of a point without a timestamp
+
+	strs    map[string]string // interned names, keys and tag values
+	recent  []string          // interned strings by position in the previous point
+	tok     int               // position of the next interned string in this point
+	scratch []byte            // unescaped token
+	tags    []tagEntry        // tags of the current point
+	fields  []model.Field     // fields of the current point
+	keyIdx  map[string]int    // field positions, for lines with many fields
+
+	tagSlab   []model.Tag   // backing store handed out to points
+	fieldSlab []model.Field // backing store handed out to points
+}
+
+// errAt returns an error at byte offset off of buf, which lies on or after
+// the first line of the current point.
+func (p *parser) errAt(off int, format string, args ...any) *LineError {
+	line, start := p.ptLine, p.ptLineStart
+	if off > len(p.buf) {
+		off = len(p.buf)
+	}
+	for {
+		i := bytes.IndexByte(p.buf[start:off], '\n')
+		if i < 0 {
+			break
+		}
+		start += i + 1
+		line++
+	}
+	return &LineError{Line: line, Column: off - start + 1, Reason: fmt.Sprintf(format, args...)}
+}
+
+// recover moves past the line on which the last error was found.
+func (p *parser) recover() {
+	// Tokens before the error can't hold a newline, except quoted strings,
+	// which p.pos has passed.
+	from := min(p.pos, len(p.buf))
+	end := len(p.buf)
+	if i := bytes.IndexByte(p.buf[from:], '\n'); i >= 0 {
+		end = from + i + 1
+	}
+	// Count the lines from the start of the failed point (or comment) to
+	// the resume point; quoted strings may have spanned several.
+	line, start := p.ptLine, p.ptLineStart
+	for {
+		i := bytes.IndexByte(p.buf[start:end], '\n')
+		if i < 0 {
+			break
+		}
+		start += i + 1
+		line++
+	}
+	p.pos, p.line, p.lineStart = end, line, start
+}
+
+// skipBlank skips blank lines and comment lines. It returns false at the
+// end of the input, and an error for a comment holding a control character.
+func (p *parser) skipBlank() (bool, *LineError) {
+	buf := p.buf
+	for {
+		p.ptLine, p.ptLineStart = p.line, p.lineStart
+		i := p.pos
+		for i < len(buf) && buf[i] == ' ' {
+			i++
+		}
+		if i == len(buf) {
+			p.pos = i
+			return false, nil
+		}
+		switch buf[i] {
+		case '\n':
+			p.pos = i + 1
+			p.line++
+			p.lineStart = p.pos
+			continue
+		case '\r':
+			p.pos = i
+			if p.eol() {
+				continue
+			}
+		case '#':
+			i++
+			for i < len(buf) && class[buf[i]]&cComment != 0 {
+				i++
+			}
+			p.pos = i
+			if i == len(buf) {
+				return false, nil
+			}
+			if p.eol() {
+				continue
+			}
+			return true, p.errAt(i, "comment holds control character %s", quoteByte(buf[i]))
+		}
+		p.pos = i
+		return true, nil
+	}
+}
+
+// eol consumes "\n" or "\r\n" at p.pos, or a "\r" that ends the input,
+// and reports whether it did.
+func (p *parser) eol() bool {
+	buf, i := p.buf, p.pos
+	switch {
+	case i < len(buf) && buf[i] == '\n':
+		i++
+	case i+1 < len(buf) && buf[i] == '\r' && buf[i+1] == '\n':
+		i += 2
+	case i+1 == len(buf) && buf[i] == '\r':
+		i++
+	default:
+		return false
+	}
+	p.pos = i
+	p.line++
+	p.lineStart = i
+	return true
+}
+
+// scan returns the end of the token starting at start whose unescaped bytes
+// are in class cls and whose escapes are those in class esc, whether it
+// holds an escape, and whether it holds a byte outside ASCII.
+func (p *parser) scan(start int, cls, esc uint8) (end int, escaped, nonASCII bool) {
+	buf := p.buf
+	i := start
+	var or byte
+	for i < len(buf) {
+		c := buf[i]
+		or |= c
+		if c == '\\' {
+			if i+1 < len(buf) && class[buf[i+1]]&esc != 0 {
+				i += 2
+				escaped = true
+				continue
+			}
+			i++
+			continue
+		}
+		if class[c]&cls == 0 {
+			break
+		}
+		i++
+	}
+	return i, escaped, or >= utf8.RuneSelf
+}
+
+// text returns the token buf[start:end] unescaped, checking that it is
+// valid UTF-8. what names the token in an error.
+func (p *parser) text(start, end int, escaped, nonASCII bool, esc uint8, what string) (string, *LineError) {
+	b := p.buf[start:end]
+	if nonASCII {
+		if bad := invalidUTF8(b); bad >= 0 {
+			return "", p.errAt(start+bad, "invalid UTF-8 in %s %s", what, quoteToken(b))
+		}
+	}
+	if escaped {
+		s := p.scratch[:0]
+		for i := 0; i < len(b); i++ {
+			c := b[i]
+			if c == '\\' && i+1 < len(b) && class[b[i+1]]&esc != 0 {
+				i++
+				c = b[i]
+			}
+			s = append(s, c)
+		}
+		p.scratch = s
+		b = s
+	}
+	return p.intern(b), nil
+}
+
+// intern returns b as a string, sharing one allocation among equal strings.
+// It first tries the string at the same position of the previous point,
+// since consecutive lines tend to repeat their keys and often their values.
+func (p *parser) intern(b []byte) string {
+	i := p.tok
+	p.tok++
+	if i < len(p.recent) && p.recent[i] == string(b) {
+		return p.recent[i]
+	}
+	s := p.lookup(b)
+	if i < len(p.recent) {
+		p.recent[i] = s
+	} else if i == len(p.recent) && i < maxRecent {
+		p.recent = append(p.recent, s)
+	}
+	return s
+}
+
+// lookup returns b as a string from the interning map, adding it if there
+// is room.
+func (p *parser) lookup(b []byte) string {
+	if s, ok := p.strs[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if p.strs == nil {
+		p.strs = make(map[string]string, 64)
+	}
+	if len(p.strs) < maxInterned {
+		p.strs[s] = s
+	}
+	return s
+}
+
+// point decodes the point starting at p.pos, through the end of its line.
+func (p *parser) point() (model.Point, *LineError) {
+	buf := p.buf
+	var pt model.Point
+
+	// Measurement.
+	p.tok = 0
+	start := p.pos
+	end, esc, na := p.scan(start, cMeasurement, escMeasurement)
+	if end == start {
+		return pt, p.errAt(start, "invalid character %s at start of measurement name", quoteByte(buf[start]))
+	}
+	name, err := p.text(start, end, esc, na, escMeasurement, "measurement name")
+	if err != nil {
+		return pt, err
+	}
+	pt.Collection = name
+	p.pos = end
+	if end == len(buf) {
+		return pt, p.errAt(end, "expected a space and fields after measurement name %s, found end of input", quoteToken([]byte(name)))
+	}
+	if c := buf[end]; c != ',' && c != ' ' {
+		return pt, p.errAt(end, "expected ',' or ' ' after measurement name %s, found %s", quoteToken([]byte(name)), quoteByte(c))
+	}
+
+	// Tags.
+	p.tags = p.tags[:0]
+	for p.pos < len(buf) && buf[p.pos] == ',' {
+		if err := p.tag(); err != nil {
+			return pt, err
+		}
+	}
+	if p.pos == len(buf) {
+		return pt, p.errAt(p.pos, "expected a space and fields after tags, found end of input")
+	}
+	if err := p.sortTags(); err != nil {
+		return pt, err
+	}
+
+	// Fields.
+	for p.pos < len(buf) && buf[p.pos] == ' ' {
+		p.pos++
+	}
+	p.fields = p.fields[:0]
+	for {
+		if err := p.field(); err != nil {
+			return pt, err
+		}
+		if p.pos == len(buf) {
+			break
+		}
+		c := buf[p.pos]
+		if c == ',' {
+			p.pos++
+			continue
+		}
+		if c == ' ' || c == '\r' || c == '\n' {
+			break
+		}
+		return pt, p.errAt(p.pos, "expected ',' or ' ' after value of field %s, found %s",
+			quoteToken([]byte(p.fields[len(p.fields)-1].Key)), quoteByte(c))
+	}
+
+	// Timestamp.
+	pt.Time = p.defaultTime
+	for p.pos < len(buf) && buf[p.pos] == ' ' {
+		p.pos++
+	}
+	if p.pos < len(buf) && !p.eol() {
+		start := p.pos
+		end, _, _ := p.scan(start, cTime, 0)
+		if end == start {
+			return pt, p.errAt(start, "expected timestamp or end of line, found %s", quoteByte(buf[start]))
+		}
+		t, err := p.timestamp(start, end)
+		if err != nil {
+			return pt, err
+		}
+		pt.Time = t
+		p.pos = end
+		for p.pos < len(buf) && buf[p.pos] == ' ' {
+			p.pos++
+		}
+		if p.pos < len(buf) && !p.eol() {
+			return pt, p.errAt(p.pos, "expected end of line after timestamp, found %s", quoteByte(buf[p.pos]))
+		}
+	}
+
+	pt.Tags = p.takeTags()
+	pt.Fields = p.takeFields()
+	return pt, nil
+}
+
+// tag decodes ",key=value" at p.pos into p.tags.
+func (p *parser) tag() *LineError {
+	buf := p.buf
+	start := p.pos + 1
+	if start == len(buf) {
+		return p.errAt(start, "expected tag key after ',', found end of input")
+	}
+	end, esc, na := p.scan(start, cKey, escKey)
+	if end == start {
+		return p.errAt(start, "expected tag key after ',', found %s", quoteByte(buf[start]))
+	}
+	key, err := p.text(start, end, esc, na, escKey, "tag key")
+	if err != nil {
+		return err
+	}
+	if end == len(buf) {
+		return p.errAt(end, "expected '=' after tag key %s, found end of input", quoteToken([]byte(key)))
+	}
+	if buf[end] != '=' {
+		return p.errAt(end, "expected '=' after tag key %s, found %s", quoteToken([]byte(key)), quoteByte(buf[end]))
+	}
+	vstart := end + 1
+	vend, esc, na := p.scan(vstart, cTagValue, escKey)
+	if vend == vstart {
+		if vstart == len(buf) {
+			return p.errAt(vstart, "expected value after tag key %s, found end of input", quoteToken([]byte(key)))
+		}
+		return p.errAt(vstart, "expected value after tag key %s, found %s", quoteToken([]byte(key)), quoteByte(buf[vstart]))
+	}
+	val, err := p.text(vstart, vend, esc, na, escKey, "tag value")
+	if err != nil {
+		return err
+	}
+	p.tags = append(p.tags, tagEntry{tag: model.Tag{Key: key, Value: val}, pos: start})
+	p.pos = vend
+	if vend < len(buf) && buf[vend] != ',' && buf[vend] != ' ' {
+		return p.errAt(vend, "expected ',' or ' ' after value of tag %s, found %s", quoteToken([]byte(key)), quoteByte(buf[vend]))
+	}
+	return nil
+}
+
+// sortTags sorts p.tags by key and rejects a repeated key.
+func (p *parser) sortTags() *LineError {
+	ts := p.tags
+	if len(ts) <= 16 {
+		for i := 1; i < len(ts); i++ {
+			for j := i; j > 0 && ts[j].tag.Key < ts[j-1].tag.Key; j-- {
+				ts[j], ts[j-1] = ts[j-1], ts[j]
+			}
+		}
+	} else {
+		slices.SortFunc(ts, func(a, b tagEntry) int { return strings.Compare(a.tag.Key, b.tag.Key) })
+	}
+	for i := 1; i < len(ts); i++ {
+		if ts[i].tag.Key == ts[i-1].tag.Key {
+			pos := max(ts[i].pos, ts[i-1].pos)
+			return p.errAt(pos, "tag key %s appears more than once", quoteToken([]byte(ts[i].tag.Key)))
+		}
+	}
+	return nil
+}
+
+// field decodes "key=value" at p.pos into p.fields.
+func (p *parser) field() *LineError {
+	buf := p.buf
+	start := p.pos
+	if start == len(buf) {
+		return p.errAt(start, "expected field key, found end of input")
+	}
+	end, esc, na := p.scan(start, cKey, escKey)
+	if end == start {
+		return p.errAt(start, "expected field key, found %s", quoteByte(buf[start]))
+	}
+	key, err := p.text(start, end, esc, na, escKey, "field key")
+	if err != nil {
+		return err
+	}
+	if end == len(buf) {
+		return p.errAt(end, "expected '=' after field key %s, found end of input", quoteToken([]byte(key)))
+	}
+	if buf[end] != '=' {
+		return p.errAt(end, "expected '=' after field key %s, found %s", quoteToken([]byte(key)), quoteByte(buf[end]))
+	}
+	p.pos = end + 1
+	v, err := p.value(key)
+	if err != nil {
+		return err
+	}
+	p.addField(key, v)
+	return nil
+}
+
+// addField appends a field, or replaces the value of an earlier field with
+// the same key.
+func (p *parser) addField(key string, v model.Value) {
+	fs := p.fields
+	if len(fs) <= 32 {
+		for i := range fs {
+			if fs[i].Key == key {
+				fs[i].Value = v
+				return
+			}
+		}
+		p.fields = append(fs, model.Field{Key: key, Value: v})
+		return
+	}
+	if len(fs) == 33 || p.keyIdx == nil {
+		if p.keyIdx == nil {
+			p.keyIdx = make(map[string]int, 64)
+		}
+		clear(p.keyIdx)
+		for i := range fs {
+			p.keyIdx[fs[i].Key] = i
+		}
+	}
+	if i, ok := p.keyIdx[key]; ok && i < len(fs) && fs[i].Key == key {
+		fs[i].Value = v
+		return
+	}
+	p.keyIdx[key] = len(fs)
+	p.fields = append(fs, model.Field{Key: key, Value: v})
+}
+
+// value decodes the field value at p.pos.
+func (p *parser) value(key string) (model.Value, *LineError) {
+	buf := p.buf
+	start := p.pos
+	if start == len(buf) {
+		return model.Value{}, p.errAt(start, "expected value after field key %s, found end of input", quoteToken([]byte(key)))
+	}
+	c := buf[start]
+	switch {
+	case c == '"':
+		return p.stringValue(key)
+	case c == 't' || c == 'T' || c == 'f' || c == 'F':
+		end, _, _ := p.scan(start, cFieldValue, 0)
+		p.pos = end
+		switch string(buf[start:end]) {
+		case "t", "T", "true", "True", "TRUE":
+			return model.Bool(true), nil
+		case "f", "F", "false", "False", "FALSE":
+			return model.Bool(false), nil
+		}
+		return model.Value{}, p.errAt(start, "invalid boolean %s for field %s; want t, T, true, True, TRUE, f, F, false, False or FALSE",
+			quoteToken(buf[start:end]), quoteToken([]byte(key)))
+	case c == '-' || c == '.' || (c >= '0' && c <= '9'):
+		end, _, _ := p.scan(start, cFieldValue, 0)
+		p.pos = end
+		tok := buf[start:end]
+		switch tok[len(tok)-1] {
+		case 'i':
+			n, ok, inRange := parseInt(tok[:len(tok)-1])
+			if !ok {
+				return model.Value{}, p.errAt(start, "invalid integer %s for field %s", quoteToken(tok), quoteToken([]byte(key)))
+			}
+			if !inRange {
+				return model.Value{}, p.errAt(start, "integer %s for field %s is out of range", quoteToken(tok), quoteToken([]byte(key)))
+			}
+			return model.Int(n), nil
+		case 'u':
+			n, ok, inRange := parseUint(tok[:len(tok)-1])
+			if !ok {
+				return model.Value{}, p.errAt(start, "invalid unsigned integer %s for field %s", quoteToken(tok), quoteToken([]byte(key)))
+			}
+			if !inRange {
+				return model.Value{}, p.errAt(start, "unsigned integer %s for field %s is out of range", quoteToken(tok), quoteToken([]byte(key)))
+			}
+			return model.Uint(n), nil
+		}
+		if !validFloat(tok) {
+			return model.Value{}, p.errAt(start, "invalid number %s for field %s", quoteToken(tok), quoteToken([]byte(key)))
+		}
+		f, err := strconv.ParseFloat(string(tok), 64)
+		if err != nil {
+			return model.Value{}, p.errAt(start, "float %s for field %s is out of range", quoteToken(tok), quoteToken([]byte(key)))
+		}
+		if f == 0 {
+			f = 0 // the reference reads "-0" as +0
+		}
+		return model.Float(f), nil
+	}
+	return model.Value{}, p.errAt(start, "invalid value for field %s: found %s, want a number, a boolean or a double-quoted string",
+		quoteToken([]byte(key)), quoteByte(c))
+}
+
+// stringValue decodes the quoted string at p.pos.
+func (p *parser) stringValue(key string) (model.Value, *LineError) {
+	buf := p.buf
+	open := p.pos
+	i := open + 1
+	escaped := false
+	line, lineStart := p.line, p.lineStart
+	for i < len(buf) {
+		c := buf[i]
+		if c == '"' {
+			break
+		}
+		if c == '\\' && i+1 < len(buf) && (buf[i+1] == '"' || buf[i+1] == '\\') {
+			i += 2
+			escaped = true
+			continue
+		}
+		if c == '\n' {
+			line++
+			lineStart = i + 1
+		}
+		i++
+	}
+	if i == len(buf) {
+		p.pos = i
+		return model.Value{}, p.errAt(open, "missing closing '\"' of string value for field %s", quoteToken([]byte(key)))
+	}
+	b := buf[open+1 : i]
+	p.pos = i + 1
+	if bad := invalidUTF8(b); bad >= 0 {
+		return model.Value{}, p.errAt(open+1+bad, "invalid UTF-8 in string value for field %s", quoteToken([]byte(key)))
+	}
+	p.line, p.lineStart = line, lineStart
+	if !escaped {
+		return model.String(string(b)), nil
+	}
+	s := make([]byte, 0, len(b))
+	for j := 0; j < len(b); j++ {
+		c := b[j]
+		if c == '\\' && j+1 < len(b) && (b[j+1] == '"' || b[j+1] == '\\') {
+			j++
+			c = b[j]
+		}
+		s = append(s, c)
+	}
+	return model.String(string(s)), nil
+}
+
+// timestamp decodes the timestamp buf[start:end] into nanoseconds.
+func (p *parser) timestamp(start, end int) (int64, *LineError) {
+	tok := p.buf[start:end]
+	t, ok, inRange := parseInt(tok)
+	if !ok {
+		return 0, p.errAt(start, "invalid timestamp %s", quoteToken(tok))
+	}
+	if !inRange || t > math.MaxInt64/p.prec || t < math.MinInt64/p.prec {
+		return 0, p.errAt(start, "timestamp %s is out of range at precision %s", quoteToken(tok), Precision(p.prec))
+	}
+	return t * p.prec, nil
+}
+
+// takeTags moves p.tags into the tag slab and returns them.
+func (p *parser) takeTags() model.Tags {
+	n := len(p.tags)
+	if n == 0 {
+		return nil
+	}
+	if len(p.tagSlab)+n > cap(p.tagSlab) {
+		size := min(max(2*cap(p.tagSlab), minSlab), maxSlab)
+		p.tagSlab = make([]model.Tag, 0, max(size, n))
+	}
+	l := len(p.tagSlab)
+	p.tagSlab = p.tagSlab[:l+n]
+	ts := p.tagSlab[l : l+n : l+n]
+	for i := range p.tags {
+		ts[i] = p.tags[i].tag
+	}
+	return ts
+}
+
+// takeFields moves p.fields into the field slab and returns them.
+func (p *parser) takeFields() []model.Field {
+	n := len(p.fields)
+	if len(p.fieldSlab)+n > cap(p.fieldSlab) {
+		size := min(max(2*cap(p.fieldSlab), minSlab), maxSlab)
+		p.fieldSlab = make([]model.Field, 0, max(size, n))
+	}
+	l := len(p.fieldSlab)
+	p.fieldSlab = append(p.fieldSlab, p.fields...)
+	return p.fieldSlab[l : l+n : l+n]
+}
+
+// parseInt parses an optionally negative decimal integer. ok is false for
+// bad syntax, inRange for a value outside int64.
+func parseInt(b []byte) (n int64, ok, inRange bool) {
+	neg := len(b) > 0 && b[0] == '-'
+	if neg {
+		b = b[1:]
+	}
+	u, ok, inRange := parseUint(b)
+	if !ok || !inRange {
+		return 0, ok, inRange
+	}
+	if neg {
+		if u > 1<<63 {
+			return 0, true, false
+		}
+		return int64(-u), true, true
+	}
+	if u > math.MaxInt64 {
+		return 0, true, false
+	}
+	return int64(u), true, true
+}
+
+// parseUint parses a decimal integer without sign. ok is false for bad
+// syntax, inRange for a value outside uint64.
+func parseUint(b []byte) (n uint64, ok, inRange bool) {
+	if len(b) == 0 {
+		return 0, false, false
+	}
+	inRange = true
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false, false
+		}
+		d := uint64(c - '0')
+		if n > (math.MaxUint64-d)/10 {
+			inRange = false
+		}
+		n = n*10 + d
+	}
+	if !inRange {
+		return 0, true, false
+	}
+	return n, true, true
+}
+
+// validFloat reports whether b is a decimal float: an optional '-', digits
+// with at most one '.' (at least one digit in all), and an optional
+// exponent.
+func validFloat(b []byte) bool {
+	i := 0
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	digits := 0
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		i++
+		digits++
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+			digits++
+		}
+	}
+	if digits == 0 {
+		return false
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		exp := 0
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+			exp++
+		}
+		if exp == 0 {
+			return false
+		}
+	}
+	return i == len(b)
+}
+
+// invalidUTF8 returns the offset of the first byte of b that isn't part of
+// a valid UTF-8 sequence, or -1.
+func invalidUTF8(b []byte) int {
+	if utf8.Valid(b) {
+		return -1
+	}
+	for i := 0; i < len(b); {
+		if b[i] < utf8.RuneSelf {
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && size == 1 {
+			return i
+		}
+		i += size
+	}
+	return -1
+}
+
+// quoteByte quotes one byte for an error reason.
+func quoteByte(c byte) string {
+	if c < utf8.RuneSelf {
+		return strconv.QuoteRune(rune(c))
+	}
+	return fmt.Sprintf(`'\x%02x'`, c)
+}
+
+// quoteToken quotes a token for an error reason, shortening a long one.
+func quoteToken(b []byte) string {
+	if len(b) > quoteMax {
+		return strconv.Quote(string(b[:quoteMax])) + "..."
+	}
+	return strconv.Quote(string(b))
+}

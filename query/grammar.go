@@ -1,0 +1,224 @@
+package query
+
+import (
+	"github.com/alecthomas/participle/v2"
+	"github.com/alecthomas/participle/v2/lexer"
+)
+
+// This file holds the participle side of the parser: the lexer rules and the
+// grammar structs. The structs mirror the syntax closely and are converted
+// into the AST of ast.go by parse.go, which also does every check that the
+// grammar cannot express (known functions, ranges, one interval, ...).
+
+// reservedWords are the keywords that cannot be used as bare identifiers;
+// write them as "quoted" identifiers instead. Other words with a meaning in
+// some places (time, now, true, TAG, FIELDS, none, ...) stay ordinary names.
+var reservedWords = []string{
+	"SELECT", "FROM", "WHERE", "AND", "OR", "NOT", "IN", "BETWEEN",
+	"GROUP", "BY", "FILL", "ORDER", "LIMIT", "OFFSET", "AS", "EXPLAIN",
+	"SHOW", "ASC", "DESC",
+}
+
+// Token type names used by the grammar and by error reporting. The Bad*
+// rules match malformed input so that the parser stops at it and Parse can
+// say precisely what is wrong; the grammar never accepts them.
+const (
+	tokKeyword     = "Keyword"
+	tokIdent       = "Ident"
+	tokQIdent      = "QIdent"
+	tokBadQIdent   = "BadQIdent"
+	tokString      = "String"
+	tokBadString   = "BadString"
+	tokRegex       = "Regex"
+	tokBadRegex    = "BadRegex"
+	tokDuration    = "Duration"
+	tokNumber      = "Number"
+	tokBadNumber   = "BadNumber"
+	tokOp          = "Op"
+	tokPunct       = "Punct"
+	tokBadChar     = "BadChar"
+	ruleComment    = "comment"    // lower case: elided by the lexer
+	ruleWhitespace = "whitespace" // lower case: elided by the lexer
+)
+
+func keywordPattern() string {
+	p := `(?i)(?:`
+	for i, w := range reservedWords {
+		if i > 0 {
+			p += "|"
+		}
+		p += w
+	}
+	return p + `)\b`
+}
+
+// The rules are tried in order; the first that matches wins.
+var lexerDef = lexer.MustSimple([]lexer.SimpleRule{
+	{Name: ruleComment, Pattern: `--[^\n]*`},
+	{Name: ruleWhitespace, Pattern: `\s+`},
+	{Name: tokKeyword, Pattern: keywordPattern()},
+	{Name: tokIdent, Pattern: `[A-Za-z_][A-Za-z0-9_]*`},
+	{Name: tokQIdent, Pattern: `(?s)"(?:\\.|[^"\\])*"`},
+	{Name: tokBadQIdent, Pattern: `(?s)"(?:\\.|[^"\\])*`},
+	// An unterminated string is tried first: with '' as an escaped quote,
+	// the String rule alone could stop at a doubled quote and leave the
+	// rest as a second, unterminated string.
+	{Name: tokBadString, Pattern: `(?s)'(?:''|\\.|[^'\\])*\\?\z`},
+	{Name: tokString, Pattern: `(?s)'(?:''|\\.|[^'\\])*'`},
+	{Name: tokRegex, Pattern: `(?s)/(?:\\.|[^/\\])*/`},
+	{Name: tokBadRegex, Pattern: `(?s)/(?:\\.|[^/\\])*`},
+	{Name: tokDuration, Pattern: `[0-9]+(?:ns|us|µs|ms|s|m|h|d|w|M|y)\b`},
+	{Name: tokNumber, Pattern: `(?:[0-9]+(?:\.[0-9]+)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\b`},
+	{Name: tokBadNumber, Pattern: `\.?[0-9][0-9A-Za-z_.µ]*`},
+	{Name: tokOp, Pattern: `=~|!~|!=|<>|<=|>=|[=<>]`},
+	{Name: tokPunct, Pattern: `[(),;*+\-]`},
+	{Name: tokBadChar, Pattern: `(?s).`},
+})
+
+// grammar is built once; participle parsers are safe for concurrent use.
+var grammar = participle.MustBuild[gStatement](
+	participle.Lexer(lexerDef),
+	participle.CaseInsensitive(tokKeyword, tokIdent),
+	participle.UseLookahead(0),
+)
+
+type gStatement struct {
+	Explain bool     `parser:"@'EXPLAIN'?"`
+	Select  *gSelect `parser:"( @@"`
+	Show    *gShow   `parser:"| @@ ) ';'?"`
+}
+
+type gSelect struct {
+	Items  []*gItem  `parser:"'SELECT' @@ ( ',' @@ )*"`
+	From   *gIdent   `parser:"'FROM' @@"`
+	Where  *gOr      `parser:"( 'WHERE' @@ )?"`
+	Group  []*gGroup `parser:"( 'GROUP' 'BY' @@ ( ',' @@ )* )?"`
+	Fill   *gFill    `parser:"( 'FILL' '(' @@ ')' )?"`
+	Order  *gOrder   `parser:"( 'ORDER' 'BY' @@ )?"`
+	Limit  *gNumber  `parser:"( 'LIMIT' @@ )?"`
+	Offset *gNumber  `parser:"( 'OFFSET' @@ )?"`
+}
+
+type gIdent struct {
+	Pos    lexer.Position
+	Name   *string `parser:"  @Ident"`
+	Quoted *string `parser:"| @QIdent"`
+}
+
+type gItem struct {
+	Pos   lexer.Position
+	Star  bool    `parser:"( @'*'"`
+	Name  *gIdent `parser:"| @@"`
+	Call  *gCall  `parser:"  ( '(' @@ ')' )? )"`
+	Alias *gIdent `parser:"( 'AS' @@ )?"`
+}
+
+type gCall struct {
+	Pos   lexer.Position
+	Star  bool     `parser:"( @'*'"`
+	Field *gIdent  `parser:"| @@ )"`
+	Arg   *gNumber `parser:"( ',' @@ )?"`
+}
+
+// gNumber is a number with an optional sign. The sign has its own branch so
+// that a missing number is reported as such, not as a missing sign.
+type gNumber struct {
+	Pos    lexer.Position
+	Num    *string  `parser:"  @Number"`
+	Signed *gSigned `parser:"| @@"`
+}
+
+type gSigned struct {
+	Sign string `parser:"@( '+' | '-' )"`
+	Num  string `parser:"@Number"`
+}
+
+type gOr struct {
+	Terms []*gAnd `parser:"@@ ( 'OR' @@ )*"`
+}
+
+type gAnd struct {
+	Terms []*gTerm `parser:"@@ ( 'AND' @@ )*"`
+}
+
+type gTerm struct {
+	Paren *gOr   `parser:"  '(' @@ ')'"`
+	Cond  *gCond `parser:"| @@"`
+}
+
+type gCond struct {
+	Pos     lexer.Position
+	Name    *gIdent   `parser:"@@"`
+	Between *gBetween `parser:"( @@"`
+	In      *gIn      `parser:"| @@"`
+	Cmp     *gCmp     `parser:"| @@ )"`
+}
+
+type gBetween struct {
+	Low  *gValue `parser:"'BETWEEN' @@"`
+	High *gValue `parser:"'AND' @@"`
+}
+
+type gIn struct {
+	Not    bool      `parser:"( @'NOT' 'IN' | 'IN' )"`
+	Values []*gValue `parser:"'(' @@ ( ',' @@ )* ')'"`
+}
+
+type gCmp struct {
+	Op    string  `parser:"@Op"`
+	Value *gValue `parser:"@@"`
+}
+
+type gValue struct {
+	Pos     lexer.Position
+	Now     bool       `parser:"(  @'now' '(' ')'"`
+	Str     *string    `parser:" | @String"`
+	Regex   *string    `parser:" | @Regex"`
+	Bool    *string    `parser:" | @( 'true' | 'false' )"`
+	Num     *gNumber   `parser:" | @@ )"`
+	Offsets []*gOffset `parser:"@@*"`
+}
+
+type gOffset struct {
+	Pos  lexer.Position
+	Sign string `parser:"@( '+' | '-' )"`
+	Dur  *gDur  `parser:"@@"`
+}
+
+type gDur struct {
+	Pos  lexer.Position
+	Text string `parser:"@Duration"`
+}
+
+type gGroup struct {
+	Pos  lexer.Position
+	Dur  *gDur   `parser:"( @@"`
+	Name *gIdent `parser:"| @@"`
+	Arg  *gDur   `parser:"  ( '(' @@ ')' )? )"`
+}
+
+type gFill struct {
+	Pos  lexer.Position
+	Word *string  `parser:"  @Ident"`
+	Num  *gNumber `parser:"| @@"`
+}
+
+type gOrder struct {
+	Name *gIdent `parser:"@@"`
+	Dir  *string `parser:"@( 'ASC' | 'DESC' )?"`
+}
+
+type gShow struct {
+	Pos         lexer.Position
+	Collections bool      `parser:"'SHOW' ( @'COLLECTIONS'"`
+	TagKeys     *gIdent   `parser:"| 'TAG' ( 'KEYS' 'FROM' @@"`
+	TagValues   *gIdent   `parser:"        | 'VALUES' 'FROM' @@"`
+	Key         *gShowKey `parser:"          'WITH' 'KEY' '=' @@ )"`
+	Fields      *gIdent   `parser:"| ( 'FIELDS' | 'FIELD' 'KEYS' ) 'FROM' @@ )"`
+}
+
+type gShowKey struct {
+	Pos   lexer.Position
+	Ident *gIdent `parser:"  @@"`
+	Str   *string `parser:"| @String"`
+}

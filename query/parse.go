@@ -1,0 +1,771 @@
+package query
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/alecthomas/participle/v2"
+	"github.com/alecthomas/participle/v2/lexer"
+)
+
+// Parse parses one statement, optionally followed by ';'. Syntax errors are
+// returned as *Error, positioned at the offending token.
+func Parse(s string) (*Statement, error) {
+	p := &parser{src: s}
+	g, err := p.parseGrammar()
+	if err != nil {
+		return nil, err
+	}
+	return p.statement(g)
+}
+
+// parser holds the source text so that positions and tokens can be reported
+// exactly as written.
+type parser struct {
+	src    string
+	tokens []lexer.Token // all tokens but EOF, in order
+}
+
+// symbolNames maps the lexer's token types back to the rule names.
+var symbolNames = func() map[lexer.TokenType]string {
+	m := map[lexer.TokenType]string{}
+	for name, t := range lexerDef.Symbols() {
+		m[t] = name
+	}
+	return m
+}()
+
+func (p *parser) parseGrammar() (*gStatement, error) {
+	lx, err := lexerDef.LexString("", p.src)
+	if err != nil {
+		return nil, p.convertError(err)
+	}
+	peek, err := lexer.Upgrade(lx)
+	if err != nil {
+		return nil, p.convertError(err)
+	}
+	if first := peek.Peek(); first.EOF() {
+		return nil, p.errAt(first.Pos, "", "empty query")
+	} else if first.Value == ";" {
+		next := *peek
+		next.Next()
+		if next.Peek().EOF() {
+			return nil, p.errAt(first.Pos, ";", "empty query")
+		}
+	}
+	if err := p.scan(*peek); err != nil {
+		return nil, err
+	}
+	start := *peek
+	g, err := grammar.ParseFromLexer(peek)
+	if err == nil {
+		return g, nil
+	}
+	var ute *participle.UnexpectedTokenError
+	if errors.As(err, &ute) && !ute.Unexpected.EOF() && expected(ute) == "" {
+		// Either the statement ended early or a token the grammar never
+		// accepts stopped it; parse again allowing trailing input to tell
+		// the two apart.
+		if _, err2 := grammar.ParseFromLexer(&start, participle.AllowTrailing(true)); err2 == nil {
+			if rest := start.Peek(); rest.Pos.Offset == ute.Unexpected.Pos.Offset && !isBad(*rest) {
+				return nil, p.errAt(rest.Pos, rest.Value, "unexpected %s after end of statement", describe(*rest))
+			}
+		}
+	}
+	return nil, p.convertError(err)
+}
+
+// maxNesting bounds the depth of parentheses so that deeply nested input
+// cannot exhaust the stack of the recursive descent.
+const maxNesting = 100
+
+// scan records the tokens for text and rejects input nested deeper than
+// maxNesting.
+func (p *parser) scan(peek lexer.PeekingLexer) error {
+	depth := 0
+	for t := peek.Next(); !t.EOF(); t = peek.Next() {
+		p.tokens = append(p.tokens, *t)
+		switch t.Value {
+		case "(":
+			if depth++; depth > maxNesting {
+				return p.errAt(t.Pos, t.Value, "parentheses nested deeper than %d", maxNesting)
+			}
+		case ")":
+			depth--
+		}
+	}
+	return nil
+}
+
+// isBad reports whether t is one of the malformed tokens.
+func isBad(t lexer.Token) bool {
+	switch symbolNames[t.Type] {
+	case tokBadQIdent, tokBadString, tokBadRegex, tokBadNumber, tokBadChar:
+		return true
+	}
+	return false
+}
+
+// describe names a token for an error message.
+func describe(t lexer.Token) string {
+	if t.EOF() {
+		return "end of input"
+	}
+	return strconv.Quote(t.Value)
+}
+
+// expected extracts what participle expected, in our words, or "".
+func expected(e *participle.UnexpectedTokenError) string {
+	msg := e.Message()
+	i := strings.Index(msg, " (expected ")
+	if i < 0 {
+		return ""
+	}
+	return firstExpected(strings.TrimSuffix(msg[i+len(" (expected "):], ")"))
+}
+
+// firstExpected reduces participle's EBNF of the rest of a sequence to its
+// first element and names it in plain words; for an alternation it names the
+// first element of each alternative.
+func firstExpected(ebnf string) string {
+	parts := expectedParts(ebnf)
+	switch len(parts) {
+	case 0:
+		return ""
+	case 1:
+		return parts[0]
+	}
+	return strings.Join(parts[:len(parts)-1], ", ") + " or " + parts[len(parts)-1]
+}
+
+func expectedParts(ebnf string) []string {
+	elems := splitTop(strings.TrimSpace(ebnf), ' ')
+	if len(elems) == 0 {
+		return nil
+	}
+	first := elems[0]
+	if strings.HasPrefix(first, "(") && strings.HasSuffix(first, ")") {
+		var parts []string
+		for _, alt := range splitTop(first[1:len(first)-1], '|') {
+			parts = append(parts, expectedParts(alt)...)
+		}
+		return parts
+	}
+	if name, ok := expectedNames[first]; ok {
+		return []string{name}
+	}
+	return []string{first}
+}
+
+// splitTop splits s at sep where it is outside parentheses and quotes,
+// dropping empty parts.
+func splitTop(s string, sep byte) []string {
+	var parts []string
+	depth, start, quoted := 0, 0, false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case quoted && c == '\\':
+			i++
+		case c == '"':
+			quoted = !quoted
+		case quoted:
+		case c == '(':
+			depth++
+		case c == ')':
+			depth--
+		case c == sep && depth == 0:
+			if part := strings.TrimSpace(s[start:i]); part != "" {
+				parts = append(parts, part)
+			}
+			start = i + 1
+		}
+	}
+	if part := strings.TrimSpace(s[start:]); part != "" {
+		parts = append(parts, part)
+	}
+	return parts
+}
+
+// expectedNames names the grammar's token types and structs in messages.
+var expectedNames = map[string]string{
+	"<ident>":    "a name",
+	"<qident>":   `a "quoted name"`,
+	"<number>":   "a number",
+	"<duration>": "a duration such as 1h",
+	"<string>":   "a string",
+	"<regex>":    "a regular expression",
+	"<op>":       "a comparison operator",
+	"GSelect":    `"SELECT"`,
+	"GShow":      `"SHOW"`,
+	"GItem":      "a field, * or function call",
+	"GCall":      "a field name",
+	"GIdent":     "a name",
+	"GOr":        "a condition",
+	"GAnd":       "a condition",
+	"GTerm":      "a condition",
+	"GCond":      "a condition",
+	"GBetween":   `"BETWEEN"`,
+	"GIn":        `"IN"`,
+	"GCmp":       "a comparison operator",
+	"GValue":     "a value",
+	"GNumber":    "a number",
+	"GSigned":    "a number",
+	"GOffset":    `"+" or "-"`,
+	"GDur":       "a duration such as 1h",
+	"GGroup":     "an interval or tag",
+	"GFill":      "none, null, previous, linear or a number",
+	"GOrder":     "time",
+	"GShowKey":   "a tag key",
+}
+
+// convertError turns a participle or lexer error into *Error.
+func (p *parser) convertError(err error) error {
+	var ute *participle.UnexpectedTokenError
+	if errors.As(err, &ute) {
+		t := ute.Unexpected
+		if isBad(t) {
+			return p.badToken(t)
+		}
+		msg := "unexpected " + describe(t)
+		if exp := expected(ute); exp != "" {
+			msg += ", expected " + exp
+		}
+		tok := t.Value
+		if t.EOF() {
+			tok = ""
+		}
+		return p.errAt(t.Pos, tok, "%s", msg)
+	}
+	var perr participle.Error
+	if errors.As(err, &perr) {
+		return p.errAt(perr.Position(), "", "%s", perr.Message())
+	}
+	return &Error{Pos: Pos{Line: 1, Column: 1}, Message: err.Error()}
+}
+
+// badToken explains a malformed token.
+func (p *parser) badToken(t lexer.Token) *Error {
+	switch symbolNames[t.Type] {
+	case tokBadString:
+		return p.errAt(t.Pos, t.Value, "unterminated string")
+	case tokBadQIdent:
+		return p.errAt(t.Pos, t.Value, "unterminated quoted identifier")
+	case tokBadRegex:
+		return p.errAt(t.Pos, t.Value, "unterminated regular expression")
+	case tokBadNumber:
+		return p.errAt(t.Pos, t.Value, "bad number or duration %q", t.Value)
+	}
+	return p.errAt(t.Pos, t.Value, "unexpected character %q", t.Value)
+}
+
+// pos converts a participle position. Line and column are recomputed from
+// the byte offset because participle counts columns in runes.
+func (p *parser) pos(lp lexer.Position) Pos {
+	off := lp.Offset
+	if off < 0 {
+		off = 0
+	}
+	if off > len(p.src) {
+		off = len(p.src)
+	}
+	before := p.src[:off]
+	line := 1 + strings.Count(before, "\n")
+	col := off - strings.LastIndexByte(before, '\n')
+	return Pos{Offset: off, Line: line, Column: col}
+}
+
+func (p *parser) errAt(lp lexer.Position, tok, format string, args ...any) *Error {
+	return &Error{Pos: p.pos(lp), Token: tok, Message: fmt.Sprintf(format, args...)}
+}
+
+// statement converts the grammar tree, doing the checks the grammar cannot.
+func (p *parser) statement(g *gStatement) (*Statement, error) {
+	st := &Statement{Explain: g.Explain}
+	if g.Show != nil {
+		if g.Explain {
+			return nil, p.errAt(g.Show.Pos, p.text(g.Show.Pos, "SHOW"), "EXPLAIN is only allowed before SELECT")
+		}
+		sh, err := p.show(g.Show)
+		if err != nil {
+			return nil, err
+		}
+		st.Show = sh
+		return st, nil
+	}
+	sel, err := p.selectStmt(g.Select)
+	if err != nil {
+		return nil, err
+	}
+	st.Select = sel
+	return st, nil
+}
+
+func (p *parser) show(g *gShow) (*Show, error) {
+	switch {
+	case g.Collections:
+		return &Show{Kind: ShowCollections}, nil
+	case g.TagKeys != nil:
+		from, err := p.ident(g.TagKeys)
+		return &Show{Kind: ShowTagKeys, From: from}, err
+	case g.TagValues != nil:
+		from, err := p.ident(g.TagValues)
+		if err != nil {
+			return nil, err
+		}
+		var key string
+		if g.Key.Ident != nil {
+			key, err = p.ident(g.Key.Ident)
+		} else {
+			key = unquoteString(*g.Key.Str)
+			if key == "" {
+				err = p.errAt(g.Key.Pos, *g.Key.Str, "empty tag key")
+			}
+		}
+		return &Show{Kind: ShowTagValues, From: from, Key: key}, err
+	default:
+		from, err := p.ident(g.Fields)
+		return &Show{Kind: ShowFields, From: from}, err
+	}
+}
+
+func (p *parser) selectStmt(g *gSelect) (*Select, error) {
+	sel := &Select{}
+	for _, gi := range g.Items {
+		it, err := p.item(gi)
+		if err != nil {
+			return nil, err
+		}
+		sel.Items = append(sel.Items, it)
+	}
+	from, err := p.ident(g.From)
+	if err != nil {
+		return nil, err
+	}
+	sel.From, sel.FromPos = from, p.pos(g.From.Pos)
+	if g.Where != nil {
+		if sel.Where, err = p.or(g.Where); err != nil {
+			return nil, err
+		}
+	}
+	for _, gg := range g.Group {
+		if err := p.group(sel, gg); err != nil {
+			return nil, err
+		}
+	}
+	if g.Fill != nil {
+		if sel.Fill, err = p.fill(g.Fill); err != nil {
+			return nil, err
+		}
+	}
+	if g.Order != nil {
+		name, err := p.ident(g.Order.Name)
+		if err != nil {
+			return nil, err
+		}
+		if !strings.EqualFold(name, "time") {
+			return nil, p.errAt(g.Order.Name.Pos, p.text(g.Order.Name.Pos, name), "ORDER BY supports only time, not %q", name)
+		}
+		sel.Desc = g.Order.Dir != nil && strings.EqualFold(*g.Order.Dir, "DESC")
+	}
+	if g.Limit != nil {
+		if sel.Limit, err = p.integer(g.Limit, "LIMIT", 1); err != nil {
+			return nil, err
+		}
+	}
+	if g.Offset != nil {
+		if sel.Offset, err = p.integer(g.Offset, "OFFSET", 0); err != nil {
+			return nil, err
+		}
+	}
+	return sel, nil
+}
+
+// text returns the token that starts at lp as written, or fallback if no
+// token starts there; it is used for Error.Token.
+func (p *parser) text(lp lexer.Position, fallback string) string {
+	i := sort.Search(len(p.tokens), func(i int) bool { return p.tokens[i].Pos.Offset >= lp.Offset })
+	if i < len(p.tokens) && p.tokens[i].Pos.Offset == lp.Offset {
+		return p.tokens[i].Value
+	}
+	return fallback
+}
+
+// knownFuncs lists the accepted function names as written in messages.
+const knownFuncs = "count, sum, avg, mean, min, max, first, last, spread, stddev, percentile"
+
+func (p *parser) item(g *gItem) (Item, error) {
+	it := Item{Pos: p.pos(g.Pos)}
+	if g.Alias != nil {
+		alias, err := p.ident(g.Alias)
+		if err != nil {
+			return it, err
+		}
+		if g.Star {
+			return it, p.errAt(g.Alias.Pos, p.text(g.Alias.Pos, alias), "* cannot have an alias")
+		}
+		it.Alias = alias
+	}
+	if g.Star {
+		it.Star = true
+		return it, nil
+	}
+	name, err := p.ident(g.Name)
+	if err != nil {
+		return it, err
+	}
+	if g.Call == nil {
+		it.Field = name
+		return it, nil
+	}
+	fn := strings.ToLower(name)
+	if fn == "mean" {
+		fn = "avg"
+	}
+	known := false
+	for _, a := range Aggregates {
+		known = known || a == fn
+	}
+	tok := p.text(g.Name.Pos, name)
+	if !known {
+		return it, p.errAt(g.Name.Pos, tok, "unknown function %q (known: %s)", name, knownFuncs)
+	}
+	c := g.Call
+	if c.Star {
+		return it, p.errAt(c.Pos, "*", "%s(*) is not supported; name a field, as in %s(value)", fn, fn)
+	}
+	if it.Field, err = p.ident(c.Field); err != nil {
+		return it, err
+	}
+	it.Func = fn
+	switch {
+	case fn == "percentile" && c.Arg == nil:
+		return it, p.errAt(g.Name.Pos, tok, "percentile needs two arguments, as in percentile(value, 95)")
+	case fn != "percentile" && c.Arg != nil:
+		return it, p.errAt(c.Arg.Pos, p.text(c.Arg.Pos, ""), "%s takes one argument", fn)
+	case c.Arg != nil:
+		v, err := p.number(c.Arg)
+		if err != nil {
+			return it, err
+		}
+		if !(v >= 0 && v <= 100) {
+			return it, p.errAt(c.Arg.Pos, p.text(c.Arg.Pos, ""), "percentile must be between 0 and 100, got %s", formatFloat(v))
+		}
+		it.Arg = v
+	}
+	return it, nil
+}
+
+// text returns the number as written, with its sign.
+func (g *gNumber) text() string {
+	if g.Signed != nil {
+		return g.Signed.Sign + g.Signed.Num
+	}
+	return *g.Num
+}
+
+// number converts a signed number (integer or not) to float64.
+func (p *parser) number(g *gNumber) (float64, error) {
+	text := g.text()
+	v, err := strconv.ParseFloat(text, 64)
+	if err != nil || math.IsInf(v, 0) {
+		return 0, p.errAt(g.Pos, p.text(g.Pos, text), "number %s out of range", text)
+	}
+	return v, nil
+}
+
+// integer converts the number of a LIMIT or OFFSET clause, which must be an
+// integer of at least lo.
+func (p *parser) integer(g *gNumber, clause string, lo int64) (int64, error) {
+	text := g.text()
+	n, err := strconv.ParseInt(text, 10, 64)
+	if err != nil || n < lo {
+		return 0, p.errAt(g.Pos, p.text(g.Pos, text), "%s must be an integer >= %d, got %s", clause, lo, text)
+	}
+	return n, nil
+}
+
+func (p *parser) group(sel *Select, g *gGroup) error {
+	d := g.Dur
+	if g.Name != nil {
+		name, err := p.ident(g.Name)
+		if err != nil {
+			return err
+		}
+		isTime := g.Name.Name != nil && strings.EqualFold(name, "time")
+		switch {
+		case g.Arg == nil && isTime:
+			return p.errAt(g.Name.Pos, p.text(g.Name.Pos, name), `GROUP BY time needs an interval, as in time(1h); write "time" for a tag named time`)
+		case g.Arg == nil:
+			sel.GroupTags = append(sel.GroupTags, name)
+			return nil
+		case !isTime:
+			return p.errAt(g.Name.Pos, p.text(g.Name.Pos, name), "unexpected %q in GROUP BY, expected time(<interval>), an interval or a tag", name+"(")
+		}
+		d = g.Arg
+	}
+	dur, err := p.duration(d)
+	if err != nil {
+		return err
+	}
+	if sel.GroupBy != nil {
+		return p.errAt(g.Pos, p.text(g.Pos, d.Text), "GROUP BY has more than one interval")
+	}
+	sel.GroupBy = &dur
+	return nil
+}
+
+var unitNames = map[string]Unit{
+	"ns": Nanosecond, "us": Microsecond, "µs": Microsecond, "ms": Millisecond,
+	"s": Second, "m": Minute, "h": Hour, "d": Day, "w": Week, "M": Month, "y": Year,
+}
+
+func (p *parser) duration(g *gDur) (Duration, error) {
+	i := strings.IndexFunc(g.Text, func(r rune) bool { return r < '0' || r > '9' })
+	num, unit := g.Text[:i], g.Text[i:]
+	n, err := strconv.ParseInt(num, 10, 64)
+	d := Duration{N: n, Unit: unitNames[unit]}
+	switch {
+	case err != nil:
+		return d, p.errAt(g.Pos, g.Text, "duration %s out of range", g.Text)
+	case n == 0:
+		return d, p.errAt(g.Pos, g.Text, "duration %s is zero", g.Text)
+	case d.Calendar() && n > math.MaxInt32/12:
+		return d, p.errAt(g.Pos, g.Text, "duration %s out of range", g.Text)
+	case !d.Calendar() && n > math.MaxInt64/Duration{N: 1, Unit: d.Unit}.Nanos():
+		return d, p.errAt(g.Pos, g.Text, "duration %s out of range", g.Text)
+	}
+	return d, nil
+}
+
+func (p *parser) fill(g *gFill) (Fill, error) {
+	if g.Num != nil {
+		v, err := p.number(g.Num)
+		return Fill{Mode: FillValue, Value: v}, err
+	}
+	switch strings.ToLower(*g.Word) {
+	case "none":
+		return Fill{Mode: FillNone}, nil
+	case "null":
+		return Fill{Mode: FillNull}, nil
+	case "previous":
+		return Fill{Mode: FillPrevious}, nil
+	case "linear":
+		return Fill{Mode: FillLinear}, nil
+	}
+	return Fill{}, p.errAt(g.Pos, *g.Word, "unknown fill mode %q (known: none, null, previous, linear or a number)", *g.Word)
+}
+
+func (p *parser) or(g *gOr) (Expr, error) {
+	var e Expr
+	for i, t := range g.Terms {
+		rhs, err := p.and(t)
+		if err != nil {
+			return nil, err
+		}
+		if i == 0 {
+			e = rhs
+		} else {
+			e = &Binary{Op: "OR", LHS: e, RHS: rhs}
+		}
+	}
+	return e, nil
+}
+
+func (p *parser) and(g *gAnd) (Expr, error) {
+	var e Expr
+	for i, t := range g.Terms {
+		var rhs Expr
+		var err error
+		if t.Paren != nil {
+			rhs, err = p.or(t.Paren)
+		} else {
+			rhs, err = p.cond(t.Cond)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if i == 0 {
+			e = rhs
+		} else {
+			e = &Binary{Op: "AND", LHS: e, RHS: rhs}
+		}
+	}
+	return e, nil
+}
+
+func (p *parser) cond(g *gCond) (Expr, error) {
+	name, err := p.ident(g.Name)
+	if err != nil {
+		return nil, err
+	}
+	pos := p.pos(g.Pos)
+	switch {
+	case g.Between != nil:
+		lo, err := p.value(g.Between.Low, pos, false)
+		if err != nil {
+			return nil, err
+		}
+		hi, err := p.value(g.Between.High, pos, false)
+		if err != nil {
+			return nil, err
+		}
+		return &Between{Name: name, Low: lo, High: hi, Pos: pos}, nil
+	case g.In != nil:
+		in := &In{Name: name, Not: g.In.Not, Pos: pos}
+		for _, v := range g.In.Values {
+			lit, err := p.value(v, pos, false)
+			if err != nil {
+				return nil, err
+			}
+			in.Values = append(in.Values, lit)
+		}
+		return in, nil
+	}
+	op := g.Cmp.Op
+	if op == "<>" {
+		op = "!="
+	}
+	isRegexOp := op == "=~" || op == "!~"
+	lit, err := p.value(g.Cmp.Value, pos, isRegexOp)
+	if err != nil {
+		return nil, err
+	}
+	if isRegexOp && lit.Kind != LitRegex {
+		v := g.Cmp.Value
+		return nil, p.errAt(v.Pos, p.text(v.Pos, ""), "%s needs a regular expression on its right, as in /^web/", op)
+	}
+	return &Compare{Name: name, Op: op, Value: lit, Pos: pos}, nil
+}
+
+// value converts a literal; pos is the position of the name compared, which
+// the AST records on literals. Regexes are only allowed when regexOK.
+func (p *parser) value(g *gValue, pos Pos, regexOK bool) (Literal, error) {
+	lit := Literal{Pos: pos}
+	tok := func() string { return p.text(g.Pos, "") }
+	switch {
+	case g.Now:
+		lit.Kind = LitNow
+	case g.Str != nil:
+		lit.Kind, lit.Str = LitString, unquoteString(*g.Str)
+	case g.Regex != nil:
+		if !regexOK {
+			return lit, p.errAt(g.Pos, tok(), "a regular expression needs =~ or !~")
+		}
+		src := unquoteRegex(*g.Regex)
+		re, err := regexp.Compile(src)
+		if err != nil {
+			return lit, p.errAt(g.Pos, tok(), "bad regular expression: %s", strings.TrimPrefix(err.Error(), "error parsing regexp: "))
+		}
+		lit.Kind, lit.Str, lit.Regex = LitRegex, src, re
+	case g.Bool != nil:
+		lit.Kind, lit.Bool = LitBool, strings.EqualFold(*g.Bool, "true")
+	default:
+		text := g.Num.text()
+		if strings.ContainsAny(text, ".eE") {
+			v, err := strconv.ParseFloat(text, 64)
+			if err != nil || math.IsInf(v, 0) {
+				return lit, p.errAt(g.Pos, tok(), "number %s out of range", text)
+			}
+			lit.Kind, lit.Num = LitNumber, v
+		} else {
+			n, err := strconv.ParseInt(text, 10, 64)
+			if err != nil {
+				return lit, p.errAt(g.Pos, tok(), "integer %s out of range", text)
+			}
+			lit.Kind, lit.Int = LitInteger, n
+		}
+	}
+	for _, o := range g.Offsets {
+		switch lit.Kind {
+		case LitString, LitInteger, LitNow:
+		default:
+			return lit, p.errAt(o.Pos, o.Sign, "%s %s can only follow a time: now(), a string or integer nanoseconds", o.Sign, o.Dur.Text)
+		}
+		d, err := p.duration(o.Dur)
+		if err != nil {
+			return lit, err
+		}
+		sign := 1
+		if o.Sign == "-" {
+			sign = -1
+		}
+		lit.Offsets = append(lit.Offsets, Offset{Sign: sign, Dur: d})
+	}
+	return lit, nil
+}
+
+// ident returns the name of an identifier, unquoting "quoted" ones.
+func (p *parser) ident(g *gIdent) (string, error) {
+	if g.Name != nil {
+		return *g.Name, nil
+	}
+	name := unescape((*g.Quoted)[1:len(*g.Quoted)-1], '"')
+	if name == "" {
+		return "", p.errAt(g.Pos, *g.Quoted, "empty quoted identifier")
+	}
+	return name, nil
+}
+
+// unquoteString strips the quotes of a string literal and resolves ”, \'
+// and \\; any other backslash is kept as written.
+func unquoteString(s string) string {
+	s = s[1 : len(s)-1]
+	if !strings.ContainsAny(s, `'\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch {
+		case s[i] == '\'' && i+1 < len(s):
+			i++ // '' (the lexer only lets a quote through doubled)
+		case s[i] == '\\' && i+1 < len(s):
+			if s[i+1] != '\'' && s[i+1] != '\\' {
+				b.WriteByte('\\')
+			}
+			i++
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// unescape resolves \q (q the quote character) and \\; any other backslash
+// is kept as written.
+func unescape(s string, q byte) string {
+	if strings.IndexByte(s, '\\') < 0 {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+1 < len(s) && (s[i+1] == q || s[i+1] == '\\') {
+			i++
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// unquoteRegex strips the slashes of a regex literal and turns \/ into /;
+// other escapes are left for the regexp package.
+func unquoteRegex(s string) string {
+	s = s[1 : len(s)-1]
+	if !strings.Contains(s, `\/`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+1 < len(s) {
+			if s[i+1] != '/' {
+				b.WriteByte('\\')
+			}
+			i++
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}

@@ -1,0 +1,367 @@
+package planner
+
+import (
+	"math"
+	"slices"
+
+	"github.com/soltixdb/soltix/model"
+)
+
+// aggregator accumulates one aggregate over the values of one bucket. add
+// receives the column, the index of the value, its time and the rank of its
+// series in series-key order (for first/last ties across series).
+type aggregator interface {
+	add(c *model.Column, i int, t int64, rank int)
+	result() model.Value
+}
+
+// resultKind is the kind of an aggregate's result for a field kind.
+func resultKind(fn string, k model.Kind) model.Kind {
+	switch fn {
+	case "count":
+		return model.KindInt
+	case "avg", "stddev":
+		return model.KindFloat
+	}
+	return k
+}
+
+func newAggregator(it *outItem) aggregator {
+	switch it.fn {
+	case "count":
+		return &countAgg{}
+	case "sum":
+		return &sumAgg{}
+	case "avg":
+		return &avgAgg{}
+	case "min":
+		return &extremeAgg{wantMin: true}
+	case "max":
+		return &extremeAgg{}
+	case "spread":
+		return &spreadAgg{}
+	case "first":
+		return &edgeAgg{}
+	case "last":
+		return &edgeAgg{last: true}
+	case "stddev":
+		return &stddevAgg{}
+	case "percentile":
+		return &percentileAgg{p: it.arg}
+	}
+	panic("planner: unknown aggregate " + it.fn) // resolveItems rejects these
+}
+
+type countAgg struct{ n int64 }
+
+func (a *countAgg) add(*model.Column, int, int64, int) { a.n++ }
+func (a *countAgg) result() model.Value                { return model.Int(a.n) }
+
+// sumAgg sums in the field's kind; integers wrap on overflow.
+type sumAgg struct {
+	kind model.Kind
+	f    float64
+	i    int64
+	u    uint64
+}
+
+func (a *sumAgg) add(c *model.Column, i int, _ int64, _ int) {
+	a.kind = c.Kind
+	switch c.Kind {
+	case model.KindFloat:
+		a.f += c.Floats[i]
+	case model.KindInt:
+		a.i += c.Ints[i]
+	case model.KindUint:
+		a.u += c.Uints[i]
+	}
+}
+
+func (a *sumAgg) result() model.Value {
+	switch a.kind {
+	case model.KindFloat:
+		return model.Float(a.f)
+	case model.KindInt:
+		return model.Int(a.i)
+	case model.KindUint:
+		return model.Uint(a.u)
+	}
+	return model.Null
+}
+
+type avgAgg struct {
+	sum float64
+	n   int64
+}
+
+func (a *avgAgg) add(c *model.Column, i int, _ int64, _ int) {
+	switch c.Kind {
+	case model.KindFloat:
+		a.sum += c.Floats[i]
+	case model.KindInt:
+		a.sum += float64(c.Ints[i])
+	case model.KindUint:
+		a.sum += float64(c.Uints[i])
+	}
+	a.n++
+}
+
+func (a *avgAgg) result() model.Value {
+	if a.n == 0 {
+		return model.Null
+	}
+	return model.Float(a.sum / float64(a.n))
+}
+
+// numRange tracks the smallest and largest value of a numeric column.
+type numRange struct {
+	kind       model.Kind
+	minF, maxF float64
+	minI, maxI int64
+	minU, maxU uint64
+	seen       bool
+}
+
+func (r *numRange) add(c *model.Column, i int) {
+	first := !r.seen
+	r.seen, r.kind = true, c.Kind
+	switch c.Kind {
+	case model.KindFloat:
+		v := c.Floats[i]
+		if first || v < r.minF {
+			r.minF = v
+		}
+		if first || v > r.maxF {
+			r.maxF = v
+		}
+	case model.KindInt:
+		v := c.Ints[i]
+		if first || v < r.minI {
+			r.minI = v
+		}
+		if first || v > r.maxI {
+			r.maxI = v
+		}
+	case model.KindUint:
+		v := c.Uints[i]
+		if first || v < r.minU {
+			r.minU = v
+		}
+		if first || v > r.maxU {
+			r.maxU = v
+		}
+	}
+}
+
+type extremeAgg struct {
+	wantMin bool
+	r       numRange
+}
+
+func (a *extremeAgg) add(c *model.Column, i int, _ int64, _ int) { a.r.add(c, i) }
+
+func (a *extremeAgg) result() model.Value {
+	if !a.r.seen {
+		return model.Null
+	}
+	switch a.r.kind {
+	case model.KindFloat:
+		if a.wantMin {
+			return model.Float(a.r.minF)
+		}
+		return model.Float(a.r.maxF)
+	case model.KindInt:
+		if a.wantMin {
+			return model.Int(a.r.minI)
+		}
+		return model.Int(a.r.maxI)
+	case model.KindUint:
+		if a.wantMin {
+			return model.Uint(a.r.minU)
+		}
+		return model.Uint(a.r.maxU)
+	}
+	return model.Null
+}
+
+// spreadAgg is max - min in the field's kind (integers wrap).
+type spreadAgg struct{ r numRange }
+
+func (a *spreadAgg) add(c *model.Column, i int, _ int64, _ int) { a.r.add(c, i) }
+
+func (a *spreadAgg) result() model.Value {
+	if !a.r.seen {
+		return model.Null
+	}
+	switch a.r.kind {
+	case model.KindFloat:
+		return model.Float(a.r.maxF - a.r.minF)
+	case model.KindInt:
+		return model.Int(a.r.maxI - a.r.minI)
+	case model.KindUint:
+		return model.Uint(a.r.maxU - a.r.minU)
+	}
+	return model.Null
+}
+
+// edgeAgg is first (the earliest value; on a time tie the smaller series
+// key) or last (the latest; on a tie the larger series key).
+type edgeAgg struct {
+	last bool
+	seen bool
+	t    int64
+	rank int
+	v    model.Value
+}
+
+func (a *edgeAgg) add(c *model.Column, i int, t int64, rank int) {
+	if a.seen {
+		if a.last {
+			if t < a.t || (t == a.t && rank < a.rank) {
+				return
+			}
+		} else if t > a.t || (t == a.t && rank > a.rank) {
+			return
+		}
+	}
+	a.seen, a.t, a.rank, a.v = true, t, rank, c.Value(i)
+}
+
+func (a *edgeAgg) result() model.Value { return a.v }
+
+// stddevAgg keeps the values and computes the sample standard deviation in
+// two passes, which is what a naive computation does.
+type stddevAgg struct{ vals []float64 }
+
+func (a *stddevAgg) add(c *model.Column, i int, _ int64, _ int) {
+	var v float64
+	switch c.Kind {
+	case model.KindFloat:
+		v = c.Floats[i]
+	case model.KindInt:
+		v = float64(c.Ints[i])
+	case model.KindUint:
+		v = float64(c.Uints[i])
+	}
+	a.vals = append(a.vals, v)
+}
+
+func (a *stddevAgg) result() model.Value {
+	n := len(a.vals)
+	if n < 2 {
+		return model.Null
+	}
+	var sum float64
+	for _, v := range a.vals {
+		sum += v
+	}
+	mean := sum / float64(n)
+	var ss float64
+	for _, v := range a.vals {
+		d := v - mean
+		ss += d * d
+	}
+	return model.Float(math.Sqrt(ss / float64(n-1)))
+}
+
+// percentileAgg keeps the values and picks the nearest rank.
+type percentileAgg struct {
+	p    float64
+	kind model.Kind
+	f    []float64
+	i    []int64
+	u    []uint64
+}
+
+func (a *percentileAgg) add(c *model.Column, i int, _ int64, _ int) {
+	a.kind = c.Kind
+	switch c.Kind {
+	case model.KindFloat:
+		a.f = append(a.f, c.Floats[i])
+	case model.KindInt:
+		a.i = append(a.i, c.Ints[i])
+	case model.KindUint:
+		a.u = append(a.u, c.Uints[i])
+	}
+}
+
+// nearestRank returns the 0-based index of the nearest-rank percentile p of
+// n sorted values: rank ceil(p/100 × n), at least 1. p × n is computed
+// before dividing by 100 so that integral ranks come out exact.
+func nearestRank(p float64, n int) int {
+	r := int(math.Ceil(p * float64(n) / 100))
+	r = max(r, 1)
+	r = min(r, n)
+	return r - 1
+}
+
+func (a *percentileAgg) result() model.Value {
+	switch a.kind {
+	case model.KindFloat:
+		if len(a.f) == 0 {
+			break
+		}
+		slices.Sort(a.f)
+		return model.Float(a.f[nearestRank(a.p, len(a.f))])
+	case model.KindInt:
+		if len(a.i) == 0 {
+			break
+		}
+		slices.Sort(a.i)
+		return model.Int(a.i[nearestRank(a.p, len(a.i))])
+	case model.KindUint:
+		if len(a.u) == 0 {
+			break
+		}
+		slices.Sort(a.u)
+		return model.Uint(a.u[nearestRank(a.p, len(a.u))])
+	}
+	return model.Null
+}
+
+// runAdder is implemented by aggregators that can take the values
+// c[lo:hi] of one series at once.
+type runAdder interface {
+	addRun(c *model.Column, lo, hi int, rank int)
+}
+
+func (a *countAgg) addRun(_ *model.Column, lo, hi int, _ int) { a.n += int64(hi - lo) }
+
+// sumRun adds up vs in order, in a local so the loop stays in registers.
+func sumRun[T float64 | int64 | uint64](acc T, vs []T) T {
+	for _, v := range vs {
+		acc += v
+	}
+	return acc
+}
+
+func floatSumRun[T int64 | uint64](acc float64, vs []T) float64 {
+	for _, v := range vs {
+		acc += float64(v)
+	}
+	return acc
+}
+
+func (a *sumAgg) addRun(c *model.Column, lo, hi int, _ int) {
+	a.kind = c.Kind
+	switch c.Kind {
+	case model.KindFloat:
+		a.f = sumRun(a.f, c.Floats[lo:hi])
+	case model.KindInt:
+		a.i = sumRun(a.i, c.Ints[lo:hi])
+	case model.KindUint:
+		a.u = sumRun(a.u, c.Uints[lo:hi])
+	}
+}
+
+func (a *avgAgg) addRun(c *model.Column, lo, hi int, _ int) {
+	switch c.Kind {
+	case model.KindFloat:
+		a.sum = sumRun(a.sum, c.Floats[lo:hi])
+	case model.KindInt:
+		a.sum = floatSumRun(a.sum, c.Ints[lo:hi])
+	case model.KindUint:
+		a.sum = floatSumRun(a.sum, c.Uints[lo:hi])
+	}
+	a.n += int64(hi - lo)
+}

@@ -1,0 +1,593 @@
+package planner
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/big"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/soltixdb/soltix/model"
+	"github.com/soltixdb/soltix/query"
+)
+
+// rows iterates the rows of one series: it merges the series' columns by
+// timestamp. After next returns true, t is the row's time and idx[c] the
+// index of the row's value in column c, or -1 when the row lacks that field.
+type rows struct {
+	cols []model.Column
+	pos  []int
+	idx  []int
+	t    int64
+	// aligned is set when every column has the same times, as when all
+	// fields are written together: rows are then simply positions.
+	aligned bool
+}
+
+func (r *rows) reset(cols []model.Column) {
+	r.cols = cols
+	r.pos = slices.Grow(r.pos[:0], len(cols))[:len(cols)]
+	r.idx = slices.Grow(r.idx[:0], len(cols))[:len(cols)]
+	clear(r.pos)
+	r.aligned = true
+	for c := 1; c < len(cols) && r.aligned; c++ {
+		r.aligned = slices.Equal(cols[c].Times, cols[0].Times)
+	}
+}
+
+func (r *rows) next() bool {
+	if r.aligned {
+		if len(r.cols) == 0 {
+			return false
+		}
+		p := r.pos[0]
+		if p >= len(r.cols[0].Times) {
+			return false
+		}
+		r.t, r.pos[0] = r.cols[0].Times[p], p+1
+		for c := range r.idx {
+			r.idx[c] = p
+		}
+		return true
+	}
+	found := false
+	var t int64
+	for c := range r.cols {
+		if p := r.pos[c]; p < len(r.cols[c].Times) {
+			if ct := r.cols[c].Times[p]; !found || ct < t {
+				t, found = ct, true
+			}
+		}
+	}
+	if !found {
+		return false
+	}
+	for c := range r.cols {
+		if p := r.pos[c]; p < len(r.cols[c].Times) && r.cols[c].Times[p] == t {
+			r.idx[c], r.pos[c] = p, p+1
+		} else {
+			r.idx[c] = -1
+		}
+	}
+	r.t = t
+	return true
+}
+
+// group is one GROUP BY tag combination and what its rows produced.
+type group struct {
+	vals    []string
+	buckets map[int64]*bucketState // aggregate queries, by bucket start
+	raw     []rawRow               // raw selects
+	// unsorted is set when raw rows were not appended in (time, rank)
+	// order, which happens when several series share the group.
+	unsorted bool
+}
+
+type bucketState struct {
+	lo, hi int64
+	aggs   []aggregator
+}
+
+type rawRow struct {
+	t    int64
+	rank int
+	vals []model.Value
+}
+
+// executor holds the state of one run of a plan.
+type executor struct {
+	p          *plan
+	groups     map[string]*group
+	minT, maxT int64 // earliest and latest matching row
+	matched    bool
+	slab       []model.Value
+}
+
+func (ex *executor) group(tags model.Tags) *group {
+	vals := make([]string, len(ex.p.sel.GroupTags))
+	for i, k := range ex.p.sel.GroupTags {
+		vals[i] = tags.Get(k)
+	}
+	var kb strings.Builder
+	for _, v := range vals {
+		fmt.Fprintf(&kb, "%d:%s", len(v), v)
+	}
+	key := kb.String()
+	g := ex.groups[key]
+	if g == nil {
+		g = &group{vals: vals, buckets: map[int64]*bucketState{}}
+		ex.groups[key] = g
+	}
+	return g
+}
+
+func (ex *executor) bucket(g *group, t int64) *bucketState {
+	lo, hi := ex.p.bk.span(t)
+	b := g.buckets[lo]
+	if b == nil {
+		b = &bucketState{lo: lo, hi: hi, aggs: make([]aggregator, len(ex.p.items))}
+		for i := range ex.p.items {
+			b.aggs[i] = newAggregator(&ex.p.items[i])
+		}
+		g.buckets[lo] = b
+	}
+	return b
+}
+
+func (ex *executor) alloc(n int) []model.Value {
+	if len(ex.slab) < n {
+		ex.slab = make([]model.Value, n*512)
+	}
+	row := ex.slab[:n:n]
+	ex.slab = ex.slab[n:]
+	return row
+}
+
+func (ex *executor) note(t int64) {
+	if !ex.matched {
+		ex.minT, ex.maxT, ex.matched = t, t, true
+		return
+	}
+	ex.minT = min(ex.minT, t)
+	ex.maxT = max(ex.maxT, t)
+}
+
+func (p *plan) columns() []string {
+	cols := []string{"time"}
+	cols = append(cols, p.sel.GroupTags...)
+	for _, it := range p.items {
+		cols = append(cols, it.name)
+	}
+	return cols
+}
+
+func (p *plan) checkColumns(cols []model.Column) error {
+	if len(cols) != len(p.read) {
+		return fmt.Errorf("planner: source returned %d columns for %d fields", len(cols), len(p.read))
+	}
+	for i := range cols {
+		if want := p.fields[p.read[i]]; cols[i].Len() > 0 && cols[i].Kind != want {
+			return fmt.Errorf("planner: source returned field %q as %s, want %s", p.read[i], cols[i].Kind, want)
+		}
+	}
+	return nil
+}
+
+// run executes a SELECT.
+func (p *plan) run(ctx context.Context) (*Result, error) {
+	res := &Result{Columns: p.columns(), TimeColumn: 0, Rows: [][]model.Value{}}
+	if p.rng.empty {
+		return res, nil
+	}
+	ex := &executor{p: p, groups: map[string]*group{}}
+	var r rows
+	for rank, tags := range p.series {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		pred := p.where.fold(tags, p.rng)
+		if pred == condFalse {
+			continue
+		}
+		if pred == condTrue {
+			pred = nil
+		}
+		cols, err := p.src.Read(ctx, p.coll, tags, p.read, p.rng.lo, p.rng.hi)
+		if err != nil {
+			return nil, err
+		}
+		if err := p.checkColumns(cols); err != nil {
+			return nil, err
+		}
+		r.reset(cols)
+		if p.agg {
+			ex.aggregate(&r, pred, tags, rank)
+		} else {
+			ex.collect(&r, pred, tags, rank)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	groups := make([]*group, 0, len(ex.groups))
+	for _, g := range ex.groups {
+		groups = append(groups, g)
+	}
+	slices.SortFunc(groups, func(a, b *group) int { return slices.Compare(a.vals, b.vals) })
+	var err error
+	if p.agg {
+		err = ex.outputAggregates(res, groups)
+	} else {
+		ex.outputRaw(res, groups)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// aggregate feeds the matching rows of one series to the aggregators.
+func (ex *executor) aggregate(r *rows, pred *cond, tags model.Tags, rank int) {
+	p := ex.p
+	lo, hi := p.rng.lo, p.rng.hi
+	var g *group
+	var cur *bucketState
+	cols := r.cols
+	items := p.items
+	if pred == nil {
+		ex.aggregateRuns(cols, tags, rank)
+		return
+	}
+	for r.next() {
+		t := r.t
+		if t < lo || t > hi || (pred != nil && !pred.eval(r)) || !ex.holdsAggregated(r) {
+			continue
+		}
+		if g == nil {
+			g = ex.group(tags)
+			ex.note(t)
+		}
+		if cur == nil || t < cur.lo || t > cur.hi {
+			cur = ex.bucket(g, t)
+		}
+		for i := range items {
+			c := items[i].col
+			if j := r.idx[c]; j >= 0 {
+				cur.aggs[i].add(&cols[c], j, t, rank)
+			}
+		}
+		ex.maxT = max(ex.maxT, t)
+	}
+}
+
+// aggregateRuns is aggregate for a series with no condition left to
+// evaluate: every row is a matching row, so each column is walked on its own
+// and the values of one bucket are handed to the aggregators as a run. Every
+// aggregated column is walked, as its rows make its buckets exist.
+func (ex *executor) aggregateRuns(cols []model.Column, tags model.Tags, rank int) {
+	p := ex.p
+	var g *group
+	for ci := range cols {
+		if !p.aggCol[ci] {
+			continue // read for WHERE only
+		}
+		c := &cols[ci]
+		times := c.Times
+		i, _ := slices.BinarySearch(times, p.rng.lo)
+		end := len(times)
+		if p.rng.hi < math.MaxInt64 {
+			end, _ = slices.BinarySearch(times, p.rng.hi+1)
+		}
+		if i >= end {
+			continue
+		}
+		if g == nil {
+			g = ex.group(tags)
+		}
+		ex.note(times[i])
+		ex.note(times[end-1])
+		for i < end {
+			b := ex.bucket(g, times[i])
+			j := i + 1
+			if j < end && times[j] <= b.hi {
+				// The run ends at the first time past the bucket.
+				j += sort.Search(end-j, func(k int) bool { return times[j+k] > b.hi })
+			}
+			for k := range p.items {
+				if p.items[k].col != ci {
+					continue
+				}
+				if ra, ok := b.aggs[k].(runAdder); ok {
+					ra.addRun(c, i, j, rank)
+					continue
+				}
+				for x := i; x < j; x++ {
+					b.aggs[k].add(c, x, times[x], rank)
+				}
+			}
+			i = j
+		}
+	}
+}
+
+// holdsAggregated reports whether the current row holds a field that an
+// aggregate of the query reads.
+func (ex *executor) holdsAggregated(r *rows) bool {
+	for i := range ex.p.items {
+		if r.idx[ex.p.items[i].col] >= 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// collect gathers the output rows of a raw select for one series.
+func (ex *executor) collect(r *rows, pred *cond, tags model.Tags, rank int) {
+	p := ex.p
+	lo, hi := p.rng.lo, p.rng.hi
+	n := 1 + len(p.sel.GroupTags) + len(p.items)
+	fixed := make([]model.Value, n) // the values that depend on the series only
+	for i, k := range p.sel.GroupTags {
+		fixed[1+i] = model.String(tags.Get(k))
+	}
+	base := 1 + len(p.sel.GroupTags)
+	for i, it := range p.items {
+		if it.isTag {
+			fixed[base+i] = model.String(tags.Get(it.field))
+		}
+	}
+	var g *group
+	for r.next() {
+		t := r.t
+		if t < lo || t > hi || (pred != nil && !pred.eval(r)) {
+			continue
+		}
+		any := false
+		for i := range p.items {
+			if c := p.items[i].col; c >= 0 && r.idx[c] >= 0 {
+				any = true
+				break
+			}
+		}
+		if !any {
+			continue
+		}
+		if g == nil {
+			g = ex.group(tags)
+			longest := 0
+			for c := range r.cols {
+				longest = max(longest, r.cols[c].Len())
+			}
+			g.raw = slices.Grow(g.raw, longest)
+		}
+		row := ex.alloc(n)
+		copy(row, fixed)
+		row[0] = model.Int(t)
+		for i := range p.items {
+			if c := p.items[i].col; c >= 0 {
+				if j := r.idx[c]; j >= 0 {
+					row[base+i] = r.cols[c].Value(j)
+				} else {
+					row[base+i] = model.Null
+				}
+			}
+		}
+		if n := len(g.raw); n > 0 && (g.raw[n-1].t > t || (g.raw[n-1].t == t && g.raw[n-1].rank > rank)) {
+			g.unsorted = true
+		}
+		g.raw = append(g.raw, rawRow{t: t, rank: rank, vals: row})
+	}
+}
+
+// page applies OFFSET and LIMIT to the rows of one group.
+func (p *plan) page(rows [][]model.Value) [][]model.Value {
+	if off := p.sel.Offset; off > 0 {
+		if off >= int64(len(rows)) {
+			return nil
+		}
+		rows = rows[off:]
+	}
+	if lim := p.sel.Limit; lim > 0 && lim < int64(len(rows)) {
+		rows = rows[:lim]
+	}
+	return rows
+}
+
+func (ex *executor) outputRaw(res *Result, groups []*group) {
+	p := ex.p
+	total := 0
+	for _, g := range groups {
+		total += len(g.raw)
+	}
+	res.Rows = slices.Grow(res.Rows, total)
+	for _, g := range groups {
+		if g.unsorted {
+			slices.SortFunc(g.raw, func(a, b rawRow) int {
+				if c := cmpInt(a.t, b.t); c != 0 {
+					return c
+				}
+				return a.rank - b.rank
+			})
+		}
+		out := make([][]model.Value, len(g.raw))
+		for i, rr := range g.raw {
+			out[i] = rr.vals
+		}
+		if p.sel.Desc {
+			slices.Reverse(out)
+		}
+		res.Rows = append(res.Rows, p.page(out)...)
+	}
+}
+
+// filled is a bucket that held rows, with its results.
+type filled struct {
+	start int64
+	vals  []model.Value
+}
+
+func (ex *executor) outputAggregates(res *Result, groups []*group) error {
+	p := ex.p
+	prefix := func(t int64, g *group) []model.Value {
+		row := make([]model.Value, 0, 1+len(g.vals)+len(p.items))
+		row = append(row, model.Int(t))
+		for _, v := range g.vals {
+			row = append(row, model.String(v))
+		}
+		return row
+	}
+	results := func(b *bucketState) []model.Value {
+		vals := make([]model.Value, len(b.aggs))
+		for i, a := range b.aggs {
+			vals[i] = a.result()
+		}
+		return vals
+	}
+	if p.bk.kind == bucketNone {
+		var label int64
+		if p.rng.lo != math.MinInt64 {
+			label = p.rng.lo
+		}
+		for _, g := range groups {
+			var out [][]model.Value
+			for _, b := range g.buckets {
+				out = append(out, append(prefix(label, g), results(b)...))
+			}
+			res.Rows = append(res.Rows, p.page(out)...)
+		}
+		return nil
+	}
+	if !ex.matched {
+		return nil
+	}
+	start, end := p.rng.lo, p.rng.hi
+	if start == math.MinInt64 {
+		start = ex.minT
+	}
+	if end == math.MaxInt64 {
+		end = ex.maxT
+	}
+	mode := p.sel.Fill.Mode
+	if mode != query.FillNone {
+		n := p.bk.count(start, end)
+		if total := n * uint64(len(groups)); n > uint64(maxFilledRows) || total > uint64(maxFilledRows) {
+			return errorf(query.Pos{}, "GROUP BY interval gives %d buckets, more than the %d allowed; use a longer interval, a narrower time range or FILL(none)", total, maxFilledRows)
+		}
+	}
+	first, _ := p.bk.span(start)
+	last, _ := p.bk.span(end)
+	for _, g := range groups {
+		data := make([]filled, 0, len(g.buckets))
+		for _, b := range g.buckets {
+			data = append(data, filled{start: b.lo, vals: results(b)})
+		}
+		slices.SortFunc(data, func(a, b filled) int { return cmpInt(a.start, b.start) })
+		var out [][]model.Value
+		if mode == query.FillNone {
+			for _, d := range data {
+				out = append(out, append(prefix(d.start, g), d.vals...))
+			}
+		} else {
+			di := 0
+			for b, ok := first, true; ok && b <= last; b, ok = p.bk.next(b) {
+				if di < len(data) && data[di].start == b {
+					out = append(out, append(prefix(b, g), data[di].vals...))
+					di++
+					continue
+				}
+				var prev, next *filled
+				if di > 0 {
+					prev = &data[di-1]
+				}
+				if di < len(data) {
+					next = &data[di]
+				}
+				row := prefix(b, g)
+				for i := range p.items {
+					row = append(row, p.fillValue(i, b, prev, next))
+				}
+				out = append(out, row)
+			}
+		}
+		if p.sel.Desc {
+			slices.Reverse(out)
+		}
+		res.Rows = append(res.Rows, p.page(out)...)
+	}
+	return nil
+}
+
+// fillValue returns the value of item i in the empty bucket starting at t,
+// between the buckets with rows prev and next (either may be nil).
+func (p *plan) fillValue(i int, t int64, prev, next *filled) model.Value {
+	it := &p.items[i]
+	rk := resultKind(it.fn, it.kind)
+	empty := model.Null
+	if it.fn == "count" {
+		empty = model.Int(0)
+	}
+	switch p.sel.Fill.Mode {
+	case query.FillValue:
+		return fillNumber(p.sel.Fill.Value, rk)
+	case query.FillPrevious:
+		if prev == nil {
+			return empty
+		}
+		return prev.vals[i]
+	case query.FillLinear:
+		if prev == nil || next == nil {
+			return empty
+		}
+		return interpolate(prev.vals[i], next.vals[i], prev.start, next.start, t)
+	}
+	return empty
+}
+
+// fillNumber converts the FILL(<number>) value for an item whose results
+// have kind k: integral numbers stay integers for integer results.
+func fillNumber(f float64, k model.Kind) model.Value {
+	integral := f == math.Trunc(f) && !math.IsInf(f, 0)
+	switch {
+	case k == model.KindInt && integral && f >= -(1<<63) && f < 1<<63:
+		return model.Int(int64(f))
+	case k == model.KindUint && integral && f >= 0 && f < 1<<64:
+		return model.Uint(uint64(f))
+	}
+	return model.Float(f)
+}
+
+// interpolate returns the value at t on the line from (t0, v0) to (t1, v1).
+// Integer results are computed exactly and rounded towards zero; values
+// that are null or not numeric give null.
+func interpolate(v0, v1 model.Value, t0, t1, t int64) model.Value {
+	if v0.Kind != v1.Kind || t1 <= t0 {
+		return model.Null
+	}
+	switch v0.Kind {
+	case model.KindFloat:
+		a, b := v0.Float(), v1.Float()
+		return model.Float(a + (b-a)*(float64(t-t0)/float64(t1-t0)))
+	case model.KindInt, model.KindUint:
+		var a, b big.Int
+		if v0.Kind == model.KindInt {
+			a.SetInt64(v0.Int())
+			b.SetInt64(v1.Int())
+		} else {
+			a.SetUint64(v0.Uint())
+			b.SetUint64(v1.Uint())
+		}
+		span := new(big.Int).Sub(big.NewInt(t1), big.NewInt(t0))
+		dt := new(big.Int).Sub(big.NewInt(t), big.NewInt(t0))
+		// a + (b-a)*dt/span, as (a*span + (b-a)*dt) / span, truncated.
+		num := new(big.Int).Mul(&a, span)
+		num.Add(num, new(big.Int).Mul(new(big.Int).Sub(&b, &a), dt))
+		num.Quo(num, span)
+		if v0.Kind == model.KindInt {
+			return model.Int(num.Int64())
+		}
+		return model.Uint(num.Uint64())
+	}
+	return model.Null
+}

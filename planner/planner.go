@@ -1,0 +1,406 @@
+package planner
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/soltixdb/soltix/model"
+	"github.com/soltixdb/soltix/query"
+)
+
+// Result is the answer to one statement. Rows hold model.Values, one per
+// column; the column at TimeColumn holds times as model.Int nanoseconds since
+// the Unix epoch, and TimeColumn is -1 when the result has no time column
+// (SHOW, EXPLAIN). Null cells are model.Null.
+type Result struct {
+	Columns    []string
+	TimeColumn int
+	Rows       [][]model.Value
+}
+
+// Error is a query that is well-formed but cannot be answered: an aggregate
+// of a kind it does not apply to, an unknown field, aggregates mixed with
+// plain items, a bad time literal, a regular expression against a number and
+// the like. The HTTP layer answers it with 400.
+type Error struct {
+	Pos query.Pos // where in the query text, or the zero Pos when unknown
+	Msg string
+}
+
+// Error formats the error as "line:col: msg", or just msg when the position
+// is unknown.
+func (e *Error) Error() string {
+	if e.Pos.Line > 0 {
+		return e.Pos.String() + ": " + e.Msg
+	}
+	return e.Msg
+}
+
+func errorf(pos query.Pos, format string, args ...any) *Error {
+	return &Error{Pos: pos, Msg: fmt.Sprintf(format, args...)}
+}
+
+// maxFilledRows bounds how many rows a GROUP BY interval query may produce
+// when empty buckets are filled, so that a tiny interval over a wide range
+// answers with an error instead of exhausting memory.
+var maxFilledRows int64 = 5_000_000
+
+// Execute runs one statement against src. now is the value of now(), read
+// once per query by the caller.
+//
+// Errors: a wrapped ErrNotFound for an unknown collection; *Error for a query
+// that is well-formed but wrong; ctx's error when ctx ends; any other error
+// from src unchanged.
+func Execute(ctx context.Context, src Source, stmt *query.Statement, now time.Time) (*Result, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	switch {
+	case stmt == nil:
+		return nil, errorf(query.Pos{}, "empty statement")
+	case stmt.Show != nil:
+		if stmt.Explain {
+			return nil, errorf(query.Pos{}, "EXPLAIN applies to SELECT statements only")
+		}
+		return show(src, stmt.Show)
+	case stmt.Select != nil:
+		p, err := newPlan(src, stmt.Select, now)
+		if err != nil {
+			return nil, err
+		}
+		if stmt.Explain {
+			return p.explain(), nil
+		}
+		return p.run(ctx)
+	}
+	return nil, errorf(query.Pos{}, "empty statement")
+}
+
+func notFound(collection string) error {
+	return fmt.Errorf("collection %q %w", collection, ErrNotFound)
+}
+
+// show answers the SHOW statements.
+func show(src Source, s *query.Show) (*Result, error) {
+	str := func(ss ...string) []model.Value {
+		row := make([]model.Value, len(ss))
+		for i, v := range ss {
+			row[i] = model.String(v)
+		}
+		return row
+	}
+	res := &Result{TimeColumn: -1, Rows: [][]model.Value{}}
+	if s.Kind == query.ShowCollections {
+		res.Columns = []string{"name"}
+		names := slices.Clone(src.Collections())
+		slices.Sort(names)
+		for _, n := range names {
+			res.Rows = append(res.Rows, str(n))
+		}
+		return res, nil
+	}
+	fields, ok := src.Fields(s.From)
+	if !ok {
+		return nil, notFound(s.From)
+	}
+	switch s.Kind {
+	case query.ShowTagKeys:
+		res.Columns = []string{"tag_key"}
+		keys := slices.Clone(src.TagKeys(s.From))
+		slices.Sort(keys)
+		for _, k := range keys {
+			res.Rows = append(res.Rows, str(k))
+		}
+	case query.ShowTagValues:
+		res.Columns = []string{"key", "value"}
+		vals := slices.Clone(src.TagValues(s.From, s.Key))
+		slices.Sort(vals)
+		for _, v := range vals {
+			res.Rows = append(res.Rows, str(s.Key, v))
+		}
+	case query.ShowFields:
+		res.Columns = []string{"field_key", "field_type"}
+		for _, k := range sortedKeys(fields) {
+			res.Rows = append(res.Rows, str(k, fields[k].String()))
+		}
+	default:
+		return nil, errorf(query.Pos{}, "unknown SHOW statement")
+	}
+	return res, nil
+}
+
+func sortedKeys(m map[string]model.Kind) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// outItem is one output column of a SELECT after * has been expanded.
+type outItem struct {
+	name  string
+	fn    string // aggregate function, "" for a plain item
+	field string // field or tag name
+	isTag bool   // a plain item naming a tag
+	kind  model.Kind
+	arg   float64 // percentile rank
+	col   int     // index of the field in plan.read, -1 for tags
+}
+
+// plan is a validated SELECT: resolved names, the compiled WHERE clause, the
+// time range and the series to read.
+type plan struct {
+	src    Source
+	sel    *query.Select
+	coll   string
+	fields map[string]model.Kind
+	agg    bool
+	items  []outItem
+	read   []string // fields to read, in column order
+	aggCol []bool   // per read column: an aggregate reads it
+	where  *cond    // nil when there is no WHERE clause
+	rng    interval // [tmin, tmax] outside which no row can match
+	series []model.Tags
+	bk     bucketer
+}
+
+func newPlan(src Source, sel *query.Select, now time.Time) (*plan, error) {
+	fields, ok := src.Fields(sel.From)
+	if !ok {
+		return nil, notFound(sel.From)
+	}
+	p := &plan{src: src, sel: sel, coll: sel.From, fields: fields}
+	if err := p.resolveItems(); err != nil {
+		return nil, err
+	}
+	for _, g := range sel.GroupTags {
+		if _, isField := fields[g]; isField || g == "time" {
+			return nil, errorf(query.Pos{}, "cannot GROUP BY %q: it is not a tag", g)
+		}
+	}
+	if sel.GroupBy != nil {
+		if !p.agg {
+			return nil, errorf(query.Pos{}, "GROUP BY an interval needs an aggregate in the SELECT list")
+		}
+		bk, err := newBucketer(*sel.GroupBy)
+		if err != nil {
+			return nil, err
+		}
+		p.bk = bk
+	}
+	w, err := compileWhere(sel.Where, fields, now)
+	if err != nil {
+		return nil, err
+	}
+	p.where = w
+	p.rng = w.bounds()
+	p.chooseColumns()
+
+	var match func(model.Tags) bool
+	if w.hasTags() {
+		match = func(t model.Tags) bool { return w.tri(t) != triFalse }
+	}
+	if !p.rng.empty {
+		p.series = slices.Clone(src.Series(p.coll, match))
+		keys := make(map[string]string, len(p.series))
+		for _, t := range p.series {
+			keys[tagsID(t)] = model.SeriesKey(p.coll, t)
+		}
+		slices.SortStableFunc(p.series, func(a, b model.Tags) int {
+			return strings.Compare(keys[tagsID(a)], keys[tagsID(b)])
+		})
+	}
+	return p, nil
+}
+
+// tagsID is a collision-free identity of a tag set, used as a map key.
+func tagsID(t model.Tags) string {
+	var b strings.Builder
+	for _, tg := range t {
+		b.WriteString(strconv.Itoa(len(tg.Key)))
+		b.WriteByte(':')
+		b.WriteString(tg.Key)
+		b.WriteString(strconv.Itoa(len(tg.Value)))
+		b.WriteByte(':')
+		b.WriteString(tg.Value)
+	}
+	return b.String()
+}
+
+func (p *plan) resolveItems() error {
+	sel := p.sel
+	if len(sel.Items) == 0 {
+		return errorf(sel.FromPos, "SELECT needs at least one item")
+	}
+	var firstAgg, firstPlain *query.Item
+	for i := range sel.Items {
+		it := &sel.Items[i]
+		switch {
+		case it.Star:
+			if firstPlain == nil {
+				firstPlain = it
+			}
+			for _, k := range sortedStrings(p.src.TagKeys(p.coll)) {
+				p.items = append(p.items, outItem{name: k, field: k, isTag: true, col: -1})
+			}
+			for _, k := range sortedKeys(p.fields) {
+				p.items = append(p.items, outItem{name: k, field: k, kind: p.fields[k], col: -1})
+			}
+		case it.Func != "":
+			if firstAgg == nil {
+				firstAgg = it
+			}
+			kind, ok := p.fields[it.Field]
+			if !ok {
+				return errorf(it.Pos, "unknown field %q in %s", it.Field, it.Name())
+			}
+			if err := checkAggregate(it, kind); err != nil {
+				return err
+			}
+			p.items = append(p.items, outItem{name: it.Name(), fn: it.Func, field: it.Field, kind: kind, arg: it.Arg, col: -1})
+		default:
+			if firstPlain == nil {
+				firstPlain = it
+			}
+			if kind, ok := p.fields[it.Field]; ok {
+				p.items = append(p.items, outItem{name: it.Name(), field: it.Field, kind: kind, col: -1})
+			} else if slices.Contains(p.src.TagKeys(p.coll), it.Field) {
+				p.items = append(p.items, outItem{name: it.Name(), field: it.Field, isTag: true, col: -1})
+			} else {
+				return errorf(it.Pos, "unknown field or tag %q", it.Field)
+			}
+		}
+	}
+	if firstAgg != nil && firstPlain != nil {
+		return errorf(firstPlain.Pos, "cannot mix aggregates and plain fields or tags in one SELECT")
+	}
+	p.agg = firstAgg != nil
+	return nil
+}
+
+func sortedStrings(ss []string) []string {
+	out := slices.Clone(ss)
+	slices.Sort(out)
+	return out
+}
+
+func checkAggregate(it *query.Item, kind model.Kind) error {
+	switch it.Func {
+	case "count", "first", "last":
+		return nil
+	case "sum", "avg", "min", "max", "spread", "stddev":
+	case "percentile":
+		if !(it.Arg >= 0 && it.Arg <= 100) {
+			return errorf(it.Pos, "percentile rank %v is outside [0, 100]", it.Arg)
+		}
+	default:
+		return errorf(it.Pos, "unknown aggregate function %q", it.Func)
+	}
+	if !kind.Numeric() {
+		return errorf(it.Pos, "%s does not apply to %s field %q", it.Func, kind, it.Field)
+	}
+	return nil
+}
+
+// chooseColumns decides which fields to read and gives every field item and
+// field condition its column index.
+//
+// Both aggregates and raw selects read only the fields they name and those
+// WHERE mentions: for an aggregate query only rows that hold an aggregated
+// field count (for the range of the query, the groups that exist and the
+// buckets that hold rows), which is also what per-field rollups can answer.
+func (p *plan) chooseColumns() {
+	idx := map[string]int{}
+	add := func(f string) int {
+		if i, ok := idx[f]; ok {
+			return i
+		}
+		idx[f] = len(p.read)
+		p.read = append(p.read, f)
+		return idx[f]
+	}
+	for i := range p.items {
+		if !p.items[i].isTag {
+			p.items[i].col = add(p.items[i].field)
+		}
+	}
+	p.where.fieldNames(func(f string) { add(f) })
+	p.aggCol = make([]bool, len(p.read))
+	if p.agg {
+		for i := range p.items {
+			p.aggCol[p.items[i].col] = true
+		}
+	}
+	p.where.setColumns(idx)
+}
+
+// explain answers EXPLAIN: one segment covering the query's range, read at
+// the raw level.
+func (p *plan) explain() *Result {
+	res := &Result{
+		Columns:    []string{"segment_start", "segment_end", "level", "groups", "series", "files", "memory_points"},
+		TimeColumn: -1,
+		Rows:       [][]model.Value{},
+	}
+	if p.rng.empty {
+		return res
+	}
+	rp := p.src.Explain(p.coll, p.series, p.rng.lo, p.rng.hi)
+	groups := make([]string, len(rp.Groups))
+	for i, g := range rp.Groups {
+		groups[i] = strconv.Itoa(g)
+	}
+	bound := func(t int64, open string) model.Value {
+		if t == math.MinInt64 || t == math.MaxInt64 {
+			return model.String(open)
+		}
+		return model.String(time.Unix(0, t).UTC().Format(time.RFC3339Nano))
+	}
+	res.Rows = append(res.Rows, []model.Value{
+		bound(p.rng.lo, "-inf"), bound(p.rng.hi, "+inf"), model.String("raw"),
+		model.String(strings.Join(groups, ",")), model.Int(int64(len(p.series))),
+		model.Int(int64(rp.Files)), model.Int(int64(rp.MemoryPoints)),
+	})
+	return res
+}
+
+// interval is an inclusive range of nanosecond times; the zero interval is
+// empty only when empty is set.
+type interval struct {
+	lo, hi int64
+	empty  bool
+}
+
+var fullRange = interval{lo: math.MinInt64, hi: math.MaxInt64}
+
+func (a interval) intersect(b interval) interval {
+	if a.empty || b.empty {
+		return interval{empty: true}
+	}
+	r := interval{lo: max(a.lo, b.lo), hi: min(a.hi, b.hi)}
+	if r.lo > r.hi {
+		return interval{empty: true}
+	}
+	return r
+}
+
+func (a interval) hull(b interval) interval {
+	switch {
+	case a.empty:
+		return b
+	case b.empty:
+		return a
+	}
+	return interval{lo: min(a.lo, b.lo), hi: max(a.hi, b.hi)}
+}
+
+func (a interval) contains(b interval) bool {
+	return b.empty || (!a.empty && a.lo <= b.lo && b.hi <= a.hi)
+}

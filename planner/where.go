@@ -1,0 +1,779 @@
+package planner
+
+import (
+	"math"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/soltixdb/soltix/model"
+	"github.com/soltixdb/soltix/query"
+)
+
+// condOp is the kind of a node of a compiled WHERE clause.
+type condOp uint8
+
+const (
+	opLeaf condOp = iota
+	opAnd
+	opOr
+	opTrue
+	opFalse
+)
+
+// cond is a compiled WHERE clause. Leaves test one tag, field or the time.
+type cond struct {
+	op   condOp
+	l, r *cond
+	lf   *leaf
+}
+
+var (
+	condTrue  = &cond{op: opTrue}
+	condFalse = &cond{op: opFalse}
+)
+
+type leafKind uint8
+
+const (
+	leafTag leafKind = iota
+	leafField
+	leafTime
+)
+
+// leaf is one condition. Exactly the test matching its subject is set: str
+// for tags and string fields, f64/i64/u64/bl for numeric and bool fields,
+// i64 for time.
+type leaf struct {
+	kind  leafKind
+	name  string
+	fkind model.Kind
+	col   int
+	str   func(string) bool
+	f64   func(float64) bool
+	i64   func(int64) bool
+	u64   func(uint64) bool
+	bl    func(bool) bool
+	// For time leaves: the smallest interval holding every accepted time,
+	// and whether the leaf accepts exactly that interval.
+	span  interval
+	exact bool
+}
+
+// tri is a three-valued truth value, for deciding from tags alone whether a
+// series can match.
+type tri uint8
+
+const (
+	triFalse tri = iota
+	triTrue
+	triUnknown
+)
+
+// compiler turns a WHERE expression into a cond, resolving names against
+// the collection's fields.
+type compiler struct {
+	fields map[string]model.Kind
+	now    time.Time
+}
+
+func compileWhere(e query.Expr, fields map[string]model.Kind, now time.Time) (*cond, error) {
+	if e == nil {
+		return nil, nil
+	}
+	c := compiler{fields: fields, now: now}
+	return c.expr(e)
+}
+
+func (c *compiler) expr(e query.Expr) (*cond, error) {
+	switch e := e.(type) {
+	case *query.Binary:
+		l, err := c.expr(e.LHS)
+		if err != nil {
+			return nil, err
+		}
+		r, err := c.expr(e.RHS)
+		if err != nil {
+			return nil, err
+		}
+		switch strings.ToUpper(e.Op) {
+		case "AND":
+			return &cond{op: opAnd, l: l, r: r}, nil
+		case "OR":
+			return &cond{op: opOr, l: l, r: r}, nil
+		}
+		return nil, errorf(query.Pos{}, "unknown operator %q", e.Op)
+	case *query.Compare:
+		lf, err := c.compare(e)
+		if err != nil {
+			return nil, err
+		}
+		return &cond{op: opLeaf, lf: lf}, nil
+	case *query.In:
+		lf, err := c.in(e)
+		if err != nil {
+			return nil, err
+		}
+		return &cond{op: opLeaf, lf: lf}, nil
+	case *query.Between:
+		lf, err := c.between(e)
+		if err != nil {
+			return nil, err
+		}
+		return &cond{op: opLeaf, lf: lf}, nil
+	}
+	return nil, errorf(query.Pos{}, "unsupported condition %T", e)
+}
+
+// subject classifies a name used in WHERE.
+func (c *compiler) subject(name string) (leafKind, model.Kind) {
+	if name == "time" {
+		return leafTime, model.KindInt
+	}
+	if k, ok := c.fields[name]; ok {
+		return leafField, k
+	}
+	return leafTag, model.KindString
+}
+
+func litPos(l query.Literal, fallback query.Pos) query.Pos {
+	if l.Pos.Line > 0 {
+		return l.Pos
+	}
+	return fallback
+}
+
+// timeOf evaluates a literal compared with time.
+func (c *compiler) timeOf(l query.Literal, pos query.Pos) (int64, error) {
+	pos = litPos(l, pos)
+	var t int64
+	switch l.Kind {
+	case query.LitNow:
+		t = c.now.UnixNano()
+	case query.LitInteger:
+		t = l.Int
+	case query.LitString:
+		var err error
+		if t, err = query.ParseTime(l.Str); err != nil {
+			return 0, errorf(pos, "%s", err.Error())
+		}
+	default:
+		return 0, errorf(pos, "time must be compared with now(), an RFC 3339 string or integer nanoseconds")
+	}
+	for _, o := range l.Offsets {
+		t = o.Dur.AddTo(t, o.Sign)
+	}
+	return t, nil
+}
+
+// describe names a subject for error messages.
+func describe(kind leafKind, fkind model.Kind, name string) string {
+	if kind == leafTag {
+		return "tag " + quote(name)
+	}
+	return fkind.String() + " field " + quote(name)
+}
+
+func quote(s string) string { return `"` + strings.ReplaceAll(s, `"`, `\"`) + `"` }
+
+// ordered is a comparison of a value with a literal: -1, 0, 1, or
+// unordered (NaN involved), which only != accepts.
+const unordered = 2
+
+func opTest(op string) (func(int) bool, bool) {
+	switch op {
+	case "=":
+		return func(c int) bool { return c == 0 }, true
+	case "!=", "<>":
+		return func(c int) bool { return c != 0 }, true
+	case "<":
+		return func(c int) bool { return c == -1 }, true
+	case "<=":
+		return func(c int) bool { return c == -1 || c == 0 }, true
+	case ">":
+		return func(c int) bool { return c == 1 }, true
+	case ">=":
+		return func(c int) bool { return c == 0 || c == 1 }, true
+	}
+	return nil, false
+}
+
+// valueCmp compares values of one subject with one literal.
+type valueCmp struct {
+	str func(string) int
+	f64 func(float64) int
+	i64 func(int64) int
+	u64 func(uint64) int
+	bl  func(bool) int // 0 when equal, 1 otherwise
+}
+
+// literalCmp checks that lit may be compared with the subject and returns
+// the comparison. ordered says whether the operator needs an order (not
+// only equality).
+func (c *compiler) literalCmp(kind leafKind, fkind model.Kind, name string, lit query.Literal, ordered bool, pos query.Pos) (valueCmp, error) {
+	pos = litPos(lit, pos)
+	what := describe(kind, fkind, name)
+	if kind == leafTime {
+		t, err := c.timeOf(lit, pos)
+		if err != nil {
+			return valueCmp{}, err
+		}
+		return valueCmp{i64: func(v int64) int { return cmpInt(v, t) }}, nil
+	}
+	if lit.Kind == query.LitRegex {
+		return valueCmp{}, errorf(pos, "a regular expression can only be matched with =~ or !~")
+	}
+	if len(lit.Offsets) > 0 || lit.Kind == query.LitNow {
+		return valueCmp{}, errorf(pos, "%s cannot be compared with a time; time arithmetic applies to time only", what)
+	}
+	switch fkind {
+	case model.KindString:
+		if lit.Kind != query.LitString {
+			return valueCmp{}, errorf(pos, "%s cannot be compared with %s; use a string", what, litName(lit))
+		}
+		s := lit.Str
+		return valueCmp{str: func(v string) int { return strings.Compare(v, s) }}, nil
+	case model.KindBool:
+		if lit.Kind != query.LitBool {
+			return valueCmp{}, errorf(pos, "%s cannot be compared with %s; use true or false", what, litName(lit))
+		}
+		if ordered {
+			return valueCmp{}, errorf(pos, "%s can only be compared with = or !=", what)
+		}
+		b := lit.Bool
+		return valueCmp{bl: func(v bool) int {
+			if v == b {
+				return 0
+			}
+			return 1
+		}}, nil
+	case model.KindFloat, model.KindInt, model.KindUint:
+		var vc valueCmp
+		switch lit.Kind {
+		case query.LitInteger:
+			n := lit.Int
+			vc.f64 = func(v float64) int { return cmpFloatInt(v, n) }
+			vc.i64 = func(v int64) int { return cmpInt(v, n) }
+			vc.u64 = func(v uint64) int {
+				if n < 0 {
+					return 1
+				}
+				return cmpUint(v, uint64(n))
+			}
+		case query.LitNumber:
+			f := lit.Num
+			vc.f64 = func(v float64) int { return cmpFloat(v, f) }
+			vc.i64 = func(v int64) int { return flip(cmpFloatInt(f, v)) }
+			vc.u64 = func(v uint64) int { return flip(cmpFloatUint(f, v)) }
+		default:
+			return valueCmp{}, errorf(pos, "%s cannot be compared with %s; use a number", what, litName(lit))
+		}
+		return vc, nil
+	}
+	return valueCmp{}, errorf(pos, "%s cannot be compared", what)
+}
+
+func litName(l query.Literal) string {
+	switch l.Kind {
+	case query.LitString:
+		return "a string"
+	case query.LitNumber, query.LitInteger:
+		return "a number"
+	case query.LitBool:
+		return "a boolean"
+	case query.LitRegex:
+		return "a regular expression"
+	case query.LitNow:
+		return "now()"
+	}
+	return "this literal"
+}
+
+// test turns a comparison and an acceptance of its result into the leaf's
+// predicate.
+func (lf *leaf) setTest(vc valueCmp, accept func(int) bool) {
+	switch {
+	case vc.str != nil:
+		f := vc.str
+		lf.str = func(v string) bool { return accept(f(v)) }
+	case vc.bl != nil:
+		f := vc.bl
+		lf.bl = func(v bool) bool { return accept(f(v)) }
+	default:
+		if vc.f64 != nil {
+			f := vc.f64
+			lf.f64 = func(v float64) bool { return accept(f(v)) }
+		}
+		if vc.i64 != nil {
+			f := vc.i64
+			lf.i64 = func(v int64) bool { return accept(f(v)) }
+		}
+		if vc.u64 != nil {
+			f := vc.u64
+			lf.u64 = func(v uint64) bool { return accept(f(v)) }
+		}
+	}
+}
+
+func (c *compiler) compare(e *query.Compare) (*leaf, error) {
+	kind, fkind := c.subject(e.Name)
+	lf := &leaf{kind: kind, name: e.Name, fkind: fkind, col: -1, span: fullRange}
+	what := describe(kind, fkind, e.Name)
+	if e.Op == "=~" || e.Op == "!~" {
+		if kind == leafTime || fkind != model.KindString {
+			if kind == leafTime {
+				what = "time"
+			}
+			return nil, errorf(e.Pos, "%s cannot be matched against a regular expression", what)
+		}
+		if e.Value.Kind != query.LitRegex {
+			return nil, errorf(litPos(e.Value, e.Pos), "%s needs a regular expression such as /^a/", e.Op)
+		}
+		re := e.Value.Regex
+		if re == nil {
+			var err error
+			if re, err = regexp.Compile(e.Value.Str); err != nil {
+				return nil, errorf(litPos(e.Value, e.Pos), "bad regular expression: %v", err)
+			}
+		}
+		want := e.Op == "=~"
+		lf.str = func(v string) bool { return re.MatchString(v) == want }
+		return lf, nil
+	}
+	accept, ok := opTest(e.Op)
+	if !ok {
+		return nil, errorf(e.Pos, "unknown comparison %q", e.Op)
+	}
+	ordered := e.Op != "=" && e.Op != "!=" && e.Op != "<>"
+	vc, err := c.literalCmp(kind, fkind, e.Name, e.Value, ordered, e.Pos)
+	if err != nil {
+		return nil, err
+	}
+	lf.setTest(vc, accept)
+	// Common cases without the exact mixed comparison, for speed.
+	lit := e.Value
+	switch {
+	case kind == leafTime:
+		t, _ := c.timeOf(lit, e.Pos)
+		lf.span, lf.exact = timeSpan(e.Op, t)
+		lf.i64 = directTest(e.Op, t)
+	case fkind == model.KindFloat && lit.Kind == query.LitNumber:
+		lf.f64 = directTest(e.Op, lit.Num)
+	case fkind == model.KindFloat && lit.Kind == query.LitInteger && lit.Int >= -1<<53 && lit.Int <= 1<<53:
+		lf.f64 = directTest(e.Op, float64(lit.Int)) // exact: the integer is a float64
+	case fkind == model.KindInt && lit.Kind == query.LitInteger:
+		lf.i64 = directTest(e.Op, lit.Int)
+	}
+	return lf, nil
+}
+
+// directTest returns `v op x` for one comparison operator; NaN compares
+// unequal to everything, as in cmpFloat.
+func directTest[T int64 | float64](op string, x T) func(T) bool {
+	switch op {
+	case "=":
+		return func(v T) bool { return v == x }
+	case "<":
+		return func(v T) bool { return v < x }
+	case "<=":
+		return func(v T) bool { return v <= x }
+	case ">":
+		return func(v T) bool { return v > x }
+	case ">=":
+		return func(v T) bool { return v >= x }
+	}
+	return func(v T) bool { return v != x }
+}
+
+// timeSpan returns the interval of times `time op t` accepts (its hull for
+// !=) and whether the condition accepts exactly that interval.
+func timeSpan(op string, t int64) (interval, bool) {
+	switch op {
+	case "=":
+		return interval{lo: t, hi: t}, true
+	case ">":
+		if t == math.MaxInt64 {
+			return interval{empty: true}, true
+		}
+		return interval{lo: t + 1, hi: math.MaxInt64}, true
+	case ">=":
+		return interval{lo: t, hi: math.MaxInt64}, true
+	case "<":
+		if t == math.MinInt64 {
+			return interval{empty: true}, true
+		}
+		return interval{lo: math.MinInt64, hi: t - 1}, true
+	case "<=":
+		return interval{lo: math.MinInt64, hi: t}, true
+	}
+	return fullRange, false
+}
+
+func (c *compiler) in(e *query.In) (*leaf, error) {
+	kind, fkind := c.subject(e.Name)
+	lf := &leaf{kind: kind, name: e.Name, fkind: fkind, col: -1, span: fullRange}
+	cmps := make([]valueCmp, 0, len(e.Values))
+	times := interval{empty: true}
+	for _, v := range e.Values {
+		vc, err := c.literalCmp(kind, fkind, e.Name, v, false, e.Pos)
+		if err != nil {
+			return nil, err
+		}
+		cmps = append(cmps, vc)
+		if kind == leafTime {
+			t, _ := c.timeOf(v, e.Pos)
+			times = times.hull(interval{lo: t, hi: t})
+		}
+	}
+	want := !e.Not
+	switch {
+	case kind == leafTag || fkind == model.KindString:
+		set := make(map[string]struct{}, len(e.Values))
+		for _, v := range e.Values {
+			set[v.Str] = struct{}{}
+		}
+		lf.str = func(v string) bool { _, ok := set[v]; return ok == want }
+		return lf, nil
+	case kind == leafTime:
+		lf.i64 = func(v int64) bool { return anyEqual(cmps, func(vc valueCmp) int { return vc.i64(v) }) == want }
+		if want {
+			lf.span = times
+			lf.exact = times.empty || times.lo == times.hi
+		}
+		return lf, nil
+	}
+	switch fkind {
+	case model.KindBool:
+		lf.bl = func(v bool) bool { return anyEqual(cmps, func(vc valueCmp) int { return vc.bl(v) }) == want }
+	default:
+		lf.f64 = func(v float64) bool { return anyEqual(cmps, func(vc valueCmp) int { return vc.f64(v) }) == want }
+		lf.i64 = func(v int64) bool { return anyEqual(cmps, func(vc valueCmp) int { return vc.i64(v) }) == want }
+		lf.u64 = func(v uint64) bool { return anyEqual(cmps, func(vc valueCmp) int { return vc.u64(v) }) == want }
+	}
+	return lf, nil
+}
+
+func anyEqual(cmps []valueCmp, f func(valueCmp) int) bool {
+	for _, vc := range cmps {
+		if f(vc) == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *compiler) between(e *query.Between) (*leaf, error) {
+	kind, fkind := c.subject(e.Name)
+	lf := &leaf{kind: kind, name: e.Name, fkind: fkind, col: -1, span: fullRange}
+	lo, err := c.literalCmp(kind, fkind, e.Name, e.Low, true, e.Pos)
+	if err != nil {
+		return nil, err
+	}
+	hi, err := c.literalCmp(kind, fkind, e.Name, e.High, true, e.Pos)
+	if err != nil {
+		return nil, err
+	}
+	in := func(a, b int) bool { return (a == 0 || a == 1) && (b == 0 || b == -1) }
+	switch {
+	case lo.str != nil:
+		lf.str = func(v string) bool { return in(lo.str(v), hi.str(v)) }
+	default:
+		lf.f64 = func(v float64) bool { return in(lo.f64(v), hi.f64(v)) }
+		lf.i64 = func(v int64) bool { return in(lo.i64(v), hi.i64(v)) }
+		lf.u64 = func(v uint64) bool { return in(lo.u64(v), hi.u64(v)) }
+	}
+	if kind == leafTime {
+		tl, _ := c.timeOf(e.Low, e.Pos)
+		th, _ := c.timeOf(e.High, e.Pos)
+		lf.span, lf.exact = interval{lo: tl, hi: th}, true
+		if tl > th {
+			lf.span = interval{empty: true}
+		}
+	}
+	return lf, nil
+}
+
+// Numeric comparisons that are exact across integers and floats.
+
+func cmpInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func cmpUint(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func cmpFloat(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	case a == b:
+		return 0
+	}
+	return unordered
+}
+
+func flip(c int) int {
+	if c == unordered {
+		return c
+	}
+	return -c
+}
+
+// cmpFloatInt compares f with i exactly.
+func cmpFloatInt(f float64, i int64) int {
+	switch {
+	case math.IsNaN(f):
+		return unordered
+	case f < -(1 << 63):
+		return -1
+	case f >= 1<<63:
+		return 1
+	}
+	tr := math.Trunc(f)
+	if c := cmpInt(int64(tr), i); c != 0 {
+		return c
+	}
+	return cmpFloat(f, tr)
+}
+
+// cmpFloatUint compares f with u exactly.
+func cmpFloatUint(f float64, u uint64) int {
+	switch {
+	case math.IsNaN(f):
+		return unordered
+	case f < 0:
+		return -1
+	case f >= 1<<64:
+		return 1
+	}
+	tr := math.Trunc(f)
+	if c := cmpUint(uint64(tr), u); c != 0 {
+		return c
+	}
+	return cmpFloat(f, tr)
+}
+
+// bounds returns the smallest interval outside which the condition cannot
+// hold: AND intersects, OR takes the hull, non-time conditions bound nothing.
+func (c *cond) bounds() interval {
+	if c == nil {
+		return fullRange
+	}
+	switch c.op {
+	case opAnd:
+		return c.l.bounds().intersect(c.r.bounds())
+	case opOr:
+		return c.l.bounds().hull(c.r.bounds())
+	case opFalse:
+		return interval{empty: true}
+	case opLeaf:
+		if c.lf.kind == leafTime {
+			return c.lf.span
+		}
+	}
+	return fullRange
+}
+
+func (c *cond) hasTags() bool {
+	if c == nil {
+		return false
+	}
+	switch c.op {
+	case opAnd, opOr:
+		return c.l.hasTags() || c.r.hasTags()
+	case opLeaf:
+		return c.lf.kind == leafTag
+	}
+	return false
+}
+
+func (c *cond) fieldNames(f func(string)) {
+	if c == nil {
+		return
+	}
+	switch c.op {
+	case opAnd, opOr:
+		c.l.fieldNames(f)
+		c.r.fieldNames(f)
+	case opLeaf:
+		if c.lf.kind == leafField {
+			f(c.lf.name)
+		}
+	}
+}
+
+func (c *cond) setColumns(idx map[string]int) {
+	if c == nil {
+		return
+	}
+	switch c.op {
+	case opAnd, opOr:
+		c.l.setColumns(idx)
+		c.r.setColumns(idx)
+	case opLeaf:
+		if c.lf.kind == leafField {
+			c.lf.col = idx[c.lf.name]
+		}
+	}
+}
+
+// tri evaluates the condition from a series' tags alone: field and time
+// conditions are unknown.
+func (c *cond) tri(tags model.Tags) tri {
+	if c == nil {
+		return triTrue
+	}
+	switch c.op {
+	case opTrue:
+		return triTrue
+	case opFalse:
+		return triFalse
+	case opAnd:
+		l := c.l.tri(tags)
+		if l == triFalse {
+			return triFalse
+		}
+		r := c.r.tri(tags)
+		if r == triFalse {
+			return triFalse
+		}
+		if l == triTrue && r == triTrue {
+			return triTrue
+		}
+		return triUnknown
+	case opOr:
+		l := c.l.tri(tags)
+		if l == triTrue {
+			return triTrue
+		}
+		r := c.r.tri(tags)
+		if r == triTrue {
+			return triTrue
+		}
+		if l == triFalse && r == triFalse {
+			return triFalse
+		}
+		return triUnknown
+	}
+	if c.lf.kind == leafTag {
+		if c.lf.str(tags.Get(c.lf.name)) {
+			return triTrue
+		}
+		return triFalse
+	}
+	return triUnknown
+}
+
+// fold specialises the condition to one series read over rng: tag
+// conditions become constants, and so do time conditions that every time in
+// rng satisfies (or none does). It returns condTrue or condFalse when the
+// result no longer depends on the row.
+func (c *cond) fold(tags model.Tags, rng interval) *cond {
+	if c == nil {
+		return condTrue
+	}
+	switch c.op {
+	case opTrue, opFalse:
+		return c
+	case opAnd:
+		l := c.l.fold(tags, rng)
+		if l == condFalse {
+			return condFalse
+		}
+		r := c.r.fold(tags, rng)
+		switch {
+		case r == condFalse:
+			return condFalse
+		case l == condTrue:
+			return r
+		case r == condTrue:
+			return l
+		}
+		return &cond{op: opAnd, l: l, r: r}
+	case opOr:
+		l := c.l.fold(tags, rng)
+		if l == condTrue {
+			return condTrue
+		}
+		r := c.r.fold(tags, rng)
+		switch {
+		case r == condTrue:
+			return condTrue
+		case l == condFalse:
+			return r
+		case r == condFalse:
+			return l
+		}
+		return &cond{op: opOr, l: l, r: r}
+	}
+	switch c.lf.kind {
+	case leafTag:
+		if c.lf.str(tags.Get(c.lf.name)) {
+			return condTrue
+		}
+		return condFalse
+	case leafTime:
+		if c.lf.exact && c.lf.span.contains(rng) {
+			return condTrue
+		}
+		if c.lf.span.intersect(rng).empty {
+			return condFalse
+		}
+	}
+	return c
+}
+
+// eval evaluates a folded condition on the current row.
+func (c *cond) eval(r *rows) bool {
+	switch c.op {
+	case opAnd:
+		return c.l.eval(r) && c.r.eval(r)
+	case opOr:
+		return c.l.eval(r) || c.r.eval(r)
+	case opTrue:
+		return true
+	case opFalse:
+		return false
+	}
+	lf := c.lf
+	switch lf.kind {
+	case leafTime:
+		return lf.i64(r.t)
+	case leafField:
+		i := r.idx[lf.col]
+		if i < 0 {
+			return false
+		}
+		col := &r.cols[lf.col]
+		switch col.Kind {
+		case model.KindFloat:
+			return lf.f64(col.Floats[i])
+		case model.KindInt:
+			return lf.i64(col.Ints[i])
+		case model.KindUint:
+			return lf.u64(col.Uints[i])
+		case model.KindBool:
+			return lf.bl(col.Bools[i])
+		case model.KindString:
+			return lf.str(col.Strings[i])
+		}
+		return false
+	}
+	// Tag leaves are folded away before rows are evaluated.
+	return false
+}

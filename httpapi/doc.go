@@ -1,0 +1,50 @@
+// Package httpapi serves Soltix's external HTTP API: writes (line protocol
+// and JSON, plus the InfluxDB 1.x and 2.x write endpoints), queries, an admin
+// flush, health and readiness probes, Prometheus metrics and the OpenAPI
+// description. New builds the handler over a Store; it is safe for
+// concurrent use by any number of requests.
+//
+//	h := httpapi.New(db, httpapi.Options{OpenAPI: soltix.OpenAPI, Logger: log})
+//	srv := &http.Server{Addr: ":8086", Handler: h}
+//
+// # Writes
+//
+// POST /api/v1/write takes line protocol (Content-Type text/plain, missing,
+// or anything that is not JSON) or JSON (application/json: one object or an
+// array of {"collection","device_id","tags","time","fields"}). For line
+// protocol the measurement names the collection and the collection query
+// parameter is ignored; for JSON it is the default for objects that name no
+// collection. All JSON numbers in fields are stored as floats, because JSON
+// cannot tell 1 from 1.0; send line protocol (1i, 1u) for integer fields.
+//
+// A request is atomic: if any line (or JSON object) is bad, nothing of the
+// request is written and the 400 answer names every bad line:
+//
+//	{"error":"2 bad lines; nothing written","lines":[{"line":3,"column":14,"reason":"..."},...]}
+//
+// For line protocol "line" is the 1-based line of the body and "column" the
+// 1-based byte column. For JSON "line" is the 1-based index of the object in
+// the array (1 for a single object) and "column" is 0, except for a JSON
+// syntax error, where line and column point into the body text. Field-kind
+// conflicts found by storage (*storage.ConflictError) are reported the same
+// way. A write that storage could not make durable answers 503 and nothing
+// of it is acknowledged.
+//
+// POST /write (InfluxDB 1.x) and POST /api/v2/write (InfluxDB 2.x) take line
+// protocol only, with the same semantics. Soltix has one namespace: the db,
+// rp, org and bucket parameters are accepted and ignored, and so is any
+// Authorization header.
+//
+// Bodies may be gzip-compressed (Content-Encoding: gzip); any other encoding
+// answers 415. Options.MaxBodyBytes limits the body both as sent and after
+// decompression; a larger body answers 413 and nothing is written.
+//
+// # Queries
+//
+// GET or POST /api/v1/query runs one statement of the query language
+// (docs/query.md) and answers {"columns":[...],"rows":[[...],...]}, or CSV
+// (format=csv), or NDJSON streamed row by row (format=ndjson). Times are RFC
+// 3339 strings in UTC with nanoseconds unless epoch=ns|us|ms|s asks for
+// integers. Errors are JSON {"error": "...", "position": {"line","column"}}
+// (position only when the error points into the query text).
+package httpapi

@@ -1,0 +1,215 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/soltixdb/soltix/model"
+	"github.com/soltixdb/soltix/planner"
+)
+
+// fakeStore is an in-memory Store: it records every batch given to Write and
+// answers reads over the recorded points. writeErr and flushErr are returned
+// instead of doing the work when set.
+type fakeStore struct {
+	mu       sync.Mutex
+	batches  [][]model.Point
+	calls    int // calls of Write, failed ones included
+	flushes  int
+	writeErr error
+	flushErr error
+}
+
+var _ Store = (*fakeStore)(nil)
+
+func (f *fakeStore) Write(ctx context.Context, points []model.Point) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls++
+	if f.writeErr != nil {
+		return f.writeErr
+	}
+	f.batches = append(f.batches, slices.Clone(points))
+	return nil
+}
+
+func (f *fakeStore) Flush(ctx context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.flushErr != nil {
+		return f.flushErr
+	}
+	f.flushes++
+	return nil
+}
+
+// written returns every point written so far, in order.
+func (f *fakeStore) written() []model.Point {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var all []model.Point
+	for _, b := range f.batches {
+		all = append(all, b...)
+	}
+	return all
+}
+
+func (f *fakeStore) Collections() []string {
+	var names []string
+	for _, p := range f.written() {
+		if !slices.Contains(names, p.Collection) {
+			names = append(names, p.Collection)
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+func (f *fakeStore) Fields(collection string) (map[string]model.Kind, bool) {
+	fields := map[string]model.Kind{}
+	found := false
+	for _, p := range f.written() {
+		if p.Collection != collection {
+			continue
+		}
+		found = true
+		for _, fl := range p.Fields {
+			fields[fl.Key] = fl.Value.Kind
+		}
+	}
+	return fields, found
+}
+
+func (f *fakeStore) TagKeys(collection string) []string {
+	var keys []string
+	for _, p := range f.written() {
+		if p.Collection != collection {
+			continue
+		}
+		for _, t := range p.Tags {
+			if !slices.Contains(keys, t.Key) {
+				keys = append(keys, t.Key)
+			}
+		}
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func (f *fakeStore) TagValues(collection, key string) []string {
+	var vals []string
+	for _, p := range f.written() {
+		if p.Collection == collection && p.Tags.Has(key) && !slices.Contains(vals, p.Tags.Get(key)) {
+			vals = append(vals, p.Tags.Get(key))
+		}
+	}
+	sort.Strings(vals)
+	return vals
+}
+
+func (f *fakeStore) Series(collection string, match func(model.Tags) bool) []model.Tags {
+	byKey := map[string]model.Tags{}
+	for _, p := range f.written() {
+		if p.Collection == collection && (match == nil || match(p.Tags)) {
+			byKey[model.SeriesKey(collection, p.Tags)] = p.Tags
+		}
+	}
+	keys := make([]string, 0, len(byKey))
+	for k := range byKey {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]model.Tags, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, byKey[k])
+	}
+	return out
+}
+
+func (f *fakeStore) Read(ctx context.Context, collection string, tags model.Tags, fields []string, min, max int64) ([]model.Column, error) {
+	kinds, _ := f.Fields(collection)
+	// Last write wins for a repeated timestamp.
+	vals := make([]map[int64]model.Value, len(fields))
+	for i := range vals {
+		vals[i] = map[int64]model.Value{}
+	}
+	for _, p := range f.written() {
+		if p.Collection != collection || !p.Tags.Equal(tags) || p.Time < min || p.Time > max {
+			continue
+		}
+		for i, name := range fields {
+			for _, fl := range p.Fields {
+				if fl.Key == name {
+					vals[i][p.Time] = fl.Value
+				}
+			}
+		}
+	}
+	cols := make([]model.Column, len(fields))
+	for i, name := range fields {
+		cols[i] = model.Column{Name: name, Kind: kinds[name]}
+		times := make([]int64, 0, len(vals[i]))
+		for t := range vals[i] {
+			times = append(times, t)
+		}
+		slices.Sort(times)
+		for _, t := range times {
+			cols[i].Append(t, vals[i][t])
+		}
+	}
+	return cols, nil
+}
+
+func (f *fakeStore) Explain(collection string, series []model.Tags, min, max int64) planner.ReadPlan {
+	return planner.ReadPlan{MemoryPoints: len(f.written())}
+}
+
+// testNow is the clock of every test server.
+var testNow = time.Date(2025, 1, 2, 3, 4, 5, 600, time.UTC)
+
+// newTestServer returns a server over a fresh fake store, with a fixed clock
+// and a silent logger.
+func newTestServer(t *testing.T, opts Options) (*server, *fakeStore) {
+	t.Helper()
+	st := &fakeStore{}
+	if opts.Now == nil {
+		opts.Now = func() time.Time { return testNow }
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return newServer(st, opts), st
+}
+
+// writeCalls returns how many times Write was called.
+func (f *fakeStore) writeCalls() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls
+}
+
+// do sends one request through h and returns the recorded response.
+func do(h http.Handler, method, target string, header http.Header, body []byte) *httptest.ResponseRecorder {
+	return doRequest(h, httptest.NewRequest(method, target, bytes.NewReader(body)), header)
+}
+
+// doRequest sends req, with header added, through h.
+func doRequest(h http.Handler, req *http.Request, header http.Header) *httptest.ResponseRecorder {
+	for k, vs := range header {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}

@@ -1,0 +1,272 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/valyala/fastjson"
+
+	"github.com/soltixdb/soltix/model"
+)
+
+// parsers recycles JSON parsers. Nothing decoded keeps memory of a parser
+// after decodeJSON returns: every string is copied.
+var parsers fastjson.ParserPool
+
+// decodeJSON turns a JSON write body (one object or an array of objects)
+// into points. lines[i] is the 1-based index of the object points[i] came
+// from. Every bad object is reported in bad with its index as Line and
+// Column 0. A body that is not JSON at all is reported in syntax, with the
+// line and column of the offending byte of the text; a body that is JSON
+// but neither an object nor an array is reported in err.
+func decodeJSON(body []byte, defaultCollection string, precNanos, now int64) (points []model.Point, lines []int, bad []badLine, syntax *badLine, err error) {
+	p := parsers.Get()
+	defer parsers.Put(p)
+	v, perr := p.ParseBytes(body)
+	if perr != nil {
+		return nil, nil, nil, jsonSyntaxError(body, perr), nil
+	}
+	var objs []*fastjson.Value
+	switch v.Type() {
+	case fastjson.TypeObject:
+		objs = []*fastjson.Value{v}
+	case fastjson.TypeArray:
+		objs, _ = v.Array()
+	default:
+		return nil, nil, nil, nil, fmt.Errorf("JSON body is a %s: want an object or an array of objects", v.Type())
+	}
+	points = make([]model.Point, 0, len(objs))
+	lines = make([]int, 0, len(objs))
+	for i, o := range objs {
+		pt, reason := decodeJSONPoint(o, defaultCollection, precNanos, now)
+		if reason != "" {
+			bad = append(bad, badLine{Line: i + 1, Reason: reason})
+			continue
+		}
+		points = append(points, pt)
+		lines = append(lines, i+1)
+	}
+	return points, lines, bad, nil, nil
+}
+
+// decodeJSONPoint decodes one write object; reason is non-empty when the
+// object is bad.
+func decodeJSONPoint(v *fastjson.Value, defaultCollection string, precNanos, now int64) (pt model.Point, reason string) {
+	o, err := v.Object()
+	if err != nil {
+		return pt, fmt.Sprintf("element is a %s, want an object", v.Type())
+	}
+	var (
+		collection, deviceID *fastjson.Value
+		tags, tm, fields     *fastjson.Value
+		problem              string
+	)
+	o.Visit(func(key []byte, val *fastjson.Value) {
+		if problem != "" {
+			return
+		}
+		var slot **fastjson.Value
+		switch string(key) {
+		case "collection":
+			slot = &collection
+		case "device_id":
+			slot = &deviceID
+		case "tags":
+			slot = &tags
+		case "time":
+			slot = &tm
+		case "fields":
+			slot = &fields
+		default:
+			problem = fmt.Sprintf("unknown key %q (want collection, device_id, tags, time, fields)", key)
+			return
+		}
+		if *slot != nil {
+			problem = fmt.Sprintf("duplicate key %q", key)
+			return
+		}
+		*slot = val
+	})
+	if problem != "" {
+		return pt, problem
+	}
+
+	pt.Collection = defaultCollection
+	if collection != nil {
+		s, err := collection.StringBytes()
+		if err != nil {
+			return pt, fmt.Sprintf("collection is a %s, want a string", collection.Type())
+		}
+		pt.Collection = string(s)
+	}
+	if pt.Collection == "" {
+		return pt, "missing collection: set \"collection\" or the collection query parameter"
+	}
+
+	if tags != nil {
+		to, err := tags.Object()
+		if err != nil {
+			return pt, fmt.Sprintf("tags is a %s, want an object of strings", tags.Type())
+		}
+		to.Visit(func(key []byte, val *fastjson.Value) {
+			if problem != "" {
+				return
+			}
+			s, err := val.StringBytes()
+			switch {
+			case len(key) == 0:
+				problem = "empty tag key"
+			case string(key) == "time":
+				problem = `tag key "time" is reserved for the timestamp`
+			case err != nil:
+				problem = fmt.Sprintf("tag %q is a %s, want a string", key, val.Type())
+			default:
+				pt.Tags = append(pt.Tags, model.Tag{Key: string(key), Value: string(s)})
+			}
+		})
+		if problem != "" {
+			return pt, problem
+		}
+	}
+	if deviceID != nil {
+		s, err := deviceID.StringBytes()
+		if err != nil {
+			return pt, fmt.Sprintf("device_id is a %s, want a string", deviceID.Type())
+		}
+		pt.Tags = append(pt.Tags, model.Tag{Key: "device_id", Value: string(s)})
+	}
+	pt.Tags.Sort()
+	for i := 1; i < len(pt.Tags); i++ {
+		if pt.Tags[i].Key == pt.Tags[i-1].Key {
+			return pt, fmt.Sprintf("tag %q given twice", pt.Tags[i].Key)
+		}
+	}
+
+	pt.Time = now
+	if tm != nil {
+		t, reason := decodeJSONTime(tm, precNanos)
+		if reason != "" {
+			return pt, reason
+		}
+		pt.Time = t
+	}
+
+	if fields == nil {
+		return pt, "missing fields"
+	}
+	fo, err := fields.Object()
+	if err != nil {
+		return pt, fmt.Sprintf("fields is a %s, want an object", fields.Type())
+	}
+	fo.Visit(func(key []byte, val *fastjson.Value) {
+		if problem != "" {
+			return
+		}
+		if len(key) == 0 {
+			problem = "empty field key"
+			return
+		}
+		if string(key) == "time" {
+			problem = `field key "time" is reserved for the timestamp`
+			return
+		}
+		for _, f := range pt.Fields {
+			if f.Key == string(key) {
+				problem = fmt.Sprintf("field %q given twice", key)
+				return
+			}
+		}
+		var fv model.Value
+		switch val.Type() {
+		case fastjson.TypeNumber:
+			f, err := val.Float64()
+			if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+				problem = fmt.Sprintf("field %q: bad number %s", key, val)
+				return
+			}
+			fv = model.Float(f)
+		case fastjson.TypeTrue:
+			fv = model.Bool(true)
+		case fastjson.TypeFalse:
+			fv = model.Bool(false)
+		case fastjson.TypeString:
+			s, _ := val.StringBytes()
+			fv = model.String(string(s))
+		default:
+			problem = fmt.Sprintf("field %q is %s: want a number, boolean or string", key, val.Type())
+			return
+		}
+		pt.Fields = append(pt.Fields, model.Field{Key: string(key), Value: fv})
+	})
+	if problem != "" {
+		return pt, problem
+	}
+	if len(pt.Fields) == 0 {
+		return pt, "no fields: a point needs at least one"
+	}
+	return pt, ""
+}
+
+// The range of nanosecond timestamps.
+var (
+	minTime = time.Unix(0, math.MinInt64)
+	maxTime = time.Unix(0, math.MaxInt64)
+)
+
+// decodeJSONTime reads a time: an RFC 3339 string or an integer in units of
+// precNanos nanoseconds.
+func decodeJSONTime(v *fastjson.Value, precNanos int64) (int64, string) {
+	switch v.Type() {
+	case fastjson.TypeString:
+		s, _ := v.StringBytes()
+		t, err := time.Parse(time.RFC3339Nano, string(s))
+		if err != nil {
+			return 0, fmt.Sprintf("time %q is not RFC 3339", s)
+		}
+		if t.Before(minTime) || t.After(maxTime) {
+			return 0, fmt.Sprintf("time %q is outside the range of nanosecond timestamps", s)
+		}
+		return t.UnixNano(), ""
+	case fastjson.TypeNumber:
+		n, err := v.Int64()
+		if err != nil {
+			return 0, fmt.Sprintf("time %s is not an integer", v)
+		}
+		if precNanos <= 0 {
+			precNanos = 1
+		}
+		if n > math.MaxInt64/precNanos || n < math.MinInt64/precNanos {
+			return 0, fmt.Sprintf("time %s overflows nanoseconds", v)
+		}
+		return n * precNanos, ""
+	}
+	return 0, fmt.Sprintf("time is a %s, want an RFC 3339 string or an integer", v.Type())
+}
+
+// jsonSyntaxError locates a syntax error in body. fastjson does not report
+// offsets, so the body is rescanned with encoding/json's scanner (only on
+// this error path) to find the offending byte.
+func jsonSyntaxError(body []byte, perr error) *badLine {
+	var se *json.SyntaxError
+	err := json.Unmarshal(body, new(json.RawMessage))
+	if !errors.As(err, &se) {
+		// encoding/json accepts what fastjson rejected (e.g. nesting too
+		// deep); keep fastjson's message without a position.
+		return &badLine{Line: 1, Column: 0, Reason: perr.Error()}
+	}
+	// Offset counts the bytes read before the error, including the bad one.
+	off := int(se.Offset) - 1
+	if off < 0 {
+		off = 0
+	}
+	if off > len(body) {
+		off = len(body)
+	}
+	line := 1 + bytes.Count(body[:off], []byte{'\n'})
+	col := off - bytes.LastIndexByte(body[:off], '\n')
+	return &badLine{Line: line, Column: col, Reason: se.Error()}
+}

@@ -1,0 +1,404 @@
+package httpapi
+
+import (
+	"bufio"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"math"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/soltixdb/soltix/model"
+	"github.com/soltixdb/soltix/planner"
+	"github.com/soltixdb/soltix/query"
+)
+
+// ndjsonFlushRows is how many NDJSON rows are buffered between flushes to
+// the client.
+const ndjsonFlushRows = 256
+
+// epochDivisors maps the epoch parameter to nanoseconds per unit.
+var epochDivisors = map[string]int64{
+	"ns": 1,
+	"us": int64(time.Microsecond),
+	"ms": int64(time.Millisecond),
+	"s":  int64(time.Second),
+}
+
+// query serves GET and POST /api/v1/query.
+func (s *server) query(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	s.metrics.queries.Add(1)
+	fail := func(code int, msg string, pos *query.Pos) {
+		s.metrics.queryErrors.Add(1)
+		writeQueryError(w, code, msg, pos)
+	}
+
+	var q string
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	textBody := r.Method == http.MethodPost && (mt == "text/plain" || mt == "application/sql")
+	if textBody {
+		body, code, err := s.readBody(w, r)
+		if err != nil {
+			fail(code, err.Error(), nil)
+			return
+		}
+		q = string(body)
+	} else if r.Method == http.MethodPost {
+		r.Body = http.MaxBytesReader(w, r.Body, s.limit)
+	}
+	if err := r.ParseForm(); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			fail(http.StatusRequestEntityTooLarge, fmt.Sprintf("request body too large: limit is %d bytes", s.limit), nil)
+			return
+		}
+		fail(http.StatusBadRequest, "bad form: "+err.Error(), nil)
+		return
+	}
+	if strings.TrimSpace(q) == "" {
+		q = r.Form.Get("q")
+	}
+	if strings.TrimSpace(q) == "" {
+		fail(http.StatusBadRequest, "missing query: set q", nil)
+		return
+	}
+	format := r.Form.Get("format")
+	switch format {
+	case "", "json", "csv", "ndjson":
+	default:
+		fail(http.StatusBadRequest, fmt.Sprintf("bad format %q: want json, csv or ndjson", format), nil)
+		return
+	}
+	epoch := r.Form.Get("epoch")
+	div := int64(0) // 0: RFC 3339
+	if epoch != "" {
+		d, ok := epochDivisors[epoch]
+		if !ok {
+			fail(http.StatusBadRequest, fmt.Sprintf("bad epoch %q: want ns, us, ms or s", epoch), nil)
+			return
+		}
+		div = d
+	}
+
+	stmt, err := query.Parse(q)
+	if err != nil {
+		var qe *query.Error
+		if errors.As(err, &qe) {
+			pos := qe.Pos
+			fail(http.StatusBadRequest, qe.Error(), &pos)
+			return
+		}
+		fail(http.StatusBadRequest, err.Error(), nil)
+		return
+	}
+	res, err := s.execute(ctx, s.store, stmt, s.now())
+	if err != nil {
+		var pe *planner.Error
+		switch {
+		case errors.As(err, &pe):
+			var pos *query.Pos
+			if pe.Pos.Line > 0 {
+				pos = &pe.Pos
+			}
+			fail(http.StatusBadRequest, pe.Error(), pos)
+		case errors.Is(err, planner.ErrNotFound):
+			msg := err.Error()
+			if c := statementCollection(stmt); c != "" {
+				msg = fmt.Sprintf("collection %q not found", c)
+			}
+			fail(http.StatusNotFound, msg, nil)
+		default:
+			code, msg := storeErrorStatus(err)
+			if code == http.StatusInternalServerError {
+				s.log.ErrorContext(ctx, "query", "q", q, "err", err)
+			}
+			fail(code, msg, nil)
+		}
+		return
+	}
+
+	enc := resultEncoder{res: res, div: div}
+	switch format {
+	case "csv":
+		err = enc.csv(w)
+	case "ndjson":
+		err = enc.ndjson(w)
+	default:
+		err = enc.json(w)
+	}
+	if err != nil {
+		// The status line is gone; all we can do is log.
+		s.log.WarnContext(ctx, "send query result", "err", err)
+	}
+}
+
+// statementCollection returns the collection a statement reads, or "".
+func statementCollection(stmt *query.Statement) string {
+	switch {
+	case stmt == nil:
+		return ""
+	case stmt.Select != nil:
+		return stmt.Select.From
+	case stmt.Show != nil:
+		return stmt.Show.From
+	}
+	return ""
+}
+
+// writeQueryError sends {"error": msg} with "position" when pos is set.
+func writeQueryError(w http.ResponseWriter, code int, msg string, pos *query.Pos) {
+	b := append([]byte(`{"error":`), appendJSONString(nil, msg)...)
+	if pos != nil {
+		b = append(b, `,"position":{"line":`...)
+		b = strconv.AppendInt(b, int64(pos.Line), 10)
+		b = append(b, `,"column":`...)
+		b = strconv.AppendInt(b, int64(pos.Column), 10)
+		b = append(b, '}')
+	}
+	b = append(b, '}')
+	writeJSON(w, code, b)
+}
+
+// resultEncoder writes a planner result in one of the output formats.
+type resultEncoder struct {
+	res *planner.Result
+	div int64 // nanoseconds per epoch unit; 0 formats times as RFC 3339
+}
+
+// isTime reports whether column c holds timestamps.
+func (e *resultEncoder) isTime(c int, v model.Value) bool {
+	return c == e.res.TimeColumn && v.Kind == model.KindInt
+}
+
+// appendValue appends the JSON form of the value in column c.
+func (e *resultEncoder) appendValue(b []byte, c int, v model.Value) []byte {
+	if e.isTime(c, v) {
+		if e.div > 0 {
+			return strconv.AppendInt(b, v.Int()/e.div, 10)
+		}
+		b = append(b, '"')
+		b = time.Unix(0, v.Int()).UTC().AppendFormat(b, time.RFC3339Nano)
+		return append(b, '"')
+	}
+	switch v.Kind {
+	case model.KindFloat:
+		return appendJSONFloat(b, v.Float())
+	case model.KindInt:
+		return strconv.AppendInt(b, v.Int(), 10)
+	case model.KindUint:
+		return strconv.AppendUint(b, v.Uint(), 10)
+	case model.KindBool:
+		return strconv.AppendBool(b, v.Bool())
+	case model.KindString:
+		return appendJSONString(b, v.Str())
+	}
+	return append(b, "null"...)
+}
+
+// appendRow appends one row as a JSON array.
+func (e *resultEncoder) appendRow(b []byte, row []model.Value) []byte {
+	b = append(b, '[')
+	for c, v := range row {
+		if c > 0 {
+			b = append(b, ',')
+		}
+		b = e.appendValue(b, c, v)
+	}
+	return append(b, ']')
+}
+
+func (e *resultEncoder) appendColumns(b []byte) []byte {
+	b = append(b, `{"columns":[`...)
+	for i, c := range e.res.Columns {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, c)
+	}
+	return append(b, ']')
+}
+
+// json writes {"columns":[...],"rows":[[...],...]}.
+func (e *resultEncoder) json(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	bw := bufio.NewWriterSize(w, 32<<10)
+	b := e.appendColumns(make([]byte, 0, 1024))
+	b = append(b, `,"rows":[`...)
+	for i, row := range e.res.Rows {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = e.appendRow(b, row)
+		if len(b) >= 16<<10 {
+			if _, err := bw.Write(b); err != nil {
+				return err
+			}
+			b = b[:0]
+		}
+	}
+	b = append(b, "]}\n"...)
+	if _, err := bw.Write(b); err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+// ndjson writes {"columns":[...]} and then one JSON array per row, one per
+// line, flushing to the client every ndjsonFlushRows rows.
+func (e *resultEncoder) ndjson(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	bw := bufio.NewWriterSize(w, 32<<10)
+	flush := func() error {
+		if err := bw.Flush(); err != nil {
+			return err
+		}
+		if err := rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+			return err
+		}
+		return nil
+	}
+	b := e.appendColumns(make([]byte, 0, 1024))
+	b = append(b, "}\n"...)
+	if _, err := bw.Write(b); err != nil {
+		return err
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	for i, row := range e.res.Rows {
+		b = e.appendRow(b[:0], row)
+		b = append(b, '\n')
+		if _, err := bw.Write(b); err != nil {
+			return err
+		}
+		if (i+1)%ndjsonFlushRows == 0 {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	return flush()
+}
+
+// csv writes a header row and one record per row (RFC 4180). Nulls, NaN and
+// infinities are empty cells.
+func (e *resultEncoder) csv(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	cw := csv.NewWriter(w)
+	if err := cw.Write(e.res.Columns); err != nil {
+		return err
+	}
+	rec := make([]string, len(e.res.Columns))
+	var b []byte
+	for _, row := range e.res.Rows {
+		rec = rec[:0]
+		for c, v := range row {
+			rec = append(rec, e.cell(b[:0], c, v))
+		}
+		if err := cw.Write(rec); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// cell formats one CSV cell.
+func (e *resultEncoder) cell(b []byte, c int, v model.Value) string {
+	switch {
+	case e.isTime(c, v):
+		if e.div > 0 {
+			return strconv.FormatInt(v.Int()/e.div, 10)
+		}
+		return time.Unix(0, v.Int()).UTC().Format(time.RFC3339Nano)
+	case v.Kind == model.KindString:
+		return v.Str()
+	case v.Kind == model.KindFloat:
+		if f := v.Float(); math.IsNaN(f) || math.IsInf(f, 0) {
+			return ""
+		}
+		return string(appendJSONFloat(b, v.Float()))
+	case v.Kind == model.KindNull:
+		return ""
+	}
+	return string(e.appendValue(b, c, v))
+}
+
+// appendJSONFloat appends f as a JSON number, or null when JSON cannot hold
+// it (NaN, ±Inf). Like encoding/json it uses exponent notation only for very
+// small or large magnitudes.
+func appendJSONFloat(b []byte, f float64) []byte {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return append(b, "null"...)
+	}
+	abs := math.Abs(f)
+	format := byte('f')
+	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	start := len(b)
+	b = strconv.AppendFloat(b, f, format, -1, 64)
+	if format == 'e' {
+		// Shorten e-07 to e-7.
+		n := len(b) - start
+		if n >= 4 && b[len(b)-4] == 'e' && b[len(b)-3] == '-' && b[len(b)-2] == '0' {
+			b[len(b)-2] = b[len(b)-1]
+			b = b[:len(b)-1]
+		}
+	}
+	return b
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD.
+func appendJSONString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i++
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}

@@ -1,0 +1,250 @@
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/soltixdb/soltix/model"
+	"github.com/soltixdb/soltix/planner"
+	"github.com/soltixdb/soltix/query"
+)
+
+// Store is what the HTTP layer needs from storage (storage.DB implements it).
+// It must be safe for concurrent use.
+type Store interface {
+	planner.Source
+	// Write stores a batch of points and returns once they are durable. It
+	// returns *storage.ConflictError when a field kind clashes (nothing is
+	// written), and an error wrapping storage.ErrUnavailable or
+	// storage.ErrClosed when the batch could not be made durable. Write
+	// must not keep points after it returns.
+	Write(ctx context.Context, points []model.Point) error
+	// Flush returns once everything acknowledged so far is in files.
+	Flush(ctx context.Context) error
+}
+
+// DefaultMaxBodyBytes is the body limit used when Options.MaxBodyBytes is 0.
+const DefaultMaxBodyBytes = 64 << 20
+
+// Options configures the handler. The zero value is usable.
+type Options struct {
+	// MaxBodyBytes limits a request body, both as sent and after gzip
+	// decompression; a larger body answers 413. 0 means DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// OpenAPI is served at GET /openapi.yaml.
+	OpenAPI []byte
+	// Ready reports readiness for GET /ready (200 when true, 503 when
+	// false). nil means always ready.
+	Ready func() bool
+	// Now returns the current time; it stamps points written without a
+	// time and is now() in queries. nil means time.Now.
+	Now func() time.Time
+	// Logger receives request errors. nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// executeFunc runs a parsed statement; planner.Execute in production.
+type executeFunc func(ctx context.Context, src planner.Source, stmt *query.Statement, now time.Time) (*planner.Result, error)
+
+// server holds the state shared by all handlers.
+type server struct {
+	store   Store
+	opts    Options
+	log     *slog.Logger
+	now     func() time.Time
+	limit   int64
+	execute executeFunc
+	metrics *metrics
+	mux     *chi.Mux
+}
+
+// New returns the HTTP handler of the external API over store.
+func New(store Store, opts Options) http.Handler {
+	return newServer(store, opts).mux
+}
+
+func newServer(store Store, opts Options) *server {
+	s := &server{
+		store:   store,
+		opts:    opts,
+		log:     opts.Logger,
+		now:     opts.Now,
+		limit:   opts.MaxBodyBytes,
+		execute: planner.Execute,
+		metrics: newMetrics(),
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.limit <= 0 {
+		s.limit = DefaultMaxBodyBytes
+	}
+	s.mux = s.routes()
+	return s
+}
+
+func (s *server) routes() *chi.Mux {
+	r := chi.NewRouter()
+	r.Use(s.instrument)
+	r.NotFound(s.notFound)
+	r.MethodNotAllowed(s.methodNotAllowed)
+
+	r.Get("/", s.index)
+	r.Get("/health", s.health)
+	r.Get("/ready", s.ready)
+	r.Get("/metrics", s.metrics.serve)
+	r.Get("/openapi.yaml", s.openAPI)
+
+	r.Post("/api/v1/write", s.writeV1)
+	r.Post("/write", s.writeInfluxV1)
+	r.Post("/api/v2/write", s.writeInfluxV2)
+
+	r.Get("/api/v1/query", s.query)
+	r.Post("/api/v1/query", s.query)
+
+	r.Post("/api/v1/admin/flush", s.flush)
+	return r
+}
+
+// instrument counts requests by route pattern and status code and times
+// them.
+func (s *server) instrument(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r)
+		route := "unmatched"
+		if rctx := chi.RouteContext(r.Context()); rctx != nil {
+			if p := rctx.RoutePattern(); p != "" {
+				route = p
+			}
+		}
+		code := rec.code
+		if code == 0 {
+			code = http.StatusOK
+		}
+		s.metrics.observeRequest(route, code, time.Since(start))
+	})
+}
+
+// statusRecorder remembers the status code written through it. Unwrap lets
+// http.ResponseController reach the underlying writer's Flush.
+type statusRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusRecorder) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusRecorder) Write(b []byte) (int, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (s *server) notFound(w http.ResponseWriter, r *http.Request) {
+	writeError(w, http.StatusNotFound, "no route "+r.Method+" "+r.URL.Path)
+}
+
+var allMethods = []string{
+	http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
+	http.MethodPatch, http.MethodDelete, http.MethodOptions,
+}
+
+func (s *server) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	var allowed []string
+	for _, m := range allMethods {
+		if s.mux.Match(chi.NewRouteContext(), m, r.URL.Path) {
+			allowed = append(allowed, m)
+		}
+	}
+	if len(allowed) > 0 {
+		w.Header().Set("Allow", strings.Join(allowed, ", "))
+	}
+	writeError(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed on "+r.URL.Path)
+}
+
+func (s *server) health(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, []byte(`{"status":"ok"}`))
+}
+
+func (s *server) ready(w http.ResponseWriter, r *http.Request) {
+	if s.opts.Ready != nil && !s.opts.Ready() {
+		writeJSON(w, http.StatusServiceUnavailable, []byte(`{"status":"not ready"}`))
+		return
+	}
+	writeJSON(w, http.StatusOK, []byte(`{"status":"ready"}`))
+}
+
+func (s *server) openAPI(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/yaml")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(s.opts.OpenAPI)
+}
+
+const indexHTML = `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>Soltix</title>
+</head>
+<body>
+<h1>Soltix</h1>
+<p>A time-series database. The web console is not here yet.</p>
+<ul>
+<li><a href="/openapi.yaml">API description (OpenAPI)</a></li>
+<li><a href="/health">Health</a></li>
+<li><a href="/ready">Readiness</a></li>
+<li><a href="/metrics">Metrics</a></li>
+</ul>
+</body>
+</html>
+`
+
+func (s *server) index(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write([]byte(indexHTML))
+}
+
+func (s *server) flush(w http.ResponseWriter, r *http.Request) {
+	if err := s.store.Flush(r.Context()); err != nil {
+		code, msg := storeErrorStatus(err)
+		if code == http.StatusInternalServerError {
+			s.log.ErrorContext(r.Context(), "flush", "err", err)
+		}
+		writeError(w, code, "flush: "+msg)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// writeJSON sends a ready-made JSON body.
+func writeJSON(w http.ResponseWriter, code int, body []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_, _ = w.Write(body)
+}
+
+// writeError sends {"error": msg}.
+func writeError(w http.ResponseWriter, code int, msg string) {
+	b := append([]byte(`{"error":`), appendJSONString(nil, msg)...)
+	b = append(b, '}')
+	writeJSON(w, code, b)
+}

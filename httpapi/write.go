@@ -1,0 +1,285 @@
+package httpapi
+
+import (
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/soltixdb/soltix/lineproto"
+	"github.com/soltixdb/soltix/model"
+	"github.com/soltixdb/soltix/storage"
+)
+
+// writeEndpoint describes the differences between the write routes.
+type writeEndpoint struct {
+	precisions []string // accepted values of the precision parameter
+	json       bool     // whether application/json bodies are accepted
+}
+
+var (
+	// POST /api/v1/write.
+	writeV1Endpoint = writeEndpoint{precisions: []string{"", "ns", "us", "ms", "s"}, json: true}
+	// POST /write (InfluxDB 1.x).
+	writeInfluxV1Endpoint = writeEndpoint{precisions: []string{"", "n", "ns", "u", "ms", "s", "m", "h"}}
+	// POST /api/v2/write (InfluxDB 2.x).
+	writeInfluxV2Endpoint = writeEndpoint{precisions: []string{"", "ns", "us", "ms", "s"}}
+)
+
+func (s *server) writeV1(w http.ResponseWriter, r *http.Request) {
+	s.write(w, r, writeV1Endpoint)
+}
+
+// writeInfluxV1 serves POST /write. db, rp, u, p and any Authorization
+// header are accepted and ignored: Soltix has one namespace.
+func (s *server) writeInfluxV1(w http.ResponseWriter, r *http.Request) {
+	s.write(w, r, writeInfluxV1Endpoint)
+}
+
+// writeInfluxV2 serves POST /api/v2/write. org, bucket and any
+// Authorization header are accepted and ignored.
+func (s *server) writeInfluxV2(w http.ResponseWriter, r *http.Request) {
+	s.write(w, r, writeInfluxV2Endpoint)
+}
+
+// badLine is one entry of the "lines" list of a 400 answer to a write.
+type badLine struct {
+	Line   int
+	Column int
+	Reason string
+}
+
+func (s *server) write(w http.ResponseWriter, r *http.Request, ep writeEndpoint) {
+	ctx := r.Context()
+	fail := func(code int, msg string) {
+		s.metrics.writeErrors.Add(1)
+		writeError(w, code, msg)
+	}
+
+	params := r.URL.Query()
+	p := params.Get("precision")
+	if !slices.Contains(ep.precisions, p) {
+		fail(http.StatusBadRequest, fmt.Sprintf("bad precision %q: want one of %s", p, strings.Join(ep.precisions[1:], ", ")))
+		return
+	}
+	prec, err := lineproto.ParsePrecision(p)
+	if err != nil {
+		fail(http.StatusBadRequest, fmt.Sprintf("bad precision %q: %v", p, err))
+		return
+	}
+
+	body, code, err := s.readBody(w, r)
+	if err != nil {
+		fail(code, err.Error())
+		return
+	}
+
+	now := s.now().UnixNano()
+	var (
+		points []model.Point
+		lines  []int // lines[i] is what a bad points[i] is reported as
+		bad    []badLine
+	)
+	jsonBody := ep.json && isJSON(r.Header.Get("Content-Type"))
+	if jsonBody {
+		var syntax *badLine
+		points, lines, bad, syntax, err = decodeJSON(body, params.Get("collection"), int64(prec), now)
+		switch {
+		case syntax != nil:
+			s.metrics.writeErrors.Add(1)
+			writeBadLines(w, "bad JSON body; nothing written", []badLine{*syntax})
+			return
+		case err != nil:
+			fail(http.StatusBadRequest, err.Error())
+			return
+		}
+	} else {
+		var errs []*lineproto.LineError
+		points, lines, errs = lineproto.Parse(body, prec, now)
+		for _, e := range errs {
+			bad = append(bad, badLine{Line: e.Line, Column: e.Column, Reason: e.Reason})
+		}
+		bad = append(bad, reservedKeys(points, lines)...)
+		slices.SortStableFunc(bad, func(a, b badLine) int { return a.Line - b.Line })
+	}
+	if len(bad) > 0 {
+		msg := badLinesMessage(bad)
+		if !jsonBody && len(bad) >= lineproto.MaxErrors {
+			msg = fmt.Sprintf("%d bad lines, parsing stopped there; nothing written", len(bad))
+		}
+		s.metrics.writeErrors.Add(1)
+		writeBadLines(w, msg, bad)
+		return
+	}
+	if len(points) == 0 {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+
+	err = s.store.Write(ctx, points)
+	if err != nil {
+		var ce *storage.ConflictError
+		if errors.As(err, &ce) {
+			bad = make([]badLine, 0, len(ce.Conflicts))
+			for _, c := range ce.Conflicts {
+				line := 0
+				if c.Point >= 0 && c.Point < len(lines) {
+					line = lines[c.Point]
+				}
+				bad = append(bad, badLine{Line: line, Reason: c.Reason()})
+			}
+			slices.SortStableFunc(bad, func(a, b badLine) int { return a.Line - b.Line })
+			s.metrics.writeErrors.Add(1)
+			writeBadLines(w, badLinesMessage(bad), bad)
+			return
+		}
+		code, msg := storeErrorStatus(err)
+		if code == http.StatusInternalServerError {
+			s.log.ErrorContext(ctx, "write", "points", len(points), "err", err)
+		} else {
+			s.log.WarnContext(ctx, "write", "points", len(points), "err", err)
+		}
+		fail(code, "write: "+msg)
+		return
+	}
+	s.metrics.pointsWritten.Add(uint64(len(points)))
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// storeErrorStatus maps an error from Store.Write or Store.Flush to a status
+// code and message.
+func storeErrorStatus(err error) (int, string) {
+	switch {
+	case errors.Is(err, storage.ErrUnavailable), errors.Is(err, storage.ErrClosed):
+		return http.StatusServiceUnavailable, err.Error()
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return http.StatusServiceUnavailable, err.Error()
+	}
+	return http.StatusInternalServerError, err.Error()
+}
+
+// badLinesMessage returns "N bad lines; nothing written", counting distinct
+// line numbers.
+func badLinesMessage(bad []badLine) string {
+	n := 0
+	seen := make(map[int]bool, len(bad))
+	for _, b := range bad {
+		if !seen[b.Line] {
+			seen[b.Line] = true
+			n++
+		}
+	}
+	if n == 1 {
+		return "1 bad line; nothing written"
+	}
+	return strconv.Itoa(n) + " bad lines; nothing written"
+}
+
+// writeBadLines sends {"error": msg, "lines": [{"line","column","reason"},...]}.
+func writeBadLines(w http.ResponseWriter, msg string, bad []badLine) {
+	b := append([]byte(`{"error":`), appendJSONString(nil, msg)...)
+	b = append(b, `,"lines":[`...)
+	for i, l := range bad {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"line":`...)
+		b = strconv.AppendInt(b, int64(l.Line), 10)
+		b = append(b, `,"column":`...)
+		b = strconv.AppendInt(b, int64(l.Column), 10)
+		b = append(b, `,"reason":`...)
+		b = appendJSONString(b, l.Reason)
+		b = append(b, '}')
+	}
+	b = append(b, "]}"...)
+	writeJSON(w, http.StatusBadRequest, b)
+}
+
+// isJSON reports whether a Content-Type names a JSON body.
+func isJSON(contentType string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return false
+	}
+	return mt == "application/json" || strings.HasSuffix(mt, "+json")
+}
+
+// readBody reads the whole request body, gunzipping it when
+// Content-Encoding says gzip, and enforces the body limit before and after
+// decompression. On failure it returns the status code to answer with.
+func (s *server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, int, error) {
+	tooLarge := fmt.Errorf("request body too large: limit is %d bytes", s.limit)
+	gz := false
+	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
+	case "", "identity":
+	case "gzip", "x-gzip":
+		gz = true
+	default:
+		return nil, http.StatusUnsupportedMediaType, fmt.Errorf("unsupported Content-Encoding %q: use gzip or none", enc)
+	}
+	if r.ContentLength > s.limit {
+		return nil, http.StatusRequestEntityTooLarge, tooLarge
+	}
+	body := http.MaxBytesReader(w, r.Body, s.limit)
+	defer body.Close()
+
+	var rd io.Reader = body
+	if gz {
+		zr, err := gzip.NewReader(body)
+		if err != nil {
+			code, err := readErrorStatus(err, tooLarge, true)
+			return nil, code, err
+		}
+		defer zr.Close()
+		rd = io.LimitReader(zr, s.limit+1)
+	}
+	data, err := io.ReadAll(rd)
+	if err != nil {
+		code, err := readErrorStatus(err, tooLarge, gz)
+		return nil, code, err
+	}
+	if int64(len(data)) > s.limit {
+		return nil, http.StatusRequestEntityTooLarge, tooLarge
+	}
+	return data, 0, nil
+}
+
+func readErrorStatus(err, tooLarge error, gz bool) (int, error) {
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return http.StatusRequestEntityTooLarge, tooLarge
+	case gz:
+		return http.StatusBadRequest, fmt.Errorf("bad gzip body: %w", err)
+	}
+	return http.StatusBadRequest, fmt.Errorf("read body: %w", err)
+}
+
+// reservedKeys reports points that use "time" as a tag or field key: the
+// query language reserves that name for the timestamp, as the JSON decoder
+// does. The line-protocol decoder itself accepts it, like InfluxData's.
+func reservedKeys(points []model.Point, lines []int) []badLine {
+	var bad []badLine
+	for i := range points {
+		p := &points[i]
+		var what string
+		if p.Tags.Has("time") {
+			what = "tag"
+		}
+		for _, f := range p.Fields {
+			if f.Key == "time" {
+				what = "field"
+			}
+		}
+		if what != "" {
+			bad = append(bad, badLine{Line: lines[i], Reason: what + ` key "time" is reserved for the timestamp`})
+		}
+	}
+	return bad
+}

@@ -1,0 +1,24 @@
+# The whole test suite, as CI runs it (.ci/run). Packages that run
+# goroutines of their own (storage, httpapi) also run under the race detector.
+RACE_PKGS = ./storage/... ./httpapi/...
+
+.PHONY: test vet build fuzz
+
+test: vet
+	go test -count=1 ./...
+	go test -count=1 -race $(RACE_PKGS)
+
+vet:
+	go vet ./...
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+build:
+	go build -o soltix ./cmd/soltix
+
+# Run every fuzz target for FUZZTIME each (locally, not in CI).
+FUZZTIME ?= 2m
+fuzz:
+	go test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./lineproto
+	go test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./query
+	go test -run='^$$' -fuzz=FuzzDecodeBatch -fuzztime=$(FUZZTIME) ./storage
+	go test -run='^$$' -fuzz=FuzzOpen -fuzztime=$(FUZZTIME) ./storage/colfile

@@ -1,0 +1,192 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/soltixdb/soltix/storage"
+	"github.com/soltixdb/soltix/storage/wal"
+)
+
+// Config is the whole configuration of a node. It is read from, in
+// increasing priority: built-in defaults, SOLTIX_* environment variables,
+// the YAML file named by --config (or SOLTIX_CONFIG), and flags.
+type Config struct {
+	Listen  string        `yaml:"listen"`
+	DataDir string        `yaml:"data_dir"`
+	Storage StorageConfig `yaml:"storage"`
+	HTTP    HTTPConfig    `yaml:"http"`
+	Log     LogConfig     `yaml:"log"`
+}
+
+// StorageConfig configures the storage engine (see storage.Options).
+type StorageConfig struct {
+	NumGroups       int      `yaml:"num_groups"`
+	Partition       Duration `yaml:"partition"`
+	ShardTag        string   `yaml:"shard_tag"`
+	WALSync         string   `yaml:"wal_sync"` // always | never
+	WALSegmentBytes int64    `yaml:"wal_segment_bytes"`
+	FlushInterval   Duration `yaml:"flush_interval"`
+	MaxMemoryPoints int      `yaml:"max_memory_points"`
+}
+
+// HTTPConfig configures the HTTP API.
+type HTTPConfig struct {
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+}
+
+// LogConfig configures logging.
+type LogConfig struct {
+	Level  string `yaml:"level"`  // debug | info | warn | error
+	Format string `yaml:"format"` // text | json
+}
+
+// Duration is a time.Duration written as "10m" in YAML.
+type Duration time.Duration
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+func defaultConfig() Config {
+	return Config{
+		Listen:  "127.0.0.1:5050",
+		DataDir: "./data",
+		Storage: StorageConfig{WALSync: "always"},
+		Log:     LogConfig{Level: "info", Format: "text"},
+	}
+}
+
+// envOverrides applies SOLTIX_* variables.
+func (c *Config) envOverrides(getenv func(string) string) error {
+	str := func(name string, dst *string) {
+		if v := getenv(name); v != "" {
+			*dst = v
+		}
+	}
+	str("SOLTIX_LISTEN", &c.Listen)
+	str("SOLTIX_DATA_DIR", &c.DataDir)
+	str("SOLTIX_WAL_SYNC", &c.Storage.WALSync)
+	str("SOLTIX_SHARD_TAG", &c.Storage.ShardTag)
+	str("SOLTIX_LOG_LEVEL", &c.Log.Level)
+	str("SOLTIX_LOG_FORMAT", &c.Log.Format)
+	if v := getenv("SOLTIX_MAX_BODY_BYTES"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return fmt.Errorf("SOLTIX_MAX_BODY_BYTES: %w", err)
+		}
+		c.HTTP.MaxBodyBytes = n
+	}
+	if v := getenv("SOLTIX_FLUSH_INTERVAL"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("SOLTIX_FLUSH_INTERVAL: %w", err)
+		}
+		c.Storage.FlushInterval = Duration(d)
+	}
+	return nil
+}
+
+// loadFile merges a YAML file into c; unknown keys are an error.
+func (c *Config) loadFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("read config: %w", err)
+	}
+	defer f.Close()
+	dec := yaml.NewDecoder(f)
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil {
+		return fmt.Errorf("parse config %s: %w", path, err)
+	}
+	return nil
+}
+
+// loadConfig builds the configuration of a server command from its
+// arguments: defaults, then the environment, then --config, then flags.
+func loadConfig(name string, args []string, getenv func(string) string) (Config, error) {
+	cfg := defaultConfig()
+	if err := cfg.envOverrides(getenv); err != nil {
+		return cfg, err
+	}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	configPath := fs.String("config", getenv("SOLTIX_CONFIG"), "YAML config file")
+	listen := fs.String("listen", "", "address to listen on (default "+cfg.Listen+")")
+	dataDir := fs.String("data-dir", "", "data directory (default "+cfg.DataDir+")")
+	walSync := fs.String("wal-sync", "", "WAL fsync policy: always (default) or never (unsafe: loses acknowledged writes on a crash)")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if *configPath != "" {
+		if err := cfg.loadFile(*configPath); err != nil {
+			return cfg, err
+		}
+	}
+	if *listen != "" {
+		cfg.Listen = *listen
+	}
+	if *dataDir != "" {
+		cfg.DataDir = *dataDir
+	}
+	if *walSync != "" {
+		cfg.Storage.WALSync = *walSync
+	}
+	return cfg, cfg.validate()
+}
+
+func (c *Config) validate() error {
+	switch c.Storage.WALSync {
+	case "always", "never":
+	default:
+		return fmt.Errorf("wal_sync must be always or never, not %q", c.Storage.WALSync)
+	}
+	if _, err := c.logLevel(); err != nil {
+		return err
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		return fmt.Errorf("log format must be text or json, not %q", c.Log.Format)
+	}
+	return nil
+}
+
+func (c *Config) logLevel() (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(strings.ToUpper(c.Log.Level))); err != nil {
+		return 0, fmt.Errorf("log level must be debug, info, warn or error, not %q", c.Log.Level)
+	}
+	return l, nil
+}
+
+func (c *Config) storageOptions(log *slog.Logger) *storage.Options {
+	o := &storage.Options{
+		NumGroups:         c.Storage.NumGroups,
+		PartitionDuration: time.Duration(c.Storage.Partition),
+		ShardTag:          c.Storage.ShardTag,
+		WALSegmentSize:    c.Storage.WALSegmentBytes,
+		FlushInterval:     time.Duration(c.Storage.FlushInterval),
+		MaxMemoryPoints:   c.Storage.MaxMemoryPoints,
+		Logger:            log,
+	}
+	if c.Storage.WALSync == "never" {
+		o.Sync = wal.SyncNever
+	}
+	return o
+}

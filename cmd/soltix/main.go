@@ -1,0 +1,154 @@
+// Command soltix is the Soltix time-series database. One binary plays every
+// role:
+//
+//	soltix serve   [--config FILE] [--listen ADDR] [--data-dir DIR]   a complete single-node database
+//	soltix query   [--server URL] [--format table|json|csv] 'SELECT ...'
+//	soltix version
+//
+// The cluster roles (router, storage) and the benchmark tool arrive with
+// their issues. See README.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/soltixdb/soltix"
+	"github.com/soltixdb/soltix/httpapi"
+	"github.com/soltixdb/soltix/storage"
+)
+
+const usage = `Soltix, a time-series database.
+
+Usage:
+  soltix serve [--config FILE] [--listen ADDR] [--data-dir DIR] [--wal-sync always|never]
+        run a complete single-node database (default 127.0.0.1:5050, data in ./data)
+  soltix query [--server URL] [--format table|json|csv] [--epoch ns|us|ms|s] 'SELECT ...'
+        run a query against a server and print the result
+  soltix version
+
+Environment: SOLTIX_CONFIG, SOLTIX_LISTEN, SOLTIX_DATA_DIR, SOLTIX_WAL_SYNC,
+SOLTIX_SHARD_TAG, SOLTIX_MAX_BODY_BYTES, SOLTIX_FLUSH_INTERVAL, SOLTIX_LOG_LEVEL,
+SOLTIX_LOG_FORMAT, SOLTIX_SERVER (for query). Flags override the config file,
+which overrides the environment.
+`
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		return serve(args[1:], stdout, stderr)
+	case "query":
+		return queryCmd(args[1:], stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, "soltix", version)
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	case "router", "storage", "bench":
+		fmt.Fprintf(stderr, "soltix %s: not available yet in this build (single-node `soltix serve` is)\n", args[0])
+		return 2
+	}
+	fmt.Fprintf(stderr, "soltix: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}
+
+func newLogger(cfg *Config, w io.Writer) *slog.Logger {
+	level, _ := cfg.logLevel()
+	o := &slog.HandlerOptions{Level: level}
+	if cfg.Log.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, o))
+	}
+	return slog.New(slog.NewTextHandler(w, o))
+}
+
+// serve runs the single-node database until SIGINT or SIGTERM, then shuts
+// down gracefully: stop accepting requests, let those in flight finish,
+// flush memory to files, sync, exit 0.
+func serve(args []string, stdout, stderr io.Writer) int {
+	cfg, err := loadConfig("serve", args, os.Getenv)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintln(stderr, "soltix serve:", err)
+		return 2
+	}
+	log := newLogger(&cfg, stderr)
+	slog.SetDefault(log)
+
+	db, err := storage.Open(cfg.DataDir, cfg.storageOptions(log))
+	if err != nil {
+		log.Error("cannot open storage", "data_dir", cfg.DataDir, "err", err)
+		return 1
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		log.Error("cannot listen", "addr", cfg.Listen, "err", err)
+		db.Close()
+		return 1
+	}
+	handler := httpapi.New(db, httpapi.Options{
+		MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
+		OpenAPI:      soltix.OpenAPI,
+		Logger:       log,
+	})
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	// Plain HTTP/1.1 and unencrypted HTTP/2 (h2c) on one port.
+	srv.Protocols = new(http.Protocols)
+	srv.Protocols.SetHTTP1(true)
+	srv.Protocols.SetUnencryptedHTTP2(true)
+
+	fmt.Fprintf(stdout, "soltix %s serving on http://%s (data in %s)\n", version, ln.Addr(), cfg.DataDir)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+
+	sigc := make(chan os.Signal, 1)
+	signal.Notify(sigc, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigc)
+	code := 0
+	select {
+	case sig := <-sigc:
+		log.Info("shutting down", "signal", sig.String())
+	case err := <-errc:
+		log.Error("http server stopped", "err", err)
+		code = 1
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		log.Error("http shutdown", "err", err)
+		code = 1
+	}
+	if err := db.Close(); err != nil {
+		log.Error("storage close", "err", err)
+		code = 1
+	}
+	log.Info("stopped")
+	return code
+}

@@ -20,5 +20,6 @@ FUZZTIME ?= 2m
 fuzz:
 	go test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./lineproto
 	go test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./query
+	go test -run='^$$' -fuzz=FuzzDecodeJSON -fuzztime=$(FUZZTIME) ./httpapi
 	go test -run='^$$' -fuzz=FuzzDecodeBatch -fuzztime=$(FUZZTIME) ./storage
 	go test -run='^$$' -fuzz=FuzzOpen -fuzztime=$(FUZZTIME) ./storage/colfile

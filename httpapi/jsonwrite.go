@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"time"
+	"unicode/utf8"
 
 	"github.com/valyala/fastjson"
 
@@ -43,6 +44,9 @@ func decodeJSON(body []byte, defaultCollection string, precNanos, now int64) (po
 	lines = make([]int, 0, len(objs))
 	for i, o := range objs {
 		pt, reason := decodeJSONPoint(o, defaultCollection, precNanos, now)
+		if reason == "" {
+			reason = invalidUTF8(&pt)
+		}
 		if reason != "" {
 			bad = append(bad, badLine{Line: i + 1, Reason: reason})
 			continue
@@ -269,4 +273,23 @@ func jsonSyntaxError(body []byte, perr error) *badLine {
 	line := 1 + bytes.Count(body[:off], []byte{'\n'})
 	col := off - bytes.LastIndexByte(body[:off], '\n')
 	return &badLine{Line: line, Column: col, Reason: se.Error()}
+}
+
+// invalidUTF8 names the first string of a point that is not valid UTF-8
+// (line protocol refuses those too), or returns "".
+func invalidUTF8(p *model.Point) string {
+	if !utf8.ValidString(p.Collection) {
+		return fmt.Sprintf("collection %q is not valid UTF-8", p.Collection)
+	}
+	for _, t := range p.Tags {
+		if !utf8.ValidString(t.Key) || !utf8.ValidString(t.Value) {
+			return fmt.Sprintf("tag %q=%q is not valid UTF-8", t.Key, t.Value)
+		}
+	}
+	for _, f := range p.Fields {
+		if !utf8.ValidString(f.Key) || (f.Value.Kind == model.KindString && !utf8.ValidString(f.Value.Str())) {
+			return fmt.Sprintf("field %q is not valid UTF-8", f.Key)
+		}
+	}
+	return ""
 }

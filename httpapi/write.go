@@ -105,7 +105,9 @@ func (s *server) write(w http.ResponseWriter, r *http.Request, ep writeEndpoint)
 		for _, e := range errs {
 			bad = append(bad, badLine{Line: e.Line, Column: e.Column, Reason: e.Reason})
 		}
-		bad = append(bad, reservedKeys(points, lines)...)
+	}
+	if refused := refusedPoints(points, lines); len(refused) > 0 {
+		bad = append(bad, refused...)
 		slices.SortStableFunc(bad, func(a, b badLine) int { return a.Line - b.Line })
 	}
 	if len(bad) > 0 {
@@ -261,13 +263,18 @@ func readErrorStatus(err, tooLarge error, gz bool) (int, error) {
 	return http.StatusBadRequest, fmt.Errorf("read body: %w", err)
 }
 
-// reservedKeys reports points that use "time" as a tag or field key: the
-// query language reserves that name for the timestamp, as the JSON decoder
-// does. The line-protocol decoder itself accepts it, like InfluxData's.
-func reservedKeys(points []model.Point, lines []int) []badLine {
+// refusedPoints reports decoded points that storage would refuse: a
+// collection name longer than storage.MaxCollectionLen, or "time" as a tag
+// or field key (the query language reserves that name for the timestamp;
+// the line-protocol decoder accepts it, like InfluxData's).
+func refusedPoints(points []model.Point, lines []int) []badLine {
 	var bad []badLine
 	for i := range points {
 		p := &points[i]
+		if len(p.Collection) > storage.MaxCollectionLen {
+			bad = append(bad, badLine{Line: lines[i], Reason: fmt.Sprintf("collection name of %d bytes is longer than the limit of %d", len(p.Collection), storage.MaxCollectionLen)})
+			continue
+		}
 		var what string
 		if p.Tags.Has("time") {
 			what = "tag"

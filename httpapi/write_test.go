@@ -228,6 +228,14 @@ func TestWriteRejected(t *testing.T) {
 			lines:   []wantLine{{2, -1, ""}, {4, -1, ""}},
 		},
 		{
+			name:    "collection name too long",
+			target:  "/api/v1/write",
+			body:    "ok v=1 1\n" + strings.Repeat("m", 1025) + " v=1 1\n",
+			code:    400,
+			errText: "1 bad line; nothing written",
+			lines:   []wantLine{{2, 0, "longer than the limit of 1024"}},
+		},
+		{
 			name:    "time is a reserved key in line protocol",
 			target:  "/write?db=x",
 			body:    "cpu v=1 1\ncpu,time=x v=2 2\ncpu v=1,time=3i 3\n",

@@ -72,6 +72,10 @@ func (o *Options) withDefaults() Options {
 	return r
 }
 
+// MaxCollectionLen is the longest collection name, in bytes, that Write
+// accepts (the colstore format's limit).
+const MaxCollectionLen = colfile.MaxCollectionLen
+
 // DB is a single-node storage engine over one data directory. It is safe
 // for concurrent use.
 //
@@ -369,8 +373,12 @@ func (db *DB) Write(ctx context.Context, points []model.Point) error {
 		return err
 	}
 	for i := range points {
-		if points[i].Collection == "" || len(points[i].Fields) == 0 {
+		p := &points[i]
+		if p.Collection == "" || len(p.Fields) == 0 {
 			return fmt.Errorf("point %d: a point needs a collection and at least one field", i)
+		}
+		if len(p.Collection) > MaxCollectionLen {
+			return fmt.Errorf("point %d: collection name of %d bytes exceeds %d", i, len(p.Collection), MaxCollectionLen)
 		}
 	}
 	db.swapMu.RLock()

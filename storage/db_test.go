@@ -428,3 +428,21 @@ func TestMergeColumns(t *testing.T) {
 		})
 	}
 }
+
+func TestWriteRefusesInvalidPoints(t *testing.T) {
+	db := openTest(t, t.TempDir())
+	defer db.Close()
+	long := string(make([]byte, MaxCollectionLen+1))
+	for _, batch := range [][]model.Point{
+		{pt("ok", "d", 1, fv("v", 1)), pt(long, "d", 1, fv("v", 1))},
+		{pt("ok", "d", 1, fv("v", 1)), pt("", "d", 1, fv("v", 1))},
+		{pt("ok", "d", 1, fv("v", 1)), pt("ok", "d", 1)},
+	} {
+		if err := db.Write(context.Background(), batch); err == nil {
+			t.Errorf("Write(%v) succeeded", batch)
+		}
+	}
+	if got := db.Collections(); len(got) != 0 {
+		t.Errorf("Collections() = %v after refused batches, want none", got)
+	}
+}

@@ -1,0 +1,20 @@
+// Package e2e holds Soltix's black-box end-to-end tests. They talk to a
+// server only over HTTP, as a client would: either the real binary
+// (cmd/soltix, built once per run and driven on loopback ports) or a server
+// started in-process (storage.Open on a temporary directory, httpapi.New,
+// httptest.NewServer), which can be closed and reopened on the same
+// directory to restart it.
+//
+// TestDifferential is the test that the database answers queries
+// correctly. It writes random data (seeded, mixed line protocol and JSON,
+// with overwrites), runs random queries, and checks every answer against a
+// deliberately naive oracle of docs/query.md: the oracle works by brute
+// force over the list of points written and shares no code with the
+// planner. The checks run with everything in memory, after a flush, after
+// a restart, with overwrites split between files and memory, and after a
+// second flush. A handful of hand-computed answers check the oracle itself.
+// SOLTIX_DIFF_SEED=n reruns one seed; SOLTIX_DIFF_RANDOM=1 adds a seed from
+// the clock; -short runs fewer queries.
+//
+// The package has no non-test code; this file only documents it.
+package e2e

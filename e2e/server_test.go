@@ -1,0 +1,150 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/soltixdb/soltix/httpapi"
+	"github.com/soltixdb/soltix/storage"
+	"github.com/soltixdb/soltix/storage/wal"
+)
+
+// liveServer is a real Soltix server running in-process over a data directory.
+// Tests talk to it only over HTTP.
+type liveServer struct {
+	t    testing.TB
+	dir  string
+	opts storage.Options
+	now  time.Time
+	db   *storage.DB
+	http *httptest.Server
+}
+
+// startLiveServer opens a DB on dir and serves it. Background flushes are off,
+// so data stays in memory until the test flushes.
+func startLiveServer(t testing.TB, dir string, opts storage.Options, now time.Time) *liveServer {
+	t.Helper()
+	opts.FlushInterval = -1
+	opts.Sync = wal.SyncNever
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	s := &liveServer{t: t, dir: dir, opts: opts, now: now}
+	s.open()
+	t.Cleanup(s.close)
+	return s
+}
+
+func (s *liveServer) open() {
+	s.t.Helper()
+	db, err := storage.Open(s.dir, &s.opts)
+	if err != nil {
+		s.t.Fatalf("open storage: %v", err)
+	}
+	s.db = db
+	h := httpapi.New(db, httpapi.Options{
+		Now:    func() time.Time { return s.now },
+		Logger: s.opts.Logger,
+	})
+	s.http = httptest.NewServer(h)
+}
+
+func (s *liveServer) close() {
+	if s.http != nil {
+		s.http.Close()
+		s.http = nil
+	}
+	if s.db != nil {
+		if err := s.db.Close(); err != nil {
+			s.t.Errorf("close storage: %v", err)
+		}
+		s.db = nil
+	}
+}
+
+// restart closes the server and the DB and opens the same directory again.
+func (s *liveServer) restart() {
+	s.t.Helper()
+	s.close()
+	s.open()
+}
+
+func (s *liveServer) post(path, contentType string, body []byte) (int, []byte) {
+	s.t.Helper()
+	resp, err := http.Post(s.http.URL+path, contentType, bytes.NewReader(body))
+	if err != nil {
+		s.t.Fatalf("POST %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		s.t.Fatalf("POST %s: read body: %v", path, err)
+	}
+	return resp.StatusCode, b
+}
+
+// write sends one batch, as line protocol or JSON, and wants 204.
+func (s *liveServer) write(b batch) {
+	s.t.Helper()
+	var code int
+	var body []byte
+	if b.json {
+		data, err := b.jsonBody()
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		code, body = s.post("/api/v1/write", "application/json", data)
+	} else {
+		code, body = s.post("/api/v1/write?precision=ns", "text/plain; charset=utf-8", []byte(b.lineProtocol()))
+	}
+	if code != http.StatusNoContent {
+		s.t.Fatalf("write of %d points (json=%v): status %d: %s", len(b.points), b.json, code, body)
+	}
+}
+
+// flush asks the server to move memory into files.
+func (s *liveServer) flush() {
+	s.t.Helper()
+	if code, body := s.post("/api/v1/admin/flush", "", nil); code != http.StatusNoContent {
+		s.t.Fatalf("flush: status %d: %s", code, body)
+	}
+}
+
+// queryAnswer is a decoded query answer; numbers stay json.Number.
+type queryAnswer struct {
+	Columns []string `json:"columns"`
+	Rows    [][]any  `json:"rows"`
+}
+
+// query runs q with integer nanosecond times. err is set for a non-200
+// answer or an undecodable body.
+func (s *liveServer) query(q string) (*queryAnswer, error) {
+	resp, err := http.Get(s.http.URL + "/api/v1/query?epoch=ns&q=" + url.QueryEscape(q))
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("status %d: %s", resp.StatusCode, strings.TrimSpace(string(body)))
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var r queryAnswer
+	if err := dec.Decode(&r); err != nil {
+		return nil, fmt.Errorf("decode %q: %w", body, err)
+	}
+	return &r, nil
+}

@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
@@ -405,7 +406,7 @@ func (ex *executor) outputRaw(res *Result, groups []*group) {
 	for _, g := range groups {
 		if g.unsorted {
 			slices.SortFunc(g.raw, func(a, b rawRow) int {
-				if c := cmpInt(a.t, b.t); c != 0 {
+				if c := cmp.Compare(a.t, b.t); c != 0 {
 					return c
 				}
 				return a.rank - b.rank
@@ -483,7 +484,7 @@ func (ex *executor) outputAggregates(res *Result, groups []*group) error {
 		for _, b := range g.buckets {
 			data = append(data, filled{start: b.lo, vals: results(b)})
 		}
-		slices.SortFunc(data, func(a, b filled) int { return cmpInt(a.start, b.start) })
+		slices.SortFunc(data, func(a, b filled) int { return cmp.Compare(a.start, b.start) })
 		var out [][]model.Value
 		if mode == query.FillNone {
 			for _, d := range data {

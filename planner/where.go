@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"cmp"
 	"math"
 	"regexp"
 	"strings"
@@ -218,7 +219,7 @@ func (c *compiler) literalCmp(kind leafKind, fkind model.Kind, name string, lit 
 		if err != nil {
 			return valueCmp{}, err
 		}
-		return valueCmp{i64: func(v int64) int { return cmpInt(v, t) }}, nil
+		return valueCmp{i64: func(v int64) int { return cmp.Compare(v, t) }}, nil
 	}
 	if lit.Kind == query.LitRegex {
 		return valueCmp{}, errorf(pos, "a regular expression can only be matched with =~ or !~")
@@ -253,12 +254,12 @@ func (c *compiler) literalCmp(kind leafKind, fkind model.Kind, name string, lit 
 		case query.LitInteger:
 			n := lit.Int
 			vc.f64 = func(v float64) int { return cmpFloatInt(v, n) }
-			vc.i64 = func(v int64) int { return cmpInt(v, n) }
+			vc.i64 = func(v int64) int { return cmp.Compare(v, n) }
 			vc.u64 = func(v uint64) int {
 				if n < 0 {
 					return 1
 				}
-				return cmpUint(v, uint64(n))
+				return cmp.Compare(v, uint64(n))
 			}
 		case query.LitNumber:
 			f := lit.Num
@@ -495,26 +496,6 @@ func (c *compiler) between(e *query.Between) (*leaf, error) {
 
 // Numeric comparisons that are exact across integers and floats.
 
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-func cmpUint(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
 func cmpFloat(a, b float64) int {
 	switch {
 	case a < b:
@@ -545,7 +526,7 @@ func cmpFloatInt(f float64, i int64) int {
 		return 1
 	}
 	tr := math.Trunc(f)
-	if c := cmpInt(int64(tr), i); c != 0 {
+	if c := cmp.Compare(int64(tr), i); c != 0 {
 		return c
 	}
 	return cmpFloat(f, tr)
@@ -562,7 +543,7 @@ func cmpFloatUint(f float64, u uint64) int {
 		return 1
 	}
 	tr := math.Trunc(f)
-	if c := cmpUint(uint64(tr), u); c != 0 {
+	if c := cmp.Compare(uint64(tr), u); c != 0 {
 		return c
 	}
 	return cmpFloat(f, tr)

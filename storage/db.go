@@ -93,7 +93,8 @@ type DB struct {
 
 	mu        sync.RWMutex
 	colls     map[string]*collection
-	memPoints int // field values in the active memory generation
+	tombs     []*tombstone // live deletes that still cover file data, by seq
+	memPoints int          // field values in the active memory generation
 	closed    bool
 
 	stop chan struct{} // closed by Close to stop the background flusher
@@ -165,6 +166,16 @@ func Open(dir string, opts *Options) (*DB, error) {
 	start := time.Now()
 	records, points := 0, 0
 	err = w.Replay(func(segment uint64, rec []byte) error {
+		if recordKind(rec) == recordDelete {
+			t, err := decodeDelete(rec)
+			if err != nil {
+				return fmt.Errorf("wal segment %d: %w", segment, err)
+			}
+			db.applyDelete(t)
+			db.bumpSeq(t.seq)
+			records++
+			return nil
+		}
 		seq, pts, err := decodeBatch(rec)
 		if err != nil {
 			return fmt.Errorf("wal segment %d: %w", segment, err)
@@ -185,6 +196,7 @@ func Open(dir string, opts *Options) (*DB, error) {
 		db.closeFiles()
 		return nil, errors.Join(fmt.Errorf("replay wal: %w", err), w.Close())
 	}
+	db.dropSpentTombstones()
 	db.log.Info("storage opened", "dir", dir, "collections", len(db.colls), "wal_records", records,
 		"wal_points", points, "replay", time.Since(start).Round(time.Millisecond))
 	go db.flushLoop()
@@ -502,11 +514,19 @@ func (db *DB) flushLocked(ctx context.Context) error {
 	}
 	db.memPoints = 0
 	seg, err := db.wal.Rotate()
+	tombs := append([]*tombstone(nil), db.tombs...)
 	db.mu.Unlock()
 	db.swapMu.Unlock()
 	if err != nil {
 		db.unswap(work)
 		return fmt.Errorf("rotate wal: %w", err)
+	}
+	// Live tombstones must outlive the segments about to be removed.
+	for _, t := range tombs {
+		if _, err := db.wal.Append(appendDelete(nil, t)); err != nil {
+			db.unswap(work)
+			return fmt.Errorf("carry tombstone over: %w", err)
+		}
 	}
 	if len(work) == 0 {
 		return db.wal.RemoveBefore(seg)
@@ -802,9 +822,10 @@ func (db *DB) Series(collection string, match func(model.Tags) bool) []model.Tag
 // Read implements planner.Source.
 func (db *DB) Read(ctx context.Context, collection string, tags model.Tags, fields []string, min, max int64) ([]model.Column, error) {
 	type fileCol struct {
-		f   *dataFile
-		si  int
-		col int
+		f     *dataFile
+		si    int
+		col   int
+		tombs []*tombstone // deletes that cover this file's data of the series
 	}
 	db.mu.RLock()
 	c := db.lookup(collection)
@@ -833,7 +854,13 @@ func (db *DB) Read(ctx context.Context, collection string, tags model.Tags, fiel
 			info := fs.f.r.Series()[fs.idx]
 			for ci, col := range info.Columns {
 				if col.Name == name && col.MaxTime >= min && col.MinTime <= max {
-					fileCols[i] = append(fileCols[i], fileCol{fs.f, fs.idx, ci})
+					fc := fileCol{f: fs.f, si: fs.idx, col: ci}
+					for _, t := range db.tombs {
+						if t.coll == collection && t.covers(s.key, fs.f.meta.Seq, col.MinTime, col.MaxTime) {
+							fc.tombs = append(fc.tombs, t)
+						}
+					}
+					fileCols[i] = append(fileCols[i], fc)
 				}
 			}
 		}
@@ -859,7 +886,11 @@ func (db *DB) Read(ctx context.Context, collection string, tags model.Tags, fiel
 			if err != nil {
 				return nil, fmt.Errorf("read %s: %w", fc.f.path, err)
 			}
-			srcs = append(srcs, col.Range(min, max))
+			col = col.Range(min, max)
+			for _, t := range fc.tombs {
+				col = cut(col, t.min, t.max)
+			}
+			srcs = append(srcs, col)
 		}
 		for _, mc := range memCols[i] {
 			col := mc.sorted()

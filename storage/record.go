@@ -9,9 +9,14 @@ import (
 	"github.com/soltixdb/soltix/model"
 )
 
-// The payload of one WAL record is one write batch:
+// The payload of one WAL record is a write batch or a delete; its first
+// byte says which (and is the record's version):
 //
-//	version  u8 (1)
+//	kind     u8        1 = write batch, 2 = delete
+//
+// A write batch:
+//
+//	kind     u8 (1)
 //	seq      uvarint   batch sequence number; a higher seq wins a tie on time
 //	npoints  uvarint
 //	points   npoints × point
@@ -22,8 +27,77 @@ import (
 //	value:   float: 8 bytes little-endian IEEE 754 bits; integer: zigzag varint;
 //	         unsigned: uvarint; boolean: u8 (0 or 1); string: str
 //
+// A delete (a tombstone): the listed series of the collection lose their
+// points with times in [min, max] written by batches with a lower seq:
+//
+//	kind     u8 (2)
+//	seq      uvarint
+//	coll     str
+//	min, max varint (zigzag)
+//	nseries  uvarint
+//	series   nseries × (ntags uvarint | ntags × (key str, value str))
+//
 // docs/format-wal.md documents the framing around it.
-const recordVersion = 1
+const (
+	recordVersion = 1 // a write batch
+	recordDelete  = 2
+)
+
+// recordKind returns the kind byte of a WAL payload, 0 when it is empty.
+func recordKind(buf []byte) byte {
+	if len(buf) == 0 {
+		return 0
+	}
+	return buf[0]
+}
+
+// appendDelete encodes a tombstone.
+func appendDelete(dst []byte, t *tombstone) []byte {
+	dst = append(dst, recordDelete)
+	dst = binary.AppendUvarint(dst, t.seq)
+	dst = appendStr(dst, t.coll)
+	dst = binary.AppendVarint(dst, t.min)
+	dst = binary.AppendVarint(dst, t.max)
+	dst = binary.AppendUvarint(dst, uint64(len(t.series)))
+	for _, tags := range t.series {
+		dst = binary.AppendUvarint(dst, uint64(len(tags)))
+		for _, tg := range tags {
+			dst = appendStr(dst, tg.Key)
+			dst = appendStr(dst, tg.Value)
+		}
+	}
+	return dst
+}
+
+// decodeDelete decodes a payload written by appendDelete.
+func decodeDelete(buf []byte) (*tombstone, error) {
+	d := decoder{buf: buf}
+	if k := d.byte(); k != recordDelete {
+		return nil, fmt.Errorf("%w: kind %d, want %d", errRecord, k, recordDelete)
+	}
+	t := &tombstone{seq: d.uvarint(), coll: d.str(), min: d.varint(), max: d.varint()}
+	n := d.count(1)
+	t.series = make([]model.Tags, 0, n)
+	for i := 0; i < n && d.err == nil; i++ {
+		nt := d.count(2)
+		var tags model.Tags
+		if nt > 0 {
+			tags = make(model.Tags, nt)
+			for j := range tags {
+				tags[j] = model.Tag{Key: d.str(), Value: d.str()}
+			}
+		}
+		t.series = append(t.series, tags)
+	}
+	if d.err == nil && d.off != len(buf) {
+		d.fail(fmt.Sprintf("%d trailing bytes", len(buf)-d.off))
+	}
+	if d.err != nil {
+		return nil, d.err
+	}
+	t.index()
+	return t, nil
+}
 
 // errRecord marks a WAL payload that does not decode.
 var errRecord = errors.New("malformed batch record")

@@ -1,12 +1,18 @@
-// Package colfile reads and writes immutable columnar files, format version 1.
+// Package colfile reads and writes immutable columnar files. It writes
+// format version 2 and reads versions 1 and 2.
 //
 // A colfile holds the data of one collection, one group and one time
 // partition, written by one flush or by one compaction. It contains many
-// series; each series has one column per field, and each column is stored as
-// one snappy-compressed, CRC32C-checked data block. An index after the blocks
-// lists every series, its tags and, per column, the block's position and
-// statistics (count, min/max time). A fixed-size footer at the end of the file
-// points at the index. The byte layout is documented in docs/format.md.
+// series; each series has one column per field, and each column is cut into
+// blocks of at most BlockSize values (WriteOptions). A block stores its times
+// and values with the codecs of package storage/encoding, is snappy-compressed
+// when that makes it smaller, and is checked by a CRC32C. An index after the
+// blocks lists every series, its tags and, per column, every block's position
+// and statistics: count, time range, first and last value and, for numeric
+// kinds, min, max and sum. Aggregates over whole blocks can therefore be
+// answered from the index alone, and range scans skip the blocks they cannot
+// touch. A fixed-size footer at the end of the file points at the index. The
+// byte layout is documented in docs/format.md.
 //
 // Writing:
 //
@@ -14,8 +20,14 @@
 //		{Tags: tags, Columns: []model.Column{usage, idle}},
 //	})
 //
-// Write builds the whole file under path+".tmp", fsyncs it, renames it to path
-// and fsyncs the directory, so a reader never sees a partial file.
+// A compaction records the files it replaces, so that recovery after a crash
+// can tell which inputs are obsolete:
+//
+//	meta, err := colfile.WriteWith(path, "cpu", 0, seq, data,
+//		&colfile.WriteOptions{Replaces: []uint64{3, 4, 7}})
+//
+// Writing builds the whole file under path+".tmp", fsyncs it, renames it to
+// path and fsyncs the directory, so a reader never sees a partial file.
 //
 // Reading:
 //
@@ -23,22 +35,27 @@
 //	if err != nil { ... }
 //	defer r.Close()
 //	for i, s := range r.Series() {
-//		for j := range s.Columns {
-//			col, err := r.ReadColumn(i, j)
-//			...
+//		for j, c := range s.Columns {
+//			col, err := r.ReadColumn(i, j)            // every block
+//			part, err := r.ReadRange(i, j, lo, hi)    // only the blocks in [lo, hi]
+//			for k, b := range c.Blocks {
+//				if b.Stats { /* b.Count, b.SumFloat, ... without decoding */ }
+//				blk, err := r.ReadBlock(i, j, k)
+//			}
 //		}
 //	}
 //
-// Concurrency: a Reader is immutable after Open. Series, Meta and ReadColumn
-// may be called from many goroutines at once; ReadColumn uses positioned
-// reads (pread). Close must not be called while other calls are in flight.
+// Concurrency: a Reader is immutable after Open. Every method except Close
+// may be called from many goroutines at once; reads use positioned reads
+// (pread). Close must not be called while other calls are in flight.
 //
 // Damage: every check that fails because the bytes on disk are wrong (bad
-// magic, CRC mismatch, out-of-range offsets, undecodable block) returns a
-// *CorruptionError, for which errors.Is(err, ErrCorrupt) holds. A file
-// written by a newer, unknown format version is not corrupt; Open returns a
-// *VersionError (errors.Is(err, ErrUnsupportedVersion)) for it instead, so
-// that callers do not quarantine or delete files they merely cannot read.
+// magic, CRC mismatch, out-of-range offsets, undecodable block, statistics
+// that disagree with the block) returns a *CorruptionError, for which
+// errors.Is(err, ErrCorrupt) holds. A file written by a newer, unknown format
+// version is not corrupt; Open returns a *VersionError
+// (errors.Is(err, ErrUnsupportedVersion)) for it instead, so that callers do
+// not quarantine or delete files they merely cannot read.
 package colfile
 
 import (
@@ -49,13 +66,17 @@ import (
 	"github.com/soltixdb/soltix/model"
 )
 
-// Version is the format version this package writes and the only one it reads.
-const Version = 1
+// Version is the format version this package writes. It reads versions
+// MinVersion to Version.
+const Version = 2
+
+// MinVersion is the oldest format version this package reads.
+const MinVersion = 1
 
 // Magic is the 8-byte magic that starts and ends every colfile.
 const Magic = "SLTXCOL\x00"
 
-// Sizes of the fixed-size parts of the format.
+// Sizes of the fixed-size parts of the format, and limits.
 const (
 	// HeaderSize is the size of the header: magic (8) and version (2).
 	HeaderSize = 8 + 2
@@ -67,6 +88,13 @@ const (
 	// limit keeps the memory Open spends on keys proportional to the
 	// file size.
 	MaxCollectionLen = 1024
+	// DefaultBlockSize is the number of values per block when
+	// WriteOptions.BlockSize is 0.
+	DefaultBlockSize = 1000
+	// MaxBlockSize is the largest number of values a version 2 block may
+	// hold. It bounds the memory one block decode may need, whatever the
+	// codecs' compression ratio.
+	MaxBlockSize = 1 << 16
 	// blockTrailerSize is the size of the CRC32C that follows every block.
 	blockTrailerSize = 4
 	// maxSnappyRatio bounds the decoded size of a snappy block relative to
@@ -105,14 +133,47 @@ type Meta struct {
 	MinTime, MaxTime int64
 	// Points is the number of values in the file, summed over all columns.
 	Points int
+	// Replaces lists, sorted ascending without duplicates, the Seq numbers
+	// of the files whose data this file holds in full: the inputs of the
+	// compaction that wrote it. It is empty for a flush and for every
+	// version 1 file. After a crash, a file whose Seq appears in the
+	// Replaces of another complete file is obsolete and may be deleted.
+	Replaces []uint64
+}
+
+// BlockInfo describes one block of a column as recorded in the index.
+//
+// Count, MinTime and MaxTime are always set. The statistics (First, Last,
+// Min, Max and the sums) are only recorded by format version 2; Stats
+// reports whether they are present, and callers must check it before using
+// them. MinTime is the time of First and MaxTime the time of Last.
+//
+// Min and Max are Null for bool and string columns. For floats they ignore
+// NaN unless every value is NaN (then both are the first value), and they
+// order -0 below +0. Exactly one sum is set, by kind: SumFloat for floats
+// (the values added in time order, starting from +0), SumInt for ints and
+// SumUint for uints; the integer sums wrap on overflow (modulo 2^64).
+type BlockInfo struct {
+	Count            int
+	MinTime, MaxTime int64
+	// Stats is true when the fields below were recorded (version 2).
+	Stats       bool
+	First, Last model.Value
+	Min, Max    model.Value
+	SumFloat    float64
+	SumInt      int64
+	SumUint     uint64
 }
 
 // ColumnInfo describes one column of one series as recorded in the index.
+// Count, MinTime and MaxTime summarise Blocks, which are in time order and
+// do not overlap.
 type ColumnInfo struct {
 	Name             string
 	Kind             model.Kind
 	Count            int
 	MinTime, MaxTime int64
+	Blocks           []BlockInfo
 }
 
 // SeriesInfo describes one series as recorded in the index.
@@ -141,8 +202,8 @@ type CorruptionError struct {
 	// Offset is the byte offset in the file where the damage was found
 	// (for a block: the start of the block).
 	Offset int64
-	// What describes what is damaged, naming the series and column for
-	// data blocks.
+	// What describes what is damaged, naming the series, the column and
+	// the block index for data blocks.
 	What string
 	// Err is the underlying cause, if any (for example a snappy error).
 	Err error
@@ -174,7 +235,7 @@ type VersionError struct {
 
 // Error returns a message naming the file and both versions.
 func (e *VersionError) Error() string {
-	return fmt.Sprintf("colfile: %s has format version %d, this reader supports only version %d", e.Path, e.Version, Version)
+	return fmt.Sprintf("colfile: %s has format version %d, this reader supports versions %d to %d", e.Path, e.Version, MinVersion, Version)
 }
 
 // Is reports whether target is ErrUnsupportedVersion.

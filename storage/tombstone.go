@@ -1,0 +1,194 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/soltixdb/soltix/model"
+)
+
+// tombstone is a durable delete: the listed series of a collection lose
+// their points with times in [min, max] that were written before it, that
+// is, by batches with a lower seq (in memory) or in files with a lower seq.
+// Memory is filtered when the delete happens; files are filtered on every
+// read until compaction has rewritten them, after which the tombstone is
+// dropped. Until then every flush re-appends it to the WAL, so it outlives
+// the truncation of the segment it was first written to.
+type tombstone struct {
+	seq      uint64
+	coll     string
+	min, max int64
+	series   []model.Tags
+	keys     map[string]struct{} // series keys, built by index
+}
+
+func (t *tombstone) index() {
+	t.keys = make(map[string]struct{}, len(t.series))
+	for _, tags := range t.series {
+		t.keys[model.SeriesKey(t.coll, tags)] = struct{}{}
+	}
+}
+
+// covers reports whether the tombstone deletes anything of the series key
+// from a source with sequence number seq whose times span [lo, hi].
+func (t *tombstone) covers(key string, seq uint64, lo, hi int64) bool {
+	if seq >= t.seq || hi < t.min || lo > t.max {
+		return false
+	}
+	_, ok := t.keys[key]
+	return ok
+}
+
+// cut returns col without the values whose times lie in [min, max]. It
+// never modifies col's arrays.
+func cut(col model.Column, min, max int64) model.Column {
+	lo, hi := -1, -1
+	for i, t := range col.Times {
+		if t >= min && lo < 0 {
+			lo = i
+		}
+		if t > max {
+			hi = i
+			break
+		}
+	}
+	if lo < 0 {
+		return col // everything is before the range
+	}
+	if hi < 0 {
+		hi = col.Len()
+	}
+	if lo == hi {
+		return col
+	}
+	out := model.Column{Name: col.Name, Kind: col.Kind}
+	for i := 0; i < col.Len(); i++ {
+		if i == lo {
+			i = hi - 1
+			continue
+		}
+		out.Append(col.Times[i], col.Value(i))
+	}
+	return out
+}
+
+// without returns a copy of the memory column without the values of times
+// in [min, max] written with a sequence number below seq.
+func (m *memColumn) without(min, max int64, seq uint64) (*memColumn, int) {
+	out := newMemColumn(m.col.Name, m.col.Kind)
+	removed := 0
+	for i := 0; i < m.col.Len(); i++ {
+		t := m.col.Times[i]
+		if t >= min && t <= max && m.seqs[i] < seq {
+			removed++
+			continue
+		}
+		out.append(t, m.col.Value(i), m.seqs[i])
+	}
+	return out, removed
+}
+
+// Delete removes, durably and visibly at once, the points of the listed
+// series of the collection whose times lie in [min, max]. Points written
+// after Delete returns are not affected. It waits for a running flush or
+// compaction to finish, and holds writes for one WAL append.
+func (db *DB) Delete(ctx context.Context, collection string, series []model.Tags, min, max int64) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if min > max || len(series) == 0 {
+		return nil
+	}
+	db.flushMu.Lock()
+	defer db.flushMu.Unlock()
+	// Exclusive: no write is between its WAL append and its apply, so
+	// every batch with a lower seq is in memory when the delete applies.
+	db.swapMu.Lock()
+	defer db.swapMu.Unlock()
+	db.mu.RLock()
+	closed := db.closed
+	db.mu.RUnlock()
+	if closed {
+		return ErrClosed
+	}
+	t := &tombstone{seq: db.seq.Add(1), coll: collection, min: min, max: max, series: series}
+	t.index()
+	if _, err := db.wal.Append(appendDelete(nil, t)); err != nil {
+		db.log.Error("wal append failed; delete not acknowledged", "err", err)
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	db.mu.Lock()
+	db.applyDelete(t)
+	db.mu.Unlock()
+	return nil
+}
+
+// applyDelete filters memory and keeps the tombstone for files. The caller
+// holds mu (or has the DB to itself) and no flush is running.
+func (db *DB) applyDelete(t *tombstone) {
+	c := db.colls[t.coll]
+	if c == nil {
+		return
+	}
+	for key := range t.keys {
+		s := c.series[key]
+		if s == nil {
+			continue
+		}
+		for _, gen := range []*memSeries{s.imm, s.mem} {
+			if gen == nil {
+				continue
+			}
+			for name, mc := range gen.cols {
+				nc, removed := mc.without(t.min, t.max, t.seq)
+				gen.cols[name] = nc
+				gen.points -= removed
+				if gen == s.mem {
+					db.memPoints -= removed
+				}
+			}
+		}
+	}
+	for _, old := range db.tombs {
+		if old.seq == t.seq {
+			return // replayed again after a flush carried it over
+		}
+	}
+	db.tombs = append(db.tombs, t)
+	sort.Slice(db.tombs, func(i, j int) bool { return db.tombs[i].seq < db.tombs[j].seq })
+}
+
+// dropSpentTombstones forgets tombstones that no file's data is under any
+// more. The caller holds mu or has the DB to itself.
+func (db *DB) dropSpentTombstones() {
+	kept := db.tombs[:0]
+	for _, t := range db.tombs {
+		if db.tombstoneCoversFiles(t) {
+			kept = append(kept, t)
+		}
+	}
+	clear(db.tombs[len(kept):])
+	db.tombs = kept
+}
+
+func (db *DB) tombstoneCoversFiles(t *tombstone) bool {
+	c := db.colls[t.coll]
+	if c == nil {
+		return false
+	}
+	for key := range t.keys {
+		s := c.series[key]
+		if s == nil {
+			continue
+		}
+		for _, fs := range s.files {
+			for _, ci := range fs.f.r.Series()[fs.idx].Columns {
+				if t.covers(key, fs.f.meta.Seq, ci.MinTime, ci.MaxTime) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}

@@ -52,7 +52,27 @@
 // with one write and one fsync, and each waiting Append returns the result of
 // that fsync. Segments are rotated by size and age between batches.
 //
-// After a write or fsync error the WAL is failed: every later Append returns
-// an error wrapping ErrFailed. The WAL never retries on the same file, because
-// after a failed fsync the file's contents are unknown.
+// # Failures
+//
+// After a write or fsync error the WAL is failed: the Appends of the batch
+// and every later Append return an error wrapping ErrFailed. The WAL never
+// retries on the same file, because after a failed fsync the file's contents
+// are unknown. When a write stops part way (a short write, as on a full
+// disk), the WAL truncates the segment back to the end of the last
+// successful batch, so that the next Replay returns exactly the records whose
+// Append succeeded; if even that truncation fails, it is logged and the
+// records of the failed batch that were written in full may replay. After a
+// failed fsync the batch's records may or may not replay.
+//
+// Errors of RemoveBefore do not fail the WAL: they are returned, and the call
+// can be repeated.
+//
+// # Filesystem
+//
+// Every file operation goes through Options.FS (package vfs), so tests can
+// inject faults with package errorfs:
+//
+//	fs := errorfs.New(vfs.Default)
+//	fs.Inject(errorfs.Rule{Op: errorfs.OpSync, Path: "*.wal", After: 2, Err: syscall.EIO})
+//	w, err := wal.Open(dir, &wal.Options{FS: fs})
 package wal

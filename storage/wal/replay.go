@@ -10,6 +10,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/soltixdb/soltix/storage/vfs"
 )
 
 // CorruptionError reports a damaged segment that Replay cannot repair by
@@ -95,7 +97,7 @@ func (w *WAL) Replay(fn func(segment uint64, record []byte) error) error {
 			next = s
 		}
 	}
-	f, err := createSegment(w.dir, next, w.opts.Sync == SyncAlways)
+	f, err := createSegment(w.fs, w.dir, next, w.opts.Sync == SyncAlways)
 	if err != nil {
 		return fmt.Errorf("start segment %d: %w", next, err)
 	}
@@ -114,7 +116,7 @@ type replayer struct {
 // only one whose torn tail may be cut off. removed reports that the segment
 // was removed because its header was torn.
 func (r *replayer) segment(w *WAL, seg uint64, last bool, fn func(uint64, []byte) error) (removed bool, err error) {
-	f, err := os.Open(filepath.Join(w.dir, segmentName(seg)))
+	f, err := w.fs.Open(filepath.Join(w.dir, segmentName(seg)))
 	if err != nil {
 		return false, fmt.Errorf("open segment %d: %w", seg, err)
 	}
@@ -144,7 +146,7 @@ type damage struct {
 // offset just after the last intact record (0 for a damaged segment header),
 // the file's size, and the damage that stopped it, if any. err is an error
 // from fn or from reading the file.
-func (r *replayer) read(f *os.File, seg uint64, fn func(uint64, []byte) error) (off, size int64, dmg *damage, err error) {
+func (r *replayer) read(f vfs.File, seg uint64, fn func(uint64, []byte) error) (off, size int64, dmg *damage, err error) {
 	fi, err := f.Stat()
 	if err != nil {
 		return 0, 0, nil, fmt.Errorf("stat segment %d: %w", seg, err)
@@ -246,17 +248,17 @@ func (w *WAL) cutTail(seg uint64, off, size int64, why error) error {
 	w.logger.Warn("wal: cutting torn tail of last segment",
 		"segment", seg, "offset", off, "dropped", size-off, "reason", why.Error())
 	if off == 0 {
-		if err := os.Remove(path); err != nil {
+		if err := w.fs.Remove(path); err != nil {
 			return fmt.Errorf("remove torn segment %d: %w", seg, err)
 		}
 		if sync {
-			if err := syncDir(w.dir); err != nil {
+			if err := syncDir(w.fs, w.dir); err != nil {
 				return fmt.Errorf("remove torn segment %d: %w", seg, err)
 			}
 		}
 		return nil
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	f, err := w.fs.OpenFile(path, os.O_WRONLY, 0)
 	if err != nil {
 		return fmt.Errorf("open torn segment %d: %w", seg, err)
 	}

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/soltixdb/soltix/storage/vfs"
 )
 
 const (
@@ -60,8 +62,8 @@ func parseSegmentName(name string) (uint64, bool) {
 }
 
 // listSegments returns the numbers of the segments in dir in ascending order.
-func listSegments(dir string) ([]uint64, error) {
-	entries, err := os.ReadDir(dir)
+func listSegments(fs vfs.FS, dir string) ([]uint64, error) {
+	entries, err := fs.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("read dir: %w", err)
 	}
@@ -87,17 +89,9 @@ func appendRecord(dst, payload []byte) []byte {
 
 // syncDir fsyncs the directory dir so that file creations and removals in it
 // are durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("open dir: %w", err)
-	}
-	if err := d.Sync(); err != nil {
-		_ = d.Close()
+func syncDir(fs vfs.FS, dir string) error {
+	if err := fs.SyncDir(dir); err != nil {
 		return fmt.Errorf("sync dir: %w", err)
-	}
-	if err := d.Close(); err != nil {
-		return fmt.Errorf("close dir: %w", err)
 	}
 	return nil
 }
@@ -106,9 +100,9 @@ func syncDir(dir string) error {
 // also fsyncs the file and the directory before returning. On error no file
 // is left open; a partially written file may remain and is treated as a torn
 // tail by the next Replay.
-func createSegment(dir string, n uint64, sync bool) (*os.File, error) {
+func createSegment(fs vfs.FS, dir string, n uint64, sync bool) (vfs.File, error) {
 	path := filepath.Join(dir, segmentName(n))
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	f, err := fs.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("create segment: %w", err)
 	}
@@ -121,7 +115,7 @@ func createSegment(dir string, n uint64, sync bool) (*os.File, error) {
 			_ = f.Close()
 			return nil, fmt.Errorf("sync segment: %w", err)
 		}
-		if err := syncDir(dir); err != nil {
+		if err := syncDir(fs, dir); err != nil {
 			_ = f.Close()
 			return nil, err
 		}

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/soltixdb/soltix/storage/vfs"
 )
 
 // SyncMode says when the WAL fsyncs its segment files.
@@ -61,6 +63,10 @@ type Options struct {
 	// Logger receives warnings about torn tails cut off by Replay. Nil means
 	// slog.Default().
 	Logger *slog.Logger
+	// FS is the filesystem every file operation of the WAL goes through:
+	// segment files, directory listing, truncation and removal by Replay,
+	// RemoveBefore, and directory fsyncs. Nil means vfs.Default.
+	FS vfs.FS
 }
 
 var (
@@ -126,12 +132,12 @@ type Stats struct {
 type WAL struct {
 	dir    string
 	opts   Options
+	fs     vfs.FS
 	logger *slog.Logger
 
-	// Test seams, replaced by tests before Replay starts the flusher.
-	now       func() time.Time
-	writeFile func(f *os.File, p []byte) (int, error)
-	syncFile  func(f *os.File) error
+	// now is the clock, a test seam replaced by tests before Replay starts
+	// the flusher.
+	now func() time.Time
 
 	// lifeMu serialises Replay and Close.
 	lifeMu sync.Mutex
@@ -157,7 +163,7 @@ type WAL struct {
 
 	// The current segment. Owned by Replay until it starts the flusher, then
 	// by the flusher until it exits, then by Close.
-	f          *os.File
+	f          vfs.File
 	seg        uint64
 	size       int64
 	firstWrite time.Time // when the first record was written to f
@@ -188,24 +194,26 @@ func Open(dir string, opts *Options) (*WAL, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if o.FS == nil {
+		o.FS = vfs.Default
+	}
+	if err := o.FS.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create wal dir: %w", err)
 	}
-	segs, err := listSegments(dir)
+	segs, err := listSegments(o.FS, dir)
 	if err != nil {
 		return nil, fmt.Errorf("open wal: %w", err)
 	}
 	return &WAL{
-		dir:       dir,
-		opts:      o,
-		logger:    o.Logger,
-		now:       time.Now,
-		writeFile: (*os.File).Write,
-		syncFile:  (*os.File).Sync,
-		segs:      segs,
-		wake:      make(chan struct{}, 1),
-		stop:      make(chan struct{}),
-		done:      make(chan struct{}),
+		dir:    dir,
+		opts:   o,
+		fs:     o.FS,
+		logger: o.Logger,
+		now:    time.Now,
+		segs:   segs,
+		wake:   make(chan struct{}, 1),
+		stop:   make(chan struct{}),
+		done:   make(chan struct{}),
 	}, nil
 }
 
@@ -279,7 +287,8 @@ func (w *WAL) Rotate() (uint64, error) {
 
 // RemoveBefore deletes every segment numbered below n, oldest first, and then
 // fsyncs the directory. n must not be above the current segment's number, so
-// that the segment being written is never removed.
+// that the segment being written is never removed. An error leaves the WAL
+// usable and the remaining segments contiguous; the call can be repeated.
 func (w *WAL) RemoveBefore(n uint64) error {
 	w.mu.Lock()
 	if err := w.usableLocked(); err != nil && !errors.Is(err, ErrFailed) {
@@ -292,7 +301,7 @@ func (w *WAL) RemoveBefore(n uint64) error {
 		return fmt.Errorf("remove segments before %d: current segment is %d", n, cur)
 	}
 
-	segs, err := listSegments(w.dir)
+	segs, err := listSegments(w.fs, w.dir)
 	if err != nil {
 		return fmt.Errorf("remove segments: %w", err)
 	}
@@ -301,7 +310,7 @@ func (w *WAL) RemoveBefore(n uint64) error {
 		if s >= n {
 			break
 		}
-		err := os.Remove(filepath.Join(w.dir, segmentName(s)))
+		err := w.fs.Remove(filepath.Join(w.dir, segmentName(s)))
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("remove segment %d: %w", s, err)
 		}
@@ -310,7 +319,7 @@ func (w *WAL) RemoveBefore(n uint64) error {
 	if !removed {
 		return nil
 	}
-	if err := syncDir(w.dir); err != nil {
+	if err := syncDir(w.fs, w.dir); err != nil {
 		return fmt.Errorf("remove segments: %w", err)
 	}
 	return nil
@@ -346,7 +355,7 @@ func (w *WAL) Close() error {
 	var errs []error
 	// After a failure the file's state is unknown; don't sync it again.
 	if !failed && w.opts.Sync == SyncAlways {
-		if err := w.syncFile(w.f); err != nil {
+		if err := w.f.Sync(); err != nil {
 			errs = append(errs, fmt.Errorf("sync segment %d: %w", w.seg, err))
 		} else {
 			w.syncs.Add(1)
@@ -471,16 +480,21 @@ func (w *WAL) write(buf []byte, nrecs int) error {
 		w.firstWrite = now
 	}
 
-	n, err := w.writeFile(w.f, buf)
+	start := w.size
+	n, err := w.f.Write(buf)
 	w.size += int64(n)
 	if err == nil && n < len(buf) {
 		err = fmt.Errorf("short write of %d of %d bytes", n, len(buf))
 	}
 	if err != nil {
-		return w.fail(fmt.Errorf("write segment %d: %w", w.seg, err))
+		err = w.fail(fmt.Errorf("write segment %d: %w", w.seg, err))
+		if n > 0 {
+			w.dropPartial(start)
+		}
+		return err
 	}
 	if w.opts.Sync == SyncAlways {
-		if err := w.syncFile(w.f); err != nil {
+		if err := w.f.Sync(); err != nil {
 			return w.fail(fmt.Errorf("sync segment %d: %w", w.seg, err))
 		}
 		w.syncs.Add(1)
@@ -491,11 +505,30 @@ func (w *WAL) write(buf []byte, nrecs int) error {
 	return nil
 }
 
+// dropPartial cuts the current segment back to size, its size before a
+// batch whose write failed part way, so that the records of the failed batch
+// that were written in full are not replayed although their Appends failed.
+// The torn record after them would be cut by Replay anyway. It is best
+// effort: the WAL has already failed, and if the truncation does not reach
+// the disk before a crash, Replay may return records of the failed batch.
+func (w *WAL) dropPartial(size int64) {
+	err := w.f.Truncate(size)
+	if err == nil && w.opts.Sync == SyncAlways {
+		err = w.f.Sync()
+	}
+	if err != nil {
+		w.logger.Error("wal: cannot drop partly written batch", "dir", w.dir,
+			"segment", w.seg, "offset", size, "err", err)
+		return
+	}
+	w.size = size
+}
+
 // rotate syncs and closes the current segment and creates the next one. It
 // is called by the flusher only.
 func (w *WAL) rotate() error {
 	if w.opts.Sync == SyncAlways {
-		if err := w.syncFile(w.f); err != nil {
+		if err := w.f.Sync(); err != nil {
 			return fmt.Errorf("sync: %w", err)
 		}
 		w.syncs.Add(1)
@@ -506,7 +539,7 @@ func (w *WAL) rotate() error {
 		return fmt.Errorf("close: %w", err)
 	}
 	next := w.seg + 1
-	f, err := createSegment(w.dir, next, w.opts.Sync == SyncAlways)
+	f, err := createSegment(w.fs, w.dir, next, w.opts.Sync == SyncAlways)
 	if err != nil {
 		return fmt.Errorf("start segment %d: %w", next, err)
 	}

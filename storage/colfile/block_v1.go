@@ -152,4 +152,3 @@ func decodeBlockBodyV1(body []byte, kind model.Kind, count int) (model.Column, e
 	}
 	return col, nil
 }
-

@@ -1,6 +1,7 @@
 package colfile
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -124,9 +125,10 @@ func checkFile(t *testing.T, path, collection string, series []SeriesData) *Read
 				t.Fatalf("series %q: column %q missing", key, want.Name)
 			}
 			ci := info.Columns[j]
-			wantInfo := ColumnInfo{Name: want.Name, Kind: want.Kind, Count: want.Len(), MinTime: want.Times[0], MaxTime: want.Times[want.Len()-1]}
-			if ci != wantInfo {
-				t.Errorf("series %q: got column info %+v, want %+v", key, ci, wantInfo)
+			if ci.Name != want.Name || ci.Kind != want.Kind || ci.Count != want.Len() || ci.MinTime != want.Times[0] || ci.MaxTime != want.Times[want.Len()-1] {
+				t.Errorf("series %q: got column info %q %s ×%d [%d, %d], want %q %s ×%d [%d, %d]", key,
+					ci.Name, ci.Kind, ci.Count, ci.MinTime, ci.MaxTime,
+					want.Name, want.Kind, want.Len(), want.Times[0], want.Times[want.Len()-1])
 			}
 			got, err := r.ReadColumn(i, j)
 			if err != nil {
@@ -135,6 +137,7 @@ func checkFile(t *testing.T, path, collection string, series []SeriesData) *Read
 			if err := columnsEqual(got, want); err != nil {
 				t.Errorf("series %q: %v", key, err)
 			}
+			checkBlocks(t, r, i, j, want)
 		}
 	}
 	return r
@@ -206,11 +209,11 @@ func TestRoundTrip(t *testing.T) {
 					want.Points += c.Len()
 				}
 			}
-			if meta != want {
+			if !sameMeta(meta, want) {
 				t.Errorf("Write meta: got %+v, want %+v", meta, want)
 			}
 			r := checkFile(t, path, tc.collection, tc.series)
-			if got := r.Meta(); got != want {
+			if got := r.Meta(); !sameMeta(got, want) {
 				t.Errorf("Open meta: got %+v, want %+v", got, want)
 			}
 			if _, err := os.Stat(path + ".tmp"); !os.IsNotExist(err) {
@@ -282,8 +285,17 @@ func TestRandomRoundTrip(t *testing.T) {
 		rng := rand.New(rand.NewSource(seed))
 		series := randomSeries(rng)
 		path := filepath.Join(dir, fmt.Sprintf("%d.col", seed))
-		if _, err := Write(path, "rnd", int(seed), uint64(seed), series); err != nil {
-			t.Fatalf("seed %d: Write: %v", seed, err)
+		// Block sizes from 1 to well above the longest column, and
+		// every fifth file in the old format.
+		bs := []int{1, 2, 3, 7, 64, 333, 1000, MaxBlockSize}[seed%8]
+		var err error
+		if seed%5 == 4 {
+			err = writeV1(path, "rnd", int(seed), uint64(seed), series)
+		} else {
+			_, err = WriteWith(path, "rnd", int(seed), uint64(seed), series, &WriteOptions{BlockSize: bs})
+		}
+		if err != nil {
+			t.Fatalf("seed %d: write: %v", seed, err)
 		}
 		checkFile(t, path, "rnd", series)
 	}
@@ -412,7 +424,7 @@ func TestWriteFailureLeavesNothing(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tc.errHas) {
 				t.Fatalf("Write: got error %v, want one containing %q", err, tc.errHas)
 			}
-			if meta != (Meta{}) {
+			if !sameMeta(meta, Meta{}) {
 				t.Errorf("Write meta on error: got %+v, want zero", meta)
 			}
 			if st, err := os.Stat(path); err == nil && !st.IsDir() {
@@ -431,10 +443,16 @@ func TestWriteFailureLeavesNothing(t *testing.T) {
 
 // writeSample writes a small file with several series and kinds and returns
 // its path and bytes.
-func writeSample(t *testing.T) (string, []byte) {
+func writeSample(t *testing.T, version int) (string, []byte) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "sample.col")
-	if _, err := Write(path, "cpu", 1, 2, goldenSeries()); err != nil {
+	var err error
+	if version == 1 {
+		err = writeV1(path, "cpu", 1, 2, goldenSeries())
+	} else {
+		_, err = WriteWith(path, "cpu", 1, 2, goldenSeries(), &WriteOptions{BlockSize: 2, Replaces: []uint64{1}})
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
 	b, err := os.ReadFile(path)
@@ -463,16 +481,20 @@ func openAndReadAll(path string) error {
 }
 
 func TestCorruption(t *testing.T) {
-	path, orig := writeSample(t)
+	for _, v := range []int{1, 2} {
+		t.Run(fmt.Sprintf("v%d", v), func(t *testing.T) { testCorruption(t, v) })
+	}
+}
+
+func testCorruption(t *testing.T, version int) {
+	path, orig := writeSample(t, version)
 	r, err := Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	idxOff := r.blocks[0][0].off
-	for _, b := range r.blocks {
-		last := b[len(b)-1]
-		idxOff = last.off + last.length + blockTrailerSize
-	}
+	lastCol := r.blocks[len(r.blocks)-1]
+	lastRef := lastCol[len(lastCol)-1][len(lastCol[len(lastCol)-1])-1]
+	idxOff := lastRef.off + lastRef.length + blockTrailerSize
 	firstKey, firstCol := r.Series()[0].Key, r.Series()[0].Columns[0].Name
 	_ = r.Close()
 	size := int64(len(orig))
@@ -501,7 +523,7 @@ func TestCorruption(t *testing.T) {
 		if !errors.As(err, &ce) || ce.Path != p || ce.Offset != HeaderSize {
 			t.Fatalf("ReadColumn: got %#v, want CorruptionError for %s at offset %d", err, p, HeaderSize)
 		}
-		for _, s := range []string{p, firstKey, firstCol, fmt.Sprint(HeaderSize)} {
+		for _, s := range []string{p, firstKey, firstCol, fmt.Sprint(HeaderSize), "block 0"} {
 			if !strings.Contains(err.Error(), s) {
 				t.Errorf("error %q does not name %q", err, s)
 			}
@@ -554,18 +576,20 @@ func TestCorruption(t *testing.T) {
 	})
 
 	t.Run("unknown version", func(t *testing.T) {
-		p := mutate(func(b []byte) []byte { b[8], b[9] = 2, 0; return b })
-		_, err := Open(p)
-		if !errors.Is(err, ErrUnsupportedVersion) || errors.Is(err, ErrCorrupt) {
-			t.Fatalf("Open got %v, want ErrUnsupportedVersion and not ErrCorrupt", err)
-		}
-		var ve *VersionError
-		if !errors.As(err, &ve) || ve.Version != 2 {
-			t.Fatalf("Open got %#v, want *VersionError with version 2", err)
-		}
-		for _, s := range []string{p, "version 2", "version 1"} {
-			if !strings.Contains(err.Error(), s) {
-				t.Errorf("error %q does not mention %q", err, s)
+		for _, v := range []uint16{0, 3, 0xffff} {
+			p := mutate(func(b []byte) []byte { binary.LittleEndian.PutUint16(b[8:], v); return b })
+			_, err := Open(p)
+			if !errors.Is(err, ErrUnsupportedVersion) || errors.Is(err, ErrCorrupt) {
+				t.Fatalf("version %d: Open got %v, want ErrUnsupportedVersion and not ErrCorrupt", v, err)
+			}
+			var ve *VersionError
+			if !errors.As(err, &ve) || ve.Version != v {
+				t.Fatalf("version %d: Open got %#v, want *VersionError with that version", v, err)
+			}
+			for _, s := range []string{p, fmt.Sprintf("version %d", v), "versions 1 to 2"} {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("error %q does not mention %q", err, s)
+				}
 			}
 		}
 	})
@@ -593,8 +617,8 @@ func TestCorruptionErrorMessage(t *testing.T) {
 	}
 }
 
-func TestDecodeBlockBodyRejects(t *testing.T) {
-	valid := appendBlockBody(nil, &model.Column{Kind: model.KindBool, Times: []int64{1, 2, 3}, Bools: []bool{true, false, true}})
+func TestDecodeBlockBodyV1Rejects(t *testing.T) {
+	valid := appendBlockBodyV1(nil, &model.Column{Kind: model.KindBool, Times: []int64{1, 2, 3}, Bools: []bool{true, false, true}})
 	tests := []struct {
 		name  string
 		body  []byte
@@ -612,8 +636,8 @@ func TestDecodeBlockBodyRejects(t *testing.T) {
 		{"string too long", []byte{byte(model.KindString), 1, 2, 5, 'a'}, model.KindString, 1},
 	}
 	for _, tc := range tests {
-		if _, err := decodeBlockBody(tc.body, tc.kind, tc.count); err == nil {
-			t.Errorf("%s: decodeBlockBody(%x, %s, %d): got nil error, want one", tc.name, tc.body, tc.kind, tc.count)
+		if _, err := decodeBlockBodyV1(tc.body, tc.kind, tc.count); err == nil {
+			t.Errorf("%s: decodeBlockBodyV1(%x, %s, %d): got nil error, want one", tc.name, tc.body, tc.kind, tc.count)
 		}
 	}
 }

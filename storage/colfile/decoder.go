@@ -95,3 +95,11 @@ func (d *decoder) bytes(n uint64) []byte {
 func (d *decoder) string() string {
 	return string(d.bytes(d.uvarint()))
 }
+
+func (d *decoder) uint64() uint64 {
+	b := d.bytes(8)
+	if b == nil {
+		return 0
+	}
+	return binary.LittleEndian.Uint64(b)
+}

@@ -20,40 +20,62 @@ func heapAllocs() uint64 {
 	return s[0].Value.Uint64()
 }
 
-// allocBudget is the most a decode of n input bytes may allocate: a fixed
-// slack plus a linear factor covering snappy's expansion (at most 24x) times
-// the in-memory size of decoded values (at most 12 bytes per body byte), and
-// the series keys the index expands into.
-func allocBudget(n int) uint64 { return 4<<20 + 512*uint64(n) }
+// allocBudget is the most a decode of n input bytes producing points
+// values may allocate: a fixed slack (covering one block of MaxBlockSize
+// values), a linear factor in the input (snappy's expansion of at most 24x,
+// the index expanding into series keys and block entries, and room
+// reserved for up to maxValuesPerStoredByte values per stored byte), and a
+// linear factor in the values actually decoded (their in-memory size, with
+// slack for growing slices). The codecs compress regular data far more than
+// any fixed ratio, so the values decoded have to be part of the budget.
+func allocBudget(n, points int) uint64 { return 8<<20 + 512*uint64(n) + 96*uint64(points) }
 
-// FuzzOpen feeds arbitrary bytes to the reader: Open and ReadColumn of every
-// column must never panic, must fail only with ErrCorrupt or
-// ErrUnsupportedVersion, and must not allocate more than allocBudget.
-func FuzzOpen(f *testing.F) {
-	golden, err := os.ReadFile(goldenPath)
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Add(golden)
-	f.Add([]byte{})
-	f.Add([]byte(Magic))
-	f.Add(golden[:HeaderSize+FooterSize])
+// fuzzSeeds returns the golden files, damaged copies of them and freshly
+// written random files of both versions.
+func fuzzSeeds(tb testing.TB) [][]byte {
+	var seeds [][]byte
 	rng := rand.New(rand.NewSource(1))
-	for range 16 {
-		b := append([]byte(nil), golden...)
-		b[rng.Intn(len(b))] ^= byte(1 + rng.Intn(255))
-		f.Add(b)
-		f.Add(golden[:rng.Intn(len(golden))])
+	for _, p := range []string{goldenV1Path, goldenPath} {
+		golden, err := os.ReadFile(p)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		seeds = append(seeds, golden, golden[:HeaderSize+FooterSize])
+		for range 16 {
+			b := append([]byte(nil), golden...)
+			b[rng.Intn(len(b))] ^= byte(1 + rng.Intn(255))
+			seeds = append(seeds, b, golden[:rng.Intn(len(golden))])
+		}
 	}
-	// A larger valid file with every kind.
-	path := filepath.Join(f.TempDir(), "rnd.col")
-	if _, err := Write(path, "rnd", 0, 1, randomSeries(rand.New(rand.NewSource(3)))); err != nil {
-		f.Fatal(err)
+	seeds = append(seeds, []byte{}, []byte(Magic))
+	dir := tb.TempDir()
+	for i, bs := range []int{1, 5, 100} {
+		path := filepath.Join(dir, "rnd.col")
+		var err error
+		series := randomSeries(rand.New(rand.NewSource(int64(3 + i))))
+		if i == 2 {
+			err = writeV1(path, "rnd", 0, 1, series)
+		} else {
+			_, err = WriteWith(path, "rnd", 0, 1, series, &WriteOptions{BlockSize: bs, Replaces: []uint64{uint64(i) + 10}})
+		}
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if b, err := os.ReadFile(path); err == nil && len(b) < 64<<10 {
+			seeds = append(seeds, b)
+		}
 	}
-	if b, err := os.ReadFile(path); err == nil && len(b) < 64<<10 {
-		f.Add(b)
-	}
+	return seeds
+}
 
+// FuzzOpen feeds arbitrary bytes to the reader: Open and every read of every
+// column and block must never panic, must fail only with ErrCorrupt or
+// ErrUnsupportedVersion, must agree with the index, and must not allocate
+// more than allocBudget.
+func FuzzOpen(f *testing.F) {
+	for _, b := range fuzzSeeds(f) {
+		f.Add(b)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		before := heapAllocs()
 		r, err := newReader(bytes.NewReader(data), int64(len(data)), "fuzz.col")
@@ -71,46 +93,74 @@ func FuzzOpen(f *testing.F) {
 					if !errors.Is(err, ErrCorrupt) {
 						t.Fatalf("ReadColumn(%d, %d): unexpected error kind: %v", i, j, err)
 					}
-					continue
+				} else {
+					if col.Name != info.Name || col.Kind != info.Kind || col.Len() != info.Count {
+						t.Fatalf("ReadColumn(%d, %d): got %q %s ×%d, index says %q %s ×%d", i, j, col.Name, col.Kind, col.Len(), info.Name, info.Kind, info.Count)
+					}
+					if err := checkColumn(&col); err != nil {
+						t.Fatalf("ReadColumn(%d, %d): invalid column: %v", i, j, err)
+					}
+					points += col.Len()
 				}
-				if col.Name != info.Name || col.Kind != info.Kind || col.Len() != info.Count {
-					t.Fatalf("ReadColumn(%d, %d): got %q %s ×%d, index says %+v", i, j, col.Name, col.Kind, col.Len(), info)
+				for k, b := range info.Blocks {
+					blk, err := r.ReadBlock(i, j, k)
+					if err != nil {
+						if !errors.Is(err, ErrCorrupt) {
+							t.Fatalf("ReadBlock(%d, %d, %d): unexpected error kind: %v", i, j, k, err)
+						}
+						continue
+					}
+					if blk.Len() != b.Count || blk.Times[0] != b.MinTime || blk.Times[blk.Len()-1] != b.MaxTime {
+						t.Fatalf("ReadBlock(%d, %d, %d): got %d values in [%d, %d], index says %+v", i, j, k, blk.Len(), blk.Times[0], blk.Times[blk.Len()-1], b)
+					}
+					points += blk.Len()
 				}
-				points += col.Len()
+				mid := info.MinTime + int64((uint64(info.MaxTime)-uint64(info.MinTime))/2)
+				part, err := r.ReadRange(i, j, mid, info.MaxTime)
+				if err != nil && !errors.Is(err, ErrCorrupt) {
+					t.Fatalf("ReadRange(%d, %d): unexpected error kind: %v", i, j, err)
+				}
+				points += part.Len()
 			}
 		}
-		if used := heapAllocs() - before; used > allocBudget(len(data)) {
-			t.Fatalf("decoding %d bytes allocated %d bytes, budget %d", len(data), used, allocBudget(len(data)))
+		if used := heapAllocs() - before; used > allocBudget(len(data), points) {
+			t.Fatalf("decoding %d bytes into %d values allocated %d bytes, budget %d", len(data), points, used, allocBudget(len(data), points))
 		}
-		if points > r.Meta().Points {
-			t.Fatalf("decoded %d points, meta says %d", points, r.Meta().Points)
+		if m := r.Meta(); m.Points < 0 || len(m.Replaces) > len(data) {
+			t.Fatalf("implausible meta %+v", m)
 		}
 	})
 }
 
-// FuzzBlock feeds arbitrary stored block bytes to the block decoder, which
-// sits behind a CRC in FuzzOpen and is therefore hard to reach there. A
-// block that decodes must re-encode to a block that decodes to the same
+// FuzzBlock feeds arbitrary stored block bytes to the block decoders, which
+// sit behind a CRC in FuzzOpen and are therefore hard to reach there. The
+// top bit of kind selects the version 1 decoder. A block that decodes must
+// be a valid column and must re-encode to a block that decodes to the same
 // column.
 func FuzzBlock(f *testing.F) {
+	var enc blockEncoder
 	for _, s := range goldenSeries() {
 		for _, c := range s.Columns {
-			body := appendBlockBody(nil, &c)
-			f.Add(snappy.Encode(nil, body), uint8(c.Kind), uint32(c.Len()))
-			f.Add(body, uint8(c.Kind), uint32(c.Len()))
+			f.Add(append([]byte(nil), enc.encode(&c)...), uint8(c.Kind), uint32(c.Len()))
+			body := appendBlockBodyV1(nil, &c)
+			f.Add(snappy.Encode(nil, body), uint8(c.Kind)|0x80, uint32(c.Len()))
 		}
 	}
+	rng := rand.New(rand.NewSource(2))
+	for _, k := range allKinds {
+		c := kindColumn(rng, "x", k, 300, 0, 10)
+		f.Add(append([]byte(nil), enc.encode(&c)...), uint8(k), uint32(c.Len()))
+	}
 	f.Fuzz(func(t *testing.T, stored []byte, kind uint8, count uint32) {
-		var col model.Column
+		col := model.Column{Kind: model.Kind(kind & 0x7f)}
 		var err error
 		before := heapAllocs()
 		if kind&0x80 != 0 {
-			// Exercise the body decoder directly, without snappy.
-			col, err = decodeBlockBody(stored, model.Kind(kind&0x7f), int(count))
+			col, err = decodeBlockV1(stored, col.Kind, int(min(count, 1<<31)))
 		} else {
-			col, err = decodeBlock(stored, model.Kind(kind), int(count))
+			err = decodeBlock(&col, stored, int(min(count, 1<<31)))
 		}
-		if used := heapAllocs() - before; used > allocBudget(len(stored)) {
+		if used := heapAllocs() - before; used > allocBudget(len(stored), col.Len()) {
 			t.Fatalf("decoding %d bytes allocated %d bytes", len(stored), used)
 		}
 		if err != nil {
@@ -119,8 +169,9 @@ func FuzzBlock(f *testing.F) {
 		if err := checkColumn(&col); err != nil {
 			t.Fatalf("decoded an invalid column: %v", err)
 		}
-		again, err := decodeBlockBody(appendBlockBody(nil, &col), col.Kind, col.Len())
-		if err != nil {
+		var enc blockEncoder
+		again := model.Column{Kind: col.Kind}
+		if err := decodeBlock(&again, enc.encode(&col), col.Len()); err != nil {
 			t.Fatalf("re-decode: %v", err)
 		}
 		if err := columnsEqual(again, col); err != nil {

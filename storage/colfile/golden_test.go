@@ -11,12 +11,23 @@ import (
 	"github.com/soltixdb/soltix/model"
 )
 
-var rewrite = flag.Bool("rewrite", false, "rewrite testdata/v1.col from goldenSeries")
+var rewrite = flag.Bool("rewrite", false, "rewrite testdata/v2.col from goldenSeries")
 
-const goldenPath = "testdata/v1.col"
+// The golden files. testdata/v1.col was written by the version 1 writer
+// and is never rewritten: it proves that old files stay readable.
+// testdata/v2.col is the current format.
+const (
+	goldenV1Path = "testdata/v1.col"
+	goldenPath   = "testdata/v2.col"
+)
 
-// goldenSeries is the content of testdata/v1.col. Changing it, or anything
-// in the encoder, makes TestGolden fail until the file is rewritten with
+// goldenOptions are the write options of testdata/v2.col: small blocks, so
+// that columns have several, and a lineage.
+var goldenOptions = WriteOptions{BlockSize: 4, Replaces: []uint64{1, 5, 6}}
+
+// goldenSeries is the content of both golden files. Changing it, or
+// anything in the encoder, makes TestGolden fail until testdata/v2.col is
+// rewritten with
 //
 //	go test ./storage/colfile -run TestGolden -rewrite
 //
@@ -39,9 +50,39 @@ func goldenSeries() []SeriesData {
 	}
 }
 
-func TestGolden(t *testing.T) {
+func TestGoldenV1(t *testing.T) {
+	golden, err := os.ReadFile(goldenV1Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The reader must decode the checked-in file to exactly goldenSeries.
+	r := checkFile(t, goldenV1Path, "cpu", goldenSeries())
+	want := Meta{Collection: "cpu", Group: 1, Seq: 2, MinTime: math.MinInt64, MaxTime: math.MaxInt64, Points: 23}
+	if got := r.Meta(); !sameMeta(got, want) {
+		t.Errorf("golden meta: got %+v, want %+v", got, want)
+	}
+	checkGoldenKeys(t, r)
+	if got, want := golden[:HeaderSize], []byte("SLTXCOL\x00\x01\x00"); !bytes.Equal(got, want) {
+		t.Errorf("golden header: got %q, want %q", got, want)
+	}
+	if got := golden[len(golden)-8:]; string(got) != Magic {
+		t.Errorf("golden footer magic: got %q, want %q", got, Magic)
+	}
+	// The test-only version 1 writer must still produce the same bytes, so
+	// the version 1 files other tests build are faithful.
 	fresh := filepath.Join(t.TempDir(), "v1.col")
-	if _, err := Write(fresh, "cpu", 1, 2, goldenSeries()); err != nil {
+	if err := writeV1(fresh, "cpu", 1, 2, goldenSeries()); err != nil {
+		t.Fatal(err)
+	}
+	if freshBytes, err := os.ReadFile(fresh); err != nil || !bytes.Equal(freshBytes, golden) {
+		t.Errorf("writeV1 output (%d bytes, %v) differs from %s (%d bytes)", len(freshBytes), err, goldenV1Path, len(golden))
+	}
+}
+
+func TestGolden(t *testing.T) {
+	fresh := filepath.Join(t.TempDir(), "v2.col")
+	opts := goldenOptions
+	if _, err := WriteWith(fresh, "cpu", 1, 7, goldenSeries(), &opts); err != nil {
 		t.Fatal(err)
 	}
 	freshBytes, err := os.ReadFile(fresh)
@@ -63,18 +104,23 @@ func TestGolden(t *testing.T) {
 
 	// The reader must decode the checked-in file to exactly goldenSeries.
 	r := checkFile(t, goldenPath, "cpu", goldenSeries())
-	want := Meta{Collection: "cpu", Group: 1, Seq: 2, MinTime: math.MinInt64, MaxTime: math.MaxInt64, Points: 23}
-	if got := r.Meta(); got != want {
+	want := Meta{Collection: "cpu", Group: 1, Seq: 7, MinTime: math.MinInt64, MaxTime: math.MaxInt64, Points: 23, Replaces: []uint64{1, 5, 6}}
+	if got := r.Meta(); !sameMeta(got, want) {
 		t.Errorf("golden meta: got %+v, want %+v", got, want)
 	}
-	wantKeys := []string{"cpu", "cpu,host=a,region=eu", "cpu,host=b,region=東京"}
-	for i, s := range r.Series() {
-		if s.Key != wantKeys[i] {
-			t.Errorf("golden series %d: got key %q, want %q", i, s.Key, wantKeys[i])
-		}
+	checkGoldenKeys(t, r)
+	// Spot-check statistics a reader can use without decoding: series
+	// "cpu,host=b,region=東京", column "up" (10 bools in blocks of 4).
+	up := r.Series()[2].Columns[2]
+	if up.Name != "up" || len(up.Blocks) != 3 || up.Blocks[2].Count != 2 || !up.Blocks[1].First.Equal(model.Bool(false)) || !up.Blocks[2].Last.Equal(model.Bool(false)) {
+		t.Errorf("golden column up: got %+v", up)
+	}
+	usage := r.Series()[1].Columns[1]
+	if usage.Name != "usage" || len(usage.Blocks) != 1 || !usage.Blocks[0].Min.Equal(model.Float(math.Inf(-1))) || !usage.Blocks[0].Max.Equal(model.Float(0.5)) {
+		t.Errorf("golden column usage: got %+v", usage)
 	}
 	// Header and footer bytes as documented in docs/format.md.
-	if got, want := golden[:HeaderSize], []byte("SLTXCOL\x00\x01\x00"); !bytes.Equal(got, want) {
+	if got, want := golden[:HeaderSize], []byte("SLTXCOL\x00\x02\x00"); !bytes.Equal(got, want) {
 		t.Errorf("golden header: got %q, want %q", got, want)
 	}
 	if got := golden[len(golden)-8:]; string(got) != Magic {
@@ -84,6 +130,17 @@ func TestGolden(t *testing.T) {
 	// The writer must still produce the same bytes, so encoder drift is
 	// caught too.
 	if !bytes.Equal(freshBytes, golden) {
-		t.Errorf("Write output (%d bytes) differs from %s (%d bytes); if the format changed on purpose, bump Version and rewrite with -rewrite", len(freshBytes), goldenPath, len(golden))
+		t.Errorf("WriteWith output (%d bytes) differs from %s (%d bytes); if the format changed on purpose, bump Version and rewrite with -rewrite", len(freshBytes), goldenPath, len(golden))
+	}
+}
+
+// checkGoldenKeys checks the series keys of a golden file.
+func checkGoldenKeys(t *testing.T, r *Reader) {
+	t.Helper()
+	wantKeys := []string{"cpu", "cpu,host=a,region=eu", "cpu,host=b,region=東京"}
+	for i, s := range r.Series() {
+		if s.Key != wantKeys[i] {
+			t.Errorf("golden series %d: got key %q, want %q", i, s.Key, wantKeys[i])
+		}
 	}
 }

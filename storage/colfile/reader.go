@@ -6,37 +6,48 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"sort"
 
-	"github.com/golang/snappy"
 	"github.com/soltixdb/soltix/model"
+	"github.com/soltixdb/soltix/storage/vfs"
 )
 
 // Reader reads one colfile. Open loads the whole index into memory; data
-// blocks are read on demand by ReadColumn. All methods except Close are safe
-// for concurrent use.
+// blocks are read on demand by ReadBlock, ReadRange and ReadColumn. All
+// methods except Close are safe for concurrent use.
 type Reader struct {
-	path   string
-	ra     io.ReaderAt
-	closer io.Closer
-	meta   Meta
-	series []SeriesInfo
-	blocks [][]blockRef // blocks[i][j] locates column j of series i
+	path    string
+	version uint16
+	ra      io.ReaderAt
+	closer  io.Closer
+	meta    Meta
+	series  []SeriesInfo
+	blocks  [][][]blockRef // blocks[i][j][k] locates block k of column j of series i
+
+	// onDecode, when set (by tests), is called before each block decode.
+	onDecode func(series, column, block int)
 }
 
-// blockRef is the location and checksum of one data block.
+// blockRef is the location of one data block.
 type blockRef struct {
 	off    int64
-	length int64 // stored (compressed) length, without the 4-byte CRC trailer
-	crc    uint32
+	length int64  // stored length, without the 4-byte CRC trailer
+	crc    uint32 // the index's copy of the CRC (version 1 only)
 }
 
-// Open opens the colfile at path, checks its header, footer and index, and
-// loads the index. Damaged files yield a *CorruptionError; files of another
-// format version yield a *VersionError.
-func Open(path string) (*Reader, error) {
-	f, err := os.Open(path)
+// Open opens the colfile at path with the operating system's filesystem.
+// It is OpenWith(path, nil).
+func Open(path string) (*Reader, error) { return OpenWith(path, nil) }
+
+// OpenWith opens the colfile at path through fs (nil means vfs.Default),
+// checks its header, footer and index, and loads the index. Damaged files
+// yield a *CorruptionError; files of an unknown format version yield a
+// *VersionError. The Reader keeps the file open until Close.
+func OpenWith(path string, fs vfs.FS) (*Reader, error) {
+	if fs == nil {
+		fs = vfs.Default
+	}
+	f, err := fs.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("colfile: open: %w", err)
 	}
@@ -73,8 +84,9 @@ func newReader(ra io.ReaderAt, size int64, path string) (*Reader, error) {
 	if string(hdr[:8]) != Magic {
 		return nil, corrupt(0, nil, "bad magic %q", hdr[:8])
 	}
-	if v := binary.LittleEndian.Uint16(hdr[8:]); v != Version {
-		return nil, &VersionError{Path: path, Version: v}
+	r.version = binary.LittleEndian.Uint16(hdr[8:])
+	if r.version < MinVersion || r.version > Version {
+		return nil, &VersionError{Path: path, Version: r.version}
 	}
 
 	footOff := size - FooterSize
@@ -108,30 +120,59 @@ func newReader(ra io.ReaderAt, size int64, path string) (*Reader, error) {
 	return r, nil
 }
 
+// indexParser decodes an index whose first byte is at file offset base.
+// Blocks must tile the data region [HeaderSize, base) in index order; next
+// is where the next block must start.
+type indexParser struct {
+	r    *Reader
+	d    decoder
+	base int64
+	next int64
+}
+
+// bad reports a structural problem found at the decoder's position.
+func (p *indexParser) bad(format string, args ...any) error {
+	return &CorruptionError{Path: p.r.path, Offset: p.base + int64(p.d.off), What: "index: " + fmt.Sprintf(format, args...), Err: p.d.err}
+}
+
+// count reads an element count, which cannot exceed the remaining bytes
+// since every element takes at least one byte.
+func (p *indexParser) count(what string) (int, error) {
+	n := p.d.uvarint()
+	if p.d.err != nil {
+		return 0, p.bad("read %s", what)
+	}
+	if n > uint64(len(p.d.b)-p.d.off) {
+		return 0, p.bad("%s %d exceeds the %d remaining index bytes", what, n, len(p.d.b)-p.d.off)
+	}
+	return int(n), nil
+}
+
+// block checks that a block of the given stored length starts at p.next
+// and fits the data region, and advances p.next past it and its trailer.
+// minLen is the smallest stored length the format allows.
+func (p *indexParser) block(off, length, minLen uint64, where string) (blockRef, error) {
+	room := uint64(p.base - p.next)
+	switch {
+	case off != uint64(p.next):
+		return blockRef{}, p.bad("%s: block offset %d, expected %d", where, off, p.next)
+	case length < minLen || length > room || room-length < blockTrailerSize:
+		return blockRef{}, p.bad("%s: block length %d at offset %d overruns the data region ending at %d", where, length, off, p.base)
+	}
+	ref := blockRef{off: p.next, length: int64(length)}
+	p.next += int64(length) + blockTrailerSize
+	return ref, nil
+}
+
 // parseIndex decodes and validates the index, which starts at file offset
 // base and ends where the footer begins.
 func (r *Reader) parseIndex(idx []byte, base int64) error {
-	d := &decoder{b: idx}
-	// bad reports a structural problem found at the decoder's position.
-	bad := func(format string, args ...any) error {
-		return &CorruptionError{Path: r.path, Offset: base + int64(d.off), What: "index: " + fmt.Sprintf(format, args...), Err: d.err}
-	}
-	// count reads an element count, which cannot exceed the remaining bytes
-	// since every element takes at least one byte.
-	count := func(what string) (int, error) {
-		n := d.uvarint()
-		if d.err != nil {
-			return 0, bad("read %s", what)
-		}
-		if n > uint64(len(d.b)-d.off) {
-			return 0, bad("%s %d exceeds the %d remaining index bytes", what, n, len(d.b)-d.off)
-		}
-		return int(n), nil
-	}
+	p := &indexParser{r: r, d: decoder{b: idx}, base: base, next: HeaderSize}
+	d := &p.d
 
 	m := &r.meta
 	if n := d.uvarint(); n > MaxCollectionLen {
-		return bad("collection name of %d bytes exceeds %d", n, MaxCollectionLen)
+		return p.bad("collection name of %d bytes exceeds %d", n, MaxCollectionLen)
 	} else {
 		m.Collection = string(d.bytes(n))
 	}
@@ -141,24 +182,45 @@ func (r *Reader) parseIndex(idx []byte, base int64) error {
 	m.MaxTime = d.varint()
 	points := d.uvarint()
 	if d.err != nil {
-		return bad("read file meta")
+		return p.bad("read file meta")
 	}
 	if group < math.MinInt || group > math.MaxInt || points > math.MaxInt {
-		return bad("group %d or point count %d out of range", group, points)
+		return p.bad("group %d or point count %d out of range", group, points)
 	}
 	m.Group = int(group)
-	nSeries, err := count("series count")
+	if r.version >= 2 {
+		n, err := p.count("replaced file count")
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			m.Replaces = make([]uint64, n)
+		}
+		for i := range m.Replaces {
+			v := d.uvarint()
+			if i > 0 {
+				if v >= math.MaxUint64-m.Replaces[i-1] {
+					return p.bad("replaced file %d overflows", i)
+				}
+				v += m.Replaces[i-1] + 1
+			}
+			m.Replaces[i] = v
+		}
+		if d.err != nil {
+			return p.bad("read replaced files")
+		}
+	}
+	nSeries, err := p.count("series count")
 	if err != nil {
 		return err
 	}
 
 	r.series = make([]SeriesInfo, nSeries)
-	r.blocks = make([][]blockRef, nSeries)
-	next := int64(HeaderSize) // blocks must tile the data region in index order
+	r.blocks = make([][][]blockRef, nSeries)
 	var sum uint64
 	var lo, hi int64
 	for i := range r.series {
-		nTags, err := count("tag count")
+		nTags, err := p.count("tag count")
 		if err != nil {
 			return err
 		}
@@ -167,75 +229,153 @@ func (r *Reader) parseIndex(idx []byte, base int64) error {
 			tags[j].Key = d.string()
 			tags[j].Value = d.string()
 			if d.err != nil {
-				return bad("read tag %d of series %d", j, i)
+				return p.bad("read tag %d of series %d", j, i)
 			}
 			if j > 0 && tags[j].Key <= tags[j-1].Key {
-				return bad("tags of series %d not sorted by unique key at %q", i, tags[j].Key)
+				return p.bad("tags of series %d not sorted by unique key at %q", i, tags[j].Key)
 			}
 		}
 		key := model.SeriesKey(m.Collection, tags)
 		if i > 0 && key <= r.series[i-1].Key {
-			return bad("series %q not after %q", key, r.series[i-1].Key)
+			return p.bad("series %q not after %q", key, r.series[i-1].Key)
 		}
-		nCols, err := count("column count")
+		nCols, err := p.count("column count")
 		if err != nil {
 			return err
 		}
 		if nCols == 0 {
-			return bad("series %q has no columns", key)
+			return p.bad("series %q has no columns", key)
 		}
 		cols := make([]ColumnInfo, nCols)
-		refs := make([]blockRef, nCols)
+		refs := make([][]blockRef, nCols)
 		for j := range cols {
 			c := &cols[j]
 			c.Name = d.string()
 			c.Kind = model.Kind(d.byte())
-			n := d.uvarint()
-			c.MinTime = d.varint()
-			c.MaxTime = d.varint()
-			off := d.uvarint()
-			length := d.uvarint()
-			crc := d.uint32()
 			if d.err != nil {
-				return bad("read column %d of series %q", j, key)
+				return p.bad("read column %d of series %q", j, key)
 			}
 			switch {
 			case j > 0 && c.Name <= cols[j-1].Name:
-				return bad("columns of series %q not sorted by unique name at %q", key, c.Name)
+				return p.bad("columns of series %q not sorted by unique name at %q", key, c.Name)
 			case !validKind(c.Kind):
-				return bad("series %q column %q: invalid kind %d", key, c.Name, c.Kind)
-			case off != uint64(next):
-				return bad("series %q column %q: block offset %d, expected %d", key, c.Name, off, next)
-			case length == 0 || length > uint64(base-next) || uint64(base-next)-length < blockTrailerSize:
-				return bad("series %q column %q: block length %d at offset %d overruns the data region ending at %d", key, c.Name, length, off, base)
-			case n == 0 || n > maxSnappyRatio*length:
-				return bad("series %q column %q: count %d impossible for a %d-byte block", key, c.Name, n, length)
-			case c.MinTime > c.MaxTime || n-1 > uint64(c.MaxTime)-uint64(c.MinTime):
-				return bad("series %q column %q: %d unique times cannot span [%d, %d]", key, c.Name, n, c.MinTime, c.MaxTime)
+				return p.bad("series %q column %q: invalid kind %d", key, c.Name, c.Kind)
 			}
-			c.Count = int(n)
-			refs[j] = blockRef{off: int64(off), length: int64(length), crc: crc}
-			next += int64(length) + blockTrailerSize
+			if r.version == 1 {
+				refs[j], err = p.columnV1(c, key)
+			} else {
+				refs[j], err = p.columnV2(c, key)
+			}
+			if err != nil {
+				return err
+			}
 			if sum == 0 {
 				lo, hi = c.MinTime, c.MaxTime
 			}
 			lo, hi = min(lo, c.MinTime), max(hi, c.MaxTime)
-			sum += n
+			sum += uint64(c.Count)
 		}
 		r.series[i] = SeriesInfo{Tags: tags, Key: key, Columns: cols}
 		r.blocks[i] = refs
 	}
 	if d.off != len(d.b) {
-		return bad("%d trailing bytes", len(d.b)-d.off)
+		return p.bad("%d trailing bytes", len(d.b)-d.off)
 	}
-	if next != base {
-		return bad("blocks end at %d but the index starts at %d", next, base)
+	if p.next != base {
+		return p.bad("blocks end at %d but the index starts at %d", p.next, base)
 	}
 	if sum != points || lo != m.MinTime || hi != m.MaxTime {
-		return bad("meta says %d points in [%d, %d], columns hold %d in [%d, %d]", points, m.MinTime, m.MaxTime, sum, lo, hi)
+		return p.bad("meta says %d points in [%d, %d], columns hold %d in [%d, %d]", points, m.MinTime, m.MaxTime, sum, lo, hi)
 	}
 	m.Points = int(points)
 	return nil
+}
+
+// columnV1 reads the rest of a version 1 column entry (one block, no
+// statistics) after its name and kind.
+func (p *indexParser) columnV1(c *ColumnInfo, key string) ([]blockRef, error) {
+	d := &p.d
+	n := d.uvarint()
+	c.MinTime = d.varint()
+	c.MaxTime = d.varint()
+	off := d.uvarint()
+	length := d.uvarint()
+	crc := d.uint32()
+	if d.err != nil {
+		return nil, p.bad("read column %q of series %q", c.Name, key)
+	}
+	where := fmt.Sprintf("series %q column %q", key, c.Name)
+	ref, err := p.block(off, length, 1, where)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case n == 0 || n > maxSnappyRatio*length:
+		return nil, p.bad("%s: count %d impossible for a %d-byte block", where, n, length)
+	case c.MinTime > c.MaxTime || n-1 > uint64(c.MaxTime)-uint64(c.MinTime):
+		return nil, p.bad("%s: %d unique times cannot span [%d, %d]", where, n, c.MinTime, c.MaxTime)
+	}
+	ref.crc = crc
+	c.Count = int(n)
+	c.Blocks = []BlockInfo{{Count: c.Count, MinTime: c.MinTime, MaxTime: c.MaxTime}}
+	return []blockRef{ref}, nil
+}
+
+// minStoredV2 is the shortest stored version 2 block: the flag and a
+// one-byte times length.
+const minStoredV2 = 2
+
+// columnV2 reads the rest of a version 2 column entry (its blocks) after
+// its name and kind.
+func (p *indexParser) columnV2(c *ColumnInfo, key string) ([]blockRef, error) {
+	d := &p.d
+	nBlocks, err := p.count("block count")
+	if err != nil {
+		return nil, err
+	}
+	if nBlocks == 0 {
+		return nil, p.bad("series %q column %q has no blocks", key, c.Name)
+	}
+	c.Blocks = make([]BlockInfo, nBlocks)
+	refs := make([]blockRef, nBlocks)
+	for k := range c.Blocks {
+		b := &c.Blocks[k]
+		n := d.uvarint()
+		if k == 0 {
+			b.MinTime = d.varint()
+		} else {
+			prev := c.Blocks[k-1].MaxTime
+			gap := d.uvarint()
+			if d.err == nil && (gap == 0 || gap > uint64(math.MaxInt64)-uint64(prev)) {
+				return nil, p.bad("series %q column %q block %d: gap %d after time %d", key, c.Name, k, gap, prev)
+			}
+			b.MinTime = prev + int64(gap)
+		}
+		span := d.uvarint()
+		length := d.uvarint()
+		ok := d.stats(c.Kind, b)
+		if d.err != nil {
+			return nil, p.bad("read block %d of series %q column %q", k, key, c.Name)
+		}
+		where := fmt.Sprintf("series %q column %q block %d", key, c.Name, k)
+		if refs[k], err = p.block(uint64(p.next), length, minStoredV2, where); err != nil {
+			return nil, err
+		}
+		switch {
+		case n == 0 || n > MaxBlockSize:
+			return nil, p.bad("%s: count %d outside [1, %d]", where, n, MaxBlockSize)
+		case span > uint64(math.MaxInt64)-uint64(b.MinTime) || n-1 > span || (n == 1) != (span == 0):
+			return nil, p.bad("%s: %d unique times cannot span %d from %d", where, n, span, b.MinTime)
+		case !ok:
+			return nil, p.bad("%s: impossible statistics", where)
+		}
+		b.Count = int(n)
+		b.MaxTime = b.MinTime + int64(span)
+		c.Count += b.Count
+	}
+	c.MinTime = c.Blocks[0].MinTime
+	c.MaxTime = c.Blocks[nBlocks-1].MaxTime
+	return refs, nil
 }
 
 // readFull reads exactly len(b) bytes at off.
@@ -253,7 +393,11 @@ func readFull(ra io.ReaderAt, b []byte, off int64) error {
 // Path returns the path the Reader was opened with.
 func (r *Reader) Path() string { return r.path }
 
-// Meta returns the file's header information.
+// Version returns the file's format version.
+func (r *Reader) Version() int { return int(r.version) }
+
+// Meta returns the file's header information. Its Replaces slice belongs
+// to the Reader and must not be modified.
 func (r *Reader) Meta() Meta { return r.meta }
 
 // Series returns the file's series sorted by Key. The slice and the values
@@ -267,63 +411,193 @@ func (r *Reader) Find(key string) (int, bool) {
 	return i, i < len(r.series) && r.series[i].Key == key
 }
 
-// ReadColumn reads, verifies and decodes column column of series series
-// (positions in Series and SeriesInfo.Columns). The returned column is newly
-// allocated and owned by the caller. A damaged block yields a
-// *CorruptionError naming the file, the series key, the column and the
-// block's offset.
-func (r *Reader) ReadColumn(series, column int) (model.Column, error) {
+// column returns the index entry of a column, or an error for positions
+// out of range.
+func (r *Reader) column(series, column int) (*ColumnInfo, error) {
 	if series < 0 || series >= len(r.series) || column < 0 || column >= len(r.series[series].Columns) {
-		return model.Column{}, fmt.Errorf("colfile: %s: no column %d of series %d", r.path, column, series)
+		return nil, fmt.Errorf("colfile: %s: no column %d of series %d", r.path, column, series)
 	}
+	return &r.series[series].Columns[column], nil
+}
+
+// ReadColumn reads, verifies and decodes every block of column column of
+// series series (positions in Series and SeriesInfo.Columns). The returned
+// column is newly allocated and owned by the caller. A damaged block yields
+// a *CorruptionError naming the file, the series key, the column, the block
+// index and the block's offset.
+func (r *Reader) ReadColumn(series, column int) (model.Column, error) {
+	info, err := r.column(series, column)
+	if err != nil {
+		return model.Column{}, err
+	}
+	return r.readBlocks(series, column, 0, len(info.Blocks))
+}
+
+// ReadBlock reads, verifies and decodes block block of a column (a
+// position in ColumnInfo.Blocks). Ownership and errors are as for
+// ReadColumn.
+func (r *Reader) ReadBlock(series, column, block int) (model.Column, error) {
+	info, err := r.column(series, column)
+	if err != nil {
+		return model.Column{}, err
+	}
+	if block < 0 || block >= len(info.Blocks) {
+		return model.Column{}, fmt.Errorf("colfile: %s: no block %d of column %d of series %d", r.path, block, column, series)
+	}
+	return r.readBlocks(series, column, block, block+1)
+}
+
+// ReadRange returns the values of a column whose times lie in [min, max]
+// (inclusive). It reads and decodes only the blocks whose time range
+// overlaps [min, max]; the result is empty (but named and typed) when none
+// does or when min > max. Ownership and errors are as for ReadColumn.
+func (r *Reader) ReadRange(series, column int, min, max int64) (model.Column, error) {
+	info, err := r.column(series, column)
+	if err != nil {
+		return model.Column{}, err
+	}
+	if min > max {
+		return model.Column{Name: info.Name, Kind: info.Kind}, nil
+	}
+	bs := info.Blocks
+	lo := sort.Search(len(bs), func(k int) bool { return bs[k].MaxTime >= min })
+	hi := sort.Search(len(bs), func(k int) bool { return bs[k].MinTime > max })
+	if lo >= hi {
+		return model.Column{Name: info.Name, Kind: info.Kind}, nil
+	}
+	col, err := r.readBlocks(series, column, lo, hi)
+	if err != nil {
+		return model.Column{}, err
+	}
+	if col.Times[0] >= min && col.Times[col.Len()-1] <= max {
+		return col, nil
+	}
+	return col.Range(min, max), nil
+}
+
+// maxValuesPerStoredByte bounds how many values the readers allocate room
+// for in advance, per stored byte they are about to decode. An index that
+// claims more (a very compressible column, or a lie) makes the slices grow
+// as blocks decode instead, so a corrupt count cannot force a large
+// allocation.
+const maxValuesPerStoredByte = 16
+
+// readBlocks decodes blocks [lo, hi) of a column into one new column.
+func (r *Reader) readBlocks(series, column, lo, hi int) (model.Column, error) {
+	info := &r.series[series].Columns[column]
+	refs := r.blocks[series][column][lo:hi]
+	col := model.Column{Name: info.Name, Kind: info.Kind}
+	var want, stored int64
+	for k := range refs {
+		want += int64(info.Blocks[lo+k].Count)
+		stored += refs[k].length
+	}
+	if r.version >= 2 && want <= maxValuesPerStoredByte*stored {
+		grow(&col, int(want))
+	}
+	for k := lo; k < hi; k++ {
+		if err := r.readBlock(&col, series, column, k); err != nil {
+			return model.Column{}, err
+		}
+	}
+	return col, nil
+}
+
+// grow makes room for n more values in col's times and value slice.
+func grow(col *model.Column, n int) {
+	col.Times = growSlice(col.Times, n)
+	switch col.Kind {
+	case model.KindFloat:
+		col.Floats = growSlice(col.Floats, n)
+	case model.KindInt:
+		col.Ints = growSlice(col.Ints, n)
+	case model.KindUint:
+		col.Uints = growSlice(col.Uints, n)
+	case model.KindBool:
+		col.Bools = growSlice(col.Bools, n)
+	case model.KindString:
+		col.Strings = growSlice(col.Strings, n)
+	}
+}
+
+func growSlice[T any](s []T, n int) []T {
+	if cap(s)-len(s) >= n {
+		return s
+	}
+	return append(s, make([]T, n)...)[:len(s)]
+}
+
+// readBlock reads, verifies and decodes block k of a column and appends
+// its values to col.
+func (r *Reader) readBlock(col *model.Column, series, column, k int) error {
 	s := &r.series[series]
 	info := &s.Columns[column]
-	ref := r.blocks[series][column]
+	bi := &info.Blocks[k]
+	ref := r.blocks[series][column][k]
 	corrupt := func(err error, format string, args ...any) error {
-		what := fmt.Sprintf("block of series %q column %q: ", s.Key, info.Name) + fmt.Sprintf(format, args...)
+		what := fmt.Sprintf("block %d of series %q column %q: ", k, s.Key, info.Name) + fmt.Sprintf(format, args...)
 		return &CorruptionError{Path: r.path, Offset: ref.off, What: what, Err: err}
 	}
 
 	buf := make([]byte, ref.length+blockTrailerSize) // bounded by the file size, checked by Open
 	if err := readFull(r.ra, buf, ref.off); err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return model.Column{}, corrupt(err, "short read")
+			return corrupt(err, "short read")
 		}
-		return model.Column{}, fmt.Errorf("colfile: read block of series %q column %q in %s: %w", s.Key, info.Name, r.path, err)
+		return fmt.Errorf("colfile: read block %d of series %q column %q in %s: %w", k, s.Key, info.Name, r.path, err)
 	}
 	stored := buf[:ref.length]
-	if trailer := binary.LittleEndian.Uint32(buf[ref.length:]); trailer != ref.crc {
-		return model.Column{}, corrupt(nil, "block trailer CRC %08x differs from index CRC %08x", trailer, ref.crc)
+	trailer := binary.LittleEndian.Uint32(buf[ref.length:])
+	if r.version == 1 && trailer != ref.crc {
+		return corrupt(nil, "block trailer CRC %08x differs from index CRC %08x", trailer, ref.crc)
 	}
-	if got := checksum(stored); got != ref.crc {
-		return model.Column{}, corrupt(nil, "checksum mismatch: computed %08x, stored %08x", got, ref.crc)
+	if got := checksum(stored); got != trailer {
+		return corrupt(nil, "checksum mismatch: computed %08x, stored %08x", got, trailer)
 	}
-	col, err := decodeBlock(stored, info.Kind, info.Count)
-	if err != nil {
-		return model.Column{}, corrupt(err, "decode")
+	if r.onDecode != nil {
+		r.onDecode(series, column, k)
 	}
-	if col.Times[0] != info.MinTime || col.Times[len(col.Times)-1] != info.MaxTime {
-		return model.Column{}, corrupt(nil, "times span [%d, %d], index says [%d, %d]", col.Times[0], col.Times[len(col.Times)-1], info.MinTime, info.MaxTime)
+
+	start := col.Len()
+	if r.version == 1 {
+		dec, err := decodeBlockV1(stored, info.Kind, bi.Count)
+		if err != nil {
+			return corrupt(err, "decode")
+		}
+		appendColumn(col, &dec)
+	} else if err := decodeBlock(col, stored, bi.Count); err != nil {
+		return corrupt(err, "decode")
 	}
-	col.Name = info.Name
-	return col, nil
+
+	got := col.Slice(start, col.Len())
+	if got.Times[0] != bi.MinTime || got.Times[got.Len()-1] != bi.MaxTime {
+		return corrupt(nil, "times span [%d, %d], index says [%d, %d]", got.Times[0], got.Times[got.Len()-1], bi.MinTime, bi.MaxTime)
+	}
+	if start > 0 && got.Times[0] <= col.Times[start-1] {
+		return corrupt(nil, "block starts at %d, not after the previous block's %d", got.Times[0], col.Times[start-1])
+	}
+	if bi.Stats {
+		if st := blockStats(&got); !sameBlockInfo(&st, bi) {
+			return corrupt(nil, "statistics of the decoded values differ from the index")
+		}
+	}
+	return nil
 }
 
-// decodeBlock decompresses and decodes a block's stored bytes, whose CRC has
-// been checked, holding count values of the given kind.
-func decodeBlock(stored []byte, kind model.Kind, count int) (model.Column, error) {
-	n, err := snappy.DecodedLen(stored)
-	if err != nil {
-		return model.Column{}, fmt.Errorf("snappy header: %w", err)
+// appendColumn appends the values of src to dst, which has the same kind.
+func appendColumn(dst, src *model.Column) {
+	if dst.Len() == 0 && cap(dst.Times) == 0 {
+		name := dst.Name
+		*dst = *src
+		dst.Name = name
+		return
 	}
-	if uint64(n) > maxSnappyRatio*uint64(len(stored)) {
-		return model.Column{}, fmt.Errorf("snappy claims %d decoded bytes from %d stored", n, len(stored))
-	}
-	body, err := snappy.Decode(make([]byte, n), stored)
-	if err != nil {
-		return model.Column{}, fmt.Errorf("snappy: %w", err)
-	}
-	return decodeBlockBody(body, kind, count)
+	dst.Times = append(dst.Times, src.Times...)
+	dst.Floats = append(dst.Floats, src.Floats...)
+	dst.Ints = append(dst.Ints, src.Ints...)
+	dst.Uints = append(dst.Uints, src.Uints...)
+	dst.Bools = append(dst.Bools, src.Bools...)
+	dst.Strings = append(dst.Strings, src.Strings...)
 }
 
 // Close closes the file. It must not be called while other methods run.

@@ -3,25 +3,65 @@ package colfile
 import (
 	"bufio"
 	"encoding/binary"
-	"errors"
 	"fmt"
-	"os"
+	"io"
 	"path/filepath"
+	"slices"
 	"sort"
 
-	"github.com/golang/snappy"
 	"github.com/soltixdb/soltix/model"
+	"github.com/soltixdb/soltix/storage/vfs"
 )
 
-// Write writes a colfile holding series to path, atomically: it writes
+// WriteOptions holds the optional parameters of WriteWith. A nil
+// *WriteOptions and the zero value both mean the defaults.
+type WriteOptions struct {
+	// BlockSize is the largest number of values per block; 0 means
+	// DefaultBlockSize. It must not exceed MaxBlockSize. Smaller blocks
+	// make range scans finer and the index larger.
+	BlockSize int
+	// Replaces lists the Seq numbers of the files a compaction merged into
+	// this one (see Meta.Replaces); nil for a flush. WriteWith records it
+	// sorted and without duplicates; it must not contain the file's own seq.
+	Replaces []uint64
+	// FS is the filesystem to write through; nil means vfs.Default.
+	FS vfs.FS
+}
+
+// Write writes a colfile holding series to path with the default options.
+// It is WriteWith(path, collection, group, seq, series, nil).
+func Write(path, collection string, group int, seq uint64, series []SeriesData) (Meta, error) {
+	return WriteWith(path, collection, group, seq, series, nil)
+}
+
+// WriteWith writes a colfile holding series to path, atomically: it writes
 // path+".tmp", fsyncs it, renames it to path and fsyncs the directory. It
 // validates all input before creating anything; on any error nothing new is
 // left at path and the tmp file is removed. (If the directory fsync fails
-// after the rename, Write removes path again, so an existing file at path is
-// lost in that case.) Write computes MinTime, MaxTime and Points of the
-// returned Meta. It does not modify series.
-func Write(path, collection string, group int, seq uint64, series []SeriesData) (meta Meta, err error) {
+// after the rename, WriteWith removes path again, so an existing file at
+// path is lost in that case.) WriteWith computes MinTime, MaxTime and Points
+// of the returned Meta. It does not modify series or opts.
+func WriteWith(path, collection string, group int, seq uint64, series []SeriesData, opts *WriteOptions) (meta Meta, err error) {
+	var o WriteOptions
+	if opts != nil {
+		o = *opts
+	}
+	if o.BlockSize == 0 {
+		o.BlockSize = DefaultBlockSize
+	}
+	if o.FS == nil {
+		o.FS = vfs.Default
+	}
+	if o.BlockSize < 1 || o.BlockSize > MaxBlockSize {
+		return Meta{}, fmt.Errorf("colfile: write %s: block size %d outside [1, %d]", path, o.BlockSize, MaxBlockSize)
+	}
 	meta = Meta{Collection: collection, Group: group, Seq: seq}
+	if len(o.Replaces) > 0 {
+		meta.Replaces = slices.Compact(slices.Sorted(slices.Values(o.Replaces)))
+		if _, found := slices.BinarySearch(meta.Replaces, seq); found {
+			return Meta{}, fmt.Errorf("colfile: write %s: file %d cannot replace itself", path, seq)
+		}
+	}
 	if len(collection) > MaxCollectionLen {
 		return Meta{}, fmt.Errorf("colfile: write %s: collection name of %d bytes exceeds %d", path, len(collection), MaxCollectionLen)
 	}
@@ -41,19 +81,20 @@ func Write(path, collection string, group int, seq uint64, series []SeriesData) 
 		}
 	}
 
+	fs := o.FS
 	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	f, err := fs.Create(tmp)
 	if err != nil {
 		return Meta{}, fmt.Errorf("colfile: create tmp file: %w", err)
 	}
 	defer func() {
 		if err != nil {
 			_ = f.Close() // May already be closed; the write error matters.
-			_ = os.Remove(tmp)
+			_ = fs.Remove(tmp)
 			meta = Meta{}
 		}
 	}()
-	if err = writeTo(f, meta, sorted); err != nil {
+	if err = writeTo(f, meta, sorted, o.BlockSize); err != nil {
 		return meta, fmt.Errorf("colfile: write %s: %w", tmp, err)
 	}
 	if err = f.Sync(); err != nil {
@@ -62,24 +103,14 @@ func Write(path, collection string, group int, seq uint64, series []SeriesData) 
 	if err = f.Close(); err != nil {
 		return meta, fmt.Errorf("colfile: close %s: %w", tmp, err)
 	}
-	if err = os.Rename(tmp, path); err != nil {
+	if err = fs.Rename(tmp, path); err != nil {
 		return meta, fmt.Errorf("colfile: rename tmp file: %w", err)
 	}
-	if err = syncDir(filepath.Dir(path)); err != nil {
-		_ = os.Remove(path)
+	if err = fs.SyncDir(filepath.Dir(path)); err != nil {
+		_ = fs.Remove(path)
 		return meta, fmt.Errorf("colfile: sync directory: %w", err)
 	}
 	return meta, nil
-}
-
-// syncDir fsyncs a directory so that a rename inside it is durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	return errors.Join(err, d.Close())
 }
 
 // preparedSeries is one validated input series with its tags and columns
@@ -147,57 +178,100 @@ func (cw *countingWriter) write(b []byte) {
 	cw.err = err
 }
 
-// writeTo writes the complete file: header, blocks, index and footer.
-func writeTo(f *os.File, meta Meta, series []preparedSeries) error {
-	cw := &countingWriter{w: bufio.NewWriterSize(f, 256<<10)}
-
-	var hdr [HeaderSize]byte
-	copy(hdr[:], Magic)
-	binary.LittleEndian.PutUint16(hdr[8:], Version)
-	cw.write(hdr[:])
-
-	// The index is built in memory while the blocks stream out.
-	idx := binary.AppendUvarint(nil, uint64(len(meta.Collection)))
-	idx = append(idx, meta.Collection...)
+// appendIndexHead appends the file-level part of an index: the meta and,
+// for version 2, the replaced files. It does not include the series count.
+func appendIndexHead(idx []byte, meta *Meta, version int) []byte {
+	idx = appendString(idx, meta.Collection)
 	idx = binary.AppendVarint(idx, int64(meta.Group))
 	idx = binary.AppendUvarint(idx, meta.Seq)
 	idx = binary.AppendVarint(idx, meta.MinTime)
 	idx = binary.AppendVarint(idx, meta.MaxTime)
 	idx = binary.AppendUvarint(idx, uint64(meta.Points))
-	idx = binary.AppendUvarint(idx, uint64(len(series)))
-
-	var body, stored []byte
-	var crcBuf [4]byte
-	for _, s := range series {
-		idx = binary.AppendUvarint(idx, uint64(len(s.tags)))
-		for _, t := range s.tags {
-			idx = appendString(idx, t.Key)
-			idx = appendString(idx, t.Value)
-		}
-		idx = binary.AppendUvarint(idx, uint64(len(s.cols)))
-		for _, c := range s.cols {
-			body = appendBlockBody(body[:0], c)
-			stored = snappy.Encode(stored[:cap(stored)], body)
-			crc := checksum(stored)
-			off := cw.off
-			cw.write(stored)
-			binary.LittleEndian.PutUint32(crcBuf[:], crc)
-			cw.write(crcBuf[:])
-
-			idx = appendString(idx, c.Name)
-			idx = append(idx, byte(c.Kind))
-			idx = binary.AppendUvarint(idx, uint64(len(c.Times)))
-			idx = binary.AppendVarint(idx, c.Times[0])
-			idx = binary.AppendVarint(idx, c.Times[len(c.Times)-1])
-			idx = binary.AppendUvarint(idx, off)
-			idx = binary.AppendUvarint(idx, uint64(len(stored)))
-			idx = binary.LittleEndian.AppendUint32(idx, crc)
+	if version >= 2 {
+		idx = binary.AppendUvarint(idx, uint64(len(meta.Replaces)))
+		prev := uint64(0)
+		for i, s := range meta.Replaces {
+			if i == 0 {
+				idx = binary.AppendUvarint(idx, s)
+			} else {
+				idx = binary.AppendUvarint(idx, s-prev-1)
+			}
+			prev = s
 		}
 	}
+	return idx
+}
+
+// appendTags appends a series' tags to an index.
+func appendTags(idx []byte, tags model.Tags) []byte {
+	idx = binary.AppendUvarint(idx, uint64(len(tags)))
+	for _, t := range tags {
+		idx = appendString(idx, t.Key)
+		idx = appendString(idx, t.Value)
+	}
+	return idx
+}
+
+// writeTo writes the complete version 2 file: header, blocks, index and
+// footer.
+func writeTo(w io.Writer, meta Meta, series []preparedSeries, blockSize int) error {
+	cw := &countingWriter{w: bufio.NewWriterSize(w, 256<<10)}
+	writeHeader(cw, Version)
+
+	// The index is built in memory while the blocks stream out.
+	idx := appendIndexHead(nil, &meta, Version)
+	idx = binary.AppendUvarint(idx, uint64(len(series)))
+	var enc blockEncoder
+	var crcBuf [blockTrailerSize]byte
+	for _, s := range series {
+		idx = appendTags(idx, s.tags)
+		idx = binary.AppendUvarint(idx, uint64(len(s.cols)))
+		for _, c := range s.cols {
+			n := c.Len()
+			idx = appendString(idx, c.Name)
+			idx = append(idx, byte(c.Kind))
+			idx = binary.AppendUvarint(idx, uint64((n+blockSize-1)/blockSize))
+			for lo := 0; lo < n; lo += blockSize {
+				blk := c.Slice(lo, min(lo+blockSize, n))
+				stored := enc.encode(&blk)
+				cw.write(stored)
+				binary.LittleEndian.PutUint32(crcBuf[:], checksum(stored))
+				cw.write(crcBuf[:])
+
+				info := blockStats(&blk)
+				idx = binary.AppendUvarint(idx, uint64(info.Count))
+				if lo == 0 {
+					idx = binary.AppendVarint(idx, info.MinTime)
+				} else {
+					idx = binary.AppendUvarint(idx, uint64(info.MinTime)-uint64(c.Times[lo-1]))
+				}
+				idx = binary.AppendUvarint(idx, uint64(info.MaxTime)-uint64(info.MinTime))
+				idx = binary.AppendUvarint(idx, uint64(len(stored)))
+				idx = appendStats(idx, c.Kind, &info)
+			}
+		}
+		if cw.err != nil {
+			return cw.err
+		}
+	}
+	writeIndexAndFooter(cw, idx)
 	if cw.err != nil {
 		return cw.err
 	}
+	return cw.w.Flush()
+}
 
+// writeHeader writes the magic and the version.
+func writeHeader(cw *countingWriter, version uint16) {
+	var hdr [HeaderSize]byte
+	copy(hdr[:], Magic)
+	binary.LittleEndian.PutUint16(hdr[8:], version)
+	cw.write(hdr[:])
+}
+
+// writeIndexAndFooter writes the index at the current offset and the footer
+// pointing at it.
+func writeIndexAndFooter(cw *countingWriter, idx []byte) {
 	idxOff := cw.off
 	cw.write(idx)
 	var foot [FooterSize]byte
@@ -207,10 +281,6 @@ func writeTo(f *os.File, meta Meta, series []preparedSeries) error {
 	binary.LittleEndian.PutUint32(foot[20:], checksum(foot[:20]))
 	copy(foot[24:], Magic)
 	cw.write(foot[:])
-	if cw.err != nil {
-		return cw.err
-	}
-	return cw.w.Flush()
 }
 
 func appendString(dst []byte, s string) []byte {

@@ -1,0 +1,133 @@
+package colfile
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/golang/snappy"
+	"github.com/soltixdb/soltix/model"
+)
+
+// A version 2 block is stored as
+//
+//	flag    byte: blockRaw or blockSnappy
+//	payload the block body (codec.go), snappy-compressed when flag is
+//	        blockSnappy
+//	crc     u32 crc32c of flag and payload
+//
+// The writer compresses a body only when snappy makes it smaller.
+const (
+	blockRaw    = 0
+	blockSnappy = 1
+)
+
+// validKind reports whether k may be stored in a colfile.
+func validKind(k model.Kind) bool { return k >= model.KindFloat && k <= model.KindString }
+
+// checkColumn reports why c cannot be written, or nil.
+func checkColumn(c *model.Column) error {
+	if !validKind(c.Kind) {
+		return fmt.Errorf("column %q: invalid kind %s", c.Name, c.Kind)
+	}
+	n := len(c.Times)
+	if n == 0 {
+		return fmt.Errorf("column %q: no values", c.Name)
+	}
+	var m int
+	switch c.Kind {
+	case model.KindFloat:
+		m = len(c.Floats)
+	case model.KindInt:
+		m = len(c.Ints)
+	case model.KindUint:
+		m = len(c.Uints)
+	case model.KindBool:
+		m = len(c.Bools)
+	case model.KindString:
+		m = len(c.Strings)
+	}
+	if m != n {
+		return fmt.Errorf("column %q: %d times but %d %s values", c.Name, n, m, c.Kind)
+	}
+	for i := 1; i < n; i++ {
+		if c.Times[i] <= c.Times[i-1] {
+			return fmt.Errorf("column %q: times not strictly increasing at index %d (%d after %d)", c.Name, i, c.Times[i], c.Times[i-1])
+		}
+	}
+	return nil
+}
+
+// blockEncoder turns blocks into their stored bytes, reusing its buffers
+// from one block to the next. The zero value is ready to use.
+type blockEncoder struct {
+	times []byte
+	body  []byte
+	out   []byte
+}
+
+// encode returns the stored bytes (flag and payload, without the CRC) of a
+// valid, non-empty block. The result is valid until the next call.
+func (e *blockEncoder) encode(c *model.Column) []byte {
+	e.times = appendTimes(e.times[:0], c.Times)
+	// body[0] is reserved for the flag, so a raw block needs no copy.
+	body := append(e.body[:0], blockRaw)
+	body = binary.AppendUvarint(body, uint64(len(e.times)))
+	body = append(body, e.times...)
+	body = appendValues(body, c)
+	e.body = body
+
+	if need := 1 + snappy.MaxEncodedLen(len(body)-1); cap(e.out) < need {
+		e.out = make([]byte, need)
+	}
+	e.out = e.out[:cap(e.out)]
+	snapped := snappy.Encode(e.out[1:], body[1:])
+	if len(snapped) < len(body)-1 {
+		e.out[0] = blockSnappy
+		return e.out[:1+len(snapped)]
+	}
+	return body
+}
+
+// decodeBlock decodes a version 2 block's stored bytes, whose CRC has been
+// checked and which the index says hold count values of col.Kind, and
+// appends the block's times and values to col. On error col may hold part
+// of the block. Decoding allocates at most in proportion to count (which
+// must not exceed MaxBlockSize) and len(stored).
+func decodeBlock(col *model.Column, stored []byte, count int) error {
+	if count <= 0 || count > MaxBlockSize {
+		return fmt.Errorf("count %d outside [1, %d]", count, MaxBlockSize)
+	}
+	if len(stored) == 0 {
+		return errors.New("empty block")
+	}
+	var body []byte
+	switch stored[0] {
+	case blockRaw:
+		body = stored[1:]
+	case blockSnappy:
+		var err error
+		if body, err = unsnappy(stored[1:]); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("unknown block flag %d", stored[0])
+	}
+	d := decoder{b: body}
+	rawTimes := d.bytes(d.uvarint())
+	if d.err != nil {
+		return fmt.Errorf("times length: %w", d.err)
+	}
+	start := len(col.Times)
+	var err error
+	if col.Times, err = decodeTimes(col.Times, rawTimes, count); err != nil {
+		return err
+	}
+	ts := col.Times[start:]
+	for i := 1; i < len(ts); i++ {
+		if ts[i] <= ts[i-1] {
+			return fmt.Errorf("times not strictly increasing at index %d (%d after %d)", i, ts[i], ts[i-1])
+		}
+	}
+	return decodeValues(col, body[d.off:], count)
+}

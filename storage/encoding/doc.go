@@ -1,0 +1,61 @@
+// Package encoding holds the column codecs of colstore format v2: it turns
+// one block of a column (the timestamps, or the values of one type) into
+// bytes and back.
+//
+// # Usage
+//
+// Encoders append to a caller's buffer and decoders append to a caller's
+// slice, so buffers can be reused across blocks:
+//
+//	buf = encoding.AppendTimes(buf[:0], ts)
+//	buf = encoding.AppendFloats(buf, vs) // after the times, if framed by the caller
+//	ts, err = encoding.DecodeTimes(ts[:0], timesBytes)
+//
+// Encodings are self-describing (scheme tag and count inside) but not
+// self-delimiting: the caller stores each encoding's length. Decoders
+// reject trailing bytes. All functions are safe for concurrent use; none
+// retains its arguments, except that decoded strings share one allocation
+// per block (not src).
+//
+// # Robustness
+//
+// Decoders never panic on arbitrary input. Every error wraps ErrCorrupt.
+// Counts read from src are bounded by MaxBlockLen (65,536 values per
+// block), so a decoder allocates at most that many values per block of
+// the container. Encoders split longer inputs into a chunked container.
+//
+// # Format
+//
+// Every encoding is
+//
+//	byte tag | uvarint n | body
+//
+// except the chunked container (tag 0x01: uvarint total n, then per chunk
+// a uvarint byte length and a complete encoding of ≤ MaxBlockLen values).
+// Tags:
+//
+//	0x10 times delta    integer body, delta transform
+//	0x11 times dod      integer body, delta-of-delta transform
+//	0x12 times grid     regular grid + sparse slot increments and residuals
+//	0x20-0x22 ints      raw / delta / delta-of-delta integer body
+//	0x28-0x2a uints     the same for uint64 (as int64 bit patterns)
+//	0x30 floats const   one 8-byte value
+//	0x31 floats decimal v = m·10^e with integers m (integer body)
+//	0x32 floats gorilla XOR with leading/trailing-zero windows
+//	0x33 floats raw     8 bytes per value
+//	0x40 bools bitmap   one bit per value
+//	0x41 bools runs     first value and run lengths
+//	0x50 strings plain  lengths and bytes
+//	0x51 strings dict   distinct values and indexes
+//
+// Integer bodies (ints.go) hold the head values of the transform, the gcd
+// g of its residuals and one stream of zigzag(residual/g). A stream
+// (stream.go) is one packing-kind byte and its data: constant, bit-packed
+// with a frame of reference, base-k digits for alphabets of at most 16
+// values (1.6 bits for three values), a prefix code of two or three width
+// classes, or sparse (positions and values that differ from the majority).
+// Bit streams are most significant bit first.
+//
+// Each encoder tries the schemes that apply and keeps the smallest; the
+// planner computes exact sizes without encoding, except for Gorilla.
+package encoding

@@ -1,0 +1,285 @@
+package encoding
+
+import "encoding/binary"
+
+// Integer transforms. The residuals of a transform are divided by their
+// greatest common divisor g and zigzag-encoded into one stream:
+//
+//	raw    uvarint g, stream of zigzag(v[i]/g)                         (n values)
+//	delta  varint v[0], uvarint g, stream of zigzag((v[i]-v[i-1])/g)  (n-1 values)
+//	dod    varint v[0], varint v[1]-v[0], uvarint g,
+//	       stream of zigzag((d[i]-d[i-1])/g), d[i] = v[i]-v[i-1]      (n-2 values)
+//
+// The head values and g are omitted when there are no residuals; an empty
+// sequence has an empty body. All arithmetic wraps, so every int64
+// sequence round-trips exactly.
+const (
+	transRaw   = 0
+	transDelta = 1
+	transDoD   = 2
+)
+
+// intPlan is a chosen transform with its residual stream.
+type intPlan struct {
+	trans int
+	head  [2]int64
+	g     uint64
+	us    []uint64
+	p     plan
+	size  int
+}
+
+func gcd(a, b uint64) uint64 {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
+}
+
+func absU(v int64) uint64 {
+	if v < 0 {
+		return -uint64(v)
+	}
+	return uint64(v)
+}
+
+// residualGCD returns the gcd of the residuals' magnitudes, or 1 when it
+// would not help (all zero, or 2^63 which has no positive int64 form).
+func residualGCD(rs []int64) uint64 {
+	var g uint64
+	for _, r := range rs {
+		if r == 0 {
+			continue
+		}
+		g = gcd(absU(r), g)
+		if g == 1 {
+			return 1
+		}
+	}
+	if g == 0 || g > 1<<62 {
+		return 1
+	}
+	return g
+}
+
+// planTrans computes the residuals of vs under trans into rs/us (scratch of
+// len(vs)) and plans their stream.
+func planTrans(vs []int64, trans int, rs []int64, us []uint64) intPlan {
+	n := len(vs)
+	ip := intPlan{trans: trans, g: 1}
+	nh := 0
+	switch trans {
+	case transRaw:
+		rs = append(rs[:0], vs...)
+	case transDelta:
+		nh = 1
+		ip.head[0] = vs[0]
+		rs = rs[:0]
+		for i := 1; i < n; i++ {
+			rs = append(rs, vs[i]-vs[i-1])
+		}
+	case transDoD:
+		nh = 2
+		ip.head[0] = vs[0]
+		ip.head[1] = vs[1] - vs[0]
+		rs = rs[:0]
+		for i := 2; i < n; i++ {
+			rs = append(rs, (vs[i]-vs[i-1])-(vs[i-1]-vs[i-2]))
+		}
+	}
+	for i := range nh {
+		ip.size += uvarintLen(zigzag(ip.head[i]))
+	}
+	if len(rs) == 0 {
+		return ip
+	}
+	ip.g = residualGCD(rs)
+	us = us[:len(rs)]
+	if ip.g == 1 {
+		for i, r := range rs {
+			us[i] = zigzag(r)
+		}
+	} else {
+		g := int64(ip.g)
+		for i, r := range rs {
+			us[i] = zigzag(r / g)
+		}
+	}
+	ip.us = us
+	ip.p = planStream(us, true)
+	ip.size += uvarintLen(ip.g) + ip.p.size
+	return ip
+}
+
+// planInts tries the transforms that apply and keeps the smallest.
+func planInts(vs []int64) intPlan {
+	n := len(vs)
+	if n == 0 {
+		return intPlan{trans: transRaw}
+	}
+	rs := make([]int64, n)
+	var bufs [2][]uint64
+	bufs[0] = make([]uint64, n)
+	best := planTrans(vs, transRaw, rs, bufs[0])
+	spare := 1
+	for _, t := range []int{transDelta, transDoD} {
+		if t == transDoD && n < 2 {
+			break
+		}
+		if bufs[spare] == nil {
+			bufs[spare] = make([]uint64, n)
+		}
+		ip := planTrans(vs, t, rs, bufs[spare])
+		if ip.size < best.size {
+			best = ip
+			spare ^= 1
+		}
+	}
+	return best
+}
+
+func appendIntBody(dst []byte, ip *intPlan) []byte {
+	nh := ip.trans // transRaw has no head, delta one, dod two
+	for i := range nh {
+		dst = binary.AppendVarint(dst, ip.head[i])
+	}
+	if len(ip.us) == 0 {
+		return dst
+	}
+	dst = binary.AppendUvarint(dst, ip.g)
+	return appendPlanned(dst, ip.us, ip.p)
+}
+
+// readIntBody decodes n values of the given transform into out (len n).
+func readIntBody[T ~int64 | ~uint64](r *reader, out []T, trans int) {
+	n := len(out)
+	if n == 0 {
+		return
+	}
+	nh := min(trans, n)
+	var head [2]int64
+	for i := range nh {
+		head[i] = r.varint("head value")
+	}
+	if nh == n {
+		out[0] = T(head[0])
+		if n == 2 {
+			out[1] = T(head[0] + head[1])
+		}
+		return
+	}
+	g := r.uvarint("gcd")
+	if r.err != nil {
+		return
+	}
+	if g == 0 || g > 1<<62 {
+		r.fail(corrupt("gcd %d", g))
+		return
+	}
+	rest := out[nh:]
+	readStreamT(r, rest, true)
+	if r.err != nil {
+		return
+	}
+	gi := int64(g)
+	switch trans {
+	case transRaw:
+		for i, u := range out {
+			out[i] = T(unzigzag(uint64(u)) * gi)
+		}
+	case transDelta:
+		v := head[0]
+		out[0] = T(v)
+		for i := 1; i < n; i++ {
+			v += unzigzag(uint64(out[i])) * gi
+			out[i] = T(v)
+		}
+	case transDoD:
+		v, d := head[0], head[1]
+		out[0] = T(v)
+		v += d
+		out[1] = T(v)
+		for i := 2; i < n; i++ {
+			d += unzigzag(uint64(out[i])) * gi
+			v += d
+			out[i] = T(v)
+		}
+	}
+}
+
+// readStream's generic form: decode into int64 or uint64 storage.
+func readStreamT[T ~int64 | ~uint64](r *reader, out []T, allowSparse bool) {
+	readStream(r, asUint64s(out), allowSparse)
+}
+
+// AppendInts appends the encoding of vs to dst and returns the result.
+func AppendInts(dst []byte, vs []int64) []byte {
+	if len(vs) > MaxBlockLen {
+		return appendChunked(dst, vs, AppendInts)
+	}
+	ip := planInts(vs)
+	dst = append(dst, tagIntRaw+byte(ip.trans))
+	dst = binary.AppendUvarint(dst, uint64(len(vs)))
+	return appendIntBody(dst, &ip)
+}
+
+// DecodeInts appends the values encoded in src to dst. On error it returns
+// dst unchanged and an error wrapping ErrCorrupt.
+func DecodeInts(dst []int64, src []byte) ([]int64, error) {
+	return decodeInts(dst, src, tagIntRaw)
+}
+
+// AppendUints appends the encoding of vs to dst and returns the result.
+// Values are coded as their int64 bit patterns with the integer schemes.
+func AppendUints(dst []byte, vs []uint64) []byte {
+	if len(vs) > MaxBlockLen {
+		return appendChunked(dst, vs, AppendUints)
+	}
+	ip := planInts(asInt64s(vs))
+	dst = append(dst, tagUintRaw+byte(ip.trans))
+	dst = binary.AppendUvarint(dst, uint64(len(vs)))
+	return appendIntBody(dst, &ip)
+}
+
+// DecodeUints appends the values encoded in src to dst. On error it returns
+// dst unchanged and an error wrapping ErrCorrupt.
+func DecodeUints(dst []uint64, src []byte) ([]uint64, error) {
+	return decodeInts(dst, src, tagUintRaw)
+}
+
+func decodeInts[T ~int64 | ~uint64](dst []T, src []byte, base byte) ([]T, error) {
+	if len(src) == 0 {
+		return dst, corrupt("empty block")
+	}
+	if src[0] == tagChunked {
+		return decodeChunked(dst, src[1:], func(d []T, s []byte) ([]T, error) {
+			return decodeInts(d, s, base)
+		})
+	}
+	tag := src[0]
+	if tag < base || tag > base+transDoD {
+		return dst, corrupt("tag %#x is not an integer scheme", tag)
+	}
+	r := reader{src: src, off: 1}
+	n := r.count("count")
+	if r.err != nil {
+		return dst, r.err
+	}
+	start := len(dst)
+	dst = grow(dst, n)
+	readIntBody(&r, dst[start:], int(tag-base))
+	if err := r.done(); err != nil {
+		return dst[:start], err
+	}
+	return dst, nil
+}
+
+// grow extends s by n elements (contents unspecified).
+func grow[T any](s []T, n int) []T {
+	if cap(s)-len(s) < n {
+		ns := make([]T, len(s), len(s)+n)
+		copy(ns, s)
+		s = ns
+	}
+	return s[:len(s)+n]
+}

@@ -1,0 +1,163 @@
+package encoding
+
+import "encoding/binary"
+
+// String schemes:
+//
+//	tagStringPlain  stream of lengths (n values), the concatenated bytes
+//	tagStringDict   uvarint k, stream of entry lengths (k values), the
+//	                concatenated entries, stream of entry indexes (n values)
+//
+// Decoded strings share one allocation per block.
+
+// AppendStrings appends the encoding of vs to dst and returns the result.
+func AppendStrings(dst []byte, vs []string) []byte {
+	if len(vs) > MaxBlockLen {
+		return appendChunked(dst, vs, AppendStrings)
+	}
+	n := len(vs)
+	head := func(dst []byte, tag byte) []byte {
+		dst = append(dst, tag)
+		return binary.AppendUvarint(dst, uint64(n))
+	}
+	if n == 0 {
+		return head(dst, tagStringPlain)
+	}
+	lens := make([]uint64, n)
+	total := 0
+	for i, s := range vs {
+		lens[i] = uint64(len(s))
+		total += len(s)
+	}
+	plainPlan := planStream(lens, true)
+	plainSize := plainPlan.size + total
+
+	// Dictionary, abandoned once distinct values pass half the block.
+	ids := make(map[string]int)
+	var entries []string
+	idx := make([]uint64, n)
+	dictBytes := 0
+	for i, s := range vs {
+		id, ok := ids[s]
+		if !ok {
+			if len(entries) >= n/2 {
+				entries = nil
+				break
+			}
+			id = len(entries)
+			ids[s] = id
+			entries = append(entries, s)
+			dictBytes += len(s)
+		}
+		idx[i] = uint64(id)
+	}
+	if entries != nil {
+		elens := make([]uint64, len(entries))
+		for i, s := range entries {
+			elens[i] = uint64(len(s))
+		}
+		lp, ip := planStream(elens, true), planStream(idx, true)
+		if uvarintLen(uint64(len(entries)))+lp.size+dictBytes+ip.size < plainSize {
+			dst = head(dst, tagStringDict)
+			dst = binary.AppendUvarint(dst, uint64(len(entries)))
+			dst = appendPlanned(dst, elens, lp)
+			for _, s := range entries {
+				dst = append(dst, s...)
+			}
+			return appendPlanned(dst, idx, ip)
+		}
+	}
+	dst = head(dst, tagStringPlain)
+	dst = appendPlanned(dst, lens, plainPlan)
+	for _, s := range vs {
+		dst = append(dst, s...)
+	}
+	return dst
+}
+
+// readStrings reads k lengths and their bytes and returns the strings.
+func readStrings(r *reader, k int) []string {
+	lens := make([]uint64, k)
+	readStream(r, lens, true)
+	if r.err != nil {
+		return nil
+	}
+	total := uint64(0)
+	avail := uint64(len(r.rest()))
+	for _, l := range lens {
+		if l > avail-total {
+			r.fail(corrupt("string lengths exceed the block"))
+			return nil
+		}
+		total += l
+	}
+	all := string(r.bytes(total, "string bytes"))
+	out := make([]string, k)
+	off := uint64(0)
+	for i, l := range lens {
+		out[i] = all[off : off+l]
+		off += l
+	}
+	return out
+}
+
+// DecodeStrings appends the values encoded in src to dst. On error it
+// returns dst unchanged and an error wrapping ErrCorrupt.
+func DecodeStrings(dst []string, src []byte) ([]string, error) {
+	if len(src) == 0 {
+		return dst, corrupt("empty block")
+	}
+	tag := src[0]
+	switch tag {
+	case tagChunked:
+		return decodeChunked(dst, src[1:], DecodeStrings)
+	case tagStringPlain, tagStringDict:
+	default:
+		return dst, corrupt("tag %#x is not a string scheme", tag)
+	}
+	r := reader{src: src, off: 1}
+	n := r.count("count")
+	if r.err != nil {
+		return dst, r.err
+	}
+	start := len(dst)
+	if n == 0 {
+		return dst, r.done()
+	}
+	if tag == tagStringPlain {
+		ss := readStrings(&r, n)
+		if r.err != nil {
+			return dst, r.err
+		}
+		dst = append(dst, ss...)
+	} else {
+		k := r.uvarint("dict size")
+		if r.err != nil {
+			return dst, r.err
+		}
+		if k == 0 || k > uint64(n) {
+			return dst, corrupt("dict size %d for %d values", k, n)
+		}
+		entries := readStrings(&r, int(k))
+		if r.err != nil {
+			return dst, r.err
+		}
+		idx := make([]uint64, n)
+		readStream(&r, idx, true)
+		if r.err != nil {
+			return dst, r.err
+		}
+		dst = grow(dst, n)
+		out := dst[start:]
+		for i, id := range idx {
+			if id >= k {
+				return dst[:start], corrupt("dict index %d of %d", id, k)
+			}
+			out[i] = entries[id]
+		}
+	}
+	if err := r.done(); err != nil {
+		return dst[:start], err
+	}
+	return dst, nil
+}

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/soltixdb/soltix/model"
 	"github.com/soltixdb/soltix/storage/colfile"
+	"github.com/soltixdb/soltix/storage/vfs"
 	"github.com/soltixdb/soltix/storage/wal"
 )
 
@@ -42,8 +45,15 @@ type Options struct {
 	// MaxMemoryPoints makes the background flusher flush as soon as memory
 	// holds this many field values (default 4,000,000).
 	MaxMemoryPoints int
+	// CompactFiles makes the background flusher compact a collection's
+	// group and partition once it holds this many files (default 4;
+	// negative disables background compaction).
+	CompactFiles int
 	// Logger receives the engine's logs (default slog.Default()).
 	Logger *slog.Logger
+	// FS is the filesystem every file operation goes through (default
+	// vfs.Default); tests inject faults with storage/vfs/errorfs.
+	FS vfs.FS
 }
 
 func (o *Options) withDefaults() Options {
@@ -66,8 +76,14 @@ func (o *Options) withDefaults() Options {
 	if r.MaxMemoryPoints <= 0 {
 		r.MaxMemoryPoints = 4_000_000
 	}
+	if r.CompactFiles == 0 {
+		r.CompactFiles = 4
+	}
 	if r.Logger == nil {
 		r.Logger = slog.Default()
+	}
+	if r.FS == nil {
+		r.FS = vfs.Default
 	}
 	return r
 }
@@ -82,6 +98,7 @@ const MaxCollectionLen = colfile.MaxCollectionLen
 // Lock order: flushMu, then swapMu, then mu.
 type DB struct {
 	dir  string
+	fs   vfs.FS
 	opts Options
 	log  *slog.Logger
 	wal  *wal.WAL
@@ -96,6 +113,8 @@ type DB struct {
 	tombs     []*tombstone // live deletes that still cover file data, by seq
 	memPoints int          // field values in the active memory generation
 	closed    bool
+
+	shut bool // set under flushMu once Close has closed the WAL
 
 	stop chan struct{} // closed by Close to stop the background flusher
 	done chan struct{} // closed when the background flusher has exited
@@ -127,12 +146,37 @@ type fileSeries struct {
 	idx int // index in f.r.Series()
 }
 
-// dataFile is an open colstore file.
+// dataFile is an open colstore file. Readers hold a reference while they
+// read it; compaction retires it, and the last of the two closes it.
 type dataFile struct {
-	path string
-	r    *colfile.Reader
-	meta colfile.Meta
+	path      string
+	r         *colfile.Reader
+	meta      colfile.Meta
+	refs      atomic.Int64
+	obsolete  atomic.Bool
+	closeOnce sync.Once
 }
+
+// acquire takes a reference. The caller holds mu, so the file cannot be
+// retired at the same time.
+func (f *dataFile) acquire() { f.refs.Add(1) }
+
+// release drops a reference and closes a retired file no one reads.
+func (f *dataFile) release() {
+	if f.refs.Add(-1) == 0 && f.obsolete.Load() {
+		f.close()
+	}
+}
+
+// retire marks a file replaced; it is closed now or by its last reader.
+func (f *dataFile) retire() {
+	f.obsolete.Store(true)
+	if f.refs.Load() == 0 {
+		f.close()
+	}
+}
+
+func (f *dataFile) close() { f.closeOnce.Do(func() { f.r.Close() }) }
 
 // dataDirMeta is the data directory's own description, in meta.json.
 type dataDirMeta struct {
@@ -145,10 +189,10 @@ type dataDirMeta struct {
 // ready for reads and writes when Open returns.
 func Open(dir string, opts *Options) (*DB, error) {
 	o := opts.withDefaults()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := o.FS.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
-	db := &DB{dir: dir, opts: o, log: o.Logger, colls: make(map[string]*collection),
+	db := &DB{dir: dir, fs: o.FS, opts: o, log: o.Logger, colls: make(map[string]*collection),
 		stop: make(chan struct{}), done: make(chan struct{})}
 	if err := db.loadDirMeta(); err != nil {
 		return nil, err
@@ -157,7 +201,7 @@ func Open(dir string, opts *Options) (*DB, error) {
 		db.closeFiles()
 		return nil, err
 	}
-	w, err := wal.Open(filepath.Join(dir, "wal"), &wal.Options{Sync: o.Sync, SegmentSize: o.WALSegmentSize, Logger: o.Logger})
+	w, err := wal.Open(filepath.Join(dir, "wal"), &wal.Options{Sync: o.Sync, SegmentSize: o.WALSegmentSize, Logger: o.Logger, FS: o.FS})
 	if err != nil {
 		db.closeFiles()
 		return nil, fmt.Errorf("open wal: %w", err)
@@ -205,7 +249,7 @@ func Open(dir string, opts *Options) (*DB, error) {
 
 func (db *DB) loadDirMeta() error {
 	path := filepath.Join(db.dir, "meta.json")
-	b, err := os.ReadFile(path)
+	b, err := db.readFile(path)
 	switch {
 	case err == nil:
 		var m dataDirMeta
@@ -223,16 +267,25 @@ func (db *DB) loadDirMeta() error {
 		return nil
 	case errors.Is(err, os.ErrNotExist):
 		b, _ := json.Marshal(dataDirMeta{Format: 1, NumGroups: db.opts.NumGroups})
-		return writeFileSync(path, b)
+		return db.writeFileSync(path, b)
 	default:
 		return fmt.Errorf("read data dir meta: %w", err)
 	}
 }
 
+func (db *DB) readFile(path string) ([]byte, error) {
+	f, err := db.fs.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	b, err := io.ReadAll(f)
+	return b, errors.Join(err, f.Close())
+}
+
 // writeFileSync writes a small file atomically: tmp, fsync, rename, fsync dir.
-func writeFileSync(path string, b []byte) error {
+func (db *DB) writeFileSync(path string, b []byte) error {
 	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
+	f, err := db.fs.Create(tmp)
 	if err != nil {
 		return fmt.Errorf("create %s: %w", tmp, err)
 	}
@@ -240,39 +293,48 @@ func writeFileSync(path string, b []byte) error {
 	serr := f.Sync()
 	cerr := f.Close()
 	if err := errors.Join(werr, serr, cerr); err != nil {
-		os.Remove(tmp)
+		db.fs.Remove(tmp)
 		return fmt.Errorf("write %s: %w", tmp, err)
 	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := db.fs.Rename(tmp, path); err != nil {
 		return fmt.Errorf("rename %s: %w", tmp, err)
 	}
-	return syncDir(filepath.Dir(path))
+	return db.fs.SyncDir(filepath.Dir(path))
 }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
+// walk calls fn for every file below dir, skipping the WAL directory.
+func (db *DB) walk(dir string, fn func(path string) error) error {
+	entries, err := db.fs.ReadDir(dir)
 	if err != nil {
-		return fmt.Errorf("open dir %s: %w", dir, err)
+		return err
 	}
-	return errors.Join(d.Sync(), d.Close())
+	for _, e := range entries {
+		path := filepath.Join(dir, e.Name())
+		switch {
+		case e.IsDir() && dir == db.dir && e.Name() == "wal":
+		case e.IsDir():
+			if err := db.walk(path, fn); err != nil {
+				return err
+			}
+		default:
+			if err := fn(path); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // loadFiles opens every colstore file below the data directory.
 func (db *DB) loadFiles() error {
 	var paths []string
-	err := filepath.WalkDir(db.dir, func(path string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() && path != db.dir && d.Name() == "wal" {
-			return filepath.SkipDir
-		}
+	err := db.walk(db.dir, func(path string) error {
 		switch {
 		case strings.HasSuffix(path, ".col.tmp"):
-			// A flush that crashed before its rename; the WAL still
-			// holds the data.
+			// A flush or compaction that crashed before its rename;
+			// the WAL or the inputs still hold the data.
 			db.log.Warn("removing unfinished colstore file", "path", path)
-			return os.Remove(path)
+			return db.fs.Remove(path)
 		case strings.HasSuffix(path, ".col"):
 			paths = append(paths, path)
 		}
@@ -283,7 +345,7 @@ func (db *DB) loadFiles() error {
 	}
 	var files []*dataFile
 	for _, p := range paths {
-		r, err := colfile.Open(p)
+		r, err := colfile.OpenWith(p, db.fs)
 		if err != nil {
 			for _, f := range files {
 				f.r.Close()
@@ -292,6 +354,25 @@ func (db *DB) loadFiles() error {
 		}
 		files = append(files, &dataFile{path: p, r: r, meta: r.Meta()})
 	}
+	// A compaction that crashed after writing its output but before
+	// removing its inputs leaves both: the output wins.
+	replaced := make(map[uint64]bool)
+	for _, f := range files {
+		for _, seq := range f.meta.Replaces {
+			replaced[seq] = true
+		}
+	}
+	files = slices.DeleteFunc(files, func(f *dataFile) bool {
+		if !replaced[f.meta.Seq] {
+			return false
+		}
+		db.log.Warn("removing colstore file replaced by a compaction", "path", f.path)
+		f.r.Close()
+		if err := db.fs.Remove(f.path); err != nil {
+			db.log.Error("cannot remove replaced colstore file; it stays ignored", "path", f.path, "err", err)
+		}
+		return true
+	})
 	sort.Slice(files, func(i, j int) bool { return files[i].meta.Seq < files[j].meta.Seq })
 	for _, f := range files {
 		db.attachFile(f)
@@ -498,7 +579,7 @@ func (db *DB) flushLocked(ctx context.Context) error {
 	// files already).
 	db.swapMu.Lock()
 	db.mu.Lock()
-	if db.closed && db.wal == nil {
+	if db.shut {
 		db.mu.Unlock()
 		db.swapMu.Unlock()
 		return ErrClosed
@@ -568,17 +649,17 @@ func (db *DB) flushLocked(ctx context.Context) error {
 		}
 		seq := db.seq.Add(1)
 		dir := filepath.Join(db.dir, dirName(k.coll), fmt.Sprintf("group_%04d", k.group))
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+		if err := db.fs.MkdirAll(dir, 0o755); err != nil {
 			werr = fmt.Errorf("create group dir: %w", err)
 			break
 		}
 		pstart := time.Unix(0, k.partition*part).UTC().Format("20060102T150405Z")
 		path := filepath.Join(dir, fmt.Sprintf("%s-%016d.col", pstart, seq))
-		if _, err := colfile.Write(path, k.coll, k.group, seq, data); err != nil {
+		if _, err := colfile.WriteWith(path, k.coll, k.group, seq, data, &colfile.WriteOptions{FS: db.fs}); err != nil {
 			werr = fmt.Errorf("write colstore file: %w", err)
 			break
 		}
-		r, err := colfile.Open(path)
+		r, err := colfile.OpenWith(path, db.fs)
 		if err != nil {
 			werr = fmt.Errorf("reopen colstore file: %w", err)
 			break
@@ -586,8 +667,8 @@ func (db *DB) flushLocked(ctx context.Context) error {
 		written = append(written, &dataFile{path: path, r: r, meta: r.Meta()})
 	}
 	if werr == nil {
-		if err := syncDir(db.dir); err != nil {
-			werr = err
+		if err := db.fs.SyncDir(db.dir); err != nil {
+			werr = fmt.Errorf("sync data dir: %w", err)
 		}
 	}
 
@@ -671,7 +752,18 @@ func (db *DB) flushLoop() {
 		<-db.stop
 		return
 	}
-	tick := time.NewTicker(time.Second)
+	// Background work stops between compaction units once Close begins.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-db.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	// Check memory once a second, or more often for short intervals.
+	tick := time.NewTicker(min(time.Second, max(db.opts.FlushInterval/2, 10*time.Millisecond)))
 	defer tick.Stop()
 	last := time.Now()
 	for {
@@ -686,10 +778,15 @@ func (db *DB) flushLoop() {
 		if n == 0 || (n < db.opts.MaxMemoryPoints && time.Since(last) < db.opts.FlushInterval) {
 			continue
 		}
-		if err := db.Flush(context.Background()); err != nil {
+		if err := db.Flush(ctx); err != nil {
 			db.log.Error("background flush failed; data stays in memory and the WAL", "err", err)
 		}
 		last = time.Now()
+		if db.opts.CompactFiles > 0 {
+			if err := db.compact(ctx, db.opts.CompactFiles); err != nil && ctx.Err() == nil {
+				db.log.Error("background compaction failed; the old files keep serving", "err", err)
+			}
+		}
 	}
 }
 
@@ -708,6 +805,7 @@ func (db *DB) Close() error {
 	ferr := db.Flush(context.Background())
 	db.flushMu.Lock()
 	werr := db.wal.Close()
+	db.shut = true
 	db.flushMu.Unlock()
 	db.closeFiles()
 	return errors.Join(ferr, werr)
@@ -720,7 +818,7 @@ func (db *DB) closeFiles() {
 			for _, fs := range s.files {
 				if !seen[fs.f] {
 					seen[fs.f] = true
-					fs.f.r.Close()
+					fs.f.close()
 				}
 			}
 		}
@@ -860,6 +958,7 @@ func (db *DB) Read(ctx context.Context, collection string, tags model.Tags, fiel
 							fc.tombs = append(fc.tombs, t)
 						}
 					}
+					fs.f.acquire()
 					fileCols[i] = append(fileCols[i], fc)
 				}
 			}
@@ -874,6 +973,13 @@ func (db *DB) Read(ctx context.Context, collection string, tags model.Tags, fiel
 		}
 	}
 	db.mu.RUnlock()
+	defer func() {
+		for _, fcs := range fileCols {
+			for _, fc := range fcs {
+				fc.f.release()
+			}
+		}
+	}()
 
 	out := make([]model.Column, len(fields))
 	for i, name := range fields {

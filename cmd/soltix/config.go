@@ -35,6 +35,7 @@ type StorageConfig struct {
 	WALSegmentBytes int64    `yaml:"wal_segment_bytes"`
 	FlushInterval   Duration `yaml:"flush_interval"`
 	MaxMemoryPoints int      `yaml:"max_memory_points"`
+	CompactFiles    int      `yaml:"compact_files"`
 }
 
 // HTTPConfig configures the HTTP API.
@@ -183,6 +184,7 @@ func (c *Config) storageOptions(log *slog.Logger) *storage.Options {
 		WALSegmentSize:    c.Storage.WALSegmentBytes,
 		FlushInterval:     time.Duration(c.Storage.FlushInterval),
 		MaxMemoryPoints:   c.Storage.MaxMemoryPoints,
+		CompactFiles:      c.Storage.CompactFiles,
 		Logger:            log,
 	}
 	if c.Storage.WALSync == "never" {

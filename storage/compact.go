@@ -1,0 +1,242 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/soltixdb/soltix/model"
+	"github.com/soltixdb/soltix/storage/colfile"
+)
+
+// A compaction unit is every file of one collection, group and time
+// partition. Compaction rewrites a unit as one file: values merged with the
+// later file winning a tie, tombstones applied, nothing else changed. The
+// new file has a fresh sequence number (above every input and every
+// tombstone, so no tombstone applies to it) and lists the inputs' numbers
+// in Meta.Replaces. The inputs are removed only after the new file is
+// durable; a crash in between leaves both on disk, and Open then deletes
+// the replaced ones, so exactly one of the two sets is ever visible.
+//
+// Compaction runs under flushMu, one unit at a time: flushes and deletes
+// wait for at most one unit, writes and queries never wait.
+
+type unitKey struct {
+	coll      string
+	group     int
+	partition int64
+}
+
+// units returns the files of every unit, oldest first. The caller holds mu.
+func (db *DB) units() map[unitKey][]*dataFile {
+	part := db.opts.PartitionDuration.Nanoseconds()
+	seen := make(map[*dataFile]bool)
+	out := make(map[unitKey][]*dataFile)
+	for _, c := range db.colls {
+		for _, s := range c.series {
+			for _, fs := range s.files {
+				if seen[fs.f] {
+					continue
+				}
+				seen[fs.f] = true
+				k := unitKey{coll: fs.f.meta.Collection, group: fs.f.meta.Group, partition: floorDiv(fs.f.meta.MinTime, part)}
+				out[k] = append(out[k], fs.f)
+			}
+		}
+	}
+	for _, files := range out {
+		sort.Slice(files, func(i, j int) bool { return files[i].meta.Seq < files[j].meta.Seq })
+	}
+	return out
+}
+
+// Compact compacts every unit that has more than one file or holds data a
+// tombstone covers, and returns when all are done.
+func (db *DB) Compact(ctx context.Context) error {
+	return db.compact(ctx, 2)
+}
+
+// compact compacts the units with at least minFiles files, and those with
+// data a tombstone covers.
+func (db *DB) compact(ctx context.Context, minFiles int) error {
+	db.mu.RLock()
+	var todo [][]*dataFile
+	for _, files := range db.units() {
+		if len(files) >= minFiles || db.unitCovered(files) {
+			todo = append(todo, files)
+		}
+	}
+	db.mu.RUnlock()
+	var errs []error
+	for _, files := range todo {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := db.compactUnit(ctx, files); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// unitCovered reports whether a tombstone covers data of the files. The
+// caller holds mu.
+func (db *DB) unitCovered(files []*dataFile) bool {
+	for _, t := range db.tombs {
+		for _, f := range files {
+			if t.coll != f.meta.Collection || t.seq <= f.meta.Seq {
+				continue
+			}
+			for _, si := range f.r.Series() {
+				for _, ci := range si.Columns {
+					if t.covers(si.Key, f.meta.Seq, ci.MinTime, ci.MaxTime) {
+						return true
+					}
+				}
+			}
+		}
+	}
+	return false
+}
+
+func (db *DB) compactUnit(ctx context.Context, inputs []*dataFile) error {
+	db.flushMu.Lock()
+	defer db.flushMu.Unlock()
+	start := time.Now()
+	db.mu.RLock()
+	if db.shut {
+		db.mu.RUnlock()
+		return ErrClosed
+	}
+	for _, f := range inputs {
+		if f.obsolete.Load() {
+			db.mu.RUnlock()
+			return nil // compacted meanwhile
+		}
+	}
+	tombs := append([]*tombstone(nil), db.tombs...)
+	db.mu.RUnlock()
+
+	// Merge every series of every input. Inputs are immutable and cannot
+	// be removed while flushMu is held, so no lock is needed to read them.
+	type colSrc struct {
+		f  *dataFile
+		si int
+		ci int
+		lo int64
+		hi int64
+	}
+	type seriesAcc struct {
+		tags model.Tags
+		cols map[string][]colSrc
+		kind map[string]model.Kind
+	}
+	acc := make(map[string]*seriesAcc)
+	for _, f := range inputs {
+		for si, info := range f.r.Series() {
+			a := acc[info.Key]
+			if a == nil {
+				a = &seriesAcc{tags: info.Tags, cols: map[string][]colSrc{}, kind: map[string]model.Kind{}}
+				acc[info.Key] = a
+			}
+			for ci, col := range info.Columns {
+				a.cols[col.Name] = append(a.cols[col.Name], colSrc{f: f, si: si, ci: ci, lo: col.MinTime, hi: col.MaxTime})
+				a.kind[col.Name] = col.Kind
+			}
+		}
+	}
+	var out []colfile.SeriesData
+	points := 0
+	for key, a := range acc {
+		sd := colfile.SeriesData{Tags: a.tags}
+		for name, srcs := range a.cols {
+			cols := make([]model.Column, 0, len(srcs))
+			for _, src := range srcs {
+				col, err := src.f.r.ReadColumn(src.si, src.ci)
+				if err != nil {
+					return fmt.Errorf("compact: read %s: %w", src.f.path, err)
+				}
+				for _, t := range tombs {
+					if t.coll == src.f.meta.Collection && t.covers(key, src.f.meta.Seq, src.lo, src.hi) {
+						col = cut(col, t.min, t.max)
+					}
+				}
+				cols = append(cols, col)
+			}
+			merged := mergeColumns(name, a.kind[name], cols)
+			if merged.Len() > 0 {
+				sd.Columns = append(sd.Columns, merged)
+				points += merged.Len()
+			}
+		}
+		if len(sd.Columns) > 0 {
+			out = append(out, sd)
+		}
+	}
+
+	replaces := make([]uint64, len(inputs))
+	for i, f := range inputs {
+		replaces[i] = f.meta.Seq
+	}
+	var output *dataFile
+	if len(out) > 0 {
+		seq := db.seq.Add(1)
+		first := inputs[0]
+		path := filepath.Join(filepath.Dir(first.path), fmt.Sprintf("%s-%016d.col", partitionName(first.path), seq))
+		if _, err := colfile.WriteWith(path, first.meta.Collection, first.meta.Group, seq, out,
+			&colfile.WriteOptions{Replaces: replaces, FS: db.fs}); err != nil {
+			return fmt.Errorf("compact: write: %w", err)
+		}
+		r, err := colfile.OpenWith(path, db.fs)
+		if err != nil {
+			return fmt.Errorf("compact: reopen: %w", err)
+		}
+		output = &dataFile{path: path, r: r, meta: r.Meta()}
+	}
+
+	// Swap the inputs for the output.
+	db.mu.Lock()
+	obsolete := make(map[*dataFile]bool, len(inputs))
+	for _, f := range inputs {
+		obsolete[f] = true
+	}
+	for _, c := range db.colls {
+		for _, s := range c.series {
+			s.files = slices.DeleteFunc(s.files, func(fs fileSeries) bool { return obsolete[fs.f] })
+		}
+	}
+	if output != nil {
+		db.attachFile(output)
+	}
+	db.dropSpentTombstones()
+	db.mu.Unlock()
+
+	var errs []error
+	for _, f := range inputs {
+		f.retire()
+		if err := db.fs.Remove(f.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("compact: remove %s: %w", f.path, err))
+		}
+	}
+	if len(inputs) > 0 {
+		errs = append(errs, db.fs.SyncDir(filepath.Dir(inputs[0].path)))
+	}
+	db.log.Info("compacted", "collection", inputs[0].meta.Collection, "group", inputs[0].meta.Group,
+		"inputs", len(inputs), "points", points, "took", time.Since(start).Round(time.Millisecond))
+	return errors.Join(errs...)
+}
+
+// partitionName returns the partition part of a colstore file name
+// ("20250101T000000Z" of "20250101T000000Z-0000000000000042.col").
+func partitionName(path string) string {
+	base := filepath.Base(path)
+	if i := len(base) - len("-0000000000000042.col"); i > 0 {
+		return base[:i]
+	}
+	return "p"
+}

@@ -1,7 +1,7 @@
 // Package httpapi serves Soltix's external HTTP API: writes (line protocol
-// and JSON, plus the InfluxDB 1.x and 2.x write endpoints), queries, an admin
-// flush, health and readiness probes, Prometheus metrics and the OpenAPI
-// description. New builds the handler over a Store; it is safe for
+// and JSON, plus the InfluxDB 1.x and 2.x write endpoints), queries, admin
+// flush, delete and compaction, health and readiness probes, Prometheus
+// metrics and the OpenAPI description. New builds the handler over a Store; it is safe for
 // concurrent use by any number of requests.
 //
 //	h := httpapi.New(db, httpapi.Options{OpenAPI: soltix.OpenAPI, Logger: log})
@@ -46,5 +46,16 @@
 // (format=csv), or NDJSON streamed row by row (format=ndjson). Times are RFC
 // 3339 strings in UTC with nanoseconds unless epoch=ns|us|ms|s asks for
 // integers. Errors are JSON {"error": "...", "position": {"line","column"}}
-// (position only when the error points into the query text).
+// (position only when the error points into the query text). DELETE
+// statements change data, so they are only accepted with POST (a GET
+// answers 405).
+//
+// # Admin
+//
+// POST /api/v1/admin/flush returns once memory is in files. POST
+// /api/v1/admin/delete takes {"collection","tags","start","end"} (tags are
+// equality matches that must all hold; start is inclusive and end exclusive,
+// each an RFC 3339 string or integer nanoseconds, each optional) and answers
+// {"deleted_series": n}. POST /api/v1/admin/compact returns once storage has
+// merged its files, which makes deletes physical.
 package httpapi

@@ -18,15 +18,28 @@ import (
 )
 
 // fakeStore is an in-memory Store: it records every batch given to Write and
-// answers reads over the recorded points. writeErr and flushErr are returned
-// instead of doing the work when set.
+// answers reads over the recorded points; Delete removes recorded points.
+// writeErr, flushErr, deleteErr and compactErr are returned instead of doing
+// the work when set.
 type fakeStore struct {
-	mu       sync.Mutex
-	batches  [][]model.Point
-	calls    int // calls of Write, failed ones included
-	flushes  int
-	writeErr error
-	flushErr error
+	mu         sync.Mutex
+	batches    [][]model.Point
+	schema     map[string]map[string]model.Kind // fields by collection, kept across deletes
+	calls      int                              // calls of Write, failed ones included
+	flushes    int
+	deletes    []fakeDelete // successful calls of Delete
+	compacts   int
+	writeErr   error
+	flushErr   error
+	deleteErr  error
+	compactErr error
+}
+
+// fakeDelete records the arguments of one Delete call.
+type fakeDelete struct {
+	collection string
+	series     []model.Tags
+	min, max   int64
 }
 
 var _ Store = (*fakeStore)(nil)
@@ -39,6 +52,17 @@ func (f *fakeStore) Write(ctx context.Context, points []model.Point) error {
 		return f.writeErr
 	}
 	f.batches = append(f.batches, slices.Clone(points))
+	if f.schema == nil {
+		f.schema = map[string]map[string]model.Kind{}
+	}
+	for _, p := range points {
+		if f.schema[p.Collection] == nil {
+			f.schema[p.Collection] = map[string]model.Kind{}
+		}
+		for _, fl := range p.Fields {
+			f.schema[p.Collection][fl.Key] = fl.Value.Kind
+		}
+	}
 	return nil
 }
 
@@ -49,6 +73,40 @@ func (f *fakeStore) Flush(ctx context.Context) error {
 		return f.flushErr
 	}
 	f.flushes++
+	return nil
+}
+
+// Delete drops the recorded points of the listed series whose times lie in
+// [min, max]; points written later are not affected.
+func (f *fakeStore) Delete(ctx context.Context, collection string, series []model.Tags, min, max int64) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.deleteErr != nil {
+		return f.deleteErr
+	}
+	f.deletes = append(f.deletes, fakeDelete{collection, slices.Clone(series), min, max})
+	for i, b := range f.batches {
+		kept := b[:0:0]
+		for _, p := range b {
+			covered := p.Collection == collection && p.Time >= min && p.Time <= max &&
+				slices.ContainsFunc(series, func(t model.Tags) bool { return t.Equal(p.Tags) })
+			if !covered {
+				kept = append(kept, p)
+			}
+		}
+		f.batches[i] = kept
+	}
+	return nil
+}
+
+// Compact counts the call; the fake has no files to merge.
+func (f *fakeStore) Compact(ctx context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.compactErr != nil {
+		return f.compactErr
+	}
+	f.compacts++
 	return nil
 }
 
@@ -64,29 +122,30 @@ func (f *fakeStore) written() []model.Point {
 }
 
 func (f *fakeStore) Collections() []string {
-	var names []string
-	for _, p := range f.written() {
-		if !slices.Contains(names, p.Collection) {
-			names = append(names, p.Collection)
-		}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	names := make([]string, 0, len(f.schema))
+	for name := range f.schema {
+		names = append(names, name)
 	}
 	sort.Strings(names)
 	return names
 }
 
+// Fields answers from the schema, so a collection whose points were all
+// deleted still exists, as in storage.
 func (f *fakeStore) Fields(collection string) (map[string]model.Kind, bool) {
-	fields := map[string]model.Kind{}
-	found := false
-	for _, p := range f.written() {
-		if p.Collection != collection {
-			continue
-		}
-		found = true
-		for _, fl := range p.Fields {
-			fields[fl.Key] = fl.Value.Kind
-		}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fields, ok := f.schema[collection]
+	if !ok {
+		return nil, false
 	}
-	return fields, found
+	out := make(map[string]model.Kind, len(fields))
+	for k, v := range fields {
+		out[k] = v
+	}
+	return out, true
 }
 
 func (f *fakeStore) TagKeys(collection string) []string {

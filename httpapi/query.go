@@ -30,7 +30,8 @@ var epochDivisors = map[string]int64{
 	"s":  int64(time.Second),
 }
 
-// query serves GET and POST /api/v1/query.
+// query serves GET and POST /api/v1/query. DELETE statements change data,
+// so they are only accepted with POST.
 func (s *server) query(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	s.metrics.queries.Add(1)
@@ -97,6 +98,13 @@ func (s *server) query(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusBadRequest, err.Error(), nil)
 		return
 	}
+	if stmt.Delete != nil && r.Method != http.MethodPost {
+		// A GET must not change data: links, prefetchers and caches
+		// follow them freely.
+		w.Header().Set("Allow", http.MethodPost)
+		fail(http.StatusMethodNotAllowed, "DELETE statements change data: send them with POST, not "+r.Method, nil)
+		return
+	}
 	res, err := s.execute(ctx, s.store, stmt, s.now())
 	if err != nil {
 		var pe *planner.Error
@@ -122,6 +130,9 @@ func (s *server) query(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
+	if stmt.Delete != nil && len(res.Rows) == 1 && len(res.Rows[0]) == 1 {
+		s.log.InfoContext(ctx, "delete", "q", q, "deleted_series", res.Rows[0][0].String())
+	}
 
 	enc := resultEncoder{res: res, div: div}
 	switch format {
@@ -138,7 +149,8 @@ func (s *server) query(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// statementCollection returns the collection a statement reads, or "".
+// statementCollection returns the collection a statement reads or deletes
+// from, or "".
 func statementCollection(stmt *query.Statement) string {
 	switch {
 	case stmt == nil:
@@ -147,6 +159,8 @@ func statementCollection(stmt *query.Statement) string {
 		return stmt.Select.From
 	case stmt.Show != nil:
 		return stmt.Show.From
+	case stmt.Delete != nil:
+		return stmt.Delete.From
 	}
 	return ""
 }

@@ -26,6 +26,14 @@ type Store interface {
 	Write(ctx context.Context, points []model.Point) error
 	// Flush returns once everything acknowledged so far is in files.
 	Flush(ctx context.Context) error
+	// Delete removes, durably and visibly at once, the points of the listed
+	// series of the collection whose times lie in [min, max] (inclusive).
+	// Points written after Delete returns are not affected. It makes the
+	// Store a planner.Deleter, which DELETE statements need.
+	Delete(ctx context.Context, collection string, series []model.Tags, min, max int64) error
+	// Compact merges the files of storage, dropping deleted and overwritten
+	// points, and returns when done.
+	Compact(ctx context.Context) error
 }
 
 // DefaultMaxBodyBytes is the body limit used when Options.MaxBodyBytes is 0.
@@ -111,6 +119,8 @@ func (s *server) routes() *chi.Mux {
 	r.Post("/api/v1/query", s.query)
 
 	r.Post("/api/v1/admin/flush", s.flush)
+	r.Post("/api/v1/admin/delete", s.adminDelete)
+	r.Post("/api/v1/admin/compact", s.adminCompact)
 	return r
 }
 

@@ -35,6 +35,9 @@ func TestMiscRoutes(t *testing.T) {
 		{name: "wrong method query", method: "PUT", target: "/api/v1/query", code: 405, body: `"error"`, header: [2]string{"Allow", "GET, POST"}},
 		{name: "flush", method: "POST", target: "/api/v1/admin/flush", code: 204},
 		{name: "flush by GET", method: "GET", target: "/api/v1/admin/flush", code: 405, body: `"error"`},
+		{name: "delete by GET", method: "GET", target: "/api/v1/admin/delete", code: 405, body: `"error"`, header: [2]string{"Allow", "POST"}},
+		{name: "compact", method: "POST", target: "/api/v1/admin/compact", code: 204},
+		{name: "compact by GET", method: "GET", target: "/api/v1/admin/compact", code: 405, body: `"error"`, header: [2]string{"Allow", "POST"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -154,8 +154,8 @@ func (s *server) write(w http.ResponseWriter, r *http.Request, ep writeEndpoint)
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// storeErrorStatus maps an error from Store.Write or Store.Flush to a status
-// code and message.
+// storeErrorStatus maps an error from a Store method (Write, Flush, Delete,
+// Compact, Read) to a status code and message.
 func storeErrorStatus(err error) (int, string) {
 	switch {
 	case errors.Is(err, storage.ErrUnavailable), errors.Is(err, storage.ErrClosed):

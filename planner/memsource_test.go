@@ -13,9 +13,14 @@ import (
 // write; columns are kept sorted by time, and a repeated timestamp replaces
 // the earlier value (last write wins).
 type memSource struct {
-	colls map[string]*memColl
-	reads int // calls to Read
+	colls   map[string]*memColl
+	reads   int     // calls to Read
+	deletes int     // calls to Delete
+	deleted [][]any // the arguments of each Delete: series keys, min, max
+	delErr  error   // returned by Delete, which then deletes nothing
 }
+
+var _ Deleter = (*memSource)(nil)
 
 type memColl struct {
 	fields map[string]model.Kind
@@ -244,6 +249,44 @@ func (m *memSource) Explain(coll string, series []model.Tags, min, max int64) Re
 	}
 	slices.Sort(rp.Groups)
 	return rp
+}
+
+// Delete removes the points of the listed series whose times lie in
+// [min, max]. Series stay known (their tags are still listed) even when no
+// point is left, as in storage until compaction.
+func (m *memSource) Delete(ctx context.Context, coll string, series []model.Tags, min, max int64) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.deletes++
+	keys := make([]string, len(series))
+	for i, t := range series {
+		keys[i] = model.SeriesKey(coll, t)
+	}
+	m.deleted = append(m.deleted, []any{keys, min, max})
+	if m.delErr != nil {
+		return m.delErr
+	}
+	if _, ok := m.colls[coll]; !ok {
+		return fmt.Errorf("delete %q: %w", coll, ErrNotFound)
+	}
+	for _, tags := range series {
+		s := m.find(coll, tags)
+		if s == nil {
+			continue
+		}
+		for _, col := range s.cols {
+			var kept model.Column
+			kept.Name, kept.Kind = col.Name, col.Kind
+			for j := 0; j < col.Len(); j++ {
+				if t := col.Times[j]; t < min || t > max {
+					kept.Append(t, col.Value(j))
+				}
+			}
+			*col = kept
+		}
+	}
+	return nil
 }
 
 // put installs a whole sorted column for a series, for large test data.

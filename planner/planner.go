@@ -53,9 +53,12 @@ var maxFilledRows int64 = 5_000_000
 // Execute runs one statement against src. now is the value of now(), read
 // once per query by the caller.
 //
+// A DELETE statement needs src to implement Deleter; see deleteStatement.
+//
 // Errors: a wrapped ErrNotFound for an unknown collection; *Error for a query
-// that is well-formed but wrong; ctx's error when ctx ends; any other error
-// from src unchanged.
+// that is well-formed but wrong; ErrDeleteUnsupported (wrapped) for a DELETE
+// against a source that cannot delete; ctx's error when ctx ends; any other
+// error from src unchanged.
 func Execute(ctx context.Context, src Source, stmt *query.Statement, now time.Time) (*Result, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -77,6 +80,11 @@ func Execute(ctx context.Context, src Source, stmt *query.Statement, now time.Ti
 			return p.explain(), nil
 		}
 		return p.run(ctx)
+	case stmt.Delete != nil:
+		if stmt.Explain {
+			return nil, errorf(query.Pos{}, "EXPLAIN applies to SELECT statements only")
+		}
+		return deleteStatement(ctx, src, stmt.Delete, now)
 	}
 	return nil, errorf(query.Pos{}, "empty statement")
 }

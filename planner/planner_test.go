@@ -634,6 +634,8 @@ func TestNotFound(t *testing.T) {
 		"SHOW TAG KEYS FROM nope",
 		"SHOW TAG VALUES FROM nope WITH KEY = k",
 		"SHOW FIELDS FROM nope",
+		"DELETE FROM nope",
+		"DELETE FROM nope WHERE host = 'a' AND time < 5",
 	} {
 		_, err := execute(testData(), q)
 		if !errors.Is(err, ErrNotFound) {

@@ -1,8 +1,9 @@
 // Package planner turns a parsed query (package query) into reads against a
 // Source and computes the answer: series selection by tags, time-range
 // pruning, per-point filtering, aggregates, GROUP BY intervals and tags,
-// FILL, ORDER BY, LIMIT and OFFSET, SHOW and EXPLAIN. It defines the read
-// interface it needs; storage implements it locally.
+// FILL, ORDER BY, LIMIT and OFFSET, SHOW, EXPLAIN and DELETE. It defines
+// the interfaces it needs (Source to read, Deleter to delete); storage
+// implements them locally.
 package planner
 
 import (
@@ -34,6 +35,15 @@ type Source interface {
 	Read(ctx context.Context, collection string, tags model.Tags, fields []string, min, max int64) ([]model.Column, error)
 	// Explain describes the reads Read would do for these series and range.
 	Explain(collection string, series []model.Tags, min, max int64) ReadPlan
+}
+
+// Deleter is implemented by sources that can delete points; Execute needs it
+// for DELETE statements.
+type Deleter interface {
+	// Delete removes, durably and visibly at once, the points of the listed
+	// series of the collection whose times lie in [min, max] (inclusive).
+	// Points written after Delete returns are not affected.
+	Delete(ctx context.Context, collection string, series []model.Tags, min, max int64) error
 }
 
 // ReadPlan describes what a read touches, for EXPLAIN.

@@ -2,6 +2,7 @@
 // participle), the abstract syntax tree the planner consumes, and a printer
 // that turns a tree back into canonical text. It knows nothing about storage:
 // whether a name in WHERE is a tag or a field is decided by the planner.
+// The statements are SELECT, SHOW and DELETE; EXPLAIN applies to SELECT only.
 //
 // Parse turns text into a *Statement; (*Statement).String prints it back so
 // that Parse(s.String()) yields an equal tree.
@@ -36,11 +37,22 @@ type Error struct {
 // Error implements error.
 func (e *Error) Error() string { return e.Pos.String() + ": " + e.Message }
 
-// Statement is one parsed statement: exactly one of Select and Show is set.
+// Statement is one parsed statement: exactly one of Select, Show and Delete
+// is set. Explain is only ever set with Select.
 type Statement struct {
 	Explain bool
 	Select  *Select
 	Show    *Show
+	Delete  *Delete
+}
+
+// Delete is a DELETE statement: it removes the points of the collection's
+// series that Where selects. Which conditions Where may hold (tags, and time
+// joined by AND at the top level) is for the planner to check.
+type Delete struct {
+	From    string
+	FromPos Pos
+	Where   Expr // nil when there is no WHERE clause: every point
 }
 
 // ShowKind says what a SHOW statement lists.

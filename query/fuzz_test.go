@@ -47,7 +47,7 @@ func FuzzParse(f *testing.F) {
 		stripPos(t, first)
 		stripPos(t, second)
 		if !reflect.DeepEqual(first, second) {
-			t.Fatalf("Parse(%q) printed as %q, which parses differently\n got: %#v\nwant: %#v", in, text, second.Select, first.Select)
+			t.Fatalf("Parse(%q) printed as %q, which parses differently\n got: %#v\nwant: %#v", in, text, tree(second), tree(first))
 		}
 	})
 }

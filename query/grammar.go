@@ -12,7 +12,9 @@ import (
 
 // reservedWords are the keywords that cannot be used as bare identifiers;
 // write them as "quoted" identifiers instead. Other words with a meaning in
-// some places (time, now, true, TAG, FIELDS, none, ...) stay ordinary names.
+// some places (time, now, true, TAG, FIELDS, none, DELETE, ...) stay
+// ordinary names: DELETE only has a meaning as the first word of a
+// statement, so keeping it out of this list breaks no existing name.
 var reservedWords = []string{
 	"SELECT", "FROM", "WHERE", "AND", "OR", "NOT", "IN", "BETWEEN",
 	"GROUP", "BY", "FILL", "ORDER", "LIMIT", "OFFSET", "AS", "EXPLAIN",
@@ -85,7 +87,14 @@ var grammar = participle.MustBuild[gStatement](
 type gStatement struct {
 	Explain bool     `parser:"@'EXPLAIN'?"`
 	Select  *gSelect `parser:"( @@"`
-	Show    *gShow   `parser:"| @@ ) ';'?"`
+	Show    *gShow   `parser:"| @@"`
+	Delete  *gDelete `parser:"| @@ ) ';'?"`
+}
+
+type gDelete struct {
+	Pos   lexer.Position
+	From  *gIdent `parser:"'DELETE' 'FROM' @@"`
+	Where *gOr    `parser:"( 'WHERE' @@ )?"`
 }
 
 type gSelect struct {

@@ -202,6 +202,7 @@ var expectedNames = map[string]string{
 	"<op>":       "a comparison operator",
 	"GSelect":    `"SELECT"`,
 	"GShow":      `"SHOW"`,
+	"GDelete":    `"DELETE"`,
 	"GItem":      "a field, * or function call",
 	"GCall":      "a field name",
 	"GIdent":     "a name",
@@ -286,6 +287,17 @@ func (p *parser) errAt(lp lexer.Position, tok, format string, args ...any) *Erro
 // statement converts the grammar tree, doing the checks the grammar cannot.
 func (p *parser) statement(g *gStatement) (*Statement, error) {
 	st := &Statement{Explain: g.Explain}
+	if g.Delete != nil {
+		if g.Explain {
+			return nil, p.errAt(g.Delete.Pos, p.text(g.Delete.Pos, "DELETE"), "EXPLAIN is only allowed before SELECT")
+		}
+		del, err := p.deleteStmt(g.Delete)
+		if err != nil {
+			return nil, err
+		}
+		st.Delete = del
+		return st, nil
+	}
 	if g.Show != nil {
 		if g.Explain {
 			return nil, p.errAt(g.Show.Pos, p.text(g.Show.Pos, "SHOW"), "EXPLAIN is only allowed before SELECT")
@@ -331,6 +343,20 @@ func (p *parser) show(g *gShow) (*Show, error) {
 		from, err := p.ident(g.Fields)
 		return &Show{Kind: ShowFields, From: from}, err
 	}
+}
+
+func (p *parser) deleteStmt(g *gDelete) (*Delete, error) {
+	from, err := p.ident(g.From)
+	if err != nil {
+		return nil, err
+	}
+	del := &Delete{From: from, FromPos: p.pos(g.From.Pos)}
+	if g.Where != nil {
+		if del.Where, err = p.or(g.Where); err != nil {
+			return nil, err
+		}
+	}
+	return del, nil
 }
 
 func (p *parser) selectStmt(g *gSelect) (*Select, error) {

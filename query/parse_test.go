@@ -61,6 +61,10 @@ func between(name string, lo, hi Literal) *Between {
 // checking that they were compiled from Str; it returns st.
 func stripPos(t testing.TB, st *Statement) *Statement {
 	t.Helper()
+	if st != nil && st.Delete != nil {
+		st.Delete.FromPos = Pos{}
+		st.Delete.Where = stripExpr(t, st.Delete.Where)
+	}
 	if st == nil || st.Select == nil {
 		return st
 	}
@@ -234,6 +238,24 @@ var parseTests = []struct {
 	{`SHOW TAG VALUES FROM "c-1" WITH KEY = 'data center'`, &Statement{Show: &Show{Kind: ShowTagValues, From: "c-1", Key: "data center"}}},
 	{"SHOW FIELDS FROM cpu", &Statement{Show: &Show{Kind: ShowFields, From: "cpu"}}},
 	{"SHOW FIELD KEYS FROM cpu", &Statement{Show: &Show{Kind: ShowFields, From: "cpu"}}},
+	// DELETE. The word is not reserved: it stays usable as a name.
+	{"DELETE FROM cpu", del("cpu", nil)},
+	{"delete from \"my.metrics\";", del("my.metrics", nil)},
+	{
+		"DELETE FROM cpu WHERE host = 'a' AND time >= '2025-01-01' AND time < now() - 1d",
+		del("cpu", and(and(cmp("host", "=", str("a")), cmp("time", ">=", str("2025-01-01"))), cmp("time", "<", now(off(-1, 1, Day))))),
+	},
+	{
+		"DELETE FROM cpu WHERE time BETWEEN 1 AND 2 AND (host IN ('a', 'b') OR dc !~ /^eu/ OR rack NOT IN ('x'))",
+		del("cpu", and(between("time", integer(1), integer(2)),
+			or(or(in("host", false, str("a"), str("b")), cmp("dc", "!~", re("^eu"))), in("rack", true, str("x"))))),
+	},
+	{"DELETE FROM delete WHERE delete != 'x'", del("delete", cmp("delete", "!=", str("x")))},
+	{"SELECT delete FROM delete", sel([]Item{field("delete")}, "delete")},
+}
+
+func del(from string, where Expr) *Statement {
+	return &Statement{Delete: &Delete{From: from, Where: where}}
 }
 
 func TestParse(t *testing.T) {
@@ -245,7 +267,7 @@ func TestParse(t *testing.T) {
 			}
 			stripPos(t, got)
 			if !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("Parse(%q)\n got: %s\n%#v\nwant: %s\n%#v", tt.in, got, got.Select, tt.want, tt.want.Select)
+				t.Errorf("Parse(%q)\n got: %s\n%#v\nwant: %s\n%#v", tt.in, got, tree(got), tt.want, tree(tt.want))
 			}
 		})
 	}
@@ -287,6 +309,29 @@ func TestParsePositions(t *testing.T) {
 	}
 }
 
+func TestParseDeletePositions(t *testing.T) {
+	in := "DELETE FROM\n  cpu WHERE host = 'a'\n  AND time < 5"
+	st, err := Parse(in)
+	if err != nil {
+		t.Fatalf("Parse(%q) error: %v", in, err)
+	}
+	d := st.Delete
+	bin := d.Where.(*Binary)
+	for _, tt := range []struct {
+		what string
+		got  Pos
+		want Pos
+	}{
+		{"from", d.FromPos, Pos{14, 2, 3}},
+		{"host", bin.LHS.(*Compare).Pos, Pos{24, 2, 13}},
+		{"time", bin.RHS.(*Compare).Pos, Pos{41, 3, 7}},
+	} {
+		if tt.got != tt.want {
+			t.Errorf("Parse(%q): %s at %+v, want %+v", in, tt.what, tt.got, tt.want)
+		}
+	}
+}
+
 var errorTests = []struct {
 	in  string
 	pos string // line:column
@@ -301,8 +346,19 @@ var errorTests = []struct {
 	{"SELECT v FROM", "1:14", "unexpected end of input, expected a name"},
 	{"SELECT v FROM select", "1:15", `unexpected "select"`},
 	{"SELECT v AS FROM c", "1:13", `unexpected "FROM", expected a name`},
-	{"UPDATE c", "1:1", `unexpected "UPDATE", expected "SELECT" or "SHOW"`},
+	{"UPDATE c", "1:1", `unexpected "UPDATE", expected "SELECT", "SHOW" or "DELETE"`},
 	{"EXPLAIN SHOW COLLECTIONS", "1:9", "EXPLAIN is only allowed before SELECT"},
+	{"EXPLAIN DELETE FROM c", "1:9", "EXPLAIN is only allowed before SELECT"},
+	{"explain\n  delete from c where host = 'a'", "2:3", "EXPLAIN is only allowed before SELECT"},
+	{"DELETE c", "1:8", `unexpected "c", expected "FROM"`},
+	{"DELETE", "1:7", `unexpected end of input, expected "FROM"`},
+	{"DELETE FROM", "1:12", "unexpected end of input, expected a name"},
+	{"DELETE * FROM c", "1:8", `unexpected "*", expected "FROM"`},
+	{"DELETE FROM c WHERE", "1:20", "unexpected end of input, expected a condition"},
+	{"DELETE FROM c WHERE host = 'a' GROUP BY 1h", "1:32", `unexpected "GROUP" after end of statement`},
+	{"DELETE FROM c LIMIT 1", "1:15", `unexpected "LIMIT" after end of statement`},
+	{"DELETE FROM c WHERE host =~ 'a'", "1:29", "=~ needs a regular expression"},
+	{`DELETE FROM ""`, "1:13", "empty quoted identifier"},
 	{"SELECT * FROM c WHERE s = 'abc", "1:27", "unterminated string"},
 	{"SELECT * FROM c WHERE s = 'it''s", "1:27", "unterminated string"},
 	{"SELECT * FROM c WHERE s = 'a' AND t = 'b\\", "1:39", "unterminated string"},
@@ -428,6 +484,10 @@ func TestString(t *testing.T) {
 		{"show field keys from c", "SHOW FIELDS FROM c"},
 		{"show tag keys from \"c\"", "SHOW TAG KEYS FROM c"},
 		{"show collections", "SHOW COLLECTIONS"},
+		{"delete from cpu;", "DELETE FROM cpu"},
+		{`delete from "a b" where (host = 'x' or host = 'y') and time >= '2025-01-01' and time < now()-1h`,
+			`DELETE FROM "a b" WHERE (host = 'x' OR host = 'y') AND time >= '2025-01-01' AND time < now() - 1h`},
+		{`delete from "from" where "select" in ('a')`, `DELETE FROM "from" WHERE "select" IN ('a')`},
 	} {
 		st, err := Parse(tt.in)
 		if err != nil {
@@ -464,6 +524,19 @@ func checkRoundTrip(t *testing.T, in string) {
 	stripPos(t, first)
 	stripPos(t, second)
 	if !reflect.DeepEqual(first, second) {
-		t.Fatalf("Parse(%q) printed as %q, which parses differently\n got: %#v\nwant: %#v", in, text, second.Select, first.Select)
+		t.Fatalf("Parse(%q) printed as %q, which parses differently\n got: %#v\nwant: %#v", in, text, tree(second), tree(first))
 	}
+}
+
+// tree returns the statement's one set part, for printing with %#v.
+func tree(st *Statement) any {
+	switch {
+	case st.Select != nil:
+		return st.Select
+	case st.Show != nil:
+		return st.Show
+	case st.Delete != nil:
+		return st.Delete
+	}
+	return st
 }

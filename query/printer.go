@@ -19,8 +19,19 @@ func (s *Statement) String() string {
 		b.WriteString(s.Select.String())
 	case s.Show != nil:
 		b.WriteString(s.Show.String())
+	case s.Delete != nil:
+		b.WriteString(s.Delete.String())
 	}
 	return b.String()
+}
+
+// String prints the DELETE statement.
+func (d *Delete) String() string {
+	s := "DELETE FROM " + quoteIdent(d.From)
+	if d.Where != nil {
+		s += " WHERE " + ExprString(d.Where)
+	}
+	return s
 }
 
 // String prints the SHOW statement.

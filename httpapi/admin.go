@@ -1,0 +1,203 @@
+package httpapi
+
+import (
+	"fmt"
+	"math"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/valyala/fastjson"
+
+	"github.com/soltixdb/soltix/model"
+)
+
+// deleteRequest is a decoded body of POST /api/v1/admin/delete: the series
+// of collection whose tags include every one of tags, over [min, max].
+type deleteRequest struct {
+	collection string
+	tags       model.Tags
+	min, max   int64
+}
+
+// adminDelete serves POST /api/v1/admin/delete: it deletes the points of the
+// matching series whose times lie in [start, end) and answers
+// {"deleted_series": n}, n being the number of series matched.
+func (s *server) adminDelete(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	body, code, err := s.readBody(w, r)
+	if err != nil {
+		writeError(w, code, err.Error())
+		return
+	}
+	req, problem := decodeDeleteRequest(body)
+	if problem != "" {
+		writeError(w, http.StatusBadRequest, "bad delete request: "+problem)
+		return
+	}
+	fields, ok := s.store.Fields(req.collection)
+	if !ok {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("collection %q not found", req.collection))
+		return
+	}
+	for _, t := range req.tags {
+		if _, isField := fields[t.Key]; isField {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("bad delete request: %q is a field of collection %q, not a tag; deletes select series by tags and time", t.Key, req.collection))
+			return
+		}
+	}
+	series := s.store.Series(req.collection, func(ts model.Tags) bool {
+		for _, t := range req.tags {
+			if ts.Get(t.Key) != t.Value {
+				return false
+			}
+		}
+		return true
+	})
+	if len(series) > 0 {
+		if err := s.store.Delete(ctx, req.collection, series, req.min, req.max); err != nil {
+			code, msg := storeErrorStatus(err)
+			if code == http.StatusInternalServerError {
+				s.log.ErrorContext(ctx, "delete", "collection", req.collection, "err", err)
+			}
+			writeError(w, code, "delete: "+msg)
+			return
+		}
+		s.log.InfoContext(ctx, "delete", "collection", req.collection, "series", len(series), "min", req.min, "max", req.max)
+	}
+	b := append([]byte(`{"deleted_series":`), strconv.Itoa(len(series))...)
+	writeJSON(w, http.StatusOK, append(b, "}\n"...))
+}
+
+// decodeDeleteRequest decodes
+//
+//	{"collection": "c", "tags": {"k": "v", ...}, "start": t, "end": t}
+//
+// where collection is required, tags may be missing, null or {} (every
+// series), and start (inclusive) and end (exclusive) are each an RFC 3339
+// string, integer nanoseconds, missing or null (unbounded). problem is
+// non-empty when the body is bad.
+func decodeDeleteRequest(body []byte) (req deleteRequest, problem string) {
+	p := parsers.Get()
+	defer parsers.Put(p)
+	v, err := p.ParseBytes(body)
+	if err != nil {
+		return req, "body is not JSON: " + jsonSyntaxError(body, err).Reason
+	}
+	o, err := v.Object()
+	if err != nil {
+		return req, fmt.Sprintf("body is a %s, want an object", v.Type())
+	}
+	var collection, tags, start, end *fastjson.Value
+	o.Visit(func(key []byte, val *fastjson.Value) {
+		if problem != "" {
+			return
+		}
+		var slot **fastjson.Value
+		switch string(key) {
+		case "collection":
+			slot = &collection
+		case "tags":
+			slot = &tags
+		case "start":
+			slot = &start
+		case "end":
+			slot = &end
+		default:
+			problem = fmt.Sprintf("unknown key %q (want collection, tags, start, end)", key)
+			return
+		}
+		if *slot != nil {
+			problem = fmt.Sprintf("duplicate key %q", key)
+			return
+		}
+		*slot = val
+	})
+	if problem != "" {
+		return req, problem
+	}
+
+	if collection == nil {
+		return req, `missing "collection"`
+	}
+	c, err := collection.StringBytes()
+	if err != nil {
+		return req, fmt.Sprintf("collection is a %s, want a string", collection.Type())
+	}
+	if len(c) == 0 {
+		return req, "empty collection"
+	}
+	req.collection = string(c)
+
+	if tags != nil && tags.Type() != fastjson.TypeNull {
+		to, err := tags.Object()
+		if err != nil {
+			return req, fmt.Sprintf("tags is a %s, want an object of strings", tags.Type())
+		}
+		to.Visit(func(key []byte, val *fastjson.Value) {
+			if problem != "" {
+				return
+			}
+			s, err := val.StringBytes()
+			switch {
+			case len(key) == 0:
+				problem = "empty tag key"
+			case string(key) == "time":
+				problem = `"time" is not a tag: use start and end`
+			case err != nil:
+				problem = fmt.Sprintf("tag %q is a %s, want a string", key, val.Type())
+			case req.tags.Has(string(key)):
+				problem = fmt.Sprintf("tag %q given twice", key)
+			default:
+				req.tags = append(req.tags, model.Tag{Key: string(key), Value: string(s)})
+			}
+		})
+		if problem != "" {
+			return req, problem
+		}
+		req.tags.Sort()
+	}
+
+	req.min, req.max = math.MinInt64, math.MaxInt64
+	if start != nil && start.Type() != fastjson.TypeNull {
+		t, reason := decodeJSONTime(start, 1)
+		if reason != "" {
+			return req, "start: " + reason
+		}
+		req.min = t
+	}
+	if end != nil && end.Type() != fastjson.TypeNull {
+		t, reason := decodeJSONTime(end, 1)
+		if reason != "" {
+			return req, "end: " + reason
+		}
+		if t <= req.min {
+			return req, fmt.Sprintf("empty range: end %s is not after start %s", formatNanos(t), formatNanos(req.min))
+		}
+		req.max = t - 1
+	}
+	return req, ""
+}
+
+// formatNanos formats a nanosecond timestamp as RFC 3339, or -inf for the
+// smallest one.
+func formatNanos(t int64) string {
+	if t == math.MinInt64 {
+		return "-inf"
+	}
+	return time.Unix(0, t).UTC().Format(time.RFC3339Nano)
+}
+
+// adminCompact serves POST /api/v1/admin/compact: it returns once storage
+// has merged its files, dropping deleted and overwritten points.
+func (s *server) adminCompact(w http.ResponseWriter, r *http.Request) {
+	if err := s.store.Compact(r.Context()); err != nil {
+		code, msg := storeErrorStatus(err)
+		if code == http.StatusInternalServerError {
+			s.log.ErrorContext(r.Context(), "compact", "err", err)
+		}
+		writeError(w, code, "compact: "+msg)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

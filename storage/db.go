@@ -988,11 +988,11 @@ func (db *DB) Read(ctx context.Context, collection string, tags model.Tags, fiel
 		}
 		var srcs []model.Column
 		for _, fc := range fileCols[i] {
-			col, err := fc.f.r.ReadColumn(fc.si, fc.col)
+			// Only the blocks that overlap [min, max] are read.
+			col, err := fc.f.r.ReadRange(fc.si, fc.col, min, max)
 			if err != nil {
 				return nil, fmt.Errorf("read %s: %w", fc.f.path, err)
 			}
-			col = col.Range(min, max)
 			for _, t := range fc.tombs {
 				col = cut(col, t.min, t.max)
 			}

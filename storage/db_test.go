@@ -14,6 +14,7 @@ import (
 	"sort"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/soltixdb/soltix/model"
 	"github.com/soltixdb/soltix/storage/wal"
@@ -444,5 +445,41 @@ func TestWriteRefusesInvalidPoints(t *testing.T) {
 	}
 	if got := db.Collections(); len(got) != 0 {
 		t.Errorf("Collections() = %v after refused batches, want none", got)
+	}
+}
+
+// TestMemoryIsBoundedBySize: with a small MaxMemoryPoints the background
+// flusher moves memory into files on its own, long before FlushInterval.
+func TestMemoryIsBoundedBySize(t *testing.T) {
+	dir := t.TempDir()
+	db, err := Open(dir, &Options{Logger: quiet, FlushInterval: time.Hour, MaxMemoryPoints: 500, Sync: wal.SyncNever, CompactFiles: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for b := range 10 {
+		var pts []model.Point
+		for i := range 100 {
+			pts = append(pts, pt("c", "d1", int64(b*100+i), fv("v", 1)))
+		}
+		if err := db.Write(context.Background(), pts); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		db.mu.RLock()
+		n := db.memPoints
+		db.mu.RUnlock()
+		if n < 500 && len(colFiles(t, dir)) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("memory still holds %d values (limit 500) and %d files exist after 20 s", n, len(colFiles(t, dir)))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := len(readAll(t, db, "c", model.Tags{{Key: "device_id", Value: "d1"}}, "v")["v"]); got != 1000 {
+		t.Errorf("%d values after the size-triggered flush, want 1000", got)
 	}
 }

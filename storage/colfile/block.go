@@ -67,13 +67,17 @@ type blockEncoder struct {
 }
 
 // encode returns the stored bytes (flag and payload, without the CRC) of a
-// valid, non-empty block. The result is valid until the next call.
-func (e *blockEncoder) encode(c *model.Column) []byte {
-	e.times = appendTimes(e.times[:0], c.Times)
+// valid, non-empty block. When sharedTimes is true the body holds the values
+// only: the index says which other block holds the times. The result is
+// valid until the next call.
+func (e *blockEncoder) encode(c *model.Column, sharedTimes bool) []byte {
 	// body[0] is reserved for the flag, so a raw block needs no copy.
 	body := append(e.body[:0], blockRaw)
-	body = binary.AppendUvarint(body, uint64(len(e.times)))
-	body = append(body, e.times...)
+	if !sharedTimes {
+		e.times = appendTimes(e.times[:0], c.Times)
+		body = binary.AppendUvarint(body, uint64(len(e.times)))
+		body = append(body, e.times...)
+	}
 	body = appendValues(body, c)
 	e.body = body
 
@@ -89,45 +93,97 @@ func (e *blockEncoder) encode(c *model.Column) []byte {
 	return body
 }
 
-// decodeBlock decodes a version 2 block's stored bytes, whose CRC has been
-// checked and which the index says hold count values of col.Kind, and
-// appends the block's times and values to col. On error col may hold part
-// of the block. Decoding allocates at most in proportion to count (which
-// must not exceed MaxBlockSize) and len(stored).
-func decodeBlock(col *model.Column, stored []byte, count int) error {
+// blockBody checks the flag of a version 2 block's stored bytes and
+// returns its body, decompressed if need be.
+func blockBody(stored []byte) ([]byte, error) {
+	if len(stored) == 0 {
+		return nil, errors.New("empty block")
+	}
+	switch stored[0] {
+	case blockRaw:
+		return stored[1:], nil
+	case blockSnappy:
+		return unsnappy(stored[1:])
+	}
+	return nil, fmt.Errorf("unknown block flag %d", stored[0])
+}
+
+// checkCount reports an error for a block count outside [1, MaxBlockSize].
+func checkCount(count int) error {
 	if count <= 0 || count > MaxBlockSize {
 		return fmt.Errorf("count %d outside [1, %d]", count, MaxBlockSize)
 	}
-	if len(stored) == 0 {
-		return errors.New("empty block")
-	}
-	var body []byte
-	switch stored[0] {
-	case blockRaw:
-		body = stored[1:]
-	case blockSnappy:
-		var err error
-		if body, err = unsnappy(stored[1:]); err != nil {
-			return err
-		}
-	default:
-		return fmt.Errorf("unknown block flag %d", stored[0])
-	}
+	return nil
+}
+
+// decodeBodyTimes decodes the times at the start of a block body that
+// holds its own times, appends them to dst and returns the rest of the
+// body (the values). The times must be count strictly increasing values.
+func decodeBodyTimes(dst []int64, body []byte, count int) ([]int64, []byte, error) {
 	d := decoder{b: body}
 	rawTimes := d.bytes(d.uvarint())
 	if d.err != nil {
-		return fmt.Errorf("times length: %w", d.err)
+		return dst, nil, fmt.Errorf("times length: %w", d.err)
 	}
-	start := len(col.Times)
-	var err error
-	if col.Times, err = decodeTimes(col.Times, rawTimes, count); err != nil {
-		return err
+	out, err := decodeTimes(dst, rawTimes, count)
+	if err != nil {
+		return dst, nil, err
 	}
-	ts := col.Times[start:]
+	ts := out[len(dst):]
 	for i := 1; i < len(ts); i++ {
 		if ts[i] <= ts[i-1] {
-			return fmt.Errorf("times not strictly increasing at index %d (%d after %d)", i, ts[i], ts[i-1])
+			return dst, nil, fmt.Errorf("times not strictly increasing at index %d (%d after %d)", i, ts[i], ts[i-1])
 		}
 	}
-	return decodeValues(col, body[d.off:], count)
+	return out, body[d.off:], nil
+}
+
+// decodeBlock decodes a version 2 block's stored bytes, whose CRC has been
+// checked, which holds its own times and which the index says hold count
+// values of col.Kind, and appends the block's times and values to col. On
+// error col may hold part of the block. Decoding allocates at most in
+// proportion to count (which must not exceed MaxBlockSize) and
+// len(stored).
+func decodeBlock(col *model.Column, stored []byte, count int) error {
+	if err := checkCount(count); err != nil {
+		return err
+	}
+	body, err := blockBody(stored)
+	if err != nil {
+		return err
+	}
+	var values []byte
+	if col.Times, values, err = decodeBodyTimes(col.Times, body, count); err != nil {
+		return err
+	}
+	return decodeValues(col, values, count)
+}
+
+// decodeBlockTimes decodes only the times of a version 2 block that holds
+// its own times (stored as for decodeBlock) and appends them to dst. It is
+// how a block whose times are shared gets them.
+func decodeBlockTimes(dst []int64, stored []byte, count int) ([]int64, error) {
+	if err := checkCount(count); err != nil {
+		return dst, err
+	}
+	body, err := blockBody(stored)
+	if err != nil {
+		return dst, err
+	}
+	dst, _, err = decodeBodyTimes(dst, body, count)
+	return dst, err
+}
+
+// decodeSharedBlock decodes a version 2 block whose times are shared with
+// another block: its stored bytes hold count values of col.Kind and no
+// times. It appends the values to col; the caller appends the times.
+func decodeSharedBlock(col *model.Column, stored []byte, count int) error {
+	if err := checkCount(count); err != nil {
+		return err
+	}
+	body, err := blockBody(stored)
+	if err != nil {
+		return err
+	}
+	return decodeValues(col, body, count)
 }

@@ -425,8 +425,8 @@ func TestIndexRejects(t *testing.T) {
 	// One int column "x" at times 10 and 20 holding 1 and 1000000, in two
 	// blocks, so the index ends with the two block entries
 	//
-	//	count 1, min time 10, span 0, length L0, stats 1 1 1 1 1
-	//	count 1, gap 10, span 0, length L1, stats 1e6 ×5
+	//	count 1, times from 0, min time 10, span 0, length L0, stats 1 1 1 1 1
+	//	count 1, times from 0, gap 10, span 0, length L1, stats 1e6 ×5
 	write := func(t *testing.T) (string, []byte) {
 		path := filepath.Join(t.TempDir(), "f.col")
 		if _, err := WriteWith(path, "c", 0, 1, []SeriesData{{Columns: []model.Column{icol("x", []int64{10, 20}, 1, 1_000_000)}}},
@@ -445,6 +445,7 @@ func TestIndexRejects(t *testing.T) {
 				v = 1_000_000
 			}
 			tail = binary.AppendUvarint(tail, 1)
+			tail = binary.AppendUvarint(tail, 0)
 			if k == 0 {
 				tail = binary.AppendVarint(tail, 10)
 			} else {
@@ -475,10 +476,10 @@ func TestIndexRejects(t *testing.T) {
 		errHave string
 	}{
 		{"trailing byte", func(b []byte) []byte { return append(b, 0) }, false, "trailing"},
-		{"gap zero", func(b []byte) []byte { return replaceOnce(b, []byte{1, 10, 0}, []byte{1, 0, 0}) }, false, "gap 0"},
-		{"count zero", func(b []byte) []byte { return replaceOnce(b, []byte{1, 20, 0}, []byte{0, 20, 0}) }, false, "count 0"},
-		{"span too short", func(b []byte) []byte { return replaceOnce(b, []byte{1, 20, 0}, []byte{2, 20, 0}) }, false, "unique times"},
-		{"span without count", func(b []byte) []byte { return replaceOnce(b, []byte{1, 20, 0}, []byte{1, 20, 1}) }, false, "unique times"},
+		{"gap zero", func(b []byte) []byte { return replaceOnce(b, []byte{1, 0, 10, 0}, []byte{1, 0, 0, 0}) }, false, "gap 0"},
+		{"count zero", func(b []byte) []byte { return replaceOnce(b, []byte{1, 0, 20, 0}, []byte{0, 0, 20, 0}) }, false, "count 0"},
+		{"span too short", func(b []byte) []byte { return replaceOnce(b, []byte{1, 0, 20, 0}, []byte{2, 0, 20, 0}) }, false, "unique times"},
+		{"span without count", func(b []byte) []byte { return replaceOnce(b, []byte{1, 0, 20, 0}, []byte{1, 0, 20, 1}) }, false, "unique times"},
 		{"min above max", func(b []byte) []byte {
 			return replaceOnce(b, slices.Concat(big, big, big, big), slices.Concat(big, big, binary.AppendVarint(nil, 1_000_001), big))
 		}, false, "impossible statistics"},
@@ -580,7 +581,7 @@ func TestWriteOptionsRejects(t *testing.T) {
 // TestDecodeBlockRejects feeds malformed version 2 blocks to decodeBlock.
 func TestDecodeBlockRejects(t *testing.T) {
 	var enc blockEncoder
-	valid := append([]byte(nil), enc.encode(&model.Column{Kind: model.KindInt, Times: []int64{1, 2, 3}, Ints: []int64{4, 5, 6}})...)
+	valid := append([]byte(nil), enc.encode(&model.Column{Kind: model.KindInt, Times: []int64{1, 2, 3}, Ints: []int64{4, 5, 6}}, false)...)
 	body := append([]byte{blockRaw}, valid[1:]...)
 	if valid[0] == blockSnappy {
 		b, err := unsnappy(valid[1:])
@@ -642,7 +643,7 @@ func TestSnappyOnlyWhenSmaller(t *testing.T) {
 	}
 	for _, tc := range tests {
 		var enc blockEncoder
-		stored := enc.encode(&tc.col)
+		stored := enc.encode(&tc.col, false)
 		if stored[0] != tc.flag {
 			t.Errorf("%s: got flag %d, want %d", tc.name, stored[0], tc.flag)
 		}

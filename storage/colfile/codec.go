@@ -14,7 +14,9 @@ import (
 //	times        encoding.AppendTimes of the block's timestamps
 //	values       encoding.Append<Kind> of the block's values, to the end
 //
-// The kind and the count come from the index.
+// or, for a block whose times are shared with the same block of an earlier
+// column of the series (the index says which), the values alone. The kind
+// and the count come from the index.
 
 // appendValues appends the encoded values of c to dst.
 func appendValues(dst []byte, c *model.Column) []byte {

@@ -6,7 +6,10 @@
 // series; each series has one column per field, and each column is cut into
 // blocks of at most BlockSize values (WriteOptions). A block stores its times
 // and values with the codecs of package storage/encoding, is snappy-compressed
-// when that makes it smaller, and is checked by a CRC32C. An index after the
+// when that makes it smaller, and is checked by a CRC32C. The columns of a
+// series usually share their timestamps: a block whose times equal those of
+// the same block of an earlier column of its series stores only its values,
+// and the index names the column that holds the times. An index after the
 // blocks lists every series, its tags and, per column, every block's position
 // and statistics: count, time range, first and last value and, for numeric
 // kinds, min, max and sum. Aggregates over whole blocks can therefore be

@@ -441,16 +441,16 @@ func TestWriteFailureLeavesNothing(t *testing.T) {
 	}
 }
 
-// writeSample writes a small file with several series and kinds and returns
-// its path and bytes.
+// writeSample writes a small file with several series and kinds, and for
+// version 2 with blocks sharing times, and returns its path and bytes.
 func writeSample(t *testing.T, version int) (string, []byte) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "sample.col")
 	var err error
 	if version == 1 {
-		err = writeV1(path, "cpu", 1, 2, goldenSeries())
+		err = writeV1(path, "cpu", 1, 2, goldenSeriesV2())
 	} else {
-		_, err = WriteWith(path, "cpu", 1, 2, goldenSeries(), &WriteOptions{BlockSize: 2, Replaces: []uint64{1}})
+		_, err = WriteWith(path, "cpu", 1, 2, goldenSeriesV2(), &WriteOptions{BlockSize: 2, Replaces: []uint64{1}})
 	}
 	if err != nil {
 		t.Fatal(err)

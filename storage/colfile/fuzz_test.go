@@ -65,6 +65,17 @@ func fuzzSeeds(tb testing.TB) [][]byte {
 			seeds = append(seeds, b)
 		}
 	}
+	// Files whose columns share times, whole or in part.
+	for i, bs := range []int{1, 4, 50} {
+		path := filepath.Join(dir, "shared.col")
+		series := sharedSeries(rand.New(rand.NewSource(int64(20 + i))))
+		if _, err := WriteWith(path, "shared", 0, 1, series, &WriteOptions{BlockSize: bs}); err != nil {
+			tb.Fatal(err)
+		}
+		if b, err := os.ReadFile(path); err == nil && len(b) < 64<<10 {
+			seeds = append(seeds, b)
+		}
+	}
 	return seeds
 }
 
@@ -134,31 +145,42 @@ func FuzzOpen(f *testing.F) {
 
 // FuzzBlock feeds arbitrary stored block bytes to the block decoders, which
 // sit behind a CRC in FuzzOpen and are therefore hard to reach there. The
-// top bit of kind selects the version 1 decoder. A block that decodes must
-// be a valid column and must re-encode to a block that decodes to the same
-// column.
+// top bit of kind selects the version 1 decoder; the next bit selects the
+// decoder of version 2 blocks whose times are shared (values only), which
+// FuzzOpen reaches the same way. A block that decodes must be a valid
+// column and must re-encode to a block that decodes to the same column.
 func FuzzBlock(f *testing.F) {
+	const v1, shared = 0x80, 0x40
 	var enc blockEncoder
-	for _, s := range goldenSeries() {
+	for _, s := range goldenSeriesV2() {
 		for _, c := range s.Columns {
-			f.Add(append([]byte(nil), enc.encode(&c)...), uint8(c.Kind), uint32(c.Len()))
+			f.Add(append([]byte(nil), enc.encode(&c, false)...), uint8(c.Kind), uint32(c.Len()))
+			f.Add(append([]byte(nil), enc.encode(&c, true)...), uint8(c.Kind)|shared, uint32(c.Len()))
 			body := appendBlockBodyV1(nil, &c)
-			f.Add(snappy.Encode(nil, body), uint8(c.Kind)|0x80, uint32(c.Len()))
+			f.Add(snappy.Encode(nil, body), uint8(c.Kind)|v1, uint32(c.Len()))
 		}
 	}
 	rng := rand.New(rand.NewSource(2))
 	for _, k := range allKinds {
 		c := kindColumn(rng, "x", k, 300, 0, 10)
-		f.Add(append([]byte(nil), enc.encode(&c)...), uint8(k), uint32(c.Len()))
+		f.Add(append([]byte(nil), enc.encode(&c, false)...), uint8(k), uint32(c.Len()))
+		f.Add(append([]byte(nil), enc.encode(&c, true)...), uint8(k)|shared, uint32(c.Len()))
 	}
 	f.Fuzz(func(t *testing.T, stored []byte, kind uint8, count uint32) {
-		col := model.Column{Kind: model.Kind(kind & 0x7f)}
+		col := model.Column{Kind: model.Kind(kind &^ (v1 | shared))}
+		n := int(min(count, 1<<31))
 		var err error
 		before := heapAllocs()
-		if kind&0x80 != 0 {
-			col, err = decodeBlockV1(stored, col.Kind, int(min(count, 1<<31)))
-		} else {
-			err = decodeBlock(&col, stored, int(min(count, 1<<31)))
+		switch {
+		case kind&v1 != 0:
+			col, err = decodeBlockV1(stored, col.Kind, n)
+		case kind&shared != 0:
+			if err = decodeSharedBlock(&col, stored, n); err == nil {
+				// The times come from another block; any valid ones do.
+				col.Times = times(n, -int64(n), 3)
+			}
+		default:
+			err = decodeBlock(&col, stored, n)
 		}
 		if used := heapAllocs() - before; used > allocBudget(len(stored), col.Len()) {
 			t.Fatalf("decoding %d bytes allocated %d bytes", len(stored), used)
@@ -171,7 +193,13 @@ func FuzzBlock(f *testing.F) {
 		}
 		var enc blockEncoder
 		again := model.Column{Kind: col.Kind}
-		if err := decodeBlock(&again, enc.encode(&col), col.Len()); err != nil {
+		if kind&shared != 0 {
+			err = decodeSharedBlock(&again, enc.encode(&col, true), col.Len())
+			again.Times = col.Times
+		} else {
+			err = decodeBlock(&again, enc.encode(&col, false), col.Len())
+		}
+		if err != nil {
 			t.Fatalf("re-decode: %v", err)
 		}
 		if err := columnsEqual(again, col); err != nil {

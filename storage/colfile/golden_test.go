@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/soltixdb/soltix/model"
@@ -25,9 +26,9 @@ const (
 // that columns have several, and a lineage.
 var goldenOptions = WriteOptions{BlockSize: 4, Replaces: []uint64{1, 5, 6}}
 
-// goldenSeries is the content of both golden files. Changing it, or
-// anything in the encoder, makes TestGolden fail until testdata/v2.col is
-// rewritten with
+// goldenSeries is the content of testdata/v1.col and the start of that of
+// testdata/v2.col (goldenSeriesV2). Changing either, or anything in the
+// encoder, makes TestGolden fail until testdata/v2.col is rewritten with
 //
 //	go test ./storage/colfile -run TestGolden -rewrite
 //
@@ -48,6 +49,23 @@ func goldenSeries() []SeriesData {
 		}},
 		{Tags: nil, Columns: []model.Column{icol("n", []int64{math.MinInt64, math.MaxInt64}, 1, 2)}},
 	}
+}
+
+// goldenSeriesV2 is the content of testdata/v2.col: goldenSeries and a
+// series whose columns share times. With blocks of 4, column b takes the
+// times of both its blocks from column a; column c shares its first block
+// with a and stores its second; column d shares its first block with a
+// and its second with c.
+func goldenSeriesV2() []SeriesData {
+	ts := []int64{1_700_000_000_003_000_000, 1_700_000_009_998_000_000, 1_700_000_020_001_000_000,
+		1_700_000_030_000_000_000, 1_700_000_039_999_000_000, 1_700_000_050_002_000_000}
+	other := append(slices.Clone(ts[:4]), ts[4]+1_000_000, ts[5]+1_000_000)
+	return append(goldenSeries(), SeriesData{Tags: tags("host", "c"), Columns: []model.Column{
+		fcol("a", ts, 20.5, 20.25, 20.5, 20.75, 21, 21),
+		icol("b", ts, 3, 3, 4, 5, 5, 5),
+		bcol("c", other, false, false, true, true, true, false),
+		scol("d", other, "ok", "ok", "ok", "warn", "ok", "ok"),
+	}})
 }
 
 func TestGoldenV1(t *testing.T) {
@@ -82,7 +100,7 @@ func TestGoldenV1(t *testing.T) {
 func TestGolden(t *testing.T) {
 	fresh := filepath.Join(t.TempDir(), "v2.col")
 	opts := goldenOptions
-	if _, err := WriteWith(fresh, "cpu", 1, 7, goldenSeries(), &opts); err != nil {
+	if _, err := WriteWith(fresh, "cpu", 1, 7, goldenSeriesV2(), &opts); err != nil {
 		t.Fatal(err)
 	}
 	freshBytes, err := os.ReadFile(fresh)
@@ -103,12 +121,22 @@ func TestGolden(t *testing.T) {
 	}
 
 	// The reader must decode the checked-in file to exactly goldenSeries.
-	r := checkFile(t, goldenPath, "cpu", goldenSeries())
-	want := Meta{Collection: "cpu", Group: 1, Seq: 7, MinTime: math.MinInt64, MaxTime: math.MaxInt64, Points: 23, Replaces: []uint64{1, 5, 6}}
+	r := checkFile(t, goldenPath, "cpu", goldenSeriesV2())
+	want := Meta{Collection: "cpu", Group: 1, Seq: 7, MinTime: math.MinInt64, MaxTime: math.MaxInt64, Points: 47, Replaces: []uint64{1, 5, 6}}
 	if got := r.Meta(); !sameMeta(got, want) {
 		t.Errorf("golden meta: got %+v, want %+v", got, want)
 	}
 	checkGoldenKeys(t, r)
+	// The shared times of series "cpu,host=c", as described on
+	// goldenSeriesV2.
+	wantFrom := [][]int{{0, 0}, {1, 1}, {1, 0}, {1, 3}}
+	for j, want := range wantFrom {
+		for k, from := range want {
+			if got := r.blocks[3][j][k].timesFrom; got != from {
+				t.Errorf("golden series 3 column %d block %d: times from %d, want %d", j, k, got, from)
+			}
+		}
+	}
 	// Spot-check statistics a reader can use without decoding: series
 	// "cpu,host=b,region=東京", column "up" (10 bools in blocks of 4).
 	up := r.Series()[2].Columns[2]
@@ -137,7 +165,13 @@ func TestGolden(t *testing.T) {
 // checkGoldenKeys checks the series keys of a golden file.
 func checkGoldenKeys(t *testing.T, r *Reader) {
 	t.Helper()
-	wantKeys := []string{"cpu", "cpu,host=a,region=eu", "cpu,host=b,region=東京"}
+	wantKeys := []string{"cpu", "cpu,host=a,region=eu", "cpu,host=b,region=東京", "cpu,host=c"}
+	if r.Version() == 1 {
+		wantKeys = wantKeys[:3]
+	}
+	if len(r.Series()) != len(wantKeys) {
+		t.Fatalf("golden file has %d series, want %d", len(r.Series()), len(wantKeys))
+	}
 	for i, s := range r.Series() {
 		if s.Key != wantKeys[i] {
 			t.Errorf("golden series %d: got key %q, want %q", i, s.Key, wantKeys[i])

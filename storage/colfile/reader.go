@@ -33,6 +33,10 @@ type blockRef struct {
 	off    int64
 	length int64  // stored length, without the 4-byte CRC trailer
 	crc    uint32 // the index's copy of the CRC (version 1 only)
+	// timesFrom is 0 when the block stores its own times, and k+1 when
+	// its times are those of the block at the same position in column k
+	// of the same series (version 2 only), which stores its own.
+	timesFrom int
 }
 
 // Open opens the colfile at path with the operating system's filesystem.
@@ -264,7 +268,7 @@ func (r *Reader) parseIndex(idx []byte, base int64) error {
 			if r.version == 1 {
 				refs[j], err = p.columnV1(c, key)
 			} else {
-				refs[j], err = p.columnV2(c, key)
+				refs[j], err = p.columnV2(c, key, cols[:j], refs[:j])
 			}
 			if err != nil {
 				return err
@@ -326,8 +330,9 @@ func (p *indexParser) columnV1(c *ColumnInfo, key string) ([]blockRef, error) {
 const minStoredV2 = 2
 
 // columnV2 reads the rest of a version 2 column entry (its blocks) after
-// its name and kind.
-func (p *indexParser) columnV2(c *ColumnInfo, key string) ([]blockRef, error) {
+// its name and kind. earlier and earlierRefs are the series' columns
+// before this one, which its blocks may take their times from.
+func (p *indexParser) columnV2(c *ColumnInfo, key string, earlier []ColumnInfo, earlierRefs [][]blockRef) ([]blockRef, error) {
 	d := &p.d
 	nBlocks, err := p.count("block count")
 	if err != nil {
@@ -341,6 +346,7 @@ func (p *indexParser) columnV2(c *ColumnInfo, key string) ([]blockRef, error) {
 	for k := range c.Blocks {
 		b := &c.Blocks[k]
 		n := d.uvarint()
+		from := d.uvarint()
 		if k == 0 {
 			b.MinTime = d.varint()
 		} else {
@@ -372,6 +378,22 @@ func (p *indexParser) columnV2(c *ColumnInfo, key string) ([]blockRef, error) {
 		b.Count = int(n)
 		b.MaxTime = b.MinTime + int64(span)
 		c.Count += b.Count
+		if from > 0 {
+			if from > uint64(len(earlier)) {
+				return nil, p.bad("%s: times from column %d, which is not an earlier column of the series", where, from-1)
+			}
+			src := int(from - 1)
+			switch sc := &earlier[src]; {
+			case k >= len(sc.Blocks):
+				return nil, p.bad("%s: times from column %q, which has no block %d", where, sc.Name, k)
+			case earlierRefs[src][k].timesFrom != 0:
+				return nil, p.bad("%s: times from column %q, whose block %d does not store its times", where, sc.Name, k)
+			case sc.Blocks[k].Count != b.Count || sc.Blocks[k].MinTime != b.MinTime || sc.Blocks[k].MaxTime != b.MaxTime:
+				return nil, p.bad("%s: %d times in [%d, %d], but the block of column %q it takes them from has %d in [%d, %d]",
+					where, b.Count, b.MinTime, b.MaxTime, sc.Name, sc.Blocks[k].Count, sc.Blocks[k].MinTime, sc.Blocks[k].MaxTime)
+			}
+			refs[k].timesFrom = int(from)
+		}
 	}
 	c.MinTime = c.Blocks[0].MinTime
 	c.MaxTime = c.Blocks[nBlocks-1].MaxTime
@@ -491,6 +513,9 @@ func (r *Reader) readBlocks(series, column, lo, hi int) (model.Column, error) {
 	for k := range refs {
 		want += int64(info.Blocks[lo+k].Count)
 		stored += refs[k].length
+		if from := refs[k].timesFrom; from > 0 {
+			stored += r.blocks[series][from-1][lo+k].length
+		}
 	}
 	if r.version >= 2 && want <= maxValuesPerStoredByte*stored {
 		grow(&col, int(want))
@@ -527,46 +552,88 @@ func growSlice[T any](s []T, n int) []T {
 	return append(s, make([]T, n)...)[:len(s)]
 }
 
-// readBlock reads, verifies and decodes block k of a column and appends
-// its values to col.
-func (r *Reader) readBlock(col *model.Column, series, column, k int) error {
+// readStored reads block k of a column and checks its CRC. It returns the
+// stored bytes (without the CRC) or an error made by corrupt for damage.
+func (r *Reader) readStored(series, column, k int, corrupt func(err error, format string, args ...any) error) ([]byte, error) {
 	s := &r.series[series]
-	info := &s.Columns[column]
-	bi := &info.Blocks[k]
 	ref := r.blocks[series][column][k]
-	corrupt := func(err error, format string, args ...any) error {
-		what := fmt.Sprintf("block %d of series %q column %q: ", k, s.Key, info.Name) + fmt.Sprintf(format, args...)
-		return &CorruptionError{Path: r.path, Offset: ref.off, What: what, Err: err}
-	}
-
 	buf := make([]byte, ref.length+blockTrailerSize) // bounded by the file size, checked by Open
 	if err := readFull(r.ra, buf, ref.off); err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return corrupt(err, "short read")
+			return nil, corrupt(err, "short read")
 		}
-		return fmt.Errorf("colfile: read block %d of series %q column %q in %s: %w", k, s.Key, info.Name, r.path, err)
+		return nil, fmt.Errorf("colfile: read block %d of series %q column %q in %s: %w", k, s.Key, s.Columns[column].Name, r.path, err)
 	}
 	stored := buf[:ref.length]
 	trailer := binary.LittleEndian.Uint32(buf[ref.length:])
 	if r.version == 1 && trailer != ref.crc {
-		return corrupt(nil, "block trailer CRC %08x differs from index CRC %08x", trailer, ref.crc)
+		return nil, corrupt(nil, "block trailer CRC %08x differs from index CRC %08x", trailer, ref.crc)
 	}
 	if got := checksum(stored); got != trailer {
-		return corrupt(nil, "checksum mismatch: computed %08x, stored %08x", got, trailer)
+		return nil, corrupt(nil, "checksum mismatch: computed %08x, stored %08x", got, trailer)
+	}
+	return stored, nil
+}
+
+// corruptBlock returns a function making CorruptionErrors for block k of a
+// column, at that block's offset.
+func (r *Reader) corruptBlock(series, column, k int, suffix string) func(err error, format string, args ...any) error {
+	s := &r.series[series]
+	off := r.blocks[series][column][k].off
+	return func(err error, format string, args ...any) error {
+		what := fmt.Sprintf("block %d of series %q column %q%s: ", k, s.Key, s.Columns[column].Name, suffix) + fmt.Sprintf(format, args...)
+		return &CorruptionError{Path: r.path, Offset: off, What: what, Err: err}
+	}
+}
+
+// readBlock reads, verifies and decodes block k of a column and appends
+// its values to col. A block whose times are shared gets them by reading
+// and decoding the times of the block it shares them with.
+func (r *Reader) readBlock(col *model.Column, series, column, k int) error {
+	info := &r.series[series].Columns[column]
+	bi := &info.Blocks[k]
+	ref := r.blocks[series][column][k]
+	corrupt := r.corruptBlock(series, column, k, "")
+
+	stored, err := r.readStored(series, column, k, corrupt)
+	if err != nil {
+		return err
+	}
+	var ownerStored []byte
+	var ownerCorrupt func(err error, format string, args ...any) error
+	if ref.timesFrom > 0 {
+		// Open checked that the owner is an earlier column of the series
+		// whose block k stores its own times, with this block's count and
+		// time range.
+		owner := ref.timesFrom - 1
+		ownerCorrupt = r.corruptBlock(series, owner, k, fmt.Sprintf(" (holding the times of column %q)", info.Name))
+		if ownerStored, err = r.readStored(series, owner, k, ownerCorrupt); err != nil {
+			return err
+		}
 	}
 	if r.onDecode != nil {
 		r.onDecode(series, column, k)
 	}
 
 	start := col.Len()
-	if r.version == 1 {
+	switch {
+	case r.version == 1:
 		dec, err := decodeBlockV1(stored, info.Kind, bi.Count)
 		if err != nil {
 			return corrupt(err, "decode")
 		}
 		appendColumn(col, &dec)
-	} else if err := decodeBlock(col, stored, bi.Count); err != nil {
-		return corrupt(err, "decode")
+	case ref.timesFrom > 0:
+		if col.Times, err = decodeBlockTimes(col.Times, ownerStored, bi.Count); err != nil {
+			return ownerCorrupt(err, "decode times")
+		}
+		if err := decodeSharedBlock(col, stored, bi.Count); err != nil {
+			return corrupt(err, "decode")
+		}
+	default:
+		if err := decodeBlock(col, stored, bi.Count); err != nil {
+			return corrupt(err, "decode")
+		}
 	}
 
 	got := col.Slice(start, col.Len())

@@ -223,23 +223,30 @@ func writeTo(w io.Writer, meta Meta, series []preparedSeries, blockSize int) err
 	idx = binary.AppendUvarint(idx, uint64(len(series)))
 	var enc blockEncoder
 	var crcBuf [blockTrailerSize]byte
+	var owners timeOwners
 	for _, s := range series {
 		idx = appendTags(idx, s.tags)
 		idx = binary.AppendUvarint(idx, uint64(len(s.cols)))
-		for _, c := range s.cols {
+		owners.reset()
+		for j, c := range s.cols {
 			n := c.Len()
 			idx = appendString(idx, c.Name)
 			idx = append(idx, byte(c.Kind))
 			idx = binary.AppendUvarint(idx, uint64((n+blockSize-1)/blockSize))
-			for lo := 0; lo < n; lo += blockSize {
+			for b, lo := 0, 0; lo < n; b, lo = b+1, lo+blockSize {
 				blk := c.Slice(lo, min(lo+blockSize, n))
-				stored := enc.encode(&blk)
+				from := owners.find(s.cols, b, lo, blockSize, blk.Times)
+				if from < 0 {
+					owners.add(b, j)
+				}
+				stored := enc.encode(&blk, from >= 0)
 				cw.write(stored)
 				binary.LittleEndian.PutUint32(crcBuf[:], checksum(stored))
 				cw.write(crcBuf[:])
 
 				info := blockStats(&blk)
 				idx = binary.AppendUvarint(idx, uint64(info.Count))
+				idx = binary.AppendUvarint(idx, uint64(from+1))
 				if lo == 0 {
 					idx = binary.AppendVarint(idx, info.MinTime)
 				} else {
@@ -259,6 +266,46 @@ func writeTo(w io.Writer, meta Meta, series []preparedSeries, blockSize int) err
 		return cw.err
 	}
 	return cw.w.Flush()
+}
+
+// timeOwners records, while one series is written, which columns store
+// their own times in each block position, so that a later column whose
+// block holds the same times can refer to one of them instead of storing
+// the times again.
+type timeOwners struct {
+	cols [][]int // cols[b]: the columns whose block b stores its times
+}
+
+// reset forgets the previous series, keeping the memory.
+func (o *timeOwners) reset() {
+	for b := range o.cols {
+		o.cols[b] = o.cols[b][:0]
+	}
+}
+
+// add records that block b of column j stores its times.
+func (o *timeOwners) add(b, j int) {
+	for len(o.cols) <= b {
+		o.cols = append(o.cols, nil)
+	}
+	o.cols[b] = append(o.cols[b], j)
+}
+
+// find returns the position of an earlier column of the series whose block
+// b, which starts at value lo and holds at most bs values, stores exactly
+// the times ts, or -1.
+func (o *timeOwners) find(cols []*model.Column, b, lo, bs int, ts []int64) int {
+	if b >= len(o.cols) {
+		return -1
+	}
+	for _, k := range o.cols[b] {
+		other := cols[k].Times
+		other = other[lo:min(lo+bs, len(other))]
+		if len(other) == len(ts) && (&other[0] == &ts[0] || slices.Equal(other, ts)) {
+			return k
+		}
+	}
+	return -1
 }
 
 // writeHeader writes the magic and the version.

@@ -2,12 +2,15 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -99,4 +102,65 @@ func BenchmarkIngestHTTP(b *testing.B) {
 	el := time.Since(start).Seconds()
 	b.ReportMetric(float64(b.N)*lines*10/el, "values/s")
 	b.ReportMetric(float64(b.N)*lines/el, "lines/s")
+}
+
+// BenchmarkDiskBytesPerValue loads one day of the TSBS-like cpu set (100
+// hosts, 10 s, ten integer fields: 8.64 M values) through /write, flushes
+// and compacts, and reports the bytes of every file in the data directory
+// (colstore files, WAL, meta) per value written.
+//
+//	go test -run '^$' -bench DiskBytesPerValue -benchtime 1x ./e2e
+func BenchmarkDiskBytesPerValue(b *testing.B) {
+	const lines, hosts = 10_000, 100
+	batches := cpuBatches(hosts*8640/lines+1, lines, hosts)
+	batches = batches[:len(batches)-1] // whole batches only
+	for range b.N {
+		dir := b.TempDir()
+		db, err := storage.Open(dir, &storage.Options{
+			Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
+			FlushInterval: -1, MaxMemoryPoints: 1 << 30,
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		srv := httptest.NewServer(httpapi.New(db, httpapi.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}))
+		values := 0
+		for i, body := range batches {
+			resp, err := srv.Client().Post(srv.URL+"/write?precision=ns", "text/plain", bytes.NewReader(body))
+			if err != nil {
+				b.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusNoContent {
+				b.Fatalf("batch %d: status %d", i, resp.StatusCode)
+			}
+			values += lines * 10
+			if i%20 == 19 { // several flushes, so compaction has work
+				if err := db.Flush(context.Background()); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		if err := db.Flush(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		if err := db.Compact(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		srv.Close()
+		if err := db.Close(); err != nil {
+			b.Fatal(err)
+		}
+		var size int64
+		filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				if fi, err := d.Info(); err == nil {
+					size += fi.Size()
+				}
+			}
+			return nil
+		})
+		b.ReportMetric(float64(size)/float64(values), "bytes/value")
+		b.ReportMetric(float64(values), "values")
+	}
 }

@@ -52,3 +52,36 @@ type ReadPlan = model.ReadPlan
 // ErrNotFound is returned (wrapped) when a query names a collection that does
 // not exist.
 var ErrNotFound = model.ErrNotFound
+
+// Summary is the aggregate state of every value of one field of one series
+// with times in [MinTime, MaxTime], after last-write-wins and deletes: what
+// the planner needs for count, sum, avg, min, max, spread, first and last
+// without the values themselves.
+type Summary struct {
+	Count            int
+	MinTime, MaxTime int64
+	First, Last      model.Value // the values at MinTime and MaxTime
+	Min, Max         model.Value // Null for booleans and strings
+	SumFloat         float64     // for floats
+	SumInt           int64       // for integers, wrapping on overflow
+	SumUint          uint64      // for unsigned integers, wrapping
+}
+
+// Part is one piece of a field's values, in time order: decoded values, or
+// a Summary standing for values that were never decoded.
+type Part struct {
+	Values  model.Column // when Summary is nil
+	Summary *Summary
+}
+
+// SummarySource is implemented by sources that can answer part of a read
+// with summaries (from colstore block statistics) instead of values.
+type SummarySource interface {
+	// ReadParts returns the values of one field of one series with times in
+	// [min, max] as parts in time order whose time ranges do not overlap.
+	// A run of values may come as a Summary only when whole(lo, hi)
+	// reports true for its time range [lo, hi] (the planner answers
+	// whether the range lies inside one bucket); everything else comes as
+	// values. The result is the same data Read would return.
+	ReadParts(ctx context.Context, collection string, tags model.Tags, field string, min, max int64, whole func(lo, hi int64) bool) ([]Part, error)
+}

@@ -337,3 +337,24 @@ type ReadPlan struct {
 
 // ErrNotFound is returned (wrapped) when a collection does not exist.
 var ErrNotFound = errors.New("not found")
+
+// Summary is the aggregate state of every value of one field of one series
+// with times in [MinTime, MaxTime], after last-write-wins and deletes: what
+// the planner needs for count, sum, avg, min, max, spread, first and last
+// without the values themselves.
+type Summary struct {
+	Count            int
+	MinTime, MaxTime int64
+	First, Last      Value   // the values at MinTime and MaxTime
+	Min, Max         Value   // Null for booleans and strings
+	SumFloat         float64 // for floats
+	SumInt           int64   // for integers, wrapping on overflow
+	SumUint          uint64  // for unsigned integers, wrapping
+}
+
+// Part is one piece of a field's values, in time order: decoded values, or
+// a Summary standing for values that were never decoded.
+type Part struct {
+	Values  Column // when Summary is nil
+	Summary *Summary
+}

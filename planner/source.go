@@ -53,26 +53,11 @@ type ReadPlan = model.ReadPlan
 // not exist.
 var ErrNotFound = model.ErrNotFound
 
-// Summary is the aggregate state of every value of one field of one series
-// with times in [MinTime, MaxTime], after last-write-wins and deletes: what
-// the planner needs for count, sum, avg, min, max, spread, first and last
-// without the values themselves.
-type Summary struct {
-	Count            int
-	MinTime, MaxTime int64
-	First, Last      model.Value // the values at MinTime and MaxTime
-	Min, Max         model.Value // Null for booleans and strings
-	SumFloat         float64     // for floats
-	SumInt           int64       // for integers, wrapping on overflow
-	SumUint          uint64      // for unsigned integers, wrapping
-}
+// Summary is a run of values given by its aggregate state (see model.Summary).
+type Summary = model.Summary
 
-// Part is one piece of a field's values, in time order: decoded values, or
-// a Summary standing for values that were never decoded.
-type Part struct {
-	Values  model.Column // when Summary is nil
-	Summary *Summary
-}
+// Part is one piece of a field's values (see model.Part).
+type Part = model.Part
 
 // SummarySource is implemented by sources that can answer part of a read
 // with summaries (from colstore block statistics) instead of values.

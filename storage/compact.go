@@ -189,7 +189,7 @@ func (db *DB) compactUnit(ctx context.Context, inputs []*dataFile) error {
 		first := inputs[0]
 		path := filepath.Join(filepath.Dir(first.path), fmt.Sprintf("%s-%016d.col", partitionName(first.path), seq))
 		if _, err := colfile.WriteWith(path, first.meta.Collection, first.meta.Group, seq, out,
-			&colfile.WriteOptions{Replaces: replaces, FS: db.fs}); err != nil {
+			&colfile.WriteOptions{Replaces: replaces, FS: db.fs, BlockSize: db.opts.BlockSize}); err != nil {
 			return fmt.Errorf("compact: write: %w", err)
 		}
 		r, err := colfile.OpenWith(path, db.fs)

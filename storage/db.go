@@ -51,6 +51,9 @@ type Options struct {
 	CompactFiles int
 	// Logger receives the engine's logs (default slog.Default()).
 	Logger *slog.Logger
+	// BlockSize is the number of values per colstore block (default
+	// colfile.DefaultBlockSize).
+	BlockSize int
 	// FS is the filesystem every file operation goes through (default
 	// vfs.Default); tests inject faults with storage/vfs/errorfs.
 	FS vfs.FS
@@ -655,7 +658,7 @@ func (db *DB) flushLocked(ctx context.Context) error {
 		}
 		pstart := time.Unix(0, k.partition*part).UTC().Format("20060102T150405Z")
 		path := filepath.Join(dir, fmt.Sprintf("%s-%016d.col", pstart, seq))
-		if _, err := colfile.WriteWith(path, k.coll, k.group, seq, data, &colfile.WriteOptions{FS: db.fs}); err != nil {
+		if _, err := colfile.WriteWith(path, k.coll, k.group, seq, data, &colfile.WriteOptions{FS: db.fs, BlockSize: db.opts.BlockSize}); err != nil {
 			werr = fmt.Errorf("write colstore file: %w", err)
 			break
 		}
@@ -915,96 +918,6 @@ func (db *DB) Series(collection string, match func(model.Tags) bool) []model.Tag
 		out[i] = c.series[k].tags
 	}
 	return out
-}
-
-// Read implements planner.Source.
-func (db *DB) Read(ctx context.Context, collection string, tags model.Tags, fields []string, min, max int64) ([]model.Column, error) {
-	type fileCol struct {
-		f     *dataFile
-		si    int
-		col   int
-		tombs []*tombstone // deletes that cover this file's data of the series
-	}
-	db.mu.RLock()
-	c := db.lookup(collection)
-	if c == nil {
-		db.mu.RUnlock()
-		return nil, fmt.Errorf("collection %q: %w", collection, model.ErrNotFound)
-	}
-	kinds := make([]model.Kind, len(fields))
-	for i, f := range fields {
-		kinds[i] = c.fields[f]
-	}
-	s := c.series[model.SeriesKey(collection, tags)]
-	if s == nil {
-		db.mu.RUnlock()
-		out := make([]model.Column, len(fields))
-		for i, f := range fields {
-			out[i] = model.Column{Name: f, Kind: kinds[i]}
-		}
-		return out, nil
-	}
-	// Snapshot the sources under the lock; read them after it.
-	fileCols := make([][]fileCol, len(fields))
-	memCols := make([][]memColumn, len(fields))
-	for i, name := range fields {
-		for _, fs := range s.files {
-			info := fs.f.r.Series()[fs.idx]
-			for ci, col := range info.Columns {
-				if col.Name == name && col.MaxTime >= min && col.MinTime <= max {
-					fc := fileCol{f: fs.f, si: fs.idx, col: ci}
-					for _, t := range db.tombs {
-						if t.coll == collection && t.covers(s.key, fs.f.meta.Seq, col.MinTime, col.MaxTime) {
-							fc.tombs = append(fc.tombs, t)
-						}
-					}
-					fs.f.acquire()
-					fileCols[i] = append(fileCols[i], fc)
-				}
-			}
-		}
-		for _, gen := range []*memSeries{s.imm, s.mem} {
-			if gen == nil {
-				continue
-			}
-			if mc := gen.cols[name]; mc != nil {
-				memCols[i] = append(memCols[i], mc.snapshot())
-			}
-		}
-	}
-	db.mu.RUnlock()
-	defer func() {
-		for _, fcs := range fileCols {
-			for _, fc := range fcs {
-				fc.f.release()
-			}
-		}
-	}()
-
-	out := make([]model.Column, len(fields))
-	for i, name := range fields {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		var srcs []model.Column
-		for _, fc := range fileCols[i] {
-			// Only the blocks that overlap [min, max] are read.
-			col, err := fc.f.r.ReadRange(fc.si, fc.col, min, max)
-			if err != nil {
-				return nil, fmt.Errorf("read %s: %w", fc.f.path, err)
-			}
-			for _, t := range fc.tombs {
-				col = cut(col, t.min, t.max)
-			}
-			srcs = append(srcs, col)
-		}
-		for _, mc := range memCols[i] {
-			col := mc.sorted()
-			srcs = append(srcs, col.Range(min, max))
-		}
-		out[i] = mergeColumns(name, kinds[i], srcs)
-	}
-	return out, nil
 }
 
 // Explain implements planner.Source.

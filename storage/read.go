@@ -1,0 +1,250 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/soltixdb/soltix/model"
+	"github.com/soltixdb/soltix/storage/colfile"
+)
+
+// fileCol is one colstore column a read uses, with the deletes that cover
+// its data of the series.
+type fileCol struct {
+	f     *dataFile
+	si    int
+	col   int
+	info  *colfile.ColumnInfo
+	tombs []*tombstone
+}
+
+// fieldSources are the sources of one field of one series for a read:
+// files oldest first, then memory (immutable, then active).
+type fieldSources struct {
+	name  string
+	kind  model.Kind
+	files []fileCol
+	mem   []memColumn
+}
+
+// snapshot takes, under the read lock, the sources of the fields of one
+// series that may hold times in [min, max], acquiring every file it lists;
+// the caller reads them without the lock and then calls release.
+func (db *DB) snapshot(collection string, tags model.Tags, fields []string, min, max int64) ([]fieldSources, error) {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	c := db.lookup(collection)
+	if c == nil {
+		return nil, fmt.Errorf("collection %q: %w", collection, model.ErrNotFound)
+	}
+	out := make([]fieldSources, len(fields))
+	s := c.series[model.SeriesKey(collection, tags)]
+	for i, name := range fields {
+		fs := &out[i]
+		fs.name, fs.kind = name, c.fields[name]
+		if s == nil {
+			continue
+		}
+		for _, sf := range s.files {
+			info := sf.f.r.Series()[sf.idx]
+			for ci := range info.Columns {
+				col := &info.Columns[ci]
+				if col.Name != name || col.MaxTime < min || col.MinTime > max {
+					continue
+				}
+				fc := fileCol{f: sf.f, si: sf.idx, col: ci, info: col}
+				for _, t := range db.tombs {
+					if t.coll == collection && t.covers(s.key, sf.f.meta.Seq, col.MinTime, col.MaxTime) {
+						fc.tombs = append(fc.tombs, t)
+					}
+				}
+				sf.f.acquire()
+				fs.files = append(fs.files, fc)
+			}
+		}
+		for _, gen := range []*memSeries{s.imm, s.mem} {
+			if gen == nil {
+				continue
+			}
+			if mc := gen.cols[name]; mc != nil {
+				fs.mem = append(fs.mem, mc.snapshot())
+			}
+		}
+	}
+	return out, nil
+}
+
+func release(srcs []fieldSources) {
+	for _, fs := range srcs {
+		for _, fc := range fs.files {
+			fc.f.release()
+		}
+	}
+}
+
+// Read implements planner.Source.
+func (db *DB) Read(ctx context.Context, collection string, tags model.Tags, fields []string, min, max int64) ([]model.Column, error) {
+	srcs, err := db.snapshot(collection, tags, fields, min, max)
+	if err != nil {
+		return nil, err
+	}
+	defer release(srcs)
+	out := make([]model.Column, len(fields))
+	for i := range srcs {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if out[i], err = db.merge(&srcs[i], min, max, nil); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// merge reads the sources of one field over [min, max] and merges them,
+// the newer source winning a tie. Blocks listed in skip (by file column
+// index, then block index) are left out.
+func (db *DB) merge(fs *fieldSources, min, max int64, skip map[[2]int]bool) (model.Column, error) {
+	var cols []model.Column
+	for k, fc := range fs.files {
+		var col model.Column
+		var err error
+		if skip == nil {
+			// Only the blocks that overlap [min, max] are read.
+			col, err = fc.f.r.ReadRange(fc.si, fc.col, min, max)
+		} else {
+			col, err = readBlocksExcept(&fc, k, min, max, skip)
+		}
+		if err != nil {
+			return model.Column{}, fmt.Errorf("read %s: %w", fc.f.path, err)
+		}
+		for _, t := range fc.tombs {
+			col = cut(col, t.min, t.max)
+		}
+		cols = append(cols, col)
+	}
+	for _, mc := range fs.mem {
+		col := mc.sorted()
+		cols = append(cols, col.Range(min, max))
+	}
+	return mergeColumns(fs.name, fs.kind, cols), nil
+}
+
+// readBlocksExcept decodes the blocks of a file column that overlap
+// [min, max] and are not in skip, trimmed to [min, max].
+func readBlocksExcept(fc *fileCol, k int, min, max int64, skip map[[2]int]bool) (model.Column, error) {
+	out := model.Column{Name: fc.info.Name, Kind: fc.info.Kind}
+	for b, bi := range fc.info.Blocks {
+		if bi.MaxTime < min || bi.MinTime > max || skip[[2]int{k, b}] {
+			continue
+		}
+		col, err := fc.f.r.ReadBlock(fc.si, fc.col, b)
+		if err != nil {
+			return out, err
+		}
+		col = col.Range(min, max)
+		for i := 0; i < col.Len(); i++ {
+			out.Append(col.Times[i], col.Value(i))
+		}
+	}
+	return out, nil
+}
+
+// ReadParts implements model.SummarySource. A colstore block becomes a
+// summary when it has statistics (format v2), lies inside [min, max] and
+// whole() accepts its range, no delete covers it, and no other source (an
+// older or newer file, or memory) holds a value of the field in its time
+// range — so its statistics are exactly what last-write-wins leaves there.
+func (db *DB) ReadParts(ctx context.Context, collection string, tags model.Tags, field string, min, max int64, whole func(lo, hi int64) bool) ([]model.Part, error) {
+	srcs, err := db.snapshot(collection, tags, []string{field}, min, max)
+	if err != nil {
+		return nil, err
+	}
+	defer release(srcs)
+	fs := &srcs[0]
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var mem []model.Column
+	for _, mc := range fs.mem {
+		mem = append(mem, mc.sorted())
+	}
+	var sums []*model.Summary
+	skip := make(map[[2]int]bool)
+	for k := range fs.files {
+		fc := &fs.files[k]
+		for b, bi := range fc.info.Blocks {
+			if !bi.Stats || bi.MinTime < min || bi.MaxTime > max || !whole(bi.MinTime, bi.MaxTime) ||
+				coveredByTombstone(fc, bi.MinTime, bi.MaxTime) || overlapsOthers(fs, k, mem, bi.MinTime, bi.MaxTime) {
+				continue
+			}
+			skip[[2]int{k, b}] = true
+			sums = append(sums, &model.Summary{
+				Count: bi.Count, MinTime: bi.MinTime, MaxTime: bi.MaxTime,
+				First: bi.First, Last: bi.Last, Min: bi.Min, Max: bi.Max,
+				SumFloat: bi.SumFloat, SumInt: bi.SumInt, SumUint: bi.SumUint,
+			})
+		}
+	}
+	var merged model.Column
+	if len(sums) == 0 {
+		merged, err = db.merge(fs, min, max, nil)
+	} else {
+		merged, err = db.merge(fs, min, max, skip)
+	}
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(sums, func(i, j int) bool { return sums[i].MinTime < sums[j].MinTime })
+	// Interleave: no merged value lies inside a summarised range.
+	var parts []model.Part
+	at := 0
+	for _, sm := range sums {
+		end := sort.Search(merged.Len(), func(i int) bool { return merged.Times[i] >= sm.MinTime })
+		if end > at {
+			parts = append(parts, model.Part{Values: merged.Slice(at, end)})
+		}
+		parts = append(parts, model.Part{Summary: sm})
+		at = end
+	}
+	if at < merged.Len() {
+		parts = append(parts, model.Part{Values: merged.Slice(at, merged.Len())})
+	}
+	return parts, nil
+}
+
+func coveredByTombstone(fc *fileCol, lo, hi int64) bool {
+	for _, t := range fc.tombs {
+		if t.max >= lo && t.min <= hi {
+			return true
+		}
+	}
+	return false
+}
+
+// overlapsOthers reports whether any source but file column k holds a value
+// (or, for files, a block) in [lo, hi].
+func overlapsOthers(fs *fieldSources, k int, mem []model.Column, lo, hi int64) bool {
+	for j := range fs.files {
+		if j == k {
+			continue
+		}
+		o := fs.files[j].info
+		if o.MaxTime < lo || o.MinTime > hi {
+			continue
+		}
+		for _, ob := range o.Blocks {
+			if ob.MaxTime >= lo && ob.MinTime <= hi {
+				return true
+			}
+		}
+	}
+	for _, c := range mem {
+		i := sort.Search(c.Len(), func(i int) bool { return c.Times[i] >= lo })
+		if i < c.Len() && c.Times[i] <= hi {
+			return true
+		}
+	}
+	return false
+}

@@ -70,8 +70,10 @@ func runDifferential(t *testing.T, seed uint64) {
 		groups    int
 		partition time.Duration
 	}{{1, 7 * 24 * time.Hour}, {4, 7 * 24 * time.Hour}, {4, 30 * 24 * time.Hour}, {16, 30 * 24 * time.Hour}})
-	opts := storage.Options{NumGroups: layout.groups, PartitionDuration: layout.partition}
-	t.Logf("seed %d (rerun with SOLTIX_DIFF_SEED=%d); %d groups, partitions of %v", seed, seed, opts.NumGroups, opts.PartitionDuration)
+	// Small colstore blocks, so that whole blocks fall inside buckets and
+	// aggregates are answered from block statistics as well as from values.
+	opts := storage.Options{NumGroups: layout.groups, PartitionDuration: layout.partition, BlockSize: 16}
+	t.Logf("seed %d (rerun with SOLTIX_DIFF_SEED=%d); %d groups, partitions of %v, blocks of %d", seed, seed, opts.NumGroups, opts.PartitionDuration, opts.BlockSize)
 	x := &differential{t: t, seed: seed, w: w, d: newDataset(), labels: map[string]int{}}
 	x.srv = startLiveServer(t, t.TempDir(), opts, time.Unix(0, w.now).UTC())
 
@@ -87,6 +89,10 @@ func runDifferential(t *testing.T, seed uint64) {
 	x.phase("files+memory restarted", perPhase)
 	x.srv.flush()
 	x.phase("flushed twice", perPhase/2)
+	x.srv.compact()
+	x.phase("compacted", perPhase)
+	x.srv.restart()
+	x.phase("compacted restarted", perPhase/2)
 
 	t.Logf("%d queries, %d of them with empty answers, %d rows compared (%d cells left open by the spec); %d rows in the data",
 		x.queries, x.empty, x.rows, x.openCells, len(x.d.rows))

@@ -119,6 +119,13 @@ func (s *liveServer) flush() {
 	}
 }
 
+func (s *liveServer) compact() {
+	s.t.Helper()
+	if code, body := s.post("/api/v1/admin/compact", "", nil); code != http.StatusNoContent {
+		s.t.Fatalf("compact: status %d: %s", code, body)
+	}
+}
+
 // queryAnswer is a decoded query answer; numbers stay json.Number.
 type queryAnswer struct {
 	Columns []string `json:"columns"`

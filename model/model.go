@@ -346,7 +346,7 @@ type Summary struct {
 	Count            int
 	MinTime, MaxTime int64
 	First, Last      Value   // the values at MinTime and MaxTime
-	Min, Max         Value   // Null for booleans and strings
+	Min, Max         Value   // Null for booleans and strings; for floats NaN is skipped and -0 ranks below +0
 	SumFloat         float64 // for floats
 	SumInt           int64   // for integers, wrapping on overflow
 	SumUint          uint64  // for unsigned integers, wrapping

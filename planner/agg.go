@@ -215,16 +215,27 @@ type edgeAgg struct {
 }
 
 func (a *edgeAgg) add(c *model.Column, i int, t int64, rank int) {
-	if a.seen {
-		if a.last {
-			if t < a.t || (t == a.t && rank < a.rank) {
-				return
-			}
-		} else if t > a.t || (t == a.t && rank > a.rank) {
-			return
-		}
+	if a.beats(t, rank) {
+		a.seen, a.t, a.rank, a.v = true, t, rank, c.Value(i)
 	}
-	a.seen, a.t, a.rank, a.v = true, t, rank, c.Value(i)
+}
+
+// beats reports whether a value at time t of the series of this rank
+// replaces the one kept so far.
+func (a *edgeAgg) beats(t int64, rank int) bool {
+	if !a.seen {
+		return true
+	}
+	if a.last {
+		return t > a.t || (t == a.t && rank >= a.rank)
+	}
+	return t < a.t || (t == a.t && rank <= a.rank)
+}
+
+func (a *edgeAgg) offer(t int64, rank int, v model.Value) {
+	if a.beats(t, rank) {
+		a.seen, a.t, a.rank, a.v = true, t, rank, v
+	}
 }
 
 func (a *edgeAgg) result() model.Value { return a.v }
@@ -364,4 +375,79 @@ func (a *avgAgg) addRun(c *model.Column, lo, hi int, _ int) {
 		a.sum = floatSumRun(a.sum, c.Uints[lo:hi])
 	}
 	a.n += int64(hi - lo)
+}
+
+// addSummary methods: s stands for values of one series (see summary.go
+// for when the planner uses them).
+
+func (a *countAgg) addSummary(s *Summary, _ int) { a.n += int64(s.Count) }
+
+// addSummary adds the summary's sum; integer sums wrap as adding the values
+// one at a time does.
+func (a *sumAgg) addSummary(s *Summary, _ int) {
+	a.kind = s.First.Kind
+	switch a.kind {
+	case model.KindFloat:
+		a.f += s.SumFloat
+	case model.KindInt:
+		a.i += s.SumInt
+	case model.KindUint:
+		a.u += s.SumUint
+	}
+}
+
+// addSummary adds the summary's sum as a float64. For integers the caller
+// makes sure the sum is what adding float64(v) one at a time would give.
+func (a *avgAgg) addSummary(s *Summary, _ int) {
+	switch s.First.Kind {
+	case model.KindFloat:
+		a.sum += s.SumFloat
+	case model.KindInt:
+		a.sum += float64(s.SumInt)
+	case model.KindUint:
+		a.sum += float64(s.SumUint)
+	}
+	a.n += int64(s.Count)
+}
+
+// addSummary merges the summary's Min and Max as add would the values: on
+// a tie the earlier value stays.
+func (r *numRange) addSummary(s *Summary) {
+	first := !r.seen
+	r.seen, r.kind = true, s.Min.Kind
+	switch r.kind {
+	case model.KindFloat:
+		if lo := s.Min.Float(); first || lo < r.minF {
+			r.minF = lo
+		}
+		if hi := s.Max.Float(); first || hi > r.maxF {
+			r.maxF = hi
+		}
+	case model.KindInt:
+		if lo := s.Min.Int(); first || lo < r.minI {
+			r.minI = lo
+		}
+		if hi := s.Max.Int(); first || hi > r.maxI {
+			r.maxI = hi
+		}
+	case model.KindUint:
+		if lo := s.Min.Uint(); first || lo < r.minU {
+			r.minU = lo
+		}
+		if hi := s.Max.Uint(); first || hi > r.maxU {
+			r.maxU = hi
+		}
+	}
+}
+
+func (a *extremeAgg) addSummary(s *Summary, _ int) { a.r.addSummary(s) }
+func (a *spreadAgg) addSummary(s *Summary, _ int)  { a.r.addSummary(s) }
+
+// addSummary offers the summary's First (at MinTime) or Last (at MaxTime).
+func (a *edgeAgg) addSummary(s *Summary, rank int) {
+	if a.last {
+		a.offer(s.MaxTime, rank, s.Last)
+	} else {
+		a.offer(s.MinTime, rank, s.First)
+	}
 }

@@ -195,6 +195,12 @@ func (p *plan) run(ctx context.Context) (*Result, error) {
 		if pred == condTrue {
 			pred = nil
 		}
+		if p.agg && pred == nil && p.parts != nil {
+			if err := ex.aggregateParts(ctx, tags, rank); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		cols, err := p.src.Read(ctx, p.coll, tags, p.read, p.rng.lo, p.rng.hi)
 		if err != nil {
 			return nil, err
@@ -268,48 +274,64 @@ func (ex *executor) aggregate(r *rows, pred *cond, tags model.Tags, rank int) {
 // and the values of one bucket are handed to the aggregators as a run. Every
 // aggregated column is walked, as its rows make its buckets exist.
 func (ex *executor) aggregateRuns(cols []model.Column, tags model.Tags, rank int) {
-	p := ex.p
-	var g *group
+	sa := seriesAgg{ex: ex, tags: tags, rank: rank}
 	for ci := range cols {
-		if !p.aggCol[ci] {
-			continue // read for WHERE only
+		if ex.p.aggCol[ci] { // the others are read for WHERE only
+			sa.values(&cols[ci], ci)
 		}
-		c := &cols[ci]
-		times := c.Times
-		i, _ := slices.BinarySearch(times, p.rng.lo)
-		end := len(times)
-		if p.rng.hi < math.MaxInt64 {
-			end, _ = slices.BinarySearch(times, p.rng.hi+1)
+	}
+}
+
+// seriesAgg feeds the values (and summaries) of the aggregated columns of
+// one series with no condition left to evaluate to the aggregators.
+type seriesAgg struct {
+	ex   *executor
+	tags model.Tags
+	rank int
+	g    *group // made on the first matching row
+}
+
+func (sa *seriesAgg) group() *group {
+	if sa.g == nil {
+		sa.g = sa.ex.group(sa.tags)
+	}
+	return sa.g
+}
+
+// values feeds the values of c, aggregated column ci, whose times lie in the
+// query's range to the aggregators of that column, one bucket's run at a
+// time.
+func (sa *seriesAgg) values(c *model.Column, ci int) {
+	ex, p := sa.ex, sa.ex.p
+	times := c.Times
+	i, _ := slices.BinarySearch(times, p.rng.lo)
+	end := len(times)
+	if p.rng.hi < math.MaxInt64 {
+		end, _ = slices.BinarySearch(times, p.rng.hi+1)
+	}
+	if i >= end {
+		return
+	}
+	g := sa.group()
+	ex.note(times[i])
+	ex.note(times[end-1])
+	for i < end {
+		b := ex.bucket(g, times[i])
+		j := i + 1
+		if j < end && times[j] <= b.hi {
+			// The run ends at the first time past the bucket.
+			j += sort.Search(end-j, func(k int) bool { return times[j+k] > b.hi })
 		}
-		if i >= end {
-			continue
-		}
-		if g == nil {
-			g = ex.group(tags)
-		}
-		ex.note(times[i])
-		ex.note(times[end-1])
-		for i < end {
-			b := ex.bucket(g, times[i])
-			j := i + 1
-			if j < end && times[j] <= b.hi {
-				// The run ends at the first time past the bucket.
-				j += sort.Search(end-j, func(k int) bool { return times[j+k] > b.hi })
+		for _, k := range p.colItems[ci] {
+			if ra, ok := b.aggs[k].(runAdder); ok {
+				ra.addRun(c, i, j, sa.rank)
+				continue
 			}
-			for k := range p.items {
-				if p.items[k].col != ci {
-					continue
-				}
-				if ra, ok := b.aggs[k].(runAdder); ok {
-					ra.addRun(c, i, j, rank)
-					continue
-				}
-				for x := i; x < j; x++ {
-					b.aggs[k].add(c, x, times[x], rank)
-				}
+			for x := i; x < j; x++ {
+				b.aggs[k].add(c, x, times[x], sa.rank)
 			}
-			i = j
 		}
+		i = j
 	}
 }
 

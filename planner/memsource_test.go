@@ -3,6 +3,7 @@ package planner
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 
@@ -301,4 +302,109 @@ func (m *memSource) put(coll, tags string, col model.Column) *memSource {
 	}
 	s.cols[col.Name] = &col
 	return m
+}
+
+// summarySource is a memSource that is also a SummarySource, standing in for
+// colstore files with block statistics: it cuts each column of each series
+// into blocks of block values (from the column's first value, whatever the
+// query) and answers a block that lies inside [min, max] and whose range
+// whole accepts with its Summary, and every other block with its values in
+// [min, max]. The statistics follow colstore's rules (Min and Max ignore
+// NaN unless every value is NaN, and order -0 below +0; SumFloat adds in
+// time order from +0; integer sums wrap). They are computed once, when the
+// source is made: write no more points to it afterwards.
+type summarySource struct {
+	*memSource
+	block  int
+	stats  map[*model.Column][]*Summary // per column, per block
+	parts  int                          // calls to ReadParts
+	summed int                          // summaries returned
+}
+
+var _ SummarySource = (*summarySource)(nil)
+
+func newSummarySource(m *memSource, block int) *summarySource {
+	s := &summarySource{memSource: m, block: block, stats: map[*model.Column][]*Summary{}}
+	for _, c := range m.colls {
+		for _, se := range c.series {
+			for _, col := range se.cols {
+				for lo := 0; lo < col.Len(); lo += block {
+					part := col.Slice(lo, min(lo+block, col.Len()))
+					s.stats[col] = append(s.stats[col], blockSummary(&part))
+				}
+			}
+		}
+	}
+	return s
+}
+
+// blockSummary computes the statistics of the values of c.
+func blockSummary(c *model.Column) *Summary {
+	n := c.Len()
+	s := &Summary{Count: n, MinTime: c.Times[0], MaxTime: c.Times[n-1], First: c.Value(0), Last: c.Value(n - 1)}
+	switch c.Kind {
+	case model.KindFloat:
+		lo, hi := math.NaN(), math.NaN()
+		below := func(a, b float64) bool { return a < b || (a == 0 && b == 0 && math.Signbit(a) && !math.Signbit(b)) }
+		for _, v := range c.Floats {
+			s.SumFloat += v
+			if math.IsNaN(v) {
+				continue
+			}
+			if math.IsNaN(lo) || below(v, lo) {
+				lo = v
+			}
+			if math.IsNaN(hi) || below(hi, v) {
+				hi = v
+			}
+		}
+		if math.IsNaN(lo) { // every value is NaN
+			lo, hi = c.Floats[0], c.Floats[0]
+		}
+		s.Min, s.Max = model.Float(lo), model.Float(hi)
+	case model.KindInt:
+		lo, hi := c.Ints[0], c.Ints[0]
+		for _, v := range c.Ints {
+			s.SumInt += v
+			lo, hi = min(lo, v), max(hi, v)
+		}
+		s.Min, s.Max = model.Int(lo), model.Int(hi)
+	case model.KindUint:
+		lo, hi := c.Uints[0], c.Uints[0]
+		for _, v := range c.Uints {
+			s.SumUint += v
+			lo, hi = min(lo, v), max(hi, v)
+		}
+		s.Min, s.Max = model.Uint(lo), model.Uint(hi)
+	}
+	return s
+}
+
+func (m *summarySource) ReadParts(ctx context.Context, coll string, tags model.Tags, field string, min, max int64, whole func(lo, hi int64) bool) ([]Part, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	m.parts++
+	if _, ok := m.colls[coll]; !ok {
+		return nil, fmt.Errorf("read %q: %w", coll, ErrNotFound)
+	}
+	s := m.find(coll, tags)
+	if s == nil || s.cols[field] == nil {
+		return nil, nil
+	}
+	col := s.cols[field]
+	parts := make([]Part, 0, len(m.stats[col]))
+	for b, sum := range m.stats[col] {
+		if sum.MinTime >= min && sum.MaxTime <= max && whole(sum.MinTime, sum.MaxTime) {
+			parts = append(parts, Part{Summary: sum})
+			m.summed++
+			continue
+		}
+		lo := b * m.block
+		blk := col.Slice(lo, lo+sum.Count)
+		if vals := blk.Range(min, max); vals.Len() > 0 {
+			parts = append(parts, Part{Values: vals})
+		}
+	}
+	return parts, nil
 }

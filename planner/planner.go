@@ -177,6 +177,16 @@ type plan struct {
 	rng    interval // [tmin, tmax] outside which no row can match
 	series []model.Tags
 	bk     bucketer
+	// colItems lists, per read column, the items that aggregate it.
+	colItems [][]int
+	// parts is src as a SummarySource when some aggregated columns can be
+	// answered from summaries (sumCol), nil otherwise; see summary.go.
+	parts  SummarySource
+	sumCol []bool
+	// Per read column, for deciding whether a summary is exact: minMax is
+	// set when a min or max item reads it, intAvg when an avg of an integer
+	// or unsigned field does.
+	minMax, intAvg []bool
 }
 
 func newPlan(src Source, sel *query.Select, now time.Time) (*plan, error) {
@@ -341,10 +351,14 @@ func (p *plan) chooseColumns() {
 	}
 	p.where.fieldNames(func(f string) { add(f) })
 	p.aggCol = make([]bool, len(p.read))
+	p.colItems = make([][]int, len(p.read))
 	if p.agg {
 		for i := range p.items {
-			p.aggCol[p.items[i].col] = true
+			c := p.items[i].col
+			p.aggCol[c] = true
+			p.colItems[c] = append(p.colItems[c], i)
 		}
+		p.chooseSummaries()
 	}
 	p.where.setColumns(idx)
 }

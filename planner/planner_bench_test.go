@@ -54,3 +54,35 @@ func BenchmarkExecute(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSummaries runs avg over 1M float points GROUP BY 1d reading the
+// values, and reading blocks of 1000 values (colstore's default) as
+// summaries where they lie inside a day.
+func BenchmarkSummaries(b *testing.B) {
+	src := newMemSource().put("big", "host=a", benchColumn(1_000_000))
+	q := fmt.Sprintf("SELECT avg(v) FROM big WHERE time >= %d AND time < %d GROUP BY 1d", t0, t0+1_000_000*int64(time.Second))
+	stmt, err := query.Parse(q)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, bc := range []struct {
+		name string
+		src  Source
+	}{
+		{"values", src},
+		{"summaries", newSummarySource(src, 1000)},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				res, err := Execute(context.Background(), bc.src, stmt, testNow)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(res.Rows) != 12 {
+					b.Fatalf("%s: %d rows, want 12", q, len(res.Rows))
+				}
+			}
+		})
+	}
+}

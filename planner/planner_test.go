@@ -203,9 +203,29 @@ func runCases(t *testing.T, src Source, cases []queryCase) {
 	}
 }
 
+// runAggCases runs aggregate cases against testData() and against the same
+// data as summarySources with blocks of 1, 2, 3 and 4 values: every answer
+// must be the same.
+func runAggCases(t *testing.T, cases []queryCase) {
+	t.Helper()
+	runSummaryCases(t, testData, cases)
+}
+
+// runSummaryCases runs cases against the data build makes, as a memSource
+// and as summarySources with blocks of 1, 2, 3 and 4 values.
+func runSummaryCases(t *testing.T, build func() *memSource, cases []queryCase) {
+	t.Helper()
+	t.Run("values", func(t *testing.T) { runCases(t, build(), cases) })
+	for _, n := range []int{1, 2, 3, 4} {
+		t.Run(fmt.Sprintf("summaries/block=%d", n), func(t *testing.T) {
+			runCases(t, newSummarySource(build(), n), cases)
+		})
+	}
+}
+
 func TestAggregates(t *testing.T) {
 	sd := func(ss float64, n int) float64 { return math.Sqrt(ss / float64(n-1)) }
-	runCases(t, testData(), []queryCase{
+	runAggCases(t, []queryCase{
 		{
 			q:    "SELECT count(v), sum(v), avg(v), min(v), max(v), first(v), last(v), spread(v), stddev(v) FROM m",
 			cols: []string{"time", "count(v)", "sum(v)", "avg(v)", "min(v)", "max(v)", "first(v)", "last(v)", "spread(v)", "stddev(v)"},
@@ -265,7 +285,7 @@ func TestAggregates(t *testing.T) {
 }
 
 func TestWhere(t *testing.T) {
-	runCases(t, testData(), []queryCase{
+	runAggCases(t, []queryCase{
 		// Field conditions are false on rows that lack the field.
 		{q: "SELECT count(n), sum(n) FROM m WHERE v > 1", want: [][]any{{0, 2, 6}}},
 		{q: "SELECT count(n) FROM m WHERE v != 2", want: [][]any{{0, 2}}},
@@ -321,7 +341,7 @@ func TestSeriesPruning(t *testing.T) {
 }
 
 func TestGroupByInterval(t *testing.T) {
-	runCases(t, testData(), []queryCase{
+	runAggCases(t, []queryCase{
 		// Unaligned range: the first and last buckets hold only rows inside it.
 		{
 			q:    "SELECT count(v), sum(v) FROM h WHERE time >= '2025-01-01T00:20:00Z' AND time < '2025-01-01T02:40:00Z' GROUP BY 1h",
@@ -368,7 +388,7 @@ func TestGroupByInterval(t *testing.T) {
 func TestFill(t *testing.T) {
 	const rng = "FROM f WHERE time >= '2024-12-31T23:00:00Z' AND time < '2025-01-01T05:00:00Z' GROUP BY 1h"
 	b := func(h int64) int64 { return t0 + h*hour }
-	runCases(t, testData(), []queryCase{
+	runAggCases(t, []queryCase{
 		{
 			q:    "SELECT count(v), avg(v), sum(n) " + rng,
 			cols: []string{"time", "count(v)", "avg(v)", "sum(n)"},
@@ -414,7 +434,7 @@ func TestFill(t *testing.T) {
 }
 
 func TestGroupByTags(t *testing.T) {
-	runCases(t, testData(), []queryCase{
+	runAggCases(t, []queryCase{
 		{
 			q:    "SELECT count(v), sum(v) FROM t GROUP BY host",
 			cols: []string{"time", "host", "count(v)", "sum(v)"},

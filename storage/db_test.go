@@ -483,3 +483,42 @@ func TestMemoryIsBoundedBySize(t *testing.T) {
 		t.Errorf("%d values after the size-triggered flush, want 1000", got)
 	}
 }
+
+// TestMergeColumnsRandomised compares mergeColumns with a naive map-based
+// merge (later source wins) on disjoint, overlapping and tied sources.
+func TestMergeColumnsRandomised(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for c := range 300 {
+		k := 1 + r.IntN(6)
+		span := int64(1 + r.IntN(40))
+		srcs := make([]model.Column, k)
+		want := map[int64]int64{}
+		for i := range srcs {
+			col := model.Column{Name: "n", Kind: model.KindInt}
+			base := int64(0)
+			if c%2 == 0 {
+				base = int64(i) * 1000 // disjoint sources
+			}
+			for ts := base; ts < base+span; ts++ {
+				if r.IntN(3) == 0 {
+					v := r.Int64N(1000)
+					col.Append(ts, model.Int(v))
+					want[ts] = v
+				}
+			}
+			srcs[i] = col
+		}
+		got := mergeColumns("n", model.KindInt, srcs)
+		if got.Len() != len(want) {
+			t.Fatalf("case %d: %d values, want %d", c, got.Len(), len(want))
+		}
+		for i, ts := range got.Times {
+			if i > 0 && ts <= got.Times[i-1] {
+				t.Fatalf("case %d: times not increasing at %d", c, i)
+			}
+			if got.Ints[i] != want[ts] {
+				t.Fatalf("case %d: at %d got %d, want %d", c, ts, got.Ints[i], want[ts])
+			}
+		}
+	}
+}

@@ -74,47 +74,110 @@ type memSeries struct {
 func newMemSeries() *memSeries { return &memSeries{cols: make(map[string]*memColumn)} }
 
 // mergeColumns merges sorted, repeat-free columns of one field into one,
-// where a later column in srcs wins a tie on time.
+// where a later column in srcs wins a tie on time. Sources whose time
+// ranges do not overlap (the usual case: files of different partitions)
+// are concatenated; overlapping ones are merged through a heap, so the cost
+// is O(n log k) for n values in k sources.
 func mergeColumns(name string, kind model.Kind, srcs []model.Column) model.Column {
-	var nonEmpty []model.Column
+	type src struct {
+		col model.Column
+		pri int // position in srcs: higher wins a tie
+	}
+	var live []src
 	total := 0
-	for _, s := range srcs {
+	for i, s := range srcs {
 		if s.Len() > 0 {
-			nonEmpty = append(nonEmpty, s)
+			live = append(live, src{s, i})
 			total += s.Len()
 		}
 	}
-	switch len(nonEmpty) {
+	switch len(live) {
 	case 0:
 		return model.Column{Name: name, Kind: kind}
 	case 1:
-		c := nonEmpty[0]
+		c := live[0].col
 		c.Name = name
 		return c
 	}
+	sort.SliceStable(live, func(i, j int) bool { return live[i].col.Times[0] < live[j].col.Times[0] })
+	disjoint := true
+	for i := 1; i < len(live) && disjoint; i++ {
+		prev := live[i-1].col
+		disjoint = prev.Times[prev.Len()-1] < live[i].col.Times[0]
+	}
 	out := model.Column{Name: name, Kind: kind, Times: make([]int64, 0, total)}
-	pos := make([]int, len(nonEmpty))
-	for {
-		// Find the smallest time among the heads; the latest source
-		// holding it wins and every source holding it advances.
-		best := -1
-		var bt int64
-		for i, s := range nonEmpty {
-			if pos[i] < s.Len() {
-				// Sources are scanned in order, so on a tie the later wins.
-				if t := s.Times[pos[i]]; best < 0 || t <= bt {
-					best, bt = i, t
-				}
+	if disjoint {
+		for _, s := range live {
+			appendColumn(&out, s.col, 0, s.col.Len())
+		}
+		return out
+	}
+	// Heap of source indexes ordered by (head time, priority descending).
+	pos := make([]int, len(live))
+	h := make([]int, len(live))
+	for i := range h {
+		h[i] = i
+	}
+	less := func(a, b int) bool {
+		ta, tb := live[a].col.Times[pos[a]], live[b].col.Times[pos[b]]
+		if ta != tb {
+			return ta < tb
+		}
+		return live[a].pri > live[b].pri
+	}
+	down := func(i int) {
+		for {
+			l := 2*i + 1
+			if l >= len(h) {
+				return
 			}
-		}
-		if best < 0 {
-			return out
-		}
-		out.Append(bt, nonEmpty[best].Value(pos[best]))
-		for i, s := range nonEmpty {
-			if pos[i] < s.Len() && s.Times[pos[i]] == bt {
-				pos[i]++
+			m := l
+			if r := l + 1; r < len(h) && less(h[r], h[l]) {
+				m = r
 			}
+			if !less(h[m], h[i]) {
+				return
+			}
+			h[i], h[m] = h[m], h[i]
+			i = m
 		}
+	}
+	for i := len(h)/2 - 1; i >= 0; i-- {
+		down(i)
+	}
+	for len(h) > 0 {
+		top := h[0]
+		t := live[top].col.Times[pos[top]]
+		// The top holds the earliest time and, among sources at that time,
+		// the highest priority: its value wins.
+		appendColumn(&out, live[top].col, pos[top], pos[top]+1)
+		// Advance every source whose head is at t.
+		for len(h) > 0 && live[h[0]].col.Times[pos[h[0]]] == t {
+			s := h[0]
+			pos[s]++
+			if pos[s] == live[s].col.Len() {
+				h[0] = h[len(h)-1]
+				h = h[:len(h)-1]
+			}
+			down(0)
+		}
+	}
+	return out
+}
+
+// appendColumn appends values [lo, hi) of src to dst (same kind).
+func appendColumn(dst *model.Column, src model.Column, lo, hi int) {
+	dst.Times = append(dst.Times, src.Times[lo:hi]...)
+	switch src.Kind {
+	case model.KindFloat:
+		dst.Floats = append(dst.Floats, src.Floats[lo:hi]...)
+	case model.KindInt:
+		dst.Ints = append(dst.Ints, src.Ints[lo:hi]...)
+	case model.KindUint:
+		dst.Uints = append(dst.Uints, src.Uints[lo:hi]...)
+	case model.KindBool:
+		dst.Bools = append(dst.Bools, src.Bools[lo:hi]...)
+	case model.KindString:
+		dst.Strings = append(dst.Strings, src.Strings[lo:hi]...)
 	}
 }

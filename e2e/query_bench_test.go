@@ -1,0 +1,87 @@
+package e2e
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/soltixdb/soltix/model"
+	"github.com/soltixdb/soltix/planner"
+	"github.com/soltixdb/soltix/query"
+	"github.com/soltixdb/soltix/storage"
+	"github.com/soltixdb/soltix/storage/wal"
+)
+
+// valuesOnly hides storage's ReadParts, so the planner decodes every value.
+type valuesOnly struct{ planner.Source }
+
+// BenchmarkYearGroupBy1d: one device, one year of 10 s float data (3.15 M
+// points) flushed and compacted into daily files; avg(v) GROUP BY 1d over
+// the year, answered from colstore block statistics and, for comparison,
+// from decoded values.
+//
+//	go test -run '^$' -bench YearGroupBy1d -benchtime 20x -count 3 ./e2e
+func BenchmarkYearGroupBy1d(b *testing.B) {
+	dir := b.TempDir()
+	db, err := storage.Open(dir, &storage.Options{
+		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
+		FlushInterval: -1, Sync: wal.SyncNever, MaxMemoryPoints: 1 << 30,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(1, 2))
+	start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	tags := model.Tags{{Key: "device_id", Value: "d1"}}
+	v := 20.0
+	const step = 10 * time.Second
+	n := int(365 * 24 * time.Hour / step)
+	batch := make([]model.Point, 0, 8640)
+	for i := range n {
+		v += r.NormFloat64() * 0.1
+		batch = append(batch, model.Point{Collection: "iot", Tags: tags, Time: start.Add(time.Duration(i) * step).UnixNano(),
+			Fields: []model.Field{{Key: "v", Value: model.Float(float64(int64(v*100)) / 100)}}})
+		if len(batch) == cap(batch) || i == n-1 {
+			if err := db.Write(ctx, batch); err != nil {
+				b.Fatal(err)
+			}
+			batch = batch[:0]
+		}
+		if i%(30*8640) == 0 && i > 0 {
+			if err := db.Flush(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	if err := db.Flush(ctx); err != nil {
+		b.Fatal(err)
+	}
+	if err := db.Compact(ctx); err != nil {
+		b.Fatal(err)
+	}
+	stmt, err := query.Parse("SELECT avg(v), max(v) FROM iot WHERE device_id = 'd1' AND time >= '2025-01-01T00:00:00Z' AND time < '2026-01-01T00:00:00Z' GROUP BY 1d")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, src := range []struct {
+		name string
+		src  planner.Source
+	}{{"block statistics", db}, {"decoded values", valuesOnly{db}}} {
+		b.Run(src.name, func(b *testing.B) {
+			for range b.N {
+				res, err := planner.Execute(ctx, src.src, stmt, time.Now())
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(res.Rows) != 365 {
+					b.Fatalf("%d rows, want 365", len(res.Rows))
+				}
+			}
+		})
+	}
+}

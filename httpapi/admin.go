@@ -88,34 +88,11 @@ func decodeDeleteRequest(body []byte) (req deleteRequest, problem string) {
 	if err != nil {
 		return req, fmt.Sprintf("body is a %s, want an object", v.Type())
 	}
-	var collection, tags, start, end *fastjson.Value
-	o.Visit(func(key []byte, val *fastjson.Value) {
-		if problem != "" {
-			return
-		}
-		var slot **fastjson.Value
-		switch string(key) {
-		case "collection":
-			slot = &collection
-		case "tags":
-			slot = &tags
-		case "start":
-			slot = &start
-		case "end":
-			slot = &end
-		default:
-			problem = fmt.Sprintf("unknown key %q (want collection, tags, start, end)", key)
-			return
-		}
-		if *slot != nil {
-			problem = fmt.Sprintf("duplicate key %q", key)
-			return
-		}
-		*slot = val
-	})
+	vals, problem := objectKeys(o, "collection", "tags", "start", "end")
 	if problem != "" {
 		return req, problem
 	}
+	collection, tags, start, end := vals[0], vals[1], vals[2], vals[3]
 
 	if collection == nil {
 		return req, `missing "collection"`

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -64,40 +66,11 @@ func decodeJSONPoint(v *fastjson.Value, defaultCollection string, precNanos, now
 	if err != nil {
 		return pt, fmt.Sprintf("element is a %s, want an object", v.Type())
 	}
-	var (
-		collection, deviceID *fastjson.Value
-		tags, tm, fields     *fastjson.Value
-		problem              string
-	)
-	o.Visit(func(key []byte, val *fastjson.Value) {
-		if problem != "" {
-			return
-		}
-		var slot **fastjson.Value
-		switch string(key) {
-		case "collection":
-			slot = &collection
-		case "device_id":
-			slot = &deviceID
-		case "tags":
-			slot = &tags
-		case "time":
-			slot = &tm
-		case "fields":
-			slot = &fields
-		default:
-			problem = fmt.Sprintf("unknown key %q (want collection, device_id, tags, time, fields)", key)
-			return
-		}
-		if *slot != nil {
-			problem = fmt.Sprintf("duplicate key %q", key)
-			return
-		}
-		*slot = val
-	})
+	vals, problem := objectKeys(o, "collection", "device_id", "tags", "time", "fields")
 	if problem != "" {
 		return pt, problem
 	}
+	collection, deviceID, tags, tm, fields := vals[0], vals[1], vals[2], vals[3], vals[4]
 
 	pt.Collection = defaultCollection
 	if collection != nil {
@@ -292,4 +265,26 @@ func invalidUTF8(p *model.Point) string {
 		}
 	}
 	return ""
+}
+
+// objectKeys returns the values of an object's keys in the order of want
+// (nil for a missing key), or a problem naming an unknown or repeated key:
+// write and admin bodies are strict, so a typo is an error, not ignored.
+func objectKeys(o *fastjson.Object, want ...string) (vals []*fastjson.Value, problem string) {
+	vals = make([]*fastjson.Value, len(want))
+	o.Visit(func(key []byte, val *fastjson.Value) {
+		if problem != "" {
+			return
+		}
+		i := slices.Index(want, string(key))
+		switch {
+		case i < 0:
+			problem = fmt.Sprintf("unknown key %q (want %s)", key, strings.Join(want, ", "))
+		case vals[i] != nil:
+			problem = fmt.Sprintf("duplicate key %q", key)
+		default:
+			vals[i] = val
+		}
+	})
+	return vals, problem
 }

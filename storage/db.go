@@ -101,6 +101,7 @@ const MaxCollectionLen = colfile.MaxCollectionLen
 // Lock order: flushMu, then swapMu, then mu.
 type DB struct {
 	dir  string
+	lock *dirLock
 	fs   vfs.FS
 	opts Options
 	log  *slog.Logger
@@ -195,18 +196,25 @@ func Open(dir string, opts *Options) (*DB, error) {
 	if err := o.FS.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
-	db := &DB{dir: dir, fs: o.FS, opts: o, log: o.Logger, colls: make(map[string]*collection),
+	lock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	db := &DB{dir: dir, lock: lock, fs: o.FS, opts: o, log: o.Logger, colls: make(map[string]*collection),
 		stop: make(chan struct{}), done: make(chan struct{})}
 	if err := db.loadDirMeta(); err != nil {
+		lock.unlock()
 		return nil, err
 	}
 	if err := db.loadFiles(); err != nil {
 		db.closeFiles()
+		lock.unlock()
 		return nil, err
 	}
 	w, err := wal.Open(filepath.Join(dir, "wal"), &wal.Options{Sync: o.Sync, SegmentSize: o.WALSegmentSize, Logger: o.Logger, FS: o.FS})
 	if err != nil {
 		db.closeFiles()
+		lock.unlock()
 		return nil, fmt.Errorf("open wal: %w", err)
 	}
 	db.wal = w
@@ -241,7 +249,7 @@ func Open(dir string, opts *Options) (*DB, error) {
 	})
 	if err != nil {
 		db.closeFiles()
-		return nil, errors.Join(fmt.Errorf("replay wal: %w", err), w.Close())
+		return nil, errors.Join(fmt.Errorf("replay wal: %w", err), w.Close(), lock.unlock())
 	}
 	db.dropSpentTombstones()
 	db.log.Info("storage opened", "dir", dir, "collections", len(db.colls), "wal_records", records,
@@ -811,7 +819,7 @@ func (db *DB) Close() error {
 	db.shut = true
 	db.flushMu.Unlock()
 	db.closeFiles()
-	return errors.Join(ferr, werr)
+	return errors.Join(ferr, werr, db.lock.unlock())
 }
 
 func (db *DB) closeFiles() {

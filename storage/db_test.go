@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -136,6 +137,7 @@ func TestReplayWithoutFlush(t *testing.T) {
 		t.Fatal(err)
 	}
 	db.closeFiles()
+	db.lock.unlock() // the kernel does this when a process dies
 
 	db = openTest(t, dir)
 	defer db.Close()
@@ -521,4 +523,17 @@ func TestMergeColumnsRandomised(t *testing.T) {
 			}
 		}
 	}
+}
+
+func TestDataDirIsLocked(t *testing.T) {
+	dir := t.TempDir()
+	db := openTest(t, dir)
+	if _, err := Open(dir, &Options{Logger: quiet, FlushInterval: -1}); err == nil || !strings.Contains(err.Error(), "in use by another process") {
+		t.Fatalf("second Open of %s = %v, want an in-use error", dir, err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db = openTest(t, dir) // free again after Close
+	db.Close()
 }

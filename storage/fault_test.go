@@ -53,6 +53,7 @@ func crash(t *testing.T, db *DB) {
 	<-db.done
 	db.wal.Close()
 	db.closeFiles()
+	db.lock.unlock() // the kernel does this when a process dies
 }
 
 func TestFsyncErrorDuringFlushKeepsData(t *testing.T) {

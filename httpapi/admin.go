@@ -107,32 +107,12 @@ func decodeDeleteRequest(body []byte) (req deleteRequest, problem string) {
 	req.collection = string(c)
 
 	if tags != nil && tags.Type() != fastjson.TypeNull {
-		to, err := tags.Object()
-		if err != nil {
-			return req, fmt.Sprintf("tags is a %s, want an object of strings", tags.Type())
-		}
-		to.Visit(func(key []byte, val *fastjson.Value) {
-			if problem != "" {
-				return
-			}
-			s, err := val.StringBytes()
-			switch {
-			case len(key) == 0:
-				problem = "empty tag key"
-			case string(key) == "time":
-				problem = `"time" is not a tag: use start and end`
-			case err != nil:
-				problem = fmt.Sprintf("tag %q is a %s, want a string", key, val.Type())
-			case req.tags.Has(string(key)):
-				problem = fmt.Sprintf("tag %q given twice", key)
-			default:
-				req.tags = append(req.tags, model.Tag{Key: string(key), Value: string(s)})
-			}
-		})
-		if problem != "" {
+		if req.tags, problem = decodeTags(tags, `"time" is not a tag: use start and end`); problem != "" {
 			return req, problem
 		}
-		req.tags.Sort()
+		if problem = sortTags(req.tags); problem != "" {
+			return req, problem
+		}
 	}
 
 	req.min, req.max = math.MinInt64, math.MaxInt64

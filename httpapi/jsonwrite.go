@@ -85,27 +85,7 @@ func decodeJSONPoint(v *fastjson.Value, defaultCollection string, precNanos, now
 	}
 
 	if tags != nil {
-		to, err := tags.Object()
-		if err != nil {
-			return pt, fmt.Sprintf("tags is a %s, want an object of strings", tags.Type())
-		}
-		to.Visit(func(key []byte, val *fastjson.Value) {
-			if problem != "" {
-				return
-			}
-			s, err := val.StringBytes()
-			switch {
-			case len(key) == 0:
-				problem = "empty tag key"
-			case string(key) == "time":
-				problem = `tag key "time" is reserved for the timestamp`
-			case err != nil:
-				problem = fmt.Sprintf("tag %q is a %s, want a string", key, val.Type())
-			default:
-				pt.Tags = append(pt.Tags, model.Tag{Key: string(key), Value: string(s)})
-			}
-		})
-		if problem != "" {
+		if pt.Tags, problem = decodeTags(tags, `tag key "time" is reserved for the timestamp`); problem != "" {
 			return pt, problem
 		}
 	}
@@ -116,11 +96,8 @@ func decodeJSONPoint(v *fastjson.Value, defaultCollection string, precNanos, now
 		}
 		pt.Tags = append(pt.Tags, model.Tag{Key: "device_id", Value: string(s)})
 	}
-	pt.Tags.Sort()
-	for i := 1; i < len(pt.Tags); i++ {
-		if pt.Tags[i].Key == pt.Tags[i-1].Key {
-			return pt, fmt.Sprintf("tag %q given twice", pt.Tags[i].Key)
-		}
+	if problem = sortTags(pt.Tags); problem != "" {
+		return pt, problem
 	}
 
 	pt.Time = now
@@ -287,4 +264,41 @@ func objectKeys(o *fastjson.Object, want ...string) (vals []*fastjson.Value, pro
 		}
 	})
 	return vals, problem
+}
+
+// decodeTags reads a JSON object of string tag values; timeReason is the
+// problem reported for a tag named "time". The tags come back unsorted.
+func decodeTags(v *fastjson.Value, timeReason string) (tags model.Tags, problem string) {
+	o, err := v.Object()
+	if err != nil {
+		return nil, fmt.Sprintf("tags is a %s, want an object of strings", v.Type())
+	}
+	o.Visit(func(key []byte, val *fastjson.Value) {
+		if problem != "" {
+			return
+		}
+		s, err := val.StringBytes()
+		switch {
+		case len(key) == 0:
+			problem = "empty tag key"
+		case string(key) == "time":
+			problem = timeReason
+		case err != nil:
+			problem = fmt.Sprintf("tag %q is a %s, want a string", key, val.Type())
+		default:
+			tags = append(tags, model.Tag{Key: string(key), Value: string(s)})
+		}
+	})
+	return tags, problem
+}
+
+// sortTags sorts tags by key and reports a key given twice.
+func sortTags(tags model.Tags) (problem string) {
+	tags.Sort()
+	for i := 1; i < len(tags); i++ {
+		if tags[i].Key == tags[i-1].Key {
+			return fmt.Sprintf("tag %q given twice", tags[i].Key)
+		}
+	}
+	return ""
 }

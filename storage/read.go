@@ -95,17 +95,27 @@ func (db *DB) Read(ctx context.Context, collection string, tags model.Tags, fiel
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		if out[i], err = db.merge(&srcs[i], min, max, nil); err != nil {
+		if out[i], err = db.merge(&srcs[i], srcs[i].memColumns(), min, max, nil); err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
 }
 
-// merge reads the sources of one field over [min, max] and merges them,
-// the newer source winning a tie. Blocks listed in skip (by file column
-// index, then block index) are left out.
-func (db *DB) merge(fs *fieldSources, min, max int64, skip map[[2]int]bool) (model.Column, error) {
+// memColumns returns the memory sources sorted and deduplicated.
+func (fs *fieldSources) memColumns() []model.Column {
+	out := make([]model.Column, len(fs.mem))
+	for i := range fs.mem {
+		out[i] = fs.mem[i].sorted()
+	}
+	return out
+}
+
+// merge reads the file sources of one field over [min, max] and merges
+// them with the (sorted) memory columns, the newer source winning a tie.
+// Blocks listed in skip (by file column index, then block index) are left
+// out.
+func (db *DB) merge(fs *fieldSources, mem []model.Column, min, max int64, skip map[[2]int]bool) (model.Column, error) {
 	var cols []model.Column
 	for k, fc := range fs.files {
 		var col model.Column
@@ -124,8 +134,7 @@ func (db *DB) merge(fs *fieldSources, min, max int64, skip map[[2]int]bool) (mod
 		}
 		cols = append(cols, col)
 	}
-	for _, mc := range fs.mem {
-		col := mc.sorted()
+	for _, col := range mem {
 		cols = append(cols, col.Range(min, max))
 	}
 	return mergeColumns(fs.name, fs.kind, cols), nil
@@ -144,9 +153,7 @@ func readBlocksExcept(fc *fileCol, k int, min, max int64, skip map[[2]int]bool) 
 			return out, err
 		}
 		col = col.Range(min, max)
-		for i := 0; i < col.Len(); i++ {
-			out.Append(col.Times[i], col.Value(i))
-		}
+		appendColumn(&out, col, 0, col.Len())
 	}
 	return out, nil
 }
@@ -166,10 +173,7 @@ func (db *DB) ReadParts(ctx context.Context, collection string, tags model.Tags,
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	var mem []model.Column
-	for _, mc := range fs.mem {
-		mem = append(mem, mc.sorted())
-	}
+	mem := fs.memColumns()
 	var sums []*model.Summary
 	skip := make(map[[2]int]bool)
 	for k := range fs.files {
@@ -187,12 +191,10 @@ func (db *DB) ReadParts(ctx context.Context, collection string, tags model.Tags,
 			})
 		}
 	}
-	var merged model.Column
 	if len(sums) == 0 {
-		merged, err = db.merge(fs, min, max, nil)
-	} else {
-		merged, err = db.merge(fs, min, max, skip)
+		skip = nil // nothing skipped: read ranges, not blocks one by one
 	}
+	merged, err := db.merge(fs, mem, min, max, skip)
 	if err != nil {
 		return nil, err
 	}

@@ -63,13 +63,8 @@ func cut(col model.Column, min, max int64) model.Column {
 		return col
 	}
 	out := model.Column{Name: col.Name, Kind: col.Kind}
-	for i := 0; i < col.Len(); i++ {
-		if i == lo {
-			i = hi - 1
-			continue
-		}
-		out.Append(col.Times[i], col.Value(i))
-	}
+	appendColumn(&out, col, 0, lo)
+	appendColumn(&out, col, hi, col.Len())
 	return out
 }
 

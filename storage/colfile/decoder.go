@@ -34,17 +34,22 @@ func (d *decoder) byte() byte {
 	return c
 }
 
+// failVarint records why binary.(U)varint returned n <= 0.
+func (d *decoder) failVarint(n int) {
+	if n == 0 {
+		d.fail(errShort)
+	} else {
+		d.fail(errors.New("varint overflows 64 bits"))
+	}
+}
+
 func (d *decoder) uvarint() uint64 {
 	if d.err != nil {
 		return 0
 	}
 	v, n := binary.Uvarint(d.b[d.off:])
 	if n <= 0 {
-		if n == 0 {
-			d.fail(errShort)
-		} else {
-			d.fail(errors.New("varint overflows 64 bits"))
-		}
+		d.failVarint(n)
 		return 0
 	}
 	d.off += n
@@ -57,11 +62,7 @@ func (d *decoder) varint() int64 {
 	}
 	v, n := binary.Varint(d.b[d.off:])
 	if n <= 0 {
-		if n == 0 {
-			d.fail(errShort)
-		} else {
-			d.fail(errors.New("varint overflows 64 bits"))
-		}
+		d.failVarint(n)
 		return 0
 	}
 	d.off += n

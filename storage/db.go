@@ -202,7 +202,11 @@ func Open(dir string, opts *Options) (*DB, error) {
 	}
 	db := &DB{dir: dir, lock: lock, fs: o.FS, opts: o, log: o.Logger, colls: make(map[string]*collection),
 		stop: make(chan struct{}), done: make(chan struct{})}
-	if err := db.loadDirMeta(); err != nil {
+	configuredGroups := 0
+	if opts != nil {
+		configuredGroups = opts.NumGroups
+	}
+	if err := db.loadDirMeta(configuredGroups); err != nil {
 		lock.unlock()
 		return nil, err
 	}
@@ -258,7 +262,9 @@ func Open(dir string, opts *Options) (*DB, error) {
 	return db, nil
 }
 
-func (db *DB) loadDirMeta() error {
+// loadDirMeta reads meta.json, or writes it for a new directory.
+// configuredGroups is NumGroups as the caller set it (0: not set).
+func (db *DB) loadDirMeta(configuredGroups int) error {
 	path := filepath.Join(db.dir, "meta.json")
 	b, err := db.readFile(path)
 	switch {
@@ -270,7 +276,7 @@ func (db *DB) loadDirMeta() error {
 		if m.Format != 1 || m.NumGroups <= 0 {
 			return fmt.Errorf("read %s: unsupported format %d or num_groups %d", path, m.Format, m.NumGroups)
 		}
-		if m.NumGroups != db.opts.NumGroups && db.opts.NumGroups != 16 {
+		if configuredGroups > 0 && configuredGroups != m.NumGroups {
 			db.log.Warn("num_groups is fixed by the data directory; ignoring the configured value",
 				"configured", db.opts.NumGroups, "data_dir", m.NumGroups)
 		}
@@ -735,10 +741,15 @@ func (db *DB) unswap(work []*series) {
 	}
 }
 
+// reservedNames are the data directory's own entries (and their temporary
+// names); a collection with one of these names gets a hex directory name.
+var reservedNames = map[string]bool{".": true, "..": true, "wal": true, "LOCK": true, "meta.json": true, "meta.json.tmp": true}
+
 // dirName returns a directory name for a collection: the name itself when
-// it is a plain word, else "~" and its hex encoding.
+// it is a plain word that is not one of reservedNames, else "~" and its hex
+// encoding.
 func dirName(coll string) string {
-	plain := coll != "" && coll != "." && coll != ".." && coll != "wal" && !strings.HasPrefix(coll, "~")
+	plain := coll != "" && !reservedNames[coll] && !strings.HasPrefix(coll, "~")
 	for i := 0; i < len(coll) && plain; i++ {
 		c := coll[i]
 		plain = c == '_' || c == '-' || c == '.' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'

@@ -537,3 +537,29 @@ func TestDataDirIsLocked(t *testing.T) {
 	db = openTest(t, dir) // free again after Close
 	db.Close()
 }
+
+// TestCollectionsNamedLikeDataDirEntries: collections whose names are the
+// data directory's own entries still flush, and survive a restart.
+func TestCollectionsNamedLikeDataDirEntries(t *testing.T) {
+	dir := t.TempDir()
+	db := openTest(t, dir)
+	names := []string{"LOCK", "meta.json", "meta.json.tmp", "wal", "~x", "..", "a/b"}
+	for i, n := range names {
+		if err := db.Write(context.Background(), []model.Point{{Collection: n, Time: int64(i), Fields: []model.Field{fv("v", 1)}}}); err != nil {
+			t.Fatalf("Write(%q): %v", n, err)
+		}
+	}
+	if err := db.Flush(context.Background()); err != nil {
+		t.Fatalf("Flush: %v", err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db = openTest(t, dir)
+	defer db.Close()
+	for _, n := range names {
+		if got := readAll(t, db, n, nil, "v")["v"]; len(got) != 1 {
+			t.Errorf("collection %q after restart: %v, want one value", n, got)
+		}
+	}
+}

@@ -50,6 +50,10 @@ func TestDeleteThroughHTTP(t *testing.T) {
 	want := func(stage, d1, d2 string) {
 		t.Helper()
 		got := count(q)
+		// Which levels answered is not what this test is about.
+		if i := strings.Index(got, `,"stats":`); i >= 0 {
+			got = got[:i] + "}"
+		}
 		exp := fmt.Sprintf(`{"columns":["time","device_id","count(v)"],"rows":[["1970-01-01T00:00:00Z","d1",%s],["1970-01-01T00:00:00Z","d2",%s]]}`, d1, d2)
 		if got != exp {
 			t.Fatalf("%s: %s\n got %s\nwant %s", stage, q, got, exp)

@@ -19,9 +19,10 @@ import (
 type valuesOnly struct{ planner.Source }
 
 // BenchmarkYearGroupBy1d: one device, one year of 10 s float data (3.15 M
-// points) flushed and compacted into daily files; avg(v) GROUP BY 1d over
-// the year, answered from colstore block statistics and, for comparison,
-// from decoded values.
+// points) flushed (rolling up) and compacted into daily files; avg(v),
+// max(v) GROUP BY 1d over the year, answered from the 1d rollup level and,
+// for comparison, forced onto raw data (levels=raw): from colstore block
+// statistics, and from decoded values.
 //
 //	go test -run '^$' -bench YearGroupBy1d -benchtime 20x -count 3 ./e2e
 func BenchmarkYearGroupBy1d(b *testing.B) {
@@ -71,10 +72,11 @@ func BenchmarkYearGroupBy1d(b *testing.B) {
 	for _, src := range []struct {
 		name string
 		src  planner.Source
-	}{{"block statistics", db}, {"decoded values", valuesOnly{db}}} {
+		raw  bool
+	}{{"rollups", db, false}, {"raw block statistics", db, true}, {"raw decoded values", valuesOnly{db}, true}} {
 		b.Run(src.name, func(b *testing.B) {
 			for range b.N {
-				res, err := planner.Execute(ctx, src.src, stmt, time.Now())
+				res, err := planner.ExecuteWith(ctx, src.src, stmt, planner.Options{Now: time.Now(), RawOnly: src.raw})
 				if err != nil {
 					b.Fatal(err)
 				}

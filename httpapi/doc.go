@@ -45,7 +45,11 @@
 // (docs/query.md) and answers {"columns":[...],"rows":[[...],...]}, or CSV
 // (format=csv), or NDJSON streamed row by row (format=ndjson). Times are RFC
 // 3339 strings in UTC with nanoseconds unless epoch=ns|us|ms|s asks for
-// integers. Errors are JSON {"error": "...", "position": {"line","column"}}
+// integers. A SELECT's JSON answer ends with "stats" (levels used and what
+// was read at each, notes such as expired raw data; with NDJSON a last
+// {"stats":...} line; none with CSV), and levels=raw makes it read raw data
+// only, never rollups (levels=auto, the default, lets the planner choose).
+// Errors are JSON {"error": "...", "position": {"line","column"}}
 // (position only when the error points into the query text). DELETE
 // statements change data, so they are only accepted with POST (a GET
 // answers 405).

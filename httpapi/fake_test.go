@@ -228,7 +228,7 @@ func (f *fakeStore) Read(ctx context.Context, collection string, tags model.Tags
 	return cols, nil
 }
 
-func (f *fakeStore) Explain(collection string, series []model.Tags, min, max int64) planner.ReadPlan {
+func (f *fakeStore) Explain(collection string, series []model.Tags, min, max int64, level model.Level) planner.ReadPlan {
 	return planner.ReadPlan{MemoryPoints: len(f.written())}
 }
 

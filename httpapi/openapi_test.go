@@ -110,3 +110,21 @@ components:
 		t.Errorf("specOperations: got %v, want %v", got, want)
 	}
 }
+
+// TestOpenAPIQueryParameters checks that every parameter the query handler
+// reads is declared in openapi.yaml and used by both query operations.
+func TestOpenAPIQueryParameters(t *testing.T) {
+	spec, err := os.ReadFile("../openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(spec)
+	for _, p := range []struct{ name, ref string }{{"q", "Q"}, {"format", "Format"}, {"epoch", "Epoch"}, {"levels", "Levels"}} {
+		if !strings.Contains(text, "\n    "+p.ref+":\n      name: "+p.name+"\n      in: query\n") {
+			t.Errorf("parameter %s is not declared as components/parameters/%s", p.name, p.ref)
+		}
+		if n := strings.Count(text, "- $ref: '#/components/parameters/"+p.ref+"'"); n < 2 {
+			t.Errorf("parameter %s is used by %d operations, want GET and POST /api/v1/query", p.name, n)
+		}
+	}
+}

@@ -76,6 +76,15 @@ func (s *server) query(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusBadRequest, fmt.Sprintf("bad format %q: want json, csv or ndjson", format), nil)
 		return
 	}
+	var rawOnly bool
+	switch levels := r.Form.Get("levels"); levels {
+	case "", "auto":
+	case "raw":
+		rawOnly = true
+	default:
+		fail(http.StatusBadRequest, fmt.Sprintf("bad levels %q: want auto or raw", levels), nil)
+		return
+	}
 	epoch := r.Form.Get("epoch")
 	div := int64(0) // 0: RFC 3339
 	if epoch != "" {
@@ -105,7 +114,7 @@ func (s *server) query(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusMethodNotAllowed, "DELETE statements change data: send them with POST, not "+r.Method, nil)
 		return
 	}
-	res, err := s.execute(ctx, s.store, stmt, s.now())
+	res, err := s.execute(ctx, s.store, stmt, planner.Options{Now: s.now(), RawOnly: rawOnly})
 	if err != nil {
 		var pe *planner.Error
 		switch {
@@ -238,7 +247,47 @@ func (e *resultEncoder) appendColumns(b []byte) []byte {
 	return append(b, ']')
 }
 
-// json writes {"columns":[...],"rows":[[...],...]}.
+// appendStats appends the result's Stats as a JSON object:
+// {"levels":[{"level":"1d","rows":365},...],"notes":[...]}, leaving out
+// zero counters and an empty notes list.
+func (e *resultEncoder) appendStats(b []byte) []byte {
+	st := e.res.Stats
+	b = append(b, `{"levels":[`...)
+	for i, ls := range st.Levels {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"level":`...)
+		b = appendJSONString(b, ls.Level)
+		for _, c := range []struct {
+			name string
+			n    int64
+		}{{"rows", ls.Rows}, {"points", ls.Points}, {"blocks", ls.Blocks}} {
+			if c.n != 0 {
+				b = append(b, `,"`...)
+				b = append(b, c.name...)
+				b = append(b, `":`...)
+				b = strconv.AppendInt(b, c.n, 10)
+			}
+		}
+		b = append(b, '}')
+	}
+	b = append(b, ']')
+	if len(st.Notes) > 0 {
+		b = append(b, `,"notes":[`...)
+		for i, n := range st.Notes {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, n)
+		}
+		b = append(b, ']')
+	}
+	return append(b, '}')
+}
+
+// json writes {"columns":[...],"rows":[[...],...]}, with "stats" after the
+// rows when the result has Stats.
 func (e *resultEncoder) json(w http.ResponseWriter) error {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
@@ -257,7 +306,12 @@ func (e *resultEncoder) json(w http.ResponseWriter) error {
 			b = b[:0]
 		}
 	}
-	b = append(b, "]}\n"...)
+	b = append(b, ']')
+	if e.res.Stats != nil {
+		b = append(b, `,"stats":`...)
+		b = e.appendStats(b)
+	}
+	b = append(b, "}\n"...)
 	if _, err := bw.Write(b); err != nil {
 		return err
 	}
@@ -265,7 +319,8 @@ func (e *resultEncoder) json(w http.ResponseWriter) error {
 }
 
 // ndjson writes {"columns":[...]} and then one JSON array per row, one per
-// line, flushing to the client every ndjsonFlushRows rows.
+// line, flushing to the client every ndjsonFlushRows rows, and last, when
+// the result has Stats, the line {"stats":{...}}.
 func (e *resultEncoder) ndjson(w http.ResponseWriter) error {
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.WriteHeader(http.StatusOK)
@@ -298,6 +353,12 @@ func (e *resultEncoder) ndjson(w http.ResponseWriter) error {
 			if err := flush(); err != nil {
 				return err
 			}
+		}
+	}
+	if e.res.Stats != nil {
+		b = append(e.appendStats(append(b[:0], `{"stats":`...)), "}\n"...)
+		if _, err := bw.Write(b); err != nil {
+			return err
 		}
 	}
 	return flush()

@@ -24,15 +24,17 @@ type stubExecutor struct {
 	mu    sync.Mutex
 	stmts []*query.Statement
 	nows  []time.Time
+	opts  []planner.Options
 	res   *planner.Result
 	err   error
 }
 
-func (e *stubExecutor) execute(ctx context.Context, src planner.Source, stmt *query.Statement, now time.Time) (*planner.Result, error) {
+func (e *stubExecutor) execute(ctx context.Context, src planner.Source, stmt *query.Statement, opts planner.Options) (*planner.Result, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.stmts = append(e.stmts, stmt)
-	e.nows = append(e.nows, now)
+	e.nows = append(e.nows, opts.Now)
+	e.opts = append(e.opts, opts)
 	return e.res, e.err
 }
 
@@ -320,5 +322,111 @@ func TestQueryErrors(t *testing.T) {
 				t.Errorf("query errors counted: got %d, want 1", m)
 			}
 		})
+	}
+}
+
+// statsResult is a result with Stats: rollup rows of two levels, raw
+// points and blocks, a level with nothing counted, and a note.
+func statsResult() *planner.Result {
+	r := timeOnly(0)
+	r.Stats = &planner.Stats{
+		Levels: []planner.LevelStats{{Level: "raw", Points: 3, Blocks: 2}, {Level: "1h"}, {Level: "1d", Rows: 30}, {Level: "1M", Rows: 11}},
+		Notes:  []string{`raw data before "x" has expired`},
+	}
+	return r
+}
+
+func TestQueryStats(t *testing.T) {
+	const stats = `{"levels":[{"level":"raw","points":3,"blocks":2},{"level":"1h"},{"level":"1d","rows":30},{"level":"1M","rows":11}],"notes":["raw data before \"x\" has expired"]}`
+	noNotes := statsResult()
+	noNotes.Stats.Notes = nil
+	noLevels := timeOnly()
+	noLevels.Stats = &planner.Stats{}
+	for _, tt := range []struct {
+		name, target string
+		res          *planner.Result
+		want         string
+	}{
+		{"json", "/api/v1/query?epoch=s&q=SHOW+COLLECTIONS", statsResult(), `{"columns":["time"],"rows":[[0]],"stats":` + stats + "}\n"},
+		{"json without notes", "/api/v1/query?epoch=s&q=SHOW+COLLECTIONS", noNotes,
+			`{"columns":["time"],"rows":[[0]],"stats":{"levels":[{"level":"raw","points":3,"blocks":2},{"level":"1h"},{"level":"1d","rows":30},{"level":"1M","rows":11}]}}` + "\n"},
+		{"json no levels", "/api/v1/query?epoch=s&q=SHOW+COLLECTIONS", noLevels, `{"columns":["time"],"rows":[],"stats":{"levels":[]}}` + "\n"},
+		{"ndjson", "/api/v1/query?format=ndjson&epoch=s&q=SHOW+COLLECTIONS", statsResult(), `{"columns":["time"]}` + "\n[0]\n" + `{"stats":` + stats + "}\n"},
+		{"csv", "/api/v1/query?format=csv&epoch=s&q=SHOW+COLLECTIONS", statsResult(), "time\n0\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s, _ := newTestServer(t, Options{})
+			s.execute = (&stubExecutor{res: tt.res}).execute
+			rec := do(s.mux, http.MethodGet, tt.target, nil, nil)
+			if rec.Code != http.StatusOK || rec.Body.String() != tt.want {
+				t.Errorf("GET %s: %d\ngot  %s\nwant %s", tt.target, rec.Code, rec.Body, tt.want)
+			}
+			if tt.name == "ndjson" {
+				for _, line := range strings.Split(strings.TrimSpace(rec.Body.String()), "\n") {
+					if !json.Valid([]byte(line)) {
+						t.Errorf("not valid JSON: %s", line)
+					}
+				}
+			} else if tt.name != "csv" && !json.Valid(rec.Body.Bytes()) {
+				t.Errorf("not valid JSON: %s", rec.Body)
+			}
+		})
+	}
+}
+
+func TestQueryLevels(t *testing.T) {
+	for _, tt := range []struct {
+		target string
+		body   string
+		code   int
+		raw    bool
+	}{
+		{target: "/api/v1/query?q=SHOW+COLLECTIONS", code: 200},
+		{target: "/api/v1/query?levels=auto&q=SHOW+COLLECTIONS", code: 200},
+		{target: "/api/v1/query?levels=raw&q=SHOW+COLLECTIONS", code: 200, raw: true},
+		{body: "levels=raw&q=SHOW+COLLECTIONS", code: 200, raw: true},
+		{target: "/api/v1/query?levels=1h&q=SHOW+COLLECTIONS", code: 400},
+		{target: "/api/v1/query?levels=RAW&q=SHOW+COLLECTIONS", code: 400},
+	} {
+		s, _ := newTestServer(t, Options{})
+		ex := &stubExecutor{res: timeOnly()}
+		s.execute = ex.execute
+		method, target, header := http.MethodGet, tt.target, http.Header(nil)
+		if tt.body != "" {
+			method, target, header = http.MethodPost, "/api/v1/query", hdr("Content-Type", "application/x-www-form-urlencoded")
+		}
+		rec := do(s.mux, method, target, header, []byte(tt.body))
+		if rec.Code != tt.code {
+			t.Errorf("%s %s %s: got %d %s, want %d", method, target, tt.body, rec.Code, rec.Body, tt.code)
+			continue
+		}
+		if tt.code != 200 {
+			if len(ex.opts) != 0 || !strings.Contains(rec.Body.String(), "bad levels") {
+				t.Errorf("%s: executed %d times, body %s; want none and a message about levels", target, len(ex.opts), rec.Body)
+			}
+			continue
+		}
+		if len(ex.opts) != 1 || ex.opts[0].RawOnly != tt.raw || !ex.opts[0].Now.Equal(testNow) {
+			t.Errorf("%s %s %s: options %+v, want RawOnly %v and now %v", method, target, tt.body, ex.opts, tt.raw, testNow)
+		}
+	}
+}
+
+// TestQueryStatsFromPlanner runs a real query against the fake store (raw
+// data only) and checks the stats it answers with.
+func TestQueryStatsFromPlanner(t *testing.T) {
+	s, st := newTestServer(t, Options{})
+	if err := st.Write(context.Background(), []model.Point{
+		{Collection: "cpu", Tags: model.Tags{{Key: "host", Value: "a"}}, Time: 1, Fields: []model.Field{{Key: "v", Value: model.Float(1)}}},
+		{Collection: "cpu", Tags: model.Tags{{Key: "host", Value: "a"}}, Time: 2, Fields: []model.Field{{Key: "v", Value: model.Float(3)}}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, levels := range []string{"", "&levels=raw"} {
+		rec := do(s.mux, http.MethodGet, "/api/v1/query?epoch=ns&q="+url.QueryEscape("SELECT count(v), stddev(v) FROM cpu")+levels, nil, nil)
+		want := `{"columns":["time","count(v)","stddev(v)"],"rows":[[0,2,1.4142135623730951]],"stats":{"levels":[{"level":"raw","points":2}]}}` + "\n"
+		if rec.Code != http.StatusOK || rec.Body.String() != want {
+			t.Errorf("levels %q: got %d %s, want %s", levels, rec.Code, rec.Body, want)
+		}
 	}
 }

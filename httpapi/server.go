@@ -56,8 +56,8 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// executeFunc runs a parsed statement; planner.Execute in production.
-type executeFunc func(ctx context.Context, src planner.Source, stmt *query.Statement, now time.Time) (*planner.Result, error)
+// executeFunc runs a parsed statement; planner.ExecuteWith in production.
+type executeFunc func(ctx context.Context, src planner.Source, stmt *query.Statement, opts planner.Options) (*planner.Result, error)
 
 // server holds the state shared by all handlers.
 type server struct {
@@ -83,7 +83,7 @@ func newServer(store Store, opts Options) *server {
 		log:     opts.Logger,
 		now:     opts.Now,
 		limit:   opts.MaxBodyBytes,
-		execute: planner.Execute,
+		execute: planner.ExecuteWith,
 		metrics: newMetrics(),
 	}
 	if s.log == nil {

@@ -158,7 +158,7 @@ func TestWriteThenQuery(t *testing.T) {
 		t.Fatalf("write: got %d %s", rec.Code, rec.Body)
 	}
 	rec = do(s.mux, "GET", "/api/v1/query?epoch=s&q="+url.QueryEscape("SELECT v FROM cpu"), nil, nil)
-	if want := `{"columns":["time","v"],"rows":[[10,1],[20,2]]}` + "\n"; rec.Code != 200 || rec.Body.String() != want {
+	if want := `{"columns":["time","v"],"rows":[[10,1],[20,2]],"stats":{"levels":[{"level":"raw","points":2}]}}` + "\n"; rec.Code != 200 || rec.Body.String() != want {
 		t.Errorf("select: got %d %s, want 200 %s", rec.Code, rec.Body, want)
 	}
 	rec = do(s.mux, "GET", "/api/v1/query?q="+url.QueryEscape("SELECT v FROM nope"), nil, nil)

@@ -333,6 +333,10 @@ type ReadPlan struct {
 	Groups       []int // groups touched, sorted
 	Files        int   // colstore files whose time range overlaps
 	MemoryPoints int   // values in memory for these series (all fields)
+	// Rows is, for a rollup level, the rollup rows of these series in the
+	// range (all fields); Dirty counts the buckets of the range that are
+	// not rolled up yet and will be read from finer levels.
+	Rows, Dirty int
 }
 
 // ErrNotFound is returned (wrapped) when a collection does not exist.
@@ -350,6 +354,12 @@ type Summary struct {
 	SumFloat         float64 // for floats
 	SumInt           int64   // for integers, wrapping on overflow
 	SumUint          uint64  // for unsigned integers, wrapping
+	// M2 is the sum of squared deviations of the values (as float64) from
+	// their mean, for numeric kinds: what the sample standard deviation
+	// needs. It is meaningful only when HasM2 is set (rollup rows carry
+	// it; colstore block statistics do not).
+	M2    float64
+	HasM2 bool
 }
 
 // Part is one piece of a field's values, in time order: decoded values, or
@@ -357,4 +367,7 @@ type Summary struct {
 type Part struct {
 	Values  Column // when Summary is nil
 	Summary *Summary
+	// Level is where a Summary came from: LevelRaw for colstore block
+	// statistics, a rollup level for a rollup row.
+	Level Level
 }

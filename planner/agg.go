@@ -241,8 +241,19 @@ func (a *edgeAgg) offer(t int64, rank int, v model.Value) {
 func (a *edgeAgg) result() model.Value { return a.v }
 
 // stddevAgg keeps the values and computes the sample standard deviation in
-// two passes, which is what a naive computation does.
-type stddevAgg struct{ vals []float64 }
+// two passes, which is what a naive computation does. Summaries (rollup
+// rows, with M2) are merged apart as (n, sum, M2) and combined with the
+// values' two-pass state at the end, both with Chan et al.'s pairwise
+// formula; without summaries the result is the two-pass one alone.
+type stddevAgg struct {
+	vals []float64
+	// The summaries merged so far: count, sum of the values as float64,
+	// and sum of squared deviations from their mean.
+	n      int64
+	sum    float64
+	m2     float64
+	merged bool
+}
 
 func (a *stddevAgg) add(c *model.Column, i int, _ int64, _ int) {
 	var v float64
@@ -257,22 +268,61 @@ func (a *stddevAgg) add(c *model.Column, i int, _ int64, _ int) {
 	a.vals = append(a.vals, v)
 }
 
+// addSummary merges a summary with M2 (the planner makes sure it has one
+// and that its sum did not wrap).
+func (a *stddevAgg) addSummary(s *Summary, _ int) {
+	if s.Count == 0 {
+		return
+	}
+	var sum float64
+	switch s.First.Kind {
+	case model.KindFloat:
+		sum = s.SumFloat
+	case model.KindInt:
+		sum = float64(s.SumInt)
+	case model.KindUint:
+		sum = float64(s.SumUint)
+	}
+	a.n, a.sum, a.m2 = chan3(a.n, a.sum, a.m2, int64(s.Count), sum, s.M2)
+	a.merged = true
+}
+
+// chan3 combines two sets of values given as (count, sum, M2) with Chan et
+// al.'s pairwise formula.
+func chan3(na int64, suma, m2a float64, nb int64, sumb, m2b float64) (int64, float64, float64) {
+	if na == 0 {
+		return nb, sumb, m2b
+	}
+	if nb == 0 {
+		return na, suma, m2a
+	}
+	fa, fb := float64(na), float64(nb)
+	d := sumb/fb - suma/fa
+	return na + nb, suma + sumb, m2a + m2b + d*d*fa*fb/(fa+fb)
+}
+
 func (a *stddevAgg) result() model.Value {
 	n := len(a.vals)
-	if n < 2 {
+	if int64(n)+a.n < 2 {
 		return model.Null
 	}
 	var sum float64
 	for _, v := range a.vals {
 		sum += v
 	}
-	mean := sum / float64(n)
 	var ss float64
-	for _, v := range a.vals {
-		d := v - mean
-		ss += d * d
+	if n > 0 {
+		mean := sum / float64(n)
+		for _, v := range a.vals {
+			d := v - mean
+			ss += d * d
+		}
 	}
-	return model.Float(math.Sqrt(ss / float64(n-1)))
+	if !a.merged {
+		return model.Float(math.Sqrt(ss / float64(n-1)))
+	}
+	total, _, m2 := chan3(int64(n), sum, ss, a.n, a.sum, a.m2)
+	return model.Float(math.Sqrt(m2 / float64(total-1)))
 }
 
 // percentileAgg keeps the values and picks the nearest rank.

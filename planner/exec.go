@@ -104,6 +104,13 @@ type executor struct {
 	minT, maxT int64 // earliest and latest matching row
 	matched    bool
 	slab       []model.Value
+	// For Stats: what was used per level (Level unset); whether a segment
+	// before the raw data kept was read with rollups (rollupRead) or from
+	// raw data only (rawRead); how many rollup rows were used although
+	// not exact, their raw data being gone.
+	levels              [model.Level1y + 1]LevelStats
+	rollupRead, rawRead bool
+	approx              int
 }
 
 func (ex *executor) group(tags model.Tags) *group {
@@ -179,10 +186,11 @@ func (p *plan) checkColumns(cols []model.Column) error {
 // run executes a SELECT.
 func (p *plan) run(ctx context.Context) (*Result, error) {
 	res := &Result{Columns: p.columns(), TimeColumn: 0, Rows: [][]model.Value{}}
+	ex := &executor{p: p, groups: map[string]*group{}}
 	if p.rng.empty {
+		res.Stats = ex.stats()
 		return res, nil
 	}
-	ex := &executor{p: p, groups: map[string]*group{}}
 	var r rows
 	for rank, tags := range p.series {
 		if err := ctx.Err(); err != nil {
@@ -201,7 +209,7 @@ func (p *plan) run(ctx context.Context) (*Result, error) {
 			}
 			continue
 		}
-		cols, err := p.src.Read(ctx, p.coll, tags, p.read, p.rng.lo, p.rng.hi)
+		cols, err := ex.read(ctx, tags, p.read, p.rng.lo, p.rng.hi, true)
 		if err != nil {
 			return nil, err
 		}
@@ -232,6 +240,7 @@ func (p *plan) run(ctx context.Context) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	res.Stats = ex.stats()
 	return res, nil
 }
 
@@ -302,12 +311,18 @@ func (sa *seriesAgg) group() *group {
 // query's range to the aggregators of that column, one bucket's run at a
 // time.
 func (sa *seriesAgg) values(c *model.Column, ci int) {
+	sa.valuesIn(c, ci, sa.ex.p.rng.lo, sa.ex.p.rng.hi)
+}
+
+// valuesIn is values for the values of c whose times lie in [lo, hi], a
+// part of the query's range.
+func (sa *seriesAgg) valuesIn(c *model.Column, ci int, lo, hi int64) {
 	ex, p := sa.ex, sa.ex.p
 	times := c.Times
-	i, _ := slices.BinarySearch(times, p.rng.lo)
+	i, _ := slices.BinarySearch(times, lo)
 	end := len(times)
-	if p.rng.hi < math.MaxInt64 {
-		end, _ = slices.BinarySearch(times, p.rng.hi+1)
+	if hi < math.MaxInt64 {
+		end, _ = slices.BinarySearch(times, hi+1)
 	}
 	if i >= end {
 		return

@@ -232,7 +232,7 @@ func (m *memSource) Read(ctx context.Context, coll string, tags model.Tags, fiel
 	return out, nil
 }
 
-func (m *memSource) Explain(coll string, series []model.Tags, min, max int64) ReadPlan {
+func (m *memSource) Explain(coll string, series []model.Tags, min, max int64, _ model.Level) ReadPlan {
 	var rp ReadPlan
 	for _, tags := range series {
 		s := m.find(coll, tags)
@@ -380,7 +380,11 @@ func blockSummary(c *model.Column) *Summary {
 	return s
 }
 
-func (m *summarySource) ReadParts(ctx context.Context, coll string, tags model.Tags, field string, min, max int64, whole func(lo, hi int64) bool) ([]Part, error) {
+// Rollups reports no rollups: summarySource has block statistics only.
+func (m *summarySource) Rollups(string) (bool, int64) { return false, math.MinInt64 }
+
+// ReadParts answers at level raw whatever level is asked for.
+func (m *summarySource) ReadParts(ctx context.Context, coll string, tags model.Tags, field string, min, max int64, whole func(lo, hi int64) bool, _ model.Level) ([]Part, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

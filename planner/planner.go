@@ -21,6 +21,40 @@ type Result struct {
 	Columns    []string
 	TimeColumn int
 	Rows       [][]model.Value
+	// Stats tells how a SELECT was answered (nil for other statements and
+	// for EXPLAIN).
+	Stats *Stats
+}
+
+// Stats tells how a SELECT was answered: what it read at each level, and
+// notes about the answer (such as raw data that has expired).
+type Stats struct {
+	Levels []LevelStats // the levels used, from raw to 1y
+	Notes  []string
+}
+
+// LevelStats counts what a query used at one level.
+type LevelStats struct {
+	Level string // raw, 1h, 1d, 1M or 1y
+	// Rows counts the rollup rows used (rollup levels only).
+	Rows int64
+	// Points counts the raw values decoded (raw level only): values read
+	// whole and values of the parts of blocks whose statistics could not
+	// be used.
+	Points int64
+	// Blocks counts the colstore block statistics used instead of decoding
+	// the block (raw level only).
+	Blocks int64
+}
+
+// Options tune how a statement runs.
+type Options struct {
+	// Now is the value of now(), read once per query by the caller.
+	Now time.Time
+	// RawOnly makes a SELECT read raw data only, never rollup rows (colstore
+	// block statistics, which are raw data, are still used). It is the
+	// levels=raw switch of the HTTP API, for checking or comparing answers.
+	RawOnly bool
 }
 
 // Error is a query that is well-formed but cannot be answered: an aggregate
@@ -60,6 +94,12 @@ var maxFilledRows int64 = 5_000_000
 // against a source that cannot delete; ctx's error when ctx ends; any other
 // error from src unchanged.
 func Execute(ctx context.Context, src Source, stmt *query.Statement, now time.Time) (*Result, error) {
+	return ExecuteWith(ctx, src, stmt, Options{Now: now})
+}
+
+// ExecuteWith is Execute with options.
+func ExecuteWith(ctx context.Context, src Source, stmt *query.Statement, opts Options) (*Result, error) {
+	now := opts.Now
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -72,7 +112,7 @@ func Execute(ctx context.Context, src Source, stmt *query.Statement, now time.Ti
 		}
 		return show(src, stmt.Show)
 	case stmt.Select != nil:
-		p, err := newPlan(src, stmt.Select, now)
+		p, err := newPlan(src, stmt.Select, opts)
 		if err != nil {
 			return nil, err
 		}
@@ -185,16 +225,30 @@ type plan struct {
 	sumCol []bool
 	// Per read column, for deciding whether a summary is exact: minMax is
 	// set when a min or max item reads it, intAvg when an avg of an integer
-	// or unsigned field does.
-	minMax, intAvg []bool
+	// or unsigned field does, needM2 when a stddev item does.
+	minMax, intAvg, needM2 []bool
+	opts                   Options
+	// rollups and rawFrom are what SummarySource.Rollups said (false and
+	// math.MinInt64 for other sources).
+	rollups bool
+	rawFrom int64
+	// top is the coarsest level the query reads (see segments.go), and
+	// segs the segments of the range in time order: one raw segment unless
+	// summarised columns can use rollups.
+	top  model.Level
+	segs []segment
 }
 
-func newPlan(src Source, sel *query.Select, now time.Time) (*plan, error) {
+func newPlan(src Source, sel *query.Select, opts Options) (*plan, error) {
+	now := opts.Now
 	fields, ok := src.Fields(sel.From)
 	if !ok {
 		return nil, notFound(sel.From)
 	}
-	p := &plan{src: src, sel: sel, coll: sel.From, fields: fields}
+	p := &plan{src: src, sel: sel, coll: sel.From, fields: fields, opts: opts, rawFrom: math.MinInt64}
+	if ss, ok := src.(SummarySource); ok {
+		p.rollups, p.rawFrom = ss.Rollups(sel.From)
+	}
 	if err := p.resolveItems(); err != nil {
 		return nil, err
 	}
@@ -220,6 +274,9 @@ func newPlan(src Source, sel *query.Select, now time.Time) (*plan, error) {
 	p.where = w
 	p.rng = w.bounds()
 	p.chooseColumns()
+	if !p.rng.empty {
+		p.segs = planSegments(p.rng.lo, p.rng.hi, p.top)
+	}
 
 	var match func(model.Tags) bool
 	if w.hasTags() {
@@ -363,21 +420,13 @@ func (p *plan) chooseColumns() {
 	p.where.setColumns(idx)
 }
 
-// explain answers EXPLAIN: one segment covering the query's range, read at
-// the raw level.
+// explain answers EXPLAIN: one row per segment of the query's range, with
+// what storage reports for reading it at the segment's level.
 func (p *plan) explain() *Result {
 	res := &Result{
-		Columns:    []string{"segment_start", "segment_end", "level", "groups", "series", "files", "memory_points"},
+		Columns:    []string{"segment_start", "segment_end", "level", "groups", "series", "files", "rows", "dirty_buckets", "memory_points"},
 		TimeColumn: -1,
 		Rows:       [][]model.Value{},
-	}
-	if p.rng.empty {
-		return res
-	}
-	rp := p.src.Explain(p.coll, p.series, p.rng.lo, p.rng.hi)
-	groups := make([]string, len(rp.Groups))
-	for i, g := range rp.Groups {
-		groups[i] = strconv.Itoa(g)
 	}
 	bound := func(t int64, open string) model.Value {
 		if t == math.MinInt64 || t == math.MaxInt64 {
@@ -385,11 +434,19 @@ func (p *plan) explain() *Result {
 		}
 		return model.String(time.Unix(0, t).UTC().Format(time.RFC3339Nano))
 	}
-	res.Rows = append(res.Rows, []model.Value{
-		bound(p.rng.lo, "-inf"), bound(p.rng.hi, "+inf"), model.String("raw"),
-		model.String(strings.Join(groups, ",")), model.Int(int64(len(p.series))),
-		model.Int(int64(rp.Files)), model.Int(int64(rp.MemoryPoints)),
-	})
+	for _, seg := range p.segs {
+		rp := p.src.Explain(p.coll, p.series, seg.lo, seg.hi, seg.level)
+		groups := make([]string, len(rp.Groups))
+		for i, g := range rp.Groups {
+			groups[i] = strconv.Itoa(g)
+		}
+		res.Rows = append(res.Rows, []model.Value{
+			bound(seg.lo, "-inf"), bound(seg.hi, "+inf"), model.String(seg.level.String()),
+			model.String(strings.Join(groups, ",")), model.Int(int64(len(p.series))),
+			model.Int(int64(rp.Files)), model.Int(int64(rp.Rows)), model.Int(int64(rp.Dirty)),
+			model.Int(int64(rp.MemoryPoints)),
+		})
+	}
 	return res
 }
 

@@ -581,12 +581,12 @@ func TestExplain(t *testing.T) {
 	runCases(t, testData(), []queryCase{
 		{
 			q:    "EXPLAIN SELECT count(v) FROM t WHERE host = 'a' AND time >= '2025-01-01' AND time <= '2025-01-01T01:00:00Z'",
-			cols: []string{"segment_start", "segment_end", "level", "groups", "series", "files", "memory_points"},
-			want: [][]any{{"2025-01-01T00:00:00Z", "2025-01-01T01:00:00Z", "raw", "2", 2, 0, 3}},
+			cols: []string{"segment_start", "segment_end", "level", "groups", "series", "files", "rows", "dirty_buckets", "memory_points"},
+			want: [][]any{{"2025-01-01T00:00:00Z", "2025-01-01T01:00:00Z", "raw", "2", 2, 0, 0, 0, 3}},
 		},
 		{
 			q:    "EXPLAIN SELECT v FROM t",
-			want: [][]any{{"-inf", "+inf", "raw", "1,2", 4, 0, 5}},
+			want: [][]any{{"-inf", "+inf", "raw", "1,2", 4, 0, 0, 0, 5}},
 		},
 		{q: "EXPLAIN SELECT v FROM t WHERE time > 5 AND time < 3", want: [][]any{}},
 	})

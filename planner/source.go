@@ -33,8 +33,10 @@ type Source interface {
 	// last write winning for a repeated timestamp. A field the series does
 	// not have comes back as an empty column of the collection's kind.
 	Read(ctx context.Context, collection string, tags model.Tags, fields []string, min, max int64) ([]model.Column, error)
-	// Explain describes the reads Read would do for these series and range.
-	Explain(collection string, series []model.Tags, min, max int64) ReadPlan
+	// Explain describes the reads of these series over [min, max] at a
+	// level: for LevelRaw what Read would touch; for a rollup level also
+	// the rollup rows it holds there and how many of its buckets are dirty.
+	Explain(collection string, series []model.Tags, min, max int64, level model.Level) ReadPlan
 }
 
 // Deleter is implemented by sources that can delete points; Execute needs it
@@ -60,7 +62,8 @@ type Summary = model.Summary
 type Part = model.Part
 
 // SummarySource is implemented by sources that can answer part of a read
-// with summaries (from colstore block statistics) instead of values.
+// with summaries (from colstore block statistics or rollup rows) instead of
+// values.
 type SummarySource interface {
 	// ReadParts returns the values of one field of one series with times in
 	// [min, max] as parts in time order whose time ranges do not overlap.
@@ -68,5 +71,16 @@ type SummarySource interface {
 	// reports true for its time range [lo, hi] (the planner answers
 	// whether the range lies inside one bucket); everything else comes as
 	// values. The result is the same data Read would return.
-	ReadParts(ctx context.Context, collection string, tags model.Tags, field string, min, max int64, whole func(lo, hi int64) bool) ([]Part, error)
+	//
+	// level is the coarsest rollup level the source may answer from
+	// (LevelRaw: colstore block statistics at most). A rollup bucket that
+	// is dirty (its raw data changed since it was computed, or memory
+	// holds data in it) or that whole() rejects is answered from finer
+	// levels and finally raw data. Before the oldest raw data kept (see
+	// ReadPlan.RawFrom) only rollups answer.
+	ReadParts(ctx context.Context, collection string, tags model.Tags, field string, min, max int64, whole func(lo, hi int64) bool, level model.Level) ([]Part, error)
+	// Rollups reports whether the collection keeps rollup levels, and
+	// rawFrom, the start of its oldest raw data kept (math.MinInt64 when
+	// retention has dropped none): before it only rollups answer.
+	Rollups(collection string) (on bool, rawFrom int64)
 }

@@ -4,36 +4,57 @@ package planner
 //
 // A source that implements SummarySource can answer a run of a field's
 // values that lies inside one GROUP BY bucket of the query's range with a
-// Summary (from colstore block statistics) instead of the values. The
-// planner uses this only where the answer stays what the values would give:
+// Summary (from colstore block statistics, or a rollup row of level 1h, 1d,
+// 1M or 1y) instead of the values. The planner splits the range into
+// segments, each read at a level (segments.go), and for each summarised
+// column asks ReadParts once per segment, in time order; storage answers
+// from that level or finer ones. The planner uses a summary only where the
+// answer stays what the values would give:
 //
 //   - Only for an aggregate query, and only for a series with no condition
 //     left to evaluate per row (the series that would otherwise go through
 //     aggregateRuns): with a condition, every row has to be looked at.
 //   - Only for a column whose every aggregate is count, sum, avg, min, max,
-//     spread, first or last. A column with stddev or percentile needs its
-//     values and is read with Read, as before; the other columns of the same
-//     query still use summaries.
+//     spread, first, last or stddev. A column with percentile needs its
+//     values and is read with Read, as before; the other columns of the
+//     same query still use summaries. A column with stddev uses summaries
+//     only when the query reads rollups (block statistics carry no M2), and
+//     reads its raw segments with Read.
 //   - A summary is used only when it is exact for the column (exactSummary);
-//     otherwise the values of its time range are read instead. This covers
-//     three cases. avg of an integer or unsigned field sums float64(v) one
-//     value at a time; a summary's exact integer sum is the same number only
-//     when n × max(|min|, |max|) <= 2^53, where every partial sum is an
-//     integer that float64 holds exactly (and no wrap happened). min and
-//     max keep the first of equal values, so min of (+0, -0) is +0, while
-//     a summary orders -0 below +0: a summary whose Min is -0 or whose Max
-//     is +0 is used only when its First is that same zero (the first value
-//     is then the one kept). A float summary whose sum is NaN may hold NaN
-//     values, which min and max treat by position; it is not used.
+//     otherwise the values of its time range are read instead. avg of an
+//     integer or unsigned field sums float64(v) one value at a time; a
+//     summary's exact integer sum is the same number only when
+//     n × max(|min|, |max|) <= 2^53, where every partial sum is an integer
+//     that float64 holds exactly (and no wrap happened). min and max keep
+//     the first of equal values, so min of (+0, -0) is +0, while a summary
+//     orders -0 below +0: a summary whose Min is -0 or whose Max is +0 is
+//     used only when its First is that same zero (the first value is then
+//     the one kept). A float summary whose sum is NaN may hold NaN values,
+//     which min and max treat by position; it is not used. For stddev a
+//     summary needs M2 (HasM2), a finite float sum, and for integers a sum
+//     that cannot have wrapped (n × max(|min|, |max|) fits the kind).
+//   - stddev keeps the values it is given and, apart, the summaries merged
+//     as (n, sum as float64, M2) with Chan et al.'s pairwise formula (the
+//     order does not matter: summaries of one bucket come from several
+//     series). The result combines the values' two-pass (n, mean, M2) with
+//     that state by the same formula; with no summaries it is the two-pass
+//     computation alone, as before.
+//   - Where raw data has expired (before SummarySource.Rollups' rawFrom),
+//     a rollup row that is not exact is used anyway, as nothing else is
+//     left, and the result's Stats says so.
 //
-// Sums and averages of floats then differ from a computation over the
-// values only by summation order; everything else is bit-identical.
+// Sums, averages and standard deviations of floats then differ from a
+// computation over the values only by rounding (summation order), and so
+// does avg of integers once the bucket's partial sums pass 2^53 (a
+// summary's sum is then added at once where the values were added one at a
+// time); everything else is bit-identical.
 
 import (
 	"context"
 	"fmt"
 	"math"
 	"slices"
+	"time"
 
 	"github.com/soltixdb/soltix/model"
 )
@@ -51,43 +72,56 @@ var (
 	_ summaryAdder = (*extremeAgg)(nil)
 	_ summaryAdder = (*spreadAgg)(nil)
 	_ summaryAdder = (*edgeAgg)(nil)
+	_ summaryAdder = (*stddevAgg)(nil)
 )
 
 // summarised reports whether the aggregate fn can be computed from
-// summaries (newAggregator then returns a summaryAdder).
-func summarised(fn string) bool {
+// summaries (newAggregator then returns a summaryAdder). stddev needs
+// summaries with M2, which only rollup rows carry.
+func summarised(fn string, rollups bool) bool {
 	switch fn {
 	case "count", "sum", "avg", "min", "max", "spread", "first", "last":
 		return true
+	case "stddev":
+		return rollups
 	}
 	return false
 }
 
 // chooseSummaries decides which aggregated columns are read as parts, when
-// the source can give summaries. It needs p.items, p.read and p.aggCol.
+// the source can give summaries, and the top level of the segments. It
+// needs p.items, p.read, p.aggCol, p.bk, p.rollups and p.opts.
 func (p *plan) chooseSummaries() {
 	ss, ok := p.src.(SummarySource)
 	if !ok {
 		return
 	}
+	top := model.LevelRaw
+	if p.rollups && !p.opts.RawOnly {
+		top = p.bk.topLevel()
+	}
 	n := len(p.read)
 	p.sumCol = make([]bool, n)
 	p.minMax = make([]bool, n)
 	p.intAvg = make([]bool, n)
+	p.needM2 = make([]bool, n)
 	copy(p.sumCol, p.aggCol)
 	for i := range p.items {
 		it := &p.items[i]
 		switch {
-		case !summarised(it.fn):
+		case !summarised(it.fn, top > model.LevelRaw):
 			p.sumCol[it.col] = false
 		case it.fn == "min" || it.fn == "max":
 			p.minMax[it.col] = true
 		case it.fn == "avg" && it.kind != model.KindFloat:
 			p.intAvg[it.col] = true
+		case it.fn == "stddev":
+			p.needM2[it.col] = true
 		}
 	}
 	if slices.Contains(p.sumCol, true) {
 		p.parts = ss
+		p.top = top
 	}
 }
 
@@ -103,7 +137,7 @@ func (p *plan) whole(lo, hi int64) bool {
 
 // aggregateParts is aggregateRuns for a source that can give summaries: the
 // aggregated columns that need values are read with Read, and each of the
-// others with ReadParts.
+// others with ReadParts, once per segment.
 func (ex *executor) aggregateParts(ctx context.Context, tags model.Tags, rank int) error {
 	p := ex.p
 	sa := seriesAgg{ex: ex, tags: tags, rank: rank}
@@ -116,12 +150,9 @@ func (ex *executor) aggregateParts(ctx context.Context, tags model.Tags, rank in
 		}
 	}
 	if len(fields) > 0 {
-		cols, err := p.src.Read(ctx, p.coll, tags, fields, p.rng.lo, p.rng.hi)
+		cols, err := ex.read(ctx, tags, fields, p.rng.lo, p.rng.hi, true)
 		if err != nil {
 			return err
-		}
-		if len(cols) != len(fields) {
-			return fmt.Errorf("planner: source returned %d columns for %d fields", len(cols), len(fields))
 		}
 		for i := range cols {
 			if err := p.checkKind(cols[i].Kind, cols[i].Len(), cis[i]); err != nil {
@@ -134,39 +165,88 @@ func (ex *executor) aggregateParts(ctx context.Context, tags model.Tags, rank in
 		if !p.sumCol[ci] {
 			continue
 		}
-		parts, err := p.parts.ReadParts(ctx, p.coll, tags, f, p.rng.lo, p.rng.hi, p.whole)
-		if err != nil {
-			return err
-		}
-		if err := sa.parts(ctx, parts, ci); err != nil {
-			return err
+		var ord partOrder
+		for _, seg := range p.segs {
+			ex.segmentRead(seg)
+			if p.needM2[ci] && seg.level == model.LevelRaw {
+				// Block statistics have no M2: read the values.
+				cols, err := ex.read(ctx, tags, []string{f}, seg.lo, seg.hi, false)
+				if err != nil {
+					return err
+				}
+				if err := sa.segmentValues(&cols[0], ci, seg, &ord); err != nil {
+					return err
+				}
+				continue
+			}
+			parts, err := p.parts.ReadParts(ctx, p.coll, tags, f, seg.lo, seg.hi, p.whole, seg.level)
+			if err != nil {
+				return err
+			}
+			if err := sa.parts(ctx, parts, ci, seg, &ord); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
 }
 
-// parts feeds the parts of aggregated column ci to the aggregators.
-func (sa *seriesAgg) parts(ctx context.Context, parts []Part, ci int) error {
-	p := sa.ex.p
+// read reads fields of one series over [lo, hi] with Read, checks the
+// number of columns and counts the values decoded. whole says that the
+// read stands for the query's whole range (not a segment or a summary's
+// range), for the note on expired raw data.
+func (ex *executor) read(ctx context.Context, tags model.Tags, fields []string, lo, hi int64, whole bool) ([]model.Column, error) {
+	p := ex.p
+	cols, err := p.src.Read(ctx, p.coll, tags, fields, lo, hi)
+	if err != nil {
+		return nil, err
+	}
+	if len(cols) != len(fields) {
+		return nil, fmt.Errorf("planner: source returned %d columns for %d fields", len(cols), len(fields))
+	}
+	for i := range cols {
+		ex.levels[model.LevelRaw].Points += int64(cols[i].Len())
+	}
+	if whole && lo < p.rawFrom {
+		ex.rawRead = true
+	}
+	return cols, nil
+}
+
+// segmentRead notes a read of segment seg, for the notes on expired raw
+// data.
+func (ex *executor) segmentRead(seg segment) {
+	if seg.lo >= ex.p.rawFrom {
+		return
+	}
+	if ex.p.top > model.LevelRaw {
+		ex.rollupRead = true
+	} else {
+		ex.rawRead = true
+	}
+}
+
+// partOrder tracks the latest time of the parts of one column of one
+// series fed so far, to check that they come in time order.
+type partOrder struct {
+	last    int64
+	started bool
+}
+
+// parts feeds the parts of aggregated column ci read for segment seg to
+// the aggregators.
+func (sa *seriesAgg) parts(ctx context.Context, parts []Part, ci int, seg segment, ord *partOrder) error {
+	ex := sa.ex
+	p := ex.p
 	field := p.read[ci]
-	var last int64 // the latest time of the parts so far
-	started := false
 	for i := range parts {
 		pt := &parts[i]
 		s := pt.Summary
 		if s == nil {
-			c := &pt.Values
-			if c.Len() == 0 {
-				continue
-			}
-			if err := p.checkKind(c.Kind, c.Len(), ci); err != nil {
+			ex.levels[model.LevelRaw].Points += int64(pt.Values.Len())
+			if err := sa.segmentValues(&pt.Values, ci, seg, ord); err != nil {
 				return err
 			}
-			if started && c.Times[0] <= last {
-				return fmt.Errorf("planner: source returned the parts of field %q out of time order", field)
-			}
-			started, last = true, c.Times[c.Len()-1]
-			sa.values(c, ci)
 			continue
 		}
 		if s.Count == 0 {
@@ -175,26 +255,54 @@ func (sa *seriesAgg) parts(ctx context.Context, parts []Part, ci int) error {
 		if err := p.checkSummary(s, ci); err != nil {
 			return err
 		}
-		if started && s.MinTime <= last {
+		if s.MinTime < seg.lo || s.MaxTime > seg.hi || pt.Level > model.Level1y || pt.Level > seg.level {
+			return fmt.Errorf("planner: source returned a summary of field %q over [%d, %d] at level %s, outside the segment [%d, %d] at level %s it was asked for", field, s.MinTime, s.MaxTime, pt.Level, seg.lo, seg.hi, seg.level)
+		}
+		if ord.started && s.MinTime <= ord.last {
 			return fmt.Errorf("planner: source returned the parts of field %q out of time order", field)
 		}
-		started, last = true, s.MaxTime
+		ord.started, ord.last = true, s.MaxTime
 		if !p.exactSummary(s, ci) {
-			cols, err := p.src.Read(ctx, p.coll, sa.tags, []string{field}, s.MinTime, s.MaxTime)
-			if err != nil {
-				return err
+			if pt.Level > model.LevelRaw && s.MinTime < p.rawFrom {
+				// The raw data is gone: the rollup row is all there is.
+				ex.approx++
+			} else {
+				cols, err := ex.read(ctx, sa.tags, []string{field}, s.MinTime, s.MaxTime, false)
+				if err != nil {
+					return err
+				}
+				if err := p.checkKind(cols[0].Kind, cols[0].Len(), ci); err != nil {
+					return err
+				}
+				sa.values(&cols[0], ci)
+				continue
 			}
-			if len(cols) != 1 {
-				return fmt.Errorf("planner: source returned %d columns for 1 field", len(cols))
-			}
-			if err := p.checkKind(cols[0].Kind, cols[0].Len(), ci); err != nil {
-				return err
-			}
-			sa.values(&cols[0], ci)
-			continue
+		}
+		if pt.Level == model.LevelRaw {
+			ex.levels[model.LevelRaw].Blocks++
+		} else {
+			ex.levels[pt.Level].Rows++
 		}
 		sa.summary(s, ci)
 	}
+	return nil
+}
+
+// segmentValues feeds values of aggregated column ci read for segment seg
+// to the aggregators, after checking their kind and order.
+func (sa *seriesAgg) segmentValues(c *model.Column, ci int, seg segment, ord *partOrder) error {
+	p := sa.ex.p
+	if c.Len() == 0 {
+		return nil
+	}
+	if err := p.checkKind(c.Kind, c.Len(), ci); err != nil {
+		return err
+	}
+	if ord.started && c.Times[0] <= ord.last {
+		return fmt.Errorf("planner: source returned the parts of field %q out of time order", p.read[ci])
+	}
+	ord.started, ord.last = true, c.Times[c.Len()-1]
+	sa.valuesIn(c, ci, max(seg.lo, p.rng.lo), min(seg.hi, p.rng.hi))
 	return nil
 }
 
@@ -208,6 +316,32 @@ func (sa *seriesAgg) summary(s *Summary, ci int) {
 	for _, k := range ex.p.colItems[ci] {
 		b.aggs[k].(summaryAdder).addSummary(s, sa.rank)
 	}
+}
+
+// stats returns the statistics of the run.
+func (ex *executor) stats() *Stats {
+	p := ex.p
+	st := &Stats{Levels: []LevelStats{}}
+	for l, ls := range ex.levels {
+		if ls.Rows != 0 || ls.Points != 0 || ls.Blocks != 0 {
+			ls.Level = model.Level(l).String()
+			st.Levels = append(st.Levels, ls)
+		}
+	}
+	if !p.rollups || p.rng.empty || p.rawFrom <= p.rng.lo {
+		return st
+	}
+	from := time.Unix(0, p.rawFrom).UTC().Format(time.RFC3339Nano)
+	if ex.rollupRead {
+		st.Notes = append(st.Notes, fmt.Sprintf("raw data before %s has expired: that range was answered from rollups only (buckets finer than the coarsest level covering it stay empty there)", from))
+	}
+	if ex.approx > 0 {
+		st.Notes = append(st.Notes, fmt.Sprintf("%d rollup rows before %s could not be combined exactly (a NaN or infinite sum, or integers too large) and their raw data has expired: the buckets holding them are approximate", ex.approx, from))
+	}
+	if ex.rawRead {
+		st.Notes = append(st.Notes, fmt.Sprintf("raw data before %s has expired: what this query reads from raw data only (levels=raw, conditions on fields, percentile, raw selects) has no values before it", from))
+	}
+	return st
 }
 
 // checkKind checks that a column of n values of kind k returned for read
@@ -237,9 +371,13 @@ func (p *plan) checkSummary(s *Summary, ci int) error {
 // exactSummary reports whether the aggregates of read column ci computed
 // from s are what its values would give (see the top of this file).
 func (p *plan) exactSummary(s *Summary, ci int) bool {
+	m2 := p.needM2[ci]
+	if m2 && !s.HasM2 {
+		return false
+	}
 	switch s.First.Kind {
 	case model.KindFloat:
-		if math.IsNaN(s.SumFloat) {
+		if math.IsNaN(s.SumFloat) || (m2 && math.IsInf(s.SumFloat, 0)) {
 			return false
 		}
 		if p.minMax[ci] {
@@ -252,10 +390,17 @@ func (p *plan) exactSummary(s *Summary, ci int) bool {
 			}
 		}
 	case model.KindInt:
+		m := max(absInt(s.Min.Int()), absInt(s.Max.Int()))
+		if m2 && m != 0 && uint64(s.Count) > math.MaxInt64/m {
+			return false
+		}
 		if p.intAvg[ci] {
-			return exactFloatSum(s.Count, max(absInt(s.Min.Int()), absInt(s.Max.Int())))
+			return exactFloatSum(s.Count, m)
 		}
 	case model.KindUint:
+		if m := s.Max.Uint(); m2 && m != 0 && uint64(s.Count) > math.MaxUint64/m {
+			return false
+		}
 		if p.intAvg[ci] {
 			return exactFloatSum(s.Count, s.Max.Uint())
 		}

@@ -191,9 +191,9 @@ type wholeSource struct {
 	whole func(lo, hi int64) bool
 }
 
-func (w *wholeSource) ReadParts(ctx context.Context, coll string, tags model.Tags, field string, min, max int64, whole func(lo, hi int64) bool) ([]Part, error) {
+func (w *wholeSource) ReadParts(ctx context.Context, coll string, tags model.Tags, field string, min, max int64, whole func(lo, hi int64) bool, level model.Level) ([]Part, error) {
 	w.whole = whole
-	return w.summarySource.ReadParts(ctx, coll, tags, field, min, max, whole)
+	return w.summarySource.ReadParts(ctx, coll, tags, field, min, max, whole, level)
 }
 
 // badSource returns the parts it is given, whatever whole says.
@@ -202,9 +202,11 @@ type badSource struct {
 	parts []Part
 }
 
-func (b badSource) ReadParts(context.Context, string, model.Tags, string, int64, int64, func(lo, hi int64) bool) ([]Part, error) {
+func (b badSource) ReadParts(context.Context, string, model.Tags, string, int64, int64, func(lo, hi int64) bool, model.Level) ([]Part, error) {
 	return b.parts, nil
 }
+
+func (b badSource) Rollups(string) (bool, int64) { return false, math.MinInt64 }
 
 func TestSummaryChecks(t *testing.T) {
 	sum := func(lo, hi int64) *Summary {

@@ -7,17 +7,19 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 
 	"github.com/soltixdb/soltix/model"
 )
 
+// colFiles lists the raw colstore files below dir (not rollup files).
 func colFiles(t *testing.T, dir string) []string {
 	t.Helper()
 	var out []string
 	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err == nil && filepath.Ext(p) == ".col" {
+		if err == nil && filepath.Ext(p) == ".col" && !strings.HasPrefix(filepath.Base(filepath.Dir(p)), "rollup_") {
 			out = append(out, p)
 		}
 		return nil

@@ -57,6 +57,11 @@ type Options struct {
 	// FS is the filesystem every file operation goes through (default
 	// vfs.Default); tests inject faults with storage/vfs/errorfs.
 	FS vfs.FS
+	// Now is the clock retention is measured against (default time.Now).
+	Now func() time.Time
+	// RetentionInterval is how often the background flusher drops what
+	// retention has expired (default 1 minute).
+	RetentionInterval time.Duration
 }
 
 func (o *Options) withDefaults() Options {
@@ -88,6 +93,12 @@ func (o *Options) withDefaults() Options {
 	if r.FS == nil {
 		r.FS = vfs.Default
 	}
+	if r.Now == nil {
+		r.Now = time.Now
+	}
+	if r.RetentionInterval <= 0 {
+		r.RetentionInterval = time.Minute
+	}
 	return r
 }
 
@@ -117,6 +128,9 @@ type DB struct {
 	tombs     []*tombstone // live deletes that still cover file data, by seq
 	memPoints int          // field values in the active memory generation
 	closed    bool
+	settings  map[string]CollectionSettings // by collection; absent means defaults
+	rollGen   uint64                        // rollup generation dirty marks are made at (rollup.go)
+	rollMeta  bool                          // meta.json says rollups are maintained
 
 	shut bool // set under flushMu once Close has closed the WAL
 
@@ -131,6 +145,9 @@ type collection struct {
 	series map[string]*series
 	// tags maps tag key → tag value → series keys.
 	tags map[string]map[string]map[string]struct{}
+
+	settings CollectionSettings
+	rollups  map[int]*groupRollups // by group
 }
 
 // series is one series with its data sources, oldest first.
@@ -186,6 +203,9 @@ func (f *dataFile) close() { f.closeOnce.Do(func() { f.r.Close() }) }
 type dataDirMeta struct {
 	Format    int `json:"format"`
 	NumGroups int `json:"num_groups"`
+	// Rollups is 1 once every collection's rollups have been built; a
+	// directory written before rollups existed has 0 and is rebuilt.
+	Rollups int `json:"rollups,omitempty"`
 }
 
 // Open opens (creating if needed) the data directory dir: it loads the
@@ -207,6 +227,10 @@ func Open(dir string, opts *Options) (*DB, error) {
 		configuredGroups = opts.NumGroups
 	}
 	if err := db.loadDirMeta(configuredGroups); err != nil {
+		lock.unlock()
+		return nil, err
+	}
+	if err := db.loadSettings(); err != nil {
 		lock.unlock()
 		return nil, err
 	}
@@ -256,6 +280,12 @@ func Open(dir string, opts *Options) (*DB, error) {
 		return nil, errors.Join(fmt.Errorf("replay wal: %w", err), w.Close(), lock.unlock())
 	}
 	db.dropSpentTombstones()
+	if !db.rollMeta {
+		// Written before rollups existed: rebuild them from raw data.
+		for _, c := range db.colls {
+			db.markAll(c)
+		}
+	}
 	db.log.Info("storage opened", "dir", dir, "collections", len(db.colls), "wal_records", records,
 		"wal_points", points, "replay", time.Since(start).Round(time.Millisecond))
 	go db.flushLoop()
@@ -281,13 +311,24 @@ func (db *DB) loadDirMeta(configuredGroups int) error {
 				"configured", db.opts.NumGroups, "data_dir", m.NumGroups)
 		}
 		db.opts.NumGroups = m.NumGroups
+		db.rollMeta = m.Rollups == 1
 		return nil
 	case errors.Is(err, os.ErrNotExist):
-		b, _ := json.Marshal(dataDirMeta{Format: 1, NumGroups: db.opts.NumGroups})
-		return db.writeFileSync(path, b)
+		db.rollMeta = true
+		return db.saveDirMeta()
 	default:
 		return fmt.Errorf("read data dir meta: %w", err)
 	}
+}
+
+// saveDirMeta writes meta.json.
+func (db *DB) saveDirMeta() error {
+	m := dataDirMeta{Format: 1, NumGroups: db.opts.NumGroups}
+	if db.rollMeta {
+		m.Rollups = 1
+	}
+	b, _ := json.Marshal(m)
+	return db.writeFileSync(filepath.Join(db.dir, "meta.json"), b)
 }
 
 func (db *DB) readFile(path string) ([]byte, error) {
@@ -361,15 +402,27 @@ func (db *DB) loadFiles() error {
 		return fmt.Errorf("scan data dir: %w", err)
 	}
 	var files []*dataFile
+	var rolls []*rollFile
 	for _, p := range paths {
 		r, err := colfile.OpenWith(p, db.fs)
 		if err != nil {
 			for _, f := range files {
 				f.r.Close()
 			}
+			for _, f := range rolls {
+				f.r.Close()
+			}
 			return fmt.Errorf("open colstore file: %w", err)
 		}
-		files = append(files, &dataFile{path: p, r: r, meta: r.Meta()})
+		df := &dataFile{path: p, r: r, meta: r.Meta()}
+		if l, part, ok := parseRollupPath(p); ok {
+			rolls = append(rolls, &rollFile{dataFile: df, level: l, part: part})
+			continue
+		}
+		files = append(files, df)
+	}
+	if err := db.attachRollFiles(rolls); err != nil {
+		return err
 	}
 	// A compaction that crashed after writing its output but before
 	// removing its inputs leaves both: the output wins.
@@ -394,6 +447,55 @@ func (db *DB) loadFiles() error {
 	for _, f := range files {
 		db.attachFile(f)
 		db.bumpSeq(f.meta.Seq)
+	}
+	return nil
+}
+
+// attachRollFiles registers the rollup files found at start-up: for each
+// collection, group, level and partition the file with the highest
+// sequence number wins (a crash may have left the one it replaced).
+func (db *DB) attachRollFiles(rolls []*rollFile) error {
+	sort.Slice(rolls, func(i, j int) bool { return rolls[i].meta.Seq > rolls[j].meta.Seq })
+	type key struct {
+		coll  string
+		group int
+		level model.Level
+		part  int64
+	}
+	seen := make(map[key]bool)
+	for _, f := range rolls {
+		k := key{f.meta.Collection, f.meta.Group, f.level, f.part}
+		if seen[k] {
+			db.log.Warn("removing replaced rollup file", "path", f.path)
+			f.r.Close()
+			if err := db.fs.Remove(f.path); err != nil {
+				db.log.Error("cannot remove replaced rollup file; it stays ignored", "path", f.path, "err", err)
+			}
+			continue
+		}
+		seen[k] = true
+		db.bumpSeq(f.meta.Seq)
+		c := db.coll(f.meta.Collection)
+		g := c.rollupsOf(f.meta.Group)
+		g.files[f.level] = append(g.files[f.level], f)
+		// Series whose raw data retention dropped live on in rollups.
+		for _, si := range f.r.Series() {
+			for _, ci := range si.Columns {
+				if name, stat, ok := strings.Cut(ci.Name, colSep); ok && stat == "first" {
+					if _, ok := c.fields[name]; !ok {
+						c.fields[name] = ci.Kind
+					}
+				}
+			}
+			db.seriesFor(c, si.Key, si.Tags)
+		}
+	}
+	for _, c := range db.colls {
+		for _, g := range c.rollups {
+			for l := range g.files {
+				sort.Slice(g.files[l], func(i, j int) bool { return g.files[l][i].part < g.files[l][j].part })
+			}
+		}
 	}
 	return nil
 }
@@ -427,7 +529,7 @@ func (db *DB) coll(name string) *collection {
 	c := db.colls[name]
 	if c == nil {
 		c = &collection{name: name, fields: make(map[string]model.Kind), series: make(map[string]*series),
-			tags: make(map[string]map[string]map[string]struct{})}
+			tags: make(map[string]map[string]map[string]struct{}), settings: db.settings[name]}
 		db.colls[name] = c
 	}
 	return c
@@ -501,6 +603,10 @@ func (db *DB) Write(ctx context.Context, points []model.Point) error {
 	}
 	// Reserve the kinds of new fields now, so that two concurrent batches
 	// cannot give one field two kinds.
+	if err := db.checkRetention(points); err != nil {
+		db.mu.Unlock()
+		return err
+	}
 	conflicts := db.checkKinds(points, false)
 	db.mu.Unlock()
 	if len(conflicts) > 0 {
@@ -556,13 +662,42 @@ func (db *DB) checkKinds(points []model.Point, drop bool) []Conflict {
 	return conflicts
 }
 
-// apply adds a batch to the active memory generation. The caller holds mu.
+// checkRetention refuses points older than their collection's raw
+// retention. The caller holds mu.
+func (db *DB) checkRetention(points []model.Point) error {
+	now := int64(0)
+	for i := range points {
+		p := &points[i]
+		r := db.settings[p.Collection].Retention[model.LevelRaw]
+		if r <= 0 {
+			continue
+		}
+		if now == 0 {
+			now = db.now().UnixNano()
+		}
+		if p.Time < now-int64(r) {
+			return &RetentionError{Point: i, Collection: p.Collection, Time: p.Time, Retention: r}
+		}
+	}
+	return nil
+}
+
+func (db *DB) now() time.Time { return db.opts.Now() }
+
+// apply adds a batch to the active memory generation and marks the rollup
+// buckets it touches dirty. The caller holds mu.
 func (db *DB) apply(seq uint64, points []model.Point) {
+	var lastC *collection
+	lastG, lastH := -1, int64(0)
 	for i := range points {
 		p := &points[i]
 		c := db.coll(p.Collection)
 		key := model.SeriesKey(p.Collection, p.Tags)
 		s := db.seriesFor(c, key, p.Tags)
+		if h := model.Level1h.Floor(p.Time); c != lastC || s.group != lastG || h != lastH {
+			db.markWrite(c, s.group, p.Time)
+			lastC, lastG, lastH = c, s.group, h
+		}
 		if s.mem == nil {
 			s.mem = newMemSeries()
 		}
@@ -611,6 +746,8 @@ func (db *DB) flushLocked(ctx context.Context) error {
 		}
 	}
 	db.memPoints = 0
+	cutoff := db.rollGen
+	db.rollGen++
 	seg, err := db.wal.Rotate()
 	tombs := append([]*tombstone(nil), db.tombs...)
 	db.mu.Unlock()
@@ -627,6 +764,9 @@ func (db *DB) flushLocked(ctx context.Context) error {
 		}
 	}
 	if len(work) == 0 {
+		if err := db.finishRollups(ctx, cutoff); err != nil {
+			return err
+		}
 		return db.wal.RemoveBefore(seg)
 	}
 
@@ -705,10 +845,30 @@ func (db *DB) flushLocked(ctx context.Context) error {
 		s.imm = nil
 	}
 	db.mu.Unlock()
+	// The WAL holds what marked the rollups dirty until they are rebuilt.
+	if err := db.finishRollups(ctx, cutoff); err != nil {
+		return err
+	}
 	if err := db.wal.RemoveBefore(seg); err != nil {
 		return fmt.Errorf("truncate wal: %w", err)
 	}
 	db.log.Info("flushed", "series", len(work), "files", len(written), "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// finishRollups runs the rollup pass of a flush and, the first time,
+// records in meta.json that rollups are maintained.
+func (db *DB) finishRollups(ctx context.Context, cutoff uint64) error {
+	if err := db.rollupLocked(ctx, cutoff); err != nil {
+		return err
+	}
+	if !db.rollMeta {
+		db.rollMeta = true
+		if err := db.saveDirMeta(); err != nil {
+			db.rollMeta = false
+			return err
+		}
+	}
 	return nil
 }
 
@@ -787,17 +947,24 @@ func (db *DB) flushLoop() {
 	// Check memory once a second, or more often for short intervals.
 	tick := time.NewTicker(min(time.Second, max(db.opts.FlushInterval/2, 10*time.Millisecond)))
 	defer tick.Stop()
-	last := time.Now()
+	last, lastRetention := time.Now(), time.Now()
 	for {
 		select {
 		case <-db.stop:
 			return
 		case <-tick.C:
 		}
+		if time.Since(lastRetention) >= db.opts.RetentionInterval {
+			if err := db.EnforceRetention(ctx); err != nil && ctx.Err() == nil && !errors.Is(err, ErrClosed) {
+				db.log.Error("dropping expired files failed", "err", err)
+			}
+			lastRetention = time.Now()
+		}
 		db.mu.RLock()
 		n := db.memPoints
+		pending := db.rollupsPending()
 		db.mu.RUnlock()
-		if n == 0 || (n < db.opts.MaxMemoryPoints && time.Since(last) < db.opts.FlushInterval) {
+		if !pending && (n == 0 || (n < db.opts.MaxMemoryPoints && time.Since(last) < db.opts.FlushInterval)) {
 			continue
 		}
 		if err := db.Flush(ctx); err != nil {
@@ -836,6 +1003,13 @@ func (db *DB) Close() error {
 func (db *DB) closeFiles() {
 	seen := make(map[*dataFile]bool)
 	for _, c := range db.colls {
+		for _, g := range c.rollups {
+			for _, fs := range g.files {
+				for _, f := range fs {
+					f.close()
+				}
+			}
+		}
 		for _, s := range c.series {
 			for _, fs := range s.files {
 				if !seen[fs.f] {
@@ -939,8 +1113,10 @@ func (db *DB) Series(collection string, match func(model.Tags) bool) []model.Tag
 	return out
 }
 
-// Explain implements planner.Source.
-func (db *DB) Explain(collection string, series []model.Tags, min, max int64) model.ReadPlan {
+// Explain implements planner.Source. For a rollup level it counts the rows
+// the level holds for the series in [min, max] (from the file index, all
+// fields) and the dirty buckets there.
+func (db *DB) Explain(collection string, series []model.Tags, min, max int64, level model.Level) model.ReadPlan {
 	db.mu.RLock()
 	defer db.mu.RUnlock()
 	var plan model.ReadPlan
@@ -972,5 +1148,8 @@ func (db *DB) Explain(collection string, series []model.Tags, min, max int64) mo
 	}
 	sort.Ints(plan.Groups)
 	plan.Files = len(files)
+	if level != model.LevelRaw && !c.settings.NoRollups {
+		db.explainLevel(c, series, min, max, level, &plan)
+	}
 	return plan
 }

@@ -288,14 +288,14 @@ func TestIndexAndExplain(t *testing.T) {
 	if !sort.StringsAreSorted(keys) || len(keys) != 3 {
 		t.Errorf("Series(c) keys = %v, want 3 sorted", keys)
 	}
-	plan := db.Explain("c", all, 0, 10)
+	plan := db.Explain("c", all, 0, 10, model.LevelRaw)
 	if plan.MemoryPoints != 3 || plan.Files != 0 || len(plan.Groups) == 0 {
 		t.Errorf("Explain before flush = %+v", plan)
 	}
 	if err := db.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	plan = db.Explain("c", all, 0, 10)
+	plan = db.Explain("c", all, 0, 10, model.LevelRaw)
 	if plan.MemoryPoints != 0 || plan.Files == 0 {
 		t.Errorf("Explain after flush = %+v", plan)
 	}

@@ -163,7 +163,23 @@ func readBlocksExcept(fc *fileCol, k int, min, max int64, skip map[[2]int]bool) 
 // whole() accepts its range, no delete covers it, and no other source (an
 // older or newer file, or memory) holds a value of the field in its time
 // range — so its statistics are exactly what last-write-wins leaves there.
-func (db *DB) ReadParts(ctx context.Context, collection string, tags model.Tags, field string, min, max int64, whole func(lo, hi int64) bool) ([]model.Part, error) {
+//
+// level is the coarsest rollup level to answer from (see rollup.go): clean
+// rollup buckets that whole() accepts become summaries, everything else
+// comes from finer levels and raw data.
+func (db *DB) ReadParts(ctx context.Context, collection string, tags model.Tags, field string, min, max int64, whole func(lo, hi int64) bool, level model.Level) ([]model.Part, error) {
+	if level != model.LevelRaw {
+		if rs, ok := db.takeRollSnap(collection, tags, level, min, max); ok {
+			defer rs.release()
+			return db.readLevels(ctx, rs, collection, tags, field, min, max, whole, level)
+		}
+	}
+	return db.readRawParts(ctx, collection, tags, field, min, max, whole)
+}
+
+// readRawParts is ReadParts from raw data: memory, files, and the block
+// statistics of files.
+func (db *DB) readRawParts(ctx context.Context, collection string, tags model.Tags, field string, min, max int64, whole func(lo, hi int64) bool) ([]model.Part, error) {
 	srcs, err := db.snapshot(collection, tags, []string{field}, min, max)
 	if err != nil {
 		return nil, err

@@ -64,7 +64,7 @@ func TestReadPartsAgreesWithRead(t *testing.T) {
 						if err != nil {
 							t.Fatal(err)
 						}
-						parts, err := db.ReadParts(ctx, "c", dev, field, min, max, whole)
+						parts, err := db.ReadParts(ctx, "c", dev, field, min, max, whole, model.LevelRaw)
 						if err != nil {
 							t.Fatal(err)
 						}

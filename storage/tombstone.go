@@ -126,10 +126,15 @@ func (db *DB) applyDelete(t *tombstone) {
 	if c == nil {
 		return
 	}
+	marked := make(map[int]bool)
 	for key := range t.keys {
 		s := c.series[key]
 		if s == nil {
 			continue
+		}
+		if !marked[s.group] {
+			marked[s.group] = true
+			db.markSpan(c, s.group, t.min, t.max)
 		}
 		for _, gen := range []*memSeries{s.imm, s.mem} {
 			if gen == nil {

@@ -24,6 +24,9 @@ type Config struct {
 	Storage StorageConfig `yaml:"storage"`
 	HTTP    HTTPConfig    `yaml:"http"`
 	Log     LogConfig     `yaml:"log"`
+	// Collections sets per-collection rollups and retention at start-up,
+	// over what the admin API stored.
+	Collections map[string]storage.SettingsSpec `yaml:"collections"`
 }
 
 // StorageConfig configures the storage engine (see storage.Options).

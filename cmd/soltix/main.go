@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sort"
 	"syscall"
 	"time"
 
@@ -103,6 +104,11 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		log.Error("cannot open storage", "data_dir", cfg.DataDir, "err", err)
 		return 1
 	}
+	if err := applyCollections(db, cfg.Collections); err != nil {
+		log.Error("cannot apply collection settings", "err", err)
+		db.Close()
+		return 1
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		log.Error("cannot listen", "addr", cfg.Listen, "err", err)
@@ -151,4 +157,26 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	}
 	log.Info("stopped")
 	return code
+}
+
+// applyCollections applies the config file's collection settings.
+func applyCollections(db *storage.DB, specs map[string]storage.SettingsSpec) error {
+	names := make([]string, 0, len(specs))
+	for name := range specs {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		s, err := specs[name].Apply(db.CollectionSettings(name))
+		if err != nil {
+			return fmt.Errorf("collections.%s: %w", name, err)
+		}
+		if s == db.CollectionSettings(name) {
+			continue
+		}
+		if err := db.SetSettings(context.Background(), name, s); err != nil {
+			return fmt.Errorf("collections.%s: %w", name, err)
+		}
+	}
+	return nil
 }

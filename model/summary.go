@@ -1,0 +1,122 @@
+package model
+
+import "math"
+
+// Summarize returns the summary of every value of a non-empty column, with
+// M2 (HasM2 set). Min and max follow the colstore block statistics: NaN is
+// skipped unless every value is NaN, and -0 ranks below +0.
+func Summarize(c *Column) Summary {
+	n := c.Len()
+	s := Summary{Count: n, MinTime: c.Times[0], MaxTime: c.Times[n-1], First: c.Value(0), Last: c.Value(n - 1), HasM2: true}
+	switch c.Kind {
+	case KindFloat:
+		lo, hi := c.Floats[0], c.Floats[0]
+		var sum float64
+		for _, v := range c.Floats {
+			sum += v
+			if v != v {
+				continue
+			}
+			if lo != lo || v < lo || (v == lo && math.Signbit(v)) {
+				lo = v
+			}
+			if hi != hi || v > hi || (v == hi && !math.Signbit(v)) {
+				hi = v
+			}
+		}
+		s.Min, s.Max, s.SumFloat = Float(lo), Float(hi), sum
+		mean := sum / float64(n)
+		for _, v := range c.Floats {
+			d := v - mean
+			s.M2 += d * d
+		}
+	case KindInt:
+		lo, hi := c.Ints[0], c.Ints[0]
+		var sum int64
+		var fsum float64
+		for _, v := range c.Ints {
+			sum += v
+			fsum += float64(v)
+			lo, hi = min(lo, v), max(hi, v)
+		}
+		s.Min, s.Max, s.SumInt = Int(lo), Int(hi), sum
+		mean := fsum / float64(n)
+		for _, v := range c.Ints {
+			d := float64(v) - mean
+			s.M2 += d * d
+		}
+	case KindUint:
+		lo, hi := c.Uints[0], c.Uints[0]
+		var sum uint64
+		var fsum float64
+		for _, v := range c.Uints {
+			sum += v
+			fsum += float64(v)
+			lo, hi = min(lo, v), max(hi, v)
+		}
+		s.Min, s.Max, s.SumUint = Uint(lo), Uint(hi), sum
+		mean := fsum / float64(n)
+		for _, v := range c.Uints {
+			d := float64(v) - mean
+			s.M2 += d * d
+		}
+	}
+	return s
+}
+
+// Mean returns the mean of the summarised values as float64 (NaN when the
+// summary is empty or of a non-numeric kind). Integer sums are converted
+// as they are, so the mean is exact only while they did not wrap.
+func (s *Summary) Mean() float64 {
+	if s.Count == 0 {
+		return math.NaN()
+	}
+	switch s.First.Kind {
+	case KindFloat:
+		return s.SumFloat / float64(s.Count)
+	case KindInt:
+		return float64(s.SumInt) / float64(s.Count)
+	case KindUint:
+		return float64(s.SumUint) / float64(s.Count)
+	}
+	return math.NaN()
+}
+
+// Merge folds o, whose values all come after s's (o.MinTime > s.MaxTime),
+// into s. An empty s becomes a copy of o. M2 is combined with Chan et al.'s
+// pairwise formula; HasM2 stays set only when both had it.
+func (s *Summary) Merge(o *Summary) {
+	if o.Count == 0 {
+		return
+	}
+	if s.Count == 0 {
+		*s = *o
+		return
+	}
+	if s.HasM2 && o.HasM2 {
+		na, nb := float64(s.Count), float64(o.Count)
+		d := o.Mean() - s.Mean()
+		s.M2 = s.M2 + o.M2 + d*d*na*nb/(na+nb)
+	} else {
+		s.HasM2, s.M2 = false, 0
+	}
+	s.Count += o.Count
+	s.MaxTime, s.Last = o.MaxTime, o.Last
+	switch s.First.Kind {
+	case KindFloat:
+		s.SumFloat += o.SumFloat
+		lo, hi, v, w := s.Min.Float(), s.Max.Float(), o.Min.Float(), o.Max.Float()
+		if v == v && (lo != lo || v < lo || (v == lo && math.Signbit(v))) {
+			s.Min = o.Min
+		}
+		if w == w && (hi != hi || w > hi || (w == hi && !math.Signbit(w))) {
+			s.Max = o.Max
+		}
+	case KindInt:
+		s.SumInt += o.SumInt
+		s.Min, s.Max = Int(min(s.Min.Int(), o.Min.Int())), Int(max(s.Max.Int(), o.Max.Int()))
+	case KindUint:
+		s.SumUint += o.SumUint
+		s.Min, s.Max = Uint(min(s.Min.Uint(), o.Min.Uint())), Uint(max(s.Max.Uint(), o.Max.Uint()))
+	}
+}

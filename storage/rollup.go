@@ -1,0 +1,610 @@
+package storage
+
+// Rollups.
+//
+// For every collection with rollups on, each group keeps four rollup
+// levels (1h, 1d, 1M, 1y; UTC calendar buckets). A level holds, per series,
+// field and bucket, the model.Summary of the bucket's values after
+// last-write-wins and deletes (count, sums, min, max, first and last with
+// their times, and M2 for stddev). Levels are colstore files, one per
+// partition: a 1h file holds one UTC day, a 1d file one month, a 1M file
+// one year, and the single 1y file everything. A file is rewritten whole
+// when any of its buckets changes.
+//
+// Dirty buckets. A write marks the buckets holding its time at every level
+// dirty, a delete marks its time range (a span) dirty in the groups of its
+// series. Each mark carries the rollup generation current when it was made;
+// a flush advances the generation when it swaps memory out, and once the
+// data is in files it recomputes the buckets marked up to that generation
+// (rollupLocked) and clears those marks, all before the WAL is truncated.
+// A bucket is clean when no mark and no span covers it; a clean bucket's
+// rows are exactly its data, and a clean bucket without a row holds no
+// data. Reads use clean buckets only and answer dirty ones from finer
+// levels and finally raw data, so answers stay exact while the pipeline
+// catches up. After a crash the WAL replays the writes and deletes whose
+// rollups may be missing, which marks their buckets dirty again.
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/soltixdb/soltix/model"
+	"github.com/soltixdb/soltix/storage/colfile"
+)
+
+// dirtySet is a sorted set of bucket starts, each with the generation of
+// its latest mark.
+type dirtySet struct {
+	keys []int64
+	gens []uint64
+}
+
+func (d *dirtySet) mark(b int64, gen uint64) {
+	i, ok := slices.BinarySearch(d.keys, b)
+	if ok {
+		d.gens[i] = max(d.gens[i], gen)
+		return
+	}
+	d.keys = slices.Insert(d.keys, i, b)
+	d.gens = slices.Insert(d.gens, i, gen)
+}
+
+// count returns how many keys lie in [lo, hi].
+func (d *dirtySet) count(lo, hi int64) int {
+	i, _ := slices.BinarySearch(d.keys, lo)
+	j := i
+	for j < len(d.keys) && d.keys[j] <= hi {
+		j++
+	}
+	return j - i
+}
+
+// upTo returns the keys marked at generation cutoff or earlier.
+func (d *dirtySet) upTo(cutoff uint64) []int64 {
+	var out []int64
+	for i, k := range d.keys {
+		if d.gens[i] <= cutoff {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// clear removes the keys marked at generation cutoff or earlier.
+func (d *dirtySet) clear(cutoff uint64) {
+	k := 0
+	for i := range d.keys {
+		if d.gens[i] > cutoff {
+			d.keys[k], d.gens[k] = d.keys[i], d.gens[i]
+			k++
+		}
+	}
+	d.keys, d.gens = d.keys[:k], d.gens[:k]
+}
+
+// dirtySpan marks every bucket overlapping [lo, hi] dirty.
+type dirtySpan struct {
+	lo, hi int64
+	gen    uint64
+}
+
+// groupRollups is the rollup state of one collection's group.
+type groupRollups struct {
+	dirty [len(levelNamesForDirs)]dirtySet // by level; index 0 unused
+	spans []dirtySpan
+	files [len(levelNamesForDirs)][]*rollFile // by level, sorted by partition
+}
+
+// levelNamesForDirs names the rollup directories by level ("rollup_1h").
+var levelNamesForDirs = [...]string{"", "1h", "1d", "1M", "1y"}
+
+// isDirty reports whether any bucket of level l overlapping [lo, hi] is
+// dirty. The caller holds mu.
+func (g *groupRollups) isDirty(l model.Level, lo, hi int64) bool {
+	if g.dirty[l].count(l.Floor(lo), hi) > 0 {
+		return true
+	}
+	for _, sp := range g.spans {
+		if sp.hi >= lo && sp.lo <= hi {
+			return true
+		}
+	}
+	return false
+}
+
+// rollFile is an open rollup file.
+type rollFile struct {
+	*dataFile
+	level model.Level
+	part  int64 // partition start; math.MinInt64 for the 1y level's one file
+}
+
+// partLevel is the level whose buckets are the partitions of level l's
+// files (LevelRaw: one partition).
+func partLevel(l model.Level) model.Level {
+	if l == model.Level1y {
+		return model.LevelRaw
+	}
+	return l + 1
+}
+
+// partOf returns the partition start of level l holding bucket b.
+func partOf(l model.Level, b int64) int64 {
+	if pl := partLevel(l); pl != model.LevelRaw {
+		return pl.Floor(b)
+	}
+	return math.MinInt64
+}
+
+// partEnd returns the last instant of the partition of level l starting at
+// part.
+func partEnd(l model.Level, part int64) int64 {
+	if pl := partLevel(l); pl != model.LevelRaw {
+		return pl.Next(part) - 1
+	}
+	return math.MaxInt64
+}
+
+// bucketEnd returns the last instant of level l's bucket starting at b.
+func bucketEnd(l model.Level, b int64) int64 {
+	n := l.Next(b)
+	if n == math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return n - 1
+}
+
+const allPartitions = "all"
+
+func partName(part int64) string {
+	if part == math.MinInt64 {
+		return allPartitions
+	}
+	return time.Unix(0, part).UTC().Format("20060102T150405Z")
+}
+
+// parseRollupPath recognises <coll>/group_NNNN/rollup_<level>/<part>-<seq>.col.
+func parseRollupPath(path string) (model.Level, int64, bool) {
+	dir := filepath.Base(filepath.Dir(path))
+	name, ok := strings.CutPrefix(dir, "rollup_")
+	if !ok {
+		return 0, 0, false
+	}
+	var l model.Level
+	for i, n := range levelNamesForDirs {
+		if i > 0 && n == name {
+			l = model.Level(i)
+		}
+	}
+	if l == model.LevelRaw {
+		return 0, 0, false
+	}
+	p := partitionName(path)
+	if p == allPartitions {
+		return l, math.MinInt64, true
+	}
+	t, err := time.Parse("20060102T150405Z", p)
+	if err != nil {
+		return 0, 0, false
+	}
+	return l, t.UnixNano(), true
+}
+
+// Rollup row columns: a field f has the columns f+sep+name for each of
+// these names; numeric fields also have the numeric ones.
+const colSep = "\x00"
+
+var (
+	rowCols     = []string{"n", "ft", "lt", "first", "last"}
+	numericCols = []string{"min", "max", "sum", "m2"}
+)
+
+// rollRow is one bucket's summary.
+type rollRow struct {
+	start int64
+	s     model.Summary
+}
+
+// fieldRows are the rows of one field of one series, by bucket start.
+type fieldRows struct {
+	kind model.Kind
+	rows []rollRow
+}
+
+// seriesRows are the rows of one series in one partition.
+type seriesRows struct {
+	tags   model.Tags
+	fields map[string]*fieldRows
+}
+
+// encodeRows turns rows into the columns of one series.
+func encodeRows(sr *seriesRows) []model.Column {
+	var cols []model.Column
+	names := make([]string, 0, len(sr.fields))
+	for f := range sr.fields {
+		names = append(names, f)
+	}
+	sort.Strings(names)
+	for _, f := range names {
+		fr := sr.fields[f]
+		if len(fr.rows) == 0 {
+			continue
+		}
+		mk := func(name string, k model.Kind) model.Column {
+			return model.Column{Name: f + colSep + name, Kind: k}
+		}
+		n, ft, lt := mk("n", model.KindInt), mk("ft", model.KindInt), mk("lt", model.KindInt)
+		first, last := mk("first", fr.kind), mk("last", fr.kind)
+		mn, mx, sum, m2 := mk("min", fr.kind), mk("max", fr.kind), mk("sum", fr.kind), mk("m2", model.KindFloat)
+		for _, r := range fr.rows {
+			s := &r.s
+			n.Append(r.start, model.Int(int64(s.Count)))
+			ft.Append(r.start, model.Int(s.MinTime))
+			lt.Append(r.start, model.Int(s.MaxTime))
+			first.Append(r.start, s.First)
+			last.Append(r.start, s.Last)
+			if fr.kind.Numeric() {
+				mn.Append(r.start, s.Min)
+				mx.Append(r.start, s.Max)
+				switch fr.kind {
+				case model.KindFloat:
+					sum.Append(r.start, model.Float(s.SumFloat))
+				case model.KindInt:
+					sum.Append(r.start, model.Int(s.SumInt))
+				case model.KindUint:
+					sum.Append(r.start, model.Uint(s.SumUint))
+				}
+				m2.Append(r.start, model.Float(s.M2))
+			}
+		}
+		cols = append(cols, n, ft, lt, first, last)
+		if fr.kind.Numeric() {
+			cols = append(cols, mn, mx, sum, m2)
+		}
+	}
+	return cols
+}
+
+// readRows reads the rows of one field of series si of a rollup file with
+// bucket starts in [lo, hi]; nil when the series lacks the field.
+func readRows(r *colfile.Reader, si int, field string, lo, hi int64) (*fieldRows, error) {
+	info := r.Series()[si]
+	find := func(name string) int {
+		full := field + colSep + name
+		i := sort.Search(len(info.Columns), func(i int) bool { return info.Columns[i].Name >= full })
+		if i < len(info.Columns) && info.Columns[i].Name == full {
+			return i
+		}
+		return -1
+	}
+	ni := find("n")
+	if ni < 0 {
+		return nil, nil
+	}
+	names := rowCols
+	kind := info.Columns[find("first")].Kind
+	if kind.Numeric() {
+		names = append(slices.Clone(rowCols), numericCols...)
+	}
+	cols := make(map[string]model.Column, len(names))
+	for _, name := range names {
+		ci := find(name)
+		if ci < 0 {
+			return nil, fmt.Errorf("rollup series %q lacks column %q of field %q", info.Key, name, field)
+		}
+		c, err := r.ReadRange(si, ci, lo, hi)
+		if err != nil {
+			return nil, err
+		}
+		cols[name] = c
+	}
+	n := cols["n"]
+	fr := &fieldRows{kind: kind, rows: make([]rollRow, n.Len())}
+	for name, c := range cols {
+		if c.Len() != n.Len() {
+			return nil, fmt.Errorf("rollup series %q field %q: column %q has %d rows, want %d", info.Key, field, name, c.Len(), n.Len())
+		}
+	}
+	for i := range fr.rows {
+		s := &fr.rows[i].s
+		fr.rows[i].start = n.Times[i]
+		s.Count = int(n.Ints[i])
+		s.MinTime, s.MaxTime = cols["ft"].Ints[i], cols["lt"].Ints[i]
+		first, last := cols["first"], cols["last"]
+		s.First, s.Last = first.Value(i), last.Value(i)
+		s.HasM2 = true
+		if kind.Numeric() {
+			mn, mx, sum, m2 := cols["min"], cols["max"], cols["sum"], cols["m2"]
+			s.Min, s.Max, s.M2 = mn.Value(i), mx.Value(i), m2.Floats[i]
+			switch kind {
+			case model.KindFloat:
+				s.SumFloat = sum.Floats[i]
+			case model.KindInt:
+				s.SumInt = sum.Ints[i]
+			case model.KindUint:
+				s.SumUint = sum.Uints[i]
+			}
+		}
+	}
+	return fr, nil
+}
+
+// readAllRows reads every row of a rollup file.
+func readAllRows(r *colfile.Reader) (map[string]*seriesRows, error) {
+	out := make(map[string]*seriesRows)
+	for si, info := range r.Series() {
+		sr := &seriesRows{tags: info.Tags, fields: make(map[string]*fieldRows)}
+		for _, c := range info.Columns {
+			f, stat, ok := strings.Cut(c.Name, colSep)
+			if !ok || stat != "n" {
+				continue
+			}
+			fr, err := readRows(r, si, f, math.MinInt64, math.MaxInt64)
+			if err != nil {
+				return nil, err
+			}
+			sr.fields[f] = fr
+		}
+		out[info.Key] = sr
+	}
+	return out, nil
+}
+
+// rollupsOf returns the rollup state of a group, creating it. The caller
+// holds mu.
+func (c *collection) rollupsOf(group int) *groupRollups {
+	g := c.rollups[group]
+	if g == nil {
+		g = &groupRollups{}
+		if c.rollups == nil {
+			c.rollups = make(map[int]*groupRollups)
+		}
+		c.rollups[group] = g
+	}
+	return g
+}
+
+// markWrite marks the buckets holding t dirty in every level. The caller
+// holds mu.
+func (db *DB) markWrite(c *collection, group int, t int64) {
+	if c.settings.NoRollups {
+		return
+	}
+	g := c.rollupsOf(group)
+	for _, l := range model.Levels {
+		g.dirty[l].mark(l.Floor(t), db.rollGen)
+	}
+}
+
+// markSpan marks every bucket overlapping [lo, hi] dirty in group. The
+// caller holds mu.
+func (db *DB) markSpan(c *collection, group int, lo, hi int64) {
+	if c.settings.NoRollups {
+		return
+	}
+	g := c.rollupsOf(group)
+	g.spans = append(g.spans, dirtySpan{lo: lo, hi: hi, gen: db.rollGen})
+}
+
+// Rollups implements planner.SummarySource.
+func (db *DB) Rollups(collection string) (bool, int64) {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	c := db.colls[collection]
+	if c == nil {
+		return false, math.MinInt64
+	}
+	return !c.settings.NoRollups, db.horizon(c, model.LevelRaw)
+}
+
+// rollSnap is what a read of one series' rollups uses: the files of its
+// group per level overlapping the read (acquired), and the dirty state.
+type rollSnap struct {
+	key   string
+	files [len(levelNamesForDirs)][]*rollFile
+	dirty [len(levelNamesForDirs)]dirtySet
+	spans []dirtySpan
+	from  [len(levelNamesForDirs)]int64 // horizon per level
+}
+
+func (rs *rollSnap) isDirty(l model.Level, lo, hi int64) bool {
+	g := groupRollups{dirty: rs.dirty, spans: rs.spans}
+	return g.isDirty(l, lo, hi)
+}
+
+func (rs *rollSnap) release() {
+	for _, fs := range rs.files {
+		for _, f := range fs {
+			f.release()
+		}
+	}
+}
+
+// takeRollSnap snapshots the rollups of one series for levels up to top
+// over [lo, hi]; ok is false when the collection has rollups off.
+func (db *DB) takeRollSnap(collection string, tags model.Tags, top model.Level, lo, hi int64) (*rollSnap, bool) {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	c := db.lookup(collection)
+	if c == nil || c.settings.NoRollups {
+		return nil, false
+	}
+	key := model.SeriesKey(collection, tags)
+	rs := &rollSnap{key: key}
+	for l := model.LevelRaw; l <= top; l++ {
+		rs.from[l] = db.horizon(c, l)
+	}
+	s := c.series[key]
+	if s == nil {
+		return rs, true
+	}
+	g := c.rollups[s.group]
+	if g == nil {
+		return rs, true
+	}
+	rs.spans = slices.Clone(g.spans)
+	for l := model.Level1h; l <= top; l++ {
+		d := &g.dirty[l]
+		i, _ := slices.BinarySearch(d.keys, l.Floor(lo))
+		j := i
+		for j < len(d.keys) && d.keys[j] <= hi {
+			j++
+		}
+		rs.dirty[l] = dirtySet{keys: slices.Clone(d.keys[i:j]), gens: slices.Clone(d.gens[i:j])}
+		for _, f := range g.files[l] {
+			if partEnd(l, f.part) >= lo && f.part <= hi {
+				f.acquire()
+				rs.files[l] = append(rs.files[l], f)
+			}
+		}
+	}
+	return rs, true
+}
+
+// rows returns the rows of field at level l with bucket starts in
+// [Floor(lo), hi], sorted.
+func (rs *rollSnap) rows(l model.Level, field string, lo, hi int64) ([]rollRow, error) {
+	var out []rollRow
+	for _, f := range rs.files[l] {
+		if partEnd(l, f.part) < lo || f.part > hi {
+			continue
+		}
+		si, ok := f.r.Find(rs.key)
+		if !ok {
+			continue
+		}
+		fr, err := readRows(f.r, si, field, l.Floor(lo), hi)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", f.path, err)
+		}
+		if fr != nil {
+			out = append(out, fr.rows...)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].start < out[j].start })
+	return out, nil
+}
+
+// readLevels answers ReadParts at level l and below.
+func (db *DB) readLevels(ctx context.Context, rs *rollSnap, collection string, tags model.Tags, field string, lo, hi int64, whole func(lo, hi int64) bool, l model.Level) ([]model.Part, error) {
+	if lo > hi {
+		return nil, nil
+	}
+	if l == model.LevelRaw {
+		return db.readRawParts(ctx, collection, tags, field, lo, hi, whole)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	rows, err := rs.rows(l, field, lo, hi)
+	if err != nil {
+		return nil, err
+	}
+	var parts []model.Part
+	cursor := lo
+	gapRows := false // the gap before cursor holds rows that cannot be used
+	done := false
+	gap := func(glo, ghi int64) error {
+		if glo > ghi {
+			return nil
+		}
+		// A clean gap without rows holds no data, where the level is
+		// kept at all.
+		if !gapRows && glo >= rs.from[l] && !rs.isDirty(l, glo, ghi) {
+			return nil
+		}
+		sub, err := db.readLevels(ctx, rs, collection, tags, field, glo, ghi, whole, l.Finer())
+		parts = append(parts, sub...)
+		return err
+	}
+	for i := range rows {
+		r := &rows[i]
+		end := bucketEnd(l, r.start)
+		if r.start < lo || end > hi || r.s.Count == 0 || !whole(r.s.MinTime, r.s.MaxTime) || rs.isDirty(l, r.start, end) {
+			gapRows = true
+			continue
+		}
+		if err := gap(cursor, r.start-1); err != nil {
+			return nil, err
+		}
+		parts = append(parts, model.Part{Summary: &r.s, Level: l})
+		gapRows = false
+		if end == math.MaxInt64 {
+			done = true
+			break
+		}
+		cursor = end + 1
+	}
+	if !done {
+		if err := gap(cursor, hi); err != nil {
+			return nil, err
+		}
+	}
+	return parts, nil
+}
+
+// rollupsPending reports whether some rollup work waits for a flush
+// without memory data to trigger it (a delete, or rollups turned on). The
+// caller holds mu.
+func (db *DB) rollupsPending() bool {
+	for _, c := range db.colls {
+		for _, g := range c.rollups {
+			if len(g.spans) > 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// explainLevel fills the rollup part of a ReadPlan. The caller holds mu.
+func (db *DB) explainLevel(c *collection, series []model.Tags, min, max int64, l model.Level, plan *model.ReadPlan) {
+	plan.Files = 0
+	groups := make(map[int][]string)
+	for _, tags := range series {
+		key := model.SeriesKey(c.name, tags)
+		if s := c.series[key]; s != nil {
+			groups[s.group] = append(groups[s.group], key)
+		}
+	}
+	for gi, keys := range groups {
+		g := c.rollups[gi]
+		if g == nil {
+			continue
+		}
+		plan.Dirty += g.dirty[l].count(l.Floor(min), max)
+		for _, sp := range g.spans {
+			if sp.hi >= min && sp.lo <= max {
+				plan.Dirty++
+			}
+		}
+		for _, f := range g.files[l] {
+			if partEnd(l, f.part) < min || f.part > max {
+				continue
+			}
+			plan.Files++
+			for _, key := range keys {
+				si, ok := f.r.Find(key)
+				if !ok {
+					continue
+				}
+				for _, col := range f.r.Series()[si].Columns {
+					if _, stat, _ := strings.Cut(col.Name, colSep); stat != "n" {
+						continue
+					}
+					for _, b := range col.Blocks {
+						if b.MaxTime >= l.Floor(min) && b.MinTime <= max {
+							plan.Rows += b.Count
+						}
+					}
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,381 @@
+package storage
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/soltixdb/soltix/model"
+)
+
+// CollectionSettings are the per-collection options. The zero value is
+// the default: rollups on, every level kept forever.
+type CollectionSettings struct {
+	// NoRollups turns the rollup levels off: nothing is rolled up, queries
+	// read raw data, and existing rollup files are removed.
+	NoRollups bool
+	// Retention is how long each level keeps data, indexed by model.Level
+	// (raw, 1h, 1d, 1M, 1y); 0 keeps it forever. Expired data is dropped
+	// a whole file at a time: a raw file once all its partition is older
+	// than now minus the retention, a rollup file likewise for its
+	// partition (1h files hold a day, 1d files a month, 1M files a year).
+	// The 1y level is one file and is always kept. A write older than
+	// now minus the raw retention is refused with a *RetentionError.
+	Retention [len(levelNamesForDirs)]time.Duration
+}
+
+// Validate checks the settings.
+func (s CollectionSettings) Validate() error {
+	for l, d := range s.Retention {
+		if d < 0 {
+			return fmt.Errorf("retention of level %s is negative", model.Level(l))
+		}
+	}
+	if s.Retention[model.Level1y] != 0 {
+		return errors.New("the 1y level is kept forever; its retention must be 0")
+	}
+	return nil
+}
+
+// RetentionError is a write of points older than their collection's raw
+// retention.
+type RetentionError struct {
+	Point      int // index in the batch
+	Collection string
+	Time       int64
+	Retention  time.Duration
+}
+
+// Error implements error.
+func (e *RetentionError) Error() string {
+	return fmt.Sprintf("point %d: time %s is older than the raw retention of collection %q (%s)", e.Point,
+		time.Unix(0, e.Time).UTC().Format(time.RFC3339Nano), e.Collection, FormatRetention(e.Retention))
+}
+
+// FormatRetention writes a retention in days when it is whole days.
+func FormatRetention(d time.Duration) string {
+	if d == 0 {
+		return "forever"
+	}
+	if d%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%dd", d/(24*time.Hour))
+	}
+	return d.String()
+}
+
+// settingsFile is collections.json: settings by collection.
+type settingsFile map[string]settingsJSON
+
+type settingsJSON struct {
+	Rollups   bool             `json:"rollups"`
+	Retention map[string]int64 `json:"retention_ns,omitempty"`
+}
+
+func (db *DB) settingsPath() string { return filepath.Join(db.dir, "collections.json") }
+
+// loadSettings reads collections.json, if there is one.
+func (db *DB) loadSettings() error {
+	db.settings = make(map[string]CollectionSettings)
+	b, err := db.readFile(db.settingsPath())
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read collection settings: %w", err)
+	}
+	var f settingsFile
+	if err := json.Unmarshal(b, &f); err != nil {
+		return fmt.Errorf("read %s: %w", db.settingsPath(), err)
+	}
+	for name, sj := range f {
+		s := CollectionSettings{NoRollups: !sj.Rollups}
+		for ln, ns := range sj.Retention {
+			l, ok := model.ParseLevel(ln)
+			if !ok {
+				return fmt.Errorf("read %s: collection %q: unknown level %q", db.settingsPath(), name, ln)
+			}
+			s.Retention[l] = time.Duration(ns)
+		}
+		if err := s.Validate(); err != nil {
+			return fmt.Errorf("read %s: collection %q: %w", db.settingsPath(), name, err)
+		}
+		db.settings[name] = s
+	}
+	return nil
+}
+
+// Settings returns the settings of every collection that has some other
+// than the defaults.
+func (db *DB) Settings() map[string]CollectionSettings {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	out := make(map[string]CollectionSettings, len(db.settings))
+	for k, v := range db.settings {
+		out[k] = v
+	}
+	return out
+}
+
+// CollectionSettings returns a collection's settings (the defaults when it
+// has none of its own; the collection need not exist).
+func (db *DB) CollectionSettings(collection string) CollectionSettings {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	return db.settings[collection]
+}
+
+// SetSettings changes a collection's settings durably. Turning rollups
+// off removes the collection's rollup files; turning them on marks every
+// bucket dirty, so the next flush (background or Flush) rebuilds them from
+// raw data. A shorter retention drops what it expires at once.
+func (db *DB) SetSettings(ctx context.Context, collection string, s CollectionSettings) error {
+	if err := s.Validate(); err != nil {
+		return err
+	}
+	if collection == "" || len(collection) > MaxCollectionLen {
+		return fmt.Errorf("collection name must be 1 to %d bytes", MaxCollectionLen)
+	}
+	db.flushMu.Lock()
+	defer db.flushMu.Unlock()
+	db.mu.Lock()
+	if db.closed {
+		db.mu.Unlock()
+		return ErrClosed
+	}
+	old := db.settings[collection]
+	next := make(map[string]CollectionSettings, len(db.settings)+1)
+	for k, v := range db.settings {
+		next[k] = v
+	}
+	if s == (CollectionSettings{}) {
+		delete(next, collection)
+	} else {
+		next[collection] = s
+	}
+	db.mu.Unlock()
+	if err := db.saveSettings(next); err != nil {
+		return err
+	}
+	var retired []*rollFile
+	db.mu.Lock()
+	db.settings = next
+	if c := db.colls[collection]; c != nil {
+		c.settings = s
+		switch {
+		case s.NoRollups && !old.NoRollups:
+			for _, g := range c.rollups {
+				for l := range g.files {
+					retired = append(retired, g.files[l]...)
+				}
+			}
+			c.rollups = nil
+		case !s.NoRollups && old.NoRollups:
+			db.markAll(c)
+		}
+	}
+	db.mu.Unlock()
+	errs := []error{db.removeRollFiles(retired)}
+	if err := db.enforceRetentionLocked(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// markAll marks every bucket of every group of c dirty. The caller holds mu.
+func (db *DB) markAll(c *collection) {
+	groups := make(map[int]bool)
+	for _, s := range c.series {
+		groups[s.group] = true
+	}
+	for g := range groups {
+		db.markSpan(c, g, math.MinInt64, math.MaxInt64)
+	}
+}
+
+func (db *DB) saveSettings(m map[string]CollectionSettings) error {
+	f := make(settingsFile, len(m))
+	for name, s := range m {
+		sj := settingsJSON{Rollups: !s.NoRollups}
+		for l, d := range s.Retention {
+			if d != 0 {
+				if sj.Retention == nil {
+					sj.Retention = make(map[string]int64)
+				}
+				sj.Retention[model.Level(l).String()] = int64(d)
+			}
+		}
+		f[name] = sj
+	}
+	b, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := db.writeFileSync(db.settingsPath(), b); err != nil {
+		return fmt.Errorf("save collection settings: %w", err)
+	}
+	return nil
+}
+
+func (db *DB) removeRollFiles(files []*rollFile) error {
+	var errs []error
+	for _, f := range files {
+		f.retire()
+		if err := db.fs.Remove(f.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("remove rollup file: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// horizon returns the start of the oldest data level l of c keeps
+// (math.MinInt64 when it keeps everything): the start of the partition
+// holding now minus the level's retention. The caller holds mu.
+func (db *DB) horizon(c *collection, l model.Level) int64 {
+	r := c.settings.Retention[l]
+	if r <= 0 {
+		return math.MinInt64
+	}
+	cut := db.now().UnixNano() - int64(r)
+	if l == model.LevelRaw {
+		part := db.opts.PartitionDuration.Nanoseconds()
+		return floorDiv(cut, part) * part
+	}
+	return partOf(l, cut)
+}
+
+// enforceRetentionLocked drops the files every collection's retention has
+// expired. The caller holds flushMu.
+func (db *DB) enforceRetentionLocked(ctx context.Context) error {
+	var rawGone []*dataFile
+	var rollGone []*rollFile
+	db.mu.Lock()
+	for _, c := range db.colls {
+		rawFrom := db.horizon(c, model.LevelRaw)
+		if rawFrom != math.MinInt64 {
+			gone := make(map[*dataFile]bool)
+			for _, s := range c.series {
+				s.files = slices.DeleteFunc(s.files, func(fs fileSeries) bool {
+					if fs.f.meta.MaxTime < rawFrom {
+						gone[fs.f] = true
+						return true
+					}
+					return false
+				})
+			}
+			for f := range gone {
+				rawGone = append(rawGone, f)
+			}
+		}
+		for _, g := range c.rollups {
+			for l := model.Level1h; l < model.Level1y; l++ {
+				from := db.horizon(c, l)
+				if from == math.MinInt64 {
+					continue
+				}
+				g.files[l] = slices.DeleteFunc(g.files[l], func(f *rollFile) bool {
+					if partEnd(l, f.part) < from {
+						rollGone = append(rollGone, f)
+						return true
+					}
+					return false
+				})
+			}
+		}
+	}
+	if len(rawGone) > 0 {
+		db.dropSpentTombstones()
+	}
+	db.mu.Unlock()
+	var errs []error
+	for _, f := range rawGone {
+		f.retire()
+		if err := db.fs.Remove(f.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("remove expired file: %w", err))
+		}
+	}
+	errs = append(errs, db.removeRollFiles(rollGone))
+	if n := len(rawGone) + len(rollGone); n > 0 {
+		db.log.Info("retention dropped files", "raw", len(rawGone), "rollup", len(rollGone))
+	}
+	return errors.Join(errs...)
+}
+
+// EnforceRetention drops the files retention has expired now; the
+// background flusher does it every RetentionInterval.
+func (db *DB) EnforceRetention(ctx context.Context) error {
+	db.flushMu.Lock()
+	defer db.flushMu.Unlock()
+	if db.shut {
+		return ErrClosed
+	}
+	return db.enforceRetentionLocked(ctx)
+}
+
+// ParseRetention parses a retention: "forever" or "0" (keep everything),
+// or a number with a unit of s, m, h, d (24 h), w (7 d) or y (365 d), such
+// as "7d" or "5y". Go durations such as "36h30m" are accepted too.
+func ParseRetention(s string) (time.Duration, error) {
+	switch s {
+	case "forever", "0", "":
+		return 0, nil
+	}
+	unit := map[byte]time.Duration{'d': 24 * time.Hour, 'w': 7 * 24 * time.Hour, 'y': 365 * 24 * time.Hour}
+	if u, ok := unit[s[len(s)-1]]; ok {
+		n, err := strconv.ParseUint(s[:len(s)-1], 10, 32)
+		if err != nil || n == 0 {
+			return 0, fmt.Errorf("retention %q: want a positive number of %c", s, s[len(s)-1])
+		}
+		return time.Duration(n) * u, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("retention %q: want forever, or a positive duration such as 7d, 52w, 5y or 36h", s)
+	}
+	return d, nil
+}
+
+// SettingsSpec is the text form of CollectionSettings that the admin API
+// (JSON) and the config file (YAML) use:
+//
+//	{"rollups": true, "retention": {"raw": "7d", "1h": "365d", "1d": "5y", "1M": "forever"}}
+type SettingsSpec struct {
+	Rollups   *bool             `json:"rollups,omitempty" yaml:"rollups"`
+	Retention map[string]string `json:"retention,omitempty" yaml:"retention"`
+}
+
+// Apply returns s changed by what the spec sets; levels the spec does not
+// name keep their retention.
+func (sp SettingsSpec) Apply(s CollectionSettings) (CollectionSettings, error) {
+	if sp.Rollups != nil {
+		s.NoRollups = !*sp.Rollups
+	}
+	for name, v := range sp.Retention {
+		l, ok := model.ParseLevel(name)
+		if !ok {
+			return s, fmt.Errorf("retention: unknown level %q (want raw, 1h, 1d, 1M or 1y)", name)
+		}
+		d, err := ParseRetention(v)
+		if err != nil {
+			return s, fmt.Errorf("retention of level %s: %w", name, err)
+		}
+		s.Retention[l] = d
+	}
+	return s, s.Validate()
+}
+
+// Spec returns the full text form of s.
+func (s CollectionSettings) Spec() SettingsSpec {
+	on := !s.NoRollups
+	sp := SettingsSpec{Rollups: &on, Retention: make(map[string]string)}
+	for l, d := range s.Retention {
+		sp.Retention[model.Level(l).String()] = FormatRetention(d)
+	}
+	return sp
+}

@@ -152,7 +152,13 @@ type binResult struct {
 // query runs q with epoch=ns and decodes numbers as json.Number.
 func (s *binServer) query(t *testing.T, q string) binResult {
 	t.Helper()
-	resp, err := http.Get(s.url + "/api/v1/query?epoch=ns&q=" + url.QueryEscape(q))
+	return s.queryParams(t, q, "")
+}
+
+// queryParams runs a query with extra URL parameters ("&levels=raw").
+func (s *binServer) queryParams(t *testing.T, q, params string) binResult {
+	t.Helper()
+	resp, err := http.Get(s.url + "/api/v1/query?epoch=ns&q=" + url.QueryEscape(q) + params)
 	if err != nil {
 		t.Fatalf("query %q: %v", q, err)
 	}

@@ -206,6 +206,21 @@ func verifyPoints(t *testing.T, s *binServer, state []map[int64]*pointState, sta
 				t.Fatalf("%s: device %s has a point at %d that was never written", stage, dev, ts)
 			}
 		}
+		// Rollups, whatever state the kill left them in, answer what the
+		// raw data does.
+		q := fmt.Sprintf("SELECT count(v), sum(v), min(v), max(v), first(v), last(v) FROM crash WHERE device_id = '%s' GROUP BY 1h", dev)
+		roll, raw := s.query(t, q), s.queryParams(t, q, "&levels=raw")
+		if a, b := fmt.Sprint(roll.Rows), fmt.Sprint(raw.Rows); a != b {
+			t.Fatalf("%s: device %s: hourly aggregates with rollups differ from raw data:\n rollups %s\n raw     %s", stage, dev, a, b)
+		}
+		total := 0
+		for _, row := range raw.Rows {
+			n, _ := strconv.Atoi(fmt.Sprint(row[1]))
+			total += n
+		}
+		if total != len(got) {
+			t.Fatalf("%s: device %s: hourly counts add up to %d, want %d", stage, dev, total, len(got))
+		}
 	}
 	t.Logf("%s: all %d acknowledged points present once with their values", stage, acked)
 }

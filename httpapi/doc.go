@@ -1,6 +1,6 @@
 // Package httpapi serves Soltix's external HTTP API: writes (line protocol
 // and JSON, plus the InfluxDB 1.x and 2.x write endpoints), queries, admin
-// flush, delete and compaction, health and readiness probes, Prometheus
+// flush, delete, compaction and collection settings, health and readiness probes, Prometheus
 // metrics and the OpenAPI description. New builds the handler over a Store; it is safe for
 // concurrent use by any number of requests.
 //
@@ -26,8 +26,9 @@
 // 1-based byte column. For JSON "line" is the 1-based index of the object in
 // the array (1 for a single object) and "column" is 0, except for a JSON
 // syntax error, where line and column point into the body text. Field-kind
-// conflicts found by storage (*storage.ConflictError) are reported the same
-// way. A write that storage could not make durable answers 503 and nothing
+// conflicts found by storage (*storage.ConflictError) and points older than
+// their collection's raw retention (*storage.RetentionError) are reported
+// the same way. A write that storage could not make durable answers 503 and nothing
 // of it is acknowledged.
 //
 // POST /write (InfluxDB 1.x) and POST /api/v2/write (InfluxDB 2.x) take line
@@ -62,4 +63,14 @@
 // each an RFC 3339 string or integer nanoseconds, each optional) and answers
 // {"deleted_series": n}. POST /api/v1/admin/compact returns once storage has
 // merged its files, which makes deletes physical.
+//
+// GET /api/v1/admin/collections lists the rollup and retention settings of
+// every collection (existing or with settings stored), GET
+// /api/v1/admin/collections/{name} answers one (the defaults when it has
+// none), and PUT /api/v1/admin/collections/{name} changes them with a
+// storage.SettingsSpec, {"rollups": false, "retention": {"raw": "7d"}}, in
+// which levels not named keep their value; it answers the resulting
+// settings:
+//
+//	{"name":"c","rollups":true,"retention":{"raw":"7d","1h":"forever","1d":"forever","1M":"forever","1y":"forever"}}
 package httpapi

@@ -15,6 +15,7 @@ import (
 
 	"github.com/soltixdb/soltix/model"
 	"github.com/soltixdb/soltix/planner"
+	"github.com/soltixdb/soltix/storage"
 )
 
 // fakeStore is an in-memory Store: it records every batch given to Write and
@@ -33,6 +34,12 @@ type fakeStore struct {
 	flushErr   error
 	deleteErr  error
 	compactErr error
+	// settings by collection, as storage keeps them: absent means the
+	// defaults. Write refuses points older than testNow minus the raw
+	// retention with a *storage.RetentionError, as storage does.
+	settings    map[string]storage.CollectionSettings
+	setCalls    int // successful calls of SetSettings
+	settingsErr error
 }
 
 // fakeDelete records the arguments of one Delete call.
@@ -50,6 +57,11 @@ func (f *fakeStore) Write(ctx context.Context, points []model.Point) error {
 	f.calls++
 	if f.writeErr != nil {
 		return f.writeErr
+	}
+	for i, p := range points {
+		if r := f.settings[p.Collection].Retention[model.LevelRaw]; r > 0 && p.Time < testNow.UnixNano()-int64(r) {
+			return &storage.RetentionError{Point: i, Collection: p.Collection, Time: p.Time, Retention: r}
+		}
 	}
 	f.batches = append(f.batches, slices.Clone(points))
 	if f.schema == nil {
@@ -107,6 +119,44 @@ func (f *fakeStore) Compact(ctx context.Context) error {
 		return f.compactErr
 	}
 	f.compacts++
+	return nil
+}
+
+func (f *fakeStore) CollectionSettings(collection string) storage.CollectionSettings {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.settings[collection]
+}
+
+func (f *fakeStore) Settings() map[string]storage.CollectionSettings {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make(map[string]storage.CollectionSettings, len(f.settings))
+	for k, v := range f.settings {
+		out[k] = v
+	}
+	return out
+}
+
+// SetSettings stores s (removing the entry for the defaults), like storage.
+func (f *fakeStore) SetSettings(ctx context.Context, collection string, s storage.CollectionSettings) error {
+	if err := s.Validate(); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.settingsErr != nil {
+		return f.settingsErr
+	}
+	f.setCalls++
+	if f.settings == nil {
+		f.settings = map[string]storage.CollectionSettings{}
+	}
+	if s == (storage.CollectionSettings{}) {
+		delete(f.settings, collection)
+	} else {
+		f.settings[collection] = s
+	}
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -12,6 +13,7 @@ import (
 	"github.com/soltixdb/soltix/model"
 	"github.com/soltixdb/soltix/planner"
 	"github.com/soltixdb/soltix/query"
+	"github.com/soltixdb/soltix/storage"
 )
 
 // Store is what the HTTP layer needs from storage (storage.DB implements it).
@@ -34,6 +36,14 @@ type Store interface {
 	// Compact merges the files of storage, dropping deleted and overwritten
 	// points, and returns when done.
 	Compact(ctx context.Context) error
+	// CollectionSettings returns a collection's rollup and retention
+	// settings (the defaults when it has none; it need not exist).
+	CollectionSettings(collection string) storage.CollectionSettings
+	// Settings returns the settings of every collection that has some of
+	// its own.
+	Settings() map[string]storage.CollectionSettings
+	// SetSettings changes a collection's settings durably.
+	SetSettings(ctx context.Context, collection string, s storage.CollectionSettings) error
 }
 
 // DefaultMaxBodyBytes is the body limit used when Options.MaxBodyBytes is 0.
@@ -69,6 +79,8 @@ type server struct {
 	execute executeFunc
 	metrics *metrics
 	mux     *chi.Mux
+	// settingsMu serialises the read-modify-write of collection settings.
+	settingsMu sync.Mutex
 }
 
 // New returns the HTTP handler of the external API over store.
@@ -121,6 +133,9 @@ func (s *server) routes() *chi.Mux {
 	r.Post("/api/v1/admin/flush", s.flush)
 	r.Post("/api/v1/admin/delete", s.adminDelete)
 	r.Post("/api/v1/admin/compact", s.adminCompact)
+	r.Get("/api/v1/admin/collections", s.adminCollections)
+	r.Get("/api/v1/admin/collections/{name}", s.adminCollection)
+	r.Put("/api/v1/admin/collections/{name}", s.adminSetCollection)
 	return r
 }
 

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/soltixdb/soltix/lineproto"
 	"github.com/soltixdb/soltix/model"
@@ -137,6 +138,13 @@ func (s *server) write(w http.ResponseWriter, r *http.Request, ep writeEndpoint)
 				bad = append(bad, badLine{Line: line, Reason: c.Reason()})
 			}
 			slices.SortStableFunc(bad, func(a, b badLine) int { return a.Line - b.Line })
+			s.metrics.writeErrors.Add(1)
+			writeBadLines(w, badLinesMessage(bad), bad)
+			return
+		}
+		var re *storage.RetentionError
+		if errors.As(err, &re) {
+			bad = s.tooOld(points, lines, re)
 			s.metrics.writeErrors.Add(1)
 			writeBadLines(w, badLinesMessage(bad), bad)
 			return
@@ -288,5 +296,41 @@ func refusedPoints(points []model.Point, lines []int) []badLine {
 			bad = append(bad, badLine{Line: lines[i], Reason: what + ` key "time" is reserved for the timestamp`})
 		}
 	}
+	return bad
+}
+
+// tooOld reports the points of a batch that storage refused with re: the
+// point re names, and every later point older than its collection's raw
+// retention by this server's clock. Storage stops at the first such point
+// and checks them in order, so the points before it are not reported.
+func (s *server) tooOld(points []model.Point, lines []int, re *storage.RetentionError) []badLine {
+	line := func(i int) int {
+		if i >= 0 && i < len(lines) {
+			return lines[i]
+		}
+		return 0
+	}
+	reason := func(t int64, collection string, r time.Duration) string {
+		return fmt.Sprintf("time %s is older than the raw retention of collection %q (%s)",
+			formatNanos(t), collection, storage.FormatRetention(r))
+	}
+	bad := []badLine{{Line: line(re.Point), Reason: reason(re.Time, re.Collection, re.Retention)}}
+	if re.Point < 0 || re.Point >= len(points) {
+		return bad
+	}
+	now := s.now().UnixNano()
+	retention := make(map[string]time.Duration)
+	for i := re.Point + 1; i < len(points); i++ {
+		p := &points[i]
+		r, ok := retention[p.Collection]
+		if !ok {
+			r = s.store.CollectionSettings(p.Collection).Retention[model.LevelRaw]
+			retention[p.Collection] = r
+		}
+		if r > 0 && p.Time < now-int64(r) {
+			bad = append(bad, badLine{Line: line(i), Reason: reason(p.Time, p.Collection, r)})
+		}
+	}
+	slices.SortStableFunc(bad, func(a, b badLine) int { return a.Line - b.Line })
 	return bad
 }

@@ -594,14 +594,14 @@ func (db *DB) explainLevel(c *collection, series []model.Tags, min, max int64, l
 				if !ok {
 					continue
 				}
-				for _, col := range f.r.Series()[si].Columns {
+				for ci, col := range f.r.Series()[si].Columns {
 					if _, stat, _ := strings.Cut(col.Name, colSep); stat != "n" {
 						continue
 					}
-					for _, b := range col.Blocks {
-						if b.MaxTime >= l.Floor(min) && b.MinTime <= max {
-							plan.Rows += b.Count
-						}
+					// The count column is small: read its times to
+					// count the rows exactly.
+					if c, err := f.r.ReadRange(si, ci, l.Floor(min), max); err == nil {
+						plan.Rows += c.Len()
 					}
 				}
 			}

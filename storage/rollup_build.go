@@ -121,6 +121,24 @@ func (db *DB) rollupLocked(ctx context.Context, cutoff uint64) error {
 		rows += n
 	}
 
+	// The new files' names must be durable before the WAL that marked
+	// their buckets dirty goes.
+	newDirs := make(map[string]bool)
+	for _, b := range done {
+		for _, m := range b.files {
+			for _, f := range m {
+				if f != nil {
+					newDirs[filepath.Dir(f.path)] = true
+				}
+			}
+		}
+	}
+	for d := range newDirs {
+		if err := db.fs.SyncDir(d); err != nil {
+			cleanup()
+			return fmt.Errorf("sync rollup dir: %w", err)
+		}
+	}
 	var retired []*rollFile
 	db.mu.Lock()
 	for _, b := range done {
@@ -348,9 +366,7 @@ func (db *DB) writeRollFile(w *rollupWork, l model.Level, part int64, content pa
 	if _, err := colfile.WriteWith(path, w.coll, w.group, seq, data, &colfile.WriteOptions{FS: db.fs, BlockSize: db.opts.BlockSize}); err != nil {
 		return nil, 0, fmt.Errorf("write rollup file: %w", err)
 	}
-	if err := db.fs.SyncDir(dir); err != nil {
-		return nil, 0, fmt.Errorf("sync rollup dir: %w", err)
-	}
+	// rollupLocked syncs the directory before it installs the file.
 	r, err := colfile.OpenWith(path, db.fs)
 	if err != nil {
 		return nil, 0, fmt.Errorf("reopen rollup file: %w", err)

@@ -39,7 +39,7 @@ func (s CollectionSettings) Validate() error {
 		}
 	}
 	if s.Retention[model.Level1y] != 0 {
-		return errors.New("the 1y level is kept forever; its retention must be 0")
+		return errors.New("the 1y level is kept forever; its retention must be forever")
 	}
 	return nil
 }
@@ -331,6 +331,9 @@ func ParseRetention(s string) (time.Duration, error) {
 		n, err := strconv.ParseUint(s[:len(s)-1], 10, 32)
 		if err != nil || n == 0 {
 			return 0, fmt.Errorf("retention %q: want a positive number of %c", s, s[len(s)-1])
+		}
+		if n > uint64(math.MaxInt64/u) {
+			return 0, fmt.Errorf("retention %q is too long (at most %dy); use forever", s, math.MaxInt64/int64(365*24*time.Hour))
 		}
 		return time.Duration(n) * u, nil
 	}

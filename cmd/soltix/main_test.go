@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/soltixdb/soltix/storage"
 )
 
 func TestLoadConfigPrecedence(t *testing.T) {
@@ -103,5 +105,52 @@ func TestQueryCommandPrintsTable(t *testing.T) {
 	}
 	if code := run([]string{"frobnicate"}, &out, &errb); code != 2 {
 		t.Errorf("unknown command: exit %d, want 2", code)
+	}
+}
+
+// TestConfigCollections loads per-collection settings from YAML and applies
+// them to a real DB; a bad level or duration is an error naming the key.
+func TestConfigCollections(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "c.yaml")
+	yaml := "collections:\n  dev:\n    retention:\n      raw: 7d\n      1h: 365d\n      1d: 5y\n  logs:\n    rollups: false\n"
+	if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := loadConfig("serve", []string{"--config", file}, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := storage.Open(filepath.Join(dir, "data"), &storage.Options{FlushInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := applyCollections(db, cfg.Collections); err != nil {
+		t.Fatal(err)
+	}
+	day := 24 * time.Hour
+	dev := db.CollectionSettings("dev")
+	if dev.NoRollups || dev.Retention[0] != 7*day || dev.Retention[1] != 365*day || dev.Retention[2] != 5*365*day || dev.Retention[3] != 0 {
+		t.Errorf("dev settings %+v", dev)
+	}
+	if !db.CollectionSettings("logs").NoRollups {
+		t.Errorf("logs settings %+v, want rollups off", db.CollectionSettings("logs"))
+	}
+	for _, bad := range []struct{ yaml, want string }{
+		{"collections:\n  dev:\n    retention:\n      2h: 7d\n", "collections.dev"},
+		{"collections:\n  dev:\n    retention:\n      raw: soon\n", "soon"},
+		{"collections:\n  dev:\n    retention:\n      1y: 10y\n", "1y"},
+	} {
+		if err := os.WriteFile(file, []byte(bad.yaml), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := loadConfig("serve", []string{"--config", file}, func(string) string { return "" })
+		if err == nil {
+			err = applyCollections(db, cfg.Collections)
+		}
+		if err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("%q: error %v, want one mentioning %q", bad.yaml, err, bad.want)
+		}
 	}
 }

@@ -1,0 +1,204 @@
+package httpapi
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/valyala/fastjson"
+
+	"github.com/soltixdb/soltix/model"
+	"github.com/soltixdb/soltix/storage"
+)
+
+// adminCollections serves GET /api/v1/admin/collections: the settings of
+// every collection that exists or has settings of its own, sorted by name:
+//
+//	{"collections":[{"name":"c","rollups":true,"retention":{"raw":"7d","1h":"forever",...}},...]}
+func (s *server) adminCollections(w http.ResponseWriter, r *http.Request) {
+	settings := s.store.Settings()
+	names := s.store.Collections()
+	for name := range settings {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	names = slices.Compact(names)
+	b := []byte(`{"collections":[`)
+	for i, name := range names {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		cs, ok := settings[name]
+		if !ok {
+			cs = s.store.CollectionSettings(name)
+		}
+		b = appendSettings(b, name, cs)
+	}
+	writeJSON(w, http.StatusOK, append(b, "]}\n"...))
+}
+
+// adminCollection serves GET /api/v1/admin/collections/{name}: the
+// collection's settings, the defaults when it has none (it need not exist).
+func (s *server) adminCollection(w http.ResponseWriter, r *http.Request) {
+	name, problem := collectionParam(r)
+	if problem != "" {
+		writeError(w, http.StatusBadRequest, problem)
+		return
+	}
+	writeJSON(w, http.StatusOK, append(appendSettings(nil, name, s.store.CollectionSettings(name)), '\n'))
+}
+
+// adminSetCollection serves PUT /api/v1/admin/collections/{name}: it
+// changes the collection's settings by a storage.SettingsSpec (levels the
+// body does not name keep their retention) and answers the resulting
+// settings, as GET does.
+func (s *server) adminSetCollection(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	name, problem := collectionParam(r)
+	if problem != "" {
+		writeError(w, http.StatusBadRequest, problem)
+		return
+	}
+	body, code, err := s.readBody(w, r)
+	if err != nil {
+		writeError(w, code, err.Error())
+		return
+	}
+	spec, problem := decodeSettingsSpec(body)
+	if problem != "" {
+		writeError(w, http.StatusBadRequest, "bad collection settings: "+problem)
+		return
+	}
+
+	s.settingsMu.Lock()
+	defer s.settingsMu.Unlock()
+	old := s.store.CollectionSettings(name)
+	next, err := spec.Apply(old)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad collection settings: "+err.Error())
+		return
+	}
+	if next != old {
+		if err := s.store.SetSettings(ctx, name, next); err != nil {
+			code, msg := storeErrorStatus(err)
+			if code == http.StatusInternalServerError {
+				s.log.ErrorContext(ctx, "set collection settings", "collection", name, "err", err)
+			}
+			writeError(w, code, "set collection settings: "+msg)
+			return
+		}
+		s.log.InfoContext(ctx, "collection settings changed", "collection", name,
+			"rollups", !next.NoRollups, "retention", formatRetentions(next))
+	}
+	writeJSON(w, http.StatusOK, append(appendSettings(nil, name, s.store.CollectionSettings(name)), '\n'))
+}
+
+// collectionParam returns the {name} of the route, unescaped (a name may
+// hold any byte, "/" included, when percent-encoded).
+func collectionParam(r *http.Request) (name, problem string) {
+	name = chi.URLParam(r, "name")
+	if r.URL.RawPath != "" {
+		// chi routes on the escaped path when there is one.
+		n, err := url.PathUnescape(name)
+		if err != nil {
+			return "", fmt.Sprintf("bad collection name %q: %v", name, err)
+		}
+		name = n
+	}
+	if name == "" || len(name) > storage.MaxCollectionLen {
+		return "", fmt.Sprintf("collection name must be 1 to %d bytes, got %d", storage.MaxCollectionLen, len(name))
+	}
+	return name, ""
+}
+
+// decodeSettingsSpec decodes {"rollups": bool, "retention": {"level":
+// "duration", ...}}, both optional (null is the same as missing). Unknown
+// or repeated keys and values of the wrong type are problems; level names
+// and durations are checked by storage.SettingsSpec.Apply.
+func decodeSettingsSpec(body []byte) (sp storage.SettingsSpec, problem string) {
+	p := parsers.Get()
+	defer parsers.Put(p)
+	v, err := p.ParseBytes(body)
+	if err != nil {
+		return sp, "body is not JSON: " + jsonSyntaxError(body, err).Reason
+	}
+	o, err := v.Object()
+	if err != nil {
+		return sp, fmt.Sprintf("body is a %s, want an object", v.Type())
+	}
+	vals, problem := objectKeys(o, "rollups", "retention")
+	if problem != "" {
+		return sp, problem
+	}
+	rollups, retention := vals[0], vals[1]
+	if rollups != nil && rollups.Type() != fastjson.TypeNull {
+		b, err := rollups.Bool()
+		if err != nil {
+			return sp, fmt.Sprintf("rollups is a %s, want true or false", rollups.Type())
+		}
+		sp.Rollups = &b
+	}
+	if retention != nil && retention.Type() != fastjson.TypeNull {
+		ro, err := retention.Object()
+		if err != nil {
+			return sp, fmt.Sprintf(`retention is a %s, want an object such as {"raw": "7d"}`, retention.Type())
+		}
+		sp.Retention = make(map[string]string)
+		ro.Visit(func(key []byte, val *fastjson.Value) {
+			if problem != "" {
+				return
+			}
+			d, err := val.StringBytes()
+			_, dup := sp.Retention[string(key)]
+			switch {
+			case dup:
+				problem = fmt.Sprintf("retention of level %q given twice", key)
+			case err != nil:
+				problem = fmt.Sprintf(`retention of level %q is a %s, want a string such as "7d" or "forever"`, key, val.Type())
+			default:
+				sp.Retention[string(key)] = string(d)
+			}
+		})
+		if problem != "" {
+			return sp, problem
+		}
+	}
+	return sp, ""
+}
+
+// appendSettings appends {"name":...,"rollups":...,"retention":{...}}
+// with the levels in the order raw, 1h, 1d, 1M, 1y.
+func appendSettings(b []byte, name string, cs storage.CollectionSettings) []byte {
+	b = append(b, `{"name":`...)
+	b = appendJSONString(b, name)
+	b = append(b, `,"rollups":`...)
+	b = strconv.AppendBool(b, !cs.NoRollups)
+	b = append(b, `,"retention":{`...)
+	for l, d := range cs.Retention {
+		if l > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, model.Level(l).String())
+		b = append(b, ':')
+		b = appendJSONString(b, storage.FormatRetention(d))
+	}
+	return append(b, "}}"...)
+}
+
+// formatRetentions writes the retention of every level for a log line,
+// e.g. "raw=7d 1h=365d 1d=forever 1M=forever 1y=forever".
+func formatRetentions(cs storage.CollectionSettings) string {
+	var b []byte
+	for l, d := range cs.Retention {
+		if l > 0 {
+			b = append(b, ' ')
+		}
+		b = append(b, model.Level(l).String()...)
+		b = append(b, '=')
+		b = append(b, storage.FormatRetention(d)...)
+	}
+	return string(b)
+}

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/soltixdb/soltix/planner"
 	"github.com/soltixdb/soltix/query"
 	"github.com/soltixdb/soltix/storage"
+	"github.com/soltixdb/soltix/web"
 )
 
 // Store is what the HTTP layer needs from storage (storage.DB implements it).
@@ -118,6 +120,8 @@ func (s *server) routes() *chi.Mux {
 	r.MethodNotAllowed(s.methodNotAllowed)
 
 	r.Get("/", s.index)
+	r.Get("/static/{file}", s.static)
+	r.Route("/grafana", s.grafanaRoutes)
 	r.Get("/health", s.health)
 	r.Get("/ready", s.ready)
 	r.Get("/metrics", s.metrics.serve)
@@ -223,29 +227,23 @@ func (s *server) openAPI(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(s.opts.OpenAPI)
 }
 
-const indexHTML = `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>Soltix</title>
-</head>
-<body>
-<h1>Soltix</h1>
-<p>A time-series database. The web console is not here yet.</p>
-<ul>
-<li><a href="/openapi.yaml">API description (OpenAPI)</a></li>
-<li><a href="/health">Health</a></li>
-<li><a href="/ready">Readiness</a></li>
-<li><a href="/metrics">Metrics</a></li>
-</ul>
-</body>
-</html>
-`
-
+// index serves the web console's page.
 func (s *server) index(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write([]byte(indexHTML))
+	http.ServeFileFS(w, r, web.Static(), "index.html")
+}
+
+// static serves the web console's other files.
+func (s *server) static(w http.ResponseWriter, r *http.Request) {
+	name := chi.URLParam(r, "file")
+	if name == "index.html" || !fs.ValidPath(name) {
+		s.notFound(w, r)
+		return
+	}
+	if _, err := fs.Stat(web.Static(), name); err != nil {
+		s.notFound(w, r)
+		return
+	}
+	http.ServeFileFS(w, r, web.Static(), name)
 }
 
 func (s *server) flush(w http.ResponseWriter, r *http.Request) {

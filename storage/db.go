@@ -687,16 +687,29 @@ func (db *DB) now() time.Time { return db.opts.Now() }
 // apply adds a batch to the active memory generation and marks the rollup
 // buckets it touches dirty. The caller holds mu.
 func (db *DB) apply(seq uint64, points []model.Point) {
-	var lastC *collection
-	lastG, lastH := -1, int64(0)
+	// Mark each (collection, group, hour) of the batch once: a batch
+	// usually spans few hours but many devices.
+	type markKey struct {
+		c     *collection
+		group int
+		hour  int64
+	}
+	var last markKey
+	var marked map[markKey]bool
 	for i := range points {
 		p := &points[i]
 		c := db.coll(p.Collection)
 		key := model.SeriesKey(p.Collection, p.Tags)
 		s := db.seriesFor(c, key, p.Tags)
-		if h := model.Level1h.Floor(p.Time); c != lastC || s.group != lastG || h != lastH {
-			db.markWrite(c, s.group, p.Time)
-			lastC, lastG, lastH = c, s.group, h
+		if k := (markKey{c, s.group, model.Level1h.Floor(p.Time)}); k != last {
+			if marked == nil {
+				marked = make(map[markKey]bool)
+			}
+			if !marked[k] {
+				marked[k] = true
+				db.markWrite(c, s.group, p.Time)
+			}
+			last = k
 		}
 		if s.mem == nil {
 			s.mem = newMemSeries()

@@ -481,9 +481,9 @@ func (db *DB) attachRollFiles(rolls []*rollFile) error {
 		// Series whose raw data retention dropped live on in rollups.
 		for _, si := range f.r.Series() {
 			for _, ci := range si.Columns {
-				if name, stat, ok := strings.Cut(ci.Name, colSep); ok && stat == "first" {
+				if name, kind, ok := parseRollupColumn(ci.Name); ok {
 					if _, ok := c.fields[name]; !ok {
-						c.fields[name] = ci.Kind
+						c.fields[name] = kind
 					}
 				}
 			}

@@ -26,11 +26,14 @@ package storage
 
 import (
 	"context"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -196,14 +199,29 @@ func parseRollupPath(path string) (model.Level, int64, bool) {
 	return l, t.UnixNano(), true
 }
 
-// Rollup row columns: a field f has the columns f+sep+name for each of
-// these names; numeric fields also have the numeric ones.
+// A rollup file has one column per field of each series: its name is the
+// field's name, colSep and the field's kind as a decimal digit ("v\x001");
+// its kind is string; its times are bucket starts and each value is the
+// bucket's summary encoded by appendRow. One column per field keeps the
+// index small when a partition holds a single bucket (docs/format.md).
 const colSep = "\x00"
 
-var (
-	rowCols     = []string{"n", "ft", "lt", "first", "last"}
-	numericCols = []string{"min", "max", "sum", "m2"}
-)
+// rowVersion is the first byte of an encoded rollup row.
+const rowVersion = 1
+
+// rollupColumn returns the column name of a field of kind k.
+func rollupColumn(field string, k model.Kind) string {
+	return field + colSep + strconv.Itoa(int(k))
+}
+
+// parseRollupColumn splits a rollup column name.
+func parseRollupColumn(name string) (string, model.Kind, bool) {
+	f, k, ok := strings.Cut(name, colSep)
+	if !ok || len(k) != 1 || k[0] < '1' || k[0] > '5' {
+		return "", 0, false
+	}
+	return f, model.Kind(k[0] - '0'), true
+}
 
 // rollRow is one bucket's summary.
 type rollRow struct {
@@ -223,50 +241,170 @@ type seriesRows struct {
 	fields map[string]*fieldRows
 }
 
+// appendValue appends a value of kind k.
+func appendValue(dst []byte, v model.Value) []byte {
+	switch v.Kind {
+	case model.KindFloat:
+		return binary.LittleEndian.AppendUint64(dst, math.Float64bits(v.Float()))
+	case model.KindInt:
+		return binary.AppendVarint(dst, v.Int())
+	case model.KindUint:
+		return binary.AppendUvarint(dst, v.Uint())
+	case model.KindBool:
+		if v.Bool() {
+			return append(dst, 1)
+		}
+		return append(dst, 0)
+	case model.KindString:
+		dst = binary.AppendUvarint(dst, uint64(len(v.Str())))
+		return append(dst, v.Str()...)
+	}
+	return dst
+}
+
+// appendRow encodes the summary of the bucket starting at start:
+//
+//	version 1 byte (1), count uvarint, first time − start uvarint,
+//	last time − first time uvarint, first value, last value, and for
+//	numeric kinds min, max, sum (each a value of the field's kind) and m2
+//	(f64).
+//
+// Values: f64 little-endian bits (float), varint (int), uvarint (uint),
+// one byte 0/1 (bool), uvarint length and bytes (string).
+func appendRow(dst []byte, k model.Kind, start int64, s *model.Summary) []byte {
+	dst = append(dst, rowVersion)
+	dst = binary.AppendUvarint(dst, uint64(s.Count))
+	dst = binary.AppendUvarint(dst, uint64(s.MinTime-start))
+	dst = binary.AppendUvarint(dst, uint64(s.MaxTime-s.MinTime))
+	dst = appendValue(dst, s.First)
+	dst = appendValue(dst, s.Last)
+	if k.Numeric() {
+		dst = appendValue(dst, s.Min)
+		dst = appendValue(dst, s.Max)
+		switch k {
+		case model.KindFloat:
+			dst = appendValue(dst, model.Float(s.SumFloat))
+		case model.KindInt:
+			dst = appendValue(dst, model.Int(s.SumInt))
+		case model.KindUint:
+			dst = appendValue(dst, model.Uint(s.SumUint))
+		}
+		dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(s.M2))
+	}
+	return dst
+}
+
+// rowReader decodes an encoded row.
+type rowReader struct {
+	b   []byte
+	err bool
+}
+
+func (r *rowReader) uvarint() uint64 {
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.err = true
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *rowReader) value(k model.Kind) model.Value {
+	switch k {
+	case model.KindFloat:
+		if len(r.b) < 8 {
+			r.err = true
+			return model.Null
+		}
+		v := math.Float64frombits(binary.LittleEndian.Uint64(r.b))
+		r.b = r.b[8:]
+		return model.Float(v)
+	case model.KindInt:
+		v, n := binary.Varint(r.b)
+		if n <= 0 {
+			r.err = true
+			return model.Null
+		}
+		r.b = r.b[n:]
+		return model.Int(v)
+	case model.KindUint:
+		return model.Uint(r.uvarint())
+	case model.KindBool:
+		if len(r.b) < 1 || r.b[0] > 1 {
+			r.err = true
+			return model.Null
+		}
+		v := r.b[0] == 1
+		r.b = r.b[1:]
+		return model.Bool(v)
+	case model.KindString:
+		n := r.uvarint()
+		if n > uint64(len(r.b)) {
+			r.err = true
+			return model.Null
+		}
+		v := string(r.b[:n])
+		r.b = r.b[n:]
+		return model.String(v)
+	}
+	r.err = true
+	return model.Null
+}
+
+// decodeRow decodes a row of kind k of the bucket starting at start.
+func decodeRow(b []byte, k model.Kind, start int64) (model.Summary, error) {
+	var s model.Summary
+	if len(b) == 0 || b[0] != rowVersion {
+		return s, errors.New("rollup row of an unknown version")
+	}
+	r := &rowReader{b: b[1:]}
+	n := r.uvarint()
+	ft := r.uvarint()
+	span := r.uvarint()
+	s.Count, s.MinTime = int(n), start+int64(ft)
+	s.MaxTime = s.MinTime + int64(span)
+	s.First, s.Last = r.value(k), r.value(k)
+	s.HasM2 = true
+	if k.Numeric() {
+		s.Min, s.Max = r.value(k), r.value(k)
+		sum := r.value(k)
+		s.SumFloat, s.SumInt, s.SumUint = sum.Float(), sum.Int(), sum.Uint()
+		switch k {
+		case model.KindFloat:
+			s.SumInt, s.SumUint = 0, 0
+		case model.KindInt:
+			s.SumFloat, s.SumUint = 0, 0
+		case model.KindUint:
+			s.SumFloat, s.SumInt = 0, 0
+		}
+		if len(r.b) < 8 {
+			r.err = true
+		} else {
+			s.M2 = math.Float64frombits(binary.LittleEndian.Uint64(r.b))
+			r.b = r.b[8:]
+		}
+	}
+	if r.err || len(r.b) != 0 || n == 0 || n > math.MaxInt32 || s.MaxTime < s.MinTime {
+		return s, errors.New("malformed rollup row")
+	}
+	return s, nil
+}
+
 // encodeRows turns rows into the columns of one series.
 func encodeRows(sr *seriesRows) []model.Column {
 	var cols []model.Column
-	names := make([]string, 0, len(sr.fields))
-	for f := range sr.fields {
-		names = append(names, f)
-	}
-	sort.Strings(names)
-	for _, f := range names {
-		fr := sr.fields[f]
+	for f, fr := range sr.fields {
 		if len(fr.rows) == 0 {
 			continue
 		}
-		mk := func(name string, k model.Kind) model.Column {
-			return model.Column{Name: f + colSep + name, Kind: k}
+		c := model.Column{Name: rollupColumn(f, fr.kind), Kind: model.KindString}
+		var buf []byte
+		for i := range fr.rows {
+			buf = appendRow(buf[:0], fr.kind, fr.rows[i].start, &fr.rows[i].s)
+			c.Append(fr.rows[i].start, model.String(string(buf)))
 		}
-		n, ft, lt := mk("n", model.KindInt), mk("ft", model.KindInt), mk("lt", model.KindInt)
-		first, last := mk("first", fr.kind), mk("last", fr.kind)
-		mn, mx, sum, m2 := mk("min", fr.kind), mk("max", fr.kind), mk("sum", fr.kind), mk("m2", model.KindFloat)
-		for _, r := range fr.rows {
-			s := &r.s
-			n.Append(r.start, model.Int(int64(s.Count)))
-			ft.Append(r.start, model.Int(s.MinTime))
-			lt.Append(r.start, model.Int(s.MaxTime))
-			first.Append(r.start, s.First)
-			last.Append(r.start, s.Last)
-			if fr.kind.Numeric() {
-				mn.Append(r.start, s.Min)
-				mx.Append(r.start, s.Max)
-				switch fr.kind {
-				case model.KindFloat:
-					sum.Append(r.start, model.Float(s.SumFloat))
-				case model.KindInt:
-					sum.Append(r.start, model.Int(s.SumInt))
-				case model.KindUint:
-					sum.Append(r.start, model.Uint(s.SumUint))
-				}
-				m2.Append(r.start, model.Float(s.M2))
-			}
-		}
-		cols = append(cols, n, ft, lt, first, last)
-		if fr.kind.Numeric() {
-			cols = append(cols, mn, mx, sum, m2)
-		}
+		cols = append(cols, c)
 	}
 	return cols
 }
@@ -275,62 +413,34 @@ func encodeRows(sr *seriesRows) []model.Column {
 // bucket starts in [lo, hi]; nil when the series lacks the field.
 func readRows(r *colfile.Reader, si int, field string, lo, hi int64) (*fieldRows, error) {
 	info := r.Series()[si]
-	find := func(name string) int {
-		full := field + colSep + name
-		i := sort.Search(len(info.Columns), func(i int) bool { return info.Columns[i].Name >= full })
-		if i < len(info.Columns) && info.Columns[i].Name == full {
-			return i
+	prefix := field + colSep
+	i := sort.Search(len(info.Columns), func(i int) bool { return info.Columns[i].Name >= prefix })
+	for ; i < len(info.Columns) && strings.HasPrefix(info.Columns[i].Name, prefix); i++ {
+		f, kind, ok := parseRollupColumn(info.Columns[i].Name)
+		if !ok || f != field {
+			continue
 		}
-		return -1
+		return readColumnRows(r, si, i, kind, lo, hi)
 	}
-	ni := find("n")
-	if ni < 0 {
-		return nil, nil
+	return nil, nil
+}
+
+func readColumnRows(r *colfile.Reader, si, ci int, kind model.Kind, lo, hi int64) (*fieldRows, error) {
+	info := r.Series()[si]
+	c, err := r.ReadRange(si, ci, lo, hi)
+	if err != nil {
+		return nil, err
 	}
-	names := rowCols
-	kind := info.Columns[find("first")].Kind
-	if kind.Numeric() {
-		names = append(slices.Clone(rowCols), numericCols...)
+	if c.Kind != model.KindString && c.Len() > 0 {
+		return nil, fmt.Errorf("rollup series %q column %q is %s, want string", info.Key, info.Columns[ci].Name, c.Kind)
 	}
-	cols := make(map[string]model.Column, len(names))
-	for _, name := range names {
-		ci := find(name)
-		if ci < 0 {
-			return nil, fmt.Errorf("rollup series %q lacks column %q of field %q", info.Key, name, field)
-		}
-		c, err := r.ReadRange(si, ci, lo, hi)
-		if err != nil {
-			return nil, err
-		}
-		cols[name] = c
-	}
-	n := cols["n"]
-	fr := &fieldRows{kind: kind, rows: make([]rollRow, n.Len())}
-	for name, c := range cols {
-		if c.Len() != n.Len() {
-			return nil, fmt.Errorf("rollup series %q field %q: column %q has %d rows, want %d", info.Key, field, name, c.Len(), n.Len())
-		}
-	}
+	fr := &fieldRows{kind: kind, rows: make([]rollRow, c.Len())}
 	for i := range fr.rows {
-		s := &fr.rows[i].s
-		fr.rows[i].start = n.Times[i]
-		s.Count = int(n.Ints[i])
-		s.MinTime, s.MaxTime = cols["ft"].Ints[i], cols["lt"].Ints[i]
-		first, last := cols["first"], cols["last"]
-		s.First, s.Last = first.Value(i), last.Value(i)
-		s.HasM2 = true
-		if kind.Numeric() {
-			mn, mx, sum, m2 := cols["min"], cols["max"], cols["sum"], cols["m2"]
-			s.Min, s.Max, s.M2 = mn.Value(i), mx.Value(i), m2.Floats[i]
-			switch kind {
-			case model.KindFloat:
-				s.SumFloat = sum.Floats[i]
-			case model.KindInt:
-				s.SumInt = sum.Ints[i]
-			case model.KindUint:
-				s.SumUint = sum.Uints[i]
-			}
+		s, err := decodeRow([]byte(c.Strings[i]), kind, c.Times[i])
+		if err != nil {
+			return nil, fmt.Errorf("rollup series %q column %q row %d: %w", info.Key, info.Columns[ci].Name, i, err)
 		}
+		fr.rows[i] = rollRow{start: c.Times[i], s: s}
 	}
 	return fr, nil
 }
@@ -340,12 +450,12 @@ func readAllRows(r *colfile.Reader) (map[string]*seriesRows, error) {
 	out := make(map[string]*seriesRows)
 	for si, info := range r.Series() {
 		sr := &seriesRows{tags: info.Tags, fields: make(map[string]*fieldRows)}
-		for _, c := range info.Columns {
-			f, stat, ok := strings.Cut(c.Name, colSep)
-			if !ok || stat != "n" {
-				continue
+		for ci, c := range info.Columns {
+			f, kind, ok := parseRollupColumn(c.Name)
+			if !ok {
+				return nil, fmt.Errorf("rollup series %q: bad column name %q", info.Key, c.Name)
 			}
-			fr, err := readRows(r, si, f, math.MinInt64, math.MaxInt64)
+			fr, err := readColumnRows(r, si, ci, kind, math.MinInt64, math.MaxInt64)
 			if err != nil {
 				return nil, err
 			}
@@ -595,13 +705,20 @@ func (db *DB) explainLevel(c *collection, series []model.Tags, min, max int64, l
 					continue
 				}
 				for ci, col := range f.r.Series()[si].Columns {
-					if _, stat, _ := strings.Cut(col.Name, colSep); stat != "n" {
-						continue
-					}
-					// The count column is small: read its times to
-					// count the rows exactly.
-					if c, err := f.r.ReadRange(si, ci, l.Floor(min), max); err == nil {
-						plan.Rows += c.Len()
+					// Whole blocks inside the range count from the
+					// index; a block on an edge is read to count its
+					// rows exactly.
+					for b, bi := range col.Blocks {
+						switch {
+						case bi.MaxTime < l.Floor(min) || bi.MinTime > max:
+						case bi.MinTime >= l.Floor(min) && bi.MaxTime <= max:
+							plan.Rows += bi.Count
+						default:
+							if c, err := f.r.ReadBlock(si, ci, b); err == nil {
+								in := c.Range(l.Floor(min), max)
+								plan.Rows += in.Len()
+							}
+						}
 					}
 				}
 			}

@@ -36,6 +36,9 @@ Usage:
         run a complete single-node database (default 127.0.0.1:5050, data in ./data)
   soltix query [--server URL] [--format table|json|csv] [--epoch ns|us|ms|s] 'SELECT ...'
         run a query against a server and print the result
+  soltix bench [--dataset cpu|iot] [--file F] [--clients N] [--batch N] [--gzip] [--server URL] [--json]
+        load generated TSBS-like data over HTTP and time it and the TSBS devops queries
+        (soltix bench -h lists every flag)
   soltix version
 
 Environment: SOLTIX_CONFIG, SOLTIX_LISTEN, SOLTIX_DATA_DIR, SOLTIX_WAL_SYNC,
@@ -67,7 +70,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
-	case "router", "storage", "bench":
+	case "bench":
+		return benchCmd(args[1:], stdout, stderr)
+	case "router", "storage":
 		fmt.Fprintf(stderr, "soltix %s: not available yet in this build (single-node `soltix serve` is)\n", args[0])
 		return 2
 	}

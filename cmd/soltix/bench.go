@@ -1,0 +1,412 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/soltixdb/soltix/internal/bench"
+)
+
+const benchUsage = `soltix bench loads a data set over HTTP and runs query suites.
+
+It starts its own server (this binary's "serve", in a temporary data
+directory, so that it can report the server's peak memory and bytes on
+disk), or uses --server. The data is TSBS-like cpu-only (100 hosts, 10 s,
+one day: 8.64 M integer values) or IoT trucks, generated in memory before
+the clock starts, or read from --file.
+
+`
+
+// benchReport is the --json output.
+type benchReport struct {
+	Dataset     string             `json:"dataset"`
+	Server      string             `json:"server"`
+	Machine     string             `json:"machine"`
+	Date        string             `json:"date"`
+	Clients     int                `json:"clients"`
+	BatchLines  int                `json:"batch_lines"`
+	Gzip        bool               `json:"gzip"`
+	Lines       int                `json:"lines"`
+	Values      int                `json:"values"`
+	Seconds     float64            `json:"seconds"`
+	RowsPerSec  float64            `json:"rows_per_sec"`
+	ValuesPerS  float64            `json:"values_per_sec"`
+	LatencyMs   map[string]float64 `json:"write_latency_ms"`
+	PeakRSSMiB  float64            `json:"server_peak_rss_mib,omitempty"`
+	DiskBytes   int64              `json:"disk_bytes,omitempty"`
+	BytesPerVal float64            `json:"bytes_per_value,omitempty"`
+	Queries     []benchQueryReport `json:"queries,omitempty"`
+	Notes       []string           `json:"notes,omitempty"`
+}
+
+type benchQueryReport struct {
+	Name     string  `json:"name"`
+	N        int     `json:"n"`
+	MedianMs float64 `json:"median_ms"`
+	P95Ms    float64 `json:"p95_ms"`
+	P99Ms    float64 `json:"p99_ms"`
+	Example  string  `json:"example"`
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func benchCmd(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, benchUsage)
+		fmt.Fprintln(stderr, "Flags:")
+		fs.PrintDefaults()
+	}
+	server := fs.String("server", "", "URL of a running server (default: start one)")
+	dataDir := fs.String("data-dir", "", "data directory of the server bench starts (default: a temporary one, removed afterwards)")
+	dataset := fs.String("dataset", "cpu", "data set to generate: cpu (TSBS cpu-only) or iot")
+	file := fs.String("file", "", "read line protocol from this file instead of generating")
+	precision := fs.String("precision", "ns", "timestamp precision of --file")
+	hosts := fs.Int("hosts", 100, "hosts (cpu) or trucks (iot)")
+	start := fs.String("start", "2025-01-01T00:00:00Z", "time of the first point")
+	duration := fs.Duration("duration", 24*time.Hour, "time span of the data")
+	interval := fs.Duration("interval", 10*time.Second, "time between a host's points")
+	clients := fs.Int("clients", 2, "concurrent writers")
+	batch := fs.Int("batch", 10000, "lines per request")
+	gz := fs.Bool("gzip", false, "gzip the request bodies")
+	queries := fs.Int("queries", 50, "runs per query type (0: no queries)")
+	seed := fs.Uint64("seed", 1, "random seed of the data and the queries")
+	walSync := fs.String("wal-sync", "always", "fsync policy of the server bench starts: always or never")
+	asJSON := fs.Bool("json", false, "print one JSON report instead of text")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "soltix bench: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	t0, err := time.Parse(time.RFC3339, *start)
+	if err != nil {
+		fmt.Fprintln(stderr, "soltix bench: --start:", err)
+		return 2
+	}
+	if *dataset != "cpu" && *dataset != "iot" {
+		fmt.Fprintln(stderr, "soltix bench: --dataset must be cpu or iot")
+		return 2
+	}
+	if *batch <= 0 || *hosts <= 0 || *interval <= 0 || *duration <= 0 {
+		fmt.Fprintln(stderr, "soltix bench: --batch, --hosts, --interval and --duration must be positive")
+		return 2
+	}
+	ui := newBenchUI(stdout, *asJSON)
+	ctx := context.Background()
+
+	// The data first, so that generating it is not measured.
+	ui.line("generating data ...")
+	var d *bench.Data
+	cfg := bench.GenConfig{Hosts: *hosts, Start: t0, Duration: *duration, Interval: *interval, Batch: *batch, Seed: *seed}
+	switch {
+	case *file != "":
+		f, err := os.Open(*file)
+		if err != nil {
+			fmt.Fprintln(stderr, "soltix bench:", err)
+			return 1
+		}
+		d, err = bench.ReadFile(*file, bufio.NewReaderSize(f, 1<<20), *batch)
+		f.Close()
+		if err != nil {
+			fmt.Fprintln(stderr, "soltix bench:", err)
+			return 1
+		}
+	case *dataset == "iot":
+		d = bench.GenerateIoT(cfg)
+	default:
+		d = bench.GenerateCPU(cfg)
+	}
+	ui.line(fmt.Sprintf("data: %s, %d lines, %d values, %d batches, %.1f MB", d.Name, d.Lines, d.Values, len(d.Batches), float64(d.Bytes)/1e6))
+
+	base := strings.TrimRight(*server, "/")
+	var srv *benchServer
+	if base == "" {
+		dir := *dataDir
+		if dir == "" {
+			dir, err = os.MkdirTemp("", "soltix-bench-")
+			if err != nil {
+				fmt.Fprintln(stderr, "soltix bench:", err)
+				return 1
+			}
+			defer os.RemoveAll(dir)
+		}
+		shard := d.DeviceTag
+		srv, err = startBenchServer(dir, *walSync, shard, stderr)
+		if err != nil {
+			fmt.Fprintln(stderr, "soltix bench: start server:", err)
+			return 1
+		}
+		defer srv.stop()
+		base = srv.url
+		ui.line("server: " + base + " (started by bench, data in " + dir + ")")
+	}
+
+	rep := benchReport{Dataset: d.Name, Server: base, Machine: machine(), Date: time.Now().UTC().Format(time.RFC3339),
+		Clients: *clients, BatchLines: *batch, Gzip: *gz, Lines: d.Lines, Values: d.Values}
+	res, err := bench.Load(ctx, d, bench.LoadConfig{URL: base, Clients: *clients, Gzip: *gz, Precision: *precision,
+		Progress: ui.progress("load")})
+	if err != nil {
+		fmt.Fprintln(stderr, "soltix bench: load:", err)
+		return 1
+	}
+	rep.Seconds = res.Elapsed.Seconds()
+	rep.RowsPerSec, rep.ValuesPerS = res.RowsPerSec(), res.ValuesPerSec()
+	rep.LatencyMs = map[string]float64{"p50": ms(res.P50), "p90": ms(res.P90), "p99": ms(res.P99), "max": ms(res.Max)}
+	ui.line(fmt.Sprintf("load: %d lines in %.2f s: %.0f rows/s, %.0f values/s; write latency p50 %.1f ms, p99 %.1f ms, max %.1f ms",
+		res.Lines, rep.Seconds, rep.RowsPerSec, rep.ValuesPerS, ms(res.P50), ms(res.P99), ms(res.Max)))
+
+	// Flush (which rolls up) and compact, then measure the disk.
+	for _, step := range []string{"flush", "compact"} {
+		t := time.Now()
+		if err := post(base + "/api/v1/admin/" + step); err != nil {
+			fmt.Fprintf(stderr, "soltix bench: %s: %v\n", step, err)
+			return 1
+		}
+		ui.line(fmt.Sprintf("%s: %.2f s", step, time.Since(t).Seconds()))
+	}
+	if srv != nil {
+		rep.PeakRSSMiB = float64(srv.peakRSS()) / (1 << 20)
+		if n, err := dirBytes(srv.dir); err == nil {
+			rep.DiskBytes = n
+			rep.BytesPerVal = float64(n) / float64(d.Values)
+		}
+		ui.line(fmt.Sprintf("server: peak RSS %.0f MiB; data directory %d bytes, %.3f bytes per value", rep.PeakRSSMiB, rep.DiskBytes, rep.BytesPerVal))
+	} else {
+		rep.Notes = append(rep.Notes, "server not started by bench: no RSS or disk figures")
+	}
+
+	if *queries > 0 && d.Measurement != "" {
+		suite := bench.CPUSuite(d)
+		if d.Measurement == "readings" {
+			suite = bench.IoTSuite(d)
+		}
+		qp := ui.progress("queries")
+		done, total := 0, len(suite)**queries
+		qres, err := bench.RunQueries(ctx, base, suite, *queries, *seed, func(string, int, int) {
+			done++
+			if qp != nil {
+				qp(done, total)
+			}
+		})
+		if qp != nil {
+			qp(total, total)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "soltix bench: queries:", err)
+			return 1
+		}
+		ui.line(fmt.Sprintf("%-26s %6s %10s %10s %10s", "query", "n", "median ms", "p95 ms", "p99 ms"))
+		for _, q := range qres {
+			rep.Queries = append(rep.Queries, benchQueryReport{Name: q.Name, N: q.N, MedianMs: ms(q.Median), P95Ms: ms(q.P95), P99Ms: ms(q.P99), Example: q.Example})
+			ui.line(fmt.Sprintf("%-26s %6d %10.3f %10.3f %10.3f", q.Name, q.N, ms(q.Median), ms(q.P95), ms(q.P99)))
+		}
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			return 1
+		}
+	}
+	return 0
+}
+
+func post(url string) error {
+	resp, err := http.Post(url, "", nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return fmt.Errorf("HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(b)))
+	}
+	return nil
+}
+
+// benchServer is a `soltix serve` child process.
+type benchServer struct {
+	cmd  *exec.Cmd
+	url  string
+	dir  string
+	done chan struct{}
+}
+
+func startBenchServer(dir, walSync, shardTag string, stderr io.Writer) (*benchServer, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(exe, "serve", "--listen", "127.0.0.1:0", "--data-dir", dir, "--wal-sync", walSync)
+	cmd.Env = append(os.Environ(), "SOLTIX_LOG_LEVEL=warn", "SOLTIX_SHARD_TAG="+shardTag)
+	cmd.Stderr = stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	s := &benchServer{cmd: cmd, dir: dir, done: make(chan struct{})}
+	lines := bufio.NewScanner(out)
+	urlc := make(chan string, 1)
+	go func() {
+		defer close(s.done)
+		for lines.Scan() {
+			if i := strings.Index(lines.Text(), "http://"); i >= 0 {
+				select {
+				case urlc <- strings.Fields(lines.Text()[i:])[0]:
+				default:
+				}
+			}
+		}
+		cmd.Wait()
+	}()
+	select {
+	case u := <-urlc:
+		s.url = u
+		return s, nil
+	case <-s.done:
+		return nil, errors.New("the server exited before it served")
+	case <-time.After(2 * time.Minute):
+		cmd.Process.Kill()
+		return nil, errors.New("the server did not start within 2 minutes")
+	}
+}
+
+// peakRSS reads the server's peak resident set size (VmHWM) from /proc.
+func (s *benchServer) peakRSS() int64 {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(s.cmd.Process.Pid), "status"))
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			f := strings.Fields(v)
+			if n, err := strconv.ParseInt(f[0], 10, 64); err == nil && len(f) > 1 && f[1] == "kB" {
+				return n << 10
+			}
+		}
+	}
+	return 0
+}
+
+func (s *benchServer) stop() {
+	s.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-s.done:
+	case <-time.After(time.Minute):
+		s.cmd.Process.Kill()
+		<-s.done
+	}
+}
+
+// dirBytes adds up the sizes of the files below dir.
+func dirBytes(dir string) (int64, error) {
+	var n int64
+	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		info, err := d.Info()
+		if err == nil {
+			n += info.Size()
+		}
+		return err
+	})
+	return n, err
+}
+
+func machine() string {
+	model := ""
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "model name"); ok {
+				model = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
+				break
+			}
+		}
+	}
+	return fmt.Sprintf("%s/%s, %d CPUs, %s, %s", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), model, runtime.Version())
+}
+
+// benchUI prints progress: a bar on a terminal, plain lines otherwise,
+// nothing but the report with --json.
+type benchUI struct {
+	w     io.Writer
+	quiet bool
+	tty   bool
+	mu    sync.Mutex
+}
+
+func newBenchUI(w io.Writer, quiet bool) *benchUI {
+	tty := false
+	if f, ok := w.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			tty = true
+		}
+	}
+	return &benchUI{w: w, quiet: quiet, tty: tty}
+}
+
+func (u *benchUI) line(s string) {
+	if u.quiet {
+		return
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.tty {
+		fmt.Fprint(u.w, "\r\033[K")
+	}
+	fmt.Fprintln(u.w, s)
+}
+
+// progress returns a callback drawing a bar (terminal) or printing a line
+// every 10% (otherwise); nil when quiet.
+func (u *benchUI) progress(what string) func(done, total int) {
+	if u.quiet {
+		return nil
+	}
+	lastTenth := -1
+	return func(done, total int) {
+		if total == 0 {
+			return
+		}
+		u.mu.Lock()
+		defer u.mu.Unlock()
+		if u.tty {
+			const width = 40
+			n := done * width / total
+			fmt.Fprintf(u.w, "\r%-8s [%s%s] %3d%% %d/%d", what, strings.Repeat("=", n), strings.Repeat(" ", width-n), done*100/total, done, total)
+			if done == total {
+				fmt.Fprint(u.w, "\r\033[K")
+			}
+			return
+		}
+		if tenth := done * 10 / total; tenth != lastTenth {
+			lastTenth = tenth
+			fmt.Fprintf(u.w, "%s: %d%% (%d/%d)\n", what, tenth*10, done, total)
+		}
+	}
+}

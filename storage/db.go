@@ -136,6 +136,7 @@ type DB struct {
 
 	stop chan struct{} // closed by Close to stop the background flusher
 	done chan struct{} // closed when the background flusher has exited
+	full chan struct{} // signalled when memory reaches MaxMemoryPoints
 }
 
 // collection is the in-memory index of one collection.
@@ -221,7 +222,7 @@ func Open(dir string, opts *Options) (*DB, error) {
 		return nil, err
 	}
 	db := &DB{dir: dir, lock: lock, fs: o.FS, opts: o, log: o.Logger, colls: make(map[string]*collection),
-		stop: make(chan struct{}), done: make(chan struct{})}
+		stop: make(chan struct{}), done: make(chan struct{}), full: make(chan struct{}, 1)}
 	configuredGroups := 0
 	if opts != nil {
 		configuredGroups = opts.NumGroups
@@ -622,7 +623,16 @@ func (db *DB) Write(ctx context.Context, points []model.Point) error {
 
 	db.mu.Lock()
 	db.apply(seq, points)
+	full := db.memPoints >= db.opts.MaxMemoryPoints
 	db.mu.Unlock()
+	if full {
+		// Wake the background flusher now rather than at its next tick,
+		// so memory stays near the bound at high ingest rates.
+		select {
+		case db.full <- struct{}{}:
+		default:
+		}
+	}
 	return nil
 }
 
@@ -966,6 +976,7 @@ func (db *DB) flushLoop() {
 		case <-db.stop:
 			return
 		case <-tick.C:
+		case <-db.full:
 		}
 		if time.Since(lastRetention) >= db.opts.RetentionInterval {
 			if err := db.EnforceRetention(ctx); err != nil && ctx.Err() == nil && !errors.Is(err, ErrClosed) {

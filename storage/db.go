@@ -913,8 +913,9 @@ func (db *DB) unswap(work []*series) {
 					s.imm.cols[name] = mc
 					continue
 				}
+				seqs := mc.seqs()
 				for i := 0; i < mc.col.Len(); i++ {
-					dst.append(mc.col.Times[i], mc.col.Value(i), mc.seqs[i])
+					dst.append(mc.col.Times[i], mc.col.Value(i), seqs[i])
 				}
 			}
 			s.imm.points += s.mem.points

@@ -7,12 +7,13 @@ import (
 )
 
 // memColumn holds the values of one field of one series in memory, in the
-// order they arrived, with the sequence number of the batch that wrote each.
+// order they arrived, with the sequence number of the batch that wrote each
+// (kept as runs: a batch's values of a column arrive together).
 // Appends never modify existing elements, so a reader may keep a copy of the
 // slice headers taken under the DB's read lock and use them after unlocking.
 type memColumn struct {
 	col  model.Column
-	seqs []uint64
+	runs []seqRun // by first index; a run lasts until the next one
 	// ordered is true while every append had a time above the previous
 	// one, so col is already sorted and free of repeats.
 	ordered bool
@@ -22,18 +23,42 @@ func newMemColumn(name string, kind model.Kind) *memColumn {
 	return &memColumn{col: model.Column{Name: name, Kind: kind}, ordered: true}
 }
 
+// seqRun says that the values from index at on were written by batch seq.
+type seqRun struct {
+	at  int
+	seq uint64
+}
+
 func (m *memColumn) append(t int64, v model.Value, seq uint64) {
-	if n := len(m.col.Times); n > 0 && t <= m.col.Times[n-1] {
+	n := len(m.col.Times)
+	if n > 0 && t <= m.col.Times[n-1] {
 		m.ordered = false
 	}
 	m.col.Append(t, v)
-	m.seqs = append(m.seqs, seq)
+	if len(m.runs) == 0 || m.runs[len(m.runs)-1].seq != seq {
+		m.runs = append(m.runs, seqRun{at: n, seq: seq})
+	}
+}
+
+// seqs returns every value's sequence number.
+func (m *memColumn) seqs() []uint64 {
+	out := make([]uint64, m.col.Len())
+	for k, r := range m.runs {
+		end := len(out)
+		if k+1 < len(m.runs) {
+			end = m.runs[k+1].at
+		}
+		for i := r.at; i < end; i++ {
+			out[i] = r.seq
+		}
+	}
+	return out
 }
 
 // snapshot returns a copy of the column's headers that stays valid while
 // later appends happen.
 func (m *memColumn) snapshot() memColumn {
-	return memColumn{col: m.col, seqs: m.seqs[:len(m.seqs):len(m.seqs)], ordered: m.ordered}
+	return memColumn{col: m.col, runs: m.runs[:len(m.runs):len(m.runs)], ordered: m.ordered}
 }
 
 // sorted returns the column sorted by time with one value per time: the one
@@ -48,12 +73,13 @@ func (m *memColumn) sorted() model.Column {
 	for i := range idx {
 		idx[i] = i
 	}
+	seqs := m.seqs()
 	sort.SliceStable(idx, func(a, b int) bool {
 		ia, ib := idx[a], idx[b]
 		if m.col.Times[ia] != m.col.Times[ib] {
 			return m.col.Times[ia] < m.col.Times[ib]
 		}
-		return m.seqs[ia] < m.seqs[ib]
+		return seqs[ia] < seqs[ib]
 	})
 	out := model.Column{Name: m.col.Name, Kind: m.col.Kind}
 	for k, i := range idx {

@@ -73,13 +73,14 @@ func cut(col model.Column, min, max int64) model.Column {
 func (m *memColumn) without(min, max int64, seq uint64) (*memColumn, int) {
 	out := newMemColumn(m.col.Name, m.col.Kind)
 	removed := 0
+	seqs := m.seqs()
 	for i := 0; i < m.col.Len(); i++ {
 		t := m.col.Times[i]
-		if t >= min && t <= max && m.seqs[i] < seq {
+		if t >= min && t <= max && seqs[i] < seq {
 			removed++
 			continue
 		}
-		out.append(t, m.col.Value(i), m.seqs[i])
+		out.append(t, m.col.Value(i), seqs[i])
 	}
 	return out, removed
 }

@@ -16,5 +16,13 @@
 // SOLTIX_DIFF_SEED=n reruns one seed; SOLTIX_DIFF_RANDOM=1 adds a seed from
 // the clock; -short runs fewer queries.
 //
+// Also here: TestKillNineLosesNoAcknowledgedWrite (SIGKILL mid-ingest,
+// every acknowledged point back, rollups agreeing with raw data),
+// TestBadInputChangesNothing, TestDeleteThroughHTTP,
+// TestRollupsThroughHTTP (EXPLAIN levels, late writes, retention over
+// HTTP), and TestConsole, which drives the web console in headless
+// Chromium (skipped without Chromium, except in CI, where it fails) and
+// saves screenshots to $SOLTIX_ARTIFACTS.
+//
 // The package has no non-test code; this file only documents it.
 package e2e

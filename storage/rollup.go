@@ -30,6 +30,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -264,18 +265,26 @@ func appendValue(dst []byte, v model.Value) []byte {
 
 // appendRow encodes the summary of the bucket starting at start:
 //
-//	version 1 byte (1), count uvarint, first time − start uvarint,
-//	last time − first time uvarint, first value, last value, and for
-//	numeric kinds min, max, sum (each a value of the field's kind) and m2
-//	(f64).
+//	version 1 byte (1), unit 1 byte u (0 to 9), count uvarint,
+//	(first time − start) / 10^u uvarint, (last time − first time) / 10^u
+//	uvarint, first value, last value, and for numeric kinds min, max, sum
+//	(each a value of the field's kind) and m2 (f64).
+//
+// u is the largest power of ten that divides both time offsets, so data
+// on whole seconds spends two or three bytes on them instead of six.
 //
 // Values: f64 little-endian bits (float), varint (int), uvarint (uint),
 // one byte 0/1 (bool), uvarint length and bytes (string).
 func appendRow(dst []byte, k model.Kind, start int64, s *model.Summary) []byte {
-	dst = append(dst, rowVersion)
+	off, span := uint64(s.MinTime-start), uint64(s.MaxTime-s.MinTime)
+	u, scale := 0, uint64(1)
+	for u < 9 && off%(scale*10) == 0 && span%(scale*10) == 0 {
+		u, scale = u+1, scale*10
+	}
+	dst = append(dst, rowVersion, byte(u))
 	dst = binary.AppendUvarint(dst, uint64(s.Count))
-	dst = binary.AppendUvarint(dst, uint64(s.MinTime-start))
-	dst = binary.AppendUvarint(dst, uint64(s.MaxTime-s.MinTime))
+	dst = binary.AppendUvarint(dst, off/scale)
+	dst = binary.AppendUvarint(dst, span/scale)
 	dst = appendValue(dst, s.First)
 	dst = appendValue(dst, s.Last)
 	if k.Numeric() {
@@ -358,10 +367,20 @@ func decodeRow(b []byte, k model.Kind, start int64) (model.Summary, error) {
 	if len(b) == 0 || b[0] != rowVersion {
 		return s, errors.New("rollup row of an unknown version")
 	}
-	r := &rowReader{b: b[1:]}
+	if len(b) < 2 || b[1] > 9 {
+		return s, errors.New("malformed rollup row")
+	}
+	scale := uint64(1)
+	for range b[1] {
+		scale *= 10
+	}
+	r := &rowReader{b: b[2:]}
 	n := r.uvarint()
-	ft := r.uvarint()
-	span := r.uvarint()
+	fhi, ft := bits.Mul64(r.uvarint(), scale)
+	shi, span := bits.Mul64(r.uvarint(), scale)
+	if fhi != 0 || shi != 0 || ft > math.MaxInt64 || span > math.MaxInt64 {
+		return s, errors.New("malformed rollup row")
+	}
 	s.Count, s.MinTime = int(n), start+int64(ft)
 	s.MaxTime = s.MinTime + int64(span)
 	s.First, s.Last = r.value(k), r.value(k)
@@ -385,7 +404,7 @@ func decodeRow(b []byte, k model.Kind, start int64) (model.Summary, error) {
 			r.b = r.b[8:]
 		}
 	}
-	if r.err || len(r.b) != 0 || n == 0 || n > math.MaxInt32 || s.MaxTime < s.MinTime {
+	if r.err || len(r.b) != 0 || n == 0 || n > math.MaxInt32 || s.MaxTime < s.MinTime || s.MinTime < start {
 		return s, errors.New("malformed rollup row")
 	}
 	return s, nil

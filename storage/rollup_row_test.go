@@ -14,6 +14,8 @@ func TestRollupRowRoundTrip(t *testing.T) {
 		{Kind: model.KindFloat, Times: []int64{start + 5, start + 9, start + 70}, Floats: []float64{1.5, math.Copysign(0, -1), -3e300}},
 		{Kind: model.KindInt, Times: []int64{start, start + 1}, Ints: []int64{math.MaxInt64, math.MinInt64}},
 		{Kind: model.KindUint, Times: []int64{start + 3}, Uints: []uint64{math.MaxUint64}},
+		{Kind: model.KindInt, Times: []int64{start + 10e9, start + 3590e9}, Ints: []int64{4, 5}}, // whole seconds: unit 10^9
+		{Kind: model.KindInt, Times: []int64{start + 2e6, start + 5e9}, Ints: []int64{4, 5}},     // unit 10^6
 		{Kind: model.KindBool, Times: []int64{start + 1, start + 2}, Bools: []bool{true, false}},
 		{Kind: model.KindString, Times: []int64{start + 1, start + 2}, Strings: []string{"", "a\x00\xffb"}},
 	}
@@ -26,6 +28,9 @@ func TestRollupRowRoundTrip(t *testing.T) {
 		}
 		if !sameSummary(got, s) {
 			t.Errorf("%s: got %+v, want %+v", c.Kind, got, s)
+		}
+		if c.Times[0]-start >= 1e6 && b[1] < 6 {
+			t.Errorf("%s: offsets of whole milliseconds written with unit 10^%d", c.Kind, b[1])
 		}
 		for cut := range len(b) {
 			if _, err := decodeRow(b[:cut], c.Kind, start); err == nil {

@@ -139,24 +139,31 @@ var (
 )
 
 // GenerateIoT builds an IoT-like set in the spirit of TSBS's trucks: per
-// truck seven float readings (random walks with 2 to 5 decimals) every
-// interval, with jittered timestamps. About 1% of readings never arrive,
-// 3% lack some fields, and 5% arrive late, a few batches after their time.
+// truck seven float readings every interval, each a random walk with a
+// physically plausible step at the sensor's resolution (position to 5
+// decimals moving about 20 m per reading, elevation to 0.1 m, velocity to
+// 0.1 km/h, heading in whole degrees, grade and fuel consumption to one
+// decimal), timestamped by the device's clock in milliseconds with up to
+// a tenth of the interval of jitter. About 1% of readings never arrive, 3%
+// lack some fields, and 5% arrive late, a few batches after their time.
 func GenerateIoT(cfg GenConfig) *Data {
 	r := rand.New(rand.NewPCG(cfg.Seed, 0x107))
 	d := &Data{Name: "iot", Start: cfg.Start, End: cfg.Start.Add(cfg.Duration),
 		Measurement: "readings", Fields: truckFields, DeviceTag: "name"}
 	tags := make([]string, cfg.Hosts)
 	vals := make([][]float64, cfg.Hosts)
-	scale := []float64{1e5, 1e5, 10, 100, 10, 10, 100} // decimals per field
+	scale := []float64{1e5, 1e5, 10, 10, 1, 10, 10}           // resolution per field
+	step := []float64{0.0002, 0.0002, 0.5, 1, 2, 0.2, 0.5}    // σ of a step per field
+	lo := []float64{-90, -180, -100, 0, math.Inf(-1), -15, 0} // clamps
+	hi := []float64{90, 180, 5000, 120, math.Inf(1), 15, 60}
 	for h := range cfg.Hosts {
 		name := "truck_" + strconv.Itoa(h)
 		d.Hosts = append(d.Hosts, name)
 		tags[h] = fmt.Sprintf("readings,name=%s,fleet=%s,driver=%s,model=%s,device_version=%s ", name,
 			truckFleets[r.IntN(len(truckFleets))], truckDrivers[r.IntN(len(truckDrivers))],
 			truckModels[r.IntN(len(truckModels))], truckDevices[r.IntN(len(truckDevices))])
-		vals[h] = []float64{r.Float64()*180 - 90, r.Float64()*360 - 180, r.Float64() * 500, r.Float64() * 100,
-			r.Float64() * 360, r.Float64() * 10, r.Float64() * 50}
+		vals[h] = []float64{r.Float64()*120 - 60, r.Float64()*360 - 180, r.Float64() * 500, r.Float64() * 100,
+			r.Float64() * 360, r.Float64()*10 - 5, r.Float64()*30 + 10}
 	}
 	b := &batcher{d: d, size: cfg.Batch, buf: make([]byte, 0, cfg.Batch*200)}
 	type lateLine struct {
@@ -165,7 +172,7 @@ func GenerateIoT(cfg GenConfig) *Data {
 	}
 	var late []lateLine
 	line := make([]byte, 0, 512)
-	jitter := max(int64(cfg.Interval)/10, 1)
+	jitterMs := max(int64(cfg.Interval/time.Millisecond)/10, 1)
 	for t := cfg.Start; t.Before(d.End); t = t.Add(cfg.Interval) {
 		for h := range cfg.Hosts {
 			if r.IntN(100) == 0 {
@@ -174,7 +181,11 @@ func GenerateIoT(cfg GenConfig) *Data {
 			line = append(line[:0], tags[h]...)
 			n := 0
 			for f := range truckFields {
-				vals[h][f] += r.NormFloat64() * 0.5
+				v := vals[h][f] + r.NormFloat64()*step[f]
+				if f == 4 { // heading wraps
+					v = math.Mod(v+360, 360)
+				}
+				vals[h][f] = max(lo[f], min(hi[f], v))
 				if r.IntN(100) < 3 && f > 0 {
 					continue // a missing field
 				}
@@ -183,13 +194,13 @@ func GenerateIoT(cfg GenConfig) *Data {
 				}
 				line = append(line, truckFields[f]...)
 				line = append(line, '=')
-				v := float64(int64(vals[h][f]*scale[f])) / scale[f]
+				v = math.Round(vals[h][f]*scale[f]) / scale[f]
 				line = strconv.AppendFloat(line, v, 'f', -1, 64)
 				n++
 			}
 			d.Values += n
 			line = append(line, ' ')
-			line = strconv.AppendInt(line, t.UnixNano()+r.Int64N(jitter), 10)
+			line = strconv.AppendInt(line, t.UnixNano()+r.Int64N(jitterMs)*int64(time.Millisecond), 10)
 			line = append(line, '\n')
 			if r.IntN(100) < 5 {
 				late = append(late, lateLine{due: d.Lines + 3*cfg.Batch, line: append([]byte(nil), line...)})

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -59,6 +60,7 @@ func FuzzDecodeInts(f *testing.F) {
 		}
 	}
 	seeds(f, AppendInts(nil, cpuSet(1, 300)[0].ints))
+	f.Add(AppendInts(nil, randomWalk(rand.New(rand.NewPCG(5, 6)), 200, 1))) // a Huffman stream
 	f.Fuzz(func(t *testing.T, data []byte) { checkDecode(t, data, AppendInts, DecodeInts, eqInts) })
 }
 

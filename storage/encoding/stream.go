@@ -14,6 +14,7 @@ import (
 //	packDict   byte k, k uvarint (sorted, delta), words base-k digits, d per 64-bit word
 //	packVarbit uvarint min, byte c, c widths, bits     prefix-coded classes
 //	packSparse uvarint base, uvarint nz, gaps, values  values ≠ base and their positions
+//	packHuff   byte k, k uvarint, lengths, codes      canonical Huffman code (huff.go)
 //
 // The packer computes the exact size of every candidate and emits the
 // smallest one.
@@ -23,6 +24,7 @@ const (
 	packDict   = 2
 	packVarbit = 3
 	packSparse = 4
+	packHuff   = 5
 
 	maxDict = 16
 )
@@ -65,6 +67,7 @@ type plan struct {
 	k    int
 	base uint64 // packSparse, packConst
 	nz   int
+	huff *huffCode // packHuff
 }
 
 // planStream chooses the packing for us. Sparse packing is considered only
@@ -115,6 +118,14 @@ func planStream(us []uint64, allowSparse bool) plan {
 		if size < best.size {
 			p.kind, p.size = packDict, size
 			best = p
+		}
+		// Skewed small alphabets: a Huffman code.
+		if m >= 16 {
+			if h, ok := planHuff(us, p.dict[:p.k]); ok {
+				if size := 1 + h.size(); size < best.size {
+					best = plan{kind: packHuff, size: size, huff: &h}
+				}
+			}
 		}
 	}
 
@@ -319,6 +330,8 @@ func appendPlanned(dst []byte, us []uint64, p plan) []byte {
 			}
 		}
 		dst = bw.finish()
+	case packHuff:
+		dst = appendHuff(dst, us, p.huff)
 	case packSparse:
 		dst = binary.AppendUvarint(dst, p.base)
 		dst = binary.AppendUvarint(dst, uint64(p.nz))
@@ -486,6 +499,8 @@ func readStream(r *reader, out []uint64, allowSparse bool) {
 			out[pos] = vals[j]
 			pos++
 		}
+	case packHuff:
+		readHuff(r, out)
 	default:
 		r.fail(corrupt("stream kind %d", kind))
 	}

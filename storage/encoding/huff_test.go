@@ -1,0 +1,147 @@
+package encoding
+
+import (
+	"errors"
+	"maps"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// randomWalk returns n integers whose steps are rounded normal draws with
+// standard deviation sigma: a skewed alphabet of steps.
+func randomWalk(r *rand.Rand, n int, sigma float64) []int64 {
+	out := make([]int64, n)
+	v := 50.0
+	for i := range out {
+		v += r.NormFloat64() * sigma
+		out[i] = int64(math.Round(v))
+	}
+	return out
+}
+
+func TestHuffmanStreams(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, tc := range []struct {
+		name     string
+		vs       []int64
+		wantHuff bool
+	}{
+		{"walk sigma 1", randomWalk(r, 1000, 1), true},
+		{"walk sigma 1.5", randomWalk(r, 1000, 1.5), true},
+		{"walk of 20", randomWalk(r, 20, 1), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			enc := AppendInts(nil, tc.vs)
+			got, err := DecodeInts(nil, enc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range tc.vs {
+				if got[i] != tc.vs[i] {
+					t.Fatalf("value %d: got %d, want %d", i, got[i], tc.vs[i])
+				}
+			}
+			ip := planInts(tc.vs)
+			if isHuff := ip.p.kind == packHuff; isHuff != tc.wantHuff {
+				t.Errorf("stream packing %d (huffman %v), want huffman %v", ip.p.kind, isHuff, tc.wantHuff)
+			}
+			if ip.p.kind == packHuff {
+				// The planned size is exact.
+				if n := len(appendPlanned(nil, ip.us, ip.p)); n != ip.p.size {
+					t.Errorf("planned %d bytes, wrote %d", ip.p.size, n)
+				}
+			}
+			t.Logf("%d values in %d bytes (%.2f bits each)", len(tc.vs), len(enc), float64(8*len(enc))/float64(len(tc.vs)))
+		})
+	}
+}
+
+// TestHuffmanRejects checks that corrupt Huffman streams fail cleanly.
+func TestHuffmanRejects(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	us := make([]uint64, 200)
+	for i := range us {
+		us[i] = zigzag(int64(math.Round(r.NormFloat64())))
+	}
+	dict := slices.Sorted(maps.Keys(func() map[uint64]bool {
+		m := map[uint64]bool{}
+		for _, u := range us {
+			m[u] = true
+		}
+		return m
+	}()))
+	h, ok := planHuff(us, dict)
+	if !ok {
+		t.Fatal("no huffman code for a rounded normal sample")
+	}
+	good := appendHuff(nil, us, &h)
+	decode := func(b []byte) error {
+		rd := &reader{src: b}
+		out := make([]uint64, len(us))
+		readHuff(rd, out)
+		if rd.err == nil && rd.off != len(b) {
+			return errors.New("trailing bytes")
+		}
+		return rd.err
+	}
+	if err := decode(good); err != nil {
+		t.Fatalf("good stream: %v", err)
+	}
+	lensAt := 1
+	for i := range h.k {
+		lensAt += uvarintLen(h.syms[i] - func() uint64 {
+			if i == 0 {
+				return 0
+			}
+			return h.syms[i-1]
+		}())
+	}
+	for name, mutate := range map[string]func(b []byte){
+		"size 1":         func(b []byte) { b[0] = 1 },
+		"size too large": func(b []byte) { b[0] = maxHuff + 1 },
+		"incomplete code": func(b []byte) {
+			b[lensAt] = b[lensAt]&0x0f | 0xf0 // first length 15
+		},
+		"zero length": func(b []byte) { b[lensAt] &= 0x0f },
+	} {
+		b := append([]byte(nil), good...)
+		mutate(b)
+		if err := decode(b); err == nil || !errors.Is(err, ErrCorrupt) {
+			t.Errorf("%s: got %v, want a corruption error", name, err)
+		}
+	}
+	for cut := 1; cut < len(good); cut++ {
+		if err := decode(good[:cut]); err == nil {
+			t.Errorf("a stream cut to %d of %d bytes decoded", cut, len(good))
+		}
+	}
+}
+
+// BenchmarkWalkInts encodes and decodes blocks of a random walk with unit
+// normal steps, whose step stream is Huffman-coded.
+//
+//	go test -run '^$' -bench WalkInts ./storage/encoding
+func BenchmarkWalkInts(b *testing.B) {
+	vs := randomWalk(rand.New(rand.NewPCG(7, 8)), 1000, 1)
+	enc := AppendInts(nil, vs)
+	b.Run("encode", func(b *testing.B) {
+		var buf []byte
+		for range b.N {
+			buf = AppendInts(buf[:0], vs)
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(vs)), "ns/value")
+	})
+	b.Run("decode", func(b *testing.B) {
+		out := make([]int64, 0, len(vs))
+		for range b.N {
+			var err error
+			if out, err = DecodeInts(out[:0], enc); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(vs)), "ns/value")
+	})
+	b.ReportMetric(float64(len(enc))/float64(len(vs)), "bytes/value")
+}

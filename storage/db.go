@@ -615,7 +615,7 @@ func (db *DB) Write(ctx context.Context, points []model.Point) error {
 	}
 
 	seq := db.seq.Add(1)
-	rec := appendBatch(make([]byte, 0, 64*len(points)), seq, points)
+	rec := appendBatch(make([]byte, 0, batchSize(points)), seq, points)
 	if _, err := db.wal.Append(rec); err != nil {
 		db.log.Error("wal append failed; write not acknowledged", "err", err)
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
@@ -646,7 +646,7 @@ func (db *DB) checkKinds(points []model.Point, drop bool) []Conflict {
 	for i := range points {
 		p := &points[i]
 		c := db.coll(p.Collection)
-		kept := p.Fields[:0:0]
+		clash := false
 		for _, f := range p.Fields {
 			have, ok := c.fields[f.Key]
 			switch {
@@ -655,11 +655,16 @@ func (db *DB) checkKinds(points []model.Point, drop bool) []Conflict {
 				added = append(added, struct{ c, f string }{p.Collection, f.Key})
 			case have != f.Value.Kind:
 				conflicts = append(conflicts, Conflict{Point: i, Collection: p.Collection, Field: f.Key, Have: have, Got: f.Value.Kind})
-				continue
+				clash = true
 			}
-			kept = append(kept, f)
 		}
-		if drop {
+		if drop && clash {
+			kept := make([]model.Field, 0, len(p.Fields))
+			for _, f := range p.Fields {
+				if c.fields[f.Key] == f.Value.Kind {
+					kept = append(kept, f)
+				}
+			}
 			p.Fields = kept
 		}
 	}

@@ -141,6 +141,23 @@ func appendBatch(dst []byte, seq uint64, points []model.Point) []byte {
 	return dst
 }
 
+// batchSize returns an upper bound of the bytes appendBatch writes for
+// points, so the record is built in one allocation.
+func batchSize(points []model.Point) int {
+	n := 1 + 2*binary.MaxVarintLen64
+	for i := range points {
+		p := &points[i]
+		n += binary.MaxVarintLen64 + len(p.Collection) + 2*binary.MaxVarintLen64
+		for _, t := range p.Tags {
+			n += 2*binary.MaxVarintLen64 + len(t.Key) + len(t.Value)
+		}
+		for _, f := range p.Fields {
+			n += 2*binary.MaxVarintLen64 + 1 + len(f.Key) + len(f.Value.Str())
+		}
+	}
+	return n
+}
+
 func appendStr(dst []byte, s string) []byte {
 	dst = binary.AppendUvarint(dst, uint64(len(s)))
 	return append(dst, s...)

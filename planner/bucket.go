@@ -4,6 +4,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/soltixdb/soltix/model"
 	"github.com/soltixdb/soltix/query"
 )
 
@@ -67,10 +68,10 @@ func (b *bucketer) span(t int64) (lo, hi int64) {
 		}
 		return lo, addClamp(lo, b.width) - 1
 	case bucketCalendar:
-		m := monthIndex(t)
+		m := model.MonthIndex(t)
 		start := floorDiv(m, b.months) * b.months
-		lo = monthStart(start)
-		next := monthStart(start + b.months)
+		lo = model.MonthStart(start)
+		next := model.MonthStart(start + b.months)
 		if next == math.MaxInt64 {
 			return lo, math.MaxInt64
 		}
@@ -98,8 +99,8 @@ func (b *bucketer) count(lo, hi int64) uint64 {
 		h, _ := b.span(hi)
 		return (uint64(h)-uint64(l))/uint64(b.width) + 1
 	case bucketCalendar:
-		l := floorDiv(monthIndex(lo), b.months)
-		h := floorDiv(monthIndex(hi), b.months)
+		l := floorDiv(model.MonthIndex(lo), b.months)
+		h := floorDiv(model.MonthIndex(hi), b.months)
 		return uint64(h-l) + 1
 	}
 	return 1
@@ -110,30 +111,4 @@ func addClamp(a, b int64) int64 {
 		return math.MaxInt64
 	}
 	return a + b
-}
-
-// monthIndex returns year*12 + month-1 of t in UTC.
-func monthIndex(t int64) int64 {
-	tm := time.Unix(0, t).UTC()
-	return int64(tm.Year())*12 + int64(tm.Month()) - 1
-}
-
-var (
-	minTime = time.Unix(0, math.MinInt64).UTC()
-	maxTime = time.Unix(0, math.MaxInt64).UTC()
-)
-
-// monthStart returns the first instant of month index m, clamped to the
-// range of int64 nanoseconds.
-func monthStart(m int64) int64 {
-	y := floorDiv(m, 12)
-	mo := m - y*12
-	tm := time.Date(int(y), time.Month(mo+1), 1, 0, 0, 0, 0, time.UTC)
-	switch {
-	case tm.Before(minTime):
-		return math.MinInt64
-	case tm.After(maxTime):
-		return math.MaxInt64
-	}
-	return tm.UnixNano()
 }

@@ -65,23 +65,49 @@ func (db *DB) Compact(ctx context.Context) error {
 // data a tombstone covers.
 func (db *DB) compact(ctx context.Context, minFiles int) error {
 	db.mu.RLock()
-	var todo [][]*dataFile
-	for _, files := range db.units() {
+	var todo []unitKey
+	for k, files := range db.units() {
 		if len(files) >= minFiles || db.unitCovered(files) {
-			todo = append(todo, files)
+			todo = append(todo, k)
 		}
 	}
 	db.mu.RUnlock()
 	var errs []error
-	for _, files := range todo {
+	for _, k := range todo {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := db.compactUnit(ctx, files); err != nil {
+		if err := db.compactUnit(ctx, k); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// unitFiles returns the files of one unit, by sequence number. The caller
+// holds mu.
+func (db *DB) unitFiles(k unitKey) []*dataFile {
+	c := db.colls[k.coll]
+	if c == nil {
+		return nil
+	}
+	part := db.opts.PartitionDuration.Nanoseconds()
+	seen := make(map[*dataFile]bool)
+	var out []*dataFile
+	for _, s := range c.series {
+		if s.group != k.group {
+			continue
+		}
+		for _, fs := range s.files {
+			f := fs.f
+			if !seen[f] && f.meta.Group == k.group && floorDiv(f.meta.MinTime, part) == k.partition {
+				seen[f] = true
+				out = append(out, f)
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].meta.Seq < out[j].meta.Seq })
+	return out
 }
 
 // unitCovered reports whether a tombstone covers data of the files. The
@@ -104,7 +130,12 @@ func (db *DB) unitCovered(files []*dataFile) bool {
 	return false
 }
 
-func (db *DB) compactUnit(ctx context.Context, inputs []*dataFile) error {
+// compactUnit rewrites the files a unit holds now. The inputs are read
+// under flushMu, so they are every file of the unit: the output, which
+// gets a new (higher) sequence number, must not outrank a file it does not
+// include, or that file's newer values would lose to the output's older
+// ones.
+func (db *DB) compactUnit(ctx context.Context, k unitKey) error {
 	db.flushMu.Lock()
 	defer db.flushMu.Unlock()
 	start := time.Now()
@@ -113,11 +144,10 @@ func (db *DB) compactUnit(ctx context.Context, inputs []*dataFile) error {
 		db.mu.RUnlock()
 		return ErrClosed
 	}
-	for _, f := range inputs {
-		if f.obsolete.Load() {
-			db.mu.RUnlock()
-			return nil // compacted meanwhile
-		}
+	inputs := db.unitFiles(k)
+	if len(inputs) == 0 || len(inputs) == 1 && !db.unitCovered(inputs) {
+		db.mu.RUnlock()
+		return nil // compacted meanwhile, or dropped
 	}
 	tombs := append([]*tombstone(nil), db.tombs...)
 	db.mu.RUnlock()

@@ -68,11 +68,13 @@ type blockEncoder struct {
 
 // encode returns the stored bytes (flag and payload, without the CRC) of a
 // valid, non-empty block. When sharedTimes is true the body holds the values
-// only: the index says which other block holds the times. The result is
-// valid until the next call.
-func (e *blockEncoder) encode(c *model.Column, sharedTimes bool) []byte {
+// only: the index says which other block holds the times; a non-nil subset
+// is the bitmap of which of those times the block has, written before the
+// values. The result is valid until the next call.
+func (e *blockEncoder) encode(c *model.Column, sharedTimes bool, subset []byte) []byte {
 	// body[0] is reserved for the flag, so a raw block needs no copy.
 	body := append(e.body[:0], blockRaw)
+	body = append(body, subset...)
 	if !sharedTimes {
 		e.times = appendTimes(e.times[:0], c.Times)
 		body = binary.AppendUvarint(body, uint64(len(e.times)))
@@ -186,4 +188,51 @@ func decodeSharedBlock(col *model.Column, stored []byte, count int) error {
 		return err
 	}
 	return decodeValues(col, body, count)
+}
+
+// subsetBitmap returns the bitmap of which of all (sorted) the times ts
+// (sorted, each in all) are: bit i, in byte i/8 at bit i%8, for all[i].
+func subsetBitmap(dst []byte, all, ts []int64) []byte {
+	dst = append(dst[:0], make([]byte, (len(all)+7)/8)...)
+	j := 0
+	for i, t := range all {
+		if j < len(ts) && ts[j] == t {
+			dst[i/8] |= 1 << (i % 8)
+			j++
+		}
+	}
+	return dst
+}
+
+// decodeSubsetBlock decodes a version 2 block that holds count of the
+// times all of another block: its body is the bitmap of which (see
+// subsetBitmap) and then count values. It appends the times and values to
+// col.
+func decodeSubsetBlock(col *model.Column, stored []byte, count int, all []int64) error {
+	if err := checkCount(count); err != nil {
+		return err
+	}
+	body, err := blockBody(stored)
+	if err != nil {
+		return err
+	}
+	n := (len(all) + 7) / 8
+	if len(body) < n {
+		return fmt.Errorf("subset bitmap of %d bytes, block holds %d", n, len(body))
+	}
+	bitmap := body[:n]
+	if r := len(all) % 8; r != 0 && bitmap[n-1]>>r != 0 {
+		return errors.New("subset bitmap has bits past the times it selects from")
+	}
+	start := len(col.Times)
+	for i, t := range all {
+		if bitmap[i/8]&(1<<(i%8)) != 0 {
+			col.Times = append(col.Times, t)
+		}
+	}
+	if got := len(col.Times) - start; got != count {
+		col.Times = col.Times[:start]
+		return fmt.Errorf("subset bitmap selects %d times, index says %d", got, count)
+	}
+	return decodeValues(col, body[n:], count)
 }

@@ -581,7 +581,7 @@ func TestWriteOptionsRejects(t *testing.T) {
 // TestDecodeBlockRejects feeds malformed version 2 blocks to decodeBlock.
 func TestDecodeBlockRejects(t *testing.T) {
 	var enc blockEncoder
-	valid := append([]byte(nil), enc.encode(&model.Column{Kind: model.KindInt, Times: []int64{1, 2, 3}, Ints: []int64{4, 5, 6}}, false)...)
+	valid := append([]byte(nil), enc.encode(&model.Column{Kind: model.KindInt, Times: []int64{1, 2, 3}, Ints: []int64{4, 5, 6}}, false, nil)...)
 	body := append([]byte{blockRaw}, valid[1:]...)
 	if valid[0] == blockSnappy {
 		b, err := unsnappy(valid[1:])
@@ -643,7 +643,7 @@ func TestSnappyOnlyWhenSmaller(t *testing.T) {
 	}
 	for _, tc := range tests {
 		var enc blockEncoder
-		stored := enc.encode(&tc.col, false)
+		stored := enc.encode(&tc.col, false, nil)
 		if stored[0] != tc.flag {
 			t.Errorf("%s: got flag %d, want %d", tc.name, stored[0], tc.flag)
 		}

@@ -154,8 +154,8 @@ func FuzzBlock(f *testing.F) {
 	var enc blockEncoder
 	for _, s := range goldenSeriesV2() {
 		for _, c := range s.Columns {
-			f.Add(append([]byte(nil), enc.encode(&c, false)...), uint8(c.Kind), uint32(c.Len()))
-			f.Add(append([]byte(nil), enc.encode(&c, true)...), uint8(c.Kind)|shared, uint32(c.Len()))
+			f.Add(append([]byte(nil), enc.encode(&c, false, nil)...), uint8(c.Kind), uint32(c.Len()))
+			f.Add(append([]byte(nil), enc.encode(&c, true, nil)...), uint8(c.Kind)|shared, uint32(c.Len()))
 			body := appendBlockBodyV1(nil, &c)
 			f.Add(snappy.Encode(nil, body), uint8(c.Kind)|v1, uint32(c.Len()))
 		}
@@ -163,8 +163,8 @@ func FuzzBlock(f *testing.F) {
 	rng := rand.New(rand.NewSource(2))
 	for _, k := range allKinds {
 		c := kindColumn(rng, "x", k, 300, 0, 10)
-		f.Add(append([]byte(nil), enc.encode(&c, false)...), uint8(k), uint32(c.Len()))
-		f.Add(append([]byte(nil), enc.encode(&c, true)...), uint8(k)|shared, uint32(c.Len()))
+		f.Add(append([]byte(nil), enc.encode(&c, false, nil)...), uint8(k), uint32(c.Len()))
+		f.Add(append([]byte(nil), enc.encode(&c, true, nil)...), uint8(k)|shared, uint32(c.Len()))
 	}
 	f.Fuzz(func(t *testing.T, stored []byte, kind uint8, count uint32) {
 		col := model.Column{Kind: model.Kind(kind &^ (v1 | shared))}
@@ -194,10 +194,10 @@ func FuzzBlock(f *testing.F) {
 		var enc blockEncoder
 		again := model.Column{Kind: col.Kind}
 		if kind&shared != 0 {
-			err = decodeSharedBlock(&again, enc.encode(&col, true), col.Len())
+			err = decodeSharedBlock(&again, enc.encode(&col, true, nil), col.Len())
 			again.Times = col.Times
 		} else {
-			err = decodeBlock(&again, enc.encode(&col, false), col.Len())
+			err = decodeBlock(&again, enc.encode(&col, false, nil), col.Len())
 		}
 		if err != nil {
 			t.Fatalf("re-decode: %v", err)

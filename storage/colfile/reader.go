@@ -35,8 +35,11 @@ type blockRef struct {
 	crc    uint32 // the index's copy of the CRC (version 1 only)
 	// timesFrom is 0 when the block stores its own times, and k+1 when
 	// its times are those of the block at the same position in column k
-	// of the same series (version 2 only), which stores its own.
+	// of the same series (version 2 only), which stores its own. With
+	// subset set, the block holds some of those times, chosen by a bitmap
+	// at the start of its body.
 	timesFrom int
+	subset    bool
 }
 
 // Open opens the colfile at path with the operating system's filesystem.
@@ -268,7 +271,7 @@ func (r *Reader) parseIndex(idx []byte, base int64) error {
 			if r.version == 1 {
 				refs[j], err = p.columnV1(c, key)
 			} else {
-				refs[j], err = p.columnV2(c, key, cols[:j], refs[:j])
+				refs[j], err = p.columnV2(c, key, nCols, cols[:j], refs[:j])
 			}
 			if err != nil {
 				return err
@@ -278,6 +281,9 @@ func (r *Reader) parseIndex(idx []byte, base int64) error {
 			}
 			lo, hi = min(lo, c.MinTime), max(hi, c.MaxTime)
 			sum += uint64(c.Count)
+		}
+		if err := p.checkSubsets(key, cols, refs); err != nil {
+			return err
 		}
 		r.series[i] = SeriesInfo{Tags: tags, Key: key, Columns: cols}
 		r.blocks[i] = refs
@@ -332,7 +338,7 @@ const minStoredV2 = 2
 // columnV2 reads the rest of a version 2 column entry (its blocks) after
 // its name and kind. earlier and earlierRefs are the series' columns
 // before this one, which its blocks may take their times from.
-func (p *indexParser) columnV2(c *ColumnInfo, key string, earlier []ColumnInfo, earlierRefs [][]blockRef) ([]blockRef, error) {
+func (p *indexParser) columnV2(c *ColumnInfo, key string, nCols int, earlier []ColumnInfo, earlierRefs [][]blockRef) ([]blockRef, error) {
 	d := &p.d
 	nBlocks, err := p.count("block count")
 	if err != nil {
@@ -378,7 +384,15 @@ func (p *indexParser) columnV2(c *ColumnInfo, key string, earlier []ColumnInfo, 
 		b.Count = int(n)
 		b.MaxTime = b.MinTime + int64(span)
 		c.Count += b.Count
-		if from > 0 {
+		if from > uint64(nCols) {
+			// A subset of the times of column from-nCols-1's block k,
+			// checked once every column of the series is read.
+			src := from - uint64(nCols) - 1
+			if src >= uint64(nCols) || src == uint64(len(earlier)) {
+				return nil, p.bad("%s: times from a subset of column %d of %d", where, src, nCols)
+			}
+			refs[k].timesFrom, refs[k].subset = int(src)+1, true
+		} else if from > 0 {
 			if from > uint64(len(earlier)) {
 				return nil, p.bad("%s: times from column %d, which is not an earlier column of the series", where, from-1)
 			}
@@ -398,6 +412,33 @@ func (p *indexParser) columnV2(c *ColumnInfo, key string, earlier []ColumnInfo, 
 	c.MinTime = c.Blocks[0].MinTime
 	c.MaxTime = c.Blocks[nBlocks-1].MaxTime
 	return refs, nil
+}
+
+// checkSubsets checks the blocks of a series that take a subset of another
+// column's times: that column has the block, stores its own times there,
+// and holds at least as many times in a range that contains the block's.
+func (p *indexParser) checkSubsets(key string, cols []ColumnInfo, refs [][]blockRef) error {
+	for j := range cols {
+		for k, ref := range refs[j] {
+			if !ref.subset {
+				continue
+			}
+			b := &cols[j].Blocks[k]
+			src := ref.timesFrom - 1
+			sc := &cols[src]
+			where := fmt.Sprintf("series %q column %q block %d", key, cols[j].Name, k)
+			switch {
+			case k >= len(sc.Blocks):
+				return p.bad("%s: times from column %q, which has no block %d", where, sc.Name, k)
+			case refs[src][k].timesFrom != 0:
+				return p.bad("%s: times from column %q, whose block %d does not store its times", where, sc.Name, k)
+			case b.Count > sc.Blocks[k].Count || b.MinTime < sc.Blocks[k].MinTime || b.MaxTime > sc.Blocks[k].MaxTime:
+				return p.bad("%s: %d times in [%d, %d] cannot be a subset of the %d in [%d, %d] of column %q",
+					where, b.Count, b.MinTime, b.MaxTime, sc.Blocks[k].Count, sc.Blocks[k].MinTime, sc.Blocks[k].MaxTime, sc.Name)
+			}
+		}
+	}
+	return nil
 }
 
 // readFull reads exactly len(b) bytes at off.
@@ -623,6 +664,15 @@ func (r *Reader) readBlock(col *model.Column, series, column, k int) error {
 			return corrupt(err, "decode")
 		}
 		appendColumn(col, &dec)
+	case ref.subset:
+		owner := ref.timesFrom - 1
+		all, err := decodeBlockTimes(nil, ownerStored, r.series[series].Columns[owner].Blocks[k].Count)
+		if err != nil {
+			return ownerCorrupt(err, "decode times")
+		}
+		if err := decodeSubsetBlock(col, stored, bi.Count, all); err != nil {
+			return corrupt(err, "decode")
+		}
 	case ref.timesFrom > 0:
 		if col.Times, err = decodeBlockTimes(col.Times, ownerStored, bi.Count); err != nil {
 			return ownerCorrupt(err, "decode times")

@@ -91,7 +91,24 @@ func checkTimesFrom(t *testing.T, r *Reader, series []SeriesData, bs int) (share
 	for i, in := range series {
 		cols := slices.Clone(in.Columns)
 		slices.SortFunc(cols, func(a, b model.Column) int { return strings.Compare(a.Name, b.Name) })
+		ptrs := make([]*model.Column, len(cols))
+		for j := range cols {
+			ptrs[j] = &cols[j]
+		}
+		base, subset := planSubsets(ptrs, bs)
 		for j, c := range cols {
+			if subset[j] {
+				// Every block takes a subset of the base's block (the
+				// values were checked by checkFile).
+				for k, ref := range r.blocks[i][j] {
+					if !ref.subset || ref.timesFrom != base+1 {
+						t.Errorf("series %d column %q block %d: times from %d (subset %v), want a subset of column %d", i, c.Name, k, ref.timesFrom, ref.subset, base)
+					}
+					shared++
+					total++
+				}
+				continue
+			}
 			for k, lo := 0, 0; lo < c.Len(); k, lo = k+1, lo+bs {
 				cut := func(c model.Column) []int64 {
 					if lo >= c.Len() {
@@ -101,7 +118,7 @@ func checkTimesFrom(t *testing.T, r *Reader, series []SeriesData, bs int) (share
 				}
 				want := 0
 				for e := range j {
-					if k < len(r.blocks[i][e]) && r.blocks[i][e][k].timesFrom == 0 && slices.Equal(cut(cols[e]), cut(c)) {
+					if j != base && !subset[e] && k < len(r.blocks[i][e]) && r.blocks[i][e][k].timesFrom == 0 && slices.Equal(cut(cols[e]), cut(c)) {
 						want = e + 1
 						break
 					}
@@ -162,10 +179,10 @@ func TestSharedTimesRoundTrip(t *testing.T) {
 		{"different lengths", []model.Column{
 			col("a", model.KindFloat, jittered[:7]), col("b", model.KindFloat, jittered), col("c", model.KindInt, jittered[:6]),
 			col("d", model.KindInt, jittered[:2]),
-		}, 3, [][]int{{0, 0, 0}, {1, 1, 0}, {1, 1}, {0}}},
+		}, 3, [][]int{{2, 2, 2}, {0, 0, 0}, {2, 2}, {0}}}, // a: a subset of b, the base; c has no value in b's last block
 		{"one block each", []model.Column{
 			col("a", model.KindFloat, jittered), col("b", model.KindFloat, jittered), col("c", model.KindFloat, jittered[:8]),
-		}, DefaultBlockSize, [][]int{{0}, {1}, {0}}},
+		}, DefaultBlockSize, [][]int{{0}, {1}, {1}}}, // c: a subset of a
 		{"single values", []model.Column{
 			col("a", model.KindInt, jittered[:1]), col("b", model.KindInt, jittered[:1]), col("c", model.KindInt, jittered[1:2]),
 		}, 1, [][]int{{0}, {1}, {0}}},
@@ -344,9 +361,11 @@ func TestSharedTimesRejects(t *testing.T) {
 		{"times from itself", []model.Column{icol("a", ts, 1, 2, 3, 4, 5), icol("b", ts, 7, 8, 9, 10, 11)},
 			func(_ []BlockInfo, refs []blockRef) { refs[1].timesFrom = 2 }, false, "not an earlier column"},
 		{"times from a missing column", []model.Column{icol("a", ts, 1, 2, 3, 4, 5), icol("b", ts, 7, 8, 9, 10, 11)},
-			func(_ []BlockInfo, refs []blockRef) { refs[0].timesFrom = 1000 }, false, "not an earlier column"},
-		{"times from a later column", []model.Column{icol("a", ts, 1, 2, 3, 4, 5), icol("b", ts, 7, 8, 9, 10, 11), icol("c", ts[:1], 1)},
-			func(_ []BlockInfo, refs []blockRef) { refs[0].timesFrom = 4 }, false, "not an earlier column"},
+			func(_ []BlockInfo, refs []blockRef) { refs[0].timesFrom = 1000 }, false, "subset of column 997 of 2"},
+		{"times from a later column", []model.Column{icol("a", ts, 1, 2, 3, 4, 5), icol("b", ts, 7, 8, 9, 10, 11), icol("c", []int64{5}, 1)},
+			func(_ []BlockInfo, refs []blockRef) { refs[0].timesFrom = 3 }, false, "not an earlier column"},
+		{"subset of itself", []model.Column{icol("a", ts, 1, 2, 3, 4, 5), icol("b", ts, 7, 8, 9, 10, 11)},
+			func(_ []BlockInfo, refs []blockRef) { refs[0].timesFrom = 4 }, false, "subset of column 1 of 2"},
 		{"times from a missing block", []model.Column{icol("a", ts[:2], 1, 2), icol("b", ts, 7, 8, 9, 10, 11)},
 			func(_ []BlockInfo, refs []blockRef) { refs[1].timesFrom = 1 }, false, "has no block 1"},
 		{"times from a shared block", []model.Column{icol("a", ts, 1, 2, 3, 4, 5), icol("b", ts, 7, 8, 9, 10, 11), icol("c", ts, 7, 8, 9, 10, 11)},
@@ -460,8 +479,8 @@ func TestSharedTimesDamagedOwner(t *testing.T) {
 func TestDecodeSharedBlock(t *testing.T) {
 	var enc blockEncoder
 	c := icol("x", []int64{1, 2, 3}, 4, 5, 6)
-	own := slices.Clone(enc.encode(&c, false))
-	shared := slices.Clone(enc.encode(&c, true))
+	own := slices.Clone(enc.encode(&c, false, nil))
+	shared := slices.Clone(enc.encode(&c, true, nil))
 	if len(shared) >= len(own) {
 		t.Errorf("block without times: %d bytes, with: %d", len(shared), len(own))
 	}
@@ -503,5 +522,80 @@ func TestDecodeSharedBlock(t *testing.T) {
 		if _, err := decodeBlockTimes(nil, tc.stored, tc.count); err == nil {
 			t.Errorf("decodeBlockTimes %s: got nil error", tc.name)
 		}
+	}
+}
+
+// TestSubsetTimes: columns that miss some of a series' times store a
+// bitmap over the fullest column's times, read back exactly; a flipped
+// bitmap bit is caught.
+func TestSubsetTimes(t *testing.T) {
+	rng := rand.New(rand.NewSource(9))
+	var ts []int64
+	for i := range 2500 {
+		ts = append(ts, int64(i)*10_000_000_000+rng.Int63n(1000)*1_000_000)
+	}
+	var cols []model.Column
+	for _, name := range []string{"a", "b", "full", "z"} {
+		c := model.Column{Name: name, Kind: model.KindFloat}
+		for i, tm := range ts {
+			if name == "full" || rng.Intn(100) >= 3 || i == 0 {
+				c.Append(tm, model.Float(float64(i)+0.5))
+			}
+		}
+		cols = append(cols, c)
+	}
+	series := []SeriesData{{Tags: tags("truck", "t1"), Columns: cols}}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "f.col")
+	if _, err := WriteWith(path, "c", 0, 1, series, &WriteOptions{BlockSize: 1000}); err != nil {
+		t.Fatal(err)
+	}
+	r := checkFile(t, path, "c", series)
+	for j, name := range []string{"a", "b", "full", "z"} {
+		for k, ref := range r.blocks[0][j] {
+			if wantSubset := name != "full"; ref.subset != wantSubset || (wantSubset && ref.timesFrom != 3) {
+				t.Errorf("column %s block %d: times from %d, subset %v", name, k, ref.timesFrom, ref.subset)
+			}
+		}
+	}
+	r.Close()
+	// Without the bitmap the same file would hold the times four times.
+	plain := filepath.Join(dir, "plain.col")
+	var sep []SeriesData
+	for i, c := range cols {
+		sep = append(sep, SeriesData{Tags: tags("truck", fmt.Sprint(i)), Columns: []model.Column{c}})
+	}
+	if _, err := WriteWith(plain, "c", 0, 1, sep, &WriteOptions{BlockSize: 1000}); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := os.Stat(path)
+	b, _ := os.Stat(plain)
+	t.Logf("subset times: %d bytes; every column with its own times: %d bytes", a.Size(), b.Size())
+	if a.Size()*10 > b.Size()*8 {
+		t.Errorf("subset times saved too little: %d bytes against %d", a.Size(), b.Size())
+	}
+
+	// Flip one bit of a subset block's bitmap (column "a", block 0,
+	// stored raw or snappy): the block must fail to decode, never return
+	// other data.
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := r2.blocks[0][0][0]
+	r2.Close()
+	bad := slices.Clone(raw)
+	bad[ref.off+1] ^= 0x04
+	binary.LittleEndian.PutUint32(bad[ref.off+ref.length:], checksum(bad[ref.off:ref.off+ref.length]))
+	badPath := filepath.Join(dir, "bad.col")
+	if err := os.WriteFile(badPath, bad, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := openAndReadAll(badPath); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("flipped bitmap bit: got %v, want ErrCorrupt", err)
 	}
 }

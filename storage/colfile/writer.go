@@ -224,37 +224,49 @@ func writeTo(w io.Writer, meta Meta, series []preparedSeries, blockSize int) err
 	var enc blockEncoder
 	var crcBuf [blockTrailerSize]byte
 	var owners timeOwners
+	var bitmap []byte
 	for _, s := range series {
 		idx = appendTags(idx, s.tags)
 		idx = binary.AppendUvarint(idx, uint64(len(s.cols)))
 		owners.reset()
+		base, subset := planSubsets(s.cols, blockSize)
 		for j, c := range s.cols {
 			n := c.Len()
 			idx = appendString(idx, c.Name)
 			idx = append(idx, byte(c.Kind))
+			if subset[j] {
+				// Cut at the base column's blocks; each block holds a
+				// subset of the base block's times.
+				bt := s.cols[base].Times
+				nb := (len(bt) + blockSize - 1) / blockSize
+				idx = binary.AppendUvarint(idx, uint64(nb))
+				lo := 0
+				for b := range nb {
+					all := bt[b*blockSize : min((b+1)*blockSize, len(bt))]
+					hi := lo
+					for hi < n && c.Times[hi] <= all[len(all)-1] {
+						hi++
+					}
+					blk := c.Slice(lo, hi)
+					bitmap = subsetBitmap(bitmap, all, blk.Times)
+					stored := enc.encode(&blk, true, bitmap)
+					idx = appendBlock(idx, cw, stored, &crcBuf, &blk, c, lo, uint64(len(s.cols)+base+1))
+					lo = hi
+				}
+				continue
+			}
 			idx = binary.AppendUvarint(idx, uint64((n+blockSize-1)/blockSize))
 			for b, lo := 0, 0; lo < n; b, lo = b+1, lo+blockSize {
 				blk := c.Slice(lo, min(lo+blockSize, n))
-				from := owners.find(s.cols, b, lo, blockSize, blk.Times)
+				from := -1
+				if j != base { // the base keeps its own times: subsets refer to it
+					from = owners.find(s.cols, b, lo, blockSize, blk.Times)
+				}
 				if from < 0 {
 					owners.add(b, j)
 				}
-				stored := enc.encode(&blk, from >= 0)
-				cw.write(stored)
-				binary.LittleEndian.PutUint32(crcBuf[:], checksum(stored))
-				cw.write(crcBuf[:])
-
-				info := blockStats(&blk)
-				idx = binary.AppendUvarint(idx, uint64(info.Count))
-				idx = binary.AppendUvarint(idx, uint64(from+1))
-				if lo == 0 {
-					idx = binary.AppendVarint(idx, info.MinTime)
-				} else {
-					idx = binary.AppendUvarint(idx, uint64(info.MinTime)-uint64(c.Times[lo-1]))
-				}
-				idx = binary.AppendUvarint(idx, uint64(info.MaxTime)-uint64(info.MinTime))
-				idx = binary.AppendUvarint(idx, uint64(len(stored)))
-				idx = appendStats(idx, c.Kind, &info)
+				stored := enc.encode(&blk, from >= 0, nil)
+				idx = appendBlock(idx, cw, stored, &crcBuf, &blk, c, lo, uint64(from+1))
 			}
 		}
 		if cw.err != nil {
@@ -266,6 +278,62 @@ func writeTo(w io.Writer, meta Meta, series []preparedSeries, blockSize int) err
 		return cw.err
 	}
 	return cw.w.Flush()
+}
+
+// appendBlock writes a block's stored bytes and CRC and appends its index
+// entry; blk starts at value lo of column c.
+func appendBlock(idx []byte, cw *countingWriter, stored []byte, crcBuf *[blockTrailerSize]byte, blk, c *model.Column, lo int, from uint64) []byte {
+	cw.write(stored)
+	binary.LittleEndian.PutUint32(crcBuf[:], checksum(stored))
+	cw.write(crcBuf[:])
+	info := blockStats(blk)
+	idx = binary.AppendUvarint(idx, uint64(info.Count))
+	idx = binary.AppendUvarint(idx, from)
+	if lo == 0 {
+		idx = binary.AppendVarint(idx, info.MinTime)
+	} else {
+		idx = binary.AppendUvarint(idx, uint64(info.MinTime)-uint64(c.Times[lo-1]))
+	}
+	idx = binary.AppendUvarint(idx, uint64(info.MaxTime)-uint64(info.MinTime))
+	idx = binary.AppendUvarint(idx, uint64(len(stored)))
+	return appendStats(idx, c.Kind, &info)
+}
+
+// planSubsets picks the series' base column (the first with the most
+// values) and the columns that hold a strict subset of its times, with at
+// least one value in each of its blocks: those store a bitmap over the
+// base's times instead of their own (a column with some missing values
+// would otherwise repeat nearly the same timestamps).
+func planSubsets(cols []*model.Column, blockSize int) (int, []bool) {
+	base := 0
+	for j, c := range cols {
+		if c.Len() > cols[base].Len() {
+			base = j
+		}
+	}
+	subset := make([]bool, len(cols))
+	bt := cols[base].Times
+	for j, c := range cols {
+		if j == base || c.Len() == len(bt) {
+			continue
+		}
+		ok := true
+		i := 0
+		for b := 0; ok && b*blockSize < len(bt); b++ {
+			last := bt[min((b+1)*blockSize, len(bt))-1]
+			inBlock := 0
+			for ; i < c.Len() && c.Times[i] <= last; i++ {
+				if _, found := slices.BinarySearch(bt[b*blockSize:], c.Times[i]); !found {
+					ok = false
+					break
+				}
+				inBlock++
+			}
+			ok = ok && inBlock > 0
+		}
+		subset[j] = ok && i == c.Len()
+	}
+	return base, subset
 }
 
 // timeOwners records, while one series is written, which columns store

@@ -49,6 +49,24 @@ func fuzzSeeds(tb testing.TB) [][]byte {
 	}
 	seeds = append(seeds, []byte{}, []byte(Magic))
 	dir := tb.TempDir()
+	// A series whose columns take subsets of the fullest column's times.
+	{
+		full := model.Column{Name: "full", Kind: model.KindInt}
+		part := model.Column{Name: "a", Kind: model.KindFloat}
+		for i := range 40 {
+			full.Append(int64(i)*1000, model.Int(int64(i)))
+			if i%7 != 3 {
+				part.Append(int64(i)*1000, model.Float(float64(i)/4))
+			}
+		}
+		path := filepath.Join(dir, "subset.col")
+		if _, err := WriteWith(path, "s", 0, 1, []SeriesData{{Columns: []model.Column{full, part}}}, &WriteOptions{BlockSize: 8}); err != nil {
+			tb.Fatal(err)
+		}
+		if b, err := os.ReadFile(path); err == nil {
+			seeds = append(seeds, b)
+		}
+	}
 	for i, bs := range []int{1, 5, 100} {
 		path := filepath.Join(dir, "rnd.col")
 		var err error

@@ -242,11 +242,36 @@ type seriesRows struct {
 	fields map[string]*fieldRows
 }
 
+// pow10 holds the powers of ten a decimal float may be scaled by.
+var pow10 = [...]float64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9}
+
+// rawFloat marks a float stored as its 8 bytes.
+const rawFloat = 0xff
+
+// appendFloat appends a float: a byte e ≤ 9 and the varint m when
+// float64(m) / 10^e is the value bit for bit (sensor readings written
+// with a few decimals), else rawFloat and the 8 bytes.
+func appendFloat(dst []byte, f float64) []byte {
+	for e, p := range pow10 {
+		m := math.Round(f * p)
+		if math.Abs(m) >= 1<<53 {
+			break
+		}
+		// Compare what decoding gives: this also keeps -0 out.
+		if math.Float64bits(float64(int64(m))/p) == math.Float64bits(f) {
+			dst = append(dst, byte(e))
+			return binary.AppendVarint(dst, int64(m))
+		}
+	}
+	dst = append(dst, rawFloat)
+	return binary.LittleEndian.AppendUint64(dst, math.Float64bits(f))
+}
+
 // appendValue appends a value of kind k.
 func appendValue(dst []byte, v model.Value) []byte {
 	switch v.Kind {
 	case model.KindFloat:
-		return binary.LittleEndian.AppendUint64(dst, math.Float64bits(v.Float()))
+		return appendFloat(dst, v.Float())
 	case model.KindInt:
 		return binary.AppendVarint(dst, v.Int())
 	case model.KindUint:
@@ -273,8 +298,9 @@ func appendValue(dst []byte, v model.Value) []byte {
 // u is the largest power of ten that divides both time offsets, so data
 // on whole seconds spends two or three bytes on them instead of six.
 //
-// Values: f64 little-endian bits (float), varint (int), uvarint (uint),
-// one byte 0/1 (bool), uvarint length and bytes (string).
+// Values: float as a byte e ≤ 9 and varint m for float64(m)/10^e, or byte
+// 0xff and the f64 little-endian bits; varint (int), uvarint (uint), one
+// byte 0/1 (bool), uvarint length and bytes (string).
 func appendRow(dst []byte, k model.Kind, start int64, s *model.Summary) []byte {
 	off, span := uint64(s.MinTime-start), uint64(s.MaxTime-s.MinTime)
 	u, scale := 0, uint64(1)
@@ -322,13 +348,28 @@ func (r *rowReader) uvarint() uint64 {
 func (r *rowReader) value(k model.Kind) model.Value {
 	switch k {
 	case model.KindFloat:
-		if len(r.b) < 8 {
+		if len(r.b) < 1 {
 			r.err = true
 			return model.Null
 		}
-		v := math.Float64frombits(binary.LittleEndian.Uint64(r.b))
-		r.b = r.b[8:]
-		return model.Float(v)
+		e := r.b[0]
+		r.b = r.b[1:]
+		if e == rawFloat {
+			if len(r.b) < 8 {
+				r.err = true
+				return model.Null
+			}
+			v := math.Float64frombits(binary.LittleEndian.Uint64(r.b))
+			r.b = r.b[8:]
+			return model.Float(v)
+		}
+		m, n := binary.Varint(r.b)
+		if n <= 0 || int(e) >= len(pow10) || m >= 1<<53 || m <= -(1<<53) {
+			r.err = true
+			return model.Null
+		}
+		r.b = r.b[n:]
+		return model.Float(float64(m) / pow10[e])
 	case model.KindInt:
 		v, n := binary.Varint(r.b)
 		if n <= 0 {

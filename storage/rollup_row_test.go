@@ -14,6 +14,8 @@ func TestRollupRowRoundTrip(t *testing.T) {
 		{Kind: model.KindFloat, Times: []int64{start + 5, start + 9, start + 70}, Floats: []float64{1.5, math.Copysign(0, -1), -3e300}},
 		{Kind: model.KindInt, Times: []int64{start, start + 1}, Ints: []int64{math.MaxInt64, math.MinInt64}},
 		{Kind: model.KindUint, Times: []int64{start + 3}, Uints: []uint64{math.MaxUint64}},
+		{Kind: model.KindFloat, Times: []int64{start + 1, start + 2}, Floats: []float64{math.Copysign(0, -1), 45.12345}}, // -0 first and min
+		{Kind: model.KindFloat, Times: []int64{start + 1, start + 2}, Floats: []float64{0.1, math.NaN()}},
 		{Kind: model.KindInt, Times: []int64{start + 10e9, start + 3590e9}, Ints: []int64{4, 5}}, // whole seconds: unit 10^9
 		{Kind: model.KindInt, Times: []int64{start + 2e6, start + 5e9}, Ints: []int64{4, 5}},     // unit 10^6
 		{Kind: model.KindBool, Times: []int64{start + 1, start + 2}, Bools: []bool{true, false}},

@@ -2,6 +2,25 @@ package model
 
 import "math"
 
+// FloatRange returns the min and max of a non-empty vs as colstore block
+// statistics and summaries define them: NaN is skipped unless every value
+// is NaN (then both are the first value), and -0 ranks below +0.
+func FloatRange(vs []float64) (lo, hi float64) {
+	lo, hi = vs[0], vs[0]
+	for _, v := range vs {
+		if v != v {
+			continue
+		}
+		if lo != lo || v < lo || (v == lo && math.Signbit(v)) {
+			lo = v
+		}
+		if hi != hi || v > hi || (v == hi && !math.Signbit(v)) {
+			hi = v
+		}
+	}
+	return lo, hi
+}
+
 // Summarize returns the summary of every value of a non-empty column, with
 // M2 (HasM2 set). Min and max follow the colstore block statistics: NaN is
 // skipped unless every value is NaN, and -0 ranks below +0.
@@ -10,19 +29,10 @@ func Summarize(c *Column) Summary {
 	s := Summary{Count: n, MinTime: c.Times[0], MaxTime: c.Times[n-1], First: c.Value(0), Last: c.Value(n - 1), HasM2: true}
 	switch c.Kind {
 	case KindFloat:
-		lo, hi := c.Floats[0], c.Floats[0]
+		lo, hi := FloatRange(c.Floats)
 		var sum float64
 		for _, v := range c.Floats {
 			sum += v
-			if v != v {
-				continue
-			}
-			if lo != lo || v < lo || (v == lo && math.Signbit(v)) {
-				lo = v
-			}
-			if hi != hi || v > hi || (v == hi && !math.Signbit(v)) {
-				hi = v
-			}
 		}
 		s.Min, s.Max, s.SumFloat = Float(lo), Float(hi), sum
 		mean := sum / float64(n)

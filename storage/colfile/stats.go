@@ -17,19 +17,10 @@ func blockStats(c *model.Column) BlockInfo {
 	}
 	switch c.Kind {
 	case model.KindFloat:
-		lo, hi := c.Floats[0], c.Floats[0]
+		lo, hi := model.FloatRange(c.Floats)
 		var sum float64
 		for _, v := range c.Floats {
 			sum += v
-			if v != v {
-				continue
-			}
-			if lo != lo || v < lo || (v == lo && math.Signbit(v)) {
-				lo = v
-			}
-			if hi != hi || v > hi || (v == hi && !math.Signbit(v)) {
-				hi = v
-			}
 		}
 		b.Min, b.Max, b.SumFloat = model.Float(lo), model.Float(hi), sum
 	case model.KindInt:

@@ -363,7 +363,9 @@ func (db *DB) writeRollFile(w *rollupWork, l model.Level, part int64, content pa
 	}
 	seq := db.seq.Add(1)
 	path := filepath.Join(dir, fmt.Sprintf("%s-%016d.col", partName(part), seq))
-	if _, err := colfile.WriteWith(path, w.coll, w.group, seq, data, &colfile.WriteOptions{FS: db.fs, BlockSize: db.opts.BlockSize}); err != nil {
+	// Rollup rows are read whole: block statistics would only repeat the
+	// first and last row of every block.
+	if _, err := colfile.WriteWith(path, w.coll, w.group, seq, data, &colfile.WriteOptions{FS: db.fs, BlockSize: db.opts.BlockSize, NoStats: true}); err != nil {
 		return nil, 0, fmt.Errorf("write rollup file: %w", err)
 	}
 	// rollupLocked syncs the directory before it installs the file.

@@ -22,6 +22,10 @@ const (
 	blockSnappy = 1
 )
 
+// kindNoStats is set in a version 2 column's kind byte when its block
+// entries carry no statistics (WriteOptions.NoStats).
+const kindNoStats = 0x80
+
 // validKind reports whether k may be stored in a colfile.
 func validKind(k model.Kind) bool { return k >= model.KindFloat && k <= model.KindString }
 

@@ -59,12 +59,14 @@ func fuzzSeeds(tb testing.TB) [][]byte {
 				part.Append(int64(i)*1000, model.Float(float64(i)/4))
 			}
 		}
-		path := filepath.Join(dir, "subset.col")
-		if _, err := WriteWith(path, "s", 0, 1, []SeriesData{{Columns: []model.Column{full, part}}}, &WriteOptions{BlockSize: 8}); err != nil {
-			tb.Fatal(err)
-		}
-		if b, err := os.ReadFile(path); err == nil {
-			seeds = append(seeds, b)
+		for _, noStats := range []bool{false, true} {
+			path := filepath.Join(dir, "subset.col")
+			if _, err := WriteWith(path, "s", 0, 1, []SeriesData{{Columns: []model.Column{full, part}}}, &WriteOptions{BlockSize: 8, NoStats: noStats}); err != nil {
+				tb.Fatal(err)
+			}
+			if b, err := os.ReadFile(path); err == nil {
+				seeds = append(seeds, b)
+			}
 		}
 	}
 	for i, bs := range []int{1, 5, 100} {

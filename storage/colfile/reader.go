@@ -259,6 +259,8 @@ func (r *Reader) parseIndex(idx []byte, base int64) error {
 			c := &cols[j]
 			c.Name = d.string()
 			c.Kind = model.Kind(d.byte())
+			noStats := r.version >= 2 && c.Kind&kindNoStats != 0
+			c.Kind &^= kindNoStats
 			if d.err != nil {
 				return p.bad("read column %d of series %q", j, key)
 			}
@@ -271,7 +273,7 @@ func (r *Reader) parseIndex(idx []byte, base int64) error {
 			if r.version == 1 {
 				refs[j], err = p.columnV1(c, key)
 			} else {
-				refs[j], err = p.columnV2(c, key, nCols, cols[:j], refs[:j])
+				refs[j], err = p.columnV2(c, key, nCols, cols[:j], refs[:j], noStats)
 			}
 			if err != nil {
 				return err
@@ -338,7 +340,7 @@ const minStoredV2 = 2
 // columnV2 reads the rest of a version 2 column entry (its blocks) after
 // its name and kind. earlier and earlierRefs are the series' columns
 // before this one, which its blocks may take their times from.
-func (p *indexParser) columnV2(c *ColumnInfo, key string, nCols int, earlier []ColumnInfo, earlierRefs [][]blockRef) ([]blockRef, error) {
+func (p *indexParser) columnV2(c *ColumnInfo, key string, nCols int, earlier []ColumnInfo, earlierRefs [][]blockRef, noStats bool) ([]blockRef, error) {
 	d := &p.d
 	nBlocks, err := p.count("block count")
 	if err != nil {
@@ -365,7 +367,7 @@ func (p *indexParser) columnV2(c *ColumnInfo, key string, nCols int, earlier []C
 		}
 		span := d.uvarint()
 		length := d.uvarint()
-		ok := d.stats(c.Kind, b)
+		ok := noStats || d.stats(c.Kind, b)
 		if d.err != nil {
 			return nil, p.bad("read block %d of series %q column %q", k, key, c.Name)
 		}

@@ -599,3 +599,51 @@ func TestSubsetTimes(t *testing.T) {
 		t.Errorf("flipped bitmap bit: got %v, want ErrCorrupt", err)
 	}
 }
+
+// TestNoStats: a file written without block statistics reads back the
+// same values, reports Stats false, and is smaller.
+func TestNoStats(t *testing.T) {
+	rng := rand.New(rand.NewSource(4))
+	series := sharedSeries(rng)
+	dir := t.TempDir()
+	with, without := filepath.Join(dir, "with.col"), filepath.Join(dir, "without.col")
+	if _, err := WriteWith(with, "c", 0, 1, series, &WriteOptions{BlockSize: 16}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := WriteWith(without, "c", 0, 1, series, &WriteOptions{BlockSize: 16, NoStats: true}); err != nil {
+		t.Fatal(err)
+	}
+	rw := checkFile(t, with, "c", series)
+	defer rw.Close()
+	r, err := Open(without)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for i, s := range r.Series() {
+		for j, c := range s.Columns {
+			wc := rw.Series()[i].Columns[j]
+			if c.Name != wc.Name || c.Kind != wc.Kind || c.Count != wc.Count || len(c.Blocks) != len(wc.Blocks) {
+				t.Fatalf("column %q: %+v, want %+v", c.Name, c, wc)
+			}
+			for k, b := range c.Blocks {
+				if b.Stats || b.Count != wc.Blocks[k].Count || b.MinTime != wc.Blocks[k].MinTime || b.MaxTime != wc.Blocks[k].MaxTime {
+					t.Fatalf("column %q block %d: %+v, want the same without statistics as %+v", c.Name, k, b, wc.Blocks[k])
+				}
+			}
+			got, err := r.ReadColumn(i, j)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, _ := rw.ReadColumn(i, j)
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("column %q reads differently without statistics", c.Name)
+			}
+		}
+	}
+	a, _ := os.Stat(with)
+	b, _ := os.Stat(without)
+	if b.Size() >= a.Size() {
+		t.Errorf("without statistics %d bytes, with %d", b.Size(), a.Size())
+	}
+}

@@ -26,6 +26,11 @@ type WriteOptions struct {
 	Replaces []uint64
 	// FS is the filesystem to write through; nil means vfs.Default.
 	FS vfs.FS
+	// NoStats leaves the block statistics out of the index (every column's
+	// kind byte then has the noStats bit). For files whose readers never
+	// use them, such as rollup files, whose string columns would repeat
+	// their first and last values there.
+	NoStats bool
 }
 
 // Write writes a colfile holding series to path with the default options.
@@ -94,7 +99,7 @@ func WriteWith(path, collection string, group int, seq uint64, series []SeriesDa
 			meta = Meta{}
 		}
 	}()
-	if err = writeTo(f, meta, sorted, o.BlockSize); err != nil {
+	if err = writeTo(f, meta, sorted, o.BlockSize, o.NoStats); err != nil {
 		return meta, fmt.Errorf("colfile: write %s: %w", tmp, err)
 	}
 	if err = f.Sync(); err != nil {
@@ -214,7 +219,7 @@ func appendTags(idx []byte, tags model.Tags) []byte {
 
 // writeTo writes the complete version 2 file: header, blocks, index and
 // footer.
-func writeTo(w io.Writer, meta Meta, series []preparedSeries, blockSize int) error {
+func writeTo(w io.Writer, meta Meta, series []preparedSeries, blockSize int, noStats bool) error {
 	cw := &countingWriter{w: bufio.NewWriterSize(w, 256<<10)}
 	writeHeader(cw, Version)
 
@@ -233,7 +238,11 @@ func writeTo(w io.Writer, meta Meta, series []preparedSeries, blockSize int) err
 		for j, c := range s.cols {
 			n := c.Len()
 			idx = appendString(idx, c.Name)
-			idx = append(idx, byte(c.Kind))
+			if noStats {
+				idx = append(idx, byte(c.Kind)|kindNoStats)
+			} else {
+				idx = append(idx, byte(c.Kind))
+			}
 			if subset[j] {
 				// Cut at the base column's blocks; each block holds a
 				// subset of the base block's times.
@@ -250,7 +259,7 @@ func writeTo(w io.Writer, meta Meta, series []preparedSeries, blockSize int) err
 					blk := c.Slice(lo, hi)
 					bitmap = subsetBitmap(bitmap, all, blk.Times)
 					stored := enc.encode(&blk, true, bitmap)
-					idx = appendBlock(idx, cw, stored, &crcBuf, &blk, c, lo, uint64(len(s.cols)+base+1))
+					idx = appendBlock(idx, cw, stored, &crcBuf, &blk, c, lo, uint64(len(s.cols)+base+1), noStats)
 					lo = hi
 				}
 				continue
@@ -266,7 +275,7 @@ func writeTo(w io.Writer, meta Meta, series []preparedSeries, blockSize int) err
 					owners.add(b, j)
 				}
 				stored := enc.encode(&blk, from >= 0, nil)
-				idx = appendBlock(idx, cw, stored, &crcBuf, &blk, c, lo, uint64(from+1))
+				idx = appendBlock(idx, cw, stored, &crcBuf, &blk, c, lo, uint64(from+1), noStats)
 			}
 		}
 		if cw.err != nil {
@@ -282,7 +291,7 @@ func writeTo(w io.Writer, meta Meta, series []preparedSeries, blockSize int) err
 
 // appendBlock writes a block's stored bytes and CRC and appends its index
 // entry; blk starts at value lo of column c.
-func appendBlock(idx []byte, cw *countingWriter, stored []byte, crcBuf *[blockTrailerSize]byte, blk, c *model.Column, lo int, from uint64) []byte {
+func appendBlock(idx []byte, cw *countingWriter, stored []byte, crcBuf *[blockTrailerSize]byte, blk, c *model.Column, lo int, from uint64, noStats bool) []byte {
 	cw.write(stored)
 	binary.LittleEndian.PutUint32(crcBuf[:], checksum(stored))
 	cw.write(crcBuf[:])
@@ -296,6 +305,9 @@ func appendBlock(idx []byte, cw *countingWriter, stored []byte, crcBuf *[blockTr
 	}
 	idx = binary.AppendUvarint(idx, uint64(info.MaxTime)-uint64(info.MinTime))
 	idx = binary.AppendUvarint(idx, uint64(len(stored)))
+	if noStats {
+		return idx
+	}
 	return appendStats(idx, c.Kind, &info)
 }
 

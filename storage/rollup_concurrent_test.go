@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"math"
 	"sync"
 	"testing"
 	"time"
@@ -117,4 +118,46 @@ func TestRollupsUnderConcurrentRewrites(t *testing.T) {
 	if queries < 10 || fromRollups*2 < queries {
 		t.Fatalf("%d queries ran, %d of them from rollups", queries, fromRollups)
 	}
+}
+
+// TestRollupSnapshotOutlivesRewrite: a read that took its rollup files
+// before a flush replaced them still reads them afterwards (the files are
+// closed only when the last reader lets go).
+func TestRollupSnapshotOutlivesRewrite(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(t.TempDir(), &Options{FlushInterval: -1, NumGroups: 1, Logger: quiet, Sync: wal.SyncNever})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	base := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	tags := model.Tags{{Key: "device_id", Value: "d"}}
+	write := func(at time.Time, v float64) {
+		t.Helper()
+		if err := db.Write(ctx, []model.Point{{Collection: "c", Tags: tags, Time: at.UnixNano(),
+			Fields: []model.Field{{Key: "v", Value: model.Float(v)}}}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(base, 1)
+	rs, ok := db.takeRollSnap("c", tags, model.Level1y, math.MinInt64, math.MaxInt64)
+	if !ok || len(rs.files[model.Level1y]) != 1 {
+		t.Fatalf("snapshot: ok %v, 1y files %d", ok, len(rs.files[model.Level1y]))
+	}
+	old := rs.files[model.Level1y][0]
+	write(base.Add(time.Hour), 2) // rewrites every level's file
+	if !old.obsolete.Load() {
+		t.Fatal("the flush did not replace the 1y file")
+	}
+	rows, err := rs.rows(model.Level1y, "v", math.MinInt64, math.MaxInt64)
+	if err != nil {
+		t.Fatalf("reading a replaced file through an earlier snapshot: %v", err)
+	}
+	if len(rows) != 1 || rows[0].s.Count != 1 {
+		t.Fatalf("rows %+v, want the one row of the old file", rows)
+	}
+	rs.release()
 }

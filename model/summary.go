@@ -41,37 +41,31 @@ func Summarize(c *Column) Summary {
 			s.M2 += d * d
 		}
 	case KindInt:
-		lo, hi := c.Ints[0], c.Ints[0]
-		var sum int64
-		var fsum float64
-		for _, v := range c.Ints {
-			sum += v
-			fsum += float64(v)
-			lo, hi = min(lo, v), max(hi, v)
-		}
-		s.Min, s.Max, s.SumInt = Int(lo), Int(hi), sum
-		mean := fsum / float64(n)
-		for _, v := range c.Ints {
-			d := float64(v) - mean
-			s.M2 += d * d
-		}
+		lo, hi, sum, m2 := intStats(c.Ints)
+		s.Min, s.Max, s.SumInt, s.M2 = Int(lo), Int(hi), sum, m2
 	case KindUint:
-		lo, hi := c.Uints[0], c.Uints[0]
-		var sum uint64
-		var fsum float64
-		for _, v := range c.Uints {
-			sum += v
-			fsum += float64(v)
-			lo, hi = min(lo, v), max(hi, v)
-		}
-		s.Min, s.Max, s.SumUint = Uint(lo), Uint(hi), sum
-		mean := fsum / float64(n)
-		for _, v := range c.Uints {
-			d := float64(v) - mean
-			s.M2 += d * d
-		}
+		lo, hi, sum, m2 := intStats(c.Uints)
+		s.Min, s.Max, s.SumUint, s.M2 = Uint(lo), Uint(hi), sum, m2
 	}
 	return s
+}
+
+// intStats returns the min, max, wrapping sum and M2 (over the values as
+// float64) of non-empty integers.
+func intStats[T int64 | uint64](vs []T) (lo, hi, sum T, m2 float64) {
+	lo, hi = vs[0], vs[0]
+	var fsum float64
+	for _, v := range vs {
+		sum += v
+		fsum += float64(v)
+		lo, hi = min(lo, v), max(hi, v)
+	}
+	mean := fsum / float64(len(vs))
+	for _, v := range vs {
+		d := float64(v) - mean
+		m2 += d * d
+	}
+	return lo, hi, sum, m2
 }
 
 // Mean returns the mean of the summarised values as float64 (NaN when the

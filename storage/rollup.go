@@ -108,13 +108,13 @@ type groupRollups struct {
 // levelNamesForDirs names the rollup directories by level ("rollup_1h").
 var levelNamesForDirs = [...]string{"", "1h", "1d", "1M", "1y"}
 
-// isDirty reports whether any bucket of level l overlapping [lo, hi] is
-// dirty. The caller holds mu.
-func (g *groupRollups) isDirty(l model.Level, lo, hi int64) bool {
-	if g.dirty[l].count(l.Floor(lo), hi) > 0 {
+// anyDirty reports whether any bucket of level l overlapping [lo, hi] is
+// dirty, given a level's marks and the spans.
+func anyDirty(d *dirtySet, spans []dirtySpan, l model.Level, lo, hi int64) bool {
+	if d.count(l.Floor(lo), hi) > 0 {
 		return true
 	}
-	for _, sp := range g.spans {
+	for _, sp := range spans {
 		if sp.hi >= lo && sp.lo <= hi {
 			return true
 		}
@@ -584,8 +584,7 @@ type rollSnap struct {
 }
 
 func (rs *rollSnap) isDirty(l model.Level, lo, hi int64) bool {
-	g := groupRollups{dirty: rs.dirty, spans: rs.spans}
-	return g.isDirty(l, lo, hi)
+	return anyDirty(&rs.dirty[l], rs.spans, l, lo, hi)
 }
 
 func (rs *rollSnap) release() {

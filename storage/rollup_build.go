@@ -318,8 +318,13 @@ func (db *DB) rollFiner(w *rollupWork, l model.Level, content partitionRows, buc
 				}
 				dst := content.field(key, sr.tags, name, fr.kind)
 				dst.rows = append(dst.rows, rollRow{start: b, s: s})
-				sort.Slice(dst.rows, func(i, j int) bool { return dst.rows[i].start < dst.rows[j].start })
 			}
+		}
+	}
+	// Sorted once, after every bucket is in (old rows and new ones mix).
+	for _, sr := range content {
+		for _, fr := range sr.fields {
+			sort.Slice(fr.rows, func(i, j int) bool { return fr.rows[i].start < fr.rows[j].start })
 		}
 	}
 	return nil

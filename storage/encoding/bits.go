@@ -125,19 +125,7 @@ func (r *bitReader) consumed() int {
 	return r.pos - int(r.n/8)
 }
 
-// peek8 returns the next 8 bits without consuming them, and false when
-// fewer than 8 remain.
-func (r *bitReader) peek8() (uint64, bool) {
-	if r.n < 8 {
-		r.refill()
-		if r.n < 8 {
-			return 0, false
-		}
-	}
-	return r.acc >> 56, true
-}
-
-// skip consumes n bits that peek8 returned (n ≤ 8).
+// skip consumes n bits that are already loaded (n ≤ r.n).
 func (r *bitReader) skip(n uint) {
 	r.acc <<= n
 	r.n -= n

@@ -55,8 +55,12 @@
 // values (1.6 bits for three values), a canonical Huffman code for the same
 // alphabets when their counts are skewed (huff.go: about 2.1 bits per step
 // of a random walk with unit normal steps, against 3.2 for base-9 digits),
-// a prefix code of two or three width classes, or sparse (positions and
-// values that differ from the majority).
+// a prefix code of two or three width classes, a canonical Huffman code
+// over magnitude classes whose low bits follow verbatim (classes.go: for
+// steps too varied for 16 values, such as a walk with a standard deviation
+// of 20 units, 6.6 bits per value against an entropy of 6.4 and 6.9 for
+// the width classes), or sparse (positions and values that differ from the
+// majority).
 // Bit streams are most significant bit first.
 //
 // Each encoder tries the schemes that apply and keeps the smallest; the

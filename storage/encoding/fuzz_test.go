@@ -60,7 +60,9 @@ func FuzzDecodeInts(f *testing.F) {
 		}
 	}
 	seeds(f, AppendInts(nil, cpuSet(1, 300)[0].ints))
-	f.Add(AppendInts(nil, randomWalk(rand.New(rand.NewPCG(5, 6)), 200, 1))) // a Huffman stream
+	f.Add(AppendInts(nil, randomWalk(rand.New(rand.NewPCG(5, 6)), 200, 1)))  // an entropy-coded stream
+	f.Add(AppendInts(nil, randomWalk(rand.New(rand.NewPCG(5, 6)), 200, 40))) // a class-coded stream
+	f.Add(AppendInts(nil, skewedFarApart(rand.New(rand.NewPCG(5, 6)), 200))) // a Huffman stream
 	f.Fuzz(func(t *testing.T, data []byte) { checkDecode(t, data, AppendInts, DecodeInts, eqInts) })
 }
 

@@ -52,44 +52,9 @@ func planHuff(us []uint64, dict []uint64) (huffCode, bool) {
 		}
 		f[li]++
 	}
-	// Huffman's algorithm over k leaves; nodes k.. are internal.
-	var weight [2 * maxHuff]uint64
-	var parent [2 * maxHuff]int
-	var live [2 * maxHuff]bool
-	copy(weight[:], f[:k])
+	huffLengths(f[:k], h.lens[:k], maxHuffLen)
 	for i := range k {
-		live[i] = true
-	}
-	n := k
-	for range k - 1 {
-		a, b := -1, -1
-		for i := range n {
-			if !live[i] {
-				continue
-			}
-			switch {
-			case a < 0 || weight[i] < weight[a]:
-				a, b = i, a
-			case b < 0 || weight[i] < weight[b]:
-				b = i
-			}
-		}
-		live[a], live[b] = false, false
-		weight[n], live[n] = weight[a]+weight[b], true
-		parent[a], parent[b] = n, n
-		n++
-	}
-	root := n - 1
-	for i := range k {
-		d := 0
-		for j := i; j != root; j = parent[j] {
-			d++
-		}
-		if d > maxHuffLen {
-			return h, false
-		}
-		h.lens[i] = uint8(d)
-		h.bits += f[i] * uint64(d)
+		h.bits += f[i] * uint64(h.lens[i])
 	}
 	return h, true
 }
@@ -105,25 +70,6 @@ func (h *huffCode) size() int {
 	return s + int(bitsBytes(h.bits))
 }
 
-// canonical returns the code of each symbol (by sorted-value index).
-func canonical(k int, lens *[maxHuff]uint8) (codes [maxHuff]uint64) {
-	order := make([]int, k)
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortStableFunc(order, func(a, b int) int { return int(lens[a]) - int(lens[b]) })
-	code, prevLen := uint64(0), uint8(0)
-	for n, i := range order {
-		if n > 0 {
-			code++
-		}
-		code <<= lens[i] - prevLen
-		prevLen = lens[i]
-		codes[i] = code
-	}
-	return codes
-}
-
 func appendHuff(dst []byte, us []uint64, h *huffCode) []byte {
 	dst = append(dst, byte(h.k))
 	prev := uint64(0)
@@ -131,14 +77,9 @@ func appendHuff(dst []byte, us []uint64, h *huffCode) []byte {
 		dst = binary.AppendUvarint(dst, u-prev)
 		prev = u
 	}
-	for i := 0; i < h.k; i += 2 {
-		b := h.lens[i] << 4
-		if i+1 < h.k {
-			b |= h.lens[i+1]
-		}
-		dst = append(dst, b)
-	}
-	codes := canonical(h.k, &h.lens)
+	dst = appendNibbles(dst, h.lens[:h.k])
+	var codes [maxHuff]uint64
+	canonicalCodes(h.lens[:h.k], codes[:h.k])
 	bw := bitWriter{buf: dst}
 	syms := h.syms[:h.k]
 	for _, u := range us {
@@ -170,91 +111,28 @@ func readHuff(r *reader, out []uint64) {
 		syms[i] = prev
 	}
 	var lens [maxHuff]uint8
-	lb := r.bytes(uint64(k+1)/2, "huffman lengths")
-	if r.err != nil {
+	if !readNibbles(r, lens[:k], "huffman lengths") {
 		return
 	}
-	for i := range k {
-		l := lb[i/2] >> 4
-		if i%2 == 1 {
-			l = lb[i/2] & 15
-		}
-		lens[i] = l
-	}
-	if k%2 == 1 && lb[k/2]&15 != 0 {
-		r.fail(corrupt("huffman length padding"))
-		return
-	}
-	// Canonical tables: per length, the symbols in code order, the first
-	// code and how many there are. The code must be complete.
-	var count [maxHuffLen + 1]int
-	kraft := uint64(0)
-	for i := range k {
-		if lens[i] == 0 {
+	for _, l := range lens[:k] {
+		if l == 0 {
 			r.fail(corrupt("huffman length 0"))
 			return
 		}
-		count[lens[i]]++
-		kraft += 1 << (maxHuffLen - lens[i])
 	}
-	if kraft != 1<<maxHuffLen {
-		r.fail(corrupt("huffman code lengths are not a complete code"))
+	var d canonDecoder
+	if err := d.init(lens[:k]); err != nil {
+		r.fail(err)
 		return
-	}
-	var first [maxHuffLen + 2]uint64
-	var offset [maxHuffLen + 2]int
-	code, off := uint64(0), 0
-	for l := 1; l <= maxHuffLen; l++ {
-		first[l], offset[l] = code, off
-		code = (code + uint64(count[l])) << 1
-		off += count[l]
-	}
-	ordered := make([]uint64, 0, k)
-	for l := uint8(1); l <= maxHuffLen; l++ {
-		for i := range k {
-			if lens[i] == l {
-				ordered = append(ordered, syms[i])
-			}
-		}
-	}
-	// Codes of up to 8 bits decode with one table lookup on the next 8
-	// bits: entry = symbol index << 4 | code length (0: longer code).
-	var table [256]uint16
-	{
-		for l := 1; l <= 8; l++ {
-			code := first[l]
-			for j := range count[l] {
-				c := (code + uint64(j)) << (8 - l)
-				for x := range uint64(1) << (8 - l) {
-					table[c+x] = uint16(offset[l]+j)<<4 | uint16(l)
-				}
-			}
-		}
 	}
 	br := newBitReader(r.rest())
 	for i := range out {
-		if top, ok := br.peek8(); ok {
-			if e := table[top]; e != 0 {
-				out[i] = ordered[e>>4]
-				br.skip(uint(e & 15))
-				continue
-			}
+		s, ok := d.next(&br)
+		if !ok {
+			r.fail(corrupt("bad huffman code"))
+			return
 		}
-		c := uint64(0)
-		for l := 1; ; l++ {
-			if l > maxHuffLen {
-				r.fail(corrupt("bad huffman code"))
-				return
-			}
-			c <<= 1
-			if br.readBit() {
-				c |= 1
-			}
-			if c-first[l] < uint64(count[l]) {
-				out[i] = ordered[offset[l]+int(c-first[l])]
-				break
-			}
-		}
+		out[i] = syms[s]
 	}
 	if br.overrun {
 		r.fail(corrupt("truncated huffman stream"))

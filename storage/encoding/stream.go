@@ -15,6 +15,7 @@ import (
 //	packVarbit uvarint min, byte c, c widths, bits     prefix-coded classes
 //	packSparse uvarint base, uvarint nz, gaps, values  values ≠ base and their positions
 //	packHuff   byte k, k uvarint, lengths, codes      canonical Huffman code (huff.go)
+//	packClass  uvarint min, classes, lengths, codes   Huffman-coded magnitude classes (classes.go)
 //
 // The packer computes the exact size of every candidate and emits the
 // smallest one.
@@ -25,6 +26,7 @@ const (
 	packVarbit = 3
 	packSparse = 4
 	packHuff   = 5
+	packClass  = 6
 
 	maxDict = 16
 )
@@ -67,7 +69,8 @@ type plan struct {
 	k    int
 	base uint64 // packSparse, packConst
 	nz   int
-	huff *huffCode // packHuff
+	huff *huffCode  // packHuff
+	cls  *classCode // packClass
 }
 
 // planStream chooses the packing for us. Sparse packing is considered only
@@ -129,16 +132,42 @@ func planStream(us []uint64, allowSparse bool) plan {
 		}
 	}
 
-	// Prefix-coded classes by bit length.
-	var hist [65]int
+	// Magnitude classes (classes.go), and from them the histogram of bit
+	// lengths: classes 0-7 have lengths 0, 1, 2, 2, 3, 3, 3, 3, and four
+	// classes share each longer length.
+	var freq [numClasses]uint32
 	for _, u := range us {
-		hist[bits.Len64(u-lo)]++
+		c, _ := classOf(u - lo)
+		freq[c]++
 	}
+	var hist [65]int
+	for c, f := range freq {
+		if f > 0 {
+			b, _ := classBase(c)
+			hist[bits.Len64(b)] += int(f)
+		}
+	}
+
+	// Prefix-coded classes by bit length.
 	if v, ok := planVarbit(&hist, m, w); ok {
 		v.min = lo
 		v.size += uvarintLen(lo)
 		if v.size < best.size {
 			best = v
+		}
+	}
+
+	// Many distinct values with skewed magnitudes: a class code, when it
+	// saves at least a thirty-second (it decodes a little slower than the
+	// packings above).
+	if m >= minClassVals {
+		target := best.size - best.size/32
+		if classBound(&freq, lo) < target {
+			if cc, ok := planClasses(&freq, lo); ok {
+				if size := 1 + cc.size(); size < target {
+					best = plan{kind: packClass, size: size, cls: &cc}
+				}
+			}
 		}
 	}
 
@@ -332,6 +361,8 @@ func appendPlanned(dst []byte, us []uint64, p plan) []byte {
 		dst = bw.finish()
 	case packHuff:
 		dst = appendHuff(dst, us, p.huff)
+	case packClass:
+		dst = appendClasses(dst, us, p.cls)
 	case packSparse:
 		dst = binary.AppendUvarint(dst, p.base)
 		dst = binary.AppendUvarint(dst, uint64(p.nz))
@@ -501,6 +532,8 @@ func readStream(r *reader, out []uint64, allowSparse bool) {
 		}
 	case packHuff:
 		readHuff(r, out)
+	case packClass:
+		readClasses(r, out)
 	default:
 		r.fail(corrupt("stream kind %d", kind))
 	}

@@ -207,8 +207,12 @@ func parseRollupPath(path string) (model.Level, int64, bool) {
 // index small when a partition holds a single bucket (docs/format.md).
 const colSep = "\x00"
 
-// rowVersion is the first byte of an encoded rollup row.
-const rowVersion = 1
+// The low four bits of an encoded rollup row's first byte are its version
+// (rowV1, or rowV2 with the time unit in the high four bits).
+const (
+	rowV1 = 1
+	rowV2 = 2
+)
 
 // rollupColumn returns the column name of a field of kind k.
 func rollupColumn(field string, k model.Kind) string {
@@ -245,13 +249,18 @@ type seriesRows struct {
 // pow10 holds the powers of ten a decimal float may be scaled by.
 var pow10 = [...]float64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9}
 
-// rawFloat marks a float stored as its 8 bytes.
-const rawFloat = 0xff
+// rawFloat marks a float stored as its 8 bytes; relFloat (row version 2)
+// a float stored as the difference of its mantissa from the first value's,
+// at the first value's exponent.
+const (
+	rawFloat = 0xff
+	relFloat = 0xfe
+)
 
-// appendFloat appends a float: a byte e ≤ 9 and the varint m when
-// float64(m) / 10^e is the value bit for bit (sensor readings written
-// with a few decimals), else rawFloat and the 8 bytes.
-func appendFloat(dst []byte, f float64) []byte {
+// floatDecimal returns e ≤ 9 and m with float64(m) / 10^e the value bit
+// for bit (sensor readings written with a few decimals), if there are
+// such, the smallest e.
+func floatDecimal(f float64) (int, int64, bool) {
 	for e, p := range pow10 {
 		m := math.Round(f * p)
 		if math.Abs(m) >= 1<<53 {
@@ -259,12 +268,45 @@ func appendFloat(dst []byte, f float64) []byte {
 		}
 		// Compare what decoding gives: this also keeps -0 out.
 		if math.Float64bits(float64(int64(m))/p) == math.Float64bits(f) {
-			dst = append(dst, byte(e))
-			return binary.AppendVarint(dst, int64(m))
+			return e, int64(m), true
 		}
+	}
+	return 0, 0, false
+}
+
+// appendFloat appends a float: a byte e ≤ 9 and the varint m when
+// floatDecimal finds them, else rawFloat and the 8 bytes.
+func appendFloat(dst []byte, f float64) []byte {
+	if e, m, ok := floatDecimal(f); ok {
+		dst = append(dst, byte(e))
+		return binary.AppendVarint(dst, m)
 	}
 	dst = append(dst, rawFloat)
 	return binary.LittleEndian.AppendUint64(dst, math.Float64bits(f))
+}
+
+// appendRelative appends v (last, min or max of a row) relative to the
+// row's first value: numbers as their difference from first (integers
+// wrapping around), floats as relFloat and the difference of mantissas
+// when v is a decimal at first's exponent, other values as appendValue.
+func appendRelative(dst []byte, v, first model.Value) []byte {
+	switch v.Kind {
+	case model.KindFloat:
+		if e, m0, ok := floatDecimal(first.Float()); ok {
+			p := pow10[e]
+			m := math.Round(v.Float() * p)
+			if math.Abs(m) < 1<<53 && math.Float64bits(float64(int64(m))/p) == math.Float64bits(v.Float()) {
+				dst = append(dst, relFloat)
+				return binary.AppendVarint(dst, int64(m)-m0)
+			}
+		}
+		return appendFloat(dst, v.Float())
+	case model.KindInt:
+		return binary.AppendVarint(dst, v.Int()-first.Int())
+	case model.KindUint:
+		return binary.AppendVarint(dst, int64(v.Uint()-first.Uint()))
+	}
+	return appendValue(dst, v)
 }
 
 // appendValue appends a value of kind k.
@@ -288,34 +330,41 @@ func appendValue(dst []byte, v model.Value) []byte {
 	return dst
 }
 
-// appendRow encodes the summary of the bucket starting at start:
+// appendRow encodes the summary of the bucket starting at start (row
+// version 2):
 //
-//	version 1 byte (1), unit 1 byte u (0 to 9), count uvarint,
+//	byte 2 | u<<4 (u, 0 to 9, is the time unit 10^u ns), count uvarint,
 //	(first time − start) / 10^u uvarint, (last time − first time) / 10^u
-//	uvarint, first value, last value, and for numeric kinds min, max, sum
-//	(each a value of the field's kind) and m2 (f64).
+//	uvarint, first value, last value relative to first, and for numeric
+//	kinds min and max relative to first, sum (a value of the field's kind)
+//	and m2 (f64).
 //
 // u is the largest power of ten that divides both time offsets, so data
 // on whole seconds spends two or three bytes on them instead of six.
 //
 // Values: float as a byte e ≤ 9 and varint m for float64(m)/10^e, or byte
 // 0xff and the f64 little-endian bits; varint (int), uvarint (uint), one
-// byte 0/1 (bool), uvarint length and bytes (string).
+// byte 0/1 (bool), uvarint length and bytes (string). Relative values
+// (appendRelative): a float as 0xfe and the varint difference of its
+// mantissa from first's at first's exponent, when it has one there, else
+// as a value; an int or uint as the varint difference from first (wrapping
+// modulo 2^64); others as values. Version 1 rows (still read) start with
+// bytes 1 and u and hold every value as a value.
 func appendRow(dst []byte, k model.Kind, start int64, s *model.Summary) []byte {
 	off, span := uint64(s.MinTime-start), uint64(s.MaxTime-s.MinTime)
 	u, scale := 0, uint64(1)
 	for u < 9 && off%(scale*10) == 0 && span%(scale*10) == 0 {
 		u, scale = u+1, scale*10
 	}
-	dst = append(dst, rowVersion, byte(u))
+	dst = append(dst, rowV2|byte(u)<<4)
 	dst = binary.AppendUvarint(dst, uint64(s.Count))
 	dst = binary.AppendUvarint(dst, off/scale)
 	dst = binary.AppendUvarint(dst, span/scale)
 	dst = appendValue(dst, s.First)
-	dst = appendValue(dst, s.Last)
+	dst = appendRelative(dst, s.Last, s.First)
 	if k.Numeric() {
-		dst = appendValue(dst, s.Min)
-		dst = appendValue(dst, s.Max)
+		dst = appendRelative(dst, s.Min, s.First)
+		dst = appendRelative(dst, s.Max, s.First)
 		switch k {
 		case model.KindFloat:
 			dst = appendValue(dst, model.Float(s.SumFloat))
@@ -402,20 +451,76 @@ func (r *rowReader) value(k model.Kind) model.Value {
 	return model.Null
 }
 
+// relative reads a value of kind k written by appendRelative.
+func (r *rowReader) relative(k model.Kind, first model.Value) model.Value {
+	switch k {
+	case model.KindFloat:
+		if len(r.b) < 1 || r.b[0] != relFloat {
+			return r.value(k)
+		}
+		r.b = r.b[1:]
+		d, n := binary.Varint(r.b)
+		e, m0, ok := floatDecimal(first.Float())
+		if n <= 0 || !ok {
+			r.err = true
+			return model.Null
+		}
+		r.b = r.b[n:]
+		m := m0 + d
+		if m >= 1<<53 || m <= -(1<<53) || (d > 0) != (m > m0) {
+			r.err = true
+			return model.Null
+		}
+		return model.Float(float64(m) / pow10[e])
+	case model.KindInt:
+		d, n := binary.Varint(r.b)
+		if n <= 0 {
+			r.err = true
+			return model.Null
+		}
+		r.b = r.b[n:]
+		return model.Int(first.Int() + d)
+	case model.KindUint:
+		d, n := binary.Varint(r.b)
+		if n <= 0 {
+			r.err = true
+			return model.Null
+		}
+		r.b = r.b[n:]
+		return model.Uint(first.Uint() + uint64(d))
+	}
+	return r.value(k)
+}
+
 // decodeRow decodes a row of kind k of the bucket starting at start.
 func decodeRow(b []byte, k model.Kind, start int64) (model.Summary, error) {
 	var s model.Summary
-	if len(b) == 0 || b[0] != rowVersion {
+	var u byte
+	var r *rowReader
+	switch {
+	case len(b) > 0 && b[0]&15 == rowV2:
+		u, r = b[0]>>4, &rowReader{b: b[1:]}
+	case len(b) > 0 && b[0] == rowV1:
+		if len(b) < 2 {
+			return s, errors.New("malformed rollup row")
+		}
+		u, r = b[1], &rowReader{b: b[2:]}
+	default:
 		return s, errors.New("rollup row of an unknown version")
 	}
-	if len(b) < 2 || b[1] > 9 {
+	if u > 9 {
 		return s, errors.New("malformed rollup row")
 	}
 	scale := uint64(1)
-	for range b[1] {
+	for range u {
 		scale *= 10
 	}
-	r := &rowReader{b: b[2:]}
+	rel := func(first model.Value) model.Value {
+		if b[0] == rowV1 {
+			return r.value(k)
+		}
+		return r.relative(k, first)
+	}
 	n := r.uvarint()
 	fhi, ft := bits.Mul64(r.uvarint(), scale)
 	shi, span := bits.Mul64(r.uvarint(), scale)
@@ -424,10 +529,12 @@ func decodeRow(b []byte, k model.Kind, start int64) (model.Summary, error) {
 	}
 	s.Count, s.MinTime = int(n), start+int64(ft)
 	s.MaxTime = s.MinTime + int64(span)
-	s.First, s.Last = r.value(k), r.value(k)
+	s.First = r.value(k)
+	s.Last = rel(s.First)
 	s.HasM2 = true
 	if k.Numeric() {
-		s.Min, s.Max = r.value(k), r.value(k)
+		s.Min = rel(s.First)
+		s.Max = rel(s.First)
 		sum := r.value(k)
 		s.SumFloat, s.SumInt, s.SumUint = sum.Float(), sum.Int(), sum.Uint()
 		switch k {

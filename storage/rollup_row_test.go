@@ -20,6 +20,10 @@ func TestRollupRowRoundTrip(t *testing.T) {
 		{Kind: model.KindInt, Times: []int64{start + 2e6, start + 5e9}, Ints: []int64{4, 5}},     // unit 10^6
 		{Kind: model.KindBool, Times: []int64{start + 1, start + 2}, Bools: []bool{true, false}},
 		{Kind: model.KindString, Times: []int64{start + 1, start + 2}, Strings: []string{"", "a\x00\xffb"}},
+		{Kind: model.KindFloat, Times: []int64{start + 1, start + 2, start + 3}, Floats: []float64{1.5, 1.55, -2}},               // max not at first's exponent
+		{Kind: model.KindFloat, Times: []int64{start + 1, start + 2, start + 3}, Floats: []float64{-45.12345, -45.1, -45.12399}}, // relative mantissas
+		{Kind: model.KindUint, Times: []int64{start + 1, start + 2, start + 3}, Uints: []uint64{5, math.MaxUint64, 0}},           // wrapping differences
+		{Kind: model.KindInt, Times: []int64{start + 1, start + 2, start + 3}, Ints: []int64{math.MinInt64, math.MaxInt64, 0}},   // wrapping differences
 	}
 	for _, c := range cols {
 		s := model.Summarize(&c)
@@ -31,14 +35,50 @@ func TestRollupRowRoundTrip(t *testing.T) {
 		if !sameSummary(got, s) {
 			t.Errorf("%s: got %+v, want %+v", c.Kind, got, s)
 		}
-		if c.Times[0]-start >= 1e6 && b[1] < 6 {
-			t.Errorf("%s: offsets of whole milliseconds written with unit 10^%d", c.Kind, b[1])
+		if c.Times[0]-start >= 1e6 && b[0]>>4 < 6 {
+			t.Errorf("%s: offsets of whole milliseconds written with unit 10^%d", c.Kind, b[0]>>4)
 		}
 		for cut := range len(b) {
 			if _, err := decodeRow(b[:cut], c.Kind, start); err == nil {
 				t.Errorf("%s: a row cut to %d of %d bytes decoded", c.Kind, cut, len(b))
 			}
 		}
+	}
+}
+
+// TestRollupRowSizes checks that rows of sensor readings stay small: the
+// last, min and max of a bucket cost the difference from its first value.
+func TestRollupRowSizes(t *testing.T) {
+	start := int64(1_700_000_000_000_000_000)
+	c := model.Column{Kind: model.KindFloat}
+	v := 45.12345
+	for i := range 360 {
+		v = math.Round((v+float64(i%7-3)*0.0002)*1e5) / 1e5
+		c.Append(start+int64(i)*10e9+int64(i*37%1000)*1e6, model.Float(v))
+	}
+	s := model.Summarize(&c)
+	b := appendRow(nil, c.Kind, start, &s)
+	// Version 1, count 2, offsets 2+4, first 5, last, min and max 3 each,
+	// sum 9, m2 8: 36. Version 1 rows spent 5 bytes on each of last, min
+	// and max, and a byte more on the unit: 43.
+	if len(b) > 40 {
+		t.Errorf("a row of an hour of 5-decimal readings takes %d bytes, want at most 40", len(b))
+	}
+}
+
+// TestRollupRowV1 checks that rows of the first version still decode.
+func TestRollupRowV1(t *testing.T) {
+	// Version 1, unit 10^9, count 2, offsets 10 and 3580, first 4, last
+	// 5, min 4, max 5, sum 9 (zigzag varints), m2 0.5.
+	b := []byte{1, 9, 2, 10, 0xfc, 0x1b, 8, 10, 8, 10, 18, 0, 0, 0, 0, 0, 0, 0xe0, 0x3f}
+	got, err := decodeRow(b, model.KindInt, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := model.Summary{Count: 2, MinTime: 10e9, MaxTime: 3590e9, First: model.Int(4), Last: model.Int(5),
+		Min: model.Int(4), Max: model.Int(5), SumInt: 9, M2: 0.5, HasM2: true}
+	if !sameSummary(got, want) {
+		t.Errorf("got %+v, want %+v", got, want)
 	}
 }
 
@@ -56,6 +96,10 @@ func FuzzRollupRow(f *testing.F) {
 	s := model.Summarize(&c)
 	f.Add(appendRow(nil, model.KindInt, 0, &s), uint8(model.KindInt))
 	f.Add([]byte{1, 1, 0, 0, 1}, uint8(model.KindBool))
+	f.Add([]byte{1, 9, 2, 10, 0xfc, 0x1b, 8, 10, 8, 10, 18, 0, 0, 0, 0, 0, 0, 0xe0, 0x3f}, uint8(model.KindInt)) // version 1
+	fc := model.Column{Kind: model.KindFloat, Times: []int64{10, 20, 30}, Floats: []float64{45.12345, 45.1, 45.2}}
+	fs := model.Summarize(&fc)
+	f.Add(appendRow(nil, model.KindFloat, 0, &fs), uint8(model.KindFloat))
 	f.Fuzz(func(t *testing.T, b []byte, k uint8) {
 		kind := model.Kind(k%5 + 1)
 		s, err := decodeRow(b, kind, 0)

@@ -24,6 +24,10 @@ type Config struct {
 	Storage StorageConfig `yaml:"storage"`
 	HTTP    HTTPConfig    `yaml:"http"`
 	Log     LogConfig     `yaml:"log"`
+	// MemoryLimit is the Go heap's soft limit ("512MiB", "2GB", "off");
+	// empty means 96 bytes per max_memory_points, at least 256 MiB.
+	// GOMEMLIMIT in the environment takes precedence.
+	MemoryLimit string `yaml:"memory_limit"`
 	// Collections sets per-collection rollups and retention at start-up,
 	// over what the admin API stored.
 	Collections map[string]storage.SettingsSpec `yaml:"collections"`
@@ -87,6 +91,7 @@ func (c *Config) envOverrides(getenv func(string) string) error {
 	str("SOLTIX_SHARD_TAG", &c.Storage.ShardTag)
 	str("SOLTIX_LOG_LEVEL", &c.Log.Level)
 	str("SOLTIX_LOG_FORMAT", &c.Log.Format)
+	str("SOLTIX_MEMORY_LIMIT", &c.MemoryLimit)
 	if v := getenv("SOLTIX_MAX_BODY_BYTES"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
@@ -161,6 +166,9 @@ func (c *Config) validate() error {
 		return fmt.Errorf("wal_sync must be always or never, not %q", c.Storage.WALSync)
 	}
 	if _, err := c.logLevel(); err != nil {
+		return err
+	}
+	if _, _, err := c.memoryLimit(func(string) string { return "" }); err != nil {
 		return err
 	}
 	switch c.Log.Format {

@@ -42,8 +42,9 @@ Usage:
   soltix version
 
 Environment: SOLTIX_CONFIG, SOLTIX_LISTEN, SOLTIX_DATA_DIR, SOLTIX_WAL_SYNC,
-SOLTIX_SHARD_TAG, SOLTIX_MAX_BODY_BYTES, SOLTIX_FLUSH_INTERVAL, SOLTIX_LOG_LEVEL,
-SOLTIX_LOG_FORMAT, SOLTIX_SERVER (for query). Flags override the config file,
+SOLTIX_SHARD_TAG, SOLTIX_MAX_BODY_BYTES, SOLTIX_FLUSH_INTERVAL,
+SOLTIX_MEMORY_LIMIT, SOLTIX_LOG_LEVEL, SOLTIX_LOG_FORMAT, SOLTIX_SERVER (for
+query). Flags override the config file,
 which overrides the environment.
 `
 
@@ -103,6 +104,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	}
 	log := newLogger(&cfg, stderr)
 	slog.SetDefault(log)
+	applyMemoryLimit(&cfg, os.Getenv, log)
 
 	db, err := storage.Open(cfg.DataDir, cfg.storageOptions(log))
 	if err != nil {

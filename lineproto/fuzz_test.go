@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
+	"slices"
 	"sort"
 	"testing"
+
+	"github.com/soltixdb/soltix/model"
 )
 
 // fuzzPrecisions are the precisions FuzzParse picks from.
@@ -108,7 +111,35 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 		roundTrip(t, data, points)
+
+		// Lines that repeat a measurement-and-tags section reuse its
+		// parse: a second copy must parse exactly as the first.
+		if len(errs) == 0 && len(points) > 0 {
+			twice := append(append(append([]byte(nil), data...), '\n'), data...)
+			again, _, errs2 := Parse(twice, prec, def)
+			if len(errs2) != 0 || len(again) != 2*len(points) {
+				t.Fatalf("input %q twice: got %d points and errors %v, want %d points", data, len(again), errs2, 2*len(points))
+			}
+			for i := range points {
+				if !samePoint(&points[i], &again[len(points)+i]) {
+					t.Fatalf("input %q twice: point %d is %+v, first time %+v", data, i, again[len(points)+i], points[i])
+				}
+			}
+		}
 	})
+}
+
+// samePoint reports whether two points are equal, NaN-safe.
+func samePoint(a, b *model.Point) bool {
+	if a.Collection != b.Collection || a.Time != b.Time || !slices.Equal(a.Tags, b.Tags) || len(a.Fields) != len(b.Fields) {
+		return false
+	}
+	for i := range a.Fields {
+		if a.Fields[i].Key != b.Fields[i].Key || !a.Fields[i].Value.Equal(b.Fields[i].Value) {
+			return false
+		}
+	}
+	return true
 }
 
 // blankOrComments reports whether every line of data is empty, spaces, or

@@ -61,6 +61,7 @@ var class = func() (t [256]uint8) {
 const (
 	maxInterned = 1 << 16 // distinct strings the parser keeps for reuse
 	maxRecent   = 256     // token positions of the previous point remembered
+	maxHeads    = 4096    // distinct measurement-and-tags sections remembered
 	minSlab     = 64      // first size of the tag and field slabs
 	maxSlab     = 4096    // largest size of the tag and field slabs
 	quoteMax    = 48      // bytes of a token quoted in an error reason
@@ -154,6 +155,36 @@ type parser struct {
 
 	tagSlab   []model.Tag   // backing store handed out to points
 	fieldSlab []model.Field // backing store handed out to points
+
+	// heads remembers the parse of each measurement-and-tags section
+	// (the bytes before the first space of a line) seen in this call:
+	// the points of one device share a section, and reuse its
+	// collection and tags (one Tags slice, shared) instead of parsing
+	// them again.
+	heads map[string]head
+}
+
+// head is the parse of a measurement-and-tags section.
+type head struct {
+	name string
+	tags model.Tags
+	tok  int // p.tok after the section
+}
+
+// headEnd returns the offset of the first space or line end from start,
+// skipping the byte after each backslash. It need not agree with the
+// grammar's escaping: a section is reused only after a full parse ended
+// at the same offset.
+func headEnd(buf []byte, start int) int {
+	for i := start; i < len(buf); i++ {
+		switch buf[i] {
+		case ' ', '\n', '\r':
+			return i
+		case '\\':
+			i++
+		}
+	}
+	return len(buf)
 }
 
 // errAt returns an error at byte offset off of buf, which lies on or after
@@ -352,9 +383,16 @@ func (p *parser) point() (model.Point, *LineError) {
 	buf := p.buf
 	var pt model.Point
 
-	// Measurement.
 	p.tok = 0
 	start := p.pos
+	hend := headEnd(buf, start)
+	if h, ok := p.heads[string(buf[start:hend])]; ok && hend < len(buf) && buf[hend] == ' ' {
+		pt.Collection, pt.Tags, p.tok = h.name, h.tags, h.tok
+		p.pos = hend
+		return p.body(pt)
+	}
+
+	// Measurement.
 	end, esc, na := p.scan(start, cMeasurement, escMeasurement)
 	if end == start {
 		return pt, p.errAt(start, "invalid character %s at start of measurement name", quoteByte(buf[start]))
@@ -385,6 +423,20 @@ func (p *parser) point() (model.Point, *LineError) {
 	if err := p.sortTags(); err != nil {
 		return pt, err
 	}
+	pt.Tags = p.takeTags()
+	if p.pos == hend && len(p.heads) < maxHeads {
+		if p.heads == nil {
+			p.heads = make(map[string]head)
+		}
+		p.heads[string(buf[start:hend])] = head{name: pt.Collection, tags: pt.Tags, tok: p.tok}
+	}
+	return p.body(pt)
+}
+
+// body decodes the fields and timestamp of the point whose measurement
+// and tags are in pt, from p.pos through the end of its line.
+func (p *parser) body(pt model.Point) (model.Point, *LineError) {
+	buf := p.buf
 
 	// Fields.
 	for p.pos < len(buf) && buf[p.pos] == ' ' {
@@ -435,7 +487,6 @@ func (p *parser) point() (model.Point, *LineError) {
 		}
 	}
 
-	pt.Tags = p.takeTags()
 	pt.Fields = p.takeFields()
 	return pt, nil
 }

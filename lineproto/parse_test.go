@@ -380,3 +380,40 @@ func TestValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestRepeatedHeads checks that lines repeating an earlier line's
+// measurement and tags parse exactly as when they are alone, and share the
+// earlier line's tags.
+func TestRepeatedHeads(t *testing.T) {
+	for _, line := range []string{
+		"cpu,host=a,region=b v=1i 10",
+		`c\ p\,u,t\ k\,\==v\ a\,l\= f=1 10`,
+		`m\ x v=1 10`,
+		`m\\x,k=a\\b v=1 10`,
+		`m,k=a\ b v=1 10`,
+		`m,z=1,a=2 v=1 10`,
+		`m v=1 10`,
+	} {
+		alone, _, errs := Parse([]byte(line), Nanosecond, 0)
+		if len(errs) > 0 || len(alone) != 1 {
+			t.Fatalf("%q: %d points, errors %v", line, len(alone), errs)
+		}
+		pts, _, errs := Parse([]byte(line+"\n"+line+"\n"+line), Nanosecond, 0)
+		if len(errs) > 0 || len(pts) != 3 {
+			t.Fatalf("%q three times: %d points, errors %v", line, len(pts), errs)
+		}
+		for i := range pts {
+			if !samePoint(&pts[i], &alone[0]) {
+				t.Errorf("%q, copy %d: got %+v, want %+v", line, i, pts[i], alone[0])
+			}
+		}
+		if len(alone[0].Tags) > 0 && &pts[2].Tags[0] != &pts[0].Tags[0] {
+			t.Errorf("%q: a repeated line got its own tags", line)
+		}
+	}
+	// A line whose section repeats but whose rest is bad still fails.
+	_, _, errs := Parse([]byte("m,k=v a=1 1\nm,k=v a=x 2\nm,k=v a=1 3"), Nanosecond, 0)
+	if len(errs) != 1 || errs[0].Line != 2 {
+		t.Errorf("got errors %v, want one on line 2", errs)
+	}
+}

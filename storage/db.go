@@ -711,11 +711,38 @@ func (db *DB) apply(seq uint64, points []model.Point) {
 	}
 	var last markKey
 	var marked map[markKey]bool
+	// Points of one device often share their Tags slice (the line
+	// protocol parser reuses a repeated measurement-and-tags section), so
+	// their series is found by that slice before building a key.
+	type sharedTags struct {
+		coll string
+		tags *model.Tag
+		n    int
+	}
+	type found struct {
+		c *collection
+		s *series
+	}
+	var known map[sharedTags]found
 	for i := range points {
 		p := &points[i]
-		c := db.coll(p.Collection)
-		key := model.SeriesKey(p.Collection, p.Tags)
-		s := db.seriesFor(c, key, p.Tags)
+		var f found
+		var sk sharedTags
+		if len(p.Tags) > 0 {
+			sk = sharedTags{p.Collection, &p.Tags[0], len(p.Tags)}
+			f = known[sk]
+		}
+		if f.s == nil {
+			f.c = db.coll(p.Collection)
+			f.s = db.seriesFor(f.c, model.SeriesKey(p.Collection, p.Tags), p.Tags)
+			if sk.tags != nil {
+				if known == nil {
+					known = make(map[sharedTags]found)
+				}
+				known[sk] = f
+			}
+		}
+		c, s := f.c, f.s
 		if k := (markKey{c, s.group, model.Level1h.Floor(p.Time)}); k != last {
 			if marked == nil {
 				marked = make(map[markKey]bool)

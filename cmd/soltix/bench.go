@@ -41,6 +41,7 @@ type benchReport struct {
 	Clients     int                `json:"clients"`
 	BatchLines  int                `json:"batch_lines"`
 	Gzip        bool               `json:"gzip"`
+	Rate        float64            `json:"offered_values_per_sec,omitempty"`
 	Lines       int                `json:"lines"`
 	Values      int                `json:"values"`
 	Seconds     float64            `json:"seconds"`
@@ -86,6 +87,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 	clients := fs.Int("clients", 2, "concurrent writers")
 	batch := fs.Int("batch", 10000, "lines per request")
 	gz := fs.Bool("gzip", false, "gzip the request bodies")
+	rate := fs.Float64("rate", 0, "offer this many values/s in total and count latency from each batch's due time (0: as fast as possible)")
 	queries := fs.Int("queries", 50, "runs per query type (0: no queries)")
 	seed := fs.Uint64("seed", 1, "random seed of the data and the queries")
 	walSync := fs.String("wal-sync", "always", "fsync policy of the server bench starts: always or never")
@@ -107,6 +109,10 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	if *dataset != "cpu" && *dataset != "iot" {
 		fmt.Fprintln(stderr, "soltix bench: --dataset must be cpu or iot")
+		return 2
+	}
+	if *rate < 0 {
+		fmt.Fprintln(stderr, "soltix bench: --rate must not be negative")
 		return 2
 	}
 	if *batch <= 0 || *hosts <= 0 || *interval <= 0 || *duration <= 0 {
@@ -164,9 +170,9 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 	}
 
 	rep := benchReport{Dataset: d.Name, Server: base, Machine: machine(), Date: time.Now().UTC().Format(time.RFC3339),
-		Clients: *clients, BatchLines: *batch, Gzip: *gz, Lines: d.Lines, Values: d.Values}
+		Clients: *clients, BatchLines: *batch, Gzip: *gz, Rate: *rate, Lines: d.Lines, Values: d.Values}
 	res, err := bench.Load(ctx, d, bench.LoadConfig{URL: base, Clients: *clients, Gzip: *gz, Precision: *precision,
-		Progress: ui.progress("load")})
+		Rate: *rate, Progress: ui.progress("load")})
 	if err != nil {
 		fmt.Fprintln(stderr, "soltix bench: load:", err)
 		return 1

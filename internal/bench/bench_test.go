@@ -81,8 +81,18 @@ func TestLoadAndQueries(t *testing.T) {
 			}
 		}
 	}
+	// A paced load cannot finish before its last batch is due.
+	d := GenerateCPU(cfg)
+	res, err := Load(ctx, d, LoadConfig{URL: srv.URL, Clients: 2, Rate: float64(d.Values) / 0.3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := d.Batches[len(d.Batches)-1]
+	if due := time.Duration(0.3 * float64(time.Second) * float64(d.Bytes-len(last)) / float64(d.Bytes)); res.Elapsed < due {
+		t.Errorf("a load paced over 0.3 s took %v; its last batch was due at %v", res.Elapsed, due)
+	}
 	// A batch the server refuses stops the load with its message.
-	res, err := Load(ctx, &Data{Batches: [][]byte{[]byte("bad line\n")}, Lines: 1}, LoadConfig{URL: srv.URL})
+	res, err = Load(ctx, &Data{Batches: [][]byte{[]byte("bad line\n")}, Lines: 1}, LoadConfig{URL: srv.URL})
 	if err == nil || !strings.Contains(err.Error(), "HTTP 400") {
 		t.Errorf("a bad batch: %v, %v; want an HTTP 400 error", res, err)
 	}

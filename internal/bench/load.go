@@ -20,6 +20,12 @@ type LoadConfig struct {
 	Clients   int
 	Gzip      bool
 	Precision string // of the timestamps in the data (default ns)
+	// Rate, when positive, paces the load at that many values per second
+	// in total: batch i is due when the values before it would have been
+	// sent at that rate, and its latency counts from then, so time spent
+	// waiting behind a slow server counts as latency (no coordinated
+	// omission). Zero sends as fast as the clients can.
+	Rate float64
 	// Progress, when set, is called about ten times a second with the
 	// batches done so far.
 	Progress func(done, total int)
@@ -70,6 +76,17 @@ func Load(ctx context.Context, d *Data, cfg LoadConfig) (*LoadResult, error) {
 	client := &http.Client{Transport: tr}
 	defer tr.CloseIdleConnections()
 
+	// due[i] is when batch i should start under cfg.Rate, from the
+	// share of the data's bytes before it.
+	due := make([]time.Duration, len(bodies))
+	if cfg.Rate > 0 && d.Bytes > 0 {
+		total := time.Duration(float64(d.Values) / cfg.Rate * float64(time.Second))
+		before := 0
+		for i, b := range d.Batches {
+			due[i] = time.Duration(float64(total) * float64(before) / float64(d.Bytes))
+			before += len(b)
+		}
+	}
 	lat := make([]time.Duration, len(bodies))
 	var next, done atomic.Int64
 	var firstErr error
@@ -119,6 +136,17 @@ func Load(ctx context.Context, d *Data, cfg LoadConfig) (*LoadResult, error) {
 					req.Header.Set("Content-Encoding", "gzip")
 				}
 				t0 := time.Now()
+				if cfg.Rate > 0 {
+					at := start.Add(due[i])
+					if wait := time.Until(at); wait > 0 {
+						select {
+						case <-time.After(wait):
+						case <-ctx.Done():
+							return
+						}
+					}
+					t0 = at
+				}
 				resp, err := client.Do(req)
 				if err != nil {
 					fail(fmt.Errorf("batch %d: %w", i, err))

@@ -615,8 +615,13 @@ func (db *DB) Write(ctx context.Context, points []model.Point) error {
 	}
 
 	seq := db.seq.Add(1)
-	rec := appendBatch(make([]byte, 0, batchSize(points)), seq, points)
-	if _, err := db.wal.Append(rec); err != nil {
+	rb := recordBufs.Get().(*recordBuf)
+	rb.buf = rb.enc.encode(rb.buf[:0], seq, points)
+	_, err := db.wal.Append(rb.buf) // the WAL copies the record before it returns
+	if cap(rb.buf) <= maxPooledRecord {
+		recordBufs.Put(rb)
+	}
+	if err != nil {
 		db.log.Error("wal append failed; write not acknowledged", "err", err)
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
@@ -635,6 +640,17 @@ func (db *DB) Write(ctx context.Context, points []model.Point) error {
 	}
 	return nil
 }
+
+// recordBuf is a batch encoder and its output buffer, reused across
+// writes through recordBufs; buffers above maxPooledRecord are dropped.
+type recordBuf struct {
+	enc batchEncoder
+	buf []byte
+}
+
+const maxPooledRecord = 8 << 20
+
+var recordBufs = sync.Pool{New: func() any { return new(recordBuf) }}
 
 // checkKinds checks every field against the collection's schema and the
 // earlier points of the batch, registering new fields. With drop set,

@@ -360,6 +360,7 @@ func TestFlushFailureKeepsData(t *testing.T) {
 
 func TestRecordRoundTrip(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
+	var reused batchEncoder
 	for i := range 200 {
 		pts := make([]model.Point, r.IntN(5)+1)
 		for j := range pts {
@@ -373,11 +374,50 @@ func TestRecordRoundTrip(t *testing.T) {
 			}
 			pts[j] = p
 		}
-		seq := r.Uint64()
-		gotSeq, got, err := decodeBatch(appendBatch(nil, seq, pts))
-		if err != nil || gotSeq != seq || !reflect.DeepEqual(got, pts) {
-			t.Fatalf("case %d: decode(encode(%v)) = %d %v %v", i, pts, gotSeq, got, err)
+		// Some points share another's Tags slice, as parsed lines do.
+		for j := 1; j < len(pts); j++ {
+			if r.IntN(2) == 0 && pts[j-1].Collection == pts[j].Collection {
+				pts[j].Tags = pts[j-1].Tags
+			}
 		}
+		seq := r.Uint64()
+		for _, enc := range []struct {
+			name string
+			rec  []byte
+		}{
+			{"fresh encoder", appendBatch(nil, seq, pts)},
+			{"reused encoder", reused.encode(nil, seq, pts)},
+			{"version 1", appendBatchV1(nil, seq, pts)},
+		} {
+			gotSeq, got, err := decodeBatch(enc.rec)
+			if err != nil || gotSeq != seq || !reflect.DeepEqual(got, pts) {
+				t.Fatalf("case %d, %s: decode(encode(%v)) = %d %v %v", i, enc.name, pts, gotSeq, got, err)
+			}
+		}
+	}
+}
+
+// TestRecordSize checks that a batch of device readings is logged in a
+// fraction of its first-version size: each series and field key is named
+// once per record, and times are differences.
+func TestRecordSize(t *testing.T) {
+	var pts []model.Point
+	tags := make([]model.Tags, 100)
+	for h := range tags {
+		tags[h] = model.Tags{{Key: "hostname", Value: fmt.Sprint("host_", h)}, {Key: "region", Value: "eu-west-1"},
+			{Key: "service_environment", Value: "production"}}
+	}
+	for i := range 10_000 {
+		p := model.Point{Collection: "cpu", Tags: tags[i%100], Time: 1_700_000_000e9 + int64(i/100)*10e9}
+		for _, f := range []string{"usage_user", "usage_system", "usage_idle", "usage_nice", "usage_iowait"} {
+			p.Fields = append(p.Fields, model.Field{Key: f, Value: model.Int(int64(i % 100))})
+		}
+		pts = append(pts, p)
+	}
+	v1, v3 := len(appendBatchV1(nil, 1, pts)), len(appendBatch(nil, 1, pts))
+	t.Logf("10,000 points: %d bytes, %d in version 1", v3, v1)
+	if v3*4 > v1 {
+		t.Errorf("record of %d bytes, more than a quarter of version 1's %d", v3, v1)
 	}
 }
 
@@ -385,6 +425,8 @@ func FuzzDecodeBatch(f *testing.F) {
 	f.Add(appendBatch(nil, 7, []model.Point{pt("c", "d1", 1, fv("v", 1), iv("n", -3))}))
 	f.Add(appendBatch(nil, 1, []model.Point{{Collection: "x", Fields: []model.Field{{Key: "s", Value: model.String("hello")}, {Key: "b", Value: model.Bool(true)}, {Key: "u", Value: model.Uint(9)}}}}))
 	f.Add([]byte{1, 0, 200})
+	f.Add(appendBatchV1(nil, 7, []model.Point{pt("c", "d1", 1, fv("v", 1), iv("n", -3)), pt("c", "d2", 2, fv("v", 2))}))
+	f.Add([]byte{3, 1, 1, 1, 'c', 1, 0, 0, 1, 0, 2, 0, 1, 0, 2, 4})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		seq, pts, err := decodeBatch(b)
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/soltixdb/soltix/model"
 )
@@ -12,20 +13,34 @@ import (
 // The payload of one WAL record is a write batch or a delete; its first
 // byte says which (and is the record's version):
 //
-//	kind     u8        1 = write batch, 2 = delete
+//	kind     u8        3 = write batch, 2 = delete, 1 = write batch (first
+//	                   version, still read)
 //
-// A write batch:
+// A write batch names each string once, in a table, and each series once,
+// in a table of heads; a point refers to its head and its field keys by
+// index and stores its time as the difference from the previous point's:
 //
-//	kind     u8 (1)
+//	kind     u8 (3)
 //	seq      uvarint   batch sequence number; a higher seq wins a tie on time
+//	nstrs    uvarint
+//	strs     nstrs × str
+//	nheads   uvarint
+//	heads    nheads × (collection idx | ntags uvarint | ntags × (key idx, value idx))
 //	npoints  uvarint
 //	points   npoints × point
 //
-//	point:   collection str | ntags uvarint | ntags × (key str, value str) |
-//	         time varint (zigzag) | nfields uvarint | nfields × (key str, kind u8, value)
+//	point:   head idx | time − previous time varint (zigzag; the first from 0,
+//	         wrapping) | nfields uvarint | nfields × (key idx, kind u8, value)
+//	idx:     uvarint index into strs (or heads)
 //	str:     uvarint length | bytes
 //	value:   float: 8 bytes little-endian IEEE 754 bits; integer: zigzag varint;
 //	         unsigned: uvarint; boolean: u8 (0 or 1); string: str
+//
+// The first version of a write batch spelled every string in place:
+//
+//	kind 1 | seq uvarint | npoints uvarint | npoints × (collection str |
+//	ntags uvarint | ntags × (key str, value str) | time varint (zigzag) |
+//	nfields uvarint | nfields × (key str, kind u8, value))
 //
 // A delete (a tombstone): the listed series of the collection lose their
 // points with times in [min, max] written by batches with a lower seq:
@@ -39,8 +54,9 @@ import (
 //
 // docs/format-wal.md documents the framing around it.
 const (
-	recordVersion = 1 // a write batch
+	recordBatchV1 = 1 // a write batch, first version
 	recordDelete  = 2
+	recordBatch   = 3 // a write batch with string and head tables
 )
 
 // recordKind returns the kind byte of a WAL payload, 0 when it is empty.
@@ -102,9 +118,152 @@ func decodeDelete(buf []byte) (*tombstone, error) {
 // errRecord marks a WAL payload that does not decode.
 var errRecord = errors.New("malformed batch record")
 
+// batchEncoder builds write batch records, reusing its tables and buffers
+// from one batch to the next. The zero value is ready to use.
+type batchEncoder struct {
+	strIdx  map[string]uint64
+	strs    []byte // the string table's entries, encoded
+	nstrs   uint64
+	headIdx map[headKey]uint64
+	heads   []byte
+	nheads  uint64
+	body    []byte
+	keys    []string // field keys of the previous point
+	keyIdx  []uint64 // and their indexes
+}
+
+// headKey identifies a point's collection and tags: points that share a
+// Tags slice (as the line protocol parser hands out) share a head without
+// comparing their tags.
+type headKey struct {
+	coll string
+	tags *model.Tag
+	n    int
+}
+
+func (e *batchEncoder) str(s string) uint64 {
+	if i, ok := e.strIdx[s]; ok {
+		return i
+	}
+	i := e.nstrs
+	e.strIdx[s] = i
+	e.nstrs++
+	e.strs = appendStr(e.strs, s)
+	return i
+}
+
+// head returns the index of p's head, adding it (and its strings) when
+// it is new. Points with equal tags in different slices get separate
+// heads, which decode to the same series.
+func (e *batchEncoder) head(p *model.Point) uint64 {
+	k := headKey{coll: p.Collection, n: len(p.Tags)}
+	if len(p.Tags) > 0 {
+		k.tags = &p.Tags[0]
+	}
+	if i, ok := e.headIdx[k]; ok {
+		return i
+	}
+	i := e.nheads
+	e.headIdx[k] = i
+	e.nheads++
+	e.heads = binary.AppendUvarint(e.heads, e.str(p.Collection))
+	e.heads = binary.AppendUvarint(e.heads, uint64(len(p.Tags)))
+	for _, t := range p.Tags {
+		e.heads = binary.AppendUvarint(e.heads, e.str(t.Key))
+		e.heads = binary.AppendUvarint(e.heads, e.str(t.Value))
+	}
+	return i
+}
+
+// encode appends the record of a batch of points with its sequence number
+// to dst.
+func (e *batchEncoder) encode(dst []byte, seq uint64, points []model.Point) []byte {
+	if e.strIdx == nil {
+		e.strIdx = make(map[string]uint64)
+		e.headIdx = make(map[headKey]uint64)
+	}
+	defer e.reset()
+	body := e.body
+	prev := int64(0)
+	for i := range points {
+		p := &points[i]
+		body = binary.AppendUvarint(body, e.head(p))
+		body = binary.AppendVarint(body, p.Time-prev)
+		prev = p.Time
+		body = binary.AppendUvarint(body, uint64(len(p.Fields)))
+		for j, f := range p.Fields {
+			// Consecutive points usually have the same field keys in the
+			// same order (the same interned strings).
+			var ki uint64
+			if j < len(e.keys) && e.keys[j] == f.Key {
+				ki = e.keyIdx[j]
+			} else {
+				ki = e.str(f.Key)
+				if j < len(e.keys) {
+					e.keys[j], e.keyIdx[j] = f.Key, ki
+				} else {
+					e.keys, e.keyIdx = append(e.keys, f.Key), append(e.keyIdx, ki)
+				}
+			}
+			body = binary.AppendUvarint(body, ki)
+			body = appendFieldValue(body, f.Value)
+		}
+	}
+	e.body = body
+	dst = slices.Grow(dst, 4*binary.MaxVarintLen64+len(e.strs)+len(e.heads)+len(body))
+	dst = append(dst, recordBatch)
+	dst = binary.AppendUvarint(dst, seq)
+	dst = binary.AppendUvarint(dst, e.nstrs)
+	dst = append(dst, e.strs...)
+	dst = binary.AppendUvarint(dst, e.nheads)
+	dst = append(dst, e.heads...)
+	dst = binary.AppendUvarint(dst, uint64(len(points)))
+	return append(dst, body...)
+}
+
+// reset empties the tables, keeping their space but no reference to the
+// points encoded.
+func (e *batchEncoder) reset() {
+	clear(e.strIdx)
+	clear(e.headIdx)
+	clear(e.keys)
+	e.strs, e.heads, e.body = e.strs[:0], e.heads[:0], e.body[:0]
+	e.nstrs, e.nheads = 0, 0
+	e.keys, e.keyIdx = e.keys[:0], e.keyIdx[:0]
+}
+
 // appendBatch encodes a batch of points with its sequence number.
 func appendBatch(dst []byte, seq uint64, points []model.Point) []byte {
-	dst = append(dst, recordVersion)
+	var e batchEncoder
+	return e.encode(dst, seq, points)
+}
+
+// appendFieldValue appends a field's kind byte and value.
+func appendFieldValue(dst []byte, v model.Value) []byte {
+	dst = append(dst, byte(v.Kind))
+	switch v.Kind {
+	case model.KindFloat:
+		dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(v.Float()))
+	case model.KindInt:
+		dst = binary.AppendVarint(dst, v.Int())
+	case model.KindUint:
+		dst = binary.AppendUvarint(dst, v.Uint())
+	case model.KindBool:
+		b := byte(0)
+		if v.Bool() {
+			b = 1
+		}
+		dst = append(dst, b)
+	case model.KindString:
+		dst = appendStr(dst, v.Str())
+	}
+	return dst
+}
+
+// appendBatchV1 encodes a batch in the first version of the record, which
+// readers still accept (tests write it to check that).
+func appendBatchV1(dst []byte, seq uint64, points []model.Point) []byte {
+	dst = append(dst, recordBatchV1)
 	dst = binary.AppendUvarint(dst, seq)
 	dst = binary.AppendUvarint(dst, uint64(len(points)))
 	for i := range points {
@@ -119,43 +278,10 @@ func appendBatch(dst []byte, seq uint64, points []model.Point) []byte {
 		dst = binary.AppendUvarint(dst, uint64(len(p.Fields)))
 		for _, f := range p.Fields {
 			dst = appendStr(dst, f.Key)
-			dst = append(dst, byte(f.Value.Kind))
-			switch f.Value.Kind {
-			case model.KindFloat:
-				dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(f.Value.Float()))
-			case model.KindInt:
-				dst = binary.AppendVarint(dst, f.Value.Int())
-			case model.KindUint:
-				dst = binary.AppendUvarint(dst, f.Value.Uint())
-			case model.KindBool:
-				b := byte(0)
-				if f.Value.Bool() {
-					b = 1
-				}
-				dst = append(dst, b)
-			case model.KindString:
-				dst = appendStr(dst, f.Value.Str())
-			}
+			dst = appendFieldValue(dst, f.Value)
 		}
 	}
 	return dst
-}
-
-// batchSize returns an upper bound of the bytes appendBatch writes for
-// points, so the record is built in one allocation.
-func batchSize(points []model.Point) int {
-	n := 1 + 2*binary.MaxVarintLen64
-	for i := range points {
-		p := &points[i]
-		n += binary.MaxVarintLen64 + len(p.Collection) + 2*binary.MaxVarintLen64
-		for _, t := range p.Tags {
-			n += 2*binary.MaxVarintLen64 + len(t.Key) + len(t.Value)
-		}
-		for _, f := range p.Fields {
-			n += 2*binary.MaxVarintLen64 + 1 + len(f.Key) + len(f.Value.Str())
-		}
-	}
-	return n
 }
 
 func appendStr(dst []byte, s string) []byte {
@@ -163,16 +289,82 @@ func appendStr(dst []byte, s string) []byte {
 	return append(dst, s...)
 }
 
-// decodeBatch decodes a payload written by appendBatch. It never panics and
-// never allocates more than a small multiple of len(buf).
+// decodeBatch decodes a write batch payload of either version. It never
+// panics and never allocates more than a small multiple of len(buf).
 func decodeBatch(buf []byte) (seq uint64, points []model.Point, err error) {
 	d := decoder{buf: buf}
-	if v := d.byte(); v != recordVersion {
-		return 0, nil, fmt.Errorf("%w: version %d, want %d", errRecord, v, recordVersion)
+	switch v := d.byte(); v {
+	case recordBatch:
+		seq, points = d.batch()
+	case recordBatchV1:
+		seq, points = d.batchV1()
+	default:
+		return 0, nil, fmt.Errorf("%w: kind %d, want a write batch (%d or %d)", errRecord, v, recordBatch, recordBatchV1)
 	}
-	seq = d.uvarint()
+	if d.err == nil && d.off != len(buf) {
+		d.fail(fmt.Sprintf("%d trailing bytes", len(buf)-d.off))
+	}
+	if d.err != nil {
+		return 0, nil, d.err
+	}
+	return seq, points, nil
+}
+
+// batch decodes the body of a write batch after its kind byte.
+func (d *decoder) batch() (uint64, []model.Point) {
+	seq := d.uvarint()
+	strs := make([]string, d.count(1))
+	for i := range strs {
+		strs[i] = d.str()
+	}
+	idx := func(what string) string {
+		i := d.uvarint()
+		if i >= uint64(len(strs)) {
+			d.fail(fmt.Sprintf("%s index %d of %d strings", what, i, len(strs)))
+			return ""
+		}
+		return strs[i]
+	}
+	type head struct {
+		coll string
+		tags model.Tags
+	}
+	heads := make([]head, d.count(2))
+	for i := range heads {
+		h := &heads[i]
+		h.coll = idx("collection")
+		if nt := d.count(2); nt > 0 {
+			h.tags = make(model.Tags, nt)
+			for j := range h.tags {
+				h.tags[j] = model.Tag{Key: idx("tag key"), Value: idx("tag value")}
+			}
+		}
+	}
+	n := d.count(3) // a point takes at least 3 bytes
+	points := make([]model.Point, 0, n)
+	t := int64(0)
+	for i := 0; i < n && d.err == nil; i++ {
+		hi := d.uvarint()
+		if hi >= uint64(len(heads)) {
+			d.fail(fmt.Sprintf("head index %d of %d heads", hi, len(heads)))
+			break
+		}
+		t += d.varint()
+		p := model.Point{Collection: heads[hi].coll, Tags: heads[hi].tags, Time: t}
+		p.Fields = make([]model.Field, d.count(2))
+		for j := range p.Fields {
+			p.Fields[j] = model.Field{Key: idx("field key"), Value: d.fieldValue()}
+		}
+		points = append(points, p)
+	}
+	return seq, points
+}
+
+// batchV1 decodes the body of a first-version write batch.
+func (d *decoder) batchV1() (uint64, []model.Point) {
+	seq := d.uvarint()
 	n := d.count(4) // a point takes at least 4 bytes
-	points = make([]model.Point, 0, n)
+	points := make([]model.Point, 0, n)
 	for i := 0; i < n && d.err == nil; i++ {
 		var p model.Point
 		p.Collection = d.str()
@@ -184,36 +376,33 @@ func decodeBatch(buf []byte) (seq uint64, points []model.Point, err error) {
 			}
 		}
 		p.Time = d.varint()
-		nf := d.count(3)
-		p.Fields = make([]model.Field, nf)
+		p.Fields = make([]model.Field, d.count(3))
 		for j := range p.Fields {
 			key := d.str()
-			var v model.Value
-			switch k := model.Kind(d.byte()); k {
-			case model.KindFloat:
-				v = model.Float(math.Float64frombits(d.uint64()))
-			case model.KindInt:
-				v = model.Int(d.varint())
-			case model.KindUint:
-				v = model.Uint(d.uvarint())
-			case model.KindBool:
-				v = model.Bool(d.byte() != 0)
-			case model.KindString:
-				v = model.String(d.str())
-			default:
-				d.fail(fmt.Sprintf("unknown field kind %d", k))
-			}
-			p.Fields[j] = model.Field{Key: key, Value: v}
+			p.Fields[j] = model.Field{Key: key, Value: d.fieldValue()}
 		}
 		points = append(points, p)
 	}
-	if d.err == nil && d.off != len(buf) {
-		d.fail(fmt.Sprintf("%d trailing bytes", len(buf)-d.off))
+	return seq, points
+}
+
+// fieldValue reads a field's kind byte and value.
+func (d *decoder) fieldValue() model.Value {
+	switch k := model.Kind(d.byte()); k {
+	case model.KindFloat:
+		return model.Float(math.Float64frombits(d.uint64()))
+	case model.KindInt:
+		return model.Int(d.varint())
+	case model.KindUint:
+		return model.Uint(d.uvarint())
+	case model.KindBool:
+		return model.Bool(d.byte() != 0)
+	case model.KindString:
+		return model.String(d.str())
+	default:
+		d.fail(fmt.Sprintf("unknown field kind %d", k))
+		return model.Value{}
 	}
-	if d.err != nil {
-		return 0, nil, d.err
-	}
-	return seq, points, nil
 }
 
 // decoder reads the primitives of a record, remembering the first error.

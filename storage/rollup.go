@@ -232,6 +232,7 @@ func parseRollupColumn(name string) (string, model.Kind, bool) {
 type rollRow struct {
 	start int64
 	s     model.Summary
+	dec   decSum // float fields: the exact decimal sum, when there is one
 }
 
 // fieldRows are the rows of one field of one series, by bucket start.
@@ -283,6 +284,108 @@ func appendFloat(dst []byte, f float64) []byte {
 	}
 	dst = append(dst, rawFloat)
 	return binary.LittleEndian.AppendUint64(dst, math.Float64bits(f))
+}
+
+// decSum is the exact sum of a bucket's float values m_i / 10^e, each a
+// decimal with e ≤ 9: ok, e and the sum m of the mantissas, which stays
+// below 2^53 in magnitude so float64(m) / 10^e is the correctly rounded
+// sum. Rows store it in place of the float sum, in fewer bytes.
+type decSum struct {
+	ok bool
+	e  int
+	m  int64
+}
+
+// mantissaAt returns m with float64(m) / 10^e bit for bit v, if there is
+// one below 2^53 in magnitude. A value that has one at some e has one at
+// every larger e ≤ 9 (both are v's correctly rounded quotient).
+func mantissaAt(v float64, e int) (int64, bool) {
+	p := pow10[e]
+	m := math.Round(v * p)
+	if !(math.Abs(m) < 1<<53) || math.Float64bits(float64(int64(m))/p) != math.Float64bits(v) {
+		return 0, false
+	}
+	return int64(m), true
+}
+
+// decimalSum returns the exact decimal sum of vs (non-empty), at the
+// smallest exponent that holds every value.
+func decimalSum(vs []float64) decSum {
+	e, _, ok := floatDecimal(vs[0])
+	if !ok {
+		return decSum{}
+	}
+	for {
+		var sum int64
+		grown := false
+		for _, v := range vs {
+			m, ok := mantissaAt(v, e)
+			if !ok {
+				e2, _, ok := floatDecimal(v)
+				if !ok || e2 <= e {
+					return decSum{}
+				}
+				e, grown = e2, true
+				break
+			}
+			if sum += m; sum >= 1<<53 || sum <= -(1<<53) {
+				return decSum{}
+			}
+		}
+		if !grown {
+			return decSum{ok: true, e: e, m: sum}
+		}
+	}
+}
+
+// plus returns the decimal sum of two buckets, at the larger exponent,
+// or one that is not ok when either is not or the sum leaves the range.
+func (d decSum) plus(o decSum) decSum {
+	if !d.ok || !o.ok {
+		return decSum{}
+	}
+	if d.e < o.e {
+		d, o = o, d
+	}
+	m := o.m
+	for range d.e - o.e {
+		if m >= 1<<53 || m <= -(1<<53) {
+			return decSum{}
+		}
+		m *= 10
+	}
+	if m += d.m; m >= 1<<53 || m <= -(1<<53) {
+		return decSum{}
+	}
+	return decSum{ok: true, e: d.e, m: m}
+}
+
+// value is the sum as a float.
+func (d decSum) value() float64 { return float64(d.m) / pow10[d.e] }
+
+// decSumTag is the first byte of a decimal sum in a row: decSumTag + (e −
+// the first value's exponent), that is 0xf0 to 0xf9.
+const decSumTag = 0xf0
+
+// appendDecSum appends d, which must be ok, as the difference of its
+// mantissa sum from count times the first value's mantissa at d's
+// exponent; it reports false (appending nothing) when that does not fit.
+func appendDecSum(dst []byte, d decSum, count int, first float64) ([]byte, bool) {
+	e0, _, ok := floatDecimal(first)
+	if !ok || e0 > d.e {
+		return dst, false
+	}
+	m0, ok := mantissaAt(first, d.e)
+	if !ok {
+		return dst, false
+	}
+	hi, lo := bits.Mul64(uint64(count), uint64(max(m0, -m0)))
+	if hi != 0 || lo >= 1<<62 {
+		return dst, false
+	}
+	base := int64(count) * m0
+	dst = append(dst, decSumTag+byte(d.e-e0))
+	return binary.AppendVarint(dst, d.m-base), true
 }
 
 // appendRelative appends v (last, min or max of a row) relative to the
@@ -350,7 +453,7 @@ func appendValue(dst []byte, v model.Value) []byte {
 // as a value; an int or uint as the varint difference from first (wrapping
 // modulo 2^64); others as values. Version 1 rows (still read) start with
 // bytes 1 and u and hold every value as a value.
-func appendRow(dst []byte, k model.Kind, start int64, s *model.Summary) []byte {
+func appendRow(dst []byte, k model.Kind, start int64, s *model.Summary, dec decSum) []byte {
 	off, span := uint64(s.MinTime-start), uint64(s.MaxTime-s.MinTime)
 	u, scale := 0, uint64(1)
 	for u < 9 && off%(scale*10) == 0 && span%(scale*10) == 0 {
@@ -367,7 +470,13 @@ func appendRow(dst []byte, k model.Kind, start int64, s *model.Summary) []byte {
 		dst = appendRelative(dst, s.Max, s.First)
 		switch k {
 		case model.KindFloat:
-			dst = appendValue(dst, model.Float(s.SumFloat))
+			ok := false
+			if dec.ok {
+				dst, ok = appendDecSum(dst, dec, s.Count, s.First.Float())
+			}
+			if !ok {
+				dst = appendValue(dst, model.Float(s.SumFloat))
+			}
 		case model.KindInt:
 			dst = appendValue(dst, model.Int(s.SumInt))
 		case model.KindUint:
@@ -493,8 +602,9 @@ func (r *rowReader) relative(k model.Kind, first model.Value) model.Value {
 }
 
 // decodeRow decodes a row of kind k of the bucket starting at start.
-func decodeRow(b []byte, k model.Kind, start int64) (model.Summary, error) {
+func decodeRow(b []byte, k model.Kind, start int64) (model.Summary, decSum, error) {
 	var s model.Summary
+	var dec decSum
 	var u byte
 	var r *rowReader
 	switch {
@@ -502,14 +612,14 @@ func decodeRow(b []byte, k model.Kind, start int64) (model.Summary, error) {
 		u, r = b[0]>>4, &rowReader{b: b[1:]}
 	case len(b) > 0 && b[0] == rowV1:
 		if len(b) < 2 {
-			return s, errors.New("malformed rollup row")
+			return s, dec, errors.New("malformed rollup row")
 		}
 		u, r = b[1], &rowReader{b: b[2:]}
 	default:
-		return s, errors.New("rollup row of an unknown version")
+		return s, dec, errors.New("rollup row of an unknown version")
 	}
 	if u > 9 {
-		return s, errors.New("malformed rollup row")
+		return s, dec, errors.New("malformed rollup row")
 	}
 	scale := uint64(1)
 	for range u {
@@ -525,7 +635,7 @@ func decodeRow(b []byte, k model.Kind, start int64) (model.Summary, error) {
 	fhi, ft := bits.Mul64(r.uvarint(), scale)
 	shi, span := bits.Mul64(r.uvarint(), scale)
 	if fhi != 0 || shi != 0 || ft > math.MaxInt64 || span > math.MaxInt64 {
-		return s, errors.New("malformed rollup row")
+		return s, dec, errors.New("malformed rollup row")
 	}
 	s.Count, s.MinTime = int(n), start+int64(ft)
 	s.MaxTime = s.MinTime + int64(span)
@@ -535,7 +645,13 @@ func decodeRow(b []byte, k model.Kind, start int64) (model.Summary, error) {
 	if k.Numeric() {
 		s.Min = rel(s.First)
 		s.Max = rel(s.First)
-		sum := r.value(k)
+		var sum model.Value
+		if k == model.KindFloat && b[0]&15 == rowV2 && len(r.b) > 0 && r.b[0] >= decSumTag && r.b[0] <= decSumTag+9 {
+			dec = r.decSum(s.Count, s.First.Float())
+			sum = model.Float(dec.value())
+		} else {
+			sum = r.value(k)
+		}
 		s.SumFloat, s.SumInt, s.SumUint = sum.Float(), sum.Int(), sum.Uint()
 		switch k {
 		case model.KindFloat:
@@ -553,9 +669,37 @@ func decodeRow(b []byte, k model.Kind, start int64) (model.Summary, error) {
 		}
 	}
 	if r.err || len(r.b) != 0 || n == 0 || n > math.MaxInt32 || s.MaxTime < s.MinTime || s.MinTime < start {
-		return s, errors.New("malformed rollup row")
+		return s, dec, errors.New("malformed rollup row")
 	}
-	return s, nil
+	return s, dec, nil
+}
+
+// decSum reads a sum written by appendDecSum for a row of count values
+// whose first is first.
+func (r *rowReader) decSum(count int, first float64) decSum {
+	t := r.b[0]
+	r.b = r.b[1:]
+	d, n := binary.Varint(r.b)
+	e0, _, ok := floatDecimal(first)
+	e := e0 + int(t-decSumTag)
+	if n <= 0 || !ok || t-decSumTag > 9 || e > 9 {
+		r.err = true
+		return decSum{}
+	}
+	r.b = r.b[n:]
+	m0, ok := mantissaAt(first, e)
+	hi, lo := bits.Mul64(uint64(count), uint64(max(m0, -m0)))
+	if !ok || hi != 0 || lo >= 1<<62 {
+		r.err = true
+		return decSum{}
+	}
+	base := int64(count) * m0
+	m := base + d
+	if (d > 0 && m < base) || (d < 0 && m > base) || m >= 1<<53 || m <= -(1<<53) {
+		r.err = true
+		return decSum{}
+	}
+	return decSum{ok: true, e: e, m: m}
 }
 
 // encodeRows turns rows into the columns of one series.
@@ -568,7 +712,7 @@ func encodeRows(sr *seriesRows) []model.Column {
 		c := model.Column{Name: rollupColumn(f, fr.kind), Kind: model.KindString}
 		var buf []byte
 		for i := range fr.rows {
-			buf = appendRow(buf[:0], fr.kind, fr.rows[i].start, &fr.rows[i].s)
+			buf = appendRow(buf[:0], fr.kind, fr.rows[i].start, &fr.rows[i].s, fr.rows[i].dec)
 			c.Append(fr.rows[i].start, model.String(string(buf)))
 		}
 		cols = append(cols, c)
@@ -603,11 +747,11 @@ func readColumnRows(r *colfile.Reader, si, ci int, kind model.Kind, lo, hi int64
 	}
 	fr := &fieldRows{kind: kind, rows: make([]rollRow, c.Len())}
 	for i := range fr.rows {
-		s, err := decodeRow([]byte(c.Strings[i]), kind, c.Times[i])
+		s, dec, err := decodeRow([]byte(c.Strings[i]), kind, c.Times[i])
 		if err != nil {
 			return nil, fmt.Errorf("rollup series %q column %q row %d: %w", info.Key, info.Columns[ci].Name, i, err)
 		}
-		fr.rows[i] = rollRow{start: c.Times[i], s: s}
+		fr.rows[i] = rollRow{start: c.Times[i], s: s, dec: dec}
 	}
 	return fr, nil
 }

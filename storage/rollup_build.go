@@ -285,7 +285,14 @@ func (db *DB) rollRaw(ctx context.Context, w *rollupWork, content partitionRows,
 				if fr == nil {
 					fr = content.field(key, tags, col.Name, col.Kind)
 				}
-				fr.rows = append(fr.rows, rollRow{start: h, s: model.Summarize(&sub)})
+				row := rollRow{start: h, s: model.Summarize(&sub)}
+				if sub.Kind == model.KindFloat {
+					row.dec = decimalSum(sub.Floats)
+					if row.dec.ok {
+						row.s.SumFloat = row.dec.value()
+					}
+				}
+				fr.rows = append(fr.rows, row)
 			}
 			if fr != nil {
 				sort.Slice(fr.rows, func(i, j int) bool { return fr.rows[i].start < fr.rows[j].start })
@@ -313,11 +320,18 @@ func (db *DB) rollFiner(w *rollupWork, l model.Level, content partitionRows, buc
 					continue
 				}
 				var s model.Summary
+				dec := fr.rows[0].dec
 				for i := range fr.rows {
 					s.Merge(&fr.rows[i].s)
+					if i > 0 {
+						dec = dec.plus(fr.rows[i].dec)
+					}
+				}
+				if dec.ok {
+					s.SumFloat = dec.value()
 				}
 				dst := content.field(key, sr.tags, name, fr.kind)
-				dst.rows = append(dst.rows, rollRow{start: b, s: s})
+				dst.rows = append(dst.rows, rollRow{start: b, s: s, dec: dec})
 			}
 		}
 	}

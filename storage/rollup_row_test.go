@@ -27,19 +27,26 @@ func TestRollupRowRoundTrip(t *testing.T) {
 	}
 	for _, c := range cols {
 		s := model.Summarize(&c)
-		b := appendRow(nil, c.Kind, start, &s)
-		got, err := decodeRow(b, c.Kind, start)
+		var dec decSum
+		if c.Kind == model.KindFloat {
+			dec = decimalSum(c.Floats)
+			if dec.ok {
+				s.SumFloat = dec.value()
+			}
+		}
+		b := appendRow(nil, c.Kind, start, &s, dec)
+		got, gotDec, err := decodeRow(b, c.Kind, start)
 		if err != nil {
 			t.Fatalf("%s: %v", c.Kind, err)
 		}
-		if !sameSummary(got, s) {
-			t.Errorf("%s: got %+v, want %+v", c.Kind, got, s)
+		if !sameSummary(got, s) || gotDec != dec {
+			t.Errorf("%s: got %+v %+v, want %+v %+v", c.Kind, got, gotDec, s, dec)
 		}
 		if c.Times[0]-start >= 1e6 && b[0]>>4 < 6 {
 			t.Errorf("%s: offsets of whole milliseconds written with unit 10^%d", c.Kind, b[0]>>4)
 		}
 		for cut := range len(b) {
-			if _, err := decodeRow(b[:cut], c.Kind, start); err == nil {
+			if _, _, err := decodeRow(b[:cut], c.Kind, start); err == nil {
 				t.Errorf("%s: a row cut to %d of %d bytes decoded", c.Kind, cut, len(b))
 			}
 		}
@@ -57,12 +64,21 @@ func TestRollupRowSizes(t *testing.T) {
 		c.Append(start+int64(i)*10e9+int64(i*37%1000)*1e6, model.Float(v))
 	}
 	s := model.Summarize(&c)
-	b := appendRow(nil, c.Kind, start, &s)
+	dec := decimalSum(c.Floats)
+	if !dec.ok {
+		t.Fatal("5-decimal readings have no exact decimal sum")
+	}
+	b := appendRow(nil, c.Kind, start, &s, dec)
 	// Version 1, count 2, offsets 2+4, first 5, last, min and max 3 each,
-	// sum 9, m2 8: 36. Version 1 rows spent 5 bytes on each of last, min
-	// and max, and a byte more on the unit: 43.
-	if len(b) > 40 {
-		t.Errorf("a row of an hour of 5-decimal readings takes %d bytes, want at most 40", len(b))
+	// sum 4 (the mantissas' difference from 360 times the first's), m2 8:
+	// 31. Version 1 rows spent 5 bytes on each of last, min and max, 9 on
+	// the sum and a byte more on the unit: 43.
+	if len(b) > 32 {
+		t.Errorf("a row of an hour of 5-decimal readings takes %d bytes, want at most 32", len(b))
+	}
+	got, gotDec, err := decodeRow(b, c.Kind, start)
+	if err != nil || gotDec != dec || math.Abs(got.SumFloat-s.SumFloat) > 1e-9*math.Abs(s.SumFloat) {
+		t.Errorf("decoded sum %v (%+v, %v), summed %v", got.SumFloat, gotDec, err, s.SumFloat)
 	}
 }
 
@@ -71,7 +87,7 @@ func TestRollupRowV1(t *testing.T) {
 	// Version 1, unit 10^9, count 2, offsets 10 and 3580, first 4, last
 	// 5, min 4, max 5, sum 9 (zigzag varints), m2 0.5.
 	b := []byte{1, 9, 2, 10, 0xfc, 0x1b, 8, 10, 8, 10, 18, 0, 0, 0, 0, 0, 0, 0xe0, 0x3f}
-	got, err := decodeRow(b, model.KindInt, 0)
+	got, _, err := decodeRow(b, model.KindInt, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,25 +110,56 @@ func sameSummary(a, b model.Summary) bool {
 func FuzzRollupRow(f *testing.F) {
 	c := model.Column{Kind: model.KindInt, Times: []int64{10, 20}, Ints: []int64{-4, 9}}
 	s := model.Summarize(&c)
-	f.Add(appendRow(nil, model.KindInt, 0, &s), uint8(model.KindInt))
+	f.Add(appendRow(nil, model.KindInt, 0, &s, decSum{}), uint8(model.KindInt))
 	f.Add([]byte{1, 1, 0, 0, 1}, uint8(model.KindBool))
 	f.Add([]byte{1, 9, 2, 10, 0xfc, 0x1b, 8, 10, 8, 10, 18, 0, 0, 0, 0, 0, 0, 0xe0, 0x3f}, uint8(model.KindInt)) // version 1
 	fc := model.Column{Kind: model.KindFloat, Times: []int64{10, 20, 30}, Floats: []float64{45.12345, 45.1, 45.2}}
 	fs := model.Summarize(&fc)
-	f.Add(appendRow(nil, model.KindFloat, 0, &fs), uint8(model.KindFloat))
+	f.Add(appendRow(nil, model.KindFloat, 0, &fs, decimalSum(fc.Floats)), uint8(model.KindFloat))
 	f.Fuzz(func(t *testing.T, b []byte, k uint8) {
 		kind := model.Kind(k%5 + 1)
-		s, err := decodeRow(b, kind, 0)
+		s, dec, err := decodeRow(b, kind, 0)
 		if err != nil {
 			return
 		}
-		if again := appendRow(nil, kind, 0, &s); !bytes.Equal(again, b) {
+		if again := appendRow(nil, kind, 0, &s, dec); !bytes.Equal(again, b) {
 			// Varints may be written longer than needed; the decoded
 			// summary must still survive a second round trip.
-			s2, err := decodeRow(again, kind, 0)
-			if err != nil || !sameSummary(s, s2) {
+			s2, dec2, err := decodeRow(again, kind, 0)
+			if err != nil || !sameSummary(s, s2) || dec != dec2 {
 				t.Fatalf("%x decodes to %+v, re-encodes to %x (%v)", b, s, again, err)
 			}
 		}
 	})
+}
+
+func TestDecimalSums(t *testing.T) {
+	for _, tc := range []struct {
+		vs   []float64
+		want decSum
+	}{
+		{[]float64{1.5, 2.25, -0.125}, decSum{ok: true, e: 3, m: 3625}},
+		{[]float64{45.12345, 45.1}, decSum{ok: true, e: 5, m: 9022345}},
+		{[]float64{100, 200}, decSum{ok: true, e: 0, m: 300}},
+		{[]float64{1.0 / 3}, decSum{}},                      // not a decimal of ≤ 9 places
+		{[]float64{0.5, math.NaN()}, decSum{}},              // NaN
+		{[]float64{math.Inf(1)}, decSum{}},                  // infinity
+		{[]float64{4e15, 4e15, 4e15}, decSum{}},             // the sum passes 2^53
+		{[]float64{math.Copysign(0, -1), 1}, decSum{}},      // -0 has no mantissa
+		{[]float64{0.1, 0.2}, decSum{ok: true, e: 1, m: 3}}, // exact 0.3, where 0.1+0.2 is not
+	} {
+		if got := decimalSum(tc.vs); got != tc.want {
+			t.Errorf("decimalSum(%v) = %+v, want %+v", tc.vs, got, tc.want)
+		}
+	}
+	a, b := decSum{ok: true, e: 1, m: 15}, decSum{ok: true, e: 3, m: 7}
+	if got := a.plus(b); got != (decSum{ok: true, e: 3, m: 1507}) {
+		t.Errorf("1.5 + 0.007 = %+v", got)
+	}
+	if got := a.plus(decSum{}); got.ok {
+		t.Errorf("a sum with an inexact bucket is exact: %+v", got)
+	}
+	if got := (decSum{ok: true, e: 0, m: 1 << 52}).plus(decSum{ok: true, e: 0, m: 1 << 52}); got.ok {
+		t.Errorf("a sum past 2^53 is exact: %+v", got)
+	}
 }

@@ -30,6 +30,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/big"
 	"math/bits"
 	"path/filepath"
 	"slices"
@@ -289,11 +290,15 @@ func appendFloat(dst []byte, f float64) []byte {
 // decSum is the exact sum of a bucket's float values m_i / 10^e, each a
 // decimal with e ≤ 9: ok, e and the sum m of the mantissas, which stays
 // below 2^53 in magnitude so float64(m) / 10^e is the correctly rounded
-// sum. Rows store it in place of the float sum, in fewer bytes.
+// sum. Rows store it in place of the float sum, in fewer bytes. With sqOK,
+// sq is the exact sum of the squared mantissas (a 128-bit integer, hi and
+// lo), from which the row stores the values' spread exactly too.
 type decSum struct {
-	ok bool
-	e  int
-	m  int64
+	ok   bool
+	e    int
+	m    int64
+	sqOK bool
+	sq   [2]uint64
 }
 
 // mantissaAt returns m with float64(m) / 10^e bit for bit v, if there is
@@ -308,6 +313,15 @@ func mantissaAt(v float64, e int) (int64, bool) {
 	return int64(m), true
 }
 
+// addSq adds a and b, two 128-bit sums of squares, reporting false when
+// the result reaches 2^126 (kept below so that scaling and merging
+// cannot wrap).
+func addSq(a, b [2]uint64) ([2]uint64, bool) {
+	lo, c := bits.Add64(a[1], b[1], 0)
+	hi, c := bits.Add64(a[0], b[0], c)
+	return [2]uint64{hi, lo}, c == 0 && hi < 1<<62
+}
+
 // decimalSum returns the exact decimal sum of vs (non-empty), at the
 // smallest exponent that holds every value.
 func decimalSum(vs []float64) decSum {
@@ -316,7 +330,7 @@ func decimalSum(vs []float64) decSum {
 		return decSum{}
 	}
 	for {
-		var sum int64
+		d := decSum{ok: true, e: e, sqOK: true}
 		grown := false
 		for _, v := range vs {
 			m, ok := mantissaAt(v, e)
@@ -328,12 +342,20 @@ func decimalSum(vs []float64) decSum {
 				e, grown = e2, true
 				break
 			}
-			if sum += m; sum >= 1<<53 || sum <= -(1<<53) {
+			if d.m += m; d.m >= 1<<53 || d.m <= -(1<<53) {
 				return decSum{}
+			}
+			if d.sqOK {
+				a := uint64(max(m, -m))
+				hi, lo := bits.Mul64(a, a)
+				d.sq, d.sqOK = addSq(d.sq, [2]uint64{hi, lo})
 			}
 		}
 		if !grown {
-			return decSum{ok: true, e: e, m: sum}
+			if !d.sqOK {
+				d.sq = [2]uint64{}
+			}
+			return d
 		}
 	}
 }
@@ -347,30 +369,98 @@ func (d decSum) plus(o decSum) decSum {
 	if d.e < o.e {
 		d, o = o, d
 	}
-	m := o.m
+	m, sq, sqOK := o.m, o.sq, o.sqOK && d.sqOK
 	for range d.e - o.e {
 		if m >= 1<<53 || m <= -(1<<53) {
 			return decSum{}
 		}
 		m *= 10
+		if sqOK {
+			hi1, lo := bits.Mul64(sq[1], 100)
+			hi2, hi := bits.Mul64(sq[0], 100)
+			hi, c := bits.Add64(hi, hi1, 0)
+			sq, sqOK = [2]uint64{hi, lo}, hi2 == 0 && c == 0 && hi < 1<<62
+		}
 	}
 	if m += d.m; m >= 1<<53 || m <= -(1<<53) {
 		return decSum{}
 	}
-	return decSum{ok: true, e: d.e, m: m}
+	r := decSum{ok: true, e: d.e, m: m}
+	if sqOK {
+		r.sq, r.sqOK = addSq(sq, d.sq)
+	}
+	if !r.sqOK {
+		r.sq = [2]uint64{}
+	}
+	return r
+}
+
+// exact sets the float sum and M2 of the summary s of d's bucket to what
+// d gives exactly (what a row holding d decodes to), when it gives them.
+func (d decSum) exact(s *model.Summary) {
+	if !d.ok {
+		return
+	}
+	s.SumFloat = d.value()
+	if _, m2, ok := d.spread(s.Count); ok {
+		s.M2 = m2
+	}
 }
 
 // value is the sum as a float.
 func (d decSum) value() float64 { return float64(d.m) / pow10[d.e] }
 
-// decSumTag is the first byte of a decimal sum in a row: decSumTag + (e −
-// the first value's exponent), that is 0xf0 to 0xf9.
-const decSumTag = 0xf0
+// spread returns n·Σm² − (Σm)², which is n² times the variance of the
+// mantissas (n is the count), when it fits in 64 bits, and the M2 it gives:
+// spread / n / 10^2e.
+func (d decSum) spread(n int) (uint64, float64, bool) {
+	if !d.ok || !d.sqOK || n <= 0 {
+		return 0, 0, false
+	}
+	q := new(big.Int).Lsh(new(big.Int).SetUint64(d.sq[0]), 64)
+	q.Or(q, new(big.Int).SetUint64(d.sq[1]))
+	q.Mul(q, big.NewInt(int64(n)))
+	m := big.NewInt(d.m)
+	q.Sub(q, m.Mul(m, m))
+	if q.Sign() < 0 || q.BitLen() > 64 {
+		return 0, 0, false
+	}
+	sp := q.Uint64()
+	return sp, float64(sp) / float64(n) / pow10[d.e] / pow10[d.e], true
+}
+
+// withSpread sets the sum of squares of d from a spread read from a row:
+// Σm² = (spread + (Σm)²) / n, which must divide exactly.
+func (d decSum) withSpread(sp uint64, n int) (decSum, bool) {
+	if !d.ok || n <= 0 {
+		return d, false
+	}
+	q := new(big.Int).SetUint64(sp)
+	m := big.NewInt(d.m)
+	q.Add(q, m.Mul(m, m))
+	r := new(big.Int)
+	q.QuoRem(q, big.NewInt(int64(n)), r)
+	if r.Sign() != 0 || q.BitLen() > 126 {
+		return d, false
+	}
+	lo := new(big.Int).And(q, new(big.Int).SetUint64(math.MaxUint64)).Uint64()
+	d.sq, d.sqOK = [2]uint64{q.Rsh(q, 64).Uint64(), lo}, true
+	return d, true
+}
+
+// The first byte of a decimal sum in a row is decSumTag (the row's m2
+// follows as an f64) or spreadTag (it follows as the uvarint spread), plus
+// the step from the first value's exponent to the sum's (0 to 9).
+const (
+	decSumTag = 0xf0
+	spreadTag = 0xe0
+)
 
 // appendDecSum appends d, which must be ok, as the difference of its
 // mantissa sum from count times the first value's mantissa at d's
-// exponent; it reports false (appending nothing) when that does not fit.
-func appendDecSum(dst []byte, d decSum, count int, first float64) ([]byte, bool) {
+// exponent, and tells with the tag whether the spread follows; it reports
+// false (appending nothing) when the difference does not fit.
+func appendDecSum(dst []byte, d decSum, count int, first float64, spread bool) ([]byte, bool) {
 	e0, _, ok := floatDecimal(first)
 	if !ok || e0 > d.e {
 		return dst, false
@@ -384,7 +474,11 @@ func appendDecSum(dst []byte, d decSum, count int, first float64) ([]byte, bool)
 		return dst, false
 	}
 	base := int64(count) * m0
-	dst = append(dst, decSumTag+byte(d.e-e0))
+	tag := byte(decSumTag)
+	if spread {
+		tag = spreadTag
+	}
+	dst = append(dst, tag+byte(d.e-e0))
 	return binary.AppendVarint(dst, d.m-base), true
 }
 
@@ -468,11 +562,15 @@ func appendRow(dst []byte, k model.Kind, start int64, s *model.Summary, dec decS
 	if k.Numeric() {
 		dst = appendRelative(dst, s.Min, s.First)
 		dst = appendRelative(dst, s.Max, s.First)
+		sp, haveSpread := uint64(0), false
 		switch k {
 		case model.KindFloat:
 			ok := false
 			if dec.ok {
-				dst, ok = appendDecSum(dst, dec, s.Count, s.First.Float())
+				sp, _, haveSpread = dec.spread(s.Count)
+				if dst, ok = appendDecSum(dst, dec, s.Count, s.First.Float(), haveSpread); !ok {
+					haveSpread = false
+				}
 			}
 			if !ok {
 				dst = appendValue(dst, model.Float(s.SumFloat))
@@ -481,6 +579,9 @@ func appendRow(dst []byte, k model.Kind, start int64, s *model.Summary, dec decS
 			dst = appendValue(dst, model.Int(s.SumInt))
 		case model.KindUint:
 			dst = appendValue(dst, model.Uint(s.SumUint))
+		}
+		if haveSpread {
+			return binary.AppendUvarint(dst, sp)
 		}
 		dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(s.M2))
 	}
@@ -646,7 +747,9 @@ func decodeRow(b []byte, k model.Kind, start int64) (model.Summary, decSum, erro
 		s.Min = rel(s.First)
 		s.Max = rel(s.First)
 		var sum model.Value
-		if k == model.KindFloat && b[0]&15 == rowV2 && len(r.b) > 0 && r.b[0] >= decSumTag && r.b[0] <= decSumTag+9 {
+		haveSpread := false
+		if k == model.KindFloat && b[0]&15 == rowV2 && len(r.b) > 0 && r.b[0]&15 <= 9 && (r.b[0]&0xf0 == decSumTag || r.b[0]&0xf0 == spreadTag) {
+			haveSpread = r.b[0]&0xf0 == spreadTag
 			dec = r.decSum(s.Count, s.First.Float())
 			sum = model.Float(dec.value())
 		} else {
@@ -661,9 +764,17 @@ func decodeRow(b []byte, k model.Kind, start int64) (model.Summary, decSum, erro
 		case model.KindUint:
 			s.SumFloat, s.SumInt = 0, 0
 		}
-		if len(r.b) < 8 {
+		switch {
+		case haveSpread:
+			sp := r.uvarint()
+			var ok bool
+			if dec, ok = dec.withSpread(sp, s.Count); !ok && !r.err {
+				r.err = true
+			}
+			_, s.M2, _ = dec.spread(s.Count)
+		case len(r.b) < 8:
 			r.err = true
-		} else {
+		default:
 			s.M2 = math.Float64frombits(binary.LittleEndian.Uint64(r.b))
 			r.b = r.b[8:]
 		}
@@ -677,12 +788,12 @@ func decodeRow(b []byte, k model.Kind, start int64) (model.Summary, decSum, erro
 // decSum reads a sum written by appendDecSum for a row of count values
 // whose first is first.
 func (r *rowReader) decSum(count int, first float64) decSum {
-	t := r.b[0]
+	t := r.b[0] & 15
 	r.b = r.b[1:]
 	d, n := binary.Varint(r.b)
 	e0, _, ok := floatDecimal(first)
-	e := e0 + int(t-decSumTag)
-	if n <= 0 || !ok || t-decSumTag > 9 || e > 9 {
+	e := e0 + int(t)
+	if n <= 0 || !ok || e > 9 || r.err {
 		r.err = true
 		return decSum{}
 	}

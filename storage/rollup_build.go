@@ -288,9 +288,7 @@ func (db *DB) rollRaw(ctx context.Context, w *rollupWork, content partitionRows,
 				row := rollRow{start: h, s: model.Summarize(&sub)}
 				if sub.Kind == model.KindFloat {
 					row.dec = decimalSum(sub.Floats)
-					if row.dec.ok {
-						row.s.SumFloat = row.dec.value()
-					}
+					row.dec.exact(&row.s)
 				}
 				fr.rows = append(fr.rows, row)
 			}
@@ -327,9 +325,7 @@ func (db *DB) rollFiner(w *rollupWork, l model.Level, content partitionRows, buc
 						dec = dec.plus(fr.rows[i].dec)
 					}
 				}
-				if dec.ok {
-					s.SumFloat = dec.value()
-				}
+				dec.exact(&s)
 				dst := content.field(key, sr.tags, name, fr.kind)
 				dst.rows = append(dst.rows, rollRow{start: b, s: s, dec: dec})
 			}

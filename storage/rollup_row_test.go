@@ -30,9 +30,7 @@ func TestRollupRowRoundTrip(t *testing.T) {
 		var dec decSum
 		if c.Kind == model.KindFloat {
 			dec = decimalSum(c.Floats)
-			if dec.ok {
-				s.SumFloat = dec.value()
-			}
+			dec.exact(&s)
 		}
 		b := appendRow(nil, c.Kind, start, &s, dec)
 		got, gotDec, err := decodeRow(b, c.Kind, start)
@@ -70,15 +68,16 @@ func TestRollupRowSizes(t *testing.T) {
 	}
 	b := appendRow(nil, c.Kind, start, &s, dec)
 	// Version 1, count 2, offsets 2+4, first 5, last, min and max 3 each,
-	// sum 4 (the mantissas' difference from 360 times the first's), m2 8:
-	// 31. Version 1 rows spent 5 bytes on each of last, min and max, 9 on
-	// the sum and a byte more on the unit: 43.
-	if len(b) > 32 {
-		t.Errorf("a row of an hour of 5-decimal readings takes %d bytes, want at most 32", len(b))
+	// sum 4 (the mantissas' difference from 360 times the first's), m2 as
+	// the spread 3: 26. Version 1 rows spent 5 bytes on each of last, min
+	// and max, 9 on the sum, 8 on m2 and a byte more on the unit: 43.
+	if len(b) > 27 {
+		t.Errorf("a row of an hour of 5-decimal readings takes %d bytes, want at most 27", len(b))
 	}
 	got, gotDec, err := decodeRow(b, c.Kind, start)
-	if err != nil || gotDec != dec || math.Abs(got.SumFloat-s.SumFloat) > 1e-9*math.Abs(s.SumFloat) {
-		t.Errorf("decoded sum %v (%+v, %v), summed %v", got.SumFloat, gotDec, err, s.SumFloat)
+	if err != nil || gotDec != dec || math.Abs(got.SumFloat-s.SumFloat) > 1e-9*math.Abs(s.SumFloat) ||
+		math.Abs(got.M2-s.M2) > 1e-9*s.M2 {
+		t.Errorf("decoded sum %v and M2 %v (%+v, %v), summed %v and %v", got.SumFloat, got.M2, gotDec, err, s.SumFloat, s.M2)
 	}
 }
 
@@ -138,19 +137,30 @@ func TestDecimalSums(t *testing.T) {
 		vs   []float64
 		want decSum
 	}{
-		{[]float64{1.5, 2.25, -0.125}, decSum{ok: true, e: 3, m: 3625}},
-		{[]float64{45.12345, 45.1}, decSum{ok: true, e: 5, m: 9022345}},
-		{[]float64{100, 200}, decSum{ok: true, e: 0, m: 300}},
-		{[]float64{1.0 / 3}, decSum{}},                      // not a decimal of ≤ 9 places
-		{[]float64{0.5, math.NaN()}, decSum{}},              // NaN
-		{[]float64{math.Inf(1)}, decSum{}},                  // infinity
-		{[]float64{4e15, 4e15, 4e15}, decSum{}},             // the sum passes 2^53
-		{[]float64{math.Copysign(0, -1), 1}, decSum{}},      // -0 has no mantissa
-		{[]float64{0.1, 0.2}, decSum{ok: true, e: 1, m: 3}}, // exact 0.3, where 0.1+0.2 is not
+		{[]float64{1.5, 2.25, -0.125}, decSum{ok: true, e: 3, m: 3625, sqOK: true, sq: [2]uint64{0, 7328125}}},
+		{[]float64{45.12345, 45.1}, decSum{ok: true, e: 5, m: 9022345, sqOK: true, sq: [2]uint64{0, 40701357399025}}},
+		{[]float64{100, 200}, decSum{ok: true, e: 0, m: 300, sqOK: true, sq: [2]uint64{0, 50000}}},
+		{[]float64{1.0 / 3}, decSum{}},                                                       // not a decimal of ≤ 9 places
+		{[]float64{0.5, math.NaN()}, decSum{}},                                               // NaN
+		{[]float64{math.Inf(1)}, decSum{}},                                                   // infinity
+		{[]float64{4e15, 4e15, 4e15}, decSum{}},                                              // the sum passes 2^53
+		{[]float64{math.Copysign(0, -1), 1}, decSum{}},                                       // -0 has no mantissa
+		{[]float64{0.1, 0.2}, decSum{ok: true, e: 1, m: 3, sqOK: true, sq: [2]uint64{0, 5}}}, // exact 0.3, where 0.1+0.2 is not
 	} {
 		if got := decimalSum(tc.vs); got != tc.want {
 			t.Errorf("decimalSum(%v) = %+v, want %+v", tc.vs, got, tc.want)
 		}
+	}
+	// Merging the sums of two buckets gives the sum of their union, at
+	// the larger exponent, squares included; and the spread gives M2.
+	x, y := []float64{1.5, -2.5, 3}, []float64{0.125, 7.25}
+	if got, want := decimalSum(x).plus(decimalSum(y)), decimalSum(append(x, y...)); got != want {
+		t.Errorf("merged %+v, want %+v", got, want)
+	}
+	all := model.Column{Kind: model.KindFloat, Times: []int64{1, 2, 3, 4, 5}, Floats: append(x, y...)}
+	sum := model.Summarize(&all)
+	if sp, m2, ok := decimalSum(all.Floats).spread(5); !ok || math.Abs(m2-sum.M2) > 1e-12*sum.M2 || sp == 0 {
+		t.Errorf("spread %d, M2 %v (%v), want M2 %v", sp, m2, ok, sum.M2)
 	}
 	a, b := decSum{ok: true, e: 1, m: 15}, decSum{ok: true, e: 3, m: 7}
 	if got := a.plus(b); got != (decSum{ok: true, e: 3, m: 1507}) {

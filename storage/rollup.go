@@ -209,10 +209,11 @@ func parseRollupPath(path string) (model.Level, int64, bool) {
 const colSep = "\x00"
 
 // The low four bits of an encoded rollup row's first byte are its version
-// (rowV1, or rowV2 with the time unit in the high four bits).
+// (rowV1, or rowV2 and rowV3 with the time unit in the high four bits).
 const (
 	rowV1 = 1
 	rowV2 = 2
+	rowV3 = 3
 )
 
 // rollupColumn returns the column name of a field of kind k.
@@ -527,17 +528,19 @@ func appendValue(dst []byte, v model.Value) []byte {
 	return dst
 }
 
-// appendRow encodes the summary of the bucket starting at start (row
-// version 2):
+// appendRow encodes the summary of the bucket of level l starting at
+// start (row version 3):
 //
-//	byte 2 | u<<4 (u, 0 to 9, is the time unit 10^u ns), count uvarint,
-//	(first time − start) / 10^u uvarint, (last time − first time) / 10^u
-//	uvarint, first value, last value relative to first, and for numeric
-//	kinds min and max relative to first, sum (a value of the field's kind)
-//	and m2 (f64).
+//	byte 3 | u<<4 (u, 0 to 9, is the time unit 10^u ns), count uvarint,
+//	(first time − start) / 10^u uvarint, (bucket end − last time) / 10^u
+//	uvarint (the end is the next bucket's start, or 2^63 − 1), first
+//	value, last value relative to first, and for numeric kinds min and
+//	max relative to first, sum (a value of the field's kind, or for floats
+//	a decimal sum) and m2 (f64, or the uvarint spread after a decimal sum).
 //
 // u is the largest power of ten that divides both time offsets, so data
-// on whole seconds spends two or three bytes on them instead of six.
+// on whole seconds spends a few bytes on them instead of six or more, and
+// data spread over the whole bucket spends little on either.
 //
 // Values: float as a byte e ≤ 9 and varint m for float64(m)/10^e, or byte
 // 0xff and the f64 little-endian bits; varint (int), uvarint (uint), one
@@ -545,18 +548,20 @@ func appendValue(dst []byte, v model.Value) []byte {
 // (appendRelative): a float as 0xfe and the varint difference of its
 // mantissa from first's at first's exponent, when it has one there, else
 // as a value; an int or uint as the varint difference from first (wrapping
-// modulo 2^64); others as values. Version 1 rows (still read) start with
-// bytes 1 and u and hold every value as a value.
-func appendRow(dst []byte, k model.Kind, start int64, s *model.Summary, dec decSum) []byte {
-	off, span := uint64(s.MinTime-start), uint64(s.MaxTime-s.MinTime)
+// modulo 2^64); others as values. Decimal sums: appendDecSum. Version 2
+// rows (still read) hold (last time − first time) / 10^u in place of the
+// end offset; version 1 rows start with bytes 1 and u and hold every
+// value as a value, the sum as a value and m2 as an f64.
+func appendRow(dst []byte, l model.Level, k model.Kind, start int64, s *model.Summary, dec decSum) []byte {
+	off, tail := uint64(s.MinTime-start), uint64(l.Next(start)-s.MaxTime)
 	u, scale := 0, uint64(1)
-	for u < 9 && off%(scale*10) == 0 && span%(scale*10) == 0 {
+	for u < 9 && off%(scale*10) == 0 && tail%(scale*10) == 0 {
 		u, scale = u+1, scale*10
 	}
-	dst = append(dst, rowV2|byte(u)<<4)
+	dst = append(dst, rowV3|byte(u)<<4)
 	dst = binary.AppendUvarint(dst, uint64(s.Count))
 	dst = binary.AppendUvarint(dst, off/scale)
-	dst = binary.AppendUvarint(dst, span/scale)
+	dst = binary.AppendUvarint(dst, tail/scale)
 	dst = appendValue(dst, s.First)
 	dst = appendRelative(dst, s.Last, s.First)
 	if k.Numeric() {
@@ -703,13 +708,13 @@ func (r *rowReader) relative(k model.Kind, first model.Value) model.Value {
 }
 
 // decodeRow decodes a row of kind k of the bucket starting at start.
-func decodeRow(b []byte, k model.Kind, start int64) (model.Summary, decSum, error) {
+func decodeRow(b []byte, l model.Level, k model.Kind, start int64) (model.Summary, decSum, error) {
 	var s model.Summary
 	var dec decSum
 	var u byte
 	var r *rowReader
 	switch {
-	case len(b) > 0 && b[0]&15 == rowV2:
+	case len(b) > 0 && (b[0]&15 == rowV2 || b[0]&15 == rowV3):
 		u, r = b[0]>>4, &rowReader{b: b[1:]}
 	case len(b) > 0 && b[0] == rowV1:
 		if len(b) < 2 {
@@ -734,12 +739,21 @@ func decodeRow(b []byte, k model.Kind, start int64) (model.Summary, decSum, erro
 	}
 	n := r.uvarint()
 	fhi, ft := bits.Mul64(r.uvarint(), scale)
-	shi, span := bits.Mul64(r.uvarint(), scale)
-	if fhi != 0 || shi != 0 || ft > math.MaxInt64 || span > math.MaxInt64 {
+	shi, second := bits.Mul64(r.uvarint(), scale)
+	if fhi != 0 || shi != 0 || ft > math.MaxInt64 || second > math.MaxInt64 {
 		return s, dec, errors.New("malformed rollup row")
 	}
 	s.Count, s.MinTime = int(n), start+int64(ft)
-	s.MaxTime = s.MinTime + int64(span)
+	if b[0]&15 == rowV3 {
+		// second is the distance from the bucket's end.
+		next := l.Next(start)
+		if second > uint64(next-start) {
+			return s, dec, errors.New("malformed rollup row")
+		}
+		s.MaxTime = next - int64(second)
+	} else {
+		s.MaxTime = s.MinTime + int64(second)
+	}
 	s.First = r.value(k)
 	s.Last = rel(s.First)
 	s.HasM2 = true
@@ -748,7 +762,7 @@ func decodeRow(b []byte, k model.Kind, start int64) (model.Summary, decSum, erro
 		s.Max = rel(s.First)
 		var sum model.Value
 		haveSpread := false
-		if k == model.KindFloat && b[0]&15 == rowV2 && len(r.b) > 0 && r.b[0]&15 <= 9 && (r.b[0]&0xf0 == decSumTag || r.b[0]&0xf0 == spreadTag) {
+		if k == model.KindFloat && b[0] != rowV1 && len(r.b) > 0 && r.b[0]&15 <= 9 && (r.b[0]&0xf0 == decSumTag || r.b[0]&0xf0 == spreadTag) {
 			haveSpread = r.b[0]&0xf0 == spreadTag
 			dec = r.decSum(s.Count, s.First.Float())
 			sum = model.Float(dec.value())
@@ -779,7 +793,7 @@ func decodeRow(b []byte, k model.Kind, start int64) (model.Summary, decSum, erro
 			r.b = r.b[8:]
 		}
 	}
-	if r.err || len(r.b) != 0 || n == 0 || n > math.MaxInt32 || s.MaxTime < s.MinTime || s.MinTime < start {
+	if r.err || len(r.b) != 0 || n == 0 || n > math.MaxInt32 || s.MaxTime < s.MinTime || s.MinTime < start || s.MaxTime > bucketEnd(l, start) {
 		return s, dec, errors.New("malformed rollup row")
 	}
 	return s, dec, nil
@@ -814,7 +828,7 @@ func (r *rowReader) decSum(count int, first float64) decSum {
 }
 
 // encodeRows turns rows into the columns of one series.
-func encodeRows(sr *seriesRows) []model.Column {
+func encodeRows(sr *seriesRows, l model.Level) []model.Column {
 	var cols []model.Column
 	for f, fr := range sr.fields {
 		if len(fr.rows) == 0 {
@@ -823,7 +837,7 @@ func encodeRows(sr *seriesRows) []model.Column {
 		c := model.Column{Name: rollupColumn(f, fr.kind), Kind: model.KindString}
 		var buf []byte
 		for i := range fr.rows {
-			buf = appendRow(buf[:0], fr.kind, fr.rows[i].start, &fr.rows[i].s, fr.rows[i].dec)
+			buf = appendRow(buf[:0], l, fr.kind, fr.rows[i].start, &fr.rows[i].s, fr.rows[i].dec)
 			c.Append(fr.rows[i].start, model.String(string(buf)))
 		}
 		cols = append(cols, c)
@@ -833,7 +847,7 @@ func encodeRows(sr *seriesRows) []model.Column {
 
 // readRows reads the rows of one field of series si of a rollup file with
 // bucket starts in [lo, hi]; nil when the series lacks the field.
-func readRows(r *colfile.Reader, si int, field string, lo, hi int64) (*fieldRows, error) {
+func readRows(r *colfile.Reader, l model.Level, si int, field string, lo, hi int64) (*fieldRows, error) {
 	info := r.Series()[si]
 	prefix := field + colSep
 	i := sort.Search(len(info.Columns), func(i int) bool { return info.Columns[i].Name >= prefix })
@@ -842,12 +856,12 @@ func readRows(r *colfile.Reader, si int, field string, lo, hi int64) (*fieldRows
 		if !ok || f != field {
 			continue
 		}
-		return readColumnRows(r, si, i, kind, lo, hi)
+		return readColumnRows(r, l, si, i, kind, lo, hi)
 	}
 	return nil, nil
 }
 
-func readColumnRows(r *colfile.Reader, si, ci int, kind model.Kind, lo, hi int64) (*fieldRows, error) {
+func readColumnRows(r *colfile.Reader, l model.Level, si, ci int, kind model.Kind, lo, hi int64) (*fieldRows, error) {
 	info := r.Series()[si]
 	c, err := r.ReadRange(si, ci, lo, hi)
 	if err != nil {
@@ -858,7 +872,7 @@ func readColumnRows(r *colfile.Reader, si, ci int, kind model.Kind, lo, hi int64
 	}
 	fr := &fieldRows{kind: kind, rows: make([]rollRow, c.Len())}
 	for i := range fr.rows {
-		s, dec, err := decodeRow([]byte(c.Strings[i]), kind, c.Times[i])
+		s, dec, err := decodeRow([]byte(c.Strings[i]), l, kind, c.Times[i])
 		if err != nil {
 			return nil, fmt.Errorf("rollup series %q column %q row %d: %w", info.Key, info.Columns[ci].Name, i, err)
 		}
@@ -867,8 +881,8 @@ func readColumnRows(r *colfile.Reader, si, ci int, kind model.Kind, lo, hi int64
 	return fr, nil
 }
 
-// readAllRows reads every row of a rollup file.
-func readAllRows(r *colfile.Reader) (map[string]*seriesRows, error) {
+// readAllRows reads every row of a rollup file of level l.
+func readAllRows(r *colfile.Reader, l model.Level) (map[string]*seriesRows, error) {
 	out := make(map[string]*seriesRows)
 	for si, info := range r.Series() {
 		sr := &seriesRows{tags: info.Tags, fields: make(map[string]*fieldRows)}
@@ -877,7 +891,7 @@ func readAllRows(r *colfile.Reader) (map[string]*seriesRows, error) {
 			if !ok {
 				return nil, fmt.Errorf("rollup series %q: bad column name %q", info.Key, c.Name)
 			}
-			fr, err := readColumnRows(r, si, ci, kind, math.MinInt64, math.MaxInt64)
+			fr, err := readColumnRows(r, l, si, ci, kind, math.MinInt64, math.MaxInt64)
 			if err != nil {
 				return nil, err
 			}
@@ -1010,7 +1024,7 @@ func (rs *rollSnap) rows(l model.Level, field string, lo, hi int64) ([]rollRow, 
 		if !ok {
 			continue
 		}
-		fr, err := readRows(f.r, si, field, l.Floor(lo), hi)
+		fr, err := readRows(f.r, l, si, field, l.Floor(lo), hi)
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", f.path, err)
 		}

@@ -220,7 +220,7 @@ func (db *DB) buildGroup(ctx context.Context, w *rollupWork) ([len(levelNamesFor
 			}
 			content := make(partitionRows)
 			if f := w.files[l][p]; f != nil {
-				old, err := readAllRows(f.r)
+				old, err := readAllRows(f.r, l)
 				if err != nil {
 					return out, rowsWritten, fmt.Errorf("read %s: %w", f.path, err)
 				}
@@ -308,7 +308,7 @@ func (db *DB) rollFiner(w *rollupWork, l model.Level, content partitionRows, buc
 		if f == nil {
 			continue // the finer partition is empty now
 		}
-		src, err := readAllRows(f.r)
+		src, err := readAllRows(f.r, l.Finer())
 		if err != nil {
 			return fmt.Errorf("read %s: %w", f.path, err)
 		}
@@ -360,7 +360,7 @@ func (db *DB) writeRollFile(w *rollupWork, l model.Level, part int64, content pa
 	var data []colfile.SeriesData
 	rows := 0
 	for _, sr := range content {
-		cols := encodeRows(sr)
+		cols := encodeRows(sr, l)
 		if len(cols) == 0 {
 			continue
 		}

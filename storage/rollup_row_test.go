@@ -32,8 +32,8 @@ func TestRollupRowRoundTrip(t *testing.T) {
 			dec = decimalSum(c.Floats)
 			dec.exact(&s)
 		}
-		b := appendRow(nil, c.Kind, start, &s, dec)
-		got, gotDec, err := decodeRow(b, c.Kind, start)
+		b := appendRow(nil, model.Level1h, c.Kind, start, &s, dec)
+		got, gotDec, err := decodeRow(b, model.Level1h, c.Kind, start)
 		if err != nil {
 			t.Fatalf("%s: %v", c.Kind, err)
 		}
@@ -44,7 +44,7 @@ func TestRollupRowRoundTrip(t *testing.T) {
 			t.Errorf("%s: offsets of whole milliseconds written with unit 10^%d", c.Kind, b[0]>>4)
 		}
 		for cut := range len(b) {
-			if _, _, err := decodeRow(b[:cut], c.Kind, start); err == nil {
+			if _, _, err := decodeRow(b[:cut], model.Level1h, c.Kind, start); err == nil {
 				t.Errorf("%s: a row cut to %d of %d bytes decoded", c.Kind, cut, len(b))
 			}
 		}
@@ -66,7 +66,7 @@ func TestRollupRowSizes(t *testing.T) {
 	if !dec.ok {
 		t.Fatal("5-decimal readings have no exact decimal sum")
 	}
-	b := appendRow(nil, c.Kind, start, &s, dec)
+	b := appendRow(nil, model.Level1h, c.Kind, start, &s, dec)
 	// Version 1, count 2, offsets 2+4, first 5, last, min and max 3 each,
 	// sum 4 (the mantissas' difference from 360 times the first's), m2 as
 	// the spread 3: 26. Version 1 rows spent 5 bytes on each of last, min
@@ -74,7 +74,7 @@ func TestRollupRowSizes(t *testing.T) {
 	if len(b) > 27 {
 		t.Errorf("a row of an hour of 5-decimal readings takes %d bytes, want at most 27", len(b))
 	}
-	got, gotDec, err := decodeRow(b, c.Kind, start)
+	got, gotDec, err := decodeRow(b, model.Level1h, c.Kind, start)
 	if err != nil || gotDec != dec || math.Abs(got.SumFloat-s.SumFloat) > 1e-9*math.Abs(s.SumFloat) ||
 		math.Abs(got.M2-s.M2) > 1e-9*s.M2 {
 		t.Errorf("decoded sum %v and M2 %v (%+v, %v), summed %v and %v", got.SumFloat, got.M2, gotDec, err, s.SumFloat, s.M2)
@@ -86,14 +86,23 @@ func TestRollupRowV1(t *testing.T) {
 	// Version 1, unit 10^9, count 2, offsets 10 and 3580, first 4, last
 	// 5, min 4, max 5, sum 9 (zigzag varints), m2 0.5.
 	b := []byte{1, 9, 2, 10, 0xfc, 0x1b, 8, 10, 8, 10, 18, 0, 0, 0, 0, 0, 0, 0xe0, 0x3f}
-	got, _, err := decodeRow(b, model.KindInt, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
 	want := model.Summary{Count: 2, MinTime: 10e9, MaxTime: 3590e9, First: model.Int(4), Last: model.Int(5),
 		Min: model.Int(4), Max: model.Int(5), SumInt: 9, M2: 0.5, HasM2: true}
-	if !sameSummary(got, want) {
-		t.Errorf("got %+v, want %+v", got, want)
+	got, _, err := decodeRow(b, model.Level1h, model.KindInt, 0)
+	if err != nil || !sameSummary(got, want) {
+		t.Errorf("version 1: got %+v, %v; want %+v", got, err, want)
+	}
+	// The same row in version 2: unit in the head byte, last, min and max
+	// relative to first, the last time as the span from the first.
+	b = []byte{0x92, 2, 10, 0xfc, 0x1b, 8, 2, 0, 2, 18, 0, 0, 0, 0, 0, 0, 0xe0, 0x3f}
+	got, _, err = decodeRow(b, model.Level1h, model.KindInt, 0)
+	if err != nil || !sameSummary(got, want) {
+		t.Errorf("version 2: got %+v, %v; want %+v", got, err, want)
+	}
+	// And as this version writes it: the last time 10 s before the end.
+	b = appendRow(nil, model.Level1h, model.KindInt, 0, &want, decSum{})
+	if want := []byte{0x93, 2, 10, 10, 8, 2, 0, 2, 18, 0, 0, 0, 0, 0, 0, 0xe0, 0x3f}; !bytes.Equal(b, want) {
+		t.Errorf("version 3: wrote %x, want %x", b, want)
 	}
 }
 
@@ -109,22 +118,23 @@ func sameSummary(a, b model.Summary) bool {
 func FuzzRollupRow(f *testing.F) {
 	c := model.Column{Kind: model.KindInt, Times: []int64{10, 20}, Ints: []int64{-4, 9}}
 	s := model.Summarize(&c)
-	f.Add(appendRow(nil, model.KindInt, 0, &s, decSum{}), uint8(model.KindInt))
+	f.Add(appendRow(nil, model.Level1h, model.KindInt, 0, &s, decSum{}), uint8(model.KindInt))
 	f.Add([]byte{1, 1, 0, 0, 1}, uint8(model.KindBool))
 	f.Add([]byte{1, 9, 2, 10, 0xfc, 0x1b, 8, 10, 8, 10, 18, 0, 0, 0, 0, 0, 0, 0xe0, 0x3f}, uint8(model.KindInt)) // version 1
 	fc := model.Column{Kind: model.KindFloat, Times: []int64{10, 20, 30}, Floats: []float64{45.12345, 45.1, 45.2}}
 	fs := model.Summarize(&fc)
-	f.Add(appendRow(nil, model.KindFloat, 0, &fs, decimalSum(fc.Floats)), uint8(model.KindFloat))
+	f.Add(appendRow(nil, model.Level1h, model.KindFloat, 0, &fs, decimalSum(fc.Floats)), uint8(model.KindFloat))
 	f.Fuzz(func(t *testing.T, b []byte, k uint8) {
 		kind := model.Kind(k%5 + 1)
-		s, dec, err := decodeRow(b, kind, 0)
+		level := model.Level(k/5%4) + model.Level1h
+		s, dec, err := decodeRow(b, level, kind, 0)
 		if err != nil {
 			return
 		}
-		if again := appendRow(nil, kind, 0, &s, dec); !bytes.Equal(again, b) {
+		if again := appendRow(nil, level, kind, 0, &s, dec); !bytes.Equal(again, b) {
 			// Varints may be written longer than needed; the decoded
 			// summary must still survive a second round trip.
-			s2, dec2, err := decodeRow(again, kind, 0)
+			s2, dec2, err := decodeRow(again, level, kind, 0)
 			if err != nil || !sameSummary(s, s2) || dec != dec2 {
 				t.Fatalf("%x decodes to %+v, re-encodes to %x (%v)", b, s, again, err)
 			}

@@ -30,7 +30,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/big"
 	"math/bits"
 	"path/filepath"
 	"slices"
@@ -412,22 +411,32 @@ func (d decSum) exact(s *model.Summary) {
 func (d decSum) value() float64 { return float64(d.m) / pow10[d.e] }
 
 // spread returns n·Σm² − (Σm)², which is n² times the variance of the
-// mantissas (n is the count), when it fits in 64 bits, and the M2 it gives:
-// spread / n / 10^2e.
+// mantissas (n is the count), when it fits in 64 bits, and the M2 it gives
+// (spreadM2).
 func (d decSum) spread(n int) (uint64, float64, bool) {
 	if !d.ok || !d.sqOK || n <= 0 {
 		return 0, 0, false
 	}
-	q := new(big.Int).Lsh(new(big.Int).SetUint64(d.sq[0]), 64)
-	q.Or(q, new(big.Int).SetUint64(d.sq[1]))
-	q.Mul(q, big.NewInt(int64(n)))
-	m := big.NewInt(d.m)
-	q.Sub(q, m.Mul(m, m))
-	if q.Sign() < 0 || q.BitLen() > 64 {
+	// n·Σm² in three words (Σm² < 2^126, n < 2^63).
+	h0, w0 := bits.Mul64(d.sq[1], uint64(n))
+	h1, l1 := bits.Mul64(d.sq[0], uint64(n))
+	w1, c := bits.Add64(l1, h0, 0)
+	w2 := h1 + c
+	// Minus (Σm)².
+	a := uint64(max(d.m, -d.m))
+	mh, ml := bits.Mul64(a, a)
+	w0, bw := bits.Sub64(w0, ml, 0)
+	w1, bw = bits.Sub64(w1, mh, bw)
+	w2, bw = bits.Sub64(w2, 0, bw)
+	if bw != 0 || w2 != 0 || w1 != 0 {
 		return 0, 0, false
 	}
-	sp := q.Uint64()
-	return sp, float64(sp) / float64(n) / pow10[d.e] / pow10[d.e], true
+	return w0, spreadM2(w0, n, d.e), true
+}
+
+// spreadM2 is the M2 of n values whose spread at exponent e is sp.
+func spreadM2(sp uint64, n, e int) float64 {
+	return float64(sp) / float64(n) / pow10[e] / pow10[e]
 }
 
 // withSpread sets the sum of squares of d from a spread read from a row:
@@ -436,16 +445,17 @@ func (d decSum) withSpread(sp uint64, n int) (decSum, bool) {
 	if !d.ok || n <= 0 {
 		return d, false
 	}
-	q := new(big.Int).SetUint64(sp)
-	m := big.NewInt(d.m)
-	q.Add(q, m.Mul(m, m))
-	r := new(big.Int)
-	q.QuoRem(q, big.NewInt(int64(n)), r)
-	if r.Sign() != 0 || q.BitLen() > 126 {
+	a := uint64(max(d.m, -d.m))
+	hi, lo := bits.Mul64(a, a)
+	lo, c := bits.Add64(lo, sp, 0)
+	hi += c // (Σm)² < 2^106: no carry out
+	un := uint64(n)
+	qh := hi / un
+	ql, rem := bits.Div64(hi%un, lo, un)
+	if rem != 0 || qh >= 1<<62 {
 		return d, false
 	}
-	lo := new(big.Int).And(q, new(big.Int).SetUint64(math.MaxUint64)).Uint64()
-	d.sq, d.sqOK = [2]uint64{q.Rsh(q, 64).Uint64(), lo}, true
+	d.sq, d.sqOK = [2]uint64{qh, ql}, true
 	return d, true
 }
 
@@ -782,10 +792,11 @@ func decodeRow(b []byte, l model.Level, k model.Kind, start int64) (model.Summar
 		case haveSpread:
 			sp := r.uvarint()
 			var ok bool
-			if dec, ok = dec.withSpread(sp, s.Count); !ok && !r.err {
+			if dec, ok = dec.withSpread(sp, s.Count); !ok {
 				r.err = true
+			} else {
+				s.M2 = spreadM2(sp, s.Count, dec.e)
 			}
-			_, s.M2, _ = dec.spread(s.Count)
 		case len(r.b) < 8:
 			r.err = true
 		default:

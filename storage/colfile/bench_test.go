@@ -228,13 +228,104 @@ func iotDataset(jitterMs int) ([]SeriesData, int) {
 	return out, values
 }
 
+// gappyDataset returns a day of 100 trucks reporting seven float fields
+// like the IoT benchmark's (position to 5 decimals, elevation, velocity,
+// grade and fuel to 1, heading in whole degrees) every 10 s with up to a
+// second of jitter; 1% of readings are missing and 3% of the values of
+// every field but the first, so six columns of each truck hold subsets of
+// the first one's times. It returns the series and the number of values.
+func gappyDataset() ([]SeriesData, int) {
+	rng := rand.New(rand.NewSource(3))
+	const trucks, slots = 100, 8640
+	scale := []float64{1e5, 1e5, 10, 10, 1, 10, 10}
+	step := []float64{0.0002, 0.0002, 0.5, 1, 2, 0.2, 0.5}
+	names := []string{"latitude", "longitude", "elevation", "velocity", "heading", "grade", "fuel_consumption"}
+	values := 0
+	var out []SeriesData
+	for tr := range trucks {
+		cols := make([]model.Column, len(names))
+		state := make([]float64, len(names))
+		for f := range cols {
+			cols[f] = model.Column{Name: names[f], Kind: model.KindFloat}
+			state[f] = rng.Float64() * 100
+		}
+		for i := range slots {
+			if rng.Intn(100) == 0 {
+				continue
+			}
+			t := tsbsStart + int64(i)*10_000_000_000 + rng.Int63n(1000)*1_000_000
+			for f := range cols {
+				state[f] += rng.NormFloat64() * step[f]
+				if f > 0 && rng.Intn(100) < 3 {
+					continue
+				}
+				cols[f].Append(t, model.Float(math.Round(state[f]*scale[f])/scale[f]))
+				values++
+			}
+		}
+		out = append(out, SeriesData{Tags: tags("name", fmt.Sprintf("truck_%d", tr)), Columns: cols})
+	}
+	return out, values
+}
+
+// BenchmarkReadSubset reads columns that hold subsets of another column's
+// times (gappyDataset), so every block decodes a selection and the times
+// of the block it selects from.
+func BenchmarkReadSubset(b *testing.B) {
+	series, _ := gappyDataset()
+	series = series[:10]
+	path := filepath.Join(b.TempDir(), "subset.col")
+	if _, err := Write(path, "iot", 0, 1, series); err != nil {
+		b.Fatal(err)
+	}
+	r, err := Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	values := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		for i, s := range r.Series() {
+			for j := 1; j < len(s.Columns); j++ {
+				col, err := r.ReadColumn(i, j)
+				if err != nil {
+					b.Fatal(err)
+				}
+				values += col.Len()
+			}
+		}
+	}
+	b.ReportMetric(float64(values)/b.Elapsed().Seconds(), "values/s")
+}
+
+// BenchmarkOpen opens a file of gappyDataset: reading and checking the
+// index, whose float statistics dominate it.
+func BenchmarkOpen(b *testing.B) {
+	series, _ := gappyDataset()
+	path := filepath.Join(b.TempDir(), "iot.col")
+	if _, err := Write(path, "iot", 0, 1, series); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		r, err := Open(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_ = r.Close()
+	}
+}
+
 // BenchmarkFileBytesPerValue writes whole files of realistic data sets
 // with the default block size and reports the file size per value
 // (bytes/value), the part of it the index and footer take
 // (index-bytes/value) and the fraction of blocks that share the times of
 // an earlier column instead of storing them (shared-blocks). "cpu" is
 // TSBS-like cpu-only data, "iot" has every reading jittered by up to
-// ±50 ms, "iot-regular" is the same fleet on an exact 10 s grid.
+// ±50 ms, "iot-regular" is the same fleet on an exact 10 s grid,
+// "iot-gappy" has seven fields of which 3% of values are missing
+// (gappyDataset).
 //
 //	go test -run '^$' -bench FileBytesPerValue -benchtime 1x ./storage/colfile
 func BenchmarkFileBytesPerValue(b *testing.B) {
@@ -245,6 +336,7 @@ func BenchmarkFileBytesPerValue(b *testing.B) {
 		{"cpu", cpuDataset},
 		{"iot", func() ([]SeriesData, int) { return iotDataset(50) }},
 		{"iot-regular", func() ([]SeriesData, int) { return iotDataset(0) }},
+		{"iot-gappy", gappyDataset},
 	}
 	for _, set := range sets {
 		b.Run(set.name, func(b *testing.B) {

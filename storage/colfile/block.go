@@ -22,9 +22,15 @@ const (
 	blockSnappy = 1
 )
 
-// kindNoStats is set in a version 2 column's kind byte when its block
-// entries carry no statistics (WriteOptions.NoStats).
-const kindNoStats = 0x80
+// Bits of a version 2 column's kind byte above the kind itself.
+const (
+	// kindNoStats is set when the column's block entries carry no
+	// statistics (WriteOptions.NoStats).
+	kindNoStats = 0x80
+	// kindCompactFloats is set on a float column whose block entries
+	// carry their statistics in the compact form of appendCompactFloats.
+	kindCompactFloats = 0x40
+)
 
 // validKind reports whether k may be stored in a colfile.
 func validKind(k model.Kind) bool { return k >= model.KindFloat && k <= model.KindString }
@@ -68,13 +74,17 @@ type blockEncoder struct {
 	times []byte
 	body  []byte
 	out   []byte
+	// Scratch space of subsetSelection.
+	bitmap, sparse []byte
+	gaps           []uint64
 }
 
 // encode returns the stored bytes (flag and payload, without the CRC) of a
 // valid, non-empty block. When sharedTimes is true the body holds the values
 // only: the index says which other block holds the times; a non-nil subset
-// is the bitmap of which of those times the block has, written before the
-// values. The result is valid until the next call.
+// is the selection of which of those times the block has
+// (subsetSelection), written before the values. The result is valid until
+// the next call.
 func (e *blockEncoder) encode(c *model.Column, sharedTimes bool, subset []byte) []byte {
 	// body[0] is reserved for the flag, so a raw block needs no copy.
 	body := append(e.body[:0], blockRaw)
@@ -194,6 +204,18 @@ func decodeSharedBlock(col *model.Column, stored []byte, count int) error {
 	return decodeValues(col, body, count)
 }
 
+// A block whose times are a subset of those of another block (the owner:
+// the block at the same position in another column of the series, which
+// stores its own times) starts its body with a selection saying which of
+// the owner's n times it holds, in one of two forms the index tells apart:
+//
+//	bitmap  ⌈n/8⌉ bytes; bit i (byte i/8, bit i%8) set for the owner's
+//	        time i
+//	sparse  uvarint length, then that many bytes: encoding.AppendUints of
+//	        the gaps between listed positions (see appendSparse)
+//
+// The writer takes the smaller.
+
 // subsetBitmap returns the bitmap of which of all (sorted) the times ts
 // (sorted, each in all) are: bit i, in byte i/8 at bit i%8, for all[i].
 func subsetBitmap(dst []byte, all, ts []int64) []byte {
@@ -208,35 +230,151 @@ func subsetBitmap(dst []byte, all, ts []int64) []byte {
 	return dst
 }
 
+// listsAbsent reports whether the sparse selection of count of n times
+// lists the absent positions (n−count of them) rather than the present
+// ones (count): it lists whichever are fewer, the absent ones on a tie.
+func listsAbsent(count, n int) bool { return 2*count >= n }
+
+// appendSparse appends the sparse selection of the times ts (sorted, each
+// in all) among all (sorted). The listed positions p₀ < p₁ < … (see
+// listsAbsent) are stored as the gaps p₀, p₁−p₀−1, p₂−p₁−1, …, so every
+// list of gaps decodes to strictly increasing positions. An empty list
+// (every time present) is the length 0 alone. gaps is scratch space; the
+// function returns both buffers.
+func appendSparse(dst []byte, gaps []uint64, all, ts []int64) ([]byte, []uint64) {
+	absent := listsAbsent(len(ts), len(all))
+	gaps = gaps[:0]
+	next := 0 // the position after the last listed one
+	j := 0
+	for i, t := range all {
+		present := j < len(ts) && ts[j] == t
+		if present {
+			j++
+		}
+		if present != absent {
+			gaps = append(gaps, uint64(i-next))
+			next = i + 1
+		}
+	}
+	if len(gaps) == 0 {
+		return append(dst, 0), gaps
+	}
+	start := len(dst)
+	dst = append(dst, make([]byte, binary.MaxVarintLen64)...)
+	dst = appendGaps(dst, gaps)
+	// Move the encoding back over the room left for its length.
+	enc := len(dst) - start - binary.MaxVarintLen64
+	n := binary.PutUvarint(dst[start:], uint64(enc))
+	copy(dst[start+n:], dst[start+binary.MaxVarintLen64:])
+	return dst[:start+n+enc], gaps
+}
+
+// subsetSelection returns the body prefix of a block holding the times ts
+// of all in the smaller form, and whether that is the sparse one; the
+// bitmap wins a tie. The result is valid until the next call.
+func (e *blockEncoder) subsetSelection(all, ts []int64) ([]byte, bool) {
+	e.bitmap = subsetBitmap(e.bitmap, all, ts)
+	e.sparse, e.gaps = appendSparse(e.sparse[:0], e.gaps, all, ts)
+	if len(e.sparse) < len(e.bitmap) {
+		return e.sparse, true
+	}
+	return e.bitmap, false
+}
+
 // decodeSubsetBlock decodes a version 2 block that holds count of the
-// times all of another block: its body is the bitmap of which (see
-// subsetBitmap) and then count values. It appends the times and values to
-// col.
-func decodeSubsetBlock(col *model.Column, stored []byte, count int, all []int64) error {
+// times all of another block: its body is the selection (bitmap, or
+// sparse when sparse is set) and then count values. It appends the times
+// and values to col.
+func decodeSubsetBlock(col *model.Column, stored []byte, count int, all []int64, sparse bool) error {
 	if err := checkCount(count); err != nil {
 		return err
+	}
+	if count > len(all) {
+		return fmt.Errorf("a subset of %d times, index says %d", len(all), count)
 	}
 	body, err := blockBody(stored)
 	if err != nil {
 		return err
 	}
+	start := len(col.Times)
+	var values []byte
+	if sparse {
+		col.Times, values, err = selectSparse(col.Times, body, count, all)
+	} else {
+		col.Times, values, err = selectBitmap(col.Times, body, count, all)
+	}
+	if err != nil {
+		col.Times = col.Times[:start]
+		return err
+	}
+	return decodeValues(col, values, count)
+}
+
+// selectBitmap appends the times of all that the bitmap at the start of
+// body selects, which must be count, to dst, and returns the rest of the
+// body.
+func selectBitmap(dst []int64, body []byte, count int, all []int64) ([]int64, []byte, error) {
 	n := (len(all) + 7) / 8
 	if len(body) < n {
-		return fmt.Errorf("subset bitmap of %d bytes, block holds %d", n, len(body))
+		return dst, nil, fmt.Errorf("subset bitmap of %d bytes, block holds %d", n, len(body))
 	}
 	bitmap := body[:n]
 	if r := len(all) % 8; r != 0 && bitmap[n-1]>>r != 0 {
-		return errors.New("subset bitmap has bits past the times it selects from")
+		return dst, nil, errors.New("subset bitmap has bits past the times it selects from")
 	}
-	start := len(col.Times)
+	start := len(dst)
 	for i, t := range all {
 		if bitmap[i/8]&(1<<(i%8)) != 0 {
-			col.Times = append(col.Times, t)
+			dst = append(dst, t)
 		}
 	}
-	if got := len(col.Times) - start; got != count {
-		col.Times = col.Times[:start]
-		return fmt.Errorf("subset bitmap selects %d times, index says %d", got, count)
+	if got := len(dst) - start; got != count {
+		return dst[:start], nil, fmt.Errorf("subset bitmap selects %d times, index says %d", got, count)
 	}
-	return decodeValues(col, body[n:], count)
+	return dst, body[n:], nil
+}
+
+// selectSparse appends the count times of all that the sparse selection at
+// the start of body selects (see appendSparse) to dst, and returns the rest
+// of the body. Every listed position must lie within all.
+func selectSparse(dst []int64, body []byte, count int, all []int64) ([]int64, []byte, error) {
+	d := decoder{b: body}
+	sel := d.bytes(d.uvarint())
+	if d.err != nil {
+		return dst, nil, fmt.Errorf("sparse selection length: %w", d.err)
+	}
+	n := len(all)
+	absent := listsAbsent(count, n)
+	listed := count
+	if absent {
+		listed = n - count
+	}
+	var gaps []uint64
+	if listed == 0 {
+		if len(sel) != 0 {
+			return dst, nil, fmt.Errorf("sparse selection of %d bytes lists no position", len(sel))
+		}
+	} else {
+		var err error
+		if gaps, err = decodeGaps(sel, listed); err != nil {
+			return dst, nil, err
+		}
+	}
+	next := 0 // the position after the last listed one
+	for k, g := range gaps {
+		if g >= uint64(n-next) {
+			return dst, nil, fmt.Errorf("sparse selection: gap %d of entry %d after position %d goes past the %d times it selects from", g, k, next, n)
+		}
+		p := next + int(g)
+		if absent {
+			dst = append(dst, all[next:p]...)
+		} else {
+			dst = append(dst, all[p])
+		}
+		next = p + 1
+	}
+	if absent {
+		dst = append(dst, all[next:]...)
+	}
+	return dst, body[d.off:], nil
 }

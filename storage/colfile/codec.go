@@ -15,8 +15,10 @@ import (
 //	values       encoding.Append<Kind> of the block's values, to the end
 //
 // or, for a block whose times are shared with the same block of an earlier
-// column of the series (the index says which), the values alone. The kind
-// and the count come from the index.
+// column of the series (the index says which), the values alone, after a
+// selection when the block holds only some of those times (block.go). The
+// kind and the count come from the index. A sparse selection lists its
+// positions as gaps coded by encoding.AppendUints.
 
 // appendValues appends the encoded values of c to dst.
 func appendValues(dst []byte, c *model.Column) []byte {
@@ -87,3 +89,19 @@ func decodeValues(col *model.Column, src []byte, count int) error {
 
 // appendTimes appends the encoded timestamps ts to dst.
 func appendTimes(dst []byte, ts []int64) []byte { return encoding.AppendTimes(dst, ts) }
+
+// appendGaps appends the encoded gaps of a sparse subset selection to dst.
+func appendGaps(dst []byte, gaps []uint64) []byte { return encoding.AppendUints(dst, gaps) }
+
+// decodeGaps decodes the gaps of a sparse subset selection, which must be
+// count values.
+func decodeGaps(src []byte, count int) ([]uint64, error) {
+	gaps, err := encoding.DecodeUints(make([]uint64, 0, count), src)
+	if err != nil {
+		return nil, fmt.Errorf("sparse selection: %w", err)
+	}
+	if len(gaps) != count {
+		return nil, fmt.Errorf("sparse selection lists %d positions, the counts in the index need %d", len(gaps), count)
+	}
+	return gaps, nil
+}

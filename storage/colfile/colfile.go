@@ -9,12 +9,15 @@
 // when that makes it smaller, and is checked by a CRC32C. The columns of a
 // series usually share their timestamps: a block whose times equal those of
 // the same block of an earlier column of its series stores only its values,
-// and the index names the column that holds the times. An index after the
+// and the index names the column that holds the times; a block holding only
+// some of another column's times stores which ones (a bitmap, or the list
+// of positions present or absent when that is smaller). An index after the
 // blocks lists every series, its tags and, per column, every block's position
 // and statistics: count, time range, first and last value and, for numeric
 // kinds, min, max and sum. Aggregates over whole blocks can therefore be
 // answered from the index alone, and range scans skip the blocks they cannot
-// touch. A fixed-size footer at the end of the file points at the index. The
+// touch. Float statistics are stored as short decimals when the values
+// are. A fixed-size footer at the end of the file points at the index. The
 // byte layout is documented in docs/format.md.
 //
 // Writing:

@@ -3,6 +3,7 @@ package colfile
 import (
 	"bytes"
 	"errors"
+	"math"
 	"math/rand"
 	"os"
 	"path/filepath"
@@ -35,7 +36,7 @@ func allocBudget(n, points int) uint64 { return 8<<20 + 512*uint64(n) + 96*uint6
 func fuzzSeeds(tb testing.TB) [][]byte {
 	var seeds [][]byte
 	rng := rand.New(rand.NewSource(1))
-	for _, p := range []string{goldenV1Path, goldenPath} {
+	for _, p := range []string{goldenV1Path, goldenExactTimesPath, goldenBitmapPath, goldenPath} {
 		golden, err := os.ReadFile(p)
 		if err != nil {
 			tb.Fatal(err)
@@ -67,6 +68,26 @@ func fuzzSeeds(tb testing.TB) [][]byte {
 			if b, err := os.ReadFile(path); err == nil {
 				seeds = append(seeds, b)
 			}
+		}
+	}
+	// Sparse subset selections of every form (absent, present and empty
+	// lists, and bitmaps where they are smaller) and compact float
+	// statistics, with and without the plain fallbacks.
+	{
+		base := jitteredTimes(rng, 600)
+		cols := []model.Column{
+			gappyColumn("full", base, func(int) bool { return true }),
+			gappyColumn("few", base, func(i int) bool { return i%150 != 7 || i < 150 }),
+			gappyColumn("rare", base, func(i int) bool { return i%61 == 0 }),
+			gappyColumn("half", base, func(i int) bool { return rng.Intn(2) == 0 || i%100 == 0 }),
+			fcol("odd", base[:4], math.NaN(), math.Copysign(0, -1), math.Inf(1), 0.1),
+		}
+		path := filepath.Join(dir, "sparse.col")
+		if _, err := WriteWith(path, "s", 0, 1, []SeriesData{{Columns: cols}}, &WriteOptions{BlockSize: 100}); err != nil {
+			tb.Fatal(err)
+		}
+		if b, err := os.ReadFile(path); err == nil {
+			seeds = append(seeds, b)
 		}
 	}
 	for i, bs := range []int{1, 5, 100} {
@@ -167,11 +188,37 @@ func FuzzOpen(f *testing.F) {
 // sit behind a CRC in FuzzOpen and are therefore hard to reach there. The
 // top bit of kind selects the version 1 decoder; the next bit selects the
 // decoder of version 2 blocks whose times are shared (values only), which
-// FuzzOpen reaches the same way. A block that decodes must be a valid
-// column and must re-encode to a block that decodes to the same column.
+// FuzzOpen reaches the same way; the next two select the decoder of
+// blocks holding a subset of another block's times, with a bitmap or a
+// sparse selection: then the low 16 bits of count are the block's count
+// and the high 16 bits the other block's. A block that decodes must be a
+// valid column and must re-encode to a block that decodes to the same
+// column.
 func FuzzBlock(f *testing.F) {
-	const v1, shared = 0x80, 0x40
+	const v1, shared, bitmap, sparse = 0x80, 0x40, 0x20, 0x10
 	var enc blockEncoder
+	{
+		// Subsets of 200 times, with both selections.
+		all := times(200, 0, 3)
+		for _, keep := range []func(i int) bool{
+			func(i int) bool { return i != 17 && i != 150 },
+			func(i int) bool { return i%41 == 0 },
+			func(int) bool { return true },
+			func(i int) bool { return i%3 != 0 },
+		} {
+			c := model.Column{Kind: model.KindFloat}
+			for i, t := range all {
+				if keep(i) {
+					c.Append(t, model.Float(float64(i)/8))
+				}
+			}
+			count := uint32(len(all))<<16 | uint32(c.Len())
+			sel := subsetBitmap(nil, all, c.Times)
+			f.Add(append([]byte(nil), enc.encode(&c, true, sel)...), uint8(c.Kind)|bitmap, count)
+			sel, _ = appendSparse(nil, nil, all, c.Times)
+			f.Add(append([]byte(nil), enc.encode(&c, true, sel)...), uint8(c.Kind)|sparse, count)
+		}
+	}
 	for _, s := range goldenSeriesV2() {
 		for _, c := range s.Columns {
 			f.Add(append([]byte(nil), enc.encode(&c, false, nil)...), uint8(c.Kind), uint32(c.Len()))
@@ -187,11 +234,18 @@ func FuzzBlock(f *testing.F) {
 		f.Add(append([]byte(nil), enc.encode(&c, true, nil)...), uint8(k)|shared, uint32(c.Len()))
 	}
 	f.Fuzz(func(t *testing.T, stored []byte, kind uint8, count uint32) {
-		col := model.Column{Kind: model.Kind(kind &^ (v1 | shared))}
+		col := model.Column{Kind: model.Kind(kind &^ (v1 | shared | bitmap | sparse))}
 		n := int(min(count, 1<<31))
+		subset := kind&(bitmap|sparse) != 0
+		var all []int64
+		if subset {
+			n, all = int(count&0xffff), times(int(count>>16), -int64(count>>16), 3)
+		}
 		var err error
 		before := heapAllocs()
 		switch {
+		case subset:
+			err = decodeSubsetBlock(&col, stored, n, all, kind&bitmap == 0)
 		case kind&v1 != 0:
 			col, err = decodeBlockV1(stored, col.Kind, n)
 		case kind&shared != 0:
@@ -213,7 +267,10 @@ func FuzzBlock(f *testing.F) {
 		}
 		var enc blockEncoder
 		again := model.Column{Kind: col.Kind}
-		if kind&shared != 0 {
+		if subset {
+			sel, sp := enc.subsetSelection(all, col.Times)
+			err = decodeSubsetBlock(&again, enc.encode(&col, true, sel), col.Len(), all, sp)
+		} else if kind&shared != 0 {
 			err = decodeSharedBlock(&again, enc.encode(&col, true, nil), col.Len())
 			again.Times = col.Times
 		} else {

@@ -2,6 +2,7 @@ package colfile
 
 import (
 	"bytes"
+	"encoding/binary"
 	"flag"
 	"math"
 	"os"
@@ -12,28 +13,39 @@ import (
 	"github.com/soltixdb/soltix/model"
 )
 
-var rewrite = flag.Bool("rewrite", false, "rewrite testdata/v2.col from goldenSeries")
+var rewrite = flag.Bool("rewrite", false, "rewrite testdata/v2-compact.col from goldenSeriesCompact")
 
 // The golden files. testdata/v1.col was written by the version 1 writer
-// and is never rewritten: it proves that old files stay readable.
-// testdata/v2.col is the current format.
+// and is never rewritten: it proves that old files stay readable. So are
+// the files of earlier revisions of version 2: testdata/v2-exact-times.col
+// (before subset times) and testdata/v2.col (subsets as bitmaps only,
+// float statistics as 8-byte floats only), both holding goldenSeriesV2.
+// testdata/v2-compact.col is the current format.
 const (
-	goldenV1Path = "testdata/v1.col"
-	goldenPath   = "testdata/v2.col"
+	goldenV1Path         = "testdata/v1.col"
+	goldenExactTimesPath = "testdata/v2-exact-times.col"
+	goldenBitmapPath     = "testdata/v2.col"
+	goldenPath           = "testdata/v2-compact.col"
 )
 
 // goldenOptions are the write options of testdata/v2.col: small blocks, so
 // that columns have several, and a lineage.
 var goldenOptions = WriteOptions{BlockSize: 4, Replaces: []uint64{1, 5, 6}}
 
+// goldenCompactOptions are the write options of testdata/v2-compact.col:
+// blocks large enough for sparse subset selections to beat bitmaps.
+var goldenCompactOptions = WriteOptions{BlockSize: 64, Replaces: []uint64{1, 5, 6}}
+
 // goldenSeries is the content of testdata/v1.col and the start of that of
-// testdata/v2.col (goldenSeriesV2). Changing either, or anything in the
-// encoder, makes TestGolden fail until testdata/v2.col is rewritten with
+// the version 2 golden files (goldenSeriesV2, goldenSeriesCompact).
+// Changing either, or anything in the encoder, makes TestGolden fail until
+// testdata/v2-compact.col is rewritten with
 //
 //	go test ./storage/colfile -run TestGolden -rewrite
 //
 // which must only happen together with a format version bump or a change
-// that provably leaves old files readable.
+// that provably leaves old files readable (keep the old file then, as
+// testdata/v2.col was kept).
 func goldenSeries() []SeriesData {
 	return []SeriesData{
 		{Tags: tags("host", "a", "region", "eu"), Columns: []model.Column{
@@ -51,8 +63,9 @@ func goldenSeries() []SeriesData {
 	}
 }
 
-// goldenSeriesV2 is the content of testdata/v2.col: goldenSeries and a
-// series whose columns share times. With blocks of 4, column b takes the
+// goldenSeriesV2 is the content of testdata/v2.col and
+// testdata/v2-exact-times.col: goldenSeries and a series whose columns
+// share times. With blocks of 4, column b takes the
 // times of both its blocks from column a; column c shares its first block
 // with a and stores its second; column d shares its first block with a
 // and its second with c.
@@ -65,6 +78,60 @@ func goldenSeriesV2() []SeriesData {
 		icol("b", ts, 3, 3, 4, 5, 5, 5),
 		bcol("c", other, false, false, true, true, true, false),
 		scol("d", other, "ok", "ok", "ok", "warn", "ok", "ok"),
+	}})
+}
+
+// goldenSeriesCompact is the content of testdata/v2-compact.col:
+// goldenSeriesV2 and a series whose columns miss some of the times of its
+// fullest column, "base" (180 values, blocks of 64, 64 and 52):
+//
+//   - "dense" misses about half of them at random, so its blocks keep
+//     bitmaps;
+//   - "few" misses two times of block 0, one of block 1 and none of
+//     block 2, so its blocks list the absent positions (block 2 an empty
+//     list);
+//   - "rare" holds every 37th time, so its blocks list the present
+//     positions;
+//   - "odd" misses one time and holds awkward floats: NaN first in block
+//     0 (first and sum as f64), −0 last in block 1 (last as f64, and the
+//     sum, whose quarters min and max at one decimal cannot express),
+//     +Inf in block 2 (the plain entry, head 0xff).
+//
+// Float statistics are compact except in column "usage" of
+// goldenSeries, whose one block has min −Inf: its plain entry is smaller.
+func goldenSeriesCompact() []SeriesData {
+	const n = 180
+	ts := make([]int64, n)
+	for i := range ts {
+		ts[i] = 1_700_000_000_000_000_000 + int64(i)*10_000_000_000 + int64(i*7919%1000)*1_000_000
+	}
+	pick := func(name string, keep func(i int) bool, value func(i int) float64) model.Column {
+		c := model.Column{Name: name, Kind: model.KindFloat}
+		for i, t := range ts {
+			if keep(i) {
+				c.Append(t, model.Float(value(i)))
+			}
+		}
+		return c
+	}
+	lat := func(i int) float64 { return float64(4512345+17*i-(i*i)%23) / 1e5 }
+	odd := func(i int) float64 {
+		switch i {
+		case 0:
+			return math.NaN()
+		case 127:
+			return math.Copysign(0, -1)
+		case 140:
+			return math.Inf(1)
+		}
+		return float64(i-80) / 4
+	}
+	return append(goldenSeriesV2(), SeriesData{Tags: tags("host", "d"), Columns: []model.Column{
+		pick("base", func(int) bool { return true }, lat),
+		pick("dense", func(i int) bool { return (i*i+3*i)%7 < 4 }, func(i int) float64 { return float64(i) / 10 }),
+		pick("few", func(i int) bool { return i != 5 && i != 17 && i != 100 }, func(i int) float64 { return 20.5 + float64(i)*0.25 }),
+		pick("odd", func(i int) bool { return i != 3 }, odd),
+		pick("rare", func(i int) bool { return i%37 == 0 }, func(i int) float64 { return float64(1000 - i) }),
 	}})
 }
 
@@ -97,58 +164,124 @@ func TestGoldenV1(t *testing.T) {
 	}
 }
 
+// TestGolden checks the version 2 golden files: the files of earlier
+// revisions must decode to what they were written from, and the writer
+// must still produce testdata/v2-compact.col byte for byte.
 func TestGolden(t *testing.T) {
-	fresh := filepath.Join(t.TempDir(), "v2.col")
-	opts := goldenOptions
-	if _, err := WriteWith(fresh, "cpu", 1, 7, goldenSeriesV2(), &opts); err != nil {
-		t.Fatal(err)
-	}
-	freshBytes, err := os.ReadFile(fresh)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if *rewrite {
-		if err := os.MkdirAll(filepath.Dir(goldenPath), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(goldenPath, freshBytes, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	golden, err := os.ReadFile(goldenPath)
-	if err != nil {
-		t.Fatalf("read golden file (regenerate with -rewrite): %v", err)
+	for _, path := range []string{goldenExactTimesPath, goldenBitmapPath} {
+		t.Run(path, func(t *testing.T) {
+			r := checkGolden(t, path, goldenSeriesV2())
+			if path != goldenBitmapPath {
+				return
+			}
+			// The shared times of series "cpu,host=c", as described on
+			// goldenSeriesV2.
+			wantFrom := [][]int{{0, 0}, {1, 1}, {1, 0}, {1, 3}}
+			for j, want := range wantFrom {
+				for k, from := range want {
+					if got := r.blocks[3][j][k].timesFrom; got != from {
+						t.Errorf("golden series 3 column %d block %d: times from %d, want %d", j, k, got, from)
+					}
+				}
+			}
+			// Spot-check statistics a reader can use without decoding: series
+			// "cpu,host=b,region=東京", column "up" (10 bools in blocks of 4).
+			up := r.Series()[2].Columns[2]
+			if up.Name != "up" || len(up.Blocks) != 3 || up.Blocks[2].Count != 2 || !up.Blocks[1].First.Equal(model.Bool(false)) || !up.Blocks[2].Last.Equal(model.Bool(false)) {
+				t.Errorf("golden column up: got %+v", up)
+			}
+			usage := r.Series()[1].Columns[1]
+			if usage.Name != "usage" || len(usage.Blocks) != 1 || !usage.Blocks[0].Min.Equal(model.Float(math.Inf(-1))) || !usage.Blocks[0].Max.Equal(model.Float(0.5)) {
+				t.Errorf("golden column usage: got %+v", usage)
+			}
+		})
 	}
 
-	// The reader must decode the checked-in file to exactly goldenSeries,
-	// and so the same data as written before subset times existed.
-	r := checkFile(t, goldenPath, "cpu", goldenSeriesV2())
-	checkFile(t, filepath.Join("testdata", "v2-exact-times.col"), "cpu", goldenSeriesV2()).Close()
-	want := Meta{Collection: "cpu", Group: 1, Seq: 7, MinTime: math.MinInt64, MaxTime: math.MaxInt64, Points: 47, Replaces: []uint64{1, 5, 6}}
+	t.Run(goldenPath, func(t *testing.T) {
+		fresh := filepath.Join(t.TempDir(), "v2-compact.col")
+		opts := goldenCompactOptions
+		if _, err := WriteWith(fresh, "cpu", 1, 7, goldenSeriesCompact(), &opts); err != nil {
+			t.Fatal(err)
+		}
+		freshBytes, err := os.ReadFile(fresh)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if *rewrite {
+			if err := os.WriteFile(goldenPath, freshBytes, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		golden, err := os.ReadFile(goldenPath)
+		if err != nil {
+			t.Fatalf("read golden file (regenerate with -rewrite): %v", err)
+		}
+		r := checkGolden(t, goldenPath, goldenSeriesCompact())
+		// The subset selections of series "cpu,host=d" (columns base,
+		// dense, few, odd, rare), as described on goldenSeriesCompact:
+		// 'e' exact (own) times, 'b' bitmap, 's' sparse.
+		wantSel := []string{"eee", "bbb", "sss", "sss", "sss"}
+		for j, want := range wantSel {
+			var got []byte
+			for _, ref := range r.blocks[4][j] {
+				switch {
+				case ref.sparse && ref.subset && ref.timesFrom == 1:
+					got = append(got, 's')
+				case ref.subset && ref.timesFrom == 1:
+					got = append(got, 'b')
+				case ref.timesFrom == 0:
+					got = append(got, 'e')
+				default:
+					got = append(got, '?')
+				}
+			}
+			if string(got) != want {
+				t.Errorf("golden series 4 column %d: selections %q, want %q", j, got, want)
+			}
+		}
+		// The statistics forms: compact for every float column but
+		// "usage", per the kind bytes, whose positions in the index the
+		// reader does not keep, so find them by name and kind.
+		idx := golden[binary.LittleEndian.Uint64(golden[len(golden)-FooterSize:]) : len(golden)-FooterSize]
+		for _, c := range []struct {
+			name    string
+			compact bool
+		}{{"usage", false}, {"a", true}, {"base", true}, {"dense", true}, {"odd", true}} {
+			plain := appendString(nil, c.name)
+			kind := byte(model.KindFloat)
+			if c.compact {
+				kind |= kindCompactFloats
+			}
+			if !bytes.Contains(idx, append(plain, kind)) || bytes.Contains(idx, append(plain, kind^kindCompactFloats)) {
+				t.Errorf("golden column %q: kind byte %#x not found, or not alone", c.name, kind)
+			}
+		}
+		if !bytes.Equal(freshBytes, golden) {
+			t.Errorf("WriteWith output (%d bytes) differs from %s (%d bytes); if the format changed on purpose, keep the old file and rewrite with -rewrite", len(freshBytes), goldenPath, len(golden))
+		}
+	})
+}
+
+// checkGolden checks that the version 2 golden file at path holds series
+// and the golden meta, keys, header and footer.
+func checkGolden(t *testing.T, path string, series []SeriesData) *Reader {
+	t.Helper()
+	golden, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := checkFile(t, path, "cpu", series)
+	points := 0
+	for _, s := range series {
+		for _, c := range s.Columns {
+			points += c.Len()
+		}
+	}
+	want := Meta{Collection: "cpu", Group: 1, Seq: 7, MinTime: math.MinInt64, MaxTime: math.MaxInt64, Points: points, Replaces: []uint64{1, 5, 6}}
 	if got := r.Meta(); !sameMeta(got, want) {
 		t.Errorf("golden meta: got %+v, want %+v", got, want)
 	}
 	checkGoldenKeys(t, r)
-	// The shared times of series "cpu,host=c", as described on
-	// goldenSeriesV2.
-	wantFrom := [][]int{{0, 0}, {1, 1}, {1, 0}, {1, 3}}
-	for j, want := range wantFrom {
-		for k, from := range want {
-			if got := r.blocks[3][j][k].timesFrom; got != from {
-				t.Errorf("golden series 3 column %d block %d: times from %d, want %d", j, k, got, from)
-			}
-		}
-	}
-	// Spot-check statistics a reader can use without decoding: series
-	// "cpu,host=b,region=東京", column "up" (10 bools in blocks of 4).
-	up := r.Series()[2].Columns[2]
-	if up.Name != "up" || len(up.Blocks) != 3 || up.Blocks[2].Count != 2 || !up.Blocks[1].First.Equal(model.Bool(false)) || !up.Blocks[2].Last.Equal(model.Bool(false)) {
-		t.Errorf("golden column up: got %+v", up)
-	}
-	usage := r.Series()[1].Columns[1]
-	if usage.Name != "usage" || len(usage.Blocks) != 1 || !usage.Blocks[0].Min.Equal(model.Float(math.Inf(-1))) || !usage.Blocks[0].Max.Equal(model.Float(0.5)) {
-		t.Errorf("golden column usage: got %+v", usage)
-	}
 	// Header and footer bytes as documented in docs/format.md.
 	if got, want := golden[:HeaderSize], []byte("SLTXCOL\x00\x02\x00"); !bytes.Equal(got, want) {
 		t.Errorf("golden header: got %q, want %q", got, want)
@@ -156,20 +289,18 @@ func TestGolden(t *testing.T) {
 	if got := golden[len(golden)-8:]; string(got) != Magic {
 		t.Errorf("golden footer magic: got %q, want %q", got, Magic)
 	}
-
-	// The writer must still produce the same bytes, so encoder drift is
-	// caught too.
-	if !bytes.Equal(freshBytes, golden) {
-		t.Errorf("WriteWith output (%d bytes) differs from %s (%d bytes); if the format changed on purpose, bump Version and rewrite with -rewrite", len(freshBytes), goldenPath, len(golden))
-	}
+	return r
 }
 
 // checkGoldenKeys checks the series keys of a golden file.
 func checkGoldenKeys(t *testing.T, r *Reader) {
 	t.Helper()
-	wantKeys := []string{"cpu", "cpu,host=a,region=eu", "cpu,host=b,region=東京", "cpu,host=c"}
-	if r.Version() == 1 {
+	wantKeys := []string{"cpu", "cpu,host=a,region=eu", "cpu,host=b,region=東京", "cpu,host=c", "cpu,host=d"}
+	switch {
+	case r.Version() == 1:
 		wantKeys = wantKeys[:3]
+	case len(r.Series()) == 4: // goldenSeriesV2
+		wantKeys = wantKeys[:4]
 	}
 	if len(r.Series()) != len(wantKeys) {
 		t.Fatalf("golden file has %d series, want %d", len(r.Series()), len(wantKeys))

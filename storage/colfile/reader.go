@@ -36,10 +36,12 @@ type blockRef struct {
 	// timesFrom is 0 when the block stores its own times, and k+1 when
 	// its times are those of the block at the same position in column k
 	// of the same series (version 2 only), which stores its own. With
-	// subset set, the block holds some of those times, chosen by a bitmap
-	// at the start of its body.
+	// subset set, the block holds some of those times, chosen by a
+	// selection at the start of its body: a bitmap, or a sparse list of
+	// positions when sparse is set too.
 	timesFrom int
 	subset    bool
+	sparse    bool
 }
 
 // Open opens the colfile at path with the operating system's filesystem.
@@ -258,9 +260,13 @@ func (r *Reader) parseIndex(idx []byte, base int64) error {
 		for j := range cols {
 			c := &cols[j]
 			c.Name = d.string()
-			c.Kind = model.Kind(d.byte())
-			noStats := r.version >= 2 && c.Kind&kindNoStats != 0
-			c.Kind &^= kindNoStats
+			kindByte := d.byte()
+			c.Kind = model.Kind(kindByte)
+			var noStats, compact bool
+			if r.version >= 2 {
+				noStats, compact = kindByte&kindNoStats != 0, kindByte&kindCompactFloats != 0
+				c.Kind &^= kindNoStats | kindCompactFloats
+			}
 			if d.err != nil {
 				return p.bad("read column %d of series %q", j, key)
 			}
@@ -269,11 +275,13 @@ func (r *Reader) parseIndex(idx []byte, base int64) error {
 				return p.bad("columns of series %q not sorted by unique name at %q", key, c.Name)
 			case !validKind(c.Kind):
 				return p.bad("series %q column %q: invalid kind %d", key, c.Name, c.Kind)
+			case compact && (c.Kind != model.KindFloat || noStats):
+				return p.bad("series %q column %q: kind byte %#x: compact float statistics need a float column with statistics", key, c.Name, kindByte)
 			}
 			if r.version == 1 {
 				refs[j], err = p.columnV1(c, key)
 			} else {
-				refs[j], err = p.columnV2(c, key, nCols, cols[:j], refs[:j], noStats)
+				refs[j], err = p.columnV2(c, key, nCols, cols[:j], refs[:j], noStats, compact)
 			}
 			if err != nil {
 				return err
@@ -339,8 +347,9 @@ const minStoredV2 = 2
 
 // columnV2 reads the rest of a version 2 column entry (its blocks) after
 // its name and kind. earlier and earlierRefs are the series' columns
-// before this one, which its blocks may take their times from.
-func (p *indexParser) columnV2(c *ColumnInfo, key string, nCols int, earlier []ColumnInfo, earlierRefs [][]blockRef, noStats bool) ([]blockRef, error) {
+// before this one, which its blocks may take their times from. noStats
+// and compact are the statistics bits of the kind byte.
+func (p *indexParser) columnV2(c *ColumnInfo, key string, nCols int, earlier []ColumnInfo, earlierRefs [][]blockRef, noStats, compact bool) ([]blockRef, error) {
 	d := &p.d
 	nBlocks, err := p.count("block count")
 	if err != nil {
@@ -367,7 +376,10 @@ func (p *indexParser) columnV2(c *ColumnInfo, key string, nCols int, earlier []C
 		}
 		span := d.uvarint()
 		length := d.uvarint()
-		ok := noStats || d.stats(c.Kind, b)
+		var statsErr error
+		if !noStats {
+			statsErr = d.stats(c.Kind, b, n, compact)
+		}
 		if d.err != nil {
 			return nil, p.bad("read block %d of series %q column %q", k, key, c.Name)
 		}
@@ -380,20 +392,26 @@ func (p *indexParser) columnV2(c *ColumnInfo, key string, nCols int, earlier []C
 			return nil, p.bad("%s: count %d outside [1, %d]", where, n, MaxBlockSize)
 		case span > uint64(math.MaxInt64)-uint64(b.MinTime) || n-1 > span || (n == 1) != (span == 0):
 			return nil, p.bad("%s: %d unique times cannot span %d from %d", where, n, span, b.MinTime)
-		case !ok:
-			return nil, p.bad("%s: impossible statistics", where)
+		case statsErr != nil:
+			return nil, p.bad("%s: impossible statistics: %v", where, statsErr)
 		}
 		b.Count = int(n)
 		b.MaxTime = b.MinTime + int64(span)
 		c.Count += b.Count
 		if from > uint64(nCols) {
-			// A subset of the times of column from-nCols-1's block k,
-			// checked once every column of the series is read.
+			// A subset of the times of column src's block k, selected
+			// by a bitmap (from = nCols+src+1) or a sparse list
+			// (2·nCols+src+1), checked once every column of the series
+			// is read.
+			sparse := from > 2*uint64(nCols)
 			src := from - uint64(nCols) - 1
+			if sparse {
+				src -= uint64(nCols)
+			}
 			if src >= uint64(nCols) || src == uint64(len(earlier)) {
 				return nil, p.bad("%s: times from a subset of column %d of %d", where, src, nCols)
 			}
-			refs[k].timesFrom, refs[k].subset = int(src)+1, true
+			refs[k].timesFrom, refs[k].subset, refs[k].sparse = int(src)+1, true, sparse
 		} else if from > 0 {
 			if from > uint64(len(earlier)) {
 				return nil, p.bad("%s: times from column %d, which is not an earlier column of the series", where, from-1)
@@ -672,7 +690,7 @@ func (r *Reader) readBlock(col *model.Column, series, column, k int) error {
 		if err != nil {
 			return ownerCorrupt(err, "decode times")
 		}
-		if err := decodeSubsetBlock(col, stored, bi.Count, all); err != nil {
+		if err := decodeSubsetBlock(col, stored, bi.Count, all, ref.sparse); err != nil {
 			return corrupt(err, "decode")
 		}
 	case ref.timesFrom > 0:

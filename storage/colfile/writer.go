@@ -172,6 +172,7 @@ type countingWriter struct {
 	w   *bufio.Writer
 	off uint64
 	err error
+	crc [blockTrailerSize]byte // room for a block trailer (writeBlock)
 }
 
 func (cw *countingWriter) write(b []byte) {
@@ -227,56 +228,51 @@ func writeTo(w io.Writer, meta Meta, series []preparedSeries, blockSize int, noS
 	idx := appendIndexHead(nil, &meta, Version)
 	idx = binary.AppendUvarint(idx, uint64(len(series)))
 	var enc blockEncoder
-	var crcBuf [blockTrailerSize]byte
 	var owners timeOwners
-	var bitmap []byte
+	var blocks []pendingBlock
 	for _, s := range series {
 		idx = appendTags(idx, s.tags)
-		idx = binary.AppendUvarint(idx, uint64(len(s.cols)))
+		nCols := len(s.cols)
+		idx = binary.AppendUvarint(idx, uint64(nCols))
 		owners.reset()
 		base, subset := planSubsets(s.cols, blockSize)
 		for j, c := range s.cols {
 			n := c.Len()
-			idx = appendString(idx, c.Name)
-			if noStats {
-				idx = append(idx, byte(c.Kind)|kindNoStats)
-			} else {
-				idx = append(idx, byte(c.Kind))
-			}
+			blocks = blocks[:0]
 			if subset[j] {
 				// Cut at the base column's blocks; each block holds a
 				// subset of the base block's times.
 				bt := s.cols[base].Times
-				nb := (len(bt) + blockSize - 1) / blockSize
-				idx = binary.AppendUvarint(idx, uint64(nb))
 				lo := 0
-				for b := range nb {
+				for b := 0; b*blockSize < len(bt); b++ {
 					all := bt[b*blockSize : min((b+1)*blockSize, len(bt))]
 					hi := lo
 					for hi < n && c.Times[hi] <= all[len(all)-1] {
 						hi++
 					}
 					blk := c.Slice(lo, hi)
-					bitmap = subsetBitmap(bitmap, all, blk.Times)
-					stored := enc.encode(&blk, true, bitmap)
-					idx = appendBlock(idx, cw, stored, &crcBuf, &blk, c, lo, uint64(len(s.cols)+base+1), noStats)
+					sel, sparse := enc.subsetSelection(all, blk.Times)
+					from := nCols + base + 1
+					if sparse {
+						from += nCols
+					}
+					blocks = writeBlock(cw, blocks, enc.encode(&blk, true, sel), &blk, from)
 					lo = hi
 				}
-				continue
-			}
-			idx = binary.AppendUvarint(idx, uint64((n+blockSize-1)/blockSize))
-			for b, lo := 0, 0; lo < n; b, lo = b+1, lo+blockSize {
-				blk := c.Slice(lo, min(lo+blockSize, n))
-				from := -1
-				if j != base { // the base keeps its own times: subsets refer to it
-					from = owners.find(s.cols, b, lo, blockSize, blk.Times)
+			} else {
+				for b, lo := 0, 0; lo < n; b, lo = b+1, lo+blockSize {
+					blk := c.Slice(lo, min(lo+blockSize, n))
+					from := -1
+					if j != base { // the base keeps its own times: subsets refer to it
+						from = owners.find(s.cols, b, lo, blockSize, blk.Times)
+					}
+					if from < 0 {
+						owners.add(b, j)
+					}
+					blocks = writeBlock(cw, blocks, enc.encode(&blk, from >= 0, nil), &blk, from+1)
 				}
-				if from < 0 {
-					owners.add(b, j)
-				}
-				stored := enc.encode(&blk, from >= 0, nil)
-				idx = appendBlock(idx, cw, stored, &crcBuf, &blk, c, lo, uint64(from+1), noStats)
 			}
+			idx = appendColumnEntry(idx, c, blocks, noStats)
 		}
 		if cw.err != nil {
 			return cw.err
@@ -289,33 +285,73 @@ func writeTo(w io.Writer, meta Meta, series []preparedSeries, blockSize int, noS
 	return cw.w.Flush()
 }
 
-// appendBlock writes a block's stored bytes and CRC and appends its index
-// entry; blk starts at value lo of column c.
-func appendBlock(idx []byte, cw *countingWriter, stored []byte, crcBuf *[blockTrailerSize]byte, blk, c *model.Column, lo int, from uint64, noStats bool) []byte {
+// pendingBlock is a block written to the file whose index entry is not
+// yet appended: the entries of a column follow its kind byte, and the form
+// of their statistics depends on all of them.
+type pendingBlock struct {
+	info   BlockInfo
+	from   int // the entry's times from field
+	length int // stored length, without the CRC
+}
+
+// writeBlock writes a block's stored bytes and CRC and adds its entry, for
+// the values blk and times from field from, to blocks.
+func writeBlock(cw *countingWriter, blocks []pendingBlock, stored []byte, blk *model.Column, from int) []pendingBlock {
 	cw.write(stored)
-	binary.LittleEndian.PutUint32(crcBuf[:], checksum(stored))
-	cw.write(crcBuf[:])
-	info := blockStats(blk)
-	idx = binary.AppendUvarint(idx, uint64(info.Count))
-	idx = binary.AppendUvarint(idx, from)
-	if lo == 0 {
-		idx = binary.AppendVarint(idx, info.MinTime)
-	} else {
-		idx = binary.AppendUvarint(idx, uint64(info.MinTime)-uint64(c.Times[lo-1]))
+	binary.LittleEndian.PutUint32(cw.crc[:], checksum(stored))
+	cw.write(cw.crc[:])
+	return append(blocks, pendingBlock{info: blockStats(blk), from: from, length: len(stored)})
+}
+
+// appendColumnEntry appends the index entry of column c, whose blocks were
+// written: its name, its kind byte and its block entries. A float column
+// takes the compact statistics when they are smaller in total.
+func appendColumnEntry(idx []byte, c *model.Column, blocks []pendingBlock, noStats bool) []byte {
+	idx = appendString(idx, c.Name)
+	kind := byte(c.Kind)
+	compact := false
+	switch {
+	case noStats:
+		kind |= kindNoStats
+	case c.Kind == model.KindFloat:
+		var buf [64]byte
+		size := 0
+		for k := range blocks {
+			size += len(appendCompactFloats(buf[:0], &blocks[k].info))
+		}
+		if compact = size < 40*len(blocks); compact {
+			kind |= kindCompactFloats
+		}
 	}
-	idx = binary.AppendUvarint(idx, uint64(info.MaxTime)-uint64(info.MinTime))
-	idx = binary.AppendUvarint(idx, uint64(len(stored)))
-	if noStats {
-		return idx
+	idx = append(idx, kind)
+	idx = binary.AppendUvarint(idx, uint64(len(blocks)))
+	for k := range blocks {
+		b := &blocks[k]
+		idx = binary.AppendUvarint(idx, uint64(b.info.Count))
+		idx = binary.AppendUvarint(idx, uint64(b.from))
+		if k == 0 {
+			idx = binary.AppendVarint(idx, b.info.MinTime)
+		} else {
+			idx = binary.AppendUvarint(idx, uint64(b.info.MinTime)-uint64(blocks[k-1].info.MaxTime))
+		}
+		idx = binary.AppendUvarint(idx, uint64(b.info.MaxTime)-uint64(b.info.MinTime))
+		idx = binary.AppendUvarint(idx, uint64(b.length))
+		switch {
+		case noStats:
+		case compact:
+			idx = appendCompactFloats(idx, &b.info)
+		default:
+			idx = appendStats(idx, c.Kind, &b.info)
+		}
 	}
-	return appendStats(idx, c.Kind, &info)
+	return idx
 }
 
 // planSubsets picks the series' base column (the first with the most
 // values) and the columns that hold a strict subset of its times, with at
-// least one value in each of its blocks: those store a bitmap over the
-// base's times instead of their own (a column with some missing values
-// would otherwise repeat nearly the same timestamps).
+// least one value in each of its blocks: those store a selection of the
+// base's times (subsetSelection) instead of their own (a column with some
+// missing values would otherwise repeat nearly the same timestamps).
 func planSubsets(cols []*model.Column, blockSize int) (int, []bool) {
 	base := 0
 	for j, c := range cols {

@@ -22,6 +22,14 @@ const (
 	blockSnappy = 1
 )
 
+// The flag byte of a version 3 index, and the most bytes snappy can
+// produce per byte of its encoding (a 3-byte copy of 64 bytes).
+const (
+	indexRaw           = 0
+	indexSnappy        = 1
+	maxSnappyExpansion = 22
+)
+
 // Bits of a version 2 column's kind byte above the kind itself.
 const (
 	// kindNoStats is set when the column's block entries carry no

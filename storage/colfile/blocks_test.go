@@ -1,6 +1,7 @@
 package colfile
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -405,7 +406,17 @@ func rewriteIndex(t *testing.T, path string, f func(idx []byte) []byte) {
 	}
 	foot := b[len(b)-FooterSize:]
 	idxOff := binary.LittleEndian.Uint64(foot)
-	idx := f(append([]byte(nil), b[idxOff:len(b)-FooterSize]...))
+	idx := append([]byte(nil), b[idxOff:len(b)-FooterSize]...)
+	v3 := binary.LittleEndian.Uint16(b[8:]) >= 3
+	if v3 {
+		if idx, err = indexBody(idx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	idx = f(idx)
+	if v3 {
+		idx = storedIndex(idx)
+	}
 	out := append(b[:idxOff:idxOff], idx...)
 	var nf [FooterSize]byte
 	binary.LittleEndian.PutUint64(nf[0:], idxOff)
@@ -696,5 +707,69 @@ func TestOpenV1Blocks(t *testing.T) {
 	}
 	if got := r.Meta().Replaces; got != nil {
 		t.Errorf("version 1 Replaces: got %v, want nil", got)
+	}
+}
+
+// fileIndex returns the index of the colfile b, decompressed when stored
+// compressed (version 3).
+func fileIndex(t *testing.T, b []byte) []byte {
+	t.Helper()
+	idx := b[binary.LittleEndian.Uint64(b[len(b)-FooterSize:]) : len(b)-FooterSize]
+	if binary.LittleEndian.Uint16(b[8:]) < 3 {
+		return idx
+	}
+	idx, err := indexBody(idx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return idx
+}
+
+// TestIndexBodyRejects checks the stored forms of a version 3 index that
+// must not open: they get a corruption error, not a panic or a huge
+// allocation.
+func TestIndexBodyRejects(t *testing.T) {
+	good := storedIndex(bytes.Repeat([]byte("series index "), 40))
+	if good[0] != indexSnappy {
+		t.Fatalf("a repetitive index was stored with flag %d", good[0])
+	}
+	for _, tc := range []struct {
+		name   string
+		stored []byte
+		want   string
+	}{
+		{"empty", nil, "no flag byte"},
+		{"unknown flag", []byte{7, 1, 2}, "flag 7"},
+		{"bad snappy", []byte{indexSnappy, 0x05, 0xff, 0xff}, "snappy"},
+		{"length bomb", append([]byte{indexSnappy}, binary.AppendUvarint(nil, 1<<30)...), "snappy length"},
+		{"truncated", good[:len(good)-3], "snappy"},
+	} {
+		if _, err := indexBody(tc.stored); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: got %v, want an error mentioning %q", tc.name, err, tc.want)
+		}
+	}
+	// Through Open, with the checksums right.
+	path := filepath.Join(t.TempDir(), "f.col")
+	if _, err := WriteWith(path, "c", 0, 1, []SeriesData{{Columns: []model.Column{icol("x", []int64{1, 2}, 5, 6)}}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	foot := b[len(b)-FooterSize:]
+	idxOff := binary.LittleEndian.Uint64(foot)
+	bad := append(b[:idxOff:idxOff], 9)
+	var nf [FooterSize]byte
+	binary.LittleEndian.PutUint64(nf[0:], idxOff)
+	binary.LittleEndian.PutUint64(nf[8:], 1)
+	binary.LittleEndian.PutUint32(nf[16:], checksum([]byte{9}))
+	binary.LittleEndian.PutUint32(nf[20:], checksum(nf[:20]))
+	copy(nf[24:], Magic)
+	if err := os.WriteFile(path, append(bad, nf[:]...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(path); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "index: flag 9") {
+		t.Errorf("Open: got %v, want a corruption error about the index flag", err)
 	}
 }

@@ -1,5 +1,6 @@
 // Package colfile reads and writes immutable columnar files. It writes
-// format version 2 and reads versions 1 and 2.
+// format version 3 (version 2 with a compressed index) and reads versions
+// 1 to 3.
 //
 // A colfile holds the data of one collection, one group and one time
 // partition, written by one flush or by one compaction. It contains many
@@ -73,8 +74,9 @@ import (
 )
 
 // Version is the format version this package writes. It reads versions
-// MinVersion to Version.
-const Version = 2
+// MinVersion to Version. Version 3 is version 2 with the index stored
+// behind a flag byte, snappy-compressed when that makes it smaller.
+const Version = 3
 
 // MinVersion is the oldest format version this package reads.
 const MinVersion = 1

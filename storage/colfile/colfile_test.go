@@ -481,7 +481,7 @@ func openAndReadAll(path string) error {
 }
 
 func TestCorruption(t *testing.T) {
-	for _, v := range []int{1, 2} {
+	for _, v := range []int{1, Version} {
 		t.Run(fmt.Sprintf("v%d", v), func(t *testing.T) { testCorruption(t, v) })
 	}
 }
@@ -576,7 +576,7 @@ func testCorruption(t *testing.T, version int) {
 	})
 
 	t.Run("unknown version", func(t *testing.T) {
-		for _, v := range []uint16{0, 3, 0xffff} {
+		for _, v := range []uint16{0, Version + 1, 0xffff} {
 			p := mutate(func(b []byte) []byte { binary.LittleEndian.PutUint16(b[8:], v); return b })
 			_, err := Open(p)
 			if !errors.Is(err, ErrUnsupportedVersion) || errors.Is(err, ErrCorrupt) {
@@ -586,7 +586,7 @@ func testCorruption(t *testing.T, version int) {
 			if !errors.As(err, &ve) || ve.Version != v {
 				t.Fatalf("version %d: Open got %#v, want *VersionError with that version", v, err)
 			}
-			for _, s := range []string{p, fmt.Sprintf("version %d", v), "versions 1 to 2"} {
+			for _, s := range []string{p, fmt.Sprintf("version %d", v), fmt.Sprintf("versions 1 to %d", Version)} {
 				if !strings.Contains(err.Error(), s) {
 					t.Errorf("error %q does not mention %q", err, s)
 				}

@@ -386,7 +386,7 @@ func indexKind(t *testing.T, path, name string, kinds ...byte) byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	idx := b[binary.LittleEndian.Uint64(b[len(b)-FooterSize:]) : len(b)-FooterSize]
+	idx := fileIndex(t, b)
 	found := -1
 	for _, k := range kinds {
 		if n := bytes.Count(idx, append(appendString(nil, name), k)); n > 1 || (n == 1 && found >= 0) {

@@ -13,39 +13,43 @@ import (
 	"github.com/soltixdb/soltix/model"
 )
 
-var rewrite = flag.Bool("rewrite", false, "rewrite testdata/v2-compact.col from goldenSeriesCompact")
+var rewrite = flag.Bool("rewrite", false, "rewrite testdata/v3.col from goldenSeriesCompact")
 
 // The golden files. testdata/v1.col was written by the version 1 writer
 // and is never rewritten: it proves that old files stay readable. So are
 // the files of earlier revisions of version 2: testdata/v2-exact-times.col
 // (before subset times) and testdata/v2.col (subsets as bitmaps only,
-// float statistics as 8-byte floats only), both holding goldenSeriesV2.
-// testdata/v2-compact.col is the current format.
+// float statistics as 8-byte floats only), both holding goldenSeriesV2,
+// and testdata/v2-compact.col (the last version 2 revision, holding
+// goldenSeriesCompact). testdata/v3.col is the current format: the same
+// series, with the index compressed.
 const (
 	goldenV1Path         = "testdata/v1.col"
 	goldenExactTimesPath = "testdata/v2-exact-times.col"
 	goldenBitmapPath     = "testdata/v2.col"
-	goldenPath           = "testdata/v2-compact.col"
+	goldenCompactPath    = "testdata/v2-compact.col"
+	goldenPath           = "testdata/v3.col"
 )
 
 // goldenOptions are the write options of testdata/v2.col: small blocks, so
 // that columns have several, and a lineage.
 var goldenOptions = WriteOptions{BlockSize: 4, Replaces: []uint64{1, 5, 6}}
 
-// goldenCompactOptions are the write options of testdata/v2-compact.col:
-// blocks large enough for sparse subset selections to beat bitmaps.
+// goldenCompactOptions are the write options of testdata/v2-compact.col
+// and testdata/v3.col: blocks large enough for sparse subset selections
+// to beat bitmaps.
 var goldenCompactOptions = WriteOptions{BlockSize: 64, Replaces: []uint64{1, 5, 6}}
 
 // goldenSeries is the content of testdata/v1.col and the start of that of
 // the version 2 golden files (goldenSeriesV2, goldenSeriesCompact).
 // Changing either, or anything in the encoder, makes TestGolden fail until
-// testdata/v2-compact.col is rewritten with
+// testdata/v3.col is rewritten with
 //
 //	go test ./storage/colfile -run TestGolden -rewrite
 //
 // which must only happen together with a format version bump or a change
 // that provably leaves old files readable (keep the old file then, as
-// testdata/v2.col was kept).
+// testdata/v2.col and testdata/v2-compact.col were kept).
 func goldenSeries() []SeriesData {
 	return []SeriesData{
 		{Tags: tags("host", "a", "region", "eu"), Columns: []model.Column{
@@ -197,8 +201,16 @@ func TestGolden(t *testing.T) {
 		})
 	}
 
+	t.Run(goldenCompactPath, func(t *testing.T) {
+		golden, err := os.ReadFile(goldenCompactPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkCompactGolden(t, goldenCompactPath, golden)
+	})
+
 	t.Run(goldenPath, func(t *testing.T) {
-		fresh := filepath.Join(t.TempDir(), "v2-compact.col")
+		fresh := filepath.Join(t.TempDir(), "v3.col")
 		opts := goldenCompactOptions
 		if _, err := WriteWith(fresh, "cpu", 1, 7, goldenSeriesCompact(), &opts); err != nil {
 			t.Fatal(err)
@@ -216,45 +228,11 @@ func TestGolden(t *testing.T) {
 		if err != nil {
 			t.Fatalf("read golden file (regenerate with -rewrite): %v", err)
 		}
-		r := checkGolden(t, goldenPath, goldenSeriesCompact())
-		// The subset selections of series "cpu,host=d" (columns base,
-		// dense, few, odd, rare), as described on goldenSeriesCompact:
-		// 'e' exact (own) times, 'b' bitmap, 's' sparse.
-		wantSel := []string{"eee", "bbb", "sss", "sss", "sss"}
-		for j, want := range wantSel {
-			var got []byte
-			for _, ref := range r.blocks[4][j] {
-				switch {
-				case ref.sparse && ref.subset && ref.timesFrom == 1:
-					got = append(got, 's')
-				case ref.subset && ref.timesFrom == 1:
-					got = append(got, 'b')
-				case ref.timesFrom == 0:
-					got = append(got, 'e')
-				default:
-					got = append(got, '?')
-				}
-			}
-			if string(got) != want {
-				t.Errorf("golden series 4 column %d: selections %q, want %q", j, got, want)
-			}
-		}
-		// The statistics forms: compact for every float column but
-		// "usage", per the kind bytes, whose positions in the index the
-		// reader does not keep, so find them by name and kind.
-		idx := golden[binary.LittleEndian.Uint64(golden[len(golden)-FooterSize:]) : len(golden)-FooterSize]
-		for _, c := range []struct {
-			name    string
-			compact bool
-		}{{"usage", false}, {"a", true}, {"base", true}, {"dense", true}, {"odd", true}} {
-			plain := appendString(nil, c.name)
-			kind := byte(model.KindFloat)
-			if c.compact {
-				kind |= kindCompactFloats
-			}
-			if !bytes.Contains(idx, append(plain, kind)) || bytes.Contains(idx, append(plain, kind^kindCompactFloats)) {
-				t.Errorf("golden column %q: kind byte %#x not found, or not alone", c.name, kind)
-			}
+		checkCompactGolden(t, goldenPath, golden)
+		// The index is stored compressed, behind its flag.
+		stored := golden[binary.LittleEndian.Uint64(golden[len(golden)-FooterSize:]) : len(golden)-FooterSize]
+		if idx := fileIndex(t, golden); stored[0] != indexSnappy || len(stored) >= len(idx) {
+			t.Errorf("stored index: flag %d, %d bytes for %d; want snappy and smaller", stored[0], len(stored), len(idx))
 		}
 		if !bytes.Equal(freshBytes, golden) {
 			t.Errorf("WriteWith output (%d bytes) differs from %s (%d bytes); if the format changed on purpose, keep the old file and rewrite with -rewrite", len(freshBytes), goldenPath, len(golden))
@@ -262,7 +240,53 @@ func TestGolden(t *testing.T) {
 	})
 }
 
-// checkGolden checks that the version 2 golden file at path holds series
+// checkCompactGolden checks a golden file holding goldenSeriesCompact:
+// its content, subset selections and forms of statistics.
+func checkCompactGolden(t *testing.T, path string, golden []byte) {
+	t.Helper()
+	r := checkGolden(t, path, goldenSeriesCompact())
+	// The subset selections of series "cpu,host=d" (columns base,
+	// dense, few, odd, rare), as described on goldenSeriesCompact:
+	// 'e' exact (own) times, 'b' bitmap, 's' sparse.
+	wantSel := []string{"eee", "bbb", "sss", "sss", "sss"}
+	for j, want := range wantSel {
+		var got []byte
+		for _, ref := range r.blocks[4][j] {
+			switch {
+			case ref.sparse && ref.subset && ref.timesFrom == 1:
+				got = append(got, 's')
+			case ref.subset && ref.timesFrom == 1:
+				got = append(got, 'b')
+			case ref.timesFrom == 0:
+				got = append(got, 'e')
+			default:
+				got = append(got, '?')
+			}
+		}
+		if string(got) != want {
+			t.Errorf("%s series 4 column %d: selections %q, want %q", path, j, got, want)
+		}
+	}
+	// The statistics forms: compact for every float column but "usage",
+	// per the kind bytes, whose positions in the index the reader does
+	// not keep, so find them by name and kind.
+	idx := fileIndex(t, golden)
+	for _, c := range []struct {
+		name    string
+		compact bool
+	}{{"usage", false}, {"a", true}, {"base", true}, {"dense", true}, {"odd", true}} {
+		plain := appendString(nil, c.name)
+		kind := byte(model.KindFloat)
+		if c.compact {
+			kind |= kindCompactFloats
+		}
+		if !bytes.Contains(idx, append(plain, kind)) || bytes.Contains(idx, append(plain, kind^kindCompactFloats)) {
+			t.Errorf("%s column %q: kind byte %#x not found, or not alone", path, c.name, kind)
+		}
+	}
+}
+
+// checkGolden checks that the version 2 or 3 golden file at path holds series
 // and the golden meta, keys, header and footer.
 func checkGolden(t *testing.T, path string, series []SeriesData) *Reader {
 	t.Helper()
@@ -283,7 +307,11 @@ func checkGolden(t *testing.T, path string, series []SeriesData) *Reader {
 	}
 	checkGoldenKeys(t, r)
 	// Header and footer bytes as documented in docs/format.md.
-	if got, want := golden[:HeaderSize], []byte("SLTXCOL\x00\x02\x00"); !bytes.Equal(got, want) {
+	version := byte(2)
+	if path == goldenPath {
+		version = Version
+	}
+	if got, want := golden[:HeaderSize], []byte{'S', 'L', 'T', 'X', 'C', 'O', 'L', 0, version, 0}; !bytes.Equal(got, want) {
 		t.Errorf("golden header: got %q, want %q", got, want)
 	}
 	if got := golden[len(golden)-8:]; string(got) != Magic {

@@ -8,6 +8,7 @@ import (
 	"math"
 	"sort"
 
+	"github.com/golang/snappy"
 	"github.com/soltixdb/soltix/model"
 	"github.com/soltixdb/soltix/storage/vfs"
 )
@@ -123,10 +124,44 @@ func newReader(ra io.ReaderAt, size int64, path string) (*Reader, error) {
 	if got := checksum(idx); got != idxCRC {
 		return nil, corrupt(int64(idxOff), nil, "index checksum mismatch: computed %08x, footer says %08x", got, idxCRC)
 	}
+	if r.version >= 3 {
+		var err error
+		if idx, err = indexBody(idx); err != nil {
+			return nil, corrupt(int64(idxOff), err, "index: %v", err)
+		}
+	}
 	if err := r.parseIndex(idx, int64(idxOff)); err != nil {
 		return nil, err
 	}
 	return r, nil
+}
+
+// indexBody returns the index held by the stored form of a version 3
+// index (storedIndex). A compressed index may claim at most what snappy
+// can expand its bytes to, so a damaged length cannot make the reader
+// allocate more than a small multiple of the file.
+func indexBody(stored []byte) ([]byte, error) {
+	if len(stored) == 0 {
+		return nil, errors.New("no flag byte")
+	}
+	switch stored[0] {
+	case indexRaw:
+		return stored[1:], nil
+	case indexSnappy:
+		n, err := snappy.DecodedLen(stored[1:])
+		if err != nil {
+			return nil, fmt.Errorf("snappy: %w", err)
+		}
+		if n > maxSnappyExpansion*len(stored)+64 {
+			return nil, fmt.Errorf("snappy length %d from %d bytes", n, len(stored)-1)
+		}
+		idx, err := snappy.Decode(make([]byte, n), stored[1:])
+		if err != nil {
+			return nil, fmt.Errorf("snappy: %w", err)
+		}
+		return idx, nil
+	}
+	return nil, fmt.Errorf("flag %d", stored[0])
 }
 
 // indexParser decodes an index whose first byte is at file offset base.

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 
+	"github.com/golang/snappy"
 	"github.com/soltixdb/soltix/model"
 	"github.com/soltixdb/soltix/storage/vfs"
 )
@@ -278,7 +279,7 @@ func writeTo(w io.Writer, meta Meta, series []preparedSeries, blockSize int, noS
 			return cw.err
 		}
 	}
-	writeIndexAndFooter(cw, idx)
+	writeIndexAndFooter(cw, storedIndex(idx))
 	if cw.err != nil {
 		return cw.err
 	}
@@ -444,6 +445,18 @@ func writeIndexAndFooter(cw *countingWriter, idx []byte) {
 	binary.LittleEndian.PutUint32(foot[20:], checksum(foot[:20]))
 	copy(foot[24:], Magic)
 	cw.write(foot[:])
+}
+
+// storedIndex returns the stored form of a version 3 index: the flag
+// indexSnappy and the snappy-compressed index when that is smaller, else
+// indexRaw and the index.
+func storedIndex(idx []byte) []byte {
+	out := make([]byte, 1+snappy.MaxEncodedLen(len(idx)))
+	if c := snappy.Encode(out[1:], idx); len(c) < len(idx) {
+		out[0] = indexSnappy
+		return out[:1+len(c)]
+	}
+	return append([]byte{indexRaw}, idx...)
 }
 
 func appendString(dst []byte, s string) []byte {

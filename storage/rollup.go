@@ -619,6 +619,16 @@ func (r *rowReader) uvarint() uint64 {
 	return v
 }
 
+func (r *rowReader) varint() int64 {
+	v, n := binary.Varint(r.b)
+	if n <= 0 {
+		r.err = true
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
 func (r *rowReader) value(k model.Kind) model.Value {
 	switch k {
 	case model.KindFloat:
@@ -637,21 +647,14 @@ func (r *rowReader) value(k model.Kind) model.Value {
 			r.b = r.b[8:]
 			return model.Float(v)
 		}
-		m, n := binary.Varint(r.b)
-		if n <= 0 || int(e) >= len(pow10) || m >= 1<<53 || m <= -(1<<53) {
+		m := r.varint()
+		if r.err || int(e) >= len(pow10) || m >= 1<<53 || m <= -(1<<53) {
 			r.err = true
 			return model.Null
 		}
-		r.b = r.b[n:]
 		return model.Float(float64(m) / pow10[e])
 	case model.KindInt:
-		v, n := binary.Varint(r.b)
-		if n <= 0 {
-			r.err = true
-			return model.Null
-		}
-		r.b = r.b[n:]
-		return model.Int(v)
+		return model.Int(r.varint())
 	case model.KindUint:
 		return model.Uint(r.uvarint())
 	case model.KindBool:
@@ -684,13 +687,12 @@ func (r *rowReader) relative(k model.Kind, first model.Value) model.Value {
 			return r.value(k)
 		}
 		r.b = r.b[1:]
-		d, n := binary.Varint(r.b)
+		d := r.varint()
 		e, m0, ok := floatDecimal(first.Float())
-		if n <= 0 || !ok {
+		if r.err || !ok {
 			r.err = true
 			return model.Null
 		}
-		r.b = r.b[n:]
 		m := m0 + d
 		if m >= 1<<53 || m <= -(1<<53) || (d > 0) != (m > m0) {
 			r.err = true
@@ -698,21 +700,9 @@ func (r *rowReader) relative(k model.Kind, first model.Value) model.Value {
 		}
 		return model.Float(float64(m) / pow10[e])
 	case model.KindInt:
-		d, n := binary.Varint(r.b)
-		if n <= 0 {
-			r.err = true
-			return model.Null
-		}
-		r.b = r.b[n:]
-		return model.Int(first.Int() + d)
+		return model.Int(first.Int() + r.varint())
 	case model.KindUint:
-		d, n := binary.Varint(r.b)
-		if n <= 0 {
-			r.err = true
-			return model.Null
-		}
-		r.b = r.b[n:]
-		return model.Uint(first.Uint() + uint64(d))
+		return model.Uint(first.Uint() + uint64(r.varint()))
 	}
 	return r.value(k)
 }
@@ -815,14 +805,13 @@ func decodeRow(b []byte, l model.Level, k model.Kind, start int64) (model.Summar
 func (r *rowReader) decSum(count int, first float64) decSum {
 	t := r.b[0] & 15
 	r.b = r.b[1:]
-	d, n := binary.Varint(r.b)
+	d := r.varint()
 	e0, _, ok := floatDecimal(first)
 	e := e0 + int(t)
-	if n <= 0 || !ok || e > 9 || r.err {
+	if r.err || !ok || e > 9 {
 		r.err = true
 		return decSum{}
 	}
-	r.b = r.b[n:]
 	m0, ok := mantissaAt(first, e)
 	hi, lo := bits.Mul64(uint64(count), uint64(max(m0, -m0)))
 	if !ok || hi != 0 || lo >= 1<<62 {

@@ -22,12 +22,10 @@ const (
 	blockSnappy = 1
 )
 
-// The flag byte of a version 3 index, and the most bytes snappy can
-// produce per byte of its encoding (a 3-byte copy of 64 bytes).
+// The flag byte of a version 3 index.
 const (
-	indexRaw           = 0
-	indexSnappy        = 1
-	maxSnappyExpansion = 22
+	indexRaw    = 0
+	indexSnappy = 1
 )
 
 // Bits of a version 2 column's kind byte above the kind itself.

@@ -741,7 +741,7 @@ func TestIndexBodyRejects(t *testing.T) {
 		{"empty", nil, "no flag byte"},
 		{"unknown flag", []byte{7, 1, 2}, "flag 7"},
 		{"bad snappy", []byte{indexSnappy, 0x05, 0xff, 0xff}, "snappy"},
-		{"length bomb", append([]byte{indexSnappy}, binary.AppendUvarint(nil, 1<<30)...), "snappy length"},
+		{"length bomb", append([]byte{indexSnappy}, binary.AppendUvarint(nil, 1<<30)...), "snappy claims"},
 		{"truncated", good[:len(good)-3], "snappy"},
 	} {
 		if _, err := indexBody(tc.stored); err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -8,7 +8,6 @@ import (
 	"math"
 	"sort"
 
-	"github.com/golang/snappy"
 	"github.com/soltixdb/soltix/model"
 	"github.com/soltixdb/soltix/storage/vfs"
 )
@@ -137,9 +136,9 @@ func newReader(ra io.ReaderAt, size int64, path string) (*Reader, error) {
 }
 
 // indexBody returns the index held by the stored form of a version 3
-// index (storedIndex). A compressed index may claim at most what snappy
-// can expand its bytes to, so a damaged length cannot make the reader
-// allocate more than a small multiple of the file.
+// index (storedIndex). A compressed index is bounded like a block
+// (unsnappy), so a damaged length cannot make the reader allocate more
+// than a small multiple of the file.
 func indexBody(stored []byte) ([]byte, error) {
 	if len(stored) == 0 {
 		return nil, errors.New("no flag byte")
@@ -148,18 +147,7 @@ func indexBody(stored []byte) ([]byte, error) {
 	case indexRaw:
 		return stored[1:], nil
 	case indexSnappy:
-		n, err := snappy.DecodedLen(stored[1:])
-		if err != nil {
-			return nil, fmt.Errorf("snappy: %w", err)
-		}
-		if n > maxSnappyExpansion*len(stored)+64 {
-			return nil, fmt.Errorf("snappy length %d from %d bytes", n, len(stored)-1)
-		}
-		idx, err := snappy.Decode(make([]byte, n), stored[1:])
-		if err != nil {
-			return nil, fmt.Errorf("snappy: %w", err)
-		}
-		return idx, nil
+		return unsnappy(stored[1:])
 	}
 	return nil, fmt.Errorf("flag %d", stored[0])
 }

@@ -962,8 +962,9 @@ func (db *DB) unswap(work []*series) {
 					continue
 				}
 				seqs := mc.seqs()
-				for i := 0; i < mc.col.Len(); i++ {
-					dst.append(mc.col.Times[i], mc.col.Value(i), seqs[i])
+				col := mc.column()
+				for i := 0; i < col.Len(); i++ {
+					dst.append(col.Times[i], col.Value(i), seqs[i])
 				}
 			}
 			s.imm.points += s.mem.points

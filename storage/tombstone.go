@@ -71,16 +71,17 @@ func cut(col model.Column, min, max int64) model.Column {
 // without returns a copy of the memory column without the values of times
 // in [min, max] written with a sequence number below seq.
 func (m *memColumn) without(min, max int64, seq uint64) (*memColumn, int) {
-	out := newMemColumn(m.col.Name, m.col.Kind)
+	out := newMemColumn(m.name(), m.kind())
 	removed := 0
 	seqs := m.seqs()
-	for i := 0; i < m.col.Len(); i++ {
-		t := m.col.Times[i]
+	col := m.column()
+	for i := 0; i < col.Len(); i++ {
+		t := col.Times[i]
 		if t >= min && t <= max && seqs[i] < seq {
 			removed++
 			continue
 		}
-		out.append(t, m.col.Value(i), seqs[i])
+		out.append(t, col.Value(i), seqs[i])
 	}
 	return out, removed
 }

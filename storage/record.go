@@ -232,12 +232,6 @@ func (e *batchEncoder) reset() {
 	e.keys, e.keyIdx = e.keys[:0], e.keyIdx[:0]
 }
 
-// appendBatch encodes a batch of points with its sequence number.
-func appendBatch(dst []byte, seq uint64, points []model.Point) []byte {
-	var e batchEncoder
-	return e.encode(dst, seq, points)
-}
-
 // appendFieldValue appends a field's kind byte and value.
 func appendFieldValue(dst []byte, v model.Value) []byte {
 	dst = append(dst, byte(v.Kind))
@@ -256,30 +250,6 @@ func appendFieldValue(dst []byte, v model.Value) []byte {
 		dst = append(dst, b)
 	case model.KindString:
 		dst = appendStr(dst, v.Str())
-	}
-	return dst
-}
-
-// appendBatchV1 encodes a batch in the first version of the record, which
-// readers still accept (tests write it to check that).
-func appendBatchV1(dst []byte, seq uint64, points []model.Point) []byte {
-	dst = append(dst, recordBatchV1)
-	dst = binary.AppendUvarint(dst, seq)
-	dst = binary.AppendUvarint(dst, uint64(len(points)))
-	for i := range points {
-		p := &points[i]
-		dst = appendStr(dst, p.Collection)
-		dst = binary.AppendUvarint(dst, uint64(len(p.Tags)))
-		for _, t := range p.Tags {
-			dst = appendStr(dst, t.Key)
-			dst = appendStr(dst, t.Value)
-		}
-		dst = binary.AppendVarint(dst, p.Time)
-		dst = binary.AppendUvarint(dst, uint64(len(p.Fields)))
-		for _, f := range p.Fields {
-			dst = appendStr(dst, f.Key)
-			dst = appendFieldValue(dst, f.Value)
-		}
 	}
 	return dst
 }

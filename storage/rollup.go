@@ -276,6 +276,39 @@ func floatDecimal(f float64) (int, int64, bool) {
 	return 0, 0, false
 }
 
+// firstDecimal is floatDecimal of a row's first value, worked out once per
+// row for the values and the sum written relative to it.
+type firstDecimal struct {
+	e  int
+	m  int64
+	ok bool
+}
+
+func decimalOfFirst(first model.Value) firstDecimal {
+	if first.Kind != model.KindFloat {
+		return firstDecimal{}
+	}
+	e, m, ok := floatDecimal(first.Float())
+	return firstDecimal{e, m, ok}
+}
+
+// sumBase returns count times the first value's mantissa at exponent e,
+// which must not be below the first value's, when it fits in 62 bits: the
+// base a decimal sum is written relative to.
+func (fd firstDecimal) sumBase(first float64, count, e int) (int64, bool) {
+	if !fd.ok || fd.e > e {
+		return 0, false
+	}
+	m0, ok := mantissaAt(first, e)
+	if !ok {
+		return 0, false
+	}
+	if hi, lo := bits.Mul64(uint64(count), uint64(max(m0, -m0))); hi != 0 || lo >= 1<<62 {
+		return 0, false
+	}
+	return int64(count) * m0, true
+}
+
 // appendFloat appends a float: a byte e ≤ 9 and the varint m when
 // floatDecimal finds them, else rawFloat and the 8 bytes.
 func appendFloat(dst []byte, f float64) []byte {
@@ -471,25 +504,16 @@ const (
 // mantissa sum from count times the first value's mantissa at d's
 // exponent, and tells with the tag whether the spread follows; it reports
 // false (appending nothing) when the difference does not fit.
-func appendDecSum(dst []byte, d decSum, count int, first float64, spread bool) ([]byte, bool) {
-	e0, _, ok := floatDecimal(first)
-	if !ok || e0 > d.e {
-		return dst, false
-	}
-	m0, ok := mantissaAt(first, d.e)
+func appendDecSum(dst []byte, d decSum, count int, first float64, fd firstDecimal, spread bool) ([]byte, bool) {
+	base, ok := fd.sumBase(first, count, d.e)
 	if !ok {
 		return dst, false
 	}
-	hi, lo := bits.Mul64(uint64(count), uint64(max(m0, -m0)))
-	if hi != 0 || lo >= 1<<62 {
-		return dst, false
-	}
-	base := int64(count) * m0
 	tag := byte(decSumTag)
 	if spread {
 		tag = spreadTag
 	}
-	dst = append(dst, tag+byte(d.e-e0))
+	dst = append(dst, tag+byte(d.e-fd.e))
 	return binary.AppendVarint(dst, d.m-base), true
 }
 
@@ -497,10 +521,11 @@ func appendDecSum(dst []byte, d decSum, count int, first float64, spread bool) (
 // row's first value: numbers as their difference from first (integers
 // wrapping around), floats as relFloat and the difference of mantissas
 // when v is a decimal at first's exponent, other values as appendValue.
-func appendRelative(dst []byte, v, first model.Value) []byte {
+func appendRelative(dst []byte, v, first model.Value, fd firstDecimal) []byte {
 	switch v.Kind {
 	case model.KindFloat:
-		if e, m0, ok := floatDecimal(first.Float()); ok {
+		if fd.ok {
+			e, m0 := fd.e, fd.m
 			p := pow10[e]
 			m := math.Round(v.Float() * p)
 			if math.Abs(m) < 1<<53 && math.Float64bits(float64(int64(m))/p) == math.Float64bits(v.Float()) {
@@ -573,17 +598,18 @@ func appendRow(dst []byte, l model.Level, k model.Kind, start int64, s *model.Su
 	dst = binary.AppendUvarint(dst, off/scale)
 	dst = binary.AppendUvarint(dst, tail/scale)
 	dst = appendValue(dst, s.First)
-	dst = appendRelative(dst, s.Last, s.First)
+	fd := decimalOfFirst(s.First)
+	dst = appendRelative(dst, s.Last, s.First, fd)
 	if k.Numeric() {
-		dst = appendRelative(dst, s.Min, s.First)
-		dst = appendRelative(dst, s.Max, s.First)
+		dst = appendRelative(dst, s.Min, s.First, fd)
+		dst = appendRelative(dst, s.Max, s.First, fd)
 		sp, haveSpread := uint64(0), false
 		switch k {
 		case model.KindFloat:
 			ok := false
 			if dec.ok {
 				sp, _, haveSpread = dec.spread(s.Count)
-				if dst, ok = appendDecSum(dst, dec, s.Count, s.First.Float(), haveSpread); !ok {
+				if dst, ok = appendDecSum(dst, dec, s.Count, s.First.Float(), fd, haveSpread); !ok {
 					haveSpread = false
 				}
 			}
@@ -680,7 +706,7 @@ func (r *rowReader) value(k model.Kind) model.Value {
 }
 
 // relative reads a value of kind k written by appendRelative.
-func (r *rowReader) relative(k model.Kind, first model.Value) model.Value {
+func (r *rowReader) relative(k model.Kind, first model.Value, fd firstDecimal) model.Value {
 	switch k {
 	case model.KindFloat:
 		if len(r.b) < 1 || r.b[0] != relFloat {
@@ -688,8 +714,8 @@ func (r *rowReader) relative(k model.Kind, first model.Value) model.Value {
 		}
 		r.b = r.b[1:]
 		d := r.varint()
-		e, m0, ok := floatDecimal(first.Float())
-		if r.err || !ok {
+		e, m0 := fd.e, fd.m
+		if r.err || !fd.ok {
 			r.err = true
 			return model.Null
 		}
@@ -731,12 +757,6 @@ func decodeRow(b []byte, l model.Level, k model.Kind, start int64) (model.Summar
 	for range u {
 		scale *= 10
 	}
-	rel := func(first model.Value) model.Value {
-		if b[0] == rowV1 {
-			return r.value(k)
-		}
-		return r.relative(k, first)
-	}
 	n := r.uvarint()
 	fhi, ft := bits.Mul64(r.uvarint(), scale)
 	shi, second := bits.Mul64(r.uvarint(), scale)
@@ -755,16 +775,23 @@ func decodeRow(b []byte, l model.Level, k model.Kind, start int64) (model.Summar
 		s.MaxTime = s.MinTime + int64(second)
 	}
 	s.First = r.value(k)
-	s.Last = rel(s.First)
+	fd := decimalOfFirst(s.First)
+	rel := func() model.Value { // last, min and max
+		if b[0] == rowV1 {
+			return r.value(k)
+		}
+		return r.relative(k, s.First, fd)
+	}
+	s.Last = rel()
 	s.HasM2 = true
 	if k.Numeric() {
-		s.Min = rel(s.First)
-		s.Max = rel(s.First)
+		s.Min = rel()
+		s.Max = rel()
 		var sum model.Value
 		haveSpread := false
 		if k == model.KindFloat && b[0] != rowV1 && len(r.b) > 0 && r.b[0]&15 <= 9 && (r.b[0]&0xf0 == decSumTag || r.b[0]&0xf0 == spreadTag) {
 			haveSpread = r.b[0]&0xf0 == spreadTag
-			dec = r.decSum(s.Count, s.First.Float())
+			dec = r.decSum(s.Count, s.First.Float(), fd)
 			sum = model.Float(dec.value())
 		} else {
 			sum = r.value(k)
@@ -802,23 +829,20 @@ func decodeRow(b []byte, l model.Level, k model.Kind, start int64) (model.Summar
 
 // decSum reads a sum written by appendDecSum for a row of count values
 // whose first is first.
-func (r *rowReader) decSum(count int, first float64) decSum {
+func (r *rowReader) decSum(count int, first float64, fd firstDecimal) decSum {
 	t := r.b[0] & 15
 	r.b = r.b[1:]
 	d := r.varint()
-	e0, _, ok := floatDecimal(first)
-	e := e0 + int(t)
-	if r.err || !ok || e > 9 {
+	e := fd.e + int(t)
+	if r.err || !fd.ok || e > 9 {
 		r.err = true
 		return decSum{}
 	}
-	m0, ok := mantissaAt(first, e)
-	hi, lo := bits.Mul64(uint64(count), uint64(max(m0, -m0)))
-	if !ok || hi != 0 || lo >= 1<<62 {
+	base, ok := fd.sumBase(first, count, e)
+	if !ok {
 		r.err = true
 		return decSum{}
 	}
-	base := int64(count) * m0
 	m := base + d
 	if (d > 0 && m < base) || (d < 0 && m > base) || m >= 1<<53 || m <= -(1<<53) {
 		r.err = true

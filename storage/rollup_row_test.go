@@ -172,6 +172,15 @@ func TestDecimalSums(t *testing.T) {
 	if sp, m2, ok := decimalSum(all.Floats).spread(5); !ok || math.Abs(m2-sum.M2) > 1e-12*sum.M2 || sp == 0 {
 		t.Errorf("spread %d, M2 %v (%v), want M2 %v", sp, m2, ok, sum.M2)
 	}
+	// A spread read back gives the sums of squares only when it divides.
+	d := decimalSum(all.Floats)
+	sp, _, _ := d.spread(5)
+	if got, ok := (decSum{ok: true, e: d.e, m: d.m}).withSpread(sp, 5); !ok || got != d {
+		t.Errorf("withSpread(%d) = %+v, %v; want %+v", sp, got, ok, d)
+	}
+	if _, ok := (decSum{ok: true, e: d.e, m: d.m}).withSpread(sp+1, 5); ok {
+		t.Errorf("withSpread accepted a spread of %d for 5 values", sp+1)
+	}
 	a, b := decSum{ok: true, e: 1, m: 15}, decSum{ok: true, e: 3, m: 7}
 	if got := a.plus(b); got != (decSum{ok: true, e: 3, m: 1507}) {
 		t.Errorf("1.5 + 0.007 = %+v", got)

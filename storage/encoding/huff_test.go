@@ -91,18 +91,6 @@ func TestHuffmanRejects(t *testing.T) {
 		t.Fatal("no huffman code for a rounded normal sample")
 	}
 	good := appendHuff(nil, us, &h)
-	decode := func(b []byte) error {
-		rd := &reader{src: b}
-		out := make([]uint64, len(us))
-		readHuff(rd, out)
-		if rd.err == nil && rd.off != len(b) {
-			return errors.New("trailing bytes")
-		}
-		return rd.err
-	}
-	if err := decode(good); err != nil {
-		t.Fatalf("good stream: %v", err)
-	}
 	lensAt := 1
 	for i := range h.k {
 		lensAt += uvarintLen(h.syms[i] - func() uint64 {
@@ -112,14 +100,33 @@ func TestHuffmanRejects(t *testing.T) {
 			return h.syms[i-1]
 		}())
 	}
-	for name, mutate := range map[string]func(b []byte){
+	checkStreamRejects(t, good, len(us), readHuff, map[string]func(b []byte){
 		"size 1":         func(b []byte) { b[0] = 1 },
 		"size too large": func(b []byte) { b[0] = maxHuff + 1 },
 		"incomplete code": func(b []byte) {
 			b[lensAt] = b[lensAt]&0x0f | 0xf0 // first length 15
 		},
 		"zero length": func(b []byte) { b[lensAt] &= 0x0f },
-	} {
+	})
+}
+
+// checkStreamRejects checks that read decodes good (a packing's data after
+// its kind byte, n values) exactly, and fails with a corruption error
+// after each mutation and on every truncation.
+func checkStreamRejects(t *testing.T, good []byte, n int, read func(*reader, []uint64), mutations map[string]func(b []byte)) {
+	t.Helper()
+	decode := func(b []byte) error {
+		rd := &reader{src: b}
+		read(rd, make([]uint64, n))
+		if rd.err == nil && rd.off != len(b) {
+			return errors.New("trailing bytes")
+		}
+		return rd.err
+	}
+	if err := decode(good); err != nil {
+		t.Fatalf("good stream: %v", err)
+	}
+	for name, mutate := range mutations {
 		b := append([]byte(nil), good...)
 		mutate(b)
 		if err := decode(b); err == nil || !errors.Is(err, ErrCorrupt) {

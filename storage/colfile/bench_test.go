@@ -375,3 +375,31 @@ func BenchmarkFileBytesPerValue(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkReadCompressible decodes 2 M one-second points of a constant
+// float, which store in a few bytes per block, and reports the bytes
+// of the result (result-B) beside the bytes allocated (B/op): under three
+// times the result is the bound TestReadAllocatesResultSize checks.
+func BenchmarkReadCompressible(b *testing.B) {
+	const n = 2_000_000
+	path := filepath.Join(b.TempDir(), "const.col")
+	series := []SeriesData{{Tags: tags("device_id", "d1"), Columns: []model.Column{compressibleColumn(model.KindFloat, n)}}}
+	if _, err := Write(path, "c", 0, 1, series); err != nil {
+		b.Fatal(err)
+	}
+	r, err := Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	b.ReportAllocs()
+	var result uint64
+	for b.Loop() {
+		col, err := r.ReadColumn(0, 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		result = resultBytes(&col)
+	}
+	b.ReportMetric(float64(result), "result-B")
+}

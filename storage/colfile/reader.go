@@ -582,13 +582,20 @@ func (r *Reader) ReadRange(series, column int, min, max int64) (model.Column, er
 }
 
 // maxValuesPerStoredByte bounds how many values the readers allocate room
-// for in advance, per stored byte they are about to decode. An index that
-// claims more (a very compressible column, or a lie) makes the slices grow
-// as blocks decode instead, so a corrupt count cannot force a large
-// allocation.
+// for before decoding anything, per stored byte they are about to decode.
+// An index that claims more (a very compressible column, or a lie) gets
+// room for that many at first; the rest is reserved as blocks decode (see
+// reserve), so a corrupt count cannot force a large allocation up front.
 const maxValuesPerStoredByte = 16
 
 // readBlocks decodes blocks [lo, hi) of a column into one new column.
+//
+// The output's room follows the index's value counts: all of it at once
+// when the stored bytes make the count plausible, otherwise doubling as
+// blocks decode, never past the total the index claims. Either way the
+// allocations add up to less than three times the result (a column of a
+// constant value, decoding to thousands of values per stored byte, used to
+// copy everything decoded so far at every block: quadratic).
 func (r *Reader) readBlocks(series, column, lo, hi int) (model.Column, error) {
 	info := &r.series[series].Columns[column]
 	refs := r.blocks[series][column][lo:hi]
@@ -601,10 +608,13 @@ func (r *Reader) readBlocks(series, column, lo, hi int) (model.Column, error) {
 			stored += r.blocks[series][from-1][lo+k].length
 		}
 	}
-	if r.version >= 2 && want <= maxValuesPerStoredByte*stored {
-		grow(&col, int(want))
+	if r.version >= 2 {
+		reserve(&col, int(min(want, maxValuesPerStoredByte*stored)), want)
 	}
 	for k := lo; k < hi; k++ {
+		if r.version >= 2 {
+			reserve(&col, info.Blocks[k].Count, want)
+		}
 		if err := r.readBlock(&col, series, column, k); err != nil {
 			return model.Column{}, err
 		}
@@ -612,28 +622,40 @@ func (r *Reader) readBlocks(series, column, lo, hi int) (model.Column, error) {
 	return col, nil
 }
 
-// grow makes room for n more values in col's times and value slice.
-func grow(col *model.Column, n int) {
-	col.Times = growSlice(col.Times, n)
+// reserve makes room for n more values in col's times and value slices.
+// When it must reallocate, it at least doubles the room, but never past
+// total values in all (the most the caller will append), so successive
+// calls allocate less than twice total overall.
+func reserve(col *model.Column, n int, total int64) {
+	if cap(col.Times)-len(col.Times) >= n {
+		return
+	}
+	size := max(2*int64(cap(col.Times)), int64(len(col.Times)+n))
+	size = max(min(size, total), int64(len(col.Times)+n))
+	col.Times = resize(col.Times, int(size))
 	switch col.Kind {
 	case model.KindFloat:
-		col.Floats = growSlice(col.Floats, n)
+		col.Floats = resize(col.Floats, int(size))
 	case model.KindInt:
-		col.Ints = growSlice(col.Ints, n)
+		col.Ints = resize(col.Ints, int(size))
 	case model.KindUint:
-		col.Uints = growSlice(col.Uints, n)
+		col.Uints = resize(col.Uints, int(size))
 	case model.KindBool:
-		col.Bools = growSlice(col.Bools, n)
+		col.Bools = resize(col.Bools, int(size))
 	case model.KindString:
-		col.Strings = growSlice(col.Strings, n)
+		col.Strings = resize(col.Strings, int(size))
 	}
 }
 
-func growSlice[T any](s []T, n int) []T {
-	if cap(s)-len(s) >= n {
+// resize returns s with capacity size (at least len(s)), copied when it
+// must be reallocated.
+func resize[T any](s []T, size int) []T {
+	if cap(s) >= size {
 		return s
 	}
-	return append(s, make([]T, n)...)[:len(s)]
+	ns := make([]T, len(s), size)
+	copy(ns, s)
+	return ns
 }
 
 // readStored reads block k of a column and checks its CRC. It returns the

@@ -418,3 +418,32 @@ func TestDecodeErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeAppendGrowsGeometrically decodes many blocks of a constant into
+// one slice without room reserved in advance. Each block decodes to
+// thousands of values from a few bytes; before grow doubled the capacity,
+// every block reallocated and copied all values before it.
+func TestDecodeAppendGrowsGeometrically(t *testing.T) {
+	const blocks, per = 500, 4000
+	vs := make([]float64, per)
+	for i := range vs {
+		vs[i] = 21.5
+	}
+	enc := AppendFloats(nil, vs)
+	var out []float64
+	allocs := testing.AllocsPerRun(1, func() {
+		out = out[:0:0]
+		for range blocks {
+			var err error
+			if out, err = DecodeFloats(out, enc); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+	if len(out) != blocks*per {
+		t.Fatalf("decoded %d values, want %d", len(out), blocks*per)
+	}
+	if allocs > 2*20 {
+		t.Errorf("%d blocks appended with %v allocations, want O(log n)", blocks, allocs)
+	}
+}

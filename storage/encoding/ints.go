@@ -274,10 +274,13 @@ func decodeInts[T ~int64 | ~uint64](dst []T, src []byte, base byte) ([]T, error)
 	return dst, nil
 }
 
-// grow extends s by n elements (contents unspecified).
+// grow extends s by n elements (contents unspecified). When it must
+// reallocate it at least doubles the capacity, so a caller that appends
+// block after block to one slice copies each value a bounded number of
+// times, not once per block.
 func grow[T any](s []T, n int) []T {
 	if cap(s)-len(s) < n {
-		ns := make([]T, len(s), len(s)+n)
+		ns := make([]T, len(s), max(len(s)+n, 2*cap(s)))
 		copy(ns, s)
 		s = ns
 	}

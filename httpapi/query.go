@@ -54,6 +54,10 @@ func (s *server) query(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, s.limit)
 	}
 	if err := r.ParseForm(); err != nil {
+		if code, msg, ok := guardError(w, err); ok {
+			fail(code, msg, nil)
+			return
+		}
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			fail(http.StatusRequestEntityTooLarge, fmt.Sprintf("request body too large: limit is %d bytes", s.limit), nil)

@@ -66,6 +66,28 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives request errors. nil means slog.Default().
 	Logger *slog.Logger
+	// MaxInflightBodyBytes caps the bytes of request bodies that all
+	// requests together hold, counted as they arrive (never from a
+	// declared Content-Length); a read that would go over it answers 503
+	// with Retry-After. 0 means DefaultMaxInflightBodyBytes, at least twice
+	// MaxBodyBytes; negative means no cap.
+	MaxInflightBodyBytes int64
+	// BodyTimeout is how long a request may take to send its whole body,
+	// counted from when its handler starts; a body still incomplete then
+	// answers 408. 0 means DefaultBodyTimeout; negative means none.
+	BodyTimeout time.Duration
+	// Listen is the address the server listens on (host:port). On a
+	// loopback address the Host header of every request must name it
+	// (see AllowedHosts). Empty means Host is not checked unless
+	// AllowedHosts is set.
+	Listen string
+	// AllowedHosts are further Host header values accepted: "name"
+	// (any port) or "name:port"; "*" turns the Host check off.
+	AllowedHosts []string
+	// AllowedOrigins are the origins ("https://grafana.example.com")
+	// other than the server's own that may send state-changing requests
+	// and read answers (CORS); "*" allows every origin.
+	AllowedOrigins []string
 }
 
 // executeFunc runs a parsed statement; planner.ExecuteWith in production.
@@ -81,6 +103,12 @@ type server struct {
 	execute executeFunc
 	metrics *metrics
 	mux     *chi.Mux
+	// budget bounds the bytes of request bodies held at once;
+	// bodyTimeout is the deadline of a body (0: none).
+	budget      *bodyBudget
+	bodyTimeout time.Duration
+	// origins decides which hosts and origins a request may come from.
+	origins *originPolicy
 	// settingsMu serialises the read-modify-write of collection settings.
 	settingsMu sync.Mutex
 }
@@ -109,13 +137,24 @@ func newServer(store Store, opts Options) *server {
 	if s.limit <= 0 {
 		s.limit = DefaultMaxBodyBytes
 	}
+	s.budget = &bodyBudget{max: opts.MaxInflightBodyBytes}
+	if s.budget.max == 0 {
+		s.budget.max = max(DefaultMaxInflightBodyBytes, 2*s.limit)
+	}
+	switch {
+	case opts.BodyTimeout == 0:
+		s.bodyTimeout = DefaultBodyTimeout
+	case opts.BodyTimeout > 0:
+		s.bodyTimeout = opts.BodyTimeout
+	}
+	s.origins = newOriginPolicy(opts.Listen, opts.AllowedHosts, opts.AllowedOrigins)
 	s.mux = s.routes()
 	return s
 }
 
 func (s *server) routes() *chi.Mux {
 	r := chi.NewRouter()
-	r.Use(s.instrument)
+	r.Use(s.instrument, s.guardOrigin, s.guardBodies)
 	r.NotFound(s.notFound)
 	r.MethodNotAllowed(s.methodNotAllowed)
 

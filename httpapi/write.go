@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"bytes"
 	"compress/gzip"
 	"context"
 	"errors"
@@ -241,25 +240,21 @@ func (s *server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, int, 
 	defer body.Close()
 
 	var rd io.Reader = body
+	hint := r.ContentLength
 	if gz {
 		zr, err := gzip.NewReader(body)
 		if err != nil {
-			code, err := readErrorStatus(err, tooLarge, true)
+			code, err := readErrorStatus(w, err, tooLarge, true)
 			return nil, code, err
 		}
 		defer zr.Close()
 		rd = io.LimitReader(zr, s.limit+1)
+		hint = -1
 	}
-	// With a known length the body is read into one allocation instead of
-	// a doubling series of them.
-	var buf bytes.Buffer
-	if !gz && r.ContentLength > 0 {
-		buf.Grow(int(r.ContentLength) + bytes.MinRead)
-	}
-	_, err := buf.ReadFrom(rd)
-	data := buf.Bytes()
+	// Memory follows the bytes received, not the declared length.
+	data, err := readAll(rd, s.limit, hint, bodyHoldOf(r))
 	if err != nil {
-		code, err := readErrorStatus(err, tooLarge, gz)
+		code, err := readErrorStatus(w, err, tooLarge, gz)
 		return nil, code, err
 	}
 	if int64(len(data)) > s.limit {
@@ -268,7 +263,10 @@ func (s *server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, int, 
 	return data, 0, nil
 }
 
-func readErrorStatus(err, tooLarge error, gz bool) (int, error) {
+func readErrorStatus(w http.ResponseWriter, err, tooLarge error, gz bool) (int, error) {
+	if code, msg, ok := guardError(w, err); ok {
+		return code, errors.New(msg)
+	}
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe):

@@ -1,0 +1,311 @@
+package httpapi
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// What one client can make the server hold is bounded at three places:
+//
+//   - the connection (NewServer): how long headers may take to arrive, how
+//     large they may be, how long an idle keep-alive connection is kept;
+//   - the request body (guardBodies): a deadline for the whole body, and a
+//     share of a budget of body bytes held by all requests at once, taken
+//     in chunks as bytes arrive, never from a declared Content-Length;
+//   - the buffer a handler reads a body into (readAll): it grows
+//     geometrically with the bytes received, up to the body limit.
+//
+// There is deliberately no ReadTimeout or WriteTimeout on the server: a
+// ReadTimeout of net/http also cancels a request whose handler still runs
+// when it expires (the connection's background read fails), and a
+// WriteTimeout would cut long streamed query answers. The body deadline is
+// set per request instead (http.ResponseController), and lifted once the
+// body has been read to its end. Both apply to HTTP/1.1 and to h2c streams.
+
+// Defaults of the limits.
+const (
+	// DefaultMaxInflightBodyBytes is the budget of request body bytes held
+	// at once when Options.MaxInflightBodyBytes is 0. It is raised to twice
+	// the body limit when that is larger, so that a body at the limit fits.
+	DefaultMaxInflightBodyBytes = 256 << 20
+	// DefaultBodyTimeout is the time a request may take to send its body
+	// when Options.BodyTimeout is 0.
+	DefaultBodyTimeout = time.Minute
+	// DefaultReadHeaderTimeout is the time a client may take to send a
+	// request's headers when ServerConfig.ReadHeaderTimeout is 0.
+	DefaultReadHeaderTimeout = 10 * time.Second
+	// DefaultIdleTimeout is how long an idle keep-alive connection (HTTP/1.1
+	// or h2c) is kept when ServerConfig.IdleTimeout is 0.
+	DefaultIdleTimeout = 2 * time.Minute
+	// DefaultMaxHeaderBytes bounds the size of a request's headers when
+	// ServerConfig.MaxHeaderBytes is 0.
+	DefaultMaxHeaderBytes = 64 << 10
+)
+
+const (
+	// holdChunk is the granularity in which a request takes its share of
+	// the body budget.
+	holdChunk = 16 << 10
+	// minBodyBuf is the first size of a body buffer.
+	minBodyBuf = 4 << 10
+	// retryAfterSeconds is the Retry-After of a 503 for a full budget.
+	retryAfterSeconds = 1
+)
+
+// ServerConfig holds the connection limits of NewServer. The zero value
+// uses the defaults.
+type ServerConfig struct {
+	// ReadHeaderTimeout is the time a client may take to send a request's
+	// headers. 0 means DefaultReadHeaderTimeout.
+	ReadHeaderTimeout time.Duration
+	// IdleTimeout is how long a keep-alive connection may stay idle
+	// between requests. 0 means DefaultIdleTimeout.
+	IdleTimeout time.Duration
+	// MaxHeaderBytes bounds the size of a request's headers (HTTP/1.1
+	// request line and headers; the header list of an HTTP/2 stream).
+	// 0 means DefaultMaxHeaderBytes.
+	MaxHeaderBytes int
+	// ErrorLog receives the server's connection errors; nil means the log
+	// package's standard logger.
+	ErrorLog *log.Logger
+}
+
+// NewServer returns the http.Server that serves h in production: HTTP/1.1
+// and unencrypted HTTP/2 (h2c) on one port, with the limits of cfg. It sets
+// no ReadTimeout or WriteTimeout, so long queries and streamed answers are
+// not cut; request bodies get their deadline from the handler
+// (Options.BodyTimeout).
+func NewServer(h http.Handler, cfg ServerConfig) *http.Server {
+	if cfg.ReadHeaderTimeout <= 0 {
+		cfg.ReadHeaderTimeout = DefaultReadHeaderTimeout
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = DefaultIdleTimeout
+	}
+	if cfg.MaxHeaderBytes <= 0 {
+		cfg.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		MaxHeaderBytes:    cfg.MaxHeaderBytes,
+		ErrorLog:          cfg.ErrorLog,
+		// HTTP/2 flow control bounds what a connection can make the
+		// server buffer before a handler reads it: 1 MiB per connection
+		// (the net/http default), whatever the streams declare.
+		HTTP2: &http.HTTP2Config{MaxReceiveBufferPerConnection: 1 << 20},
+	}
+	srv.Protocols = new(http.Protocols)
+	srv.Protocols.SetHTTP1(true)
+	srv.Protocols.SetUnencryptedHTTP2(true)
+	return srv
+}
+
+// bodyBudget is the number of bytes of request bodies that all requests
+// together may hold. It is safe for concurrent use.
+type bodyBudget struct {
+	max  int64 // <= 0: no limit
+	used atomic.Int64
+}
+
+// take reserves n bytes, or reports false when that would go over max.
+func (b *bodyBudget) take(n int64) bool {
+	if b.max <= 0 {
+		b.used.Add(n)
+		return true
+	}
+	for {
+		u := b.used.Load()
+		if u+n > b.max {
+			return false
+		}
+		if b.used.CompareAndSwap(u, u+n) {
+			return true
+		}
+	}
+}
+
+// give returns n reserved bytes.
+func (b *bodyBudget) give(n int64) { b.used.Add(-n) }
+
+// bodyHold is one request's share of the body budget. It only grows while
+// the request runs and is given back in full when its handler returns.
+type bodyHold struct {
+	budget *bodyBudget
+	mu     sync.Mutex
+	held   int64
+}
+
+// ensure makes the share at least n bytes, taking it in whole chunks. It
+// returns an *inflightError when the budget cannot cover it.
+func (h *bodyHold) ensure(n int64) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if n <= h.held {
+		return nil
+	}
+	want := (n+holdChunk-1)/holdChunk*holdChunk - h.held
+	if !h.budget.take(want) {
+		return &inflightError{max: h.budget.max}
+	}
+	h.held += want
+	return nil
+}
+
+func (h *bodyHold) release() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.budget.give(h.held)
+	h.held = 0
+}
+
+// inflightError is the error of a body read that would take the bodies in
+// flight over http.max_inflight_body_bytes.
+type inflightError struct{ max int64 }
+
+func (e *inflightError) Error() string {
+	return fmt.Sprintf("request bodies in flight exceed %d bytes (http.max_inflight_body_bytes); retry later", e.max)
+}
+
+// bodyTimeoutError is the error of a body read past the body deadline.
+type bodyTimeoutError struct{ d time.Duration }
+
+func (e *bodyTimeoutError) Error() string {
+	return fmt.Sprintf("request body not received within %s (http.body_timeout)", e.d)
+}
+
+// guardedBody is a request body under the body deadline and the budget:
+// each read takes its bytes from the request's share, and reading to the
+// end lifts the deadline.
+type guardedBody struct {
+	rc      io.ReadCloser
+	hold    *bodyHold
+	ctl     *http.ResponseController // nil when no deadline is set
+	timeout time.Duration
+	read    int64
+}
+
+func (g *guardedBody) Read(p []byte) (int, error) {
+	n, err := g.rc.Read(p)
+	g.read += int64(n)
+	if n > 0 {
+		if herr := g.hold.ensure(g.read); herr != nil {
+			return n, herr
+		}
+	}
+	switch {
+	case err == io.EOF && g.ctl != nil:
+		// A connection's read deadline also bounds net/http's
+		// background read during the handler, which would cancel a
+		// long query: lift it now that the body is in.
+		_ = g.ctl.SetReadDeadline(time.Time{})
+		g.ctl = nil
+	case err != nil && g.ctl != nil && errors.Is(err, os.ErrDeadlineExceeded):
+		err = &bodyTimeoutError{d: g.timeout}
+	}
+	return n, err
+}
+
+func (g *guardedBody) Close() error { return g.rc.Close() }
+
+// guardBodies puts every request body under the body deadline and the body
+// budget, and gives the request's share back when its handler returns.
+func (s *server) guardBodies(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body == nil || r.Body == http.NoBody {
+			next.ServeHTTP(w, r)
+			return
+		}
+		g := &guardedBody{rc: r.Body, hold: &bodyHold{budget: s.budget}, timeout: s.bodyTimeout}
+		defer g.hold.release()
+		if s.bodyTimeout > 0 {
+			ctl := http.NewResponseController(w)
+			// Not every ResponseWriter supports deadlines (a test
+			// recorder does not); those bodies go without.
+			if ctl.SetReadDeadline(time.Now().Add(s.bodyTimeout)) == nil {
+				g.ctl = ctl
+			}
+		}
+		r.Body = g
+		next.ServeHTTP(w, r)
+	})
+}
+
+// guardError maps a body read error caused by the guards to its status,
+// setting Retry-After for a full budget. The rest of the body is not read,
+// so the connection is closed after the answer. ok is false for other
+// errors.
+func guardError(w http.ResponseWriter, err error) (code int, msg string, ok bool) {
+	var ie *inflightError
+	var te *bodyTimeoutError
+	switch {
+	case errors.As(err, &ie):
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
+		w.Header().Set("Connection", "close")
+		return http.StatusServiceUnavailable, ie.Error(), true
+	case errors.As(err, &te):
+		w.Header().Set("Connection", "close")
+		return http.StatusRequestTimeout, te.Error(), true
+	}
+	return 0, "", false
+}
+
+// bodyHoldOf returns the share of the budget of r's body, or nil.
+func bodyHoldOf(r *http.Request) *bodyHold {
+	if g, ok := r.Body.(*guardedBody); ok {
+		return g.hold
+	}
+	return nil
+}
+
+// readAll reads rd to its end into a buffer that grows geometrically with
+// the bytes received: never to more than limit+1 bytes, and, when the length
+// is announced (hint >= 0), not past hint+1 until more than hint bytes have
+// arrived. Each growth is first taken from hold (when not nil). A result
+// longer than limit means the body is over the limit.
+func readAll(rd io.Reader, limit, hint int64, hold *bodyHold) ([]byte, error) {
+	var buf []byte
+	for {
+		if len(buf) == cap(buf) {
+			if int64(len(buf)) > limit {
+				return buf, nil
+			}
+			n := nextBodyBuf(int64(cap(buf)), hint, limit)
+			if hold != nil {
+				if err := hold.ensure(n); err != nil {
+					return nil, err
+				}
+			}
+			nb := make([]byte, len(buf), n)
+			copy(nb, buf)
+			buf = nb
+		}
+		m, err := rd.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+m]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+}
+
+// nextBodyBuf returns the capacity a full body buffer of capacity c grows
+// to.
+func nextBodyBuf(c, hint, limit int64) int64 {
+	n := max(2*c, minBodyBuf)
+	if hint >= 0 && hint+1 > c {
+		n = min(n, hint+1)
+	}
+	return min(n, limit+1)
+}

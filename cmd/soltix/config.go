@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -11,6 +12,8 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/soltixdb/soltix"
+	"github.com/soltixdb/soltix/httpapi"
 	"github.com/soltixdb/soltix/storage"
 	"github.com/soltixdb/soltix/storage/wal"
 )
@@ -45,9 +48,17 @@ type StorageConfig struct {
 	CompactFiles    int      `yaml:"compact_files"`
 }
 
-// HTTPConfig configures the HTTP API.
+// HTTPConfig configures the HTTP API and its limits (see httpapi.Options
+// and httpapi.ServerConfig; zero values take their defaults).
 type HTTPConfig struct {
-	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	MaxBodyBytes         int64    `yaml:"max_body_bytes"`
+	MaxInflightBodyBytes int64    `yaml:"max_inflight_body_bytes"`
+	BodyTimeout          Duration `yaml:"body_timeout"`
+	ReadHeaderTimeout    Duration `yaml:"read_header_timeout"`
+	IdleTimeout          Duration `yaml:"idle_timeout"`
+	MaxHeaderBytes       int      `yaml:"max_header_bytes"`
+	AllowedOrigins       []string `yaml:"allowed_origins"`
+	AllowedHosts         []string `yaml:"allowed_hosts"`
 }
 
 // LogConfig configures logging.
@@ -99,6 +110,25 @@ func (c *Config) envOverrides(getenv func(string) string) error {
 		}
 		c.HTTP.MaxBodyBytes = n
 	}
+	if v := getenv("SOLTIX_MAX_INFLIGHT_BODY_BYTES"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return fmt.Errorf("SOLTIX_MAX_INFLIGHT_BODY_BYTES: %w", err)
+		}
+		c.HTTP.MaxInflightBodyBytes = n
+	}
+	list := func(name string, dst *[]string) {
+		if v := getenv(name); v != "" {
+			*dst = nil
+			for _, e := range strings.Split(v, ",") {
+				if e = strings.TrimSpace(e); e != "" {
+					*dst = append(*dst, e)
+				}
+			}
+		}
+	}
+	list("SOLTIX_ALLOWED_ORIGINS", &c.HTTP.AllowedOrigins)
+	list("SOLTIX_ALLOWED_HOSTS", &c.HTTP.AllowedHosts)
 	if v := getenv("SOLTIX_FLUSH_INTERVAL"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil {
@@ -176,7 +206,65 @@ func (c *Config) validate() error {
 	default:
 		return fmt.Errorf("log format must be text or json, not %q", c.Log.Format)
 	}
+	return c.HTTP.validate()
+}
+
+func (h *HTTPConfig) validate() error {
+	body := h.MaxBodyBytes
+	if body <= 0 {
+		body = httpapi.DefaultMaxBodyBytes
+	}
+	if h.MaxInflightBodyBytes > 0 && h.MaxInflightBodyBytes < body {
+		return fmt.Errorf("http.max_inflight_body_bytes %d is smaller than http.max_body_bytes %d: a body at the limit could never be read", h.MaxInflightBodyBytes, body)
+	}
+	for name, d := range map[string]Duration{"body_timeout": h.BodyTimeout, "read_header_timeout": h.ReadHeaderTimeout, "idle_timeout": h.IdleTimeout} {
+		if d < 0 {
+			return fmt.Errorf("http.%s must not be negative, not %s", name, time.Duration(d))
+		}
+	}
+	if h.MaxHeaderBytes < 0 {
+		return fmt.Errorf("http.max_header_bytes must not be negative, not %d", h.MaxHeaderBytes)
+	}
+	for _, o := range h.AllowedOrigins {
+		if o == "*" {
+			continue
+		}
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+			return fmt.Errorf("http.allowed_origins: %q is not an origin like https://grafana.example.com", o)
+		}
+	}
+	for _, hst := range h.AllowedHosts {
+		if hst == "" || strings.ContainsAny(hst, "/ ") {
+			return fmt.Errorf("http.allowed_hosts: %q is not a host name or host:port", hst)
+		}
+	}
 	return nil
+}
+
+// httpOptions returns the handler options of the configuration for a
+// server listening on listen.
+func (c *Config) httpOptions(listen string, log *slog.Logger) httpapi.Options {
+	return httpapi.Options{
+		MaxBodyBytes:         c.HTTP.MaxBodyBytes,
+		MaxInflightBodyBytes: c.HTTP.MaxInflightBodyBytes,
+		BodyTimeout:          time.Duration(c.HTTP.BodyTimeout),
+		Listen:               listen,
+		AllowedHosts:         c.HTTP.AllowedHosts,
+		AllowedOrigins:       c.HTTP.AllowedOrigins,
+		OpenAPI:              soltix.OpenAPI,
+		Logger:               log,
+	}
+}
+
+// serverConfig returns the connection limits of the configuration.
+func (c *Config) serverConfig(log *slog.Logger) httpapi.ServerConfig {
+	return httpapi.ServerConfig{
+		ReadHeaderTimeout: time.Duration(c.HTTP.ReadHeaderTimeout),
+		IdleTimeout:       time.Duration(c.HTTP.IdleTimeout),
+		MaxHeaderBytes:    c.HTTP.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
 }
 
 func (c *Config) logLevel() (slog.Level, error) {

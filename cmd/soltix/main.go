@@ -17,14 +17,12 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"sort"
 	"syscall"
 	"time"
 
-	"github.com/soltixdb/soltix"
 	"github.com/soltixdb/soltix/httpapi"
 	"github.com/soltixdb/soltix/storage"
 )
@@ -42,7 +40,8 @@ Usage:
   soltix version
 
 Environment: SOLTIX_CONFIG, SOLTIX_LISTEN, SOLTIX_DATA_DIR, SOLTIX_WAL_SYNC,
-SOLTIX_SHARD_TAG, SOLTIX_MAX_BODY_BYTES, SOLTIX_FLUSH_INTERVAL,
+SOLTIX_SHARD_TAG, SOLTIX_MAX_BODY_BYTES, SOLTIX_MAX_INFLIGHT_BODY_BYTES,
+SOLTIX_ALLOWED_ORIGINS, SOLTIX_ALLOWED_HOSTS, SOLTIX_FLUSH_INTERVAL,
 SOLTIX_MEMORY_LIMIT, SOLTIX_LOG_LEVEL, SOLTIX_LOG_FORMAT, SOLTIX_SERVER (for
 query). Flags override the config file,
 which overrides the environment.
@@ -122,20 +121,9 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		db.Close()
 		return 1
 	}
-	handler := httpapi.New(db, httpapi.Options{
-		MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
-		OpenAPI:      soltix.OpenAPI,
-		Logger:       log,
-	})
-	srv := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	// Plain HTTP/1.1 and unencrypted HTTP/2 (h2c) on one port.
-	srv.Protocols = new(http.Protocols)
-	srv.Protocols.SetHTTP1(true)
-	srv.Protocols.SetUnencryptedHTTP2(true)
+	handler := httpapi.New(db, cfg.httpOptions(ln.Addr().String(), log))
+	// HTTP/1.1 and h2c on one port, with the connection limits.
+	srv := httpapi.NewServer(handler, cfg.serverConfig(log))
 
 	fmt.Fprintf(stdout, "soltix %s serving on http://%s (data in %s)\n", version, ln.Addr(), cfg.DataDir)
 	errc := make(chan error, 1)

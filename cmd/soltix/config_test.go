@@ -1,0 +1,99 @@
+package main
+
+import (
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/soltixdb/soltix/httpapi"
+)
+
+func TestHTTPConfig(t *testing.T) {
+	dir := t.TempDir()
+	file := func(body string) string {
+		f, err := os.CreateTemp(dir, "c*.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.WriteString(body); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		return f.Name()
+	}
+	full := file(`http:
+  max_body_bytes: 1048576
+  max_inflight_body_bytes: 8388608
+  body_timeout: 30s
+  read_header_timeout: 5s
+  idle_timeout: 1m
+  max_header_bytes: 32768
+  allowed_origins: [https://grafana.example.com]
+  allowed_hosts: [db.internal, "proxy.local:8080"]
+`)
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want HTTPConfig
+		err  string
+	}{
+		{name: "defaults"},
+		{name: "file", args: []string{"--config", full}, want: HTTPConfig{MaxBodyBytes: 1 << 20, MaxInflightBodyBytes: 8 << 20,
+			BodyTimeout: Duration(30 * time.Second), ReadHeaderTimeout: Duration(5 * time.Second), IdleTimeout: Duration(time.Minute), MaxHeaderBytes: 32 << 10,
+			AllowedOrigins: []string{"https://grafana.example.com"}, AllowedHosts: []string{"db.internal", "proxy.local:8080"}}},
+		{name: "env", env: map[string]string{"SOLTIX_MAX_INFLIGHT_BODY_BYTES": "134217728", "SOLTIX_ALLOWED_ORIGINS": "https://a.example, http://b.example:3000",
+			"SOLTIX_ALLOWED_HOSTS": "db.internal"},
+			want: HTTPConfig{MaxInflightBodyBytes: 128 << 20, AllowedOrigins: []string{"https://a.example", "http://b.example:3000"}, AllowedHosts: []string{"db.internal"}}},
+		{name: "bad env size", env: map[string]string{"SOLTIX_MAX_INFLIGHT_BODY_BYTES": "lots"}, err: "SOLTIX_MAX_INFLIGHT_BODY_BYTES"},
+		{name: "budget under body", args: []string{"--config", file("http: {max_inflight_body_bytes: 1024}\n")}, err: "http.max_inflight_body_bytes"},
+		{name: "negative timeout", args: []string{"--config", file("http: {body_timeout: -1s}\n")}, err: "http.body_timeout"},
+		{name: "origin with path", args: []string{"--config", file("http: {allowed_origins: [\"https://a.example/x\"]}\n")}, err: "http.allowed_origins"},
+		{name: "origin without scheme", args: []string{"--config", file("http: {allowed_origins: [a.example]}\n")}, err: "http.allowed_origins"},
+		{name: "any origin", args: []string{"--config", file("http: {allowed_origins: [\"*\"]}\n")}, want: HTTPConfig{AllowedOrigins: []string{"*"}}},
+		{name: "bad host", args: []string{"--config", file("http: {allowed_hosts: [\"http://a\"]}\n")}, err: "http.allowed_hosts"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := loadConfig("serve", tc.args, func(k string) string { return tc.env[k] })
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("loadConfig(%v, %v) error = %v, want one naming %q", tc.args, tc.env, err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("loadConfig(%v, %v): %v", tc.args, tc.env, err)
+			}
+			h := cfg.HTTP
+			if h.MaxBodyBytes != tc.want.MaxBodyBytes || h.MaxInflightBodyBytes != tc.want.MaxInflightBodyBytes || h.BodyTimeout != tc.want.BodyTimeout ||
+				h.ReadHeaderTimeout != tc.want.ReadHeaderTimeout || h.IdleTimeout != tc.want.IdleTimeout || h.MaxHeaderBytes != tc.want.MaxHeaderBytes ||
+				!slices.Equal(h.AllowedOrigins, tc.want.AllowedOrigins) || !slices.Equal(h.AllowedHosts, tc.want.AllowedHosts) {
+				t.Errorf("loadConfig(%v, %v).HTTP = %+v, want %+v", tc.args, tc.env, h, tc.want)
+			}
+		})
+	}
+}
+
+// TestServeWiring checks that serve hands the HTTP settings to the handler
+// and the server.
+func TestServeWiring(t *testing.T) {
+	cfg := defaultConfig()
+	cfg.HTTP = HTTPConfig{MaxBodyBytes: 1 << 20, MaxInflightBodyBytes: 8 << 20, BodyTimeout: Duration(30 * time.Second),
+		ReadHeaderTimeout: Duration(5 * time.Second), IdleTimeout: Duration(time.Minute), MaxHeaderBytes: 32 << 10,
+		AllowedOrigins: []string{"https://g.example"}, AllowedHosts: []string{"db.internal"}}
+	log := newLogger(&cfg, &strings.Builder{})
+	o := cfg.httpOptions("127.0.0.1:5050", log)
+	if o.MaxBodyBytes != 1<<20 || o.MaxInflightBodyBytes != 8<<20 || o.BodyTimeout != 30*time.Second || o.Listen != "127.0.0.1:5050" ||
+		!slices.Equal(o.AllowedOrigins, cfg.HTTP.AllowedOrigins) || !slices.Equal(o.AllowedHosts, cfg.HTTP.AllowedHosts) || len(o.OpenAPI) == 0 {
+		t.Errorf("httpOptions = %+v, want the configured limits", o)
+	}
+	srv := httpapi.NewServer(nil, cfg.serverConfig(log))
+	if srv.ReadHeaderTimeout != 5*time.Second || srv.IdleTimeout != time.Minute || srv.MaxHeaderBytes != 32<<10 ||
+		srv.ReadTimeout != 0 || srv.WriteTimeout != 0 || !srv.Protocols.UnencryptedHTTP2() {
+		t.Errorf("server: ReadHeaderTimeout %s IdleTimeout %s MaxHeaderBytes %d ReadTimeout %s WriteTimeout %s h2c %v",
+			srv.ReadHeaderTimeout, srv.IdleTimeout, srv.MaxHeaderBytes, srv.ReadTimeout, srv.WriteTimeout, srv.Protocols.UnencryptedHTTP2())
+	}
+}

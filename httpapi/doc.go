@@ -4,8 +4,9 @@
 // metrics and the OpenAPI description. New builds the handler over a Store; it is safe for
 // concurrent use by any number of requests.
 //
-//	h := httpapi.New(db, httpapi.Options{OpenAPI: soltix.OpenAPI, Logger: log})
-//	srv := &http.Server{Addr: ":8086", Handler: h}
+//	h := httpapi.New(db, httpapi.Options{OpenAPI: soltix.OpenAPI, Logger: log, Listen: ln.Addr().String()})
+//	srv := httpapi.NewServer(h, httpapi.ServerConfig{})
+//	err := srv.Serve(ln)
 //
 // # Writes
 //
@@ -54,6 +55,25 @@
 // (position only when the error points into the query text). DELETE
 // statements change data, so they are only accepted with POST (a GET
 // answers 405).
+//
+// # Limits and browser security
+//
+// Bodies are read into buffers that grow with the bytes received, never
+// from a declared Content-Length; each must arrive within
+// Options.BodyTimeout (408), and the bodies held by all requests at once
+// are capped by Options.MaxInflightBodyBytes (503 with Retry-After).
+// NewServer is the http.Server to serve the handler with: it bounds header
+// time and size and idle keep-alive connections, and sets no read or write
+// timeout that would cut long queries.
+//
+// On a loopback Options.Listen, a Host that does not name the listener or
+// one of Options.AllowedHosts answers 421 (DNS rebinding). A state-changing
+// request (any method but GET, HEAD, OPTIONS) that a browser marks as
+// cross-origin (Origin, Sec-Fetch-Site) answers 403 unless its origin is in
+// Options.AllowedOrigins, and even then a form or text/plain body needs an
+// X-Soltix-Request or Authorization header. Allowed origins get CORS
+// headers and preflight answers. Requests without Origin and Sec-Fetch-Site
+// (curl, Telegraf, client libraries) are not affected.
 //
 // # Admin
 //

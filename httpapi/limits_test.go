@@ -350,3 +350,37 @@ func TestReadAllGrowth(t *testing.T) {
 		})
 	}
 }
+
+// TestServerConnectionLimits checks the connection-level bounds of
+// NewServer: oversized headers are refused and idle keep-alive connections
+// are closed.
+func TestServerConnectionLimits(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	l := startLive(t, Options{}, ServerConfig{IdleTimeout: 200 * time.Millisecond, MaxHeaderBytes: 4 << 10})
+
+	c := stallRequest(t, l.addr, "/api/v1/write", 0, "")
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	// The connection stays open for another request, then goes idle and
+	// must be closed by the server.
+	dl, _ := ctx.Deadline()
+	_ = c.SetReadDeadline(dl)
+	if n, err := c.Read(make([]byte, 1)); err != io.EOF {
+		t.Errorf("idle keep-alive connection: read %d bytes, %v; want it closed (EOF)", n, err)
+	}
+
+	req, _ := http.NewRequest(http.MethodGet, l.url+"/health", nil)
+	req.Header.Set("X-Big", strings.Repeat("x", 64<<10))
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("64 KiB header: got %d, want 431", resp.StatusCode)
+	}
+}

@@ -6,7 +6,7 @@
 //
 //	h := httpapi.New(db, httpapi.Options{OpenAPI: soltix.OpenAPI, Logger: log, Listen: ln.Addr().String()})
 //	srv := httpapi.NewServer(h, httpapi.ServerConfig{})
-//	err := srv.Serve(ln)
+//	err := srv.Serve(httpapi.LimitConnections(ln, 0))
 //
 // # Writes
 //
@@ -64,7 +64,8 @@
 // are capped by Options.MaxInflightBodyBytes (503 with Retry-After).
 // NewServer is the http.Server to serve the handler with: it bounds header
 // time and size and idle keep-alive connections, and sets no read or write
-// timeout that would cut long queries.
+// timeout that would cut long queries; LimitConnections bounds the open
+// connections.
 //
 // On a loopback Options.Listen, a Host that does not name the listener or
 // one of Options.AllowedHosts answers 421 (DNS rebinding). A state-changing

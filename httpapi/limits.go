@@ -56,6 +56,8 @@ const (
 	holdChunk = 16 << 10
 	// minBodyBuf is the first size of a body buffer.
 	minBodyBuf = 4 << 10
+	// maxH2FrameSize is the largest HTTP/2 frame a client may send.
+	maxH2FrameSize = 64 << 10
 	// retryAfterSeconds is the Retry-After of a 503 for a full budget.
 	retryAfterSeconds = 1
 )
@@ -101,8 +103,10 @@ func NewServer(h http.Handler, cfg ServerConfig) *http.Server {
 		ErrorLog:          cfg.ErrorLog,
 		// HTTP/2 flow control bounds what a connection can make the
 		// server buffer before a handler reads it: 1 MiB per connection
-		// (the net/http default), whatever the streams declare.
-		HTTP2: &http.HTTP2Config{MaxReceiveBufferPerConnection: 1 << 20},
+		// (the net/http default), whatever the streams declare. Frames
+		// are read into a per-connection buffer as large as the largest
+		// frame allowed: 64 KiB rather than net/http's 1 MiB.
+		HTTP2: &http.HTTP2Config{MaxReceiveBufferPerConnection: 1 << 20, MaxReadFrameSize: maxH2FrameSize},
 	}
 	srv.Protocols = new(http.Protocols)
 	srv.Protocols.SetHTTP1(true)

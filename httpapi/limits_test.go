@@ -384,3 +384,57 @@ func TestServerConnectionLimits(t *testing.T) {
 		t.Errorf("64 KiB header: got %d, want 431", resp.StatusCode)
 	}
 }
+
+// TestLimitConnections checks that connections beyond the limit are
+// answered 503 with Retry-After at once, and that closed connections give
+// their slot back.
+func TestLimitConnections(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	const limit = 4
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := newTestServer(t, Options{})
+	srv := NewServer(s.mux, ServerConfig{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Serve(LimitConnections(ln, limit))
+	}()
+	t.Cleanup(func() {
+		_ = srv.Close()
+		<-done
+	})
+	addr := ln.Addr().String()
+	var held []net.Conn
+	for range limit {
+		held = append(held, stallRequest(t, addr, "/api/v1/write", 1<<20, "cpu"))
+	}
+	get := func() (int, string, error) {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			return 0, "", err
+		}
+		defer c.Close()
+		dl, _ := ctx.Deadline()
+		_ = c.SetDeadline(dl)
+		fmt.Fprintf(c, "GET /health HTTP/1.1\r\nHost: %s\r\n\r\n", addr)
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			return 0, "", err
+		}
+		defer resp.Body.Close()
+		return resp.StatusCode, resp.Header.Get("Retry-After"), nil
+	}
+	code, retry, err := get()
+	if err != nil || code != http.StatusServiceUnavailable || retry == "" {
+		t.Fatalf("connection %d of %d: got %d Retry-After %q %v, want 503 with Retry-After", limit+1, limit, code, retry, err)
+	}
+	held[0].Close()
+	waitFor(ctx, t, "a slot to come back", func() bool {
+		code, _, err := get()
+		return err == nil && code == http.StatusOK
+	})
+}

@@ -57,6 +57,7 @@ type HTTPConfig struct {
 	ReadHeaderTimeout    Duration `yaml:"read_header_timeout"`
 	IdleTimeout          Duration `yaml:"idle_timeout"`
 	MaxHeaderBytes       int      `yaml:"max_header_bytes"`
+	MaxConnections       int      `yaml:"max_connections"`
 	AllowedOrigins       []string `yaml:"allowed_origins"`
 	AllowedHosts         []string `yaml:"allowed_hosts"`
 }

@@ -30,6 +30,7 @@ func TestHTTPConfig(t *testing.T) {
   read_header_timeout: 5s
   idle_timeout: 1m
   max_header_bytes: 32768
+  max_connections: 100
   allowed_origins: [https://grafana.example.com]
   allowed_hosts: [db.internal, "proxy.local:8080"]
 `)
@@ -42,7 +43,7 @@ func TestHTTPConfig(t *testing.T) {
 	}{
 		{name: "defaults"},
 		{name: "file", args: []string{"--config", full}, want: HTTPConfig{MaxBodyBytes: 1 << 20, MaxInflightBodyBytes: 8 << 20,
-			BodyTimeout: Duration(30 * time.Second), ReadHeaderTimeout: Duration(5 * time.Second), IdleTimeout: Duration(time.Minute), MaxHeaderBytes: 32 << 10,
+			BodyTimeout: Duration(30 * time.Second), ReadHeaderTimeout: Duration(5 * time.Second), IdleTimeout: Duration(time.Minute), MaxHeaderBytes: 32 << 10, MaxConnections: 100,
 			AllowedOrigins: []string{"https://grafana.example.com"}, AllowedHosts: []string{"db.internal", "proxy.local:8080"}}},
 		{name: "env", env: map[string]string{"SOLTIX_MAX_INFLIGHT_BODY_BYTES": "134217728", "SOLTIX_ALLOWED_ORIGINS": "https://a.example, http://b.example:3000",
 			"SOLTIX_ALLOWED_HOSTS": "db.internal"},
@@ -69,7 +70,7 @@ func TestHTTPConfig(t *testing.T) {
 			}
 			h := cfg.HTTP
 			if h.MaxBodyBytes != tc.want.MaxBodyBytes || h.MaxInflightBodyBytes != tc.want.MaxInflightBodyBytes || h.BodyTimeout != tc.want.BodyTimeout ||
-				h.ReadHeaderTimeout != tc.want.ReadHeaderTimeout || h.IdleTimeout != tc.want.IdleTimeout || h.MaxHeaderBytes != tc.want.MaxHeaderBytes ||
+				h.ReadHeaderTimeout != tc.want.ReadHeaderTimeout || h.IdleTimeout != tc.want.IdleTimeout || h.MaxHeaderBytes != tc.want.MaxHeaderBytes || h.MaxConnections != tc.want.MaxConnections ||
 				!slices.Equal(h.AllowedOrigins, tc.want.AllowedOrigins) || !slices.Equal(h.AllowedHosts, tc.want.AllowedHosts) {
 				t.Errorf("loadConfig(%v, %v).HTTP = %+v, want %+v", tc.args, tc.env, h, tc.want)
 			}

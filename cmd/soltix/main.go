@@ -122,6 +122,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	handler := httpapi.New(db, cfg.httpOptions(ln.Addr().String(), log))
+	ln = httpapi.LimitConnections(ln, cfg.HTTP.MaxConnections)
 	// HTTP/1.1 and h2c on one port, with the connection limits.
 	srv := httpapi.NewServer(handler, cfg.serverConfig(log))
 

@@ -1,0 +1,78 @@
+package httpapi
+
+import (
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// DefaultMaxConnections is the number of open client connections
+// LimitConnections keeps when given 0.
+const DefaultMaxConnections = 4096
+
+// busyResponse is written to a connection refused for being over the
+// limit. It is HTTP/1.1, which every client but an h2c one with prior
+// knowledge speaks; the connection is closed after it either way.
+var busyResponse = func() []byte {
+	body := `{"error":"too many open connections (http.max_connections); retry later"}`
+	return []byte("HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n" +
+		"Retry-After: " + strconv.Itoa(retryAfterSeconds) + "\r\nConnection: close\r\n" +
+		"Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body)
+}()
+
+// LimitConnections returns a listener that keeps at most n client
+// connections open at once (0 means DefaultMaxConnections, negative no
+// limit). A connection accepted beyond that is answered 503 with
+// Retry-After and closed at once, rather than left waiting in the
+// listen queue, so that clients learn to retry while the connections
+// already open (each bounded by the server's timeouts) are served.
+func LimitConnections(ln net.Listener, n int) net.Listener {
+	if n == 0 {
+		n = DefaultMaxConnections
+	}
+	if n < 0 {
+		return ln
+	}
+	return &limitedListener{Listener: ln, max: int64(n)}
+}
+
+type limitedListener struct {
+	net.Listener
+	max  int64
+	open atomic.Int64
+}
+
+func (l *limitedListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		if l.open.Add(1) <= l.max {
+			return &limitedConn{Conn: c, l: l}, nil
+		}
+		l.open.Add(-1)
+		go refuseConn(c)
+	}
+}
+
+// refuseConn answers a connection over the limit and closes it.
+func refuseConn(c net.Conn) {
+	_ = c.SetWriteDeadline(time.Now().Add(time.Second))
+	_, _ = c.Write(busyResponse)
+	_ = c.Close()
+}
+
+// limitedConn gives its slot back when closed.
+type limitedConn struct {
+	net.Conn
+	l    *limitedListener
+	once sync.Once
+}
+
+func (c *limitedConn) Close() error {
+	c.once.Do(func() { c.l.open.Add(-1) })
+	return c.Conn.Close()
+}

@@ -51,11 +51,14 @@ func (s *liveServer) open() {
 		s.t.Fatalf("open storage: %v", err)
 	}
 	s.db = db
-	h := httpapi.New(db, httpapi.Options{
+	// Listen as in production, so that the Host check is on.
+	s.http = httptest.NewUnstartedServer(nil)
+	s.http.Config.Handler = httpapi.New(db, httpapi.Options{
 		Now:    func() time.Time { return s.now },
 		Logger: s.opts.Logger,
+		Listen: s.http.Listener.Addr().String(),
 	})
-	s.http = httptest.NewServer(h)
+	s.http.Start()
 }
 
 func (s *liveServer) close() {

@@ -23,12 +23,14 @@ import (
 //   - the buffer a handler reads a body into (readAll): it grows
 //     geometrically with the bytes received, up to the body limit.
 //
-// There is deliberately no ReadTimeout or WriteTimeout on the server: a
-// ReadTimeout of net/http also cancels a request whose handler still runs
-// when it expires (the connection's background read fails), and a
-// WriteTimeout would cut long streamed query answers. The body deadline is
-// set per request instead (http.ResponseController), and lifted once the
-// body has been read to its end. Both apply to HTTP/1.1 and to h2c streams.
+// The body deadline is set per request (http.ResponseController) rather
+// than as the server's ReadTimeout: the handler then knows the deadline is
+// its own and answers 408 naming the setting, tests of the handler get it
+// without a server, and it is lifted as soon as the body is in, so it never
+// bounds a long query (net/http also clears a connection's read deadline
+// when it starts watching for the client going away). It applies to each
+// h2c stream too. There is deliberately no WriteTimeout: it would cut long
+// streamed query answers.
 
 // Defaults of the limits.
 const (
@@ -208,9 +210,8 @@ func (g *guardedBody) Read(p []byte) (int, error) {
 	}
 	switch {
 	case err == io.EOF && g.ctl != nil:
-		// A connection's read deadline also bounds net/http's
-		// background read during the handler, which would cancel a
-		// long query: lift it now that the body is in.
+		// The body is in: the deadline must not bound what the
+		// handler does next (a long query).
 		_ = g.ctl.SetReadDeadline(time.Time{})
 		g.ctl = nil
 	case err != nil && g.ctl != nil && errors.Is(err, os.ErrDeadlineExceeded):

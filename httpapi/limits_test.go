@@ -14,6 +14,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/soltixdb/soltix/planner"
+	"github.com/soltixdb/soltix/query"
 )
 
 // liveServer is the production handler served by the production
@@ -437,4 +440,46 @@ func TestLimitConnections(t *testing.T) {
 		code, _, err := get()
 		return err == nil && code == http.StatusOK
 	})
+}
+
+// TestBodyDeadlineSparesLongRequests checks that the body deadline ends
+// with the body: a query that runs past it after its body is in, over
+// HTTP/1.1 (where a connection read deadline would also cancel the
+// request through net/http's background read) and h2c, still answers.
+func TestBodyDeadlineSparesLongRequests(t *testing.T) {
+	const deadline = 200 * time.Millisecond
+	l := startLive(t, Options{BodyTimeout: deadline}, ServerConfig{})
+	if resp, err := http.Post(l.url+"/api/v1/write", "text/plain", strings.NewReader("cpu v=1 1\n")); err != nil || resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("write: %v %v", resp, err)
+	}
+	l.s.execute = func(ctx context.Context, src planner.Source, stmt *query.Statement, opts planner.Options) (*planner.Result, error) {
+		// Run for three body deadlines, unless cancelled.
+		select {
+		case <-time.After(3 * deadline):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		return planner.ExecuteWith(ctx, src, stmt, opts)
+	}
+	h2 := &http.Transport{Protocols: new(http.Protocols)}
+	h2.Protocols.SetUnencryptedHTTP2(true)
+	defer h2.CloseIdleConnections()
+	for _, tt := range []struct {
+		name   string
+		client *http.Client
+	}{
+		{"HTTP/1.1", http.DefaultClient},
+		{"h2c", &http.Client{Transport: h2}},
+	} {
+		form := url.Values{"q": {"SELECT count(v) FROM cpu"}}.Encode()
+		resp, err := tt.client.Post(l.url+"/api/v1/query", "application/x-www-form-urlencoded", strings.NewReader(form))
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), ",1]]") {
+			t.Errorf("%s: query running past the body deadline: got %d %s, want 200 and a count of 1", tt.name, resp.StatusCode, b)
+		}
+	}
 }

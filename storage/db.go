@@ -131,6 +131,11 @@ type DB struct {
 	settings  map[string]CollectionSettings // by collection; absent means defaults
 	rollGen   uint64                        // rollup generation dirty marks are made at (rollup.go)
 	rollMeta  bool                          // meta.json says rollups are maintained
+	layout    int                           // meta.json "layout" (layout.go)
+
+	// migrateCrashAt makes the layout migration fail before its step of
+	// that number (1-based), as a crash would; tests only.
+	migrateCrashAt int
 
 	shut bool // set under flushMu once Close has closed the WAL
 
@@ -207,6 +212,9 @@ type dataDirMeta struct {
 	// Rollups is 1 once every collection's rollups have been built; a
 	// directory written before rollups existed has 0 and is rebuilt.
 	Rollups int `json:"rollups,omitempty"`
+	// Layout is where collections live (layout.go); 0 is the first
+	// layout, migrated at Open.
+	Layout int `json:"layout,omitempty"`
 }
 
 // Open opens (creating if needed) the data directory dir: it loads the
@@ -228,6 +236,10 @@ func Open(dir string, opts *Options) (*DB, error) {
 		configuredGroups = opts.NumGroups
 	}
 	if err := db.loadDirMeta(configuredGroups); err != nil {
+		lock.unlock()
+		return nil, err
+	}
+	if err := db.migrateLayout(); err != nil {
 		lock.unlock()
 		return nil, err
 	}
@@ -313,9 +325,11 @@ func (db *DB) loadDirMeta(configuredGroups int) error {
 		}
 		db.opts.NumGroups = m.NumGroups
 		db.rollMeta = m.Rollups == 1
+		db.layout = m.Layout
 		return nil
 	case errors.Is(err, os.ErrNotExist):
 		db.rollMeta = true
+		db.layout = currentLayout
 		return db.saveDirMeta()
 	default:
 		return fmt.Errorf("read data dir meta: %w", err)
@@ -324,7 +338,7 @@ func (db *DB) loadDirMeta(configuredGroups int) error {
 
 // saveDirMeta writes meta.json.
 func (db *DB) saveDirMeta() error {
-	m := dataDirMeta{Format: 1, NumGroups: db.opts.NumGroups}
+	m := dataDirMeta{Format: 1, NumGroups: db.opts.NumGroups, Layout: db.layout}
 	if db.rollMeta {
 		m.Rollups = 1
 	}
@@ -361,7 +375,7 @@ func (db *DB) writeFileSync(path string, b []byte) error {
 	return db.fs.SyncDir(filepath.Dir(path))
 }
 
-// walk calls fn for every file below dir, skipping the WAL directory.
+// walk calls fn for every file below dir.
 func (db *DB) walk(dir string, fn func(path string) error) error {
 	entries, err := db.fs.ReadDir(dir)
 	if err != nil {
@@ -370,7 +384,6 @@ func (db *DB) walk(dir string, fn func(path string) error) error {
 	for _, e := range entries {
 		path := filepath.Join(dir, e.Name())
 		switch {
-		case e.IsDir() && dir == db.dir && e.Name() == "wal":
 		case e.IsDir():
 			if err := db.walk(path, fn); err != nil {
 				return err
@@ -387,7 +400,7 @@ func (db *DB) walk(dir string, fn func(path string) error) error {
 // loadFiles opens every colstore file below the data directory.
 func (db *DB) loadFiles() error {
 	var paths []string
-	err := db.walk(db.dir, func(path string) error {
+	err := db.walk(filepath.Join(db.dir, collectionsDir), func(path string) error {
 		switch {
 		case strings.HasSuffix(path, ".col.tmp"):
 			// A flush or compaction that crashed before its rename;
@@ -876,7 +889,7 @@ func (db *DB) flushLocked(ctx context.Context) error {
 			break
 		}
 		seq := db.seq.Add(1)
-		dir := filepath.Join(db.dir, dirName(k.coll), fmt.Sprintf("group_%04d", k.group))
+		dir := filepath.Join(db.collDir(k.coll), fmt.Sprintf("group_%04d", k.group))
 		if err := db.fs.MkdirAll(dir, 0o755); err != nil {
 			werr = fmt.Errorf("create group dir: %w", err)
 			break
@@ -972,25 +985,6 @@ func (db *DB) unswap(work []*series) {
 		s.mem, s.imm = s.imm, nil
 		db.memPoints += s.mem.points
 	}
-}
-
-// reservedNames are the data directory's own entries (and their temporary
-// names); a collection with one of these names gets a hex directory name.
-var reservedNames = map[string]bool{".": true, "..": true, "wal": true, "LOCK": true, "meta.json": true, "meta.json.tmp": true}
-
-// dirName returns a directory name for a collection: the name itself when
-// it is a plain word that is not one of reservedNames, else "~" and its hex
-// encoding.
-func dirName(coll string) string {
-	plain := coll != "" && !reservedNames[coll] && !strings.HasPrefix(coll, "~")
-	for i := 0; i < len(coll) && plain; i++ {
-		c := coll[i]
-		plain = c == '_' || c == '-' || c == '.' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
-	}
-	if plain {
-		return coll
-	}
-	return fmt.Sprintf("~%x", coll)
 }
 
 func floorDiv(a, b int64) int64 {

@@ -40,7 +40,7 @@ func (db *DB) rollupLocked(ctx context.Context, cutoff uint64) error {
 		}
 		for gi, g := range c.rollups {
 			w := &rollupWork{coll: name, group: gi,
-				dir: filepath.Join(db.dir, dirName(name), fmt.Sprintf("group_%04d", gi))}
+				dir: filepath.Join(db.collDir(name), fmt.Sprintf("group_%04d", gi))}
 			hours := g.dirty[model.Level1h].upTo(cutoff)
 			var spans []dirtySpan
 			for _, sp := range g.spans {

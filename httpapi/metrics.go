@@ -23,6 +23,9 @@ type metrics struct {
 	queries       atomic.Uint64
 	queryErrors   atomic.Uint64
 
+	// quarantined counts the store's quarantined files (nil: none).
+	quarantined func() int
+
 	mu        sync.Mutex
 	requests  map[requestKey]uint64
 	durations map[string]*histogram // by route
@@ -117,6 +120,11 @@ func (m *metrics) serve(w http.ResponseWriter, r *http.Request) {
 	counter("soltix_write_errors_total", "Write requests answered with an error status.", m.writeErrors.Load())
 	counter("soltix_queries_total", "Query requests received.", m.queries.Load())
 	counter("soltix_query_errors_total", "Query requests answered with an error status.", m.queryErrors.Load())
+	if m.quarantined != nil {
+		b.WriteString("# HELP soltix_quarantined_files Damaged files moved to the data directory's quarantine/ at start-up and not yet rebuilt or removed.\n")
+		b.WriteString("# TYPE soltix_quarantined_files gauge\n")
+		b.WriteString("soltix_quarantined_files " + strconv.Itoa(m.quarantined()) + "\n")
+	}
 
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 	w.WriteHeader(http.StatusOK)

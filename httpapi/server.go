@@ -148,6 +148,7 @@ func newServer(store Store, opts Options) *server {
 		s.bodyTimeout = opts.BodyTimeout
 	}
 	s.origins = newOriginPolicy(opts.Listen, opts.AllowedHosts, opts.AllowedOrigins)
+	s.metrics.quarantined = func() int { return len(s.quarantined()) }
 	s.mux = s.routes()
 	return s
 }
@@ -255,6 +256,10 @@ func (s *server) health(w http.ResponseWriter, r *http.Request) {
 func (s *server) ready(w http.ResponseWriter, r *http.Request) {
 	if s.opts.Ready != nil && !s.opts.Ready() {
 		writeJSON(w, http.StatusServiceUnavailable, []byte(`{"status":"not ready"}`))
+		return
+	}
+	if q := s.quarantined(); len(q) > 0 {
+		writeJSON(w, http.StatusOK, readyBody(q))
 		return
 	}
 	writeJSON(w, http.StatusOK, []byte(`{"status":"ready"}`))

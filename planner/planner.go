@@ -243,6 +243,9 @@ func newPlan(src Source, sel *query.Select, opts Options) (*plan, error) {
 	now := opts.Now
 	fields, ok := src.Fields(sel.From)
 	if !ok {
+		if err := checkRange(src, sel.From, math.MinInt64, math.MaxInt64); err != nil {
+			return nil, err
+		}
 		return nil, notFound(sel.From)
 	}
 	p := &plan{src: src, sel: sel, coll: sel.From, fields: fields, opts: opts, rawFrom: math.MinInt64}
@@ -283,6 +286,9 @@ func newPlan(src Source, sel *query.Select, opts Options) (*plan, error) {
 		match = func(t model.Tags) bool { return w.tri(t) != triFalse }
 	}
 	if !p.rng.empty {
+		if err := checkRange(src, p.coll, p.rng.lo, p.rng.hi); err != nil {
+			return nil, err
+		}
 		p.series = slices.Clone(src.Series(p.coll, match))
 		keys := make(map[string]string, len(p.series))
 		for _, t := range p.series {

@@ -39,6 +39,22 @@ type Source interface {
 	Explain(collection string, series []model.Tags, min, max int64, level model.Level) ReadPlan
 }
 
+// RangeChecker is implemented by sources that can tell, before any series
+// is read, that a collection's data over [min, max] cannot be answered
+// (storage: it is in a quarantined file). A plan checks it first, so that
+// a query matching none of the series the source still knows fails too,
+// instead of answering without that data.
+type RangeChecker interface {
+	CheckRange(collection string, min, max int64) error
+}
+
+func checkRange(src Source, collection string, min, max int64) error {
+	if rc, ok := src.(RangeChecker); ok {
+		return rc.CheckRange(collection, min, max)
+	}
+	return nil
+}
+
 // Deleter is implemented by sources that can delete points; Execute needs it
 // for DELETE statements.
 type Deleter interface {

@@ -132,6 +132,8 @@ type DB struct {
 	rollGen   uint64                        // rollup generation dirty marks are made at (rollup.go)
 	rollMeta  bool                          // meta.json says rollups are maintained
 	layout    int                           // meta.json "layout" (layout.go)
+	// quarantine lists the damaged files moved aside (quarantine.go).
+	quarantine []*quarantined
 
 	// migrateCrashAt makes the layout migration fail before its step of
 	// that number (1-based), as a crash would; tests only.
@@ -247,11 +249,16 @@ func Open(dir string, opts *Options) (*DB, error) {
 		lock.unlock()
 		return nil, err
 	}
+	if err := db.loadQuarantine(); err != nil {
+		lock.unlock()
+		return nil, fmt.Errorf("scan quarantine: %w", err)
+	}
 	if err := db.loadFiles(); err != nil {
 		db.closeFiles()
 		lock.unlock()
 		return nil, err
 	}
+	db.settleQuarantine()
 	w, err := wal.Open(filepath.Join(dir, "wal"), &wal.Options{Sync: o.Sync, SegmentSize: o.WALSegmentSize, Logger: o.Logger, FS: o.FS})
 	if err != nil {
 		db.closeFiles()
@@ -419,6 +426,16 @@ func (db *DB) loadFiles() error {
 	var rolls []*rollFile
 	for _, p := range paths {
 		r, err := colfile.OpenWith(p, db.fs)
+		if err != nil && damaged(err) {
+			// One damaged file must not keep the node from serving
+			// everything else (quarantine.go).
+			dst, qerr := db.quarantineFile(p, err)
+			if qerr == nil {
+				db.addQuarantined(dst, err.Error())
+				continue
+			}
+			err = errors.Join(err, qerr)
+		}
 		if err != nil {
 			for _, f := range files {
 				f.r.Close()
@@ -946,6 +963,7 @@ func (db *DB) finishRollups(ctx context.Context, cutoff uint64) error {
 	if err := db.rollupLocked(ctx, cutoff); err != nil {
 		return err
 	}
+	db.rebuiltQuarantine(cutoff)
 	if !db.rollMeta {
 		db.rollMeta = true
 		if err := db.saveDirMeta(); err != nil {

@@ -330,7 +330,7 @@ func TestFlushFailureKeepsData(t *testing.T) {
 	if err := db.Write(ctx, []model.Point{pt("c", "d1", 1, fv("v", 1))}); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "c"), []byte("in the way"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, collectionsDir, "c"), []byte("in the way"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if err := db.Flush(ctx); err == nil {
@@ -344,7 +344,7 @@ func TestFlushFailureKeepsData(t *testing.T) {
 	if got := readAll(t, db, "c", dev, "v")["v"]; !reflect.DeepEqual(got, want) {
 		t.Fatalf("after failed flush: got %v, want %v", got, want)
 	}
-	os.Remove(filepath.Join(dir, "c"))
+	os.Remove(filepath.Join(dir, collectionsDir, "c"))
 	if err := db.Flush(ctx); err != nil {
 		t.Fatalf("second Flush: %v", err)
 	}

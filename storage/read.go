@@ -83,8 +83,18 @@ func release(srcs []fieldSources) {
 	}
 }
 
-// Read implements planner.Source.
+// Read implements planner.Source. It fails with a *QuarantineError when
+// data it needs is in a quarantined file.
 func (db *DB) Read(ctx context.Context, collection string, tags model.Tags, fields []string, min, max int64) ([]model.Column, error) {
+	if err := db.quarantineErr(collection, min, max); err != nil {
+		return nil, err
+	}
+	return db.readKept(ctx, collection, tags, fields, min, max)
+}
+
+// readKept is Read over the files kept, quarantined ones left out: what
+// rollups are built from.
+func (db *DB) readKept(ctx context.Context, collection string, tags model.Tags, fields []string, min, max int64) ([]model.Column, error) {
 	srcs, err := db.snapshot(collection, tags, fields, min, max)
 	if err != nil {
 		return nil, err
@@ -168,6 +178,9 @@ func readBlocksExcept(fc *fileCol, k int, min, max int64, skip map[[2]int]bool) 
 // rollup buckets that whole() accepts become summaries, everything else
 // comes from finer levels and raw data.
 func (db *DB) ReadParts(ctx context.Context, collection string, tags model.Tags, field string, min, max int64, whole func(lo, hi int64) bool, level model.Level) ([]model.Part, error) {
+	if err := db.quarantineErr(collection, min, max); err != nil {
+		return nil, err
+	}
 	if level != model.LevelRaw {
 		if rs, ok := db.takeRollSnap(collection, tags, level, min, max); ok {
 			defer rs.release()

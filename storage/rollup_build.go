@@ -267,7 +267,7 @@ func (db *DB) buildGroup(ctx context.Context, w *rollupWork) ([len(levelNamesFor
 func (db *DB) rollRaw(ctx context.Context, w *rollupWork, content partitionRows, hours []int64) error {
 	lo, hi := hours[0], bucketEnd(model.Level1h, hours[len(hours)-1])
 	for _, tags := range w.series {
-		cols, err := db.Read(ctx, w.coll, tags, w.fields, lo, hi)
+		cols, err := db.readKept(ctx, w.coll, tags, w.fields, lo, hi)
 		if err != nil {
 			return err
 		}

@@ -242,3 +242,33 @@ func TestMigrateOldLayout(t *testing.T) {
 		})
 	}
 }
+
+// TestFieldNamesHoldingTheRollupSeparator: a field whose name holds the
+// byte that separates a rollup column's field name from its kind is still
+// known from the rollup files alone once its raw data is gone.
+func TestFieldNamesHoldingTheRollupSeparator(t *testing.T) {
+	dir := t.TempDir()
+	db := openTest(t, dir)
+	fields := []string{"a" + colSep + "b", "a" + colSep + "1", colSep, "x" + colSep}
+	for i, f := range fields {
+		if err := db.Write(context.Background(), []model.Point{pt("c", "d", int64(i), model.Field{Key: f, Value: model.Int(int64(i))})}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range colFiles(t, dir) {
+		if err := os.Remove(f); err != nil { // raw data gone, as retention would
+			t.Fatal(err)
+		}
+	}
+	db = openTest(t, dir)
+	defer db.Close()
+	got, _ := db.Fields("c")
+	for _, f := range fields {
+		if got[f] != model.KindInt {
+			t.Errorf("field %q from rollups: kind %v, want int (fields %q)", f, got[f], got)
+		}
+	}
+}

@@ -220,10 +220,15 @@ func rollupColumn(field string, k model.Kind) string {
 	return field + colSep + strconv.Itoa(int(k))
 }
 
-// parseRollupColumn splits a rollup column name.
+// parseRollupColumn splits a rollup column name at its last colSep: a
+// field name may hold colSep too, the kind never does.
 func parseRollupColumn(name string) (string, model.Kind, bool) {
-	f, k, ok := strings.Cut(name, colSep)
-	if !ok || len(k) != 1 || k[0] < '1' || k[0] > '5' {
+	i := strings.LastIndex(name, colSep)
+	if i < 0 {
+		return "", 0, false
+	}
+	f, k := name[:i], name[i+len(colSep):]
+	if len(k) != 1 || k[0] < '1' || k[0] > '5' {
 		return "", 0, false
 	}
 	return f, model.Kind(k[0] - '0'), true

@@ -925,7 +925,8 @@ func (db *DB) flushLocked(ctx context.Context) error {
 		written = append(written, &dataFile{path: path, r: r, meta: r.Meta()})
 	}
 	if werr == nil {
-		if err := db.fs.SyncDir(db.dir); err != nil {
+		// New collection directories are entries of collections/.
+		if err := db.fs.SyncDir(filepath.Join(db.dir, collectionsDir)); err != nil {
 			werr = fmt.Errorf("sync data dir: %w", err)
 		}
 	}

@@ -181,7 +181,7 @@ func writeJSON(t *testing.T, path string, v any) {
 // "quarantine"), opens with everything in place, and a migration
 // interrupted after any number of its renames finishes at the next open.
 func TestMigrateOldLayout(t *testing.T) {
-	names := []string{"plain", "collections", "quarantine", "Cpu", "a/b", "~x", "é", "layout.tmp"}
+	names := []string{"plain", "collections", "collections.json", "quarantine", "wal", "LOCK", "Cpu", "a/b", "~x", "é", "layout.tmp"}
 	build := func(t *testing.T) string {
 		dir := t.TempDir()
 		db := openTest(t, dir)

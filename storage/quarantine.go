@@ -211,7 +211,9 @@ func (db *DB) settleQuarantine() {
 		}
 		db.markSpan(c, q.group, q.From, q.To)
 		q.gen = db.rollGen
-		if q.level != model.LevelRaw && !c.settings.NoRollups && q.From >= db.horizon(c, model.LevelRaw) {
+		// A rollup file of a collection without rollups has nothing to
+		// rebuild: the next rollup pass just removes it.
+		if q.level != model.LevelRaw && (c.settings.NoRollups || q.From >= db.horizon(c, model.LevelRaw)) {
 			q.Rebuilding = true
 		}
 	}

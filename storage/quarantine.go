@@ -182,7 +182,7 @@ func (db *DB) loadQuarantine() error {
 		return nil
 	}
 	return db.walk(root, func(path string) error {
-		db.addQuarantined(path, "found in quarantine")
+		db.addQuarantined(path, foundInQuarantine)
 		return nil
 	})
 }
@@ -218,7 +218,20 @@ func (db *DB) settleQuarantine() {
 		}
 	}
 	sort.Slice(db.quarantine, func(i, j int) bool { return db.quarantine[i].Path < db.quarantine[j].Path })
+	for _, q := range db.quarantine {
+		switch {
+		case q.Rebuilding:
+			db.log.Warn("quarantined rollup file; its buckets are rebuilt from raw data by the next flush", "path", q.Path)
+		case q.Reason == foundInQuarantine:
+			db.log.Error("file in quarantine; queries over its range fail until it is deleted or restored",
+				"path", q.Path, "collection", q.Collection, "from", fmtNanos(q.From), "to", fmtNanos(q.To))
+		}
+	}
 }
+
+// foundInQuarantine is the reason given for a file already in quarantine
+// at Open.
+const foundInQuarantine = "found in quarantine"
 
 // rebuiltQuarantine deletes the quarantined rollup files whose buckets a
 // rollup pass up to cutoff has rebuilt. The caller holds flushMu.
@@ -241,6 +254,41 @@ func (db *DB) rebuiltQuarantine(cutoff uint64) {
 		}
 		db.log.Info("rollups of a quarantined file rebuilt from raw data; file removed", "path", path)
 	}
+}
+
+// expireQuarantine deletes the quarantined files that retention would
+// have dropped by now, ending their quarantine. The caller holds flushMu.
+func (db *DB) expireQuarantine() error {
+	db.mu.Lock()
+	var gone []*quarantined
+	if len(db.quarantine) > 0 {
+		byDir := make(map[string]*collection, len(db.colls))
+		for _, c := range db.colls {
+			byDir[collDirName(c.name)] = c
+		}
+		db.quarantine = slices.DeleteFunc(db.quarantine, func(q *quarantined) bool {
+			c := byDir[q.dir]
+			if c == nil || q.Rebuilding || q.level == model.Level1y {
+				return false
+			}
+			if from := db.horizon(c, q.level); from != math.MinInt64 && q.To < from {
+				gone = append(gone, q)
+				return true
+			}
+			return false
+		})
+	}
+	db.mu.Unlock()
+	var errs []error
+	for _, q := range gone {
+		path := filepath.Join(db.dir, filepath.FromSlash(q.Path))
+		if err := db.fs.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("remove expired quarantined file: %w", err))
+			continue
+		}
+		db.log.Info("quarantined file expired by retention; removed", "path", path)
+	}
+	return errors.Join(errs...)
 }
 
 // CheckRange implements planner.RangeChecker: it returns a

@@ -401,3 +401,35 @@ func TestUnrebuildableRollupFileFailsItsRange(t *testing.T) {
 		t.Fatalf("Quarantined after a flush = %+v", q)
 	}
 }
+
+// TestQuarantineEndsWithRetention: a quarantined raw file whose partition
+// retention has expired is deleted with the rest of that data, and queries
+// over its range answer again (from the rollups that remain).
+func TestQuarantineEndsWithRetention(t *testing.T) {
+	dir, day0 := quarantineWorld(t)
+	victim := dataFileOf(t, dir, "", "20260301T")
+	truncateTo(t, victim, 10)
+	now := time.Unix(0, day0+qDay+qDay/2)
+	db, err := Open(dir, &Options{Logger: quiet, FlushInterval: -1, NumGroups: 1, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if q := db.Quarantined(); len(q) != 1 {
+		t.Fatalf("Quarantined = %+v", q)
+	}
+	var s CollectionSettings
+	s.Retention[model.LevelRaw] = 12 * time.Hour // raw keeps from day 1
+	if err := db.SetSettings(context.Background(), "c", s); err != nil {
+		t.Fatal(err)
+	}
+	if q := db.Quarantined(); len(q) != 0 {
+		t.Fatalf("Quarantined after retention expired its range = %+v", q)
+	}
+	if left := dirFiles(t, filepath.Join(dir, quarantineDir)); len(left) != 0 {
+		t.Errorf("quarantine holds %v", left)
+	}
+	if _, err := queryErr(db, "SELECT count(n) FROM c", false); err != nil {
+		t.Errorf("query after the quarantine expired: %v", err)
+	}
+}

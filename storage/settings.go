@@ -300,7 +300,7 @@ func (db *DB) enforceRetentionLocked(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("remove expired file: %w", err))
 		}
 	}
-	errs = append(errs, db.removeRollFiles(rollGone))
+	errs = append(errs, db.removeRollFiles(rollGone), db.expireQuarantine())
 	if n := len(rawGone) + len(rollGone); n > 0 {
 		db.log.Info("retention dropped files", "raw", len(rawGone), "rollup", len(rollGone))
 	}

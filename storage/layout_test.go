@@ -3,14 +3,17 @@ package storage
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/soltixdb/soltix/model"
 	"github.com/soltixdb/soltix/storage/vfs"
+	"github.com/soltixdb/soltix/storage/vfs/errorfs"
 )
 
 // engineLikeNames are collection names that look like what the engine
@@ -228,6 +231,19 @@ func TestMigrateOldLayout(t *testing.T) {
 	})
 	// Crash after k renames: simulate by running the migration with a
 	// budget of k steps, then opening normally.
+	// Through the fault seam: Open's k-th rename fails (EIO), Open fails,
+	// and the next Open finishes the job.
+	for k := 0; k < len(names)+2; k++ { // each collection, meta.json, the final rename
+		t.Run(fmt.Sprintf("rename-%d-fails", k), func(t *testing.T) {
+			dir := build(t)
+			fs := errorfs.New(vfs.Default)
+			fs.Inject(errorfs.Rule{Op: errorfs.OpRename, After: k, Err: syscall.EIO})
+			if _, err := Open(dir, &Options{Logger: quiet, FlushInterval: -1, NumGroups: 4, FS: fs}); !errors.Is(err, syscall.EIO) {
+				t.Fatalf("Open with rename %d failing = %v, want EIO", k, err)
+			}
+			check(t, dir)
+		})
+	}
 	// The steps: create the staging directory, one rename per collection,
 	// meta.json, the final rename.
 	for k := 1; k <= len(names)+3; k++ {

@@ -209,6 +209,8 @@ func (f *dataFile) close() { f.closeOnce.Do(func() { f.r.Close() }) }
 
 // dataDirMeta is the data directory's own description, in meta.json.
 type dataDirMeta struct {
+	// Format is 1 for the first layout and 2 from layout 2 on, which
+	// versions that know only format 1 refuse to open.
 	Format    int `json:"format"`
 	NumGroups int `json:"num_groups"`
 	// Rollups is 1 once every collection's rollups have been built; a
@@ -323,7 +325,7 @@ func (db *DB) loadDirMeta(configuredGroups int) error {
 		if err := json.Unmarshal(b, &m); err != nil {
 			return fmt.Errorf("read %s: %w", path, err)
 		}
-		if m.Format != 1 || m.NumGroups <= 0 {
+		if m.Format < 1 || m.Format > 2 || m.NumGroups <= 0 {
 			return fmt.Errorf("read %s: unsupported format %d or num_groups %d", path, m.Format, m.NumGroups)
 		}
 		if configuredGroups > 0 && configuredGroups != m.NumGroups {
@@ -346,6 +348,11 @@ func (db *DB) loadDirMeta(configuredGroups int) error {
 // saveDirMeta writes meta.json.
 func (db *DB) saveDirMeta() error {
 	m := dataDirMeta{Format: 1, NumGroups: db.opts.NumGroups, Layout: db.layout}
+	if db.layout >= 2 {
+		// Format 1 readers would write collections where this layout
+		// no longer looks for them: make them refuse the directory.
+		m.Format = 2
+	}
 	if db.rollMeta {
 		m.Rollups = 1
 	}

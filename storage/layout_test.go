@@ -216,7 +216,7 @@ func TestMigrateOldLayout(t *testing.T) {
 		}
 		var m dataDirMeta
 		b, err := os.ReadFile(filepath.Join(dir, "meta.json"))
-		if err != nil || json.Unmarshal(b, &m) != nil || m.Layout != currentLayout {
+		if err != nil || json.Unmarshal(b, &m) != nil || m.Layout != currentLayout || m.Format != 2 {
 			t.Errorf("meta.json after migration: %s, %v", b, err)
 		}
 		for _, n := range names {

@@ -112,8 +112,12 @@ func (db *DB) quarantineFile(path string, reason error) (string, error) {
 	}
 	dst := filepath.Join(db.dir, quarantineDir, rel)
 	for i := 1; ; i++ {
-		if _, err := db.fs.Stat(dst); errors.Is(err, os.ErrNotExist) {
+		_, err := db.fs.Stat(dst)
+		if errors.Is(err, os.ErrNotExist) {
 			break
+		}
+		if err != nil {
+			return "", fmt.Errorf("quarantine %s: %w", path, err)
 		}
 		dst = filepath.Join(db.dir, quarantineDir, rel) + "." + strconv.Itoa(i)
 	}
@@ -170,7 +174,10 @@ func (db *DB) addQuarantined(path, reason string) {
 		}
 	} else if t, err := time.Parse("20060102T150405Z", partitionName(orig)); err == nil {
 		q.From = t.UnixNano()
-		q.To = q.From + db.opts.PartitionDuration.Nanoseconds() - 1
+		q.To = math.MaxInt64
+		if d := db.opts.PartitionDuration.Nanoseconds(); q.From <= math.MaxInt64-d {
+			q.To = q.From + d - 1
+		}
 	}
 	db.quarantine = append(db.quarantine, q)
 }

@@ -37,6 +37,12 @@
 // rp, org and bucket parameters are accepted and ignored, and so is any
 // Authorization header.
 //
+// GET and HEAD /ping answer 204 with InfluxDB 1.x's version headers, and
+// GET or POST /query answers the database statements InfluxDB 1.x clients
+// send on start (SHOW DATABASES lists one database, "soltix"; CREATE
+// DATABASE succeeds and changes nothing; DROP DATABASE is refused with
+// 400); any other statement there answers 400 (docs/influx.md).
+//
 // Bodies may be gzip-compressed (Content-Encoding: gzip); any other encoding
 // answers 415. Options.MaxBodyBytes limits the body both as sent and after
 // decompression; a larger body answers 413 and nothing is written.

@@ -88,6 +88,9 @@ type Options struct {
 	// other than the server's own that may send state-changing requests
 	// and read answers (CORS); "*" allows every origin.
 	AllowedOrigins []string
+	// Version is Soltix's version, sent in the X-Soltix-Version header of
+	// the InfluxDB-compatible endpoints. Empty sends no header.
+	Version string
 }
 
 // executeFunc runs a parsed statement; planner.ExecuteWith in production.
@@ -170,6 +173,10 @@ func (s *server) routes() *chi.Mux {
 	r.Post("/api/v1/write", s.writeV1)
 	r.Post("/write", s.writeInfluxV1)
 	r.Post("/api/v2/write", s.writeInfluxV2)
+	r.Get("/ping", s.ping)
+	r.Head("/ping", s.ping)
+	r.Get("/query", s.influxQuery)
+	r.Post("/query", s.influxQuery)
 
 	r.Get("/api/v1/query", s.query)
 	r.Post("/api/v1/query", s.query)

@@ -255,6 +255,7 @@ func (c *Config) httpOptions(listen string, log *slog.Logger) httpapi.Options {
 		AllowedOrigins:       c.HTTP.AllowedOrigins,
 		OpenAPI:              soltix.OpenAPI,
 		Logger:               log,
+		Version:              version,
 	}
 }
 

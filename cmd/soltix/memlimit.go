@@ -13,11 +13,12 @@ import (
 // collector lets the heap grow to twice what is live, and at high ingest
 // rates the live heap holds two generations of in-memory points (the one
 // being flushed and the one filling), so the peak is four times a
-// generation. The default limit scales with max_memory_points.
+// generation. The default limit scales with max_memory_points: 96 MiB per
+// million points (about 100 bytes a point), so 384 MiB with the default.
 const (
-	defaultMemoryPoints   = 4_000_000 // storage.Options' default
-	memoryBytesPerPoint   = 96
-	minDefaultMemoryLimit = 256 << 20
+	defaultMemoryPoints         = 4_000_000 // storage.Options' default
+	memoryBytesPerMillionPoints = 96 << 20
+	minDefaultMemoryLimit       = 256 << 20
 )
 
 // parseSize parses a byte count written as an integer with an optional
@@ -70,7 +71,25 @@ func (c *Config) memoryLimit(getenv func(string) string) (int64, bool, error) {
 	if points <= 0 {
 		points = defaultMemoryPoints
 	}
-	return max(minDefaultMemoryLimit, memoryBytesPerPoint*points), true, nil
+	if points > math.MaxInt64/memoryBytesPerMillionPoints {
+		return math.MaxInt64, true, nil
+	}
+	n := (points*memoryBytesPerMillionPoints + 999_999) / 1_000_000
+	return max(minDefaultMemoryLimit, n), true, nil
+}
+
+// formatSize writes a byte count in the largest binary unit that divides
+// it exactly ("384 MiB", "1 GiB", "1000 B"), the units parseSize reads.
+func formatSize(n int64) string {
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if n >= u.mult && n%u.mult == 0 {
+			return strconv.FormatInt(n/u.mult, 10) + " " + u.suffix
+		}
+	}
+	return strconv.FormatInt(n, 10) + " B"
 }
 
 // applyMemoryLimit sets the heap's soft limit from the configuration.
@@ -82,6 +101,6 @@ func applyMemoryLimit(c *Config, getenv func(string) string, log *slog.Logger) {
 		log.Info("no memory limit from the configuration", "GOMEMLIMIT", getenv("GOMEMLIMIT"))
 	default:
 		debug.SetMemoryLimit(n)
-		log.Info("memory limit", "bytes", n)
+		log.Info("memory limit", "limit", formatSize(n), "bytes", n)
 	}
 }

@@ -1,6 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"log/slog"
+	"math"
+	"runtime/debug"
 	"strings"
 	"testing"
 )
@@ -47,8 +51,10 @@ func TestMemoryLimit(t *testing.T) {
 		wantSet   bool
 		wantError string
 	}{
-		{name: "default", want: 96 * 4_000_000, wantSet: true},
-		{name: "scales with memory points", points: 10_000_000, want: 960_000_000, wantSet: true},
+		{name: "default", want: 384 << 20, wantSet: true},
+		{name: "scales with memory points", points: 10_000_000, want: 960 << 20, wantSet: true},
+		{name: "rounds up to a byte", points: 4_000_001, want: 384<<20 + 101, wantSet: true},
+		{name: "huge saturates", points: math.MaxInt, want: math.MaxInt64, wantSet: true},
 		{name: "floor", points: 100_000, want: 256 << 20, wantSet: true},
 		{name: "explicit", limit: "1GiB", want: 1 << 30, wantSet: true},
 		{name: "off", limit: "off"},
@@ -78,5 +84,29 @@ func TestMemoryLimit(t *testing.T) {
 				t.Fatalf("memoryLimit = %d, %v, %v; want %d, %v", n, set, err, tc.want, tc.wantSet)
 			}
 		})
+	}
+}
+
+// TestMemoryLimitLogged checks that the limit the log reports is the one
+// docs/operations.md names: 384 MiB by default.
+func TestMemoryLimitLogged(t *testing.T) {
+	prev := debug.SetMemoryLimit(-1)
+	defer debug.SetMemoryLimit(prev)
+	for _, tc := range []struct {
+		limit string
+		want  string
+	}{
+		{"", `limit="384 MiB" bytes=402653184`},
+		{"2GiB", `limit="2 GiB" bytes=2147483648`},
+		{"1000MB", `limit="1000000000 B" bytes=1000000000`},
+		{"1536KiB", `limit="1536 KiB" bytes=1572864`},
+	} {
+		var buf bytes.Buffer
+		c := defaultConfig()
+		c.MemoryLimit = tc.limit
+		applyMemoryLimit(&c, func(string) string { return "" }, slog.New(slog.NewTextHandler(&buf, nil)))
+		if !strings.Contains(buf.String(), tc.want) {
+			t.Errorf("memory_limit %q logs %q, want %q", tc.limit, buf.String(), tc.want)
+		}
 	}
 }

@@ -1,0 +1,124 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// TestInfluxPing checks /ping as InfluxDB 1.x clients call it on start.
+func TestInfluxPing(t *testing.T) {
+	for _, tc := range []struct {
+		method, target string
+		code           int
+		body           string
+	}{
+		{"GET", "/ping", 204, ""},
+		{"HEAD", "/ping", 204, ""},
+		{"GET", "/ping?verbose=true", 200, `{"version":"` + InfluxCompatVersion + `"}`},
+		{"GET", "/ping?verbose=false", 204, ""},
+		{"HEAD", "/ping?verbose=true", 204, ""},
+	} {
+		s, _ := newTestServer(t, Options{Version: "v1.2.3"})
+		rec := do(s.mux, tc.method, tc.target, nil, nil)
+		if rec.Code != tc.code || strings.TrimSpace(rec.Body.String()) != tc.body {
+			t.Errorf("%s %s: %d %q, want %d %q", tc.method, tc.target, rec.Code, rec.Body, tc.code, tc.body)
+		}
+		for h, want := range map[string]string{
+			"X-Influxdb-Version": InfluxCompatVersion, "X-Influxdb-Build": "OSS", "X-Soltix-Version": "v1.2.3",
+		} {
+			if got := rec.Header().Get(h); got != want {
+				t.Errorf("%s %s: %s = %q, want %q", tc.method, tc.target, h, got, want)
+			}
+		}
+	}
+}
+
+// TestInfluxQuery checks the database statements of InfluxDB 1.x's /query
+// endpoint, sent the ways Telegraf, TSBS's loader, the influx CLI and the
+// npm client send them.
+func TestInfluxQuery(t *testing.T) {
+	show := `{"statement_id":0,"series":[{"name":"databases","columns":["name"],"values":[["soltix"]]}]}`
+	tests := []struct {
+		name   string
+		method string
+		q      string // sent in the URL for GET, as a form for POST
+		inURL  bool   // POST with q in the URL and no body (TSBS's drop)
+		code   int
+		body   string // whole body for 200, substring of the error otherwise
+	}{
+		{name: "show databases GET", method: "GET", q: "SHOW DATABASES", code: 200, body: `{"results":[` + show + `]}`},
+		{name: "show databases lower case", method: "GET", q: "show databases", code: 200, body: `{"results":[` + show + `]}`},
+		{name: "show databases POST", method: "POST", q: "SHOW DATABASES", code: 200, body: `{"results":[` + show + `]}`},
+		{name: "telegraf create", method: "POST", q: `CREATE DATABASE "telegraf"`, code: 200, body: `{"results":[{"statement_id":0}]}`},
+		{name: "tsbs create by GET", method: "GET", q: "CREATE DATABASE benchmark WITH REPLICATION 1", code: 200, body: `{"results":[{"statement_id":0}]}`},
+		{name: "create with retention", method: "POST", q: "create database x with duration 7d replication 1 shard duration 1h name rp", code: 200, body: `{"results":[{"statement_id":0}]}`},
+		{name: "create if not exists", method: "POST", q: "CREATE DATABASE IF NOT EXISTS x", code: 200, body: `{"results":[{"statement_id":0}]}`},
+		{name: "create escaped name", method: "POST", q: `CREATE DATABASE "we\"ird db"`, code: 200, body: `{"results":[{"statement_id":0}]}`},
+		{name: "create soltix again", method: "POST", q: "CREATE DATABASE soltix", code: 200, body: `{"results":[{"statement_id":0}]}`},
+		{name: "two statements", method: "POST", q: "CREATE DATABASE a; SHOW DATABASES;", code: 200,
+			body: `{"results":[{"statement_id":0},` + strings.Replace(show, `"statement_id":0`, `"statement_id":1`, 1) + `]}`},
+		{name: "drop refused", method: "POST", q: "DROP DATABASE telegraf", code: 400, body: `drop database \"telegraf\" refused`},
+		{name: "drop soltix refused", method: "POST", q: "drop database soltix", inURL: true, code: 400, body: "DELETE FROM"},
+		{name: "drop refused before create runs", method: "POST", q: "CREATE DATABASE a; DROP DATABASE a", code: 400, body: "refused"},
+		{name: "select not served", method: "GET", q: "SELECT * FROM cpu", code: 400, body: "/api/v1/query"},
+		{name: "show measurements not served", method: "GET", q: "SHOW MEASUREMENTS", code: 400, body: "issue 16"},
+		{name: "show databases extra", method: "GET", q: "SHOW DATABASES x", code: 400, body: "issue 16"},
+		{name: "create without name", method: "POST", q: "CREATE DATABASE", code: 400, body: "needs a database name"},
+		{name: "create junk after name", method: "POST", q: "CREATE DATABASE a b", code: 400, body: `unexpected \"b\"`},
+		{name: "create string name", method: "POST", q: "CREATE DATABASE 'a'", code: 400, body: "needs a database name"},
+		{name: "unterminated", method: "POST", q: `CREATE DATABASE "a`, code: 400, body: "unterminated"},
+		{name: "missing q", method: "GET", q: "", code: 400, body: `missing required parameter \"q\"`},
+		{name: "only semicolons", method: "GET", q: " ; ;", code: 400, body: `missing required parameter \"q\"`},
+		{name: "too many statements", method: "GET", q: strings.Repeat("SHOW DATABASES;", maxInfluxStatements+1), code: 400, body: "more than 100 statements"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, st := newTestServer(t, Options{})
+			v := url.Values{"q": {tc.q}, "db": {"telegraf"}, "u": {"user"}, "p": {"pw"}, "epoch": {"ms"}}
+			target := "/query"
+			var body []byte
+			header := http.Header{}
+			if tc.method == "GET" || tc.inURL {
+				target += "?" + v.Encode()
+				header.Set("Content-Type", "text/plain")
+			} else {
+				body = []byte(v.Encode())
+				header.Set("Content-Type", "application/x-www-form-urlencoded")
+			}
+			rec := do(s.mux, tc.method, target, header, body)
+			if rec.Code != tc.code {
+				t.Fatalf("%s %q: %d %s, want %d", tc.method, tc.q, rec.Code, rec.Body, tc.code)
+			}
+			got := strings.TrimSpace(rec.Body.String())
+			if !json.Valid([]byte(got)) {
+				t.Fatalf("%s %q: body is not JSON: %s", tc.method, tc.q, got)
+			}
+			if tc.code == 200 && got != tc.body || tc.code != 200 && !strings.Contains(got, tc.body) {
+				t.Errorf("%s %q: body %s, want %s", tc.method, tc.q, got, tc.body)
+			}
+			if tc.code != 200 && !strings.HasPrefix(got, `{"error":`) {
+				t.Errorf("%s %q: error body %s is not InfluxDB's {\"error\": ...}", tc.method, tc.q, got)
+			}
+			if rec.Header().Get("X-Influxdb-Version") != InfluxCompatVersion {
+				t.Errorf("X-Influxdb-Version = %q", rec.Header().Get("X-Influxdb-Version"))
+			}
+			if st.writeCalls() != 0 || len(st.deletes) != 0 || st.flushes != 0 {
+				t.Errorf("%q changed the store: %d writes, %d deletes, %d flushes", tc.q, st.writeCalls(), len(st.deletes), st.flushes)
+			}
+		})
+	}
+}
+
+// TestInfluxQueryBodyLimit checks that a /query form body is bounded like
+// every other body.
+func TestInfluxQueryBodyLimit(t *testing.T) {
+	s, _ := newTestServer(t, Options{MaxBodyBytes: 64})
+	body := []byte("q=" + url.QueryEscape("SHOW DATABASES"+strings.Repeat(" ", 100)))
+	rec := do(s.mux, "POST", "/query", http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}, body)
+	if rec.Code != http.StatusRequestEntityTooLarge {
+		t.Fatalf("got %d %s, want 413", rec.Code, rec.Body)
+	}
+}

@@ -22,14 +22,15 @@ import (
 	"github.com/soltixdb/soltix/internal/bench"
 )
 
-const benchUsage = `soltix bench loads a data set over HTTP and runs query suites.
+const benchUsage = `Usage: soltix bench [flags]
+
+Load a data set over HTTP and run query suites.
 
 It starts its own server (this binary's "serve", in a temporary data
 directory, so that it can report the server's peak memory and bytes on
 disk), or uses --server. The data is TSBS-like cpu-only (100 hosts, 10 s,
 one day: 8.64 M integer values) or IoT trucks, generated in memory before
 the clock starts, or read from --file.
-
 `
 
 // benchReport is the --json output.
@@ -69,12 +70,6 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 func benchCmd(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, benchUsage)
-		fmt.Fprintln(stderr, "Flags:")
-		fs.PrintDefaults()
-	}
 	server := fs.String("server", "", "URL of a running server (default: start one)")
 	dataDir := fs.String("data-dir", "", "data directory of the server bench starts (default: a temporary one, removed afterwards)")
 	dataset := fs.String("dataset", "cpu", "data set to generate: cpu (TSBS cpu-only) or iot")
@@ -92,14 +87,11 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 	seed := fs.Uint64("seed", 1, "random seed of the data and the queries")
 	walSync := fs.String("wal-sync", "always", "fsync policy of the server bench starts: always or never")
 	asJSON := fs.Bool("json", false, "print one JSON report instead of text")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := parseFlags(fs, args, benchUsage, stdout, stderr); !ok {
+		return code
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "soltix bench: unexpected argument %q\n", fs.Arg(0))
+		badUsage(stderr, "bench", fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
 		return 2
 	}
 	t0, err := time.Parse(time.RFC3339, *start)

@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/url"
 	"os"
@@ -162,32 +163,47 @@ func loadConfig(name string, args []string, getenv func(string) string) (Config,
 	if err := cfg.envOverrides(getenv); err != nil {
 		return cfg, err
 	}
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	configPath := fs.String("config", getenv("SOLTIX_CONFIG"), "YAML config file")
-	listen := fs.String("listen", "", "address to listen on (default "+cfg.Listen+")")
-	dataDir := fs.String("data-dir", "", "data directory (default "+cfg.DataDir+")")
-	walSync := fs.String("wal-sync", "", "WAL fsync policy: always (default) or never (unsafe: loses acknowledged writes on a crash)")
+	fs, f := serveFlags(name, cfg, getenv)
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	if *configPath != "" {
-		if err := cfg.loadFile(*configPath); err != nil {
+	if *f.configPath != "" {
+		if err := cfg.loadFile(*f.configPath); err != nil {
 			return cfg, err
 		}
 	}
-	if *listen != "" {
-		cfg.Listen = *listen
+	if *f.listen != "" {
+		cfg.Listen = *f.listen
 	}
-	if *dataDir != "" {
-		cfg.DataDir = *dataDir
+	if *f.dataDir != "" {
+		cfg.DataDir = *f.dataDir
 	}
-	if *walSync != "" {
-		cfg.Storage.WALSync = *walSync
+	if *f.walSync != "" {
+		cfg.Storage.WALSync = *f.walSync
 	}
 	return cfg, cfg.validate()
+}
+
+// serveFlagValues are the flags of a server command.
+type serveFlagValues struct {
+	configPath, listen, dataDir, walSync *string
+}
+
+// serveFlags returns the flag set of a server command, describing the
+// defaults of cfg. It prints nothing: callers print help and errors.
+func serveFlags(name string, cfg Config, getenv func(string) string) (*flag.FlagSet, serveFlagValues) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	var f serveFlagValues
+	f.configPath = fs.String("config", getenv("SOLTIX_CONFIG"), "read the YAML config `FILE` (or SOLTIX_CONFIG's)")
+	f.listen = fs.String("listen", "", "listen on `ADDR`, host:port; port 0 picks a free one (default "+cfg.Listen+")")
+	f.dataDir = fs.String("data-dir", "", "keep the data in `DIR` (default "+cfg.DataDir+")")
+	f.walSync = fs.String("wal-sync", "", "fsync the WAL by `POLICY`: always, or never (unsafe: a crash loses acknowledged writes) (default always)")
+	return fs, f
 }
 
 func (c *Config) validate() error {
@@ -255,7 +271,7 @@ func (c *Config) httpOptions(listen string, log *slog.Logger) httpapi.Options {
 		AllowedOrigins:       c.HTTP.AllowedOrigins,
 		OpenAPI:              soltix.OpenAPI,
 		Logger:               log,
-		Version:              version,
+		Version:              buildVersion(),
 	}
 }
 

@@ -3,7 +3,11 @@
 //
 //	soltix serve   [--config FILE] [--listen ADDR] [--data-dir DIR]   a complete single-node database
 //	soltix query   [--server URL] [--format table|json|csv] 'SELECT ...'
+//	soltix bench   [--dataset cpu|iot] [--server URL] ...
 //	soltix version
+//
+// Every command's --help (or -h) prints its usage to stdout and exits 0; a
+// bad flag exits 2.
 //
 // The cluster roles (router, storage) and the benchmark tool arrive with
 // their issues. See README.md.
@@ -19,6 +23,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"sort"
 	"syscall"
 	"time"
@@ -30,24 +35,46 @@ import (
 const usage = `Soltix, a time-series database.
 
 Usage:
-  soltix serve [--config FILE] [--listen ADDR] [--data-dir DIR] [--wal-sync always|never]
-        run a complete single-node database (default 127.0.0.1:5050, data in ./data)
-  soltix query [--server URL] [--format table|json|csv] [--epoch ns|us|ms|s] 'SELECT ...'
-        run a query against a server and print the result
-  soltix bench [--dataset cpu|iot] [--file F] [--clients N] [--batch N] [--gzip] [--server URL] [--json]
-        load generated TSBS-like data over HTTP and time it and the TSBS devops queries
-        (soltix bench -h lists every flag)
+  soltix serve [--config FILE] [--listen ADDR] [--data-dir DIR]
+               [--wal-sync always|never]
+        Run a complete single-node database (default 127.0.0.1:5050, data
+        in ./data).
+  soltix query [--server URL] [--format table|json|csv] [--epoch ns|us|ms|s]
+               'SELECT ...'
+        Run a query against a server and print the result.
+  soltix bench [--dataset cpu|iot] [--file F] [--clients N] [--batch N]
+               [--gzip] [--server URL] [--json]
+        Load generated TSBS-like data over HTTP and time it and the TSBS
+        devops queries.
   soltix version
+        Print the version, VCS revision and Go version of this build.
+
+'soltix COMMAND --help' describes every flag of a command.
 
 Environment: SOLTIX_CONFIG, SOLTIX_LISTEN, SOLTIX_DATA_DIR, SOLTIX_WAL_SYNC,
 SOLTIX_SHARD_TAG, SOLTIX_MAX_BODY_BYTES, SOLTIX_MAX_INFLIGHT_BODY_BYTES,
 SOLTIX_ALLOWED_ORIGINS, SOLTIX_ALLOWED_HOSTS, SOLTIX_FLUSH_INTERVAL,
-SOLTIX_MEMORY_LIMIT, SOLTIX_LOG_LEVEL, SOLTIX_LOG_FORMAT, SOLTIX_SERVER (for
-query). Flags override the config file,
-which overrides the environment.
+SOLTIX_MEMORY_LIMIT, SOLTIX_LOG_LEVEL, SOLTIX_LOG_FORMAT, and SOLTIX_SERVER
+for query. Flags override the config file, which overrides the environment.
 `
 
-// version is set at build time with -ldflags "-X main.version=...".
+const serveIntro = `Usage: soltix serve [flags]
+
+Run a complete single-node database until SIGINT or SIGTERM, then stop
+gracefully: finish the requests in flight, flush memory to files, exit 0.
+Configuration comes from defaults, SOLTIX_* environment variables, the YAML
+file of --config, then these flags (docs/operations.md lists every key).
+`
+
+const versionIntro = `Usage: soltix version
+
+Print the version of this build, the VCS revision, its time and whether the
+tree had uncommitted changes (from the build information go build records),
+and the Go version. 'soltix --version' and 'soltix -v' do the same.
+`
+
+// version is set at build time with -ldflags "-X main.version=...";
+// otherwise the version comes from the build information.
 var version = "dev"
 
 func main() {
@@ -64,10 +91,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return serve(args[1:], stdout, stderr)
 	case "query":
 		return queryCmd(args[1:], stdout, stderr)
-	case "version", "--version":
-		fmt.Fprintln(stdout, "soltix", version)
-		return 0
-	case "help", "-h", "--help":
+	case "version", "--version", "-version", "-v":
+		return versionCmd(args[1:], stdout, stderr)
+	case "help", "-h", "-help", "--help":
+		if len(args) == 2 && args[0] == "help" {
+			switch args[1] {
+			case "serve", "query", "bench", "version":
+				return run([]string{args[1], "--help"}, stdout, stderr)
+			}
+		}
 		fmt.Fprint(stdout, usage)
 		return 0
 	case "bench":
@@ -78,6 +110,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "soltix: unknown command %q\n\n%s", args[0], usage)
 	return 2
+}
+
+// versionCmd prints versionText of this binary.
+func versionCmd(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("version", flag.ContinueOnError)
+	if code, ok := parseFlags(fs, args, versionIntro, stdout, stderr); !ok {
+		return code
+	}
+	if fs.NArg() > 0 {
+		badUsage(stderr, "version", fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
+		return 2
+	}
+	bi, ok := debug.ReadBuildInfo()
+	fmt.Fprint(stdout, versionText(version, bi, ok))
+	return 0
 }
 
 func newLogger(cfg *Config, w io.Writer) *slog.Logger {
@@ -96,9 +143,11 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	cfg, err := loadConfig("serve", args, os.Getenv)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fs, _ := serveFlags("serve", defaultConfig(), os.Getenv)
+			writeUsage(stdout, fs, serveIntro)
 			return 0
 		}
-		fmt.Fprintln(stderr, "soltix serve:", err)
+		badUsage(stderr, "serve", err.Error())
 		return 2
 	}
 	log := newLogger(&cfg, stderr)
@@ -126,7 +175,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	// HTTP/1.1 and h2c on one port, with the connection limits.
 	srv := httpapi.NewServer(handler, cfg.serverConfig(log))
 
-	fmt.Fprintf(stdout, "soltix %s serving on http://%s (data in %s)\n", version, ln.Addr(), cfg.DataDir)
+	fmt.Fprintf(stdout, "soltix %s serving on http://%s (data in %s)\n", buildVersion(), ln.Addr(), cfg.DataDir)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -151,6 +152,126 @@ func TestConfigCollections(t *testing.T) {
 		}
 		if err == nil || !strings.Contains(err.Error(), bad.want) {
 			t.Errorf("%q: error %v, want one mentioning %q", bad.yaml, err, bad.want)
+		}
+	}
+}
+
+// TestCommandHelp runs every command with --help, -h and a bad flag: help
+// goes to stdout with exit code 0, a bad flag to stderr with 2, and no
+// line of any help is wider than 80 columns or broken inside a word.
+func TestCommandHelp(t *testing.T) {
+	commands := []string{"serve", "query", "bench", "version"}
+	type tc struct {
+		args     []string
+		code     int
+		stdout   string // substring; "" means stdout must be empty
+		stderr   string // substring; "" means stderr must be empty
+		wrapping bool   // check the width of stdout
+	}
+	var tests []tc
+	for _, c := range commands {
+		tests = append(tests,
+			tc{args: []string{c, "--help"}, code: 0, stdout: "Usage: soltix " + c, wrapping: true},
+			tc{args: []string{c, "-h"}, code: 0, stdout: "Usage: soltix " + c, wrapping: true},
+			tc{args: []string{c, "-help"}, code: 0, stdout: "Usage: soltix " + c, wrapping: true},
+			tc{args: []string{"help", c}, code: 0, stdout: "Usage: soltix " + c, wrapping: true},
+			tc{args: []string{c, "--no-such-flag"}, code: 2, stderr: "-no-such-flag"},
+		)
+	}
+	tests = append(tests,
+		tc{args: []string{"--help"}, code: 0, stdout: "Usage:", wrapping: true},
+		tc{args: []string{"-h"}, code: 0, stdout: "Usage:", wrapping: true},
+		tc{args: []string{"help"}, code: 0, stdout: "Usage:", wrapping: true},
+		tc{args: nil, code: 2, stderr: "Usage:"},
+		tc{args: []string{"frobnicate"}, code: 2, stderr: "unknown command"},
+		tc{args: []string{"query"}, code: 2, stderr: "want one query"},
+		tc{args: []string{"query", "--format", "xml", "SELECT 1"}, code: 2, stderr: "unknown format"},
+		tc{args: []string{"version", "extra"}, code: 2, stderr: "unexpected argument"},
+		tc{args: []string{"serve", "--wal-sync", "sometimes"}, code: 2, stderr: "wal_sync"},
+		tc{args: []string{"version"}, code: 0, stdout: "soltix "},
+		tc{args: []string{"--version"}, code: 0, stdout: "soltix "},
+		tc{args: []string{"-v"}, code: 0, stdout: "soltix "},
+	)
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := run(tt.args, &out, &errb)
+			if code != tt.code {
+				t.Fatalf("exit %d, want %d; stdout %q; stderr %q", code, tt.code, out.String(), errb.String())
+			}
+			check := func(name, got, want string) {
+				if want == "" && got != "" || !strings.Contains(got, want) {
+					t.Errorf("%s %q, want it to contain %q", name, got, want)
+				}
+			}
+			check("stdout", out.String(), tt.stdout)
+			check("stderr", errb.String(), tt.stderr)
+			if tt.wrapping {
+				checkWrapped(t, out.String())
+			}
+		})
+	}
+}
+
+// checkWrapped fails when a line is wider than 80 columns, or when a line
+// shorter than 60 ends inside a paragraph although its next word would have
+// fitted on it (a sentence wrapped mid-line).
+func checkWrapped(t *testing.T, text string) {
+	t.Helper()
+	lines := strings.Split(text, "\n")
+	for i, line := range lines {
+		if len(line) > 80 {
+			t.Errorf("line %d is %d columns wide: %q", i+1, len(line), line)
+		}
+		if strings.Contains(line, "\t") {
+			t.Errorf("line %d has a tab: %q", i+1, line)
+		}
+		if i+1 == len(lines) || strings.TrimSpace(line) == "" {
+			continue
+		}
+		next := strings.TrimSpace(lines[i+1])
+		indent := len(lines[i+1]) - len(strings.TrimLeft(lines[i+1], " "))
+		// A continuation line: same indentation, text right after text.
+		if next == "" || indent != len(line)-len(strings.TrimLeft(line, " ")) || strings.HasPrefix(next, "-") || strings.HasPrefix(next, "soltix") {
+			continue
+		}
+		if w := strings.Fields(next)[0]; len(line) < 60 && len(line)+1+len(w) <= 80 && !strings.HasSuffix(line, ":") && !strings.HasSuffix(line, ".") {
+			t.Errorf("line %d breaks early: %q, then %q would fit", i+1, line, w)
+		}
+	}
+}
+
+// TestVersionText checks the build information soltix version prints.
+func TestVersionText(t *testing.T) {
+	bi := &debug.BuildInfo{
+		GoVersion: "go1.26.0",
+		Main:      debug.Module{Path: "github.com/soltixdb/soltix", Version: "(devel)"},
+		Settings: []debug.BuildSetting{
+			{Key: "vcs.revision", Value: "1a2b3c4d5e6f7a8b9c0d"},
+			{Key: "vcs.time", Value: "2026-12-01T10:00:00Z"},
+			{Key: "vcs.modified", Value: "true"},
+		},
+	}
+	tagged := *bi
+	tagged.Main.Version = "v0.3.0"
+	for _, tc := range []struct {
+		name, ld string
+		bi       *debug.BuildInfo
+		ok       bool
+		want     []string
+	}{
+		{name: "devel tree", ld: "dev", bi: bi, ok: true, want: []string{
+			"soltix dev+1a2b3c4d5e6f+dirty\n", "module    github.com/soltixdb/soltix (devel)",
+			"revision  1a2b3c4d5e6f7a8b9c0d", "time      2026-12-01T10:00:00Z", "modified  true", "go        go1.26.0"}},
+		{name: "module version", ld: "dev", bi: &tagged, ok: true, want: []string{"soltix v0.3.0\n", "revision  1a2b3c4d5e6f7a8b9c0d"}},
+		{name: "ldflags wins", ld: "v9.9.9", bi: &tagged, ok: true, want: []string{"soltix v9.9.9\n", "module    github.com/soltixdb/soltix v0.3.0"}},
+		{name: "no build info", ld: "dev", ok: false, want: []string{"soltix dev\n"}},
+	} {
+		got := versionText(tc.ld, tc.bi, tc.ok)
+		for _, w := range tc.want {
+			if !strings.Contains(got, w) {
+				t.Errorf("%s: versionText =\n%s\nwant it to contain %q", tc.name, got, w)
+			}
 		}
 	}
 }

@@ -14,23 +14,29 @@ import (
 	"time"
 )
 
+const queryIntro = `Usage: soltix query [flags] 'SELECT ...'
+
+Send one statement of the query language (docs/query.md) to a server and
+print the answer: an aligned table and the row count by default, or the
+server's JSON or CSV.
+`
+
 // queryCmd sends one query to a server and prints the answer.
 func queryCmd(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("query", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	def := os.Getenv("SOLTIX_SERVER")
 	if def == "" {
 		def = "http://127.0.0.1:5050"
 	}
-	server := fs.String("server", def, "server URL")
-	format := fs.String("format", "table", "output: table, json or csv")
-	epoch := fs.String("epoch", "", "print times as integers: ns, us, ms or s")
-	timeout := fs.Duration("timeout", 60*time.Second, "request timeout")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	server := fs.String("server", def, "send the query to the server at `URL` (SOLTIX_SERVER)")
+	format := fs.String("format", "table", "print the answer as table, json or csv")
+	epoch := fs.String("epoch", "", "print times as integers in `UNIT`s: ns, us, ms or s (default RFC 3339)")
+	timeout := fs.Duration("timeout", 60*time.Second, "give up on the request after this long")
+	if code, ok := parseFlags(fs, args, queryIntro, stdout, stderr); !ok {
+		return code
 	}
 	if fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "usage: soltix query [--server URL] [--format table|json|csv] [--epoch ns|us|ms|s] 'SELECT ...'")
+		badUsage(stderr, "query", fmt.Sprintf("want one query, got %d arguments", fs.NArg()))
 		return 2
 	}
 	v := url.Values{"q": {fs.Arg(0)}}
@@ -39,7 +45,7 @@ func queryCmd(args []string, stdout, stderr io.Writer) int {
 	case "csv":
 		v.Set("format", "csv")
 	default:
-		fmt.Fprintf(stderr, "soltix query: unknown format %q (table, json or csv)\n", *format)
+		badUsage(stderr, "query", fmt.Sprintf("unknown format %q (table, json or csv)", *format))
 		return 2
 	}
 	if *epoch != "" {

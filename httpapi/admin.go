@@ -80,9 +80,9 @@ func (s *server) adminDelete(w http.ResponseWriter, r *http.Request) {
 func decodeDeleteRequest(body []byte) (req deleteRequest, problem string) {
 	p := parsers.Get()
 	defer parsers.Put(p)
-	v, err := p.ParseBytes(body)
-	if err != nil {
-		return req, "body is not JSON: " + jsonSyntaxError(body, err).Reason
+	v, bad := parseJSON(p, body)
+	if bad != nil {
+		return req, "body is not JSON: " + bad.Reason
 	}
 	o, err := v.Object()
 	if err != nil {

@@ -121,9 +121,9 @@ func collectionParam(r *http.Request) (name, problem string) {
 func decodeSettingsSpec(body []byte) (sp storage.SettingsSpec, problem string) {
 	p := parsers.Get()
 	defer parsers.Put(p)
-	v, err := p.ParseBytes(body)
-	if err != nil {
-		return sp, "body is not JSON: " + jsonSyntaxError(body, err).Reason
+	v, bad := parseJSON(p, body)
+	if bad != nil {
+		return sp, "body is not JSON: " + bad.Reason
 	}
 	o, err := v.Object()
 	if err != nil {

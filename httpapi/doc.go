@@ -26,7 +26,9 @@
 // For line protocol "line" is the 1-based line of the body and "column" the
 // 1-based byte column. For JSON "line" is the 1-based index of the object in
 // the array (1 for a single object) and "column" is 0, except for a JSON
-// syntax error, where line and column point into the body text. Field-kind
+// syntax error, where line and column point into the body text; a string
+// that is not valid Unicode (a lone surrogate escape "\ud800", an unknown
+// escape, an unescaped control character) is refused the same way. Field-kind
 // conflicts found by storage (*storage.ConflictError) and points older than
 // their collection's raw retention (*storage.RetentionError) are reported
 // the same way. A write that storage could not make durable answers 503 and nothing

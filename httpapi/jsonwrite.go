@@ -23,15 +23,16 @@ var parsers fastjson.ParserPool
 // decodeJSON turns a JSON write body (one object or an array of objects)
 // into points. lines[i] is the 1-based index of the object points[i] came
 // from. Every bad object is reported in bad with its index as Line and
-// Column 0. A body that is not JSON at all is reported in syntax, with the
-// line and column of the offending byte of the text; a body that is JSON
+// Column 0. A body that is not JSON at all, or has a string that is not
+// valid Unicode (parseJSON), is reported in syntax, with the line and
+// column of the offending byte of the text; a body that is JSON
 // but neither an object nor an array is reported in err.
 func decodeJSON(body []byte, defaultCollection string, precNanos, now int64) (points []model.Point, lines []int, bad []badLine, syntax *badLine, err error) {
 	p := parsers.Get()
 	defer parsers.Put(p)
-	v, perr := p.ParseBytes(body)
-	if perr != nil {
-		return nil, nil, nil, jsonSyntaxError(body, perr), nil
+	v, syntax := parseJSON(p, body)
+	if syntax != nil {
+		return nil, nil, nil, syntax, nil
 	}
 	var objs []*fastjson.Value
 	switch v.Type() {

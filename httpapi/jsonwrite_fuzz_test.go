@@ -22,6 +22,11 @@ func FuzzDecodeJSON(f *testing.F) {
 		`[{"collection":"a\u0000b","tags":{"k\"":"v\\"},"fields":{"\u00e9":"\ud83d\ude00"}}]`,
 		`[{"fields":{"v":1}`,
 		`{"time":"2026-13-01","fields":{"v":1}}`,
+		`{"collection":"c","tags":{"k":"\ud800"},"fields":{"v":1}}`,
+		`{"device_id":"\udc00x","fields":{"s":"\ud800\u0041"}}`,
+		`{"fields":{"k\x":"\u12"}}`,
+		`[{"fields":{"v":1}},{"tags":{"\ud83d\ude00":"\\ud800"},"fields":{"s":"a\u0001"}}]`,
+		"{\"fields\":{\"s\":\"a\tb\"}}",
 	} {
 		f.Add([]byte(s), "dflt")
 	}
@@ -61,6 +66,7 @@ func FuzzDecodeJSON(f *testing.F) {
 		if len(points) == 0 {
 			return
 		}
+		checkStringsAsEncodingJSON(t, body, dflt, points, lines)
 		// Round trip through our own JSON encoding of the points.
 		objs := make([]map[string]any, len(points))
 		for i, p := range points {
@@ -99,4 +105,62 @@ func FuzzDecodeJSON(f *testing.F) {
 			t.Fatalf("%q: round trip\n got %v\nwant %v", body, norm(points2), norm(points))
 		}
 	})
+}
+
+// checkStringsAsEncodingJSON checks that every string of every accepted
+// point is the one encoding/json decodes from the same body: no escape was
+// kept as literal text or replaced.
+func checkStringsAsEncodingJSON(t *testing.T, body []byte, dflt string, points []model.Point, lines []int) {
+	t.Helper()
+	var doc any
+	if json.Unmarshal(body, &doc) != nil {
+		// fastjson is lenient about numbers (leading zeros) where
+		// encoding/json is not; strings are compared when both read it.
+		return
+	}
+	objs, ok := doc.([]any)
+	if !ok {
+		objs = []any{doc}
+	}
+	for i, p := range points {
+		o := objs[lines[i]-1].(map[string]any)
+		want := dflt
+		if c, ok := o["collection"].(string); ok {
+			want = c
+		}
+		if p.Collection != want {
+			t.Fatalf("%q: collection %q, encoding/json reads %q", body, p.Collection, want)
+		}
+		tags := map[string]string{}
+		for _, tg := range p.Tags {
+			tags[tg.Key] = tg.Value
+		}
+		wantTags, _ := o["tags"].(map[string]any)
+		if d, ok := o["device_id"].(string); ok {
+			if tags["device_id"] != d {
+				t.Fatalf("%q: device_id %q, encoding/json reads %q", body, tags["device_id"], d)
+			}
+			if _, both := wantTags["device_id"]; !both {
+				delete(tags, "device_id")
+			}
+		}
+		if len(tags) != len(wantTags) {
+			t.Fatalf("%q: tags %v, encoding/json reads %v", body, tags, wantTags)
+		}
+		for k, v := range wantTags {
+			if got, ok := tags[k]; !ok || got != v {
+				t.Fatalf("%q: tag %q=%q, encoding/json reads %q", body, k, got, v)
+			}
+		}
+		wantFields := o["fields"].(map[string]any)
+		for _, f := range p.Fields {
+			wv, ok := wantFields[f.Key]
+			if !ok {
+				t.Fatalf("%q: field key %q not in encoding/json's %v", body, f.Key, wantFields)
+			}
+			if f.Value.Kind == model.KindString && f.Value.Str() != wv {
+				t.Fatalf("%q: field %q=%q, encoding/json reads %q", body, f.Key, f.Value.Str(), wv)
+			}
+		}
+	}
 }

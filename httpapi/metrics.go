@@ -25,6 +25,9 @@ type metrics struct {
 
 	// quarantined counts the store's quarantined files (nil: none).
 	quarantined func() int
+	// extra write more families after these (metrics_runtime.go); set
+	// before serving.
+	extra []func(*bytes.Buffer)
 
 	mu        sync.Mutex
 	requests  map[requestKey]uint64
@@ -124,6 +127,9 @@ func (m *metrics) serve(w http.ResponseWriter, r *http.Request) {
 		b.WriteString("# HELP soltix_quarantined_files Damaged files moved to the data directory's quarantine/ at start-up and not yet rebuilt or removed.\n")
 		b.WriteString("# TYPE soltix_quarantined_files gauge\n")
 		b.WriteString("soltix_quarantined_files " + strconv.Itoa(m.quarantined()) + "\n")
+	}
+	for _, write := range m.extra {
+		write(&b)
 	}
 
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")

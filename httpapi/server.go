@@ -152,6 +152,7 @@ func newServer(store Store, opts Options) *server {
 	}
 	s.origins = newOriginPolicy(opts.Listen, opts.AllowedHosts, opts.AllowedOrigins)
 	s.metrics.quarantined = func() int { return len(s.quarantined()) }
+	s.metrics.extra = append(s.metrics.extra, writeRuntimeMetrics, s.writeStorageMetrics)
 	s.mux = s.routes()
 	return s
 }

@@ -256,9 +256,14 @@ func (db *DB) compactUnit(ctx context.Context, k unitKey) error {
 	if len(inputs) > 0 {
 		errs = append(errs, db.fs.SyncDir(filepath.Dir(inputs[0].path)))
 	}
+	took := time.Since(start)
 	db.log.Info("compacted", "collection", inputs[0].meta.Collection, "group", inputs[0].meta.Group,
-		"inputs", len(inputs), "points", points, "took", time.Since(start).Round(time.Millisecond))
-	return errors.Join(errs...)
+		"inputs", len(inputs), "points", points, "took", took.Round(time.Millisecond))
+	err := errors.Join(errs...)
+	if err == nil {
+		db.timing.compacted(took)
+	}
+	return err
 }
 
 // partitionName returns the partition part of a colstore file name

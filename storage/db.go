@@ -144,6 +144,8 @@ type DB struct {
 	stop chan struct{} // closed by Close to stop the background flusher
 	done chan struct{} // closed when the background flusher has exited
 	full chan struct{} // signalled when memory reaches MaxMemoryPoints
+
+	timing timings // flush and compaction durations, for Stats
 }
 
 // collection is the in-memory index of one collection.
@@ -961,7 +963,9 @@ func (db *DB) flushLocked(ctx context.Context) error {
 	if err := db.wal.RemoveBefore(seg); err != nil {
 		return fmt.Errorf("truncate wal: %w", err)
 	}
-	db.log.Info("flushed", "series", len(work), "files", len(written), "took", time.Since(start).Round(time.Millisecond))
+	took := time.Since(start)
+	db.timing.flushed(took, time.Now())
+	db.log.Info("flushed", "series", len(work), "files", len(written), "took", took.Round(time.Millisecond))
 	return nil
 }
 

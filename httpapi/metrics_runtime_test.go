@@ -162,8 +162,8 @@ func TestMetricsRuntimeAndStorage(t *testing.T) {
 		"soltix_storage_memory_points": "gauge", "soltix_storage_series": "gauge", "soltix_storage_wal_bytes": "gauge",
 		"soltix_storage_wal_segments": "gauge", "soltix_storage_files": "gauge",
 		"soltix_storage_flush_duration_seconds": "histogram", "soltix_storage_compaction_duration_seconds": "histogram",
-		"soltix_storage_last_flush_timestamp_seconds": "gauge",
-		"soltix_http_requests_total":                  "counter", "soltix_points_written_total": "counter",
+		"soltix_storage_last_flush_timestamp_seconds": "gauge", "soltix_http_requests_total": "counter",
+		"soltix_points_written_total": "counter", "soltix_queries_total": "counter",
 	} {
 		if f := fams[name]; f == nil || f.typ != typ || !f.help || len(f.samples) == 0 {
 			t.Errorf("family %s: %+v, want type %s with HELP and samples", name, f, typ)

@@ -75,12 +75,19 @@ func TestInfluxClientStart(t *testing.T) {
 		t.Fatalf("POST /write?db=telegraf: %d %s", code, body)
 	}
 
+	// TSBS writes with its consistency parameter.
+	code, _, body = call("POST", "/write?consistency=all&db=benchmark", "text/plain",
+		"cpu,host=c usage_idle=50 1767225600000000000\n")
+	if code != http.StatusNoContent {
+		t.Fatalf("POST /write?consistency=all&db=benchmark: %d %s", code, body)
+	}
+
 	// DROP DATABASE never deletes data.
 	code, _, body = call("POST", "/query?q=drop+database+telegraf", "text/plain", "")
 	if code != http.StatusBadRequest || !strings.Contains(body, "refused") {
 		t.Errorf("DROP DATABASE: %d %s, want 400 refused", code, body)
 	}
-	if res := s.query(t, "SELECT count(usage_idle) FROM cpu"); len(res.Rows) != 1 || res.Rows[0][len(res.Rows[0])-1] != json.Number("2") {
-		t.Errorf("after Telegraf's start and a refused DROP: count rows %v, want one row of 2", res.Rows)
+	if res := s.query(t, "SELECT count(usage_idle) FROM cpu"); len(res.Rows) != 1 || res.Rows[0][len(res.Rows[0])-1] != json.Number("3") {
+		t.Errorf("after Telegraf's and TSBS's starts and a refused DROP: count rows %v, want one row of 3", res.Rows)
 	}
 }

@@ -127,7 +127,11 @@ func (s *server) query(w http.ResponseWriter, r *http.Request) {
 			if pe.Pos.Line > 0 {
 				pos = &pe.Pos
 			}
-			fail(http.StatusBadRequest, pe.Error(), pos)
+			code := http.StatusBadRequest
+			if errors.Is(err, planner.ErrLimit) {
+				code = http.StatusUnprocessableEntity
+			}
+			fail(code, pe.Error(), pos)
 		case errors.Is(err, planner.ErrNotFound):
 			msg := err.Error()
 			if c := statementCollection(stmt); c != "" {

@@ -4,7 +4,7 @@ import (
 	"math"
 	"time"
 
-	"github.com/soltixdb/soltix/model"
+	"github.com/soltixdb/soltix/internal/timex"
 	"github.com/soltixdb/soltix/query"
 )
 
@@ -46,36 +46,15 @@ func newBucketer(d query.Duration) (bucketer, error) {
 	return b, nil
 }
 
-// floorDiv divides rounding towards negative infinity.
-func floorDiv(a, b int64) int64 {
-	q := a / b
-	if a%b != 0 && (a < 0) != (b < 0) {
-		q--
-	}
-	return q
-}
-
-// span returns the bucket holding t as an inclusive range [lo, hi].
+// span returns the bucket holding t as an inclusive range [lo, hi], clipped
+// to the int64 range: the bucket holding math.MinInt64 starts there even
+// when its true start lies before it.
 func (b *bucketer) span(t int64) (lo, hi int64) {
 	switch b.kind {
 	case bucketFixed:
-		// Shift into [0, width) relative to the origin without overflowing.
-		off := b.origin % b.width
-		k := floorDiv(t, b.width)
-		lo = k*b.width + off
-		if lo > t {
-			lo -= b.width
-		}
-		return lo, addClamp(lo, b.width) - 1
+		return timex.Span(t, b.width, b.origin)
 	case bucketCalendar:
-		m := model.MonthIndex(t)
-		start := floorDiv(m, b.months) * b.months
-		lo = model.MonthStart(start)
-		next := model.MonthStart(start + b.months)
-		if next == math.MaxInt64 {
-			return lo, math.MaxInt64
-		}
-		return lo, next - 1
+		return timex.MonthSpan(t, b.months)
 	}
 	return math.MinInt64, math.MaxInt64
 }
@@ -91,24 +70,14 @@ func (b *bucketer) next(lo int64) (int64, bool) {
 }
 
 // count returns the number of buckets from the one holding lo to the one
-// holding hi, inclusive.
+// holding hi, inclusive, saturated at math.MaxUint64 (GROUP BY 1ns over the
+// whole int64 range has 1<<64).
 func (b *bucketer) count(lo, hi int64) uint64 {
 	switch b.kind {
 	case bucketFixed:
-		l, _ := b.span(lo)
-		h, _ := b.span(hi)
-		return (uint64(h)-uint64(l))/uint64(b.width) + 1
+		return timex.Buckets(lo, hi, b.width, b.origin)
 	case bucketCalendar:
-		l := floorDiv(model.MonthIndex(lo), b.months)
-		h := floorDiv(model.MonthIndex(hi), b.months)
-		return uint64(h-l) + 1
+		return timex.MonthBuckets(lo, hi, b.months)
 	}
 	return 1
-}
-
-func addClamp(a, b int64) int64 {
-	if b > 0 && a > math.MaxInt64-b {
-		return math.MaxInt64
-	}
-	return a + b
 }

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/soltixdb/soltix/internal/timex"
 	"github.com/soltixdb/soltix/model"
 	"github.com/soltixdb/soltix/query"
 )
@@ -233,7 +234,7 @@ func (p *plan) run(ctx context.Context) (*Result, error) {
 	slices.SortFunc(groups, func(a, b *group) int { return slices.Compare(a.vals, b.vals) })
 	var err error
 	if p.agg {
-		err = ex.outputAggregates(res, groups)
+		err = ex.outputAggregates(ctx, res, groups)
 	} else {
 		ex.outputRaw(res, groups)
 	}
@@ -466,7 +467,7 @@ type filled struct {
 	vals  []model.Value
 }
 
-func (ex *executor) outputAggregates(res *Result, groups []*group) error {
+func (ex *executor) outputAggregates(ctx context.Context, res *Result, groups []*group) error {
 	p := ex.p
 	prefix := func(t int64, g *group) []model.Value {
 		row := make([]model.Value, 0, 1+len(g.vals)+len(p.items))
@@ -509,9 +510,10 @@ func (ex *executor) outputAggregates(res *Result, groups []*group) error {
 	}
 	mode := p.sel.Fill.Mode
 	if mode != query.FillNone {
-		n := p.bk.count(start, end)
-		if total := n * uint64(len(groups)); n > uint64(maxFilledRows) || total > uint64(maxFilledRows) {
-			return errorf(query.Pos{}, "GROUP BY interval gives %d buckets, more than the %d allowed; use a longer interval, a narrower time range or FILL(none)", total, maxFilledRows)
+		// Both factors saturate: 1ns buckets over the whole int64 range
+		// are 1<<64, which must not wrap to a small number here.
+		if total := timex.SatMul(p.bk.count(start, end), uint64(len(groups))); total > uint64(maxFilledRows) {
+			return limitErrorf("GROUP BY interval gives %s buckets, more than the %d allowed; use a longer interval, a narrower time range or FILL(none)", countText(total), maxFilledRows)
 		}
 	}
 	first, _ := p.bk.span(start)
@@ -530,6 +532,11 @@ func (ex *executor) outputAggregates(res *Result, groups []*group) error {
 		} else {
 			di := 0
 			for b, ok := first, true; ok && b <= last; b, ok = p.bk.next(b) {
+				if len(out)%4096 == 4095 {
+					if err := ctx.Err(); err != nil {
+						return err
+					}
+				}
 				if di < len(data) && data[di].start == b {
 					out = append(out, append(prefix(b, g), data[di].vals...))
 					di++
@@ -606,7 +613,7 @@ func interpolate(v0, v1 model.Value, t0, t1, t int64) model.Value {
 	switch v0.Kind {
 	case model.KindFloat:
 		a, b := v0.Float(), v1.Float()
-		return model.Float(a + (b-a)*(float64(t-t0)/float64(t1-t0)))
+		return model.Float(a + (b-a)*(float64(timex.Dist(t0, t))/float64(timex.Dist(t0, t1))))
 	case model.KindInt, model.KindUint:
 		var a, b big.Int
 		if v0.Kind == model.KindInt {

@@ -60,10 +60,12 @@ type Options struct {
 // Error is a query that is well-formed but cannot be answered: an aggregate
 // of a kind it does not apply to, an unknown field, aggregates mixed with
 // plain items, a bad time literal, a regular expression against a number and
-// the like. The HTTP layer answers it with 400.
+// the like. The HTTP layer answers it with 400, or with 422 when it matches
+// ErrLimit.
 type Error struct {
-	Pos query.Pos // where in the query text, or the zero Pos when unknown
-	Msg string
+	Pos   query.Pos // where in the query text, or the zero Pos when unknown
+	Msg   string
+	limit bool // a resource limit, not a mistake: see ErrLimit
 }
 
 // Error formats the error as "line:col: msg", or just msg when the position

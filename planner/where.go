@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/soltixdb/soltix/internal/timex"
 	"github.com/soltixdb/soltix/model"
 	"github.com/soltixdb/soltix/query"
 )
@@ -144,27 +145,53 @@ func litPos(l query.Literal, fallback query.Pos) query.Pos {
 	return fallback
 }
 
-// timeOf evaluates a literal compared with time.
-func (c *compiler) timeOf(l query.Literal, pos query.Pos) (int64, error) {
+// timeBound evaluates a literal compared with time as a bound: its base must
+// be a time, and offsets that leave the int64 range saturate (fit false, t
+// math.MinInt64 or math.MaxInt64 telling which end).
+func (c *compiler) timeBound(l query.Literal, pos query.Pos) (t int64, fit bool, err error) {
 	pos = litPos(l, pos)
-	var t int64
 	switch l.Kind {
-	case query.LitNow:
-		t = c.now.UnixNano()
-	case query.LitInteger:
-		t = l.Int
+	case query.LitNow, query.LitInteger:
 	case query.LitString:
-		var err error
-		if t, err = query.ParseTime(l.Str); err != nil {
-			return 0, errorf(pos, "%s", err.Error())
+		if _, err := query.ParseTime(l.Str); err != nil {
+			return 0, false, errorf(pos, "%s", err.Error())
 		}
 	default:
-		return 0, errorf(pos, "time must be compared with now(), an RFC 3339 string or integer nanoseconds")
+		return 0, false, errorf(pos, "time must be compared with now(), an RFC 3339 string or integer nanoseconds")
 	}
-	for _, o := range l.Offsets {
-		t = o.Dur.AddTo(t, o.Sign)
+	t, fit, err = l.Bound(c.now)
+	if err != nil {
+		return 0, false, errorf(pos, "%s", err.Error())
 	}
-	return t, nil
+	return t, fit, nil
+}
+
+// timeOf evaluates a literal used as a time value (=, != and IN), which
+// must lie in the int64 range.
+func (c *compiler) timeOf(l query.Literal, pos query.Pos) (int64, error) {
+	t, fit, err := c.timeBound(l, pos)
+	if err == nil && !fit {
+		err = errorf(litPos(l, pos), "time %s is %s", l, timex.RangeText)
+	}
+	return t, err
+}
+
+// saturatedOp rewrites `time op t`, where t is a bound saturated at an end
+// of the int64 range because the true bound lies beyond it, into an
+// equivalent comparison with that end: nothing is below a bound under the
+// range, everything is below one above it.
+func saturatedOp(op string, t int64, fit bool) string {
+	switch {
+	case fit:
+		return op
+	case t == math.MinInt64 && (op == "<" || op == "<="):
+		return "<" // empty
+	case t == math.MinInt64:
+		return ">=" // everything
+	case op == ">" || op == ">=":
+		return ">" // t is math.MaxInt64: empty
+	}
+	return "<=" // everything
 }
 
 // describe names a subject for error messages.
@@ -215,9 +242,23 @@ func (c *compiler) literalCmp(kind leafKind, fkind model.Kind, name string, lit 
 	pos = litPos(lit, pos)
 	what := describe(kind, fkind, name)
 	if kind == leafTime {
-		t, err := c.timeOf(lit, pos)
+		if !ordered {
+			t, err := c.timeOf(lit, pos)
+			if err != nil {
+				return valueCmp{}, err
+			}
+			return valueCmp{i64: func(v int64) int { return cmp.Compare(v, t) }}, nil
+		}
+		t, fit, err := c.timeBound(lit, pos)
 		if err != nil {
 			return valueCmp{}, err
+		}
+		if !fit { // every time lies above a bound under the range, below one over it
+			side := 1
+			if t == math.MaxInt64 {
+				side = -1
+			}
+			return valueCmp{i64: func(int64) int { return side }}, nil
 		}
 		return valueCmp{i64: func(v int64) int { return cmp.Compare(v, t) }}, nil
 	}
@@ -355,9 +396,16 @@ func (c *compiler) compare(e *query.Compare) (*leaf, error) {
 	lit := e.Value
 	switch {
 	case kind == leafTime:
-		t, _ := c.timeOf(lit, e.Pos)
-		lf.span, lf.exact = timeSpan(e.Op, t)
-		lf.i64 = directTest(e.Op, t)
+		op, t := e.Op, int64(0)
+		if ordered {
+			var fit bool
+			t, fit, _ = c.timeBound(lit, e.Pos)
+			op = saturatedOp(op, t, fit)
+		} else {
+			t, _ = c.timeOf(lit, e.Pos)
+		}
+		lf.span, lf.exact = timeSpan(op, t)
+		lf.i64 = directTest(op, t)
 	case fkind == model.KindFloat && lit.Kind == query.LitNumber:
 		lf.f64 = directTest(e.Op, lit.Num)
 	case fkind == model.KindFloat && lit.Kind == query.LitInteger && lit.Int >= -1<<53 && lit.Int <= 1<<53:
@@ -484,10 +532,10 @@ func (c *compiler) between(e *query.Between) (*leaf, error) {
 		lf.u64 = func(v uint64) bool { return in(lo.u64(v), hi.u64(v)) }
 	}
 	if kind == leafTime {
-		tl, _ := c.timeOf(e.Low, e.Pos)
-		th, _ := c.timeOf(e.High, e.Pos)
+		tl, lfit, _ := c.timeBound(e.Low, e.Pos)
+		th, hfit, _ := c.timeBound(e.High, e.Pos)
 		lf.span, lf.exact = interval{lo: tl, hi: th}, true
-		if tl > th {
+		if tl > th || (!lfit && tl == math.MaxInt64) || (!hfit && th == math.MinInt64) {
 			lf.span = interval{empty: true}
 		}
 	}

@@ -13,6 +13,8 @@ import (
 	"regexp"
 	"strconv"
 	"time"
+
+	"github.com/soltixdb/soltix/internal/timex"
 )
 
 // Pos is a position in the query text. Offset is the byte offset from the
@@ -199,17 +201,19 @@ func (d Duration) Nanos() int64 {
 	case Week:
 		u = 7 * 24 * int64(time.Hour)
 	}
-	return d.N * u
+	n, _ := timex.Mul(d.N, u) // the parser refuses durations that overflow
+	return n
 }
 
-// AddTo returns t moved forward by sign*d; calendar units use UTC calendar
-// arithmetic (time.AddDate), fixed ones add nanoseconds.
-func (d Duration) AddTo(t int64, sign int) int64 {
+// Shift returns tm moved forward by sign*d: calendar units use UTC calendar
+// arithmetic (time.AddDate), fixed ones add nanoseconds. time.Time spans far
+// more than int64 nanoseconds, so a chain of shifts is exact even when it
+// passes outside that range and comes back.
+func (d Duration) Shift(tm time.Time, sign int) time.Time {
 	if d.Calendar() {
-		m := int(d.Months()) * sign
-		return time.Unix(0, t).UTC().AddDate(0, m, 0).UnixNano()
+		return tm.AddDate(0, sign*int(d.Months()), 0)
 	}
-	return t + int64(sign)*d.Nanos()
+	return tm.Add(time.Duration(sign) * time.Duration(d.Nanos()))
 }
 
 // Expr is a WHERE expression: *Binary, *Compare, *In or *Between.
@@ -290,36 +294,58 @@ type Offset struct {
 // order. Strings without a zone are UTC.
 var TimeLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05.999999999", "2006-01-02"}
 
-// Time evaluates a literal compared with time to nanoseconds since the epoch:
-// now() is now, an integer is epoch nanoseconds, a string is an RFC 3339 time
-// (or one of TimeLayouts); offsets are then applied in order.
+// Time evaluates a literal used as a time value to nanoseconds since the
+// epoch: now() is now, an integer is epoch nanoseconds, a string is an
+// RFC 3339 time (or one of TimeLayouts); offsets are then applied in order.
+// A result outside the int64 range is an error naming the literal.
 func (l Literal) Time(now time.Time) (int64, error) {
-	var t int64
+	t, fit, err := l.Bound(now)
+	if err == nil && !fit {
+		return 0, fmt.Errorf("%s: time %s is %s", l.Pos, l, timex.RangeText)
+	}
+	return t, err
+}
+
+// Bound evaluates a literal used as a bound of a time comparison. Its base
+// (now(), the string or the integer) must be a time; offsets that carry it
+// past either end of the int64 range saturate there, fit reporting false and
+// t (math.MinInt64 or math.MaxInt64) telling which end. Offsets are applied
+// exactly, in order; only the result saturates.
+func (l Literal) Bound(now time.Time) (t int64, fit bool, err error) {
 	switch l.Kind {
 	case LitNow:
-		t = now.UnixNano()
+		t, _ = timex.FromTime(now)
 	case LitInteger:
 		t = l.Int
 	case LitString:
-		var err error
 		t, err = ParseTime(l.Str)
 		if err != nil {
-			return 0, fmt.Errorf("%s: %w", l.Pos, err)
+			return 0, false, fmt.Errorf("%s: %w", l.Pos, err)
 		}
 	default:
-		return 0, fmt.Errorf("%s: time must be compared with now(), an RFC 3339 string or integer nanoseconds", l.Pos)
+		return 0, false, fmt.Errorf("%s: time must be compared with now(), an RFC 3339 string or integer nanoseconds", l.Pos)
 	}
+	if len(l.Offsets) == 0 {
+		return t, true, nil
+	}
+	tm := timex.Time(t)
 	for _, o := range l.Offsets {
-		t = o.Dur.AddTo(t, o.Sign)
+		tm = o.Dur.Shift(tm, o.Sign)
 	}
-	return t, nil
+	t, fit = timex.FromTime(tm)
+	return t, fit, nil
 }
 
-// ParseTime parses s with the first of TimeLayouts that fits.
+// ParseTime parses s with the first of TimeLayouts that fits. A time int64
+// nanoseconds cannot hold is an error.
 func ParseTime(s string) (int64, error) {
 	for _, layout := range TimeLayouts {
 		if tm, err := time.ParseInLocation(layout, s, time.UTC); err == nil {
-			return tm.UnixNano(), nil
+			t, ok := timex.FromTime(tm)
+			if !ok {
+				return 0, fmt.Errorf("time %q is %s", s, timex.RangeText)
+			}
+			return t, nil
 		}
 	}
 	return 0, fmt.Errorf("cannot parse %q as a time (want RFC 3339, e.g. 2025-01-01T00:00:00Z)", s)

@@ -35,6 +35,10 @@ var (
 	maxTime = time.Unix(0, Max).UTC()
 )
 
+// RangeText ends the error of a time outside the int64 range:
+// "time X is " + RangeText.
+var RangeText = "outside the range of nanosecond timestamps (" + Format(Min) + " to " + Format(Max) + ")"
+
 // MinTime returns Min as a time.Time in UTC.
 func MinTime() time.Time { return minTime }
 
@@ -194,6 +198,10 @@ func Buckets(lo, hi, w, origin int64) uint64 {
 	}
 	return n
 }
+
+// Dist returns b-a for a <= b. It never overflows: the widest distance,
+// Max-Min, is math.MaxUint64.
+func Dist(a, b int64) uint64 { return uint64(b) - uint64(a) }
 
 // SatMul returns a*b, saturated at math.MaxUint64: for guards that multiply
 // a bucket count by a number of groups.

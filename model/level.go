@@ -3,6 +3,8 @@ package model
 import (
 	"math"
 	"time"
+
+	"github.com/soltixdb/soltix/internal/timex"
 )
 
 // Level is a rollup level: raw data, or one of the pre-computed levels whose
@@ -46,37 +48,87 @@ const (
 )
 
 // Floor returns the start of the level's bucket holding t. For LevelRaw it
-// returns t. Buckets before or after the int64 range clamp to its ends.
+// returns t. A bucket that starts before the int64 range starts, here, at
+// math.MinInt64 (FloorTime gives its true start).
 func (l Level) Floor(t int64) int64 {
 	switch l {
 	case Level1h:
-		return floorTo(t, hourNanos)
+		f, _ := timex.Floor(t, hourNanos, 0)
+		return f
 	case Level1d:
-		return floorTo(t, dayNanos)
-	case Level1M:
-		return MonthStart(MonthIndex(t))
-	case Level1y:
-		m := MonthIndex(t)
-		return MonthStart(m - mod(m, 12))
+		f, _ := timex.Floor(t, dayNanos, 0)
+		return f
+	case Level1M, Level1y:
+		f, _ := timex.MonthStart(timex.FloorMonths(t, l.months()))
+		return f
 	}
 	return t
 }
 
-// Next returns the start of the bucket after the one starting at start, or
-// math.MaxInt64 when it lies beyond the int64 range. For LevelRaw it returns
-// start+1.
-func (l Level) Next(start int64) int64 {
+// FloorTime returns the true start of the level's bucket holding t, which
+// may lie before the int64 range (a 1677 point's day starts at
+// 1677-09-21T00:00:00Z). For LevelRaw it returns t.
+func (l Level) FloorTime(t int64) time.Time {
 	switch l {
 	case Level1h:
-		return addClamp(start, hourNanos)
+		return timex.FloorTime(t, hourNanos, 0)
 	case Level1d:
-		return addClamp(start, dayNanos)
-	case Level1M:
-		return MonthStart(MonthIndex(start) + 1)
-	case Level1y:
-		return MonthStart(MonthIndex(start) + 12)
+		return timex.FloorTime(t, dayNanos, 0)
+	case Level1M, Level1y:
+		return timex.MonthTime(timex.FloorMonths(t, l.months()))
 	}
-	return addClamp(start, 1)
+	return timex.Time(t)
+}
+
+// Next returns the start of the bucket after the one starting at start, or
+// math.MaxInt64 when it lies beyond the int64 range. The bucket holding
+// math.MinInt64 starts there, so its successor is the first aligned start
+// after it. For LevelRaw it returns start+1 (math.MaxInt64 for
+// math.MaxInt64).
+func (l Level) Next(start int64) int64 {
+	var n int64
+	switch l {
+	case Level1h, Level1d:
+		w := hourNanos
+		if l == Level1d {
+			w = dayNanos
+		}
+		if start == math.MinInt64 {
+			n, _ = timex.Ceil(start+1, w, 0)
+		} else {
+			n = timex.AddSat(start, w)
+		}
+	case Level1M, Level1y:
+		n, _ = timex.MonthStart(timex.FloorMonths(start, l.months()) + l.months())
+	default:
+		n = timex.AddSat(start, 1)
+	}
+	return n
+}
+
+// Ceil returns the first start of a bucket of the level at or after t, and
+// false when none lies in the int64 range. The bucket holding
+// math.MinInt64 counts as starting there. For LevelRaw it returns t.
+func (l Level) Ceil(t int64) (int64, bool) {
+	if l == LevelRaw || l.Floor(t) == t {
+		return t, true
+	}
+	switch l {
+	case Level1h:
+		return timex.Ceil(t, hourNanos, 0)
+	case Level1d:
+		return timex.Ceil(t, dayNanos, 0)
+	}
+	return timex.MonthStart(timex.FloorMonths(t, l.months()) + l.months())
+}
+
+// End returns the last instant of the level's bucket starting at t:
+// math.MaxInt64 for the last bucket of the range.
+func (l Level) End(t int64) int64 {
+	if n := l.Next(t); n != math.MaxInt64 {
+		return n - 1
+	}
+	return math.MaxInt64
 }
 
 // Finer returns the next finer level (LevelRaw for Level1h and LevelRaw).
@@ -87,57 +139,19 @@ func (l Level) Finer() Level {
 	return l - 1
 }
 
-func floorTo(t, w int64) int64 {
-	q := t / w
-	if t%w != 0 && t < 0 {
-		q--
+func (l Level) months() int64 {
+	if l == Level1y {
+		return 12
 	}
-	if q < math.MinInt64/w {
-		return math.MinInt64
-	}
-	return q * w
-}
-
-func mod(a, b int64) int64 {
-	r := a % b
-	if r < 0 {
-		r += b
-	}
-	return r
-}
-
-func addClamp(a, b int64) int64 {
-	if b > 0 && a > math.MaxInt64-b {
-		return math.MaxInt64
-	}
-	return a + b
+	return 1
 }
 
 // MonthIndex returns year*12 + month-1 of t in UTC.
-func MonthIndex(t int64) int64 {
-	tm := time.Unix(0, t).UTC()
-	return int64(tm.Year())*12 + int64(tm.Month()) - 1
-}
-
-var (
-	minTime = time.Unix(0, math.MinInt64).UTC()
-	maxTime = time.Unix(0, math.MaxInt64).UTC()
-)
+func MonthIndex(t int64) int64 { return timex.MonthIndex(t) }
 
 // MonthStart returns the first instant of month index m, clamped to the
 // range of int64 nanoseconds.
 func MonthStart(m int64) int64 {
-	y := m / 12
-	if m%12 != 0 && m < 0 {
-		y--
-	}
-	mo := m - y*12
-	tm := time.Date(int(y), time.Month(mo+1), 1, 0, 0, 0, 0, time.UTC)
-	switch {
-	case tm.Before(minTime):
-		return math.MinInt64
-	case tm.After(maxTime):
-		return math.MaxInt64
-	}
-	return tm.UnixNano()
+	s, _ := timex.MonthStart(m)
+	return s
 }

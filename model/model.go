@@ -1,7 +1,8 @@
 // Package model holds the data types every layer of Soltix shares: a point as
 // it arrives (collection, tags, fields, time), a typed field value, and a
 // column of one field's values for one series as storage hands it to the
-// planner. It imports nothing of the project and does no I/O.
+// planner. It imports nothing of the project but internal/timex (time
+// arithmetic) and does no I/O.
 package model
 
 import (

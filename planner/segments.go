@@ -95,7 +95,7 @@ func planSegments(lo, hi int64, top model.Level) []segment {
 		}
 		a, ok := lo, true // the first bucket start at or after lo
 		if lo != math.MinInt64 {
-			a, ok = ceilLevel(l, lo)
+			a, ok = l.Ceil(lo)
 		}
 		b := hi // the last instant before the last bucket start after hi
 		if ok && hi != math.MaxInt64 {
@@ -119,44 +119,4 @@ func planSegments(lo, hi int64, top model.Level) []segment {
 	}
 	split(lo, hi, top)
 	return segs
-}
-
-// ceilLevel returns the first start of a bucket of level l (not raw) at or
-// after t, and false when none lies in the int64 range.
-func ceilLevel(l model.Level, t int64) (int64, bool) {
-	switch l {
-	case model.Level1h, model.Level1d:
-		w := int64(time.Hour)
-		if l == model.Level1d {
-			w = dayNanos
-		}
-		r := t % w
-		switch {
-		case r == 0:
-			return t, true
-		case r < 0:
-			return t - r, true
-		case t-r > math.MaxInt64-w:
-			return 0, false
-		}
-		return t - r + w, true
-	case model.Level1M, model.Level1y:
-		m := model.MonthIndex(t)
-		if l == model.Level1y {
-			m -= ((m % 12) + 12) % 12
-		}
-		if s := model.MonthStart(m); s == t {
-			return t, true
-		}
-		step := int64(1)
-		if l == model.Level1y {
-			step = 12
-		}
-		s := model.MonthStart(m + step)
-		if s == math.MaxInt64 {
-			return 0, false
-		}
-		return s, true
-	}
-	return t, true
 }

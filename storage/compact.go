@@ -10,6 +10,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/soltixdb/soltix/internal/timex"
 	"github.com/soltixdb/soltix/model"
 	"github.com/soltixdb/soltix/storage/colfile"
 )
@@ -44,7 +45,7 @@ func (db *DB) units() map[unitKey][]*dataFile {
 					continue
 				}
 				seen[fs.f] = true
-				k := unitKey{coll: fs.f.meta.Collection, group: fs.f.meta.Group, partition: floorDiv(fs.f.meta.MinTime, part)}
+				k := unitKey{coll: fs.f.meta.Collection, group: fs.f.meta.Group, partition: timex.FloorDiv(fs.f.meta.MinTime, part)}
 				out[k] = append(out[k], fs.f)
 			}
 		}
@@ -100,7 +101,7 @@ func (db *DB) unitFiles(k unitKey) []*dataFile {
 		}
 		for _, fs := range s.files {
 			f := fs.f
-			if !seen[f] && f.meta.Group == k.group && floorDiv(f.meta.MinTime, part) == k.partition {
+			if !seen[f] && f.meta.Group == k.group && timex.FloorDiv(f.meta.MinTime, part) == k.partition {
 				seen[f] = true
 				out = append(out, f)
 			}

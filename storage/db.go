@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/soltixdb/soltix/internal/timex"
 	"github.com/soltixdb/soltix/model"
 	"github.com/soltixdb/soltix/storage/colfile"
 	"github.com/soltixdb/soltix/storage/vfs"
@@ -735,17 +736,19 @@ func (db *DB) checkKinds(points []model.Point, drop bool) []Conflict {
 // checkRetention refuses points older than their collection's raw
 // retention. The caller holds mu.
 func (db *DB) checkRetention(points []model.Point) error {
-	now := int64(0)
+	var now int64
+	nowRead := false
 	for i := range points {
 		p := &points[i]
 		r := db.settings[p.Collection].Retention[model.LevelRaw]
 		if r <= 0 {
 			continue
 		}
-		if now == 0 {
-			now = db.now().UnixNano()
+		if !nowRead {
+			now, _ = timex.FromTime(db.now())
+			nowRead = true
 		}
-		if p.Time < now-int64(r) {
+		if cut, _ := timex.Sub(now, int64(r)); p.Time < cut {
 			return &RetentionError{Point: i, Collection: p.Collection, Time: p.Time, Retention: r}
 		}
 	}
@@ -887,15 +890,19 @@ func (db *DB) flushLocked(ctx context.Context) error {
 		partition int64
 	}
 	parts := make(map[fileKey][]colfile.SeriesData)
+	names := make(map[int64]string) // partition index -> file name prefix
 	part := db.opts.PartitionDuration.Nanoseconds()
 	for _, s := range work {
 		byPart := make(map[int64][]model.Column)
 		for _, mc := range s.imm.cols {
 			col := mc.sorted()
 			for lo := 0; lo < col.Len(); {
-				p := floorDiv(col.Times[lo], part)
+				p := timex.FloorDiv(col.Times[lo], part)
+				if _, ok := names[p]; !ok {
+					names[p] = partitionFileName(col.Times[lo], part)
+				}
 				hi := lo
-				for hi < col.Len() && floorDiv(col.Times[hi], part) == p {
+				for hi < col.Len() && timex.FloorDiv(col.Times[hi], part) == p {
 					hi++
 				}
 				byPart[p] = append(byPart[p], col.Slice(lo, hi))
@@ -920,8 +927,7 @@ func (db *DB) flushLocked(ctx context.Context) error {
 			werr = fmt.Errorf("create group dir: %w", err)
 			break
 		}
-		pstart := time.Unix(0, k.partition*part).UTC().Format("20060102T150405Z")
-		path := filepath.Join(dir, fmt.Sprintf("%s-%016d.col", pstart, seq))
+		path := filepath.Join(dir, fmt.Sprintf("%s-%016d.col", names[k.partition], seq))
 		if _, err := colfile.WriteWith(path, k.coll, k.group, seq, data, &colfile.WriteOptions{FS: db.fs, BlockSize: db.opts.BlockSize}); err != nil {
 			werr = fmt.Errorf("write colstore file: %w", err)
 			break
@@ -1017,12 +1023,14 @@ func (db *DB) unswap(work []*series) {
 	}
 }
 
-func floorDiv(a, b int64) int64 {
-	q := a / b
-	if a%b != 0 && (a < 0) != (b < 0) {
-		q--
-	}
-	return q
+// partitionLayout formats the start of a file's partition in its name.
+const partitionLayout = "20060102T150405Z"
+
+// partitionFileName names the raw partition of width part holding t by its
+// true start, which for the partition holding math.MinInt64 lies before
+// the int64 range (1677-09-21T00:00:00Z for a day).
+func partitionFileName(t, part int64) string {
+	return timex.FloorTime(t, part, 0).Format(partitionLayout)
 }
 
 func (db *DB) flushLoop() {

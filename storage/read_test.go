@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/soltixdb/soltix/internal/timex"
 	"github.com/soltixdb/soltix/model"
 )
 
@@ -57,7 +58,7 @@ func TestReadPartsAgreesWithRead(t *testing.T) {
 					if q%5 == 0 {
 						min, max, width = math.MinInt64, math.MaxInt64, 1<<62
 					}
-					bucket := func(t int64) int64 { return floorDiv(t, width) }
+					bucket := func(t int64) int64 { return timex.FloorDiv(t, width) }
 					whole := func(lo, hi int64) bool { return bucket(lo) == bucket(hi) }
 					for _, field := range []string{"n", "f"} {
 						want, err := db.Read(ctx, "c", dev, []string{field}, min, max)

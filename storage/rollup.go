@@ -38,6 +38,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/soltixdb/soltix/internal/timex"
 	"github.com/soltixdb/soltix/model"
 	"github.com/soltixdb/soltix/storage/colfile"
 )
@@ -150,27 +151,24 @@ func partOf(l model.Level, b int64) int64 {
 // part.
 func partEnd(l model.Level, part int64) int64 {
 	if pl := partLevel(l); pl != model.LevelRaw {
-		return pl.Next(part) - 1
+		return pl.End(part)
 	}
 	return math.MaxInt64
 }
 
 // bucketEnd returns the last instant of level l's bucket starting at b.
-func bucketEnd(l model.Level, b int64) int64 {
-	n := l.Next(b)
-	if n == math.MaxInt64 {
-		return math.MaxInt64
-	}
-	return n - 1
-}
+func bucketEnd(l model.Level, b int64) int64 { return l.End(b) }
 
 const allPartitions = "all"
 
-func partName(part int64) string {
-	if part == math.MinInt64 {
-		return allPartitions
+// partName names the file of level l's partition starting at part: the
+// partition's true start (which, for the partition holding math.MinInt64,
+// lies before the int64 range), or "all" for the 1y level's one file.
+func partName(l model.Level, part int64) string {
+	if pl := partLevel(l); pl != model.LevelRaw {
+		return pl.FloorTime(part).Format(partitionLayout)
 	}
-	return time.Unix(0, part).UTC().Format("20060102T150405Z")
+	return allPartitions
 }
 
 // parseRollupPath recognises <coll>/group_NNNN/rollup_<level>/<part>-<seq>.col.
@@ -193,11 +191,18 @@ func parseRollupPath(path string) (model.Level, int64, bool) {
 	if p == allPartitions {
 		return l, math.MinInt64, true
 	}
-	t, err := time.Parse("20060102T150405Z", p)
+	t, err := time.Parse(partitionLayout, p)
 	if err != nil {
 		return 0, 0, false
 	}
-	return l, t.UnixNano(), true
+	// The partition holding math.MinInt64 is named for its true start,
+	// before the int64 range: its key is math.MinInt64. A name after the
+	// range is no partition of ours.
+	part, ok := timex.FromTime(t)
+	if !ok && part == math.MaxInt64 {
+		return 0, 0, false
+	}
+	return l, part, true
 }
 
 // A rollup file has one column per field of each series: its name is the

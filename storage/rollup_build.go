@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -54,14 +55,16 @@ func (db *DB) rollupLocked(ctx context.Context, cutoff uint64) error {
 			for l := range w.from {
 				w.from[l] = db.horizon(c, model.Level(l))
 			}
-			lo, hi := int64(math.MaxInt64), int64(math.MinInt64)
+			// held lists the time ranges that hold data: raw files (one
+			// partition each) and 1h rollup files (one day each).
+			var held [][2]int64
 			for _, s := range c.series {
 				if s.group != gi {
 					continue
 				}
 				w.series = append(w.series, s.tags)
 				for _, fs := range s.files {
-					lo, hi = min(lo, fs.f.meta.MinTime), max(hi, fs.f.meta.MaxTime)
+					held = append(held, [2]int64{fs.f.meta.MinTime, fs.f.meta.MaxTime})
 				}
 			}
 			for l := model.Level1h; l <= model.Level1y; l++ {
@@ -69,14 +72,18 @@ func (db *DB) rollupLocked(ctx context.Context, cutoff uint64) error {
 				for _, f := range g.files[l] {
 					w.files[l][f.part] = f
 					if l == model.Level1h {
-						lo, hi = min(lo, f.part), max(hi, partEnd(l, f.part))
+						held = append(held, [2]int64{f.part, partEnd(l, f.part)})
 					}
 				}
 			}
-			// A span covers the hours of the data it can touch.
+			slices.SortFunc(held, func(a, b [2]int64) int { return cmp.Compare(a[0], b[0])*2 + cmp.Compare(a[1], b[1]) })
+			held = slices.Compact(held)
+			// A span covers the hours of the data it can touch: only those
+			// inside a range that holds data, so that a span over the whole
+			// int64 range costs the hours of its data, not 5 million.
 			for _, sp := range spans {
-				for h := model.Level1h.Floor(max(sp.lo, lo)); h <= min(sp.hi, hi) && h != math.MaxInt64; h = model.Level1h.Next(h) {
-					hours = append(hours, h)
+				for _, r := range held {
+					hours = appendHours(hours, max(sp.lo, r[0]), min(sp.hi, r[1]))
 				}
 			}
 			slices.Sort(hours)
@@ -262,6 +269,20 @@ func (db *DB) buildGroup(ctx context.Context, w *rollupWork) ([len(levelNamesFor
 	return out, rowsWritten, nil
 }
 
+// appendHours appends the starts of the 1h buckets holding [lo, hi].
+func appendHours(hours []int64, lo, hi int64) []int64 {
+	if lo > hi {
+		return hours
+	}
+	for h := model.Level1h.Floor(lo); h <= hi; {
+		hours = append(hours, h)
+		if h = model.Level1h.Next(h); h == math.MaxInt64 {
+			break
+		}
+	}
+	return hours
+}
+
 // rollRaw computes the 1h rows of the listed hours (all in one day) from
 // raw data into content.
 func (db *DB) rollRaw(ctx context.Context, w *rollupWork, content partitionRows, hours []int64) error {
@@ -377,7 +398,7 @@ func (db *DB) writeRollFile(w *rollupWork, l model.Level, part int64, content pa
 		return nil, 0, fmt.Errorf("create rollup dir: %w", err)
 	}
 	seq := db.seq.Add(1)
-	path := filepath.Join(dir, fmt.Sprintf("%s-%016d.col", partName(part), seq))
+	path := filepath.Join(dir, fmt.Sprintf("%s-%016d.col", partName(l, part), seq))
 	// Rollup rows are read whole: block statistics would only repeat the
 	// first and last row of every block.
 	if _, err := colfile.WriteWith(path, w.coll, w.group, seq, data, &colfile.WriteOptions{FS: db.fs, BlockSize: db.opts.BlockSize, NoStats: true}); err != nil {

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/soltixdb/soltix/internal/timex"
 	"github.com/soltixdb/soltix/model"
 )
 
@@ -242,10 +243,11 @@ func (db *DB) horizon(c *collection, l model.Level) int64 {
 	if r <= 0 {
 		return math.MinInt64
 	}
-	cut := db.now().UnixNano() - int64(r)
+	now, _ := timex.FromTime(db.now())
+	cut, _ := timex.Sub(now, int64(r)) // saturates: keeps everything
 	if l == model.LevelRaw {
-		part := db.opts.PartitionDuration.Nanoseconds()
-		return floorDiv(cut, part) * part
+		start, _ := timex.Floor(cut, db.opts.PartitionDuration.Nanoseconds(), 0)
+		return start
 	}
 	return partOf(l, cut)
 }

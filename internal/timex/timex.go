@@ -57,6 +57,12 @@ func Add(t, d int64) (int64, bool) {
 	return s, true
 }
 
+// AddSat returns t+d saturated to [Min, Max].
+func AddSat(t, d int64) int64 {
+	s, _ := Add(t, d)
+	return s
+}
+
 // Sub returns t-d saturated to [Min, Max] and whether it fit.
 func Sub(t, d int64) (int64, bool) {
 	if d == math.MinInt64 {

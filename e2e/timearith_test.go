@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -253,5 +254,105 @@ func TestGroupByTinyIntervalRefused(t *testing.T) {
 	code, body := s.getQuery(t.Context(), "SELECT count(v) FROM x GROUP BY 1ns FILL(none)")
 	if want := fmt.Sprintf("[[%d,1],[0,1],[%d,1]]", int64(math.MinInt64), int64(math.MaxInt64)); code != 200 || rowsOf(body) != want {
 		t.Errorf("GROUP BY 1ns FILL(none): got %d %s, want %s", code, body, want)
+	}
+}
+
+// TestGrafanaExtremeRange is the Grafana datasource with a range that
+// starts at the int64 minimum: it emitted `time >= '-inf'`, which the query
+// language refuses (400). Ranges at either end, given as RFC 3339 or epoch
+// milliseconds, must answer with the points inside them.
+func TestGrafanaExtremeRange(t *testing.T) {
+	s := startLiveServer(t, t.TempDir(), storage.Options{}, taNow)
+	lp := fmt.Sprintf("x v=1i %d\nx v=2i %d\nx v=3i %d\n", int64(math.MinInt64), taNow.UnixNano(), int64(math.MaxInt64))
+	if code, body := s.post("/api/v1/write?precision=ns", "text/plain", []byte(lp)); code != http.StatusNoContent {
+		t.Fatalf("write: %d %s", code, body)
+	}
+	const (
+		minRFC = `"1677-09-21T00:12:43.145224192Z"`
+		maxRFC = `"2262-04-11T23:47:16.854775807Z"`
+	)
+	targets := map[string]string{
+		"sql":        `{"refId": "A", "target": "SELECT count(v) FROM x WHERE $__timeFilter"}`,
+		"sql from":   `{"refId": "A", "target": "SELECT count(v) FROM x WHERE time >= $__timeFrom AND time <= $__timeTo"}`,
+		"structured": `{"refId": "A", "target": "x", "payload": {"field": "v", "aggregate": "count"}}`,
+	}
+	ranges := []struct {
+		name, from, to string
+		want           string // the count
+	}{
+		{"whole range", minRFC, maxRFC, "3"},
+		{"from the minimum", minRFC, `"2000-01-01T00:00:00Z"`, "1"},
+		{"to the maximum", `"2100-01-01T00:00:00Z"`, maxRFC, "1"},
+		{"epoch milliseconds", "-9223372036854", "9223372036854", "1"},
+	}
+	for tname, target := range targets {
+		for _, rg := range ranges {
+			body := fmt.Sprintf(`{"range": {"from": %s, "to": %s}, "intervalMs": 60000, "maxDataPoints": 100, "targets": [%s]}`, rg.from, rg.to, target)
+			code, got := s.post("/grafana/query", "application/json", []byte(body))
+			if code != http.StatusOK || strings.Contains(string(got), "inf") {
+				t.Errorf("%s, %s: got %d %.400s, want 200", tname, rg.name, code, got)
+				continue
+			}
+			// The counts of every bucket add up to the points in range.
+			var frames []struct{ Datapoints [][2]*float64 }
+			if err := json.Unmarshal(got, &frames); err != nil || len(frames) != 1 {
+				t.Errorf("%s, %s: got %.400s (%v), want one frame", tname, rg.name, got, err)
+				continue
+			}
+			sum := 0.0
+			for _, dp := range frames[0].Datapoints {
+				if dp[0] != nil {
+					sum += *dp[0]
+				}
+			}
+			if fmt.Sprint(sum) != rg.want {
+				t.Errorf("%s, %s: got %.400s, want a count of %s", tname, rg.name, got, rg.want)
+			}
+		}
+	}
+}
+
+// TestWriteTimesOutOfRange writes times that do not fit int64 nanoseconds
+// once scaled by their precision, in line protocol and JSON, on every write
+// endpoint: each is a 400 naming the time, never a point at a wrapped time.
+func TestWriteTimesOutOfRange(t *testing.T) {
+	s := startLiveServer(t, t.TempDir(), storage.Options{}, taNow)
+	tests := []struct {
+		path, ctype, body, msg string
+	}{
+		{"/api/v1/write?precision=s", "text/plain", "c v=1 9300000000\n", "9300000000"},
+		{"/api/v1/write?precision=s", "text/plain", "c v=1 -9300000000\n", "-9300000000"},
+		{"/api/v1/write?precision=ms", "text/plain", "c v=1 9223372036855\n", "9223372036855"},
+		{"/api/v1/write?precision=us", "text/plain", "c v=1 -9223372036854776\n", "-9223372036854776"},
+		{"/api/v1/write?precision=ns", "text/plain", "c v=1 9223372036854775808\n", "9223372036854775808"},
+		{"/write?precision=h", "text/plain", "c v=1 2562048\n", "2562048"},
+		{"/write?precision=m", "text/plain", "c v=1 -153722868\n", "-153722868"},
+		{"/api/v2/write?precision=s", "text/plain", "c v=1 9223372037\n", "9223372037"},
+		{"/api/v1/write?precision=s", "application/json", `{"collection": "c", "time": 9300000000, "fields": {"v": 1}}`, "9300000000"},
+		{"/api/v1/write?precision=ms", "application/json", `{"collection": "c", "time": -9223372036855, "fields": {"v": 1}}`, "-9223372036855"},
+		{"/api/v1/write", "application/json", `{"collection": "c", "time": "2263-01-01T00:00:00Z", "fields": {"v": 1}}`, "2263-01-01"},
+		{"/api/v1/write", "application/json", `{"collection": "c", "time": "1677-09-21T00:12:43.145224191Z", "fields": {"v": 1}}`, "1677-09-21"},
+	}
+	for _, tt := range tests {
+		code, body := s.post(tt.path, tt.ctype, []byte(tt.body))
+		if code != http.StatusBadRequest || !strings.Contains(string(body), tt.msg) {
+			t.Errorf("POST %s %q: got %d %s, want 400 naming %s", tt.path, tt.body, code, body, tt.msg)
+		}
+	}
+	// The last times that fit are written and read back exactly.
+	ok := []struct{ path, body string }{
+		{"/api/v1/write?precision=s", fmt.Sprintf("c v=1 %d\n", int64(math.MaxInt64)/1e9)},
+		{"/api/v1/write?precision=s", fmt.Sprintf("c v=2 %d\n", int64(math.MinInt64)/1e9)},
+		{"/api/v1/write?precision=ns", fmt.Sprintf("c v=3 %d\n", int64(math.MinInt64))},
+	}
+	for _, o := range ok {
+		if code, body := s.post(o.path, "text/plain", []byte(o.body)); code != http.StatusNoContent {
+			t.Errorf("POST %s %q: got %d %s, want 204", o.path, o.body, code, body)
+		}
+	}
+	code, body := s.getQuery(t.Context(), "SELECT v FROM c")
+	want := fmt.Sprintf("[[%d,3],[%d,2],[%d,1]]", int64(math.MinInt64), int64(math.MinInt64)/1e9*1e9, int64(math.MaxInt64)/1e9*1e9)
+	if code != 200 || rowsOf(body) != want {
+		t.Errorf("SELECT v FROM c: got %d %s, want %s", code, body, want)
 	}
 }

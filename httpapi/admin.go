@@ -5,10 +5,10 @@ import (
 	"math"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/valyala/fastjson"
 
+	"github.com/soltixdb/soltix/internal/timex"
 	"github.com/soltixdb/soltix/model"
 )
 
@@ -136,14 +136,9 @@ func decodeDeleteRequest(body []byte) (req deleteRequest, problem string) {
 	return req, ""
 }
 
-// formatNanos formats a nanosecond timestamp as RFC 3339, or -inf for the
-// smallest one.
-func formatNanos(t int64) string {
-	if t == math.MinInt64 {
-		return "-inf"
-	}
-	return time.Unix(0, t).UTC().Format(time.RFC3339Nano)
-}
+// formatNanos formats a nanosecond timestamp as RFC 3339. Every int64 has a
+// form the query language reads back, the smallest one included.
+func formatNanos(t int64) string { return timex.Format(t) }
 
 // adminCompact serves POST /api/v1/admin/compact: it returns once storage
 // has merged its files, dropping deleted and overwritten points.

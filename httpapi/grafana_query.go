@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/soltixdb/soltix/internal/timex"
 	"github.com/soltixdb/soltix/model"
 	"github.com/soltixdb/soltix/planner"
 	"github.com/soltixdb/soltix/query"
@@ -132,12 +133,13 @@ func parseGrafanaTime(raw json.RawMessage) (t int64, ok bool, err error) {
 	if err := json.Unmarshal(raw, &v); err != nil {
 		return 0, false, err
 	}
-	const maxMs = float64(math.MaxInt64 / int64(time.Millisecond))
 	fromMs := func(ms float64) (int64, bool, error) {
-		if math.Abs(ms) > maxMs {
-			return 0, false, fmt.Errorf("%s milliseconds is out of range", s)
+		const limit = 1 << 53 // far beyond the range; int64(ms) is exact below it
+		t, ok := timex.FromUnit(int64(max(-limit, min(ms, limit))), int64(time.Millisecond))
+		if !ok || math.IsNaN(ms) {
+			return 0, false, fmt.Errorf("%s milliseconds is %s", s, timex.RangeText)
 		}
-		return int64(ms) * int64(time.Millisecond), true, nil
+		return t, true, nil
 	}
 	switch v := v.(type) {
 	case string:
@@ -247,9 +249,9 @@ func (env *gfEnv) expandMacros(text string) (string, error) {
 		case "__interval_ms":
 			b.WriteString(strconv.FormatInt(env.intervalMs, 10))
 		case "__from":
-			b.WriteString(strconv.FormatInt(floorDiv(env.from, int64(time.Millisecond)), 10))
+			b.WriteString(strconv.FormatInt(timex.ToUnit(env.from, int64(time.Millisecond)), 10))
 		case "__to":
-			b.WriteString(strconv.FormatInt(floorDiv(env.to, int64(time.Millisecond)), 10))
+			b.WriteString(strconv.FormatInt(timex.ToUnit(env.to, int64(time.Millisecond)), 10))
 		}
 	}
 	b.WriteString(text[last:])
@@ -261,14 +263,6 @@ func isWordByte(c byte) bool {
 }
 
 func quoteTimeLiteral(t int64) string { return "'" + formatNanos(t) + "'" }
-
-func floorDiv(a, b int64) int64 {
-	q := a / b
-	if a%b != 0 && (a < 0) != (b < 0) {
-		q--
-	}
-	return q
-}
 
 // gfStatementWords start a target that is a statement rather than a
 // collection name.
@@ -909,7 +903,7 @@ func appendGrafanaFrames(b []byte, n int, p *gfPrepared, res *planner.Result) ([
 			b = append(b, '[')
 			b = appendGrafanaValue(b, sr.vals[j], true)
 			b = append(b, ',')
-			b = strconv.AppendInt(b, floorDiv(sr.times[j], int64(time.Millisecond)), 10)
+			b = strconv.AppendInt(b, timex.ToUnit(sr.times[j], int64(time.Millisecond)), 10)
 			b = append(b, ']')
 		}
 		b = append(b, `],"meta":`...)
@@ -1073,7 +1067,7 @@ func appendGrafanaTable(b []byte, p *gfPrepared, res *planner.Result) []byte {
 				b = append(b, ',')
 			}
 			if c == res.TimeColumn && v.Kind == model.KindInt {
-				b = strconv.AppendInt(b, floorDiv(v.Int(), int64(time.Millisecond)), 10)
+				b = strconv.AppendInt(b, timex.ToUnit(v.Int(), int64(time.Millisecond)), 10)
 				continue
 			}
 			b = appendGrafanaValue(b, v, false)
@@ -1293,7 +1287,7 @@ func (s *server) grafanaAnnotations(w http.ResponseWriter, r *http.Request) {
 	out := make([]gfAnnotation, 0, len(res.Rows))
 	for _, row := range res.Rows {
 		a := gfAnnotation{Annotation: echo, Title: string(ann.Name), Tags: []string{}}
-		a.Time = floorDiv(row[res.TimeColumn].Int(), int64(time.Millisecond))
+		a.Time = timex.ToUnit(row[res.TimeColumn].Int(), int64(time.Millisecond))
 		if titleCol >= 0 && !row[titleCol].IsNull() {
 			a.Title = gfValueText(row[titleCol])
 		}

@@ -13,6 +13,8 @@ import (
 
 	"github.com/valyala/fastjson"
 
+	"github.com/soltixdb/soltix/internal/timex"
+	"github.com/soltixdb/soltix/lineproto"
 	"github.com/soltixdb/soltix/model"
 )
 
@@ -166,12 +168,6 @@ func decodeJSONPoint(v *fastjson.Value, defaultCollection string, precNanos, now
 	return pt, ""
 }
 
-// The range of nanosecond timestamps.
-var (
-	minTime = time.Unix(0, math.MinInt64)
-	maxTime = time.Unix(0, math.MaxInt64)
-)
-
 // decodeJSONTime reads a time: an RFC 3339 string or an integer in units of
 // precNanos nanoseconds.
 func decodeJSONTime(v *fastjson.Value, precNanos int64) (int64, string) {
@@ -182,10 +178,11 @@ func decodeJSONTime(v *fastjson.Value, precNanos int64) (int64, string) {
 		if err != nil {
 			return 0, fmt.Sprintf("time %q is not RFC 3339", s)
 		}
-		if t.Before(minTime) || t.After(maxTime) {
-			return 0, fmt.Sprintf("time %q is outside the range of nanosecond timestamps", s)
+		n, ok := timex.FromTime(t)
+		if !ok {
+			return 0, fmt.Sprintf("time %q is %s", s, timex.RangeText)
 		}
-		return t.UnixNano(), ""
+		return n, ""
 	case fastjson.TypeNumber:
 		n, err := v.Int64()
 		if err != nil {
@@ -194,10 +191,11 @@ func decodeJSONTime(v *fastjson.Value, precNanos int64) (int64, string) {
 		if precNanos <= 0 {
 			precNanos = 1
 		}
-		if n > math.MaxInt64/precNanos || n < math.MinInt64/precNanos {
-			return 0, fmt.Sprintf("time %s overflows nanoseconds", v)
+		t, ok := timex.FromUnit(n, precNanos)
+		if !ok {
+			return 0, fmt.Sprintf("time %s at precision %s is %s", v, lineproto.Precision(precNanos), timex.RangeText)
 		}
-		return n * precNanos, ""
+		return t, ""
 	}
 	return 0, fmt.Sprintf("time is a %s, want an RFC 3339 string or an integer", v.Type())
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/soltixdb/soltix/internal/timex"
 	"github.com/soltixdb/soltix/lineproto"
 	"github.com/soltixdb/soltix/model"
 	"github.com/soltixdb/soltix/storage"
@@ -81,7 +82,7 @@ func (s *server) write(w http.ResponseWriter, r *http.Request, ep writeEndpoint)
 		return
 	}
 
-	now := s.now().UnixNano()
+	now, _ := timex.FromTime(s.now())
 	var (
 		points []model.Point
 		lines  []int // lines[i] is what a bad points[i] is reported as
@@ -324,7 +325,7 @@ func (s *server) tooOld(points []model.Point, lines []int, re *storage.Retention
 	if re.Point < 0 || re.Point >= len(points) {
 		return bad
 	}
-	now := s.now().UnixNano()
+	now, _ := timex.FromTime(s.now())
 	retention := make(map[string]time.Duration)
 	for i := re.Point + 1; i < len(points); i++ {
 		p := &points[i]
@@ -333,7 +334,7 @@ func (s *server) tooOld(points []model.Point, lines []int, re *storage.Retention
 			r = s.store.CollectionSettings(p.Collection).Retention[model.LevelRaw]
 			retention[p.Collection] = r
 		}
-		if r > 0 && p.Time < now-int64(r) {
+		if cut, _ := timex.Sub(now, int64(r)); r > 0 && p.Time < cut {
 			bad = append(bad, badLine{Line: line(i), Reason: reason(p.Time, p.Collection, r)})
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/soltixdb/soltix/internal/timex"
 	"github.com/soltixdb/soltix/model"
 )
 
@@ -116,17 +117,11 @@ func Parse(buf []byte, prec Precision, defaultTime int64) (points []model.Point,
 // floorMultiple rounds t down to a multiple of m (m >= 1), or up when
 // rounding down would leave the int64 range.
 func floorMultiple(t, m int64) int64 {
-	r := t % m
-	if r < 0 {
-		r += m
+	if f, ok := timex.Floor(t, m, 0); ok {
+		return f
 	}
-	if r == 0 {
-		return t
-	}
-	if t < math.MinInt64+r {
-		return t - r + m
-	}
-	return t - r
+	f, _ := timex.Ceil(t, m, 0)
+	return f
 }
 
 type tagEntry struct {
@@ -731,10 +726,11 @@ func (p *parser) timestamp(start, end int) (int64, *LineError) {
 	if !ok {
 		return 0, p.errAt(start, "invalid timestamp %s", quoteToken(tok))
 	}
-	if !inRange || t > math.MaxInt64/p.prec || t < math.MinInt64/p.prec {
+	ns, fits := timex.FromUnit(t, p.prec)
+	if !inRange || !fits {
 		return 0, p.errAt(start, "timestamp %s is out of range at precision %s", quoteToken(tok), Precision(p.prec))
 	}
-	return t * p.prec, nil
+	return ns, nil
 }
 
 // takeTags moves p.tags into the tag slab and returns them.

@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"math"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -137,4 +138,61 @@ func TestExtremeTimesFileNames(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("compacted")
+}
+
+// TestDeleteWholeRangeRollupCost deletes over the whole int64 range a series
+// whose points lie at both ends of it. The rollup pass that follows listed
+// every hour between the data's ends (5.1 million) before recomputing them;
+// it must cost the hours that hold data.
+func TestDeleteWholeRangeRollupCost(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t, t.TempDir())
+	defer db.Close()
+	dev := model.Tags{{Key: "device_id", Value: "d"}}
+	pts := []model.Point{
+		pt("x", "d", math.MinInt64, iv("v", 1)), pt("x", "d", 0, iv("v", 2)), pt("x", "d", math.MaxInt64, iv("v", 3)),
+		pt("x", "e", 0, iv("v", 4)),
+	}
+	if err := db.Write(ctx, pts); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	if err := db.Delete(ctx, "x", []model.Tags{dev}, 1, math.MaxInt64); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 8<<20 {
+		t.Errorf("delete and rollup allocated %d bytes, want under 8 MiB", grew)
+	}
+	got := readAll(t, db, "x", dev, "v")["v"]
+	if len(got) != 2 || got[math.MinInt64].Int() != 1 || got[0].Int() != 2 {
+		t.Errorf("after the delete: got %v, want the points at MinInt64 and 0", got)
+	}
+	for _, end := range []int64{math.MinInt64, 0, math.MaxInt64} {
+		l := model.Level1d
+		parts, err := db.ReadParts(ctx, "x", dev, "v", l.Floor(end), l.End(l.Floor(end)),
+			func(a, b int64) bool { return l.Floor(a) == l.Floor(b) }, l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, p := range parts {
+			if p.Summary != nil {
+				n += p.Summary.Count
+			} else {
+				n += p.Values.Len()
+			}
+		}
+		if want := map[int64]int{math.MinInt64: 1, 0: 1, math.MaxInt64: 0}[end]; n != want {
+			t.Errorf("1d bucket of %d after the delete: %d points, want %d", end, n, want)
+		}
+	}
 }

@@ -194,13 +194,16 @@ func niceInterval(want time.Duration) query.Duration {
 
 // approxNanos is the length of d, with months of 30 and years of 365 days.
 func approxNanos(d query.Duration) int64 {
+	var n int64
 	switch d.Unit {
 	case query.Month:
-		return d.N * 30 * dayNanosGrafana
+		n, _ = timex.Mul(d.N, 30*dayNanosGrafana)
 	case query.Year:
-		return d.N * 365 * dayNanosGrafana
+		n, _ = timex.Mul(d.N, 365*dayNanosGrafana)
+	default:
+		n = d.Nanos()
 	}
-	return d.Nanos()
+	return n
 }
 
 const dayNanosGrafana = 24 * int64(time.Hour)

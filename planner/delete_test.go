@@ -91,6 +91,30 @@ func TestDelete(t *testing.T) {
 			q:     "DELETE FROM empty",
 			check: queryCase{q: "SELECT count(v) FROM empty", want: [][]any{}},
 		},
+		// Bounds past the int64 range saturate (issue 11, 5a: these wrapped
+		// and the first deleted everything).
+		{
+			q:     "DELETE FROM t WHERE time < now() - 1000y",
+			check: queryCase{q: "SELECT sum(v) FROM t", want: [][]any{{0, 1113.0}}},
+		},
+		{
+			q:     "DELETE FROM t WHERE time <= '1678-01-01' - 2y",
+			check: queryCase{q: "SELECT sum(v) FROM t", want: [][]any{{0, 1113.0}}},
+		},
+		{
+			q:     "DELETE FROM t WHERE time >= now() + 300y",
+			check: queryCase{q: "SELECT sum(v) FROM t", want: [][]any{{0, 1113.0}}},
+		},
+		{
+			q:     "DELETE FROM t WHERE time BETWEEN now() + 300y AND now() + 400y",
+			check: queryCase{q: "SELECT sum(v) FROM t", want: [][]any{{0, 1113.0}}},
+		},
+		{
+			q:      "DELETE FROM t WHERE time < now() + 1000y AND time > now() - 1000y",
+			series: 4,
+			call:   []any{all, int64(math.MinInt64), int64(math.MaxInt64)},
+			check:  queryCase{q: "SELECT count(v) FROM t", want: [][]any{}},
+		},
 	} {
 		t.Run(tc.q, func(t *testing.T) {
 			src := testData()
@@ -132,6 +156,8 @@ func TestDeleteErrors(t *testing.T) {
 		{"DELETE FROM t WHERE (time < 5 AND host = 'a') OR host = 'b'", "1:22", interval},
 		{"DELETE FROM t WHERE time < 5 OR time > 10", "1:21", interval},
 		{"DELETE FROM t WHERE time != 5", "1:21", "time != 5 " + notOne},
+		{"DELETE FROM t WHERE time = '2262-01-01' + 1y", "1:21", "time '2262-01-01' + 1y is outside the range of nanosecond timestamps"},
+		{"DELETE FROM t WHERE time < '2263-01-01'", "1:21", `time "2263-01-01" is outside the range`},
 		{"DELETE FROM t WHERE host = 'a' AND time IN (1, 2)", "1:36", "time IN (1, 2) " + notOne},
 		{"DELETE FROM t WHERE time NOT IN (1)", "1:21", "time NOT IN (1) " + notOne},
 		{"DELETE FROM m WHERE v > 1", "1:21", byField + ` ("v" is a field)`},

@@ -1109,8 +1109,10 @@ func (db *DB) readLevels(ctx context.Context, rs *rollSnap, collection string, t
 			gapRows = true
 			continue
 		}
-		if err := gap(cursor, r.start-1); err != nil {
-			return nil, err
+		if r.start > cursor { // r.start-1 would wrap for a row at math.MinInt64
+			if err := gap(cursor, r.start-1); err != nil {
+				return nil, err
+			}
 		}
 		parts = append(parts, model.Part{Summary: &r.s, Level: l})
 		gapRows = false

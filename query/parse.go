@@ -11,6 +11,8 @@ import (
 
 	"github.com/alecthomas/participle/v2"
 	"github.com/alecthomas/participle/v2/lexer"
+
+	"github.com/soltixdb/soltix/internal/timex"
 )
 
 // Parse parses one statement, optionally followed by ';'. Syntax errors are
@@ -562,7 +564,8 @@ func (p *parser) duration(g *gDur) (Duration, error) {
 		return d, p.errAt(g.Pos, g.Text, "duration %s is zero", g.Text)
 	case d.Calendar() && n > math.MaxInt32/12:
 		return d, p.errAt(g.Pos, g.Text, "duration %s out of range", g.Text)
-	case !d.Calendar() && n > math.MaxInt64/Duration{N: 1, Unit: d.Unit}.Nanos():
+	}
+	if _, fits := timex.Mul(n, Duration{N: 1, Unit: d.Unit}.Nanos()); !d.Calendar() && !fits {
 		return d, p.errAt(g.Pos, g.Text, "duration %s out of range", g.Text)
 	}
 	return d, nil

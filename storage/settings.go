@@ -334,10 +334,11 @@ func ParseRetention(s string) (time.Duration, error) {
 		if err != nil || n == 0 {
 			return 0, fmt.Errorf("retention %q: want a positive number of %c", s, s[len(s)-1])
 		}
-		if n > uint64(math.MaxInt64/u) {
+		r, fits := timex.Mul(int64(n), int64(u))
+		if !fits {
 			return 0, fmt.Errorf("retention %q is too long (at most %dy); use forever", s, math.MaxInt64/int64(365*24*time.Hour))
 		}
-		return time.Duration(n) * u, nil
+		return time.Duration(r), nil
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil || d <= 0 {

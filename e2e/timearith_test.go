@@ -314,6 +314,22 @@ func TestGrafanaExtremeRange(t *testing.T) {
 	}
 }
 
+// TestGrafanaTinyIntervalRefused is item 12 through the Grafana datasource:
+// the guard's refusal is a 422 there too.
+func TestGrafanaTinyIntervalRefused(t *testing.T) {
+	s := startLiveServer(t, t.TempDir(), storage.Options{}, taNow)
+	lp := fmt.Sprintf("x v=1i %d\nx v=3i %d\n", int64(math.MinInt64), int64(math.MaxInt64))
+	if code, body := s.post("/api/v1/write?precision=ns", "text/plain", []byte(lp)); code != http.StatusNoContent {
+		t.Fatalf("write: %d %s", code, body)
+	}
+	body := `{"range": {"from": "1677-09-21T00:12:43.145224192Z", "to": "2262-04-11T23:47:16.854775807Z"}, "intervalMs": 60000,
+		"targets": [{"refId": "A", "target": "SELECT count(v) FROM x WHERE $__timeFilter GROUP BY 1ns"}]}`
+	code, got := s.post("/grafana/query", "application/json", []byte(body))
+	if code != http.StatusUnprocessableEntity || !strings.Contains(string(got), "5000000") {
+		t.Errorf("GROUP BY 1ns through Grafana: got %d %s, want 422 naming the 5000000 limit", code, got)
+	}
+}
+
 // TestWriteTimesOutOfRange writes times that do not fit int64 nanoseconds
 // once scaled by their precision, in line protocol and JSON, on every write
 // endpoint: each is a 400 naming the time, never a point at a wrapped time.

@@ -3,6 +3,7 @@ package timex
 import (
 	"math"
 	"math/big"
+	"math/rand/v2"
 	"testing"
 	"time"
 )
@@ -269,5 +270,44 @@ func TestFromTimeAndUnits(t *testing.T) {
 	}
 	if got := Mod(-1, 24); got != 23 {
 		t.Errorf("Mod(-1, 24): got %d", got)
+	}
+}
+
+// TestBucketsRandom compares Buckets, Floor and Ceil with big integers over
+// random ranges, widths and origins, most of them near the ends.
+func TestBucketsRandom(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 5))
+	pick := func() int64 {
+		switch r.IntN(4) {
+		case 0:
+			return Min + r.Int64N(1<<40)
+		case 1:
+			return Max - r.Int64N(1<<40)
+		case 2:
+			return r.Int64N(1<<41) - 1<<40
+		}
+		return int64(r.Uint64())
+	}
+	for range 20000 {
+		lo, hi := pick(), pick()
+		if lo > hi {
+			lo, hi = hi, lo
+		}
+		w := []int64{1, 2, 3, 1000, hour, day, 7 * day, r.Int64N(Max) + 1}[r.IntN(8)]
+		o := pick()
+		want := new(big.Int).Sub(bigFloor(hi, w, o), bigFloor(lo, w, o))
+		want.Div(want, big.NewInt(w)).Add(want, big.NewInt(1))
+		if !want.IsUint64() {
+			want.SetUint64(math.MaxUint64)
+		}
+		if got := Buckets(lo, hi, w, o); got != want.Uint64() {
+			t.Fatalf("Buckets(%d, %d, %d, %d): got %d, want %s", lo, hi, w, o, got, want)
+		}
+		if f, ok := Floor(hi, w, o); ok && (f > hi || bigFloor(hi, w, o).Int64() != f) {
+			t.Fatalf("Floor(%d, %d, %d): got %d", hi, w, o, f)
+		}
+		if c, ok := Ceil(lo, w, o); ok && (c < lo || Dist(lo, c) >= uint64(w)) {
+			t.Fatalf("Ceil(%d, %d, %d): got %d", lo, w, o, c)
+		}
 	}
 }

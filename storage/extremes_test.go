@@ -237,3 +237,62 @@ func TestRollupRowAtMinimumWithDirtyGap(t *testing.T) {
 		}
 	}
 }
+
+// TestQuarantineExtremePartitions damages the raw and 1h rollup files of the
+// partitions at both ends of the int64 range and checks the ranges the
+// quarantine reports: a 1677 name parsed with time.UnixNano wrapped to 2262.
+func TestQuarantineExtremePartitions(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	db := openTest(t, dir)
+	if err := db.Write(ctx, []model.Point{
+		pt("x", "d", math.MinInt64, iv("v", 1)), pt("x", "d", math.MaxInt64, iv("v", 2)),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var damaged []string
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".col") {
+			return err
+		}
+		if dd := filepath.Base(filepath.Dir(path)); strings.HasPrefix(dd, "group_") || dd == "rollup_1h" {
+			damaged = append(damaged, path)
+			truncateTo(t, path, -2)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(damaged) != 4 {
+		t.Fatalf("damaged %v, want the raw and 1h files of both ends", damaged)
+	}
+	db = openTest(t, dir)
+	defer db.Close()
+	want := map[string][2]int64{
+		"16770921T000000Z":    {math.MinInt64, time.Date(1677, 9, 22, 0, 0, 0, 0, time.UTC).UnixNano() - 1},
+		"22620411T000000Z":    {time.Date(2262, 4, 11, 0, 0, 0, 0, time.UTC).UnixNano(), math.MaxInt64},
+		"1h/16770921T000000Z": {math.MinInt64, time.Date(1677, 9, 22, 0, 0, 0, 0, time.UTC).UnixNano() - 1},
+	}
+	want["1h/22620411T000000Z"] = want["22620411T000000Z"]
+	q := db.Quarantined()
+	if len(q) != 4 {
+		t.Fatalf("Quarantined: got %+v, want 4 files", q)
+	}
+	for _, f := range q {
+		key := partitionName(strings.TrimSuffix(f.Path, filepath.Ext(f.Path)) + ".col")
+		if strings.Contains(f.Path, "rollup_1h") {
+			key = "1h/" + key
+		}
+		w, ok := want[key]
+		if !ok || f.From != w[0] || f.To != w[1] {
+			t.Errorf("quarantined %s: range [%d, %d], want %v", f.Path, f.From, f.To, w)
+		}
+	}
+}

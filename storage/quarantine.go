@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/soltixdb/soltix/internal/timex"
 	"github.com/soltixdb/soltix/model"
 	"github.com/soltixdb/soltix/storage/colfile"
 )
@@ -169,14 +170,15 @@ func (db *DB) addQuarantined(path, reason string) {
 	}
 	if l, part, ok := parseRollupPath(orig); ok {
 		q.level = l
-		if part != math.MinInt64 {
+		if l != model.Level1y { // the 1y level's one file covers everything
 			q.From, q.To = part, partEnd(l, part)
 		}
-	} else if t, err := time.Parse("20060102T150405Z", partitionName(orig)); err == nil {
-		q.From = t.UnixNano()
-		q.To = math.MaxInt64
-		if d := db.opts.PartitionDuration.Nanoseconds(); q.From <= math.MaxInt64-d {
-			q.To = q.From + d - 1
+	} else if t, err := time.Parse(partitionLayout, partitionName(orig)); err == nil {
+		// The partition holding math.MinInt64 is named for its true
+		// start, before the int64 range: both ends saturate.
+		q.From, _ = timex.FromTime(t)
+		if end, ok := timex.FromTime(t.Add(db.opts.PartitionDuration)); ok {
+			q.To = end - 1
 		}
 	}
 	db.quarantine = append(db.quarantine, q)

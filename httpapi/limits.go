@@ -146,9 +146,10 @@ func (b *bodyBudget) give(n int64) { b.used.Add(-n) }
 // bodyHold is one request's share of the body budget. It only grows while
 // the request runs and is given back in full when its handler returns.
 type bodyHold struct {
-	budget *bodyBudget
-	mu     sync.Mutex
-	held   int64
+	budget  *bodyBudget
+	mu      sync.Mutex
+	held    int64
+	refused bool // the budget could not cover it once
 }
 
 // ensure makes the share at least n bytes, taking it in whole chunks. It
@@ -161,10 +162,17 @@ func (h *bodyHold) ensure(n int64) error {
 	}
 	want := (n+holdChunk-1)/holdChunk*holdChunk - h.held
 	if !h.budget.take(want) {
+		h.refused = true
 		return &inflightError{max: h.budget.max}
 	}
 	h.held += want
 	return nil
+}
+
+func (h *bodyHold) wasRefused() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.refused
 }
 
 func (h *bodyHold) release() {
@@ -198,6 +206,7 @@ type guardedBody struct {
 	ctl     *http.ResponseController // nil when no deadline is set
 	timeout time.Duration
 	read    int64
+	drain   int64 // at most this many bytes are discarded after a refusal
 }
 
 func (g *guardedBody) Read(p []byte) (int, error) {
@@ -220,7 +229,25 @@ func (g *guardedBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func (g *guardedBody) Close() error { return g.rc.Close() }
+// Close discards the rest of a refused body before closing it (see
+// discard): the server's own Close reads at most 256 KiB of what is left.
+func (g *guardedBody) Close() error {
+	if g.hold.wasRefused() {
+		g.discard()
+	}
+	return g.rc.Close()
+}
+
+// discard reads the rest of a refused body (up to g.drain bytes, under the
+// body deadline) into a small fixed buffer, holding none of it. A server
+// that answers and closes while the client is still sending makes the
+// client's kernel see a reset, and most clients then report "connection
+// reset" instead of the 503 and its Retry-After; reading the rest first
+// lets the answer through. Memory stays bounded: only the budget is about
+// memory, and discarding holds none.
+func (g *guardedBody) discard() {
+	_, _ = io.CopyN(io.Discard, g.rc, g.drain)
+}
 
 // guardBodies puts every request body under the body deadline and the body
 // budget, and gives the request's share back when its handler returns.
@@ -230,7 +257,7 @@ func (s *server) guardBodies(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		g := &guardedBody{rc: r.Body, hold: &bodyHold{budget: s.budget}, timeout: s.bodyTimeout}
+		g := &guardedBody{rc: r.Body, hold: &bodyHold{budget: s.budget}, timeout: s.bodyTimeout, drain: s.limit}
 		defer g.hold.release()
 		if s.bodyTimeout > 0 {
 			ctl := http.NewResponseController(w)
@@ -242,12 +269,16 @@ func (s *server) guardBodies(next http.Handler) http.Handler {
 		}
 		r.Body = g
 		next.ServeHTTP(w, r)
+		if g.hold.wasRefused() {
+			g.discard()
+		}
 	})
 }
 
 // guardError maps a body read error caused by the guards to its status,
-// setting Retry-After for a full budget. The rest of the body is not read,
-// so the connection is closed after the answer. ok is false for other
+// setting Retry-After for a full budget. The connection is closed after
+// the answer: a refused body is discarded up to the body limit (see
+// guardedBody.discard), a timed-out one is not read further. ok is false for other
 // errors.
 func guardError(w http.ResponseWriter, err error) (code int, msg string, ok bool) {
 	var ie *inflightError

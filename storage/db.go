@@ -40,6 +40,10 @@ type Options struct {
 	Sync wal.SyncMode
 	// WALSegmentSize is the size at which a WAL segment is rotated.
 	WALSegmentSize int64
+	// WALRecovery is what Open does with WAL corruption that is not a torn
+	// tail (default wal.RecoverStrict: refuse to open; see
+	// docs/format-wal.md).
+	WALRecovery wal.Recovery
 	// FlushInterval is how often the background flusher moves memory into
 	// files (default 10 minutes; negative disables background flushes).
 	FlushInterval time.Duration
@@ -264,7 +268,7 @@ func Open(dir string, opts *Options) (*DB, error) {
 		return nil, err
 	}
 	db.settleQuarantine()
-	w, err := wal.Open(filepath.Join(dir, "wal"), &wal.Options{Sync: o.Sync, SegmentSize: o.WALSegmentSize, Logger: o.Logger, FS: o.FS})
+	w, err := wal.Open(filepath.Join(dir, "wal"), &wal.Options{Sync: o.Sync, SegmentSize: o.WALSegmentSize, Logger: o.Logger, FS: o.FS, Recovery: o.WALRecovery})
 	if err != nil {
 		db.closeFiles()
 		lock.unlock()

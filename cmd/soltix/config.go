@@ -44,6 +44,7 @@ type StorageConfig struct {
 	ShardTag        string   `yaml:"shard_tag"`
 	WALSync         string   `yaml:"wal_sync"` // always | never
 	WALSegmentBytes int64    `yaml:"wal_segment_bytes"`
+	WALRecovery     string   `yaml:"wal_recovery"` // strict | truncate
 	FlushInterval   Duration `yaml:"flush_interval"`
 	MaxMemoryPoints int      `yaml:"max_memory_points"`
 	CompactFiles    int      `yaml:"compact_files"`
@@ -86,7 +87,7 @@ func defaultConfig() Config {
 	return Config{
 		Listen:  "127.0.0.1:5050",
 		DataDir: "./data",
-		Storage: StorageConfig{WALSync: "always"},
+		Storage: StorageConfig{WALSync: "always", WALRecovery: "strict"},
 		Log:     LogConfig{Level: "info", Format: "text"},
 	}
 }
@@ -101,6 +102,7 @@ func (c *Config) envOverrides(getenv func(string) string) error {
 	str("SOLTIX_LISTEN", &c.Listen)
 	str("SOLTIX_DATA_DIR", &c.DataDir)
 	str("SOLTIX_WAL_SYNC", &c.Storage.WALSync)
+	str("SOLTIX_WAL_RECOVERY", &c.Storage.WALRecovery)
 	str("SOLTIX_SHARD_TAG", &c.Storage.ShardTag)
 	str("SOLTIX_LOG_LEVEL", &c.Log.Level)
 	str("SOLTIX_LOG_FORMAT", &c.Log.Format)
@@ -184,12 +186,15 @@ func loadConfig(name string, args []string, getenv func(string) string) (Config,
 	if *f.walSync != "" {
 		cfg.Storage.WALSync = *f.walSync
 	}
+	if *f.walRecovery != "" {
+		cfg.Storage.WALRecovery = *f.walRecovery
+	}
 	return cfg, cfg.validate()
 }
 
 // serveFlagValues are the flags of a server command.
 type serveFlagValues struct {
-	configPath, listen, dataDir, walSync *string
+	configPath, listen, dataDir, walSync, walRecovery *string
 }
 
 // serveFlags returns the flag set of a server command, describing the
@@ -203,6 +208,7 @@ func serveFlags(name string, cfg Config, getenv func(string) string) (*flag.Flag
 	f.listen = fs.String("listen", "", "listen on `ADDR`, host:port; port 0 picks a free one (default "+cfg.Listen+")")
 	f.dataDir = fs.String("data-dir", "", "keep the data in `DIR` (default "+cfg.DataDir+")")
 	f.walSync = fs.String("wal-sync", "", "fsync the WAL by `POLICY`: always, or never (unsafe: a crash loses acknowledged writes) (default always)")
+	f.walRecovery = fs.String("wal-recovery", "", "on WAL corruption that is not a torn tail, `MODE`: strict (refuse to start), or truncate (drop everything from the corruption on, logged) (default strict)")
 	return fs, f
 }
 
@@ -211,6 +217,9 @@ func (c *Config) validate() error {
 	case "always", "never":
 	default:
 		return fmt.Errorf("wal_sync must be always or never, not %q", c.Storage.WALSync)
+	}
+	if _, err := wal.ParseRecovery(c.Storage.WALRecovery); err != nil {
+		return err
 	}
 	if _, err := c.logLevel(); err != nil {
 		return err
@@ -307,5 +316,6 @@ func (c *Config) storageOptions(log *slog.Logger) *storage.Options {
 	if c.Storage.WALSync == "never" {
 		o.Sync = wal.SyncNever
 	}
+	o.WALRecovery, _ = wal.ParseRecovery(c.Storage.WALRecovery) // checked by validate
 	return o
 }

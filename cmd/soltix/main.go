@@ -36,7 +36,7 @@ const usage = `Soltix, a time-series database.
 
 Usage:
   soltix serve [--config FILE] [--listen ADDR] [--data-dir DIR]
-               [--wal-sync always|never]
+               [--wal-sync always|never] [--wal-recovery strict|truncate]
         Run a complete single-node database (default 127.0.0.1:5050, data
         in ./data).
   soltix query [--server URL] [--format table|json|csv] [--epoch ns|us|ms|s]
@@ -52,10 +52,11 @@ Usage:
 'soltix COMMAND --help' describes every flag of a command.
 
 Environment: SOLTIX_CONFIG, SOLTIX_LISTEN, SOLTIX_DATA_DIR, SOLTIX_WAL_SYNC,
-SOLTIX_SHARD_TAG, SOLTIX_MAX_BODY_BYTES, SOLTIX_MAX_INFLIGHT_BODY_BYTES,
-SOLTIX_ALLOWED_ORIGINS, SOLTIX_ALLOWED_HOSTS, SOLTIX_FLUSH_INTERVAL,
-SOLTIX_MEMORY_LIMIT, SOLTIX_LOG_LEVEL, SOLTIX_LOG_FORMAT, and SOLTIX_SERVER
-for query. Flags override the config file, which overrides the environment.
+SOLTIX_WAL_RECOVERY, SOLTIX_SHARD_TAG, SOLTIX_MAX_BODY_BYTES,
+SOLTIX_MAX_INFLIGHT_BODY_BYTES, SOLTIX_ALLOWED_ORIGINS, SOLTIX_ALLOWED_HOSTS,
+SOLTIX_FLUSH_INTERVAL, SOLTIX_MEMORY_LIMIT, SOLTIX_LOG_LEVEL, SOLTIX_LOG_FORMAT,
+and SOLTIX_SERVER for query. Flags override the config file, which overrides
+the environment.
 `
 
 const serveIntro = `Usage: soltix serve [flags]

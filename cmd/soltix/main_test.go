@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/soltixdb/soltix/storage"
+	"github.com/soltixdb/soltix/storage/wal"
 )
 
 func TestLoadConfigPrecedence(t *testing.T) {
@@ -46,6 +47,8 @@ func TestLoadConfigPrecedence(t *testing.T) {
 		{name: "unknown key", args: []string{"--config", bad}, err: "listn"},
 		{name: "missing file", args: []string{"--config", filepath.Join(dir, "nope.yaml")}, err: "nope.yaml"},
 		{name: "bad wal sync", args: []string{"--wal-sync", "sometimes"}, err: "wal_sync"},
+		{name: "bad wal recovery flag", args: []string{"--wal-recovery", "lenient"}, err: "wal recovery must be strict or truncate"},
+		{name: "bad wal recovery env", env: map[string]string{"SOLTIX_WAL_RECOVERY": "skip"}, err: "wal recovery must be strict or truncate"},
 		{name: "bad env duration", env: map[string]string{"SOLTIX_FLUSH_INTERVAL": "soon"}, err: "SOLTIX_FLUSH_INTERVAL"},
 		{name: "stray argument", args: []string{"extra"}, err: "unexpected argument"},
 	}
@@ -70,6 +73,32 @@ func TestLoadConfigPrecedence(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestWALRecoveryConfig(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		env  string
+		want wal.Recovery
+	}{
+		{nil, "", wal.RecoverStrict},
+		{[]string{"--wal-recovery", "truncate"}, "", wal.RecoverTruncate},
+		{nil, "truncate", wal.RecoverTruncate},
+		{[]string{"--wal-recovery", "strict"}, "truncate", wal.RecoverStrict},
+	} {
+		cfg, err := loadConfig("serve", tc.args, func(k string) string {
+			if k == "SOLTIX_WAL_RECOVERY" {
+				return tc.env
+			}
+			return ""
+		})
+		if err != nil {
+			t.Fatalf("loadConfig(%v, SOLTIX_WAL_RECOVERY=%q): %v", tc.args, tc.env, err)
+		}
+		if got := cfg.storageOptions(nil).WALRecovery; got != tc.want {
+			t.Errorf("loadConfig(%v, SOLTIX_WAL_RECOVERY=%q): recovery %v, want %v", tc.args, tc.env, got, tc.want)
+		}
 	}
 }
 

@@ -25,7 +25,9 @@
 // where the CRC is the Castagnoli CRC-32 of the payload. Payloads are never
 // empty and at most MaxRecordSize bytes. docs/format-wal.md describes the
 // format byte by byte, together with the rules Replay uses to tell a torn tail
-// (cut off with a warning) from corruption (reported as *CorruptionError).
+// (damage in the last segment with no intact record after it: cut off with a
+// warning) from corruption (reported as *CorruptionError, or cut with an
+// error log under Options.Recovery = RecoverTruncate).
 //
 // # Usage
 //

@@ -16,8 +16,8 @@ import (
 
 // CorruptionError reports a damaged segment that Replay cannot repair by
 // cutting off a torn tail: a bad record in a segment other than the last one,
-// a record with a bad checksum that is followed by more data, a bad segment
-// header, or a missing segment. Check for it with errors.As.
+// a bad record of the last segment followed by an intact record, a bad
+// segment header, or a missing segment. Check for it with errors.As.
 type CorruptionError struct {
 	// Segment is the number of the damaged (or missing) segment.
 	Segment uint64
@@ -54,10 +54,12 @@ var (
 // The payload is only valid during the call; fn must copy what it keeps. An
 // error from fn stops Replay and is returned wrapped.
 //
-// A torn tail of the last segment (see docs/format-wal.md) is cut off: the
-// file is truncated at the end of its last intact record, or removed if not
-// even its header is complete, and a warning is logged. Any other damage
-// returns a *CorruptionError and leaves the files untouched.
+// A torn tail of the last segment (see docs/format-wal.md: damage after
+// which no intact record follows) is cut off: the file is truncated at the
+// end of its last intact record, or removed if not even its header is
+// complete, and a warning is logged. Any other damage returns a
+// *CorruptionError and leaves the files untouched, unless Options.Recovery is
+// RecoverTruncate, which cuts the WAL at the damage and logs what it dropped.
 //
 // Replay must be called exactly once, before the first Append. When it
 // succeeds it starts a new segment, numbered after the existing ones, for the
@@ -76,16 +78,32 @@ func (w *WAL) Replay(fn func(segment uint64, record []byte) error) error {
 	}
 	w.replayed = true
 
-	for i, s := range w.segs {
-		if i > 0 && s != w.segs[i-1]+1 {
-			return &CorruptionError{Segment: w.segs[i-1] + 1, Err: errMissingSegment}
+	segs := w.segs
+	for i, s := range segs {
+		if i == 0 || s == segs[i-1]+1 {
+			continue
 		}
+		ce := &CorruptionError{Segment: segs[i-1] + 1, Err: errMissingSegment}
+		if w.opts.Recovery != RecoverTruncate {
+			return ce
+		}
+		// Everything after the gap goes; the segments before it replay.
+		if err := w.dropAfter(ce, segs[i:], 0, 0); err != nil {
+			return err
+		}
+		segs = segs[:i]
+		break
 	}
 	var r replayer
 	next := uint64(1)
-	for i, s := range w.segs {
-		last := i == len(w.segs)-1
+	for i, s := range segs {
+		last := i == len(segs)-1
 		removed, err := r.segment(w, s, last, fn)
+		var ce *CorruptionError
+		if errors.As(err, &ce) && w.opts.Recovery == RecoverTruncate {
+			removed, err = r.truncateAt(w, ce, segs[i+1:])
+			last = true
+		}
 		if err != nil {
 			return err
 		}
@@ -95,6 +113,9 @@ func (w *WAL) Replay(fn func(segment uint64, record []byte) error) error {
 			next = s + 1
 		} else {
 			next = s
+		}
+		if last {
+			break
 		}
 	}
 	f, err := createSegment(w.fs, w.dir, next, w.opts.Sync == SyncAlways)
@@ -120,10 +141,12 @@ func (r *replayer) segment(w *WAL, seg uint64, last bool, fn func(uint64, []byte
 	if err != nil {
 		return false, fmt.Errorf("open segment %d: %w", seg, err)
 	}
+	defer func() {
+		if cerr := f.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("close segment %d: %w", seg, cerr)
+		}
+	}()
 	off, size, dmg, err := r.read(f, seg, fn)
-	if cerr := f.Close(); cerr != nil && err == nil {
-		err = fmt.Errorf("close segment %d: %w", seg, cerr)
-	}
 	if err != nil {
 		return false, err
 	}
@@ -133,13 +156,28 @@ func (r *replayer) segment(w *WAL, seg uint64, last bool, fn func(uint64, []byte
 	if !last || !dmg.torn {
 		return false, &CorruptionError{Segment: seg, Offset: off, Err: dmg.err}
 	}
+	if dmg.record {
+		// Damage is a torn tail only if no intact record follows it: a
+		// crash while appending leaves nothing valid behind the damage.
+		at, n, err := scanValid(f, off+1, size, true)
+		if err != nil {
+			return false, fmt.Errorf("read segment %d: %w", seg, err)
+		}
+		if n > 0 {
+			return false, &CorruptionError{Segment: seg, Offset: off,
+				Err: fmt.Errorf("%w, and an intact record follows at offset %d", dmg.err, at)}
+		}
+	}
 	return off == 0, w.cutTail(seg, off, size, dmg.err)
 }
 
 // damage is a problem found while reading a segment.
 type damage struct {
-	err  error
-	torn bool // the damage is a torn tail if the segment is the last one
+	err error
+	// torn says the damage can be a torn tail if the segment is the last
+	// one; record says it is damage of a record rather than of the segment
+	// header, so a torn tail needs no intact record after it.
+	torn, record bool
 }
 
 // read calls fn for every intact record of segment seg in f. It returns the
@@ -178,7 +216,7 @@ func (r *replayer) read(f vfs.File, seg uint64, fn func(uint64, []byte) error) (
 	off = int64(segmentHeaderSize)
 	for off < size {
 		if size-off < recordHeaderSize {
-			return off, size, &damage{err: errShortRecordHeader, torn: true}, nil
+			return off, size, &damage{err: errShortRecordHeader, torn: true, record: true}, nil
 		}
 		if _, err := io.ReadFull(r.br, hdr[:]); err != nil {
 			return off, size, nil, readErr(err)
@@ -188,17 +226,11 @@ func (r *replayer) read(f vfs.File, seg uint64, fn func(uint64, []byte) error) (
 		end := off + recordHeaderSize + length
 		switch {
 		case length == 0:
-			// A zero-filled tail (preallocated or never written) is torn;
-			// a zero length followed by data is corruption.
-			zeros, err := allZero(r.br)
-			if err != nil {
-				return off, size, nil, readErr(err)
-			}
-			return off, size, &damage{err: errZeroLength, torn: sum == 0 && zeros}, nil
+			return off, size, &damage{err: errZeroLength, torn: true, record: true}, nil
 		case end > size:
-			return off, size, &damage{err: errPastEnd, torn: true}, nil
+			return off, size, &damage{err: errPastEnd, torn: true, record: true}, nil
 		case length > MaxRecordSize:
-			return off, size, &damage{err: errTooLarge}, nil
+			return off, size, &damage{err: errTooLarge, torn: true, record: true}, nil
 		}
 		if int64(cap(r.buf)) < length {
 			r.buf = make([]byte, length)
@@ -208,9 +240,7 @@ func (r *replayer) read(f vfs.File, seg uint64, fn func(uint64, []byte) error) (
 			return off, size, nil, readErr(err)
 		}
 		if crc32.Checksum(payload, castagnoli) != sum {
-			// Only a checksum failure on the very last record can be a torn
-			// write; one followed by more data is corruption.
-			return off, size, &damage{err: errChecksum, torn: end == size}, nil
+			return off, size, &damage{err: errChecksum, torn: true, record: true}, nil
 		}
 		if err := fn(seg, payload); err != nil {
 			return off, size, nil, fmt.Errorf("replay segment %d offset %d: %w", seg, off, err)
@@ -220,33 +250,143 @@ func (r *replayer) read(f vfs.File, seg uint64, fn func(uint64, []byte) error) (
 	return off, size, nil, nil
 }
 
-// allZero reports whether everything left in r is zero bytes.
-func allZero(r io.Reader) (bool, error) {
-	var buf [4096]byte
-	for {
-		n, err := r.Read(buf[:])
-		for _, c := range buf[:n] {
-			if c != 0 {
-				return false, nil
-			}
+// scanBudget bounds the bytes scanValid checksums, as a multiple of the
+// bytes it scans (plus scanBudgetMin): past it, it assumes an intact record
+// may follow, which refuses the WAL rather than cut it.
+const (
+	scanBudget    = 64
+	scanBudgetMin = 1 << 20
+)
+
+// scanValid looks for intact records in f between from and size: a record
+// header at any byte offset whose length fits and whose checksum matches its
+// payload. With first it stops at the first one; otherwise it counts them,
+// resuming after each one found. It returns the offset of the first and how
+// many it found; when the checksum budget runs out it reports the offset it
+// stopped at as a possible record.
+func scanValid(f vfs.File, from, size int64, first bool) (at int64, n int, err error) {
+	if from >= size {
+		return 0, 0, nil
+	}
+	buf := make([]byte, size-from)
+	if _, err := f.ReadAt(buf, from); err != nil && !errors.Is(err, io.EOF) {
+		return 0, 0, err
+	}
+	budget := scanBudget*int64(len(buf)) + scanBudgetMin
+	at = -1
+	for p := 0; p+recordHeaderSize < len(buf); {
+		length := int64(binary.LittleEndian.Uint32(buf[p:]))
+		rest := int64(len(buf) - p - recordHeaderSize)
+		if length == 0 || length > rest || length > MaxRecordSize {
+			p++
+			continue
 		}
-		if err == io.EOF {
-			return true, nil
+		if budget -= length; budget < 0 {
+			if at < 0 {
+				at = from + int64(p)
+			}
+			return at, n + 1, nil
+		}
+		payload := buf[p+recordHeaderSize : p+recordHeaderSize+int(length)]
+		if crc32.Checksum(payload, castagnoli) != binary.LittleEndian.Uint32(buf[p+4:]) {
+			p++
+			continue
+		}
+		if at < 0 {
+			at = from + int64(p)
+		}
+		n++
+		if first {
+			break
+		}
+		p += recordHeaderSize + int(length)
+	}
+	if n == 0 {
+		at = 0
+	}
+	return at, n, nil
+}
+
+// truncateAt applies RecoverTruncate to the corruption ce: it cuts segment
+// ce.Segment at ce.Offset (removing it if the offset is 0) and removes the
+// later segments, then logs at error level what was dropped. removed says
+// the damaged segment itself was removed.
+func (r *replayer) truncateAt(w *WAL, ce *CorruptionError, later []uint64) (removed bool, err error) {
+	path := filepath.Join(w.dir, segmentName(ce.Segment))
+	f, err := w.fs.Open(path)
+	if err != nil {
+		return false, fmt.Errorf("open segment %d: %w", ce.Segment, err)
+	}
+	fi, err := f.Stat()
+	var records int
+	if err == nil {
+		_, records, err = scanValid(f, ce.Offset+1, fi.Size(), false)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return false, fmt.Errorf("read segment %d: %w", ce.Segment, err)
+	}
+	if err := w.dropAfter(ce, later, fi.Size()-ce.Offset, records); err != nil {
+		return false, err
+	}
+	return ce.Offset == 0, w.cut(ce.Segment, ce.Offset)
+}
+
+// dropAfter removes the segments later, newest first so that a crash leaves
+// the rest contiguous, and logs at error level the corruption ce that made
+// RecoverTruncate drop them, with bytes and records dropped from the damaged
+// segment itself added to theirs.
+func (w *WAL) dropAfter(ce *CorruptionError, later []uint64, bytes int64, records int) error {
+	for _, s := range later {
+		path := filepath.Join(w.dir, segmentName(s))
+		f, err := w.fs.Open(path)
+		if err != nil {
+			return fmt.Errorf("open segment %d: %w", s, err)
+		}
+		fi, err := f.Stat()
+		var n int
+		if err == nil {
+			bytes += fi.Size()
+			_, n, err = scanValid(f, int64(segmentHeaderSize), fi.Size(), false)
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
 		}
 		if err != nil {
-			return false, err
+			return fmt.Errorf("read segment %d: %w", s, err)
+		}
+		records += n
+	}
+	w.logger.Error("wal: corruption; truncating the wal there as wal recovery=truncate says",
+		"segment", ce.Segment, "offset", ce.Offset, "reason", ce.Err.Error(),
+		"dropped_bytes", bytes, "dropped_records", records, "dropped_segments", len(later))
+	for i := len(later) - 1; i >= 0; i-- {
+		if err := w.fs.Remove(filepath.Join(w.dir, segmentName(later[i]))); err != nil {
+			return fmt.Errorf("remove segment %d: %w", later[i], err)
 		}
 	}
+	if len(later) > 0 && w.opts.Sync == SyncAlways {
+		if err := syncDir(w.fs, w.dir); err != nil {
+			return fmt.Errorf("remove segments: %w", err)
+		}
+	}
+	return nil
 }
 
 // cutTail repairs the torn tail of the last segment seg, which is size bytes
-// long and intact up to off, and logs a warning saying why. A segment whose
-// header is torn is removed; any other is truncated at off.
+// long and intact up to off, and logs a warning saying why.
 func (w *WAL) cutTail(seg uint64, off, size int64, why error) error {
-	path := filepath.Join(w.dir, segmentName(seg))
-	sync := w.opts.Sync == SyncAlways
 	w.logger.Warn("wal: cutting torn tail of last segment",
 		"segment", seg, "offset", off, "dropped", size-off, "reason", why.Error())
+	return w.cut(seg, off)
+}
+
+// cut truncates segment seg at off, or removes it if off is 0.
+func (w *WAL) cut(seg uint64, off int64) error {
+	path := filepath.Join(w.dir, segmentName(seg))
+	sync := w.opts.Sync == SyncAlways
 	if off == 0 {
 		if err := w.fs.Remove(path); err != nil {
 			return fmt.Errorf("remove torn segment %d: %w", seg, err)

@@ -67,6 +67,46 @@ type Options struct {
 	// segment files, directory listing, truncation and removal by Replay,
 	// RemoveBefore, and directory fsyncs. Nil means vfs.Default.
 	FS vfs.FS
+	// Recovery says what Replay does with corruption that is not a torn
+	// tail. The default, RecoverStrict, refuses it with a *CorruptionError.
+	Recovery Recovery
+}
+
+// Recovery is Replay's policy for corruption that is not a torn tail (see
+// docs/format-wal.md).
+type Recovery int
+
+const (
+	// RecoverStrict makes Replay return a *CorruptionError and change no
+	// file. It is the default.
+	RecoverStrict Recovery = iota
+	// RecoverTruncate makes Replay keep the records before the corruption,
+	// cut the damaged segment there, remove every later segment, and log at
+	// error level how many bytes and intact records it dropped. It is the
+	// operator's escape hatch for a WAL RecoverStrict refuses.
+	RecoverTruncate
+)
+
+// String returns "strict" or "truncate".
+func (r Recovery) String() string {
+	switch r {
+	case RecoverStrict:
+		return "strict"
+	case RecoverTruncate:
+		return "truncate"
+	}
+	return fmt.Sprintf("Recovery(%d)", int(r))
+}
+
+// ParseRecovery parses "strict" or "truncate".
+func ParseRecovery(s string) (Recovery, error) {
+	switch s {
+	case "strict":
+		return RecoverStrict, nil
+	case "truncate":
+		return RecoverTruncate, nil
+	}
+	return 0, fmt.Errorf("wal recovery must be strict or truncate, not %q", s)
 }
 
 var (
@@ -190,6 +230,9 @@ func Open(dir string, opts *Options) (*WAL, error) {
 	}
 	if o.Sync != SyncAlways && o.Sync != SyncNever {
 		return nil, fmt.Errorf("open wal: invalid sync mode %v", o.Sync)
+	}
+	if o.Recovery != RecoverStrict && o.Recovery != RecoverTruncate {
+		return nil, fmt.Errorf("open wal: invalid recovery %v", o.Recovery)
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()

@@ -387,11 +387,9 @@ func TestReplayTornTail(t *testing.T) {
 	}
 	for bit := range uint(32) {
 		tests = append(tests, tornCase{fmt.Sprintf("flip CRC bit %d", bit), flipBit(lastOff+4+int64(bit/8), bit%8), allButLast})
-		// Flips that raise the length make the record run past EOF. Flips
-		// that lower it are corruption (TestReplayCorruption).
-		if uint32(lastLen)&(1<<bit) == 0 {
-			tests = append(tests, tornCase{fmt.Sprintf("flip length bit %d", bit), flipBit(lastOff+int64(bit/8), bit%8), allButLast})
-		}
+		// Flips that raise the length make the record run past EOF; flips
+		// that lower it fail its checksum with only its own bytes behind.
+		tests = append(tests, tornCase{fmt.Sprintf("flip length bit %d", bit), flipBit(lastOff+int64(bit/8), bit%8), allButLast})
 	}
 	for _, i := range []int64{0, lastLen / 2, lastLen - 1} {
 		for _, bit := range []uint{0, 7} {
@@ -447,12 +445,6 @@ func TestReplayTornTail(t *testing.T) {
 func TestReplayCorruption(t *testing.T) {
 	base := t.TempDir()
 	all := buildBase(t, base)
-	lastOff := recordOffset(all, baseSegs, basePerSeg-1)
-	lastLen := uint32(len(all[len(all)-1].rec))
-	lowestSetBit := uint(0)
-	for lastLen&(1<<lowestSetBit) == 0 {
-		lowestSetBit++
-	}
 
 	tests := []struct {
 		name    string
@@ -466,18 +458,12 @@ func TestReplayCorruption(t *testing.T) {
 		{"CRC bit in first segment", 1, flipBit(recordOffset(all, 1, 0)+4, 5), 1, recordOffset(all, 1, 0)},
 		{"payload bit in last segment followed by records", baseSegs, flipBit(recordOffset(all, baseSegs, 0)+recordHeaderSize+1, 4), baseSegs, recordOffset(all, baseSegs, 0)},
 		{"CRC bit in last segment followed by records", baseSegs, flipBit(recordOffset(all, baseSegs, 2)+6, 1), baseSegs, recordOffset(all, baseSegs, 2)},
-		{"lowered length of last record", baseSegs, flipBit(lastOff+int64(lowestSetBit/8), lowestSetBit%8), baseSegs, lastOff},
 		{"zero length in first segment", 1, setLength(recordOffset(all, 1, 1), 0), 1, recordOffset(all, 1, 1)},
 		{"zero length in last segment followed by records", baseSegs, setLength(recordOffset(all, baseSegs, 1), 0), baseSegs, recordOffset(all, baseSegs, 1)},
-		{"zero length of last record followed by its payload", baseSegs, setLength(lastOff, 0), baseSegs, lastOff},
 		{"truncated record in first segment", 1, truncateTo(recordOffset(all, 1, 3) + 5), 1, recordOffset(all, 1, 3)},
 		{"truncated header of first segment", 1, truncateTo(5), 1, 0},
 		{"bad magic in last segment", baseSegs, flipBit(0, 0), baseSegs, 0},
 		{"bad version in middle segment", 2, editBytes(func(b []byte) { b[7] = 2 }), 2, 0},
-		{"length above maximum within file", baseSegs, func(t *testing.T, path string) {
-			setLength(lastOff, MaxRecordSize+1)(t, path)
-			truncateTo(lastOff+recordHeaderSize+MaxRecordSize+10)(t, path) // sparse
-		}, baseSegs, lastOff},
 		{"missing middle segment", 2, func(t *testing.T, path string) {
 			if err := os.Remove(path); err != nil {
 				t.Fatal(err)

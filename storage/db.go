@@ -146,6 +146,9 @@ type DB struct {
 
 	shut bool // set under flushMu once Close has closed the WAL
 
+	dirsMu sync.Mutex
+	dirs   map[string]bool // directories below dir known durable in this process (mkdirDurable)
+
 	stop chan struct{} // closed by Close to stop the background flusher
 	done chan struct{} // closed when the background flusher has exited
 	full chan struct{} // signalled when memory reaches MaxMemoryPoints
@@ -233,7 +236,7 @@ type dataDirMeta struct {
 // ready for reads and writes when Open returns.
 func Open(dir string, opts *Options) (*DB, error) {
 	o := opts.withDefaults()
-	if err := o.FS.MkdirAll(dir, 0o755); err != nil {
+	if err := vfs.MkdirAllSync(o.FS, dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
 	lock, err := lockDir(dir)
@@ -241,7 +244,7 @@ func Open(dir string, opts *Options) (*DB, error) {
 		return nil, err
 	}
 	db := &DB{dir: dir, lock: lock, fs: o.FS, opts: o, log: o.Logger, colls: make(map[string]*collection),
-		stop: make(chan struct{}), done: make(chan struct{}), full: make(chan struct{}, 1)}
+		stop: make(chan struct{}), done: make(chan struct{}), full: make(chan struct{}, 1), dirs: make(map[string]bool)}
 	configuredGroups := 0
 	if opts != nil {
 		configuredGroups = opts.NumGroups
@@ -268,6 +271,11 @@ func Open(dir string, opts *Options) (*DB, error) {
 		return nil, err
 	}
 	db.settleQuarantine()
+	if err := db.mkdirDurable(filepath.Join(dir, "wal")); err != nil {
+		db.closeFiles()
+		lock.unlock()
+		return nil, fmt.Errorf("create wal dir: %w", err)
+	}
 	w, err := wal.Open(filepath.Join(dir, "wal"), &wal.Options{Sync: o.Sync, SegmentSize: o.WALSegmentSize, Logger: o.Logger, FS: o.FS, Recovery: o.WALRecovery})
 	if err != nil {
 		db.closeFiles()
@@ -394,6 +402,37 @@ func (db *DB) writeFileSync(path string, b []byte) error {
 		return fmt.Errorf("rename %s: %w", tmp, err)
 	}
 	return db.fs.SyncDir(filepath.Dir(path))
+}
+
+// mkdirDurable creates dir, a directory below the data directory, with any
+// missing parents, and makes their entries durable before it returns: it
+// fsyncs the parent of every component between the data directory and dir,
+// so that files synced into dir survive a crash once the WAL that held their
+// data is gone. Directories found existing are synced too, the first time in
+// this process, in case the process that created them died before syncing
+// them. Later calls for the same dir do nothing.
+func (db *DB) mkdirDurable(dir string) error {
+	db.dirsMu.Lock()
+	defer db.dirsMu.Unlock()
+	dir = filepath.Clean(dir)
+	if db.dirs[dir] {
+		return nil
+	}
+	if err := db.fs.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	base := filepath.Clean(db.dir)
+	if rel, err := filepath.Rel(base, dir); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return fmt.Errorf("directory %s is not below the data directory %s", dir, base)
+	}
+	for d := dir; d != base && !db.dirs[d]; d = filepath.Dir(d) {
+		parent := filepath.Dir(d)
+		if err := db.fs.SyncDir(parent); err != nil {
+			return fmt.Errorf("sync dir: %w", err)
+		}
+		db.dirs[d] = true
+	}
+	return nil
 }
 
 // walk calls fn for every file below dir.
@@ -927,7 +966,7 @@ func (db *DB) flushLocked(ctx context.Context) error {
 		}
 		seq := db.seq.Add(1)
 		dir := filepath.Join(db.collDir(k.coll), fmt.Sprintf("group_%04d", k.group))
-		if err := db.fs.MkdirAll(dir, 0o755); err != nil {
+		if err := db.mkdirDurable(dir); err != nil {
 			werr = fmt.Errorf("create group dir: %w", err)
 			break
 		}

@@ -394,7 +394,7 @@ func (db *DB) writeRollFile(w *rollupWork, l model.Level, part int64, content pa
 		return nil, 0, nil
 	}
 	dir := filepath.Join(w.dir, "rollup_"+levelNamesForDirs[l])
-	if err := db.fs.MkdirAll(dir, 0o755); err != nil {
+	if err := db.mkdirDurable(dir); err != nil {
 		return nil, 0, fmt.Errorf("create rollup dir: %w", err)
 	}
 	seq := db.seq.Add(1)

@@ -42,4 +42,13 @@
 // Creating, renaming or removing a file is durable only after SyncDir of its
 // directory returns nil. After a failed Sync the contents of the file are
 // unknown; callers must not retry and assume the earlier writes are safe.
+// A new directory is durable only after SyncDir of its parent: MkdirAllSync
+// creates directories and syncs the parent of each one it creates.
+//
+// # Crash tests
+//
+// NewCrashableMem returns an in-memory FS that keeps, beside what the program
+// sees, what a disk would keep: file contents as of their last Sync and
+// directory entries as of their directory's last SyncDir. CrashClone returns
+// a new FS with only that, as after a power loss, to reopen the engine on.
 package vfs

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"io"
 	"os"
+	"path/filepath"
+	"syscall"
 )
 
 // File is an open file. *os.File implements it. See the package
@@ -92,4 +94,42 @@ func wrapFile(f *os.File, err error) (File, error) {
 		return nil, err
 	}
 	return f, nil
+}
+
+// MkdirAllSync creates dir and any missing parents, like FS.MkdirAll, and
+// makes each directory it creates durable by syncing its parent, top down.
+// A directory that already existed is left as it is.
+func MkdirAllSync(fs FS, dir string, perm os.FileMode) error {
+	dir = filepath.Clean(dir)
+	var missing []string
+	for d := dir; ; {
+		fi, err := fs.Stat(d)
+		if err == nil {
+			if !fi.IsDir() {
+				return &os.PathError{Op: "mkdir", Path: d, Err: syscall.ENOTDIR}
+			}
+			break
+		}
+		if !os.IsNotExist(err) {
+			return err
+		}
+		missing = append(missing, d)
+		p := filepath.Dir(d)
+		if p == d {
+			break
+		}
+		d = p
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	if err := fs.MkdirAll(dir, perm); err != nil {
+		return err
+	}
+	for i := len(missing) - 1; i >= 0; i-- {
+		if err := fs.SyncDir(filepath.Dir(missing[i])); err != nil {
+			return err
+		}
+	}
+	return nil
 }

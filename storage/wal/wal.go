@@ -240,7 +240,7 @@ func Open(dir string, opts *Options) (*WAL, error) {
 	if o.FS == nil {
 		o.FS = vfs.Default
 	}
-	if err := o.FS.MkdirAll(dir, 0o755); err != nil {
+	if err := vfs.MkdirAllSync(o.FS, dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create wal dir: %w", err)
 	}
 	segs, err := listSegments(o.FS, dir)

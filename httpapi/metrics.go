@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/soltixdb/soltix/storage"
 )
 
 // durationBuckets are the upper bounds, in seconds, of the request duration
@@ -28,6 +30,9 @@ type metrics struct {
 	// extra write more families after these (metrics_runtime.go); set
 	// before serving.
 	extra []func(*bytes.Buffer)
+	// storage, if not nil, returns the storage's state for the
+	// soltix_storage_* failure and backpressure families (health.go).
+	storage func() (storage.Health, bool)
 
 	mu        sync.Mutex
 	requests  map[requestKey]uint64
@@ -130,6 +135,18 @@ func (m *metrics) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, write := range m.extra {
 		write(&b)
+	}
+	if m.storage != nil {
+		if h, ok := m.storage(); ok {
+			number := func(typ string) func(name, help string, v float64) {
+				return func(name, help string, v float64) {
+					b.WriteString("# HELP " + name + " " + help + "\n")
+					b.WriteString("# TYPE " + name + " " + typ + "\n")
+					b.WriteString(name + " " + strconv.FormatFloat(v, 'g', -1, 64) + "\n")
+				}
+			}
+			storageMetrics(h, number("counter"), number("gauge"))
+		}
 	}
 
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")

@@ -25,15 +25,20 @@ func (s *server) quarantined() []storage.QuarantinedFile {
 // serves, so the status is 200, but "degraded" while some query fails
 // because of one of them (a rollup file being rebuilt fails none).
 func readyBody(q []storage.QuarantinedFile) []byte {
-	status := "ready"
-	for _, f := range q {
-		if !f.Rebuilding {
-			status = "degraded"
-		}
-	}
 	b, _ := json.Marshal(struct {
 		Status      string                    `json:"status"`
 		Quarantined []storage.QuarantinedFile `json:"quarantined"`
-	}{status, q})
+	}{readyStatus(q), q})
 	return b
+}
+
+// readyStatus is "degraded" while some query fails because of a quarantined
+// file, else "ready".
+func readyStatus(q []storage.QuarantinedFile) string {
+	for _, f := range q {
+		if !f.Rebuilding {
+			return "degraded"
+		}
+	}
+	return "ready"
 }

@@ -153,6 +153,7 @@ func newServer(store Store, opts Options) *server {
 	s.origins = newOriginPolicy(opts.Listen, opts.AllowedHosts, opts.AllowedOrigins)
 	s.metrics.quarantined = func() int { return len(s.quarantined()) }
 	s.metrics.extra = append(s.metrics.extra, writeRuntimeMetrics, s.writeStorageMetrics)
+	s.metrics.storage = s.storageHealth
 	s.mux = s.routes()
 	return s
 }
@@ -257,20 +258,38 @@ func (s *server) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
 	writeError(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed on "+r.URL.Path)
 }
 
+// health serves GET /health, liveness: 200 unless the storage's WAL has
+// failed, which only a restart repairs (see docs/operations.md "Health").
 func (s *server) health(w http.ResponseWriter, r *http.Request) {
+	if h, ok := s.storageHealth(); ok && h.WALError != nil {
+		writeStatus(w, "failed", h.Unwritable(), h, nil)
+		return
+	}
 	writeJSON(w, http.StatusOK, []byte(`{"status":"ok"}`))
 }
 
+// ready serves GET /ready, readiness: 503 while the storage cannot take
+// writes (a failed WAL, or memory over its bound because flushes fail).
 func (s *server) ready(w http.ResponseWriter, r *http.Request) {
 	if s.opts.Ready != nil && !s.opts.Ready() {
 		writeJSON(w, http.StatusServiceUnavailable, []byte(`{"status":"not ready"}`))
 		return
 	}
-	if q := s.quarantined(); len(q) > 0 {
-		writeJSON(w, http.StatusOK, readyBody(q))
+	q := s.quarantined()
+	h, ok := s.storageHealth()
+	if !ok {
+		if len(q) > 0 {
+			writeJSON(w, http.StatusOK, readyBody(q))
+			return
+		}
+		writeJSON(w, http.StatusOK, []byte(`{"status":"ready"}`))
 		return
 	}
-	writeJSON(w, http.StatusOK, []byte(`{"status":"ready"}`))
+	if err := h.Unwritable(); err != nil {
+		writeStatus(w, "not ready", err, h, q)
+		return
+	}
+	writeStatus(w, readyStatus(q), nil, h, q)
 }
 
 func (s *server) openAPI(w http.ResponseWriter, r *http.Request) {

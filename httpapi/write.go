@@ -156,6 +156,9 @@ func (s *server) write(w http.ResponseWriter, r *http.Request, ep writeEndpoint)
 		} else {
 			s.log.WarnContext(ctx, "write", "points", len(points), "err", err)
 		}
+		if code == http.StatusServiceUnavailable {
+			w.Header().Set("Retry-After", storageRetryAfter)
+		}
 		fail(code, "write: "+msg)
 		return
 	}
@@ -167,7 +170,7 @@ func (s *server) write(w http.ResponseWriter, r *http.Request, ep writeEndpoint)
 // Compact, Read) to a status code and message.
 func storeErrorStatus(err error) (int, string) {
 	switch {
-	case errors.Is(err, storage.ErrUnavailable), errors.Is(err, storage.ErrClosed):
+	case errors.Is(err, storage.ErrUnavailable), errors.Is(err, storage.ErrClosed), errors.Is(err, storage.ErrBackpressure):
 		return http.StatusServiceUnavailable, err.Error()
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable, err.Error()

@@ -67,6 +67,10 @@ type Options struct {
 	// RetentionInterval is how often the background flusher drops what
 	// retention has expired (default 1 minute).
 	RetentionInterval time.Duration
+	// WriteStallTimeout is how long a write waits for memory when memory
+	// is over its bound (see Health) before it fails with ErrBackpressure
+	// (default 5 seconds; negative: fail at once).
+	WriteStallTimeout time.Duration
 }
 
 func (o *Options) withDefaults() Options {
@@ -104,6 +108,9 @@ func (o *Options) withDefaults() Options {
 	if r.RetentionInterval <= 0 {
 		r.RetentionInterval = time.Minute
 	}
+	if r.WriteStallTimeout == 0 {
+		r.WriteStallTimeout = 5 * time.Second
+	}
 	return r
 }
 
@@ -132,6 +139,7 @@ type DB struct {
 	colls     map[string]*collection
 	tombs     []*tombstone // live deletes that still cover file data, by seq
 	memPoints int          // field values in the active memory generation
+	immPoints int          // field values in the generation being flushed
 	closed    bool
 	settings  map[string]CollectionSettings // by collection; absent means defaults
 	rollGen   uint64                        // rollup generation dirty marks are made at (rollup.go)
@@ -145,6 +153,11 @@ type DB struct {
 	migrateCrashAt int
 
 	shut bool // set under flushMu once Close has closed the WAL
+
+	health healthState // failures and stalls, for Health (health.go)
+	// memChanged is closed, and replaced, whenever a flush ends or the DB
+	// closes, to wake writes waiting for memory; guarded by mu.
+	memChanged chan struct{}
 
 	dirsMu sync.Mutex
 	dirs   map[string]bool // directories below dir known durable in this process (mkdirDurable)
@@ -244,7 +257,8 @@ func Open(dir string, opts *Options) (*DB, error) {
 		return nil, err
 	}
 	db := &DB{dir: dir, lock: lock, fs: o.FS, opts: o, log: o.Logger, colls: make(map[string]*collection),
-		stop: make(chan struct{}), done: make(chan struct{}), full: make(chan struct{}, 1), dirs: make(map[string]bool)}
+		stop: make(chan struct{}), done: make(chan struct{}), full: make(chan struct{}, 1), dirs: make(map[string]bool),
+		memChanged: make(chan struct{})}
 	configuredGroups := 0
 	if opts != nil {
 		configuredGroups = opts.NumGroups
@@ -677,6 +691,9 @@ func (db *DB) Write(ctx context.Context, points []model.Point) error {
 			return fmt.Errorf("point %d: collection name of %d bytes exceeds %d", i, len(p.Collection), MaxCollectionLen)
 		}
 	}
+	if err := db.waitForMemory(ctx); err != nil {
+		return err
+	}
 	db.swapMu.RLock()
 	defer db.swapMu.RUnlock()
 
@@ -705,6 +722,7 @@ func (db *DB) Write(ctx context.Context, points []model.Point) error {
 		recordBufs.Put(rb)
 	}
 	if err != nil {
+		db.health.walErrors.Add(1)
 		db.log.Error("wal append failed; write not acknowledged", "err", err)
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
@@ -876,7 +894,9 @@ func (db *DB) apply(seq uint64, points []model.Point) {
 func (db *DB) Flush(ctx context.Context) error {
 	db.flushMu.Lock()
 	defer db.flushMu.Unlock()
-	return db.flushLocked(ctx)
+	err := db.flushLocked(ctx)
+	db.noteFlush(ctx, err)
+	return err
 }
 
 func (db *DB) flushLocked(ctx context.Context) error {
@@ -901,6 +921,7 @@ func (db *DB) flushLocked(ctx context.Context) error {
 			}
 		}
 	}
+	db.immPoints += db.memPoints
 	db.memPoints = 0
 	cutoff := db.rollGen
 	db.rollGen++
@@ -1004,6 +1025,7 @@ func (db *DB) flushLocked(ctx context.Context) error {
 	for _, s := range work {
 		s.imm = nil
 	}
+	db.immPoints = 0
 	db.mu.Unlock()
 	// The WAL holds what marked the rollups dirty until they are rebuilt.
 	if err := db.finishRollups(ctx, cutoff); err != nil {
@@ -1044,6 +1066,8 @@ func (db *DB) unswap(work []*series) {
 		if s.imm == nil {
 			continue
 		}
+		// The active points are counted in memPoints already.
+		db.memPoints += s.imm.points
 		if s.mem != nil {
 			// The batch sequence numbers keep last-write-wins intact
 			// whatever order the values are appended in.
@@ -1062,8 +1086,8 @@ func (db *DB) unswap(work []*series) {
 			s.imm.points += s.mem.points
 		}
 		s.mem, s.imm = s.imm, nil
-		db.memPoints += s.mem.points
 	}
+	db.immPoints = 0
 }
 
 // partitionLayout formats the start of a file's partition in its name.
@@ -1138,6 +1162,7 @@ func (db *DB) Close() error {
 	}
 	db.closed = true
 	db.mu.Unlock()
+	db.wakeWriters()
 	close(db.stop)
 	<-db.done
 	ferr := db.Flush(context.Background())

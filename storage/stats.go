@@ -25,7 +25,8 @@ type Histogram struct {
 // Stats is a snapshot of the state of storage, for monitoring.
 type Stats struct {
 	// MemoryPoints is the number of field values written but not yet
-	// flushed to files (the active memory generation).
+	// flushed to files (the active memory generation and the one being
+	// flushed).
 	MemoryPoints int
 	// Series is the number of series of every collection.
 	Series int
@@ -102,7 +103,7 @@ func (db *DB) Stats() Stats {
 	db.timing.mu.Unlock()
 
 	db.mu.RLock()
-	st.MemoryPoints = db.memPoints
+	st.MemoryPoints = db.memPoints + db.immPoints
 	seen := make(map[*dataFile]bool)
 	for _, c := range db.colls {
 		st.Series += len(c.series)

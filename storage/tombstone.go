@@ -148,6 +148,8 @@ func (db *DB) applyDelete(t *tombstone) {
 				gen.points -= removed
 				if gen == s.mem {
 					db.memPoints -= removed
+				} else {
+					db.immPoints -= removed
 				}
 			}
 		}

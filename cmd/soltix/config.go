@@ -47,7 +47,10 @@ type StorageConfig struct {
 	WALRecovery     string   `yaml:"wal_recovery"` // strict | truncate
 	FlushInterval   Duration `yaml:"flush_interval"`
 	MaxMemoryPoints int      `yaml:"max_memory_points"`
-	CompactFiles    int      `yaml:"compact_files"`
+	// WriteStallTimeout is how long a write waits for memory over its
+	// bound before a 503 (storage.Options.WriteStallTimeout).
+	WriteStallTimeout Duration `yaml:"write_stall_timeout"`
+	CompactFiles      int      `yaml:"compact_files"`
 }
 
 // HTTPConfig configures the HTTP API and its limits (see httpapi.Options
@@ -310,6 +313,7 @@ func (c *Config) storageOptions(log *slog.Logger) *storage.Options {
 		WALSegmentSize:    c.Storage.WALSegmentBytes,
 		FlushInterval:     time.Duration(c.Storage.FlushInterval),
 		MaxMemoryPoints:   c.Storage.MaxMemoryPoints,
+		WriteStallTimeout: time.Duration(c.Storage.WriteStallTimeout),
 		CompactFiles:      c.Storage.CompactFiles,
 		Logger:            log,
 	}

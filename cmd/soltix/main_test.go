@@ -102,6 +102,20 @@ func TestWALRecoveryConfig(t *testing.T) {
 	}
 }
 
+func TestWriteStallTimeoutConfig(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "c.yaml")
+	if err := os.WriteFile(file, []byte("storage:\n  write_stall_timeout: 250ms\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := loadConfig("serve", []string{"--config", file}, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.storageOptions(nil).WriteStallTimeout; got != 250*time.Millisecond {
+		t.Errorf("write_stall_timeout 250ms: storage option %v", got)
+	}
+}
+
 func TestQueryCommandPrintsTable(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/api/v1/query" || r.FormValue("q") == "" {

@@ -594,6 +594,14 @@ func (w *WAL) rotate() error {
 	return nil
 }
 
+// Err returns the error that failed the WAL (it wraps ErrFailed), or nil
+// while the WAL works.
+func (w *WAL) Err() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
+
 // fail records err as the WAL's sticky failure and returns the failure. Only
 // the first failure is kept.
 func (w *WAL) fail(err error) error {

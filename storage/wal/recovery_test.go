@@ -3,6 +3,8 @@ package wal
 import (
 	"errors"
 	"fmt"
+	"hash/crc32"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -237,5 +239,44 @@ func TestReplayRecoverTruncate(t *testing.T) {
 				t.Errorf("log of strict replay after truncation: got %q, want nothing", log)
 			}
 		})
+	}
+}
+
+// TestSubstringCRC checks the checksums scanValid derives from running
+// registers against crc32 over the same bytes.
+func TestSubstringCRC(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 11))
+	buf := make([]byte, 1<<16)
+	for i := range buf {
+		buf[i] = byte(r.Uint32())
+	}
+	type span struct{ start, end int }
+	spans := []span{{0, 0}, {0, 1}, {0, len(buf)}, {5, 6}, {len(buf) - 1, len(buf)}}
+	for range 200 {
+		a, b := r.IntN(len(buf)+1), r.IntN(len(buf)+1)
+		spans = append(spans, span{min(a, b), max(a, b)})
+	}
+	// Registers at the spans' ends, computed with crc32 itself.
+	crcs := &runningCRCs{shifts: make(map[int]uint32)}
+	for _, s := range spans {
+		crcs.at = append(crcs.at, s.start, s.end)
+	}
+	slices.Sort(crcs.at)
+	crcs.at = slices.Compact(crcs.at)
+	crcs.reg = make([]uint32, len(crcs.at))
+	for k, off := range crcs.at {
+		crcs.reg[k] = ^crc32.Update(^uint32(0), castagnoli, buf[:off]) // raw register from 0
+	}
+	for _, s := range spans {
+		if got, want := crcs.substring(s.start, s.end), crc32.Checksum(buf[s.start:s.end], castagnoli); got != want {
+			t.Errorf("substring(%d, %d) = %#x, want %#x", s.start, s.end, got, want)
+		}
+	}
+	// And newRunningCRCs' own pass agrees with crc32.
+	hdr := appendRecord(nil, buf[100:3000])
+	data := append(append(slices.Clone(buf[:50]), hdr...), buf[:77]...)
+	got := newRunningCRCs(data, []int{50})
+	if s := got.substring(58, 58+2900); s != crc32.Checksum(buf[100:3000], castagnoli) {
+		t.Errorf("newRunningCRCs: substring %#x, want %#x", s, crc32.Checksum(buf[100:3000], castagnoli))
 	}
 }

@@ -3,6 +3,8 @@ package storage
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/soltixdb/soltix/model"
 	"github.com/soltixdb/soltix/storage/vfs"
+	"github.com/soltixdb/soltix/storage/wal"
 )
 
 // memColFiles lists the colstore files below dir in fs.
@@ -103,5 +106,52 @@ func TestFlushDirectoriesSurviveCrash(t *testing.T) {
 				t.Errorf("collection other after the crash: %d points, want 1", got)
 			}
 		})
+	}
+}
+
+// TestTornWriteBatchIsCut checks that a crash in the middle of writing a
+// large batch, whose torn record is full of real point data, is a torn tail
+// (the node starts with the batches before it), not corruption: the scan
+// for intact records after damage must not mistake payload bytes for one.
+func TestTornWriteBatchIsCut(t *testing.T) {
+	const batches, perBatch = 3, 40_000
+	dir := t.TempDir()
+	db := openFS(t, dir, nil, Options{Sync: wal.SyncNever})
+	r := rand.New(rand.NewPCG(1, 2))
+	for b := range batches {
+		pts := make([]model.Point, 0, perBatch)
+		for i := range perBatch {
+			pts = append(pts, pt("c", fmt.Sprintf("dev%03d", i%100), int64(b*perBatch+i)*1e9,
+				fv("v", r.NormFloat64()*20+50), iv("n", int64(r.IntN(1000)))))
+		}
+		if err := db.Write(context.Background(), pts); err != nil {
+			t.Fatal(err)
+		}
+	}
+	crash(t, db)
+	segs, err := filepath.Glob(filepath.Join(dir, "wal", "*.wal"))
+	if err != nil || len(segs) == 0 {
+		t.Fatalf("segments: %v, %v", segs, err)
+	}
+	last := segs[len(segs)-1]
+	fi, err := os.Stat(last)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The batches have the same shape, so the same size: cut the last one
+	// in its middle.
+	rec := (fi.Size() - 8) / batches
+	if err := os.Truncate(last, fi.Size()-rec/2); err != nil {
+		t.Fatal(err)
+	}
+	db = openFS(t, dir, nil, Options{})
+	defer db.Close()
+	total := 0
+	for d := range 100 {
+		dev := model.Tags{{Key: "device_id", Value: fmt.Sprintf("dev%03d", d)}}
+		total += len(readAll(t, db, "c", dev, "v")["v"])
+	}
+	if total != (batches-1)*perBatch {
+		t.Errorf("after the torn batch: %d points, want %d", total, (batches-1)*perBatch)
 	}
 }

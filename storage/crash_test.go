@@ -62,7 +62,7 @@ func TestFlushDirectoriesSurviveCrash(t *testing.T) {
 				t.Fatal(err)
 			}
 			for g := range 4 {
-				if err := fs.MkdirAll(filepath.Join(dir, "c", fmt.Sprintf("group_%04d", g), "rollup_1h"), 0o755); err != nil {
+				if err := fs.MkdirAll(filepath.Join(dir, collectionsDir, collDirName("c"), fmt.Sprintf("group_%04d", g), "rollup_1h"), 0o755); err != nil {
 					t.Fatal(err)
 				}
 			}

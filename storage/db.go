@@ -1110,7 +1110,12 @@ func (db *DB) flushLoop() {
 			continue
 		}
 		if err := db.Flush(ctx); err != nil {
-			db.log.Error("background flush failed; data stays in memory and the WAL", "err", err)
+			// The flusher retries every tick: log the first failure and
+			// then one in 60, not one a second for as long as the disk
+			// stays full.
+			if n := db.Health().ConsecutiveFlushFailures; n <= 1 || n%60 == 0 {
+				db.log.Error("background flush failed; data stays in memory and the WAL", "err", err, "consecutive_failures", n)
+			}
 		}
 		last = time.Now()
 		if db.opts.CompactFiles > 0 {

@@ -19,6 +19,9 @@ import (
 // returned as *Error, positioned at the offending token.
 func Parse(s string) (*Statement, error) {
 	p := &parser{src: s}
+	if err := p.prescan(); err != nil {
+		return nil, err
+	}
 	g, err := p.parseGrammar()
 	if err != nil {
 		return nil, err
@@ -31,6 +34,7 @@ func Parse(s string) (*Statement, error) {
 type parser struct {
 	src    string
 	tokens []lexer.Token // all tokens but EOF, in order
+	lines  []int         // offsets at which lines start, see lineStarts
 }
 
 // symbolNames maps the lexer's token types back to the rule names.
@@ -82,20 +86,18 @@ func (p *parser) parseGrammar() (*gStatement, error) {
 	return nil, p.convertError(err)
 }
 
-// maxNesting bounds the depth of parentheses so that deeply nested input
-// cannot exhaust the stack of the recursive descent.
-const maxNesting = 100
-
 // scan records the tokens for text and rejects input nested deeper than
-// maxNesting.
+// MaxNesting (prescan has refused it already unless it counted differently
+// from the lexer), so that nesting cannot exhaust the stack of the
+// recursive descent.
 func (p *parser) scan(peek lexer.PeekingLexer) error {
 	depth := 0
 	for t := peek.Next(); !t.EOF(); t = peek.Next() {
 		p.tokens = append(p.tokens, *t)
 		switch t.Value {
 		case "(":
-			if depth++; depth > maxNesting {
-				return p.errAt(t.Pos, t.Value, "parentheses nested deeper than %d", maxNesting)
+			if depth++; depth > MaxNesting {
+				return p.errAt(t.Pos, t.Value, "parentheses nested deeper than %d (max nesting)", MaxNesting)
 			}
 		case ")":
 			depth--
@@ -269,17 +271,7 @@ func (p *parser) badToken(t lexer.Token) *Error {
 // pos converts a participle position. Line and column are recomputed from
 // the byte offset because participle counts columns in runes.
 func (p *parser) pos(lp lexer.Position) Pos {
-	off := lp.Offset
-	if off < 0 {
-		off = 0
-	}
-	if off > len(p.src) {
-		off = len(p.src)
-	}
-	before := p.src[:off]
-	line := 1 + strings.Count(before, "\n")
-	col := off - strings.LastIndexByte(before, '\n')
-	return Pos{Offset: off, Line: line, Column: col}
+	return p.posAt(lp.Offset)
 }
 
 func (p *parser) errAt(lp lexer.Position, tok, format string, args ...any) *Error {

@@ -431,7 +431,7 @@ var errorTests = []struct {
 	{"SHOW TAG VALUES FROM c", "1:23", `expected "WITH"`},
 	{"SHOW TAG VALUES FROM c WITH KEY = ''", "1:35", "empty tag key"},
 	{"SHOW FIELD FROM c", "1:12", `unexpected "FROM", expected "KEYS"`},
-	{"SELECT * FROM c WHERE " + strings.Repeat("(", 101) + "a = 1" + strings.Repeat(")", 101), "1:123", "parentheses nested deeper than 100"},
+	{"SELECT * FROM c WHERE " + strings.Repeat("(", 65) + "a = 1" + strings.Repeat(")", 65), "1:87", "parentheses nested deeper than 64"},
 	{"SELECT * FROM c WHERE a = 'é' AND b ~ 1", "1:38", `unexpected character "~"`},
 }
 

@@ -151,10 +151,23 @@ func precedence(e Expr) int {
 func writeExpr(b *strings.Builder, e Expr) {
 	switch e := e.(type) {
 	case *Binary:
+		// The left spine of one operator prints without parentheses; it
+		// is walked without recursion, so a long chain costs no stack.
 		p := precedence(e)
-		writeOperand(b, e.LHS, precedence(e.LHS) < p)
-		b.WriteString(" " + strings.ToUpper(e.Op) + " ")
-		writeOperand(b, e.RHS, precedence(e.RHS) <= p)
+		spine := []*Binary{e}
+		for {
+			l, ok := spine[len(spine)-1].LHS.(*Binary)
+			if !ok || precedence(l) != p {
+				break
+			}
+			spine = append(spine, l)
+		}
+		first := spine[len(spine)-1].LHS
+		writeOperand(b, first, precedence(first) < p)
+		for i := len(spine) - 1; i >= 0; i-- {
+			b.WriteString(" " + strings.ToUpper(spine[i].Op) + " ")
+			writeOperand(b, spine[i].RHS, precedence(spine[i].RHS) <= p)
+		}
 	case *Compare:
 		b.WriteString(e.String())
 	case *In:

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/soltixdb/soltix/model"
@@ -35,7 +34,7 @@ func deleteStatement(ctx context.Context, src Source, d *query.Delete, now time.
 	}
 	var series []model.Tags
 	if !sel.rng.empty {
-		series = src.Series(d.From, sel.match)
+		series = sel.matching(src.Series(d.From, nil))
 	}
 	if len(series) > 0 {
 		if err := del.Delete(ctx, d.From, series, sel.rng.lo, sel.rng.hi); err != nil {
@@ -50,10 +49,26 @@ func deleteStatement(ctx context.Context, src Source, d *query.Delete, now time.
 }
 
 // deleteSelection is what the WHERE clause of a DELETE selects: the series
-// whose tags satisfy match (nil: every series), over the interval rng.
+// whose tags satisfy tags (nil: every series), over the interval rng.
 type deleteSelection struct {
-	match func(model.Tags) bool
-	rng   interval
+	tags *cond
+	rng  interval
+}
+
+// matching returns the series of the list the selection deletes from,
+// selected by sets (see tagsets.go) in the order given.
+func (sel deleteSelection) matching(series []model.Tags) []model.Tags {
+	selected, _, tagTrue := selectSeries(series, sel.tags)
+	if tagTrue == nil {
+		return selected
+	}
+	out := selected[:0:0]
+	for i, t := range selected {
+		if tagTrue[i] {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // compileDelete checks the WHERE clause of a DELETE and splits it into its
@@ -75,15 +90,15 @@ func compileDelete(e query.Expr, fields map[string]model.Kind, now time.Time) (d
 		return sel, err
 	}
 	c := compiler{fields: fields, now: now}
-	var tagExpr query.Expr
-	for _, term := range conjuncts(e, nil) {
+	var tagTerms []*cond
+	for _, term := range query.Operands(e, "AND") {
 		tm, ok := firstTimeCond(term)
 		if !ok {
-			if tagExpr == nil {
-				tagExpr = term
-			} else {
-				tagExpr = &query.Binary{Op: "AND", LHS: tagExpr, RHS: term}
+			tc, err := c.expr(term)
+			if err != nil {
+				return sel, err
 			}
+			tagTerms = append(tagTerms, tc)
 			continue
 		}
 		if _, isBinary := term.(*query.Binary); isBinary {
@@ -100,12 +115,12 @@ func compileDelete(e query.Expr, fields map[string]model.Kind, now time.Time) (d
 		}
 		sel.rng = sel.rng.intersect(tc.lf.span)
 	}
-	if tagExpr != nil {
-		tc, err := c.expr(tagExpr)
-		if err != nil {
-			return sel, err
-		}
-		sel.match = func(t model.Tags) bool { return tc.tri(t) == triTrue }
+	switch len(tagTerms) {
+	case 0:
+	case 1:
+		sel.tags = tagTerms[0]
+	default:
+		sel.tags = &cond{op: opAnd, kids: tagTerms}
 	}
 	return sel, nil
 }
@@ -113,12 +128,17 @@ func compileDelete(e query.Expr, fields map[string]model.Kind, now time.Time) (d
 // checkDeleteConds rejects conditions on fields and tag comparisons other
 // than equality, set membership and regular expressions.
 func checkDeleteConds(e query.Expr, fields map[string]model.Kind) error {
-	switch e := e.(type) {
-	case *query.Binary:
-		if err := checkDeleteConds(e.LHS, fields); err != nil {
-			return err
+	var err error
+	query.Conditions(e, func(x query.Expr) {
+		if err == nil {
+			err = checkDeleteCond(x, fields)
 		}
-		return checkDeleteConds(e.RHS, fields)
+	})
+	return err
+}
+
+func checkDeleteCond(e query.Expr, fields map[string]model.Kind) error {
+	switch e := e.(type) {
 	case *query.Compare:
 		if err := checkDeleteName(e.Name, e.Pos, fields); err != nil {
 			return err
@@ -152,29 +172,22 @@ func checkDeleteName(name string, pos query.Pos, fields map[string]model.Kind) e
 	return nil
 }
 
-// conjuncts appends the operands of the top-level AND chain of e to dst.
-func conjuncts(e query.Expr, dst []query.Expr) []query.Expr {
-	if b, ok := e.(*query.Binary); ok && strings.EqualFold(b.Op, "AND") {
-		dst = conjuncts(b.LHS, dst)
-		return conjuncts(b.RHS, dst)
-	}
-	return append(dst, e)
-}
-
 // firstTimeCond returns the position of the first condition on time in e.
 func firstTimeCond(e query.Expr) (query.Pos, bool) {
-	switch e := e.(type) {
-	case *query.Binary:
-		if p, ok := firstTimeCond(e.LHS); ok {
-			return p, true
+	var pos query.Pos
+	found := false
+	query.Conditions(e, func(x query.Expr) {
+		if found {
+			return
 		}
-		return firstTimeCond(e.RHS)
-	case *query.Compare:
-		return e.Pos, e.Name == "time"
-	case *query.In:
-		return e.Pos, e.Name == "time"
-	case *query.Between:
-		return e.Pos, e.Name == "time"
-	}
-	return query.Pos{}, false
+		switch x := x.(type) {
+		case *query.Compare:
+			pos, found = x.Pos, x.Name == "time"
+		case *query.In:
+			pos, found = x.Pos, x.Name == "time"
+		case *query.Between:
+			pos, found = x.Pos, x.Name == "time"
+		}
+	})
+	return pos, found
 }

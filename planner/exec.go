@@ -197,7 +197,7 @@ func (p *plan) run(ctx context.Context) (*Result, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		pred := p.where.fold(tags, p.rng)
+		pred := p.foldFor(rank, tags)
 		if pred == condFalse {
 			continue
 		}

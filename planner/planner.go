@@ -218,7 +218,12 @@ type plan struct {
 	where  *cond    // nil when there is no WHERE clause
 	rng    interval // [tmin, tmax] outside which no row can match
 	series []model.Tags
-	bk     bucketer
+	// tagTrue[rank] is set when the tags of series[rank] alone make the
+	// WHERE clause true, and ids[rank] is the series' id for fold (both nil
+	// when the clause names no tag).
+	tagTrue []bool
+	ids     []int32
+	bk      bucketer
 	// colItems lists, per read column, the items that aggregate it.
 	colItems [][]int
 	// parts is src as a SummarySource when some aggregated columns can be
@@ -283,38 +288,45 @@ func newPlan(src Source, sel *query.Select, opts Options) (*plan, error) {
 		p.segs = planSegments(p.rng.lo, p.rng.hi, p.top)
 	}
 
-	var match func(model.Tags) bool
-	if w.hasTags() {
-		match = func(t model.Tags) bool { return w.tri(t) != triFalse }
-	}
 	if !p.rng.empty {
 		if err := checkRange(src, p.coll, p.rng.lo, p.rng.hi); err != nil {
 			return nil, err
 		}
-		p.series = slices.Clone(src.Series(p.coll, match))
-		keys := make(map[string]string, len(p.series))
-		for _, t := range p.series {
-			keys[tagsID(t)] = model.SeriesKey(p.coll, t)
+		// Series are selected by sets (see tagsets.go), then sorted by
+		// series key with their tagTrue flags alongside.
+		series, ids, tagTrue := selectSeries(src.Series(p.coll, nil), w)
+		keys := make([]string, len(series))
+		order := make([]int, len(series))
+		for i, t := range series {
+			keys[i], order[i] = model.SeriesKey(p.coll, t), i
 		}
-		slices.SortStableFunc(p.series, func(a, b model.Tags) int {
-			return strings.Compare(keys[tagsID(a)], keys[tagsID(b)])
-		})
+		slices.SortStableFunc(order, func(a, b int) int { return strings.Compare(keys[a], keys[b]) })
+		p.series = make([]model.Tags, len(order))
+		for i, o := range order {
+			p.series[i] = series[o]
+		}
+		if tagTrue != nil {
+			p.tagTrue, p.ids = make([]bool, len(order)), make([]int32, len(order))
+			for i, o := range order {
+				p.tagTrue[i], p.ids[i] = tagTrue[o], ids[o]
+			}
+		}
 	}
 	return p, nil
 }
 
-// tagsID is a collision-free identity of a tag set, used as a map key.
-func tagsID(t model.Tags) string {
-	var b strings.Builder
-	for _, tg := range t {
-		b.WriteString(strconv.Itoa(len(tg.Key)))
-		b.WriteByte(':')
-		b.WriteString(tg.Key)
-		b.WriteString(strconv.Itoa(len(tg.Value)))
-		b.WriteByte(':')
-		b.WriteString(tg.Value)
+// foldFor returns the predicate rows of the series of this rank must pass:
+// nil when the series' tags alone make the WHERE clause true, condFalse
+// when they make it false, otherwise the clause folded for the series.
+func (p *plan) foldFor(rank int, tags model.Tags) *cond {
+	if p.where == nil || (p.tagTrue != nil && p.tagTrue[rank]) {
+		return condTrue
 	}
-	return b.String()
+	id := int32(-1)
+	if p.ids != nil {
+		id = p.ids[rank]
+	}
+	return p.where.fold(tags, p.rng, id)
 }
 
 func (p *plan) resolveItems() error {

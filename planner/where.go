@@ -23,10 +23,19 @@ const (
 )
 
 // cond is a compiled WHERE clause. Leaves test one tag, field or the time.
+// AND and OR nodes hold every operand of a chain of one operator, so a
+// chain of any length is one node: nothing walks it recursively.
 type cond struct {
 	op   condOp
-	l, r *cond
+	kids []*cond // opAnd, opOr
 	lf   *leaf
+	// For an OR node once series are selected by sets (see sets): the
+	// operands that can hold for a series, by the series' id, and those
+	// that can hold for most series. fold visits only these, so folding a
+	// long OR for one series does not test every operand.
+	indexed bool
+	byID    map[int32][]int32
+	wide    []int32
 }
 
 var (
@@ -59,6 +68,12 @@ type leaf struct {
 	// and whether the leaf accepts exactly that interval.
 	span  interval
 	exact bool
+	// For tag leaves that accept a list of values (=, IN) or reject one
+	// (!=, NOT IN): the values and whether they are rejected. Series
+	// selection looks them up in the index instead of testing every value.
+	set    bool
+	vals   []string
+	negate bool
 }
 
 // tri is a three-valued truth value, for deciding from tags alone whether a
@@ -86,24 +101,30 @@ func compileWhere(e query.Expr, fields map[string]model.Kind, now time.Time) (*c
 	return c.expr(e)
 }
 
+// expr compiles e. It recurses once per change between AND and OR, which
+// the parser's nesting limit bounds, never once per operand of a chain.
 func (c *compiler) expr(e query.Expr) (*cond, error) {
 	switch e := e.(type) {
 	case *query.Binary:
-		l, err := c.expr(e.LHS)
-		if err != nil {
-			return nil, err
-		}
-		r, err := c.expr(e.RHS)
-		if err != nil {
-			return nil, err
-		}
+		var op condOp
 		switch strings.ToUpper(e.Op) {
 		case "AND":
-			return &cond{op: opAnd, l: l, r: r}, nil
+			op = opAnd
 		case "OR":
-			return &cond{op: opOr, l: l, r: r}, nil
+			op = opOr
+		default:
+			return nil, errorf(query.Pos{}, "unknown operator %q", e.Op)
 		}
-		return nil, errorf(query.Pos{}, "unknown operator %q", e.Op)
+		operands := query.Operands(e, e.Op)
+		n := &cond{op: op, kids: make([]*cond, 0, len(operands))}
+		for _, x := range operands {
+			k, err := c.expr(x)
+			if err != nil {
+				return nil, err
+			}
+			n.kids = append(n.kids, k)
+		}
+		return n, nil
 	case *query.Compare:
 		lf, err := c.compare(e)
 		if err != nil {
@@ -342,6 +363,9 @@ func (c *compiler) compare(e *query.Compare) (*leaf, error) {
 		return nil, err
 	}
 	lf.setTest(vc, accept)
+	if kind == leafTag && (e.Op == "=" || e.Op == "!=" || e.Op == "<>") {
+		lf.set, lf.vals, lf.negate = true, []string{e.Value.Str}, e.Op != "="
+	}
 	// Common cases without the exact mixed comparison, for speed.
 	lit := e.Value
 	switch {
@@ -408,6 +432,12 @@ func (c *compiler) in(e *query.In) (*leaf, error) {
 			set[v.Str] = struct{}{}
 		}
 		lf.str = func(v string) bool { _, ok := set[v]; return ok == want }
+		if kind == leafTag {
+			lf.set, lf.negate = true, e.Not
+			for _, v := range e.Values {
+				lf.vals = append(lf.vals, v.Str)
+			}
+		}
 		return lf, nil
 	case kind == leafTime:
 		lf.i64 = func(v int64) bool { return anyEqual(cmps, func(vc valueCmp) int { return vc.i64(v) }) == want }
@@ -531,9 +561,17 @@ func (c *cond) bounds() interval {
 	}
 	switch c.op {
 	case opAnd:
-		return c.l.bounds().intersect(c.r.bounds())
+		b := fullRange
+		for _, k := range c.kids {
+			b = b.intersect(k.bounds())
+		}
+		return b
 	case opOr:
-		return c.l.bounds().hull(c.r.bounds())
+		b := interval{empty: true}
+		for _, k := range c.kids {
+			b = b.hull(k.bounds())
+		}
+		return b
 	case opFalse:
 		return interval{empty: true}
 	case opLeaf:
@@ -544,47 +582,39 @@ func (c *cond) bounds() interval {
 	return fullRange
 }
 
-func (c *cond) hasTags() bool {
+// leaves calls f for every leaf of the condition.
+func (c *cond) leaves(f func(*leaf)) {
 	if c == nil {
-		return false
+		return
 	}
-	switch c.op {
-	case opAnd, opOr:
-		return c.l.hasTags() || c.r.hasTags()
-	case opLeaf:
-		return c.lf.kind == leafTag
+	if c.op == opLeaf {
+		f(c.lf)
 	}
-	return false
+	for _, k := range c.kids {
+		k.leaves(f)
+	}
+}
+
+func (c *cond) hasTags() bool {
+	has := false
+	c.leaves(func(lf *leaf) { has = has || lf.kind == leafTag })
+	return has
 }
 
 func (c *cond) fieldNames(f func(string)) {
-	if c == nil {
-		return
-	}
-	switch c.op {
-	case opAnd, opOr:
-		c.l.fieldNames(f)
-		c.r.fieldNames(f)
-	case opLeaf:
-		if c.lf.kind == leafField {
-			f(c.lf.name)
+	c.leaves(func(lf *leaf) {
+		if lf.kind == leafField {
+			f(lf.name)
 		}
-	}
+	})
 }
 
 func (c *cond) setColumns(idx map[string]int) {
-	if c == nil {
-		return
-	}
-	switch c.op {
-	case opAnd, opOr:
-		c.l.setColumns(idx)
-		c.r.setColumns(idx)
-	case opLeaf:
-		if c.lf.kind == leafField {
-			c.lf.col = idx[c.lf.name]
+	c.leaves(func(lf *leaf) {
+		if lf.kind == leafField {
+			lf.col = idx[lf.name]
 		}
-	}
+	})
 }
 
 // tri evaluates the condition from a series' tags alone: field and time
@@ -598,32 +628,22 @@ func (c *cond) tri(tags model.Tags) tri {
 		return triTrue
 	case opFalse:
 		return triFalse
-	case opAnd:
-		l := c.l.tri(tags)
-		if l == triFalse {
-			return triFalse
+	case opAnd, opOr:
+		// AND stops at the first false operand, OR at the first true one.
+		stop, other := triFalse, triTrue
+		if c.op == opOr {
+			stop, other = triTrue, triFalse
 		}
-		r := c.r.tri(tags)
-		if r == triFalse {
-			return triFalse
+		res := other
+		for _, k := range c.kids {
+			switch k.tri(tags) {
+			case stop:
+				return stop
+			case triUnknown:
+				res = triUnknown
+			}
 		}
-		if l == triTrue && r == triTrue {
-			return triTrue
-		}
-		return triUnknown
-	case opOr:
-		l := c.l.tri(tags)
-		if l == triTrue {
-			return triTrue
-		}
-		r := c.r.tri(tags)
-		if r == triTrue {
-			return triTrue
-		}
-		if l == triFalse && r == triFalse {
-			return triFalse
-		}
-		return triUnknown
+		return res
 	}
 	if c.lf.kind == leafTag {
 		if c.lf.str(tags.Get(c.lf.name)) {
@@ -638,43 +658,44 @@ func (c *cond) tri(tags model.Tags) tri {
 // conditions become constants, and so do time conditions that every time in
 // rng satisfies (or none does). It returns condTrue or condFalse when the
 // result no longer depends on the row.
-func (c *cond) fold(tags model.Tags, rng interval) *cond {
+//
+// id is the series' id in the list series were selected from; an indexed OR
+// node uses it to visit only the operands that can hold (-1: visit all).
+func (c *cond) fold(tags model.Tags, rng interval, id int32) *cond {
 	if c == nil {
 		return condTrue
 	}
 	switch c.op {
 	case opTrue, opFalse:
 		return c
-	case opAnd:
-		l := c.l.fold(tags, rng)
-		if l == condFalse {
-			return condFalse
+	case opAnd, opOr:
+		// An AND is decided by a false operand and ignores true ones; an
+		// OR the other way round.
+		decide, neutral := condFalse, condTrue
+		if c.op == opOr {
+			decide, neutral = condTrue, condFalse
 		}
-		r := c.r.fold(tags, rng)
-		switch {
-		case r == condFalse:
-			return condFalse
-		case l == condTrue:
-			return r
-		case r == condTrue:
-			return l
+		kids := c.kids
+		if c.indexed && id >= 0 {
+			kids = c.operandsFor(id)
 		}
-		return &cond{op: opAnd, l: l, r: r}
-	case opOr:
-		l := c.l.fold(tags, rng)
-		if l == condTrue {
-			return condTrue
+		var kept []*cond
+		for _, k := range kids {
+			switch f := k.fold(tags, rng, id); f {
+			case decide:
+				return decide
+			case neutral:
+			default:
+				kept = append(kept, f)
+			}
 		}
-		r := c.r.fold(tags, rng)
-		switch {
-		case r == condTrue:
-			return condTrue
-		case l == condFalse:
-			return r
-		case r == condFalse:
-			return l
+		switch len(kept) {
+		case 0:
+			return neutral
+		case 1:
+			return kept[0]
 		}
-		return &cond{op: opOr, l: l, r: r}
+		return &cond{op: c.op, kids: kept}
 	}
 	switch c.lf.kind {
 	case leafTag:
@@ -697,9 +718,19 @@ func (c *cond) fold(tags model.Tags, rng interval) *cond {
 func (c *cond) eval(r *rows) bool {
 	switch c.op {
 	case opAnd:
-		return c.l.eval(r) && c.r.eval(r)
+		for _, k := range c.kids {
+			if !k.eval(r) {
+				return false
+			}
+		}
+		return true
 	case opOr:
-		return c.l.eval(r) || c.r.eval(r)
+		for _, k := range c.kids {
+			if k.eval(r) {
+				return true
+			}
+		}
+		return false
 	case opTrue:
 		return true
 	case opFalse:

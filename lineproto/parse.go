@@ -407,9 +407,17 @@ func (p *parser) point() (model.Point, *LineError) {
 
 	// Tags.
 	p.tags = p.tags[:0]
+	keyLen := len(pt.Collection)
 	for p.pos < len(buf) && buf[p.pos] == ',' {
+		if len(p.tags) == model.MaxTagsPerPoint {
+			return pt, p.errAt(p.pos+1, "more than %d tags (max tags per point)", model.MaxTagsPerPoint)
+		}
 		if err := p.tag(); err != nil {
 			return pt, err
+		}
+		last := p.tags[len(p.tags)-1]
+		if keyLen += len(last.tag.Key) + len(last.tag.Value) + 2; keyLen > model.MaxSeriesKeyBytes {
+			return pt, p.errAt(last.pos, "series key (collection name and tags) longer than %d bytes (max series key size)", model.MaxSeriesKeyBytes)
 		}
 	}
 	if p.pos == len(buf) {
@@ -501,6 +509,9 @@ func (p *parser) tag() *LineError {
 	if err != nil {
 		return err
 	}
+	if len(key) > model.MaxKeyBytes {
+		return p.errAt(start, "tag key of %d bytes is longer than %d bytes (max key size)", len(key), model.MaxKeyBytes)
+	}
 	if end == len(buf) {
 		return p.errAt(end, "expected '=' after tag key %s, found end of input", quoteToken([]byte(key)))
 	}
@@ -563,6 +574,9 @@ func (p *parser) field() *LineError {
 	if err != nil {
 		return err
 	}
+	if len(key) > model.MaxKeyBytes {
+		return p.errAt(start, "field key of %d bytes is longer than %d bytes (max key size)", len(key), model.MaxKeyBytes)
+	}
 	if end == len(buf) {
 		return p.errAt(end, "expected '=' after field key %s, found end of input", quoteToken([]byte(key)))
 	}
@@ -575,6 +589,9 @@ func (p *parser) field() *LineError {
 		return err
 	}
 	p.addField(key, v)
+	if len(p.fields) > model.MaxFieldsPerPoint {
+		return p.errAt(start, "more than %d fields (max fields per point)", model.MaxFieldsPerPoint)
+	}
 	return nil
 }
 

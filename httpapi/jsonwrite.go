@@ -28,8 +28,10 @@ var parsers fastjson.ParserPool
 // Column 0. A body that is not JSON at all, or has a string that is not
 // valid Unicode (parseJSON), is reported in syntax, with the line and
 // column of the offending byte of the text; a body that is JSON
-// but neither an object nor an array is reported in err.
-func decodeJSON(body []byte, defaultCollection string, precNanos, now int64) (points []model.Point, lines []int, bad []badLine, syntax *badLine, err error) {
+// but neither an object nor an array is reported in err. check, when not
+// nil, is applied to every point decoded without problems and returns its
+// problem (a type clash, say) or "".
+func decodeJSON(body []byte, defaultCollection string, precNanos, now int64, check func(*model.Point) string) (points []model.Point, lines []int, bad []badLine, syntax *badLine, err error) {
 	p := parsers.Get()
 	defer parsers.Put(p)
 	v, syntax := parseJSON(p, body)
@@ -51,6 +53,9 @@ func decodeJSON(body []byte, defaultCollection string, precNanos, now int64) (po
 		pt, reason := decodeJSONPoint(o, defaultCollection, precNanos, now)
 		if reason == "" {
 			reason = invalidUTF8(&pt)
+		}
+		if reason == "" && check != nil {
+			reason = check(&pt)
 		}
 		if reason != "" {
 			bad = append(bad, badLine{Line: i + 1, Reason: reason})
@@ -102,6 +107,12 @@ func decodeJSONPoint(v *fastjson.Value, defaultCollection string, precNanos, now
 	if problem = sortTags(pt.Tags); problem != "" {
 		return pt, problem
 	}
+	if len(pt.Tags) > model.MaxTagsPerPoint {
+		return pt, fmt.Sprintf("more than %d tags (max tags per point)", model.MaxTagsPerPoint)
+	}
+	if n := model.SeriesKeyLen(pt.Collection, pt.Tags); n > model.MaxSeriesKeyBytes {
+		return pt, fmt.Sprintf("series key (collection name and tags) of %d bytes is longer than %d bytes (max series key size)", n, model.MaxSeriesKeyBytes)
+	}
 
 	pt.Time = now
 	if tm != nil {
@@ -119,23 +130,42 @@ func decodeJSONPoint(v *fastjson.Value, defaultCollection string, precNanos, now
 	if err != nil {
 		return pt, fmt.Sprintf("fields is a %s, want an object", fields.Type())
 	}
+	// Repeated keys are found with a set once there are more than a few,
+	// so that a point with many fields costs linear time.
+	var seen map[string]struct{}
 	fo.Visit(func(key []byte, val *fastjson.Value) {
 		if problem != "" {
 			return
 		}
-		if len(key) == 0 {
-			problem = "empty field key"
+		if problem = keyProblem("field", key); problem != "" {
 			return
 		}
 		if string(key) == "time" {
 			problem = `field key "time" is reserved for the timestamp`
 			return
 		}
-		for _, f := range pt.Fields {
-			if f.Key == string(key) {
-				problem = fmt.Sprintf("field %q given twice", key)
-				return
+		if len(pt.Fields) == model.MaxFieldsPerPoint {
+			problem = fmt.Sprintf("more than %d fields (max fields per point)", model.MaxFieldsPerPoint)
+			return
+		}
+		repeated := false
+		if seen == nil && len(pt.Fields) < 16 {
+			for _, f := range pt.Fields {
+				repeated = repeated || f.Key == string(key)
 			}
+		} else {
+			if seen == nil {
+				seen = make(map[string]struct{}, 2*len(pt.Fields))
+				for _, f := range pt.Fields {
+					seen[f.Key] = struct{}{}
+				}
+			}
+			_, repeated = seen[string(key)]
+			seen[string(key)] = struct{}{}
+		}
+		if repeated {
+			problem = fmt.Sprintf("field %q given twice", key)
+			return
 		}
 		var fv model.Value
 		switch val.Type() {
@@ -278,8 +308,10 @@ func decodeTags(v *fastjson.Value, timeReason string) (tags model.Tags, problem 
 		}
 		s, err := val.StringBytes()
 		switch {
-		case len(key) == 0:
-			problem = "empty tag key"
+		case keyProblem("tag", key) != "":
+			problem = keyProblem("tag", key)
+		case len(tags) == model.MaxTagsPerPoint:
+			problem = fmt.Sprintf("more than %d tags (max tags per point)", model.MaxTagsPerPoint)
 		case string(key) == "time":
 			problem = timeReason
 		case err != nil:
@@ -289,6 +321,18 @@ func decodeTags(v *fastjson.Value, timeReason string) (tags model.Tags, problem 
 		}
 	})
 	return tags, problem
+}
+
+// keyProblem checks a tag or field key: not empty and not over
+// model.MaxKeyBytes.
+func keyProblem(what string, key []byte) string {
+	switch {
+	case len(key) == 0:
+		return "empty " + what + " key"
+	case len(key) > model.MaxKeyBytes:
+		return fmt.Sprintf("%s key of %d bytes is longer than %d bytes (max key size)", what, len(key), model.MaxKeyBytes)
+	}
+	return ""
 }
 
 // sortTags sorts tags by key and reports a key given twice.

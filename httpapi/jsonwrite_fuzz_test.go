@@ -32,7 +32,7 @@ func FuzzDecodeJSON(f *testing.F) {
 	}
 	const now = 1_767_225_600_000_000_000
 	f.Fuzz(func(t *testing.T, body []byte, dflt string) {
-		points, lines, bad, syntax, err := decodeJSON(body, dflt, 1, now)
+		points, lines, bad, syntax, err := decodeJSON(body, dflt, 1, now, nil)
 		if syntax != nil || err != nil {
 			if len(points) != 0 {
 				t.Fatalf("%q: error and points together", body)
@@ -84,7 +84,7 @@ func FuzzDecodeJSON(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		points2, _, bad2, syntax2, err2 := decodeJSON(again, "", 1, now)
+		points2, _, bad2, syntax2, err2 := decodeJSON(again, "", 1, now, nil)
 		if syntax2 != nil || err2 != nil || len(bad2) != 0 {
 			t.Fatalf("%q: re-encoded %s rejected: %v %v %v", body, again, syntax2, err2, bad2)
 		}

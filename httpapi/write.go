@@ -89,9 +89,12 @@ func (s *server) write(w http.ResponseWriter, r *http.Request, ep writeEndpoint)
 		bad    []badLine
 	)
 	jsonBody := ep.json && isJSON(r.Header.Get("Content-Type"))
+	// Type clashes and other refusals are found while decoding, so that
+	// they are reported with the syntax errors (see writeChecks).
+	checks := newWriteChecks(s.store)
 	if jsonBody {
 		var syntax *badLine
-		points, lines, bad, syntax, err = decodeJSON(body, params.Get("collection"), int64(prec), now)
+		points, lines, bad, syntax, err = decodeJSON(body, params.Get("collection"), int64(prec), now, checks.point)
 		switch {
 		case syntax != nil:
 			s.metrics.writeErrors.Add(1)
@@ -103,14 +106,10 @@ func (s *server) write(w http.ResponseWriter, r *http.Request, ep writeEndpoint)
 		}
 	} else {
 		var errs []*lineproto.LineError
-		points, lines, errs = lineproto.Parse(body, prec, now)
+		points, lines, errs = lineproto.ParseWith(body, prec, now, checks.lineproto())
 		for _, e := range errs {
 			bad = append(bad, badLine{Line: e.Line, Column: e.Column, Reason: e.Reason})
 		}
-	}
-	if refused := refusedPoints(points, lines); len(refused) > 0 {
-		bad = append(bad, refused...)
-		slices.SortStableFunc(bad, func(a, b badLine) int { return a.Line - b.Line })
 	}
 	if len(bad) > 0 {
 		msg := badLinesMessage(bad)
@@ -130,13 +129,22 @@ func (s *server) write(w http.ResponseWriter, r *http.Request, ep writeEndpoint)
 	if err != nil {
 		var ce *storage.ConflictError
 		if errors.As(err, &ce) {
+			// Only a write racing another one that changed the schema
+			// gets here: writeChecks found the other clashes.
 			bad = make([]badLine, 0, len(ce.Conflicts))
+			var starts []int
 			for _, c := range ce.Conflicts {
-				line := 0
+				line, col := 0, 0
 				if c.Point >= 0 && c.Point < len(lines) {
 					line = lines[c.Point]
 				}
-				bad = append(bad, badLine{Line: line, Reason: c.Reason()})
+				if !jsonBody && line > 0 {
+					if starts == nil {
+						starts = lineStarts(body)
+					}
+					col = fieldColumn(body, starts, line, c.Field)
+				}
+				bad = append(bad, badLine{Line: line, Column: col, Reason: c.Reason()})
 			}
 			slices.SortStableFunc(bad, func(a, b badLine) int { return a.Line - b.Line })
 			s.metrics.writeErrors.Add(1)
@@ -279,34 +287,6 @@ func readErrorStatus(w http.ResponseWriter, err, tooLarge error, gz bool) (int, 
 		return http.StatusBadRequest, fmt.Errorf("bad gzip body: %w", err)
 	}
 	return http.StatusBadRequest, fmt.Errorf("read body: %w", err)
-}
-
-// refusedPoints reports decoded points that storage would refuse: a
-// collection name longer than storage.MaxCollectionLen, or "time" as a tag
-// or field key (the query language reserves that name for the timestamp;
-// the line-protocol decoder accepts it, like InfluxData's).
-func refusedPoints(points []model.Point, lines []int) []badLine {
-	var bad []badLine
-	for i := range points {
-		p := &points[i]
-		if len(p.Collection) > storage.MaxCollectionLen {
-			bad = append(bad, badLine{Line: lines[i], Reason: fmt.Sprintf("collection name of %d bytes is longer than the limit of %d", len(p.Collection), storage.MaxCollectionLen)})
-			continue
-		}
-		var what string
-		if p.Tags.Has("time") {
-			what = "tag"
-		}
-		for _, f := range p.Fields {
-			if f.Key == "time" {
-				what = "field"
-			}
-		}
-		if what != "" {
-			bad = append(bad, badLine{Line: lines[i], Reason: what + ` key "time" is reserved for the timestamp`})
-		}
-	}
-	return bad
 }
 
 // tooOld reports the points of a batch that storage refused with re: the

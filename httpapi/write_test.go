@@ -233,7 +233,7 @@ func TestWriteRejected(t *testing.T) {
 			body:    "ok v=1 1\n" + strings.Repeat("m", 1025) + " v=1 1\n",
 			code:    400,
 			errText: "1 bad line; nothing written",
-			lines:   []wantLine{{2, 0, "longer than the limit of 1024"}},
+			lines:   []wantLine{{2, 1, "longer than the limit of 1024"}},
 		},
 		{
 			name:    "time is a reserved key in line protocol",
@@ -241,7 +241,7 @@ func TestWriteRejected(t *testing.T) {
 			body:    "cpu v=1 1\ncpu,time=x v=2 2\ncpu v=1,time=3i 3\n",
 			code:    400,
 			errText: "2 bad lines; nothing written",
-			lines:   []wantLine{{2, 0, `tag key "time" is reserved`}, {3, 0, `field key "time" is reserved`}},
+			lines:   []wantLine{{2, 5, `tag key "time" is reserved`}, {3, 9, `field key "time" is reserved`}},
 		},
 		{
 			name:    "bad line protocol on influx 2.x",
@@ -394,11 +394,19 @@ func TestWriteRejected(t *testing.T) {
 		{
 			name:     "conflict error mapped to lines",
 			target:   "/api/v1/write",
-			body:     "cpu v=1 1\n\n# comment\ncpu v=\"x\" 2\ncpu v=2 3\ncpu v=true 4\n",
-			storeErr: &storage.ConflictError{Conflicts: []storage.Conflict{{Point: 3, Collection: "cpu", Field: "v", Have: model.KindFloat, Got: model.KindBool}, {Point: 1, Collection: "cpu", Field: "v", Have: model.KindFloat, Got: model.KindString}}},
+			body:     "cpu v=1 1\n\n# comment\ncpu v=2 2\ncpu v=2 3\ncpu w=1,v=3 4\n",
+			storeErr: &storage.ConflictError{Conflicts: []storage.Conflict{{Point: 3, Collection: "cpu", Field: "v", Have: model.KindBool, Got: model.KindFloat}, {Point: 1, Collection: "cpu", Field: "v", Have: model.KindBool, Got: model.KindFloat}}},
 			code:     400,
 			errText:  "2 bad lines; nothing written",
-			lines:    []wantLine{{4, 0, `field "v" of collection "cpu" is float, got string`}, {6, 0, "got boolean"}},
+			lines:    []wantLine{{4, 5, `field "v" of collection "cpu" is boolean, got float`}, {6, 9, "got float"}},
+		},
+		{
+			name:    "type clashes within the body, with syntax errors",
+			target:  "/api/v1/write",
+			body:    "cpu v=1 1\ncpu v= 2\ncpu,h=a x=1i,v=\"x\" 3\ncpu v=true 4\ncpu v=2 5\n",
+			code:    400,
+			errText: "3 bad lines; nothing written",
+			lines:   []wantLine{{2, 7, "invalid value"}, {3, 14, `field "v" of collection "cpu" is float, got string`}, {4, 5, "got boolean"}},
 		},
 		{
 			name:     "conflict error in json",

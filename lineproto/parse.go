@@ -81,10 +81,31 @@ const (
 // point; the other lines are still decoded. Parse stops after MaxErrors
 // bad lines. Blank lines and comment lines are skipped.
 func Parse(buf []byte, prec Precision, defaultTime int64) (points []model.Point, lines []int, errs []*LineError) {
+	return ParseWith(buf, prec, defaultTime, Checks{})
+}
+
+// Checks are rules beyond the syntax that ParseWith applies to every line,
+// so that what they refuse is reported the way syntax errors are: on its
+// line, at the 1-based column of the offending name, key or field, in input
+// order among the syntax errors. Each function returns the reason to refuse
+// the line, or "" to accept; a nil function accepts everything.
+type Checks struct {
+	// Collection checks a measurement name.
+	Collection func(name string) string
+	// Key checks a tag key (tag set) or a field key.
+	Key func(key string, tag bool) string
+	// Field checks the kind of each field of a line that is otherwise
+	// good, in line order; it may remember the kind, to compare the
+	// fields of later lines with it.
+	Field func(collection, key string, kind model.Kind) string
+}
+
+// ParseWith is Parse with checks beyond the syntax.
+func ParseWith(buf []byte, prec Precision, defaultTime int64, checks Checks) (points []model.Point, lines []int, errs []*LineError) {
 	if prec < 1 {
 		prec = Nanosecond
 	}
-	p := parser{buf: buf, line: 1, prec: int64(prec), defaultTime: floorMultiple(defaultTime, int64(prec))}
+	p := parser{buf: buf, line: 1, prec: int64(prec), defaultTime: floorMultiple(defaultTime, int64(prec)), checks: checks}
 	// Guess the number of points, without letting a pathological input
 	// (such as megabytes of newlines) make us reserve much memory.
 	n := min(bytes.Count(buf, []byte{'\n'})+1, len(buf)/16+1, 1<<16)
@@ -146,7 +167,9 @@ type parser struct {
 	scratch []byte            // unescaped token
 	tags    []tagEntry        // tags of the current point
 	fields  []model.Field     // fields of the current point
-	keyIdx  map[string]int    // field positions, for lines with many fields
+	fpos    []int             // fpos[i]: offset of the key of fields[i] in buf
+	checks  Checks
+	keyIdx  map[string]int // field positions, for lines with many fields
 
 	tagSlab   []model.Tag   // backing store handed out to points
 	fieldSlab []model.Field // backing store handed out to points
@@ -397,6 +420,11 @@ func (p *parser) point() (model.Point, *LineError) {
 		return pt, err
 	}
 	pt.Collection = name
+	if check := p.checks.Collection; check != nil {
+		if reason := check(name); reason != "" {
+			return pt, p.errAt(start, "%s", reason)
+		}
+	}
 	p.pos = end
 	if end == len(buf) {
 		return pt, p.errAt(end, "expected a space and fields after measurement name %s, found end of input", quoteToken([]byte(name)))
@@ -445,7 +473,7 @@ func (p *parser) body(pt model.Point) (model.Point, *LineError) {
 	for p.pos < len(buf) && buf[p.pos] == ' ' {
 		p.pos++
 	}
-	p.fields = p.fields[:0]
+	p.fields, p.fpos = p.fields[:0], p.fpos[:0]
 	for {
 		if err := p.field(); err != nil {
 			return pt, err
@@ -463,6 +491,16 @@ func (p *parser) body(pt model.Point) (model.Point, *LineError) {
 		}
 		return pt, p.errAt(p.pos, "expected ',' or ' ' after value of field %s, found %s",
 			quoteToken([]byte(p.fields[len(p.fields)-1].Key)), quoteByte(c))
+	}
+
+	// Checks of the fields, before the timestamp moves p.pos past the
+	// end of the line (recover expects it on the line).
+	if check := p.checks.Field; check != nil {
+		for i, f := range p.fields {
+			if reason := check(pt.Collection, f.Key, f.Value.Kind); reason != "" {
+				return pt, p.errAt(p.fpos[i], "%s", reason)
+			}
+		}
 	}
 
 	// Timestamp.
@@ -511,6 +549,11 @@ func (p *parser) tag() *LineError {
 	}
 	if len(key) > model.MaxKeyBytes {
 		return p.errAt(start, "tag key of %d bytes is longer than %d bytes (max key size)", len(key), model.MaxKeyBytes)
+	}
+	if check := p.checks.Key; check != nil {
+		if reason := check(key, true); reason != "" {
+			return p.errAt(start, "%s", reason)
+		}
 	}
 	if end == len(buf) {
 		return p.errAt(end, "expected '=' after tag key %s, found end of input", quoteToken([]byte(key)))
@@ -577,6 +620,11 @@ func (p *parser) field() *LineError {
 	if len(key) > model.MaxKeyBytes {
 		return p.errAt(start, "field key of %d bytes is longer than %d bytes (max key size)", len(key), model.MaxKeyBytes)
 	}
+	if check := p.checks.Key; check != nil {
+		if reason := check(key, false); reason != "" {
+			return p.errAt(start, "%s", reason)
+		}
+	}
 	if end == len(buf) {
 		return p.errAt(end, "expected '=' after field key %s, found end of input", quoteToken([]byte(key)))
 	}
@@ -588,7 +636,7 @@ func (p *parser) field() *LineError {
 	if err != nil {
 		return err
 	}
-	p.addField(key, v)
+	p.addField(key, v, start)
 	if len(p.fields) > model.MaxFieldsPerPoint {
 		return p.errAt(start, "more than %d fields (max fields per point)", model.MaxFieldsPerPoint)
 	}
@@ -597,16 +645,16 @@ func (p *parser) field() *LineError {
 
 // addField appends a field, or replaces the value of an earlier field with
 // the same key.
-func (p *parser) addField(key string, v model.Value) {
+func (p *parser) addField(key string, v model.Value, pos int) {
 	fs := p.fields
 	if len(fs) <= 32 {
 		for i := range fs {
 			if fs[i].Key == key {
-				fs[i].Value = v
+				fs[i].Value, p.fpos[i] = v, pos
 				return
 			}
 		}
-		p.fields = append(fs, model.Field{Key: key, Value: v})
+		p.fields, p.fpos = append(fs, model.Field{Key: key, Value: v}), append(p.fpos, pos)
 		return
 	}
 	if len(fs) == 33 || p.keyIdx == nil {
@@ -619,11 +667,11 @@ func (p *parser) addField(key string, v model.Value) {
 		}
 	}
 	if i, ok := p.keyIdx[key]; ok && i < len(fs) && fs[i].Key == key {
-		fs[i].Value = v
+		fs[i].Value, p.fpos[i] = v, pos
 		return
 	}
 	p.keyIdx[key] = len(fs)
-	p.fields = append(fs, model.Field{Key: key, Value: v})
+	p.fields, p.fpos = append(fs, model.Field{Key: key, Value: v}), append(p.fpos, pos)
 }
 
 // value decodes the field value at p.pos.

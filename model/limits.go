@@ -27,3 +27,7 @@ func SeriesKeyLen(collection string, tags Tags) int {
 	}
 	return n
 }
+
+// MaxFieldsPerCollection is the largest number of distinct fields a
+// collection's schema may hold; a write that would add more is refused.
+const MaxFieldsPerCollection = 10_000

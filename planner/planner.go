@@ -2,6 +2,7 @@ package planner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -262,17 +263,25 @@ func newPlan(src Source, sel *query.Select, opts Options) (*plan, error) {
 	if err := p.resolveItems(); err != nil {
 		return nil, err
 	}
-	for _, g := range sel.GroupTags {
+	for i, g := range sel.GroupTags {
 		if _, isField := fields[g]; isField || g == "time" {
-			return nil, errorf(query.Pos{}, "cannot GROUP BY %q: it is not a tag", g)
+			var pos query.Pos
+			if i < len(sel.GroupTagPos) {
+				pos = sel.GroupTagPos[i]
+			}
+			return nil, errorf(pos, "cannot GROUP BY %q: it is not a tag", g)
 		}
 	}
 	if sel.GroupBy != nil {
 		if !p.agg {
-			return nil, errorf(query.Pos{}, "GROUP BY an interval needs an aggregate in the SELECT list")
+			return nil, errorf(sel.GroupByPos, "GROUP BY an interval needs an aggregate in the SELECT list")
 		}
 		bk, err := newBucketer(*sel.GroupBy)
 		if err != nil {
+			var pe *Error
+			if errors.As(err, &pe) && pe.Pos.Line == 0 {
+				pe.Pos = sel.GroupByPos
+			}
 			return nil, err
 		}
 		p.bk = bk

@@ -84,12 +84,16 @@ type Select struct {
 	// GroupBy holds the GROUP BY interval, nil when there is none.
 	// GROUP BY 1d and GROUP BY time(1d) parse to the same thing.
 	GroupBy *Duration
-	// GroupTags holds the tag keys of GROUP BY, in the order written.
-	GroupTags []string
-	Fill      Fill
-	Desc      bool  // ORDER BY time DESC
-	Limit     int64 // 0 means no limit
-	Offset    int64
+	// GroupByPos is where the GROUP BY interval is written.
+	GroupByPos Pos
+	// GroupTags holds the tag keys of GROUP BY, in the order written, and
+	// GroupTagPos where each is written.
+	GroupTags   []string
+	GroupTagPos []Pos
+	Fill        Fill
+	Desc        bool  // ORDER BY time DESC
+	Limit       int64 // 0 means no limit
+	Offset      int64
 }
 
 // Item is one entry of the SELECT list.

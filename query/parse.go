@@ -522,6 +522,7 @@ func (p *parser) group(sel *Select, g *gGroup) error {
 			return p.errAt(g.Name.Pos, p.text(g.Name.Pos, name), `GROUP BY time needs an interval, as in time(1h); write "time" for a tag named time`)
 		case g.Arg == nil:
 			sel.GroupTags = append(sel.GroupTags, name)
+			sel.GroupTagPos = append(sel.GroupTagPos, p.pos(g.Name.Pos))
 			return nil
 		case !isTime:
 			return p.errAt(g.Name.Pos, p.text(g.Name.Pos, name), "unexpected %q in GROUP BY, expected time(<interval>), an interval or a tag", name+"(")
@@ -535,7 +536,7 @@ func (p *parser) group(sel *Select, g *gGroup) error {
 	if sel.GroupBy != nil {
 		return p.errAt(g.Pos, p.text(g.Pos, d.Text), "GROUP BY has more than one interval")
 	}
-	sel.GroupBy = &dur
+	sel.GroupBy, sel.GroupByPos = &dur, p.pos(g.Pos)
 	return nil
 }
 

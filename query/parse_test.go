@@ -69,7 +69,7 @@ func stripPos(t testing.TB, st *Statement) *Statement {
 		return st
 	}
 	s := st.Select
-	s.FromPos = Pos{}
+	s.FromPos, s.GroupByPos, s.GroupTagPos = Pos{}, Pos{}, nil
 	for i := range s.Items {
 		s.Items[i].Pos = Pos{}
 	}

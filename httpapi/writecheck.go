@@ -1,0 +1,137 @@
+package httpapi
+
+import (
+	"fmt"
+	"maps"
+
+	"github.com/soltixdb/soltix/lineproto"
+	"github.com/soltixdb/soltix/model"
+	"github.com/soltixdb/soltix/storage"
+)
+
+// writeChecks holds the rules a write body must follow beyond its syntax:
+// collection names that fit, keys other than "time", field kinds that agree
+// with the collections' schemas and with the earlier points of the same
+// body, and schemas of at most model.MaxFieldsPerCollection fields. They are
+// checked while the body is decoded, so that a body with syntax errors and
+// type clashes reports all of them, each on its line (and, for line
+// protocol, at its column), before anything is written.
+type writeChecks struct {
+	store Store
+	// schema holds, per collection met so far, the store's fields and
+	// those the body added.
+	schema map[string]map[string]model.Kind
+}
+
+func newWriteChecks(store Store) *writeChecks {
+	return &writeChecks{store: store, schema: map[string]map[string]model.Kind{}}
+}
+
+// lineproto returns the checks in the form the line protocol parser takes.
+func (w *writeChecks) lineproto() lineproto.Checks {
+	return lineproto.Checks{Collection: collectionProblem, Key: keyReserved, Field: w.field}
+}
+
+// collectionProblem refuses a collection name longer than storage accepts.
+func collectionProblem(name string) string {
+	if len(name) > storage.MaxCollectionLen {
+		return fmt.Sprintf("collection name of %d bytes is longer than the limit of %d", len(name), storage.MaxCollectionLen)
+	}
+	return ""
+}
+
+// keyReserved refuses the key "time", which names the timestamp.
+func keyReserved(key string, tag bool) string {
+	if key != "time" {
+		return ""
+	}
+	if tag {
+		return `tag key "time" is reserved for the timestamp`
+	}
+	return `field key "time" is reserved for the timestamp`
+}
+
+// field checks one field's kind, remembering it for later points as
+// storage does when it writes the batch.
+func (w *writeChecks) field(collection, key string, kind model.Kind) string {
+	fs, ok := w.schema[collection]
+	if !ok {
+		stored, _ := w.store.Fields(collection)
+		fs = maps.Clone(stored)
+		if fs == nil {
+			fs = map[string]model.Kind{}
+		}
+		w.schema[collection] = fs
+	}
+	have, ok := fs[key]
+	switch {
+	case !ok && len(fs) >= model.MaxFieldsPerCollection:
+		return fmt.Sprintf("collection %q would have more than %d fields (max fields per collection)", collection, model.MaxFieldsPerCollection)
+	case !ok:
+		fs[key] = kind
+	case have != kind:
+		return storage.Conflict{Collection: collection, Field: key, Have: have, Got: kind}.Reason()
+	}
+	return ""
+}
+
+// point checks a decoded point (of a JSON body) and returns the first
+// problem, or "".
+func (w *writeChecks) point(p *model.Point) string {
+	if r := collectionProblem(p.Collection); r != "" {
+		return r
+	}
+	for _, t := range p.Tags {
+		if r := keyReserved(t.Key, true); r != "" {
+			return r
+		}
+	}
+	for _, f := range p.Fields {
+		if r := keyReserved(f.Key, false); r != "" {
+			return r
+		}
+	}
+	for _, f := range p.Fields {
+		if r := w.field(p.Collection, f.Key, f.Value.Kind); r != "" {
+			return r
+		}
+	}
+	return ""
+}
+
+// lineStarts returns the offsets at which the lines of body start.
+func lineStarts(body []byte) []int {
+	starts := []int{0}
+	for i, c := range body {
+		if c == '\n' {
+			starts = append(starts, i+1)
+		}
+	}
+	return starts
+}
+
+// fieldColumn returns the 1-based column of the key of field in the line
+// protocol line number line of body (its last occurrence, whose value
+// counts), or 0 when it is not found on that line (a string value before
+// it spans lines, say).
+func fieldColumn(body []byte, starts []int, line int, field string) int {
+	if line < 1 || line > len(starts) {
+		return 0
+	}
+	end := len(body)
+	if line < len(starts) {
+		end = starts[line]
+	}
+	_, _, errs := lineproto.ParseWith(body[starts[line-1]:end], lineproto.Nanosecond, 0, lineproto.Checks{
+		Field: func(_, key string, _ model.Kind) string {
+			if key == field {
+				return "found"
+			}
+			return ""
+		},
+	})
+	if len(errs) > 0 && errs[0].Line == 1 && errs[0].Reason == "found" {
+		return errs[0].Column
+	}
+	return 0
+}

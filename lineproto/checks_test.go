@@ -1,0 +1,74 @@
+package lineproto
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/soltixdb/soltix/model"
+)
+
+// TestParseWithChecks checks that what Checks refuse is reported like a
+// syntax error: on its line, at the column of the name, key or field, in
+// input order with the syntax errors, and that the next line is read.
+func TestParseWithChecks(t *testing.T) {
+	kinds := map[string]model.Kind{}
+	checks := Checks{
+		Collection: func(name string) string {
+			if name == "bad" {
+				return "bad collection"
+			}
+			return ""
+		},
+		Key: func(key string, tag bool) string {
+			if key == "time" {
+				return fmt.Sprintf("time key (tag %v)", tag)
+			}
+			return ""
+		},
+		Field: func(c, key string, kind model.Kind) string {
+			if have, ok := kinds[c+"."+key]; ok && have != kind {
+				return "clash " + key
+			}
+			kinds[c+"."+key] = kind
+			return ""
+		},
+	}
+	body := strings.Join([]string{
+		"m v=1 1",              // 1 good
+		"m v= 2",               // 2 syntax error at column 5
+		"m,h=a x=1i,v=\"s\" 3", // 3 clash of v at column 12
+		"m v=true 4",           // 4 clash of v at column 3
+		"bad v=1 5",            // 5 collection at column 1
+		"m,a=1,time=2 v=1 6",   // 6 tag key at column 7
+		"m v=1,time=1i 7",      // 7 field key at column 7
+		"m v=2,v=\"s\",x=2i 8", // 8 the last v counts: column 7
+		"m x=\"s\"",            // 9 clash of x (int before) at column 3
+		"m v=3 10",             // 10 good
+		"m y=1,y=\"s\" 2x",     // 11 the y of the last value is recorded, then a bad timestamp
+		"m y=\"t\" 12",         // 12 good: y is a string now
+	}, "\n")
+	points, lines, errs := ParseWith([]byte(body), Nanosecond, 0, checks)
+	want := []string{
+		"line 2, column 5",
+		"line 3, column 12: clash v",
+		"line 4, column 3: clash v",
+		"line 5, column 1: bad collection",
+		"line 6, column 7: time key (tag true)",
+		"line 7, column 7: time key (tag false)",
+		"line 8, column 7: clash v",
+		"line 9, column 3: clash x",
+		"line 11, column 14",
+	}
+	if len(errs) != len(want) {
+		t.Fatalf("errors %v, want %d", errs, len(want))
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(errs[i].Error(), w) {
+			t.Errorf("error %d: %v, want %s...", i, errs[i], w)
+		}
+	}
+	if fmt.Sprint(lines) != "[1 10 12]" || len(points) != 3 {
+		t.Errorf("points on lines %v, want 1, 10 and 12", lines)
+	}
+}

@@ -62,3 +62,20 @@ func BenchmarkAppendPoint(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*lines), "ns/line")
 }
+
+// BenchmarkParseManyTags parses a line with 100,000 tags, which is refused
+// after model.MaxTagsPerPoint of them (issue 11, item 13).
+func BenchmarkParseManyTags(b *testing.B) {
+	var line strings.Builder
+	line.WriteString("m")
+	for i := range 100_000 {
+		fmt.Fprintf(&line, ",k%d=v", i)
+	}
+	line.WriteString(" f=1 1\n")
+	buf := []byte(line.String())
+	b.SetBytes(int64(len(buf)))
+	b.ReportAllocs()
+	for b.Loop() {
+		Parse(buf, Nanosecond, 0)
+	}
+}

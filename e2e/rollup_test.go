@@ -258,7 +258,7 @@ func TestRollupsThroughHTTP(t *testing.T) {
 		recent := now.Add(-time.Hour).UnixNano()
 		old := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()
 		code, body := do(http.MethodPost, "/api/v1/write", "text/plain", fmt.Sprintf("r v=1 %d\nr v=2 %d\n", recent, old))
-		if want := `{"error":"1 bad line; nothing written","lines":[{"line":2,"column":0,"reason":"time 2020-01-01T00:00:00Z is older than the raw retention of collection \"r\" (7d)"}]}`; code != http.StatusBadRequest || body != want {
+		if want := `{"error":"1 bad line; nothing written","lines":[{"line":2,"column":7,"reason":"time 2020-01-01T00:00:00Z is older than the raw retention of collection \"r\" (7d)"}]}`; code != http.StatusBadRequest || body != want {
 			t.Errorf("%s: write from 2020 (line protocol): %d %s, want 400 %s", stage, code, body, want)
 		}
 		code, body = do(http.MethodPost, "/api/v1/write?collection=r", "application/json", `{"time":"2020-01-01T00:00:00Z","fields":{"v":1}}`)

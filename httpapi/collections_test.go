@@ -38,7 +38,7 @@ func TestWriteRetention(t *testing.T) {
 			target:   "/api/v1/write",
 			body:     fmt.Sprintf("c v=1 %d\nc v=2 %d\n", recent, old2020),
 			errText:  "1 bad line; nothing written",
-			lines:    []wantLine{{2, 0, `time 2020-01-01T00:00:00Z is older than the raw retention of collection "c" (7d)`}},
+			lines:    []wantLine{{2, 7, `time 2020-01-01T00:00:00Z is older than the raw retention of collection "c" (7d)`}},
 		},
 		{
 			name: "line protocol, every old line of every collection with a retention",
@@ -50,8 +50,8 @@ func TestWriteRetention(t *testing.T) {
 			body:    fmt.Sprintf("c v=1 %d\nother v=2 %d\nc v=3 %d\n\nd v=4 %d\nd v=5 %d\n", recent, old2020, old2019, old2020, recent),
 			errText: "2 bad lines; nothing written",
 			lines: []wantLine{
-				{3, 0, `time 2019-06-01T12:00:00Z is older than the raw retention of collection "c" (7d)`},
-				{5, 0, `time 2020-01-01T00:00:00Z is older than the raw retention of collection "d" (36h0m0s)`},
+				{3, 7, `time 2019-06-01T12:00:00Z is older than the raw retention of collection "c" (7d)`},
+				{5, 7, `time 2020-01-01T00:00:00Z is older than the raw retention of collection "d" (36h0m0s)`},
 			},
 		},
 		{
@@ -60,7 +60,7 @@ func TestWriteRetention(t *testing.T) {
 			target:   "/write?precision=s",
 			body:     fmt.Sprintf("c v=1 %d", old2020/1e9),
 			errText:  "1 bad line; nothing written",
-			lines:    []wantLine{{1, 0, `(7d)`}},
+			lines:    []wantLine{{1, 7, `(7d)`}},
 		},
 		{
 			name:     "json array",
@@ -89,7 +89,7 @@ func TestWriteRetention(t *testing.T) {
 			target:   "/api/v1/write",
 			body:     fmt.Sprintf("c v=1 %d\nc v=2 %d\n", recent, old2020),
 			errText:  "1 bad line; nothing written",
-			lines:    []wantLine{{2, 0, `time 2020-01-01T00:00:00Z is older than the raw retention of collection "c" (30d)`}},
+			lines:    []wantLine{{2, 7, `time 2020-01-01T00:00:00Z is older than the raw retention of collection "c" (30d)`}},
 		},
 	}
 	for _, tt := range tests {

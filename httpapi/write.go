@@ -91,7 +91,7 @@ func (s *server) write(w http.ResponseWriter, r *http.Request, ep writeEndpoint)
 	jsonBody := ep.json && isJSON(r.Header.Get("Content-Type"))
 	// Type clashes and other refusals are found while decoding, so that
 	// they are reported with the syntax errors (see writeChecks).
-	checks := newWriteChecks(s.store)
+	checks := newWriteChecks(s.store, now)
 	if jsonBody {
 		var syntax *badLine
 		points, lines, bad, syntax, err = decodeJSON(body, params.Get("collection"), int64(prec), now, checks.point)
@@ -154,6 +154,12 @@ func (s *server) write(w http.ResponseWriter, r *http.Request, ep writeEndpoint)
 		var re *storage.RetentionError
 		if errors.As(err, &re) {
 			bad = s.tooOld(points, lines, re)
+			if !jsonBody {
+				starts := lineStarts(body)
+				for i := range bad {
+					bad[i].Column = timeColumn(body, starts, bad[i].Line)
+				}
+			}
 			s.metrics.writeErrors.Add(1)
 			writeBadLines(w, badLinesMessage(bad), bad)
 			return
@@ -300,10 +306,7 @@ func (s *server) tooOld(points []model.Point, lines []int, re *storage.Retention
 		}
 		return 0
 	}
-	reason := func(t int64, collection string, r time.Duration) string {
-		return fmt.Sprintf("time %s is older than the raw retention of collection %q (%s)",
-			formatNanos(t), collection, storage.FormatRetention(r))
-	}
+	reason := tooOldReason
 	bad := []badLine{{Line: line(re.Point), Reason: reason(re.Time, re.Collection, re.Retention)}}
 	if re.Point < 0 || re.Point >= len(points) {
 		return bad

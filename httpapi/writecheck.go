@@ -3,6 +3,7 @@ package httpapi
 import (
 	"fmt"
 	"maps"
+	"time"
 
 	"github.com/soltixdb/soltix/lineproto"
 	"github.com/soltixdb/soltix/model"
@@ -18,18 +19,41 @@ import (
 // protocol, at its column), before anything is written.
 type writeChecks struct {
 	store Store
+	now   int64 // the server's clock, for retention
+	// retention caches the raw retention of each collection met.
+	retention map[string]time.Duration
 	// schema holds, per collection met so far, the store's fields and
 	// those the body added.
 	schema map[string]map[string]model.Kind
 }
 
-func newWriteChecks(store Store) *writeChecks {
-	return &writeChecks{store: store, schema: map[string]map[string]model.Kind{}}
+func newWriteChecks(store Store, now int64) *writeChecks {
+	return &writeChecks{store: store, now: now, schema: map[string]map[string]model.Kind{}, retention: map[string]time.Duration{}}
+}
+
+// time refuses a time older than the collection's raw retention by the
+// server's clock, which storage would refuse.
+func (w *writeChecks) time(collection string, t int64) string {
+	r, ok := w.retention[collection]
+	if !ok {
+		r = w.store.CollectionSettings(collection).Retention[model.LevelRaw]
+		w.retention[collection] = r
+	}
+	if r > 0 && t < w.now-int64(r) {
+		return tooOldReason(t, collection, r)
+	}
+	return ""
+}
+
+// tooOldReason says that t is older than the raw retention r.
+func tooOldReason(t int64, collection string, r time.Duration) string {
+	return fmt.Sprintf("time %s is older than the raw retention of collection %q (%s)",
+		formatNanos(t), collection, storage.FormatRetention(r))
 }
 
 // lineproto returns the checks in the form the line protocol parser takes.
 func (w *writeChecks) lineproto() lineproto.Checks {
-	return lineproto.Checks{Collection: collectionProblem, Key: keyReserved, Field: w.field}
+	return lineproto.Checks{Collection: collectionProblem, Key: keyReserved, Field: w.field, Time: w.time}
 }
 
 // collectionProblem refuses a collection name longer than storage accepts.
@@ -96,7 +120,7 @@ func (w *writeChecks) point(p *model.Point) string {
 			return r
 		}
 	}
-	return ""
+	return w.time(p.Collection, p.Time)
 }
 
 // lineStarts returns the offsets at which the lines of body start.
@@ -115,14 +139,7 @@ func lineStarts(body []byte) []int {
 // counts), or 0 when it is not found on that line (a string value before
 // it spans lines, say).
 func fieldColumn(body []byte, starts []int, line int, field string) int {
-	if line < 1 || line > len(starts) {
-		return 0
-	}
-	end := len(body)
-	if line < len(starts) {
-		end = starts[line]
-	}
-	_, _, errs := lineproto.ParseWith(body[starts[line-1]:end], lineproto.Nanosecond, 0, lineproto.Checks{
+	return lineColumn(body, starts, line, lineproto.Checks{
 		Field: func(_, key string, _ model.Kind) string {
 			if key == field {
 				return "found"
@@ -130,6 +147,29 @@ func fieldColumn(body []byte, starts []int, line int, field string) int {
 			return ""
 		},
 	})
+}
+
+// timeColumn returns the 1-based column of the timestamp of the line
+// protocol line number line of body, or 0.
+func timeColumn(body []byte, starts []int, line int) int {
+	return lineColumn(body, starts, line, lineproto.Checks{
+		Time: func(string, int64) string { return "found" },
+	})
+}
+
+// lineColumn parses line number line of body alone with checks that
+// answer "found" at the element sought, and returns that element's column
+// (0 when no check found it). It is for errors that storage reports by
+// point, after parsing.
+func lineColumn(body []byte, starts []int, line int, checks lineproto.Checks) int {
+	if line < 1 || line > len(starts) {
+		return 0
+	}
+	end := len(body)
+	if line < len(starts) {
+		end = starts[line]
+	}
+	_, _, errs := lineproto.ParseWith(body[starts[line-1]:end], lineproto.Nanosecond, 0, checks)
 	if len(errs) > 0 && errs[0].Line == 1 && errs[0].Reason == "found" {
 		return errs[0].Column
 	}

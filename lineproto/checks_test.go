@@ -33,6 +33,12 @@ func TestParseWithChecks(t *testing.T) {
 			kinds[c+"."+key] = kind
 			return ""
 		},
+		Time: func(c string, t int64) string {
+			if t == 13 {
+				return "too old"
+			}
+			return ""
+		},
 	}
 	body := strings.Join([]string{
 		"m v=1 1",              // 1 good
@@ -47,6 +53,8 @@ func TestParseWithChecks(t *testing.T) {
 		"m v=3 10",             // 10 good
 		"m y=1,y=\"s\" 2x",     // 11 the y of the last value is recorded, then a bad timestamp
 		"m y=\"t\" 12",         // 12 good: y is a string now
+		"m v=1 13",             // 13 refused by Time at column 7
+		"m v=1",                // 14 no timestamp: not checked
 	}, "\n")
 	points, lines, errs := ParseWith([]byte(body), Nanosecond, 0, checks)
 	want := []string{
@@ -59,6 +67,7 @@ func TestParseWithChecks(t *testing.T) {
 		"line 8, column 7: clash v",
 		"line 9, column 3: clash x",
 		"line 11, column 14",
+		"line 13, column 7: too old",
 	}
 	if len(errs) != len(want) {
 		t.Fatalf("errors %v, want %d", errs, len(want))
@@ -68,7 +77,7 @@ func TestParseWithChecks(t *testing.T) {
 			t.Errorf("error %d: %v, want %s...", i, errs[i], w)
 		}
 	}
-	if fmt.Sprint(lines) != "[1 10 12]" || len(points) != 3 {
-		t.Errorf("points on lines %v, want 1, 10 and 12", lines)
+	if fmt.Sprint(lines) != "[1 10 12 14]" || len(points) != 4 {
+		t.Errorf("points on lines %v, want 1, 10, 12 and 14", lines)
 	}
 }

@@ -98,6 +98,9 @@ type Checks struct {
 	// good, in line order; it may remember the kind, to compare the
 	// fields of later lines with it.
 	Field func(collection, key string, kind model.Kind) string
+	// Time checks a timestamp written on a line (in nanoseconds); lines
+	// without one are not checked.
+	Time func(collection string, t int64) string
 }
 
 // ParseWith is Parse with checks beyond the syntax.
@@ -517,6 +520,11 @@ func (p *parser) body(pt model.Point) (model.Point, *LineError) {
 		t, err := p.timestamp(start, end)
 		if err != nil {
 			return pt, err
+		}
+		if check := p.checks.Time; check != nil {
+			if reason := check(pt.Collection, t); reason != "" {
+				return pt, p.errAt(start, "%s", reason)
+			}
 		}
 		pt.Time = t
 		p.pos = end

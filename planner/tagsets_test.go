@@ -176,14 +176,15 @@ func chainShapes(n int) []struct {
 		return b.String()
 	}
 	hostIs := func(i int) string { return fmt.Sprintf("host = 'h%d'", i) }
+	ands := min(n, 30_000) // ANDs of two or three conditions in an OR
 	return []struct {
 		name, where string
 		rows        int
 	}{
 		{"OR of equalities", chain(n, hostIs, " OR "), n},
-		{"AND of inequalities", chain(query.MaxTerms, func(i int) string { return fmt.Sprintf("host != 'x%d'", i) }, " AND "), n},
-		{"OR of ANDs", chain(30_000, func(i int) string { return fmt.Sprintf("(%s AND dc = 'd%d')", hostIs(i), i%10) }, " OR "), 30_000},
-		{"OR of ANDs with a field", chain(30_000, func(i int) string { return fmt.Sprintf("(%s AND v >= 0 AND dc = 'd%d')", hostIs(i), i%10) }, " OR "), 30_000},
+		{"AND of inequalities", chain(min(2*n, query.MaxTerms), func(i int) string { return fmt.Sprintf("host != 'x%d'", i) }, " AND "), n},
+		{"OR of ANDs", chain(ands, func(i int) string { return fmt.Sprintf("(%s AND dc = 'd%d')", hostIs(i), i%10) }, " OR "), ands},
+		{"OR of ANDs with a field", chain(ands, func(i int) string { return fmt.Sprintf("(%s AND v >= 0 AND dc = 'd%d')", hostIs(i), i%10) }, " OR "), ands},
 		{"AND of ORs", "(" + chain(n/2, hostIs, " OR ") + ") AND (" + chain(5, func(i int) string { return fmt.Sprintf("dc = 'd%d'", i) }, " OR ") + ")", n / 4},
 		// A regular expression is tested once per distinct value of its
 		// key (not once per series), so a few of them over many values.

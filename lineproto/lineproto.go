@@ -46,6 +46,15 @@
 //     occurrence.
 //   - After MaxErrors bad lines, Parse stops: later lines are neither
 //     decoded nor reported.
+//   - A line breaking a limit of package model on the shape of a point is
+//     bad: more than model.MaxTagsPerPoint tags or model.MaxFieldsPerPoint
+//     distinct fields, a key over model.MaxKeyBytes, a series key over
+//     model.MaxSeriesKeyBytes. It is refused as soon as the offending tag
+//     or field is read, so such a line costs no more than the limit.
+//
+// ParseWith also applies Checks given by the caller (Soltix's write path
+// checks reserved keys, field kinds against the schema and retention), and
+// reports what they refuse like syntax errors, at the offending column.
 //
 // # Encoding
 //

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/soltixdb/soltix/model"
@@ -34,7 +36,7 @@ func deleteStatement(ctx context.Context, src Source, d *query.Delete, now time.
 	}
 	var series []model.Tags
 	if !sel.rng.empty {
-		series = sel.matching(src.Series(d.From, nil))
+		series = sel.matching(src, d.From)
 	}
 	if len(series) > 0 {
 		if err := del.Delete(ctx, d.From, series, sel.rng.lo, sel.rng.hi); err != nil {
@@ -55,10 +57,10 @@ type deleteSelection struct {
 	rng  interval
 }
 
-// matching returns the series of the list the selection deletes from,
-// selected by sets (see tagsets.go) in the order given.
-func (sel deleteSelection) matching(series []model.Tags) []model.Tags {
-	selected, _, tagTrue := selectSeries(series, sel.tags)
+// matching returns the series of the collection the selection deletes
+// from (see selectFrom), sorted by series key.
+func (sel deleteSelection) matching(src Source, collection string) []model.Tags {
+	selected, _, tagTrue := selectFrom(src, collection, sel.tags)
 	if tagTrue == nil {
 		return selected
 	}
@@ -67,6 +69,18 @@ func (sel deleteSelection) matching(series []model.Tags) []model.Tags {
 		if tagTrue[i] {
 			out = append(out, t)
 		}
+	}
+	type keyed struct {
+		key  string
+		tags model.Tags
+	}
+	ks := make([]keyed, len(out))
+	for i, t := range out {
+		ks[i] = keyed{model.SeriesKey(collection, t), t}
+	}
+	slices.SortFunc(ks, func(a, b keyed) int { return strings.Compare(a.key, b.key) })
+	for i := range ks {
+		out[i] = ks[i].tags
 	}
 	return out
 }

@@ -220,8 +220,8 @@ type plan struct {
 	rng    interval // [tmin, tmax] outside which no row can match
 	series []model.Tags
 	// tagTrue[rank] is set when the tags of series[rank] alone make the
-	// WHERE clause true, and ids[rank] is the series' id for fold (both nil
-	// when the clause names no tag).
+	// WHERE clause true (nil when the clause names no tag), and ids[rank]
+	// is the series' id for fold (nil unless selected by sets).
 	tagTrue []bool
 	ids     []int32
 	bk      bucketer
@@ -303,7 +303,7 @@ func newPlan(src Source, sel *query.Select, opts Options) (*plan, error) {
 		}
 		// Series are selected by sets (see tagsets.go), then sorted by
 		// series key with their tagTrue flags alongside.
-		series, ids, tagTrue := selectSeries(src.Series(p.coll, nil), w)
+		series, ids, tagTrue := selectFrom(src, p.coll, w)
 		keys := make([]string, len(series))
 		order := make([]int, len(series))
 		for i, t := range series {
@@ -315,9 +315,15 @@ func newPlan(src Source, sel *query.Select, opts Options) (*plan, error) {
 			p.series[i] = series[o]
 		}
 		if tagTrue != nil {
-			p.tagTrue, p.ids = make([]bool, len(order)), make([]int32, len(order))
+			p.tagTrue = make([]bool, len(order))
 			for i, o := range order {
-				p.tagTrue[i], p.ids[i] = tagTrue[o], ids[o]
+				p.tagTrue[i] = tagTrue[o]
+			}
+		}
+		if ids != nil {
+			p.ids = make([]int32, len(order))
+			for i, o := range order {
+				p.ids[i] = ids[o]
 			}
 		}
 	}

@@ -25,7 +25,9 @@ type Source interface {
 	// TagValues returns the sorted values of one tag key in the collection.
 	TagValues(collection, key string) []string
 	// Series returns the tag sets of the collection's series whose tags
-	// satisfy match (nil matches every series), sorted by series key.
+	// satisfy match (nil matches every series), sorted by series key. It
+	// calls match once for every series of the collection (the planner
+	// relies on it to list them all unsorted, see selectFrom).
 	Series(collection string, match func(model.Tags) bool) []model.Tags
 	// Read returns one column per requested field, in the order asked, for
 	// one series, holding the values whose times lie in [min, max]

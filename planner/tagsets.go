@@ -245,6 +245,44 @@ func (s seriesSet) members(n int) []bool {
 	return in
 }
 
+// testEachLimit is the number of tag conditions up to which series are
+// selected by testing each series' tags (cond.tri) as the source lists them:
+// for a short clause that costs series × a small constant, without building
+// an index, and the source sorts only the series selected. Longer clauses
+// are evaluated by sets.
+const testEachLimit = 64
+
+// selectFrom returns what selectSeries does, for the series of collection
+// in src. For a long clause it lists every series through a match that
+// records each and declines it (so the source sorts nothing), relying on
+// Source.Series calling match once per series. The ids index that list;
+// they are nil when the series were tested one by one.
+func selectFrom(src Source, collection string, c *cond) (selected []model.Tags, ids []int32, tagTrue []bool) {
+	if !c.hasTags() {
+		return src.Series(collection, nil), nil, nil
+	}
+	tagLeaves := 0
+	c.leaves(func(lf *leaf) {
+		if lf.kind == leafTag {
+			tagLeaves++
+		}
+	})
+	if tagLeaves <= testEachLimit {
+		selected = src.Series(collection, func(t model.Tags) bool { return c.tri(t) != triFalse })
+		tagTrue = make([]bool, len(selected))
+		for i, t := range selected {
+			tagTrue[i] = c.tri(t) == triTrue
+		}
+		return selected, nil, tagTrue
+	}
+	var all []model.Tags
+	src.Series(collection, func(t model.Tags) bool {
+		all = append(all, t)
+		return false
+	})
+	return selectSeries(all, c)
+}
+
 // selectSeries returns the series for which c can hold judging by tags,
 // their ids (indexes in series, which fold takes), and for each whether c
 // holds whatever the fields and time are (so that it needs no test per

@@ -245,7 +245,7 @@ func (s seriesSet) members(n int) []bool {
 	return in
 }
 
-// testEachLimit is the number of tag conditions up to which series are
+// testEachLimit is the number of conditions up to which series are
 // selected by testing each series' tags (cond.tri) as the source lists them:
 // for a short clause that costs series × a small constant, without building
 // an index, and the source sorts only the series selected. Longer clauses
@@ -261,13 +261,9 @@ func selectFrom(src Source, collection string, c *cond) (selected []model.Tags, 
 	if !c.hasTags() {
 		return src.Series(collection, nil), nil, nil
 	}
-	tagLeaves := 0
-	c.leaves(func(lf *leaf) {
-		if lf.kind == leafTag {
-			tagLeaves++
-		}
-	})
-	if tagLeaves <= testEachLimit {
+	n := 0
+	c.leaves(func(*leaf) { n++ })
+	if n <= testEachLimit {
 		selected = src.Series(collection, func(t model.Tags) bool { return c.tri(t) != triFalse })
 		tagTrue = make([]bool, len(selected))
 		for i, t := range selected {

@@ -170,6 +170,9 @@ func TestQueryCostOverHTTP(t *testing.T) {
 		{"100,000 tags in JSON", "application/json", "[" + `{"collection":"ok","fields":{"v":1}},` + jsonTags(100_000) + "]", "more than 256 tags (max tags per point)"},
 		{"100,000 fields in JSON", "application/json", "[" + `{"collection":"ok","fields":{"v":1}},` + jsonFields(100_000) + "]", "more than 1024 fields (max fields per point)"},
 		{"long tag value in line protocol", "text/plain", "ok v=1 1\nt,k=" + strings.Repeat("v", 70_000) + " f=1\n", "(max series key size)"},
+		{"long tag value in JSON", "application/json", `[{"collection":"ok","fields":{"v":1}},{"collection":"t","tags":{"k":"` + strings.Repeat("v", 70_000) + `"},"fields":{"f":1}}]`, "(max series key size)"},
+		{"long field key in JSON", "application/json", `[{"collection":"ok","fields":{"v":1}},{"collection":"t","fields":{"` + strings.Repeat("f", 5000) + `":1}}]`, "field key of 5000 bytes is longer than 4096 bytes (max key size)"},
+		{"long tag key in JSON", "application/json", `[{"collection":"ok","fields":{"v":1}},{"collection":"t","tags":{"` + strings.Repeat("k", 5000) + `":"v"},"fields":{"f":1}}]`, "tag key of 5000 bytes is longer than 4096 bytes (max key size)"},
 	}
 	for _, tt := range writeRefusals {
 		t.Run(tt.name, func(t *testing.T) {

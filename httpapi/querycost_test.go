@@ -187,3 +187,37 @@ func TestQueryCostOverHTTP(t *testing.T) {
 		})
 	}
 }
+
+// TestWriteFieldsPerCollection checks model.MaxFieldsPerCollection: fields
+// a body adds count with those the collection has, and the point that would
+// go past the limit is named with its line and the column of its field.
+func TestWriteFieldsPerCollection(t *testing.T) {
+	s, st := newTestServer(t, Options{})
+	var lp strings.Builder
+	for i := range 10 {
+		fmt.Fprintf(&lp, "c ")
+		for j := range 1000 {
+			if j > 0 {
+				lp.WriteByte(',')
+			}
+			fmt.Fprintf(&lp, "f%d=1", i*1000+j)
+		}
+		fmt.Fprintf(&lp, " %d\n", i)
+	}
+	if rec := do(s.mux, http.MethodPost, "/api/v1/write", nil, []byte(lp.String())); rec.Code != http.StatusNoContent {
+		t.Fatalf("10,000 fields: %d %s", rec.Code, rec.Body)
+	}
+	// Known fields are fine; one more is refused, in another body too.
+	rec := do(s.mux, http.MethodPost, "/api/v1/write", nil, []byte("c f0=2,f9999=2 20\nc f0=3,extra=1 21\nother extra=1 22\n"))
+	var e writeError400
+	if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil {
+		t.Fatalf("%d %s: %v", rec.Code, rec.Body, err)
+	}
+	if rec.Code != http.StatusBadRequest || len(e.Lines) != 1 || e.Lines[0].Line != 2 || e.Lines[0].Column != 8 ||
+		!strings.Contains(e.Lines[0].Reason, `collection "c" would have more than 10000 fields (max fields per collection)`) {
+		t.Errorf("%d %+v, want line 2, column 8 naming the limit", rec.Code, e)
+	}
+	if n := st.writeCalls(); n != 1 {
+		t.Errorf("%d writes reached the store, want 1", n)
+	}
+}

@@ -475,8 +475,8 @@ func hasAggregate(sel *query.Select) bool {
 func (s *server) gfExecError(r *http.Request, err error, p *gfPrepared) *gfError {
 	var pe *planner.Error
 	switch {
-	case errors.As(err, &pe) && errors.Is(err, planner.ErrLimit):
-		return &gfError{http.StatusUnprocessableEntity, gfWithText(pe.Error(), p.text, p.orig)}
+	case errors.Is(err, planner.ErrLimit):
+		return &gfError{http.StatusUnprocessableEntity, gfWithText(err.Error(), p.text, p.orig)}
 	case errors.As(err, &pe):
 		return gfBadRequest("%s", gfWithText(pe.Error(), p.text, p.orig))
 	case errors.Is(err, planner.ErrNotFound):

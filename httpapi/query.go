@@ -122,6 +122,8 @@ func (s *server) query(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var pe *planner.Error
 		switch {
+		case errors.Is(err, planner.ErrLimit):
+			fail(http.StatusUnprocessableEntity, err.Error(), nil)
 		case errors.As(err, &pe):
 			var pos *query.Pos
 			if pe.Pos.Line > 0 {

@@ -240,13 +240,17 @@ func (a *edgeAgg) offer(t int64, rank int, v model.Value) {
 
 func (a *edgeAgg) result() model.Value { return a.v }
 
-// stddevAgg keeps the values and computes the sample standard deviation in
-// two passes, which is what a naive computation does. Summaries (rollup
-// rows, with M2) are merged apart as (n, sum, M2) and combined with the
-// values' two-pass state at the end, both with Chan et al.'s pairwise
-// formula; without summaries the result is the two-pass one alone.
+// stddevAgg computes the sample standard deviation in one pass, keeping
+// only the count, mean and sum of squared deviations of the values added
+// (Welford's update), so its memory does not grow with the values.
+// Summaries (rollup rows, with M2) are merged apart as (n, sum, M2) with
+// Chan et al.'s pairwise formula, and combined with the values' state the
+// same way at the end.
 type stddevAgg struct {
-	vals []float64
+	// The values added one at a time: count, mean, and sum of squared
+	// deviations from the mean.
+	vn        int64
+	mean, vm2 float64
 	// The summaries merged so far: count, sum of the values as float64,
 	// and sum of squared deviations from their mean.
 	n      int64
@@ -265,7 +269,10 @@ func (a *stddevAgg) add(c *model.Column, i int, _ int64, _ int) {
 	case model.KindUint:
 		v = float64(c.Uints[i])
 	}
-	a.vals = append(a.vals, v)
+	a.vn++
+	d := v - a.mean
+	a.mean += d / float64(a.vn)
+	a.vm2 += d * (v - a.mean)
 }
 
 // addSummary merges a summary with M2 (the planner makes sure it has one
@@ -302,30 +309,18 @@ func chan3(na int64, suma, m2a float64, nb int64, sumb, m2b float64) (int64, flo
 }
 
 func (a *stddevAgg) result() model.Value {
-	n := len(a.vals)
-	if int64(n)+a.n < 2 {
+	if a.vn+a.n < 2 {
 		return model.Null
 	}
-	var sum float64
-	for _, v := range a.vals {
-		sum += v
-	}
-	var ss float64
-	if n > 0 {
-		mean := sum / float64(n)
-		for _, v := range a.vals {
-			d := v - mean
-			ss += d * d
-		}
-	}
 	if !a.merged {
-		return model.Float(math.Sqrt(ss / float64(n-1)))
+		return model.Float(math.Sqrt(a.vm2 / float64(a.vn-1)))
 	}
-	total, _, m2 := chan3(int64(n), sum, ss, a.n, a.sum, a.m2)
+	total, _, m2 := chan3(a.vn, a.mean*float64(a.vn), a.vm2, a.n, a.sum, a.m2)
 	return model.Float(math.Sqrt(m2 / float64(total-1)))
 }
 
-// percentileAgg keeps the values and picks the nearest rank.
+// percentileAgg keeps the values and picks the nearest rank. The values it
+// keeps are bounded by the points a query may read (Options.MaxPoints).
 type percentileAgg struct {
 	p    float64
 	kind model.Kind

@@ -8,7 +8,7 @@ import (
 	"math/big"
 	"slices"
 	"sort"
-	"strings"
+	"strconv"
 
 	"github.com/soltixdb/soltix/internal/timex"
 	"github.com/soltixdb/soltix/model"
@@ -77,25 +77,16 @@ func (r *rows) next() bool {
 	return true
 }
 
-// group is one GROUP BY tag combination and what its rows produced.
+// group is one GROUP BY tag combination of an aggregate query and its
+// buckets.
 type group struct {
 	vals    []string
-	buckets map[int64]*bucketState // aggregate queries, by bucket start
-	raw     []rawRow               // raw selects
-	// unsorted is set when raw rows were not appended in (time, rank)
-	// order, which happens when several series share the group.
-	unsorted bool
+	buckets map[int64]*bucketState // by bucket start
 }
 
 type bucketState struct {
 	lo, hi int64
 	aggs   []aggregator
-}
-
-type rawRow struct {
-	t    int64
-	rank int
-	vals []model.Value
 }
 
 // executor holds the state of one run of a plan.
@@ -112,18 +103,12 @@ type executor struct {
 	levels              [model.Level1y + 1]LevelStats
 	rollupRead, rawRead bool
 	approx              int
+	// points counts the points read, for Options.MaxPoints.
+	points int64
 }
 
 func (ex *executor) group(tags model.Tags) *group {
-	vals := make([]string, len(ex.p.sel.GroupTags))
-	for i, k := range ex.p.sel.GroupTags {
-		vals[i] = tags.Get(k)
-	}
-	var kb strings.Builder
-	for _, v := range vals {
-		fmt.Fprintf(&kb, "%d:%s", len(v), v)
-	}
-	key := kb.String()
+	vals, key := ex.p.groupVals(tags)
 	g := ex.groups[key]
 	if g == nil {
 		g = &group{vals: vals, buckets: map[int64]*bucketState{}}
@@ -184,13 +169,21 @@ func (p *plan) checkColumns(cols []model.Column) error {
 	return nil
 }
 
-// run executes a SELECT.
-func (p *plan) run(ctx context.Context) (*Result, error) {
-	res := &Result{Columns: p.columns(), TimeColumn: 0, Rows: [][]model.Value{}}
+// run executes a SELECT, handing its rows to sink.
+func (p *plan) run(ctx context.Context, sink Sink) (*Stats, error) {
 	ex := &executor{p: p, groups: map[string]*group{}}
+	if err := sink.Columns(p.columns(), 0); err != nil {
+		return nil, err
+	}
 	if p.rng.empty {
-		res.Stats = ex.stats()
-		return res, nil
+		return ex.stats(), nil
+	}
+	em := &emitter{ctx: ctx, sink: sink, limit: p.opts.maxRows()}
+	if !p.agg {
+		if err := ex.streamRaw(ctx, em); err != nil {
+			return nil, err
+		}
+		return ex.stats(), nil
 	}
 	var r rows
 	for rank, tags := range p.series {
@@ -204,7 +197,7 @@ func (p *plan) run(ctx context.Context) (*Result, error) {
 		if pred == condTrue {
 			pred = nil
 		}
-		if p.agg && pred == nil && p.parts != nil {
+		if pred == nil && p.parts != nil {
 			if err := ex.aggregateParts(ctx, tags, rank); err != nil {
 				return nil, err
 			}
@@ -218,11 +211,7 @@ func (p *plan) run(ctx context.Context) (*Result, error) {
 			return nil, err
 		}
 		r.reset(cols)
-		if p.agg {
-			ex.aggregate(&r, pred, tags, rank)
-		} else {
-			ex.collect(&r, pred, tags, rank)
-		}
+		ex.aggregate(&r, pred, tags, rank)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -232,18 +221,18 @@ func (p *plan) run(ctx context.Context) (*Result, error) {
 		groups = append(groups, g)
 	}
 	slices.SortFunc(groups, func(a, b *group) int { return slices.Compare(a.vals, b.vals) })
-	var err error
-	if p.agg {
-		err = ex.outputAggregates(ctx, res, groups)
-	} else {
-		ex.outputRaw(res, groups)
-	}
-	if err != nil {
+	if err := ex.outputAggregates(ctx, em, groups); err != nil {
 		return nil, err
 	}
-	res.Stats = ex.stats()
-	return res, nil
+	return ex.stats(), nil
 }
+
+// sortGroups sorts the groups of a raw select by their tag values.
+func sortGroups(groups []*rawGroup) {
+	slices.SortFunc(groups, func(a, b *rawGroup) int { return slices.Compare(a.vals, b.vals) })
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
 
 // aggregate feeds the matching rows of one series to the aggregators.
 func (ex *executor) aggregate(r *rows, pred *cond, tags model.Tags, rank int) {
@@ -362,64 +351,6 @@ func (ex *executor) holdsAggregated(r *rows) bool {
 	return false
 }
 
-// collect gathers the output rows of a raw select for one series.
-func (ex *executor) collect(r *rows, pred *cond, tags model.Tags, rank int) {
-	p := ex.p
-	lo, hi := p.rng.lo, p.rng.hi
-	n := 1 + len(p.sel.GroupTags) + len(p.items)
-	fixed := make([]model.Value, n) // the values that depend on the series only
-	for i, k := range p.sel.GroupTags {
-		fixed[1+i] = model.String(tags.Get(k))
-	}
-	base := 1 + len(p.sel.GroupTags)
-	for i, it := range p.items {
-		if it.isTag {
-			fixed[base+i] = model.String(tags.Get(it.field))
-		}
-	}
-	var g *group
-	for r.next() {
-		t := r.t
-		if t < lo || t > hi || (pred != nil && !pred.eval(r)) {
-			continue
-		}
-		any := false
-		for i := range p.items {
-			if c := p.items[i].col; c >= 0 && r.idx[c] >= 0 {
-				any = true
-				break
-			}
-		}
-		if !any {
-			continue
-		}
-		if g == nil {
-			g = ex.group(tags)
-			longest := 0
-			for c := range r.cols {
-				longest = max(longest, r.cols[c].Len())
-			}
-			g.raw = slices.Grow(g.raw, longest)
-		}
-		row := ex.alloc(n)
-		copy(row, fixed)
-		row[0] = model.Int(t)
-		for i := range p.items {
-			if c := p.items[i].col; c >= 0 {
-				if j := r.idx[c]; j >= 0 {
-					row[base+i] = r.cols[c].Value(j)
-				} else {
-					row[base+i] = model.Null
-				}
-			}
-		}
-		if n := len(g.raw); n > 0 && (g.raw[n-1].t > t || (g.raw[n-1].t == t && g.raw[n-1].rank > rank)) {
-			g.unsorted = true
-		}
-		g.raw = append(g.raw, rawRow{t: t, rank: rank, vals: row})
-	}
-}
-
 // page applies OFFSET and LIMIT to the rows of one group.
 func (p *plan) page(rows [][]model.Value) [][]model.Value {
 	if off := p.sel.Offset; off > 0 {
@@ -434,41 +365,25 @@ func (p *plan) page(rows [][]model.Value) [][]model.Value {
 	return rows
 }
 
-func (ex *executor) outputRaw(res *Result, groups []*group) {
-	p := ex.p
-	total := 0
-	for _, g := range groups {
-		total += len(g.raw)
-	}
-	res.Rows = slices.Grow(res.Rows, total)
-	for _, g := range groups {
-		if g.unsorted {
-			slices.SortFunc(g.raw, func(a, b rawRow) int {
-				if c := cmp.Compare(a.t, b.t); c != 0 {
-					return c
-				}
-				return a.rank - b.rank
-			})
-		}
-		out := make([][]model.Value, len(g.raw))
-		for i, rr := range g.raw {
-			out[i] = rr.vals
-		}
-		if p.sel.Desc {
-			slices.Reverse(out)
-		}
-		res.Rows = append(res.Rows, p.page(out)...)
-	}
-}
-
 // filled is a bucket that held rows, with its results.
 type filled struct {
 	start int64
 	vals  []model.Value
 }
 
-func (ex *executor) outputAggregates(ctx context.Context, res *Result, groups []*group) error {
+// outputAggregates emits the rows of an aggregate query, group by group.
+// With FILL the number of buckets is checked against the row limit before
+// any is built, and the context every few thousand buckets.
+func (ex *executor) outputAggregates(ctx context.Context, em *emitter, groups []*group) error {
 	p := ex.p
+	send := func(rows [][]model.Value) error {
+		for _, row := range p.page(rows) {
+			if err := em.emit(row); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	prefix := func(t int64, g *group) []model.Value {
 		row := make([]model.Value, 0, 1+len(g.vals)+len(p.items))
 		row = append(row, model.Int(t))
@@ -494,7 +409,9 @@ func (ex *executor) outputAggregates(ctx context.Context, res *Result, groups []
 			for _, b := range g.buckets {
 				out = append(out, append(prefix(label, g), results(b)...))
 			}
-			res.Rows = append(res.Rows, p.page(out)...)
+			if err := send(out); err != nil {
+				return err
+			}
 		}
 		return nil
 	}
@@ -510,10 +427,11 @@ func (ex *executor) outputAggregates(ctx context.Context, res *Result, groups []
 	}
 	mode := p.sel.Fill.Mode
 	if mode != query.FillNone {
-		// Both factors saturate: 1ns buckets over the whole int64 range
-		// are 1<<64, which must not wrap to a small number here.
-		if total := timex.SatMul(p.bk.count(start, end), uint64(len(groups))); total > uint64(maxFilledRows) {
-			return limitErrorf("GROUP BY interval gives %s buckets, more than the %d allowed; use a longer interval, a narrower time range or FILL(none)", countText(total), maxFilledRows)
+		if n, lim := fillRows(&p.bk, start, end, len(groups)), p.opts.maxRows(); n > uint64(lim) {
+			return &LimitError{
+				Msg:     fmt.Sprintf("GROUP BY interval gives %s rows with FILL, more than the %d allowed; use a longer interval, a narrower time range or FILL(none)", countText(n), lim),
+				Setting: SettingMaxRows,
+			}
 		}
 	}
 	first, _ := p.bk.span(start)
@@ -530,9 +448,9 @@ func (ex *executor) outputAggregates(ctx context.Context, res *Result, groups []
 				out = append(out, append(prefix(d.start, g), d.vals...))
 			}
 		} else {
-			di := 0
+			di, nb := 0, 0
 			for b, ok := first, true; ok && b <= last; b, ok = p.bk.next(b) {
-				if len(out)%4096 == 4095 {
+				if nb++; nb%4096 == 0 {
 					if err := ctx.Err(); err != nil {
 						return err
 					}
@@ -559,9 +477,18 @@ func (ex *executor) outputAggregates(ctx context.Context, res *Result, groups []
 		if p.sel.Desc {
 			slices.Reverse(out)
 		}
-		res.Rows = append(res.Rows, p.page(out)...)
+		if err := send(out); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+// fillRows returns how many rows filling every bucket from the one
+// holding start to the one holding end gives for n groups, saturating
+// instead of wrapping (1ns buckets over the whole int64 range are 1<<64).
+func fillRows(bk *bucketer, start, end int64, n int) uint64 {
+	return timex.SatMul(bk.count(start, end), uint64(n))
 }
 
 // fillValue returns the value of item i in the empty bucket starting at t,

@@ -56,17 +56,23 @@ type Options struct {
 	// block statistics, which are raw data, are still used). It is the
 	// levels=raw switch of the HTTP API, for checking or comparing answers.
 	RawOnly bool
+	// MaxRows limits the rows a SELECT returns, and the buckets a GROUP BY
+	// interval query with FILL builds; 0 means DefaultMaxRows.
+	MaxRows int64
+	// MaxPoints limits the points a SELECT reads: raw values decoded, and
+	// block statistics and rollup rows used in their place; 0 means
+	// DefaultMaxPoints.
+	MaxPoints int64
 }
 
 // Error is a query that is well-formed but cannot be answered: an aggregate
 // of a kind it does not apply to, an unknown field, aggregates mixed with
 // plain items, a bad time literal, a regular expression against a number and
-// the like. The HTTP layer answers it with 400, or with 422 when it matches
-// ErrLimit.
+// the like. The HTTP layer answers it with 400. (A query over a resource
+// limit is a *LimitError instead.)
 type Error struct {
-	Pos   query.Pos // where in the query text, or the zero Pos when unknown
-	Msg   string
-	limit bool // a resource limit, not a mistake: see ErrLimit
+	Pos query.Pos // where in the query text, or the zero Pos when unknown
+	Msg string
 }
 
 // Error formats the error as "line:col: msg", or just msg when the position
@@ -82,11 +88,6 @@ func errorf(pos query.Pos, format string, args ...any) *Error {
 	return &Error{Pos: pos, Msg: fmt.Sprintf(format, args...)}
 }
 
-// maxFilledRows bounds how many rows a GROUP BY interval query may produce
-// when empty buckets are filled, so that a tiny interval over a wide range
-// answers with an error instead of exhausting memory.
-var maxFilledRows int64 = 5_000_000
-
 // Execute runs one statement against src. now is the value of now(), read
 // once per query by the caller.
 //
@@ -100,12 +101,21 @@ func Execute(ctx context.Context, src Source, stmt *query.Statement, now time.Ti
 	return ExecuteWith(ctx, src, stmt, Options{Now: now})
 }
 
-// ExecuteWith is Execute with options.
+// ExecuteWith is Execute with options. It builds the whole answer in
+// memory; ExecuteStream hands it over row by row.
 func ExecuteWith(ctx context.Context, src Source, stmt *query.Statement, opts Options) (*Result, error) {
-	now := opts.Now
-	if err := ctx.Err(); err != nil {
+	var rs resultSink
+	st, err := ExecuteStream(ctx, src, stmt, opts, &rs)
+	if err != nil {
 		return nil, err
 	}
+	rs.res.Stats = st
+	return &rs.res, nil
+}
+
+// executeOther runs a statement other than SELECT (and EXPLAIN of anything
+// but a SELECT, which is an error).
+func executeOther(ctx context.Context, src Source, stmt *query.Statement, opts Options) (*Result, error) {
 	switch {
 	case stmt == nil:
 		return nil, errorf(query.Pos{}, "empty statement")
@@ -114,20 +124,11 @@ func ExecuteWith(ctx context.Context, src Source, stmt *query.Statement, opts Op
 			return nil, errorf(query.Pos{}, "EXPLAIN applies to SELECT statements only")
 		}
 		return show(src, stmt.Show)
-	case stmt.Select != nil:
-		p, err := newPlan(src, stmt.Select, opts)
-		if err != nil {
-			return nil, err
-		}
-		if stmt.Explain {
-			return p.explain(), nil
-		}
-		return p.run(ctx)
 	case stmt.Delete != nil:
 		if stmt.Explain {
 			return nil, errorf(query.Pos{}, "EXPLAIN applies to SELECT statements only")
 		}
-		return deleteStatement(ctx, src, stmt.Delete, now)
+		return deleteStatement(ctx, src, stmt.Delete, opts.Now)
 	}
 	return nil, errorf(query.Pos{}, "empty statement")
 }

@@ -33,12 +33,12 @@ package planner
 //     which min and max treat by position; it is not used. For stddev a
 //     summary needs M2 (HasM2), a finite float sum, and for integers a sum
 //     that cannot have wrapped (n × max(|min|, |max|) fits the kind).
-//   - stddev keeps the values it is given and, apart, the summaries merged
-//     as (n, sum as float64, M2) with Chan et al.'s pairwise formula (the
-//     order does not matter: summaries of one bucket come from several
-//     series). The result combines the values' two-pass (n, mean, M2) with
-//     that state by the same formula; with no summaries it is the two-pass
-//     computation alone, as before.
+//   - stddev folds the values it is given into (n, mean, M2) one at a time
+//     (Welford's update) and, apart, merges the summaries as (n, sum as
+//     float64, M2) with Chan et al.'s pairwise formula (the order does not
+//     matter: summaries of one bucket come from several series). The
+//     result combines the two by the same formula; with no summaries it is
+//     the values' state alone.
 //   - Where raw data has expired (before SummarySource.Rollups' rawFrom),
 //     a rollup row that is not exact is used anyway, as nothing else is
 //     left, and the result's Stats says so.
@@ -204,11 +204,16 @@ func (ex *executor) read(ctx context.Context, tags model.Tags, fields []string, 
 	if len(cols) != len(fields) {
 		return nil, fmt.Errorf("planner: source returned %d columns for %d fields", len(cols), len(fields))
 	}
+	var pts int64
 	for i := range cols {
-		ex.levels[model.LevelRaw].Points += int64(cols[i].Len())
+		pts += int64(cols[i].Len())
 	}
+	ex.levels[model.LevelRaw].Points += pts
 	if whole && lo < p.rawFrom {
 		ex.rawRead = true
+	}
+	if err := ex.spend(pts); err != nil {
+		return nil, err
 	}
 	return cols, nil
 }
@@ -240,10 +245,18 @@ func (sa *seriesAgg) parts(ctx context.Context, parts []Part, ci int, seg segmen
 	p := ex.p
 	field := p.read[ci]
 	for i := range parts {
+		if i%256 == 255 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
 		pt := &parts[i]
 		s := pt.Summary
 		if s == nil {
 			ex.levels[model.LevelRaw].Points += int64(pt.Values.Len())
+			if err := ex.spend(int64(pt.Values.Len())); err != nil {
+				return err
+			}
 			if err := sa.segmentValues(&pt.Values, ci, seg, ord); err != nil {
 				return err
 			}
@@ -277,6 +290,9 @@ func (sa *seriesAgg) parts(ctx context.Context, parts []Part, ci int, seg segmen
 				sa.values(&cols[0], ci)
 				continue
 			}
+		}
+		if err := ex.spend(1); err != nil {
+			return err
 		}
 		if pt.Level == model.LevelRaw {
 			ex.levels[model.LevelRaw].Blocks++

@@ -105,7 +105,7 @@ func (db *DB) readKept(ctx context.Context, collection string, tags model.Tags, 
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		if out[i], err = db.merge(&srcs[i], srcs[i].memColumns(), min, max, nil); err != nil {
+		if out[i], err = db.merge(ctx, &srcs[i], srcs[i].memColumns(), min, max, nil); err != nil {
 			return nil, err
 		}
 	}
@@ -124,17 +124,20 @@ func (fs *fieldSources) memColumns() []model.Column {
 // merge reads the file sources of one field over [min, max] and merges
 // them with the (sorted) memory columns, the newer source winning a tie.
 // Blocks listed in skip (by file column index, then block index) are left
-// out.
-func (db *DB) merge(fs *fieldSources, mem []model.Column, min, max int64, skip map[[2]int]bool) (model.Column, error) {
+// out. ctx is checked before each block is decoded.
+func (db *DB) merge(ctx context.Context, fs *fieldSources, mem []model.Column, min, max int64, skip map[[2]int]bool) (model.Column, error) {
 	var cols []model.Column
 	for k, fc := range fs.files {
 		var col model.Column
 		var err error
 		if skip == nil {
 			// Only the blocks that overlap [min, max] are read.
-			col, err = fc.f.r.ReadRange(fc.si, fc.col, min, max)
+			col, err = fc.f.r.ReadRangeContext(ctx, fc.si, fc.col, min, max)
 		} else {
-			col, err = readBlocksExcept(&fc, k, min, max, skip)
+			col, err = readBlocksExcept(ctx, &fc, k, min, max, skip)
+		}
+		if ctx.Err() != nil {
+			return model.Column{}, ctx.Err()
 		}
 		if err != nil {
 			return model.Column{}, fmt.Errorf("read %s: %w", fc.f.path, err)
@@ -152,11 +155,14 @@ func (db *DB) merge(fs *fieldSources, mem []model.Column, min, max int64, skip m
 
 // readBlocksExcept decodes the blocks of a file column that overlap
 // [min, max] and are not in skip, trimmed to [min, max].
-func readBlocksExcept(fc *fileCol, k int, min, max int64, skip map[[2]int]bool) (model.Column, error) {
+func readBlocksExcept(ctx context.Context, fc *fileCol, k int, min, max int64, skip map[[2]int]bool) (model.Column, error) {
 	out := model.Column{Name: fc.info.Name, Kind: fc.info.Kind}
 	for b, bi := range fc.info.Blocks {
 		if bi.MaxTime < min || bi.MinTime > max || skip[[2]int{k, b}] {
 			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return out, err
 		}
 		col, err := fc.f.r.ReadBlock(fc.si, fc.col, b)
 		if err != nil {
@@ -223,7 +229,7 @@ func (db *DB) readRawParts(ctx context.Context, collection string, tags model.Ta
 	if len(sums) == 0 {
 		skip = nil // nothing skipped: read ranges, not blocks one by one
 	}
-	merged, err := db.merge(fs, mem, min, max, skip)
+	merged, err := db.merge(ctx, fs, mem, min, max, skip)
 	if err != nil {
 		return nil, err
 	}

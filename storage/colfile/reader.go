@@ -1,12 +1,14 @@
 package colfile
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"sort"
+	"sync/atomic"
 
 	"github.com/soltixdb/soltix/model"
 	"github.com/soltixdb/soltix/storage/vfs"
@@ -26,6 +28,8 @@ type Reader struct {
 
 	// onDecode, when set (by tests), is called before each block decode.
 	onDecode func(series, column, block int)
+	// decoded counts the blocks decoded (see Decoded).
+	decoded atomic.Int64
 }
 
 // blockRef is the location of one data block.
@@ -536,7 +540,7 @@ func (r *Reader) ReadColumn(series, column int) (model.Column, error) {
 	if err != nil {
 		return model.Column{}, err
 	}
-	return r.readBlocks(series, column, 0, len(info.Blocks))
+	return r.readBlocks(context.Background(), series, column, 0, len(info.Blocks))
 }
 
 // ReadBlock reads, verifies and decodes block block of a column (a
@@ -550,14 +554,24 @@ func (r *Reader) ReadBlock(series, column, block int) (model.Column, error) {
 	if block < 0 || block >= len(info.Blocks) {
 		return model.Column{}, fmt.Errorf("colfile: %s: no block %d of column %d of series %d", r.path, block, column, series)
 	}
-	return r.readBlocks(series, column, block, block+1)
+	return r.readBlocks(context.Background(), series, column, block, block+1)
 }
+
+// Decoded returns how many blocks the Reader has decoded since it was
+// opened (a block whose times come from another column counts once).
+func (r *Reader) Decoded() int64 { return r.decoded.Load() }
 
 // ReadRange returns the values of a column whose times lie in [min, max]
 // (inclusive). It reads and decodes only the blocks whose time range
 // overlaps [min, max]; the result is empty (but named and typed) when none
 // does or when min > max. Ownership and errors are as for ReadColumn.
 func (r *Reader) ReadRange(series, column int, min, max int64) (model.Column, error) {
+	return r.ReadRangeContext(context.Background(), series, column, min, max)
+}
+
+// ReadRangeContext is ReadRange that checks ctx before decoding each block
+// and returns its error once it ends.
+func (r *Reader) ReadRangeContext(ctx context.Context, series, column int, min, max int64) (model.Column, error) {
 	info, err := r.column(series, column)
 	if err != nil {
 		return model.Column{}, err
@@ -571,7 +585,7 @@ func (r *Reader) ReadRange(series, column int, min, max int64) (model.Column, er
 	if lo >= hi {
 		return model.Column{Name: info.Name, Kind: info.Kind}, nil
 	}
-	col, err := r.readBlocks(series, column, lo, hi)
+	col, err := r.readBlocks(ctx, series, column, lo, hi)
 	if err != nil {
 		return model.Column{}, err
 	}
@@ -588,7 +602,8 @@ func (r *Reader) ReadRange(series, column int, min, max int64) (model.Column, er
 // reserve), so a corrupt count cannot force a large allocation up front.
 const maxValuesPerStoredByte = 16
 
-// readBlocks decodes blocks [lo, hi) of a column into one new column.
+// readBlocks decodes blocks [lo, hi) of a column into one new column,
+// checking ctx before each block.
 //
 // The output's room follows the index's value counts: all of it at once
 // when the stored bytes make the count plausible, otherwise doubling as
@@ -596,7 +611,7 @@ const maxValuesPerStoredByte = 16
 // allocations add up to less than three times the result (a column of a
 // constant value, decoding to thousands of values per stored byte, used to
 // copy everything decoded so far at every block: quadratic).
-func (r *Reader) readBlocks(series, column, lo, hi int) (model.Column, error) {
+func (r *Reader) readBlocks(ctx context.Context, series, column, lo, hi int) (model.Column, error) {
 	info := &r.series[series].Columns[column]
 	refs := r.blocks[series][column][lo:hi]
 	col := model.Column{Name: info.Name, Kind: info.Kind}
@@ -612,6 +627,9 @@ func (r *Reader) readBlocks(series, column, lo, hi int) (model.Column, error) {
 		reserve(&col, int(min(want, maxValuesPerStoredByte*stored)), want)
 	}
 	for k := lo; k < hi; k++ {
+		if err := ctx.Err(); err != nil {
+			return model.Column{}, err
+		}
 		if r.version >= 2 {
 			reserve(&col, info.Blocks[k].Count, want)
 		}
@@ -717,6 +735,7 @@ func (r *Reader) readBlock(col *model.Column, series, column, k int) error {
 			return err
 		}
 	}
+	r.decoded.Add(1)
 	if r.onDecode != nil {
 		r.onDecode(series, column, k)
 	}

@@ -8,6 +8,7 @@ package httpapi
 // through s.execute exactly like /api/v1/query.
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -373,7 +374,7 @@ func (s *server) grafanaQuery(w http.ResponseWriter, r *http.Request) {
 			fail(ge)
 			return
 		}
-		res, err := s.execute(r.Context(), s.store, p.stmt, planner.Options{Now: env.now})
+		res, err := s.grafanaExecute(r.Context(), p.stmt, env.now)
 		if err != nil {
 			ge := s.gfExecError(r, err, p)
 			fail(ge)
@@ -398,6 +399,14 @@ func mergeAdhocFilters(a, b []gfAdhocFilter) []gfAdhocFilter {
 		}
 	}
 	return out
+}
+
+// grafanaExecute runs a statement of a Grafana request with the query
+// deadline and limits of /api/v1/query.
+func (s *server) grafanaExecute(ctx context.Context, stmt *query.Statement, now time.Time) (*planner.Result, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.opts.queryTimeout())
+	defer cancel()
+	return s.executeResult(ctx, stmt, s.queryOptions(now, false))
 }
 
 // gfPrepare turns a target into a statement.
@@ -479,6 +488,8 @@ func (s *server) gfExecError(r *http.Request, err error, p *gfPrepared) *gfError
 		return &gfError{http.StatusUnprocessableEntity, gfWithText(err.Error(), p.text, p.orig)}
 	case errors.As(err, &pe):
 		return gfBadRequest("%s", gfWithText(pe.Error(), p.text, p.orig))
+	case errors.Is(err, context.DeadlineExceeded) && r.Context().Err() == nil:
+		return &gfError{http.StatusServiceUnavailable, fmt.Sprintf("query ran past its deadline of %s (query.timeout)", s.opts.queryTimeout())}
 	case errors.Is(err, planner.ErrNotFound):
 		msg := err.Error()
 		if c := statementCollection(p.stmt); c != "" {
@@ -1211,7 +1222,7 @@ func (s *server) gfRunText(r *http.Request, text string, rc gfRequestContext) (*
 		return nil, nil, http.StatusBadRequest, errors.New("DELETE statements are not run through Grafana; send them to POST /api/v1/query")
 	}
 	s.metrics.queries.Add(1)
-	res, err := s.execute(r.Context(), s.store, stmt, planner.Options{Now: env.now})
+	res, err := s.grafanaExecute(r.Context(), stmt, env.now)
 	if err != nil {
 		s.metrics.queryErrors.Add(1)
 		ge := s.gfExecError(r, err, &gfPrepared{stmt: stmt, text: expanded, orig: text})

@@ -452,14 +452,14 @@ func TestBodyDeadlineSparesLongRequests(t *testing.T) {
 	if resp, err := http.Post(l.url+"/api/v1/write", "text/plain", strings.NewReader("cpu v=1 1\n")); err != nil || resp.StatusCode != http.StatusNoContent {
 		t.Fatalf("write: %v %v", resp, err)
 	}
-	l.s.execute = func(ctx context.Context, src planner.Source, stmt *query.Statement, opts planner.Options) (*planner.Result, error) {
+	l.s.execute = func(ctx context.Context, src planner.Source, stmt *query.Statement, opts planner.Options, sink planner.Sink) (*planner.Stats, error) {
 		// Run for three body deadlines, unless cancelled.
 		select {
 		case <-time.After(3 * deadline):
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
-		return planner.ExecuteWith(ctx, src, stmt, opts)
+		return planner.ExecuteStream(ctx, src, stmt, opts, sink)
 	}
 	h2 := &http.Transport{Protocols: new(http.Protocols)}
 	h2.Protocols.SetUnencryptedHTTP2(true)

@@ -2,7 +2,7 @@ package httpapi
 
 import (
 	"bufio"
-	"encoding/csv"
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -100,6 +100,12 @@ func (s *server) query(w http.ResponseWriter, r *http.Request) {
 		div = d
 	}
 
+	timeout, err := s.queryTimeout(r.Form.Get("timeout"))
+	if err != nil {
+		fail(http.StatusBadRequest, err.Error(), nil)
+		return
+	}
+
 	stmt, err := query.Parse(q)
 	if err != nil {
 		var qe *query.Error
@@ -118,53 +124,51 @@ func (s *server) query(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusMethodNotAllowed, "DELETE statements change data: send them with POST, not "+r.Method, nil)
 		return
 	}
-	res, err := s.execute(ctx, s.store, stmt, planner.Options{Now: s.now(), RawOnly: rawOnly})
-	if err != nil {
-		var pe *planner.Error
+	runCtx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	opts := s.queryOptions(s.now(), rawOnly)
+	classify := func(err error) queryFailure {
+		s.metrics.queryErrors.Add(1)
+		return s.classify(ctx, runCtx, err, stmt, timeout, q)
+	}
+	if format == "csv" || format == "ndjson" {
+		ss := newStreamSink(w, format, div)
+		st, err := s.execute(runCtx, s.store, stmt, opts, ss)
 		switch {
-		case errors.Is(err, planner.ErrLimit):
-			fail(http.StatusUnprocessableEntity, err.Error(), nil)
-		case errors.As(err, &pe):
-			var pos *query.Pos
-			if pe.Pos.Line > 0 {
-				pos = &pe.Pos
-			}
-			code := http.StatusBadRequest
-			if errors.Is(err, planner.ErrLimit) {
-				code = http.StatusUnprocessableEntity
-			}
-			fail(code, pe.Error(), pos)
-		case errors.Is(err, planner.ErrNotFound):
-			msg := err.Error()
-			if c := statementCollection(stmt); c != "" {
-				msg = fmt.Sprintf("collection %q not found", c)
-			}
-			fail(http.StatusNotFound, msg, nil)
+		case err != nil && !ss.started:
+			writeFailure(w, classify(err))
+		case err != nil:
+			// The status line is gone: say so in the stream.
+			ss.fail(classify(err))
 		default:
-			code, msg := storeErrorStatus(err)
-			if code == http.StatusInternalServerError {
-				s.log.ErrorContext(ctx, "query", "q", q, "err", err)
-			}
-			fail(code, msg, nil)
+			s.logDelete(ctx, stmt, q, ss.deleted)
+			err = ss.finish(st)
+		}
+		if err != nil && ctx.Err() == nil {
+			s.log.WarnContext(ctx, "send query result", "err", err)
 		}
 		return
 	}
-	if stmt.Delete != nil && len(res.Rows) == 1 && len(res.Rows[0]) == 1 {
-		s.log.InfoContext(ctx, "delete", "q", q, "deleted_series", res.Rows[0][0].String())
-	}
-
-	enc := resultEncoder{res: res, div: div}
-	switch format {
-	case "csv":
-		err = enc.csv(w)
-	case "ndjson":
-		err = enc.ndjson(w)
-	default:
-		err = enc.json(w)
-	}
+	res, err := s.executeResult(runCtx, stmt, opts)
 	if err != nil {
+		writeFailure(w, classify(err))
+		return
+	}
+	if stmt.Delete != nil && len(res.Rows) == 1 && len(res.Rows[0]) == 1 {
+		s.logDelete(ctx, stmt, q, res.Rows[0][0].String())
+	}
+	enc := resultEncoder{res: res, div: div}
+	if err := enc.json(w); err != nil {
 		// The status line is gone; all we can do is log.
 		s.log.WarnContext(ctx, "send query result", "err", err)
+	}
+}
+
+// logDelete logs a DELETE statement that ran, with the number of series it
+// deleted from ("" for other statements, which are not logged).
+func (s *server) logDelete(ctx context.Context, stmt *query.Statement, q, deleted string) {
+	if stmt.Delete != nil && deleted != "" {
+		s.log.InfoContext(ctx, "delete", "q", q, "deleted_series", deleted)
 	}
 }
 
@@ -326,76 +330,6 @@ func (e *resultEncoder) json(w http.ResponseWriter) error {
 		return err
 	}
 	return bw.Flush()
-}
-
-// ndjson writes {"columns":[...]} and then one JSON array per row, one per
-// line, flushing to the client every ndjsonFlushRows rows, and last, when
-// the result has Stats, the line {"stats":{...}}.
-func (e *resultEncoder) ndjson(w http.ResponseWriter) error {
-	w.Header().Set("Content-Type", "application/x-ndjson")
-	w.WriteHeader(http.StatusOK)
-	rc := http.NewResponseController(w)
-	bw := bufio.NewWriterSize(w, 32<<10)
-	flush := func() error {
-		if err := bw.Flush(); err != nil {
-			return err
-		}
-		if err := rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
-			return err
-		}
-		return nil
-	}
-	b := e.appendColumns(make([]byte, 0, 1024))
-	b = append(b, "}\n"...)
-	if _, err := bw.Write(b); err != nil {
-		return err
-	}
-	if err := flush(); err != nil {
-		return err
-	}
-	for i, row := range e.res.Rows {
-		b = e.appendRow(b[:0], row)
-		b = append(b, '\n')
-		if _, err := bw.Write(b); err != nil {
-			return err
-		}
-		if (i+1)%ndjsonFlushRows == 0 {
-			if err := flush(); err != nil {
-				return err
-			}
-		}
-	}
-	if e.res.Stats != nil {
-		b = append(e.appendStats(append(b[:0], `{"stats":`...)), "}\n"...)
-		if _, err := bw.Write(b); err != nil {
-			return err
-		}
-	}
-	return flush()
-}
-
-// csv writes a header row and one record per row (RFC 4180). Nulls, NaN and
-// infinities are empty cells.
-func (e *resultEncoder) csv(w http.ResponseWriter) error {
-	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	w.WriteHeader(http.StatusOK)
-	cw := csv.NewWriter(w)
-	if err := cw.Write(e.res.Columns); err != nil {
-		return err
-	}
-	rec := make([]string, len(e.res.Columns))
-	var b []byte
-	for _, row := range e.res.Rows {
-		rec = rec[:0]
-		for c, v := range row {
-			rec = append(rec, e.cell(b[:0], c, v))
-		}
-		if err := cw.Write(rec); err != nil {
-			return err
-		}
-	}
-	cw.Flush()
-	return cw.Error()
 }
 
 // cell formats one CSV cell.

@@ -29,13 +29,24 @@ type stubExecutor struct {
 	err   error
 }
 
-func (e *stubExecutor) execute(ctx context.Context, src planner.Source, stmt *query.Statement, opts planner.Options) (*planner.Result, error) {
+func (e *stubExecutor) execute(ctx context.Context, src planner.Source, stmt *query.Statement, opts planner.Options, sink planner.Sink) (*planner.Stats, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.stmts = append(e.stmts, stmt)
 	e.nows = append(e.nows, opts.Now)
 	e.opts = append(e.opts, opts)
-	return e.res, e.err
+	if e.err != nil {
+		return nil, e.err
+	}
+	if err := sink.Columns(e.res.Columns, e.res.TimeColumn); err != nil {
+		return nil, err
+	}
+	for _, row := range e.res.Rows {
+		if err := sink.Row(row); err != nil {
+			return nil, err
+		}
+	}
+	return e.res.Stats, nil
 }
 
 // sampleResult has one column of each kind and awkward values.

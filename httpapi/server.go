@@ -91,10 +91,19 @@ type Options struct {
 	// Version is Soltix's version, sent in the X-Soltix-Version header of
 	// the InfluxDB-compatible endpoints. Empty sends no header.
 	Version string
+	// QueryTimeout is the deadline of every query; a request's timeout
+	// parameter may shorten it, never lengthen it. A query past it answers
+	// 503. 0 means DefaultQueryTimeout.
+	QueryTimeout time.Duration
+	// MaxRows and MaxPoints bound the rows a query returns and the points
+	// it reads (see planner.Options); a query over them answers 422. 0
+	// means the planner's defaults.
+	MaxRows, MaxPoints int64
 }
 
-// executeFunc runs a parsed statement; planner.ExecuteWith in production.
-type executeFunc func(ctx context.Context, src planner.Source, stmt *query.Statement, opts planner.Options) (*planner.Result, error)
+// executeFunc runs a parsed statement, handing its rows to sink;
+// planner.ExecuteStream in production.
+type executeFunc func(ctx context.Context, src planner.Source, stmt *query.Statement, opts planner.Options, sink planner.Sink) (*planner.Stats, error)
 
 // server holds the state shared by all handlers.
 type server struct {
@@ -128,7 +137,7 @@ func newServer(store Store, opts Options) *server {
 		log:     opts.Logger,
 		now:     opts.Now,
 		limit:   opts.MaxBodyBytes,
-		execute: planner.ExecuteWith,
+		execute: planner.ExecuteStream,
 		metrics: newMetrics(),
 	}
 	if s.log == nil {

@@ -351,6 +351,15 @@ func (ex *executor) holdsAggregated(r *rows) bool {
 	return false
 }
 
+// paged returns how many of n rows of one group OFFSET and LIMIT keep.
+func (p *plan) paged(n int64) int64 {
+	n -= min(max(p.sel.Offset, 0), n)
+	if lim := p.sel.Limit; lim > 0 {
+		n = min(n, lim)
+	}
+	return n
+}
+
 // page applies OFFSET and LIMIT to the rows of one group.
 func (p *plan) page(rows [][]model.Value) [][]model.Value {
 	if off := p.sel.Offset; off > 0 {
@@ -432,6 +441,16 @@ func (ex *executor) outputAggregates(ctx context.Context, em *emitter, groups []
 				Msg:     fmt.Sprintf("GROUP BY interval gives %s rows with FILL, more than the %d allowed; use a longer interval, a narrower time range or FILL(none)", countText(n), lim),
 				Setting: SettingMaxRows,
 			}
+		}
+	}
+	if mode == query.FillNone {
+		// Every row is known: refuse before sending any.
+		var total int64
+		for _, g := range groups {
+			total = timex.AddSat(total, p.paged(int64(len(g.buckets))))
+		}
+		if lim := p.opts.maxRows(); total > lim {
+			return rowsError(lim)
 		}
 	}
 	first, _ := p.bk.span(start)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/soltixdb/soltix"
 	"github.com/soltixdb/soltix/httpapi"
+	"github.com/soltixdb/soltix/planner"
 	"github.com/soltixdb/soltix/storage"
 	"github.com/soltixdb/soltix/storage/wal"
 )
@@ -27,6 +28,7 @@ type Config struct {
 	DataDir string        `yaml:"data_dir"`
 	Storage StorageConfig `yaml:"storage"`
 	HTTP    HTTPConfig    `yaml:"http"`
+	Query   QueryConfig   `yaml:"query"`
 	Log     LogConfig     `yaml:"log"`
 	// MemoryLimit is the Go heap's soft limit ("512MiB", "2GB", "off");
 	// empty means 96 bytes per max_memory_points, at least 256 MiB.
@@ -67,6 +69,17 @@ type HTTPConfig struct {
 	AllowedHosts         []string `yaml:"allowed_hosts"`
 }
 
+// QueryConfig bounds every query (see httpapi.Options and planner.Options).
+type QueryConfig struct {
+	// Timeout is the deadline of a query; a request's timeout parameter
+	// may only shorten it. A query past it answers 503.
+	Timeout Duration `yaml:"timeout"`
+	// MaxRows and MaxPoints bound the rows a query returns and the points
+	// it reads; a query over them answers 422.
+	MaxRows   int64 `yaml:"max_rows"`
+	MaxPoints int64 `yaml:"max_points"`
+}
+
 // LogConfig configures logging.
 type LogConfig struct {
 	Level  string `yaml:"level"`  // debug | info | warn | error
@@ -91,7 +104,12 @@ func defaultConfig() Config {
 		Listen:  "127.0.0.1:5050",
 		DataDir: "./data",
 		Storage: StorageConfig{WALSync: "always", WALRecovery: "strict"},
-		Log:     LogConfig{Level: "info", Format: "text"},
+		Query: QueryConfig{
+			Timeout:   Duration(httpapi.DefaultQueryTimeout),
+			MaxRows:   planner.DefaultMaxRows,
+			MaxPoints: planner.DefaultMaxPoints,
+		},
+		Log: LogConfig{Level: "info", Format: "text"},
 	}
 }
 
@@ -136,6 +154,25 @@ func (c *Config) envOverrides(getenv func(string) string) error {
 	}
 	list("SOLTIX_ALLOWED_ORIGINS", &c.HTTP.AllowedOrigins)
 	list("SOLTIX_ALLOWED_HOSTS", &c.HTTP.AllowedHosts)
+	for _, e := range []struct {
+		name string
+		dst  *int64
+	}{{"SOLTIX_QUERY_MAX_ROWS", &c.Query.MaxRows}, {"SOLTIX_QUERY_MAX_POINTS", &c.Query.MaxPoints}} {
+		if v := getenv(e.name); v != "" {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return fmt.Errorf("%s: %w", e.name, err)
+			}
+			*e.dst = n
+		}
+	}
+	if v := getenv("SOLTIX_QUERY_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("SOLTIX_QUERY_TIMEOUT: %w", err)
+		}
+		c.Query.Timeout = Duration(d)
+	}
 	if v := getenv("SOLTIX_FLUSH_INTERVAL"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil {
@@ -235,6 +272,14 @@ func (c *Config) validate() error {
 	default:
 		return fmt.Errorf("log format must be text or json, not %q", c.Log.Format)
 	}
+	switch {
+	case c.Query.Timeout <= 0:
+		return fmt.Errorf("query.timeout must be positive, not %s", time.Duration(c.Query.Timeout))
+	case c.Query.MaxRows <= 0:
+		return fmt.Errorf("query.max_rows must be positive, not %d", c.Query.MaxRows)
+	case c.Query.MaxPoints <= 0:
+		return fmt.Errorf("query.max_points must be positive, not %d", c.Query.MaxPoints)
+	}
 	return c.HTTP.validate()
 }
 
@@ -284,6 +329,9 @@ func (c *Config) httpOptions(listen string, log *slog.Logger) httpapi.Options {
 		OpenAPI:              soltix.OpenAPI,
 		Logger:               log,
 		Version:              buildVersion(),
+		QueryTimeout:         time.Duration(c.Query.Timeout),
+		MaxRows:              c.Query.MaxRows,
+		MaxPoints:            c.Query.MaxPoints,
 	}
 }
 

@@ -102,6 +102,13 @@ func limitField(ctx context.Context, fs *fieldSources, min, max int64, n int, de
 		return best
 	}
 	decoded := make([][]model.Column, len(fs.files)) // per file column, its decoded blocks
+	// total counts the values decoded and in memory; the answer is looked
+	// for only once it reaches check, which doubles after each miss, so
+	// that the work of looking stays linear in what is decoded.
+	total, check := 0, n
+	for i := range mem {
+		total += mem[i].Len()
+	}
 	for {
 		// Every value beyond the next block's bound is known: no block
 		// left holds one.
@@ -116,7 +123,11 @@ func limitField(ctx context.Context, fs *fieldSources, min, max int64, n int, de
 			bt := fs.files[k].info.Blocks[next[k]].MinTime
 			hi, known = bt-1, bt > min
 		}
-		if k < 0 || (known && countIn(decoded, mem, lo, hi) >= n) {
+		look := k < 0
+		if !look && known && total >= check {
+			look, check = true, 2*total
+		}
+		if look && (k < 0 || countIn(decoded, mem, lo, hi) >= n) {
 			merged := mergeDecoded(fs, decoded, mem, lo, hi)
 			if k < 0 || merged.Len() >= n {
 				if merged.Len() > n {
@@ -149,6 +160,7 @@ func limitField(ctx context.Context, fs *fieldSources, min, max int64, n int, de
 			col = cut(col, t.min, t.max)
 		}
 		decoded[k] = append(decoded[k], col)
+		total += col.Len()
 	}
 }
 

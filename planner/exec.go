@@ -203,15 +203,17 @@ func (p *plan) run(ctx context.Context, sink Sink) (*Stats, error) {
 			}
 			continue
 		}
-		cols, err := ex.read(ctx, tags, p.read, p.rng.lo, p.rng.hi, true)
+		err := ex.readEach(ctx, tags, p.read, p.rng.lo, p.rng.hi, true, func(cols []model.Column) error {
+			if err := p.checkColumns(cols); err != nil {
+				return err
+			}
+			r.reset(cols)
+			ex.aggregate(&r, pred, tags, rank)
+			return nil
+		})
 		if err != nil {
 			return nil, err
 		}
-		if err := p.checkColumns(cols); err != nil {
-			return nil, err
-		}
-		r.reset(cols)
-		ex.aggregate(&r, pred, tags, rank)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err

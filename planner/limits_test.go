@@ -306,3 +306,50 @@ func TestStddevStreaming(t *testing.T) {
 		t.Errorf("stddev of 10000 values: %v allocations, want at most 2", allocs)
 	}
 }
+
+// limitSummarySource is a summarySource that also implements LimitSource.
+type limitSummarySource struct {
+	*summarySource
+	l *limitSource
+}
+
+func (s limitSummarySource) ReadLimit(ctx context.Context, coll string, tags model.Tags, fields []string, min, max int64, n int, desc bool) ([]model.Column, error) {
+	return s.l.ReadLimit(ctx, coll, tags, fields, min, max, n, desc)
+}
+
+// TestChunkedAnswersSame makes chunks tiny and checks that queries read in
+// chunks through LimitSource answer as one read of everything does.
+func TestChunkedAnswersSame(t *testing.T) {
+	defer func(b, lo, hi int) { rawChunkBudget, minChunkRows, maxChunkRows = b, lo, hi }(rawChunkBudget, minChunkRows, maxChunkRows)
+	rawChunkBudget, minChunkRows, maxChunkRows = 16, 2, 7
+	for _, q := range []string{
+		"SELECT count(v), sum(v), avg(n), min(v), max(n), first(v), last(n), spread(v), stddev(v), percentile(v, 90) FROM l",
+		"SELECT count(v), sum(n), first(v), last(v), percentile(n, 50) FROM l WHERE n > 100 GROUP BY 5m, host",
+		"SELECT stddev(v), percentile(v, 10), count(n) FROM l GROUP BY 1m FILL(0)",
+		"SELECT last(v), first(n) FROM l WHERE v < 0.5 GROUP BY dc ORDER BY time DESC",
+		"SELECT v, n FROM l",
+		"SELECT v FROM l WHERE n > 2000 ORDER BY time DESC LIMIT 17 OFFSET 3",
+		"SELECT n, host FROM l GROUP BY dc ORDER BY time DESC LIMIT 40",
+	} {
+		want, err := executeOpts(t, limitData(), q, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls := &limitSource{memSource: limitData()}
+		for name, src := range map[string]Source{
+			"limit":         ls,
+			"limit+summary": limitSummarySource{summarySource: newSummarySource(limitData(), 5), l: ls},
+		} {
+			got, err := executeOpts(t, src, q, Options{})
+			if err != nil {
+				t.Fatalf("%s %s: %v", name, q, err)
+			}
+			if !sameRows(got.Rows, want.Rows) {
+				t.Errorf("%s %s: %d rows differ from one read's %d:\ngot%s\nwant%s", name, q, len(got.Rows), len(want.Rows), formatRows(got.Rows[:min(3, len(got.Rows))]), formatRows(want.Rows[:min(3, len(want.Rows))]))
+			}
+		}
+		if ls.limitReads < 10 {
+			t.Errorf("%s: %d chunk reads, want many", q, ls.limitReads)
+		}
+	}
+}

@@ -102,7 +102,9 @@ func (s *resultSink) Row(row []model.Value) error {
 // rawChunkBudget rows, each reading at least minChunkRows (about a colstore
 // block) and at most maxChunkRows at a time. A series' chunks double from
 // its first one.
-const (
+// Aggregate queries read through LimitSource in chunks of maxChunkRows.
+// (Variables so that tests can make chunks tiny.)
+var (
 	rawChunkBudget = 1 << 20
 	minChunkRows   = 1024
 	maxChunkRows   = 1 << 16

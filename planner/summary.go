@@ -150,15 +150,17 @@ func (ex *executor) aggregateParts(ctx context.Context, tags model.Tags, rank in
 		}
 	}
 	if len(fields) > 0 {
-		cols, err := ex.read(ctx, tags, fields, p.rng.lo, p.rng.hi, true)
+		err := ex.readEach(ctx, tags, fields, p.rng.lo, p.rng.hi, true, func(cols []model.Column) error {
+			for i := range cols {
+				if err := p.checkKind(cols[i].Kind, cols[i].Len(), cis[i]); err != nil {
+					return err
+				}
+				sa.values(&cols[i], cis[i])
+			}
+			return nil
+		})
 		if err != nil {
 			return err
-		}
-		for i := range cols {
-			if err := p.checkKind(cols[i].Kind, cols[i].Len(), cis[i]); err != nil {
-				return err
-			}
-			sa.values(&cols[i], cis[i])
 		}
 	}
 	for ci, f := range p.read {
@@ -170,11 +172,10 @@ func (ex *executor) aggregateParts(ctx context.Context, tags model.Tags, rank in
 			ex.segmentRead(seg)
 			if p.needM2[ci] && seg.level == model.LevelRaw {
 				// Block statistics have no M2: read the values.
-				cols, err := ex.read(ctx, tags, []string{f}, seg.lo, seg.hi, false)
+				err := ex.readEach(ctx, tags, []string{f}, seg.lo, seg.hi, false, func(cols []model.Column) error {
+					return sa.segmentValues(&cols[0], ci, seg, &ord)
+				})
 				if err != nil {
-					return err
-				}
-				if err := sa.segmentValues(&cols[0], ci, seg, &ord); err != nil {
 					return err
 				}
 				continue
@@ -216,6 +217,63 @@ func (ex *executor) read(ctx context.Context, tags model.Tags, fields []string, 
 		return nil, err
 	}
 	return cols, nil
+}
+
+// readEach is read in chunks: through LimitSource, when the source has
+// it, it reads at most maxChunkRows rows at a time and hands each chunk's
+// columns to fn, so that the points read are counted and the context
+// checked before each chunk is decoded, and memory holds one chunk.
+// Otherwise it hands fn everything at once. Chunks come in time order.
+func (ex *executor) readEach(ctx context.Context, tags model.Tags, fields []string, lo, hi int64, whole bool, fn func([]model.Column) error) error {
+	p := ex.p
+	ls, ok := p.src.(LimitSource)
+	if !ok {
+		cols, err := ex.read(ctx, tags, fields, lo, hi, whole)
+		if err != nil {
+			return err
+		}
+		return fn(cols)
+	}
+	if whole && lo < p.rawFrom {
+		ex.rawRead = true
+	}
+	var r rows
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		cols, err := ls.ReadLimit(ctx, p.coll, tags, fields, lo, hi, maxChunkRows, false)
+		if err != nil {
+			return err
+		}
+		if len(cols) != len(fields) {
+			return fmt.Errorf("planner: source returned %d columns for %d fields", len(cols), len(fields))
+		}
+		var pts int64
+		last := int64(math.MinInt64)
+		for i := range cols {
+			if n := cols[i].Len(); n > 0 {
+				pts += int64(n)
+				last = max(last, cols[i].Times[n-1])
+			}
+		}
+		ex.levels[model.LevelRaw].Points += pts
+		if err := ex.spend(pts); err != nil {
+			return err
+		}
+		if err := fn(cols); err != nil {
+			return err
+		}
+		r.reset(cols)
+		n := 0
+		for n < maxChunkRows && r.next() {
+			n++
+		}
+		if n < maxChunkRows || last >= hi {
+			return nil
+		}
+		lo = last + 1
+	}
 }
 
 // segmentRead notes a read of segment seg, for the notes on expired raw

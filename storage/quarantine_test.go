@@ -217,6 +217,11 @@ func checkQuarantined(t *testing.T, db *DB, day0 int64, path string, again bool)
 	if _, err := db.Read(context.Background(), "c", d1, []string{"n"}, day0, day0+qDay); !errors.As(err, &qe) || !strings.Contains(err.Error(), path) {
 		t.Errorf("Read over day 0 = %v, want a *QuarantineError naming %s", err, path)
 	}
+	for _, desc := range []bool{false, true} {
+		if _, err := db.ReadLimit(context.Background(), "c", d1, []string{"n"}, day0, day0+qDay, 1, desc); !errors.As(err, &qe) || !strings.Contains(err.Error(), path) {
+			t.Errorf("ReadLimit (desc=%v) over day 0 = %v, want a *QuarantineError naming %s", desc, err, path)
+		}
+	}
 	for l := model.LevelRaw; l <= model.Level1y; l++ {
 		if _, err := db.ReadParts(context.Background(), "c", d1, "n", day0-qDay, day0+1, func(lo, hi int64) bool { return true }, l); !errors.As(err, &qe) {
 			t.Errorf("ReadParts at level %v over day 0 = %v, want a *QuarantineError", l, err)
@@ -227,6 +232,8 @@ func checkQuarantined(t *testing.T, db *DB, day0 int64, path string, again bool)
 		"SELECT n FROM c WHERE time >= '2026-03-01T12:00:00Z' AND time < '2026-03-01T13:00:00Z'",
 		"SELECT count(n) FROM c WHERE time >= '2026-03-01' AND time < '2026-03-03' GROUP BY 1d",
 		"SELECT count(n) FROM c WHERE device_id = 'gone'",
+		"SELECT n FROM c ORDER BY time DESC LIMIT 1",
+		"SELECT n FROM c WHERE time < '2026-03-02' ORDER BY time DESC LIMIT 1",
 	} {
 		for _, rawOnly := range []bool{true, false} {
 			if _, err := queryErr(db, q, rawOnly); !errors.As(err, &qe) || !strings.Contains(err.Error(), "quarantined file") {

@@ -19,10 +19,15 @@ import (
 // values lie above the newest time a block not yet decoded may hold (any
 // value there is then final, whatever an older source says), and
 // symmetrically otherwise. ORDER BY time DESC LIMIT 1 over files therefore
-// decodes one block per column. ctx is checked before each block.
+// decodes one block per column. ctx is checked before each block. Like
+// Read, it fails with a *QuarantineError when data it needs is in a
+// quarantined file.
 func (db *DB) ReadLimit(ctx context.Context, collection string, tags model.Tags, fields []string, min, max int64, n int, desc bool) ([]model.Column, error) {
 	if n < 1 {
 		return nil, fmt.Errorf("storage: ReadLimit of %d rows", n)
+	}
+	if err := db.quarantineErr(collection, min, max); err != nil {
+		return nil, err
 	}
 	srcs, err := db.snapshot(collection, tags, fields, min, max)
 	if err != nil {

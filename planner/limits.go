@@ -24,7 +24,7 @@ const DefaultMaxRows = 5_000_000
 
 // DefaultMaxPoints is the number of points a SELECT may read when
 // Options.MaxPoints is 0.
-const DefaultMaxPoints = 500_000_000
+const DefaultMaxPoints = 100_000_000
 
 // LimitError is a well-formed query that would exceed a resource limit: too
 // many rows, points or buckets. It matches ErrLimit (errors.Is). The HTTP

@@ -337,7 +337,7 @@ func TestQueryConfig(t *testing.T) {
 		points  int64
 		err     string
 	}{
-		{name: "defaults", timeout: 60 * time.Second, rows: 5_000_000, points: 500_000_000},
+		{name: "defaults", timeout: 60 * time.Second, rows: 5_000_000, points: 100_000_000},
 		{name: "env", env: map[string]string{"SOLTIX_QUERY_TIMEOUT": "2m", "SOLTIX_QUERY_MAX_ROWS": "7", "SOLTIX_QUERY_MAX_POINTS": "9"},
 			timeout: 2 * time.Minute, rows: 7, points: 9},
 		{name: "file", args: []string{"--config", file}, timeout: 5 * time.Second, rows: 100, points: 2000},

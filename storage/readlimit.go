@@ -44,27 +44,70 @@ func (db *DB) ReadLimit(ctx context.Context, collection string, tags model.Tags,
 		return out, nil
 	}
 	// Each field holds its own n rows; the n rows of the series are among
-	// their times.
-	var times []int64
-	for i := range out {
-		times = append(times, out[i].Times...)
-	}
-	if len(times) <= n {
+	// their times: keep those up to the n-th distinct one.
+	bound, ok := nthTime(out, n, desc)
+	if !ok {
 		return out, nil
 	}
-	slices.Sort(times)
-	times = slices.Compact(times)
-	if len(times) <= n {
-		return out, nil
-	}
-	lo, hi := min, times[n-1]
-	if desc {
-		lo, hi = times[len(times)-n], max
-	}
 	for i := range out {
-		out[i] = out[i].Range(lo, hi)
+		if desc {
+			out[i] = out[i].Range(bound, max)
+		} else {
+			out[i] = out[i].Range(min, bound)
+		}
 	}
 	return out, nil
+}
+
+// nthTime returns the n-th distinct time of the union of the columns'
+// (sorted) times, counted from the smallest or with desc from the largest,
+// and false when the union holds at most n times. It walks the columns
+// together from that end, so it costs O(n) per column.
+func nthTime(cols []model.Column, n int, desc bool) (int64, bool) {
+	total := 0
+	for i := range cols {
+		total += cols[i].Len()
+	}
+	if total <= n {
+		return 0, false
+	}
+	pos := make([]int, len(cols)) // values taken from each column's end
+	for seen := 0; ; {
+		var t int64
+		found := false
+		for i := range cols {
+			c := &cols[i]
+			if pos[i] == c.Len() {
+				continue
+			}
+			ct := c.Times[pos[i]]
+			if desc {
+				ct = c.Times[c.Len()-1-pos[i]]
+			}
+			if !found || (desc && ct > t) || (!desc && ct < t) {
+				t, found = ct, true
+			}
+		}
+		if !found {
+			return 0, false
+		}
+		for i := range cols {
+			c := &cols[i]
+			if pos[i] == c.Len() {
+				continue
+			}
+			ct := c.Times[pos[i]]
+			if desc {
+				ct = c.Times[c.Len()-1-pos[i]]
+			}
+			if ct == t {
+				pos[i]++
+			}
+		}
+		if seen++; seen == n {
+			return t, true
+		}
+	}
 }
 
 // limitField returns the values of one field at its n smallest times in

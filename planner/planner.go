@@ -94,9 +94,10 @@ func errorf(pos query.Pos, format string, args ...any) *Error {
 // A DELETE statement needs src to implement Deleter; see deleteStatement.
 //
 // Errors: a wrapped ErrNotFound for an unknown collection; *Error for a query
-// that is well-formed but wrong; ErrDeleteUnsupported (wrapped) for a DELETE
-// against a source that cannot delete; ctx's error when ctx ends; any other
-// error from src unchanged.
+// that is well-formed but wrong; *LimitError for one that would return more
+// rows or read more points than Options allow (see limits.go);
+// ErrDeleteUnsupported (wrapped) for a DELETE against a source that cannot
+// delete; ctx's error when ctx ends; any other error from src unchanged.
 func Execute(ctx context.Context, src Source, stmt *query.Statement, now time.Time) (*Result, error) {
 	return ExecuteWith(ctx, src, stmt, Options{Now: now})
 }

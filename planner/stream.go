@@ -46,9 +46,7 @@ type LimitSource interface {
 // queries hand over their rows once every series has been read, and SHOW,
 // EXPLAIN and DELETE once done.
 //
-// Errors are those of ExecuteWith, plus *LimitError when the statement
-// would return more than Options.MaxRows rows or read more than
-// Options.MaxPoints points, and any error from sink. When an error comes
+// Errors are those of Execute, and any error from sink. When an error comes
 // after rows were handed over, the rows handed over are a prefix of the
 // answer.
 func ExecuteStream(ctx context.Context, src Source, stmt *query.Statement, opts Options, sink Sink) (*Stats, error) {

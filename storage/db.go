@@ -147,6 +147,9 @@ type DB struct {
 	layout    int                           // meta.json "layout" (layout.go)
 	// quarantine lists the damaged files moved aside (quarantine.go).
 	quarantine []*quarantined
+	// rollPending holds the collections whose rollups collections.json
+	// says are not built yet, with the generation of their marks.
+	rollPending map[string]uint64
 
 	// migrateCrashAt makes the layout migration fail before its step of
 	// that number (1-based), as a crash would; tests only.
@@ -331,6 +334,7 @@ func Open(dir string, opts *Options) (*DB, error) {
 		return nil, errors.Join(fmt.Errorf("replay wal: %w", err), w.Close(), lock.unlock())
 	}
 	db.dropSpentTombstones()
+	db.markPendingRollups()
 	if !db.rollMeta {
 		// Written before rollups existed: rebuild them from raw data.
 		for _, c := range db.colls {

@@ -93,10 +93,14 @@ func (d *dirtySet) clear(cutoff uint64) {
 	d.keys, d.gens = d.keys[:k], d.gens[:k]
 }
 
-// dirtySpan marks every bucket overlapping [lo, hi] dirty.
+// dirtySpan marks every bucket overlapping [lo, hi] dirty. A span made
+// by a delete lists the deleted series (keys): where a bucket can no
+// longer be recomputed from finer data, those series' rows of the bucket
+// are dropped. A span without keys (rollups turned on) only rebuilds.
 type dirtySpan struct {
 	lo, hi int64
 	gen    uint64
+	keys   map[string]struct{}
 }
 
 // groupRollups is the rollup state of one collection's group.
@@ -962,14 +966,15 @@ func (db *DB) markWrite(c *collection, group int, t int64) {
 	}
 }
 
-// markSpan marks every bucket overlapping [lo, hi] dirty in group. The
-// caller holds mu.
-func (db *DB) markSpan(c *collection, group int, lo, hi int64) {
+// markSpan marks every bucket overlapping [lo, hi] dirty in group; keys
+// are the series a delete removed data of (nil: a rebuild). The caller
+// holds mu.
+func (db *DB) markSpan(c *collection, group int, lo, hi int64, keys map[string]struct{}) {
 	if c.settings.NoRollups {
 		return
 	}
 	g := c.rollupsOf(group)
-	g.spans = append(g.spans, dirtySpan{lo: lo, hi: hi, gen: db.rollGen})
+	g.spans = append(g.spans, dirtySpan{lo: lo, hi: hi, gen: db.rollGen, keys: keys})
 }
 
 // Rollups implements planner.SummarySource.

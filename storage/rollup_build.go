@@ -23,7 +23,10 @@ type rollupWork struct {
 	dir    string // the group's directory
 	fields []string
 	series []model.Tags
-	hours  []int64 // 1h buckets to recompute, sorted
+	// marked[l] lists the buckets of level l marked dirty (sorted; for 1h
+	// also every hour a span covers).
+	marked [len(levelNamesForDirs)][]int64
+	spans  []dirtySpan // the spans the pass handles
 	files  [len(levelNamesForDirs)]map[int64]*rollFile
 	from   [len(levelNamesForDirs)]int64
 }
@@ -31,6 +34,14 @@ type rollupWork struct {
 // rollupLocked recomputes every bucket marked dirty at generation cutoff or
 // earlier, in every level, and installs the new files. The caller holds
 // flushMu, and the data those marks stand for is in files (or memory).
+//
+// A bucket is recomputed from the finest data still kept under it: the
+// next finer level whose retention still holds the whole bucket, or raw
+// data. A bucket no finer data holds any more keeps its rows, except those
+// of the series a delete over it removed data of: those rows are dropped,
+// since a summary cannot subtract points it no longer has. Every marked
+// bucket is handled one way or the other, so every mark up to cutoff is
+// cleared.
 func (db *DB) rollupLocked(ctx context.Context, cutoff uint64) error {
 	start := time.Now()
 	var works []*rollupWork
@@ -42,14 +53,17 @@ func (db *DB) rollupLocked(ctx context.Context, cutoff uint64) error {
 		for gi, g := range c.rollups {
 			w := &rollupWork{coll: name, group: gi,
 				dir: filepath.Join(db.collDir(name), fmt.Sprintf("group_%04d", gi))}
-			hours := g.dirty[model.Level1h].upTo(cutoff)
-			var spans []dirtySpan
+			marked := false
+			for l := model.Level1h; l <= model.Level1y; l++ {
+				w.marked[l] = g.dirty[l].upTo(cutoff)
+				marked = marked || len(w.marked[l]) > 0
+			}
 			for _, sp := range g.spans {
 				if sp.gen <= cutoff {
-					spans = append(spans, sp)
+					w.spans = append(w.spans, sp)
 				}
 			}
-			if len(hours) == 0 && len(spans) == 0 {
+			if !marked && len(w.spans) == 0 {
 				continue
 			}
 			for l := range w.from {
@@ -71,8 +85,15 @@ func (db *DB) rollupLocked(ctx context.Context, cutoff uint64) error {
 				w.files[l] = make(map[int64]*rollFile)
 				for _, f := range g.files[l] {
 					w.files[l][f.part] = f
-					if l == model.Level1h {
+					switch {
+					case l == model.Level1h:
 						held = append(held, [2]int64{f.part, partEnd(l, f.part)})
+					case f.meta.Points > 0:
+						// Buckets only this level may hold any more (the
+						// finer ones expired): a span reaches them here.
+						for _, sp := range w.spans {
+							w.marked[l] = appendBuckets(w.marked[l], l, max(sp.lo, f.meta.MinTime), min(sp.hi, f.meta.MaxTime))
+						}
 					}
 				}
 			}
@@ -81,16 +102,14 @@ func (db *DB) rollupLocked(ctx context.Context, cutoff uint64) error {
 			// A span covers the hours of the data it can touch: only those
 			// inside a range that holds data, so that a span over the whole
 			// int64 range costs the hours of its data, not 5 million.
-			for _, sp := range spans {
+			hours := w.marked[model.Level1h]
+			for _, sp := range w.spans {
 				for _, r := range held {
-					hours = appendHours(hours, max(sp.lo, r[0]), min(sp.hi, r[1]))
+					hours = appendBuckets(hours, model.Level1h, max(sp.lo, r[0]), min(sp.hi, r[1]))
 				}
 			}
 			slices.Sort(hours)
-			hours = slices.Compact(hours)
-			// Raw data before the horizon is gone: keep those rows.
-			hours = slices.DeleteFunc(hours, func(h int64) bool { return h < w.from[model.LevelRaw] })
-			w.hours = hours
+			w.marked[model.Level1h] = slices.Compact(hours)
 			for f := range c.fields {
 				w.fields = append(w.fields, f)
 			}
@@ -176,7 +195,7 @@ func (db *DB) rollupLocked(ctx context.Context, cutoff uint64) error {
 		}
 	}
 	db.mu.Unlock()
-	var errs []error
+	errs := []error{db.clearPendingRollups(cutoff)}
 	dirs := make(map[string]bool)
 	for _, f := range retired {
 		f.retire()
@@ -199,31 +218,47 @@ type partitionRows map[string]*seriesRows
 
 // buildGroup recomputes one group's dirty buckets and writes the changed
 // partitions of every level. It returns the new files by level and
-// partition (nil for a partition left empty) and the rows written.
+// partition (nil for a partition left empty, or expired at its level) and
+// the rows written.
 func (db *DB) buildGroup(ctx context.Context, w *rollupWork) ([len(levelNamesForDirs)]map[int64]*rollFile, int, error) {
 	var out [len(levelNamesForDirs)]map[int64]*rollFile
 	for l := range out {
 		out[l] = make(map[int64]*rollFile)
 	}
+	src := &rowSource{w: w, out: &out}
 	rowsWritten := 0
-	// changed[l] lists the buckets of level l recomputed, sorted.
-	changed := w.hours
-	for l := model.Level1h; l <= model.Level1y && len(changed) > 0; l++ {
-		// Group the changed buckets by partition.
+	var changed []int64 // the buckets of the level below, handled
+	for l := model.Level1h; l <= model.Level1y; l++ {
+		// This level's marks, and the parents of every bucket handled
+		// below: their data changed whether or not that level keeps it.
+		buckets := slices.Clone(w.marked[l])
+		for _, b := range changed {
+			buckets = append(buckets, l.Floor(b))
+		}
+		slices.Sort(buckets)
+		buckets = slices.Compact(buckets)
+		changed = buckets
 		byPart := make(map[int64][]int64)
 		var parts []int64
-		for _, b := range changed {
+		for _, b := range buckets {
 			p := partOf(l, b)
 			if _, ok := byPart[p]; !ok {
 				parts = append(parts, p)
 			}
 			byPart[p] = append(byPart[p], b)
 		}
-		slices.Sort(parts)
-		var next []int64
 		for _, p := range parts {
 			if err := ctx.Err(); err != nil {
 				return out, rowsWritten, err
+			}
+			if partEnd(l, p) < w.from[l] {
+				// Expired at this level: coarser levels take the data
+				// from finer ones; the file, if retention has not
+				// dropped it yet, goes now rather than stay stale.
+				if w.files[l][p] != nil {
+					out[l][p] = nil
+				}
+				continue
 			}
 			content := make(partitionRows)
 			if f := w.files[l][p]; f != nil {
@@ -233,129 +268,203 @@ func (db *DB) buildGroup(ctx context.Context, w *rollupWork) ([len(levelNamesFor
 				}
 				content = old
 			}
-			buckets := byPart[p]
-			drop := make(map[int64]bool, len(buckets))
-			for _, b := range buckets {
-				drop[b] = true
-			}
-			for _, sr := range content {
-				for _, fr := range sr.fields {
-					fr.rows = slices.DeleteFunc(fr.rows, func(r rollRow) bool { return drop[r.start] })
+			var fromRaw []int64
+			for _, b := range byPart[p] {
+				end := bucketEnd(l, b)
+				f, ok := w.source(l, b)
+				if !ok {
+					// No finer data is left: drop the rows of the series
+					// a delete over this bucket removed data of.
+					for _, sp := range w.spans {
+						if sp.keys != nil && sp.lo <= end && sp.hi >= b {
+							content.drop(b, func(key string) bool { _, ok := sp.keys[key]; return ok })
+						}
+					}
+					continue
+				}
+				content.drop(b, func(string) bool { return true })
+				if f == model.LevelRaw {
+					fromRaw = append(fromRaw, b)
+				} else if err := src.merge(content, l, b, f); err != nil {
+					return out, rowsWritten, err
 				}
 			}
-			var err error
-			if l == model.Level1h {
-				err = db.rollRaw(ctx, w, content, buckets)
-			} else {
-				err = db.rollFiner(w, l, content, buckets, out[l-1])
+			if len(fromRaw) > 0 {
+				if err := db.rollRaw(ctx, w, l, content, fromRaw); err != nil {
+					return out, rowsWritten, err
+				}
 			}
-			if err != nil {
-				return out, rowsWritten, err
-			}
+			content.sortRows()
 			nf, n, err := db.writeRollFile(w, l, p, content)
 			if err != nil {
 				return out, rowsWritten, err
 			}
 			out[l][p] = nf
 			rowsWritten += n
-			// The parent bucket (the partition) changed; the next level
-			// recomputes it only where this level is complete.
-			if l < model.Level1y && p >= w.from[l] {
-				next = append(next, p)
-			}
 		}
-		changed = next
 	}
 	return out, rowsWritten, nil
 }
 
-// appendHours appends the starts of the 1h buckets holding [lo, hi].
-func appendHours(hours []int64, lo, hi int64) []int64 {
+// appendBuckets appends the starts of the buckets of level l holding
+// [lo, hi].
+func appendBuckets(buckets []int64, l model.Level, lo, hi int64) []int64 {
 	if lo > hi {
-		return hours
+		return buckets
 	}
-	for h := model.Level1h.Floor(lo); h <= hi; {
-		hours = append(hours, h)
-		if h = model.Level1h.Next(h); h == math.MaxInt64 {
+	for b := l.Floor(lo); b <= hi; {
+		buckets = append(buckets, b)
+		if b = l.Next(b); b == math.MaxInt64 {
 			break
 		}
 	}
-	return hours
+	return buckets
 }
 
-// rollRaw computes the 1h rows of the listed hours (all in one day) from
-// raw data into content.
-func (db *DB) rollRaw(ctx context.Context, w *rollupWork, content partitionRows, hours []int64) error {
-	lo, hi := hours[0], bucketEnd(model.Level1h, hours[len(hours)-1])
-	for _, tags := range w.series {
-		cols, err := db.readKept(ctx, w.coll, tags, w.fields, lo, hi)
-		if err != nil {
-			return err
+// source returns the level a bucket b of level l is recomputed from: the
+// coarsest finer level whose retention still holds all of b (every finer
+// level that holds it agrees), or raw data; ok is false when none does.
+func (w *rollupWork) source(l model.Level, b int64) (model.Level, bool) {
+	for f := l - 1; f >= model.Level1h; f-- {
+		if b >= w.from[f] {
+			return f, true
 		}
-		key := model.SeriesKey(w.coll, tags)
-		for _, col := range cols {
-			if col.Len() == 0 {
-				continue
+	}
+	return model.LevelRaw, b >= w.from[model.LevelRaw]
+}
+
+// drop removes the rows of bucket b of the series keep selects.
+func (pr partitionRows) drop(b int64, sel func(key string) bool) {
+	for key, sr := range pr {
+		if !sel(key) {
+			continue
+		}
+		for _, fr := range sr.fields {
+			fr.rows = slices.DeleteFunc(fr.rows, func(r rollRow) bool { return r.start == b })
+		}
+	}
+}
+
+// sortRows sorts every field's rows by bucket start.
+func (pr partitionRows) sortRows() {
+	for _, sr := range pr {
+		for _, fr := range sr.fields {
+			sort.Slice(fr.rows, func(i, j int) bool { return fr.rows[i].start < fr.rows[j].start })
+		}
+	}
+}
+
+// rollRaw computes the rows of level l of the listed buckets (all in one
+// partition) from raw data into content: 1h buckets with one read of
+// their day, coarser ones with one read each.
+func (db *DB) rollRaw(ctx context.Context, w *rollupWork, l model.Level, content partitionRows, buckets []int64) error {
+	reads := [][]int64{buckets}
+	if l > model.Level1h {
+		reads = reads[:0]
+		for _, b := range buckets {
+			reads = append(reads, []int64{b})
+		}
+	}
+	for _, bs := range reads {
+		lo, hi := bs[0], bucketEnd(l, bs[len(bs)-1])
+		for _, tags := range w.series {
+			cols, err := db.readKept(ctx, w.coll, tags, w.fields, lo, hi)
+			if err != nil {
+				return err
 			}
-			var fr *fieldRows
-			for _, h := range hours {
-				sub := col.Range(h, bucketEnd(model.Level1h, h))
-				if sub.Len() == 0 {
+			key := model.SeriesKey(w.coll, tags)
+			for _, col := range cols {
+				if col.Len() == 0 {
 					continue
 				}
-				if fr == nil {
-					fr = content.field(key, tags, col.Name, col.Kind)
+				var fr *fieldRows
+				for _, b := range bs {
+					sub := col.Range(b, bucketEnd(l, b))
+					if sub.Len() == 0 {
+						continue
+					}
+					if fr == nil {
+						fr = content.field(key, tags, col.Name, col.Kind)
+					}
+					row := rollRow{start: b, s: model.Summarize(&sub)}
+					if sub.Kind == model.KindFloat {
+						row.dec = decimalSum(sub.Floats)
+						row.dec.exact(&row.s)
+					}
+					fr.rows = append(fr.rows, row)
 				}
-				row := rollRow{start: h, s: model.Summarize(&sub)}
-				if sub.Kind == model.KindFloat {
-					row.dec = decimalSum(sub.Floats)
-					row.dec.exact(&row.s)
-				}
-				fr.rows = append(fr.rows, row)
-			}
-			if fr != nil {
-				sort.Slice(fr.rows, func(i, j int) bool { return fr.rows[i].start < fr.rows[j].start })
 			}
 		}
 	}
 	return nil
 }
 
-// rollFiner computes the rows of level l for the listed buckets from the
-// new files of level l-1, whose partitions are exactly those buckets.
-func (db *DB) rollFiner(w *rollupWork, l model.Level, content partitionRows, buckets []int64, finer map[int64]*rollFile) error {
-	for _, b := range buckets {
-		f := finer[b]
-		if f == nil {
-			continue // the finer partition is empty now
+// rowSource reads the rows of finer levels for a rollup pass: a level's
+// new file where the pass rebuilt its partition, else its current one.
+type rowSource struct {
+	w   *rollupWork
+	out *[len(levelNamesForDirs)]map[int64]*rollFile
+}
+
+// merge computes the rows of bucket b of level l from the rows of the
+// finer level f inside it, into content.
+func (rs *rowSource) merge(content partitionRows, l model.Level, b int64, f model.Level) error {
+	end := bucketEnd(l, b)
+	type acc struct {
+		s   model.Summary
+		dec decSum
+		n   int
+	}
+	sums := make(map[string]map[string]*acc)
+	tags := make(map[string]model.Tags)
+	kinds := make(map[string]map[string]model.Kind)
+	for p := partOf(f, b); p <= end; {
+		file, rebuilt := rs.out[f][p]
+		if !rebuilt {
+			file = rs.w.files[f][p]
 		}
-		src, err := readAllRows(f.r, l.Finer())
-		if err != nil {
-			return fmt.Errorf("read %s: %w", f.path, err)
-		}
-		for key, sr := range src {
-			for name, fr := range sr.fields {
-				if len(fr.rows) == 0 {
-					continue
-				}
-				var s model.Summary
-				dec := fr.rows[0].dec
-				for i := range fr.rows {
-					s.Merge(&fr.rows[i].s)
-					if i > 0 {
-						dec = dec.plus(fr.rows[i].dec)
+		if file != nil {
+			rows, err := readAllRows(file.r, f)
+			if err != nil {
+				return fmt.Errorf("read %s: %w", file.path, err)
+			}
+			for key, sr := range rows {
+				for name, fr := range sr.fields {
+					for i := range fr.rows {
+						r := &fr.rows[i]
+						if r.start < b || r.start > end {
+							continue
+						}
+						if sums[key] == nil {
+							sums[key] = make(map[string]*acc)
+							kinds[key] = make(map[string]model.Kind)
+							tags[key] = sr.tags
+						}
+						a := sums[key][name]
+						if a == nil {
+							a = &acc{dec: r.dec}
+							sums[key][name] = a
+							kinds[key][name] = fr.kind
+						} else {
+							a.dec = a.dec.plus(r.dec)
+						}
+						a.s.Merge(&r.s)
+						a.n++
 					}
 				}
-				dec.exact(&s)
-				dst := content.field(key, sr.tags, name, fr.kind)
-				dst.rows = append(dst.rows, rollRow{start: b, s: s, dec: dec})
 			}
 		}
+		next := partEnd(f, p)
+		if next == math.MaxInt64 {
+			break
+		}
+		p = next + 1
 	}
-	// Sorted once, after every bucket is in (old rows and new ones mix).
-	for _, sr := range content {
-		for _, fr := range sr.fields {
-			sort.Slice(fr.rows, func(i, j int) bool { return fr.rows[i].start < fr.rows[j].start })
+	for key, m := range sums {
+		for name, a := range m {
+			a.dec.exact(&a.s)
+			dst := content.field(key, tags[key], name, kinds[key][name])
+			dst.rows = append(dst.rows, rollRow{start: b, s: a.s, dec: a.dec})
 		}
 	}
 	return nil

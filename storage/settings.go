@@ -77,6 +77,11 @@ type settingsFile map[string]settingsJSON
 type settingsJSON struct {
 	Rollups   bool             `json:"rollups"`
 	Retention map[string]int64 `json:"retention_ns,omitempty"`
+	// Pending says the rollups were turned on (or a retention made
+	// longer) and not yet rebuilt: Open marks every bucket dirty again.
+	// It is written in the same file, atomically, as the change that
+	// needs it, and cleared only after a rollup pass has rebuilt them.
+	Pending bool `json:"rollups_pending,omitempty"`
 }
 
 func (db *DB) settingsPath() string { return filepath.Join(db.dir, "collections.json") }
@@ -84,6 +89,7 @@ func (db *DB) settingsPath() string { return filepath.Join(db.dir, "collections.
 // loadSettings reads collections.json, if there is one.
 func (db *DB) loadSettings() error {
 	db.settings = make(map[string]CollectionSettings)
+	db.rollPending = make(map[string]uint64)
 	b, err := db.readFile(db.settingsPath())
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -107,8 +113,80 @@ func (db *DB) loadSettings() error {
 		if err := s.Validate(); err != nil {
 			return fmt.Errorf("read %s: collection %q: %w", db.settingsPath(), name, err)
 		}
-		db.settings[name] = s
+		if sj.Pending && !s.NoRollups {
+			db.rollPending[name] = 0
+		}
+		if s != (CollectionSettings{}) {
+			db.settings[name] = s
+		}
 	}
+	return nil
+}
+
+// markPendingRollups marks every bucket of the collections whose rollups
+// are not built yet dirty, at start-up after the WAL replay. The caller has
+// the DB to itself.
+func (db *DB) markPendingRollups() {
+	for name := range db.rollPending {
+		db.rollPending[name] = db.rollGen
+		if c := db.colls[name]; c != nil {
+			db.markAll(c)
+		}
+	}
+}
+
+// needsRebuild reports whether changing a collection's settings from old
+// to s leaves buckets that no rollup file holds yet: rollups turned on, or
+// a level kept longer than before (its files for the longer stretch were
+// dropped).
+func needsRebuild(old, s CollectionSettings) bool {
+	if s.NoRollups {
+		return false
+	}
+	if old.NoRollups {
+		return true
+	}
+	for l := model.Level1h; l < model.Level1y; l++ {
+		o, n := old.Retention[l], s.Retention[l]
+		if o != 0 && (n == 0 || n > o) {
+			return true
+		}
+	}
+	return false
+}
+
+// clearPendingRollups records that the rollups of every collection marked
+// at generation cutoff or earlier are built. The caller holds flushMu and
+// has just finished a rollup pass up to cutoff.
+func (db *DB) clearPendingRollups(cutoff uint64) error {
+	db.mu.RLock()
+	var done []string
+	for name, gen := range db.rollPending {
+		if gen <= cutoff {
+			done = append(done, name)
+		}
+	}
+	settings := db.settings
+	pending := make(map[string]bool, len(db.rollPending))
+	for name, gen := range db.rollPending {
+		if gen > cutoff {
+			pending[name] = true
+		}
+	}
+	db.mu.RUnlock()
+	if len(done) == 0 {
+		return nil
+	}
+	if err := db.saveSettings(settings, pending); err != nil {
+		return err
+	}
+	db.mu.Lock()
+	for _, name := range done {
+		if db.rollPending[name] <= cutoff {
+			delete(db.rollPending, name)
+		}
+	}
+	db.mu.Unlock()
 	return nil
 }
 
@@ -133,9 +211,11 @@ func (db *DB) CollectionSettings(collection string) CollectionSettings {
 }
 
 // SetSettings changes a collection's settings durably. Turning rollups
-// off removes the collection's rollup files; turning them on marks every
-// bucket dirty, so the next flush (background or Flush) rebuilds them from
-// raw data. A shorter retention drops what it expires at once.
+// off removes the collection's rollup files; turning them on (or keeping a
+// rollup level longer) marks every bucket dirty, so the next flush
+// (background or Flush) rebuilds them from the finest data kept; that
+// state is saved with the setting, so a crash before the rebuild does not
+// lose it. A shorter retention drops what it expires at once.
 func (db *DB) SetSettings(ctx context.Context, collection string, s CollectionSettings) error {
 	if err := s.Validate(); err != nil {
 		return err
@@ -160,13 +240,30 @@ func (db *DB) SetSettings(ctx context.Context, collection string, s CollectionSe
 	} else {
 		next[collection] = s
 	}
+	rebuild := needsRebuild(old, s)
+	pending := make(map[string]bool, len(db.rollPending)+1)
+	for name := range db.rollPending {
+		pending[name] = true
+	}
+	if rebuild {
+		pending[collection] = true
+	}
+	if s.NoRollups {
+		delete(pending, collection)
+	}
 	db.mu.Unlock()
-	if err := db.saveSettings(next); err != nil {
+	if err := db.saveSettings(next, pending); err != nil {
 		return err
 	}
 	var retired []*rollFile
 	db.mu.Lock()
 	db.settings = next
+	if s.NoRollups {
+		delete(db.rollPending, collection)
+	}
+	if rebuild {
+		db.rollPending[collection] = db.rollGen
+	}
 	if c := db.colls[collection]; c != nil {
 		c.settings = s
 		switch {
@@ -177,7 +274,7 @@ func (db *DB) SetSettings(ctx context.Context, collection string, s CollectionSe
 				}
 			}
 			c.rollups = nil
-		case !s.NoRollups && old.NoRollups:
+		case rebuild:
 			db.markAll(c)
 		}
 	}
@@ -196,14 +293,21 @@ func (db *DB) markAll(c *collection) {
 		groups[s.group] = true
 	}
 	for g := range groups {
-		db.markSpan(c, g, math.MinInt64, math.MaxInt64)
+		db.markSpan(c, g, math.MinInt64, math.MaxInt64, nil)
 	}
 }
 
-func (db *DB) saveSettings(m map[string]CollectionSettings) error {
+// saveSettings writes collections.json: the settings m, and which
+// collections' rollups are pending (not built yet).
+func (db *DB) saveSettings(m map[string]CollectionSettings, pending map[string]bool) error {
 	f := make(settingsFile, len(m))
+	for name := range pending {
+		if _, ok := m[name]; !ok {
+			f[name] = settingsJSON{Rollups: true, Pending: true}
+		}
+	}
 	for name, s := range m {
-		sj := settingsJSON{Rollups: !s.NoRollups}
+		sj := settingsJSON{Rollups: !s.NoRollups, Pending: pending[name] && !s.NoRollups}
 		for l, d := range s.Retention {
 			if d != 0 {
 				if sj.Retention == nil {

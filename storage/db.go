@@ -334,7 +334,7 @@ func Open(dir string, opts *Options) (*DB, error) {
 		return nil, errors.Join(fmt.Errorf("replay wal: %w", err), w.Close(), lock.unlock())
 	}
 	db.dropSpentTombstones()
-	db.markPendingRollups()
+	db.resumeRollupSettings()
 	if !db.rollMeta {
 		// Written before rollups existed: rebuild them from raw data.
 		for _, c := range db.colls {

@@ -6,10 +6,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/soltixdb/soltix/model"
+	"github.com/soltixdb/soltix/storage/vfs"
+	"github.com/soltixdb/soltix/storage/vfs/errorfs"
 	"github.com/soltixdb/soltix/storage/wal"
 )
 
@@ -282,5 +285,43 @@ func TestDeleteAfterRawExpiredStaysDeleted(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRollupsOffCrashLeavesNoStaleRows crashes after rollups were turned
+// off but before their files were removed. Rollup rows left behind must
+// not count as clean when rollups are turned on again after the data
+// changed: here the series was deleted and its raw data then expired.
+// Before the fix the old rows came back (count 48).
+func TestRollupsOffCrashLeavesNoStaleRows(t *testing.T) {
+	day0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	fs := errorfs.New(vfs.Default)
+	c := &cleanDB{t: t, dir: t.TempDir(), clk: &clock{t: day0.Add(days(2))}}
+	c.opts = &Options{FlushInterval: -1, NumGroups: 2, Logger: quiet, Sync: wal.SyncNever, Now: c.clk.now, FS: fs}
+	c.open()
+	t.Cleanup(func() { c.db.Close() })
+	var s CollectionSettings
+	s.Retention[model.LevelRaw] = days(7)
+	c.settings(s)
+	c.hourly("d1", day0, 48)
+	c.hourly("d2", day0, 48)
+	c.flush()
+	fs.Inject(errorfs.Rule{Op: errorfs.OpRemove, Path: "*.col", Err: syscall.EIO})
+	off := s
+	off.NoRollups = true
+	if err := c.db.SetSettings(context.Background(), "c", off); err == nil {
+		t.Fatal("SetSettings with failing removes: no error")
+	}
+	c.crash()
+	fs.Clear()
+	c.del("d1", day0, day0.Add(days(2)))
+	c.clk.t = day0.Add(days(20))
+	c.must(c.db.EnforceRetention(context.Background()))
+	c.settings(s)
+	c.flush()
+	for _, q := range []string{"SELECT count(v) FROM c WHERE device_id = 'd1'", "SELECT count(v) FROM c"} {
+		if got := c.rows(q, false); got != "[]" {
+			t.Errorf("%s: got %s, want [] (deleted, then expired while rollups were off)", q, got)
+		}
 	}
 }

@@ -123,15 +123,33 @@ func (db *DB) loadSettings() error {
 	return nil
 }
 
-// markPendingRollups marks every bucket of the collections whose rollups
-// are not built yet dirty, at start-up after the WAL replay. The caller has
-// the DB to itself.
-func (db *DB) markPendingRollups() {
+// resumeRollupSettings finishes, at start-up after the WAL replay, what a
+// crash may have cut short in SetSettings: it marks every bucket of the
+// collections whose rollups are not built yet dirty, and removes the
+// rollup files left behind by collections whose rollups are off (turned on
+// again later, they would count as clean). The caller has the DB to
+// itself.
+func (db *DB) resumeRollupSettings() {
 	for name := range db.rollPending {
 		db.rollPending[name] = db.rollGen
 		if c := db.colls[name]; c != nil {
 			db.markAll(c)
 		}
+	}
+	var left []*rollFile
+	for _, c := range db.colls {
+		if !c.settings.NoRollups {
+			continue
+		}
+		for _, g := range c.rollups {
+			for l := range g.files {
+				left = append(left, g.files[l]...)
+			}
+		}
+		c.rollups = nil
+	}
+	if err := db.removeRollFiles(left); err != nil {
+		db.log.Error("cannot remove the rollup files of a collection with rollups off", "err", err)
 	}
 }
 

@@ -218,7 +218,7 @@ func (db *DB) settleQuarantine() {
 		if q.group < 0 || q.group >= db.opts.NumGroups {
 			continue
 		}
-		db.markSpan(c, q.group, q.From, q.To, nil)
+		db.markSpan(c, q.group, q.From, q.To, nil, 0)
 		q.gen = db.rollGen
 		// A rollup file of a collection without rollups has nothing to
 		// rebuild: the next rollup pass just removes it.

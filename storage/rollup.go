@@ -94,13 +94,24 @@ func (d *dirtySet) clear(cutoff uint64) {
 }
 
 // dirtySpan marks every bucket overlapping [lo, hi] dirty. A span made
-// by a delete lists the deleted series (keys): where a bucket can no
-// longer be recomputed from finer data, those series' rows of the bucket
-// are dropped. A span without keys (rollups turned on) only rebuilds.
+// by a delete lists the deleted series (keys) and carries the delete's
+// sequence number: where a bucket can no longer be recomputed from finer
+// data, those series' rows of the bucket are dropped, unless they are in
+// a rollup file written after the delete (a higher sequence number: the
+// delete was applied to it already, and a delete replayed from the WAL
+// must not drop rows of points written after it). A span without keys
+// (rollups turned on) only rebuilds.
 type dirtySpan struct {
 	lo, hi int64
 	gen    uint64
 	keys   map[string]struct{}
+	seq    uint64
+}
+
+// stale reports whether the span still has to be applied to rows read
+// from a rollup file with sequence number fileSeq.
+func (sp *dirtySpan) stale(fileSeq uint64) bool {
+	return sp.keys == nil || fileSeq < sp.seq
 }
 
 // groupRollups is the rollup state of one collection's group.
@@ -248,6 +259,7 @@ type rollRow struct {
 	start int64
 	s     model.Summary
 	dec   decSum // float fields: the exact decimal sum, when there is one
+	seq   uint64 // the sequence number of the file read (rollSnap.rows)
 }
 
 // fieldRows are the rows of one field of one series, by bucket start.
@@ -967,14 +979,14 @@ func (db *DB) markWrite(c *collection, group int, t int64) {
 }
 
 // markSpan marks every bucket overlapping [lo, hi] dirty in group; keys
-// are the series a delete removed data of (nil: a rebuild). The caller
-// holds mu.
-func (db *DB) markSpan(c *collection, group int, lo, hi int64, keys map[string]struct{}) {
+// are the series a delete with sequence number seq removed data of (nil:
+// a rebuild). The caller holds mu.
+func (db *DB) markSpan(c *collection, group int, lo, hi int64, keys map[string]struct{}, seq uint64) {
 	if c.settings.NoRollups {
 		return
 	}
 	g := c.rollupsOf(group)
-	g.spans = append(g.spans, dirtySpan{lo: lo, hi: hi, gen: db.rollGen, keys: keys})
+	g.spans = append(g.spans, dirtySpan{lo: lo, hi: hi, gen: db.rollGen, keys: keys, seq: seq})
 }
 
 // Rollups implements planner.SummarySource.
@@ -1000,6 +1012,21 @@ type rollSnap struct {
 
 func (rs *rollSnap) isDirty(l model.Level, lo, hi int64) bool {
 	return anyDirty(&rs.dirty[l], rs.spans, l, lo, hi)
+}
+
+// rowDirty reports whether row r of level l (ending at end) may disagree
+// with its data: a mark covers it, or a span its file predates.
+func (rs *rollSnap) rowDirty(l model.Level, r *rollRow, end int64) bool {
+	if rs.dirty[l].count(l.Floor(r.start), end) > 0 {
+		return true
+	}
+	for i := range rs.spans {
+		sp := &rs.spans[i]
+		if sp.hi >= r.start && sp.lo <= end && sp.stale(r.seq) {
+			return true
+		}
+	}
+	return false
 }
 
 func (rs *rollSnap) release() {
@@ -1032,7 +1059,13 @@ func (db *DB) takeRollSnap(collection string, tags model.Tags, top model.Level, 
 	if g == nil {
 		return rs, true
 	}
-	rs.spans = slices.Clone(g.spans)
+	// A delete's span leaves the rows of the series it did not delete
+	// from clean: where finer data has expired they are all there is.
+	for _, sp := range g.spans {
+		if _, ok := sp.keys[key]; ok || sp.keys == nil {
+			rs.spans = append(rs.spans, sp)
+		}
+	}
 	for l := model.Level1h; l <= top; l++ {
 		d := &g.dirty[l]
 		i, _ := slices.BinarySearch(d.keys, l.Floor(lo))
@@ -1068,6 +1101,9 @@ func (rs *rollSnap) rows(l model.Level, field string, lo, hi int64) ([]rollRow, 
 			return nil, fmt.Errorf("read %s: %w", f.path, err)
 		}
 		if fr != nil {
+			for i := range fr.rows {
+				fr.rows[i].seq = f.meta.Seq
+			}
 			out = append(out, fr.rows...)
 		}
 	}
@@ -1110,7 +1146,7 @@ func (db *DB) readLevels(ctx context.Context, rs *rollSnap, collection string, t
 	for i := range rows {
 		r := &rows[i]
 		end := bucketEnd(l, r.start)
-		if r.start < lo || end > hi || r.s.Count == 0 || !whole(r.s.MinTime, r.s.MaxTime) || rs.isDirty(l, r.start, end) {
+		if r.start < lo || end > hi || r.s.Count == 0 || !whole(r.s.MinTime, r.s.MaxTime) || rs.rowDirty(l, r, end) {
 			gapRows = true
 			continue
 		}

@@ -275,8 +275,12 @@ func (db *DB) buildGroup(ctx context.Context, w *rollupWork) ([len(levelNamesFor
 				if !ok {
 					// No finer data is left: drop the rows of the series
 					// a delete over this bucket removed data of.
+					var fileSeq uint64
+					if f := w.files[l][p]; f != nil {
+						fileSeq = f.meta.Seq
+					}
 					for _, sp := range w.spans {
-						if sp.keys != nil && sp.lo <= end && sp.hi >= b {
+						if sp.keys != nil && sp.lo <= end && sp.hi >= b && sp.stale(fileSeq) {
 							content.drop(b, func(key string) bool { _, ok := sp.keys[key]; return ok })
 						}
 					}

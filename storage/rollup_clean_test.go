@@ -29,7 +29,7 @@ type cleanDB struct {
 func newCleanDB(t *testing.T, now time.Time) *cleanDB {
 	t.Helper()
 	c := &cleanDB{t: t, dir: t.TempDir(), clk: &clock{t: now}}
-	c.opts = &Options{FlushInterval: -1, NumGroups: 2, Logger: quiet, Sync: wal.SyncNever, Now: c.clk.now}
+	c.opts = &Options{FlushInterval: -1, NumGroups: 1, Logger: quiet, Sync: wal.SyncNever, Now: c.clk.now}
 	c.open()
 	t.Cleanup(func() {
 		if c.db != nil {
@@ -324,4 +324,68 @@ func TestRollupsOffCrashLeavesNoStaleRows(t *testing.T) {
 			t.Errorf("%s: got %s, want [] (deleted, then expired while rollups were off)", q, got)
 		}
 	}
+}
+
+// TestDeleteSpanSiblings covers what a delete over time only rollups hold
+// must leave alone: the rows of series it did not delete (also before the
+// next flush), and, when the WAL replays a delete that a flush carried
+// over, the points written after the delete. Before the fix the other
+// series of the group lost the deleted day until the flush ("other" got
+// 24 of 48), and the replayed delete dropped the newer points ("newer" got
+// []).
+func TestDeleteSpanSiblings(t *testing.T) {
+	day0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var s CollectionSettings
+	s.Retention[model.LevelRaw] = days(7)
+	const (
+		q1 = "SELECT count(v) FROM c WHERE device_id = 'd1'"
+		q2 = "SELECT count(v) FROM c WHERE device_id = 'd2'"
+	)
+	t.Run("other", func(t *testing.T) {
+		c := newCleanDB(t, day0.Add(days(1)))
+		c.settings(s)
+		c.hourly("d1", day0, 48)
+		c.hourly("d2", day0, 48)
+		c.flush()
+		c.clk.t = day0.Add(days(20))
+		c.must(c.db.EnforceRetention(context.Background()))
+		c.del("d1", day0, day0.Add(days(1)-1))
+		for _, step := range []string{"before the flush", "after a crash", "after the flush"} {
+			if got := c.rows(q2, false); got != "[[0 48]]" {
+				t.Errorf("%s: %s: got %s, want [[0 48]]", step, q2, got)
+			}
+			if got := c.rows(q1, false); got != "[[0 24]]" {
+				t.Errorf("%s: %s: got %s, want [[0 24]]", step, q1, got)
+			}
+			switch step {
+			case "before the flush":
+				c.crash()
+			case "after a crash":
+				c.flush()
+			}
+		}
+	})
+	t.Run("newer", func(t *testing.T) {
+		c := newCleanDB(t, day0.Add(days(1)))
+		c.settings(s)
+		c.hourly("d1", day0, 24)
+		c.flush()
+		c.del("d1", day0, day0.Add(days(1)-1))
+		c.hourly("d1", day0, 5) // after the delete: kept
+		c.flush()
+		// Raw data expires; until retention runs, the delete still
+		// covers raw files, so every flush carries it over in the WAL.
+		c.clk.t = day0.Add(days(20))
+		c.flush()
+		c.crash()
+		c.flush()
+		c.must(c.db.EnforceRetention(context.Background()))
+		for _, step := range []string{"replayed", "restarted"} {
+			if got := c.rows(q1, false); got != "[[0 5]]" {
+				t.Errorf("%s: %s: got %s, want [[0 5]]", step, q1, got)
+			}
+			c.crash()
+			c.flush()
+		}
+	})
 }

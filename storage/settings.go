@@ -311,7 +311,7 @@ func (db *DB) markAll(c *collection) {
 		groups[s.group] = true
 	}
 	for g := range groups {
-		db.markSpan(c, g, math.MinInt64, math.MaxInt64, nil)
+		db.markSpan(c, g, math.MinInt64, math.MaxInt64, nil, 0)
 	}
 }
 

@@ -136,7 +136,7 @@ func (db *DB) applyDelete(t *tombstone) {
 		}
 		if !marked[s.group] {
 			marked[s.group] = true
-			db.markSpan(c, s.group, t.min, t.max, t.keys)
+			db.markSpan(c, s.group, t.min, t.max, t.keys, t.seq)
 		}
 		for _, gen := range []*memSeries{s.imm, s.mem} {
 			if gen == nil {

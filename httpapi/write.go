@@ -307,7 +307,7 @@ func (s *server) tooOld(points []model.Point, lines []int, re *storage.Retention
 		return 0
 	}
 	reason := tooOldReason
-	bad := []badLine{{Line: line(re.Point), Reason: reason(re.Time, re.Collection, re.Retention)}}
+	bad := []badLine{{Line: line(re.Point), Reason: re.Reason()}}
 	if re.Point < 0 || re.Point >= len(points) {
 		return bad
 	}

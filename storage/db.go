@@ -147,9 +147,11 @@ type DB struct {
 	layout    int                           // meta.json "layout" (layout.go)
 	// quarantine lists the damaged files moved aside (quarantine.go).
 	quarantine []*quarantined
-	// rollPending holds the collections whose rollups collections.json
-	// says are not built yet, with the generation of their marks.
-	rollPending map[string]uint64
+	// rollState is the rollup state of collections (rollup_state.go).
+	rollState map[string]*rollupState
+	// rawDropped is, by collection, the latest raw horizon retention has
+	// enforced (rollup_state.go).
+	rawDropped map[string]int64
 
 	// migrateCrashAt makes the layout migration fail before its step of
 	// that number (1-based), as a crash would; tests only.
@@ -775,6 +777,9 @@ func (db *DB) checkRetention(points []model.Point) error {
 	for i := range points {
 		p := &points[i]
 		r := db.settings[p.Collection].Retention[model.LevelRaw]
+		if kept := db.rawKept(p.Collection); p.Time < kept {
+			return &RetentionError{Point: i, Collection: p.Collection, Time: p.Time, Retention: r, Kept: kept}
+		}
 		if r <= 0 {
 			continue
 		}

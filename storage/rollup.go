@@ -1015,14 +1015,31 @@ func (rs *rollSnap) isDirty(l model.Level, lo, hi int64) bool {
 }
 
 // rowDirty reports whether row r of level l (ending at end) may disagree
-// with its data: a mark covers it, or a span its file predates.
+// with its data: a mark or a rebuild span covers it and finer data holds
+// the bucket (else the rollup pass keeps the row: it is all there is), or
+// a delete's span covers it that its file predates.
 func (rs *rollSnap) rowDirty(l model.Level, r *rollRow, end int64) bool {
-	if rs.dirty[l].count(l.Floor(r.start), end) > 0 {
+	src := rs.sourceable(l, r.start)
+	if src && rs.dirty[l].count(l.Floor(r.start), end) > 0 {
 		return true
 	}
 	for i := range rs.spans {
 		sp := &rs.spans[i]
-		if sp.hi >= r.start && sp.lo <= end && sp.stale(r.seq) {
+		if sp.hi < r.start || sp.lo > end {
+			continue
+		}
+		if sp.keys == nil && src || sp.keys != nil && sp.stale(r.seq) {
+			return true
+		}
+	}
+	return false
+}
+
+// sourceable reports whether finer data (a finer level, or raw data)
+// still holds all of bucket b of level l, as rollupWork.source decides.
+func (rs *rollSnap) sourceable(l model.Level, b int64) bool {
+	for f := l; f > model.LevelRaw; f-- {
+		if b >= rs.from[f-1] {
 			return true
 		}
 	}
@@ -1050,6 +1067,9 @@ func (db *DB) takeRollSnap(collection string, tags model.Tags, top model.Level, 
 	rs := &rollSnap{key: key}
 	for l := model.LevelRaw; l <= top; l++ {
 		rs.from[l] = db.horizon(c, l)
+		if l == model.LevelRaw {
+			rs.from[l] = db.rawComplete(c)
+		}
 	}
 	s := c.series[key]
 	if s == nil {

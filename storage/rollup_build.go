@@ -68,6 +68,9 @@ func (db *DB) rollupLocked(ctx context.Context, cutoff uint64) error {
 			}
 			for l := range w.from {
 				w.from[l] = db.horizon(c, model.Level(l))
+				if l == int(model.LevelRaw) {
+					w.from[l] = db.rawComplete(c)
+				}
 			}
 			// held lists the time ranges that hold data: raw files (one
 			// partition each) and 1h rollup files (one day each).

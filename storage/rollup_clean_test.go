@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -388,4 +389,121 @@ func TestDeleteSpanSiblings(t *testing.T) {
 			c.flush()
 		}
 	})
+}
+
+// TestRetentionLongerClaimsOnlyWhatItHolds makes a level's retention
+// longer after its older data expired: the level must not claim the time
+// it has no data for (read as "no data", or rebuilt into the coarser
+// levels as empty), and raw data must not take writes into hours whose
+// rollup rows it no longer backs (the rebuild from raw would replace the
+// rows with the new points alone). Before the fix the late write was
+// accepted ("raw longer"), and without the claims the rebuild that a
+// longer 1h retention starts emptied the 1d rows ("1h longer": [] instead
+// of 48 points).
+func TestRetentionLongerClaimsOnlyWhatItHolds(t *testing.T) {
+	day0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	const (
+		qAll  = "SELECT count(v), sum(v) FROM c"
+		qDays = "SELECT count(v) FROM c WHERE time >= '2026-01-01T00:00:00Z' AND time < '2026-01-03T00:00:00Z' GROUP BY 1d"
+	)
+	wantDays := fmt.Sprintf("[[%d 24] [%d 24]]", day0.UnixNano(), day0.Add(days(1)).UnixNano())
+	var s CollectionSettings
+	s.Retention[model.LevelRaw] = days(7)
+	s.Retention[model.Level1h] = days(3)
+	cases := []struct {
+		name   string
+		longer func(CollectionSettings) CollectionSettings
+	}{
+		{"1h longer", func(s CollectionSettings) CollectionSettings { s.Retention[model.Level1h] = 0; return s }},
+		{"1h to 400d", func(s CollectionSettings) CollectionSettings {
+			s.Retention[model.Level1h] = days(400)
+			return s
+		}},
+		{"raw longer", func(s CollectionSettings) CollectionSettings { s.Retention[model.LevelRaw] = days(60); return s }},
+		{"raw forever", func(s CollectionSettings) CollectionSettings { s.Retention[model.LevelRaw] = 0; return s }},
+		{"everything forever", func(CollectionSettings) CollectionSettings { return CollectionSettings{} }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newCleanDB(t, day0.Add(days(2)))
+			c.settings(s)
+			c.hourly("d1", day0, 48)
+			c.flush()
+			c.clk.t = day0.Add(days(20))
+			c.must(c.db.EnforceRetention(context.Background()))
+			c.settings(tc.longer(s))
+			c.crash()
+			c.flush()
+			check := func(phase string, all string) {
+				t.Helper()
+				if got := c.rows(qAll, false); got != all {
+					t.Errorf("%s: %s: got %s, want %s", phase, qAll, got, all)
+				}
+				if got := c.rows(qDays, false); got != wantDays {
+					t.Errorf("%s: %s: got %s, want %s", phase, qDays, got, wantDays)
+				}
+			}
+			check("after the change", "[[0 48 1176]]")
+			// A late write into the expired stretch is refused, also
+			// after a restart.
+			for round := range 2 {
+				err := c.db.Write(context.Background(), []model.Point{pt("c", "d1", day0.Add(90*time.Minute).UnixNano(), iv("v", 100))})
+				var re *RetentionError
+				if !errors.As(err, &re) {
+					t.Fatalf("round %d: late write into expired raw time: %v, want a RetentionError", round, err)
+				}
+				c.crash()
+			}
+			// A delete there still works on what the rollups hold.
+			c.del("d1", day0.Add(days(1)), day0.Add(days(2)-1))
+			c.flush()
+			if got, want := c.rows(qAll, false), "[[0 24 300]]"; got != want {
+				t.Errorf("after a delete: %s: got %s, want %s", qAll, got, want)
+			}
+		})
+	}
+}
+
+// TestWriteOvertakenByHorizonIsRolledUp writes a point inside the raw
+// retention and lets the horizon pass it before any flush (the clock moves
+// on, or the retention is made shorter): the rollups must still get it
+// before retention drops its raw copy, whatever runs first and across a
+// crash. Before the fix the rollup pass treated the hour as expired and
+// the point was lost (count [] instead of 1).
+func TestWriteOvertakenByHorizonIsRolledUp(t *testing.T) {
+	day0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var s CollectionSettings
+	s.Retention[model.LevelRaw] = days(7)
+	enforce := func(c *cleanDB) { c.must(c.db.EnforceRetention(context.Background())) }
+	cases := []struct {
+		name  string
+		after func(c *cleanDB) // after the horizon passed the point
+	}{
+		{"flush, then retention", func(c *cleanDB) { c.flush(); enforce(c) }},
+		{"retention first", func(c *cleanDB) { enforce(c); c.flush() }},
+		{"crash, retention", func(c *cleanDB) { c.crash(); enforce(c); c.flush() }},
+		{"crash, flush, retention", func(c *cleanDB) { c.crash(); c.flush(); enforce(c) }},
+		{"shorter retention", func(c *cleanDB) {
+			c.clk.t = day0.Add(days(6))
+			shorter := s
+			shorter.Retention[model.LevelRaw] = days(2)
+			c.settings(shorter)
+			c.flush()
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newCleanDB(t, day0.Add(days(2)))
+			c.settings(s)
+			c.hourly("d0", day0.Add(days(1)), 24) // some flushed data
+			c.flush()
+			c.hourly("d1", day0.Add(time.Hour), 1)
+			c.clk.t = day0.Add(days(20))
+			tc.after(c)
+			enforce(c)
+			if got := c.rows("SELECT count(v) FROM c WHERE device_id = 'd1'", false); got != "[[0 1]]" {
+				t.Errorf("got %s, want [[0 1]]", got)
+			}
+		})
+	}
 }

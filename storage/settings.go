@@ -52,12 +52,23 @@ type RetentionError struct {
 	Collection string
 	Time       int64
 	Retention  time.Duration
+	// Kept, when not 0, is the start of the raw data the collection still
+	// holds after its raw retention was made longer: older time has
+	// rollup rows that raw data no longer backs.
+	Kept int64
 }
 
 // Error implements error.
-func (e *RetentionError) Error() string {
-	return fmt.Sprintf("point %d: time %s is older than the raw retention of collection %q (%s)", e.Point,
-		time.Unix(0, e.Time).UTC().Format(time.RFC3339Nano), e.Collection, FormatRetention(e.Retention))
+func (e *RetentionError) Error() string { return fmt.Sprintf("point %d: %s", e.Point, e.Reason()) }
+
+// Reason says why the point was refused, without naming the point.
+func (e *RetentionError) Reason() string {
+	t := time.Unix(0, e.Time).UTC().Format(time.RFC3339Nano)
+	if e.Kept != 0 {
+		return fmt.Sprintf("time %s is older than the raw data collection %q still holds (from %s; its raw retention was made longer after older data expired)",
+			t, e.Collection, time.Unix(0, e.Kept).UTC().Format(time.RFC3339))
+	}
+	return fmt.Sprintf("time %s is older than the raw retention of collection %q (%s)", t, e.Collection, FormatRetention(e.Retention))
 }
 
 // FormatRetention writes a retention in days when it is whole days.
@@ -82,6 +93,10 @@ type settingsJSON struct {
 	// It is written in the same file, atomically, as the change that
 	// needs it, and cleared only after a rollup pass has rebuilt them.
 	Pending bool `json:"rollups_pending,omitempty"`
+	// Kept holds, by level, the start of the data the level holds whole,
+	// where a longer retention made it claim time it has no data for
+	// (rollupState.kept).
+	Kept map[string]int64 `json:"kept_from_ns,omitempty"`
 }
 
 func (db *DB) settingsPath() string { return filepath.Join(db.dir, "collections.json") }
@@ -89,7 +104,7 @@ func (db *DB) settingsPath() string { return filepath.Join(db.dir, "collections.
 // loadSettings reads collections.json, if there is one.
 func (db *DB) loadSettings() error {
 	db.settings = make(map[string]CollectionSettings)
-	db.rollPending = make(map[string]uint64)
+	db.rollState = make(map[string]*rollupState)
 	b, err := db.readFile(db.settingsPath())
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -113,98 +128,24 @@ func (db *DB) loadSettings() error {
 		if err := s.Validate(); err != nil {
 			return fmt.Errorf("read %s: collection %q: %w", db.settingsPath(), name, err)
 		}
-		if sj.Pending && !s.NoRollups {
-			db.rollPending[name] = 0
+		st := &rollupState{pending: sj.Pending && !s.NoRollups}
+		for ln, ns := range sj.Kept {
+			l, ok := model.ParseLevel(ln)
+			if !ok {
+				return fmt.Errorf("read %s: collection %q: unknown level %q", db.settingsPath(), name, ln)
+			}
+			if st.kept == nil {
+				st.kept = make(map[model.Level]int64)
+			}
+			st.kept[l] = ns
+		}
+		if !st.empty() {
+			db.rollState[name] = st
 		}
 		if s != (CollectionSettings{}) {
 			db.settings[name] = s
 		}
 	}
-	return nil
-}
-
-// resumeRollupSettings finishes, at start-up after the WAL replay, what a
-// crash may have cut short in SetSettings: it marks every bucket of the
-// collections whose rollups are not built yet dirty, and removes the
-// rollup files left behind by collections whose rollups are off (turned on
-// again later, they would count as clean). The caller has the DB to
-// itself.
-func (db *DB) resumeRollupSettings() {
-	for name := range db.rollPending {
-		db.rollPending[name] = db.rollGen
-		if c := db.colls[name]; c != nil {
-			db.markAll(c)
-		}
-	}
-	var left []*rollFile
-	for _, c := range db.colls {
-		if !c.settings.NoRollups {
-			continue
-		}
-		for _, g := range c.rollups {
-			for l := range g.files {
-				left = append(left, g.files[l]...)
-			}
-		}
-		c.rollups = nil
-	}
-	if err := db.removeRollFiles(left); err != nil {
-		db.log.Error("cannot remove the rollup files of a collection with rollups off", "err", err)
-	}
-}
-
-// needsRebuild reports whether changing a collection's settings from old
-// to s leaves buckets that no rollup file holds yet: rollups turned on, or
-// a level kept longer than before (its files for the longer stretch were
-// dropped).
-func needsRebuild(old, s CollectionSettings) bool {
-	if s.NoRollups {
-		return false
-	}
-	if old.NoRollups {
-		return true
-	}
-	for l := model.Level1h; l < model.Level1y; l++ {
-		o, n := old.Retention[l], s.Retention[l]
-		if o != 0 && (n == 0 || n > o) {
-			return true
-		}
-	}
-	return false
-}
-
-// clearPendingRollups records that the rollups of every collection marked
-// at generation cutoff or earlier are built. The caller holds flushMu and
-// has just finished a rollup pass up to cutoff.
-func (db *DB) clearPendingRollups(cutoff uint64) error {
-	db.mu.RLock()
-	var done []string
-	for name, gen := range db.rollPending {
-		if gen <= cutoff {
-			done = append(done, name)
-		}
-	}
-	settings := db.settings
-	pending := make(map[string]bool, len(db.rollPending))
-	for name, gen := range db.rollPending {
-		if gen > cutoff {
-			pending[name] = true
-		}
-	}
-	db.mu.RUnlock()
-	if len(done) == 0 {
-		return nil
-	}
-	if err := db.saveSettings(settings, pending); err != nil {
-		return err
-	}
-	db.mu.Lock()
-	for _, name := range done {
-		if db.rollPending[name] <= cutoff {
-			delete(db.rollPending, name)
-		}
-	}
-	db.mu.Unlock()
 	return nil
 }
 
@@ -259,29 +200,20 @@ func (db *DB) SetSettings(ctx context.Context, collection string, s CollectionSe
 		next[collection] = s
 	}
 	rebuild := needsRebuild(old, s)
-	pending := make(map[string]bool, len(db.rollPending)+1)
-	for name := range db.rollPending {
-		pending[name] = true
-	}
-	if rebuild {
-		pending[collection] = true
-	}
-	if s.NoRollups {
-		delete(pending, collection)
-	}
+	states := db.cloneRollStates()
+	st := states[collection].clone()
+	st.kept = db.claims(st.kept, old, s)
+	st.pending = (st.pending || rebuild) && !s.NoRollups
+	states[collection] = st
 	db.mu.Unlock()
-	if err := db.saveSettings(next, pending); err != nil {
+	if err := db.saveSettings(next, states); err != nil {
 		return err
 	}
 	var retired []*rollFile
 	db.mu.Lock()
 	db.settings = next
-	if s.NoRollups {
-		delete(db.rollPending, collection)
-	}
-	if rebuild {
-		db.rollPending[collection] = db.rollGen
-	}
+	st.gen = db.rollGen
+	db.setRollState(collection, st)
 	if c := db.colls[collection]; c != nil {
 		c.settings = s
 		switch {
@@ -298,7 +230,9 @@ func (db *DB) SetSettings(ctx context.Context, collection string, s CollectionSe
 	}
 	db.mu.Unlock()
 	errs := []error{db.removeRollFiles(retired)}
-	if err := db.enforceRetentionLocked(ctx); err != nil {
+	if err := db.rollUpBeforeExpiry(ctx); err != nil {
+		errs = append(errs, err)
+	} else if err := db.enforceRetentionLocked(ctx); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
@@ -315,23 +249,35 @@ func (db *DB) markAll(c *collection) {
 	}
 }
 
-// saveSettings writes collections.json: the settings m, and which
-// collections' rollups are pending (not built yet).
-func (db *DB) saveSettings(m map[string]CollectionSettings, pending map[string]bool) error {
+// saveSettings writes collections.json: the settings m, and the rollup
+// state of each collection.
+func (db *DB) saveSettings(m map[string]CollectionSettings, states map[string]*rollupState) error {
 	f := make(settingsFile, len(m))
-	for name := range pending {
-		if _, ok := m[name]; !ok {
-			f[name] = settingsJSON{Rollups: true, Pending: true}
+	for name, st := range states {
+		if _, ok := m[name]; !ok && !st.empty() {
+			f[name] = settingsJSON{Rollups: true}
 		}
 	}
 	for name, s := range m {
-		sj := settingsJSON{Rollups: !s.NoRollups, Pending: pending[name] && !s.NoRollups}
+		f[name] = settingsJSON{Rollups: !s.NoRollups}
+	}
+	for name, sj := range f {
+		s := m[name]
 		for l, d := range s.Retention {
 			if d != 0 {
 				if sj.Retention == nil {
 					sj.Retention = make(map[string]int64)
 				}
 				sj.Retention[model.Level(l).String()] = int64(d)
+			}
+		}
+		if st := states[name]; st != nil {
+			sj.Pending = st.pending
+			for l, t := range st.kept {
+				if sj.Kept == nil {
+					sj.Kept = make(map[string]int64)
+				}
+				sj.Kept[l.String()] = t
 			}
 		}
 		f[name] = sj
@@ -359,9 +305,22 @@ func (db *DB) removeRollFiles(files []*rollFile) error {
 
 // horizon returns the start of the oldest data level l of c keeps
 // (math.MinInt64 when it keeps everything): the start of the partition
-// holding now minus the level's retention. The caller holds mu.
+// holding now minus the level's retention, or later where a longer
+// retention made the level claim time it holds no data for
+// (rollupState.kept). The caller holds mu.
 func (db *DB) horizon(c *collection, l model.Level) int64 {
-	r := c.settings.Retention[l]
+	h := db.retentionHorizon(c.settings, l)
+	if st := db.rollState[c.name]; st != nil {
+		if k, ok := st.kept[l]; ok {
+			h = max(h, k)
+		}
+	}
+	return h
+}
+
+// retentionHorizon is the horizon of level l that settings s give now.
+func (db *DB) retentionHorizon(s CollectionSettings, l model.Level) int64 {
+	r := s.Retention[l]
 	if r <= 0 {
 		return math.MinInt64
 	}
@@ -383,6 +342,7 @@ func (db *DB) enforceRetentionLocked(ctx context.Context) error {
 	for _, c := range db.colls {
 		rawFrom := db.horizon(c, model.LevelRaw)
 		if rawFrom != math.MinInt64 {
+			db.setRawDropped(c.name, rawFrom)
 			gone := make(map[*dataFile]bool)
 			for _, s := range c.series {
 				s.files = slices.DeleteFunc(s.files, func(fs fileSeries) bool {
@@ -438,6 +398,9 @@ func (db *DB) EnforceRetention(ctx context.Context) error {
 	defer db.flushMu.Unlock()
 	if db.shut {
 		return ErrClosed
+	}
+	if err := db.rollUpBeforeExpiry(ctx); err != nil {
+		return err
 	}
 	return db.enforceRetentionLocked(ctx)
 }

@@ -507,3 +507,39 @@ func TestWriteOvertakenByHorizonIsRolledUp(t *testing.T) {
 		})
 	}
 }
+
+// TestRollupsOffOnAfterLongerRetention turns rollups off and on again after
+// raw retention was made longer over expired data: with rollups off nothing
+// refuses writes into the longer stretch, and once they are on again the
+// rebuild must take those points from raw data (no rollup row is left to
+// protect there). Found by TestRollupCleanInvariantRandom (seed 311);
+// before the fix GROUP BY 1d over that day was [] while levels=raw had 1
+// point.
+func TestRollupsOffOnAfterLongerRetention(t *testing.T) {
+	day0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var s CollectionSettings
+	s.Retention[model.LevelRaw] = days(7)
+	c := newCleanDB(t, day0.Add(days(2)))
+	c.settings(s)
+	c.hourly("d1", day0, 48)
+	c.flush()
+	c.clk.t = day0.Add(days(20))
+	c.must(c.db.EnforceRetention(context.Background()))
+	longer := s
+	longer.Retention[model.LevelRaw] = days(60)
+	c.settings(longer)
+	off := longer
+	off.NoRollups = true
+	c.settings(off)
+	c.hourly("d2", day0.Add(days(10)), 1)
+	c.settings(longer)
+	c.flush()
+	for _, q := range []string{
+		"SELECT count(v) FROM c WHERE device_id = 'd2'",
+		"SELECT count(v) FROM c WHERE time >= '2026-01-11T00:00:00Z' AND time < '2026-01-12T00:00:00Z' GROUP BY 1d",
+	} {
+		if got, raw := c.rows(q, false), c.rows(q, true); got != raw || got == "[]" {
+			t.Errorf("%s: got %s, raw %s", q, got, raw)
+		}
+	}
+}

@@ -214,6 +214,11 @@ func (db *DB) SetSettings(ctx context.Context, collection string, s CollectionSe
 	db.settings = next
 	st.gen = db.rollGen
 	db.setRollState(collection, st)
+	if s.NoRollups != old.NoRollups {
+		// No rollup rows are left to protect: what raw data holds is
+		// all there is (rollup_state.go, rawComplete).
+		delete(db.rawDropped, collection)
+	}
 	if c := db.colls[collection]; c != nil {
 		c.settings = s
 		switch {

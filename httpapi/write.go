@@ -307,7 +307,11 @@ func (s *server) tooOld(points []model.Point, lines []int, re *storage.Retention
 		return 0
 	}
 	reason := tooOldReason
-	bad := []badLine{{Line: line(re.Point), Reason: re.Reason()}}
+	first := re.Reason() // a longer raw retention's kept start
+	if re.Kept == 0 {
+		first = reason(re.Time, re.Collection, re.Retention)
+	}
+	bad := []badLine{{Line: line(re.Point), Reason: first}}
 	if re.Point < 0 || re.Point >= len(points) {
 		return bad
 	}

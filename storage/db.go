@@ -426,19 +426,29 @@ func (db *DB) writeFileSync(path string, b []byte) error {
 
 // walk calls fn for every file below dir.
 func (db *DB) walk(dir string, fn func(path string) error) error {
+	return db.walkEntries(dir, func(path string, e os.DirEntry) (bool, error) {
+		if e.IsDir() && !strings.HasSuffix(e.Name(), ".col") {
+			return true, nil
+		}
+		return false, fn(path)
+	})
+}
+
+// walkEntries calls fn for every entry below dir, depth first, in name
+// order; it goes into a directory when fn says so.
+func (db *DB) walkEntries(dir string, fn func(path string, e os.DirEntry) (descend bool, err error)) error {
 	entries, err := db.fs.ReadDir(dir)
 	if err != nil {
 		return err
 	}
 	for _, e := range entries {
 		path := filepath.Join(dir, e.Name())
-		switch {
-		case e.IsDir():
-			if err := db.walk(path, fn); err != nil {
-				return err
-			}
-		default:
-			if err := fn(path); err != nil {
+		descend, err := fn(path, e)
+		if err != nil {
+			return err
+		}
+		if descend && e.IsDir() {
+			if err := db.walkEntries(path, fn); err != nil {
 				return err
 			}
 		}
@@ -449,20 +459,44 @@ func (db *DB) walk(dir string, fn func(path string) error) error {
 // loadFiles opens every colstore file below the data directory.
 func (db *DB) loadFiles() error {
 	var paths []string
-	err := db.walk(filepath.Join(db.dir, collectionsDir), func(path string) error {
+	var wrong []wrongEntry
+	root := filepath.Join(db.dir, collectionsDir)
+	err := db.walkEntries(root, func(path string, e os.DirEntry) (bool, error) {
+		// An entry of the wrong kind where the engine keeps its own
+		// (a directory or pipe for a file, a file for a directory) is
+		// data just as missing as a damaged file's: skipping it would
+		// answer "no data", opening a pipe would block.
+		why, err := db.wrongKind(root, path, e)
+		if err != nil {
+			return false, err
+		}
+		if why != "" {
+			wrong = append(wrong, wrongEntry{path, why})
+			return false, nil
+		}
+		if e.IsDir() {
+			return true, nil
+		}
 		switch {
 		case strings.HasSuffix(path, ".col.tmp"):
 			// A flush or compaction that crashed before its rename;
 			// the WAL or the inputs still hold the data.
 			db.log.Warn("removing unfinished colstore file", "path", path)
-			return db.fs.Remove(path)
+			return false, db.fs.Remove(path)
 		case strings.HasSuffix(path, ".col"):
 			paths = append(paths, path)
 		}
-		return nil
+		return false, nil
 	})
 	if err != nil {
 		return fmt.Errorf("scan data dir: %w", err)
+	}
+	for _, w := range wrong {
+		dst, err := db.quarantineFile(w.path, errors.New(w.why))
+		if err != nil {
+			return fmt.Errorf("open colstore file: %w", err)
+		}
+		db.addQuarantined(dst, w.why)
 	}
 	var files []*dataFile
 	var rolls []*rollFile

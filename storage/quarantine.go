@@ -24,7 +24,11 @@ import (
 // node starts without it. Every file found below quarantine/ at Open is
 // reported by Quarantined, so the state survives restarts; the operator
 // ends it by deleting the file (accepting the loss) or by putting a good
-// copy back (docs/operations.md, "Damaged files").
+// copy back (docs/operations.md, "Damaged files"). An entry of the wrong
+// kind under one of the engine's names (wrongKind: a directory or a pipe
+// named "*.col", a file where a collection, group or rollup directory
+// belongs) is quarantined the same way: its data is as missing as a
+// damaged file's, and skipping it would answer "no data".
 //
 // A raw file's data cannot be guessed: every read of its collection that
 // overlaps the partition it covered fails with a *QuarantineError naming
@@ -154,6 +158,15 @@ func (db *DB) addQuarantined(path, reason string) {
 	parts := strings.Split(filepath.ToSlash(rel), "/")
 	if len(parts) >= 3 && parts[1] == collectionsDir {
 		q.dir = parts[2]
+		if len(parts) == 3 {
+			// A collection's whole entry (wrongKind), perhaps with the
+			// ".N" quarantineFile adds to a name already taken.
+			if i := strings.LastIndexByte(q.dir, '.'); i > 0 {
+				if _, err := strconv.Atoi(q.dir[i+1:]); err == nil {
+					q.dir = q.dir[:i]
+				}
+			}
+		}
 		q.Collection = q.dir
 		if name, ok := parseCollDirName(q.dir); ok {
 			q.Collection = name
@@ -168,7 +181,10 @@ func (db *DB) addQuarantined(path, reason string) {
 	if filepath.Ext(path) == ".col" {
 		orig = path
 	}
-	if l, part, ok := parseRollupPath(orig); ok {
+	if l, ok := rollupDirLevel(strings.TrimSuffix(filepath.Base(orig), filepath.Ext(orig))); ok && len(parts) == 5 {
+		// A whole rollup level's directory (wrongKind).
+		q.level = l
+	} else if l, part, ok := parseRollupPath(orig); ok {
 		q.level = l
 		if l != model.Level1y { // the 1y level's one file covers everything
 			q.From, q.To = part, partEnd(l, part)
@@ -328,4 +344,83 @@ func (db *DB) checkQuarantine(collection string, min, max int64) error {
 		return &QuarantineError{Collection: collection, File: q.QuarantinedFile}
 	}
 	return nil
+}
+
+// wrongEntry is an entry below collections/ of the wrong kind, and why.
+type wrongEntry struct{ path, why string }
+
+// wrongKind says why the entry e at path below root (collections/) is not
+// of the kind the engine keeps under its name, or "" when it is, or the
+// name is not one of the engine's. A "*.col" name must be a regular file;
+// a collection's directory (collDirName), "group_NNNN" in it and
+// "rollup_L" in a group must be directories. Symbolic links count as what
+// they point to; one that points nowhere is wrong.
+func (db *DB) wrongKind(root, path string, e os.DirEntry) (string, error) {
+	rel, err := filepath.Rel(root, path)
+	if err != nil {
+		return "", nil
+	}
+	name := e.Name()
+	depth := strings.Count(filepath.ToSlash(rel), "/") + 1
+	wantDir := false
+	switch {
+	case strings.HasSuffix(name, ".col"):
+	case depth == 1 && isCollDirName(name),
+		depth == 2 && strings.HasPrefix(name, "group_"),
+		depth == 3 && strings.HasPrefix(name, "rollup_"):
+		wantDir = true
+	default:
+		return "", nil
+	}
+	mode := e.Type()
+	if mode&os.ModeSymlink != 0 {
+		st, err := db.fs.Stat(path)
+		if errors.Is(err, os.ErrNotExist) {
+			return "symbolic link to nothing where the engine keeps a " + kindName(wantDir), nil
+		}
+		if err != nil {
+			return "", err
+		}
+		mode = st.Mode().Type()
+	}
+	switch {
+	case wantDir && !mode.IsDir():
+		return kindName(false) + " where the engine keeps a directory", nil
+	case !wantDir && !mode.IsRegular():
+		if mode.IsDir() {
+			return "directory where the engine keeps a file", nil
+		}
+		return "special file (" + mode.String() + ") where the engine keeps a file", nil
+	}
+	return "", nil
+}
+
+func kindName(dir bool) string {
+	if dir {
+		return "directory"
+	}
+	return "file"
+}
+
+// isCollDirName reports whether d is a name collDirName makes.
+func isCollDirName(d string) bool {
+	if _, ok := parseCollDirName(d); ok {
+		return true
+	}
+	return strings.Contains(d, "~~")
+}
+
+// rollupDirLevel returns the level of a rollup directory's name
+// ("rollup_1h").
+func rollupDirLevel(name string) (model.Level, bool) {
+	n, ok := strings.CutPrefix(name, "rollup_")
+	if !ok {
+		return 0, false
+	}
+	for i, ln := range levelNamesForDirs {
+		if i > 0 && ln == n {
+			return model.Level(i), true
+		}
+	}
+	return 0, false
 }

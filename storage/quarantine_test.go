@@ -101,6 +101,12 @@ func TestDamagedRawFileIsQuarantined(t *testing.T) {
 				t.Fatal(err)
 			}
 		}},
+		// Not damaged bytes but the wrong kind of entry where the file
+		// was: the data is just as missing, and must not read as "no
+		// data" (it was silently skipped before).
+		{name: "replaced by a directory", damage: func(t *testing.T, p string) { replaceWith(t, p, "dir") }},
+		{name: "replaced by a named pipe", damage: func(t *testing.T, p string) { replaceWith(t, p, "fifo") }},
+		{name: "replaced by a dangling symlink", damage: func(t *testing.T, p string) { replaceWith(t, p, "dangling") }},
 		{name: "EIO reading it", fs: func(p string) vfs.FS {
 			fs := errorfs.New(vfs.Default)
 			fs.Inject(errorfs.Rule{Op: errorfs.OpRead, Path: filepath.Base(p), Err: syscall.EIO})
@@ -129,10 +135,10 @@ func TestDamagedRawFileIsQuarantined(t *testing.T) {
 				t.Fatalf("Open with a damaged file: %v", err)
 			}
 			moved := filepath.Join(dir, quarantineDir, rel)
-			if _, err := os.Stat(moved); err != nil {
+			if _, err := os.Lstat(moved); err != nil {
 				t.Fatalf("damaged file not in quarantine: %v", err)
 			}
-			if _, err := os.Stat(victim); !errors.Is(err, os.ErrNotExist) {
+			if _, err := os.Lstat(victim); !errors.Is(err, os.ErrNotExist) {
 				t.Fatalf("damaged file still in place: %v", err)
 			}
 			checkQuarantined(t, db, day0, filepath.ToSlash(filepath.Join(quarantineDir, rel)), false)

@@ -119,6 +119,9 @@ type server struct {
 	// bodyTimeout is the deadline of a body (0: none).
 	budget      *bodyBudget
 	bodyTimeout time.Duration
+	// decodes bounds the estimated memory of decoded write bodies
+	// (decodegate.go).
+	decodes *decodeGate
 	// origins decides which hosts and origins a request may come from.
 	origins *originPolicy
 	// settingsMu serialises the read-modify-write of collection settings.
@@ -153,6 +156,7 @@ func newServer(store Store, opts Options) *server {
 	if s.budget.max == 0 {
 		s.budget.max = max(DefaultMaxInflightBodyBytes, 2*s.limit)
 	}
+	s.decodes = &decodeGate{max: s.budget.max}
 	switch {
 	case opts.BodyTimeout == 0:
 		s.bodyTimeout = DefaultBodyTimeout

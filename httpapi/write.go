@@ -89,6 +89,15 @@ func (s *server) write(w http.ResponseWriter, r *http.Request, ep writeEndpoint)
 		bad    []badLine
 	)
 	jsonBody := ep.json && isJSON(r.Header.Get("Content-Type"))
+	// The points stay in memory until stored: take their share of the
+	// decode gate first (decodegate.go).
+	release, err := s.decodes.acquire(ctx, decodeEstimate(body, jsonBody))
+	if err != nil {
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
+		fail(http.StatusServiceUnavailable, "write: waiting to decode the body: "+err.Error())
+		return
+	}
+	defer release()
 	// Type clashes and other refusals are found while decoding, so that
 	// they are reported with the syntax errors (see writeChecks).
 	checks := newWriteChecks(s.store, now)

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net"
+	"net/http"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -75,4 +76,33 @@ type limitedConn struct {
 func (c *limitedConn) Close() error {
 	c.once.Do(func() { c.l.open.Add(-1) })
 	return c.Conn.Close()
+}
+
+// limitRequests bounds the requests h handles at once to n (n <= 0: no
+// limit). One HTTP/2 connection multiplexes many streams, so the bound on
+// connections alone does not bound the requests held; a request over
+// this one answers 503 with Retry-After at once, without its body being
+// read.
+func limitRequests(h http.Handler, n int) http.Handler {
+	if n <= 0 {
+		return h
+	}
+	var inflight atomic.Int64
+	msg := []byte(`{"error":"too many requests in flight (` + strconv.Itoa(n) + `, http.max_connections); retry later"}`)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if inflight.Add(1) > int64(n) {
+			inflight.Add(-1)
+			w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
+			if r.ProtoMajor == 1 {
+				// Its body is not read. (HTTP/2 resets the stream
+				// instead; "Connection: close" would end all the
+				// connection's streams.)
+				w.Header().Set("Connection", "close")
+			}
+			writeJSON(w, http.StatusServiceUnavailable, msg)
+			return
+		}
+		defer inflight.Add(-1)
+		h.ServeHTTP(w, r)
+	})
 }

@@ -77,13 +77,18 @@ type ServerConfig struct {
 	// request line and headers; the header list of an HTTP/2 stream).
 	// 0 means DefaultMaxHeaderBytes.
 	MaxHeaderBytes int
+	// MaxRequests bounds the requests being handled at once, HTTP/2
+	// streams included. 0 means DefaultMaxConnections; negative, no
+	// limit.
+	MaxRequests int
 	// ErrorLog receives the server's connection errors; nil means the log
 	// package's standard logger.
 	ErrorLog *log.Logger
 }
 
 // NewServer returns the http.Server that serves h in production: HTTP/1.1
-// and unencrypted HTTP/2 (h2c) on one port, with the limits of cfg. It sets
+// and unencrypted HTTP/2 (h2c) on one port, with the limits of cfg, at most
+// cfg.MaxRequests requests (HTTP/2 streams included) handled at once. It sets
 // no ReadTimeout or WriteTimeout, so long queries and streamed answers are
 // not cut; request bodies get their deadline from the handler
 // (Options.BodyTimeout).
@@ -97,8 +102,14 @@ func NewServer(h http.Handler, cfg ServerConfig) *http.Server {
 	if cfg.MaxHeaderBytes <= 0 {
 		cfg.MaxHeaderBytes = DefaultMaxHeaderBytes
 	}
+	if cfg.MaxRequests == 0 {
+		cfg.MaxRequests = DefaultMaxConnections
+	}
+	if h == nil {
+		h = http.DefaultServeMux
+	}
 	srv := &http.Server{
-		Handler:           h,
+		Handler:           limitRequests(h, cfg.MaxRequests),
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		IdleTimeout:       cfg.IdleTimeout,
 		MaxHeaderBytes:    cfg.MaxHeaderBytes,

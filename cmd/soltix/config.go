@@ -341,6 +341,7 @@ func (c *Config) serverConfig(log *slog.Logger) httpapi.ServerConfig {
 		ReadHeaderTimeout: time.Duration(c.HTTP.ReadHeaderTimeout),
 		IdleTimeout:       time.Duration(c.HTTP.IdleTimeout),
 		MaxHeaderBytes:    c.HTTP.MaxHeaderBytes,
+		MaxRequests:       c.HTTP.MaxConnections,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 }

@@ -120,35 +120,47 @@ func (s *server) influxQuery(w http.ResponseWriter, r *http.Request) {
 const errInfluxUnsupported = "/query answers only SHOW DATABASES, CREATE DATABASE and DROP DATABASE; " +
 	"the InfluxQL endpoint is not there yet (issue 16): send queries to /api/v1/query (docs/query.md)"
 
-// parseInfluxStatements parses the ;-separated statements of q.
+// maxInfluxStatementTokens bounds the tokens of one statement: the longest
+// database statement (CREATE DATABASE with every WITH clause) has 14.
+const maxInfluxStatementTokens = 32
+
+// parseInfluxStatements parses the ;-separated statements of q. It reads
+// tokens one statement at a time and stops at the first error, so what it
+// holds is bounded by maxInfluxStatements and maxInfluxStatementTokens,
+// not by the length of q.
 func parseInfluxStatements(q string) ([]influxStmt, error) {
-	toks, err := influxTokens(q)
-	if err != nil {
-		return nil, err
-	}
+	tz := influxTokenizer{q: q}
 	var stmts []influxStmt
-	for len(toks) > 0 {
-		end := 0
-		for end < len(toks) && toks[end].text != ";" {
-			end++
-		}
-		st := toks[:end]
-		if end < len(toks) {
-			toks = toks[end+1:]
-		} else {
-			toks = nil
-		}
-		if len(st) == 0 {
-			continue
-		}
-		if len(stmts) == maxInfluxStatements {
-			return nil, fmt.Errorf("more than %d statements in one request", maxInfluxStatements)
-		}
-		s, err := parseInfluxStatement(st)
+	st := make([]influxToken, 0, 8)
+	for {
+		tok, ok, err := tz.next()
 		if err != nil {
 			return nil, err
 		}
-		stmts = append(stmts, s)
+		if ok && tok.text != ";" || ok && tok.quoted != 0 {
+			if len(st) == maxInfluxStatementTokens {
+				if _, err := parseInfluxStatement(st); err != nil && err.Error() == errInfluxUnsupported {
+					return nil, err
+				}
+				return nil, fmt.Errorf("statement %d is too long: more than %d words", len(stmts)+1, maxInfluxStatementTokens)
+			}
+			st = append(st, tok)
+			continue
+		}
+		if len(st) > 0 {
+			if len(stmts) == maxInfluxStatements {
+				return nil, fmt.Errorf("more than %d statements in one request", maxInfluxStatements)
+			}
+			s, err := parseInfluxStatement(st)
+			if err != nil {
+				return nil, err
+			}
+			stmts = append(stmts, s)
+			st = st[:0]
+		}
+		if !ok {
+			break
+		}
 	}
 	if len(stmts) == 0 {
 		return nil, errors.New(`missing required parameter "q"`)
@@ -207,15 +219,22 @@ func (t influxToken) ident() bool {
 	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }
 
-// influxTokens splits q into tokens. Quoted tokens end at the next
-// unescaped quote; \ escapes the next byte inside them.
-func influxTokens(q string) ([]influxToken, error) {
-	var toks []influxToken
-	for i := 0; i < len(q); {
+// influxTokenizer splits q into tokens, one at a time. Quoted tokens end
+// at the next unescaped quote; \\ escapes the next byte inside them.
+type influxTokenizer struct {
+	q string
+	i int
+}
+
+// next returns the next token, or ok false at the end of q.
+func (tz *influxTokenizer) next() (tok influxToken, ok bool, err error) {
+	q := tz.q
+	for tz.i < len(q) {
+		i := tz.i
 		c := q[i]
 		switch {
 		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
-			i++
+			tz.i++
 		case c == '"' || c == '\'':
 			var sb strings.Builder
 			j := i + 1
@@ -226,23 +245,23 @@ func influxTokens(q string) ([]influxToken, error) {
 				sb.WriteByte(q[j])
 			}
 			if j >= len(q) {
-				return nil, fmt.Errorf("unterminated quoted name at byte %d", i+1)
+				return influxToken{}, false, fmt.Errorf("unterminated quoted name at byte %d", i+1)
 			}
-			toks = append(toks, influxToken{text: sb.String(), quoted: c})
-			i = j + 1
+			tz.i = j + 1
+			return influxToken{text: sb.String(), quoted: c}, true, nil
 		case isInfluxWordByte(c):
 			j := i
 			for j < len(q) && isInfluxWordByte(q[j]) {
 				j++
 			}
-			toks = append(toks, influxToken{text: q[i:j]})
-			i = j
+			tz.i = j
+			return influxToken{text: q[i:j]}, true, nil
 		default:
-			toks = append(toks, influxToken{text: q[i : i+1]})
-			i++
+			tz.i++
+			return influxToken{text: q[i : i+1]}, true, nil
 		}
 	}
-	return toks, nil
+	return influxToken{}, false, nil
 }
 
 func isInfluxWordByte(c byte) bool {

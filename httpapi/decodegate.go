@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"context"
+	"net/http"
 	"sync"
 	"unsafe"
 
@@ -18,7 +19,9 @@ import (
 // points are stored. A write whose turn has not come waits for it, in
 // arrival order, rather than failing (its body is already in and counted);
 // one estimated over the whole gate takes the whole gate, so it decodes
-// alone. Small writes, the common case, never wait for each other.
+// alone. Small writes, the common case, never wait for each other. The
+// JSON bodies of the Grafana endpoints take their share the same way
+// (holdDecode), until their handler returns.
 
 // decodeGate is a weighted semaphore of bytes with first-come,
 // first-served waiting. It is safe for concurrent use.
@@ -99,6 +102,24 @@ func (g *decodeGate) waiting() int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return len(g.waiters)
+}
+
+// holdDecode takes n bytes of the decode gate for r until its handler
+// returns (the request's body hold gives them back). A request without a
+// guarded body decodes without the gate.
+func (s *server) holdDecode(r *http.Request, n int64) error {
+	h := bodyHoldOf(r)
+	if h == nil {
+		return nil
+	}
+	release, err := s.decodes.acquire(r.Context(), n)
+	if err != nil {
+		return err
+	}
+	h.mu.Lock()
+	h.after = append(h.after, release)
+	h.mu.Unlock()
+	return nil
 }
 
 // decodesWaiting returns how many requests wait for their turn to decode

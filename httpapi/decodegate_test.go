@@ -179,3 +179,84 @@ func TestDecodeGate(t *testing.T) {
 		t.Errorf("after every release used %d, waiting %d; want 0, 0", g.used, g.waiting())
 	}
 }
+
+// TestGrafanaBodiesTakeTheDecodeGate: a Grafana request's JSON body is
+// decoded into values that live until its handler returns (four 48 MB
+// bodies of targets took the binary to 1.1 GB), so it takes its share of
+// the decode gate like a write and waits while the gate is full.
+func TestGrafanaBodiesTakeTheDecodeGate(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	st := &blockingStore{fakeStore: &fakeStore{}, release: make(chan struct{})}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newServer(st, Options{Now: func() time.Time { return testNow }, Listen: ln.Addr().String(),
+		MaxBodyBytes: 1 << 20, MaxInflightBodyBytes: 4 << 20})
+	srv := NewServer(s.mux, ServerConfig{})
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+	url := "http://" + ln.Addr().String()
+
+	// A write estimated over the whole gate holds it while stored.
+	var lp strings.Builder
+	for i := 0; lp.Len() < 900<<10; i++ {
+		fmt.Fprintf(&lp, "c v=%d %d\n", i, i+1)
+	}
+	writeDone := make(chan int, 1)
+	go func() {
+		resp, err := http.Post(url+"/api/v1/write", "text/plain", strings.NewReader(lp.String()))
+		if err != nil {
+			writeDone <- 0
+			return
+		}
+		resp.Body.Close()
+		writeDone <- resp.StatusCode
+	}()
+	waitFor(ctx, t, "the write to hold the gate", func() bool { held, _ := st.counts(); return held == 1 })
+
+	body := `{"targets":[` + strings.Repeat(`{"target":"SELECT count(v) FROM c","refId":"A"},`, 100) + `{"target":"x","refId":"B"}]}`
+	answered := make(chan string, 1)
+	go func() {
+		resp, err := http.Post(url+"/grafana/query", "application/json", strings.NewReader(body))
+		if err != nil {
+			answered <- err.Error()
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		answered <- fmt.Sprintf("%d %.100s", resp.StatusCode, b)
+	}()
+	var early string
+	waitFor(ctx, t, "the Grafana request to wait or be answered", func() bool {
+		select {
+		case early = <-answered:
+			return true
+		default:
+			return s.decodesWaiting() == 1
+		}
+	})
+	if early != "" {
+		t.Errorf("Grafana request decoded while the gate was full: answered %s, want it to wait", early)
+	}
+	close(st.release)
+	if code := <-writeDone; code != http.StatusNoContent {
+		t.Errorf("write: %d, want 204", code)
+	}
+	if early == "" {
+		select {
+		case a := <-answered:
+			if strings.HasPrefix(a, "503") || !strings.HasPrefix(a, "2") && !strings.HasPrefix(a, "4") {
+				t.Errorf("Grafana request after its turn: %s", a)
+			}
+		case <-ctx.Done():
+			t.Fatal(ctx.Err())
+		}
+	}
+	waitFor(ctx, t, "the gate to be given back", func() bool {
+		s.decodes.mu.Lock()
+		defer s.decodes.mu.Unlock()
+		return s.decodes.used == 0
+	})
+}

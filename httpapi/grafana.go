@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/go-chi/chi/v5"
@@ -59,6 +60,13 @@ func (s *server) readGrafanaBody(w http.ResponseWriter, r *http.Request, v any) 
 	}
 	if strings.TrimSpace(string(body)) == "" {
 		return true
+	}
+	// What the body decodes to lives until the handler returns: take its
+	// share of the decode gate until then (decodegate.go).
+	if err := s.holdDecode(r, decodeEstimate(body, true)); err != nil {
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
+		writeGrafanaError(w, http.StatusServiceUnavailable, "waiting to decode the body: "+err.Error())
+		return false
 	}
 	if err := json.Unmarshal(body, v); err != nil {
 		writeGrafanaError(w, http.StatusBadRequest, "bad request body: "+err.Error())

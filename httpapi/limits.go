@@ -160,7 +160,8 @@ type bodyHold struct {
 	budget  *bodyBudget
 	mu      sync.Mutex
 	held    int64
-	refused bool // the budget could not cover it once
+	refused bool     // the budget could not cover it once
+	after   []func() // run by release: other shares held until the handler returns
 }
 
 // ensure makes the share at least n bytes, taking it in whole chunks. It
@@ -188,9 +189,14 @@ func (h *bodyHold) wasRefused() bool {
 
 func (h *bodyHold) release() {
 	h.mu.Lock()
-	defer h.mu.Unlock()
+	after := h.after
+	h.after = nil
 	h.budget.give(h.held)
 	h.held = 0
+	h.mu.Unlock()
+	for _, f := range after {
+		f()
+	}
 }
 
 // inflightError is the error of a body read that would take the bodies in

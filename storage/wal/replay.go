@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 
 	"github.com/soltixdb/soltix/storage/vfs"
 )
@@ -160,7 +159,10 @@ func (r *replayer) segment(w *WAL, seg uint64, last bool, fn func(uint64, []byte
 	if dmg.record {
 		// Damage is a torn tail only if no intact record follows it: a
 		// crash while appending leaves nothing valid behind the damage.
-		at, n, err := scanValid(f, off+1, size, true)
+		at, n, _, err := scanValid(f, off+1, size, true)
+		if errors.Is(err, errScanBudget) {
+			return false, &CorruptionError{Segment: seg, Offset: off, Err: fmt.Errorf("%w, and %v", dmg.err, err)}
+		}
 		if err != nil {
 			return false, fmt.Errorf("read segment %d: %w", seg, err)
 		}
@@ -251,174 +253,6 @@ func (r *replayer) read(f vfs.File, seg uint64, fn func(uint64, []byte) error) (
 	return off, size, nil, nil
 }
 
-// scanValid looks for intact records in f between from and size: a record
-// header at any byte offset whose length fits, that is followed by what can
-// follow a record (plausibleNext), and whose checksum matches its payload.
-// With first it stops at the first one; otherwise it also counts the intact
-// records that follow it, header to header. It returns the offset of the
-// first and how many it found.
-//
-// Checksumming every candidate's payload would cost the square of the bytes
-// scanned; instead the checksum of any stretch is derived from running
-// checksums of the whole scanned range (see substringCRC), so the scan is
-// linear apart from sorting the candidates' ends.
-func scanValid(f vfs.File, from, size int64, first bool) (at int64, n int, err error) {
-	if from >= size {
-		return 0, 0, nil
-	}
-	buf := make([]byte, size-from)
-	if _, err := f.ReadAt(buf, from); err != nil && !errors.Is(err, io.EOF) {
-		return 0, 0, err
-	}
-	var cands []int
-	for p := 0; p+recordHeaderSize <= len(buf); p++ {
-		length := int64(binary.LittleEndian.Uint32(buf[p:]))
-		end := int64(p) + recordHeaderSize + length
-		if length == 0 || length > MaxRecordSize || end > int64(len(buf)) || !plausibleNext(buf[end:]) {
-			continue
-		}
-		cands = append(cands, p)
-	}
-	if len(cands) == 0 {
-		return 0, 0, nil
-	}
-	crcs := newRunningCRCs(buf, cands)
-	for _, p := range cands {
-		start := p + recordHeaderSize
-		end := start + int(binary.LittleEndian.Uint32(buf[p:]))
-		if crcs.substring(start, end) != binary.LittleEndian.Uint32(buf[p+4:]) {
-			continue
-		}
-		at = from + int64(p)
-		if first {
-			return at, 1, nil
-		}
-		for q := p; q+recordHeaderSize <= len(buf); {
-			length := int(binary.LittleEndian.Uint32(buf[q:]))
-			if length == 0 || length > len(buf)-q-recordHeaderSize {
-				break
-			}
-			payload := buf[q+recordHeaderSize : q+recordHeaderSize+length]
-			if crc32.Checksum(payload, castagnoli) == binary.LittleEndian.Uint32(buf[q+4:]) {
-				n++
-			}
-			q += recordHeaderSize + length
-		}
-		return at, n, nil
-	}
-	return 0, 0, nil
-}
-
-// plausibleNext reports whether next, the bytes after a candidate record,
-// can follow an intact record: nothing, a header cut short, a zero-filled
-// tail, or a header whose length is allowed (it may run past the end: a torn
-// record).
-func plausibleNext(next []byte) bool {
-	if len(next) < recordHeaderSize {
-		return true
-	}
-	n := binary.LittleEndian.Uint32(next)
-	return n >= 1 && n <= MaxRecordSize || n == 0 && binary.LittleEndian.Uint32(next[4:]) == 0
-}
-
-// runningCRCs holds the raw CRC-32C register (started at 0, no final xor)
-// after the first i bytes of a buffer, for the offsets i that candidates
-// need.
-type runningCRCs struct {
-	at     []int    // sorted offsets
-	reg    []uint32 // register after buf[:at[k]]
-	shifts map[int]uint32
-}
-
-// newRunningCRCs computes, in one pass over buf, the registers at the start
-// and end of the payload of every candidate header in cands.
-func newRunningCRCs(buf []byte, cands []int) *runningCRCs {
-	at := make([]int, 0, 2*len(cands))
-	for _, p := range cands {
-		start := p + recordHeaderSize
-		at = append(at, start, start+int(binary.LittleEndian.Uint32(buf[p:])))
-	}
-	slices.Sort(at)
-	at = slices.Compact(at)
-	r := &runningCRCs{at: at, reg: make([]uint32, len(at)), shifts: make(map[int]uint32)}
-	var reg uint32
-	i := 0
-	for k, off := range at {
-		for ; i < off; i++ {
-			reg = castagnoli[byte(reg)^buf[i]] ^ reg>>8
-		}
-		r.reg[k] = reg
-	}
-	return r
-}
-
-// substring returns the CRC-32C of buf[start:end]. The register is linear:
-// after bytes d following register x it is zeros(x, len(d)) xor raw(d), so
-// raw(buf[start:end]) = reg(end) xor zeros(reg(start), end-start), and the
-// checksum, which starts from all ones and inverts at the end, follows.
-func (r *runningCRCs) substring(start, end int) uint32 {
-	rs := r.reg[r.index(start)]
-	re := r.reg[r.index(end)]
-	return ^(re ^ r.crcZeros(^uint32(0)^rs, end-start))
-}
-
-func (r *runningCRCs) index(off int) int {
-	k, _ := slices.BinarySearch(r.at, off)
-	return k
-}
-
-// multModP returns a×b modulo the CRC-32C polynomial, both in the CRC's
-// reflected bit order (bit 31 is x^0).
-func multModP(a, b uint32) uint32 {
-	var p uint32
-	for m := uint32(1) << 31; m != 0; m >>= 1 {
-		if a&m != 0 {
-			p ^= b
-			if a&(m-1) == 0 {
-				break
-			}
-		}
-		if b&1 != 0 {
-			b = b>>1 ^ crc32.Castagnoli
-		} else {
-			b >>= 1
-		}
-	}
-	return p
-}
-
-// x2k[k] is x^(2^k) modulo the CRC-32C polynomial.
-var x2k = func() (t [32]uint32) {
-	t[0] = 1 << 30 // x^1
-	for k := 1; k < len(t); k++ {
-		t[k] = multModP(t[k-1], t[k-1])
-	}
-	return t
-}()
-
-// zeroShift returns x^(8n) modulo the polynomial: multiplying a register by
-// it advances the register over n zero bytes.
-func zeroShift(n int) uint32 {
-	p := uint32(1) << 31 // x^0
-	for k := 3; n != 0; k, n = k+1, n>>1 {
-		if n&1 != 0 {
-			p = multModP(x2k[k&31], p)
-		}
-	}
-	return p
-}
-
-// crcZeros returns register reg advanced over n zero bytes; shifts caches
-// zeroShift by n, as candidates often share lengths.
-func (r *runningCRCs) crcZeros(reg uint32, n int) uint32 {
-	sh, ok := r.shifts[n]
-	if !ok {
-		sh = zeroShift(n)
-		r.shifts[n] = sh
-	}
-	return multModP(sh, reg)
-}
-
 // truncateAt applies RecoverTruncate to the corruption ce: it cuts segment
 // ce.Segment at ce.Offset (removing it if the offset is 0) and removes the
 // later segments, then logs at error level what was dropped. removed says
@@ -432,7 +266,10 @@ func (r *replayer) truncateAt(w *WAL, ce *CorruptionError, later []uint64) (remo
 	fi, err := f.Stat()
 	var records int
 	if err == nil {
-		_, records, err = scanValid(f, ce.Offset+1, fi.Size(), false)
+		_, records, _, err = scanValid(f, ce.Offset+1, fi.Size(), false)
+		if errors.Is(err, errScanBudget) {
+			records, err = -1, nil // unknown
+		}
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
@@ -451,6 +288,7 @@ func (r *replayer) truncateAt(w *WAL, ce *CorruptionError, later []uint64) (remo
 // RecoverTruncate drop them, with bytes and records dropped from the damaged
 // segment itself added to theirs.
 func (w *WAL) dropAfter(ce *CorruptionError, later []uint64, bytes int64, records int) error {
+	unknown := records < 0
 	for _, s := range later {
 		path := filepath.Join(w.dir, segmentName(s))
 		f, err := w.fs.Open(path)
@@ -461,7 +299,11 @@ func (w *WAL) dropAfter(ce *CorruptionError, later []uint64, bytes int64, record
 		var n int
 		if err == nil {
 			bytes += fi.Size()
-			_, n, err = scanValid(f, int64(segmentHeaderSize), fi.Size(), false)
+			_, n, _, err = scanValid(f, int64(segmentHeaderSize), fi.Size(), false)
+			if errors.Is(err, errScanBudget) {
+				n, err = 0, nil // unknown; counted as -1 below
+				unknown = true
+			}
 		}
 		if cerr := f.Close(); err == nil {
 			err = cerr
@@ -470,6 +312,9 @@ func (w *WAL) dropAfter(ce *CorruptionError, later []uint64, bytes int64, record
 			return fmt.Errorf("read segment %d: %w", s, err)
 		}
 		records += n
+	}
+	if unknown {
+		records = -1 // some segment had too many candidates to count
 	}
 	w.logger.Error("wal: corruption; truncating the wal there as wal recovery=truncate says",
 		"segment", ce.Segment, "offset", ce.Offset, "reason", ce.Err.Error(),

@@ -212,7 +212,7 @@ func (s *scanner) find() (at int64, ok bool, err error) {
 			continue
 		}
 		how := checkRolling
-		if satMul(c, length+directOverhead) <= s.size-s.from {
+		if length <= scanInBuf && satMul(c, length+directOverhead) <= s.size-s.from {
 			how = checkDirect
 		}
 		ps.m[length] = &lengthPlan{length: length, count: c, how: how}

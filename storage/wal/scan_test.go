@@ -164,6 +164,14 @@ func TestScanWork(t *testing.T) {
 		{"0f 00", periodic(n, 0x0f, 0), 4 * n, -1},
 		{"random", rnd, 4 * n, -1},
 		{"ones, record planted", planted(periodic(n, 1)), 2 * n, n / 2},
+		{"80 headers of 128 KiB near chunk ends, in zeros", func() []byte {
+			b := make([]byte, n)
+			for i := 1; i <= 40; i++ {
+				binary.LittleEndian.PutUint32(b[i*scanChunk-16:], 128<<10)
+				binary.LittleEndian.PutUint32(b[i*scanChunk-32:], 128<<10)
+			}
+			return b
+		}(), 3 * n, -1}, // also 32 MiB headers, read across the 0 and 2 bytes
 		{"zeros, record planted", planted(make([]byte, n)), 2 * n, n / 2},
 	}
 	for _, tt := range cases {

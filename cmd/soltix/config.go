@@ -280,7 +280,37 @@ func (c *Config) validate() error {
 	case c.Query.MaxPoints <= 0:
 		return fmt.Errorf("query.max_points must be positive, not %d", c.Query.MaxPoints)
 	}
+	if err := c.Storage.validate(); err != nil {
+		return err
+	}
 	return c.HTTP.validate()
+}
+
+// minPartition is the shortest storage.partition: every partition a flush
+// touches becomes a file, so a partition of nanoseconds writes a file per
+// point.
+const minPartition = time.Minute
+
+// validate refuses storage settings a server cannot run with; zero means
+// the engine's default for each.
+func (s *StorageConfig) validate() error {
+	switch p := time.Duration(s.Partition); {
+	case p < 0, p > 0 && p < minPartition:
+		return fmt.Errorf("storage.partition %s is shorter than %s (every partition a flush touches becomes a file)", p, minPartition)
+	case s.FlushInterval < 0:
+		return fmt.Errorf("storage.flush_interval must be positive, not %s", time.Duration(s.FlushInterval))
+	case s.WriteStallTimeout < 0:
+		return fmt.Errorf("storage.write_stall_timeout must not be negative, not %s", time.Duration(s.WriteStallTimeout))
+	case s.MaxMemoryPoints < 0:
+		return fmt.Errorf("storage.max_memory_points must not be negative, not %d", s.MaxMemoryPoints)
+	case s.NumGroups < 0:
+		return fmt.Errorf("storage.num_groups must not be negative, not %d", s.NumGroups)
+	case s.CompactFiles < -1:
+		return fmt.Errorf("storage.compact_files must be -1 (never) or more, not %d", s.CompactFiles)
+	case s.WALSegmentBytes < 0:
+		return fmt.Errorf("storage.wal_segment_bytes must not be negative, not %d", s.WALSegmentBytes)
+	}
+	return nil
 }
 
 func (h *HTTPConfig) validate() error {

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -96,5 +98,50 @@ func TestServeWiring(t *testing.T) {
 		srv.ReadTimeout != 0 || srv.WriteTimeout != 0 || !srv.Protocols.UnencryptedHTTP2() {
 		t.Errorf("server: ReadHeaderTimeout %s IdleTimeout %s MaxHeaderBytes %d ReadTimeout %s WriteTimeout %s h2c %v",
 			srv.ReadHeaderTimeout, srv.IdleTimeout, srv.MaxHeaderBytes, srv.ReadTimeout, srv.WriteTimeout, srv.Protocols.UnencryptedHTTP2())
+	}
+}
+
+// TestStorageConfigRefusesBadValues checks that storage settings a server
+// cannot run with are refused at start-up naming the key, instead of being
+// replaced by a default (a negative partition or flush interval) or
+// accepted (a 1ns partition writes one file per distinct nanosecond: 5,000
+// points made 5,000 files and a 24 s flush; a negative flush interval stops
+// the background flusher, so writes stall and get 503 for ever).
+func TestStorageConfigRefusesBadValues(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		yaml string
+		env  map[string]string
+		err  string // "" for accepted
+	}{
+		{yaml: "storage: {partition: 24h, flush_interval: 10m, write_stall_timeout: 5s, max_memory_points: 1000, num_groups: 4, compact_files: -1}"},
+		{yaml: "storage: {partition: 1m}"},
+		{yaml: "storage: {partition: 1ns}", err: "storage.partition"},
+		{yaml: "storage: {partition: 59s}", err: "storage.partition"},
+		{yaml: "storage: {partition: -1h}", err: "storage.partition"},
+		{yaml: "storage: {flush_interval: -1s}", err: "storage.flush_interval"},
+		{env: map[string]string{"SOLTIX_FLUSH_INTERVAL": "-5m"}, err: "storage.flush_interval"},
+		{yaml: "storage: {write_stall_timeout: -1s}", err: "storage.write_stall_timeout"},
+		{yaml: "storage: {max_memory_points: -1}", err: "storage.max_memory_points"},
+		{yaml: "storage: {num_groups: -3}", err: "storage.num_groups"},
+		{yaml: "storage: {compact_files: -2}", err: "storage.compact_files"},
+		{yaml: "storage: {wal_segment_bytes: -5}", err: "storage.wal_segment_bytes"},
+	}
+	for i, tc := range tests {
+		var args []string
+		if tc.yaml != "" {
+			f := filepath.Join(dir, fmt.Sprintf("c%d.yaml", i))
+			if err := os.WriteFile(f, []byte(tc.yaml+"\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			args = []string{"--config", f}
+		}
+		_, err := loadConfig("serve", args, func(k string) string { return tc.env[k] })
+		switch {
+		case tc.err == "" && err != nil:
+			t.Errorf("%s %v: %v, want it accepted", tc.yaml, tc.env, err)
+		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+			t.Errorf("%s %v: error %v, want one naming %s", tc.yaml, tc.env, err, tc.err)
+		}
 	}
 }

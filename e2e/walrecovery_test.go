@@ -36,8 +36,9 @@ func TestWALCorruptionRefusedThenTruncated(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Segment header (8 bytes), then records: length, CRC, payload.
-	first := 8 + 8 + int(binary.LittleEndian.Uint32(b[8:]))
+	// Segment header (16 bytes in version 2, docs/format-wal.md), then
+	// records: length, CRC, payload.
+	first := 16 + 8 + int(binary.LittleEndian.Uint32(b[16:]))
 	second := first + 8 + int(binary.LittleEndian.Uint32(b[first:]))
 	if second >= len(b) {
 		t.Fatalf("segment %s of %d bytes holds fewer than three records", last, len(b))

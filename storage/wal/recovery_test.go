@@ -100,7 +100,7 @@ func damageCases(all []entry) []damageCase {
 		{name: "bad CRC mid-segment, periodic bytes and a record behind", seg: last, mut: func(t *testing.T, p string) {
 			flipBit(rec(last, 3)+4, 1)(t, p)
 			tail := periodic(1<<20, 1)
-			copy(tail[1<<19:], appendRecord(nil, []byte("acknowledged")))
+			copy(tail[1<<19:], recordAt(fileBinding(t, p, last), end+1<<19, []byte("acknowledged")))
 			clear(tail[1<<19+20 : 1<<19+28])
 			appendBytes(tail)(t, p)
 		}, keep: len(all) - 1, off: rec(last, 3), dropped: 1},
@@ -253,4 +253,18 @@ func TestReplayRecoverTruncate(t *testing.T) {
 			}
 		})
 	}
+}
+
+// fileBinding returns the binding of segment seg, whose file is path.
+func fileBinding(t *testing.T, path string, seg uint64) binding {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, bind, _, err := parseSegmentHeader(b, int64(len(b)), seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bind
 }

@@ -2,7 +2,6 @@ package wal
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -41,6 +40,7 @@ var (
 	errShortSegmentHeader = errors.New("short segment header")
 	errBadMagic           = errors.New("bad segment magic")
 	errBadVersion         = errors.New("unsupported segment version")
+	errHeaderChecksum     = errors.New("segment header checksum mismatch")
 	errShortRecordHeader  = errors.New("short record header")
 	errZeroLength         = errors.New("zero record length")
 	errPastEnd            = errors.New("record runs past end of segment")
@@ -118,19 +118,20 @@ func (w *WAL) Replay(fn func(segment uint64, record []byte) error) error {
 			break
 		}
 	}
-	f, err := createSegment(w.fs, w.dir, next, w.opts.Sync == SyncAlways)
+	f, bind, err := createSegment(w.fs, w.dir, next, w.opts.Sync == SyncAlways)
 	if err != nil {
 		return fmt.Errorf("start segment %d: %w", next, err)
 	}
-	w.f, w.seg, w.size = f, next, int64(segmentHeaderSize)
+	w.f, w.seg, w.size, w.bind = f, next, int64(segmentHeaderSize), bind
 	w.start()
 	return nil
 }
 
 // replayer holds the buffers reused across segments during Replay.
 type replayer struct {
-	br  *bufio.Reader
-	buf []byte
+	br   *bufio.Reader
+	buf  []byte
+	bind binding // of the segment read last
 }
 
 // segment replays segment seg. last says whether it is the last segment, the
@@ -159,7 +160,7 @@ func (r *replayer) segment(w *WAL, seg uint64, last bool, fn func(uint64, []byte
 	if dmg.record {
 		// Damage is a torn tail only if no intact record follows it: a
 		// crash while appending leaves nothing valid behind the damage.
-		at, n, _, err := scanValid(f, off+1, size, true)
+		at, n, _, err := scanValid(f, r.bind, off+1, size, true)
 		if errors.Is(err, errScanBudget) {
 			return false, &CorruptionError{Segment: seg, Offset: off, Err: fmt.Errorf("%w, and %v", dmg.err, err)}
 		}
@@ -202,26 +203,29 @@ func (r *replayer) read(f vfs.File, seg uint64, fn func(uint64, []byte) error) (
 		return fmt.Errorf("read segment %d: %w", seg, err)
 	}
 
-	if size < int64(segmentHeaderSize) {
-		return 0, size, &damage{err: errShortSegmentHeader, torn: true}, nil
+	var hdr [segmentHeaderSize]byte
+	if size >= int64(segmentHeaderSizeV1) {
+		// The first 8 bytes say the version; version 2 has 8 more.
+		if _, err := io.ReadFull(r.br, hdr[:segmentHeaderSizeV1]); err != nil {
+			return 0, size, nil, readErr(err)
+		}
+		if hdr[len(segmentMagic)] == segmentVersion && size >= int64(segmentHeaderSize) {
+			if _, err := io.ReadFull(r.br, hdr[segmentHeaderSizeV1:]); err != nil {
+				return 0, size, nil, readErr(err)
+			}
+		}
 	}
-	var hdr [recordHeaderSize]byte
-	if _, err := io.ReadFull(r.br, hdr[:segmentHeaderSize]); err != nil {
-		return 0, size, nil, readErr(err)
+	hn, bind, torn, herr := parseSegmentHeader(hdr[:], size, seg)
+	if herr != nil {
+		return 0, size, &damage{err: herr, torn: torn}, nil
 	}
-	if !bytes.Equal(hdr[:len(segmentMagic)], []byte(segmentMagic)) {
-		return 0, size, &damage{err: errBadMagic}, nil
-	}
-	if v := hdr[len(segmentMagic)]; v != segmentVersion {
-		return 0, size, &damage{err: fmt.Errorf("%w %d", errBadVersion, v)}, nil
-	}
-
-	off = int64(segmentHeaderSize)
+	r.bind = bind
+	off = int64(hn)
 	for off < size {
 		if size-off < recordHeaderSize {
 			return off, size, &damage{err: errShortRecordHeader, torn: true, record: true}, nil
 		}
-		if _, err := io.ReadFull(r.br, hdr[:]); err != nil {
+		if _, err := io.ReadFull(r.br, hdr[:recordHeaderSize]); err != nil {
 			return off, size, nil, readErr(err)
 		}
 		length := int64(binary.LittleEndian.Uint32(hdr[0:4]))
@@ -242,7 +246,7 @@ func (r *replayer) read(f vfs.File, seg uint64, fn func(uint64, []byte) error) (
 		if _, err := io.ReadFull(r.br, payload); err != nil {
 			return off, size, nil, readErr(err)
 		}
-		if crc32.Checksum(payload, castagnoli) != sum {
+		if crc32.Checksum(payload, castagnoli)^r.bind.key(off) != sum {
 			return off, size, &damage{err: errChecksum, torn: true, record: true}, nil
 		}
 		if err := fn(seg, payload); err != nil {
@@ -266,7 +270,8 @@ func (r *replayer) truncateAt(w *WAL, ce *CorruptionError, later []uint64) (remo
 	fi, err := f.Stat()
 	var records int
 	if err == nil {
-		_, records, _, err = scanValid(f, ce.Offset+1, fi.Size(), false)
+		_, bind := readBinding(f, fi.Size(), ce.Segment)
+		_, records, _, err = scanValid(f, bind, ce.Offset+1, fi.Size(), false)
 		if errors.Is(err, errScanBudget) {
 			records, err = -1, nil // unknown
 		}
@@ -299,7 +304,8 @@ func (w *WAL) dropAfter(ce *CorruptionError, later []uint64, bytes int64, record
 		var n int
 		if err == nil {
 			bytes += fi.Size()
-			_, n, _, err = scanValid(f, int64(segmentHeaderSize), fi.Size(), false)
+			hn, bind := readBinding(f, fi.Size(), s)
+			_, n, _, err = scanValid(f, bind, hn, fi.Size(), false)
 			if errors.Is(err, errScanBudget) {
 				n, err = 0, nil // unknown; counted as -1 below
 				unknown = true
@@ -370,4 +376,22 @@ func (w *WAL) cut(seg uint64, off int64) error {
 		return fmt.Errorf("truncate torn segment %d: %w", seg, err)
 	}
 	return nil
+}
+
+// readBinding returns the header size and the binding of segment seg, whose
+// file f is size bytes long, for counting the records RecoverTruncate
+// drops. A damaged header counts by the version 1 rule.
+func readBinding(f vfs.File, size int64, seg uint64) (int64, binding) {
+	var hdr [segmentHeaderSize]byte
+	n, _ := f.ReadAt(hdr[:min(size, int64(len(hdr)))], 0)
+	hn, b, _, err := parseSegmentHeader(hdr[:], int64(n), seg)
+	switch {
+	case err == nil:
+		return int64(hn), b
+	case n == segmentHeaderSize && hdr[len(segmentMagic)] == segmentVersion:
+		// A damaged magic or header checksum: the salt is likely intact.
+		return int64(segmentHeaderSize), binding{v2: true, salt: binary.LittleEndian.Uint32(hdr[segmentHeaderSizeV1:]), seg: seg}
+	default:
+		return int64(segmentHeaderSizeV1), binding{}
+	}
 }

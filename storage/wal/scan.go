@@ -64,6 +64,7 @@ func scanBudget(n int64) int64 { return 40*n + 256<<20 }
 // scanner looks for intact records in r between from and size.
 type scanner struct {
 	r          io.ReaderAt
+	bind       binding // the segment's: a candidate's CRC is bound to its offset
 	from, size int64
 	// crcBytes counts the bytes the scan fed to a checksum; tests bound it.
 	crcBytes int64
@@ -77,11 +78,11 @@ type scanner struct {
 // records that follow it, header to header. It returns the offset of the
 // first, how many it found and the checksum bytes the scan computed. err
 // wraps errScanBudget when the scan gave up.
-func scanValid(r io.ReaderAt, from, size int64, first bool) (at int64, n int, work int64, err error) {
+func scanValid(r io.ReaderAt, bind binding, from, size int64, first bool) (at int64, n int, work int64, err error) {
 	if from >= size {
 		return 0, 0, 0, nil
 	}
-	s := &scanner{r: r, from: from, size: size}
+	s := &scanner{r: r, bind: bind, from: from, size: size}
 	// Counting later segments: their first record is normally intact, and
 	// the chain from it is the answer.
 	if !first {
@@ -102,14 +103,16 @@ func scanValid(r io.ReaderAt, from, size int64, first bool) (at int64, n int, wo
 
 // header returns the length and checksum of the candidate header at p in
 // b (b[0] is at offset base), and whether it is a candidate: a length of 1
-// to MaxRecordSize that fits in the file.
+// to MaxRecordSize that fits in the file. The checksum is the one its
+// payload must have: the stored CRC with the key of offset p xored out, so
+// that every check below compares payload CRCs whatever the version.
 func (s *scanner) header(b []byte, base, p int64) (length int64, sum uint32, ok bool) {
 	h := b[p-base:]
 	length = int64(binary.LittleEndian.Uint32(h))
 	if length == 0 || length > MaxRecordSize || p+recordHeaderSize+length > s.size {
 		return 0, 0, false
 	}
-	return length, binary.LittleEndian.Uint32(h[4:]), true
+	return length, binary.LittleEndian.Uint32(h[4:]) ^ s.bind.key(p), true
 }
 
 // chunks calls fn for every chunk of candidate offsets [lo, hi) in
@@ -478,8 +481,8 @@ func (s *scanner) rolling(length, lo, hi int64) (int64, error) {
 		}
 		s.crcBytes += int64(len(lead))
 		for j := range int(k) {
-			if binary.LittleEndian.Uint32(trail[j:]) == uint32(length) && raw == ^binary.LittleEndian.Uint32(trail[j+4:])^want {
-				p := p0 + int64(j)
+			if p := p0 + int64(j); binary.LittleEndian.Uint32(trail[j:]) == uint32(length) &&
+				raw == ^(binary.LittleEndian.Uint32(trail[j+4:])^s.bind.key(p))^want {
 				ok, err := s.nextPlausible(p + recordHeaderSize + length)
 				if err != nil {
 					return -1, err

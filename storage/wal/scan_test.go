@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"math/rand/v2"
 	"runtime"
@@ -11,16 +12,17 @@ import (
 )
 
 // bruteScan is the specification of scanValid's first mode: every offset
-// from from on, checked by checksumming its payload. only, when non-zero,
-// restricts it to candidates of that length.
-func bruteScan(buf []byte, from int, only int64) int64 {
+// from from on, checked by checksumming its payload and comparing the CRC
+// bound to that offset (b.key). only, when non-zero, restricts it to
+// candidates of that length.
+func bruteScan(buf []byte, b binding, from int, only int64) int64 {
 	for p := from; p+recordHeaderSize <= len(buf); p++ {
 		length := int64(binary.LittleEndian.Uint32(buf[p:]))
 		end := int64(p) + recordHeaderSize + length
 		if length == 0 || length > MaxRecordSize || end > int64(len(buf)) || only != 0 && length != only {
 			continue
 		}
-		if crc32.Checksum(buf[p+recordHeaderSize:end], castagnoli) == binary.LittleEndian.Uint32(buf[p+4:]) && plausibleNext(buf[end:]) {
+		if crc32.Checksum(buf[p+recordHeaderSize:end], castagnoli)^b.key(int64(p)) == binary.LittleEndian.Uint32(buf[p+4:]) && plausibleNext(buf[end:]) {
 			return int64(p)
 		}
 	}
@@ -36,10 +38,25 @@ func periodic(n int, pat ...byte) []byte {
 	return b
 }
 
+// recordAt returns payload framed as a record at offset off of the segment
+// b describes.
+func recordAt(b binding, off int64, payload []byte) []byte {
+	rec := appendRecord(nil, payload)
+	bindRecords(rec, b, off)
+	return rec
+}
+
+// Bindings the scan tests use: version 1, and version 2 segments.
+var (
+	bindV1 = binding{}
+	bindV2 = binding{v2: true, salt: 0x5EED1234, seg: 7}
+)
+
 // scanInputs returns buffers of the kinds a tail after damage holds:
 // random bytes, zeros, periodic bytes with many candidate headers, and each
-// of them with real records planted at random offsets.
-func scanInputs(r *rand.Rand) [][]byte {
+// of them with records planted at random offsets: framed for that offset
+// of a segment of binding bind, or copied from another offset or segment.
+func scanInputs(r *rand.Rand, bind binding) [][]byte {
 	var out [][]byte
 	for range 60 {
 		n := 64 + r.IntN(6000)
@@ -67,10 +84,20 @@ func scanInputs(r *rand.Rand) [][]byte {
 				for i := range payload {
 					payload[i] = byte(r.IntN(4))
 				}
-				rec := appendRecord(nil, payload)
-				if len(rec) < len(b) {
-					copy(b[r.IntN(len(b)-len(rec)):], rec)
+				if len(b) <= recordHeaderSize+len(payload) {
+					continue
 				}
+				at := r.IntN(len(b) - recordHeaderSize - len(payload))
+				var rec []byte
+				switch r.IntN(3) {
+				case 0: // framed where it lies
+					rec = recordAt(bind, int64(at), payload)
+				case 1: // a copy of a record of another offset
+					rec = recordAt(bind, int64(at+1+r.IntN(100)), payload)
+				case 2: // a copy of a record of another segment
+					rec = recordAt(binding{v2: true, salt: r.Uint32(), seg: bind.seg + 1}, int64(at), payload)
+				}
+				copy(b[at:], rec)
 			}
 		}
 		out = append(out, b)
@@ -82,11 +109,21 @@ func scanInputs(r *rand.Rand) [][]byte {
 // of checking a length (directly and by a rolling checksum), against
 // checksumming every candidate's payload.
 func TestScanAgreesWithBruteForce(t *testing.T) {
+	for _, bind := range []binding{bindV1, bindV2} {
+		t.Run(fmt.Sprintf("v2=%v", bind.v2), func(t *testing.T) { scanAgreesWithBruteForce(t, bind) })
+	}
+}
+
+func scanAgreesWithBruteForce(t *testing.T, bind binding) {
 	r := rand.New(rand.NewPCG(3, 5))
-	for i, buf := range scanInputs(r) {
+	found := 0
+	for i, buf := range scanInputs(r, bind) {
 		from := r.IntN(8)
-		want := bruteScan(buf, from, 0)
-		at, n, _, err := scanValid(bytes.NewReader(buf), int64(from), int64(len(buf)), true)
+		want := bruteScan(buf, bind, from, 0)
+		if want >= 0 {
+			found++
+		}
+		at, n, _, err := scanValid(bytes.NewReader(buf), bind, int64(from), int64(len(buf)), true)
 		if err != nil {
 			t.Fatalf("input %d: scanValid: %v", i, err)
 		}
@@ -99,7 +136,7 @@ func TestScanAgreesWithBruteForce(t *testing.T) {
 			t.Fatalf("input %d: scanValid found offset %d, want %d", i, got, want)
 		}
 		// Every length both ways.
-		s := &scanner{r: bytes.NewReader(buf), from: int64(from), size: int64(len(buf))}
+		s := &scanner{r: bytes.NewReader(buf), bind: bind, from: int64(from), size: int64(len(buf))}
 		lengths := map[int64]bool{}
 		for p := from; p+recordHeaderSize <= len(buf); p++ {
 			if length, _, ok := s.header(buf, 0, int64(p)); ok {
@@ -107,7 +144,7 @@ func TestScanAgreesWithBruteForce(t *testing.T) {
 			}
 		}
 		for length := range lengths {
-			want := bruteScan(buf, from, length)
+			want := bruteScan(buf, bind, from, length)
 			got, err := s.rolling(length, int64(from), int64(len(buf))-recordHeaderSize-length+1)
 			if err != nil || got != want {
 				t.Fatalf("input %d: rolling(%d) = %d, %v; want %d", i, length, got, err, want)
@@ -130,6 +167,9 @@ func TestScanAgreesWithBruteForce(t *testing.T) {
 				}
 			}
 		}
+	}
+	if found == 0 {
+		t.Errorf("no input holds an intact record: the inputs test nothing")
 	}
 }
 
@@ -154,7 +194,7 @@ func TestScanWork(t *testing.T) {
 	}
 	planted := func(b []byte) []byte {
 		b = bytes.Clone(b)
-		copy(b[n/2:], appendRecord(nil, []byte("an acknowledged record")))
+		copy(b[n/2:], recordAt(bindV2, n64/2, []byte("an acknowledged record")))
 		clear(b[n/2+30 : n/2+38]) // zeros follow it
 		return b
 	}
@@ -186,7 +226,7 @@ func TestScanWork(t *testing.T) {
 			runtime.GC()
 			var before, after runtime.MemStats
 			runtime.ReadMemStats(&before)
-			at, found, work, err := scanValid(bytes.NewReader(tt.tail), 0, n64, true)
+			at, found, work, err := scanValid(bytes.NewReader(tt.tail), bindV2, 0, n64, true)
 			runtime.ReadMemStats(&after)
 			if err != nil {
 				t.Fatalf("scanValid: %v", err)
@@ -220,7 +260,7 @@ func TestScanBudget(t *testing.T) {
 	for i := range b {
 		b[i] = byte(r.IntN(4))
 	}
-	_, _, work, err := scanValid(bytes.NewReader(b), 0, n, true)
+	_, _, work, err := scanValid(bytes.NewReader(b), bindV2, 0, n, true)
 	if !errors.Is(err, errScanBudget) {
 		t.Fatalf("scanValid: got %v, want errScanBudget", err)
 	}

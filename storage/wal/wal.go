@@ -206,6 +206,7 @@ type WAL struct {
 	f          vfs.File
 	seg        uint64
 	size       int64
+	bind       binding   // of the current segment
 	firstWrite time.Time // when the first record was written to f
 
 	records, batches, syncs, bytes, rotations atomic.Int64
@@ -524,6 +525,7 @@ func (w *WAL) write(buf []byte, nrecs int) error {
 	}
 
 	start := w.size
+	bindRecords(buf, w.bind, start)
 	n, err := w.f.Write(buf)
 	w.size += int64(n)
 	if err == nil && n < len(buf) {
@@ -582,11 +584,11 @@ func (w *WAL) rotate() error {
 		return fmt.Errorf("close: %w", err)
 	}
 	next := w.seg + 1
-	f, err := createSegment(w.fs, w.dir, next, w.opts.Sync == SyncAlways)
+	f, bind, err := createSegment(w.fs, w.dir, next, w.opts.Sync == SyncAlways)
 	if err != nil {
 		return fmt.Errorf("start segment %d: %w", next, err)
 	}
-	w.f, w.seg, w.size = f, next, int64(segmentHeaderSize)
+	w.f, w.seg, w.size, w.bind = f, next, int64(segmentHeaderSize), bind
 	w.rotations.Add(1)
 	w.mu.Lock()
 	w.curSeg = next

@@ -463,7 +463,9 @@ func TestReplayCorruption(t *testing.T) {
 		{"truncated record in first segment", 1, truncateTo(recordOffset(all, 1, 3) + 5), 1, recordOffset(all, 1, 3)},
 		{"truncated header of first segment", 1, truncateTo(5), 1, 0},
 		{"bad magic in last segment", baseSegs, flipBit(0, 0), baseSegs, 0},
-		{"bad version in middle segment", 2, editBytes(func(b []byte) { b[7] = 2 }), 2, 0},
+		{"bad version in middle segment", 2, editBytes(func(b []byte) { b[7] = 3 }), 2, 0},
+		{"salt bit in last segment", baseSegs, flipBit(9, 3), baseSegs, 0},
+		{"header CRC bit in first segment", 1, flipBit(14, 0), 1, 0},
 		{"missing middle segment", 2, func(t *testing.T, path string) {
 			if err := os.Remove(path); err != nil {
 				t.Fatal(err)

@@ -15,14 +15,19 @@
 //
 // # Framing
 //
-// Each segment starts with an 8-byte header, the magic "SLTXWAL" and a version
-// byte (1), followed by records. Each record is
+// Each segment starts with a 16-byte header: the magic "SLTXWAL", a version
+// byte (2), a random salt and the CRC-32C of the header before it, followed
+// by records. Each record is
 //
 //	+----------------+----------------+===================+
 //	| length (4, LE) | CRC32C (4, LE) | payload (length)  |
 //	+----------------+----------------+===================+
 //
-// where the CRC is the Castagnoli CRC-32 of the payload. Payloads are never
+// where the CRC is the Castagnoli CRC-32 of the payload xored with a key of
+// the segment number, its salt and the record's offset, so that a record's
+// bytes copied into a payload never pass as a record. Version 1 segments
+// (an 8-byte header, the CRC of the payload alone) are still replayed, and
+// new records always go to version 2 segments. Payloads are never
 // empty and at most MaxRecordSize bytes. docs/format-wal.md describes the
 // format byte by byte, together with the rules Replay uses to tell a torn tail
 // (damage in the last segment with no intact record after it: cut off with a

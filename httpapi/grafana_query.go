@@ -354,6 +354,11 @@ func (s *server) grafanaQuery(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	filters := mergeAdhocFilters(req.Filters, req.AdhocFilters)
+	// The targets share the query deadline and the row and point limits:
+	// a panel of many targets is bounded as one query.
+	ctx, cancel := context.WithTimeout(r.Context(), s.opts.queryTimeout())
+	defer cancel()
+	budget := &planner.Budget{}
 	b := []byte{'['}
 	n := 0
 	for i, t := range req.Targets {
@@ -374,7 +379,7 @@ func (s *server) grafanaQuery(w http.ResponseWriter, r *http.Request) {
 			fail(ge)
 			return
 		}
-		res, err := s.grafanaExecute(r.Context(), p.stmt, env.now)
+		res, err := s.grafanaExecute(ctx, p.stmt, env.now, budget)
 		if err != nil {
 			ge := s.gfExecError(r, err, p)
 			fail(ge)
@@ -402,11 +407,18 @@ func mergeAdhocFilters(a, b []gfAdhocFilter) []gfAdhocFilter {
 }
 
 // grafanaExecute runs a statement of a Grafana request with the query
-// deadline and limits of /api/v1/query.
-func (s *server) grafanaExecute(ctx context.Context, stmt *query.Statement, now time.Time) (*planner.Result, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.opts.queryTimeout())
-	defer cancel()
-	return s.executeResult(ctx, stmt, s.queryOptions(now, false))
+// deadline and limits of /api/v1/query. The deadline is ctx's when it has
+// one (the request's, shared by its targets), and budget (nil for none)
+// carries the rows and points of the request's earlier statements.
+func (s *server) grafanaExecute(ctx context.Context, stmt *query.Statement, now time.Time, budget *planner.Budget) (*planner.Result, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.opts.queryTimeout())
+		defer cancel()
+	}
+	opts := s.queryOptions(now, false)
+	opts.Budget = budget
+	return s.executeResult(ctx, stmt, opts)
 }
 
 // gfPrepare turns a target into a statement.
@@ -1222,7 +1234,7 @@ func (s *server) gfRunText(r *http.Request, text string, rc gfRequestContext) (*
 		return nil, nil, http.StatusBadRequest, errors.New("DELETE statements are not run through Grafana; send them to POST /api/v1/query")
 	}
 	s.metrics.queries.Add(1)
-	res, err := s.grafanaExecute(r.Context(), stmt, env.now)
+	res, err := s.grafanaExecute(r.Context(), stmt, env.now, nil)
 	if err != nil {
 		s.metrics.queryErrors.Add(1)
 		ge := s.gfExecError(r, err, &gfPrepared{stmt: stmt, text: expanded, orig: text})

@@ -172,13 +172,17 @@ func (p *plan) checkColumns(cols []model.Column) error {
 // run executes a SELECT, handing its rows to sink.
 func (p *plan) run(ctx context.Context, sink Sink) (*Stats, error) {
 	ex := &executor{p: p, groups: map[string]*group{}}
+	em := &emitter{ctx: ctx, sink: sink, limit: p.opts.maxRows()}
+	if b := p.opts.Budget; b != nil {
+		ex.points, em.rows = b.Points, b.Rows
+		defer func() { b.Points, b.Rows = ex.points, em.rows }()
+	}
 	if err := sink.Columns(p.columns(), 0); err != nil {
 		return nil, err
 	}
 	if p.rng.empty {
 		return ex.stats(), nil
 	}
-	em := &emitter{ctx: ctx, sink: sink, limit: p.opts.maxRows()}
 	if !p.agg {
 		if err := ex.streamRaw(ctx, em); err != nil {
 			return nil, err

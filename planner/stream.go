@@ -61,22 +61,28 @@ func ExecuteStream(ctx context.Context, src Source, stmt *query.Statement, opts 
 		if !stmt.Explain {
 			return p.run(ctx, sink)
 		}
-		return nil, replay(p.explain(), sink)
+		return nil, replay(ctx, p.explain(), sink, opts)
 	}
 	res, err := executeOther(ctx, src, stmt, opts)
 	if err != nil {
 		return nil, err
 	}
-	return nil, replay(res, sink)
+	return nil, replay(ctx, res, sink, opts)
 }
 
-// replay hands a finished result to sink.
-func replay(res *Result, sink Sink) error {
+// replay hands a finished result to sink, bounded like the rows of a
+// SELECT: by Options.MaxRows (and Budget), checking ctx every few rows.
+func replay(ctx context.Context, res *Result, sink Sink, opts Options) error {
+	em := &emitter{ctx: ctx, sink: sink, limit: opts.maxRows()}
+	if b := opts.Budget; b != nil {
+		em.rows = b.Rows
+		defer func() { b.Rows = em.rows }()
+	}
 	if err := sink.Columns(res.Columns, res.TimeColumn); err != nil {
 		return err
 	}
 	for _, row := range res.Rows {
-		if err := sink.Row(row); err != nil {
+		if err := em.emit(row); err != nil {
 			return err
 		}
 	}

@@ -344,6 +344,8 @@ type gfPrepared struct {
 // without a target are skipped. The first failing target fails the
 // request with its status and {"error","message"}.
 func (s *server) grafanaQuery(w http.ResponseWriter, r *http.Request) {
+	w, lift := withWriteDeadline(w, s.opts.queryTimeout())
+	defer lift()
 	var req gfQueryRequest
 	if !s.readGrafanaBody(w, r, &req) {
 		return

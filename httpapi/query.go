@@ -34,6 +34,8 @@ var epochDivisors = map[string]int64{
 // so they are only accepted with POST.
 func (s *server) query(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
+	w, lift := withWriteDeadline(w, s.opts.queryTimeout())
+	defer lift()
 	s.metrics.queries.Add(1)
 	fail := func(code int, msg string, pos *query.Pos) {
 		s.metrics.queryErrors.Add(1)

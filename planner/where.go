@@ -413,6 +413,7 @@ func (c *compiler) in(e *query.In) (*leaf, error) {
 	lf := &leaf{kind: kind, name: e.Name, fkind: fkind, col: -1, span: fullRange}
 	cmps := make([]valueCmp, 0, len(e.Values))
 	times := interval{empty: true}
+	var at []int64 // the listed times
 	for _, v := range e.Values {
 		vc, err := c.literalCmp(kind, fkind, e.Name, v, false, e.Pos)
 		if err != nil {
@@ -422,6 +423,7 @@ func (c *compiler) in(e *query.In) (*leaf, error) {
 		if kind == leafTime {
 			t, _ := c.timeOf(v, e.Pos)
 			times = times.hull(interval{lo: t, hi: t})
+			at = append(at, t)
 		}
 	}
 	want := !e.Not
@@ -440,7 +442,8 @@ func (c *compiler) in(e *query.In) (*leaf, error) {
 		}
 		return lf, nil
 	case kind == leafTime:
-		lf.i64 = func(v int64) bool { return anyEqual(cmps, func(vc valueCmp) int { return vc.i64(v) }) == want }
+		set := newNumSet(e.Values, cmps, at)
+		lf.i64 = func(v int64) bool { return set.hasI64(v) == want }
 		if want {
 			lf.span = times
 			lf.exact = times.empty || times.lo == times.hi
@@ -451,9 +454,10 @@ func (c *compiler) in(e *query.In) (*leaf, error) {
 	case model.KindBool:
 		lf.bl = func(v bool) bool { return anyEqual(cmps, func(vc valueCmp) int { return vc.bl(v) }) == want }
 	default:
-		lf.f64 = func(v float64) bool { return anyEqual(cmps, func(vc valueCmp) int { return vc.f64(v) }) == want }
-		lf.i64 = func(v int64) bool { return anyEqual(cmps, func(vc valueCmp) int { return vc.i64(v) }) == want }
-		lf.u64 = func(v uint64) bool { return anyEqual(cmps, func(vc valueCmp) int { return vc.u64(v) }) == want }
+		set := newNumSet(e.Values, cmps, nil)
+		lf.f64 = func(v float64) bool { return set.hasF64(v) == want }
+		lf.i64 = func(v int64) bool { return set.hasI64(v) == want }
+		lf.u64 = func(v uint64) bool { return set.hasU64(v) == want }
 	}
 	return lf, nil
 }

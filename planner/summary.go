@@ -264,6 +264,9 @@ func (ex *executor) readEach(ctx context.Context, tags model.Tags, fields []stri
 		if err := fn(cols); err != nil {
 			return err
 		}
+		if pts < int64(maxChunkRows) {
+			return nil // fewer rows than asked for: the range is done
+		}
 		r.reset(cols)
 		n := 0
 		for n < maxChunkRows && r.next() {

@@ -36,7 +36,7 @@ func (db *DB) ReadLimit(ctx context.Context, collection string, tags model.Tags,
 	defer release(srcs)
 	out := make([]model.Column, len(fields))
 	for i := range srcs {
-		if out[i], err = limitField(ctx, &srcs[i], min, max, n, desc); err != nil {
+		if out[i], err = db.limitField(ctx, &srcs[i], min, max, n, desc); err != nil {
 			return nil, err
 		}
 	}
@@ -70,6 +70,18 @@ func nthTime(cols []model.Column, n int, desc bool) (int64, bool) {
 	}
 	if total <= n {
 		return 0, false
+	}
+	if sameTimes(cols) {
+		// Every field has a value at every row (the usual case): the
+		// union is one column's times.
+		ts := cols[0].Times
+		if len(ts) <= n {
+			return 0, false
+		}
+		if desc {
+			return ts[len(ts)-n], true
+		}
+		return ts[n-1], true
 	}
 	pos := make([]int, len(cols)) // values taken from each column's end
 	for seen := 0; ; {
@@ -110,9 +122,28 @@ func nthTime(cols []model.Column, n int, desc bool) (int64, bool) {
 	}
 }
 
+// sameTimes reports whether the columns hold the same times.
+func sameTimes(cols []model.Column) bool {
+	for i := 1; i < len(cols); i++ {
+		if !slices.Equal(cols[i].Times, cols[0].Times) {
+			return false
+		}
+	}
+	return true
+}
+
 // limitField returns the values of one field at its n smallest times in
 // [min, max], or with desc its n largest (see ReadLimit).
-func limitField(ctx context.Context, fs *fieldSources, min, max int64, n int, desc bool) (model.Column, error) {
+//
+// When the blocks overlapping [min, max] and memory hold at most n values
+// together, all of them are the answer: they are read as Read reads them,
+// each file column's blocks decoded into one column sized from the index,
+// instead of block by block (the chunks of a scan usually cover what is
+// left of a series).
+func (db *DB) limitField(ctx context.Context, fs *fieldSources, min, max int64, n int, desc bool) (model.Column, error) {
+	if fs.atMost(min, max, n) {
+		return db.merge(ctx, fs, fs.memColumns(), min, max, nil)
+	}
 	mem := make([]model.Column, len(fs.mem))
 	for i := range fs.mem {
 		mem[i] = fs.mem[i].limit(min, max, n, desc)
@@ -210,6 +241,28 @@ func limitField(ctx context.Context, fs *fieldSources, min, max int64, n int, de
 		decoded[k] = append(decoded[k], col)
 		total += col.Len()
 	}
+}
+
+// atMost reports whether the field's blocks that overlap [min, max] and
+// its memory columns hold at most n values together (an upper bound on its
+// values in [min, max], from the index's block counts).
+func (fs *fieldSources) atMost(min, max int64, n int) bool {
+	total := 0
+	for i := range fs.mem {
+		if total += fs.mem[i].n; total > n {
+			return false
+		}
+	}
+	for k := range fs.files {
+		bs := fs.files[k].info.Blocks
+		lo := sort.Search(len(bs), func(b int) bool { return bs[b].MaxTime >= min })
+		for b := lo; b < len(bs) && bs[b].MinTime <= max; b++ {
+			if total += bs[b].Count; total > n {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // countIn counts the values with times in [lo, hi] in the decoded blocks

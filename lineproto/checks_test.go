@@ -81,3 +81,56 @@ func TestParseWithChecks(t *testing.T) {
 		t.Errorf("points on lines %v, want 1, 10, 12 and 14", lines)
 	}
 }
+
+// TestFieldChecksPerShape checks that Checks.Field is asked about the
+// fields of a line only when they are not among those of the last line of
+// the same collection that passed, and that what it would refuse is still
+// refused.
+func TestFieldChecksPerShape(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		lines []string
+		calls int      // calls of Checks.Field
+		errs  []string // "line: reason"
+	}{
+		{"1000 lines of one shape", repeatLines(1000, "cpu,host=h%d a=1i,b=2i,c=3i %d"), 3, nil},
+		{"subsets in order", []string{"m a=1i,b=2i,c=3i 1", "m a=1i,c=3i 2", "m b=2i 3", "m a=1i,b=2i,c=3i 4"}, 3, nil},
+		{"another order", []string{"m a=1i,b=2i 1", "m b=2i,a=1i 2", "m a=1i,b=2i 3"}, 6, nil},
+		{"two collections in turn", []string{"m a=1i 1", "n a=1 2", "m a=1i 3", "n a=1 4"}, 2, nil},
+		{"a new field", []string{"m a=1i 1", "m a=1i,b=1i 2", "m a=1i 3"}, 3, nil},
+		{"a clash after a shape passed", []string{"m a=1i,b=2i 1", "m a=1i,b=2i 2", "m a=1,b=2i 3", "m a=1i,b=2i 4"}, 3, []string{"3: clash a"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			kinds := map[string]model.Kind{}
+			calls := 0
+			checks := Checks{Field: func(c, key string, kind model.Kind) string {
+				calls++
+				if have, ok := kinds[c+"."+key]; ok && have != kind {
+					return "clash " + key
+				}
+				kinds[c+"."+key] = kind
+				return ""
+			}}
+			_, _, errs := ParseWith([]byte(strings.Join(tc.lines, "\n")), Nanosecond, 0, checks)
+			var got []string
+			for _, e := range errs {
+				got = append(got, fmt.Sprintf("%d: %s", e.Line, e.Reason))
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.errs) {
+				t.Errorf("errors %q, want %q", got, tc.errs)
+			}
+			if calls != tc.calls {
+				t.Errorf("Checks.Field called %d times, want %d", calls, tc.calls)
+			}
+		})
+	}
+}
+
+// repeatLines returns n lines of format, given the line's index twice.
+func repeatLines(n int, format string) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf(format, i%10, i+1)
+	}
+	return out
+}

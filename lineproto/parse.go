@@ -95,7 +95,11 @@ type Checks struct {
 	Key func(key string, tag bool) string
 	// Field checks the kind of each field of a line that is otherwise
 	// good, in line order; it may remember the kind, to compare the
-	// fields of later lines with it.
+	// fields of later lines with it. It must accept again what it once
+	// accepted (the same collection, key and kind): ParseWith does not
+	// ask about a line whose fields, in order and with the same kinds,
+	// are among those of the last line of its collection it asked about
+	// in full and that passed.
 	Field func(collection, key string, kind model.Kind) string
 	// Time checks a timestamp written on a line (in nanoseconds); lines
 	// without one are not checked.
@@ -172,6 +176,9 @@ type parser struct {
 	fpos    []int             // fpos[i]: offset of the key of fields[i] in buf
 	checks  Checks
 	keyIdx  map[string]int // field positions, for lines with many fields
+	// passed holds, per collection, the keys and kinds of the fields of
+	// the last line that Checks.Field was asked about in full and passed.
+	passed map[string][]fieldKind
 
 	tagSlab   []model.Tag   // backing store handed out to points
 	fieldSlab []model.Field // backing store handed out to points
@@ -182,6 +189,47 @@ type parser struct {
 	// collection and tags (one Tags slice, shared) instead of parsing
 	// them again.
 	heads map[string]head
+}
+
+// fieldKind is a field's key and kind.
+type fieldKind struct {
+	key  string
+	kind model.Kind
+}
+
+// fieldsPassed reports whether the fields of the current line are, in
+// order and with the same kinds, among those of the last line of
+// collection that passed Checks.Field (the points of one device usually
+// share their fields, so this saves a check per field and line).
+func (p *parser) fieldsPassed(collection string) bool {
+	ok, found := p.passed[collection]
+	if !found {
+		return false
+	}
+	j := 0
+	for _, f := range p.fields {
+		for j < len(ok) && ok[j].key != f.Key {
+			j++
+		}
+		if j == len(ok) || ok[j].kind != f.Value.Kind {
+			return false
+		}
+		j++
+	}
+	return true
+}
+
+// fieldsPass records that the fields of the current line passed
+// Checks.Field.
+func (p *parser) fieldsPass(collection string) {
+	if p.passed == nil {
+		p.passed = map[string][]fieldKind{}
+	}
+	ok := p.passed[collection][:0]
+	for _, f := range p.fields {
+		ok = append(ok, fieldKind{f.Key, f.Value.Kind})
+	}
+	p.passed[collection] = ok
 }
 
 // head is the parse of a measurement-and-tags section.
@@ -463,12 +511,13 @@ func (p *parser) body(pt model.Point) (model.Point, *LineError) {
 
 	// Checks of the fields, before the timestamp moves p.pos past the
 	// end of the line (recover expects it on the line).
-	if check := p.checks.Field; check != nil {
+	if check := p.checks.Field; check != nil && !p.fieldsPassed(pt.Collection) {
 		for i, f := range p.fields {
 			if reason := check(pt.Collection, f.Key, f.Value.Kind); reason != "" {
 				return pt, p.errAt(p.fpos[i], "%s", reason)
 			}
 		}
+		p.fieldsPass(pt.Collection)
 	}
 
 	// Timestamp.

@@ -1,0 +1,284 @@
+// Flushing memory to colstore files, and the background flusher.
+
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/soltixdb/soltix/internal/timex"
+	"github.com/soltixdb/soltix/model"
+	"github.com/soltixdb/soltix/storage/colfile"
+)
+
+// Flush writes everything acknowledged before it was called into colstore
+// files and then drops the WAL segments that held it. Concurrent writes go
+// on while it runs.
+func (db *DB) Flush(ctx context.Context) error {
+	db.flushMu.Lock()
+	defer db.flushMu.Unlock()
+	err := db.flushLocked(ctx)
+	db.noteFlush(ctx, err)
+	return err
+}
+
+func (db *DB) flushLocked(ctx context.Context) error {
+	start := time.Now()
+	// Swap: the active generation becomes immutable. Holding swapMu
+	// exclusively means no batch is between its WAL append and its apply,
+	// so every record in a segment before the new one is in imm (or in
+	// files already).
+	db.swapMu.Lock()
+	db.mu.Lock()
+	if db.shut {
+		db.mu.Unlock()
+		db.swapMu.Unlock()
+		return ErrClosed
+	}
+	var work []*series
+	for _, c := range db.colls {
+		for _, s := range c.series {
+			if s.mem != nil && s.imm == nil {
+				s.imm, s.mem = s.mem, nil
+				work = append(work, s)
+			}
+		}
+	}
+	db.immPoints += db.memPoints
+	db.memPoints = 0
+	cutoff := db.rollGen
+	db.rollGen++
+	seg, err := db.wal.Rotate()
+	tombs := append([]*tombstone(nil), db.tombs...)
+	db.mu.Unlock()
+	db.swapMu.Unlock()
+	if err != nil {
+		db.unswap(work)
+		return fmt.Errorf("rotate wal: %w", err)
+	}
+	// Live tombstones must outlive the segments about to be removed.
+	for _, t := range tombs {
+		if _, err := db.wal.Append(appendDelete(nil, t)); err != nil {
+			db.unswap(work)
+			return fmt.Errorf("carry tombstone over: %w", err)
+		}
+	}
+	if len(work) == 0 {
+		if err := db.finishRollups(ctx, cutoff); err != nil {
+			return err
+		}
+		return db.wal.RemoveBefore(seg)
+	}
+
+	// Build one file per collection, group and partition.
+	type fileKey struct {
+		coll      string
+		group     int
+		partition int64
+	}
+	parts := make(map[fileKey][]colfile.SeriesData)
+	names := make(map[int64]string) // partition index -> file name prefix
+	part := db.opts.PartitionDuration.Nanoseconds()
+	for _, s := range work {
+		byPart := make(map[int64][]model.Column)
+		for _, mc := range s.imm.cols {
+			col := mc.sorted()
+			for lo := 0; lo < col.Len(); {
+				p := timex.FloorDiv(col.Times[lo], part)
+				if _, ok := names[p]; !ok {
+					names[p] = partitionFileName(col.Times[lo], part)
+				}
+				hi := lo
+				for hi < col.Len() && timex.FloorDiv(col.Times[hi], part) == p {
+					hi++
+				}
+				byPart[p] = append(byPart[p], col.Slice(lo, hi))
+				lo = hi
+			}
+		}
+		for p, cols := range byPart {
+			k := fileKey{coll: s.coll, group: s.group, partition: p}
+			parts[k] = append(parts[k], colfile.SeriesData{Tags: s.tags, Columns: cols})
+		}
+	}
+	var written []*dataFile
+	var werr error
+	for k, data := range parts {
+		if err := ctx.Err(); err != nil {
+			werr = err
+			break
+		}
+		seq := db.seq.Add(1)
+		dir := filepath.Join(db.collDir(k.coll), fmt.Sprintf("group_%04d", k.group))
+		if err := db.mkdirDurable(dir); err != nil {
+			werr = fmt.Errorf("create group dir: %w", err)
+			break
+		}
+		path := filepath.Join(dir, fmt.Sprintf("%s-%016d.col", names[k.partition], seq))
+		if _, err := colfile.WriteWith(path, k.coll, k.group, seq, data, &colfile.WriteOptions{FS: db.fs, BlockSize: db.opts.BlockSize}); err != nil {
+			werr = fmt.Errorf("write colstore file: %w", err)
+			break
+		}
+		r, err := colfile.OpenWith(path, db.fs)
+		if err != nil {
+			werr = fmt.Errorf("reopen colstore file: %w", err)
+			break
+		}
+		written = append(written, &dataFile{path: path, r: r, meta: r.Meta()})
+	}
+	if werr == nil {
+		// New collection directories are entries of collections/.
+		if err := db.fs.SyncDir(filepath.Join(db.dir, collectionsDir)); err != nil {
+			werr = fmt.Errorf("sync data dir: %w", err)
+		}
+	}
+
+	db.mu.Lock()
+	for _, f := range written {
+		db.attachFile(f)
+	}
+	if werr != nil {
+		db.mu.Unlock()
+		// Keep the data in memory (and the WAL segments): fold imm back
+		// into the active generation so the next flush tries again.
+		// Anything already written is harmless: memory wins over files.
+		db.unswap(work)
+		return werr
+	}
+	for _, s := range work {
+		s.imm = nil
+	}
+	db.immPoints = 0
+	db.mu.Unlock()
+	// The WAL holds what marked the rollups dirty until they are rebuilt.
+	if err := db.finishRollups(ctx, cutoff); err != nil {
+		return err
+	}
+	if err := db.wal.RemoveBefore(seg); err != nil {
+		return fmt.Errorf("truncate wal: %w", err)
+	}
+	took := time.Since(start)
+	db.timing.flushed(took, time.Now())
+	db.log.Info("flushed", "series", len(work), "files", len(written), "took", took.Round(time.Millisecond))
+	return nil
+}
+
+// finishRollups runs the rollup pass of a flush and, the first time,
+// records in meta.json that rollups are maintained.
+func (db *DB) finishRollups(ctx context.Context, cutoff uint64) error {
+	if err := db.rollupLocked(ctx, cutoff); err != nil {
+		return err
+	}
+	db.rebuiltQuarantine(cutoff)
+	if !db.rollMeta {
+		db.rollMeta = true
+		if err := db.saveDirMeta(); err != nil {
+			db.rollMeta = false
+			return err
+		}
+	}
+	return nil
+}
+
+// unswap folds the immutable generation of each series back into its
+// active one after a failed flush.
+func (db *DB) unswap(work []*series) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	for _, s := range work {
+		if s.imm == nil {
+			continue
+		}
+		// The active points are counted in memPoints already.
+		db.memPoints += s.imm.points
+		if s.mem != nil {
+			// The batch sequence numbers keep last-write-wins intact
+			// whatever order the values are appended in.
+			for name, mc := range s.mem.cols {
+				dst := s.imm.cols[name]
+				if dst == nil {
+					s.imm.cols[name] = mc
+					continue
+				}
+				seqs := mc.seqs()
+				col := mc.column()
+				for i := 0; i < col.Len(); i++ {
+					dst.append(col.Times[i], col.Value(i), seqs[i])
+				}
+			}
+			s.imm.points += s.mem.points
+		}
+		s.mem, s.imm = s.imm, nil
+	}
+	db.immPoints = 0
+}
+
+// partitionLayout formats the start of a file's partition in its name.
+const partitionLayout = "20060102T150405Z"
+
+// partitionFileName names the raw partition of width part holding t by its
+// true start, which for the partition holding math.MinInt64 lies before
+// the int64 range (1677-09-21T00:00:00Z for a day).
+func partitionFileName(t, part int64) string {
+	return timex.FloorTime(t, part, 0).Format(partitionLayout)
+}
+
+func (db *DB) flushLoop() {
+	defer close(db.done)
+	if db.opts.FlushInterval < 0 {
+		<-db.stop
+		return
+	}
+	// Background work stops between compaction units once Close begins.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-db.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	// Check memory once a second, or more often for short intervals.
+	tick := time.NewTicker(min(time.Second, max(db.opts.FlushInterval/2, 10*time.Millisecond)))
+	defer tick.Stop()
+	last, lastRetention := time.Now(), time.Now()
+	for {
+		select {
+		case <-db.stop:
+			return
+		case <-tick.C:
+		case <-db.full:
+		}
+		if time.Since(lastRetention) >= db.opts.RetentionInterval {
+			if err := db.EnforceRetention(ctx); err != nil && ctx.Err() == nil && !errors.Is(err, ErrClosed) {
+				db.log.Error("dropping expired files failed", "err", err)
+			}
+			lastRetention = time.Now()
+		}
+		db.mu.RLock()
+		n := db.memPoints
+		pending := db.rollupsPending()
+		db.mu.RUnlock()
+		if !pending && (n == 0 || (n < db.opts.MaxMemoryPoints && time.Since(last) < db.opts.FlushInterval)) {
+			continue
+		}
+		if err := db.Flush(ctx); err != nil {
+			// The flusher retries every tick: log the first failure and
+			// then one in 60, not one a second for as long as the disk
+			// stays full.
+			if n := db.Health().ConsecutiveFlushFailures; n <= 1 || n%60 == 0 {
+				db.log.Error("background flush failed; data stays in memory and the WAL", "err", err, "consecutive_failures", n)
+			}
+		}
+		last = time.Now()
+		if db.opts.CompactFiles > 0 {
+			if err := db.compact(ctx, db.opts.CompactFiles); err != nil && ctx.Err() == nil {
+				db.log.Error("background compaction failed; the old files keep serving", "err", err)
+			}
+		}
+	}
+}

@@ -1,0 +1,142 @@
+// The series index: collections, fields, tag keys and values, series, EXPLAIN.
+
+package storage
+
+import (
+	"sort"
+
+	"github.com/soltixdb/soltix/model"
+)
+
+// Collections implements planner.Source.
+func (db *DB) Collections() []string {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	out := make([]string, 0, len(db.colls))
+	for name, c := range db.colls {
+		if len(c.series) > 0 {
+			out = append(out, name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// lookup returns an existing collection with at least one series.
+func (db *DB) lookup(name string) *collection {
+	c := db.colls[name]
+	if c == nil || len(c.series) == 0 {
+		return nil
+	}
+	return c
+}
+
+// Fields implements planner.Source.
+func (db *DB) Fields(collection string) (map[string]model.Kind, bool) {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	c := db.lookup(collection)
+	if c == nil {
+		return nil, false
+	}
+	out := make(map[string]model.Kind, len(c.fields))
+	for k, v := range c.fields {
+		out[k] = v
+	}
+	return out, true
+}
+
+// TagKeys implements planner.Source.
+func (db *DB) TagKeys(collection string) []string {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	c := db.lookup(collection)
+	if c == nil {
+		return nil
+	}
+	out := make([]string, 0, len(c.tags))
+	for k := range c.tags {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TagValues implements planner.Source.
+func (db *DB) TagValues(collection, key string) []string {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	c := db.lookup(collection)
+	if c == nil {
+		return nil
+	}
+	out := make([]string, 0, len(c.tags[key]))
+	for v := range c.tags[key] {
+		out = append(out, v)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Series implements planner.Source.
+func (db *DB) Series(collection string, match func(model.Tags) bool) []model.Tags {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	c := db.lookup(collection)
+	if c == nil {
+		return nil
+	}
+	keys := make([]string, 0, len(c.series))
+	for k, s := range c.series {
+		if match == nil || match(s.tags) {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	out := make([]model.Tags, len(keys))
+	for i, k := range keys {
+		out[i] = c.series[k].tags
+	}
+	return out
+}
+
+// Explain implements planner.Source. For a rollup level it counts the rows
+// the level holds for the series in [min, max] (from the file index, all
+// fields) and the dirty buckets there.
+func (db *DB) Explain(collection string, series []model.Tags, min, max int64, level model.Level) model.ReadPlan {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	var plan model.ReadPlan
+	c := db.lookup(collection)
+	if c == nil {
+		return plan
+	}
+	groups := make(map[int]bool)
+	files := make(map[*dataFile]bool)
+	for _, tags := range series {
+		s := c.series[model.SeriesKey(collection, tags)]
+		if s == nil {
+			continue
+		}
+		groups[s.group] = true
+		for _, fs := range s.files {
+			if fs.f.meta.MaxTime >= min && fs.f.meta.MinTime <= max {
+				files[fs.f] = true
+			}
+		}
+		for _, gen := range []*memSeries{s.imm, s.mem} {
+			if gen != nil {
+				plan.MemoryPoints += gen.points
+			}
+		}
+	}
+	for g := range groups {
+		plan.Groups = append(plan.Groups, g)
+	}
+	sort.Ints(plan.Groups)
+	plan.Files = len(files)
+	if level != model.LevelRaw && !c.settings.NoRollups {
+		db.explainLevel(c, series, min, max, level, &plan)
+	}
+	return plan
+}

@@ -1,0 +1,417 @@
+// Opening a data directory: its meta file, the files it holds, and attaching them to their series.
+
+package storage
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/soltixdb/soltix/model"
+	"github.com/soltixdb/soltix/storage/colfile"
+	"github.com/soltixdb/soltix/storage/vfs"
+	"github.com/soltixdb/soltix/storage/wal"
+)
+
+// dataDirMeta is the data directory's own description, in meta.json.
+type dataDirMeta struct {
+	// Format is 1 for the first layout and 2 from layout 2 on, which
+	// versions that know only format 1 refuse to open.
+	Format    int `json:"format"`
+	NumGroups int `json:"num_groups"`
+	// Rollups is 1 once every collection's rollups have been built; a
+	// directory written before rollups existed has 0 and is rebuilt.
+	Rollups int `json:"rollups,omitempty"`
+	// Layout is where collections live (layout.go); 0 is the first
+	// layout, migrated at Open.
+	Layout int `json:"layout,omitempty"`
+}
+
+// Open opens (creating if needed) the data directory dir: it loads the
+// index of every colstore file and replays the WAL into memory. The DB is
+// ready for reads and writes when Open returns.
+func Open(dir string, opts *Options) (*DB, error) {
+	o := opts.withDefaults()
+	if err := vfs.MkdirAllSync(o.FS, dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	lock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	db := &DB{dir: dir, lock: lock, fs: o.FS, opts: o, log: o.Logger, colls: make(map[string]*collection),
+		stop: make(chan struct{}), done: make(chan struct{}), full: make(chan struct{}, 1), dirs: make(map[string]bool),
+		memChanged: make(chan struct{})}
+	configuredGroups := 0
+	if opts != nil {
+		configuredGroups = opts.NumGroups
+	}
+	if err := db.loadDirMeta(configuredGroups); err != nil {
+		lock.unlock()
+		return nil, err
+	}
+	if err := db.migrateLayout(); err != nil {
+		lock.unlock()
+		return nil, err
+	}
+	if err := db.loadSettings(); err != nil {
+		lock.unlock()
+		return nil, err
+	}
+	if err := db.loadQuarantine(); err != nil {
+		lock.unlock()
+		return nil, fmt.Errorf("scan quarantine: %w", err)
+	}
+	if err := db.loadFiles(); err != nil {
+		db.closeFiles()
+		lock.unlock()
+		return nil, err
+	}
+	db.settleQuarantine()
+	if err := db.mkdirDurable(filepath.Join(dir, "wal")); err != nil {
+		db.closeFiles()
+		lock.unlock()
+		return nil, fmt.Errorf("create wal dir: %w", err)
+	}
+	w, err := wal.Open(filepath.Join(dir, "wal"), &wal.Options{Sync: o.Sync, SegmentSize: o.WALSegmentSize, Logger: o.Logger, FS: o.FS, Recovery: o.WALRecovery})
+	if err != nil {
+		db.closeFiles()
+		lock.unlock()
+		return nil, fmt.Errorf("open wal: %w", err)
+	}
+	db.wal = w
+	start := time.Now()
+	records, points := 0, 0
+	err = w.Replay(func(segment uint64, rec []byte) error {
+		if recordKind(rec) == recordDelete {
+			t, err := decodeDelete(rec)
+			if err != nil {
+				return fmt.Errorf("wal segment %d: %w", segment, err)
+			}
+			db.applyDelete(t)
+			db.bumpSeq(t.seq)
+			records++
+			return nil
+		}
+		seq, pts, err := decodeBatch(rec)
+		if err != nil {
+			return fmt.Errorf("wal segment %d: %w", segment, err)
+		}
+		if conflicts := db.checkKinds(pts, true); len(conflicts) > 0 {
+			// A record that clashes with the schema can only come from
+			// files written by a different version; keep the data we
+			// can and say so rather than refuse to start.
+			db.log.Warn("wal record clashes with the schema; clashing fields skipped", "segment", segment, "conflicts", len(conflicts))
+		}
+		db.apply(seq, pts)
+		db.bumpSeq(seq)
+		records++
+		points += len(pts)
+		return nil
+	})
+	if err != nil {
+		db.closeFiles()
+		return nil, errors.Join(fmt.Errorf("replay wal: %w", err), w.Close(), lock.unlock())
+	}
+	db.dropSpentTombstones()
+	db.resumeRollupSettings()
+	if !db.rollMeta {
+		// Written before rollups existed: rebuild them from raw data.
+		for _, c := range db.colls {
+			db.markAll(c)
+		}
+	}
+	db.log.Info("storage opened", "dir", dir, "collections", len(db.colls), "wal_records", records,
+		"wal_points", points, "replay", time.Since(start).Round(time.Millisecond))
+	go db.flushLoop()
+	return db, nil
+}
+
+// loadDirMeta reads meta.json, or writes it for a new directory.
+// configuredGroups is NumGroups as the caller set it (0: not set).
+func (db *DB) loadDirMeta(configuredGroups int) error {
+	path := filepath.Join(db.dir, "meta.json")
+	b, err := db.readFile(path)
+	switch {
+	case err == nil:
+		var m dataDirMeta
+		if err := json.Unmarshal(b, &m); err != nil {
+			return fmt.Errorf("read %s: %w", path, err)
+		}
+		if m.Format < 1 || m.Format > 2 || m.NumGroups <= 0 {
+			return fmt.Errorf("read %s: unsupported format %d or num_groups %d", path, m.Format, m.NumGroups)
+		}
+		if configuredGroups > 0 && configuredGroups != m.NumGroups {
+			db.log.Warn("num_groups is fixed by the data directory; ignoring the configured value",
+				"configured", db.opts.NumGroups, "data_dir", m.NumGroups)
+		}
+		db.opts.NumGroups = m.NumGroups
+		db.rollMeta = m.Rollups == 1
+		db.layout = m.Layout
+		return nil
+	case errors.Is(err, os.ErrNotExist):
+		db.rollMeta = true
+		db.layout = currentLayout
+		return db.saveDirMeta()
+	default:
+		return fmt.Errorf("read data dir meta: %w", err)
+	}
+}
+
+// saveDirMeta writes meta.json.
+func (db *DB) saveDirMeta() error {
+	m := dataDirMeta{Format: 1, NumGroups: db.opts.NumGroups, Layout: db.layout}
+	if db.layout >= 2 {
+		// Format 1 readers would write collections where this layout
+		// no longer looks for them: make them refuse the directory.
+		m.Format = 2
+	}
+	if db.rollMeta {
+		m.Rollups = 1
+	}
+	b, _ := json.Marshal(m)
+	return db.writeFileSync(filepath.Join(db.dir, "meta.json"), b)
+}
+
+func (db *DB) readFile(path string) ([]byte, error) {
+	f, err := db.fs.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	b, err := io.ReadAll(f)
+	return b, errors.Join(err, f.Close())
+}
+
+// writeFileSync writes a small file atomically: tmp, fsync, rename, fsync dir.
+func (db *DB) writeFileSync(path string, b []byte) error {
+	tmp := path + ".tmp"
+	f, err := db.fs.Create(tmp)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", tmp, err)
+	}
+	_, werr := f.Write(b)
+	serr := f.Sync()
+	cerr := f.Close()
+	if err := errors.Join(werr, serr, cerr); err != nil {
+		db.fs.Remove(tmp)
+		return fmt.Errorf("write %s: %w", tmp, err)
+	}
+	if err := db.fs.Rename(tmp, path); err != nil {
+		return fmt.Errorf("rename %s: %w", tmp, err)
+	}
+	return db.fs.SyncDir(filepath.Dir(path))
+}
+
+// walk calls fn for every file below dir.
+func (db *DB) walk(dir string, fn func(path string) error) error {
+	return db.walkEntries(dir, func(path string, e os.DirEntry) (bool, error) {
+		if e.IsDir() && !strings.HasSuffix(e.Name(), ".col") {
+			return true, nil
+		}
+		return false, fn(path)
+	})
+}
+
+// walkEntries calls fn for every entry below dir, depth first, in name
+// order; it goes into a directory when fn says so.
+func (db *DB) walkEntries(dir string, fn func(path string, e os.DirEntry) (descend bool, err error)) error {
+	entries, err := db.fs.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		path := filepath.Join(dir, e.Name())
+		descend, err := fn(path, e)
+		if err != nil {
+			return err
+		}
+		if descend && e.IsDir() {
+			if err := db.walkEntries(path, fn); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// loadFiles opens every colstore file below the data directory.
+func (db *DB) loadFiles() error {
+	var paths []string
+	var wrong []wrongEntry
+	root := filepath.Join(db.dir, collectionsDir)
+	err := db.walkEntries(root, func(path string, e os.DirEntry) (bool, error) {
+		// An entry of the wrong kind where the engine keeps its own
+		// (a directory or pipe for a file, a file for a directory) is
+		// data just as missing as a damaged file's: skipping it would
+		// answer "no data", opening a pipe would block.
+		why, err := db.wrongKind(root, path, e)
+		if err != nil {
+			return false, err
+		}
+		if why != "" {
+			wrong = append(wrong, wrongEntry{path, why})
+			return false, nil
+		}
+		if e.IsDir() {
+			return true, nil
+		}
+		switch {
+		case strings.HasSuffix(path, ".col.tmp"):
+			// A flush or compaction that crashed before its rename;
+			// the WAL or the inputs still hold the data.
+			db.log.Warn("removing unfinished colstore file", "path", path)
+			return false, db.fs.Remove(path)
+		case strings.HasSuffix(path, ".col"):
+			paths = append(paths, path)
+		}
+		return false, nil
+	})
+	if err != nil {
+		return fmt.Errorf("scan data dir: %w", err)
+	}
+	for _, w := range wrong {
+		dst, err := db.quarantineFile(w.path, errors.New(w.why))
+		if err != nil {
+			return fmt.Errorf("open colstore file: %w", err)
+		}
+		db.addQuarantined(dst, w.why)
+	}
+	var files []*dataFile
+	var rolls []*rollFile
+	for _, p := range paths {
+		r, err := colfile.OpenWith(p, db.fs)
+		if err != nil && damaged(err) {
+			// One damaged file must not keep the node from serving
+			// everything else (quarantine.go).
+			dst, qerr := db.quarantineFile(p, err)
+			if qerr == nil {
+				db.addQuarantined(dst, err.Error())
+				continue
+			}
+			err = errors.Join(err, qerr)
+		}
+		if err != nil {
+			for _, f := range files {
+				f.r.Close()
+			}
+			for _, f := range rolls {
+				f.r.Close()
+			}
+			return fmt.Errorf("open colstore file: %w", err)
+		}
+		df := &dataFile{path: p, r: r, meta: r.Meta()}
+		if l, part, ok := parseRollupPath(p); ok {
+			rolls = append(rolls, &rollFile{dataFile: df, level: l, part: part})
+			continue
+		}
+		files = append(files, df)
+	}
+	if err := db.attachRollFiles(rolls); err != nil {
+		return err
+	}
+	// A compaction that crashed after writing its output but before
+	// removing its inputs leaves both: the output wins.
+	replaced := make(map[uint64]bool)
+	for _, f := range files {
+		for _, seq := range f.meta.Replaces {
+			replaced[seq] = true
+		}
+	}
+	files = slices.DeleteFunc(files, func(f *dataFile) bool {
+		if !replaced[f.meta.Seq] {
+			return false
+		}
+		db.log.Warn("removing colstore file replaced by a compaction", "path", f.path)
+		f.r.Close()
+		if err := db.fs.Remove(f.path); err != nil {
+			db.log.Error("cannot remove replaced colstore file; it stays ignored", "path", f.path, "err", err)
+		}
+		return true
+	})
+	sort.Slice(files, func(i, j int) bool { return files[i].meta.Seq < files[j].meta.Seq })
+	for _, f := range files {
+		db.attachFile(f)
+		db.bumpSeq(f.meta.Seq)
+	}
+	return nil
+}
+
+// attachRollFiles registers the rollup files found at start-up: for each
+// collection, group, level and partition the file with the highest
+// sequence number wins (a crash may have left the one it replaced).
+func (db *DB) attachRollFiles(rolls []*rollFile) error {
+	sort.Slice(rolls, func(i, j int) bool { return rolls[i].meta.Seq > rolls[j].meta.Seq })
+	type key struct {
+		coll  string
+		group int
+		level model.Level
+		part  int64
+	}
+	seen := make(map[key]bool)
+	for _, f := range rolls {
+		k := key{f.meta.Collection, f.meta.Group, f.level, f.part}
+		if seen[k] {
+			db.log.Warn("removing replaced rollup file", "path", f.path)
+			f.r.Close()
+			if err := db.fs.Remove(f.path); err != nil {
+				db.log.Error("cannot remove replaced rollup file; it stays ignored", "path", f.path, "err", err)
+			}
+			continue
+		}
+		seen[k] = true
+		db.bumpSeq(f.meta.Seq)
+		c := db.coll(f.meta.Collection)
+		g := c.rollupsOf(f.meta.Group)
+		g.files[f.level] = append(g.files[f.level], f)
+		// Series whose raw data retention dropped live on in rollups.
+		for _, si := range f.r.Series() {
+			for _, ci := range si.Columns {
+				if name, kind, ok := parseRollupColumn(ci.Name); ok {
+					if _, ok := c.fields[name]; !ok {
+						c.fields[name] = kind
+					}
+				}
+			}
+			db.seriesFor(c, si.Key, si.Tags)
+		}
+	}
+	for _, c := range db.colls {
+		for _, g := range c.rollups {
+			for l := range g.files {
+				sort.Slice(g.files[l], func(i, j int) bool { return g.files[l][i].part < g.files[l][j].part })
+			}
+		}
+	}
+	return nil
+}
+
+// attachFile registers a file's series. The caller holds mu or has the DB
+// to itself.
+func (db *DB) attachFile(f *dataFile) {
+	c := db.coll(f.meta.Collection)
+	for i, si := range f.r.Series() {
+		for _, ci := range si.Columns {
+			if _, ok := c.fields[ci.Name]; !ok {
+				c.fields[ci.Name] = ci.Kind
+			}
+		}
+		s := db.seriesFor(c, si.Key, si.Tags)
+		s.files = append(s.files, fileSeries{f: f, idx: i})
+	}
+}
+
+func (db *DB) bumpSeq(seq uint64) {
+	for {
+		cur := db.seq.Load()
+		if seq <= cur || db.seq.CompareAndSwap(cur, seq) {
+			return
+		}
+	}
+}

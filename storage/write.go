@@ -1,0 +1,283 @@
+// The write path: checking a batch, appending it to the WAL and applying it to memory.
+
+package storage
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"sync"
+	"time"
+
+	"github.com/soltixdb/soltix/internal/timex"
+	"github.com/soltixdb/soltix/model"
+)
+
+// coll returns the collection, creating it. The caller holds mu.
+func (db *DB) coll(name string) *collection {
+	c := db.colls[name]
+	if c == nil {
+		c = &collection{name: name, fields: make(map[string]model.Kind), series: make(map[string]*series),
+			tags: make(map[string]map[string]map[string]struct{}), settings: db.settings[name]}
+		db.colls[name] = c
+	}
+	return c
+}
+
+// seriesFor returns the series with key, creating and indexing it. The
+// caller holds mu.
+func (db *DB) seriesFor(c *collection, key string, tags model.Tags) *series {
+	s := c.series[key]
+	if s != nil {
+		return s
+	}
+	s = &series{coll: c.name, key: key, tags: tags, group: db.groupOf(key, tags)}
+	c.series[key] = s
+	for _, t := range tags {
+		vals := c.tags[t.Key]
+		if vals == nil {
+			vals = make(map[string]map[string]struct{})
+			c.tags[t.Key] = vals
+		}
+		keys := vals[t.Value]
+		if keys == nil {
+			keys = make(map[string]struct{})
+			vals[t.Value] = keys
+		}
+		keys[key] = struct{}{}
+	}
+	return s
+}
+
+// groupOf hashes a series' device to its group: FNV-1a (64 bit) of the
+// shard tag's value, or of the series key when the series has no shard
+// tag, modulo the number of groups.
+func (db *DB) groupOf(key string, tags model.Tags) int {
+	device := key
+	if tags.Has(db.opts.ShardTag) {
+		device = tags.Get(db.opts.ShardTag)
+	}
+	h := fnv.New64a()
+	h.Write([]byte(device))
+	return int(h.Sum64() % uint64(db.opts.NumGroups))
+}
+
+// Write makes a batch of points durable and visible. Either the whole batch
+// is written or none of it: a field whose kind clashes with the collection's
+// schema fails the batch with a *ConflictError, a WAL failure with
+// ErrUnavailable. Points must have a collection and at least one field.
+func (db *DB) Write(ctx context.Context, points []model.Point) error {
+	if len(points) == 0 {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	for i := range points {
+		p := &points[i]
+		if p.Collection == "" || len(p.Fields) == 0 {
+			return fmt.Errorf("point %d: a point needs a collection and at least one field", i)
+		}
+		if len(p.Collection) > MaxCollectionLen {
+			return fmt.Errorf("point %d: collection name of %d bytes exceeds %d", i, len(p.Collection), MaxCollectionLen)
+		}
+	}
+	if err := db.waitForMemory(ctx); err != nil {
+		return err
+	}
+	db.swapMu.RLock()
+	defer db.swapMu.RUnlock()
+
+	db.mu.Lock()
+	if db.closed {
+		db.mu.Unlock()
+		return ErrClosed
+	}
+	// Reserve the kinds of new fields now, so that two concurrent batches
+	// cannot give one field two kinds.
+	if err := db.checkRetention(points); err != nil {
+		db.mu.Unlock()
+		return err
+	}
+	conflicts := db.checkKinds(points, false)
+	db.mu.Unlock()
+	if len(conflicts) > 0 {
+		return &ConflictError{Conflicts: conflicts}
+	}
+
+	seq := db.seq.Add(1)
+	rb := recordBufs.Get().(*recordBuf)
+	rb.buf = rb.enc.encode(rb.buf[:0], seq, points)
+	_, err := db.wal.Append(rb.buf) // the WAL copies the record before it returns
+	if cap(rb.buf) <= maxPooledRecord {
+		recordBufs.Put(rb)
+	}
+	if err != nil {
+		db.health.walErrors.Add(1)
+		db.log.Error("wal append failed; write not acknowledged", "err", err)
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+
+	db.mu.Lock()
+	db.apply(seq, points)
+	full := db.memPoints >= db.opts.MaxMemoryPoints
+	db.mu.Unlock()
+	if full {
+		// Wake the background flusher now rather than at its next tick,
+		// so memory stays near the bound at high ingest rates.
+		select {
+		case db.full <- struct{}{}:
+		default:
+		}
+	}
+	return nil
+}
+
+// recordBuf is a batch encoder and its output buffer, reused across
+// writes through recordBufs; buffers above maxPooledRecord are dropped.
+type recordBuf struct {
+	enc batchEncoder
+	buf []byte
+}
+
+const maxPooledRecord = 8 << 20
+
+var recordBufs = sync.Pool{New: func() any { return new(recordBuf) }}
+
+// checkKinds checks every field against the collection's schema and the
+// earlier points of the batch, registering new fields. With drop set,
+// clashing fields are removed from their points instead of failing. The
+// caller holds mu.
+func (db *DB) checkKinds(points []model.Point, drop bool) []Conflict {
+	var conflicts []Conflict
+	var added []struct{ c, f string }
+	for i := range points {
+		p := &points[i]
+		c := db.coll(p.Collection)
+		clash := false
+		for _, f := range p.Fields {
+			have, ok := c.fields[f.Key]
+			switch {
+			case !ok:
+				c.fields[f.Key] = f.Value.Kind
+				added = append(added, struct{ c, f string }{p.Collection, f.Key})
+			case have != f.Value.Kind:
+				conflicts = append(conflicts, Conflict{Point: i, Collection: p.Collection, Field: f.Key, Have: have, Got: f.Value.Kind})
+				clash = true
+			}
+		}
+		if drop && clash {
+			kept := make([]model.Field, 0, len(p.Fields))
+			for _, f := range p.Fields {
+				if c.fields[f.Key] == f.Value.Kind {
+					kept = append(kept, f)
+				}
+			}
+			p.Fields = kept
+		}
+	}
+	if len(conflicts) > 0 && !drop {
+		// The batch is refused: forget the fields it introduced.
+		for _, a := range added {
+			delete(db.colls[a.c].fields, a.f)
+		}
+	}
+	return conflicts
+}
+
+// checkRetention refuses points older than their collection's raw
+// retention. The caller holds mu.
+func (db *DB) checkRetention(points []model.Point) error {
+	var now int64
+	nowRead := false
+	for i := range points {
+		p := &points[i]
+		r := db.settings[p.Collection].Retention[model.LevelRaw]
+		if kept := db.rawKept(p.Collection); p.Time < kept {
+			return &RetentionError{Point: i, Collection: p.Collection, Time: p.Time, Retention: r, Kept: kept}
+		}
+		if r <= 0 {
+			continue
+		}
+		if !nowRead {
+			now, _ = timex.FromTime(db.now())
+			nowRead = true
+		}
+		if cut, _ := timex.Sub(now, int64(r)); p.Time < cut {
+			return &RetentionError{Point: i, Collection: p.Collection, Time: p.Time, Retention: r}
+		}
+	}
+	return nil
+}
+
+func (db *DB) now() time.Time { return db.opts.Now() }
+
+// apply adds a batch to the active memory generation and marks the rollup
+// buckets it touches dirty. The caller holds mu.
+func (db *DB) apply(seq uint64, points []model.Point) {
+	// Mark each (collection, group, hour) of the batch once: a batch
+	// usually spans few hours but many devices.
+	type markKey struct {
+		c     *collection
+		group int
+		hour  int64
+	}
+	var last markKey
+	var marked map[markKey]bool
+	// Points of one device often share their Tags slice (the line
+	// protocol parser reuses a repeated measurement-and-tags section), so
+	// their series is found by that slice before building a key.
+	type sharedTags struct {
+		coll string
+		tags *model.Tag
+		n    int
+	}
+	type found struct {
+		c *collection
+		s *series
+	}
+	var known map[sharedTags]found
+	for i := range points {
+		p := &points[i]
+		var f found
+		var sk sharedTags
+		if len(p.Tags) > 0 {
+			sk = sharedTags{p.Collection, &p.Tags[0], len(p.Tags)}
+			f = known[sk]
+		}
+		if f.s == nil {
+			f.c = db.coll(p.Collection)
+			f.s = db.seriesFor(f.c, model.SeriesKey(p.Collection, p.Tags), p.Tags)
+			if sk.tags != nil {
+				if known == nil {
+					known = make(map[sharedTags]found)
+				}
+				known[sk] = f
+			}
+		}
+		c, s := f.c, f.s
+		if k := (markKey{c, s.group, model.Level1h.Floor(p.Time)}); k != last {
+			if marked == nil {
+				marked = make(map[markKey]bool)
+			}
+			if !marked[k] {
+				marked[k] = true
+				db.markWrite(c, s.group, p.Time)
+			}
+			last = k
+		}
+		if s.mem == nil {
+			s.mem = newMemSeries()
+		}
+		for _, f := range p.Fields {
+			mc := s.mem.cols[f.Key]
+			if mc == nil {
+				mc = newMemColumn(f.Key, f.Value.Kind)
+				s.mem.cols[f.Key] = mc
+			}
+			mc.append(p.Time, f.Value, seq)
+			s.mem.points++
+			db.memPoints++
+		}
+	}
+}

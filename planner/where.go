@@ -124,7 +124,97 @@ func (c *compiler) expr(e query.Expr) (*cond, error) {
 			}
 			n.kids = append(n.kids, k)
 		}
+		if !mergeEqualityChains {
+			return n, nil
+		}
+		return c.mergeEqualities(n, operands)
+	}
+	return c.single(e)
+}
+
+// mergeEqualityChains is switched off only by tests comparing merged and
+// unmerged evaluation.
+var mergeEqualityChains = true
+
+// mergeEqualities replaces, in an OR, the `field = literal` operands on one
+// number or string field by one IN leaf, and in an AND the `field != literal`
+// operands by one NOT IN leaf, so a chain of n such terms costs a lookup per
+// row rather than n comparisons. IN is defined as the OR of the = tests (and
+// NOT IN as the AND of the != tests, a missing value failing both), so the
+// answer is unchanged; every operand was compiled on its own first, so the
+// errors are those of the unmerged chain. Other operands keep their places.
+func (c *compiler) mergeEqualities(n *cond, operands []query.Expr) (*cond, error) {
+	want := "="
+	if n.op == opAnd {
+		want = "!="
+	}
+	groups := map[string][]int{}
+	var order []string
+	for i, x := range operands {
+		cmp, ok := x.(*query.Compare)
+		if !ok {
+			continue
+		}
+		op := cmp.Op
+		if op == "<>" {
+			op = "!="
+		}
+		if op != want {
+			continue
+		}
+		kind, fkind := c.subject(cmp.Name)
+		if kind != leafField || fkind == model.KindBool {
+			continue
+		}
+		if _, seen := groups[cmp.Name]; !seen {
+			order = append(order, cmp.Name)
+		}
+		groups[cmp.Name] = append(groups[cmp.Name], i)
+	}
+	merged := false
+	drop := make([]bool, len(operands))
+	for _, name := range order {
+		idx := groups[name]
+		if len(idx) < 2 {
+			continue
+		}
+		in := &query.In{Name: name, Not: n.op == opAnd, Values: make([]query.Literal, len(idx))}
+		for j, i := range idx {
+			cmp := operands[i].(*query.Compare)
+			in.Values[j] = cmp.Value
+			if j == 0 {
+				in.Pos = cmp.Pos
+			}
+		}
+		lf, err := c.in(in)
+		if err != nil {
+			return nil, err
+		}
+		n.kids[idx[0]] = &cond{op: opLeaf, lf: lf}
+		for _, i := range idx[1:] {
+			drop[i] = true
+		}
+		merged = true
+	}
+	if !merged {
 		return n, nil
+	}
+	kids := n.kids[:0]
+	for i, k := range n.kids {
+		if !drop[i] {
+			kids = append(kids, k)
+		}
+	}
+	n.kids = kids
+	if len(kids) == 1 {
+		return kids[0], nil
+	}
+	return n, nil
+}
+
+// single compiles a condition that is not an AND or OR chain.
+func (c *compiler) single(e query.Expr) (*cond, error) {
+	switch e := e.(type) {
 	case *query.Compare:
 		lf, err := c.compare(e)
 		if err != nil {

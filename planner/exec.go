@@ -105,6 +105,27 @@ type executor struct {
 	approx              int
 	// points counts the points read, for Options.MaxPoints.
 	points int64
+	// ctx is the query's context; rowTick counts the rows the WHERE
+	// condition was evaluated on, so that ctx is checked every
+	// rowCheckEvery rows rather than only between chunks.
+	ctx     context.Context
+	rowTick uint64
+}
+
+// rowCheckEvery is how many rows are evaluated between checks of the
+// query's context inside one chunk (a power of two): a chunk of 64k rows
+// under a costly condition must not run on long after a cancel or the
+// query's deadline.
+const rowCheckEvery = 1024
+
+// tick counts one evaluated row and, every rowCheckEvery rows, returns the
+// context's error.
+func (ex *executor) tick() error {
+	ex.rowTick++
+	if ex.rowTick&(rowCheckEvery-1) != 0 {
+		return nil
+	}
+	return ex.ctx.Err()
 }
 
 func (ex *executor) group(tags model.Tags) *group {
@@ -171,7 +192,7 @@ func (p *plan) checkColumns(cols []model.Column) error {
 
 // run executes a SELECT, handing its rows to sink.
 func (p *plan) run(ctx context.Context, sink Sink) (*Stats, error) {
-	ex := &executor{p: p, groups: map[string]*group{}}
+	ex := &executor{p: p, groups: map[string]*group{}, ctx: ctx}
 	em := &emitter{ctx: ctx, sink: sink, limit: p.opts.maxRows()}
 	if b := p.opts.Budget; b != nil {
 		ex.points, em.rows = b.Points, b.Rows
@@ -212,8 +233,7 @@ func (p *plan) run(ctx context.Context, sink Sink) (*Stats, error) {
 				return err
 			}
 			r.reset(cols)
-			ex.aggregate(&r, pred, tags, rank)
-			return nil
+			return ex.aggregate(&r, pred, tags, rank)
 		})
 		if err != nil {
 			return nil, err
@@ -241,7 +261,7 @@ func sortGroups(groups []*rawGroup) {
 func itoa(n int) string { return strconv.Itoa(n) }
 
 // aggregate feeds the matching rows of one series to the aggregators.
-func (ex *executor) aggregate(r *rows, pred *cond, tags model.Tags, rank int) {
+func (ex *executor) aggregate(r *rows, pred *cond, tags model.Tags, rank int) error {
 	p := ex.p
 	lo, hi := p.rng.lo, p.rng.hi
 	var g *group
@@ -250,9 +270,12 @@ func (ex *executor) aggregate(r *rows, pred *cond, tags model.Tags, rank int) {
 	items := p.items
 	if pred == nil {
 		ex.aggregateRuns(cols, tags, rank)
-		return
+		return nil
 	}
 	for r.next() {
+		if err := ex.tick(); err != nil {
+			return err
+		}
 		t := r.t
 		if t < lo || t > hi || (pred != nil && !pred.eval(r)) || !ex.holdsAggregated(r) {
 			continue
@@ -272,6 +295,7 @@ func (ex *executor) aggregate(r *rows, pred *cond, tags model.Tags, rank int) {
 		}
 		ex.maxT = max(ex.maxT, t)
 	}
+	return nil
 }
 
 // aggregateRuns is aggregate for a series with no condition left to

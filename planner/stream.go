@@ -316,7 +316,10 @@ func (c *cursor) fill(ctx context.Context) error {
 	c.r.reset(cols)
 	var got int
 	var tmin, tmax int64
-	c.buf, got, tmin, tmax = ex.chunkRows(&c.r, c.m.pred, c.fixed, c.buf[:0])
+	c.buf, got, tmin, tmax, err = ex.chunkRows(&c.r, c.m.pred, c.fixed, c.buf[:0])
+	if err != nil {
+		return err
+	}
 	c.i = 0
 	c.left = false
 	if limited && got >= n {
@@ -333,8 +336,9 @@ func (c *cursor) fill(ctx context.Context) error {
 // chunkRows appends the output rows of a chunk of one series to buf: the
 // rows in the query's range that satisfy pred and hold a selected field.
 // It also returns how many rows the chunk held, matching or not, and their
-// smallest and largest times.
-func (ex *executor) chunkRows(r *rows, pred *cond, fixed []model.Value, buf []rawRow) ([]rawRow, int, int64, int64) {
+// smallest and largest times. It stops with the context's error when the
+// query is cancelled.
+func (ex *executor) chunkRows(r *rows, pred *cond, fixed []model.Value, buf []rawRow) ([]rawRow, int, int64, int64, error) {
 	p := ex.p
 	lo, hi := p.rng.lo, p.rng.hi
 	n := len(fixed)
@@ -342,6 +346,9 @@ func (ex *executor) chunkRows(r *rows, pred *cond, fixed []model.Value, buf []ra
 	got := 0
 	var tmin, tmax int64
 	for r.next() {
+		if err := ex.tick(); err != nil {
+			return buf, got, tmin, tmax, err
+		}
 		t := r.t
 		if got == 0 {
 			tmin = t
@@ -375,7 +382,7 @@ func (ex *executor) chunkRows(r *rows, pred *cond, fixed []model.Value, buf []ra
 		}
 		buf = append(buf, rawRow{t: t, vals: row})
 	}
-	return buf, got, tmin, tmax
+	return buf, got, tmin, tmax, nil
 }
 
 // cursorHeap orders cursors by their current row: (time, series rank)

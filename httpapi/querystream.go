@@ -47,7 +47,7 @@ func (o *Options) queryTimeout() time.Duration {
 
 // queryOptions returns the planner options of a query run at now.
 func (s *server) queryOptions(now time.Time, rawOnly bool) planner.Options {
-	return planner.Options{Now: now, RawOnly: rawOnly, MaxRows: s.opts.MaxRows, MaxPoints: s.opts.MaxPoints}
+	return planner.Options{Now: now, RawOnly: rawOnly, MaxRows: s.opts.MaxRows, MaxPoints: s.opts.MaxPoints, MaxBytes: s.opts.MaxBytes}
 }
 
 // queryFailure is how a failed query is answered: status, message, and the

@@ -99,6 +99,9 @@ type Options struct {
 	// it reads (see planner.Options); a query over them answers 422. 0
 	// means the planner's defaults.
 	MaxRows, MaxPoints int64
+	// MaxBytes bounds the bytes of a query's answer (see
+	// planner.Options.MaxBytes); 0 means planner.DefaultMaxBytes.
+	MaxBytes int64
 }
 
 // executeFunc runs a parsed statement, handing its rows to sink;

@@ -193,10 +193,10 @@ func (p *plan) checkColumns(cols []model.Column) error {
 // run executes a SELECT, handing its rows to sink.
 func (p *plan) run(ctx context.Context, sink Sink) (*Stats, error) {
 	ex := &executor{p: p, groups: map[string]*group{}, ctx: ctx}
-	em := &emitter{ctx: ctx, sink: sink, limit: p.opts.maxRows()}
+	em := newEmitter(ctx, sink, &p.opts)
 	if b := p.opts.Budget; b != nil {
-		ex.points, em.rows = b.Points, b.Rows
-		defer func() { b.Points, b.Rows = ex.points, em.rows }()
+		ex.points, em.rows, em.bytes = b.Points, b.Rows, b.Bytes
+		defer func() { b.Points, b.Rows, b.Bytes = ex.points, em.rows, em.bytes }()
 	}
 	if err := sink.Columns(p.columns(), 0); err != nil {
 		return nil, err

@@ -13,8 +13,8 @@ import (
 // A query is bounded three ways: by its context (the HTTP layer gives every
 // query a deadline and cancels it when the client goes away; the planner
 // and storage check it per series, per chunk of rows, per block decoded and
-// per bucket filled), by the rows it returns (Options.MaxRows) and by the
-// points it reads (Options.MaxPoints). Going over a limit ends the query
+// per bucket filled), by the rows it returns (Options.MaxRows) and their
+// bytes (Options.MaxBytes), and by the points it reads (Options.MaxPoints). Going over a limit ends the query
 // with a *LimitError, which the HTTP layer answers with 422.
 
 // DefaultMaxRows is the number of rows a SELECT may return when
@@ -25,6 +25,10 @@ const DefaultMaxRows = 5_000_000
 // DefaultMaxPoints is the number of points a SELECT may read when
 // Options.MaxPoints is 0.
 const DefaultMaxPoints = 100_000_000
+
+// DefaultMaxBytes is the number of bytes the rows of a SELECT may hold
+// (see rowBytes) when Options.MaxBytes is 0: 256 MiB.
+const DefaultMaxBytes = 256 << 20
 
 // LimitError is a well-formed query that would exceed a resource limit: too
 // many rows, points or buckets. It matches ErrLimit (errors.Is). The HTTP
@@ -46,7 +50,35 @@ func (e *LimitError) Unwrap() error { return ErrLimit }
 const (
 	SettingMaxRows   = "query.max_rows"
 	SettingMaxPoints = "query.max_points"
+	SettingMaxBytes  = "query.max_bytes"
 )
+
+func (o *Options) maxBytes() int64 {
+	if o.MaxBytes > 0 {
+		return o.MaxBytes
+	}
+	return DefaultMaxBytes
+}
+
+func bytesError(limit int64) error {
+	return &LimitError{Msg: fmt.Sprintf("query returns more than %d bytes", limit), Setting: SettingMaxBytes}
+}
+
+// rowBytes is what a row counts against Options.MaxBytes: the length of
+// each string value, 8 bytes for every other value, and 8 for the row. It
+// is about what the row takes in memory and in an answer (JSON, NDJSON,
+// CSV), without depending on the format.
+func rowBytes(vals []model.Value) int64 {
+	n := int64(8)
+	for i := range vals {
+		if vals[i].Kind == model.KindString {
+			n += int64(len(vals[i].Str()))
+		} else {
+			n += 8
+		}
+	}
+	return n
+}
 
 func (o *Options) maxRows() int64 {
 	if o.MaxRows > 0 {
@@ -80,13 +112,19 @@ func (ex *executor) spend(n int64) error {
 	return nil
 }
 
-// emitter counts the rows a SELECT returns, fails past the row limit, and
-// checks the context every few rows.
+// emitter counts the rows a SELECT returns and their bytes, fails past the
+// row or byte limit, and checks the context every few rows.
 type emitter struct {
-	ctx   context.Context
-	sink  Sink
-	rows  int64
-	limit int64
+	ctx      context.Context
+	sink     Sink
+	rows     int64
+	limit    int64
+	bytes    int64
+	maxBytes int64
+}
+
+func newEmitter(ctx context.Context, sink Sink, opts *Options) *emitter {
+	return &emitter{ctx: ctx, sink: sink, limit: opts.maxRows(), maxBytes: opts.maxBytes()}
 }
 
 // emit hands one row to the sink.
@@ -94,6 +132,10 @@ func (e *emitter) emit(vals []model.Value) error {
 	e.rows++
 	if e.rows > e.limit {
 		return rowsError(e.limit)
+	}
+	e.bytes = timex.AddSat(e.bytes, rowBytes(vals))
+	if e.bytes > e.maxBytes {
+		return bytesError(e.maxBytes)
 	}
 	if e.rows%1024 == 0 {
 		if err := e.ctx.Err(); err != nil {

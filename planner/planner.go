@@ -63,17 +63,21 @@ type Options struct {
 	// block statistics and rollup rows used in their place; 0 means
 	// DefaultMaxPoints.
 	MaxPoints int64
+	// MaxBytes limits the bytes of the rows a SELECT (or SHOW) returns, as
+	// counted by rowBytes while they are produced; 0 means DefaultMaxBytes.
+	MaxBytes int64
 	// Budget, when set, is shared by the statements of one request (the
-	// targets of a Grafana panel): MaxRows and MaxPoints then bound their
-	// rows and points together rather than each statement's.
+	// targets of a Grafana panel): MaxRows, MaxPoints and MaxBytes then
+	// bound their rows, points and bytes together rather than each
+	// statement's.
 	Budget *Budget
 }
 
-// Budget counts the rows returned and the points read by the statements
+// Budget counts the rows (and their bytes) returned and the points read by the statements
 // of one request so far. ExecuteStream adds each statement's to it, also
 // when the statement fails. The statements must run one at a time.
 type Budget struct {
-	Rows, Points int64
+	Rows, Points, Bytes int64
 }
 
 // Error is a query that is well-formed but cannot be answered: an aggregate

@@ -71,12 +71,13 @@ func ExecuteStream(ctx context.Context, src Source, stmt *query.Statement, opts 
 }
 
 // replay hands a finished result to sink, bounded like the rows of a
-// SELECT: by Options.MaxRows (and Budget), checking ctx every few rows.
+// SELECT: by Options.MaxRows and MaxBytes (and Budget), checking ctx every
+// few rows.
 func replay(ctx context.Context, res *Result, sink Sink, opts Options) error {
-	em := &emitter{ctx: ctx, sink: sink, limit: opts.maxRows()}
+	em := newEmitter(ctx, sink, &opts)
 	if b := opts.Budget; b != nil {
-		em.rows = b.Rows
-		defer func() { b.Rows = em.rows }()
+		em.rows, em.bytes = b.Rows, b.Bytes
+		defer func() { b.Rows, b.Bytes = em.rows, em.bytes }()
 	}
 	if err := sink.Columns(res.Columns, res.TimeColumn); err != nil {
 		return err

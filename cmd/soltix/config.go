@@ -78,6 +78,9 @@ type QueryConfig struct {
 	// it reads; a query over them answers 422.
 	MaxRows   int64 `yaml:"max_rows"`
 	MaxPoints int64 `yaml:"max_points"`
+	// MaxBytes bounds the bytes of a query's answer (long strings); a
+	// query over it answers 422.
+	MaxBytes int64 `yaml:"max_bytes"`
 }
 
 // LogConfig configures logging.
@@ -108,6 +111,7 @@ func defaultConfig() Config {
 			Timeout:   Duration(httpapi.DefaultQueryTimeout),
 			MaxRows:   planner.DefaultMaxRows,
 			MaxPoints: planner.DefaultMaxPoints,
+			MaxBytes:  planner.DefaultMaxBytes,
 		},
 		Log: LogConfig{Level: "info", Format: "text"},
 	}
@@ -157,7 +161,8 @@ func (c *Config) envOverrides(getenv func(string) string) error {
 	for _, e := range []struct {
 		name string
 		dst  *int64
-	}{{"SOLTIX_QUERY_MAX_ROWS", &c.Query.MaxRows}, {"SOLTIX_QUERY_MAX_POINTS", &c.Query.MaxPoints}} {
+	}{{"SOLTIX_QUERY_MAX_ROWS", &c.Query.MaxRows}, {"SOLTIX_QUERY_MAX_POINTS", &c.Query.MaxPoints},
+		{"SOLTIX_QUERY_MAX_BYTES", &c.Query.MaxBytes}} {
 		if v := getenv(e.name); v != "" {
 			n, err := strconv.ParseInt(v, 10, 64)
 			if err != nil {
@@ -279,6 +284,8 @@ func (c *Config) validate() error {
 		return fmt.Errorf("query.max_rows must be positive, not %d", c.Query.MaxRows)
 	case c.Query.MaxPoints <= 0:
 		return fmt.Errorf("query.max_points must be positive, not %d", c.Query.MaxPoints)
+	case c.Query.MaxBytes <= 0:
+		return fmt.Errorf("query.max_bytes must be positive, not %d", c.Query.MaxBytes)
 	}
 	if err := c.Storage.validate(); err != nil {
 		return err
@@ -362,6 +369,7 @@ func (c *Config) httpOptions(listen string, log *slog.Logger) httpapi.Options {
 		QueryTimeout:         time.Duration(c.Query.Timeout),
 		MaxRows:              c.Query.MaxRows,
 		MaxPoints:            c.Query.MaxPoints,
+		MaxBytes:             c.Query.MaxBytes,
 	}
 }
 

@@ -324,7 +324,7 @@ func TestVersionText(t *testing.T) {
 func TestQueryConfig(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "q.yaml")
-	if err := os.WriteFile(file, []byte("query:\n  timeout: 5s\n  max_rows: 100\n  max_points: 2000\n"), 0o644); err != nil {
+	if err := os.WriteFile(file, []byte("query:\n  timeout: 5s\n  max_rows: 100\n  max_points: 2000\n  max_bytes: 3000\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -335,16 +335,18 @@ func TestQueryConfig(t *testing.T) {
 		timeout time.Duration
 		rows    int64
 		points  int64
+		bytes   int64
 		err     string
 	}{
-		{name: "defaults", timeout: 60 * time.Second, rows: 5_000_000, points: 100_000_000},
-		{name: "env", env: map[string]string{"SOLTIX_QUERY_TIMEOUT": "2m", "SOLTIX_QUERY_MAX_ROWS": "7", "SOLTIX_QUERY_MAX_POINTS": "9"},
-			timeout: 2 * time.Minute, rows: 7, points: 9},
-		{name: "file", args: []string{"--config", file}, timeout: 5 * time.Second, rows: 100, points: 2000},
+		{name: "defaults", timeout: 60 * time.Second, rows: 5_000_000, points: 100_000_000, bytes: 256 << 20},
+		{name: "env", env: map[string]string{"SOLTIX_QUERY_TIMEOUT": "2m", "SOLTIX_QUERY_MAX_ROWS": "7", "SOLTIX_QUERY_MAX_POINTS": "9", "SOLTIX_QUERY_MAX_BYTES": "11"},
+			timeout: 2 * time.Minute, rows: 7, points: 9, bytes: 11},
+		{name: "file", args: []string{"--config", file}, timeout: 5 * time.Second, rows: 100, points: 2000, bytes: 3000},
 		{name: "bad env", env: map[string]string{"SOLTIX_QUERY_MAX_ROWS": "many"}, err: "SOLTIX_QUERY_MAX_ROWS"},
 		{name: "zero timeout", env: map[string]string{"SOLTIX_QUERY_TIMEOUT": "0s"}, err: "query.timeout must be positive"},
 		{name: "negative rows", env: map[string]string{"SOLTIX_QUERY_MAX_ROWS": "-1"}, err: "query.max_rows must be positive"},
 		{name: "zero points", env: map[string]string{"SOLTIX_QUERY_MAX_POINTS": "0"}, err: "query.max_points must be positive"},
+		{name: "negative bytes", env: map[string]string{"SOLTIX_QUERY_MAX_BYTES": "-5"}, err: "query.max_bytes must be positive"},
 	} {
 		cfg, err := loadConfig("serve", tc.args, env(tc.env))
 		if tc.err != "" {
@@ -357,8 +359,8 @@ func TestQueryConfig(t *testing.T) {
 			t.Errorf("%s: %v", tc.name, err)
 			continue
 		}
-		if q := cfg.Query; time.Duration(q.Timeout) != tc.timeout || q.MaxRows != tc.rows || q.MaxPoints != tc.points {
-			t.Errorf("%s: %+v, want timeout %s, max_rows %d, max_points %d", tc.name, q, tc.timeout, tc.rows, tc.points)
+		if q := cfg.Query; time.Duration(q.Timeout) != tc.timeout || q.MaxRows != tc.rows || q.MaxPoints != tc.points || q.MaxBytes != tc.bytes {
+			t.Errorf("%s: %+v, want timeout %s, max_rows %d, max_points %d, max_bytes %d", tc.name, q, tc.timeout, tc.rows, tc.points, tc.bytes)
 		}
 	}
 }

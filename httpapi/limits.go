@@ -325,32 +325,73 @@ func bodyHoldOf(r *http.Request) *bodyHold {
 // is announced (hint >= 0), not past hint+1 until more than hint bytes have
 // arrived. Each growth is first taken from hold (when not nil). A result
 // longer than limit means the body is over the limit.
+//
+// While an announced length is not yet reached, a growth adds a chunk
+// instead of copying into a larger buffer: the bytes received so far are
+// copied once, into the buffer of the announced length, when it is
+// allocated. The capacities allocated and taken from hold are those of the
+// doubling buffer they replace.
 func readAll(rd io.Reader, limit, hint int64, hold *bodyHold) ([]byte, error) {
-	var buf []byte
+	var (
+		chunks [][]byte // full chunks before buf, while the final size is unknown
+		prev   int64    // bytes in chunks
+		buf    []byte
+	)
 	for {
 		if len(buf) == cap(buf) {
-			if int64(len(buf)) > limit {
-				return buf, nil
+			total := prev + int64(len(buf))
+			if total > limit {
+				return joinChunks(chunks, buf), nil
 			}
-			n := nextBodyBuf(int64(cap(buf)), hint, limit)
+			n := nextBodyBuf(total, hint, limit)
 			if hold != nil {
 				if err := hold.ensure(n); err != nil {
 					return nil, err
 				}
 			}
-			nb := make([]byte, len(buf), n)
-			copy(nb, buf)
-			buf = nb
+			if hint >= 0 && n < min(hint, limit)+1 {
+				// Not yet the announced length: add a chunk.
+				if len(buf) > 0 {
+					chunks = append(chunks, buf)
+				}
+				prev = total
+				buf = make([]byte, 0, n-total)
+			} else {
+				nb := make([]byte, 0, n)
+				for _, c := range chunks {
+					nb = append(nb, c...)
+				}
+				buf = append(nb, buf...)
+				chunks, prev = nil, 0
+			}
 		}
 		m, err := rd.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+m]
 		if err == io.EOF {
-			return buf, nil
+			return joinChunks(chunks, buf), nil
 		}
 		if err != nil {
-			return buf, err
+			return joinChunks(chunks, buf), err
 		}
 	}
+}
+
+// joinChunks returns chunks followed by last as one slice, last itself when
+// there are no chunks. Its capacity is theirs together: that of the
+// doubling buffer they stand for, which is what was taken from the hold.
+func joinChunks(chunks [][]byte, last []byte) []byte {
+	if len(chunks) == 0 {
+		return last
+	}
+	c := cap(last)
+	for _, ch := range chunks {
+		c += cap(ch)
+	}
+	out := make([]byte, 0, c)
+	for _, c := range chunks {
+		out = append(out, c...)
+	}
+	return append(out, last...)
 }
 
 // nextBodyBuf returns the capacity a full body buffer of capacity c grows

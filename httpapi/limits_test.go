@@ -2,9 +2,11 @@ package httpapi
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
@@ -351,6 +353,30 @@ func TestReadAllGrowth(t *testing.T) {
 				t.Errorf("held %d for a buffer of %d, want the buffer rounded up to a chunk", hold.held, cap(data))
 			}
 		})
+	}
+}
+
+// TestReadAllAnnouncedCopies checks that reading a body of an announced
+// length allocates less than twice its size: the bytes received before the
+// buffer of the announced length is allocated are copied once, not once
+// per doubling.
+func TestReadAllAnnouncedCopies(t *testing.T) {
+	for _, size := range []int64{3 << 20, 3<<20 + 12345, 5 << 20} {
+		body := bytes.Repeat([]byte("x"), int(size))
+		best := uint64(math.MaxUint64)
+		for range 3 { // the least of three: other goroutines may allocate too
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			data, err := readAll(bytes.NewReader(body), 64<<20, size, &bodyHold{budget: &bodyBudget{}})
+			runtime.ReadMemStats(&after)
+			if err != nil || !bytes.Equal(data, body) {
+				t.Fatalf("size %d: read %d bytes, %v; want the body", size, len(data), err)
+			}
+			best = min(best, after.TotalAlloc-before.TotalAlloc)
+		}
+		if best > uint64(2*size) {
+			t.Errorf("size %d with its length announced: allocated %d bytes, want at most %d", size, best, 2*size)
+		}
 	}
 }
 

@@ -68,7 +68,11 @@ func TestReadLimitWholeRange(t *testing.T) {
 				}
 				reads := testing.AllocsPerRun(5, func() { _, _ = db.Read(ctx, "c", dev, fields, lo, hi) })
 				limited := testing.AllocsPerRun(5, func() { _, _ = db.ReadLimit(ctx, "c", dev, fields, lo, hi, n, desc) })
-				if limited > reads+8 {
+				// The slack covers sync.Pool, which the race detector
+				// empties at random (224 against 213 was seen under
+				// -race); block-by-block decoding and merging allocated
+				// 492 against 198.
+				if limited > reads+max(8, reads/4) {
 					t.Errorf("ReadLimit of every value allocated %.0f times, Read %.0f", limited, reads)
 				}
 			})

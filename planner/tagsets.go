@@ -131,10 +131,9 @@ func (c *cond) operandsFor(id int32) []*cond {
 	return kids
 }
 
-// uniteSets returns the union of sets: with complements among them, the
-// complement of (∩ complemented) \ (∪ plain).
-func uniteSets(sets []seriesSet) seriesSet {
-	var plain, negs [][]int32
+// splitSets returns the id lists of the plain sets and of the
+// complemented ones.
+func splitSets(sets []seriesSet) (plain, negs [][]int32) {
 	for _, s := range sets {
 		if s.neg {
 			negs = append(negs, s.ids)
@@ -142,6 +141,13 @@ func uniteSets(sets []seriesSet) seriesSet {
 			plain = append(plain, s.ids)
 		}
 	}
+	return plain, negs
+}
+
+// uniteSets returns the union of sets: with complements among them, the
+// complement of (∩ complemented) \ (∪ plain).
+func uniteSets(sets []seriesSet) seriesSet {
+	plain, negs := splitSets(sets)
 	if len(negs) == 0 {
 		return seriesSet{ids: unionLists(plain)}
 	}
@@ -151,14 +157,7 @@ func uniteSets(sets []seriesSet) seriesSet {
 // intersectSets returns the intersection of sets: (∩ plain) \ (∪
 // complemented), or the complement of ∪ complemented when all are.
 func intersectSets(sets []seriesSet) seriesSet {
-	var plain, negs [][]int32
-	for _, s := range sets {
-		if s.neg {
-			negs = append(negs, s.ids)
-		} else {
-			plain = append(plain, s.ids)
-		}
-	}
+	plain, negs := splitSets(sets)
 	if len(plain) == 0 {
 		return seriesSet{ids: unionLists(negs), neg: true}
 	}

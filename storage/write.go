@@ -5,7 +5,6 @@ package storage
 import (
 	"context"
 	"fmt"
-	"hash/fnv"
 	"sync"
 	"time"
 
@@ -53,13 +52,7 @@ func (db *DB) seriesFor(c *collection, key string, tags model.Tags) *series {
 // shard tag's value, or of the series key when the series has no shard
 // tag, modulo the number of groups.
 func (db *DB) groupOf(key string, tags model.Tags) int {
-	device := key
-	if tags.Has(db.opts.ShardTag) {
-		device = tags.Get(db.opts.ShardTag)
-	}
-	h := fnv.New64a()
-	h.Write([]byte(device))
-	return int(h.Sum64() % uint64(db.opts.NumGroups))
+	return model.GroupOf(model.DeviceOf(key, tags, db.opts.ShardTag), db.opts.NumGroups)
 }
 
 // Write makes a batch of points durable and visible. Either the whole batch

@@ -102,4 +102,13 @@
 // settings:
 //
 //	{"name":"c","rollups":true,"retention":{"raw":"7d","1h":"forever","1d":"forever","1M":"forever","1y":"forever"}}
+//
+// # Cluster status
+//
+// A router sets Options.Cluster and Options.ClusterMetrics. GET
+// /api/v1/cluster then answers a ClusterStatus (nodes with address and
+// state, groups with primary, replicas, epoch and state), 503 when the
+// hook fails, and /metrics adds the soltix_cluster_* families with a node
+// label (cluster_metrics.go). On `soltix serve` both are nil: the route
+// answers 404 "not a cluster router" and /metrics has no cluster family.
 package httpapi

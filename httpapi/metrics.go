@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"net/http"
 	"slices"
 	"strconv"
@@ -30,6 +31,9 @@ type metrics struct {
 	// extra write more families after these (metrics_runtime.go); set
 	// before serving.
 	extra []func(*bytes.Buffer)
+	// extraCtx are like extra for families whose source takes the
+	// request's context (cluster_metrics.go).
+	extraCtx []func(context.Context, *bytes.Buffer)
 	// storage, if not nil, returns the storage's state for the
 	// soltix_storage_* failure and backpressure families (health.go).
 	storage func() (storage.Health, bool)
@@ -135,6 +139,9 @@ func (m *metrics) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, write := range m.extra {
 		write(&b)
+	}
+	for _, write := range m.extraCtx {
+		write(r.Context(), &b)
 	}
 	if m.storage != nil {
 		if h, ok := m.storage(); ok {

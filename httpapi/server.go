@@ -102,6 +102,16 @@ type Options struct {
 	// MaxBytes bounds the bytes of a query's answer (see
 	// planner.Options.MaxBytes); 0 means planner.DefaultMaxBytes.
 	MaxBytes int64
+	// Cluster, set by a router, returns the cluster's status for GET
+	// /api/v1/cluster and the soltix_cluster_nodes and
+	// soltix_cluster_groups gauges of /metrics; an error answers 503. It
+	// is called with a deadline and should answer from memory (the map
+	// the router watches). nil (soltix serve) makes the route answer 404.
+	Cluster func(ctx context.Context) (*ClusterStatus, error)
+	// ClusterMetrics, set by a router, returns its counters per storage
+	// node for the soltix_cluster_*_total families of /metrics. nil
+	// writes none.
+	ClusterMetrics func() []NodeMetrics
 }
 
 // executeFunc runs a parsed statement, handing its rows to sink;
@@ -170,6 +180,7 @@ func newServer(store Store, opts Options) *server {
 	s.metrics.quarantined = func() int { return len(s.quarantined()) }
 	s.metrics.extra = append(s.metrics.extra, writeRuntimeMetrics, s.writeStorageMetrics)
 	s.metrics.storage = s.storageHealth
+	s.metrics.extraCtx = append(s.metrics.extraCtx, s.writeClusterMetrics)
 	s.mux = s.routes()
 	return s
 }
@@ -205,6 +216,7 @@ func (s *server) routes() *chi.Mux {
 	r.Get("/api/v1/admin/collections", s.adminCollections)
 	r.Get("/api/v1/admin/collections/{name}", s.adminCollection)
 	r.Put("/api/v1/admin/collections/{name}", s.adminSetCollection)
+	r.Get("/api/v1/cluster", s.cluster)
 	return r
 }
 

@@ -2,7 +2,7 @@
 //
 // It talks to the server only through the public HTTP API: GET
 // /api/v1/query (POST for DELETE), POST /api/v1/write, POST
-// /api/v1/admin/flush, GET /health, /ready and /metrics.
+// /api/v1/admin/flush, GET /health, /ready, /metrics and /api/v1/cluster.
 //
 // Test hooks (stable, used by e2e/console_test.go):
 //   #output[data-state]      idle | running | ok | error; data-seq counts finished runs
@@ -13,6 +13,9 @@
 //   #browser[data-collections], li.coll[data-name], li.tag[data-key], [data-insert]
 //   #write-result[data-status]  ok | error; one li per bad line
 //   #status[data-health], [data-ready]; #flush[data-result]
+//   #cluster[data-mode]      unknown | single (404: soltix serve) | cluster | error;
+//                            [data-nodes], [data-groups]; rows #cluster-nodes tr[data-node][data-state]
+//                            and #cluster-groups tr[data-group][data-state]; #status-cluster opens it
 (function () {
   'use strict';
 
@@ -1248,8 +1251,9 @@
 
   async function refreshStatus() {
     const st = $('status');
-    const [hr, rr, mr] = await Promise.allSettled([
+    const [hr, rr, mr, cr] = await Promise.allSettled([
       request('GET', '/health'), request('GET', '/ready'), request('GET', '/metrics'),
+      request('GET', '/api/v1/cluster'),
     ]);
     const health = hr.status === 'fulfilled' && hr.value.ok ? 'ok' : 'down';
     const ready = rr.status === 'fulfilled' ? (rr.value.ok ? 'ready' : 'not ready') : 'down';
@@ -1273,6 +1277,156 @@
     } else {
       m.textContent = '';
     }
+    renderCluster(cr.status === 'fulfilled' ? cr.value : null,
+      mr.status === 'fulfilled' && mr.value.ok ? mr.value.text : '');
+  }
+
+  // ------------------------------------------------------------ cluster
+
+  // parseLabels reads the labels of a sample, {a="x",b="y\"z"}, without
+  // the braces.
+  function parseLabels(s) {
+    const out = new Map();
+    const re = /\s*([A-Za-z_]\w*)="((?:[^"\\]|\\.)*)"\s*,?/y;
+    let m;
+    while ((m = re.exec(s))) out.set(m[1], m[2].replace(/\\(.)/g, (_, c) => (c === 'n' ? '\n' : c)));
+    return out;
+  }
+
+  // labelled returns the samples of the metric name by the value of one of
+  // their labels.
+  function labelled(text, name, label) {
+    const out = new Map();
+    for (const line of text.split('\n')) {
+      if (!line.startsWith(name + '{')) continue;
+      const end = line.lastIndexOf('}');
+      if (end < 0) continue;
+      const labels = parseLabels(line.slice(name.length + 1, end));
+      if (labels.has(label)) out.set(labels.get(label), Number(line.slice(end + 1).trim()));
+    }
+    return out;
+  }
+
+  let clusterMode = 'unknown';
+
+  function clusterOpen() {
+    return store.get('soltix.cluster.open', false) === true;
+  }
+
+  function showCluster(open) {
+    const pill = $('status-cluster');
+    const can = clusterMode === 'cluster' || clusterMode === 'error';
+    $('cluster').hidden = !(open && can);
+    pill.setAttribute('aria-expanded', String(open && can));
+  }
+
+  function toggleCluster() {
+    if (clusterMode !== 'cluster' && clusterMode !== 'error') return;
+    const open = !clusterOpen();
+    store.set('soltix.cluster.open', open);
+    showCluster(open);
+  }
+
+  // renderCluster shows the answer r of GET /api/v1/cluster (null when the
+  // request failed) with the per-node counters of the /metrics text.
+  function renderCluster(r, metricsText) {
+    const box = $('cluster');
+    const pill = $('status-cluster');
+    if (!r) {
+      clusterMode = 'unknown';
+      box.dataset.mode = clusterMode;
+      pill.hidden = true;
+      showCluster(false);
+      return;
+    }
+    if (r.status === 404) {
+      // soltix serve: one process, no cluster to show.
+      clusterMode = 'single';
+      box.dataset.mode = clusterMode;
+      box.dataset.nodes = '0';
+      box.dataset.groups = '0';
+      pill.hidden = false;
+      pill.setAttribute('aria-disabled', 'true');
+      pill.title = 'This server is a single node (soltix serve), not a cluster router';
+      setPill('status-cluster', null, 'single node');
+      showCluster(false);
+      return;
+    }
+    pill.hidden = false;
+    pill.removeAttribute('aria-disabled');
+    pill.title = 'GET /api/v1/cluster: the storage nodes and the group map of this router';
+    const st = r.json;
+    if (!r.ok || !st || !Array.isArray(st.nodes) || !Array.isArray(st.groups)) {
+      clusterMode = 'error';
+      box.dataset.mode = clusterMode;
+      const msg = r.ok ? 'unexpected answer from /api/v1/cluster' : errText(r);
+      $('cluster-error').textContent = msg;
+      $('cluster-error').hidden = false;
+      setPill('status-cluster', false, 'cluster unavailable');
+      showCluster(clusterOpen());
+      return;
+    }
+    clusterMode = 'cluster';
+    box.dataset.mode = clusterMode;
+    $('cluster-error').hidden = true;
+
+    const counter = (name) => (metricsText ? labelled(metricsText, name, 'node') : new Map());
+    const fragments = counter('soltix_cluster_fragments_total');
+    const writes = counter('soltix_cluster_write_requests_total');
+    const errors = counter('soltix_cluster_errors_total');
+    const num = (m, id) => (m.has(id) ? fmtInt(m.get(id)) : '\u2013');
+
+    const up = new Set();
+    const nodeRows = document.createDocumentFragment();
+    for (const n of st.nodes) {
+      const id = String(n.id);
+      const isUp = n.state === 'up';
+      if (isUp) up.add(id);
+      nodeRows.append(h('tr', {dataset: {node: id, state: String(n.state)}},
+        h('td', {text: id}),
+        h('td', {text: String(n.addr)}),
+        h('td', {class: isUp ? 'ok' : 'error'}, h('span', {class: 'state-dot ' + (isUp ? 'good' : 'bad')}), ' ' + String(n.state)),
+        h('td', {class: 'num', text: String(n.groups)}),
+        h('td', {class: 'num', text: num(fragments, id)}),
+        h('td', {class: 'num', text: num(writes, id)}),
+        h('td', {class: 'num' + (errors.get(id) > 0 ? ' warn' : ''), text: num(errors, id)})));
+    }
+    $('cluster-nodes').tBodies[0].replaceChildren(nodeRows);
+
+    const states = {ok: 0, moving: 0, unavailable: 0};
+    for (const g of st.groups) states[g.state] = (states[g.state] || 0) + 1;
+    const groupRows = document.createDocumentFragment();
+    const n = Math.min(st.groups.length, MAX_TABLE_ROWS);
+    for (let i = 0; i < n; i++) {
+      const g = st.groups[i];
+      const replicas = Array.isArray(g.replicas) ? g.replicas.map(String) : [];
+      const state = String(g.state) + (g.moving_to ? ' \u2192 ' + String(g.moving_to) : '');
+      groupRows.append(h('tr', {dataset: {group: String(g.id), state: String(g.state)}},
+        h('td', {class: 'num', text: String(g.id)}),
+        h('td', {class: up.has(String(g.primary)) ? null : 'error', text: String(g.primary)}),
+        h('td', {class: replicas.length ? null : 'null', text: replicas.length ? replicas.join(', ') : 'none'}),
+        h('td', {class: 'num', text: String(g.epoch)}),
+        h('td', {class: g.state === 'ok' ? 'ok' : g.state === 'moving' ? 'warn' : 'error', text: state})));
+    }
+    $('cluster-groups').tBodies[0].replaceChildren(groupRows);
+    box.dataset.nodes = String(st.nodes.length);
+    box.dataset.groups = String(st.groups.length);
+
+    const parts = ['cluster \u201c' + String(st.name) + '\u201d', fmtInt(st.num_groups) + ' groups',
+      'replication factor ' + String(st.replication_factor),
+      fmtInt(states.ok) + ' ok, ' + fmtInt(states.moving) + ' moving, ' + fmtInt(states.unavailable) + ' unavailable'];
+    if (st.groups.length > n) parts.push('showing the first ' + fmtInt(n) + ' groups');
+    $('cluster-summary').textContent = parts.join(' \u00b7 ');
+
+    const healthy = up.size === st.nodes.length && !states.unavailable;
+    let label = up.size + '/' + st.nodes.length + ' nodes up';
+    if (states.unavailable) {
+      label += ', ' + fmtInt(states.unavailable) + (states.unavailable === 1 ? ' group' : ' groups') + ' unavailable';
+    } else if (states.moving) {
+      label += ', ' + fmtInt(states.moving) + ' moving';
+    }
+    setPill('status-cluster', healthy, label);
+    showCluster(clusterOpen());
   }
 
   let toastTimer = 0;
@@ -1334,6 +1488,8 @@
       }
     });
     $('flush').addEventListener('click', flush);
+    $('status-cluster').addEventListener('click', toggleCluster);
+    $('cluster-refresh').addEventListener('click', refreshStatus);
     const plot = $('chart-plot');
     plot.addEventListener('mousemove', onChartHover);
     plot.addEventListener('mouseleave', clearHover);

@@ -57,7 +57,8 @@ type ClusterNode struct {
 	ID string `json:"id"`
 	// Addr is the address the node advertises for the internal API.
 	Addr string `json:"addr"`
-	// State is NodeUp or NodeDown.
+	// State is NodeUp or NodeDown; the handler answers any other value
+	// as NodeDown.
 	State string `json:"state"`
 	// Groups is how many groups name the node as primary or replica. The
 	// handler counts it from Groups; a hook need not set it.
@@ -76,7 +77,7 @@ type ClusterGroup struct {
 	// Epoch is the group's epoch, raised by every change of its owner.
 	Epoch uint64 `json:"epoch"`
 	// State is GroupOK, GroupMoving or GroupUnavailable. When a hook
-	// leaves it empty, the handler derives it: unavailable when the
+	// leaves it empty (or sets another value), the handler derives it: unavailable when the
 	// primary is not an up node, else moving when MovingTo is set, else ok.
 	State string `json:"state"`
 	// MovingTo is the node the group is being moved to, if any.
@@ -148,9 +149,10 @@ func (s *server) clusterStatus(ctx context.Context) (*ClusterStatus, int, string
 }
 
 // completeStatus returns a copy of st sorted (nodes by id, groups by id),
-// with empty lists instead of nil, node group counts counted and group
-// states derived where the hook left them empty. It does not modify st,
-// which the hook may share.
+// with empty lists instead of nil, node group counts counted, node states
+// other than up made down, and group states derived where the hook left
+// them empty (or set one not documented). It does not modify st, which
+// the hook may share.
 func completeStatus(st *ClusterStatus) *ClusterStatus {
 	out := *st
 	out.Nodes = slices.Clone(st.Nodes)
@@ -166,8 +168,11 @@ func completeStatus(st *ClusterStatus) *ClusterStatus {
 
 	up := make(map[string]bool, len(out.Nodes))
 	count := make(map[string]int, len(out.Nodes))
-	for _, n := range out.Nodes {
-		up[n.ID] = n.State == NodeUp
+	for i := range out.Nodes {
+		if out.Nodes[i].State != NodeUp {
+			out.Nodes[i].State = NodeDown
+		}
+		up[out.Nodes[i].ID] = out.Nodes[i].State == NodeUp
 	}
 	for i := range out.Groups {
 		g := &out.Groups[i]
@@ -184,7 +189,7 @@ func completeStatus(st *ClusterStatus) *ClusterStatus {
 				count[r]++
 			}
 		}
-		if g.State == "" {
+		if g.State != GroupOK && g.State != GroupMoving && g.State != GroupUnavailable {
 			switch {
 			case !up[g.Primary]:
 				g.State = GroupUnavailable

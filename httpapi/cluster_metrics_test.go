@@ -41,12 +41,13 @@ func TestClusterMetrics(t *testing.T) {
 	}
 	gauges := map[string]float64{
 		`soltix_cluster_nodes{state="up"}`:             2,
-		`soltix_cluster_nodes{state="down"}`:           1,
+		`soltix_cluster_nodes{state="down"}`:           2,
 		`soltix_cluster_groups{state="ok"}`:            2,
 		`soltix_cluster_groups{state="moving"}`:        2,
 		`soltix_cluster_groups{state="unavailable"}`:   1,
 		`soltix_cluster_node_up{node="n1"}`:            1,
 		`soltix_cluster_node_up{node="n3"}`:            0,
+		`soltix_cluster_node_up{node="n4"}`:            0,
 		`soltix_cluster_node_up{node="<b>\"n2\"</b>"}`: 1,
 	}
 	tests := []struct {

@@ -25,9 +25,10 @@ func testCluster() *ClusterStatus {
 			{ID: "n3", Addr: "http://127.0.0.1:7003", State: NodeDown},
 			{ID: "n1", Addr: "http://127.0.0.1:7001", State: NodeUp},
 			{ID: `<b>"n2"</b>`, Addr: "http://127.0.0.1:7002", State: NodeUp, Groups: 99},
+			{ID: "n4", Addr: "http://127.0.0.1:7004"},
 		},
 		Groups: []ClusterGroup{
-			{ID: 4, Primary: "n3", Replicas: []string{"n1"}, Epoch: 7},
+			{ID: 4, Primary: "n3", Replicas: []string{"n1"}, Epoch: 7, State: "catching up"},
 			{ID: 0, Primary: "n1", Replicas: []string{`<b>"n2"</b>`}, Epoch: 3},
 			{ID: 2, Primary: "n1", Epoch: 12, MovingTo: `<b>"n2"</b>`},
 			{ID: 1, Primary: `<b>"n2"</b>`, Replicas: []string{"n1"}, Epoch: 1, State: GroupOK},
@@ -47,6 +48,7 @@ func wantCluster() *ClusterStatus {
 			{ID: n2, Addr: "http://127.0.0.1:7002", State: NodeUp, Groups: 2},
 			{ID: "n1", Addr: "http://127.0.0.1:7001", State: NodeUp, Groups: 5},
 			{ID: "n3", Addr: "http://127.0.0.1:7003", State: NodeDown, Groups: 2},
+			{ID: "n4", Addr: "http://127.0.0.1:7004", State: NodeDown, Groups: 0},
 		},
 		Groups: []ClusterGroup{
 			{ID: 0, Primary: "n1", Replicas: []string{n2}, Epoch: 3, State: GroupOK},

@@ -1,6 +1,7 @@
 // Package web holds the web console: plain HTML, CSS and JavaScript files
 // embedded in the binary (no build step, no CDN), which httpapi serves at /
-// (index.html) and /static/{file}.
+// (index.html) and /static/{file}. The script is a set of ES modules, flat
+// in static/ (one path segment each), with console.js as the entry point.
 package web
 
 import (

@@ -1,0 +1,177 @@
+package remote
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// ClientOptions configure a Client.
+type ClientOptions struct {
+	// WriteAttempts bounds how often Write sends a group's points when
+	// nodes answer "stale epoch" (default 3): each new attempt follows a
+	// Topology.Refresh.
+	WriteAttempts int
+	// RequestTimeout bounds one internal write or admin request when the
+	// caller's context has no earlier deadline (default 30 s; query
+	// streams are bounded by their context only).
+	RequestTimeout time.Duration
+	// DialTimeout bounds connecting to a node (default 5 s).
+	DialTimeout time.Duration
+	// Logger receives the client's logs (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// Client is a router's view of the storage nodes: it sends writes, reads
+// and admin requests to the nodes the Topology names, over one cleartext
+// HTTP/2 client (and connection pool) per node address. It is safe for
+// concurrent use.
+type Client struct {
+	topo Topology
+	opts ClientOptions
+	log  *slog.Logger
+
+	mu    sync.Mutex
+	nodes map[string]*nodeClient // by address
+}
+
+// nodeClient is the connection pool and counters of one node address.
+type nodeClient struct {
+	addr string
+	node string // the node id the address was last seen under
+	http *http.Client
+	m    nodeCounters
+}
+
+// NewClient returns a Client for the cluster topo describes.
+func NewClient(topo Topology, opts ClientOptions) *Client {
+	if opts.WriteAttempts <= 0 {
+		opts.WriteAttempts = 3
+	}
+	if opts.RequestTimeout <= 0 {
+		opts.RequestTimeout = 30 * time.Second
+	}
+	if opts.DialTimeout <= 0 {
+		opts.DialTimeout = 5 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	return &Client{topo: topo, opts: opts, log: opts.Logger, nodes: make(map[string]*nodeClient)}
+}
+
+// node returns the pool of the node at r.Addr, creating it the first time.
+func (c *Client) node(r Route) *nodeClient {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	nc := c.nodes[r.Addr]
+	if nc == nil {
+		nc = &nodeClient{addr: r.Addr, http: c.newHTTPClient()}
+		c.nodes[r.Addr] = nc
+	}
+	if r.Node != "" {
+		nc.node = r.Node
+	}
+	return nc
+}
+
+// newHTTPClient returns a client that speaks only cleartext HTTP/2 (prior
+// knowledge, no upgrade), multiplexing requests on its connections.
+func (c *Client) newHTTPClient() *http.Client {
+	var p http.Protocols
+	p.SetUnencryptedHTTP2(true)
+	d := &net.Dialer{Timeout: c.opts.DialTimeout, KeepAlive: 30 * time.Second}
+	tr := &http.Transport{
+		Protocols:           &p,
+		DialContext:         d.DialContext,
+		MaxIdleConnsPerHost: 4,
+		IdleConnTimeout:     2 * time.Minute,
+		HTTP2: &http.HTTP2Config{
+			SendPingTimeout:               15 * time.Second,
+			PingTimeout:                   10 * time.Second,
+			MaxReceiveBufferPerConnection: 16 << 20,
+			MaxReceiveBufferPerStream:     8 << 20,
+		},
+	}
+	return &http.Client{Transport: tr}
+}
+
+// label names a node in errors: "node n2 (http://127.0.0.1:7001)".
+func (nc *nodeClient) label() string {
+	if nc.node == "" {
+		return "node " + nc.addr
+	}
+	return fmt.Sprintf("node %s (%s)", nc.node, nc.addr)
+}
+
+// do sends one request to a node and counts it. body may be nil. The
+// response's body counts its bytes as they are read; the caller closes it.
+// A transport error is returned as is (the caller names the node); any
+// status is returned as a response, and a non-2xx one counts as an error.
+func (c *Client) do(ctx context.Context, nc *nodeClient, method, path, contentType string, body []byte) (*http.Response, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, nc.addr+path, rd)
+	if err != nil {
+		nc.m.errors.Add(1)
+		return nil, err
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	nc.m.requests.Add(1)
+	nc.m.bytesSent.Add(uint64(len(body)))
+	resp, err := nc.http.Do(req)
+	if err != nil {
+		nc.m.errors.Add(1)
+		return nil, err
+	}
+	if resp.StatusCode/100 != 2 {
+		nc.m.errors.Add(1)
+	}
+	resp.Body = &countingBody{ReadCloser: resp.Body, n: &nc.m}
+	return resp, nil
+}
+
+// countingBody counts a response body's bytes into its node's counters.
+type countingBody struct {
+	io.ReadCloser
+	n *nodeCounters
+}
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.n.bytesRecv.Add(uint64(n))
+	return n, err
+}
+
+// NodeMetrics returns the counters of every node the client has talked
+// to, ordered by node id.
+func (c *Client) NodeMetrics() []NodeMetric {
+	c.mu.Lock()
+	ms := make([]NodeMetric, 0, len(c.nodes))
+	for _, nc := range c.nodes {
+		ms = append(ms, nc.m.snapshot(nc.node, nc.addr))
+	}
+	c.mu.Unlock()
+	sortMetrics(ms)
+	return ms
+}
+
+// Close closes the idle connections of every node.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, nc := range c.nodes {
+		nc.http.CloseIdleConnections()
+	}
+	return nil
+}

@@ -1,0 +1,162 @@
+package remote
+
+import (
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/soltixdb/soltix/storage"
+)
+
+// Internal routes a storage node serves (all under /internal/v1/).
+const (
+	PathWrite   = "/internal/v1/write"
+	PathFlush   = "/internal/v1/flush"
+	PathCompact = "/internal/v1/compact"
+	PathDelete  = "/internal/v1/delete"
+	PathHealth  = "/internal/v1/health"
+)
+
+// DefaultMaxBodyBytes is a write request's body limit when
+// NodeOptions.MaxBodyBytes is 0.
+const DefaultMaxBodyBytes = 64 << 20
+
+// NodeOptions configure a Node.
+type NodeOptions struct {
+	// NodeID is this node's id in the cluster map: the node accepts a
+	// group's writes only while Topology.Route names it the group's
+	// primary at the epoch the request carries.
+	NodeID string
+	// MaxBodyBytes limits a write request's body (default
+	// DefaultMaxBodyBytes); a larger one answers 413.
+	MaxBodyBytes int64
+	// Logger receives the node's logs (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// Node serves a storage node's internal API over its storage.DB. Routes
+// are registered on a chi router; the read side adds its own (see Handle).
+type Node struct {
+	db      *storage.DB
+	topo    Topology
+	opts    NodeOptions
+	log     *slog.Logger
+	mux     chi.Router
+	metrics serverCounters
+}
+
+// NewNode returns the internal API of a storage node over db, which must
+// have been opened with the cluster's NumGroups and ShardTag.
+func NewNode(db *storage.DB, topo Topology, opts NodeOptions) *Node {
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	n := &Node{db: db, topo: topo, opts: opts, log: opts.Logger, mux: chi.NewRouter()}
+	n.mux.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		writeJSONError(w, http.StatusNotFound, "not found: "+r.URL.Path, "")
+	})
+	n.mux.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		writeJSONError(w, http.StatusMethodNotAllowed, "method not allowed: "+r.Method+" "+r.URL.Path, "")
+	})
+	n.writeRoutes()
+	return n
+}
+
+// Handler returns the node's internal API.
+func (n *Node) Handler() http.Handler { return n.mux }
+
+// Handle adds a route: method and a chi pattern under /internal/v1/.
+func (n *Node) Handle(method, pattern string, h http.HandlerFunc) {
+	n.mux.Method(method, pattern, h)
+}
+
+// Metrics returns the node's counters.
+func (n *Node) Metrics() ServerMetrics { return n.metrics.snapshot() }
+
+// owns reports whether this node is group g's primary at epoch. A request
+// carrying an epoch newer than the node's map makes the node refresh its
+// map once before it answers no.
+func (n *Node) owns(g int, epoch uint64) bool {
+	r, ok := n.topo.Route(g)
+	if ok && r.Node == n.opts.NodeID && r.Epoch == epoch {
+		return true
+	}
+	if !ok || epoch > r.Epoch {
+		if err := n.topo.Refresh(); err != nil {
+			n.log.Warn("refresh the cluster map", "err", err)
+			return false
+		}
+		r, ok = n.topo.Route(g)
+		return ok && r.Node == n.opts.NodeID && r.Epoch == epoch
+	}
+	return false
+}
+
+// Error codes of the internal API's JSON errors.
+const (
+	CodeStaleEpoch  = "stale_epoch"
+	CodeConflict    = "conflict"
+	CodeRetention   = "retention"
+	CodeUnavailable = "unavailable"
+	CodeBadRequest  = "bad_request"
+	CodeTooLarge    = "too_large"
+)
+
+// ErrorBody is the JSON body of every internal error answer.
+type ErrorBody struct {
+	Error string `json:"error"`
+	Code  string `json:"code,omitempty"`
+	// Groups are the groups a stale_epoch answer refused.
+	Groups []int `json:"groups,omitempty"`
+	// Conflicts are a conflict answer's clashes; Point indexes the
+	// request's points in order across its frames.
+	Conflicts []storage.Conflict `json:"conflicts,omitempty"`
+	// Retention is a retention answer's refused point.
+	Retention *storage.RetentionError `json:"retention,omitempty"`
+}
+
+// retryAfter is the Retry-After of a node's 503.
+const retryAfter = 1 * time.Second
+
+func writeJSON(w http.ResponseWriter, code int, v any) int {
+	b, err := json.Marshal(v)
+	if err != nil {
+		b = []byte(`{"error":"encode the answer"}`)
+		code = http.StatusInternalServerError
+	}
+	b = append(b, '\n')
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	if code == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", strconv.Itoa(int(retryAfter/time.Second)))
+	}
+	w.WriteHeader(code)
+	w.Write(b) //nolint:errcheck // the client went away
+	return len(b)
+}
+
+func writeJSONError(w http.ResponseWriter, status int, msg, code string) int {
+	return writeJSON(w, status, ErrorBody{Error: msg, Code: code})
+}
+
+// readErrorBody decodes an internal error answer; a body that is not one
+// becomes its text.
+func readErrorBody(r io.Reader) ErrorBody {
+	b, _ := io.ReadAll(io.LimitReader(r, 1<<20))
+	var e ErrorBody
+	if json.Unmarshal(b, &e) != nil || e.Error == "" {
+		e = ErrorBody{Error: string(b)}
+		if e.Error == "" {
+			e.Error = "no error message"
+		}
+	}
+	return e
+}

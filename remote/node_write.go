@@ -1,0 +1,3 @@
+package remote
+
+func (n *Node) writeRoutes() {}

@@ -1,0 +1,345 @@
+package wire
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"hash/maphash"
+	"math"
+
+	"github.com/soltixdb/soltix/model"
+)
+
+// A write request's body is a sequence of frames, one per group. A frame
+// is a 24-byte header, a payload and the CRC-32C of header and payload:
+//
+//	magic "SXWF" | version 1 | 3 zero bytes | group uint32 | epoch uint64 |
+//	payload length uint32                  (integers little endian)
+//	payload
+//	crc32c uint32
+//
+// The payload holds the frame's points with their series and field keys
+// written once each:
+//
+//	uvarint series count, each: string collection, uvarint tag count,
+//	    each tag: string key, string value
+//	uvarint field key count, each: string key
+//	uvarint point count, each: uvarint series index, varint time minus
+//	    the previous point's time (wrapping; the first is from 0),
+//	    uvarint field count (at least 1), each: uvarint key index, value
+//
+// Strings are a uvarint length and bytes; a value is AppendValue's kind
+// byte and encoding (null is refused in frames).
+const (
+	frameMagic = "SXWF"
+	// FrameVersion is the frame format's version.
+	FrameVersion = 1
+	// FrameHeaderLen is the length of a frame's header.
+	FrameHeaderLen = 24
+	// FrameOverhead is a frame's bytes besides its payload.
+	FrameOverhead = FrameHeaderLen + 4
+)
+
+// Default limits of a decoded request body (see Limits).
+const (
+	DefaultMaxFrameBytes = 64 << 20
+	DefaultMaxPoints     = 8 << 20
+	DefaultMaxStringLen  = 16 << 20
+)
+
+// Limits bound what Decode accepts. Zero fields take the defaults above.
+type Limits struct {
+	// MaxFrameBytes bounds one frame's payload.
+	MaxFrameBytes int
+	// MaxPoints bounds the points of all frames together.
+	MaxPoints int
+	// MaxStringLen bounds every string (names, keys, tag and string values).
+	MaxStringLen int
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxFrameBytes <= 0 {
+		l.MaxFrameBytes = DefaultMaxFrameBytes
+	}
+	if l.MaxPoints <= 0 {
+		l.MaxPoints = DefaultMaxPoints
+	}
+	if l.MaxStringLen <= 0 {
+		l.MaxStringLen = DefaultMaxStringLen
+	}
+	return l
+}
+
+// Frame is one decoded frame: a group's points and the epoch the sender
+// saw the group at.
+type Frame struct {
+	Group  uint32
+	Epoch  uint64
+	Points []model.Point
+}
+
+// Batch is a decoded request body.
+type Batch struct {
+	Frames []Frame
+	// Points holds every frame's points in order; each Frame.Points is a
+	// sub-slice of it.
+	Points []model.Point
+}
+
+var hashSeed = maphash.MakeSeed()
+
+// seriesHash hashes a series' identity without allocating.
+func seriesHash(collection string, tags model.Tags) uint64 {
+	var h maphash.Hash
+	h.SetSeed(hashSeed)
+	h.WriteString(collection)
+	for _, t := range tags {
+		h.WriteByte(0)
+		h.WriteString(t.Key)
+		h.WriteByte(0)
+		h.WriteString(t.Value)
+	}
+	return h.Sum64()
+}
+
+// AppendFrame appends a frame holding points for group at epoch. It fails
+// on a null field value or a payload of more than 4 GiB, appending
+// nothing.
+func AppendFrame(dst []byte, group uint32, epoch uint64, points []model.Point) ([]byte, error) {
+	start := len(dst)
+	dst = append(dst, frameMagic...)
+	dst = append(dst, FrameVersion, 0, 0, 0)
+	dst = binary.LittleEndian.AppendUint32(dst, group)
+	dst = binary.LittleEndian.AppendUint64(dst, epoch)
+	dst = append(dst, 0, 0, 0, 0) // payload length, set below
+
+	// Series and field key tables.
+	type seriesRef struct {
+		coll string
+		tags model.Tags
+	}
+	var (
+		series    []seriesRef
+		byHash    = make(map[uint64][]int)
+		seriesOf  = make([]int, len(points))
+		keys      []string
+		keyIndex  = make(map[string]int)
+		lastTags  *model.Tag
+		lastColl  string
+		lastIndex = -1
+	)
+	for i := range points {
+		p := &points[i]
+		// Points of one series often share their tags' backing array.
+		if len(p.Tags) > 0 && &p.Tags[0] == lastTags && p.Collection == lastColl && lastIndex >= 0 &&
+			len(series[lastIndex].tags) == len(p.Tags) {
+			seriesOf[i] = lastIndex
+			continue
+		}
+		h := seriesHash(p.Collection, p.Tags)
+		idx := -1
+		for _, j := range byHash[h] {
+			if series[j].coll == p.Collection && series[j].tags.Equal(p.Tags) {
+				idx = j
+				break
+			}
+		}
+		if idx < 0 {
+			idx = len(series)
+			series = append(series, seriesRef{p.Collection, p.Tags})
+			byHash[h] = append(byHash[h], idx)
+		}
+		seriesOf[i] = idx
+		lastColl, lastIndex = p.Collection, idx
+		lastTags = nil
+		if len(p.Tags) > 0 {
+			lastTags = &p.Tags[0]
+		}
+	}
+	for i := range points {
+		for _, f := range points[i].Fields {
+			if _, ok := keyIndex[f.Key]; !ok {
+				keyIndex[f.Key] = len(keys)
+				keys = append(keys, f.Key)
+			}
+		}
+	}
+
+	payload := len(dst)
+	dst = binary.AppendUvarint(dst, uint64(len(series)))
+	for _, s := range series {
+		dst = AppendString(dst, s.coll)
+		dst = binary.AppendUvarint(dst, uint64(len(s.tags)))
+		for _, t := range s.tags {
+			dst = AppendString(dst, t.Key)
+			dst = AppendString(dst, t.Value)
+		}
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(keys)))
+	for _, k := range keys {
+		dst = AppendString(dst, k)
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(points)))
+	var prev int64
+	for i := range points {
+		p := &points[i]
+		if len(p.Fields) == 0 {
+			return dst[:start], fmt.Errorf("point %d has no field", i)
+		}
+		dst = binary.AppendUvarint(dst, uint64(seriesOf[i]))
+		dst = binary.AppendVarint(dst, p.Time-prev)
+		prev = p.Time
+		dst = binary.AppendUvarint(dst, uint64(len(p.Fields)))
+		for _, f := range p.Fields {
+			if f.Value.Kind == model.KindNull || f.Value.Kind > model.KindString {
+				return dst[:start], fmt.Errorf("point %d: field %q has no value", i, f.Key)
+			}
+			dst = binary.AppendUvarint(dst, uint64(keyIndex[f.Key]))
+			dst = AppendValue(dst, f.Value)
+		}
+	}
+	n := len(dst) - payload
+	if n > math.MaxUint32 {
+		return dst[:start], fmt.Errorf("frame payload of %d bytes exceeds 4 GiB", n)
+	}
+	binary.LittleEndian.PutUint32(dst[start+20:], uint32(n))
+	return binary.LittleEndian.AppendUint32(dst, crc32.Checksum(dst[start:], crcTable)), nil
+}
+
+// Decode decodes a request body: zero or more frames, each checked whole
+// (checksum, limits, no trailing bytes) before the next. Strings of the
+// result do not alias b.
+func Decode(b []byte, lim Limits) (*Batch, error) {
+	lim = lim.withDefaults()
+	var (
+		out    Batch
+		bounds []int // each frame's end in out.Points
+	)
+	for off, i := 0, 0; off < len(b); i++ {
+		if len(b)-off < FrameHeaderLen {
+			return nil, fmt.Errorf("frame %d at byte %d: header of %d bytes: %w", i, off, len(b)-off, ErrTruncated)
+		}
+		h := b[off : off+FrameHeaderLen]
+		if string(h[:4]) != frameMagic {
+			return nil, fmt.Errorf("frame %d at byte %d: bad magic %q: %w", i, off, h[:4], ErrMalformed)
+		}
+		if h[4] != FrameVersion {
+			return nil, fmt.Errorf("frame %d at byte %d: unknown version %d: %w", i, off, h[4], ErrMalformed)
+		}
+		if h[5]|h[6]|h[7] != 0 {
+			return nil, fmt.Errorf("frame %d at byte %d: reserved bytes are not zero: %w", i, off, ErrMalformed)
+		}
+		f := Frame{Group: binary.LittleEndian.Uint32(h[8:]), Epoch: binary.LittleEndian.Uint64(h[12:])}
+		n := binary.LittleEndian.Uint32(h[20:])
+		if uint64(n) > uint64(lim.MaxFrameBytes) {
+			return nil, fmt.Errorf("frame %d at byte %d: payload of %d bytes, more than %d: %w", i, off, n, lim.MaxFrameBytes, ErrLimit)
+		}
+		end := off + FrameHeaderLen + int(n)
+		if len(b)-off-FrameHeaderLen < int(n)+4 {
+			return nil, fmt.Errorf("frame %d at byte %d: payload of %d bytes and checksum, %d bytes left: %w", i, off, n, len(b)-off-FrameHeaderLen, ErrTruncated)
+		}
+		if got, want := crc32.Checksum(b[off:end], crcTable), binary.LittleEndian.Uint32(b[end:]); got != want {
+			return nil, fmt.Errorf("frame %d at byte %d: %w", i, off, ErrChecksum)
+		}
+		r := NewReader(b[off+FrameHeaderLen:end], off+FrameHeaderLen, lim.MaxStringLen)
+		var err error
+		out.Points, err = decodePoints(r, out.Points, lim.MaxPoints)
+		if err != nil {
+			return nil, fmt.Errorf("frame %d (group %d): %w", i, f.Group, err)
+		}
+		out.Frames = append(out.Frames, f)
+		bounds = append(bounds, len(out.Points))
+		off = end + 4
+	}
+	from := 0
+	for i, to := range bounds {
+		out.Frames[i].Points = out.Points[from:to:to]
+		from = to
+	}
+	return &out, nil
+}
+
+// fieldChunk is how many fields decodePoints allocates at once.
+const fieldChunk = 4096
+
+// decodePoints appends a payload's points to dst, refusing more than max
+// points in dst.
+func decodePoints(r *Reader, dst []model.Point, maxPoints int) ([]model.Point, error) {
+	type seriesRef struct {
+		coll string
+		tags model.Tags
+	}
+	// A series takes at least 2 bytes, a key 1, a point 4 (series, time,
+	// field count, and a field of at least key and kind).
+	series := make([]seriesRef, r.Count("series", 2, math.MaxInt32))
+	for i := range series {
+		series[i].coll = r.String()
+		nt := r.Count("tags", 2, model.MaxTagsPerPoint)
+		if nt > 0 {
+			tags := make(model.Tags, nt)
+			for j := range tags {
+				tags[j].Key = r.String()
+				tags[j].Value = r.String()
+			}
+			series[i].tags = tags
+		}
+	}
+	keys := make([]string, r.Count("field keys", 1, math.MaxInt32))
+	for i := range keys {
+		keys[i] = r.String()
+	}
+	np := r.Count("points", 4, maxPoints-len(dst))
+	if r.Err() != nil {
+		return dst, r.Err()
+	}
+	dst = growPoints(dst, np)
+	var (
+		prev   int64
+		fields []model.Field
+	)
+	for range np {
+		si := r.Uvarint()
+		if r.Err() == nil && si >= uint64(len(series)) {
+			r.Fail(fmt.Errorf("series index %d of %d series: %w", si, len(series), ErrMalformed))
+		}
+		prev += r.Varint()
+		nf := r.Count("fields", 2, model.MaxFieldsPerPoint)
+		if r.Err() == nil && nf == 0 {
+			r.Fail(fmt.Errorf("a point without fields: %w", ErrMalformed))
+		}
+		if r.Err() != nil {
+			return dst, r.Err()
+		}
+		if cap(fields)-len(fields) < nf {
+			fields = make([]model.Field, 0, max(fieldChunk, nf))
+		}
+		at := len(fields)
+		for range nf {
+			ki := r.Uvarint()
+			if r.Err() == nil && ki >= uint64(len(keys)) {
+				r.Fail(fmt.Errorf("field key index %d of %d keys: %w", ki, len(keys), ErrMalformed))
+			}
+			v := r.Value()
+			if r.Err() == nil && v.Kind == model.KindNull {
+				r.Fail(fmt.Errorf("a field without a value: %w", ErrMalformed))
+			}
+			if r.Err() != nil {
+				return dst, r.Err()
+			}
+			fields = append(fields, model.Field{Key: keys[ki], Value: v})
+		}
+		s := &series[si]
+		dst = append(dst, model.Point{Collection: s.coll, Tags: s.tags, Fields: fields[at:len(fields):len(fields)], Time: prev})
+	}
+	return dst, r.Done()
+}
+
+// growPoints makes room for n more points.
+func growPoints(dst []model.Point, n int) []model.Point {
+	if cap(dst)-len(dst) >= n {
+		return dst
+	}
+	grown := make([]model.Point, len(dst), max(len(dst)+n, 2*cap(dst)))
+	copy(grown, dst)
+	return grown
+}

@@ -1,3 +1,315 @@
 package remote
 
-func (n *Node) writeRoutes() {}
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/soltixdb/soltix/model"
+	"github.com/soltixdb/soltix/remote/wire"
+	"github.com/soltixdb/soltix/storage"
+)
+
+// ContentTypeFrames is the content type of a write request's body.
+const ContentTypeFrames = "application/x-soltix-frames"
+
+// writeRoutes registers the write and admin routes.
+func (n *Node) writeRoutes() {
+	n.mux.Post(PathWrite, n.serveWrite)
+	n.mux.Post(PathFlush, n.serveFlush)
+	n.mux.Post(PathCompact, n.serveCompact)
+	n.mux.Post(PathDelete, n.serveDelete)
+	n.mux.Get(PathHealth, n.serveHealth)
+}
+
+// readBody reads a request body of at most limit bytes; the status is 413
+// for a larger one.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, int, error) {
+	if r.ContentLength > limit {
+		return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("body of %d bytes exceeds the limit of %d", r.ContentLength, limit)
+	}
+	var b bytes.Buffer
+	if r.ContentLength > 0 {
+		b.Grow(int(r.ContentLength) + bytes.MinRead)
+	}
+	if _, err := b.ReadFrom(http.MaxBytesReader(w, r.Body, limit)); err != nil {
+		var mb *http.MaxBytesError
+		if errors.As(err, &mb) {
+			return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("body exceeds the limit of %d bytes", limit)
+		}
+		return nil, http.StatusBadRequest, fmt.Errorf("read body: %w", err)
+	}
+	return b.Bytes(), 0, nil
+}
+
+// serveWrite serves POST /internal/v1/write: frames of points, one per
+// group, written in one storage.DB.Write (one WAL record) once every
+// frame's group is this node's at the frame's epoch and every point
+// belongs to its frame's group.
+func (n *Node) serveWrite(w http.ResponseWriter, r *http.Request) {
+	fail := func(status int, body ErrorBody) {
+		n.metrics.writeErrors.Add(1)
+		if status == http.StatusConflict {
+			n.metrics.staleEpochs.Add(1)
+		}
+		n.metrics.bytesSent.Add(uint64(writeJSON(w, status, body)))
+	}
+	body, status, err := readBody(w, r, n.opts.MaxBodyBytes)
+	n.metrics.bytesRecv.Add(uint64(len(body)))
+	if err != nil {
+		code := CodeBadRequest
+		if status == http.StatusRequestEntityTooLarge {
+			code = CodeTooLarge
+		}
+		fail(status, ErrorBody{Error: "write: " + err.Error(), Code: code})
+		return
+	}
+	batch, err := wire.Decode(body, wire.Limits{MaxFrameBytes: int(n.opts.MaxBodyBytes)})
+	if err != nil {
+		fail(http.StatusBadRequest, ErrorBody{Error: "write: " + err.Error(), Code: CodeBadRequest})
+		return
+	}
+	groups := n.topo.NumGroups()
+	shard := n.topo.ShardTag()
+	var stale []int
+	for i, f := range batch.Frames {
+		if int64(f.Group) >= int64(groups) {
+			fail(http.StatusBadRequest, ErrorBody{Error: fmt.Sprintf("write: frame %d: group %d of %d groups", i, f.Group, groups), Code: CodeBadRequest})
+			return
+		}
+		if !n.owns(int(f.Group), f.Epoch) {
+			stale = append(stale, int(f.Group))
+		}
+	}
+	if len(stale) > 0 {
+		slices.Sort(stale)
+		stale = slices.Compact(stale)
+		fail(http.StatusConflict, ErrorBody{
+			Error:  fmt.Sprintf("write: node %s does not hold %s at the epochs sent", n.opts.NodeID, groupList(stale)),
+			Code:   CodeStaleEpoch,
+			Groups: stale,
+		})
+		return
+	}
+	at := 0
+	for _, f := range batch.Frames {
+		if i, g := wrongGroup(f.Points, int(f.Group), groups, shard); i >= 0 {
+			fail(http.StatusBadRequest, ErrorBody{
+				Error: fmt.Sprintf("write: point %d belongs to group %d, not to its frame's group %d", at+i, g, f.Group),
+				Code:  CodeBadRequest,
+			})
+			return
+		}
+		at += len(f.Points)
+	}
+	if err := n.db.Write(r.Context(), batch.Points); err != nil {
+		status, eb := storageErrorBody(err)
+		if status >= 500 {
+			n.log.Warn("internal write", "points", len(batch.Points), "err", err)
+		}
+		eb.Error = "write: " + eb.Error
+		fail(status, eb)
+		return
+	}
+	n.metrics.writes.Add(1)
+	n.metrics.points.Add(uint64(len(batch.Points)))
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// wrongGroup returns the first point not in group g and its group, or -1.
+func wrongGroup(points []model.Point, g, groups int, shard string) (int, int) {
+	var last *model.Tag
+	for i := range points {
+		p := &points[i]
+		// Decoded points of one series share their tags.
+		if len(p.Tags) > 0 && &p.Tags[0] == last {
+			continue
+		}
+		if len(p.Tags) > 0 {
+			last = &p.Tags[0]
+		}
+		var device string
+		if p.Tags.Has(shard) {
+			device = p.Tags.Get(shard)
+		} else {
+			device = model.SeriesKey(p.Collection, p.Tags)
+		}
+		if pg := model.GroupOf(device, groups); pg != g {
+			return i, pg
+		}
+	}
+	return -1, 0
+}
+
+// storageErrorBody maps an error of a storage.DB call to a status and an
+// internal error body.
+func storageErrorBody(err error) (int, ErrorBody) {
+	var ce *storage.ConflictError
+	var re *storage.RetentionError
+	switch {
+	case errors.As(err, &ce):
+		return http.StatusBadRequest, ErrorBody{Error: err.Error(), Code: CodeConflict, Conflicts: ce.Conflicts}
+	case errors.As(err, &re):
+		return http.StatusBadRequest, ErrorBody{Error: err.Error(), Code: CodeRetention, Retention: re}
+	case errors.Is(err, storage.ErrUnavailable), errors.Is(err, storage.ErrClosed), errors.Is(err, storage.ErrBackpressure),
+		errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return http.StatusServiceUnavailable, ErrorBody{Error: err.Error(), Code: CodeUnavailable}
+	}
+	// storage refuses a malformed batch with a plain error.
+	return http.StatusBadRequest, ErrorBody{Error: err.Error(), Code: CodeBadRequest}
+}
+
+func (n *Node) serveFlush(w http.ResponseWriter, r *http.Request) {
+	n.serveAdmin(w, r, "flush", n.db.Flush)
+}
+
+func (n *Node) serveCompact(w http.ResponseWriter, r *http.Request) {
+	n.serveAdmin(w, r, "compact", n.db.Compact)
+}
+
+func (n *Node) serveAdmin(w http.ResponseWriter, r *http.Request, op string, f func(context.Context) error) {
+	if err := f(r.Context()); err != nil {
+		status, eb := storageErrorBody(err)
+		if status == http.StatusBadRequest { // nothing a flush is asked is malformed
+			status, eb.Code = http.StatusInternalServerError, ""
+		}
+		n.log.Warn("internal "+op, "err", err)
+		eb.Error = op + ": " + eb.Error
+		writeJSON(w, status, eb)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// DeleteRequest is the JSON body of POST /internal/v1/delete: the points
+// of the listed series of a collection in [Min, Max], for groups the node
+// holds at the given epochs.
+type DeleteRequest struct {
+	Collection string        `json:"collection"`
+	Min        int64         `json:"min"`
+	Max        int64         `json:"max"`
+	Groups     []DeleteGroup `json:"groups"`
+}
+
+// DeleteGroup is one group's share of a DeleteRequest.
+type DeleteGroup struct {
+	Group int    `json:"group"`
+	Epoch uint64 `json:"epoch"`
+	// Series lists each series' tags as [key, value] pairs.
+	Series [][][2]string `json:"series"`
+}
+
+// maxDeleteBody bounds a delete request (series lists come from the
+// router's index).
+const maxDeleteBody = 256 << 20
+
+func (n *Node) serveDelete(w http.ResponseWriter, r *http.Request) {
+	body, status, err := readBody(w, r, maxDeleteBody)
+	if err != nil {
+		writeJSONError(w, status, "delete: "+err.Error(), CodeBadRequest)
+		return
+	}
+	var req DeleteRequest
+	if err := json.Unmarshal(body, &req); err != nil {
+		writeJSONError(w, http.StatusBadRequest, "delete: bad body: "+err.Error(), CodeBadRequest)
+		return
+	}
+	groups, shard := n.topo.NumGroups(), n.topo.ShardTag()
+	var stale []int
+	var series []model.Tags
+	for _, g := range req.Groups {
+		if g.Group < 0 || g.Group >= groups {
+			writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("delete: group %d of %d groups", g.Group, groups), CodeBadRequest)
+			return
+		}
+		if !n.owns(g.Group, g.Epoch) {
+			stale = append(stale, g.Group)
+			continue
+		}
+		for _, pairs := range g.Series {
+			tags := make(model.Tags, len(pairs))
+			for i, kv := range pairs {
+				tags[i] = model.Tag{Key: kv[0], Value: kv[1]}
+			}
+			p := model.Point{Collection: req.Collection, Tags: tags}
+			if i, pg := wrongGroup([]model.Point{p}, g.Group, groups, shard); i >= 0 {
+				writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("delete: series %s belongs to group %d, not %d",
+					model.SeriesKey(req.Collection, tags), pg, g.Group), CodeBadRequest)
+				return
+			}
+			series = append(series, tags)
+		}
+	}
+	if len(stale) > 0 {
+		slices.Sort(stale)
+		writeJSON(w, http.StatusConflict, ErrorBody{
+			Error:  fmt.Sprintf("delete: node %s does not hold %s at the epochs sent", n.opts.NodeID, groupList(stale)),
+			Code:   CodeStaleEpoch,
+			Groups: stale,
+		})
+		return
+	}
+	if err := n.db.Delete(r.Context(), req.Collection, series, req.Min, req.Max); err != nil {
+		status, eb := storageErrorBody(err)
+		eb.Error = "delete: " + eb.Error
+		writeJSON(w, status, eb)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// HealthBody is the JSON answer of GET /internal/v1/health.
+type HealthBody struct {
+	Node string `json:"node"`
+	// OK is false when the WAL failed (every write fails until restart).
+	OK                       bool   `json:"ok"`
+	WALError                 string `json:"wal_error,omitempty"`
+	LastFlushError           string `json:"last_flush_error,omitempty"`
+	ConsecutiveFlushFailures int    `json:"consecutive_flush_failures"`
+	MemoryPoints             int    `json:"memory_points"`
+	MemoryLimit              int    `json:"memory_limit"`
+}
+
+func (n *Node) serveHealth(w http.ResponseWriter, r *http.Request) {
+	h := n.db.Health()
+	b := HealthBody{
+		Node:                     n.opts.NodeID,
+		OK:                       h.WALError == nil,
+		ConsecutiveFlushFailures: h.ConsecutiveFlushFailures,
+		MemoryPoints:             h.MemoryPoints,
+		MemoryLimit:              h.MemoryLimit,
+	}
+	if h.WALError != nil {
+		b.WALError = h.WALError.Error()
+	}
+	if h.LastFlushError != nil {
+		b.LastFlushError = h.LastFlushError.Error()
+	}
+	status := http.StatusOK
+	if !b.OK {
+		status = http.StatusServiceUnavailable
+	}
+	writeJSON(w, status, b)
+}
+
+// groupList names groups: "group 3" or "groups 3, 7".
+func groupList(gs []int) string {
+	var b strings.Builder
+	if len(gs) == 1 {
+		b.WriteString("group ")
+	} else {
+		b.WriteString("groups ")
+	}
+	for i, g := range gs {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprint(&b, g)
+	}
+	return b.String()
+}

@@ -104,7 +104,7 @@ func TestWriteSpreadsOverNodes(t *testing.T) {
 		t.Fatalf("metrics of %d nodes: %+v", len(ms), ms)
 	}
 	for i, nm := range ms {
-		if nm.Node != nodes[i].id || nm.Addr != nodes[i].addr || nm.Requests != 1 || nm.Writes != 1 || nm.Errors != 0 || nm.BytesSent == 0 {
+		if nm.Node != nodes[i].id || nm.Addr != nodes[i].addr || nm.Requests != 1 || nm.WriteRequests != 1 || nm.Errors != 0 || nm.BytesSent == 0 {
 			t.Fatalf("metrics of node %d: %+v", i, nm)
 		}
 	}

@@ -17,9 +17,9 @@ type NodeMetric struct {
 	Requests, Errors uint64
 	// BytesSent counts request bodies, BytesReceived response bodies.
 	BytesSent, BytesReceived uint64
-	// Writes is the number of write requests (each carries one frame per
+	// WriteRequests is the number of write requests (each carries one frame per
 	// group), Fragments the number of query fragments sent.
-	Writes, Fragments uint64
+	WriteRequests, Fragments uint64
 }
 
 // nodeCounters are a NodeMetric's live counters.
@@ -37,7 +37,7 @@ func (c *nodeCounters) snapshot(node, addr string) NodeMetric {
 		Errors:        c.errors.Load(),
 		BytesSent:     c.bytesSent.Load(),
 		BytesReceived: c.bytesRecv.Load(),
-		Writes:        c.writes.Load(),
+		WriteRequests: c.writes.Load(),
 		Fragments:     c.fragments.Load(),
 	}
 }

@@ -214,6 +214,7 @@ func Decode(b []byte, lim Limits) (*Batch, error) {
 	var (
 		out    Batch
 		bounds []int // each frame's end in out.Points
+		in     = make(interner)
 	)
 	for off, i := 0, 0; off < len(b); i++ {
 		if len(b)-off < FrameHeaderLen {
@@ -243,7 +244,7 @@ func Decode(b []byte, lim Limits) (*Batch, error) {
 		}
 		r := NewReader(b[off+FrameHeaderLen:end], off+FrameHeaderLen, lim.MaxStringLen)
 		var err error
-		out.Points, err = decodePoints(r, out.Points, lim.MaxPoints)
+		out.Points, err = decodePoints(r, in, out.Points, lim.MaxPoints)
 		if err != nil {
 			return nil, fmt.Errorf("frame %d (group %d): %w", i, f.Group, err)
 		}
@@ -264,7 +265,7 @@ const fieldChunk = 4096
 
 // decodePoints appends a payload's points to dst, refusing more than max
 // points in dst.
-func decodePoints(r *Reader, dst []model.Point, maxPoints int) ([]model.Point, error) {
+func decodePoints(r *Reader, in interner, dst []model.Point, maxPoints int) ([]model.Point, error) {
 	type seriesRef struct {
 		coll string
 		tags model.Tags
@@ -272,21 +273,30 @@ func decodePoints(r *Reader, dst []model.Point, maxPoints int) ([]model.Point, e
 	// A series takes at least 2 bytes, a key 1, a point 4 (series, time,
 	// field count, and a field of at least key and kind).
 	series := make([]seriesRef, r.Count("series", 2, math.MaxInt32))
+	var prevTags model.Tags
 	for i := range series {
-		series[i].coll = r.String()
+		series[i].coll = in.intern(r.Bytes())
 		nt := r.Count("tags", 2, model.MaxTagsPerPoint)
 		if nt > 0 {
 			tags := make(model.Tags, nt)
 			for j := range tags {
-				tags[j].Key = r.String()
-				tags[j].Value = r.String()
+				tags[j].Key = in.intern(r.Bytes())
+				// A tag value is often the previous series' (a site, a
+				// region); device names are not worth a map.
+				v := r.Bytes()
+				if j < len(prevTags) && prevTags[j].Key == tags[j].Key && prevTags[j].Value == string(v) {
+					tags[j].Value = prevTags[j].Value
+				} else {
+					tags[j].Value = string(v)
+				}
 			}
 			series[i].tags = tags
+			prevTags = tags
 		}
 	}
 	keys := make([]string, r.Count("field keys", 1, math.MaxInt32))
 	for i := range keys {
-		keys[i] = r.String()
+		keys[i] = in.intern(r.Bytes())
 	}
 	np := r.Count("points", 4, maxPoints-len(dst))
 	if r.Err() != nil {
@@ -332,6 +342,19 @@ func decodePoints(r *Reader, dst []model.Point, maxPoints int) ([]model.Point, e
 		dst = append(dst, model.Point{Collection: s.coll, Tags: s.tags, Fields: fields[at:len(fields):len(fields)], Time: prev})
 	}
 	return dst, r.Done()
+}
+
+// interner shares the strings of a body's names and keys (a collection or
+// a tag key appears in many series).
+type interner map[string]string
+
+func (in interner) intern(b []byte) string {
+	if s, ok := in[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	in[s] = s
+	return s
 }
 
 // growPoints makes room for n more points.

@@ -232,9 +232,10 @@ func (c *Coord) reconcile(ctx context.Context, m Map, running *moveJob, retry ma
 			continue
 		}
 		want := Place(g.ID, cands, 1)[0]
-		if want == g.Primary {
+		if want == g.Primary || (g.State == StateMoving && !up[g.MovingTo]) {
 			if g.State == StateMoving {
-				// A move no longer wanted (a deposed coordinator's): clear it.
+				// A move no longer wanted (a deposed coordinator's, or
+				// toward a node now down): clear it.
 				_, err := c.UpdateGroup(ctx, g.ID, func(cur *Group) error {
 					if cur.Primary != g.Primary || cur.State != StateMoving {
 						return errAssigned

@@ -254,8 +254,9 @@ func (c *Coord) loadInfo(ctx context.Context) error {
 func (c *Coord) Info() Info { return c.info }
 
 // Close stops following the map and closes the etcd connection. Callers
-// close their Registrations first (Close does not revoke them: their
-// leases then expire after LeaseTTL).
+// first end RunCoordinator (cancel its context and wait) and close their
+// Registrations (Close does not revoke them: their leases then expire
+// after LeaseTTL).
 func (c *Coord) Close() error {
 	c.cancel()
 	c.wg.Wait()

@@ -91,8 +91,8 @@ func (c *Coord) lead(ctx context.Context, mover Mover) error {
 		return fmt.Errorf("campaign: %w", err)
 	}
 	c.log.Info("coord: elected coordinator", "name", c.cfg.Name)
-	lctx = context.WithValue(lctx, guardKey{}, leaderGuard{key: e.Key(), rev: e.Rev()})
-	err = c.coordinate(lctx, mover)
+	gctx := context.WithValue(lctx, guardKey{}, leaderGuard{key: e.Key(), rev: e.Rev()})
+	err = c.coordinate(gctx, mover)
 	c.log.Info("coord: coordinator stepped down", "name", c.cfg.Name, "err", err)
 	return err
 }

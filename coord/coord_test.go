@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/soltixdb/soltix/internal/etcdtest"
@@ -253,15 +254,13 @@ func TestEtcdRestart(t *testing.T) {
 	}
 }
 
-// TestWatchRecoversFromCompaction: a view whose watch falls behind a
-// compaction reloads and keeps following.
-func TestWatchRecoversFromCompaction(t *testing.T) {
+// TestWatchAfterCompaction: compacting etcd's history does not stop a
+// view from following.
+func TestWatchAfterCompaction(t *testing.T) {
 	srv := etcdtest.Start(t)
 	a := open(t, srv, Config{NumGroups: 2})
 	v, _ := a.Watch(testCtx(t))
 	ctx := testCtx(t)
-	// Compact at the current revision, then write: a new watch from an old
-	// revision would be refused; the running one must go on.
 	resp, err := a.cli.Get(ctx, "x")
 	if err != nil {
 		t.Fatal(err)
@@ -277,5 +276,76 @@ func TestWatchRecoversFromCompaction(t *testing.T) {
 	r2, _ := a.cli.Get(ctx, a.pfx+groupKey(0))
 	if err := json.Unmarshal(r2.Kvs[0].Value, &gv); err != nil || gv.Primary != "n1" || gv.Epoch != 1 {
 		t.Fatalf("stored group: %s %v", r2.Kvs[0].Value, err)
+	}
+}
+
+// TestLoadAndEventsOrder: a full load never replaces a newer state built
+// from watch events, and events the last load already holds are skipped
+// (the two race when Refresh runs beside the watch).
+func TestLoadAndEventsOrder(t *testing.T) {
+	srv := etcdtest.Start(t)
+	c := open(t, srv, Config{NumGroups: 2})
+	v, _ := c.Watch(testCtx(t))
+	ctx := testCtx(t)
+	put := func(rev int64, g int, primary string) *clientv3.Event {
+		return &clientv3.Event{Type: clientv3.EventTypePut, Kv: &mvccpb.KeyValue{
+			Key: []byte(c.pfx + groupKey(g)), ModRevision: rev,
+			Value: encodeGroup(Group{ID: g, Primary: primary, Epoch: 1})}}
+	}
+	if err := v.reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	loaded := v.Map().Revision
+	// An event the load holds (at its revision) is skipped.
+	v.apply([]*clientv3.Event{put(loaded, 0, "stale")})
+	if p := v.Map().Groups[0].Primary; p != "" {
+		t.Fatalf("event at the load's revision applied: primary %q", p)
+	}
+	// An event after it applies; a load older than it changes nothing.
+	v.apply([]*clientv3.Event{put(loaded+1000, 1, "ahead")})
+	if err := v.reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if m := v.Map(); m.Groups[1].Primary != "ahead" || m.Revision != loaded+1000 {
+		t.Fatalf("a load older than the view replaced it: %s", fmtMap(m))
+	}
+	// Several events of one revision (one transaction) all apply.
+	v.apply([]*clientv3.Event{put(loaded+1001, 0, "t1"), put(loaded+1001, 1, "t2")})
+	if m := v.Map(); m.Groups[0].Primary != "t1" || m.Groups[1].Primary != "t2" {
+		t.Fatalf("one transaction's events: %s", fmtMap(m))
+	}
+}
+
+// TestRefreshConcurrent: many concurrent Refresh calls (a burst of "stale
+// epoch" answers) share reads, and each sees the write made before it.
+func TestRefreshConcurrent(t *testing.T) {
+	srv := etcdtest.Start(t)
+	w := open(t, srv, Config{NumGroups: 1})
+	r := open(t, srv, Config{})
+	v, _ := r.Watch(testCtx(t))
+	for i := range 5 {
+		g, err := w.UpdateGroup(testCtx(t), 0, func(g *Group) error { g.Primary = fmt.Sprintf("n%d", i); return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		errs := make(chan error, 50)
+		for range 50 {
+			go func() {
+				if err := v.Refresh(); err != nil {
+					errs <- err
+					return
+				}
+				if got := v.Map().Groups[0]; got.Epoch < g.Epoch {
+					errs <- fmt.Errorf("after Refresh: epoch %d, written %d", got.Epoch, g.Epoch)
+					return
+				}
+				errs <- nil
+			}()
+		}
+		for range 50 {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 }

@@ -215,12 +215,14 @@ func TestSettingsWatch(t *testing.T) {
 }
 
 // TestEtcdRestart: after etcd is killed and restarted on its data, every
-// view follows new writes again and the map is intact.
+// view follows new writes again, the map is intact and registrations
+// survive.
 func TestEtcdRestart(t *testing.T) {
 	srv := etcdtest.Start(t)
-	a := open(t, srv, Config{NumGroups: 4, LeaseTTL: 5 * time.Second})
+	a := open(t, srv, Config{NumGroups: 4, LeaseTTL: 10 * time.Second})
 	v, _ := a.Watch(testCtx(t))
 	ctx := testCtx(t)
+	reg := register(t, a, "n0")
 	for g := range 4 {
 		if _, err := a.UpdateGroup(ctx, g, func(gr *Group) error { gr.Primary = fmt.Sprintf("n%d", g%2); return nil }); err != nil {
 			t.Fatal(err)
@@ -251,6 +253,15 @@ func TestEtcdRestart(t *testing.T) {
 	}
 	if string(b.Settings()["cpu"]) != "s1" {
 		t.Fatalf("settings after restart: %q", b.Settings())
+	}
+	// A registration outlives an etcd restart shorter than its lease.
+	select {
+	case <-reg.Lost():
+		t.Fatal("registration lost over an etcd restart")
+	default:
+	}
+	if !nodeUp(v.Map(), "n0") {
+		t.Fatal("n0 down after the restart")
 	}
 }
 

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
@@ -181,13 +180,10 @@ func (v *View) Changed() <-chan struct{} {
 	return v.changed
 }
 
-// refreshTimeout bounds Refresh.
-const refreshTimeout = 10 * time.Second
-
 // Refresh returns once the view is at least as new as etcd was when it was
-// called (bounded by 10 s).
+// called, or fails after Config.DialTimeout (etcd unreachable).
 func (v *View) Refresh() error {
-	ctx, cancel := context.WithTimeout(v.c.ctx, refreshTimeout)
+	ctx, cancel := context.WithTimeout(v.c.ctx, v.c.cfg.DialTimeout)
 	defer cancel()
 	return v.RefreshContext(ctx)
 }
@@ -218,7 +214,7 @@ func (v *View) runRefresh(call *refreshCall) {
 	v.rmu.Lock()
 	v.pending = nil
 	v.rmu.Unlock()
-	ctx, cancel := context.WithTimeout(v.c.ctx, refreshTimeout)
+	ctx, cancel := context.WithTimeout(v.c.ctx, v.c.cfg.DialTimeout)
 	defer cancel()
 	if err := v.reload(ctx); err != nil {
 		call.err = fmt.Errorf("coord: refresh: %w", err)

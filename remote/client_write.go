@@ -253,37 +253,52 @@ func (c *Client) Write(ctx context.Context, points []model.Point) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	// Order the points by group (stable): group g's points are
+	// sorted[start[g]:start[g+1]], and perm maps them back.
 	gs := c.groupsOf(points)
-	byGroup := make(map[int][]int)
+	start := make([]int, c.topo.NumGroups()+1)
+	for _, g := range gs {
+		start[g+1]++
+	}
+	var groups []int
+	for g := range start[:len(start)-1] {
+		if start[g+1] > 0 {
+			groups = append(groups, g)
+		}
+		start[g+1] += start[g]
+	}
+	sorted := make([]model.Point, len(points))
+	perm := make([]int, len(points))
+	next := slices.Clone(start)
 	for i, g := range gs {
-		byGroup[g] = append(byGroup[g], i)
+		sorted[next[g]], perm[next[g]] = points[i], i
+		next[g]++
 	}
-	groups := make([]int, 0, len(byGroup))
-	for g := range byGroup {
-		groups = append(groups, g)
-	}
-	slices.Sort(groups)
+	w := &groupedWrite{sorted: sorted, perm: perm, start: start}
 	return c.fanOut(ctx, groups, "written", c.opts.RequestTimeout, func(ctx context.Context, o *nodeOp) outcome {
-		return c.sendWrite(ctx, o, points, byGroup)
+		return c.sendWrite(ctx, o, w)
 	})
 }
 
+// groupedWrite is a batch ordered by group.
+type groupedWrite struct {
+	sorted []model.Point
+	perm   []int // perm[i] is sorted[i]'s index in the caller's batch
+	start  []int // group g is sorted[start[g]:start[g+1]]
+}
+
 // sendWrite sends one node its groups' frames.
-func (c *Client) sendWrite(ctx context.Context, o *nodeOp, points []model.Point, byGroup map[int][]int) outcome {
-	var (
-		body  []byte
-		order []int // order[i] is the index in points of the request's point i
-		buf   []model.Point
-		err   error
-	)
+func (c *Client) sendWrite(ctx context.Context, o *nodeOp, w *groupedWrite) outcome {
+	est := 0
 	for _, r := range o.routes {
-		idx := byGroup[r.Group]
-		buf = buf[:0]
-		for _, i := range idx {
-			buf = append(buf, points[i])
-		}
-		order = append(order, idx...)
-		if body, err = wire.AppendFrame(body, uint32(r.Group), r.Epoch, buf); err != nil {
+		ps := w.sorted[w.start[r.Group]:w.start[r.Group+1]]
+		est += wire.FrameOverhead + 64 + len(ps)*(8+7*len(ps[0].Fields))
+	}
+	body := make([]byte, 0, est)
+	for _, r := range o.routes {
+		var err error
+		body, err = wire.AppendFrame(body, uint32(r.Group), r.Epoch, w.sorted[w.start[r.Group]:w.start[r.Group+1]])
+		if err != nil {
 			return outcome{err: fmt.Errorf("encode group %d: %w", r.Group, err), final: true}
 		}
 	}
@@ -298,6 +313,10 @@ func (c *Client) sendWrite(ctx context.Context, o *nodeOp, points []model.Point,
 		return outcome{}
 	}
 	eb := readErrorBody(resp.Body)
+	var order []int // the request's point i is the caller's order[i]
+	for _, r := range o.routes {
+		order = append(order, w.perm[w.start[r.Group]:w.start[r.Group+1]]...)
+	}
 	return c.errorOutcome(o, resp.StatusCode, eb, order)
 }
 

@@ -110,7 +110,15 @@ type testNode struct {
 
 func startNode(t *testing.T, m *testMap, id string, opts NodeOptions) *testNode {
 	t.Helper()
-	db, err := storage.Open(t.TempDir(), &storage.Options{NumGroups: m.groups, ShardTag: m.shard, FlushInterval: -1})
+	return startNodeWith(t, m, id, opts, storage.Options{FlushInterval: -1})
+}
+
+// startNodeWith starts a node whose DB has so's options (its groups and
+// shard tag are the map's).
+func startNodeWith(t testing.TB, m *testMap, id string, opts NodeOptions, so storage.Options) *testNode {
+	t.Helper()
+	so.NumGroups, so.ShardTag = m.groups, m.shard
+	db, err := storage.Open(t.TempDir(), &so)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +153,7 @@ func (n *testNode) stop() {
 }
 
 // newTestClient returns a router's Client over a fresh, refreshed view.
-func newTestClient(t *testing.T, m *testMap, opts ClientOptions) (*Client, *testView) {
+func newTestClient(t testing.TB, m *testMap, opts ClientOptions) (*Client, *testView) {
 	t.Helper()
 	v := m.view()
 	if err := v.Refresh(); err != nil {

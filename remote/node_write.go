@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/soltixdb/soltix/model"
 	"github.com/soltixdb/soltix/remote/wire"
@@ -47,6 +48,11 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, int,
 	return b.Bytes(), 0, nil
 }
 
+// batchPool holds decoded batches for reuse: storage.DB.Write keeps no
+// point or field slice after it returns (httpapi.Store's contract), so the
+// next request decodes into the same memory.
+var batchPool = sync.Pool{New: func() any { return new(wire.Batch) }}
+
 // serveWrite serves POST /internal/v1/write: frames of points, one per
 // group, written in one storage.DB.Write (one WAL record) once every
 // frame's group is this node's at the frame's epoch and every point
@@ -69,8 +75,12 @@ func (n *Node) serveWrite(w http.ResponseWriter, r *http.Request) {
 		fail(status, ErrorBody{Error: "write: " + err.Error(), Code: code})
 		return
 	}
-	batch, err := wire.Decode(body, wire.Limits{MaxFrameBytes: int(n.opts.MaxBodyBytes)})
-	if err != nil {
+	batch := batchPool.Get().(*wire.Batch)
+	defer func() {
+		batch.Release()
+		batchPool.Put(batch)
+	}()
+	if err := wire.DecodeInto(batch, body, wire.Limits{MaxFrameBytes: int(n.opts.MaxBodyBytes)}); err != nil {
 		fail(http.StatusBadRequest, ErrorBody{Error: "write: " + err.Error(), Code: CodeBadRequest})
 		return
 	}

@@ -6,6 +6,7 @@ import (
 	"hash/crc32"
 	"hash/maphash"
 	"math"
+	"slices"
 
 	"github.com/soltixdb/soltix/model"
 )
@@ -84,6 +85,65 @@ type Batch struct {
 	// Points holds every frame's points in order; each Frame.Points is a
 	// sub-slice of it.
 	Points []model.Point
+	arena  fieldArena
+}
+
+// Limits on the memory a Batch keeps for reuse (see Release).
+const (
+	keepPoints = 1 << 16
+	keepChunks = 64
+)
+
+// reset empties the batch, keeping its memory.
+func (b *Batch) reset() {
+	clear(b.Frames)
+	b.Frames = b.Frames[:0]
+	clear(b.Points)
+	b.Points = b.Points[:0]
+	b.arena.reset()
+}
+
+// Release empties the batch for reuse by DecodeInto and drops memory
+// beyond what a typical request needs. The points it held must no longer
+// be used.
+func (b *Batch) Release() {
+	b.reset()
+	if cap(b.Points) > keepPoints {
+		b.Points = nil
+	}
+	if len(b.arena.chunks) > keepChunks {
+		b.arena.chunks = b.arena.chunks[:keepChunks]
+	}
+}
+
+// fieldArena hands out the fields of decoded points from reused chunks.
+type fieldArena struct {
+	chunks [][]model.Field // every chunk allocated, at full length
+	next   int             // the chunk alloc takes from when cur is full
+	cur    []model.Field   // the rest of the chunk in use
+}
+
+func (a *fieldArena) reset() {
+	for _, c := range a.chunks[:a.next] {
+		clear(c)
+	}
+	a.next, a.cur = 0, nil
+}
+
+// alloc returns n fields (n at most model.MaxFieldsPerPoint).
+func (a *fieldArena) alloc(n int) []model.Field {
+	if len(a.cur) < n {
+		if a.next == len(a.chunks) {
+			a.chunks = append(a.chunks, make([]model.Field, max(fieldChunk, n)))
+		} else if len(a.chunks[a.next]) < n {
+			a.chunks[a.next] = make([]model.Field, max(fieldChunk, n))
+		}
+		a.cur = a.chunks[a.next]
+		a.next++
+	}
+	f := a.cur[:n:n]
+	a.cur = a.cur[n:]
+	return f
 }
 
 var hashSeed = maphash.MakeSeed()
@@ -156,14 +216,46 @@ func AppendFrame(dst []byte, group uint32, epoch uint64, points []model.Point) (
 			lastTags = &p.Tags[0]
 		}
 	}
+	// Field keys: points of one series usually name the same fields in
+	// the same order, so the previous point's keys are tried first.
+	nf := 0
 	for i := range points {
-		for _, f := range points[i].Fields {
-			if _, ok := keyIndex[f.Key]; !ok {
-				keyIndex[f.Key] = len(keys)
-				keys = append(keys, f.Key)
+		nf += len(points[i].Fields)
+	}
+	fieldIdx := make([]int, 0, nf)
+	var prevFields []model.Field
+	var prevIdx []int
+	for i := range points {
+		fs := points[i].Fields
+		at := len(fieldIdx)
+		for j := range fs {
+			if j < len(prevFields) && prevFields[j].Key == fs[j].Key {
+				fieldIdx = append(fieldIdx, prevIdx[j])
+				continue
 			}
+			k, ok := keyIndex[fs[j].Key]
+			if !ok {
+				k = len(keys)
+				keyIndex[fs[j].Key] = k
+				keys = append(keys, fs[j].Key)
+			}
+			fieldIdx = append(fieldIdx, k)
+		}
+		prevFields, prevIdx = fs, fieldIdx[at:]
+	}
+	// Grow dst once for what the points usually take besides their
+	// strings (a float field takes 10 bytes, an int or bool 3 or 4).
+	est := FrameOverhead + 16 + 6*len(points) + 6*nf
+	for _, s := range series {
+		est += len(s.coll) + 2
+		for _, t := range s.tags {
+			est += len(t.Key) + len(t.Value) + 4
 		}
 	}
+	for _, k := range keys {
+		est += len(k) + 2
+	}
+	dst = slices.Grow(dst, est)
 
 	payload := len(dst)
 	dst = binary.AppendUvarint(dst, uint64(len(series)))
@@ -181,6 +273,7 @@ func AppendFrame(dst []byte, group uint32, epoch uint64, points []model.Point) (
 	}
 	dst = binary.AppendUvarint(dst, uint64(len(points)))
 	var prev int64
+	fi := 0
 	for i := range points {
 		p := &points[i]
 		if len(p.Fields) == 0 {
@@ -194,7 +287,8 @@ func AppendFrame(dst []byte, group uint32, epoch uint64, points []model.Point) (
 			if f.Value.Kind == model.KindNull || f.Value.Kind > model.KindString {
 				return dst[:start], fmt.Errorf("point %d: field %q has no value", i, f.Key)
 			}
-			dst = binary.AppendUvarint(dst, uint64(keyIndex[f.Key]))
+			dst = binary.AppendUvarint(dst, uint64(fieldIdx[fi]))
+			fi++
 			dst = AppendValue(dst, f.Value)
 		}
 	}
@@ -210,43 +304,59 @@ func AppendFrame(dst []byte, group uint32, epoch uint64, points []model.Point) (
 // (checksum, limits, no trailing bytes) before the next. Strings of the
 // result do not alias b.
 func Decode(b []byte, lim Limits) (*Batch, error) {
+	var out Batch
+	if err := DecodeInto(&out, b, lim); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// DecodeInto is Decode into dst, reusing the memory of its points and
+// fields (not of their tags and strings, which the decoded points may
+// hand on). On error dst holds no frames.
+func DecodeInto(dst *Batch, b []byte, lim Limits) error {
 	lim = lim.withDefaults()
+	dst.reset()
+	out := dst
 	var (
-		out    Batch
 		bounds []int // each frame's end in out.Points
 		in     = make(interner)
 	)
+	fail := func(err error) error {
+		dst.reset()
+		return err
+	}
 	for off, i := 0, 0; off < len(b); i++ {
 		if len(b)-off < FrameHeaderLen {
-			return nil, fmt.Errorf("frame %d at byte %d: header of %d bytes: %w", i, off, len(b)-off, ErrTruncated)
+			return fail(fmt.Errorf("frame %d at byte %d: header of %d bytes: %w", i, off, len(b)-off, ErrTruncated))
 		}
 		h := b[off : off+FrameHeaderLen]
 		if string(h[:4]) != frameMagic {
-			return nil, fmt.Errorf("frame %d at byte %d: bad magic %q: %w", i, off, h[:4], ErrMalformed)
+			return fail(fmt.Errorf("frame %d at byte %d: bad magic %q: %w", i, off, h[:4], ErrMalformed))
 		}
 		if h[4] != FrameVersion {
-			return nil, fmt.Errorf("frame %d at byte %d: unknown version %d: %w", i, off, h[4], ErrMalformed)
+			return fail(fmt.Errorf("frame %d at byte %d: unknown version %d: %w", i, off, h[4], ErrMalformed))
 		}
 		if h[5]|h[6]|h[7] != 0 {
-			return nil, fmt.Errorf("frame %d at byte %d: reserved bytes are not zero: %w", i, off, ErrMalformed)
+			return fail(fmt.Errorf("frame %d at byte %d: reserved bytes are not zero: %w", i, off, ErrMalformed))
 		}
 		f := Frame{Group: binary.LittleEndian.Uint32(h[8:]), Epoch: binary.LittleEndian.Uint64(h[12:])}
 		n := binary.LittleEndian.Uint32(h[20:])
 		if uint64(n) > uint64(lim.MaxFrameBytes) {
-			return nil, fmt.Errorf("frame %d at byte %d: payload of %d bytes, more than %d: %w", i, off, n, lim.MaxFrameBytes, ErrLimit)
+			return fail(fmt.Errorf("frame %d at byte %d: payload of %d bytes, more than %d: %w", i, off, n, lim.MaxFrameBytes, ErrLimit))
 		}
 		end := off + FrameHeaderLen + int(n)
 		if len(b)-off-FrameHeaderLen < int(n)+4 {
-			return nil, fmt.Errorf("frame %d at byte %d: payload of %d bytes and checksum, %d bytes left: %w", i, off, n, len(b)-off-FrameHeaderLen, ErrTruncated)
+			return fail(fmt.Errorf("frame %d at byte %d: payload of %d bytes and checksum, %d bytes left: %w", i, off, n, len(b)-off-FrameHeaderLen, ErrTruncated))
 		}
 		if got, want := crc32.Checksum(b[off:end], crcTable), binary.LittleEndian.Uint32(b[end:]); got != want {
-			return nil, fmt.Errorf("frame %d at byte %d: %w", i, off, ErrChecksum)
+			return fail(fmt.Errorf("frame %d at byte %d: %w", i, off, ErrChecksum))
 		}
 		r := NewReader(b[off+FrameHeaderLen:end], off+FrameHeaderLen, lim.MaxStringLen)
 		var err error
-		out.Points, err = decodePoints(r, in, out.Points, lim.MaxPoints)
+		out.Points, err = decodePoints(r, in, &out.arena, out.Points, lim.MaxPoints)
 		if err != nil {
-			return nil, fmt.Errorf("frame %d (group %d): %w", i, f.Group, err)
+			return fail(fmt.Errorf("frame %d (group %d): %w", i, f.Group, err))
 		}
 		out.Frames = append(out.Frames, f)
 		bounds = append(bounds, len(out.Points))
@@ -257,7 +367,7 @@ func Decode(b []byte, lim Limits) (*Batch, error) {
 		out.Frames[i].Points = out.Points[from:to:to]
 		from = to
 	}
-	return &out, nil
+	return nil
 }
 
 // fieldChunk is how many fields decodePoints allocates at once.
@@ -265,7 +375,7 @@ const fieldChunk = 4096
 
 // decodePoints appends a payload's points to dst, refusing more than max
 // points in dst.
-func decodePoints(r *Reader, in interner, dst []model.Point, maxPoints int) ([]model.Point, error) {
+func decodePoints(r *Reader, in interner, arena *fieldArena, dst []model.Point, maxPoints int) ([]model.Point, error) {
 	type seriesRef struct {
 		coll string
 		tags model.Tags
@@ -303,10 +413,7 @@ func decodePoints(r *Reader, in interner, dst []model.Point, maxPoints int) ([]m
 		return dst, r.Err()
 	}
 	dst = growPoints(dst, np)
-	var (
-		prev   int64
-		fields []model.Field
-	)
+	var prev int64
 	for range np {
 		si := r.Uvarint()
 		if r.Err() == nil && si >= uint64(len(series)) {
@@ -320,11 +427,8 @@ func decodePoints(r *Reader, in interner, dst []model.Point, maxPoints int) ([]m
 		if r.Err() != nil {
 			return dst, r.Err()
 		}
-		if cap(fields)-len(fields) < nf {
-			fields = make([]model.Field, 0, max(fieldChunk, nf))
-		}
-		at := len(fields)
-		for range nf {
+		fields := arena.alloc(nf)
+		for j := range nf {
 			ki := r.Uvarint()
 			if r.Err() == nil && ki >= uint64(len(keys)) {
 				r.Fail(fmt.Errorf("field key index %d of %d keys: %w", ki, len(keys), ErrMalformed))
@@ -336,10 +440,10 @@ func decodePoints(r *Reader, in interner, dst []model.Point, maxPoints int) ([]m
 			if r.Err() != nil {
 				return dst, r.Err()
 			}
-			fields = append(fields, model.Field{Key: keys[ki], Value: v})
+			fields[j] = model.Field{Key: keys[ki], Value: v}
 		}
 		s := &series[si]
-		dst = append(dst, model.Point{Collection: s.coll, Tags: s.tags, Fields: fields[at:len(fields):len(fields)], Time: prev})
+		dst = append(dst, model.Point{Collection: s.coll, Tags: s.tags, Fields: fields, Time: prev})
 	}
 	return dst, r.Done()
 }

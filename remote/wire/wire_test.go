@@ -356,3 +356,39 @@ func FuzzDecode(f *testing.F) {
 		samePoints(t, b2.Points, batch.Points)
 	})
 }
+
+// TestDecodeIntoReuses: a released batch decodes the next body right,
+// reusing its points and fields.
+func TestDecodeIntoReuses(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	var b Batch
+	for round := range 5 {
+		ps := randomPoints(rng, 100+round*50)
+		body, err := AppendFrame(nil, 1, 2, ps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := DecodeInto(&b, body, Limits{}); err != nil {
+			t.Fatal(err)
+		}
+		samePoints(t, b.Points, ps)
+		samePoints(t, b.Frames[0].Points, ps)
+		if round < 4 {
+			b.Release()
+		}
+	}
+	body, _ := AppendFrame(nil, 1, 2, randomPoints(rng, 200))
+	allocs := testing.AllocsPerRun(10, func() {
+		b.Release()
+		if err := DecodeInto(&b, body, Limits{}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	fresh := testing.AllocsPerRun(10, func() { Decode(body, Limits{}) })
+	if allocs >= fresh-2 {
+		t.Fatalf("%v allocations reusing a batch, %v fresh", allocs, fresh)
+	}
+	if err := DecodeInto(&b, append(body, 0), Limits{}); err == nil || len(b.Frames) != 0 || len(b.Points) != 0 {
+		t.Fatalf("after an error: %v, %d frames, %d points", err, len(b.Frames), len(b.Points))
+	}
+}

@@ -22,8 +22,10 @@ type writeOnlyRouter struct {
 	c *Client
 }
 
-func (r writeOnlyRouter) Write(ctx context.Context, ps []model.Point) error { return r.c.Write(ctx, ps) }
-func (r writeOnlyRouter) Flush(ctx context.Context) error                    { return r.c.Flush(ctx) }
+func (r writeOnlyRouter) Write(ctx context.Context, ps []model.Point) error {
+	return r.c.Write(ctx, ps)
+}
+func (r writeOnlyRouter) Flush(ctx context.Context) error { return r.c.Flush(ctx) }
 
 // TestExternalAPIAnswers: the Client's errors reach a client of the
 // external API as serve's would: 503 with Retry-After naming the groups

@@ -50,7 +50,10 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, int,
 
 // batchPool holds decoded batches for reuse: storage.DB.Write keeps no
 // point or field slice after it returns (httpapi.Store's contract), so the
-// next request decodes into the same memory.
+// next request decodes into the same memory. Whatever else sees the
+// decoded points (a group move's tail log) must copy what it keeps past
+// the handler: the []model.Point array and each point's Fields are reused
+// (tags and strings are not).
 var batchPool = sync.Pool{New: func() any { return new(wire.Batch) }}
 
 // serveWrite serves POST /internal/v1/write: frames of points, one per

@@ -22,6 +22,10 @@ type ClientOptions struct {
 	// caller's context has no earlier deadline (default 30 s; query
 	// streams are bounded by their context only).
 	RequestTimeout time.Duration
+	// MaxRequestBytes is the size past which a write to one node is split
+	// into several requests (default 16 MiB; a storage node refuses
+	// bodies over its MaxBodyBytes, 64 MiB by default).
+	MaxRequestBytes int
 	// DialTimeout bounds connecting to a node (default 5 s).
 	DialTimeout time.Duration
 	// Logger receives the client's logs (default slog.Default()).
@@ -56,6 +60,9 @@ func NewClient(topo Topology, opts ClientOptions) *Client {
 	}
 	if opts.RequestTimeout <= 0 {
 		opts.RequestTimeout = 30 * time.Second
+	}
+	if opts.MaxRequestBytes <= 0 {
+		opts.MaxRequestBytes = 16 << 20
 	}
 	if opts.DialTimeout <= 0 {
 		opts.DialTimeout = 5 * time.Second

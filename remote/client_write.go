@@ -76,6 +76,9 @@ func (fs failures) Unwrap() []error {
 	return errs
 }
 
+// errNoMap is returned before the cluster map is known.
+var errNoMap = fmt.Errorf("the cluster map is not loaded yet: %w", storage.ErrUnavailable)
+
 // errNoRoute is the cause for groups without a primary that is up.
 var errNoRoute = errors.New("no primary is up")
 
@@ -212,8 +215,7 @@ func routeGroups(rs []Route) []int {
 }
 
 // groupsOf returns each point's group.
-func (c *Client) groupsOf(points []model.Point) []int {
-	n, shard := c.topo.NumGroups(), c.topo.ShardTag()
+func groupsOf(points []model.Point, n int, shard string) []int {
 	gs := make([]int, len(points))
 	var last *model.Tag
 	lastColl, lastGroup := "", -1
@@ -253,10 +255,14 @@ func (c *Client) Write(ctx context.Context, points []model.Point) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	n := c.topo.NumGroups()
+	if n <= 0 {
+		return errNoMap
+	}
 	// Order the points by group (stable): group g's points are
 	// sorted[start[g]:start[g+1]], and perm maps them back.
-	gs := c.groupsOf(points)
-	start := make([]int, c.topo.NumGroups()+1)
+	gs := groupsOf(points, n, c.topo.ShardTag())
+	start := make([]int, n+1)
 	for _, g := range gs {
 		start[g+1]++
 	}
@@ -287,21 +293,63 @@ type groupedWrite struct {
 	start  []int // group g is sorted[start[g]:start[g+1]]
 }
 
-// sendWrite sends one node its groups' frames.
+// maxFramePoints bounds a frame's points: a group's share of a large
+// batch becomes several frames.
+const maxFramePoints = 1 << 16
+
+// piece is one frame of a write: a group's points sorted[lo:hi].
+type piece struct {
+	r      Route
+	lo, hi int
+}
+
+// sendWrite sends one node its groups' frames: one request, or several
+// when the frames exceed ClientOptions.MaxRequestBytes. It stops at the
+// first request that fails, and the outcome is the node's: a retry sends
+// every frame again (rewriting what was written is harmless).
 func (c *Client) sendWrite(ctx context.Context, o *nodeOp, w *groupedWrite) outcome {
+	var pieces []piece
 	est := 0
 	for _, r := range o.routes {
-		ps := w.sorted[w.start[r.Group]:w.start[r.Group+1]]
-		est += wire.FrameOverhead + 64 + len(ps)*(8+7*len(ps[0].Fields))
-	}
-	body := make([]byte, 0, est)
-	for _, r := range o.routes {
-		var err error
-		body, err = wire.AppendFrame(body, uint32(r.Group), r.Epoch, w.sorted[w.start[r.Group]:w.start[r.Group+1]])
-		if err != nil {
-			return outcome{err: fmt.Errorf("encode group %d: %w", r.Group, err), final: true}
+		lo, end := w.start[r.Group], w.start[r.Group+1]
+		est += (wire.FrameOverhead+64)*((end-lo)/maxFramePoints+1) + (end-lo)*(8+7*len(w.sorted[lo].Fields))
+		for ; lo < end; lo += maxFramePoints {
+			pieces = append(pieces, piece{r, lo, min(lo+maxFramePoints, end)})
 		}
 	}
+	limit := c.opts.MaxRequestBytes
+	var (
+		body []byte
+		in   []piece // the pieces in body
+		err  error
+	)
+	for i := 0; i < len(pieces); {
+		p := pieces[i]
+		if body == nil {
+			body = make([]byte, 0, min(est, limit+limit/8))
+		}
+		at := len(body)
+		body, err = wire.AppendFrame(body, uint32(p.r.Group), p.r.Epoch, w.sorted[p.lo:p.hi])
+		if err != nil {
+			return outcome{err: fmt.Errorf("encode group %d: %w", p.r.Group, err), final: true}
+		}
+		if len(body) > limit && len(in) > 0 {
+			// Send what fits; this piece starts the next request.
+			if out := c.postFrames(ctx, o, w, body[:at], in); out.err != nil {
+				return out
+			}
+			est -= at
+			body, in = nil, nil
+			continue
+		}
+		in = append(in, p)
+		i++
+	}
+	return c.postFrames(ctx, o, w, body, in)
+}
+
+// postFrames sends one write request holding pieces.
+func (c *Client) postFrames(ctx context.Context, o *nodeOp, w *groupedWrite, body []byte, pieces []piece) outcome {
 	o.nc.m.writes.Add(1)
 	resp, err := c.do(ctx, o.nc, http.MethodPost, PathWrite, ContentTypeFrames, body)
 	if err != nil {
@@ -314,8 +362,8 @@ func (c *Client) sendWrite(ctx context.Context, o *nodeOp, w *groupedWrite) outc
 	}
 	eb := readErrorBody(resp.Body)
 	var order []int // the request's point i is the caller's order[i]
-	for _, r := range o.routes {
-		order = append(order, w.perm[w.start[r.Group]:w.start[r.Group+1]]...)
+	for _, p := range pieces {
+		order = append(order, w.perm[p.lo:p.hi]...)
 	}
 	return c.errorOutcome(o, resp.StatusCode, eb, order)
 }
@@ -413,6 +461,9 @@ func (c *Client) Delete(ctx context.Context, collection string, series []model.T
 		return nil
 	}
 	n, shard := c.topo.NumGroups(), c.topo.ShardTag()
+	if n <= 0 {
+		return errNoMap
+	}
 	byGroup := make(map[int][][][2]string)
 	for _, tags := range series {
 		g := groupOf(collection, tags, shard, n)

@@ -397,3 +397,72 @@ func TestDeleteFlushCompact(t *testing.T) {
 		}
 	}
 }
+
+// TestWriteSplitsLargeRequests: a node's share over MaxRequestBytes goes
+// in several requests, a group over maxFramePoints in several frames, and
+// a clash found by a later request is still indexed into the caller's
+// batch.
+func TestWriteSplitsLargeRequests(t *testing.T) {
+	m := newTestMap(16)
+	nodes := startNodes(t, m, 3)
+	ctx := testContext(t)
+	small, _ := newTestClient(t, m, ClientOptions{MaxRequestBytes: 2048})
+	if err := small.Write(ctx, devicePoints(0, 60, 20)); err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	for i, n := range nodes {
+		total += len(devicesOn(t, n, 20))
+		nm := small.NodeMetrics()[i]
+		if nm.WriteRequests < 2 || n.node.Metrics().Writes != nm.WriteRequests {
+			t.Fatalf("node %s: %d requests sent, %d served", n.id, nm.WriteRequests, n.node.Metrics().Writes)
+		}
+	}
+	if total != 60 {
+		t.Fatalf("%d devices written", total)
+	}
+	ps := devicePoints(0, 60, 20)
+	for i := range ps {
+		ps[i].Time += 100e9
+	}
+	ps[1150].Fields[0].Value = model.String("x")
+	err := small.Write(ctx, ps)
+	var ce *storage.ConflictError
+	if !errors.As(err, &ce) || len(ce.Conflicts) != 1 || ce.Conflicts[0].Point != 1150 {
+		t.Fatalf("got %v, want a conflict at point 1150", err)
+	}
+
+	// One device, more points than a frame holds: one request, 2 frames.
+	big := make([]model.Point, maxFramePoints+10)
+	for i := range big {
+		big[i] = model.Point{Collection: "big", Tags: model.Tags{{Key: "device_id", Value: "only"}},
+			Fields: []model.Field{{Key: "v", Value: model.Int(int64(i))}}, Time: int64(i)}
+	}
+	c, _ := newTestClient(t, m, ClientOptions{})
+	if err := c.Write(ctx, big); err != nil {
+		t.Fatal(err)
+	}
+	owner := nodes[model.GroupOf("only", 16)%3]
+	cols, err := owner.db.Read(ctx, "big", big[0].Tags, []string{"v"}, math.MinInt64, math.MaxInt64)
+	if err != nil || cols[0].Len() != len(big) || cols[0].Ints[len(big)-1] != int64(len(big)-1) {
+		t.Fatalf("read back: %v, %d values", err, cols[0].Len())
+	}
+	if nm := c.NodeMetrics(); len(nm) != 1 || nm[0].WriteRequests != 1 {
+		t.Fatalf("metrics %+v, want one request", nm)
+	}
+}
+
+// TestWriteBeforeMap: a router that has not loaded the map yet answers
+// unavailable instead of hashing into zero groups.
+func TestWriteBeforeMap(t *testing.T) {
+	m := newTestMap(0)
+	c := NewClient(m.view(), ClientOptions{})
+	for name, err := range map[string]error{
+		"write":  c.Write(testContext(t), devicePoints(0, 1, 1)),
+		"delete": c.Delete(testContext(t), "m", []model.Tags{nil}, 0, 1),
+	} {
+		if !errors.Is(err, storage.ErrUnavailable) || !strings.Contains(err.Error(), "not loaded") {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+}

@@ -99,12 +99,23 @@ func TestWriteSpreadsOverNodes(t *testing.T) {
 	if total != 60 {
 		t.Fatalf("%d devices written, want 60", total)
 	}
+	// Later writes reuse each node's one connection.
+	for range 10 {
+		if err := c.Write(testContext(t), devicePoints(0, 60, 5)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, n := range nodes {
+		if got := n.conns.Load(); got != 1 {
+			t.Fatalf("node %s accepted %d connections for 11 writes", n.id, got)
+		}
+	}
 	ms := c.NodeMetrics()
 	if len(ms) != 3 {
 		t.Fatalf("metrics of %d nodes: %+v", len(ms), ms)
 	}
 	for i, nm := range ms {
-		if nm.Node != nodes[i].id || nm.Addr != nodes[i].addr || nm.Requests != 1 || nm.WriteRequests != 1 || nm.Errors != 0 || nm.BytesSent == 0 {
+		if nm.Node != nodes[i].id || nm.Addr != nodes[i].addr || nm.Requests != 11 || nm.WriteRequests != 11 || nm.Errors != 0 || nm.BytesSent == 0 {
 			t.Fatalf("metrics of node %d: %+v", i, nm)
 		}
 	}

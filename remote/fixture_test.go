@@ -106,6 +106,8 @@ type testNode struct {
 	view *testView
 	srv  *http.Server
 	done chan struct{}
+	// conns counts the connections the server accepted.
+	conns atomic.Int64
 }
 
 func startNode(t *testing.T, m *testMap, id string, opts NodeOptions) *testNode {
@@ -131,6 +133,11 @@ func startNodeWith(t testing.TB, m *testMap, id string, opts NodeOptions, so sto
 	n := &testNode{id: id, addr: "http://" + ln.Addr().String(), db: db, view: m.view(), done: make(chan struct{})}
 	n.node = NewNode(db, n.view, opts)
 	n.srv = NewServer(ln.Addr().String(), n.node.Handler())
+	n.srv.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			n.conns.Add(1)
+		}
+	}
 	go func() {
 		defer close(n.done)
 		if err := n.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {

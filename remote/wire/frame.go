@@ -7,6 +7,7 @@ import (
 	"hash/maphash"
 	"math"
 	"slices"
+	"sync"
 
 	"github.com/soltixdb/soltix/model"
 )
@@ -162,104 +163,124 @@ func seriesHash(collection string, tags model.Tags) uint64 {
 	return h.Sum64()
 }
 
-// AppendFrame appends a frame holding points for group at epoch. It fails
-// on a null field value or a payload of more than 4 GiB, appending
-// nothing.
-func AppendFrame(dst []byte, group uint32, epoch uint64, points []model.Point) ([]byte, error) {
-	start := len(dst)
-	dst = append(dst, frameMagic...)
-	dst = append(dst, FrameVersion, 0, 0, 0)
-	dst = binary.LittleEndian.AppendUint32(dst, group)
-	dst = binary.LittleEndian.AppendUint64(dst, epoch)
-	dst = append(dst, 0, 0, 0, 0) // payload length, set below
+// encoder is AppendFrame's reusable state.
+type encoder struct {
+	series   []seriesRef
+	byHash   map[uint64]int // a series hash's first series
+	sameHash []int          // sameHash[j]: the next series with j's hash, or -1
+	keys     []string
+	keyIndex map[string]int
+	prevIdx  []int  // the previous point's field key indexes
+	points   []byte // the points section, written before the tables
+}
 
-	// Series and field key tables.
-	type seriesRef struct {
-		coll string
-		tags model.Tags
-	}
+type seriesRef struct {
+	coll string
+	tags model.Tags
+}
+
+var encoders = sync.Pool{New: func() any {
+	return &encoder{byHash: make(map[uint64]int), keyIndex: make(map[string]int)}
+}}
+
+func (e *encoder) reset() {
+	clear(e.series)
+	e.series = e.series[:0]
+	clear(e.byHash)
+	e.sameHash = e.sameHash[:0]
+	clear(e.keys)
+	e.keys = e.keys[:0]
+	clear(e.keyIndex)
+	e.prevIdx = e.prevIdx[:0]
+	e.points = e.points[:0]
+}
+
+// AppendFrame appends a frame holding points for group at epoch. It fails
+// on a point without fields, a null field value or a payload of more than
+// 4 GiB, appending nothing.
+func AppendFrame(dst []byte, group uint32, epoch uint64, points []model.Point) ([]byte, error) {
+	e := encoders.Get().(*encoder)
+	defer func() {
+		if cap(e.points) <= 16<<20 {
+			e.reset()
+			encoders.Put(e)
+		}
+	}()
+	e.reset()
+	// One pass over the points writes the points section and collects the
+	// tables, which go first in the payload.
 	var (
-		series    []seriesRef
-		byHash    = make(map[uint64][]int)
-		seriesOf  = make([]int, len(points))
-		keys      []string
-		keyIndex  = make(map[string]int)
-		lastTags  *model.Tag
-		lastColl  string
-		lastIndex = -1
+		lastTags   *model.Tag
+		lastColl   string
+		lastIndex  = -1
+		prev       int64
+		prevFields []model.Field
+		b          = e.points
 	)
 	for i := range points {
 		p := &points[i]
+		if len(p.Fields) == 0 {
+			return dst, fmt.Errorf("point %d has no field", i)
+		}
 		// Points of one series often share their tags' backing array.
-		if len(p.Tags) > 0 && &p.Tags[0] == lastTags && p.Collection == lastColl && lastIndex >= 0 &&
-			len(series[lastIndex].tags) == len(p.Tags) {
-			seriesOf[i] = lastIndex
-			continue
-		}
-		h := seriesHash(p.Collection, p.Tags)
-		idx := -1
-		for _, j := range byHash[h] {
-			if series[j].coll == p.Collection && series[j].tags.Equal(p.Tags) {
-				idx = j
-				break
+		idx := lastIndex
+		if len(p.Tags) == 0 || &p.Tags[0] != lastTags || p.Collection != lastColl || len(e.series[idx].tags) != len(p.Tags) {
+			idx = e.seriesIndex(p.Collection, p.Tags)
+			lastColl, lastIndex, lastTags = p.Collection, idx, nil
+			if len(p.Tags) > 0 {
+				lastTags = &p.Tags[0]
 			}
 		}
-		if idx < 0 {
-			idx = len(series)
-			series = append(series, seriesRef{p.Collection, p.Tags})
-			byHash[h] = append(byHash[h], idx)
-		}
-		seriesOf[i] = idx
-		lastColl, lastIndex = p.Collection, idx
-		lastTags = nil
-		if len(p.Tags) > 0 {
-			lastTags = &p.Tags[0]
-		}
-	}
-	// Field keys: points of one series usually name the same fields in
-	// the same order, so the previous point's keys are tried first.
-	nf := 0
-	for i := range points {
-		nf += len(points[i].Fields)
-	}
-	fieldIdx := make([]int, 0, nf)
-	var prevFields []model.Field
-	var prevIdx []int
-	for i := range points {
-		fs := points[i].Fields
-		at := len(fieldIdx)
-		for j := range fs {
-			if j < len(prevFields) && prevFields[j].Key == fs[j].Key {
-				fieldIdx = append(fieldIdx, prevIdx[j])
-				continue
+		b = binary.AppendUvarint(b, uint64(idx))
+		b = binary.AppendVarint(b, p.Time-prev)
+		prev = p.Time
+		b = binary.AppendUvarint(b, uint64(len(p.Fields)))
+		// Points of one series usually name the same fields in the same
+		// order: the previous point's keys are tried first.
+		for j, f := range p.Fields {
+			if f.Value.Kind == model.KindNull || f.Value.Kind > model.KindString {
+				return dst, fmt.Errorf("point %d: field %q has no value", i, f.Key)
 			}
-			k, ok := keyIndex[fs[j].Key]
-			if !ok {
-				k = len(keys)
-				keyIndex[fs[j].Key] = k
-				keys = append(keys, fs[j].Key)
+			var k int
+			if j < len(prevFields) && prevFields[j].Key == f.Key {
+				k = e.prevIdx[j]
+			} else {
+				k = e.keyOf(f.Key)
+				if j < len(e.prevIdx) {
+					e.prevIdx[j] = k
+				} else {
+					e.prevIdx = append(e.prevIdx, k)
+				}
 			}
-			fieldIdx = append(fieldIdx, k)
+			b = binary.AppendUvarint(b, uint64(k))
+			b = AppendValue(b, f.Value)
 		}
-		prevFields, prevIdx = fs, fieldIdx[at:]
+		// prevIdx[:len(p.Fields)] now holds this point's key indexes.
+		prevFields = p.Fields
+		e.prevIdx = e.prevIdx[:len(p.Fields)]
 	}
-	// Grow dst once for what the points usually take besides their
-	// strings (a float field takes 10 bytes, an int or bool 3 or 4).
-	est := FrameOverhead + 16 + 6*len(points) + 6*nf
-	for _, s := range series {
+	e.points = b
+
+	start := len(dst)
+	est := FrameOverhead + 16 + len(b)
+	for _, s := range e.series {
 		est += len(s.coll) + 2
 		for _, t := range s.tags {
 			est += len(t.Key) + len(t.Value) + 4
 		}
 	}
-	for _, k := range keys {
+	for _, k := range e.keys {
 		est += len(k) + 2
 	}
 	dst = slices.Grow(dst, est)
-
+	dst = append(dst, frameMagic...)
+	dst = append(dst, FrameVersion, 0, 0, 0)
+	dst = binary.LittleEndian.AppendUint32(dst, group)
+	dst = binary.LittleEndian.AppendUint64(dst, epoch)
+	dst = append(dst, 0, 0, 0, 0) // payload length, set below
 	payload := len(dst)
-	dst = binary.AppendUvarint(dst, uint64(len(series)))
-	for _, s := range series {
+	dst = binary.AppendUvarint(dst, uint64(len(e.series)))
+	for _, s := range e.series {
 		dst = AppendString(dst, s.coll)
 		dst = binary.AppendUvarint(dst, uint64(len(s.tags)))
 		for _, t := range s.tags {
@@ -267,37 +288,51 @@ func AppendFrame(dst []byte, group uint32, epoch uint64, points []model.Point) (
 			dst = AppendString(dst, t.Value)
 		}
 	}
-	dst = binary.AppendUvarint(dst, uint64(len(keys)))
-	for _, k := range keys {
+	dst = binary.AppendUvarint(dst, uint64(len(e.keys)))
+	for _, k := range e.keys {
 		dst = AppendString(dst, k)
 	}
 	dst = binary.AppendUvarint(dst, uint64(len(points)))
-	var prev int64
-	fi := 0
-	for i := range points {
-		p := &points[i]
-		if len(p.Fields) == 0 {
-			return dst[:start], fmt.Errorf("point %d has no field", i)
-		}
-		dst = binary.AppendUvarint(dst, uint64(seriesOf[i]))
-		dst = binary.AppendVarint(dst, p.Time-prev)
-		prev = p.Time
-		dst = binary.AppendUvarint(dst, uint64(len(p.Fields)))
-		for _, f := range p.Fields {
-			if f.Value.Kind == model.KindNull || f.Value.Kind > model.KindString {
-				return dst[:start], fmt.Errorf("point %d: field %q has no value", i, f.Key)
-			}
-			dst = binary.AppendUvarint(dst, uint64(fieldIdx[fi]))
-			fi++
-			dst = AppendValue(dst, f.Value)
-		}
-	}
+	dst = append(dst, b...)
 	n := len(dst) - payload
 	if n > math.MaxUint32 {
 		return dst[:start], fmt.Errorf("frame payload of %d bytes exceeds 4 GiB", n)
 	}
 	binary.LittleEndian.PutUint32(dst[start+20:], uint32(n))
 	return binary.LittleEndian.AppendUint32(dst, crc32.Checksum(dst[start:], crcTable)), nil
+}
+
+// seriesIndex returns the series' index in the table, adding it.
+func (e *encoder) seriesIndex(coll string, tags model.Tags) int {
+	h := seriesHash(coll, tags)
+	first, ok := e.byHash[h]
+	if ok {
+		for j := first; j >= 0; j = e.sameHash[j] {
+			if e.series[j].coll == coll && e.series[j].tags.Equal(tags) {
+				return j
+			}
+		}
+	}
+	idx := len(e.series)
+	e.series = append(e.series, seriesRef{coll, tags})
+	if ok {
+		e.sameHash = append(e.sameHash, first) // chain in front
+	} else {
+		e.sameHash = append(e.sameHash, -1)
+	}
+	e.byHash[h] = idx
+	return idx
+}
+
+// keyOf returns a field key's index in the table, adding it.
+func (e *encoder) keyOf(key string) int {
+	k, ok := e.keyIndex[key]
+	if !ok {
+		k = len(e.keys)
+		e.keyIndex[key] = k
+		e.keys = append(e.keys, key)
+	}
+	return k
 }
 
 // Decode decodes a request body: zero or more frames, each checked whole

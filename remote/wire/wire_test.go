@@ -392,3 +392,26 @@ func TestDecodeIntoReuses(t *testing.T) {
 		t.Fatalf("after an error: %v, %d frames, %d points", err, len(b.Frames), len(b.Points))
 	}
 }
+
+// TestEncoderHashCollision: series whose hashes collide keep their own
+// table entries.
+func TestEncoderHashCollision(t *testing.T) {
+	e := encoders.New().(*encoder)
+	a := model.Tags{{Key: "device_id", Value: "a"}}
+	b := model.Tags{{Key: "device_id", Value: "b"}}
+	if got := e.seriesIndex("c", a); got != 0 {
+		t.Fatalf("a: %d", got)
+	}
+	e.byHash[seriesHash("c", b)] = 0 // b's hash now leads to a, as a collision would
+	for _, tc := range []struct {
+		tags model.Tags
+		want int
+	}{{b, 1}, {a, 0}, {b, 1}} {
+		if got := e.seriesIndex("c", tc.tags); got != tc.want {
+			t.Fatalf("%v: index %d, want %d", tc.tags, got, tc.want)
+		}
+	}
+	if len(e.series) != 2 {
+		t.Fatalf("%d series", len(e.series))
+	}
+}

@@ -139,6 +139,11 @@ func (db *DB) unitCovered(files []*dataFile) bool {
 func (db *DB) compactUnit(ctx context.Context, k unitKey) error {
 	db.flushMu.Lock()
 	defer db.flushMu.Unlock()
+	return db.compactUnitLocked(ctx, k)
+}
+
+// compactUnitLocked is compactUnit for a caller holding flushMu.
+func (db *DB) compactUnitLocked(ctx context.Context, k unitKey) error {
 	start := time.Now()
 	db.mu.RLock()
 	if db.shut {
@@ -250,7 +255,7 @@ func (db *DB) compactUnit(ctx context.Context, k unitKey) error {
 	var errs []error
 	for _, f := range inputs {
 		f.retire()
-		if err := db.fs.Remove(f.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := db.removeData(f.path); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, fmt.Errorf("compact: remove %s: %w", f.path, err))
 		}
 	}

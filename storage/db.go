@@ -162,6 +162,19 @@ type DB struct {
 	full chan struct{} // signalled when memory reaches MaxMemoryPoints
 
 	timing timings // flush and compaction durations, for Stats
+
+	// pinMu guards pins and unpinned: the files group snapshots hold, and
+	// those whose removal waits for the snapshots' Close
+	// (group_snapshot.go). It is taken after every other lock.
+	pinMu    sync.Mutex
+	pins     map[string]int
+	unpinned map[string]bool
+	// importMu lets one ImportGroup run at a time (group_import.go).
+	importMu sync.Mutex
+	// dropped is, by group, the sequence number of the group's last
+	// DropGroup: its data with lower numbers is gone (group_drop.go).
+	// Guarded by flushMu for writes; read-only during Open.
+	dropped map[int]uint64
 }
 
 // collection is the in-memory index of one collection.

@@ -65,6 +65,14 @@ func Open(dir string, opts *Options) (*DB, error) {
 		lock.unlock()
 		return nil, err
 	}
+	if err := db.loadDropped(); err != nil {
+		lock.unlock()
+		return nil, err
+	}
+	if err := db.recoverImports(); err != nil {
+		lock.unlock()
+		return nil, err
+	}
 	if err := db.loadQuarantine(); err != nil {
 		lock.unlock()
 		return nil, fmt.Errorf("scan quarantine: %w", err)
@@ -104,6 +112,7 @@ func Open(dir string, opts *Options) (*DB, error) {
 		if err != nil {
 			return fmt.Errorf("wal segment %d: %w", segment, err)
 		}
+		pts = db.withoutDropped(seq, pts)
 		if conflicts := db.checkKinds(pts, true); len(conflicts) > 0 {
 			// A record that clashes with the schema can only come from
 			// files written by a different version; keep the data we
@@ -307,6 +316,15 @@ func (db *DB) loadFiles() error {
 			return fmt.Errorf("open colstore file: %w", err)
 		}
 		df := &dataFile{path: p, r: r, meta: r.Meta()}
+		if db.droppedData(df.meta.Group, df.meta.Seq) {
+			// DropGroup recorded the drop and crashed before removing it.
+			db.log.Warn("removing file of a dropped group", "path", p)
+			r.Close()
+			if err := db.fs.Remove(p); err != nil {
+				db.log.Error("cannot remove file of a dropped group; it stays ignored", "path", p, "err", err)
+			}
+			continue
+		}
 		if l, part, ok := parseRollupPath(p); ok {
 			rolls = append(rolls, &rollFile{dataFile: df, level: l, part: part})
 			continue

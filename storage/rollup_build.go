@@ -202,7 +202,7 @@ func (db *DB) rollupLocked(ctx context.Context, cutoff uint64) error {
 	dirs := make(map[string]bool)
 	for _, f := range retired {
 		f.retire()
-		if err := db.fs.Remove(f.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := db.removeData(f.path); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, fmt.Errorf("remove replaced rollup file: %w", err))
 		}
 		dirs[filepath.Dir(f.path)] = true

@@ -257,6 +257,19 @@ func (db *DB) markAll(c *collection) {
 // saveSettings writes collections.json: the settings m, and the rollup
 // state of each collection.
 func (db *DB) saveSettings(m map[string]CollectionSettings, states map[string]*rollupState) error {
+	b, err := json.MarshalIndent(db.settingsFile(m, states), "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := db.writeFileSync(db.settingsPath(), b); err != nil {
+		return fmt.Errorf("save collection settings: %w", err)
+	}
+	return nil
+}
+
+// settingsFile returns the contents of collections.json for the settings
+// m and the rollup states.
+func (db *DB) settingsFile(m map[string]CollectionSettings, states map[string]*rollupState) settingsFile {
 	f := make(settingsFile, len(m))
 	for name, st := range states {
 		if _, ok := m[name]; !ok && !st.empty() {
@@ -287,21 +300,14 @@ func (db *DB) saveSettings(m map[string]CollectionSettings, states map[string]*r
 		}
 		f[name] = sj
 	}
-	b, err := json.MarshalIndent(f, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := db.writeFileSync(db.settingsPath(), b); err != nil {
-		return fmt.Errorf("save collection settings: %w", err)
-	}
-	return nil
+	return f
 }
 
 func (db *DB) removeRollFiles(files []*rollFile) error {
 	var errs []error
 	for _, f := range files {
 		f.retire()
-		if err := db.fs.Remove(f.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := db.removeData(f.path); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, fmt.Errorf("remove rollup file: %w", err))
 		}
 	}
@@ -385,7 +391,7 @@ func (db *DB) enforceRetentionLocked(ctx context.Context) error {
 	var errs []error
 	for _, f := range rawGone {
 		f.retire()
-		if err := db.fs.Remove(f.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := db.removeData(f.path); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, fmt.Errorf("remove expired file: %w", err))
 		}
 	}

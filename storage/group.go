@@ -1,0 +1,156 @@
+// Groups as a unit the cluster addresses: which group a series is in, the
+// series and counters of a group. Moving a group between nodes is in
+// group_snapshot.go (the sender), group_import.go (the receiver) and
+// group_drop.go (the old owner afterwards).
+
+package storage
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/soltixdb/soltix/model"
+)
+
+// NumGroups returns the number of groups devices are hashed into, fixed
+// by the data directory (meta.json).
+func (db *DB) NumGroups() int { return db.opts.NumGroups }
+
+// ShardTag returns the tag whose value names a point's device.
+func (db *DB) ShardTag() string { return db.opts.ShardTag }
+
+// GroupOf returns the group of the series with these tags in collection:
+// model.GroupOf of model.DeviceOf, with this DB's shard tag and number of
+// groups. A router computing the same with the same two settings agrees.
+func (db *DB) GroupOf(collection string, tags model.Tags) int {
+	return db.groupOf(model.SeriesKey(collection, tags), tags)
+}
+
+// checkGroup refuses a group number outside [0, NumGroups).
+func (db *DB) checkGroup(g int) error {
+	if g < 0 || g >= db.opts.NumGroups {
+		return fmt.Errorf("group %d outside [0, %d)", g, db.opts.NumGroups)
+	}
+	return nil
+}
+
+// SeriesIn is Series restricted to the groups for which in returns true
+// (nil: every group): the series of collection in those groups that match
+// accepts (nil: all), sorted by series key. A node answers with it for the
+// groups it owns.
+func (db *DB) SeriesIn(collection string, in func(g int) bool, match func(model.Tags) bool) []model.Tags {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	c := db.lookup(collection)
+	if c == nil {
+		return nil
+	}
+	var ok []bool
+	if in != nil {
+		ok = make([]bool, db.opts.NumGroups)
+		for g := range ok {
+			ok[g] = in(g)
+		}
+	}
+	keys := make([]string, 0, len(c.series))
+	for k, s := range c.series {
+		if (ok == nil || ok[s.group]) && (match == nil || match(s.tags)) {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	out := make([]model.Tags, len(keys))
+	for i, k := range keys {
+		out[i] = c.series[k].tags
+	}
+	return out
+}
+
+// GroupStats are the counters of one group, over every collection.
+type GroupStats struct {
+	Group int
+	// Series counts the group's series.
+	Series int
+	// Files and Bytes count the group's raw colstore files and their size;
+	// RollupFiles and RollupBytes its rollup files.
+	Files       int
+	Bytes       int64
+	RollupFiles int
+	RollupBytes int64
+	// MemoryPoints counts the field values in memory not yet flushed.
+	MemoryPoints int
+}
+
+// GroupStats returns the counters of group g. It stats the group's files,
+// so it costs one stat per file.
+func (db *DB) GroupStats(g int) (GroupStats, error) {
+	if err := db.checkGroup(g); err != nil {
+		return GroupStats{}, err
+	}
+	st := GroupStats{Group: g}
+	raw, rolls := db.groupFiles(g, true)
+	for _, f := range raw {
+		if fi, err := db.fs.Stat(f.path); err == nil {
+			st.Files++
+			st.Bytes += fi.Size()
+		}
+	}
+	for _, f := range rolls {
+		if fi, err := db.fs.Stat(f.path); err == nil {
+			st.RollupFiles++
+			st.RollupBytes += fi.Size()
+		}
+	}
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	for _, c := range db.colls {
+		for _, s := range c.series {
+			if s.group != g {
+				continue
+			}
+			st.Series++
+			for _, gen := range []*memSeries{s.imm, s.mem} {
+				if gen != nil {
+					st.MemoryPoints += gen.points
+				}
+			}
+		}
+	}
+	return st, nil
+}
+
+// groupFiles returns the raw and (with rollups set) rollup files of group g
+// in every collection, raw files by sequence number. It takes the read
+// lock.
+func (db *DB) groupFiles(g int, rollups bool) ([]*dataFile, []*rollFile) {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	return db.groupFilesLocked(g, rollups)
+}
+
+// groupFilesLocked is groupFiles for a caller holding mu.
+func (db *DB) groupFilesLocked(g int, rollups bool) ([]*dataFile, []*rollFile) {
+	seen := make(map[*dataFile]bool)
+	var raw []*dataFile
+	var rolls []*rollFile
+	for _, c := range db.colls {
+		for _, s := range c.series {
+			if s.group != g {
+				continue
+			}
+			for _, fs := range s.files {
+				if !seen[fs.f] {
+					seen[fs.f] = true
+					raw = append(raw, fs.f)
+				}
+			}
+		}
+		if gr := c.rollups[g]; gr != nil && rollups {
+			for l := range gr.files {
+				rolls = append(rolls, gr.files[l]...)
+			}
+		}
+	}
+	sort.Slice(raw, func(i, j int) bool { return raw[i].meta.Seq < raw[j].meta.Seq })
+	return raw, rolls
+}

@@ -1,0 +1,199 @@
+// Dropping a group (the old owner after a move), and the durable record
+// that keeps a dropped group's data from coming back.
+
+package storage
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/soltixdb/soltix/model"
+)
+
+// groupsFileName is the file, at the top of the data directory, that
+// records the groups dropped and the sequence number of each drop.
+const groupsFileName = "groups.json"
+
+// groupsFile is groups.json.
+type groupsFile struct {
+	// Dropped maps a group (decimal) to the sequence number its last
+	// DropGroup took: the group's data with a lower sequence number,
+	// in files or in the WAL, is gone.
+	Dropped map[string]uint64 `json:"dropped"`
+}
+
+// loadDropped reads groups.json, if there is one. The caller has the DB
+// to itself.
+func (db *DB) loadDropped() error {
+	path := filepath.Join(db.dir, groupsFileName)
+	b, err := db.readFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read %s: %w", path, err)
+	}
+	var f groupsFile
+	if err := json.Unmarshal(b, &f); err != nil {
+		return fmt.Errorf("read %s: %w", path, err)
+	}
+	db.dropped = make(map[int]uint64, len(f.Dropped))
+	for k, seq := range f.Dropped {
+		g, err := strconv.Atoi(k)
+		if err != nil || g < 0 {
+			return fmt.Errorf("read %s: group %q is not a number", path, k)
+		}
+		db.dropped[g] = seq
+		// Sequence numbers must stay above every drop, also when no
+		// file or WAL record holds a higher one any more.
+		db.bumpSeq(seq)
+	}
+	return nil
+}
+
+// saveDropped writes groups.json with the drops m.
+func (db *DB) saveDropped(m map[int]uint64) error {
+	f := groupsFile{Dropped: make(map[string]uint64, len(m))}
+	for g, seq := range m {
+		f.Dropped[strconv.Itoa(g)] = seq
+	}
+	b, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return err
+	}
+	return db.writeFileSync(filepath.Join(db.dir, groupsFileName), b)
+}
+
+// droppedData reports whether data of group g with sequence number seq was
+// dropped.
+func (db *DB) droppedData(g int, seq uint64) bool {
+	d, ok := db.dropped[g]
+	return ok && seq < d
+}
+
+// withoutDropped returns the points of a WAL batch with sequence number
+// seq that no DropGroup has dropped since. The caller has the DB to
+// itself (replay).
+func (db *DB) withoutDropped(seq uint64, pts []model.Point) []model.Point {
+	some := false
+	for _, d := range db.dropped {
+		some = some || seq < d
+	}
+	if !some {
+		return pts
+	}
+	kept := pts[:0]
+	for _, p := range pts {
+		if !db.droppedData(db.groupOf(model.SeriesKey(p.Collection, p.Tags), p.Tags), seq) {
+			kept = append(kept, p)
+		}
+	}
+	return kept
+}
+
+// DropGroup removes group g's data from this DB, durably: its points in
+// memory, its raw and rollup files in every collection, and its series
+// from the index. Neither a restart nor the WAL replay brings it back: the
+// drop takes a sequence number S and records it in groups.json before
+// anything is removed, and from then on Open ignores (and removes) the
+// group's files numbered below S and skips the group's WAL points
+// numbered below S. Data of g written or imported after DropGroup
+// returns is kept. Collection schemas and settings stay. Files pinned by
+// an open GroupSnapshot are removed when it is closed. Quarantined files
+// are left where they are.
+func (db *DB) DropGroup(ctx context.Context, g int) error {
+	if err := db.checkGroup(g); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	db.flushMu.Lock()
+	defer db.flushMu.Unlock()
+	// Exclusive: no write is between taking its sequence number and
+	// applying it, so every batch below S is in memory now.
+	db.swapMu.Lock()
+	db.mu.Lock()
+	if db.shut || db.closed {
+		db.mu.Unlock()
+		db.swapMu.Unlock()
+		return ErrClosed
+	}
+	seq := db.seq.Add(1)
+	next := make(map[int]uint64, len(db.dropped)+1)
+	for k, v := range db.dropped {
+		next[k] = v
+	}
+	next[g] = seq
+	if err := db.saveDropped(next); err != nil {
+		db.mu.Unlock()
+		db.swapMu.Unlock()
+		return fmt.Errorf("drop group %d: %w", g, err)
+	}
+	db.dropped = next
+	raw, rolls := db.groupFilesLocked(g, true)
+	for _, c := range db.colls {
+		for key, s := range c.series {
+			if s.group != g {
+				continue
+			}
+			if s.mem != nil {
+				db.memPoints -= s.mem.points
+			}
+			if s.imm != nil {
+				db.immPoints -= s.imm.points
+			}
+			db.unindex(c, key, s.tags)
+		}
+		delete(c.rollups, g)
+	}
+	db.dropSpentTombstones()
+	db.mu.Unlock()
+	db.swapMu.Unlock()
+	db.wakeWriters()
+
+	var errs []error
+	dirs := make(map[string]bool)
+	remove := func(f *dataFile) {
+		f.retire()
+		if err := db.removeData(f.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("drop group %d: remove %s: %w", g, f.path, err))
+		}
+		dirs[filepath.Dir(f.path)] = true
+	}
+	for _, f := range raw {
+		remove(f)
+	}
+	for _, f := range rolls {
+		remove(f.dataFile)
+	}
+	for d := range dirs {
+		if err := db.fs.SyncDir(d); err != nil {
+			errs = append(errs, fmt.Errorf("drop group %d: %w", g, err))
+		}
+	}
+	db.log.Info("dropped group", "group", g, "seq", seq, "files", len(raw), "rollup_files", len(rolls))
+	return errors.Join(errs...)
+}
+
+// unindex removes a series from a collection and its tag index. The
+// caller holds mu.
+func (db *DB) unindex(c *collection, key string, tags model.Tags) {
+	delete(c.series, key)
+	for _, t := range tags {
+		vals := c.tags[t.Key]
+		keys := vals[t.Value]
+		delete(keys, key)
+		if len(keys) == 0 {
+			delete(vals, t.Value)
+		}
+		if len(vals) == 0 {
+			delete(c.tags, t.Key)
+		}
+	}
+}

@@ -1,0 +1,875 @@
+// The receiving side of a group move: installing another node's snapshot
+// of a group, atomically and durably, under the receiver's own data.
+
+package storage
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/soltixdb/soltix/internal/timex"
+	"github.com/soltixdb/soltix/model"
+	"github.com/soltixdb/soltix/storage/colfile"
+	"github.com/soltixdb/soltix/storage/vfs"
+)
+
+// importsDir is the directory, at the top of the data directory, where
+// ImportGroup stages a group: group_NNNN.src holds the copied source
+// files, group_NNNN.tmp the files being written, and group_NNNN, once
+// renamed from .tmp (the commit), the files to move into collections/.
+// Open removes .src and .tmp leftovers and finishes a committed import.
+const importsDir = "imports"
+
+// ErrKindConflict is wrapped by the error of an ImportGroup whose field
+// kinds clash with the receiver's schema; nothing is installed.
+var ErrKindConflict = errors.New("field kind conflict")
+
+// importedFile is one source file, copied into the scratch directory and
+// opened.
+type importedFile struct {
+	path  string // its Path in the source
+	r     *colfile.Reader
+	meta  colfile.Meta
+	roll  bool
+	level model.Level
+	part  int64
+}
+
+// importOut is one file an import installs, and what it replaces.
+type importOut struct {
+	rel      string // below the data directory
+	coll     string
+	replaces []*dataFile // raw files of the receiver it replaces
+	roll     bool
+	level    model.Level
+	part     int64
+	oldRoll  *rollFile // the receiver's rollup file of the partition
+}
+
+// ImportGroup installs group g from src, a snapshot of g taken on another
+// node (SnapshotGroup), into this DB: its raw and rollup files of every
+// collection, its series in the index, and its field kinds in the schema.
+//
+// Ordering rule (last write wins on series, field and time): imported
+// data ranks OLDER than everything this DB already holds for g when the
+// import runs — its memory, its files, and its deletes still held as
+// tombstones. So writes of g may reach this DB before the import (the
+// network side may forward them as soon as the move begins) and keep
+// their values over the snapshot's. To do that, every raw partition the
+// snapshot has data in is rewritten as one file (new sequence number
+// above every existing one, listing the receiver's files of that
+// partition as replaced, like a compaction): the snapshot's values first,
+// the receiver's files over them, its tombstones applied to both; memory
+// stays newer than every file. A rollup partition held on both sides is
+// rewritten with the receiver's rows winning per series, field and bucket.
+// Deletes must reach the receiver AFTER ImportGroup returns: a tombstone
+// that no longer covers any file may already have been forgotten, so a
+// delete forwarded before the import may not apply to imported data.
+//
+// The import is atomic and durable: the files are written and fsynced in
+// a staging directory (imports/group_NNNN.tmp), renamed to
+// imports/group_NNNN (the commit) and only then moved into place; a
+// failure or crash before the commit leaves this DB as it was (Open
+// removes the staging files), one after it is finished by the next Open.
+// Field kinds that clash with this DB's schema fail the import with
+// ErrKindConflict before anything is written (new field kinds of the
+// import are reserved first and stay reserved if the import then fails,
+// until a restart). Every rollup bucket of g in the imported collections
+// is rebuilt by the next rollup pass (the collection is marked
+// rollups_pending in collections.json before the commit, so a crash
+// rebuilds them too); meanwhile reads answer them from finer data. The
+// receiver keeps its own collection settings. One import runs at a time;
+// writes and queries go on, flushes and compactions wait while the
+// import rewrites files.
+func (db *DB) ImportGroup(ctx context.Context, g int, src ImportSource) (err error) {
+	if err := db.checkGroup(g); err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			err = fmt.Errorf("import group %d: %w", g, err)
+		}
+	}()
+	db.importMu.Lock()
+	defer db.importMu.Unlock()
+	man, err := readManifest(src)
+	if err != nil {
+		return err
+	}
+	switch {
+	case man.Version != manifestVersion:
+		return fmt.Errorf("manifest version %d, want %d", man.Version, manifestVersion)
+	case man.Group != g:
+		return fmt.Errorf("snapshot is of group %d", man.Group)
+	case man.NumGroups != db.opts.NumGroups || man.ShardTag != db.opts.ShardTag:
+		return fmt.Errorf("snapshot has %d groups and shard tag %q, this node %d and %q",
+			man.NumGroups, man.ShardTag, db.opts.NumGroups, db.opts.ShardTag)
+	}
+	base := filepath.Join(db.dir, importsDir)
+	name := fmt.Sprintf("group_%04d", g)
+	stage, scratch := filepath.Join(base, name+".tmp"), filepath.Join(base, name+".src")
+	if err := errors.Join(db.removeTree(stage), db.removeTree(scratch)); err != nil {
+		return err
+	}
+	if err := vfs.MkdirAllSync(db.fs, scratch, 0o755); err != nil {
+		return err
+	}
+	defer func() {
+		if rerr := db.removeTree(scratch); rerr != nil {
+			db.log.Warn("cannot remove import scratch files", "path", scratch, "err", rerr)
+		}
+	}()
+	files, err := db.copyImport(ctx, g, man, src, scratch)
+	defer func() {
+		for _, f := range files {
+			f.r.Close()
+		}
+	}()
+	if err != nil {
+		return err
+	}
+	want, err := importKinds(man, files)
+	if err != nil {
+		return err
+	}
+
+	db.flushMu.Lock()
+	defer db.flushMu.Unlock()
+	if db.shut {
+		return ErrClosed
+	}
+	db.mu.Lock()
+	err = db.reserveKinds(want)
+	db.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	outs, err := db.stageImport(ctx, g, files, stage)
+	if err != nil {
+		return errors.Join(err, db.removeTree(stage))
+	}
+	if len(outs) == 0 {
+		return db.removeTree(stage)
+	}
+	colls := make(map[string]bool)
+	for _, o := range outs {
+		colls[o.coll] = true
+	}
+	states, err := db.pendImport(man, colls)
+	if err != nil {
+		return errors.Join(err, db.removeTree(stage))
+	}
+	committed := filepath.Join(base, name)
+	if err := db.fs.Rename(stage, committed); err != nil {
+		return errors.Join(err, db.removeTree(stage))
+	}
+	if err := db.fs.SyncDir(base); err != nil {
+		// Whether the commit is durable is unknown: the next Open
+		// finishes it or finds nothing; this process stops here.
+		return fmt.Errorf("commit: %w (the next start finishes or drops the import)", err)
+	}
+	if err := db.installImport(committed); err != nil {
+		return fmt.Errorf("committed, not installed: %w (the next start finishes it)", err)
+	}
+	return db.attachImport(g, man, outs, states)
+}
+
+// readManifest reads and decodes the source's manifest.
+func readManifest(src ImportSource) (*groupManifest, error) {
+	rc, err := src.Open(ManifestPath)
+	if err != nil {
+		return nil, fmt.Errorf("open manifest: %w", err)
+	}
+	b, err := io.ReadAll(io.LimitReader(rc, 64<<20))
+	if err = errors.Join(err, rc.Close()); err != nil {
+		return nil, fmt.Errorf("read manifest: %w", err)
+	}
+	var m groupManifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("read manifest: %w", err)
+	}
+	return &m, nil
+}
+
+// copyImport copies every data file of src into scratch and opens it,
+// checking that its path, collection, group and every series belong to
+// group g. It returns the files opened so far also on error.
+func (db *DB) copyImport(ctx context.Context, g int, man *groupManifest, src ImportSource, scratch string) ([]*importedFile, error) {
+	var out []*importedFile
+	groupDir := fmt.Sprintf("group_%04d", g)
+	for i, gf := range src.Files() {
+		if gf.Path == ManifestPath {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return out, err
+		}
+		parts := strings.Split(gf.Path, "/")
+		ok := (len(parts) == 4 || len(parts) == 5) && parts[0] == collectionsDir && parts[2] == groupDir &&
+			strings.HasSuffix(parts[len(parts)-1], ".col")
+		for _, p := range parts {
+			ok = ok && p != "" && p != "." && p != ".."
+		}
+		if !ok {
+			return out, fmt.Errorf("file %q is not a file of group %d", gf.Path, g)
+		}
+		l, part, isRoll := parseRollupPath(filepath.FromSlash(gf.Path))
+		if isRoll != (len(parts) == 5) {
+			return out, fmt.Errorf("file %q is not a file of group %d", gf.Path, g)
+		}
+		dst := filepath.Join(scratch, fmt.Sprintf("%06d.col", i))
+		if err := db.copyFile(src, gf, dst); err != nil {
+			return out, err
+		}
+		r, err := colfile.OpenWith(dst, db.fs)
+		if err != nil {
+			return out, fmt.Errorf("open %s: %w", gf.Path, err)
+		}
+		f := &importedFile{path: gf.Path, r: r, meta: r.Meta(), roll: isRoll, level: l, part: part}
+		out = append(out, f)
+		if _, ok := man.Collections[f.meta.Collection]; !ok || collDirName(f.meta.Collection) != parts[1] || f.meta.Group != g {
+			return out, fmt.Errorf("file %q holds collection %q group %d", gf.Path, f.meta.Collection, f.meta.Group)
+		}
+		for _, si := range r.Series() {
+			if sg := db.groupOf(si.Key, si.Tags); sg != g {
+				return out, fmt.Errorf("file %q: series %q is in group %d here", gf.Path, si.Key, sg)
+			}
+		}
+	}
+	return out, nil
+}
+
+// copyFile copies one source file to dst.
+func (db *DB) copyFile(src ImportSource, gf GroupFile, dst string) error {
+	rc, err := src.Open(gf.Path)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", gf.Path, err)
+	}
+	defer rc.Close()
+	f, err := db.fs.Create(dst)
+	if err != nil {
+		return err
+	}
+	n, err := io.Copy(f, rc)
+	if err = errors.Join(err, f.Close()); err != nil {
+		return fmt.Errorf("copy %s: %w", gf.Path, err)
+	}
+	if n != gf.Size {
+		return fmt.Errorf("copy %s: %d bytes, want %d", gf.Path, n, gf.Size)
+	}
+	return nil
+}
+
+// importKinds returns, by collection, the field kinds of the manifest and
+// the files, refusing an import that disagrees with itself.
+func importKinds(man *groupManifest, files []*importedFile) (map[string]map[string]model.Kind, error) {
+	want := make(map[string]map[string]model.Kind)
+	var clash []string
+	add := func(coll, field string, k model.Kind) {
+		m := want[coll]
+		if m == nil {
+			m = make(map[string]model.Kind)
+			want[coll] = m
+		}
+		if have, ok := m[field]; ok && have != k {
+			clash = append(clash, fmt.Sprintf("%s.%s is %s and %s", coll, field, have, k))
+			return
+		}
+		m[field] = k
+	}
+	for coll, mc := range man.Collections {
+		for f, k := range mc.Fields {
+			add(coll, f, k)
+		}
+	}
+	for _, f := range files {
+		for _, si := range f.r.Series() {
+			for _, ci := range si.Columns {
+				name, k := ci.Name, ci.Kind
+				if f.roll {
+					var ok bool
+					if name, k, ok = parseRollupColumn(ci.Name); !ok {
+						return nil, fmt.Errorf("file %q: bad rollup column %q", f.path, ci.Name)
+					}
+				}
+				add(f.meta.Collection, name, k)
+			}
+		}
+	}
+	if len(clash) > 0 {
+		sort.Strings(clash)
+		return nil, fmt.Errorf("snapshot: %s: %w", strings.Join(clash, "; "), ErrKindConflict)
+	}
+	return want, nil
+}
+
+// reserveKinds checks the field kinds an import brings against the schema
+// and registers the new ones. The caller holds mu.
+func (db *DB) reserveKinds(want map[string]map[string]model.Kind) error {
+	var clash []string
+	for coll, fields := range want {
+		c := db.colls[coll]
+		if c == nil {
+			continue
+		}
+		for f, k := range fields {
+			if have, ok := c.fields[f]; ok && have != k {
+				clash = append(clash, fmt.Sprintf("%s.%s is %s here, %s in the snapshot", coll, f, have, k))
+			}
+		}
+	}
+	if len(clash) > 0 {
+		sort.Strings(clash)
+		return fmt.Errorf("%s: %w", strings.Join(clash, "; "), ErrKindConflict)
+	}
+	for coll, fields := range want {
+		c := db.coll(coll)
+		for f, k := range fields {
+			if _, ok := c.fields[f]; !ok {
+				c.fields[f] = k
+			}
+		}
+	}
+	return nil
+}
+
+// pendImport records durably that the rollups of the imported collections
+// must be rebuilt, and takes the sender's kept horizons where they are
+// later than ours. It returns the new states of those collections. The
+// caller holds flushMu.
+func (db *DB) pendImport(man *groupManifest, colls map[string]bool) (map[string]*rollupState, error) {
+	db.mu.RLock()
+	states := db.cloneRollStates()
+	settings := db.settings
+	db.mu.RUnlock()
+	out := make(map[string]*rollupState)
+	for coll := range colls {
+		if settings[coll].NoRollups {
+			continue
+		}
+		st := states[coll]
+		if st == nil {
+			st = &rollupState{}
+			states[coll] = st
+		}
+		st.pending = true
+		for ln, t := range man.Collections[coll].Settings.Kept {
+			l, ok := model.ParseLevel(ln)
+			if !ok {
+				return nil, fmt.Errorf("manifest: collection %q: unknown level %q", coll, ln)
+			}
+			if st.kept == nil {
+				st.kept = make(map[model.Level]int64)
+			}
+			if old, ok := st.kept[l]; !ok || t > old {
+				st.kept[l] = t
+			}
+		}
+		out[coll] = st
+	}
+	if len(out) == 0 {
+		return out, nil
+	}
+	return out, db.saveSettings(settings, states)
+}
+
+// stageImport writes the files the import installs into stage, with the
+// paths they will have below the data directory. The caller holds
+// flushMu, so the receiver's files do not change meanwhile.
+func (db *DB) stageImport(ctx context.Context, g int, files []*importedFile, stage string) ([]importOut, error) {
+	db.mu.RLock()
+	tombs := append([]*tombstone(nil), db.tombs...)
+	db.mu.RUnlock()
+	groupDir := fmt.Sprintf("group_%04d", g)
+	part := db.opts.PartitionDuration.Nanoseconds()
+	var outs []importOut
+
+	// Raw data, one receiver partition (compaction unit) at a time.
+	type unitIn struct {
+		lo, hi int64
+		files  []*importedFile
+	}
+	units := make(map[unitKey]*unitIn)
+	for _, f := range files {
+		if f.roll {
+			continue
+		}
+		for _, si := range f.r.Series() {
+			for _, ci := range si.Columns {
+				for t := ci.MinTime; ; {
+					lo, hi := timex.Span(t, part, 0)
+					k := unitKey{coll: f.meta.Collection, group: g, partition: timex.FloorDiv(t, part)}
+					u := units[k]
+					if u == nil {
+						u = &unitIn{lo: lo, hi: hi}
+						units[k] = u
+					}
+					if !slices.Contains(u.files, f) {
+						u.files = append(u.files, f)
+					}
+					if hi >= ci.MaxTime || hi == math.MaxInt64 {
+						break
+					}
+					t = hi + 1
+				}
+			}
+		}
+	}
+	keys := make([]unitKey, 0, len(units))
+	for k := range units {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].coll != keys[j].coll {
+			return keys[i].coll < keys[j].coll
+		}
+		return keys[i].partition < keys[j].partition
+	})
+	for _, k := range keys {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		u := units[k]
+		sort.Slice(u.files, func(i, j int) bool { return u.files[i].meta.Seq < u.files[j].meta.Seq })
+		db.mu.RLock()
+		recv := db.unitFiles(k)
+		db.mu.RUnlock()
+		o, err := db.stageUnit(k, u.lo, u.hi, u.files, recv, tombs, stage, groupDir)
+		if err != nil {
+			return nil, err
+		}
+		if o != nil {
+			outs = append(outs, *o)
+		}
+	}
+
+	// Rollups, one partition of a level at a time.
+	type rollKey struct {
+		coll  string
+		level model.Level
+		part  int64
+	}
+	latest := make(map[rollKey]*importedFile)
+	for _, f := range files {
+		k := rollKey{f.meta.Collection, f.level, f.part}
+		if f.roll && (latest[k] == nil || latest[k].meta.Seq < f.meta.Seq) {
+			latest[k] = f
+		}
+	}
+	rkeys := make([]rollKey, 0, len(latest))
+	for k := range latest {
+		rkeys = append(rkeys, k)
+	}
+	sort.Slice(rkeys, func(i, j int) bool {
+		a, b := rkeys[i], rkeys[j]
+		if a.coll != b.coll {
+			return a.coll < b.coll
+		}
+		if a.level != b.level {
+			return a.level < b.level
+		}
+		return a.part < b.part
+	})
+	for _, k := range rkeys {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		db.mu.RLock()
+		noRollups := db.settings[k.coll].NoRollups
+		var old *rollFile
+		if c := db.colls[k.coll]; c != nil && c.rollups[g] != nil {
+			for _, rf := range c.rollups[g].files[k.level] {
+				if rf.part == k.part {
+					old = rf
+				}
+			}
+		}
+		db.mu.RUnlock()
+		if noRollups {
+			continue
+		}
+		f := latest[k]
+		rows, err := readAllRows(f.r, k.level)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", f.path, err)
+		}
+		if old != nil {
+			mine, err := readAllRows(old.r, k.level)
+			if err != nil {
+				return nil, fmt.Errorf("read %s: %w", old.path, err)
+			}
+			overlayRows(rows, mine)
+		}
+		var data []colfile.SeriesData
+		for _, sr := range rows {
+			if cols := encodeRows(sr, k.level); len(cols) > 0 {
+				data = append(data, colfile.SeriesData{Tags: sr.tags, Columns: cols})
+			}
+		}
+		if len(data) == 0 {
+			continue
+		}
+		seq := db.seq.Add(1)
+		rel := filepath.Join(collectionsDir, collDirName(k.coll), groupDir, "rollup_"+levelNamesForDirs[k.level],
+			fmt.Sprintf("%s-%016d.col", partName(k.level, k.part), seq))
+		if err := db.writeStaged(stage, rel, k.coll, g, seq, data, nil, true); err != nil {
+			return nil, err
+		}
+		outs = append(outs, importOut{rel: rel, coll: k.coll, roll: true, level: k.level, part: k.part, oldRoll: old})
+	}
+	return outs, nil
+}
+
+// stageUnit writes one raw partition of the import: the snapshot's data
+// of [lo, hi], then the receiver's files of the partition over it (recv,
+// by sequence number), each with the receiver's tombstones applied. It
+// returns nil when the snapshot has no data left there.
+func (db *DB) stageUnit(k unitKey, lo, hi int64, in []*importedFile, recv []*dataFile, tombs []*tombstone, stage, groupDir string) (*importOut, error) {
+	type seriesAcc struct {
+		tags model.Tags
+		cols map[string][]model.Column
+		kind map[string]model.Kind
+	}
+	acc := make(map[string]*seriesAcc)
+	var order []string
+	add := func(key string, tags model.Tags, col model.Column, seq uint64) {
+		for _, t := range tombs {
+			if t.coll == k.coll && col.Len() > 0 && t.covers(key, seq, col.Times[0], col.Times[col.Len()-1]) {
+				col = cut(col, t.min, t.max)
+			}
+		}
+		if col.Len() == 0 {
+			return
+		}
+		a := acc[key]
+		if a == nil {
+			a = &seriesAcc{tags: tags, cols: make(map[string][]model.Column), kind: make(map[string]model.Kind)}
+			acc[key] = a
+			order = append(order, key)
+		}
+		a.cols[col.Name] = append(a.cols[col.Name], col)
+		a.kind[col.Name] = col.Kind
+	}
+	for _, f := range in {
+		for si, info := range f.r.Series() {
+			for ci, c := range info.Columns {
+				if c.MaxTime < lo || c.MinTime > hi {
+					continue
+				}
+				col, err := f.r.ReadRange(si, ci, lo, hi)
+				if err != nil {
+					return nil, fmt.Errorf("read %s: %w", f.path, err)
+				}
+				col.Name, col.Kind = c.Name, c.Kind
+				// Seq 0: every tombstone here is newer than the snapshot.
+				add(info.Key, info.Tags, col, 0)
+			}
+		}
+	}
+	if len(acc) == 0 {
+		return nil, nil
+	}
+	for _, f := range recv {
+		for si, info := range f.r.Series() {
+			for ci := range info.Columns {
+				col, err := f.r.ReadColumn(si, ci)
+				if err != nil {
+					return nil, fmt.Errorf("read %s: %w", f.path, err)
+				}
+				add(info.Key, info.Tags, col, f.meta.Seq)
+			}
+		}
+	}
+	var data []colfile.SeriesData
+	minT := int64(math.MaxInt64)
+	for _, key := range order {
+		a := acc[key]
+		sd := colfile.SeriesData{Tags: a.tags}
+		names := make([]string, 0, len(a.cols))
+		for n := range a.cols {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			merged := mergeColumns(n, a.kind[n], a.cols[n])
+			if merged.Len() > 0 {
+				sd.Columns = append(sd.Columns, merged)
+				minT = min(minT, merged.Times[0])
+			}
+		}
+		if len(sd.Columns) > 0 {
+			data = append(data, sd)
+		}
+	}
+	replaces := make([]uint64, len(recv))
+	for i, f := range recv {
+		replaces[i] = f.meta.Seq
+	}
+	seq := db.seq.Add(1)
+	rel := filepath.Join(collectionsDir, collDirName(k.coll), groupDir,
+		fmt.Sprintf("%s-%016d.col", partitionFileName(minT, db.opts.PartitionDuration.Nanoseconds()), seq))
+	if err := db.writeStaged(stage, rel, k.coll, k.group, seq, data, replaces, false); err != nil {
+		return nil, err
+	}
+	return &importOut{rel: rel, coll: k.coll, replaces: recv}, nil
+}
+
+// overlayRows puts the rows of mine over those of rows: mine wins per
+// series, field and bucket.
+func overlayRows(rows, mine partitionRows) {
+	for key, sr := range mine {
+		dst := rows[key]
+		if dst == nil {
+			rows[key] = sr
+			continue
+		}
+		for name, fr := range sr.fields {
+			d := dst.fields[name]
+			if d == nil || d.kind != fr.kind {
+				dst.fields[name] = fr
+				continue
+			}
+			at := make(map[int64]int, len(d.rows))
+			for i, r := range d.rows {
+				at[r.start] = i
+			}
+			for _, r := range fr.rows {
+				if i, ok := at[r.start]; ok {
+					d.rows[i] = r
+				} else {
+					d.rows = append(d.rows, r)
+				}
+			}
+			sort.Slice(d.rows, func(i, j int) bool { return d.rows[i].start < d.rows[j].start })
+		}
+	}
+}
+
+// writeStaged writes one file at stage/rel, durably with every directory
+// it creates below stage.
+func (db *DB) writeStaged(stage, rel, coll string, g int, seq uint64, data []colfile.SeriesData, replaces []uint64, roll bool) error {
+	path := filepath.Join(stage, rel)
+	if err := vfs.MkdirAllSync(db.fs, filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("stage %s: %w", rel, err)
+	}
+	_, err := colfile.WriteWith(path, coll, g, seq, data,
+		&colfile.WriteOptions{Replaces: replaces, FS: db.fs, BlockSize: db.opts.BlockSize, NoStats: roll})
+	if err != nil {
+		return fmt.Errorf("stage %s: %w", rel, err)
+	}
+	return nil
+}
+
+// installImport moves the files of a committed import (dir) to their
+// places below the data directory, durably, and removes dir. Running it
+// again after a crash finishes what is left.
+func (db *DB) installImport(dir string) error {
+	var moved []string
+	err := db.walkEntries(dir, func(path string, e os.DirEntry) (bool, error) {
+		if e.IsDir() {
+			return true, nil
+		}
+		rel, err := filepath.Rel(dir, path)
+		if err != nil {
+			return false, err
+		}
+		target := filepath.Join(db.dir, rel)
+		if err := db.mkdirDurable(filepath.Dir(target)); err != nil {
+			return false, err
+		}
+		if err := db.fs.Rename(path, target); err != nil {
+			return false, err
+		}
+		moved = append(moved, target)
+		return false, nil
+	})
+	if err != nil {
+		return fmt.Errorf("install: %w", err)
+	}
+	synced := make(map[string]bool)
+	for _, p := range moved {
+		if d := filepath.Dir(p); !synced[d] {
+			synced[d] = true
+			if err := db.fs.SyncDir(d); err != nil {
+				return fmt.Errorf("install: %w", err)
+			}
+		}
+	}
+	return db.removeTree(dir)
+}
+
+// attachImport makes the installed files of an import visible, retires the
+// receiver's files they replace, and marks the group's rollups for
+// rebuild. The caller holds flushMu.
+func (db *DB) attachImport(g int, man *groupManifest, outs []importOut, states map[string]*rollupState) error {
+	opened := make([]*dataFile, len(outs))
+	for i, o := range outs {
+		path := filepath.Join(db.dir, o.rel)
+		r, err := colfile.OpenWith(path, db.fs)
+		if err != nil {
+			for _, f := range opened[:i] {
+				f.close()
+			}
+			return fmt.Errorf("installed, not opened: %w (the next start serves it)", err)
+		}
+		opened[i] = &dataFile{path: path, r: r, meta: r.Meta()}
+	}
+	var gone []*dataFile
+	db.mu.Lock()
+	obsolete := make(map[*dataFile]bool)
+	for _, o := range outs {
+		for _, f := range o.replaces {
+			obsolete[f] = true
+		}
+	}
+	for i, o := range outs {
+		c := db.coll(o.coll)
+		if !o.roll {
+			for _, s := range c.series {
+				if s.group == g {
+					s.files = slices.DeleteFunc(s.files, func(fs fileSeries) bool { return obsolete[fs.f] })
+				}
+			}
+			db.attachFile(opened[i])
+			continue
+		}
+		gr := c.rollupsOf(g)
+		gr.files[o.level] = slices.DeleteFunc(gr.files[o.level], func(f *rollFile) bool {
+			if f.part == o.part {
+				gone = append(gone, f.dataFile)
+				return true
+			}
+			return false
+		})
+		nf := &rollFile{dataFile: opened[i], level: o.level, part: o.part}
+		gr.files[o.level] = append(gr.files[o.level], nf)
+		sort.Slice(gr.files[o.level], func(a, b int) bool { return gr.files[o.level][a].part < gr.files[o.level][b].part })
+		for _, si := range nf.r.Series() {
+			db.seriesFor(c, si.Key, si.Tags)
+		}
+	}
+	for f := range obsolete {
+		gone = append(gone, f)
+	}
+	for coll := range mapKeys(outs) {
+		c := db.coll(coll)
+		if mc, ok := man.Collections[coll]; ok && mc.RawCompleteNs != math.MinInt64 {
+			db.setRawDropped(coll, mc.RawCompleteNs)
+		}
+		st, ok := states[coll]
+		if !ok || c.settings.NoRollups {
+			continue
+		}
+		st.gen = db.rollGen
+		db.setRollState(coll, st)
+		db.markSpan(c, g, math.MinInt64, math.MaxInt64, nil, 0)
+	}
+	db.dropSpentTombstones()
+	db.mu.Unlock()
+	var errs []error
+	dirs := make(map[string]bool)
+	for _, f := range gone {
+		f.retire()
+		if err := db.removeData(f.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("remove replaced file: %w", err))
+		}
+		dirs[filepath.Dir(f.path)] = true
+	}
+	for d := range dirs {
+		errs = append(errs, db.fs.SyncDir(d))
+	}
+	db.log.Info("imported group", "group", g, "files", len(outs), "replaced", len(gone))
+	return errors.Join(errs...)
+}
+
+func mapKeys(outs []importOut) map[string]bool {
+	m := make(map[string]bool)
+	for _, o := range outs {
+		m[o.coll] = true
+	}
+	return m
+}
+
+// recoverImports, at Open before the files are loaded, removes the
+// staging files of imports that did not commit and finishes those that
+// did.
+func (db *DB) recoverImports() error {
+	base := filepath.Join(db.dir, importsDir)
+	entries, err := db.fs.ReadDir(base)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("scan %s: %w", base, err)
+	}
+	for _, e := range entries {
+		path := filepath.Join(base, e.Name())
+		switch {
+		case strings.HasSuffix(e.Name(), ".tmp"), strings.HasSuffix(e.Name(), ".src"):
+			db.log.Warn("removing the files of an unfinished group import", "path", path)
+			err = db.removeTree(path)
+		case e.IsDir():
+			db.log.Info("finishing a committed group import", "path", path)
+			err = db.installImport(path)
+		}
+		if err != nil {
+			return fmt.Errorf("recover group import: %w", err)
+		}
+	}
+	return db.fs.SyncDir(base)
+}
+
+// removeTree removes path and everything below it, and syncs its parent.
+// A missing path is no error.
+func (db *DB) removeTree(path string) error {
+	fi, err := db.fs.Stat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if fi.IsDir() {
+		entries, err := db.fs.ReadDir(path)
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			if err := db.removeTreeNoSync(filepath.Join(path, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	if err := db.fs.Remove(path); err != nil {
+		return err
+	}
+	return db.fs.SyncDir(filepath.Dir(path))
+}
+
+func (db *DB) removeTreeNoSync(path string) error {
+	fi, err := db.fs.Stat(path)
+	if err != nil {
+		return err
+	}
+	if fi.IsDir() {
+		entries, err := db.fs.ReadDir(path)
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			if err := db.removeTreeNoSync(filepath.Join(path, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	return db.fs.Remove(path)
+}

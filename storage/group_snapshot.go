@@ -1,0 +1,251 @@
+// The sending side of a group move: a snapshot of one group's files,
+// pinned against removal while they are copied, with a manifest.
+
+package storage
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+
+	"github.com/soltixdb/soltix/model"
+)
+
+// ManifestPath is the path, in a group snapshot's files, of its manifest:
+// a small JSON document (groupManifest) naming the group, the settings
+// that place series in groups, and each collection's schema, settings and
+// rollup state. ImportGroup reads it first.
+const ManifestPath = "manifest.json"
+
+// manifestVersion is the version of the manifest this code writes and
+// reads.
+const manifestVersion = 1
+
+// groupManifest is the manifest of a group snapshot.
+type groupManifest struct {
+	Version   int    `json:"version"`
+	Group     int    `json:"group"`
+	NumGroups int    `json:"num_groups"`
+	ShardTag  string `json:"shard_tag"`
+	// PartitionNs is the sender's raw partition, for information: the
+	// receiver splits raw data by its own.
+	PartitionNs int64                         `json:"partition_ns"`
+	Collections map[string]manifestCollection `json:"collections"`
+}
+
+// manifestCollection is what the receiver needs of one collection.
+type manifestCollection struct {
+	// Fields are the collection's field kinds (model.Kind numbers).
+	Fields map[string]model.Kind `json:"fields"`
+	// Settings are the sender's settings and rollup state, as in
+	// collections.json; the receiver keeps its own settings.
+	Settings settingsJSON `json:"settings"`
+	// RawCompleteNs is where the sender's raw data is complete from
+	// (retention has dropped none of it after this time).
+	RawCompleteNs int64 `json:"raw_complete_ns"`
+}
+
+// GroupFile is one file of a group snapshot: its path relative to the
+// data directory, slash-separated ("collections/cpu/group_0003/….col",
+// or ManifestPath), and its size in bytes.
+type GroupFile struct {
+	Path string
+	Size int64
+}
+
+// ImportSource is what ImportGroup reads a group from: a *GroupSnapshot
+// of another DB, or a copy of one (the network side's). Files lists every
+// file, the manifest included; Open opens one of them by its Path.
+type ImportSource interface {
+	Files() []GroupFile
+	Open(path string) (io.ReadCloser, error)
+}
+
+// GroupSnapshot is a consistent set of one group's files, pinned: while it
+// is open no compaction, retention, rollup pass or DropGroup removes them
+// from disk (their removal waits for Close). It implements ImportSource.
+type GroupSnapshot struct {
+	db       *DB
+	group    int
+	files    []GroupFile
+	abs      map[string]string // Path → path on disk
+	manifest []byte
+	once     sync.Once
+}
+
+// SnapshotGroup snapshots group g for a move to another node. It flushes
+// memory first (all of it, every group: a flush is not per group), applies
+// the deletes not yet compacted into the group's files by compacting those
+// files (a snapshot carries no tombstones), and then pins the group's raw
+// and rollup files of every collection. What is written or deleted after
+// SnapshotGroup returns is not in the snapshot: the network side forwards
+// it (see ImportGroup for the rule). The caller must Close the snapshot.
+func (db *DB) SnapshotGroup(ctx context.Context, g int) (*GroupSnapshot, error) {
+	if err := db.checkGroup(g); err != nil {
+		return nil, err
+	}
+	if err := db.Flush(ctx); err != nil {
+		return nil, fmt.Errorf("snapshot group %d: flush: %w", g, err)
+	}
+	db.flushMu.Lock()
+	defer db.flushMu.Unlock()
+	if db.shut {
+		return nil, ErrClosed
+	}
+	db.mu.RLock()
+	var todo []unitKey
+	for k, files := range db.units() {
+		if k.group == g && db.unitCovered(files) {
+			todo = append(todo, k)
+		}
+	}
+	db.mu.RUnlock()
+	for _, k := range todo {
+		if err := db.compactUnitLocked(ctx, k); err != nil {
+			return nil, fmt.Errorf("snapshot group %d: apply deletes: %w", g, err)
+		}
+	}
+
+	db.mu.RLock()
+	raw, rolls := db.groupFilesLocked(g, true)
+	man := groupManifest{Version: manifestVersion, Group: g, NumGroups: db.opts.NumGroups, ShardTag: db.opts.ShardTag,
+		PartitionNs: db.opts.PartitionDuration.Nanoseconds(), Collections: make(map[string]manifestCollection)}
+	addColl := func(name string) {
+		if _, ok := man.Collections[name]; ok {
+			return
+		}
+		c := db.colls[name]
+		mc := manifestCollection{Fields: make(map[string]model.Kind, len(c.fields)), RawCompleteNs: db.rawComplete(c)}
+		for f, k := range c.fields {
+			mc.Fields[f] = k
+		}
+		sf := db.settingsFile(map[string]CollectionSettings{name: c.settings},
+			map[string]*rollupState{name: db.rollState[name]})
+		mc.Settings = sf[name]
+		man.Collections[name] = mc
+	}
+	for _, f := range raw {
+		addColl(f.meta.Collection)
+	}
+	for _, f := range rolls {
+		addColl(f.meta.Collection)
+	}
+	db.mu.RUnlock()
+	mb, err := json.MarshalIndent(man, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("snapshot group %d: manifest: %w", g, err)
+	}
+
+	snap := &GroupSnapshot{db: db, group: g, abs: make(map[string]string), manifest: mb}
+	paths := make([]string, 0, len(raw)+len(rolls))
+	for _, f := range raw {
+		paths = append(paths, f.path)
+	}
+	for _, f := range rolls {
+		paths = append(paths, f.path)
+	}
+	db.pinMu.Lock()
+	if db.pins == nil {
+		db.pins = make(map[string]int)
+		db.unpinned = make(map[string]bool)
+	}
+	for _, p := range paths {
+		db.pins[p]++
+	}
+	db.pinMu.Unlock()
+	for _, p := range paths {
+		rel, err := filepath.Rel(db.dir, p)
+		if err == nil {
+			var fi os.FileInfo
+			if fi, err = db.fs.Stat(p); err == nil {
+				rel = filepath.ToSlash(rel)
+				snap.abs[rel] = p
+				snap.files = append(snap.files, GroupFile{Path: rel, Size: fi.Size()})
+				continue
+			}
+		}
+		snap.unpin()
+		return nil, fmt.Errorf("snapshot group %d: %w", g, err)
+	}
+	sort.Slice(snap.files, func(i, j int) bool { return snap.files[i].Path < snap.files[j].Path })
+	snap.files = append([]GroupFile{{Path: ManifestPath, Size: int64(len(mb))}}, snap.files...)
+	return snap, nil
+}
+
+// Group returns the snapshot's group.
+func (s *GroupSnapshot) Group() int { return s.group }
+
+// Files lists the snapshot's files, the manifest first.
+func (s *GroupSnapshot) Files() []GroupFile { return append([]GroupFile(nil), s.files...) }
+
+// Open opens one of the snapshot's files by its Path.
+func (s *GroupSnapshot) Open(path string) (io.ReadCloser, error) {
+	if path == ManifestPath {
+		return io.NopCloser(bytes.NewReader(s.manifest)), nil
+	}
+	p, ok := s.abs[path]
+	if !ok {
+		return nil, fmt.Errorf("group %d snapshot has no file %q: %w", s.group, path, os.ErrNotExist)
+	}
+	return s.db.fs.Open(p)
+}
+
+// Close unpins the snapshot's files, removing those whose removal waited
+// for it. It is safe to call more than once.
+func (s *GroupSnapshot) Close() error {
+	var err error
+	s.once.Do(func() { err = s.unpin() })
+	return err
+}
+
+func (s *GroupSnapshot) unpin() error {
+	db := s.db
+	var gone []string
+	db.pinMu.Lock()
+	for _, p := range s.abs {
+		if db.pins[p]--; db.pins[p] <= 0 {
+			delete(db.pins, p)
+			if db.unpinned[p] {
+				delete(db.unpinned, p)
+				gone = append(gone, p)
+			}
+		}
+	}
+	db.pinMu.Unlock()
+	var errs []error
+	dirs := make(map[string]bool)
+	for _, p := range gone {
+		if err := db.fs.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("remove unpinned file: %w", err))
+		}
+		dirs[filepath.Dir(p)] = true
+	}
+	for d := range dirs {
+		if err := db.fs.SyncDir(d); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// removeData removes a data file, or, while a group snapshot pins it,
+// leaves the removal to the snapshot's Close. A crash before then leaves
+// the file, which Open removes again (a compaction's or rollup pass's
+// replaced file, a dropped group's) or retention drops again.
+func (db *DB) removeData(path string) error {
+	db.pinMu.Lock()
+	if db.pins[path] > 0 {
+		db.unpinned[path] = true
+		db.pinMu.Unlock()
+		return nil
+	}
+	db.pinMu.Unlock()
+	return db.fs.Remove(path)
+}

@@ -8,4 +8,10 @@
 // group commit across concurrent writers) and in memory. Flush moves memory
 // into files and then drops the WAL segments it covered. On Open the files
 // are indexed and the WAL is replayed into memory.
+//
+// Devices are hashed into a fixed number of groups (model.GroupOf); the
+// group is what a cluster places on nodes and moves between them, and
+// DB has group operations for it (group.go: addressing and counters;
+// group_snapshot.go, group_import.go, group_drop.go: a move's sender,
+// receiver and old owner).
 package storage

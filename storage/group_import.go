@@ -117,6 +117,9 @@ func (db *DB) ImportGroup(ctx context.Context, g int, src ImportSource) (err err
 	base := filepath.Join(db.dir, importsDir)
 	name := fmt.Sprintf("group_%04d", g)
 	stage, scratch := filepath.Join(base, name+".tmp"), filepath.Join(base, name+".src")
+	if _, err := db.fs.Stat(filepath.Join(base, name)); err == nil {
+		return errors.New("an earlier import of the group is committed but not installed; restart to finish it")
+	}
 	if err := errors.Join(db.removeTree(stage), db.removeTree(scratch)); err != nil {
 		return err
 	}

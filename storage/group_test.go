@@ -463,3 +463,57 @@ func TestSnapshotPinsSurviveCompaction(t *testing.T) {
 		}
 	}
 }
+
+// TestGroupMoveUnderLoad moves a group while both DBs take writes of
+// other groups, flush, compact and answer reads, for the race detector
+// and for the answers.
+func TestGroupMoveUnderLoad(t *testing.T) {
+	ctx := context.Background()
+	src := openFS(t, t.TempDir(), vfs.Default, Options{})
+	defer src.Close()
+	dst := openFS(t, t.TempDir(), vfs.Default, Options{})
+	defer dst.Close()
+	const g = 3
+	devs := groupDevices(t, src, 2)
+	writeDays(t, src, devs[g], 2, 0)
+	want := groupDigest(t, src, g)
+	done := make(chan struct{})
+	errc := make(chan error, 2)
+	for _, db := range []*DB{src, dst} {
+		go func() {
+			for i := int64(0); ; i++ {
+				select {
+				case <-done:
+					errc <- nil
+					return
+				default:
+				}
+				pts := []model.Point{pt("c", devs[0][i%2], groupT0+i, iv("n", i))}
+				err := db.Write(ctx, pts)
+				if err == nil && i%50 == 0 {
+					err = db.Flush(ctx)
+				}
+				if err == nil && i%120 == 0 {
+					err = db.Compact(ctx)
+				}
+				if err == nil {
+					_, err = db.Read(ctx, "c", pts[0].Tags, []string{"n"}, math.MinInt64, math.MaxInt64)
+				}
+				if err != nil {
+					errc <- err
+					return
+				}
+			}
+		}()
+	}
+	moveGroup(t, src, dst, g)
+	close(done)
+	for range 2 {
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := groupDigest(t, dst, g); got != want {
+		t.Fatalf("group moved under load differs:\n got %.1000s\nwant %.1000s", got, want)
+	}
+}

@@ -122,6 +122,9 @@ type DB struct {
 
 	seq atomic.Uint64 // last batch or file sequence number handed out
 
+	// groups are the DB's groups, by number (group.go).
+	groups []*group
+
 	flushMu sync.Mutex   // one flush at a time
 	swapMu  sync.RWMutex // writers hold it shared from WAL append to apply; a flush takes it to swap memory
 
@@ -186,7 +189,6 @@ type collection struct {
 	tags map[string]map[string]map[string]struct{}
 
 	settings CollectionSettings
-	rollups  map[int]*groupRollups // by group
 }
 
 // series is one series with its data sources, oldest first.
@@ -263,7 +265,7 @@ func (db *DB) Close() error {
 func (db *DB) closeFiles() {
 	seen := make(map[*dataFile]bool)
 	for _, c := range db.colls {
-		for _, g := range c.rollups {
+		for _, g := range db.collRollups(c) {
 			for _, fs := range g.files {
 				for _, f := range fs {
 					f.close()

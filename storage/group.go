@@ -7,6 +7,7 @@ package storage
 
 import (
 	"fmt"
+	"iter"
 	"sort"
 
 	"github.com/soltixdb/soltix/model"
@@ -145,7 +146,7 @@ func (db *DB) groupFilesLocked(g int, rollups bool) ([]*dataFile, []*rollFile) {
 				}
 			}
 		}
-		if gr := c.rollups[g]; gr != nil && rollups {
+		if gr := db.groups[g].rollups[c]; gr != nil && rollups {
 			for l := range gr.files {
 				rolls = append(rolls, gr.files[l]...)
 			}
@@ -153,4 +154,51 @@ func (db *DB) groupFilesLocked(g int, rollups bool) ([]*dataFile, []*rollFile) {
 	}
 	sort.Slice(raw, func(i, j int) bool { return raw[i].meta.Seq < raw[j].meta.Seq })
 	return raw, rolls
+}
+
+// group is one of the DB's groups: the unit a cluster places on nodes and
+// moves between them. It owns the rollup state and rollup files of every
+// collection with series in it. Its fields are guarded by the DB's mu.
+type group struct {
+	id      int
+	rollups map[*collection]*groupRollups
+}
+
+func newGroups(n int) []*group {
+	out := make([]*group, n)
+	for i := range out {
+		out[i] = &group{id: i, rollups: make(map[*collection]*groupRollups)}
+	}
+	return out
+}
+
+// rollupsOf returns the rollup state of collection c in the group,
+// creating it. The caller holds mu.
+func (g *group) rollupsOf(c *collection) *groupRollups {
+	r := g.rollups[c]
+	if r == nil {
+		r = &groupRollups{}
+		g.rollups[c] = r
+	}
+	return r
+}
+
+// collRollups yields, by group number, the rollup state of collection c
+// in every group that has one. The caller holds mu.
+func (db *DB) collRollups(c *collection) iter.Seq2[int, *groupRollups] {
+	return func(yield func(int, *groupRollups) bool) {
+		for _, g := range db.groups {
+			if r := g.rollups[c]; r != nil && !yield(g.id, r) {
+				return
+			}
+		}
+	}
+}
+
+// forgetRollups drops the rollup state of collection c in every group.
+// The caller holds mu.
+func (db *DB) forgetRollups(c *collection) {
+	for _, g := range db.groups {
+		delete(g.rollups, c)
+	}
 }

@@ -150,7 +150,7 @@ func (db *DB) DropGroup(ctx context.Context, g int) error {
 			}
 			db.unindex(c, key, s.tags)
 		}
-		delete(c.rollups, g)
+		delete(db.groups[g].rollups, c)
 	}
 	db.dropSpentTombstones()
 	db.mu.Unlock()

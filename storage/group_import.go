@@ -489,8 +489,8 @@ func (db *DB) stageImport(ctx context.Context, g int, files []*importedFile, sta
 		db.mu.RLock()
 		noRollups := db.settings[k.coll].NoRollups
 		var old *rollFile
-		if c := db.colls[k.coll]; c != nil && c.rollups[g] != nil {
-			for _, rf := range c.rollups[g].files[k.level] {
+		if c := db.colls[k.coll]; c != nil && db.groups[g].rollups[c] != nil {
+			for _, rf := range db.groups[g].rollups[c].files[k.level] {
 				if rf.part == k.part {
 					old = rf
 				}
@@ -745,7 +745,7 @@ func (db *DB) attachImport(g int, man *groupManifest, outs []importOut, states m
 			db.attachFile(opened[i])
 			continue
 		}
-		gr := c.rollupsOf(g)
+		gr := db.groups[g].rollupsOf(c)
 		gr.files[o.level] = slices.DeleteFunc(gr.files[o.level], func(f *rollFile) bool {
 			if f.part == o.part {
 				gone = append(gone, f.dataFile)

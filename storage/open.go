@@ -57,6 +57,7 @@ func Open(dir string, opts *Options) (*DB, error) {
 		lock.unlock()
 		return nil, err
 	}
+	db.groups = newGroups(db.opts.NumGroups)
 	if err := db.migrateLayout(); err != nil {
 		lock.unlock()
 		return nil, err
@@ -386,7 +387,7 @@ func (db *DB) attachRollFiles(rolls []*rollFile) error {
 		seen[k] = true
 		db.bumpSeq(f.meta.Seq)
 		c := db.coll(f.meta.Collection)
-		g := c.rollupsOf(f.meta.Group)
+		g := db.groups[f.meta.Group].rollupsOf(c)
 		g.files[f.level] = append(g.files[f.level], f)
 		// Series whose raw data retention dropped live on in rollups.
 		for _, si := range f.r.Series() {
@@ -401,7 +402,7 @@ func (db *DB) attachRollFiles(rolls []*rollFile) error {
 		}
 	}
 	for _, c := range db.colls {
-		for _, g := range c.rollups {
+		for _, g := range db.collRollups(c) {
 			for l := range g.files {
 				sort.Slice(g.files[l], func(i, j int) bool { return g.files[l][i].part < g.files[l][j].part })
 			}

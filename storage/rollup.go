@@ -239,27 +239,13 @@ func parseRollupColumn(name string) (string, model.Kind, bool) {
 	return f, model.Kind(k[0] - '0'), true
 }
 
-// rollupsOf returns the rollup state of a group, creating it. The caller
-// holds mu.
-func (c *collection) rollupsOf(group int) *groupRollups {
-	g := c.rollups[group]
-	if g == nil {
-		g = &groupRollups{}
-		if c.rollups == nil {
-			c.rollups = make(map[int]*groupRollups)
-		}
-		c.rollups[group] = g
-	}
-	return g
-}
-
 // markWrite marks the buckets holding t dirty in every level. The caller
 // holds mu.
 func (db *DB) markWrite(c *collection, group int, t int64) {
 	if c.settings.NoRollups {
 		return
 	}
-	g := c.rollupsOf(group)
+	g := db.groups[group].rollupsOf(c)
 	for _, l := range model.Levels {
 		g.dirty[l].mark(l.Floor(t), db.rollGen)
 	}
@@ -272,7 +258,7 @@ func (db *DB) markSpan(c *collection, group int, lo, hi int64, keys map[string]s
 	if c.settings.NoRollups {
 		return
 	}
-	g := c.rollupsOf(group)
+	g := db.groups[group].rollupsOf(c)
 	g.spans = append(g.spans, dirtySpan{lo: lo, hi: hi, gen: db.rollGen, keys: keys, seq: seq})
 }
 
@@ -292,7 +278,7 @@ func (db *DB) Rollups(collection string) (bool, int64) {
 // caller holds mu.
 func (db *DB) rollupsPending() bool {
 	for _, c := range db.colls {
-		for _, g := range c.rollups {
+		for _, g := range db.collRollups(c) {
 			if len(g.spans) > 0 {
 				return true
 			}

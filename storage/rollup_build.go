@@ -50,7 +50,7 @@ func (db *DB) rollupLocked(ctx context.Context, cutoff uint64) error {
 		if c.settings.NoRollups {
 			continue
 		}
-		for gi, g := range c.rollups {
+		for gi, g := range db.collRollups(c) {
 			w := &rollupWork{coll: name, group: gi,
 				dir: filepath.Join(db.collDir(name), fmt.Sprintf("group_%04d", gi))}
 			marked := false
@@ -172,7 +172,7 @@ func (db *DB) rollupLocked(ctx context.Context, cutoff uint64) error {
 	db.mu.Lock()
 	for _, b := range done {
 		c := db.colls[b.w.coll]
-		g := c.rollupsOf(b.w.group)
+		g := db.groups[b.w.group].rollupsOf(c)
 		for l := model.Level1h; l <= model.Level1y; l++ {
 			for part, nf := range b.files[l] {
 				i := slices.IndexFunc(g.files[l], func(f *rollFile) bool { return f.part == part })
@@ -190,7 +190,7 @@ func (db *DB) rollupLocked(ctx context.Context, cutoff uint64) error {
 	// Every mark up to cutoff has been handled, in groups with work and
 	// without.
 	for _, c := range db.colls {
-		for _, g := range c.rollups {
+		for _, g := range db.collRollups(c) {
 			for l := model.Level1h; l <= model.Level1y; l++ {
 				g.dirty[l].clear(cutoff)
 			}

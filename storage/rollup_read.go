@@ -87,7 +87,7 @@ func (db *DB) takeRollSnap(collection string, tags model.Tags, top model.Level, 
 	if s == nil {
 		return rs, true
 	}
-	g := c.rollups[s.group]
+	g := db.groups[s.group].rollups[c]
 	if g == nil {
 		return rs, true
 	}
@@ -214,7 +214,7 @@ func (db *DB) explainLevel(c *collection, series []model.Tags, min, max int64, l
 		}
 	}
 	for gi, keys := range groups {
-		g := c.rollups[gi]
+		g := db.groups[gi].rollups[c]
 		if g == nil {
 			continue
 		}

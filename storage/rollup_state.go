@@ -186,12 +186,12 @@ func (db *DB) resumeRollupSettings() {
 		if !c.settings.NoRollups {
 			continue
 		}
-		for _, g := range c.rollups {
+		for _, g := range db.collRollups(c) {
 			for l := range g.files {
 				left = append(left, g.files[l]...)
 			}
 		}
-		c.rollups = nil
+		db.forgetRollups(c)
 	}
 	if err := db.removeRollFiles(left); err != nil {
 		db.log.Error("cannot remove the rollup files of a collection with rollups off", "err", err)
@@ -297,7 +297,7 @@ func (db *DB) rollUpBeforeExpiry(ctx context.Context) error {
 		if h == math.MinInt64 || h <= db.rawComplete(c) {
 			continue
 		}
-		for _, g := range c.rollups {
+		for _, g := range db.collRollups(c) {
 			if d := &g.dirty[model.Level1h]; len(d.keys) > 0 && d.keys[0] < h {
 				pending = true
 			}

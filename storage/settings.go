@@ -223,12 +223,12 @@ func (db *DB) SetSettings(ctx context.Context, collection string, s CollectionSe
 		c.settings = s
 		switch {
 		case s.NoRollups && !old.NoRollups:
-			for _, g := range c.rollups {
+			for _, g := range db.collRollups(c) {
 				for l := range g.files {
 					retired = append(retired, g.files[l]...)
 				}
 			}
-			c.rollups = nil
+			db.forgetRollups(c)
 		case rebuild:
 			db.markAll(c)
 		}
@@ -368,7 +368,7 @@ func (db *DB) enforceRetentionLocked(ctx context.Context) error {
 				rawGone = append(rawGone, f)
 			}
 		}
-		for _, g := range c.rollups {
+		for _, g := range db.collRollups(c) {
 			for l := model.Level1h; l < model.Level1y; l++ {
 				from := db.horizon(c, l)
 				if from == math.MinInt64 {

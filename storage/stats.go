@@ -115,7 +115,7 @@ func (db *DB) Stats() Stats {
 				}
 			}
 		}
-		for _, g := range c.rollups {
+		for _, g := range db.collRollups(c) {
 			for l, files := range g.files {
 				if l > 0 {
 					st.Files[model.Level(l)] += len(files)

@@ -7,10 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"time"
 
-	"github.com/soltixdb/soltix/internal/timex"
 	"github.com/soltixdb/soltix/model"
 	"github.com/soltixdb/soltix/storage/colfile"
 )
@@ -35,23 +33,11 @@ type unitKey struct {
 
 // units returns the files of every unit, oldest first. The caller holds mu.
 func (db *DB) units() map[unitKey][]*dataFile {
-	part := db.opts.PartitionDuration.Nanoseconds()
-	seen := make(map[*dataFile]bool)
 	out := make(map[unitKey][]*dataFile)
-	for _, c := range db.colls {
-		for _, s := range c.series {
-			for _, fs := range s.files {
-				if seen[fs.f] {
-					continue
-				}
-				seen[fs.f] = true
-				k := unitKey{coll: fs.f.meta.Collection, group: fs.f.meta.Group, partition: timex.FloorDiv(fs.f.meta.MinTime, part)}
-				out[k] = append(out[k], fs.f)
-			}
+	for _, g := range db.groups {
+		for k, files := range g.files {
+			out[unitKey{coll: k.coll, group: g.id, partition: k.partition}] = slices.Clone(files)
 		}
-	}
-	for _, files := range out {
-		sort.Slice(files, func(i, j int) bool { return files[i].meta.Seq < files[j].meta.Seq })
 	}
 	return out
 }
@@ -88,27 +74,10 @@ func (db *DB) compact(ctx context.Context, minFiles int) error {
 // unitFiles returns the files of one unit, by sequence number. The caller
 // holds mu.
 func (db *DB) unitFiles(k unitKey) []*dataFile {
-	c := db.colls[k.coll]
-	if c == nil {
+	if k.group < 0 || k.group >= len(db.groups) {
 		return nil
 	}
-	part := db.opts.PartitionDuration.Nanoseconds()
-	seen := make(map[*dataFile]bool)
-	var out []*dataFile
-	for _, s := range c.series {
-		if s.group != k.group {
-			continue
-		}
-		for _, fs := range s.files {
-			f := fs.f
-			if !seen[f] && f.meta.Group == k.group && timex.FloorDiv(f.meta.MinTime, part) == k.partition {
-				seen[f] = true
-				out = append(out, f)
-			}
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].meta.Seq < out[j].meta.Seq })
-	return out
+	return slices.Clone(db.groups[k.group].files[partKey{k.coll, k.partition}])
 }
 
 // unitCovered reports whether a tombstone covers data of the files. The
@@ -241,11 +210,7 @@ func (db *DB) compactUnitLocked(ctx context.Context, k unitKey) error {
 	for _, f := range inputs {
 		obsolete[f] = true
 	}
-	for _, c := range db.colls {
-		for _, s := range c.series {
-			s.files = slices.DeleteFunc(s.files, func(fs fileSeries) bool { return obsolete[fs.f] })
-		}
-	}
+	db.detachFiles(obsolete)
 	if output != nil {
 		db.attachFile(output)
 	}

@@ -8,8 +8,10 @@ package storage
 import (
 	"fmt"
 	"iter"
+	"slices"
 	"sort"
 
+	"github.com/soltixdb/soltix/internal/timex"
 	"github.com/soltixdb/soltix/model"
 )
 
@@ -131,22 +133,13 @@ func (db *DB) groupFiles(g int, rollups bool) ([]*dataFile, []*rollFile) {
 
 // groupFilesLocked is groupFiles for a caller holding mu.
 func (db *DB) groupFilesLocked(g int, rollups bool) ([]*dataFile, []*rollFile) {
-	seen := make(map[*dataFile]bool)
 	var raw []*dataFile
 	var rolls []*rollFile
-	for _, c := range db.colls {
-		for _, s := range c.series {
-			if s.group != g {
-				continue
-			}
-			for _, fs := range s.files {
-				if !seen[fs.f] {
-					seen[fs.f] = true
-					raw = append(raw, fs.f)
-				}
-			}
-		}
-		if gr := db.groups[g].rollups[c]; gr != nil && rollups {
+	for _, files := range db.groups[g].files {
+		raw = append(raw, files...)
+	}
+	if rollups {
+		for _, gr := range db.groups[g].rollups {
 			for l := range gr.files {
 				rolls = append(rolls, gr.files[l]...)
 			}
@@ -162,12 +155,60 @@ func (db *DB) groupFilesLocked(g int, rollups bool) ([]*dataFile, []*rollFile) {
 type group struct {
 	id      int
 	rollups map[*collection]*groupRollups
+	// files are the group's raw files by collection and partition (a
+	// compaction unit), each list by sequence number. Reads find a
+	// series' files through the series (series.files).
+	files map[partKey][]*dataFile
+}
+
+// partKey names the raw files of one collection and partition in a group.
+type partKey struct {
+	coll      string
+	partition int64
+}
+
+// groupFile adds a raw file to its group's files (add set) or removes
+// it. A file naming a group outside the DB's is in no group. The caller
+// holds mu or has the DB to itself.
+func (db *DB) groupFile(f *dataFile, add bool) {
+	if f.meta.Group < 0 || f.meta.Group >= len(db.groups) {
+		return
+	}
+	g := db.groups[f.meta.Group]
+	k := partKey{f.meta.Collection, timex.FloorDiv(f.meta.MinTime, db.opts.PartitionDuration.Nanoseconds())}
+	files := slices.DeleteFunc(g.files[k], func(o *dataFile) bool { return o == f })
+	if add {
+		i := sort.Search(len(files), func(i int) bool { return files[i].meta.Seq > f.meta.Seq })
+		files = slices.Insert(files, i, f)
+	}
+	if len(files) == 0 {
+		delete(g.files, k)
+	} else {
+		g.files[k] = files
+	}
+}
+
+// detachFiles removes the raw files listed from their series and groups.
+// The caller holds mu.
+func (db *DB) detachFiles(gone map[*dataFile]bool) {
+	colls := make(map[string]bool)
+	for f := range gone {
+		colls[f.meta.Collection] = true
+		db.groupFile(f, false)
+	}
+	for name := range colls {
+		if c := db.colls[name]; c != nil {
+			for _, s := range c.series {
+				s.files = slices.DeleteFunc(s.files, func(fs fileSeries) bool { return gone[fs.f] })
+			}
+		}
+	}
 }
 
 func newGroups(n int) []*group {
 	out := make([]*group, n)
 	for i := range out {
-		out[i] = &group{id: i, rollups: make(map[*collection]*groupRollups)}
+		out[i] = &group{id: i, rollups: make(map[*collection]*groupRollups), files: make(map[partKey][]*dataFile)}
 	}
 	return out
 }

@@ -152,6 +152,7 @@ func (db *DB) DropGroup(ctx context.Context, g int) error {
 		}
 		delete(db.groups[g].rollups, c)
 	}
+	clear(db.groups[g].files)
 	db.dropSpentTombstones()
 	db.mu.Unlock()
 	db.swapMu.Unlock()

@@ -737,11 +737,7 @@ func (db *DB) attachImport(g int, man *groupManifest, outs []importOut, states m
 	for i, o := range outs {
 		c := db.coll(o.coll)
 		if !o.roll {
-			for _, s := range c.series {
-				if s.group == g {
-					s.files = slices.DeleteFunc(s.files, func(fs fileSeries) bool { return obsolete[fs.f] })
-				}
-			}
+			db.detachFiles(obsolete)
 			db.attachFile(opened[i])
 			continue
 		}

@@ -424,6 +424,7 @@ func (db *DB) attachFile(f *dataFile) {
 		s := db.seriesFor(c, si.Key, si.Tags)
 		s.files = append(s.files, fileSeries{f: f, idx: i})
 	}
+	db.groupFile(f, true)
 }
 
 func (db *DB) bumpSeq(seq uint64) {

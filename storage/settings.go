@@ -366,6 +366,7 @@ func (db *DB) enforceRetentionLocked(ctx context.Context) error {
 			}
 			for f := range gone {
 				rawGone = append(rawGone, f)
+				db.groupFile(f, false)
 			}
 		}
 		for _, g := range db.collRollups(c) {

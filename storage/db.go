@@ -178,6 +178,9 @@ type DB struct {
 	// DropGroup: its data with lower numbers is gone (group_drop.go).
 	// Guarded by flushMu for writes; read-only during Open.
 	dropped map[int]uint64
+	// expecting are the groups ExpectGroup announced and no ImportGroup
+	// or DropGroup has ended yet; guarded by mu.
+	expecting map[int]bool
 }
 
 // collection is the in-memory index of one collection.

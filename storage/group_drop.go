@@ -153,6 +153,7 @@ func (db *DB) DropGroup(ctx context.Context, g int) error {
 		delete(db.groups[g].rollups, c)
 	}
 	clear(db.groups[g].files)
+	delete(db.expecting, g)
 	db.dropSpentTombstones()
 	db.mu.Unlock()
 	db.swapMu.Unlock()

@@ -71,9 +71,11 @@ type importOut struct {
 // the receiver's files over them, its tombstones applied to both; memory
 // stays newer than every file. A rollup partition held on both sides is
 // rewritten with the receiver's rows winning per series, field and bucket.
-// Deletes must reach the receiver AFTER ImportGroup returns: a tombstone
-// that no longer covers any file may already have been forgotten, so a
-// delete forwarded before the import may not apply to imported data.
+// Deletes forwarded before the import apply to the imported data too
+// provided ExpectGroup(g) was called before the first of them: without it
+// a tombstone that covers no file of this DB may be forgotten before the
+// import (a receiver restarted during a move forgets them as well; the
+// move then starts over: DropGroup(g) on the receiver, ExpectGroup, ...).
 //
 // The import is atomic and durable: the files are written and fsynced in
 // a staging directory (imports/group_NNNN.tmp), renamed to
@@ -772,6 +774,7 @@ func (db *DB) attachImport(g int, man *groupManifest, outs []importOut, states m
 		db.setRollState(coll, st)
 		db.markSpan(c, g, math.MinInt64, math.MaxInt64, nil, 0)
 	}
+	delete(db.expecting, g)
 	db.dropSpentTombstones()
 	db.mu.Unlock()
 	var errs []error
@@ -871,4 +874,37 @@ func (db *DB) removeTreeNoSync(path string) error {
 		}
 	}
 	return db.fs.Remove(path)
+}
+
+// ExpectGroup announces that group g is being moved to this DB: until
+// ImportGroup(g) or DropGroup(g), deletes of g's series are kept even
+// where this DB holds no data of them yet, so that ImportGroup applies
+// them to the snapshot's data (which ranks older than every delete this
+// DB holds). Call it before forwarding the group's first write or
+// delete. It is not durable: a restart forgets it.
+func (db *DB) ExpectGroup(g int) error {
+	if err := db.checkGroup(g); err != nil {
+		return err
+	}
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if db.expecting == nil {
+		db.expecting = make(map[int]bool)
+	}
+	db.expecting[g] = true
+	return nil
+}
+
+// tombstoneExpected reports whether a delete touches a series of a group
+// ExpectGroup announced. The caller holds mu.
+func (db *DB) tombstoneExpected(t *tombstone) bool {
+	if len(db.expecting) == 0 {
+		return false
+	}
+	for _, tags := range t.series {
+		if db.expecting[db.groupOf(model.SeriesKey(t.coll, tags), tags)] {
+			return true
+		}
+	}
+	return false
 }

@@ -84,9 +84,12 @@ type GroupSnapshot struct {
 // memory first (all of it, every group: a flush is not per group), applies
 // the deletes not yet compacted into the group's files by compacting those
 // files (a snapshot carries no tombstones), and then pins the group's raw
-// and rollup files of every collection. What is written or deleted after
-// SnapshotGroup returns is not in the snapshot: the network side forwards
-// it (see ImportGroup for the rule). The caller must Close the snapshot.
+// and rollup files of every collection. Every write and delete
+// acknowledged before SnapshotGroup is called is in the snapshot; later
+// ones may or may not be, so the network side forwards to the receiver
+// every write of the group from before it calls SnapshotGroup on (see
+// ImportGroup for the ordering rule that makes that safe). The caller
+// must Close the snapshot.
 func (db *DB) SnapshotGroup(ctx context.Context, g int) (*GroupSnapshot, error) {
 	if err := db.checkGroup(g); err != nil {
 		return nil, err

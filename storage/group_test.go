@@ -517,3 +517,77 @@ func TestGroupMoveUnderLoad(t *testing.T) {
 		t.Fatalf("group moved under load differs:\n got %.1000s\nwant %.1000s", got, want)
 	}
 }
+
+// TestImportAppliesForwardedDeletes: a delete made after the snapshot and
+// forwarded to the receiver before the import (after ExpectGroup) applies
+// to the snapshot's data,
+// also after a compaction on the receiver, and a write forwarded after
+// the delete survives it.
+func TestImportAppliesForwardedDeletes(t *testing.T) {
+	ctx := context.Background()
+	src := openFS(t, t.TempDir(), vfs.Default, Options{})
+	defer src.Close()
+	const g = 0
+	devs := groupDevices(t, src, 2)
+	writeDays(t, src, devs[g], 1, 0)
+	dst := openFS(t, t.TempDir(), vfs.Default, Options{})
+	defer dst.Close()
+	if err := dst.ExpectGroup(g); err != nil {
+		t.Fatal(err)
+	}
+	tags := model.Tags{{Key: "device_id", Value: devs[g][0]}}
+	lo, hi := groupT0, groupT0+int64(2*time.Hour)-1
+	// The snapshot is taken first; the delete reaches the old owner
+	// after it, and is forwarded.
+	snap, err := src.SnapshotGroup(ctx, g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snap.Close()
+	for _, db := range []*DB{src, dst} {
+		if err := db.Delete(ctx, "c", []model.Tags{tags}, lo, hi); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A later write inside the range, forwarded too.
+	p := []model.Point{pt("c", devs[g][0], groupT0+int64(time.Hour), iv("n", 777))}
+	for _, db := range []*DB{src, dst} {
+		if err := db.Write(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Receiver-side work that forgets spent tombstones.
+	writeDays(t, dst, devs[1], 1, 0)
+	if err := dst.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	writeDays(t, dst, devs[1], 1, 1)
+	if err := dst.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := dst.Compact(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The receiver must still hold the delete when the import comes.
+	dst.mu.RLock()
+	held := len(dst.tombs)
+	dst.mu.RUnlock()
+	if held == 0 {
+		t.Fatal("the receiver forgot the forwarded delete before the import")
+	}
+	if err := dst.ImportGroup(ctx, g, snap); err != nil {
+		t.Fatal(err)
+	}
+	got := readAll(t, dst, "c", tags, "n")["n"]
+	for ts, v := range got {
+		if ts >= lo && ts <= hi && !(ts == groupT0+int64(time.Hour) && v == model.Int(777)) {
+			t.Fatalf("deleted point %d = %v came back with the import", ts, v)
+		}
+	}
+	if got[groupT0+int64(time.Hour)] != model.Int(777) {
+		t.Fatalf("the write after the delete is lost: %v", got[groupT0+int64(time.Hour)])
+	}
+	if len(got) != 72-6+1 {
+		t.Fatalf("%d values, want %d", len(got), 72-6+1)
+	}
+}

@@ -125,11 +125,14 @@ func (db *DB) Delete(ctx context.Context, collection string, series []model.Tags
 // holds mu (or has the DB to itself) and no flush is running.
 func (db *DB) applyDelete(t *tombstone) {
 	c := db.colls[t.coll]
-	if c == nil {
+	if c == nil && !db.tombstoneExpected(t) {
 		return
 	}
 	marked := make(map[int]bool)
 	for key := range t.keys {
+		if c == nil {
+			break // kept for an expected group's import only
+		}
 		s := c.series[key]
 		if s == nil {
 			continue
@@ -168,7 +171,7 @@ func (db *DB) applyDelete(t *tombstone) {
 func (db *DB) dropSpentTombstones() {
 	kept := db.tombs[:0]
 	for _, t := range db.tombs {
-		if db.tombstoneCoversFiles(t) {
+		if db.tombstoneCoversFiles(t) || db.tombstoneExpected(t) {
 			kept = append(kept, t)
 		}
 	}

@@ -261,7 +261,20 @@ func TestImportKeepsNewerWrites(t *testing.T) {
 	}
 	writeDays(t, dst, devs[1:], 1, 900)
 	moveGroup(t, src, dst, g)
+	// The oracle: one DB given the same writes in order.
+	oracle := openFS(t, t.TempDir(), vfs.Default, Options{})
+	defer oracle.Close()
+	writeDays(t, oracle, devs, 2, 0)
+	writeDays(t, oracle, devs[:1], 1, 500)
+	writeDays(t, oracle, devs[1:], 1, 900)
+	if err := oracle.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want := groupDigest(t, oracle, g)
 	check := func(when string) {
+		if got := groupDigest(t, dst, g); got != want {
+			t.Fatalf("%s: answers differ from one DB given the same writes:\n got %.1500s\nwant %.1500s", when, got, want)
+		}
 		for i, d := range devs {
 			got := readAll(t, dst, "c", model.Tags{{Key: "device_id", Value: d}}, "n")["n"]
 			if len(got) != 2*72 {
@@ -590,4 +603,63 @@ func TestImportAppliesForwardedDeletes(t *testing.T) {
 	if len(got) != 72-6+1 {
 		t.Fatalf("%d values, want %d", len(got), 72-6+1)
 	}
+}
+
+// TestMoveGroupWhoseRawDataExpired: a group whose old raw data retention
+// dropped, kept only in rollups, moves with its rollup rows and answers
+// the same on the receiver, before and after its rollup pass.
+func TestMoveGroupWhoseRawDataExpired(t *testing.T) {
+	ctx := context.Background()
+	now := time.Unix(0, groupT0)
+	clock := func() time.Time { return now }
+	settings := CollectionSettings{}
+	settings.Retention[model.LevelRaw] = 48 * time.Hour
+	open := func(dir string) *DB {
+		db := openFS(t, dir, vfs.Default, Options{Now: clock})
+		if err := db.SetSettings(ctx, "c", settings); err != nil {
+			t.Fatal(err)
+		}
+		return db
+	}
+	src := open(t.TempDir())
+	defer src.Close()
+	const g = 1
+	devs := groupDevices(t, src, 2)
+	writeDays(t, src, devs[g], 2, 0)
+	if err := src.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(6 * 24 * time.Hour)
+	var pts []model.Point
+	for _, d := range devs[g] {
+		pts = append(pts, pt("c", d, now.UnixNano(), iv("n", 9), fv("f", 1.5)))
+	}
+	if err := src.Write(ctx, pts); err != nil {
+		t.Fatal(err)
+	}
+	if err := src.EnforceRetention(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want := groupDigest(t, src, g)
+	if !strings.Contains(want, "1d n "+fmt.Sprint(groupT0)+": n=72") {
+		t.Fatalf("the sender does not answer the expired days from rollups:\n%.800s", want)
+	}
+	dir := t.TempDir()
+	dst := open(dir)
+	moveGroup(t, src, dst, g)
+	for step := range 3 {
+		if got := groupDigest(t, dst, g); got != want {
+			t.Fatalf("step %d: differs:\n got %.1500s\nwant %.1500s", step, got, want)
+		}
+		switch step {
+		case 0:
+			if err := dst.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+		case 1:
+			dst.Close()
+			dst = open(dir)
+		}
+	}
+	dst.Close()
 }

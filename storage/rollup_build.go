@@ -46,78 +46,14 @@ func (db *DB) rollupLocked(ctx context.Context, cutoff uint64) error {
 	start := time.Now()
 	var works []*rollupWork
 	db.mu.RLock()
-	for name, c := range db.colls {
+	for _, c := range db.colls {
 		if c.settings.NoRollups {
 			continue
 		}
 		for gi, g := range db.collRollups(c) {
-			w := &rollupWork{coll: name, group: gi,
-				dir: filepath.Join(db.collDir(name), fmt.Sprintf("group_%04d", gi))}
-			marked := false
-			for l := model.Level1h; l <= model.Level1y; l++ {
-				w.marked[l] = g.dirty[l].upTo(cutoff)
-				marked = marked || len(w.marked[l]) > 0
+			if w := db.groupRollupWork(c, gi, g, cutoff); w != nil {
+				works = append(works, w)
 			}
-			for _, sp := range g.spans {
-				if sp.gen <= cutoff {
-					w.spans = append(w.spans, sp)
-				}
-			}
-			if !marked && len(w.spans) == 0 {
-				continue
-			}
-			for l := range w.from {
-				w.from[l] = db.horizon(c, model.Level(l))
-				if l == int(model.LevelRaw) {
-					w.from[l] = db.rawComplete(c)
-				}
-			}
-			// held lists the time ranges that hold data: raw files (one
-			// partition each) and 1h rollup files (one day each).
-			var held [][2]int64
-			for _, s := range c.series {
-				if s.group != gi {
-					continue
-				}
-				w.series = append(w.series, s.tags)
-				for _, fs := range s.files {
-					held = append(held, [2]int64{fs.f.meta.MinTime, fs.f.meta.MaxTime})
-				}
-			}
-			for l := model.Level1h; l <= model.Level1y; l++ {
-				w.files[l] = make(map[int64]*rollFile)
-				for _, f := range g.files[l] {
-					w.files[l][f.part] = f
-					switch {
-					case l == model.Level1h:
-						held = append(held, [2]int64{f.part, partEnd(l, f.part)})
-					case f.meta.Points > 0:
-						// Buckets only this level may hold any more (the
-						// finer ones expired): a span reaches them here.
-						for _, sp := range w.spans {
-							w.marked[l] = appendBuckets(w.marked[l], l, max(sp.lo, f.meta.MinTime), min(sp.hi, f.meta.MaxTime))
-						}
-					}
-				}
-			}
-			slices.SortFunc(held, func(a, b [2]int64) int { return cmp.Compare(a[0], b[0])*2 + cmp.Compare(a[1], b[1]) })
-			held = slices.Compact(held)
-			// A span covers the hours of the data it can touch: only those
-			// inside a range that holds data, so that a span over the whole
-			// int64 range costs the hours of its data, not 5 million.
-			hours := w.marked[model.Level1h]
-			for _, sp := range w.spans {
-				for _, r := range held {
-					hours = appendBuckets(hours, model.Level1h, max(sp.lo, r[0]), min(sp.hi, r[1]))
-				}
-			}
-			slices.Sort(hours)
-			w.marked[model.Level1h] = slices.Compact(hours)
-			for f := range c.fields {
-				w.fields = append(w.fields, f)
-			}
-			sort.Strings(w.fields)
-			works = append(works, w)
 		}
 	}
 	db.mu.RUnlock()
@@ -214,6 +150,81 @@ func (db *DB) rollupLocked(ctx context.Context, cutoff uint64) error {
 		db.log.Info("rolled up", "groups", len(works), "rows", rows, "took", time.Since(start).Round(time.Millisecond))
 	}
 	return errors.Join(errs...)
+}
+
+// groupRollupWork takes group gi's share of a rollup pass up to cutoff for
+// collection c: its marked buckets and spans, the horizons, the series,
+// fields and files it needs; nil when the group has nothing marked. The
+// caller holds mu.
+func (db *DB) groupRollupWork(c *collection, gi int, g *groupRollups, cutoff uint64) *rollupWork {
+	name := c.name
+	w := &rollupWork{coll: name, group: gi,
+		dir: filepath.Join(db.collDir(name), fmt.Sprintf("group_%04d", gi))}
+	marked := false
+	for l := model.Level1h; l <= model.Level1y; l++ {
+		w.marked[l] = g.dirty[l].upTo(cutoff)
+		marked = marked || len(w.marked[l]) > 0
+	}
+	for _, sp := range g.spans {
+		if sp.gen <= cutoff {
+			w.spans = append(w.spans, sp)
+		}
+	}
+	if !marked && len(w.spans) == 0 {
+		return nil
+	}
+	for l := range w.from {
+		w.from[l] = db.horizon(c, model.Level(l))
+		if l == int(model.LevelRaw) {
+			w.from[l] = db.rawComplete(c)
+		}
+	}
+	// held lists the time ranges that hold data: raw files (one
+	// partition each) and 1h rollup files (one day each).
+	var held [][2]int64
+	for _, s := range c.series {
+		if s.group != gi {
+			continue
+		}
+		w.series = append(w.series, s.tags)
+		for _, fs := range s.files {
+			held = append(held, [2]int64{fs.f.meta.MinTime, fs.f.meta.MaxTime})
+		}
+	}
+	for l := model.Level1h; l <= model.Level1y; l++ {
+		w.files[l] = make(map[int64]*rollFile)
+		for _, f := range g.files[l] {
+			w.files[l][f.part] = f
+			switch {
+			case l == model.Level1h:
+				held = append(held, [2]int64{f.part, partEnd(l, f.part)})
+			case f.meta.Points > 0:
+				// Buckets only this level may hold any more (the
+				// finer ones expired): a span reaches them here.
+				for _, sp := range w.spans {
+					w.marked[l] = appendBuckets(w.marked[l], l, max(sp.lo, f.meta.MinTime), min(sp.hi, f.meta.MaxTime))
+				}
+			}
+		}
+	}
+	slices.SortFunc(held, func(a, b [2]int64) int { return cmp.Compare(a[0], b[0])*2 + cmp.Compare(a[1], b[1]) })
+	held = slices.Compact(held)
+	// A span covers the hours of the data it can touch: only those
+	// inside a range that holds data, so that a span over the whole
+	// int64 range costs the hours of its data, not 5 million.
+	hours := w.marked[model.Level1h]
+	for _, sp := range w.spans {
+		for _, r := range held {
+			hours = appendBuckets(hours, model.Level1h, max(sp.lo, r[0]), min(sp.hi, r[1]))
+		}
+	}
+	slices.Sort(hours)
+	w.marked[model.Level1h] = slices.Compact(hours)
+	for f := range c.fields {
+		w.fields = append(w.fields, f)
+	}
+	sort.Strings(w.fields)
+	return w
 }
 
 // partitionRows are the rows of one partition of one level, by series key.

@@ -106,11 +106,8 @@ func (db *DB) GroupStats(g int) (GroupStats, error) {
 	}
 	db.mu.RLock()
 	defer db.mu.RUnlock()
-	for _, c := range db.colls {
-		for _, s := range c.series {
-			if s.group != g {
-				continue
-			}
+	for _, series := range db.groups[g].series {
+		for _, s := range series {
 			st.Series++
 			for _, gen := range []*memSeries{s.imm, s.mem} {
 				if gen != nil {
@@ -155,6 +152,8 @@ func (db *DB) groupFilesLocked(g int, rollups bool) ([]*dataFile, []*rollFile) {
 type group struct {
 	id      int
 	rollups map[*collection]*groupRollups
+	// series are the group's series by collection and key.
+	series map[*collection]map[string]*series
 	// files are the group's raw files by collection and partition (a
 	// compaction unit), each list by sequence number. Reads find a
 	// series' files through the series (series.files).
@@ -208,9 +207,32 @@ func (db *DB) detachFiles(gone map[*dataFile]bool) {
 func newGroups(n int) []*group {
 	out := make([]*group, n)
 	for i := range out {
-		out[i] = &group{id: i, rollups: make(map[*collection]*groupRollups), files: make(map[partKey][]*dataFile)}
+		out[i] = &group{id: i, rollups: make(map[*collection]*groupRollups), files: make(map[partKey][]*dataFile),
+			series: make(map[*collection]map[string]*series)}
 	}
 	return out
+}
+
+// addSeries adds a series of collection c to the group. The caller holds
+// mu.
+func (g *group) addSeries(c *collection, s *series) {
+	m := g.series[c]
+	if m == nil {
+		m = make(map[string]*series)
+		g.series[c] = m
+	}
+	m[s.key] = s
+}
+
+// removeSeries removes a series of collection c from the group. The
+// caller holds mu.
+func (g *group) removeSeries(c *collection, s *series) {
+	if m := g.series[c]; m != nil {
+		delete(m, s.key)
+		if len(m) == 0 {
+			delete(g.series, c)
+		}
+	}
 }
 
 // rollupsOf returns the rollup state of collection c in the group,

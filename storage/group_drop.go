@@ -137,11 +137,8 @@ func (db *DB) DropGroup(ctx context.Context, g int) error {
 	}
 	db.dropped = next
 	raw, rolls := db.groupFilesLocked(g, true)
-	for _, c := range db.colls {
-		for key, s := range c.series {
-			if s.group != g {
-				continue
-			}
+	for c, series := range db.groups[g].series {
+		for key, s := range series {
 			if s.mem != nil {
 				db.memPoints -= s.mem.points
 			}
@@ -150,8 +147,8 @@ func (db *DB) DropGroup(ctx context.Context, g int) error {
 			}
 			db.unindex(c, key, s.tags)
 		}
-		delete(db.groups[g].rollups, c)
 	}
+	clear(db.groups[g].rollups)
 	clear(db.groups[g].files)
 	delete(db.expecting, g)
 	db.dropSpentTombstones()
@@ -186,6 +183,9 @@ func (db *DB) DropGroup(ctx context.Context, g int) error {
 // unindex removes a series from a collection and its tag index. The
 // caller holds mu.
 func (db *DB) unindex(c *collection, key string, tags model.Tags) {
+	if s := c.series[key]; s != nil {
+		db.groups[s.group].removeSeries(c, s)
+	}
 	delete(c.series, key)
 	for _, t := range tags {
 		vals := c.tags[t.Key]

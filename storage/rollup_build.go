@@ -182,10 +182,7 @@ func (db *DB) groupRollupWork(c *collection, gi int, g *groupRollups, cutoff uin
 	// held lists the time ranges that hold data: raw files (one
 	// partition each) and 1h rollup files (one day each).
 	var held [][2]int64
-	for _, s := range c.series {
-		if s.group != gi {
-			continue
-		}
+	for _, s := range db.groups[gi].series[c] {
 		w.series = append(w.series, s.tags)
 		for _, fs := range s.files {
 			held = append(held, [2]int64{fs.f.meta.MinTime, fs.f.meta.MaxTime})

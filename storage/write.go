@@ -32,6 +32,7 @@ func (db *DB) seriesFor(c *collection, key string, tags model.Tags) *series {
 	}
 	s = &series{coll: c.name, key: key, tags: tags, group: db.groupOf(key, tags)}
 	c.series[key] = s
+	db.groups[s.group].addSeries(c, s)
 	for _, t := range tags {
 		vals := c.tags[t.Key]
 		if vals == nil {

@@ -48,17 +48,22 @@ func (db *DB) SeriesIn(collection string, in func(g int) bool, match func(model.
 	if c == nil {
 		return nil
 	}
-	var ok []bool
-	if in != nil {
-		ok = make([]bool, db.opts.NumGroups)
-		for g := range ok {
-			ok[g] = in(g)
+	var keys []string
+	add := func(series map[string]*series) {
+		for k, s := range series {
+			if match == nil || match(s.tags) {
+				keys = append(keys, k)
+			}
 		}
 	}
-	keys := make([]string, 0, len(c.series))
-	for k, s := range c.series {
-		if (ok == nil || ok[s.group]) && (match == nil || match(s.tags)) {
-			keys = append(keys, k)
+	if in == nil {
+		keys = make([]string, 0, len(c.series))
+		add(c.series)
+	} else {
+		for _, g := range db.groups {
+			if in(g.id) {
+				add(g.series[c])
+			}
 		}
 	}
 	sort.Strings(keys)

@@ -127,3 +127,85 @@ func TestImportSurvivesCrash(t *testing.T) {
 		t.Fatalf("after a crash the imported group differs:\n got %.1000s\nwant %.1000s", got, want)
 	}
 }
+
+// TestDropGroupRemoveFailure: a drop whose file removals fail still
+// holds: the next Open removes the files it left.
+func TestDropGroupRemoveFailure(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	fs := errorfs.New(vfs.Default)
+	db := openFS(t, dir, fs, Options{})
+	devs := groupDevices(t, db, 2)
+	for _, ds := range devs {
+		writeDays(t, db, ds, 1, 0)
+	}
+	if err := db.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	fs.Inject(errorfs.Rule{Op: errorfs.OpRemove, Err: syscall.EIO})
+	if err := db.DropGroup(ctx, 2); err == nil {
+		t.Fatal("DropGroup with failing removals reported success")
+	}
+	fs.Clear()
+	crash(t, db)
+	left := 0
+	for _, p := range memColFiles(t, vfs.Default, dir) {
+		if strings.Contains(p, "group_0002") {
+			left++
+		}
+	}
+	if left == 0 {
+		t.Fatal("the injected failure left no file behind")
+	}
+	db = openFS(t, dir, vfs.Default, Options{})
+	defer db.Close()
+	if n := len(db.SeriesIn("c", func(g int) bool { return g == 2 }, nil)); n != 0 {
+		t.Fatalf("%d series of the dropped group came back", n)
+	}
+	for _, p := range memColFiles(t, vfs.Default, dir) {
+		if strings.Contains(p, "group_0002") {
+			t.Fatalf("file %s of the dropped group left after Open", p)
+		}
+	}
+}
+
+// TestMoveGroupThereAndBack moves a group away, drops it, and moves it
+// back: the drop's record does not hide the data that came back.
+func TestMoveGroupThereAndBack(t *testing.T) {
+	ctx := context.Background()
+	dirA := t.TempDir()
+	a := openFS(t, dirA, vfs.Default, Options{})
+	b := openFS(t, t.TempDir(), vfs.Default, Options{})
+	defer b.Close()
+	const g = 1
+	devs := groupDevices(t, a, 2)
+	writeDays(t, a, devs[g], 2, 0)
+	want := groupDigest(t, a, g)
+	moveGroup(t, a, b, g)
+	if err := a.DropGroup(ctx, g); err != nil {
+		t.Fatal(err)
+	}
+	writeDays(t, b, devs[g][:1], 1, 40) // newer writes on the new owner
+	wantBack := groupDigest(t, b, g)
+	if wantBack == want {
+		t.Fatal("the new owner's writes changed nothing")
+	}
+	if err := a.ExpectGroup(g); err != nil {
+		t.Fatal(err)
+	}
+	moveGroup(t, b, a, g)
+	if err := b.DropGroup(ctx, g); err != nil {
+		t.Fatal(err)
+	}
+	for step := range 2 {
+		if got := groupDigest(t, a, g); got != wantBack {
+			t.Fatalf("step %d: the group moved back differs:\n got %.1000s\nwant %.1000s", step, got, wantBack)
+		}
+		crash(t, a)
+		a = openFS(t, dirA, vfs.Default, Options{})
+	}
+	a.Close()
+	if n := len(b.SeriesIn("c", nil, nil)); n != 0 {
+		t.Fatalf("the old owner still has %d series", n)
+	}
+}

@@ -111,7 +111,8 @@ const MaxCollectionLen = colfile.MaxCollectionLen
 // DB is a single-node storage engine over one data directory. It is safe
 // for concurrent use.
 //
-// Lock order: flushMu, then swapMu, then mu.
+// Lock order: importMu, then flushMu, then swapMu, then mu; pinMu and
+// dirsMu are taken last.
 type DB struct {
 	dir  string
 	lock *dirLock

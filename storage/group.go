@@ -29,6 +29,28 @@ func (db *DB) GroupOf(collection string, tags model.Tags) int {
 	return db.groupOf(model.SeriesKey(collection, tags), tags)
 }
 
+// groupOf hashes a series' device to its group: FNV-1a (64 bit) of the
+// shard tag's value, or of the series key when the series has no shard
+// tag, modulo the number of groups.
+func (db *DB) groupOf(key string, tags model.Tags) int {
+	return model.GroupOf(model.DeviceOf(key, tags, db.opts.ShardTag), db.opts.NumGroups)
+}
+
+// HeldGroups returns, in order, the groups this DB holds any series of
+// (in memory, raw files or rollup files). A node compares it with the
+// groups the cluster map gives it to find what a move left behind.
+func (db *DB) HeldGroups() []int {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	var out []int
+	for _, g := range db.groups {
+		if len(g.series) > 0 {
+			out = append(out, g.id)
+		}
+	}
+	return out
+}
+
 // checkGroup refuses a group number outside [0, NumGroups).
 func (db *DB) checkGroup(g int) error {
 	if g < 0 || g >= db.opts.NumGroups {

@@ -162,6 +162,9 @@ func TestGroupAddressing(t *testing.T) {
 			t.Fatalf("group %d stats %+v", g, st)
 		}
 	}
+	if got := db.HeldGroups(); !slices.Equal(got, []int{0, 1, 2, 3}) {
+		t.Fatalf("HeldGroups = %v", got)
+	}
 	if n := len(db.SeriesIn("c", nil, nil)); n != 8 {
 		t.Fatalf("SeriesIn(all) = %d series", n)
 	}
@@ -359,6 +362,9 @@ func TestDropGroupDoesNotComeBack(t *testing.T) {
 			}
 			if n := len(db.SeriesIn("c", func(x int) bool { return x == g }, nil)); n != 0 {
 				t.Fatalf("%d series of the dropped group left", n)
+			}
+			if got := db.HeldGroups(); slices.Contains(got, g) || len(got) != 3 {
+				t.Fatalf("HeldGroups after dropping %d = %v", g, got)
 			}
 			if st, _ := db.GroupStats(g); st != (GroupStats{Group: g}) {
 				t.Fatalf("stats of the dropped group: %+v", st)

@@ -49,13 +49,6 @@ func (db *DB) seriesFor(c *collection, key string, tags model.Tags) *series {
 	return s
 }
 
-// groupOf hashes a series' device to its group: FNV-1a (64 bit) of the
-// shard tag's value, or of the series key when the series has no shard
-// tag, modulo the number of groups.
-func (db *DB) groupOf(key string, tags model.Tags) int {
-	return model.GroupOf(model.DeviceOf(key, tags, db.opts.ShardTag), db.opts.NumGroups)
-}
-
 // Write makes a batch of points durable and visible. Either the whole batch
 // is written or none of it: a field whose kind clashes with the collection's
 // schema fails the batch with a *ConflictError, a WAL failure with

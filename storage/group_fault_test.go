@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -208,4 +209,43 @@ func TestMoveGroupThereAndBack(t *testing.T) {
 	if n := len(b.SeriesIn("c", nil, nil)); n != 0 {
 		t.Fatalf("the old owner still has %d series", n)
 	}
+}
+
+// TestSnapshotRefusesQuarantinedGroup: a group with a quarantined raw
+// file does not move (its data would read as none on the receiver); the
+// other groups do.
+func TestSnapshotRefusesQuarantinedGroup(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	db := openFS(t, dir, vfs.Default, Options{})
+	devs := groupDevices(t, db, 1)
+	for _, ds := range devs {
+		writeDays(t, db, ds, 1, 0)
+	}
+	db.Close()
+	var victim string
+	for _, p := range memColFiles(t, vfs.Default, dir) {
+		if strings.Contains(p, "group_0001/") && !strings.Contains(p, "rollup_") {
+			victim = filepath.Join(dir, p)
+		}
+	}
+	if err := os.Truncate(victim, 10); err != nil {
+		t.Fatal(err)
+	}
+	db = openFS(t, dir, vfs.Default, Options{})
+	defer db.Close()
+	if len(db.Quarantined()) != 1 {
+		t.Fatalf("quarantined: %v", db.Quarantined())
+	}
+	if snap, err := db.SnapshotGroup(ctx, 1); err == nil || !strings.Contains(err.Error(), "quarantine") {
+		if snap != nil {
+			snap.Close()
+		}
+		t.Fatalf("SnapshotGroup of a group with a quarantined file: %v", err)
+	}
+	snap, err := db.SnapshotGroup(ctx, 2)
+	if err != nil {
+		t.Fatalf("SnapshotGroup of a healthy group: %v", err)
+	}
+	snap.Close()
 }

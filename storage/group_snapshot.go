@@ -84,7 +84,8 @@ type GroupSnapshot struct {
 // memory first (all of it, every group: a flush is not per group), applies
 // the deletes not yet compacted into the group's files by compacting those
 // files (a snapshot carries no tombstones), and then pins the group's raw
-// and rollup files of every collection. Every write and delete
+// and rollup files of every collection. It refuses a group with data in
+// a quarantined file, which would not move. Every write and delete
 // acknowledged before SnapshotGroup is called is in the snapshot; later
 // ones may or may not be, so the network side forwards to the receiver
 // every write of the group from before it calls SnapshotGroup on (see
@@ -103,6 +104,14 @@ func (db *DB) SnapshotGroup(ctx context.Context, g int) (*GroupSnapshot, error) 
 		return nil, ErrClosed
 	}
 	db.mu.RLock()
+	for _, q := range db.quarantine {
+		// Data a move would lose without a word: reads of it fail here
+		// until the operator settles the file.
+		if !q.Rebuilding && (q.group == g || q.group < 0) {
+			db.mu.RUnlock()
+			return nil, fmt.Errorf("snapshot group %d: quarantined file %s holds data of it (docs/operations.md, \"Damaged files\")", g, q.Path)
+		}
+	}
 	var todo []unitKey
 	for k, files := range db.units() {
 		if k.group == g && db.unitCovered(files) {

@@ -19,7 +19,7 @@ import (
 	"github.com/soltixdb/soltix/storage/wal"
 )
 
-func openFS(t *testing.T, dir string, fs vfs.FS, o Options) *DB {
+func openFS(t testing.TB, dir string, fs vfs.FS, o Options) *DB {
 	t.Helper()
 	o.Logger, o.FlushInterval, o.FS = quiet, -1, fs
 	if o.NumGroups == 0 {

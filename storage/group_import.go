@@ -407,27 +407,38 @@ func (db *DB) stageImport(ctx context.Context, g int, files []*importedFile, sta
 		files  []*importedFile
 	}
 	units := make(map[unitKey]*unitIn)
+	addUnit := func(f *importedFile, t int64) {
+		k := unitKey{coll: f.meta.Collection, group: g, partition: timex.FloorDiv(t, part)}
+		u := units[k]
+		if u == nil {
+			lo, hi := timex.Span(t, part, 0)
+			u = &unitIn{lo: lo, hi: hi}
+			units[k] = u
+		}
+		if !slices.Contains(u.files, f) {
+			u.files = append(u.files, f)
+		}
+	}
 	for _, f := range files {
 		if f.roll {
 			continue
 		}
-		for _, si := range f.r.Series() {
-			for _, ci := range si.Columns {
-				for t := ci.MinTime; ; {
-					lo, hi := timex.Span(t, part, 0)
-					k := unitKey{coll: f.meta.Collection, group: g, partition: timex.FloorDiv(t, part)}
-					u := units[k]
-					if u == nil {
-						u = &unitIn{lo: lo, hi: hi}
-						units[k] = u
+		for si, info := range f.r.Series() {
+			for ci, c := range info.Columns {
+				if timex.FloorDiv(c.MinTime, part) == timex.FloorDiv(c.MaxTime, part) {
+					addUnit(f, c.MinTime)
+					continue
+				}
+				// A column over several of our partitions (the sender's
+				// are longer): the partitions its times are in.
+				col, err := f.r.ReadColumn(si, ci)
+				if err != nil {
+					return nil, fmt.Errorf("read %s: %w", f.path, err)
+				}
+				for i, t := range col.Times {
+					if i == 0 || timex.FloorDiv(t, part) != timex.FloorDiv(col.Times[i-1], part) {
+						addUnit(f, t)
 					}
-					if !slices.Contains(u.files, f) {
-						u.files = append(u.files, f)
-					}
-					if hi >= ci.MaxTime || hi == math.MaxInt64 {
-						break
-					}
-					t = hi + 1
 				}
 			}
 		}

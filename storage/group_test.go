@@ -19,7 +19,7 @@ import (
 var groupT0 = time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC).UnixNano()
 
 // groupDevices are devices in each of 4 groups (found by GroupOf).
-func groupDevices(t *testing.T, db *DB, perGroup int) [][]string {
+func groupDevices(t testing.TB, db *DB, perGroup int) [][]string {
 	t.Helper()
 	out := make([][]string, db.NumGroups())
 	for i := 0; ; i++ {
@@ -40,7 +40,7 @@ func groupDevices(t *testing.T, db *DB, perGroup int) [][]string {
 
 // writeDays writes, for each device, one point every 20 minutes over days
 // days from groupT0, with value base + the point's index.
-func writeDays(t *testing.T, db *DB, devs []string, days int, base int64) {
+func writeDays(t testing.TB, db *DB, devs []string, days int, base int64) {
 	t.Helper()
 	var pts []model.Point
 	for _, d := range devs {
@@ -668,4 +668,29 @@ func TestMoveGroupWhoseRawDataExpired(t *testing.T) {
 		}
 	}
 	dst.Close()
+}
+
+// TestImportSplitsBySmallerPartition: a receiver with shorter partitions
+// than the sender splits the snapshot's files by its own, one file per
+// partition holding data (not per partition of the span).
+func TestImportSplitsBySmallerPartition(t *testing.T) {
+	ctx := context.Background()
+	src := openFS(t, t.TempDir(), vfs.Default, Options{PartitionDuration: 1 << 62})
+	defer src.Close()
+	devs := groupDevices(t, src, 1)
+	tags := model.Tags{{Key: "device_id", Value: devs[1][0]}}
+	if err := src.Write(ctx, []model.Point{pt("c", devs[1][0], 5, iv("n", 1)), pt("c", devs[1][0], 1<<61, iv("n", 2))}); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	dst := openFS(t, dir, vfs.Default, Options{PartitionDuration: time.Hour})
+	defer dst.Close()
+	moveGroup(t, src, dst, 1)
+	got := readAll(t, dst, "c", tags, "n")["n"]
+	if len(got) != 2 || got[5] != model.Int(1) || got[1<<61] != model.Int(2) {
+		t.Fatalf("values after the import: %v", got)
+	}
+	if st, _ := dst.GroupStats(1); st.Files != 2 {
+		t.Fatalf("%d raw files, want one per hour holding data (2)", st.Files)
+	}
 }

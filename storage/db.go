@@ -220,6 +220,7 @@ type dataFile struct {
 	meta      colfile.Meta
 	refs      atomic.Int64
 	obsolete  atomic.Bool
+	size      atomic.Int64 // bytes on disk, once sizeOf has asked (0: not yet)
 	closeOnce sync.Once
 }
 

@@ -111,8 +111,8 @@ type GroupStats struct {
 	MemoryPoints int
 }
 
-// GroupStats returns the counters of group g. It stats the group's files,
-// so it costs one stat per file.
+// GroupStats returns the counters of group g. A file's size is asked of
+// the filesystem the first time and remembered (files never change).
 func (db *DB) GroupStats(g int) (GroupStats, error) {
 	if err := db.checkGroup(g); err != nil {
 		return GroupStats{}, err
@@ -120,16 +120,12 @@ func (db *DB) GroupStats(g int) (GroupStats, error) {
 	st := GroupStats{Group: g}
 	raw, rolls := db.groupFiles(g, true)
 	for _, f := range raw {
-		if fi, err := db.fs.Stat(f.path); err == nil {
-			st.Files++
-			st.Bytes += fi.Size()
-		}
+		st.Files++
+		st.Bytes += db.sizeOf(f)
 	}
 	for _, f := range rolls {
-		if fi, err := db.fs.Stat(f.path); err == nil {
-			st.RollupFiles++
-			st.RollupBytes += fi.Size()
-		}
+		st.RollupFiles++
+		st.RollupBytes += db.sizeOf(f.dataFile)
 	}
 	db.mu.RLock()
 	defer db.mu.RUnlock()
@@ -144,6 +140,19 @@ func (db *DB) GroupStats(g int) (GroupStats, error) {
 		}
 	}
 	return st, nil
+}
+
+// sizeOf returns a file's size in bytes (0 when it cannot be read).
+func (db *DB) sizeOf(f *dataFile) int64 {
+	if n := f.size.Load(); n > 0 {
+		return n
+	}
+	fi, err := db.fs.Stat(f.path)
+	if err != nil {
+		return 0
+	}
+	f.size.Store(fi.Size())
+	return fi.Size()
 }
 
 // groupFiles returns the raw and (with rollups set) rollup files of group g

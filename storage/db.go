@@ -125,6 +125,9 @@ type DB struct {
 
 	// groups are the DB's groups, by number (group.go).
 	groups []*group
+	// lastDrop is the highest dropSeq of any group (group_drop.go);
+	// written under flushMu, swapMu and mu, read during Open.
+	lastDrop uint64
 
 	flushMu sync.Mutex   // one flush at a time
 	swapMu  sync.RWMutex // writers hold it shared from WAL append to apply; a flush takes it to swap memory
@@ -175,13 +178,6 @@ type DB struct {
 	unpinned map[string]bool
 	// importMu lets one ImportGroup run at a time (group_import.go).
 	importMu sync.Mutex
-	// dropped is, by group, the sequence number of the group's last
-	// DropGroup: its data with lower numbers is gone (group_drop.go).
-	// Guarded by flushMu for writes; read-only during Open.
-	dropped map[int]uint64
-	// expecting are the groups ExpectGroup announced and no ImportGroup
-	// or DropGroup has ended yet; guarded by mu.
-	expecting map[int]bool
 }
 
 // collection is the in-memory index of one collection.

@@ -190,6 +190,12 @@ type group struct {
 	rollups map[*collection]*groupRollups
 	// series are the group's series by collection and key.
 	series map[*collection]map[string]*series
+	// dropSeq is the sequence number of the group's last DropGroup (0:
+	// none): its data with lower numbers is gone (group_drop.go).
+	dropSeq uint64
+	// expecting is set by ExpectGroup until ImportGroup or DropGroup
+	// (group_import.go).
+	expecting bool
 	// files are the group's raw files by collection and partition (a
 	// compaction unit), each list by sequence number. Reads find a
 	// series' files through the series (series.files).

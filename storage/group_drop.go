@@ -42,13 +42,13 @@ func (db *DB) loadDropped() error {
 	if err := json.Unmarshal(b, &f); err != nil {
 		return fmt.Errorf("read %s: %w", path, err)
 	}
-	db.dropped = make(map[int]uint64, len(f.Dropped))
 	for k, seq := range f.Dropped {
 		g, err := strconv.Atoi(k)
-		if err != nil || g < 0 {
-			return fmt.Errorf("read %s: group %q is not a number", path, k)
+		if err != nil || g < 0 || g >= len(db.groups) {
+			return fmt.Errorf("read %s: group %q is not one of the %d groups", path, k, len(db.groups))
 		}
-		db.dropped[g] = seq
+		db.groups[g].dropSeq = seq
+		db.lastDrop = max(db.lastDrop, seq)
 		// Sequence numbers must stay above every drop, also when no
 		// file or WAL record holds a higher one any more.
 		db.bumpSeq(seq)
@@ -56,11 +56,16 @@ func (db *DB) loadDropped() error {
 	return nil
 }
 
-// saveDropped writes groups.json with the drops m.
-func (db *DB) saveDropped(m map[int]uint64) error {
-	f := groupsFile{Dropped: make(map[string]uint64, len(m))}
-	for g, seq := range m {
-		f.Dropped[strconv.Itoa(g)] = seq
+// saveDropped writes groups.json: every group's drop, with group g's
+// taking sequence number seq.
+func (db *DB) saveDropped(g int, seq uint64) error {
+	f := groupsFile{Dropped: make(map[string]uint64)}
+	for _, gr := range db.groups {
+		if s := gr.dropSeq; gr.id == g {
+			f.Dropped[strconv.Itoa(gr.id)] = seq
+		} else if s > 0 {
+			f.Dropped[strconv.Itoa(gr.id)] = s
+		}
 	}
 	b, err := json.MarshalIndent(f, "", "  ")
 	if err != nil {
@@ -72,19 +77,14 @@ func (db *DB) saveDropped(m map[int]uint64) error {
 // droppedData reports whether data of group g with sequence number seq was
 // dropped.
 func (db *DB) droppedData(g int, seq uint64) bool {
-	d, ok := db.dropped[g]
-	return ok && seq < d
+	return g >= 0 && g < len(db.groups) && seq < db.groups[g].dropSeq
 }
 
 // withoutDropped returns the points of a WAL batch with sequence number
 // seq that no DropGroup has dropped since. The caller has the DB to
 // itself (replay).
 func (db *DB) withoutDropped(seq uint64, pts []model.Point) []model.Point {
-	some := false
-	for _, d := range db.dropped {
-		some = some || seq < d
-	}
-	if !some {
+	if seq >= db.lastDrop {
 		return pts
 	}
 	kept := pts[:0]
@@ -125,17 +125,13 @@ func (db *DB) DropGroup(ctx context.Context, g int) error {
 		return ErrClosed
 	}
 	seq := db.seq.Add(1)
-	next := make(map[int]uint64, len(db.dropped)+1)
-	for k, v := range db.dropped {
-		next[k] = v
-	}
-	next[g] = seq
-	if err := db.saveDropped(next); err != nil {
+	if err := db.saveDropped(g, seq); err != nil {
 		db.mu.Unlock()
 		db.swapMu.Unlock()
 		return fmt.Errorf("drop group %d: %w", g, err)
 	}
-	db.dropped = next
+	db.groups[g].dropSeq = seq
+	db.lastDrop = seq
 	raw, rolls := db.groupFilesLocked(g, true)
 	for c, series := range db.groups[g].series {
 		for key, s := range series {
@@ -150,7 +146,7 @@ func (db *DB) DropGroup(ctx context.Context, g int) error {
 	}
 	clear(db.groups[g].rollups)
 	clear(db.groups[g].files)
-	delete(db.expecting, g)
+	db.groups[g].expecting = false
 	db.dropSpentTombstones()
 	db.mu.Unlock()
 	db.swapMu.Unlock()

@@ -164,7 +164,7 @@ func (db *DB) ImportGroup(ctx context.Context, g int, src ImportSource) (err err
 	}
 	if len(outs) == 0 {
 		db.mu.Lock()
-		delete(db.expecting, g)
+		db.groups[g].expecting = false
 		db.mu.Unlock()
 		return db.removeTree(stage)
 	}
@@ -735,7 +735,7 @@ func (db *DB) attachImport(g int, man *groupManifest, outs []importOut, states m
 		db.setRollState(coll, st)
 		db.markSpan(c, g, math.MinInt64, math.MaxInt64, nil, 0)
 	}
-	delete(db.expecting, g)
+	db.groups[g].expecting = false
 	db.dropSpentTombstones()
 	db.mu.Unlock()
 	var errs []error
@@ -774,21 +774,22 @@ func (db *DB) ExpectGroup(g int) error {
 	}
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	if db.expecting == nil {
-		db.expecting = make(map[int]bool)
-	}
-	db.expecting[g] = true
+	db.groups[g].expecting = true
 	return nil
 }
 
 // tombstoneExpected reports whether a delete touches a series of a group
 // ExpectGroup announced. The caller holds mu.
 func (db *DB) tombstoneExpected(t *tombstone) bool {
-	if len(db.expecting) == 0 {
+	some := false
+	for _, g := range db.groups {
+		some = some || g.expecting
+	}
+	if !some {
 		return false
 	}
 	for _, tags := range t.series {
-		if db.expecting[db.groupOf(model.SeriesKey(t.coll, tags), tags)] {
+		if db.groups[db.groupOf(model.SeriesKey(t.coll, tags), tags)].expecting {
 			return true
 		}
 	}

@@ -62,7 +62,10 @@ type GroupFile struct {
 
 // ImportSource is what ImportGroup reads a group from: a *GroupSnapshot
 // of another DB, or a copy of one (the network side's). Files lists every
-// file, the manifest included; Open opens one of them by its Path.
+// file, the manifest included, with the sizes the snapshot gave (an
+// import that reads another number of bytes fails); Open opens one of
+// them by its Path. ImportGroup opens each file once, the manifest first,
+// then the others in the listed order.
 type ImportSource interface {
 	Files() []GroupFile
 	Open(path string) (io.ReadCloser, error)

@@ -204,6 +204,9 @@ func (p *plan) run(ctx context.Context, sink Sink) (*Stats, error) {
 	if p.rng.empty {
 		return ex.stats(), nil
 	}
+	if err := p.prepare(ctx); err != nil {
+		return nil, err
+	}
 	if !p.agg {
 		if err := ex.streamRaw(ctx, em); err != nil {
 			return nil, err

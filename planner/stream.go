@@ -53,6 +53,11 @@ func ExecuteStream(ctx context.Context, src Source, stmt *query.Statement, opts 
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	src, done, err := scope(ctx, src, stmt, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	if stmt != nil && stmt.Select != nil {
 		p, err := newPlan(src, stmt.Select, opts)
 		if err != nil {
@@ -147,7 +152,17 @@ func (p *plan) groupVals(tags model.Tags) ([]string, string) {
 // values, it merges the rows of the group's series by (time, series rank),
 // reversed for ORDER BY time DESC, applying OFFSET and LIMIT per group.
 func (ex *executor) streamRaw(ctx context.Context, em *emitter) error {
-	p := ex.p
+	for _, g := range ex.p.rawGroups() {
+		if err := ex.mergeGroup(ctx, g, em); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// rawGroups returns the groups of a raw select's series that can match, in
+// the order of their tag values.
+func (p *plan) rawGroups() []*rawGroup {
 	byKey := map[string]*rawGroup{}
 	var groups []*rawGroup
 	for rank, tags := range p.series {
@@ -168,12 +183,7 @@ func (ex *executor) streamRaw(ctx context.Context, em *emitter) error {
 		g.series = append(g.series, member{tags: tags, rank: rank, pred: pred})
 	}
 	sortGroups(groups)
-	for _, g := range groups {
-		if err := ex.mergeGroup(ctx, g, em); err != nil {
-			return err
-		}
-	}
-	return nil
+	return groups
 }
 
 // mergeGroup emits the rows of one group's series in answer order.

@@ -1,0 +1,234 @@
+package planner
+
+// Hooks for sources that are not local: a cluster router answers queries
+// through this package over the storage nodes owning a query's data. Two
+// optional interfaces let such a source fetch that data in few requests:
+// Scoper gives it the statement before anything is read, so that it can
+// contact only the nodes the statement can touch, and Preparer tells it,
+// once per SELECT and before the first read, every read the plan will make.
+// Local sources implement neither; the answer never depends on them.
+
+import (
+	"context"
+	"math"
+	"time"
+
+	"github.com/soltixdb/soltix/model"
+	"github.com/soltixdb/soltix/query"
+)
+
+// Scoper is implemented by sources that answer a statement better when they
+// know it first. ExecuteStream (and so Execute and ExecuteWith) calls Scope
+// once per statement and runs the statement against the source it returns,
+// then calls done. An error from Scope is the statement's error.
+type Scoper interface {
+	Scope(ctx context.Context, stmt *query.Statement, opts Options) (src Source, done func(), err error)
+}
+
+// Preparer is implemented by sources that fetch what a SELECT reads ahead
+// of the reads. The planner calls Prepare once per SELECT, after selecting
+// its series and before its first Read, ReadLimit or ReadParts, with
+// everything it will read. Reads outside the set may still come (a summary
+// that is not exact is read again as values) and must be answered.
+type Preparer interface {
+	Prepare(ctx context.Context, rs *ReadSet) error
+}
+
+// ReadSet is what one SELECT reads: per series, in the order the plan reads
+// them, the fields it reads as values and the fields it reads as parts.
+type ReadSet struct {
+	Collection string
+	// Lo and Hi bound every read: the query's time range.
+	Lo, Hi int64
+	// Whole is the predicate the plan passes to ReadParts.
+	Whole WholeSpec
+	// Desc is set for a raw select with ORDER BY time DESC.
+	Desc   bool
+	Series []SeriesRead
+}
+
+// SeriesRead is what a plan reads of one series.
+type SeriesRead struct {
+	Tags model.Tags
+	// Batch numbers the reads in plan order: the plan reads series of
+	// batch b only after it is done with every series of earlier batches
+	// (an aggregate query reads one series at a time; a raw select the
+	// series of one GROUP BY tag combination together).
+	Batch int
+	// Values are read as values (Read or ReadLimit) over their spans.
+	Values []FieldSpan
+	// Rows, when positive, says that the plan needs at most this many rows
+	// of the Values fields (together, as ReadLimit counts rows) from the
+	// start of the range, or from its end with ReadSet.Desc.
+	Rows int
+	// Parts are read with ReadParts.
+	Parts []PartSpan
+}
+
+// FieldSpan is a field read as values over [Lo, Hi].
+type FieldSpan struct {
+	Field  string
+	Lo, Hi int64
+}
+
+// PartSpan is a ReadParts call: a field over [Lo, Hi] at a level.
+type PartSpan struct {
+	Field  string
+	Lo, Hi int64
+	Level  model.Level
+}
+
+// WholeSpec is the whole predicate of ReadParts (see SummarySource) as
+// data, so that a storage node can rebuild it: [lo, hi] lies inside
+// [Lo, Hi] and inside one GROUP BY interval bucket, described by Kind
+// (0 none, 1 fixed width, 2 calendar months), Width and Origin (fixed, in
+// nanoseconds) and Months (calendar).
+type WholeSpec struct {
+	Kind                  uint8
+	Width, Origin, Months int64
+	Lo, Hi                int64
+}
+
+func (p *plan) wholeSpec() WholeSpec {
+	return WholeSpec{Kind: uint8(p.bk.kind), Width: p.bk.width, Origin: p.bk.origin, Months: p.bk.months, Lo: p.rng.lo, Hi: p.rng.hi}
+}
+
+// Func returns the predicate: the same answers as the plan's own.
+func (w WholeSpec) Func() func(lo, hi int64) bool {
+	bk := bucketer{kind: bucketKind(w.Kind), width: w.Width, origin: w.Origin, months: w.Months}
+	valid := (bk.kind == bucketNone) || (bk.kind == bucketFixed && bk.width > 0) || (bk.kind == bucketCalendar && bk.months > 0)
+	return func(lo, hi int64) bool {
+		if !valid || lo > hi || lo < w.Lo || hi > w.Hi {
+			return false
+		}
+		_, end := bk.span(lo)
+		return hi <= end
+	}
+}
+
+// TimeBounds returns an interval holding the times a WHERE clause can
+// accept, from its top-level AND chain of conditions on time (the planner's
+// range of the query lies inside it). empty is set when none can match.
+// A clause it cannot evaluate gives the whole int64 range.
+func TimeBounds(where query.Expr, now time.Time) (lo, hi int64, empty bool) {
+	var conj []query.Expr
+	var walk func(e query.Expr)
+	walk = func(e query.Expr) {
+		switch x := e.(type) {
+		case *query.Binary:
+			if x.Op == "AND" {
+				walk(x.LHS)
+				walk(x.RHS)
+			}
+		case *query.Compare:
+			if x.Name == "time" {
+				conj = append(conj, x)
+			}
+		case *query.In:
+			if x.Name == "time" {
+				conj = append(conj, x)
+			}
+		case *query.Between:
+			if x.Name == "time" {
+				conj = append(conj, x)
+			}
+		}
+	}
+	walk(where)
+	if len(conj) == 0 {
+		return math.MinInt64, math.MaxInt64, false
+	}
+	e := conj[0]
+	for _, c := range conj[1:] {
+		e = &query.Binary{Op: "AND", LHS: e, RHS: c}
+	}
+	c, err := compileWhere(e, map[string]model.Kind{}, now)
+	if err != nil {
+		return math.MinInt64, math.MaxInt64, false
+	}
+	b := c.bounds()
+	return b.lo, b.hi, b.empty
+}
+
+// scope runs the statement's Scoper, when src has one.
+func scope(ctx context.Context, src Source, stmt *query.Statement, opts Options) (Source, func(), error) {
+	sc, ok := src.(Scoper)
+	if !ok || stmt == nil {
+		return src, func() {}, nil
+	}
+	s, done, err := sc.Scope(ctx, stmt, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	if done == nil {
+		done = func() {}
+	}
+	return s, done, nil
+}
+
+// prepare tells a Preparer what the plan reads.
+func (p *plan) prepare(ctx context.Context) error {
+	pr, ok := p.src.(Preparer)
+	if !ok || p.rng.empty {
+		return nil
+	}
+	return pr.Prepare(ctx, p.readSet())
+}
+
+// readSet lists the reads of run, in its order (see run, streamRaw and
+// aggregateParts).
+func (p *plan) readSet() *ReadSet {
+	rs := &ReadSet{Collection: p.coll, Lo: p.rng.lo, Hi: p.rng.hi, Whole: p.wholeSpec(), Desc: p.sel.Desc && !p.agg}
+	all := func(lo, hi int64) []FieldSpan {
+		spans := make([]FieldSpan, len(p.read))
+		for i, f := range p.read {
+			spans[i] = FieldSpan{Field: f, Lo: lo, Hi: hi}
+		}
+		return spans
+	}
+	if !p.agg {
+		for b, g := range p.rawGroups() {
+			for _, m := range g.series {
+				sr := SeriesRead{Tags: m.tags, Batch: b, Values: all(p.rng.lo, p.rng.hi)}
+				if lim := p.sel.Limit; lim > 0 && m.pred == nil {
+					if n := max(p.sel.Offset, 0) + lim; n > 0 && n <= math.MaxInt32 {
+						sr.Rows = int(n)
+					}
+				}
+				rs.Series = append(rs.Series, sr)
+			}
+		}
+		return rs
+	}
+	for rank, tags := range p.series {
+		pred := p.foldFor(rank, tags)
+		if pred == condFalse {
+			continue
+		}
+		sr := SeriesRead{Tags: tags, Batch: len(rs.Series)}
+		if pred != condTrue || p.parts == nil {
+			sr.Values = all(p.rng.lo, p.rng.hi)
+			rs.Series = append(rs.Series, sr)
+			continue
+		}
+		for ci, f := range p.read {
+			if p.aggCol[ci] && !p.sumCol[ci] {
+				sr.Values = append(sr.Values, FieldSpan{Field: f, Lo: p.rng.lo, Hi: p.rng.hi})
+			}
+		}
+		for ci, f := range p.read {
+			if !p.sumCol[ci] {
+				continue
+			}
+			for _, seg := range p.segs {
+				if p.needM2[ci] && seg.level == model.LevelRaw {
+					sr.Values = append(sr.Values, FieldSpan{Field: f, Lo: seg.lo, Hi: seg.hi})
+					continue
+				}
+				sr.Parts = append(sr.Parts, PartSpan{Field: f, Lo: seg.lo, Hi: seg.hi, Level: seg.level})
+			}
+		}
+		rs.Series = append(rs.Series, sr)
+	}
+	return rs
+}

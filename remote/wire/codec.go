@@ -1,0 +1,393 @@
+package wire
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+
+	"github.com/soltixdb/soltix/model"
+)
+
+// MsgEnc builds a message payload. Integers are varints, strings and byte
+// slices carry a uvarint length, floats are 8 bytes little endian.
+type MsgEnc struct{ B []byte }
+
+// Byte appends one byte.
+func (e *MsgEnc) Byte(b byte) { e.B = append(e.B, b) }
+
+// Bool appends a bool as one byte.
+func (e *MsgEnc) Bool(b bool) {
+	if b {
+		e.Byte(1)
+	} else {
+		e.Byte(0)
+	}
+}
+
+// Uvarint appends an unsigned varint.
+func (e *MsgEnc) Uvarint(v uint64) { e.B = binary.AppendUvarint(e.B, v) }
+
+// Varint appends a signed (zigzag) varint.
+func (e *MsgEnc) Varint(v int64) { e.B = binary.AppendVarint(e.B, v) }
+
+// Float appends a float64.
+func (e *MsgEnc) Float(f float64) { e.B = binary.LittleEndian.AppendUint64(e.B, math.Float64bits(f)) }
+
+// String appends a length-prefixed string.
+func (e *MsgEnc) String(s string) {
+	e.Uvarint(uint64(len(s)))
+	e.B = append(e.B, s...)
+}
+
+// Strings appends a count and the strings.
+func (e *MsgEnc) Strings(ss []string) {
+	e.Uvarint(uint64(len(ss)))
+	for _, s := range ss {
+		e.String(s)
+	}
+}
+
+// Tags appends a tag set.
+func (e *MsgEnc) Tags(ts model.Tags) {
+	e.Uvarint(uint64(len(ts)))
+	for _, t := range ts {
+		e.String(t.Key)
+		e.String(t.Value)
+	}
+}
+
+// Value appends a kind and a value.
+func (e *MsgEnc) Value(v model.Value) {
+	e.Byte(byte(v.Kind))
+	switch v.Kind {
+	case model.KindFloat:
+		e.Float(v.Float())
+	case model.KindInt:
+		e.Varint(v.Int())
+	case model.KindUint:
+		e.Uvarint(v.Uint())
+	case model.KindBool:
+		e.Bool(v.Bool())
+	case model.KindString:
+		e.String(v.Str())
+	}
+}
+
+// Column appends a column: name, kind, count, the times as a first varint
+// and uvarint deltas (times strictly increase), then the values.
+func (e *MsgEnc) Column(c *model.Column) {
+	e.String(c.Name)
+	e.Byte(byte(c.Kind))
+	n := c.Len()
+	e.Uvarint(uint64(n))
+	prev := int64(0)
+	for i, t := range c.Times {
+		if i == 0 {
+			e.Varint(t)
+		} else {
+			e.Uvarint(uint64(t - prev))
+		}
+		prev = t
+	}
+	switch c.Kind {
+	case model.KindFloat:
+		for _, f := range c.Floats[:n] {
+			e.Float(f)
+		}
+	case model.KindInt:
+		for _, v := range c.Ints[:n] {
+			e.Varint(v)
+		}
+	case model.KindUint:
+		for _, v := range c.Uints[:n] {
+			e.Uvarint(v)
+		}
+	case model.KindBool:
+		for _, v := range c.Bools[:n] {
+			e.Bool(v)
+		}
+	case model.KindString:
+		for _, v := range c.Strings[:n] {
+			e.String(v)
+		}
+	}
+}
+
+// Summary appends a summary.
+func (e *MsgEnc) Summary(s *model.Summary) {
+	e.Uvarint(uint64(s.Count))
+	e.Varint(s.MinTime)
+	e.Varint(s.MaxTime)
+	e.Value(s.First)
+	e.Value(s.Last)
+	e.Value(s.Min)
+	e.Value(s.Max)
+	e.Float(s.SumFloat)
+	e.Varint(s.SumInt)
+	e.Uvarint(s.SumUint)
+	e.Float(s.M2)
+	e.Bool(s.HasM2)
+}
+
+// Part appends a part: 0 and a column, or 1, its level and a summary.
+func (e *MsgEnc) Part(p *model.Part) {
+	if p.Summary == nil {
+		e.Byte(0)
+		e.Column(&p.Values)
+		return
+	}
+	e.Byte(1)
+	e.Byte(byte(p.Level))
+	e.Summary(p.Summary)
+}
+
+// MsgDec reads a payload built by MsgEnc. The first error sticks: later
+// reads return zero values, and Err reports it.
+type MsgDec struct {
+	B   []byte
+	err error
+}
+
+// Err returns the first decoding error, wrapping ErrCorrupt.
+func (d *MsgDec) Err() error { return d.err }
+
+func (d *MsgDec) fail(what string) {
+	if d.err == nil {
+		d.err = fmt.Errorf("bad %s: %w", what, ErrCorrupt)
+	}
+	d.B = nil
+}
+
+// Done reports an error when bytes are left over.
+func (d *MsgDec) Done() error {
+	if d.err == nil && len(d.B) > 0 {
+		d.fail("message: trailing bytes")
+	}
+	return d.err
+}
+
+// Byte reads one byte.
+func (d *MsgDec) Byte() byte {
+	if len(d.B) < 1 {
+		d.fail("byte")
+		return 0
+	}
+	b := d.B[0]
+	d.B = d.B[1:]
+	return b
+}
+
+// Bool reads a bool.
+func (d *MsgDec) Bool() bool {
+	switch d.Byte() {
+	case 0:
+		return false
+	case 1:
+		return true
+	}
+	d.fail("bool")
+	return false
+}
+
+// Uvarint reads an unsigned varint.
+func (d *MsgDec) Uvarint() uint64 {
+	v, n := binary.Uvarint(d.B)
+	if n <= 0 {
+		d.fail("uvarint")
+		return 0
+	}
+	d.B = d.B[n:]
+	return v
+}
+
+// Varint reads a signed varint.
+func (d *MsgDec) Varint() int64 {
+	v, n := binary.Varint(d.B)
+	if n <= 0 {
+		d.fail("varint")
+		return 0
+	}
+	d.B = d.B[n:]
+	return v
+}
+
+// Count reads a count of items each taking at least min bytes, refusing
+// one the rest of the payload cannot hold (so that a corrupt count cannot
+// make the reader allocate much).
+func (d *MsgDec) Count(min int) int {
+	n := d.Uvarint()
+	if min < 1 {
+		min = 1
+	}
+	if n > uint64(len(d.B)/min) {
+		d.fail("count")
+		return 0
+	}
+	return int(n)
+}
+
+// Float reads a float64.
+func (d *MsgDec) Float() float64 {
+	if len(d.B) < 8 {
+		d.fail("float")
+		return 0
+	}
+	f := math.Float64frombits(binary.LittleEndian.Uint64(d.B))
+	d.B = d.B[8:]
+	return f
+}
+
+// String reads a length-prefixed string.
+func (d *MsgDec) String() string {
+	n := d.Uvarint()
+	if n > uint64(len(d.B)) {
+		d.fail("string")
+		return ""
+	}
+	s := string(d.B[:n])
+	d.B = d.B[n:]
+	return s
+}
+
+// Strings reads a count and the strings.
+func (d *MsgDec) Strings() []string {
+	n := d.Count(1)
+	out := make([]string, 0, n)
+	for i := 0; i < n && d.err == nil; i++ {
+		out = append(out, d.String())
+	}
+	return out
+}
+
+// Tags reads a tag set.
+func (d *MsgDec) Tags() model.Tags {
+	n := d.Count(2)
+	ts := make(model.Tags, 0, n)
+	for i := 0; i < n && d.err == nil; i++ {
+		ts = append(ts, model.Tag{Key: d.String(), Value: d.String()})
+	}
+	return ts
+}
+
+func (d *MsgDec) kind() model.Kind {
+	k := model.Kind(d.Byte())
+	if k > model.KindString {
+		d.fail("kind")
+		return model.KindNull
+	}
+	return k
+}
+
+// Value reads a kind and a value.
+func (d *MsgDec) Value() model.Value {
+	switch d.kind() {
+	case model.KindFloat:
+		return model.Float(d.Float())
+	case model.KindInt:
+		return model.Int(d.Varint())
+	case model.KindUint:
+		return model.Uint(d.Uvarint())
+	case model.KindBool:
+		return model.Bool(d.Bool())
+	case model.KindString:
+		return model.String(d.String())
+	}
+	return model.Null
+}
+
+// Column reads a column, checking that its times strictly increase.
+func (d *MsgDec) Column() model.Column {
+	c := model.Column{Name: d.String(), Kind: d.kind()}
+	n := d.Count(1)
+	if d.err != nil {
+		return model.Column{}
+	}
+	if n > 0 && c.Kind == model.KindNull {
+		d.fail("column kind")
+		return model.Column{}
+	}
+	c.Times = make([]int64, n)
+	for i := range c.Times {
+		if i == 0 {
+			c.Times[0] = d.Varint()
+			continue
+		}
+		delta := d.Uvarint()
+		t := c.Times[i-1] + int64(delta)
+		if delta == 0 || delta > math.MaxInt64 || t < c.Times[i-1] {
+			d.fail("column times")
+			return model.Column{}
+		}
+		c.Times[i] = t
+	}
+	switch c.Kind {
+	case model.KindFloat:
+		if len(d.B) < 8*n {
+			d.fail("column values")
+			return model.Column{}
+		}
+		c.Floats = make([]float64, n)
+		for i := range c.Floats {
+			c.Floats[i] = d.Float()
+		}
+	case model.KindInt:
+		c.Ints = make([]int64, n)
+		for i := range c.Ints {
+			c.Ints[i] = d.Varint()
+		}
+	case model.KindUint:
+		c.Uints = make([]uint64, n)
+		for i := range c.Uints {
+			c.Uints[i] = d.Uvarint()
+		}
+	case model.KindBool:
+		c.Bools = make([]bool, n)
+		for i := range c.Bools {
+			c.Bools[i] = d.Bool()
+		}
+	case model.KindString:
+		c.Strings = make([]string, n)
+		for i := range c.Strings {
+			c.Strings[i] = d.String()
+		}
+	}
+	if d.err != nil {
+		return model.Column{}
+	}
+	return c
+}
+
+// Summary reads a summary.
+func (d *MsgDec) Summary() model.Summary {
+	var s model.Summary
+	cnt := d.Uvarint()
+	if cnt > math.MaxInt32 {
+		d.fail("summary count")
+	}
+	s.Count = int(cnt)
+	s.MinTime, s.MaxTime = d.Varint(), d.Varint()
+	s.First, s.Last, s.Min, s.Max = d.Value(), d.Value(), d.Value(), d.Value()
+	s.SumFloat, s.SumInt, s.SumUint = d.Float(), d.Varint(), d.Uvarint()
+	s.M2, s.HasM2 = d.Float(), d.Bool()
+	if d.err == nil && s.MinTime > s.MaxTime {
+		d.fail("summary times")
+	}
+	return s
+}
+
+// Part reads a part.
+func (d *MsgDec) Part() model.Part {
+	switch d.Byte() {
+	case 0:
+		return model.Part{Values: d.Column()}
+	case 1:
+		l := model.Level(d.Byte())
+		if l > model.Level1y {
+			d.fail("part level")
+		}
+		s := d.Summary()
+		return model.Part{Summary: &s, Level: l}
+	}
+	d.fail("part")
+	return model.Part{}
+}

@@ -347,6 +347,9 @@ type ReadPlan struct {
 	// range (all fields); Dirty counts the buckets of the range that are
 	// not rolled up yet and will be read from finer levels.
 	Rows, Dirty int
+	// Nodes are the storage nodes a cluster router reads these series
+	// from (empty for a single node).
+	Nodes []string
 }
 
 // ErrNotFound is returned (wrapped) when a collection does not exist.

@@ -66,6 +66,10 @@ type Options struct {
 	// MaxBytes limits the bytes of the rows a SELECT (or SHOW) returns, as
 	// counted by rowBytes while they are produced; 0 means DefaultMaxBytes.
 	MaxBytes int64
+	// Partial, when set, lets a source spread over several nodes (a
+	// cluster router) answer without the groups of data it cannot reach,
+	// recording them in it; without it such a query fails.
+	Partial *Partial
 	// Budget, when set, is shared by the statements of one request (the
 	// targets of a Grafana panel): MaxRows, MaxPoints and MaxBytes then
 	// bound their rows, points and bytes together rather than each
@@ -486,8 +490,15 @@ func (p *plan) explain() *Result {
 		}
 		return model.String(time.Unix(0, t).UTC().Format(time.RFC3339Nano))
 	}
+	var nodes []string // per segment, when the source names nodes
 	for _, seg := range p.segs {
 		rp := p.src.Explain(p.coll, p.series, seg.lo, seg.hi, seg.level)
+		if len(rp.Nodes) > 0 && nodes == nil {
+			nodes = make([]string, len(res.Rows), len(p.segs))
+		}
+		if nodes != nil {
+			nodes = append(nodes, strings.Join(rp.Nodes, ","))
+		}
 		groups := make([]string, len(rp.Groups))
 		for i, g := range rp.Groups {
 			groups[i] = strconv.Itoa(g)
@@ -498,6 +509,13 @@ func (p *plan) explain() *Result {
 			model.Int(int64(rp.Files)), model.Int(int64(rp.Rows)), model.Int(int64(rp.Dirty)),
 			model.Int(int64(rp.MemoryPoints)),
 		})
+	}
+	if nodes != nil {
+		// A cluster router: which storage nodes each segment reads.
+		res.Columns = append(res.Columns, "nodes")
+		for i := range res.Rows {
+			res.Rows[i] = append(res.Rows[i], model.String(nodes[i]))
+		}
 	}
 	return res
 }

@@ -11,6 +11,8 @@ package planner
 import (
 	"context"
 	"math"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/soltixdb/soltix/model"
@@ -231,4 +233,31 @@ func (p *plan) readSet() *ReadSet {
 		rs.Series = append(rs.Series, sr)
 	}
 	return rs
+}
+
+// Partial collects what a partial answer left out (see Options.Partial).
+type Partial struct {
+	mu      sync.Mutex
+	groups  []int
+	reasons []string
+}
+
+// Add records groups left out and why.
+func (p *Partial) Add(groups []int, reason string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, g := range groups {
+		if !slices.Contains(p.groups, g) {
+			p.groups = append(p.groups, g)
+		}
+	}
+	slices.Sort(p.groups)
+	p.reasons = append(p.reasons, reason)
+}
+
+// Missing returns the groups left out, sorted, and the reasons.
+func (p *Partial) Missing() (groups []int, reasons []string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.groups), slices.Clone(p.reasons)
 }

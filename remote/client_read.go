@@ -1,0 +1,466 @@
+package remote
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/soltixdb/soltix/model"
+	"github.com/soltixdb/soltix/planner"
+	"github.com/soltixdb/soltix/query"
+	"github.com/soltixdb/soltix/storage"
+)
+
+// Reader is the read half of the router's client: a planner.Source (and
+// SummarySource, LimitSource, RangeChecker, Scoper) over the storage nodes.
+// Every SELECT is scoped (Scope): it opens one query session per node
+// owning a group the statement can touch, and the plan's reads are served
+// from what those sessions fetch. Calls without a statement (SHOW, DELETE's
+// series, the Grafana variables) ask every node with a catalog call.
+type Reader struct {
+	topo    Topology
+	hc      *http.Client
+	metrics *ReadMetrics
+}
+
+// ReaderOptions configure a Reader.
+type ReaderOptions struct {
+	// Client is the HTTP client to the nodes (default: one speaking
+	// cleartext HTTP/2 only).
+	Client *http.Client
+	// Metrics receives the per-node counters (default: a new one).
+	Metrics *ReadMetrics
+}
+
+// NewReader returns a Reader over the cluster map topo.
+func NewReader(topo Topology, opts ReaderOptions) *Reader {
+	r := &Reader{topo: topo, hc: opts.Client, metrics: opts.Metrics}
+	if r.hc == nil {
+		r.hc = NewH2CClient()
+	}
+	if r.metrics == nil {
+		r.metrics = &ReadMetrics{}
+	}
+	return r
+}
+
+// NewH2CClient returns an HTTP client that speaks cleartext HTTP/2 only.
+func NewH2CClient() *http.Client {
+	var p http.Protocols
+	p.SetUnencryptedHTTP2(true)
+	return &http.Client{Transport: &http.Transport{Protocols: &p, MaxIdleConnsPerHost: 4}}
+}
+
+// Metrics returns the Reader's counters.
+func (r *Reader) Metrics() *ReadMetrics { return r.metrics }
+
+// ReadMetrics are the router's per-node counters of reads.
+type ReadMetrics struct{ nodes sync.Map } // node id → *NodeReadCounters
+
+// NodeReadCounters count what the router asked of one storage node:
+// query sessions (fragments) and catalog calls opened, bytes received,
+// errors, and reads that were not prepared and needed another round trip
+// in their session.
+type NodeReadCounters struct {
+	Sessions, Catalogs, BytesReceived, Errors, Unprepared atomic.Int64
+}
+
+// Node returns the counters of a node, creating them.
+func (m *ReadMetrics) Node(id string) *NodeReadCounters {
+	if c, ok := m.nodes.Load(id); ok {
+		return c.(*NodeReadCounters)
+	}
+	c, _ := m.nodes.LoadOrStore(id, &NodeReadCounters{})
+	return c.(*NodeReadCounters)
+}
+
+// Each calls f for every node's counters, in node id order.
+func (m *ReadMetrics) Each(f func(node string, c *NodeReadCounters)) {
+	var ids []string
+	m.nodes.Range(func(k, _ any) bool { ids = append(ids, k.(string)); return true })
+	sort.Strings(ids)
+	for _, id := range ids {
+		f(id, m.Node(id))
+	}
+}
+
+// UnavailableError is a read that needs groups no node could answer for:
+// groups without a primary that is up, or whose node could not be reached.
+// It wraps storage.ErrUnavailable (the HTTP API answers 503).
+type UnavailableError struct {
+	Groups []int
+	Reason string
+}
+
+func (e *UnavailableError) Error() string {
+	return fmt.Sprintf("groups %s unavailable: %s", groupList(e.Groups), e.Reason)
+}
+
+// Unwrap returns storage.ErrUnavailable.
+func (e *UnavailableError) Unwrap() error { return storage.ErrUnavailable }
+
+// maxStaleRetries bounds how often a read refreshes the map after a node
+// answered stale_epoch.
+const maxStaleRetries = 3
+
+// nodeGroups is the groups one node is asked for.
+type nodeGroups struct {
+	node, addr string
+	groups     []groupEpoch
+}
+
+// plan routes groups to nodes; missing lists the groups without a route.
+func (r *Reader) route(groups []int) (byNode []*nodeGroups, missing []int) {
+	idx := map[string]*nodeGroups{}
+	for _, g := range groups {
+		rt, ok := r.topo.Route(g)
+		if !ok {
+			missing = append(missing, g)
+			continue
+		}
+		ng := idx[rt.Node]
+		if ng == nil {
+			ng = &nodeGroups{node: rt.Node, addr: rt.Addr}
+			idx[rt.Node] = ng
+			byNode = append(byNode, ng)
+		}
+		ng.groups = append(ng.groups, groupEpoch{Group: g, Epoch: rt.Epoch})
+	}
+	slices.SortFunc(byNode, func(a, b *nodeGroups) int { return strings.Compare(a.node, b.node) })
+	return byNode, missing
+}
+
+func allGroups(n int) []int {
+	gs := make([]int, n)
+	for i := range gs {
+		gs[i] = i
+	}
+	return gs
+}
+
+// openAll opens sessions (or catalog calls) with every node owning some
+// of groups, in parallel. Groups that no node could be asked for come back
+// in missing, with the reasons; a stale epoch refreshes the map and tries
+// again.
+func (r *Reader) openAll(ctx context.Context, groups []int, open openMsg, catalogOnly bool) (sessions []*session, missing []int, reasons []string, err error) {
+	for attempt := 0; ; attempt++ {
+		byNode, noRoute := r.route(groups)
+		missing, reasons = noRoute, nil
+		if len(noRoute) > 0 {
+			reasons = append(reasons, fmt.Sprintf("groups %s have no primary that is up", groupList(noRoute)))
+		}
+		res := make([]*session, len(byNode))
+		errs := make([]error, len(byNode))
+		var wg sync.WaitGroup
+		for i, ng := range byNode {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				o := open
+				o.Groups = ng.groups
+				res[i], errs[i] = r.openSession(ctx, ng.node, ng.addr, &o, catalogOnly)
+			}()
+		}
+		wg.Wait()
+		stale := false
+		var firstErr error
+		for i, e := range errs {
+			var se *staleError
+			var ue *unreachableError
+			switch {
+			case e == nil:
+				sessions = append(sessions, res[i])
+			case errors.As(e, &se):
+				stale = true
+			case errors.As(e, &ue):
+				for _, g := range byNode[i].groups {
+					missing = append(missing, g.Group)
+				}
+				reasons = append(reasons, ue.Error())
+			case firstErr == nil:
+				firstErr = e
+			}
+		}
+		if firstErr == nil && ctx.Err() != nil {
+			firstErr = ctx.Err()
+		}
+		if firstErr != nil || (stale && attempt < maxStaleRetries) {
+			closeAll(sessions)
+			sessions = nil
+			if firstErr != nil {
+				return nil, nil, nil, firstErr
+			}
+			if err := r.topo.Refresh(); err != nil {
+				return nil, nil, nil, fmt.Errorf("refresh the cluster map: %w", err)
+			}
+			continue
+		}
+		if stale {
+			closeAll(sessions)
+			return nil, nil, nil, &UnavailableError{Groups: groups, Reason: "the cluster map kept changing (stale epoch)"}
+		}
+		slices.Sort(missing)
+		return sessions, missing, reasons, nil
+	}
+}
+
+func closeAll(ss []*session) {
+	for _, s := range ss {
+		s.close()
+	}
+}
+
+// catalogAll asks every node for its catalog of a collection (or, with
+// collection "", for the collection names). A group that cannot be asked
+// fails the call: an answer without it would silently miss data.
+func (r *Reader) catalogAll(collection string, flags uint64) (*catalog, error) {
+	open := openMsg{Collection: collection, Flags: flags, Lo: math.MinInt64, Hi: math.MaxInt64}
+	ss, missing, reasons, err := r.openAll(context.Background(), allGroups(r.topo.NumGroups()), open, true)
+	if err != nil {
+		return nil, err
+	}
+	if len(missing) > 0 {
+		return nil, &UnavailableError{Groups: missing, Reason: strings.Join(reasons, "; ")}
+	}
+	return mergeCatalogs(ss, true)
+}
+
+// Collections implements planner.Source. A node that cannot be asked makes
+// it answer nothing (the interface has no error): use Scope'd statements
+// for answers that must fail loudly.
+func (r *Reader) Collections() []string {
+	c, err := r.catalogAll("", openCollections)
+	if err != nil {
+		return nil
+	}
+	return c.collections
+}
+
+// Fields implements planner.Source; see Collections for unreachable nodes.
+func (r *Reader) Fields(collection string) (map[string]model.Kind, bool) {
+	c, err := r.catalogAll(collection, 0)
+	if err != nil || !c.exists {
+		return nil, false
+	}
+	return c.fields, true
+}
+
+// TagKeys implements planner.Source.
+func (r *Reader) TagKeys(collection string) []string {
+	c, err := r.catalogAll(collection, 0)
+	if err != nil {
+		return nil
+	}
+	return c.tagKeys
+}
+
+// TagValues implements planner.Source.
+func (r *Reader) TagValues(collection, key string) []string {
+	c, err := r.catalogAll(collection, openSeries)
+	if err != nil {
+		return nil
+	}
+	return c.tagValues(key)
+}
+
+// Series implements planner.Source.
+func (r *Reader) Series(collection string, match func(model.Tags) bool) []model.Tags {
+	c, err := r.catalogAll(collection, openSeries)
+	if err != nil {
+		return nil
+	}
+	return c.match(match)
+}
+
+// errUnscoped is a data read outside a scoped statement.
+var errUnscoped = errors.New("remote: data read outside a query scope (run statements through planner.ExecuteStream)")
+
+// Read implements planner.Source; data is read only through Scope.
+func (r *Reader) Read(context.Context, string, model.Tags, []string, int64, int64) ([]model.Column, error) {
+	return nil, errUnscoped
+}
+
+// Explain implements planner.Source; EXPLAIN runs through Scope.
+func (r *Reader) Explain(string, []model.Tags, int64, int64, model.Level) model.ReadPlan {
+	return model.ReadPlan{}
+}
+
+// CheckRange implements planner.RangeChecker.
+func (r *Reader) CheckRange(collection string, min, max int64) error {
+	open := openMsg{Collection: collection, Lo: min, Hi: max}
+	ss, missing, reasons, err := r.openAll(context.Background(), allGroups(r.topo.NumGroups()), open, true)
+	if err != nil {
+		return err
+	}
+	if len(missing) > 0 {
+		return &UnavailableError{Groups: missing, Reason: strings.Join(reasons, "; ")}
+	}
+	for _, s := range ss {
+		if s.cat.CheckErr != "" {
+			return checkError(s)
+		}
+	}
+	return nil
+}
+
+// checkError is a node's CheckRange failure.
+func checkError(s *session) error {
+	return fmt.Errorf("node %s: %s: %w", s.node, s.cat.CheckErr, storage.ErrUnavailable)
+}
+
+// Scope implements planner.Scoper: a SELECT (or EXPLAIN) gets a source of
+// its own over sessions with the nodes owning the groups it can touch.
+// Other statements run against the Reader (nil source).
+func (r *Reader) Scope(ctx context.Context, stmt *query.Statement, opts planner.Options) (planner.Source, func(), error) {
+	if stmt == nil || stmt.Select == nil {
+		return nil, nil, nil
+	}
+	s, err := r.scope(ctx, stmt, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s, s.close, nil
+}
+
+// collectionCatalog is a merged catalog.
+type catalog struct {
+	exists      bool
+	fields      map[string]model.Kind
+	tagKeys     []string
+	rollups     bool
+	rawFrom     int64
+	series      []model.Tags // sorted by series key, distinct
+	keys        []string     // their series keys
+	owner       []*session   // the session each came from
+	collections []string
+}
+
+// mergeCatalogs merges the catalogs of sessions: fields are united (a
+// field of two kinds is an error), tag keys united, rawFrom the latest,
+// rollups must agree; series are sorted by key.
+func mergeCatalogs(ss []*session, withSeries bool) (*catalog, error) {
+	c := &catalog{fields: map[string]model.Kind{}, rawFrom: math.MinInt64}
+	if err := c.add(ss, "", withSeries); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// add merges more sessions' catalogs in; coll names the collection for
+// errors.
+func (c *catalog) add(ss []*session, _ string, withSeries bool) error {
+	kindFrom := map[string]string{}
+	for k := range c.fields {
+		kindFrom[k] = "an earlier node"
+	}
+	rollSeen := c.exists
+	tk := map[string]bool{}
+	for _, k := range c.tagKeys {
+		tk[k] = true
+	}
+	colls := map[string]bool{}
+	for _, n := range c.collections {
+		colls[n] = true
+	}
+	type entry struct {
+		key  string
+		tags model.Tags
+		s    *session
+	}
+	var all []entry
+	for i, k := range c.keys {
+		all = append(all, entry{k, c.series[i], c.owner[i]})
+	}
+	for _, s := range ss {
+		m := &s.cat
+		for _, n := range m.Collections {
+			colls[n] = true
+		}
+		if !m.Exists {
+			continue
+		}
+		for f, k := range m.Fields {
+			if have, ok := c.fields[f]; ok && have != k {
+				return fmt.Errorf("field %q is %s on %s and %s on node %s", f, have, kindFrom[f], k, s.node)
+			}
+			c.fields[f] = k
+			kindFrom[f] = "node " + s.node
+		}
+		for _, k := range m.TagKeys {
+			tk[k] = true
+		}
+		if rollSeen && m.Rollups != c.rollups {
+			return fmt.Errorf("nodes disagree on whether the collection keeps rollups (node %s: %v)", s.node, m.Rollups)
+		}
+		c.rollups, rollSeen = m.Rollups, true
+		c.rawFrom = max(c.rawFrom, m.RawFrom)
+		c.exists = true
+		if withSeries {
+			for _, t := range m.Series {
+				all = append(all, entry{"", t, s})
+			}
+		}
+	}
+	c.tagKeys = c.tagKeys[:0]
+	for k := range tk {
+		c.tagKeys = append(c.tagKeys, k)
+	}
+	sort.Strings(c.tagKeys)
+	c.collections = c.collections[:0]
+	for n := range colls {
+		c.collections = append(c.collections, n)
+	}
+	sort.Strings(c.collections)
+	if !withSeries {
+		return nil
+	}
+	for i := range all {
+		if all[i].key == "" {
+			all[i].key = model.SeriesKey("", all[i].tags)
+		}
+	}
+	slices.SortStableFunc(all, func(a, b entry) int { return strings.Compare(a.key, b.key) })
+	c.series, c.keys, c.owner = c.series[:0], c.keys[:0], c.owner[:0]
+	for i, e := range all {
+		if i > 0 && all[i-1].key == e.key {
+			continue
+		}
+		c.series, c.keys, c.owner = append(c.series, e.tags), append(c.keys, e.key), append(c.owner, e.s)
+	}
+	return nil
+}
+
+// match returns the series whose tags satisfy match, calling it once per
+// series, sorted by series key.
+func (c *catalog) match(match func(model.Tags) bool) []model.Tags {
+	var out []model.Tags
+	for _, t := range c.series {
+		if match == nil || match(t) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// tagValues returns the sorted values of a tag key among the series.
+func (c *catalog) tagValues(key string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, t := range c.series {
+		if t.Has(key) {
+			if v := t.Get(key); !seen[v] {
+				seen[v] = true
+				out = append(out, v)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,419 @@
+package remote
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"slices"
+	"sort"
+	"sync/atomic"
+
+	"github.com/soltixdb/soltix/model"
+	"github.com/soltixdb/soltix/planner"
+	"github.com/soltixdb/soltix/remote/wire"
+	"github.com/soltixdb/soltix/storage"
+)
+
+// ReadServer is the read half of a storage node's internal API: query
+// sessions (POST /internal/v1/query) and catalog calls (POST
+// /internal/v1/catalog) over the node's storage.DB. See session_proto.go
+// for the messages.
+type ReadServer struct {
+	DB *storage.DB
+	// NodeID is this node's id; Topo the cluster map, for the epoch check
+	// (a group is served only when Topo routes it to NodeID at the epoch the
+	// router sent) and for the groups' shard tag and count.
+	NodeID string
+	Topo   Topology
+	// Metrics counts the sessions served (nil: not counted).
+	Metrics *ReadNodeMetrics
+}
+
+// ReadNodeMetrics are a storage node's counters of query sessions.
+type ReadNodeMetrics struct {
+	// Fragments counts query sessions served, Catalogs catalog calls,
+	// Cancelled the sessions that ended because the router went away or
+	// cancelled, Errors those that ended with an error, and BytesSent the
+	// bytes of the answers.
+	Fragments, Catalogs, Cancelled, Errors, BytesSent atomic.Int64
+}
+
+// readChunk is the number of rows a node reads and sends at a time.
+const readChunk = 1 << 16
+
+// partsPerMsg bounds the parts of one msgParts.
+const partsPerMsg = 1024
+
+// ServeQuery serves POST /internal/v1/query.
+func (s *ReadServer) ServeQuery(w http.ResponseWriter, r *http.Request) { s.serve(w, r, false) }
+
+// ServeCatalog serves POST /internal/v1/catalog: a session of the open
+// message and its catalog only.
+func (s *ReadServer) ServeCatalog(w http.ResponseWriter, r *http.Request) { s.serve(w, r, true) }
+
+// staleBody is the JSON of a 409 answer.
+type staleBody struct {
+	Error  string `json:"error"`
+	Code   string `json:"code"`
+	Groups []int  `json:"groups"`
+}
+
+func (s *ReadServer) serve(w http.ResponseWriter, r *http.Request, catalogOnly bool) {
+	ctx := r.Context()
+	m := s.Metrics
+	if m == nil {
+		m = &ReadNodeMetrics{}
+	}
+	if catalogOnly {
+		m.Catalogs.Add(1)
+	} else {
+		m.Fragments.Add(1)
+	}
+	mr := wire.NewMsgReader(r.Body, 0)
+	typ, payload, err := mr.Next()
+	var open openMsg
+	if err == nil && typ != msgOpen {
+		err = fmt.Errorf("first message of type %q, want open: %w", typ, wire.ErrCorrupt)
+	}
+	if err == nil {
+		err = open.decode(payload)
+	}
+	if err != nil {
+		m.Errors.Add(1)
+		http.Error(w, "read session: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	inGroup := make(map[int]bool, len(open.Groups))
+	var stale []int
+	for _, g := range open.Groups {
+		rt, ok := s.Topo.Route(g.Group)
+		if !ok || rt.Node != s.NodeID || rt.Epoch != g.Epoch {
+			stale = append(stale, g.Group)
+		}
+		inGroup[g.Group] = true
+	}
+	if len(stale) > 0 {
+		m.Errors.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusConflict)
+		_ = json.NewEncoder(w).Encode(staleBody{Error: fmt.Sprintf("groups %s not held at the epochs given", groupList(stale)), Code: "stale_epoch", Groups: stale})
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-soltix-session")
+	w.WriteHeader(http.StatusOK)
+	ss := &nodeSession{s: s, w: w, rc: http.NewResponseController(w), ctx: ctx, open: &open, inGroup: inGroup, m: m}
+	err = ss.run(mr, catalogOnly)
+	switch {
+	case err == nil:
+	case ctx.Err() != nil:
+		m.Cancelled.Add(1)
+	default:
+		m.Errors.Add(1)
+	}
+}
+
+// nodeSession is one query session on a storage node.
+type nodeSession struct {
+	s       *ReadServer
+	w       io.Writer
+	rc      *http.ResponseController
+	ctx     context.Context
+	open    *openMsg
+	inGroup map[int]bool
+	m       *ReadNodeMetrics
+	points  int64 // sent so far, against open.MaxPoints
+	buf     []byte
+}
+
+func (ss *nodeSession) send(typ byte, payload []byte) error {
+	ss.buf = wire.AppendMsg(ss.buf[:0], typ, payload)
+	ss.m.BytesSent.Add(int64(len(ss.buf)))
+	_, err := ss.w.Write(ss.buf)
+	return err
+}
+
+func (ss *nodeSession) flush() error { return ss.rc.Flush() }
+
+func (ss *nodeSession) run(mr *wire.MsgReader, catalogOnly bool) error {
+	if err := ss.send(msgCatalog, ss.catalog().encode()); err != nil {
+		return err
+	}
+	if err := ss.flush(); err != nil {
+		return err
+	}
+	if catalogOnly {
+		return nil
+	}
+	for {
+		typ, payload, err := mr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := ss.handle(typ, payload); err != nil {
+			if ss.ctx.Err() != nil {
+				return err
+			}
+			code := codeError
+			if errors.Is(err, planner.ErrLimit) {
+				code = codeLimit
+			}
+			_ = ss.send(msgError, (&errorMsg{Code: code, Msg: err.Error()}).encode())
+			_ = ss.flush()
+			return err
+		}
+		if err := ss.flush(); err != nil {
+			return err
+		}
+	}
+}
+
+func (ss *nodeSession) handle(typ byte, payload []byte) error {
+	db, coll := ss.s.DB, ss.open.Collection
+	switch typ {
+	case msgFetch:
+		var f fetchMsg
+		if err := f.decode(payload); err != nil {
+			return err
+		}
+		return ss.fetch(&f)
+	case msgExplain:
+		var x explainMsg
+		if err := x.decode(payload); err != nil {
+			return err
+		}
+		rp := db.Explain(coll, x.Series, x.Lo, x.Hi, x.Level)
+		return ss.send(msgExplained, encodeReadPlan(&rp))
+	case msgCheck:
+		d := wire.MsgDec{B: payload}
+		lo, hi := d.Varint(), d.Varint()
+		if err := d.Done(); err != nil {
+			return err
+		}
+		var e wire.MsgEnc
+		if err := db.CheckRange(coll, lo, hi); err != nil {
+			e.String(err.Error())
+		} else {
+			e.String("")
+		}
+		return ss.send(msgChecked, e.B)
+	}
+	return fmt.Errorf("message of type %q: %w", typ, wire.ErrCorrupt)
+}
+
+// groupOf returns the group of a series as the cluster hashes it.
+func (s *ReadServer) groupOf(coll string, tags model.Tags) int {
+	return model.GroupOf(model.DeviceOf(model.SeriesKey(coll, tags), tags, s.Topo.ShardTag()), s.Topo.NumGroups())
+}
+
+func (ss *nodeSession) catalog() *catalogMsg {
+	db, o := ss.s.DB, ss.open
+	c := &catalogMsg{RawFrom: math.MinInt64}
+	if o.Flags&openCollections != 0 {
+		c.Collections = db.Collections()
+	}
+	if o.Collection == "" {
+		return c
+	}
+	c.Fields, c.Exists = db.Fields(o.Collection)
+	if err := db.CheckRange(o.Collection, o.Lo, o.Hi); err != nil {
+		c.CheckErr = err.Error()
+	}
+	if !c.Exists {
+		return c
+	}
+	c.TagKeys = db.TagKeys(o.Collection)
+	c.Rollups, c.RawFrom = db.Rollups(o.Collection)
+	if o.Flags&openSeries != 0 {
+		c.Series = db.Series(o.Collection, func(t model.Tags) bool {
+			return ss.inGroup[ss.s.groupOf(o.Collection, t)]
+		})
+	}
+	return c
+}
+
+// spend counts n points sent against the session's limit.
+func (ss *nodeSession) spend(n int64) error {
+	ss.points += n
+	if lim := ss.open.MaxPoints; lim > 0 && ss.points > lim {
+		return &planner.LimitError{Msg: fmt.Sprintf("query reads more than %d points on node %s", lim, ss.s.NodeID), Setting: planner.SettingMaxPoints}
+	}
+	return nil
+}
+
+// fetch answers a msgFetch, series by series in the order asked.
+func (ss *nodeSession) fetch(f *fetchMsg) error {
+	whole := f.Whole.Func()
+	for i := range f.Items {
+		if err := ss.ctx.Err(); err != nil {
+			return err
+		}
+		it := &f.Items[i]
+		covLo, covHi, err := ss.values(i, it, f.Desc)
+		if err != nil {
+			return err
+		}
+		for k, ps := range it.Parts {
+			parts, err := ss.s.DB.ReadParts(ss.ctx, ss.open.Collection, it.Tags, ps.Field, ps.Lo, ps.Hi, whole, ps.Level)
+			if err != nil {
+				return err
+			}
+			for len(parts) > 0 {
+				n := min(len(parts), partsPerMsg)
+				if err := ss.sendParts(i, k, parts[:n]); err != nil {
+					return err
+				}
+				parts = parts[n:]
+			}
+		}
+		var e wire.MsgEnc
+		e.Uvarint(uint64(i))
+		e.Varint(covLo)
+		e.Varint(covHi)
+		if err := ss.send(msgSeriesEnd, e.B); err != nil {
+			return err
+		}
+	}
+	var e wire.MsgEnc
+	e.Uvarint(uint64(ss.points))
+	return ss.send(msgFetchEnd, e.B)
+}
+
+// sendParts sends parts of part span k of item i.
+func (ss *nodeSession) sendParts(i, k int, parts []model.Part) error {
+	var e wire.MsgEnc
+	e.Uvarint(uint64(i))
+	e.Uvarint(uint64(k))
+	e.Uvarint(uint64(len(parts)))
+	var pts int64
+	for j := range parts {
+		e.Part(&parts[j])
+		if parts[j].Summary != nil {
+			pts++
+		} else {
+			pts += int64(parts[j].Values.Len())
+		}
+	}
+	if err := ss.spend(pts); err != nil {
+		return err
+	}
+	return ss.send(msgParts, e.B)
+}
+
+// sendColumn sends one column (chunk) of value span j of item i.
+func (ss *nodeSession) sendColumn(i, j int, c *model.Column) error {
+	if err := ss.spend(int64(c.Len())); err != nil {
+		return err
+	}
+	var e wire.MsgEnc
+	e.Uvarint(uint64(i))
+	e.Uvarint(uint64(j))
+	e.Column(c)
+	return ss.send(msgValues, e.B)
+}
+
+// values sends the value spans of an item and returns the range they
+// cover (for Rows, the rows sent may cover less than the spans).
+func (ss *nodeSession) values(i int, it *planner.SeriesRead, desc bool) (covLo, covHi int64, err error) {
+	db, coll := ss.s.DB, ss.open.Collection
+	if len(it.Values) == 0 {
+		return 0, -1, nil
+	}
+	if it.Rows > 0 {
+		// Every span has the query's range: one ReadLimit of them all.
+		lo, hi := it.Values[0].Lo, it.Values[0].Hi
+		fields := make([]string, len(it.Values))
+		for j, v := range it.Values {
+			if v.Lo != lo || v.Hi != hi {
+				return 0, 0, fmt.Errorf("fetch: rows of spans over different ranges: %w", wire.ErrCorrupt)
+			}
+			fields[j] = v.Field
+		}
+		cols, err := db.ReadLimit(ss.ctx, coll, it.Tags, fields, lo, hi, it.Rows, desc)
+		if err != nil {
+			return 0, 0, err
+		}
+		for j := range cols {
+			if err := ss.sendColumn(i, j, &cols[j]); err != nil {
+				return 0, 0, err
+			}
+		}
+		covLo, covHi = lo, hi
+		if times := rowTimes(cols); len(times) >= it.Rows {
+			if desc {
+				covLo = times[0]
+			} else {
+				covHi = times[len(times)-1]
+			}
+		}
+		return covLo, covHi, nil
+	}
+	// Spans over the same range are read together, a chunk of rows at a
+	// time.
+	done := make([]bool, len(it.Values))
+	for j, v := range it.Values {
+		if done[j] {
+			continue
+		}
+		var fields []string
+		var idx []int
+		for k := j; k < len(it.Values); k++ {
+			if w := it.Values[k]; !done[k] && w.Lo == v.Lo && w.Hi == v.Hi {
+				fields, idx, done[k] = append(fields, w.Field), append(idx, k), true
+			}
+		}
+		lo := v.Lo
+		for {
+			if err := ss.ctx.Err(); err != nil {
+				return 0, 0, err
+			}
+			cols, err := db.ReadLimit(ss.ctx, coll, it.Tags, fields, lo, v.Hi, readChunk, false)
+			if err != nil {
+				return 0, 0, err
+			}
+			for x := range cols {
+				if err := ss.sendColumn(i, idx[x], &cols[x]); err != nil {
+					return 0, 0, err
+				}
+			}
+			times := rowTimes(cols)
+			if len(times) < readChunk || times[len(times)-1] >= v.Hi {
+				break
+			}
+			lo = times[len(times)-1] + 1
+		}
+	}
+	return 0, -1, nil
+}
+
+// rowTimes returns the distinct times of some columns, sorted.
+func rowTimes(cols []model.Column) []int64 {
+	if len(cols) == 1 {
+		return cols[0].Times
+	}
+	var all []int64
+	for i := range cols {
+		all = append(all, cols[i].Times...)
+	}
+	sort.Slice(all, func(a, b int) bool { return all[a] < all[b] })
+	return slices.Compact(all)
+}
+
+func groupList(gs []int) string {
+	s := ""
+	for i, g := range gs {
+		if i > 0 {
+			s += ", "
+		}
+		s += fmt.Sprint(g)
+	}
+	return s
+}
+
+func sortStrings(ss []string) { sort.Strings(ss) }

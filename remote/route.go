@@ -1,0 +1,90 @@
+package remote
+
+import (
+	"slices"
+
+	"github.com/soltixdb/soltix/model"
+	"github.com/soltixdb/soltix/query"
+)
+
+// Which groups a statement can touch.
+//
+// A series' group is model.GroupOf of its device: the value of the shard
+// tag, or its series key when it has none. A WHERE clause prunes groups
+// only when every series it can match must carry the shard tag with one of
+// a known list of values: a top-level conjunct `shard = 'x'` or
+// `shard IN ('x', 'y')`, or an OR of such conditions, possibly under an AND
+// with anything else. Everything else (!=, NOT IN, regular expressions,
+// ranges, an OR with any other condition, and the empty value, which also
+// matches series without the tag) keeps every group.
+
+// shardValues returns the shard tag values a series matching e must have,
+// and false when e does not restrict them.
+func shardValues(e query.Expr, shard string) ([]string, bool) {
+	switch x := e.(type) {
+	case *query.Compare:
+		if x.Name == shard && x.Op == "=" && x.Value.Kind == query.LitString && x.Value.Str != "" && len(x.Value.Offsets) == 0 {
+			return []string{x.Value.Str}, true
+		}
+	case *query.In:
+		if x.Name != shard || x.Not {
+			return nil, false
+		}
+		vals := make([]string, 0, len(x.Values))
+		for _, l := range x.Values {
+			if l.Kind != query.LitString || l.Str == "" || len(l.Offsets) > 0 {
+				return nil, false
+			}
+			vals = append(vals, l.Str)
+		}
+		return vals, true
+	case *query.Binary:
+		l, lok := shardValues(x.LHS, shard)
+		r, rok := shardValues(x.RHS, shard)
+		switch x.Op {
+		case "AND":
+			switch {
+			case lok && rok:
+				var both []string
+				for _, v := range l {
+					if slices.Contains(r, v) {
+						both = append(both, v)
+					}
+				}
+				return both, true
+			case lok:
+				return l, true
+			case rok:
+				return r, true
+			}
+		case "OR":
+			if lok && rok {
+				return append(slices.Clone(l), r...), true
+			}
+		}
+	}
+	return nil, false
+}
+
+// statementGroups returns the groups a statement can touch, sorted, and
+// false when it can touch all of them.
+func statementGroups(stmt *query.Statement, shard string, n int) ([]int, bool) {
+	if stmt == nil || stmt.Select == nil || stmt.Select.Where == nil {
+		return nil, false
+	}
+	vals, ok := shardValues(stmt.Select.Where, shard)
+	if !ok {
+		return nil, false
+	}
+	seen := map[int]bool{}
+	var gs []int
+	for _, v := range vals {
+		g := model.GroupOf(v, n)
+		if !seen[g] {
+			seen[g] = true
+			gs = append(gs, g)
+		}
+	}
+	slices.Sort(gs)
+	return gs, true
+}

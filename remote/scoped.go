@@ -1,0 +1,607 @@
+package remote
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/soltixdb/soltix/model"
+	"github.com/soltixdb/soltix/planner"
+	"github.com/soltixdb/soltix/query"
+	"github.com/soltixdb/soltix/remote/wire"
+)
+
+// scoped is the source one SELECT runs against on a router: the catalog
+// the nodes of its groups sent when their sessions opened, and the data
+// they send for its ReadSet.
+//
+// Bounds: the data of a series is held from its arrival until the plan
+// moves to a later batch (an aggregate query reads one series at a time, a
+// raw select the series of one GROUP BY combination), and everything held
+// at once is bounded by the query's byte limit (Options.MaxBytes): going
+// over is a *planner.LimitError (422). Each node's answer is read only as
+// the plan needs it, so HTTP/2 flow control holds the node back meanwhile.
+type scoped struct {
+	r        *Reader
+	ctx      context.Context
+	opts     planner.Options
+	coll     string
+	sessions []*session
+	cat      *catalog
+	// checkLo and checkHi is the range the catalogs' CheckRange is of.
+	checkLo, checkHi int64
+	missing          []int // groups left out (partial answers)
+
+	mu      sync.Mutex
+	rs      *planner.ReadSet
+	items   map[string]*fetchItem // by series key, after Prepare
+	order   []*fetchItem          // in plan order
+	owner   map[string]*session   // by series key
+	batch   int                   // the lowest batch still held
+	held    int64                 // bytes of data held
+	maxHeld int64
+}
+
+func (r *Reader) scope(ctx context.Context, stmt *query.Statement, opts planner.Options) (*scoped, error) {
+	sel := stmt.Select
+	shard, n := r.topo.ShardTag(), r.topo.NumGroups()
+	groups, pruned := statementGroups(stmt, shard, n)
+	if !pruned {
+		groups = allGroups(n)
+	}
+	lo, hi, empty := planner.TimeBounds(sel.Where, opts.Now)
+	if empty {
+		lo, hi = 0, -1
+	}
+	maxPoints := opts.MaxPoints
+	if maxPoints <= 0 {
+		maxPoints = planner.DefaultMaxPoints
+	}
+	open := openMsg{Collection: sel.From, Flags: openSeries, Lo: lo, Hi: hi, MaxPoints: maxPoints}
+	ss, missing, reasons, err := r.openAll(ctx, groups, open, false)
+	if err != nil {
+		return nil, err
+	}
+	s := &scoped{r: r, ctx: ctx, opts: opts, coll: sel.From, sessions: ss, checkLo: lo, checkHi: hi,
+		maxHeld: opts.MaxBytes, items: map[string]*fetchItem{}, owner: map[string]*session{}}
+	if s.maxHeld <= 0 {
+		s.maxHeld = planner.DefaultMaxBytes
+	}
+	if err := s.allowMissing(missing, reasons); err != nil {
+		s.close()
+		return nil, err
+	}
+	s.cat, err = mergeCatalogs(ss, true)
+	if err != nil {
+		s.close()
+		return nil, fmt.Errorf("collection %q: %w", sel.From, err)
+	}
+	if _, isField := s.cat.fields[shard]; isField && pruned {
+		// The shard tag's name is a field here: the WHERE condition on
+		// it is about the field, and every group can hold matches.
+		s.close()
+		return r.scopeAll(ctx, stmt, opts)
+	}
+	if len(ss) < r.topo.NumGroups() && s.needsSchema(sel) {
+		if err := s.completeSchema(groups); err != nil {
+			s.close()
+			return nil, err
+		}
+	}
+	for i, key := range s.cat.keys {
+		s.owner[key] = s.cat.owner[i]
+	}
+	for _, se := range ss {
+		se.onBytes = s.account
+	}
+	return s, nil
+}
+
+// scopeAll is scope without group pruning.
+func (r *Reader) scopeAll(ctx context.Context, stmt *query.Statement, opts planner.Options) (*scoped, error) {
+	all := *stmt
+	sel := *stmt.Select
+	sel.Where = nil
+	all.Select = &sel
+	s, err := r.scope(ctx, &all, opts)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// allowMissing fails unless the query accepts a partial answer, which
+// then leaves the groups out and records them.
+func (s *scoped) allowMissing(missing []int, reasons []string) error {
+	if len(missing) == 0 {
+		return nil
+	}
+	err := &UnavailableError{Groups: missing, Reason: strings.Join(reasons, "; ")}
+	p := s.opts.Partial
+	if p == nil {
+		return err
+	}
+	p.Add(missing, err.Error())
+	s.missing = missing
+	return nil
+}
+
+// needsSchema reports whether the statement's answer depends on fields or
+// tag keys the contacted nodes might not have (SELECT *, or a name they do
+// not know, or a collection they do not hold): the catalog of the other
+// nodes is needed then so that the answer matches a single node's.
+func (s *scoped) needsSchema(sel *query.Select) bool {
+	c := s.cat
+	if !c.exists {
+		return true
+	}
+	known := func(name string) bool {
+		_, ok := c.fields[name]
+		return ok || slices.Contains(c.tagKeys, name) || name == "time"
+	}
+	for _, it := range sel.Items {
+		if it.Star || !known(it.Field) {
+			return true
+		}
+	}
+	unknown := false
+	var walk func(e query.Expr)
+	walk = func(e query.Expr) {
+		switch x := e.(type) {
+		case *query.Binary:
+			walk(x.LHS)
+			walk(x.RHS)
+		case *query.Compare:
+			unknown = unknown || !known(x.Name)
+		case *query.In:
+			unknown = unknown || !known(x.Name)
+		case *query.Between:
+			unknown = unknown || !known(x.Name)
+		}
+	}
+	walk(sel.Where)
+	for _, g := range sel.GroupTags {
+		unknown = unknown || !known(g)
+	}
+	return unknown
+}
+
+// completeSchema adds the fields and tag keys of the nodes the session
+// did not contact (catalog calls, without series).
+func (s *scoped) completeSchema(asked []int) error {
+	var rest []int
+	for g := 0; g < s.r.topo.NumGroups(); g++ {
+		if !slices.Contains(asked, g) {
+			rest = append(rest, g)
+		}
+	}
+	if len(rest) == 0 {
+		return nil
+	}
+	open := openMsg{Collection: s.coll, Lo: s.checkLo, Hi: s.checkHi}
+	ss, missing, reasons, err := s.r.openAll(s.ctx, rest, open, true)
+	if err != nil {
+		return err
+	}
+	if err := s.allowMissing(missing, reasons); err != nil {
+		return err
+	}
+	return s.cat.add(ss, s.coll, false)
+}
+
+func (s *scoped) close() {
+	closeAll(s.sessions)
+	s.mu.Lock()
+	s.items, s.order = nil, nil
+	s.mu.Unlock()
+}
+
+// account counts bytes arriving from a node against the byte limit.
+func (s *scoped) account(n int64) error {
+	s.held += n
+	if s.held > s.maxHeld {
+		return &planner.LimitError{Msg: fmt.Sprintf("query holds more than %d bytes of data from storage nodes at once", s.maxHeld), Setting: planner.SettingMaxBytes}
+	}
+	return nil
+}
+
+// Collections implements planner.Source.
+func (s *scoped) Collections() []string { return s.r.Collections() }
+
+// Fields implements planner.Source from the sessions' catalogs.
+func (s *scoped) Fields(collection string) (map[string]model.Kind, bool) {
+	if collection != s.coll {
+		return s.r.Fields(collection)
+	}
+	if !s.cat.exists {
+		return nil, false
+	}
+	return s.cat.fields, true
+}
+
+// TagKeys implements planner.Source.
+func (s *scoped) TagKeys(collection string) []string {
+	if collection != s.coll {
+		return s.r.TagKeys(collection)
+	}
+	return s.cat.tagKeys
+}
+
+// TagValues implements planner.Source (the series of the scope only).
+func (s *scoped) TagValues(collection, key string) []string {
+	if collection != s.coll {
+		return s.r.TagValues(collection, key)
+	}
+	return s.cat.tagValues(key)
+}
+
+// Series implements planner.Source: the series of the scope's groups.
+func (s *scoped) Series(collection string, match func(model.Tags) bool) []model.Tags {
+	if collection != s.coll {
+		return s.r.Series(collection, match)
+	}
+	return s.cat.match(match)
+}
+
+// Rollups implements planner.SummarySource.
+func (s *scoped) Rollups(collection string) (bool, int64) {
+	if collection != s.coll || !s.cat.exists {
+		return false, math.MinInt64
+	}
+	return s.cat.rollups, s.cat.rawFrom
+}
+
+// CheckRange implements planner.RangeChecker: from the catalogs when the
+// range is the one they were checked over (or inside it and fine there),
+// else by asking each node in its session.
+func (s *scoped) CheckRange(collection string, min, max int64) error {
+	if collection != s.coll {
+		return s.r.CheckRange(collection, min, max)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	inside := s.checkLo <= min && max <= s.checkHi
+	exact := s.checkLo == min && max == s.checkHi
+	var bad *session
+	for _, se := range s.sessions {
+		if se.cat.CheckErr != "" {
+			bad = se
+			break
+		}
+	}
+	switch {
+	case exact && bad != nil:
+		return checkError(bad)
+	case inside && bad == nil:
+		return nil
+	}
+	for _, se := range s.sessions {
+		var e wire.MsgEnc
+		e.Varint(min)
+		e.Varint(max)
+		ans, err := se.request(s.ctx, msgCheck, e.B, msgChecked)
+		if err != nil {
+			return err
+		}
+		d := wire.MsgDec{B: ans}
+		if msg := d.String(); msg != "" {
+			return fmt.Errorf("node %s: %s", se.node, msg)
+		}
+	}
+	return nil
+}
+
+// Explain implements planner.Source: each node reports on its series, in
+// its session; the plans are added up.
+func (s *scoped) Explain(collection string, series []model.Tags, min, max int64, level model.Level) model.ReadPlan {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var rp model.ReadPlan
+	by := map[*session][]model.Tags{}
+	for _, t := range series {
+		if se := s.owner[model.SeriesKey("", t)]; se != nil {
+			by[se] = append(by[se], t)
+		}
+	}
+	groups := map[int]bool{}
+	for _, se := range s.sessions {
+		if len(by[se]) == 0 {
+			continue
+		}
+		m := explainMsg{Series: by[se], Lo: min, Hi: max, Level: level}
+		ans, err := se.request(s.ctx, msgExplain, m.encode(), msgExplained)
+		if err != nil {
+			continue // EXPLAIN cannot fail here; the node is absent from it
+		}
+		p, err := decodeReadPlan(ans)
+		if err != nil {
+			continue
+		}
+		for _, g := range p.Groups {
+			groups[g] = true
+		}
+		rp.Files += p.Files
+		rp.MemoryPoints += p.MemoryPoints
+		rp.Rows += p.Rows
+		rp.Dirty += p.Dirty
+		rp.Nodes = append(rp.Nodes, se.node)
+	}
+	for g := range groups {
+		rp.Groups = append(rp.Groups, g)
+	}
+	slices.Sort(rp.Groups)
+	return rp
+}
+
+// Prepare implements planner.Preparer: each node is sent its part of the
+// read set in one message, and starts answering.
+func (s *scoped) Prepare(ctx context.Context, rs *planner.ReadSet) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if rs.Collection != s.coll {
+		return fmt.Errorf("remote: prepare of collection %q in a scope of %q", rs.Collection, s.coll)
+	}
+	s.rs = rs
+	per := map[*session][]*fetchItem{}
+	for _, sr := range rs.Series {
+		key := model.SeriesKey("", sr.Tags)
+		se := s.owner[key]
+		if se == nil {
+			continue // not in the scope's groups: reads of it fail loudly
+		}
+		it := &fetchItem{sr: sr}
+		per[se] = append(per[se], it)
+		s.items[key] = it
+		s.order = append(s.order, it)
+	}
+	for _, se := range s.sessions {
+		if items := per[se]; len(items) > 0 {
+			if err := se.fetch(ctx, rs.Whole, rs.Desc, items); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// item returns the complete data of a prepared series, releasing the
+// series of earlier batches. The caller holds mu.
+func (s *scoped) item(ctx context.Context, tags model.Tags) (*fetchItem, *session, error) {
+	key := model.SeriesKey("", tags)
+	se := s.owner[key]
+	if se == nil {
+		return nil, nil, fmt.Errorf("remote: read of series %q, which is not in the groups of this query's scope", model.SeriesKey(s.coll, tags))
+	}
+	it := s.items[key]
+	if it == nil {
+		return nil, se, nil
+	}
+	if it.sr.Batch > s.batch {
+		for _, o := range s.order {
+			if o.sr.Batch < it.sr.Batch && o.done && o.vals != nil {
+				s.held -= o.bytes
+				o.vals, o.parts = nil, nil
+			}
+		}
+		s.batch = it.sr.Batch
+	}
+	if err := se.await(ctx, it); err != nil {
+		return nil, nil, err
+	}
+	if it.vals == nil && len(it.sr.Values) > 0 {
+		return nil, se, nil // released: read again
+	}
+	return it, se, nil
+}
+
+// fetchNow reads something that was not prepared, in the series' session.
+func (s *scoped) fetchNow(ctx context.Context, se *session, sr planner.SeriesRead, desc bool) (*fetchItem, error) {
+	se.ctr.Unprepared.Add(1)
+	it := &fetchItem{sr: sr}
+	whole := planner.WholeSpec{Lo: 0, Hi: -1} // accepts nothing: values only
+	if s.rs != nil {
+		whole = s.rs.Whole
+	}
+	if err := se.fetch(ctx, whole, desc, []*fetchItem{it}); err != nil {
+		return nil, err
+	}
+	if err := se.await(ctx, it); err != nil {
+		return nil, err
+	}
+	if err := se.drain(ctx); err != nil {
+		return nil, err
+	}
+	return it, nil
+}
+
+// valuesFor returns the values of field over [min, max] from an item, and
+// false when the item does not cover them.
+func (it *fetchItem) valuesFor(field string, min, max int64) (model.Column, bool) {
+	if it == nil || it.vals == nil {
+		return model.Column{}, false
+	}
+	for j, v := range it.sr.Values {
+		lo, hi := v.Lo, v.Hi
+		if it.sr.Rows > 0 {
+			lo, hi = it.covLo, it.covHi
+		}
+		if v.Field == field && lo <= min && max <= hi {
+			c := it.vals[j].Range(min, max)
+			c.Name = field
+			return c, true
+		}
+	}
+	return model.Column{}, false
+}
+
+// Read implements planner.Source.
+func (s *scoped) Read(ctx context.Context, collection string, tags model.Tags, fields []string, min, max int64) ([]model.Column, error) {
+	if collection != s.coll {
+		return nil, errUnscoped
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	it, se, err := s.item(ctx, tags)
+	if err != nil {
+		return nil, err
+	}
+	for attempt := 0; attempt < 2; attempt++ {
+		cols := make([]model.Column, len(fields))
+		ok := true
+		for i, f := range fields {
+			if cols[i], ok = it.valuesFor(f, min, max); !ok {
+				break
+			}
+		}
+		if ok {
+			return s.kinds(cols), nil
+		}
+		sr := planner.SeriesRead{Tags: tags}
+		for _, f := range fields {
+			sr.Values = append(sr.Values, planner.FieldSpan{Field: f, Lo: min, Hi: max})
+		}
+		if it, err = s.fetchNow(ctx, se, sr, false); err != nil {
+			return nil, err
+		}
+	}
+	return nil, fmt.Errorf("remote: node %s did not answer the read of %q over [%d, %d]", se.node, fields, min, max)
+}
+
+// kinds gives empty columns the collection's kind of their field.
+func (s *scoped) kinds(cols []model.Column) []model.Column {
+	for i := range cols {
+		if cols[i].Len() == 0 {
+			cols[i].Kind = s.cat.fields[cols[i].Name]
+		}
+	}
+	return cols
+}
+
+// ReadLimit implements planner.LimitSource.
+func (s *scoped) ReadLimit(ctx context.Context, collection string, tags model.Tags, fields []string, min, max int64, n int, desc bool) ([]model.Column, error) {
+	if collection != s.coll {
+		return nil, errUnscoped
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	it, se, err := s.item(ctx, tags)
+	if err != nil {
+		return nil, err
+	}
+	for attempt := 0; attempt < 2; attempt++ {
+		if cols, ok := it.limited(fields, min, max, n, desc); ok {
+			return s.kinds(cols), nil
+		}
+		sr := planner.SeriesRead{Tags: tags, Rows: n}
+		for _, f := range fields {
+			sr.Values = append(sr.Values, planner.FieldSpan{Field: f, Lo: min, Hi: max})
+		}
+		if it, err = s.fetchNow(ctx, se, sr, desc); err != nil {
+			return nil, err
+		}
+	}
+	return nil, fmt.Errorf("remote: node %s did not answer the read of %d rows of %q over [%d, %d]", se.node, n, fields, min, max)
+}
+
+// limited answers ReadLimit from an item when what it holds decides the
+// answer: the first (last with desc) n rows in [min, max].
+func (it *fetchItem) limited(fields []string, from, to int64, n int, desc bool) ([]model.Column, bool) {
+	min, max := from, to
+	if it == nil || it.vals == nil {
+		return nil, false
+	}
+	// The part of [min, max] every field covers from the end the rows are
+	// taken from.
+	lo, hi := min, max
+	for _, f := range fields {
+		found := false
+		for _, v := range it.sr.Values {
+			clo, chi := v.Lo, v.Hi
+			if it.sr.Rows > 0 {
+				if it.desc != desc {
+					continue
+				}
+				clo, chi = it.covLo, it.covHi
+			}
+			if v.Field != f || clo > hi || chi < lo {
+				continue
+			}
+			if (!desc && clo <= min) || (desc && chi >= max) {
+				lo, hi = clampLo(lo, clo), clampHi(hi, chi)
+				found = true
+				break
+			}
+		}
+		if !found {
+			return nil, false
+		}
+	}
+	cols := make([]model.Column, len(fields))
+	for i, f := range fields {
+		c, ok := it.valuesFor(f, lo, hi)
+		if !ok {
+			return nil, false
+		}
+		cols[i] = c
+	}
+	times := rowTimes(cols)
+	if len(times) < n {
+		if (!desc && hi == max) || (desc && lo == min) {
+			return cols, true
+		}
+		return nil, false
+	}
+	if desc {
+		lo = times[len(times)-n]
+	} else {
+		hi = times[n-1]
+	}
+	for i := range cols {
+		cols[i] = cols[i].Range(lo, hi)
+		cols[i].Name = fields[i]
+	}
+	return cols, true
+}
+
+// ReadParts implements planner.SummarySource: the parts prepared for
+// exactly this call, or values.
+func (s *scoped) ReadParts(ctx context.Context, collection string, tags model.Tags, field string, min, max int64, whole func(lo, hi int64) bool, level model.Level) ([]model.Part, error) {
+	if collection != s.coll {
+		return nil, errUnscoped
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	it, se, err := s.item(ctx, tags)
+	if err != nil {
+		return nil, err
+	}
+	want := planner.PartSpan{Field: field, Lo: min, Hi: max, Level: level}
+	for attempt := 0; attempt < 2; attempt++ {
+		if it != nil && it.vals != nil {
+			if k := slices.Index(it.sr.Parts, want); k >= 0 {
+				return it.parts[k], nil
+			}
+			if c, ok := it.valuesFor(field, min, max); ok {
+				if c.Len() == 0 {
+					return nil, nil
+				}
+				return []model.Part{{Values: c}}, nil
+			}
+		}
+		sr := planner.SeriesRead{Tags: tags, Parts: []planner.PartSpan{want}}
+		if s.rs == nil {
+			sr = planner.SeriesRead{Tags: tags, Values: []planner.FieldSpan{{Field: field, Lo: min, Hi: max}}}
+		}
+		if it, err = s.fetchNow(ctx, se, sr, false); err != nil {
+			return nil, err
+		}
+	}
+	return nil, errors.New("remote: parts not answered")
+}
+
+func clampLo(a, b int64) int64 { return max(a, b) }
+func clampHi(a, b int64) int64 { return min(a, b) }

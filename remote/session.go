@@ -1,0 +1,377 @@
+package remote
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/soltixdb/soltix/model"
+	"github.com/soltixdb/soltix/planner"
+	"github.com/soltixdb/soltix/remote/wire"
+)
+
+// session is the router's end of one query session with one storage node:
+// one HTTP/2 request whose body the router keeps writing (a pipe) while it
+// reads the node's answers from the response body. See session_proto.go.
+type session struct {
+	node, addr string
+	groups     []int
+	pw         *io.PipeWriter
+	resp       *http.Response
+	mr         *wire.MsgReader
+	cancel     context.CancelFunc
+	ctr        *NodeReadCounters
+	cat        catalogMsg
+	// onBytes is told the bytes of every message read (the scoped
+	// source's bound on what it holds).
+	onBytes func(int64) error
+	// items are the series asked for, over every fetch so far; base is
+	// where the items of the fetch being answered start, and reading is
+	// set while its answer is not read to the end.
+	items   []*fetchItem
+	base    int
+	reading bool
+	err     error // sticky: the session is broken
+}
+
+// fetchItem is the data of one series fetched from a node.
+type fetchItem struct {
+	sr    planner.SeriesRead
+	desc  bool
+	vals  []model.Column // per sr.Values
+	parts [][]model.Part // per sr.Parts
+	// covLo and covHi are the range the values cover when sr.Rows is
+	// set (the first sr.Rows rows, or the last with desc).
+	covLo, covHi int64
+	done         bool
+	bytes        int64
+}
+
+// staleError is a node's 409: it does not hold these groups at the
+// epochs the router sent.
+type staleError struct {
+	node   string
+	groups []int
+}
+
+func (e *staleError) Error() string {
+	return fmt.Sprintf("node %s does not hold groups %s at the epochs given (stale epoch)", e.node, groupList(e.groups))
+}
+
+// unreachableError is a node that could not be asked.
+type unreachableError struct {
+	node, addr string
+	err        error
+}
+
+func (e *unreachableError) Error() string {
+	return fmt.Sprintf("node %s (%s) unreachable: %v", e.node, e.addr, e.err)
+}
+
+func (e *unreachableError) Unwrap() error { return e.err }
+
+// openSession starts a session (path /internal/v1/query) or a catalog call
+// (/internal/v1/catalog, which ends after the catalog).
+func (r *Reader) openSession(ctx context.Context, node, addr string, open *openMsg, catalogOnly bool) (*session, error) {
+	ctr := r.metrics.Node(node)
+	ctx, cancel := context.WithCancel(ctx)
+	first := wire.AppendMsg(nil, msgOpen, open.encode())
+	s := &session{node: node, addr: addr, cancel: cancel, ctr: ctr}
+	for _, g := range open.Groups {
+		s.groups = append(s.groups, g.Group)
+	}
+	var body io.Reader = bytes.NewReader(first)
+	path := "/internal/v1/catalog"
+	if !catalogOnly {
+		pr, pw := io.Pipe()
+		s.pw = pw
+		body = io.MultiReader(body, pr)
+		path = "/internal/v1/query"
+		ctr.Sessions.Add(1)
+	} else {
+		ctr.Catalogs.Add(1)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, addr+path, body)
+	if err != nil {
+		s.close()
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-soltix-session")
+	resp, err := r.hc.Do(req)
+	if err != nil {
+		ctr.Errors.Add(1)
+		s.close()
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, &unreachableError{node: node, addr: addr, err: err}
+	}
+	s.resp = resp
+	switch resp.StatusCode {
+	case http.StatusOK:
+	case http.StatusConflict:
+		var sb staleBody
+		_ = json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&sb)
+		ctr.Errors.Add(1)
+		s.close()
+		if sb.Code == "stale_epoch" {
+			return nil, &staleError{node: node, groups: sb.Groups}
+		}
+		return nil, fmt.Errorf("node %s: %s", node, sb.Error)
+	default:
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+		ctr.Errors.Add(1)
+		s.close()
+		if resp.StatusCode == http.StatusServiceUnavailable {
+			return nil, &unreachableError{node: node, addr: addr, err: fmt.Errorf("%s: %s", resp.Status, bytes.TrimSpace(msg))}
+		}
+		return nil, fmt.Errorf("node %s: %s: %s", node, resp.Status, bytes.TrimSpace(msg))
+	}
+	s.mr = wire.NewMsgReader(resp.Body, 0)
+	typ, payload, err := s.next()
+	if err == nil && typ != msgCatalog {
+		err = fmt.Errorf("node %s: first answer of type %q, want a catalog: %w", node, typ, wire.ErrCorrupt)
+	}
+	if err == nil {
+		err = s.cat.decode(payload)
+	}
+	if err != nil {
+		s.close()
+		return nil, s.wrap(ctx, err)
+	}
+	if catalogOnly {
+		s.close()
+	}
+	return s, nil
+}
+
+// wrap turns a read error into the session's error.
+func (s *session) wrap(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	var le *planner.LimitError
+	if errors.As(err, &le) {
+		return err
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return &unreachableError{node: s.node, addr: s.addr, err: fmt.Errorf("session ended early: %w", err)}
+	}
+	return fmt.Errorf("node %s: %w", s.node, err)
+}
+
+// next reads one message, counting its bytes, and turns msgError into an
+// error.
+func (s *session) next() (byte, []byte, error) {
+	before := s.mr.Bytes
+	typ, payload, err := s.mr.Next()
+	n := s.mr.Bytes - before
+	s.ctr.BytesReceived.Add(n)
+	if err != nil {
+		s.ctr.Errors.Add(1)
+		return 0, nil, err
+	}
+	if s.onBytes != nil {
+		if err := s.onBytes(n); err != nil {
+			return 0, nil, err
+		}
+	}
+	if typ == msgError {
+		s.ctr.Errors.Add(1)
+		var em errorMsg
+		if err := em.decode(payload); err != nil {
+			return 0, nil, err
+		}
+		if em.Code == codeLimit {
+			return 0, nil, &planner.LimitError{Msg: em.Msg, Setting: planner.SettingMaxPoints}
+		}
+		return 0, nil, errors.New(em.Msg)
+	}
+	return typ, payload, nil
+}
+
+// close ends the session: the node sees the end of the body (or the
+// cancel) and stops.
+func (s *session) close() {
+	if s.pw != nil {
+		s.pw.Close()
+	}
+	if s.resp != nil {
+		s.resp.Body.Close()
+	}
+	s.cancel()
+}
+
+// send writes one message to the node.
+func (s *session) send(typ byte, payload []byte) error {
+	if s.err != nil {
+		return s.err
+	}
+	if _, err := s.pw.Write(wire.AppendMsg(nil, typ, payload)); err != nil {
+		s.err = &unreachableError{node: s.node, addr: s.addr, err: err}
+		return s.err
+	}
+	return nil
+}
+
+// fetch asks for items (appended to s.items) and starts reading their
+// answer.
+func (s *session) fetch(ctx context.Context, whole planner.WholeSpec, desc bool, items []*fetchItem) error {
+	if err := s.drain(ctx); err != nil {
+		return err
+	}
+	f := fetchMsg{Whole: whole, Desc: desc}
+	for _, it := range items {
+		f.Items = append(f.Items, it.sr)
+		it.desc = desc
+		it.vals = make([]model.Column, len(it.sr.Values))
+		for j, v := range it.sr.Values {
+			it.vals[j].Name = v.Field
+		}
+		it.parts = make([][]model.Part, len(it.sr.Parts))
+	}
+	s.base = len(s.items)
+	s.items = append(s.items, items...)
+	s.reading = true
+	return s.send(msgFetch, f.encode())
+}
+
+// drain reads the rest of the fetch answer being read.
+func (s *session) drain(ctx context.Context) error {
+	for s.reading {
+		if err := s.step(ctx); err != nil {
+			return err
+		}
+	}
+	return s.err
+}
+
+// await reads until it is complete.
+func (s *session) await(ctx context.Context, it *fetchItem) error {
+	for !it.done {
+		if !s.reading {
+			return fmt.Errorf("node %s: fetch answer ended before series %v", s.node, it.sr.Tags)
+		}
+		if err := s.step(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// step reads and files one message of a fetch answer.
+func (s *session) step(ctx context.Context) error {
+	if s.err != nil {
+		return s.err
+	}
+	typ, payload, err := s.next()
+	if err != nil {
+		s.err = s.wrap(ctx, err)
+		return s.err
+	}
+	d := wire.MsgDec{B: payload}
+	item := func() *fetchItem {
+		i := d.Uvarint()
+		if d.Err() != nil || i >= uint64(len(s.items)-s.base) {
+			return nil
+		}
+		return s.items[s.base+int(i)]
+	}
+	bad := func(what string) error {
+		s.err = fmt.Errorf("node %s: bad %s message: %w", s.node, what, wire.ErrCorrupt)
+		return s.err
+	}
+	switch typ {
+	case msgValues:
+		it := item()
+		j := d.Uvarint()
+		c := d.Column()
+		if it == nil || d.Done() != nil || j >= uint64(len(it.vals)) || it.done {
+			return bad("values")
+		}
+		dst := &it.vals[j]
+		if c.Len() > 0 && dst.Len() > 0 && (c.Kind != dst.Kind || c.Times[0] <= dst.Times[dst.Len()-1]) {
+			return bad("values")
+		}
+		appendColumn(dst, &c)
+		it.bytes += int64(len(payload))
+	case msgParts:
+		it := item()
+		k := d.Uvarint()
+		n := d.Count(2)
+		if it == nil || k >= uint64(len(it.parts)) || it.done {
+			return bad("parts")
+		}
+		for i := 0; i < n && d.Err() == nil; i++ {
+			it.parts[k] = append(it.parts[k], d.Part())
+		}
+		if d.Done() != nil {
+			return bad("parts")
+		}
+		it.bytes += int64(len(payload))
+	case msgSeriesEnd:
+		it := item()
+		lo, hi := d.Varint(), d.Varint()
+		if it == nil || d.Done() != nil {
+			return bad("series end")
+		}
+		it.covLo, it.covHi, it.done = lo, hi, true
+	case msgFetchEnd:
+		for _, it := range s.items[s.base:] {
+			if !it.done {
+				return bad("fetch end")
+			}
+		}
+		s.reading = false
+	default:
+		return bad(fmt.Sprintf("%q", typ))
+	}
+	return nil
+}
+
+// appendColumn appends the values of c to dst (same kind, later times).
+func appendColumn(dst, c *model.Column) {
+	if c.Len() == 0 {
+		if dst.Kind == model.KindNull {
+			dst.Kind = c.Kind
+		}
+		return
+	}
+	if dst.Len() == 0 {
+		name := dst.Name
+		*dst = *c
+		dst.Name = name
+		return
+	}
+	dst.Times = append(dst.Times, c.Times...)
+	dst.Floats = append(dst.Floats, c.Floats...)
+	dst.Ints = append(dst.Ints, c.Ints...)
+	dst.Uints = append(dst.Uints, c.Uints...)
+	dst.Bools = append(dst.Bools, c.Bools...)
+	dst.Strings = append(dst.Strings, c.Strings...)
+}
+
+// request sends a message outside fetches (explain, check) and returns the
+// answer, of type want.
+func (s *session) request(ctx context.Context, typ byte, payload []byte, want byte) ([]byte, error) {
+	if err := s.drain(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.send(typ, payload); err != nil {
+		return nil, err
+	}
+	got, answer, err := s.next()
+	if err != nil {
+		s.err = s.wrap(ctx, err)
+		return nil, s.err
+	}
+	if got != want {
+		s.err = fmt.Errorf("node %s: answer of type %q, want %q: %w", s.node, got, want, wire.ErrCorrupt)
+		return nil, s.err
+	}
+	return answer, nil
+}

@@ -1,0 +1,316 @@
+package remote
+
+// The messages of a query session (POST /internal/v1/query, and the same
+// exchange cut short at POST /internal/v1/catalog). The router's request
+// body and the node's response body are each a sequence of wire messages
+// (remote/wire: length, type, payload, CRC-32C). The router writes
+// msgOpen; the node answers msgCatalog (or an HTTP error status: 409 with
+// code stale_epoch when it does not hold a group at the epoch given). Then,
+// until the router ends its body, the router writes one request at a time
+// and reads its whole answer before the next:
+//
+//	msgFetch   → msgValues / msgParts … msgSeriesEnd per series …, msgFetchEnd
+//	msgExplain → msgExplained
+//	msgCheck   → msgChecked
+//
+// and any answer may instead be msgError (code, message, groups), after
+// which the node ends the session.
+
+import (
+	"fmt"
+
+	"github.com/soltixdb/soltix/model"
+	"github.com/soltixdb/soltix/planner"
+	"github.com/soltixdb/soltix/remote/wire"
+)
+
+// Message types.
+const (
+	msgOpen      = 'O'
+	msgCatalog   = 'C'
+	msgFetch     = 'F'
+	msgValues    = 'V'
+	msgParts     = 'P'
+	msgSeriesEnd = 'S'
+	msgFetchEnd  = 'E'
+	msgExplain   = 'X'
+	msgExplained = 'x'
+	msgCheck     = 'K'
+	msgChecked   = 'k'
+	msgError     = '!'
+)
+
+// Error codes of msgError.
+const (
+	codeLimit = "limit"
+	codeError = "error"
+)
+
+// Flags of msgOpen: what the catalog answer holds.
+const (
+	openSeries      = 1 << iota // the tag sets of the series in the groups
+	openCollections             // every collection's name
+)
+
+// groupEpoch is a group and the epoch the router saw it at.
+type groupEpoch struct {
+	Group int
+	Epoch uint64
+}
+
+// openMsg starts a session.
+type openMsg struct {
+	Collection string
+	Flags      uint64
+	Groups     []groupEpoch
+	// Lo and Hi are the range CheckRange is asked over (the query's,
+	// when known).
+	Lo, Hi int64
+	// MaxPoints bounds the points the node sends in the session.
+	MaxPoints int64
+}
+
+func (m *openMsg) encode() []byte {
+	var e wire.MsgEnc
+	e.String(m.Collection)
+	e.Uvarint(m.Flags)
+	e.Uvarint(uint64(len(m.Groups)))
+	for _, g := range m.Groups {
+		e.Uvarint(uint64(g.Group))
+		e.Uvarint(g.Epoch)
+	}
+	e.Varint(m.Lo)
+	e.Varint(m.Hi)
+	e.Varint(m.MaxPoints)
+	return e.B
+}
+
+func (m *openMsg) decode(b []byte) error {
+	d := wire.MsgDec{B: b}
+	m.Collection = d.String()
+	m.Flags = d.Uvarint()
+	n := d.Count(2)
+	m.Groups = make([]groupEpoch, 0, n)
+	for i := 0; i < n; i++ {
+		g := d.Uvarint()
+		if g > 1<<31 {
+			return fmt.Errorf("open: group %d: %w", g, wire.ErrCorrupt)
+		}
+		m.Groups = append(m.Groups, groupEpoch{Group: int(g), Epoch: d.Uvarint()})
+	}
+	m.Lo, m.Hi, m.MaxPoints = d.Varint(), d.Varint(), d.Varint()
+	return d.Done()
+}
+
+// catalogMsg is a node's catalog of a collection, restricted to the groups
+// of the session where it can be (series; fields and tag keys are the
+// node's).
+type catalogMsg struct {
+	Exists      bool
+	Fields      map[string]model.Kind
+	TagKeys     []string
+	Rollups     bool
+	RawFrom     int64
+	CheckErr    string // CheckRange over the open message's range; "" when fine
+	Series      []model.Tags
+	Collections []string
+}
+
+func (m *catalogMsg) encode() []byte {
+	var e wire.MsgEnc
+	e.Bool(m.Exists)
+	e.Uvarint(uint64(len(m.Fields)))
+	for _, k := range sortedKinds(m.Fields) {
+		e.String(k)
+		e.Byte(byte(m.Fields[k]))
+	}
+	e.Strings(m.TagKeys)
+	e.Bool(m.Rollups)
+	e.Varint(m.RawFrom)
+	e.String(m.CheckErr)
+	e.Uvarint(uint64(len(m.Series)))
+	for _, t := range m.Series {
+		e.Tags(t)
+	}
+	e.Strings(m.Collections)
+	return e.B
+}
+
+func (m *catalogMsg) decode(b []byte) error {
+	d := wire.MsgDec{B: b}
+	m.Exists = d.Bool()
+	n := d.Count(2)
+	m.Fields = make(map[string]model.Kind, n)
+	for i := 0; i < n; i++ {
+		name := d.String()
+		k := model.Kind(d.Byte())
+		if k == model.KindNull || k > model.KindString {
+			return fmt.Errorf("catalog: field %q kind %d: %w", name, k, wire.ErrCorrupt)
+		}
+		m.Fields[name] = k
+	}
+	m.TagKeys = d.Strings()
+	m.Rollups = d.Bool()
+	m.RawFrom = d.Varint()
+	m.CheckErr = d.String()
+	n = d.Count(1)
+	m.Series = make([]model.Tags, 0, n)
+	for i := 0; i < n; i++ {
+		m.Series = append(m.Series, d.Tags())
+	}
+	m.Collections = d.Strings()
+	return d.Done()
+}
+
+// fetchMsg asks for the data of some series: planner.SeriesRead items.
+type fetchMsg struct {
+	Whole planner.WholeSpec
+	Desc  bool
+	Items []planner.SeriesRead
+}
+
+func (m *fetchMsg) encode() []byte {
+	var e wire.MsgEnc
+	w := m.Whole
+	e.Byte(w.Kind)
+	e.Varint(w.Width)
+	e.Varint(w.Origin)
+	e.Varint(w.Months)
+	e.Varint(w.Lo)
+	e.Varint(w.Hi)
+	e.Bool(m.Desc)
+	e.Uvarint(uint64(len(m.Items)))
+	for i := range m.Items {
+		it := &m.Items[i]
+		e.Tags(it.Tags)
+		e.Uvarint(uint64(it.Rows))
+		e.Uvarint(uint64(len(it.Values)))
+		for _, v := range it.Values {
+			e.String(v.Field)
+			e.Varint(v.Lo)
+			e.Varint(v.Hi)
+		}
+		e.Uvarint(uint64(len(it.Parts)))
+		for _, p := range it.Parts {
+			e.String(p.Field)
+			e.Varint(p.Lo)
+			e.Varint(p.Hi)
+			e.Byte(byte(p.Level))
+		}
+	}
+	return e.B
+}
+
+func (m *fetchMsg) decode(b []byte) error {
+	d := wire.MsgDec{B: b}
+	m.Whole = planner.WholeSpec{Kind: d.Byte(), Width: d.Varint(), Origin: d.Varint(), Months: d.Varint(), Lo: d.Varint(), Hi: d.Varint()}
+	m.Desc = d.Bool()
+	n := d.Count(3)
+	m.Items = make([]planner.SeriesRead, 0, n)
+	for i := 0; i < n && d.Err() == nil; i++ {
+		it := planner.SeriesRead{Tags: d.Tags()}
+		rows := d.Uvarint()
+		if rows > 1<<31 {
+			return fmt.Errorf("fetch: rows %d: %w", rows, wire.ErrCorrupt)
+		}
+		it.Rows = int(rows)
+		nv := d.Count(3)
+		for j := 0; j < nv; j++ {
+			it.Values = append(it.Values, planner.FieldSpan{Field: d.String(), Lo: d.Varint(), Hi: d.Varint()})
+		}
+		np := d.Count(4)
+		for j := 0; j < np; j++ {
+			p := planner.PartSpan{Field: d.String(), Lo: d.Varint(), Hi: d.Varint(), Level: model.Level(d.Byte())}
+			if p.Level > model.Level1y {
+				return fmt.Errorf("fetch: level %d: %w", p.Level, wire.ErrCorrupt)
+			}
+			it.Parts = append(it.Parts, p)
+		}
+		m.Items = append(m.Items, it)
+	}
+	return d.Done()
+}
+
+// explainMsg asks for storage's ReadPlan of some series.
+type explainMsg struct {
+	Series []model.Tags
+	Lo, Hi int64
+	Level  model.Level
+}
+
+func (m *explainMsg) encode() []byte {
+	var e wire.MsgEnc
+	e.Uvarint(uint64(len(m.Series)))
+	for _, t := range m.Series {
+		e.Tags(t)
+	}
+	e.Varint(m.Lo)
+	e.Varint(m.Hi)
+	e.Byte(byte(m.Level))
+	return e.B
+}
+
+func (m *explainMsg) decode(b []byte) error {
+	d := wire.MsgDec{B: b}
+	n := d.Count(1)
+	for i := 0; i < n && d.Err() == nil; i++ {
+		m.Series = append(m.Series, d.Tags())
+	}
+	m.Lo, m.Hi, m.Level = d.Varint(), d.Varint(), model.Level(d.Byte())
+	if m.Level > model.Level1y {
+		return fmt.Errorf("explain: level %d: %w", m.Level, wire.ErrCorrupt)
+	}
+	return d.Done()
+}
+
+func encodeReadPlan(rp *model.ReadPlan) []byte {
+	var e wire.MsgEnc
+	e.Uvarint(uint64(len(rp.Groups)))
+	for _, g := range rp.Groups {
+		e.Uvarint(uint64(g))
+	}
+	e.Uvarint(uint64(rp.Files))
+	e.Uvarint(uint64(rp.MemoryPoints))
+	e.Uvarint(uint64(rp.Rows))
+	e.Uvarint(uint64(rp.Dirty))
+	return e.B
+}
+
+func decodeReadPlan(b []byte) (model.ReadPlan, error) {
+	d := wire.MsgDec{B: b}
+	var rp model.ReadPlan
+	n := d.Count(1)
+	for i := 0; i < n; i++ {
+		rp.Groups = append(rp.Groups, int(d.Uvarint()&(1<<31-1)))
+	}
+	rp.Files, rp.MemoryPoints = int(d.Uvarint()&(1<<62-1)), int(d.Uvarint()&(1<<62-1))
+	rp.Rows, rp.Dirty = int(d.Uvarint()&(1<<62-1)), int(d.Uvarint()&(1<<62-1))
+	return rp, d.Done()
+}
+
+// errorMsg is a node's error inside a session.
+type errorMsg struct {
+	Code, Msg string
+}
+
+func (m *errorMsg) encode() []byte {
+	var e wire.MsgEnc
+	e.String(m.Code)
+	e.String(m.Msg)
+	return e.B
+}
+
+func (m *errorMsg) decode(b []byte) error {
+	d := wire.MsgDec{B: b}
+	m.Code, m.Msg = d.String(), d.String()
+	return d.Done()
+}
+
+func sortedKinds(m map[string]model.Kind) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sortStrings(keys)
+	return keys
+}

@@ -5,12 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net/http"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	"github.com/soltixdb/soltix/model"
 	"github.com/soltixdb/soltix/planner"
@@ -18,78 +16,12 @@ import (
 	"github.com/soltixdb/soltix/storage"
 )
 
-// Reader is the read half of the router's client: a planner.Source (and
-// SummarySource, LimitSource, RangeChecker, Scoper) over the storage nodes.
-// Every SELECT is scoped (Scope): it opens one query session per node
-// owning a group the statement can touch, and the plan's reads are served
-// from what those sessions fetch. Calls without a statement (SHOW, DELETE's
-// series, the Grafana variables) ask every node with a catalog call.
-type Reader struct {
-	topo    Topology
-	hc      *http.Client
-	metrics *ReadMetrics
-}
-
-// ReaderOptions configure a Reader.
-type ReaderOptions struct {
-	// Client is the HTTP client to the nodes (default: one speaking
-	// cleartext HTTP/2 only).
-	Client *http.Client
-	// Metrics receives the per-node counters (default: a new one).
-	Metrics *ReadMetrics
-}
-
-// NewReader returns a Reader over the cluster map topo.
-func NewReader(topo Topology, opts ReaderOptions) *Reader {
-	r := &Reader{topo: topo, hc: opts.Client, metrics: opts.Metrics}
-	if r.hc == nil {
-		r.hc = NewH2CClient()
-	}
-	if r.metrics == nil {
-		r.metrics = &ReadMetrics{}
-	}
-	return r
-}
-
-// NewH2CClient returns an HTTP client that speaks cleartext HTTP/2 only.
-func NewH2CClient() *http.Client {
-	var p http.Protocols
-	p.SetUnencryptedHTTP2(true)
-	return &http.Client{Transport: &http.Transport{Protocols: &p, MaxIdleConnsPerHost: 4}}
-}
-
-// Metrics returns the Reader's counters.
-func (r *Reader) Metrics() *ReadMetrics { return r.metrics }
-
-// ReadMetrics are the router's per-node counters of reads.
-type ReadMetrics struct{ nodes sync.Map } // node id → *NodeReadCounters
-
-// NodeReadCounters count what the router asked of one storage node:
-// query sessions (fragments) and catalog calls opened, bytes received,
-// errors, and reads that were not prepared and needed another round trip
-// in their session.
-type NodeReadCounters struct {
-	Sessions, Catalogs, BytesReceived, Errors, Unprepared atomic.Int64
-}
-
-// Node returns the counters of a node, creating them.
-func (m *ReadMetrics) Node(id string) *NodeReadCounters {
-	if c, ok := m.nodes.Load(id); ok {
-		return c.(*NodeReadCounters)
-	}
-	c, _ := m.nodes.LoadOrStore(id, &NodeReadCounters{})
-	return c.(*NodeReadCounters)
-}
-
-// Each calls f for every node's counters, in node id order.
-func (m *ReadMetrics) Each(f func(node string, c *NodeReadCounters)) {
-	var ids []string
-	m.nodes.Range(func(k, _ any) bool { ids = append(ids, k.(string)); return true })
-	sort.Strings(ids)
-	for _, id := range ids {
-		f(id, m.Node(id))
-	}
-}
+// The read half of the router's Client: a planner.Source (and Scoper)
+// over the storage nodes. Every SELECT is scoped (Scope): it opens one
+// query session per node owning a group the statement can touch, and the
+// plan's reads are served from what those sessions fetch (scoped.go).
+// Calls without a statement (SHOW, DELETE's series, the Grafana
+// variables) ask every node with a catalog call.
 
 // UnavailableError is a read that needs groups no node could answer for:
 // groups without a primary that is up, or whose node could not be reached.
@@ -100,7 +32,7 @@ type UnavailableError struct {
 }
 
 func (e *UnavailableError) Error() string {
-	return fmt.Sprintf("groups %s unavailable: %s", groupList(e.Groups), e.Reason)
+	return fmt.Sprintf("%s unavailable: %s", groupList(e.Groups), e.Reason)
 }
 
 // Unwrap returns storage.ErrUnavailable.
@@ -117,10 +49,10 @@ type nodeGroups struct {
 }
 
 // plan routes groups to nodes; missing lists the groups without a route.
-func (r *Reader) route(groups []int) (byNode []*nodeGroups, missing []int) {
+func (c *Client) route(groups []int) (byNode []*nodeGroups, missing []int) {
 	idx := map[string]*nodeGroups{}
 	for _, g := range groups {
-		rt, ok := r.topo.Route(g)
+		rt, ok := c.topo.Route(g)
 		if !ok {
 			missing = append(missing, g)
 			continue
@@ -137,7 +69,7 @@ func (r *Reader) route(groups []int) (byNode []*nodeGroups, missing []int) {
 	return byNode, missing
 }
 
-func allGroups(n int) []int {
+func groupsUpTo(n int) []int {
 	gs := make([]int, n)
 	for i := range gs {
 		gs[i] = i
@@ -149,12 +81,12 @@ func allGroups(n int) []int {
 // of groups, in parallel. Groups that no node could be asked for come back
 // in missing, with the reasons; a stale epoch refreshes the map and tries
 // again.
-func (r *Reader) openAll(ctx context.Context, groups []int, open openMsg, catalogOnly bool) (sessions []*session, missing []int, reasons []string, err error) {
+func (c *Client) openAll(ctx context.Context, groups []int, open openMsg, catalogOnly bool) (sessions []*session, missing []int, reasons []string, err error) {
 	for attempt := 0; ; attempt++ {
-		byNode, noRoute := r.route(groups)
+		byNode, noRoute := c.route(groups)
 		missing, reasons = noRoute, nil
 		if len(noRoute) > 0 {
-			reasons = append(reasons, fmt.Sprintf("groups %s have no primary that is up", groupList(noRoute)))
+			reasons = append(reasons, fmt.Sprintf("%s without a primary that is up", groupList(noRoute)))
 		}
 		res := make([]*session, len(byNode))
 		errs := make([]error, len(byNode))
@@ -165,7 +97,7 @@ func (r *Reader) openAll(ctx context.Context, groups []int, open openMsg, catalo
 				defer wg.Done()
 				o := open
 				o.Groups = ng.groups
-				res[i], errs[i] = r.openSession(ctx, ng.node, ng.addr, &o, catalogOnly)
+				res[i], errs[i] = c.openSession(ctx, Route{Node: ng.node, Addr: ng.addr}, &o, catalogOnly)
 			}()
 		}
 		wg.Wait()
@@ -197,7 +129,7 @@ func (r *Reader) openAll(ctx context.Context, groups []int, open openMsg, catalo
 			if firstErr != nil {
 				return nil, nil, nil, firstErr
 			}
-			if err := r.topo.Refresh(); err != nil {
+			if err := c.topo.Refresh(); err != nil {
 				return nil, nil, nil, fmt.Errorf("refresh the cluster map: %w", err)
 			}
 			continue
@@ -220,9 +152,9 @@ func closeAll(ss []*session) {
 // catalogAll asks every node for its catalog of a collection (or, with
 // collection "", for the collection names). A group that cannot be asked
 // fails the call: an answer without it would silently miss data.
-func (r *Reader) catalogAll(collection string, flags uint64) (*catalog, error) {
+func (c *Client) catalogAll(collection string, flags uint64) (*catalog, error) {
 	open := openMsg{Collection: collection, Flags: flags, Lo: math.MinInt64, Hi: math.MaxInt64}
-	ss, missing, reasons, err := r.openAll(context.Background(), allGroups(r.topo.NumGroups()), open, true)
+	ss, missing, reasons, err := c.openAll(context.Background(), groupsUpTo(c.topo.NumGroups()), open, true)
 	if err != nil {
 		return nil, err
 	}
@@ -235,67 +167,67 @@ func (r *Reader) catalogAll(collection string, flags uint64) (*catalog, error) {
 // Collections implements planner.Source. A node that cannot be asked makes
 // it answer nothing (the interface has no error): use Scope'd statements
 // for answers that must fail loudly.
-func (r *Reader) Collections() []string {
-	c, err := r.catalogAll("", openCollections)
+func (c *Client) Collections() []string {
+	cat, err := c.catalogAll("", openCollections)
 	if err != nil {
 		return nil
 	}
-	return c.collections
+	return cat.collections
 }
 
 // Fields implements planner.Source; see Collections for unreachable nodes.
-func (r *Reader) Fields(collection string) (map[string]model.Kind, bool) {
-	c, err := r.catalogAll(collection, 0)
-	if err != nil || !c.exists {
+func (c *Client) Fields(collection string) (map[string]model.Kind, bool) {
+	cat, err := c.catalogAll(collection, 0)
+	if err != nil || !cat.exists {
 		return nil, false
 	}
-	return c.fields, true
+	return cat.fields, true
 }
 
 // TagKeys implements planner.Source.
-func (r *Reader) TagKeys(collection string) []string {
-	c, err := r.catalogAll(collection, 0)
+func (c *Client) TagKeys(collection string) []string {
+	cat, err := c.catalogAll(collection, 0)
 	if err != nil {
 		return nil
 	}
-	return c.tagKeys
+	return cat.tagKeys
 }
 
 // TagValues implements planner.Source.
-func (r *Reader) TagValues(collection, key string) []string {
-	c, err := r.catalogAll(collection, openSeries)
+func (c *Client) TagValues(collection, key string) []string {
+	cat, err := c.catalogAll(collection, openSeries)
 	if err != nil {
 		return nil
 	}
-	return c.tagValues(key)
+	return cat.tagValues(key)
 }
 
 // Series implements planner.Source.
-func (r *Reader) Series(collection string, match func(model.Tags) bool) []model.Tags {
-	c, err := r.catalogAll(collection, openSeries)
+func (c *Client) Series(collection string, match func(model.Tags) bool) []model.Tags {
+	cat, err := c.catalogAll(collection, openSeries)
 	if err != nil {
 		return nil
 	}
-	return c.match(match)
+	return cat.match(match)
 }
 
 // errUnscoped is a data read outside a scoped statement.
 var errUnscoped = errors.New("remote: data read outside a query scope (run statements through planner.ExecuteStream)")
 
 // Read implements planner.Source; data is read only through Scope.
-func (r *Reader) Read(context.Context, string, model.Tags, []string, int64, int64) ([]model.Column, error) {
+func (c *Client) Read(context.Context, string, model.Tags, []string, int64, int64) ([]model.Column, error) {
 	return nil, errUnscoped
 }
 
 // Explain implements planner.Source; EXPLAIN runs through Scope.
-func (r *Reader) Explain(string, []model.Tags, int64, int64, model.Level) model.ReadPlan {
+func (c *Client) Explain(string, []model.Tags, int64, int64, model.Level) model.ReadPlan {
 	return model.ReadPlan{}
 }
 
 // CheckRange implements planner.RangeChecker.
-func (r *Reader) CheckRange(collection string, min, max int64) error {
+func (c *Client) CheckRange(collection string, min, max int64) error {
 	open := openMsg{Collection: collection, Lo: min, Hi: max}
-	ss, missing, reasons, err := r.openAll(context.Background(), allGroups(r.topo.NumGroups()), open, true)
+	ss, missing, reasons, err := c.openAll(context.Background(), groupsUpTo(c.topo.NumGroups()), open, true)
 	if err != nil {
 		return err
 	}
@@ -318,11 +250,11 @@ func checkError(s *session) error {
 // Scope implements planner.Scoper: a SELECT (or EXPLAIN) gets a source of
 // its own over sessions with the nodes owning the groups it can touch.
 // Other statements run against the Reader (nil source).
-func (r *Reader) Scope(ctx context.Context, stmt *query.Statement, opts planner.Options) (planner.Source, func(), error) {
+func (c *Client) Scope(ctx context.Context, stmt *query.Statement, opts planner.Options) (planner.Source, func(), error) {
 	if stmt == nil || stmt.Select == nil {
 		return nil, nil, nil
 	}
-	s, err := r.scope(ctx, stmt, opts)
+	s, err := c.scope(ctx, stmt, opts)
 	if err != nil {
 		return nil, nil, err
 	}

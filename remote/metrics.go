@@ -18,8 +18,10 @@ type NodeMetric struct {
 	// BytesSent counts request bodies, BytesReceived response bodies.
 	BytesSent, BytesReceived uint64
 	// WriteRequests is the number of write requests (each carries one frame per
-	// group), Fragments the number of query fragments sent.
-	WriteRequests, Fragments uint64
+	// group), Fragments the number of query fragments (sessions) sent,
+	// Catalogs the catalog calls, and Unprepared the reads a session had
+	// not prepared and asked for in another round trip.
+	WriteRequests, Fragments, Catalogs, Unprepared uint64
 }
 
 // nodeCounters are a NodeMetric's live counters.
@@ -27,6 +29,7 @@ type nodeCounters struct {
 	requests, errors     atomic.Uint64
 	bytesSent, bytesRecv atomic.Uint64
 	writes, fragments    atomic.Uint64
+	catalogs, unprepared atomic.Uint64
 }
 
 func (c *nodeCounters) snapshot(node, addr string) NodeMetric {
@@ -39,6 +42,8 @@ func (c *nodeCounters) snapshot(node, addr string) NodeMetric {
 		BytesReceived: c.bytesRecv.Load(),
 		WriteRequests: c.writes.Load(),
 		Fragments:     c.fragments.Load(),
+		Catalogs:      c.catalogs.Load(),
+		Unprepared:    c.unprepared.Load(),
 	}
 }
 
@@ -61,9 +66,11 @@ type ServerMetrics struct {
 	Writes, Points, WriteErrors, StaleEpochs uint64
 	// BytesReceived counts request bodies, BytesSent response bodies.
 	BytesReceived, BytesSent uint64
-	// Fragments is the number of query fragments served, FragmentErrors
-	// those that failed.
-	Fragments, FragmentErrors uint64
+	// Fragments is the number of query fragments (sessions) served,
+	// FragmentErrors those that failed, FragmentsCancelled those whose
+	// work the router cancelled (a client that went away), and Catalogs
+	// the catalog calls served.
+	Fragments, FragmentErrors, FragmentsCancelled, Catalogs uint64
 }
 
 // serverCounters are ServerMetrics' live counters.
@@ -71,17 +78,20 @@ type serverCounters struct {
 	writes, points, writeErrors, staleEpochs atomic.Uint64
 	bytesRecv, bytesSent                     atomic.Uint64
 	fragments, fragmentErrors                atomic.Uint64
+	fragmentsCancelled, catalogs             atomic.Uint64
 }
 
 func (c *serverCounters) snapshot() ServerMetrics {
 	return ServerMetrics{
-		Writes:         c.writes.Load(),
-		Points:         c.points.Load(),
-		WriteErrors:    c.writeErrors.Load(),
-		StaleEpochs:    c.staleEpochs.Load(),
-		BytesReceived:  c.bytesRecv.Load(),
-		BytesSent:      c.bytesSent.Load(),
-		Fragments:      c.fragments.Load(),
-		FragmentErrors: c.fragmentErrors.Load(),
+		Writes:             c.writes.Load(),
+		Points:             c.points.Load(),
+		WriteErrors:        c.writeErrors.Load(),
+		StaleEpochs:        c.staleEpochs.Load(),
+		BytesReceived:      c.bytesRecv.Load(),
+		BytesSent:          c.bytesSent.Load(),
+		Fragments:          c.fragments.Load(),
+		FragmentErrors:     c.fragmentErrors.Load(),
+		FragmentsCancelled: c.fragmentsCancelled.Load(),
+		Catalogs:           c.catalogs.Load(),
 	}
 }

@@ -67,6 +67,7 @@ func NewNode(db *storage.DB, topo Topology, opts NodeOptions) *Node {
 		writeJSONError(w, http.StatusMethodNotAllowed, "method not allowed: "+r.Method+" "+r.URL.Path, "")
 	})
 	n.writeRoutes()
+	n.readRoutes()
 	return n
 }
 

@@ -2,7 +2,6 @@ package remote
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,32 +14,22 @@ import (
 	"github.com/soltixdb/soltix/model"
 	"github.com/soltixdb/soltix/planner"
 	"github.com/soltixdb/soltix/remote/wire"
-	"github.com/soltixdb/soltix/storage"
 )
 
-// ReadServer is the read half of a storage node's internal API: query
-// sessions (POST /internal/v1/query) and catalog calls (POST
-// /internal/v1/catalog) over the node's storage.DB. See session_proto.go
-// for the messages.
-type ReadServer struct {
-	DB *storage.DB
-	// NodeID is this node's id; Topo the cluster map, for the epoch check
-	// (a group is served only when Topo routes it to NodeID at the epoch the
-	// router sent) and for the groups' shard tag and count.
-	NodeID string
-	Topo   Topology
-	// Metrics counts the sessions served (nil: not counted).
-	Metrics *ReadNodeMetrics
+// Read routes of a storage node (see session_proto.go).
+const (
+	PathQuery   = "/internal/v1/query"
+	PathCatalog = "/internal/v1/catalog"
+)
+
+// readRoutes registers the query session and catalog routes.
+func (n *Node) readRoutes() {
+	n.mux.Post(PathQuery, n.serveQuery)
+	n.mux.Post(PathCatalog, n.serveCatalog)
 }
 
-// ReadNodeMetrics are a storage node's counters of query sessions.
-type ReadNodeMetrics struct {
-	// Fragments counts query sessions served, Catalogs catalog calls,
-	// Cancelled the sessions that ended because the router went away or
-	// cancelled, Errors those that ended with an error, and BytesSent the
-	// bytes of the answers.
-	Fragments, Catalogs, Cancelled, Errors, BytesSent atomic.Int64
-}
+// maxSessionMsg bounds a message of a query session, either way.
+const maxSessionMsg = 64 << 20
 
 // readChunk is the number of rows a node reads and sends at a time.
 const readChunk = 1 << 16
@@ -48,97 +37,101 @@ const readChunk = 1 << 16
 // partsPerMsg bounds the parts of one msgParts.
 const partsPerMsg = 1024
 
-// ServeQuery serves POST /internal/v1/query.
-func (s *ReadServer) ServeQuery(w http.ResponseWriter, r *http.Request) { s.serve(w, r, false) }
+// serveQuery serves POST /internal/v1/query: a query session.
+func (n *Node) serveQuery(w http.ResponseWriter, r *http.Request) { n.serveSession(w, r, false) }
 
-// ServeCatalog serves POST /internal/v1/catalog: a session of the open
+// serveCatalog serves POST /internal/v1/catalog: a session of the open
 // message and its catalog only.
-func (s *ReadServer) ServeCatalog(w http.ResponseWriter, r *http.Request) { s.serve(w, r, true) }
+func (n *Node) serveCatalog(w http.ResponseWriter, r *http.Request) { n.serveSession(w, r, true) }
 
-// staleBody is the JSON of a 409 answer.
-type staleBody struct {
-	Error  string `json:"error"`
-	Code   string `json:"code"`
-	Groups []int  `json:"groups"`
-}
-
-func (s *ReadServer) serve(w http.ResponseWriter, r *http.Request, catalogOnly bool) {
+func (n *Node) serveSession(w http.ResponseWriter, r *http.Request, catalogOnly bool) {
 	ctx := r.Context()
-	m := s.Metrics
-	if m == nil {
-		m = &ReadNodeMetrics{}
-	}
+	m := &n.metrics
 	if catalogOnly {
-		m.Catalogs.Add(1)
+		m.catalogs.Add(1)
 	} else {
-		m.Fragments.Add(1)
+		m.fragments.Add(1)
 	}
-	mr := wire.NewMsgReader(r.Body, 0)
+	mr := wire.NewMessageReader(&countingReader{r: r.Body, n: &m.bytesRecv}, maxSessionMsg)
 	typ, payload, err := mr.Next()
 	var open openMsg
 	if err == nil && typ != msgOpen {
-		err = fmt.Errorf("first message of type %q, want open: %w", typ, wire.ErrCorrupt)
+		err = fmt.Errorf("first message of type %q, want open: %w", typ, wire.ErrMalformed)
 	}
 	if err == nil {
 		err = open.decode(payload)
 	}
 	if err != nil {
-		m.Errors.Add(1)
-		http.Error(w, "read session: "+err.Error(), http.StatusBadRequest)
+		m.fragmentErrors.Add(1)
+		m.bytesSent.Add(uint64(writeJSONError(w, http.StatusBadRequest, "read session: "+err.Error(), CodeBadRequest)))
 		return
 	}
 	inGroup := make(map[int]bool, len(open.Groups))
 	var stale []int
 	for _, g := range open.Groups {
-		rt, ok := s.Topo.Route(g.Group)
-		if !ok || rt.Node != s.NodeID || rt.Epoch != g.Epoch {
+		if !n.owns(g.Group, g.Epoch) {
 			stale = append(stale, g.Group)
 		}
 		inGroup[g.Group] = true
 	}
 	if len(stale) > 0 {
-		m.Errors.Add(1)
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusConflict)
-		_ = json.NewEncoder(w).Encode(staleBody{Error: fmt.Sprintf("groups %s not held at the epochs given", groupList(stale)), Code: "stale_epoch", Groups: stale})
+		m.fragmentErrors.Add(1)
+		m.staleEpochs.Add(1)
+		m.bytesSent.Add(uint64(writeJSON(w, http.StatusConflict, ErrorBody{
+			Error: fmt.Sprintf("node %s does not hold %s at the epochs given", n.opts.NodeID, groupList(stale)), Code: CodeStaleEpoch, Groups: stale})))
 		return
 	}
-	w.Header().Set("Content-Type", "application/x-soltix-session")
+	w.Header().Set("Content-Type", ContentTypeSession)
 	w.WriteHeader(http.StatusOK)
-	ss := &nodeSession{s: s, w: w, rc: http.NewResponseController(w), ctx: ctx, open: &open, inGroup: inGroup, m: m}
+	ss := &nodeSession{n: n, w: w, rc: http.NewResponseController(w), ctx: ctx, open: &open, inGroup: inGroup}
 	err = ss.run(mr, catalogOnly)
 	switch {
 	case err == nil:
 	case ctx.Err() != nil:
-		m.Cancelled.Add(1)
+		m.fragmentsCancelled.Add(1)
 	default:
-		m.Errors.Add(1)
+		m.fragmentErrors.Add(1)
+		n.log.Warn("query session", "err", err)
 	}
+}
+
+// ContentTypeSession is the content type of both bodies of a session.
+const ContentTypeSession = "application/x-soltix-session"
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n *atomic.Uint64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	k, err := c.r.Read(p)
+	c.n.Add(uint64(k))
+	return k, err
 }
 
 // nodeSession is one query session on a storage node.
 type nodeSession struct {
-	s       *ReadServer
+	n       *Node
 	w       io.Writer
 	rc      *http.ResponseController
 	ctx     context.Context
 	open    *openMsg
 	inGroup map[int]bool
-	m       *ReadNodeMetrics
 	points  int64 // sent so far, against open.MaxPoints
 	buf     []byte
 }
 
 func (ss *nodeSession) send(typ byte, payload []byte) error {
-	ss.buf = wire.AppendMsg(ss.buf[:0], typ, payload)
-	ss.m.BytesSent.Add(int64(len(ss.buf)))
+	ss.buf = wire.AppendMessage(ss.buf[:0], typ, payload)
+	ss.n.metrics.bytesSent.Add(uint64(len(ss.buf)))
 	_, err := ss.w.Write(ss.buf)
 	return err
 }
 
 func (ss *nodeSession) flush() error { return ss.rc.Flush() }
 
-func (ss *nodeSession) run(mr *wire.MsgReader, catalogOnly bool) error {
+func (ss *nodeSession) run(mr *wire.MessageReader, catalogOnly bool) error {
 	if err := ss.send(msgCatalog, ss.catalog().encode()); err != nil {
 		return err
 	}
@@ -175,7 +168,7 @@ func (ss *nodeSession) run(mr *wire.MsgReader, catalogOnly bool) error {
 }
 
 func (ss *nodeSession) handle(typ byte, payload []byte) error {
-	db, coll := ss.s.DB, ss.open.Collection
+	db, coll := ss.n.db, ss.open.Collection
 	switch typ {
 	case msgFetch:
 		var f fetchMsg
@@ -204,16 +197,16 @@ func (ss *nodeSession) handle(typ byte, payload []byte) error {
 		}
 		return ss.send(msgChecked, e.B)
 	}
-	return fmt.Errorf("message of type %q: %w", typ, wire.ErrCorrupt)
+	return fmt.Errorf("message of type %q: %w", typ, wire.ErrMalformed)
 }
 
 // groupOf returns the group of a series as the cluster hashes it.
-func (s *ReadServer) groupOf(coll string, tags model.Tags) int {
-	return model.GroupOf(model.DeviceOf(model.SeriesKey(coll, tags), tags, s.Topo.ShardTag()), s.Topo.NumGroups())
+func (n *Node) groupOf(coll string, tags model.Tags) int {
+	return model.GroupOf(model.DeviceOf(model.SeriesKey(coll, tags), tags, n.topo.ShardTag()), n.topo.NumGroups())
 }
 
 func (ss *nodeSession) catalog() *catalogMsg {
-	db, o := ss.s.DB, ss.open
+	db, o := ss.n.db, ss.open
 	c := &catalogMsg{RawFrom: math.MinInt64}
 	if o.Flags&openCollections != 0 {
 		c.Collections = db.Collections()
@@ -232,7 +225,7 @@ func (ss *nodeSession) catalog() *catalogMsg {
 	c.Rollups, c.RawFrom = db.Rollups(o.Collection)
 	if o.Flags&openSeries != 0 {
 		c.Series = db.Series(o.Collection, func(t model.Tags) bool {
-			return ss.inGroup[ss.s.groupOf(o.Collection, t)]
+			return ss.inGroup[ss.n.groupOf(o.Collection, t)]
 		})
 	}
 	return c
@@ -242,7 +235,7 @@ func (ss *nodeSession) catalog() *catalogMsg {
 func (ss *nodeSession) spend(n int64) error {
 	ss.points += n
 	if lim := ss.open.MaxPoints; lim > 0 && ss.points > lim {
-		return &planner.LimitError{Msg: fmt.Sprintf("query reads more than %d points on node %s", lim, ss.s.NodeID), Setting: planner.SettingMaxPoints}
+		return &planner.LimitError{Msg: fmt.Sprintf("query reads more than %d points on node %s", lim, ss.n.opts.NodeID), Setting: planner.SettingMaxPoints}
 	}
 	return nil
 }
@@ -260,7 +253,7 @@ func (ss *nodeSession) fetch(f *fetchMsg) error {
 			return err
 		}
 		for k, ps := range it.Parts {
-			parts, err := ss.s.DB.ReadParts(ss.ctx, ss.open.Collection, it.Tags, ps.Field, ps.Lo, ps.Hi, whole, ps.Level)
+			parts, err := ss.n.db.ReadParts(ss.ctx, ss.open.Collection, it.Tags, ps.Field, ps.Lo, ps.Hi, whole, ps.Level)
 			if err != nil {
 				return err
 			}
@@ -321,7 +314,7 @@ func (ss *nodeSession) sendColumn(i, j int, c *model.Column) error {
 // values sends the value spans of an item and returns the range they
 // cover (for Rows, the rows sent may cover less than the spans).
 func (ss *nodeSession) values(i int, it *planner.SeriesRead, desc bool) (covLo, covHi int64, err error) {
-	db, coll := ss.s.DB, ss.open.Collection
+	db, coll := ss.n.db, ss.open.Collection
 	if len(it.Values) == 0 {
 		return 0, -1, nil
 	}
@@ -331,7 +324,7 @@ func (ss *nodeSession) values(i int, it *planner.SeriesRead, desc bool) (covLo, 
 		fields := make([]string, len(it.Values))
 		for j, v := range it.Values {
 			if v.Lo != lo || v.Hi != hi {
-				return 0, 0, fmt.Errorf("fetch: rows of spans over different ranges: %w", wire.ErrCorrupt)
+				return 0, 0, fmt.Errorf("fetch: rows of spans over different ranges: %w", wire.ErrMalformed)
 			}
 			fields[j] = v.Field
 		}
@@ -403,17 +396,6 @@ func rowTimes(cols []model.Column) []int64 {
 	}
 	sort.Slice(all, func(a, b int) bool { return all[a] < all[b] })
 	return slices.Compact(all)
-}
-
-func groupList(gs []int) string {
-	s := ""
-	for i, g := range gs {
-		if i > 0 {
-			s += ", "
-		}
-		s += fmt.Sprint(g)
-	}
-	return s
 }
 
 func sortStrings(ss []string) { sort.Strings(ss) }

@@ -64,8 +64,8 @@ func (s *staticTopo) clone() *staticTopo {
 }
 
 const (
-	testGroups = 12
-	testShard  = "device_id"
+	rtGroups = 12
+	rtShard  = "device_id"
 )
 
 // cluster is three storage nodes (real DBs behind real HTTP/2 servers)
@@ -73,17 +73,17 @@ const (
 type cluster struct {
 	single  *storage.DB
 	dbs     []*storage.DB
-	servers []*ReadServer
+	nodes   []*Node
 	https   []*http.Server
 	addrs   []string
 	topo    *staticTopo // the router's view
 	nodeTop []*staticTopo
-	reader  *Reader
+	reader  *Client
 }
 
 func openDB(t *testing.T) *storage.DB {
 	t.Helper()
-	db, err := storage.Open(t.TempDir(), &storage.Options{NumGroups: testGroups, ShardTag: testShard, FlushInterval: -1,
+	db, err := storage.Open(t.TempDir(), &storage.Options{NumGroups: rtGroups, ShardTag: rtShard, FlushInterval: -1,
 		BlockSize: 16, PartitionDuration: 120 * 24 * time.Hour, Sync: wal.SyncNever, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -97,38 +97,38 @@ func nodeOf(g int) int { return g % 3 }
 
 func newCluster(t *testing.T) *cluster {
 	t.Helper()
-	c := &cluster{single: openDB(t), topo: &staticTopo{n: testGroups, shard: testShard, routes: map[int]Route{}}}
+	c := &cluster{single: openDB(t), topo: &staticTopo{n: rtGroups, shard: rtShard, routes: map[int]Route{}}}
+	for g := 0; g < rtGroups; g++ {
+		c.topo.routes[g] = Route{Group: g, Node: fmt.Sprintf("n%d", nodeOf(g)), Epoch: 1}
+	}
+	var lns []net.Listener
 	for i := 0; i < 3; i++ {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
 		}
+		lns = append(lns, ln)
 		c.addrs = append(c.addrs, "http://"+ln.Addr().String())
+	}
+	for g := 0; g < rtGroups; g++ {
+		r := c.topo.routes[g]
+		r.Addr = c.addrs[nodeOf(g)]
+		c.topo.routes[g] = r
+	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	for i, ln := range lns {
 		c.dbs = append(c.dbs, openDB(t))
-		var p http.Protocols
-		p.SetUnencryptedHTTP2(true)
-		p.SetHTTP1(true)
-		rs := &ReadServer{DB: c.dbs[i], NodeID: fmt.Sprintf("n%d", i), Metrics: &ReadNodeMetrics{}}
-		mux := http.NewServeMux()
-		mux.HandleFunc("POST /internal/v1/query", rs.ServeQuery)
-		mux.HandleFunc("POST /internal/v1/catalog", rs.ServeCatalog)
-		srv := &http.Server{Handler: mux, Protocols: &p}
-		go srv.Serve(ln)
-		t.Cleanup(func() { srv.Close() })
-		c.servers = append(c.servers, rs)
-		c.https = append(c.https, srv)
-	}
-	for g := 0; g < testGroups; g++ {
-		n := nodeOf(g)
-		c.topo.routes[g] = Route{Group: g, Node: fmt.Sprintf("n%d", n), Addr: c.addrs[n], Epoch: 1}
-	}
-	for i := range c.servers {
 		nt := c.topo.clone()
 		c.nodeTop = append(c.nodeTop, nt)
-		c.servers[i].Topo = nt
+		n := NewNode(c.dbs[i], nt, NodeOptions{NodeID: fmt.Sprintf("n%d", i), Logger: quiet})
+		srv := NewServer(ln.Addr().String(), n.Handler())
+		go srv.Serve(ln)
+		t.Cleanup(func() { srv.Close() })
+		c.nodes = append(c.nodes, n)
+		c.https = append(c.https, srv)
 	}
-	c.reader = NewReader(c.topo, ReaderOptions{})
-	t.Cleanup(func() { c.reader.hc.CloseIdleConnections() })
+	c.reader = NewClient(c.topo, ClientOptions{Logger: quiet})
+	t.Cleanup(func() { c.reader.Close() })
 	return c
 }
 
@@ -141,7 +141,7 @@ func (c *cluster) write(t *testing.T, pts []model.Point) {
 	}
 	per := make([][]model.Point, 3)
 	for _, p := range pts {
-		g := model.GroupOf(model.DeviceOf(model.SeriesKey(p.Collection, p.Tags), p.Tags, testShard), testGroups)
+		g := model.GroupOf(model.DeviceOf(model.SeriesKey(p.Collection, p.Tags), p.Tags, rtShard), rtGroups)
 		per[nodeOf(g)] = append(per[nodeOf(g)], p)
 	}
 	for i, ps := range per {
@@ -179,7 +179,7 @@ func testPoints(seed uint64, n int) []model.Point {
 		var tags model.Tags
 		d := r.IntN(22)
 		if d < 20 {
-			tags = model.Tags{{Key: testShard, Value: fmt.Sprintf("d%02d", d)}, {Key: "region", Value: regions[d%3]}}
+			tags = model.Tags{{Key: rtShard, Value: fmt.Sprintf("d%02d", d)}, {Key: "region", Value: regions[d%3]}}
 		} else {
 			tags = model.Tags{{Key: "host", Value: fmt.Sprintf("h%d", d)}}
 		}
@@ -210,10 +210,12 @@ func testPoints(seed uint64, n int) []model.Point {
 
 // sessions returns the query sessions and catalog calls the router has
 // opened per node so far.
-func (c *cluster) sessions() (sess, cats [3]int64) {
-	for i := range 3 {
-		n := c.reader.metrics.Node(fmt.Sprintf("n%d", i))
-		sess[i], cats[i] = n.Sessions.Load(), n.Catalogs.Load()
+func (c *cluster) sessions() (sess, cats [3]uint64) {
+	for _, m := range c.reader.NodeMetrics() {
+		var i int
+		if _, err := fmt.Sscanf(m.Node, "n%d", &i); err == nil && i < 3 {
+			sess[i], cats[i] = m.Fragments, m.Catalogs
+		}
 	}
 	return sess, cats
 }

@@ -26,7 +26,7 @@ import (
 // over is a *planner.LimitError (422). Each node's answer is read only as
 // the plan needs it, so HTTP/2 flow control holds the node back meanwhile.
 type scoped struct {
-	r        *Reader
+	c        *Client
 	ctx      context.Context
 	opts     planner.Options
 	coll     string
@@ -46,12 +46,12 @@ type scoped struct {
 	maxHeld int64
 }
 
-func (r *Reader) scope(ctx context.Context, stmt *query.Statement, opts planner.Options) (*scoped, error) {
+func (c *Client) scope(ctx context.Context, stmt *query.Statement, opts planner.Options) (*scoped, error) {
 	sel := stmt.Select
-	shard, n := r.topo.ShardTag(), r.topo.NumGroups()
+	shard, n := c.topo.ShardTag(), c.topo.NumGroups()
 	groups, pruned := statementGroups(stmt, shard, n)
 	if !pruned {
-		groups = allGroups(n)
+		groups = groupsUpTo(n)
 	}
 	lo, hi, empty := planner.TimeBounds(sel.Where, opts.Now)
 	if empty {
@@ -62,11 +62,11 @@ func (r *Reader) scope(ctx context.Context, stmt *query.Statement, opts planner.
 		maxPoints = planner.DefaultMaxPoints
 	}
 	open := openMsg{Collection: sel.From, Flags: openSeries, Lo: lo, Hi: hi, MaxPoints: maxPoints}
-	ss, missing, reasons, err := r.openAll(ctx, groups, open, false)
+	ss, missing, reasons, err := c.openAll(ctx, groups, open, false)
 	if err != nil {
 		return nil, err
 	}
-	s := &scoped{r: r, ctx: ctx, opts: opts, coll: sel.From, sessions: ss, checkLo: lo, checkHi: hi,
+	s := &scoped{c: c, ctx: ctx, opts: opts, coll: sel.From, sessions: ss, checkLo: lo, checkHi: hi,
 		maxHeld: opts.MaxBytes, items: map[string]*fetchItem{}, owner: map[string]*session{}}
 	if s.maxHeld <= 0 {
 		s.maxHeld = planner.DefaultMaxBytes
@@ -84,9 +84,9 @@ func (r *Reader) scope(ctx context.Context, stmt *query.Statement, opts planner.
 		// The shard tag's name is a field here: the WHERE condition on
 		// it is about the field, and every group can hold matches.
 		s.close()
-		return r.scopeAll(ctx, stmt, opts)
+		return c.scopeAll(ctx, stmt, opts)
 	}
-	if len(ss) < r.topo.NumGroups() && s.needsSchema(sel) {
+	if len(groups) < c.topo.NumGroups() && s.needsSchema(sel) {
 		if err := s.completeSchema(groups); err != nil {
 			s.close()
 			return nil, err
@@ -102,12 +102,12 @@ func (r *Reader) scope(ctx context.Context, stmt *query.Statement, opts planner.
 }
 
 // scopeAll is scope without group pruning.
-func (r *Reader) scopeAll(ctx context.Context, stmt *query.Statement, opts planner.Options) (*scoped, error) {
+func (c *Client) scopeAll(ctx context.Context, stmt *query.Statement, opts planner.Options) (*scoped, error) {
 	all := *stmt
 	sel := *stmt.Select
 	sel.Where = nil
 	all.Select = &sel
-	s, err := r.scope(ctx, &all, opts)
+	s, err := c.scope(ctx, &all, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -174,7 +174,7 @@ func (s *scoped) needsSchema(sel *query.Select) bool {
 // did not contact (catalog calls, without series).
 func (s *scoped) completeSchema(asked []int) error {
 	var rest []int
-	for g := 0; g < s.r.topo.NumGroups(); g++ {
+	for g := 0; g < s.c.topo.NumGroups(); g++ {
 		if !slices.Contains(asked, g) {
 			rest = append(rest, g)
 		}
@@ -183,7 +183,7 @@ func (s *scoped) completeSchema(asked []int) error {
 		return nil
 	}
 	open := openMsg{Collection: s.coll, Lo: s.checkLo, Hi: s.checkHi}
-	ss, missing, reasons, err := s.r.openAll(s.ctx, rest, open, true)
+	ss, missing, reasons, err := s.c.openAll(s.ctx, rest, open, true)
 	if err != nil {
 		return err
 	}
@@ -210,12 +210,12 @@ func (s *scoped) account(n int64) error {
 }
 
 // Collections implements planner.Source.
-func (s *scoped) Collections() []string { return s.r.Collections() }
+func (s *scoped) Collections() []string { return s.c.Collections() }
 
 // Fields implements planner.Source from the sessions' catalogs.
 func (s *scoped) Fields(collection string) (map[string]model.Kind, bool) {
 	if collection != s.coll {
-		return s.r.Fields(collection)
+		return s.c.Fields(collection)
 	}
 	if !s.cat.exists {
 		return nil, false
@@ -226,7 +226,7 @@ func (s *scoped) Fields(collection string) (map[string]model.Kind, bool) {
 // TagKeys implements planner.Source.
 func (s *scoped) TagKeys(collection string) []string {
 	if collection != s.coll {
-		return s.r.TagKeys(collection)
+		return s.c.TagKeys(collection)
 	}
 	return s.cat.tagKeys
 }
@@ -234,7 +234,7 @@ func (s *scoped) TagKeys(collection string) []string {
 // TagValues implements planner.Source (the series of the scope only).
 func (s *scoped) TagValues(collection, key string) []string {
 	if collection != s.coll {
-		return s.r.TagValues(collection, key)
+		return s.c.TagValues(collection, key)
 	}
 	return s.cat.tagValues(key)
 }
@@ -242,7 +242,7 @@ func (s *scoped) TagValues(collection, key string) []string {
 // Series implements planner.Source: the series of the scope's groups.
 func (s *scoped) Series(collection string, match func(model.Tags) bool) []model.Tags {
 	if collection != s.coll {
-		return s.r.Series(collection, match)
+		return s.c.Series(collection, match)
 	}
 	return s.cat.match(match)
 }
@@ -260,7 +260,7 @@ func (s *scoped) Rollups(collection string) (bool, int64) {
 // else by asking each node in its session.
 func (s *scoped) CheckRange(collection string, min, max int64) error {
 	if collection != s.coll {
-		return s.r.CheckRange(collection, min, max)
+		return s.c.CheckRange(collection, min, max)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -400,7 +400,7 @@ func (s *scoped) item(ctx context.Context, tags model.Tags) (*fetchItem, *sessio
 
 // fetchNow reads something that was not prepared, in the series' session.
 func (s *scoped) fetchNow(ctx context.Context, se *session, sr planner.SeriesRead, desc bool) (*fetchItem, error) {
-	se.ctr.Unprepared.Add(1)
+	se.ctr.unprepared.Add(1)
 	it := &fetchItem{sr: sr}
 	whole := planner.WholeSpec{Lo: 0, Hi: -1} // accepts nothing: values only
 	if s.rs != nil {

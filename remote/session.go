@@ -3,11 +3,11 @@ package remote
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"sync/atomic"
 
 	"github.com/soltixdb/soltix/model"
 	"github.com/soltixdb/soltix/planner"
@@ -22,10 +22,12 @@ type session struct {
 	groups     []int
 	pw         *io.PipeWriter
 	resp       *http.Response
-	mr         *wire.MsgReader
+	mr         *wire.MessageReader
 	cancel     context.CancelFunc
-	ctr        *NodeReadCounters
-	cat        catalogMsg
+	ctr        *nodeCounters
+	// read counts the bytes of the response body read so far.
+	read atomic.Uint64
+	cat  catalogMsg
 	// onBytes is told the bytes of every message read (the scoped
 	// source's bound on what it holds).
 	onBytes func(int64) error
@@ -59,7 +61,7 @@ type staleError struct {
 }
 
 func (e *staleError) Error() string {
-	return fmt.Sprintf("node %s does not hold groups %s at the epochs given (stale epoch)", e.node, groupList(e.groups))
+	return fmt.Sprintf("node %s does not hold %s at the epochs given (stale epoch)", e.node, groupList(e.groups))
 }
 
 // unreachableError is a node that could not be asked.
@@ -76,65 +78,68 @@ func (e *unreachableError) Unwrap() error { return e.err }
 
 // openSession starts a session (path /internal/v1/query) or a catalog call
 // (/internal/v1/catalog, which ends after the catalog).
-func (r *Reader) openSession(ctx context.Context, node, addr string, open *openMsg, catalogOnly bool) (*session, error) {
-	ctr := r.metrics.Node(node)
+func (c *Client) openSession(ctx context.Context, rt Route, open *openMsg, catalogOnly bool) (*session, error) {
+	nc := c.node(rt)
+	ctr := &nc.m
+	node := rt.Node
 	ctx, cancel := context.WithCancel(ctx)
-	first := wire.AppendMsg(nil, msgOpen, open.encode())
-	s := &session{node: node, addr: addr, cancel: cancel, ctr: ctr}
+	first := wire.AppendMessage(nil, msgOpen, open.encode())
+	s := &session{node: node, addr: rt.Addr, cancel: cancel, ctr: ctr}
 	for _, g := range open.Groups {
 		s.groups = append(s.groups, g.Group)
 	}
 	var body io.Reader = bytes.NewReader(first)
-	path := "/internal/v1/catalog"
+	path := PathCatalog
 	if !catalogOnly {
 		pr, pw := io.Pipe()
 		s.pw = pw
 		body = io.MultiReader(body, pr)
-		path = "/internal/v1/query"
-		ctr.Sessions.Add(1)
+		path = PathQuery
+		ctr.fragments.Add(1)
 	} else {
-		ctr.Catalogs.Add(1)
+		ctr.catalogs.Add(1)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, addr+path, body)
+	ctr.requests.Add(1)
+	ctr.bytesSent.Add(uint64(len(first)))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, rt.Addr+path, body)
 	if err != nil {
 		s.close()
 		return nil, err
 	}
-	req.Header.Set("Content-Type", "application/x-soltix-session")
-	resp, err := r.hc.Do(req)
+	req.Header.Set("Content-Type", ContentTypeSession)
+	resp, err := nc.http.Do(req)
 	if err != nil {
-		ctr.Errors.Add(1)
+		ctr.errors.Add(1)
 		s.close()
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, &unreachableError{node: node, addr: addr, err: err}
+		return nil, &unreachableError{node: node, addr: rt.Addr, err: err}
 	}
 	s.resp = resp
 	switch resp.StatusCode {
 	case http.StatusOK:
 	case http.StatusConflict:
-		var sb staleBody
-		_ = json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&sb)
-		ctr.Errors.Add(1)
+		eb := readErrorBody(resp.Body)
+		ctr.errors.Add(1)
 		s.close()
-		if sb.Code == "stale_epoch" {
-			return nil, &staleError{node: node, groups: sb.Groups}
+		if eb.Code == CodeStaleEpoch {
+			return nil, &staleError{node: node, groups: eb.Groups}
 		}
-		return nil, fmt.Errorf("node %s: %s", node, sb.Error)
+		return nil, fmt.Errorf("node %s: %s", node, eb.Error)
 	default:
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
-		ctr.Errors.Add(1)
+		eb := readErrorBody(resp.Body)
+		ctr.errors.Add(1)
 		s.close()
 		if resp.StatusCode == http.StatusServiceUnavailable {
-			return nil, &unreachableError{node: node, addr: addr, err: fmt.Errorf("%s: %s", resp.Status, bytes.TrimSpace(msg))}
+			return nil, &unreachableError{node: node, addr: rt.Addr, err: fmt.Errorf("%s: %s", resp.Status, eb.Error)}
 		}
-		return nil, fmt.Errorf("node %s: %s: %s", node, resp.Status, bytes.TrimSpace(msg))
+		return nil, fmt.Errorf("node %s: %s: %s", node, resp.Status, eb.Error)
 	}
-	s.mr = wire.NewMsgReader(resp.Body, 0)
+	s.mr = wire.NewMessageReader(&countingReader{r: resp.Body, n: &s.read}, maxSessionMsg)
 	typ, payload, err := s.next()
 	if err == nil && typ != msgCatalog {
-		err = fmt.Errorf("node %s: first answer of type %q, want a catalog: %w", node, typ, wire.ErrCorrupt)
+		err = fmt.Errorf("node %s: first answer of type %q, want a catalog: %w", node, typ, wire.ErrMalformed)
 	}
 	if err == nil {
 		err = s.cat.decode(payload)
@@ -167,12 +172,12 @@ func (s *session) wrap(ctx context.Context, err error) error {
 // next reads one message, counting its bytes, and turns msgError into an
 // error.
 func (s *session) next() (byte, []byte, error) {
-	before := s.mr.Bytes
+	before := s.read.Load()
 	typ, payload, err := s.mr.Next()
-	n := s.mr.Bytes - before
-	s.ctr.BytesReceived.Add(n)
+	n := int64(s.read.Load() - before)
+	s.ctr.bytesRecv.Add(uint64(n))
 	if err != nil {
-		s.ctr.Errors.Add(1)
+		s.ctr.errors.Add(1)
 		return 0, nil, err
 	}
 	if s.onBytes != nil {
@@ -181,7 +186,7 @@ func (s *session) next() (byte, []byte, error) {
 		}
 	}
 	if typ == msgError {
-		s.ctr.Errors.Add(1)
+		s.ctr.errors.Add(1)
 		var em errorMsg
 		if err := em.decode(payload); err != nil {
 			return 0, nil, err
@@ -211,7 +216,9 @@ func (s *session) send(typ byte, payload []byte) error {
 	if s.err != nil {
 		return s.err
 	}
-	if _, err := s.pw.Write(wire.AppendMsg(nil, typ, payload)); err != nil {
+	msg := wire.AppendMessage(nil, typ, payload)
+	s.ctr.bytesSent.Add(uint64(len(msg)))
+	if _, err := s.pw.Write(msg); err != nil {
 		s.err = &unreachableError{node: s.node, addr: s.addr, err: err}
 		return s.err
 	}
@@ -282,7 +289,7 @@ func (s *session) step(ctx context.Context) error {
 		return s.items[s.base+int(i)]
 	}
 	bad := func(what string) error {
-		s.err = fmt.Errorf("node %s: bad %s message: %w", s.node, what, wire.ErrCorrupt)
+		s.err = fmt.Errorf("node %s: bad %s message: %w", s.node, what, wire.ErrMalformed)
 		return s.err
 	}
 	switch typ {
@@ -370,7 +377,7 @@ func (s *session) request(ctx context.Context, typ byte, payload []byte, want by
 		return nil, s.err
 	}
 	if got != want {
-		s.err = fmt.Errorf("node %s: answer of type %q, want %q: %w", s.node, got, want, wire.ErrCorrupt)
+		s.err = fmt.Errorf("node %s: answer of type %q, want %q: %w", s.node, got, want, wire.ErrMalformed)
 		return nil, s.err
 	}
 	return answer, nil

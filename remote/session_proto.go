@@ -94,7 +94,7 @@ func (m *openMsg) decode(b []byte) error {
 	for i := 0; i < n; i++ {
 		g := d.Uvarint()
 		if g > 1<<31 {
-			return fmt.Errorf("open: group %d: %w", g, wire.ErrCorrupt)
+			return fmt.Errorf("open: group %d: %w", g, wire.ErrMalformed)
 		}
 		m.Groups = append(m.Groups, groupEpoch{Group: int(g), Epoch: d.Uvarint()})
 	}
@@ -145,7 +145,7 @@ func (m *catalogMsg) decode(b []byte) error {
 		name := d.String()
 		k := model.Kind(d.Byte())
 		if k == model.KindNull || k > model.KindString {
-			return fmt.Errorf("catalog: field %q kind %d: %w", name, k, wire.ErrCorrupt)
+			return fmt.Errorf("catalog: field %q kind %d: %w", name, k, wire.ErrMalformed)
 		}
 		m.Fields[name] = k
 	}
@@ -211,7 +211,7 @@ func (m *fetchMsg) decode(b []byte) error {
 		it := planner.SeriesRead{Tags: d.Tags()}
 		rows := d.Uvarint()
 		if rows > 1<<31 {
-			return fmt.Errorf("fetch: rows %d: %w", rows, wire.ErrCorrupt)
+			return fmt.Errorf("fetch: rows %d: %w", rows, wire.ErrMalformed)
 		}
 		it.Rows = int(rows)
 		nv := d.Count(3)
@@ -222,7 +222,7 @@ func (m *fetchMsg) decode(b []byte) error {
 		for j := 0; j < np; j++ {
 			p := planner.PartSpan{Field: d.String(), Lo: d.Varint(), Hi: d.Varint(), Level: model.Level(d.Byte())}
 			if p.Level > model.Level1y {
-				return fmt.Errorf("fetch: level %d: %w", p.Level, wire.ErrCorrupt)
+				return fmt.Errorf("fetch: level %d: %w", p.Level, wire.ErrMalformed)
 			}
 			it.Parts = append(it.Parts, p)
 		}
@@ -258,7 +258,7 @@ func (m *explainMsg) decode(b []byte) error {
 	}
 	m.Lo, m.Hi, m.Level = d.Varint(), d.Varint(), model.Level(d.Byte())
 	if m.Level > model.Level1y {
-		return fmt.Errorf("explain: level %d: %w", m.Level, wire.ErrCorrupt)
+		return fmt.Errorf("explain: level %d: %w", m.Level, wire.ErrMalformed)
 	}
 	return d.Done()
 }

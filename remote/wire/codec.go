@@ -148,12 +148,12 @@ type MsgDec struct {
 	err error
 }
 
-// Err returns the first decoding error, wrapping ErrCorrupt.
+// Err returns the first decoding error, wrapping ErrMalformed.
 func (d *MsgDec) Err() error { return d.err }
 
 func (d *MsgDec) fail(what string) {
 	if d.err == nil {
-		d.err = fmt.Errorf("bad %s: %w", what, ErrCorrupt)
+		d.err = fmt.Errorf("bad %s: %w", what, ErrMalformed)
 	}
 	d.B = nil
 }

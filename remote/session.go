@@ -78,11 +78,11 @@ func (e *unreachableError) Unwrap() error { return e.err }
 
 // openSession starts a session (path /internal/v1/query) or a catalog call
 // (/internal/v1/catalog, which ends after the catalog).
-func (c *Client) openSession(ctx context.Context, rt Route, open *openMsg, catalogOnly bool) (*session, error) {
+func (c *Client) openSession(parent context.Context, rt Route, open *openMsg, catalogOnly bool) (*session, error) {
 	nc := c.node(rt)
 	ctr := &nc.m
 	node := rt.Node
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, cancel := context.WithCancel(parent)
 	first := wire.AppendMessage(nil, msgOpen, open.encode())
 	s := &session{node: node, addr: rt.Addr, cancel: cancel, ctr: ctr}
 	for _, g := range open.Groups {
@@ -111,8 +111,8 @@ func (c *Client) openSession(ctx context.Context, rt Route, open *openMsg, catal
 	if err != nil {
 		ctr.errors.Add(1)
 		s.close()
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
+		if parent.Err() != nil {
+			return nil, parent.Err()
 		}
 		return nil, &unreachableError{node: node, addr: rt.Addr, err: err}
 	}
@@ -145,8 +145,9 @@ func (c *Client) openSession(ctx context.Context, rt Route, open *openMsg, catal
 		err = s.cat.decode(payload)
 	}
 	if err != nil {
+		err = s.wrap(parent, err)
 		s.close()
-		return nil, s.wrap(ctx, err)
+		return nil, err
 	}
 	if catalogOnly {
 		s.close()

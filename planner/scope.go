@@ -21,8 +21,9 @@ import (
 
 // Scoper is implemented by sources that answer a statement better when they
 // know it first. ExecuteStream (and so Execute and ExecuteWith) calls Scope
-// once per statement and runs the statement against the source it returns,
-// then calls done. An error from Scope is the statement's error.
+// once per statement and runs the statement against the source it returns
+// (the source itself when that is nil), then calls done (when not nil). An
+// error from Scope is the statement's error.
 type Scoper interface {
 	Scope(ctx context.Context, stmt *query.Statement, opts Options) (src Source, done func(), err error)
 }
@@ -161,6 +162,9 @@ func scope(ctx context.Context, src Source, stmt *query.Statement, opts Options)
 	s, done, err := sc.Scope(ctx, stmt, opts)
 	if err != nil {
 		return nil, nil, err
+	}
+	if s == nil {
+		s = src
 	}
 	if done == nil {
 		done = func() {}

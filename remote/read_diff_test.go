@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/soltixdb/soltix/model"
 	"github.com/soltixdb/soltix/planner"
 	"github.com/soltixdb/soltix/query"
 )
@@ -48,6 +49,19 @@ var diffQueries = []string{
 	"SELECT count(f) FROM m WHERE device_id =~ /d1/ GROUP BY time(1y)",
 	"SELECT count(f) FROM m WHERE time >= '2024-02-10T00:00:00Z' AND time < '2024-02-10T00:00:00Z'",
 	"SELECT stddev(i), avg(i) FROM m WHERE time >= '2024-02-01T00:00:00Z' AND time < '2024-03-01T00:00:00Z' GROUP BY time(1d), host",
+	// fields and tags some devices lack: the router completes the schema
+	"SELECT * FROM m WHERE device_id = 'd07' AND time < '2024-02-01T00:00:00Z'",
+	"SELECT rare FROM m WHERE device_id = 'd07'",
+	"SELECT count(rare) FROM m WHERE device_id = 'd07' OR device_id = 'd05'",
+	"SELECT f FROM m WHERE device_id = 'd07' AND rare > 1",
+	"SELECT f, zone FROM m WHERE device_id = 'd07' AND time < '2024-01-20T00:00:00Z'",
+	"SELECT count(f) FROM m WHERE device_id = 'd07' GROUP BY zone",
+	// SHOW fans out
+	"SHOW COLLECTIONS",
+	"SHOW FIELDS FROM m",
+	"SHOW TAG KEYS FROM m",
+	"SHOW TAG VALUES FROM m WITH KEY = region",
+	"SHOW TAG VALUES FROM m WITH KEY = device_id",
 	// errors must match too
 	"SELECT nope FROM m",
 	"SELECT f FROM missing",
@@ -60,6 +74,12 @@ var diffQueries = []string{
 func TestDifferential(t *testing.T) {
 	c := newCluster(t)
 	pts := testPoints(1, 8000)
+	// A field and a tag only device d00 has.
+	rare := model.Point{Collection: "m", Tags: model.Tags{{Key: rtShard, Value: "d00"}, {Key: "zone", Value: "z1"}},
+		Time: tBase + 5, Fields: []model.Field{{Key: "rare", Value: model.Int(7)}}}
+	other := model.Point{Collection: "other", Tags: model.Tags{{Key: rtShard, Value: "d01"}}, Time: tBase,
+		Fields: []model.Field{{Key: "x", Value: model.Int(1)}}}
+	pts = append(pts, rare, other)
 	c.write(t, pts[:5000])
 	c.flush(t)
 	c.write(t, pts[5000:]) // some in memory, some rollup buckets dirty

@@ -102,6 +102,12 @@ func (s *server) query(w http.ResponseWriter, r *http.Request) {
 		div = d
 	}
 
+	partial, err := parsePartial(r.Form.Get("partial"))
+	if err != nil {
+		fail(http.StatusBadRequest, err.Error(), nil)
+		return
+	}
+
 	timeout, err := s.queryTimeout(r.Form.Get("timeout"))
 	if err != nil {
 		fail(http.StatusBadRequest, err.Error(), nil)
@@ -129,13 +135,18 @@ func (s *server) query(w http.ResponseWriter, r *http.Request) {
 	runCtx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	opts := s.queryOptions(s.now(), rawOnly)
+	opts.Partial = partial
 	classify := func(err error) queryFailure {
 		s.metrics.queryErrors.Add(1)
 		return s.classify(ctx, runCtx, err, stmt, timeout, q)
 	}
 	if format == "csv" || format == "ndjson" {
 		ss := newStreamSink(w, format, div)
-		st, err := s.execute(runCtx, s.store, stmt, opts, ss)
+		var sink planner.Sink = ss
+		if partial != nil {
+			sink = &partialSink{Sink: ss, w: w, p: partial}
+		}
+		st, err := s.execute(runCtx, s.store, stmt, opts, sink)
 		switch {
 		case err != nil && !ss.started:
 			writeFailure(w, classify(err))
@@ -159,7 +170,7 @@ func (s *server) query(w http.ResponseWriter, r *http.Request) {
 	if stmt.Delete != nil && len(res.Rows) == 1 && len(res.Rows[0]) == 1 {
 		s.logDelete(ctx, stmt, q, res.Rows[0][0].String())
 	}
-	enc := resultEncoder{res: res, div: div}
+	enc := resultEncoder{res: res, div: div, missing: missingGroups(w, partial)}
 	if err := enc.json(w); err != nil {
 		// The status line is gone; all we can do is log.
 		s.log.WarnContext(ctx, "send query result", "err", err)
@@ -208,6 +219,8 @@ func writeQueryError(w http.ResponseWriter, code int, msg string, pos *query.Pos
 type resultEncoder struct {
 	res *planner.Result
 	div int64 // nanoseconds per epoch unit; 0 formats times as RFC 3339
+	// missing are the groups a partial answer left out (see partial.go).
+	missing []int
 }
 
 // isTime reports whether column c holds timestamps.
@@ -327,6 +340,7 @@ func (e *resultEncoder) json(w http.ResponseWriter) error {
 		b = append(b, `,"stats":`...)
 		b = e.appendStats(b)
 	}
+	b = appendMissing(b, e.missing)
 	b = append(b, "}\n"...)
 	if _, err := bw.Write(b); err != nil {
 		return err

@@ -248,11 +248,18 @@ func checkError(s *session) error {
 }
 
 // Scope implements planner.Scoper: a SELECT (or EXPLAIN) gets a source of
-// its own over sessions with the nodes owning the groups it can touch.
-// Other statements run against the Reader (nil source).
+// its own over sessions with the nodes owning the groups it can touch;
+// SHOW and DELETE get the catalogs of every node (show.go).
 func (c *Client) Scope(ctx context.Context, stmt *query.Statement, opts planner.Options) (planner.Source, func(), error) {
-	if stmt == nil || stmt.Select == nil {
+	if stmt == nil {
 		return nil, nil, nil
+	}
+	if stmt.Select == nil {
+		s, err := c.scopeCatalog(ctx, stmt, opts)
+		if err != nil {
+			return nil, nil, err
+		}
+		return s, nil, nil
 	}
 	s, err := c.scope(ctx, stmt, opts)
 	if err != nil {

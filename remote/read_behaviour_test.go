@@ -222,6 +222,17 @@ func TestNodeDownRead(t *testing.T) {
 	if groups, reasons := p.Missing(); !slices.Equal(groups, down) || len(reasons) != 1 || !strings.Contains(reasons[0], "node n1") {
 		t.Fatalf("missing %v %q, want %v naming node n1", groups, reasons, down)
 	}
+	// SHOW needs every node too.
+	if _, err := run(queryCtx(t), c.reader, "SHOW TAG VALUES FROM m WITH KEY = device_id", planner.Options{}); !errors.As(err, &ue) || !slices.Equal(ue.Groups, down) {
+		t.Fatalf("SHOW with a node down: %v, want groups %v unavailable", err, down)
+	}
+	var ps planner.Partial
+	if res, err := run(queryCtx(t), c.reader, "SHOW FIELDS FROM m", planner.Options{Partial: &ps}); err != nil || len(res.Rows) == 0 {
+		t.Fatalf("partial SHOW FIELDS: %v %v", res, err)
+	}
+	if groups, _ := ps.Missing(); !slices.Equal(groups, down) {
+		t.Fatalf("partial SHOW missing %v, want %v", groups, down)
+	}
 	// A group without a route is unavailable too.
 	delete(c.topo.routes, 0)
 	_, err = run(queryCtx(t), c.reader, "SELECT count(f) FROM m", planner.Options{Partial: nil})

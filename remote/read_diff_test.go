@@ -115,6 +115,15 @@ func TestDifferential(t *testing.T) {
 	t.Run("memory and files", check)
 	c.flush(t)
 	t.Run("flushed", check)
+	// DELETE through the router (the catalogs of every node select the
+	// series) and through the single DB.
+	del := "DELETE FROM m WHERE region = 'eu' AND time < '2024-06-01T00:00:00Z'"
+	want, werr := run(context.Background(), c.single, del, planner.Options{})
+	got, gerr := run(context.Background(), c.reader, del, planner.Options{})
+	if werr != nil || gerr != nil || !reflect.DeepEqual(got.Rows, want.Rows) {
+		t.Fatalf("DELETE: %v %v, want %v %v", got, gerr, want, werr)
+	}
+	t.Run("deleted", check)
 }
 
 func head[T any](s []T) []T {

@@ -224,7 +224,11 @@ func (ss *nodeSession) catalog() *catalogMsg {
 	c.TagKeys = db.TagKeys(o.Collection)
 	c.Rollups, c.RawFrom = db.Rollups(o.Collection)
 	if o.Flags&openSeries != 0 {
+		shard := ss.n.topo.ShardTag()
 		c.Series = db.Series(o.Collection, func(t model.Tags) bool {
+			if len(o.Devices) > 0 && (!t.Has(shard) || !slices.Contains(o.Devices, t.Get(shard))) {
+				return false
+			}
 			return ss.inGroup[ss.n.groupOf(o.Collection, t)]
 		})
 	}

@@ -67,14 +67,15 @@ func shardValues(e query.Expr, shard string) ([]string, bool) {
 }
 
 // statementGroups returns the groups a statement can touch, sorted, and
-// false when it can touch all of them.
-func statementGroups(stmt *query.Statement, shard string, n int) ([]int, bool) {
+// the shard tag values its series must have; false when it can touch
+// every group.
+func statementGroups(stmt *query.Statement, shard string, n int) ([]int, []string, bool) {
 	if stmt == nil || stmt.Select == nil || stmt.Select.Where == nil {
-		return nil, false
+		return nil, nil, false
 	}
 	vals, ok := shardValues(stmt.Select.Where, shard)
 	if !ok {
-		return nil, false
+		return nil, nil, false
 	}
 	seen := map[int]bool{}
 	var gs []int
@@ -86,5 +87,6 @@ func statementGroups(stmt *query.Statement, shard string, n int) ([]int, bool) {
 		}
 	}
 	slices.Sort(gs)
-	return gs, true
+	slices.Sort(vals)
+	return gs, slices.Compact(vals), true
 }

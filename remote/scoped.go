@@ -49,7 +49,7 @@ type scoped struct {
 func (c *Client) scope(ctx context.Context, stmt *query.Statement, opts planner.Options) (*scoped, error) {
 	sel := stmt.Select
 	shard, n := c.topo.ShardTag(), c.topo.NumGroups()
-	groups, pruned := statementGroups(stmt, shard, n)
+	groups, devices, pruned := statementGroups(stmt, shard, n)
 	if !pruned {
 		groups = groupsUpTo(n)
 	}
@@ -61,7 +61,7 @@ func (c *Client) scope(ctx context.Context, stmt *query.Statement, opts planner.
 	if maxPoints <= 0 {
 		maxPoints = planner.DefaultMaxPoints
 	}
-	open := openMsg{Collection: sel.From, Flags: openSeries, Lo: lo, Hi: hi, MaxPoints: maxPoints}
+	open := openMsg{Collection: sel.From, Flags: openSeries, Lo: lo, Hi: hi, MaxPoints: maxPoints, Devices: devices}
 	ss, missing, reasons, err := c.openAll(ctx, groups, open, false)
 	if err != nil {
 		return nil, err

@@ -68,6 +68,10 @@ type openMsg struct {
 	Lo, Hi int64
 	// MaxPoints bounds the points the node sends in the session.
 	MaxPoints int64
+	// Devices, when not empty, restricts the series of the catalog to
+	// those whose shard tag has one of these values (the WHERE clause
+	// requires it).
+	Devices []string
 }
 
 func (m *openMsg) encode() []byte {
@@ -82,6 +86,7 @@ func (m *openMsg) encode() []byte {
 	e.Varint(m.Lo)
 	e.Varint(m.Hi)
 	e.Varint(m.MaxPoints)
+	e.Strings(m.Devices)
 	return e.B
 }
 
@@ -99,6 +104,7 @@ func (m *openMsg) decode(b []byte) error {
 		m.Groups = append(m.Groups, groupEpoch{Group: int(g), Epoch: d.Uvarint()})
 	}
 	m.Lo, m.Hi, m.MaxPoints = d.Varint(), d.Varint(), d.Varint()
+	m.Devices = d.Strings()
 	return d.Done()
 }
 

@@ -81,7 +81,7 @@ type cluster struct {
 	reader  *Client
 }
 
-func openDB(t *testing.T) *storage.DB {
+func openDB(t testing.TB) *storage.DB {
 	t.Helper()
 	db, err := storage.Open(t.TempDir(), &storage.Options{NumGroups: rtGroups, ShardTag: rtShard, FlushInterval: -1,
 		BlockSize: 16, PartitionDuration: 120 * 24 * time.Hour, Sync: wal.SyncNever, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
@@ -95,7 +95,7 @@ func openDB(t *testing.T) *storage.DB {
 // nodeOf is where a group lives in the test cluster.
 func nodeOf(g int) int { return g % 3 }
 
-func newCluster(t *testing.T) *cluster {
+func newCluster(t testing.TB) *cluster {
 	t.Helper()
 	c := &cluster{single: openDB(t), topo: &staticTopo{n: rtGroups, shard: rtShard, routes: map[int]Route{}}}
 	for g := 0; g < rtGroups; g++ {
@@ -133,7 +133,7 @@ func newCluster(t *testing.T) *cluster {
 }
 
 // write stores points in the single DB and, split by group, in the nodes.
-func (c *cluster) write(t *testing.T, pts []model.Point) {
+func (c *cluster) write(t testing.TB, pts []model.Point) {
 	t.Helper()
 	ctx := context.Background()
 	if err := c.single.Write(ctx, pts); err != nil {
@@ -153,7 +153,7 @@ func (c *cluster) write(t *testing.T, pts []model.Point) {
 	}
 }
 
-func (c *cluster) flush(t *testing.T) {
+func (c *cluster) flush(t testing.TB) {
 	t.Helper()
 	for _, db := range append([]*storage.DB{c.single}, c.dbs...) {
 		if err := db.Flush(context.Background()); err != nil {

@@ -150,11 +150,14 @@ func closeAll(ss []*session) {
 }
 
 // catalogAll asks every node for its catalog of a collection (or, with
-// collection "", for the collection names). A group that cannot be asked
-// fails the call: an answer without it would silently miss data.
+// collection "", for the collection names), each call bounded by
+// ClientOptions.RequestTimeout. A group that cannot be asked fails the
+// call: an answer without it would silently miss data.
 func (c *Client) catalogAll(collection string, flags uint64) (*catalog, error) {
 	open := openMsg{Collection: collection, Flags: flags, Lo: math.MinInt64, Hi: math.MaxInt64}
-	ss, missing, reasons, err := c.openAll(context.Background(), groupsUpTo(c.topo.NumGroups()), open, true)
+	ctx, cancel := context.WithTimeout(context.Background(), c.opts.RequestTimeout)
+	defer cancel()
+	ss, missing, reasons, err := c.openAll(ctx, groupsUpTo(c.topo.NumGroups()), open, true)
 	if err != nil {
 		return nil, err
 	}
@@ -227,7 +230,9 @@ func (c *Client) Explain(string, []model.Tags, int64, int64, model.Level) model.
 // CheckRange implements planner.RangeChecker.
 func (c *Client) CheckRange(collection string, min, max int64) error {
 	open := openMsg{Collection: collection, Lo: min, Hi: max}
-	ss, missing, reasons, err := c.openAll(context.Background(), groupsUpTo(c.topo.NumGroups()), open, true)
+	ctx, cancel := context.WithTimeout(context.Background(), c.opts.RequestTimeout)
+	defer cancel()
+	ss, missing, reasons, err := c.openAll(ctx, groupsUpTo(c.topo.NumGroups()), open, true)
 	if err != nil {
 		return err
 	}

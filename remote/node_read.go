@@ -303,15 +303,23 @@ func (ss *nodeSession) sendParts(i, k int, parts []model.Part) error {
 	return ss.send(msgParts, e.B)
 }
 
-// sendColumn sends one column (chunk) of value span j of item i.
-func (ss *nodeSession) sendColumn(i, j int, c *model.Column) error {
-	if err := ss.spend(int64(c.Len())); err != nil {
-		return err
-	}
+// sendChunk sends columns (chunks) of value spans idx of item i and the
+// time through which those spans are now complete: from their start up to
+// it, or with desc from it down to their end.
+func (ss *nodeSession) sendChunk(i int, idx []int, cols []model.Column, through int64) error {
+	var pts int64
 	var e wire.MsgEnc
 	e.Uvarint(uint64(i))
-	e.Uvarint(uint64(j))
-	e.Column(c)
+	e.Uvarint(uint64(len(cols)))
+	for x := range cols {
+		pts += int64(cols[x].Len())
+		e.Uvarint(uint64(idx[x]))
+		e.Column(&cols[x])
+	}
+	e.Varint(through)
+	if err := ss.spend(pts); err != nil {
+		return err
+	}
 	return ss.send(msgValues, e.B)
 }
 
@@ -326,20 +334,16 @@ func (ss *nodeSession) values(i int, it *planner.SeriesRead, desc bool) (covLo, 
 		// Every span has the query's range: one ReadLimit of them all.
 		lo, hi := it.Values[0].Lo, it.Values[0].Hi
 		fields := make([]string, len(it.Values))
+		idx := make([]int, len(it.Values))
 		for j, v := range it.Values {
 			if v.Lo != lo || v.Hi != hi {
 				return 0, 0, fmt.Errorf("fetch: rows of spans over different ranges: %w", wire.ErrMalformed)
 			}
-			fields[j] = v.Field
+			fields[j], idx[j] = v.Field, j
 		}
 		cols, err := db.ReadLimit(ss.ctx, coll, it.Tags, fields, lo, hi, it.Rows, desc)
 		if err != nil {
 			return 0, 0, err
-		}
-		for j := range cols {
-			if err := ss.sendColumn(i, j, &cols[j]); err != nil {
-				return 0, 0, err
-			}
 		}
 		covLo, covHi = lo, hi
 		if times := rowTimes(cols); len(times) >= it.Rows {
@@ -349,10 +353,11 @@ func (ss *nodeSession) values(i int, it *planner.SeriesRead, desc bool) (covLo, 
 				covHi = times[len(times)-1]
 			}
 		}
-		return covLo, covHi, nil
+		return covLo, covHi, ss.sendChunk(i, idx, cols, 0)
 	}
 	// Spans over the same range are read together, a chunk of rows at a
-	// time.
+	// time, in time order (descending with desc), so that the router can
+	// use each chunk as it arrives.
 	done := make([]bool, len(it.Values))
 	for j, v := range it.Values {
 		if done[j] {
@@ -365,25 +370,39 @@ func (ss *nodeSession) values(i int, it *planner.SeriesRead, desc bool) (covLo, 
 				fields, idx, done[k] = append(fields, w.Field), append(idx, k), true
 			}
 		}
-		lo := v.Lo
+		lo, hi := v.Lo, v.Hi
 		for {
 			if err := ss.ctx.Err(); err != nil {
 				return 0, 0, err
 			}
-			cols, err := db.ReadLimit(ss.ctx, coll, it.Tags, fields, lo, v.Hi, readChunk, false)
+			cols, err := db.ReadLimit(ss.ctx, coll, it.Tags, fields, lo, hi, readChunk, desc)
 			if err != nil {
 				return 0, 0, err
 			}
-			for x := range cols {
-				if err := ss.sendColumn(i, idx[x], &cols[x]); err != nil {
-					return 0, 0, err
-				}
-			}
 			times := rowTimes(cols)
-			if len(times) < readChunk || times[len(times)-1] >= v.Hi {
+			last := len(times) < readChunk
+			through := v.Hi
+			switch {
+			case desc && last:
+				through = v.Lo
+			case desc:
+				through = times[0]
+				last = times[0] <= lo
+			case !last:
+				through = times[len(times)-1]
+				last = through >= hi
+			}
+			if err := ss.sendChunk(i, idx, cols, through); err != nil {
+				return 0, 0, err
+			}
+			if last {
 				break
 			}
-			lo = times[len(times)-1] + 1
+			if desc {
+				hi = through - 1
+			} else {
+				lo = through + 1
+			}
 		}
 	}
 	return 0, -1, nil

@@ -377,3 +377,43 @@ func TestExplainNodes(t *testing.T) {
 		t.Fatalf("columns %v rows %v, want a nodes column %v", res.Columns, res.Rows, want)
 	}
 }
+
+// TestStreamedSeries: a series larger than the query's byte limit is read
+// through the router in chunks as the plan consumes them (ascending, and
+// descending for ORDER BY time DESC), and answers like a single node.
+func TestStreamedSeries(t *testing.T) {
+	c := newCluster(t)
+	var pts []model.Point
+	tags := model.Tags{{Key: rtShard, Value: "big"}}
+	for i := 0; i < 300000; i++ {
+		pts = append(pts, model.Point{Collection: "m", Tags: tags, Time: tBase + int64(i)*int64(time.Second),
+			Fields: []model.Field{{Key: "f", Value: model.Float(float64(i%1000) - 10)}}})
+	}
+	c.write(t, pts)
+	// The series is about 3.9 MB on the wire, in chunks of 65,536 rows
+	// (0.85 MB): the router holds two at most.
+	opts := planner.Options{MaxBytes: 5 << 19}
+	for _, q := range []string{
+		"SELECT count(f), min(f) FROM m WHERE device_id = 'big' AND f > -5 GROUP BY time(1h)",
+		"SELECT f FROM m WHERE device_id = 'big' AND f > 985 ORDER BY time DESC LIMIT 3000",
+	} {
+		want, err := run(queryCtx(t), c.single, q, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := run(queryCtx(t), c.reader, q, opts)
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		if !reflect.DeepEqual(got.Rows, want.Rows) || len(got.Rows) == 0 {
+			t.Fatalf("%s: %d rows, want %d", q, len(got.Rows), len(want.Rows))
+		}
+	}
+	var recv uint64
+	for _, m := range c.reader.NodeMetrics() {
+		recv += m.BytesReceived
+	}
+	if recv < 4<<20 {
+		t.Fatalf("%d bytes received: the test needs more than twice the limit to mean something", recv)
+	}
+}

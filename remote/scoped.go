@@ -2,7 +2,6 @@ package remote
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -368,9 +367,10 @@ func (s *scoped) Prepare(ctx context.Context, rs *planner.ReadSet) error {
 	return nil
 }
 
-// item returns the complete data of a prepared series, releasing the
-// series of earlier batches. The caller holds mu.
-func (s *scoped) item(ctx context.Context, tags model.Tags) (*fetchItem, *session, error) {
+// item returns the prepared data of a series (nil when there is none or
+// it was released), as far as it has arrived, releasing the series of
+// earlier batches. The caller holds mu.
+func (s *scoped) item(tags model.Tags) (*fetchItem, *session, error) {
 	key := model.SeriesKey("", tags)
 	se := s.owner[key]
 	if se == nil {
@@ -382,20 +382,47 @@ func (s *scoped) item(ctx context.Context, tags model.Tags) (*fetchItem, *sessio
 	}
 	if it.sr.Batch > s.batch {
 		for _, o := range s.order {
-			if o.sr.Batch < it.sr.Batch && o.done && o.vals != nil {
+			if o.sr.Batch < it.sr.Batch && !o.released {
 				s.held -= o.bytes
-				o.vals, o.parts = nil, nil
+				o.vals, o.parts, o.released, o.bytes = nil, nil, true, 0
 			}
 		}
 		s.batch = it.sr.Batch
 	}
-	if err := se.await(ctx, it); err != nil {
-		return nil, nil, err
-	}
-	if it.vals == nil && len(it.sr.Values) > 0 {
-		return nil, se, nil // released: read again
+	if it.released {
+		return nil, se, nil
 	}
 	return it, se, nil
+}
+
+// serve answers a read from an item: try says whether what has arrived
+// decides the answer. It reads more of the node's answer until it does or
+// the item is complete, and then asks the node for the read itself in the
+// session (a read that was not prepared).
+func (s *scoped) serve(ctx context.Context, tags model.Tags, try func(it *fetchItem) bool, ask planner.SeriesRead, desc bool) error {
+	it, se, err := s.item(tags)
+	if err != nil {
+		return err
+	}
+	for it != nil {
+		if try(it) {
+			return nil
+		}
+		if it.done || it.released {
+			break
+		}
+		if err := se.step(ctx); err != nil {
+			return err
+		}
+	}
+	ask.Tags = tags
+	if it, err = s.fetchNow(ctx, se, ask, desc); err != nil {
+		return err
+	}
+	if !try(it) {
+		return fmt.Errorf("remote: node %s did not answer a read of series %q", se.node, model.SeriesKey(s.coll, tags))
+	}
+	return nil
 }
 
 // fetchNow reads something that was not prepared, in the series' session.
@@ -419,20 +446,16 @@ func (s *scoped) fetchNow(ctx context.Context, se *session, sr planner.SeriesRea
 }
 
 // valuesFor returns the values of field over [min, max] from an item, and
-// false when the item does not cover them.
+// false when what arrived does not cover them.
 func (it *fetchItem) valuesFor(field string, min, max int64) (model.Column, bool) {
-	if it == nil || it.vals == nil {
+	if it == nil || it.released {
 		return model.Column{}, false
 	}
 	for j, v := range it.sr.Values {
-		lo, hi := v.Lo, v.Hi
-		if it.sr.Rows > 0 {
-			lo, hi = it.covLo, it.covHi
-		}
-		if v.Field == field && lo <= min && max <= hi {
-			c := it.vals[j].Range(min, max)
-			c.Name = field
-			return c, true
+		if c := it.cov[j]; v.Field == field && c.ok && c.lo <= min && max <= c.hi {
+			col := it.vals[j].Range(min, max)
+			col.Name = field
+			return col, true
 		}
 	}
 	return model.Column{}, false
@@ -445,30 +468,24 @@ func (s *scoped) Read(ctx context.Context, collection string, tags model.Tags, f
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	it, se, err := s.item(ctx, tags)
-	if err != nil {
-		return nil, err
-	}
-	for attempt := 0; attempt < 2; attempt++ {
-		cols := make([]model.Column, len(fields))
-		ok := true
+	cols := make([]model.Column, len(fields))
+	try := func(it *fetchItem) bool {
 		for i, f := range fields {
+			var ok bool
 			if cols[i], ok = it.valuesFor(f, min, max); !ok {
-				break
+				return false
 			}
 		}
-		if ok {
-			return s.kinds(cols), nil
-		}
-		sr := planner.SeriesRead{Tags: tags}
-		for _, f := range fields {
-			sr.Values = append(sr.Values, planner.FieldSpan{Field: f, Lo: min, Hi: max})
-		}
-		if it, err = s.fetchNow(ctx, se, sr, false); err != nil {
-			return nil, err
-		}
+		return true
 	}
-	return nil, fmt.Errorf("remote: node %s did not answer the read of %q over [%d, %d]", se.node, fields, min, max)
+	ask := planner.SeriesRead{}
+	for _, f := range fields {
+		ask.Values = append(ask.Values, planner.FieldSpan{Field: f, Lo: min, Hi: max})
+	}
+	if err := s.serve(ctx, tags, try, ask, false); err != nil {
+		return nil, err
+	}
+	return s.kinds(cols), nil
 }
 
 // kinds gives empty columns the collection's kind of their field.
@@ -481,57 +498,77 @@ func (s *scoped) kinds(cols []model.Column) []model.Column {
 	return cols
 }
 
-// ReadLimit implements planner.LimitSource.
+// ReadLimit implements planner.LimitSource. The plan reads a series'
+// chunks in order, so what lies before min (after max with desc) is not
+// read again and is dropped.
 func (s *scoped) ReadLimit(ctx context.Context, collection string, tags model.Tags, fields []string, min, max int64, n int, desc bool) ([]model.Column, error) {
 	if collection != s.coll {
 		return nil, errUnscoped
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	it, se, err := s.item(ctx, tags)
-	if err != nil {
+	var cols []model.Column
+	try := func(it *fetchItem) bool {
+		s.trim(it, fields, min, max, desc)
+		var ok bool
+		cols, ok = it.limited(fields, min, max, n, desc)
+		return ok
+	}
+	ask := planner.SeriesRead{Rows: n}
+	for _, f := range fields {
+		ask.Values = append(ask.Values, planner.FieldSpan{Field: f, Lo: min, Hi: max})
+	}
+	if err := s.serve(ctx, tags, try, ask, desc); err != nil {
 		return nil, err
 	}
-	for attempt := 0; attempt < 2; attempt++ {
-		if cols, ok := it.limited(fields, min, max, n, desc); ok {
-			return s.kinds(cols), nil
-		}
-		sr := planner.SeriesRead{Tags: tags, Rows: n}
-		for _, f := range fields {
-			sr.Values = append(sr.Values, planner.FieldSpan{Field: f, Lo: min, Hi: max})
-		}
-		if it, err = s.fetchNow(ctx, se, sr, desc); err != nil {
-			return nil, err
-		}
-	}
-	return nil, fmt.Errorf("remote: node %s did not answer the read of %d rows of %q over [%d, %d]", se.node, n, fields, min, max)
+	return s.kinds(cols), nil
 }
 
-// limited answers ReadLimit from an item when what it holds decides the
-// answer: the first (last with desc) n rows in [min, max].
+// trim drops the values of fields before min (after max with desc) from
+// the spans of an item read in chunks.
+func (s *scoped) trim(it *fetchItem, fields []string, min, max int64, desc bool) {
+	if it.sr.Rows > 0 {
+		return
+	}
+	for j, v := range it.sr.Values {
+		c := &it.cov[j]
+		if !slices.Contains(fields, v.Field) || !c.ok || (!desc && c.lo >= min) || (desc && c.hi <= max) {
+			continue
+		}
+		col := &it.vals[j]
+		before := col.Len()
+		if desc {
+			*col = col.Range(math.MinInt64, max)
+			c.hi = max
+		} else {
+			*col = col.Range(min, math.MaxInt64)
+			c.lo = min
+		}
+		if removed := int64(before - col.Len()); removed > 0 && it.points > 0 {
+			b := it.bytes * removed / it.points
+			it.bytes, it.points, s.held = it.bytes-b, it.points-removed, s.held-b
+		}
+	}
+}
+
+// limited answers ReadLimit from an item when what arrived decides the
+// answer: the first (last with desc) n rows in [from, to].
 func (it *fetchItem) limited(fields []string, from, to int64, n int, desc bool) ([]model.Column, bool) {
-	min, max := from, to
-	if it == nil || it.vals == nil {
+	if it == nil || it.released {
 		return nil, false
 	}
-	// The part of [min, max] every field covers from the end the rows are
+	// The part of [from, to] every field covers from the end the rows are
 	// taken from.
-	lo, hi := min, max
+	lo, hi := from, to
 	for _, f := range fields {
 		found := false
-		for _, v := range it.sr.Values {
-			clo, chi := v.Lo, v.Hi
-			if it.sr.Rows > 0 {
-				if it.desc != desc {
-					continue
-				}
-				clo, chi = it.covLo, it.covHi
-			}
-			if v.Field != f || clo > hi || chi < lo {
+		for j, v := range it.sr.Values {
+			c := it.cov[j]
+			if v.Field != f || !c.ok || c.lo > hi || c.hi < lo {
 				continue
 			}
-			if (!desc && clo <= min) || (desc && chi >= max) {
-				lo, hi = clampLo(lo, clo), clampHi(hi, chi)
+			if (!desc && c.lo <= from) || (desc && c.hi >= to) {
+				lo, hi = clampLo(lo, c.lo), clampHi(hi, c.hi)
 				found = true
 				break
 			}
@@ -550,7 +587,7 @@ func (it *fetchItem) limited(fields []string, from, to int64, n int, desc bool) 
 	}
 	times := rowTimes(cols)
 	if len(times) < n {
-		if (!desc && hi == max) || (desc && lo == min) {
+		if (!desc && hi == to) || (desc && lo == from) {
 			return cols, true
 		}
 		return nil, false
@@ -575,32 +612,30 @@ func (s *scoped) ReadParts(ctx context.Context, collection string, tags model.Ta
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	it, se, err := s.item(ctx, tags)
-	if err != nil {
+	want := planner.PartSpan{Field: field, Lo: min, Hi: max, Level: level}
+	var parts []model.Part
+	try := func(it *fetchItem) bool {
+		if k := slices.Index(it.sr.Parts, want); k >= 0 && it.done {
+			parts = it.parts[k]
+			return true
+		}
+		if c, ok := it.valuesFor(field, min, max); ok {
+			parts = nil
+			if c.Len() > 0 {
+				parts = []model.Part{{Values: c}}
+			}
+			return true
+		}
+		return false
+	}
+	ask := planner.SeriesRead{Parts: []planner.PartSpan{want}}
+	if s.rs == nil {
+		ask = planner.SeriesRead{Values: []planner.FieldSpan{{Field: field, Lo: min, Hi: max}}}
+	}
+	if err := s.serve(ctx, tags, try, ask, false); err != nil {
 		return nil, err
 	}
-	want := planner.PartSpan{Field: field, Lo: min, Hi: max, Level: level}
-	for attempt := 0; attempt < 2; attempt++ {
-		if it != nil && it.vals != nil {
-			if k := slices.Index(it.sr.Parts, want); k >= 0 {
-				return it.parts[k], nil
-			}
-			if c, ok := it.valuesFor(field, min, max); ok {
-				if c.Len() == 0 {
-					return nil, nil
-				}
-				return []model.Part{{Values: c}}, nil
-			}
-		}
-		sr := planner.SeriesRead{Tags: tags, Parts: []planner.PartSpan{want}}
-		if s.rs == nil {
-			sr = planner.SeriesRead{Tags: tags, Values: []planner.FieldSpan{{Field: field, Lo: min, Hi: max}}}
-		}
-		if it, err = s.fetchNow(ctx, se, sr, false); err != nil {
-			return nil, err
-		}
-	}
-	return nil, errors.New("remote: parts not answered")
+	return parts, nil
 }
 
 func clampLo(a, b int64) int64 { return max(a, b) }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"sync/atomic"
 
 	"github.com/soltixdb/soltix/model"
@@ -45,12 +46,21 @@ type fetchItem struct {
 	sr    planner.SeriesRead
 	desc  bool
 	vals  []model.Column // per sr.Values
+	cov   []coverage     // per sr.Values: the times vals holds every value of
 	parts [][]model.Part // per sr.Parts
-	// covLo and covHi are the range the values cover when sr.Rows is
-	// set (the first sr.Rows rows, or the last with desc).
-	covLo, covHi int64
-	done         bool
-	bytes        int64
+	// done is set once the node sent everything; released once the plan
+	// moved past the item (what still arrives for it is dropped).
+	done, released bool
+	// bytes and points held, for the scope's byte bound.
+	bytes, points int64
+}
+
+// coverage is a range [lo, hi] of times (when ok) within which a column
+// holds every value of its field: it grows as chunks arrive (up, or down
+// for descending reads) and shrinks as the plan consumes it.
+type coverage struct {
+	lo, hi int64
+	ok     bool
 }
 
 // staleError is a node's 409: it does not hold these groups at the
@@ -237,8 +247,10 @@ func (s *session) fetch(ctx context.Context, whole planner.WholeSpec, desc bool,
 		f.Items = append(f.Items, it.sr)
 		it.desc = desc
 		it.vals = make([]model.Column, len(it.sr.Values))
+		it.cov = make([]coverage, len(it.sr.Values))
 		for j, v := range it.sr.Values {
 			it.vals[j].Name = v.Field
+			it.cov[j] = coverage{lo: v.Lo, hi: v.Hi}
 		}
 		it.parts = make([][]model.Part, len(it.sr.Parts))
 	}
@@ -296,30 +308,81 @@ func (s *session) step(ctx context.Context) error {
 	switch typ {
 	case msgValues:
 		it := item()
-		j := d.Uvarint()
-		c := d.Column()
-		if it == nil || d.Done() != nil || j >= uint64(len(it.vals)) || it.done {
+		n := d.Count(2)
+		if it == nil || it.done {
 			return bad("values")
 		}
-		dst := &it.vals[j]
-		if c.Len() > 0 && dst.Len() > 0 && (c.Kind != dst.Kind || c.Times[0] <= dst.Times[dst.Len()-1]) {
+		spans := make([]int, 0, n)
+		for x := 0; x < n && d.Err() == nil; x++ {
+			j := d.Uvarint()
+			c := d.Column()
+			if d.Err() != nil || j >= uint64(len(it.sr.Values)) {
+				return bad("values")
+			}
+			spans = append(spans, int(j))
+			if it.released {
+				continue
+			}
+			dst := &it.vals[j]
+			if c.Len() > 0 && dst.Len() > 0 && c.Kind != dst.Kind {
+				return bad("values")
+			}
+			if it.desc && it.sr.Rows == 0 {
+				if c.Len() > 0 && dst.Len() > 0 && c.Times[c.Len()-1] >= dst.Times[0] {
+					return bad("values")
+				}
+				prependColumn(dst, &c)
+			} else {
+				if c.Len() > 0 && dst.Len() > 0 && c.Times[0] <= dst.Times[dst.Len()-1] {
+					return bad("values")
+				}
+				appendColumn(dst, &c)
+			}
+			it.points += int64(c.Len())
+		}
+		through := d.Varint()
+		if d.Done() != nil {
 			return bad("values")
 		}
-		appendColumn(dst, &c)
+		if it.released {
+			if s.onBytes != nil {
+				_ = s.onBytes(-int64(len(payload)))
+			}
+			break
+		}
 		it.bytes += int64(len(payload))
+		if it.sr.Rows == 0 {
+			// The chunk's spans are complete up to through (down to it).
+			for _, j := range spans {
+				if it.desc {
+					it.cov[j].lo = through
+				} else {
+					it.cov[j].hi = through
+				}
+				it.cov[j].ok = true
+			}
+		}
 	case msgParts:
 		it := item()
 		k := d.Uvarint()
 		n := d.Count(2)
-		if it == nil || k >= uint64(len(it.parts)) || it.done {
+		if it == nil || k >= uint64(len(it.sr.Parts)) || it.done {
 			return bad("parts")
 		}
+		var parts []model.Part
 		for i := 0; i < n && d.Err() == nil; i++ {
-			it.parts[k] = append(it.parts[k], d.Part())
+			parts = append(parts, d.Part())
 		}
 		if d.Done() != nil {
 			return bad("parts")
 		}
+		if it.released {
+			if s.onBytes != nil {
+				_ = s.onBytes(-int64(len(payload)))
+			}
+			break
+		}
+		it.parts[k] = append(it.parts[k], parts...)
 		it.bytes += int64(len(payload))
 	case msgSeriesEnd:
 		it := item()
@@ -327,7 +390,18 @@ func (s *session) step(ctx context.Context) error {
 		if it == nil || d.Done() != nil {
 			return bad("series end")
 		}
-		it.covLo, it.covHi, it.done = lo, hi, true
+		it.done = true
+		for j, v := range it.sr.Values {
+			c := &it.cov[j]
+			switch {
+			case it.sr.Rows > 0:
+				*c = coverage{lo: lo, hi: hi, ok: true}
+			case it.desc:
+				c.lo, c.ok = v.Lo, true
+			default:
+				c.hi, c.ok = v.Hi, true
+			}
+		}
 	case msgFetchEnd:
 		for _, it := range s.items[s.base:] {
 			if !it.done {
@@ -339,6 +413,27 @@ func (s *session) step(ctx context.Context) error {
 		return bad(fmt.Sprintf("%q", typ))
 	}
 	return nil
+}
+
+// prependColumn puts the values of c (same kind, earlier times) before
+// those of dst.
+func prependColumn(dst, c *model.Column) {
+	if c.Len() == 0 {
+		if dst.Kind == model.KindNull {
+			dst.Kind = c.Kind
+		}
+		return
+	}
+	out := model.Column{Name: dst.Name, Kind: c.Kind}
+	appendColumn(&out, c)
+	out.Times = append(slices.Clip(out.Times), dst.Times...)
+	out.Floats = append(slices.Clip(out.Floats), dst.Floats...)
+	out.Ints = append(slices.Clip(out.Ints), dst.Ints...)
+	out.Uints = append(slices.Clip(out.Uints), dst.Uints...)
+	out.Bools = append(slices.Clip(out.Bools), dst.Bools...)
+	out.Strings = append(slices.Clip(out.Strings), dst.Strings...)
+	out.Name = dst.Name
+	*dst = out
 }
 
 // appendColumn appends the values of c to dst (same kind, later times).

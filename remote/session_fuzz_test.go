@@ -21,8 +21,10 @@ func sessionSeeds() [][]byte {
 	expl := explainMsg{Series: []model.Tags{tags}, Lo: 1, Hi: 2, Level: model.Level1d}
 	var vals wire.MsgEnc
 	vals.Uvarint(0)
+	vals.Uvarint(1)
 	vals.Uvarint(0)
 	vals.Column(&model.Column{Name: "f", Kind: model.KindFloat, Times: []int64{1, 2}, Floats: []float64{1, 2}})
+	vals.Varint(2)
 	var parts wire.MsgEnc
 	parts.Uvarint(0)
 	parts.Uvarint(0)
@@ -95,6 +97,7 @@ func FuzzSessionMessages(f *testing.F) {
 		it := &fetchItem{sr: planner.SeriesRead{Tags: tags, Values: []planner.FieldSpan{{Field: "f", Lo: 0, Hi: 9}},
 			Parts: []planner.PartSpan{{Field: "f", Lo: 0, Hi: 9, Level: model.Level1h}}}}
 		it.vals = make([]model.Column, 1)
+		it.cov = []coverage{{lo: 0, hi: 9}}
 		it.parts = make([][]model.Part, 1)
 		s := &session{node: "n", ctr: &nodeCounters{}, cancel: func() {}, items: []*fetchItem{it}, reading: true}
 		s.mr = wire.NewMessageReader(&countingReader{r: bytes.NewReader(wire.AppendMessage(nil, typ, payload)), n: &s.read}, maxSessionMsg)

@@ -202,7 +202,11 @@ func (ss *nodeSession) handle(typ byte, payload []byte) error {
 
 // groupOf returns the group of a series as the cluster hashes it.
 func (n *Node) groupOf(coll string, tags model.Tags) int {
-	return model.GroupOf(model.DeviceOf(model.SeriesKey(coll, tags), tags, n.topo.ShardTag()), n.topo.NumGroups())
+	shard := n.topo.ShardTag()
+	if tags.Has(shard) { // the device is the tag: no need for the key
+		return model.GroupOf(tags.Get(shard), n.topo.NumGroups())
+	}
+	return model.GroupOf(model.DeviceOf(model.SeriesKey(coll, tags), tags, shard), n.topo.NumGroups())
 }
 
 func (ss *nodeSession) catalog() *catalogMsg {

@@ -248,42 +248,75 @@ func (ss *nodeSession) spend(n int64) error {
 	return nil
 }
 
-// fetch answers a msgFetch, series by series in the order asked.
+// fetch answers a msgFetch, series by series in the order asked; the
+// values of a batch of several series the plan merges by time (a raw
+// select's GROUP BY combination) are sent merged by time too (batch.go).
 func (ss *nodeSession) fetch(f *fetchMsg) error {
 	whole := f.Whole.Func()
-	for i := range f.Items {
-		if err := ss.ctx.Err(); err != nil {
+	for i := 0; i < len(f.Items); {
+		j := i + 1
+		for j < len(f.Items) && f.Items[j].Batch == f.Items[i].Batch {
+			j++
+		}
+		var merged []int // items whose values are sent merged
+		if j-i > 1 {
+			for x := i; x < j; x++ {
+				if mergeable(&f.Items[x]) {
+					merged = append(merged, x)
+				}
+			}
+			if len(merged) < 2 {
+				merged = nil
+			}
+		}
+		if err := ss.mergedValues(f, merged); err != nil {
 			return err
 		}
-		it := &f.Items[i]
-		covLo, covHi, err := ss.values(i, it, f.Desc)
-		if err != nil {
-			return err
-		}
-		for k, ps := range it.Parts {
-			parts, err := ss.n.db.ReadParts(ss.ctx, ss.open.Collection, it.Tags, ps.Field, ps.Lo, ps.Hi, whole, ps.Level)
-			if err != nil {
+		for x := i; x < j; x++ {
+			if err := ss.ctx.Err(); err != nil {
 				return err
 			}
-			for len(parts) > 0 {
-				n := min(len(parts), partsPerMsg)
-				if err := ss.sendParts(i, k, parts[:n]); err != nil {
+			covLo, covHi := int64(0), int64(-1)
+			if !slices.Contains(merged, x) {
+				var err error
+				if covLo, covHi, err = ss.values(x, &f.Items[x], f.Desc); err != nil {
 					return err
 				}
-				parts = parts[n:]
+			}
+			if err := ss.itemParts(x, &f.Items[x], whole); err != nil {
+				return err
+			}
+			var e wire.MsgEnc
+			e.Uvarint(uint64(x))
+			e.Varint(covLo)
+			e.Varint(covHi)
+			if err := ss.send(msgSeriesEnd, e.B); err != nil {
+				return err
 			}
 		}
-		var e wire.MsgEnc
-		e.Uvarint(uint64(i))
-		e.Varint(covLo)
-		e.Varint(covHi)
-		if err := ss.send(msgSeriesEnd, e.B); err != nil {
-			return err
-		}
+		i = j
 	}
 	var e wire.MsgEnc
 	e.Uvarint(uint64(ss.points))
 	return ss.send(msgFetchEnd, e.B)
+}
+
+// itemParts sends the parts of an item.
+func (ss *nodeSession) itemParts(i int, it *planner.SeriesRead, whole func(lo, hi int64) bool) error {
+	for k, ps := range it.Parts {
+		parts, err := ss.n.db.ReadParts(ss.ctx, ss.open.Collection, it.Tags, ps.Field, ps.Lo, ps.Hi, whole, ps.Level)
+		if err != nil {
+			return err
+		}
+		for len(parts) > 0 {
+			n := min(len(parts), partsPerMsg)
+			if err := ss.sendParts(i, k, parts[:n]); err != nil {
+				return err
+			}
+			parts = parts[n:]
+		}
+	}
+	return nil
 }
 
 // sendParts sends parts of part span k of item i.

@@ -378,9 +378,10 @@ func TestExplainNodes(t *testing.T) {
 	}
 }
 
-// TestStreamedSeries: a series larger than the query's byte limit is read
+// TestStreamedSeries: series larger than the query's byte limit are read
 // through the router in chunks as the plan consumes them (ascending, and
-// descending for ORDER BY time DESC), and answers like a single node.
+// descending for ORDER BY time DESC; two series a raw select merges by
+// time arrive merged), and answer like a single node.
 func TestStreamedSeries(t *testing.T) {
 	c := newCluster(t)
 	var pts []model.Point
@@ -389,11 +390,20 @@ func TestStreamedSeries(t *testing.T) {
 		pts = append(pts, model.Point{Collection: "m", Tags: tags, Time: tBase + int64(i)*int64(time.Second),
 			Fields: []model.Field{{Key: "f", Value: model.Float(float64(i%1000) - 10)}}})
 	}
+	// A second series on the same node, as big, for a raw select merging
+	// both by time.
+	other := deviceOn(nodeOf(model.GroupOf("big", rtGroups)), "big", "big")
+	for i := 0; i < 300000; i++ {
+		pts = append(pts, model.Point{Collection: "m", Tags: model.Tags{{Key: rtShard, Value: other}}, Time: tBase + int64(i)*int64(time.Second) + 500,
+			Fields: []model.Field{{Key: "f", Value: model.Float(float64(i%997) - 10)}}})
+	}
 	c.write(t, pts)
-	// The series is about 3.9 MB on the wire, in chunks of 65,536 rows
-	// (0.85 MB): the router holds two at most.
-	opts := planner.Options{MaxBytes: 5 << 19}
+	// Each series is about 3.9 MB on the wire, in chunks of 65,536 rows
+	// (0.85 MB): the router holds two per series at most.
+	opts := planner.Options{MaxBytes: 7 << 19}
 	for _, q := range []string{
+		fmt.Sprintf("SELECT f FROM m WHERE device_id IN ('big', '%s') AND f > 980", other),
+		fmt.Sprintf("SELECT f FROM m WHERE device_id IN ('big', '%s') AND f > 980 ORDER BY time DESC", other),
 		"SELECT count(f), min(f) FROM m WHERE device_id = 'big' AND f > -5 GROUP BY time(1h)",
 		"SELECT f FROM m WHERE device_id = 'big' AND f > 985 ORDER BY time DESC LIMIT 3000",
 	} {
@@ -413,7 +423,7 @@ func TestStreamedSeries(t *testing.T) {
 	for _, m := range c.reader.NodeMetrics() {
 		recv += m.BytesReceived
 	}
-	if recv < 4<<20 {
+	if recv < 8<<20 {
 		t.Fatalf("%d bytes received: the test needs more than twice the limit to mean something", recv)
 	}
 }

@@ -189,6 +189,7 @@ func (m *fetchMsg) encode() []byte {
 	for i := range m.Items {
 		it := &m.Items[i]
 		e.Tags(it.Tags)
+		e.Uvarint(uint64(it.Batch))
 		e.Uvarint(uint64(it.Rows))
 		e.Uvarint(uint64(len(it.Values)))
 		for _, v := range it.Values {
@@ -215,7 +216,12 @@ func (m *fetchMsg) decode(b []byte) error {
 	m.Items = make([]planner.SeriesRead, 0, n)
 	for i := 0; i < n && d.Err() == nil; i++ {
 		it := planner.SeriesRead{Tags: d.Tags()}
+		batch := d.Uvarint()
 		rows := d.Uvarint()
+		if batch > 1<<31 {
+			return fmt.Errorf("fetch: batch %d: %w", batch, wire.ErrMalformed)
+		}
+		it.Batch = int(batch)
 		if rows > 1<<31 {
 			return fmt.Errorf("fetch: rows %d: %w", rows, wire.ErrMalformed)
 		}

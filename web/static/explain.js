@@ -27,12 +27,14 @@ export function renderExplain(cols, rows) {
   const ci = {
     start: ix('segment_start'), end: ix('segment_end'), level: ix('level'), groups: ix('groups'),
     series: ix('series'), files: ix('files'), rows: ix('rows'), dirty: ix('dirty_buckets'), mem: ix('memory_points'),
+    nodes: ix('nodes'), // a cluster router's storage nodes
   };
   const num = (r, c) => (c >= 0 && r[c] != null ? Number(r[c]) : 0);
   const segs = rows.map((r) => ({
     start: r[ci.start], end: r[ci.end], level: String(r[ci.level]),
     groups: ci.groups >= 0 ? r[ci.groups] : '', series: num(r, ci.series), files: num(r, ci.files),
     rows: num(r, ci.rows), dirty: num(r, ci.dirty), mem: num(r, ci.mem),
+    nodes: ci.nodes >= 0 ? String(r[ci.nodes] || '') : '',
   }));
   const box = $('explain');
   box.replaceChildren();
@@ -70,7 +72,7 @@ export function renderExplain(cols, rows) {
     if (s.level === 'raw') detail = fmtInt(s.files) + ' files \u00b7 ' + fmtInt(s.mem) + ' in memory';
     else detail = fmtInt(s.rows) + ' rows';
     const title = s.level + ' from ' + s.start + ' to ' + s.end + ' (inclusive)\n' +
-      'groups ' + (s.groups || '\u2014') + ', ' + s.series + ' series, ' + s.files + ' files\n' +
+      'groups ' + (s.groups || '\u2014') + (s.nodes ? ' on nodes ' + s.nodes : '') + ', ' + s.series + ' series, ' + s.files + ' files\n' +
       s.rows + ' rollup rows, ' + s.dirty + ' dirty buckets, ' + s.mem + ' values in memory';
     const seg = h('div', {
       class: 'seg lvl-' + s.level + (s.dirty > 0 ? ' dirty' : '') + (s.start === '-inf' ? ' open-start' : '') +

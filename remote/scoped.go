@@ -568,7 +568,7 @@ func (it *fetchItem) limited(fields []string, from, to int64, n int, desc bool) 
 				continue
 			}
 			if (!desc && c.lo <= from) || (desc && c.hi >= to) {
-				lo, hi = clampLo(lo, c.lo), clampHi(hi, c.hi)
+				lo, hi = max(lo, c.lo), min(hi, c.hi)
 				found = true
 				break
 			}
@@ -637,6 +637,3 @@ func (s *scoped) ReadParts(ctx context.Context, collection string, tags model.Ta
 	}
 	return parts, nil
 }
-
-func clampLo(a, b int64) int64 { return max(a, b) }
-func clampHi(a, b int64) int64 { return min(a, b) }

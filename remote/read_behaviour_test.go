@@ -427,3 +427,39 @@ func TestStreamedSeries(t *testing.T) {
 		t.Fatalf("%d bytes received: the test needs more than twice the limit to mean something", recv)
 	}
 }
+
+// TestUnpreparedRead: a summary the planner cannot use exactly (avg of
+// integers too large for float64 sums) is read again as values; the
+// router asks for them in the same session and answers like a single node.
+func TestUnpreparedRead(t *testing.T) {
+	c := newCluster(t)
+	d := deviceOn(0, "u")
+	var pts []model.Point
+	for i := 0; i < 2000; i++ {
+		pts = append(pts, model.Point{Collection: "m", Tags: model.Tags{{Key: rtShard, Value: d}}, Time: tBase + int64(i)*int64(time.Minute),
+			Fields: []model.Field{{Key: "i", Value: model.Int(1<<60 + int64(i))}}})
+	}
+	c.write(t, pts)
+	c.flush(t)
+	q := fmt.Sprintf("SELECT avg(i), count(i) FROM m WHERE device_id = '%s' GROUP BY time(1d)", d)
+	want, err := run(queryCtx(t), c.single, q, planner.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s0, _ := c.sessions()
+	got, err := run(queryCtx(t), c.reader, q, planner.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got.Rows, want.Rows) || !reflect.DeepEqual(got.Stats, want.Stats) || len(got.Rows) == 0 {
+		t.Fatalf("rows %v stats %+v, want %v %+v", got.Rows, got.Stats, want.Rows, want.Stats)
+	}
+	s1, _ := c.sessions()
+	var unprepared uint64
+	for _, m := range c.reader.NodeMetrics() {
+		unprepared += m.Unprepared
+	}
+	if unprepared == 0 || s1[0]-s0[0] != 1 {
+		t.Fatalf("%d unprepared reads in %d sessions, want some in 1", unprepared, s1[0]-s0[0])
+	}
+}

@@ -266,7 +266,7 @@ func (c *Client) Scope(ctx context.Context, stmt *query.Statement, opts planner.
 		}
 		return s, nil, nil
 	}
-	s, err := c.scope(ctx, stmt, opts)
+	s, err := c.scope(ctx, stmt, opts, true)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -56,6 +56,8 @@ var diffQueries = []string{
 	"SELECT f FROM m WHERE device_id = 'd07' AND rare > 1",
 	"SELECT f, zone FROM m WHERE device_id = 'd07' AND time < '2024-01-20T00:00:00Z'",
 	"SELECT count(f) FROM m WHERE device_id = 'd07' GROUP BY zone",
+	"SELECT count(v), sum(v) FROM sf WHERE device_id = 'x1'",
+	"SELECT v FROM sf WHERE device_id IN ('x0', 'x2') AND v > 3",
 	// SHOW fans out
 	"SHOW COLLECTIONS",
 	"SHOW FIELDS FROM m",
@@ -80,6 +82,11 @@ func TestDifferential(t *testing.T) {
 	other := model.Point{Collection: "other", Tags: model.Tags{{Key: rtShard, Value: "d01"}}, Time: tBase,
 		Fields: []model.Field{{Key: "x", Value: model.Int(1)}}}
 	pts = append(pts, rare, other)
+	// A collection where the shard tag's name is a field.
+	for h := range 12 {
+		pts = append(pts, model.Point{Collection: "sf", Tags: model.Tags{{Key: "host", Value: fmt.Sprintf("h%d", h)}}, Time: tBase + int64(h),
+			Fields: []model.Field{{Key: rtShard, Value: model.String(fmt.Sprintf("x%d", h%3))}, {Key: "v", Value: model.Int(int64(h))}}})
+	}
 	c.write(t, pts[:5000])
 	c.flush(t)
 	c.write(t, pts[5000:]) // some in memory, some rollup buckets dirty

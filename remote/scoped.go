@@ -45,10 +45,15 @@ type scoped struct {
 	maxHeld int64
 }
 
-func (c *Client) scope(ctx context.Context, stmt *query.Statement, opts planner.Options) (*scoped, error) {
+func (c *Client) scope(ctx context.Context, stmt *query.Statement, opts planner.Options, prune bool) (*scoped, error) {
 	sel := stmt.Select
 	shard, n := c.topo.ShardTag(), c.topo.NumGroups()
-	groups, devices, pruned := statementGroups(stmt, shard, n)
+	var groups []int
+	var devices []string
+	pruned := false
+	if prune {
+		groups, devices, pruned = statementGroups(stmt, shard, n)
+	}
 	if !pruned {
 		groups = groupsUpTo(n)
 	}
@@ -70,10 +75,6 @@ func (c *Client) scope(ctx context.Context, stmt *query.Statement, opts planner.
 	if s.maxHeld <= 0 {
 		s.maxHeld = planner.DefaultMaxBytes
 	}
-	if err := s.allowMissing(missing, reasons); err != nil {
-		s.close()
-		return nil, err
-	}
 	s.cat, err = mergeCatalogs(ss, true)
 	if err != nil {
 		s.close()
@@ -83,7 +84,11 @@ func (c *Client) scope(ctx context.Context, stmt *query.Statement, opts planner.
 		// The shard tag's name is a field here: the WHERE condition on
 		// it is about the field, and every group can hold matches.
 		s.close()
-		return c.scopeAll(ctx, stmt, opts)
+		return c.scope(ctx, stmt, opts, false)
+	}
+	if err := s.allowMissing(missing, reasons); err != nil {
+		s.close()
+		return nil, err
 	}
 	if len(groups) < c.topo.NumGroups() && s.needsSchema(sel) {
 		if err := s.completeSchema(groups); err != nil {
@@ -96,19 +101,6 @@ func (c *Client) scope(ctx context.Context, stmt *query.Statement, opts planner.
 	}
 	for _, se := range ss {
 		se.onBytes = s.account
-	}
-	return s, nil
-}
-
-// scopeAll is scope without group pruning.
-func (c *Client) scopeAll(ctx context.Context, stmt *query.Statement, opts planner.Options) (*scoped, error) {
-	all := *stmt
-	sel := *stmt.Select
-	sel.Where = nil
-	all.Select = &sel
-	s, err := c.scope(ctx, &all, opts)
-	if err != nil {
-		return nil, err
 	}
 	return s, nil
 }

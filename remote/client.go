@@ -43,6 +43,8 @@ type Client struct {
 
 	mu    sync.Mutex
 	nodes map[string]*nodeClient // by address
+	// series caches the series lists of query sessions (catcache.go).
+	series seriesCache
 }
 
 // nodeClient is the connection pool and counters of one node address.

@@ -347,8 +347,12 @@ func (c *catalog) add(ss []*session, _ string, withSeries bool) error {
 		c.rawFrom = max(c.rawFrom, m.RawFrom)
 		c.exists = true
 		if withSeries {
-			for _, t := range m.Series {
-				all = append(all, entry{"", t, s})
+			for i, t := range m.Series {
+				key := ""
+				if i < len(s.keys) {
+					key = s.keys[i]
+				}
+				all = append(all, entry{key, t, s})
 			}
 		}
 	}

@@ -235,6 +235,10 @@ func (ss *nodeSession) catalog() *catalogMsg {
 			}
 			return ss.inGroup[ss.n.groupOf(o.Collection, t)]
 		})
+		c.Digest = seriesDigest(c.Series)
+		if o.Known == c.Digest {
+			c.Series, c.Same = nil, true
+		}
 	}
 	return c
 }

@@ -463,3 +463,46 @@ func TestUnpreparedRead(t *testing.T) {
 		t.Fatalf("%d unprepared reads in %d sessions, want some in 1", unprepared, s1[0]-s0[0])
 	}
 }
+
+// TestSeriesListCache: a repeated query does not move the series lists
+// again, and a new series is seen at once.
+func TestSeriesListCache(t *testing.T) {
+	c := newCluster(t)
+	var pts []model.Point
+	for d := range 300 {
+		pts = append(pts, model.Point{Collection: "m", Tags: model.Tags{{Key: rtShard, Value: fmt.Sprintf("device-%04d", d)}, {Key: "rack", Value: fmt.Sprintf("rack-%02d", d%40)}},
+			Time: tBase + int64(d), Fields: []model.Field{{Key: "f", Value: model.Float(float64(d))}}})
+	}
+	c.write(t, pts)
+	recv := func() (n uint64) {
+		for _, m := range c.reader.NodeMetrics() {
+			n += m.BytesReceived
+		}
+		return n
+	}
+	q := "SELECT count(f) FROM m WHERE rack = 'rack-07' GROUP BY device_id"
+	var bytes []uint64
+	for i := 0; i < 3; i++ {
+		if i == 2 {
+			c.write(t, []model.Point{{Collection: "m", Tags: model.Tags{{Key: rtShard, Value: "fresh"}}, Time: tBase,
+				Fields: []model.Field{{Key: "f", Value: model.Float(1)}}}})
+		}
+		before := recv()
+		want, err := run(queryCtx(t), c.single, q, planner.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := run(queryCtx(t), c.reader, q, planner.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got.Rows, want.Rows) {
+			t.Fatalf("query %d: %v, want %v", i, got.Rows, want.Rows)
+		}
+		bytes = append(bytes, recv()-before)
+	}
+	t.Logf("bytes received: %v", bytes)
+	if bytes[1]*2 > bytes[0] || bytes[2] <= bytes[1] {
+		t.Fatalf("bytes received %v: want the second query to move less than half of the first, the third (a new series) more than the second", bytes)
+	}
+}

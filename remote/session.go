@@ -29,6 +29,7 @@ type session struct {
 	// read counts the bytes of the response body read so far.
 	read atomic.Uint64
 	cat  catalogMsg
+	keys []string // the series keys of cat.Series
 	// onBytes is told the bytes of every message read (the scoped
 	// source's bound on what it holds).
 	onBytes func(int64) error
@@ -93,6 +94,16 @@ func (c *Client) openSession(parent context.Context, rt Route, open *openMsg, ca
 	ctr := &nc.m
 	node := rt.Node
 	ctx, cancel := context.WithCancel(parent)
+	var cached *seriesList
+	ckey := ""
+	if open.Flags&openSeries != 0 {
+		ckey = cacheKey(node, open)
+		if cached = c.series.get(ckey); cached != nil {
+			o := *open
+			o.Known = cached.digest
+			open = &o
+		}
+	}
 	first := wire.AppendMessage(nil, msgOpen, open.encode())
 	s := &session{node: node, addr: rt.Addr, cancel: cancel, ctr: ctr}
 	for _, g := range open.Groups {
@@ -154,10 +165,22 @@ func (c *Client) openSession(parent context.Context, rt Route, open *openMsg, ca
 	if err == nil {
 		err = s.cat.decode(payload)
 	}
+	if err == nil && s.cat.Same && (cached == nil || cached.digest != s.cat.Digest) {
+		err = fmt.Errorf("node %s: answered an unchanged series list the router does not hold: %w", node, wire.ErrMalformed)
+	}
 	if err != nil {
 		err = s.wrap(parent, err)
 		s.close()
 		return nil, err
+	}
+	if ckey != "" {
+		if s.cat.Same {
+			s.cat.Series, s.keys = cached.series, cached.keys
+		} else {
+			l := newSeriesList(s.cat.Digest, s.cat.Series)
+			c.series.put(ckey, l)
+			s.keys = l.keys
+		}
 	}
 	if catalogOnly {
 		s.close()

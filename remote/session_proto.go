@@ -72,6 +72,10 @@ type openMsg struct {
 	// those whose shard tag has one of these values (the WHERE clause
 	// requires it).
 	Devices []string
+	// Known is the digest of the series list the router holds from an
+	// earlier catalog of the same request (0: none); when the node's list
+	// has that digest it leaves the series out.
+	Known uint64
 }
 
 func (m *openMsg) encode() []byte {
@@ -87,6 +91,7 @@ func (m *openMsg) encode() []byte {
 	e.Varint(m.Hi)
 	e.Varint(m.MaxPoints)
 	e.Strings(m.Devices)
+	e.Uvarint(m.Known)
 	return e.B
 }
 
@@ -105,6 +110,7 @@ func (m *openMsg) decode(b []byte) error {
 	}
 	m.Lo, m.Hi, m.MaxPoints = d.Varint(), d.Varint(), d.Varint()
 	m.Devices = d.Strings()
+	m.Known = d.Uvarint()
 	return d.Done()
 }
 
@@ -112,13 +118,17 @@ func (m *openMsg) decode(b []byte) error {
 // of the session where it can be (series; fields and tag keys are the
 // node's).
 type catalogMsg struct {
-	Exists      bool
-	Fields      map[string]model.Kind
-	TagKeys     []string
-	Rollups     bool
-	RawFrom     int64
-	CheckErr    string // CheckRange over the open message's range; "" when fine
-	Series      []model.Tags
+	Exists   bool
+	Fields   map[string]model.Kind
+	TagKeys  []string
+	Rollups  bool
+	RawFrom  int64
+	CheckErr string // CheckRange over the open message's range; "" when fine
+	Series   []model.Tags
+	// Digest is that of the series list (see seriesDigest); Same says the
+	// list was left out, having the digest the router sent as Known.
+	Digest      uint64
+	Same        bool
 	Collections []string
 }
 
@@ -138,6 +148,8 @@ func (m *catalogMsg) encode() []byte {
 	for _, t := range m.Series {
 		e.Tags(t)
 	}
+	e.Uvarint(m.Digest)
+	e.Bool(m.Same)
 	e.Strings(m.Collections)
 	return e.B
 }
@@ -164,6 +176,8 @@ func (m *catalogMsg) decode(b []byte) error {
 	for i := 0; i < n; i++ {
 		m.Series = append(m.Series, d.Tags())
 	}
+	m.Digest = d.Uvarint()
+	m.Same = d.Bool()
 	m.Collections = d.Strings()
 	return d.Done()
 }
@@ -325,4 +339,31 @@ func sortedKinds(m map[string]model.Kind) []string {
 	}
 	sortStrings(keys)
 	return keys
+}
+
+// seriesDigest is a digest of a series list: FNV-1a (64 bit) over its tag
+// keys and values with separators, never 0.
+func seriesDigest(series []model.Tags) uint64 {
+	const prime = 1099511628211
+	h := uint64(14695981039346656037)
+	add := func(s string) {
+		for i := 0; i < len(s); i++ {
+			h ^= uint64(s[i])
+			h *= prime
+		}
+		h ^= 0xff
+		h *= prime
+	}
+	for _, t := range series {
+		for _, tg := range t {
+			add(tg.Key)
+			add(tg.Value)
+		}
+		h ^= 0xfe
+		h *= prime
+	}
+	if h == 0 {
+		h = 1
+	}
+	return h
 }

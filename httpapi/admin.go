@@ -35,7 +35,12 @@ func (s *server) adminDelete(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "bad delete request: "+problem)
 		return
 	}
-	fields, ok := s.store.Fields(req.collection)
+	fields, ok, err := checkedFields(s.store, req.collection)
+	if err != nil {
+		code, msg := storeErrorStatus(err)
+		writeError(w, code, "delete: "+msg)
+		return
+	}
 	if !ok {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("collection %q not found", req.collection))
 		return
@@ -46,7 +51,7 @@ func (s *server) adminDelete(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	series := s.store.Series(req.collection, func(ts model.Tags) bool {
+	series, err := checkedSeries(s.store, req.collection, func(ts model.Tags) bool {
 		for _, t := range req.tags {
 			if ts.Get(t.Key) != t.Value {
 				return false
@@ -54,6 +59,11 @@ func (s *server) adminDelete(w http.ResponseWriter, r *http.Request) {
 		}
 		return true
 	})
+	if err != nil {
+		code, msg := storeErrorStatus(err)
+		writeError(w, code, "delete: "+msg)
+		return
+	}
 	if len(series) > 0 {
 		if err := s.store.Delete(ctx, req.collection, series, req.min, req.max); err != nil {
 			code, msg := storeErrorStatus(err)
@@ -152,4 +162,27 @@ func (s *server) adminCompact(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// CheckedCatalog is implemented by stores whose catalog can be incomplete
+// (a cluster router with a storage node down): a delete must then fail
+// rather than miss the series it cannot see.
+type CheckedCatalog interface {
+	FieldsChecked(collection string) (map[string]model.Kind, bool, error)
+	SeriesChecked(collection string, match func(model.Tags) bool) ([]model.Tags, error)
+}
+
+func checkedFields(st Store, collection string) (map[string]model.Kind, bool, error) {
+	if cc, ok := st.(CheckedCatalog); ok {
+		return cc.FieldsChecked(collection)
+	}
+	f, ok := st.Fields(collection)
+	return f, ok, nil
+}
+
+func checkedSeries(st Store, collection string, match func(model.Tags) bool) ([]model.Tags, error) {
+	if cc, ok := st.(CheckedCatalog); ok {
+		return cc.SeriesChecked(collection, match)
+	}
+	return st.Series(collection, match), nil
 }

@@ -214,6 +214,26 @@ func (c *Client) Series(collection string, match func(model.Tags) bool) []model.
 	return cat.match(match)
 }
 
+// FieldsChecked is Fields with the error of a node that could not be
+// asked (httpapi.CheckedCatalog).
+func (c *Client) FieldsChecked(collection string) (map[string]model.Kind, bool, error) {
+	cat, err := c.catalogAll(collection, 0)
+	if err != nil {
+		return nil, false, err
+	}
+	return cat.fields, cat.exists, nil
+}
+
+// SeriesChecked is Series with the error of a node that could not be
+// asked (httpapi.CheckedCatalog).
+func (c *Client) SeriesChecked(collection string, match func(model.Tags) bool) ([]model.Tags, error) {
+	cat, err := c.catalogAll(collection, openSeries)
+	if err != nil {
+		return nil, err
+	}
+	return cat.match(match), nil
+}
+
 // errUnscoped is a data read outside a scoped statement.
 var errUnscoped = errors.New("remote: data read outside a query scope (run statements through planner.ExecuteStream)")
 

@@ -76,6 +76,14 @@ func TestExternalQueries(t *testing.T) {
 		!strings.Contains(rec.Body.String(), "groups 2, 5, 8, 11 unavailable: node n2") {
 		t.Fatalf("node down: %d %q %s", rec.Code, rec.Header().Get("Retry-After"), rec.Body)
 	}
+	// The admin delete must not miss the series of the node it cannot ask.
+	req := httptest.NewRequest(http.MethodPost, "http://localhost/api/v1/admin/delete", strings.NewReader(`{"collection": "m", "tags": {"region": "eu"}}`))
+	req.Header.Set("Content-Type", "application/json")
+	rec = httptest.NewRecorder()
+	router.ServeHTTP(rec, req)
+	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "groups 2, 5, 8, 11 unavailable") {
+		t.Fatalf("admin delete with a node down: %d %s", rec.Code, rec.Body)
+	}
 	rec = get(router, q, "&partial=true")
 	if rec.Code != http.StatusOK || rec.Header().Get(httpapi.HeaderMissingGroups) != "2,5,8,11" ||
 		!strings.Contains(rec.Body.String(), `"missing_groups":[2,5,8,11]`) {

@@ -1,0 +1,330 @@
+// Online group moves, the storage node's side: what a node needs of the
+// cluster map and of its storage.DB to move a group, the gate its writes and
+// reads of a group pass (which records a moving group's writes for its new
+// owner and refuses them once the move switches), and the sweeps that drop
+// what a node no longer owns. The protocol is in docs/cluster-moves.md; the
+// old primary's routes are in move_source.go, the new one's in move_pull.go,
+// the coordinator's steps in move_mover.go.
+
+package remote
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/soltixdb/soltix/model"
+)
+
+// Group states in the cluster map while a group moves.
+const (
+	// StateMoving: the new node copies the group and follows its tail;
+	// the primary still takes its writes and reads.
+	StateMoving = "moving"
+	// StateSwitching: the primary refuses the group's writes (503) while
+	// the new node takes the last of the tail; reads still go to it.
+	StateSwitching = "switching"
+)
+
+// GroupInfo is one group's entry in the cluster map.
+type GroupInfo struct {
+	Group    int
+	Primary  string
+	Replicas []string
+	Epoch    uint64
+	// State is "" or StateMoving or StateSwitching; MovingTo names the
+	// node the group moves to while State is not "".
+	State    string
+	MovingTo string
+}
+
+// GroupView is the cluster map as a storage node or the coordinator sees
+// it (package coord implements it; cmd/soltix adapts). Safe for concurrent
+// use; the map it answers from only moves forward.
+type GroupView interface {
+	// Group returns group g's entry in the latest map seen.
+	Group(g int) (GroupInfo, bool)
+	// NodeAddr returns the base URL of a registered node.
+	NodeAddr(node string) (string, bool)
+	// Refresh returns once the map is at least as new as etcd's at the
+	// time of the call.
+	Refresh() error
+}
+
+// GroupUpdater changes one group's map entry with a compare-and-swap:
+// update sees the current entry and changes it (an error from it aborts the
+// change); the epoch is bumped by one by the implementation. It returns the
+// entry as written.
+type GroupUpdater interface {
+	UpdateGroup(ctx context.Context, g int, update func(*GroupInfo) error) (GroupInfo, error)
+}
+
+// MoveOptions configure a node's side of group moves.
+type MoveOptions struct {
+	// NodeID is this node's id in the cluster map.
+	NodeID string
+	// TailMaxBytes bounds the writes a moving group may receive between
+	// the start of its copy and the new node taking them (default 256 MiB);
+	// past it the move fails and is retried later.
+	TailMaxBytes int64
+	// StagingDir is where a node receiving a group gathers its files
+	// before importing them (default: a directory in os.TempDir()). It
+	// should be on the data directory's file system.
+	StagingDir string
+	// Logger receives the moves' logs (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// Moves is a storage node's part in group moves. Create it with NewMoves,
+// register its routes with Routes, and pass every write and read of a
+// group through Write and Read.
+type Moves struct {
+	db    GroupDB
+	view  GroupView
+	opts  MoveOptions
+	log   *slog.Logger
+	http  *http.Client
+	gates []groupGate
+
+	mu    sync.Mutex
+	pulls map[int]*pull // groups this node is receiving, by group
+}
+
+// groupGate serialises a moving group's writes with its tail and its drop
+// with its reads.
+type groupGate struct {
+	mu  sync.RWMutex
+	src *moveSource // set while the group is being copied away
+}
+
+// NewMoves returns a node's side of group moves over db.
+func NewMoves(db GroupDB, view GroupView, opts MoveOptions) *Moves {
+	if opts.TailMaxBytes <= 0 {
+		opts.TailMaxBytes = 256 << 20
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	return &Moves{db: db, view: view, opts: opts, log: opts.Logger, http: newH2Client(),
+		gates: make([]groupGate, db.NumGroups()), pulls: make(map[int]*pull)}
+}
+
+// ErrGroupSwitching is what a write of a group gets while the group's move
+// switches to its new node (a 503 with Retry-After: the router retries).
+var ErrGroupSwitching = errors.New("group switching to its new node")
+
+// StaleEpochError is a write's or read's answer when this node does not
+// hold the group at the epoch the request carried (a 409 stale_epoch).
+type StaleEpochError struct {
+	Group int
+	Epoch uint64
+}
+
+func (e *StaleEpochError) Error() string {
+	return fmt.Sprintf("group %d: this node does not hold it at epoch %d", e.Group, e.Epoch)
+}
+
+// GroupWrite is one group's share of a write request.
+type GroupWrite struct {
+	Group  int
+	Epoch  uint64
+	Points []model.Point
+}
+
+// Write applies a write request through apply (one storage.DB.Write of
+// every group's points), once each group has passed the gate: groups being
+// copied away are locked (taken in order of group), checked against the map
+// — a group switching to its new node fails the write with
+// ErrGroupSwitching, one this node no longer holds at the write's epoch with
+// a *StaleEpochError — and, once apply succeeded, their points are appended
+// to their tail logs in the order the node applied them. Groups not moving
+// take their gate shared.
+func (m *Moves) Write(ws []GroupWrite, apply func() error) error {
+	groups := make([]int, 0, len(ws))
+	for i := range ws {
+		g := ws[i].Group
+		if g < 0 || g >= len(m.gates) {
+			return fmt.Errorf("group %d outside [0, %d)", g, len(m.gates))
+		}
+		groups = append(groups, g)
+	}
+	slices.Sort(groups)
+	groups = slices.Compact(groups)
+	type held struct {
+		gt   *groupGate
+		excl bool
+	}
+	locked := make([]held, 0, len(groups))
+	defer func() {
+		for _, h := range slices.Backward(locked) {
+			if h.excl {
+				h.gt.mu.Unlock()
+			} else {
+				h.gt.mu.RUnlock()
+			}
+		}
+	}()
+	var moving map[int]*tailLog
+	for _, g := range groups {
+		epoch := epochOf(ws, g)
+		gt := &m.gates[g]
+		gt.mu.RLock()
+		if gt.src == nil {
+			locked = append(locked, held{gt, false})
+			if err := m.checkWrite(g, epoch); err != nil {
+				return err
+			}
+			continue
+		}
+		gt.mu.RUnlock()
+		gt.mu.Lock()
+		locked = append(locked, held{gt, true})
+		if err := m.checkWrite(g, epoch); err != nil {
+			return err
+		}
+		if gt.src != nil {
+			if moving == nil {
+				moving = make(map[int]*tailLog)
+			}
+			moving[g] = gt.src.tail
+		}
+	}
+	if err := apply(); err != nil {
+		return err
+	}
+	for i := range ws {
+		if t := moving[ws[i].Group]; t != nil {
+			t.append(ws[i].Points)
+		}
+	}
+	return nil
+}
+
+// epochOf returns the epoch the first of ws for group g carries.
+func epochOf(ws []GroupWrite, g int) uint64 {
+	for i := range ws {
+		if ws[i].Group == g {
+			return ws[i].Epoch
+		}
+	}
+	return 0
+}
+
+// checkWrite refuses a write of group g at epoch unless the map names this
+// node its primary at that epoch and the group is not switching away.
+func (m *Moves) checkWrite(g int, epoch uint64) error {
+	info, ok := m.view.Group(g)
+	if !ok || info.Primary != m.opts.NodeID || info.Epoch != epoch {
+		return &StaleEpochError{Group: g, Epoch: epoch}
+	}
+	if info.State == StateSwitching {
+		return fmt.Errorf("group %d: %w", g, ErrGroupSwitching)
+	}
+	return nil
+}
+
+// Read admits a read of group g at epoch: it returns done, to be called
+// when the read has finished, or a *StaleEpochError when the map does not
+// name this node the group's primary at that epoch. A group this node
+// gives up is dropped only once the reads admitted before are done.
+func (m *Moves) Read(g int, epoch uint64) (done func(), err error) {
+	if g < 0 || g >= len(m.gates) {
+		return nil, fmt.Errorf("group %d outside [0, %d)", g, len(m.gates))
+	}
+	gt := &m.gates[g]
+	gt.mu.RLock()
+	info, ok := m.view.Group(g)
+	if !ok || info.Primary != m.opts.NodeID || info.Epoch != epoch {
+		gt.mu.RUnlock()
+		return nil, &StaleEpochError{Group: g, Epoch: epoch}
+	}
+	return gt.mu.RUnlock, nil
+}
+
+// Sweep drops what this node holds but no longer has a part in: the data
+// of every group whose map entry names this node neither its primary, nor
+// a replica, nor the node it moves to (the old primary after a move, the
+// new one after a move failed or after a restart), and the copy state of
+// moves the map has ended. A group is dropped under its gate, so reads
+// admitted at an epoch that named this node finish first. Call it when the
+// map changes and when the node starts.
+func (m *Moves) Sweep(ctx context.Context) error {
+	var errs []error
+	for g := range m.gates {
+		info, ok := m.view.Group(g)
+		if !ok {
+			continue
+		}
+		m.sweepSource(g, info)
+		m.sweepPull(g, info)
+		if m.partOf(info) {
+			continue
+		}
+		has, err := m.db.HoldsGroup(g)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if !has {
+			continue
+		}
+		if err := m.dropGroup(ctx, g); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// partOf reports whether the map entry gives this node a part in the group.
+func (m *Moves) partOf(info GroupInfo) bool {
+	self := m.opts.NodeID
+	if info.Primary == self || (info.State != "" && info.MovingTo == self) {
+		return true
+	}
+	for _, r := range info.Replicas {
+		if r == self {
+			return true
+		}
+	}
+	return false
+}
+
+// dropGroup drops group g's data under its gate once the map, read again
+// under it, still gives this node no part in it.
+func (m *Moves) dropGroup(ctx context.Context, g int) error {
+	gt := &m.gates[g]
+	gt.mu.Lock()
+	defer gt.mu.Unlock()
+	info, ok := m.view.Group(g)
+	if !ok || m.partOf(info) {
+		return nil
+	}
+	if err := m.db.DropGroup(ctx, g); err != nil {
+		return fmt.Errorf("drop group %d: %w", g, err)
+	}
+	m.log.Info("dropped a group this node no longer holds", "group", g, "epoch", info.Epoch, "primary", info.Primary)
+	return nil
+}
+
+// RunSweeps calls Sweep at start and whenever changed delivers (the map
+// changed), and every interval besides, until ctx ends.
+func (m *Moves) RunSweeps(ctx context.Context, changed <-chan struct{}, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if err := m.Sweep(ctx); err != nil && ctx.Err() == nil {
+			m.log.Warn("sweep groups", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
+		case <-t.C:
+		}
+	}
+}

@@ -72,10 +72,6 @@ type MoveOptions struct {
 	// the start of its copy and the new node taking them (default 256 MiB);
 	// past it the move fails and is retried later.
 	TailMaxBytes int64
-	// StagingDir is where a node receiving a group gathers its files
-	// before importing them (default: a directory in os.TempDir()). It
-	// should be on the data directory's file system.
-	StagingDir string
 	// Logger receives the moves' logs (default slog.Default()).
 	Logger *slog.Logger
 }

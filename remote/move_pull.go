@@ -9,13 +9,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"hash/crc32"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -140,21 +139,11 @@ func (m *Moves) copyGroup(ctx context.Context, g int, pl *pull) (pullAnswer, err
 	if err := m.callJSON(ctx, http.MethodPost, pl.addr+groupPath(g, "snapshot")+"?"+q.Encode(), &snap); err != nil {
 		return ans, fmt.Errorf("snapshot group %d on %s: %w", g, pl.source, err)
 	}
-	stage, err := m.stagingDir(g, pl.move)
-	if err != nil {
+	src := &remoteSource{m: m, ctx: ctx, g: g, pl: pl, files: snap.Files}
+	if err := m.importUnderGate(ctx, g, pl, src); err != nil {
 		return ans, err
 	}
-	defer os.RemoveAll(stage)
-	for _, f := range snap.Files {
-		if err := m.download(ctx, g, pl, f, stage); err != nil {
-			return ans, err
-		}
-		ans.Files++
-		ans.Bytes += f.Size
-	}
-	if err := m.importUnderGate(ctx, g, pl, stage); err != nil {
-		return ans, err
-	}
+	ans.Files, ans.Bytes = src.files_, src.bytes
 	pl.imported = true
 	if err := m.applyTail(ctx, g, pl, pl.move, false); err != nil {
 		return ans, err
@@ -164,15 +153,15 @@ func (m *Moves) copyGroup(ctx context.Context, g int, pl *pull) (pullAnswer, err
 	return ans, nil
 }
 
-// importUnderGate imports the staged files unless the pull was ended.
-func (m *Moves) importUnderGate(ctx context.Context, g int, pl *pull, stage string) error {
+// importUnderGate imports the snapshot unless the pull was ended.
+func (m *Moves) importUnderGate(ctx context.Context, g int, pl *pull, src ImportSource) error {
 	gt := &m.gates[g]
 	gt.mu.Lock()
 	defer gt.mu.Unlock()
 	if m.currentPull(g) != pl {
 		return fmt.Errorf("group %d: move %d ended during its copy", g, pl.move)
 	}
-	if err := m.db.ImportGroup(ctx, g, stage); err != nil {
+	if err := m.db.ImportGroup(ctx, g, src); err != nil {
 		return fmt.Errorf("import group %d: %w", g, err)
 	}
 	return nil
@@ -243,63 +232,84 @@ func (m *Moves) applyTail(ctx context.Context, g int, pl *pull, epoch uint64, fi
 	}
 }
 
-// download fetches one snapshot file into stage, checking its size and
-// CRC-32C.
-func (m *Moves) download(ctx context.Context, g int, pl *pull, f GroupFile, stage string) error {
-	rel := filepath.FromSlash(f.Path)
-	if !filepath.IsLocal(rel) {
-		return fmt.Errorf("group %d: snapshot file %q is not a local path", g, f.Path)
-	}
-	q := url.Values{"epoch": {strconv.FormatUint(pl.move, 10)}, "move": {strconv.FormatUint(pl.move, 10)}}
-	u := pl.addr + groupPath(g, "files/"+escapePath(f.Path)) + "?" + q.Encode()
-	resp, err := m.call(ctx, http.MethodGet, u)
-	if err != nil {
-		return fmt.Errorf("download %s of group %d: %w", f.Path, g, err)
-	}
-	defer resp.Body.Close()
-	dst := filepath.Join(stage, rel)
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return fmt.Errorf("download %s of group %d: %w", f.Path, g, err)
-	}
-	out, err := os.Create(dst)
-	if err != nil {
-		return fmt.Errorf("download %s of group %d: %w", f.Path, g, err)
-	}
-	h := crc32.New(castagnoli)
-	n, err := io.Copy(io.MultiWriter(out, h), io.LimitReader(resp.Body, f.Size+1))
-	if err == nil {
-		err = out.Sync()
-	}
-	if cerr := out.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("download %s of group %d: %w", f.Path, g, err)
-	}
-	if n != f.Size {
-		return fmt.Errorf("download %s of group %d: %d bytes where %d were listed", f.Path, g, n, f.Size)
-	}
-	if got, want := strconv.FormatUint(uint64(h.Sum32()), 10), resp.Trailer.Get(headerCRC); got != want {
-		return fmt.Errorf("download %s of group %d: checksum %s, sender's %q", f.Path, g, got, want)
-	}
-	return nil
+// remoteSource is the source's snapshot as ImportGroup reads it: each
+// file streamed from the source as it is opened.
+type remoteSource struct {
+	m      *Moves
+	ctx    context.Context
+	g      int
+	pl     *pull
+	files  []GroupFile
+	files_ int   // files downloaded whole
+	bytes  int64 // their bytes
 }
 
-// stagingDir makes the directory a copy gathers its files in.
-func (m *Moves) stagingDir(g int, move uint64) (string, error) {
-	root := m.opts.StagingDir
-	if root == "" {
-		root = os.TempDir()
+// Files lists the snapshot's files.
+func (s *remoteSource) Files() []GroupFile { return s.files }
+
+// Open streams one file from the source. Its reader fails at the end of
+// the body unless the size and the CRC-32C the source sent match.
+func (s *remoteSource) Open(path string) (io.ReadCloser, error) {
+	size := int64(-1)
+	for _, f := range s.files {
+		if f.Path == path {
+			size = f.Size
+		}
 	}
-	if err := os.MkdirAll(root, 0o755); err != nil {
-		return "", fmt.Errorf("staging directory: %w", err)
+	if size < 0 {
+		return nil, fmt.Errorf("group %d: %q is not in the snapshot", s.g, path)
 	}
-	d, err := os.MkdirTemp(root, fmt.Sprintf("move-g%d-e%d-", g, move))
+	q := url.Values{"epoch": {strconv.FormatUint(s.pl.move, 10)}, "move": {strconv.FormatUint(s.pl.move, 10)}}
+	resp, err := s.m.call(s.ctx, http.MethodGet, s.pl.addr+groupPath(s.g, "files/"+escapePath(path))+"?"+q.Encode())
 	if err != nil {
-		return "", fmt.Errorf("staging directory: %w", err)
+		return nil, fmt.Errorf("download %s of group %d: %w", path, s.g, err)
 	}
-	return d, nil
+	return &checkedBody{src: s, resp: resp, path: path, size: size, h: crc32.New(castagnoli)}, nil
 }
+
+// checkedBody is a downloaded file's body, checked at its end.
+type checkedBody struct {
+	src  *remoteSource
+	resp *http.Response
+	path string
+	size int64
+	n    int64
+	h    hash.Hash32
+	err  error
+}
+
+func (b *checkedBody) Read(p []byte) (int, error) {
+	if b.err != nil {
+		return 0, b.err
+	}
+	if rest := b.size + 1 - b.n; int64(len(p)) > rest {
+		p = p[:rest] // read one byte past the size to see a longer body
+	}
+	n, err := b.resp.Body.Read(p)
+	b.n += int64(n)
+	b.h.Write(p[:n])
+	switch {
+	case b.n > b.size:
+		err = fmt.Errorf("download %s of group %d: more than the %d bytes listed", b.path, b.src.g, b.size)
+	case err == io.EOF:
+		if b.n != b.size {
+			err = fmt.Errorf("download %s of group %d: %d bytes where %d were listed", b.path, b.src.g, b.n, b.size)
+		} else if got, want := strconv.FormatUint(uint64(b.h.Sum32()), 10), b.resp.Trailer.Get(headerCRC); got != want {
+			err = fmt.Errorf("download %s of group %d: checksum %s, the source's %q", b.path, b.src.g, got, want)
+		} else {
+			b.src.files_++
+			b.src.bytes += b.n
+		}
+	case err != nil:
+		err = fmt.Errorf("download %s of group %d: %w", b.path, b.src.g, err)
+	}
+	if err != nil {
+		b.err = err
+	}
+	return n, err
+}
+
+func (b *checkedBody) Close() error { return b.resp.Body.Close() }
 
 // currentPull returns the pull of group g in progress.
 func (m *Moves) currentPull(g int) *pull {

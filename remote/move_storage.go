@@ -18,22 +18,26 @@ type GroupDB interface {
 	// SnapshotGroup flushes group g and pins its files until the snapshot
 	// is closed.
 	SnapshotGroup(ctx context.Context, g int) (GroupFiles, error)
-	// ImportGroup installs the files of group g gathered below dir (the
-	// paths GroupFiles named); the node holds nothing of g before.
-	ImportGroup(ctx context.Context, g int, dir string) error
+	// ImportGroup installs a snapshot of group g taken on another node;
+	// the snapshot's data ranks older than what the node holds of g.
+	ImportGroup(ctx context.Context, g int, src ImportSource) error
 	// DropGroup removes every file and point of group g, durably.
 	DropGroup(ctx context.Context, g int) error
 	// HoldsGroup reports whether the node holds any data of group g.
 	HoldsGroup(g int) (bool, error)
 }
 
-// GroupFiles is a pinned snapshot of one group's files.
-type GroupFiles interface {
-	// Files lists the snapshot's files: paths relative to the data
-	// directory, with their sizes.
+// ImportSource is a group snapshot as ImportGroup reads it.
+type ImportSource interface {
+	// Files lists the snapshot's files: slash-separated paths and sizes.
 	Files() []GroupFile
 	// Open opens one of the files for reading.
 	Open(path string) (io.ReadCloser, error)
+}
+
+// GroupFiles is a pinned snapshot of one group's files.
+type GroupFiles interface {
+	ImportSource
 	// Close unpins the files.
 	Close() error
 }

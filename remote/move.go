@@ -110,10 +110,6 @@ func NewMoves(db GroupDB, view GroupView, opts MoveOptions) *Moves {
 		gates: make([]groupGate, db.NumGroups()), pulls: make(map[int]*pull)}
 }
 
-// ErrGroupSwitching is what a write of a group gets while the group's move
-// switches to its new node (a 503 with Retry-After: the router retries).
-var ErrGroupSwitching = errors.New("group switching to its new node")
-
 // StaleEpochError is a write's or read's answer when this node does not
 // hold the group at the epoch the request carried (a 409 stale_epoch).
 type StaleEpochError struct {
@@ -132,8 +128,15 @@ type GroupWrite struct {
 	Points []model.Point
 }
 
+// GroupDelete is one group's share of a delete request: its series.
+type GroupDelete struct {
+	Group  int
+	Epoch  uint64
+	Series []model.Tags
+}
+
 // Write applies a write request through apply (one storage.DB.Write of
-// every group's points), once each group has passed the gate: groups being
+// every group's points) once each group has passed the gate: groups being
 // copied away are locked (taken in order of group), checked against the map
 // — a group switching to its new node fails the write with
 // ErrGroupSwitching, one this node no longer holds at the write's epoch with
@@ -141,22 +144,73 @@ type GroupWrite struct {
 // to their tail logs in the order the node applied them. Groups not moving
 // take their gate shared.
 func (m *Moves) Write(ws []GroupWrite, apply func() error) error {
-	groups := make([]int, 0, len(ws))
+	groups := make([]groupEpoch, len(ws))
 	for i := range ws {
-		g := ws[i].Group
-		if g < 0 || g >= len(m.gates) {
-			return fmt.Errorf("group %d outside [0, %d)", g, len(m.gates))
-		}
-		groups = append(groups, g)
+		groups[i] = groupEpoch{ws[i].Group, ws[i].Epoch}
 	}
-	slices.Sort(groups)
-	groups = slices.Compact(groups)
+	tails, leave, err := m.enter(groups)
+	defer leave()
+	if err != nil {
+		return err
+	}
+	if err := apply(); err != nil {
+		return err
+	}
+	for i := range ws {
+		if t := tails[ws[i].Group]; t != nil {
+			t.appendWrite(ws[i].Points)
+		}
+	}
+	return nil
+}
+
+// Delete applies a delete request of collection's series in [min, max]
+// through apply (one storage.DB.Delete) once each group has passed the gate
+// as in Write; the delete joins the tail logs of the groups being copied
+// away.
+func (m *Moves) Delete(collection string, ds []GroupDelete, min, max int64, apply func() error) error {
+	groups := make([]groupEpoch, len(ds))
+	for i := range ds {
+		groups[i] = groupEpoch{ds[i].Group, ds[i].Epoch}
+	}
+	tails, leave, err := m.enter(groups)
+	defer leave()
+	if err != nil {
+		return err
+	}
+	if err := apply(); err != nil {
+		return err
+	}
+	for i := range ds {
+		if t := tails[ds[i].Group]; t != nil {
+			t.appendDelete(collection, ds[i].Series, min, max)
+		}
+	}
+	return nil
+}
+
+type groupEpoch struct {
+	g     int
+	epoch uint64
+}
+
+// enter passes the gates of groups, in order of group: shared for a group
+// not being copied away, exclusive (and returned with its tail) for one
+// that is. leave releases them; it must be called also on error.
+func (m *Moves) enter(groups []groupEpoch) (tails map[int]*tailLog, leave func(), err error) {
+	for _, ge := range groups {
+		if ge.g < 0 || ge.g >= len(m.gates) {
+			return nil, func() {}, fmt.Errorf("group %d outside [0, %d)", ge.g, len(m.gates))
+		}
+	}
+	slices.SortFunc(groups, func(a, b groupEpoch) int { return a.g - b.g })
+	groups = slices.CompactFunc(groups, func(a, b groupEpoch) bool { return a.g == b.g })
 	type held struct {
 		gt   *groupGate
 		excl bool
 	}
 	locked := make([]held, 0, len(groups))
-	defer func() {
+	leave = func() {
 		for _, h := range slices.Backward(locked) {
 			if h.excl {
 				h.gt.mu.Unlock()
@@ -164,51 +218,31 @@ func (m *Moves) Write(ws []GroupWrite, apply func() error) error {
 				h.gt.mu.RUnlock()
 			}
 		}
-	}()
-	var moving map[int]*tailLog
-	for _, g := range groups {
-		epoch := epochOf(ws, g)
-		gt := &m.gates[g]
+	}
+	for _, ge := range groups {
+		gt := &m.gates[ge.g]
 		gt.mu.RLock()
 		if gt.src == nil {
 			locked = append(locked, held{gt, false})
-			if err := m.checkWrite(g, epoch); err != nil {
-				return err
+			if err := m.checkWrite(ge.g, ge.epoch); err != nil {
+				return nil, leave, err
 			}
 			continue
 		}
 		gt.mu.RUnlock()
 		gt.mu.Lock()
 		locked = append(locked, held{gt, true})
-		if err := m.checkWrite(g, epoch); err != nil {
-			return err
+		if err := m.checkWrite(ge.g, ge.epoch); err != nil {
+			return nil, leave, err
 		}
 		if gt.src != nil {
-			if moving == nil {
-				moving = make(map[int]*tailLog)
+			if tails == nil {
+				tails = make(map[int]*tailLog)
 			}
-			moving[g] = gt.src.tail
+			tails[ge.g] = gt.src.tail
 		}
 	}
-	if err := apply(); err != nil {
-		return err
-	}
-	for i := range ws {
-		if t := moving[ws[i].Group]; t != nil {
-			t.append(ws[i].Points)
-		}
-	}
-	return nil
-}
-
-// epochOf returns the epoch the first of ws for group g carries.
-func epochOf(ws []GroupWrite, g int) uint64 {
-	for i := range ws {
-		if ws[i].Group == g {
-			return ws[i].Epoch
-		}
-	}
-	return 0
+	return tails, leave, nil
 }
 
 // checkWrite refuses a write of group g at epoch unless the map names this
@@ -219,7 +253,7 @@ func (m *Moves) checkWrite(g int, epoch uint64) error {
 		return &StaleEpochError{Group: g, Epoch: epoch}
 	}
 	if info.State == StateSwitching {
-		return fmt.Errorf("group %d: %w", g, ErrGroupSwitching)
+		return &SwitchingError{Group: g}
 	}
 	return nil
 }

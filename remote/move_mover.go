@@ -79,9 +79,13 @@ func (mv *Mover) Move(ctx context.Context, g int, from, to string) (err error) {
 	if !ok {
 		return fmt.Errorf("move group %d: node %q has no address", g, from)
 	}
+	// An earlier attempt (perhaps a deposed coordinator's, perhaps toward
+	// another node) may have left the group moving or switching: this
+	// move starts over from its own epoch, and the nodes of the earlier
+	// one end it when they see the map.
 	moving, err := mv.upd.UpdateGroup(ctx, g, func(e *GroupInfo) error {
-		if e.Primary != from || e.State != "" {
-			return fmt.Errorf("group %d: primary %q state %q, want %q: %w", g, e.Primary, e.State, from, ErrMoveConflict)
+		if e.Primary != from {
+			return fmt.Errorf("group %d: primary %q, want %q: %w", g, e.Primary, from, ErrMoveConflict)
 		}
 		e.State, e.MovingTo = StateMoving, to
 		return nil
@@ -90,9 +94,10 @@ func (mv *Mover) Move(ctx context.Context, g int, from, to string) (err error) {
 		return fmt.Errorf("move group %d: mark it moving: %w", g, err)
 	}
 	mv.log.Info("moving a group", "group", g, "from", from, "to", to, "epoch", moving.Epoch)
+	last := moving.Epoch // the epoch of this move's latest change of the map
 	defer func() {
 		if err != nil {
-			if rerr := mv.rollback(g, from, to, fromAddr, toAddr, moving.Epoch); rerr != nil {
+			if rerr := mv.rollback(ctx, g, from, to, fromAddr, toAddr, moving.Epoch, last); rerr != nil {
 				err = errors.Join(err, rerr)
 			}
 		}
@@ -116,6 +121,7 @@ func (mv *Mover) Move(ctx context.Context, g int, from, to string) (err error) {
 	if err != nil {
 		return fmt.Errorf("move group %d: mark it switching: %w", g, err)
 	}
+	last = switching.Epoch
 	sctx, cancel := context.WithTimeout(ctx, mv.opts.SwitchTimeout)
 	defer cancel()
 	var final pullAnswer
@@ -152,14 +158,16 @@ func (mv *Mover) Move(ctx context.Context, g int, from, to string) (err error) {
 	return nil
 }
 
-// rollback ends a failed move begun at epoch move: the map goes back to
+// rollback ends a failed move begun at epoch move whose latest change of
+// the map was at epoch last: unless another change came since, the map goes back to
 // from as the sole primary (a new epoch), and both nodes are told to end
-// the move (they also do when their maps show it).
-func (mv *Mover) rollback(g int, from, to, fromAddr, toAddr string, move uint64) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+// the move (they also do when their maps show it). It runs also when the
+// move's ctx has ended, with the ctx's values (a coordinator's guard).
+func (mv *Mover) rollback(mctx context.Context, g int, from, to, fromAddr, toAddr string, move, last uint64) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(mctx), 30*time.Second)
 	defer cancel()
 	back, err := mv.upd.UpdateGroup(ctx, g, func(e *GroupInfo) error {
-		if e.Primary != from || e.State == "" || e.MovingTo != to {
+		if e.Primary != from || e.State == "" || e.MovingTo != to || e.Epoch != last {
 			return fmt.Errorf("group %d: primary %q state %q moving to %q: %w", g, e.Primary, e.State, e.MovingTo, errNoRollback)
 		}
 		e.State, e.MovingTo = "", ""

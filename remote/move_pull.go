@@ -209,14 +209,19 @@ func (m *Moves) applyTail(ctx context.Context, g int, pl *pull, epoch uint64, fi
 		}
 		want := pl.next
 		for len(body) > 0 {
-			seq, points, rest, err := decodeTailRecord(body)
+			e, rest, err := decodeTailRecord(body)
 			if err != nil {
 				return fmt.Errorf("tail of group %d from %s: %w", g, pl.source, err)
 			}
-			if seq != want {
-				return fmt.Errorf("tail of group %d from %s: batch %d where %d was due", g, pl.source, seq, want)
+			if e.Seq != want {
+				return fmt.Errorf("tail of group %d from %s: batch %d where %d was due", g, pl.source, e.Seq, want)
 			}
-			if err := m.db.Write(ctx, points); err != nil {
+			if d := e.Delete; d != nil {
+				err = m.db.Delete(ctx, d.Collection, d.Series, d.Min, d.Max)
+			} else {
+				err = m.db.Write(ctx, e.Points)
+			}
+			if err != nil {
 				return fmt.Errorf("apply the tail of group %d: %w", g, err)
 			}
 			want++

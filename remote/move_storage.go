@@ -1,4 +1,4 @@
-// What group moves need of a node's storage engine.
+// What group moves need of a node's storage engine, and storage.DB as it.
 
 package remote
 
@@ -9,12 +9,15 @@ import (
 	"github.com/soltixdb/soltix/model"
 )
 
-// GroupDB is what group moves need of a node's storage.DB.
+// GroupDB is what group moves need of a node's storage.DB (StorageGroups
+// adapts one).
 type GroupDB interface {
 	// NumGroups is the number of groups devices hash into.
 	NumGroups() int
 	// Write makes points durable and visible (storage.DB.Write).
 	Write(ctx context.Context, points []model.Point) error
+	// Delete deletes series' points in [min, max] (storage.DB.Delete).
+	Delete(ctx context.Context, collection string, series []model.Tags, min, max int64) error
 	// SnapshotGroup flushes group g and pins its files until the snapshot
 	// is closed.
 	SnapshotGroup(ctx context.Context, g int) (GroupFiles, error)
@@ -25,6 +28,12 @@ type GroupDB interface {
 	DropGroup(ctx context.Context, g int) error
 	// HoldsGroup reports whether the node holds any data of group g.
 	HoldsGroup(g int) (bool, error)
+}
+
+// GroupFile is one file of a group snapshot.
+type GroupFile struct {
+	Path string
+	Size int64
 }
 
 // ImportSource is a group snapshot as ImportGroup reads it.
@@ -40,10 +49,4 @@ type GroupFiles interface {
 	ImportSource
 	// Close unpins the files.
 	Close() error
-}
-
-// GroupFile is one file of a group snapshot.
-type GroupFile struct {
-	Path string `json:"path"`
-	Size int64  `json:"size"`
 }

@@ -36,15 +36,25 @@ type tailLog struct {
 
 func newTailLog(max int64) *tailLog { return &tailLog{max: max} }
 
-// append records one applied batch. The caller serialises appends in the
-// order the batches were applied.
-func (t *tailLog) append(points []model.Point) {
+// appendWrite records one applied batch of points. The caller serialises
+// appends in the order the node applied them.
+func (t *tailLog) appendWrite(points []model.Point) {
+	t.append(tailEntry{Points: points})
+}
+
+// appendDelete records one applied delete.
+func (t *tailLog) appendDelete(collection string, series []model.Tags, min, max int64) {
+	t.append(tailEntry{Delete: &tailDelete{Collection: collection, Series: series, Min: min, Max: max}})
+}
+
+func (t *tailLog) append(e tailEntry) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.overflow {
 		return
 	}
-	rec := appendTailRecord(nil, t.first+uint64(len(t.batches)), points)
+	e.Seq = t.first + uint64(len(t.batches))
+	rec := appendTailRecord(nil, e)
 	if t.bytes+int64(len(rec)) > t.max {
 		t.overflow = true
 		t.batches, t.bytes = nil, 0
@@ -86,35 +96,66 @@ func (t *tailLog) read(from uint64, maxBytes int) (out []byte, next, end uint64,
 	return out, next, end, nil
 }
 
+// tailEntry is one batch of a tail: the points of a write, or a delete.
+type tailEntry struct {
+	Seq    uint64
+	Points []model.Point
+	Delete *tailDelete
+}
+
+// tailDelete is a delete of a collection's series in [Min, Max].
+type tailDelete struct {
+	Collection string
+	Series     []model.Tags
+	Min, Max   int64
+}
+
 // The tail encoding: a sequence of records, each
 //
 //	u32 length of the payload | u32 CRC-32C of the payload | payload
 //
-// (little endian), the payload being the batch number (uvarint), the number
-// of points (uvarint) and each point: collection, tag count, tag keys and
-// values, time (varint), field count, and each field's key, kind byte and
-// value (float and uint as 8 little-endian bytes, int as a varint, bool as
-// one byte, string length-prefixed). Strings are a uvarint length and the
-// bytes.
+// (little endian), the payload being the batch number (uvarint), a kind
+// byte and the batch. Kind 0 is a write: the number of points (uvarint)
+// and each point: collection, tag count, tag keys and values, time
+// (varint), field count, and each field's key, kind byte and value (float
+// and uint as 8 little-endian bytes, int as a varint, bool as one byte,
+// string length-prefixed). Kind 1 is a delete: collection, min and max
+// (varints), the number of series and each series' tag count, keys and
+// values. Strings are a uvarint length and the bytes.
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // maxTailRecord bounds one record's payload when decoding.
 const maxTailRecord = 256 << 20
 
-func appendTailRecord(dst []byte, seq uint64, points []model.Point) []byte {
+// Kinds of tail batches.
+const (
+	tailWriteKind  = 0
+	tailDeleteKind = 1
+)
+
+func appendTailRecord(dst []byte, e tailEntry) []byte {
 	start := len(dst)
 	dst = append(dst, 0, 0, 0, 0, 0, 0, 0, 0)
-	dst = binary.AppendUvarint(dst, seq)
+	dst = binary.AppendUvarint(dst, e.Seq)
+	if d := e.Delete; d != nil {
+		dst = append(dst, tailDeleteKind)
+		dst = appendTailStr(dst, d.Collection)
+		dst = binary.AppendVarint(dst, d.Min)
+		dst = binary.AppendVarint(dst, d.Max)
+		dst = binary.AppendUvarint(dst, uint64(len(d.Series)))
+		for _, tags := range d.Series {
+			dst = appendTailTags(dst, tags)
+		}
+		return finishTailRecord(dst, start)
+	}
+	dst = append(dst, tailWriteKind)
+	points := e.Points
 	dst = binary.AppendUvarint(dst, uint64(len(points)))
 	for i := range points {
 		p := &points[i]
 		dst = appendTailStr(dst, p.Collection)
-		dst = binary.AppendUvarint(dst, uint64(len(p.Tags)))
-		for _, t := range p.Tags {
-			dst = appendTailStr(dst, t.Key)
-			dst = appendTailStr(dst, t.Value)
-		}
+		dst = appendTailTags(dst, p.Tags)
 		dst = binary.AppendVarint(dst, p.Time)
 		dst = binary.AppendUvarint(dst, uint64(len(p.Fields)))
 		for _, f := range p.Fields {
@@ -138,9 +179,23 @@ func appendTailRecord(dst []byte, seq uint64, points []model.Point) []byte {
 			}
 		}
 	}
+	return finishTailRecord(dst, start)
+}
+
+// finishTailRecord fills in the header of the record begun at start.
+func finishTailRecord(dst []byte, start int) []byte {
 	payload := dst[start+8:]
 	binary.LittleEndian.PutUint32(dst[start:], uint32(len(payload)))
 	binary.LittleEndian.PutUint32(dst[start+4:], crc32.Checksum(payload, castagnoli))
+	return dst
+}
+
+func appendTailTags(dst []byte, tags model.Tags) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(tags)))
+	for _, t := range tags {
+		dst = appendTailStr(dst, t.Key)
+		dst = appendTailStr(dst, t.Value)
+	}
 	return dst
 }
 
@@ -165,26 +220,57 @@ func splitTailRecord(b []byte) (payload, rest []byte, err error) {
 	return payload, b[8+n:], nil
 }
 
-// decodeTailRecord decodes the first record of b: its batch number, its
-// points and the rest of b.
-func decodeTailRecord(b []byte) (seq uint64, points []model.Point, rest []byte, err error) {
+// decodeTailRecord decodes the first record of b and returns the rest of b.
+func decodeTailRecord(b []byte) (e tailEntry, rest []byte, err error) {
 	payload, rest, err := splitTailRecord(b)
 	if err != nil {
-		return 0, nil, nil, err
+		return e, nil, err
 	}
 	d := tailDecoder{b: payload}
-	seq = d.uvarint()
+	e.Seq = d.uvarint()
+	switch k := d.byte(); k {
+	case tailWriteKind:
+		e.Points = d.points()
+	case tailDeleteKind:
+		del := &tailDelete{Collection: d.str(), Min: d.varint(), Max: d.varint()}
+		del.Series = make([]model.Tags, d.count(1))
+		for i := range del.Series {
+			del.Series[i] = d.tags()
+		}
+		e.Delete = del
+	default:
+		d.fail(fmt.Sprintf("batch kind %d", k))
+	}
+	if d.err == nil && len(d.b) != 0 {
+		d.fail(fmt.Sprintf("%d bytes after the batch", len(d.b)))
+	}
+	if d.err != nil {
+		return tailEntry{}, nil, fmt.Errorf("decode tail record: %w", d.err)
+	}
+	return e, rest, nil
+}
+
+// tags decodes a tag count and the tags (nil for none).
+func (d *tailDecoder) tags() model.Tags {
+	nt := d.count(2)
+	if nt == 0 {
+		return nil
+	}
+	tags := make(model.Tags, nt)
+	for j := range tags {
+		tags[j] = model.Tag{Key: d.str(), Value: d.str()}
+	}
+	return tags
+}
+
+// points decodes a write batch's points.
+func (d *tailDecoder) points() []model.Point {
 	n := d.count(4) // a point is at least four bytes
-	points = make([]model.Point, 0, n)
+	points := make([]model.Point, 0, n)
 	for i := 0; i < n && d.err == nil; i++ {
 		var p model.Point
 		p.Collection = d.str()
-		if nt := d.count(2); nt > 0 {
-			p.Tags = make(model.Tags, nt)
-			for j := range p.Tags {
-				p.Tags[j] = model.Tag{Key: d.str(), Value: d.str()}
-			}
-		}
+		p.Tags = d.tags()
 		p.Time = d.varint()
 		p.Fields = make([]model.Field, d.count(2))
 		for j := range p.Fields {
@@ -216,13 +302,7 @@ func decodeTailRecord(b []byte) (seq uint64, points []model.Point, rest []byte, 
 		}
 		points = append(points, p)
 	}
-	if d.err == nil && len(d.b) != 0 {
-		d.fail(fmt.Sprintf("%d bytes after the points", len(d.b)))
-	}
-	if d.err != nil {
-		return 0, nil, nil, fmt.Errorf("decode tail record: %w", d.err)
-	}
-	return seq, points, rest, nil
+	return points
 }
 
 // tailDecoder reads a record's payload; the first failure sticks.

@@ -37,6 +37,10 @@ type NodeOptions struct {
 	MaxBodyBytes int64
 	// Logger receives the node's logs (default slog.Default()).
 	Logger *slog.Logger
+	// Gate, when set, brackets every write and delete of groups (and the
+	// read side's reads): group moves (Moves) record a moving group's
+	// writes for its new node and refuse them during the switch.
+	Gate Gate
 }
 
 // Node serves a storage node's internal API over its storage.DB. Routes

@@ -120,8 +120,14 @@ func (n *Node) serveWrite(w http.ResponseWriter, r *http.Request) {
 		}
 		at += len(f.Points)
 	}
-	if err := n.db.Write(r.Context(), batch.Points); err != nil {
-		status, eb := storageErrorBody(err)
+	apply := func() error { return n.db.Write(r.Context(), batch.Points) }
+	if n.opts.Gate != nil {
+		err = n.opts.Gate.Write(frameWrites(batch.Frames), apply)
+	} else {
+		err = apply()
+	}
+	if err != nil {
+		status, eb := gateErrorBody(err)
 		if status >= 500 {
 			n.log.Warn("internal write", "points", len(batch.Points), "err", err)
 		}
@@ -267,8 +273,14 @@ func (n *Node) serveDelete(w http.ResponseWriter, r *http.Request) {
 		})
 		return
 	}
-	if err := n.db.Delete(r.Context(), req.Collection, series, req.Min, req.Max); err != nil {
-		status, eb := storageErrorBody(err)
+	apply := func() error { return n.db.Delete(r.Context(), req.Collection, series, req.Min, req.Max) }
+	if n.opts.Gate != nil {
+		err = n.opts.Gate.Delete(req.Collection, deleteGroups(req.Groups), req.Min, req.Max, apply)
+	} else {
+		err = apply()
+	}
+	if err != nil {
+		status, eb := gateErrorBody(err)
 		eb.Error = "delete: " + eb.Error
 		writeJSON(w, status, eb)
 		return

@@ -21,15 +21,10 @@ import (
 	"github.com/soltixdb/soltix/model"
 )
 
-// Group states in the cluster map while a group moves.
-const (
-	// StateMoving: the new node copies the group and follows its tail;
-	// the primary still takes its writes and reads.
-	StateMoving = "moving"
-	// StateSwitching: the primary refuses the group's writes (503) while
-	// the new node takes the last of the tail; reads still go to it.
-	StateSwitching = "switching"
-)
+// StateMoving is a group's state in the cluster map while it is copied to
+// MovingTo: the primary still takes its writes (recording them for the new
+// node) and reads, until it is fenced for the switch.
+const StateMoving = "moving"
 
 // GroupInfo is one group's entry in the cluster map.
 type GroupInfo struct {
@@ -37,8 +32,8 @@ type GroupInfo struct {
 	Primary  string
 	Replicas []string
 	Epoch    uint64
-	// State is "" or StateMoving or StateSwitching; MovingTo names the
-	// node the group moves to while State is not "".
+	// State is "" or StateMoving; MovingTo names the node the group moves
+	// to while State is StateMoving.
 	State    string
 	MovingTo string
 }
@@ -89,6 +84,7 @@ type Moves struct {
 
 	mu    sync.Mutex
 	pulls map[int]*pull // groups this node is receiving, by group
+	swept []uint64      // by group, the epoch Sweep last handled it at
 }
 
 // groupGate serialises a moving group's writes with its tail and its drop
@@ -107,7 +103,7 @@ func NewMoves(db GroupDB, view GroupView, opts MoveOptions) *Moves {
 		opts.Logger = slog.Default()
 	}
 	return &Moves{db: db, view: view, opts: opts, log: opts.Logger, http: newH2Client(),
-		gates: make([]groupGate, db.NumGroups()), pulls: make(map[int]*pull)}
+		gates: make([]groupGate, db.NumGroups()), pulls: make(map[int]*pull), swept: make([]uint64, db.NumGroups())}
 }
 
 // StaleEpochError is a write's or read's answer when this node does not
@@ -138,9 +134,10 @@ type GroupDelete struct {
 // Write applies a write request through apply (one storage.DB.Write of
 // every group's points) once each group has passed the gate: groups being
 // copied away are locked (taken in order of group), checked against the map
-// — a group switching to its new node fails the write with
-// ErrGroupSwitching, one this node no longer holds at the write's epoch with
-// a *StaleEpochError — and, once apply succeeded, their points are appended
+// and the copy — a group moving without a copy recording its writes, or
+// fenced for the switch, fails the write with a *SwitchingError, one this
+// node no longer holds at the write's epoch with a *StaleEpochError — and,
+// once apply succeeded, their points are appended
 // to their tail logs in the order the node applied them. Groups not moving
 // take their gate shared.
 func (m *Moves) Write(ws []GroupWrite, apply func() error) error {
@@ -224,7 +221,7 @@ func (m *Moves) enter(groups []groupEpoch) (tails map[int]*tailLog, leave func()
 		gt.mu.RLock()
 		if gt.src == nil {
 			locked = append(locked, held{gt, false})
-			if err := m.checkWrite(ge.g, ge.epoch); err != nil {
+			if err := m.checkWrite(ge.g, ge.epoch, nil); err != nil {
 				return nil, leave, err
 			}
 			continue
@@ -232,7 +229,7 @@ func (m *Moves) enter(groups []groupEpoch) (tails map[int]*tailLog, leave func()
 		gt.mu.RUnlock()
 		gt.mu.Lock()
 		locked = append(locked, held{gt, true})
-		if err := m.checkWrite(ge.g, ge.epoch); err != nil {
+		if err := m.checkWrite(ge.g, ge.epoch, gt.src); err != nil {
 			return nil, leave, err
 		}
 		if gt.src != nil {
@@ -246,13 +243,19 @@ func (m *Moves) enter(groups []groupEpoch) (tails map[int]*tailLog, leave func()
 }
 
 // checkWrite refuses a write of group g at epoch unless the map names this
-// node its primary at that epoch and the group is not switching away.
-func (m *Moves) checkWrite(g int, epoch uint64) error {
+// node its primary at that epoch and, while the map moves the group, src
+// (the group's copy, nil if none) is that move's and not fenced: a write
+// of a moving group is accepted only when the move's tail records it. (A
+// node restarted during a move has lost its copy, so it refuses the
+// group's writes until the move is given up: the move's switch may be
+// under way.) The caller holds the group's gate, exclusively when src is
+// not nil.
+func (m *Moves) checkWrite(g int, epoch uint64, src *moveSource) error {
 	info, ok := m.view.Group(g)
 	if !ok || info.Primary != m.opts.NodeID || info.Epoch != epoch {
 		return &StaleEpochError{Group: g, Epoch: epoch}
 	}
-	if info.State == StateSwitching {
+	if info.State == StateMoving && (src == nil || src.move != info.Epoch || src.fenced) {
 		return &SwitchingError{Group: g}
 	}
 	return nil
@@ -282,30 +285,36 @@ func (m *Moves) Read(g int, epoch uint64) (done func(), err error) {
 // new one after a move failed or after a restart), and the copy state of
 // moves the map has ended. A group is dropped under its gate, so reads
 // admitted at an epoch that named this node finish first. Call it when the
-// map changes and when the node starts.
-func (m *Moves) Sweep(ctx context.Context) error {
+// map changes and when the node starts. With all unset, it looks only at
+// the groups whose epoch changed since it last handled them.
+func (m *Moves) Sweep(ctx context.Context, all bool) error {
 	var errs []error
 	for g := range m.gates {
 		info, ok := m.view.Group(g)
 		if !ok {
 			continue
 		}
+		m.mu.Lock()
+		seen := m.swept[g]
+		m.mu.Unlock()
+		if !all && seen == info.Epoch {
+			continue
+		}
 		m.sweepSource(g, info)
 		m.sweepPull(g, info)
-		if m.partOf(info) {
-			continue
+		if !m.partOf(info) {
+			has, err := m.db.HoldsGroup(g)
+			if err == nil && has {
+				err = m.dropGroup(ctx, g)
+			}
+			if err != nil {
+				errs = append(errs, err)
+				continue // again next time
+			}
 		}
-		has, err := m.db.HoldsGroup(g)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if !has {
-			continue
-		}
-		if err := m.dropGroup(ctx, g); err != nil {
-			errs = append(errs, err)
-		}
+		m.mu.Lock()
+		m.swept[g] = info.Epoch
+		m.mu.Unlock()
 	}
 	return errors.Join(errs...)
 }
@@ -341,20 +350,25 @@ func (m *Moves) dropGroup(ctx context.Context, g int) error {
 	return nil
 }
 
-// RunSweeps calls Sweep at start and whenever changed delivers (the map
-// changed), and every interval besides, until ctx ends.
-func (m *Moves) RunSweeps(ctx context.Context, changed <-chan struct{}, interval time.Duration) {
+// RunSweeps sweeps every group at start and every interval, and the
+// groups whose epoch changed whenever changed() (a channel closed at the
+// map's next change, as coord.View.Changed) fires, until ctx ends.
+func (m *Moves) RunSweeps(ctx context.Context, changed func() <-chan struct{}, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	all := true
 	for {
-		if err := m.Sweep(ctx); err != nil && ctx.Err() == nil {
+		ch := changed()
+		if err := m.Sweep(ctx, all); err != nil && ctx.Err() == nil {
 			m.log.Warn("sweep groups", "err", err)
 		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-changed:
+		case <-ch:
+			all = false
 		case <-t.C:
+			all = true
 		}
 	}
 }

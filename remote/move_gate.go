@@ -28,16 +28,17 @@ type Gate interface {
 
 var _ Gate = (*Moves)(nil)
 
-// ErrGroupSwitching is what a write of a group gets while the group's move
-// switches to its new node (a 503 with Retry-After: the router retries).
+// ErrGroupSwitching is what a write of a moving group gets while its old
+// primary cannot take it: the copy has not begun yet, or the primary is
+// fenced for the switch to the new node (a 503 with Retry-After).
 var ErrGroupSwitching = errors.New("group switching to its new node")
 
-// SwitchingError refuses a write of a group whose move is switching; it
-// is ErrGroupSwitching.
+// SwitchingError refuses a write of a moving group; it is
+// ErrGroupSwitching.
 type SwitchingError struct{ Group int }
 
 func (e *SwitchingError) Error() string {
-	return fmt.Sprintf("group %d is switching to its new node: retry", e.Group)
+	return fmt.Sprintf("group %d is moving to another node and cannot take writes here now: retry", e.Group)
 }
 
 // Is makes a *SwitchingError match ErrGroupSwitching.

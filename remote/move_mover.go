@@ -57,16 +57,16 @@ var ErrMoveConflict = errors.New("group not where the move expects it")
 // Move moves group g from node from (its primary) to node to:
 //
 //  1. the map marks g moving to `to` (epoch+1); from keeps taking its
-//     writes and reads;
+//     writes (recording them) and reads;
 //  2. `to` pulls g from `from`: the files of a snapshot, then the tail of
 //     writes `from` accepted since, until it has caught up;
-//  3. the map marks g switching (epoch+1): from refuses g's writes (503)
-//     once it sees it; `to` pulls the final tail, which from answers only
-//     once its map is there;
+//  3. the switch: `to` pulls the final tail, which fences `from` first (it
+//     refuses g's writes with 503 from then on while the map moves g);
 //  4. the map makes `to` the primary (epoch+1); from drops g.
 //
-// Any failure rolls the map back (from stays the primary, at a new epoch)
-// and makes `to` drop what it copied; the move can be tried again.
+// Any failure rolls the map back (from stays the primary, at a new epoch,
+// and takes writes again) and makes `to` drop what it copied; the move can
+// be tried again.
 func (mv *Mover) Move(ctx context.Context, g int, from, to string) (err error) {
 	if from == to {
 		return fmt.Errorf("move group %d: from and to are both %q", g, from)
@@ -80,9 +80,9 @@ func (mv *Mover) Move(ctx context.Context, g int, from, to string) (err error) {
 		return fmt.Errorf("move group %d: node %q has no address", g, from)
 	}
 	// An earlier attempt (perhaps a deposed coordinator's, perhaps toward
-	// another node) may have left the group moving or switching: this
-	// move starts over from its own epoch, and the nodes of the earlier
-	// one end it when they see the map.
+	// another node) may have left the group moving: this move starts over
+	// at its own epoch, and the nodes of the earlier one end it when they
+	// see the map.
 	moving, err := mv.upd.UpdateGroup(ctx, g, func(e *GroupInfo) error {
 		if e.Primary != from {
 			return fmt.Errorf("group %d: primary %q, want %q: %w", g, e.Primary, from, ErrMoveConflict)
@@ -94,44 +94,33 @@ func (mv *Mover) Move(ctx context.Context, g int, from, to string) (err error) {
 		return fmt.Errorf("move group %d: mark it moving: %w", g, err)
 	}
 	mv.log.Info("moving a group", "group", g, "from", from, "to", to, "epoch", moving.Epoch)
-	last := moving.Epoch // the epoch of this move's latest change of the map
 	defer func() {
 		if err != nil {
-			if rerr := mv.rollback(ctx, g, from, to, fromAddr, toAddr, moving.Epoch, last); rerr != nil {
+			if rerr := mv.rollback(ctx, g, from, to, fromAddr, toAddr, moving.Epoch); rerr != nil {
 				err = errors.Join(err, rerr)
 			}
 		}
 	}()
+	q := url.Values{"epoch": {u64(moving.Epoch)}, "source": {from}}
 
 	cctx, cancel := context.WithTimeout(ctx, mv.opts.CopyTimeout)
 	var copied pullAnswer
-	err = mv.callJSON(cctx, toAddr, g, "pull", url.Values{"epoch": {u64(moving.Epoch)}, "source": {from}}, &copied)
+	err = mv.callJSON(cctx, toAddr, g, "pull", q, &copied)
 	cancel()
 	if err != nil {
 		return fmt.Errorf("move group %d: copy to %s: %w", g, to, err)
 	}
 
-	switching, err := mv.upd.UpdateGroup(ctx, g, func(e *GroupInfo) error {
-		if e.Epoch != moving.Epoch || e.State != StateMoving || e.MovingTo != to || e.Primary != from {
-			return fmt.Errorf("group %d changed during its copy (epoch %d): %w", g, e.Epoch, ErrMoveConflict)
-		}
-		e.State = StateSwitching
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("move group %d: mark it switching: %w", g, err)
-	}
-	last = switching.Epoch
 	sctx, cancel := context.WithTimeout(ctx, mv.opts.SwitchTimeout)
 	defer cancel()
 	var final pullAnswer
-	err = mv.callJSON(sctx, toAddr, g, "pull", url.Values{"epoch": {u64(switching.Epoch)}, "source": {from}, "final": {"1"}}, &final)
-	if err != nil {
+	q.Set("final", "1")
+	if err = mv.callJSON(sctx, toAddr, g, "pull", q, &final); err != nil {
 		return fmt.Errorf("move group %d: final tail to %s: %w", g, to, err)
 	}
 	done, err := mv.upd.UpdateGroup(sctx, g, func(e *GroupInfo) error {
-		if e.Epoch != switching.Epoch || e.State != StateSwitching || e.MovingTo != to || e.Primary != from {
-			return fmt.Errorf("group %d changed during its switch (epoch %d): %w", g, e.Epoch, ErrMoveConflict)
+		if e.Epoch != moving.Epoch || e.State != StateMoving || e.MovingTo != to || e.Primary != from {
+			return fmt.Errorf("group %d changed during its move (epoch %d): %w", g, e.Epoch, ErrMoveConflict)
 		}
 		e.Primary, e.State, e.MovingTo = to, "", ""
 		return nil
@@ -139,7 +128,7 @@ func (mv *Mover) Move(ctx context.Context, g int, from, to string) (err error) {
 	if err != nil {
 		// The answer may be lost after the change was made: read again.
 		if rerr := mv.view.Refresh(); rerr == nil {
-			if e, ok := mv.view.Group(g); ok && e.Primary == to && e.Epoch > switching.Epoch {
+			if e, ok := mv.view.Group(g); ok && e.Primary == to && e.Epoch > moving.Epoch {
 				done, err = e, nil
 			}
 		}
@@ -150,7 +139,7 @@ func (mv *Mover) Move(ctx context.Context, g int, from, to string) (err error) {
 	mv.log.Info("moved a group", "group", g, "from", from, "to", to, "epoch", done.Epoch,
 		"files", copied.Files, "bytes", copied.Bytes, "tail_batches", final.Next)
 	// The old primary also drops it when its map shows the change (Sweep).
-	rctx, rcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer rcancel()
 	if rerr := mv.post(rctx, fromAddr, g, "release", url.Values{"epoch": {u64(done.Epoch)}}); rerr != nil {
 		mv.log.Warn("release a moved group on its old primary", "group", g, "node", from, "err", rerr)
@@ -158,16 +147,16 @@ func (mv *Mover) Move(ctx context.Context, g int, from, to string) (err error) {
 	return nil
 }
 
-// rollback ends a failed move begun at epoch move whose latest change of
-// the map was at epoch last: unless another change came since, the map goes back to
-// from as the sole primary (a new epoch), and both nodes are told to end
-// the move (they also do when their maps show it). It runs also when the
-// move's ctx has ended, with the ctx's values (a coordinator's guard).
-func (mv *Mover) rollback(mctx context.Context, g int, from, to, fromAddr, toAddr string, move, last uint64) error {
+// rollback ends a failed move begun at epoch move: unless another change
+// came since, the map goes back to from as the sole primary (a new epoch),
+// and both nodes are told to end the move (they also do when their maps
+// show it). It runs also when the move's ctx has ended, with the ctx's
+// values (a coordinator's guard).
+func (mv *Mover) rollback(mctx context.Context, g int, from, to, fromAddr, toAddr string, move uint64) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(mctx), 30*time.Second)
 	defer cancel()
 	back, err := mv.upd.UpdateGroup(ctx, g, func(e *GroupInfo) error {
-		if e.Primary != from || e.State == "" || e.MovingTo != to || e.Epoch != last {
+		if e.Primary != from || e.State == "" || e.MovingTo != to || e.Epoch != move {
 			return fmt.Errorf("group %d: primary %q state %q moving to %q: %w", g, e.Primary, e.State, e.MovingTo, errNoRollback)
 		}
 		e.State, e.MovingTo = "", ""
@@ -194,7 +183,7 @@ func (mv *Mover) rollback(mctx context.Context, g int, from, to, fromAddr, toAdd
 var errNoRollback = errors.New("nothing to roll back")
 
 // Rollback ends whatever move group g is in (a coordinator that takes over
-// calls it for each group it finds moving or switching): the primary stays
+// may call it for each group it finds moving): the primary stays
 // where it is, at a new epoch.
 func (mv *Mover) Rollback(ctx context.Context, g int) error {
 	e, ok := mv.view.Group(g)

@@ -49,8 +49,8 @@ type pullAnswer struct {
 // E is the epoch at which the map moves the group from NODE to this node:
 // the node drops whatever it held of the group, copies NODE's snapshot,
 // imports it and applies NODE's tail until it has caught up, then answers
-// (JSON pullAnswer). With final=1, E is the epoch at which the map switches
-// the group: the node applies the rest of the tail, which NODE closes.
+// (JSON pullAnswer). With final=1 (same E), NODE is fenced — it takes no
+// more of the group's writes — and this node applies the rest of the tail.
 func (m *Moves) servePull(w http.ResponseWriter, r *http.Request) {
 	p, err := m.params(r)
 	if err != nil {
@@ -58,11 +58,7 @@ func (m *Moves) servePull(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	info, ok := m.entryAt(p.g, p.epoch)
-	want := StateMoving
-	if p.final {
-		want = StateSwitching
-	}
-	if !ok || info.State != want || info.MovingTo != m.opts.NodeID || info.Primary != p.source || p.source == "" {
+	if !ok || info.State != StateMoving || info.MovingTo != m.opts.NodeID || info.Primary != p.source || p.source == "" {
 		m.staleEpoch(w, p.g, p.epoch, info)
 		return
 	}
@@ -167,10 +163,10 @@ func (m *Moves) importUnderGate(ctx context.Context, g int, pl *pull, src Import
 	return nil
 }
 
-// pullFinal applies the rest of group g's tail once the map switches it.
+// pullFinal fences the source and applies the rest of group g's tail.
 func (m *Moves) pullFinal(ctx context.Context, g int, epoch uint64, info GroupInfo) (pullAnswer, error) {
 	pl := m.currentPull(g)
-	if pl == nil || pl.source != info.Primary || !pl.imported {
+	if pl == nil || pl.source != info.Primary || pl.move != epoch || !pl.imported {
 		return pullAnswer{}, &StaleEpochError{Group: g, Epoch: epoch}
 	}
 	pl.mu.Lock()

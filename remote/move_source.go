@@ -45,9 +45,12 @@ const tailResponseBytes = 4 << 20
 type moveSource struct {
 	move uint64
 	to   string
-	tail *tailLog
-	snap GroupFiles       // nil until taken
-	size map[string]int64 // the snapshot's files
+	// fenced is set (under the gate) by the final tail request: the node
+	// takes no more of the group's writes while the map moves it.
+	fenced bool
+	tail   *tailLog
+	snap   GroupFiles       // nil until taken
+	size   map[string]int64 // the snapshot's files
 }
 
 // close unpins the snapshot.
@@ -295,10 +298,10 @@ func (m *Moves) serveFile(w http.ResponseWriter, r *http.Request) {
 // holds the batches from number N on (those before N are acknowledged and
 // dropped) in the tail encoding; X-Soltix-Tail-Next is the number after the
 // last batch sent, X-Soltix-Tail-End the number after the last held. With
-// final=1, E must be the epoch at which the map says the group switches:
-// the node answers once its own map is there and every write it accepted
-// before is in the tail (it accepts none after). A tail that outgrew its
-// bound answers 410 (code tail_overflow) and ends the copy.
+// final=1 the node is first fenced: it takes no more of the group's
+// writes while the map moves it (they answer 503), so the answer ends the
+// tail. A tail that outgrew its bound answers 410 (code tail_overflow) and
+// ends the copy.
 func (m *Moves) serveTail(w http.ResponseWriter, r *http.Request) {
 	p, err := m.params(r)
 	if err != nil {
@@ -309,21 +312,17 @@ func (m *Moves) serveTail(w http.ResponseWriter, r *http.Request) {
 		moveBadRequest(w, errors.New("missing from"))
 		return
 	}
-	src, info, ok := m.checkSource(w, p)
+	src, _, ok := m.checkSource(w, p)
 	if !ok {
 		return
 	}
 	if p.final {
-		if info.State != StateSwitching {
-			m.staleEpoch(w, p.g, p.epoch, info)
-			return
-		}
-		// Writes that passed the gate before the map switched are applied
-		// and in the tail once the gate is free; writes after see the
-		// switch and are refused.
+		// Writes that passed the gate before are applied and in the tail
+		// once the gate is ours; writes after see the fence.
 		gt := &m.gates[p.g]
 		gt.mu.Lock()
-		gt.mu.Unlock() //nolint:staticcheck // an empty critical section is the barrier
+		src.fenced = true
+		gt.mu.Unlock()
 	}
 	body, next, end, err := src.tail.read(p.from, tailResponseBytes)
 	if errors.Is(err, ErrTailOverflow) {

@@ -269,15 +269,21 @@ func (m *Moves) Read(g int, epoch uint64) (done func(), err error) {
 	if g < 0 || g >= len(m.gates) {
 		return nil, fmt.Errorf("group %d outside [0, %d)", g, len(m.gates))
 	}
-	if info, ok := m.view.Group(g); !ok || info.Epoch < epoch {
+	info, ok := m.view.Group(g)
+	if !ok || info.Epoch < epoch {
 		// The reader saw a newer map: catch up once.
 		if err := m.view.Refresh(); err != nil {
 			m.log.Warn("refresh the cluster map", "err", err)
 		}
+		info, ok = m.view.Group(g)
+	}
+	if !ok || info.Primary != m.opts.NodeID || info.Epoch != epoch {
+		// Refused without waiting for the gate (held long by an import).
+		return nil, &StaleEpochError{Group: g, Epoch: epoch}
 	}
 	gt := &m.gates[g]
 	gt.mu.RLock()
-	info, ok := m.view.Group(g)
+	info, ok = m.view.Group(g)
 	if !ok || info.Primary != m.opts.NodeID || info.Epoch != epoch {
 		gt.mu.RUnlock()
 		return nil, &StaleEpochError{Group: g, Epoch: epoch}

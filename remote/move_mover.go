@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -123,6 +124,12 @@ func (mv *Mover) Move(ctx context.Context, g int, from, to string) (err error) {
 			return fmt.Errorf("group %d changed during its move (epoch %d): %w", g, e.Epoch, ErrMoveConflict)
 		}
 		e.Primary, e.State, e.MovingTo = to, "", ""
+		// A replica that becomes the primary leaves its place to the old
+		// primary (which then keeps the group).
+		if i := slices.Index(e.Replicas, to); i >= 0 {
+			e.Replicas = slices.Clone(e.Replicas)
+			e.Replicas[i] = from
+		}
 		return nil
 	})
 	if err != nil {

@@ -104,6 +104,7 @@ func (mv *Mover) Move(ctx context.Context, g int, from, to string) (err error) {
 	}()
 	q := url.Values{"epoch": {u64(moving.Epoch)}, "source": {from}}
 
+	start := time.Now()
 	cctx, cancel := context.WithTimeout(ctx, mv.opts.CopyTimeout)
 	var copied pullAnswer
 	err = mv.callJSON(cctx, toAddr, g, "pull", q, &copied)
@@ -112,6 +113,8 @@ func (mv *Mover) Move(ctx context.Context, g int, from, to string) (err error) {
 		return fmt.Errorf("move group %d: copy to %s: %w", g, to, err)
 	}
 
+	copyTook := time.Since(start)
+	fenced := time.Now()
 	sctx, cancel := context.WithTimeout(ctx, mv.opts.SwitchTimeout)
 	defer cancel()
 	var final pullAnswer
@@ -144,7 +147,8 @@ func (mv *Mover) Move(ctx context.Context, g int, from, to string) (err error) {
 		}
 	}
 	mv.log.Info("moved a group", "group", g, "from", from, "to", to, "epoch", done.Epoch,
-		"files", copied.Files, "bytes", copied.Bytes, "tail_batches", final.Next)
+		"files", copied.Files, "bytes", copied.Bytes, "tail_batches", final.Next,
+		"copy", copyTook, "switch", time.Since(fenced))
 	// The old primary also drops it when its map shows the change (Sweep).
 	rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer rcancel()

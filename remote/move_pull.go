@@ -23,12 +23,12 @@ import (
 
 // pull is a group this node is receiving.
 type pull struct {
-	move     uint64 // the epoch at which the map named the group moving here
-	source   string // the primary it comes from
-	addr     string // the primary's base URL
-	mu       sync.Mutex
-	next     uint64 // the first tail batch not applied yet
-	imported bool
+	move     uint64     // the epoch at which the map named the group moving here
+	source   string     // the primary it comes from
+	addr     string     // the primary's base URL
+	mu       sync.Mutex // held by the request working on the pull
+	next     uint64     // the first tail batch not applied yet; guarded by mu
+	imported bool       // guarded by mu
 	ctx      context.Context
 	cancel   context.CancelFunc
 }
@@ -139,7 +139,7 @@ func (m *Moves) copyGroup(ctx context.Context, g int, pl *pull) (pullAnswer, err
 	if err := m.importUnderGate(ctx, g, pl, src); err != nil {
 		return ans, err
 	}
-	ans.Files, ans.Bytes = src.files_, src.bytes
+	ans.Files, ans.Bytes = src.got, src.bytes
 	pl.imported = true
 	if err := m.applyTail(ctx, g, pl, pl.move, false); err != nil {
 		return ans, err
@@ -166,11 +166,14 @@ func (m *Moves) importUnderGate(ctx context.Context, g int, pl *pull, src Import
 // pullFinal fences the source and applies the rest of group g's tail.
 func (m *Moves) pullFinal(ctx context.Context, g int, epoch uint64, info GroupInfo) (pullAnswer, error) {
 	pl := m.currentPull(g)
-	if pl == nil || pl.source != info.Primary || pl.move != epoch || !pl.imported {
+	if pl == nil {
 		return pullAnswer{}, &StaleEpochError{Group: g, Epoch: epoch}
 	}
 	pl.mu.Lock()
 	defer pl.mu.Unlock()
+	if pl.source != info.Primary || pl.move != epoch || !pl.imported {
+		return pullAnswer{}, &StaleEpochError{Group: g, Epoch: epoch}
+	}
 	ctx, stop := mergeCancel(ctx, pl.ctx)
 	defer stop()
 	if err := m.applyTail(ctx, g, pl, epoch, true); err != nil {
@@ -236,13 +239,13 @@ func (m *Moves) applyTail(ctx context.Context, g int, pl *pull, epoch uint64, fi
 // remoteSource is the source's snapshot as ImportGroup reads it: each
 // file streamed from the source as it is opened.
 type remoteSource struct {
-	m      *Moves
-	ctx    context.Context
-	g      int
-	pl     *pull
-	files  []GroupFile
-	files_ int   // files downloaded whole
-	bytes  int64 // their bytes
+	m     *Moves
+	ctx   context.Context
+	g     int
+	pl    *pull
+	files []GroupFile
+	got   int   // files downloaded whole
+	bytes int64 // their bytes
 }
 
 // Files lists the snapshot's files.
@@ -298,7 +301,7 @@ func (b *checkedBody) Read(p []byte) (int, error) {
 		} else if got, want := strconv.FormatUint(uint64(b.h.Sum32()), 10), b.resp.Trailer.Get(headerCRC); got != want {
 			err = fmt.Errorf("download %s of group %d: checksum %s, the source's %q", b.path, b.src.g, got, want)
 		} else {
-			b.src.files_++
+			b.src.got++
 			b.src.bytes += b.n
 		}
 	case err != nil:

@@ -217,8 +217,8 @@ func (m *Moves) endSource(g int, src *moveSource) {
 	}
 }
 
-// sweepSource ends group g's copy once the map no longer moves g from this
-// node to the copy's receiver at the copy's epoch or later.
+// sweepSource ends group g's copy once the map's entry is past the copy's
+// epoch: the map changes a moving group only to end the move.
 func (m *Moves) sweepSource(g int, info GroupInfo) {
 	gt := &m.gates[g]
 	gt.mu.RLock()
@@ -227,7 +227,7 @@ func (m *Moves) sweepSource(g int, info GroupInfo) {
 	if src == nil {
 		return
 	}
-	if info.Epoch >= src.move && (info.State == "" || info.MovingTo != src.to || info.Primary != m.opts.NodeID) {
+	if info.Epoch > src.move { // the move succeeded, was given up or began again
 		m.endSource(g, src)
 	}
 }

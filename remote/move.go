@@ -87,11 +87,12 @@ type Moves struct {
 	swept []uint64      // by group, the epoch Sweep last handled it at
 }
 
-// groupGate serialises a moving group's writes with its tail and its drop
-// with its reads.
+// groupGate serialises a moving group's writes with its tail (mu), and its
+// drop with its reads (rd). Lock order: rd, then mu.
 type groupGate struct {
 	mu  sync.RWMutex
-	src *moveSource // set while the group is being copied away
+	rd  sync.RWMutex
+	src *moveSource // set while the group is being copied away; guarded by mu
 }
 
 // NewMoves returns a node's side of group moves over db.
@@ -264,31 +265,64 @@ func (m *Moves) checkWrite(g int, epoch uint64, src *moveSource) error {
 // Read admits a read of group g at epoch: it returns done, to be called
 // when the read has finished, or a *StaleEpochError when the map does not
 // name this node the group's primary at that epoch. A group this node
-// gives up is dropped only once the reads admitted before are done.
+// gives up is dropped only once the reads admitted before are done. Reads
+// do not hold up writes.
 func (m *Moves) Read(g int, epoch uint64) (done func(), err error) {
-	if g < 0 || g >= len(m.gates) {
-		return nil, fmt.Errorf("group %d outside [0, %d)", g, len(m.gates))
+	return m.ReadGroups([]GroupEpoch{{Group: g, Epoch: epoch}})
+}
+
+// GroupEpoch is a group and the epoch a request holds it at.
+type GroupEpoch struct {
+	Group int
+	Epoch uint64
+}
+
+// ReadGroups is Read of several groups at once (taken in order of group,
+// as every caller must, so that drops waiting for reads cannot deadlock
+// two readers): all are admitted, or none.
+func (m *Moves) ReadGroups(gs []GroupEpoch) (done func(), err error) {
+	gs = slices.Clone(gs)
+	slices.SortFunc(gs, func(a, b GroupEpoch) int { return a.Group - b.Group })
+	gs = slices.CompactFunc(gs, func(a, b GroupEpoch) bool { return a.Group == b.Group })
+	held := make([]*groupGate, 0, len(gs))
+	done = func() {
+		for _, gt := range slices.Backward(held) {
+			gt.rd.RUnlock()
+		}
 	}
-	info, ok := m.view.Group(g)
-	if !ok || info.Epoch < epoch {
-		// The reader saw a newer map: catch up once.
+	for _, ge := range gs {
+		if ge.Group < 0 || ge.Group >= len(m.gates) {
+			done()
+			return nil, fmt.Errorf("group %d outside [0, %d)", ge.Group, len(m.gates))
+		}
+		if !m.readable(ge, true) {
+			// Refused without waiting for the gate.
+			done()
+			return nil, &StaleEpochError{Group: ge.Group, Epoch: ge.Epoch}
+		}
+		gt := &m.gates[ge.Group]
+		gt.rd.RLock()
+		held = append(held, gt)
+		if !m.readable(ge, false) {
+			done()
+			return nil, &StaleEpochError{Group: ge.Group, Epoch: ge.Epoch}
+		}
+	}
+	return done, nil
+}
+
+// readable reports whether the map names this node ge's primary at its
+// epoch; with refresh set, a request newer than the map makes the node
+// catch up once first.
+func (m *Moves) readable(ge GroupEpoch, refresh bool) bool {
+	info, ok := m.view.Group(ge.Group)
+	if refresh && (!ok || info.Epoch < ge.Epoch) {
 		if err := m.view.Refresh(); err != nil {
 			m.log.Warn("refresh the cluster map", "err", err)
 		}
-		info, ok = m.view.Group(g)
+		info, ok = m.view.Group(ge.Group)
 	}
-	if !ok || info.Primary != m.opts.NodeID || info.Epoch != epoch {
-		// Refused without waiting for the gate (held long by an import).
-		return nil, &StaleEpochError{Group: g, Epoch: epoch}
-	}
-	gt := &m.gates[g]
-	gt.mu.RLock()
-	info, ok = m.view.Group(g)
-	if !ok || info.Primary != m.opts.NodeID || info.Epoch != epoch {
-		gt.mu.RUnlock()
-		return nil, &StaleEpochError{Group: g, Epoch: epoch}
-	}
-	return gt.mu.RUnlock, nil
+	return ok && info.Primary == m.opts.NodeID && info.Epoch == ge.Epoch
 }
 
 // Sweep drops what this node holds but no longer has a part in: the data
@@ -349,6 +383,8 @@ func (m *Moves) partOf(info GroupInfo) bool {
 // under it, still gives this node no part in it.
 func (m *Moves) dropGroup(ctx context.Context, g int) error {
 	gt := &m.gates[g]
+	gt.rd.Lock()
+	defer gt.rd.Unlock()
 	gt.mu.Lock()
 	defer gt.mu.Unlock()
 	info, ok := m.view.Group(g)

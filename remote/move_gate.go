@@ -21,9 +21,10 @@ type Gate interface {
 	// Delete applies a delete of groups' series through apply, or refuses
 	// it as Write does.
 	Delete(collection string, ds []GroupDelete, min, max int64, apply func() error) error
-	// Read admits a read of group g at epoch; done must be called once
-	// the read has finished. It refuses with a *StaleEpochError.
-	Read(g int, epoch uint64) (done func(), err error)
+	// ReadGroups admits a read of groups at their epochs; done must be
+	// called once the read has finished. It refuses with a
+	// *StaleEpochError.
+	ReadGroups(gs []GroupEpoch) (done func(), err error)
 }
 
 var _ Gate = (*Moves)(nil)

@@ -142,9 +142,9 @@ type GroupDelete struct {
 // to their tail logs in the order the node applied them. Groups not moving
 // take their gate shared.
 func (m *Moves) Write(ws []GroupWrite, apply func() error) error {
-	groups := make([]groupEpoch, len(ws))
+	groups := make([]GroupEpoch, len(ws))
 	for i := range ws {
-		groups[i] = groupEpoch{ws[i].Group, ws[i].Epoch}
+		groups[i] = GroupEpoch{ws[i].Group, ws[i].Epoch}
 	}
 	tails, leave, err := m.enter(groups)
 	defer leave()
@@ -167,9 +167,9 @@ func (m *Moves) Write(ws []GroupWrite, apply func() error) error {
 // as in Write; the delete joins the tail logs of the groups being copied
 // away.
 func (m *Moves) Delete(collection string, ds []GroupDelete, min, max int64, apply func() error) error {
-	groups := make([]groupEpoch, len(ds))
+	groups := make([]GroupEpoch, len(ds))
 	for i := range ds {
-		groups[i] = groupEpoch{ds[i].Group, ds[i].Epoch}
+		groups[i] = GroupEpoch{ds[i].Group, ds[i].Epoch}
 	}
 	tails, leave, err := m.enter(groups)
 	defer leave()
@@ -187,22 +187,17 @@ func (m *Moves) Delete(collection string, ds []GroupDelete, min, max int64, appl
 	return nil
 }
 
-type groupEpoch struct {
-	g     int
-	epoch uint64
-}
-
 // enter passes the gates of groups, in order of group: shared for a group
 // not being copied away, exclusive (and returned with its tail) for one
 // that is. leave releases them; it must be called also on error.
-func (m *Moves) enter(groups []groupEpoch) (tails map[int]*tailLog, leave func(), err error) {
+func (m *Moves) enter(groups []GroupEpoch) (tails map[int]*tailLog, leave func(), err error) {
 	for _, ge := range groups {
-		if ge.g < 0 || ge.g >= len(m.gates) {
-			return nil, func() {}, fmt.Errorf("group %d outside [0, %d)", ge.g, len(m.gates))
+		if ge.Group < 0 || ge.Group >= len(m.gates) {
+			return nil, func() {}, fmt.Errorf("group %d outside [0, %d)", ge.Group, len(m.gates))
 		}
 	}
-	slices.SortFunc(groups, func(a, b groupEpoch) int { return a.g - b.g })
-	groups = slices.CompactFunc(groups, func(a, b groupEpoch) bool { return a.g == b.g })
+	slices.SortFunc(groups, func(a, b GroupEpoch) int { return a.Group - b.Group })
+	groups = slices.CompactFunc(groups, func(a, b GroupEpoch) bool { return a.Group == b.Group })
 	type held struct {
 		gt   *groupGate
 		excl bool
@@ -218,11 +213,11 @@ func (m *Moves) enter(groups []groupEpoch) (tails map[int]*tailLog, leave func()
 		}
 	}
 	for _, ge := range groups {
-		gt := &m.gates[ge.g]
+		gt := &m.gates[ge.Group]
 		gt.mu.RLock()
 		if gt.src == nil {
 			locked = append(locked, held{gt, false})
-			if err := m.checkWrite(ge.g, ge.epoch, nil); err != nil {
+			if err := m.checkWrite(ge.Group, ge.Epoch, nil); err != nil {
 				return nil, leave, err
 			}
 			continue
@@ -230,14 +225,14 @@ func (m *Moves) enter(groups []groupEpoch) (tails map[int]*tailLog, leave func()
 		gt.mu.RUnlock()
 		gt.mu.Lock()
 		locked = append(locked, held{gt, true})
-		if err := m.checkWrite(ge.g, ge.epoch, gt.src); err != nil {
+		if err := m.checkWrite(ge.Group, ge.Epoch, gt.src); err != nil {
 			return nil, leave, err
 		}
 		if gt.src != nil {
 			if tails == nil {
 				tails = make(map[int]*tailLog)
 			}
-			tails[ge.g] = gt.src.tail
+			tails[ge.Group] = gt.src.tail
 		}
 	}
 	return tails, leave, nil

@@ -68,6 +68,15 @@ func frameWrites(fs []wire.Frame) []GroupWrite {
 	return ws
 }
 
+// readGroups returns a read session's groups as the gate sees them.
+func readGroups(gs []groupEpoch) []GroupEpoch {
+	out := make([]GroupEpoch, len(gs))
+	for i, g := range gs {
+		out[i] = GroupEpoch(g)
+	}
+	return out
+}
+
 // deleteGroups returns a delete request's groups as the gate sees them.
 func deleteGroups(gs []DeleteGroup) []GroupDelete {
 	ds := make([]GroupDelete, len(gs))

@@ -4,9 +4,10 @@ package remote
 
 import (
 	"context"
-	"io"
+	"slices"
 
 	"github.com/soltixdb/soltix/model"
+	"github.com/soltixdb/soltix/storage"
 )
 
 // GroupDB is what group moves need of a node's storage.DB (StorageGroups
@@ -31,22 +32,35 @@ type GroupDB interface {
 }
 
 // GroupFile is one file of a group snapshot.
-type GroupFile struct {
-	Path string
-	Size int64
-}
+type GroupFile = storage.GroupFile
 
 // ImportSource is a group snapshot as ImportGroup reads it.
-type ImportSource interface {
-	// Files lists the snapshot's files: slash-separated paths and sizes.
-	Files() []GroupFile
-	// Open opens one of the files for reading.
-	Open(path string) (io.ReadCloser, error)
-}
+type ImportSource = storage.ImportSource
 
 // GroupFiles is a pinned snapshot of one group's files.
 type GroupFiles interface {
 	ImportSource
 	// Close unpins the files.
 	Close() error
+}
+
+// StorageGroups returns db as a GroupDB.
+func StorageGroups(db *storage.DB) GroupDB { return storageGroups{db} }
+
+type storageGroups struct{ *storage.DB }
+
+func (s storageGroups) SnapshotGroup(ctx context.Context, g int) (GroupFiles, error) {
+	snap, err := s.DB.SnapshotGroup(ctx, g)
+	if err != nil {
+		return nil, err
+	}
+	return snap, nil
+}
+
+func (s storageGroups) ImportGroup(ctx context.Context, g int, src ImportSource) error {
+	return s.DB.ImportGroup(ctx, g, src)
+}
+
+func (s storageGroups) HoldsGroup(g int) (bool, error) {
+	return slices.Contains(s.DB.HeldGroups(), g), nil
 }

@@ -81,6 +81,18 @@ func (n *Node) serveSession(w http.ResponseWriter, r *http.Request, catalogOnly 
 			Error: fmt.Sprintf("node %s does not hold %s at the epochs given", n.opts.NodeID, groupList(stale)), Code: CodeStaleEpoch, Groups: stale})))
 		return
 	}
+	if n.opts.Gate != nil {
+		// A group given up during the session is dropped only after it.
+		done, err := n.opts.Gate.ReadGroups(readGroups(open.Groups))
+		if err != nil {
+			status, eb := gateErrorBody(err)
+			m.fragmentErrors.Add(1)
+			m.staleEpochs.Add(1)
+			m.bytesSent.Add(uint64(writeJSON(w, status, eb)))
+			return
+		}
+		defer done()
+	}
 	w.Header().Set("Content-Type", ContentTypeSession)
 	w.WriteHeader(http.StatusOK)
 	ss := &nodeSession{n: n, w: w, rc: http.NewResponseController(w), ctx: ctx, open: &open, inGroup: inGroup}

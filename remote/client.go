@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -50,7 +51,7 @@ type Client struct {
 // nodeClient is the connection pool and counters of one node address.
 type nodeClient struct {
 	addr string
-	node string // the node id the address was last seen under
+	node atomic.Pointer[string] // the node id the address was last seen under (nodeID)
 	http *http.Client
 	m    nodeCounters
 }
@@ -84,8 +85,8 @@ func (c *Client) node(r Route) *nodeClient {
 		nc = &nodeClient{addr: r.Addr, http: c.newHTTPClient()}
 		c.nodes[r.Addr] = nc
 	}
-	if r.Node != "" {
-		nc.node = r.Node
+	if r.Node != "" && nc.nodeID() != r.Node {
+		nc.node.Store(&r.Node)
 	}
 	return nc
 }
@@ -113,10 +114,19 @@ func (c *Client) newHTTPClient() *http.Client {
 
 // label names a node in errors: "node n2 (http://127.0.0.1:7001)".
 func (nc *nodeClient) label() string {
-	if nc.node == "" {
+	id := nc.nodeID()
+	if id == "" {
 		return "node " + nc.addr
 	}
-	return fmt.Sprintf("node %s (%s)", nc.node, nc.addr)
+	return fmt.Sprintf("node %s (%s)", id, nc.addr)
+}
+
+// nodeID is the node id the address was last seen under ("" if none).
+func (nc *nodeClient) nodeID() string {
+	if p := nc.node.Load(); p != nil {
+		return *p
+	}
+	return ""
 }
 
 // do sends one request to a node and counts it. body may be nil. The
@@ -168,7 +178,7 @@ func (c *Client) NodeMetrics() []NodeMetric {
 	c.mu.Lock()
 	ms := make([]NodeMetric, 0, len(c.nodes))
 	for _, nc := range c.nodes {
-		ms = append(ms, nc.m.snapshot(nc.node, nc.addr))
+		ms = append(ms, nc.m.snapshot(nc.nodeID(), nc.addr))
 	}
 	c.mu.Unlock()
 	sortMetrics(ms)

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/soltixdb/soltix/model"
+	"github.com/soltixdb/soltix/planner"
+	"github.com/soltixdb/soltix/query"
 	"github.com/soltixdb/soltix/storage"
 	"github.com/soltixdb/soltix/storage/wal"
 )
@@ -303,6 +305,10 @@ func (l *moveLoad) runWriter(ctx context.Context, start int64) {
 func (l *moveLoad) runReader(ctx context.Context) {
 	for ctx.Err() == nil {
 		lo := l.nAcked.Load()
+		if l.client != nil {
+			l.routerQuery(ctx, lo)
+			continue
+		}
 		e, _ := l.c.m.Group(l.g)
 		n := l.c.node(e.Primary)
 		if n == nil {
@@ -327,6 +333,44 @@ func (l *moveLoad) runReader(ctx context.Context) {
 			l.wrong = append(l.wrong, fmt.Sprintf("node %s epoch %d counted %d, acknowledged %d, attempted %d", e.Primary, e.Epoch, got, lo, hi))
 			l.mu.Unlock()
 		}
+	}
+}
+
+// routerQuery counts the collection's points with a query through the
+// router's Client and the planner: the answer must lie between the points
+// acknowledged when it began (lo) and those attempted when it ended, or
+// the query must fail with a 503 (storage.ErrUnavailable).
+func (l *moveLoad) routerQuery(ctx context.Context, lo int64) {
+	stmt, err := query.Parse("SELECT count(v) FROM " + moveColl)
+	if err != nil {
+		panic(err)
+	}
+	res, err := planner.ExecuteWith(ctx, l.client, stmt, planner.Options{})
+	hi := l.nTried.Load()
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return
+	case err != nil:
+		l.queryFails.Add(1)
+		if !errors.Is(err, storage.ErrUnavailable) {
+			l.mu.Lock()
+			l.wrong = append(l.wrong, fmt.Sprintf("query failed without a 503: %v", err))
+			l.mu.Unlock()
+		}
+		time.Sleep(time.Millisecond)
+		return
+	}
+	l.queries.Add(1)
+	got := int64(-1)
+	if len(res.Rows) == 1 && len(res.Rows[0]) == 2 {
+		if f, ok := res.Rows[0][1].AsFloat(); ok {
+			got = int64(f)
+		}
+	}
+	if got < lo || got > hi {
+		l.mu.Lock()
+		l.wrong = append(l.wrong, fmt.Sprintf("router query answered %v, acknowledged %d, attempted %d", res.Rows, lo, hi))
+		l.mu.Unlock()
 	}
 }
 

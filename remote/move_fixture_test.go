@@ -347,6 +347,9 @@ func (l *moveLoad) routerQuery(ctx context.Context, lo int64) {
 	}
 	res, err := planner.ExecuteWith(ctx, l.client, stmt, planner.Options{})
 	hi := l.nTried.Load()
+	if errors.Is(err, planner.ErrNotFound) { // no collection: no points
+		res, err = &planner.Result{Rows: [][]model.Value{{model.Null, model.Int(0)}}}, nil
+	}
 	switch {
 	case err != nil && ctx.Err() != nil:
 		return

@@ -23,32 +23,56 @@ import (
 )
 
 // coordMap adapts a process's coord.View and coord.Coord to what moves
-// need, as cmd/soltix does.
+// need, as cmd/soltix does. Group is called on every write, so it answers
+// from a copy of the map taken when the view last changed instead of
+// copying the map each time.
 type coordMap struct {
 	v *coord.View
 	c *coord.Coord
+
+	mu      sync.Mutex
+	m       coord.Map
+	changed <-chan struct{} // closed at the view's next change after m; nil: reload
+}
+
+func newCoordMap(v *coord.View, c *coord.Coord) *coordMap { return &coordMap{v: v, c: c} }
+
+// snapshot returns the view's map, copied again only after a change.
+func (m *coordMap) snapshot() coord.Map {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.changed != nil {
+		select {
+		case <-m.changed:
+		default:
+			return m.m
+		}
+	}
+	m.changed = m.v.Changed() // before the copy: a change in between reloads
+	m.m = m.v.Map()
+	return m.m
 }
 
 func groupInfo(g coord.Group) remote.GroupInfo {
 	return remote.GroupInfo{Group: g.ID, Primary: g.Primary, Replicas: g.Replicas, Epoch: g.Epoch, State: g.State, MovingTo: g.MovingTo}
 }
 
-func (m coordMap) Group(g int) (remote.GroupInfo, bool) {
-	gs := m.v.Map().Groups
+func (m *coordMap) Group(g int) (remote.GroupInfo, bool) {
+	gs := m.snapshot().Groups
 	if g < 0 || g >= len(gs) || gs[g].Primary == "" {
 		return remote.GroupInfo{}, false
 	}
 	return groupInfo(gs[g]), true
 }
 
-func (m coordMap) NodeAddr(id string) (string, bool) {
-	n, ok := m.v.Map().Node(id)
+func (m *coordMap) NodeAddr(id string) (string, bool) {
+	n, ok := m.snapshot().Node(id)
 	return n.Addr, ok && n.Addr != ""
 }
 
-func (m coordMap) Refresh() error { return m.v.Refresh() }
+func (m *coordMap) Refresh() error { return m.v.Refresh() }
 
-func (m coordMap) UpdateGroup(ctx context.Context, g int, update func(*remote.GroupInfo) error) (remote.GroupInfo, error) {
+func (m *coordMap) UpdateGroup(ctx context.Context, g int, update func(*remote.GroupInfo) error) (remote.GroupInfo, error) {
 	cg, err := m.c.UpdateGroup(ctx, g, func(e *coord.Group) error {
 		gi := groupInfo(*e)
 		if err := update(&gi); err != nil {
@@ -94,7 +118,7 @@ func startEtcdNode(t *testing.T, ctx context.Context, srv *etcdtest.Server, id s
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := coordMap{v, c}
+	m := newCoordMap(v, c)
 	moves := remote.NewMoves(remote.StorageGroups(db), m, remote.MoveOptions{NodeID: id, Logger: quietLog})
 	node := remote.NewNode(db, v, remote.NodeOptions{NodeID: id, Gate: moves, Logger: quietLog})
 	moves.Routes(node.Handle)
@@ -149,7 +173,7 @@ func TestMoveOnJoinWithEtcd(t *testing.T) {
 	coordDone := make(chan struct{})
 	go func() {
 		defer close(coordDone)
-		cc.RunCoordinator(cctx, remote.NewMover(coordMap{cv, cc}, coordMap{cv, cc}, remote.MoverOptions{Logger: quietLog})) //nolint:errcheck // ends with cctx
+		cc.RunCoordinator(cctx, remote.NewMover(newCoordMap(cv, cc), newCoordMap(cv, cc), remote.MoverOptions{Logger: quietLog})) //nolint:errcheck // ends with cctx
 	}()
 	t.Cleanup(func() { stopCoord(); <-coordDone })
 	_, rv := openCoord(t, ctx, srv, "router")

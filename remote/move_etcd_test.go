@@ -1,12 +1,14 @@
 package remote_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -169,11 +171,13 @@ func TestMoveOnJoinWithEtcd(t *testing.T) {
 		nodes[id] = startEtcdNode(t, ctx, srv, id)
 	}
 	cc, cv := openCoord(t, ctx, srv, "coordinator")
+	var moverOut lockedBuffer // the mover's log: what each move took
+	moverLog := slog.New(slog.NewTextHandler(&moverOut, nil))
 	cctx, stopCoord := context.WithCancel(ctx)
 	coordDone := make(chan struct{})
 	go func() {
 		defer close(coordDone)
-		cc.RunCoordinator(cctx, remote.NewMover(newCoordMap(cv, cc), newCoordMap(cv, cc), remote.MoverOptions{Logger: quietLog})) //nolint:errcheck // ends with cctx
+		cc.RunCoordinator(cctx, remote.NewMover(newCoordMap(cv, cc), newCoordMap(cv, cc), remote.MoverOptions{Logger: moverLog})) //nolint:errcheck // ends with cctx
 	}()
 	t.Cleanup(func() { stopCoord(); <-coordDone })
 	_, rv := openCoord(t, ctx, srv, "router")
@@ -375,6 +379,29 @@ func TestMoveOnJoinWithEtcd(t *testing.T) {
 	if queries.Load() == 0 {
 		t.Error("no query answered")
 	}
+	for _, line := range strings.Split(moverOut.String(), "\n") {
+		if strings.Contains(line, "moved a group") {
+			t.Log(line)
+		}
+	}
 	t.Logf("groups %v moved to n4; %d points acknowledged in %d writes, %d writes refused; %d counts answered, %d refused",
 		moved, nAcked.Load(), writes.Load(), refused.Load(), queries.Load(), qrefused.Load())
+}
+
+// lockedBuffer is a bytes.Buffer safe for concurrent writers.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

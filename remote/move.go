@@ -85,6 +85,8 @@ type Moves struct {
 	mu    sync.Mutex
 	pulls map[int]*pull // groups this node is receiving, by group
 	swept []uint64      // by group, the epoch Sweep last handled it at
+
+	metrics moveCounters
 }
 
 // groupGate serialises a moving group's writes with its tail (mu), and its
@@ -252,6 +254,7 @@ func (m *Moves) checkWrite(g int, epoch uint64, src *moveSource) error {
 		return &StaleEpochError{Group: g, Epoch: epoch}
 	}
 	if info.State == StateMoving && (src == nil || src.move != info.Epoch || src.fenced) {
+		m.metrics.refused.Add(1)
 		return &SwitchingError{Group: g}
 	}
 	return nil
@@ -389,6 +392,7 @@ func (m *Moves) dropGroup(ctx context.Context, g int) error {
 	if err := m.db.DropGroup(ctx, g); err != nil {
 		return fmt.Errorf("drop group %d: %w", g, err)
 	}
+	m.metrics.drops.Add(1)
 	m.log.Info("dropped a group this node no longer holds", "group", g, "epoch", info.Epoch, "primary", info.Primary)
 	return nil
 }

@@ -34,6 +34,8 @@ type Mover struct {
 	opts MoverOptions
 	log  *slog.Logger
 	http *http.Client
+
+	metrics moverCounters
 }
 
 // NewMover returns a Mover changing the map through upd and reading it
@@ -97,6 +99,7 @@ func (mv *Mover) Move(ctx context.Context, g int, from, to string) (err error) {
 	mv.log.Info("moving a group", "group", g, "from", from, "to", to, "epoch", moving.Epoch)
 	defer func() {
 		if err != nil {
+			mv.metrics.failed.Add(1)
 			if rerr := mv.rollback(ctx, g, from, to, fromAddr, toAddr, moving.Epoch); rerr != nil {
 				err = errors.Join(err, rerr)
 			}
@@ -146,6 +149,7 @@ func (mv *Mover) Move(ctx context.Context, g int, from, to string) (err error) {
 			return fmt.Errorf("move group %d: make %s its primary: %w", g, to, err)
 		}
 	}
+	mv.metrics.moved.Add(1)
 	mv.log.Info("moved a group", "group", g, "from", from, "to", to, "epoch", done.Epoch,
 		"files", copied.Files, "bytes", copied.Bytes, "tail_batches", final.Next,
 		"copy", copyTook, "switch", time.Since(fenced))
@@ -177,6 +181,7 @@ func (mv *Mover) rollback(mctx context.Context, g int, from, to, fromAddr, toAdd
 		return fmt.Errorf("roll back the move of group %d: %w", g, err)
 	}
 	if err == nil {
+		mv.metrics.rolledBack.Add(1)
 		mv.log.Warn("rolled back a group move", "group", g, "from", from, "to", to, "epoch", back.Epoch)
 	}
 	q := url.Values{"epoch": {u64(back.Epoch)}, "move": {u64(move)}}

@@ -74,9 +74,13 @@ func (m *Moves) servePull(w http.ResponseWriter, r *http.Request) {
 		if errors.As(err, &se) {
 			status = http.StatusConflict
 		}
+		m.metrics.pullsFailed.Add(1)
 		m.log.Warn("pull a group", "group", p.g, "epoch", p.epoch, "source", p.source, "final", p.final, "err", err)
 		moveJSON(w, status, moveError{Error: err.Error(), Code: codeOf(status), Groups: []int{p.g}})
 		return
+	}
+	if !p.final {
+		m.metrics.pullsDone.Add(1)
 	}
 	moveJSON(w, http.StatusOK, ans)
 }
@@ -223,6 +227,7 @@ func (m *Moves) applyTail(ctx context.Context, g int, pl *pull, epoch uint64, fi
 			if err != nil {
 				return fmt.Errorf("apply the tail of group %d: %w", g, err)
 			}
+			m.metrics.tailApplied.Add(1)
 			want++
 			body = rest
 		}
@@ -342,6 +347,7 @@ func (m *Moves) endPull(ctx context.Context, g int, pl *pull) error {
 	if err := m.db.DropGroup(ctx, g); err != nil {
 		return fmt.Errorf("drop group %d after its move ended: %w", g, err)
 	}
+	m.metrics.drops.Add(1)
 	m.log.Info("dropped a group whose move here ended", "group", g, "epoch", pl.move)
 	return nil
 }

@@ -190,6 +190,7 @@ func (m *Moves) serveSnapshot(w http.ResponseWriter, r *http.Request) {
 		src.size[f.Path] = f.Size
 	}
 	gt.mu.Unlock()
+	m.metrics.snapshots.Add(1)
 	m.log.Info("group snapshot for a move", "group", p.g, "to", p.to, "epoch", p.epoch, "files", len(files))
 	moveJSON(w, http.StatusOK, snapshotAnswer{Move: p.epoch, Files: files})
 }
@@ -285,6 +286,7 @@ func (m *Moves) serveFile(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set(headerSize, strconv.FormatInt(size, 10))
 	w.Header().Set("Trailer", headerCRC)
 	n, err := io.Copy(w, io.TeeReader(io.LimitReader(f, size), h))
+	m.metrics.fileBytesSent.Add(uint64(n))
 	if err != nil || n != size {
 		// The receiver sees a short body or no checksum and fails.
 		m.log.Warn("send a group file", "group", p.g, "path", path, "sent", n, "size", size, "err", err)
@@ -339,6 +341,7 @@ func (m *Moves) serveTail(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set(headerTailNext, strconv.FormatUint(next, 10))
 	w.Header().Set(headerTailEnd, strconv.FormatUint(end, 10))
 	w.WriteHeader(http.StatusOK)
+	m.metrics.tailSent.Add(next - p.from)
 	w.Write(body) //nolint:errcheck // the receiver asks again
 }
 

@@ -69,15 +69,21 @@ func TestMoveUnderLoad(t *testing.T) {
 		t.Error("B dropped the group it now serves")
 	}
 	if holdsGroup(t, c.node("A").db, g) {
-		t.Error("A still holdsGroup the group after the move")
+		t.Error("A still holds the group after the move")
 	}
 	if src := c.node("A").moves.gates[g].src; src != nil {
 		t.Error("A still records the group's tail")
 	}
+	am, bm, mm := c.node("A").moves.Metrics(), c.node("B").moves.Metrics(), mv.Metrics()
+	if am.Snapshots != 1 || am.TailBatchesSent == 0 || am.FileBytesSent == 0 || am.GroupsDropped != 1 ||
+		bm.PullsDone != 1 || bm.PullsFailed != 0 || bm.TailBatchesApplied != am.TailBatchesSent ||
+		mm != (MoverMetrics{Moved: 1}) {
+		t.Errorf("counters: A %+v, B %+v, mover %+v", am, bm, mm)
+	}
 	c.node("A").stop()
 	a := startMoveNode(t, c.m, "A", dirA, nil, MoveOptions{})
 	if holdsGroup(t, a.db, g) {
-		t.Error("A holdsGroup the group again after a restart")
+		t.Error("A holds the group again after a restart")
 	}
 	c.node("B").stop()
 	b := startMoveNode(t, c.m, "B", dirB, nil, MoveOptions{})
@@ -148,7 +154,7 @@ func TestMoveInterrupted(t *testing.T) {
 				t.Fatal(err)
 			}
 			if holdsGroup(t, c.node("B").db, g) {
-				t.Error("B holdsGroup the group after the move failed")
+				t.Error("B holds the group after the move failed")
 			}
 			l.waitWrites(ctx, 20) // A takes writes again
 
@@ -164,7 +170,7 @@ func TestMoveInterrupted(t *testing.T) {
 			}
 			l.check(t, c.node("B").db)
 			if holdsGroup(t, c.node("A").db, g) {
-				t.Error("A still holdsGroup the group after the second move")
+				t.Error("A still holds the group after the second move")
 			}
 		})
 	}
@@ -187,9 +193,13 @@ func TestMoveTailOverflow(t *testing.T) {
 	lctx, stopLoad := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() { l.runWriter(lctx, next) })
-	err := NewMover(c.m, c.m, MoverOptions{Logger: quiet}).Move(ctx, g, "A", "B")
+	mv := NewMover(c.m, c.m, MoverOptions{Logger: quiet})
+	err := mv.Move(ctx, g, "A", "B")
 	stopLoad()
 	wg.Wait()
+	if mm, bm := mv.Metrics(), c.node("B").moves.Metrics(); mm != (MoverMetrics{Failed: 1, RolledBack: 1}) || bm.PullsFailed != 1 || bm.GroupsDropped != 1 {
+		t.Errorf("counters: mover %+v, B %+v", mm, bm)
+	}
 	var ne *NodeError
 	if !errors.As(err, &ne) || ne.Status != http.StatusServiceUnavailable {
 		t.Fatalf("move error %v, want the new node's 503 naming the tail's overflow", err)
@@ -199,7 +209,7 @@ func TestMoveTailOverflow(t *testing.T) {
 		t.Fatalf("map after the failed move: %+v", e)
 	}
 	if holdsGroup(t, c.node("B").db, g) {
-		t.Error("B holdsGroup the group after the move failed")
+		t.Error("B holds the group after the move failed")
 	}
 	if src := c.node("A").moves.gates[g].src; src != nil {
 		t.Error("A still records the group's tail")
@@ -386,6 +396,9 @@ func TestMoveFenceAnswers503(t *testing.T) {
 	}}
 	if err := NewMover(c.m, upd, MoverOptions{Logger: quiet}).Move(ctx, g, "A", "B"); err != nil {
 		t.Fatal(err)
+	}
+	if n := c.node("A").moves.Metrics().WritesRefused; n < 2 {
+		t.Errorf("A counted %d writes refused during the switch, want at least 2", n)
 	}
 	if status != http.StatusServiceUnavailable || retryAfter == "" || body.Code != CodeUnavailable || !slices.Equal(body.Groups, []int{g}) {
 		t.Errorf("write during the switch: %d Retry-After %q %+v", status, retryAfter, body)

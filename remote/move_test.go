@@ -271,8 +271,9 @@ func TestMoveCarriesDeletes(t *testing.T) {
 	}
 }
 
-// TestMoveThroughRouter is TestMoveUnderLoad with the writes sent by a
-// router's Client to the nodes' internal API: the nodes' gates refuse
+// TestMoveThroughRouter is TestMoveUnderLoad, there and back, with the
+// writes and count queries sent by a router's Client to the nodes'
+// internal API: the nodes' gates refuse
 // writes at stale epochs (the client refreshes and follows the group) and
 // during the switch (a 503 naming the group, which a client may retry).
 func TestMoveThroughRouter(t *testing.T) {
@@ -293,7 +294,13 @@ func TestMoveThroughRouter(t *testing.T) {
 	var wg sync.WaitGroup
 	wg.Go(func() { l.runWriter(lctx, next) })
 	wg.Go(func() { l.runReader(lctx) })
-	err := NewMover(c.m, c.m, MoverOptions{Logger: quiet}).Move(ctx, g, "A", "B")
+	mv := NewMover(c.m, c.m, MoverOptions{Logger: quiet})
+	err := mv.Move(ctx, g, "A", "B")
+	if err == nil {
+		l.waitWrites(ctx, 50)
+		// And back: A, which dropped the group, takes it again.
+		err = mv.Move(ctx, g, "B", "A")
+	}
 	if err == nil {
 		l.waitWrites(ctx, 50)
 	}
@@ -302,12 +309,12 @@ func TestMoveThroughRouter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e, _ := c.m.Group(g); e.Primary != "B" || e.State != "" {
-		t.Fatalf("map after the move: %+v", e)
+	if e, _ := c.m.Group(g); e.Primary != "A" || e.State != "" || e.Epoch != 5 {
+		t.Fatalf("map after the moves: %+v", e)
 	}
-	l.check(t, c.node("B").db)
-	if holdsGroup(t, c.node("A").db, g) {
-		t.Error("A still holds the group after the move")
+	l.check(t, c.node("A").db)
+	if holdsGroup(t, c.node("B").db, g) {
+		t.Error("B still holds the group after it moved back")
 	}
 	t.Logf("%d points acknowledged (%d batches), %d writes refused, %d queries answered, %d refused",
 		l.nAcked.Load(), l.written.Load(), l.refused.Load(), l.queries.Load(), l.queryFails.Load())

@@ -2,7 +2,7 @@
 // cluster map and of its storage.DB to move a group, the gate its writes and
 // reads of a group pass (which records a moving group's writes for its new
 // owner and refuses them once the move switches), and the sweeps that drop
-// what a node no longer owns. The protocol is in docs/cluster-moves.md; the
+// what a node no longer owns. The protocol is in docs/cluster.md; the
 // old primary's routes are in move_source.go, the new one's in move_pull.go,
 // the coordinator's steps in move_mover.go.
 

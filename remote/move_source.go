@@ -18,7 +18,7 @@ import (
 	"github.com/go-chi/chi/v5"
 )
 
-// Routes of group moves (docs/cluster-moves.md). {g} is the group number.
+// Routes of group moves (docs/cluster.md). {g} is the group number.
 const (
 	PathMoveSnapshot = "/internal/v1/groups/{g}/snapshot"
 	PathMoveFiles    = "/internal/v1/groups/{g}/files/*"

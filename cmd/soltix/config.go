@@ -37,6 +37,12 @@ type Config struct {
 	// Collections sets per-collection rollups and retention at start-up,
 	// over what the admin API stored.
 	Collections map[string]storage.SettingsSpec `yaml:"collections"`
+	// Cluster and Node configure the cluster roles, storage and router
+	// (cluster_config.go); serve ignores them.
+	Cluster ClusterConfig `yaml:"cluster"`
+	Node    NodeConfig    `yaml:"node"`
+	// now is the fixed clock of SOLTIX_TEST_NOW (nil: time.Now).
+	now func() time.Time
 }
 
 // StorageConfig configures the storage engine (see storage.Options).
@@ -132,6 +138,9 @@ func (c *Config) envOverrides(getenv func(string) string) error {
 	str("SOLTIX_LOG_LEVEL", &c.Log.Level)
 	str("SOLTIX_LOG_FORMAT", &c.Log.Format)
 	str("SOLTIX_MEMORY_LIMIT", &c.MemoryLimit)
+	if err := c.clusterEnv(getenv); err != nil {
+		return err
+	}
 	if v := getenv("SOLTIX_MAX_BODY_BYTES"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
@@ -370,6 +379,7 @@ func (c *Config) httpOptions(listen string, log *slog.Logger) httpapi.Options {
 		MaxRows:              c.Query.MaxRows,
 		MaxPoints:            c.Query.MaxPoints,
 		MaxBytes:             c.Query.MaxBytes,
+		Now:                  c.now,
 	}
 }
 
@@ -403,6 +413,7 @@ func (c *Config) storageOptions(log *slog.Logger) *storage.Options {
 		WriteStallTimeout: time.Duration(c.Storage.WriteStallTimeout),
 		CompactFiles:      c.Storage.CompactFiles,
 		Logger:            log,
+		Now:               c.now,
 	}
 	if c.Storage.WALSync == "never" {
 		o.Sync = wal.SyncNever

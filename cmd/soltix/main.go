@@ -2,6 +2,8 @@
 // role:
 //
 //	soltix serve   [--config FILE] [--listen ADDR] [--data-dir DIR]   a complete single-node database
+//	soltix storage --node-id ID --listen ADDR --data-dir DIR --etcd URLS   a cluster's storage node
+//	soltix router  --listen ADDR --etcd URLS                         a cluster's router
 //	soltix query   [--server URL] [--format table|json|csv] 'SELECT ...'
 //	soltix bench   [--dataset cpu|iot] [--server URL] ...
 //	soltix version
@@ -9,8 +11,9 @@
 // Every command's --help (or -h) prints its usage to stdout and exits 0; a
 // bad flag exits 2.
 //
-// The cluster roles (router, storage) and the benchmark tool arrive with
-// their issues. See README.md.
+// A cluster is etcd, storage nodes and routers: storage_role.go and
+// router_role.go wire packages coord (etcd), remote (the HTTP/2 between
+// them), storage and httpapi. See README.md and docs/cluster.md.
 package main
 
 import (
@@ -39,6 +42,13 @@ Usage:
                [--wal-sync always|never] [--wal-recovery strict|truncate]
         Run a complete single-node database (default 127.0.0.1:5050, data
         in ./data).
+  soltix storage --node-id ID --listen ADDR [--advertise URL]
+                 --data-dir DIR --etcd URL[,URL] [--config FILE]
+        Run a storage node of a cluster: it holds the groups etcd's map
+        gives it and serves them to routers.
+  soltix router --listen ADDR --etcd URL[,URL] [--config FILE]
+        Run a router of a cluster: the whole external API of serve, over
+        the cluster's storage nodes.
   soltix query [--server URL] [--format table|json|csv] [--epoch ns|us|ms|s]
                'SELECT ...'
         Run a query against a server and print the result.
@@ -55,8 +65,10 @@ Environment: SOLTIX_CONFIG, SOLTIX_LISTEN, SOLTIX_DATA_DIR, SOLTIX_WAL_SYNC,
 SOLTIX_WAL_RECOVERY, SOLTIX_SHARD_TAG, SOLTIX_MAX_BODY_BYTES,
 SOLTIX_MAX_INFLIGHT_BODY_BYTES, SOLTIX_ALLOWED_ORIGINS, SOLTIX_ALLOWED_HOSTS,
 SOLTIX_FLUSH_INTERVAL, SOLTIX_MEMORY_LIMIT, SOLTIX_LOG_LEVEL, SOLTIX_LOG_FORMAT,
-and SOLTIX_SERVER for query. Flags override the config file, which overrides
-the environment.
+SOLTIX_SERVER for query, and for the cluster roles SOLTIX_ETCD,
+SOLTIX_CLUSTER_NAME, SOLTIX_CLUSTER_NUM_GROUPS,
+SOLTIX_CLUSTER_REPLICATION_FACTOR, SOLTIX_NODE_ID and SOLTIX_ADVERTISE. Flags
+override the config file, which overrides the environment.
 `
 
 const serveIntro = `Usage: soltix serve [flags]
@@ -97,7 +109,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "help", "-h", "-help", "--help":
 		if len(args) == 2 && args[0] == "help" {
 			switch args[1] {
-			case "serve", "query", "bench", "version":
+			case "serve", "storage", "router", "query", "bench", "version":
 				return run([]string{args[1], "--help"}, stdout, stderr)
 			}
 		}
@@ -105,9 +117,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	case "bench":
 		return benchCmd(args[1:], stdout, stderr)
-	case "router", "storage":
-		fmt.Fprintf(stderr, "soltix %s: not available yet in this build (single-node `soltix serve` is)\n", args[0])
-		return 2
+	case "storage":
+		return storageCmd(args[1:], stdout, stderr)
+	case "router":
+		return routerCmd(args[1:], stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "soltix: unknown command %q\n\n%s", args[0], usage)
 	return 2

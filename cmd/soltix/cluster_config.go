@@ -1,0 +1,277 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ClusterConfig is the cluster a storage node or router belongs to. Name,
+// NumGroups and ReplicationFactor are read when the cluster is created in
+// etcd (by the first process that finds it missing) and fixed afterwards:
+// later processes read them from etcd.
+type ClusterConfig struct {
+	// Etcd are etcd's client URLs ("http://127.0.0.1:2379").
+	Etcd []string `yaml:"etcd"`
+	// Name is the cluster's name, the prefix of its keys in etcd (default
+	// "soltix"), so that several clusters can share one etcd.
+	Name string `yaml:"name"`
+	// NumGroups is the number of groups devices are hashed into (default
+	// 16).
+	NumGroups int `yaml:"num_groups"`
+	// ReplicationFactor is how many nodes hold each group (default 1).
+	ReplicationFactor int `yaml:"replication_factor"`
+}
+
+// NodeConfig identifies a storage node.
+type NodeConfig struct {
+	// ID names the node in the cluster map; it must stay the same across
+	// restarts of the node (its data directory holds its groups).
+	ID string `yaml:"id"`
+	// Advertise is the base URL other processes reach the node at
+	// (default http://LISTEN, with the host name when LISTEN's host is
+	// empty or unspecified).
+	Advertise string `yaml:"advertise"`
+}
+
+// Defaults of the cluster keys.
+const (
+	defaultClusterName       = "soltix"
+	defaultClusterGroups     = 16
+	defaultReplicationFactor = 1
+	// maxClusterGroups bounds cluster.num_groups: the map holds one entry
+	// per group and every storage node a directory per group it holds.
+	maxClusterGroups = 4096
+)
+
+// nameRE is what a node id or a cluster name may be: they are parts of
+// etcd keys and of log lines.
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
+
+// clusterEnv applies the SOLTIX_* variables of the cluster keys.
+func (c *Config) clusterEnv(getenv func(string) string) error {
+	if v := getenv("SOLTIX_ETCD"); v != "" {
+		c.Cluster.Etcd = splitList(v)
+	}
+	if v := getenv("SOLTIX_CLUSTER_NAME"); v != "" {
+		c.Cluster.Name = v
+	}
+	if v := getenv("SOLTIX_NODE_ID"); v != "" {
+		c.Node.ID = v
+	}
+	if v := getenv("SOLTIX_ADVERTISE"); v != "" {
+		c.Node.Advertise = v
+	}
+	for _, e := range []struct {
+		name string
+		dst  *int
+	}{{"SOLTIX_CLUSTER_NUM_GROUPS", &c.Cluster.NumGroups}, {"SOLTIX_CLUSTER_REPLICATION_FACTOR", &c.Cluster.ReplicationFactor}} {
+		if v := getenv(e.name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return fmt.Errorf("%s: %w", e.name, err)
+			}
+			*e.dst = n
+		}
+	}
+	if v := getenv("SOLTIX_TEST_NOW"); v != "" {
+		if _, err := time.Parse(time.RFC3339Nano, v); err != nil {
+			return fmt.Errorf("SOLTIX_TEST_NOW: %w", err)
+		}
+		c.now = testClock(getenv)
+	}
+	return nil
+}
+
+// splitList splits a comma-separated list, dropping empty elements.
+func splitList(v string) []string {
+	var out []string
+	for _, e := range strings.Split(v, ",") {
+		if e = strings.TrimSpace(e); e != "" {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// roleFlagValues are the flags of the cluster roles (nil when a role has
+// no such flag).
+type roleFlagValues struct {
+	configPath, listen, dataDir, walSync, walRecovery *string
+	nodeID, advertise, etcd                           *string
+}
+
+// roleFlags returns the flag set of a cluster role, "storage" or
+// "router". It prints nothing: callers print help and errors.
+func roleFlags(role string, getenv func(string) string) (*flag.FlagSet, roleFlagValues) {
+	fs := flag.NewFlagSet(role, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	var f roleFlagValues
+	f.configPath = fs.String("config", getenv("SOLTIX_CONFIG"), "read the YAML config `FILE` (or SOLTIX_CONFIG's)")
+	f.etcd = fs.String("etcd", "", "etcd's client `URLS`, comma-separated, like http://127.0.0.1:2379 (cluster.etcd, SOLTIX_ETCD); required")
+	if role == "storage" {
+		f.nodeID = fs.String("node-id", "", "this node's `ID` in the cluster map, the same at every restart: letters, digits, '.', '_', '-' (node.id, SOLTIX_NODE_ID); required")
+		f.listen = fs.String("listen", "", "serve the internal API on `ADDR`, host:port; port 0 picks a free one (listen, SOLTIX_LISTEN); required")
+		f.advertise = fs.String("advertise", "", "the `URL` routers and other nodes reach this node at (node.advertise, SOLTIX_ADVERTISE; default http://LISTEN)")
+		f.dataDir = fs.String("data-dir", "", "keep this node's data in `DIR` (data_dir, SOLTIX_DATA_DIR); required")
+		f.walSync = fs.String("wal-sync", "", "fsync the WAL by `POLICY`: always, or never (unsafe: a crash loses acknowledged writes) (default always)")
+		f.walRecovery = fs.String("wal-recovery", "", "on WAL corruption that is not a torn tail, `MODE`: strict (refuse to start), or truncate (drop everything from the corruption on, logged) (default strict)")
+	} else {
+		f.listen = fs.String("listen", "", "serve the external API on `ADDR`, host:port; port 0 picks a free one (listen, SOLTIX_LISTEN); required")
+	}
+	return fs, f
+}
+
+// loadRoleConfig builds the configuration of a cluster role from its
+// arguments: defaults, then the environment, then --config, then flags.
+func loadRoleConfig(role string, args []string, getenv func(string) string) (Config, error) {
+	cfg := defaultConfig()
+	cfg.Listen, cfg.DataDir = "", ""
+	if err := cfg.envOverrides(getenv); err != nil {
+		return cfg, err
+	}
+	fs, f := roleFlags(role, getenv)
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if *f.configPath != "" {
+		if err := cfg.loadFile(*f.configPath); err != nil {
+			return cfg, err
+		}
+	}
+	set := func(dst *string, v *string) {
+		if v != nil && *v != "" {
+			*dst = *v
+		}
+	}
+	set(&cfg.Listen, f.listen)
+	set(&cfg.DataDir, f.dataDir)
+	set(&cfg.Storage.WALSync, f.walSync)
+	set(&cfg.Storage.WALRecovery, f.walRecovery)
+	set(&cfg.Node.ID, f.nodeID)
+	set(&cfg.Node.Advertise, f.advertise)
+	if *f.etcd != "" {
+		cfg.Cluster.Etcd = splitList(*f.etcd)
+	}
+	if err := cfg.validate(); err != nil {
+		return cfg, err
+	}
+	return cfg, cfg.validateCluster(role)
+}
+
+// validateCluster completes the cluster keys with their defaults and
+// refuses what a role cannot run with.
+func (c *Config) validateCluster(role string) error {
+	cl := &c.Cluster
+	if len(cl.Etcd) == 0 {
+		return fmt.Errorf("missing --etcd (cluster.etcd, SOLTIX_ETCD): etcd's client URLs, like http://127.0.0.1:2379")
+	}
+	for _, e := range cl.Etcd {
+		if err := checkBaseURL(e); err != nil {
+			return fmt.Errorf("cluster.etcd: %w", err)
+		}
+	}
+	if cl.Name == "" {
+		cl.Name = defaultClusterName
+	}
+	if !nameRE.MatchString(cl.Name) {
+		return fmt.Errorf("cluster.name %q: want 1 to 63 letters, digits, '.', '_' or '-', starting with a letter or digit", cl.Name)
+	}
+	switch {
+	case cl.NumGroups == 0:
+		cl.NumGroups = defaultClusterGroups
+	case cl.NumGroups < 0 || cl.NumGroups > maxClusterGroups:
+		return fmt.Errorf("cluster.num_groups must be between 1 and %d, not %d", maxClusterGroups, cl.NumGroups)
+	}
+	switch {
+	case cl.ReplicationFactor == 0:
+		cl.ReplicationFactor = defaultReplicationFactor
+	case cl.ReplicationFactor < 0:
+		return fmt.Errorf("cluster.replication_factor must be at least 1, not %d", cl.ReplicationFactor)
+	}
+	if c.Storage.NumGroups != 0 {
+		return fmt.Errorf("storage.num_groups is for serve; a cluster's number of groups is cluster.num_groups")
+	}
+	if c.Listen == "" {
+		return fmt.Errorf("missing --listen (listen, SOLTIX_LISTEN): the host:port to serve on")
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return fmt.Errorf("listen %q: want host:port: %w", c.Listen, err)
+	}
+	if role != "storage" {
+		return nil
+	}
+	if c.Node.ID == "" {
+		return fmt.Errorf("missing --node-id (node.id, SOLTIX_NODE_ID): the name of this node in the cluster map")
+	}
+	if !nameRE.MatchString(c.Node.ID) {
+		return fmt.Errorf("node id %q: want 1 to 63 letters, digits, '.', '_' or '-', starting with a letter or digit", c.Node.ID)
+	}
+	if c.DataDir == "" {
+		return fmt.Errorf("missing --data-dir (data_dir, SOLTIX_DATA_DIR): the directory of this node's data")
+	}
+	if c.Node.Advertise != "" {
+		if err := checkBaseURL(c.Node.Advertise); err != nil {
+			return fmt.Errorf("node.advertise: %w", err)
+		}
+	}
+	return nil
+}
+
+// checkBaseURL accepts an http or https URL with a host and no path,
+// query or user.
+func checkBaseURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") ||
+		u.RawQuery != "" || u.User != nil {
+		return fmt.Errorf("%q is not a URL like http://host:port", s)
+	}
+	return nil
+}
+
+// advertiseURL is the URL a storage node registers: node.advertise when
+// set, else http:// and the address it listens on, with the host name in
+// place of an unspecified host.
+func advertiseURL(advertise string, bound net.Addr) string {
+	if advertise != "" {
+		return strings.TrimSuffix(advertise, "/")
+	}
+	host, port, err := net.SplitHostPort(bound.String())
+	if err != nil {
+		return "http://" + bound.String()
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		if h, err := os.Hostname(); err == nil && h != "" {
+			host = h
+		} else {
+			host = "127.0.0.1"
+		}
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+// testClock returns the fixed clock of SOLTIX_TEST_NOW (an RFC 3339
+// time), or nil when it is not set. End-to-end tests use it to give every
+// process of a cluster the same now(); it is not for production.
+func testClock(getenv func(string) string) func() time.Time {
+	v := getenv("SOLTIX_TEST_NOW")
+	if v == "" {
+		return nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return nil // refused by clusterEnv
+	}
+	return func() time.Time { return t }
+}

@@ -25,7 +25,7 @@ var (
 )
 
 // soltixBinary builds cmd/soltix once per test run and returns its path.
-func soltixBinary(t *testing.T) string {
+func soltixBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "soltix-e2e-bin")

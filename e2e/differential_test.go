@@ -26,6 +26,12 @@ const maxFailures = 8
 // after another restart), and after a second flush. Every disagreement
 // fails the query it occurs in.
 func TestDifferential(t *testing.T) {
+	differentialSeeds(t, serveTarget)
+}
+
+// differentialSeeds runs the hand cases and every seed against the
+// targets start starts.
+func differentialSeeds(t *testing.T, start starter) {
 	seeds := []uint64{defaultSeed}
 	if s := os.Getenv("SOLTIX_DIFF_SEED"); s != "" {
 		seed, err := strconv.ParseUint(s, 10, 64)
@@ -37,9 +43,9 @@ func TestDifferential(t *testing.T) {
 	if os.Getenv("SOLTIX_DIFF_RANDOM") == "1" {
 		seeds = append(seeds, uint64(time.Now().UnixNano()))
 	}
-	t.Run("hand", testHandCases)
+	t.Run("hand", func(t *testing.T) { testHandCases(t, start) })
 	for _, seed := range seeds {
-		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) { runDifferential(t, seed) })
+		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) { runDifferential(t, seed, start) })
 	}
 }
 
@@ -49,7 +55,7 @@ type differential struct {
 	seed      uint64
 	w         *world
 	d         *dataset
-	srv       *liveServer
+	srv       target
 	failures  int
 	labels    map[string]int // which reading of the spec matched, when the spec allows more than one
 	queries   int
@@ -58,7 +64,7 @@ type differential struct {
 	openCells int // cells the spec leaves open (compared with the oracle's reading)
 }
 
-func runDifferential(t *testing.T, seed uint64) {
+func runDifferential(t *testing.T, seed uint64, start starter) {
 	initial, later, perPhase := 3000, 600, 220
 	if testing.Short() {
 		initial, later, perPhase = 800, 200, 40
@@ -75,7 +81,7 @@ func runDifferential(t *testing.T, seed uint64) {
 	opts := storage.Options{NumGroups: layout.groups, PartitionDuration: layout.partition, BlockSize: 16}
 	t.Logf("seed %d (rerun with SOLTIX_DIFF_SEED=%d); %d groups, partitions of %v, blocks of %d", seed, seed, opts.NumGroups, opts.PartitionDuration, opts.BlockSize)
 	x := &differential{t: t, seed: seed, w: w, d: newDataset(), labels: map[string]int{}}
-	x.srv = startLiveServer(t, t.TempDir(), opts, time.Unix(0, w.now).UTC())
+	x.srv = start(t, opts, time.Unix(0, w.now).UTC())
 
 	x.write(w.batches(initial, 0.05))
 	x.phase("memory", perPhase)
@@ -386,11 +392,11 @@ var handErrors = []struct {
 	{"SHOW TAG KEYS FROM nope", 404, []string{`collection \"nope\" not found`}},
 }
 
-// testHandCases checks the oracle, then the server, against answers
-// computed by hand.
-func testHandCases(t *testing.T) {
+// testHandCases checks the oracle, then the target start starts, against
+// answers computed by hand.
+func testHandCases(t *testing.T, start starter) {
 	d := newDataset()
-	srv := startLiveServer(t, t.TempDir(), storage.Options{}, time.Date(2026, 2, 15, 12, 0, 0, 0, time.UTC))
+	srv := start(t, storage.Options{}, time.Date(2026, 2, 15, 12, 0, 0, 0, time.UTC))
 	for _, b := range handData() {
 		d.apply(b)
 		srv.write(b)

@@ -64,12 +64,18 @@ func (e explainSegment) String() string {
 // exact while a late write is in memory, and that rollup and retention
 // settings set by the admin API work and survive a restart.
 func TestRollupsThroughHTTP(t *testing.T) {
+	runRollups(t, serveTarget)
+}
+
+// runRollups is TestRollupsThroughHTTP against the target startTarget
+// starts.
+func runRollups(t *testing.T, startTarget starter) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	s := startLiveServer(t, t.TempDir(), storage.Options{NumGroups: 4, Now: func() time.Time { return now }}, now)
+	s := startTarget(t, storage.Options{NumGroups: 4, Now: func() time.Time { return now }}, now)
 
 	do := func(method, path, ctype, body string) (int, string) {
 		t.Helper()
-		req, err := http.NewRequest(method, s.http.URL+path, strings.NewReader(body))
+		req, err := http.NewRequest(method, s.url()+path, strings.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
 		}

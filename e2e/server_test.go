@@ -21,6 +21,7 @@ import (
 // liveServer is a real Soltix server running in-process over a data directory.
 // Tests talk to it only over HTTP.
 type liveServer struct {
+	endpoint
 	t    testing.TB
 	dir  string
 	opts storage.Options
@@ -39,6 +40,7 @@ func startLiveServer(t testing.TB, dir string, opts storage.Options, now time.Ti
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	s := &liveServer{t: t, dir: dir, opts: opts, now: now}
+	s.endpoint = endpoint{t: t, base: func() string { return s.http.URL }}
 	s.open()
 	t.Cleanup(s.close)
 	return s
@@ -81,9 +83,41 @@ func (s *liveServer) restart() {
 	s.open()
 }
 
-func (s *liveServer) post(path, contentType string, body []byte) (int, []byte) {
+// url is the server's base URL.
+func (s *liveServer) url() string { return s.http.URL }
+
+// target is a database under test as a client sees it: a single node
+// (liveServer) or a cluster's router (clusterTarget). The differential
+// and rollup tests run one body against each.
+type target interface {
+	// url is the base URL clients send requests to.
+	url() string
+	write(b batch)
+	flush()
+	compact()
+	// restart restarts every process of the target on the same data.
+	restart()
+	query(q string) (*queryAnswer, error)
+}
+
+// starter starts a target for a test, with the storage options and the
+// clock a single node would have.
+type starter func(t *testing.T, opts storage.Options, now time.Time) target
+
+// serveTarget starts a single node (startLiveServer) on t.TempDir().
+func serveTarget(t *testing.T, opts storage.Options, now time.Time) target {
+	return startLiveServer(t, t.TempDir(), opts, now)
+}
+
+// endpoint sends a test's requests to the server at base().
+type endpoint struct {
+	t    testing.TB
+	base func() string
+}
+
+func (s endpoint) post(path, contentType string, body []byte) (int, []byte) {
 	s.t.Helper()
-	resp, err := http.Post(s.http.URL+path, contentType, bytes.NewReader(body))
+	resp, err := http.Post(s.base()+path, contentType, bytes.NewReader(body))
 	if err != nil {
 		s.t.Fatalf("POST %s: %v", path, err)
 	}
@@ -96,7 +130,7 @@ func (s *liveServer) post(path, contentType string, body []byte) (int, []byte) {
 }
 
 // write sends one batch, as line protocol or JSON, and wants 204.
-func (s *liveServer) write(b batch) {
+func (s endpoint) write(b batch) {
 	s.t.Helper()
 	var code int
 	var body []byte
@@ -115,14 +149,14 @@ func (s *liveServer) write(b batch) {
 }
 
 // flush asks the server to move memory into files.
-func (s *liveServer) flush() {
+func (s endpoint) flush() {
 	s.t.Helper()
 	if code, body := s.post("/api/v1/admin/flush", "", nil); code != http.StatusNoContent {
 		s.t.Fatalf("flush: status %d: %s", code, body)
 	}
 }
 
-func (s *liveServer) compact() {
+func (s endpoint) compact() {
 	s.t.Helper()
 	if code, body := s.post("/api/v1/admin/compact", "", nil); code != http.StatusNoContent {
 		s.t.Fatalf("compact: status %d: %s", code, body)
@@ -137,8 +171,8 @@ type queryAnswer struct {
 
 // query runs q with integer nanosecond times. err is set for a non-200
 // answer or an undecodable body.
-func (s *liveServer) query(q string) (*queryAnswer, error) {
-	resp, err := http.Get(s.http.URL + "/api/v1/query?epoch=ns&q=" + url.QueryEscape(q))
+func (s endpoint) query(q string) (*queryAnswer, error) {
+	resp, err := http.Get(s.base() + "/api/v1/query?epoch=ns&q=" + url.QueryEscape(q))
 	if err != nil {
 		return nil, err
 	}

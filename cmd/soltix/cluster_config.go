@@ -28,6 +28,10 @@ type ClusterConfig struct {
 	NumGroups int `yaml:"num_groups"`
 	// ReplicationFactor is how many nodes hold each group (default 1).
 	ReplicationFactor int `yaml:"replication_factor"`
+	// MinNodes is how many storage nodes must be up before the groups of
+	// a new cluster are placed (default 1), so that a cluster started with
+	// several nodes spreads its groups over all of them at once.
+	MinNodes int `yaml:"min_nodes"`
 }
 
 // NodeConfig identifies a storage node.
@@ -72,7 +76,8 @@ func (c *Config) clusterEnv(getenv func(string) string) error {
 	for _, e := range []struct {
 		name string
 		dst  *int
-	}{{"SOLTIX_CLUSTER_NUM_GROUPS", &c.Cluster.NumGroups}, {"SOLTIX_CLUSTER_REPLICATION_FACTOR", &c.Cluster.ReplicationFactor}} {
+	}{{"SOLTIX_CLUSTER_NUM_GROUPS", &c.Cluster.NumGroups}, {"SOLTIX_CLUSTER_REPLICATION_FACTOR", &c.Cluster.ReplicationFactor},
+		{"SOLTIX_CLUSTER_MIN_NODES", &c.Cluster.MinNodes}} {
 		if v := getenv(e.name); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil {
@@ -199,6 +204,9 @@ func (c *Config) validateCluster(role string) error {
 		cl.ReplicationFactor = defaultReplicationFactor
 	case cl.ReplicationFactor < 0:
 		return fmt.Errorf("cluster.replication_factor must be at least 1, not %d", cl.ReplicationFactor)
+	}
+	if cl.MinNodes < 0 {
+		return fmt.Errorf("cluster.min_nodes must not be negative, not %d", cl.MinNodes)
 	}
 	if c.Storage.NumGroups != 0 {
 		return fmt.Errorf("storage.num_groups is for serve; a cluster's number of groups is cluster.num_groups")

@@ -17,6 +17,7 @@ import (
 	"github.com/soltixdb/soltix/httpapi"
 	"github.com/soltixdb/soltix/planner"
 	"github.com/soltixdb/soltix/storage"
+	"github.com/soltixdb/soltix/storage/colfile"
 	"github.com/soltixdb/soltix/storage/wal"
 )
 
@@ -59,6 +60,9 @@ type StorageConfig struct {
 	// bound before a 503 (storage.Options.WriteStallTimeout).
 	WriteStallTimeout Duration `yaml:"write_stall_timeout"`
 	CompactFiles      int      `yaml:"compact_files"`
+	// BlockSize is the number of values per colstore block (0: the
+	// engine's default); tests use small blocks.
+	BlockSize int `yaml:"block_size"`
 }
 
 // HTTPConfig configures the HTTP API and its limits (see httpapi.Options
@@ -325,6 +329,8 @@ func (s *StorageConfig) validate() error {
 		return fmt.Errorf("storage.compact_files must be -1 (never) or more, not %d", s.CompactFiles)
 	case s.WALSegmentBytes < 0:
 		return fmt.Errorf("storage.wal_segment_bytes must not be negative, not %d", s.WALSegmentBytes)
+	case s.BlockSize < 0 || s.BlockSize > colfile.MaxBlockSize:
+		return fmt.Errorf("storage.block_size must be between 1 and %d, not %d", colfile.MaxBlockSize, s.BlockSize)
 	}
 	return nil
 }
@@ -412,6 +418,7 @@ func (c *Config) storageOptions(log *slog.Logger) *storage.Options {
 		MaxMemoryPoints:   c.Storage.MaxMemoryPoints,
 		WriteStallTimeout: time.Duration(c.Storage.WriteStallTimeout),
 		CompactFiles:      c.Storage.CompactFiles,
+		BlockSize:         c.Storage.BlockSize,
 		Logger:            log,
 		Now:               c.now,
 	}

@@ -21,6 +21,8 @@ Cluster keys of the YAML file (and their SOLTIX_* variables):
   cluster.replication_factor  nodes holding each group, read when the
                               cluster is created
                               (SOLTIX_CLUSTER_REPLICATION_FACTOR; default 1)
+  cluster.min_nodes           storage nodes up before a new cluster's groups
+                              are placed (SOLTIX_CLUSTER_MIN_NODES; default 1)
   node.id                     a storage node's id (SOLTIX_NODE_ID; --node-id)
   node.advertise              the URL a storage node is reached at
                               (SOLTIX_ADVERTISE; --advertise; default

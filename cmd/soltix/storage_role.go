@@ -1,17 +1,276 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/soltixdb/soltix/coord"
+	"github.com/soltixdb/soltix/httpapi"
+	"github.com/soltixdb/soltix/remote"
+	"github.com/soltixdb/soltix/storage"
 )
 
-// storageCmd runs a cluster's storage node.
+// shutdownTimeout bounds a graceful stop's wait for requests in flight.
+const shutdownTimeout = 30 * time.Second
+
+// storageCmd runs a cluster's storage node until SIGINT or SIGTERM.
 func storageCmd(args []string, stdout, stderr io.Writer) int {
 	cfg, code, ok := roleConfig("storage", storageIntro, args, stdout, stderr)
 	if !ok {
 		return code
 	}
-	_ = cfg
-	fmt.Fprintln(stderr, "soltix storage: not wired yet")
-	return 1
+	log := newLogger(&cfg, stderr).With("node", cfg.Node.ID)
+	slog.SetDefault(log)
+	applyMemoryLimit(&cfg, os.Getenv, log)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	n, err := startStorageNode(ctx, &cfg, log)
+	if err != nil {
+		if ctx.Err() != nil {
+			log.Info("stopped before serving", "err", err)
+			return 0
+		}
+		log.Error("cannot start the storage node", "err", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "soltix %s storage node %s serving on http://%s (advertised as %s, data in %s)\n",
+		buildVersion(), cfg.Node.ID, n.ln.Addr(), n.advertise, cfg.DataDir)
+	return n.run(ctx)
+}
+
+// storageNode is a running storage node: its etcd connection, its
+// storage, its internal API server and its registration.
+type storageNode struct {
+	cfg       *Config
+	log       *slog.Logger
+	co        *coord.Coord
+	view      *coord.View
+	db        *storage.DB
+	node      *remote.Node
+	ln        net.Listener
+	srv       *http.Server
+	advertise string
+	// registered is true while the node's registration lease is alive.
+	registered atomic.Bool
+	settings   *settingsApplier
+	errc       chan error // the server's end
+}
+
+// startStorageNode connects to etcd (waiting for it until ctx ends),
+// opens the storage with the cluster's number of groups and shard tag,
+// applies the collection settings etcd holds and serves the internal API
+// on the listener. It does not register yet (run does).
+func startStorageNode(ctx context.Context, cfg *Config, log *slog.Logger) (n *storageNode, err error) {
+	n = &storageNode{cfg: cfg, log: log, errc: make(chan error, 1)}
+	defer func() {
+		if err != nil {
+			n.close()
+		}
+	}()
+	n.co, err = coord.Open(ctx, cfg.coordConfig(cfg.Node.ID, log))
+	if err != nil {
+		return n, err
+	}
+	info := n.co.Info()
+	if err := checkDataDirGroups(cfg.DataDir, info.NumGroups); err != nil {
+		return n, err
+	}
+	opts := cfg.storageOptions(log)
+	opts.NumGroups, opts.ShardTag = info.NumGroups, info.ShardTag
+	n.db, err = storage.Open(cfg.DataDir, opts)
+	if err != nil {
+		return n, fmt.Errorf("open storage in %s: %w", cfg.DataDir, err)
+	}
+	n.view, err = n.co.Watch(ctx)
+	if err != nil {
+		return n, err
+	}
+	n.settings = newSettingsApplier(n.db, n.co, n.view, log)
+	if err := n.settings.apply(ctx); err != nil {
+		return n, err
+	}
+	n.settings.follow()
+
+	n.ln, err = net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return n, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	n.advertise = advertiseURL(cfg.Node.Advertise, n.ln.Addr())
+	n.node = remote.NewNode(n.db, n.view, remote.NodeOptions{NodeID: cfg.Node.ID, MaxBodyBytes: cfg.HTTP.MaxBodyBytes, Logger: log})
+	n.srv = remote.NewServer(n.ln.Addr().String(), n.handler())
+	go func() { n.errc <- n.srv.Serve(n.ln) }()
+	return n, nil
+}
+
+// handler is the node's whole HTTP surface: the internal API, and
+// /health, /ready and /metrics as serve has them (the storage's state),
+// with the node's own counters added to /metrics.
+func (n *storageNode) handler() http.Handler {
+	opts := n.cfg.httpOptions(n.ln.Addr().String(), n.log)
+	opts.Ready = n.registered.Load
+	probes := httpapi.New(n.db, opts)
+	mux := http.NewServeMux()
+	mux.Handle("/internal/v1/", n.node.Handler())
+	mux.HandleFunc("POST "+settingsSyncPath, n.settings.syncHandler)
+	mux.Handle("GET /health", probes)
+	mux.Handle("GET /ready", probes)
+	mux.Handle("GET /metrics", withNodeMetrics(probes, n.node.Metrics))
+	return mux
+}
+
+// run registers the node, keeps it registered, campaigns for the
+// coordinator until ctx ends, then stops gracefully: leave the cluster,
+// finish the requests in flight, flush memory to files, close.
+func (n *storageNode) run(ctx context.Context) int {
+	campaign, endCampaign := context.WithCancel(ctx)
+	coordDone := make(chan struct{})
+	go func() {
+		defer close(coordDone)
+		n.co.RunCoordinator(campaign, groupMover(n))
+	}()
+	regDone := make(chan *coord.Registration, 1)
+	go func() { regDone <- n.stayRegistered(ctx) }()
+
+	code := 0
+	select {
+	case <-ctx.Done():
+		n.log.Info("shutting down")
+	case err := <-n.errc:
+		n.log.Error("internal API server stopped", "err", err)
+		code = 1
+	}
+	endCampaign()
+	<-coordDone
+	// Leave the cluster first: routers see the node down at once and
+	// answer 503 for its groups instead of waiting on it.
+	n.registered.Store(false)
+	if reg := <-regDone; reg != nil {
+		if err := reg.Close(); err != nil {
+			n.log.Warn("leaving the cluster", "err", err)
+		}
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := n.srv.Shutdown(sctx); err != nil {
+		n.log.Error("internal API shutdown", "err", err)
+		code = 1
+	}
+	if err := n.close(); err != nil {
+		n.log.Error("close", "err", err)
+		code = 1
+	}
+	n.log.Info("stopped")
+	return code
+}
+
+// stayRegistered registers the node and registers it again whenever its
+// lease is lost (etcd unreachable for longer than the lease), until ctx
+// ends; it returns the live registration, if any.
+func (n *storageNode) stayRegistered(ctx context.Context) *coord.Registration {
+	wait := 100 * time.Millisecond
+	for {
+		reg, err := n.co.Register(ctx, coord.NodeInfo{ID: n.cfg.Node.ID, Addr: n.advertise})
+		if err == nil {
+			n.registered.Store(true)
+			wait = 100 * time.Millisecond
+			select {
+			case <-ctx.Done():
+				return reg
+			case <-reg.Lost():
+				n.registered.Store(false)
+				n.log.Warn("registration lost; registering again")
+				reg.Close()
+				continue
+			}
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		n.log.Warn("cannot register in etcd; retrying", "err", err, "retry_in", wait)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
+}
+
+// close releases what start acquired, in reverse order.
+func (n *storageNode) close() error {
+	var errs []error
+	if n.settings != nil {
+		n.settings.stop()
+	}
+	if n.ln != nil && n.srv == nil {
+		n.ln.Close()
+	}
+	if n.db != nil {
+		if err := n.db.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close storage: %w", err))
+		}
+	}
+	if n.co != nil {
+		if err := n.co.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close etcd client: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// checkDataDirGroups refuses a data directory created with another number
+// of groups than the cluster's: its groups would not be the map's.
+func checkDataDirGroups(dir string, numGroups int) error {
+	b, err := os.ReadFile(filepath.Join(dir, "meta.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read data dir meta: %w", err)
+	}
+	var m struct {
+		NumGroups int `json:"num_groups"`
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return fmt.Errorf("read %s: %w", filepath.Join(dir, "meta.json"), err)
+	}
+	if m.NumGroups != numGroups {
+		return fmt.Errorf("data dir %s holds %d groups but the cluster has %d: it belongs to another cluster or to soltix serve", dir, m.NumGroups, numGroups)
+	}
+	return nil
+}
+
+// groupMover is what the coordinator calls to move a group between nodes.
+func groupMover(n *storageNode) coord.Mover {
+	return coord.MoverFunc(func(ctx context.Context, group int, from, to string) error {
+		return fmt.Errorf("move group %d from %s to %s: group moves are not available in this build", group, from, to)
+	})
+}
+
+// coordConfig is the etcd side of the configuration; name identifies the
+// process as a coordinator candidate.
+func (c *Config) coordConfig(name string, log *slog.Logger) coord.Config {
+	return coord.Config{
+		Endpoints:         c.Cluster.Etcd,
+		Cluster:           c.Cluster.Name,
+		NumGroups:         c.Cluster.NumGroups,
+		ReplicationFactor: c.Cluster.ReplicationFactor,
+		ShardTag:          c.Storage.ShardTag,
+		MinNodes:          c.Cluster.MinNodes,
+		Name:              name,
+		Logger:            log,
+	}
 }

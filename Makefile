@@ -25,3 +25,4 @@ fuzz:
 	go test -run='^$$' -fuzz=FuzzDecodeJSON -fuzztime=$(FUZZTIME) ./httpapi
 	go test -run='^$$' -fuzz=FuzzDecodeBatch -fuzztime=$(FUZZTIME) ./storage
 	go test -run='^$$' -fuzz=FuzzOpen -fuzztime=$(FUZZTIME) ./storage/colfile
+	go test -run='^$$' -fuzz=FuzzDecodeSettings -fuzztime=$(FUZZTIME) ./cmd/soltix

@@ -218,8 +218,15 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	return code
 }
 
+// settingsStore is where collection settings are kept: the storage of
+// serve, etcd (routerSettings) for a router.
+type settingsStore interface {
+	CollectionSettings(collection string) storage.CollectionSettings
+	SetSettings(ctx context.Context, collection string, s storage.CollectionSettings) error
+}
+
 // applyCollections applies the config file's collection settings.
-func applyCollections(db *storage.DB, specs map[string]storage.SettingsSpec) error {
+func applyCollections(db settingsStore, specs map[string]storage.SettingsSpec) error {
 	names := make([]string, 0, len(specs))
 	for name := range specs {
 		names = append(names, name)

@@ -73,13 +73,22 @@ names() {
 	echo router
 }
 
+# alive PID succeeds while the process runs (a zombie waiting for its
+# parent to reap it has exited).
+alive() {
+	kill -0 "$1" 2>/dev/null || return 1
+	local state
+	state=$(sed 's/^.*) \(.\).*$/\1/' "/proc/$1/stat" 2>/dev/null) || return 0
+	[ "$state" != Z ]
+}
+
 # pid_of NAME prints the pid of NAME when it runs: its pid file names a
 # live process whose command line mentions DIR (not a recycled pid).
 pid_of() {
 	local f="$DIR/$1.pid" pid
 	[ -f "$f" ] || return 1
 	pid=$(cat "$f")
-	[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
+	[ -n "$pid" ] && alive "$pid" || return 1
 	tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$ABS" || return 1
 	echo "$pid"
 }
@@ -163,7 +172,7 @@ stop_one() {
 	}
 	kill -TERM "$pid"
 	local deadline=$((SECONDS + WAIT_SECONDS))
-	while kill -0 "$pid" 2>/dev/null; do
+	while alive "$pid"; do
 		if [ $SECONDS -ge $deadline ]; then
 			kill -KILL "$pid" 2>/dev/null || true
 			echo "cluster.sh: $1 (pid $pid) did not stop within ${WAIT_SECONDS}s; killed" >&2

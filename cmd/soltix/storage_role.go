@@ -141,8 +141,9 @@ func (n *storageNode) run(ctx context.Context) int {
 		defer close(coordDone)
 		n.co.RunCoordinator(campaign, groupMover(n))
 	}()
+	registration, endRegistration := context.WithCancel(ctx)
 	regDone := make(chan *coord.Registration, 1)
-	go func() { regDone <- n.stayRegistered(ctx) }()
+	go func() { regDone <- n.stayRegistered(registration) }()
 
 	code := 0
 	select {
@@ -153,6 +154,7 @@ func (n *storageNode) run(ctx context.Context) int {
 		code = 1
 	}
 	endCampaign()
+	endRegistration()
 	<-coordDone
 	// Leave the cluster first: routers see the node down at once and
 	// answer 503 for its groups instead of waiting on it.

@@ -32,6 +32,11 @@ type ClusterConfig struct {
 	// a new cluster are placed (default 1), so that a cluster started with
 	// several nodes spreads its groups over all of them at once.
 	MinNodes int `yaml:"min_nodes"`
+	// LeaseTTL is how long a process may go unheard by etcd before it is
+	// down: a crashed storage node's groups answer 503 after it, and the
+	// node, restarted, waits for it before registering again (default
+	// 5s, at least 2s).
+	LeaseTTL Duration `yaml:"lease_ttl"`
 }
 
 // NodeConfig identifies a storage node.
@@ -53,6 +58,12 @@ const (
 	// maxClusterGroups bounds cluster.num_groups: the map holds one entry
 	// per group and every storage node a directory per group it holds.
 	maxClusterGroups = 4096
+	// defaultLeaseTTL, minLeaseTTL and maxLeaseTTL bound
+	// cluster.lease_ttl: etcd counts leases in whole seconds, with a
+	// minimum of about 2 s.
+	defaultLeaseTTL = 5 * time.Second
+	minLeaseTTL     = 2 * time.Second
+	maxLeaseTTL     = 5 * time.Minute
 )
 
 // nameRE is what a node id or a cluster name may be: they are parts of
@@ -85,6 +96,13 @@ func (c *Config) clusterEnv(getenv func(string) string) error {
 			}
 			*e.dst = n
 		}
+	}
+	if v := getenv("SOLTIX_CLUSTER_LEASE_TTL"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("SOLTIX_CLUSTER_LEASE_TTL: %w", err)
+		}
+		c.Cluster.LeaseTTL = Duration(d)
 	}
 	if v := getenv("SOLTIX_TEST_NOW"); v != "" {
 		if _, err := time.Parse(time.RFC3339Nano, v); err != nil {
@@ -204,6 +222,12 @@ func (c *Config) validateCluster(role string) error {
 		cl.ReplicationFactor = defaultReplicationFactor
 	case cl.ReplicationFactor < 0:
 		return fmt.Errorf("cluster.replication_factor must be at least 1, not %d", cl.ReplicationFactor)
+	}
+	switch ttl := time.Duration(cl.LeaseTTL); {
+	case ttl == 0:
+		cl.LeaseTTL = Duration(defaultLeaseTTL)
+	case ttl < minLeaseTTL || ttl > maxLeaseTTL || ttl%time.Second != 0:
+		return fmt.Errorf("cluster.lease_ttl must be whole seconds between %s and %s, not %s", minLeaseTTL, maxLeaseTTL, ttl)
 	}
 	if cl.MinNodes < 0 {
 		return fmt.Errorf("cluster.min_nodes must not be negative, not %d", cl.MinNodes)

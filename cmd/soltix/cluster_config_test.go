@@ -83,6 +83,9 @@ node:
 		{role: "storage", name: "bad cluster name", args: storageArgs, env: map[string]string{"SOLTIX_CLUSTER_NAME": "a b"}, err: "cluster.name"},
 		{role: "storage", name: "bad num groups env", args: storageArgs, env: map[string]string{"SOLTIX_CLUSTER_NUM_GROUPS": "many"}, err: "SOLTIX_CLUSTER_NUM_GROUPS"},
 		{role: "storage", name: "too many groups", args: append([]string{"--config", file("cluster: {num_groups: 100000}\n")}, storageArgs...), err: "cluster.num_groups"},
+		{role: "storage", name: "lease ttl too short", args: storageArgs, env: map[string]string{"SOLTIX_CLUSTER_LEASE_TTL": "1s"}, err: "cluster.lease_ttl"},
+		{role: "storage", name: "lease ttl not whole seconds", args: append([]string{"--config", file("cluster: {lease_ttl: 2500ms}\n")}, storageArgs...), err: "cluster.lease_ttl"},
+		{role: "storage", name: "bad lease ttl env", args: storageArgs, env: map[string]string{"SOLTIX_CLUSTER_LEASE_TTL": "soon"}, err: "SOLTIX_CLUSTER_LEASE_TTL"},
 		{role: "storage", name: "negative replication", args: append([]string{"--config", file("cluster: {replication_factor: -1}\n")}, storageArgs...), err: "cluster.replication_factor"},
 		{role: "storage", name: "storage.num_groups", args: append([]string{"--config", file("storage: {num_groups: 4}\n")}, storageArgs...), err: "cluster.num_groups"},
 		{role: "storage", name: "unknown cluster key", args: append([]string{"--config", file("cluster: {etc: [x]}\n")}, storageArgs...), err: "etc"},
@@ -151,5 +154,35 @@ func TestTestClock(t *testing.T) {
 	})
 	if want := time.Date(2026, 2, 15, 12, 0, 0, 0, time.UTC); c == nil || !c().Equal(want) {
 		t.Errorf("testClock(SOLTIX_TEST_NOW=2026-02-15T12:00:00Z) is not %v", want)
+	}
+}
+
+// TestCheckDataDirGroups: a storage node refuses a data directory made
+// with another number of groups than the cluster's.
+func TestCheckDataDirGroups(t *testing.T) {
+	dir := t.TempDir()
+	if err := checkDataDirGroups(filepath.Join(dir, "new"), 16); err != nil {
+		t.Errorf("a new data directory: %v", err)
+	}
+	write := func(body string) string {
+		d := t.TempDir()
+		if err := os.WriteFile(filepath.Join(d, "meta.json"), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	for _, tc := range []struct {
+		meta   string
+		groups int
+		err    string
+	}{
+		{`{"format":2,"num_groups":16}`, 16, ""},
+		{`{"format":2,"num_groups":4}`, 16, "holds 4 groups but the cluster has 16"},
+		{`{"format":2,"num_groups"`, 16, "meta.json"},
+	} {
+		err := checkDataDirGroups(write(tc.meta), tc.groups)
+		if tc.err == "" && err != nil || tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)) {
+			t.Errorf("meta %s, cluster of %d groups: error %v, want %q", tc.meta, tc.groups, err, tc.err)
+		}
 	}
 }

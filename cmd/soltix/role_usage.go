@@ -23,6 +23,8 @@ Cluster keys of the YAML file (and their SOLTIX_* variables):
                               (SOLTIX_CLUSTER_REPLICATION_FACTOR; default 1)
   cluster.min_nodes           storage nodes up before a new cluster's groups
                               are placed (SOLTIX_CLUSTER_MIN_NODES; default 1)
+  cluster.lease_ttl           how long a process unheard by etcd stays up
+                              (SOLTIX_CLUSTER_LEASE_TTL; default 5s)
   node.id                     a storage node's id (SOLTIX_NODE_ID; --node-id)
   node.advertise              the URL a storage node is reached at
                               (SOLTIX_ADVERTISE; --advertise; default

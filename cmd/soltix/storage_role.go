@@ -272,6 +272,7 @@ func (c *Config) coordConfig(name string, log *slog.Logger) coord.Config {
 		ReplicationFactor: c.Cluster.ReplicationFactor,
 		ShardTag:          c.Storage.ShardTag,
 		MinNodes:          c.Cluster.MinNodes,
+		LeaseTTL:          time.Duration(c.Cluster.LeaseTTL),
 		Name:              name,
 		Logger:            log,
 	}

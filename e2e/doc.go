@@ -24,5 +24,16 @@
 // Chromium (skipped without Chromium, except in CI, where it fails) and
 // saves screenshots to $SOLTIX_ARTIFACTS.
 //
+// The cluster tests run the same bodies against a cluster: cluster_test.go
+// starts a real etcd (internal/etcdtest), `soltix storage` processes and
+// `soltix router` processes of the built binary on free loopback ports,
+// each of which can be stopped, killed and restarted. TestClusterDifferential
+// and TestClusterRollups are TestDifferential and TestRollupsThroughHTTP
+// through a router (the differential one also checks every answer against
+// a single node given the same writes), with restarts of every process;
+// TestClusterOperations runs one cluster through SIGKILLs, a second router,
+// a stopped node and per-node counters; TestDeployScript drives
+// deploy/cluster.sh.
+//
 // The package has no non-test code; this file only documents it.
 package e2e

@@ -1,17 +1,136 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+
+	"github.com/soltixdb/soltix/coord"
+	"github.com/soltixdb/soltix/httpapi"
+	"github.com/soltixdb/soltix/remote"
 )
 
-// routerCmd runs a cluster's router.
+// routerCmd runs a cluster's router until SIGINT or SIGTERM: the whole
+// external API of serve over the storage nodes etcd's map names.
 func routerCmd(args []string, stdout, stderr io.Writer) int {
 	cfg, code, ok := roleConfig("router", routerIntro, args, stdout, stderr)
 	if !ok {
 		return code
 	}
-	_ = cfg
-	fmt.Fprintln(stderr, "soltix router: not wired yet")
-	return 1
+	log := newLogger(&cfg, stderr)
+	slog.SetDefault(log)
+	applyMemoryLimit(&cfg, os.Getenv, log)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	host, _ := os.Hostname()
+	co, err := coord.Open(ctx, cfg.coordConfig("router-"+host+"-"+strconv.Itoa(os.Getpid()), log))
+	if err != nil {
+		if ctx.Err() != nil {
+			return 0
+		}
+		log.Error("cannot reach the cluster", "err", err)
+		return 1
+	}
+	defer co.Close()
+	view, err := co.Watch(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return 0
+		}
+		log.Error("cannot load the cluster map", "err", err)
+		return 1
+	}
+	settings := newRouterSettings(co, view, log)
+	defer settings.close()
+	store := newRouterStore(view, settings, log)
+	defer store.close()
+	if err := applyCollections(store, cfg.Collections); err != nil {
+		log.Error("cannot store the config file's collection settings in etcd", "err", err)
+		return 1
+	}
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		log.Error("cannot listen", "addr", cfg.Listen, "err", err)
+		return 1
+	}
+	opts := cfg.httpOptions(ln.Addr().String(), log)
+	info := co.Info()
+	opts.Cluster = func(context.Context) (*httpapi.ClusterStatus, error) {
+		return clusterStatusOf(cfg.Cluster.Name, info, view.Map()), nil
+	}
+	opts.ClusterMetrics = store.nodeMetrics
+	handler := httpapi.New(store, opts)
+	ln = httpapi.LimitConnections(ln, cfg.HTTP.MaxConnections)
+	srv := httpapi.NewServer(handler, cfg.serverConfig(log))
+
+	fmt.Fprintf(stdout, "soltix %s router serving on http://%s (cluster %s, %d groups)\n", buildVersion(), ln.Addr(), cfg.Cluster.Name, info.NumGroups)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	code = 0
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case err := <-errc:
+		log.Error("http server stopped", "err", err)
+		code = 1
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Error("http shutdown", "err", err)
+		code = 1
+	}
+	log.Info("stopped")
+	return code
 }
+
+// clusterStatusOf is GET /api/v1/cluster's answer from the map m (the
+// handler sorts it and derives the groups' states).
+func clusterStatusOf(name string, info coord.Info, m coord.Map) *httpapi.ClusterStatus {
+	st := &httpapi.ClusterStatus{Name: name, NumGroups: info.NumGroups, ReplicationFactor: info.ReplicationFactor}
+	for _, n := range m.Nodes {
+		state := httpapi.NodeDown
+		if n.Up {
+			state = httpapi.NodeUp
+		}
+		st.Nodes = append(st.Nodes, httpapi.ClusterNode{ID: n.ID, Addr: n.Addr, State: state})
+	}
+	for _, g := range m.Groups {
+		st.Groups = append(st.Groups, httpapi.ClusterGroup{ID: g.ID, Primary: g.Primary, Replicas: g.Replicas, Epoch: g.Epoch, MovingTo: g.MovingTo})
+	}
+	return st
+}
+
+// routerStore is the router's httpapi.Store: the storage nodes for data
+// (remote.Client: writes, reads, admin), etcd for collection settings
+// (routerSettings).
+type routerStore struct {
+	*remote.Client
+	*routerSettings
+}
+
+func newRouterStore(view *coord.View, settings *routerSettings, log *slog.Logger) *routerStore {
+	return &routerStore{Client: remote.NewClient(view, remote.ClientOptions{Logger: log}), routerSettings: settings}
+}
+
+func (s *routerStore) close() { s.Client.Close() }
+
+// nodeMetrics are the router's counters per storage node.
+func (s *routerStore) nodeMetrics() []httpapi.NodeMetrics {
+	var out []httpapi.NodeMetrics
+	for _, m := range s.Client.NodeMetrics() {
+		out = append(out, httpapi.NodeMetrics{Node: m.Node, Addr: m.Addr, Fragments: m.Fragments, WriteRequests: m.WriteRequests,
+			BytesSent: m.BytesSent, BytesReceived: m.BytesReceived, Errors: m.Errors})
+	}
+	return out
+}
+
+var _ httpapi.Store = (*routerStore)(nil)

@@ -8,6 +8,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/soltixdb/soltix/coord"
+	"github.com/soltixdb/soltix/storage"
 )
 
 // TestRoleConfig checks the cluster roles' keys from flags, the YAML file
@@ -157,32 +160,34 @@ func TestTestClock(t *testing.T) {
 	}
 }
 
-// TestCheckDataDirGroups: a storage node refuses a data directory made
-// with another number of groups than the cluster's.
-func TestCheckDataDirGroups(t *testing.T) {
+// TestOpenClusterStorage: a storage node opens its data directory with
+// the cluster's groups and shard tag, and refuses one made with another
+// number of groups.
+func TestOpenClusterStorage(t *testing.T) {
 	dir := t.TempDir()
-	if err := checkDataDirGroups(filepath.Join(dir, "new"), 16); err != nil {
-		t.Errorf("a new data directory: %v", err)
+	db, err := storage.Open(dir, &storage.Options{NumGroups: 4})
+	if err != nil {
+		t.Fatal(err)
 	}
-	write := func(body string) string {
-		d := t.TempDir()
-		if err := os.WriteFile(filepath.Join(d, "meta.json"), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return d
-	}
+	db.Close()
 	for _, tc := range []struct {
-		meta   string
 		groups int
 		err    string
 	}{
-		{`{"format":2,"num_groups":16}`, 16, ""},
-		{`{"format":2,"num_groups":4}`, 16, "holds 4 groups but the cluster has 16"},
-		{`{"format":2,"num_groups"`, 16, "meta.json"},
+		{16, "holds 4 groups but the cluster has 16"},
+		{4, ""},
 	} {
-		err := checkDataDirGroups(write(tc.meta), tc.groups)
-		if tc.err == "" && err != nil || tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)) {
-			t.Errorf("meta %s, cluster of %d groups: error %v, want %q", tc.meta, tc.groups, err, tc.err)
+		db, err := openClusterStorage(dir, &storage.Options{}, coord.Info{NumGroups: tc.groups, ReplicationFactor: 1, ShardTag: "host"})
+		switch {
+		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+			t.Errorf("cluster of %d groups over a directory of 4: error %v, want %q", tc.groups, err, tc.err)
+		case tc.err == "" && err != nil:
+			t.Errorf("cluster of %d groups over a directory of 4: %v", tc.groups, err)
+		case err == nil:
+			if db.ShardTag() != "host" {
+				t.Errorf("shard tag %q, want the cluster's", db.ShardTag())
+			}
+			db.Close()
 		}
 	}
 }

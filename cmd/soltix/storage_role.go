@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -84,15 +82,9 @@ func startStorageNode(ctx context.Context, cfg *Config, log *slog.Logger) (n *st
 	if err != nil {
 		return n, err
 	}
-	info := n.co.Info()
-	if err := checkDataDirGroups(cfg.DataDir, info.NumGroups); err != nil {
-		return n, err
-	}
-	opts := cfg.storageOptions(log)
-	opts.NumGroups, opts.ShardTag = info.NumGroups, info.ShardTag
-	n.db, err = storage.Open(cfg.DataDir, opts)
+	n.db, err = openClusterStorage(cfg.DataDir, cfg.storageOptions(log), n.co.Info())
 	if err != nil {
-		return n, fmt.Errorf("open storage in %s: %w", cfg.DataDir, err)
+		return n, err
 	}
 	n.view, err = n.co.Watch(ctx)
 	if err != nil {
@@ -233,26 +225,22 @@ func (n *storageNode) close() error {
 	return errors.Join(errs...)
 }
 
-// checkDataDirGroups refuses a data directory created with another number
-// of groups than the cluster's: its groups would not be the map's.
-func checkDataDirGroups(dir string, numGroups int) error {
-	b, err := os.ReadFile(filepath.Join(dir, "meta.json"))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
+// openClusterStorage opens a storage node's data directory with the
+// cluster's number of groups and shard tag. It refuses a directory
+// created with another number of groups (by soltix serve or for another
+// cluster): its groups would not be the map's.
+func openClusterStorage(dir string, opts *storage.Options, info coord.Info) (*storage.DB, error) {
+	opts.NumGroups, opts.ShardTag = info.NumGroups, info.ShardTag
+	db, err := storage.Open(dir, opts)
 	if err != nil {
-		return fmt.Errorf("read data dir meta: %w", err)
+		return nil, fmt.Errorf("open storage in %s: %w", dir, err)
 	}
-	var m struct {
-		NumGroups int `json:"num_groups"`
+	if db.NumGroups() != info.NumGroups {
+		n := db.NumGroups()
+		db.Close()
+		return nil, fmt.Errorf("data dir %s holds %d groups but the cluster has %d: it belongs to another cluster or to soltix serve", dir, n, info.NumGroups)
 	}
-	if err := json.Unmarshal(b, &m); err != nil {
-		return fmt.Errorf("read %s: %w", filepath.Join(dir, "meta.json"), err)
-	}
-	if m.NumGroups != numGroups {
-		return fmt.Errorf("data dir %s holds %d groups but the cluster has %d: it belongs to another cluster or to soltix serve", dir, m.NumGroups, numGroups)
-	}
-	return nil
+	return db, nil
 }
 
 // groupMover is what the coordinator calls to move a group between nodes.

@@ -28,7 +28,11 @@ func routerCmd(args []string, stdout, stderr io.Writer) int {
 	applyMemoryLimit(&cfg, os.Getenv, log)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	return runRouter(ctx, &cfg, log, stdout)
+}
 
+// runRouter runs a router configured by cfg until ctx ends.
+func runRouter(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer) int {
 	host, _ := os.Hostname()
 	co, err := coord.Open(ctx, cfg.coordConfig("router-"+host+"-"+strconv.Itoa(os.Getpid()), log))
 	if err != nil {
@@ -74,7 +78,7 @@ func routerCmd(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "soltix %s router serving on http://%s (cluster %s, %d groups)\n", buildVersion(), ln.Addr(), cfg.Cluster.Name, info.NumGroups)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	code = 0
+	code := 0
 	select {
 	case <-ctx.Done():
 		log.Info("shutting down")

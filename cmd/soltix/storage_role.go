@@ -34,8 +34,12 @@ func storageCmd(args []string, stdout, stderr io.Writer) int {
 	applyMemoryLimit(&cfg, os.Getenv, log)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	return runStorage(ctx, &cfg, log, stdout)
+}
 
-	n, err := startStorageNode(ctx, &cfg, log)
+// runStorage runs a storage node configured by cfg until ctx ends.
+func runStorage(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer) int {
+	n, err := startStorageNode(ctx, cfg, log)
 	if err != nil {
 		if ctx.Err() != nil {
 			log.Info("stopped before serving", "err", err)

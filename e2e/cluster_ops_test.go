@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/soltixdb/soltix/coord"
 	"github.com/soltixdb/soltix/model"
 	"github.com/soltixdb/soltix/storage"
 )
@@ -209,7 +210,12 @@ func TestClusterOperations(t *testing.T) {
 	})
 	t.Run("add a node", func(t *testing.T) {
 		n := c.addNode()
-		agree(n.name+" joined", c.routers[0])
+		id := strings.TrimPrefix(n.name, "storage ")
+		// The coordinator moves the groups rendezvous hashing gives the
+		// new node to it, one at a time.
+		held := c.waitGroupsOn(id)
+		t.Logf("%s took %d groups", n.name, held)
+		agree(fmt.Sprintf("%s joined and took %d groups", n.name, held), c.routers[0])
 		st, err := c.status(c.routers[0])
 		if err != nil {
 			t.Fatal(err)
@@ -299,4 +305,40 @@ func answerRows(t *testing.T, base, q string) string {
 	}
 	b, _ := json.Marshal(a)
 	return string(b)
+}
+
+// waitGroupsOn waits until the map is what rendezvous hashing gives the
+// nodes (coord.Place: the coordinator moves one group at a time toward
+// it), every group ok, and returns how many groups node id holds.
+func (c *cluster) waitGroupsOn(id string) int {
+	c.t.Helper()
+	var ids []string
+	for _, n := range c.nodes {
+		ids = append(ids, strings.TrimPrefix(n.name, "storage "))
+	}
+	deadline := time.Now().Add(clusterStartTimeout)
+	for {
+		st, err := c.status(c.routers[0])
+		held, why := 0, ""
+		if err != nil {
+			why = err.Error()
+		} else {
+			for _, g := range st.Groups {
+				if g.Primary == id {
+					held++
+				}
+				if want := coord.Place(g.ID, ids, 1)[0]; g.Primary != want || g.State != "ok" {
+					why = fmt.Sprintf("group %d is %s on %s, want ok on %s", g.ID, g.State, g.Primary, want)
+				}
+			}
+		}
+		if why == "" {
+			c.waitWhole()
+			return held
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("the groups are not placed after %v: %s\n%s", clusterStartTimeout, why, c.logs())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

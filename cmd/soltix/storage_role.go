@@ -62,6 +62,7 @@ type storageNode struct {
 	view      *coord.View
 	db        *storage.DB
 	node      *remote.Node
+	moves     *remote.Moves
 	ln        net.Listener
 	srv       *http.Server
 	advertise string
@@ -105,7 +106,9 @@ func startStorageNode(ctx context.Context, cfg *Config, log *slog.Logger) (n *st
 		return n, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 	n.advertise = advertiseURL(cfg.Node.Advertise, n.ln.Addr())
-	n.node = remote.NewNode(n.db, n.view, remote.NodeOptions{NodeID: cfg.Node.ID, MaxBodyBytes: cfg.HTTP.MaxBodyBytes, Logger: log})
+	n.moves = remote.NewMoves(remote.StorageGroups(n.db), coordGroups{n.co, n.view}, remote.MoveOptions{NodeID: cfg.Node.ID, Logger: log})
+	n.node = remote.NewNode(n.db, n.view, remote.NodeOptions{NodeID: cfg.Node.ID, MaxBodyBytes: cfg.HTTP.MaxBodyBytes, Gate: n.moves, Logger: log})
+	n.moves.Routes(n.node.Handle)
 	n.srv = remote.NewServer(n.ln.Addr().String(), n.handler())
 	go func() { n.errc <- n.srv.Serve(n.ln) }()
 	return n, nil
@@ -137,6 +140,11 @@ func (n *storageNode) run(ctx context.Context) int {
 		defer close(coordDone)
 		n.co.RunCoordinator(campaign, groupMover(n))
 	}()
+	sweepsDone := make(chan struct{})
+	go func() {
+		defer close(sweepsDone)
+		n.moves.RunSweeps(campaign, n.view.Changed, time.Minute)
+	}()
 	registration, endRegistration := context.WithCancel(ctx)
 	regDone := make(chan *coord.Registration, 1)
 	go func() { regDone <- n.stayRegistered(registration) }()
@@ -152,6 +160,7 @@ func (n *storageNode) run(ctx context.Context) int {
 	endCampaign()
 	endRegistration()
 	<-coordDone
+	<-sweepsDone
 	// Leave the cluster first: routers see the node down at once and
 	// answer 503 for its groups instead of waiting on it.
 	n.registered.Store(false)
@@ -247,11 +256,10 @@ func openClusterStorage(dir string, opts *storage.Options, info coord.Info) (*st
 	return db, nil
 }
 
-// groupMover is what the coordinator calls to move a group between nodes.
+// groupMover is what the coordinator calls to move a group between nodes
+// (remote.Mover: copy, catch up, switch the map at a new epoch).
 func groupMover(n *storageNode) coord.Mover {
-	return coord.MoverFunc(func(ctx context.Context, group int, from, to string) error {
-		return fmt.Errorf("move group %d from %s to %s: group moves are not available in this build", group, from, to)
-	})
+	return remote.NewMover(coordGroups{n.co, n.view}, coordGroups{n.co, n.view}, remote.MoverOptions{Logger: n.log})
 }
 
 // coordConfig is the etcd side of the configuration; name identifies the

@@ -32,8 +32,9 @@
 // through a router (the differential one also checks every answer against
 // a single node given the same writes), with restarts of every process;
 // TestClusterOperations runs one cluster through SIGKILLs, a second router,
-// a stopped node and per-node counters; TestDeployScript drives
-// deploy/cluster.sh.
+// a stopped node, per-node counters and a node joining;
+// TestClusterJoinUnderLoad adds a node under continuous writes and queries;
+// TestDeployScript drives deploy/cluster.sh.
 //
 // The package has no non-test code; this file only documents it.
 package e2e

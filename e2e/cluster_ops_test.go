@@ -136,28 +136,38 @@ func TestClusterOperations(t *testing.T) {
 		mapKept("every process restarted")
 	})
 	t.Run("fragments per node", func(t *testing.T) {
+		// Each node's own counter, and the router's per node: a one-device
+		// query asks the one node holding the device, an all-device query
+		// each node once.
+		counters := func() (map[string]int, map[string]int) { return c.fragments(), c.routerFragments() }
 		one := "SELECT count(v) FROM m WHERE device_id = 'd5'"
 		owner := primaries[model.GroupOf("d5", st.NumGroups)]
-		before := c.fragments()
+		nodesBefore, routerBefore := counters()
 		answerRows(t, c.url(), one)
-		after := c.fragments()
+		nodesAfter, routerAfter := counters()
 		for _, n := range c.nodes {
 			id := strings.TrimPrefix(n.name, "storage ")
-			d, w := after[id]-before[id], 0
+			w := 0
 			if id == owner {
 				w = 1
 			}
-			if d != w {
+			if d := nodesAfter[id] - nodesBefore[id]; d != w {
 				t.Errorf("%s: node %s served %d fragments, want %d (d5 is on %s)", one, id, d, w, owner)
 			}
+			if d := routerAfter[id] - routerBefore[id]; d != w {
+				t.Errorf("%s: the router counts %d fragments sent to %s, want %d (d5 is on %s)", one, d, id, w, owner)
+			}
 		}
-		before = after
+		nodesBefore, routerBefore = nodesAfter, routerAfter
 		answerRows(t, c.url(), "SELECT count(v) FROM m")
-		after = c.fragments()
+		nodesAfter, routerAfter = counters()
 		for _, n := range c.nodes {
 			id := strings.TrimPrefix(n.name, "storage ")
-			if d := after[id] - before[id]; d != 1 {
+			if d := nodesAfter[id] - nodesBefore[id]; d != 1 {
 				t.Errorf("SELECT count(v) FROM m: node %s served %d fragments, want 1", id, d)
+			}
+			if d := routerAfter[id] - routerBefore[id]; d != 1 {
+				t.Errorf("SELECT count(v) FROM m: the router counts %d fragments sent to %s, want 1", d, id)
 			}
 		}
 	})
@@ -238,6 +248,21 @@ func (c *cluster) fragments() map[string]int {
 			c.t.Fatalf("%s /metrics: %d, no soltix_node_fragments_total:\n%s", n.name, code, body)
 		}
 		out[strings.TrimPrefix(n.name, "storage ")], _ = strconv.Atoi(m[1])
+	}
+	return out
+}
+
+// routerFragments returns the first router's
+// soltix_cluster_fragments_total of each node.
+func (c *cluster) routerFragments() map[string]int {
+	c.t.Helper()
+	code, body := httpGet(c.url() + "/metrics")
+	if code != http.StatusOK {
+		c.t.Fatalf("router /metrics: %d %s", code, body)
+	}
+	out := map[string]int{}
+	for _, m := range regexp.MustCompile(`(?m)^soltix_cluster_fragments_total\{node="([^"]+)"\} (\d+)$`).FindAllStringSubmatch(body, -1) {
+		out[m[1]], _ = strconv.Atoi(m[2])
 	}
 	return out
 }

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -103,8 +105,15 @@ func request(t *testing.T, method, u, body string) (int, string) {
 // nodes' probes and counters, and a clean stop of each role.
 func TestRolesInProcess(t *testing.T) {
 	etcd := etcdtest.Start(t)
-	common := []string{"--etcd", etcd.ClientURL()}
 	dir := t.TempDir()
+	// Both nodes must be up before the groups are placed: with min_nodes 1
+	// the first node takes every group and the coordinator then moves some
+	// to the second, and a write racing a move is answered 503 (retry).
+	cfgPath := filepath.Join(dir, "soltix.yaml")
+	if err := os.WriteFile(cfgPath, []byte("cluster:\n  min_nodes: 2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	common := []string{"--etcd", etcd.ClientURL(), "--config", cfgPath}
 	// Registered last, stopped first: the router, then the nodes, then etcd.
 	var nodes []string
 	for _, id := range []string{"a", "b"} {
@@ -112,7 +121,7 @@ func TestRolesInProcess(t *testing.T) {
 	}
 	router := startRole(t, "router", append([]string{"--listen", "127.0.0.1:0"}, common...)...)
 
-	// Every group placed (min_nodes 1: possibly all on the first node).
+	// Every group placed, on the two nodes.
 	deadline := time.Now().Add(time.Minute)
 	for {
 		code, body := request(t, http.MethodGet, router+"/api/v1/cluster", "")

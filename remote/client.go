@@ -19,6 +19,10 @@ type ClientOptions struct {
 	// nodes answer "stale epoch" (default 3): each new attempt follows a
 	// Topology.Refresh.
 	WriteAttempts int
+	// SwitchWait bounds how long Write keeps sending again the groups a
+	// node refuses while their move to another node is switched over
+	// (default 3 s); past it they are reported unwritten (503).
+	SwitchWait time.Duration
 	// RequestTimeout bounds one internal write or admin request when the
 	// caller's context has no earlier deadline (default 30 s; query
 	// streams are bounded by their context only).
@@ -60,6 +64,9 @@ type nodeClient struct {
 func NewClient(topo Topology, opts ClientOptions) *Client {
 	if opts.WriteAttempts <= 0 {
 		opts.WriteAttempts = 3
+	}
+	if opts.SwitchWait <= 0 {
+		opts.SwitchWait = 3 * time.Second
 	}
 	if opts.RequestTimeout <= 0 {
 		opts.RequestTimeout = 30 * time.Second

@@ -87,6 +87,10 @@ type outcome struct {
 	// stale are the groups a 409 named; the whole request was refused,
 	// so every group it carried is retried.
 	stale bool
+	// switching is set when the node refused the groups for the moment a
+	// move of theirs is switched over (503 CodeSwitching); they are sent
+	// again after a short wait, for at most ClientOptions.SwitchWait.
+	switching bool
 	// err, when not nil and not stale, is why the request's groups were
 	// not done; final errors (a 400) are not retried.
 	err   error
@@ -113,6 +117,8 @@ func (c *Client) fanOut(ctx context.Context, groups []int, op string, timeout ti
 		final error
 	)
 	pending := groups
+	var switchUntil time.Time // when waiting out a move's switch gives up
+	wait := 5 * time.Millisecond
 	for attempt := 1; len(pending) > 0; attempt++ {
 		byAddr := make(map[string]*nodeOp)
 		var ops []*nodeOp
@@ -148,17 +154,40 @@ func (c *Client) fanOut(ctx context.Context, groups []int, op string, timeout ti
 		}
 		wg.Wait()
 		pending = nil
-		var staleErrs []groupFailure
+		var staleErrs, switchErrs []groupFailure
 		for _, o := range ops {
 			gs := routeGroups(o.routes)
 			switch {
 			case o.out.stale:
 				pending = append(pending, gs...)
 				staleErrs = append(staleErrs, groupFailure{gs, fmt.Errorf("%s: %w", o.nc.label(), o.out.err)})
+			case o.out.switching:
+				switchErrs = append(switchErrs, groupFailure{gs, fmt.Errorf("%s: %w", o.nc.label(), o.out.err)})
 			case o.out.final:
 				final = mergeFinal(final, o.out.err)
 			case o.out.err != nil:
 				fails = append(fails, groupFailure{gs, fmt.Errorf("%s: %w", o.nc.label(), o.out.err)})
+			}
+		}
+		if len(switchErrs) > 0 {
+			// A move's switch lasts milliseconds: wait for it (with a
+			// growing pause, bounded by SwitchWait and ctx), then send
+			// the groups to whichever node the map names by then.
+			now := time.Now()
+			if switchUntil.IsZero() {
+				switchUntil = now.Add(c.opts.SwitchWait)
+			}
+			if now.Add(wait).After(switchUntil) || !sleepCtx(ctx, wait) {
+				fails = append(fails, switchErrs...)
+				if len(pending) == 0 {
+					break
+				}
+			} else {
+				for _, f := range switchErrs {
+					pending = append(pending, f.groups...)
+				}
+				wait = min(2*wait, 200*time.Millisecond)
+				attempt-- // a switch does not use up the stale-epoch attempts
 			}
 		}
 		if len(pending) == 0 {
@@ -380,6 +409,8 @@ func (c *Client) errorOutcome(o *nodeOp, status int, eb ErrorBody, order []int) 
 	switch {
 	case status == http.StatusConflict && eb.Code == CodeStaleEpoch:
 		return outcome{stale: true, err: errors.New(eb.Error)}
+	case status == http.StatusServiceUnavailable && eb.Code == CodeSwitching:
+		return outcome{switching: true, err: errors.New(eb.Error)}
 	case status == http.StatusBadRequest && eb.Code == CodeConflict && len(eb.Conflicts) > 0:
 		ce := &storage.ConflictError{Conflicts: eb.Conflicts}
 		for i := range ce.Conflicts {
@@ -498,4 +529,17 @@ func (c *Client) Delete(ctx context.Context, collection string, series []model.T
 		}
 		return c.errorOutcome(o, resp.StatusCode, readErrorBody(resp.Body), nil)
 	})
+}
+
+// sleepCtx waits d, or less when ctx ends first; it reports whether it
+// waited the whole d.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }

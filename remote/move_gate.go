@@ -54,7 +54,7 @@ func gateErrorBody(err error) (int, ErrorBody) {
 	case errors.As(err, &se):
 		return http.StatusConflict, ErrorBody{Error: err.Error(), Code: CodeStaleEpoch, Groups: []int{se.Group}}
 	case errors.As(err, &sw):
-		return http.StatusServiceUnavailable, ErrorBody{Error: err.Error(), Code: CodeUnavailable, Groups: []int{sw.Group}}
+		return http.StatusServiceUnavailable, ErrorBody{Error: err.Error(), Code: CodeSwitching, Groups: []int{sw.Group}}
 	}
 	return storageErrorBody(err)
 }

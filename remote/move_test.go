@@ -366,8 +366,9 @@ func TestMoveFenceSurvivesRestart(t *testing.T) {
 // TestMoveFenceAnswers503: between the fence and the switch of the map, a
 // write of the group sent to the old primary's internal API answers 503
 // with Retry-After naming the group, and a router's Client reports the
-// group as not written; after the switch the same write lands on the new
-// node.
+// group as not written once its SwitchWait is over; a Client that waits
+// longer than the switch lands the write on the new node without an error;
+// after the switch the same write lands on the new node.
 func TestMoveFenceAnswers503(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -377,9 +378,14 @@ func TestMoveFenceAnswers503(t *testing.T) {
 	c.set(startMoveNode(t, c.m, "A", t.TempDir(), nil, MoveOptions{}))
 	c.set(startMoveNode(t, c.m, "B", t.TempDir(), nil, MoveOptions{}))
 	l.preload(t, ctx, 30)
-	client := NewClient(c.m, ClientOptions{Logger: quiet})
+	// client gives up on the switch at once; patient outwaits it.
+	client := NewClient(c.m, ClientOptions{Logger: quiet, SwitchWait: time.Millisecond})
 	t.Cleanup(func() { client.Close() })
+	patient := NewClient(c.m, ClientOptions{Logger: quiet, SwitchWait: time.Minute})
+	t.Cleanup(func() { patient.Close() })
 	pt := []model.Point{movePoint(l.devs[0], 9000, 9)}
+	late := []model.Point{movePoint(l.devs[0], 9001, 10)}
+	patientErr := make(chan error, 1)
 	var status int
 	var retryAfter string
 	var body ErrorBody
@@ -400,25 +406,35 @@ func TestMoveFenceAnswers503(t *testing.T) {
 		defer resp.Body.Close()
 		status, retryAfter, body = resp.StatusCode, resp.Header.Get("Retry-After"), readErrorBody(resp.Body)
 		clientErr = client.Write(ctx, pt)
+		// Hold the switch until A has refused the patient write once, so
+		// that it is sent while A is fenced.
+		refused := c.node("A").moves.Metrics().WritesRefused
+		go func() { patientErr <- patient.Write(ctx, late) }()
+		for c.node("A").moves.Metrics().WritesRefused == refused && ctx.Err() == nil {
+			time.Sleep(time.Millisecond)
+		}
 	}}
 	if err := NewMover(c.m, upd, MoverOptions{Logger: quiet}).Move(ctx, g, "A", "B"); err != nil {
 		t.Fatal(err)
 	}
-	if n := c.node("A").moves.Metrics().WritesRefused; n < 2 {
-		t.Errorf("A counted %d writes refused during the switch, want at least 2", n)
+	if n := c.node("A").moves.Metrics().WritesRefused; n < 3 {
+		t.Errorf("A counted %d writes refused during the switch, want at least 3", n)
 	}
-	if status != http.StatusServiceUnavailable || retryAfter == "" || body.Code != CodeUnavailable || !slices.Equal(body.Groups, []int{g}) {
+	if status != http.StatusServiceUnavailable || retryAfter == "" || body.Code != CodeSwitching || !slices.Equal(body.Groups, []int{g}) {
 		t.Errorf("write during the switch: %d Retry-After %q %+v", status, retryAfter, body)
 	}
 	var we *WriteError
 	if !errors.As(clientErr, &we) || !slices.Equal(we.Groups, []int{g}) || !errors.Is(clientErr, storage.ErrUnavailable) {
 		t.Errorf("client write during the switch: %v", clientErr)
 	}
+	if err := <-patientErr; err != nil {
+		t.Errorf("a write waiting out the switch: %v", err)
+	}
 	if err := client.Write(ctx, pt); err != nil {
 		t.Fatalf("write after the switch: %v", err)
 	}
 	vals, err := readDevs(ctx, c.node("B").db, l.devs[:1])
-	if err != nil || vals[l.devs[0]][9000] != 9 {
+	if err != nil || vals[l.devs[0]][9000] != 9 || vals[l.devs[0]][9001] != 10 {
 		t.Fatalf("B after the switch: %v %v", vals, err)
 	}
 }

@@ -111,8 +111,11 @@ const (
 	CodeConflict    = "conflict"
 	CodeRetention   = "retention"
 	CodeUnavailable = "unavailable"
-	CodeBadRequest  = "bad_request"
-	CodeTooLarge    = "too_large"
+	// CodeSwitching refuses a write of a group whose move to another
+	// node is being switched over (a 503): the router retries it shortly.
+	CodeSwitching  = "switching"
+	CodeBadRequest = "bad_request"
+	CodeTooLarge   = "too_large"
 )
 
 // ErrorBody is the JSON body of every internal error answer.

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -27,8 +26,12 @@ const benchUsage = `Usage: soltix bench [flags]
 Load a data set over HTTP and run query suites.
 
 It starts its own server (this binary's "serve", in a temporary data
-directory, so that it can report the server's peak memory and bytes on
-disk), or uses --server. The data is TSBS-like cpu-only (100 hosts, 10 s,
+directory, so that it can report the server's peak memory, CPU time and
+bytes on disk), or uses --server. With --cluster N it starts a cluster
+instead: a real etcd (/usr/bin/etcd), N "soltix storage" nodes and a
+"soltix router" of this binary on loopback ports, and runs the same load
+and queries through the router; CPU time then adds up the router and the
+storage nodes, with etcd's apart. The data is TSBS-like cpu-only (100 hosts, 10 s,
 one day: 8.64 M integer values) or IoT trucks, generated in memory before
 the clock starts, or read from --file.
 `
@@ -37,6 +40,8 @@ the clock starts, or read from --file.
 type benchReport struct {
 	Dataset     string             `json:"dataset"`
 	Server      string             `json:"server"`
+	Target      string             `json:"target"`
+	Cluster     int                `json:"cluster_nodes,omitempty"`
 	Machine     string             `json:"machine"`
 	Date        string             `json:"date"`
 	Clients     int                `json:"clients"`
@@ -53,8 +58,18 @@ type benchReport struct {
 	PeakRSSMiB  float64            `json:"server_peak_rss_mib,omitempty"`
 	DiskBytes   int64              `json:"disk_bytes,omitempty"`
 	BytesPerVal float64            `json:"bytes_per_value,omitempty"`
+	CPU         *benchCPUReport    `json:"cpu,omitempty"`
 	Queries     []benchQueryReport `json:"queries,omitempty"`
 	Notes       []string           `json:"notes,omitempty"`
+}
+
+// benchCPUReport is the CPU time of the processes bench started, per
+// phase: the load; the load and the flush after it (the whole cost of
+// putting the values in files and rollups); the query suites.
+type benchCPUReport struct {
+	Load      *benchCPU `json:"load"`
+	LoadFlush *benchCPU `json:"load_and_flush"`
+	Queries   *benchCPU `json:"queries,omitempty"`
 }
 
 type benchQueryReport struct {
@@ -86,6 +101,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 	queries := fs.Int("queries", 50, "runs per query type (0: no queries)")
 	seed := fs.Uint64("seed", 1, "random seed of the data and the queries")
 	walSync := fs.String("wal-sync", "always", "fsync policy of the server bench starts: always or never")
+	clusterN := fs.Int("cluster", 0, "start etcd, `N` storage nodes and a router instead of serve, and measure through the router")
 	asJSON := fs.Bool("json", false, "print one JSON report instead of text")
 	if code, ok := parseFlags(fs, args, benchUsage, stdout, stderr); !ok {
 		return code
@@ -105,6 +121,10 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	if *rate < 0 {
 		fmt.Fprintln(stderr, "soltix bench: --rate must not be negative")
+		return 2
+	}
+	if *clusterN < 0 || (*clusterN > 0 && *server != "") {
+		fmt.Fprintln(stderr, "soltix bench: --cluster must be positive and cannot go with --server")
 		return 2
 	}
 	if *batch <= 0 || *hosts <= 0 || *interval <= 0 || *duration <= 0 {
@@ -139,7 +159,10 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 	ui.line(fmt.Sprintf("data: %s, %d lines, %d values, %d batches, %.1f MB", d.Name, d.Lines, d.Values, len(d.Batches), float64(d.Bytes)/1e6))
 
 	base := strings.TrimRight(*server, "/")
+	target := "server at " + base
 	var srv *benchServer
+	var cl *benchCluster
+	var procs benchProcs
 	if base == "" {
 		dir := *dataDir
 		if dir == "" {
@@ -151,18 +174,57 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 			defer os.RemoveAll(dir)
 		}
 		shard := d.DeviceTag
-		srv, err = startBenchServer(dir, *walSync, shard, stderr)
-		if err != nil {
-			fmt.Fprintln(stderr, "soltix bench: start server:", err)
-			return 1
+		if *clusterN > 0 {
+			cl, err = startBenchCluster(dir, *clusterN, *walSync, shard, stderr)
+			if err != nil {
+				fmt.Fprintln(stderr, "soltix bench: start cluster:", err)
+				return 1
+			}
+			defer cl.stop()
+			base, procs = cl.router.url, cl.procs()
+			target = fmt.Sprintf("router and %d storage nodes", *clusterN)
+			ui.line(fmt.Sprintf("cluster: router %s, %d storage nodes, etcd %s (started by bench, data in %s)", base, *clusterN, cl.etcd.ClientURL(), dir))
+		} else {
+			srv, err = startBenchServer(dir, *walSync, shard, stderr)
+			if err != nil {
+				fmt.Fprintln(stderr, "soltix bench: start server:", err)
+				return 1
+			}
+			defer srv.stop()
+			base, procs = srv.url, serveProcs(srv)
+			target = "serve"
+			ui.line("server: " + base + " (started by bench, data in " + dir + ")")
 		}
-		defer srv.stop()
-		base = srv.url
-		ui.line("server: " + base + " (started by bench, data in " + dir + ")")
+	}
+	// started lists the processes whose memory and disk bench reports.
+	var started []*benchServer
+	switch {
+	case srv != nil:
+		started = []*benchServer{srv}
+	case cl != nil:
+		started = append([]*benchServer{cl.router}, cl.nodes...)
+	}
+	peakRSS := func() float64 {
+		var n int64
+		for _, s := range started {
+			n += s.peakRSS()
+		}
+		return float64(n) / (1 << 20)
+	}
+	sample := func() cpuSample {
+		if len(procs.pids) == 0 {
+			return cpuSample{}
+		}
+		s, err := procs.sample()
+		if err != nil {
+			fmt.Fprintln(stderr, "soltix bench:", err)
+		}
+		return s
 	}
 
-	rep := benchReport{Dataset: d.Name, Server: base, Machine: machine(), Date: time.Now().UTC().Format(time.RFC3339),
+	rep := benchReport{Dataset: d.Name, Server: base, Target: target, Cluster: *clusterN, Machine: machine(), Date: time.Now().UTC().Format(time.RFC3339),
 		Clients: *clients, BatchLines: *batch, Gzip: *gz, Rate: *rate, Lines: d.Lines, Values: d.Values}
+	cpu0 := sample()
 	res, err := bench.Load(ctx, d, bench.LoadConfig{URL: base, Clients: *clients, Gzip: *gz, Precision: *precision,
 		Rate: *rate, Progress: ui.progress("load")})
 	if err != nil {
@@ -174,8 +236,9 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 	rep.LatencyMs = map[string]float64{"p50": ms(res.P50), "p90": ms(res.P90), "p99": ms(res.P99), "max": ms(res.Max)}
 	ui.line(fmt.Sprintf("load: %d lines in %.2f s: %.0f rows/s, %.0f values/s; write latency p50 %.1f ms, p99 %.1f ms, max %.1f ms",
 		res.Lines, rep.Seconds, rep.RowsPerSec, rep.ValuesPerS, ms(res.P50), ms(res.P99), ms(res.Max)))
-	if srv != nil {
-		rep.LoadRSSMiB = float64(srv.peakRSS()) / (1 << 20)
+	cpu1 := sample()
+	if len(started) > 0 {
+		rep.LoadRSSMiB = peakRSS()
 	}
 
 	// Flush (which rolls up) and compact, then measure the disk.
@@ -186,13 +249,27 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		ui.line(fmt.Sprintf("%s: %.2f s", step, time.Since(t).Seconds()))
-	}
-	if srv != nil {
-		rep.PeakRSSMiB = float64(srv.peakRSS()) / (1 << 20)
-		if n, err := dirBytes(srv.dir); err == nil {
-			rep.DiskBytes = n
-			rep.BytesPerVal = float64(n) / float64(d.Values)
+		if step == "flush" && len(procs.pids) > 0 {
+			cpu2 := sample()
+			mv := float64(d.Values) / 1e6
+			rep.CPU = &benchCPUReport{Load: procs.cpuBetween(cpu0, cpu1), LoadFlush: procs.cpuBetween(cpu0, cpu2)}
+			rep.CPU.Load.PerMValues = rep.CPU.Load.Total / mv
+			rep.CPU.LoadFlush.PerMValues = rep.CPU.LoadFlush.Total / mv
+			ui.line(fmt.Sprintf("cpu: %.3f s per M values in the load, %.3f s with the flush (%s)%s",
+				rep.CPU.Load.PerMValues, rep.CPU.LoadFlush.PerMValues, cpuText(procs, rep.CPU.LoadFlush), etcdText(rep.CPU.LoadFlush)))
 		}
+	}
+	if len(started) > 0 {
+		rep.PeakRSSMiB = peakRSS()
+		for _, s := range started {
+			if s.dir == "" {
+				continue
+			}
+			if n, err := dirBytes(s.dir); err == nil {
+				rep.DiskBytes += n
+			}
+		}
+		rep.BytesPerVal = float64(rep.DiskBytes) / float64(d.Values)
 		ui.line(fmt.Sprintf("server: peak RSS %.0f MiB during the load, %.0f MiB with flush and compaction; data directory %d bytes, %.3f bytes per value",
 			rep.LoadRSSMiB, rep.PeakRSSMiB, rep.DiskBytes, rep.BytesPerVal))
 	} else {
@@ -206,6 +283,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 		}
 		qp := ui.progress("queries")
 		done, total := 0, len(suite)**queries
+		cpu3 := sample()
 		qres, err := bench.RunQueries(ctx, base, suite, *queries, *seed, func(string, int, int) {
 			done++
 			if qp != nil {
@@ -218,6 +296,11 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			fmt.Fprintln(stderr, "soltix bench: queries:", err)
 			return 1
+		}
+		if len(procs.pids) > 0 && rep.CPU != nil {
+			rep.CPU.Queries = procs.cpuBetween(cpu3, sample())
+			rep.CPU.Queries.PerQueryMs = rep.CPU.Queries.Total * 1000 / float64(total)
+			ui.line(fmt.Sprintf("cpu: %.3f ms per query (%s)%s", rep.CPU.Queries.PerQueryMs, cpuText(procs, rep.CPU.Queries), etcdText(rep.CPU.Queries)))
 		}
 		ui.line(fmt.Sprintf("%-26s %6s %10s %10s %10s", "query", "n", "median ms", "p95 ms", "p99 ms"))
 		for _, q := range qres {
@@ -233,6 +316,22 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return 0
+}
+
+// cpuText lists each process's CPU seconds of a phase.
+func cpuText(p benchProcs, c *benchCPU) string {
+	var parts []string
+	for _, name := range p.names {
+		parts = append(parts, fmt.Sprintf("%s %.2f s", name, c.Seconds[name]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func etcdText(c *benchCPU) string {
+	if c.Etcd == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; etcd %.2f s apart", c.Etcd)
 }
 
 func post(url string) error {
@@ -261,9 +360,17 @@ func startBenchServer(dir, walSync, shardTag string, stderr io.Writer) (*benchSe
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(exe, "serve", "--listen", "127.0.0.1:0", "--data-dir", dir, "--wal-sync", walSync)
-	cmd.Env = append(os.Environ(), "SOLTIX_LOG_LEVEL=warn", "SOLTIX_SHARD_TAG="+shardTag)
+	return startBenchProc(dir, []string{exe, "serve", "--listen", "127.0.0.1:0", "--data-dir", dir, "--wal-sync", walSync},
+		[]string{"SOLTIX_LOG_LEVEL=warn", "SOLTIX_SHARD_TAG=" + shardTag}, stderr)
+}
+
+// startBenchProc runs args (with env added to bench's environment) and
+// returns once the process prints the URL it serves on.
+func startBenchProc(dir string, args, env []string, stderr io.Writer) (*benchServer, error) {
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stderr = stderr
+	cmd.SysProcAttr = benchSysProcAttr()
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
@@ -291,10 +398,11 @@ func startBenchServer(dir, walSync, shardTag string, stderr io.Writer) (*benchSe
 		s.url = u
 		return s, nil
 	case <-s.done:
-		return nil, errors.New("the server exited before it served")
+		return nil, fmt.Errorf("%s exited before it served", args[1])
 	case <-time.After(2 * time.Minute):
 		cmd.Process.Kill()
-		return nil, errors.New("the server did not start within 2 minutes")
+		<-s.done
+		return nil, fmt.Errorf("%s did not start within 2 minutes", args[1])
 	}
 }
 

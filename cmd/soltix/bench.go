@@ -12,7 +12,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -99,6 +101,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 	gz := fs.Bool("gzip", false, "gzip the request bodies")
 	rate := fs.Float64("rate", 0, "offer this many values/s in total and count latency from each batch's due time (0: as fast as possible)")
 	queries := fs.Int("queries", 50, "runs per query type (0: no queries)")
+	only := fs.String("only", "", "run only the query types whose names match this `REGEXP`")
 	seed := fs.Uint64("seed", 1, "random seed of the data and the queries")
 	walSync := fs.String("wal-sync", "always", "fsync policy of the server bench starts: always or never")
 	clusterN := fs.Int("cluster", 0, "start etcd, `N` storage nodes and a router instead of serve, and measure through the router")
@@ -121,6 +124,11 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	if *rate < 0 {
 		fmt.Fprintln(stderr, "soltix bench: --rate must not be negative")
+		return 2
+	}
+	onlyRE, err := regexp.Compile(*only)
+	if err != nil {
+		fmt.Fprintln(stderr, "soltix bench: --only:", err)
 		return 2
 	}
 	if *clusterN < 0 || (*clusterN > 0 && *server != "") {
@@ -281,6 +289,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 		if d.Measurement == "readings" {
 			suite = bench.IoTSuite(d)
 		}
+		suite = slices.DeleteFunc(suite, func(q bench.QueryType) bool { return !onlyRE.MatchString(q.Name) })
 		qp := ui.progress("queries")
 		done, total := 0, len(suite)**queries
 		cpu3 := sample()

@@ -57,3 +57,43 @@ func BenchmarkDecode(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(ps)), "ns/point")
 }
+
+// benchColumn is a chunk of raw rows as a node sends them: 65,536 integer
+// values 10 s apart, a small random walk (TSBS cpu-like).
+func benchColumn() model.Column {
+	c := model.Column{Name: "usage_user", Kind: model.KindInt}
+	v := int64(50)
+	for i := range 65536 {
+		c.Times = append(c.Times, 1_700_000_000_000_000_000+int64(i)*10e9)
+		v += int64(i*7919%3) - 1
+		c.Ints = append(c.Ints, v)
+	}
+	return c
+}
+
+func BenchmarkColumnEncode(b *testing.B) {
+	c := benchColumn()
+	var e MsgEnc
+	b.ReportAllocs()
+	for b.Loop() {
+		e.B = e.B[:0]
+		e.Column(&c)
+	}
+	b.SetBytes(int64(len(e.B)))
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*c.Len()), "ns/value")
+}
+
+func BenchmarkColumnDecode(b *testing.B) {
+	c := benchColumn()
+	var e MsgEnc
+	e.Column(&c)
+	b.SetBytes(int64(len(e.B)))
+	b.ReportAllocs()
+	for b.Loop() {
+		d := MsgDec{B: e.B}
+		if d.Column(); d.Err() != nil {
+			b.Fatal(d.Err())
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*c.Len()), "ns/value")
+}

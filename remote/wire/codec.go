@@ -189,6 +189,14 @@ func (d *MsgDec) Bool() bool {
 	return false
 }
 
+// uvarint is binary.Uvarint with the one-byte case first, inlined.
+func uvarint(b []byte) (uint64, int) {
+	if len(b) > 0 && b[0] < 0x80 {
+		return uint64(b[0]), 1
+	}
+	return binary.Uvarint(b)
+}
+
 // Uvarint reads an unsigned varint.
 func (d *MsgDec) Uvarint() uint64 {
 	v, n := binary.Uvarint(d.B)
@@ -306,13 +314,27 @@ func (d *MsgDec) Column() model.Column {
 		d.fail("column kind")
 		return model.Column{}
 	}
+	// The loops below read from a local slice and store d.B once: a
+	// store per value into the decoder (a pointer field) is slow, and
+	// costs a write barrier while the collector runs.
 	c.Times = make([]int64, n)
+	b := d.B
 	for i := range c.Times {
 		if i == 0 {
-			c.Times[0] = d.Varint()
+			t, k := binary.Varint(b)
+			if k <= 0 {
+				d.fail("varint")
+				return model.Column{}
+			}
+			c.Times[0], b = t, b[k:]
 			continue
 		}
-		delta := d.Uvarint()
+		delta, k := uvarint(b)
+		if k <= 0 {
+			d.fail("uvarint")
+			return model.Column{}
+		}
+		b = b[k:]
 		t := c.Times[i-1] + int64(delta)
 		if delta == 0 || delta > math.MaxInt64 || t < c.Times[i-1] {
 			d.fail("column times")
@@ -320,6 +342,7 @@ func (d *MsgDec) Column() model.Column {
 		}
 		c.Times[i] = t
 	}
+	d.B = b
 	switch c.Kind {
 	case model.KindFloat:
 		if len(d.B) < 8*n {
@@ -328,18 +351,32 @@ func (d *MsgDec) Column() model.Column {
 		}
 		c.Floats = make([]float64, n)
 		for i := range c.Floats {
-			c.Floats[i] = d.Float()
+			c.Floats[i] = math.Float64frombits(binary.LittleEndian.Uint64(b[8*i:]))
 		}
+		d.B = b[8*n:]
 	case model.KindInt:
 		c.Ints = make([]int64, n)
 		for i := range c.Ints {
-			c.Ints[i] = d.Varint()
+			u, k := uvarint(b)
+			if k <= 0 {
+				d.fail("varint")
+				return model.Column{}
+			}
+			// Zigzag, as binary.Varint decodes it.
+			c.Ints[i], b = int64(u>>1)^-int64(u&1), b[k:]
 		}
+		d.B = b
 	case model.KindUint:
 		c.Uints = make([]uint64, n)
 		for i := range c.Uints {
-			c.Uints[i] = d.Uvarint()
+			u, k := uvarint(b)
+			if k <= 0 {
+				d.fail("uvarint")
+				return model.Column{}
+			}
+			c.Uints[i], b = u, b[k:]
 		}
+		d.B = b
 	case model.KindBool:
 		c.Bools = make([]bool, n)
 		for i := range c.Bools {

@@ -80,28 +80,35 @@ func (e *MsgEnc) Column(c *model.Column) {
 	e.Byte(byte(c.Kind))
 	n := c.Len()
 	e.Uvarint(uint64(n))
+	// The loops append to a local slice and store e.B once (a store per
+	// value into the encoder costs a write barrier while the collector
+	// runs).
+	b := e.B
 	prev := int64(0)
 	for i, t := range c.Times {
 		if i == 0 {
-			e.Varint(t)
+			b = binary.AppendVarint(b, t)
 		} else {
-			e.Uvarint(uint64(t - prev))
+			b = binary.AppendUvarint(b, uint64(t-prev))
 		}
 		prev = t
 	}
 	switch c.Kind {
 	case model.KindFloat:
 		for _, f := range c.Floats[:n] {
-			e.Float(f)
+			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(f))
 		}
 	case model.KindInt:
 		for _, v := range c.Ints[:n] {
-			e.Varint(v)
+			b = binary.AppendVarint(b, v)
 		}
 	case model.KindUint:
 		for _, v := range c.Uints[:n] {
-			e.Uvarint(v)
+			b = binary.AppendUvarint(b, v)
 		}
+	}
+	e.B = b
+	switch c.Kind {
 	case model.KindBool:
 		for _, v := range c.Bools[:n] {
 			e.Bool(v)

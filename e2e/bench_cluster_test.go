@@ -52,12 +52,9 @@ func TestBenchCluster(t *testing.T) {
 				Rate    float64 `json:"values_per_sec"`
 				Disk    int64   `json:"disk_bytes"`
 				CPU     *struct {
-					Load, LoadFlush, Queries *struct {
-						Seconds    map[string]float64 `json:"seconds"`
-						Total      float64            `json:"total_seconds"`
-						PerMValues float64            `json:"seconds_per_million_values"`
-						PerQueryMs float64            `json:"ms_per_query"`
-					}
+					Load      *benchPhase `json:"load"`
+					LoadFlush *benchPhase `json:"load_and_flush"`
+					Queries   *benchPhase `json:"queries"`
 				} `json:"cpu"`
 				Queries []struct {
 					Name     string  `json:"name"`
@@ -109,6 +106,14 @@ func TestBenchCluster(t *testing.T) {
 			}
 		})
 	}
+}
+
+// benchPhase is the CPU time of one phase in soltix bench's report.
+type benchPhase struct {
+	Seconds    map[string]float64 `json:"seconds"`
+	Total      float64            `json:"total_seconds"`
+	PerMValues float64            `json:"seconds_per_million_values"`
+	PerQueryMs float64            `json:"ms_per_query"`
 }
 
 // processesUnder lists the command lines of running processes that name

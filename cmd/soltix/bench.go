@@ -33,9 +33,11 @@ bytes on disk), or uses --server. With --cluster N it starts a cluster
 instead: a real etcd (/usr/bin/etcd), N "soltix storage" nodes and a
 "soltix router" of this binary on loopback ports, and runs the same load
 and queries through the router; CPU time then adds up the router and the
-storage nodes, with etcd's apart. The data is TSBS-like cpu-only (100 hosts, 10 s,
-one day: 8.64 M integer values) or IoT trucks, generated in memory before
-the clock starts, or read from --file.
+storage nodes, with etcd's apart.
+
+The data is TSBS-like cpu-only (100 hosts, 10 s, one day: 8.64 M integer
+values) or IoT trucks, generated in memory before the clock starts, or
+read from --file.
 `
 
 // benchReport is the --json output.

@@ -49,6 +49,10 @@ func (db *DB) flushLocked(ctx context.Context) error {
 	}
 	db.immPoints += db.memPoints
 	db.memPoints = 0
+	for _, g := range db.groups {
+		g.immPoints += g.memPoints
+		g.memPoints = 0
+	}
 	cutoff := db.rollGen
 	db.rollGen++
 	seg, err := db.wal.Rotate()
@@ -152,6 +156,9 @@ func (db *DB) flushLocked(ctx context.Context) error {
 		s.imm = nil
 	}
 	db.immPoints = 0
+	for _, g := range db.groups {
+		g.immPoints = 0
+	}
 	db.mu.Unlock()
 	// The WAL holds what marked the rollups dirty until they are rebuilt.
 	if err := db.finishRollups(ctx, cutoff); err != nil {
@@ -194,6 +201,7 @@ func (db *DB) unswap(work []*series) {
 		}
 		// The active points are counted in memPoints already.
 		db.memPoints += s.imm.points
+		db.groups[s.group].memPoints += s.imm.points
 		if s.mem != nil {
 			// The batch sequence numbers keep last-write-wins intact
 			// whatever order the values are appended in.
@@ -214,6 +222,9 @@ func (db *DB) unswap(work []*series) {
 		s.mem, s.imm = s.imm, nil
 	}
 	db.immPoints = 0
+	for _, g := range db.groups {
+		g.immPoints = 0
+	}
 }
 
 // partitionLayout formats the start of a file's partition in its name.

@@ -129,16 +129,11 @@ func (db *DB) GroupStats(g int) (GroupStats, error) {
 	}
 	db.mu.RLock()
 	defer db.mu.RUnlock()
-	for _, series := range db.groups[g].series {
-		for _, s := range series {
-			st.Series++
-			for _, gen := range []*memSeries{s.imm, s.mem} {
-				if gen != nil {
-					st.MemoryPoints += gen.points
-				}
-			}
-		}
+	gr := db.groups[g]
+	for _, series := range gr.series {
+		st.Series += len(series)
 	}
+	st.MemoryPoints = gr.memPoints + gr.immPoints
 	return st, nil
 }
 
@@ -196,6 +191,10 @@ type group struct {
 	// expecting is set by ExpectGroup until ImportGroup or DropGroup
 	// (group_import.go).
 	expecting bool
+	// memPoints and immPoints count the field values of the group's
+	// series in the active memory generation and in the one being
+	// flushed; the DB's memPoints and immPoints are their sums.
+	memPoints, immPoints int
 	// files are the group's raw files by collection and partition (a
 	// compaction unit), each list by sequence number. Reads find a
 	// series' files through the series (series.files).
@@ -253,6 +252,15 @@ func newGroups(n int) []*group {
 			series: make(map[*collection]map[string]*series)}
 	}
 	return out
+}
+
+// forgetMemory takes group g's values in memory out of the DB's counts,
+// for a caller about to forget its series. The caller holds mu.
+func (db *DB) forgetMemory(g int) {
+	gr := db.groups[g]
+	db.memPoints -= gr.memPoints
+	db.immPoints -= gr.immPoints
+	gr.memPoints, gr.immPoints = 0, 0
 }
 
 // addSeries adds a series of collection c to the group. The caller holds

@@ -133,14 +133,9 @@ func (db *DB) DropGroup(ctx context.Context, g int) error {
 	db.groups[g].dropSeq = seq
 	db.lastDrop = seq
 	raw, rolls := db.groupFilesLocked(g, true)
+	db.forgetMemory(g)
 	for c, series := range db.groups[g].series {
 		for key, s := range series {
-			if s.mem != nil {
-				db.memPoints -= s.mem.points
-			}
-			if s.imm != nil {
-				db.immPoints -= s.imm.points
-			}
 			db.unindex(c, key, s.tags)
 		}
 	}

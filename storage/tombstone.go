@@ -151,8 +151,10 @@ func (db *DB) applyDelete(t *tombstone) {
 				gen.points -= removed
 				if gen == s.mem {
 					db.memPoints -= removed
+					db.groups[s.group].memPoints -= removed
 				} else {
 					db.immPoints -= removed
+					db.groups[s.group].immPoints -= removed
 				}
 			}
 		}

@@ -256,6 +256,7 @@ func (db *DB) apply(seq uint64, points []model.Point) {
 		if s.mem == nil {
 			s.mem = newMemSeries()
 		}
+		gr := db.groups[s.group]
 		for _, f := range p.Fields {
 			mc := s.mem.cols[f.Key]
 			if mc == nil {
@@ -264,6 +265,7 @@ func (db *DB) apply(seq uint64, points []model.Point) {
 			}
 			mc.append(p.Time, f.Value, seq)
 			s.mem.points++
+			gr.memPoints++
 			db.memPoints++
 		}
 	}

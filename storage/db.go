@@ -111,8 +111,8 @@ const MaxCollectionLen = colfile.MaxCollectionLen
 // DB is a single-node storage engine over one data directory. It is safe
 // for concurrent use.
 //
-// Lock order: importMu, then flushMu, then swapMu, then mu; pinMu and
-// dirsMu are taken last.
+// Lock order: importMu, then flushMu, then swapMu, then mu; groupsMu,
+// pinMu and dirsMu are taken last.
 type DB struct {
 	dir  string
 	lock *dirLock
@@ -178,6 +178,10 @@ type DB struct {
 	unpinned map[string]bool
 	// importMu lets one ImportGroup run at a time (group_import.go).
 	importMu sync.Mutex
+	// groupsMu guards groupsMeta, the content of groups.json, and its
+	// writes (group_meta.go). It is taken after mu.
+	groupsMu   sync.Mutex
+	groupsMeta groupsMeta
 }
 
 // collection is the in-memory index of one collection.

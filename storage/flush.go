@@ -74,6 +74,9 @@ func (db *DB) flushLocked(ctx context.Context) error {
 		if err := db.finishRollups(ctx, cutoff); err != nil {
 			return err
 		}
+		if err := db.saveLastSeqs(); err != nil {
+			return err
+		}
 		return db.wal.RemoveBefore(seg)
 	}
 
@@ -162,6 +165,10 @@ func (db *DB) flushLocked(ctx context.Context) error {
 	db.mu.Unlock()
 	// The WAL holds what marked the rollups dirty until they are rebuilt.
 	if err := db.finishRollups(ctx, cutoff); err != nil {
+		return err
+	}
+	// LastSeq must survive the segments' removal.
+	if err := db.saveLastSeqs(); err != nil {
 		return err
 	}
 	if err := db.wal.RemoveBefore(seg); err != nil {

@@ -51,6 +51,36 @@ func (db *DB) HeldGroups() []int {
 	return out
 }
 
+// LastSeq returns the sequence number of the last change this DB made to
+// group g (0: none it still knows of): the highest number of a write
+// batch with values in g, a delete naming a series of g, a raw or rollup
+// file of g (a flush, compaction, rollup pass or ImportGroup writes
+// files under new numbers), and g's last DropGroup. It never goes down.
+// Concurrent writes apply in any order, so while writes are in flight a
+// change numbered below it may still arrive; once none is, every change
+// to g is numbered at most LastSeq(g) and every later one above it:
+// replication resumes a replica of g from the S it last copied, and a
+// node compares the numbers to know whether g changed. Sequence numbers
+// are this DB's own (ImportGroup renumbers what it imports), and every
+// number it hands out later is above every group's LastSeq.
+//
+// A flush records every group's LastSeq in groups.json before it removes
+// WAL segments, and Open starts from there, the files' metadata, the
+// drops and the WAL replay, so a restart, clean or not, gives the value
+// before it back. (Only a file written by a compaction after the last
+// flush and removed by retention before the next can leave it lower, and
+// then no data carries the lost number.) It answers 0 for a group outside
+// [0, NumGroups).
+func (db *DB) LastSeq(g int) uint64 {
+	if db.checkGroup(g) != nil {
+		return 0
+	}
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	gr := db.groups[g]
+	return max(gr.lastSeq, gr.dropSeq)
+}
+
 // checkGroup refuses a group number outside [0, NumGroups).
 func (db *DB) checkGroup(g int) error {
 	if g < 0 || g >= db.opts.NumGroups {
@@ -191,6 +221,10 @@ type group struct {
 	// expecting is set by ExpectGroup until ImportGroup or DropGroup
 	// (group_import.go).
 	expecting bool
+	// lastSeq is the highest sequence number of a write batch with
+	// values in the group, a delete naming one of its series, or a raw
+	// or rollup file of it (see LastSeq).
+	lastSeq uint64
 	// memPoints and immPoints count the field values of the group's
 	// series in the active memory generation and in the one being
 	// flushed; the DB's memPoints and immPoints are their sums.
@@ -215,6 +249,9 @@ func (db *DB) groupFile(f *dataFile, add bool) {
 		return
 	}
 	g := db.groups[f.meta.Group]
+	if add {
+		g.noteSeq(f.meta.Seq)
+	}
 	k := partKey{f.meta.Collection, timex.FloorDiv(f.meta.MinTime, db.opts.PartitionDuration.Nanoseconds())}
 	files := slices.DeleteFunc(g.files[k], func(o *dataFile) bool { return o == f })
 	if add {
@@ -252,6 +289,14 @@ func newGroups(n int) []*group {
 			series: make(map[*collection]map[string]*series)}
 	}
 	return out
+}
+
+// noteSeq records that sequence number seq changed the group. The
+// caller holds mu or has the DB to itself.
+func (g *group) noteSeq(seq uint64) {
+	if seq > g.lastSeq {
+		g.lastSeq = seq
+	}
 }
 
 // forgetMemory takes group g's values in memory out of the DB's counts,

@@ -1,78 +1,18 @@
-// Dropping a group (the old owner after a move), and the durable record
-// that keeps a dropped group's data from coming back.
+// Dropping a group (the old owner after a move). The durable record that
+// keeps a dropped group's data from coming back is groups.json
+// (group_meta.go).
 
 package storage
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 
 	"github.com/soltixdb/soltix/model"
 )
-
-// groupsFileName is the file, at the top of the data directory, that
-// records the groups dropped and the sequence number of each drop.
-const groupsFileName = "groups.json"
-
-// groupsFile is groups.json.
-type groupsFile struct {
-	// Dropped maps a group (decimal) to the sequence number its last
-	// DropGroup took: the group's data with a lower sequence number,
-	// in files or in the WAL, is gone.
-	Dropped map[string]uint64 `json:"dropped"`
-}
-
-// loadDropped reads groups.json, if there is one. The caller has the DB
-// to itself.
-func (db *DB) loadDropped() error {
-	path := filepath.Join(db.dir, groupsFileName)
-	b, err := db.readFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("read %s: %w", path, err)
-	}
-	var f groupsFile
-	if err := json.Unmarshal(b, &f); err != nil {
-		return fmt.Errorf("read %s: %w", path, err)
-	}
-	for k, seq := range f.Dropped {
-		g, err := strconv.Atoi(k)
-		if err != nil || g < 0 || g >= len(db.groups) {
-			return fmt.Errorf("read %s: group %q is not one of the %d groups", path, k, len(db.groups))
-		}
-		db.groups[g].dropSeq = seq
-		db.lastDrop = max(db.lastDrop, seq)
-		// Sequence numbers must stay above every drop, also when no
-		// file or WAL record holds a higher one any more.
-		db.bumpSeq(seq)
-	}
-	return nil
-}
-
-// saveDropped writes groups.json: every group's drop, with group g's
-// taking sequence number seq.
-func (db *DB) saveDropped(g int, seq uint64) error {
-	f := groupsFile{Dropped: make(map[string]uint64)}
-	for _, gr := range db.groups {
-		if s := gr.dropSeq; gr.id == g {
-			f.Dropped[strconv.Itoa(gr.id)] = seq
-		} else if s > 0 {
-			f.Dropped[strconv.Itoa(gr.id)] = s
-		}
-	}
-	b, err := json.MarshalIndent(f, "", "  ")
-	if err != nil {
-		return err
-	}
-	return db.writeFileSync(filepath.Join(db.dir, groupsFileName), b)
-}
 
 // droppedData reports whether data of group g with sequence number seq was
 // dropped.

@@ -714,6 +714,7 @@ func (db *DB) attachImport(g int, man *groupManifest, outs []importOut, states m
 		})
 		nf := &rollFile{dataFile: opened[i], level: o.level, part: o.part}
 		gr.files[o.level] = append(gr.files[o.level], nf)
+		db.groups[g].noteSeq(nf.meta.Seq)
 		sort.Slice(gr.files[o.level], func(a, b int) bool { return gr.files[o.level][a].part < gr.files[o.level][b].part })
 		for _, si := range nf.r.Series() {
 			db.seriesFor(c, si.Key, si.Tags)

@@ -116,7 +116,7 @@ func TestCollectionsNamedLikeEngineFiles(t *testing.T) {
 			}
 			for _, e := range entries {
 				switch e.Name() {
-				case "LOCK", "meta.json", "collections.json", "wal", "collections":
+				case "LOCK", "meta.json", "collections.json", "groups.json", "wal", "collections":
 				default:
 					t.Errorf("unexpected entry %q at the top of the data directory", e.Name())
 				}

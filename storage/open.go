@@ -66,7 +66,7 @@ func Open(dir string, opts *Options) (*DB, error) {
 		lock.unlock()
 		return nil, err
 	}
-	if err := db.loadDropped(); err != nil {
+	if err := db.loadGroupsMeta(); err != nil {
 		lock.unlock()
 		return nil, err
 	}
@@ -387,6 +387,7 @@ func (db *DB) attachRollFiles(rolls []*rollFile) error {
 		seen[k] = true
 		db.bumpSeq(f.meta.Seq)
 		c := db.coll(f.meta.Collection)
+		db.groups[f.meta.Group].noteSeq(f.meta.Seq)
 		g := db.groups[f.meta.Group].rollupsOf(c)
 		g.files[f.level] = append(g.files[f.level], f)
 		// Series whose raw data retention dropped live on in rollups.

@@ -118,6 +118,7 @@ func (db *DB) rollupLocked(ctx context.Context, cutoff uint64) error {
 				}
 				if nf != nil {
 					g.files[l] = append(g.files[l], nf)
+					db.groups[b.w.group].noteSeq(nf.meta.Seq)
 				}
 			}
 			sort.Slice(g.files[l], func(i, j int) bool { return g.files[l][i].part < g.files[l][j].part })

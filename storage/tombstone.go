@@ -124,6 +124,9 @@ func (db *DB) Delete(ctx context.Context, collection string, series []model.Tags
 // applyDelete filters memory and keeps the tombstone for files. The caller
 // holds mu (or has the DB to itself) and no flush is running.
 func (db *DB) applyDelete(t *tombstone) {
+	for _, tags := range t.series {
+		db.groups[db.groupOf(model.SeriesKey(t.coll, tags), tags)].noteSeq(t.seq)
+	}
 	c := db.colls[t.coll]
 	if c == nil && !db.tombstoneExpected(t) {
 		return

@@ -257,6 +257,7 @@ func (db *DB) apply(seq uint64, points []model.Point) {
 			s.mem = newMemSeries()
 		}
 		gr := db.groups[s.group]
+		gr.noteSeq(seq)
 		for _, f := range p.Fields {
 			mc := s.mem.cols[f.Key]
 			if mc == nil {

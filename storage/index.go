@@ -1,4 +1,5 @@
-// The series index: collections, fields, tag keys and values, series, EXPLAIN.
+// The series index: collections, fields, tag keys and values, series (created
+// here by coll and seriesFor for writes, files and imports), EXPLAIN.
 
 package storage
 
@@ -29,6 +30,43 @@ func (db *DB) lookup(name string) *collection {
 		return nil
 	}
 	return c
+}
+
+// coll returns the collection, creating it. The caller holds mu.
+func (db *DB) coll(name string) *collection {
+	c := db.colls[name]
+	if c == nil {
+		c = &collection{name: name, fields: make(map[string]model.Kind), series: make(map[string]*series),
+			tags: make(map[string]map[string]map[string]struct{}), settings: db.settings[name]}
+		db.colls[name] = c
+	}
+	return c
+}
+
+// seriesFor returns the series with key, creating and indexing it. The
+// caller holds mu.
+func (db *DB) seriesFor(c *collection, key string, tags model.Tags) *series {
+	s := c.series[key]
+	if s != nil {
+		return s
+	}
+	s = &series{coll: c.name, key: key, tags: tags, group: db.groupOf(key, tags)}
+	c.series[key] = s
+	db.groups[s.group].addSeries(c, s)
+	for _, t := range tags {
+		vals := c.tags[t.Key]
+		if vals == nil {
+			vals = make(map[string]map[string]struct{})
+			c.tags[t.Key] = vals
+		}
+		keys := vals[t.Value]
+		if keys == nil {
+			keys = make(map[string]struct{})
+			vals[t.Value] = keys
+		}
+		keys[key] = struct{}{}
+	}
+	return s
 }
 
 // Fields implements planner.Source.

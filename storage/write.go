@@ -12,43 +12,6 @@ import (
 	"github.com/soltixdb/soltix/model"
 )
 
-// coll returns the collection, creating it. The caller holds mu.
-func (db *DB) coll(name string) *collection {
-	c := db.colls[name]
-	if c == nil {
-		c = &collection{name: name, fields: make(map[string]model.Kind), series: make(map[string]*series),
-			tags: make(map[string]map[string]map[string]struct{}), settings: db.settings[name]}
-		db.colls[name] = c
-	}
-	return c
-}
-
-// seriesFor returns the series with key, creating and indexing it. The
-// caller holds mu.
-func (db *DB) seriesFor(c *collection, key string, tags model.Tags) *series {
-	s := c.series[key]
-	if s != nil {
-		return s
-	}
-	s = &series{coll: c.name, key: key, tags: tags, group: db.groupOf(key, tags)}
-	c.series[key] = s
-	db.groups[s.group].addSeries(c, s)
-	for _, t := range tags {
-		vals := c.tags[t.Key]
-		if vals == nil {
-			vals = make(map[string]map[string]struct{})
-			c.tags[t.Key] = vals
-		}
-		keys := vals[t.Value]
-		if keys == nil {
-			keys = make(map[string]struct{})
-			vals[t.Value] = keys
-		}
-		keys[key] = struct{}{}
-	}
-	return s
-}
-
 // Write makes a batch of points durable and visible. Either the whole batch
 // is written or none of it: a field whose kind clashes with the collection's
 // schema fails the batch with a *ConflictError, a WAL failure with

@@ -342,12 +342,14 @@ func (d *MsgDec) Column() model.Column {
 			return model.Column{}
 		}
 		b = b[k:]
-		t := c.Times[i-1] + int64(delta)
-		if delta == 0 || delta > math.MaxInt64 || t < c.Times[i-1] {
+		// The delta may exceed MaxInt64 (times at both ends of int64's
+		// range): add it in the order-preserving unsigned mapping.
+		prev := uint64(c.Times[i-1]) ^ 1<<63
+		if delta == 0 || delta > math.MaxUint64-prev {
 			d.fail("column times")
 			return model.Column{}
 		}
-		c.Times[i] = t
+		c.Times[i] = int64((prev + delta) ^ 1<<63)
 	}
 	d.B = b
 	switch c.Kind {

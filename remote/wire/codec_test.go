@@ -17,6 +17,9 @@ func sampleParts() []model.Part {
 	return []model.Part{
 		{Values: model.Column{Name: "f", Kind: model.KindFloat, Times: []int64{math.MinInt64, -1, 0, math.MaxInt64}, Floats: []float64{1, math.NaN(), math.Inf(-1), 2}}},
 		{Values: model.Column{Name: "i", Kind: model.KindInt, Times: []int64{1, 2}, Ints: []int64{math.MinInt64, math.MaxInt64}}},
+		// Times a whole int64 range apart: a delta over MaxInt64.
+		{Values: model.Column{Name: "w", Kind: model.KindInt, Times: []int64{math.MinInt64, math.MaxInt64}, Ints: []int64{1, 2}}},
+		{Values: model.Column{Name: "x", Kind: model.KindInt, Times: []int64{-2, math.MaxInt64}, Ints: []int64{1, 2}}},
 		{Values: model.Column{Name: "u", Kind: model.KindUint, Times: []int64{3}, Uints: []uint64{math.MaxUint64}}},
 		{Values: model.Column{Name: "b", Kind: model.KindBool, Times: []int64{3, 4}, Bools: []bool{true, false}}},
 		{Values: model.Column{Name: "s", Kind: model.KindString, Times: []int64{3, 4}, Strings: []string{"", "héllo"}}},

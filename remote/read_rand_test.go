@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -168,7 +170,10 @@ func randQuery(r *rand.Rand) string {
 // against both: rows, columns, stats and errors must be identical, before
 // and after flushes (rollups).
 func TestRandomDifferential(t *testing.T) {
-	const seed = 12
+	seed := uint64(12)
+	if s, err := strconv.ParseUint(os.Getenv("SOLTIX_RAND_SEED"), 10, 64); err == nil {
+		seed = s // to explore: SOLTIX_RAND_SEED=n go test -run TestRandomDifferential
+	}
 	r := rand.New(rand.NewPCG(seed, 1))
 	c := newCluster(t)
 	ctx := testContext(t)

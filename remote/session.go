@@ -25,7 +25,9 @@ type session struct {
 	resp       *http.Response
 	mr         *wire.MessageReader
 	cancel     context.CancelFunc
-	ctr        *nodeCounters
+	// ctx is the context the session was opened with (the query's).
+	ctx context.Context
+	ctr *nodeCounters
 	// read counts the bytes of the response body read so far.
 	read atomic.Uint64
 	cat  catalogMsg
@@ -105,7 +107,7 @@ func (c *Client) openSession(parent context.Context, rt Route, open *openMsg, ca
 		}
 	}
 	first := wire.AppendMessage(nil, msgOpen, open.encode())
-	s := &session{node: node, addr: rt.Addr, cancel: cancel, ctr: ctr}
+	s := &session{node: node, addr: rt.Addr, cancel: cancel, ctx: parent, ctr: ctr}
 	for _, g := range open.Groups {
 		s.groups = append(s.groups, g.Group)
 	}
@@ -114,7 +116,11 @@ func (c *Client) openSession(parent context.Context, rt Route, open *openMsg, ca
 	if !catalogOnly {
 		pr, pw := io.Pipe()
 		s.pw = pw
-		body = io.MultiReader(body, pr)
+		// The transport closes the body when the stream ends early (the
+		// node went away): that must end its read of the pipe, or the
+		// stream is never cleaned up and the answer's reader waits for
+		// the query's deadline.
+		body = &pipeBody{Reader: io.MultiReader(body, pr), pr: pr}
 		path = PathQuery
 		ctr.fragments.Add(1)
 	} else {
@@ -188,7 +194,23 @@ func (c *Client) openSession(parent context.Context, rt Route, open *openMsg, ca
 	return s, nil
 }
 
-// wrap turns a read error into the session's error.
+// pipeBody is a session's request body: what the router writes to the
+// pipe; closing it closes the pipe's reading end.
+type pipeBody struct {
+	io.Reader
+	pr *io.PipeReader
+}
+
+func (b *pipeBody) Close() error { return b.pr.Close() }
+
+// nodeError is an error a node reported in its session (msgError).
+type nodeError struct{ msg string }
+
+func (e *nodeError) Error() string { return e.msg }
+
+// wrap turns a read error into the session's error: the context's, a
+// limit, the node's own error or a malformed answer as they are, and
+// anything else (the stream ended or broke) an *unreachableError.
 func (s *session) wrap(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
@@ -197,10 +219,24 @@ func (s *session) wrap(ctx context.Context, err error) error {
 	if errors.As(err, &le) {
 		return err
 	}
-	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-		return &unreachableError{node: s.node, addr: s.addr, err: fmt.Errorf("session ended early: %w", err)}
+	var ne *nodeError
+	if errors.As(err, &ne) || errors.Is(err, wire.ErrMalformed) || errors.Is(err, wire.ErrChecksum) || errors.Is(err, wire.ErrLimit) {
+		return fmt.Errorf("node %s: %w", s.node, err)
 	}
-	return fmt.Errorf("node %s: %w", s.node, err)
+	return &unreachableError{node: s.node, addr: s.addr, err: fmt.Errorf("session ended early: %w", err)}
+}
+
+// broken is the error of a session that broke after it opened: a node
+// that went away makes its groups unavailable (503), like a node that
+// could not be reached at all. The rows already answered cannot be taken
+// back, so this holds with partial=true too.
+func (s *session) broken(ctx context.Context, err error) error {
+	err = s.wrap(ctx, err)
+	var ue *unreachableError
+	if errors.As(err, &ue) {
+		return &UnavailableError{Groups: slices.Sorted(slices.Values(s.groups)), Reason: ue.Error()}
+	}
+	return err
 }
 
 // next reads one message, counting its bytes, and turns msgError into an
@@ -228,7 +264,7 @@ func (s *session) next() (byte, []byte, error) {
 		if em.Code == codeLimit {
 			return 0, nil, &planner.LimitError{Msg: em.Msg, Setting: planner.SettingMaxPoints}
 		}
-		return 0, nil, errors.New(em.Msg)
+		return 0, nil, &nodeError{msg: em.Msg}
 	}
 	return typ, payload, nil
 }
@@ -253,7 +289,7 @@ func (s *session) send(typ byte, payload []byte) error {
 	msg := wire.AppendMessage(nil, typ, payload)
 	s.ctr.bytesSent.Add(uint64(len(msg)))
 	if _, err := s.pw.Write(msg); err != nil {
-		s.err = &unreachableError{node: s.node, addr: s.addr, err: err}
+		s.err = s.broken(s.ctx, err)
 		return s.err
 	}
 	return nil
@@ -313,7 +349,7 @@ func (s *session) step(ctx context.Context) error {
 	}
 	typ, payload, err := s.next()
 	if err != nil {
-		s.err = s.wrap(ctx, err)
+		s.err = s.broken(ctx, err)
 		return s.err
 	}
 	d := wire.MsgDec{B: payload}
@@ -492,7 +528,7 @@ func (s *session) request(ctx context.Context, typ byte, payload []byte, want by
 	}
 	got, answer, err := s.next()
 	if err != nil {
-		s.err = s.wrap(ctx, err)
+		s.err = s.broken(ctx, err)
 		return nil, s.err
 	}
 	if got != want {

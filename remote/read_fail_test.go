@@ -1,0 +1,83 @@
+package remote
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/soltixdb/soltix/model"
+	"github.com/soltixdb/soltix/planner"
+	"github.com/soltixdb/soltix/query"
+	"github.com/soltixdb/soltix/storage"
+)
+
+// stopSink stops a node's server on the query's first row.
+type stopSink struct {
+	stop func()
+	rows int
+}
+
+func (s *stopSink) Columns([]string, int) error { return nil }
+func (s *stopSink) Row([]model.Value) error {
+	if s.rows == 0 {
+		s.stop()
+	}
+	s.rows++
+	return nil
+}
+
+// TestNodeDiesMidSession: a node that goes away while it is still sending
+// a query's data fails the query with a 503-class error naming its groups
+// (storage.ErrUnavailable), with or without partial=true: rows already
+// sent cannot be taken back, so the answer is never silently cut short.
+func TestNodeDiesMidSession(t *testing.T) {
+	for _, partial := range []bool{false, true} {
+		t.Run(fmt.Sprint("partial=", partial), func(t *testing.T) {
+			c := newCluster(t)
+			small, big := deviceOn(2, "a"), deviceOn(2, "b")
+			pts := []model.Point{{Collection: "m", Tags: model.Tags{{Key: rtShard, Value: small}}, Time: tBase, Fields: []model.Field{{Key: "f", Value: model.Float(1)}}}}
+			for i := 0; i < 200000; i++ {
+				pts = append(pts, model.Point{Collection: "m", Tags: model.Tags{{Key: rtShard, Value: big}}, Time: tBase + int64(i)*int64(time.Second),
+					Fields: []model.Field{{Key: "f", Value: model.Float(float64(i) * 1.5)}}})
+			}
+			if err := c.dbs[2].Write(context.Background(), pts); err != nil {
+				t.Fatal(err)
+			}
+			var p http.Protocols
+			p.SetUnencryptedHTTP2(true)
+			r2, _ := c.topo.Route(2)
+			nc := c.reader.node(r2)
+			nc.http = &http.Client{Transport: &http.Transport{Protocols: &p, HTTP2: &http.HTTP2Config{MaxReceiveBufferPerStream: 64 << 10, MaxReceiveBufferPerConnection: 64 << 10}}}
+			stmt, err := query.Parse(fmt.Sprintf("SELECT f FROM m WHERE device_id IN ('%s', '%s') GROUP BY device_id", small, big))
+			if err != nil {
+				t.Fatal(err)
+			}
+			sink := &stopSink{stop: func() { c.https[2].Close() }}
+			opts := planner.Options{Now: testNow}
+			var pa planner.Partial
+			if partial {
+				opts.Partial = &pa
+			}
+			_, err = planner.ExecuteStream(queryCtx(t), c.reader, stmt, opts, sink)
+			if sink.rows == 0 || sink.rows >= 200001 {
+				t.Fatalf("%d rows: the node must die mid-answer", sink.rows)
+			}
+			if !errors.Is(err, storage.ErrUnavailable) {
+				t.Fatalf("error %v, want one wrapping storage.ErrUnavailable (503)", err)
+			}
+			var ue *UnavailableError
+			if !errors.As(err, &ue) || len(ue.Groups) == 0 || !strings.Contains(err.Error(), "node n2") {
+				t.Fatalf("error %q, want the groups of node n2 named", err)
+			}
+			for _, g := range ue.Groups {
+				if nodeOf(g) != 2 {
+					t.Fatalf("error %q names group %d, not on node n2", err, g)
+				}
+			}
+		})
+	}
+}

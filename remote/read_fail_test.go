@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -81,3 +82,84 @@ func TestNodeDiesMidSession(t *testing.T) {
 		})
 	}
 }
+
+// TestNoLeakAfterQueries: queries that end every way (answered, stopped
+// early by LIMIT while nodes still send, cancelled mid-stream, over a
+// limit, refused by the planner, a node gone) leave no goroutine behind on
+// the router or the nodes (one process here): the count returns to what
+// it was.
+func TestNoLeakAfterQueries(t *testing.T) {
+	c := newCluster(t)
+	c.write(t, testPoints(4, 3000))
+	var big []model.Point
+	for i := 0; i < 150000; i++ {
+		big = append(big, model.Point{Collection: "m", Tags: model.Tags{{Key: rtShard, Value: fmt.Sprintf("b%d", i%3)}}, Time: tBase + int64(i)*int64(time.Second),
+			Fields: []model.Field{{Key: "f", Value: model.Float(float64(i))}}})
+	}
+	c.write(t, big)
+	queries := []struct {
+		q      string
+		opts   planner.Options
+		cancel bool
+	}{
+		{q: "SELECT count(f) FROM m GROUP BY device_id"},
+		{q: "SELECT f FROM m WHERE device_id =~ /^b/ LIMIT 3"},
+		{q: "SELECT f FROM m WHERE device_id =~ /^b/ ORDER BY time DESC LIMIT 2"},
+		{q: "SELECT f FROM m WHERE device_id =~ /^b/", cancel: true},
+		{q: "SELECT f FROM m", opts: planner.Options{MaxPoints: 1000}},
+		{q: "SELECT f FROM m", opts: planner.Options{MaxBytes: 1 << 16}},
+		{q: "SELECT nope FROM m"},
+		{q: "SELECT sum(s) FROM m"},
+		{q: "EXPLAIN SELECT count(f) FROM m"},
+		{q: "SHOW TAG VALUES FROM m WITH KEY = device_id"},
+	}
+	exec := func() {
+		for _, x := range queries {
+			stmt, err := query.Parse(x.q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(queryCtx(t))
+			var sink planner.Sink = &discardSink{}
+			if x.cancel {
+				sink = &cancelSink{cancel: cancel}
+			}
+			x.opts.Now = testNow
+			planner.ExecuteStream(ctx, c.reader, stmt, x.opts, sink) //nolint:errcheck // any outcome
+			cancel()
+		}
+	}
+	exec() // connections and pools exist from here on
+	settle := func(want int) int {
+		deadline := queryCtx(t)
+		for {
+			n := runtime.NumGoroutine()
+			if n <= want {
+				return n
+			}
+			select {
+			case <-deadline.Done():
+				return n
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}
+	// The count after the warm-up, once connections' goroutines settle.
+	base := runtime.NumGoroutine()
+	for range 50 {
+		time.Sleep(10 * time.Millisecond)
+		base = min(base, runtime.NumGoroutine())
+	}
+	for range 5 {
+		exec()
+	}
+	if n := settle(base); n > base {
+		buf := make([]byte, 1<<20)
+		t.Fatalf("%d goroutines after 50 more queries, %d before:\n%s", n, base, buf[:runtime.Stack(buf, true)])
+	}
+}
+
+type discardSink struct{}
+
+func (discardSink) Columns([]string, int) error { return nil }
+func (discardSink) Row([]model.Value) error     { return nil }

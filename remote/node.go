@@ -88,13 +88,15 @@ func (n *Node) Metrics() ServerMetrics { return n.metrics.snapshot() }
 
 // owns reports whether this node is group g's primary at epoch. A request
 // carrying an epoch newer than the node's map makes the node refresh its
-// map once before it answers no.
-func (n *Node) owns(g int, epoch uint64) bool {
+// map before it answers no, once per request: refreshed is the request's
+// flag, so that a request naming many groups cannot make a refresh each.
+func (n *Node) owns(g int, epoch uint64, refreshed *bool) bool {
 	r, ok := n.topo.Route(g)
 	if ok && r.Node == n.opts.NodeID && r.Epoch == epoch {
 		return true
 	}
-	if !ok || epoch > r.Epoch {
+	if (!ok || epoch > r.Epoch) && !*refreshed {
+		*refreshed = true
 		if err := n.topo.Refresh(); err != nil {
 			n.log.Warn("refresh the cluster map", "err", err)
 			return false

@@ -68,13 +68,21 @@ func (n *Node) serveSession(w http.ResponseWriter, r *http.Request, catalogOnly 
 	}
 	inGroup := make(map[int]bool, len(open.Groups))
 	var stale []int
+	refreshed := false
 	for _, g := range open.Groups {
-		if !n.owns(g.Group, g.Epoch) {
+		if groups := n.topo.NumGroups(); g.Group >= groups {
+			m.fragmentErrors.Add(1)
+			m.bytesSent.Add(uint64(writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("read session: group %d of %d groups", g.Group, groups), CodeBadRequest)))
+			return
+		}
+		if !n.owns(g.Group, g.Epoch, &refreshed) {
 			stale = append(stale, g.Group)
 		}
 		inGroup[g.Group] = true
 	}
 	if len(stale) > 0 {
+		slices.Sort(stale)
+		stale = slices.Compact(stale)
 		m.fragmentErrors.Add(1)
 		m.staleEpochs.Add(1)
 		m.bytesSent.Add(uint64(writeJSON(w, http.StatusConflict, ErrorBody{
@@ -93,6 +101,9 @@ func (n *Node) serveSession(w http.ResponseWriter, r *http.Request, catalogOnly 
 		}
 		defer done()
 	}
+	// Over HTTP/1.1 (curl) the router's messages still arrive after the
+	// answer started (HTTP/2 streams are full duplex anyway).
+	_ = http.NewResponseController(w).EnableFullDuplex()
 	w.Header().Set("Content-Type", ContentTypeSession)
 	w.WriteHeader(http.StatusOK)
 	ss := &nodeSession{n: n, w: w, rc: http.NewResponseController(w), ctx: ctx, open: &open, inGroup: inGroup}
@@ -193,6 +204,11 @@ func (ss *nodeSession) handle(typ byte, payload []byte) error {
 		if err := x.decode(payload); err != nil {
 			return err
 		}
+		for _, t := range x.Series {
+			if err := ss.inScope(t); err != nil {
+				return err
+			}
+		}
 		rp := db.Explain(coll, x.Series, x.Lo, x.Hi, x.Level)
 		return ss.send(msgExplained, encodeReadPlan(&rp))
 	case msgCheck:
@@ -255,6 +271,15 @@ func (ss *nodeSession) catalog() *catalogMsg {
 	return c
 }
 
+// inScope refuses a series outside the session's groups: the node
+// answers only for the groups it was asked for at their epochs.
+func (ss *nodeSession) inScope(tags model.Tags) error {
+	if g := ss.n.groupOf(ss.open.Collection, tags); !ss.inGroup[g] {
+		return fmt.Errorf("series %q of group %d is not in the session's groups: %w", model.SeriesKey(ss.open.Collection, tags), g, wire.ErrMalformed)
+	}
+	return nil
+}
+
 // spend counts n points sent against the session's limit.
 func (ss *nodeSession) spend(n int64) error {
 	ss.points += n
@@ -269,6 +294,11 @@ func (ss *nodeSession) spend(n int64) error {
 // select's GROUP BY combination) are sent merged by time too (batch.go).
 func (ss *nodeSession) fetch(f *fetchMsg) error {
 	whole := f.Whole.Func()
+	for i := range f.Items {
+		if err := ss.inScope(f.Items[i].Tags); err != nil {
+			return err
+		}
+	}
 	for i := 0; i < len(f.Items); {
 		j := i + 1
 		for j < len(f.Items) && f.Items[j].Batch == f.Items[i].Batch {

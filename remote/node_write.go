@@ -90,12 +90,13 @@ func (n *Node) serveWrite(w http.ResponseWriter, r *http.Request) {
 	groups := n.topo.NumGroups()
 	shard := n.topo.ShardTag()
 	var stale []int
+	refreshed := false
 	for i, f := range batch.Frames {
 		if int64(f.Group) >= int64(groups) {
 			fail(http.StatusBadRequest, ErrorBody{Error: fmt.Sprintf("write: frame %d: group %d of %d groups", i, f.Group, groups), Code: CodeBadRequest})
 			return
 		}
-		if !n.owns(int(f.Group), f.Epoch) {
+		if !n.owns(int(f.Group), f.Epoch, &refreshed) {
 			stale = append(stale, int(f.Group))
 		}
 	}
@@ -241,12 +242,13 @@ func (n *Node) serveDelete(w http.ResponseWriter, r *http.Request) {
 	groups, shard := n.topo.NumGroups(), n.topo.ShardTag()
 	var stale []int
 	var series []model.Tags
+	refreshed := false
 	for _, g := range req.Groups {
 		if g.Group < 0 || g.Group >= groups {
 			writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("delete: group %d of %d groups", g.Group, groups), CodeBadRequest)
 			return
 		}
-		if !n.owns(g.Group, g.Epoch) {
+		if !n.owns(g.Group, g.Epoch, &refreshed) {
 			stale = append(stale, g.Group)
 			continue
 		}
@@ -266,6 +268,7 @@ func (n *Node) serveDelete(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(stale) > 0 {
 		slices.Sort(stale)
+		stale = slices.Compact(stale)
 		writeJSON(w, http.StatusConflict, ErrorBody{
 			Error:  fmt.Sprintf("delete: node %s does not hold %s at the epochs sent", n.opts.NodeID, groupList(stale)),
 			Code:   CodeStaleEpoch,
@@ -322,7 +325,8 @@ func (n *Node) serveHealth(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, status, b)
 }
 
-// groupList names groups: "group 3" or "groups 3, 7".
+// groupList names groups: "group 3" or "groups 3, 7"; past
+// maxListedGroups it says how many more there are.
 func groupList(gs []int) string {
 	var b strings.Builder
 	if len(gs) == 1 {
@@ -331,6 +335,10 @@ func groupList(gs []int) string {
 		b.WriteString("groups ")
 	}
 	for i, g := range gs {
+		if i == maxListedGroups {
+			fmt.Fprintf(&b, " and %d more", len(gs)-i)
+			break
+		}
 		if i > 0 {
 			b.WriteString(", ")
 		}
@@ -338,3 +346,6 @@ func groupList(gs []int) string {
 	}
 	return b.String()
 }
+
+// maxListedGroups bounds the groups an error message lists.
+const maxListedGroups = 64

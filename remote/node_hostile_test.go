@@ -1,0 +1,156 @@
+package remote
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/soltixdb/soltix/model"
+	"github.com/soltixdb/soltix/planner"
+	"github.com/soltixdb/soltix/remote/wire"
+)
+
+// rawSession posts a whole session body to a node and returns the status
+// and the answer's messages (or its error body).
+func rawSession(t *testing.T, hc *http.Client, n *testNode, body []byte) (int, []byte, string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(testContext(t), http.MethodPost, n.addr+PathQuery, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return resp.StatusCode, nil, readErrorBody(resp.Body).Error
+	}
+	mr := wire.NewMessageReader(resp.Body, maxSessionMsg)
+	var types []byte
+	var last string
+	for {
+		typ, payload, err := mr.Next()
+		if err == io.EOF {
+			return resp.StatusCode, types, last
+		}
+		if err != nil {
+			t.Fatalf("answer: %v", err)
+		}
+		types = append(types, typ)
+		if typ == msgError {
+			var em errorMsg
+			if err := em.decode(payload); err != nil {
+				t.Fatal(err)
+			}
+			last = em.Msg
+		}
+	}
+}
+
+func sessionBody(open openMsg, more ...[]byte) []byte {
+	b := wire.AppendMessage(nil, msgOpen, open.encode())
+	for _, m := range more {
+		b = append(b, m...)
+	}
+	return b
+}
+
+// TestHostileSessions: what a node answers to session requests no router
+// sends. Each gets a clear refusal, a bounded amount of work (at most one
+// map refresh per request), and the node keeps serving.
+func TestHostileSessions(t *testing.T) {
+	m := newTestMap(8)
+	a := startNode(t, m, "a", NodeOptions{})
+	b := startNode(t, m, "b", NodeOptions{})
+	m.spread(a, b) // a: even groups, b: odd
+	if err := a.view.Refresh(); err != nil {
+		t.Fatal(err)
+	}
+	// A series in one of a's groups and one in b's, both stored on a (as
+	// a node keeps a group's files after it moved away).
+	var mine, other string
+	for i := 0; mine == "" || other == ""; i++ {
+		d := fmt.Sprintf("d%d", i)
+		if model.GroupOf(d, 8)%2 == 0 {
+			mine = d
+		} else {
+			other = d
+		}
+	}
+	var pts []model.Point
+	for _, d := range []string{mine, other} {
+		pts = append(pts, model.Point{Collection: "m", Tags: model.Tags{{Key: "device_id", Value: d}}, Time: 5,
+			Fields: []model.Field{{Key: "f", Value: model.Float(1)}}})
+	}
+	if err := a.db.Write(context.Background(), pts); err != nil {
+		t.Fatal(err)
+	}
+	mg := model.GroupOf(mine, 8)
+	h2 := NewClient(a.view, ClientOptions{}).newHTTPClient()
+	fetchOf := func(dev string, fields ...string) []byte {
+		it := planner.SeriesRead{Tags: model.Tags{{Key: "device_id", Value: dev}}}
+		for _, f := range fields {
+			it.Values = append(it.Values, planner.FieldSpan{Field: f, Lo: 0, Hi: 100})
+		}
+		return wire.AppendMessage(nil, msgFetch, (&fetchMsg{Items: []planner.SeriesRead{it}}).encode())
+	}
+	open := openMsg{Collection: "m", Groups: []groupEpoch{{mg, 1}}, Lo: 0, Hi: 100}
+	many := make([]groupEpoch, 50000)
+	for i := range many {
+		many[i] = groupEpoch{Group: 1 << 20, Epoch: uint64(i)}
+	}
+	newer := make([]groupEpoch, 5000)
+	for i := range newer {
+		newer[i] = groupEpoch{Group: mg, Epoch: uint64(i + 2)}
+	}
+	for _, tc := range []struct {
+		name   string
+		body   []byte
+		status int
+		errHas string // in the error body or msgError
+	}{
+		{"group out of range", sessionBody(openMsg{Collection: "m", Groups: []groupEpoch{{8, 1}}}), 400, "group 8 of 8 groups"},
+		{"many groups out of range", sessionBody(openMsg{Collection: "m", Groups: many}), 400, "of 8 groups"},
+		{"many newer epochs", sessionBody(openMsg{Collection: "m", Groups: newer}), 409, "does not hold"},
+		{"series of a group outside the session", sessionBody(open, fetchOf(other, "f")), 200, "not in the session's groups"},
+		{"the same field twice", sessionBody(open, fetchOf(mine, "f", "f")), 200, ""},
+		{"a field that does not exist", sessionBody(open, fetchOf(mine, "nope", "f")), 200, ""},
+		{"garbage after open", append(sessionBody(open), "garbage garbage garbage"...), 200, ""},
+		{"huge message length", append(sessionBody(open), 'S', 'X', 'M', 'S', 1, msgFetch, 0, 0, 0xff, 0xff, 0xff, 0xff), 200, ""},
+		{"unknown message", sessionBody(open, wire.AppendMessage(nil, 'Z', nil)), 200, "message of type"},
+		{"not an open", wire.AppendMessage(nil, msgFetch, nil), 400, "want open"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := a.view.refreshes.Load()
+			status, _, msg := rawSession(t, h2, a, tc.body)
+			if status != tc.status || !strings.Contains(msg, tc.errHas) || len(msg) > 2000 {
+				t.Fatalf("status %d %.2000q, want %d with %q (and under 2,000 bytes)", status, msg, tc.status, tc.errHas)
+			}
+			if n := a.view.refreshes.Load() - before; n > 1 {
+				t.Fatalf("%d map refreshes for one request, want at most 1", n)
+			}
+		})
+	}
+	// A write of many frames at epochs newer than the node's map: one
+	// refresh, one 409 naming the group once.
+	var fs []wire.Frame
+	for i := range 2000 {
+		fs = append(fs, wire.Frame{Group: uint32(mg), Epoch: uint64(i + 2)})
+	}
+	before := a.view.refreshes.Load()
+	c := NewClient(a.view, ClientOptions{})
+	if status, eb := post(t, c, a, PathWrite, ContentTypeFrames, frames(t, fs...)); status != http.StatusConflict || len(eb.Groups) != 1 || a.view.refreshes.Load()-before > 1 {
+		t.Fatalf("write at newer epochs: %d %v after %d refreshes, want 409 naming group %d once after at most 1", status, eb.Groups, a.view.refreshes.Load()-before, mg)
+	}
+	// The node still answers a good session, over HTTP/2 and HTTP/1.1.
+	for _, hc := range []*http.Client{h2, &http1Client} {
+		if status, types, msg := rawSession(t, hc, a, sessionBody(open, fetchOf(mine, "f"))); status != 200 || msg != "" || !bytes.Equal(types, []byte{msgCatalog, msgValues, msgSeriesEnd, msgFetchEnd}) {
+			t.Fatalf("good session: %d %q %q", status, types, msg)
+		}
+	}
+}

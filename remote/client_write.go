@@ -423,7 +423,7 @@ func (c *Client) errorOutcome(o *nodeOp, status int, eb ErrorBody, order []int) 
 		re.Point = mapPoint(re.Point)
 		return outcome{err: &re, final: true}
 	case status == http.StatusServiceUnavailable, status == http.StatusBadGateway, status == http.StatusGatewayTimeout,
-		status == http.StatusInternalServerError:
+		status == http.StatusInternalServerError, status == http.StatusRequestTimeout:
 		return outcome{err: errors.New(eb.Error)}
 	}
 	// A 400 the router's checks did not foresee, a 413, a 404: retrying

@@ -35,6 +35,9 @@ type NodeOptions struct {
 	// MaxBodyBytes limits a write request's body (default
 	// DefaultMaxBodyBytes); a larger one answers 413.
 	MaxBodyBytes int64
+	// BodyTimeout bounds reading a write or delete request's body
+	// (default DefaultBodyTimeout); a slower one answers 408.
+	BodyTimeout time.Duration
 	// Logger receives the node's logs (default slog.Default()).
 	Logger *slog.Logger
 	// Gate, when set, brackets every write and delete of groups (and the
@@ -42,6 +45,9 @@ type NodeOptions struct {
 	// writes for its new node and refuse them during the switch.
 	Gate Gate
 }
+
+// DefaultBodyTimeout is NodeOptions.BodyTimeout when it is 0.
+const DefaultBodyTimeout = time.Minute
 
 // Node serves a storage node's internal API over its storage.DB. Routes
 // are registered on a chi router; the read side adds its own (see Handle).
@@ -59,6 +65,9 @@ type Node struct {
 func NewNode(db *storage.DB, topo Topology, opts NodeOptions) *Node {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if opts.BodyTimeout <= 0 {
+		opts.BodyTimeout = DefaultBodyTimeout
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()

@@ -1,13 +1,17 @@
 package remote
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/soltixdb/soltix/model"
 	"github.com/soltixdb/soltix/planner"
@@ -152,5 +156,48 @@ func TestHostileSessions(t *testing.T) {
 		if status, types, msg := rawSession(t, hc, a, sessionBody(open, fetchOf(mine, "f"))); status != 200 || msg != "" || !bytes.Equal(types, []byte{msgCatalog, msgValues, msgSeriesEnd, msgFetchEnd}) {
 			t.Fatalf("good session: %d %q %q", status, types, msg)
 		}
+	}
+}
+
+// TestSlowAndLyingBodies: a write body that declares 64 MiB but sends a
+// few bytes reserves memory as bytes arrive, not as declared; one that
+// stalls answers 408 once NodeOptions.BodyTimeout has passed, freeing the
+// handler.
+func TestSlowAndLyingBodies(t *testing.T) {
+	m := newTestMap(8)
+	a := startNode(t, m, "a", NodeOptions{BodyTimeout: 300 * time.Millisecond})
+	m.spread(a)
+	host := strings.TrimPrefix(a.addr, "http://")
+	send := func(body string, closeAfter bool) string {
+		conn, err := net.Dial("tcp", host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		conn.SetDeadline(time.Now().Add(30 * time.Second))
+		fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: n\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n%s", PathWrite, ContentTypeFrames, 64<<20-1, body)
+		if closeAfter {
+			conn.(*net.TCPConn).CloseWrite()
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.Status
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range 10 {
+		if st := send("SXWF", true); !strings.HasPrefix(st, "400") {
+			t.Fatalf("truncated body: %s, want 400", st)
+		}
+	}
+	runtime.ReadMemStats(&after)
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 64<<20 {
+		t.Fatalf("10 bodies of 4 bytes declaring 64 MiB allocated %d MiB", grew>>20)
+	}
+	if st := send("SXWF", false); !strings.HasPrefix(st, "408") {
+		t.Fatalf("stalled body: %s, want 408", st)
 	}
 }

@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/soltixdb/soltix/model"
 	"github.com/soltixdb/soltix/remote/wire"
@@ -28,25 +30,37 @@ func (n *Node) writeRoutes() {
 	n.mux.Get(PathHealth, n.serveHealth)
 }
 
-// readBody reads a request body of at most limit bytes; the status is 413
-// for a larger one.
-func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, int, error) {
+// readBody reads a request body of at most limit bytes within timeout;
+// the status is 413 for a larger one, 408 for one that does not arrive in
+// time. Memory grows with the bytes that arrive: a declared length makes
+// the buffer at most preGrow bytes before they do.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64, timeout time.Duration) ([]byte, int, error) {
 	if r.ContentLength > limit {
 		return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("body of %d bytes exceeds the limit of %d", r.ContentLength, limit)
 	}
+	// Not every ResponseWriter has deadlines (a test recorder); HTTP/1.1
+	// and HTTP/2 ones do.
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(timeout))
 	var b bytes.Buffer
 	if r.ContentLength > 0 {
-		b.Grow(int(r.ContentLength) + bytes.MinRead)
+		b.Grow(int(min(r.ContentLength, preGrow)) + bytes.MinRead)
 	}
 	if _, err := b.ReadFrom(http.MaxBytesReader(w, r.Body, limit)); err != nil {
 		var mb *http.MaxBytesError
-		if errors.As(err, &mb) {
+		switch {
+		case errors.As(err, &mb):
 			return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("body exceeds the limit of %d bytes", limit)
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			return nil, http.StatusRequestTimeout, fmt.Errorf("body not read within %s (%d bytes arrived)", timeout, b.Len())
 		}
 		return nil, http.StatusBadRequest, fmt.Errorf("read body: %w", err)
 	}
 	return b.Bytes(), 0, nil
 }
+
+// preGrow bounds what a body's declared length reserves before it
+// arrives.
+const preGrow = 1 << 20
 
 // batchPool holds decoded batches for reuse: storage.DB.Write keeps no
 // point or field slice after it returns (httpapi.Store's contract), so the
@@ -68,7 +82,7 @@ func (n *Node) serveWrite(w http.ResponseWriter, r *http.Request) {
 		}
 		n.metrics.bytesSent.Add(uint64(writeJSON(w, status, body)))
 	}
-	body, status, err := readBody(w, r, n.opts.MaxBodyBytes)
+	body, status, err := readBody(w, r, n.opts.MaxBodyBytes, n.opts.BodyTimeout)
 	n.metrics.bytesRecv.Add(uint64(len(body)))
 	if err != nil {
 		code := CodeBadRequest
@@ -229,7 +243,7 @@ type DeleteGroup struct {
 const maxDeleteBody = 256 << 20
 
 func (n *Node) serveDelete(w http.ResponseWriter, r *http.Request) {
-	body, status, err := readBody(w, r, maxDeleteBody)
+	body, status, err := readBody(w, r, maxDeleteBody, n.opts.BodyTimeout)
 	if err != nil {
 		writeJSONError(w, status, "delete: "+err.Error(), CodeBadRequest)
 		return

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"net"
 	"net/http"
+	"reflect"
 	"runtime"
 	"strings"
 	"testing"
@@ -163,3 +166,54 @@ type discardSink struct{}
 
 func (discardSink) Columns([]string, int) error { return nil }
 func (discardSink) Row([]model.Value) error     { return nil }
+
+// TestWriteRetryAfterNodeDown: a write through a router with a node down
+// answers a 503 naming that node's groups and writes the others; once the
+// node is back, retrying the whole batch leaves the cluster answering
+// exactly like a single DB given the batch once (rewrites included).
+func TestWriteRetryAfterNodeDown(t *testing.T) {
+	c := newCluster(t)
+	ctx := testContext(t)
+	r := rand.New(rand.NewPCG(7, 7))
+	pts := randPoints(r, 1500)
+	pts = append(pts, pts[:500]...) // the same series and times again, other values below
+	for i := 1500; i < len(pts); i++ {
+		pts[i].Fields = []model.Field{{Key: "f", Value: model.Float(float64(i))}}
+	}
+	if err := c.single.Write(ctx, pts); err != nil {
+		t.Fatal(err)
+	}
+	addr := strings.TrimPrefix(c.addrs[1], "http://")
+	c.https[1].Close()
+	err := c.reader.Write(ctx, pts)
+	var we *WriteError
+	if !errors.As(err, &we) || !errors.Is(err, storage.ErrUnavailable) || len(we.Groups) == 0 {
+		t.Fatalf("write with node n1 down: %v, want a 503 naming its groups", err)
+	}
+	for _, g := range we.Groups {
+		if nodeOf(g) != 1 {
+			t.Fatalf("group %d of node n%d named as not written", g, nodeOf(g))
+		}
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("listen again on %s: %v", addr, err)
+	}
+	srv := NewServer(addr, c.nodes[1].Handler())
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	if err := c.reader.Write(ctx, pts); err != nil {
+		t.Fatalf("retry: %v", err)
+	}
+	for _, q := range []string{
+		"SELECT * FROM m",
+		"SELECT * FROM n ORDER BY time DESC",
+		"SELECT count(f), sum(f), last(f), count(i) FROM m GROUP BY device_id, host",
+	} {
+		want, werr := run(ctx, c.single, q, planner.Options{})
+		got, gerr := run(ctx, c.reader, q, planner.Options{})
+		if werr != nil || gerr != nil || !reflect.DeepEqual(got.Rows, want.Rows) {
+			t.Fatalf("%s: %d rows %v, want %d rows %v", q, len(got.Rows), gerr, len(want.Rows), werr)
+		}
+	}
+}

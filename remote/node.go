@@ -38,6 +38,10 @@ type NodeOptions struct {
 	// BodyTimeout bounds reading a write or delete request's body
 	// (default DefaultBodyTimeout); a slower one answers 408.
 	BodyTimeout time.Duration
+	// MaxSessions bounds the query sessions and catalog calls the node
+	// serves at once (default DefaultMaxSessions); past it a new one
+	// answers 503, which the router reports as its groups unavailable.
+	MaxSessions int
 	// Logger receives the node's logs (default slog.Default()).
 	Logger *slog.Logger
 	// Gate, when set, brackets every write and delete of groups (and the
@@ -45,6 +49,9 @@ type NodeOptions struct {
 	// writes for its new node and refuse them during the switch.
 	Gate Gate
 }
+
+// DefaultMaxSessions is NodeOptions.MaxSessions when it is 0.
+const DefaultMaxSessions = 256
 
 // DefaultBodyTimeout is NodeOptions.BodyTimeout when it is 0.
 const DefaultBodyTimeout = time.Minute
@@ -58,6 +65,8 @@ type Node struct {
 	log     *slog.Logger
 	mux     chi.Router
 	metrics serverCounters
+	// sessions holds a token per session being served.
+	sessions chan struct{}
 }
 
 // NewNode returns the internal API of a storage node over db, which must
@@ -66,13 +75,16 @@ func NewNode(db *storage.DB, topo Topology, opts NodeOptions) *Node {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
 	}
+	if opts.MaxSessions <= 0 {
+		opts.MaxSessions = DefaultMaxSessions
+	}
 	if opts.BodyTimeout <= 0 {
 		opts.BodyTimeout = DefaultBodyTimeout
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	n := &Node{db: db, topo: topo, opts: opts, log: opts.Logger, mux: chi.NewRouter()}
+	n := &Node{db: db, topo: topo, opts: opts, log: opts.Logger, mux: chi.NewRouter(), sessions: make(chan struct{}, opts.MaxSessions)}
 	n.mux.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusNotFound, "not found: "+r.URL.Path, "")
 	})

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -200,4 +201,43 @@ func TestSlowAndLyingBodies(t *testing.T) {
 	if st := send("SXWF", false); !strings.HasPrefix(st, "408") {
 		t.Fatalf("stalled body: %s, want 408", st)
 	}
+}
+
+// TestSessionCap: sessions held open past NodeOptions.MaxSessions make a
+// new one answer 503 (the router reports its groups unavailable), and a
+// session that ends frees its place.
+func TestSessionCap(t *testing.T) {
+	m := newTestMap(8)
+	a := startNode(t, m, "a", NodeOptions{MaxSessions: 2})
+	m.spread(a)
+	c, _ := newTestClient(t, m, ClientOptions{})
+	open := &openMsg{Collection: "m", Groups: []groupEpoch{{0, 1}}}
+	var held []*session
+	for range 2 {
+		s, err := c.openSession(testContext(t), Route{Node: a.id, Addr: a.addr}, open, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, s)
+	}
+	_, err := c.openSession(testContext(t), Route{Node: a.id, Addr: a.addr}, open, false)
+	var ue *unreachableError
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "503") || !strings.Contains(err.Error(), "2 sessions") {
+		t.Fatalf("third session: %v, want a 503 saying the node serves 2", err)
+	}
+	held[0].close()
+	ctx := testContext(t)
+	for {
+		s, err := c.openSession(ctx, Route{Node: a.id, Addr: a.addr}, open, false)
+		if err == nil {
+			s.close()
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("no place freed after a session ended: %v", err)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	held[1].close()
 }

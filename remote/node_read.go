@@ -52,6 +52,15 @@ func (n *Node) serveSession(w http.ResponseWriter, r *http.Request, catalogOnly 
 	} else {
 		m.fragments.Add(1)
 	}
+	select {
+	case n.sessions <- struct{}{}:
+		defer func() { <-n.sessions }()
+	default:
+		m.fragmentErrors.Add(1)
+		m.bytesSent.Add(uint64(writeJSONError(w, http.StatusServiceUnavailable,
+			fmt.Sprintf("read session: node %s serves %d sessions already", n.opts.NodeID, cap(n.sessions)), CodeUnavailable)))
+		return
+	}
 	mr := wire.NewMessageReader(&countingReader{r: r.Body, n: &m.bytesRecv}, maxSessionMsg)
 	typ, payload, err := mr.Next()
 	var open openMsg

@@ -60,6 +60,12 @@ func randPoints(r *rand.Rand, n int) []model.Point {
 		if r.IntN(4) == 0 {
 			fs = append(fs, model.Field{Key: "s", Value: model.String(fmt.Sprintf("v%d", r.IntN(4)))})
 		}
+		if tags.Get(rtShard) == "d7" && r.IntN(2) == 0 {
+			// A field and a tag only one device has: pruned queries
+			// need the other nodes' schema.
+			fs = append(fs, model.Field{Key: "rare", Value: model.Int(r.Int64N(9))})
+			tags = append(tags, model.Tag{Key: "zone", Value: "z"})
+		}
 		if len(fs) == 0 || r.IntN(6) == 0 {
 			fs = append(fs, model.Field{Key: "b", Value: model.Bool(r.IntN(2) == 0)})
 		}
@@ -101,7 +107,7 @@ func randQuery(r *rand.Rand) string {
 		case 11:
 			return "s " + pick("=", "!=") + " 'v1'"
 		case 12:
-			return "b = " + pick("true", "false")
+			return pick("b = true", "b = false", "rare > 3", "zone = 'z'", "nope = 1")
 		case 13:
 			return "time " + pick(">=", "<", ">", "<=") + " " + pick("'2024-01-10T00:00:00Z'", "'2024-02-01T00:00:00Z'", "0", "-9223372036854775808", "9223372036854775807")
 		case 14:
@@ -120,7 +126,7 @@ func randQuery(r *rand.Rand) string {
 				b.WriteString(", ")
 			}
 			fn := pick("count", "sum", "mean", "min", "max", "first", "last", "spread", "stddev", "percentile")
-			f := pick("f", "i", "u", "f", "i", "s", "b")
+			f := pick("f", "i", "u", "f", "i", "s", "b", "rare")
 			if fn == "percentile" {
 				fmt.Fprintf(&b, "percentile(%s, %d)", f, r.IntN(101))
 			} else {
@@ -128,7 +134,7 @@ func randQuery(r *rand.Rand) string {
 			}
 		}
 	} else {
-		b.WriteString("SELECT " + pick("*", "f", "f, i", "i, s, b", "u, region", "f, device_id", "b"))
+		b.WriteString("SELECT " + pick("*", "f", "f, i", "i, s, b", "u, region", "f, device_id", "b", "rare, zone"))
 	}
 	b.WriteString(" FROM " + coll)
 	hasTime := false
@@ -145,7 +151,7 @@ func randQuery(r *rand.Rand) string {
 		groups = append(groups, "time("+pick("1d", "7d", "6h", "1M")+")")
 	}
 	if r.IntN(3) == 0 {
-		groups = append(groups, pick("device_id", "region", "host"))
+		groups = append(groups, pick("device_id", "region", "host", "zone"))
 	}
 	if len(groups) > 0 {
 		b.WriteString(" GROUP BY " + strings.Join(groups, ", "))

@@ -266,8 +266,12 @@ func (ss *nodeSession) catalog() *catalogMsg {
 	c.Rollups, c.RawFrom = db.Rollups(o.Collection)
 	if o.Flags&openSeries != 0 {
 		shard := ss.n.topo.ShardTag()
+		devices := make(map[string]bool, len(o.Devices)) // up to an IN list's 100,000
+		for _, d := range o.Devices {
+			devices[d] = true
+		}
 		c.Series = db.Series(o.Collection, func(t model.Tags) bool {
-			if len(o.Devices) > 0 && (!t.Has(shard) || !slices.Contains(o.Devices, t.Get(shard))) {
+			if len(devices) > 0 && (!t.Has(shard) || !devices[t.Get(shard)]) {
 				return false
 			}
 			return ss.inGroup[ss.n.groupOf(o.Collection, t)]

@@ -19,7 +19,10 @@ import (
 // matches series without the tag) keeps every group.
 
 // shardValues returns the shard tag values a series matching e must have,
-// and false when e does not restrict them.
+// and false when e does not restrict them. A chain of one operator is one
+// step (no recursion along it, no copy per operand), so that a statement
+// of 100,000 ORed conditions is pruned in linear time; recursion follows
+// only the parentheses.
 func shardValues(e query.Expr, shard string) ([]string, bool) {
 	switch x := e.(type) {
 	case *query.Compare:
@@ -39,31 +42,57 @@ func shardValues(e query.Expr, shard string) ([]string, bool) {
 		}
 		return vals, true
 	case *query.Binary:
-		l, lok := shardValues(x.LHS, shard)
-		r, rok := shardValues(x.RHS, shard)
+		ops := chain(x)
 		switch x.Op {
 		case "AND":
-			switch {
-			case lok && rok:
-				var both []string
-				for _, v := range l {
-					if slices.Contains(r, v) {
-						both = append(both, v)
+			// Two restrictions intersect; other conditions keep it.
+			var both []string
+			have := false
+			for _, op := range ops {
+				vals, ok := shardValues(op, shard)
+				switch {
+				case !ok:
+				case !have:
+					both, have = vals, true
+				default:
+					in := make(map[string]bool, len(vals))
+					for _, v := range vals {
+						in[v] = true
 					}
+					both = slices.DeleteFunc(slices.Clone(both), func(v string) bool { return !in[v] })
 				}
-				return both, true
-			case lok:
-				return l, true
-			case rok:
-				return r, true
 			}
+			return both, have
 		case "OR":
-			if lok && rok {
-				return append(slices.Clone(l), r...), true
+			var all []string
+			for _, op := range ops {
+				vals, ok := shardValues(op, shard)
+				if !ok {
+					return nil, false
+				}
+				all = append(all, vals...)
 			}
+			return all, true
 		}
 	}
 	return nil, false
+}
+
+// chain returns the operands of the chain of b's operator b heads, in
+// order, walking it with a stack.
+func chain(b *query.Binary) []query.Expr {
+	var out []query.Expr
+	stack := []query.Expr{b}
+	for len(stack) > 0 {
+		e := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if x, ok := e.(*query.Binary); ok && x.Op == b.Op {
+			stack = append(stack, x.RHS, x.LHS)
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
 }
 
 // statementGroups returns the groups a statement can touch, sorted, and

@@ -25,10 +25,25 @@ type writeChecks struct {
 	// schema holds, per collection met so far, the store's fields and
 	// those the body added.
 	schema map[string]map[string]model.Kind
+	// shardTag is the name a field may not have (a cluster router's shard
+	// tag, see ShardTagStore); "" on a single node.
+	shardTag string
+}
+
+// ShardTagStore is implemented by stores that place series by a shard tag
+// (a cluster router): a field may not be named like that tag, because a
+// query naming it (device_id = 'x') is sent only to the nodes of device x,
+// and a field of that name on other nodes would be missed.
+type ShardTagStore interface {
+	ShardTag() string
 }
 
 func newWriteChecks(store Store, now int64) *writeChecks {
-	return &writeChecks{store: store, now: now, schema: map[string]map[string]model.Kind{}, retention: map[string]time.Duration{}}
+	w := &writeChecks{store: store, now: now, schema: map[string]map[string]model.Kind{}, retention: map[string]time.Duration{}}
+	if st, ok := store.(ShardTagStore); ok {
+		w.shardTag = st.ShardTag()
+	}
+	return w
 }
 
 // time refuses a time older than the collection's raw retention by the
@@ -78,6 +93,9 @@ func keyReserved(key string, tag bool) string {
 // field checks one field's kind, remembering it for later points as
 // storage does when it writes the batch.
 func (w *writeChecks) field(collection, key string, kind model.Kind) string {
+	if key == w.shardTag && key != "" {
+		return fmt.Sprintf("field key %q is reserved for the cluster's shard tag", key)
+	}
 	fs, ok := w.schema[collection]
 	if !ok {
 		stored, _ := w.store.Fields(collection)

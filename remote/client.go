@@ -201,3 +201,7 @@ func (c *Client) Close() error {
 	}
 	return nil
 }
+
+// ShardTag is the cluster's shard tag. It makes a Client an
+// httpapi.ShardTagStore: the external API refuses fields named like it.
+func (c *Client) ShardTag() string { return c.topo.ShardTag() }

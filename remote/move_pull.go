@@ -200,10 +200,16 @@ func (m *Moves) applyTail(ctx context.Context, g int, pl *pull, epoch uint64, fi
 		if err != nil {
 			return fmt.Errorf("tail of group %d from %s: %w", g, pl.source, err)
 		}
-		body, err := io.ReadAll(resp.Body)
+		// An answer holds at most the source's whole tail, which its
+		// TailMaxBytes bounds like ours: a longer one is not a tail.
+		limit := m.opts.TailMaxBytes + 1<<20
+		body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 		resp.Body.Close()
 		if err != nil {
 			return fmt.Errorf("tail of group %d from %s: %w", g, pl.source, err)
+		}
+		if int64(len(body)) > limit {
+			return fmt.Errorf("tail of group %d from %s: answer longer than %d bytes", g, pl.source, limit)
 		}
 		next, err1 := strconv.ParseUint(resp.Header.Get(headerTailNext), 10, 64)
 		end, err2 := strconv.ParseUint(resp.Header.Get(headerTailEnd), 10, 64)

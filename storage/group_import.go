@@ -521,6 +521,27 @@ func (db *DB) stageImport(ctx context.Context, g int, files []*importedFile, sta
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", f.path, err)
 		}
+		// This DB's deletes rank newer than the snapshot: a row of a
+		// deleted series in a bucket a delete touches goes, as a rollup
+		// pass drops it where no finer data is left (the file written
+		// here has a higher sequence number than the deletes, so no
+		// pass would drop it later). Where finer data is left, the
+		// rebuild recomputes the bucket anyway.
+		for _, t := range tombs {
+			if t.coll != k.coll {
+				continue
+			}
+			for key, sr := range rows {
+				if _, ok := t.keys[key]; !ok {
+					continue
+				}
+				for _, fr := range sr.fields {
+					fr.rows = slices.DeleteFunc(fr.rows, func(r rollRow) bool {
+						return r.start <= t.max && bucketEnd(k.level, r.start) >= t.min
+					})
+				}
+			}
+		}
 		if old != nil {
 			mine, err := readAllRows(old.r, k.level)
 			if err != nil {

@@ -323,3 +323,67 @@ func FuzzImportGroup(f *testing.F) {
 		}
 	})
 }
+
+// endlessSource serves the manifest of a real snapshot and, for one data
+// file that says it has 100 bytes, zeros without end, counting them.
+type endlessSource struct {
+	manifest []byte
+	served   *int64
+}
+
+func (s endlessSource) Files() []GroupFile {
+	return []GroupFile{{Path: ManifestPath, Size: int64(len(s.manifest))},
+		{Path: "collections/c/group_0001/x.col", Size: 100}}
+}
+
+func (s endlessSource) Open(path string) (io.ReadCloser, error) {
+	if path == ManifestPath {
+		return io.NopCloser(bytes.NewReader(s.manifest)), nil
+	}
+	return io.NopCloser(countingZeros{s.served}), nil
+}
+
+type countingZeros struct{ n *int64 }
+
+func (z countingZeros) Read(p []byte) (int, error) {
+	if *z.n >= 64<<20 {
+		return 0, io.EOF // the test's own bound
+	}
+	clear(p)
+	*z.n += int64(len(p))
+	return len(p), nil
+}
+
+// TestImportRefusesFileLongerThanListed: a source whose file is longer
+// than its listed size is refused after reading one byte past it, not
+// copied whole to the receiver's disk first.
+func TestImportRefusesFileLongerThanListed(t *testing.T) {
+	ctx := context.Background()
+	src := openFS(t, t.TempDir(), vfs.Default, Options{})
+	defer src.Close()
+	devs := groupDevices(t, src, 1)
+	writeDays(t, src, devs[1], 1, 0)
+	snap, err := src.SnapshotGroup(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := snap.Open(ManifestPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	man, _ := io.ReadAll(rc)
+	rc.Close()
+	snap.Close()
+	dst := openFS(t, t.TempDir(), vfs.Default, Options{})
+	defer dst.Close()
+	var served int64
+	if err := dst.ImportGroup(ctx, 1, endlessSource{manifest: man, served: &served}); err == nil {
+		t.Fatal("an import of a file longer than listed succeeded")
+	}
+	if served > 1<<20 {
+		t.Fatalf("the import read %d bytes of a file listed with 100", served)
+	}
+	if got := dst.HeldGroups(); len(got) != 0 {
+		t.Fatalf("a refused import left groups %v", got)
+	}
+}

@@ -267,7 +267,9 @@ func (db *DB) copyFile(src ImportSource, gf GroupFile, dst string) error {
 	if err != nil {
 		return err
 	}
-	n, err := io.Copy(f, rc)
+	// One byte past the listed size is enough to refuse a file that
+	// lies about it: a source must not fill this node's disk.
+	n, err := io.Copy(f, io.LimitReader(rc, max(gf.Size, 0)+1))
 	if err = errors.Join(err, f.Close()); err != nil {
 		return fmt.Errorf("copy %s: %w", gf.Path, err)
 	}

@@ -62,7 +62,9 @@ type importOut struct {
 // Ordering rule (last write wins on series, field and time): imported
 // data ranks OLDER than everything this DB already holds for g when the
 // import runs — its memory, its files, and its deletes still held as
-// tombstones. So writes of g may reach this DB before the import (the
+// tombstones (those made since this DB last dropped g: an older one,
+// kept for another group's files, was applied where g lived since, and
+// cuts neither the snapshot's raw data nor its rollup rows). So writes of g may reach this DB before the import (the
 // network side may forward them as soon as the move begins) and keep
 // their values over the snapshot's. To do that, every raw partition the
 // snapshot has data in is rewritten as one file (new sequence number
@@ -396,8 +398,17 @@ func (db *DB) pendImport(man *groupManifest, colls map[string]bool) (map[string]
 // paths they will have below the data directory. The caller holds
 // flushMu, so the receiver's files do not change meanwhile.
 func (db *DB) stageImport(ctx context.Context, g int, files []*importedFile, stage string) ([]importOut, error) {
+	// The deletes that rank newer than the snapshot are those since the
+	// group was last dropped here: an older one (kept for the sake of
+	// another group's files) was applied on the nodes that held the
+	// group since, and writes made there after it must stay.
 	db.mu.RLock()
-	tombs := append([]*tombstone(nil), db.tombs...)
+	var tombs []*tombstone
+	for _, t := range db.tombs {
+		if t.seq > db.groups[g].dropSeq {
+			tombs = append(tombs, t)
+		}
+	}
 	db.mu.RUnlock()
 	groupDir := fmt.Sprintf("group_%04d", g)
 	part := db.opts.PartitionDuration.Nanoseconds()

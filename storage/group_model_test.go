@@ -302,3 +302,70 @@ func TestImportAppliesForwardedDeletesToExpiredRollups(t *testing.T) {
 		dst = open(dstDir)
 	}
 }
+
+// TestMoveBackIgnoresDeletesFromBeforeTheDrop: a delete the old owner
+// still holds for another group's sake (it lists series of two groups)
+// does not cut the data of the group written on the new owner after it
+// when the group moves back.
+func TestMoveBackIgnoresDeletesFromBeforeTheDrop(t *testing.T) {
+	ctx := context.Background()
+	dirA := t.TempDir()
+	a := openFS(t, dirA, vfs.Default, Options{})
+	b := openFS(t, t.TempDir(), vfs.Default, Options{})
+	defer b.Close()
+	oracle := openFS(t, t.TempDir(), vfs.Default, Options{})
+	defer oracle.Close()
+	const g, h = 1, 2
+	devs := groupDevices(t, a, 1)
+	x, y := devs[g][0], devs[h][0]
+	both := []model.Tags{{{Key: "device_id", Value: x}}, {{Key: "device_id", Value: y}}}
+	lo, hi := groupT0, groupT0+int64(2*time.Hour)
+	for _, db := range []*DB{a, oracle} {
+		writeDays(t, db, []string{x, y}, 1, 0)
+		if err := db.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		// One delete over both groups' series: A keeps it while group
+		// h's file is not compacted.
+		if err := db.Delete(ctx, "c", both, lo, hi); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.ExpectGroup(g); err != nil {
+		t.Fatal(err)
+	}
+	moveGroup(t, a, b, g)
+	if err := a.DropGroup(ctx, g); err != nil {
+		t.Fatal(err)
+	}
+	// The new owner takes writes of x inside the deleted range.
+	for _, db := range []*DB{b, oracle} {
+		writeDays(t, db, []string{x}, 1, 700)
+		if err := db.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := moveDigest(t, oracle, g)
+	if got := moveDigest(t, b, g); got != want {
+		t.Fatalf("the new owner differs from one DB:\n%s", firstDiff(got, want))
+	}
+	if err := a.ExpectGroup(g); err != nil {
+		t.Fatal(err)
+	}
+	moveGroup(t, b, a, g)
+	for step := range 3 {
+		if got := moveDigest(t, a, g); got != want {
+			t.Fatalf("step %d: the group moved back lost writes made after the delete:\n%s", step, firstDiff(got, want))
+		}
+		switch step {
+		case 0:
+			if err := a.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+		case 1:
+			crash(t, a)
+			a = openFS(t, dirA, vfs.Default, Options{})
+		}
+	}
+	a.Close()
+}

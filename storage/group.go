@@ -219,7 +219,8 @@ type group struct {
 	// none): its data with lower numbers is gone (group_drop.go).
 	dropSeq uint64
 	// expecting is set by ExpectGroup until ImportGroup or DropGroup
-	// (group_import.go).
+	// (group_import.go). Retention keeps the raw files of an expected
+	// group until then: the import rolls them up with the snapshot's.
 	expecting bool
 	// lastSeq is the highest sequence number of a write batch with
 	// values in the group, a delete naming one of its series, or a raw
@@ -229,6 +230,12 @@ type group struct {
 	// series in the active memory generation and in the one being
 	// flushed; the DB's memPoints and immPoints are their sums.
 	memPoints, immPoints int
+	// rawFrom is, by collection name, where the group's raw data is
+	// complete from when that differs from the collection's rawComplete:
+	// after an import (the snapshot's raw data may be older or newer
+	// than this DB's), or, at Open, for a group with files older than
+	// the retention horizon. Retention moves it on (setRawDropped).
+	rawFrom map[string]int64
 	// files are the group's raw files by collection and partition (a
 	// compaction unit), each list by sequence number. Reads find a
 	// series' files through the series (series.files).
@@ -286,7 +293,7 @@ func newGroups(n int) []*group {
 	out := make([]*group, n)
 	for i := range out {
 		out[i] = &group{id: i, rollups: make(map[*collection]*groupRollups), files: make(map[partKey][]*dataFile),
-			series: make(map[*collection]map[string]*series)}
+			series: make(map[*collection]map[string]*series), rawFrom: make(map[string]int64)}
 	}
 	return out
 }

@@ -81,6 +81,7 @@ func (db *DB) DropGroup(ctx context.Context, g int) error {
 	}
 	clear(db.groups[g].rollups)
 	clear(db.groups[g].files)
+	clear(db.groups[g].rawFrom)
 	db.groups[g].expecting = false
 	db.dropSpentTombstones()
 	db.mu.Unlock()

@@ -160,7 +160,7 @@ func (db *DB) ImportGroup(ctx context.Context, g int, src ImportSource) (err err
 	if err != nil {
 		return err
 	}
-	outs, err := db.stageImport(ctx, g, files, stage)
+	outs, err := db.stageImport(ctx, g, man, files, stage)
 	if err != nil {
 		return errors.Join(err, db.removeTree(stage))
 	}
@@ -397,7 +397,7 @@ func (db *DB) pendImport(man *groupManifest, colls map[string]bool) (map[string]
 // stageImport writes the files the import installs into stage, with the
 // paths they will have below the data directory. The caller holds
 // flushMu, so the receiver's files do not change meanwhile.
-func (db *DB) stageImport(ctx context.Context, g int, files []*importedFile, stage string) ([]importOut, error) {
+func (db *DB) stageImport(ctx context.Context, g int, man *groupManifest, files []*importedFile, stage string) ([]importOut, error) {
 	// The deletes that rank newer than the snapshot are those since the
 	// group was last dropped here: an older one (kept for the sake of
 	// another group's files) was applied on the nodes that held the
@@ -535,11 +535,13 @@ func (db *DB) stageImport(ctx context.Context, g int, files []*importedFile, sta
 			return nil, fmt.Errorf("read %s: %w", f.path, err)
 		}
 		// This DB's deletes rank newer than the snapshot: a row of a
-		// deleted series in a bucket a delete touches goes, as a rollup
-		// pass drops it where no finer data is left (the file written
-		// here has a higher sequence number than the deletes, so no
-		// pass would drop it later). Where finer data is left, the
-		// rebuild recomputes the bucket anyway.
+		// deleted series in a bucket a delete touches goes where no raw
+		// data was left when the delete came, as a rollup pass drops it
+		// (the file written here has a higher sequence number than the
+		// deletes, so no pass would drop it later). Where raw data was
+		// left, the sender applied a delete it had before the snapshot
+		// to its rows exactly, and one after it cuts the snapshot's raw
+		// data, from which the rebuild recomputes the bucket.
 		for _, t := range tombs {
 			if t.coll != k.coll {
 				continue
@@ -550,7 +552,7 @@ func (db *DB) stageImport(ctx context.Context, g int, files []*importedFile, sta
 				}
 				for _, fr := range sr.fields {
 					fr.rows = slices.DeleteFunc(fr.rows, func(r rollRow) bool {
-						return r.start <= t.max && bucketEnd(k.level, r.start) >= t.min
+						return r.start < t.rawFrom && r.start <= t.max && bucketEnd(k.level, r.start) >= t.min
 					})
 				}
 			}
@@ -560,7 +562,10 @@ func (db *DB) stageImport(ctx context.Context, g int, files []*importedFile, sta
 			if err != nil {
 				return nil, fmt.Errorf("read %s: %w", old.path, err)
 			}
-			overlayRows(rows, mine)
+			db.mu.RLock()
+			rawFrom := max(db.importRawFrom(g, man, k.coll), db.rawKept(k.coll))
+			db.mu.RUnlock()
+			overlayRows(rows, mine, k.level, rawFrom)
 		}
 		var data []colfile.SeriesData
 		for _, sr := range rows {
@@ -676,9 +681,25 @@ func (db *DB) stageUnit(k unitKey, lo, hi int64, in []*importedFile, recv []*dat
 	return &importOut{rel: rel, coll: k.coll, replaces: recv}, nil
 }
 
+// importRawFrom is where group g's raw data of coll is complete from once
+// the import of man is in (group.rawFrom): where the snapshot's is, and,
+// unless the group was expected (retention keeps an expected group's
+// files), where this DB's retention dropped its own files of the group.
+// The caller holds mu.
+func (db *DB) importRawFrom(g int, man *groupManifest, coll string) int64 {
+	from := man.Collections[coll].RawCompleteNs
+	if d, ok := db.rawDropped[coll]; ok && !db.groups[g].expecting {
+		from = max(from, d)
+	}
+	return max(from, db.rawKept(coll))
+}
+
 // overlayRows puts the rows of mine over those of rows: mine wins per
-// series, field and bucket.
-func overlayRows(rows, mine partitionRows) {
+// series, field and bucket, except in buckets ending before rawFrom,
+// which no finer data will rebuild: there a row of the snapshot is the
+// whole bucket (writes there after the snapshot are refused as too old),
+// and a row of this DB only what was forwarded to it.
+func overlayRows(rows, mine partitionRows, l model.Level, rawFrom int64) {
 	for key, sr := range mine {
 		dst := rows[key]
 		if dst == nil {
@@ -697,7 +718,9 @@ func overlayRows(rows, mine partitionRows) {
 			}
 			for _, r := range fr.rows {
 				if i, ok := at[r.start]; ok {
-					d.rows[i] = r
+					if bucketEnd(l, r.start) >= rawFrom {
+						d.rows[i] = r
+					}
 				} else {
 					d.rows = append(d.rows, r)
 				}
@@ -759,8 +782,8 @@ func (db *DB) attachImport(g int, man *groupManifest, outs []importOut, states m
 	}
 	for coll := range mapKeys(outs) {
 		c := db.coll(coll)
-		if mc, ok := man.Collections[coll]; ok && mc.RawCompleteNs != math.MinInt64 {
-			db.setRawDropped(coll, mc.RawCompleteNs)
+		if _, ok := man.Collections[coll]; ok {
+			db.groups[g].rawFrom[coll] = db.importRawFrom(g, man, coll)
 		}
 		st, ok := states[coll]
 		if !ok || c.settings.NoRollups {
@@ -801,8 +824,10 @@ func mapKeys(outs []importOut) map[string]bool {
 // ImportGroup(g) or DropGroup(g), deletes of g's series are kept even
 // where this DB holds no data of them yet, so that ImportGroup applies
 // them to the snapshot's data (which ranks older than every delete this
-// DB holds). Call it before forwarding the group's first write or
-// delete. It is not durable: a restart forgets it.
+// DB holds), and retention keeps the group's raw files, so that the
+// import's rollup rebuild sees every write forwarded. Call it before
+// forwarding the group's first write or delete. It is not durable: a
+// restart forgets it.
 func (db *DB) ExpectGroup(g int) error {
 	if err := db.checkGroup(g); err != nil {
 		return err

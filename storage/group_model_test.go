@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/soltixdb/soltix/internal/timex"
 	"github.com/soltixdb/soltix/model"
 	"github.com/soltixdb/soltix/storage/vfs"
 )
@@ -59,34 +60,69 @@ func moveDigest(t *testing.T, db *DB, g int) string {
 // and checks the receiver answers (values and every rollup level) what one
 // DB given the same operations in the same order answers, after the
 // import, a flush, a compaction and restarts (clean and crash).
+// With expire, raw data is kept 48 hours and the clock moves on between
+// operations, every DB enforcing retention when it does: old data lives on
+// in rollups only.
 func TestMoveMatchesOneDB(t *testing.T) {
-	for seed := range modelSeeds(40) {
-		t.Run(fmt.Sprint(seed), func(t *testing.T) { moveModel(t, uint64(seed)) })
+	for _, expire := range []bool{false, true} {
+		for seed := range modelSeeds(40) {
+			t.Run(fmt.Sprint(expire, seed), func(t *testing.T) { moveModel(t, uint64(seed), expire) })
+		}
 	}
 }
 
-func moveModel(t *testing.T, seed uint64) {
+func moveModel(t *testing.T, seed uint64, expire bool) {
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(seed, 12))
 	const g = 1
+	now := time.Unix(0, groupT0).Add(48 * time.Hour)
+	settings := CollectionSettings{}
+	settings.Retention[model.LevelRaw] = 48 * time.Hour
+	open := func(dir string) *DB {
+		db := openFS(t, dir, vfs.Default, Options{Now: func() time.Time { return now }})
+		if expire {
+			if err := db.SetSettings(ctx, "c", settings); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return db
+	}
+	var log []string
 	srcDir, dstDir := t.TempDir(), t.TempDir()
-	src := openFS(t, srcDir, vfs.Default, Options{})
+	src := open(srcDir)
 	defer func() { src.Close() }()
-	dst := openFS(t, dstDir, vfs.Default, Options{})
+	dst := open(dstDir)
 	defer func() { dst.Close() }()
-	oracle := openFS(t, t.TempDir(), vfs.Default, Options{})
+	oracle := open(t.TempDir())
 	defer oracle.Close()
+	// tick moves the clock on, when expiring, and enforces retention.
+	tick := func() {
+		if !expire || rng.IntN(4) != 0 {
+			return
+		}
+		now = now.Add(time.Duration(1+rng.IntN(24)) * time.Hour)
+		log = append(log, fmt.Sprintf("clock %d", (now.UnixNano()-groupT0)/int64(time.Hour)))
+		for _, db := range []*DB{src, dst, oracle} {
+			if err := db.EnforceRetention(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	devs := groupDevices(t, src, 2)
 	mine, other := devs[g], devs[(g+1)%4]
-	var log []string
 	step := 10 * time.Minute
 	write := func(dbs ...*DB) {
 		var pts []model.Point
 		n := 1 + rng.IntN(30)
 		start := rng.IntN(3 * 144)
+		base := groupT0
+		if expire {
+			// Inside the raw retention: the last 40 hours.
+			base, start = now.UnixNano()-int64(40*time.Hour), rng.IntN(6*40-n*3)
+		}
 		for i := range n {
 			d := mine[rng.IntN(2)]
-			ts := groupT0 + int64(start+i*(1+rng.IntN(3)))*int64(step)
+			ts := base + int64(start+i*(1+rng.IntN(3)))*int64(step)
 			v := rng.Int64N(1000)
 			pts = append(pts, pt("c", d, ts, iv("n", v), fv("f", float64(v)/8)))
 		}
@@ -107,7 +143,18 @@ func moveModel(t *testing.T, seed uint64) {
 		if len(series) == 0 {
 			series = append(series, model.Tags{{Key: "device_id", Value: mine[0]}})
 		}
-		lo := groupT0 + int64(rng.IntN(3*144))*int64(step) - int64(time.Minute)
+		from, span := groupT0, 3*144
+		if expire {
+			// Where raw data is kept on every DB: over older time one
+			// DB drops the deleted series' rows whole (they cannot be
+			// cut), while a receiver that still holds the snapshot's raw
+			// data there cuts it exactly; both are right by their data.
+			// TestImportAppliesForwardedDeletesToExpiredRollups checks
+			// a delete over rows only.
+			from = timex.FloorDiv(now.UnixNano()-int64(48*time.Hour), int64(24*time.Hour)) * int64(24*time.Hour)
+			span = int((now.UnixNano()-from)/int64(step)) + 1
+		}
+		lo := from + int64(rng.IntN(span))*int64(step) - int64(time.Minute)
 		hi := lo + int64(rng.IntN(2*144))*int64(step)
 		log = append(log, fmt.Sprintf("delete %d series [%d,%d]", len(series), (lo-groupT0)/int64(step), (hi-groupT0)/int64(step)))
 		for _, db := range dbs {
@@ -132,7 +179,11 @@ func moveModel(t *testing.T, seed uint64) {
 			// Other groups' traffic on the node.
 			var pts []model.Point
 			for i := range 5 {
-				pts = append(pts, pt("c", other[0], groupT0+int64(rng.IntN(3*144)+i)*int64(step), iv("n", 1), fv("f", 1)))
+				ts := groupT0 + int64(rng.IntN(3*144)+i)*int64(step)
+				if expire {
+					ts = now.UnixNano() - int64(rng.IntN(200)+i)*int64(step)
+				}
+				pts = append(pts, pt("c", other[0], ts, iv("n", 1), fv("f", 1)))
 			}
 			if err := db.Write(ctx, pts); err != nil {
 				t.Fatal(err)
@@ -153,6 +204,7 @@ func moveModel(t *testing.T, seed uint64) {
 			if rng.IntN(5) == 0 {
 				oracle.Flush(ctx)
 			}
+			tick()
 		}
 	}
 	ops(3+rng.IntN(6), src, oracle)
@@ -173,6 +225,13 @@ func moveModel(t *testing.T, seed uint64) {
 	snap.Close()
 	check := func(when string) {
 		t.Helper()
+		// An import may bring raw data the clock has moved past since
+		// the snapshot; retention drops it as on one DB.
+		for _, db := range []*DB{dst, oracle} {
+			if err := db.EnforceRetention(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
 		want := moveDigest(t, oracle, g)
 		if got := moveDigest(t, dst, g); got != want {
 			t.Fatalf("%s: receiver differs from one DB (ops %s):\n%s", when, strings.Join(log, "; "), firstDiff(got, want))
@@ -188,10 +247,10 @@ func moveModel(t *testing.T, seed uint64) {
 			dst.Compact(ctx)
 		case 2:
 			dst.Close()
-			dst = openFS(t, dstDir, vfs.Default, Options{})
+			dst = open(dstDir)
 		case 3:
 			crash(t, dst)
-			dst = openFS(t, dstDir, vfs.Default, Options{})
+			dst = open(dstDir)
 		}
 		check(fmt.Sprint("round ", i))
 	}
@@ -368,4 +427,61 @@ func TestMoveBackIgnoresDeletesFromBeforeTheDrop(t *testing.T) {
 		}
 	}
 	a.Close()
+}
+
+// TestImportOfOldRawKeepsOtherGroupsRollups: a snapshot whose raw data is
+// older than the receiver's retention horizon (taken before the clock
+// moved on) does not make the receiver, once restarted, take the other
+// groups' raw data there as complete and rebuild their rollup rows, the
+// only copy of their expired data, from nothing.
+func TestImportOfOldRawKeepsOtherGroupsRollups(t *testing.T) {
+	ctx := context.Background()
+	now := time.Unix(0, groupT0)
+	clock := func() time.Time { return now }
+	settings := CollectionSettings{}
+	settings.Retention[model.LevelRaw] = 48 * time.Hour
+	open := func(dir string) *DB {
+		db := openFS(t, dir, vfs.Default, Options{Now: clock})
+		if err := db.SetSettings(ctx, "c", settings); err != nil {
+			t.Fatal(err)
+		}
+		return db
+	}
+	dstDir := t.TempDir()
+	src, dst := open(t.TempDir()), open(dstDir)
+	defer src.Close()
+	const g, h = 1, 2
+	devs := groupDevices(t, src, 1)
+	writeDays(t, src, devs[g], 2, 0)
+	writeDays(t, dst, devs[h], 2, 0)
+	for _, db := range []*DB{src, dst} {
+		if err := db.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	snap, err := src.SnapshotGroup(ctx, g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snap.Close()
+	now = now.Add(6 * 24 * time.Hour)
+	if err := dst.EnforceRetention(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want := moveDigest(t, dst, h)
+	if !strings.Contains(want, " 1d n ") {
+		t.Fatalf("group %d has no rollup rows to keep:\n%.500s", h, want)
+	}
+	if err := dst.ImportGroup(ctx, g, snap); err != nil {
+		t.Fatal(err)
+	}
+	crash(t, dst)
+	dst = open(dstDir)
+	defer func() { dst.Close() }()
+	if err := dst.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := moveDigest(t, dst, h); got != want {
+		t.Fatalf("after the import and a restart, group %d's rollups changed:\n%s", h, firstDiff(got, want))
+	}
 }

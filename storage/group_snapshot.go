@@ -137,7 +137,7 @@ func (db *DB) SnapshotGroup(ctx context.Context, g int) (*GroupSnapshot, error) 
 			return
 		}
 		c := db.colls[name]
-		mc := manifestCollection{Fields: make(map[string]model.Kind, len(c.fields)), RawCompleteNs: db.rawComplete(c)}
+		mc := manifestCollection{Fields: make(map[string]model.Kind, len(c.fields)), RawCompleteNs: db.rawCompleteIn(c, g)}
 		for f, k := range c.fields {
 			mc.Fields[f] = k
 		}

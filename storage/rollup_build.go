@@ -177,7 +177,7 @@ func (db *DB) groupRollupWork(c *collection, gi int, g *groupRollups, cutoff uin
 	for l := range w.from {
 		w.from[l] = db.horizon(c, model.Level(l))
 		if l == int(model.LevelRaw) {
-			w.from[l] = db.rawComplete(c)
+			w.from[l] = db.rawCompleteIn(c, gi)
 		}
 	}
 	// held lists the time ranges that hold data: raw files (one

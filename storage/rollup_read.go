@@ -87,6 +87,7 @@ func (db *DB) takeRollSnap(collection string, tags model.Tags, top model.Level, 
 	if s == nil {
 		return rs, true
 	}
+	rs.from[model.LevelRaw] = db.rawCompleteIn(c, s.group)
 	g := db.groups[s.group].rollups[c]
 	if g == nil {
 		return rs, true

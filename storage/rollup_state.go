@@ -143,34 +143,42 @@ func (db *DB) rawKept(collection string) int64 {
 // again later, they would count as clean). The caller has the DB to
 // itself.
 func (db *DB) resumeRollupSettings() {
-	// Raw data is complete from its oldest file or point in memory on, or
-	// the horizon if that is earlier (retention drops files in time order;
-	// nothing is dropped while raw data is kept forever).
+	// A group's raw data is complete from its oldest file or point in
+	// memory on, or the horizon if that is earlier (retention drops files
+	// in time order; nothing is dropped while raw data is kept forever).
+	// Per group: an import may have brought one group's older files, and
+	// the others' raw data there is gone.
 	part := db.opts.PartitionDuration.Nanoseconds()
 	for name, c := range db.colls {
 		h := db.retentionHorizon(c.settings, model.LevelRaw)
 		if h == math.MinInt64 {
 			continue
 		}
-		oldest := int64(math.MaxInt64)
+		oldest := make(map[int]int64)
+		older := func(g int, t int64) {
+			if o, ok := oldest[g]; !ok || t < o {
+				oldest[g] = t
+			}
+		}
 		for _, s := range c.series {
 			for _, fs := range s.files {
-				oldest = min(oldest, fs.f.meta.MinTime)
+				older(s.group, fs.f.meta.MinTime)
 			}
 			// The WAL's points were written inside the retention then.
 			if s.mem != nil {
 				for _, mc := range s.mem.cols {
 					for _, t := range mc.column().Times {
-						oldest = min(oldest, t)
+						older(s.group, t)
 					}
 				}
 			}
 		}
-		if oldest != math.MaxInt64 {
-			start, _ := timex.Floor(oldest, part, 0)
-			h = min(h, start)
-		}
 		db.setRawDropped(name, h)
+		for g, t := range oldest {
+			if start, _ := timex.Floor(t, part, 0); start < h {
+				db.groups[g].rawFrom[name] = start
+			}
+		}
 	}
 	for name, st := range db.rollState {
 		if !st.pending {
@@ -261,6 +269,32 @@ func (db *DB) setRawDropped(name string, h int64) {
 	if old, ok := db.rawDropped[name]; !ok || h > old {
 		db.rawDropped[name] = h
 	}
+	// Every group's raw data before h is gone too.
+	for _, g := range db.groups {
+		if f, ok := g.rawFrom[name]; ok {
+			if f = max(f, h); f == db.rawDropped[name] {
+				delete(g.rawFrom, name)
+			} else {
+				g.rawFrom[name] = f
+			}
+		}
+	}
+}
+
+// rawCompleteIn is rawComplete for the raw data of group g, which an
+// import or files older than the horizon can make differ from the
+// collection's (group.rawFrom). The caller holds mu.
+func (db *DB) rawCompleteIn(c *collection, g int) int64 {
+	f, ok := db.groups[g].rawFrom[c.name]
+	if !ok {
+		return db.rawComplete(c)
+	}
+	if st := db.rollState[c.name]; st != nil {
+		if k, ok := st.kept[model.LevelRaw]; ok {
+			f = max(f, k)
+		}
+	}
+	return f
 }
 
 // rawComplete returns the start of the raw data of c that retention has
@@ -294,10 +328,13 @@ func (db *DB) rollUpBeforeExpiry(ctx context.Context) error {
 			continue
 		}
 		h := db.horizon(c, model.LevelRaw)
-		if h == math.MinInt64 || h <= db.rawComplete(c) {
+		if h == math.MinInt64 {
 			continue
 		}
-		for _, g := range db.collRollups(c) {
+		for gi, g := range db.collRollups(c) {
+			if h <= db.rawCompleteIn(c, gi) {
+				continue
+			}
 			if d := &g.dirty[model.Level1h]; len(d.keys) > 0 && d.keys[0] < h {
 				pending = true
 			}

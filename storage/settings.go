@@ -218,6 +218,9 @@ func (db *DB) SetSettings(ctx context.Context, collection string, s CollectionSe
 		// No rollup rows are left to protect: what raw data holds is
 		// all there is (rollup_state.go, rawComplete).
 		delete(db.rawDropped, collection)
+		for _, g := range db.groups {
+			delete(g.rawFrom, collection)
+		}
 	}
 	if c := db.colls[collection]; c != nil {
 		c.settings = s
@@ -356,6 +359,9 @@ func (db *DB) enforceRetentionLocked(ctx context.Context) error {
 			db.setRawDropped(c.name, rawFrom)
 			gone := make(map[*dataFile]bool)
 			for _, s := range c.series {
+				if db.groups[s.group].expecting {
+					continue // rolled up with the import's data first
+				}
 				s.files = slices.DeleteFunc(s.files, func(fs fileSeries) bool {
 					if fs.f.meta.MaxTime < rawFrom {
 						gone[fs.f] = true

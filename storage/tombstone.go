@@ -21,6 +21,11 @@ type tombstone struct {
 	min, max int64
 	series   []model.Tags
 	keys     map[string]struct{} // series keys, built by index
+	// rawFrom is where raw data of the collection was complete from
+	// when the delete was applied here: older buckets had only rollup
+	// rows, which a delete drops (group_import.go applies it to a
+	// snapshot's rows that way).
+	rawFrom int64
 }
 
 func (t *tombstone) index() {
@@ -126,6 +131,10 @@ func (db *DB) Delete(ctx context.Context, collection string, series []model.Tags
 func (db *DB) applyDelete(t *tombstone) {
 	for _, tags := range t.series {
 		db.groups[db.groupOf(model.SeriesKey(t.coll, tags), tags)].noteSeq(t.seq)
+	}
+	t.rawFrom = max(db.retentionHorizon(db.settings[t.coll], model.LevelRaw), db.rawKept(t.coll))
+	if d, ok := db.rawDropped[t.coll]; ok {
+		t.rawFrom = max(t.rawFrom, d)
 	}
 	c := db.colls[t.coll]
 	if c == nil && !db.tombstoneExpected(t) {

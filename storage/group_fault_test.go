@@ -10,7 +10,9 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
+	"github.com/soltixdb/soltix/model"
 	"github.com/soltixdb/soltix/storage/vfs"
 	"github.com/soltixdb/soltix/storage/vfs/errorfs"
 )
@@ -385,5 +387,95 @@ func TestImportRefusesFileLongerThanListed(t *testing.T) {
 	}
 	if got := dst.HeldGroups(); len(got) != 0 {
 		t.Fatalf("a refused import left groups %v", got)
+	}
+}
+
+// TestDropGroupCrashPoints fails every filesystem operation of a
+// DropGroup in turn and crashes: reopened, the group is either whole (the
+// drop's record did not become durable) or gone, the other groups are
+// untouched, a drop that returned nil is gone, and writes of the group
+// after it survive two more crashes.
+func TestDropGroupCrashPoints(t *testing.T) {
+	ctx := context.Background()
+	const g = 1
+	prepare := func(t *testing.T, fs vfs.FS) (*DB, string) {
+		dir := t.TempDir()
+		db := openFS(t, dir, fs, Options{})
+		devs := groupDevices(t, db, 2)
+		for _, ds := range devs {
+			writeDays(t, db, ds, 1, 0)
+		}
+		if err := db.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		// In the WAL only: more of every group, and a delete.
+		for _, ds := range devs {
+			writeDays(t, db, ds[:1], 1, 100)
+		}
+		tags := []model.Tags{{{Key: "device_id", Value: devs[g][1]}}}
+		if err := db.Delete(ctx, "c", tags, groupT0, groupT0+int64(3*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		return db, dir
+	}
+	digests := func(db *DB) []string {
+		var out []string
+		for x := range db.NumGroups() {
+			out = append(out, groupDigest(t, db, x))
+		}
+		return out
+	}
+	var before []string
+	{
+		db, _ := prepare(t, vfs.Default)
+		before = digests(db)
+		db.Close()
+	}
+	ops := []errorfs.Op{errorfs.OpCreate, errorfs.OpWrite, errorfs.OpSync, errorfs.OpClose, errorfs.OpRename,
+		errorfs.OpSyncDir, errorfs.OpRemove}
+	for _, op := range ops {
+		t.Run(op.String(), func(t *testing.T) {
+			for n := 0; n < 100; n++ {
+				mem := vfs.NewCrashableMem()
+				fs := errorfs.New(mem)
+				db, dir := prepare(t, fs)
+				fs.Inject(errorfs.Rule{Op: op, After: n, Err: syscall.EIO})
+				err := db.DropGroup(ctx, g)
+				fired := fs.Count(op, "") > int64(n)
+				fs.Clear()
+				crash(t, db)
+				if err == nil && !fired {
+					break
+				}
+				clone := mem.CrashClone()
+				db = openFS(t, dir, clone, Options{})
+				got := digests(db)
+				for x := range got {
+					if x != g && got[x] != before[x] {
+						t.Fatalf("fault after %d %s: group %d changed", n, op, x)
+					}
+				}
+				gone := got[g] == ""
+				if !gone && got[g] != before[g] {
+					t.Fatalf("fault after %d %s (drop error %v): group %d is neither whole nor gone:\n%.600s", n, op, err, g, got[g])
+				}
+				if err == nil && !gone {
+					t.Fatalf("fault after %d %s: the drop returned nil and the group came back", n, op)
+				}
+				if gone {
+					dev := groupDevices(t, db, 1)[g][0]
+					writeN(t, db, dev, groupT0, 5)
+					for range 2 {
+						crash(t, db)
+						clone = clone.CrashClone()
+						db = openFS(t, dir, clone, Options{})
+						if v := readAll(t, db, "c", model.Tags{{Key: "device_id", Value: dev}}, "n")["n"]; len(v) != 5 {
+							t.Fatalf("fault after %d %s: %d of 5 values written after the drop are left", n, op, len(v))
+						}
+					}
+				}
+				db.Close()
+			}
+		})
 	}
 }

@@ -3,6 +3,7 @@ package storage
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -477,5 +478,42 @@ func TestDropGroupCrashPoints(t *testing.T) {
 				db.Close()
 			}
 		})
+	}
+}
+
+// TestSnapshotFailureUnpinsEveryFile: a SnapshotGroup that fails while
+// listing its files leaves none of them pinned, so a compaction that
+// replaces them removes them from disk.
+func TestSnapshotFailureUnpinsEveryFile(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	fs := errorfs.New(vfs.Default)
+	db := openFS(t, dir, fs, Options{})
+	defer db.Close()
+	const g = 1
+	devs := groupDevices(t, db, 1)[g]
+	for i := range 3 {
+		writeDays(t, db, devs, 1, int64(i))
+		if err := db.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	raw, _ := db.groupFiles(g, false)
+	if len(raw) != 3 {
+		t.Fatalf("%d raw files, want 3", len(raw))
+	}
+	// The second file cannot be listed.
+	fs.Inject(errorfs.Rule{Op: errorfs.OpStat, Err: syscall.EIO, Match: func(p string) bool { return p == raw[1].path }})
+	if _, err := db.SnapshotGroup(ctx, g); err == nil {
+		t.Fatal("SnapshotGroup succeeded with a file it cannot list")
+	}
+	fs.Clear()
+	if err := db.Compact(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range raw {
+		if _, err := os.Stat(f.path); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("replaced file %s is still on disk (err %v)", filepath.Base(f.path), err)
+		}
 	}
 }

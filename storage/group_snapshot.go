@@ -186,6 +186,11 @@ func (db *DB) SnapshotGroup(ctx context.Context, g int) (*GroupSnapshot, error) 
 				continue
 			}
 		}
+		// Unpin every path pinned above, not only those listed so far.
+		snap.abs = make(map[string]string, len(paths))
+		for _, q := range paths {
+			snap.abs[q] = q
+		}
 		snap.unpin()
 		return nil, fmt.Errorf("snapshot group %d: %w", g, err)
 	}

@@ -3,6 +3,7 @@ package storage
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -515,5 +516,49 @@ func TestSnapshotFailureUnpinsEveryFile(t *testing.T) {
 		if _, err := os.Stat(f.path); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("replaced file %s is still on disk (err %v)", filepath.Base(f.path), err)
 		}
+	}
+}
+
+// TestImportIgnoresManifestCollectionsWithoutFiles: a manifest naming a
+// collection that no file of the snapshot holds reserves no field kinds
+// for it on the receiver (they would refuse the receiver's own writes).
+func TestImportIgnoresManifestCollectionsWithoutFiles(t *testing.T) {
+	ctx := context.Background()
+	src := openFS(t, t.TempDir(), vfs.Default, Options{})
+	defer src.Close()
+	devs := groupDevices(t, src, 1)
+	writeDays(t, src, devs[1], 1, 0)
+	snap, err := src.SnapshotGroup(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snap.Close()
+	files := memSource{}
+	for _, gf := range snap.Files() {
+		rc, err := snap.Open(gf.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[gf.Path], _ = io.ReadAll(rc)
+		rc.Close()
+	}
+	var man map[string]any
+	dec := json.NewDecoder(bytes.NewReader(files[ManifestPath]))
+	dec.UseNumber()
+	if err := dec.Decode(&man); err != nil {
+		t.Fatal(err)
+	}
+	man["collections"].(map[string]any)["ghost"] = map[string]any{"fields": map[string]any{"v": int(model.KindString)}}
+	files[ManifestPath], _ = json.Marshal(man)
+	dst := openFS(t, t.TempDir(), vfs.Default, Options{})
+	defer dst.Close()
+	if err := dst.ImportGroup(ctx, 1, files); err != nil {
+		t.Fatal(err)
+	}
+	if f, ok := dst.Fields("ghost"); ok {
+		t.Fatalf("the import reserved fields %v of a collection it holds no file of", f)
+	}
+	if err := dst.Write(ctx, []model.Point{pt("ghost", "d", groupT0, fv("v", 1))}); err != nil {
+		t.Fatalf("a write the manifest's claim conflicts with: %v", err)
 	}
 }

@@ -298,7 +298,16 @@ func importKinds(man *groupManifest, files []*importedFile) (map[string]map[stri
 		}
 		m[field] = k
 	}
+	// Only the collections the snapshot has files of: a manifest's claim
+	// about another would reserve kinds that refuse this node's writes.
+	held := make(map[string]bool)
+	for _, f := range files {
+		held[f.meta.Collection] = true
+	}
 	for coll, mc := range man.Collections {
+		if !held[coll] {
+			continue
+		}
 		for f, k := range mc.Fields {
 			add(coll, f, k)
 		}

@@ -72,7 +72,10 @@ type importOut struct {
 // partition as replaced, like a compaction): the snapshot's values first,
 // the receiver's files over them, its tombstones applied to both; memory
 // stays newer than every file. A rollup partition held on both sides is
-// rewritten with the receiver's rows winning per series, field and bucket.
+// rewritten with the receiver's rows winning per series, field and bucket
+// where raw data still holds the bucket (the rebuild recomputes it), and
+// the snapshot's below where the group's raw data is complete (there the
+// receiver's rows hold only what was forwarded to it).
 // Deletes forwarded before the import apply to the imported data too
 // provided ExpectGroup(g) was called before the first of them: without it
 // a tombstone that covers no file of this DB may be forgotten before the

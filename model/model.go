@@ -383,4 +383,10 @@ type Part struct {
 	// Level is where a Summary came from: LevelRaw for colstore block
 	// statistics, a rollup level for a rollup row.
 	Level Level
+	// Reduced marks a Summary (at LevelRaw) that a storage node built, for
+	// a query that asked for it (planner.Reduce), from what it read: Points
+	// values and the statistics of Blocks colstore blocks (block summaries
+	// it merged). A query counts it as those points and blocks.
+	Reduced        bool
+	Points, Blocks int
 }

@@ -48,6 +48,77 @@ type ReadSet struct {
 	// Desc is set for a raw select with ORDER BY time DESC.
 	Desc   bool
 	Series []SeriesRead
+	// Reduce lists the fields read with ReadParts whose runs of values
+	// inside one bucket (whole) the source may send as summaries it
+	// computes itself, and what makes such a summary exact (see Reduce).
+	// A field not listed must not be reduced.
+	Reduce map[string]Reduce
+}
+
+// Reduce says how a source that reads a field's values may reduce a run of
+// them inside one bucket of the query to a Summary (model.Part.Reduced)
+// without changing the answer: the plan applies to the field only
+// aggregates whose result from such a summary is bit-identical to the
+// result from its values. For a float field these are count, min, max,
+// spread, first and last (a sum, an average or a standard deviation of
+// floats depends on the order of the additions); for an integer field also
+// sum (which wraps the same way) and avg (whose float64 sum is exact while
+// the bucket's partial sums stay within 2^53). stddev is never reduced
+// (values and summaries are combined by different formulas).
+type Reduce uint8
+
+const (
+	// ReduceMinMax is set when the field's aggregates include min, max or
+	// spread: the rule on signed zeros applies.
+	ReduceMinMax Reduce = 1 << iota
+	// ReduceIntAvg is set when they include avg of an integer field: the
+	// summary's sum must be exact as a float64.
+	ReduceIntAvg
+)
+
+// Exact reports whether s, a summary of values a source read, may be sent
+// in their place: it is one the plan uses exactly (the rules of
+// summary.go).
+func (r Reduce) Exact(s *Summary) bool {
+	return s.Count > 0 && exactFor(s, false, r&ReduceMinMax != 0, r&ReduceIntAvg != 0)
+}
+
+// reducible returns, for the columns read as parts, whether and how their
+// values may be reduced by the source (see Reduce).
+func (p *plan) reducible() map[string]Reduce {
+	var m map[string]Reduce
+	for ci, f := range p.read {
+		if !p.sumCol[ci] || p.needM2[ci] {
+			continue
+		}
+		kind := p.fields[f]
+		if kind != model.KindFloat && kind != model.KindInt && kind != model.KindUint {
+			continue
+		}
+		var r Reduce
+		ok := true
+		for _, k := range p.colItems[ci] {
+			switch fn := p.items[k].fn; fn {
+			case "count", "first", "last":
+			case "min", "max", "spread":
+				r |= ReduceMinMax
+			case "sum":
+				ok = ok && kind != model.KindFloat
+			case "avg":
+				ok = ok && kind != model.KindFloat
+				r |= ReduceIntAvg
+			default:
+				ok = false
+			}
+		}
+		if ok {
+			if m == nil {
+				m = map[string]Reduce{}
+			}
+			m[f] = r
+		}
+	}
+	return m
 }
 
 // SeriesRead is what a plan reads of one series.
@@ -235,6 +306,9 @@ func (p *plan) readSet() *ReadSet {
 			}
 		}
 		rs.Series = append(rs.Series, sr)
+	}
+	if p.parts != nil {
+		rs.Reduce = p.reducible()
 	}
 	return rs
 }

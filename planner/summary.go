@@ -352,6 +352,17 @@ func (sa *seriesAgg) parts(ctx context.Context, parts []Part, ci int, seg segmen
 				continue
 			}
 		}
+		if pt.Reduced {
+			// Values and block statistics the source merged: counted
+			// as what they are.
+			ex.levels[model.LevelRaw].Points += int64(pt.Points)
+			ex.levels[model.LevelRaw].Blocks += int64(pt.Blocks)
+			if err := ex.spend(int64(pt.Points) + int64(pt.Blocks)); err != nil {
+				return err
+			}
+			sa.summary(s, ci)
+			continue
+		}
 		if err := ex.spend(1); err != nil {
 			return err
 		}
@@ -448,7 +459,12 @@ func (p *plan) checkSummary(s *Summary, ci int) error {
 // exactSummary reports whether the aggregates of read column ci computed
 // from s are what its values would give (see the top of this file).
 func (p *plan) exactSummary(s *Summary, ci int) bool {
-	m2 := p.needM2[ci]
+	return exactFor(s, p.needM2[ci], p.minMax[ci], p.intAvg[ci])
+}
+
+// exactFor is exactSummary for a column whose aggregates need M2 (m2),
+// include min or max (minMax) or avg of an integer field (intAvg).
+func exactFor(s *Summary, m2, minMax, intAvg bool) bool {
 	if m2 && !s.HasM2 {
 		return false
 	}
@@ -457,7 +473,7 @@ func (p *plan) exactSummary(s *Summary, ci int) bool {
 		if math.IsNaN(s.SumFloat) || (m2 && math.IsInf(s.SumFloat, 0)) {
 			return false
 		}
-		if p.minMax[ci] {
+		if minMax {
 			first := math.Float64bits(s.First.Float())
 			if isZero(s.Min, true) && first != math.Float64bits(s.Min.Float()) {
 				return false
@@ -471,14 +487,14 @@ func (p *plan) exactSummary(s *Summary, ci int) bool {
 		if m2 && m != 0 && uint64(s.Count) > math.MaxInt64/m {
 			return false
 		}
-		if p.intAvg[ci] {
+		if intAvg {
 			return exactFloatSum(s.Count, m)
 		}
 	case model.KindUint:
 		if m := s.Max.Uint(); m2 && m != 0 && uint64(s.Count) > math.MaxUint64/m {
 			return false
 		}
-		if p.intAvg[ci] {
+		if intAvg {
 			return exactFloatSum(s.Count, s.Max.Uint())
 		}
 	}

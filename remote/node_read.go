@@ -342,7 +342,7 @@ func (ss *nodeSession) fetch(f *fetchMsg) error {
 					return err
 				}
 			}
-			if err := ss.itemParts(x, &f.Items[x], whole); err != nil {
+			if err := ss.itemParts(x, &f.Items[x], whole, f.Reduce); err != nil {
 				return err
 			}
 			var e wire.MsgEnc
@@ -360,12 +360,16 @@ func (ss *nodeSession) fetch(f *fetchMsg) error {
 	return ss.send(msgFetchEnd, e.B)
 }
 
-// itemParts sends the parts of an item.
-func (ss *nodeSession) itemParts(i int, it *planner.SeriesRead, whole func(lo, hi int64) bool) error {
+// itemParts sends the parts of an item, with the runs of values of the
+// fields in reduce reduced to summaries (node_reduce.go).
+func (ss *nodeSession) itemParts(i int, it *planner.SeriesRead, whole func(lo, hi int64) bool, reduce map[string]planner.Reduce) error {
 	for k, ps := range it.Parts {
 		parts, err := ss.n.db.ReadParts(ss.ctx, ss.open.Collection, it.Tags, ps.Field, ps.Lo, ps.Hi, whole, ps.Level)
 		if err != nil {
 			return err
+		}
+		if r, ok := reduce[ps.Field]; ok {
+			parts = reduceParts(parts, whole, r)
 		}
 		for len(parts) > 0 {
 			n := min(len(parts), partsPerMsg)
@@ -387,7 +391,9 @@ func (ss *nodeSession) sendParts(i, k int, parts []model.Part) error {
 	var pts int64
 	for j := range parts {
 		e.Part(&parts[j])
-		if parts[j].Summary != nil {
+		if parts[j].Reduced {
+			pts += int64(parts[j].Points) + int64(parts[j].Blocks)
+		} else if parts[j].Summary != nil {
 			pts++
 		} else {
 			pts += int64(parts[j].Values.Len())

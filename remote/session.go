@@ -296,12 +296,12 @@ func (s *session) send(typ byte, payload []byte) error {
 }
 
 // fetch asks for items (appended to s.items) and starts reading their
-// answer.
-func (s *session) fetch(ctx context.Context, whole planner.WholeSpec, desc bool, items []*fetchItem) error {
+// answer; reduce is planner.ReadSet.Reduce (nil: no reduction).
+func (s *session) fetch(ctx context.Context, whole planner.WholeSpec, desc bool, reduce map[string]planner.Reduce, items []*fetchItem) error {
 	if err := s.drain(ctx); err != nil {
 		return err
 	}
-	f := fetchMsg{Whole: whole, Desc: desc}
+	f := fetchMsg{Whole: whole, Desc: desc, Reduce: reduce}
 	for _, it := range items {
 		f.Items = append(f.Items, it.sr)
 		it.desc = desc

@@ -3,6 +3,8 @@ package remote
 import (
 	"bytes"
 	"context"
+	"errors"
+	"maps"
 	"math"
 	"testing"
 
@@ -17,7 +19,8 @@ func sessionSeeds() [][]byte {
 	open := openMsg{Collection: "m", Flags: openSeries, Groups: []groupEpoch{{1, 2}, {5, 7}}, Lo: -5, Hi: math.MaxInt64, MaxPoints: 100}
 	cat := catalogMsg{Exists: true, Fields: map[string]model.Kind{"f": model.KindFloat}, TagKeys: []string{"device_id"}, RawFrom: 9, Series: []model.Tags{tags}, Collections: []string{"m"}}
 	fetch := fetchMsg{Whole: planner.WholeSpec{Kind: 1, Width: 3600, Lo: 0, Hi: 100}, Items: []planner.SeriesRead{{Tags: tags, Rows: 3,
-		Values: []planner.FieldSpan{{Field: "f", Lo: 0, Hi: 9}}, Parts: []planner.PartSpan{{Field: "f", Lo: 0, Hi: 9, Level: model.Level1h}}}}}
+		Values: []planner.FieldSpan{{Field: "f", Lo: 0, Hi: 9}}, Parts: []planner.PartSpan{{Field: "f", Lo: 0, Hi: 9, Level: model.Level1h}}}},
+		Reduce: map[string]planner.Reduce{"f": planner.ReduceMinMax, "i": planner.ReduceIntAvg | planner.ReduceMinMax}}
 	expl := explainMsg{Series: []model.Tags{tags}, Lo: 1, Hi: 2, Level: model.Level1d}
 	var vals wire.MsgEnc
 	vals.Uvarint(0)
@@ -28,8 +31,9 @@ func sessionSeeds() [][]byte {
 	var parts wire.MsgEnc
 	parts.Uvarint(0)
 	parts.Uvarint(0)
-	parts.Uvarint(1)
+	parts.Uvarint(2)
 	parts.Part(&model.Part{Summary: &model.Summary{Count: 1, First: model.Float(1), Last: model.Float(1), Min: model.Float(1), Max: model.Float(1)}, Level: model.Level1h})
+	parts.Part(&model.Part{Summary: &model.Summary{Count: 9, MinTime: 2, MaxTime: 3, First: model.Float(1), Last: model.Float(1), Min: model.Float(1), Max: model.Float(1)}, Reduced: true, Points: 1, Blocks: 2})
 	var end wire.MsgEnc
 	end.Uvarint(0)
 	end.Varint(0)
@@ -82,7 +86,7 @@ func FuzzSessionMessages(f *testing.F) {
 			var m fetchMsg
 			if m.decode(payload) == nil {
 				var m2 fetchMsg
-				if err := m2.decode(m.encode()); err != nil || len(m2.Items) != len(m.Items) {
+				if err := m2.decode(m.encode()); err != nil || len(m2.Items) != len(m.Items) || len(m2.Reduce) != len(m.Reduce) {
 					t.Fatalf("fetch does not round-trip: %v", err)
 				}
 			}
@@ -103,4 +107,26 @@ func FuzzSessionMessages(f *testing.F) {
 		s.mr = wire.NewMessageReader(&countingReader{r: bytes.NewReader(wire.AppendMessage(nil, typ, payload)), n: &s.read}, maxSessionMsg)
 		_ = s.step(context.Background())
 	})
+}
+
+// TestFetchReduce: the fields a fetch may reduce travel after its items,
+// and a fetch without them (as a router before them sends) asks for none.
+func TestFetchReduce(t *testing.T) {
+	tags := model.Tags{{Key: "device_id", Value: "d1"}}
+	items := []planner.SeriesRead{{Tags: tags, Parts: []planner.PartSpan{{Field: "f", Lo: 0, Hi: 9}}}}
+	for _, want := range []map[string]planner.Reduce{nil, {"f": 0, "g": planner.ReduceMinMax | planner.ReduceIntAvg}} {
+		m := fetchMsg{Items: items, Reduce: want}
+		var got fetchMsg
+		if err := got.decode(m.encode()); err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Reduce) != len(want) || !maps.Equal(got.Reduce, want) {
+			t.Fatalf("reduce %v, want %v", got.Reduce, want)
+		}
+	}
+	bad := append((&fetchMsg{Items: items}).encode(), 1, 1, 'f', 9)
+	var m fetchMsg
+	if err := m.decode(bad); !errors.Is(err, wire.ErrMalformed) {
+		t.Fatalf("reduce 9: %v, want malformed", err)
+	}
 }

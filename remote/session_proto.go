@@ -18,6 +18,8 @@ package remote
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/soltixdb/soltix/model"
 	"github.com/soltixdb/soltix/planner"
@@ -187,6 +189,9 @@ type fetchMsg struct {
 	Whole planner.WholeSpec
 	Desc  bool
 	Items []planner.SeriesRead
+	// Reduce is planner.ReadSet.Reduce; it travels after the items, and
+	// only when not empty (a message without it asks for no reduction).
+	Reduce map[string]planner.Reduce
 }
 
 func (m *fetchMsg) encode() []byte {
@@ -217,6 +222,14 @@ func (m *fetchMsg) encode() []byte {
 			e.Varint(p.Lo)
 			e.Varint(p.Hi)
 			e.Byte(byte(p.Level))
+		}
+	}
+	if len(m.Reduce) > 0 {
+		fields := slices.Sorted(maps.Keys(m.Reduce))
+		e.Uvarint(uint64(len(fields)))
+		for _, f := range fields {
+			e.String(f)
+			e.Byte(byte(m.Reduce[f]))
 		}
 	}
 	return e.B
@@ -253,6 +266,17 @@ func (m *fetchMsg) decode(b []byte) error {
 			it.Parts = append(it.Parts, p)
 		}
 		m.Items = append(m.Items, it)
+	}
+	if d.Err() == nil && len(d.B) > 0 {
+		n := d.Count(2)
+		m.Reduce = make(map[string]planner.Reduce, n)
+		for j := 0; j < n && d.Err() == nil; j++ {
+			f, r := d.String(), planner.Reduce(d.Byte())
+			if r > planner.ReduceMinMax|planner.ReduceIntAvg {
+				return fmt.Errorf("fetch: reduce %d: %w", r, wire.ErrMalformed)
+			}
+			m.Reduce[f] = r
+		}
 	}
 	return d.Done()
 }

@@ -136,11 +136,19 @@ func (e *MsgEnc) Summary(s *model.Summary) {
 	e.Bool(s.HasM2)
 }
 
-// Part appends a part: 0 and a column, or 1, its level and a summary.
+// Part appends a part: 0 and a column, 1, its level and a summary, or 2,
+// its points, its blocks and a summary for a Reduced one (level raw).
 func (e *MsgEnc) Part(p *model.Part) {
 	if p.Summary == nil {
 		e.Byte(0)
 		e.Column(&p.Values)
+		return
+	}
+	if p.Reduced {
+		e.Byte(2)
+		e.Uvarint(uint64(p.Points))
+		e.Uvarint(uint64(p.Blocks))
+		e.Summary(p.Summary)
 		return
 	}
 	e.Byte(1)
@@ -433,6 +441,14 @@ func (d *MsgDec) Part() model.Part {
 		}
 		s := d.Summary()
 		return model.Part{Summary: &s, Level: l}
+	case 2:
+		pts, blocks := d.Uvarint(), d.Uvarint()
+		s := d.Summary()
+		if pts > math.MaxInt32 || blocks > math.MaxInt32 || pts+blocks == 0 || pts+blocks > uint64(s.Count) {
+			d.fail("reduced part")
+			return model.Part{}
+		}
+		return model.Part{Summary: &s, Reduced: true, Points: int(pts), Blocks: int(blocks)}
 	}
 	d.fail("part")
 	return model.Part{}

@@ -24,6 +24,7 @@ func sampleParts() []model.Part {
 		{Values: model.Column{Name: "b", Kind: model.KindBool, Times: []int64{3, 4}, Bools: []bool{true, false}}},
 		{Values: model.Column{Name: "s", Kind: model.KindString, Times: []int64{3, 4}, Strings: []string{"", "héllo"}}},
 		{Summary: &s, Level: model.Level1d},
+		{Summary: &s, Reduced: true, Points: 2, Blocks: 1},
 	}
 }
 

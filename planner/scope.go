@@ -59,28 +59,25 @@ type ReadSet struct {
 // them inside one bucket of the query to a Summary (model.Part.Reduced)
 // without changing the answer: the plan applies to the field only
 // aggregates whose result from such a summary is bit-identical to the
-// result from its values. For a float field these are count, min, max,
-// spread, first and last (a sum, an average or a standard deviation of
-// floats depends on the order of the additions); for an integer field also
-// sum (which wraps the same way) and avg (whose float64 sum is exact while
-// the bucket's partial sums stay within 2^53). stddev is never reduced
-// (values and summaries are combined by different formulas).
+// result from its values, whatever the bucket held before: count, min,
+// max, spread, first and last, and sum of an integer field (which wraps
+// the same way in any order). A sum or an average of floats and an
+// average of integers (summed as float64, which rounds once past 2^53)
+// depend on the order of the additions; stddev combines values and
+// summaries by different formulas. Those are never reduced.
 type Reduce uint8
 
 const (
 	// ReduceMinMax is set when the field's aggregates include min, max or
 	// spread: the rule on signed zeros applies.
 	ReduceMinMax Reduce = 1 << iota
-	// ReduceIntAvg is set when they include avg of an integer field: the
-	// summary's sum must be exact as a float64.
-	ReduceIntAvg
 )
 
 // Exact reports whether s, a summary of values a source read, may be sent
 // in their place: it is one the plan uses exactly (the rules of
 // summary.go).
 func (r Reduce) Exact(s *Summary) bool {
-	return s.Count > 0 && exactFor(s, false, r&ReduceMinMax != 0, r&ReduceIntAvg != 0)
+	return s.Count > 0 && exactFor(s, false, r&ReduceMinMax != 0, false)
 }
 
 // reducible returns, for the columns read as parts, whether and how their
@@ -104,9 +101,6 @@ func (p *plan) reducible() map[string]Reduce {
 				r |= ReduceMinMax
 			case "sum":
 				ok = ok && kind != model.KindFloat
-			case "avg":
-				ok = ok && kind != model.KindFloat
-				r |= ReduceIntAvg
 			default:
 				ok = false
 			}

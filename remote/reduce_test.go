@@ -26,8 +26,7 @@ func (c *cluster) bytesReceived() (n uint64) {
 }
 
 // TestReduceOnTheWire: a GROUP BY over raw values whose aggregates merge
-// exactly (count, min, max, first, last of floats; sum and avg of
-// integers) makes the nodes send a summary per bucket instead of the
+// exactly (count, min, max, first, last of floats; sum of integers) makes the nodes send a summary per bucket instead of the
 // values, with the same rows and statistics as a single node and no extra
 // round trip; sum of floats is not reduced (its value depends on the order
 // of the additions). In memory and after a flush (block statistics cover
@@ -49,7 +48,8 @@ func TestReduceOnTheWire(t *testing.T) {
 		reduce bool
 	}{
 		{"SELECT count(f), min(f), max(f), first(f), last(f), spread(f) FROM m GROUP BY time(1h), region", true},
-		{"SELECT sum(i), avg(i), min(i), max(i), count(i) FROM m WHERE time >= '2024-01-01T05:30:00Z' GROUP BY time(10m)", true},
+		{"SELECT sum(i), min(i), max(i), count(i) FROM m WHERE time >= '2024-01-01T05:30:00Z' GROUP BY time(10m)", true},
+		{"SELECT avg(i), max(i) FROM m GROUP BY time(10m)", false},
 		{"SELECT count(f), min(f), max(f), first(f), last(f), spread(f), sum(f) FROM m GROUP BY time(1h), region", false},
 		{"SELECT avg(f) FROM m GROUP BY time(10m)", false},
 		{"SELECT stddev(i) FROM m GROUP BY time(1h)", false},
@@ -91,23 +91,25 @@ func TestReduceOnTheWire(t *testing.T) {
 	}
 }
 
-// TestReduceKeepsFloatSumOrder: a float sum over two series in one bucket
-// where adding the second series' values one at a time onto the first's
-// total differs from adding their sum: the router gives the single node's
-// answer, so the node did not reduce them.
+// TestReduceKeepsFloatSumOrder: a float sum (and an average of integers,
+// summed as float64) over two series in one bucket where adding the second
+// series' values one at a time onto the first's total differs from adding
+// their sum: the router gives the single node's answer, so the node did
+// not reduce them.
 func TestReduceKeepsFloatSumOrder(t *testing.T) {
 	c := newCluster(t)
 	var pts []model.Point
 	a := model.Tags{{Key: rtShard, Value: "a"}}
 	b := model.Tags{{Key: rtShard, Value: "b"}}
-	pts = append(pts, model.Point{Collection: "m", Tags: a, Time: tBase, Fields: []model.Field{{Key: "f", Value: model.Float(1e16)}}})
+	pts = append(pts, model.Point{Collection: "m", Tags: a, Time: tBase, Fields: []model.Field{{Key: "f", Value: model.Float(1e16)}, {Key: "i", Value: model.Int(1 << 53)}}})
 	for i := range 40 {
-		pts = append(pts, model.Point{Collection: "m", Tags: b, Time: tBase + int64(i+1)*int64(time.Second), Fields: []model.Field{{Key: "f", Value: model.Float(1)}}})
+		pts = append(pts, model.Point{Collection: "m", Tags: b, Time: tBase + int64(i+1)*int64(time.Second), Fields: []model.Field{{Key: "f", Value: model.Float(1)}, {Key: "i", Value: model.Int(1)}}})
 	}
 	c.write(t, pts)
 	for _, q := range []string{
 		"SELECT sum(f), count(f), max(f) FROM m GROUP BY time(1h)",
 		"SELECT avg(f), min(f) FROM m GROUP BY time(1h)",
+		"SELECT avg(i), sum(i), max(i) FROM m GROUP BY time(1h)",
 	} {
 		got, err := run(queryCtx(t), c.reader, q, planner.Options{RawOnly: true})
 		if err != nil {

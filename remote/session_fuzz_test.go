@@ -20,7 +20,7 @@ func sessionSeeds() [][]byte {
 	cat := catalogMsg{Exists: true, Fields: map[string]model.Kind{"f": model.KindFloat}, TagKeys: []string{"device_id"}, RawFrom: 9, Series: []model.Tags{tags}, Collections: []string{"m"}}
 	fetch := fetchMsg{Whole: planner.WholeSpec{Kind: 1, Width: 3600, Lo: 0, Hi: 100}, Items: []planner.SeriesRead{{Tags: tags, Rows: 3,
 		Values: []planner.FieldSpan{{Field: "f", Lo: 0, Hi: 9}}, Parts: []planner.PartSpan{{Field: "f", Lo: 0, Hi: 9, Level: model.Level1h}}}},
-		Reduce: map[string]planner.Reduce{"f": planner.ReduceMinMax, "i": planner.ReduceIntAvg | planner.ReduceMinMax}}
+		Reduce: map[string]planner.Reduce{"f": planner.ReduceMinMax, "i": 0}}
 	expl := explainMsg{Series: []model.Tags{tags}, Lo: 1, Hi: 2, Level: model.Level1d}
 	var vals wire.MsgEnc
 	vals.Uvarint(0)
@@ -114,7 +114,7 @@ func FuzzSessionMessages(f *testing.F) {
 func TestFetchReduce(t *testing.T) {
 	tags := model.Tags{{Key: "device_id", Value: "d1"}}
 	items := []planner.SeriesRead{{Tags: tags, Parts: []planner.PartSpan{{Field: "f", Lo: 0, Hi: 9}}}}
-	for _, want := range []map[string]planner.Reduce{nil, {"f": 0, "g": planner.ReduceMinMax | planner.ReduceIntAvg}} {
+	for _, want := range []map[string]planner.Reduce{nil, {"f": 0, "g": planner.ReduceMinMax}} {
 		m := fetchMsg{Items: items, Reduce: want}
 		var got fetchMsg
 		if err := got.decode(m.encode()); err != nil {

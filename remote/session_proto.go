@@ -272,7 +272,7 @@ func (m *fetchMsg) decode(b []byte) error {
 		m.Reduce = make(map[string]planner.Reduce, n)
 		for j := 0; j < n && d.Err() == nil; j++ {
 			f, r := d.String(), planner.Reduce(d.Byte())
-			if r > planner.ReduceMinMax|planner.ReduceIntAvg {
+			if r > planner.ReduceMinMax {
 				return fmt.Errorf("fetch: reduce %d: %w", r, wire.ErrMalformed)
 			}
 			m.Reduce[f] = r

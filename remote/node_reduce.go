@@ -106,25 +106,31 @@ func (rd *reducer) flush() {
 	if len(pend) == 0 {
 		return
 	}
-	var s model.Summary
 	points, blocks := 0, 0
 	for i := range pend {
-		pc := &pend[i]
-		if pc.values() {
-			run := pc.part.Values.Slice(pc.lo, pc.hi)
-			ps := model.Summarize(&run)
-			s.Merge(&ps)
+		if pc := &pend[i]; pc.values() {
 			points += pc.hi - pc.lo
 		} else {
-			s.Merge(pc.part.Summary)
 			blocks++
 		}
 	}
-	worth := (blocks > 0 && len(pend) > 1) || points >= minReduceRun
-	if worth && rd.r.Exact(&s) {
-		rd.out = append(rd.out, model.Part{Summary: &s, Reduced: true, Points: points, Blocks: blocks})
-		rd.lastOf = nil
-		return
+	if (blocks > 0 && len(pend) > 1) || points >= minReduceRun {
+		var s model.Summary
+		for i := range pend {
+			pc := &pend[i]
+			if pc.values() {
+				run := pc.part.Values.Slice(pc.lo, pc.hi)
+				ps := model.Summarize(&run)
+				s.Merge(&ps)
+			} else {
+				s.Merge(pc.part.Summary)
+			}
+		}
+		if rd.r.Exact(&s) {
+			rd.out = append(rd.out, model.Part{Summary: &s, Reduced: true, Points: points, Blocks: blocks})
+			rd.lastOf = nil
+			return
+		}
 	}
 	for i := range pend {
 		pc := &pend[i]

@@ -39,6 +39,11 @@ package planner
 //     matter: summaries of one bucket come from several series). The
 //     result combines the two by the same formula; with no summaries it is
 //     the values' state alone.
+//   - A source that reads values for the plan elsewhere (a storage node)
+//     may reduce them to summaries itself for the fields ReadSet.Reduce
+//     lists (scope.go), only for aggregates whose result does not change
+//     at all (model.Part.Reduced); the plan counts such a summary as the
+//     points and blocks it stands for.
 //   - Where raw data has expired (before SummarySource.Rollups' rawFrom),
 //     a rollup row that is not exact is used anyway, as nothing else is
 //     left, and the result's Stats says so.

@@ -160,6 +160,22 @@ func (v *View) Route(g int) (remote.Route, bool) {
 	return s.routes[g], true
 }
 
+// Group returns group g's entry in the latest map seen (the caller may
+// keep and modify it); ok is false when g is out of range. Unlike Map it
+// copies one entry, for callers on a write path.
+func (v *View) Group(g int) (Group, bool) {
+	gs := v.snap.Load().m.Groups
+	if g < 0 || g >= len(gs) {
+		return Group{}, false
+	}
+	return gs[g].clone(), true
+}
+
+// Node returns the node id's entry in the latest map seen.
+func (v *View) Node(id string) (Node, bool) {
+	return v.snap.Load().m.Node(id)
+}
+
 // Map returns a snapshot of the cluster map (the caller may keep and
 // modify it).
 func (v *View) Map() Map {

@@ -20,16 +20,16 @@ func groupInfo(g coord.Group) remote.GroupInfo {
 
 // Group returns group g's entry in the latest map seen.
 func (a coordGroups) Group(g int) (remote.GroupInfo, bool) {
-	gs := a.view.Map().Groups
-	if g < 0 || g >= len(gs) || gs[g].Primary == "" {
+	e, ok := a.view.Group(g)
+	if !ok || e.Primary == "" {
 		return remote.GroupInfo{}, false
 	}
-	return groupInfo(gs[g]), true
+	return groupInfo(e), true
 }
 
 // NodeAddr returns the base URL a node registered with.
 func (a coordGroups) NodeAddr(id string) (string, bool) {
-	n, ok := a.view.Map().Node(id)
+	n, ok := a.view.Node(id)
 	return n.Addr, ok && n.Addr != ""
 }
 

@@ -18,12 +18,14 @@ vet:
 build:
 	go build -o soltix ./cmd/soltix
 
-# Run every fuzz target for FUZZTIME each (locally, not in CI).
+# Run every fuzz target (found with go test -list) for FUZZTIME each, in
+# FUZZPKGS (default: every package); locally, not in CI.
 FUZZTIME ?= 2m
+FUZZPKGS ?= ./...
 fuzz:
-	go test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./lineproto
-	go test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./query
-	go test -run='^$$' -fuzz=FuzzDecodeJSON -fuzztime=$(FUZZTIME) ./httpapi
-	go test -run='^$$' -fuzz=FuzzDecodeBatch -fuzztime=$(FUZZTIME) ./storage
-	go test -run='^$$' -fuzz=FuzzOpen -fuzztime=$(FUZZTIME) ./storage/colfile
-	go test -run='^$$' -fuzz=FuzzDecodeSettings -fuzztime=$(FUZZTIME) ./cmd/soltix
+	@set -e; for pkg in $$(go list $(FUZZPKGS)); do \
+		for f in $$(go test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+			echo "== $$pkg $$f"; \
+			go test -run='^$$' -fuzz="^$$f\$$" -fuzztime=$(FUZZTIME) $$pkg; \
+		done; \
+	done

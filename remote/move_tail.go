@@ -9,10 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"math"
 	"sync"
 
 	"github.com/soltixdb/soltix/model"
+	"github.com/soltixdb/soltix/remote/wire"
 )
 
 // ErrTailOverflow is what a move fails with when the writes its group
@@ -117,11 +117,13 @@ type tailDelete struct {
 // (little endian), the payload being the batch number (uvarint), a kind
 // byte and the batch. Kind 0 is a write: the number of points (uvarint)
 // and each point: collection, tag count, tag keys and values, time
-// (varint), field count, and each field's key, kind byte and value (float
-// and uint as 8 little-endian bytes, int as a varint, bool as one byte,
+// (varint), field count, and each field's key and value as
+// wire.AppendValue writes them (kind byte, then a float as 8 little-endian
+// bytes, an int as a varint, a uint as a uvarint, a bool as one byte, a
 // string length-prefixed). Kind 1 is a delete: collection, min and max
 // (varints), the number of series and each series' tag count, keys and
-// values. Strings are a uvarint length and the bytes.
+// values. Strings are a uvarint length and the bytes; wire.MsgDec decodes
+// the payload.
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
@@ -140,7 +142,7 @@ func appendTailRecord(dst []byte, e tailEntry) []byte {
 	dst = binary.AppendUvarint(dst, e.Seq)
 	if d := e.Delete; d != nil {
 		dst = append(dst, tailDeleteKind)
-		dst = appendTailStr(dst, d.Collection)
+		dst = wire.AppendString(dst, d.Collection)
 		dst = binary.AppendVarint(dst, d.Min)
 		dst = binary.AppendVarint(dst, d.Max)
 		dst = binary.AppendUvarint(dst, uint64(len(d.Series)))
@@ -154,29 +156,13 @@ func appendTailRecord(dst []byte, e tailEntry) []byte {
 	dst = binary.AppendUvarint(dst, uint64(len(points)))
 	for i := range points {
 		p := &points[i]
-		dst = appendTailStr(dst, p.Collection)
+		dst = wire.AppendString(dst, p.Collection)
 		dst = appendTailTags(dst, p.Tags)
 		dst = binary.AppendVarint(dst, p.Time)
 		dst = binary.AppendUvarint(dst, uint64(len(p.Fields)))
 		for _, f := range p.Fields {
-			dst = appendTailStr(dst, f.Key)
-			dst = append(dst, byte(f.Value.Kind))
-			switch f.Value.Kind {
-			case model.KindFloat:
-				dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(f.Value.Float()))
-			case model.KindInt:
-				dst = binary.AppendVarint(dst, f.Value.Int())
-			case model.KindUint:
-				dst = binary.LittleEndian.AppendUint64(dst, f.Value.Uint())
-			case model.KindBool:
-				b := byte(0)
-				if f.Value.Bool() {
-					b = 1
-				}
-				dst = append(dst, b)
-			case model.KindString:
-				dst = appendTailStr(dst, f.Value.Str())
-			}
+			dst = wire.AppendString(dst, f.Key)
+			dst = wire.AppendValue(dst, f.Value)
 		}
 	}
 	return finishTailRecord(dst, start)
@@ -193,15 +179,10 @@ func finishTailRecord(dst []byte, start int) []byte {
 func appendTailTags(dst []byte, tags model.Tags) []byte {
 	dst = binary.AppendUvarint(dst, uint64(len(tags)))
 	for _, t := range tags {
-		dst = appendTailStr(dst, t.Key)
-		dst = appendTailStr(dst, t.Value)
+		dst = wire.AppendString(dst, t.Key)
+		dst = wire.AppendString(dst, t.Value)
 	}
 	return dst
-}
-
-func appendTailStr(dst []byte, s string) []byte {
-	dst = binary.AppendUvarint(dst, uint64(len(s)))
-	return append(dst, s...)
 }
 
 // splitTailRecord takes the first record off b: its payload and the rest.
@@ -226,156 +207,51 @@ func decodeTailRecord(b []byte) (e tailEntry, rest []byte, err error) {
 	if err != nil {
 		return e, nil, err
 	}
-	d := tailDecoder{b: payload}
-	e.Seq = d.uvarint()
-	switch k := d.byte(); k {
+	d := wire.MsgDec{B: payload}
+	e.Seq = d.Uvarint()
+	switch k := d.Byte(); k {
 	case tailWriteKind:
-		e.Points = d.points()
+		e.Points = tailPoints(&d)
 	case tailDeleteKind:
-		del := &tailDelete{Collection: d.str(), Min: d.varint(), Max: d.varint()}
-		del.Series = make([]model.Tags, d.count(1))
+		del := &tailDelete{Collection: d.String(), Min: d.Varint(), Max: d.Varint()}
+		del.Series = make([]model.Tags, d.Count(1))
 		for i := range del.Series {
-			del.Series[i] = d.tags()
+			del.Series[i] = tailTags(&d)
 		}
 		e.Delete = del
 	default:
-		d.fail(fmt.Sprintf("batch kind %d", k))
+		if d.Err() == nil {
+			return tailEntry{}, nil, fmt.Errorf("decode tail record: bad batch kind %d", k)
+		}
 	}
-	if d.err == nil && len(d.b) != 0 {
-		d.fail(fmt.Sprintf("%d bytes after the batch", len(d.b)))
-	}
-	if d.err != nil {
-		return tailEntry{}, nil, fmt.Errorf("decode tail record: %w", d.err)
+	if err := d.Done(); err != nil {
+		return tailEntry{}, nil, fmt.Errorf("decode tail record: %w", err)
 	}
 	return e, rest, nil
 }
 
-// tags decodes a tag count and the tags (nil for none).
-func (d *tailDecoder) tags() model.Tags {
-	nt := d.count(2)
-	if nt == 0 {
-		return nil
+// tailTags decodes a tag set (nil for none, as the writes had it).
+func tailTags(d *wire.MsgDec) model.Tags {
+	if tags := d.Tags(); len(tags) > 0 {
+		return tags
 	}
-	tags := make(model.Tags, nt)
-	for j := range tags {
-		tags[j] = model.Tag{Key: d.str(), Value: d.str()}
-	}
-	return tags
+	return nil
 }
 
-// points decodes a write batch's points.
-func (d *tailDecoder) points() []model.Point {
-	n := d.count(4) // a point is at least four bytes
+// tailPoints decodes a write batch's points.
+func tailPoints(d *wire.MsgDec) []model.Point {
+	n := d.Count(4) // a point is at least four bytes
 	points := make([]model.Point, 0, n)
-	for i := 0; i < n && d.err == nil; i++ {
+	for i := 0; i < n && d.Err() == nil; i++ {
 		var p model.Point
-		p.Collection = d.str()
-		p.Tags = d.tags()
-		p.Time = d.varint()
-		p.Fields = make([]model.Field, d.count(2))
+		p.Collection = d.String()
+		p.Tags = tailTags(d)
+		p.Time = d.Varint()
+		p.Fields = make([]model.Field, d.Count(2))
 		for j := range p.Fields {
-			f := &p.Fields[j]
-			f.Key = d.str()
-			switch k := model.Kind(d.byte()); k {
-			case model.KindNull:
-				f.Value = model.Null
-			case model.KindFloat:
-				f.Value = model.Float(math.Float64frombits(d.u64()))
-			case model.KindInt:
-				f.Value = model.Int(d.varint())
-			case model.KindUint:
-				f.Value = model.Uint(d.u64())
-			case model.KindBool:
-				switch d.byte() {
-				case 0:
-					f.Value = model.Bool(false)
-				case 1:
-					f.Value = model.Bool(true)
-				default:
-					d.fail("bool byte")
-				}
-			case model.KindString:
-				f.Value = model.String(d.str())
-			default:
-				d.fail(fmt.Sprintf("field kind %d", k))
-			}
+			p.Fields[j] = model.Field{Key: d.String(), Value: d.Value()}
 		}
 		points = append(points, p)
 	}
 	return points
-}
-
-// tailDecoder reads a record's payload; the first failure sticks.
-type tailDecoder struct {
-	b   []byte
-	err error
-}
-
-func (d *tailDecoder) fail(what string) {
-	if d.err == nil {
-		d.err = errors.New("bad " + what)
-	}
-	d.b = nil
-}
-
-func (d *tailDecoder) uvarint() uint64 {
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.fail("uvarint")
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *tailDecoder) varint() int64 {
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.fail("varint")
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-// count reads a count of items of at least min bytes each and refuses one
-// the rest of the payload cannot hold.
-func (d *tailDecoder) count(min int) int {
-	v := d.uvarint()
-	if v > uint64(len(d.b)/min) {
-		d.fail("count")
-		return 0
-	}
-	return int(v)
-}
-
-func (d *tailDecoder) byte() byte {
-	if len(d.b) < 1 {
-		d.fail("byte")
-		return 0
-	}
-	c := d.b[0]
-	d.b = d.b[1:]
-	return c
-}
-
-func (d *tailDecoder) u64() uint64 {
-	if len(d.b) < 8 {
-		d.fail("fixed64")
-		return 0
-	}
-	v := binary.LittleEndian.Uint64(d.b)
-	d.b = d.b[8:]
-	return v
-}
-
-func (d *tailDecoder) str() string {
-	n := d.uvarint()
-	if n > uint64(len(d.b)) {
-		d.fail("string length")
-		return ""
-	}
-	s := string(d.b[:n])
-	d.b = d.b[n:]
-	return s
 }

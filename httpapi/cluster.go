@@ -99,6 +99,8 @@ type NodeMetrics struct {
 	// BytesSent and BytesReceived count request and answer bytes
 	// exchanged with the node.
 	BytesSent, BytesReceived uint64
+	// Aggregates counts the query fragments the node aggregated itself.
+	Aggregates uint64
 	// Errors counts requests to the node that failed (unreachable, 5xx,
 	// stale epoch, bad answer).
 	Errors uint64

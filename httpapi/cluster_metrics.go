@@ -21,6 +21,8 @@ var clusterCounters = []struct {
 }{
 	{"soltix_cluster_fragments_total", "Query fragments the router sent to a storage node, by node id.",
 		func(m NodeMetrics) uint64 { return m.Fragments }},
+	{"soltix_cluster_aggregates_total", "Query fragments a storage node aggregated itself for the router (aggregates per bucket instead of values), by node id.",
+		func(m NodeMetrics) uint64 { return m.Aggregates }},
 	{"soltix_cluster_write_requests_total", "Write requests the router sent to a storage node, by node id.",
 		func(m NodeMetrics) uint64 { return m.WriteRequests }},
 	{"soltix_cluster_bytes_sent_total", "Request bytes the router sent to a storage node, by node id.",
@@ -88,6 +90,7 @@ func mergeNodeMetrics(ms []NodeMetrics) []NodeMetrics {
 		if n := len(merged); n > 0 && merged[n-1].Node == m.Node {
 			d := &merged[n-1]
 			d.Fragments += m.Fragments
+			d.Aggregates += m.Aggregates
 			d.WriteRequests += m.WriteRequests
 			d.BytesSent += m.BytesSent
 			d.BytesReceived += m.BytesReceived

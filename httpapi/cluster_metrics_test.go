@@ -12,10 +12,10 @@ import (
 // twice (its entries add up), a node id that needs escaping.
 func testNodeMetrics() []NodeMetrics {
 	return []NodeMetrics{
-		{Node: "n2", Addr: "http://127.0.0.1:7002", Fragments: 7, WriteRequests: 3, BytesSent: 1000, BytesReceived: 5000, Errors: 1},
+		{Node: "n2", Addr: "http://127.0.0.1:7002", Fragments: 7, Aggregates: 5, WriteRequests: 3, BytesSent: 1000, BytesReceived: 5000, Errors: 1},
 		{Node: "n1", Addr: "http://127.0.0.1:7001", Fragments: 11, WriteRequests: 4, BytesSent: 2048, BytesReceived: 65536},
 		{Node: `q"x\y`, Fragments: 1},
-		{Node: "n2", Addr: "http://127.0.0.1:7002", Fragments: 2, Errors: 2},
+		{Node: "n2", Addr: "http://127.0.0.1:7002", Fragments: 2, Aggregates: 1, Errors: 2},
 	}
 }
 
@@ -26,6 +26,9 @@ func TestClusterMetrics(t *testing.T) {
 		`soltix_cluster_fragments_total{node="n1"}`:           11,
 		`soltix_cluster_fragments_total{node="n2"}`:           9,
 		`soltix_cluster_fragments_total{node="q\"x\\y"}`:      1,
+		`soltix_cluster_aggregates_total{node="n1"}`:          0,
+		`soltix_cluster_aggregates_total{node="n2"}`:          6,
+		`soltix_cluster_aggregates_total{node="q\"x\\y"}`:     0,
 		`soltix_cluster_write_requests_total{node="n1"}`:      4,
 		`soltix_cluster_write_requests_total{node="n2"}`:      3,
 		`soltix_cluster_write_requests_total{node="q\"x\\y"}`: 0,

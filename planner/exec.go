@@ -204,41 +204,27 @@ func (p *plan) run(ctx context.Context, sink Sink) (*Stats, error) {
 	if p.rng.empty {
 		return ex.stats(), nil
 	}
-	if err := p.prepare(ctx); err != nil {
-		return nil, err
-	}
 	if !p.agg {
+		if err := p.prepare(ctx); err != nil {
+			return nil, err
+		}
 		if err := ex.streamRaw(ctx, em); err != nil {
 			return nil, err
 		}
 		return ex.stats(), nil
 	}
-	var r rows
-	for rank, tags := range p.series {
-		if err := ctx.Err(); err != nil {
+	merged := false
+	if fs, ok := p.src.(FragmentSource); ok && p.fragmentable() {
+		var err error
+		if merged, err = ex.mergeFragments(ctx, fs); err != nil {
 			return nil, err
 		}
-		pred := p.foldFor(rank, tags)
-		if pred == condFalse {
-			continue
+	}
+	if !merged {
+		if err := p.prepare(ctx); err != nil {
+			return nil, err
 		}
-		if pred == condTrue {
-			pred = nil
-		}
-		if pred == nil && p.parts != nil {
-			if err := ex.aggregateParts(ctx, tags, rank); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		err := ex.readEach(ctx, tags, p.read, p.rng.lo, p.rng.hi, true, func(cols []model.Column) error {
-			if err := p.checkColumns(cols); err != nil {
-				return err
-			}
-			r.reset(cols)
-			return ex.aggregate(&r, pred, tags, rank)
-		})
-		if err != nil {
+		if err := ex.aggregateSeries(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -254,6 +240,42 @@ func (p *plan) run(ctx context.Context, sink Sink) (*Stats, error) {
 		return nil, err
 	}
 	return ex.stats(), nil
+}
+
+// aggregateSeries reads the plan's series one at a time into the
+// executor's groups.
+func (ex *executor) aggregateSeries(ctx context.Context) error {
+	p := ex.p
+	var r rows
+	for rank, tags := range p.series {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		pred := p.foldFor(rank, tags)
+		if pred == condFalse {
+			continue
+		}
+		if pred == condTrue {
+			pred = nil
+		}
+		if pred == nil && p.parts != nil {
+			if err := ex.aggregateParts(ctx, tags, rank); err != nil {
+				return err
+			}
+			continue
+		}
+		err := ex.readEach(ctx, tags, p.read, p.rng.lo, p.rng.hi, true, func(cols []model.Column) error {
+			if err := p.checkColumns(cols); err != nil {
+				return err
+			}
+			r.reset(cols)
+			return ex.aggregate(&r, pred, tags, rank)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // sortGroups sorts the groups of a raw select by their tag values.

@@ -20,8 +20,9 @@ type NodeMetric struct {
 	// WriteRequests is the number of write requests (each carries one frame per
 	// group), Fragments the number of query fragments (sessions) sent,
 	// Catalogs the catalog calls, and Unprepared the reads a session had
-	// not prepared and asked for in another round trip.
-	WriteRequests, Fragments, Catalogs, Unprepared uint64
+	// not prepared and asked for in another round trip. Aggregates counts
+	// the fragments the node aggregated itself (see fragment.go).
+	WriteRequests, Fragments, Catalogs, Unprepared, Aggregates uint64
 }
 
 // nodeCounters are a NodeMetric's live counters.
@@ -30,6 +31,7 @@ type nodeCounters struct {
 	bytesSent, bytesRecv atomic.Uint64
 	writes, fragments    atomic.Uint64
 	catalogs, unprepared atomic.Uint64
+	aggregates           atomic.Uint64
 }
 
 func (c *nodeCounters) snapshot(node, addr string) NodeMetric {
@@ -44,6 +46,7 @@ func (c *nodeCounters) snapshot(node, addr string) NodeMetric {
 		Fragments:     c.fragments.Load(),
 		Catalogs:      c.catalogs.Load(),
 		Unprepared:    c.unprepared.Load(),
+		Aggregates:    c.aggregates.Load(),
 	}
 }
 
@@ -69,8 +72,9 @@ type ServerMetrics struct {
 	// Fragments is the number of query fragments (sessions) served,
 	// FragmentErrors those that failed, FragmentsCancelled those whose
 	// work the router cancelled (a client that went away), and Catalogs
-	// the catalog calls served.
-	Fragments, FragmentErrors, FragmentsCancelled, Catalogs uint64
+	// the catalog calls served. Aggregates counts the aggregate fragments
+	// it computed (see fragment.go).
+	Fragments, FragmentErrors, FragmentsCancelled, Catalogs, Aggregates uint64
 }
 
 // serverCounters are ServerMetrics' live counters.
@@ -79,6 +83,7 @@ type serverCounters struct {
 	bytesRecv, bytesSent                     atomic.Uint64
 	fragments, fragmentErrors                atomic.Uint64
 	fragmentsCancelled, catalogs             atomic.Uint64
+	aggregates                               atomic.Uint64
 }
 
 func (c *serverCounters) snapshot() ServerMetrics {
@@ -93,5 +98,6 @@ func (c *serverCounters) snapshot() ServerMetrics {
 		FragmentErrors:     c.fragmentErrors.Load(),
 		FragmentsCancelled: c.fragmentsCancelled.Load(),
 		Catalogs:           c.catalogs.Load(),
+		Aggregates:         c.aggregates.Load(),
 	}
 }

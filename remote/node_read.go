@@ -220,6 +220,8 @@ func (ss *nodeSession) handle(typ byte, payload []byte) error {
 		}
 		rp := db.Explain(coll, x.Series, x.Lo, x.Hi, x.Level)
 		return ss.send(msgExplained, encodeReadPlan(&rp))
+	case msgAggregate:
+		return ss.aggregate(payload)
 	case msgCheck:
 		d := wire.MsgDec{B: payload}
 		lo, hi := d.Varint(), d.Varint()

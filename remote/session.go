@@ -204,7 +204,7 @@ type pipeBody struct {
 func (b *pipeBody) Close() error { return b.pr.Close() }
 
 // nodeError is an error a node reported in its session (msgError).
-type nodeError struct{ msg string }
+type nodeError struct{ msg string } // a node's msgError
 
 func (e *nodeError) Error() string { return e.msg }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/soltixdb/soltix/model"
 	"github.com/soltixdb/soltix/planner"
+	"github.com/soltixdb/soltix/query"
 	"github.com/soltixdb/soltix/remote/wire"
 )
 
@@ -49,7 +50,19 @@ func sessionSeeds() [][]byte {
 		append([]byte{msgParts}, parts.B...),
 		append([]byte{msgSeriesEnd}, end.B...),
 		{msgFetchEnd, 0},
+		append([]byte{msgAggregate}, encodeFragmentRequest(fragmentRequestSeed())...),
+		append([]byte{msgAggregated}, encodeFragment(&planner.Fragment{Matched: true, Groups: []planner.FragmentGroup{{Vals: []string{"a"},
+			Buckets: []planner.FragmentBucket{{Lo: 1, Hi: 2, States: []planner.AggState{{N: 1}, {Seen: true, V: model.Int(3), Key: "m,a=b"}}}}}}})...),
 	}
+}
+
+func fragmentRequestSeed() *planner.FragmentRequest {
+	stmt, err := query.Parse("SELECT max(i), count(f) FROM m WHERE device_id = 'd1' AND time >= now() - 1h GROUP BY time(5m), region")
+	if err != nil {
+		panic(err)
+	}
+	return &planner.FragmentRequest{Select: stmt.Select, Fields: map[string]model.Kind{"i": model.KindInt, "f": model.KindFloat},
+		Now: 1e18, MaxPoints: 100, Spent: 3}
 }
 
 // FuzzSessionMessages decodes arbitrary session messages on both ends: the
@@ -95,6 +108,19 @@ func FuzzSessionMessages(f *testing.F) {
 			_ = m.decode(payload)
 		case msgExplained:
 			_, _ = decodeReadPlan(payload)
+		case msgAggregate:
+			if r, err := decodeFragmentRequest(payload); err == nil {
+				r2, err := decodeFragmentRequest(encodeFragmentRequest(r))
+				if err != nil || r2.Select.String() != r.Select.String() || !maps.Equal(r2.Fields, r.Fields) {
+					t.Fatalf("aggregate request does not round-trip: %v", err)
+				}
+			}
+		case msgAggregated:
+			if f, err := decodeFragment(payload); err == nil && f != nil {
+				if _, err := decodeFragment(encodeFragment(f)); err != nil {
+					t.Fatalf("fragment does not round-trip: %v", err)
+				}
+			}
 		}
 		// The router files any message as part of a fetch answer.
 		tags := model.Tags{{Key: "device_id", Value: "d1"}}

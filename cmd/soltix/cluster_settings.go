@@ -196,6 +196,7 @@ func writeNodeMetrics(b *bytes.Buffer, m remote.ServerMetrics) {
 		{"soltix_node_write_errors_total", "Internal write requests refused or failed (stale epochs included).", m.WriteErrors},
 		{"soltix_node_stale_epochs_total", "Internal requests refused with 409 stale epoch.", m.StaleEpochs},
 		{"soltix_node_fragments_total", "Query fragments (reads of one plan segment) this storage node served.", m.Fragments},
+		{"soltix_node_aggregates_total", "Query fragments this storage node aggregated itself (aggregates per bucket).", m.Aggregates},
 		{"soltix_node_fragment_errors_total", "Query fragments that failed.", m.FragmentErrors},
 		{"soltix_node_received_bytes_total", "Bytes of internal request bodies received.", m.BytesReceived},
 		{"soltix_node_sent_bytes_total", "Bytes of internal answers sent.", m.BytesSent},

@@ -131,7 +131,7 @@ func (s *routerStore) close() { s.Client.Close() }
 func (s *routerStore) nodeMetrics() []httpapi.NodeMetrics {
 	var out []httpapi.NodeMetrics
 	for _, m := range s.Client.NodeMetrics() {
-		out = append(out, httpapi.NodeMetrics{Node: m.Node, Addr: m.Addr, Fragments: m.Fragments, WriteRequests: m.WriteRequests,
+		out = append(out, httpapi.NodeMetrics{Node: m.Node, Addr: m.Addr, Fragments: m.Fragments, Aggregates: m.Aggregates, WriteRequests: m.WriteRequests,
 			BytesSent: m.BytesSent, BytesReceived: m.BytesReceived, Errors: m.Errors})
 	}
 	return out

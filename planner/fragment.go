@@ -1,0 +1,354 @@
+package planner
+
+// Aggregating where the data is.
+//
+// A source spread over nodes (a cluster router) can have each node run an
+// aggregate SELECT's reads and aggregation over the series it holds and
+// send back only the state of every aggregate per GROUP BY tag combination
+// and bucket: a Fragment. The plan merges the fragments into its own
+// aggregators and answers from them as it would from its own reads (FILL,
+// ORDER BY, LIMIT and the rest stay on the router). What travels is then
+// proportional to the answer, not to the points read.
+//
+// The plan asks for fragments only when merging them gives, bit for bit,
+// the answer and the statistics of reading every series in one place
+// (fragmentable): every aggregate is count, first or last (any kind), or
+// min, max, spread, sum or avg of an integer or unsigned field. Integers
+// compare and add the same in any order (sums wrap the same way; avg of
+// integers sums exactly, see agg.go). first and last break time ties by
+// series key, which a fragment carries with the value it kept. Aggregates
+// of floats other than count, first and last are left out: float addition
+// rounds differently in another order, and min and max of floats keep the
+// first of equal zeros and stop at a leading NaN, which depends on the
+// order the series are read in. stddev and percentile are left out too.
+// A query that is not fragmentable, or that a source declines
+// (ErrNoFragments), is read series by series as before.
+
+import (
+	"context"
+	"errors"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/soltixdb/soltix/model"
+	"github.com/soltixdb/soltix/query"
+)
+
+// FragmentSource is implemented by sources whose data lies on several
+// nodes that can each run an aggregate SELECT over what they hold
+// (ExecuteFragment) and return its Fragment.
+type FragmentSource interface {
+	// AggregateFragments returns one fragment per node holding data of
+	// req's collection, or an error wrapping ErrNoFragments when the plan
+	// should read the series itself instead.
+	AggregateFragments(ctx context.Context, req *FragmentRequest) ([]*Fragment, error)
+}
+
+// ErrNoFragments is returned (wrapped) by a FragmentSource that does not
+// answer a request with fragments; the plan then reads as usual.
+var ErrNoFragments = errors.New("planner: no fragments")
+
+// FragmentRequest is what a node needs to run an aggregate SELECT over its
+// data as the plan would.
+type FragmentRequest struct {
+	Select *query.Select
+	// Fields are the collection's fields and kinds as the plan sees them
+	// (every node's together).
+	Fields  map[string]model.Kind
+	Now     int64 // now(), in nanoseconds
+	RawOnly bool
+	// MaxPoints is the plan's limit on points read; Spent the points its
+	// request (Options.Budget) read before this statement.
+	MaxPoints, Spent int64
+}
+
+// Fragment is what one node's run of a FragmentRequest aggregated.
+type Fragment struct {
+	Groups []FragmentGroup
+	// Matched is set when a row matched; MinT and MaxT are then the
+	// earliest and latest matching times.
+	Matched    bool
+	MinT, MaxT int64
+	// Levels counts what was read at each level (Level unset), as Stats.
+	Levels              [model.Level1y + 1]LevelStats
+	RollupRead, RawRead bool
+	Approx              int
+	Points              int64 // read, Spent excluded
+}
+
+// FragmentGroup is one GROUP BY tag combination of a fragment.
+type FragmentGroup struct {
+	Vals    []string
+	Buckets []FragmentBucket
+}
+
+// FragmentBucket is one bucket of a group: the state of each of the
+// query's aggregates, in SELECT order.
+type FragmentBucket struct {
+	Lo, Hi int64
+	States []AggState
+}
+
+// AggState is the state of one aggregator. Which fields are meaningful
+// depends on the aggregate: count N; sum Kind and I or U (wrapped); avg N
+// and the exact sum as I (high, signed) and U (low) words; min, max and
+// spread Seen, Kind and I, I2 (or U, U2) as minimum and maximum; first and
+// last Seen, T, V and Key, the series key of the value kept.
+type AggState struct {
+	Seen  bool
+	Kind  model.Kind
+	N     int64
+	I, I2 int64
+	U, U2 uint64
+	T     int64
+	V     model.Value
+	Key   string
+}
+
+// fragmentable reports whether the plan may merge fragments instead of
+// reading its series (see the comment at the top of this file).
+func (p *plan) fragmentable() bool {
+	if !p.agg || len(p.items) == 0 {
+		return false
+	}
+	for i := range p.items {
+		it := &p.items[i]
+		switch it.fn {
+		case "count", "first", "last":
+		case "min", "max", "spread", "sum":
+			if k := p.fields[p.read[it.col]]; k != model.KindInt && k != model.KindUint {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// ExecuteFragment runs req over src, the data one node holds, and returns
+// what it aggregated. It fails for a request that is not fragmentable.
+func ExecuteFragment(ctx context.Context, src Source, req *FragmentRequest) (*Fragment, error) {
+	fsrc := &fragmentSource{Source: src, fields: req.Fields}
+	opts := Options{Now: time.Unix(0, req.Now).UTC(), RawOnly: req.RawOnly, MaxPoints: req.MaxPoints}
+	p, err := newPlan(fsrc, req.Select, opts)
+	if err != nil {
+		return nil, err
+	}
+	if !p.fragmentable() {
+		return nil, errors.New("planner: query cannot be run as a fragment")
+	}
+	ex := &executor{p: p, groups: map[string]*group{}, ctx: ctx, points: req.Spent}
+	f := &Fragment{}
+	if !p.rng.empty {
+		if err := ex.aggregateSeries(ctx); err != nil {
+			return nil, err
+		}
+	}
+	f.Matched, f.MinT, f.MaxT = ex.matched, ex.minT, ex.maxT
+	f.Levels, f.RollupRead, f.RawRead, f.Approx = ex.levels, ex.rollupRead, ex.rawRead, ex.approx
+	f.Points = ex.points - req.Spent
+	keys := make(map[int]string)
+	keyOf := func(rank int) string {
+		k, ok := keys[rank]
+		if !ok {
+			k = model.SeriesKey(p.coll, p.series[rank])
+			keys[rank] = k
+		}
+		return k
+	}
+	f.Groups = make([]FragmentGroup, 0, len(ex.groups))
+	for _, g := range ex.groups {
+		fg := FragmentGroup{Vals: g.vals, Buckets: make([]FragmentBucket, 0, len(g.buckets))}
+		for _, b := range g.buckets {
+			fb := FragmentBucket{Lo: b.lo, Hi: b.hi, States: make([]AggState, len(b.aggs))}
+			for i, a := range b.aggs {
+				fb.States[i] = a.(fragmentAgg).state(keyOf)
+			}
+			fg.Buckets = append(fg.Buckets, fb)
+		}
+		slices.SortFunc(fg.Buckets, func(a, b FragmentBucket) int { return cmpInt(a.Lo, b.Lo) })
+		f.Groups = append(f.Groups, fg)
+	}
+	slices.SortFunc(f.Groups, func(a, b FragmentGroup) int { return slices.Compare(a.Vals, b.Vals) })
+	return f, nil
+}
+
+func cmpInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// fragmentSource is a node's source with the fields the plan sees: a node
+// that lacks a field still answers a query naming it (with no values).
+type fragmentSource struct {
+	Source
+	fields map[string]model.Kind
+}
+
+func (s *fragmentSource) Fields(string) (map[string]model.Kind, bool) { return s.fields, true }
+
+func (s *fragmentSource) ReadParts(ctx context.Context, collection string, tags model.Tags, field string, min, max int64, whole func(lo, hi int64) bool, level model.Level) ([]Part, error) {
+	return s.Source.(SummarySource).ReadParts(ctx, collection, tags, field, min, max, whole, level)
+}
+
+func (s *fragmentSource) Rollups(collection string) (bool, int64) {
+	if ss, ok := s.Source.(SummarySource); ok {
+		return ss.Rollups(collection)
+	}
+	return false, math.MinInt64
+}
+
+func (s *fragmentSource) CheckRange(collection string, min, max int64) error {
+	return checkRange(s.Source, collection, min, max)
+}
+
+// mergeFragments asks the source for fragments and merges them into the
+// executor, as if it had read every series. ok is false when the source
+// declined; the plan then reads its series.
+func (ex *executor) mergeFragments(ctx context.Context, fs FragmentSource) (ok bool, err error) {
+	p := ex.p
+	req := &FragmentRequest{Select: p.sel, Fields: p.fields, Now: p.opts.Now.UnixNano(), RawOnly: p.opts.RawOnly,
+		MaxPoints: p.opts.maxPoints(), Spent: ex.points}
+	frags, err := fs.AggregateFragments(ctx, req)
+	if errors.Is(err, ErrNoFragments) {
+		return false, nil
+	}
+	if err != nil {
+		return true, err
+	}
+	keys := make([]string, len(p.series))
+	for i, t := range p.series {
+		keys[i] = model.SeriesKey(p.coll, t)
+	}
+	rankOf := func(key string) int {
+		i, found := slices.BinarySearchFunc(keys, key, strings.Compare)
+		if found {
+			return 2*i + 1
+		}
+		return 2 * i // between the series around it
+	}
+	for _, f := range frags {
+		if err := ex.spend(f.Points); err != nil {
+			return true, err
+		}
+		for l := range f.Levels {
+			ex.levels[l].Rows += f.Levels[l].Rows
+			ex.levels[l].Points += f.Levels[l].Points
+			ex.levels[l].Blocks += f.Levels[l].Blocks
+		}
+		ex.rollupRead = ex.rollupRead || f.RollupRead
+		ex.rawRead = ex.rawRead || f.RawRead
+		ex.approx += f.Approx
+		if f.Matched {
+			ex.note(f.MinT)
+			ex.note(f.MaxT)
+		}
+		for gi := range f.Groups {
+			fg := &f.Groups[gi]
+			g := ex.groupOf(fg.Vals)
+			for bi := range fg.Buckets {
+				fb := &fg.Buckets[bi]
+				if len(fb.States) != len(p.items) {
+					return true, errors.New("planner: fragment has the wrong number of aggregates")
+				}
+				b := ex.bucket(g, fb.Lo)
+				for i := range fb.States {
+					b.aggs[i].(fragmentAgg).merge(&fb.States[i], rankOf)
+				}
+			}
+		}
+	}
+	return true, nil
+}
+
+// groupOf returns the group of these GROUP BY tag values.
+func (ex *executor) groupOf(vals []string) *group {
+	var kb strings.Builder
+	for _, v := range vals {
+		kb.WriteString(itoa(len(v)))
+		kb.WriteByte(':')
+		kb.WriteString(v)
+	}
+	key := kb.String()
+	g := ex.groups[key]
+	if g == nil {
+		g = &group{vals: vals, buckets: map[int64]*bucketState{}}
+		ex.groups[key] = g
+	}
+	return g
+}
+
+// fragmentAgg is implemented by the aggregators a fragment carries.
+type fragmentAgg interface {
+	// state returns the aggregator's state; keyOf gives the series key
+	// of a rank.
+	state(keyOf func(rank int) string) AggState
+	// merge adds a state from another node; rankOf gives a rank for a
+	// series key, in the plan's series order.
+	merge(s *AggState, rankOf func(key string) int)
+}
+
+func (a *countAgg) state(func(int) string) AggState       { return AggState{N: a.n} }
+func (a *countAgg) merge(s *AggState, _ func(string) int) { a.n += s.N }
+
+func (a *sumAgg) state(func(int) string) AggState { return AggState{Kind: a.kind, I: a.i, U: a.u} }
+func (a *sumAgg) merge(s *AggState, _ func(string) int) {
+	if s.Kind == model.KindNull {
+		return
+	}
+	a.kind = s.Kind
+	a.i += s.I
+	a.u += s.U
+}
+
+func (r *numRange) state() AggState {
+	return AggState{Seen: r.seen, Kind: r.kind, I: r.minI, I2: r.maxI, U: r.minU, U2: r.maxU}
+}
+
+// merge merges the range of another node's integers (fragmentable allows
+// no floats here).
+func (r *numRange) merge(s *AggState) {
+	if !s.Seen {
+		return
+	}
+	first := !r.seen
+	r.seen, r.kind = true, s.Kind
+	if first || s.I < r.minI {
+		r.minI = s.I
+	}
+	if first || s.I2 > r.maxI {
+		r.maxI = s.I2
+	}
+	if first || s.U < r.minU {
+		r.minU = s.U
+	}
+	if first || s.U2 > r.maxU {
+		r.maxU = s.U2
+	}
+}
+
+func (a *extremeAgg) state(func(int) string) AggState       { return a.r.state() }
+func (a *extremeAgg) merge(s *AggState, _ func(string) int) { a.r.merge(s) }
+func (a *spreadAgg) state(func(int) string) AggState        { return a.r.state() }
+func (a *spreadAgg) merge(s *AggState, _ func(string) int)  { a.r.merge(s) }
+
+func (a *edgeAgg) state(keyOf func(int) string) AggState {
+	if !a.seen {
+		return AggState{}
+	}
+	return AggState{Seen: true, T: a.t, V: a.v, Key: keyOf(a.rank)}
+}
+
+func (a *edgeAgg) merge(s *AggState, rankOf func(string) int) {
+	if s.Seen {
+		a.offer(s.T, rankOf(s.Key), s.V)
+	}
+}

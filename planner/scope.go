@@ -53,6 +53,10 @@ type ReadSet struct {
 	// computes itself, and what makes such a summary exact (see Reduce).
 	// A field not listed must not be reduced.
 	Reduce map[string]Reduce
+	// Filter, for a raw select some of whose series have a condition left
+	// to evaluate on their rows, is that condition (filter.go): the series
+	// with a Chunk are read through FilterSource.ReadFiltered.
+	Filter *Filter
 }
 
 // Reduce says how a source that reads a field's values may reduce a run of
@@ -131,6 +135,15 @@ type SeriesRead struct {
 	Rows int
 	// Parts are read with ReadParts.
 	Parts []PartSpan
+	// Chunk, when positive, says that the plan reads the Values (all
+	// over the query's range) with FilterSource.ReadFiltered, filtered by
+	// ReadSet.Filter, in chunks of rows: the first of Chunk rows from the
+	// start of the range (its end with ReadSet.Desc), each next one twice
+	// as many as the one before, at most Filter.MaxChunk, starting after
+	// the last row read (before the first with Desc), until a chunk reads
+	// fewer rows than asked or reaches the end of the range, or the plan
+	// has its rows.
+	Chunk int
 }
 
 // FieldSpan is a field read as values over [Lo, Hi].
@@ -261,6 +274,12 @@ func (p *plan) readSet() *ReadSet {
 		for b, g := range p.rawGroups() {
 			for _, m := range g.series {
 				sr := SeriesRead{Tags: m.tags, Batch: b, Values: all(p.rng.lo, p.rng.hi)}
+				if m.pred != nil {
+					sr.Chunk = p.firstChunk(len(g.series))
+					if rs.Filter == nil {
+						rs.Filter = p.filter()
+					}
+				}
 				if lim := p.sel.Limit; lim > 0 && m.pred == nil {
 					if n := max(p.sel.Offset, 0) + lim; n > 0 && n <= math.MaxInt32 {
 						sr.Rows = int(n)

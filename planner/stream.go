@@ -4,7 +4,6 @@ import (
 	"context"
 	"strings"
 
-	"github.com/soltixdb/soltix/internal/timex"
 	"github.com/soltixdb/soltix/model"
 	"github.com/soltixdb/soltix/query"
 )
@@ -191,10 +190,7 @@ func (ex *executor) mergeGroup(ctx context.Context, g *rawGroup, em *emitter) er
 	p := ex.p
 	desc := p.sel.Desc
 	off, lim := max(p.sel.Offset, 0), p.sel.Limit
-	first := min(max(rawChunkBudget/len(g.series), minChunkRows), maxChunkRows)
-	if lim > 0 {
-		first = int(min(timex.AddSat(off, lim), int64(first)))
-	}
+	first := p.firstChunk(len(g.series))
 	h := cursorHeap{desc: desc}
 	for _, m := range g.series {
 		c := ex.newCursor(m, first)
@@ -300,11 +296,20 @@ func (c *cursor) fill(ctx context.Context) error {
 	}
 	n := c.next
 	ls, limited := p.src.(LimitSource)
+	// A series with a condition left to evaluate is read through a
+	// FilterSource: what it left out still counts (filter.go).
+	fs, filtered := p.src.(FilterSource)
+	filtered = filtered && c.m.pred != nil
 	var cols []model.Column
+	var scan Scan
 	var err error
-	if limited {
+	switch {
+	case filtered:
+		limited = true
+		cols, scan, err = fs.ReadFiltered(ctx, p.coll, c.m.tags, p.read, c.lo, c.hi, n, p.sel.Desc)
+	case limited:
 		cols, err = ls.ReadLimit(ctx, p.coll, c.m.tags, p.read, c.lo, c.hi, n, p.sel.Desc)
-	} else {
+	default:
 		cols, err = p.src.Read(ctx, p.coll, c.m.tags, p.read, c.lo, c.hi)
 	}
 	if err != nil {
@@ -313,9 +318,11 @@ func (c *cursor) fill(ctx context.Context) error {
 	if err := p.checkColumns(cols); err != nil {
 		return err
 	}
-	var pts int64
-	for i := range cols {
-		pts += int64(cols[i].Len())
+	pts := scan.Points
+	if !filtered {
+		for i := range cols {
+			pts += int64(cols[i].Len())
+		}
 	}
 	ex.levels[model.LevelRaw].Points += pts
 	if c.lo < p.rawFrom {
@@ -330,6 +337,9 @@ func (c *cursor) fill(ctx context.Context) error {
 	c.buf, got, tmin, tmax, err = ex.chunkRows(&c.r, c.m.pred, c.fixed, c.buf[:0])
 	if err != nil {
 		return err
+	}
+	if filtered {
+		got, tmin, tmax = scan.Rows, scan.First, scan.Last
 	}
 	c.i = 0
 	c.left = false

@@ -75,6 +75,10 @@ type ServerMetrics struct {
 	// the catalog calls served. Aggregates counts the aggregate fragments
 	// it computed (see fragment.go).
 	Fragments, FragmentErrors, FragmentsCancelled, Catalogs, Aggregates uint64
+	// FilteredRowsRead is the rows of raw selects the node read to filter
+	// them itself (filter_proto.go), and FilteredRowsSent those of them
+	// that satisfied the condition and were sent.
+	FilteredRowsRead, FilteredRowsSent uint64
 }
 
 // serverCounters are ServerMetrics' live counters.
@@ -84,6 +88,7 @@ type serverCounters struct {
 	fragments, fragmentErrors                atomic.Uint64
 	fragmentsCancelled, catalogs             atomic.Uint64
 	aggregates                               atomic.Uint64
+	rowsRead, rowsKept                       atomic.Uint64
 }
 
 func (c *serverCounters) snapshot() ServerMetrics {
@@ -99,5 +104,7 @@ func (c *serverCounters) snapshot() ServerMetrics {
 		FragmentsCancelled: c.fragmentsCancelled.Load(),
 		Catalogs:           c.catalogs.Load(),
 		Aggregates:         c.aggregates.Load(),
+		FilteredRowsRead:   c.rowsRead.Load(),
+		FilteredRowsSent:   c.rowsKept.Load(),
 	}
 }

@@ -43,18 +43,46 @@ type pending struct {
 	times  []int64
 	last   bool // the chunk read is the series' last
 	sent   bool // and it was sent
+	// For a filtered series (node_filter.go): its condition, the rows
+	// asked of the chunk read (n), what it read, and the range it was read
+	// over.
+	filt           *filtered
+	n              int
+	scan           planner.Scan
+	readLo, readHi int64
+}
+
+// first returns the time the chunk read starts at in the order of the
+// batch (its last time with desc), and false when it read nothing.
+func (p *pending) first(desc bool) (int64, bool) {
+	if p.filt != nil {
+		if p.scan.Rows == 0 {
+			return 0, false
+		}
+		if desc {
+			return p.scan.Last, true
+		}
+		return p.scan.First, true
+	}
+	if len(p.times) == 0 {
+		return 0, false
+	}
+	if desc {
+		return p.times[len(p.times)-1], true
+	}
+	return p.times[0], true
 }
 
 // mergedValues sends the values of items (indexes into f.Items) merged by
-// time.
-func (ss *nodeSession) mergedValues(f *fetchMsg, items []int) error {
-	if len(items) == 0 {
+// time, and the chunks of the filtered items (fi) among them.
+func (ss *nodeSession) mergedValues(f *fetchMsg, items, fi []int, rf *planner.RowFilter) error {
+	if len(items) == 0 && len(fi) == 0 {
 		return nil
 	}
-	rows := min(max(rawBatchRows/len(items), 1024), readChunk)
+	rows := min(max(rawBatchRows/max(len(items), 1), 1024), readChunk)
 	desc := f.Desc
-	ps := make([]*pending, len(items))
-	for x, i := range items {
+	ps := make([]*pending, 0, len(items)+len(fi))
+	for _, i := range items {
 		it := &f.Items[i]
 		p := &pending{item: i, tags: it.Tags, lo: it.Values[0].Lo, hi: it.Values[0].Hi}
 		for j, v := range it.Values {
@@ -63,21 +91,46 @@ func (ss *nodeSession) mergedValues(f *fetchMsg, items []int) error {
 		if err := ss.readAhead(p, rows, desc); err != nil {
 			return err
 		}
-		ps[x] = p
+		ps = append(ps, p)
+	}
+	for _, i := range fi {
+		p := ss.newFiltered(f, i, rf)
+		if err := ss.readFiltered(p, desc); err != nil {
+			return err
+		}
+		ps = append(ps, p)
 	}
 	for {
 		var next *pending
+		var nt int64
+		nok := false
 		for _, p := range ps {
 			if p.sent {
 				continue
 			}
-			if next == nil || len(p.times) == 0 || (len(next.times) > 0 && ((!desc && p.times[0] < next.times[0]) ||
-				(desc && p.times[len(p.times)-1] > next.times[len(next.times)-1]))) {
-				next = p
+			pt, ok := p.first(desc)
+			if next == nil || !ok || (nok && ((!desc && pt < nt) || (desc && pt > nt))) {
+				next, nt, nok = p, pt, ok
+				if !ok {
+					break
+				}
 			}
 		}
 		if next == nil {
 			return nil
+		}
+		if next.filt != nil {
+			if err := ss.sendRows(next, desc); err != nil {
+				return err
+			}
+			if next.last {
+				next.sent = true
+				continue
+			}
+			if err := ss.readFiltered(next, desc); err != nil {
+				return err
+			}
+			continue
 		}
 		through := next.hi
 		switch {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/soltixdb/soltix/model"
 	"github.com/soltixdb/soltix/planner"
+	"github.com/soltixdb/soltix/query"
 	"github.com/soltixdb/soltix/remote/wire"
 )
 
@@ -70,6 +71,10 @@ func (n *Node) serveSession(w http.ResponseWriter, r *http.Request, catalogOnly 
 	if err == nil {
 		err = open.decode(payload)
 	}
+	var where query.Expr
+	if err == nil && open.Where != "" {
+		where, err = parseWhere(open.Where)
+	}
 	if err != nil {
 		m.fragmentErrors.Add(1)
 		m.bytesSent.Add(uint64(writeJSONError(w, http.StatusBadRequest, "read session: "+err.Error(), CodeBadRequest)))
@@ -115,7 +120,7 @@ func (n *Node) serveSession(w http.ResponseWriter, r *http.Request, catalogOnly 
 	_ = http.NewResponseController(w).EnableFullDuplex()
 	w.Header().Set("Content-Type", ContentTypeSession)
 	w.WriteHeader(http.StatusOK)
-	ss := &nodeSession{n: n, w: w, rc: http.NewResponseController(w), ctx: ctx, open: &open, inGroup: inGroup}
+	ss := &nodeSession{n: n, w: w, rc: http.NewResponseController(w), ctx: ctx, open: &open, inGroup: inGroup, where: where}
 	err = ss.run(mr, catalogOnly)
 	switch {
 	case err == nil:
@@ -150,8 +155,10 @@ type nodeSession struct {
 	ctx     context.Context
 	open    *openMsg
 	inGroup map[int]bool
-	points  int64 // sent so far, against open.MaxPoints
-	buf     []byte
+	// where is open.Where parsed (nil without one).
+	where  query.Expr
+	points int64 // sent so far, against open.MaxPoints
+	buf    []byte
 }
 
 func (ss *nodeSession) send(typ byte, payload []byte) error {
@@ -314,23 +321,28 @@ func (ss *nodeSession) fetch(f *fetchMsg) error {
 			return err
 		}
 	}
+	rf, err := ss.compileFilter(f)
+	if err != nil {
+		return err
+	}
 	for i := 0; i < len(f.Items); {
 		j := i + 1
 		for j < len(f.Items) && f.Items[j].Batch == f.Items[i].Batch {
 			j++
 		}
 		var merged []int // items whose values are sent merged
-		if j-i > 1 {
-			for x := i; x < j; x++ {
-				if mergeable(&f.Items[x]) {
-					merged = append(merged, x)
-				}
-			}
-			if len(merged) < 2 {
-				merged = nil
+		var filt []int   // items read filtered (node_filter.go)
+		for x := i; x < j; x++ {
+			if f.Items[x].Chunk > 0 {
+				filt = append(filt, x)
+			} else if j-i > 1 && mergeable(&f.Items[x]) {
+				merged = append(merged, x)
 			}
 		}
-		if err := ss.mergedValues(f, merged); err != nil {
+		if len(merged) < 2 {
+			merged = nil
+		}
+		if err := ss.mergedValues(f, merged, filt, rf); err != nil {
 			return err
 		}
 		for x := i; x < j; x++ {
@@ -338,7 +350,7 @@ func (ss *nodeSession) fetch(f *fetchMsg) error {
 				return err
 			}
 			covLo, covHi := int64(0), int64(-1)
-			if !slices.Contains(merged, x) {
+			if f.Items[x].Chunk == 0 && !slices.Contains(merged, x) {
 				var err error
 				if covLo, covHi, err = ss.values(x, &f.Items[x], f.Desc); err != nil {
 					return err

@@ -34,6 +34,9 @@ type scoped struct {
 	// checkLo and checkHi is the range the catalogs' CheckRange is of.
 	checkLo, checkHi int64
 	missing          []int // groups left out (partial answers)
+	// where is the condition the sessions were opened with for filtering
+	// rows on the nodes (nil: none; scoped_filter.go).
+	where query.Expr
 
 	mu      sync.Mutex
 	rs      *planner.ReadSet
@@ -66,11 +69,12 @@ func (c *Client) scope(ctx context.Context, stmt *query.Statement, opts planner.
 		maxPoints = planner.DefaultMaxPoints
 	}
 	open := openMsg{Collection: sel.From, Flags: openSeries, Lo: lo, Hi: hi, MaxPoints: maxPoints, Devices: devices}
+	where := whereText(sel, opts, &open)
 	ss, missing, reasons, err := c.openAll(ctx, groups, open, false)
 	if err != nil {
 		return nil, err
 	}
-	s := &scoped{c: c, ctx: ctx, opts: opts, coll: sel.From, sessions: ss, checkLo: lo, checkHi: hi,
+	s := &scoped{c: c, ctx: ctx, opts: opts, coll: sel.From, sessions: ss, checkLo: lo, checkHi: hi, where: where,
 		maxHeld: opts.MaxBytes, items: map[string]*fetchItem{}, owner: map[string]*session{}}
 	if s.maxHeld <= 0 {
 		s.maxHeld = planner.DefaultMaxBytes
@@ -337,8 +341,12 @@ func (s *scoped) Prepare(ctx context.Context, rs *planner.ReadSet) error {
 		return fmt.Errorf("remote: prepare of collection %q in a scope of %q", rs.Collection, s.coll)
 	}
 	s.rs = rs
+	filter := s.pushFilter(rs)
 	per := map[*session][]*fetchItem{}
 	for _, sr := range rs.Series {
+		if filter == nil {
+			sr.Chunk = 0 // read whole: ReadFiltered filters nothing
+		}
 		key := model.SeriesKey("", sr.Tags)
 		se := s.owner[key]
 		if se == nil {
@@ -351,7 +359,7 @@ func (s *scoped) Prepare(ctx context.Context, rs *planner.ReadSet) error {
 	}
 	for _, se := range s.sessions {
 		if items := per[se]; len(items) > 0 {
-			if err := se.fetch(ctx, rs.Whole, rs.Desc, rs.Reduce, items); err != nil {
+			if err := se.fetch(ctx, rs.Whole, rs.Desc, rs.Reduce, filter, items); err != nil {
 				return err
 			}
 		}
@@ -376,7 +384,7 @@ func (s *scoped) item(tags model.Tags) (*fetchItem, *session, error) {
 		for _, o := range s.order {
 			if o.sr.Batch < it.sr.Batch && !o.released {
 				s.held -= o.bytes
-				o.vals, o.parts, o.released, o.bytes = nil, nil, true, 0
+				o.vals, o.parts, o.chunks, o.released, o.bytes = nil, nil, nil, true, 0
 			}
 		}
 		s.batch = it.sr.Batch
@@ -425,7 +433,7 @@ func (s *scoped) fetchNow(ctx context.Context, se *session, sr planner.SeriesRea
 	if s.rs != nil {
 		whole = s.rs.Whole
 	}
-	if err := se.fetch(ctx, whole, desc, nil, []*fetchItem{it}); err != nil {
+	if err := se.fetch(ctx, whole, desc, nil, nil, []*fetchItem{it}); err != nil {
 		return nil, err
 	}
 	if err := se.await(ctx, it); err != nil {
@@ -499,6 +507,11 @@ func (s *scoped) ReadLimit(ctx context.Context, collection string, tags model.Ta
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.readLimit(ctx, tags, fields, min, max, n, desc)
+}
+
+// readLimit is ReadLimit; the caller holds mu.
+func (s *scoped) readLimit(ctx context.Context, tags model.Tags, fields []string, min, max int64, n int, desc bool) ([]model.Column, error) {
 	var cols []model.Column
 	try := func(it *fetchItem) bool {
 		s.trim(it, fields, min, max, desc)

@@ -31,7 +31,9 @@ type session struct {
 	// read counts the bytes of the response body read so far.
 	read atomic.Uint64
 	cat  catalogMsg
-	keys []string // the series keys of cat.Series
+	// openNow is the now() the session was opened with (openMsg.Now).
+	openNow int64
+	keys    []string // the series keys of cat.Series
 	// onBytes is told the bytes of every message read (the scoped
 	// source's bound on what it holds).
 	onBytes func(int64) error
@@ -51,6 +53,9 @@ type fetchItem struct {
 	vals  []model.Column // per sr.Values
 	cov   []coverage     // per sr.Values: the times vals holds every value of
 	parts [][]model.Part // per sr.Parts
+	// chunks are the chunks of a filtered item (sr.Chunk > 0) not read
+	// yet, in order (scoped_filter.go).
+	chunks []rowsChunk
 	// done is set once the node sent everything; released once the plan
 	// moved past the item (what still arrives for it is dropped).
 	done, released bool
@@ -107,7 +112,7 @@ func (c *Client) openSession(parent context.Context, rt Route, open *openMsg, ca
 		}
 	}
 	first := wire.AppendMessage(nil, msgOpen, open.encode())
-	s := &session{node: node, addr: rt.Addr, cancel: cancel, ctx: parent, ctr: ctr}
+	s := &session{node: node, addr: rt.Addr, cancel: cancel, ctx: parent, ctr: ctr, openNow: open.Now}
 	for _, g := range open.Groups {
 		s.groups = append(s.groups, g.Group)
 	}
@@ -296,12 +301,14 @@ func (s *session) send(typ byte, payload []byte) error {
 }
 
 // fetch asks for items (appended to s.items) and starts reading their
-// answer; reduce is planner.ReadSet.Reduce (nil: no reduction).
-func (s *session) fetch(ctx context.Context, whole planner.WholeSpec, desc bool, reduce map[string]planner.Reduce, items []*fetchItem) error {
+// answer; reduce is planner.ReadSet.Reduce (nil: no reduction) and filter
+// planner.ReadSet.Filter (nil: none; the items with a Chunk are read
+// filtered).
+func (s *session) fetch(ctx context.Context, whole planner.WholeSpec, desc bool, reduce map[string]planner.Reduce, filter *planner.Filter, items []*fetchItem) error {
 	if err := s.drain(ctx); err != nil {
 		return err
 	}
-	f := fetchMsg{Whole: whole, Desc: desc, Reduce: reduce}
+	f := fetchMsg{Whole: whole, Desc: desc, Reduce: reduce, Filter: filter}
 	for _, it := range items {
 		f.Items = append(f.Items, it.sr)
 		it.desc = desc
@@ -443,6 +450,11 @@ func (s *session) step(ctx context.Context) error {
 		}
 		it.parts[k] = append(it.parts[k], parts...)
 		it.bytes += int64(len(payload))
+	case msgRows:
+		if err := s.fileRows(payload); err != nil {
+			s.err = fmt.Errorf("node %s: %w", s.node, err)
+			return s.err
+		}
 	case msgSeriesEnd:
 		it := item()
 		lo, hi := d.Varint(), d.Varint()
@@ -450,6 +462,9 @@ func (s *session) step(ctx context.Context) error {
 			return bad("series end")
 		}
 		it.done = true
+		if it.sr.Chunk > 0 {
+			break // its values came as chunks of rows
+		}
 		for j, v := range it.sr.Values {
 			c := &it.cov[j]
 			switch {

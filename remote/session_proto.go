@@ -78,6 +78,11 @@ type openMsg struct {
 	// earlier catalog of the same request (0: none); when the node's list
 	// has that digest it leaves the series out.
 	Known uint64
+	// Where is the WHERE clause of a raw select as text (query.ExprString)
+	// and Now the query's now() in nanoseconds, for filtering its rows on
+	// the node (filter_proto.go); they travel last, only when Where is set.
+	Where string
+	Now   int64
 }
 
 func (m *openMsg) encode() []byte {
@@ -94,6 +99,10 @@ func (m *openMsg) encode() []byte {
 	e.Varint(m.MaxPoints)
 	e.Strings(m.Devices)
 	e.Uvarint(m.Known)
+	if m.Where != "" {
+		e.String(m.Where)
+		e.Varint(m.Now)
+	}
 	return e.B
 }
 
@@ -113,6 +122,12 @@ func (m *openMsg) decode(b []byte) error {
 	m.Lo, m.Hi, m.MaxPoints = d.Varint(), d.Varint(), d.Varint()
 	m.Devices = d.Strings()
 	m.Known = d.Uvarint()
+	if d.Err() == nil && len(d.B) > 0 {
+		m.Where, m.Now = d.String(), d.Varint()
+		if len(m.Where) > maxWhereBytes {
+			return fmt.Errorf("open: condition of %d bytes, more than %d: %w", len(m.Where), maxWhereBytes, wire.ErrMalformed)
+		}
+	}
 	return d.Done()
 }
 
@@ -190,8 +205,13 @@ type fetchMsg struct {
 	Desc  bool
 	Items []planner.SeriesRead
 	// Reduce is planner.ReadSet.Reduce; it travels after the items, and
-	// only when not empty (a message without it asks for no reduction).
+	// only when not empty or Filter is set (a message without it asks for
+	// no reduction).
 	Reduce map[string]planner.Reduce
+	// Filter is planner.ReadSet.Filter without its Where and Now (those
+	// of the open message), and the items' Chunk; it travels after
+	// Reduce, only when set (filter_proto.go).
+	Filter *planner.Filter
 }
 
 func (m *fetchMsg) encode() []byte {
@@ -224,13 +244,16 @@ func (m *fetchMsg) encode() []byte {
 			e.Byte(byte(p.Level))
 		}
 	}
-	if len(m.Reduce) > 0 {
+	if len(m.Reduce) > 0 || m.Filter != nil {
 		fields := slices.Sorted(maps.Keys(m.Reduce))
 		e.Uvarint(uint64(len(fields)))
 		for _, f := range fields {
 			e.String(f)
 			e.Byte(byte(m.Reduce[f]))
 		}
+	}
+	if m.Filter != nil {
+		encodeFilter(&e, m.Filter, m.Items)
 	}
 	return e.B
 }
@@ -277,6 +300,13 @@ func (m *fetchMsg) decode(b []byte) error {
 			}
 			m.Reduce[f] = r
 		}
+	}
+	if d.Err() == nil && len(d.B) > 0 {
+		f, err := decodeFilter(&d, m.Items)
+		if err != nil {
+			return err
+		}
+		m.Filter = f
 	}
 	return d.Done()
 }

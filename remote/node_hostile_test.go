@@ -113,6 +113,19 @@ func TestHostileSessions(t *testing.T) {
 	for i := range newer {
 		newer[i] = groupEpoch{Group: mg, Epoch: uint64(i + 2)}
 	}
+	// Filtering on the node (filter_proto.go): a condition that does not
+	// parse, a filter without a condition, of fields the item does not
+	// read, that does not compile.
+	withWhere := func(w string) openMsg { o := open; o.Where = w; return o }
+	filtered := func(fields []string, kinds []model.Kind, read ...string) []byte {
+		it := planner.SeriesRead{Tags: model.Tags{{Key: "device_id", Value: mine}}, Chunk: 2}
+		for _, f := range read {
+			it.Values = append(it.Values, planner.FieldSpan{Field: f, Lo: 0, Hi: 100})
+		}
+		fm := fetchMsg{Items: []planner.SeriesRead{it}, Filter: &planner.Filter{Fields: fields, Kinds: kinds, Lo: 0, Hi: 100, MaxChunk: 4}}
+		return wire.AppendMessage(nil, msgFetch, fm.encode())
+	}
+	fl := []model.Kind{model.KindFloat}
 	for _, tc := range []struct {
 		name   string
 		body   []byte
@@ -129,6 +142,12 @@ func TestHostileSessions(t *testing.T) {
 		{"huge message length", append(sessionBody(open), 'S', 'X', 'M', 'S', 1, msgFetch, 0, 0, 0xff, 0xff, 0xff, 0xff), 200, ""},
 		{"unknown message", sessionBody(open, wire.AppendMessage(nil, 'Z', nil)), 200, "message of type"},
 		{"not an open", wire.AppendMessage(nil, msgFetch, nil), 400, "want open"},
+		{"a condition that does not parse", sessionBody(withWhere("f > > 1")), 400, "condition"},
+		{"a condition that is a statement", sessionBody(withWhere("f > 1; DELETE FROM m")), 400, "condition"},
+		{"a filter without a condition", sessionBody(open, filtered([]string{"f"}, fl, "f")), 200, "without a condition"},
+		{"a filter of other fields", sessionBody(withWhere("f > 1"), filtered([]string{"f"}, fl, "g")), 200, "does not read the filter's fields"},
+		{"a filter that does not compile", sessionBody(withWhere("f =~ /a/"), filtered([]string{"f"}, fl, "f")), 200, "regular expression"},
+		{"a filter of another kind than stored", sessionBody(withWhere("f > 1"), filtered([]string{"f"}, []model.Kind{model.KindInt}, "f")), 200, "is float, want int"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := a.view.refreshes.Load()
@@ -156,6 +175,9 @@ func TestHostileSessions(t *testing.T) {
 	for _, hc := range []*http.Client{h2, &http1Client} {
 		if status, types, msg := rawSession(t, hc, a, sessionBody(open, fetchOf(mine, "f"))); status != 200 || msg != "" || !bytes.Equal(types, []byte{msgCatalog, msgValues, msgSeriesEnd, msgFetchEnd}) {
 			t.Fatalf("good session: %d %q %q", status, types, msg)
+		}
+		if status, types, msg := rawSession(t, hc, a, sessionBody(withWhere("f > 0"), filtered([]string{"f"}, fl, "f"))); status != 200 || msg != "" || !bytes.Equal(types, []byte{msgCatalog, msgRows, msgSeriesEnd, msgFetchEnd}) {
+			t.Fatalf("good filtered session: %d %q %q", status, types, msg)
 		}
 	}
 }

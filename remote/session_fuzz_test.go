@@ -6,6 +6,7 @@ import (
 	"errors"
 	"maps"
 	"math"
+	"reflect"
 	"testing"
 
 	"github.com/soltixdb/soltix/model"
@@ -35,6 +36,14 @@ func sessionSeeds() [][]byte {
 	parts.Uvarint(2)
 	parts.Part(&model.Part{Summary: &model.Summary{Count: 1, First: model.Float(1), Last: model.Float(1), Min: model.Float(1), Max: model.Float(1)}, Level: model.Level1h})
 	parts.Part(&model.Part{Summary: &model.Summary{Count: 9, MinTime: 2, MaxTime: 3, First: model.Float(1), Last: model.Float(1), Min: model.Float(1), Max: model.Float(1)}, Reduced: true, Points: 1, Blocks: 2})
+	fopen := open
+	fopen.Where, fopen.Now = "(f > 90 OR device_id = 'd1') AND s =~ /a/ AND time >= now() - 1h", 5
+	ffetch := fetchMsg{Desc: true, Items: []planner.SeriesRead{{Tags: tags, Values: []planner.FieldSpan{{Field: "f", Lo: 0, Hi: 9}, {Field: "s", Lo: 0, Hi: 9}}, Chunk: 3}},
+		Filter: &planner.Filter{Fields: []string{"f", "s"}, Kinds: []model.Kind{model.KindFloat, model.KindString}, Lo: 0, Hi: 9, MaxChunk: 8}}
+	var rows wire.MsgEnc
+	(&rowsMsg{Item: 1, Lo: 0, Hi: 9, N: 3, Scan: planner.Scan{Rows: 3, Points: 5, First: 1, Last: 4}, Cols: []model.Column{
+		{Name: "f", Kind: model.KindFloat, Times: []int64{2}, Floats: []float64{95}},
+		{Name: "s", Kind: model.KindString, Times: []int64{2}, Strings: []string{"a"}}}}).encode(&rows)
 	var end wire.MsgEnc
 	end.Uvarint(0)
 	end.Varint(0)
@@ -53,6 +62,9 @@ func sessionSeeds() [][]byte {
 		append([]byte{msgAggregate}, encodeFragmentRequest(fragmentRequestSeed())...),
 		append([]byte{msgAggregated}, encodeFragment(&planner.Fragment{Matched: true, Groups: []planner.FragmentGroup{{Vals: []string{"a"},
 			Buckets: []planner.FragmentBucket{{Lo: 1, Hi: 2, States: []planner.AggState{{N: 1}, {Seen: true, V: model.Int(3), Key: "m,a=b"}}}}}}})...),
+		append([]byte{msgOpen}, fopen.encode()...),
+		append([]byte{msgFetch}, ffetch.encode()...),
+		append([]byte{msgRows}, rows.B...),
 	}
 }
 
@@ -83,8 +95,11 @@ func FuzzSessionMessages(f *testing.F) {
 			var m openMsg
 			if m.decode(payload) == nil {
 				var m2 openMsg
-				if err := m2.decode(m.encode()); err != nil {
+				if err := m2.decode(m.encode()); err != nil || m2.Where != m.Where {
 					t.Fatalf("open does not round-trip: %v", err)
+				}
+				if m.Where != "" {
+					_, _ = parseWhere(m.Where)
 				}
 			}
 		case msgCatalog:
@@ -99,8 +114,24 @@ func FuzzSessionMessages(f *testing.F) {
 			var m fetchMsg
 			if m.decode(payload) == nil {
 				var m2 fetchMsg
-				if err := m2.decode(m.encode()); err != nil || len(m2.Items) != len(m.Items) || len(m2.Reduce) != len(m.Reduce) {
+				if err := m2.decode(m.encode()); err != nil || len(m2.Items) != len(m.Items) || len(m2.Reduce) != len(m.Reduce) || (m2.Filter == nil) != (m.Filter == nil) {
 					t.Fatalf("fetch does not round-trip: %v", err)
+				}
+				if m.Filter != nil {
+					// The node compiles what decoded.
+					ss := &nodeSession{open: &openMsg{}}
+					ss.where, _ = parseWhere("(f > 90 OR device_id = 'd1') AND s =~ /a/ OR b = true")
+					_, _ = ss.compileFilter(&m)
+				}
+			}
+		case msgRows:
+			var m rowsMsg
+			if m.decode(payload) == nil {
+				var e wire.MsgEnc
+				m.encode(&e)
+				var m2 rowsMsg
+				if err := m2.decode(e.B); err != nil || !reflect.DeepEqual(m, m2) {
+					t.Fatalf("rows do not round-trip: %v", err)
 				}
 			}
 		case msgExplain:
@@ -129,7 +160,10 @@ func FuzzSessionMessages(f *testing.F) {
 		it.vals = make([]model.Column, 1)
 		it.cov = []coverage{{lo: 0, hi: 9}}
 		it.parts = make([][]model.Part, 1)
-		s := &session{node: "n", ctr: &nodeCounters{}, cancel: func() {}, items: []*fetchItem{it}, reading: true}
+		// and a series read filtered.
+		fit := &fetchItem{sr: planner.SeriesRead{Tags: tags, Values: []planner.FieldSpan{{Field: "f", Lo: 0, Hi: 9}, {Field: "s", Lo: 0, Hi: 9}}, Chunk: 3}}
+		fit.vals, fit.cov = make([]model.Column, 2), make([]coverage, 2)
+		s := &session{node: "n", ctr: &nodeCounters{}, cancel: func() {}, items: []*fetchItem{it, fit}, reading: true}
 		s.mr = wire.NewMessageReader(&countingReader{r: bytes.NewReader(wire.AppendMessage(nil, typ, payload)), n: &s.read}, maxSessionMsg)
 		_ = s.step(context.Background())
 	})

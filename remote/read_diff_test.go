@@ -37,6 +37,10 @@ var diffQueries = []string{
 	"SELECT i, host FROM m WHERE host = 'h21' AND time < '2024-03-01T00:00:00Z'",
 	"SELECT f FROM m WHERE device_id IN ('d01', 'd07', 'd11') AND time >= '2025-02-05T00:00:00Z' AND time < '2025-02-07T00:00:00Z' ORDER BY time DESC",
 	"SELECT b FROM m WHERE device_id = 'nope'",
+	// conditions on fields, which the nodes evaluate (filter_proto.go)
+	"SELECT * FROM m WHERE f > 115 OR device_id = 'd04' ORDER BY time DESC LIMIT 9 OFFSET 2",
+	"SELECT i, s FROM m WHERE s = 'v3' AND i > 0 GROUP BY region LIMIT 4",
+	"SELECT b FROM m WHERE (i < -400 OR f > 118) AND time >= '2024-02-09T00:00:00Z'",
 	// aggregates, with rollups over long ranges
 	"SELECT count(f), sum(f), avg(f), min(f), max(f), first(f), last(f), spread(f) FROM m GROUP BY time(30d)",
 	"SELECT count(i), sum(i), min(i), max(i), stddev(f) FROM m WHERE time >= '2024-01-15T07:00:00Z' AND time < '2025-08-01T00:00:00Z' GROUP BY time(1d) FILL(none)",

@@ -107,7 +107,7 @@ func randQuery(r *rand.Rand) string {
 		case 11:
 			return "s " + pick("=", "!=") + " 'v1'"
 		case 12:
-			return pick("b = true", "b = false", "rare > 3", "zone = 'z'", "nope = 1")
+			return pick("b = true", "b = false", "rare > 3", "zone = 'z'", "nope = 1", "u > 500", "u IN (1, 7, 900)", "s NOT IN ('v0', 'v2')", "f BETWEEN 5 AND 30")
 		case 13:
 			return "time " + pick(">=", "<", ">", "<=") + " " + pick("'2024-01-10T00:00:00Z'", "'2024-02-01T00:00:00Z'", "0", "-9223372036854775808", "9223372036854775807")
 		case 14:

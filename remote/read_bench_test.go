@@ -19,6 +19,8 @@ func BenchmarkQuery(b *testing.B) {
 		"one-device-raw": "SELECT f FROM m WHERE device_id = 'd03' AND time >= '2024-02-10T00:00:00Z' AND time < '2024-02-11T00:00:00Z'",
 		"all-agg":        "SELECT count(f), max(i) FROM m GROUP BY time(30d), region",
 		"all-raw-agg":    "SELECT count(f), max(f), sum(i) FROM m WHERE time >= '2024-02-10T00:00:00Z' AND time < '2024-02-12T00:00:00Z' GROUP BY time(6h), region",
+		// a raw select with a field condition, which the nodes evaluate
+		"all-raw-filter": "SELECT * FROM m WHERE f > 115 AND time >= '2024-02-10T00:00:00Z' AND time < '2024-02-12T00:00:00Z'",
 	}
 	for name, q := range queries {
 		stmt, err := query.Parse(q)

@@ -89,9 +89,16 @@ func (a *sumAgg) result() model.Value {
 	return model.Null
 }
 
+// avgAgg is the sum divided by the count, as float64. Floats are summed
+// in float64 in the order they come; integers and unsigned integers into
+// an exact 128-bit total (int128), converted to float64 once at the end,
+// so that their average does not depend on the order of the additions and
+// a summary's sum may stand for its values (see summary.go).
 type avgAgg struct {
-	sum float64
-	n   int64
+	ints bool // an integer or unsigned field: the total is isum
+	sum  float64
+	isum int128
+	n    int64
 }
 
 func (a *avgAgg) add(c *model.Column, i int, _ int64, _ int) {
@@ -99,9 +106,11 @@ func (a *avgAgg) add(c *model.Column, i int, _ int64, _ int) {
 	case model.KindFloat:
 		a.sum += c.Floats[i]
 	case model.KindInt:
-		a.sum += float64(c.Ints[i])
+		a.ints = true
+		a.isum.addInt(c.Ints[i])
 	case model.KindUint:
-		a.sum += float64(c.Uints[i])
+		a.ints = true
+		a.isum.addUint(c.Uints[i])
 	}
 	a.n++
 }
@@ -109,6 +118,9 @@ func (a *avgAgg) add(c *model.Column, i int, _ int64, _ int) {
 func (a *avgAgg) result() model.Value {
 	if a.n == 0 {
 		return model.Null
+	}
+	if a.ints {
+		return model.Float(a.isum.float() / float64(a.n))
 	}
 	return model.Float(a.sum / float64(a.n))
 }
@@ -391,13 +403,6 @@ func sumRun[T float64 | int64 | uint64](acc T, vs []T) T {
 	return acc
 }
 
-func floatSumRun[T int64 | uint64](acc float64, vs []T) float64 {
-	for _, v := range vs {
-		acc += float64(v)
-	}
-	return acc
-}
-
 func (a *sumAgg) addRun(c *model.Column, lo, hi int, _ int) {
 	a.kind = c.Kind
 	switch c.Kind {
@@ -415,9 +420,11 @@ func (a *avgAgg) addRun(c *model.Column, lo, hi int, _ int) {
 	case model.KindFloat:
 		a.sum = sumRun(a.sum, c.Floats[lo:hi])
 	case model.KindInt:
-		a.sum = floatSumRun(a.sum, c.Ints[lo:hi])
+		a.ints = true
+		a.isum.addInts(c.Ints[lo:hi])
 	case model.KindUint:
-		a.sum = floatSumRun(a.sum, c.Uints[lo:hi])
+		a.ints = true
+		a.isum.addUints(c.Uints[lo:hi])
 	}
 	a.n += int64(hi - lo)
 }
@@ -441,16 +448,19 @@ func (a *sumAgg) addSummary(s *Summary, _ int) {
 	}
 }
 
-// addSummary adds the summary's sum as a float64. For integers the caller
-// makes sure the sum is what adding float64(v) one at a time would give.
+// addSummary adds the summary's sum. For integers the caller makes sure
+// that the sum did not wrap (exactFor): it is then the exact total of the
+// values, which the 128-bit total takes as it would the values.
 func (a *avgAgg) addSummary(s *Summary, _ int) {
 	switch s.First.Kind {
 	case model.KindFloat:
 		a.sum += s.SumFloat
 	case model.KindInt:
-		a.sum += float64(s.SumInt)
+		a.ints = true
+		a.isum.addInt(s.SumInt)
 	case model.KindUint:
-		a.sum += float64(s.SumUint)
+		a.ints = true
+		a.isum.addUint(s.SumUint)
 	}
 	a.n += int64(s.Count)
 }

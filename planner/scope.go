@@ -64,24 +64,32 @@ type ReadSet struct {
 // without changing the answer: the plan applies to the field only
 // aggregates whose result from such a summary is bit-identical to the
 // result from its values, whatever the bucket held before: count, min,
-// max, spread, first and last, and sum of an integer field (which wraps
-// the same way in any order). A sum or an average of floats and an
-// average of integers (summed as float64, which rounds once past 2^53)
-// depend on the order of the additions; stddev combines values and
-// summaries by different formulas. Those are never reduced.
+// max, spread, first and last, sum of an integer field (which wraps the
+// same way in any order), and avg of an integer field (added into an exact
+// 128-bit total, see summary.go; the summary's sum must not have wrapped).
+// A sum or an average of floats depends on the order of the additions;
+// stddev combines values and summaries by different formulas. Those are
+// never reduced.
 type Reduce uint8
 
 const (
 	// ReduceMinMax is set when the field's aggregates include min, max or
 	// spread: the rule on signed zeros applies.
 	ReduceMinMax Reduce = 1 << iota
+	// ReduceIntAvg is set when the field is an integer or unsigned one
+	// and its aggregates include avg: the summary's sum must not have
+	// wrapped (n × max(|min|, |max|) fits int64; n × max fits uint64).
+	ReduceIntAvg
 )
+
+// Valid reports whether r holds only flags this package knows.
+func (r Reduce) Valid() bool { return r&^(ReduceMinMax|ReduceIntAvg) == 0 }
 
 // Exact reports whether s, a summary of values a source read, may be sent
 // in their place: it is one the plan uses exactly (the rules of
 // summary.go).
 func (r Reduce) Exact(s *Summary) bool {
-	return s.Count > 0 && exactFor(s, false, r&ReduceMinMax != 0, false)
+	return s.Count > 0 && exactFor(s, false, r&ReduceMinMax != 0, r&ReduceIntAvg != 0)
 }
 
 // reducible returns, for the columns read as parts, whether and how their
@@ -105,6 +113,9 @@ func (p *plan) reducible() map[string]Reduce {
 				r |= ReduceMinMax
 			case "sum":
 				ok = ok && kind != model.KindFloat
+			case "avg":
+				ok = ok && kind != model.KindFloat
+				r |= ReduceIntAvg
 			default:
 				ok = false
 			}

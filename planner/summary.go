@@ -22,10 +22,12 @@ package planner
 //     reads its raw segments with Read.
 //   - A summary is used only when it is exact for the column (exactSummary);
 //     otherwise the values of its time range are read instead. avg of an
-//     integer or unsigned field sums float64(v) one value at a time; a
-//     summary's exact integer sum is the same number only when
-//     n × max(|min|, |max|) <= 2^53, where every partial sum is an integer
-//     that float64 holds exactly (and no wrap happened). min and max keep
+//     integer or unsigned field adds the values into an exact 128-bit
+//     total (int128, intsum.go), converted to float64 once at the end; a
+//     summary's integer sum is added into that total, which is then the
+//     same number whatever the order and grouping of the additions, when
+//     the sum cannot have wrapped: n × max(|min|, |max|) fits int64 (for
+//     unsigned, n × max fits uint64). min and max keep
 //     the first of equal values, so min of (+0, -0) is +0, while a summary
 //     orders -0 below +0: a summary whose Min is -0 or whose Max is +0 is
 //     used only when its First is that same zero (the first value is then
@@ -42,17 +44,17 @@ package planner
 //   - A source that reads values for the plan elsewhere (a storage node)
 //     may reduce them to summaries itself for the fields ReadSet.Reduce
 //     lists (scope.go), only for aggregates whose result does not change
-//     at all (model.Part.Reduced); the plan counts such a summary as the
-//     points and blocks it stands for.
+//     at all (model.Part.Reduced): avg of integers is one of them, its
+//     total being exact; the plan counts such a summary as the points and
+//     blocks it stands for.
 //   - Where raw data has expired (before SummarySource.Rollups' rawFrom),
 //     a rollup row that is not exact is used anyway, as nothing else is
 //     left, and the result's Stats says so.
 //
 // Sums, averages and standard deviations of floats then differ from a
 // computation over the values only by rounding (summation order), and so
-// does avg of integers once the bucket's partial sums pass 2^53 (a
-// summary's sum is then added at once where the values were added one at a
-// time); everything else is bit-identical.
+// does stddev of integers (summed as float64); everything else, avg of
+// integers included, is bit-identical.
 
 import (
 	"context"
@@ -488,19 +490,15 @@ func exactFor(s *Summary, m2, minMax, intAvg bool) bool {
 			}
 		}
 	case model.KindInt:
+		// stddev converts the sum, avg adds it to its exact total: both
+		// need it not to have wrapped.
 		m := max(absInt(s.Min.Int()), absInt(s.Max.Int()))
-		if m2 && m != 0 && uint64(s.Count) > math.MaxInt64/m {
+		if (m2 || intAvg) && m != 0 && uint64(s.Count) > math.MaxInt64/m {
 			return false
-		}
-		if intAvg {
-			return exactFloatSum(s.Count, m)
 		}
 	case model.KindUint:
-		if m := s.Max.Uint(); m2 && m != 0 && uint64(s.Count) > math.MaxUint64/m {
+		if m := s.Max.Uint(); (m2 || intAvg) && m != 0 && uint64(s.Count) > math.MaxUint64/m {
 			return false
-		}
-		if intAvg {
-			return exactFloatSum(s.Count, s.Max.Uint())
 		}
 	}
 	return true
@@ -516,11 +514,4 @@ func absInt(i int64) uint64 {
 		return -uint64(i)
 	}
 	return uint64(i)
-}
-
-// exactFloatSum reports whether n integers of magnitude at most m add up
-// exactly in float64 whatever their order: every partial sum is then an
-// integer of magnitude at most 2^53.
-func exactFloatSum(n int, m uint64) bool {
-	return m == 0 || uint64(n) <= (1<<53)/m
 }

@@ -295,7 +295,7 @@ func (m *fetchMsg) decode(b []byte) error {
 		m.Reduce = make(map[string]planner.Reduce, n)
 		for j := 0; j < n && d.Err() == nil; j++ {
 			f, r := d.String(), planner.Reduce(d.Byte())
-			if r > planner.ReduceMinMax {
+			if !r.Valid() {
 				return fmt.Errorf("fetch: reduce %d: %w", r, wire.ErrMalformed)
 			}
 			m.Reduce[f] = r

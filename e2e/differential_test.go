@@ -359,7 +359,8 @@ func handCases() []handCase {
 			rows:    [][]any{},
 		},
 		{
-			// sum wraps; avg sums in float64.
+			// sum wraps; avg's total is exact (2^63 + 1, rounded once to
+			// 2^63).
 			q:       &selectQ{coll: "wrap", items: []item{agg("sum", "n"), agg("avg", "n"), agg("spread", "n"), agg("max", "n")}},
 			columns: []string{"time", "sum(n)", "avg(n)", "spread(n)", "max(n)"},
 			rows:    [][]any{{0, int64(math.MinInt64 + 1), 4.611686018427388e18, int64(math.MaxInt64 - 2), int64(math.MaxInt64)}},

@@ -405,6 +405,15 @@ func aggregate(it item, rows []*row, fk kind) cell {
 		}
 		return approxCell(s)
 	case "avg", "mean":
+		if fk == kInt {
+			// The exact total, rounded once to float64: bit for bit.
+			s := new(big.Int)
+			for _, v := range vals {
+				s.Add(s, big.NewInt(v.i))
+			}
+			f, _ := new(big.Float).SetInt(s).Float64()
+			return exactCell(fv(f / float64(n)))
+		}
 		var s float64
 		for _, f := range floats {
 			s += f

@@ -24,6 +24,20 @@ func TestReduceParts(t *testing.T) {
 		s.HasM2, s.M2 = false, 0
 		return model.Part{Summary: &s}
 	}
+	ints := func(vs ...int64) model.Part {
+		c := model.Column{Kind: model.KindInt}
+		for i, v := range vs {
+			c.Append(int64(i+1), model.Int(v))
+		}
+		return model.Part{Values: c}
+	}
+	uints := func(vs ...uint64) model.Part {
+		c := model.Column{Kind: model.KindUint}
+		for i, v := range vs {
+			c.Append(int64(i+1), model.Uint(v))
+		}
+		return model.Part{Values: c}
+	}
 	ten := []float64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
 	negZero := math.Copysign(0, -1)
 	// Buckets of 100 over [0, 999].
@@ -48,7 +62,13 @@ func TestReduceParts(t *testing.T) {
 		{"zeros out of order", []model.Part{floats(0, append([]float64{0, negZero}, ten...)...)}, planner.ReduceMinMax, 0, 1},
 		{"zeros, count only", []model.Part{floats(0, append([]float64{0, negZero}, ten...)...)}, 0, 1, 1},
 		{"a rollup row splits", []model.Part{floats(280, 1, 2, 3, 4, 5, 6, 7, 8, 9), rollup, floats(302, ten...)}, 0, 2, 3},
-		{"ints", []model.Part{{Values: model.Column{Kind: model.KindInt, Times: []int64{1, 2, 3, 4, 5, 6, 7, 8}, Ints: []int64{math.MaxInt64, math.MaxInt64, 1, 1, 1, 1, 1, 1}}}}, planner.ReduceMinMax, 1, 1},
+		{"ints", []model.Part{ints(math.MaxInt64, math.MaxInt64, 1, 1, 1, 1, 1, 1)}, planner.ReduceMinMax, 1, 1},
+		// avg of integers: the merged sum must not have wrapped.
+		{"ints past 2^53, avg", []model.Part{ints(1<<59, 1<<59, -1<<59, 1<<59, 3, 1<<59, 1<<59, 1<<58)}, planner.ReduceIntAvg, 1, 1},
+		{"ints that may wrap, avg", []model.Part{ints(math.MaxInt64, math.MaxInt64, 1, 1, 1, 1, 1, 1)}, planner.ReduceIntAvg, 0, 1},
+		{"ints that may wrap, avg and max", []model.Part{ints(math.MinInt64, -1, 1, 1, 1, 1, 1, 1)}, planner.ReduceIntAvg | planner.ReduceMinMax, 0, 1},
+		{"uints past 2^63, avg", []model.Part{uints(1<<60, 1<<60, 1<<60, 1<<60, 1<<60, 1<<60, 1<<60, 1<<60, 1<<60, 1<<60, 1<<60, 1<<60)}, planner.ReduceIntAvg, 1, 1},
+		{"uints that may wrap, avg", []model.Part{uints(math.MaxUint64, 1, 1, 1, 1, 1, 1, 1)}, planner.ReduceIntAvg, 0, 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

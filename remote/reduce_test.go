@@ -2,7 +2,9 @@ package remote
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -26,11 +28,12 @@ func (c *cluster) bytesReceived() (n uint64) {
 }
 
 // TestReduceOnTheWire: a GROUP BY over raw values whose aggregates merge
-// exactly (count, min, max, first, last of floats; sum of integers) makes the nodes send a summary per bucket instead of the
+// exactly (count, min, max, first, last of floats; sum and avg of
+// integers) makes the nodes send a summary per bucket instead of the
 // values, with the same rows and statistics as a single node and no extra
-// round trip; sum of floats is not reduced (its value depends on the order
-// of the additions). In memory and after a flush (block statistics cover
-// part of the buckets).
+// round trip; sum and avg of floats are not reduced (their values depend
+// on the order of the additions). In memory and after a flush (block
+// statistics cover part of the buckets).
 func TestReduceOnTheWire(t *testing.T) {
 	c := newCluster(t)
 	// Six devices, a point every 10 s for two days.
@@ -49,7 +52,7 @@ func TestReduceOnTheWire(t *testing.T) {
 	}{
 		{"SELECT count(f), min(f), max(f), first(f), last(f), spread(f) FROM m GROUP BY time(1h), region", true},
 		{"SELECT sum(i), min(i), max(i), count(i) FROM m WHERE time >= '2024-01-01T05:30:00Z' GROUP BY time(10m)", true},
-		{"SELECT avg(i), max(i) FROM m GROUP BY time(10m)", false},
+		{"SELECT avg(i), max(i) FROM m GROUP BY time(10m)", true},
 		{"SELECT count(f), min(f), max(f), first(f), last(f), spread(f), sum(f) FROM m GROUP BY time(1h), region", false},
 		{"SELECT avg(f) FROM m GROUP BY time(10m)", false},
 		{"SELECT stddev(i) FROM m GROUP BY time(1h)", false},
@@ -59,7 +62,7 @@ func TestReduceOnTheWire(t *testing.T) {
 		if flushed {
 			c.flush(t)
 		}
-		var bytes [2]uint64 // by reduce: the first two queries, then the third
+		var bytes [2]uint64 // the first query, and the same with sum(f) (not reduced)
 		for k, tc := range queries {
 			before, unprep := c.bytesReceived(), c.unprepared()
 			opts := planner.Options{RawOnly: true}
@@ -80,7 +83,7 @@ func TestReduceOnTheWire(t *testing.T) {
 			switch k {
 			case 0:
 				bytes[0] = c.bytesReceived() - before
-			case 2:
+			case 3:
 				bytes[1] = c.bytesReceived() - before
 			}
 		}
@@ -91,11 +94,11 @@ func TestReduceOnTheWire(t *testing.T) {
 	}
 }
 
-// TestReduceKeepsFloatSumOrder: a float sum (and an average of integers,
-// summed as float64) over two series in one bucket where adding the second
-// series' values one at a time onto the first's total differs from adding
-// their sum: the router gives the single node's answer, so the node did
-// not reduce them.
+// TestReduceKeepsFloatSumOrder: a float sum over two series in one bucket
+// where adding the second series' values one at a time onto the first's
+// total differs from adding their sum: the router gives the single node's
+// answer, so the node did not reduce them. An average of integers there is
+// reduced and still the single node's answer (its total is exact).
 func TestReduceKeepsFloatSumOrder(t *testing.T) {
 	c := newCluster(t)
 	var pts []model.Point
@@ -132,5 +135,77 @@ func TestReduceKeepsFloatSumOrder(t *testing.T) {
 		return s
 	}() {
 		t.Fatal("the values do not tell the two orders apart")
+	}
+}
+
+// TestReduceIntAvg: avg of integer and unsigned fields whose bucket totals
+// pass 2^53 (the old float64 total rounded there; an hour of u sums past
+// 2^64 over the devices) is reduced on the nodes
+// to a summary per series and bucket: the same rows and statistics as a
+// single node, no extra round trip, and at most a tenth of the bytes of a
+// field whose sums may wrap (near 2^62), which the nodes send as values.
+// In memory and after a flush.
+func TestReduceIntAvg(t *testing.T) {
+	c := newCluster(t)
+	r := rand.New(rand.NewPCG(8, 9))
+	var pts []model.Point
+	for d := range 6 {
+		tags := model.Tags{{Key: rtShard, Value: fmt.Sprintf("d%02d", d)}, {Key: "region", Value: []string{"eu", "us"}[d%2]}}
+		for i := range 8640 {
+			w := int64(1<<62) - r.Int64N(1000)
+			if r.IntN(2) == 0 {
+				w = -w
+			}
+			pts = append(pts, model.Point{Collection: "m", Tags: tags, Time: tBase + int64(i)*int64(10*time.Second),
+				Fields: []model.Field{
+					{Key: "i", Value: model.Int(r.Int64N(1<<53) - 1<<52 | 1)},
+					{Key: "u", Value: model.Uint(r.Uint64() >> 10)},
+					{Key: "w", Value: model.Int(w)},
+				}})
+		}
+	}
+	c.write(t, pts)
+	queries := []string{
+		"SELECT avg(i), avg(u) FROM m GROUP BY time(1h)",
+		"SELECT avg(w) FROM m GROUP BY time(1h)",
+		"SELECT avg(i), count(i), min(i), mean(u), max(u) FROM m WHERE time >= '2024-01-01T05:30:00Z' GROUP BY time(10m), region",
+		"SELECT avg(u), sum(u), avg(w), avg(i) FROM m GROUP BY time(2h)",
+	}
+	for _, flushed := range []bool{false, true} {
+		if flushed {
+			c.flush(t)
+		}
+		var bytes [2]uint64
+		for k, q := range queries {
+			before, unprep := c.bytesReceived(), c.unprepared()
+			opts := planner.Options{RawOnly: true}
+			got, err := run(queryCtx(t), c.reader, q, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := run(queryCtx(t), c.single, q, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got.Rows, want.Rows) || !reflect.DeepEqual(got.Stats, want.Stats) {
+				t.Fatalf("flushed=%v %s: answer differs from a single node:\n%v %+v\nwant\n%v %+v", flushed, q, got.Rows, got.Stats, want.Rows, want.Stats)
+			}
+			if len(got.Rows) == 0 {
+				t.Fatalf("flushed=%v %s: no rows", flushed, q)
+			}
+			// w's block statistics may have wrapped: the router reads
+			// their values again (as TestUnpreparedRead shows). In
+			// memory the nodes must not reduce w's values at all.
+			if d := c.unprepared() - unprep; d != 0 && !(flushed && strings.Contains(q, "(w)")) {
+				t.Fatalf("flushed=%v %s: %d unprepared reads", flushed, q, d)
+			}
+			if k < 2 {
+				bytes[k] = c.bytesReceived() - before
+			}
+		}
+		t.Logf("flushed=%v: %d bytes received for avg(i), avg(u) reduced, %d for avg(w) as values", flushed, bytes[0], bytes[1])
+		if bytes[0]*10 > bytes[1] {
+			t.Fatalf("flushed=%v: %d bytes reduced, %d as values: want at most a tenth", flushed, bytes[0], bytes[1])
+		}
 	}
 }

@@ -174,7 +174,7 @@ func FuzzSessionMessages(f *testing.F) {
 func TestFetchReduce(t *testing.T) {
 	tags := model.Tags{{Key: "device_id", Value: "d1"}}
 	items := []planner.SeriesRead{{Tags: tags, Parts: []planner.PartSpan{{Field: "f", Lo: 0, Hi: 9}}}}
-	for _, want := range []map[string]planner.Reduce{nil, {"f": 0, "g": planner.ReduceMinMax}} {
+	for _, want := range []map[string]planner.Reduce{nil, {"f": 0, "g": planner.ReduceMinMax}, {"i": planner.ReduceIntAvg, "j": planner.ReduceIntAvg | planner.ReduceMinMax}} {
 		m := fetchMsg{Items: items, Reduce: want}
 		var got fetchMsg
 		if err := got.decode(m.encode()); err != nil {
@@ -184,9 +184,11 @@ func TestFetchReduce(t *testing.T) {
 			t.Fatalf("reduce %v, want %v", got.Reduce, want)
 		}
 	}
-	bad := append((&fetchMsg{Items: items}).encode(), 1, 1, 'f', 9)
-	var m fetchMsg
-	if err := m.decode(bad); !errors.Is(err, wire.ErrMalformed) {
-		t.Fatalf("reduce 9: %v, want malformed", err)
+	for _, r := range []byte{4, 9, 0x80} {
+		bad := append((&fetchMsg{Items: items}).encode(), 1, 1, 'f', r)
+		var m fetchMsg
+		if err := m.decode(bad); !errors.Is(err, wire.ErrMalformed) {
+			t.Fatalf("reduce %d: %v, want malformed", r, err)
+		}
 	}
 }

@@ -117,7 +117,7 @@ func (p *plan) fragmentable() bool {
 		it := &p.items[i]
 		switch it.fn {
 		case "count", "first", "last":
-		case "min", "max", "spread", "sum":
+		case "min", "max", "spread", "sum", "avg":
 			if k := p.fields[p.read[it.col]]; k != model.KindInt && k != model.KindUint {
 				return false
 			}
@@ -296,6 +296,15 @@ type fragmentAgg interface {
 	merge(s *AggState, rankOf func(key string) int)
 }
 
+var (
+	_ fragmentAgg = (*countAgg)(nil)
+	_ fragmentAgg = (*sumAgg)(nil)
+	_ fragmentAgg = (*avgAgg)(nil)
+	_ fragmentAgg = (*extremeAgg)(nil)
+	_ fragmentAgg = (*spreadAgg)(nil)
+	_ fragmentAgg = (*edgeAgg)(nil)
+)
+
 func (a *countAgg) state(func(int) string) AggState       { return AggState{N: a.n} }
 func (a *countAgg) merge(s *AggState, _ func(string) int) { a.n += s.N }
 
@@ -307,6 +316,23 @@ func (a *sumAgg) merge(s *AggState, _ func(string) int) {
 	a.kind = s.Kind
 	a.i += s.I
 	a.u += s.U
+}
+
+// state carries the exact total of an integer avg as its high word (I)
+// and low word (U).
+func (a *avgAgg) state(func(int) string) AggState {
+	return AggState{N: a.n, I: int64(a.isum.hi), U: a.isum.lo}
+}
+
+// merge adds another node's exact total and count (fragmentable allows
+// avg of integers only).
+func (a *avgAgg) merge(s *AggState, _ func(string) int) {
+	if s.N == 0 {
+		return
+	}
+	a.ints = true
+	a.isum.add(int128{hi: uint64(s.I), lo: s.U})
+	a.n += s.N
 }
 
 func (r *numRange) state() AggState {

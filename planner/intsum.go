@@ -29,6 +29,13 @@ func (a *int128) addUint(v uint64) {
 	a.hi += c
 }
 
+// add adds b.
+func (a *int128) add(b int128) {
+	var c uint64
+	a.lo, c = bits.Add64(a.lo, b.lo, 0)
+	a.hi += b.hi + c
+}
+
 // addInts adds vs, in locals so the loop stays in registers.
 func (a *int128) addInts(vs []int64) {
 	hi, lo := a.hi, a.lo

@@ -140,8 +140,8 @@ func TestInt128Sum(t *testing.T) {
 	}
 }
 
-// TestInt128Order: the same values in any order and any grouping (runs
-// and single additions) give the same total.
+// TestInt128Order: the same values in any order and any grouping (runs,
+// single additions, partial totals added) give the same total.
 func TestInt128Order(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for range 200 {
@@ -168,6 +168,18 @@ func TestInt128Order(t *testing.T) {
 			}
 			if got != want {
 				t.Fatalf("%x:%x, want %x:%x", got.hi, got.lo, want.hi, want.lo)
+			}
+			// Partial totals added together (as fragments merge).
+			var parts int128
+			for i := 0; i < n; {
+				j := i + 1 + rng.IntN(n-i)
+				var p int128
+				p.addInts(vs[i:j])
+				parts.add(p)
+				i = j
+			}
+			if parts != want {
+				t.Fatalf("partial totals %x:%x, want %x:%x", parts.hi, parts.lo, want.hi, want.lo)
 			}
 		}
 		checkSum(t, "random", vs, nil)

@@ -12,8 +12,8 @@ import (
 
 // fragQueries are aggregate queries the nodes aggregate themselves
 // (planner's fragmentable): count, first and last of any field, and min,
-// max, spread and sum of integers, with conditions on tags and fields,
-// GROUP BY tags, FILL, ORDER BY and LIMIT.
+// max, spread, sum and avg of integers, with conditions on tags and
+// fields, GROUP BY tags, FILL, ORDER BY and LIMIT.
 var fragQueries = []string{
 	"SELECT count(f), count(i), count(s), min(i), max(i), sum(i), spread(i), first(f), last(f), first(s), last(b) FROM m",
 	"SELECT count(i), sum(i), min(i), max(i) FROM m WHERE time >= '2024-01-15T07:00:00Z' AND time < '2025-08-01T00:00:00Z' GROUP BY time(1d) FILL(none)",
@@ -25,6 +25,12 @@ var fragQueries = []string{
 	"SELECT first(t), last(t), count(t) FROM tie GROUP BY time(1h)",
 	"SELECT count(rare), sum(rare) FROM m",
 	"SELECT min(i), max(i) FROM m WHERE device_id = 'd03' GROUP BY time(1y)",
+	"SELECT avg(i), mean(i), count(i) FROM m WHERE time >= '2024-02-09T00:00:00Z' AND time < '2024-02-12T00:00:00Z' GROUP BY time(1h), region FILL(linear)",
+	"SELECT avg(i) FROM m WHERE i < 0 GROUP BY time(30d)",
+	// Integer totals past 2^53 and 2^64 over devices on every node.
+	"SELECT avg(n), avg(u), sum(n), max(u) FROM big GROUP BY time(1h)",
+	"SELECT avg(n), mean(u) FROM big",
+	"SELECT avg(n), avg(u) FROM big WHERE n > 0 GROUP BY time(2h), device_id",
 }
 
 // TestFragments checks that the nodes aggregate fragmentable queries
@@ -41,6 +47,16 @@ func TestFragments(t *testing.T) {
 		for k := range 3 {
 			pts = append(pts, model.Point{Collection: "tie", Tags: model.Tags{{Key: rtShard, Value: fmt.Sprintf("t%02d", d)}},
 				Time: tBase + int64(k)*3600e9, Fields: []model.Field{{Key: "t", Value: model.Int(int64(100*d + k))}, {Key: "f", Value: model.Float(float64(d))}}})
+		}
+	}
+	// Integers whose hourly totals pass 2^53 (n) and 2^64 (u): the
+	// average of their exact total, whichever node holds them.
+	for d := range 12 {
+		for k := range 40 {
+			pts = append(pts, model.Point{Collection: "big", Tags: model.Tags{{Key: rtShard, Value: fmt.Sprintf("b%02d", d)}},
+				Time: tBase + int64(k)*600e9 + int64(d), Fields: []model.Field{
+					{Key: "n", Value: model.Int((int64(d*40+k)*0x9E3779B97F4A7C1 | 1) >> 4)},
+					{Key: "u", Value: model.Uint(uint64(d*40+k)*0xBF58476D1CE4E5B9>>4 | 1)}}})
 		}
 	}
 	c.write(t, pts[:3000])
@@ -114,7 +130,7 @@ func TestFragmentCodec(t *testing.T) {
 	f := &planner.Fragment{Matched: true, MinT: -5, MaxT: 9, RawRead: true, Approx: 2, Points: 77,
 		Groups: []planner.FragmentGroup{{Vals: []string{"eu", ""}, Buckets: []planner.FragmentBucket{{Lo: 0, Hi: 59, States: []planner.AggState{
 			{N: 3}, {Seen: true, Kind: model.KindInt, I: -4, I2: 1 << 62}, {Seen: true, T: 7, V: model.String("x"), Key: "m,host=a"},
-			{Kind: model.KindUint, U: 1 << 63, U2: 5}}}}}}}
+			{Kind: model.KindUint, U: 1 << 63, U2: 5}, {N: 4, I: -2, U: 1<<64 - 3}}}}}}}
 	f.Levels[model.LevelRaw] = planner.LevelStats{Points: 70, Blocks: 2}
 	f.Levels[model.Level1h] = planner.LevelStats{Rows: 7}
 	got, err := decodeFragment(encodeFragment(f))

@@ -144,7 +144,9 @@ func TestReduceKeepsFloatSumOrder(t *testing.T) {
 // to a summary per series and bucket: the same rows and statistics as a
 // single node, no extra round trip, and at most a tenth of the bytes of a
 // field whose sums may wrap (near 2^62), which the nodes send as values.
-// In memory and after a flush.
+// In memory and after a flush. Each query has an aggregate of a float
+// that the nodes cannot aggregate as a fragment (TestFragments), so that
+// the series are read one by one, reduced.
 func TestReduceIntAvg(t *testing.T) {
 	c := newCluster(t)
 	r := rand.New(rand.NewPCG(8, 9))
@@ -161,15 +163,16 @@ func TestReduceIntAvg(t *testing.T) {
 					{Key: "i", Value: model.Int(r.Int64N(1<<53) - 1<<52 | 1)},
 					{Key: "u", Value: model.Uint(r.Uint64() >> 10)},
 					{Key: "w", Value: model.Int(w)},
+					{Key: "f", Value: model.Float(float64(i % 7))},
 				}})
 		}
 	}
 	c.write(t, pts)
 	queries := []string{
-		"SELECT avg(i), avg(u) FROM m GROUP BY time(1h)",
-		"SELECT avg(w) FROM m GROUP BY time(1h)",
-		"SELECT avg(i), count(i), min(i), mean(u), max(u) FROM m WHERE time >= '2024-01-01T05:30:00Z' GROUP BY time(10m), region",
-		"SELECT avg(u), sum(u), avg(w), avg(i) FROM m GROUP BY time(2h)",
+		"SELECT avg(i), avg(u), min(f) FROM m GROUP BY time(1h)",
+		"SELECT avg(w), min(f) FROM m GROUP BY time(1h)",
+		"SELECT avg(i), count(i), min(i), mean(u), max(u), max(f) FROM m WHERE time >= '2024-01-01T05:30:00Z' GROUP BY time(10m), region",
+		"SELECT avg(u), sum(u), avg(w), avg(i), avg(f) FROM m GROUP BY time(2h)",
 	}
 	for _, flushed := range []bool{false, true} {
 		if flushed {

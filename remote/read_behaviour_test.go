@@ -446,19 +446,21 @@ func TestStreamedSeries(t *testing.T) {
 }
 
 // TestUnpreparedRead: a summary the planner cannot use exactly (avg of
-// integers too large for float64 sums) is read again as values; the
-// router asks for them in the same session and answers like a single node.
+// integers whose block sums may have wrapped: 16 values near 2^60) is read
+// again as values; the router asks for them in the same session and
+// answers like a single node. max(f), of a float, keeps the nodes from
+// aggregating the query themselves (TestFragments).
 func TestUnpreparedRead(t *testing.T) {
 	c := newCluster(t)
 	d := deviceOn(0, "u")
 	var pts []model.Point
 	for i := 0; i < 2000; i++ {
 		pts = append(pts, model.Point{Collection: "m", Tags: model.Tags{{Key: rtShard, Value: d}}, Time: tBase + int64(i)*int64(time.Minute),
-			Fields: []model.Field{{Key: "i", Value: model.Int(1<<60 + int64(i))}}})
+			Fields: []model.Field{{Key: "i", Value: model.Int(1<<60 + int64(i))}, {Key: "f", Value: model.Float(float64(i))}}})
 	}
 	c.write(t, pts)
 	c.flush(t)
-	q := fmt.Sprintf("SELECT avg(i), count(i) FROM m WHERE device_id = '%s' GROUP BY time(1d)", d)
+	q := fmt.Sprintf("SELECT avg(i), count(i), max(f) FROM m WHERE device_id = '%s' GROUP BY time(1d)", d)
 	want, err := run(queryCtx(t), c.single, q, planner.Options{})
 	if err != nil {
 		t.Fatal(err)

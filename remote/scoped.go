@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/soltixdb/soltix/model"
 	"github.com/soltixdb/soltix/planner"
@@ -44,7 +45,7 @@ type scoped struct {
 	order   []*fetchItem          // in plan order
 	owner   map[string]*session   // by series key
 	batch   int                   // the lowest batch still held
-	held    int64                 // bytes of data held
+	held    atomic.Int64          // bytes of data held (sessions answer at once for fragments)
 	maxHeld int64
 }
 
@@ -197,8 +198,7 @@ func (s *scoped) close() {
 
 // account counts bytes arriving from a node against the byte limit.
 func (s *scoped) account(n int64) error {
-	s.held += n
-	if s.held > s.maxHeld {
+	if s.held.Add(n) > s.maxHeld {
 		return &planner.LimitError{Msg: fmt.Sprintf("query holds more than %d bytes of data from storage nodes at once", s.maxHeld), Setting: planner.SettingMaxBytes}
 	}
 	return nil
@@ -383,7 +383,7 @@ func (s *scoped) item(tags model.Tags) (*fetchItem, *session, error) {
 	if it.sr.Batch > s.batch {
 		for _, o := range s.order {
 			if o.sr.Batch < it.sr.Batch && !o.released {
-				s.held -= o.bytes
+				s.held.Add(-o.bytes)
 				o.vals, o.parts, o.chunks, o.released, o.bytes = nil, nil, nil, true, 0
 			}
 		}
@@ -551,7 +551,8 @@ func (s *scoped) trim(it *fetchItem, fields []string, min, max int64, desc bool)
 		}
 		if removed := int64(before - col.Len()); removed > 0 && it.points > 0 {
 			b := it.bytes * removed / it.points
-			it.bytes, it.points, s.held = it.bytes-b, it.points-removed, s.held-b
+			it.bytes, it.points = it.bytes-b, it.points-removed
+			s.held.Add(-b)
 		}
 	}
 }

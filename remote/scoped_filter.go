@@ -114,7 +114,7 @@ func (s *scoped) ReadFiltered(ctx context.Context, collection string, tags model
 				it.chunks[0] = rowsChunk{}
 				it.chunks = it.chunks[1:]
 				it.bytes -= c.bytes
-				s.held -= c.bytes
+				s.held.Add(-c.bytes)
 				return s.kinds(c.cols), c.scan, nil
 			}
 			if it.done {

@@ -5,10 +5,11 @@ import (
 	"github.com/alecthomas/participle/v2/lexer"
 )
 
-// This file holds the participle side of the parser: the lexer rules and the
-// grammar structs. The structs mirror the syntax closely and are converted
-// into the AST of ast.go by parse.go, which also does every check that the
-// grammar cannot express (known functions, ranges, one interval, ...).
+// This file holds the participle side of the parser: the token types and the
+// grammar structs (the lexer is in lexer.go). The structs mirror the syntax
+// closely and are converted into the AST of ast.go by parse.go, which also
+// does every check that the grammar cannot express (known functions,
+// ranges, one interval, ...).
 
 // reservedWords are the keywords that cannot be used as bare identifiers;
 // write them as "quoted" identifiers instead. Other words with a meaning in
@@ -39,43 +40,9 @@ const (
 	tokOp          = "Op"
 	tokPunct       = "Punct"
 	tokBadChar     = "BadChar"
-	ruleComment    = "comment"    // lower case: elided by the lexer
-	ruleWhitespace = "whitespace" // lower case: elided by the lexer
+	ruleComment    = "comment"    // lower case: skipped by the lexer
+	ruleWhitespace = "whitespace" // lower case: skipped by the lexer
 )
-
-func keywordPattern() string {
-	p := `(?i)(?:`
-	for i, w := range reservedWords {
-		if i > 0 {
-			p += "|"
-		}
-		p += w
-	}
-	return p + `)\b`
-}
-
-// The rules are tried in order; the first that matches wins.
-var lexerDef = lexer.MustSimple([]lexer.SimpleRule{
-	{Name: ruleComment, Pattern: `--[^\n]*`},
-	{Name: ruleWhitespace, Pattern: `\s+`},
-	{Name: tokKeyword, Pattern: keywordPattern()},
-	{Name: tokIdent, Pattern: `[A-Za-z_][A-Za-z0-9_]*`},
-	{Name: tokQIdent, Pattern: `(?s)"(?:\\.|[^"\\])*"`},
-	{Name: tokBadQIdent, Pattern: `(?s)"(?:\\.|[^"\\])*`},
-	// An unterminated string is tried first: with '' as an escaped quote,
-	// the String rule alone could stop at a doubled quote and leave the
-	// rest as a second, unterminated string.
-	{Name: tokBadString, Pattern: `(?s)'(?:''|\\.|[^'\\])*\\?\z`},
-	{Name: tokString, Pattern: `(?s)'(?:''|\\.|[^'\\])*'`},
-	{Name: tokRegex, Pattern: `(?s)/(?:\\.|[^/\\])*/`},
-	{Name: tokBadRegex, Pattern: `(?s)/(?:\\.|[^/\\])*`},
-	{Name: tokDuration, Pattern: `[0-9]+(?:ns|us|µs|ms|s|m|h|d|w|M|y)\b`},
-	{Name: tokNumber, Pattern: `(?:[0-9]+(?:\.[0-9]+)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\b`},
-	{Name: tokBadNumber, Pattern: `\.?[0-9][0-9A-Za-z_.µ]*`},
-	{Name: tokOp, Pattern: `=~|!~|!=|<>|<=|>=|[=<>]`},
-	{Name: tokPunct, Pattern: `[(),;*+\-]`},
-	{Name: tokBadChar, Pattern: `(?s).`},
-})
 
 // grammar is built once; participle parsers are safe for concurrent use.
 var grammar = participle.MustBuild[gStatement](

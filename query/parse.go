@@ -37,15 +37,6 @@ type parser struct {
 	lines  []int         // offsets at which lines start, see lineStarts
 }
 
-// symbolNames maps the lexer's token types back to the rule names.
-var symbolNames = func() map[lexer.TokenType]string {
-	m := map[lexer.TokenType]string{}
-	for name, t := range lexerDef.Symbols() {
-		m[t] = name
-	}
-	return m
-}()
-
 func (p *parser) parseGrammar() (*gStatement, error) {
 	lx, err := lexerDef.LexString("", p.src)
 	if err != nil {
@@ -108,8 +99,8 @@ func (p *parser) scan(peek lexer.PeekingLexer) error {
 
 // isBad reports whether t is one of the malformed tokens.
 func isBad(t lexer.Token) bool {
-	switch symbolNames[t.Type] {
-	case tokBadQIdent, tokBadString, tokBadRegex, tokBadNumber, tokBadChar:
+	switch t.Type {
+	case typBadQIdent, typBadString, typBadRegex, typBadNumber, typBadChar:
 		return true
 	}
 	return false
@@ -255,14 +246,14 @@ func (p *parser) convertError(err error) error {
 
 // badToken explains a malformed token.
 func (p *parser) badToken(t lexer.Token) *Error {
-	switch symbolNames[t.Type] {
-	case tokBadString:
+	switch t.Type {
+	case typBadString:
 		return p.errAt(t.Pos, t.Value, "unterminated string")
-	case tokBadQIdent:
+	case typBadQIdent:
 		return p.errAt(t.Pos, t.Value, "unterminated quoted identifier")
-	case tokBadRegex:
+	case typBadRegex:
 		return p.errAt(t.Pos, t.Value, "unterminated regular expression")
-	case tokBadNumber:
+	case typBadNumber:
 		return p.errAt(t.Pos, t.Value, "bad number or duration %q", t.Value)
 	}
 	return p.errAt(t.Pos, t.Value, "unexpected character %q", t.Value)

@@ -34,29 +34,25 @@ func Parse(s string) (*Statement, error) {
 type parser struct {
 	src    string
 	tokens []lexer.Token // all tokens but EOF, in order
+	eof    lexer.Token   // the EOF token
 	lines  []int         // offsets at which lines start, see lineStarts
 }
 
 func (p *parser) parseGrammar() (*gStatement, error) {
-	lx, err := lexerDef.LexString("", p.src)
-	if err != nil {
-		return nil, p.convertError(err)
-	}
-	peek, err := lexer.Upgrade(lx)
-	if err != nil {
-		return nil, p.convertError(err)
-	}
-	if first := peek.Peek(); first.EOF() {
-		return nil, p.errAt(first.Pos, "", "empty query")
-	} else if first.Value == ";" {
-		next := *peek
-		next.Next()
-		if next.Peek().EOF() {
-			return nil, p.errAt(first.Pos, ";", "empty query")
-		}
-	}
-	if err := p.scan(*peek); err != nil {
+	if err := p.scan(); err != nil {
 		return nil, err
+	}
+	if len(p.tokens) == 0 {
+		return nil, p.errAt(p.eof.Pos, "", "empty query")
+	} else if first := p.tokens[0]; first.Value == ";" && len(p.tokens) == 1 {
+		return nil, p.errAt(first.Pos, ";", "empty query")
+	}
+	if g := fastParse(p.tokens, p.eof); g != nil {
+		return g, nil
+	}
+	peek, err := p.peekingLexer()
+	if err != nil {
+		return nil, p.convertError(err)
 	}
 	start := *peek
 	g, err := grammar.ParseFromLexer(peek)
@@ -77,14 +73,21 @@ func (p *parser) parseGrammar() (*gStatement, error) {
 	return nil, p.convertError(err)
 }
 
-// scan records the tokens for text and rejects input nested deeper than
-// MaxNesting (prescan has refused it already unless it counted differently
-// from the lexer), so that nesting cannot exhaust the stack of the
-// recursive descent.
-func (p *parser) scan(peek lexer.PeekingLexer) error {
+// scan lexes the statement into tokens and eof and rejects input nested
+// deeper than MaxNesting (prescan has refused it already unless it counted
+// differently from the lexer), so that nesting cannot exhaust the stack of
+// the recursive descent.
+func (p *parser) scan() error {
+	lx := newQueryLexer("", p.src)
+	p.tokens = make([]lexer.Token, 0, len(p.src)/5+8)
 	depth := 0
-	for t := peek.Next(); !t.EOF(); t = peek.Next() {
-		p.tokens = append(p.tokens, *t)
+	for {
+		t, _ := lx.Next() // never fails
+		if t.EOF() {
+			p.eof = t
+			return nil
+		}
+		p.tokens = append(p.tokens, t)
 		switch t.Value {
 		case "(":
 			if depth++; depth > MaxNesting {
@@ -94,7 +97,27 @@ func (p *parser) scan(peek lexer.PeekingLexer) error {
 			depth--
 		}
 	}
-	return nil
+}
+
+// peekingLexer returns the tokens scan found as participle's input.
+func (p *parser) peekingLexer() (*lexer.PeekingLexer, error) {
+	return lexer.Upgrade(&tokenReplay{tokens: p.tokens, eof: p.eof})
+}
+
+// tokenReplay is a lexer.Lexer returning tokens already lexed.
+type tokenReplay struct {
+	tokens []lexer.Token
+	eof    lexer.Token
+}
+
+// Next returns the next token, then EOF for ever.
+func (r *tokenReplay) Next() (lexer.Token, error) {
+	if len(r.tokens) == 0 {
+		return r.eof, nil
+	}
+	t := r.tokens[0]
+	r.tokens = r.tokens[1:]
+	return t, nil
 }
 
 // isBad reports whether t is one of the malformed tokens.
@@ -345,7 +368,7 @@ func (p *parser) deleteStmt(g *gDelete) (*Delete, error) {
 }
 
 func (p *parser) selectStmt(g *gSelect) (*Select, error) {
-	sel := &Select{}
+	sel := &Select{Items: make([]Item, 0, len(g.Items))}
 	for _, gi := range g.Items {
 		it, err := p.item(gi)
 		if err != nil {
@@ -629,7 +652,7 @@ func (p *parser) cond(g *gCond) (Expr, error) {
 		}
 		return &Between{Name: name, Low: lo, High: hi, Pos: pos}, nil
 	case g.In != nil:
-		in := &In{Name: name, Not: g.In.Not, Pos: pos}
+		in := &In{Name: name, Not: g.In.Not, Pos: pos, Values: make([]Literal, 0, len(g.In.Values))}
 		for _, v := range g.In.Values {
 			lit, err := p.value(v, pos, false)
 			if err != nil {

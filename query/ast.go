@@ -5,7 +5,11 @@
 // The statements are SELECT, SHOW and DELETE; EXPLAIN applies to SELECT only.
 //
 // Parse turns text into a *Statement; (*Statement).String prints it back so
-// that Parse(s.String()) yields an equal tree.
+// that Parse(s.String()) yields an equal tree. The grammar is participle's
+// (grammar.go); a hand-written lexer (lexer.go) feeds it, and a hand-written
+// recursive descent (fastparse.go) builds the same grammar tree for the
+// SELECTs it accepts, leaving participle the rest and every error. The tests
+// compare both with participle and its regexp lexer (oracle_test.go).
 package query
 
 import (

@@ -154,6 +154,27 @@ func runeCount(s string) int {
 	return len(s)
 }
 
+// peekingLexer returns the tokens scan found as participle's input.
+func (p *parser) peekingLexer() (*lexer.PeekingLexer, error) {
+	return lexer.Upgrade(&tokenReplay{tokens: p.tokens, eof: p.eof})
+}
+
+// tokenReplay is a lexer.Lexer returning tokens already lexed.
+type tokenReplay struct {
+	tokens []lexer.Token
+	eof    lexer.Token
+}
+
+// Next returns the next token, then EOF for ever.
+func (r *tokenReplay) Next() (lexer.Token, error) {
+	if len(r.tokens) == 0 {
+		return r.eof, nil
+	}
+	t := r.tokens[0]
+	r.tokens = r.tokens[1:]
+	return t, nil
+}
+
 // match returns the rule matching at the start of s, which is not empty,
 // and the length of the match.
 func match(s string) (lexer.TokenType, int) {

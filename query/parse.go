@@ -99,27 +99,6 @@ func (p *parser) scan() error {
 	}
 }
 
-// peekingLexer returns the tokens scan found as participle's input.
-func (p *parser) peekingLexer() (*lexer.PeekingLexer, error) {
-	return lexer.Upgrade(&tokenReplay{tokens: p.tokens, eof: p.eof})
-}
-
-// tokenReplay is a lexer.Lexer returning tokens already lexed.
-type tokenReplay struct {
-	tokens []lexer.Token
-	eof    lexer.Token
-}
-
-// Next returns the next token, then EOF for ever.
-func (r *tokenReplay) Next() (lexer.Token, error) {
-	if len(r.tokens) == 0 {
-		return r.eof, nil
-	}
-	t := r.tokens[0]
-	r.tokens = r.tokens[1:]
-	return t, nil
-}
-
 // isBad reports whether t is one of the malformed tokens.
 func isBad(t lexer.Token) bool {
 	switch t.Type {

@@ -224,16 +224,21 @@ func (ex *executor) mergeFragments(ctx context.Context, fs FragmentSource) (ok b
 	if err != nil {
 		return true, err
 	}
-	keys := make([]string, len(p.series))
-	for i, t := range p.series {
-		keys[i] = model.SeriesKey(p.coll, t)
-	}
+	var keys []string // the plan's series keys, made on the first first or last
+	ranks := map[string]int{}
 	rankOf := func(key string) int {
-		i, found := slices.BinarySearchFunc(keys, key, strings.Compare)
-		if found {
-			return 2*i + 1
+		if r, ok := ranks[key]; ok {
+			return r
 		}
-		return 2 * i // between the series around it
+		if keys == nil {
+			keys = make([]string, len(p.series))
+			for i, t := range p.series {
+				keys[i] = model.SeriesKey(p.coll, t)
+			}
+		}
+		r := rankIn(keys, key)
+		ranks[key] = r
+		return r
 	}
 	for _, f := range frags {
 		if err := ex.spend(f.Points); err != nil {
@@ -267,6 +272,16 @@ func (ex *executor) mergeFragments(ctx context.Context, fs FragmentSource) (ok b
 		}
 	}
 	return true, nil
+}
+
+// rankIn returns a rank for a series key in keys, the plan's series in
+// order: odd for a series of the plan, even between them.
+func rankIn(keys []string, key string) int {
+	i, found := slices.BinarySearchFunc(keys, key, strings.Compare)
+	if found {
+		return 2*i + 1
+	}
+	return 2 * i
 }
 
 // groupOf returns the group of these GROUP BY tag values.

@@ -93,9 +93,16 @@ func decodeFragmentRequest(b []byte) (*planner.FragmentRequest, error) {
 	return r, nil
 }
 
-// State flags.
+// State flags: which of a state's fields follow (zero otherwise).
 const (
 	stateSeen = 1 << iota
+	stateKind
+	stateN
+	stateI
+	stateI2
+	stateU
+	stateU2
+	stateEdge // T, V and the index of Key in the fragment's key table
 )
 
 func encodeFragment(f *planner.Fragment) []byte {
@@ -113,6 +120,23 @@ func encodeFragment(f *planner.Fragment) []byte {
 	e.Bool(f.RawRead)
 	e.Varint(int64(f.Approx))
 	e.Varint(f.Points)
+	// The series keys first and follows, once each: every first and last
+	// of a series' bucket names the same one.
+	idx := map[string]uint64{}
+	var keys []string
+	for _, g := range f.Groups {
+		for _, b := range g.Buckets {
+			for i := range b.States {
+				if k := b.States[i].Key; k != "" {
+					if _, ok := idx[k]; !ok {
+						idx[k] = uint64(len(keys))
+						keys = append(keys, k)
+					}
+				}
+			}
+		}
+	}
+	e.Strings(keys)
 	e.Uvarint(uint64(len(f.Groups)))
 	for _, g := range f.Groups {
 		e.Strings(g.Vals)
@@ -122,28 +146,52 @@ func encodeFragment(f *planner.Fragment) []byte {
 			e.Varint(b.Hi)
 			e.Uvarint(uint64(len(b.States)))
 			for i := range b.States {
-				encodeState(&e, &b.States[i])
+				encodeState(&e, &b.States[i], idx)
 			}
 		}
 	}
 	return e.B
 }
 
-func encodeState(e *wire.MsgEnc, s *planner.AggState) {
+func encodeState(e *wire.MsgEnc, s *planner.AggState, keys map[string]uint64) {
 	var flags byte
-	if s.Seen {
-		flags |= stateSeen
+	for _, f := range []struct {
+		set  bool
+		flag byte
+	}{{s.Seen, stateSeen}, {s.Kind != model.KindNull, stateKind}, {s.N != 0, stateN}, {s.I != 0, stateI}, {s.I2 != 0, stateI2},
+		{s.U != 0, stateU}, {s.U2 != 0, stateU2}, {s.T != 0 || s.V.Kind != model.KindNull || s.Key != "", stateEdge}} {
+		if f.set {
+			flags |= f.flag
+		}
 	}
 	e.Byte(flags)
-	e.Byte(byte(s.Kind))
-	e.Varint(s.N)
-	e.Varint(s.I)
-	e.Varint(s.I2)
-	e.Uvarint(s.U)
-	e.Uvarint(s.U2)
-	e.Varint(s.T)
-	e.Value(s.V)
-	e.String(s.Key)
+	if flags&stateKind != 0 {
+		e.Byte(byte(s.Kind))
+	}
+	if flags&stateN != 0 {
+		e.Varint(s.N)
+	}
+	if flags&stateI != 0 {
+		e.Varint(s.I)
+	}
+	if flags&stateI2 != 0 {
+		e.Varint(s.I2)
+	}
+	if flags&stateU != 0 {
+		e.Uvarint(s.U)
+	}
+	if flags&stateU2 != 0 {
+		e.Uvarint(s.U2)
+	}
+	if flags&stateEdge != 0 {
+		e.Varint(s.T)
+		e.Value(s.V)
+		if s.Key == "" {
+			e.Uvarint(0)
+		} else {
+			e.Uvarint(keys[s.Key] + 1)
+		}
+	}
 }
 
 // decodeFragment decodes msgAggregated; a nil fragment with a nil error
@@ -161,6 +209,7 @@ func decodeFragment(b []byte) (*planner.Fragment, error) {
 	f.RollupRead, f.RawRead = d.Bool(), d.Bool()
 	f.Approx = int(d.Varint())
 	f.Points = d.Varint()
+	keys := d.Strings()
 	ng := d.Count(2)
 	f.Groups = make([]planner.FragmentGroup, 0, ng)
 	for gi := 0; gi < ng && d.Err() == nil; gi++ {
@@ -169,17 +218,11 @@ func decodeFragment(b []byte) (*planner.Fragment, error) {
 		g.Buckets = make([]planner.FragmentBucket, 0, nb)
 		for bi := 0; bi < nb && d.Err() == nil; bi++ {
 			fb := planner.FragmentBucket{Lo: d.Varint(), Hi: d.Varint()}
-			fb.States = make([]planner.AggState, d.Count(10))
+			fb.States = make([]planner.AggState, d.Count(1))
 			for i := range fb.States {
-				s := &fb.States[i]
-				flags := d.Byte()
-				s.Seen = flags&stateSeen != 0
-				s.Kind = model.Kind(d.Byte())
-				s.N, s.I, s.I2 = d.Varint(), d.Varint(), d.Varint()
-				s.U, s.U2 = d.Uvarint(), d.Uvarint()
-				s.T = d.Varint()
-				s.V = d.Value()
-				s.Key = d.String()
+				if err := decodeState(&d, &fb.States[i], keys); err != nil {
+					return nil, err
+				}
 			}
 			g.Buckets = append(g.Buckets, fb)
 		}
@@ -189,6 +232,40 @@ func decodeFragment(b []byte) (*planner.Fragment, error) {
 		return nil, fmt.Errorf("fragment: %w", err)
 	}
 	return f, nil
+}
+
+func decodeState(d *wire.MsgDec, s *planner.AggState, keys []string) error {
+	flags := d.Byte()
+	s.Seen = flags&stateSeen != 0
+	if flags&stateKind != 0 {
+		s.Kind = model.Kind(d.Byte())
+	}
+	if flags&stateN != 0 {
+		s.N = d.Varint()
+	}
+	if flags&stateI != 0 {
+		s.I = d.Varint()
+	}
+	if flags&stateI2 != 0 {
+		s.I2 = d.Varint()
+	}
+	if flags&stateU != 0 {
+		s.U = d.Uvarint()
+	}
+	if flags&stateU2 != 0 {
+		s.U2 = d.Uvarint()
+	}
+	if flags&stateEdge != 0 {
+		s.T = d.Varint()
+		s.V = d.Value()
+		if k := d.Uvarint(); k > 0 {
+			if k > uint64(len(keys)) {
+				return fmt.Errorf("fragment: series key %d of %d: %w", k, len(keys), wire.ErrMalformed)
+			}
+			s.Key = keys[k-1]
+		}
+	}
+	return nil
 }
 
 // aggregate answers msgAggregate: the fragment of the session's groups.

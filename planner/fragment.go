@@ -27,7 +27,6 @@ package planner
 import (
 	"context"
 	"errors"
-	"math"
 	"slices"
 	"strings"
 	"time"
@@ -131,7 +130,10 @@ func (p *plan) fragmentable() bool {
 // ExecuteFragment runs req over src, the data one node holds, and returns
 // what it aggregated. It fails for a request that is not fragmentable.
 func ExecuteFragment(ctx context.Context, src Source, req *FragmentRequest) (*Fragment, error) {
-	fsrc := &fragmentSource{Source: src, fields: req.Fields}
+	var fsrc Source = &fragmentSource{Source: src, fields: req.Fields}
+	if ss, ok := src.(SummarySource); ok {
+		fsrc = &fragmentSummarySource{fragmentSource{Source: src, fields: req.Fields}, ss}
+	}
 	opts := Options{Now: time.Unix(0, req.Now).UTC(), RawOnly: req.RawOnly, MaxPoints: req.MaxPoints}
 	p, err := newPlan(fsrc, req.Select, opts)
 	if err != nil {
@@ -195,20 +197,21 @@ type fragmentSource struct {
 
 func (s *fragmentSource) Fields(string) (map[string]model.Kind, bool) { return s.fields, true }
 
-func (s *fragmentSource) ReadParts(ctx context.Context, collection string, tags model.Tags, field string, min, max int64, whole func(lo, hi int64) bool, level model.Level) ([]Part, error) {
-	return s.Source.(SummarySource).ReadParts(ctx, collection, tags, field, min, max, whole, level)
-}
-
-func (s *fragmentSource) Rollups(collection string) (bool, int64) {
-	if ss, ok := s.Source.(SummarySource); ok {
-		return ss.Rollups(collection)
-	}
-	return false, math.MinInt64
-}
-
 func (s *fragmentSource) CheckRange(collection string, min, max int64) error {
 	return checkRange(s.Source, collection, min, max)
 }
+
+// fragmentSummarySource is a fragmentSource over a SummarySource.
+type fragmentSummarySource struct {
+	fragmentSource
+	ss SummarySource
+}
+
+func (s *fragmentSummarySource) ReadParts(ctx context.Context, collection string, tags model.Tags, field string, min, max int64, whole func(lo, hi int64) bool, level model.Level) ([]Part, error) {
+	return s.ss.ReadParts(ctx, collection, tags, field, min, max, whole, level)
+}
+
+func (s *fragmentSummarySource) Rollups(collection string) (bool, int64) { return s.ss.Rollups(collection) }
 
 // mergeFragments asks the source for fragments and merges them into the
 // executor, as if it had read every series. ok is false when the source

@@ -211,7 +211,9 @@ func (s *fragmentSummarySource) ReadParts(ctx context.Context, collection string
 	return s.ss.ReadParts(ctx, collection, tags, field, min, max, whole, level)
 }
 
-func (s *fragmentSummarySource) Rollups(collection string) (bool, int64) { return s.ss.Rollups(collection) }
+func (s *fragmentSummarySource) Rollups(collection string) (bool, int64) {
+	return s.ss.Rollups(collection)
+}
 
 // mergeFragments asks the source for fragments and merges them into the
 // executor, as if it had read every series. ok is false when the source

@@ -189,13 +189,14 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	// HTTP/1.1 and h2c on one port, with the connection limits.
 	srv := httpapi.NewServer(handler, cfg.serverConfig(log))
 
-	fmt.Fprintf(stdout, "soltix %s serving on http://%s (data in %s)\n", buildVersion(), ln.Addr(), cfg.DataDir)
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-
+	// Signals are caught before the first request can be served: a SIGINT
+	// that follows an answer always shuts down gracefully.
 	sigc := make(chan os.Signal, 1)
 	signal.Notify(sigc, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigc)
+	fmt.Fprintf(stdout, "soltix %s serving on http://%s (data in %s)\n", buildVersion(), ln.Addr(), cfg.DataDir)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
 	code := 0
 	select {
 	case sig := <-sigc:

@@ -134,16 +134,25 @@ type numRange struct {
 	seen       bool
 }
 
+// floatBelow orders floats for min and max: by value, with -0 below +0
+// (as summaries order them), so that which zero a bucket's min or max is
+// does not depend on the order its values come in. A NaN compares false
+// either way: a bucket whose first value is NaN keeps it, and a NaN after
+// the first value is passed over.
+func floatBelow(a, b float64) bool {
+	return a < b || (a == 0 && b == 0 && math.Signbit(a) && !math.Signbit(b))
+}
+
 func (r *numRange) add(c *model.Column, i int) {
 	first := !r.seen
 	r.seen, r.kind = true, c.Kind
 	switch c.Kind {
 	case model.KindFloat:
 		v := c.Floats[i]
-		if first || v < r.minF {
+		if first || floatBelow(v, r.minF) {
 			r.minF = v
 		}
-		if first || v > r.maxF {
+		if first || floatBelow(r.maxF, v) {
 			r.maxF = v
 		}
 	case model.KindInt:
@@ -472,10 +481,10 @@ func (r *numRange) addSummary(s *Summary) {
 	r.seen, r.kind = true, s.Min.Kind
 	switch r.kind {
 	case model.KindFloat:
-		if lo := s.Min.Float(); first || lo < r.minF {
+		if lo := s.Min.Float(); first || floatBelow(lo, r.minF) {
 			r.minF = lo
 		}
-		if hi := s.Max.Float(); first || hi > r.maxF {
+		if hi := s.Max.Float(); first || floatBelow(r.maxF, hi) {
 			r.maxF = hi
 		}
 	case model.KindInt:

@@ -12,21 +12,24 @@ package planner
 //
 // The plan asks for fragments only when merging them gives, bit for bit,
 // the answer and the statistics of reading every series in one place
-// (fragmentable): every aggregate is count, first or last (any kind), or
-// min, max, spread, sum or avg of an integer or unsigned field. Integers
-// compare and add the same in any order (sums wrap the same way; avg of
-// integers sums exactly, see agg.go). first and last break time ties by
-// series key, which a fragment carries with the value it kept. Aggregates
-// of floats other than count, first and last are left out: float addition
-// rounds differently in another order, and min and max of floats keep the
-// first of equal zeros and stop at a leading NaN, which depends on the
-// order the series are read in. stddev and percentile are left out too.
+// (fragmentable): every aggregate is count, first or last (any kind), min,
+// max or spread of a numeric field, or sum or avg of an integer or
+// unsigned field. Integers compare and add the same in any order (sums
+// wrap the same way; avg of integers sums exactly, see agg.go). first and
+// last break time ties by series key, which a fragment carries with the
+// value it kept. min and max of floats order -0 below +0 (floatBelow) but
+// stop at a NaN that comes first, which depends on the order the series
+// are read in: a node marks such a state Unsafe, and the plan then reads
+// the series itself (line protocol and JSON cannot write a NaN). Sums and
+// averages of floats are left out: float addition rounds differently in
+// another order. stddev and percentile are left out too.
 // A query that is not fragmentable, or that a source declines
 // (ErrNoFragments), is read series by series as before.
 
 import (
 	"context"
 	"errors"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -104,6 +107,10 @@ type AggState struct {
 	T     int64
 	V     model.Value
 	Key   string
+	// Unsafe marks a state that does not merge exactly (a float minimum
+	// or maximum that is a zero or a NaN): the plan then reads the series
+	// itself.
+	Unsafe bool
 }
 
 // fragmentable reports whether the plan may merge fragments instead of
@@ -116,7 +123,11 @@ func (p *plan) fragmentable() bool {
 		it := &p.items[i]
 		switch it.fn {
 		case "count", "first", "last":
-		case "min", "max", "spread", "sum", "avg":
+		case "min", "max", "spread":
+			if k := p.fields[p.read[it.col]]; !k.Numeric() {
+				return false
+			}
+		case "sum", "avg":
 			if k := p.fields[p.read[it.col]]; k != model.KindInt && k != model.KindUint {
 				return false
 			}
@@ -229,6 +240,9 @@ func (ex *executor) mergeFragments(ctx context.Context, fs FragmentSource) (ok b
 	if err != nil {
 		return true, err
 	}
+	if anyUnsafe(frags) {
+		return false, nil
+	}
 	var keys []string // the plan's series keys, made on the first first or last
 	ranks := map[string]int{}
 	rankOf := func(key string) int {
@@ -277,6 +291,23 @@ func (ex *executor) mergeFragments(ctx context.Context, fs FragmentSource) (ok b
 		}
 	}
 	return true, nil
+}
+
+// anyUnsafe reports whether a state of the fragments does not merge
+// exactly.
+func anyUnsafe(frags []*Fragment) bool {
+	for _, f := range frags {
+		for gi := range f.Groups {
+			for bi := range f.Groups[gi].Buckets {
+				for _, st := range f.Groups[gi].Buckets[bi].States {
+					if st.Unsafe {
+						return true
+					}
+				}
+			}
+		}
+	}
+	return false
 }
 
 // rankIn returns a rank for a series key in keys, the plan's series in
@@ -355,18 +386,33 @@ func (a *avgAgg) merge(s *AggState, _ func(string) int) {
 	a.n += s.N
 }
 
+// state returns the range; for floats the minimum and maximum travel as
+// their bits in I and I2, and a range stuck at a NaN (its first value) is
+// Unsafe: whether a NaN comes first depends on the order of the series.
 func (r *numRange) state() AggState {
+	if r.kind == model.KindFloat {
+		unsafe := r.seen && (math.IsNaN(r.minF) || math.IsNaN(r.maxF))
+		return AggState{Seen: r.seen, Kind: r.kind, I: int64(math.Float64bits(r.minF)), I2: int64(math.Float64bits(r.maxF)), Unsafe: unsafe}
+	}
 	return AggState{Seen: r.seen, Kind: r.kind, I: r.minI, I2: r.maxI, U: r.minU, U2: r.maxU}
 }
 
-// merge merges the range of another node's integers (fragmentable allows
-// no floats here).
+// merge merges the range of another node (not Unsafe).
 func (r *numRange) merge(s *AggState) {
 	if !s.Seen {
 		return
 	}
 	first := !r.seen
 	r.seen, r.kind = true, s.Kind
+	if s.Kind == model.KindFloat {
+		if lo := math.Float64frombits(uint64(s.I)); first || floatBelow(lo, r.minF) {
+			r.minF = lo
+		}
+		if hi := math.Float64frombits(uint64(s.I2)); first || floatBelow(r.maxF, hi) {
+			r.maxF = hi
+		}
+		return
+	}
 	if first || s.I < r.minI {
 		r.minI = s.I
 	}

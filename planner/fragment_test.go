@@ -69,7 +69,17 @@ func TestFragmentsMatchOneSource(t *testing.T) {
 			case 0:
 				kv = append(kv, "u", uint64(r.Uint64()>>1))
 			case 1:
-				kv = append(kv, "f", r.NormFloat64())
+				f := r.NormFloat64()
+				switch r.IntN(8) {
+				case 0:
+					f = 0
+				case 1:
+					f = math.Copysign(0, -1)
+				}
+				if d%5 == 0 && r.IntN(10) == 0 {
+					f = math.NaN() // min and max stop at a NaN that comes first
+				}
+				kv = append(kv, "f", f)
 			case 2:
 				kv = append(kv, "s", fmt.Sprint("v", r.IntN(5)))
 			case 3:
@@ -98,6 +108,10 @@ func TestFragmentsMatchOneSource(t *testing.T) {
 		"SELECT count(i) FROM m WHERE s = 'v2' AND time >= now() - 30m GROUP BY time(5m) FILL(0)",
 		"SELECT sum(i), avg(i) FROM m WHERE dev = 'd03' OR dev = 'd11' GROUP BY dev",
 		"SELECT count(i) FROM m WHERE dev = 'none'",
+		"SELECT min(f), max(f), spread(f) FROM m WHERE dev != 'd00' AND dev != 'd05' AND dev != 'd10' GROUP BY time(1m), site",
+		"SELECT min(f), max(f) FROM m WHERE f <= 0 GROUP BY time(2m)",
+		"SELECT min(f), max(f), spread(f) FROM m GROUP BY time(3m), dev",
+		"SELECT min(f), max(f) FROM m GROUP BY time(10m)",
 	} {
 		stmt, err := query.Parse(q)
 		if err != nil {
@@ -116,7 +130,7 @@ func TestFragmentsMatchOneSource(t *testing.T) {
 			t.Errorf("%s\n got %v %+v\nwant %v %+v", q, got.Rows, got.Stats, want.Rows, want.Stats)
 		}
 	}
-	for _, q := range []string{"SELECT sum(f) FROM m", "SELECT min(f) FROM m", "SELECT avg(f) FROM m", "SELECT stddev(i) FROM m", "SELECT percentile(i, 90) FROM m"} {
+	for _, q := range []string{"SELECT sum(f) FROM m", "SELECT avg(f), min(f) FROM m", "SELECT stddev(i) FROM m", "SELECT percentile(i, 90) FROM m"} {
 		stmt, _ := query.Parse(q)
 		before := fs.calls
 		if _, err := ExecuteWith(context.Background(), fs, stmt, Options{Now: now}); err != nil {

@@ -27,12 +27,13 @@ package planner
 //     summary's integer sum is added into that total, which is then the
 //     same number whatever the order and grouping of the additions, when
 //     the sum cannot have wrapped: n × max(|min|, |max|) fits int64 (for
-//     unsigned, n × max fits uint64). min and max keep
-//     the first of equal values, so min of (+0, -0) is +0, while a summary
-//     orders -0 below +0: a summary whose Min is -0 or whose Max is +0 is
-//     used only when its First is that same zero (the first value is then
-//     the one kept). A float summary whose sum is NaN may hold NaN values,
-//     which min and max treat by position; it is not used. For stddev a
+//     unsigned, n × max fits uint64). min and max order
+//     -0 below +0 (floatBelow), as summaries do; a summary whose Min is -0
+//     or whose Max is +0 is still used only when its First is that same
+//     zero, a rule from when min and max kept the first of equal zeros
+//     that now only costs a read in that rare case. A float summary whose
+//     sum is NaN may hold NaN values, which min and max treat by position
+//     (a NaN first is kept, later ones passed over); it is not used. For stddev a
 //     summary needs M2 (HasM2), a finite float sum, and for integers a sum
 //     that cannot have wrapped (n × max(|min|, |max|) fits the kind).
 //   - stddev folds the values it is given into (n, mean, M2) one at a time

@@ -231,8 +231,8 @@ func TestSummaryChecks(t *testing.T) {
 	}
 }
 
-// TestSummarySignedZeros checks that min and max keep the first of +0 and
-// -0 as with values, although summaries order -0 below +0.
+// TestSummarySignedZeros checks that min and max of +0 and -0 are the same
+// from summaries as from values (both order -0 below +0).
 func TestSummarySignedZeros(t *testing.T) {
 	negZero := math.Copysign(0, -1)
 	build := func() *memSource {

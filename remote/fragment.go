@@ -103,6 +103,7 @@ const (
 	stateU
 	stateU2
 	stateEdge // T, V and the index of Key in the fragment's key table
+	stateUnsafe
 )
 
 func encodeFragment(f *planner.Fragment) []byte {
@@ -154,17 +155,18 @@ func encodeFragment(f *planner.Fragment) []byte {
 }
 
 func encodeState(e *wire.MsgEnc, s *planner.AggState, keys map[string]uint64) {
-	var flags byte
+	var flags uint64
 	for _, f := range []struct {
 		set  bool
-		flag byte
+		flag uint64
 	}{{s.Seen, stateSeen}, {s.Kind != model.KindNull, stateKind}, {s.N != 0, stateN}, {s.I != 0, stateI}, {s.I2 != 0, stateI2},
-		{s.U != 0, stateU}, {s.U2 != 0, stateU2}, {s.T != 0 || s.V.Kind != model.KindNull || s.Key != "", stateEdge}} {
+		{s.U != 0, stateU}, {s.U2 != 0, stateU2}, {s.T != 0 || s.V.Kind != model.KindNull || s.Key != "", stateEdge},
+		{s.Unsafe, stateUnsafe}} {
 		if f.set {
 			flags |= f.flag
 		}
 	}
-	e.Byte(flags)
+	e.Uvarint(flags)
 	if flags&stateKind != 0 {
 		e.Byte(byte(s.Kind))
 	}
@@ -235,8 +237,11 @@ func decodeFragment(b []byte) (*planner.Fragment, error) {
 }
 
 func decodeState(d *wire.MsgDec, s *planner.AggState, keys []string) error {
-	flags := d.Byte()
-	s.Seen = flags&stateSeen != 0
+	flags := d.Uvarint()
+	if flags >= stateUnsafe<<1 {
+		return fmt.Errorf("fragment: state flags %#x: %w", flags, wire.ErrMalformed)
+	}
+	s.Seen, s.Unsafe = flags&stateSeen != 0, flags&stateUnsafe != 0
 	if flags&stateKind != 0 {
 		s.Kind = model.Kind(d.Byte())
 	}

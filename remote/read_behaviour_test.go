@@ -448,7 +448,7 @@ func TestStreamedSeries(t *testing.T) {
 // TestUnpreparedRead: a summary the planner cannot use exactly (avg of
 // integers whose block sums may have wrapped: 16 values near 2^60) is read
 // again as values; the router asks for them in the same session and
-// answers like a single node. max(f), of a float, keeps the nodes from
+// answers like a single node. sum(f), of a float, keeps the nodes from
 // aggregating the query themselves (TestFragments).
 func TestUnpreparedRead(t *testing.T) {
 	c := newCluster(t)
@@ -460,7 +460,7 @@ func TestUnpreparedRead(t *testing.T) {
 	}
 	c.write(t, pts)
 	c.flush(t)
-	q := fmt.Sprintf("SELECT avg(i), count(i), max(f) FROM m WHERE device_id = '%s' GROUP BY time(1d)", d)
+	q := fmt.Sprintf("SELECT avg(i), count(i), sum(f) FROM m WHERE device_id = '%s' GROUP BY time(1d)", d)
 	want, err := run(queryCtx(t), c.single, q, planner.Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -144,9 +144,9 @@ func TestReduceKeepsFloatSumOrder(t *testing.T) {
 // to a summary per series and bucket: the same rows and statistics as a
 // single node, no extra round trip, and at most a tenth of the bytes of a
 // field whose sums may wrap (near 2^62), which the nodes send as values.
-// In memory and after a flush. Each query has an aggregate of a float
-// that the nodes cannot aggregate as a fragment (TestFragments), so that
-// the series are read one by one, reduced.
+// In memory and after a flush. Each query has a sum of a float, which the
+// nodes cannot aggregate as a fragment (TestFragments), so that the series
+// are read one by one, reduced.
 func TestReduceIntAvg(t *testing.T) {
 	c := newCluster(t)
 	r := rand.New(rand.NewPCG(8, 9))
@@ -167,10 +167,14 @@ func TestReduceIntAvg(t *testing.T) {
 				}})
 		}
 	}
+	// One float: its sum keeps the queries from being aggregated as
+	// fragments, and it costs few bytes.
+	pts = append(pts, model.Point{Collection: "m", Tags: model.Tags{{Key: rtShard, Value: "d00"}, {Key: "region", Value: "eu"}},
+		Time: tBase + 5, Fields: []model.Field{{Key: "x", Value: model.Float(0.5)}}})
 	c.write(t, pts)
 	queries := []string{
-		"SELECT avg(i), avg(u), min(f) FROM m GROUP BY time(1h)",
-		"SELECT avg(w), min(f) FROM m GROUP BY time(1h)",
+		"SELECT avg(i), avg(u), sum(x) FROM m GROUP BY time(1h)",
+		"SELECT avg(w), sum(x) FROM m GROUP BY time(1h)",
 		"SELECT avg(i), count(i), min(i), mean(u), max(u), max(f) FROM m WHERE time >= '2024-01-01T05:30:00Z' GROUP BY time(10m), region",
 		"SELECT avg(u), sum(u), avg(w), avg(i), avg(f) FROM m GROUP BY time(2h)",
 	}

@@ -1,6 +1,8 @@
 package remote
 
 import (
+	"slices"
+
 	"github.com/soltixdb/soltix/model"
 	"github.com/soltixdb/soltix/planner"
 )
@@ -75,30 +77,49 @@ func (p *pending) first(desc bool) (int64, bool) {
 
 // mergedValues sends the values of items (indexes into f.Items) merged by
 // time, and the chunks of the filtered items (fi) among them.
+//
+// The merge on the router needs the first chunk of every series before its
+// first row, in the order asked (the plan's): so each is sent as soon as
+// it is read, and the router files it and turns it into rows while the
+// node reads the next. Only then does the node read the next chunk of
+// every series ahead and send them in the order of the merge.
 func (ss *nodeSession) mergedValues(f *fetchMsg, items, fi []int, rf *planner.RowFilter) error {
 	if len(items) == 0 && len(fi) == 0 {
 		return nil
 	}
 	rows := min(max(rawBatchRows/max(len(items), 1), 1024), readChunk)
 	desc := f.Desc
-	ps := make([]*pending, 0, len(items)+len(fi))
-	for _, i := range items {
-		it := &f.Items[i]
-		p := &pending{item: i, tags: it.Tags, lo: it.Values[0].Lo, hi: it.Values[0].Hi}
-		for j, v := range it.Values {
-			p.idx, p.fields = append(p.idx, j), append(p.fields, v.Field)
+	order := append(slices.Clone(items), fi...)
+	slices.Sort(order)
+	ps := make([]*pending, 0, len(order))
+	for _, i := range order {
+		var p *pending
+		if f.Items[i].Chunk > 0 {
+			p = ss.newFiltered(f, i, rf)
+		} else {
+			it := &f.Items[i]
+			p = &pending{item: i, tags: it.Tags, lo: it.Values[0].Lo, hi: it.Values[0].Hi}
+			for j, v := range it.Values {
+				p.idx, p.fields = append(p.idx, j), append(p.fields, v.Field)
+			}
 		}
-		if err := ss.readAhead(p, rows, desc); err != nil {
+		if err := ss.readNext(p, rows, desc); err != nil {
+			return err
+		}
+		if err := ss.sendNext(p, desc); err != nil {
+			return err
+		}
+		if err := ss.flush(); err != nil {
 			return err
 		}
 		ps = append(ps, p)
 	}
-	for _, i := range fi {
-		p := ss.newFiltered(f, i, rf)
-		if err := ss.readFiltered(p, desc); err != nil {
-			return err
+	for _, p := range ps {
+		if !p.sent {
+			if err := ss.readNext(p, rows, desc); err != nil {
+				return err
+			}
 		}
-		ps = append(ps, p)
 	}
 	for {
 		var next *pending
@@ -119,44 +140,58 @@ func (ss *nodeSession) mergedValues(f *fetchMsg, items, fi []int, rf *planner.Ro
 		if next == nil {
 			return nil
 		}
-		if next.filt != nil {
-			if err := ss.sendRows(next, desc); err != nil {
-				return err
-			}
-			if next.last {
-				next.sent = true
-				continue
-			}
-			if err := ss.readFiltered(next, desc); err != nil {
-				return err
-			}
-			continue
-		}
-		through := next.hi
-		switch {
-		case desc && next.last:
-			through = next.lo
-		case desc:
-			through = next.times[0]
-		case !next.last:
-			through = next.times[len(next.times)-1]
-		}
-		if err := ss.sendChunk(next.item, next.idx, next.cols, through); err != nil {
+		if err := ss.sendNext(next, desc); err != nil {
 			return err
 		}
-		if next.last {
-			next.sent = true
-			continue
-		}
-		if desc {
-			next.hi = through - 1
-		} else {
-			next.lo = through + 1
-		}
-		if err := ss.readAhead(next, rows, desc); err != nil {
-			return err
+		if !next.sent {
+			if err := ss.readNext(next, rows, desc); err != nil {
+				return err
+			}
 		}
 	}
+}
+
+// readNext reads the next chunk of a series of a merged batch (filtered
+// or not).
+func (ss *nodeSession) readNext(p *pending, rows int, desc bool) error {
+	if p.filt != nil {
+		return ss.readFiltered(p, desc)
+	}
+	return ss.readAhead(p, rows, desc)
+}
+
+// sendNext sends the chunk of a series of a merged batch read last and
+// moves to its next one, or marks the series sent after its last.
+func (ss *nodeSession) sendNext(p *pending, desc bool) error {
+	if p.filt != nil {
+		if err := ss.sendRows(p, desc); err != nil {
+			return err
+		}
+		p.sent = p.last
+		return nil
+	}
+	through := p.hi
+	switch {
+	case desc && p.last:
+		through = p.lo
+	case desc:
+		through = p.times[0]
+	case !p.last:
+		through = p.times[len(p.times)-1]
+	}
+	if err := ss.sendChunk(p.item, p.idx, p.cols, through); err != nil {
+		return err
+	}
+	if p.last {
+		p.sent = true
+		return nil
+	}
+	if desc {
+		p.hi = through - 1
+	} else {
+		p.lo = through + 1
+	}
+	return nil
 }
 
 // readAhead reads the next chunk of a series of a merged batch.

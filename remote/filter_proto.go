@@ -127,10 +127,7 @@ func (m *rowsMsg) encode(e *wire.MsgEnc) {
 	e.Uvarint(uint64(m.Scan.Points))
 	e.Varint(m.Scan.First)
 	e.Varint(m.Scan.Last)
-	e.Uvarint(uint64(len(m.Cols)))
-	for i := range m.Cols {
-		e.Column(&m.Cols[i])
-	}
+	e.Columns(m.Cols)
 }
 
 // decode reads a msgRows and checks that it is a consistent chunk: rows
@@ -140,12 +137,11 @@ func (m *rowsMsg) decode(b []byte) error {
 	d := wire.MsgDec{B: b}
 	item, lo, hi, n := d.Uvarint(), d.Varint(), d.Varint(), d.Uvarint()
 	rows, points, first, last := d.Uvarint(), d.Uvarint(), d.Varint(), d.Varint()
-	nc := d.Count(2)
 	if err := d.Err(); err != nil {
 		return err
 	}
 	bad := func(what string) error { return fmt.Errorf("rows: %s: %w", what, wire.ErrMalformed) }
-	if item > 1<<31 || n == 0 || n > maxFilterChunk || rows > n || points > uint64(rows)*uint64(max(nc, 1)) || lo > hi {
+	if item > 1<<31 || n == 0 || n > maxFilterChunk || rows > n || lo > hi {
 		return bad("counts")
 	}
 	if rows > 0 && (first > last || first < lo || last > hi) {
@@ -153,21 +149,19 @@ func (m *rowsMsg) decode(b []byte) error {
 	}
 	m.Item, m.Lo, m.Hi, m.N = int(item), lo, hi, int(n)
 	m.Scan = planner.Scan{Rows: int(rows), Points: int64(points), First: first, Last: last}
-	m.Cols = make([]model.Column, 0, nc)
+	m.Cols = d.Columns()
+	if err := d.Done(); err != nil {
+		return err
+	}
+	if points > uint64(rows)*uint64(max(len(m.Cols), 1)) {
+		return bad("counts")
+	}
 	var kept int64
-	for range nc {
-		c := d.Column()
-		if d.Err() != nil {
-			break
-		}
+	for _, c := range m.Cols {
 		if c.Len() > 0 && (rows == 0 || c.Times[0] < first || c.Times[c.Len()-1] > last) {
 			return bad("column times")
 		}
 		kept += int64(c.Len())
-		m.Cols = append(m.Cols, c)
-	}
-	if err := d.Done(); err != nil {
-		return err
 	}
 	if kept > m.Scan.Points {
 		return bad("more values kept than read")

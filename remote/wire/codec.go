@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/soltixdb/soltix/model"
 )
@@ -78,14 +79,50 @@ func (e *MsgEnc) Value(v model.Value) {
 func (e *MsgEnc) Column(c *model.Column) {
 	e.String(c.Name)
 	e.Byte(byte(c.Kind))
-	n := c.Len()
-	e.Uvarint(uint64(n))
+	e.Uvarint(uint64(c.Len()))
+	e.times(c.Times)
+	e.values(c)
+}
+
+// Columns appends the columns of one read (their names are left out: the
+// reader knows them): a count, then, when every column holds the same
+// times (fields written in the same points, the usual case), a 1, the
+// times once and each column's kind and values; otherwise a 0 and each
+// column's kind, count, times and values.
+func (e *MsgEnc) Columns(cols []model.Column) {
+	e.Uvarint(uint64(len(cols)))
+	shared := len(cols) > 1
+	for i := 1; i < len(cols) && shared; i++ {
+		shared = slices.Equal(cols[i].Times, cols[0].Times)
+	}
+	if shared {
+		e.Byte(1)
+		e.Uvarint(uint64(len(cols[0].Times)))
+		e.times(cols[0].Times)
+		for i := range cols {
+			e.Byte(byte(cols[i].Kind))
+			e.values(&cols[i])
+		}
+		return
+	}
+	e.Byte(0)
+	for i := range cols {
+		e.Byte(byte(cols[i].Kind))
+		e.Uvarint(uint64(cols[i].Len()))
+		e.times(cols[i].Times)
+		e.values(&cols[i])
+	}
+}
+
+// times appends times, the first as a varint and the others as the
+// uvarint of their difference from the one before.
+func (e *MsgEnc) times(ts []int64) {
 	// The loops append to a local slice and store e.B once (a store per
 	// value into the encoder costs a write barrier while the collector
 	// runs).
 	b := e.B
 	prev := int64(0)
-	for i, t := range c.Times {
+	for i, t := range ts {
 		if i == 0 {
 			b = binary.AppendVarint(b, t)
 		} else {
@@ -93,6 +130,13 @@ func (e *MsgEnc) Column(c *model.Column) {
 		}
 		prev = t
 	}
+	e.B = b
+}
+
+// values appends the values of a column.
+func (e *MsgEnc) values(c *model.Column) {
+	n := c.Len()
+	b := e.B
 	switch c.Kind {
 	case model.KindFloat:
 		for _, f := range c.Floats[:n] {
@@ -329,42 +373,105 @@ func (d *MsgDec) Column() model.Column {
 		d.fail("column kind")
 		return model.Column{}
 	}
+	c.Times = d.times(n)
+	d.values(&c, n)
+	if d.err != nil {
+		return model.Column{}
+	}
+	return c
+}
+
+// Columns reads what MsgEnc.Columns wrote, checking that times strictly
+// increase, with names empty. Columns that held the same times share one
+// slice of them (clipped: appending to one copies it).
+func (d *MsgDec) Columns() []model.Column {
+	nc := d.Count(1) // a kind at least each
+	shared := d.Bool()
+	if d.err != nil {
+		return nil
+	}
+	cols := make([]model.Column, nc)
+	var ts []int64
+	if shared {
+		n := d.Count(1)
+		if d.err != nil {
+			return nil
+		}
+		ts = d.times(n)
+	}
+	for i := range cols {
+		c := &cols[i]
+		c.Kind = d.kind()
+		if !shared {
+			ts = d.times(d.Count(1))
+		}
+		if d.err != nil {
+			return nil
+		}
+		if len(ts) > 0 && c.Kind == model.KindNull {
+			d.fail("column kind")
+			return nil
+		}
+		c.Times = ts
+		d.values(c, len(ts))
+	}
+	if d.err != nil {
+		return nil
+	}
+	return cols
+}
+
+// times reads n times (see MsgEnc.times), checking that they strictly
+// increase.
+func (d *MsgDec) times(n int) []int64 {
+	if d.err != nil {
+		return nil
+	}
 	// The loops below read from a local slice and store d.B once: a
 	// store per value into the decoder (a pointer field) is slow, and
 	// costs a write barrier while the collector runs.
-	c.Times = make([]int64, n)
+	ts := make([]int64, n)
 	b := d.B
-	for i := range c.Times {
+	for i := range ts {
 		if i == 0 {
 			t, k := binary.Varint(b)
 			if k <= 0 {
 				d.fail("varint")
-				return model.Column{}
+				return nil
 			}
-			c.Times[0], b = t, b[k:]
+			ts[0], b = t, b[k:]
 			continue
 		}
 		delta, k := uvarint(b)
 		if k <= 0 {
 			d.fail("uvarint")
-			return model.Column{}
+			return nil
 		}
 		b = b[k:]
 		// The delta may exceed MaxInt64 (times at both ends of int64's
 		// range): add it in the order-preserving unsigned mapping.
-		prev := uint64(c.Times[i-1]) ^ 1<<63
+		prev := uint64(ts[i-1]) ^ 1<<63
 		if delta == 0 || delta > math.MaxUint64-prev {
 			d.fail("column times")
-			return model.Column{}
+			return nil
 		}
-		c.Times[i] = int64((prev + delta) ^ 1<<63)
+		ts[i] = int64((prev + delta) ^ 1<<63)
 	}
 	d.B = b
+	return ts
+}
+
+// values reads n values of c's kind into c.
+func (d *MsgDec) values(c *model.Column, n int) {
+	if d.err != nil {
+		return
+	}
+	b := d.B
 	switch c.Kind {
 	case model.KindFloat:
 		if len(d.B) < 8*n {
 			d.fail("column values")
-			return model.Column{}
+			return
 		}
 		c.Floats = make([]float64, n)
 		for i := range c.Floats {
@@ -377,7 +484,7 @@ func (d *MsgDec) Column() model.Column {
 			u, k := uvarint(b)
 			if k <= 0 {
 				d.fail("varint")
-				return model.Column{}
+				return
 			}
 			// Zigzag, as binary.Varint decodes it.
 			c.Ints[i], b = int64(u>>1)^-int64(u&1), b[k:]
@@ -389,7 +496,7 @@ func (d *MsgDec) Column() model.Column {
 			u, k := uvarint(b)
 			if k <= 0 {
 				d.fail("uvarint")
-				return model.Column{}
+				return
 			}
 			c.Uints[i], b = u, b[k:]
 		}
@@ -405,10 +512,6 @@ func (d *MsgDec) Column() model.Column {
 			c.Strings[i] = d.String()
 		}
 	}
-	if d.err != nil {
-		return model.Column{}
-	}
-	return c
 }
 
 // Summary reads a summary.

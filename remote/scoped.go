@@ -71,6 +71,19 @@ func (c *Client) scope(ctx context.Context, stmt *query.Statement, opts planner.
 	}
 	open := openMsg{Collection: sel.From, Flags: openSeries, Lo: lo, Hi: hi, MaxPoints: maxPoints, Devices: devices}
 	where := whereText(sel, opts, &open)
+	// A SELECT * of some groups needs the schema of the others' nodes
+	// whatever the sessions answer (needsSchema): their catalog calls go
+	// out at the same time as the sessions instead of after them.
+	var early chan schemaAnswer
+	if len(groups) < n && hasStar(sel) {
+		early = make(chan schemaAnswer, 1)
+		go func() { early <- c.schemaOf(ctx, groups, sel.From, lo, hi) }()
+		defer func() {
+			if early != nil {
+				<-early // catalog calls close themselves; this only waits
+			}
+		}()
+	}
 	ss, missing, reasons, err := c.openAll(ctx, groups, open, false)
 	if err != nil {
 		return nil, err
@@ -95,8 +108,14 @@ func (c *Client) scope(ctx context.Context, stmt *query.Statement, opts planner.
 		s.close()
 		return nil, err
 	}
-	if len(groups) < c.topo.NumGroups() && s.needsSchema(sel) {
-		if err := s.completeSchema(groups); err != nil {
+	if len(groups) < n && s.needsSchema(sel) {
+		var a schemaAnswer
+		if early != nil {
+			a, early = <-early, nil
+		} else {
+			a = c.schemaOf(ctx, groups, sel.From, lo, hi)
+		}
+		if err := s.addSchema(a); err != nil {
 			s.close()
 			return nil, err
 		}
@@ -166,27 +185,53 @@ func (s *scoped) needsSchema(sel *query.Select) bool {
 	return unknown
 }
 
-// completeSchema adds the fields and tag keys of the nodes the session
-// did not contact (catalog calls, without series).
-func (s *scoped) completeSchema(asked []int) error {
+// hasStar says whether a select has a SELECT * item.
+func hasStar(sel *query.Select) bool {
+	for _, it := range sel.Items {
+		if it.Star {
+			return true
+		}
+	}
+	return false
+}
+
+// schemaAnswer is what the catalog calls of schemaOf answered.
+type schemaAnswer struct {
+	none     bool // no group was left to ask
+	sessions []*session
+	missing  []int
+	reasons  []string
+	err      error
+}
+
+// schemaOf makes the catalog calls (without series) of the groups not in
+// asked, for the fields and tag keys of their nodes.
+func (c *Client) schemaOf(ctx context.Context, asked []int, coll string, lo, hi int64) schemaAnswer {
 	var rest []int
-	for g := 0; g < s.c.topo.NumGroups(); g++ {
+	for g := 0; g < c.topo.NumGroups(); g++ {
 		if !slices.Contains(asked, g) {
 			rest = append(rest, g)
 		}
 	}
 	if len(rest) == 0 {
-		return nil
+		return schemaAnswer{none: true}
 	}
-	open := openMsg{Collection: s.coll, Lo: s.checkLo, Hi: s.checkHi}
-	ss, missing, reasons, err := s.c.openAll(s.ctx, rest, open, true)
-	if err != nil {
+	open := openMsg{Collection: coll, Lo: lo, Hi: hi}
+	var a schemaAnswer
+	a.sessions, a.missing, a.reasons, a.err = c.openAll(ctx, rest, open, true)
+	return a
+}
+
+// addSchema adds the fields and tag keys of the catalog calls of
+// schemaOf to the scope's catalog.
+func (s *scoped) addSchema(a schemaAnswer) error {
+	if a.none || a.err != nil {
+		return a.err
+	}
+	if err := s.allowMissing(a.missing, a.reasons); err != nil {
 		return err
 	}
-	if err := s.allowMissing(missing, reasons); err != nil {
-		return err
-	}
-	return s.cat.add(ss, s.coll, false)
+	return s.cat.add(a.sessions, s.coll, false)
 }
 
 func (s *scoped) close() {

@@ -1,6 +1,7 @@
 package remote
 
 import (
+	"runtime"
 	"slices"
 
 	"github.com/soltixdb/soltix/model"
@@ -91,28 +92,21 @@ func (ss *nodeSession) mergedValues(f *fetchMsg, items, fi []int, rf *planner.Ro
 	desc := f.Desc
 	order := append(slices.Clone(items), fi...)
 	slices.Sort(order)
-	ps := make([]*pending, 0, len(order))
-	for _, i := range order {
-		var p *pending
+	ps := make([]*pending, len(order))
+	for k, i := range order {
 		if f.Items[i].Chunk > 0 {
-			p = ss.newFiltered(f, i, rf)
+			ps[k] = ss.newFiltered(f, i, rf)
 		} else {
 			it := &f.Items[i]
-			p = &pending{item: i, tags: it.Tags, lo: it.Values[0].Lo, hi: it.Values[0].Hi}
+			p := &pending{item: i, tags: it.Tags, lo: it.Values[0].Lo, hi: it.Values[0].Hi}
 			for j, v := range it.Values {
 				p.idx, p.fields = append(p.idx, j), append(p.fields, v.Field)
 			}
+			ps[k] = p
 		}
-		if err := ss.readNext(p, rows, desc); err != nil {
-			return err
-		}
-		if err := ss.sendNext(p, desc); err != nil {
-			return err
-		}
-		if err := ss.flush(); err != nil {
-			return err
-		}
-		ps = append(ps, p)
+	}
+	if err := ss.firstChunks(ps, rows, desc); err != nil {
+		return err
 	}
 	for _, p := range ps {
 		if !p.sent {
@@ -149,6 +143,67 @@ func (ss *nodeSession) mergedValues(f *fetchMsg, items, fi []int, rf *planner.Ro
 			}
 		}
 	}
+}
+
+// firstChunks reads and sends the first chunk of every series of a merged
+// batch, in order. Up to readAhead series are read at the same time, ahead
+// of the one being sent: a node holds that many chunks more, and reads on
+// more cores while the router files what it sent.
+func (ss *nodeSession) firstChunks(ps []*pending, rows int, desc bool) error {
+	w := min(runtime.GOMAXPROCS(0), readAhead)
+	if w < 2 || len(ps) < 2 {
+		for _, p := range ps {
+			if err := ss.readNext(p, rows, desc); err != nil {
+				return err
+			}
+			if err := ss.sendFirst(p, desc); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	errs := make([]error, len(ps))
+	done := make([]chan struct{}, len(ps))
+	for k := range done {
+		done[k] = make(chan struct{})
+	}
+	read := func(k int) {
+		defer close(done[k])
+		errs[k] = ss.readNext(ps[k], rows, desc)
+	}
+	started := 0
+	defer func() {
+		for k := range started {
+			<-done[k] // no read outlives the fetch
+		}
+	}()
+	for k := range ps {
+		for ; started < len(ps) && started < k+w; started++ {
+			go read(started)
+		}
+		<-done[k]
+		if errs[k] != nil {
+			return errs[k]
+		}
+		if err := ss.sendFirst(ps[k], desc); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readAhead bounds the series whose first chunks a node reads at the same
+// time, ahead of the one it sends.
+const readAhead = 4
+
+// sendFirst sends the first chunk of a series of a merged batch and
+// flushes it to the router.
+func (ss *nodeSession) sendFirst(p *pending, desc bool) error {
+	if err := ss.sendNext(p, desc); err != nil {
+		return err
+	}
+	p.cols, p.times = nil, nil // sent: the next read replaces them
+	return ss.flush()
 }
 
 // readNext reads the next chunk of a series of a merged batch (filtered

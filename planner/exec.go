@@ -245,9 +245,15 @@ func (p *plan) run(ctx context.Context, sink Sink) (*Stats, error) {
 // aggregateSeries reads the plan's series one at a time into the
 // executor's groups.
 func (ex *executor) aggregateSeries(ctx context.Context) error {
+	return ex.aggregateRanks(ctx, 0, len(ex.p.series))
+}
+
+// aggregateRanks is aggregateSeries for the series of ranks [lo, hi).
+func (ex *executor) aggregateRanks(ctx context.Context, lo, hi int) error {
 	p := ex.p
 	var r rows
-	for rank, tags := range p.series {
+	for rank := lo; rank < hi; rank++ {
+		tags := p.series[rank]
 		if err := ctx.Err(); err != nil {
 			return err
 		}

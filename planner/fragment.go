@@ -30,8 +30,11 @@ import (
 	"context"
 	"errors"
 	"math"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/soltixdb/soltix/model"
@@ -153,13 +156,11 @@ func ExecuteFragment(ctx context.Context, src Source, req *FragmentRequest) (*Fr
 	if !p.fragmentable() {
 		return nil, errors.New("planner: query cannot be run as a fragment")
 	}
-	ex := &executor{p: p, groups: map[string]*group{}, ctx: ctx, points: req.Spent}
-	f := &Fragment{}
-	if !p.rng.empty {
-		if err := ex.aggregateSeries(ctx); err != nil {
-			return nil, err
-		}
+	ex, err := aggregateFragment(ctx, p, req.Spent)
+	if err != nil {
+		return nil, err
 	}
+	f := &Fragment{}
 	f.Matched, f.MinT, f.MaxT = ex.matched, ex.minT, ex.maxT
 	f.Levels, f.RollupRead, f.RawRead, f.Approx = ex.levels, ex.rollupRead, ex.rawRead, ex.approx
 	f.Points = ex.points - req.Spent
@@ -187,6 +188,125 @@ func ExecuteFragment(ctx context.Context, src Source, req *FragmentRequest) (*Fr
 	}
 	slices.SortFunc(f.Groups, func(a, b FragmentGroup) int { return slices.Compare(a.Vals, b.Vals) })
 	return f, nil
+}
+
+// minSeriesPerWorker is the fewest series a goroutine of
+// aggregateFragment aggregates: below it one goroutine does all.
+const minSeriesPerWorker = 8
+
+// aggregateFragment aggregates the plan's series for a fragment. On a node
+// the router waits meanwhile, so the series are split into contiguous
+// ranges of ranks aggregated on up to GOMAXPROCS goroutines (at most 4),
+// whose states are then merged in rank order: exactly what one goroutine
+// reading every series in turn holds, since each range's states merge as
+// fragments do. A range whose float min or max is stuck at a leading NaN
+// (Unsafe) cannot be merged after another: the series are then read again
+// by one goroutine.
+func aggregateFragment(ctx context.Context, p *plan, spent int64) (*executor, error) {
+	serial := func() (*executor, error) {
+		ex := &executor{p: p, groups: map[string]*group{}, ctx: ctx, points: spent}
+		if p.rng.empty {
+			return ex, nil
+		}
+		return ex, ex.aggregateSeries(ctx)
+	}
+	n := min(fragmentWorkers(), 4, len(p.series)/minSeriesPerWorker)
+	if n < 2 || p.rng.empty {
+		return serial()
+	}
+	exs := make([]*executor, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for w := range n {
+		lo, hi := w*len(p.series)/n, (w+1)*len(p.series)/n
+		exs[w] = &executor{p: p, groups: map[string]*group{}, ctx: ctx, points: spent}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[w] = exs[w].aggregateRanks(ctx, lo, hi)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	for _, ex := range exs[1:] {
+		if ex.unsafe() {
+			return serial()
+		}
+	}
+	ex := exs[0]
+	for _, o := range exs[1:] {
+		if err := ex.absorb(o, spent); err != nil {
+			return nil, err
+		}
+	}
+	return ex, nil
+}
+
+// unsafe reports whether a state of the executor is Unsafe.
+func (ex *executor) unsafe() bool {
+	for _, g := range ex.groups {
+		for _, b := range g.buckets {
+			for _, a := range b.aggs {
+				if a.(fragmentAgg).state(rankKey).Unsafe {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// absorb merges the states and counts of o, which aggregated series of
+// later ranks of the same plan, into ex.
+func (ex *executor) absorb(o *executor, spent int64) error {
+	for k, og := range o.groups {
+		g := ex.groups[k]
+		if g == nil {
+			ex.groups[k] = og
+			continue
+		}
+		for lo, ob := range og.buckets {
+			b := g.buckets[lo]
+			if b == nil {
+				g.buckets[lo] = ob
+				continue
+			}
+			for i, a := range ob.aggs {
+				st := a.(fragmentAgg).state(rankKey)
+				b.aggs[i].(fragmentAgg).merge(&st, rankOfKey)
+			}
+		}
+	}
+	for l := range o.levels {
+		ex.levels[l].Rows += o.levels[l].Rows
+		ex.levels[l].Points += o.levels[l].Points
+		ex.levels[l].Blocks += o.levels[l].Blocks
+	}
+	ex.rollupRead = ex.rollupRead || o.rollupRead
+	ex.rawRead = ex.rawRead || o.rawRead
+	ex.approx += o.approx
+	if o.matched {
+		ex.note(o.minT)
+		ex.note(o.maxT)
+	}
+	return ex.spend(o.points - spent)
+}
+
+// fragmentWorkers is how many goroutines may aggregate a fragment (a
+// variable for tests on machines with fewer cores).
+var fragmentWorkers = func() int { return runtime.GOMAXPROCS(0) }
+
+// rankKey and rankOfKey stand a rank for a series key between executors
+// of one plan.
+func rankKey(rank int) string { return strconv.Itoa(rank) }
+
+func rankOfKey(key string) int {
+	r, _ := strconv.Atoi(key)
+	return r
 }
 
 func cmpInt(a, b int64) int {

@@ -59,7 +59,9 @@ func TestFragmentsMatchOneSource(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 9))
 	src := newMemSource()
 	src.create("m", map[string]model.Kind{"i": model.KindInt, "u": model.KindUint, "f": model.KindFloat, "s": model.KindString, "b": model.KindBool})
-	for d := range 14 {
+	defer func(f func() int) { fragmentWorkers = f }(fragmentWorkers)
+	fragmentWorkers = func() int { return 3 } // 90 series, 30 a part: each part aggregates on 3 goroutines
+	for d := range 90 {
 		tags := fmt.Sprintf("dev=d%02d,site=s%d", d, d%3)
 		for range 60 {
 			// Few distinct times: series share them, so first and last tie.
@@ -76,7 +78,7 @@ func TestFragmentsMatchOneSource(t *testing.T) {
 				case 1:
 					f = math.Copysign(0, -1)
 				}
-				if d%5 == 0 && r.IntN(10) == 0 {
+				if (d == 0 && r.IntN(10) == 0) || (d == 45 && r.IntN(2) == 0) {
 					f = math.NaN() // min and max stop at a NaN that comes first
 				}
 				kv = append(kv, "f", f)
@@ -107,11 +109,13 @@ func TestFragmentsMatchOneSource(t *testing.T) {
 		"SELECT max(i), avg(i) FROM m WHERE f > 0 OR site = 's1' GROUP BY time(7m), dev ORDER BY time DESC LIMIT 3",
 		"SELECT count(i) FROM m WHERE s = 'v2' AND time >= now() - 30m GROUP BY time(5m) FILL(0)",
 		"SELECT sum(i), avg(i) FROM m WHERE dev = 'd03' OR dev = 'd11' GROUP BY dev",
+		"SELECT first(i), last(s), min(f), max(u), count(b) FROM m WHERE dev > 'd05' GROUP BY time(4m)",
 		"SELECT count(i) FROM m WHERE dev = 'none'",
-		"SELECT min(f), max(f), spread(f) FROM m WHERE dev != 'd00' AND dev != 'd05' AND dev != 'd10' GROUP BY time(1m), site",
+		"SELECT min(f), max(f), spread(f) FROM m WHERE dev != 'd00' AND dev != 'd45' GROUP BY time(1m), site",
 		"SELECT min(f), max(f) FROM m WHERE f <= 0 GROUP BY time(2m)",
 		"SELECT min(f), max(f), spread(f) FROM m GROUP BY time(3m), dev",
 		"SELECT min(f), max(f) FROM m GROUP BY time(10m)",
+		"SELECT min(f), max(f), spread(f) FROM m GROUP BY time(1m)",
 	} {
 		stmt, err := query.Parse(q)
 		if err != nil {
@@ -147,5 +151,35 @@ func TestFragmentsMatchOneSource(t *testing.T) {
 	_, gerr := ExecuteWith(context.Background(), fs, stmt, Options{Now: now, MaxPoints: 100})
 	if werr == nil || fmt.Sprint(gerr) != fmt.Sprint(werr) {
 		t.Errorf("limit: %v, want %v", gerr, werr)
+	}
+}
+
+// TestFragmentWorkersNaN: a node aggregating its series on several
+// goroutines must not merge a range whose float min or max is stuck at its
+// first value, a NaN, after an earlier range (the serial read passes that
+// NaN over and counts the values after it).
+func TestFragmentWorkersNaN(t *testing.T) {
+	defer func(f func() int) { fragmentWorkers = f }(fragmentWorkers)
+	fragmentWorkers = func() int { return 3 }
+	src := newMemSource()
+	for d := range 24 {
+		tags := fmt.Sprintf("dev=d%02d", d)
+		if d == 8 { // the first series of the second range
+			src.write("m", tags, 0, "f", math.NaN())
+			src.write("m", tags, 1, "f", -1000.0)
+			src.write("m", tags, 2, "f", 1000.0)
+			continue
+		}
+		src.write("m", tags, 0, "f", float64(d))
+	}
+	fs := &fragSource{Source: src, parts: []Source{src}}
+	stmt, _ := query.Parse("SELECT min(f), max(f), spread(f), count(f) FROM m")
+	want, werr := ExecuteWith(context.Background(), src, stmt, Options{Now: time.Unix(100, 0)})
+	got, gerr := ExecuteWith(context.Background(), fs, stmt, Options{Now: time.Unix(100, 0)})
+	if werr != nil || gerr != nil || fs.calls != 1 {
+		t.Fatalf("%v, %v, %d calls", gerr, werr, fs.calls)
+	}
+	if fmt.Sprint(got.Rows) != fmt.Sprint(want.Rows) || want.Rows[0][1].Float() != -1000 {
+		t.Fatalf("rows %v, want %v (min -1000)", got.Rows, want.Rows)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/soltixdb/soltix/model"
 )
@@ -15,7 +16,8 @@ import (
 // the earlier value (last write wins).
 type memSource struct {
 	colls   map[string]*memColl
-	reads   int     // calls to Read
+	reads   int // calls to Read
+	readMu  sync.Mutex
 	deletes int     // calls to Delete
 	deleted [][]any // the arguments of each Delete: series keys, min, max
 	delErr  error   // returned by Delete, which then deletes nothing
@@ -215,7 +217,9 @@ func (m *memSource) Read(ctx context.Context, coll string, tags model.Tags, fiel
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	m.readMu.Lock() // Sources are used concurrently (a node's fragment)
 	m.reads++
+	m.readMu.Unlock()
 	c, ok := m.colls[coll]
 	if !ok {
 		return nil, fmt.Errorf("read %q: %w", coll, ErrNotFound)

@@ -268,6 +268,24 @@ type Column struct {
 // Len returns the number of values in the column.
 func (c *Column) Len() int { return len(c.Times) }
 
+// NewColumn returns an empty column of a kind with room for n values.
+func NewColumn(name string, kind Kind, n int) Column {
+	c := Column{Name: name, Kind: kind, Times: make([]int64, 0, n)}
+	switch kind {
+	case KindFloat:
+		c.Floats = make([]float64, 0, n)
+	case KindInt:
+		c.Ints = make([]int64, 0, n)
+	case KindUint:
+		c.Uints = make([]uint64, 0, n)
+	case KindBool:
+		c.Bools = make([]bool, 0, n)
+	case KindString:
+		c.Strings = make([]string, 0, n)
+	}
+	return c
+}
+
 // Value returns the i-th value as a Value.
 func (c *Column) Value(i int) Value {
 	switch c.Kind {

@@ -211,19 +211,7 @@ func gather(col *model.Column, keep []int32, c, n int) model.Column {
 			m++
 		}
 	}
-	out := model.Column{Name: col.Name, Kind: col.Kind, Times: make([]int64, 0, m)}
-	switch col.Kind {
-	case model.KindFloat:
-		out.Floats = make([]float64, 0, m)
-	case model.KindInt:
-		out.Ints = make([]int64, 0, m)
-	case model.KindUint:
-		out.Uints = make([]uint64, 0, m)
-	case model.KindBool:
-		out.Bools = make([]bool, 0, m)
-	case model.KindString:
-		out.Strings = make([]string, 0, m)
-	}
+	out := model.NewColumn(col.Name, col.Kind, m)
 	for k := c; k < len(keep); k += n {
 		j := keep[k]
 		if j < 0 {

@@ -44,20 +44,7 @@ func newMemColumn(name string, kind model.Kind) *memColumn {
 
 // newChunk returns an empty column with room for n values.
 func newChunk(name string, kind model.Kind, n int) model.Column {
-	c := model.Column{Name: name, Kind: kind, Times: make([]int64, 0, n)}
-	switch kind {
-	case model.KindFloat:
-		c.Floats = make([]float64, 0, n)
-	case model.KindInt:
-		c.Ints = make([]int64, 0, n)
-	case model.KindUint:
-		c.Uints = make([]uint64, 0, n)
-	case model.KindBool:
-		c.Bools = make([]bool, 0, n)
-	case model.KindString:
-		c.Strings = make([]string, 0, n)
-	}
-	return c
+	return model.NewColumn(name, kind, n)
 }
 
 // seqRun says that the values from index at on were written by batch seq.

@@ -182,6 +182,10 @@ type DB struct {
 	// writes (group_meta.go). It is taken after mu.
 	groupsMu   sync.Mutex
 	groupsMeta groupsMeta
+	// metaMu guards writes of meta.json and groupsFormat (open.go); it is
+	// taken after groupsMu.
+	metaMu       sync.Mutex
+	groupsFormat bool // meta.json says format 3: groups were dropped or imported
 }
 
 // collection is the in-memory index of one collection.

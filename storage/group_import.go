@@ -129,6 +129,9 @@ func (db *DB) ImportGroup(ctx context.Context, g int, src ImportSource) (err err
 	if err := errors.Join(db.removeTree(stage), db.removeTree(scratch)); err != nil {
 		return err
 	}
+	if err := db.requireGroupsFormat(); err != nil {
+		return err
+	}
 	if err := vfs.MkdirAllSync(db.fs, scratch, 0o755); err != nil {
 		return err
 	}

@@ -127,6 +127,9 @@ func (db *DB) saveGroupsMeta(m groupsMeta) error {
 func (db *DB) saveDropped(g int, seq uint64) error {
 	db.groupsMu.Lock()
 	defer db.groupsMu.Unlock()
+	if err := db.requireGroupsFormat(); err != nil {
+		return err
+	}
 	m := db.groupsMeta.clone()
 	m.dropped[g] = seq
 	return db.saveGroupsMeta(m)

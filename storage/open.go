@@ -20,10 +20,25 @@ import (
 	"github.com/soltixdb/soltix/storage/wal"
 )
 
+// Data directory formats (meta.json "format"): each makes the versions
+// that know only the earlier ones refuse the directory rather than misread
+// it.
+const (
+	// formatLayout2: collections live below collections/ (layout.go).
+	formatLayout2 = 2
+	// formatGroups: groups.json may record dropped groups, whose files
+	// and WAL points must be ignored, and imports/ may hold a committed
+	// import to finish (group_meta.go, group_import.go). A directory
+	// takes it before its first drop or import; until then it stays
+	// format 2, readable by versions before groups could move.
+	formatGroups = 3
+	maxFormat    = formatGroups
+)
+
 // dataDirMeta is the data directory's own description, in meta.json.
 type dataDirMeta struct {
-	// Format is 1 for the first layout and 2 from layout 2 on, which
-	// versions that know only format 1 refuse to open.
+	// Format is 1 for the first layout, then formatLayout2 or
+	// formatGroups.
 	Format    int `json:"format"`
 	NumGroups int `json:"num_groups"`
 	// Rollups is 1 once every collection's rollups have been built; a
@@ -155,7 +170,7 @@ func (db *DB) loadDirMeta(configuredGroups int) error {
 		if err := json.Unmarshal(b, &m); err != nil {
 			return fmt.Errorf("read %s: %w", path, err)
 		}
-		if m.Format < 1 || m.Format > 2 || m.NumGroups <= 0 {
+		if m.Format < 1 || m.Format > maxFormat || m.NumGroups <= 0 {
 			return fmt.Errorf("read %s: unsupported format %d or num_groups %d", path, m.Format, m.NumGroups)
 		}
 		if configuredGroups > 0 && configuredGroups != m.NumGroups {
@@ -165,6 +180,7 @@ func (db *DB) loadDirMeta(configuredGroups int) error {
 		db.opts.NumGroups = m.NumGroups
 		db.rollMeta = m.Rollups == 1
 		db.layout = m.Layout
+		db.groupsFormat = m.Format >= formatGroups
 		return nil
 	case errors.Is(err, os.ErrNotExist):
 		db.rollMeta = true
@@ -177,11 +193,38 @@ func (db *DB) loadDirMeta(configuredGroups int) error {
 
 // saveDirMeta writes meta.json.
 func (db *DB) saveDirMeta() error {
+	db.metaMu.Lock()
+	defer db.metaMu.Unlock()
+	return db.writeDirMeta(db.groupsFormat)
+}
+
+// requireGroupsFormat makes meta.json say formatGroups, durably, before
+// the directory records its first group drop or import. The caller may
+// hold groupsMu.
+func (db *DB) requireGroupsFormat() error {
+	db.metaMu.Lock()
+	defer db.metaMu.Unlock()
+	if db.groupsFormat {
+		return nil
+	}
+	if err := db.writeDirMeta(true); err != nil {
+		return fmt.Errorf("record data directory format %d: %w", formatGroups, err)
+	}
+	db.groupsFormat = true
+	return nil
+}
+
+// writeDirMeta writes meta.json; groups says whether it is formatGroups.
+// The caller holds metaMu.
+func (db *DB) writeDirMeta(groups bool) error {
 	m := dataDirMeta{Format: 1, NumGroups: db.opts.NumGroups, Layout: db.layout}
-	if db.layout >= 2 {
+	switch {
+	case groups:
+		m.Format = formatGroups
+	case db.layout >= 2:
 		// Format 1 readers would write collections where this layout
 		// no longer looks for them: make them refuse the directory.
-		m.Format = 2
+		m.Format = formatLayout2
 	}
 	if db.rollMeta {
 		m.Rollups = 1

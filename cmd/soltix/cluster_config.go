@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -8,7 +9,6 @@ import (
 	"net/url"
 	"os"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -84,25 +84,11 @@ func (c *Config) clusterEnv(getenv func(string) string) error {
 	if v := getenv("SOLTIX_ADVERTISE"); v != "" {
 		c.Node.Advertise = v
 	}
-	for _, e := range []struct {
-		name string
-		dst  *int
-	}{{"SOLTIX_CLUSTER_NUM_GROUPS", &c.Cluster.NumGroups}, {"SOLTIX_CLUSTER_REPLICATION_FACTOR", &c.Cluster.ReplicationFactor},
-		{"SOLTIX_CLUSTER_MIN_NODES", &c.Cluster.MinNodes}} {
-		if v := getenv(e.name); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				return fmt.Errorf("%s: %w", e.name, err)
-			}
-			*e.dst = n
-		}
-	}
-	if v := getenv("SOLTIX_CLUSTER_LEASE_TTL"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			return fmt.Errorf("SOLTIX_CLUSTER_LEASE_TTL: %w", err)
-		}
-		c.Cluster.LeaseTTL = Duration(d)
+	if err := errors.Join(envInt(getenv, "SOLTIX_CLUSTER_NUM_GROUPS", &c.Cluster.NumGroups),
+		envInt(getenv, "SOLTIX_CLUSTER_REPLICATION_FACTOR", &c.Cluster.ReplicationFactor),
+		envInt(getenv, "SOLTIX_CLUSTER_MIN_NODES", &c.Cluster.MinNodes),
+		envDuration(getenv, "SOLTIX_CLUSTER_LEASE_TTL", &c.Cluster.LeaseTTL)); err != nil {
+		return err
 	}
 	if v := getenv("SOLTIX_TEST_NOW"); v != "" {
 		if _, err := time.Parse(time.RFC3339Nano, v); err != nil {

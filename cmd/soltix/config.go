@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -145,19 +146,9 @@ func (c *Config) envOverrides(getenv func(string) string) error {
 	if err := c.clusterEnv(getenv); err != nil {
 		return err
 	}
-	if v := getenv("SOLTIX_MAX_BODY_BYTES"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			return fmt.Errorf("SOLTIX_MAX_BODY_BYTES: %w", err)
-		}
-		c.HTTP.MaxBodyBytes = n
-	}
-	if v := getenv("SOLTIX_MAX_INFLIGHT_BODY_BYTES"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			return fmt.Errorf("SOLTIX_MAX_INFLIGHT_BODY_BYTES: %w", err)
-		}
-		c.HTTP.MaxInflightBodyBytes = n
+	if err := errors.Join(envInt(getenv, "SOLTIX_MAX_BODY_BYTES", &c.HTTP.MaxBodyBytes),
+		envInt(getenv, "SOLTIX_MAX_INFLIGHT_BODY_BYTES", &c.HTTP.MaxInflightBodyBytes)); err != nil {
+		return err
 	}
 	list := func(name string, dst *[]string) {
 		if v := getenv(name); v != "" {
@@ -171,33 +162,43 @@ func (c *Config) envOverrides(getenv func(string) string) error {
 	}
 	list("SOLTIX_ALLOWED_ORIGINS", &c.HTTP.AllowedOrigins)
 	list("SOLTIX_ALLOWED_HOSTS", &c.HTTP.AllowedHosts)
-	for _, e := range []struct {
-		name string
-		dst  *int64
-	}{{"SOLTIX_QUERY_MAX_ROWS", &c.Query.MaxRows}, {"SOLTIX_QUERY_MAX_POINTS", &c.Query.MaxPoints},
-		{"SOLTIX_QUERY_MAX_BYTES", &c.Query.MaxBytes}} {
-		if v := getenv(e.name); v != "" {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				return fmt.Errorf("%s: %w", e.name, err)
-			}
-			*e.dst = n
-		}
+	return errors.Join(envInt(getenv, "SOLTIX_QUERY_MAX_ROWS", &c.Query.MaxRows),
+		envInt(getenv, "SOLTIX_QUERY_MAX_POINTS", &c.Query.MaxPoints),
+		envInt(getenv, "SOLTIX_QUERY_MAX_BYTES", &c.Query.MaxBytes),
+		envDuration(getenv, "SOLTIX_QUERY_TIMEOUT", &c.Query.Timeout),
+		envDuration(getenv, "SOLTIX_FLUSH_INTERVAL", &c.Storage.FlushInterval))
+}
+
+// envInt sets *dst from the environment variable name, when it is set: an
+// error names the variable.
+func envInt[T int | int64](getenv func(string) string, name string, dst *T) error {
+	v := getenv(name)
+	if v == "" {
+		return nil
 	}
-	if v := getenv("SOLTIX_QUERY_TIMEOUT"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			return fmt.Errorf("SOLTIX_QUERY_TIMEOUT: %w", err)
-		}
-		c.Query.Timeout = Duration(d)
+	size := 64
+	if _, ok := any(*dst).(int); ok {
+		size = strconv.IntSize
 	}
-	if v := getenv("SOLTIX_FLUSH_INTERVAL"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			return fmt.Errorf("SOLTIX_FLUSH_INTERVAL: %w", err)
-		}
-		c.Storage.FlushInterval = Duration(d)
+	n, err := strconv.ParseInt(v, 10, size)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
 	}
+	*dst = T(n)
+	return nil
+}
+
+// envDuration is envInt for a duration ("30s", "10m").
+func envDuration(getenv func(string) string, name string, dst *Duration) error {
+	v := getenv(name)
+	if v == "" {
+		return nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	*dst = Duration(d)
 	return nil
 }
 

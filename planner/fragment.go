@@ -183,10 +183,8 @@ func ExecuteFragment(ctx context.Context, src Source, req *FragmentRequest) (*Fr
 			}
 			fg.Buckets = append(fg.Buckets, fb)
 		}
-		slices.SortFunc(fg.Buckets, func(a, b FragmentBucket) int { return cmpInt(a.Lo, b.Lo) })
 		f.Groups = append(f.Groups, fg)
 	}
-	slices.SortFunc(f.Groups, func(a, b FragmentGroup) int { return slices.Compare(a.Vals, b.Vals) })
 	return f, nil
 }
 
@@ -246,12 +244,20 @@ func aggregateFragment(ctx context.Context, p *plan, spent int64) (*executor, er
 	return ex, nil
 }
 
-// unsafe reports whether a state of the executor is Unsafe.
+// unsafe reports whether a state of the executor is Unsafe: a float
+// range stuck at a leading NaN.
 func (ex *executor) unsafe() bool {
 	for _, g := range ex.groups {
 		for _, b := range g.buckets {
 			for _, a := range b.aggs {
-				if a.(fragmentAgg).state(rankKey).Unsafe {
+				var r *numRange
+				switch a := a.(type) {
+				case *extremeAgg:
+					r = &a.r
+				case *spreadAgg:
+					r = &a.r
+				}
+				if r != nil && r.stuck() {
 					return true
 				}
 			}
@@ -307,16 +313,6 @@ func rankKey(rank int) string { return strconv.Itoa(rank) }
 func rankOfKey(key string) int {
 	r, _ := strconv.Atoi(key)
 	return r
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // fragmentSource is a node's source with the fields the plan sees: a node
@@ -511,10 +507,15 @@ func (a *avgAgg) merge(s *AggState, _ func(string) int) {
 // Unsafe: whether a NaN comes first depends on the order of the series.
 func (r *numRange) state() AggState {
 	if r.kind == model.KindFloat {
-		unsafe := r.seen && (math.IsNaN(r.minF) || math.IsNaN(r.maxF))
-		return AggState{Seen: r.seen, Kind: r.kind, I: int64(math.Float64bits(r.minF)), I2: int64(math.Float64bits(r.maxF)), Unsafe: unsafe}
+		return AggState{Seen: r.seen, Kind: r.kind, I: int64(math.Float64bits(r.minF)), I2: int64(math.Float64bits(r.maxF)), Unsafe: r.stuck()}
 	}
 	return AggState{Seen: r.seen, Kind: r.kind, I: r.minI, I2: r.maxI, U: r.minU, U2: r.maxU}
+}
+
+// stuck reports whether a float range is stuck at a leading NaN, which
+// makes it depend on the order of the series.
+func (r *numRange) stuck() bool {
+	return r.seen && r.kind == model.KindFloat && (math.IsNaN(r.minF) || math.IsNaN(r.maxF))
 }
 
 // merge merges the range of another node (not Unsafe).

@@ -19,6 +19,7 @@ package remote
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 
@@ -44,7 +45,7 @@ func encodeFragmentRequest(r *planner.FragmentRequest) []byte {
 	var e wire.MsgEnc
 	e.String((&query.Statement{Select: r.Select}).String())
 	e.Uvarint(uint64(len(r.Fields)))
-	for _, name := range slices.Sorted(mapKeys(r.Fields)) {
+	for _, name := range slices.Sorted(maps.Keys(r.Fields)) {
 		e.String(name)
 		e.Byte(byte(r.Fields[name]))
 	}
@@ -53,16 +54,6 @@ func encodeFragmentRequest(r *planner.FragmentRequest) []byte {
 	e.Varint(r.MaxPoints)
 	e.Varint(r.Spent)
 	return e.B
-}
-
-func mapKeys(m map[string]model.Kind) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 func decodeFragmentRequest(b []byte) (*planner.FragmentRequest, error) {

@@ -73,6 +73,9 @@ func decodeFragmentRequest(b []byte) (*planner.FragmentRequest, error) {
 	if err := d.Done(); err != nil {
 		return nil, fmt.Errorf("aggregate: %w", err)
 	}
+	if r.MaxPoints <= 0 || r.Spent < 0 || r.Spent > r.MaxPoints {
+		return nil, fmt.Errorf("aggregate: %d points spent of %d: %w", r.Spent, r.MaxPoints, wire.ErrMalformed)
+	}
 	stmt, err := query.Parse(text)
 	if err != nil {
 		return nil, fmt.Errorf("aggregate: %v: %w", err, wire.ErrMalformed)
@@ -272,6 +275,11 @@ func (ss *nodeSession) aggregate(payload []byte) error {
 	}
 	if req.Select.From != ss.open.Collection {
 		return fmt.Errorf("aggregate: collection %q in a session of %q: %w", req.Select.From, ss.open.Collection, wire.ErrMalformed)
+	}
+	// The session's own bound holds here too.
+	if lim := ss.open.MaxPoints; lim > 0 {
+		req.MaxPoints = min(req.MaxPoints, lim)
+		req.Spent = min(req.Spent, req.MaxPoints)
 	}
 	src := &groupSource{DB: ss.n.db, ss: ss}
 	f, err := planner.ExecuteFragment(ss.ctx, src, req)

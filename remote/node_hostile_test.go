@@ -16,6 +16,7 @@ import (
 
 	"github.com/soltixdb/soltix/model"
 	"github.com/soltixdb/soltix/planner"
+	"github.com/soltixdb/soltix/query"
 	"github.com/soltixdb/soltix/remote/wire"
 )
 
@@ -126,6 +127,27 @@ func TestHostileSessions(t *testing.T) {
 		return wire.AppendMessage(nil, msgFetch, fm.encode())
 	}
 	fl := []model.Kind{model.KindFloat}
+	// Aggregating on the node (fragment.go): a statement of another
+	// collection, a points limit below what was spent, one that is not a
+	// SELECT.
+	aggregate := func(q string, maxPoints, spent int64) []byte {
+		stmt, err := query.Parse(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := planner.FragmentRequest{Select: stmt.Select, Fields: map[string]model.Kind{"f": model.KindFloat}, MaxPoints: maxPoints, Spent: spent}
+		return wire.AppendMessage(nil, msgAggregate, encodeFragmentRequest(&req))
+	}
+	notSelect := wire.AppendMessage(nil, msgAggregate, func() []byte {
+		var e wire.MsgEnc
+		e.String("SHOW COLLECTIONS")
+		e.Uvarint(0)
+		e.Varint(0)
+		e.Bool(false)
+		e.Varint(10)
+		e.Varint(0)
+		return e.B
+	}())
 	for _, tc := range []struct {
 		name   string
 		body   []byte
@@ -147,6 +169,11 @@ func TestHostileSessions(t *testing.T) {
 		{"a filter without a condition", sessionBody(open, filtered([]string{"f"}, fl, "f")), 200, "without a condition"},
 		{"a filter of other fields", sessionBody(withWhere("f > 1"), filtered([]string{"f"}, fl, "g")), 200, "does not read the filter's fields"},
 		{"a filter that does not compile", sessionBody(withWhere("f =~ /a/"), filtered([]string{"f"}, fl, "f")), 200, "regular expression"},
+		{"an aggregate of another collection", sessionBody(open, aggregate("SELECT count(f) FROM other", 10, 0)), 200, "in a session of"},
+		{"an aggregate spending more than its limit", sessionBody(open, aggregate("SELECT count(f) FROM m", 10, 11)), 200, "points spent of"},
+		{"an aggregate with no limit", sessionBody(open, aggregate("SELECT count(f) FROM m", 0, 0)), 200, "points spent of"},
+		{"an aggregate that is not a SELECT", sessionBody(open, notSelect), 200, "not a SELECT"},
+		{"an aggregate the node cannot merge", sessionBody(open, aggregate("SELECT sum(f) FROM m", 10, 0)), 200, "cannot be run as a fragment"},
 		{"a filter of another kind than stored", sessionBody(withWhere("f > 1"), filtered([]string{"f"}, []model.Kind{model.KindInt}, "f")), 200, "is float, want int"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	rtmetrics "runtime/metrics"
 	"slices"
 	"strconv"
 	"strings"
@@ -75,6 +76,12 @@ func writeRuntimeMetrics(b *bytes.Buffer) {
 	p.one("go_memstats_alloc_bytes_total", "counter", "Bytes allocated for heap objects, in total.", float64(ms.TotalAlloc))
 	p.one("go_memstats_next_gc_bytes", "gauge", "Heap size at which the next garbage collection is due.", float64(ms.NextGC))
 	p.one("go_gc_gomemlimit_bytes", "gauge", "The Go heap's soft memory limit (memory_limit).", float64(debug.SetMemoryLimit(-1)))
+	gogc := []rtmetrics.Sample{{Name: "/gc/gogc:percent"}}
+	rtmetrics.Read(gogc)
+	if gogc[0].Value.Kind() == rtmetrics.KindUint64 {
+		p.one("go_gc_gogc_percent", "gauge", "The collector's GOGC in force (the collection floor sets it; docs/operations.md).",
+			float64(gogc[0].Value.Uint64()))
+	}
 
 	// The pause quantiles over the last (up to 256) collections, as the
 	// Prometheus client library computes them.

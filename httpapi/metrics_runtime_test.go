@@ -157,6 +157,7 @@ func TestMetricsRuntimeAndStorage(t *testing.T) {
 		"go_info": "gauge", "go_goroutines": "gauge", "go_memstats_heap_alloc_bytes": "gauge",
 		"go_memstats_heap_inuse_bytes": "gauge", "go_memstats_heap_objects": "gauge", "go_memstats_sys_bytes": "gauge",
 		"go_memstats_alloc_bytes_total": "counter", "go_gc_duration_seconds": "summary", "go_gc_gomemlimit_bytes": "gauge",
+		"go_gc_gogc_percent":        "gauge",
 		"process_cpu_seconds_total": "counter", "process_resident_memory_bytes": "gauge", "process_virtual_memory_bytes": "gauge",
 		"process_open_fds": "gauge", "process_max_fds": "gauge", "process_start_time_seconds": "gauge",
 		"soltix_storage_memory_points": "gauge", "soltix_storage_series": "gauge", "soltix_storage_wal_bytes": "gauge",
@@ -175,6 +176,7 @@ func TestMetricsRuntimeAndStorage(t *testing.T) {
 		lo, hi      float64
 	}{
 		{"go_goroutines", "go_goroutines", 1, 1e6},
+		{"go_gc_gogc_percent", "go_gc_gogc_percent", 1, 1e6},
 		{"go_memstats_heap_alloc_bytes", "go_memstats_heap_alloc_bytes", 1 << 10, 1 << 40},
 		{"go_memstats_heap_objects", "go_memstats_heap_objects", 1, 1e12},
 		{"process_resident_memory_bytes", "process_resident_memory_bytes", 1 << 20, 1 << 40},

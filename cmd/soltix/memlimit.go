@@ -7,6 +7,8 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+
+	"github.com/soltixdb/soltix/internal/gctune"
 )
 
 // The Go heap's soft limit (runtime/debug.SetMemoryLimit). Without one the
@@ -92,7 +94,8 @@ func formatSize(n int64) string {
 	return strconv.FormatInt(n, 10) + " B"
 }
 
-// applyMemoryLimit sets the heap's soft limit from the configuration.
+// applyMemoryLimit sets the heap's soft limit from the configuration, and
+// under a limit a collection floor of a quarter of it (gcFloor).
 func applyMemoryLimit(c *Config, getenv func(string) string, log *slog.Logger) {
 	n, ok, err := c.memoryLimit(getenv)
 	switch {
@@ -103,4 +106,21 @@ func applyMemoryLimit(c *Config, getenv func(string) string, log *slog.Logger) {
 		debug.SetMemoryLimit(n)
 		log.Info("memory limit", "limit", formatSize(n), "bytes", n)
 	}
+	if floor, ok := gcFloor(debug.SetMemoryLimit(-1), getenv); ok {
+		gctune.Start(uint64(floor))
+		log.Info("collection floor", "floor", formatSize(floor), "bytes", floor)
+	}
+}
+
+// gcFloor is the heap size below which the collector does not run
+// (package gctune): a quarter of the soft memory limit, so that a process
+// with little live (a router, a storage node between flushes) does not
+// spend a third of its CPU collecting a few MiB over and over. None
+// without a limit, or when GOGC is set in the environment: the operator
+// chose.
+func gcFloor(limit int64, getenv func(string) string) (int64, bool) {
+	if limit <= 0 || limit == math.MaxInt64 || getenv("GOGC") != "" {
+		return 0, false
+	}
+	return limit / 4, true
 }

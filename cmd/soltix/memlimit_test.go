@@ -7,6 +7,8 @@ import (
 	"runtime/debug"
 	"strings"
 	"testing"
+
+	"github.com/soltixdb/soltix/internal/gctune"
 )
 
 func TestParseSize(t *testing.T) {
@@ -101,6 +103,11 @@ func TestMemoryLimitLogged(t *testing.T) {
 		{"1000MB", `limit="1000000000 B" bytes=1000000000`},
 		{"1536KiB", `limit="1536 KiB" bytes=1572864`},
 	} {
+		defer func() {
+			if f := gctune.Current(); f != nil {
+				f.Stop()
+			}
+		}()
 		var buf bytes.Buffer
 		c := defaultConfig()
 		c.MemoryLimit = tc.limit
@@ -108,5 +115,52 @@ func TestMemoryLimitLogged(t *testing.T) {
 		if !strings.Contains(buf.String(), tc.want) {
 			t.Errorf("memory_limit %q logs %q, want %q", tc.limit, buf.String(), tc.want)
 		}
+	}
+}
+
+// TestGCFloor checks the collection floor: a quarter of the memory limit,
+// none without a limit or when the operator set GOGC, and that starting
+// the server's limit starts the floor and logs it.
+func TestGCFloor(t *testing.T) {
+	noEnv := func(string) string { return "" }
+	gogc := func(k string) string {
+		if k == "GOGC" {
+			return "200"
+		}
+		return ""
+	}
+	for _, tc := range []struct {
+		limit  int64
+		getenv func(string) string
+		want   int64
+		ok     bool
+	}{
+		{384 << 20, noEnv, 96 << 20, true},
+		{1 << 30, noEnv, 256 << 20, true},
+		{384 << 20, gogc, 0, false},
+		{math.MaxInt64, noEnv, 0, false}, // no limit
+		{0, noEnv, 0, false},
+	} {
+		got, ok := gcFloor(tc.limit, tc.getenv)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("gcFloor(%d) = %d, %v, want %d, %v", tc.limit, got, ok, tc.want, tc.ok)
+		}
+	}
+
+	prev := debug.SetMemoryLimit(-1)
+	defer debug.SetMemoryLimit(prev)
+	var buf bytes.Buffer
+	c := defaultConfig()
+	applyMemoryLimit(&c, noEnv, slog.New(slog.NewTextHandler(&buf, nil)))
+	f := gctune.Current()
+	if f == nil {
+		t.Fatal("applyMemoryLimit started no collection floor")
+	}
+	defer f.Stop()
+	if want := `msg="collection floor" floor="96 MiB" bytes=100663296`; !strings.Contains(buf.String(), want) {
+		t.Errorf("log %q does not say %q", buf.String(), want)
+	}
+	if f.Percent() < gctune.MinPercent {
+		t.Errorf("floor's GOGC %d is below Go's default", f.Percent())
 	}
 }

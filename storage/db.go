@@ -111,8 +111,9 @@ const MaxCollectionLen = colfile.MaxCollectionLen
 // DB is a single-node storage engine over one data directory. It is safe
 // for concurrent use.
 //
-// Lock order: importMu, then flushMu, then swapMu, then mu; groupsMu,
-// pinMu and dirsMu are taken last.
+// Lock order: a group's applyMu (applied.go), then importMu, then
+// flushMu, then swapMu, then mu; groupsMu, pinMu and dirsMu are taken
+// last.
 type DB struct {
 	dir  string
 	lock *dirLock
@@ -182,10 +183,11 @@ type DB struct {
 	// writes (group_meta.go). It is taken after mu.
 	groupsMu   sync.Mutex
 	groupsMeta groupsMeta
-	// metaMu guards writes of meta.json and groupsFormat (open.go); it is
-	// taken after groupsMu.
-	metaMu       sync.Mutex
-	groupsFormat bool // meta.json says format 3: groups were dropped or imported
+	// metaMu guards writes of meta.json, groupsFormat and appliedFormat
+	// (open.go); it is taken after groupsMu.
+	metaMu        sync.Mutex
+	groupsFormat  bool // meta.json says format 3 or above: groups were dropped or imported
+	appliedFormat bool // meta.json says format 4: the WAL may hold applied records
 }
 
 // collection is the in-memory index of one collection.

@@ -55,6 +55,8 @@ func (db *DB) flushLocked(ctx context.Context) error {
 	}
 	cutoff := db.rollGen
 	db.rollGen++
+	// The positions of the applied records in the segments before seg.
+	applied := db.positions()
 	seg, err := db.wal.Rotate()
 	tombs := append([]*tombstone(nil), db.tombs...)
 	db.mu.Unlock()
@@ -74,7 +76,7 @@ func (db *DB) flushLocked(ctx context.Context) error {
 		if err := db.finishRollups(ctx, cutoff); err != nil {
 			return err
 		}
-		if err := db.saveLastSeqs(); err != nil {
+		if err := db.saveLastSeqs(applied); err != nil {
 			return err
 		}
 		return db.wal.RemoveBefore(seg)
@@ -167,8 +169,8 @@ func (db *DB) flushLocked(ctx context.Context) error {
 	if err := db.finishRollups(ctx, cutoff); err != nil {
 		return err
 	}
-	// LastSeq must survive the segments' removal.
-	if err := db.saveLastSeqs(); err != nil {
+	// LastSeq and the positions must survive the segments' removal.
+	if err := db.saveLastSeqs(applied); err != nil {
 		return err
 	}
 	if err := db.wal.RemoveBefore(seg); err != nil {

@@ -10,6 +10,7 @@ import (
 	"iter"
 	"slices"
 	"sort"
+	"sync"
 
 	"github.com/soltixdb/soltix/internal/timex"
 	"github.com/soltixdb/soltix/model"
@@ -240,6 +241,12 @@ type group struct {
 	// compaction unit), each list by sequence number. Reads find a
 	// series' files through the series (series.files).
 	files map[partKey][]*dataFile
+	// applied is the group's replication position (applied.go).
+	applied uint64
+	// applyMu lets one WriteApplied, DeleteApplied or SetApplied of the
+	// group run at a time; it is not guarded by mu but taken before
+	// every other lock of the DB.
+	applyMu sync.Mutex
 }
 
 // partKey names the raw files of one collection and partition in a group.

@@ -43,7 +43,10 @@ func (db *DB) withoutDropped(seq uint64, pts []model.Point) []model.Point {
 // anything is removed, and from then on Open ignores (and removes) the
 // group's files numbered below S and skips the group's WAL points
 // numbered below S. Data of g written or imported after DropGroup
-// returns is kept. Collection schemas and settings stay. Files pinned by
+// returns is kept. The group's replication position (Applied) is 0 again,
+// durably (it is recorded with the drop, and Open ignores the positions of
+// applied records numbered below S), so a group dropped and received
+// again starts over. Collection schemas and settings stay. Files pinned by
 // an open GroupSnapshot are removed when it is closed. Quarantined files
 // are left where they are.
 func (db *DB) DropGroup(ctx context.Context, g int) error {
@@ -71,6 +74,7 @@ func (db *DB) DropGroup(ctx context.Context, g int) error {
 		return fmt.Errorf("drop group %d: %w", g, err)
 	}
 	db.groups[g].dropSeq = seq
+	db.groups[g].applied = 0
 	db.lastDrop = seq
 	raw, rolls := db.groupFilesLocked(g, true)
 	db.forgetMemory(g)

@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -84,13 +85,13 @@ func TestDataDirFormatGroups(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.Write([]byte(`{"format":4,"num_groups":4,"layout":2,"rollups":1}`))
+	fmt.Fprintf(w, `{"format":%d,"num_groups":4,"layout":2,"rollups":1}`, maxFormat+1)
 	w.Close()
 	o := Options{Logger: quiet, FlushInterval: -1, FS: fs, NumGroups: 4}
-	if db, err := Open(src, &o); err == nil || !strings.Contains(err.Error(), "unsupported format 4") {
+	if db, err := Open(src, &o); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("unsupported format %d", maxFormat+1)) {
 		if db != nil {
 			db.Close()
 		}
-		t.Fatalf("Open of format 4: %v, want unsupported format", err)
+		t.Fatalf("Open of format %d: %v, want unsupported format", maxFormat+1, err)
 	}
 }

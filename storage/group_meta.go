@@ -1,6 +1,7 @@
 // groups.json: what this DB records durably about each group outside its
 // files — the sequence number of its last drop (group_drop.go), the epoch
-// at which this node last held it, and a floor for LastSeq (group.go).
+// at which this node last held it, a floor for LastSeq (group.go), and
+// its replication position as of the last flush (applied.go).
 
 package storage
 
@@ -36,19 +37,26 @@ type groupsFile struct {
 	// LastSeq maps a group to LastSeq as the last flush saw it, written
 	// before the flush removes WAL segments: Open starts LastSeq there.
 	LastSeq map[string]uint64 `json:"last_seq,omitempty"`
+	// Applied maps a group to its replication position (Applied) as of
+	// the last flush's rotation of the WAL, written before the flush
+	// removes WAL segments: Open starts there, and the applied records
+	// the WAL still holds move it on. Only format 4 directories have it.
+	Applied map[string]uint64 `json:"applied,omitempty"`
 }
 
 // groupsMeta is the content of groups.json, by group number.
 type groupsMeta struct {
-	dropped, epochs, lastSeq []uint64
+	dropped, epochs, lastSeq, applied []uint64
 }
 
 func newGroupsMeta(n int) groupsMeta {
-	return groupsMeta{dropped: make([]uint64, n), epochs: make([]uint64, n), lastSeq: make([]uint64, n)}
+	return groupsMeta{dropped: make([]uint64, n), epochs: make([]uint64, n), lastSeq: make([]uint64, n),
+		applied: make([]uint64, n)}
 }
 
 func (m groupsMeta) clone() groupsMeta {
-	return groupsMeta{dropped: slices.Clone(m.dropped), epochs: slices.Clone(m.epochs), lastSeq: slices.Clone(m.lastSeq)}
+	return groupsMeta{dropped: slices.Clone(m.dropped), epochs: slices.Clone(m.epochs), lastSeq: slices.Clone(m.lastSeq),
+		applied: slices.Clone(m.applied)}
 }
 
 // loadGroupsMeta reads groups.json, if there is one, into the groups. The
@@ -71,7 +79,7 @@ func (db *DB) loadGroupsMeta() error {
 	for _, part := range []struct {
 		from map[string]uint64
 		to   []uint64
-	}{{f.Dropped, m.dropped}, {f.Epochs, m.epochs}, {f.LastSeq, m.lastSeq}} {
+	}{{f.Dropped, m.dropped}, {f.Epochs, m.epochs}, {f.LastSeq, m.lastSeq}, {f.Applied, m.applied}} {
 		for k, v := range part.from {
 			g, err := strconv.Atoi(k)
 			if err != nil || g < 0 || g >= len(db.groups) {
@@ -86,6 +94,7 @@ func (db *DB) loadGroupsMeta() error {
 			db.lastDrop = max(db.lastDrop, seq)
 		}
 		gr.noteSeq(m.lastSeq[g])
+		gr.applied = m.applied[g]
 		// Sequence numbers must stay above every drop and LastSeq, also
 		// when no file or WAL record holds a higher one any more.
 		db.bumpSeq(max(m.dropped[g], m.lastSeq[g]))
@@ -100,7 +109,7 @@ func (db *DB) saveGroupsMeta(m groupsMeta) error {
 	for _, part := range []struct {
 		from []uint64
 		to   *map[string]uint64
-	}{{m.dropped, &f.Dropped}, {m.epochs, &f.Epochs}, {m.lastSeq, &f.LastSeq}} {
+	}{{m.dropped, &f.Dropped}, {m.epochs, &f.Epochs}, {m.lastSeq, &f.LastSeq}, {m.applied, &f.Applied}} {
 		for g, v := range part.from {
 			if v == 0 {
 				continue
@@ -123,7 +132,7 @@ func (db *DB) saveGroupsMeta(m groupsMeta) error {
 }
 
 // saveDropped records in groups.json that group g's drop took sequence
-// number seq.
+// number seq, and that its replication position is 0 again.
 func (db *DB) saveDropped(g int, seq uint64) error {
 	db.groupsMu.Lock()
 	defer db.groupsMu.Unlock()
@@ -132,14 +141,17 @@ func (db *DB) saveDropped(g int, seq uint64) error {
 	}
 	m := db.groupsMeta.clone()
 	m.dropped[g] = seq
+	m.applied[g] = 0
 	return db.saveGroupsMeta(m)
 }
 
 // saveLastSeqs records in groups.json every group's LastSeq that is above
-// the one recorded. A flush calls it before it removes WAL segments, so
-// that a restart does not lose the numbers of the deletes (and the
-// batches) those segments held. The caller holds flushMu.
-func (db *DB) saveLastSeqs() error {
+// the one recorded, and applied, the groups' replication positions when
+// the flush rotated the WAL. A flush calls it before it removes WAL
+// segments, so that a restart does not lose the numbers of the deletes
+// (and the batches) those segments held, nor the positions of the applied
+// records among them. The caller holds flushMu.
+func (db *DB) saveLastSeqs(applied []uint64) error {
 	db.mu.RLock()
 	seqs := make([]uint64, len(db.groups))
 	for g, gr := range db.groups {
@@ -148,13 +160,14 @@ func (db *DB) saveLastSeqs() error {
 	db.mu.RUnlock()
 	db.groupsMu.Lock()
 	defer db.groupsMu.Unlock()
-	if slices.Equal(seqs, db.groupsMeta.lastSeq) {
+	if slices.Equal(seqs, db.groupsMeta.lastSeq) && slices.Equal(applied, db.groupsMeta.applied) {
 		return nil
 	}
 	m := db.groupsMeta.clone()
 	for g, seq := range seqs {
 		m.lastSeq[g] = max(m.lastSeq[g], seq)
 	}
+	copy(m.applied, applied)
 	if err := db.saveGroupsMeta(m); err != nil {
 		return fmt.Errorf("save last sequence numbers: %w", err)
 	}

@@ -32,13 +32,18 @@ const (
 	// takes it before its first drop or import; until then it stays
 	// format 2, readable by versions before groups could move.
 	formatGroups = 3
-	maxFormat    = formatGroups
+	// formatApplied: the WAL may hold applied records (kind 4,
+	// record.go) and groups.json replication positions (applied.go).
+	// A directory takes it before the first applied record is written;
+	// it includes formatGroups.
+	formatApplied = 4
+	maxFormat     = formatApplied
 )
 
 // dataDirMeta is the data directory's own description, in meta.json.
 type dataDirMeta struct {
-	// Format is 1 for the first layout, then formatLayout2 or
-	// formatGroups.
+	// Format is 1 for the first layout, then formatLayout2,
+	// formatGroups or formatApplied.
 	Format    int `json:"format"`
 	NumGroups int `json:"num_groups"`
 	// Rollups is 1 once every collection's rollups have been built; a
@@ -114,31 +119,12 @@ func Open(dir string, opts *Options) (*DB, error) {
 	start := time.Now()
 	records, points := 0, 0
 	err = w.Replay(func(segment uint64, rec []byte) error {
-		if recordKind(rec) == recordDelete {
-			t, err := decodeDelete(rec)
-			if err != nil {
-				return fmt.Errorf("wal segment %d: %w", segment, err)
-			}
-			db.applyDelete(t)
-			db.bumpSeq(t.seq)
-			records++
-			return nil
-		}
-		seq, pts, err := decodeBatch(rec)
+		n, err := db.replayRecord(segment, rec)
 		if err != nil {
 			return fmt.Errorf("wal segment %d: %w", segment, err)
 		}
-		pts = db.withoutDropped(seq, pts)
-		if conflicts := db.checkKinds(pts, true); len(conflicts) > 0 {
-			// A record that clashes with the schema can only come from
-			// files written by a different version; keep the data we
-			// can and say so rather than refuse to start.
-			db.log.Warn("wal record clashes with the schema; clashing fields skipped", "segment", segment, "conflicts", len(conflicts))
-		}
-		db.apply(seq, pts)
-		db.bumpSeq(seq)
 		records++
-		points += len(pts)
+		points += n
 		return nil
 	})
 	if err != nil {
@@ -181,6 +167,7 @@ func (db *DB) loadDirMeta(configuredGroups int) error {
 		db.rollMeta = m.Rollups == 1
 		db.layout = m.Layout
 		db.groupsFormat = m.Format >= formatGroups
+		db.appliedFormat = m.Format >= formatApplied
 		return nil
 	case errors.Is(err, os.ErrNotExist):
 		db.rollMeta = true
@@ -195,37 +182,60 @@ func (db *DB) loadDirMeta(configuredGroups int) error {
 func (db *DB) saveDirMeta() error {
 	db.metaMu.Lock()
 	defer db.metaMu.Unlock()
-	return db.writeDirMeta(db.groupsFormat)
+	return db.writeDirMeta(db.dirFormat())
 }
 
-// requireGroupsFormat makes meta.json say formatGroups, durably, before
-// the directory records its first group drop or import. The caller may
-// hold groupsMu.
+// requireGroupsFormat makes meta.json say formatGroups (or above),
+// durably, before the directory records its first group drop or import.
+// The caller may hold groupsMu.
 func (db *DB) requireGroupsFormat() error {
 	db.metaMu.Lock()
 	defer db.metaMu.Unlock()
 	if db.groupsFormat {
 		return nil
 	}
-	if err := db.writeDirMeta(true); err != nil {
+	if err := db.writeDirMeta(max(db.dirFormat(), formatGroups)); err != nil {
 		return fmt.Errorf("record data directory format %d: %w", formatGroups, err)
 	}
 	db.groupsFormat = true
 	return nil
 }
 
-// writeDirMeta writes meta.json; groups says whether it is formatGroups.
-// The caller holds metaMu.
-func (db *DB) writeDirMeta(groups bool) error {
-	m := dataDirMeta{Format: 1, NumGroups: db.opts.NumGroups, Layout: db.layout}
+// requireAppliedFormat makes meta.json say formatApplied, durably, before
+// the WAL takes its first applied record. The caller holds no lock of the
+// DB's, or only a group's applyMu.
+func (db *DB) requireAppliedFormat() error {
+	db.metaMu.Lock()
+	defer db.metaMu.Unlock()
+	if db.appliedFormat {
+		return nil
+	}
+	if err := db.writeDirMeta(formatApplied); err != nil {
+		return fmt.Errorf("record data directory format %d: %w", formatApplied, err)
+	}
+	db.groupsFormat, db.appliedFormat = true, true
+	return nil
+}
+
+// dirFormat is the format meta.json says. The caller holds metaMu.
+func (db *DB) dirFormat() int {
 	switch {
-	case groups:
-		m.Format = formatGroups
+	case db.appliedFormat:
+		return formatApplied
+	case db.groupsFormat:
+		return formatGroups
 	case db.layout >= 2:
 		// Format 1 readers would write collections where this layout
 		// no longer looks for them: make them refuse the directory.
-		m.Format = formatLayout2
+		return formatLayout2
+	default:
+		return 1
 	}
+}
+
+// writeDirMeta writes meta.json saying format. The caller holds metaMu.
+func (db *DB) writeDirMeta(format int) error {
+	m := dataDirMeta{Format: format, NumGroups: db.opts.NumGroups, Layout: db.layout}
 	if db.rollMeta {
 		m.Rollups = 1
 	}

@@ -52,12 +52,99 @@ import (
 //	nseries  uvarint
 //	series   nseries × (ntags uvarint | ntags × (key str, value str))
 //
+// An applied record is a change a replica applied from its group's
+// replication stream (applied.go): a write batch, a delete or nothing,
+// together with the group's replication position once it is applied, so
+// that the change and the position are in the WAL together or not at all:
+//
+//	kind     u8 (4)
+//	group    uvarint   the group, below the DB's number of groups
+//	applied  uvarint   the group's replication position after the change
+//	seq      uvarint   the change's sequence number (orders it against
+//	                   DropGroup, which resets the position)
+//	inner    the rest of the record: nothing (the position alone, as
+//	         SetApplied records it), a write batch (kind 3) or a delete
+//	         (kind 2), whose own seq is the same
+//
 // docs/format-wal.md documents the framing around it.
 const (
 	recordBatchV1 = 1 // a write batch, first version
 	recordDelete  = 2
 	recordBatch   = 3 // a write batch with string and head tables
+	recordApplied = 4 // a batch, delete or nothing, with a group's replication position
 )
+
+// position is a group's replication position: the sequence number, in
+// the group's replication stream, of the last message applied.
+type position struct {
+	group   int
+	applied uint64
+}
+
+// appendPositionHead appends the head of an applied record: kind, group,
+// position and the change's sequence number. The inner record, if any,
+// follows it.
+func appendPositionHead(dst []byte, pos *position, seq uint64) []byte {
+	dst = append(dst, recordApplied)
+	dst = binary.AppendUvarint(dst, uint64(pos.group))
+	dst = binary.AppendUvarint(dst, pos.applied)
+	return binary.AppendUvarint(dst, seq)
+}
+
+// appliedRecord is a decoded applied record.
+type appliedRecord struct {
+	pos  position
+	seq  uint64
+	kind byte // of the inner record: 0 (none), recordBatch or recordDelete
+	// points are the inner write batch's, tomb the inner delete.
+	points []model.Point
+	tomb   *tombstone
+}
+
+// maxRecordGroup bounds the group number an applied record may name
+// before the DB compares it with its own number of groups.
+const maxRecordGroup = 1 << 20
+
+// decodeApplied decodes an applied record and its inner record. Like
+// decodeBatch it never panics and allocates a small multiple of len(buf).
+func decodeApplied(buf []byte) (appliedRecord, error) {
+	d := decoder{buf: buf}
+	if k := d.byte(); k != recordApplied {
+		return appliedRecord{}, fmt.Errorf("%w: kind %d, want %d", errRecord, k, recordApplied)
+	}
+	g := d.uvarint()
+	r := appliedRecord{pos: position{applied: d.uvarint()}, seq: d.uvarint()}
+	if d.err == nil && g >= maxRecordGroup {
+		d.fail(fmt.Sprintf("group %d", g))
+	}
+	if d.err != nil {
+		return appliedRecord{}, d.err
+	}
+	r.pos.group = int(g)
+	inner := buf[d.off:]
+	var seq uint64
+	var err error
+	switch r.kind = recordKind(inner); r.kind {
+	case 0:
+		return r, nil
+	case recordBatch:
+		seq, r.points, err = decodeBatch(inner)
+	case recordDelete:
+		r.tomb, err = decodeDelete(inner)
+		if err == nil {
+			seq = r.tomb.seq
+		}
+	default:
+		err = fmt.Errorf("%w: applied record holds kind %d, want %d or %d", errRecord, r.kind, recordBatch, recordDelete)
+	}
+	if err == nil && seq != r.seq {
+		err = fmt.Errorf("%w: applied record of seq %d holds seq %d", errRecord, r.seq, seq)
+	}
+	if err != nil {
+		return appliedRecord{}, err
+	}
+	return r, nil
+}
 
 // recordKind returns the kind byte of a WAL payload, 0 when it is empty.
 func recordKind(buf []byte) byte {

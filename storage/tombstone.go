@@ -96,11 +96,24 @@ func (m *memColumn) without(min, max int64, seq uint64) (*memColumn, int) {
 // after Delete returns are not affected. It waits for a running flush or
 // compaction to finish, and holds writes for one WAL append.
 func (db *DB) Delete(ctx context.Context, collection string, series []model.Tags, min, max int64) error {
+	if min > max || len(series) == 0 {
+		return ctx.Err()
+	}
+	return db.delete(ctx, collection, series, min, max, nil)
+}
+
+// delete is Delete, and with pos set DeleteApplied (applied.go): the
+// tombstone's record then also carries the group's new replication
+// position (and is only that when the delete removes nothing), and a
+// position at or below the group's is a no-op.
+func (db *DB) delete(ctx context.Context, collection string, series []model.Tags, min, max int64, pos *position) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if min > max || len(series) == 0 {
-		return nil
+	if pos != nil {
+		mu := &db.groups[pos.group].applyMu
+		mu.Lock()
+		defer mu.Unlock()
 	}
 	db.flushMu.Lock()
 	defer db.flushMu.Unlock()
@@ -110,18 +123,35 @@ func (db *DB) Delete(ctx context.Context, collection string, series []model.Tags
 	defer db.swapMu.Unlock()
 	db.mu.RLock()
 	closed := db.closed
+	redelivered := pos != nil && pos.applied <= db.groups[pos.group].applied
 	db.mu.RUnlock()
 	if closed {
 		return ErrClosed
 	}
+	if redelivered {
+		return nil
+	}
 	t := &tombstone{seq: db.seq.Add(1), coll: collection, min: min, max: max, series: series}
 	t.index()
-	if _, err := db.wal.Append(appendDelete(nil, t)); err != nil {
+	var rec []byte
+	if pos != nil {
+		rec = appendPositionHead(nil, pos, t.seq)
+	}
+	empty := min > max || len(series) == 0
+	if !empty {
+		rec = appendDelete(rec, t)
+	}
+	if _, err := db.wal.Append(rec); err != nil {
 		db.log.Error("wal append failed; delete not acknowledged", "err", err)
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	db.mu.Lock()
-	db.applyDelete(t)
+	if !empty {
+		db.applyDelete(t)
+	}
+	if pos != nil {
+		db.groups[pos.group].applied = pos.applied
+	}
 	db.mu.Unlock()
 	return nil
 }

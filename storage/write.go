@@ -20,9 +20,12 @@ func (db *DB) Write(ctx context.Context, points []model.Point) error {
 	if len(points) == 0 {
 		return nil
 	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
+	return db.write(ctx, points, nil)
+}
+
+// checkPoints refuses a batch with a point that has no collection, no
+// field or a collection name that is too long.
+func checkPoints(points []model.Point) error {
 	for i := range points {
 		p := &points[i]
 		if p.Collection == "" || len(p.Fields) == 0 {
@@ -32,8 +35,33 @@ func (db *DB) Write(ctx context.Context, points []model.Point) error {
 			return fmt.Errorf("point %d: collection name of %d bytes exceeds %d", i, len(p.Collection), MaxCollectionLen)
 		}
 	}
+	return nil
+}
+
+// write is Write, and with pos set WriteApplied (applied.go): the batch's
+// record then also carries the group's new replication position, and a
+// position at or below the group's is a no-op.
+func (db *DB) write(ctx context.Context, points []model.Point, pos *position) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := checkPoints(points); err != nil {
+		return err
+	}
+	if pos != nil {
+		if err := db.checkPositionWrite(points, pos); err != nil {
+			return err
+		}
+	}
 	if err := db.waitForMemory(ctx); err != nil {
 		return err
+	}
+	if pos != nil {
+		// One call per group at a time, so that the group's records are
+		// in the WAL in the order their positions were applied.
+		mu := &db.groups[pos.group].applyMu
+		mu.Lock()
+		defer mu.Unlock()
 	}
 	db.swapMu.RLock()
 	defer db.swapMu.RUnlock()
@@ -43,11 +71,19 @@ func (db *DB) Write(ctx context.Context, points []model.Point) error {
 		db.mu.Unlock()
 		return ErrClosed
 	}
+	if pos != nil && pos.applied <= db.groups[pos.group].applied {
+		db.mu.Unlock()
+		return nil // applied before: a redelivered message
+	}
 	// Reserve the kinds of new fields now, so that two concurrent batches
 	// cannot give one field two kinds.
-	if err := db.checkRetention(points); err != nil {
-		db.mu.Unlock()
-		return err
+	if pos == nil {
+		if err := db.checkRetention(points); err != nil {
+			db.mu.Unlock()
+			return err
+		}
+	} else {
+		points = db.withoutExpired(points)
 	}
 	conflicts := db.checkKinds(points, false)
 	db.mu.Unlock()
@@ -57,7 +93,13 @@ func (db *DB) Write(ctx context.Context, points []model.Point) error {
 
 	seq := db.seq.Add(1)
 	rb := recordBufs.Get().(*recordBuf)
-	rb.buf = rb.enc.encode(rb.buf[:0], seq, points)
+	rb.buf = rb.buf[:0]
+	if pos != nil {
+		rb.buf = appendPositionHead(rb.buf, pos, seq)
+	}
+	if pos == nil || len(points) > 0 {
+		rb.buf = rb.enc.encode(rb.buf, seq, points)
+	}
 	_, err := db.wal.Append(rb.buf) // the WAL copies the record before it returns
 	if cap(rb.buf) <= maxPooledRecord {
 		recordBufs.Put(rb)
@@ -70,6 +112,9 @@ func (db *DB) Write(ctx context.Context, points []model.Point) error {
 
 	db.mu.Lock()
 	db.apply(seq, points)
+	if pos != nil {
+		db.groups[pos.group].applied = pos.applied
+	}
 	full := db.memPoints >= db.opts.MaxMemoryPoints
 	db.mu.Unlock()
 	if full {
@@ -138,24 +183,42 @@ func (db *DB) checkKinds(points []model.Point, drop bool) []Conflict {
 // checkRetention refuses points older than their collection's raw
 // retention. The caller holds mu.
 func (db *DB) checkRetention(points []model.Point) error {
-	var now int64
-	nowRead := false
+	now := db.retentionClock()
 	for i := range points {
-		p := &points[i]
-		r := db.settings[p.Collection].Retention[model.LevelRaw]
-		if kept := db.rawKept(p.Collection); p.Time < kept {
-			return &RetentionError{Point: i, Collection: p.Collection, Time: p.Time, Retention: r, Kept: kept}
+		if err := db.expired(i, &points[i], now); err != nil {
+			return err
 		}
-		if r <= 0 {
-			continue
-		}
-		if !nowRead {
+	}
+	return nil
+}
+
+// retentionClock returns a function that reads the clock once, the first
+// time it is called, as a Unix nanosecond time.
+func (db *DB) retentionClock() func() int64 {
+	var now int64
+	read := false
+	return func() int64 {
+		if !read {
 			now, _ = timex.FromTime(db.now())
-			nowRead = true
+			read = true
 		}
-		if cut, _ := timex.Sub(now, int64(r)); p.Time < cut {
-			return &RetentionError{Point: i, Collection: p.Collection, Time: p.Time, Retention: r}
-		}
+		return now
+	}
+}
+
+// expired returns the *RetentionError of point p (number i of its batch)
+// when it is older than its collection's raw retention, nil otherwise.
+// The caller holds mu.
+func (db *DB) expired(i int, p *model.Point, now func() int64) *RetentionError {
+	r := db.settings[p.Collection].Retention[model.LevelRaw]
+	if kept := db.rawKept(p.Collection); p.Time < kept {
+		return &RetentionError{Point: i, Collection: p.Collection, Time: p.Time, Retention: r, Kept: kept}
+	}
+	if r <= 0 {
+		return nil
+	}
+	if cut, _ := timex.Sub(now(), int64(r)); p.Time < cut {
+		return &RetentionError{Point: i, Collection: p.Collection, Time: p.Time, Retention: r}
 	}
 	return nil
 }

@@ -199,9 +199,11 @@ func TestAppliedFormat(t *testing.T) {
 			}
 			fs.Inject(errorfs.Rule{Op: errorfs.OpCreate, Path: "meta.json.tmp", Err: syscall.ENOSPC})
 			for name, call := range map[string]func() error{
-				"write":  func() error { return db.WriteApplied(ctx, []model.Point{pt("c", e.dev(1), 20, iv("n", 2))}, 1, 2) },
-				"delete": func() error { return db.DeleteApplied(ctx, "c", []model.Tags{{{Key: "device_id", Value: e.dev(1)}}}, 0, 2, 1, 2) },
-				"set":    func() error { return db.SetApplied(1, 2) },
+				"write": func() error { return db.WriteApplied(ctx, []model.Point{pt("c", e.dev(1), 20, iv("n", 2))}, 1, 2) },
+				"delete": func() error {
+					return db.DeleteApplied(ctx, "c", []model.Tags{{{Key: "device_id", Value: e.dev(1)}}}, 0, 2, 1, 2)
+				},
+				"set": func() error { return db.SetApplied(1, 2) },
 			} {
 				if err := call(); !errors.Is(err, syscall.ENOSPC) {
 					t.Fatalf("%s when meta.json cannot be written: %v, want ENOSPC", name, err)

@@ -537,6 +537,10 @@ func TestAppliedRecordReplay(t *testing.T) {
 		{"nested applied record", appendPositionHead(appendPositionHead(nil, &position{group: 0, applied: 8}, 50), &position{}, 50), "holds kind 4"},
 		{"short", []byte{recordApplied, 1}, "malformed batch record"},
 	}
+	// The example in docs/format-wal.md.
+	if got := fmt.Sprintf("% x", tests[0].rec); got != "04 03 08 32" {
+		t.Fatalf("group 3 at position 8, seq 50: %s, want 04 03 08 32", got)
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()

@@ -427,6 +427,8 @@ func FuzzDecodeBatch(f *testing.F) {
 	f.Add([]byte{1, 0, 200})
 	f.Add(appendBatchV1(nil, 7, []model.Point{pt("c", "d1", 1, fv("v", 1), iv("n", -3)), pt("c", "d2", 2, fv("v", 2))}))
 	f.Add([]byte{3, 1, 1, 1, 'c', 1, 0, 0, 1, 0, 2, 0, 1, 0, 2, 4})
+	// An applied record wrapping a batch is not a batch.
+	f.Add(appendBatch(appendPositionHead(nil, &position{group: 1, applied: 2}, 7), 7, []model.Point{pt("c", "d1", 1, fv("v", 1))}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		seq, pts, err := decodeBatch(b)
 		if err != nil {

@@ -13,5 +13,6 @@
 // group is what a cluster places on nodes and moves between them, and
 // DB has group operations for it (group.go: addressing and counters;
 // group_snapshot.go, group_import.go, group_drop.go: a move's sender,
-// receiver and old owner).
+// receiver and old owner; applied.go: a replica's replication position,
+// written in the same WAL record as each change it applies).
 package storage

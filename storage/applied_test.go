@@ -626,3 +626,32 @@ func FuzzDecodeApplied(f *testing.F) {
 		}
 	})
 }
+
+// TestAppliedBackpressure: over the memory bound WriteApplied fails with
+// ErrBackpressure as Write does, but a redelivered message is still a
+// no-op (it has nothing to write).
+func TestAppliedBackpressure(t *testing.T) {
+	ctx := context.Background()
+	db := openFS(t, t.TempDir(), vfs.Default, Options{MaxMemoryPoints: 10, WriteStallTimeout: -1})
+	defer db.Close()
+	dev := groupDevices(t, db, 1)[1][0]
+	var pts []model.Point
+	for ts := range int64(50) {
+		pts = append(pts, pt("c", dev, ts, iv("n", ts)))
+	}
+	if err := db.WriteApplied(ctx, pts, 1, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Write(ctx, pts[:1]); !errors.Is(err, ErrBackpressure) {
+		t.Fatalf("Write over the memory bound: %v, want ErrBackpressure", err)
+	}
+	if err := db.WriteApplied(ctx, pts[:1], 1, 2); !errors.Is(err, ErrBackpressure) {
+		t.Fatalf("WriteApplied over the memory bound: %v, want ErrBackpressure", err)
+	}
+	if err := db.WriteApplied(ctx, pts[:1], 1, 1); err != nil {
+		t.Fatalf("a redelivered message over the memory bound: %v, want nil", err)
+	}
+	if got := db.Applied(1); got != 1 {
+		t.Fatalf("position %d, want 1", got)
+	}
+}

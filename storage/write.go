@@ -52,6 +52,9 @@ func (db *DB) write(ctx context.Context, points []model.Point, pos *position) er
 		if err := db.checkPositionWrite(points, pos); err != nil {
 			return err
 		}
+		if pos.applied <= db.Applied(pos.group) {
+			return nil // applied before; checked again below
+		}
 	}
 	if err := db.waitForMemory(ctx); err != nil {
 		return err

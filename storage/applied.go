@@ -48,6 +48,13 @@ var ErrPositionZero = errors.New("replication position 0 is not a stream sequenc
 // WriteApplied does nothing and returns nil; seq 0 fails with
 // ErrPositionZero. An empty batch records the position alone.
 //
+// Calls for one group (WriteApplied, DeleteApplied, SetApplied) run one at
+// a time, so concurrent calls for a group, which only a mistake makes
+// (two consumers of one stream), apply each message once: whichever comes
+// second with a position at or below the first's is a no-op, and the
+// position never goes down but through SetApplied or DropGroup. Calls for
+// different groups run concurrently and share the WAL's group commit.
+//
 // One difference from Write: a point older than its collection's raw
 // retention is left out instead of failing the batch. The primary took
 // it, and its retention drops it the same way; a replica applying the

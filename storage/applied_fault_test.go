@@ -341,3 +341,66 @@ func TestAppliedConcurrent(t *testing.T) {
 	defer e.db.Close()
 	check("after a crash")
 }
+
+// TestAppliedFlushCannotRemoveSegments: when a flush has recorded the
+// positions in groups.json but cannot remove the WAL segments, the
+// start-up replays the applied records of those segments over the
+// recorded positions, in order, and the result is the position as it was.
+func TestAppliedFlushCannotRemoveSegments(t *testing.T) {
+	tests := []struct {
+		name     string
+		run      func(t *testing.T, e *appliedEnv, flush func())
+		position uint64
+		values   map[int64]int64
+	}{
+		{"forward", func(t *testing.T, e *appliedEnv, flush func()) {
+			e.w(t, 1, 5, 10, 5)
+			flush()
+			e.w(t, 1, 6, 20, 6)
+		}, 6, map[int64]int64{10: 5, 20: 6}},
+		{"set backwards before the flush", func(t *testing.T, e *appliedEnv, flush func()) {
+			e.w(t, 1, 10, 10, 5)
+			e.set(t, 1, 4)
+			flush()
+		}, 4, map[int64]int64{10: 5}},
+		{"set backwards after the flush", func(t *testing.T, e *appliedEnv, flush func()) {
+			e.w(t, 1, 10, 10, 5)
+			flush()
+			e.set(t, 1, 4)
+		}, 4, map[int64]int64{10: 5}},
+		{"dropped after the flush", func(t *testing.T, e *appliedEnv, flush func()) {
+			e.w(t, 1, 10, 10, 5)
+			flush()
+			e.drop(t, 1)
+		}, 0, map[int64]int64{}},
+		{"dropped and applied again", func(t *testing.T, e *appliedEnv, flush func()) {
+			e.w(t, 1, 10, 10, 5)
+			flush()
+			e.drop(t, 1)
+			e.w(t, 1, 3, 30, 3)
+			flush()
+		}, 3, map[int64]int64{30: 3}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			fs := errorfs.New(vfs.Default)
+			db := openFS(t, dir, fs, Options{})
+			e := &appliedEnv{db: db, devs: groupDevices(t, db, 1)}
+			fs.Inject(errorfs.Rule{Op: errorfs.OpRemove, Path: "*.wal", Err: syscall.EIO})
+			tt.run(t, e, func() {
+				if err := e.db.Flush(context.Background()); !errors.Is(err, syscall.EIO) {
+					t.Fatalf("Flush that cannot remove segments: %v, want EIO", err)
+				}
+			})
+			crash(t, e.db)
+			fs.Clear()
+			e.db = openFS(t, dir, fs, Options{})
+			defer e.db.Close()
+			st := e.state(t)
+			if st.positions[1] != tt.position || fmt.Sprint(st.values[1]) != fmt.Sprint(tt.values) {
+				t.Fatalf("after a crash: position %d, values %v; want %d, %v", st.positions[1], st.values[1], tt.position, tt.values)
+			}
+		})
+	}
+}

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"io/fs"
 	"log/slog"
@@ -112,6 +113,10 @@ type Options struct {
 	// node for the soltix_cluster_*_total families of /metrics. nil
 	// writes none.
 	ClusterMetrics func() []NodeMetrics
+	// Metrics write more families to GET /metrics, in the Prometheus text
+	// format, after the HTTP API's own (the NATS ingestion's counters,
+	// say). Each must be safe for concurrent use.
+	Metrics []func(*bytes.Buffer)
 }
 
 // executeFunc runs a parsed statement, handing its rows to sink;
@@ -179,6 +184,7 @@ func newServer(store Store, opts Options) *server {
 	s.origins = newOriginPolicy(opts.Listen, opts.AllowedHosts, opts.AllowedOrigins)
 	s.metrics.quarantined = func() int { return len(s.quarantined()) }
 	s.metrics.extra = append(s.metrics.extra, writeRuntimeMetrics, s.writeStorageMetrics)
+	s.metrics.extra = append(s.metrics.extra, opts.Metrics...)
 	s.metrics.storage = s.storageHealth
 	s.metrics.extraCtx = append(s.metrics.extraCtx, s.writeClusterMetrics)
 	s.mux = s.routes()

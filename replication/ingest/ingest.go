@@ -152,33 +152,7 @@ func Start(urls []string, store httpapi.Store, opts Options) (*Subscriber, error
 	if len(urls) == 0 {
 		return nil, errors.New("ingest: no NATS URL")
 	}
-	if opts.Name == "" {
-		opts.Name = "soltix"
-	}
-	if opts.Workers <= 0 {
-		opts.Workers = DefaultWorkers
-	}
-	if opts.MaxBodyBytes <= 0 {
-		opts.MaxBodyBytes = httpapi.DefaultMaxBodyBytes
-	}
-	switch {
-	case opts.MaxRetries == 0:
-		opts.MaxRetries = DefaultMaxRetries
-	case opts.MaxRetries < 0:
-		opts.MaxRetries = 0
-	}
-	if opts.RetryBackoff <= 0 {
-		opts.RetryBackoff = DefaultRetryBackoff
-	}
-	if opts.MaxPendingBytes <= 0 {
-		opts.MaxPendingBytes = DefaultMaxPendingBytes
-	}
-	if opts.WriteTimeout <= 0 {
-		opts.WriteTimeout = DefaultWriteTimeout
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
+	opts = opts.withDefaults()
 	s := &Subscriber{store: store, opts: opts, log: opts.Logger, closed: make(chan struct{})}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -236,6 +210,38 @@ func Start(urls []string, store httpapi.Store, opts Options) (*Subscriber, error
 		}
 	}
 	return s, nil
+}
+
+// withDefaults returns o with its zero values replaced by the defaults.
+func (o Options) withDefaults() Options {
+	if o.Name == "" {
+		o.Name = "soltix"
+	}
+	if o.Workers <= 0 {
+		o.Workers = DefaultWorkers
+	}
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = httpapi.DefaultMaxBodyBytes
+	}
+	switch {
+	case o.MaxRetries == 0:
+		o.MaxRetries = DefaultMaxRetries
+	case o.MaxRetries < 0:
+		o.MaxRetries = 0
+	}
+	if o.RetryBackoff <= 0 {
+		o.RetryBackoff = DefaultRetryBackoff
+	}
+	if o.MaxPendingBytes <= 0 {
+		o.MaxPendingBytes = DefaultMaxPendingBytes
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = DefaultWriteTimeout
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
 }
 
 func joinURLs(urls []string) string {

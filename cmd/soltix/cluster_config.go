@@ -20,6 +20,12 @@ import (
 type ClusterConfig struct {
 	// Etcd are etcd's client URLs ("http://127.0.0.1:2379").
 	Etcd []string `yaml:"etcd"`
+	// NATS are the NATS servers' URLs ("nats://127.0.0.1:4222"). With
+	// them, serve and routers take writes published to
+	// soltix.ingest.<collection> (package replication/ingest); storage
+	// nodes keep them for replication. serve reads this key of the
+	// cluster section too.
+	NATS []string `yaml:"nats"`
 	// Name is the cluster's name, the prefix of its keys in etcd (default
 	// "soltix"), so that several clusters can share one etcd.
 	Name string `yaml:"name"`
@@ -75,6 +81,9 @@ func (c *Config) clusterEnv(getenv func(string) string) error {
 	if v := getenv("SOLTIX_ETCD"); v != "" {
 		c.Cluster.Etcd = splitList(v)
 	}
+	if v := getenv("SOLTIX_NATS"); v != "" {
+		c.Cluster.NATS = splitList(v)
+	}
 	if v := getenv("SOLTIX_CLUSTER_NAME"); v != "" {
 		c.Cluster.Name = v
 	}
@@ -114,7 +123,7 @@ func splitList(v string) []string {
 // no such flag).
 type roleFlagValues struct {
 	configPath, listen, dataDir, walSync, walRecovery *string
-	nodeID, advertise, etcd                           *string
+	nodeID, advertise, etcd, nats                     *string
 }
 
 // roleFlags returns the flag set of a cluster role, "storage" or
@@ -126,6 +135,11 @@ func roleFlags(role string, getenv func(string) string) (*flag.FlagSet, roleFlag
 	var f roleFlagValues
 	f.configPath = fs.String("config", getenv("SOLTIX_CONFIG"), "read the YAML config `FILE` (or SOLTIX_CONFIG's)")
 	f.etcd = fs.String("etcd", "", "etcd's client `URLS`, comma-separated, like http://127.0.0.1:2379 (cluster.etcd, SOLTIX_ETCD); required")
+	if role == "storage" {
+		f.nats = fs.String("nats", "", "the NATS servers' `URLS`, comma-separated, like nats://127.0.0.1:4222, kept for replication (cluster.nats, SOLTIX_NATS)")
+	} else {
+		f.nats = fs.String("nats", "", natsFlagUsage)
+	}
 	if role == "storage" {
 		f.nodeID = fs.String("node-id", "", "this node's `ID` in the cluster map, the same at every restart: letters, digits, '.', '_', '-' (node.id, SOLTIX_NODE_ID); required")
 		f.listen = fs.String("listen", "", "serve the internal API on `ADDR`, host:port; port 0 picks a free one (listen, SOLTIX_LISTEN); required")
@@ -172,6 +186,9 @@ func loadRoleConfig(role string, args []string, getenv func(string) string) (Con
 	set(&cfg.Node.Advertise, f.advertise)
 	if *f.etcd != "" {
 		cfg.Cluster.Etcd = splitList(*f.etcd)
+	}
+	if *f.nats != "" {
+		cfg.Cluster.NATS = splitList(*f.nats)
 	}
 	if err := cfg.validate(); err != nil {
 		return cfg, err
@@ -254,6 +271,22 @@ func checkBaseURL(s string) error {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") ||
 		u.RawQuery != "" || u.User != nil {
 		return fmt.Errorf("%q is not a URL like http://host:port", s)
+	}
+	return nil
+}
+
+// natsFlagUsage describes --nats of serve and router.
+const natsFlagUsage = "take writes published to soltix.ingest.<collection> (NATS, and MQTT through the server's MQTT listener) from the NATS servers at `URLS`, comma-separated, like nats://127.0.0.1:4222 (cluster.nats, SOLTIX_NATS)"
+
+// checkNATSURLs accepts NATS URLs: nats, tls, ws or wss, with a host and
+// no path or query.
+func checkNATSURLs(urls []string) error {
+	for _, s := range urls {
+		u, err := url.Parse(s)
+		if err != nil || (u.Scheme != "nats" && u.Scheme != "tls" && u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" ||
+			(u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+			return fmt.Errorf("cluster.nats: %q is not a URL like nats://host:4222", s)
+		}
 	}
 	return nil
 }

@@ -223,3 +223,67 @@ func TestBlockSizeConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestNATSConfig: cluster.nats comes from --nats, the YAML file and
+// SOLTIX_NATS for serve and both roles, with the usual precedence; a URL
+// that is not nats://, tls://, ws:// or wss:// with a host is refused.
+func TestNATSConfig(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "nats.yaml")
+	if err := os.WriteFile(file, []byte("cluster:\n  nats: [nats://file:4222, \"tls://file2:4222\"]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base := map[string][]string{
+		"serve":   {"--data-dir", "/d"},
+		"storage": {"--node-id", "s1", "--listen", ":1", "--data-dir", "/d", "--etcd", "http://e:1"},
+		"router":  {"--listen", ":1", "--etcd", "http://e:1"},
+	}
+	tests := []struct {
+		name string
+		args []string
+		env  string
+		want []string
+		err  string
+	}{
+		{name: "none"},
+		{name: "flag", args: []string{"--nats", "nats://a:4222,nats://b:4222"}, want: []string{"nats://a:4222", "nats://b:4222"}},
+		{name: "env", env: "nats://env:4222, ws://env2:8080", want: []string{"nats://env:4222", "ws://env2:8080"}},
+		{name: "file over env", args: []string{"--config", file}, env: "nats://env:4222", want: []string{"nats://file:4222", "tls://file2:4222"}},
+		{name: "flag over file", args: []string{"--config", file, "--nats", "nats://flag:1"}, want: []string{"nats://flag:1"}},
+		{name: "no scheme", args: []string{"--nats", "127.0.0.1:4222"}, err: `cluster.nats: "127.0.0.1:4222"`},
+		{name: "http scheme", env: "http://n:4222", err: "cluster.nats"},
+		{name: "path", args: []string{"--nats", "nats://n:4222/x"}, err: "cluster.nats"},
+	}
+	for role, args := range base {
+		for _, tc := range tests {
+			t.Run(role+"/"+tc.name, func(t *testing.T) {
+				getenv := func(k string) string {
+					if k == "SOLTIX_NATS" {
+						return tc.env
+					}
+					return ""
+				}
+				all := append(slices.Clone(args), tc.args...)
+				var cfg Config
+				var err error
+				if role == "serve" {
+					cfg, err = loadConfig(role, all, getenv)
+				} else {
+					cfg, err = loadRoleConfig(role, all, getenv)
+				}
+				if tc.err != "" {
+					if err == nil || !strings.Contains(err.Error(), tc.err) {
+						t.Fatalf("error %v, want one containing %q", err, tc.err)
+					}
+					return
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(cfg.Cluster.NATS, tc.want) {
+					t.Fatalf("cluster.nats %q, want %q", cfg.Cluster.NATS, tc.want)
+				}
+			})
+		}
+	}
+}

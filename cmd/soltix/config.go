@@ -17,6 +17,7 @@ import (
 	"github.com/soltixdb/soltix"
 	"github.com/soltixdb/soltix/httpapi"
 	"github.com/soltixdb/soltix/planner"
+	"github.com/soltixdb/soltix/replication/ingest"
 	"github.com/soltixdb/soltix/storage"
 	"github.com/soltixdb/soltix/storage/colfile"
 	"github.com/soltixdb/soltix/storage/wal"
@@ -40,7 +41,7 @@ type Config struct {
 	// over what the admin API stored.
 	Collections map[string]storage.SettingsSpec `yaml:"collections"`
 	// Cluster and Node configure the cluster roles, storage and router
-	// (cluster_config.go); serve ignores them.
+	// (cluster_config.go); serve ignores them but cluster.nats.
 	Cluster ClusterConfig `yaml:"cluster"`
 	Node    NodeConfig    `yaml:"node"`
 	// now is the fixed clock of SOLTIX_TEST_NOW (nil: time.Now).
@@ -248,12 +249,15 @@ func loadConfig(name string, args []string, getenv func(string) string) (Config,
 	if *f.walRecovery != "" {
 		cfg.Storage.WALRecovery = *f.walRecovery
 	}
+	if *f.nats != "" {
+		cfg.Cluster.NATS = splitList(*f.nats)
+	}
 	return cfg, cfg.validate()
 }
 
 // serveFlagValues are the flags of a server command.
 type serveFlagValues struct {
-	configPath, listen, dataDir, walSync, walRecovery *string
+	configPath, listen, dataDir, walSync, walRecovery, nats *string
 }
 
 // serveFlags returns the flag set of a server command, describing the
@@ -268,6 +272,7 @@ func serveFlags(name string, cfg Config, getenv func(string) string) (*flag.Flag
 	f.dataDir = fs.String("data-dir", "", "keep the data in `DIR` (default "+cfg.DataDir+")")
 	f.walSync = fs.String("wal-sync", "", "fsync the WAL by `POLICY`: always, or never (unsafe: a crash loses acknowledged writes) (default always)")
 	f.walRecovery = fs.String("wal-recovery", "", "on WAL corruption that is not a torn tail, `MODE`: strict (refuse to start), or truncate (drop everything from the corruption on, logged) (default strict)")
+	f.nats = fs.String("nats", "", natsFlagUsage)
 	return fs, f
 }
 
@@ -302,6 +307,9 @@ func (c *Config) validate() error {
 		return fmt.Errorf("query.max_bytes must be positive, not %d", c.Query.MaxBytes)
 	}
 	if err := c.Storage.validate(); err != nil {
+		return err
+	}
+	if err := checkNATSURLs(c.Cluster.NATS); err != nil {
 		return err
 	}
 	return c.HTTP.validate()
@@ -388,6 +396,12 @@ func (c *Config) httpOptions(listen string, log *slog.Logger) httpapi.Options {
 		MaxBytes:             c.Query.MaxBytes,
 		Now:                  c.now,
 	}
+}
+
+// ingestOptions returns the options of the NATS ingestion of serve or a
+// router named name.
+func (c *Config) ingestOptions(name string, log *slog.Logger) ingest.Options {
+	return ingest.Options{Name: name, MaxBodyBytes: c.HTTP.MaxBodyBytes, Now: c.now, Logger: log}
 }
 
 // serverConfig returns the connection limits of the configuration.

@@ -1,9 +1,9 @@
 // Command soltix is the Soltix time-series database. One binary plays every
 // role:
 //
-//	soltix serve   [--config FILE] [--listen ADDR] [--data-dir DIR]   a complete single-node database
-//	soltix storage --node-id ID --listen ADDR --data-dir DIR --etcd URLS   a cluster's storage node
-//	soltix router  --listen ADDR --etcd URLS                         a cluster's router
+//	soltix serve   [--config FILE] [--listen ADDR] [--data-dir DIR] [--nats URLS]   a complete single-node database
+//	soltix storage --node-id ID --listen ADDR --data-dir DIR --etcd URLS [--nats URLS]   a cluster's storage node
+//	soltix router  --listen ADDR --etcd URLS [--nats URLS]                a cluster's router
 //	soltix query   [--server URL] [--format table|json|csv] 'SELECT ...'
 //	soltix bench   [--dataset cpu|iot] [--server URL] ...
 //	soltix version
@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/soltixdb/soltix/httpapi"
+	"github.com/soltixdb/soltix/replication/ingest"
 	"github.com/soltixdb/soltix/storage"
 )
 
@@ -40,15 +41,20 @@ const usage = `Soltix, a time-series database.
 Usage:
   soltix serve [--config FILE] [--listen ADDR] [--data-dir DIR]
                [--wal-sync always|never] [--wal-recovery strict|truncate]
+               [--nats URL[,URL]]
         Run a complete single-node database (default 127.0.0.1:5050, data
-        in ./data).
+        in ./data); with --nats, also take writes published over NATS and
+        MQTT.
   soltix storage --node-id ID --listen ADDR [--advertise URL]
-                 --data-dir DIR --etcd URL[,URL] [--config FILE]
+                 --data-dir DIR --etcd URL[,URL] [--nats URL[,URL]]
+                 [--config FILE]
         Run a storage node of a cluster: it holds the groups etcd's map
         gives it and serves them to routers.
-  soltix router --listen ADDR --etcd URL[,URL] [--config FILE]
+  soltix router --listen ADDR --etcd URL[,URL] [--nats URL[,URL]]
+                [--config FILE]
         Run a router of a cluster: the whole external API of serve, over
-        the cluster's storage nodes.
+        the cluster's storage nodes; with --nats, also take writes
+        published over NATS and MQTT.
   soltix query [--server URL] [--format table|json|csv] [--epoch ns|us|ms|s]
                'SELECT ...'
         Run a query against a server and print the result.
@@ -65,7 +71,7 @@ Environment: SOLTIX_CONFIG, SOLTIX_LISTEN, SOLTIX_DATA_DIR, SOLTIX_WAL_SYNC,
 SOLTIX_WAL_RECOVERY, SOLTIX_SHARD_TAG, SOLTIX_MAX_BODY_BYTES,
 SOLTIX_MAX_INFLIGHT_BODY_BYTES, SOLTIX_ALLOWED_ORIGINS, SOLTIX_ALLOWED_HOSTS,
 SOLTIX_FLUSH_INTERVAL, SOLTIX_MEMORY_LIMIT, SOLTIX_LOG_LEVEL, SOLTIX_LOG_FORMAT,
-SOLTIX_SERVER for query, and for the cluster roles SOLTIX_ETCD,
+SOLTIX_NATS, SOLTIX_SERVER for query, and for the cluster roles SOLTIX_ETCD,
 SOLTIX_CLUSTER_NAME, SOLTIX_CLUSTER_NUM_GROUPS,
 SOLTIX_CLUSTER_REPLICATION_FACTOR, SOLTIX_NODE_ID and SOLTIX_ADVERTISE. Flags
 override the config file, which overrides the environment.
@@ -184,7 +190,18 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		db.Close()
 		return 1
 	}
-	handler := httpapi.New(db, cfg.httpOptions(ln.Addr().String(), log))
+	opts := cfg.httpOptions(ln.Addr().String(), log)
+	ing, err := startIngest(&cfg, "soltix serve", db, log)
+	if err != nil {
+		log.Error("cannot start the NATS ingestion", "err", err)
+		ln.Close()
+		db.Close()
+		return 1
+	}
+	if ing != nil {
+		opts.Metrics = append(opts.Metrics, ing.WriteMetrics)
+	}
+	handler := httpapi.New(db, opts)
 	ln = httpapi.LimitConnections(ln, cfg.HTTP.MaxConnections)
 	// HTTP/1.1 and h2c on one port, with the connection limits.
 	srv := httpapi.NewServer(handler, cfg.serverConfig(log))
@@ -211,12 +228,40 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		log.Error("http shutdown", "err", err)
 		code = 1
 	}
+	if err := stopIngest(ctx, ing); err != nil {
+		log.Error("NATS ingestion stop", "err", err)
+		code = 1
+	}
 	if err := db.Close(); err != nil {
 		log.Error("storage close", "err", err)
 		code = 1
 	}
 	log.Info("stopped")
 	return code
+}
+
+// startIngest starts the NATS ingestion into store when cluster.nats is
+// set (nil otherwise). The NATS servers need not be up: the subscriber
+// connects when they are.
+func startIngest(cfg *Config, name string, store httpapi.Store, log *slog.Logger) (*ingest.Subscriber, error) {
+	if len(cfg.Cluster.NATS) == 0 {
+		return nil, nil
+	}
+	ing, err := ingest.Start(cfg.Cluster.NATS, store, cfg.ingestOptions(name, log))
+	if err != nil {
+		return nil, err
+	}
+	log.Info("taking writes from NATS", "nats", cfg.Cluster.NATS, "subject", ingest.SubjectPrefix+"*", "queue", ingest.QueueGroup)
+	return ing, nil
+}
+
+// stopIngest stops the ingestion (nil: none) before the store closes:
+// the messages it holds are written or dead-lettered.
+func stopIngest(ctx context.Context, ing *ingest.Subscriber) error {
+	if ing == nil {
+		return nil
+	}
+	return ing.Close(ctx)
 }
 
 // settingsStore is where collection settings are kept: the storage of

@@ -13,6 +13,9 @@ const clusterKeys = `
 Cluster keys of the YAML file (and their SOLTIX_* variables):
   cluster.etcd                list of etcd client URLs (SOLTIX_ETCD,
                               comma-separated; --etcd)
+  cluster.nats                list of NATS server URLs: a router takes
+                              writes published to soltix.ingest.* (SOLTIX_NATS,
+                              comma-separated; --nats; default none)
   cluster.name                the cluster's name, prefix of its etcd keys
                               (SOLTIX_CLUSTER_NAME; default soltix)
   cluster.num_groups          groups devices are hashed into, fixed when the
@@ -36,7 +39,8 @@ ones read them from etcd. Every other key of serve's file applies too
 `
 
 const storageIntro = `Usage: soltix storage --node-id ID --listen ADDR [--advertise URL]
-                      --data-dir DIR --etcd URL[,URL] [--config FILE]
+                      --data-dir DIR --etcd URL[,URL] [--nats URL[,URL]]
+                      [--config FILE]
 
 Run a storage node of a cluster until SIGINT or SIGTERM. The node registers
 in etcd under a lease, holds the groups the cluster map gives it, serves
@@ -48,12 +52,16 @@ exits 0. Configuration comes from defaults, SOLTIX_* environment
 variables, the YAML file of --config, then these flags.
 ` + clusterKeys
 
-const routerIntro = `Usage: soltix router --listen ADDR --etcd URL[,URL] [--config FILE]
+const routerIntro = `Usage: soltix router --listen ADDR --etcd URL[,URL] [--nats URL[,URL]]
+                     [--config FILE]
 
 Run a router of a cluster until SIGINT or SIGTERM: it serves the whole
 external API of serve (writes, queries, Grafana, the console, admin routes,
 /openapi.yaml) and GET /api/v1/cluster, sending each group's part to the
-storage node the cluster map names. Collection settings it is given are
+storage node the cluster map names. With --nats it also takes the writes
+published to soltix.ingest.<collection> (NATS, and MQTT through the NATS
+server's MQTT listener), sharing them with the other routers as a queue
+group (docs/operations.md). Collection settings it is given are
 stored in etcd and applied by every node. The http.* and query.* keys of
 the YAML file apply as for serve. Configuration comes from defaults,
 SOLTIX_* environment variables, the YAML file of --config, then these

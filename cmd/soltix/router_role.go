@@ -71,6 +71,15 @@ func runRouter(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Wri
 		return clusterStatusOf(cfg.Cluster.Name, info, view.Map()), nil
 	}
 	opts.ClusterMetrics = store.nodeMetrics
+	ing, err := startIngest(cfg, "soltix router "+host, store, log)
+	if err != nil {
+		log.Error("cannot start the NATS ingestion", "err", err)
+		ln.Close()
+		return 1
+	}
+	if ing != nil {
+		opts.Metrics = append(opts.Metrics, ing.WriteMetrics)
+	}
 	handler := httpapi.New(store, opts)
 	ln = httpapi.LimitConnections(ln, cfg.HTTP.MaxConnections)
 	srv := httpapi.NewServer(handler, cfg.serverConfig(log))
@@ -90,6 +99,10 @@ func runRouter(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Wri
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Error("http shutdown", "err", err)
+		code = 1
+	}
+	if err := stopIngest(sctx, ing); err != nil {
+		log.Error("NATS ingestion stop", "err", err)
 		code = 1
 	}
 	log.Info("stopped")

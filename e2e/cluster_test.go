@@ -35,6 +35,7 @@ type clusterOptions struct {
 	partition time.Duration // storage.partition (0: the default)
 	blockSize int           // storage.block_size (0: the default)
 	now       time.Time     // SOLTIX_TEST_NOW of every process (zero: the real clock)
+	nats      string        // cluster.nats of every process ("": none)
 }
 
 // cluster is a running cluster. Its processes are stopped when the test
@@ -105,6 +106,9 @@ func startClusterWith(t testing.TB, o clusterOptions) *cluster {
 	// A short lease: a killed storage node is down, and registers again,
 	// sooner.
 	fmt.Fprintf(&cfg, "cluster:\n  etcd: [%s]\n  name: e2e\n  num_groups: %d\n  min_nodes: %d\n  lease_ttl: 2s\n", etcd.ClientURL(), o.groups, o.nodes)
+	if o.nats != "" {
+		fmt.Fprintf(&cfg, "  nats: [%s]\n", o.nats)
+	}
 	// Flushes only when a test asks (as startLiveServer), a WAL that is
 	// written but not fsynced (SIGKILL of a process loses nothing).
 	fmt.Fprintf(&cfg, "storage:\n  flush_interval: 24h\n  wal_sync: never\n")

@@ -45,7 +45,9 @@ func (s *Subscriber) deadLetter(m *nats.Msg, r result) {
 func (s *Subscriber) deadLetterMsg(m *nats.Msg, r result, maxPayload int64) *nats.Msg {
 	dl := nats.NewMsg(DeadLetterSubject)
 	for k, v := range m.Header {
-		dl.Header[k] = slices.Clone(v)
+		if !serverHeader(k) {
+			dl.Header[k] = slices.Clone(v)
+		}
 	}
 	set := func(k, v string) { dl.Header[k] = []string{headerValue(v)} }
 	set(HeaderReason, r.reason)
@@ -68,6 +70,16 @@ func (s *Subscriber) deadLetterMsg(m *nats.Msg, r result, maxPayload int64) *nat
 		}
 	}
 	return dl
+}
+
+// serverHeader reports a header the NATS server gives a meaning to, which
+// a dead letter must not carry over: Nats-* (JetStream's message id and
+// expectations, which would make a stream capturing soltix.deadletter
+// drop or refuse it) and Nmqtt-* (the MQTT bridge's, which would keep it
+// from MQTT subscribers).
+func serverHeader(k string) bool {
+	k = strings.ToLower(k)
+	return strings.HasPrefix(k, "nats-") || strings.HasPrefix(k, "nmqtt-")
 }
 
 // linesJSON encodes the bad lines that fit in maxLinesHeader bytes.

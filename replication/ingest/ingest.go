@@ -48,8 +48,8 @@
 // message is retried its worker takes no other: the NATS client buffers
 // what arrives meanwhile (up to its pending limits; beyond them it drops
 // messages and soltix_ingest_dropped_total counts them). A stopping
-// subscriber dead-letters the messages it still holds instead of retrying
-// them. Core NATS delivers at most once: a message in flight when its
+// subscriber tries the messages it still holds once more without waiting
+// and dead-letters those that fail instead of retrying them. Core NATS delivers at most once: a message in flight when its
 // process crashes is lost.
 //
 // # Replies

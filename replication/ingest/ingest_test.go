@@ -477,3 +477,34 @@ func TestIngestMQTT(t *testing.T) {
 		t.Fatalf("%d points, want 20", got)
 	}
 }
+
+// TestIngestCloseDeadLetters: a subscriber stopping while it retries a
+// write does not wait out the retries nor lose the message: it tries once
+// more at once, then dead-letters it as unavailable.
+func TestIngestCloseDeadLetters(t *testing.T) {
+	f := &flaky{err: storage.ErrUnavailable}
+	f.fail.Store(1 << 30)
+	e := startEnv(t, nil, Options{MaxRetries: 1000, RetryBackoff: time.Hour}, func(s httpapi.Store) httpapi.Store {
+		f.Store = s
+		return f
+	})
+	if err := e.nc.Publish(SubjectPrefix+"stop", []byte("stop,device_id=d v=1 1\n")); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for f.calls.Load() == 0 {
+		select {
+		case <-ctx.Done():
+			t.Fatal("the message never reached the store")
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	if err := e.sub.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	dl := e.deadLetter()
+	if dl.Header.Get(HeaderReason) != ReasonUnavailable || string(dl.Data) != "stop,device_id=d v=1 1\n" || f.calls.Load() != 2 {
+		t.Fatalf("dead letter %v %q after %d writes", dl.Header, dl.Data, f.calls.Load())
+	}
+}

@@ -1,9 +1,10 @@
 # The whole test suite, as CI runs it (.ci/run). Packages that run
 # goroutines of their own or are used concurrently (the storage engine, its
 # WAL, files and filesystem seam, httpapi, and the cluster's coord, remote
-# and the roles' wiring in cmd/soltix) also run under the race detector;
-# the codecs in storage/encoding are pure functions and skip it.
-RACE_PKGS = ./storage ./storage/wal ./storage/colfile ./storage/vfs/... ./httpapi/... ./coord ./remote/... ./cmd/soltix
+# and the roles' wiring in cmd/soltix, replication's NATS subscribers) also
+# run under the race detector; the codecs in storage/encoding are pure
+# functions and skip it.
+RACE_PKGS = ./storage ./storage/wal ./storage/colfile ./storage/vfs/... ./httpapi/... ./coord ./remote/... ./cmd/soltix ./replication/...
 
 .PHONY: test vet build fuzz
 

@@ -185,3 +185,35 @@ func TestNATSIngestRouter(t *testing.T) {
 		t.Fatalf("routers handled %d messages, wrote %d points, dead-lettered %d; want 41, 40, 1", messages, points, deadLettered)
 	}
 }
+
+// TestNATSIngestServeWithoutNATS: serve --nats starts while the NATS
+// server is down, serves HTTP, and takes MQTT devices' points once the
+// server is up (soltix_ingest_connected turns 1).
+func TestNATSIngestServeWithoutNATS(t *testing.T) {
+	ns := natstest.Start(t, natstest.Options{MQTT: true})
+	ns.Stop()
+	srv := startBinary(t, t.TempDir(), "--nats", ns.URL())
+	if n := ingestMetric(t, srv.url, "soltix_ingest_connected"); n != 0 {
+		t.Fatalf("soltix_ingest_connected %d with the server down", n)
+	}
+	if code, err := srv.write("up,device_id=d v=1 1\n"); err != nil || code != http.StatusNoContent {
+		t.Fatalf("HTTP write with NATS down: %d %v", code, err)
+	}
+	if err := ns.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for ingestMetric(t, srv.url, "soltix_ingest_connected") != 1 {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("not connected to NATS; logs:\n%s", srv.logs)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	publishDevices(t, ns, "late", 1, 5)
+	if got := waitRows(t, srv.url, "late", 5); got != 5 {
+		t.Fatalf("%d points, want 5; logs:\n%s", got, srv.logs)
+	}
+	srv.stop(t)
+}

@@ -30,8 +30,9 @@ type Applier interface {
 var ErrGap = errors.New("replication: gap in the group's messages")
 
 // ErrEmpty is the error of a Follower started on a group with nothing
-// applied: a replica starts from a copy of the group, never from the
-// stream alone, which may not hold the group's older data.
+// applied whose subject does not begin with a fence of a primary that held
+// nothing: the stream alone may not hold the group's older data, and the
+// replica must copy the group from its primary first.
 var ErrEmpty = errors.New("replication: nothing applied: the group must be copied first")
 
 // FollowStatus is what a Follower reports.
@@ -146,7 +147,10 @@ func (f *Follower) run(ctx context.Context) {
 func (f *Follower) follow(ctx context.Context) error {
 	applied := f.a.Applied(f.g)
 	if applied == 0 {
-		return ErrEmpty
+		var err error
+		if applied, err = f.start(ctx); err != nil {
+			return err
+		}
 	}
 	name := consumerName(f.r.opts.Node, f.g)
 	cctx, cancel := context.WithTimeout(ctx, f.r.opts.Timeout)
@@ -177,6 +181,7 @@ func (f *Follower) follow(ctx context.Context) error {
 	defer it.Stop()
 	stop := context.AfterFunc(ctx, it.Stop)
 	defer stop()
+	first := true // the first message since the consumer was made
 	for {
 		msg, err := it.Next()
 		if err != nil {
@@ -189,9 +194,10 @@ func (f *Follower) follow(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("replication: message metadata: %w", err)
 		}
-		if err := f.apply(ctx, msg, meta); err != nil {
+		if err := f.apply(ctx, msg, meta, first); err != nil {
 			return err
 		}
+		first = false
 		if err := msg.Ack(); err != nil {
 			f.r.log.Debug("replication ack failed", "group", f.g, "err", err)
 		}
@@ -201,8 +207,47 @@ func (f *Follower) follow(ctx context.Context) error {
 	}
 }
 
-// apply applies one message unless it was applied before.
-func (f *Follower) apply(ctx context.Context, msg jetstream.Msg, meta *jetstream.MsgMetadata) error {
+// start begins a replica that holds nothing of the group at the
+// subject's first message, when it is a fence of a primary that held
+// nothing (a group new to a replicated cluster): it records the fence as
+// applied.
+func (f *Follower) start(ctx context.Context) (uint64, error) {
+	ctx, cancel := context.WithTimeout(ctx, f.r.opts.Timeout)
+	defer cancel()
+	raw, err := f.r.stream.GetMsg(ctx, 1, jetstream.WithGetMsgSubject(groupSubject(f.r.opts.Cluster, f.g)))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return 0, fmt.Errorf("replication: group %d has no messages yet: %w", f.g, errNoStart)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("replication: first message of group %d: %w", f.g, err)
+	}
+	m, err := decodeMessage(raw.Header, raw.Data, raw.Sequence, f.g)
+	if err != nil {
+		return 0, err
+	}
+	if m.Kind != KindFence || !m.Empty {
+		return 0, fmt.Errorf("replication: group %d's first message %d is a %s: %w", f.g, m.Seq, m.Kind, ErrEmpty)
+	}
+	if err := f.a.SetApplied(f.g, m.Seq); err != nil {
+		return 0, fmt.Errorf("replication: start group %d at %d: %w", f.g, m.Seq, err)
+	}
+	f.update(func(s *FollowStatus) { s.Applied, s.At = m.Seq, raw.Time })
+	return m.Seq, nil
+}
+
+// errNoStart: a replica with nothing waits for the group's primary to
+// publish its first fence.
+var errNoStart = errors.New("no fence to start from")
+
+// errOutOfOrder: a consumer delivered a message before its predecessor
+// (after a reconnection, an unacknowledged message comes back only after
+// the acknowledgement wait); the follower makes its consumer again.
+var errOutOfOrder = errors.New("message delivered before its predecessor")
+
+// apply applies one message unless it was applied before. first says it
+// is the first a new consumer delivered: a predecessor missing then is
+// missing from the stream.
+func (f *Follower) apply(ctx context.Context, msg jetstream.Msg, meta *jetstream.MsgMetadata, first bool) error {
 	seq := meta.Sequence.Stream
 	applied := f.a.Applied(f.g)
 	if seq <= applied {
@@ -213,7 +258,11 @@ func (f *Follower) apply(ctx context.Context, msg jetstream.Msg, meta *jetstream
 		return err
 	}
 	if m.Prev != applied {
-		return fmt.Errorf("replication: group %d: message %d follows %d, the replica applied up to %d: %w", f.g, seq, m.Prev, applied, ErrGap)
+		why := errOutOfOrder
+		if first {
+			why = ErrGap
+		}
+		return fmt.Errorf("replication: group %d: message %d follows %d, the replica applied up to %d: %w", f.g, seq, m.Prev, applied, why)
 	}
 	switch m.Kind {
 	case KindWrite:

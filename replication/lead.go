@@ -100,13 +100,15 @@ func (rc *Receipt) finish(seq uint64, err error) {
 }
 
 // Lead takes group g over as its primary at epoch. applied is the stream
-// sequence of the last message of g the caller holds (0: none). When the
+// sequence of the last message of g the caller holds (0: none); empty says
+// that the caller holds nothing of g (its fence then tells replicas with
+// nothing that they may start there). When the
 // subject's last message is of epoch itself, the caller led g at this
 // epoch before (a restart) and continues after it. When it is older, the
 // caller must hold it (a *BehindError otherwise), and Lead publishes a
 // fence message after it: from then on a primary of an older epoch cannot
 // append. When it is newer, Lead fails with ErrFenced.
-func (r *Replicator) Lead(ctx context.Context, g int, epoch, applied uint64) (*Lead, error) {
+func (r *Replicator) Lead(ctx context.Context, g int, epoch, applied uint64, empty bool) (*Lead, error) {
 	subj := groupSubject(r.opts.Cluster, g)
 	for {
 		last, lastEpoch, err := r.lastMessage(ctx, g)
@@ -121,7 +123,7 @@ func (r *Replicator) Lead(ctx context.Context, g int, epoch, applied uint64) (*L
 		case last != applied:
 			return nil, &BehindError{Group: g, Applied: applied, Last: last}
 		}
-		m := Message{Kind: KindFence, Group: g, Epoch: epoch, Prev: last}
+		m := Message{Kind: KindFence, Group: g, Epoch: epoch, Prev: last, Empty: empty}
 		ack, err := r.publish(ctx, subj, &m, nil)
 		if isWrongLast(err) {
 			continue // someone published meanwhile: look again

@@ -18,6 +18,8 @@ import (
 //	Soltix-Epoch  the epoch its primary held the group at, decimal
 //	Soltix-Prev   the stream sequence of the previous message on the
 //	              subject (0: none), which JetStream checked on publish
+//	Soltix-Empty  "1" on a fence published by a primary that held nothing
+//	              of the group: a replica with nothing may start there
 //	Nats-Msg-Id   <group>-<epoch>-<prev>: a publish retried after a lost
 //	              acknowledgement is recognised as a duplicate
 //
@@ -29,6 +31,7 @@ const (
 	hdrGroup = "Soltix-Group"
 	hdrEpoch = "Soltix-Epoch"
 	hdrPrev  = "Soltix-Prev"
+	hdrEmpty = "Soltix-Empty"
 )
 
 // Kind says what a message carries.
@@ -56,6 +59,9 @@ type Message struct {
 	Epoch  uint64
 	Prev   uint64 // the stream sequence of the subject's previous message
 	Seq    uint64 // this message's stream sequence
+	// Empty marks a fence published by a primary holding nothing of the
+	// group.
+	Empty  bool
 	Points []model.Point
 	Delete *Delete
 }
@@ -96,6 +102,9 @@ func header(m *Message) nats.Header {
 	h.Set(hdrEpoch, strconv.FormatUint(m.Epoch, 10))
 	h.Set(hdrPrev, strconv.FormatUint(m.Prev, 10))
 	h.Set(nats.MsgIdHdr, fmt.Sprintf("%d-%d-%d", m.Group, m.Epoch, m.Prev))
+	if m.Kind == KindFence && m.Empty {
+		h.Set(hdrEmpty, "1")
+	}
 	return h
 }
 
@@ -153,6 +162,7 @@ func decodeMessage(h nats.Header, data []byte, seq uint64, g int) (*Message, err
 		if len(data) != 0 {
 			return nil, fmt.Errorf("replication: fence %d with %d bytes: %w", seq, len(data), ErrMalformed)
 		}
+		m.Empty = h.Get(hdrEmpty) == "1"
 	default:
 		return nil, fmt.Errorf("replication: message %d of kind %q: %w", seq, m.Kind, ErrMalformed)
 	}

@@ -116,7 +116,7 @@ func TestLeadFollow(t *testing.T) {
 	srv := natstest.Start(t)
 	p, r := open(t, srv, "p1"), open(t, srv, "r1")
 	const g = 3
-	lead, err := p.Lead(ctx(t), g, 1, 0)
+	lead, err := p.Lead(ctx(t), g, 1, 0, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +202,7 @@ func TestFencing(t *testing.T) {
 	srv := natstest.Start(t)
 	r1, r2 := open(t, srv, "n1"), open(t, srv, "n2")
 	const g = 0
-	old, err := r1.Lead(ctx(t), g, 1, 0)
+	old, err := r1.Lead(ctx(t), g, 1, 0, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,12 +212,12 @@ func TestFencing(t *testing.T) {
 		t.Fatal(err)
 	}
 	// n2 takes over at epoch 2 but has not applied the last write.
-	_, err = r2.Lead(ctx(t), g, 2, old.Last()-1)
+	_, err = r2.Lead(ctx(t), g, 2, old.Last()-1, false)
 	var be *BehindError
 	if !errors.As(err, &be) || be.Last != old.Last() {
 		t.Fatalf("taking over behind: %v, want a BehindError at %d", err, old.Last())
 	}
-	lead2, err := r2.Lead(ctx(t), g, 2, old.Last())
+	lead2, err := r2.Lead(ctx(t), g, 2, old.Last(), false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,7 +238,7 @@ func TestFencing(t *testing.T) {
 		t.Fatalf("publish after the fence: %v, want ErrFenced", err)
 	}
 	// Leading at an older epoch again is refused.
-	if _, err := r1.Lead(ctx(t), g, 1, lead2.Last()); !errors.Is(err, ErrFenced) {
+	if _, err := r1.Lead(ctx(t), g, 1, lead2.Last(), false); !errors.Is(err, ErrFenced) {
 		t.Fatalf("lead at epoch 1 after epoch 2: %v, want ErrFenced", err)
 	}
 	// The new lead publishes after its fence.
@@ -252,7 +252,7 @@ func TestFencing(t *testing.T) {
 	// A restart of the same node at the same epoch continues after its
 	// own last message, without a fence.
 	lead2.Close()
-	again, err := r2.Lead(ctx(t), g, 2, 0)
+	again, err := r2.Lead(ctx(t), g, 2, 0, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,7 +270,7 @@ func TestFollowerResumesAndStopsAtGaps(t *testing.T) {
 	srv := natstest.Start(t)
 	p, r := open(t, srv, "p"), open(t, srv, "r")
 	const g = 9
-	lead, err := p.Lead(ctx(t), g, 4, 0)
+	lead, err := p.Lead(ctx(t), g, 4, 0, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -338,7 +338,7 @@ func TestLeadThroughNATSRestart(t *testing.T) {
 	srv := natstest.Start(t)
 	p, r := open(t, srv, "p"), open(t, srv, "r")
 	const g = 1
-	lead, err := p.Lead(ctx(t), g, 1, 0)
+	lead, err := p.Lead(ctx(t), g, 1, 0, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -395,5 +395,64 @@ func TestNames(t *testing.T) {
 		if checkName("cluster name", bad) == nil {
 			t.Errorf("checkName(%q) accepted it", bad)
 		}
+	}
+}
+
+// TestEmptyStart: in a group new to a replicated cluster, a replica with
+// nothing starts at the primary's first fence (which says the primary held
+// nothing), also when it starts before that fence exists.
+func TestEmptyStart(t *testing.T) {
+	srv := natstest.Start(t)
+	p, r := open(t, srv, "p"), open(t, srv, "r")
+	const g = 5
+	a := newMemApplier()
+	f := r.Follow(g, a) // before the primary leads: it waits
+	defer f.Stop()
+	lead, err := p.Lead(ctx(t), g, 1, 0, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lead.Close()
+	var want []string
+	var rc *Receipt
+	for i := range 5 {
+		ps := points(3, i*3, false)
+		if rc, err = lead.Publish(&Message{Kind: KindWrite, Points: ps}); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, "w"+describe(ps))
+	}
+	seq, err := rc.Wait(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.WaitApplied(ctx(t), seq); err != nil {
+		t.Fatal(err)
+	}
+	if got := a.writes(); !slices.Equal(got, want) {
+		t.Fatalf("replica applied %d changes, want %d\n%s", len(got), len(want), firstDiff(got, want))
+	}
+	// A second replica started afterwards replays the group from the fence.
+	b := newMemApplier()
+	fb := r.Follow(g, b)
+	defer fb.Stop()
+	if err := fb.WaitApplied(ctx(t), seq); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.writes(); !slices.Equal(got, want) {
+		t.Fatalf("late replica applied %d changes, want %d", len(got), len(want))
+	}
+	// A group whose first fence is of a primary that held data cannot be
+	// started from the stream.
+	lead2, err := p.Lead(ctx(t), g+1, 1, 0, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lead2.Close()
+	c := newMemApplier()
+	fc := r.Follow(g+1, c)
+	defer fc.Stop()
+	if err := fc.WaitApplied(ctx(t), lead2.Last()); !errors.Is(err, ErrEmpty) {
+		t.Fatalf("replica of a group with older data: %v, want ErrEmpty", err)
 	}
 }

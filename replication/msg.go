@@ -54,11 +54,11 @@ type Delete struct {
 
 // Message is one change of a group as a replica receives it.
 type Message struct {
-	Kind   Kind
-	Group  int
-	Epoch  uint64
-	Prev   uint64 // the stream sequence of the subject's previous message
-	Seq    uint64 // this message's stream sequence
+	Kind  Kind
+	Group int
+	Epoch uint64
+	Prev  uint64 // the stream sequence of the subject's previous message
+	Seq   uint64 // this message's stream sequence
 	// Empty marks a fence published by a primary holding nothing of the
 	// group.
 	Empty  bool

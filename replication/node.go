@@ -1,0 +1,358 @@
+package replication
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/soltixdb/soltix/remote"
+)
+
+// GroupMap is the cluster map as a storage node sees it (coord.View, through
+// cmd/soltix).
+type GroupMap interface {
+	Group(g int) (remote.GroupInfo, bool)
+	NumGroups() int
+	// Changed returns a channel closed at the map's next change.
+	Changed() <-chan struct{}
+}
+
+// NodeStore is a storage node's storage as replication uses it
+// (storage.DB, through cmd/soltix).
+type NodeStore interface {
+	Applier
+	// GroupEmpty reports whether the node holds nothing of group g.
+	GroupEmpty(g int) bool
+}
+
+// ErrNotLeading is returned (wrapped) for a write of a group this node is
+// not publishing yet: its lead is being taken over or NATS is unreachable.
+// The write is refused before it is applied; a router retries it.
+var ErrNotLeading = errors.New("replication: group not led here yet")
+
+// NodeOptions configure a storage node's replication.
+type NodeOptions struct {
+	Map   GroupMap
+	Store NodeStore
+	// Interval is how often every group is examined besides map changes
+	// (a lead that could not be taken is tried again). Default 2 s.
+	Interval time.Duration
+}
+
+// NodeReplication runs a storage node's side of replication: a Lead for
+// each group the map makes it primary of, a Follower for each group it is
+// a replica of, and the write path that publishes its writes and deletes
+// in the order its WAL holds them.
+type NodeReplication struct {
+	r     *Replicator
+	opts  NodeOptions
+	locks []sync.Mutex // per group: a change applied and queued together
+
+	mu      sync.Mutex
+	leads   map[int]*Lead
+	follows map[int]*Follower
+	errs    map[int]error // the last failure to lead a group
+
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// RunNode starts a storage node's replication; Close stops it.
+func (r *Replicator) RunNode(opts NodeOptions) *NodeReplication {
+	if opts.Interval <= 0 {
+		opts.Interval = 2 * time.Second
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	n := &NodeReplication{r: r, opts: opts, locks: make([]sync.Mutex, opts.Map.NumGroups()),
+		leads: map[int]*Lead{}, follows: map[int]*Follower{}, errs: map[int]error{}, cancel: cancel, done: make(chan struct{})}
+	go n.run(ctx)
+	return n
+}
+
+// Close stops every lead and follower.
+func (n *NodeReplication) Close() {
+	n.cancel()
+	<-n.done
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for g, l := range n.leads {
+		l.Close()
+		delete(n.leads, g)
+	}
+	for g, f := range n.follows {
+		f.Stop()
+		delete(n.follows, g)
+	}
+}
+
+func (n *NodeReplication) run(ctx context.Context) {
+	defer close(n.done)
+	t := time.NewTicker(n.opts.Interval)
+	defer t.Stop()
+	for {
+		ch := n.opts.Map.Changed()
+		n.Sync(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-ch:
+		case <-t.C:
+		}
+	}
+}
+
+// Sync makes every group's lead and follower what the map says.
+func (n *NodeReplication) Sync(ctx context.Context) {
+	for g := range n.opts.Map.NumGroups() {
+		if ctx.Err() != nil {
+			return
+		}
+		n.sync(ctx, g)
+	}
+}
+
+func (n *NodeReplication) sync(ctx context.Context, g int) {
+	me := n.r.opts.Node
+	info, ok := n.opts.Map.Group(g)
+	primary := ok && info.Primary == me
+	replica := ok && slices.Contains(info.Replicas, me)
+
+	n.mu.Lock()
+	lead, follow := n.leads[g], n.follows[g]
+	n.mu.Unlock()
+	if lead != nil && (!primary || lead.Epoch() != info.Epoch || lead.failed() != nil) {
+		n.dropLead(g, lead)
+		lead = nil
+	}
+	switch {
+	case primary && lead == nil:
+		l, err := n.r.Lead(ctx, g, info.Epoch, n.opts.Store.Applied(g), n.opts.Store.GroupEmpty(g))
+		var behind *BehindError
+		switch {
+		case err == nil:
+			n.mu.Lock()
+			n.leads[g] = l
+			delete(n.errs, g)
+			n.mu.Unlock()
+			n.stopFollow(g)
+		case errors.As(err, &behind):
+			// A promoted replica applies the rest of the stream first.
+			n.ensureFollow(g, follow)
+			n.setErr(g, err)
+		default:
+			n.setErr(g, err)
+			n.r.log.Warn("replication: cannot lead group", "group", g, "epoch", info.Epoch, "err", err)
+		}
+	case primary:
+	case replica:
+		n.ensureFollow(g, follow)
+	default:
+		n.stopFollow(g)
+	}
+}
+
+func (n *NodeReplication) setErr(g int, err error) {
+	n.mu.Lock()
+	n.errs[g] = err
+	n.mu.Unlock()
+}
+
+func (n *NodeReplication) dropLead(g int, l *Lead) {
+	n.mu.Lock()
+	if n.leads[g] == l {
+		delete(n.leads, g)
+	}
+	n.mu.Unlock()
+	// Writes of g hold its lock while they queue: closing under it lets
+	// none queue on a closed lead unnoticed.
+	n.locks[g].Lock()
+	l.Close()
+	n.locks[g].Unlock()
+}
+
+func (n *NodeReplication) ensureFollow(g int, f *Follower) {
+	if f != nil && f.Status().Running {
+		return
+	}
+	if f != nil {
+		f.Stop()
+	}
+	nf := n.r.Follow(g, n.opts.Store)
+	n.mu.Lock()
+	n.follows[g] = nf
+	n.mu.Unlock()
+}
+
+func (n *NodeReplication) stopFollow(g int) {
+	n.mu.Lock()
+	f := n.follows[g]
+	delete(n.follows, g)
+	n.mu.Unlock()
+	if f != nil {
+		f.Stop()
+	}
+}
+
+// failed returns the lead's error once it is fenced or closed.
+func (l *Lead) failed() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.err
+}
+
+// leadsFor returns the leads of groups, each at the epoch given, or an
+// error naming the first group not led here at it.
+func (n *NodeReplication) leadsFor(groups []int, epochs []uint64) ([]*Lead, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	ls := make([]*Lead, len(groups))
+	for i, g := range groups {
+		l := n.leads[g]
+		if l == nil || l.Epoch() != epochs[i] {
+			why := n.errs[g]
+			if why == nil {
+				why = errors.New("taking over")
+			}
+			return nil, fmt.Errorf("group %d at epoch %d (%v): %w", g, epochs[i], why, ErrNotLeading)
+		}
+		ls[i] = l
+	}
+	return ls, nil
+}
+
+// change is one group's share of a write or a delete.
+type change struct {
+	group int
+	epoch uint64
+	msg   Message
+}
+
+// Write applies a write through apply (the node's storage.DB.Write of
+// every group's points) and queues each group's points for its replicas,
+// in the order the WAL holds them: each group's lock is held from before
+// apply until its points are queued. It refuses the write before apply
+// when a group is not led here at its epoch or its lead cannot take more
+// (ctx ends). wait returns once JetStream holds every group's change.
+func (n *NodeReplication) Write(ctx context.Context, ws []remote.GroupWrite, apply func() error) (wait func(context.Context) error, err error) {
+	cs := make([]change, len(ws))
+	for i, w := range ws {
+		cs[i] = change{group: w.Group, epoch: w.Epoch, msg: Message{Kind: KindWrite, Points: w.Points}}
+	}
+	return n.change(ctx, cs, apply)
+}
+
+// Delete is Write for a delete of the groups' series of collection over
+// [min, max].
+func (n *NodeReplication) Delete(ctx context.Context, collection string, ds []remote.GroupDelete, min, max int64, apply func() error) (wait func(context.Context) error, err error) {
+	cs := make([]change, len(ds))
+	for i, d := range ds {
+		cs[i] = change{group: d.Group, epoch: d.Epoch, msg: Message{Kind: KindDelete,
+			Delete: &Delete{Collection: collection, Series: d.Series, Min: min, Max: max}}}
+	}
+	return n.change(ctx, cs, apply)
+}
+
+func (n *NodeReplication) change(ctx context.Context, cs []change, apply func() error) (func(context.Context) error, error) {
+	slices.SortStableFunc(cs, func(a, b change) int { return a.group - b.group })
+	var groups []int
+	var epochs []uint64
+	for _, c := range cs {
+		if c.group < 0 || c.group >= len(n.locks) {
+			return nil, fmt.Errorf("replication: group %d of %d", c.group, len(n.locks))
+		}
+		if len(groups) == 0 || groups[len(groups)-1] != c.group {
+			groups, epochs = append(groups, c.group), append(epochs, c.epoch)
+		}
+	}
+	for _, g := range groups {
+		n.locks[g].Lock()
+	}
+	defer func() {
+		for _, g := range groups {
+			n.locks[g].Unlock()
+		}
+	}()
+	leads, err := n.leadsFor(groups, epochs)
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range leads {
+		if err := l.Reserve(ctx); err != nil {
+			return nil, fmt.Errorf("replication: group %d: %w", l.g, err)
+		}
+	}
+	if err := apply(); err != nil {
+		return nil, err
+	}
+	var rcs []*Receipt
+	var errs []error
+	for _, c := range cs {
+		l := leads[slices.Index(groups, c.group)]
+		rc, err := l.Publish(&c.msg)
+		if err != nil {
+			// Applied here but not queued: the lead is fenced or closed,
+			// and the group's replicas will copy it again from whoever
+			// leads it next.
+			errs = append(errs, fmt.Errorf("group %d: %w", c.group, err))
+			continue
+		}
+		rcs = append(rcs, rc)
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("replication: %w", errors.Join(errs...))
+	}
+	return func(ctx context.Context) error {
+		for _, rc := range rcs {
+			if _, err := rc.Wait(ctx); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, nil
+}
+
+// GroupStatus is one group's replication on this node.
+type GroupStatus struct {
+	Group int
+	// Role is "primary", "replica" or "".
+	Role string
+	// Last is the stream sequence of the group's last message this node
+	// published (primary) or applied (replica).
+	Last uint64
+	// Pending is how many messages a replica has yet to apply, and LagSeconds
+	// how long ago the one it applied last was stored (0 when none pending).
+	Pending    uint64
+	LagSeconds float64
+	Err        string
+}
+
+// Status reports every group this node leads or follows.
+func (n *NodeReplication) Status() []GroupStatus {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var out []GroupStatus
+	for g, l := range n.leads {
+		out = append(out, GroupStatus{Group: g, Role: "primary", Last: l.Last()})
+	}
+	for g, f := range n.follows {
+		st := f.Status()
+		gs := GroupStatus{Group: g, Role: "replica", Last: st.Applied, Pending: st.Pending}
+		if st.Pending > 0 && !st.At.IsZero() {
+			gs.LagSeconds = time.Since(st.At).Seconds()
+		}
+		if st.Err != nil {
+			gs.Err = st.Err.Error()
+		}
+		out = append(out, gs)
+	}
+	for g, err := range n.errs {
+		if _, ok := n.leads[g]; !ok && err != nil {
+			out = append(out, GroupStatus{Group: g, Role: "primary", Err: err.Error()})
+		}
+	}
+	slices.SortFunc(out, func(a, b GroupStatus) int { return a.Group - b.Group })
+	return out
+}

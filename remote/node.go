@@ -1,6 +1,8 @@
 package remote
 
 import (
+	"context"
+	"errors"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -48,7 +50,30 @@ type NodeOptions struct {
 	// read side's reads): group moves (Moves) record a moving group's
 	// writes for its new node and refuse them during the switch.
 	Gate Gate
+	// Log, when set, is handed every write and delete the node applies,
+	// to carry them to the groups' replicas (package replication; wired
+	// by cmd/soltix). It applies the change itself, inside the gate.
+	Log WriteLog
+	// WaitReplicated makes a write or delete answer only once Log says
+	// the change is stored for the replicas (acknowledgement mode
+	// "replicated"); otherwise it answers once the node's WAL has it
+	// ("local").
+	WaitReplicated bool
 }
+
+// WriteLog is replication as the write path sees it: Write and Delete call
+// apply (the node's storage write) and queue the change for the groups'
+// replicas in the order the node applied it, or refuse the change before
+// apply. wait returns once the change is stored for the replicas.
+type WriteLog interface {
+	Write(ctx context.Context, ws []GroupWrite, apply func() error) (wait func(context.Context) error, err error)
+	Delete(ctx context.Context, collection string, ds []GroupDelete, min, max int64, apply func() error) (wait func(context.Context) error, err error)
+}
+
+// ErrNotReplicated is wrapped by the error of a write or delete applied on
+// the primary that its replication did not confirm (acknowledgement mode
+// "replicated"): a 503; retrying it is safe.
+var ErrNotReplicated = errors.New("not confirmed stored for the replicas")
 
 // DefaultMaxSessions is NodeOptions.MaxSessions when it is 0.
 const DefaultMaxSessions = 256

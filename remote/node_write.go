@@ -136,10 +136,21 @@ func (n *Node) serveWrite(w http.ResponseWriter, r *http.Request) {
 		at += len(f.Points)
 	}
 	apply := func() error { return n.db.Write(r.Context(), batch.Points) }
+	var wait func(context.Context) error
+	if lg := n.opts.Log; lg != nil {
+		write := apply
+		apply = func() (err error) {
+			wait, err = lg.Write(r.Context(), frameWrites(batch.Frames), write)
+			return err
+		}
+	}
 	if n.opts.Gate != nil {
 		err = n.opts.Gate.Write(frameWrites(batch.Frames), apply)
 	} else {
 		err = apply()
+	}
+	if err == nil {
+		err = n.waitReplicated(r.Context(), wait)
 	}
 	if err != nil {
 		status, eb := gateErrorBody(err)
@@ -153,6 +164,18 @@ func (n *Node) serveWrite(w http.ResponseWriter, r *http.Request) {
 	n.metrics.writes.Add(1)
 	n.metrics.points.Add(uint64(len(batch.Points)))
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// waitReplicated waits for a change's replication when the node answers
+// after it (NodeOptions.WaitReplicated).
+func (n *Node) waitReplicated(ctx context.Context, wait func(context.Context) error) error {
+	if wait == nil || !n.opts.WaitReplicated {
+		return nil
+	}
+	if err := wait(ctx); err != nil {
+		return fmt.Errorf("%w: %w", ErrNotReplicated, err)
+	}
+	return nil
 }
 
 // wrongGroup returns the first point not in group g and its group, or -1.
@@ -191,6 +214,7 @@ func storageErrorBody(err error) (int, ErrorBody) {
 	case errors.As(err, &re):
 		return http.StatusBadRequest, ErrorBody{Error: err.Error(), Code: CodeRetention, Retention: re}
 	case errors.Is(err, storage.ErrUnavailable), errors.Is(err, storage.ErrClosed), errors.Is(err, storage.ErrBackpressure),
+		errors.Is(err, ErrNotReplicated),
 		errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable, ErrorBody{Error: err.Error(), Code: CodeUnavailable}
 	}
@@ -291,10 +315,21 @@ func (n *Node) serveDelete(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	apply := func() error { return n.db.Delete(r.Context(), req.Collection, series, req.Min, req.Max) }
+	var wait func(context.Context) error
+	if lg := n.opts.Log; lg != nil {
+		del := apply
+		apply = func() (err error) {
+			wait, err = lg.Delete(r.Context(), req.Collection, deleteGroups(req.Groups), req.Min, req.Max, del)
+			return err
+		}
+	}
 	if n.opts.Gate != nil {
 		err = n.opts.Gate.Delete(req.Collection, deleteGroups(req.Groups), req.Min, req.Max, apply)
 	} else {
 		err = apply()
+	}
+	if err == nil {
+		err = n.waitReplicated(r.Context(), wait)
 	}
 	if err != nil {
 		status, eb := gateErrorBody(err)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/soltixdb/soltix/remote"
+	"github.com/soltixdb/soltix/storage"
 )
 
 // GroupMap is the cluster map as a storage node sees it (coord.View, through
@@ -30,8 +31,9 @@ type NodeStore interface {
 
 // ErrNotLeading is returned (wrapped) for a write of a group this node is
 // not publishing yet: its lead is being taken over or NATS is unreachable.
-// The write is refused before it is applied; a router retries it.
-var ErrNotLeading = errors.New("replication: group not led here yet")
+// The write is refused before it is applied (a 503: it is
+// storage.ErrUnavailable); retrying it is safe.
+var ErrNotLeading = fmt.Errorf("replication: group not led here yet: %w", storage.ErrUnavailable)
 
 // NodeOptions configure a storage node's replication.
 type NodeOptions struct {
@@ -356,3 +358,4 @@ func (n *NodeReplication) Status() []GroupStatus {
 	slices.SortFunc(out, func(a, b GroupStatus) int { return a.Group - b.Group })
 	return out
 }
+var _ remote.WriteLog = (*NodeReplication)(nil)

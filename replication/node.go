@@ -359,3 +359,12 @@ func (n *NodeReplication) Status() []GroupStatus {
 	return out
 }
 var _ remote.WriteLog = (*NodeReplication)(nil)
+
+// DBStore is a NodeStore over a storage node's storage.DB.
+type DBStore struct{ *storage.DB }
+
+// GroupEmpty reports whether the DB holds no series and no file of g.
+func (s DBStore) GroupEmpty(g int) bool {
+	st, err := s.GroupStats(g)
+	return err == nil && st.Series == 0 && st.Files == 0 && st.RollupFiles == 0
+}

@@ -35,7 +35,7 @@ func devicePoints(devices, n int, t0 int64) map[int][]model.Point {
 		g := model.GroupOf(dev, dbGroups)
 		for i := range n {
 			by[g] = append(by[g], model.Point{Collection: "m", Tags: model.Tags{{Key: "device_id", Value: dev}},
-				Time: t0 + int64(i)*int64(time.Second),
+				Time:   t0 + int64(i)*int64(time.Second),
 				Fields: []model.Field{{Key: "i", Value: model.Int(int64(d*1000 + i))}, {Key: "f", Value: model.Float(float64(i) / 3)}}})
 		}
 	}

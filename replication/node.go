@@ -358,6 +358,7 @@ func (n *NodeReplication) Status() []GroupStatus {
 	slices.SortFunc(out, func(a, b GroupStatus) int { return a.Group - b.Group })
 	return out
 }
+
 var _ remote.WriteLog = (*NodeReplication)(nil)
 
 // DBStore is a NodeStore over a storage node's storage.DB.

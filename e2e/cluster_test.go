@@ -29,13 +29,14 @@ import (
 
 // clusterOptions configure startClusterWith.
 type clusterOptions struct {
-	nodes     int           // storage nodes (default 3)
-	routers   int           // routers (default 1)
-	groups    int           // cluster.num_groups (default 16)
-	partition time.Duration // storage.partition (0: the default)
-	blockSize int           // storage.block_size (0: the default)
-	now       time.Time     // SOLTIX_TEST_NOW of every process (zero: the real clock)
-	nats      string        // cluster.nats of every process ("": none)
+	nodes       int           // storage nodes (default 3)
+	routers     int           // routers (default 1)
+	groups      int           // cluster.num_groups (default 16)
+	partition   time.Duration // storage.partition (0: the default)
+	blockSize   int           // storage.block_size (0: the default)
+	now         time.Time     // SOLTIX_TEST_NOW of every process (zero: the real clock)
+	nats        string        // cluster.nats of every process ("": none)
+	replication int           // cluster.replication_factor (0: the default, 1)
 }
 
 // cluster is a running cluster. Its processes are stopped when the test
@@ -108,6 +109,9 @@ func startClusterWith(t testing.TB, o clusterOptions) *cluster {
 	fmt.Fprintf(&cfg, "cluster:\n  etcd: [%s]\n  name: e2e\n  num_groups: %d\n  min_nodes: %d\n  lease_ttl: 2s\n", etcd.ClientURL(), o.groups, o.nodes)
 	if o.nats != "" {
 		fmt.Fprintf(&cfg, "  nats: [%s]\n", o.nats)
+	}
+	if o.replication > 0 {
+		fmt.Fprintf(&cfg, "  replication_factor: %d\n", o.replication)
 	}
 	// Flushes only when a test asks (as startLiveServer), a WAL that is
 	// written but not fsynced (SIGKILL of a process loses nothing).

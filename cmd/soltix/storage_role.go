@@ -17,6 +17,7 @@ import (
 	"github.com/soltixdb/soltix/coord"
 	"github.com/soltixdb/soltix/httpapi"
 	"github.com/soltixdb/soltix/remote"
+	"github.com/soltixdb/soltix/replication"
 	"github.com/soltixdb/soltix/storage"
 )
 
@@ -70,6 +71,10 @@ type storageNode struct {
 	registered atomic.Bool
 	settings   *settingsApplier
 	errc       chan error // the server's end
+	// repl and replNode are the node's replication (nil without
+	// cluster.nats; storage_replication.go).
+	repl     *replication.Replicator
+	replNode *replication.NodeReplication
 }
 
 // startStorageNode connects to etcd (waiting for it until ctx ends),
@@ -106,8 +111,17 @@ func startStorageNode(ctx context.Context, cfg *Config, log *slog.Logger) (n *st
 		return n, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 	n.advertise = advertiseURL(cfg.Node.Advertise, n.ln.Addr())
+	if err := n.startReplication(ctx); err != nil {
+		return n, err
+	}
 	n.moves = remote.NewMoves(remote.StorageGroups(n.db), coordGroups{n.co, n.view}, remote.MoveOptions{NodeID: cfg.Node.ID, Logger: log})
-	n.node = remote.NewNode(n.db, n.view, remote.NodeOptions{NodeID: cfg.Node.ID, MaxBodyBytes: cfg.HTTP.MaxBodyBytes, Gate: n.moves, Logger: log})
+	nopts := remote.NodeOptions{NodeID: cfg.Node.ID, MaxBodyBytes: cfg.HTTP.MaxBodyBytes, Gate: n.moves, Logger: log}
+	if n.replNode != nil {
+		// Acknowledgement mode "replicated": a write answers once
+		// JetStream holds it for the replicas.
+		nopts.Log, nopts.WaitReplicated = n.replNode, true
+	}
+	n.node = remote.NewNode(n.db, n.view, nopts)
 	n.moves.Routes(n.node.Handle)
 	n.srv = remote.NewServer(n.ln.Addr().String(), n.handler())
 	go func() { n.errc <- n.srv.Serve(n.ln) }()
@@ -126,7 +140,7 @@ func (n *storageNode) handler() http.Handler {
 	mux.HandleFunc("POST "+settingsSyncPath, n.settings.syncHandler)
 	mux.Handle("GET /health", probes)
 	mux.Handle("GET /ready", probes)
-	mux.Handle("GET /metrics", withNodeMetrics(probes, n.node.Metrics))
+	mux.Handle("GET /metrics", n.withReplicationMetrics(withNodeMetrics(probes, n.node.Metrics)))
 	return mux
 }
 
@@ -222,6 +236,7 @@ func (n *storageNode) close() error {
 	if n.settings != nil {
 		n.settings.stop()
 	}
+	n.stopReplication()
 	if n.ln != nil && n.srv == nil {
 		n.ln.Close()
 	}

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/soltixdb/soltix/replication"
+)
+
+// replicaMap is the cluster map as a storage node's replication sees it.
+type replicaMap struct{ coordGroups }
+
+func (m replicaMap) NumGroups() int           { return m.view.NumGroups() }
+func (m replicaMap) Changed() <-chan struct{} { return m.view.Changed() }
+
+// startReplication connects a storage node to NATS (cluster.nats) and
+// starts its replication: leads of the groups it is primary of, followers
+// of those it replicates (docs/replication.md). Without cluster.nats the
+// node runs unreplicated. NATS not answering yet is waited for, as etcd
+// is, until ctx ends.
+func (n *storageNode) startReplication(ctx context.Context) error {
+	if len(n.cfg.Cluster.NATS) == 0 {
+		n.log.Info("replication off: no cluster.nats; groups have no copies")
+		return nil
+	}
+	wait := 100 * time.Millisecond
+	for {
+		r, err := replication.Open(ctx, replication.Options{URLs: n.cfg.Cluster.NATS, Cluster: n.cfg.Cluster.Name,
+			Node: n.cfg.Node.ID, Log: n.log})
+		if err == nil {
+			n.repl = r
+			break
+		}
+		if ctx.Err() != nil {
+			return err
+		}
+		n.log.Warn("cannot reach NATS; retrying", "err", err, "retry_in", wait)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
+	n.replNode = n.repl.RunNode(replication.NodeOptions{Map: replicaMap{coordGroups{n.co, n.view}}, Store: replication.DBStore{DB: n.db}})
+	n.log.Info("replication on", "nats", n.cfg.Cluster.NATS)
+	return nil
+}
+
+// stopReplication stops leads and followers and closes the connection.
+func (n *storageNode) stopReplication() {
+	if n.replNode != nil {
+		n.replNode.Close()
+		n.replNode = nil
+	}
+	if n.repl != nil {
+		n.repl.Close()
+		n.repl = nil
+	}
+}
+
+// writeReplicationMetrics writes the node's replication per group: its
+// role, the last stream sequence it published or applied, and for a
+// replica the messages it has yet to apply and how old the last applied
+// one is.
+func writeReplicationMetrics(b *bytes.Buffer, st []replication.GroupStatus) {
+	fam := func(name, typ, help string) {
+		fmt.Fprintf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
+	}
+	fam("soltix_replication_last_sequence", "gauge", "Stream sequence of the group's last message this node published (primary) or applied (replica).")
+	for _, s := range st {
+		fmt.Fprintf(b, "soltix_replication_last_sequence{group=\"%d\",role=\"%s\"} %d\n", s.Group, s.Role, s.Last)
+	}
+	fam("soltix_replication_pending_messages", "gauge", "Messages of the group a replica has yet to apply.")
+	for _, s := range st {
+		if s.Role == "replica" {
+			fmt.Fprintf(b, "soltix_replication_pending_messages{group=\"%d\"} %d\n", s.Group, s.Pending)
+		}
+	}
+	fam("soltix_replication_lag_seconds", "gauge", "How long ago the message a replica applied last was stored, while messages are pending (0 when none).")
+	for _, s := range st {
+		if s.Role == "replica" {
+			fmt.Fprintf(b, "soltix_replication_lag_seconds{group=\"%d\"} %s\n", s.Group, strconv.FormatFloat(s.LagSeconds, 'g', -1, 64))
+		}
+	}
+	fam("soltix_replication_group_errors", "gauge", "1 for a group whose lead or follower is stopped or retrying after an error (the log says why).")
+	for _, s := range st {
+		v := 0
+		if s.Err != "" {
+			v = 1
+		}
+		fmt.Fprintf(b, "soltix_replication_group_errors{group=\"%d\",role=\"%s\"} %d\n", s.Group, s.Role, v)
+	}
+}
+
+// withReplicationMetrics adds the replication families to /metrics.
+func (n *storageNode) withReplicationMetrics(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rn := n.replNode
+		if rn == nil {
+			h.ServeHTTP(w, r)
+			return
+		}
+		rec := &bufferedResponse{header: http.Header{}, code: http.StatusOK}
+		h.ServeHTTP(rec, r)
+		for k, v := range rec.header {
+			w.Header()[k] = v
+		}
+		if rec.code == http.StatusOK {
+			writeReplicationMetrics(&rec.body, rn.Status())
+		}
+		w.Header().Set("Content-Length", strconv.Itoa(rec.body.Len()))
+		w.WriteHeader(rec.code)
+		w.Write(rec.body.Bytes()) //nolint:errcheck // the client went away
+	})
+}

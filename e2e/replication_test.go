@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	natsgo "github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/soltixdb/soltix/internal/natstest"
 	"github.com/soltixdb/soltix/model"
 	"github.com/soltixdb/soltix/planner"
@@ -151,6 +154,24 @@ func TestClusterReplication(t *testing.T) {
 	for round := 10; round < 13; round++ {
 		writeRetrying(t, c.url(), batch(round, ""))
 	}
+	// The victim is killed again and misses writes, and the stream loses
+	// everything it held (as its retention would): the victim cannot
+	// replay what it missed, and its groups' replicas cannot follow the
+	// fences it publishes when it comes back. Both copy the groups from
+	// their primaries.
+	victim.kill()
+	for round := 13; round < 15; round++ {
+		writeRetrying(t, c.url(), batch(round, victimID))
+	}
+	purgeStream(t, nats.URL(), "SOLTIX_e2e")
+	if err := victim.start(); err != nil {
+		t.Fatal(err)
+	}
+	c.waitWhole()
+	for round := 15; round < 17; round++ {
+		writeRetrying(t, c.url(), batch(round, ""))
+	}
+
 	// Deletes reach the replicas too.
 	del := `DELETE FROM dev WHERE device_id = 'd03' AND time >= '2023-11-14T22:13:20Z' AND time < '2023-11-14T22:30:00Z'`
 	resp, err := http.Post(c.url()+"/api/v1/query", "text/plain", strings.NewReader(del))
@@ -194,6 +215,10 @@ func TestClusterReplication(t *testing.T) {
 			t.Fatalf("replicas did not catch up:%s", lag)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+
+	if n := metricValue(t, victim, "soltix_replication_copies_total"); n < 1 {
+		t.Errorf("%s copied %v groups after it missed messages the stream no longer has", victimID, n)
 	}
 
 	// Stop every process and compare each group's data on its copies.
@@ -252,4 +277,46 @@ func TestClusterReplication(t *testing.T) {
 	if compared == 0 {
 		t.Fatal("nothing compared")
 	}
+}
+
+// purgeStream removes every message of a JetStream stream.
+func purgeStream(t *testing.T, url, name string) {
+	t.Helper()
+	nc, err := natsgo.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, err := js.Stream(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Purge(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// metricValue is one unlabelled sample of a process's /metrics (-1 when
+// absent).
+func metricValue(t *testing.T, p *clusterProc, name string) float64 {
+	t.Helper()
+	resp, err := http.Get(p.url() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, _ := strconv.ParseFloat(v, 64)
+			return f
+		}
+	}
+	return -1
 }

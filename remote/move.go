@@ -69,6 +69,11 @@ type MoveOptions struct {
 	TailMaxBytes int64
 	// Logger receives the moves' logs (default slog.Default()).
 	Logger *slog.Logger
+	// Position, when set (replication on), runs snapshot with group g's
+	// writes held and every change applied so far published, and returns
+	// the replication position the snapshot holds everything up to: a
+	// replica's copy (replica_copy.go) follows the stream from there.
+	Position func(ctx context.Context, g int, snapshot func() error) (uint64, error)
 }
 
 // Moves is a storage node's part in group moves. Create it with NewMoves,

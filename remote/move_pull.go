@@ -31,6 +31,9 @@ type pull struct {
 	imported bool       // guarded by mu
 	ctx      context.Context
 	cancel   context.CancelFunc
+	// replica marks a copy for a replica (replica_copy.go), which the
+	// sweep leaves alone: the map does not move the group.
+	replica bool
 }
 
 // pullAnswer is the JSON answer of PathMovePull.
@@ -373,7 +376,7 @@ func (m *Moves) abortPull(ctx context.Context, g int, move uint64, info GroupInf
 // this node the primary (the move finished).
 func (m *Moves) sweepPull(g int, info GroupInfo) {
 	pl := m.currentPull(g)
-	if pl == nil || info.Epoch < pl.move {
+	if pl == nil || info.Epoch < pl.move || pl.replica {
 		return
 	}
 	if info.Primary == m.opts.NodeID {

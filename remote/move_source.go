@@ -6,6 +6,7 @@
 package remote
 
 import (
+	"slices"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -51,6 +52,9 @@ type moveSource struct {
 	tail   *tailLog
 	snap   GroupFiles       // nil until taken
 	size   map[string]int64 // the snapshot's files
+	// replica marks a copy for a replica (replica_copy.go): no tail, and
+	// the map does not move the group.
+	replica bool
 }
 
 // close unpins the snapshot.
@@ -75,6 +79,7 @@ func (m *Moves) Routes(handle func(method, pattern string, h http.HandlerFunc)) 
 	handle(http.MethodPost, PathMovePull, m.servePull)
 	handle(http.MethodPost, PathMoveAbort, m.serveAbort)
 	handle(http.MethodPost, PathMoveRelease, m.serveRelease)
+	handle(http.MethodPost, PathReplicaSnapshot, m.serveReplicaSnapshot)
 }
 
 // moveParams are the group and query parameters of a move request.
@@ -241,6 +246,13 @@ func (m *Moves) checkSource(w http.ResponseWriter, p moveParams) (*moveSource, G
 	if src == nil {
 		moveJSON(w, http.StatusConflict, moveError{Error: fmt.Sprintf("group %d: no move %d in progress", p.g, p.move), Code: "stale_epoch", Groups: []int{p.g}})
 		return nil, info, false
+	}
+	if src.replica {
+		if !ok || info.State != "" || !slices.Contains(info.Replicas, src.to) || info.Primary != m.opts.NodeID {
+			m.staleEpoch(w, p.g, p.epoch, info)
+			return nil, info, false
+		}
+		return src, info, true
 	}
 	if !ok || info.State == "" || info.MovingTo != src.to || info.Primary != m.opts.NodeID {
 		m.staleEpoch(w, p.g, p.epoch, info)

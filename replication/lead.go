@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -53,6 +55,24 @@ type Lead struct {
 	err    error  // set once fenced or closed
 	wake   chan struct{}
 	done   chan struct{}
+	ids    *msgIDs
+}
+
+// msgIDs numbers the messages of one publisher: a random id and a count,
+// which make each message's Nats-Msg-Id unique (a retry keeps its id).
+type msgIDs struct {
+	g     int
+	epoch uint64
+	nonce uint64
+	n     atomic.Uint64
+}
+
+func newMsgIDs(g int, epoch uint64) *msgIDs {
+	return &msgIDs{g: g, epoch: epoch, nonce: rand.Uint64()}
+}
+
+func (ids *msgIDs) next() string {
+	return fmt.Sprintf("%d-%d-%x-%d", ids.g, ids.epoch, ids.nonce, ids.n.Add(1))
 }
 
 type pending struct {
@@ -110,6 +130,7 @@ func (rc *Receipt) finish(seq uint64, err error) {
 // append. When it is newer, Lead fails with ErrFenced.
 func (r *Replicator) Lead(ctx context.Context, g int, epoch, applied uint64, empty bool) (*Lead, error) {
 	subj := groupSubject(r.opts.Cluster, g)
+	ids := newMsgIDs(g, epoch)
 	for {
 		last, lastEpoch, err := r.lastMessage(ctx, g)
 		if err != nil {
@@ -119,11 +140,13 @@ func (r *Replicator) Lead(ctx context.Context, g int, epoch, applied uint64, emp
 		case lastEpoch > epoch:
 			return nil, fmt.Errorf("replication: group %d: subject at epoch %d, above %d: %w", g, lastEpoch, epoch, ErrFenced)
 		case lastEpoch == epoch && last > 0:
-			return r.newLead(g, epoch, subj, last), nil
-		case last != applied:
+			return r.newLead(g, epoch, subj, last, nil), nil
+		case last > applied:
 			return nil, &BehindError{Group: g, Applied: applied, Last: last}
 		}
-		m := Message{Kind: KindFence, Group: g, Epoch: epoch, Prev: last, Empty: empty}
+		// last == applied, or last < applied: the stream's retention (or a
+		// purge) removed messages the caller applied; it holds the rest.
+		m := Message{Kind: KindFence, Group: g, Epoch: epoch, Prev: last, Empty: empty, ID: ids.next()}
 		ack, err := r.publish(ctx, subj, &m, nil)
 		if isWrongLast(err) {
 			continue // someone published meanwhile: look again
@@ -131,12 +154,15 @@ func (r *Replicator) Lead(ctx context.Context, g int, epoch, applied uint64, emp
 		if err != nil {
 			return nil, err
 		}
-		return r.newLead(g, epoch, subj, ack.Sequence), nil
+		return r.newLead(g, epoch, subj, ack.Sequence, ids), nil
 	}
 }
 
-func (r *Replicator) newLead(g int, epoch uint64, subj string, last uint64) *Lead {
-	l := &Lead{r: r, g: g, epoch: epoch, subj: subj, last: last, wake: make(chan struct{}, 1), done: make(chan struct{})}
+func (r *Replicator) newLead(g int, epoch uint64, subj string, last uint64, ids *msgIDs) *Lead {
+	if ids == nil {
+		ids = newMsgIDs(g, epoch)
+	}
+	l := &Lead{r: r, g: g, epoch: epoch, subj: subj, last: last, wake: make(chan struct{}, 1), done: make(chan struct{}), ids: ids}
 	l.cond = sync.NewCond(&l.mu)
 	go l.run()
 	return l
@@ -218,6 +244,50 @@ func (l *Lead) Reserve(ctx context.Context) error {
 	return ctx.Err()
 }
 
+// refence handles a publish refused because the subject's last message is
+// not prev. When the subject lost messages instead (retention removed an
+// idle group's last ones, or the stream was purged: its last message is
+// older than prev and of no newer epoch), the lead publishes a fence after
+// what is left and goes on: replicas then see a gap and copy the group.
+// It returns false when another primary appended (the lead is fenced) or
+// the subject cannot be read.
+func (l *Lead) refence(prev uint64) bool {
+	last, lastEpoch, err := l.r.lastMessage(context.Background(), l.g)
+	if err != nil || lastEpoch > l.epoch || last >= prev {
+		return false
+	}
+	m := Message{Kind: KindFence, Group: l.g, Epoch: l.epoch, Prev: last, ID: l.ids.next()}
+	ack, err := l.r.publish(context.Background(), l.subj, &m, nil)
+	if err != nil {
+		return false
+	}
+	l.r.log.Warn("replication: the group's subject lost messages; fenced again after what is left",
+		"group", l.g, "epoch", l.epoch, "expected", prev, "found", last, "fence", ack.Sequence)
+	l.mu.Lock()
+	l.last = ack.Sequence
+	l.mu.Unlock()
+	return true
+}
+
+// drain waits until every change queued is stored (or the lead ends).
+func (l *Lead) drain(ctx context.Context) error {
+	stop := context.AfterFunc(ctx, func() {
+		l.mu.Lock()
+		l.cond.Broadcast()
+		l.mu.Unlock()
+	})
+	defer stop()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for l.err == nil && len(l.queue) > 0 && ctx.Err() == nil {
+		l.cond.Wait()
+	}
+	if l.err != nil {
+		return l.err
+	}
+	return ctx.Err()
+}
+
 // Publish queues a write's points or a delete (m.Kind, m.Points, m.Delete;
 // the lead sets the rest) after everything published before. A write too
 // large for one message goes as several, in order.
@@ -246,7 +316,7 @@ func (l *Lead) Publish(m *Message) (*Receipt, error) {
 
 // split encodes m as one or more messages of at most maxData bytes.
 func (l *Lead) split(m *Message) ([]*pending, error) {
-	one := Message{Kind: m.Kind, Group: l.g, Epoch: l.epoch, Points: m.Points, Delete: m.Delete}
+	one := Message{Kind: m.Kind, Group: l.g, Epoch: l.epoch, Points: m.Points, Delete: m.Delete, ID: l.ids.next()}
 	data, err := encodeData(&one)
 	if err != nil {
 		return nil, err
@@ -329,6 +399,9 @@ func (l *Lead) run() {
 			l.mu.Unlock()
 			p.rc.finish(ack.Sequence, nil)
 		case isWrongLast(err):
+			if l.refence(p.m.Prev) {
+				continue // the same message after the new fence
+			}
 			l.r.log.Warn("replication lead fenced", "group", l.g, "epoch", l.epoch, "prev", p.m.Prev)
 			l.end(fmt.Errorf("replication: group %d at epoch %d: %w", l.g, l.epoch, ErrFenced))
 			return

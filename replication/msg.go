@@ -20,8 +20,10 @@ import (
 //	              subject (0: none), which JetStream checked on publish
 //	Soltix-Empty  "1" on a fence published by a primary that held nothing
 //	              of the group: a replica with nothing may start there
-//	Nats-Msg-Id   <group>-<epoch>-<prev>: a publish retried after a lost
-//	              acknowledgement is recognised as a duplicate
+//	Nats-Msg-Id   <group>-<epoch>-<lead>-<n>: the publishing lead's random
+//	              id and the message's number in it, so that a publish
+//	              retried after a lost acknowledgement is recognised as a
+//	              duplicate, and no other message is
 //
 // A write's data is one write frame of remote/wire (the group, the epoch
 // and the points, checksummed); a delete's is collection, min, max and the
@@ -61,7 +63,9 @@ type Message struct {
 	Seq   uint64 // this message's stream sequence
 	// Empty marks a fence published by a primary holding nothing of the
 	// group.
-	Empty  bool
+	Empty bool
+	// ID is the message's Nats-Msg-Id (set by its lead).
+	ID     string
 	Points []model.Point
 	Delete *Delete
 }
@@ -101,7 +105,9 @@ func header(m *Message) nats.Header {
 	h.Set(hdrGroup, strconv.Itoa(m.Group))
 	h.Set(hdrEpoch, strconv.FormatUint(m.Epoch, 10))
 	h.Set(hdrPrev, strconv.FormatUint(m.Prev, 10))
-	h.Set(nats.MsgIdHdr, fmt.Sprintf("%d-%d-%d", m.Group, m.Epoch, m.Prev))
+	if m.ID != "" {
+		h.Set(nats.MsgIdHdr, m.ID)
+	}
 	if m.Kind == KindFence && m.Empty {
 		h.Set(hdrEmpty, "1")
 	}

@@ -42,6 +42,12 @@ type NodeOptions struct {
 	// Interval is how often every group is examined besides map changes
 	// (a lead that could not be taken is tried again). Default 2 s.
 	Interval time.Duration
+	// Copy, when set, copies group g from its primary into Store,
+	// replacing what the node held of it, and returns the position the
+	// copy holds everything up to (remote.Moves.CopyReplica). A replica
+	// whose follower stops at a gap or with nothing to start from copies
+	// the group, then follows from there.
+	Copy func(ctx context.Context, g int) (uint64, error)
 }
 
 // NodeReplication runs a storage node's side of replication: a Lead for
@@ -56,7 +62,9 @@ type NodeReplication struct {
 	mu      sync.Mutex
 	leads   map[int]*Lead
 	follows map[int]*Follower
-	errs    map[int]error // the last failure to lead a group
+	errs    map[int]error // the last failure to lead or copy a group
+	copying map[int]bool  // groups being copied from their primary
+	copies  int           // copies done
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -69,7 +77,8 @@ func (r *Replicator) RunNode(opts NodeOptions) *NodeReplication {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	n := &NodeReplication{r: r, opts: opts, locks: make([]sync.Mutex, opts.Map.NumGroups()),
-		leads: map[int]*Lead{}, follows: map[int]*Follower{}, errs: map[int]error{}, cancel: cancel, done: make(chan struct{})}
+		leads: map[int]*Lead{}, follows: map[int]*Follower{}, errs: map[int]error{}, copying: map[int]bool{},
+		cancel: cancel, done: make(chan struct{})}
 	go n.run(ctx)
 	return n
 }
@@ -150,10 +159,86 @@ func (n *NodeReplication) sync(ctx context.Context, g int) {
 		}
 	case primary:
 	case replica:
+		if follow != nil && n.opts.Copy != nil {
+			if st := follow.Status(); !st.Running && (errors.Is(st.Err, ErrGap) || errors.Is(st.Err, ErrEmpty)) {
+				n.startCopy(ctx, g, follow)
+				return
+			}
+		}
 		n.ensureFollow(g, follow)
 	default:
 		n.stopFollow(g)
 	}
+}
+
+// startCopy copies group g from its primary in the background, then
+// follows it from the copy's position.
+func (n *NodeReplication) startCopy(ctx context.Context, g int, follow *Follower) {
+	n.mu.Lock()
+	if n.copying[g] {
+		n.mu.Unlock()
+		return
+	}
+	n.copying[g] = true
+	if n.follows[g] == follow {
+		delete(n.follows, g)
+	}
+	n.mu.Unlock()
+	follow.Stop()
+	go func() {
+		defer func() {
+			n.mu.Lock()
+			delete(n.copying, g)
+			n.mu.Unlock()
+		}()
+		n.r.log.Info("replication: copying a group from its primary", "group", g, "why", follow.Status().Err)
+		pos, err := n.opts.Copy(ctx, g)
+		if err == nil {
+			err = n.opts.Store.SetApplied(g, pos)
+		}
+		if err != nil {
+			n.setErr(g, fmt.Errorf("copy from the primary: %w", err))
+			n.r.log.Warn("replication: copy of a group failed; retrying later", "group", g, "err", err)
+			return
+		}
+		n.mu.Lock()
+		n.copies++
+		delete(n.errs, g)
+		n.mu.Unlock()
+		n.sync(ctx, g) // follows from the copy's position
+	}()
+}
+
+// Copies is how many group copies this node made for its replicas.
+func (n *NodeReplication) Copies() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.copies
+}
+
+// Snapshot runs snapshot with group g's writes held and every change
+// applied so far published, and returns the stream sequence of the last
+// one: what a copy of the snapshot holds everything up to
+// (remote.MoveOptions.Position).
+func (n *NodeReplication) Snapshot(ctx context.Context, g int, snapshot func() error) (uint64, error) {
+	if g < 0 || g >= len(n.locks) {
+		return 0, fmt.Errorf("replication: group %d of %d", g, len(n.locks))
+	}
+	n.locks[g].Lock()
+	defer n.locks[g].Unlock()
+	n.mu.Lock()
+	l := n.leads[g]
+	n.mu.Unlock()
+	if l == nil {
+		return 0, fmt.Errorf("group %d: %w", g, ErrNotLeading)
+	}
+	if err := l.drain(ctx); err != nil {
+		return 0, err
+	}
+	if err := snapshot(); err != nil {
+		return 0, err
+	}
+	return l.Last(), nil
 }
 
 func (n *NodeReplication) setErr(g int, err error) {

@@ -456,3 +456,58 @@ func TestEmptyStart(t *testing.T) {
 		t.Fatalf("replica of a group with older data: %v, want ErrEmpty", err)
 	}
 }
+
+// TestLeadAfterPurge: when the stream loses a group's messages (retention
+// of an idle group, a purge), the lead is not fenced: it fences again after
+// what is left and goes on, and a replica that had applied the lost
+// messages sees a gap. A promoted replica whose applied messages were
+// removed takes over as well.
+func TestLeadAfterPurge(t *testing.T) {
+	srv := natstest.Start(t)
+	p, r := open(t, srv, "p"), open(t, srv, "r")
+	const g = 2
+	lead, err := p.Lead(ctx(t), g, 1, 0, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lead.Close()
+	a := newMemApplier()
+	f := r.Follow(g, a)
+	defer f.Stop()
+	rc, _ := lead.Publish(&Message{Kind: KindWrite, Points: points(3, 0, false)})
+	seq, err := rc.Wait(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.WaitApplied(ctx(t), seq); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.stream.Purge(ctx(t), jetstream.WithPurgeSubject(groupSubject("c.t_1", g))); err != nil {
+		t.Fatal(err)
+	}
+	rc, err = lead.Publish(&Message{Kind: KindWrite, Points: points(3, 10, false)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seq2, err := rc.Wait(ctx(t))
+	if err != nil {
+		t.Fatalf("publish after a purge: %v, want it stored after a new fence", err)
+	}
+	if seq2 <= seq+1 {
+		t.Errorf("stored at %d right after %d: no fence in between", seq2, seq)
+	}
+	if err := f.WaitApplied(ctx(t), seq2); !errors.Is(err, ErrGap) {
+		t.Fatalf("replica after the purge: %v, want ErrGap", err)
+	}
+	// A replica that applied up to seq2 is promoted at epoch 2 after the
+	// subject lost everything: it takes over.
+	if err := p.stream.Purge(ctx(t), jetstream.WithPurgeSubject(groupSubject("c.t_1", g))); err != nil {
+		t.Fatal(err)
+	}
+	lead.Close()
+	l2, err := r.Lead(ctx(t), g, 2, seq2, false)
+	if err != nil {
+		t.Fatalf("take over after a purge: %v", err)
+	}
+	l2.Close()
+}

@@ -46,9 +46,33 @@ func (n *storageNode) startReplication(ctx context.Context) error {
 		}
 		wait = min(2*wait, 5*time.Second)
 	}
-	n.replNode = n.repl.RunNode(replication.NodeOptions{Map: replicaMap{coordGroups{n.co, n.view}}, Store: replication.DBStore{DB: n.db}})
 	n.log.Info("replication on", "nats", n.cfg.Cluster.NATS)
 	return nil
+}
+
+// runReplication starts the node's leads and followers once its moves
+// exist: a replica copies a group through them (remote.Moves.CopyReplica),
+// and a primary's snapshot for it asks the replication for its position.
+func (n *storageNode) runReplication() {
+	if n.repl == nil {
+		return
+	}
+	n.replNode = n.repl.RunNode(replication.NodeOptions{Map: replicaMap{coordGroups{n.co, n.view}},
+		Store: replication.DBStore{DB: n.db}, Copy: n.moves.CopyReplica})
+}
+
+// replicaPosition is remote.MoveOptions.Position: nil without replication.
+func (n *storageNode) replicaPosition() func(context.Context, int, func() error) (uint64, error) {
+	if n.repl == nil {
+		return nil
+	}
+	return func(ctx context.Context, g int, snapshot func() error) (uint64, error) {
+		rn := n.replNode
+		if rn == nil {
+			return 0, fmt.Errorf("group %d: replication is starting: %w", g, replication.ErrNotLeading)
+		}
+		return rn.Snapshot(ctx, g, snapshot)
+	}
 }
 
 // stopReplication stops leads and followers and closes the connection.
@@ -112,6 +136,7 @@ func (n *storageNode) withReplicationMetrics(h http.Handler) http.Handler {
 		}
 		if rec.code == http.StatusOK {
 			writeReplicationMetrics(&rec.body, rn.Status())
+			fmt.Fprintf(&rec.body, "# HELP soltix_replication_copies_total Groups this node copied from their primary for its replicas (a gap, or nothing to start from).\n# TYPE soltix_replication_copies_total counter\nsoltix_replication_copies_total %d\n", rn.Copies())
 		}
 		w.Header().Set("Content-Length", strconv.Itoa(rec.body.Len()))
 		w.WriteHeader(rec.code)

@@ -114,7 +114,9 @@ func startStorageNode(ctx context.Context, cfg *Config, log *slog.Logger) (n *st
 	if err := n.startReplication(ctx); err != nil {
 		return n, err
 	}
-	n.moves = remote.NewMoves(remote.StorageGroups(n.db), coordGroups{n.co, n.view}, remote.MoveOptions{NodeID: cfg.Node.ID, Logger: log})
+	n.moves = remote.NewMoves(remote.StorageGroups(n.db), coordGroups{n.co, n.view},
+		remote.MoveOptions{NodeID: cfg.Node.ID, Logger: log, Position: n.replicaPosition()})
+	n.runReplication()
 	nopts := remote.NodeOptions{NodeID: cfg.Node.ID, MaxBodyBytes: cfg.HTTP.MaxBodyBytes, Gate: n.moves, Logger: log}
 	if n.replNode != nil {
 		// Acknowledgement mode "replicated": a write answers once

@@ -58,6 +58,10 @@ type Config struct {
 	// Logger receives coord's logs and the etcd client's errors. Default
 	// slog.Default().
 	Logger *slog.Logger
+	// Promoter, when set (replication on), lets the coordinator promote a
+	// replica of a group whose primary is down (coordinator.go). Without
+	// it a down primary's groups wait for it.
+	Promoter Promoter
 }
 
 // Info is the cluster's fixed shape, stored in etcd when the cluster is

@@ -216,9 +216,27 @@ func (c *Coord) reconcile(ctx context.Context, m Map, running *moveJob, retry ma
 			}
 		}
 	}
+	// With replication, a group whose primary is down goes to its replica
+	// that applied the most.
+	if c.cfg.Promoter != nil {
+		for _, g := range m.Groups {
+			if g.Primary == "" || up[g.Primary] || g.State != "" || (running != nil && running.group == g.ID) {
+				continue
+			}
+			err := c.promote(ctx, g, up)
+			if errors.Is(err, ErrNotLeader) {
+				return nil, err
+			}
+			if err != nil && !errors.Is(err, errAssigned) {
+				errs = append(errs, err)
+			}
+		}
+	}
 	// Rendezvous over the live nodes and the (possibly down) primaries: a
 	// group whose primary is down stays with it, and a group moves only
-	// when a live node outscores its live primary.
+	// when a live node outscores its live primary (never to one of its
+	// replicas: a promoted replica keeps the group when the old primary is
+	// back).
 	cands := slices.Clone(live)
 	for _, g := range m.Groups {
 		if g.Primary != "" && !up[g.Primary] {
@@ -232,6 +250,9 @@ func (c *Coord) reconcile(ctx context.Context, m Map, running *moveJob, retry ma
 			continue
 		}
 		want := Place(g.ID, cands, 1)[0]
+		if slices.Contains(g.Replicas, want) {
+			want = g.Primary
+		}
 		if want == g.Primary || (g.State == StateMoving && !up[g.MovingTo]) {
 			if g.State == StateMoving {
 				// A move no longer wanted (a deposed coordinator's, or
@@ -258,6 +279,55 @@ func (c *Coord) reconcile(ctx context.Context, m Map, running *moveJob, retry ma
 		next = &moveJob{group: g.ID, from: g.Primary, to: want}
 	}
 	return next, errors.Join(errs...)
+}
+
+// Promoter tells the coordinator how far a replica got: the replication
+// position a node applied of group g (package replication's, through the
+// node's internal API; cmd/soltix wires it).
+type Promoter interface {
+	Applied(ctx context.Context, node string, g int) (uint64, error)
+}
+
+// promote makes the live replica of g that applied the most its primary,
+// at a new epoch (the old primary, down, becomes a replica: it copies the
+// group when it is back). It does nothing when no replica is up or none
+// answers. Ties go to the replica listed first.
+func (c *Coord) promote(ctx context.Context, g Group, up map[string]bool) error {
+	best, bestAt := "", uint64(0)
+	for _, r := range g.Replicas {
+		if !up[r] {
+			continue
+		}
+		at, err := c.cfg.Promoter.Applied(ctx, r, g.ID)
+		if err != nil {
+			c.log.Warn("coord: replica's position unknown", "group", g.ID, "replica", r, "err", err)
+			continue
+		}
+		if best == "" || at > bestAt {
+			best, bestAt = r, at
+		}
+	}
+	if best == "" {
+		return nil
+	}
+	_, err := c.UpdateGroup(ctx, g.ID, func(cur *Group) error {
+		if cur.Primary != g.Primary || cur.State != "" || !slices.Contains(cur.Replicas, best) {
+			return errAssigned
+		}
+		rs := []string{}
+		for _, r := range cur.Replicas {
+			if r != best {
+				rs = append(rs, r)
+			}
+		}
+		cur.Primary, cur.Replicas = best, append(rs, g.Primary)
+		return nil
+	})
+	if err == nil {
+		c.log.Warn("coord: promoted a replica of a group whose primary is down", "group", g.ID,
+			"down", g.Primary, "primary", best, "applied", bestAt)
+	}
+	return err
 }
 
 // errAssigned stops an UpdateGroup whose premise another writer changed.

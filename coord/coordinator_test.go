@@ -281,3 +281,115 @@ func TestLeaderFailover(t *testing.T) {
 		}
 	}
 }
+
+// tablePromoter answers replicas' positions from a table: node → group →
+// position (an absent node fails).
+type tablePromoter struct {
+	mu  sync.Mutex
+	pos map[string]map[int]uint64
+}
+
+func (p *tablePromoter) Applied(_ context.Context, node string, g int) (uint64, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	m, ok := p.pos[node]
+	if !ok {
+		return 0, fmt.Errorf("node %s does not answer", node)
+	}
+	return m[g], nil
+}
+
+// TestCoordinatorPromotes: with a Promoter, a group whose primary goes down
+// gets the live replica that applied the most as its primary, at a new
+// epoch, with the old primary among its replicas; it stays there when the
+// old primary comes back. Without a live replica, the group waits.
+func TestCoordinatorPromotes(t *testing.T) {
+	srv := etcdtest.Start(t)
+	const groups = 16
+	prom := &tablePromoter{pos: map[string]map[int]uint64{}}
+	c := open(t, srv, Config{NumGroups: groups, MinNodes: 3, ReplicationFactor: 3, Promoter: prom})
+	v, _ := c.Watch(testCtx(t))
+	runCoordinator(t, c, &recMover{c: c})
+	ctx := testCtx(t)
+	nodes := []string{"a", "b", "c"}
+	regs := map[string]*Registration{}
+	for _, n := range nodes {
+		regs[n] = register(t, c, n)
+	}
+	before := waitMap(t, ctx, v, "assigned", allAssigned)
+	// Positions: for every group, the replica listed last applied more
+	// than the one listed first.
+	prom.mu.Lock()
+	for _, n := range nodes {
+		prom.pos[n] = map[int]uint64{}
+	}
+	for _, g := range before.Groups {
+		if len(g.Replicas) != 2 {
+			t.Fatalf("group %d: replicas %v, want 2", g.ID, g.Replicas)
+		}
+		prom.pos[g.Replicas[0]][g.ID] = 10
+		prom.pos[g.Replicas[1]][g.ID] = 20
+	}
+	prom.mu.Unlock()
+
+	regs["a"].Close()
+	after := waitMap(t, ctx, v, "a's groups promoted", func(m Map) bool {
+		for _, g := range m.Groups {
+			if g.Primary == "a" {
+				return false
+			}
+		}
+		return true
+	})
+	promoted := 0
+	for i, g := range after.Groups {
+		old := before.Groups[i]
+		if old.Primary != "a" {
+			if g.Primary != old.Primary || g.Epoch != old.Epoch {
+				t.Errorf("group %d changed although its primary %s is up: %+v → %+v", g.ID, old.Primary, old, g)
+			}
+			continue
+		}
+		promoted++
+		if want := old.Replicas[1]; g.Primary != want {
+			t.Errorf("group %d: promoted %s, want %s (applied 20 against 10)", g.ID, g.Primary, want)
+		}
+		if !slices.Contains(g.Replicas, "a") || !slices.Contains(g.Replicas, old.Replicas[0]) || len(g.Replicas) != 2 {
+			t.Errorf("group %d: replicas %v, want the other replica and a", g.ID, g.Replicas)
+		}
+		if g.Epoch <= old.Epoch {
+			t.Errorf("group %d promoted at epoch %d, not above %d", g.ID, g.Epoch, old.Epoch)
+		}
+	}
+	if promoted == 0 {
+		t.Fatal("a led no group")
+	}
+	// a comes back: it stays a replica.
+	regs["a"] = register(t, c, "a")
+	waitMap(t, ctx, v, "a up", func(m Map) bool { return nodeUp(m, "a") })
+	time.Sleep(300 * time.Millisecond) // a reconcile pass or more
+	m := v.Map()
+	for i, g := range m.Groups {
+		if g.Primary != after.Groups[i].Primary {
+			t.Errorf("group %d went back from %s to %s when a returned", g.ID, after.Groups[i].Primary, g.Primary)
+		}
+	}
+	// Every node but c down, and c does not answer: nothing is promoted.
+	prom.mu.Lock()
+	delete(prom.pos, "c")
+	prom.mu.Unlock()
+	regs["a"].Close()
+	regs["b"].Close()
+	m = waitMap(t, ctx, v, "a and b down", func(m Map) bool { return !nodeUp(m, "a") && !nodeUp(m, "b") })
+	time.Sleep(300 * time.Millisecond)
+	for _, g := range v.Map().Groups {
+		if g.Primary == "c" {
+			continue
+		}
+		for _, mg := range m.Groups {
+			if mg.ID == g.ID && mg.Primary != g.Primary {
+				t.Errorf("group %d promoted to %s although no replica answered", g.ID, g.Primary)
+			}
+		}
+	}
+}

@@ -184,99 +184,19 @@ func TestClusterReplication(t *testing.T) {
 		t.Fatalf("delete: %d %s", resp.StatusCode, body)
 	}
 
-	// Wait until every replica applied what its primary published.
 	byID := map[string]*clusterProc{}
 	for i, p := range c.nodes {
 		byID["s"+strconv.Itoa(i+1)] = p
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		lag := ""
-		seqs := map[string]map[string]uint64{}
-		for id, p := range byID {
-			seqs[id] = replicationSeqs(t, p)
-		}
-		for g := range groups {
-			cp := copies[g]
-			want := seqs[cp[0]][fmt.Sprintf("%d/primary", g)]
-			if want == 0 {
-				lag += fmt.Sprintf(" group %d: no lead on %s;", g, cp[0])
-			}
-			for _, r := range cp[1:] {
-				if got := seqs[r][fmt.Sprintf("%d/replica", g)]; got != want {
-					lag += fmt.Sprintf(" group %d: %s at %d, %s at %d;", g, cp[0], want, r, got)
-				}
-			}
-		}
-		if lag == "" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("replicas did not catch up:%s", lag)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-
+	waitReplicasCaughtUp(t, c, byID, groups)
 	if n := metricValue(t, victim, "soltix_replication_copies_total"); n < 1 {
 		t.Errorf("%s copied %v groups after it missed messages the stream no longer has", victimID, n)
 	}
 
 	// Stop every process and compare each group's data on its copies.
+	copies = c.groupCopies()
 	c.stopAll()
-	dbs := map[string]*storage.DB{}
-	for id := range byID {
-		db, err := storage.Open(filepath.Join(c.dir, id), &storage.Options{NumGroups: groups, ShardTag: "device_id"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
-		dbs[id] = db
-	}
-	compared := 0
-	for g := range groups {
-		var devs []string
-		for d := range devices {
-			dev := fmt.Sprintf("d%02d", d)
-			if model.GroupOf(dev, groups) == g {
-				devs = append(devs, "'"+dev+"'")
-			}
-		}
-		if len(devs) == 0 {
-			continue
-		}
-		in := strings.Join(devs, ", ")
-		for _, q := range []string{
-			"SELECT * FROM dev WHERE device_id IN (" + in + ")",
-			"SELECT count(v), sum(v), min(f), max(f), last(v) FROM dev WHERE device_id IN (" + in + ") GROUP BY device_id, site",
-		} {
-			stmt, err := query.Parse(q)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var want *planner.Result
-			for i, id := range copies[g] {
-				res, err := planner.Execute(context.Background(), dbs[id], stmt, time.Now())
-				if err != nil {
-					t.Fatalf("%s on %s: %v", q, id, err)
-				}
-				res.Stats = nil
-				if i == 0 {
-					want = res
-					if len(res.Rows) == 0 {
-						t.Fatalf("group %d: the primary %s has no rows for %s", g, id, q)
-					}
-					continue
-				}
-				if !reflect.DeepEqual(res, want) {
-					t.Fatalf("group %d: replica %s answers %s with %d rows, the primary %s with %d", g, id, q, len(res.Rows), copies[g][0], len(want.Rows))
-				}
-				compared++
-			}
-		}
-	}
-	if compared == 0 {
-		t.Fatal("nothing compared")
-	}
+	compareCopies(t, c, copies, byID, groups, "dev", devices)
 }
 
 // purgeStream removes every message of a JetStream stream.
@@ -319,4 +239,99 @@ func metricValue(t *testing.T, p *clusterProc, name string) float64 {
 		}
 	}
 	return -1
+}
+
+// waitReplicasCaughtUp waits until every group's replicas applied what its
+// primary published, by their /metrics.
+func waitReplicasCaughtUp(t *testing.T, c *cluster, byID map[string]*clusterProc, groups int) {
+	t.Helper()
+	copies := c.groupCopies()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		lag := ""
+		seqs := map[string]map[string]uint64{}
+		for id, p := range byID {
+			seqs[id] = replicationSeqs(t, p)
+		}
+		for g := range groups {
+			cp := copies[g]
+			want := seqs[cp[0]][fmt.Sprintf("%d/primary", g)]
+			if want == 0 {
+				lag += fmt.Sprintf(" group %d: no lead on %s;", g, cp[0])
+			}
+			for _, r := range cp[1:] {
+				if got := seqs[r][fmt.Sprintf("%d/replica", g)]; got != want {
+					lag += fmt.Sprintf(" group %d: %s at %d, %s at %d;", g, cp[0], want, r, got)
+				}
+			}
+		}
+		if lag == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("replicas did not catch up:%s", lag)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// compareCopies opens every node's data directory (the processes stopped)
+// and checks, by copies (the map's primary and replicas of each group), that each group's replicas answer queries on the group's
+// devices (d00, d01, …) of collection coll exactly as its primary.
+func compareCopies(t *testing.T, c *cluster, copies map[int][]string, byID map[string]*clusterProc, groups int, coll string, devices int) {
+	t.Helper()
+	dbs := map[string]*storage.DB{}
+	for id := range byID {
+		db, err := storage.Open(filepath.Join(c.dir, id), &storage.Options{NumGroups: groups, ShardTag: "device_id"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		dbs[id] = db
+	}
+	compared := 0
+	for g := range groups {
+		var devs []string
+		for d := range devices {
+			dev := fmt.Sprintf("d%02d", d)
+			if model.GroupOf(dev, groups) == g {
+				devs = append(devs, "'"+dev+"'")
+			}
+		}
+		if len(devs) == 0 {
+			continue
+		}
+		in := strings.Join(devs, ", ")
+		for _, q := range []string{
+			"SELECT * FROM " + coll + " WHERE device_id IN (" + in + ")",
+			"SELECT count(v), sum(v), last(v) FROM " + coll + " WHERE device_id IN (" + in + ") GROUP BY device_id",
+		} {
+			stmt, err := query.Parse(q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want *planner.Result
+			for i, id := range copies[g] {
+				res, err := planner.Execute(context.Background(), dbs[id], stmt, time.Now())
+				if err != nil {
+					t.Fatalf("%s on %s: %v", q, id, err)
+				}
+				res.Stats = nil
+				if i == 0 {
+					want = res
+					if len(res.Rows) == 0 {
+						t.Fatalf("group %d: the primary %s has no rows for %s", g, id, q)
+					}
+					continue
+				}
+				if !reflect.DeepEqual(res, want) {
+					t.Fatalf("group %d: replica %s answers %s with %d rows, the primary %s with %d", g, id, q, len(res.Rows), copies[g][0], len(want.Rows))
+				}
+				compared++
+			}
+		}
+	}
+	if compared == 0 {
+		t.Fatal("nothing compared")
+	}
 }

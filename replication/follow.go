@@ -228,6 +228,12 @@ func (f *Follower) start(ctx context.Context) (uint64, error) {
 	if m.Kind != KindFence || !m.Empty {
 		return 0, fmt.Errorf("replication: group %d's first message %d is a %s: %w", f.g, m.Seq, m.Kind, ErrEmpty)
 	}
+	// A node that holds data of the group but no position (an old primary
+	// back as a replica) may hold changes the stream does not: it copies
+	// the group instead.
+	if e, ok := f.a.(interface{ GroupEmpty(int) bool }); ok && !e.GroupEmpty(f.g) {
+		return 0, fmt.Errorf("replication: group %d: data here but no position: %w", f.g, ErrEmpty)
+	}
 	if err := f.a.SetApplied(f.g, m.Seq); err != nil {
 		return 0, fmt.Errorf("replication: start group %d at %d: %w", f.g, m.Seq, err)
 	}

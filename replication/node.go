@@ -144,11 +144,22 @@ func (n *NodeReplication) sync(ctx context.Context, g int) {
 		var behind *BehindError
 		switch {
 		case err == nil:
+			n.stopFollow(g)
+			// A primary's writes may reach its storage and never the
+			// stream (a crash between the two): should it follow the group
+			// again one day, it must copy it rather than resume from an
+			// old position. Position 0 with data makes it copy.
+			if n.opts.Store.Applied(g) != 0 {
+				if err := n.opts.Store.SetApplied(g, 0); err != nil {
+					l.Close()
+					n.setErr(g, err)
+					return
+				}
+			}
 			n.mu.Lock()
 			n.leads[g] = l
 			delete(n.errs, g)
 			n.mu.Unlock()
-			n.stopFollow(g)
 		case errors.As(err, &behind):
 			// A promoted replica applies the rest of the stream first.
 			n.ensureFollow(g, follow)

@@ -1,6 +1,7 @@
 package replication
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"sync"
@@ -104,13 +105,28 @@ func TestNodeReplication(t *testing.T) {
 	const groups = 4
 	m := newTestMap(groups, "n1", "n2")
 	s1, s2 := newMemStore(), newMemStore()
-	n1 := open(t, srv, "n1").RunNode(NodeOptions{Map: m, Store: s1, Interval: 100 * time.Millisecond})
+	var n2 *NodeReplication
+	want := map[int][]string{}
+	var copied sync.Map
+	// n1's copy of a group from n2 (remote.Moves.CopyReplica in a node):
+	// its changes become the truth so far, at the position of n2's
+	// snapshot.
+	copyFrom2 := func(ctx context.Context, g int) (uint64, error) {
+		return n2.Snapshot(ctx, g, func() error {
+			s1.memApplier.mu.Lock()
+			defer s1.memApplier.mu.Unlock()
+			s1.memApplier.changes = slices.DeleteFunc(s1.memApplier.changes, func(c string) bool { return slices.Contains(want[g], c) })
+			s1.memApplier.changes = append(s1.memApplier.changes, want[g]...)
+			copied.Store(g, true)
+			return nil
+		})
+	}
+	n1 := open(t, srv, "n1").RunNode(NodeOptions{Map: m, Store: s1, Interval: 100 * time.Millisecond, Copy: copyFrom2})
 	defer n1.Close()
-	n2 := open(t, srv, "n2").RunNode(NodeOptions{Map: m, Store: s2, Interval: 100 * time.Millisecond})
+	n2 = open(t, srv, "n2").RunNode(NodeOptions{Map: m, Store: s2, Interval: 100 * time.Millisecond})
 	defer n2.Close()
 	waitLeading(t, n1, groups, 1)
 
-	want := map[int][]string{}
 	write := func(n *NodeReplication, store *memStore, epoch uint64, i int) error {
 		var ws []remote.GroupWrite
 		for g := range groups {
@@ -199,14 +215,28 @@ func TestNodeReplication(t *testing.T) {
 	if err := write(n1, s1, 1, 100); !errors.Is(err, ErrNotLeading) {
 		t.Fatalf("write to the old primary at epoch 1: %v, want ErrNotLeading", err)
 	}
+	// n1 led the groups: it may hold writes the stream does not, so it
+	// copies each group from n2 (before n2 writes more here: the copy
+	// above reads want) and follows from the copy's position.
+	c := ctx(t)
+	for n1.Copies() < groups {
+		select {
+		case <-c.Done():
+			t.Fatalf("n1 copied %d of %d groups", n1.Copies(), groups)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 	for i := 20; i < 25; i++ {
 		if err := write(n2, s2, 2, i); err != nil {
 			t.Fatal(err)
 		}
 	}
-	// n1 had applied nothing as primary: it replays the groups from their
-	// first fences, its own writes included, then n2's.
 	waitApplied(s1)
+	for g := range groups {
+		if _, ok := copied.Load(g); !ok {
+			t.Errorf("n1 did not copy group %d", g)
+		}
+	}
 	got = byGroup(s1)
 	for g := range groups {
 		if !slices.Equal(got[g], want[g]) {

@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -142,4 +144,56 @@ func (n *storageNode) withReplicationMetrics(h http.Handler) http.Handler {
 		w.WriteHeader(rec.code)
 		w.Write(rec.body.Bytes()) //nolint:errcheck // the client went away
 	})
+}
+
+// PathApplied answers a storage node's replication position of a group:
+// GET /internal/v1/groups/{g}/applied → {"group": g, "applied": N}. The
+// coordinator asks it of a down primary's replicas before it promotes one.
+const pathApplied = "/internal/v1/groups/{g}/applied"
+
+func (n *storageNode) serveApplied(w http.ResponseWriter, r *http.Request) {
+	g, err := strconv.Atoi(r.PathValue("g"))
+	if err != nil || g < 0 || g >= n.db.NumGroups() {
+		http.Error(w, `{"error":"group out of range"}`, http.StatusBadRequest)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	fmt.Fprintf(w, `{"group":%d,"applied":%d}`+"\n", g, n.db.Applied(g))
+}
+
+// promoter is coord.Promoter over the nodes' internal API.
+type promoter struct {
+	n      *storageNode
+	client *http.Client
+}
+
+func (p promoter) Applied(ctx context.Context, node string, g int) (uint64, error) {
+	if p.n.view == nil {
+		return 0, fmt.Errorf("node %s: the map is not watched yet", node)
+	}
+	addr, ok := coordGroups{view: p.n.view}.NodeAddr(node)
+	if !ok {
+		return 0, fmt.Errorf("node %s has no address", node)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, addr+"/internal/v1/groups/"+strconv.Itoa(g)+"/applied", nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := p.client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	var a struct {
+		Applied uint64 `json:"applied"`
+	}
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("node %s: %s", node, resp.Status)
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 4096)).Decode(&a); err != nil {
+		return 0, fmt.Errorf("node %s: %w", node, err)
+	}
+	return a.Applied, nil
 }

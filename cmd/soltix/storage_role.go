@@ -88,7 +88,13 @@ func startStorageNode(ctx context.Context, cfg *Config, log *slog.Logger) (n *st
 			n.close()
 		}
 	}()
-	n.co, err = coord.Open(ctx, cfg.coordConfig(cfg.Node.ID, log))
+	ccfg := cfg.coordConfig(cfg.Node.ID, log)
+	if len(cfg.Cluster.NATS) > 0 {
+		// With replication the coordinator promotes a replica of a down
+		// primary's groups.
+		ccfg.Promoter = promoter{n: n, client: &http.Client{Timeout: 5 * time.Second}}
+	}
+	n.co, err = coord.Open(ctx, ccfg)
 	if err != nil {
 		return n, err
 	}
@@ -140,6 +146,7 @@ func (n *storageNode) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/internal/v1/", n.node.Handler())
 	mux.HandleFunc("POST "+settingsSyncPath, n.settings.syncHandler)
+	mux.HandleFunc("GET "+pathApplied, n.serveApplied)
 	mux.Handle("GET /health", probes)
 	mux.Handle("GET /ready", probes)
 	mux.Handle("GET /metrics", n.withReplicationMetrics(withNodeMetrics(probes, n.node.Metrics)))

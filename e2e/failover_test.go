@@ -1,0 +1,180 @@
+package e2e
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/soltixdb/soltix/internal/natstest"
+)
+
+// ackWriter writes batches through a router in a loop, each retried until
+// it is acknowledged (204), and remembers what was acknowledged and when.
+type ackWriter struct {
+	url     string
+	devices int
+
+	mu    sync.Mutex
+	acked int       // batches acknowledged
+	last  time.Time // when the latest was
+	err   error
+}
+
+// batch is batch i: one point per device at second i.
+func (w *ackWriter) batch(i int) string {
+	var b strings.Builder
+	for d := range w.devices {
+		fmt.Fprintf(&b, "fo,device_id=d%02d v=%d %d\n", d, i, int64(1_700_000_000+i))
+	}
+	return b.String()
+}
+
+func (w *ackWriter) run(stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	for i := 0; ; i++ {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		body := w.batch(i)
+		deadline := time.Now().Add(90 * time.Second)
+		for {
+			resp, err := http.Post(w.url+"/write?precision=s", "text/plain", strings.NewReader(body))
+			if err == nil {
+				msg, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusNoContent {
+					break
+				}
+				if resp.StatusCode != http.StatusServiceUnavailable {
+					w.fail(fmt.Errorf("batch %d: %d %s", i, resp.StatusCode, msg))
+					return
+				}
+			}
+			if time.Now().After(deadline) {
+				w.fail(fmt.Errorf("batch %d not taken within 90 s (%v)", i, err))
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		w.mu.Lock()
+		w.acked, w.last = i+1, time.Now()
+		w.mu.Unlock()
+	}
+}
+
+func (w *ackWriter) fail(err error) {
+	w.mu.Lock()
+	w.err = err
+	w.mu.Unlock()
+}
+
+func (w *ackWriter) state() (int, time.Time, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.acked, w.last, w.err
+}
+
+// TestClusterFailover: with replication (factor 2, a real nats-server), the
+// primary of a group is SIGKILLed 20 times in a row under continuous
+// writes. Each time the coordinator promotes the replica, writes resume,
+// and the killed node comes back as a replica (it copies the group). Every
+// acknowledged point is there exactly once afterwards, on the primaries and
+// on every replica.
+func TestClusterFailover(t *testing.T) {
+	nats := natstest.Start(t)
+	const groups = 4
+	c := startClusterWith(t, clusterOptions{nodes: 3, groups: groups, nats: nats.URL(), replication: 2})
+	byID := map[string]*clusterProc{}
+	for i, p := range c.nodes {
+		byID[fmt.Sprintf("s%d", i+1)] = p
+	}
+	w := &ackWriter{url: c.url(), devices: 16}
+	stop, done := make(chan struct{}), make(chan struct{})
+	go w.run(stop, done)
+	defer func() {
+		select {
+		case <-stop:
+		default:
+			close(stop)
+		}
+		<-done
+	}()
+	waitAcked := func(n int, what string) time.Time {
+		t.Helper()
+		deadline := time.Now().Add(90 * time.Second)
+		for {
+			acked, last, err := w.state()
+			if err != nil {
+				t.Fatalf("%s: %v", what, err)
+			}
+			if acked >= n {
+				return last
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %d batches acknowledged, want %d", what, acked, n)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitAcked(5, "before the first kill")
+	var resumed []time.Duration
+	for round := range 20 {
+		primary := c.groupCopies()[0][0]
+		victim := byID[primary]
+		acked, _, _ := w.state()
+		killed := time.Now()
+		victim.kill()
+		// Writes resume on the promoted replicas.
+		deadline := time.Now().Add(90 * time.Second)
+		for {
+			if cp := c.groupCopies()[0]; cp[0] != primary {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("round %d: group 0 still on %s, killed", round, primary)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		last := waitAcked(acked+2, fmt.Sprintf("round %d, after killing %s", round, primary))
+		resumed = append(resumed, last.Sub(killed))
+		if err := victim.start(); err != nil {
+			t.Fatal(err)
+		}
+		c.waitWhole()
+	}
+	close(stop)
+	<-done
+	acked, _, err := w.state()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Slice(resumed, func(i, j int) bool { return resumed[i] < resumed[j] })
+	t.Logf("20 failovers: from the kill to the second acknowledged batch after it, median %v, max %v",
+		resumed[len(resumed)/2].Round(time.Millisecond), resumed[len(resumed)-1].Round(time.Millisecond))
+
+	// Every acknowledged point is there once: one per device and second.
+	q := "SELECT count(v), min(v), max(v) FROM fo GROUP BY device_id"
+	got := answerRows(t, c.url(), q)
+	for d := range w.devices {
+		want := fmt.Sprintf(`"d%02d",%d,0,%d]`, d, acked, acked-1)
+		if !strings.Contains(got, want) {
+			t.Fatalf("%s: %s\nwant each device with %d points, 0 to %d (%s)", q, got, acked, acked-1, want)
+		}
+	}
+	// Every replica caught up, and holds what its primary holds.
+	waitReplicasCaughtUp(t, c, byID, groups)
+	copies := c.groupCopies()
+	c.stopAll()
+	compareCopies(t, c, copies, byID, groups, "fo", w.devices)
+	if !slices.ContainsFunc(resumed, func(d time.Duration) bool { return d > 0 }) {
+		t.Fatal("no failover measured")
+	}
+}

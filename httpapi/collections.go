@@ -115,7 +115,7 @@ func collectionParam(r *http.Request) (name, problem string) {
 }
 
 // decodeSettingsSpec decodes {"rollups": bool, "retention": {"level":
-// "duration", ...}}, both optional (null is the same as missing). Unknown
+// "duration", ...}, "ack": "local"|"replicated"}, each optional (null is the same as missing). Unknown
 // or repeated keys and values of the wrong type are problems; level names
 // and durations are checked by storage.SettingsSpec.Apply.
 func decodeSettingsSpec(body []byte) (sp storage.SettingsSpec, problem string) {
@@ -129,11 +129,19 @@ func decodeSettingsSpec(body []byte) (sp storage.SettingsSpec, problem string) {
 	if err != nil {
 		return sp, fmt.Sprintf("body is a %s, want an object", v.Type())
 	}
-	vals, problem := objectKeys(o, "rollups", "retention")
+	vals, problem := objectKeys(o, "rollups", "retention", "ack")
 	if problem != "" {
 		return sp, problem
 	}
-	rollups, retention := vals[0], vals[1]
+	rollups, retention, ack := vals[0], vals[1], vals[2]
+	if ack != nil && ack.Type() != fastjson.TypeNull {
+		a, err := ack.StringBytes()
+		if err != nil {
+			return sp, fmt.Sprintf(`ack is a %s, want "local" or "replicated"`, ack.Type())
+		}
+		s := string(a)
+		sp.Ack = &s
+	}
 	if rollups != nil && rollups.Type() != fastjson.TypeNull {
 		b, err := rollups.Bool()
 		if err != nil {
@@ -185,7 +193,12 @@ func appendSettings(b []byte, name string, cs storage.CollectionSettings) []byte
 		b = append(b, ':')
 		b = appendJSONString(b, storage.FormatRetention(d))
 	}
-	return append(b, "}}"...)
+	b = append(b, '}')
+	if cs.Ack != "" {
+		b = append(b, `,"ack":`...)
+		b = appendJSONString(b, cs.Ack)
+	}
+	return append(b, '}')
 }
 
 // formatRetentions writes the retention of every level for a log line,

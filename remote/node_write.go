@@ -149,7 +149,7 @@ func (n *Node) serveWrite(w http.ResponseWriter, r *http.Request) {
 	} else {
 		err = apply()
 	}
-	if err == nil {
+	if err == nil && n.opts.Log != nil && n.ackReplicated(batch.Points) {
 		err = n.waitReplicated(r.Context(), wait)
 	}
 	if err != nil {
@@ -166,10 +166,36 @@ func (n *Node) serveWrite(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// waitReplicated waits for a change's replication when the node answers
-// after it (NodeOptions.WaitReplicated).
+// ackReplicated reports whether a write of points answers only once it is
+// replicated: when a collection of them says so (setting ack), or says
+// nothing and the node's default is NodeOptions.WaitReplicated.
+func (n *Node) ackReplicated(points []model.Point) bool {
+	last := ""
+	for i := range points {
+		if c := points[i].Collection; c != last {
+			if n.ackReplicatedColl(c) {
+				return true
+			}
+			last = c
+		}
+	}
+	return false
+}
+
+func (n *Node) ackReplicatedColl(collection string) bool {
+	switch n.db.CollectionSettings(collection).Ack {
+	case storage.AckLocal:
+		return false
+	case storage.AckReplicated:
+		return true
+	}
+	return n.opts.WaitReplicated
+}
+
+// waitReplicated waits for a change's replication (nothing to wait for
+// without a WriteLog).
 func (n *Node) waitReplicated(ctx context.Context, wait func(context.Context) error) error {
-	if wait == nil || !n.opts.WaitReplicated {
+	if wait == nil {
 		return nil
 	}
 	if err := wait(ctx); err != nil {
@@ -328,7 +354,7 @@ func (n *Node) serveDelete(w http.ResponseWriter, r *http.Request) {
 	} else {
 		err = apply()
 	}
-	if err == nil {
+	if err == nil && n.opts.Log != nil && n.ackReplicatedColl(req.Collection) {
 		err = n.waitReplicated(r.Context(), wait)
 	}
 	if err != nil {

@@ -30,10 +30,24 @@ type CollectionSettings struct {
 	// The 1y level is one file and is always kept. A write older than
 	// now minus the raw retention is refused with a *RetentionError.
 	Retention [len(levelNamesForDirs)]time.Duration
+	// Ack is when a cluster's storage node acknowledges a write of the
+	// collection: AckLocal once its WAL has it, AckReplicated once the
+	// replication stream holds it as well; "" is the node's default
+	// (replicated when replication is on). soltix serve ignores it.
+	Ack string
 }
+
+// The acknowledgement modes of CollectionSettings.Ack.
+const (
+	AckLocal      = "local"
+	AckReplicated = "replicated"
+)
 
 // Validate checks the settings.
 func (s CollectionSettings) Validate() error {
+	if s.Ack != "" && s.Ack != AckLocal && s.Ack != AckReplicated {
+		return fmt.Errorf("ack %q: want local or replicated", s.Ack)
+	}
 	for l, d := range s.Retention {
 		if d < 0 {
 			return fmt.Errorf("retention of level %s is negative", model.Level(l))
@@ -97,6 +111,8 @@ type settingsJSON struct {
 	// where a longer retention made it claim time it has no data for
 	// (rollupState.kept).
 	Kept map[string]int64 `json:"kept_from_ns,omitempty"`
+	// Ack is CollectionSettings.Ack.
+	Ack string `json:"ack,omitempty"`
 }
 
 func (db *DB) settingsPath() string { return filepath.Join(db.dir, "collections.json") }
@@ -117,7 +133,7 @@ func (db *DB) loadSettings() error {
 		return fmt.Errorf("read %s: %w", db.settingsPath(), err)
 	}
 	for name, sj := range f {
-		s := CollectionSettings{NoRollups: !sj.Rollups}
+		s := CollectionSettings{NoRollups: !sj.Rollups, Ack: sj.Ack}
 		for ln, ns := range sj.Retention {
 			l, ok := model.ParseLevel(ln)
 			if !ok {
@@ -280,7 +296,7 @@ func (db *DB) settingsFile(m map[string]CollectionSettings, states map[string]*r
 		}
 	}
 	for name, s := range m {
-		f[name] = settingsJSON{Rollups: !s.NoRollups}
+		f[name] = settingsJSON{Rollups: !s.NoRollups, Ack: s.Ack}
 	}
 	for name, sj := range f {
 		s := m[name]
@@ -457,6 +473,8 @@ func ParseRetention(s string) (time.Duration, error) {
 type SettingsSpec struct {
 	Rollups   *bool             `json:"rollups,omitempty" yaml:"rollups"`
 	Retention map[string]string `json:"retention,omitempty" yaml:"retention"`
+	// Ack is the acknowledgement mode in a cluster: local or replicated.
+	Ack *string `json:"ack,omitempty" yaml:"ack"`
 }
 
 // Apply returns s changed by what the spec sets; levels the spec does not
@@ -464,6 +482,9 @@ type SettingsSpec struct {
 func (sp SettingsSpec) Apply(s CollectionSettings) (CollectionSettings, error) {
 	if sp.Rollups != nil {
 		s.NoRollups = !*sp.Rollups
+	}
+	if sp.Ack != nil {
+		s.Ack = *sp.Ack
 	}
 	for name, v := range sp.Retention {
 		l, ok := model.ParseLevel(name)
@@ -483,6 +504,10 @@ func (sp SettingsSpec) Apply(s CollectionSettings) (CollectionSettings, error) {
 func (s CollectionSettings) Spec() SettingsSpec {
 	on := !s.NoRollups
 	sp := SettingsSpec{Rollups: &on, Retention: make(map[string]string)}
+	if s.Ack != "" {
+		ack := s.Ack
+		sp.Ack = &ack
+	}
 	for l, d := range s.Retention {
 		sp.Retention[model.Level(l).String()] = FormatRetention(d)
 	}

@@ -26,19 +26,26 @@ func TestBenchCluster(t *testing.T) {
 	const lines, values = hosts * 720, hosts * 720 * 10
 	cases := []struct {
 		cluster string
+		extra   []string
 		target  string
 		procs   []string
+		rf      int
 	}{
-		{"0", "serve", []string{"serve"}},
-		{"1", "router and 1 storage nodes", []string{"router", "storage s1"}},
+		{"0", nil, "serve", []string{"serve"}, 0},
+		{"1", nil, "router and 1 storage nodes", []string{"router", "storage s1"}, 0},
+		// With replication bench starts a nats-server too, and reports the
+		// replicas' catch-up.
+		{"2", []string{"--replication", "2", "--ack", "replicated"}, "router and 2 storage nodes, replication factor 2, ack replicated",
+			[]string{"router", "storage s1", "storage s2"}, 2},
 	}
 	for _, c := range cases {
 		t.Run("cluster="+c.cluster, func(t *testing.T) {
 			dir := t.TempDir()
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 			defer cancel()
-			cmd := exec.CommandContext(ctx, bin, "bench", "--cluster", c.cluster, "--data-dir", dir, "--hosts", "4",
-				"--duration", "2h", "--batch", "1000", "--queries", "10", "--json")
+			args := append([]string{"bench", "--cluster", c.cluster, "--data-dir", dir, "--hosts", "4",
+				"--duration", "2h", "--batch", "1000", "--queries", "10", "--json"}, c.extra...)
+			cmd := exec.CommandContext(ctx, bin, args...)
 			var stdout, stderr bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
 			if err := cmd.Run(); err != nil {
@@ -47,6 +54,8 @@ func TestBenchCluster(t *testing.T) {
 			var rep struct {
 				Target  string  `json:"target"`
 				Cluster int     `json:"cluster_nodes"`
+				RF      int     `json:"replication_factor"`
+				Ack     string  `json:"ack"`
 				Lines   int     `json:"lines"`
 				Values  int     `json:"values"`
 				Rate    float64 `json:"values_per_sec"`
@@ -68,6 +77,9 @@ func TestBenchCluster(t *testing.T) {
 			if rep.Target != c.target || rep.Lines != lines || rep.Values != values || rep.Rate <= 0 || rep.Disk <= 0 {
 				t.Errorf("report: target %q, %d lines, %d values, %.0f values/s, %d bytes on disk; want %q, %d lines, %d values",
 					rep.Target, rep.Lines, rep.Values, rep.Rate, rep.Disk, c.target, lines, values)
+			}
+			if rep.RF != c.rf || (c.rf > 0 && rep.Ack != "replicated") {
+				t.Errorf("report: replication factor %d, ack %q; want %d", rep.RF, rep.Ack, c.rf)
 			}
 			if rep.CPU == nil || rep.CPU.Load == nil || rep.CPU.LoadFlush == nil || rep.CPU.Queries == nil {
 				t.Fatalf("report without CPU phases:\n%s", stdout.String())

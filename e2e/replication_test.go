@@ -106,6 +106,18 @@ func TestClusterReplication(t *testing.T) {
 	nats := natstest.Start(t)
 	const groups = 8
 	c := startClusterWith(t, clusterOptions{nodes: 3, groups: groups, nats: nats.URL(), replication: 2})
+	resp, err := http.Get(c.url() + "/api/v1/cluster")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		Replication string `json:"replication"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&st)
+	resp.Body.Close()
+	if err != nil || st.Replication != "nats" {
+		t.Fatalf("GET /api/v1/cluster says replication %q (%v), want nats", st.Replication, err)
+	}
 	copies := c.groupCopies()
 	for g := range groups {
 		if len(copies[g]) != 2 {
@@ -174,7 +186,7 @@ func TestClusterReplication(t *testing.T) {
 
 	// Deletes reach the replicas too.
 	del := `DELETE FROM dev WHERE device_id = 'd03' AND time >= '2023-11-14T22:13:20Z' AND time < '2023-11-14T22:30:00Z'`
-	resp, err := http.Post(c.url()+"/api/v1/query", "text/plain", strings.NewReader(del))
+	resp, err = http.Post(c.url()+"/api/v1/query", "text/plain", strings.NewReader(del))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,6 +45,10 @@ type ClusterStatus struct {
 	NumGroups int `json:"num_groups"`
 	// ReplicationFactor is the number of copies of each group.
 	ReplicationFactor int `json:"replication_factor"`
+	// Replication is "nats" when the cluster replicates groups to their
+	// replicas over NATS JetStream (cluster.nats), "off" when it runs
+	// unreplicated (replicas are placed but hold nothing), "" on serve.
+	Replication string `json:"replication,omitempty"`
 	// Nodes are the storage nodes, registered or named by the map.
 	Nodes []ClusterNode `json:"nodes"`
 	// Groups is the map, one entry per group.

@@ -68,10 +68,15 @@ func (m *Moves) serveReplicaSnapshot(w http.ResponseWriter, r *http.Request) {
 	src := &moveSource{move: p.epoch, to: p.to, replica: true}
 	gt := &m.gates[p.g]
 	gt.mu.Lock()
-	if gt.src != nil {
-		gt.mu.Unlock()
-		moveJSON(w, http.StatusConflict, moveError{Error: fmt.Sprintf("group %d is being copied already", p.g), Code: "busy", Groups: []int{p.g}})
-		return
+	if old := gt.src; old != nil {
+		if !old.replica || old.to != p.to {
+			gt.mu.Unlock()
+			moveJSON(w, http.StatusConflict, moveError{Error: fmt.Sprintf("group %d is being copied already", p.g), Code: "busy", Groups: []int{p.g}})
+			return
+		}
+		// The same replica asks again (it restarted, or gave up on its
+		// copy): its earlier copy is over.
+		old.close()
 	}
 	gt.src = src
 	gt.mu.Unlock()

@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/soltixdb/soltix/internal/bench"
@@ -42,29 +44,37 @@ read from --file.
 
 // benchReport is the --json output.
 type benchReport struct {
-	Dataset     string             `json:"dataset"`
-	Server      string             `json:"server"`
-	Target      string             `json:"target"`
-	Cluster     int                `json:"cluster_nodes,omitempty"`
-	Machine     string             `json:"machine"`
-	Date        string             `json:"date"`
-	Clients     int                `json:"clients"`
-	BatchLines  int                `json:"batch_lines"`
-	Gzip        bool               `json:"gzip"`
-	Rate        float64            `json:"offered_values_per_sec,omitempty"`
-	Lines       int                `json:"lines"`
-	Values      int                `json:"values"`
-	Seconds     float64            `json:"seconds"`
-	RowsPerSec  float64            `json:"rows_per_sec"`
-	ValuesPerS  float64            `json:"values_per_sec"`
-	LatencyMs   map[string]float64 `json:"write_latency_ms"`
-	LoadRSSMiB  float64            `json:"server_peak_rss_load_mib,omitempty"`
-	PeakRSSMiB  float64            `json:"server_peak_rss_mib,omitempty"`
-	DiskBytes   int64              `json:"disk_bytes,omitempty"`
-	BytesPerVal float64            `json:"bytes_per_value,omitempty"`
-	CPU         *benchCPUReport    `json:"cpu,omitempty"`
-	Queries     []benchQueryReport `json:"queries,omitempty"`
-	Notes       []string           `json:"notes,omitempty"`
+	Dataset string `json:"dataset"`
+	Server  string `json:"server"`
+	Target  string `json:"target"`
+	Cluster int    `json:"cluster_nodes,omitempty"`
+	// Replication and Ack are --replication (above 1) and --ack; with
+	// replication, MaxPendingMessages is the most messages the replicas
+	// had yet to apply at once during the load (sampled every 100 ms), and
+	// ReplicaCatchUpSec how long after the load they had applied all.
+	Replication        int                `json:"replication_factor,omitempty"`
+	Ack                string             `json:"ack,omitempty"`
+	MaxPendingMessages uint64             `json:"replication_max_pending_messages,omitempty"`
+	ReplicaCatchUpSec  float64            `json:"replication_catch_up_seconds,omitempty"`
+	Machine            string             `json:"machine"`
+	Date               string             `json:"date"`
+	Clients            int                `json:"clients"`
+	BatchLines         int                `json:"batch_lines"`
+	Gzip               bool               `json:"gzip"`
+	Rate               float64            `json:"offered_values_per_sec,omitempty"`
+	Lines              int                `json:"lines"`
+	Values             int                `json:"values"`
+	Seconds            float64            `json:"seconds"`
+	RowsPerSec         float64            `json:"rows_per_sec"`
+	ValuesPerS         float64            `json:"values_per_sec"`
+	LatencyMs          map[string]float64 `json:"write_latency_ms"`
+	LoadRSSMiB         float64            `json:"server_peak_rss_load_mib,omitempty"`
+	PeakRSSMiB         float64            `json:"server_peak_rss_mib,omitempty"`
+	DiskBytes          int64              `json:"disk_bytes,omitempty"`
+	BytesPerVal        float64            `json:"bytes_per_value,omitempty"`
+	CPU                *benchCPUReport    `json:"cpu,omitempty"`
+	Queries            []benchQueryReport `json:"queries,omitempty"`
+	Notes              []string           `json:"notes,omitempty"`
 }
 
 // benchCPUReport is the CPU time of the processes bench started, per
@@ -107,6 +117,8 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 	seed := fs.Uint64("seed", 1, "random seed of the data and the queries")
 	walSync := fs.String("wal-sync", "always", "fsync policy of the server bench starts: always or never")
 	clusterN := fs.Int("cluster", 0, "start etcd, `N` storage nodes and a router instead of serve, and measure through the router")
+	replication := fs.Int("replication", 1, "with --cluster: the replication factor; above 1 bench also starts a nats-server (/usr/sbin/nats-server) for the replication stream")
+	ack := fs.String("ack", "", "with --replication: the collection's acknowledgement mode, `MODE` local or replicated (default: the nodes' default, replicated)")
 	asJSON := fs.Bool("json", false, "print one JSON report instead of text")
 	if code, ok := parseFlags(fs, args, benchUsage, stdout, stderr); !ok {
 		return code
@@ -135,6 +147,14 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	if *clusterN < 0 || (*clusterN > 0 && *server != "") {
 		fmt.Fprintln(stderr, "soltix bench: --cluster must be positive and cannot go with --server")
+		return 2
+	}
+	if *replication < 1 || (*replication > 1 && *replication > *clusterN) {
+		fmt.Fprintln(stderr, "soltix bench: --replication must be between 1 and --cluster's nodes")
+		return 2
+	}
+	if *ack != "" && (*replication < 2 || (*ack != "local" && *ack != "replicated")) {
+		fmt.Fprintln(stderr, "soltix bench: --ack is local or replicated, with --replication 2 or more")
 		return 2
 	}
 	if *batch <= 0 || *hosts <= 0 || *interval <= 0 || *duration <= 0 {
@@ -185,7 +205,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 		}
 		shard := d.DeviceTag
 		if *clusterN > 0 {
-			cl, err = startBenchCluster(dir, *clusterN, *walSync, shard, stderr)
+			cl, err = startBenchCluster(dir, *clusterN, *replication, *walSync, shard, stderr)
 			if err != nil {
 				fmt.Fprintln(stderr, "soltix bench: start cluster:", err)
 				return 1
@@ -193,6 +213,12 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 			defer cl.stop()
 			base, procs = cl.router.url, cl.procs()
 			target = fmt.Sprintf("router and %d storage nodes", *clusterN)
+			if *replication > 1 {
+				target += fmt.Sprintf(", replication factor %d", *replication)
+				if *ack != "" {
+					target += ", ack " + *ack
+				}
+			}
 			ui.line(fmt.Sprintf("cluster: router %s, %d storage nodes, etcd %s (started by bench, data in %s)", base, *clusterN, cl.etcd.ClientURL(), dir))
 		} else {
 			srv, err = startBenchServer(dir, *walSync, shard, stderr)
@@ -234,6 +260,36 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 
 	rep := benchReport{Dataset: d.Name, Server: base, Target: target, Cluster: *clusterN, Machine: machine(), Date: time.Now().UTC().Format(time.RFC3339),
 		Clients: *clients, BatchLines: *batch, Gzip: *gz, Rate: *rate, Lines: d.Lines, Values: d.Values}
+	if cl != nil && cl.nats != nil {
+		rep.Replication, rep.Ack = *replication, *ack
+		if *ack != "" {
+			if err := putJSON(base+"/api/v1/admin/collections/"+url.PathEscape(d.Measurement), `{"ack":"`+*ack+`"}`); err != nil {
+				fmt.Fprintln(stderr, "soltix bench: set ack:", err)
+				return 1
+			}
+		}
+	}
+	// With replication, what replicas have yet to apply is sampled during
+	// the load.
+	var maxPending atomic.Uint64
+	stopLag := func() {}
+	if cl != nil && cl.nats != nil {
+		lctx, cancel := context.WithCancel(ctx)
+		lagDone := make(chan struct{})
+		go func() {
+			defer close(lagDone)
+			for lctx.Err() == nil {
+				if p, _, err := cl.replicationLag(lctx); err == nil && p > maxPending.Load() {
+					maxPending.Store(p)
+				}
+				select {
+				case <-lctx.Done():
+				case <-time.After(100 * time.Millisecond):
+				}
+			}
+		}()
+		stopLag = func() { cancel(); <-lagDone }
+	}
 	cpu0 := sample()
 	res, err := bench.Load(ctx, d, bench.LoadConfig{URL: base, Clients: *clients, Gzip: *gz, Precision: *precision,
 		Rate: *rate, Progress: ui.progress("load")})
@@ -247,6 +303,20 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 	ui.line(fmt.Sprintf("load: %d lines in %.2f s: %.0f rows/s, %.0f values/s; write latency p50 %.1f ms, p99 %.1f ms, max %.1f ms",
 		res.Lines, rep.Seconds, rep.RowsPerSec, rep.ValuesPerS, ms(res.P50), ms(res.P99), ms(res.Max)))
 	cpu1 := sample()
+	stopLag()
+	if cl != nil && cl.nats != nil {
+		wctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+		caught, err := cl.waitReplicated(wctx)
+		cancel()
+		if err != nil {
+			fmt.Fprintln(stderr, "soltix bench: replication:", err)
+			return 1
+		}
+		rep.ReplicaCatchUpSec = caught.Seconds()
+		rep.MaxPendingMessages = maxPending.Load()
+		ui.line(fmt.Sprintf("replication: at most %d messages pending on the replicas during the load; caught up %.3f s after it",
+			rep.MaxPendingMessages, rep.ReplicaCatchUpSec))
+	}
 	if len(started) > 0 {
 		rep.LoadRSSMiB = peakRSS()
 	}
@@ -339,10 +409,33 @@ func cpuText(p benchProcs, c *benchCPU) string {
 }
 
 func etcdText(c *benchCPU) string {
-	if c.Etcd == 0 {
-		return ""
+	t := ""
+	if c.Etcd != 0 {
+		t = fmt.Sprintf("; etcd %.2f s apart", c.Etcd)
 	}
-	return fmt.Sprintf("; etcd %.2f s apart", c.Etcd)
+	if c.NATS != 0 {
+		t += fmt.Sprintf("; nats-server %.2f s apart", c.NATS)
+	}
+	return t
+}
+
+// putJSON sends a PUT with a JSON body and wants a 2xx.
+func putJSON(u, body string) error {
+	req, err := http.NewRequest(http.MethodPut, u, strings.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return fmt.Errorf("PUT %s: %s %s", u, resp.Status, b)
+	}
+	return nil
 }
 
 func post(url string) error {

@@ -9,11 +9,14 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/soltixdb/soltix/httpapi"
 	"github.com/soltixdb/soltix/internal/etcdtest"
+	"github.com/soltixdb/soltix/internal/natstest"
 )
 
 // benchNumGroups is cluster.num_groups of the cluster bench starts: the
@@ -27,6 +30,7 @@ const benchNumGroups = 16
 type benchCluster struct {
 	dir    string
 	etcd   *etcdtest.Server
+	nats   *natstest.Server // nil without replication
 	nodes  []*benchServer
 	router *benchServer
 }
@@ -34,7 +38,7 @@ type benchCluster struct {
 // startBenchCluster starts etcd, n storage nodes and a router under dir
 // with the WAL policy and shard tag bench gives serve, and returns once
 // every group has a primary that is up.
-func startBenchCluster(dir string, n int, walSync, shardTag string, stderr io.Writer) (_ *benchCluster, err error) {
+func startBenchCluster(dir string, n, replication int, walSync, shardTag string, stderr io.Writer) (_ *benchCluster, err error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -52,6 +56,15 @@ func startBenchCluster(dir string, n int, walSync, shardTag string, stderr io.Wr
 	config := filepath.Join(dir, "soltix.yaml")
 	yaml := fmt.Sprintf("cluster:\n  etcd: [%s]\n  name: bench\n  num_groups: %d\n  min_nodes: %d\n",
 		c.etcd.ClientURL(), benchNumGroups, n)
+	if replication > 1 {
+		// A nats-server (Debian's, as the tests use) for the replication
+		// stream.
+		c.nats, err = natstest.StartProcess(filepath.Join(dir, "nats"), natstest.Options{})
+		if err != nil {
+			return nil, err
+		}
+		yaml += fmt.Sprintf("  replication_factor: %d\n  nats: [%s]\n", replication, c.nats.URL())
+	}
 	if err := os.WriteFile(config, []byte(yaml), 0o644); err != nil {
 		return nil, err
 	}
@@ -158,6 +171,75 @@ func (c *benchCluster) stop() {
 	if c.etcd != nil {
 		c.etcd.Stop()
 	}
+	if c.nats != nil {
+		c.nats.Stop()
+	}
+}
+
+// replicationLag sums, over the storage nodes' /metrics, what replicas
+// have yet to apply: the messages pending, and the groups whose replicas
+// are behind their primary's last published sequence.
+func (c *benchCluster) replicationLag(ctx context.Context) (pending uint64, behind int, err error) {
+	primary := map[string]uint64{}
+	replica := map[string][]uint64{}
+	for _, s := range c.nodes {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url+"/metrics", nil)
+		if err != nil {
+			return 0, 0, err
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0, 0, err
+		}
+		b, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+		resp.Body.Close()
+		if err != nil {
+			return 0, 0, err
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if m := benchSeqLine.FindStringSubmatch(line); m != nil {
+				v, _ := strconv.ParseUint(m[3], 10, 64)
+				if m[2] == "primary" {
+					primary[m[1]] = v
+				} else {
+					replica[m[1]] = append(replica[m[1]], v)
+				}
+			} else if rest, ok := strings.CutPrefix(line, "soltix_replication_pending_messages{"); ok {
+				if i := strings.LastIndexByte(rest, ' '); i >= 0 {
+					v, _ := strconv.ParseUint(rest[i+1:], 10, 64)
+					pending += v
+				}
+			}
+		}
+	}
+	for g, rs := range replica {
+		for _, v := range rs {
+			if v < primary[g] {
+				behind++
+				break
+			}
+		}
+	}
+	return pending, behind, nil
+}
+
+var benchSeqLine = regexp.MustCompile(`^soltix_replication_last_sequence\{group="(\d+)",role="(\w+)"\} (\d+)$`)
+
+// waitReplicated polls replicationLag until no replica is behind, and
+// returns how long that took.
+func (c *benchCluster) waitReplicated(ctx context.Context) (time.Duration, error) {
+	t := time.Now()
+	for {
+		_, behind, err := c.replicationLag(ctx)
+		if err == nil && behind == 0 {
+			return time.Since(t), nil
+		}
+		select {
+		case <-ctx.Done():
+			return 0, fmt.Errorf("replicas still behind (%d groups): %w", behind, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // benchProcs names the processes whose CPU time a run adds up: serve
@@ -166,6 +248,7 @@ type benchProcs struct {
 	names []string
 	pids  []int
 	etcd  int // 0: none
+	nats  int // 0: none
 }
 
 func serveProcs(s *benchServer) benchProcs {
@@ -174,6 +257,9 @@ func serveProcs(s *benchServer) benchProcs {
 
 func (c *benchCluster) procs() benchProcs {
 	p := benchProcs{names: []string{"router"}, pids: []int{c.router.cmd.Process.Pid}, etcd: c.etcd.Pid()}
+	if c.nats != nil {
+		p.nats = c.nats.Pid()
+	}
 	for i, s := range c.nodes {
 		p.names = append(p.names, "storage s"+strconv.Itoa(i+1))
 		p.pids = append(p.pids, s.cmd.Process.Pid)
@@ -186,6 +272,7 @@ func (c *benchCluster) procs() benchProcs {
 type cpuSample struct {
 	each []float64
 	etcd float64
+	nats float64
 }
 
 func (p benchProcs) sample() (cpuSample, error) {
@@ -201,6 +288,11 @@ func (p benchProcs) sample() (cpuSample, error) {
 		errs = append(errs, err)
 		s.etcd = v
 	}
+	if p.nats != 0 {
+		v, err := procCPUSeconds(p.nats)
+		errs = append(errs, err)
+		s.nats = v
+	}
 	return s, errors.Join(errs...)
 }
 
@@ -213,6 +305,9 @@ type benchCPU struct {
 	Total float64 `json:"total_seconds"`
 	// Etcd is etcd's CPU seconds in the phase (cluster only).
 	Etcd float64 `json:"etcd_seconds,omitempty"`
+	// NATS is the nats-server's CPU seconds in the phase (replication
+	// only), apart like etcd's.
+	NATS float64 `json:"nats_seconds,omitempty"`
 	// PerMValues is Total per million values written (ingest phases).
 	PerMValues float64 `json:"seconds_per_million_values,omitempty"`
 	// PerQueryMs is Total per query run, in milliseconds (query phase).
@@ -229,6 +324,9 @@ func (p benchProcs) cpuBetween(a, b cpuSample) *benchCPU {
 	}
 	if p.etcd != 0 {
 		c.Etcd = b.etcd - a.etcd
+	}
+	if p.nats != 0 {
+		c.NATS = b.nats - a.nats
 	}
 	return c
 }

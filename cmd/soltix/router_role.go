@@ -68,7 +68,12 @@ func runRouter(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Wri
 	opts := cfg.httpOptions(ln.Addr().String(), log)
 	info := co.Info()
 	opts.Cluster = func(context.Context) (*httpapi.ClusterStatus, error) {
-		return clusterStatusOf(cfg.Cluster.Name, info, view.Map()), nil
+		st := clusterStatusOf(cfg.Cluster.Name, info, view.Map())
+		st.Replication = "off"
+		if len(cfg.Cluster.NATS) > 0 {
+			st.Replication = "nats"
+		}
+		return st, nil
 	}
 	opts.ClusterMetrics = store.nodeMetrics
 	ing, err := startIngest(cfg, "soltix router "+host, store, log)

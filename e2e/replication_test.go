@@ -317,6 +317,8 @@ func compareCopies(t *testing.T, c *cluster, copies map[int][]string, byID map[s
 		for _, q := range []string{
 			"SELECT * FROM " + coll + " WHERE device_id IN (" + in + ")",
 			"SELECT count(v), sum(v), last(v) FROM " + coll + " WHERE device_id IN (" + in + ") GROUP BY device_id",
+			// Whole hours come from the 1h rollups each copy built itself.
+			"SELECT count(v), sum(v), min(v), max(v) FROM " + coll + " WHERE device_id IN (" + in + ") GROUP BY 1h, device_id",
 		} {
 			stmt, err := query.Parse(q)
 			if err != nil {

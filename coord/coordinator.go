@@ -290,8 +290,10 @@ type Promoter interface {
 
 // promote makes the live replica of g that applied the most its primary,
 // at a new epoch (the old primary, down, becomes a replica: it copies the
-// group when it is back). It does nothing when no replica is up or none
-// answers. Ties go to the replica listed first.
+// group when it is back). It does nothing when no replica is up, none
+// answers, or none has applied anything (position 0: it holds no
+// consistent copy, for instance while it copies the group): the group
+// then waits for its primary. Ties go to the replica listed first.
 func (c *Coord) promote(ctx context.Context, g Group, up map[string]bool) error {
 	best, bestAt := "", uint64(0)
 	for _, r := range g.Replicas {
@@ -301,6 +303,11 @@ func (c *Coord) promote(ctx context.Context, g Group, up map[string]bool) error 
 		at, err := c.cfg.Promoter.Applied(ctx, r, g.ID)
 		if err != nil {
 			c.log.Warn("coord: replica's position unknown", "group", g.ID, "replica", r, "err", err)
+			continue
+		}
+		if at == 0 {
+			// No consistent copy: it never started following, or it is
+			// copying the group from its primary (it dropped what it had).
 			continue
 		}
 		if best == "" || at > bestAt {

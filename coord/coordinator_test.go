@@ -374,6 +374,24 @@ func TestCoordinatorPromotes(t *testing.T) {
 			t.Errorf("group %d went back from %s to %s when a returned", g.ID, after.Groups[i].Primary, g.Primary)
 		}
 	}
+	// A replica at position 0 (copying the group) is not promoted: b
+	// goes down, and c answers 0 for every group.
+	prom.mu.Lock()
+	for g := range groups {
+		prom.pos["c"][g] = 0
+	}
+	prom.mu.Unlock()
+	before = v.Map()
+	regs["b"].Close()
+	m = waitMap(t, ctx, v, "b down", func(m Map) bool { return !nodeUp(m, "b") })
+	time.Sleep(300 * time.Millisecond)
+	for i, g := range v.Map().Groups {
+		if before.Groups[i].Primary == "b" && g.Primary != "b" && g.Primary == "c" {
+			t.Errorf("group %d promoted to c, whose position is 0", g.ID)
+		}
+	}
+	regs["b"] = register(t, c, "b")
+	waitMap(t, ctx, v, "b up", func(m Map) bool { return nodeUp(m, "b") })
 	// Every node but c down, and c does not answer: nothing is promoted.
 	prom.mu.Lock()
 	delete(prom.pos, "c")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -184,6 +185,45 @@ func TestClusterReplication(t *testing.T) {
 		writeRetrying(t, c.url(), batch(round, ""))
 	}
 
+	// Another node loses its disk: it is killed, its groups are promoted
+	// to their replicas, its data directory is wiped, and it comes back
+	// empty. It copies every group it now replicates.
+	wiped := c.nodes[2]
+	wipedID := "s3"
+	byID := map[string]*clusterProc{}
+	for i, p := range c.nodes {
+		byID["s"+strconv.Itoa(i+1)] = p
+	}
+	// (A replica still copying a group holds no consistent copy and is
+	// not promoted: wait until every replica follows its primary.)
+	waitReplicasCaughtUp(t, c, byID, groups)
+	wiped.kill()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		leads := false
+		for _, cp := range c.groupCopies() {
+			leads = leads || cp[0] == wipedID
+		}
+		if !leads {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s still leads groups 60 s after it was killed", wipedID)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := os.RemoveAll(filepath.Join(c.dir, wipedID)); err != nil {
+		t.Fatal(err)
+	}
+	for round := 17; round < 19; round++ {
+		writeRetrying(t, c.url(), batch(round, ""))
+	}
+	if err := wiped.start(); err != nil {
+		t.Fatal(err)
+	}
+	c.waitWhole()
+	writeRetrying(t, c.url(), batch(19, ""))
+
 	// Deletes reach the replicas too.
 	del := `DELETE FROM dev WHERE device_id = 'd03' AND time >= '2023-11-14T22:13:20Z' AND time < '2023-11-14T22:30:00Z'`
 	resp, err = http.Post(c.url()+"/api/v1/query", "text/plain", strings.NewReader(del))
@@ -196,10 +236,7 @@ func TestClusterReplication(t *testing.T) {
 		t.Fatalf("delete: %d %s", resp.StatusCode, body)
 	}
 
-	byID := map[string]*clusterProc{}
-	for i, p := range c.nodes {
-		byID["s"+strconv.Itoa(i+1)] = p
-	}
+	// Wait until every replica applied what its primary published.
 	waitReplicasCaughtUp(t, c, byID, groups)
 	if n := metricValue(t, victim, "soltix_replication_copies_total"); n < 1 {
 		t.Errorf("%s copied %v groups after it missed messages the stream no longer has", victimID, n)

@@ -98,6 +98,9 @@ type Coord struct {
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	// promoteSoon is set by a reconcile pass that left a down primary's
+	// group without a promotable replica (coordinator goroutine only).
+	promoteSoon bool
 }
 
 // Open connects to etcd (retrying until ctx ends), creates the cluster's

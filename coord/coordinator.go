@@ -121,11 +121,15 @@ func (c *Coord) coordinate(ctx context.Context, mover Mover) error {
 	retry := map[int]retryState{}
 	for {
 		changed := v.Changed()
+		c.promoteSoon = false
 		next, err := c.reconcile(ctx, v.Map(), running, retry)
 		if errors.Is(err, ErrNotLeader) || ctx.Err() != nil {
 			return errors.Join(err, ctx.Err())
 		}
 		wake := resync
+		if c.promoteSoon {
+			wake = retryMin
+		}
 		if err != nil {
 			c.log.Warn("coord: placing groups", "err", err)
 			wake = retryMin
@@ -227,6 +231,12 @@ func (c *Coord) reconcile(ctx context.Context, m Map, running *moveJob, retry ma
 			if errors.Is(err, ErrNotLeader) {
 				return nil, err
 			}
+			if errors.Is(err, errNoCandidate) {
+				// A replica may become eligible soon (its copy done, its
+				// node back): look again in retryMin, not at the resync.
+				c.promoteSoon = true
+				continue
+			}
 			if err != nil && !errors.Is(err, errAssigned) {
 				errs = append(errs, err)
 			}
@@ -315,7 +325,7 @@ func (c *Coord) promote(ctx context.Context, g Group, up map[string]bool) error 
 		}
 	}
 	if best == "" {
-		return nil
+		return errNoCandidate
 	}
 	_, err := c.UpdateGroup(ctx, g.ID, func(cur *Group) error {
 		if cur.Primary != g.Primary || cur.State != "" || !slices.Contains(cur.Replicas, best) {
@@ -336,6 +346,9 @@ func (c *Coord) promote(ctx context.Context, g Group, up map[string]bool) error 
 	}
 	return err
 }
+
+// errNoCandidate: no replica of a group can be promoted now.
+var errNoCandidate = errors.New("coord: no replica to promote")
 
 // errAssigned stops an UpdateGroup whose premise another writer changed.
 var errAssigned = errors.New("coord: group changed meanwhile")

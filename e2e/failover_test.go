@@ -21,10 +21,11 @@ type ackWriter struct {
 	url     string
 	devices int
 
-	mu    sync.Mutex
-	acked int       // batches acknowledged
-	last  time.Time // when the latest was
-	err   error
+	mu      sync.Mutex
+	acked   int       // batches acknowledged
+	last    time.Time // when the latest was
+	refused int       // 503 answers (the router gave up waiting for a primary)
+	err     error
 }
 
 // batch is batch i: one point per device at second i.
@@ -58,6 +59,9 @@ func (w *ackWriter) run(stop <-chan struct{}, done chan<- struct{}) {
 					w.fail(fmt.Errorf("batch %d: %d %s", i, resp.StatusCode, msg))
 					return
 				}
+				w.mu.Lock()
+				w.refused++
+				w.mu.Unlock()
 			}
 			if time.Now().After(deadline) {
 				w.fail(fmt.Errorf("batch %d not taken within 90 s (%v)", i, err))
@@ -85,8 +89,9 @@ func (w *ackWriter) state() (int, time.Time, error) {
 
 // TestClusterFailover: with replication (factor 2, a real nats-server), the
 // primary of a group is SIGKILLed 20 times in a row under continuous
-// writes. Each time the coordinator promotes the replica, writes resume,
-// and the killed node comes back as a replica (it copies the group). With
+// writes. Each time the coordinator promotes the replica, writes resume
+// (the router holds them meanwhile: no 503 reaches the client), and the
+// killed node comes back as a replica (it copies the group). With
 // the acknowledgement mode "replicated" (the default) every acknowledged
 // point is there exactly once afterwards, on the primaries and on every
 // replica.
@@ -153,6 +158,9 @@ func failover(t *testing.T, ack string) int {
 	waitAcked(5, "before the first kill")
 	var resumed []time.Duration
 	for round := range 20 {
+		// The replica must hold a copy to take over: the node killed
+		// last round may still be copying the group.
+		waitReplicasCaughtUp(t, c, byID, groups)
 		primary := c.groupCopies()[0][0]
 		victim := byID[primary]
 		acked, _, _ := w.state()
@@ -181,6 +189,14 @@ func failover(t *testing.T, ack string) int {
 	acked, _, err := w.state()
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The router held the writes while the groups had no primary (up to
+	// three leases and 5 s): no client saw a 503.
+	w.mu.Lock()
+	refused := w.refused
+	w.mu.Unlock()
+	if refused != 0 {
+		t.Errorf("%d writes answered 503 during the failovers; the router should have waited for the promotions", refused)
 	}
 	sort.Slice(resumed, func(i, j int) bool { return resumed[i] < resumed[j] })
 	t.Logf("20 failovers (ack %q): from the kill to the second acknowledged batch after it, median %v, max %v",

@@ -23,6 +23,12 @@ type ClientOptions struct {
 	// node refuses while their move to another node is switched over
 	// (default 3 s); past it they are reported unwritten (503).
 	SwitchWait time.Duration
+	// FailoverWait, when positive (a replicated cluster), is how long
+	// Write keeps sending again the groups that have no primary up, whose
+	// node cannot be reached, or whose node answers 503: a failover
+	// promotes a replica within about a lease. 0 reports them unwritten at
+	// once (503).
+	FailoverWait time.Duration
 	// RequestTimeout bounds one internal write or admin request when the
 	// caller's context has no earlier deadline (default 30 s; query
 	// streams are bounded by their context only).

@@ -95,6 +95,9 @@ type outcome struct {
 	// not done; final errors (a 400) are not retried.
 	err   error
 	final bool
+	// down is set when the node could not be reached or answered 503:
+	// with ClientOptions.FailoverWait, the groups are sent again.
+	down bool
 }
 
 // nodeOp is one request of a fan-out: a node and the routes of the groups
@@ -119,6 +122,8 @@ func (c *Client) fanOut(ctx context.Context, groups []int, op string, timeout ti
 	pending := groups
 	var switchUntil time.Time // when waiting out a move's switch gives up
 	wait := 5 * time.Millisecond
+	var failoverUntil time.Time // when waiting out a failover gives up
+	downWait := 50 * time.Millisecond
 	for attempt := 1; len(pending) > 0; attempt++ {
 		byAddr := make(map[string]*nodeOp)
 		var ops []*nodeOp
@@ -137,8 +142,9 @@ func (c *Client) fanOut(ctx context.Context, groups []int, op string, timeout ti
 			}
 			o.routes = append(o.routes, r)
 		}
+		var downErrs []groupFailure
 		if len(noRoute) > 0 {
-			fails = append(fails, groupFailure{noRoute, errNoRoute})
+			downErrs = append(downErrs, groupFailure{noRoute, errNoRoute})
 		}
 		var wg sync.WaitGroup
 		for _, o := range ops {
@@ -165,8 +171,28 @@ func (c *Client) fanOut(ctx context.Context, groups []int, op string, timeout ti
 				switchErrs = append(switchErrs, groupFailure{gs, fmt.Errorf("%s: %w", o.nc.label(), o.out.err)})
 			case o.out.final:
 				final = mergeFinal(final, o.out.err)
+			case o.out.down:
+				downErrs = append(downErrs, groupFailure{gs, fmt.Errorf("%s: %w", o.nc.label(), o.out.err)})
 			case o.out.err != nil:
 				fails = append(fails, groupFailure{gs, fmt.Errorf("%s: %w", o.nc.label(), o.out.err)})
+			}
+		}
+		if len(downErrs) > 0 {
+			// With replication a failover gives the groups a primary
+			// again within about a lease: wait for it (bounded by
+			// FailoverWait and ctx), then send them where the map says.
+			now := time.Now()
+			if failoverUntil.IsZero() {
+				failoverUntil = now.Add(c.opts.FailoverWait)
+			}
+			if c.opts.FailoverWait <= 0 || now.Add(downWait).After(failoverUntil) || !sleepCtx(ctx, downWait) {
+				fails = append(fails, downErrs...)
+			} else {
+				for _, f := range downErrs {
+					pending = append(pending, f.groups...)
+				}
+				downWait = min(2*downWait, 500*time.Millisecond)
+				attempt-- // waiting out a failover does not use up the stale-epoch attempts
 			}
 		}
 		if len(switchErrs) > 0 {
@@ -382,7 +408,7 @@ func (c *Client) postFrames(ctx context.Context, o *nodeOp, w *groupedWrite, bod
 	o.nc.m.writes.Add(1)
 	resp, err := c.do(ctx, o.nc, http.MethodPost, PathWrite, ContentTypeFrames, body)
 	if err != nil {
-		return outcome{err: transportError(err)}
+		return outcome{err: transportError(err), down: true}
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode/100 == 2 {
@@ -422,7 +448,9 @@ func (c *Client) errorOutcome(o *nodeOp, status int, eb ErrorBody, order []int) 
 		re := *eb.Retention
 		re.Point = mapPoint(re.Point)
 		return outcome{err: &re, final: true}
-	case status == http.StatusServiceUnavailable, status == http.StatusBadGateway, status == http.StatusGatewayTimeout,
+	case status == http.StatusServiceUnavailable:
+		return outcome{err: errors.New(eb.Error), down: true}
+	case status == http.StatusBadGateway, status == http.StatusGatewayTimeout,
 		status == http.StatusInternalServerError, status == http.StatusRequestTimeout:
 		return outcome{err: errors.New(eb.Error)}
 	}
@@ -520,7 +548,7 @@ func (c *Client) Delete(ctx context.Context, collection string, series []model.T
 		}
 		resp, err := c.do(ctx, o.nc, http.MethodPost, PathDelete, "application/json", body)
 		if err != nil {
-			return outcome{err: transportError(err)}
+			return outcome{err: transportError(err), down: true}
 		}
 		defer resp.Body.Close()
 		if resp.StatusCode/100 == 2 {

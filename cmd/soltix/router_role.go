@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/soltixdb/soltix/coord"
 	"github.com/soltixdb/soltix/httpapi"
@@ -53,7 +54,7 @@ func runRouter(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Wri
 	}
 	settings := newRouterSettings(co, view, log)
 	defer settings.close()
-	store := newRouterStore(view, settings, log)
+	store := newRouterStore(view, settings, cfg.failoverWait(), log)
 	defer store.close()
 	if err := applyCollections(store, cfg.Collections); err != nil {
 		log.Error("cannot store the config file's collection settings in etcd", "err", err)
@@ -139,8 +140,24 @@ type routerStore struct {
 	*routerSettings
 }
 
-func newRouterStore(view *coord.View, settings *routerSettings, log *slog.Logger) *routerStore {
-	return &routerStore{Client: remote.NewClient(view, remote.ClientOptions{Logger: log}), routerSettings: settings}
+func newRouterStore(view *coord.View, settings *routerSettings, failoverWait time.Duration, log *slog.Logger) *routerStore {
+	return &routerStore{Client: remote.NewClient(view, remote.ClientOptions{Logger: log, FailoverWait: failoverWait}), routerSettings: settings}
+}
+
+// failoverWait is how long a router holds a write whose groups have no
+// primary up: with replication (cluster.nats) a replica is promoted about
+// a lease after its primary died, so three leases (the lease to expire,
+// the promotion, the new primary catching up) and 5 s; without it, no
+// time: the groups wait for their node, and the client is told at once.
+func (c *Config) failoverWait() time.Duration {
+	if len(c.Cluster.NATS) == 0 {
+		return 0
+	}
+	lease := time.Duration(c.Cluster.LeaseTTL)
+	if lease <= 0 {
+		lease = defaultLeaseTTL
+	}
+	return 3*lease + 5*time.Second
 }
 
 func (s *routerStore) close() { s.Client.Close() }

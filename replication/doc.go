@@ -1,6 +1,6 @@
 // Package replication carries a cluster's writes from each group's primary
 // to its replicas over NATS JetStream, and is the only package that talks
-// to NATS for it (docs/cluster.md, "Replication").
+// to NATS for it (docs/replication.md).
 //
 // One stream per cluster holds one subject per group,
 // soltix.<cluster>.repl.g<NNNN>. A group's primary publishes every write

@@ -126,6 +126,9 @@ func (n *NodeReplication) Sync(ctx context.Context) {
 }
 
 func (n *NodeReplication) sync(ctx context.Context, g int) {
+	if ctx.Err() != nil { // closed: start nothing more
+		return
+	}
 	me := n.r.opts.Node
 	info, ok := n.opts.Map.Group(g)
 	primary := ok && info.Primary == me

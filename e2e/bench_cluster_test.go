@@ -15,7 +15,7 @@ import (
 
 // TestBenchCluster runs `soltix bench` on a small data set against serve
 // and through a router with one storage node (--cluster 1), and checks the
-// report's shape, so that the cluster mode of docs/benchmarks-cluster.md keeps
+// report's shape, so that the cluster mode of docs/benchmarks.md keeps
 // working: every value loaded, every query type answered, CPU time read
 // for each process bench started (etcd apart), and no process left
 // behind.

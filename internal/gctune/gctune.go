@@ -4,7 +4,7 @@
 // storage node or a router holds between flushes, a query that allocates a
 // few MiB triggers a collection every other query, and the collector takes
 // a fifth to a third of the process's CPU (measured with perf on the
-// cpu-only benchmark's double-groupby-1, docs/benchmarks-cluster.md).
+// cpu-only benchmark's double-groupby-1, docs/benchmarks.md).
 //
 // A Floor is a heap size below which collecting is not worth it: after
 // every collection it sets GOGC so that the next one comes when the heap

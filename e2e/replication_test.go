@@ -238,6 +238,48 @@ func TestClusterReplication(t *testing.T) {
 
 	// Wait until every replica applied what its primary published.
 	waitReplicasCaughtUp(t, c, byID, groups)
+	// GET /api/v1/cluster shows each group's copies as their nodes report
+	// them: the primary's last message, and every replica at it.
+	resp, err = http.Get(c.url() + "/api/v1/cluster")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cst struct {
+		Groups []struct {
+			ID       int      `json:"id"`
+			Primary  string   `json:"primary"`
+			Replicas []string `json:"replicas"`
+			Copies   []struct {
+				Node    string `json:"node"`
+				Role    string `json:"role"`
+				Last    uint64 `json:"last"`
+				Pending uint64 `json:"pending"`
+			} `json:"copies"`
+		} `json:"groups"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&cst)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range cst.Groups {
+		var primaryLast uint64
+		roles := map[string]string{}
+		for _, cp := range g.Copies {
+			roles[cp.Node] = cp.Role
+			if cp.Role == "primary" {
+				primaryLast = cp.Last
+			}
+		}
+		if roles[g.Primary] != "primary" || len(g.Copies) != 1+len(g.Replicas) || primaryLast == 0 {
+			t.Fatalf("group %d: copies %+v, want the primary %s and replicas %v", g.ID, g.Copies, g.Primary, g.Replicas)
+		}
+		for _, cp := range g.Copies {
+			if cp.Role == "replica" && (cp.Last != primaryLast || cp.Pending != 0) {
+				t.Errorf("group %d: replica %s at %d (%d pending), the primary at %d", g.ID, cp.Node, cp.Last, cp.Pending, primaryLast)
+			}
+		}
+	}
 	if n := metricValue(t, victim, "soltix_replication_copies_total"); n < 1 {
 		t.Errorf("%s copied %v groups after it missed messages the stream no longer has", victimID, n)
 	}

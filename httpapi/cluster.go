@@ -86,6 +86,27 @@ type ClusterGroup struct {
 	State string `json:"state"`
 	// MovingTo is the node the group is being moved to, if any.
 	MovingTo string `json:"moving_to,omitempty"`
+	// Copies is the group's replication as its nodes report it (only
+	// with replication; a node that does not answer is left out).
+	Copies []ClusterCopy `json:"copies,omitempty"`
+}
+
+// ClusterCopy is one node's copy of a group, as the node reports it.
+type ClusterCopy struct {
+	Node string `json:"node"`
+	// Role is "primary" or "replica".
+	Role string `json:"role"`
+	// Last is the replication stream's sequence of the group's last
+	// message the node published (primary) or applied (replica).
+	Last uint64 `json:"last"`
+	// Pending is how many messages a replica has yet to apply, and
+	// LagSeconds how long ago the one it applied last was stored (0 when
+	// none is pending).
+	Pending    uint64  `json:"pending"`
+	LagSeconds float64 `json:"lag_seconds"`
+	// Error says why the node's lead or follower of the group is stopped
+	// or retrying.
+	Error string `json:"error,omitempty"`
 }
 
 // NodeMetrics are a router's counters for one storage node, served on

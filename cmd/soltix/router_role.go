@@ -2,13 +2,16 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -68,11 +71,12 @@ func runRouter(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Wri
 	}
 	opts := cfg.httpOptions(ln.Addr().String(), log)
 	info := co.Info()
-	opts.Cluster = func(context.Context) (*httpapi.ClusterStatus, error) {
+	opts.Cluster = func(ctx context.Context) (*httpapi.ClusterStatus, error) {
 		st := clusterStatusOf(cfg.Cluster.Name, info, view.Map())
 		st.Replication = "off"
 		if len(cfg.Cluster.NATS) > 0 {
 			st.Replication = "nats"
+			addCopies(ctx, st)
 		}
 		return st, nil
 	}
@@ -173,3 +177,48 @@ func (s *routerStore) nodeMetrics() []httpapi.NodeMetrics {
 }
 
 var _ httpapi.Store = (*routerStore)(nil)
+
+// addCopies asks every up storage node for its replication per group
+// (GET /internal/v1/replication, 2 s each, at the same time) and adds
+// what they answer to the groups of st. A node that does not answer is
+// left out.
+func addCopies(ctx context.Context, st *httpapi.ClusterStatus) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	answers := make([]replicationStatus, len(st.Nodes))
+	var wg sync.WaitGroup
+	for i, nd := range st.Nodes {
+		if nd.State != httpapi.NodeUp || nd.Addr == "" {
+			continue
+		}
+		wg.Go(func() {
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, nd.Addr+pathReplication, nil)
+			if err != nil {
+				return
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				json.NewDecoder(io.LimitReader(resp.Body, 4<<20)).Decode(&answers[i]) //nolint:errcheck // a node that answers badly is left out
+			}
+		})
+	}
+	wg.Wait()
+	byGroup := map[int]int{}
+	for i := range st.Groups {
+		byGroup[st.Groups[i].ID] = i
+	}
+	for i, a := range answers {
+		for _, g := range a.Groups {
+			j, ok := byGroup[g.Group]
+			if !ok {
+				continue
+			}
+			st.Groups[j].Copies = append(st.Groups[j].Copies, httpapi.ClusterCopy{Node: st.Nodes[i].ID, Role: g.Role,
+				Last: g.Last, Pending: g.Pending, LagSeconds: g.LagSeconds, Error: g.Error})
+		}
+	}
+}

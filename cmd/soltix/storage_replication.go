@@ -197,3 +197,36 @@ func (p promoter) Applied(ctx context.Context, node string, g int) (uint64, erro
 	}
 	return a.Applied, nil
 }
+
+// pathReplication answers a storage node's replication per group: GET
+// /internal/v1/replication → {"node", "groups": [{"group", "role", "last",
+// "pending", "lag_seconds", "error"}]} (no groups without replication). A
+// router merges the nodes' answers into GET /api/v1/cluster.
+const pathReplication = "/internal/v1/replication"
+
+// replicationStatus is the answer of pathReplication.
+type replicationStatus struct {
+	Node   string                   `json:"node"`
+	Groups []replicationGroupStatus `json:"groups"`
+}
+
+type replicationGroupStatus struct {
+	Group      int     `json:"group"`
+	Role       string  `json:"role"`
+	Last       uint64  `json:"last"`
+	Pending    uint64  `json:"pending"`
+	LagSeconds float64 `json:"lag_seconds"`
+	Error      string  `json:"error,omitempty"`
+}
+
+func (n *storageNode) serveReplication(w http.ResponseWriter, _ *http.Request) {
+	st := replicationStatus{Node: n.cfg.Node.ID, Groups: []replicationGroupStatus{}}
+	if rn := n.replNode; rn != nil {
+		for _, g := range rn.Status() {
+			st.Groups = append(st.Groups, replicationGroupStatus{Group: g.Group, Role: g.Role, Last: g.Last,
+				Pending: g.Pending, LagSeconds: g.LagSeconds, Error: g.Err})
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(st) //nolint:errcheck // the client went away
+}

@@ -147,6 +147,7 @@ func (n *storageNode) handler() http.Handler {
 	mux.Handle("/internal/v1/", n.node.Handler())
 	mux.HandleFunc("POST "+settingsSyncPath, n.settings.syncHandler)
 	mux.HandleFunc("GET "+pathApplied, n.serveApplied)
+	mux.HandleFunc("GET "+pathReplication, n.serveReplication)
 	mux.Handle("GET /health", probes)
 	mux.Handle("GET /ready", probes)
 	mux.Handle("GET /metrics", n.withReplicationMetrics(withNodeMetrics(probes, n.node.Metrics)))

@@ -181,23 +181,34 @@ func (m *Moves) serveSnapshot(w http.ResponseWriter, r *http.Request) {
 		moveJSON(w, http.StatusServiceUnavailable, moveError{Error: fmt.Sprintf("snapshot group %d: %v", p.g, err), Code: "unavailable"})
 		return
 	}
-	files := snap.Files()
-	gt.mu.Lock()
-	if gt.src != src {
-		gt.mu.Unlock()
-		snap.Close() //nolint:errcheck // unpinning only
-		moveJSON(w, http.StatusConflict, moveError{Error: fmt.Sprintf("group %d: move %d ended during its snapshot", p.g, p.epoch), Code: "stale_epoch", Groups: []int{p.g}})
+	files, ok := m.keepSnapshot(w, p, src, snap, "move")
+	if !ok {
 		return
+	}
+	m.metrics.snapshots.Add(1)
+	m.log.Info("group snapshot for a move", "group", p.g, "to", p.to, "epoch", p.epoch, "files", len(files))
+	moveJSON(w, http.StatusOK, snapshotAnswer{Move: p.epoch, Files: files})
+}
+
+// keepSnapshot pins snap as src's files, or, when the copy src ended while
+// the snapshot was taken (what names it: "move" or "copy"), unpins it and
+// answers 409. It returns the snapshot's files.
+func (m *Moves) keepSnapshot(w http.ResponseWriter, p moveParams, src *moveSource, snap GroupFiles, what string) ([]GroupFile, bool) {
+	files := snap.Files()
+	gt := &m.gates[p.g]
+	gt.mu.Lock()
+	defer gt.mu.Unlock()
+	if gt.src != src {
+		snap.Close() //nolint:errcheck // unpinning only
+		moveJSON(w, http.StatusConflict, moveError{Error: fmt.Sprintf("group %d: %s %d ended during its snapshot", p.g, what, p.epoch), Code: "stale_epoch", Groups: []int{p.g}})
+		return nil, false
 	}
 	src.snap = snap
 	src.size = make(map[string]int64, len(files))
 	for _, f := range files {
 		src.size[f.Path] = f.Size
 	}
-	gt.mu.Unlock()
-	m.metrics.snapshots.Add(1)
-	m.log.Info("group snapshot for a move", "group", p.g, "to", p.to, "epoch", p.epoch, "files", len(files))
-	moveJSON(w, http.StatusOK, snapshotAnswer{Move: p.epoch, Files: files})
+	return files, true
 }
 
 // source returns group g's copy in progress if it is move's.

@@ -94,20 +94,10 @@ func (m *Moves) serveReplicaSnapshot(w http.ResponseWriter, r *http.Request) {
 		moveJSON(w, http.StatusServiceUnavailable, moveError{Error: fmt.Sprintf("snapshot group %d for a replica: %v", p.g, err), Code: "unavailable"})
 		return
 	}
-	files := snap.Files()
-	gt.mu.Lock()
-	if gt.src != src {
-		gt.mu.Unlock()
-		snap.Close() //nolint:errcheck // unpinning only
-		moveJSON(w, http.StatusConflict, moveError{Error: fmt.Sprintf("group %d: copy %d ended during its snapshot", p.g, p.epoch), Code: "stale_epoch", Groups: []int{p.g}})
+	files, ok := m.keepSnapshot(w, p, src, snap, "copy")
+	if !ok {
 		return
 	}
-	src.snap = snap
-	src.size = make(map[string]int64, len(files))
-	for _, f := range files {
-		src.size[f.Path] = f.Size
-	}
-	gt.mu.Unlock()
 	time.AfterFunc(ReplicaCopyTimeout, func() { m.endSource(p.g, src) })
 	m.log.Info("group snapshot for a replica", "group", p.g, "to", p.to, "epoch", p.epoch, "files", len(files), "position", pos)
 	moveJSON(w, http.StatusOK, replicaSnapshotAnswer{Move: p.epoch, Files: files, Position: pos})

@@ -477,3 +477,62 @@ func TestWriteBeforeMap(t *testing.T) {
 		}
 	}
 }
+
+// TestWriteWaitsOutFailover: with FailoverWait, a write whose group has no
+// primary, or whose node is down, is held and sent again as the map
+// changes; it lands on the group's new primary and the caller sees no
+// error. Past FailoverWait it fails naming the group.
+func TestWriteWaitsOutFailover(t *testing.T) {
+	m := newTestMap(8)
+	nodes := startNodes(t, m, 2)
+	g := deviceGroup(1, 8)
+	m.unset(g) // the primary's lease expired; no replica promoted yet
+	c, _ := newTestClient(t, m, ClientOptions{FailoverWait: 30 * time.Second})
+	promoted := make(chan struct{})
+	go func() {
+		defer close(promoted)
+		time.Sleep(200 * time.Millisecond)
+		m.set(g, nodes[0], 2)   // a replica on n1 is promoted at epoch 2
+		nodes[0].view.Refresh() //nolint:errcheck // the test map does not fail
+	}()
+	if err := c.Write(testContext(t), devicePoints(1, 1, 3)); err != nil {
+		t.Fatalf("write during a failover: %v, want it held until the promotion", err)
+	}
+	<-promoted
+	if got := devicesOn(t, nodes[0], 3); !slices.Equal(got, []string{"d1"}) {
+		t.Fatalf("the promoted node holds %v", got)
+	}
+
+	// The node of a group goes down, then the group is promoted elsewhere.
+	h := deviceGroup(2, 8)
+	m.set(h, nodes[1], 1)
+	if err := nodes[1].view.Refresh(); err != nil {
+		t.Fatal(err)
+	}
+	c.topo.Refresh() //nolint:errcheck // the test map does not fail
+	nodes[1].stop()
+	promoted = make(chan struct{})
+	go func() {
+		defer close(promoted)
+		time.Sleep(200 * time.Millisecond)
+		m.set(h, nodes[0], 3)
+		nodes[0].view.Refresh() //nolint:errcheck // the test map does not fail
+	}()
+	if err := c.Write(testContext(t), devicePoints(2, 1, 3)); err != nil {
+		t.Fatalf("write while its node is down: %v, want it held until the promotion", err)
+	}
+	<-promoted
+	if got := devicesOn(t, nodes[0], 3); !slices.Contains(got, "d2") {
+		t.Fatalf("the promoted node holds %v", got)
+	}
+
+	// Nobody is promoted: the write fails once FailoverWait has passed.
+	c2, _ := newTestClient(t, m, ClientOptions{FailoverWait: 300 * time.Millisecond})
+	m.unset(g)
+	c2.topo.Refresh() //nolint:errcheck // the test map does not fail
+	err := c2.Write(testContext(t), devicePoints(1, 1, 3))
+	var we *WriteError
+	if !errors.As(err, &we) || !slices.Equal(we.Groups, []int{g}) || !strings.Contains(err.Error(), "no primary is up") {
+		t.Fatalf("got %v, want group %d without a primary", err, g)
+	}
+}

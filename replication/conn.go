@@ -122,18 +122,3 @@ func Open(ctx context.Context, opts Options) (*Replicator, error) {
 
 // Close closes the connection.
 func (r *Replicator) Close() { r.nc.Close() }
-
-// lastOnSubject returns the stream sequence of the last message on group
-// g's subject, 0 when there is none.
-func (r *Replicator) lastOnSubject(ctx context.Context, g int) (uint64, error) {
-	ctx, cancel := context.WithTimeout(ctx, r.opts.Timeout)
-	defer cancel()
-	m, err := r.stream.GetLastMsgForSubject(ctx, groupSubject(r.opts.Cluster, g))
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, fmt.Errorf("replication: last message of group %d: %w", g, err)
-	}
-	return m.Sequence, nil
-}

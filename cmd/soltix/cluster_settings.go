@@ -167,9 +167,9 @@ func (a *settingsApplier) syncHandler(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// withNodeMetrics serves h's /metrics followed by the storage node's own
-// counters (remote.ServerMetrics) as soltix_node_* families.
-func withNodeMetrics(h http.Handler, metrics func() remote.ServerMetrics) http.Handler {
+// withMoreMetrics serves h's /metrics with what more writes appended (when
+// h answered 200).
+func withMoreMetrics(h http.Handler, more func(*bytes.Buffer)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := &bufferedResponse{header: http.Header{}, code: http.StatusOK}
 		h.ServeHTTP(rec, r)
@@ -177,7 +177,7 @@ func withNodeMetrics(h http.Handler, metrics func() remote.ServerMetrics) http.H
 			w.Header()[k] = v
 		}
 		if rec.code == http.StatusOK {
-			writeNodeMetrics(&rec.body, metrics())
+			more(&rec.body)
 		}
 		w.Header().Set("Content-Length", strconv.Itoa(rec.body.Len()))
 		w.WriteHeader(rec.code)

@@ -123,27 +123,15 @@ func writeReplicationMetrics(b *bytes.Buffer, st []replication.GroupStatus) {
 	}
 }
 
-// withReplicationMetrics adds the replication families to /metrics.
-func (n *storageNode) withReplicationMetrics(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rn := n.replNode
-		if rn == nil {
-			h.ServeHTTP(w, r)
-			return
-		}
-		rec := &bufferedResponse{header: http.Header{}, code: http.StatusOK}
-		h.ServeHTTP(rec, r)
-		for k, v := range rec.header {
-			w.Header()[k] = v
-		}
-		if rec.code == http.StatusOK {
-			writeReplicationMetrics(&rec.body, rn.Status())
-			fmt.Fprintf(&rec.body, "# HELP soltix_replication_copies_total Groups this node copied from their primary for its replicas (a gap, or nothing to start from).\n# TYPE soltix_replication_copies_total counter\nsoltix_replication_copies_total %d\n", rn.Copies())
-		}
-		w.Header().Set("Content-Length", strconv.Itoa(rec.body.Len()))
-		w.WriteHeader(rec.code)
-		w.Write(rec.body.Bytes()) //nolint:errcheck // the client went away
-	})
+// writeNodeReplication appends the node's replication families to
+// /metrics, when it replicates.
+func (n *storageNode) writeNodeReplication(b *bytes.Buffer) {
+	rn := n.replNode
+	if rn == nil {
+		return
+	}
+	writeReplicationMetrics(b, rn.Status())
+	fmt.Fprintf(b, "# HELP soltix_replication_copies_total Groups this node copied from their primary for its replicas (a gap, or nothing to start from).\n# TYPE soltix_replication_copies_total counter\nsoltix_replication_copies_total %d\n", rn.Copies())
 }
 
 // PathApplied answers a storage node's replication position of a group:

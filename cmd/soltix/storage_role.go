@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -150,7 +151,10 @@ func (n *storageNode) handler() http.Handler {
 	mux.HandleFunc("GET "+pathReplication, n.serveReplication)
 	mux.Handle("GET /health", probes)
 	mux.Handle("GET /ready", probes)
-	mux.Handle("GET /metrics", n.withReplicationMetrics(withNodeMetrics(probes, n.node.Metrics)))
+	mux.Handle("GET /metrics", withMoreMetrics(probes, func(b *bytes.Buffer) {
+		writeNodeMetrics(b, n.node.Metrics())
+		n.writeNodeReplication(b)
+	}))
 	return mux
 }
 

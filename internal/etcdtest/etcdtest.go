@@ -15,10 +15,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/soltixdb/soltix/internal/testproc"
 )
 
 // ErrNotFound is returned (and reported by Start) when no etcd binary is
@@ -34,11 +34,7 @@ type Server struct {
 	dir        string // data directory and log file live here
 	clientPort int
 	peerPort   int
-
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{} // closed when cmd has been waited for
-	log  *os.File
+	proc       *testproc.Proc
 }
 
 // Binary returns the path of the etcd binary: /usr/bin/etcd when present,
@@ -81,7 +77,7 @@ func StartProcess(dir string) (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
-		s := &Server{bin: bin, dir: dir, clientPort: c, peerPort: p}
+		s := &Server{bin: bin, dir: dir, clientPort: c, peerPort: p, proc: testproc.New("etcd", filepath.Join(dir, "etcd.log"))}
 		if last = s.start(true); last == nil {
 			return s, nil
 		}
@@ -122,53 +118,32 @@ func (s *Server) Dir() string { return s.dir }
 
 // start launches the process; fresh says the data directory is new.
 func (s *Server) start(fresh bool) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd != nil {
-		return errors.New("etcd already running")
-	}
 	if err := os.MkdirAll(s.dir, 0o755); err != nil {
 		return fmt.Errorf("etcd dir: %w", err)
-	}
-	logf, err := os.OpenFile(filepath.Join(s.dir, "etcd.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return fmt.Errorf("etcd log: %w", err)
 	}
 	state := "existing"
 	if fresh {
 		state = "new"
 	}
 	const name = "etcdtest"
-	cmd := exec.Command(s.bin,
+	args := []string{
 		"--name", name,
 		"--data-dir", filepath.Join(s.dir, "data"),
 		"--listen-client-urls", s.ClientURL(),
 		"--advertise-client-urls", s.ClientURL(),
 		"--listen-peer-urls", s.peerURL(),
 		"--initial-advertise-peer-urls", s.peerURL(),
-		"--initial-cluster", name+"="+s.peerURL(),
+		"--initial-cluster", name + "=" + s.peerURL(),
 		"--initial-cluster-state", state,
-		"--initial-cluster-token", "etcdtest-"+strconv.Itoa(s.peerPort),
+		"--initial-cluster-token", "etcdtest-" + strconv.Itoa(s.peerPort),
 		"--logger", "zap", "--log-outputs", "stderr",
-	)
-	cmd.Stdout = logf
-	cmd.Stderr = logf
-	cmd.SysProcAttr = sysProcAttr()
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		return fmt.Errorf("start etcd: %w", err)
 	}
-	done := make(chan struct{})
-	go func() {
-		cmd.Wait()
-		close(done)
-	}()
-	s.cmd, s.done, s.log = cmd, done, logf
-	if err := s.waitReady(done); err != nil {
-		s.stopLocked(syscall.SIGKILL)
-		return fmt.Errorf("etcd on %s: %w\n%s", s.ClientURL(), err, s.logTail())
-	}
-	return nil
+	return s.proc.Start(s.bin, args, func(done <-chan struct{}) error {
+		if err := s.waitReady(done); err != nil {
+			return fmt.Errorf("etcd on %s: %w", s.ClientURL(), err)
+		}
+		return nil
+	})
 }
 
 // waitReady polls /health until etcd reports healthy, the process exits
@@ -197,44 +172,12 @@ func (s *Server) waitReady(done <-chan struct{}) error {
 	}
 }
 
-// logTail returns the end of etcd.log for error messages.
-func (s *Server) logTail() string {
-	b, _ := os.ReadFile(filepath.Join(s.dir, "etcd.log"))
-	if len(b) > 2000 {
-		b = b[len(b)-2000:]
-	}
-	return string(b)
-}
-
 // Stop ends etcd gracefully (SIGTERM, then SIGKILL after 10 s) and waits
 // for it. Stopping a stopped server does nothing.
-func (s *Server) Stop() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.stopLocked(syscall.SIGTERM)
-}
+func (s *Server) Stop() { s.proc.Stop() }
 
 // Kill ends etcd with SIGKILL and waits for it.
-func (s *Server) Kill() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.stopLocked(syscall.SIGKILL)
-}
-
-func (s *Server) stopLocked(sig syscall.Signal) {
-	if s.cmd == nil {
-		return
-	}
-	s.cmd.Process.Signal(sig)
-	select {
-	case <-s.done:
-	case <-time.After(10 * time.Second):
-		s.cmd.Process.Kill()
-		<-s.done
-	}
-	s.log.Close()
-	s.cmd, s.done, s.log = nil, nil, nil
-}
+func (s *Server) Kill() { s.proc.Kill() }
 
 // Restart stops etcd (if running) and starts it again on the same data
 // directory and ports, returning once it answers.

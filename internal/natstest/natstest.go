@@ -17,10 +17,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/soltixdb/soltix/internal/testproc"
 )
 
 // ErrNotFound is returned (and reported by Start) when no nats-server binary
@@ -48,11 +48,7 @@ type Server struct {
 	port     int // NATS clients
 	httpPort int // monitoring (/healthz)
 	mqttPort int // 0 without Options.MQTT
-
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{} // closed when cmd has been waited for
-	log  *os.File
+	proc     *testproc.Proc
 }
 
 // Binary returns the path of the nats-server binary: /usr/sbin/nats-server
@@ -105,7 +101,8 @@ func StartProcess(dir string, opts Options) (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
-		s := &Server{bin: bin, dir: dir, opts: opts, port: ports[0], httpPort: ports[1]}
+		s := &Server{bin: bin, dir: dir, opts: opts, port: ports[0], httpPort: ports[1],
+			proc: testproc.New("nats-server", filepath.Join(dir, "nats.log"))}
 		if opts.MQTT {
 			s.mqttPort = ports[2]
 		}
@@ -156,14 +153,7 @@ func (s *Server) MonitorURL() string { return "http://127.0.0.1:" + strconv.Itoa
 func (s *Server) Dir() string { return s.dir }
 
 // Pid returns the process id of the running server, 0 when it is stopped.
-func (s *Server) Pid() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd == nil || s.cmd.Process == nil {
-		return 0
-	}
-	return s.cmd.Process.Pid
-}
+func (s *Server) Pid() int { return s.proc.Pid() }
 
 // config is the server's configuration file. MQTT in nats-server needs a
 // server_name and JetStream (it keeps sessions and QoS 1 messages in
@@ -185,11 +175,6 @@ func (s *Server) config() string {
 
 // start writes the configuration and launches the process.
 func (s *Server) start() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd != nil {
-		return errors.New("nats-server already running")
-	}
 	if err := os.MkdirAll(s.dir, 0o755); err != nil {
 		return fmt.Errorf("nats-server dir: %w", err)
 	}
@@ -197,29 +182,12 @@ func (s *Server) start() error {
 	if err := os.WriteFile(conf, []byte(s.config()), 0o644); err != nil {
 		return fmt.Errorf("nats-server config: %w", err)
 	}
-	logf, err := os.OpenFile(filepath.Join(s.dir, "nats.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return fmt.Errorf("nats-server log: %w", err)
-	}
-	cmd := exec.Command(s.bin, "-c", conf)
-	cmd.Stdout = logf
-	cmd.Stderr = logf
-	cmd.SysProcAttr = sysProcAttr()
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		return fmt.Errorf("start nats-server: %w", err)
-	}
-	done := make(chan struct{})
-	go func() {
-		cmd.Wait()
-		close(done)
-	}()
-	s.cmd, s.done, s.log = cmd, done, logf
-	if err := s.waitReady(done); err != nil {
-		s.stopLocked(syscall.SIGKILL)
-		return fmt.Errorf("nats-server on %s: %w\n%s", s.URL(), err, s.logTail())
-	}
-	return nil
+	return s.proc.Start(s.bin, []string{"-c", conf}, func(done <-chan struct{}) error {
+		if err := s.waitReady(done); err != nil {
+			return fmt.Errorf("nats-server on %s: %w", s.URL(), err)
+		}
+		return nil
+	})
 }
 
 // waitReady polls /healthz (which checks JetStream too) until it answers
@@ -267,44 +235,12 @@ func (s *Server) mqttUp() bool {
 	return true
 }
 
-// logTail returns the end of nats.log for error messages.
-func (s *Server) logTail() string {
-	b, _ := os.ReadFile(filepath.Join(s.dir, "nats.log"))
-	if len(b) > 2000 {
-		b = b[len(b)-2000:]
-	}
-	return string(b)
-}
-
 // Stop ends nats-server gracefully (SIGTERM, then SIGKILL after 10 s) and
 // waits for it. Stopping a stopped server does nothing.
-func (s *Server) Stop() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.stopLocked(syscall.SIGTERM)
-}
+func (s *Server) Stop() { s.proc.Stop() }
 
 // Kill ends nats-server with SIGKILL and waits for it.
-func (s *Server) Kill() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.stopLocked(syscall.SIGKILL)
-}
-
-func (s *Server) stopLocked(sig syscall.Signal) {
-	if s.cmd == nil {
-		return
-	}
-	s.cmd.Process.Signal(sig)
-	select {
-	case <-s.done:
-	case <-time.After(10 * time.Second):
-		s.cmd.Process.Kill()
-		<-s.done
-	}
-	s.log.Close()
-	s.cmd, s.done, s.log = nil, nil, nil
-}
+func (s *Server) Kill() { s.proc.Kill() }
 
 // Restart stops nats-server (if running) and starts it again on the same
 // ports and JetStream store, returning once it answers.

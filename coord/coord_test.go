@@ -154,6 +154,48 @@ func TestRouteNeedsLivePrimary(t *testing.T) {
 	}
 }
 
+// TestReplicasUp: Replicas names the replicas of a group that are up, in
+// the map's order, at the group's epoch.
+func TestReplicasUp(t *testing.T) {
+	srv := etcdtest.Start(t)
+	c := open(t, srv, Config{NumGroups: 2})
+	v, _ := c.Watch(testCtx(t))
+	g, err := c.UpdateGroup(testCtx(t), 1, func(g *Group) error {
+		g.Primary, g.Replicas = "n1", []string{"n3", "n2"}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.Refresh()
+	if rs := v.Replicas(1); len(rs) != 0 {
+		t.Fatalf("Replicas(1) = %+v before any node is up", rs)
+	}
+	ctx := testCtx(t)
+	reg2 := register(t, c, "n2")
+	reg3 := register(t, c, "n3")
+	waitMap(t, ctx, v, "n2, n3 up", func(m Map) bool { return nodeUp(m, "n2") && nodeUp(m, "n3") })
+	rs := v.Replicas(1)
+	if len(rs) != 2 || rs[0].Node != "n3" || rs[1].Node != "n2" || rs[1].Addr != "http://n2.test:7000" ||
+		rs[0].Epoch != g.Epoch || rs[0].Group != 1 {
+		t.Fatalf("Replicas(1) = %+v", rs)
+	}
+	if _, ok := v.Route(1); ok {
+		t.Fatal("Route(1) ok with n1 down")
+	}
+	for _, grp := range []int{0, -1, 2} {
+		if rs := v.Replicas(grp); len(rs) != 0 {
+			t.Fatalf("Replicas(%d) = %+v", grp, rs)
+		}
+	}
+	reg3.Close()
+	waitMap(t, ctx, v, "n3 down", func(m Map) bool { return !nodeUp(m, "n3") })
+	if rs := v.Replicas(1); len(rs) != 1 || rs[0].Node != "n2" {
+		t.Fatalf("Replicas(1) with n3 down = %+v", rs)
+	}
+	reg2.Close()
+}
+
 // TestSettingsWatch: settings put by one process reach every process's
 // OnSettings, and so does a deletion.
 func TestSettingsWatch(t *testing.T) {

@@ -78,9 +78,10 @@ func (m Map) Node(id string) (Node, bool) {
 // snapshot is an immutable view of the state, swapped atomically so Route
 // (on every write and query) takes no lock.
 type snapshot struct {
-	m      Map
-	routes []remote.Route
-	ok     []bool
+	m        Map
+	routes   []remote.Route
+	ok       []bool
+	replicas [][]remote.Route
 }
 
 // View is the cluster map as this process sees it: loaded from etcd and
@@ -122,7 +123,7 @@ type settingsSub struct {
 	seen uint64
 }
 
-var _ remote.Topology = (*View)(nil)
+var _ remote.ReplicaTopology = (*View)(nil)
 
 func newView(c *Coord) *View {
 	v := &View{c: c, changed: make(chan struct{}), setDirty: make(chan struct{}, 1), subs: map[int]*settingsSub{}}
@@ -158,6 +159,16 @@ func (v *View) Route(g int) (remote.Route, bool) {
 		return remote.Route{}, false
 	}
 	return s.routes[g], true
+}
+
+// Replicas returns the replicas of group g that are up, at the group's
+// epoch, in the map's order. The slice is shared: do not modify it.
+func (v *View) Replicas(g int) []remote.Route {
+	s := v.snap.Load()
+	if g < 0 || g >= len(s.replicas) {
+		return nil
+	}
+	return s.replicas[g]
 }
 
 // Group returns group g's entry in the latest map seen (the caller may
@@ -375,10 +386,16 @@ func (v *View) rebuild() {
 	}
 	s.routes = make([]remote.Route, len(v.groups))
 	s.ok = make([]bool, len(v.groups))
+	s.replicas = make([][]remote.Route, len(v.groups))
 	for g, gr := range v.groups {
 		if addr, up := v.live[gr.Primary]; gr.Primary != "" && up {
 			s.routes[g] = remote.Route{Group: g, Node: gr.Primary, Addr: addr, Epoch: gr.Epoch}
 			s.ok[g] = true
+		}
+		for _, id := range gr.Replicas {
+			if addr, up := v.live[id]; up {
+				s.replicas[g] = append(s.replicas[g], remote.Route{Group: g, Node: id, Addr: addr, Epoch: gr.Epoch})
+			}
 		}
 	}
 	v.snap.Store(s)

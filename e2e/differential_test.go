@@ -127,6 +127,9 @@ func (x *differential) phase(name string, n int) {
 		if _, diff := compare(got, []table{sh.want}); diff != "" {
 			x.t.Errorf("seed %d, phase %s:\n  %s\n  %s", x.seed, name, sh.q, diff)
 		}
+		if diff := x.checkOthers(sh.q, []table{sh.want}); diff != "" {
+			x.t.Errorf("seed %d, phase %s:\n  %s\n  %s", x.seed, name, sh.q, diff)
+		}
 	}
 	for i := range n {
 		if x.failures >= maxFailures {
@@ -148,6 +151,11 @@ func (x *differential) phase(name string, n int) {
 			x.t.Errorf("seed %d, phase %s, query %d:\n  %s\n  %s", x.seed, name, i, text, diff)
 			continue
 		}
+		if diff := x.checkOthers(text, wants); diff != "" {
+			x.failures++
+			x.t.Errorf("seed %d, phase %s, query %d:\n  %s\n  %s", x.seed, name, i, text, diff)
+			continue
+		}
 		if label != "" {
 			x.labels[label]++
 		}
@@ -163,6 +171,38 @@ func (x *differential) phase(name string, n int) {
 			x.empty++
 		}
 	}
+}
+
+// otherReads is a target that can answer a query in more ways than its
+// query does (a replicated cluster: from the replicas).
+type otherReads interface {
+	// others returns the other answers to q, each named.
+	others(q string) (names []string, answers []*queryAnswer, err error)
+}
+
+// checkOthers checks the other answers of an otherReads target against
+// the oracle's, as query's; it returns the first disagreement.
+func (x *differential) checkOthers(q string, wants []table) string {
+	return checkOtherReads(x.srv, q, wants)
+}
+
+// checkOtherReads checks the other answers of srv, when it is an
+// otherReads, against wants; it returns the first disagreement.
+func checkOtherReads(srv target, q string, wants []table) string {
+	o, ok := srv.(otherReads)
+	if !ok {
+		return ""
+	}
+	names, answers, err := o.others(q)
+	if err != nil {
+		return err.Error()
+	}
+	for i, a := range answers {
+		if _, diff := compare(a, wants); diff != "" {
+			return names[i] + ": " + diff
+		}
+	}
+	return ""
 }
 
 // ---- hand-written cases ----
@@ -423,6 +463,9 @@ func testHandCases(t *testing.T, start starter) {
 				continue
 			}
 			if _, diff := compare(got, []table{want}); diff != "" {
+				t.Errorf("server (restarted=%v), case %d: %s\n  %s", restarted, i, text, diff)
+			}
+			if diff := checkOtherReads(srv, text, []table{want}); diff != "" {
 				t.Errorf("server (restarted=%v), case %d: %s\n  %s", restarted, i, text, diff)
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"sort"
 	"strings"
@@ -87,6 +88,77 @@ func (w *ackWriter) state() (int, time.Time, error) {
 	return w.acked, w.last, w.err
 }
 
+// failoverReader queries the points of an ackWriter through a router in
+// a loop, with the default consistency (primaries, and replicas while a
+// primary is down) and with consistency=any in turn, and counts the
+// answers that were not a 200 with a plausible count.
+type failoverReader struct {
+	w *ackWriter
+
+	mu     sync.Mutex
+	ok     int
+	failed []string
+	// cut counts the reads that failed because the node answering them
+	// was killed in the middle (docs/cluster.md, "Unreachable nodes": rows
+	// may have been sent; the client retries).
+	cut int
+}
+
+func (r *failoverReader) run(stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	for i := 0; ; i++ {
+		select {
+		case <-stop:
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+		q := url.Values{"q": {"SELECT count(v) FROM fo"}}
+		if i%2 == 1 {
+			q.Set("consistency", "any")
+		}
+		resp, err := http.Get(r.w.url + "/api/v1/query?" + q.Encode())
+		var problem string
+		if err != nil {
+			problem = err.Error()
+		} else {
+			var ans struct {
+				Rows [][]any `json:"rows"`
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			dec := json.NewDecoder(strings.NewReader(string(body)))
+			dec.UseNumber()
+			switch {
+			case resp.StatusCode == http.StatusNotFound: // nothing written yet
+			case resp.StatusCode != http.StatusOK:
+				problem = fmt.Sprintf("%s: %d %s", q.Encode(), resp.StatusCode, body)
+			case dec.Decode(&ans) != nil || len(ans.Rows) != 1 || len(ans.Rows[0]) != 2:
+				problem = fmt.Sprintf("%s: %s", q.Encode(), body)
+			default:
+				num, _ := ans.Rows[0][1].(json.Number)
+				n, err := num.Int64()
+				if err != nil {
+					n = -1
+				}
+				acked, _, _ := r.w.state()
+				if n < 0 || n > int64((acked+1)*r.w.devices) {
+					problem = fmt.Sprintf("%s: %d points, more than the %d batches written", q.Encode(), n, acked+1)
+				}
+			}
+		}
+		r.mu.Lock()
+		switch {
+		case problem == "":
+			r.ok++
+		case strings.Contains(problem, "session ended early"):
+			r.cut++
+		default:
+			r.failed = append(r.failed, problem)
+		}
+		r.mu.Unlock()
+	}
+}
+
 // TestClusterFailover: with replication (factor 2, a real nats-server), the
 // primary of a group is SIGKILLed 20 times in a row under continuous
 // writes. Each time the coordinator promotes the replica, writes resume
@@ -128,8 +200,10 @@ func failover(t *testing.T, ack string) int {
 		byID[fmt.Sprintf("s%d", i+1)] = p
 	}
 	w := &ackWriter{url: c.url(), devices: 16}
-	stop, done := make(chan struct{}), make(chan struct{})
+	reads := &failoverReader{w: w}
+	stop, done, readsDone := make(chan struct{}), make(chan struct{}), make(chan struct{})
 	go w.run(stop, done)
+	go reads.run(stop, readsDone)
 	defer func() {
 		select {
 		case <-stop:
@@ -137,6 +211,7 @@ func failover(t *testing.T, ack string) int {
 			close(stop)
 		}
 		<-done
+		<-readsDone
 	}()
 	waitAcked := func(n int, what string) time.Time {
 		t.Helper()
@@ -186,6 +261,7 @@ func failover(t *testing.T, ack string) int {
 	}
 	close(stop)
 	<-done
+	<-readsDone
 	acked, _, err := w.state()
 	if err != nil {
 		t.Fatal(err)
@@ -198,6 +274,21 @@ func failover(t *testing.T, ack string) int {
 	if refused != 0 {
 		t.Errorf("%d writes answered 503 during the failovers; the router should have waited for the promotions", refused)
 	}
+	// Reads went on through the failovers: a group without its primary
+	// is read from its replica.
+	reads.mu.Lock()
+	if len(reads.failed) > 0 {
+		t.Errorf("%d of %d reads during the failovers failed; first: %s", len(reads.failed), len(reads.failed)+reads.ok, reads.failed[0])
+	}
+	if reads.ok == 0 {
+		t.Error("no read answered during the failovers")
+	}
+	// A read is cut at most by each kill.
+	if reads.cut > 20 {
+		t.Errorf("%d reads were cut by the 20 kills", reads.cut)
+	}
+	t.Logf("%d reads answered during the failovers, %d cut by a kill while their node answered", reads.ok, reads.cut)
+	reads.mu.Unlock()
 	sort.Slice(resumed, func(i, j int) bool { return resumed[i] < resumed[j] })
 	t.Logf("20 failovers (ack %q): from the kill to the second acknowledged batch after it, median %v, max %v",
 		ack, resumed[len(resumed)/2].Round(time.Millisecond), resumed[len(resumed)-1].Round(time.Millisecond))

@@ -53,8 +53,12 @@ func (c *cluster) groupCopies() map[int][]string {
 
 var replSeqLine = regexp.MustCompile(`^soltix_replication_last_sequence\{group="(\d+)",role="(\w+)"\} (\d+)$`)
 
+var replReadableLine = regexp.MustCompile(`^soltix_replication_readable\{group="(\d+)"\} (\d+)$`)
+
 // replicationSeqs scrapes a storage node's /metrics: the last stream
-// sequence of each group it leads or follows, by group and role.
+// sequence of each group it leads or follows, by group and role
+// ("3/primary", "3/replica"), and whether a replica answers reads
+// ("3/readable", 1 or 0).
 func replicationSeqs(t *testing.T, p *clusterProc) map[string]uint64 {
 	t.Helper()
 	resp, err := http.Get(p.url() + "/metrics")
@@ -68,6 +72,10 @@ func replicationSeqs(t *testing.T, p *clusterProc) map[string]uint64 {
 		if m := replSeqLine.FindStringSubmatch(line); m != nil {
 			v, _ := strconv.ParseUint(m[3], 10, 64)
 			out[m[1]+"/"+m[2]] = v
+		}
+		if m := replReadableLine.FindStringSubmatch(line); m != nil {
+			v, _ := strconv.ParseUint(m[2], 10, 64)
+			out[m[1]+"/readable"] = v
 		}
 	}
 	return out
@@ -353,6 +361,8 @@ func waitReplicasCaughtUp(t *testing.T, c *cluster, byID map[string]*clusterProc
 			for _, r := range cp[1:] {
 				if got := seqs[r][fmt.Sprintf("%d/replica", g)]; got != want {
 					lag += fmt.Sprintf(" group %d: %s at %d, %s at %d;", g, cp[0], want, r, got)
+				} else if seqs[r][fmt.Sprintf("%d/readable", g)] != 1 {
+					lag += fmt.Sprintf(" group %d: %s at %d but not readable;", g, r, got)
 				}
 			}
 		}

@@ -171,8 +171,15 @@ type queryAnswer struct {
 
 // query runs q with integer nanosecond times. err is set for a non-200
 // answer or an undecodable body.
-func (s endpoint) query(q string) (*queryAnswer, error) {
-	resp, err := http.Get(s.base() + "/api/v1/query?epoch=ns&q=" + url.QueryEscape(q))
+func (s endpoint) query(q string) (*queryAnswer, error) { return s.queryWith(q, nil) }
+
+// queryWith is query with more URL parameters (consistency=any).
+func (s endpoint) queryWith(q string, params url.Values) (*queryAnswer, error) {
+	v := url.Values{"epoch": {"ns"}, "q": {q}}
+	for k, vs := range params {
+		v[k] = vs
+	}
+	resp, err := http.Get(s.base() + "/api/v1/query?" + v.Encode())
 	if err != nil {
 		return nil, err
 	}

@@ -91,6 +91,15 @@ func (s *server) query(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusBadRequest, fmt.Sprintf("bad levels %q: want auto or raw", levels), nil)
 		return
 	}
+	anyReplica := false
+	switch c := r.Form.Get("consistency"); c {
+	case "", "primary":
+	case "any":
+		anyReplica = true
+	default:
+		fail(http.StatusBadRequest, fmt.Sprintf("bad consistency %q: want primary or any", c), nil)
+		return
+	}
 	epoch := r.Form.Get("epoch")
 	div := int64(0) // 0: RFC 3339
 	if epoch != "" {
@@ -136,6 +145,7 @@ func (s *server) query(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	opts := s.queryOptions(s.now(), rawOnly)
 	opts.Partial = partial
+	opts.AnyReplica = anyReplica
 	classify := func(err error) queryFailure {
 		s.metrics.queryErrors.Add(1)
 		return s.classify(ctx, runCtx, err, stmt, timeout, q)

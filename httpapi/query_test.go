@@ -423,6 +423,44 @@ func TestQueryLevels(t *testing.T) {
 	}
 }
 
+func TestQueryConsistency(t *testing.T) {
+	for _, tt := range []struct {
+		target string
+		body   string
+		code   int
+		any    bool
+	}{
+		{target: "/api/v1/query?q=SHOW+COLLECTIONS", code: 200},
+		{target: "/api/v1/query?consistency=primary&q=SHOW+COLLECTIONS", code: 200},
+		{target: "/api/v1/query?consistency=any&q=SHOW+COLLECTIONS", code: 200, any: true},
+		{body: "consistency=any&q=SHOW+COLLECTIONS", code: 200, any: true},
+		{target: "/api/v1/query?consistency=ANY&q=SHOW+COLLECTIONS", code: 400},
+		{target: "/api/v1/query?consistency=replica&q=SHOW+COLLECTIONS", code: 400},
+	} {
+		s, _ := newTestServer(t, Options{})
+		ex := &stubExecutor{res: timeOnly()}
+		s.execute = ex.execute
+		method, target, header := http.MethodGet, tt.target, http.Header(nil)
+		if tt.body != "" {
+			method, target, header = http.MethodPost, "/api/v1/query", hdr("Content-Type", "application/x-www-form-urlencoded")
+		}
+		rec := do(s.mux, method, target, header, []byte(tt.body))
+		if rec.Code != tt.code {
+			t.Errorf("%s %s %s: got %d %s, want %d", method, target, tt.body, rec.Code, rec.Body, tt.code)
+			continue
+		}
+		if tt.code != 200 {
+			if len(ex.opts) != 0 || !strings.Contains(rec.Body.String(), "bad consistency") {
+				t.Errorf("%s: executed %d times, body %s; want none and a message about consistency", target, len(ex.opts), rec.Body)
+			}
+			continue
+		}
+		if len(ex.opts) != 1 || ex.opts[0].AnyReplica != tt.any {
+			t.Errorf("%s %s %s: options %+v, want AnyReplica %v", method, target, tt.body, ex.opts, tt.any)
+		}
+	}
+}
+
 // TestQueryStatsFromPlanner runs a real query against the fake store (raw
 // data only) and checks the stats it answers with.
 func TestQueryStatsFromPlanner(t *testing.T) {

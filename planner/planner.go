@@ -75,6 +75,12 @@ type Options struct {
 	// bound their rows, points and bytes together rather than each
 	// statement's.
 	Budget *Budget
+	// AnyReplica lets a source spread over several nodes read any copy
+	// of a group, a replica as well as its primary (consistency=any): a
+	// replica may lag its primary by the writes it has not applied yet.
+	// Without it a cluster reads primaries, and replicas only while a
+	// group's primary is down or cannot be reached.
+	AnyReplica bool
 }
 
 // Budget counts the rows (and their bytes) returned and the points read by the statements

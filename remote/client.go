@@ -56,6 +56,8 @@ type Client struct {
 	nodes map[string]*nodeClient // by address
 	// series caches the series lists of query sessions (catcache.go).
 	series seriesCache
+	// rotate spreads consistency=any reads over a group's copies.
+	rotate atomic.Uint64
 }
 
 // nodeClient is the connection pool and counters of one node address.

@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -46,28 +47,64 @@ const maxStaleRetries = 3
 type nodeGroups struct {
 	node, addr string
 	groups     []groupEpoch
+	// replica is set when the node is asked for a group it is a replica
+	// of: the session then carries openReplica.
+	replica bool
 }
 
-// plan routes groups to nodes; missing lists the groups without a route.
-func (c *Client) route(groups []int) (byNode []*nodeGroups, missing []int) {
+// route assigns groups to nodes; missing lists the groups left without a
+// node. A group goes to its primary when it has one up, else to its first
+// replica up (a failover), skipping the nodes in avoid (they could not be
+// reached or refused; avoidKey: refused that group); with anyCopy every copy is a candidate, the
+// primary and its replicas in turn, starting at rotate so that successive
+// queries spread over the copies.
+func (c *Client) route(groups []int, anyCopy bool, avoid map[string]bool, rotate int) (byNode []*nodeGroups, missing []int) {
+	rt, _ := c.topo.(ReplicaTopology)
 	idx := map[string]*nodeGroups{}
+	var cands []Route
 	for _, g := range groups {
-		rt, ok := c.topo.Route(g)
-		if !ok {
+		cands = cands[:0]
+		primary, ok := c.topo.Route(g)
+		if ok {
+			cands = append(cands, primary)
+		}
+		if rt != nil && (anyCopy || !ok || avoid[primary.Node] || avoid[avoidKey(primary.Node, g)]) {
+			cands = append(cands, rt.Replicas(g)...)
+		}
+		start := 0
+		if anyCopy && len(cands) > 1 {
+			start = (rotate + g) % len(cands)
+		}
+		var pick Route
+		found := false
+		for i := range cands {
+			r := cands[(start+i)%len(cands)]
+			if !avoid[r.Node] && !avoid[avoidKey(r.Node, g)] {
+				pick, found = r, true
+				break
+			}
+		}
+		if !found {
 			missing = append(missing, g)
 			continue
 		}
-		ng := idx[rt.Node]
+		ng := idx[pick.Node]
 		if ng == nil {
-			ng = &nodeGroups{node: rt.Node, addr: rt.Addr}
-			idx[rt.Node] = ng
+			ng = &nodeGroups{node: pick.Node, addr: pick.Addr}
+			idx[pick.Node] = ng
 			byNode = append(byNode, ng)
 		}
-		ng.groups = append(ng.groups, groupEpoch{Group: g, Epoch: rt.Epoch})
+		ng.groups = append(ng.groups, groupEpoch{Group: g, Epoch: pick.Epoch})
+		if !ok || pick.Node != primary.Node {
+			ng.replica = true
+		}
 	}
 	slices.SortFunc(byNode, func(a, b *nodeGroups) int { return strings.Compare(a.node, b.node) })
 	return byNode, missing
 }
+
+// avoidKey is route's key of a node that refused one group.
+func avoidKey(node string, g int) string { return node + "#" + strconv.Itoa(g) }
 
 func groupsUpTo(n int) []int {
 	gs := make([]int, n)
@@ -77,51 +114,69 @@ func groupsUpTo(n int) []int {
 	return gs
 }
 
-// openAll opens sessions (or catalog calls) with every node owning some
-// of groups, in parallel. Groups that no node could be asked for come back
-// in missing, with the reasons; a stale epoch refreshes the map and tries
+// openAll opens sessions (or catalog calls) with the nodes holding groups
+// (route), in parallel. A node that cannot be reached or answers 503 is
+// avoided and its groups asked of another copy, when the map has one (a
+// replica during a failover); groups no node could be asked for come back
+// in missing, with the reasons. A stale epoch refreshes the map and tries
 // again.
 func (c *Client) openAll(ctx context.Context, groups []int, open openMsg, catalogOnly bool) (sessions []*session, missing []int, reasons []string, err error) {
 	for attempt := 0; ; attempt++ {
-		byNode, noRoute := c.route(groups)
-		missing, reasons = noRoute, nil
-		if len(noRoute) > 0 {
-			reasons = append(reasons, fmt.Sprintf("%s without a primary that is up", groupList(noRoute)))
-		}
-		res := make([]*session, len(byNode))
-		errs := make([]error, len(byNode))
-		var wg sync.WaitGroup
-		for i, ng := range byNode {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				o := open
-				o.Groups = ng.groups
-				res[i], errs[i] = c.openSession(ctx, Route{Node: ng.node, Addr: ng.addr}, &o, catalogOnly)
-			}()
-		}
-		wg.Wait()
+		avoid := map[string]bool{}
+		sessions, missing, reasons = nil, nil, nil
 		stale := false
 		var firstErr error
-		for i, e := range errs {
-			var se *staleError
-			var ue *unreachableError
-			switch {
-			case e == nil:
-				sessions = append(sessions, res[i])
-			case errors.As(e, &se):
-				stale = true
-			case errors.As(e, &ue):
-				for _, g := range byNode[i].groups {
-					missing = append(missing, g.Group)
-				}
-				reasons = append(reasons, ue.Error())
-			case firstErr == nil:
-				firstErr = e
+		pending := groups
+		for round := 0; len(pending) > 0 && firstErr == nil && !stale; round++ {
+			byNode, noRoute := c.route(pending, open.anyCopy, avoid, open.rotate)
+			pending = nil
+			missing = append(missing, noRoute...)
+			if len(noRoute) > 0 && round == 0 {
+				reasons = append(reasons, fmt.Sprintf("%s without a primary that is up", groupList(noRoute)))
 			}
-		}
-		if firstErr == nil && ctx.Err() != nil {
-			firstErr = ctx.Err()
+			res := make([]*session, len(byNode))
+			errs := make([]error, len(byNode))
+			var wg sync.WaitGroup
+			for i, ng := range byNode {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					o := open
+					o.Groups = ng.groups
+					if ng.replica {
+						o.Flags |= openReplica
+					}
+					res[i], errs[i] = c.openSession(ctx, Route{Node: ng.node, Addr: ng.addr}, &o, catalogOnly)
+				}()
+			}
+			wg.Wait()
+			for i, e := range errs {
+				var se *staleError
+				var ue *unreachableError
+				switch {
+				case e == nil:
+					sessions = append(sessions, res[i])
+				case errors.As(e, &se):
+					stale = true
+				case errors.As(e, &ue):
+					// Another copy may answer for its groups.
+					if len(ue.groups) == 0 {
+						avoid[byNode[i].node] = true
+					}
+					for _, g := range ue.groups {
+						avoid[avoidKey(byNode[i].node, g)] = true
+					}
+					for _, g := range byNode[i].groups {
+						pending = append(pending, g.Group)
+					}
+					reasons = append(reasons, ue.Error())
+				case firstErr == nil:
+					firstErr = e
+				}
+			}
+			if firstErr == nil && ctx.Err() != nil {
+				firstErr = ctx.Err()
+			}
 		}
 		if firstErr != nil || (stale && attempt < maxStaleRetries) {
 			closeAll(sessions)

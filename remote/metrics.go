@@ -79,6 +79,9 @@ type ServerMetrics struct {
 	// them itself (filter_proto.go), and FilteredRowsSent those of them
 	// that satisfied the condition and were sent.
 	FilteredRowsRead, FilteredRowsSent uint64
+	// ReplicaReads is the sessions and catalog calls admitted for groups
+	// this node is a replica of (consistency=any, or a failover).
+	ReplicaReads uint64
 }
 
 // serverCounters are ServerMetrics' live counters.
@@ -89,6 +92,7 @@ type serverCounters struct {
 	fragmentsCancelled, catalogs             atomic.Uint64
 	aggregates                               atomic.Uint64
 	rowsRead, rowsKept                       atomic.Uint64
+	replicaReads                             atomic.Uint64
 }
 
 func (c *serverCounters) snapshot() ServerMetrics {
@@ -106,5 +110,6 @@ func (c *serverCounters) snapshot() ServerMetrics {
 		Aggregates:         c.aggregates.Load(),
 		FilteredRowsRead:   c.rowsRead.Load(),
 		FilteredRowsSent:   c.rowsKept.Load(),
+		ReplicaReads:       c.replicaReads.Load(),
 	}
 }

@@ -74,6 +74,11 @@ type MoveOptions struct {
 	// the replication position the snapshot holds everything up to: a
 	// replica's copy (replica_copy.go) follows the stream from there.
 	Position func(ctx context.Context, g int, snapshot func() error) (uint64, error)
+	// ReplicaReady, when set (replication on), reports whether this
+	// node's copy of group g, which the map names it a replica of, has
+	// caught up with the stream and can answer reads. Without it replicas
+	// are never read.
+	ReplicaReady func(g int) bool
 }
 
 // Moves is a storage node's part in group moves. Create it with NewMoves,
@@ -151,7 +156,7 @@ type GroupDelete struct {
 func (m *Moves) Write(ws []GroupWrite, apply func() error) error {
 	groups := make([]GroupEpoch, len(ws))
 	for i := range ws {
-		groups[i] = GroupEpoch{ws[i].Group, ws[i].Epoch}
+		groups[i] = GroupEpoch{Group: ws[i].Group, Epoch: ws[i].Epoch}
 	}
 	tails, leave, err := m.enter(groups)
 	defer leave()
@@ -176,7 +181,7 @@ func (m *Moves) Write(ws []GroupWrite, apply func() error) error {
 func (m *Moves) Delete(collection string, ds []GroupDelete, min, max int64, apply func() error) error {
 	groups := make([]GroupEpoch, len(ds))
 	for i := range ds {
-		groups[i] = GroupEpoch{ds[i].Group, ds[i].Epoch}
+		groups[i] = GroupEpoch{Group: ds[i].Group, Epoch: ds[i].Epoch}
 	}
 	tails, leave, err := m.enter(groups)
 	defer leave()
@@ -278,6 +283,9 @@ func (m *Moves) Read(g int, epoch uint64) (done func(), err error) {
 type GroupEpoch struct {
 	Group int
 	Epoch uint64
+	// Replica lets a read of the group be served by a replica of it
+	// (MoveOptions.ReplicaReady says when one can).
+	Replica bool
 }
 
 // ReadGroups is Read of several groups at once (taken in order of group,
@@ -298,26 +306,28 @@ func (m *Moves) ReadGroups(gs []GroupEpoch) (done func(), err error) {
 			done()
 			return nil, fmt.Errorf("group %d outside [0, %d)", ge.Group, len(m.gates))
 		}
-		if !m.readable(ge, true) {
+		if err := m.readable(ge, true); err != nil {
 			// Refused without waiting for the gate.
 			done()
-			return nil, &StaleEpochError{Group: ge.Group, Epoch: ge.Epoch}
+			return nil, err
 		}
 		gt := &m.gates[ge.Group]
 		gt.rd.RLock()
 		held = append(held, gt)
-		if !m.readable(ge, false) {
+		if err := m.readable(ge, false); err != nil {
 			done()
-			return nil, &StaleEpochError{Group: ge.Group, Epoch: ge.Epoch}
+			return nil, err
 		}
 	}
 	return done, nil
 }
 
-// readable reports whether the map names this node ge's primary at its
-// epoch; with refresh set, a request newer than the map makes the node
-// catch up once first.
-func (m *Moves) readable(ge GroupEpoch, refresh bool) bool {
+// readable admits a read of ge when the map names this node its primary
+// at its epoch, or (ge.Replica) a replica whose copy has caught up and is
+// not being copied again; with refresh set, a request newer than the map
+// makes the node catch up once first. It refuses with a *StaleEpochError
+// or a *ReplicaNotReadyError.
+func (m *Moves) readable(ge GroupEpoch, refresh bool) error {
 	info, ok := m.view.Group(ge.Group)
 	if refresh && (!ok || info.Epoch < ge.Epoch) {
 		if err := m.view.Refresh(); err != nil {
@@ -325,7 +335,20 @@ func (m *Moves) readable(ge GroupEpoch, refresh bool) bool {
 		}
 		info, ok = m.view.Group(ge.Group)
 	}
-	return ok && info.Primary == m.opts.NodeID && info.Epoch == ge.Epoch
+	switch {
+	case !ok || info.Epoch != ge.Epoch:
+	case info.Primary == m.opts.NodeID:
+		return nil
+	case ge.Replica && slices.Contains(info.Replicas, m.opts.NodeID):
+		m.mu.Lock()
+		copying := m.pulls[ge.Group] != nil
+		m.mu.Unlock()
+		if copying || m.opts.ReplicaReady == nil || !m.opts.ReplicaReady(ge.Group) {
+			return &ReplicaNotReadyError{Group: ge.Group}
+		}
+		return nil
+	}
+	return &StaleEpochError{Group: ge.Group, Epoch: ge.Epoch}
 }
 
 // Sweep drops what this node holds but no longer has a part in: the data

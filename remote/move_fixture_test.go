@@ -103,6 +103,7 @@ type moveNode struct {
 	dir   string
 	db    *storage.DB
 	moves *Moves
+	node  *Node
 	srv   *http.Server
 	done  chan struct{}
 	once  sync.Once
@@ -127,6 +128,7 @@ func startMoveNode(t testing.TB, m *moveMap, id, dir string, wrap func(GroupDB) 
 	n := &moveNode{t: t, id: id, dir: dir, db: db, done: make(chan struct{})}
 	n.moves = NewMoves(gdb, m, opts)
 	node := NewNode(db, m, NodeOptions{NodeID: id, Gate: n.moves, Logger: quiet})
+	n.node = node
 	n.moves.Routes(node.Handle)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -23,7 +23,8 @@ type Gate interface {
 	Delete(collection string, ds []GroupDelete, min, max int64, apply func() error) error
 	// ReadGroups admits a read of groups at their epochs; done must be
 	// called once the read has finished. It refuses with a
-	// *StaleEpochError.
+	// *StaleEpochError, or a *ReplicaNotReadyError for a group asked of
+	// a replica (GroupEpoch.Replica) that has not caught up.
 	ReadGroups(gs []GroupEpoch) (done func(), err error)
 }
 
@@ -50,13 +51,26 @@ func (e *SwitchingError) Is(target error) bool { return target == ErrGroupSwitch
 func gateErrorBody(err error) (int, ErrorBody) {
 	var se *StaleEpochError
 	var sw *SwitchingError
+	var nr *ReplicaNotReadyError
 	switch {
 	case errors.As(err, &se):
 		return http.StatusConflict, ErrorBody{Error: err.Error(), Code: CodeStaleEpoch, Groups: []int{se.Group}}
 	case errors.As(err, &sw):
 		return http.StatusServiceUnavailable, ErrorBody{Error: err.Error(), Code: CodeSwitching, Groups: []int{sw.Group}}
+	case errors.As(err, &nr):
+		return http.StatusServiceUnavailable, ErrorBody{Error: err.Error(), Code: CodeUnavailable, Groups: []int{nr.Group}}
 	}
 	return storageErrorBody(err)
+}
+
+// ReplicaNotReadyError refuses a replica read of a group whose copy here
+// is not usable yet: it is being copied from the primary, or its
+// replication has not caught up since the node started (a 503; the router
+// asks another copy).
+type ReplicaNotReadyError struct{ Group int }
+
+func (e *ReplicaNotReadyError) Error() string {
+	return fmt.Sprintf("group %d: this node's replica of it has not caught up", e.Group)
 }
 
 // frameWrites returns a write request's frames as the gate sees them.
@@ -68,11 +82,12 @@ func frameWrites(fs []wire.Frame) []GroupWrite {
 	return ws
 }
 
-// readGroups returns a read session's groups as the gate sees them.
-func readGroups(gs []groupEpoch) []GroupEpoch {
+// readGroups returns a read session's groups as the gate sees them;
+// replica lets them be read from a replica.
+func readGroups(gs []groupEpoch, replica bool) []GroupEpoch {
 	out := make([]GroupEpoch, len(gs))
 	for i, g := range gs {
-		out[i] = GroupEpoch(g)
+		out[i] = GroupEpoch{Group: g.Group, Epoch: g.Epoch, Replica: replica}
 	}
 	return out
 }

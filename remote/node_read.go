@@ -82,15 +82,20 @@ func (n *Node) serveSession(w http.ResponseWriter, r *http.Request, catalogOnly 
 	}
 	inGroup := make(map[int]bool, len(open.Groups))
 	var stale []int
-	refreshed := false
+	refreshed, asReplica := false, false
 	for _, g := range open.Groups {
 		if groups := n.topo.NumGroups(); g.Group >= groups {
 			m.fragmentErrors.Add(1)
 			m.bytesSent.Add(uint64(writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("read session: group %d of %d groups", g.Group, groups), CodeBadRequest)))
 			return
 		}
+		// A replica read (openReplica) of a group this node is not the
+		// primary of is the gate's to admit: it knows the replicas.
 		if !n.owns(g.Group, g.Epoch, &refreshed) {
-			stale = append(stale, g.Group)
+			if open.Flags&openReplica == 0 || n.opts.Gate == nil {
+				stale = append(stale, g.Group)
+			}
+			asReplica = true
 		}
 		inGroup[g.Group] = true
 	}
@@ -105,7 +110,7 @@ func (n *Node) serveSession(w http.ResponseWriter, r *http.Request, catalogOnly 
 	}
 	if n.opts.Gate != nil {
 		// A group given up during the session is dropped only after it.
-		done, err := n.opts.Gate.ReadGroups(readGroups(open.Groups))
+		done, err := n.opts.Gate.ReadGroups(readGroups(open.Groups, open.Flags&openReplica != 0))
 		if err != nil {
 			status, eb := gateErrorBody(err)
 			m.fragmentErrors.Add(1)
@@ -114,6 +119,9 @@ func (n *Node) serveSession(w http.ResponseWriter, r *http.Request, catalogOnly 
 			return
 		}
 		defer done()
+	}
+	if asReplica {
+		m.replicaReads.Add(1)
 	}
 	// Over HTTP/1.1 (curl) the router's messages still arrive after the
 	// answer started (HTTP/2 streams are full duplex anyway).

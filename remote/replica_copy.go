@@ -119,17 +119,22 @@ func (m *Moves) CopyReplica(ctx context.Context, g int) (uint64, error) {
 	defer cancel()
 	pl := &pull{move: info.Epoch, source: info.Primary, addr: addr, ctx: pctx, cancel: cancel, replica: true}
 	gt := &m.gates[g]
+	// Replica reads admitted before finish first; later ones see the
+	// copy and are refused until the replica follows again.
+	gt.rd.Lock()
 	gt.mu.Lock()
 	m.mu.Lock()
 	if old := m.pulls[g]; old != nil {
 		m.mu.Unlock()
 		gt.mu.Unlock()
+		gt.rd.Unlock()
 		return 0, fmt.Errorf("group %d is being copied here already", g)
 	}
 	m.pulls[g] = pl
 	m.mu.Unlock()
 	err := m.db.DropGroup(ctx, g)
 	gt.mu.Unlock()
+	gt.rd.Unlock()
 	defer func() {
 		m.mu.Lock()
 		if m.pulls[g] == pl {

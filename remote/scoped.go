@@ -69,7 +69,10 @@ func (c *Client) scope(ctx context.Context, stmt *query.Statement, opts planner.
 	if maxPoints <= 0 {
 		maxPoints = planner.DefaultMaxPoints
 	}
-	open := openMsg{Collection: sel.From, Flags: openSeries, Lo: lo, Hi: hi, MaxPoints: maxPoints, Devices: devices}
+	open := openMsg{Collection: sel.From, Flags: openSeries, Lo: lo, Hi: hi, MaxPoints: maxPoints, Devices: devices, anyCopy: opts.AnyReplica}
+	if open.anyCopy {
+		open.rotate = int(c.rotate.Add(1) % (1 << 30))
+	}
 	where := whereText(sel, opts, &open)
 	// A SELECT * of some groups needs the schema of the others' nodes
 	// whatever the sessions answer (needsSchema): their catalog calls go

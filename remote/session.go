@@ -86,6 +86,9 @@ func (e *staleError) Error() string {
 type unreachableError struct {
 	node, addr string
 	err        error
+	// groups, when set, are the only groups the node refused (a replica
+	// not caught up): it may still answer for its others.
+	groups []int
 }
 
 func (e *unreachableError) Error() string {
@@ -164,7 +167,7 @@ func (c *Client) openSession(parent context.Context, rt Route, open *openMsg, ca
 		ctr.errors.Add(1)
 		s.close()
 		if resp.StatusCode == http.StatusServiceUnavailable {
-			return nil, &unreachableError{node: node, addr: rt.Addr, err: fmt.Errorf("%s: %s", resp.Status, eb.Error)}
+			return nil, &unreachableError{node: node, addr: rt.Addr, err: fmt.Errorf("%s: %s", resp.Status, eb.Error), groups: eb.Groups}
 		}
 		return nil, fmt.Errorf("node %s: %s: %s", node, resp.Status, eb.Error)
 	}

@@ -52,6 +52,9 @@ const (
 const (
 	openSeries      = 1 << iota // the tag sets of the series in the groups
 	openCollections             // every collection's name
+	// openReplica lets the node serve the groups it is a caught-up
+	// replica of (at the epochs given) as well as those it is primary of.
+	openReplica
 )
 
 // groupEpoch is a group and the epoch the router saw it at.
@@ -83,6 +86,14 @@ type openMsg struct {
 	// the node (filter_proto.go); they travel last, only when Where is set.
 	Where string
 	Now   int64
+
+	// anyCopy, on the router only (never encoded), lets openAll read any
+	// copy of a group rather than its primary (planner.Options.AnyReplica),
+	// choosing among them by rotate: one value for all the calls of a
+	// query, so that its catalog and its data come from the same copies,
+	// and successive queries go to other copies.
+	anyCopy bool
+	rotate  int
 }
 
 func (m *openMsg) encode() []byte {

@@ -35,7 +35,10 @@ func (c *Client) scopeCatalog(ctx context.Context, stmt *query.Statement, opts p
 	case stmt.Delete != nil:
 		coll, flags = stmt.Delete.From, openSeries
 	}
-	open := openMsg{Collection: coll, Flags: flags, Lo: 1, Hi: 0}
+	open := openMsg{Collection: coll, Flags: flags, Lo: 1, Hi: 0, anyCopy: opts.AnyReplica && stmt.Delete == nil}
+	if open.anyCopy {
+		open.rotate = int(c.rotate.Add(1) % (1 << 30))
+	}
 	ss, missing, reasons, err := c.openAll(ctx, groupsUpTo(c.topo.NumGroups()), open, true)
 	if err != nil {
 		return nil, err

@@ -29,3 +29,14 @@ type Topology interface {
 	// time of the call (after a storage node answered "stale epoch").
 	Refresh() error
 }
+
+// ReplicaTopology is a Topology that also names each group's replicas. A
+// router reads a replica when the query allows it (planner.Options.
+// AnyReplica, consistency=any) and, whatever the query says, when the
+// group's primary is down or cannot be reached (during a failover).
+type ReplicaTopology interface {
+	Topology
+	// Replicas returns the replicas of group g that are up, at the
+	// group's epoch, in the map's order.
+	Replicas(g int) []Route
+}

@@ -35,6 +35,11 @@ var ErrGap = errors.New("replication: gap in the group's messages")
 // replica must copy the group from its primary first.
 var ErrEmpty = errors.New("replication: nothing applied: the group must be copied first")
 
+// ErrResync stops a replica at a fence of a primary that restarted after a
+// crash (Message.Resync): the primary may hold changes it applied and never
+// published, so the replica copies the group rather than follow on.
+var ErrResync = errors.New("replication: the primary restarted after a crash: the group must be copied again")
+
 // FollowStatus is what a Follower reports.
 type FollowStatus struct {
 	Applied uint64    // the last stream sequence applied
@@ -42,13 +47,21 @@ type FollowStatus struct {
 	At      time.Time // when the message applied last was stored in the stream
 	Err     error     // why it stopped (ErrGap, ErrEmpty), or the last error it retries after
 	Running bool
+	// CaughtUp is set once the follower has applied everything the
+	// subject held (nothing pending) since it started: from then on its
+	// data lags the primary only by what is in flight.
+	CaughtUp bool
 }
 
 // Follower applies one group's messages, in order, as a replica.
 type Follower struct {
-	r      *Replicator
-	g      int
-	a      Applier
+	r *Replicator
+	g int
+	a Applier
+	// toLead is set for a promoted replica applying the stream before it
+	// leads: a resync fence of the old primary cannot be acted on (the
+	// changes only it held are lost with it), and is applied as a fence.
+	toLead bool
 	cancel context.CancelFunc
 	done   chan struct{}
 
@@ -61,9 +74,11 @@ type Follower struct {
 // a.Applied(g), with a durable consumer named after the node and group.
 // It runs until Stop, or until a gap (ErrGap) or ErrEmpty stops it; other
 // errors (NATS unreachable, a failed apply) are retried.
-func (r *Replicator) Follow(g int, a Applier) *Follower {
+func (r *Replicator) Follow(g int, a Applier) *Follower { return r.follow(g, a, false) }
+
+func (r *Replicator) follow(g int, a Applier, toLead bool) *Follower {
 	ctx, cancel := context.WithCancel(context.Background())
-	f := &Follower{r: r, g: g, a: a, cancel: cancel, done: make(chan struct{})}
+	f := &Follower{r: r, g: g, a: a, toLead: toLead, cancel: cancel, done: make(chan struct{})}
 	f.status.Applied = a.Applied(g)
 	f.status.Running = true
 	go f.run(ctx)
@@ -128,7 +143,7 @@ func (f *Follower) run(ctx context.Context) {
 			return
 		}
 		f.update(func(s *FollowStatus) { s.Err = err })
-		if errors.Is(err, ErrGap) || errors.Is(err, ErrEmpty) {
+		if errors.Is(err, ErrGap) || errors.Is(err, ErrEmpty) || errors.Is(err, ErrResync) {
 			f.r.log.Error("replication follower stopped", "group", f.g, "err", err)
 			return
 		}
@@ -174,6 +189,15 @@ func (f *Follower) follow(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("replication: create consumer %s: %w", name, err)
 	}
+	ictx, cancel := context.WithTimeout(ctx, f.r.opts.Timeout)
+	info, err := cons.Info(ictx)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("replication: consumer %s: %w", name, err)
+	}
+	if info.NumPending == 0 && info.NumAckPending == 0 {
+		f.update(func(s *FollowStatus) { s.CaughtUp, s.Pending = true, 0 })
+	}
 	it, err := cons.Messages(jetstream.PullMaxMessages(256))
 	if err != nil {
 		return fmt.Errorf("replication: consume %s: %w", name, err)
@@ -203,6 +227,7 @@ func (f *Follower) follow(ctx context.Context) error {
 		}
 		f.update(func(s *FollowStatus) {
 			s.Applied, s.Pending, s.At, s.Err = meta.Sequence.Stream, meta.NumPending, meta.Timestamp, nil
+			s.CaughtUp = s.CaughtUp || meta.NumPending == 0
 		})
 	}
 }
@@ -277,6 +302,9 @@ func (f *Follower) apply(ctx context.Context, msg jetstream.Msg, meta *jetstream
 		d := m.Delete
 		err = f.a.DeleteApplied(ctx, d.Collection, d.Series, d.Min, d.Max, f.g, seq)
 	case KindFence:
+		if m.Resync && !f.toLead {
+			return fmt.Errorf("replication: group %d: fence %d: %w", f.g, seq, ErrResync)
+		}
 		err = f.a.SetApplied(f.g, seq)
 	}
 	if err != nil {

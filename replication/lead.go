@@ -124,11 +124,14 @@ func (rc *Receipt) finish(seq uint64, err error) {
 // that the caller holds nothing of g (its fence then tells replicas with
 // nothing that they may start there). When the
 // subject's last message is of epoch itself, the caller led g at this
-// epoch before (a restart) and continues after it. When it is older, the
+// epoch before (a restart) and continues after it — unless unclean says
+// that it may hold changes it applied and never published (it crashed
+// while leading): it then publishes a fence marked Resync, and its
+// replicas copy the group again. When it is older, the
 // caller must hold it (a *BehindError otherwise), and Lead publishes a
 // fence message after it: from then on a primary of an older epoch cannot
 // append. When it is newer, Lead fails with ErrFenced.
-func (r *Replicator) Lead(ctx context.Context, g int, epoch, applied uint64, empty bool) (*Lead, error) {
+func (r *Replicator) Lead(ctx context.Context, g int, epoch, applied uint64, empty, unclean bool) (*Lead, error) {
 	subj := groupSubject(r.opts.Cluster, g)
 	ids := newMsgIDs(g, epoch)
 	for {
@@ -139,14 +142,17 @@ func (r *Replicator) Lead(ctx context.Context, g int, epoch, applied uint64, emp
 		switch {
 		case lastEpoch > epoch:
 			return nil, fmt.Errorf("replication: group %d: subject at epoch %d, above %d: %w", g, lastEpoch, epoch, ErrFenced)
-		case lastEpoch == epoch && last > 0:
+		case lastEpoch == epoch && last > 0 && !unclean:
 			return r.newLead(g, epoch, subj, last, nil), nil
+		case lastEpoch == epoch && last > 0:
+			// This node led the group before and crashed: its replicas
+			// copy the group again (a resync fence).
 		case last > applied:
 			return nil, &BehindError{Group: g, Applied: applied, Last: last}
 		}
 		// last == applied, or last < applied: the stream's retention (or a
 		// purge) removed messages the caller applied; it holds the rest.
-		m := Message{Kind: KindFence, Group: g, Epoch: epoch, Prev: last, Empty: empty, ID: ids.next()}
+		m := Message{Kind: KindFence, Group: g, Epoch: epoch, Prev: last, Empty: empty, Resync: unclean && !empty, ID: ids.next()}
 		ack, err := r.publish(ctx, subj, &m, nil)
 		if isWrongLast(err) {
 			continue // someone published meanwhile: look again

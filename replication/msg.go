@@ -20,6 +20,9 @@ import (
 //	              subject (0: none), which JetStream checked on publish
 //	Soltix-Empty  "1" on a fence published by a primary that held nothing
 //	              of the group: a replica with nothing may start there
+//	Soltix-Resync "1" on a fence published by a primary that restarted
+//	              after a crash: it may hold changes it never published,
+//	              so its replicas copy the group again
 //	Nats-Msg-Id   <group>-<epoch>-<lead>-<n>: the publishing lead's random
 //	              id and the message's number in it, so that a publish
 //	              retried after a lost acknowledgement is recognised as a
@@ -29,11 +32,12 @@ import (
 // and the points, checksummed); a delete's is collection, min, max and the
 // series (wire.MsgEnc strings, varints and tags); a fence's is empty.
 const (
-	hdrKind  = "Soltix-Kind"
-	hdrGroup = "Soltix-Group"
-	hdrEpoch = "Soltix-Epoch"
-	hdrPrev  = "Soltix-Prev"
-	hdrEmpty = "Soltix-Empty"
+	hdrKind   = "Soltix-Kind"
+	hdrGroup  = "Soltix-Group"
+	hdrEpoch  = "Soltix-Epoch"
+	hdrPrev   = "Soltix-Prev"
+	hdrEmpty  = "Soltix-Empty"
+	hdrResync = "Soltix-Resync"
 )
 
 // Kind says what a message carries.
@@ -64,6 +68,9 @@ type Message struct {
 	// Empty marks a fence published by a primary holding nothing of the
 	// group.
 	Empty bool
+	// Resync marks a fence published by a primary that restarted after a
+	// crash: its replicas copy the group (ErrResync).
+	Resync bool
 	// ID is the message's Nats-Msg-Id (set by its lead).
 	ID     string
 	Points []model.Point
@@ -110,6 +117,9 @@ func header(m *Message) nats.Header {
 	}
 	if m.Kind == KindFence && m.Empty {
 		h.Set(hdrEmpty, "1")
+	}
+	if m.Kind == KindFence && m.Resync {
+		h.Set(hdrResync, "1")
 	}
 	return h
 }
@@ -169,6 +179,7 @@ func decodeMessage(h nats.Header, data []byte, seq uint64, g int) (*Message, err
 			return nil, fmt.Errorf("replication: fence %d with %d bytes: %w", seq, len(data), ErrMalformed)
 		}
 		m.Empty = h.Get(hdrEmpty) == "1"
+		m.Resync = h.Get(hdrResync) == "1"
 	default:
 		return nil, fmt.Errorf("replication: message %d of kind %q: %w", seq, m.Kind, ErrMalformed)
 	}

@@ -70,6 +70,9 @@ type NodeReplication struct {
 	done   chan struct{}
 }
 
+// closeWait bounds how long Close waits for a lead's queue to be stored.
+const closeWait = 10 * time.Second
+
 // RunNode starts a storage node's replication; Close stops it.
 func (r *Replicator) RunNode(opts NodeOptions) *NodeReplication {
 	if opts.Interval <= 0 {
@@ -83,14 +86,28 @@ func (r *Replicator) RunNode(opts NodeOptions) *NodeReplication {
 	return n
 }
 
-// Close stops every lead and follower.
+// Close stops every lead and follower. A lead stops cleanly: with the
+// group's writes held, once what it queued is stored in the stream (for
+// up to CloseWait), the node records the stream's position as the group's
+// applied position, which tells its next start that it published every
+// change it made (no resync, see Lead), and lets it follow from there
+// should it come back as a replica.
 func (n *NodeReplication) Close() {
 	n.cancel()
 	<-n.done
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	for g, l := range n.leads {
+		n.locks[g].Lock()
+		ctx, cancel := context.WithTimeout(context.Background(), closeWait)
+		if err := l.drain(ctx); err == nil && l.failed() == nil {
+			if err := n.opts.Store.SetApplied(g, l.Last()); err != nil {
+				n.r.log.Warn("replication: record a clean stop", "group", g, "err", err)
+			}
+		}
+		cancel()
 		l.Close()
+		n.locks[g].Unlock()
 		delete(n.leads, g)
 	}
 	for g, f := range n.follows {
@@ -135,15 +152,26 @@ func (n *NodeReplication) sync(ctx context.Context, g int) {
 	replica := ok && slices.Contains(info.Replicas, me)
 
 	n.mu.Lock()
-	lead, follow := n.leads[g], n.follows[g]
+	lead, follow, copying := n.leads[g], n.follows[g], n.copying[g]
 	n.mu.Unlock()
+	if copying {
+		// The copy follows the group when it is done (startCopy): a
+		// follower started meanwhile would apply into a group being
+		// replaced, and stop for want of a position.
+		return
+	}
 	if lead != nil && (!primary || lead.Epoch() != info.Epoch || lead.failed() != nil) {
 		n.dropLead(g, lead)
 		lead = nil
 	}
 	switch {
 	case primary && lead == nil:
-		l, err := n.r.Lead(ctx, g, info.Epoch, n.opts.Store.Applied(g), n.opts.Store.GroupEmpty(g))
+		// A node leading a group keeps its position at 0 (below) until
+		// it stops leading cleanly (Close): 0 with data after a restart
+		// means it crashed while leading, maybe between a change's apply
+		// and its publish.
+		applied, empty := n.opts.Store.Applied(g), n.opts.Store.GroupEmpty(g)
+		l, err := n.r.Lead(ctx, g, info.Epoch, applied, empty, applied == 0 && !empty)
 		var behind *BehindError
 		switch {
 		case err == nil:
@@ -165,7 +193,7 @@ func (n *NodeReplication) sync(ctx context.Context, g int) {
 			n.mu.Unlock()
 		case errors.As(err, &behind):
 			// A promoted replica applies the rest of the stream first.
-			n.ensureFollow(g, follow)
+			n.ensureFollow(g, follow, true)
 			n.setErr(g, err)
 		default:
 			n.setErr(g, err)
@@ -174,12 +202,12 @@ func (n *NodeReplication) sync(ctx context.Context, g int) {
 	case primary:
 	case replica:
 		if follow != nil && n.opts.Copy != nil {
-			if st := follow.Status(); !st.Running && (errors.Is(st.Err, ErrGap) || errors.Is(st.Err, ErrEmpty)) {
+			if st := follow.Status(); !st.Running && (errors.Is(st.Err, ErrGap) || errors.Is(st.Err, ErrEmpty) || errors.Is(st.Err, ErrResync)) {
 				n.startCopy(ctx, g, follow)
 				return
 			}
 		}
-		n.ensureFollow(g, follow)
+		n.ensureFollow(g, follow, false)
 	default:
 		n.stopFollow(g)
 	}
@@ -200,28 +228,47 @@ func (n *NodeReplication) startCopy(ctx context.Context, g int, follow *Follower
 	n.mu.Unlock()
 	follow.Stop()
 	go func() {
-		defer func() {
-			n.mu.Lock()
-			delete(n.copying, g)
-			n.mu.Unlock()
-		}()
 		n.r.log.Info("replication: copying a group from its primary", "group", g, "why", follow.Status().Err)
 		pos, err := n.opts.Copy(ctx, g)
 		if err == nil {
 			err = n.opts.Store.SetApplied(g, pos)
 		}
+		n.mu.Lock()
+		delete(n.copying, g)
+		if err == nil {
+			n.copies++
+			delete(n.errs, g)
+		} else {
+			n.errs[g] = fmt.Errorf("copy from the primary: %w", err)
+		}
+		n.mu.Unlock()
 		if err != nil {
-			n.setErr(g, fmt.Errorf("copy from the primary: %w", err))
 			n.r.log.Warn("replication: copy of a group failed; retrying later", "group", g, "err", err)
 			return
 		}
-		n.mu.Lock()
-		n.copies++
-		delete(n.errs, g)
-		n.mu.Unlock()
 		n.sync(ctx, g) // follows from the copy's position
 	}()
 }
+
+// Readable reports whether this node's copy of group g can answer reads
+// as a replica (remote.MoveOptions.ReplicaReady): it follows the group,
+// its follower runs (it has a position to follow from, so its data is a
+// consistent prefix of the primary's) and has caught up with the stream
+// since it started, and it is not copying the group.
+// A replica may still lag the primary by the messages it has yet to
+// apply.
+func (n *NodeReplication) Readable(g int) bool {
+	n.mu.Lock()
+	f, copying := n.follows[g], n.copying[g]
+	n.mu.Unlock()
+	if f == nil || copying {
+		return false
+	}
+	return readable(f.Status())
+}
+
+// readable is Readable of a follower not copying.
+func readable(st FollowStatus) bool { return st.Running && st.CaughtUp && st.Applied > 0 }
 
 // Copies is how many group copies this node made for its replicas.
 func (n *NodeReplication) Copies() int {
@@ -274,17 +321,21 @@ func (n *NodeReplication) dropLead(g int, l *Lead) {
 	n.locks[g].Unlock()
 }
 
-func (n *NodeReplication) ensureFollow(g int, f *Follower) {
-	if f != nil && f.Status().Running {
+func (n *NodeReplication) ensureFollow(g int, f *Follower, toLead bool) {
+	if f != nil && f.Status().Running && f.toLead == toLead {
 		return
 	}
 	if f != nil {
 		f.Stop()
 	}
-	nf := n.r.Follow(g, n.opts.Store)
 	n.mu.Lock()
-	n.follows[g] = nf
-	n.mu.Unlock()
+	defer n.mu.Unlock()
+	if n.follows[g] != f || n.copying[g] {
+		// Another examination of the group (the loop's, or a copy's
+		// end) changed it meanwhile: one follower per group.
+		return
+	}
+	n.follows[g] = n.r.follow(g, n.opts.Store, toLead)
 }
 
 func (n *NodeReplication) stopFollow(g int) {
@@ -427,7 +478,9 @@ type GroupStatus struct {
 	// how long ago the one it applied last was stored (0 when none pending).
 	Pending    uint64
 	LagSeconds float64
-	Err        string
+	// Readable says a replica answers reads (Readable).
+	Readable bool
+	Err      string
 }
 
 // Status reports every group this node leads or follows.
@@ -440,7 +493,8 @@ func (n *NodeReplication) Status() []GroupStatus {
 	}
 	for g, f := range n.follows {
 		st := f.Status()
-		gs := GroupStatus{Group: g, Role: "replica", Last: st.Applied, Pending: st.Pending}
+		gs := GroupStatus{Group: g, Role: "replica", Last: st.Applied, Pending: st.Pending,
+			Readable: !n.copying[g] && readable(st)}
 		if st.Pending > 0 && !st.At.IsZero() {
 			gs.LagSeconds = time.Since(st.At).Seconds()
 		}

@@ -116,7 +116,7 @@ func TestLeadFollow(t *testing.T) {
 	srv := natstest.Start(t)
 	p, r := open(t, srv, "p1"), open(t, srv, "r1")
 	const g = 3
-	lead, err := p.Lead(ctx(t), g, 1, 0, false)
+	lead, err := p.Lead(ctx(t), g, 1, 0, false, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +202,7 @@ func TestFencing(t *testing.T) {
 	srv := natstest.Start(t)
 	r1, r2 := open(t, srv, "n1"), open(t, srv, "n2")
 	const g = 0
-	old, err := r1.Lead(ctx(t), g, 1, 0, false)
+	old, err := r1.Lead(ctx(t), g, 1, 0, false, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,12 +212,12 @@ func TestFencing(t *testing.T) {
 		t.Fatal(err)
 	}
 	// n2 takes over at epoch 2 but has not applied the last write.
-	_, err = r2.Lead(ctx(t), g, 2, old.Last()-1, false)
+	_, err = r2.Lead(ctx(t), g, 2, old.Last()-1, false, false)
 	var be *BehindError
 	if !errors.As(err, &be) || be.Last != old.Last() {
 		t.Fatalf("taking over behind: %v, want a BehindError at %d", err, old.Last())
 	}
-	lead2, err := r2.Lead(ctx(t), g, 2, old.Last(), false)
+	lead2, err := r2.Lead(ctx(t), g, 2, old.Last(), false, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,7 +238,7 @@ func TestFencing(t *testing.T) {
 		t.Fatalf("publish after the fence: %v, want ErrFenced", err)
 	}
 	// Leading at an older epoch again is refused.
-	if _, err := r1.Lead(ctx(t), g, 1, lead2.Last(), false); !errors.Is(err, ErrFenced) {
+	if _, err := r1.Lead(ctx(t), g, 1, lead2.Last(), false, false); !errors.Is(err, ErrFenced) {
 		t.Fatalf("lead at epoch 1 after epoch 2: %v, want ErrFenced", err)
 	}
 	// The new lead publishes after its fence.
@@ -252,7 +252,7 @@ func TestFencing(t *testing.T) {
 	// A restart of the same node at the same epoch continues after its
 	// own last message, without a fence.
 	lead2.Close()
-	again, err := r2.Lead(ctx(t), g, 2, 0, false)
+	again, err := r2.Lead(ctx(t), g, 2, 0, false, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,7 +270,7 @@ func TestFollowerResumesAndStopsAtGaps(t *testing.T) {
 	srv := natstest.Start(t)
 	p, r := open(t, srv, "p"), open(t, srv, "r")
 	const g = 9
-	lead, err := p.Lead(ctx(t), g, 4, 0, false)
+	lead, err := p.Lead(ctx(t), g, 4, 0, false, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -338,7 +338,7 @@ func TestLeadThroughNATSRestart(t *testing.T) {
 	srv := natstest.Start(t)
 	p, r := open(t, srv, "p"), open(t, srv, "r")
 	const g = 1
-	lead, err := p.Lead(ctx(t), g, 1, 0, false)
+	lead, err := p.Lead(ctx(t), g, 1, 0, false, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -408,7 +408,7 @@ func TestEmptyStart(t *testing.T) {
 	a := newMemApplier()
 	f := r.Follow(g, a) // before the primary leads: it waits
 	defer f.Stop()
-	lead, err := p.Lead(ctx(t), g, 1, 0, true)
+	lead, err := p.Lead(ctx(t), g, 1, 0, true, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -444,7 +444,7 @@ func TestEmptyStart(t *testing.T) {
 	}
 	// A group whose first fence is of a primary that held data cannot be
 	// started from the stream.
-	lead2, err := p.Lead(ctx(t), g+1, 1, 0, false)
+	lead2, err := p.Lead(ctx(t), g+1, 1, 0, false, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -466,7 +466,7 @@ func TestLeadAfterPurge(t *testing.T) {
 	srv := natstest.Start(t)
 	p, r := open(t, srv, "p"), open(t, srv, "r")
 	const g = 2
-	lead, err := p.Lead(ctx(t), g, 1, 0, true)
+	lead, err := p.Lead(ctx(t), g, 1, 0, true, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -505,7 +505,7 @@ func TestLeadAfterPurge(t *testing.T) {
 		t.Fatal(err)
 	}
 	lead.Close()
-	l2, err := r.Lead(ctx(t), g, 2, seq2, false)
+	l2, err := r.Lead(ctx(t), g, 2, seq2, false, false)
 	if err != nil {
 		t.Fatalf("take over after a purge: %v", err)
 	}

@@ -200,6 +200,7 @@ func writeNodeMetrics(b *bytes.Buffer, m remote.ServerMetrics) {
 		{"soltix_node_fragment_errors_total", "Query fragments that failed.", m.FragmentErrors},
 		{"soltix_node_received_bytes_total", "Bytes of internal request bodies received.", m.BytesReceived},
 		{"soltix_node_sent_bytes_total", "Bytes of internal answers sent.", m.BytesSent},
+		{"soltix_node_replica_reads_total", "Read sessions and catalog calls this storage node served as a replica of their groups.", m.ReplicaReads},
 	} {
 		fmt.Fprintf(b, "# HELP %s %s\n# TYPE %s counter\n%s %d\n", f.name, f.help, f.name, f.name, f.v)
 	}

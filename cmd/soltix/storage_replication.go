@@ -77,6 +77,18 @@ func (n *storageNode) replicaPosition() func(context.Context, int, func() error)
 	}
 }
 
+// replicaReady is remote.MoveOptions.ReplicaReady: nil (replicas never
+// read) without replication.
+func (n *storageNode) replicaReady() func(int) bool {
+	if n.repl == nil {
+		return nil
+	}
+	return func(g int) bool {
+		rn := n.replNode
+		return rn != nil && rn.Readable(g)
+	}
+}
+
 // stopReplication stops leads and followers and closes the connection.
 func (n *storageNode) stopReplication() {
 	if n.replNode != nil {
@@ -111,6 +123,16 @@ func writeReplicationMetrics(b *bytes.Buffer, st []replication.GroupStatus) {
 	for _, s := range st {
 		if s.Role == "replica" {
 			fmt.Fprintf(b, "soltix_replication_lag_seconds{group=\"%d\"} %s\n", s.Group, strconv.FormatFloat(s.LagSeconds, 'g', -1, 64))
+		}
+	}
+	fam("soltix_replication_readable", "gauge", "1 for a group a replica answers reads of (consistency=any, failovers): caught up with the stream since it started and not copying.")
+	for _, s := range st {
+		if s.Role == "replica" {
+			v := 0
+			if s.Readable {
+				v = 1
+			}
+			fmt.Fprintf(b, "soltix_replication_readable{group=\"%d\"} %d\n", s.Group, v)
 		}
 	}
 	fam("soltix_replication_group_errors", "gauge", "1 for a group whose lead or follower is stopped or retrying after an error (the log says why).")
@@ -204,7 +226,9 @@ type replicationGroupStatus struct {
 	Last       uint64  `json:"last"`
 	Pending    uint64  `json:"pending"`
 	LagSeconds float64 `json:"lag_seconds"`
-	Error      string  `json:"error,omitempty"`
+	// Readable: a replica answering reads (caught up since it started).
+	Readable bool   `json:"readable,omitempty"`
+	Error    string `json:"error,omitempty"`
 }
 
 func (n *storageNode) serveReplication(w http.ResponseWriter, _ *http.Request) {
@@ -212,7 +236,7 @@ func (n *storageNode) serveReplication(w http.ResponseWriter, _ *http.Request) {
 	if rn := n.replNode; rn != nil {
 		for _, g := range rn.Status() {
 			st.Groups = append(st.Groups, replicationGroupStatus{Group: g.Group, Role: g.Role, Last: g.Last,
-				Pending: g.Pending, LagSeconds: g.LagSeconds, Error: g.Err})
+				Pending: g.Pending, LagSeconds: g.LagSeconds, Readable: g.Readable, Error: g.Err})
 		}
 	}
 	w.Header().Set("Content-Type", "application/json")

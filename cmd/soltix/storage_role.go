@@ -122,7 +122,7 @@ func startStorageNode(ctx context.Context, cfg *Config, log *slog.Logger) (n *st
 		return n, err
 	}
 	n.moves = remote.NewMoves(remote.StorageGroups(n.db), coordGroups{n.co, n.view},
-		remote.MoveOptions{NodeID: cfg.Node.ID, Logger: log, Position: n.replicaPosition()})
+		remote.MoveOptions{NodeID: cfg.Node.ID, Logger: log, Position: n.replicaPosition(), ReplicaReady: n.replicaReady()})
 	n.runReplication()
 	nopts := remote.NodeOptions{NodeID: cfg.Node.ID, MaxBodyBytes: cfg.HTTP.MaxBodyBytes, Gate: n.moves, Logger: log}
 	if n.replNode != nil {

@@ -101,7 +101,10 @@ func NewProxy(target string) (*Proxy, error) {
 			r.Out.Host = r.In.Host // the signature covers Host
 		},
 		ModifyResponse: p.modify,
-		ErrorLog:       quiet,
+		// Flush each write at once, so a truncated body really reaches
+		// the client as headers and part of the body before the hang-up.
+		FlushInterval: -1,
+		ErrorLog:      quiet,
 	}
 	p.srv = &http.Server{Handler: http.HandlerFunc(p.serve), ErrorLog: quiet}
 	go p.srv.Serve(ln) //nolint:errcheck // ends with Close

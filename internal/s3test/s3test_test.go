@@ -171,7 +171,7 @@ func TestProxyFaults(t *testing.T) {
 		}},
 		{TruncateGet, func(t *testing.T) {
 			b, code, err := get(t, "/bucket/key")
-			if err == nil || len(b) >= len(body) || !bytes.Equal(b, body[:len(b)]) {
+			if err == nil || code != 200 || len(b) == 0 || len(b) >= len(body) || !bytes.Equal(b, body[:len(b)]) {
 				t.Fatalf("GET: %d %d bytes %v, want a short body and an error", code, len(b), err)
 			}
 			// A listing (bucket GET) is not an object GET.

@@ -189,7 +189,7 @@ func TestOpenErrors(t *testing.T) {
 		substr string
 	}{
 		{"no bucket", Config{}, nil, "no bucket configured"},
-		{"missing bucket", missing, ErrNotFound, `"no-such-bucket"`},
+		{"missing bucket", missing, ErrNotFound, "s3://no-such-bucket/ (at http://127.0.0.1:"},
 		{"nobody answers", dead, nil, "not reachable"},
 		{"wrong secret", badKey, nil, "access denied"},
 		{"negative cache", withCfg(srv, func(c *Config) { c.CacheBytes = -1 }), nil, "negative"},
@@ -237,8 +237,8 @@ func TestOpenFromEnvironment(t *testing.T) {
 		t.Setenv("AWS_SECRET_ACCESS_KEY", base.SecretAccessKey)
 		s := openT(t, Config{Bucket: base.Bucket, PathStyle: true})
 		upload(t, s, "env/k", []byte("hello"))
-		if !strings.Contains(s.where, base.Endpoint) {
-			t.Fatalf("messages name %q, not the endpoint %s", s.where, base.Endpoint)
+		if !strings.Contains(s.at, base.Endpoint) {
+			t.Fatalf("messages name %q, not the endpoint %s", s.at, base.Endpoint)
 		}
 	})
 	t.Run("profile", func(t *testing.T) {

@@ -28,6 +28,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -159,7 +160,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if awsCfg.Region == "" {
 		awsCfg.Region = defaultRegion
 	}
-	httpClient := newHTTPClient()
+	httpClient := newHTTPClient(awsCfg.HTTPClient)
 	client := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
 		if cfg.Endpoint != "" {
 			o.BaseEndpoint = aws.String(cfg.Endpoint)
@@ -214,9 +215,16 @@ func endpointOf(c *s3.Client, cfg Config) string {
 
 // newHTTPClient bounds connecting and waiting for response headers, so a
 // server that accepts and then stalls fails the attempt (and the SDK
-// retries) instead of holding a request until the overall timeout.
-func newHTTPClient() *http.Client {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
+// retries) instead of holding a request until the overall timeout. It
+// starts from the transport LoadDefaultConfig built, which carries
+// AWS_CA_BUNDLE's certificates.
+func newHTTPClient(base aws.HTTPClient) *http.Client {
+	var tr *http.Transport
+	if bc, ok := base.(*awshttp.BuildableClient); ok {
+		tr = bc.GetTransport()
+	} else {
+		tr = http.DefaultTransport.(*http.Transport).Clone()
+	}
 	tr.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 	tr.ResponseHeaderTimeout = 30 * time.Second
 	tr.MaxIdleConnsPerHost = 32

@@ -163,7 +163,13 @@ func (r *Reader) fetchOwned(ctx context.Context, owned []int64, calls map[int64]
 			}
 			lo := pg*ps - start
 			hi := min(lo+ps, int64(len(buf)))
-			r.s.cache.finish(k, calls[pg], buf[lo:hi:hi], nil)
+			page := buf[lo:hi:hi]
+			if j-i > 1 {
+				// Its own copy, so that a page kept in the cache does not
+				// hold the whole run's buffer beyond the cache's count.
+				page = append([]byte(nil), page...)
+			}
+			r.s.cache.finish(k, calls[pg], page, nil)
 		}
 		i = j
 	}

@@ -37,9 +37,11 @@ import (
 	"github.com/aws/smithy-go/logging"
 )
 
-// Defaults for the zero values of Config.
+// Defaults for the zero values of Config. The cache's default is modest
+// because the node's default soft memory limit is 384 MiB (docs/operations.md,
+// "Memory"); a node with more memory sets cold.s3.cache higher.
 const (
-	DefaultCacheBytes  = 256 << 20
+	DefaultCacheBytes  = 64 << 20
 	DefaultPageSize    = 1 << 20
 	DefaultPartSize    = 16 << 20
 	DefaultTimeout     = 2 * time.Minute

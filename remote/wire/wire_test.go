@@ -311,7 +311,11 @@ func TestDecodeAllocatesInProportion(t *testing.T) {
 		before := ms.TotalAlloc
 		Decode(body, Limits{})
 		runtime.ReadMemStats(&ms)
-		if got := ms.TotalAlloc - before; got > 4096 || allocs > 20 {
+		// The byte bound is the point (claimed counts of 2^20 and more
+		// allocate nothing); the count bound is loose, since AllocsPerRun
+		// counts the whole process's allocations (the race detector's and
+		// the runtime's background work included).
+		if got := ms.TotalAlloc - before; got > 4096 || allocs > 64 {
 			t.Fatalf("%d bytes, %v allocations for a %d-byte body", got, allocs, len(body))
 		}
 	}

@@ -1,6 +1,7 @@
 package cold
 
 import (
+	"cmp"
 	"context"
 	"crypto/md5"
 	"encoding/hex"
@@ -112,6 +113,10 @@ func (r *Reader) ReadAtContext(ctx context.Context, p []byte, off int64) (int, e
 		fctx := context.WithoutCancel(ctx)
 		go r.fetchOwned(fctx, owned, mine)
 	}
+	// Every page is waited for, also after one failed: a read that
+	// returns has left none of its pages in flight, so the next read of
+	// them fetches them again rather than joining a failed fetch.
+	var failed error
 	for i, cl := range calls {
 		if cl == nil {
 			continue
@@ -122,9 +127,13 @@ func (r *Reader) ReadAtContext(ctx context.Context, p []byte, off int64) (int, e
 			return 0, fmt.Errorf("cold: read %s: %w", r.name(), ctx.Err())
 		}
 		if cl.err != nil {
-			return 0, cl.err
+			failed = cmp.Or(failed, cl.err)
+			continue
 		}
 		datas[i] = cl.data
+	}
+	if failed != nil {
+		return 0, failed
 	}
 	n := 0
 	for i, data := range datas {

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/soltixdb/soltix/internal/natstest"
 )
 
 // TestClusterJoinUnderLoad adds a fourth storage node to a cluster of
@@ -19,7 +21,34 @@ import (
 // or a 503 naming the groups (during a switch), never another number; at
 // the end every acknowledged point is there, once.
 func TestClusterJoinUnderLoad(t *testing.T) {
-	c := startCluster(t, 3)
+	joinUnderLoad(t, startCluster(t, 3))
+}
+
+// TestClusterJoinReplicated is TestClusterJoinUnderLoad with replication
+// (a nats-server, a replication factor of 2): the groups that move carry
+// their replication position, and their new primaries lead them.
+func TestClusterJoinReplicated(t *testing.T) {
+	nats := natstest.Start(t)
+	c := startClusterWith(t, clusterOptions{nodes: 3, nats: nats.URL(), replication: 2})
+	joinUnderLoad(t, c)
+	// Every replica follows its primary to the end of the stream, and
+	// none had to copy its group: the moved groups' new primaries went on
+	// from the position their copy held, and their replicas from theirs.
+	byID := map[string]*clusterProc{}
+	for i, p := range c.nodes {
+		byID[fmt.Sprintf("s%d", i+1)] = p
+	}
+	waitReplicasCaughtUp(t, c, byID, len(c.groupCopies()))
+	copies := 0.0
+	for _, p := range c.nodes {
+		copies += metricValue(t, p, "soltix_replication_copies_total")
+	}
+	if copies != 0 {
+		t.Errorf("%v group copies for replicas during the join, want none", copies)
+	}
+}
+
+func joinUnderLoad(t *testing.T, c *cluster) {
 	const devices = 40
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	batch := func(k int) string {

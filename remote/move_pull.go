@@ -146,6 +146,11 @@ func (m *Moves) copyGroup(ctx context.Context, g int, pl *pull) (pullAnswer, err
 	if err := m.importUnderGate(ctx, g, pl, src); err != nil {
 		return ans, err
 	}
+	if snap.Position > 0 {
+		if err := m.db.SetApplied(g, snap.Position); err != nil {
+			return ans, fmt.Errorf("group %d: record the copy's replication position: %w", g, err)
+		}
+	}
 	ans.Files, ans.Bytes = src.got, src.bytes
 	pl.imported = true
 	if err := m.applyTail(ctx, g, pl, pl.move, false); err != nil {

@@ -69,6 +69,9 @@ func (s *moveSource) close() {
 type snapshotAnswer struct {
 	Move  uint64      `json:"move"`
 	Files []GroupFile `json:"files"`
+	// Position (replication on) is the stream sequence the snapshot holds
+	// every change of the group up to (MoveOptions.Position).
+	Position uint64 `json:"position,omitempty"`
 }
 
 // Routes registers the move routes with handle (Node.Handle).
@@ -175,7 +178,25 @@ func (m *Moves) serveSnapshot(w http.ResponseWriter, r *http.Request) {
 	}
 	gt.src = src
 	gt.mu.Unlock()
-	snap, err := m.db.SnapshotGroup(r.Context(), p.g)
+	// With replication, the snapshot is taken with the group's writes
+	// held and every change applied so far published: it holds the
+	// stream up to pos, which the receiver records (the tail's changes,
+	// published after pos, it gets both ways; applying them twice is
+	// harmless).
+	var snap GroupFiles
+	var pos uint64
+	if m.opts.Position != nil {
+		pos, err = m.opts.Position(r.Context(), p.g, func() error {
+			var err error
+			snap, err = m.db.SnapshotGroup(r.Context(), p.g)
+			return err
+		})
+		if err != nil && snap != nil {
+			snap.Close() //nolint:errcheck // unpinning only
+		}
+	} else {
+		snap, err = m.db.SnapshotGroup(r.Context(), p.g)
+	}
 	if err != nil {
 		m.endSource(p.g, src)
 		moveJSON(w, http.StatusServiceUnavailable, moveError{Error: fmt.Sprintf("snapshot group %d: %v", p.g, err), Code: "unavailable"})
@@ -186,8 +207,8 @@ func (m *Moves) serveSnapshot(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m.metrics.snapshots.Add(1)
-	m.log.Info("group snapshot for a move", "group", p.g, "to", p.to, "epoch", p.epoch, "files", len(files))
-	moveJSON(w, http.StatusOK, snapshotAnswer{Move: p.epoch, Files: files})
+	m.log.Info("group snapshot for a move", "group", p.g, "to", p.to, "epoch", p.epoch, "files", len(files), "position", pos)
+	moveJSON(w, http.StatusOK, snapshotAnswer{Move: p.epoch, Files: files, Position: pos})
 }
 
 // keepSnapshot pins snap as src's files, or, when the copy src ended while
@@ -348,6 +369,16 @@ func (m *Moves) serveTail(w http.ResponseWriter, r *http.Request) {
 		gt.mu.Lock()
 		src.fenced = true
 		gt.mu.Unlock()
+		// With replication, every change the node applied is published
+		// before the map moves the group: its new primary, following
+		// the stream to its end before it leads, then holds them all,
+		// and so do the group's replicas.
+		if m.opts.Position != nil {
+			if _, err := m.opts.Position(r.Context(), p.g, func() error { return nil }); err != nil {
+				moveJSON(w, http.StatusServiceUnavailable, moveError{Error: fmt.Sprintf("group %d: publish its last changes before the switch: %v", p.g, err), Code: "unavailable"})
+				return
+			}
+		}
 	}
 	body, next, end, err := src.tail.read(p.from, tailResponseBytes)
 	if errors.Is(err, ErrTailOverflow) {

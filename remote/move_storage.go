@@ -29,6 +29,11 @@ type GroupDB interface {
 	DropGroup(ctx context.Context, g int) error
 	// HoldsGroup reports whether the node holds any data of group g.
 	HoldsGroup(g int) (bool, error)
+	// SetApplied records, durably, that the node holds group g's
+	// replication stream up to seq (storage.DB.SetApplied): a moved
+	// group's position, so that its new primary follows the stream on
+	// from there rather than copying it again.
+	SetApplied(g int, seq uint64) error
 }
 
 // GroupFile is one file of a group snapshot.

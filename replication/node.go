@@ -73,6 +73,10 @@ type NodeReplication struct {
 // closeWait bounds how long Close waits for a lead's queue to be stored.
 const closeWait = 10 * time.Second
 
+// snapshotLeadWait bounds how long Snapshot waits for the node to take
+// the group's lead (again, after a map change).
+const snapshotLeadWait = 5 * time.Second
+
 // RunNode starts a storage node's replication; Close stops it.
 func (r *Replicator) RunNode(opts NodeOptions) *NodeReplication {
 	if opts.Interval <= 0 {
@@ -160,8 +164,14 @@ func (n *NodeReplication) sync(ctx context.Context, g int) {
 		// replaced, and stop for want of a position.
 		return
 	}
+	// carried is where a lead at an older epoch ended, when this node
+	// stays the group's primary under a newer one (the map changed the
+	// entry: a replica added or removed, a move begun or rolled back):
+	// everything it applied is published, and the new lead goes on after
+	// it rather than as a node that crashed.
+	var carried uint64
 	if lead != nil && (!primary || lead.Epoch() != info.Epoch || lead.failed() != nil) {
-		n.dropLead(g, lead)
+		carried = n.dropLead(g, lead, primary && lead.failed() == nil)
 		lead = nil
 	}
 	switch {
@@ -171,6 +181,9 @@ func (n *NodeReplication) sync(ctx context.Context, g int) {
 		// means it crashed while leading, maybe between a change's apply
 		// and its publish.
 		applied, empty := n.opts.Store.Applied(g), n.opts.Store.GroupEmpty(g)
+		if carried > 0 {
+			applied = carried
+		}
 		l, err := n.r.Lead(ctx, g, info.Epoch, applied, empty, applied == 0 && !empty)
 		var behind *BehindError
 		switch {
@@ -285,6 +298,21 @@ func (n *NodeReplication) Snapshot(ctx context.Context, g int, snapshot func() e
 	if g < 0 || g >= len(n.locks) {
 		return 0, fmt.Errorf("replication: group %d of %d", g, len(n.locks))
 	}
+	// A map change (the move that asks for this snapshot is one) makes
+	// the node take its lead again at the new epoch: wait for it a little.
+	for wait := time.Now().Add(snapshotLeadWait); ; {
+		n.mu.Lock()
+		l := n.leads[g]
+		n.mu.Unlock()
+		if l != nil || time.Now().After(wait) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 	n.locks[g].Lock()
 	defer n.locks[g].Unlock()
 	n.mu.Lock()
@@ -308,7 +336,10 @@ func (n *NodeReplication) setErr(g int, err error) {
 	n.mu.Unlock()
 }
 
-func (n *NodeReplication) dropLead(g int, l *Lead) {
+// dropLead closes l, the lead of group g. With drain, it first waits (up
+// to closeWait) until what l queued is stored, and returns the stream
+// sequence it ended at (0 when it could not).
+func (n *NodeReplication) dropLead(g int, l *Lead, drain bool) uint64 {
 	n.mu.Lock()
 	if n.leads[g] == l {
 		delete(n.leads, g)
@@ -317,8 +348,17 @@ func (n *NodeReplication) dropLead(g int, l *Lead) {
 	// Writes of g hold its lock while they queue: closing under it lets
 	// none queue on a closed lead unnoticed.
 	n.locks[g].Lock()
+	defer n.locks[g].Unlock()
+	var last uint64
+	if drain {
+		ctx, cancel := context.WithTimeout(context.Background(), closeWait)
+		if err := l.drain(ctx); err == nil && l.failed() == nil {
+			last = l.Last()
+		}
+		cancel()
+	}
 	l.Close()
-	n.locks[g].Unlock()
+	return last
 }
 
 func (n *NodeReplication) ensureFollow(g int, f *Follower, toLead bool) {

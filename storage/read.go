@@ -164,7 +164,7 @@ func readBlocksExcept(ctx context.Context, fc *fileCol, k int, min, max int64, s
 		if err := ctx.Err(); err != nil {
 			return out, err
 		}
-		col, err := fc.f.r.ReadBlock(fc.si, fc.col, b)
+		col, err := fc.f.r.ReadBlockContext(ctx, fc.si, fc.col, b)
 		if err != nil {
 			return out, err
 		}

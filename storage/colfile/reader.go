@@ -517,7 +517,9 @@ type readerAtCtx struct {
 	ctx context.Context
 }
 
-func (r readerAtCtx) ReadAt(p []byte, off int64) (int, error) { return r.ra.ReadAtContext(r.ctx, p, off) }
+func (r readerAtCtx) ReadAt(p []byte, off int64) (int, error) {
+	return r.ra.ReadAtContext(r.ctx, p, off)
+}
 
 // readFull reads exactly len(b) bytes at off.
 func readFull(ra io.ReaderAt, b []byte, off int64) error {

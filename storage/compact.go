@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"time"
@@ -164,7 +163,7 @@ func (db *DB) compactUnitLocked(ctx context.Context, k unitKey) error {
 			for _, src := range srcs {
 				col, err := src.f.r.ReadColumn(src.si, src.ci)
 				if err != nil {
-					return fmt.Errorf("compact: read %s: %w", src.f.path, err)
+					return fmt.Errorf("compact: read %s: %w", src.f.name(), err)
 				}
 				for _, t := range tombs {
 					if t.coll == src.f.meta.Collection && t.covers(key, src.f.meta.Seq, src.lo, src.hi) {
@@ -193,6 +192,10 @@ func (db *DB) compactUnitLocked(ctx context.Context, k unitKey) error {
 		seq := db.seq.Add(1)
 		first := inputs[0]
 		path := filepath.Join(filepath.Dir(first.path), fmt.Sprintf("%s-%016d.col", partitionName(first.path), seq))
+		// A unit of cold files may have no local directory.
+		if err := db.mkdirDurable(filepath.Dir(path)); err != nil {
+			return fmt.Errorf("compact: %w", err)
+		}
 		if _, err := colfile.WriteWith(path, first.meta.Collection, first.meta.Group, seq, out,
 			&colfile.WriteOptions{Replaces: replaces, FS: db.fs, BlockSize: db.opts.BlockSize}); err != nil {
 			return fmt.Errorf("compact: write: %w", err)
@@ -217,16 +220,7 @@ func (db *DB) compactUnitLocked(ctx context.Context, k unitKey) error {
 	db.dropSpentTombstones()
 	db.mu.Unlock()
 
-	var errs []error
-	for _, f := range inputs {
-		f.retire()
-		if err := db.removeData(f.path); err != nil && !errors.Is(err, os.ErrNotExist) {
-			errs = append(errs, fmt.Errorf("compact: remove %s: %w", f.path, err))
-		}
-	}
-	if len(inputs) > 0 {
-		errs = append(errs, db.fs.SyncDir(filepath.Dir(inputs[0].path)))
-	}
+	errs := []error{db.discard(inputs, false, "compact: remove")}
 	took := time.Since(start)
 	db.log.Info("compacted", "collection", inputs[0].meta.Collection, "group", inputs[0].meta.Group,
 		"inputs", len(inputs), "points", points, "took", took.Round(time.Millisecond))

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -474,20 +473,9 @@ func (db *DB) attachImport(g int, man *groupManifest, outs []importOut, states m
 	db.groups[g].expecting = false
 	db.dropSpentTombstones()
 	db.mu.Unlock()
-	var errs []error
-	dirs := make(map[string]bool)
-	for _, f := range gone {
-		f.retire()
-		if err := db.removeData(f.path); err != nil && !errors.Is(err, os.ErrNotExist) {
-			errs = append(errs, fmt.Errorf("remove replaced file: %w", err))
-		}
-		dirs[filepath.Dir(f.path)] = true
-	}
-	for d := range dirs {
-		errs = append(errs, db.fs.SyncDir(d))
-	}
+	err := db.discard(gone, false, "remove replaced file")
 	db.log.Info("imported group", "group", g, "files", len(outs), "replaced", len(gone))
-	return errors.Join(errs...)
+	return err
 }
 
 func mapKeys(outs []importOut) map[string]bool {

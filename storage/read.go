@@ -140,7 +140,7 @@ func (db *DB) merge(ctx context.Context, fs *fieldSources, mem []model.Column, m
 			return model.Column{}, ctx.Err()
 		}
 		if err != nil {
-			return model.Column{}, fmt.Errorf("read %s: %w", fc.f.path, err)
+			return model.Column{}, fmt.Errorf("read %s: %w", fc.f.name(), err)
 		}
 		for _, t := range fc.tombs {
 			col = cut(col, t.min, t.max)

@@ -119,7 +119,7 @@ func (db *DB) takeRollSnap(collection string, tags model.Tags, top model.Level, 
 
 // rows returns the rows of field at level l with bucket starts in
 // [Floor(lo), hi], sorted.
-func (rs *rollSnap) rows(l model.Level, field string, lo, hi int64) ([]rollRow, error) {
+func (rs *rollSnap) rows(ctx context.Context, l model.Level, field string, lo, hi int64) ([]rollRow, error) {
 	var out []rollRow
 	for _, f := range rs.files[l] {
 		if partEnd(l, f.part) < lo || f.part > hi {
@@ -129,9 +129,9 @@ func (rs *rollSnap) rows(l model.Level, field string, lo, hi int64) ([]rollRow, 
 		if !ok {
 			continue
 		}
-		fr, err := readRows(f.r, l, si, field, l.Floor(lo), hi)
+		fr, err := readRows(ctx, f.r, l, si, field, l.Floor(lo), hi)
 		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", f.path, err)
+			return nil, fmt.Errorf("read %s: %w", f.name(), err)
 		}
 		if fr != nil {
 			for i := range fr.rows {
@@ -155,7 +155,7 @@ func (db *DB) readLevels(ctx context.Context, rs *rollSnap, collection string, t
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	rows, err := rs.rows(l, field, lo, hi)
+	rows, err := rs.rows(ctx, l, field, lo, hi)
 	if err != nil {
 		return nil, err
 	}

@@ -281,7 +281,7 @@ func (db *DB) SetSettings(ctx context.Context, collection string, s CollectionSe
 		}
 	}
 	db.mu.Unlock()
-	errs := []error{db.removeRollFiles(retired)}
+	errs := []error{db.removeRollFiles(retired, false)}
 	if err := db.rollUpBeforeExpiry(ctx); err != nil {
 		errs = append(errs, err)
 	} else if err := db.enforceRetentionLocked(ctx); err != nil {
@@ -358,15 +358,10 @@ func (db *DB) settingsFile(m map[string]CollectionSettings, states map[string]*r
 	return f
 }
 
-func (db *DB) removeRollFiles(files []*rollFile) error {
-	var errs []error
-	for _, f := range files {
-		f.retire()
-		if err := db.removeData(f.path); err != nil && !errors.Is(err, os.ErrNotExist) {
-			errs = append(errs, fmt.Errorf("remove rollup file: %w", err))
-		}
-	}
-	return errors.Join(errs...)
+// removeRollFiles removes rollup files the DB no longer uses (see
+// discard).
+func (db *DB) removeRollFiles(files []*rollFile, expired bool) error {
+	return db.discard(rollData(files), expired, "remove rollup file")
 }
 
 // horizon returns the start of the oldest data level l of c keeps
@@ -447,14 +442,7 @@ func (db *DB) enforceRetentionLocked(ctx context.Context) error {
 		db.dropSpentTombstones()
 	}
 	db.mu.Unlock()
-	var errs []error
-	for _, f := range rawGone {
-		f.retire()
-		if err := db.removeData(f.path); err != nil && !errors.Is(err, os.ErrNotExist) {
-			errs = append(errs, fmt.Errorf("remove expired file: %w", err))
-		}
-	}
-	errs = append(errs, db.removeRollFiles(rollGone), db.expireQuarantine())
+	errs := []error{db.discard(rawGone, true, "remove expired file"), db.removeRollFiles(rollGone, true), db.expireQuarantine()}
 	if n := len(rawGone) + len(rollGone); n > 0 {
 		db.log.Info("retention dropped files", "raw", len(rawGone), "rollup", len(rollGone))
 	}

@@ -49,7 +49,7 @@ const (
 	coldShared = 1 << 0
 	// coldGone: the file is no longer part of the DB; its object is still
 	// to be deleted (retried until it is, then the entry goes).
-	coldGone = 1 << 1
+	coldGone  = 1 << 1
 	coldFlags = coldShared | coldGone
 )
 

@@ -98,7 +98,7 @@ type Store struct {
 	client *s3.Client
 	bucket string
 	prefix string
-	where  string // "s3://bucket" or "bucket at endpoint", for errors
+	at     string // " (at <endpoint>)" for a non-AWS endpoint, else "", for errors
 	cfg    Config
 
 	cache *cache
@@ -188,20 +188,19 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		cfg:    cfg,
 		cache:  newCache(cfg.CacheBytes),
 	}
-	s.where = "s3://" + cfg.Bucket
 	if ep := endpointOf(client, cfg); ep != "" {
-		s.where = fmt.Sprintf("bucket %q at %s", cfg.Bucket, ep)
+		s.at = " (at " + ep + ")"
 	}
 	hctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
 	if _, err := client.HeadBucket(hctx, &s3.HeadBucketInput{Bucket: aws.String(cfg.Bucket)}); err != nil {
 		switch statusOf(err) {
 		case http.StatusNotFound:
-			return nil, fmt.Errorf("cold: %s does not exist: %w", s.where, ErrNotFound)
+			return nil, fmt.Errorf("cold: bucket %s does not exist: %w", s.name(""), ErrNotFound)
 		case http.StatusForbidden, http.StatusUnauthorized:
-			return nil, fmt.Errorf("cold: %s: access denied (check the credentials and that they may s3:ListBucket): %w", s.where, err)
+			return nil, fmt.Errorf("cold: bucket %s: access denied (check the credentials and that they may s3:ListBucket): %w", s.name(""), err)
 		}
-		return nil, fmt.Errorf("cold: %s not reachable: %w", s.where, err)
+		return nil, fmt.Errorf("cold: bucket %s not reachable: %w", s.name(""), err)
 	}
 	return s, nil
 }
@@ -308,7 +307,7 @@ func (s *Store) List(ctx context.Context, prefix string) ([]Object, error) {
 		})
 		cancel()
 		if err != nil {
-			return nil, fmt.Errorf("cold: list %s/%s: %w", s.where, prefix, err)
+			return nil, fmt.Errorf("cold: list %s: %w", s.name(prefix), err)
 		}
 		for _, o := range out.Contents {
 			objs = append(objs, Object{Key: aws.ToString(o.Key), Size: aws.ToInt64(o.Size)})
@@ -347,12 +346,12 @@ func (s *Store) DeletePrefix(ctx context.Context, prefix string) (int, error) {
 		})
 		cancel()
 		if err != nil {
-			return n, fmt.Errorf("cold: delete prefix %s/%s: %w", s.where, prefix, err)
+			return n, fmt.Errorf("cold: delete prefix %s: %w", s.name(prefix), err)
 		}
 		if len(out.Errors) > 0 {
 			e := out.Errors[0]
-			return n + len(batch) - len(out.Errors), fmt.Errorf("cold: delete %s/%s: %s: %s (%d failed)",
-				s.where, aws.ToString(e.Key), aws.ToString(e.Code), aws.ToString(e.Message), len(out.Errors))
+			return n + len(batch) - len(out.Errors), fmt.Errorf("cold: delete %s: %s: %s (%d failed)",
+				s.name(aws.ToString(e.Key)), aws.ToString(e.Code), aws.ToString(e.Message), len(out.Errors))
 		}
 		n += len(batch)
 	}
@@ -362,9 +361,15 @@ func (s *Store) DeletePrefix(ctx context.Context, prefix string) (int, error) {
 // objErr wraps an SDK error about one object, mapping 404 to ErrNotFound.
 func (s *Store) objErr(op, key string, err error) error {
 	if statusOf(err) == http.StatusNotFound {
-		return fmt.Errorf("cold: %s %s/%s: %w", op, s.where, key, ErrNotFound)
+		return fmt.Errorf("cold: %s %s: %w", op, s.name(key), ErrNotFound)
 	}
-	return fmt.Errorf("cold: %s %s/%s: %w", op, s.where, key, err)
+	return fmt.Errorf("cold: %s %s: %w", op, s.name(key), err)
+}
+
+// name names an object (or a prefix, or with key "" the bucket) for
+// messages: s3://bucket/key, and the endpoint when it is not AWS's.
+func (s *Store) name(key string) string {
+	return "s3://" + s.bucket + "/" + key + s.at
 }
 
 // statusOf returns the HTTP status of an SDK error, 0 when it has none.

@@ -179,7 +179,7 @@ func (r *Reader) miss() {
 	r.s.stats.misses.Add(1)
 }
 
-func (r *Reader) name() string { return r.s.where + "/" + r.key }
+func (r *Reader) name() string { return r.s.name(r.key) }
 
 // fetch returns bytes [start, end) of the object, retrying a short or
 // corrupt body up to bodyAttempts times.
@@ -250,10 +250,13 @@ func (r *Reader) get(ctx context.Context, start, end int64) ([]byte, error) {
 	r.stats.bytes.Add(int64(n))
 	r.s.stats.bytes.Add(int64(n))
 	if err != nil {
-		if errors.Is(err, io.EOF) {
+		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
 		}
-		return nil, fmt.Errorf("body ended after %d of %d bytes: %w", n, len(buf), errors.Join(io.ErrUnexpectedEOF, err))
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, fmt.Errorf("body ended after %d of %d bytes: %w", n, len(buf), err)
+		}
+		return nil, fmt.Errorf("body ended after %d of %d bytes: %w: %w", n, len(buf), io.ErrUnexpectedEOF, err)
 	}
 	if whole {
 		if err := checkWhole(buf, out); err != nil {

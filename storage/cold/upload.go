@@ -45,13 +45,13 @@ var ErrMismatch = errors.New("checksum or size mismatch")
 // should be taken as uploaded.
 func (s *Store) Upload(ctx context.Context, key string, r io.ReaderAt, size int64) (Object, error) {
 	if size < 0 {
-		return Object{}, fmt.Errorf("cold: upload %s/%s: negative size %d", s.where, key, size)
+		return Object{}, fmt.Errorf("cold: upload %s: negative size %d", s.name(key), size)
 	}
 	// Pages of an object the key named before are stale from now on.
 	s.cache.dropKey(key)
 	sums, err := localSums(r, size, s.cfg.PartSize)
 	if err != nil {
-		return Object{}, fmt.Errorf("cold: upload %s/%s: read local file: %w", s.where, key, err)
+		return Object{}, fmt.Errorf("cold: upload %s: read local file: %w", s.name(key), err)
 	}
 	if len(sums.parts) <= 1 {
 		err = s.put(ctx, key, r, size, sums)
@@ -59,7 +59,7 @@ func (s *Store) Upload(ctx context.Context, key string, r io.ReaderAt, size int6
 		err = s.multipart(ctx, key, r, size, sums)
 	}
 	if err != nil {
-		return Object{}, fmt.Errorf("cold: upload %s/%s: %w", s.where, key, err)
+		return Object{}, fmt.Errorf("cold: upload %s: %w", s.name(key), err)
 	}
 	obj, err := s.verify(ctx, key, r, size, sums)
 	if err != nil {
@@ -68,7 +68,7 @@ func (s *Store) Upload(ctx context.Context, key string, r io.ReaderAt, size int6
 			s.Delete(dctx, key) //nolint:errcheck // best effort; the error below is what counts
 			cancel()
 		}
-		return Object{}, fmt.Errorf("cold: upload %s/%s: %w", s.where, key, err)
+		return Object{}, fmt.Errorf("cold: upload %s: %w", s.name(key), err)
 	}
 	return obj, nil
 }

@@ -398,3 +398,114 @@ func TestColdFileSettingsValidate(t *testing.T) {
 	}
 	_ = errors.New
 }
+
+// liveKeys returns the object keys of the DB's cold files.
+func liveKeys(db *DB) []string {
+	db.coldMu.Lock()
+	defer db.coldMu.Unlock()
+	var out []string
+	for _, e := range db.coldList.entries {
+		if !e.gone() {
+			out = append(out, e.Key)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// settle runs Tier and checks that the bucket holds exactly the DB's cold
+// files: nothing leaked, nothing missing.
+func settle(t *testing.T, db *DB, s3 *fakeS3) TierStats {
+	t.Helper()
+	st, err := db.Tier(context.Background())
+	if err != nil {
+		t.Fatalf("Tier: %v", err)
+	}
+	if got, want := s3.keys(t), liveKeys(db); !slices.Equal(got, want) {
+		t.Fatalf("bucket holds %d objects, the DB %d cold files:\n%v\n%v", len(got), len(want), got, want)
+	}
+	return st
+}
+
+func TestColdDeletesRetentionLateWritesAndDrops(t *testing.T) {
+	s3 := newFakeS3(t)
+	ctx := context.Background()
+	refDir, dir := t.TempDir(), t.TempDir()
+	ref := openColdDB(t, refDir, nil, nil)
+	defer func() { ref.Close() }()
+	db := openColdDB(t, dir, s3.store(t), nil)
+	defer func() { db.Close() }()
+	devs := coldData(t, ref)
+	coldData(t, db)
+	settle(t, db, s3)
+	both := func(what string, op func(db *DB) error) {
+		t.Helper()
+		for _, d := range []*DB{ref, db} {
+			if err := op(d); err != nil {
+				t.Fatalf("%s: %v", what, err)
+			}
+		}
+		if got, want := coldAnswers(t, db), coldAnswers(t, ref); got != want {
+			t.Fatalf("after %s the answers differ from the local DB's:\n%s", what, firstDiff(got, want))
+		}
+	}
+	day := func(d int, h int) int64 { return groupT0 + int64(d)*int64(24*time.Hour) + int64(h)*int64(time.Hour) }
+	dev := devs[0][0]
+	tags := model.Tags{{Key: "device_id", Value: dev}}
+
+	both("a delete over cold data", func(db *DB) error {
+		return db.Delete(ctx, "c", []model.Tags{tags}, day(2, 10), day(3, 4))
+	})
+	both("a late write into a cold partition", func(db *DB) error {
+		if err := db.Write(ctx, []model.Point{pt("c", dev, day(4, 7)+1, iv("n", -7), fv("f", -7.5)), pt("c", devs[2][1], day(5, 1)+1, iv("n", 9))}); err != nil {
+			return err
+		}
+		return db.Flush(ctx)
+	})
+	nCold := len(liveKeys(db))
+	both("compaction", func(db *DB) error { return db.Compact(ctx) })
+	t.Logf("cold files: %d before compaction, %d after", nCold, len(liveKeys(db)))
+	if n := len(liveKeys(db)); n >= nCold {
+		t.Fatalf("compaction of the deleted days left %d cold files of %d", n, nCold)
+	}
+	if st := settle(t, db, s3); st.Deleted == 0 || st.Uploaded == 0 {
+		t.Fatalf("Tier after compaction: %+v, want the replaced objects deleted and the new files uploaded", st)
+	}
+	both("a restart", func(d *DB) error {
+		if err := d.Close(); err != nil {
+			return err
+		}
+		nd := openColdDB(t, map[*DB]string{ref: refDir, db: dir}[d], map[*DB]*cold.Store{ref: nil, db: s3.store(t)}[d], nil)
+		if d == ref {
+			ref = nd
+		} else {
+			db = nd
+		}
+		return nil
+	})
+	both("retention", func(db *DB) error {
+		s := coldAfter()
+		s.Retention[model.LevelRaw] = 58 * 24 * time.Hour
+		s.Retention[model.Level1h] = 58 * 24 * time.Hour
+		return db.SetSettings(ctx, "c", s)
+	})
+	for _, k := range s3.keys(t) {
+		if strings.Contains(k, "/raw/20250301") || strings.Contains(k, "/1h/20250302") {
+			// Not deleted yet: the tierer does it.
+			settle(t, db, s3)
+			break
+		}
+	}
+	for _, k := range s3.keys(t) {
+		if strings.Contains(k, "/raw/20250301") || strings.Contains(k, "/raw/20250302") || strings.Contains(k, "/1h/20250301") {
+			t.Fatalf("expired object %s kept", k)
+		}
+	}
+	both("dropping a group", func(db *DB) error { return db.DropGroup(ctx, 1) })
+	settle(t, db, s3)
+	for _, k := range s3.keys(t) {
+		if strings.Contains(k, "/group_0001/") {
+			t.Fatalf("object %s of a dropped group kept", k)
+		}
+	}
+}

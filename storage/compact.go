@@ -42,18 +42,22 @@ func (db *DB) units() map[unitKey][]*dataFile {
 }
 
 // Compact compacts every unit that has more than one file or holds data a
-// tombstone covers, and returns when all are done.
+// tombstone covers, and returns when all are done; a unit with cold files
+// only for its deletes (see compact).
 func (db *DB) Compact(ctx context.Context) error {
 	return db.compact(ctx, 2)
 }
 
 // compact compacts the units with at least minFiles files, and those with
-// data a tombstone covers.
+// data a tombstone covers. A unit with cold files is compacted only for
+// its deletes: merging its files would fetch them all to write one local
+// file, which Tier would then upload again.
 func (db *DB) compact(ctx context.Context, minFiles int) error {
 	db.mu.RLock()
 	var todo []unitKey
 	for k, files := range db.units() {
-		if len(files) >= minFiles || db.unitCovered(files) {
+		cold := slices.ContainsFunc(files, func(f *dataFile) bool { return f.cold != nil })
+		if len(files) >= minFiles && !cold || db.unitCovered(files) {
 			todo = append(todo, k)
 		}
 	}

@@ -159,6 +159,14 @@ func (db *DB) tier(ctx context.Context, background bool) (TierStats, error) {
 		errs = append(errs, err)
 	}
 	now := time.Now()
+	if !background || now.Sub(db.lastSweep) >= sweepInterval {
+		if err := db.sweepExpired(ctx, &st); err != nil {
+			db.log.Warn("cold tier: sweeping expired objects failed; tried again later", "err", err)
+			errs = append(errs, err)
+		} else {
+			db.lastSweep = now
+		}
+	}
 	fails := 0
 	var batch []*tierUpload
 	for _, c := range db.tierCandidates() {
@@ -476,99 +484,6 @@ func (db *DB) swapCold(c tierCand, nf *dataFile) {
 	}
 }
 
-// dropCold takes cold files the DB no longer uses out of the cold list:
-// a shared one is forgotten unless it expired (its object may serve
-// another node), any other is marked gone, and its object is deleted by
-// the tierer, which this wakes. The caller has retired the files.
-func (db *DB) dropCold(files []*dataFile, expired bool) error {
-	if len(files) == 0 {
-		return nil
-	}
-	db.coldMu.Lock()
-	next := &coldList{id: db.coldList.id, entries: slices.Clone(db.coldList.entries)}
-	for _, f := range files {
-		i, ok := next.find(f.cold.entry.Seq)
-		if !ok {
-			continue
-		}
-		if next.entries[i].shared() && !expired {
-			next.entries = slices.Delete(next.entries, i, i+1)
-		} else {
-			next.entries[i].Flags |= coldGone
-		}
-	}
-	err := db.saveColdList(next)
-	// Kept in memory even when the write failed: the next write records
-	// it, and until then Open drops these files again (they are
-	// replaced, expired or dropped there too).
-	db.coldList = next
-	db.coldMu.Unlock()
-	for _, f := range files {
-		if rerr := db.fs.Remove(db.stubPath(f.cold.entry.Seq)); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
-			err = errors.Join(err, rerr)
-		}
-	}
-	db.kickTier()
-	return err
-}
-
-// kickTier wakes the background tierer.
-func (db *DB) kickTier() {
-	select {
-	case db.tierKick <- struct{}{}:
-	default:
-	}
-}
-
-// deleteGoneObjects deletes the objects of the entries marked gone and
-// takes them out of the list.
-func (db *DB) deleteGoneObjects(ctx context.Context, st *TierStats) error {
-	db.coldMu.Lock()
-	var gone []coldEntry
-	for _, e := range db.coldList.entries {
-		if e.gone() {
-			gone = append(gone, e)
-		}
-	}
-	db.coldMu.Unlock()
-	if len(gone) == 0 {
-		return nil
-	}
-	var errs []error
-	done := make(map[uint64]bool)
-	for _, e := range gone {
-		if err := ctx.Err(); err != nil {
-			errs = append(errs, err)
-			break
-		}
-		if err := db.opts.Cold.Delete(ctx, e.Key); err != nil {
-			db.coldCnt.deleteFailures.Add(1)
-			errs = append(errs, err)
-			if len(errs) >= tierMaxFailures {
-				break
-			}
-			continue
-		}
-		done[e.Seq] = true
-		st.Deleted++
-		db.coldCnt.deletes.Add(1)
-	}
-	if len(done) > 0 {
-		db.coldMu.Lock()
-		next := &coldList{id: db.coldList.id, entries: slices.DeleteFunc(slices.Clone(db.coldList.entries),
-			func(e coldEntry) bool { return done[e.Seq] && e.gone() })}
-		if err := db.saveColdList(next); err != nil {
-			errs = append(errs, err)
-		}
-		db.coldList = next
-		db.coldMu.Unlock()
-	}
-	if len(errs) > 0 {
-		db.log.Warn("cold tier: deleting objects of files no longer used failed; tried again later", "err", errs[0])
-	}
-	return errors.Join(errs...)
-}
-
 // tierLoop is the background tierer: Tier every TierInterval, and soon
 // after files left the cold list (their objects to delete).
 func (db *DB) tierLoop() {
@@ -599,44 +514,4 @@ func (db *DB) tierLoop() {
 			db.log.Error("cold tier run failed; files stay local and are tried again", "err", err)
 		}
 	}
-}
-
-// discard removes files the DB no longer uses, which the caller has taken
-// out of the index: it retires each; a local file is removed from disk
-// (once no group snapshot pins it) and its directory synced; a cold file
-// leaves the cold list (dropCold; expired says retention dropped it). what
-// starts the error of a local file that could not be removed.
-func (db *DB) discard(files []*dataFile, expired bool, what string) error {
-	var errs []error
-	var colds []*dataFile
-	dirs := make(map[string]bool)
-	for _, f := range files {
-		f.retire()
-		if f.cold != nil {
-			colds = append(colds, f)
-			continue
-		}
-		if err := db.removeData(f.path); err != nil && !errors.Is(err, os.ErrNotExist) {
-			errs = append(errs, fmt.Errorf("%s %s: %w", what, f.path, err))
-		}
-		dirs[filepath.Dir(f.path)] = true
-	}
-	for d := range dirs {
-		if err := db.fs.SyncDir(d); err != nil && !errors.Is(err, os.ErrNotExist) {
-			errs = append(errs, err)
-		}
-	}
-	if err := db.dropCold(colds, expired); err != nil {
-		errs = append(errs, fmt.Errorf("%s cold files: %w", what, err))
-	}
-	return errors.Join(errs...)
-}
-
-// rollData returns the dataFiles of rollup files.
-func rollData(files []*rollFile) []*dataFile {
-	out := make([]*dataFile, len(files))
-	for i, f := range files {
-		out[i] = f.dataFile
-	}
-	return out
 }

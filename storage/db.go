@@ -208,9 +208,12 @@ type DB struct {
 	// failures by file sequence number (cold_tier.go).
 	tierMu   sync.Mutex
 	tierFail map[uint64]*tierBackoff
-	coldCnt  coldCounters
-	tierKick chan struct{} // wakes the tierer (objects to delete)
-	tierDone chan struct{} // closed when the tierer has exited
+	// lastSweep is when Tier last swept expired objects (guarded by
+	// tierMu).
+	lastSweep time.Time
+	coldCnt   coldCounters
+	tierKick  chan struct{} // wakes the tierer (objects to delete)
+	tierDone  chan struct{} // closed when the tierer has exited
 }
 
 // collection is the in-memory index of one collection.

@@ -90,15 +90,15 @@ func Open(dir string, opts *Options) (*DB, error) {
 		lock.unlock()
 		return nil, err
 	}
-	if err := db.recoverImports(); err != nil {
-		lock.unlock()
-		return nil, err
-	}
 	if db.coldList, err = db.loadColdList(); err != nil {
 		lock.unlock()
 		return nil, err
 	}
 	db.tierKick, db.tierDone = make(chan struct{}, 1), make(chan struct{})
+	if err := db.recoverImports(); err != nil {
+		lock.unlock()
+		return nil, err
+	}
 	if err := db.loadQuarantine(); err != nil {
 		lock.unlock()
 		return nil, fmt.Errorf("scan quarantine: %w", err)

@@ -41,6 +41,8 @@ const (
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
+func crc32Checksum(b []byte) uint32 { return crc32.Checksum(b, crcTable) }
+
 // The flags of a coldEntry.
 const (
 	// coldShared: the object may be read by another node too (a group

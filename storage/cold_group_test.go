@@ -4,10 +4,13 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/soltixdb/soltix/model"
+	"github.com/soltixdb/soltix/planner"
+	"github.com/soltixdb/soltix/query"
 )
 
 // coldEntries returns a copy of the DB's live cold entries.
@@ -181,4 +184,123 @@ func TestColdImportRewritesWhereTheReceiverHasData(t *testing.T) {
 	if n == 0 {
 		t.Fatal("the receiver refers to no cold file")
 	}
+}
+
+// TestTierAlongsideWork runs Tier over and over while writes (late ones
+// into cold partitions included), flushes, compactions, deletes and
+// queries go on; afterwards the DB answers as a local DB given the same
+// writes and deletes, and the bucket holds exactly its cold files.
+func TestTierAlongsideWork(t *testing.T) {
+	s3 := newFakeS3(t)
+	ctx := context.Background()
+	db := openColdDB(t, t.TempDir(), s3.store(t), nil)
+	defer db.Close()
+	ref := openColdDB(t, t.TempDir(), nil, nil)
+	defer ref.Close()
+	devs := coldData(t, db)
+	coldData(t, ref)
+	var all []string
+	for _, d := range devs {
+		all = append(all, d...)
+	}
+	var mu sync.Mutex
+	var written []model.Point
+	var deletes []func(*DB) error
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	errc := make(chan error, 16)
+	loop := func(f func(i int) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if err := f(i); err != nil {
+					errc <- err
+					return
+				}
+			}
+		}()
+	}
+	// Writers: one point a call, at a time no other point has (seconds
+	// past the minute the base data uses), spread over the 8 cold days
+	// and a day after them.
+	for w := range 2 {
+		loop(func(i int) error {
+			dev := all[(i*7+w)%len(all)]
+			ts := groupT0 + int64(i%9)*int64(24*time.Hour) + int64(i/9)*int64(time.Minute) + int64(w+1)*int64(time.Second)
+			p := pt("c", dev, ts, iv("n", int64(i)), fv("f", float64(w)))
+			if err := db.Write(ctx, []model.Point{p}); err != nil {
+				return err
+			}
+			mu.Lock()
+			written = append(written, p)
+			mu.Unlock()
+			if i >= 300 {
+				<-stop
+			}
+			return nil
+		})
+	}
+	loop(func(int) error { return db.Flush(ctx) })
+	loop(func(int) error { return db.Compact(ctx) })
+	loop(func(int) error { _, err := db.Tier(ctx); return err })
+	loop(func(i int) error {
+		// Deletes of base data (times on the minute): no writer writes
+		// there, so their order against the writes does not matter.
+		if i >= 5 {
+			<-stop
+			return nil
+		}
+		lo := groupT0 + int64(i+1)*int64(24*time.Hour) + int64(3*time.Hour)
+		d := func(db *DB) error {
+			return db.Delete(ctx, "c", []model.Tags{{{Key: "device_id", Value: all[i]}}}, lo, lo+int64(2*time.Hour))
+		}
+		mu.Lock()
+		deletes = append(deletes, d)
+		mu.Unlock()
+		return d(db)
+	})
+	loop(func(int) error {
+		stmt, _ := query.Parse("SELECT count(n), sum(n), max(f) FROM c WHERE time >= '2025-03-01T00:00:00Z' AND time < '2025-03-10T00:00:00Z' GROUP BY 1d")
+		_, err := planner.ExecuteWith(ctx, db, stmt, planner.Options{Now: coldNow})
+		return err
+	})
+	deadline := time.After(3 * time.Second)
+	select {
+	case err := <-errc:
+		close(stop)
+		wg.Wait()
+		t.Fatal(err)
+	case <-deadline:
+	}
+	close(stop)
+	wg.Wait()
+	select {
+	case err := <-errc:
+		t.Fatal(err)
+	default:
+	}
+	if err := ref.Write(ctx, written); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range deletes {
+		if err := d(ref); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, d := range []*DB{db, ref} {
+		if err := d.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	settle(t, db, s3)
+	if got, want := coldAnswers(t, db), coldAnswers(t, ref); got != want {
+		t.Fatalf("after concurrent work the answers differ from the local DB's (%d writes, %d deletes):\n%s", len(written), len(deletes), firstDiff(got, want))
+	}
+	t.Logf("%d writes, %d deletes, %d cold files, %+v", len(written), len(deletes), len(coldEntries(db)), db.ColdStats())
 }

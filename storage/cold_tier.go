@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -333,24 +334,45 @@ func (db *DB) upload(ctx context.Context, c tierCand) (*tierUpload, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cold tier: upload %s: %w", f.path, err)
 	}
-	if obj.Size != size {
-		return nil, fmt.Errorf("cold tier: upload %s: object %s has %d bytes, the file %d", f.path, db.coldName(key), obj.Size, size)
-	}
-	stub, err := stubFrom(ctx, lf, size, f.r.DataEnd())
+	up, err := db.uploaded(ctx, c, lf, size, coldEntry{Coll: f.meta.Collection, Group: f.meta.Group, Level: c.level,
+		Name: base, Seq: f.meta.Seq, Key: key, Size: obj.Size, Checksum: obj.Checksum})
 	if err != nil {
+		// Not recorded: the object is of no use.
+		db.deleteUnused(ctx, key)
 		return nil, fmt.Errorf("cold tier: %s: %w", f.path, err)
 	}
-	e := coldEntry{Coll: f.meta.Collection, Group: f.meta.Group, Level: c.level, Name: base, Seq: f.meta.Seq,
-		Key: key, Size: size, Checksum: obj.Checksum}
-	if err := db.writeStub(e.Seq, stub); err != nil {
-		return nil, fmt.Errorf("cold tier: %w", err)
+	return up, nil
+}
+
+// uploaded writes the index copy of an uploaded file and opens its cold
+// replacement.
+func (db *DB) uploaded(ctx context.Context, c tierCand, lf io.ReaderAt, size int64, e coldEntry) (*tierUpload, error) {
+	if e.Size != size {
+		return nil, fmt.Errorf("object %s has %d bytes, the file %d", db.coldName(e.Key), e.Size, size)
 	}
-	nf, err := db.coldDataFile(e, stub, db.opts.Cold.Reader(key, size))
+	stub, err := stubFrom(ctx, lf, size, c.f.r.DataEnd())
+	if err != nil {
+		return nil, err
+	}
+	if err := db.writeStub(e.Seq, stub); err != nil {
+		return nil, err
+	}
+	nf, err := db.coldDataFile(e, stub, db.opts.Cold.Reader(e.Key, size))
 	if err != nil {
 		db.fs.Remove(db.stubPath(e.Seq))
 		return nil, err
 	}
 	return &tierUpload{cand: c, cold: nf}, nil
+}
+
+// deleteUnused deletes an object no list names, best effort: an object
+// left behind is swept once retention expires it.
+func (db *DB) deleteUnused(ctx context.Context, key string) {
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	if err := db.opts.Cold.Delete(dctx, key); err != nil {
+		db.log.Warn("cold tier: cannot delete an object no list names", "object", db.coldName(key), "err", err)
+	}
 }
 
 // commitTier records a batch of uploads in the cold list and swaps them in
@@ -377,11 +399,7 @@ func (db *DB) commitTier(ctx context.Context, batch []*tierUpload) (int, int64, 
 		for _, up := range ups {
 			up.cold.close()
 			db.fs.Remove(db.stubPath(up.cold.meta.Seq))
-			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-			if err := db.opts.Cold.Delete(dctx, up.cold.cold.entry.Key); err != nil {
-				db.log.Warn("cold tier: cannot delete the upload of a file no longer in use", "object", db.coldName(up.cold.cold.entry.Key), "err", err)
-			}
-			cancel()
+			db.deleteUnused(ctx, up.cold.cold.entry.Key)
 		}
 	}
 	abandon(drop)

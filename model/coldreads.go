@@ -10,6 +10,10 @@ import (
 // its reads (WithColdReads) and storage adds to it. It is safe for
 // concurrent use.
 type ColdReads struct {
+	// Parent, when set, is counted in too (the counts of a request
+	// spanning several queries).
+	Parent *ColdReads
+
 	mu      sync.Mutex
 	objects map[string]struct{}
 	st      ColdReadStats
@@ -28,6 +32,9 @@ type ColdReadStats struct {
 // Add counts a read of bytes from the object key, of which fetched bytes
 // came from the object store and hits pages from the cache.
 func (c *ColdReads) Add(key string, bytes, fetched, hits int64) {
+	if c.Parent != nil {
+		c.Parent.Add(key, bytes, fetched, hits)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.objects == nil {
@@ -44,6 +51,9 @@ func (c *ColdReads) Add(key string, bytes, fetched, hits int64) {
 
 // Merge adds counts made elsewhere (another node's share of a query).
 func (c *ColdReads) Merge(st ColdReadStats) {
+	if c.Parent != nil {
+		c.Parent.Merge(st)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.st.Objects += st.Objects

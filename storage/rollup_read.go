@@ -206,7 +206,7 @@ func (db *DB) readLevels(ctx context.Context, rs *rollSnap, collection string, t
 
 // explainLevel fills the rollup part of a ReadPlan. The caller holds mu.
 func (db *DB) explainLevel(c *collection, series []model.Tags, min, max int64, l model.Level, plan *model.ReadPlan) {
-	plan.Files = 0
+	plan.Files, plan.ColdFiles = 0, 0
 	groups := make(map[int][]string)
 	for _, tags := range series {
 		key := model.SeriesKey(c.name, tags)
@@ -230,6 +230,9 @@ func (db *DB) explainLevel(c *collection, series []model.Tags, min, max int64, l
 				continue
 			}
 			plan.Files++
+			if f.cold != nil {
+				plan.ColdFiles++
+			}
 			for _, key := range keys {
 				si, ok := f.r.Find(key)
 				if !ok {

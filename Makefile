@@ -1,10 +1,11 @@
 # The whole test suite, as CI runs it (.ci/run). Packages that run
 # goroutines of their own or are used concurrently (the storage engine, its
-# WAL, files and filesystem seam, httpapi, and the cluster's coord, remote
-# and the roles' wiring in cmd/soltix, replication's NATS subscribers) also
+# WAL, files, cold tier's object store and filesystem seam, httpapi, and the
+# cluster's coord, remote and the roles' wiring in cmd/soltix, replication's
+# NATS subscribers, s3test's fault proxy) also
 # run under the race detector; the codecs in storage/encoding are pure
 # functions and skip it.
-RACE_PKGS = ./storage ./storage/wal ./storage/colfile ./storage/vfs/... ./httpapi/... ./coord ./remote/... ./cmd/soltix ./replication/...
+RACE_PKGS = ./storage ./storage/wal ./storage/colfile ./storage/cold ./storage/vfs/... ./httpapi/... ./coord ./remote/... ./cmd/soltix ./replication/... ./internal/s3test
 
 .PHONY: test vet build fuzz
 

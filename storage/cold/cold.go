@@ -28,6 +28,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -36,9 +37,11 @@ import (
 	"github.com/aws/smithy-go/logging"
 )
 
-// Defaults for the zero values of Config.
+// Defaults for the zero values of Config. The cache's default is modest
+// because the node's default soft memory limit is 384 MiB (docs/operations.md,
+// "Memory"); a node with more memory sets cold.s3.cache higher.
 const (
-	DefaultCacheBytes  = 256 << 20
+	DefaultCacheBytes  = 64 << 20
 	DefaultPageSize    = 1 << 20
 	DefaultPartSize    = 16 << 20
 	DefaultTimeout     = 2 * time.Minute
@@ -95,11 +98,12 @@ type Config struct {
 
 // Store is an open bucket. Its methods are safe for concurrent use.
 type Store struct {
-	client *s3.Client
-	bucket string
-	prefix string
-	at     string // " (at <endpoint>)" for a non-AWS endpoint, else "", for errors
-	cfg    Config
+	client     *s3.Client
+	httpClient *http.Client
+	bucket     string
+	prefix     string
+	at         string // " (at <endpoint>)" for a non-AWS endpoint, else "", for errors
+	cfg        Config
 
 	cache *cache
 	stats counters
@@ -158,6 +162,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if awsCfg.Region == "" {
 		awsCfg.Region = defaultRegion
 	}
+	httpClient := newHTTPClient(awsCfg.HTTPClient)
 	client := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
 		if cfg.Endpoint != "" {
 			o.BaseEndpoint = aws.String(cfg.Endpoint)
@@ -165,7 +170,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		if cfg.PathStyle {
 			o.UsePathStyle = true
 		}
-		o.HTTPClient = newHTTPClient()
+		o.HTTPClient = httpClient
 		o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {
 			so.MaxAttempts = cfg.MaxAttempts
 			so.MaxBackoff = 5 * time.Second
@@ -182,25 +187,18 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
 	})
 	s := &Store{
-		client: client,
-		bucket: cfg.Bucket,
-		prefix: cfg.Prefix,
-		cfg:    cfg,
-		cache:  newCache(cfg.CacheBytes),
+		client:     client,
+		httpClient: httpClient,
+		bucket:     cfg.Bucket,
+		prefix:     cfg.Prefix,
+		cfg:        cfg,
+		cache:      newCache(cfg.CacheBytes),
 	}
 	if ep := endpointOf(client, cfg); ep != "" {
 		s.at = " (at " + ep + ")"
 	}
-	hctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
-	defer cancel()
-	if _, err := client.HeadBucket(hctx, &s3.HeadBucketInput{Bucket: aws.String(cfg.Bucket)}); err != nil {
-		switch statusOf(err) {
-		case http.StatusNotFound:
-			return nil, fmt.Errorf("cold: bucket %s does not exist: %w", s.name(""), ErrNotFound)
-		case http.StatusForbidden, http.StatusUnauthorized:
-			return nil, fmt.Errorf("cold: bucket %s: access denied (check the credentials and that they may s3:ListBucket): %w", s.name(""), err)
-		}
-		return nil, fmt.Errorf("cold: bucket %s not reachable: %w", s.name(""), err)
+	if err := s.Ping(ctx); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
@@ -219,13 +217,48 @@ func endpointOf(c *s3.Client, cfg Config) string {
 
 // newHTTPClient bounds connecting and waiting for response headers, so a
 // server that accepts and then stalls fails the attempt (and the SDK
-// retries) instead of holding a request until the overall timeout.
-func newHTTPClient() *http.Client {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
+// retries) instead of holding a request until the overall timeout. It
+// starts from the transport LoadDefaultConfig built, which carries
+// AWS_CA_BUNDLE's certificates.
+func newHTTPClient(base aws.HTTPClient) *http.Client {
+	var tr *http.Transport
+	if bc, ok := base.(*awshttp.BuildableClient); ok {
+		tr = bc.GetTransport()
+	} else {
+		tr = http.DefaultTransport.(*http.Transport).Clone()
+	}
 	tr.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 	tr.ResponseHeaderTimeout = 30 * time.Second
 	tr.MaxIdleConnsPerHost = 32
 	return &http.Client{Transport: tr}
+}
+
+// Ping checks that the bucket answers (HeadBucket), as Open did.
+func (s *Store) Ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	if _, err := s.client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(s.bucket)}); err != nil {
+		return s.bucketErr(err)
+	}
+	return nil
+}
+
+// bucketErr explains a failed HeadBucket.
+func (s *Store) bucketErr(err error) error {
+	switch statusOf(err) {
+	case http.StatusNotFound:
+		return fmt.Errorf("cold: bucket %s does not exist: %w", s.name(""), ErrNotFound)
+	case http.StatusForbidden, http.StatusUnauthorized:
+		return fmt.Errorf("cold: bucket %s: access denied (check the credentials and that they may s3:ListBucket): %w", s.name(""), err)
+	}
+	return fmt.Errorf("cold: bucket %s not reachable: %w", s.name(""), err)
+}
+
+// Close releases the Store's idle connections and cached pages. Readers
+// of a closed Store still work (they open connections again).
+func (s *Store) Close() {
+	s.httpClient.CloseIdleConnections()
+	s.cache.dropPrefix("")
 }
 
 // Bucket returns the bucket's name.
@@ -388,12 +421,13 @@ func statusOf(err error) int {
 	return 0
 }
 
-// Stats are cumulative read counters: Objects is the number of readers
-// (objects opened for reading) that made at least one GET, Requests the
-// GETs made (each page run fetched once, retries of a short or corrupt
-// body included), BytesFetched the body bytes those GETs returned,
-// CacheHits the pages served without a GET of the reader's own (cached, or
-// being fetched by another reader), CacheMisses the pages the reader
+// Stats are cumulative read counters. Objects is the number of readers
+// (objects opened for reading) that made at least one GET; Requests the
+// GETs made (one per run of consecutive missing pages, plus the refetches
+// of a short or corrupt body; the SDK's own retries of a failed request
+// are not counted); BytesFetched the body bytes those GETs returned;
+// CacheHits the pages served without a GET of the reader's own (cached,
+// or being fetched by another reader); CacheMisses the pages the reader
 // fetched.
 type Stats struct {
 	Objects, Requests, BytesFetched, CacheHits, CacheMisses int64

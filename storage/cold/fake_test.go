@@ -83,6 +83,7 @@ func openT(t testing.TB, cfg Config) *Store {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(s.Close)
 	return s
 }
 

@@ -163,7 +163,13 @@ func (r *Reader) fetchOwned(ctx context.Context, owned []int64, calls map[int64]
 			}
 			lo := pg*ps - start
 			hi := min(lo+ps, int64(len(buf)))
-			r.s.cache.finish(k, calls[pg], buf[lo:hi:hi], nil)
+			page := buf[lo:hi:hi]
+			if j-i > 1 {
+				// Its own copy, so that a page kept in the cache does not
+				// hold the whole run's buffer beyond the cache's count.
+				page = append([]byte(nil), page...)
+			}
+			r.s.cache.finish(k, calls[pg], page, nil)
 		}
 		i = j
 	}
@@ -293,7 +299,8 @@ func checkWhole(buf []byte, out *s3.GetObjectOutput) error {
 	return nil
 }
 
-// parseContentRange parses "bytes first-last/total" with a known total.
+// parseContentRange parses "bytes first-last/total" (decimal digits only,
+// as S3 sends it) with a known total.
 func parseContentRange(s string) (first, last, total int64, err error) {
 	bad := func() (int64, int64, int64, error) {
 		return 0, 0, 0, fmt.Errorf("bad Content-Range %q: %w", s, errSize)
@@ -310,14 +317,27 @@ func parseContentRange(s string) (first, last, total int64, err error) {
 	if !ok {
 		return bad()
 	}
-	if first, err = strconv.ParseInt(a, 10, 64); err != nil || first < 0 {
-		return bad()
-	}
-	if last, err = strconv.ParseInt(b, 10, 64); err != nil || last < first {
-		return bad()
-	}
-	if total, err = strconv.ParseInt(tot, 10, 64); err != nil || total <= last {
+	var ok1, ok2, ok3 bool
+	first, ok1 = decimal(a)
+	last, ok2 = decimal(b)
+	total, ok3 = decimal(tot)
+	if !ok1 || !ok2 || !ok3 || last < first || total <= last {
 		return bad()
 	}
 	return first, last, total, nil
+}
+
+// decimal parses a non-negative decimal without sign or leading zeros
+// (other than "0") that fits an int64.
+func decimal(s string) (int64, bool) {
+	if s == "" || len(s) > 1 && s[0] == '0' {
+		return 0, false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	return n, err == nil
 }

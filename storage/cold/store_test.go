@@ -3,9 +3,13 @@ package cold
 import (
 	"bytes"
 	"context"
+	"encoding/pem"
 	"errors"
 	"hash/crc32"
+	"io"
+	"log"
 	"net"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -16,6 +20,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
 )
 
 // TestKey: the object layout <prefix>/<collection>/group_NNNN/<level>/<file>,
@@ -388,5 +394,35 @@ func TestUploadReplacesCachedPages(t *testing.T) {
 	}
 	if s.CacheBytes() != 0 {
 		t.Fatalf("%d bytes cached for a deleted object", s.CacheBytes())
+	}
+}
+
+// TestCABundle: an HTTPS endpoint with a private certificate authority
+// works when AWS_CA_BUNDLE names it, and fails without it.
+func TestCABundle(t *testing.T) {
+	backend := s3mem.New()
+	if err := backend.CreateBucket(testBucket); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(gofakes3.New(backend).Server())
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshake
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	cfg := Config{Bucket: testBucket, Endpoint: srv.URL, Region: "us-east-1", PathStyle: true,
+		AccessKeyID: "test", SecretAccessKey: "test", MaxAttempts: 1}
+	isolateAWS(t)
+	if _, err := Open(ctxT(t), cfg); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("Open without the CA: %v, want a certificate error", err)
+	}
+	bundle := filepath.Join(t.TempDir(), "ca.pem")
+	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	if err := os.WriteFile(bundle, pemBytes, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_CA_BUNDLE", bundle)
+	s := openT(t, cfg)
+	upload(t, s, "tls/k", []byte("over https"))
+	if got := readAll(t, s, "tls/k", 10); string(got) != "over https" {
+		t.Fatalf("read %q", got)
 	}
 }

@@ -170,14 +170,20 @@ func (s *Store) multipart(ctx context.Context, key string, r io.ReaderAt, size i
 	}()
 
 	done := make([]types.CompletedPart, len(sm.parts))
-	errs := make([]error, len(sm.parts))
 	pctx, stop := context.WithCancel(ctx)
 	defer stop()
+	var (
+		wg       sync.WaitGroup
+		failOnce sync.Once
+		failed   error // the first part's error; the others were cancelled by it
+	)
 	sem := make(chan struct{}, uploadConcurrency)
-	var wg sync.WaitGroup
 	for i, p := range sm.parts {
-		wg.Add(1)
 		sem <- struct{}{}
+		if pctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
@@ -194,15 +200,20 @@ func (s *Store) multipart(ctx context.Context, key string, r io.ReaderAt, size i
 				ChecksumCRC32C: aws.String(b64(p.crc)),
 			})
 			if err != nil {
-				errs[i] = fmt.Errorf("part %d: %w", num, err)
-				stop()
+				failOnce.Do(func() {
+					failed = fmt.Errorf("part %d of %d: %w", num, len(sm.parts), err)
+					stop()
+				})
 				return
 			}
 			done[i] = types.CompletedPart{ETag: out.ETag, PartNumber: aws.Int32(num), ChecksumCRC32C: aws.String(b64(p.crc))}
 		}()
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if failed != nil {
+		return failed
+	}
+	if err := ctx.Err(); err != nil {
 		return err
 	}
 	cctx, cancel = context.WithTimeout(ctx, s.cfg.Timeout)

@@ -82,6 +82,11 @@ func writeColdMetrics(t Tierer) func(*bytes.Buffer) {
 			b.WriteString("# TYPE " + name + " " + typ + "\n")
 			b.WriteString(name + " " + strconv.FormatInt(v, 10) + "\n")
 		}
+		reachable := int64(0)
+		if st.Reachable {
+			reachable = 1
+		}
+		family("soltix_cold_reachable", "gauge", "1 once the cold store (S3) could be opened; 0 while it is not reachable (files stay local).", reachable)
 		family("soltix_cold_files", "gauge", "Data files kept in the cold store (S3).", int64(st.Files))
 		family("soltix_cold_bytes", "gauge", "Bytes of the data files kept in the cold store.", st.Bytes)
 		family("soltix_cold_uploads_total", "counter", "Files moved to the cold store (uploaded, verified, recorded, removed locally).", st.Uploads)

@@ -2,12 +2,16 @@ package storage
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
+	"github.com/soltixdb/soltix/planner"
+	"github.com/soltixdb/soltix/query"
 	"github.com/soltixdb/soltix/storage/vfs"
 	"github.com/soltixdb/soltix/storage/vfs/errorfs"
 )
@@ -114,4 +118,51 @@ func TestColdStubLost(t *testing.T) {
 		}
 		t.Fatalf("Open with an index copy lost and the store down: %v", err)
 	}
+}
+
+// TestColdPending: a DB whose cold store could not be opened at start-up
+// (ColdPending) opens, answers from the index copies what they answer,
+// fails reads of cold blocks naming the object, keeps files local, and
+// works fully once SetCold gives it the store.
+func TestColdPending(t *testing.T) {
+	s3 := newFakeS3(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	db := openColdDB(t, dir, s3.store(t), nil)
+	coldData(t, db)
+	want := coldAnswers(t, db)
+	settle(t, db, s3)
+	db.Close()
+
+	db, err := Open(dir, &Options{Logger: quiet, FlushInterval: -1, TierInterval: -1, NumGroups: 4, BlockSize: 16,
+		ColdPending: true, Now: func() time.Time { return coldNow }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if st := db.ColdStats(); !st.Enabled || st.Reachable || st.Files == 0 {
+		t.Fatalf("ColdStats %+v", st)
+	}
+	// Whole days of raw data: answered by block statistics.
+	stmt, _ := query.Parse("SELECT count(n), max(f) FROM c WHERE time >= '2025-03-01T00:00:00Z' AND time < '2025-03-09T00:00:00Z' GROUP BY 1d")
+	if res, err := planner.ExecuteWith(ctx, db, stmt, planner.Options{Now: coldNow, RawOnly: true}); err != nil || len(res.Rows) != 8 {
+		t.Fatalf("statistics query with the store pending: %v, %v", res, err)
+	}
+	stmt, _ = query.Parse("SELECT n FROM c WHERE time >= '2025-03-02T00:00:00Z' AND time < '2025-03-03T00:00:00Z'")
+	if _, err := planner.ExecuteWith(ctx, db, stmt, planner.Options{Now: coldNow}); err == nil || !strings.Contains(err.Error(), "not reachable yet") || !strings.Contains(err.Error(), "/raw/20250302") {
+		t.Fatalf("raw read with the store pending: %v", err)
+	}
+	if _, err := db.Tier(ctx); !errors.Is(err, ErrColdUnreachable) {
+		t.Fatalf("Tier with the store pending: %v", err)
+	}
+	if err := db.SetCold(s3.store(t)); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.SetCold(s3.store(t)); err == nil {
+		t.Fatal("a second SetCold succeeded")
+	}
+	if got := coldAnswers(t, db); got != want {
+		t.Fatalf("answers differ once the store is set:\n%s", firstDiff(got, want))
+	}
+	settle(t, db, s3)
 }

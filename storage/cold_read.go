@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 
 	"github.com/soltixdb/soltix/model"
 	"github.com/soltixdb/soltix/storage/cold"
@@ -17,10 +18,10 @@ import (
 )
 
 // coldFile is what a dataFile that lives in the cold store adds: its entry
-// in the cold list and the reader of its object.
+// in the cold list and what reads it.
 type coldFile struct {
 	entry coldEntry
-	obj   *cold.Reader
+	ra    *coldReaderAt
 }
 
 // coldReaderAt is a cold file as the colfile reader sees it: the header,
@@ -28,8 +29,37 @@ type coldFile struct {
 // (ranged reads through the cold store's cache). A block read counts in
 // the query's model.ColdReads, when its context has one.
 type coldReaderAt struct {
+	db   *DB
+	key  string
+	size int64
 	stub *coldStub
-	obj  *cold.Reader
+	obj  atomic.Pointer[cold.Reader] // made at the first block read
+}
+
+// object returns the reader of the object, once the DB has a cold store.
+func (r *coldReaderAt) object() (*cold.Reader, error) {
+	if o := r.obj.Load(); o != nil {
+		return o, nil
+	}
+	s := r.db.store()
+	if s == nil {
+		return nil, fmt.Errorf("read cold object %s: the cold store is not reachable yet", r.key)
+	}
+	r.obj.CompareAndSwap(nil, s.Reader(r.key, r.size))
+	return r.obj.Load(), nil
+}
+
+// store returns the DB's cold store (nil: none, or not reachable yet).
+func (db *DB) store() *cold.Store { return db.coldStore.Load() }
+
+// SetCold gives a DB opened with Options.ColdPending its cold store, once
+// it could be opened. It fails when the DB has one already.
+func (db *DB) SetCold(s *cold.Store) error {
+	if s == nil || !db.coldStore.CompareAndSwap(nil, s) {
+		return errors.New("set cold store: the DB has one already")
+	}
+	db.kickTier()
+	return nil
 }
 
 // ReadAt implements io.ReaderAt.
@@ -42,7 +72,7 @@ func (r *coldReaderAt) ReadAtContext(ctx context.Context, p []byte, off int64) (
 	end := off + int64(len(p))
 	switch {
 	case off < 0:
-		return 0, fmt.Errorf("read %s: negative offset", r.obj.Key())
+		return 0, fmt.Errorf("read %s: negative offset", r.key)
 	case end <= int64(len(r.stub.header)):
 		return copy(p, r.stub.header[off:]), nil
 	case off >= r.stub.dataEnd:
@@ -55,22 +85,29 @@ func (r *coldReaderAt) ReadAtContext(ctx context.Context, p []byte, off int64) (
 		}
 		return n, nil
 	}
+	obj, err := r.object()
+	if err != nil {
+		return 0, err
+	}
 	qc := model.ColdReadsFrom(ctx)
 	var before cold.Stats
 	if qc != nil {
-		before = r.obj.Stats()
+		before = obj.Stats()
 	}
-	n, err := r.obj.ReadAtContext(ctx, p, off)
+	n, err := obj.ReadAtContext(ctx, p, off)
 	if qc != nil {
-		after := r.obj.Stats()
-		qc.Add(r.obj.Key(), int64(n), after.BytesFetched-before.BytesFetched, after.CacheHits-before.CacheHits)
+		after := obj.Stats()
+		qc.Add(r.key, int64(n), after.BytesFetched-before.BytesFetched, after.CacheHits-before.CacheHits)
 	}
 	return n, err
 }
 
 // coldName is how errors and logs name a cold object.
 func (db *DB) coldName(key string) string {
-	return "s3://" + db.opts.Cold.Bucket() + "/" + key
+	if s := db.store(); s != nil {
+		return "s3://" + s.Bucket() + "/" + key
+	}
+	return "cold object " + key
 }
 
 // openCold opens the cold file of an entry: from its index copy, or, when
@@ -79,16 +116,19 @@ func (db *DB) coldName(key string) string {
 // Replaces (they were settled before the file went cold, and an imported
 // file's name another DB's files).
 func (db *DB) openCold(e coldEntry) (*dataFile, error) {
-	if db.opts.Cold == nil {
+	if db.store() == nil && !db.opts.ColdPending {
 		return nil, fmt.Errorf("%s is a cold file (%s) and no cold store is configured", e.relPath(), e.Key)
 	}
-	obj := db.opts.Cold.Reader(e.Key, e.Size)
 	stub, err := db.readStub(e.Seq)
 	if err != nil {
 		if !errors.Is(err, os.ErrNotExist) {
 			db.log.Warn("index copy of a cold file is unreadable; fetching it again", "object", db.coldName(e.Key), "err", err)
 		}
-		if stub, err = db.fetchStub(context.Background(), obj); err != nil {
+		s := db.store()
+		if s == nil {
+			return nil, fmt.Errorf("cold file %s: the index copy is lost and the cold store is not reachable yet", e.Key)
+		}
+		if stub, err = db.fetchStub(context.Background(), s.Reader(e.Key, e.Size)); err != nil {
 			return nil, err
 		}
 		if err := db.writeStub(e.Seq, stub); err != nil {
@@ -101,12 +141,13 @@ func (db *DB) openCold(e coldEntry) (*dataFile, error) {
 	if stub.size != e.Size {
 		return nil, fmt.Errorf("cold file %s: index copy says %d bytes, the list %d", db.coldName(e.Key), stub.size, e.Size)
 	}
-	return db.coldDataFile(e, stub, obj)
+	return db.coldDataFile(e, stub)
 }
 
 // coldDataFile opens a cold file over its index copy.
-func (db *DB) coldDataFile(e coldEntry, stub *coldStub, obj *cold.Reader) (*dataFile, error) {
-	r, err := colfile.NewReader(&coldReaderAt{stub: stub, obj: obj}, e.Size, db.coldName(e.Key))
+func (db *DB) coldDataFile(e coldEntry, stub *coldStub) (*dataFile, error) {
+	ra := &coldReaderAt{db: db, key: e.Key, size: e.Size, stub: stub}
+	r, err := colfile.NewReader(ra, e.Size, db.coldName(e.Key))
 	if err != nil {
 		return nil, fmt.Errorf("open cold file: %w", err)
 	}
@@ -116,7 +157,7 @@ func (db *DB) coldDataFile(e coldEntry, stub *coldStub, obj *cold.Reader) (*data
 			db.coldName(e.Key), meta.Collection, meta.Group, e.Coll, e.Group)
 	}
 	meta.Seq, meta.Replaces = e.Seq, nil
-	f := &dataFile{path: filepath.Join(db.dir, e.relPath()), r: r, meta: meta, cold: &coldFile{entry: e, obj: obj}}
+	f := &dataFile{path: filepath.Join(db.dir, e.relPath()), r: r, meta: meta, cold: &coldFile{entry: e, ra: ra}}
 	f.size.Store(e.Size)
 	return f, nil
 }

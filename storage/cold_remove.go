@@ -84,7 +84,7 @@ func (db *DB) deleteGoneObjects(ctx context.Context, st *TierStats) error {
 			errs = append(errs, err)
 			break
 		}
-		if err := db.opts.Cold.Delete(ctx, e.Key); err != nil {
+		if err := db.store().Delete(ctx, e.Key); err != nil {
 			db.coldCnt.deleteFailures.Add(1)
 			errs = append(errs, err)
 			if len(errs) >= tierMaxFailures {
@@ -213,8 +213,8 @@ func (db *DB) sweepExpired(ctx context.Context, st *TierStats) error {
 	width := db.opts.PartitionDuration.Nanoseconds()
 	var errs []error
 	for _, sw := range todo {
-		prefix := db.opts.Cold.CollectionPrefix(collDirName(sw.coll))
-		objs, err := db.opts.Cold.List(ctx, prefix)
+		prefix := db.store().CollectionPrefix(collDirName(sw.coll))
+		objs, err := db.store().List(ctx, prefix)
 		if err != nil {
 			return err
 		}
@@ -223,7 +223,7 @@ func (db *DB) sweepExpired(ctx context.Context, st *TierStats) error {
 			if !ok || live[o.Key] || sw.horizon[l] == math.MinInt64 || end >= sw.horizon[l] {
 				continue
 			}
-			if err := db.opts.Cold.Delete(ctx, o.Key); err != nil {
+			if err := db.store().Delete(ctx, o.Key); err != nil {
 				db.coldCnt.deleteFailures.Add(1)
 				errs = append(errs, err)
 				if len(errs) >= tierMaxFailures {

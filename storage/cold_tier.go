@@ -38,6 +38,10 @@ import (
 // ErrNoColdStore is returned by Tier when the DB has no cold store.
 var ErrNoColdStore = errors.New("no cold store configured")
 
+// ErrColdUnreachable is returned by Tier when the DB's cold store could
+// not be opened yet (Options.ColdPending).
+var ErrColdUnreachable = errors.New("the cold store is not reachable yet")
+
 // tierBatch is how many uploaded files one cold list write records.
 const tierBatch = 32
 
@@ -79,8 +83,9 @@ type coldCounters struct {
 
 // ColdStats are the cold tier's counters, for monitoring.
 type ColdStats struct {
-	// Enabled says the DB has a cold store.
-	Enabled bool
+	// Enabled says the DB has a cold store configured; Reachable that it
+	// could be opened (see Options.ColdPending).
+	Enabled, Reachable bool
 	// Files and Bytes count the cold files now.
 	Files int
 	Bytes int64
@@ -99,17 +104,20 @@ type ColdStats struct {
 
 // ColdStats returns the cold tier's counters.
 func (db *DB) ColdStats() ColdStats {
-	if db.opts.Cold == nil {
+	s := db.store()
+	if s == nil && !db.opts.ColdPending {
 		return ColdStats{}
 	}
-	st := ColdStats{Enabled: true,
+	st := ColdStats{Enabled: true, Reachable: s != nil,
 		Uploads: db.coldCnt.uploads.Load(), UploadBytes: db.coldCnt.uploadBytes.Load(),
 		UploadFailures: db.coldCnt.uploadFailures.Load(), Deletes: db.coldCnt.deletes.Load(),
 		DeleteFailures: db.coldCnt.deleteFailures.Load(), Runs: db.coldCnt.runs.Load()}
 	st.Files, st.Bytes = db.coldTotals()
-	cs := db.opts.Cold.Stats()
-	st.Requests, st.BytesFetched, st.CacheHits, st.CacheMisses = cs.Requests, cs.BytesFetched, cs.CacheHits, cs.CacheMisses
-	st.CacheBytes = db.opts.Cold.CacheBytes()
+	if s != nil {
+		cs := s.Stats()
+		st.Requests, st.BytesFetched, st.CacheHits, st.CacheMisses = cs.Requests, cs.BytesFetched, cs.CacheHits, cs.CacheMisses
+		st.CacheBytes = s.CacheBytes()
+	}
 	return st
 }
 
@@ -149,7 +157,10 @@ func (db *DB) Tier(ctx context.Context) (TierStats, error) {
 
 func (db *DB) tier(ctx context.Context, background bool) (TierStats, error) {
 	var st TierStats
-	if db.opts.Cold == nil {
+	if db.store() == nil {
+		if db.opts.ColdPending {
+			return st, ErrColdUnreachable
+		}
 		return st, ErrNoColdStore
 	}
 	db.tierMu.Lock()
@@ -329,8 +340,8 @@ func (db *DB) upload(ctx context.Context, c tierCand) (*tierUpload, error) {
 	}
 	size := fi.Size()
 	base := filepath.Base(f.path)
-	key := db.opts.Cold.Key(collDirName(f.meta.Collection), f.meta.Group, c.level.String(), db.objectName(base))
-	obj, err := db.opts.Cold.Upload(ctx, key, lf, size)
+	key := db.store().Key(collDirName(f.meta.Collection), f.meta.Group, c.level.String(), db.objectName(base))
+	obj, err := db.store().Upload(ctx, key, lf, size)
 	if err != nil {
 		return nil, fmt.Errorf("cold tier: upload %s: %w", f.path, err)
 	}
@@ -357,7 +368,7 @@ func (db *DB) uploaded(ctx context.Context, c tierCand, lf io.ReaderAt, size int
 	if err := db.writeStub(e.Seq, stub); err != nil {
 		return nil, err
 	}
-	nf, err := db.coldDataFile(e, stub, db.opts.Cold.Reader(e.Key, size))
+	nf, err := db.coldDataFile(e, stub)
 	if err != nil {
 		db.fs.Remove(db.stubPath(e.Seq))
 		return nil, err
@@ -370,7 +381,7 @@ func (db *DB) uploaded(ctx context.Context, c tierCand, lf io.ReaderAt, size int
 func (db *DB) deleteUnused(ctx context.Context, key string) {
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()
-	if err := db.opts.Cold.Delete(dctx, key); err != nil {
+	if err := db.store().Delete(dctx, key); err != nil {
 		db.log.Warn("cold tier: cannot delete an object no list names", "object", db.coldName(key), "err", err)
 	}
 }
@@ -506,7 +517,7 @@ func (db *DB) swapCold(c tierCand, nf *dataFile) {
 // after files left the cold list (their objects to delete).
 func (db *DB) tierLoop() {
 	defer close(db.tierDone)
-	if db.opts.Cold == nil || db.opts.TierInterval < 0 {
+	if db.store() == nil && !db.opts.ColdPending || db.opts.TierInterval < 0 {
 		<-db.stop
 		return
 	}
@@ -528,7 +539,7 @@ func (db *DB) tierLoop() {
 		case <-tick.C:
 		case <-db.tierKick:
 		}
-		if _, err := db.tier(ctx, true); err != nil && ctx.Err() == nil && !errors.Is(err, ErrClosed) {
+		if _, err := db.tier(ctx, true); err != nil && ctx.Err() == nil && !errors.Is(err, ErrClosed) && !errors.Is(err, ErrColdUnreachable) {
 			db.log.Error("cold tier run failed; files stay local and are tried again", "err", err)
 		}
 	}

@@ -64,8 +64,13 @@ type Options struct {
 	WriteStallTimeout time.Duration
 	// Cold is the cold store files move to once their collection's
 	// ColdAfter says so (see Tier); nil keeps every file local. A data
-	// directory that has cold files needs it to open.
+	// directory that has cold files needs it to open, unless ColdPending.
 	Cold *cold.Store
+	// ColdPending says a cold store is configured but could not be
+	// opened yet (S3 unreachable at start-up); SetCold gives it later.
+	// Meanwhile files stay local, and reads of cold files' blocks fail
+	// naming the object (their index and statistics answer).
+	ColdPending bool
 	// TierInterval is how often the background tierer runs (default 10
 	// minutes; negative: only when Tier is called).
 	TierInterval time.Duration
@@ -204,6 +209,8 @@ type DB struct {
 	// writes; it is taken after every other lock.
 	coldMu   sync.Mutex
 	coldList *coldList
+	// coldStore is Options.Cold, or what SetCold gave.
+	coldStore atomic.Pointer[cold.Store]
 	// tierMu lets one Tier run at a time and guards tierFail, the upload
 	// failures by file sequence number (cold_tier.go).
 	tierMu   sync.Mutex

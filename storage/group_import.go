@@ -437,7 +437,7 @@ func (db *DB) attachImport(g int, man *groupManifest, outs []importOut, states m
 	}
 	// The cold files the import refers to (group_import_cold.go).
 	for _, f := range refs {
-		df, err := db.coldDataFile(f.cold.entry, f.cold.stub, f.cold.obj)
+		df, err := db.coldDataFile(f.cold.entry, f.cold.stub)
 		if err != nil {
 			for _, f := range opened {
 				f.close()

@@ -15,7 +15,6 @@ import (
 
 	"github.com/soltixdb/soltix/internal/timex"
 	"github.com/soltixdb/soltix/model"
-	"github.com/soltixdb/soltix/storage/cold"
 	"github.com/soltixdb/soltix/storage/vfs"
 )
 
@@ -28,7 +27,6 @@ const coldImportFile = "cold.import"
 type importCold struct {
 	m     manifestCold
 	stub  *coldStub
-	obj   *cold.Reader
 	entry coldEntry // its entry here, once the import refers to it
 }
 
@@ -40,8 +38,9 @@ func (db *DB) openImportCold(ctx context.Context, g int, man *groupManifest) ([]
 	if len(man.Cold) == 0 {
 		return nil, nil
 	}
-	if db.opts.Cold == nil {
-		return nil, fmt.Errorf("the snapshot has %d cold files (%s, …) and this node has no cold store", len(man.Cold), man.Cold[0].Key)
+	store := db.store()
+	if store == nil {
+		return nil, fmt.Errorf("the snapshot has %d cold files (%s, …) and this node has no cold store (or it is not reachable yet)", len(man.Cold), man.Cold[0].Key)
 	}
 	var out []*importedFile
 	for _, mc := range man.Cold {
@@ -56,17 +55,17 @@ func (db *DB) openImportCold(ctx context.Context, g int, man *groupManifest) ([]
 		if _, ok := man.Collections[mc.Collection]; !ok {
 			return out, fmt.Errorf("manifest: cold file %s of collection %q, which it does not describe", mc.Key, mc.Collection)
 		}
-		obj := db.opts.Cold.Reader(mc.Key, mc.Size)
+		obj := store.Reader(mc.Key, mc.Size)
 		stub, err := db.fetchStub(ctx, obj)
 		if err != nil {
 			return out, err
 		}
 		// Its own name is the DB's reader's until the import names it.
-		df, err := db.coldDataFile(e, stub, obj)
+		df, err := db.coldDataFile(e, stub)
 		if err != nil {
 			return out, err
 		}
-		f := &importedFile{path: db.coldName(mc.Key), r: df.r, meta: df.meta, level: l, cold: &importCold{m: mc, stub: stub, obj: obj}}
+		f := &importedFile{path: db.coldName(mc.Key), r: df.r, meta: df.meta, level: l, cold: &importCold{m: mc, stub: stub}}
 		out = append(out, f)
 		if l != model.LevelRaw {
 			_, part, ok := parseRollupPath(filepath.Join("rollup_"+levelNamesForDirs[l], mc.Name))

@@ -95,6 +95,7 @@ func Open(dir string, opts *Options) (*DB, error) {
 		return nil, err
 	}
 	db.tierKick, db.tierDone = make(chan struct{}, 1), make(chan struct{})
+	db.coldStore.Store(o.Cold)
 	if err := db.recoverImports(); err != nil {
 		lock.unlock()
 		return nil, err
@@ -412,7 +413,7 @@ func (db *DB) loadFiles() error {
 		f, err := db.openCold(e)
 		if err != nil {
 			closeAll()
-			if db.opts.Cold == nil {
+			if db.store() == nil && !db.opts.ColdPending {
 				return fmt.Errorf("the data directory has cold files in an object store (%s, …) and no cold store is configured (cold.s3 in the configuration)", e.Key)
 			}
 			return err

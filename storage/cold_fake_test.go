@@ -74,6 +74,16 @@ func newFakeS3(t testing.TB) *fakeS3 {
 	return f
 }
 
+// testBucket is an S3 bucket a test uses: the in-process fake, or a
+// versitygw (cold_vgw_test.go).
+type testBucket interface {
+	// store opens a cold store on it (a new one each call: its cache
+	// starts empty).
+	store(t testing.TB) *cold.Store
+	// keys lists the keys of the objects the test's stores see.
+	keys(t testing.TB) []string
+}
+
 // store opens a cold store on the fake (a new one each call: its cache
 // starts empty).
 func (f *fakeS3) store(t testing.TB) *cold.Store {

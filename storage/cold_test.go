@@ -138,7 +138,10 @@ func localCols(t testing.TB, dir string) []string {
 }
 
 func TestTierMovesFilesAndAnswersTheSame(t *testing.T) {
-	s3 := newFakeS3(t)
+	testTierMoves(t, newFakeS3(t))
+}
+
+func testTierMoves(t *testing.T, s3 testBucket) {
 	dir := t.TempDir()
 	ctx := context.Background()
 	db := openColdDB(t, dir, s3.store(t), nil)
@@ -186,7 +189,7 @@ func TestTierMovesFilesAndAnswersTheSame(t *testing.T) {
 	db.Close()
 
 	// Without the cold store the directory does not open.
-	o := Options{Logger: quiet, FlushInterval: -1, TierInterval: -1}
+	o := Options{Logger: quiet, FlushInterval: -1, TierInterval: -1, NumGroups: 4}
 	if db, err := Open(dir, &o); err == nil || !strings.Contains(err.Error(), "no cold store is configured") {
 		if db != nil {
 			db.Close()
@@ -415,7 +418,7 @@ func liveKeys(db *DB) []string {
 
 // settle runs Tier and checks that the bucket holds exactly the DB's cold
 // files: nothing leaked, nothing missing.
-func settle(t *testing.T, db *DB, s3 *fakeS3) TierStats {
+func settle(t *testing.T, db *DB, s3 testBucket) TierStats {
 	t.Helper()
 	st, err := db.Tier(context.Background())
 	if err != nil {
@@ -428,7 +431,10 @@ func settle(t *testing.T, db *DB, s3 *fakeS3) TierStats {
 }
 
 func TestColdDeletesRetentionLateWritesAndDrops(t *testing.T) {
-	s3 := newFakeS3(t)
+	testColdLifecycle(t, newFakeS3(t))
+}
+
+func testColdLifecycle(t *testing.T, s3 testBucket) {
 	ctx := context.Background()
 	refDir, dir := t.TempDir(), t.TempDir()
 	ref := openColdDB(t, refDir, nil, nil)

@@ -223,6 +223,7 @@ func (s *server) routes() *chi.Mux {
 	r.Post("/api/v1/admin/delete", s.adminDelete)
 	r.Post("/api/v1/admin/compact", s.adminCompact)
 	r.Post("/api/v1/admin/tier", s.adminTier)
+	r.Post("/api/v1/admin/tier/adopt", s.adminTierAdopt)
 	r.Get("/api/v1/admin/collections", s.adminCollections)
 	r.Get("/api/v1/admin/collections/{name}", s.adminCollection)
 	r.Put("/api/v1/admin/collections/{name}", s.adminSetCollection)

@@ -47,6 +47,44 @@ func (s *server) adminTier(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, append(b, '\n'))
 }
 
+// ColdAdopter is a Store that can take over the cold files of a lost
+// node (storage.DB.AdoptCold).
+type ColdAdopter interface {
+	AdoptCold(ctx context.Context, id string) (storage.AdoptStats, error)
+}
+
+// adminTierAdopt serves POST /api/v1/admin/tier/adopt?id=<16 hex digits>:
+// the node takes over the cold files a node whose disk was lost left in
+// the bucket, and answers
+//
+//	{"files":730,"bytes":2945331200,"superseded":3,"expired":0}
+func (s *server) adminTierAdopt(w http.ResponseWriter, r *http.Request) {
+	a, ok := s.store.(ColdAdopter)
+	t, _ := s.store.(Tierer)
+	if !ok || t == nil || !t.ColdStats().Enabled {
+		writeError(w, http.StatusNotFound, "adopt: this node has no cold store (cold.s3 in its configuration)")
+		return
+	}
+	st, err := a.AdoptCold(r.Context(), r.URL.Query().Get("id"))
+	if err != nil {
+		code := http.StatusBadRequest
+		if errors.Is(err, storage.ErrClosed) || errors.Is(err, storage.ErrColdUnreachable) {
+			code = http.StatusServiceUnavailable
+		}
+		writeError(w, code, err.Error())
+		return
+	}
+	b := []byte(`{"files":`)
+	b = strconv.AppendInt(b, int64(st.Files), 10)
+	b = append(b, `,"bytes":`...)
+	b = strconv.AppendInt(b, st.Bytes, 10)
+	b = append(b, `,"superseded":`...)
+	b = strconv.AppendInt(b, int64(st.Superseded), 10)
+	b = append(b, `,"expired":`...)
+	b = strconv.AppendInt(b, int64(st.Expired), 10)
+	writeJSON(w, http.StatusOK, append(b, "}\n"...))
+}
+
 func appendTierStats(b []byte, st storage.TierStats) []byte {
 	num := func(name string, v int64) {
 		b = append(b, `"`+name+`":`...)

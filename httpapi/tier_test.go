@@ -151,4 +151,20 @@ func TestAdminTier(t *testing.T) {
 	if code, body := tier(h); code != http.StatusOK || body["uploaded"].(float64) == 0 {
 		t.Fatalf("tier once S3 is back: %d %v", code, body)
 	}
+
+	// Adopting a lost node's files needs a good id and an empty node.
+	for _, tc := range []struct{ id, want string }{
+		{"xyz", "not 16 hex digits"},
+		{"0123456789abcdef", "holds data already"},
+	} {
+		rec := do(h, http.MethodPost, "/api/v1/admin/tier/adopt?id="+tc.id, nil, nil)
+		if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), tc.want) {
+			t.Fatalf("adopt %s: %d %s", tc.id, rec.Code, rec.Body)
+		}
+	}
+	empty := open(store)
+	rec = do(empty, http.MethodPost, "/api/v1/admin/tier/adopt?id=0123456789abcdef", nil, nil)
+	if rec.Code != http.StatusOK || strings.TrimSpace(rec.Body.String()) != `{"files":0,"bytes":0,"superseded":0,"expired":0}` {
+		t.Fatalf("adopt of an unknown id: %d %s", rec.Code, rec.Body)
+	}
 }

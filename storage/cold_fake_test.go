@@ -23,6 +23,7 @@ type fakeS3 struct {
 	backend *s3mem.Backend
 	down    atomic.Bool
 	short   atomic.Bool
+	noDel   atomic.Bool // DELETEs answer 500
 	gets    atomic.Int64 // GETs of object bodies
 	puts    atomic.Int64
 	cfg     cold.Config
@@ -36,7 +37,7 @@ func newFakeS3(t testing.TB) *fakeS3 {
 	}
 	h := gofakes3.New(f.backend, gofakes3.WithoutVersioning()).Server()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if f.down.Load() {
+		if f.down.Load() || f.noDel.Load() && (r.Method == http.MethodDelete || r.Method == http.MethodPost && r.URL.Query().Has("delete")) {
 			http.Error(w, "<Error><Code>InternalError</Code><Message>down</Message></Error>", http.StatusInternalServerError)
 			return
 		}

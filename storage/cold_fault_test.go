@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/soltixdb/soltix/model"
 	"github.com/soltixdb/soltix/planner"
 	"github.com/soltixdb/soltix/query"
 	"github.com/soltixdb/soltix/storage/vfs"
@@ -165,4 +166,66 @@ func TestColdPending(t *testing.T) {
 		t.Fatalf("answers differ once the store is set:\n%s", firstDiff(got, want))
 	}
 	settle(t, db, s3)
+}
+
+// TestColdAdopt: a node whose disk is lost left its cold files in the
+// bucket; a new node adopts them (by the lost node's id) and answers as
+// the lost node did, objects a compaction replaced left out.
+func TestColdAdopt(t *testing.T) {
+	s3 := newFakeS3(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	db := openColdDB(t, dir, s3.store(t), nil)
+	devs := coldData(t, db)
+	settle(t, db, s3)
+	// A delete over cold data, compacted and tiered again, whose old
+	// objects could not be deleted: the bucket holds both.
+	day2 := groupT0 + int64(2*24*time.Hour)
+	if err := db.Delete(ctx, "c", []model.Tags{{{Key: "device_id", Value: devs[0][0]}}}, day2, day2+int64(5*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Compact(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s3.noDel.Store(true)
+	if _, err := db.Tier(ctx); err == nil {
+		t.Fatal("Tier deleted with deletes failing")
+	}
+	s3.noDel.Store(false)
+	want := coldAnswers(t, db)
+	id := db.coldList.idString()
+	live := len(liveKeys(db))
+	if len(s3.keys(t)) <= live {
+		t.Fatalf("no replaced object left in the bucket: %d objects, %d cold files", len(s3.keys(t)), live)
+	}
+	db.Close()
+
+	// The disk is lost; a new node adopts the files.
+	db = openColdDB(t, t.TempDir(), s3.store(t), nil)
+	defer db.Close()
+	if err := db.SetSettings(ctx, "c", coldAfter()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.AdoptCold(ctx, "0123"); err == nil {
+		t.Fatal("AdoptCold took a bad id")
+	}
+	if st, err := db.AdoptCold(ctx, "0123456789abcdef"); err != nil || st.Files != 0 {
+		t.Fatalf("AdoptCold of an unknown id: %+v, %v", st, err)
+	}
+	st, err := db.AdoptCold(ctx, id)
+	if err != nil || st.Files != live || st.Superseded == 0 {
+		t.Fatalf("AdoptCold: %+v, %v; want %d files and the replaced objects left out", st, err, live)
+	}
+	if _, err := db.AdoptCold(ctx, id); err == nil || !strings.Contains(err.Error(), "holds data already") {
+		t.Fatalf("a second AdoptCold: %v", err)
+	}
+	if err := db.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := coldAnswers(t, db); got != want {
+		t.Fatalf("the adopting node answers differently:\n%s", firstDiff(got, want))
+	}
 }

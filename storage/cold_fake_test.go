@@ -23,7 +23,7 @@ type fakeS3 struct {
 	backend *s3mem.Backend
 	down    atomic.Bool
 	short   atomic.Bool
-	noDel   atomic.Bool // DELETEs answer 500
+	noDel   atomic.Bool  // DELETEs answer 500
 	gets    atomic.Int64 // GETs of object bodies
 	puts    atomic.Int64
 	cfg     cold.Config

@@ -300,8 +300,14 @@ func (db *DB) loadColdList() (*coldList, error) {
 	return l, nil
 }
 
-// saveColdList writes cold/list durably (tmp, fsync, rename, fsync dir).
+// saveColdList writes cold/list durably (tmp, fsync, rename, fsync dir),
+// after making meta.json say formatCold when the list has entries.
 func (db *DB) saveColdList(l *coldList) error {
+	if len(l.entries) > 0 {
+		if err := db.requireColdFormat(); err != nil {
+			return fmt.Errorf("save cold list: %w", err)
+		}
+	}
 	if err := db.mkdirDurable(filepath.Join(db.dir, coldDir)); err != nil {
 		return fmt.Errorf("save cold list: %w", err)
 	}

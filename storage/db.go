@@ -199,14 +199,16 @@ type DB struct {
 	// writes (group_meta.go). It is taken after mu.
 	groupsMu   sync.Mutex
 	groupsMeta groupsMeta
-	// metaMu guards writes of meta.json, groupsFormat and appliedFormat
+	// metaMu guards writes of meta.json, groupsFormat, appliedFormat and
+	// coldFormat
 	// (open.go); it is taken after groupsMu.
 	metaMu        sync.Mutex
 	groupsFormat  bool // meta.json says format 3 or above: groups were dropped or imported
 	appliedFormat bool // meta.json says format 4: the WAL may hold applied records
+	coldFormat    bool // meta.json says format 5: the directory may have cold files
 
 	// coldMu guards coldList, the cold files (cold_list.go), and its
-	// writes; it is taken after every other lock.
+	// writes; it is taken after every other lock but metaMu.
 	coldMu   sync.Mutex
 	coldList *coldList
 	// coldStore is Options.Cold, or what SetCold gave.

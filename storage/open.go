@@ -37,7 +37,12 @@ const (
 	// A directory takes it before the first applied record is written;
 	// it includes formatGroups.
 	formatApplied = 4
-	maxFormat     = formatApplied
+	// formatCold: the data directory may have cold files (cold/list),
+	// which a version without a cold tier would leave out of every answer.
+	// A directory takes it before its first cold file is recorded; it
+	// includes formatApplied.
+	formatCold = 5
+	maxFormat  = formatCold
 )
 
 // dataDirMeta is the data directory's own description, in meta.json.
@@ -175,6 +180,7 @@ func (db *DB) loadDirMeta(configuredGroups int) error {
 		db.layout = m.Layout
 		db.groupsFormat = m.Format >= formatGroups
 		db.appliedFormat = m.Format >= formatApplied
+		db.coldFormat = m.Format >= formatCold
 		return nil
 	case errors.Is(err, os.ErrNotExist):
 		db.rollMeta = true
@@ -217,16 +223,33 @@ func (db *DB) requireAppliedFormat() error {
 	if db.appliedFormat {
 		return nil
 	}
-	if err := db.writeDirMeta(formatApplied); err != nil {
+	if err := db.writeDirMeta(max(db.dirFormat(), formatApplied)); err != nil {
 		return fmt.Errorf("record data directory format %d: %w", formatApplied, err)
 	}
 	db.groupsFormat, db.appliedFormat = true, true
 	return nil
 }
 
+// requireColdFormat makes meta.json say formatCold, durably, before the
+// cold list records its first file. The caller may hold coldMu.
+func (db *DB) requireColdFormat() error {
+	db.metaMu.Lock()
+	defer db.metaMu.Unlock()
+	if db.coldFormat {
+		return nil
+	}
+	if err := db.writeDirMeta(formatCold); err != nil {
+		return fmt.Errorf("record data directory format %d: %w", formatCold, err)
+	}
+	db.groupsFormat, db.appliedFormat, db.coldFormat = true, true, true
+	return nil
+}
+
 // dirFormat is the format meta.json says. The caller holds metaMu.
 func (db *DB) dirFormat() int {
 	switch {
+	case db.coldFormat:
+		return formatCold
 	case db.appliedFormat:
 		return formatApplied
 	case db.groupsFormat:

@@ -145,7 +145,8 @@ func (db *DB) coldTotals() (int, int64) {
 // local file; reads then take its blocks from the object. A failed upload
 // leaves the file local (counted in TierStats.Failed and the error; a
 // later run tries again). Tier also deletes the objects of cold files the
-// DB no longer uses. It runs alongside writes, flushes, compactions and
+// DB no longer uses, and sweeps expired objects no cold list names
+// (sweepExpired; background runs at most hourly). It runs alongside writes, flushes, compactions and
 // queries: a file compacted, expired or replaced while it uploads stays
 // what it was, and its upload is deleted. One Tier runs at a time; the
 // background tierer calls it every TierInterval, holding back a file that

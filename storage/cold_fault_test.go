@@ -229,3 +229,55 @@ func TestColdAdopt(t *testing.T) {
 		t.Fatalf("the adopting node answers differently:\n%s", firstDiff(got, want))
 	}
 }
+
+// TestColdLateWriteWhileS3Down: a late write into a cold partition while
+// S3 is down is durable; reads of its time fail naming the object, and
+// the rollup rebuild that needs the cold data fails (flushes say so)
+// until S3 is back; then the answers are the local DB's.
+func TestColdLateWriteWhileS3Down(t *testing.T) {
+	s3 := newFakeS3(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	db := openColdDB(t, dir, s3.store(t), nil)
+	defer func() { db.Close() }()
+	ref := openColdDB(t, t.TempDir(), nil, nil)
+	defer ref.Close()
+	devs := coldData(t, db)
+	coldData(t, ref)
+	settle(t, db, s3)
+	late := []model.Point{pt("c", devs[1][0], groupT0+int64(4*24*time.Hour)+7, iv("n", 5), fv("f", 2.5))}
+	for _, d := range []*DB{db, ref} {
+		if err := d.Write(ctx, late); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := ref.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s3.down.Store(true)
+	if err := db.Flush(ctx); err == nil {
+		t.Fatal("the rollup rebuild over cold data succeeded with S3 down")
+	}
+	// Its time lies in a cold file's block: reading it needs S3, and
+	// fails rather than answer without the cold values.
+	if cols, err := db.Read(ctx, "c", late[0].Tags, []string{"n"}, late[0].Time, late[0].Time); err == nil || !strings.Contains(err.Error(), "s3://b/") {
+		t.Fatalf("the late write's time reads back %v, %v with S3 down", cols, err)
+	}
+	if db.Health().ConsecutiveFlushFailures == 0 {
+		t.Fatal("the failed flush is not in Health")
+	}
+	// A restart while S3 is down (the store pending) loses nothing.
+	db.Close()
+	db = openFS(t, dir, nil, Options{ColdPending: true, TierInterval: -1, BlockSize: 16, Now: func() time.Time { return coldNow }})
+	s3.down.Store(false)
+	if err := db.SetCold(s3.store(t)); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := coldAnswers(t, db), coldAnswers(t, ref); got != want {
+		t.Fatalf("answers differ from the local DB's:\n%s", firstDiff(got, want))
+	}
+	settle(t, db, s3)
+}

@@ -56,6 +56,9 @@ func testColdGroupMove(t *testing.T, s3 testBucket) {
 	}
 	const g = 2
 	want := groupDigest(t, src, g)
+	if gs, err := src.GroupStats(g); err != nil || gs.ColdFiles == 0 || gs.ColdBytes == 0 || gs.RollupFiles == 0 {
+		t.Fatalf("GroupStats %+v, %v: want cold files and the local 1M and 1y rollup files", gs, err)
+	}
 	keys := s3.keys(t)
 	var puts int64
 	pc, counts := s3.(putCounter)

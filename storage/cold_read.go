@@ -75,7 +75,7 @@ func (r *coldReaderAt) ReadAtContext(ctx context.Context, p []byte, off int64) (
 		return 0, fmt.Errorf("read %s: negative offset", r.key)
 	case end <= int64(len(r.stub.header)):
 		return copy(p, r.stub.header[off:]), nil
-	case off >= r.stub.dataEnd:
+	case off >= r.stub.dataEnd && r.stub.tail != nil:
 		if off >= r.stub.size {
 			return 0, io.EOF
 		}
@@ -151,6 +151,10 @@ func (db *DB) coldDataFile(e coldEntry, stub *coldStub) (*dataFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open cold file: %w", err)
 	}
+	// The reader has parsed the index: the copy's bytes of it need not
+	// stay in memory (a read there, which the reader does not make,
+	// would go to the object).
+	ra.stub = &coldStub{size: stub.size, dataEnd: stub.dataEnd, header: stub.header}
 	meta := r.Meta()
 	if meta.Collection != e.Coll || meta.Group != e.Group {
 		return nil, fmt.Errorf("cold file %s holds collection %q group %d, the list says %q group %d",

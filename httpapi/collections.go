@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/valyala/fastjson"
@@ -115,7 +116,8 @@ func collectionParam(r *http.Request) (name, problem string) {
 }
 
 // decodeSettingsSpec decodes {"rollups": bool, "retention": {"level":
-// "duration", ...}, "ack": "local"|"replicated"}, each optional (null is the same as missing). Unknown
+// "duration", ...}, "ack": "local"|"replicated", "cold_after": {"level":
+// "duration"|"off", ...}}, each optional (null is the same as missing). Unknown
 // or repeated keys and values of the wrong type are problems; level names
 // and durations are checked by storage.SettingsSpec.Apply.
 func decodeSettingsSpec(body []byte) (sp storage.SettingsSpec, problem string) {
@@ -129,11 +131,11 @@ func decodeSettingsSpec(body []byte) (sp storage.SettingsSpec, problem string) {
 	if err != nil {
 		return sp, fmt.Sprintf("body is a %s, want an object", v.Type())
 	}
-	vals, problem := objectKeys(o, "rollups", "retention", "ack")
+	vals, problem := objectKeys(o, "rollups", "retention", "ack", "cold_after")
 	if problem != "" {
 		return sp, problem
 	}
-	rollups, retention, ack := vals[0], vals[1], vals[2]
+	rollups, retention, ack, coldAfter := vals[0], vals[1], vals[2], vals[3]
 	if ack != nil && ack.Type() != fastjson.TypeNull {
 		a, err := ack.StringBytes()
 		if err != nil {
@@ -149,36 +151,47 @@ func decodeSettingsSpec(body []byte) (sp storage.SettingsSpec, problem string) {
 		}
 		sp.Rollups = &b
 	}
-	if retention != nil && retention.Type() != fastjson.TypeNull {
-		ro, err := retention.Object()
-		if err != nil {
-			return sp, fmt.Sprintf(`retention is a %s, want an object such as {"raw": "7d"}`, retention.Type())
-		}
-		sp.Retention = make(map[string]string)
-		ro.Visit(func(key []byte, val *fastjson.Value) {
-			if problem != "" {
-				return
-			}
-			d, err := val.StringBytes()
-			_, dup := sp.Retention[string(key)]
-			switch {
-			case dup:
-				problem = fmt.Sprintf("retention of level %q given twice", key)
-			case err != nil:
-				problem = fmt.Sprintf(`retention of level %q is a %s, want a string such as "7d" or "forever"`, key, val.Type())
-			default:
-				sp.Retention[string(key)] = string(d)
-			}
-		})
-		if problem != "" {
-			return sp, problem
-		}
+	if sp.Retention, problem = levelDurations(retention, "retention", `"7d" or "forever"`); problem != "" {
+		return sp, problem
+	}
+	if sp.ColdAfter, problem = levelDurations(coldAfter, "cold_after", `"30d" or "off"`); problem != "" {
+		return sp, problem
 	}
 	return sp, ""
 }
 
-// appendSettings appends {"name":...,"rollups":...,"retention":{...}}
-// with the levels in the order raw, 1h, 1d, 1M, 1y.
+// levelDurations decodes {"level": "duration", ...} (nil for null or
+// missing); name and example word the problems.
+func levelDurations(v *fastjson.Value, name, example string) (m map[string]string, problem string) {
+	if v == nil || v.Type() == fastjson.TypeNull {
+		return nil, ""
+	}
+	o, err := v.Object()
+	if err != nil {
+		return nil, fmt.Sprintf(`%s is a %s, want an object such as {"raw": %s}`, name, v.Type(), strings.Split(example, " ")[0])
+	}
+	m = make(map[string]string)
+	o.Visit(func(key []byte, val *fastjson.Value) {
+		if problem != "" {
+			return
+		}
+		d, err := val.StringBytes()
+		_, dup := m[string(key)]
+		switch {
+		case dup:
+			problem = fmt.Sprintf("%s of level %q given twice", name, key)
+		case err != nil:
+			problem = fmt.Sprintf(`%s of level %q is a %s, want a string such as %s`, name, key, val.Type(), example)
+		default:
+			m[string(key)] = string(d)
+		}
+	})
+	return m, problem
+}
+
+// appendSettings appends {"name":...,"rollups":...,"retention":{...}},
+// with "ack" and "cold_after" when set, the levels in the order raw, 1h,
+// 1d, 1M, 1y.
 func appendSettings(b []byte, name string, cs storage.CollectionSettings) []byte {
 	b = append(b, `{"name":`...)
 	b = appendJSONString(b, name)
@@ -197,6 +210,18 @@ func appendSettings(b []byte, name string, cs storage.CollectionSettings) []byte
 	if cs.Ack != "" {
 		b = append(b, `,"ack":`...)
 		b = appendJSONString(b, cs.Ack)
+	}
+	if sp := cs.Spec(); sp.ColdAfter != nil {
+		b = append(b, `,"cold_after":{`...)
+		for l := range cs.ColdAfter {
+			if l > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, model.Level(l).String())
+			b = append(b, ':')
+			b = appendJSONString(b, sp.ColdAfter[model.Level(l).String()])
+		}
+		b = append(b, '}')
 	}
 	return append(b, '}')
 }

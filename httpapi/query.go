@@ -287,8 +287,9 @@ func (e *resultEncoder) appendColumns(b []byte) []byte {
 }
 
 // appendStats appends the result's Stats as a JSON object:
-// {"levels":[{"level":"1d","rows":365},...],"notes":[...]}, leaving out
-// zero counters and an empty notes list.
+// {"levels":[{"level":"1d","rows":365},...],"cold":{...},"notes":[...]},
+// leaving out zero counters, cold reads when there were none and an empty
+// notes list.
 func (e *resultEncoder) appendStats(b []byte) []byte {
 	st := e.res.Stats
 	b = append(b, `{"levels":[`...)
@@ -312,6 +313,17 @@ func (e *resultEncoder) appendStats(b []byte) []byte {
 		b = append(b, '}')
 	}
 	b = append(b, ']')
+	if c := st.Cold; c != nil {
+		b = append(b, `,"cold":{"objects":`...)
+		b = strconv.AppendInt(b, c.Objects, 10)
+		b = append(b, `,"bytes":`...)
+		b = strconv.AppendInt(b, c.Bytes, 10)
+		b = append(b, `,"fetched_bytes":`...)
+		b = strconv.AppendInt(b, c.Fetched, 10)
+		b = append(b, `,"cache_hits":`...)
+		b = strconv.AppendInt(b, c.CacheHits, 10)
+		b = append(b, '}')
+	}
 	if len(st.Notes) > 0 {
 		b = append(b, `,"notes":[`...)
 		for i, n := range st.Notes {

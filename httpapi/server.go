@@ -184,6 +184,9 @@ func newServer(store Store, opts Options) *server {
 	s.origins = newOriginPolicy(opts.Listen, opts.AllowedHosts, opts.AllowedOrigins)
 	s.metrics.quarantined = func() int { return len(s.quarantined()) }
 	s.metrics.extra = append(s.metrics.extra, writeRuntimeMetrics, s.writeStorageMetrics)
+	if t, ok := store.(Tierer); ok {
+		s.metrics.extra = append(s.metrics.extra, writeColdMetrics(t))
+	}
 	s.metrics.extra = append(s.metrics.extra, opts.Metrics...)
 	s.metrics.storage = s.storageHealth
 	s.metrics.extraCtx = append(s.metrics.extraCtx, s.writeClusterMetrics)
@@ -219,6 +222,8 @@ func (s *server) routes() *chi.Mux {
 	r.Post("/api/v1/admin/flush", s.flush)
 	r.Post("/api/v1/admin/delete", s.adminDelete)
 	r.Post("/api/v1/admin/compact", s.adminCompact)
+	r.Post("/api/v1/admin/tier", s.adminTier)
+	r.Post("/api/v1/admin/tier/adopt", s.adminTierAdopt)
 	r.Get("/api/v1/admin/collections", s.adminCollections)
 	r.Get("/api/v1/admin/collections/{name}", s.adminCollection)
 	r.Put("/api/v1/admin/collections/{name}", s.adminSetCollection)

@@ -368,6 +368,9 @@ type ReadPlan struct {
 	// Nodes are the storage nodes a cluster router reads these series
 	// from (empty for a single node).
 	Nodes []string
+	// ColdFiles counts the Files that live in the cold tier (object
+	// storage): blocks read from them are fetched unless cached.
+	ColdFiles int
 }
 
 // ErrNotFound is returned (wrapped) when a collection does not exist.

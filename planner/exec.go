@@ -92,6 +92,7 @@ type bucketState struct {
 // executor holds the state of one run of a plan.
 type executor struct {
 	p          *plan
+	cold       *model.ColdReads // the run's cold reads, for Stats
 	groups     map[string]*group
 	minT, maxT int64 // earliest and latest matching row
 	matched    bool
@@ -192,7 +193,11 @@ func (p *plan) checkColumns(cols []model.Column) error {
 
 // run executes a SELECT, handing its rows to sink.
 func (p *plan) run(ctx context.Context, sink Sink) (*Stats, error) {
-	ex := &executor{p: p, groups: map[string]*group{}, ctx: ctx}
+	// Storage counts the query's cold reads in the context's ColdReads
+	// (and in the caller's, when it has one).
+	cold := &model.ColdReads{Parent: model.ColdReadsFrom(ctx)}
+	ctx = model.WithColdReads(ctx, cold)
+	ex := &executor{p: p, groups: map[string]*group{}, ctx: ctx, cold: cold}
 	em := newEmitter(ctx, sink, &p.opts)
 	if b := p.opts.Budget; b != nil {
 		ex.points, em.rows, em.bytes = b.Points, b.Rows, b.Bytes

@@ -32,6 +32,9 @@ type Result struct {
 type Stats struct {
 	Levels []LevelStats // the levels used, from raw to 1y
 	Notes  []string
+	// Cold counts what the query read from the cold tier (object
+	// storage); nil when it read nothing there.
+	Cold *model.ColdReadStats
 }
 
 // LevelStats counts what a query used at one level.
@@ -497,8 +500,15 @@ func (p *plan) explain() *Result {
 		return model.String(time.Unix(0, t).UTC().Format(time.RFC3339Nano))
 	}
 	var nodes []string // per segment, when the source names nodes
+	var cold []int64   // per segment, when the source has cold files
 	for _, seg := range p.segs {
 		rp := p.src.Explain(p.coll, p.series, seg.lo, seg.hi, seg.level)
+		if rp.ColdFiles > 0 && cold == nil {
+			cold = make([]int64, len(res.Rows), len(p.segs))
+		}
+		if cold != nil {
+			cold = append(cold, int64(rp.ColdFiles))
+		}
 		if len(rp.Nodes) > 0 && nodes == nil {
 			nodes = make([]string, len(res.Rows), len(p.segs))
 		}
@@ -515,6 +525,13 @@ func (p *plan) explain() *Result {
 			model.Int(int64(rp.Files)), model.Int(int64(rp.Rows)), model.Int(int64(rp.Dirty)),
 			model.Int(int64(rp.MemoryPoints)),
 		})
+	}
+	if cold != nil {
+		// How many of the files are in the cold tier.
+		res.Columns = append(res.Columns, "cold_files")
+		for i := range res.Rows {
+			res.Rows[i] = append(res.Rows[i], model.Int(cold[i]))
+		}
 	}
 	if nodes != nil {
 		// A cluster router: which storage nodes each segment reads.

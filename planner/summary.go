@@ -424,6 +424,11 @@ func (ex *executor) stats() *Stats {
 			st.Levels = append(st.Levels, ls)
 		}
 	}
+	if ex.cold != nil {
+		if c := ex.cold.Stats(); c != (model.ColdReadStats{}) {
+			st.Cold = &c
+		}
+	}
 	if !p.rollups || p.rng.empty || p.rawFrom <= p.rng.lo {
 		return st
 	}

@@ -113,7 +113,18 @@ type moveNode struct {
 // the node's GroupDB first.
 func startMoveNode(t testing.TB, m *moveMap, id, dir string, wrap func(GroupDB) GroupDB, opts MoveOptions) *moveNode {
 	t.Helper()
-	db, err := storage.Open(dir, &storage.Options{NumGroups: moveGroups, FlushInterval: -1, CompactFiles: -1, Sync: wal.SyncNever, Logger: quiet})
+	return startMoveNodeWith(t, m, id, dir, wrap, opts, storage.Options{})
+}
+
+// startMoveNodeWith is startMoveNode with storage options (a cold store)
+// on top of the tests' own.
+func startMoveNodeWith(t testing.TB, m *moveMap, id, dir string, wrap func(GroupDB) GroupDB, opts MoveOptions, so storage.Options) *moveNode {
+	t.Helper()
+	so.NumGroups, so.FlushInterval, so.CompactFiles, so.Sync, so.Logger = moveGroups, -1, -1, wal.SyncNever, quiet
+	if so.TierInterval == 0 {
+		so.TierInterval = -1
+	}
+	db, err := storage.Open(dir, &so)
 	if err != nil {
 		t.Fatal(err)
 	}

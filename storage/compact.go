@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"time"
@@ -43,18 +42,22 @@ func (db *DB) units() map[unitKey][]*dataFile {
 }
 
 // Compact compacts every unit that has more than one file or holds data a
-// tombstone covers, and returns when all are done.
+// tombstone covers, and returns when all are done; a unit with cold files
+// only for its deletes (see compact).
 func (db *DB) Compact(ctx context.Context) error {
 	return db.compact(ctx, 2)
 }
 
 // compact compacts the units with at least minFiles files, and those with
-// data a tombstone covers.
+// data a tombstone covers. A unit with cold files is compacted only for
+// its deletes: merging its files would fetch them all to write one local
+// file, which Tier would then upload again.
 func (db *DB) compact(ctx context.Context, minFiles int) error {
 	db.mu.RLock()
 	var todo []unitKey
 	for k, files := range db.units() {
-		if len(files) >= minFiles || db.unitCovered(files) {
+		cold := slices.ContainsFunc(files, func(f *dataFile) bool { return f.cold != nil })
+		if len(files) >= minFiles && !cold || db.unitCovered(files) {
 			todo = append(todo, k)
 		}
 	}
@@ -164,7 +167,7 @@ func (db *DB) compactUnitLocked(ctx context.Context, k unitKey) error {
 			for _, src := range srcs {
 				col, err := src.f.r.ReadColumn(src.si, src.ci)
 				if err != nil {
-					return fmt.Errorf("compact: read %s: %w", src.f.path, err)
+					return fmt.Errorf("compact: read %s: %w", src.f.name(), err)
 				}
 				for _, t := range tombs {
 					if t.coll == src.f.meta.Collection && t.covers(key, src.f.meta.Seq, src.lo, src.hi) {
@@ -193,6 +196,10 @@ func (db *DB) compactUnitLocked(ctx context.Context, k unitKey) error {
 		seq := db.seq.Add(1)
 		first := inputs[0]
 		path := filepath.Join(filepath.Dir(first.path), fmt.Sprintf("%s-%016d.col", partitionName(first.path), seq))
+		// A unit of cold files may have no local directory.
+		if err := db.mkdirDurable(filepath.Dir(path)); err != nil {
+			return fmt.Errorf("compact: %w", err)
+		}
 		if _, err := colfile.WriteWith(path, first.meta.Collection, first.meta.Group, seq, out,
 			&colfile.WriteOptions{Replaces: replaces, FS: db.fs, BlockSize: db.opts.BlockSize}); err != nil {
 			return fmt.Errorf("compact: write: %w", err)
@@ -217,16 +224,7 @@ func (db *DB) compactUnitLocked(ctx context.Context, k unitKey) error {
 	db.dropSpentTombstones()
 	db.mu.Unlock()
 
-	var errs []error
-	for _, f := range inputs {
-		f.retire()
-		if err := db.removeData(f.path); err != nil && !errors.Is(err, os.ErrNotExist) {
-			errs = append(errs, fmt.Errorf("compact: remove %s: %w", f.path, err))
-		}
-	}
-	if len(inputs) > 0 {
-		errs = append(errs, db.fs.SyncDir(filepath.Dir(inputs[0].path)))
-	}
+	errs := []error{db.discard(inputs, false, "compact: remove")}
 	took := time.Since(start)
 	db.log.Info("compacted", "collection", inputs[0].meta.Collection, "group", inputs[0].meta.Group,
 		"inputs", len(inputs), "points", points, "took", took.Round(time.Millisecond))

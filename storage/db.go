@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/soltixdb/soltix/model"
+	"github.com/soltixdb/soltix/storage/cold"
 	"github.com/soltixdb/soltix/storage/colfile"
 	"github.com/soltixdb/soltix/storage/vfs"
 	"github.com/soltixdb/soltix/storage/wal"
@@ -61,6 +62,18 @@ type Options struct {
 	// is over its bound (see Health) before it fails with ErrBackpressure
 	// (default 5 seconds; negative: fail at once).
 	WriteStallTimeout time.Duration
+	// Cold is the cold store files move to once their collection's
+	// ColdAfter says so (see Tier); nil keeps every file local. A data
+	// directory that has cold files needs it to open, unless ColdPending.
+	Cold *cold.Store
+	// ColdPending says a cold store is configured but could not be
+	// opened yet (S3 unreachable at start-up); SetCold gives it later.
+	// Meanwhile files stay local, and reads of cold files' blocks fail
+	// naming the object (their index and statistics answer).
+	ColdPending bool
+	// TierInterval is how often the background tierer runs (default 10
+	// minutes; negative: only when Tier is called).
+	TierInterval time.Duration
 }
 
 func (o *Options) withDefaults() Options {
@@ -100,6 +113,9 @@ func (o *Options) withDefaults() Options {
 	}
 	if r.WriteStallTimeout == 0 {
 		r.WriteStallTimeout = 5 * time.Second
+	}
+	if r.TierInterval == 0 {
+		r.TierInterval = 10 * time.Minute
 	}
 	return r
 }
@@ -183,11 +199,30 @@ type DB struct {
 	// writes (group_meta.go). It is taken after mu.
 	groupsMu   sync.Mutex
 	groupsMeta groupsMeta
-	// metaMu guards writes of meta.json, groupsFormat and appliedFormat
+	// metaMu guards writes of meta.json, groupsFormat, appliedFormat and
+	// coldFormat
 	// (open.go); it is taken after groupsMu.
 	metaMu        sync.Mutex
 	groupsFormat  bool // meta.json says format 3 or above: groups were dropped or imported
 	appliedFormat bool // meta.json says format 4: the WAL may hold applied records
+	coldFormat    bool // meta.json says format 5: the directory may have cold files
+
+	// coldMu guards coldList, the cold files (cold_list.go), and its
+	// writes; it is taken after every other lock but metaMu.
+	coldMu   sync.Mutex
+	coldList *coldList
+	// coldStore is Options.Cold, or what SetCold gave.
+	coldStore atomic.Pointer[cold.Store]
+	// tierMu lets one Tier run at a time and guards tierFail, the upload
+	// failures by file sequence number (cold_tier.go).
+	tierMu   sync.Mutex
+	tierFail map[uint64]*tierBackoff
+	// lastSweep is when Tier last swept expired objects (guarded by
+	// tierMu).
+	lastSweep time.Time
+	coldCnt   coldCounters
+	tierKick  chan struct{} // wakes the tierer (objects to delete)
+	tierDone  chan struct{} // closed when the tierer has exited
 }
 
 // collection is the in-memory index of one collection.
@@ -228,7 +263,13 @@ type dataFile struct {
 	obsolete  atomic.Bool
 	size      atomic.Int64 // bytes on disk, once sizeOf has asked (0: not yet)
 	closeOnce sync.Once
+	// cold is set for a file that lives in the cold store (cold_read.go);
+	// path is then where it would be were it local.
+	cold *coldFile
 }
+
+// name is how errors name the file: its path, or its object.
+func (f *dataFile) name() string { return f.r.Path() }
 
 // acquire takes a reference. The caller holds mu, so the file cannot be
 // retired at the same time.
@@ -264,6 +305,7 @@ func (db *DB) Close() error {
 	db.wakeWriters()
 	close(db.stop)
 	<-db.done
+	<-db.tierDone
 	ferr := db.Flush(context.Background())
 	db.flushMu.Lock()
 	werr := db.wal.Close()

@@ -15,4 +15,9 @@
 // group_snapshot.go, group_import.go, group_drop.go: a move's sender,
 // receiver and old owner; applied.go: a replica's replication position,
 // written in the same WAL record as each change it applies).
+//
+// With a cold store (Options.Cold, package storage/cold), files whose
+// collection's ColdAfter has passed move to object storage (Tier,
+// cold_tier.go) and are read from there through the same reader; the
+// node's durable list of them is cold/list (cold_list.go).
 package storage

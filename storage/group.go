@@ -132,12 +132,16 @@ type GroupStats struct {
 	Group int
 	// Series counts the group's series.
 	Series int
-	// Files and Bytes count the group's raw colstore files and their size;
-	// RollupFiles and RollupBytes its rollup files.
+	// Files and Bytes count the group's local raw colstore files and
+	// their size; RollupFiles and RollupBytes its local rollup files;
+	// ColdFiles and ColdBytes its files of either kind in the cold store
+	// (a move does not copy them).
 	Files       int
 	Bytes       int64
 	RollupFiles int
 	RollupBytes int64
+	ColdFiles   int
+	ColdBytes   int64
 	// MemoryPoints counts the field values in memory not yet flushed.
 	MemoryPoints int
 }
@@ -151,10 +155,20 @@ func (db *DB) GroupStats(g int) (GroupStats, error) {
 	st := GroupStats{Group: g}
 	raw, rolls := db.groupFiles(g, true)
 	for _, f := range raw {
+		if f.cold != nil {
+			st.ColdFiles++
+			st.ColdBytes += f.cold.entry.Size
+			continue
+		}
 		st.Files++
 		st.Bytes += db.sizeOf(f)
 	}
 	for _, f := range rolls {
+		if f.cold != nil {
+			st.ColdFiles++
+			st.ColdBytes += f.cold.entry.Size
+			continue
+		}
 		st.RollupFiles++
 		st.RollupBytes += db.sizeOf(f.dataFile)
 	}

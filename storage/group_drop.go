@@ -6,10 +6,7 @@ package storage
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 
 	"github.com/soltixdb/soltix/model"
 )
@@ -92,28 +89,9 @@ func (db *DB) DropGroup(ctx context.Context, g int) error {
 	db.swapMu.Unlock()
 	db.wakeWriters()
 
-	var errs []error
-	dirs := make(map[string]bool)
-	remove := func(f *dataFile) {
-		f.retire()
-		if err := db.removeData(f.path); err != nil && !errors.Is(err, os.ErrNotExist) {
-			errs = append(errs, fmt.Errorf("drop group %d: remove %s: %w", g, f.path, err))
-		}
-		dirs[filepath.Dir(f.path)] = true
-	}
-	for _, f := range raw {
-		remove(f)
-	}
-	for _, f := range rolls {
-		remove(f.dataFile)
-	}
-	for d := range dirs {
-		if err := db.fs.SyncDir(d); err != nil {
-			errs = append(errs, fmt.Errorf("drop group %d: %w", g, err))
-		}
-	}
+	err := db.discard(append(raw, rollData(rolls)...), false, fmt.Sprintf("drop group %d: remove", g))
 	db.log.Info("dropped group", "group", g, "seq", seq, "files", len(raw), "rollup_files", len(rolls))
-	return errors.Join(errs...)
+	return err
 }
 
 // unindex removes a series from a collection and its tag index. The

@@ -9,8 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -33,7 +31,7 @@ const importsDir = "imports"
 var ErrKindConflict = errors.New("field kind conflict")
 
 // importedFile is one source file, copied into the scratch directory and
-// opened.
+// opened, or a cold file of the snapshot opened from its object.
 type importedFile struct {
 	path  string // its Path in the source
 	r     *colfile.Reader
@@ -41,6 +39,7 @@ type importedFile struct {
 	roll  bool
 	level model.Level
 	part  int64
+	cold  *importCold
 }
 
 // importOut is one file an import installs, and what it replaces.
@@ -112,8 +111,8 @@ func (db *DB) ImportGroup(ctx context.Context, g int, src ImportSource) (err err
 		return err
 	}
 	switch {
-	case man.Version != manifestVersion:
-		return fmt.Errorf("manifest version %d, want %d", man.Version, manifestVersion)
+	case man.Version != manifestVersion && man.Version != manifestColdVersion:
+		return fmt.Errorf("manifest version %d, want %d or %d", man.Version, manifestVersion, manifestColdVersion)
 	case man.Group != g:
 		return fmt.Errorf("snapshot is of group %d", man.Group)
 	case man.NumGroups != db.opts.NumGroups || man.ShardTag != db.opts.ShardTag:
@@ -149,6 +148,11 @@ func (db *DB) ImportGroup(ctx context.Context, g int, src ImportSource) (err err
 	if err != nil {
 		return err
 	}
+	colds, err := db.openImportCold(ctx, g, man)
+	files = append(files, colds...)
+	if err != nil {
+		return err
+	}
 	want, err := importKinds(man, files)
 	if err != nil {
 		return err
@@ -165,11 +169,15 @@ func (db *DB) ImportGroup(ctx context.Context, g int, src ImportSource) (err err
 	if err != nil {
 		return err
 	}
-	outs, err := db.stageImport(ctx, g, man, files, stage)
+	refs, rest := db.splitColdImport(g, files)
+	outs, err := db.stageImport(ctx, g, man, rest, stage)
+	if err == nil {
+		err = db.stageColdImport(stage, g, refs)
+	}
 	if err != nil {
 		return errors.Join(err, db.removeTree(stage))
 	}
-	if len(outs) == 0 {
+	if len(outs) == 0 && len(refs) == 0 {
 		db.mu.Lock()
 		db.groups[g].expecting = false
 		db.mu.Unlock()
@@ -178,6 +186,9 @@ func (db *DB) ImportGroup(ctx context.Context, g int, src ImportSource) (err err
 	colls := make(map[string]bool)
 	for _, o := range outs {
 		colls[o.coll] = true
+	}
+	for _, f := range refs {
+		colls[f.meta.Collection] = true
 	}
 	states, err := db.pendImport(man, colls)
 	if err != nil {
@@ -195,7 +206,7 @@ func (db *DB) ImportGroup(ctx context.Context, g int, src ImportSource) (err err
 	if err := db.installImport(committed); err != nil {
 		return fmt.Errorf("committed, not installed: %w (the next start finishes it)", err)
 	}
-	return db.attachImport(g, man, outs, states)
+	return db.attachImport(g, man, outs, states, refs)
 }
 
 // readManifest reads and decodes the source's manifest.
@@ -411,7 +422,7 @@ func (db *DB) pendImport(man *groupManifest, colls map[string]bool) (map[string]
 // attachImport makes the installed files of an import visible, retires the
 // receiver's files they replace, and marks the group's rollups for
 // rebuild. The caller holds flushMu.
-func (db *DB) attachImport(g int, man *groupManifest, outs []importOut, states map[string]*rollupState) error {
+func (db *DB) attachImport(g int, man *groupManifest, outs []importOut, states map[string]*rollupState, refs []*importedFile) error {
 	opened := make([]*dataFile, len(outs))
 	for i, o := range outs {
 		path := filepath.Join(db.dir, o.rel)
@@ -423,6 +434,18 @@ func (db *DB) attachImport(g int, man *groupManifest, outs []importOut, states m
 			return fmt.Errorf("installed, not opened: %w (the next start serves it)", err)
 		}
 		opened[i] = &dataFile{path: path, r: r, meta: r.Meta()}
+	}
+	// The cold files the import refers to (group_import_cold.go).
+	for _, f := range refs {
+		df, err := db.coldDataFile(f.cold.entry, f.cold.stub)
+		if err != nil {
+			for _, f := range opened {
+				f.close()
+			}
+			return fmt.Errorf("installed, not opened: %w (the next start serves it)", err)
+		}
+		outs = append(outs, importOut{coll: f.meta.Collection, roll: f.roll, level: f.level, part: f.part})
+		opened = append(opened, df)
 	}
 	var gone []*dataFile
 	db.mu.Lock()
@@ -469,25 +492,18 @@ func (db *DB) attachImport(g int, man *groupManifest, outs []importOut, states m
 		}
 		st.gen = db.rollGen
 		db.setRollState(coll, st)
-		db.markSpan(c, g, math.MinInt64, math.MaxInt64, nil, 0)
+		// Not the partitions of the cold files the import refers to:
+		// their rollups came with them, and a rebuild would fetch them.
+		for _, sp := range coldImportSpans(refs, coll, db.opts.PartitionDuration.Nanoseconds()) {
+			db.markSpan(c, g, sp[0], sp[1], nil, 0)
+		}
 	}
 	db.groups[g].expecting = false
 	db.dropSpentTombstones()
 	db.mu.Unlock()
-	var errs []error
-	dirs := make(map[string]bool)
-	for _, f := range gone {
-		f.retire()
-		if err := db.removeData(f.path); err != nil && !errors.Is(err, os.ErrNotExist) {
-			errs = append(errs, fmt.Errorf("remove replaced file: %w", err))
-		}
-		dirs[filepath.Dir(f.path)] = true
-	}
-	for d := range dirs {
-		errs = append(errs, db.fs.SyncDir(d))
-	}
-	db.log.Info("imported group", "group", g, "files", len(outs), "replaced", len(gone))
-	return errors.Join(errs...)
+	err := db.discard(gone, false, "remove replaced file")
+	db.log.Info("imported group", "group", g, "files", len(outs)-len(refs), "cold_files", len(refs), "replaced", len(gone))
+	return err
 }
 
 func mapKeys(outs []importOut) map[string]bool {

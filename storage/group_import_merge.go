@@ -179,7 +179,7 @@ func (db *DB) stageImport(ctx context.Context, g int, man *groupManifest, files 
 		if old != nil {
 			mine, err := readAllRows(old.r, k.level)
 			if err != nil {
-				return nil, fmt.Errorf("read %s: %w", old.path, err)
+				return nil, fmt.Errorf("read %s: %w", old.name(), err)
 			}
 			db.mu.RLock()
 			rawFrom := max(db.importRawFrom(g, man, k.coll), db.rawKept(k.coll))

@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
 
@@ -24,9 +25,13 @@ import (
 // rollup state. ImportGroup reads it first.
 const ManifestPath = "manifest.json"
 
-// manifestVersion is the version of the manifest this code writes and
-// reads.
-const manifestVersion = 1
+// manifestVersion is the version of the manifest this code writes
+// (manifestColdVersion when it lists cold files, which older versions must
+// refuse rather than import without them) and the versions it reads.
+const (
+	manifestVersion     = 1
+	manifestColdVersion = 2
+)
 
 // groupManifest is the manifest of a group snapshot.
 type groupManifest struct {
@@ -38,6 +43,21 @@ type groupManifest struct {
 	// receiver splits raw data by its own.
 	PartitionNs int64                         `json:"partition_ns"`
 	Collections map[string]manifestCollection `json:"collections"`
+	// Cold lists the group's cold files (version 2): the receiver reads
+	// them from the same object store, nothing of them is copied.
+	Cold []manifestCold `json:"cold,omitempty"`
+}
+
+// manifestCold is one cold file of a group snapshot.
+type manifestCold struct {
+	Collection string `json:"collection"`
+	Level      string `json:"level"` // raw, 1h, 1d, 1M
+	// Name is the file's local name on the sender, Seq its rank there.
+	Name     string `json:"name"`
+	Seq      uint64 `json:"seq"`
+	Key      string `json:"key"`
+	Size     int64  `json:"size"`
+	Checksum string `json:"checksum,omitempty"`
 }
 
 // manifestCollection is what the receiver needs of one collection.
@@ -130,6 +150,20 @@ func (db *DB) SnapshotGroup(ctx context.Context, g int) (*GroupSnapshot, error) 
 
 	db.mu.RLock()
 	raw, rolls := db.groupFilesLocked(g, true)
+	// Cold files go in the manifest, by reference.
+	var colds []*dataFile
+	raw = slices.DeleteFunc(raw, func(f *dataFile) bool {
+		if f.cold != nil {
+			colds = append(colds, f)
+		}
+		return f.cold != nil
+	})
+	rolls = slices.DeleteFunc(rolls, func(f *rollFile) bool {
+		if f.cold != nil {
+			colds = append(colds, f.dataFile)
+		}
+		return f.cold != nil
+	})
 	man := groupManifest{Version: manifestVersion, Group: g, NumGroups: db.opts.NumGroups, ShardTag: db.opts.ShardTag,
 		PartitionNs: db.opts.PartitionDuration.Nanoseconds(), Collections: make(map[string]manifestCollection)}
 	addColl := func(name string) {
@@ -152,7 +186,21 @@ func (db *DB) SnapshotGroup(ctx context.Context, g int) (*GroupSnapshot, error) 
 	for _, f := range rolls {
 		addColl(f.meta.Collection)
 	}
+	for _, f := range colds {
+		addColl(f.meta.Collection)
+		e := f.cold.entry
+		man.Cold = append(man.Cold, manifestCold{Collection: e.Coll, Level: e.Level.String(), Name: e.Name, Seq: e.Seq,
+			Key: e.Key, Size: e.Size, Checksum: e.Checksum})
+	}
 	db.mu.RUnlock()
+	if len(man.Cold) > 0 {
+		man.Version = manifestColdVersion
+		// From now on another node may read these objects: only
+		// retention deletes them (coldShared).
+		if err := db.shareCold(colds); err != nil {
+			return nil, fmt.Errorf("snapshot group %d: %w", g, err)
+		}
+	}
 	mb, err := json.MarshalIndent(man, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("snapshot group %d: manifest: %w", g, err)

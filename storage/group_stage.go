@@ -42,6 +42,10 @@ func (db *DB) installImport(dir string) error {
 		if err != nil {
 			return false, err
 		}
+		if rel == coldImportFile {
+			// The cold files the import refers to join the cold list.
+			return false, db.installColdImport(path)
+		}
 		target := filepath.Join(db.dir, rel)
 		if err := db.mkdirDurable(filepath.Dir(target)); err != nil {
 			return false, err

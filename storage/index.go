@@ -173,6 +173,11 @@ func (db *DB) Explain(collection string, series []model.Tags, min, max int64, le
 	}
 	sort.Ints(plan.Groups)
 	plan.Files = len(files)
+	for f := range files {
+		if f.cold != nil {
+			plan.ColdFiles++
+		}
+	}
 	if level != model.LevelRaw && !c.settings.NoRollups {
 		db.explainLevel(c, series, min, max, level, &plan)
 	}

@@ -225,7 +225,7 @@ func (db *DB) migrateLayout() error {
 	// Data put at the top by hand, or by an older version, is not read.
 	if entries, err := db.fs.ReadDir(db.dir); err == nil {
 		for _, e := range entries {
-			if n := e.Name(); e.IsDir() && n != "wal" && n != collectionsDir && n != quarantineDir && n != importsDir {
+			if n := e.Name(); e.IsDir() && n != "wal" && n != collectionsDir && n != quarantineDir && n != importsDir && n != coldDir {
 				db.log.Warn("unknown directory in the data directory is ignored; collections live in "+collectionsDir+"/",
 					"path", filepath.Join(db.dir, n))
 			}

@@ -37,7 +37,12 @@ const (
 	// A directory takes it before the first applied record is written;
 	// it includes formatGroups.
 	formatApplied = 4
-	maxFormat     = formatApplied
+	// formatCold: the data directory may have cold files (cold/list),
+	// which a version without a cold tier would leave out of every answer.
+	// A directory takes it before its first cold file is recorded; it
+	// includes formatApplied.
+	formatCold = 5
+	maxFormat  = formatCold
 )
 
 // dataDirMeta is the data directory's own description, in meta.json.
@@ -90,6 +95,12 @@ func Open(dir string, opts *Options) (*DB, error) {
 		lock.unlock()
 		return nil, err
 	}
+	if db.coldList, err = db.loadColdList(); err != nil {
+		lock.unlock()
+		return nil, err
+	}
+	db.tierKick, db.tierDone = make(chan struct{}, 1), make(chan struct{})
+	db.coldStore.Store(o.Cold)
 	if err := db.recoverImports(); err != nil {
 		lock.unlock()
 		return nil, err
@@ -142,6 +153,7 @@ func Open(dir string, opts *Options) (*DB, error) {
 	db.log.Info("storage opened", "dir", dir, "collections", len(db.colls), "wal_records", records,
 		"wal_points", points, "replay", time.Since(start).Round(time.Millisecond))
 	go db.flushLoop()
+	go db.tierLoop()
 	return db, nil
 }
 
@@ -168,6 +180,7 @@ func (db *DB) loadDirMeta(configuredGroups int) error {
 		db.layout = m.Layout
 		db.groupsFormat = m.Format >= formatGroups
 		db.appliedFormat = m.Format >= formatApplied
+		db.coldFormat = m.Format >= formatCold
 		return nil
 	case errors.Is(err, os.ErrNotExist):
 		db.rollMeta = true
@@ -210,16 +223,33 @@ func (db *DB) requireAppliedFormat() error {
 	if db.appliedFormat {
 		return nil
 	}
-	if err := db.writeDirMeta(formatApplied); err != nil {
+	if err := db.writeDirMeta(max(db.dirFormat(), formatApplied)); err != nil {
 		return fmt.Errorf("record data directory format %d: %w", formatApplied, err)
 	}
 	db.groupsFormat, db.appliedFormat = true, true
 	return nil
 }
 
+// requireColdFormat makes meta.json say formatCold, durably, before the
+// cold list records its first file. The caller may hold coldMu.
+func (db *DB) requireColdFormat() error {
+	db.metaMu.Lock()
+	defer db.metaMu.Unlock()
+	if db.coldFormat {
+		return nil
+	}
+	if err := db.writeDirMeta(formatCold); err != nil {
+		return fmt.Errorf("record data directory format %d: %w", formatCold, err)
+	}
+	db.groupsFormat, db.appliedFormat, db.coldFormat = true, true, true
+	return nil
+}
+
 // dirFormat is the format meta.json says. The caller holds metaMu.
 func (db *DB) dirFormat() int {
 	switch {
+	case db.coldFormat:
+		return formatCold
 	case db.appliedFormat:
 		return formatApplied
 	case db.groupsFormat:
@@ -304,8 +334,17 @@ func (db *DB) walkEntries(dir string, fn func(path string, e os.DirEntry) (desce
 	return nil
 }
 
-// loadFiles opens every colstore file below the data directory.
+// loadFiles opens every colstore file below the data directory, and the
+// cold files of the cold list.
 func (db *DB) loadFiles() error {
+	// A local file the cold list also holds was moved and not yet
+	// removed: the list is durable, so finish the move.
+	coldPaths := make(map[string]bool)
+	for _, e := range db.coldList.entries {
+		if !e.gone() {
+			coldPaths[filepath.Join(db.dir, e.relPath())] = true
+		}
+	}
 	var paths []string
 	var wrong []wrongEntry
 	root := filepath.Join(db.dir, collectionsDir)
@@ -331,6 +370,9 @@ func (db *DB) loadFiles() error {
 			// the WAL or the inputs still hold the data.
 			db.log.Warn("removing unfinished colstore file", "path", path)
 			return false, db.fs.Remove(path)
+		case strings.HasSuffix(path, ".col") && coldPaths[path]:
+			db.log.Info("removing a local file the cold store holds", "path", path)
+			return false, db.fs.Remove(path)
 		case strings.HasSuffix(path, ".col"):
 			paths = append(paths, path)
 		}
@@ -348,6 +390,25 @@ func (db *DB) loadFiles() error {
 	}
 	var files []*dataFile
 	var rolls []*rollFile
+	// dropped are the cold files Open finds replaced or dropped, as it
+	// removes local ones: they leave the cold list at the end.
+	var dropped []*dataFile
+	remove := func(f *dataFile) {
+		f.r.Close()
+		if f.cold != nil {
+			dropped = append(dropped, f)
+		} else if err := db.fs.Remove(f.path); err != nil {
+			db.log.Error("cannot remove a file Open found replaced or dropped; it stays ignored", "path", f.path, "err", err)
+		}
+	}
+	closeAll := func() {
+		for _, f := range files {
+			f.r.Close()
+		}
+		for _, f := range rolls {
+			f.r.Close()
+		}
+	}
 	for _, p := range paths {
 		r, err := colfile.OpenWith(p, db.fs)
 		if err != nil && damaged(err) {
@@ -361,33 +422,45 @@ func (db *DB) loadFiles() error {
 			err = errors.Join(err, qerr)
 		}
 		if err != nil {
-			for _, f := range files {
-				f.r.Close()
-			}
-			for _, f := range rolls {
-				f.r.Close()
-			}
+			closeAll()
 			return fmt.Errorf("open colstore file: %w", err)
 		}
-		df := &dataFile{path: p, r: r, meta: r.Meta()}
-		if db.droppedData(df.meta.Group, df.meta.Seq) {
-			// DropGroup recorded the drop and crashed before removing it.
-			db.log.Warn("removing file of a dropped group", "path", p)
-			r.Close()
-			if err := db.fs.Remove(p); err != nil {
-				db.log.Error("cannot remove file of a dropped group; it stays ignored", "path", p, "err", err)
-			}
-			continue
-		}
-		if l, part, ok := parseRollupPath(p); ok {
-			rolls = append(rolls, &rollFile{dataFile: df, level: l, part: part})
-			continue
-		}
-		files = append(files, df)
+		files = append(files, &dataFile{path: p, r: r, meta: r.Meta()})
 	}
-	if err := db.attachRollFiles(rolls); err != nil {
+	live := 0
+	for _, e := range db.coldList.entries {
+		if e.gone() {
+			continue
+		}
+		live++
+		f, err := db.openCold(e)
+		if err != nil {
+			closeAll()
+			if db.store() == nil && !db.opts.ColdPending {
+				return fmt.Errorf("the data directory has cold files in an object store (%s, …) and no cold store is configured (cold.s3 in the configuration)", e.Key)
+			}
+			return err
+		}
+		files = append(files, f)
+	}
+	if err := db.removeStaleStubs(); err != nil {
+		closeAll()
 		return err
 	}
+	files = slices.DeleteFunc(files, func(df *dataFile) bool {
+		if db.droppedData(df.meta.Group, df.meta.Seq) {
+			// DropGroup recorded the drop and crashed before removing it.
+			db.log.Warn("removing file of a dropped group", "path", df.name())
+			remove(df)
+			return true
+		}
+		if l, part, ok := parseRollupPath(df.path); ok {
+			rolls = append(rolls, &rollFile{dataFile: df, level: l, part: part})
+			return true
+		}
+		return false
+	})
+	db.attachRollFiles(rolls, remove)
 	// A compaction that crashed after writing its output but before
 	// removing its inputs leaves both: the output wins.
 	replaced := make(map[uint64]bool)
@@ -400,11 +473,8 @@ func (db *DB) loadFiles() error {
 		if !replaced[f.meta.Seq] {
 			return false
 		}
-		db.log.Warn("removing colstore file replaced by a compaction", "path", f.path)
-		f.r.Close()
-		if err := db.fs.Remove(f.path); err != nil {
-			db.log.Error("cannot remove replaced colstore file; it stays ignored", "path", f.path, "err", err)
-		}
+		db.log.Warn("removing colstore file replaced by a compaction", "path", f.name())
+		remove(f)
 		return true
 	})
 	sort.Slice(files, func(i, j int) bool { return files[i].meta.Seq < files[j].meta.Seq })
@@ -412,13 +482,57 @@ func (db *DB) loadFiles() error {
 		db.attachFile(f)
 		db.bumpSeq(f.meta.Seq)
 	}
+	for _, e := range db.coldList.entries {
+		db.bumpSeq(e.Seq) // gone ones too: their numbers are not handed out again
+	}
+	if live > 0 {
+		db.log.Info("cold files", "files", live)
+	}
+	if err := db.dropCold(dropped, false); err != nil {
+		db.log.Error("cannot record cold files Open found replaced or dropped; they are dropped again at the next start", "err", err)
+	}
+	return nil
+}
+
+// removeStaleStubs removes the index copies of cold/ that no live entry
+// of the cold list names (a Tier run that crashed before its list write,
+// a file that left the list).
+func (db *DB) removeStaleStubs() error {
+	dir := filepath.Join(db.dir, coldDir)
+	entries, err := db.fs.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("scan %s: %w", dir, err)
+	}
+	want := make(map[string]bool)
+	for _, e := range db.coldList.entries {
+		if !e.gone() {
+			want[filepath.Base(db.stubPath(e.Seq))] = true
+		}
+	}
+	removed := false
+	for _, e := range entries {
+		n := e.Name()
+		if e.IsDir() || n == "list" || want[n] || !strings.HasSuffix(n, ".idx") && !strings.HasSuffix(n, ".tmp") {
+			continue
+		}
+		if err := db.fs.Remove(filepath.Join(dir, n)); err != nil {
+			return fmt.Errorf("remove stale index copy: %w", err)
+		}
+		removed = true
+	}
+	if removed {
+		return db.fs.SyncDir(dir)
+	}
 	return nil
 }
 
 // attachRollFiles registers the rollup files found at start-up: for each
 // collection, group, level and partition the file with the highest
 // sequence number wins (a crash may have left the one it replaced).
-func (db *DB) attachRollFiles(rolls []*rollFile) error {
+func (db *DB) attachRollFiles(rolls []*rollFile, remove func(*dataFile)) {
 	sort.Slice(rolls, func(i, j int) bool { return rolls[i].meta.Seq > rolls[j].meta.Seq })
 	type key struct {
 		coll  string
@@ -430,11 +544,8 @@ func (db *DB) attachRollFiles(rolls []*rollFile) error {
 	for _, f := range rolls {
 		k := key{f.meta.Collection, f.meta.Group, f.level, f.part}
 		if seen[k] {
-			db.log.Warn("removing replaced rollup file", "path", f.path)
-			f.r.Close()
-			if err := db.fs.Remove(f.path); err != nil {
-				db.log.Error("cannot remove replaced rollup file; it stays ignored", "path", f.path, "err", err)
-			}
+			db.log.Warn("removing replaced rollup file", "path", f.name())
+			remove(f.dataFile)
 			continue
 		}
 		seen[k] = true
@@ -462,7 +573,6 @@ func (db *DB) attachRollFiles(rolls []*rollFile) error {
 			}
 		}
 	}
-	return nil
 }
 
 // attachFile registers a file's series. The caller holds mu or has the DB

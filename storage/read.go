@@ -140,7 +140,7 @@ func (db *DB) merge(ctx context.Context, fs *fieldSources, mem []model.Column, m
 			return model.Column{}, ctx.Err()
 		}
 		if err != nil {
-			return model.Column{}, fmt.Errorf("read %s: %w", fc.f.path, err)
+			return model.Column{}, fmt.Errorf("read %s: %w", fc.f.name(), err)
 		}
 		for _, t := range fc.tombs {
 			col = cut(col, t.min, t.max)
@@ -164,7 +164,7 @@ func readBlocksExcept(ctx context.Context, fc *fileCol, k int, min, max int64, s
 		if err := ctx.Err(); err != nil {
 			return out, err
 		}
-		col, err := fc.f.r.ReadBlock(fc.si, fc.col, b)
+		col, err := fc.f.r.ReadBlockContext(ctx, fc.si, fc.col, b)
 		if err != nil {
 			return out, err
 		}

@@ -230,9 +230,9 @@ func (db *DB) limitField(ctx context.Context, fs *fieldSources, min, max int64, 
 			next[k]++
 		}
 		fc := &fs.files[k]
-		col, err := fc.f.r.ReadBlock(fc.si, fc.col, b)
+		col, err := fc.f.r.ReadBlockContext(ctx, fc.si, fc.col, b)
 		if err != nil {
-			return model.Column{}, fmt.Errorf("read %s: %w", fc.f.path, err)
+			return model.Column{}, fmt.Errorf("read %s: %w", fc.f.name(), err)
 		}
 		col = col.Range(min, max)
 		for _, t := range fc.tombs {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -135,18 +134,7 @@ func (db *DB) rollupLocked(ctx context.Context, cutoff uint64) error {
 		}
 	}
 	db.mu.Unlock()
-	errs := []error{db.clearPendingRollups(cutoff)}
-	dirs := make(map[string]bool)
-	for _, f := range retired {
-		f.retire()
-		if err := db.removeData(f.path); err != nil && !errors.Is(err, os.ErrNotExist) {
-			errs = append(errs, fmt.Errorf("remove replaced rollup file: %w", err))
-		}
-		dirs[filepath.Dir(f.path)] = true
-	}
-	for d := range dirs {
-		errs = append(errs, db.fs.SyncDir(d))
-	}
+	errs := []error{db.clearPendingRollups(cutoff), db.discard(rollData(retired), false, "remove replaced rollup file")}
 	if len(works) > 0 {
 		db.log.Info("rolled up", "groups", len(works), "rows", rows, "took", time.Since(start).Round(time.Millisecond))
 	}
@@ -276,7 +264,7 @@ func (db *DB) buildGroup(ctx context.Context, w *rollupWork) ([len(levelNamesFor
 			if f := w.files[l][p]; f != nil {
 				old, err := readAllRows(f.r, l)
 				if err != nil {
-					return out, rowsWritten, fmt.Errorf("read %s: %w", f.path, err)
+					return out, rowsWritten, fmt.Errorf("read %s: %w", f.name(), err)
 				}
 				content = old
 			}
@@ -442,7 +430,7 @@ func (rs *rowSource) merge(content partitionRows, l model.Level, b int64, f mode
 		if file != nil {
 			rows, err := readAllRows(file.r, f)
 			if err != nil {
-				return fmt.Errorf("read %s: %w", file.path, err)
+				return fmt.Errorf("read %s: %w", file.name(), err)
 			}
 			for key, sr := range rows {
 				for name, fr := range sr.fields {

@@ -152,7 +152,7 @@ func TestRollupSnapshotOutlivesRewrite(t *testing.T) {
 	if !old.obsolete.Load() {
 		t.Fatal("the flush did not replace the 1y file")
 	}
-	rows, err := rs.rows(model.Level1y, "v", math.MinInt64, math.MaxInt64)
+	rows, err := rs.rows(context.Background(), model.Level1y, "v", math.MinInt64, math.MaxInt64)
 	if err != nil {
 		t.Fatalf("reading a replaced file through an earlier snapshot: %v", err)
 	}

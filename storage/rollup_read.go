@@ -119,7 +119,7 @@ func (db *DB) takeRollSnap(collection string, tags model.Tags, top model.Level, 
 
 // rows returns the rows of field at level l with bucket starts in
 // [Floor(lo), hi], sorted.
-func (rs *rollSnap) rows(l model.Level, field string, lo, hi int64) ([]rollRow, error) {
+func (rs *rollSnap) rows(ctx context.Context, l model.Level, field string, lo, hi int64) ([]rollRow, error) {
 	var out []rollRow
 	for _, f := range rs.files[l] {
 		if partEnd(l, f.part) < lo || f.part > hi {
@@ -129,9 +129,9 @@ func (rs *rollSnap) rows(l model.Level, field string, lo, hi int64) ([]rollRow, 
 		if !ok {
 			continue
 		}
-		fr, err := readRows(f.r, l, si, field, l.Floor(lo), hi)
+		fr, err := readRows(ctx, f.r, l, si, field, l.Floor(lo), hi)
 		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", f.path, err)
+			return nil, fmt.Errorf("read %s: %w", f.name(), err)
 		}
 		if fr != nil {
 			for i := range fr.rows {
@@ -155,7 +155,7 @@ func (db *DB) readLevels(ctx context.Context, rs *rollSnap, collection string, t
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	rows, err := rs.rows(l, field, lo, hi)
+	rows, err := rs.rows(ctx, l, field, lo, hi)
 	if err != nil {
 		return nil, err
 	}
@@ -206,7 +206,7 @@ func (db *DB) readLevels(ctx context.Context, rs *rollSnap, collection string, t
 
 // explainLevel fills the rollup part of a ReadPlan. The caller holds mu.
 func (db *DB) explainLevel(c *collection, series []model.Tags, min, max int64, l model.Level, plan *model.ReadPlan) {
-	plan.Files = 0
+	plan.Files, plan.ColdFiles = 0, 0
 	groups := make(map[int][]string)
 	for _, tags := range series {
 		key := model.SeriesKey(c.name, tags)
@@ -230,6 +230,9 @@ func (db *DB) explainLevel(c *collection, series []model.Tags, min, max int64, l
 				continue
 			}
 			plan.Files++
+			if f.cold != nil {
+				plan.ColdFiles++
+			}
 			for _, key := range keys {
 				si, ok := f.r.Find(key)
 				if !ok {

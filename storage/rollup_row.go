@@ -3,6 +3,7 @@
 package storage
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -666,7 +667,7 @@ func encodeRows(sr *seriesRows, l model.Level) []model.Column {
 
 // readRows reads the rows of one field of series si of a rollup file with
 // bucket starts in [lo, hi]; nil when the series lacks the field.
-func readRows(r *colfile.Reader, l model.Level, si int, field string, lo, hi int64) (*fieldRows, error) {
+func readRows(ctx context.Context, r *colfile.Reader, l model.Level, si int, field string, lo, hi int64) (*fieldRows, error) {
 	info := r.Series()[si]
 	prefix := field + colSep
 	i := sort.Search(len(info.Columns), func(i int) bool { return info.Columns[i].Name >= prefix })
@@ -675,14 +676,14 @@ func readRows(r *colfile.Reader, l model.Level, si int, field string, lo, hi int
 		if !ok || f != field {
 			continue
 		}
-		return readColumnRows(r, l, si, i, kind, lo, hi)
+		return readColumnRows(ctx, r, l, si, i, kind, lo, hi)
 	}
 	return nil, nil
 }
 
-func readColumnRows(r *colfile.Reader, l model.Level, si, ci int, kind model.Kind, lo, hi int64) (*fieldRows, error) {
+func readColumnRows(ctx context.Context, r *colfile.Reader, l model.Level, si, ci int, kind model.Kind, lo, hi int64) (*fieldRows, error) {
 	info := r.Series()[si]
-	c, err := r.ReadRange(si, ci, lo, hi)
+	c, err := r.ReadRangeContext(ctx, si, ci, lo, hi)
 	if err != nil {
 		return nil, err
 	}
@@ -710,7 +711,7 @@ func readAllRows(r *colfile.Reader, l model.Level) (map[string]*seriesRows, erro
 			if !ok {
 				return nil, fmt.Errorf("rollup series %q: bad column name %q", info.Key, c.Name)
 			}
-			fr, err := readColumnRows(r, l, si, ci, kind, math.MinInt64, math.MaxInt64)
+			fr, err := readColumnRows(context.Background(), r, l, si, ci, kind, math.MinInt64, math.MaxInt64)
 			if err != nil {
 				return nil, err
 			}

@@ -201,7 +201,7 @@ func (db *DB) resumeRollupSettings() {
 		}
 		db.forgetRollups(c)
 	}
-	if err := db.removeRollFiles(left); err != nil {
+	if err := db.removeRollFiles(left, false); err != nil {
 		db.log.Error("cannot remove the rollup files of a collection with rollups off", "err", err)
 	}
 }

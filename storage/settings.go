@@ -35,6 +35,12 @@ type CollectionSettings struct {
 	// replication stream holds it as well; "" is the node's default
 	// (replicated when replication is on). soltix serve ignores it.
 	Ack string
+	// ColdAfter is, indexed by model.Level like Retention, how long a
+	// level's files stay on local disk once their partition has ended
+	// before Tier moves them to the cold store (S3); 0 keeps them local.
+	// It only acts when the DB has a cold store (Options.Cold). The 1y
+	// level's one file never ends and always stays local.
+	ColdAfter [len(levelNamesForDirs)]time.Duration
 }
 
 // The acknowledgement modes of CollectionSettings.Ack.
@@ -55,6 +61,18 @@ func (s CollectionSettings) Validate() error {
 	}
 	if s.Retention[model.Level1y] != 0 {
 		return errors.New("the 1y level is kept forever; its retention must be forever")
+	}
+	for l, d := range s.ColdAfter {
+		r := s.Retention[l]
+		switch {
+		case d < 0:
+			return fmt.Errorf("cold_after of level %s is negative", model.Level(l))
+		case d > 0 && model.Level(l) == model.Level1y:
+			return errors.New("the 1y level is one file that never ends; its cold_after must be off")
+		case d > 0 && r > 0 && d >= r:
+			return fmt.Errorf("cold_after of level %s (%s) is not shorter than its retention (%s): its files would expire before they go cold",
+				model.Level(l), FormatColdAfter(d), FormatRetention(r))
+		}
 	}
 	return nil
 }
@@ -113,6 +131,9 @@ type settingsJSON struct {
 	Kept map[string]int64 `json:"kept_from_ns,omitempty"`
 	// Ack is CollectionSettings.Ack.
 	Ack string `json:"ack,omitempty"`
+	// ColdAfter is CollectionSettings.ColdAfter by level (levels that
+	// stay local are left out).
+	ColdAfter map[string]int64 `json:"cold_after_ns,omitempty"`
 }
 
 func (db *DB) settingsPath() string { return filepath.Join(db.dir, "collections.json") }
@@ -140,6 +161,13 @@ func (db *DB) loadSettings() error {
 				return fmt.Errorf("read %s: collection %q: unknown level %q", db.settingsPath(), name, ln)
 			}
 			s.Retention[l] = time.Duration(ns)
+		}
+		for ln, ns := range sj.ColdAfter {
+			l, ok := model.ParseLevel(ln)
+			if !ok {
+				return fmt.Errorf("read %s: collection %q: unknown level %q", db.settingsPath(), name, ln)
+			}
+			s.ColdAfter[l] = time.Duration(ns)
 		}
 		if err := s.Validate(); err != nil {
 			return fmt.Errorf("read %s: collection %q: %w", db.settingsPath(), name, err)
@@ -253,7 +281,7 @@ func (db *DB) SetSettings(ctx context.Context, collection string, s CollectionSe
 		}
 	}
 	db.mu.Unlock()
-	errs := []error{db.removeRollFiles(retired)}
+	errs := []error{db.removeRollFiles(retired, false)}
 	if err := db.rollUpBeforeExpiry(ctx); err != nil {
 		errs = append(errs, err)
 	} else if err := db.enforceRetentionLocked(ctx); err != nil {
@@ -308,6 +336,14 @@ func (db *DB) settingsFile(m map[string]CollectionSettings, states map[string]*r
 				sj.Retention[model.Level(l).String()] = int64(d)
 			}
 		}
+		for l, d := range s.ColdAfter {
+			if d != 0 {
+				if sj.ColdAfter == nil {
+					sj.ColdAfter = make(map[string]int64)
+				}
+				sj.ColdAfter[model.Level(l).String()] = int64(d)
+			}
+		}
 		if st := states[name]; st != nil {
 			sj.Pending = st.pending
 			for l, t := range st.kept {
@@ -322,15 +358,10 @@ func (db *DB) settingsFile(m map[string]CollectionSettings, states map[string]*r
 	return f
 }
 
-func (db *DB) removeRollFiles(files []*rollFile) error {
-	var errs []error
-	for _, f := range files {
-		f.retire()
-		if err := db.removeData(f.path); err != nil && !errors.Is(err, os.ErrNotExist) {
-			errs = append(errs, fmt.Errorf("remove rollup file: %w", err))
-		}
-	}
-	return errors.Join(errs...)
+// removeRollFiles removes rollup files the DB no longer uses (see
+// discard).
+func (db *DB) removeRollFiles(files []*rollFile, expired bool) error {
+	return db.discard(rollData(files), expired, "remove rollup file")
 }
 
 // horizon returns the start of the oldest data level l of c keeps
@@ -411,14 +442,7 @@ func (db *DB) enforceRetentionLocked(ctx context.Context) error {
 		db.dropSpentTombstones()
 	}
 	db.mu.Unlock()
-	var errs []error
-	for _, f := range rawGone {
-		f.retire()
-		if err := db.removeData(f.path); err != nil && !errors.Is(err, os.ErrNotExist) {
-			errs = append(errs, fmt.Errorf("remove expired file: %w", err))
-		}
-	}
-	errs = append(errs, db.removeRollFiles(rollGone), db.expireQuarantine())
+	errs := []error{db.discard(rawGone, true, "remove expired file"), db.removeRollFiles(rollGone, true), db.expireQuarantine()}
 	if n := len(rawGone) + len(rollGone); n > 0 {
 		db.log.Info("retention dropped files", "raw", len(rawGone), "rollup", len(rollGone))
 	}
@@ -469,12 +493,17 @@ func ParseRetention(s string) (time.Duration, error) {
 // SettingsSpec is the text form of CollectionSettings that the admin API
 // (JSON) and the config file (YAML) use:
 //
-//	{"rollups": true, "retention": {"raw": "7d", "1h": "365d", "1d": "5y", "1M": "forever"}}
+//	{"rollups": true, "retention": {"raw": "7d", "1h": "365d", "1d": "5y", "1M": "forever"},
+//	 "cold_after": {"raw": "30d", "1h": "90d"}}
 type SettingsSpec struct {
 	Rollups   *bool             `json:"rollups,omitempty" yaml:"rollups"`
 	Retention map[string]string `json:"retention,omitempty" yaml:"retention"`
 	// Ack is the acknowledgement mode in a cluster: local or replicated.
 	Ack *string `json:"ack,omitempty" yaml:"ack"`
+	// ColdAfter is how long each level's files stay local after their
+	// partition ended before they move to the cold store: a duration as
+	// for retention, or "off".
+	ColdAfter map[string]string `json:"cold_after,omitempty" yaml:"cold_after"`
 }
 
 // Apply returns s changed by what the spec sets; levels the spec does not
@@ -497,7 +526,53 @@ func (sp SettingsSpec) Apply(s CollectionSettings) (CollectionSettings, error) {
 		}
 		s.Retention[l] = d
 	}
+	for name, v := range sp.ColdAfter {
+		l, ok := model.ParseLevel(name)
+		if !ok {
+			return s, fmt.Errorf("cold_after: unknown level %q (want raw, 1h, 1d, 1M or 1y)", name)
+		}
+		d, err := ParseColdAfter(v)
+		if err != nil {
+			return s, fmt.Errorf("cold_after of level %s: %w", name, err)
+		}
+		s.ColdAfter[l] = d
+	}
 	return s, s.Validate()
+}
+
+// ParseColdAfter parses a cold_after setting: "off" or "0" (the level
+// stays local), or a duration as ParseRetention reads it ("30d", "12w").
+func ParseColdAfter(s string) (time.Duration, error) {
+	switch s {
+	case "off", "0":
+		return 0, nil
+	case "", "forever":
+		return 0, fmt.Errorf("cold_after %q: want off, or a positive duration such as 30d, 12w or 1y", s)
+	}
+	d, err := ParseRetention(s)
+	if err != nil {
+		return 0, fmt.Errorf("cold_after %q: want off, or a positive duration such as 30d, 12w or 1y", s)
+	}
+	return d, nil
+}
+
+// FormatColdAfter writes a cold_after setting as ParseColdAfter reads it:
+// "off", or whole days when it is whole days.
+func FormatColdAfter(d time.Duration) string {
+	if d == 0 {
+		return "off"
+	}
+	return FormatRetention(d)
+}
+
+// cold reports whether any level of s has a cold_after.
+func (s CollectionSettings) cold() bool {
+	for _, d := range s.ColdAfter {
+		if d > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // Spec returns the full text form of s.
@@ -510,6 +585,14 @@ func (s CollectionSettings) Spec() SettingsSpec {
 	}
 	for l, d := range s.Retention {
 		sp.Retention[model.Level(l).String()] = FormatRetention(d)
+	}
+	// Every level named once any is set; left out otherwise, so that the
+	// spec of a collection without a cold tier stays what it was.
+	if s.cold() {
+		sp.ColdAfter = make(map[string]string)
+		for l, d := range s.ColdAfter {
+			sp.ColdAfter[model.Level(l).String()] = FormatColdAfter(d)
+		}
 	}
 	return sp
 }

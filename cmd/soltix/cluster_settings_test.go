@@ -17,6 +17,9 @@ func TestSettingsEncoding(t *testing.T) {
 	var week storage.CollectionSettings
 	week.Retention[model.LevelRaw] = 7 * 24 * time.Hour
 	week.Retention[model.Level1h] = 365 * 24 * time.Hour
+	cold := week
+	cold.ColdAfter[model.LevelRaw] = 2 * 24 * time.Hour
+	cold.ColdAfter[model.Level1h] = 90 * 24 * time.Hour
 	tests := []struct {
 		name string
 		s    storage.CollectionSettings
@@ -25,6 +28,7 @@ func TestSettingsEncoding(t *testing.T) {
 		{"defaults", storage.CollectionSettings{}, `{"rollups":true,"retention":{"1M":"forever","1d":"forever","1h":"forever","1y":"forever","raw":"forever"}}`},
 		{"no rollups", storage.CollectionSettings{NoRollups: true}, `{"rollups":false,"retention":{"1M":"forever","1d":"forever","1h":"forever","1y":"forever","raw":"forever"}}`},
 		{"retention", week, `{"rollups":true,"retention":{"1M":"forever","1d":"forever","1h":"365d","1y":"forever","raw":"7d"}}`},
+		{"cold_after", cold, `{"rollups":true,"retention":{"1M":"forever","1d":"forever","1h":"365d","1y":"forever","raw":"7d"},"cold_after":{"1M":"off","1d":"off","1h":"90d","1y":"off","raw":"2d"}}`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -44,6 +48,7 @@ func TestSettingsEncoding(t *testing.T) {
 		{`{"retention":{"2h":"7d"}}`, "2h"},
 		{`{"retention":{"1y":"7d"}}`, "1y"},
 		{`{"rolups":true}`, "rolups"},
+		{`{"cold_after":{"raw":"soon"}}`, "raw"},
 		{`[]`, "decode"},
 		{``, "decode"},
 	} {

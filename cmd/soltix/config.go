@@ -40,6 +40,9 @@ type Config struct {
 	// Collections sets per-collection rollups and retention at start-up,
 	// over what the admin API stored.
 	Collections map[string]storage.SettingsSpec `yaml:"collections"`
+	// Cold configures the cold tier on S3 (cold_config.go); serve and
+	// storage nodes use it.
+	Cold ColdConfig `yaml:"cold"`
 	// Cluster and Node configure the cluster roles, storage and router
 	// (cluster_config.go); serve ignores them but cluster.nats.
 	Cluster ClusterConfig `yaml:"cluster"`
@@ -307,6 +310,9 @@ func (c *Config) validate() error {
 		return fmt.Errorf("query.max_bytes must be positive, not %d", c.Query.MaxBytes)
 	}
 	if err := c.Storage.validate(); err != nil {
+		return err
+	}
+	if err := c.Cold.validate(); err != nil {
 		return err
 	}
 	if err := checkNATSURLs(c.Cluster.NATS); err != nil {

@@ -174,10 +174,17 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	slog.SetDefault(log)
 	applyMemoryLimit(&cfg, os.Getenv, log)
 
-	db, err := storage.Open(cfg.DataDir, cfg.storageOptions(log))
+	so := cfg.storageOptions(log)
+	retryCold := cfg.openCold(so, log)
+	db, err := storage.Open(cfg.DataDir, so)
 	if err != nil {
 		log.Error("cannot open storage", "data_dir", cfg.DataDir, "err", err)
 		return 1
+	}
+	coldCtx, stopCold := context.WithCancel(context.Background())
+	defer stopCold()
+	if retryCold != nil {
+		go retryCold(coldCtx, db)
 	}
 	if err := applyCollections(db, cfg.Collections); err != nil {
 		log.Error("cannot apply collection settings", "err", err)
@@ -232,6 +239,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		log.Error("NATS ingestion stop", "err", err)
 		code = 1
 	}
+	stopCold()
 	if err := db.Close(); err != nil {
 		log.Error("storage close", "err", err)
 		code = 1

@@ -76,6 +76,8 @@ type storageNode struct {
 	// cluster.nats; storage_replication.go).
 	repl     *replication.Replicator
 	replNode *replication.NodeReplication
+	// stopCold ends the retries of a cold store unreachable at start-up.
+	stopCold context.CancelFunc
 }
 
 // startStorageNode connects to etcd (waiting for it until ctx ends),
@@ -99,9 +101,16 @@ func startStorageNode(ctx context.Context, cfg *Config, log *slog.Logger) (n *st
 	if err != nil {
 		return n, err
 	}
-	n.db, err = openClusterStorage(cfg.DataDir, cfg.storageOptions(log), n.co.Info())
+	so := cfg.storageOptions(log)
+	retryCold := cfg.openCold(so, log)
+	n.db, err = openClusterStorage(cfg.DataDir, so, n.co.Info())
 	if err != nil {
 		return n, err
+	}
+	if retryCold != nil {
+		var coldCtx context.Context
+		coldCtx, n.stopCold = context.WithCancel(context.Background())
+		go retryCold(coldCtx, n.db)
 	}
 	n.view, err = n.co.Watch(ctx)
 	if err != nil {
@@ -251,6 +260,9 @@ func (n *storageNode) close() error {
 		n.settings.stop()
 	}
 	n.stopReplication()
+	if n.stopCold != nil {
+		n.stopCold()
+	}
 	if n.ln != nil && n.srv == nil {
 		n.ln.Close()
 	}

@@ -21,6 +21,7 @@ type Reader struct {
 	path    string
 	version uint16
 	ra      io.ReaderAt
+	dataEnd int64 // where the data blocks end and the index starts
 	closer  io.Closer
 	meta    Meta
 	series  []SeriesInfo
@@ -77,6 +78,27 @@ func OpenWith(path string, fs vfs.FS) (*Reader, error) {
 	r.closer = f
 	return r, nil
 }
+
+// NewReader opens the colfile held by ra, which is size bytes long, as
+// OpenWith does a file: it reads and checks the header, footer and index
+// (three reads) and keeps ra for the data blocks. name stands for the file
+// in errors and Path. When ra also implements ReaderAtContext, the reads of
+// ReadRangeContext use it with their context. Close does not close ra.
+func NewReader(ra io.ReaderAt, size int64, name string) (*Reader, error) {
+	return newReader(ra, size, name)
+}
+
+// ReaderAtContext is an io.ReaderAt whose reads can also be bound to a
+// context (a remote object's ranged reads).
+type ReaderAtContext interface {
+	io.ReaderAt
+	ReadAtContext(ctx context.Context, p []byte, off int64) (int, error)
+}
+
+// DataEnd returns the offset where the file's data blocks end and its
+// index begins: bytes [HeaderSize, DataEnd) are the blocks, the rest the
+// index and the footer.
+func (r *Reader) DataEnd() int64 { return r.dataEnd }
 
 // newReader opens a colfile held by ra, which is size bytes long. path is
 // used in error messages only.
@@ -136,6 +158,7 @@ func newReader(ra io.ReaderAt, size int64, path string) (*Reader, error) {
 	if err := r.parseIndex(idx, int64(idxOff)); err != nil {
 		return nil, err
 	}
+	r.dataEnd = int64(idxOff)
 	return r, nil
 }
 
@@ -488,6 +511,16 @@ func (p *indexParser) checkSubsets(key string, cols []ColumnInfo, refs [][]block
 	return nil
 }
 
+// readerAtCtx binds a ReaderAtContext's reads to one context.
+type readerAtCtx struct {
+	ra  ReaderAtContext
+	ctx context.Context
+}
+
+func (r readerAtCtx) ReadAt(p []byte, off int64) (int, error) {
+	return r.ra.ReadAtContext(r.ctx, p, off)
+}
+
 // readFull reads exactly len(b) bytes at off.
 func readFull(ra io.ReaderAt, b []byte, off int64) error {
 	n, err := ra.ReadAt(b, off)
@@ -547,6 +580,11 @@ func (r *Reader) ReadColumn(series, column int) (model.Column, error) {
 // position in ColumnInfo.Blocks). Ownership and errors are as for
 // ReadColumn.
 func (r *Reader) ReadBlock(series, column, block int) (model.Column, error) {
+	return r.ReadBlockContext(context.Background(), series, column, block)
+}
+
+// ReadBlockContext is ReadBlock whose read is bound to ctx.
+func (r *Reader) ReadBlockContext(ctx context.Context, series, column, block int) (model.Column, error) {
 	info, err := r.column(series, column)
 	if err != nil {
 		return model.Column{}, err
@@ -554,7 +592,7 @@ func (r *Reader) ReadBlock(series, column, block int) (model.Column, error) {
 	if block < 0 || block >= len(info.Blocks) {
 		return model.Column{}, fmt.Errorf("colfile: %s: no block %d of column %d of series %d", r.path, block, column, series)
 	}
-	return r.readBlocks(context.Background(), series, column, block, block+1)
+	return r.readBlocks(ctx, series, column, block, block+1)
 }
 
 // Decoded returns how many blocks the Reader has decoded since it was
@@ -633,7 +671,7 @@ func (r *Reader) readBlocks(ctx context.Context, series, column, lo, hi int) (mo
 		if r.version >= 2 {
 			reserve(&col, info.Blocks[k].Count, want)
 		}
-		if err := r.readBlock(&col, series, column, k); err != nil {
+		if err := r.readBlock(ctx, &col, series, column, k); err != nil {
 			return model.Column{}, err
 		}
 	}
@@ -678,11 +716,15 @@ func resize[T any](s []T, size int) []T {
 
 // readStored reads block k of a column and checks its CRC. It returns the
 // stored bytes (without the CRC) or an error made by corrupt for damage.
-func (r *Reader) readStored(series, column, k int, corrupt func(err error, format string, args ...any) error) ([]byte, error) {
+func (r *Reader) readStored(ctx context.Context, series, column, k int, corrupt func(err error, format string, args ...any) error) ([]byte, error) {
 	s := &r.series[series]
 	ref := r.blocks[series][column][k]
 	buf := make([]byte, ref.length+blockTrailerSize) // bounded by the file size, checked by Open
-	if err := readFull(r.ra, buf, ref.off); err != nil {
+	var ra io.ReaderAt = r.ra
+	if rc, ok := r.ra.(ReaderAtContext); ok {
+		ra = readerAtCtx{rc, ctx}
+	}
+	if err := readFull(ra, buf, ref.off); err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) {
 			return nil, corrupt(err, "short read")
 		}
@@ -713,13 +755,13 @@ func (r *Reader) corruptBlock(series, column, k int, suffix string) func(err err
 // readBlock reads, verifies and decodes block k of a column and appends
 // its values to col. A block whose times are shared gets them by reading
 // and decoding the times of the block it shares them with.
-func (r *Reader) readBlock(col *model.Column, series, column, k int) error {
+func (r *Reader) readBlock(ctx context.Context, col *model.Column, series, column, k int) error {
 	info := &r.series[series].Columns[column]
 	bi := &info.Blocks[k]
 	ref := r.blocks[series][column][k]
 	corrupt := r.corruptBlock(series, column, k, "")
 
-	stored, err := r.readStored(series, column, k, corrupt)
+	stored, err := r.readStored(ctx, series, column, k, corrupt)
 	if err != nil {
 		return err
 	}
@@ -731,7 +773,7 @@ func (r *Reader) readBlock(col *model.Column, series, column, k int) error {
 		// time range.
 		owner := ref.timesFrom - 1
 		ownerCorrupt = r.corruptBlock(series, owner, k, fmt.Sprintf(" (holding the times of column %q)", info.Name))
-		if ownerStored, err = r.readStored(series, owner, k, ownerCorrupt); err != nil {
+		if ownerStored, err = r.readStored(ctx, series, owner, k, ownerCorrupt); err != nil {
 			return err
 		}
 	}

@@ -93,6 +93,7 @@ func storageMetrics(h storage.Health, counter, gauge func(name, help string, v f
 	counter("soltix_storage_wal_errors_total", "Writes and flushes that failed in the WAL.", float64(h.WALErrors))
 	counter("soltix_storage_write_stalls_total", "Writes that waited because memory was over its bound.", float64(h.WriteStalls))
 	counter("soltix_storage_writes_refused_total", "Writes refused with 503 after waiting for memory (backpressure).", float64(h.WritesRefused))
+	counter("soltix_storage_disk_full_total", "Writes refused (507) and flushes failed because the disk was full.", float64(h.DiskFull))
 	gauge("soltix_storage_wal_failed", "1 once the WAL has failed: writes are refused until restart.", b2f(h.WALError != nil))
 	gauge("soltix_storage_flush_consecutive_failures", "Flushes failed since the last one that succeeded.", float64(h.ConsecutiveFlushFailures))
 	gauge("soltix_storage_memory_points_limit", "Field values in memory at which writes wait.", float64(h.MemoryLimit))

@@ -12,6 +12,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/soltixdb/soltix/backup"
 	"github.com/soltixdb/soltix/model"
 	"github.com/soltixdb/soltix/planner"
 	"github.com/soltixdb/soltix/query"
@@ -117,6 +118,9 @@ type Options struct {
 	// format, after the HTTP API's own (the NATS ingestion's counters,
 	// say). Each must be safe for concurrent use.
 	Metrics []func(*bytes.Buffer)
+	// Backup, set by soltix serve, takes the backups of POST
+	// /api/v1/admin/backup and serves their files. nil answers 501.
+	Backup *backup.Sessions
 }
 
 // executeFunc runs a parsed statement, handing its rows to sink;
@@ -183,7 +187,7 @@ func newServer(store Store, opts Options) *server {
 	}
 	s.origins = newOriginPolicy(opts.Listen, opts.AllowedHosts, opts.AllowedOrigins)
 	s.metrics.quarantined = func() int { return len(s.quarantined()) }
-	s.metrics.extra = append(s.metrics.extra, writeRuntimeMetrics, s.writeStorageMetrics)
+	s.metrics.extra = append(s.metrics.extra, writeRuntimeMetrics, s.writeStorageMetrics, s.writeBackupMetrics)
 	if t, ok := store.(Tierer); ok {
 		s.metrics.extra = append(s.metrics.extra, writeColdMetrics(t))
 	}
@@ -228,6 +232,9 @@ func (s *server) routes() *chi.Mux {
 	r.Get("/api/v1/admin/collections/{name}", s.adminCollection)
 	r.Put("/api/v1/admin/collections/{name}", s.adminSetCollection)
 	r.Get("/api/v1/cluster", s.cluster)
+	r.Post("/api/v1/admin/backup", s.adminBackup)
+	r.Get("/api/v1/admin/backup/{id}/files/{group}", s.adminBackupFile)
+	r.Post("/api/v1/admin/backup/{id}/release", s.adminBackupRelease)
 	return r
 }
 

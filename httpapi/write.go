@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/soltixdb/soltix/internal/timex"
@@ -179,7 +180,7 @@ func (s *server) write(w http.ResponseWriter, r *http.Request, ep writeEndpoint)
 		} else {
 			s.log.WarnContext(ctx, "write", "points", len(points), "err", err)
 		}
-		if code == http.StatusServiceUnavailable {
+		if code == http.StatusServiceUnavailable || code == http.StatusInsufficientStorage {
 			w.Header().Set("Retry-After", storageRetryAfter)
 		}
 		fail(code, "write: "+msg)
@@ -193,6 +194,11 @@ func (s *server) write(w http.ResponseWriter, r *http.Request, ep writeEndpoint)
 // Compact, Read) to a status code and message.
 func storeErrorStatus(err error) (int, string) {
 	switch {
+	case errors.Is(err, syscall.ENOSPC) && !errors.Is(err, storage.ErrBackpressure):
+		// The WAL had no room (backpressure, from flushes failing for
+		// lack of space, stays 503). Not a failure of the node: it takes writes again by itself
+		// once space is freed (docs/operations.md "Disk full").
+		return http.StatusInsufficientStorage, "disk full: write refused, nothing of it stored; writes resume when space is freed: " + err.Error()
 	case errors.Is(err, storage.ErrUnavailable), errors.Is(err, storage.ErrClosed), errors.Is(err, storage.ErrBackpressure):
 		return http.StatusServiceUnavailable, err.Error()
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):

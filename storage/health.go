@@ -7,6 +7,7 @@ import (
 	"math"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -37,6 +38,7 @@ type healthState struct {
 	walErrors     atomic.Uint64
 	stalls        atomic.Uint64
 	refused       atomic.Uint64
+	diskFull      atomic.Uint64
 }
 
 // Health is a snapshot of the storage engine's state: what stops it taking
@@ -63,6 +65,10 @@ type Health struct {
 	// writes that had to wait for memory; and writes refused with
 	// ErrBackpressure after waiting.
 	FlushFailures, WALErrors, WriteStalls, WritesRefused uint64
+	// DiskFull counts, since Open, the writes refused and the flushes
+	// failed because the disk was full (ENOSPC). Neither fails the WAL:
+	// writes resume by themselves once space is freed.
+	DiskFull uint64
 }
 
 // Unwritable returns why the DB cannot take writes now, or nil: the WAL
@@ -104,6 +110,7 @@ func (db *DB) Health() Health {
 	h.WALErrors = db.health.walErrors.Load()
 	h.WriteStalls = db.health.stalls.Load()
 	h.WritesRefused = db.health.refused.Load()
+	h.DiskFull = db.health.diskFull.Load()
 	return h
 }
 
@@ -193,6 +200,9 @@ func (db *DB) noteFlush(ctx context.Context, err error) {
 		// Shutting down or cancelled: not a failure of the disk.
 	default:
 		db.health.flushFailures.Add(1)
+		if errors.Is(err, syscall.ENOSPC) {
+			db.health.diskFull.Add(1)
+		}
 		if db.wal.Err() != nil {
 			db.health.walErrors.Add(1)
 		}

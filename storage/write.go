@@ -4,8 +4,10 @@ package storage
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/soltixdb/soltix/internal/timex"
@@ -109,7 +111,12 @@ func (db *DB) write(ctx context.Context, points []model.Point, pos *position) er
 	}
 	if err != nil {
 		db.health.walErrors.Add(1)
-		db.log.Error("wal append failed; write not acknowledged", "err", err)
+		if errors.Is(err, syscall.ENOSPC) {
+			db.health.diskFull.Add(1)
+			db.log.Warn("disk full: write refused, not acknowledged; writes resume when space is freed", "err", err)
+		} else {
+			db.log.Error("wal append failed; write not acknowledged", "err", err)
+		}
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 

@@ -6,6 +6,8 @@
 //	soltix router  --listen ADDR --etcd URLS [--nats URLS]                a cluster's router
 //	soltix query   [--server URL] [--format table|json|csv] 'SELECT ...'
 //	soltix bench   [--dataset cpu|iot] [--server URL] ...
+//	soltix backup  --to DIR [--server URL]
+//	soltix restore --from DIR --data-dir DIR [--config FILE]
 //	soltix version
 //
 // Every command's --help (or -h) prints its usage to stdout and exits 0; a
@@ -31,6 +33,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/soltixdb/soltix/backup"
 	"github.com/soltixdb/soltix/httpapi"
 	"github.com/soltixdb/soltix/replication/ingest"
 	"github.com/soltixdb/soltix/storage"
@@ -62,6 +65,10 @@ Usage:
                [--gzip] [--server URL] [--json]
         Load generated TSBS-like data over HTTP and time it and the TSBS
         devops queries.
+  soltix backup --to DIR [--server URL]
+        Take an online backup of a running serve into an empty directory.
+  soltix restore --from DIR --data-dir DIR [--config FILE]
+        Restore a backup into an empty data directory.
   soltix version
         Print the version, VCS revision and Go version of this build.
 
@@ -115,7 +122,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "help", "-h", "-help", "--help":
 		if len(args) == 2 && args[0] == "help" {
 			switch args[1] {
-			case "serve", "storage", "router", "query", "bench", "version":
+			case "serve", "storage", "router", "query", "bench", "backup", "restore", "version":
 				return run([]string{args[1], "--help"}, stdout, stderr)
 			}
 		}
@@ -127,6 +134,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return storageCmd(args[1:], stdout, stderr)
 	case "router":
 		return routerCmd(args[1:], stdout, stderr)
+	case "backup":
+		return backupCmd(args[1:], stdout, stderr)
+	case "restore":
+		return restoreCmd(args[1:], stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "soltix: unknown command %q\n\n%s", args[0], usage)
 	return 2
@@ -208,6 +219,8 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	if ing != nil {
 		opts.Metrics = append(opts.Metrics, ing.WriteMetrics)
 	}
+	backups := backup.NewSessions(db, backup.Options{Logger: log})
+	opts.Backup = backups
 	handler := httpapi.New(db, opts)
 	ln = httpapi.LimitConnections(ln, cfg.HTTP.MaxConnections)
 	// HTTP/1.1 and h2c on one port, with the connection limits.
@@ -240,6 +253,10 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		code = 1
 	}
 	stopCold()
+	if err := backups.Close(); err != nil {
+		log.Error("release backup snapshots", "err", err)
+		code = 1
+	}
 	if err := db.Close(); err != nil {
 		log.Error("storage close", "err", err)
 		code = 1

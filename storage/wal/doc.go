@@ -71,6 +71,14 @@
 // records of the failed batch that were written in full may replay. After a
 // failed fsync the batch's records may or may not replay.
 //
+// A full disk is the exception: a write or segment creation that fails
+// with ENOSPC, before any fsync of the batch, does not fail the WAL. The
+// batch is cut back off the segment (synced, and the segment reopened for
+// appending), its Appends return an error wrapping ErrNoSpace, and later
+// Appends and rotations are tried again, so writes resume by themselves
+// once space is freed. Only if cutting the batch back fails does the WAL
+// fail as above.
+//
 // Errors of RemoveBefore do not fail the WAL: they are returned, and the call
 // can be repeated.
 //

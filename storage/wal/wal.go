@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/soltixdb/soltix/storage/vfs"
@@ -114,6 +115,11 @@ var (
 	// write, fsync or rotation error has left the WAL unusable. The WAL must
 	// be closed and reopened, which replays what reached the disk.
 	ErrFailed = errors.New("wal failed")
+	// ErrNoSpace is wrapped (with the filesystem's syscall.ENOSPC) by the
+	// errors of the Appends of a batch the disk had no room for. It does
+	// not fail the WAL: the batch is cut back off the segment, and later
+	// Appends are tried again, so writes resume once space is freed.
+	ErrNoSpace = errors.New("wal: no space left on device")
 	// ErrClosed is returned by methods called after Close.
 	ErrClosed = errors.New("wal closed")
 	// ErrEmptyRecord is returned by Append for an empty record.
@@ -165,6 +171,9 @@ type Stats struct {
 	Bytes int64
 	// Rotations is the number of segments started after the first one.
 	Rotations int64
+	// NoSpace is the number of batches and rotations refused with
+	// ErrNoSpace (the disk was full; the WAL went on).
+	NoSpace int64
 }
 
 // WAL is a write-ahead log in a directory. Its methods are safe for
@@ -210,6 +219,7 @@ type WAL struct {
 	firstWrite time.Time // when the first record was written to f
 
 	records, batches, syncs, bytes, rotations atomic.Int64
+	noSpace                                   atomic.Int64 // batches and rotations refused for lack of space
 }
 
 // Open opens the WAL in dir, creating the directory if needed. A nil opts
@@ -272,6 +282,7 @@ func (w *WAL) Stats() Stats {
 		Syncs:     w.syncs.Load(),
 		Bytes:     w.bytes.Load(),
 		Rotations: w.rotations.Load(),
+		NoSpace:   w.noSpace.Load(),
 	}
 }
 
@@ -476,11 +487,21 @@ func (w *WAL) flush() {
 		var r rotateResult
 		if failed == nil {
 			if err := w.rotate(); err != nil {
-				failed = w.fail(fmt.Errorf("rotate segment %d: %w", w.seg, err))
+				if errors.Is(err, syscall.ENOSPC) && w.f != nil {
+					// The current segment is untouched: this rotation
+					// fails, the WAL goes on.
+					w.noSpace.Add(1)
+					r.err = fmt.Errorf("rotate segment %d: %w: %w", w.seg, ErrNoSpace, err)
+				} else {
+					failed = w.fail(fmt.Errorf("rotate segment %d: %w", w.seg, err))
+				}
 			}
 		}
-		r.seg, r.err = w.seg, failed
+		r.seg = w.seg
 		if failed != nil {
+			r.err = failed
+		}
+		if r.err != nil {
 			r.seg = 0
 		}
 		for _, c := range rotates {
@@ -516,6 +537,10 @@ func (w *WAL) write(buf []byte, nrecs int) error {
 		tooOld := w.opts.MaxSegmentAge > 0 && now.Sub(w.firstWrite) >= w.opts.MaxSegmentAge
 		if tooBig || tooOld {
 			if err := w.rotate(); err != nil {
+				if errors.Is(err, syscall.ENOSPC) && w.f != nil {
+					w.noSpace.Add(1)
+					return fmt.Errorf("rotate segment %d: %w: %w", w.seg, ErrNoSpace, err)
+				}
 				return w.fail(fmt.Errorf("rotate segment %d: %w", w.seg, err))
 			}
 		}
@@ -532,6 +557,10 @@ func (w *WAL) write(buf []byte, nrecs int) error {
 		err = fmt.Errorf("short write of %d of %d bytes", n, len(buf))
 	}
 	if err != nil {
+		if errors.Is(err, syscall.ENOSPC) && w.undoNoSpace(start, n) {
+			w.noSpace.Add(1)
+			return fmt.Errorf("write segment %d: %w: %w", w.seg, ErrNoSpace, err)
+		}
 		err = w.fail(fmt.Errorf("write segment %d: %w", w.seg, err))
 		if n > 0 {
 			w.dropPartial(start)
@@ -569,8 +598,43 @@ func (w *WAL) dropPartial(size int64) {
 	w.size = size
 }
 
-// rotate syncs and closes the current segment and creates the next one. It
-// is called by the flusher only.
+// undoNoSpace puts the current segment back as it was before a batch whose
+// write stopped for lack of space after n of its bytes (start is the
+// segment's size before it), so that the WAL need not fail: with n == 0
+// nothing changed; otherwise the segment is cut back to start (synced with
+// SyncAlways) and reopened for appending, since the write offset is past
+// the cut. It reports whether the segment is whole again; false leaves
+// the WAL to fail.
+func (w *WAL) undoNoSpace(start int64, n int) bool {
+	w.size = start
+	if n == 0 {
+		return true
+	}
+	err := w.f.Truncate(start)
+	if err == nil && w.opts.Sync == SyncAlways {
+		err = w.f.Sync()
+	}
+	var f vfs.File
+	if err == nil {
+		f, err = w.fs.OpenFile(filepath.Join(w.dir, segmentName(w.seg)), os.O_WRONLY|os.O_APPEND, 0)
+	}
+	if err != nil {
+		w.logger.Error("wal: cannot cut back a batch the disk had no room for", "dir", w.dir, "segment", w.seg, "err", err)
+		w.size = start + int64(n)
+		return false
+	}
+	if err := w.f.Close(); err != nil {
+		w.logger.Warn("wal: close segment after cutting a batch", "dir", w.dir, "segment", w.seg, "err", err)
+	}
+	w.f = f
+	return true
+}
+
+// rotate syncs the current segment, creates the next one and closes the
+// current one. It is called by the flusher only. When the next segment
+// cannot be created (no space, say) the current one stays open and
+// current, and the half-made next one is removed: w.f is nil afterwards
+// only when closing the current segment failed.
 func (w *WAL) rotate() error {
 	if w.opts.Sync == SyncAlways {
 		if err := w.f.Sync(); err != nil {
@@ -578,15 +642,19 @@ func (w *WAL) rotate() error {
 		}
 		w.syncs.Add(1)
 	}
-	err := w.f.Close()
-	w.f = nil
-	if err != nil {
-		return fmt.Errorf("close: %w", err)
-	}
 	next := w.seg + 1
 	f, bind, err := createSegment(w.fs, w.dir, next, w.opts.Sync == SyncAlways)
 	if err != nil {
+		if rerr := w.fs.Remove(filepath.Join(w.dir, segmentName(next))); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+			w.logger.Warn("wal: cannot remove a segment it could not start", "dir", w.dir, "segment", next, "err", rerr)
+		}
 		return fmt.Errorf("start segment %d: %w", next, err)
+	}
+	err = w.f.Close()
+	w.f = nil
+	if err != nil {
+		_ = f.Close()
+		return fmt.Errorf("close: %w", err)
 	}
 	w.f, w.seg, w.size, w.bind = f, next, int64(segmentHeaderSize), bind
 	w.rotations.Add(1)

@@ -70,7 +70,7 @@ func (s *binLogs) String() string {
 	return s.b.String()
 }
 
-var binServingRE = regexp.MustCompile(`serving on (http://\S+)`)
+var binServingRE = regexp.MustCompile(`serving on (https?://\S+)`)
 
 // startBinary starts the binary on a free loopback port with dataDir and
 // waits until it prints its address.

@@ -35,6 +35,11 @@ func (s *server) adminDelete(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "bad delete request: "+problem)
 		return
 	}
+	if err := checkCollection(ctx, "delete from", req.collection); err != nil {
+		s.metrics.authDenials.Add(1)
+		writeError(w, http.StatusForbidden, err.Error())
+		return
+	}
 	fields, ok, err := checkedFields(s.store, req.collection)
 	if err != nil {
 		code, msg := storeErrorStatus(err)

@@ -21,10 +21,11 @@ import (
 //	{"collections":[{"name":"c","rollups":true,"retention":{"raw":"7d","1h":"forever",...}},...]}
 func (s *server) adminCollections(w http.ResponseWriter, r *http.Request) {
 	settings := s.store.Settings()
-	names := s.store.Collections()
+	names := slices.Clone(s.store.Collections())
 	for name := range settings {
 		names = append(names, name)
 	}
+	names = visibleCollections(r.Context(), names)
 	slices.Sort(names)
 	names = slices.Compact(names)
 	b := []byte(`{"collections":[`)
@@ -49,6 +50,11 @@ func (s *server) adminCollection(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, problem)
 		return
 	}
+	if err := checkCollection(r.Context(), "read the settings of", name); err != nil {
+		s.metrics.authDenials.Add(1)
+		writeError(w, http.StatusForbidden, err.Error())
+		return
+	}
 	writeJSON(w, http.StatusOK, append(appendSettings(nil, name, s.store.CollectionSettings(name)), '\n'))
 }
 
@@ -61,6 +67,11 @@ func (s *server) adminSetCollection(w http.ResponseWriter, r *http.Request) {
 	name, problem := collectionParam(r)
 	if problem != "" {
 		writeError(w, http.StatusBadRequest, problem)
+		return
+	}
+	if err := checkCollection(ctx, "change the settings of", name); err != nil {
+		s.metrics.authDenials.Add(1)
+		writeError(w, http.StatusForbidden, err.Error())
 		return
 	}
 	body, code, err := s.readBody(w, r)

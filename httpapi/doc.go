@@ -36,8 +36,17 @@
 //
 // POST /write (InfluxDB 1.x) and POST /api/v2/write (InfluxDB 2.x) take line
 // protocol only, with the same semantics. Soltix has one namespace: the db,
-// rp, org and bucket parameters are accepted and ignored, and so is any
-// Authorization header.
+// rp, org and bucket parameters are accepted and ignored.
+//
+// # Authentication
+//
+// With Options.Tokens set, every route but the open ones (health, ready,
+// ping, the console's files, the OpenAPI description) needs a token with
+// the scope routeAccess (auth.go) gives it: Authorization Bearer, Token or
+// Basic (the token as password), or p on the InfluxDB routes. 401 for a
+// missing or unknown token, 403 for a scope or collection it lacks. Tokens
+// are kept as SHA-256 digests and compared in constant time; neither a
+// token nor its digest is logged. Without tokens nothing is checked.
 //
 // GET and HEAD /ping answer 204 with InfluxDB 1.x's version headers, and
 // GET or POST /query answers the database statements InfluxDB 1.x clients

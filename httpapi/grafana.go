@@ -21,17 +21,22 @@ import (
 	"github.com/soltixdb/soltix/model"
 )
 
-// grafanaRoutes serves the Grafana JSON datasource under /grafana/.
+// grafanaRoutes serves the Grafana JSON datasource under /grafana/ (a
+// subrouter, so that /grafana without the slash answers too); each route
+// is guarded as "METHOD /grafana/...".
 func (s *server) grafanaRoutes(r chi.Router) {
-	r.Get("/", s.grafanaHealth)
-	r.Post("/metrics", s.grafanaMetrics)
-	r.Post("/metric-payload-options", s.grafanaPayloadOptions)
-	r.Post("/query", s.grafanaQuery)
-	r.Post("/variable", s.grafanaVariable)
-	r.Post("/tag-keys", s.grafanaTagKeys)
-	r.Post("/tag-values", s.grafanaTagValues)
-	r.Post("/search", s.grafanaSearch)
-	r.Post("/annotations", s.grafanaAnnotations)
+	route := func(method, pattern string, h http.HandlerFunc) {
+		r.Method(method, pattern, s.guard(method+" /grafana"+pattern, h))
+	}
+	route(http.MethodGet, "/", s.grafanaHealth)
+	route(http.MethodPost, "/metrics", s.grafanaMetrics)
+	route(http.MethodPost, "/metric-payload-options", s.grafanaPayloadOptions)
+	route(http.MethodPost, "/query", s.grafanaQuery)
+	route(http.MethodPost, "/variable", s.grafanaVariable)
+	route(http.MethodPost, "/tag-keys", s.grafanaTagKeys)
+	route(http.MethodPost, "/tag-values", s.grafanaTagValues)
+	route(http.MethodPost, "/search", s.grafanaSearch)
+	route(http.MethodPost, "/annotations", s.grafanaAnnotations)
 }
 
 // grafanaHealth answers the datasource's "Save & test".
@@ -155,7 +160,7 @@ func (s *server) grafanaMetrics(w http.ResponseWriter, r *http.Request) {
 		writeGrafanaError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	names := slices.Clone(s.store.Collections())
+	names := slices.Clone(visibleCollections(r.Context(), s.store.Collections()))
 	slices.Sort(names)
 	metrics := make([]gfMetric, 0, len(names))
 	for _, c := range names {
@@ -251,6 +256,11 @@ func (s *server) grafanaPayloadOptions(w http.ResponseWriter, r *http.Request) {
 		writeGrafanaError(w, http.StatusBadRequest, err.Error())
 		return
 	}
+	if err := checkCollection(r.Context(), "read", req.Metric); err != nil {
+		s.metrics.authDenials.Add(1)
+		writeGrafanaError(w, http.StatusForbidden, err.Error())
+		return
+	}
 	opts := []gfOption{}
 	fields, ok := s.store.Fields(req.Metric)
 	switch {
@@ -290,7 +300,7 @@ func (s *server) grafanaTagKeys(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var keys []string
-	for _, c := range s.store.Collections() {
+	for _, c := range visibleCollections(r.Context(), s.store.Collections()) {
 		keys = append(keys, s.store.TagKeys(c)...)
 	}
 	slices.Sort(keys)
@@ -316,7 +326,7 @@ func (s *server) grafanaTagValues(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var vals []string
-	for _, c := range s.store.Collections() {
+	for _, c := range visibleCollections(r.Context(), s.store.Collections()) {
 		vals = append(vals, s.store.TagValues(c, req.Key)...)
 	}
 	slices.Sort(vals)
@@ -354,7 +364,7 @@ func (s *server) grafanaSearch(w http.ResponseWriter, r *http.Request) {
 		s.sendGrafanaJSON(w, r, out)
 		return
 	}
-	names := slices.Clone(s.store.Collections())
+	names := slices.Clone(visibleCollections(r.Context(), s.store.Collections()))
 	slices.Sort(names)
 	out := []string{}
 	needle := strings.ToLower(target)

@@ -375,6 +375,13 @@ func (s *server) grafanaQuery(w http.ResponseWriter, r *http.Request) {
 			writeGrafanaError(w, ge.code, "query "+ref+": "+ge.msg)
 		}
 		s.metrics.queries.Add(1)
+		if target := strings.TrimSpace(string(*t.Target)); !isGrafanaStatement(target) {
+			// A collection's name: refuse before its fields are looked up.
+			if err := checkCollection(ctx, "read", target); err != nil {
+				fail(s.gfExecError(r, err, &gfPrepared{}))
+				return
+			}
+		}
 		p, ge := s.gfPrepare(t, env, filters)
 		if ge != nil {
 			fail(ge)
@@ -497,6 +504,9 @@ func hasAggregate(sel *query.Select) bool {
 func (s *server) gfExecError(r *http.Request, err error, p *gfPrepared) *gfError {
 	var pe *planner.Error
 	switch {
+	case errors.Is(err, errForbidden):
+		s.metrics.authDenials.Add(1)
+		return &gfError{http.StatusForbidden, err.Error()}
 	case errors.Is(err, planner.ErrLimit):
 		return &gfError{http.StatusUnprocessableEntity, gfWithText(err.Error(), p.text, p.orig)}
 	case errors.As(err, &pe):

@@ -25,6 +25,10 @@ type metrics struct {
 	writeErrors   atomic.Uint64
 	queries       atomic.Uint64
 	queryErrors   atomic.Uint64
+	// authFailures counts 401 answers (no or unknown token), authDenials
+	// 403 answers (a scope or collection the token lacks).
+	authFailures atomic.Uint64
+	authDenials  atomic.Uint64
 
 	// quarantined counts the store's quarantined files (nil: none).
 	quarantined func() int
@@ -132,6 +136,8 @@ func (m *metrics) serve(w http.ResponseWriter, r *http.Request) {
 	counter("soltix_write_errors_total", "Write requests answered with an error status.", m.writeErrors.Load())
 	counter("soltix_queries_total", "Query requests received.", m.queries.Load())
 	counter("soltix_query_errors_total", "Query requests answered with an error status.", m.queryErrors.Load())
+	counter("soltix_auth_failures_total", "Requests refused with 401: no token, or one no configured digest matches.", m.authFailures.Load())
+	counter("soltix_auth_denials_total", "Requests refused with 403: the token lacks the scope or collection asked for.", m.authDenials.Load())
 	if m.quarantined != nil {
 		b.WriteString("# HELP soltix_quarantined_files Damaged files moved to the data directory's quarantine/ at start-up and not yet rebuilt or removed.\n")
 		b.WriteString("# TYPE soltix_quarantined_files gauge\n")

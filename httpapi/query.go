@@ -156,7 +156,7 @@ func (s *server) query(w http.ResponseWriter, r *http.Request) {
 		if partial != nil {
 			sink = &partialSink{Sink: ss, w: w, p: partial}
 		}
-		st, err := s.execute(runCtx, s.store, stmt, opts, sink)
+		st, err := s.run(runCtx, stmt, opts, sink)
 		switch {
 		case err != nil && !ss.started:
 			writeFailure(w, classify(err))

@@ -63,6 +63,9 @@ type queryFailure struct {
 func (s *server) classify(reqCtx, ctx context.Context, err error, stmt *query.Statement, timeout time.Duration, q string) queryFailure {
 	var pe *planner.Error
 	switch {
+	case errors.Is(err, errForbidden):
+		s.metrics.authDenials.Add(1)
+		return queryFailure{http.StatusForbidden, err.Error(), nil}
 	case errors.Is(err, planner.ErrLimit):
 		return queryFailure{http.StatusUnprocessableEntity, err.Error(), nil}
 	case errors.As(err, &pe):
@@ -113,7 +116,7 @@ func (c *collectSink) Row(row []model.Value) error {
 // executeResult runs a statement through s.execute and collects its answer.
 func (s *server) executeResult(ctx context.Context, stmt *query.Statement, opts planner.Options) (*planner.Result, error) {
 	var c collectSink
-	st, err := s.execute(ctx, s.store, stmt, opts, &c)
+	st, err := s.run(ctx, stmt, opts, &c)
 	if err != nil {
 		return nil, err
 	}

@@ -121,6 +121,10 @@ type Options struct {
 	// Backup, set by soltix serve, takes the backups of POST
 	// /api/v1/admin/backup and serves their files. nil answers 501.
 	Backup *backup.Sessions
+	// Tokens are the accepted tokens. Empty turns authentication off:
+	// every request may do everything. Otherwise every route but the
+	// open ones (routeAccess in auth.go) needs a token with its scope.
+	Tokens []Token
 }
 
 // executeFunc runs a parsed statement, handing its rows to sink;
@@ -204,37 +208,40 @@ func (s *server) routes() *chi.Mux {
 	r.NotFound(s.notFound)
 	r.MethodNotAllowed(s.methodNotAllowed)
 
-	r.Get("/", s.index)
-	r.Get("/static/{file}", s.static)
+	route := func(method, pattern string, h http.HandlerFunc) {
+		r.Method(method, pattern, s.guard(method+" "+pattern, h))
+	}
+	route(http.MethodGet, "/", s.index)
+	route(http.MethodGet, "/static/{file}", s.static)
 	r.Route("/grafana", s.grafanaRoutes)
-	r.Get("/health", s.health)
-	r.Get("/ready", s.ready)
-	r.Get("/metrics", s.metrics.serve)
-	r.Get("/openapi.yaml", s.openAPI)
+	route(http.MethodGet, "/health", s.health)
+	route(http.MethodGet, "/ready", s.ready)
+	route(http.MethodGet, "/metrics", s.metrics.serve)
+	route(http.MethodGet, "/openapi.yaml", s.openAPI)
 
-	r.Post("/api/v1/write", s.writeV1)
-	r.Post("/write", s.writeInfluxV1)
-	r.Post("/api/v2/write", s.writeInfluxV2)
-	r.Get("/ping", s.ping)
-	r.Head("/ping", s.ping)
-	r.Get("/query", s.influxQuery)
-	r.Post("/query", s.influxQuery)
+	route(http.MethodPost, "/api/v1/write", s.writeV1)
+	route(http.MethodPost, "/write", s.writeInfluxV1)
+	route(http.MethodPost, "/api/v2/write", s.writeInfluxV2)
+	route(http.MethodGet, "/ping", s.ping)
+	route(http.MethodHead, "/ping", s.ping)
+	route(http.MethodGet, "/query", s.influxQuery)
+	route(http.MethodPost, "/query", s.influxQuery)
 
-	r.Get("/api/v1/query", s.query)
-	r.Post("/api/v1/query", s.query)
+	route(http.MethodGet, "/api/v1/query", s.query)
+	route(http.MethodPost, "/api/v1/query", s.query)
 
-	r.Post("/api/v1/admin/flush", s.flush)
-	r.Post("/api/v1/admin/delete", s.adminDelete)
-	r.Post("/api/v1/admin/compact", s.adminCompact)
-	r.Post("/api/v1/admin/tier", s.adminTier)
-	r.Post("/api/v1/admin/tier/adopt", s.adminTierAdopt)
-	r.Get("/api/v1/admin/collections", s.adminCollections)
-	r.Get("/api/v1/admin/collections/{name}", s.adminCollection)
-	r.Put("/api/v1/admin/collections/{name}", s.adminSetCollection)
-	r.Get("/api/v1/cluster", s.cluster)
-	r.Post("/api/v1/admin/backup", s.adminBackup)
-	r.Get("/api/v1/admin/backup/{id}/files/{group}", s.adminBackupFile)
-	r.Post("/api/v1/admin/backup/{id}/release", s.adminBackupRelease)
+	route(http.MethodPost, "/api/v1/admin/flush", s.flush)
+	route(http.MethodPost, "/api/v1/admin/delete", s.adminDelete)
+	route(http.MethodPost, "/api/v1/admin/compact", s.adminCompact)
+	route(http.MethodGet, "/api/v1/admin/collections", s.adminCollections)
+	route(http.MethodGet, "/api/v1/admin/collections/{name}", s.adminCollection)
+	route(http.MethodPut, "/api/v1/admin/collections/{name}", s.adminSetCollection)
+	route(http.MethodGet, "/api/v1/cluster", s.cluster)
+	route(http.MethodPost, "/api/v1/admin/tier", s.adminTier)
+	route(http.MethodPost, "/api/v1/admin/tier/adopt", s.adminTierAdopt)
+	route(http.MethodPost, "/api/v1/admin/backup", s.adminBackup)
+	route(http.MethodGet, "/api/v1/admin/backup/{id}/files/{group}", s.adminBackupFile)
+	route(http.MethodPost, "/api/v1/admin/backup/{id}/release", s.adminBackupRelease)
 	return r
 }
 

@@ -39,14 +39,14 @@ func (s *server) writeV1(w http.ResponseWriter, r *http.Request) {
 	s.write(w, r, writeV1Endpoint)
 }
 
-// writeInfluxV1 serves POST /write. db, rp, u, p and any Authorization
-// header are accepted and ignored: Soltix has one namespace.
+// writeInfluxV1 serves POST /write. db and rp are accepted and ignored:
+// Soltix has one namespace. u and p are the credentials (guard).
 func (s *server) writeInfluxV1(w http.ResponseWriter, r *http.Request) {
 	s.write(w, r, writeInfluxV1Endpoint)
 }
 
-// writeInfluxV2 serves POST /api/v2/write. org, bucket and any
-// Authorization header are accepted and ignored.
+// writeInfluxV2 serves POST /api/v2/write. org and bucket are accepted and
+// ignored; the Authorization header is guard's.
 func (s *server) writeInfluxV2(w http.ResponseWriter, r *http.Request) {
 	s.write(w, r, writeInfluxV2Endpoint)
 }
@@ -129,6 +129,18 @@ func (s *server) write(w http.ResponseWriter, r *http.Request, ep writeEndpoint)
 		s.metrics.writeErrors.Add(1)
 		writeBadLines(w, msg, bad)
 		return
+	}
+	if t := principal(ctx); t.limited() {
+		for i := range points {
+			if i > 0 && points[i].Collection == points[i-1].Collection {
+				continue
+			}
+			if err := checkCollection(ctx, "write", points[i].Collection); err != nil {
+				s.metrics.authDenials.Add(1)
+				fail(http.StatusForbidden, err.Error()+"; nothing written")
+				return
+			}
+		}
 	}
 	if len(points) == 0 {
 		w.WriteHeader(http.StatusNoContent)

@@ -124,6 +124,7 @@ func splitList(v string) []string {
 type roleFlagValues struct {
 	configPath, listen, dataDir, walSync, walRecovery *string
 	nodeID, advertise, etcd, nats                     *string
+	tlsCert, tlsKey                                   *string
 }
 
 // roleFlags returns the flag set of a cluster role, "storage" or
@@ -149,6 +150,8 @@ func roleFlags(role string, getenv func(string) string) (*flag.FlagSet, roleFlag
 		f.walRecovery = fs.String("wal-recovery", "", "on WAL corruption that is not a torn tail, `MODE`: strict (refuse to start), or truncate (drop everything from the corruption on, logged) (default strict)")
 	} else {
 		f.listen = fs.String("listen", "", "serve the external API on `ADDR`, host:port; port 0 picks a free one (listen, SOLTIX_LISTEN); required")
+		f.tlsCert = fs.String("tls-cert", "", "serve HTTPS with the PEM certificate `FILE` (tls.cert_file, SOLTIX_TLS_CERT_FILE), reloaded when it changes")
+		f.tlsKey = fs.String("tls-key", "", "the PEM private key `FILE` of --tls-cert (tls.key_file, SOLTIX_TLS_KEY_FILE)")
 	}
 	return fs, f
 }
@@ -184,6 +187,8 @@ func loadRoleConfig(role string, args []string, getenv func(string) string) (Con
 	set(&cfg.Storage.WALRecovery, f.walRecovery)
 	set(&cfg.Node.ID, f.nodeID)
 	set(&cfg.Node.Advertise, f.advertise)
+	set(&cfg.TLS.CertFile, f.tlsCert)
+	set(&cfg.TLS.KeyFile, f.tlsKey)
 	if *f.etcd != "" {
 		cfg.Cluster.Etcd = splitList(*f.etcd)
 	}

@@ -47,6 +47,11 @@ type Config struct {
 	// (cluster_config.go); serve ignores them but cluster.nats.
 	Cluster ClusterConfig `yaml:"cluster"`
 	Node    NodeConfig    `yaml:"node"`
+	// Auth and TLS secure the external API (auth_config.go); Insecure
+	// lets serve run without tokens on a non-loopback address.
+	Auth     AuthConfig `yaml:"auth"`
+	TLS      TLSConfig  `yaml:"tls"`
+	Insecure bool       `yaml:"insecure"`
 	// now is the fixed clock of SOLTIX_TEST_NOW (nil: time.Now).
 	now func() time.Time
 }
@@ -147,6 +152,15 @@ func (c *Config) envOverrides(getenv func(string) string) error {
 	str("SOLTIX_LOG_LEVEL", &c.Log.Level)
 	str("SOLTIX_LOG_FORMAT", &c.Log.Format)
 	str("SOLTIX_MEMORY_LIMIT", &c.MemoryLimit)
+	str("SOLTIX_TLS_CERT_FILE", &c.TLS.CertFile)
+	str("SOLTIX_TLS_KEY_FILE", &c.TLS.KeyFile)
+	if v := getenv("SOLTIX_INSECURE"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("SOLTIX_INSECURE: %w", err)
+		}
+		c.Insecure = b
+	}
 	if err := c.clusterEnv(getenv); err != nil {
 		return err
 	}
@@ -255,12 +269,23 @@ func loadConfig(name string, args []string, getenv func(string) string) (Config,
 	if *f.nats != "" {
 		cfg.Cluster.NATS = splitList(*f.nats)
 	}
+	if *f.tlsCert != "" {
+		cfg.TLS.CertFile = *f.tlsCert
+	}
+	if *f.tlsKey != "" {
+		cfg.TLS.KeyFile = *f.tlsKey
+	}
+	if *f.insecure {
+		cfg.Insecure = true
+	}
 	return cfg, cfg.validate()
 }
 
 // serveFlagValues are the flags of a server command.
 type serveFlagValues struct {
 	configPath, listen, dataDir, walSync, walRecovery, nats *string
+	tlsCert, tlsKey                                         *string
+	insecure                                                *bool
 }
 
 // serveFlags returns the flag set of a server command, describing the
@@ -276,6 +301,9 @@ func serveFlags(name string, cfg Config, getenv func(string) string) (*flag.Flag
 	f.walSync = fs.String("wal-sync", "", "fsync the WAL by `POLICY`: always, or never (unsafe: a crash loses acknowledged writes) (default always)")
 	f.walRecovery = fs.String("wal-recovery", "", "on WAL corruption that is not a torn tail, `MODE`: strict (refuse to start), or truncate (drop everything from the corruption on, logged) (default strict)")
 	f.nats = fs.String("nats", "", natsFlagUsage)
+	f.tlsCert = fs.String("tls-cert", "", "serve HTTPS with the PEM certificate `FILE` (tls.cert_file, SOLTIX_TLS_CERT_FILE), reloaded when it changes")
+	f.tlsKey = fs.String("tls-key", "", "the PEM private key `FILE` of --tls-cert (tls.key_file, SOLTIX_TLS_KEY_FILE)")
+	f.insecure = fs.Bool("insecure", false, "serve without auth.tokens on an address other machines can reach (insecure, SOLTIX_INSECURE); refused otherwise")
 	return fs, f
 }
 
@@ -316,6 +344,12 @@ func (c *Config) validate() error {
 		return err
 	}
 	if err := checkNATSURLs(c.Cluster.NATS); err != nil {
+		return err
+	}
+	if _, err := c.Auth.tokens(); err != nil {
+		return err
+	}
+	if err := c.TLS.validate(); err != nil {
 		return err
 	}
 	return c.HTTP.validate()
@@ -386,6 +420,7 @@ func (h *HTTPConfig) validate() error {
 // httpOptions returns the handler options of the configuration for a
 // server listening on listen.
 func (c *Config) httpOptions(listen string, log *slog.Logger) httpapi.Options {
+	tokens, _ := c.Auth.tokens()
 	return httpapi.Options{
 		MaxBodyBytes:         c.HTTP.MaxBodyBytes,
 		MaxInflightBodyBytes: c.HTTP.MaxInflightBodyBytes,
@@ -401,6 +436,7 @@ func (c *Config) httpOptions(listen string, log *slog.Logger) httpapi.Options {
 		MaxPoints:            c.Query.MaxPoints,
 		MaxBytes:             c.Query.MaxBytes,
 		Now:                  c.now,
+		Tokens:               tokens, // checked by validate
 	}
 }
 

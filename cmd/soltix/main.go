@@ -69,6 +69,9 @@ Usage:
         Take an online backup of a running serve into an empty directory.
   soltix restore --from DIR --data-dir DIR [--config FILE]
         Restore a backup into an empty data directory.
+  soltix token new | hash
+        Make a random token and its SHA-256 digest for auth.tokens, or
+        print the digest of the token read on stdin.
   soltix version
         Print the version, VCS revision and Go version of this build.
 
@@ -78,7 +81,8 @@ Environment: SOLTIX_CONFIG, SOLTIX_LISTEN, SOLTIX_DATA_DIR, SOLTIX_WAL_SYNC,
 SOLTIX_WAL_RECOVERY, SOLTIX_SHARD_TAG, SOLTIX_MAX_BODY_BYTES,
 SOLTIX_MAX_INFLIGHT_BODY_BYTES, SOLTIX_ALLOWED_ORIGINS, SOLTIX_ALLOWED_HOSTS,
 SOLTIX_FLUSH_INTERVAL, SOLTIX_MEMORY_LIMIT, SOLTIX_LOG_LEVEL, SOLTIX_LOG_FORMAT,
-SOLTIX_NATS, SOLTIX_SERVER for query, and for the cluster roles SOLTIX_ETCD,
+SOLTIX_TLS_CERT_FILE, SOLTIX_TLS_KEY_FILE, SOLTIX_INSECURE, SOLTIX_NATS,
+SOLTIX_SERVER for query, and for the cluster roles SOLTIX_ETCD,
 SOLTIX_CLUSTER_NAME, SOLTIX_CLUSTER_NUM_GROUPS,
 SOLTIX_CLUSTER_REPLICATION_FACTOR, SOLTIX_NODE_ID and SOLTIX_ADVERTISE. Flags
 override the config file, which overrides the environment.
@@ -122,7 +126,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "help", "-h", "-help", "--help":
 		if len(args) == 2 && args[0] == "help" {
 			switch args[1] {
-			case "serve", "storage", "router", "query", "bench", "backup", "restore", "version":
+			case "serve", "storage", "router", "query", "bench", "backup", "restore", "token", "version":
 				return run([]string{args[1], "--help"}, stdout, stderr)
 			}
 		}
@@ -138,6 +142,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return backupCmd(args[1:], stdout, stderr)
 	case "restore":
 		return restoreCmd(args[1:], stdout, stderr)
+	case "token":
+		return tokenCmd(args[1:], os.Stdin, stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "soltix: unknown command %q\n\n%s", args[0], usage)
 	return 2
@@ -183,6 +189,15 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	}
 	log := newLogger(&cfg, stderr)
 	slog.SetDefault(log)
+	if err := checkExposure(&cfg, true, log); err != nil {
+		log.Error("refusing to start", "err", err)
+		return 1
+	}
+	tlsConfig, err := cfg.serverTLS(log)
+	if err != nil {
+		log.Error("cannot load the tls certificate", "err", err)
+		return 1
+	}
 	applyMemoryLimit(&cfg, os.Getenv, log)
 
 	so := cfg.storageOptions(log)
@@ -223,17 +238,21 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	opts.Backup = backups
 	handler := httpapi.New(db, opts)
 	ln = httpapi.LimitConnections(ln, cfg.HTTP.MaxConnections)
-	// HTTP/1.1 and h2c on one port, with the connection limits.
+	// HTTP/1.1 and h2c on one port, with the connection limits; or
+	// HTTP/1.1 and h2 over TLS.
 	srv := httpapi.NewServer(handler, cfg.serverConfig(log))
+	if tlsConfig != nil {
+		httpapi.UseTLS(srv, tlsConfig)
+	}
 
 	// Signals are caught before the first request can be served: a SIGINT
 	// that follows an answer always shuts down gracefully.
 	sigc := make(chan os.Signal, 1)
 	signal.Notify(sigc, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigc)
-	fmt.Fprintf(stdout, "soltix %s serving on http://%s (data in %s)\n", buildVersion(), ln.Addr(), cfg.DataDir)
+	fmt.Fprintf(stdout, "soltix %s serving on %s://%s (data in %s)\n", buildVersion(), cfg.scheme(), ln.Addr(), cfg.DataDir)
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- httpapi.Serve(srv, ln) }()
 	code := 0
 	select {
 	case sig := <-sigc:

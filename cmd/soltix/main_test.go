@@ -203,7 +203,7 @@ func TestConfigCollections(t *testing.T) {
 // goes to stdout with exit code 0, a bad flag to stderr with 2, and no
 // line of any help is wider than 80 columns or broken inside a word.
 func TestCommandHelp(t *testing.T) {
-	commands := []string{"serve", "storage", "router", "query", "bench", "version"}
+	commands := []string{"serve", "storage", "router", "query", "bench", "token", "version"}
 	type tc struct {
 		args     []string
 		code     int

@@ -64,6 +64,12 @@ func runRouter(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Wri
 		return 1
 	}
 
+	_ = checkExposure(cfg, false, log) // a router only warns
+	tlsConfig, err := cfg.serverTLS(log)
+	if err != nil {
+		log.Error("cannot load the tls certificate", "err", err)
+		return 1
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		log.Error("cannot listen", "addr", cfg.Listen, "err", err)
@@ -93,10 +99,13 @@ func runRouter(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Wri
 	handler := httpapi.New(store, opts)
 	ln = httpapi.LimitConnections(ln, cfg.HTTP.MaxConnections)
 	srv := httpapi.NewServer(handler, cfg.serverConfig(log))
+	if tlsConfig != nil {
+		httpapi.UseTLS(srv, tlsConfig)
+	}
 
-	fmt.Fprintf(stdout, "soltix %s router serving on http://%s (cluster %s, %d groups)\n", buildVersion(), ln.Addr(), cfg.Cluster.Name, info.NumGroups)
+	fmt.Fprintf(stdout, "soltix %s router serving on %s://%s (cluster %s, %d groups)\n", buildVersion(), cfg.scheme(), ln.Addr(), cfg.Cluster.Name, info.NumGroups)
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- httpapi.Serve(srv, ln) }()
 	code := 0
 	select {
 	case <-ctx.Done():

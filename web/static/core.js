@@ -57,8 +57,54 @@ function parseJSON(text) {
   });
 }
 
+// The token, when the server asks for one (401), lives in sessionStorage:
+// it is gone when the tab closes and is sent as a Bearer token.
+const TOKEN_KEY = 'soltix.token';
+let tokenPrompt = null; // the pending prompt, shared by concurrent 401s
+
+function savedToken() {
+  try {
+    return sessionStorage.getItem(TOKEN_KEY) || '';
+  } catch (e) {
+    return '';
+  }
+}
+
+// askToken asks once for a token, however many requests answered 401.
+function askToken(wrong) {
+  if (!tokenPrompt) {
+    tokenPrompt = new Promise((resolve) => {
+      const t = window.prompt(wrong ? 'That token was refused. Soltix token:' :
+        'This server requires a token. Soltix token:') || '';
+      try {
+        if (t) sessionStorage.setItem(TOKEN_KEY, t.trim());
+        else sessionStorage.removeItem(TOKEN_KEY);
+      } catch (e) {
+        // Without sessionStorage the token is asked again next time.
+      }
+      resolve(t.trim());
+    }).finally(() => { setTimeout(() => { tokenPrompt = null; }, 0); });
+  }
+  return tokenPrompt;
+}
+
+async function fetchWithToken(method, path, body, headers, signal) {
+  const send = (tok) => {
+    const h = new Headers(headers || {});
+    if (tok) h.set('Authorization', 'Bearer ' + tok);
+    return fetch(path, {method, body, headers: h, signal, cache: 'no-store'});
+  };
+  let tok = savedToken();
+  let resp = await send(tok);
+  if (resp.status === 401 && !signal?.aborted) {
+    const asked = await askToken(tok !== '');
+    if (asked && asked !== tok) resp = await send(asked);
+  }
+  return resp;
+}
+
 export async function request(method, path, body, headers, signal) {
-  const resp = await fetch(path, {method, body, headers, signal, cache: 'no-store'});
+  const resp = await fetchWithToken(method, path, body, headers, signal);
   const text = await resp.text();
   let json = null;
   if ((resp.headers.get('Content-Type') || '').includes('json') && text) {

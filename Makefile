@@ -5,7 +5,7 @@
 # NATS subscribers, s3test's fault proxy) also
 # run under the race detector; the codecs in storage/encoding are pure
 # functions and skip it.
-RACE_PKGS = ./storage ./storage/wal ./storage/colfile ./storage/cold ./storage/vfs/... ./httpapi/... ./coord ./remote/... ./cmd/soltix ./replication/... ./internal/s3test
+RACE_PKGS = ./storage ./storage/wal ./storage/colfile ./storage/cold ./storage/vfs/... ./httpapi/... ./coord ./remote/... ./cmd/soltix ./replication/... ./internal/s3test ./backup
 
 .PHONY: test vet build fuzz
 

@@ -223,6 +223,11 @@ func (n *NodeReplication) sync(ctx context.Context, g int) {
 		n.ensureFollow(g, follow, false)
 	default:
 		n.stopFollow(g)
+		// An error of a lead or copy of a group this node no longer
+		// holds is not news (Status would report it).
+		n.mu.Lock()
+		delete(n.errs, g)
+		n.mu.Unlock()
 	}
 }
 

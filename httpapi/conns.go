@@ -55,6 +55,7 @@ func (l *limitedListener) Accept() (net.Conn, error) {
 			return &limitedConn{Conn: c, l: l}, nil
 		}
 		l.open.Add(-1)
+		connRefusals.Add(1)
 		go refuseConn(c)
 	}
 }
@@ -92,6 +93,7 @@ func limitRequests(h http.Handler, n int) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if inflight.Add(1) > int64(n) {
 			inflight.Add(-1)
+			connRefusals.Add(1)
 			w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
 			if r.ProtoMajor == 1 {
 				// Its body is not read. (HTTP/2 resets the stream

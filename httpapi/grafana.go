@@ -26,7 +26,7 @@ import (
 // is guarded as "METHOD /grafana/...".
 func (s *server) grafanaRoutes(r chi.Router) {
 	route := func(method, pattern string, h http.HandlerFunc) {
-		r.Method(method, pattern, s.guard(method+" /grafana"+pattern, h))
+		r.Method(method, pattern, s.guard(method+" /grafana"+pattern, s.admit(method+" /grafana"+pattern, h)))
 	}
 	route(http.MethodGet, "/", s.grafanaHealth)
 	route(http.MethodPost, "/metrics", s.grafanaMetrics)

@@ -508,10 +508,12 @@ func (s *server) gfExecError(r *http.Request, err error, p *gfPrepared) *gfError
 		s.metrics.authDenials.Add(1)
 		return &gfError{http.StatusForbidden, err.Error()}
 	case errors.Is(err, planner.ErrLimit):
+		s.countQueryLimit(err)
 		return &gfError{http.StatusUnprocessableEntity, gfWithText(err.Error(), p.text, p.orig)}
 	case errors.As(err, &pe):
 		return gfBadRequest("%s", gfWithText(pe.Error(), p.text, p.orig))
 	case errors.Is(err, context.DeadlineExceeded) && r.Context().Err() == nil:
+		s.metrics.limits.hit(limitQueryTimeout)
 		return &gfError{http.StatusServiceUnavailable, fmt.Sprintf("query ran past its deadline of %s (query.timeout)", s.opts.queryTimeout())}
 	case errors.Is(err, planner.ErrNotFound):
 		msg := err.Error()

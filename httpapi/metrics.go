@@ -29,6 +29,8 @@ type metrics struct {
 	// 403 answers (a scope or collection the token lacks).
 	authFailures atomic.Uint64
 	authDenials  atomic.Uint64
+	// limits counts refusals by limit (admission.go).
+	limits *limitCounters
 
 	// quarantined counts the store's quarantined files (nil: none).
 	quarantined func() int
@@ -60,6 +62,7 @@ type histogram struct {
 
 func newMetrics() *metrics {
 	return &metrics{
+		limits:    newLimitCounters(),
 		requests:  make(map[requestKey]uint64),
 		durations: make(map[string]*histogram),
 	}
@@ -138,6 +141,7 @@ func (m *metrics) serve(w http.ResponseWriter, r *http.Request) {
 	counter("soltix_query_errors_total", "Query requests answered with an error status.", m.queryErrors.Load())
 	counter("soltix_auth_failures_total", "Requests refused with 401: no token, or one no configured digest matches.", m.authFailures.Load())
 	counter("soltix_auth_denials_total", "Requests refused with 403: the token lacks the scope or collection asked for.", m.authDenials.Load())
+	m.limits.write(&b)
 	if m.quarantined != nil {
 		b.WriteString("# HELP soltix_quarantined_files Damaged files moved to the data directory's quarantine/ at start-up and not yet rebuilt or removed.\n")
 		b.WriteString("# TYPE soltix_quarantined_files gauge\n")

@@ -57,12 +57,14 @@ func (s *server) query(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := r.ParseForm(); err != nil {
 		if code, msg, ok := guardError(w, err); ok {
+			s.countBodyLimit(code)
 			fail(code, msg, nil)
 			return
 		}
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			fail(http.StatusRequestEntityTooLarge, fmt.Sprintf("request body too large: limit is %d bytes", s.limit), nil)
+			s.countBodyLimit(http.StatusRequestEntityTooLarge)
+			fail(http.StatusRequestEntityTooLarge, fmt.Sprintf("request body too large: limit is %d bytes (http.max_body_bytes)", s.limit), nil)
 			return
 		}
 		fail(http.StatusBadRequest, "bad form: "+err.Error(), nil)

@@ -67,6 +67,7 @@ func (s *server) classify(reqCtx, ctx context.Context, err error, stmt *query.St
 		s.metrics.authDenials.Add(1)
 		return queryFailure{http.StatusForbidden, err.Error(), nil}
 	case errors.Is(err, planner.ErrLimit):
+		s.countQueryLimit(err)
 		return queryFailure{http.StatusUnprocessableEntity, err.Error(), nil}
 	case errors.As(err, &pe):
 		var pos *query.Pos
@@ -81,6 +82,7 @@ func (s *server) classify(reqCtx, ctx context.Context, err error, stmt *query.St
 		}
 		return queryFailure{http.StatusNotFound, msg, nil}
 	case errors.Is(err, context.DeadlineExceeded) && reqCtx.Err() == nil && ctx.Err() != nil:
+		s.metrics.limits.hit(limitQueryTimeout)
 		return queryFailure{http.StatusServiceUnavailable, fmt.Sprintf("query ran past its deadline of %s (query.timeout)", timeout), nil}
 	case reqCtx.Err() != nil:
 		return queryFailure{http.StatusServiceUnavailable, "query cancelled: the client went away", nil}

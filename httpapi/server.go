@@ -125,6 +125,20 @@ type Options struct {
 	// every request may do everything. Otherwise every route but the
 	// open ones (routeAccess in auth.go) needs a token with its scope.
 	Tokens []Token
+	// MaxConcurrentQueries and MaxConcurrentWrites bound the query and the
+	// write requests handled at once; one beyond answers 429 with
+	// Retry-After. 0 means DefaultMaxConcurrentQueries and
+	// DefaultMaxConcurrentWrites; negative, no limit.
+	MaxConcurrentQueries, MaxConcurrentWrites int
+	// MaxLines bounds the points (lines) of one write; a write over it
+	// answers 413 and nothing of it is written. 0 means DefaultMaxLines;
+	// negative, no limit.
+	MaxLines int
+	// NewSeriesPerMinute bounds the series a collection gains per minute
+	// when the store is a SeriesChecker: the points of new series beyond
+	// it are refused (429 with Retry-After), the others written. 0 means
+	// DefaultNewSeriesPerMinute; negative, no limit.
+	NewSeriesPerMinute int
 }
 
 // executeFunc runs a parsed statement, handing its rows to sink;
@@ -150,6 +164,13 @@ type server struct {
 	decodes *decodeGate
 	// origins decides which hosts and origins a request may come from.
 	origins *originPolicy
+	// queries and writes bound the requests of each kind handled at
+	// once; series the new series per collection and minute (nil: no
+	// limit); maxLines the points of one write (<= 0: no limit)
+	// (admission.go).
+	queries, writes *slots
+	series          *seriesRate
+	maxLines        int
 	// settingsMu serialises the read-modify-write of collection settings.
 	settingsMu sync.Mutex
 }
@@ -189,6 +210,13 @@ func newServer(store Store, opts Options) *server {
 	case opts.BodyTimeout > 0:
 		s.bodyTimeout = opts.BodyTimeout
 	}
+	s.queries = newSlots(opts.MaxConcurrentQueries, DefaultMaxConcurrentQueries)
+	s.writes = newSlots(opts.MaxConcurrentWrites, DefaultMaxConcurrentWrites)
+	s.series = newSeriesRate(opts.NewSeriesPerMinute)
+	s.maxLines = opts.MaxLines
+	if s.maxLines == 0 {
+		s.maxLines = DefaultMaxLines
+	}
 	s.origins = newOriginPolicy(opts.Listen, opts.AllowedHosts, opts.AllowedOrigins)
 	s.metrics.quarantined = func() int { return len(s.quarantined()) }
 	s.metrics.extra = append(s.metrics.extra, writeRuntimeMetrics, s.writeStorageMetrics, s.writeBackupMetrics)
@@ -209,7 +237,7 @@ func (s *server) routes() *chi.Mux {
 	r.MethodNotAllowed(s.methodNotAllowed)
 
 	route := func(method, pattern string, h http.HandlerFunc) {
-		r.Method(method, pattern, s.guard(method+" "+pattern, h))
+		r.Method(method, pattern, s.guard(method+" "+pattern, s.admit(method+" "+pattern, h)))
 	}
 	route(http.MethodGet, "/", s.index)
 	route(http.MethodGet, "/static/{file}", s.static)

@@ -146,9 +146,20 @@ func (s *server) write(w http.ResponseWriter, r *http.Request, ep writeEndpoint)
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
+	if s.maxLines > 0 && len(points) > s.maxLines {
+		s.metrics.limits.hit(limitMaxLines)
+		fail(http.StatusRequestEntityTooLarge, fmt.Sprintf("write of %d points is over the limit of %d points per request (%s); nothing written", len(points), s.maxLines, limitMaxLines))
+		return
+	}
+	points, lines, refused, grant := s.admitSeries(points, lines)
+	if len(refused) > 0 && len(points) == 0 {
+		s.refuseSeries(w, refused, 0)
+		return
+	}
 
 	err = s.store.Write(ctx, points)
 	if err != nil {
+		s.giveBack(grant)
 		var ce *storage.ConflictError
 		if errors.As(err, &ce) {
 			// Only a write racing another one that changed the schema
@@ -199,6 +210,10 @@ func (s *server) write(w http.ResponseWriter, r *http.Request, ep writeEndpoint)
 		return
 	}
 	s.metrics.pointsWritten.Add(uint64(len(points)))
+	if len(refused) > 0 {
+		s.refuseSeries(w, refused, len(points))
+		return
+	}
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -238,6 +253,11 @@ func badLinesMessage(bad []badLine) string {
 
 // writeBadLines sends {"error": msg, "lines": [{"line","column","reason"},...]}.
 func writeBadLines(w http.ResponseWriter, msg string, bad []badLine) {
+	writeBadLinesCode(w, http.StatusBadRequest, msg, bad)
+}
+
+// writeBadLinesCode is writeBadLines with another status.
+func writeBadLinesCode(w http.ResponseWriter, code int, msg string, bad []badLine) {
 	b := append([]byte(`{"error":`), appendJSONString(nil, msg)...)
 	b = append(b, `,"lines":[`...)
 	for i, l := range bad {
@@ -253,7 +273,7 @@ func writeBadLines(w http.ResponseWriter, msg string, bad []badLine) {
 		b = append(b, '}')
 	}
 	b = append(b, "]}"...)
-	writeJSON(w, http.StatusBadRequest, b)
+	writeJSON(w, code, b)
 }
 
 // isJSON reports whether a Content-Type names a JSON body.
@@ -269,7 +289,16 @@ func isJSON(contentType string) bool {
 // Content-Encoding says gzip, and enforces the body limit before and after
 // decompression. On failure it returns the status code to answer with.
 func (s *server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, int, error) {
-	tooLarge := fmt.Errorf("request body too large: limit is %d bytes", s.limit)
+	b, code, err := s.readBodyLimited(w, r)
+	if err != nil {
+		s.countBodyLimit(code)
+	}
+	return b, code, err
+}
+
+// readBodyLimited is readBody without counting the limits it enforces.
+func (s *server) readBodyLimited(w http.ResponseWriter, r *http.Request) ([]byte, int, error) {
+	tooLarge := fmt.Errorf("request body too large: limit is %d bytes (http.max_body_bytes)", s.limit)
 	gz := false
 	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
 	case "", "identity":

@@ -116,6 +116,20 @@ func (db *DB) TagValues(collection, key string) []string {
 	return out
 }
 
+// NewSeries reports, for each point, whether its series is unknown to the
+// store: written never, or deleted as a whole and dropped. The HTTP layer
+// uses it to bound how fast a collection gains series.
+func (db *DB) NewSeries(points []model.Point) []bool {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	out := make([]bool, len(points))
+	for i := range points {
+		c := db.colls[points[i].Collection]
+		out[i] = c == nil || c.series[model.SeriesKey(points[i].Collection, points[i].Tags)] == nil
+	}
+	return out
+}
+
 // Series implements planner.Source.
 func (db *DB) Series(collection string, match func(model.Tags) bool) []model.Tags {
 	db.mu.RLock()

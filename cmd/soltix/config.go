@@ -32,6 +32,7 @@ type Config struct {
 	Storage StorageConfig `yaml:"storage"`
 	HTTP    HTTPConfig    `yaml:"http"`
 	Query   QueryConfig   `yaml:"query"`
+	Limits  LimitsConfig  `yaml:"limits"`
 	Log     LogConfig     `yaml:"log"`
 	// MemoryLimit is the Go heap's soft limit ("512MiB", "2GB", "off");
 	// empty means 96 bytes per max_memory_points, at least 256 MiB.
@@ -101,6 +102,16 @@ type QueryConfig struct {
 	// MaxBytes bounds the bytes of a query's answer (long strings); a
 	// query over it answers 422.
 	MaxBytes int64 `yaml:"max_bytes"`
+}
+
+// LimitsConfig holds the limits on requests handled at once, the points
+// of a write and the growth of collections (see httpapi.Options and
+// docs/limits.md); 0 takes the default, -1 turns a limit off.
+type LimitsConfig struct {
+	MaxConcurrentQueries int `yaml:"max_concurrent_queries"`
+	MaxConcurrentWrites  int `yaml:"max_concurrent_writes"`
+	MaxLines             int `yaml:"max_lines"`
+	NewSeriesPerMinute   int `yaml:"new_series_per_minute"`
 }
 
 // LogConfig configures logging.
@@ -337,6 +348,15 @@ func (c *Config) validate() error {
 	case c.Query.MaxBytes <= 0:
 		return fmt.Errorf("query.max_bytes must be positive, not %d", c.Query.MaxBytes)
 	}
+	for _, l := range []struct {
+		name string
+		v    int
+	}{{"max_concurrent_queries", c.Limits.MaxConcurrentQueries}, {"max_concurrent_writes", c.Limits.MaxConcurrentWrites},
+		{"max_lines", c.Limits.MaxLines}, {"new_series_per_minute", c.Limits.NewSeriesPerMinute}} {
+		if l.v < -1 {
+			return fmt.Errorf("limits.%s must be positive, 0 (the default) or -1 (no limit), not %d", l.name, l.v)
+		}
+	}
 	if err := c.Storage.validate(); err != nil {
 		return err
 	}
@@ -437,6 +457,10 @@ func (c *Config) httpOptions(listen string, log *slog.Logger) httpapi.Options {
 		MaxBytes:             c.Query.MaxBytes,
 		Now:                  c.now,
 		Tokens:               tokens, // checked by validate
+		MaxConcurrentQueries: c.Limits.MaxConcurrentQueries,
+		MaxConcurrentWrites:  c.Limits.MaxConcurrentWrites,
+		MaxLines:             c.Limits.MaxLines,
+		NewSeriesPerMinute:   c.Limits.NewSeriesPerMinute,
 	}
 }
 

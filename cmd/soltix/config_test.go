@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -143,5 +144,52 @@ func TestStorageConfigRefusesBadValues(t *testing.T) {
 		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
 			t.Errorf("%s %v: error %v, want one naming %s", tc.yaml, tc.env, err, tc.err)
 		}
+	}
+}
+
+// TestLimitsConfig checks the limits section: read from the file, handed
+// to the handler, and values below -1 refused naming the key.
+func TestLimitsConfig(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name, yaml string
+		want       LimitsConfig
+		err        string
+	}{
+		{name: "defaults", yaml: "log: {level: info}\n"},
+		{name: "set", yaml: "limits: {max_concurrent_queries: 8, max_concurrent_writes: 16, max_lines: 5000, new_series_per_minute: 60}\n",
+			want: LimitsConfig{MaxConcurrentQueries: 8, MaxConcurrentWrites: 16, MaxLines: 5000, NewSeriesPerMinute: 60}},
+		{name: "off", yaml: "limits: {max_concurrent_queries: -1, new_series_per_minute: -1}\n",
+			want: LimitsConfig{MaxConcurrentQueries: -1, NewSeriesPerMinute: -1}},
+		{name: "bad queries", yaml: "limits: {max_concurrent_queries: -2}\n", err: "limits.max_concurrent_queries"},
+		{name: "bad writes", yaml: "limits: {max_concurrent_writes: -5}\n", err: "limits.max_concurrent_writes"},
+		{name: "bad lines", yaml: "limits: {max_lines: -2}\n", err: "limits.max_lines"},
+		{name: "bad series", yaml: "limits: {new_series_per_minute: -3}\n", err: "limits.new_series_per_minute"},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := filepath.Join(dir, fmt.Sprintf("c%d.yaml", i))
+			if err := os.WriteFile(f, []byte(tc.yaml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := loadConfig("serve", []string{"--config", f}, func(string) string { return "" })
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("error = %v, want one naming %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Limits != tc.want {
+				t.Errorf("Limits = %+v, want %+v", cfg.Limits, tc.want)
+			}
+			o := cfg.httpOptions("127.0.0.1:0", slog.New(slog.DiscardHandler))
+			if o.MaxConcurrentQueries != tc.want.MaxConcurrentQueries || o.MaxConcurrentWrites != tc.want.MaxConcurrentWrites ||
+				o.MaxLines != tc.want.MaxLines || o.NewSeriesPerMinute != tc.want.NewSeriesPerMinute {
+				t.Errorf("httpOptions = %+v, want the limits %+v", o, tc.want)
+			}
+		})
 	}
 }

@@ -76,7 +76,13 @@ var binServingRE = regexp.MustCompile(`serving on (https?://\S+)`)
 // waits until it prints its address.
 func startBinary(t *testing.T, dataDir string, extra ...string) *binServer {
 	t.Helper()
-	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir}, extra...)
+	return startBinaryArgs(t, append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir}, extra...)...)
+}
+
+// startBinaryArgs starts the binary with args and waits until it prints
+// its address.
+func startBinaryArgs(t *testing.T, args ...string) *binServer {
+	t.Helper()
 	cmd := exec.Command(soltixBinary(t), args...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

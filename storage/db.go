@@ -31,6 +31,9 @@ type Options struct {
 	Sync wal.SyncMode
 	// WALSegmentSize is the size at which a WAL segment is rotated.
 	WALSegmentSize int64
+	// WALSegmentAge is the age at which a non-empty WAL segment is
+	// rotated (default wal.DefaultMaxSegmentAge; negative: never by age).
+	WALSegmentAge time.Duration
 	// WALRecovery is what Open does with WAL corruption that is not a torn
 	// tail (default wal.RecoverStrict: refuse to open; see
 	// docs/format-wal.md).

@@ -120,7 +120,7 @@ func Open(dir string, opts *Options) (*DB, error) {
 		lock.unlock()
 		return nil, fmt.Errorf("create wal dir: %w", err)
 	}
-	w, err := wal.Open(filepath.Join(dir, "wal"), &wal.Options{Sync: o.Sync, SegmentSize: o.WALSegmentSize, Logger: o.Logger, FS: o.FS, Recovery: o.WALRecovery})
+	w, err := wal.Open(filepath.Join(dir, "wal"), &wal.Options{Sync: o.Sync, SegmentSize: o.WALSegmentSize, MaxSegmentAge: o.WALSegmentAge, Logger: o.Logger, FS: o.FS, Recovery: o.WALRecovery})
 	if err != nil {
 		db.closeFiles()
 		lock.unlock()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"flag"
 	"fmt"
@@ -55,6 +56,9 @@ type Config struct {
 	Insecure bool       `yaml:"insecure"`
 	// now is the fixed clock of SOLTIX_TEST_NOW (nil: time.Now).
 	now func() time.Time
+	// design is what the config file's keys of the original Soltix
+	// design became (design_config.go), told at start-up.
+	design []designNote
 }
 
 // StorageConfig configures the storage engine (see storage.Options).
@@ -64,6 +68,9 @@ type StorageConfig struct {
 	ShardTag        string   `yaml:"shard_tag"`
 	WALSync         string   `yaml:"wal_sync"` // always | never
 	WALSegmentBytes int64    `yaml:"wal_segment_bytes"`
+	// WALSegmentAge is the age at which a non-empty WAL segment is rotated
+	// (0: the WAL's default, 15 minutes).
+	WALSegmentAge   Duration `yaml:"wal_segment_age"`
 	WALRecovery     string   `yaml:"wal_recovery"` // strict | truncate
 	FlushInterval   Duration `yaml:"flush_interval"`
 	MaxMemoryPoints int      `yaml:"max_memory_points"`
@@ -231,16 +238,31 @@ func envDuration(getenv func(string) string, name string, dst *Duration) error {
 	return nil
 }
 
-// loadFile merges a YAML file into c; unknown keys are an error.
+// loadFile merges a YAML file into c; unknown keys are an error, but for
+// the keys of the original Soltix design, which are mapped onto ours
+// (design_config.go).
 func (c *Config) loadFile(path string) error {
-	f, err := os.Open(path)
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("read config: %w", err)
 	}
-	defer f.Close()
-	dec := yaml.NewDecoder(f)
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return fmt.Errorf("parse config %s: %w", path, err)
+	}
+	found, err := c.takeDesignKeys(&doc)
+	if err != nil {
+		return fmt.Errorf("parse config %s: %w", path, err)
+	}
+	if found {
+		// What is left once the design's keys are out must be ours.
+		if b, err = yaml.Marshal(&doc); err != nil {
+			return fmt.Errorf("parse config %s: %w", path, err)
+		}
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
-	if err := dec.Decode(c); err != nil {
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
 		return fmt.Errorf("parse config %s: %w", path, err)
 	}
 	return nil
@@ -398,6 +420,8 @@ func (s *StorageConfig) validate() error {
 		return fmt.Errorf("storage.compact_files must be -1 (never) or more, not %d", s.CompactFiles)
 	case s.WALSegmentBytes < 0:
 		return fmt.Errorf("storage.wal_segment_bytes must not be negative, not %d", s.WALSegmentBytes)
+	case s.WALSegmentAge < 0:
+		return fmt.Errorf("storage.wal_segment_age must not be negative, not %s", time.Duration(s.WALSegmentAge))
 	case s.BlockSize < 0 || s.BlockSize > colfile.MaxBlockSize:
 		return fmt.Errorf("storage.block_size must be between 1 and %d, not %d", colfile.MaxBlockSize, s.BlockSize)
 	}
@@ -495,6 +519,7 @@ func (c *Config) storageOptions(log *slog.Logger) *storage.Options {
 		PartitionDuration: time.Duration(c.Storage.Partition),
 		ShardTag:          c.Storage.ShardTag,
 		WALSegmentSize:    c.Storage.WALSegmentBytes,
+		WALSegmentAge:     time.Duration(c.Storage.WALSegmentAge),
 		FlushInterval:     time.Duration(c.Storage.FlushInterval),
 		MaxMemoryPoints:   c.Storage.MaxMemoryPoints,
 		WriteStallTimeout: time.Duration(c.Storage.WriteStallTimeout),

@@ -10,8 +10,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -51,7 +53,12 @@ type k8sPodTemplate struct {
 		Labels map[string]string `yaml:"labels"`
 	} `yaml:"metadata"`
 	Spec struct {
-		Containers []struct {
+		TerminationGracePeriodSeconds *int `yaml:"terminationGracePeriodSeconds"`
+		Containers                    []struct {
+			Resources struct {
+				Requests map[string]string `yaml:"requests"`
+				Limits   map[string]string `yaml:"limits"`
+			} `yaml:"resources"`
 			Name           string    `yaml:"name"`
 			Image          string    `yaml:"image"`
 			Args           []string  `yaml:"args"`
@@ -197,6 +204,19 @@ func TestKubernetesExample(t *testing.T) {
 					t.Errorf("%s: want an httpGet probe of %s on a declared port, got %+v", tc.name, p.path, p.probe)
 				}
 			}
+			// A graceful stop (requests in flight for up to shutdownTimeout,
+			// then a flush) fits in the pod's grace period.
+			if g := o.Spec.Template.Spec.TerminationGracePeriodSeconds; g == nil || time.Duration(*g)*time.Second < shutdownTimeout+shutdownFlushAllowance {
+				t.Errorf("%s: terminationGracePeriodSeconds %v, want at least %s (shutdown %s and a flush)", tc.name, g, shutdownTimeout+shutdownFlushAllowance, shutdownTimeout)
+			}
+			// Requests: some CPU, and memory for the default soft heap limit
+			// (docs/benchmarks.md: peak RSS 372 MiB under it); a memory limit
+			// above the request.
+			heap := int64(defaultMemoryPoints / 1_000_000 * memoryBytesPerMillionPoints)
+			req, lim := c.Resources.Requests, c.Resources.Limits
+			if req["cpu"] == "" || k8sBytes(req["memory"]) < heap || k8sBytes(lim["memory"]) < k8sBytes(req["memory"]) {
+				t.Errorf("%s: resources requests %v limits %v: want cpu, memory of at least %s (the default soft heap limit), a memory limit above it", tc.name, req, lim, formatSize(heap))
+			}
 			if _, port, _ := strings.Cut(cfg.Listen, ":"); !slices.Contains(slices.Collect(maps.Values(ports)), atoi(port)) {
 				t.Errorf("%s: listens on %s, a port the container does not declare (%v)", tc.name, cfg.Listen, ports)
 			}
@@ -242,6 +262,29 @@ func TestKubernetesExample(t *testing.T) {
 	if want := fmt.Sprintf("http://etcd:%d", client); !strings.Contains(cm.Data["soltix.yaml"], want) {
 		t.Errorf("the ConfigMap's cluster.etcd does not name the etcd Service's client port (%s)", want)
 	}
+}
+
+// shutdownFlushAllowance is the time a grace period leaves a stopping
+// node to flush memory to files after its requests have finished.
+const shutdownFlushAllowance = 30 * time.Second
+
+// k8sBytes parses a Kubernetes memory quantity ("512Mi", "1Gi"); -1 when
+// it is not one.
+func k8sBytes(q string) int64 {
+	for suffix, mult := range map[string]int64{"Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30, "Ti": 1 << 40} {
+		if n, ok := strings.CutSuffix(q, suffix); ok {
+			v, err := strconv.ParseInt(n, 10, 64)
+			if err != nil {
+				return -1
+			}
+			return v * mult
+		}
+	}
+	v, err := strconv.ParseInt(q, 10, 64)
+	if err != nil {
+		return -1
+	}
+	return v
 }
 
 func atoi(s string) int {

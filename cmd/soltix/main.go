@@ -189,6 +189,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	}
 	log := newLogger(&cfg, stderr)
 	slog.SetDefault(log)
+	cfg.logDesignNotes("serve", log)
 	if err := checkExposure(&cfg, true, log); err != nil {
 		log.Error("refusing to start", "err", err)
 		return 1

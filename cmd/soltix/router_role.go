@@ -28,6 +28,7 @@ func routerCmd(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	log := newLogger(&cfg, stderr)
+	cfg.logDesignNotes("router", log)
 	slog.SetDefault(log)
 	applyMemoryLimit(&cfg, os.Getenv, log)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)

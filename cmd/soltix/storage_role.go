@@ -32,6 +32,7 @@ func storageCmd(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	log := newLogger(&cfg, stderr).With("node", cfg.Node.ID)
+	cfg.logDesignNotes("storage", log)
 	slog.SetDefault(log)
 	applyMemoryLimit(&cfg, os.Getenv, log)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)

@@ -125,6 +125,11 @@ type Options struct {
 	// every request may do everything. Otherwise every route but the
 	// open ones (routeAccess in auth.go) needs a token with its scope.
 	Tokens []Token
+	// TokenStore, set by a router, replaces Tokens: the tokens it returns
+	// are checked on every request (authentication is on while it has
+	// some), and the token admin routes change them. nil (soltix serve)
+	// makes those routes answer 501.
+	TokenStore TokenStore
 }
 
 // executeFunc runs a parsed statement, handing its rows to sink;
@@ -152,6 +157,8 @@ type server struct {
 	origins *originPolicy
 	// settingsMu serialises the read-modify-write of collection settings.
 	settingsMu sync.Mutex
+	// tokensMu serialises this server's token changes (their checks).
+	tokensMu sync.Mutex
 }
 
 // New returns the HTTP handler of the external API over store.
@@ -242,6 +249,9 @@ func (s *server) routes() *chi.Mux {
 	route(http.MethodPost, "/api/v1/admin/backup", s.adminBackup)
 	route(http.MethodGet, "/api/v1/admin/backup/{id}/files/{group}", s.adminBackupFile)
 	route(http.MethodPost, "/api/v1/admin/backup/{id}/release", s.adminBackupRelease)
+	route(http.MethodGet, "/api/v1/admin/tokens", s.adminTokens)
+	route(http.MethodPost, "/api/v1/admin/tokens", s.adminAddToken)
+	route(http.MethodDelete, "/api/v1/admin/tokens/{name}", s.adminRemoveToken)
 	return r
 }
 

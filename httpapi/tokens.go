@@ -116,11 +116,11 @@ func validTokenName(s string) error {
 }
 
 // keepsAdmin reports whether a set of tokens leaves the API manageable:
-// empty (authentication off) or holding an admin token limited to no
-// collection. The admin routes refuse changes that break it, so that
-// nobody locks the cluster out of its own tokens.
+// it holds an admin token limited to no collection. The admin routes
+// refuse changes that break it, so that nobody locks the cluster out of
+// its own tokens, and removing tokens never turns authentication off.
 func keepsAdmin(ts []Token) bool {
-	return len(ts) == 0 || slices.ContainsFunc(ts, func(t Token) bool { return t.Scopes&ScopeAdmin != 0 && !t.limited() })
+	return slices.ContainsFunc(ts, func(t Token) bool { return t.Scopes&ScopeAdmin != 0 && !t.limited() })
 }
 
 // appendTokenJSON appends {"name":..,"scopes":[..],"collections":[..],

@@ -17,6 +17,7 @@ import (
 //	members/<id>         nodeValue JSON, no lease (the last address a node registered)
 //	groups/<NNNN>        groupValue JSON (absent: the group is unassigned)
 //	settings/<coll>      opaque bytes (cmd stores storage.CollectionSettings as JSON)
+//	tokens/<name>        TokenRecord JSON: an API token's digest, scopes, collections
 //	coordinator/<lease>  the election's candidates (concurrency.Election)
 const (
 	keyInfo        = "info"
@@ -24,6 +25,7 @@ const (
 	dirMembers     = "members/"
 	dirGroups      = "groups/"
 	dirSettings    = "settings/"
+	dirTokens      = "tokens/"
 	electionPrefix = "coordinator" // concurrency appends "/<lease hex>"
 )
 

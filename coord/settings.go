@@ -63,10 +63,15 @@ func (c *Coord) OnSettings(fn func(map[string][]byte)) (stop func()) {
 
 // OnSettings is Coord.OnSettings.
 func (v *View) OnSettings(fn func(map[string][]byte)) (stop func()) {
+	return v.subscribe(&settingsSub{fn: fn})
+}
+
+// subscribe adds a subscriber of the settings or of the tokens.
+func (v *View) subscribe(sub *settingsSub) (stop func()) {
 	v.subsMu.Lock()
 	id := v.nextSub
 	v.nextSub++
-	v.subs[id] = &settingsSub{fn: fn}
+	v.subs[id] = sub
 	v.subsMu.Unlock()
 	select {
 	case v.setDirty <- struct{}{}:
@@ -80,7 +85,7 @@ func (v *View) OnSettings(fn func(map[string][]byte)) (stop func()) {
 }
 
 // dispatchSettings calls the subscribers that have not seen the current
-// settings, until Close.
+// settings (or tokens), until Close.
 func (v *View) dispatchSettings() {
 	defer v.c.wg.Done()
 	for {
@@ -90,19 +95,30 @@ func (v *View) dispatchSettings() {
 		case <-v.setDirty:
 		}
 		v.mu.Lock()
-		ver, cur := v.setVer+1, cloneSettings(v.settings) // +1: a new subscriber (seen 0) is behind
+		// +1: a new subscriber (seen 0) is behind.
+		setVer, settings := v.setVer+1, cloneSettings(v.settings)
+		tokVer, tokens := v.tokVer+1, cloneSettings(v.tokens)
 		v.mu.Unlock()
 		v.subsMu.Lock()
 		var due []*settingsSub
 		for _, k := range slices.Sorted(maps.Keys(v.subs)) {
-			if s := v.subs[k]; s.seen < ver {
+			s := v.subs[k]
+			ver := setVer
+			if s.tokens {
+				ver = tokVer
+			}
+			if s.seen < ver {
 				s.seen = ver
 				due = append(due, s)
 			}
 		}
 		v.subsMu.Unlock()
 		for _, s := range due {
-			s.fn(cloneSettings(cur))
+			if s.tokens {
+				s.fn(cloneSettings(tokens))
+			} else {
+				s.fn(cloneSettings(settings))
+			}
 		}
 	}
 }

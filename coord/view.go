@@ -97,7 +97,9 @@ type View struct {
 	members  map[string]string
 	groups   []Group
 	settings map[string][]byte
-	setVer   uint64        // bumped on every settings change
+	setVer   uint64 // bumped on every settings change
+	tokens   map[string][]byte
+	tokVer   uint64        // bumped on every tokens change
 	changed  chan struct{} // closed on the next map change
 	snap     atomic.Pointer[snapshot]
 
@@ -119,8 +121,9 @@ type refreshCall struct {
 }
 
 type settingsSub struct {
-	fn   func(map[string][]byte)
-	seen uint64
+	fn     func(map[string][]byte)
+	tokens bool // fn is given the tokens' values instead of the settings
+	seen   uint64
 }
 
 var _ remote.ReplicaTopology = (*View)(nil)
@@ -131,7 +134,7 @@ func newView(c *Coord) *View {
 	for g := range v.groups {
 		v.groups[g].ID = g
 	}
-	v.live, v.members, v.settings = map[string]string{}, map[string]string{}, map[string][]byte{}
+	v.live, v.members, v.settings, v.tokens = map[string]string{}, map[string]string{}, map[string][]byte{}, map[string][]byte{}
 	v.rebuild()
 	return v
 }
@@ -256,13 +259,14 @@ func (v *View) reload(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	live, members, settings := map[string]string{}, map[string]string{}, map[string][]byte{}
+	live, members := map[string]string{}, map[string]string{}
+	st := shared{settings: map[string][]byte{}, tokens: map[string][]byte{}}
 	groups := make([]Group, v.c.info.NumGroups)
 	for g := range groups {
 		groups[g].ID = g
 	}
 	for _, kv := range resp.Kvs {
-		v.applyKV(string(kv.Key), kv.Value, false, live, members, groups, settings)
+		v.applyKV(string(kv.Key), kv.Value, false, live, members, groups, st)
 	}
 	rev := resp.Header.Revision
 	v.mu.Lock()
@@ -270,11 +274,13 @@ func (v *View) reload(ctx context.Context) error {
 	if rev <= v.rev {
 		return nil // the watch has already applied everything up to rev
 	}
-	setChanged := !maps.EqualFunc(settings, v.settings, bytes.Equal)
-	v.live, v.members, v.groups, v.settings = live, members, groups, settings
+	ch := change{mapChanged: true,
+		settings: !maps.EqualFunc(st.settings, v.settings, bytes.Equal),
+		tokens:   !maps.EqualFunc(st.tokens, v.tokens, bytes.Equal)}
+	v.live, v.members, v.groups, v.settings, v.tokens = live, members, groups, st.settings, st.tokens
 	v.rev, v.loadRev = rev, rev
 	v.rebuild()
-	v.signal(true, setChanged)
+	v.signal(ch)
 	return nil
 }
 
@@ -282,29 +288,35 @@ func (v *View) reload(ctx context.Context) error {
 func (v *View) apply(evs []*clientv3.Event) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	mapChanged, setChanged := false, false
+	var ch change
 	for _, ev := range evs {
 		if ev.Kv.ModRevision <= v.loadRev {
 			continue
 		}
-		m, s := v.applyKV(string(ev.Kv.Key), ev.Kv.Value, ev.Type == clientv3.EventTypeDelete,
-			v.live, v.members, v.groups, v.settings)
-		mapChanged, setChanged = mapChanged || m, setChanged || s
+		c := v.applyKV(string(ev.Kv.Key), ev.Kv.Value, ev.Type == clientv3.EventTypeDelete,
+			v.live, v.members, v.groups, shared{settings: v.settings, tokens: v.tokens})
+		ch = change{ch.mapChanged || c.mapChanged, ch.settings || c.settings, ch.tokens || c.tokens}
 		v.rev = max(v.rev, ev.Kv.ModRevision)
 	}
-	if mapChanged {
+	if ch.mapChanged {
 		v.rebuild()
 	}
-	v.signal(mapChanged, setChanged)
+	v.signal(ch)
 }
 
+// change says what a key's value changed.
+type change struct{ mapChanged, settings, tokens bool }
+
+// shared are the raw values of the settings and tokens keys, by name.
+type shared struct{ settings, tokens map[string][]byte }
+
 // applyKV applies one key's value (or deletion) to the given state and
-// says whether the map or the settings changed.
+// says what changed.
 func (v *View) applyKV(key string, val []byte, del bool, live, members map[string]string,
-	groups []Group, settings map[string][]byte) (mapChanged, setChanged bool) {
+	groups []Group, st shared) change {
 	rest, ok := strings.CutPrefix(key, v.c.pfx)
 	if !ok {
-		return false, false
+		return change{}
 	}
 	nodeAddr := func() (string, bool) {
 		n, err := decodeNode(val)
@@ -322,7 +334,7 @@ func (v *View) applyKV(key string, val []byte, del bool, live, members map[strin
 		} else if addr, ok := nodeAddr(); ok {
 			live[id] = addr
 		}
-		return true, false
+		return change{mapChanged: true}
 	case strings.HasPrefix(rest, dirMembers):
 		id := rest[len(dirMembers):]
 		if del {
@@ -330,34 +342,42 @@ func (v *View) applyKV(key string, val []byte, del bool, live, members map[strin
 		} else if addr, ok := nodeAddr(); ok {
 			members[id] = addr
 		}
-		return true, false
+		return change{mapChanged: true}
 	case strings.HasPrefix(rest, dirGroups):
 		g, ok := parseGroupKey(rest[len(dirGroups):])
 		if !ok || g >= len(groups) {
 			v.c.log.Error("coord: ignoring a key outside the cluster's groups", "key", key)
-			return false, false
+			return change{}
 		}
 		if del {
 			groups[g] = Group{ID: g}
-			return true, false
+			return change{mapChanged: true}
 		}
 		gr, err := decodeGroup(g, val)
 		if err != nil {
 			v.c.log.Error("coord: ignoring a bad group key", "key", key, "err", err)
-			return false, false
+			return change{}
 		}
 		groups[g] = gr
-		return true, false
+		return change{mapChanged: true}
 	case strings.HasPrefix(rest, dirSettings):
 		name := rest[len(dirSettings):]
 		if del {
-			delete(settings, name)
+			delete(st.settings, name)
 		} else {
-			settings[name] = bytes.Clone(val)
+			st.settings[name] = bytes.Clone(val)
 		}
-		return false, true
+		return change{settings: true}
+	case strings.HasPrefix(rest, dirTokens):
+		name := rest[len(dirTokens):]
+		if del {
+			delete(st.tokens, name)
+		} else {
+			st.tokens[name] = bytes.Clone(val)
+		}
+		return change{tokens: true}
 	}
-	return false, false
+	return change{}
 }
 
 // rebuild makes a new snapshot from the state; v.mu is held.
@@ -402,13 +422,18 @@ func (v *View) rebuild() {
 }
 
 // signal wakes Changed waiters and the settings dispatcher; v.mu is held.
-func (v *View) signal(mapChanged, setChanged bool) {
-	if mapChanged {
+func (v *View) signal(ch change) {
+	if ch.mapChanged {
 		close(v.changed)
 		v.changed = make(chan struct{})
 	}
-	if setChanged {
+	if ch.tokens {
+		v.tokVer++
+	}
+	if ch.settings {
 		v.setVer++
+	}
+	if ch.settings || ch.tokens {
 		select {
 		case v.setDirty <- struct{}{}:
 		default:

@@ -139,6 +139,11 @@ type Options struct {
 	// it are refused (429 with Retry-After), the others written. 0 means
 	// DefaultNewSeriesPerMinute; negative, no limit.
 	NewSeriesPerMinute int
+	// TokenStore, set by a router, replaces Tokens: the tokens it returns
+	// are checked on every request (authentication is on while it has
+	// some), and the token admin routes change them. nil (soltix serve)
+	// makes those routes answer 501.
+	TokenStore TokenStore
 }
 
 // executeFunc runs a parsed statement, handing its rows to sink;
@@ -173,6 +178,8 @@ type server struct {
 	maxLines        int
 	// settingsMu serialises the read-modify-write of collection settings.
 	settingsMu sync.Mutex
+	// tokensMu serialises this server's token changes (their checks).
+	tokensMu sync.Mutex
 }
 
 // New returns the HTTP handler of the external API over store.
@@ -270,6 +277,9 @@ func (s *server) routes() *chi.Mux {
 	route(http.MethodPost, "/api/v1/admin/backup", s.adminBackup)
 	route(http.MethodGet, "/api/v1/admin/backup/{id}/files/{group}", s.adminBackupFile)
 	route(http.MethodPost, "/api/v1/admin/backup/{id}/release", s.adminBackupRelease)
+	route(http.MethodGet, "/api/v1/admin/tokens", s.adminTokens)
+	route(http.MethodPost, "/api/v1/admin/tokens", s.adminAddToken)
+	route(http.MethodDelete, "/api/v1/admin/tokens/{name}", s.adminRemoveToken)
 	return r
 }
 

@@ -154,7 +154,11 @@ new prints a random token on the first line and its SHA-256 digest (the
 sha256 of an auth.tokens entry) on the second. hash reads a token on stdin
 (one trailing newline is dropped) and prints its digest, the same as
 'printf %s TOKEN | sha256sum'. Keep the token secret; only the digest goes
-in the config file.
+in the config file (auth.tokens), or to a cluster's routers:
+  curl -X POST ROUTER/api/v1/admin/tokens -H 'Authorization: Bearer ADMIN' \
+    -d '{"name":"NAME","sha256":"DIGEST","scopes":["write"]}'
+which every router accepts at once (docs/operations.md, "Tokens in the
+cluster").
 `
 
 // tokenCmd serves 'soltix token new|hash'.

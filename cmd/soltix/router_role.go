@@ -65,7 +65,9 @@ func runRouter(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Wri
 		return 1
 	}
 
-	_ = checkExposure(cfg, false, log) // a router only warns
+	if len(co.Tokens()) == 0 {
+		_ = checkExposure(cfg, false, log) // a router only warns; etcd's tokens count too
+	}
 	tlsConfig, err := cfg.serverTLS(log)
 	if err != nil {
 		log.Error("cannot load the tls certificate", "err", err)
@@ -77,6 +79,9 @@ func runRouter(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Wri
 		return 1
 	}
 	opts := cfg.httpOptions(ln.Addr().String(), log)
+	tokens := newRouterTokens(co, view, opts.Tokens, log)
+	defer tokens.close()
+	opts.TokenStore = tokens
 	info := co.Info()
 	opts.Cluster = func(ctx context.Context) (*httpapi.ClusterStatus, error) {
 		st := clusterStatusOf(cfg.Cluster.Name, info, view.Map())

@@ -2,7 +2,7 @@ package httpapi
 
 // Authentication and scopes: which token a request carries, whether it may
 // use the route it asked for (routeAccess), and which collections it may
-// touch there. docs/operations.md "Authentication and TLS" describes what
+// touch there. docs/security.md "Authentication and TLS" describes what
 // users see.
 
 import (

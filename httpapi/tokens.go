@@ -2,7 +2,7 @@ package httpapi
 
 // Tokens kept by the cluster: the TokenStore a router hands in (etcd
 // behind it) and the admin routes that list, add and remove tokens.
-// docs/operations.md "Authentication and TLS" describes what users see.
+// docs/security.md "Authentication and TLS" describes what users see.
 
 import (
 	"bytes"

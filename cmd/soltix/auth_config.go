@@ -141,7 +141,7 @@ func checkExposure(c *Config, refuse bool, log *slog.Logger) error {
 		return nil
 	}
 	if !c.Insecure && refuse {
-		return fmt.Errorf("listen %s is reachable from other machines and auth.tokens is empty: anyone could write, delete and change settings; configure tokens (docs/operations.md, \"Authentication and TLS\") or pass --insecure", c.Listen)
+		return fmt.Errorf("listen %s is reachable from other machines and auth.tokens is empty: anyone could write, delete and change settings; configure tokens (docs/security.md, \"Authentication and TLS\") or pass --insecure", c.Listen)
 	}
 	log.Warn("INSECURE: serving the API without authentication on an address other machines can reach; anyone who reaches it can write, delete and change settings", "listen", c.Listen)
 	return nil

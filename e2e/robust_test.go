@@ -225,6 +225,9 @@ func (rb *robustRun) batch(g *gen, seed uint64, first, count int) {
 					msg = fmt.Sprintf("answered %d, a 5xx the API does not document", status)
 				default:
 					rb.statuses[status]++
+					if status >= 500 {
+						t.Logf("seed %d request %d: %d (documented); request %.300s", seed, first+i, status, r)
+					}
 				}
 				if msg != "" {
 					rb.failures++

@@ -18,7 +18,12 @@
 //
 // Also here: TestKillNineLosesNoAcknowledgedWrite (SIGKILL mid-ingest,
 // every acknowledged point back, rollups agreeing with raw data),
-// TestBadInputChangesNothing, TestDeleteThroughHTTP,
+// TestBadInputChangesNothing, TestRobustHostileRequests (seeded random
+// and hostile requests over every openapi.yaml route, slow clients and
+// idle connections; its seeds are kept in testdata/robust-seeds.txt,
+// SOLTIX_ROBUST_SEED=n reruns one, SOLTIX_ROBUST_N sets the requests per
+// seed, SOLTIX_ROBUST_RANDOM=1 adds one from the clock),
+// TestDeleteThroughHTTP,
 // TestRollupsThroughHTTP (EXPLAIN levels, late writes, retention over
 // HTTP), and TestConsole, which drives the web console in headless
 // Chromium (skipped without Chromium, except in CI, where it fails) and

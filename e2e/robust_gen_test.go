@@ -70,6 +70,53 @@ func specOps(t *testing.T) []string {
 	return ops
 }
 
+// specServerErrors returns, by "METHOD /path", the 5xx statuses
+// openapi.yaml documents for the operation (its responses' keys).
+func specServerErrors(t *testing.T) map[string]map[int]bool {
+	t.Helper()
+	spec, err := os.ReadFile("../openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	methods := map[string]bool{"get": true, "put": true, "post": true, "delete": true, "head": true, "patch": true}
+	out := map[string]map[int]bool{}
+	inPaths, path, op := false, "", ""
+	sc := bufio.NewScanner(bytes.NewReader(spec))
+	for sc.Scan() {
+		line := strings.TrimRight(sc.Text(), " \r")
+		if line == "" || strings.HasPrefix(strings.TrimSpace(line), "#") {
+			continue
+		}
+		indent := len(line) - len(strings.TrimLeft(line, " "))
+		if indent == 0 {
+			inPaths = line == "paths:"
+			continue
+		}
+		if !inPaths || !strings.HasSuffix(line, ":") {
+			continue
+		}
+		key := strings.Trim(strings.TrimSuffix(strings.TrimSpace(line), ":"), `'"`)
+		switch {
+		case indent == 2:
+			path, op = key, ""
+		case indent == 4 && methods[key]:
+			op = strings.ToUpper(key) + " " + path
+		case indent == 8 && op != "" && len(key) == 3 && key[0] == '5':
+			code, err := strconv.Atoi(key)
+			if err == nil {
+				if out[op] == nil {
+					out[op] = map[int]bool{}
+				}
+				out[op][code] = true
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
 // corpusLines returns the text inputs of the shared line-protocol corpus.
 func corpusLines(t *testing.T) []string {
 	t.Helper()

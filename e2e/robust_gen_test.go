@@ -32,38 +32,7 @@ const (
 // specOps returns "METHOD /path" for every operation of openapi.yaml.
 func specOps(t *testing.T) []string {
 	t.Helper()
-	spec, err := os.ReadFile("../openapi.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	methods := map[string]bool{"get": true, "put": true, "post": true, "delete": true, "head": true, "patch": true}
-	var ops []string
-	inPaths, path := false, ""
-	sc := bufio.NewScanner(bytes.NewReader(spec))
-	for sc.Scan() {
-		line := strings.TrimRight(sc.Text(), " \r")
-		if line == "" || strings.HasPrefix(strings.TrimSpace(line), "#") {
-			continue
-		}
-		indent := len(line) - len(strings.TrimLeft(line, " "))
-		if indent == 0 {
-			inPaths = line == "paths:"
-			continue
-		}
-		if !inPaths || !strings.HasSuffix(line, ":") {
-			continue
-		}
-		key := strings.Trim(strings.TrimSuffix(strings.TrimSpace(line), ":"), `'"`)
-		switch {
-		case indent == 2:
-			path = key
-		case indent == 4 && methods[key]:
-			ops = append(ops, strings.ToUpper(key)+" "+path)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
+	ops, _ := readSpec(t)
 	if len(ops) < 20 {
 		t.Fatalf("found %d operations in openapi.yaml, want the whole API", len(ops))
 	}
@@ -74,12 +43,20 @@ func specOps(t *testing.T) []string {
 // openapi.yaml documents for the operation (its responses' keys).
 func specServerErrors(t *testing.T) map[string]map[int]bool {
 	t.Helper()
+	_, errs := readSpec(t)
+	return errs
+}
+
+// readSpec reads openapi.yaml's operations ("METHOD /path") and, for each,
+// the 5xx statuses among its responses.
+func readSpec(t *testing.T) (ops []string, errs map[string]map[int]bool) {
+	t.Helper()
 	spec, err := os.ReadFile("../openapi.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	methods := map[string]bool{"get": true, "put": true, "post": true, "delete": true, "head": true, "patch": true}
-	out := map[string]map[int]bool{}
+	errs = map[string]map[int]bool{}
 	inPaths, path, op := false, "", ""
 	sc := bufio.NewScanner(bytes.NewReader(spec))
 	for sc.Scan() {
@@ -101,20 +78,20 @@ func specServerErrors(t *testing.T) map[string]map[int]bool {
 			path, op = key, ""
 		case indent == 4 && methods[key]:
 			op = strings.ToUpper(key) + " " + path
+			ops = append(ops, op)
 		case indent == 8 && op != "" && len(key) == 3 && key[0] == '5':
-			code, err := strconv.Atoi(key)
-			if err == nil {
-				if out[op] == nil {
-					out[op] = map[int]bool{}
+			if code, err := strconv.Atoi(key); err == nil {
+				if errs[op] == nil {
+					errs[op] = map[int]bool{}
 				}
-				out[op][code] = true
+				errs[op][code] = true
 			}
 		}
 	}
 	if err := sc.Err(); err != nil {
 		t.Fatal(err)
 	}
-	return out
+	return ops, errs
 }
 
 // corpusLines returns the text inputs of the shared line-protocol corpus.

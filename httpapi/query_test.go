@@ -385,19 +385,31 @@ func TestQueryStats(t *testing.T) {
 	}
 }
 
-func TestQueryLevels(t *testing.T) {
+// TestQueryOptionParams: levels and consistency reach the planner's
+// options; a bad value answers 400 naming the parameter and runs nothing.
+func TestQueryOptionParams(t *testing.T) {
+	levels := func(o planner.Options) bool { return o.RawOnly }
+	consistency := func(o planner.Options) bool { return o.AnyReplica }
 	for _, tt := range []struct {
 		target string
 		body   string
 		code   int
-		raw    bool
+		opt    func(planner.Options) bool // the option the parameter sets
+		want   bool
+		bad    string // the 400's message
 	}{
-		{target: "/api/v1/query?q=SHOW+COLLECTIONS", code: 200},
-		{target: "/api/v1/query?levels=auto&q=SHOW+COLLECTIONS", code: 200},
-		{target: "/api/v1/query?levels=raw&q=SHOW+COLLECTIONS", code: 200, raw: true},
-		{body: "levels=raw&q=SHOW+COLLECTIONS", code: 200, raw: true},
-		{target: "/api/v1/query?levels=1h&q=SHOW+COLLECTIONS", code: 400},
-		{target: "/api/v1/query?levels=RAW&q=SHOW+COLLECTIONS", code: 400},
+		{target: "/api/v1/query?q=SHOW+COLLECTIONS", code: 200, opt: levels},
+		{target: "/api/v1/query?levels=auto&q=SHOW+COLLECTIONS", code: 200, opt: levels},
+		{target: "/api/v1/query?levels=raw&q=SHOW+COLLECTIONS", code: 200, opt: levels, want: true},
+		{body: "levels=raw&q=SHOW+COLLECTIONS", code: 200, opt: levels, want: true},
+		{target: "/api/v1/query?levels=1h&q=SHOW+COLLECTIONS", code: 400, bad: "bad levels"},
+		{target: "/api/v1/query?levels=RAW&q=SHOW+COLLECTIONS", code: 400, bad: "bad levels"},
+		{target: "/api/v1/query?q=SHOW+COLLECTIONS", code: 200, opt: consistency},
+		{target: "/api/v1/query?consistency=primary&q=SHOW+COLLECTIONS", code: 200, opt: consistency},
+		{target: "/api/v1/query?consistency=any&q=SHOW+COLLECTIONS", code: 200, opt: consistency, want: true},
+		{body: "consistency=any&q=SHOW+COLLECTIONS", code: 200, opt: consistency, want: true},
+		{target: "/api/v1/query?consistency=ANY&q=SHOW+COLLECTIONS", code: 400, bad: "bad consistency"},
+		{target: "/api/v1/query?consistency=replica&q=SHOW+COLLECTIONS", code: 400, bad: "bad consistency"},
 	} {
 		s, _ := newTestServer(t, Options{})
 		ex := &stubExecutor{res: timeOnly()}
@@ -412,51 +424,13 @@ func TestQueryLevels(t *testing.T) {
 			continue
 		}
 		if tt.code != 200 {
-			if len(ex.opts) != 0 || !strings.Contains(rec.Body.String(), "bad levels") {
-				t.Errorf("%s: executed %d times, body %s; want none and a message about levels", target, len(ex.opts), rec.Body)
+			if len(ex.opts) != 0 || !strings.Contains(rec.Body.String(), tt.bad) {
+				t.Errorf("%s: executed %d times, body %s; want none and %q", target, len(ex.opts), rec.Body, tt.bad)
 			}
 			continue
 		}
-		if len(ex.opts) != 1 || ex.opts[0].RawOnly != tt.raw || !ex.opts[0].Now.Equal(testNow) {
-			t.Errorf("%s %s %s: options %+v, want RawOnly %v and now %v", method, target, tt.body, ex.opts, tt.raw, testNow)
-		}
-	}
-}
-
-func TestQueryConsistency(t *testing.T) {
-	for _, tt := range []struct {
-		target string
-		body   string
-		code   int
-		any    bool
-	}{
-		{target: "/api/v1/query?q=SHOW+COLLECTIONS", code: 200},
-		{target: "/api/v1/query?consistency=primary&q=SHOW+COLLECTIONS", code: 200},
-		{target: "/api/v1/query?consistency=any&q=SHOW+COLLECTIONS", code: 200, any: true},
-		{body: "consistency=any&q=SHOW+COLLECTIONS", code: 200, any: true},
-		{target: "/api/v1/query?consistency=ANY&q=SHOW+COLLECTIONS", code: 400},
-		{target: "/api/v1/query?consistency=replica&q=SHOW+COLLECTIONS", code: 400},
-	} {
-		s, _ := newTestServer(t, Options{})
-		ex := &stubExecutor{res: timeOnly()}
-		s.execute = ex.execute
-		method, target, header := http.MethodGet, tt.target, http.Header(nil)
-		if tt.body != "" {
-			method, target, header = http.MethodPost, "/api/v1/query", hdr("Content-Type", "application/x-www-form-urlencoded")
-		}
-		rec := do(s.mux, method, target, header, []byte(tt.body))
-		if rec.Code != tt.code {
-			t.Errorf("%s %s %s: got %d %s, want %d", method, target, tt.body, rec.Code, rec.Body, tt.code)
-			continue
-		}
-		if tt.code != 200 {
-			if len(ex.opts) != 0 || !strings.Contains(rec.Body.String(), "bad consistency") {
-				t.Errorf("%s: executed %d times, body %s; want none and a message about consistency", target, len(ex.opts), rec.Body)
-			}
-			continue
-		}
-		if len(ex.opts) != 1 || ex.opts[0].AnyReplica != tt.any {
-			t.Errorf("%s %s %s: options %+v, want AnyReplica %v", method, target, tt.body, ex.opts, tt.any)
+		if len(ex.opts) != 1 || tt.opt(ex.opts[0]) != tt.want || !ex.opts[0].Now.Equal(testNow) {
+			t.Errorf("%s %s %s: options %+v, want the option %v and now %v", method, target, tt.body, ex.opts, tt.want, testNow)
 		}
 	}
 }

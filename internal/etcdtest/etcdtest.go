@@ -9,10 +9,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -40,10 +38,7 @@ type Server struct {
 // Binary returns the path of the etcd binary: /usr/bin/etcd when present,
 // else `etcd` on PATH, else ErrNotFound.
 func Binary() (string, error) {
-	if fi, err := os.Stat("/usr/bin/etcd"); err == nil && !fi.IsDir() {
-		return "/usr/bin/etcd", nil
-	}
-	if p, err := exec.LookPath("etcd"); err == nil {
+	if p, ok := testproc.FindBinary("etcd", "/usr/bin/etcd"); ok {
 		return p, nil
 	}
 	return "", ErrNotFound
@@ -73,36 +68,16 @@ func StartProcess(dir string) (*Server, error) {
 	// A free port found here may be taken by another program before etcd
 	// binds it; a few fresh tries make that harmless.
 	for range 5 {
-		c, p, err := freePorts()
+		ports, err := testproc.FreePorts(2)
 		if err != nil {
 			return nil, err
 		}
-		s := &Server{bin: bin, dir: dir, clientPort: c, peerPort: p, proc: testproc.New("etcd", filepath.Join(dir, "etcd.log"))}
+		s := &Server{bin: bin, dir: dir, clientPort: ports[0], peerPort: ports[1], proc: testproc.New("etcd", filepath.Join(dir, "etcd.log"))}
 		if last = s.start(true); last == nil {
 			return s, nil
 		}
 	}
 	return nil, last
-}
-
-// freePorts returns two distinct ports the kernel considers free.
-func freePorts() (int, int, error) {
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}()
-	var ports []int
-	for range 2 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return 0, 0, fmt.Errorf("free port: %w", err)
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports[0], ports[1], nil
 }
 
 // ClientURL is the URL clients reach etcd at.

@@ -14,7 +14,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -54,10 +53,7 @@ type Server struct {
 // Binary returns the path of the nats-server binary: /usr/sbin/nats-server
 // when present, else `nats-server` on PATH, else ErrNotFound.
 func Binary() (string, error) {
-	if fi, err := os.Stat("/usr/sbin/nats-server"); err == nil && !fi.IsDir() {
-		return "/usr/sbin/nats-server", nil
-	}
-	if p, err := exec.LookPath("nats-server"); err == nil {
+	if p, ok := testproc.FindBinary("nats-server", "/usr/sbin/nats-server"); ok {
 		return p, nil
 	}
 	return "", ErrNotFound
@@ -97,7 +93,7 @@ func StartProcess(dir string, opts Options) (*Server, error) {
 	// A free port found here may be taken by another program before
 	// nats-server binds it; a few fresh tries make that harmless.
 	for range 5 {
-		ports, err := freePorts(3)
+		ports, err := testproc.FreePorts(3)
 		if err != nil {
 			return nil, err
 		}
@@ -111,26 +107,6 @@ func StartProcess(dir string, opts Options) (*Server, error) {
 		}
 	}
 	return nil, last
-}
-
-// freePorts returns n distinct ports the kernel considers free.
-func freePorts(n int) ([]int, error) {
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}()
-	var ports []int
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("free port: %w", err)
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }
 
 // URL is the NATS URL clients connect to.

@@ -11,10 +11,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -71,13 +69,11 @@ func Binary() (string, error) {
 	for _, d := range filepath.SplitList(gp) {
 		dirs = append(dirs, filepath.Join(d, "bin"))
 	}
+	var paths []string
 	for _, d := range dirs {
-		p := filepath.Join(d, "versitygw")
-		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
-			return p, nil
-		}
+		paths = append(paths, filepath.Join(d, "versitygw"))
 	}
-	if p, err := exec.LookPath("versitygw"); err == nil {
+	if p, ok := testproc.FindBinary("versitygw", paths...); ok {
 		return p, nil
 	}
 	return "", ErrNotFound
@@ -110,26 +106,17 @@ func StartProcess(dir string) (*Server, error) {
 	// A free port found here may be taken by another program before
 	// versitygw binds it; a few fresh tries make that harmless.
 	for range 5 {
-		port, err := freePort()
+		ports, err := testproc.FreePorts(1)
 		if err != nil {
 			return nil, err
 		}
-		s := &Server{bin: bin, dir: dir, port: port, bucket: DefaultBucket,
+		s := &Server{bin: bin, dir: dir, port: ports[0], bucket: DefaultBucket,
 			proc: testproc.New("versitygw", filepath.Join(dir, "versitygw.log"))}
 		if last = s.start(); last == nil {
 			return s, nil
 		}
 	}
 	return nil, last
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // Endpoint is the server's URL (path-style addressing).

@@ -1,7 +1,8 @@
 // Package testproc runs one external server process (etcd, nats-server)
 // for tests, the e2e harness and bench: its log file, its start with a
 // readiness check, its graceful or hard stop, and its pid. It owns nothing
-// else; internal/etcdtest and internal/natstest build their servers on it.
+// else, but for finding a binary and free ports; internal/etcdtest,
+// internal/natstest and internal/s3test build their servers on it.
 package testproc
 
 import (

@@ -1,18 +1,11 @@
 package e2e
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/hex"
-	"encoding/pem"
 	"io"
-	"math/big"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -20,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/soltixdb/soltix/internal/testcert"
 )
 
 // TestBinaryAuthAndTLS runs the binary with tokens and a certificate from
@@ -28,34 +23,14 @@ import (
 func TestBinaryAuthAndTLS(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "soltix e2e"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cert := testcert.SelfSigned(t, 7, certFile, keyFile)
 	digest := func(tok string) string {
 		d := sha256.Sum256([]byte(tok))
 		return hex.EncodeToString(d[:])
 	}
 	const writeTok, readTok = "e2e-write-token-3f9a", "e2e-read-token-77c1"
 	conf := filepath.Join(dir, "soltix.yaml")
-	err = os.WriteFile(conf, []byte(`auth:
+	err := os.WriteFile(conf, []byte(`auth:
   tokens:
     - {name: writer, sha256: `+digest(writeTok)+`, scopes: [write], collections: [cpu]}
     - {name: reader, sha256: `+digest(readTok)+`, scopes: [read]}
@@ -69,10 +44,6 @@ tls:
 	s := startBinary(t, filepath.Join(dir, "data"), "--config", conf)
 	if !strings.HasPrefix(s.url, "https://") {
 		t.Fatalf("serving on %s, want https", s.url)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
 	}
 	pool := x509.NewCertPool()
 	pool.AddCert(cert)

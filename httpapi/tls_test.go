@@ -1,63 +1,19 @@
 package httpapi
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
-)
 
-// selfSigned writes a self-signed certificate for 127.0.0.1 with the given
-// serial number to certFile and keyFile, and returns it.
-func selfSigned(t *testing.T, serial int64, certFile, keyFile string) *x509.Certificate {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(serial),
-		Subject:               pkix.Name{CommonName: "soltix test"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cert
-}
+	"github.com/soltixdb/soltix/internal/testcert"
+)
 
 // touch gives the files a modification time of at, so that a change is
 // seen whatever the file system's timestamp granularity.
@@ -77,7 +33,7 @@ func touch(t *testing.T, at time.Time, names ...string) {
 func TestTLSRoundTripAndReload(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	first := selfSigned(t, 1, certFile, keyFile)
+	first := testcert.SelfSigned(t, 1, certFile, keyFile)
 	rl, err := NewCertReloader(certFile, keyFile, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
@@ -133,7 +89,7 @@ func TestTLSRoundTripAndReload(t *testing.T) {
 		t.Errorf("after a bad key file: got serial %d, want 1 still", serial)
 	}
 
-	second := selfSigned(t, 2, certFile, keyFile)
+	second := testcert.SelfSigned(t, 2, certFile, keyFile)
 	touch(t, time.Now().Add(2*time.Hour), certFile, keyFile)
 	if serial, proto := get(second); serial != 2 || proto != "HTTP/2.0" {
 		t.Errorf("replaced certificate: got serial %d over %s, want 2 over HTTP/2.0", serial, proto)
@@ -143,9 +99,9 @@ func TestTLSRoundTripAndReload(t *testing.T) {
 func TestNewCertReloaderErrors(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	selfSigned(t, 1, certFile, keyFile)
+	testcert.SelfSigned(t, 1, certFile, keyFile)
 	other := filepath.Join(dir, "other.pem")
-	selfSigned(t, 2, filepath.Join(dir, "c2.pem"), other)
+	testcert.SelfSigned(t, 2, filepath.Join(dir, "c2.pem"), other)
 	for _, tt := range []struct{ name, cert, key string }{
 		{"missing cert", filepath.Join(dir, "nope.pem"), keyFile},
 		{"missing key", certFile, filepath.Join(dir, "nope.pem")},

@@ -159,20 +159,9 @@ func (db *DB) splitColdImport(g int, files []*importedFile) (refs, rest []*impor
 		maxCold[u] = max(maxCold[u], f.meta.Seq)
 	}
 	// The snapshot's file of each rollup partition is its latest.
-	type rkey struct {
-		coll  string
-		level model.Level
-		part  int64
-	}
-	latest := make(map[rkey]*importedFile)
+	latest := latestRollups(files)
 	for _, f := range files {
-		k := rkey{f.meta.Collection, f.level, f.part}
-		if f.roll && (latest[k] == nil || latest[k].meta.Seq < f.meta.Seq) {
-			latest[k] = f
-		}
-	}
-	for _, f := range files {
-		k := rkey{f.meta.Collection, f.level, f.part}
+		k := rollKey{f.meta.Collection, f.level, f.part}
 		if f.roll && latest[k] != f {
 			continue // stageImport reads a partition's latest file only
 		}

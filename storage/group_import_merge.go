@@ -104,18 +104,7 @@ func (db *DB) stageImport(ctx context.Context, g int, man *groupManifest, files 
 	}
 
 	// Rollups, one partition of a level at a time.
-	type rollKey struct {
-		coll  string
-		level model.Level
-		part  int64
-	}
-	latest := make(map[rollKey]*importedFile)
-	for _, f := range files {
-		k := rollKey{f.meta.Collection, f.level, f.part}
-		if f.roll && (latest[k] == nil || latest[k].meta.Seq < f.meta.Seq) {
-			latest[k] = f
-		}
-	}
+	latest := latestRollups(files)
 	rkeys := make([]rollKey, 0, len(latest))
 	for k := range latest {
 		rkeys = append(rkeys, k)
@@ -347,4 +336,24 @@ func overlayRows(rows, mine partitionRows, l model.Level, rawFrom int64) {
 			sort.Slice(d.rows, func(i, j int) bool { return d.rows[i].start < d.rows[j].start })
 		}
 	}
+}
+
+// rollKey is one rollup partition of a level of a collection.
+type rollKey struct {
+	coll  string
+	level model.Level
+	part  int64
+}
+
+// latestRollups returns each rollup partition's latest file among files
+// (the highest sequence number).
+func latestRollups(files []*importedFile) map[rollKey]*importedFile {
+	latest := make(map[rollKey]*importedFile)
+	for _, f := range files {
+		k := rollKey{f.meta.Collection, f.level, f.part}
+		if f.roll && (latest[k] == nil || latest[k].meta.Seq < f.meta.Seq) {
+			latest[k] = f
+		}
+	}
+	return latest
 }

@@ -522,15 +522,8 @@ func (db *DB) tierLoop() {
 		<-db.stop
 		return
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := db.stopContext()
 	defer cancel()
-	go func() {
-		select {
-		case <-db.stop:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
 	tick := time.NewTicker(db.opts.TierInterval)
 	defer tick.Stop()
 	for {

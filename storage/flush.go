@@ -246,15 +246,10 @@ func partitionFileName(t, part int64) string {
 	return timex.FloorTime(t, part, 0).Format(partitionLayout)
 }
 
-func (db *DB) flushLoop() {
-	defer close(db.done)
-	if db.opts.FlushInterval < 0 {
-		<-db.stop
-		return
-	}
-	// Background work stops between compaction units once Close begins.
+// stopContext returns a context that ends when Close begins (db.stop is
+// closed) or cancel is called: background loops stop between units of work.
+func (db *DB) stopContext() (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	go func() {
 		select {
 		case <-db.stop:
@@ -262,6 +257,18 @@ func (db *DB) flushLoop() {
 		case <-ctx.Done():
 		}
 	}()
+	return ctx, cancel
+}
+
+func (db *DB) flushLoop() {
+	defer close(db.done)
+	if db.opts.FlushInterval < 0 {
+		<-db.stop
+		return
+	}
+	// Background work stops between compaction units once Close begins.
+	ctx, cancel := db.stopContext()
+	defer cancel()
 	// Check memory once a second, or more often for short intervals.
 	tick := time.NewTicker(min(time.Second, max(db.opts.FlushInterval/2, 10*time.Millisecond)))
 	defer tick.Stop()

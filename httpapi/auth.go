@@ -146,9 +146,10 @@ var routeAccess = map[string]routeNeed{
 	"POST /write":        {scope: ScopeWrite, influx: true},
 	"POST /api/v2/write": {scope: ScopeWrite, influx: true},
 
-	// /query answers only database statements (SHOW, CREATE and DROP
-	// DATABASE), which clients such as Telegraf send before they write:
-	// any valid token may use it.
+	// /query: the database statements (SHOW, CREATE and DROP DATABASE),
+	// which clients such as Telegraf send before they write, need any
+	// valid token; reading (SELECT, SHOW) checks the read scope itself
+	// (influxQuery).
 	"GET /query":  {scope: anyScope, influx: true},
 	"POST /query": {scope: anyScope, influx: true},
 

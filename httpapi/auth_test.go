@@ -210,6 +210,7 @@ func TestAuthCollections(t *testing.T) {
 	}
 	q := func(stmt string) string { return "/api/v1/query?q=" + url.QueryEscape(stmt) }
 	gf := `{"target":"","payload":{}}`
+	iq := func(stmt string) string { return "/query?db=x&q=" + url.QueryEscape(stmt) }
 	tests := []struct {
 		name, token, method, path, body string
 		want                            int
@@ -235,6 +236,16 @@ func TestAuthCollections(t *testing.T) {
 		{"settings list filtered", "cpu-admin", "GET", "/api/v1/admin/collections", "", 200, `"cpu"`, `"mem"`},
 		{"flush", "cpu-admin", "POST", "/api/v1/admin/flush", "", 403, "acts on all", ""},
 		{"metrics", "cpu-reader", "GET", "/metrics", "", 403, "", ""},
+		{"influxql read own", "cpu-reader", "GET", iq(`SELECT "v" FROM "cpu"`), "", 200, `"name":"cpu"`, ""},
+		{"influxql read other", "cpu-reader", "GET", iq(`SELECT "v" FROM "mem"`), "", 403, `may not read collection \"mem\"`, ""},
+		{"influxql read other, second statement", "cpu-reader", "GET", iq(`SELECT "v" FROM "cpu"; SELECT "v" FROM "mem"`), "", 403, "", `"name":"cpu"`},
+		{"influxql measurements filtered", "cpu-reader", "GET", iq("SHOW MEASUREMENTS"), "", 200, `"cpu"`, `"mem"`},
+		{"influxql tag keys filtered", "cpu-reader", "GET", iq("SHOW TAG KEYS"), "", 200, `"cpu"`, `"mem"`},
+		{"influxql series filtered", "cpu-reader", "GET", iq("SHOW SERIES FROM /.*/"), "", 200, `cpu,host=a`, `mem`},
+		{"influxql select needs read", "writer", "POST", iq(`SELECT "v" FROM "cpu"`), "", 403, "reading needs read", ""},
+		{"influxql show needs read", "writer", "GET", iq("SHOW MEASUREMENTS"), "", 403, "reading needs read", ""},
+		{"influxql create with write", "writer", "POST", iq("CREATE DATABASE telegraf"), "", 200, `"statement_id":0`, ""},
+		{"influxql delete needs admin", "readwrite", "POST", iq("DELETE FROM cpu"), "", 403, "DELETE needs admin", ""},
 		{"grafana metrics filtered", "cpu-reader", "POST", "/grafana/metrics", "{}", 200, `"cpu"`, `"mem"`},
 		{"grafana search filtered", "cpu-reader", "POST", "/grafana/search", gf, 200, `"cpu"`, `"mem"`},
 		{"grafana query other", "cpu-reader", "POST", "/grafana/query", `{"targets":[{"target":"mem"}]}`, 403, "", ""},

@@ -1,11 +1,14 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/soltixdb/soltix/planner"
 )
 
 // InfluxCompatVersion is the InfluxDB version Soltix answers as in the
@@ -59,113 +62,142 @@ type influxStmt struct {
 	name string // database name of CREATE and DROP
 }
 
-// influxQuery serves GET and POST /query, InfluxDB 1.x's query endpoint,
-// for the statements clients send on start: SHOW DATABASES (lists
-// InfluxDatabase), CREATE DATABASE (accepted; nothing to create, since
-// every name is the one namespace) and DROP DATABASE (refused: it would
-// name every collection). Anything else answers 400 pointing at
-// /api/v1/query. Every statement is checked before any is answered.
+// influxQuery serves GET and POST /query, InfluxDB 1.x's query endpoint:
+// the database statements clients send on start (SHOW DATABASES lists
+// InfluxDatabase; CREATE DATABASE is accepted, since every name is the one
+// namespace; DROP DATABASE is refused, since it would name every
+// collection), the SHOW statements of InfluxQL, and SELECT in InfluxQL's
+// spellings (influxql.go, docs/influxql.md). Every statement is parsed
+// before any runs.
 func (s *server) influxQuery(w http.ResponseWriter, r *http.Request) {
 	s.influxHeaders(w)
+	ctx := r.Context()
+	w, lift := withWriteDeadline(w, s.opts.queryTimeout())
+	defer lift()
+	s.metrics.queries.Add(1)
+	fail := func(code int, msg string) {
+		s.metrics.queryErrors.Add(1)
+		writeError(w, code, msg)
+	}
 	if r.Method == http.MethodPost {
 		r.Body = http.MaxBytesReader(w, r.Body, s.limit)
 	}
 	if err := r.ParseForm(); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body too large: limit is %d bytes", s.limit))
+			s.countBodyLimit(http.StatusRequestEntityTooLarge)
+			fail(http.StatusRequestEntityTooLarge, fmt.Sprintf("request body too large: limit is %d bytes", s.limit))
 			return
 		}
-		writeError(w, http.StatusBadRequest, "bad form: "+err.Error())
+		fail(http.StatusBadRequest, "bad form: "+err.Error())
 		return
 	}
 	q := r.Form.Get("q")
 	if strings.TrimSpace(q) == "" {
-		writeError(w, http.StatusBadRequest, `missing required parameter "q"`)
+		fail(http.StatusBadRequest, `missing required parameter "q"`)
 		return
 	}
-	stmts, err := parseInfluxStatements(q)
+	if p := strings.TrimSpace(r.Form.Get("params")); p != "" && p != "null" && p != "{}" {
+		fail(http.StatusBadRequest, "bound parameters (params) are not supported: write the values into q")
+		return
+	}
+	var enc influxEncoder
+	if e := r.Form.Get("epoch"); e != "" {
+		div, ok := influxEpochs[e]
+		if !ok {
+			fail(http.StatusBadRequest, fmt.Sprintf("bad epoch %q: want ns, u, ms, s, m or h", e))
+			return
+		}
+		enc.div = div
+	}
+	chunked := r.Form.Get("chunked") == "true"
+	chunkSize := defaultInfluxChunkSize
+	if cs := r.Form.Get("chunk_size"); cs != "" {
+		n, err := strconv.Atoi(cs)
+		if err != nil || n <= 0 || n > planner.DefaultMaxRows {
+			fail(http.StatusBadRequest, fmt.Sprintf("bad chunk_size %q: want 1 to %d", cs, planner.DefaultMaxRows))
+			return
+		}
+		chunkSize = n
+	}
+	lexed, err := lexInfluxQL(q)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		fail(http.StatusBadRequest, "error parsing query: "+err.Error())
 		return
 	}
-	for _, st := range stmts {
-		if st.kind == influxDropDatabase {
-			writeError(w, http.StatusBadRequest, fmt.Sprintf(
-				"drop database %q refused: soltix has one namespace, which every database name refers to; "+
-					"delete data with DELETE FROM <collection> on /api/v1/query", st.name))
+	stmts := make([]iqlPrepared, len(lexed))
+	for i, st := range lexed {
+		if stmts[i], err = prepareInflux(st); err != nil {
+			fail(http.StatusBadRequest, "error parsing query: "+err.Error())
 			return
 		}
 	}
-	b := []byte(`{"results":[`)
-	for i, st := range stmts {
-		if i > 0 {
-			b = append(b, ',')
+	t := principal(ctx)
+	for _, p := range stmts {
+		switch {
+		case p.db != nil && p.db.kind == influxDropDatabase:
+			fail(http.StatusBadRequest, fmt.Sprintf(
+				"drop database %q refused: soltix has one namespace, which every database name refers to; "+
+					"delete data with DELETE FROM <collection> on /api/v1/query", p.db.name))
+			return
+		case p.readsData() && t != nil && !t.has(ScopeRead):
+			s.metrics.authDenials.Add(1)
+			fail(http.StatusForbidden, fmt.Sprintf("token %q has scopes %s; reading needs read", t.Name, t.Scopes))
+			return
+		case p.stmt != nil && p.stmt.Delete != nil && r.Method != http.MethodPost:
+			w.Header().Set("Allow", http.MethodPost)
+			fail(http.StatusMethodNotAllowed, "DELETE statements change data: send them with POST, not "+r.Method)
+			return
 		}
-		b = append(b, `{"statement_id":`...)
-		b = strconv.AppendInt(b, int64(i), 10)
-		if st.kind == influxShowDatabases {
-			b = append(b, `,"series":[{"name":"databases","columns":["name"],"values":[[`...)
-			b = appendJSONString(b, InfluxDatabase)
-			b = append(b, "]]}]"...)
-		}
-		b = append(b, '}')
 	}
-	b = append(b, "]}\n"...)
-	writeJSON(w, http.StatusOK, b)
-}
 
-// errInfluxUnsupported is the answer to any statement but the database
-// ones.
-const errInfluxUnsupported = "/query answers only SHOW DATABASES, CREATE DATABASE and DROP DATABASE; " +
-	"the InfluxQL endpoint is not there yet (issue 16): send queries to /api/v1/query (docs/query.md)"
-
-// maxInfluxStatementTokens bounds the tokens of one statement: the longest
-// database statement (CREATE DATABASE with every WITH clause) has 14.
-const maxInfluxStatementTokens = 32
-
-// parseInfluxStatements parses the ;-separated statements of q. It reads
-// tokens one statement at a time and stops at the first error, so what it
-// holds is bounded by maxInfluxStatements and maxInfluxStatementTokens,
-// not by the length of q.
-func parseInfluxStatements(q string) ([]influxStmt, error) {
-	tz := influxTokenizer{q: q}
-	var stmts []influxStmt
-	st := make([]influxToken, 0, 8)
-	for {
-		tok, ok, err := tz.next()
-		if err != nil {
-			return nil, err
-		}
-		if ok && tok.text != ";" || ok && tok.quoted != 0 {
-			if len(st) == maxInfluxStatementTokens {
-				if _, err := parseInfluxStatement(st); err != nil && err.Error() == errInfluxUnsupported {
-					return nil, err
-				}
-				return nil, fmt.Errorf("statement %d is too long: more than %d words", len(stmts)+1, maxInfluxStatementTokens)
-			}
-			st = append(st, tok)
+	runCtx, cancel := context.WithTimeout(ctx, s.opts.queryTimeout())
+	defer cancel()
+	opts := s.queryOptions(s.now(), false)
+	results := make([]influxResult, len(stmts))
+	failed := false
+	for i, p := range stmts {
+		if failed {
+			results[i].err = errInfluxNotExecuted.Error()
 			continue
 		}
-		if len(st) > 0 {
-			if len(stmts) == maxInfluxStatements {
-				return nil, fmt.Errorf("more than %d statements in one request", maxInfluxStatements)
-			}
-			s, err := parseInfluxStatement(st)
-			if err != nil {
-				return nil, err
-			}
-			stmts = append(stmts, s)
-			st = st[:0]
+		res, f := s.runInflux(runCtx, ctx, p, opts, lexed[i].text)
+		if f != nil {
+			writeFailure(w, *f)
+			return
 		}
-		if !ok {
-			break
+		results[i] = res
+		failed = res.err != ""
+	}
+	if !chunked {
+		b := []byte(`{"results":[`)
+		for i, res := range results {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = enc.appendResult(b, i, res.series, res.err, false, false)
+		}
+		writeJSON(w, http.StatusOK, append(b, "]}\n"...))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	for i, res := range results {
+		err := chunks(res, chunkSize, func(series []influxSeries, partialSeries, partialResult bool) error {
+			b := enc.appendResult([]byte(`{"results":[`), i, series, res.err, partialSeries, partialResult)
+			if _, err := w.Write(append(b, "]}\n"...)); err != nil {
+				return err
+			}
+			return rc.Flush()
+		})
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.WarnContext(ctx, "send query result", "err", err)
+			}
+			return
 		}
 	}
-	if len(stmts) == 0 {
-		return nil, errors.New(`missing required parameter "q"`)
-	}
-	return stmts, nil
 }
 
 // parseInfluxStatement parses one statement's tokens.
@@ -198,7 +230,14 @@ func parseInfluxStatement(st []influxToken) (influxStmt, error) {
 		}
 		return influxStmt{kind: kind, name: name}, nil
 	}
-	return influxStmt{}, errors.New(errInfluxUnsupported)
+	if kw(0, "SHOW") {
+		return influxStmt{}, fmt.Errorf("unexpected %q after SHOW DATABASES", st[min(2, len(st)-1)].text)
+	}
+	var words []string
+	for i := 0; i < len(st) && i < 3 && st[i].quoted == 0; i++ {
+		words = append(words, strings.ToUpper(st[i].text))
+	}
+	return influxStmt{}, influxUnsupported(fmt.Sprintf("the statement %q", strings.Join(words, " ")))
 }
 
 // influxToken is a word, a quoted identifier or string, or punctuation.
@@ -217,51 +256,6 @@ func (t influxToken) ident() bool {
 	}
 	c := t.text[0]
 	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
-}
-
-// influxTokenizer splits q into tokens, one at a time. Quoted tokens end
-// at the next unescaped quote; \\ escapes the next byte inside them.
-type influxTokenizer struct {
-	q string
-	i int
-}
-
-// next returns the next token, or ok false at the end of q.
-func (tz *influxTokenizer) next() (tok influxToken, ok bool, err error) {
-	q := tz.q
-	for tz.i < len(q) {
-		i := tz.i
-		c := q[i]
-		switch {
-		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
-			tz.i++
-		case c == '"' || c == '\'':
-			var sb strings.Builder
-			j := i + 1
-			for ; j < len(q) && q[j] != c; j++ {
-				if q[j] == '\\' && j+1 < len(q) {
-					j++
-				}
-				sb.WriteByte(q[j])
-			}
-			if j >= len(q) {
-				return influxToken{}, false, fmt.Errorf("unterminated quoted name at byte %d", i+1)
-			}
-			tz.i = j + 1
-			return influxToken{text: sb.String(), quoted: c}, true, nil
-		case isInfluxWordByte(c):
-			j := i
-			for j < len(q) && isInfluxWordByte(q[j]) {
-				j++
-			}
-			tz.i = j
-			return influxToken{text: q[i:j]}, true, nil
-		default:
-			tz.i++
-			return influxToken{text: q[i : i+1]}, true, nil
-		}
-	}
-	return influxToken{}, false, nil
 }
 
 func isInfluxWordByte(c byte) bool {

@@ -65,9 +65,13 @@ func TestInfluxQuery(t *testing.T) {
 		{name: "drop refused", method: "POST", q: "DROP DATABASE telegraf", code: 400, body: `drop database \"telegraf\" refused`},
 		{name: "drop soltix refused", method: "POST", q: "drop database soltix", inURL: true, code: 400, body: "DELETE FROM"},
 		{name: "drop refused before create runs", method: "POST", q: "CREATE DATABASE a; DROP DATABASE a", code: 400, body: "refused"},
-		{name: "select not served", method: "GET", q: "SELECT * FROM cpu", code: 400, body: "/api/v1/query"},
-		{name: "show measurements not served", method: "GET", q: "SHOW MEASUREMENTS", code: 400, body: "issue 16"},
-		{name: "show databases extra", method: "GET", q: "SHOW DATABASES x", code: 400, body: "issue 16"},
+		{name: "select of an unknown measurement", method: "GET", q: "SELECT * FROM cpu", code: 200, body: `{"results":[{"statement_id":0}]}`},
+		{name: "show measurements of an empty store", method: "GET", q: "SHOW MEASUREMENTS", code: 200, body: `{"results":[{"statement_id":0}]}`},
+		{name: "show databases extra", method: "GET", q: "SHOW DATABASES x", code: 400, body: `unexpected \"x\" after SHOW DATABASES`},
+		{name: "show users unsupported", method: "GET", q: "SHOW USERS", code: 400, body: `the statement \"SHOW USERS\" is not supported`},
+		{name: "grant unsupported", method: "POST", q: "GRANT ALL TO bob", code: 400, body: `the statement \"GRANT ALL TO\" is not supported`},
+		{name: "create user unsupported", method: "POST", q: "CREATE USER bob WITH PASSWORD 'x'", code: 400, body: `the statement \"CREATE USER BOB\" is not supported`},
+		{name: "unsupported before a create runs", method: "POST", q: "CREATE DATABASE a; SHOW SHARDS", code: 400, body: "not supported"},
 		{name: "create without name", method: "POST", q: "CREATE DATABASE", code: 400, body: "needs a database name"},
 		{name: "create junk after name", method: "POST", q: "CREATE DATABASE a b", code: 400, body: `unexpected \"b\"`},
 		{name: "create string name", method: "POST", q: "CREATE DATABASE 'a'", code: 400, body: "needs a database name"},
@@ -141,10 +145,12 @@ func TestInfluxQueryMemoryFollowsTheAnswer(t *testing.T) {
 		code    int
 		body    string
 	}{
-		{"open parentheses", fill("", "("), 400, "issue 16"},
-		{"words", fill("", "a "), 400, "issue 16"},
+		{"open parentheses", fill("", "("), 400, "too long"},
+		{"words", fill("", "a "), 400, "too long"},
 		{"create then punctuation", fill("CREATE DATABASE x WITH ", "( "), 400, "too long"},
-		{"show then punctuation", fill("SHOW DATABASES ", "+"), 400, "issue 16"},
+		{"show then punctuation", fill("SHOW DATABASES ", "+"), 400, "too long"},
+		{"a statement per byte pair", fill("", "a;"), 400, "more than 100 statements"},
+		{"a long quoted name", fill(`SELECT v FROM "`, "x") + `"`, 400, "max statement size"},
 		{"empty statements", fill("SHOW DATABASES", ";"), 200, `"soltix"`},
 		{"statements past the limit", fill("", "SHOW DATABASES;"), 400, "more than 100 statements"},
 	} {

@@ -170,6 +170,19 @@ func influxSeriesRows(a influxAnswer) (map[string][][]string, []string) {
 // questions in Soltix's own language.
 func TestInfluxQLGrafana(t *testing.T) {
 	s := startBinary(t, t.TempDir())
+	checkInfluxQLGrafana(t, s.url)
+}
+
+// TestInfluxQLGrafanaCluster is TestInfluxQLGrafana through a router of a
+// two-node cluster.
+func TestInfluxQLGrafanaCluster(t *testing.T) {
+	c := startCluster(t, 2)
+	c.waitWhole()
+	checkInfluxQLGrafana(t, c.url())
+}
+
+func checkInfluxQLGrafana(t *testing.T, base string) {
+	s := struct{ url string }{base}
 	t0 := influxQLData(t, s.url)
 	from, to := t0.UnixMilli(), t0.Add(2*time.Hour).UnixMilli()
 	timeFilter := fmt.Sprintf("time >= %dms and time <= %dms", from, to)

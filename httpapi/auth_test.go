@@ -221,6 +221,8 @@ func TestAuthCollections(t *testing.T) {
 		{"write mixed", "cpu-writer", "POST", "/write", "cpu,host=c v=3 2\nmem,host=c v=3 2\n", 403, "nothing written", ""},
 		{"read own", "cpu-reader", "GET", q("SELECT v FROM cpu"), "", 200, `"rows"`, ""},
 		{"read other", "cpu-reader", "GET", q("SELECT v FROM mem"), "", 403, `may not read collection \"mem\"`, ""},
+		{"read other in a subquery", "cpu-reader", "GET", q("SELECT max(m) FROM (SELECT v AS m FROM mem)"), "", 403, `may not read collection \"mem\"`, ""},
+		{"read own in a subquery", "cpu-reader", "GET", q("SELECT max(m) FROM (SELECT v AS m FROM cpu)"), "", 200, `"rows"`, ""},
 		{"read other, missing", "cpu-reader", "GET", q("SELECT v FROM nope"), "", 403, "", ""},
 		{"show fields other", "cpu-reader", "GET", q("SHOW FIELDS FROM mem"), "", 403, "", ""},
 		{"explain other", "cpu-reader", "GET", q("EXPLAIN SELECT v FROM mem"), "", 403, "", ""},

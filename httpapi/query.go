@@ -204,7 +204,7 @@ func statementCollection(stmt *query.Statement) string {
 	case stmt == nil:
 		return ""
 	case stmt.Select != nil:
-		return stmt.Select.From
+		return stmt.Select.Collection()
 	case stmt.Show != nil:
 		return stmt.Show.From
 	case stmt.Delete != nil:

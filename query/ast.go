@@ -81,9 +81,13 @@ type Show struct {
 
 // Select is a SELECT statement.
 type Select struct {
-	Items   []Item
+	Items []Item
+	// From is the collection read; empty when Sub is set.
 	From    string
 	FromPos Pos
+	// Sub is the subquery of FROM (SELECT ...), whose answer the
+	// statement reads instead of a collection; nil for FROM collection.
+	Sub     *Select
 	Where   Expr // nil when there is no WHERE clause
 	// GroupBy holds the GROUP BY interval, nil when there is none.
 	// GROUP BY 1d and GROUP BY time(1d) parse to the same thing.
@@ -98,6 +102,15 @@ type Select struct {
 	Desc        bool  // ORDER BY time DESC
 	Limit       int64 // 0 means no limit
 	Offset      int64
+}
+
+// Collection returns the collection the statement reads: From, or the
+// collection of its innermost subquery.
+func (s *Select) Collection() string {
+	for s.Sub != nil {
+		s = s.Sub
+	}
+	return s.From
 }
 
 // Item is one entry of the SELECT list.

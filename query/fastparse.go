@@ -103,7 +103,11 @@ func (f *fastParser) selectStmt() *gSelect {
 	if !f.need("FROM") {
 		return nil
 	}
-	if g.From = f.ident(); g.From == nil {
+	if f.lit("(") {
+		if g.Sub = f.selectStmt(); g.Sub == nil || !f.need(")") {
+			return nil
+		}
+	} else if g.From = f.ident(); g.From == nil {
 		return nil
 	}
 	if f.lit("WHERE") {

@@ -66,7 +66,8 @@ type gDelete struct {
 
 type gSelect struct {
 	Items  []*gItem  `parser:"'SELECT' @@ ( ',' @@ )*"`
-	From   *gIdent   `parser:"'FROM' @@"`
+	Sub    *gSelect  `parser:"'FROM' ( '(' @@ ')'"`
+	From   *gIdent   `parser:"       | @@ )"`
 	Where  *gOr      `parser:"( 'WHERE' @@ )?"`
 	Group  []*gGroup `parser:"( 'GROUP' 'BY' @@ ( ',' @@ )* )?"`
 	Fill   *gFill    `parser:"( 'FILL' '(' @@ ')' )?"`

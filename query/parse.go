@@ -355,11 +355,21 @@ func (p *parser) selectStmt(g *gSelect) (*Select, error) {
 		}
 		sel.Items = append(sel.Items, it)
 	}
-	from, err := p.ident(g.From)
-	if err != nil {
-		return nil, err
+	if g.Sub != nil {
+		sub, err := p.selectStmt(g.Sub)
+		if err != nil {
+			return nil, err
+		}
+		sel.Sub = sub
+		sel.FromPos = sub.FromPos
+	} else {
+		from, err := p.ident(g.From)
+		if err != nil {
+			return nil, err
+		}
+		sel.From, sel.FromPos = from, p.pos(g.From.Pos)
 	}
-	sel.From, sel.FromPos = from, p.pos(g.From.Pos)
+	var err error
 	if g.Where != nil {
 		if sel.Where, err = p.or(g.Where); err != nil {
 			return nil, err

@@ -68,12 +68,13 @@ func stripPos(t testing.TB, st *Statement) *Statement {
 	if st == nil || st.Select == nil {
 		return st
 	}
-	s := st.Select
-	s.FromPos, s.GroupByPos, s.GroupTagPos = Pos{}, Pos{}, nil
-	for i := range s.Items {
-		s.Items[i].Pos = Pos{}
+	for s := st.Select; s != nil; s = s.Sub {
+		s.FromPos, s.GroupByPos, s.GroupTagPos = Pos{}, Pos{}, nil
+		for i := range s.Items {
+			s.Items[i].Pos = Pos{}
+		}
+		s.Where = stripExpr(t, s.Where)
 	}
-	s.Where = stripExpr(t, s.Where)
 	return st
 }
 
@@ -117,6 +118,12 @@ var parseTests = []struct {
 	{"select value from cpu;", sel([]Item{field("value")}, "cpu")},
 	{"SeLeCt value FrOm cpu", sel([]Item{field("value")}, "cpu")},
 	{"EXPLAIN SELECT * FROM cpu", &Statement{Explain: true, Select: &Select{Items: []Item{star}, From: "cpu"}}},
+	{"SELECT max(m) FROM (SELECT v AS m FROM cpu) WHERE m > 1", &Statement{Select: &Select{
+		Items: []Item{call("max", "m")}, Sub: &Select{Items: []Item{aliased(field("v"), "m")}, From: "cpu"},
+		Where: cmp("m", ">", integer(1))}}},
+	{"SELECT count(c) FROM (SELECT max(s) AS c FROM (SELECT sum(v) AS s FROM cpu GROUP BY host))", &Statement{Select: &Select{
+		Items: []Item{call("count", "c")}, Sub: &Select{Items: []Item{aliased(call("max", "s"), "c")},
+			Sub: &Select{Items: []Item{aliased(call("sum", "v"), "s")}, From: "cpu", GroupTags: []string{"host"}}}}}},
 	{
 		"SELECT mean(usage) AS u, MAX(usage), percentile(usage, 99.5), Percentile(usage, 0) FROM cpu",
 		sel([]Item{aliased(call("avg", "usage"), "u"), call("max", "usage"),
@@ -343,7 +350,7 @@ var errorTests = []struct {
 	{"SELECT v FORM c", "1:10", `unexpected "FORM", expected "FROM"`},
 	{"SELECT FROM c", "1:8", `unexpected "FROM", expected a field`},
 	{"SELECT v, FROM c", "1:11", `unexpected "FROM"`},
-	{"SELECT v FROM", "1:14", "unexpected end of input, expected a name"},
+	{"SELECT v FROM", "1:14", "unexpected end of input, expected \"(\" or a name"},
 	{"SELECT v FROM select", "1:15", `unexpected "select"`},
 	{"SELECT v AS FROM c", "1:13", `unexpected "FROM", expected a name`},
 	{"UPDATE c", "1:1", `unexpected "UPDATE", expected "SELECT", "SHOW" or "DELETE"`},

@@ -60,7 +60,11 @@ func (s *Select) String() string {
 		b.WriteString(it.String())
 	}
 	b.WriteString(" FROM ")
-	b.WriteString(quoteIdent(s.From))
+	if s.Sub != nil {
+		b.WriteString("(" + s.Sub.String() + ")")
+	} else {
+		b.WriteString(quoteIdent(s.From))
+	}
 	if s.Where != nil {
 		b.WriteString(" WHERE ")
 		b.WriteString(ExprString(s.Where))

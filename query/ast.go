@@ -87,8 +87,8 @@ type Select struct {
 	FromPos Pos
 	// Sub is the subquery of FROM (SELECT ...), whose answer the
 	// statement reads instead of a collection; nil for FROM collection.
-	Sub     *Select
-	Where   Expr // nil when there is no WHERE clause
+	Sub   *Select
+	Where Expr // nil when there is no WHERE clause
 	// GroupBy holds the GROUP BY interval, nil when there is none.
 	// GROUP BY 1d and GROUP BY time(1d) parse to the same thing.
 	GroupBy *Duration

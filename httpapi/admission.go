@@ -59,11 +59,13 @@ var limitNames = []string{
 	limitBodyBytes, limitInflightBodyBytes, limitBodyTimeout, limitMaxConnections,
 	limitMaxLines, limitNewSeriesPerMinute, limitConcurrentQueries, limitConcurrentWrites,
 	limitQueryTimeout, planner.SettingMaxRows, planner.SettingMaxPoints, planner.SettingMaxBytes,
+	limitReadHeaderTimeout, limitIdleTimeout, limitMaxHeaderBytes,
 }
 
 // connRefusals counts the connections and requests refused for
 // http.max_connections. The refusals happen below the handler (the
-// listener, NewServer), so the count is the process's.
+// listener, NewServer), so the count is the process's, like the other
+// connection-level counts (connstats.go).
 var connRefusals atomic.Uint64
 
 // limitCounters counts refusals per limit. It is safe for concurrent use.
@@ -92,8 +94,8 @@ func (c *limitCounters) write(b *bytes.Buffer) {
 	b.WriteString("# TYPE soltix_limit_rejections_total counter\n")
 	for _, name := range limitNames {
 		v := c.n[name].Load()
-		if name == limitMaxConnections {
-			v += connRefusals.Load()
+		if n, ok := connCounts(name); ok {
+			v += n
 		}
 		b.WriteString(`soltix_limit_rejections_total{limit="` + name + `"} ` + strconv.FormatUint(v, 10) + "\n")
 	}

@@ -142,6 +142,7 @@ func (m *metrics) serve(w http.ResponseWriter, r *http.Request) {
 	counter("soltix_auth_failures_total", "Requests refused with 401: no token, or one no configured digest matches.", m.authFailures.Load())
 	counter("soltix_auth_denials_total", "Requests refused with 403: the token lacks the scope or collection asked for.", m.authDenials.Load())
 	m.limits.write(&b)
+	counter("soltix_http_bad_requests_total", "Malformed HTTP/1.1 requests net/http answered 400 before any handler (cleartext connections; docs/limits.md).", connBadRequests.Load())
 	if m.quarantined != nil {
 		b.WriteString("# HELP soltix_quarantined_files Damaged files moved to the data directory's quarantine/ at start-up and not yet rebuilt or removed.\n")
 		b.WriteString("# TYPE soltix_quarantined_files gauge\n")

@@ -46,7 +46,7 @@ func TestConnectionCounts(t *testing.T) {
 		{"part of the headers", []string{"GET /health HTTP/1.1\r\nHost: "}, limitReadHeaderTimeout, 0},
 		{"idle after a request", []string{get, ""}, limitIdleTimeout, 0},
 		{"part of the second request's headers", []string{get, "GET /health HTTP/1.1\r\n"}, limitReadHeaderTimeout, 0},
-		{"headers too large", []string{"GET /health HTTP/1.1\r\nHost: " + n.addr + "\r\nX-Big: " + strings.Repeat("x", 4<<10) + "\r\n\r\n"}, limitMaxHeaderBytes, 431},
+		{"headers too large", []string{"GET /health HTTP/1.1\r\nHost: " + n.addr + "\r\nX-Big: " + strings.Repeat("x", 8<<10) + "\r\n\r\n"}, limitMaxHeaderBytes, 431},
 		{"garbage", []string{"NOT HTTP AT ALL\r\n\r\n"}, "bad", 400},
 		{"a request answered, then closed", []string{get + "GET /health HTTP/1.1\r\nHost: " + n.addr + "\r\nConnection: close\r\n\r\n"}, "", 200},
 	}

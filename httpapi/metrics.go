@@ -47,6 +47,8 @@ type metrics struct {
 	mu        sync.Mutex
 	requests  map[requestKey]uint64
 	durations map[string]*histogram // by route
+	// queryDurations times statements (metrics_query.go).
+	queryDurations map[queryKey]*histogram
 }
 
 type requestKey struct {
@@ -133,6 +135,7 @@ func (m *metrics) serve(w http.ResponseWriter, r *http.Request) {
 		b.WriteString(`soltix_http_request_duration_seconds_sum{` + lbl + `} ` + strconv.FormatFloat(h.sum, 'g', -1, 64) + "\n")
 		b.WriteString(`soltix_http_request_duration_seconds_count{` + lbl + `} ` + strconv.FormatUint(h.count, 10) + "\n")
 	}
+	m.writeQueryDurations(&b)
 	m.mu.Unlock()
 
 	counter("soltix_points_written_total", "Points acknowledged by write requests.", m.pointsWritten.Load())

@@ -166,7 +166,7 @@ func (s *server) admit(op string, h http.HandlerFunc) http.HandlerFunc {
 			sl.used.Add(-1)
 			s.metrics.limits.hit(kind)
 			if kind == limitConcurrentWrites {
-				s.metrics.writeErrors.Add(1)
+				s.metrics.writeRejected(writeReasonLimit)
 			} else {
 				s.metrics.queryErrors.Add(1)
 			}
@@ -350,7 +350,7 @@ func (s *server) countQueryLimit(err error) {
 // one stored) and stores the refused points once the limit allows.
 func (s *server) refuseSeries(w http.ResponseWriter, refused []badLine, written int) {
 	s.metrics.limits.hit(limitNewSeriesPerMinute)
-	s.metrics.writeErrors.Add(1)
+	s.metrics.writeRejected(writeReasonLimit)
 	msg := fmt.Sprintf("%d points refused: their new series are over the limit of %d new series per minute of their collection (%s); the other %d points were written; retry later",
 		len(refused), int(s.series.rate), limitNewSeriesPerMinute, written)
 	if len(refused) > lineproto.MaxErrors {

@@ -23,8 +23,12 @@ var durationBuckets = []float64{0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30
 type metrics struct {
 	pointsWritten atomic.Uint64
 	writeErrors   atomic.Uint64
-	queries       atomic.Uint64
-	queryErrors   atomic.Uint64
+	// writes counts write rejections by reason, writeBytes the bytes of
+	// write bodies read (metrics_write.go).
+	writes      writeCounters
+	writeBytes  atomic.Uint64
+	queries     atomic.Uint64
+	queryErrors atomic.Uint64
 	// authFailures counts 401 answers (no or unknown token), authDenials
 	// 403 answers (a scope or collection the token lacks).
 	authFailures atomic.Uint64
@@ -140,6 +144,7 @@ func (m *metrics) serve(w http.ResponseWriter, r *http.Request) {
 
 	counter("soltix_points_written_total", "Points acknowledged by write requests.", m.pointsWritten.Load())
 	counter("soltix_write_errors_total", "Write requests answered with an error status.", m.writeErrors.Load())
+	m.writeWriteMetrics(&b)
 	counter("soltix_queries_total", "Query requests received.", m.queries.Load())
 	counter("soltix_query_errors_total", "Query requests answered with an error status.", m.queryErrors.Load())
 	counter("soltix_auth_failures_total", "Requests refused with 401: no token, or one no configured digest matches.", m.authFailures.Load())

@@ -67,7 +67,10 @@ type Options struct {
 	// Now returns the current time; it stamps points written without a
 	// time and is now() in queries. nil means time.Now.
 	Now func() time.Time
-	// Logger receives request errors. nil means slog.Default().
+	// Logger receives request errors and the request log (a line per
+	// request at Debug, at Info for a 5xx answer); every record logged
+	// with a request's context carries its request_id (internal/reqid).
+	// nil means slog.Default().
 	Logger *slog.Logger
 	// MaxInflightBodyBytes caps the bytes of request bodies that all
 	// requests together hold, counted as they arrive (never from a

@@ -2,14 +2,20 @@ package httpapi
 
 import (
 	"bufio"
+	"crypto/tls"
+	"crypto/x509"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/soltixdb/soltix/internal/testcert"
 )
 
 // connCounters reads the connection-level counts from /metrics.
@@ -94,6 +100,109 @@ func TestConnectionCounts(t *testing.T) {
 			for name, v := range after {
 				want := before[name]
 				if name == tt.want {
+					want++
+				}
+				if v != want {
+					t.Errorf("%s went from %d to %d, want %d", name, before[name], v, want)
+				}
+			}
+		})
+	}
+}
+
+// TestConnectionCountsTLS: under TLS the timeouts are counted as over
+// cleartext: a client that never finishes its handshake, or sends part of
+// its headers, hits the read-header timeout; an idle HTTP/1.1 connection
+// the idle timeout.
+func TestConnectionCountsTLS(t *testing.T) {
+	const short = 300 * time.Millisecond
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	cert := testcert.SelfSigned(t, 1, certFile, keyFile)
+	rl, err := NewCertReloader(certFile, keyFile, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := newTestServer(t, Options{})
+	srv := NewServer(s.mux, ServerConfig{ReadHeaderTimeout: short, IdleTimeout: short})
+	UseTLS(srv, rl.TLSConfig())
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = Serve(srv, LimitConnections(ln, -1))
+	}()
+	t.Cleanup(func() {
+		_ = srv.Close()
+		<-done
+	})
+	addr := ln.Addr().String()
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	counts := func() map[string]uint64 {
+		out := map[string]uint64{}
+		for _, name := range []string{limitReadHeaderTimeout, limitIdleTimeout, limitMaxHeaderBytes} {
+			out[name], _ = connCounts(name)
+		}
+		return out
+	}
+	// dial opens a connection, over TLS when handshake.
+	dial := func(handshake bool) net.Conn {
+		t.Helper()
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+		if !handshake {
+			return c
+		}
+		tc := tls.Client(c, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", NextProtos: []string{"http/1.1"}})
+		if err := tc.Handshake(); err != nil {
+			t.Fatal(err)
+		}
+		return tc
+	}
+	get := "GET /health HTTP/1.1\r\nHost: " + addr + "\r\n\r\n"
+	for _, tc := range []struct {
+		name      string
+		handshake bool
+		send      string
+		answers   int // whole answers read before waiting for the close
+		want      string
+	}{
+		{"no handshake", false, "", 0, limitReadHeaderTimeout},
+		{"part of the headers", true, "GET /health HTTP/1.1\r\n", 0, limitReadHeaderTimeout},
+		{"idle after a request", true, get, 1, limitIdleTimeout},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := counts()
+			c := dial(tc.handshake)
+			defer c.Close()
+			if _, err := io.WriteString(c, tc.send); err != nil {
+				t.Fatal(err)
+			}
+			br := bufio.NewReader(c)
+			for range tc.answers {
+				resp, err := http.ReadResponse(br, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+			if _, err := io.Copy(io.Discard, br); err != nil {
+				if ne, ok := err.(net.Error); ok && ne.Timeout() {
+					t.Fatal("the server did not close the connection")
+				}
+			}
+			after := counts()
+			for name, v := range after {
+				want := before[name]
+				if name == tc.want {
 					want++
 				}
 				if v != want {

@@ -35,6 +35,7 @@ type clusterOptions struct {
 	partition   time.Duration // storage.partition (0: the default)
 	blockSize   int           // storage.block_size (0: the default)
 	now         time.Time     // SOLTIX_TEST_NOW of every process (zero: the real clock)
+	jsonDebug   bool          // JSON logs at debug level (default: text at info)
 	nats        string        // cluster.nats of every process ("": none)
 	replication int           // cluster.replication_factor (0: the default, 1)
 }
@@ -122,7 +123,11 @@ func startClusterWith(t testing.TB, o clusterOptions) *cluster {
 	if o.blockSize > 0 {
 		fmt.Fprintf(&cfg, "  block_size: %d\n", o.blockSize)
 	}
-	fmt.Fprintf(&cfg, "log:\n  level: info\n")
+	if o.jsonDebug {
+		fmt.Fprintf(&cfg, "log:\n  level: debug\n  format: json\n")
+	} else {
+		fmt.Fprintf(&cfg, "log:\n  level: info\n")
+	}
 	if err := os.WriteFile(c.config, []byte(cfg.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -59,11 +59,13 @@ var limitNames = []string{
 	limitBodyBytes, limitInflightBodyBytes, limitBodyTimeout, limitMaxConnections,
 	limitMaxLines, limitNewSeriesPerMinute, limitConcurrentQueries, limitConcurrentWrites,
 	limitQueryTimeout, planner.SettingMaxRows, planner.SettingMaxPoints, planner.SettingMaxBytes,
+	limitReadHeaderTimeout, limitIdleTimeout, limitMaxHeaderBytes,
 }
 
 // connRefusals counts the connections and requests refused for
 // http.max_connections. The refusals happen below the handler (the
-// listener, NewServer), so the count is the process's.
+// listener, NewServer), so the count is the process's, like the other
+// connection-level counts (connstats.go).
 var connRefusals atomic.Uint64
 
 // limitCounters counts refusals per limit. It is safe for concurrent use.
@@ -92,8 +94,8 @@ func (c *limitCounters) write(b *bytes.Buffer) {
 	b.WriteString("# TYPE soltix_limit_rejections_total counter\n")
 	for _, name := range limitNames {
 		v := c.n[name].Load()
-		if name == limitMaxConnections {
-			v += connRefusals.Load()
+		if n, ok := connCounts(name); ok {
+			v += n
 		}
 		b.WriteString(`soltix_limit_rejections_total{limit="` + name + `"} ` + strconv.FormatUint(v, 10) + "\n")
 	}
@@ -164,7 +166,7 @@ func (s *server) admit(op string, h http.HandlerFunc) http.HandlerFunc {
 			sl.used.Add(-1)
 			s.metrics.limits.hit(kind)
 			if kind == limitConcurrentWrites {
-				s.metrics.writeErrors.Add(1)
+				s.metrics.writeRejected(writeReasonLimit)
 			} else {
 				s.metrics.queryErrors.Add(1)
 			}
@@ -348,7 +350,7 @@ func (s *server) countQueryLimit(err error) {
 // one stored) and stores the refused points once the limit allows.
 func (s *server) refuseSeries(w http.ResponseWriter, refused []badLine, written int) {
 	s.metrics.limits.hit(limitNewSeriesPerMinute)
-	s.metrics.writeErrors.Add(1)
+	s.metrics.writeRejected(writeReasonLimit)
 	msg := fmt.Sprintf("%d points refused: their new series are over the limit of %d new series per minute of their collection (%s); the other %d points were written; retry later",
 		len(refused), int(s.series.rate), limitNewSeriesPerMinute, written)
 	if len(refused) > lineproto.MaxErrors {

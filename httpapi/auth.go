@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/soltixdb/soltix/planner"
 	"github.com/soltixdb/soltix/query"
@@ -367,5 +368,8 @@ func (s *server) run(ctx context.Context, stmt *query.Statement, opts planner.Op
 	if err != nil {
 		return nil, err
 	}
-	return s.execute(ctx, src, stmt, opts, sink)
+	start := time.Now()
+	st, err := s.execute(ctx, src, stmt, opts, sink)
+	s.metrics.observeQuery(statementType(stmt), statsLevel(st), time.Since(start))
+	return st, err
 }

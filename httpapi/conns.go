@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"math"
 	"net"
 	"net/http"
 	"strconv"
@@ -34,7 +35,7 @@ func LimitConnections(ln net.Listener, n int) net.Listener {
 		n = DefaultMaxConnections
 	}
 	if n < 0 {
-		return ln
+		n = math.MaxInt64 // the connections are still tracked (connstats.go)
 	}
 	return &limitedListener{Listener: ln, max: int64(n)}
 }
@@ -67,11 +68,24 @@ func refuseConn(c net.Conn) {
 	_ = c.Close()
 }
 
-// limitedConn gives its slot back when closed.
+// limitedConn gives its slot back when closed, and counts the
+// connection-level limits net/http enforces on it (connstats.go).
 type limitedConn struct {
 	net.Conn
-	l    *limitedListener
-	once sync.Once
+	l     *limitedListener
+	once  sync.Once
+	track connTrack
+}
+
+func (c *limitedConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	c.track.onRead(n, err)
+	return n, err
+}
+
+func (c *limitedConn) Write(b []byte) (int, error) {
+	c.track.onWrite(b)
+	return c.Conn.Write(b)
 }
 
 func (c *limitedConn) Close() error {

@@ -109,7 +109,9 @@ func NewServer(h http.Handler, cfg ServerConfig) *http.Server {
 		h = http.DefaultServeMux
 	}
 	srv := &http.Server{
-		Handler:           limitRequests(h, cfg.MaxRequests),
+		Handler:           markServed(limitRequests(h, cfg.MaxRequests)),
+		ConnState:         connState,
+		ConnContext:       connContext,
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		IdleTimeout:       cfg.IdleTimeout,
 		MaxHeaderBytes:    cfg.MaxHeaderBytes,

@@ -213,7 +213,7 @@ func TestEveryLimit(t *testing.T) {
 	const short = 300 * time.Millisecond
 	big := strings.Repeat("seed,host=a v=1 1\n", 200)
 	tests := []struct {
-		limit     string // label of soltix_limit_rejections_total; "" for those net/http enforces
+		limit     string // label of soltix_limit_rejections_total
 		opts      Options
 		cfg       ServerConfig
 		maxConns  int
@@ -247,21 +247,21 @@ func TestEveryLimit(t *testing.T) {
 			code: 408, msg: "request body not received within 300ms (http.body_timeout)",
 		},
 		{
-			cfg: ServerConfig{ReadHeaderTimeout: short},
+			limit: "http.read_header_timeout", cfg: ServerConfig{ReadHeaderTimeout: short},
 			trigger: func(t *testing.T, n *limitNode) answer {
 				return n.raw(t, "POST /api/v1/write HTTP/1.1\r\nHost: "+n.addr+"\r\n", false)
 			},
 			code: 0,
 		},
 		{
-			cfg: ServerConfig{IdleTimeout: short},
+			limit: "http.idle_timeout", cfg: ServerConfig{IdleTimeout: short},
 			trigger: func(t *testing.T, n *limitNode) answer {
 				return n.raw(t, "GET /health HTTP/1.1\r\nHost: "+n.addr+"\r\n\r\n", true)
 			},
 			code: 0,
 		},
 		{
-			cfg: ServerConfig{MaxHeaderBytes: 1024},
+			limit: "http.max_header_bytes", cfg: ServerConfig{MaxHeaderBytes: 1024},
 			trigger: func(t *testing.T, n *limitNode) answer {
 				return n.raw(t, "GET /health HTTP/1.1\r\nHost: "+n.addr+"\r\nX-Big: "+strings.Repeat("x", 8<<10)+"\r\n\r\n", false)
 			},
@@ -346,24 +346,12 @@ func TestEveryLimit(t *testing.T) {
 		},
 	}
 	for _, tt := range tests {
-		name := tt.limit
-		switch {
-		case tt.cfg.ReadHeaderTimeout > 0:
-			name = "http.read_header_timeout"
-		case tt.cfg.IdleTimeout > 0:
-			name = "http.idle_timeout"
-		case tt.cfg.MaxHeaderBytes > 0:
-			name = "http.max_header_bytes"
-		}
-		t.Run(name, func(t *testing.T) {
+		t.Run(tt.limit, func(t *testing.T) {
 			n := startLimitNode(t, tt.opts, tt.cfg, tt.maxConns)
 			if a := n.post(t, "/api/v1/write", "text/plain", seedLines()); a.code != 204 {
 				t.Fatalf("seed write: %d %s", a.code, a.body)
 			}
-			before := 0
-			if tt.limit != "" {
-				before = n.rejections(t, tt.limit)
-			}
+			before := n.rejections(t, tt.limit)
 
 			a := tt.trigger(t, n)
 			if a.code != tt.code {
@@ -378,12 +366,10 @@ func TestEveryLimit(t *testing.T) {
 			if tt.code >= 400 && tt.code != 431 && !strings.HasPrefix(a.body, `{"error":`) {
 				t.Errorf("body %q is not a JSON error", a.body)
 			}
-			if tt.limit != "" {
-				// Connection refusals are counted for the process;
-				// other tests may add some.
-				if got := n.rejections(t, tt.limit); got < before+1 || (tt.limit != limitMaxConnections && got != before+1) {
-					t.Errorf("soltix_limit_rejections_total{limit=%q} went from %d to %d, want +1", tt.limit, before, got)
-				}
+			// Connection refusals are counted for the process; other
+			// tests may add some.
+			if got := n.rejections(t, tt.limit); got < before+1 || (tt.limit != limitMaxConnections && got != before+1) {
+				t.Errorf("soltix_limit_rejections_total{limit=%q} went from %d to %d, want +1", tt.limit, before, got)
 			}
 
 			// What was accepted before is intact (and the point of an

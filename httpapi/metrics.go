@@ -23,8 +23,12 @@ var durationBuckets = []float64{0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30
 type metrics struct {
 	pointsWritten atomic.Uint64
 	writeErrors   atomic.Uint64
-	queries       atomic.Uint64
-	queryErrors   atomic.Uint64
+	// writes counts write rejections by reason, writeBytes the bytes of
+	// write bodies read (metrics_write.go).
+	writes      writeCounters
+	writeBytes  atomic.Uint64
+	queries     atomic.Uint64
+	queryErrors atomic.Uint64
 	// authFailures counts 401 answers (no or unknown token), authDenials
 	// 403 answers (a scope or collection the token lacks).
 	authFailures atomic.Uint64
@@ -47,6 +51,8 @@ type metrics struct {
 	mu        sync.Mutex
 	requests  map[requestKey]uint64
 	durations map[string]*histogram // by route
+	// queryDurations times statements (metrics_query.go).
+	queryDurations map[queryKey]*histogram
 }
 
 type requestKey struct {
@@ -133,15 +139,18 @@ func (m *metrics) serve(w http.ResponseWriter, r *http.Request) {
 		b.WriteString(`soltix_http_request_duration_seconds_sum{` + lbl + `} ` + strconv.FormatFloat(h.sum, 'g', -1, 64) + "\n")
 		b.WriteString(`soltix_http_request_duration_seconds_count{` + lbl + `} ` + strconv.FormatUint(h.count, 10) + "\n")
 	}
+	m.writeQueryDurations(&b)
 	m.mu.Unlock()
 
 	counter("soltix_points_written_total", "Points acknowledged by write requests.", m.pointsWritten.Load())
 	counter("soltix_write_errors_total", "Write requests answered with an error status.", m.writeErrors.Load())
+	m.writeWriteMetrics(&b)
 	counter("soltix_queries_total", "Query requests received.", m.queries.Load())
 	counter("soltix_query_errors_total", "Query requests answered with an error status.", m.queryErrors.Load())
 	counter("soltix_auth_failures_total", "Requests refused with 401: no token, or one no configured digest matches.", m.authFailures.Load())
 	counter("soltix_auth_denials_total", "Requests refused with 403: the token lacks the scope or collection asked for.", m.authDenials.Load())
 	m.limits.write(&b)
+	counter("soltix_http_bad_requests_total", "Malformed HTTP/1.1 requests net/http answered 400 before any handler (cleartext connections; docs/limits.md).", connBadRequests.Load())
 	if m.quarantined != nil {
 		b.WriteString("# HELP soltix_quarantined_files Damaged files moved to the data directory's quarantine/ at start-up and not yet rebuilt or removed.\n")
 		b.WriteString("# TYPE soltix_quarantined_files gauge\n")

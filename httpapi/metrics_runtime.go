@@ -13,6 +13,7 @@ import (
 
 	"github.com/soltixdb/soltix/model"
 	"github.com/soltixdb/soltix/storage"
+	"github.com/soltixdb/soltix/storage/wal"
 )
 
 // The Go runtime, process and storage families of GET /metrics. They are
@@ -167,6 +168,34 @@ func (s *server) writeStorageMetrics(b *bytes.Buffer) {
 	writeStorageHistogram(p, "soltix_storage_flush_duration_seconds", "Time taken by flushes that succeeded.", st.Flushes)
 	writeStorageHistogram(p, "soltix_storage_compaction_duration_seconds",
 		"Time taken by compactions (of one collection, group and partition) that succeeded.", st.Compactions)
+	writeStorageHistogram(p, "soltix_storage_rollup_duration_seconds", "Time taken by rollup passes (one per flush) that succeeded.", st.Rollups.Passes)
+	p.one("soltix_storage_rollup_failures_total", "counter", "Rollup passes that failed (their work stays pending for the next flush).", float64(st.Rollups.Failures))
+	lastRollup := 0.0
+	if !st.Rollups.LastPass.IsZero() {
+		lastRollup = float64(st.Rollups.LastPass.UnixNano()) / 1e9
+	}
+	p.one("soltix_storage_last_rollup_timestamp_seconds", "gauge", "When the last successful rollup pass ended, since the Unix epoch (0: none yet).", lastRollup)
+	p.one("soltix_storage_rollup_lag_seconds", "gauge", "How long the oldest pending rollup work (a written or deleted bucket not yet rebuilt) has waited; 0 when none is pending.", st.Rollups.Lag.Seconds())
+	p.family("soltix_storage_rollup_pending_buckets", "gauge", "Buckets written or deleted in and not yet rebuilt, by rollup level (reads answer them from finer data meanwhile).")
+	for _, l := range model.Levels {
+		p.sample("soltix_storage_rollup_pending_buckets", `level="`+escapeLabel(l.String())+`"`, float64(st.Rollups.Pending[l]))
+	}
+	p.one("soltix_storage_compactions_total", "counter", "Compactions of a unit (collection, group, partition) that merged files and succeeded.", float64(st.Compaction.Runs))
+	p.one("soltix_storage_compaction_failures_total", "counter", "Compactions that failed (the input files stay).", float64(st.Compaction.Failures))
+	p.one("soltix_storage_compaction_read_bytes_total", "counter", "Bytes of the local files successful compactions merged.", float64(st.Compaction.BytesIn))
+	p.one("soltix_storage_compaction_written_bytes_total", "counter", "Bytes of the files successful compactions wrote.", float64(st.Compaction.BytesOut))
+	ws := st.WALSyncs
+	p.family("soltix_storage_wal_fsync_seconds", "histogram", "Time taken by the WAL's fsyncs of its segment files (each group commit and rotation; none with storage.wal_sync: never).")
+	for i, ub := range wal.SyncBuckets {
+		var c uint64
+		if i < len(ws.Counts) {
+			c = ws.Counts[i]
+		}
+		p.sample("soltix_storage_wal_fsync_seconds_bucket", `le="`+formatPromFloat(ub)+`"`, float64(c))
+	}
+	p.sample("soltix_storage_wal_fsync_seconds_bucket", `le="+Inf"`, float64(ws.Count))
+	p.sample("soltix_storage_wal_fsync_seconds_sum", "", ws.Sum)
+	p.sample("soltix_storage_wal_fsync_seconds_count", "", float64(ws.Count))
 	last := 0.0
 	if !st.LastFlush.IsZero() {
 		last = float64(st.LastFlush.UnixNano()) / 1e9

@@ -13,6 +13,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/soltixdb/soltix/backup"
+	"github.com/soltixdb/soltix/internal/reqid"
 	"github.com/soltixdb/soltix/model"
 	"github.com/soltixdb/soltix/planner"
 	"github.com/soltixdb/soltix/query"
@@ -66,7 +67,10 @@ type Options struct {
 	// Now returns the current time; it stamps points written without a
 	// time and is now() in queries. nil means time.Now.
 	Now func() time.Time
-	// Logger receives request errors. nil means slog.Default().
+	// Logger receives request errors and the request log (a line per
+	// request at Debug, at Info for a 5xx answer); every record logged
+	// with a request's context carries its request_id (internal/reqid).
+	// nil means slog.Default().
 	Logger *slog.Logger
 	// MaxInflightBodyBytes caps the bytes of request bodies that all
 	// requests together hold, counted as they arrive (never from a
@@ -200,6 +204,7 @@ func newServer(store Store, opts Options) *server {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
+	s.log = reqid.Logger(s.log)
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -283,11 +288,18 @@ func (s *server) routes() *chi.Mux {
 	return r
 }
 
-// instrument counts requests by route pattern and status code and times
-// them.
+// instrument gives every request its id (internal/reqid: a valid incoming
+// X-Request-Id is kept, anything else replaced), echoes it in the answer's
+// X-Request-Id and puts it in the request's context, where s.log finds it
+// for every line logged with that context; counts requests by route
+// pattern and status code, times them, and logs one line per request
+// (logRequest).
 func (s *server) instrument(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		id := reqid.Accept(r.Header.Get(reqid.Header))
+		w.Header().Set(reqid.Header, id)
+		r = r.WithContext(reqid.With(r.Context(), id))
 		rec := &statusRecorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r)
 		route := "unmatched"
@@ -300,15 +312,36 @@ func (s *server) instrument(next http.Handler) http.Handler {
 		if code == 0 {
 			code = http.StatusOK
 		}
-		s.metrics.observeRequest(route, code, time.Since(start))
+		d := time.Since(start)
+		s.metrics.observeRequest(route, code, d)
+		s.logRequest(r, code, rec.bytes, d)
 	})
+}
+
+// logRequest logs a request once answered: at Info for a 5xx answer, at
+// Debug otherwise. The path is logged without its query string, which can
+// hold a token (?p=); no header is logged.
+func (s *server) logRequest(r *http.Request, code int, bytes int64, d time.Duration) {
+	level := slog.LevelDebug
+	if code >= 500 {
+		level = slog.LevelInfo
+	}
+	ctx := r.Context()
+	if !s.log.Enabled(ctx, level) {
+		return
+	}
+	s.log.LogAttrs(ctx, level, "http request",
+		slog.String("method", r.Method), slog.String("path", r.URL.Path),
+		slog.Int("status", code), slog.Int64("bytes", bytes),
+		slog.Duration("duration", d))
 }
 
 // statusRecorder remembers the status code written through it. Unwrap lets
 // http.ResponseController reach the underlying writer's Flush.
 type statusRecorder struct {
 	http.ResponseWriter
-	code int
+	code  int
+	bytes int64 // of the body written
 }
 
 func (w *statusRecorder) WriteHeader(code int) {
@@ -322,7 +355,9 @@ func (w *statusRecorder) Write(b []byte) (int, error) {
 	if w.code == 0 {
 		w.code = http.StatusOK
 	}
-	return w.ResponseWriter.Write(b)
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
 }
 
 func (w *statusRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }

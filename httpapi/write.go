@@ -61,7 +61,7 @@ type badLine struct {
 func (s *server) write(w http.ResponseWriter, r *http.Request, ep writeEndpoint) {
 	ctx := r.Context()
 	fail := func(code int, msg string) {
-		s.metrics.writeErrors.Add(1)
+		s.metrics.writeRejected(writeReasonFor(code))
 		writeError(w, code, msg)
 	}
 
@@ -79,9 +79,11 @@ func (s *server) write(w http.ResponseWriter, r *http.Request, ep writeEndpoint)
 
 	body, code, err := s.readBody(w, r)
 	if err != nil {
-		fail(code, err.Error())
+		s.metrics.writeRejected(writeReasonLimit)
+		writeError(w, code, err.Error())
 		return
 	}
+	s.metrics.writeBytes.Add(uint64(len(body)))
 
 	now, _ := timex.FromTime(s.now())
 	var (
@@ -95,7 +97,8 @@ func (s *server) write(w http.ResponseWriter, r *http.Request, ep writeEndpoint)
 	release, err := s.decodes.acquire(ctx, decodeEstimate(body, jsonBody))
 	if err != nil {
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
-		fail(http.StatusServiceUnavailable, "write: waiting to decode the body: "+err.Error())
+		s.metrics.writeRejected(writeReasonLimit)
+		writeError(w, http.StatusServiceUnavailable, "write: waiting to decode the body: "+err.Error())
 		return
 	}
 	defer release()
@@ -107,7 +110,7 @@ func (s *server) write(w http.ResponseWriter, r *http.Request, ep writeEndpoint)
 		points, lines, bad, syntax, err = decodeJSON(body, params.Get("collection"), int64(prec), now, checks.point)
 		switch {
 		case syntax != nil:
-			s.metrics.writeErrors.Add(1)
+			s.metrics.writeRejected(writeReasonBadLines)
 			writeBadLines(w, "bad JSON body; nothing written", []badLine{*syntax})
 			return
 		case err != nil:
@@ -126,7 +129,7 @@ func (s *server) write(w http.ResponseWriter, r *http.Request, ep writeEndpoint)
 		if !jsonBody && len(bad) >= lineproto.MaxErrors {
 			msg = fmt.Sprintf("%d bad lines, parsing stopped there; nothing written", len(bad))
 		}
-		s.metrics.writeErrors.Add(1)
+		s.metrics.writeRejected(writeReasonBadLines)
 		writeBadLines(w, msg, bad)
 		return
 	}
@@ -180,7 +183,7 @@ func (s *server) write(w http.ResponseWriter, r *http.Request, ep writeEndpoint)
 				bad = append(bad, badLine{Line: line, Column: col, Reason: c.Reason()})
 			}
 			slices.SortStableFunc(bad, func(a, b badLine) int { return a.Line - b.Line })
-			s.metrics.writeErrors.Add(1)
+			s.metrics.writeRejected(writeReasonBadLines)
 			writeBadLines(w, badLinesMessage(bad), bad)
 			return
 		}
@@ -193,7 +196,7 @@ func (s *server) write(w http.ResponseWriter, r *http.Request, ep writeEndpoint)
 					bad[i].Column = timeColumn(body, starts, bad[i].Line)
 				}
 			}
-			s.metrics.writeErrors.Add(1)
+			s.metrics.writeRejected(writeReasonBadLines)
 			writeBadLines(w, badLinesMessage(bad), bad)
 			return
 		}

@@ -161,6 +161,7 @@ func (c *Client) do(ctx context.Context, nc *nodeClient, method, path, contentTy
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
+	setRequestID(req)
 	nc.m.requests.Add(1)
 	nc.m.bytesSent.Add(uint64(len(body)))
 	resp, err := nc.http.Do(req)

@@ -451,6 +451,7 @@ func callNode(ctx context.Context, c *http.Client, method, u string) (*http.Resp
 	if err != nil {
 		return nil, err
 	}
+	setRequestID(req)
 	resp, err := c.Do(req)
 	if err != nil {
 		return nil, err

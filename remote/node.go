@@ -12,6 +12,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/soltixdb/soltix/internal/reqid"
 	"github.com/soltixdb/soltix/storage"
 )
 
@@ -109,7 +110,8 @@ func NewNode(db *storage.DB, topo Topology, opts NodeOptions) *Node {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	n := &Node{db: db, topo: topo, opts: opts, log: opts.Logger, mux: chi.NewRouter(), sessions: make(chan struct{}, opts.MaxSessions)}
+	n := &Node{db: db, topo: topo, opts: opts, log: reqid.Logger(opts.Logger), mux: chi.NewRouter(), sessions: make(chan struct{}, opts.MaxSessions)}
+	n.mux.Use(n.requestID)
 	n.mux.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusNotFound, "not found: "+r.URL.Path, "")
 	})
@@ -119,6 +121,66 @@ func NewNode(db *storage.DB, topo Topology, opts NodeOptions) *Node {
 	n.writeRoutes()
 	n.readRoutes()
 	return n
+}
+
+// requestID takes the request id the router sent (internal/reqid; a
+// missing or malformed one is replaced), echoes it and puts it in the
+// request's context, so that the node's log lines about the request carry
+// the router's id; and logs one line per request at Debug (Info for a 5xx
+// answer), without the query string.
+func (n *Node) requestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := reqid.Accept(r.Header.Get(reqid.Header))
+		w.Header().Set(reqid.Header, id)
+		r = r.WithContext(reqid.With(r.Context(), id))
+		rec := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(rec, r)
+		level := slog.LevelDebug
+		if rec.code >= 500 {
+			level = slog.LevelInfo
+		}
+		if n.log.Enabled(r.Context(), level) {
+			code := rec.code
+			if code == 0 {
+				code = http.StatusOK
+			}
+			n.log.LogAttrs(r.Context(), level, "internal request",
+				slog.String("method", r.Method), slog.String("path", r.URL.Path),
+				slog.Int("status", code), slog.Duration("duration", time.Since(start)))
+		}
+	})
+}
+
+// statusWriter remembers the status written through it; Unwrap lets
+// http.ResponseController reach the writer's Flush and deadlines.
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// setRequestID sends the request id of req's context, if any, on to the
+// node (the header reqid.Header).
+func setRequestID(req *http.Request) {
+	if id := reqid.From(req.Context()); id != "" {
+		req.Header.Set(reqid.Header, id)
+	}
 }
 
 // Handler returns the node's internal API.

@@ -136,7 +136,7 @@ func (n *Node) serveSession(w http.ResponseWriter, r *http.Request, catalogOnly 
 		m.fragmentsCancelled.Add(1)
 	default:
 		m.fragmentErrors.Add(1)
-		n.log.Warn("query session", "err", err)
+		n.log.WarnContext(r.Context(), "query session", "err", err)
 	}
 }
 

@@ -155,7 +155,7 @@ func (n *Node) serveWrite(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		status, eb := gateErrorBody(err)
 		if status >= 500 {
-			n.log.Warn("internal write", "points", len(batch.Points), "err", err)
+			n.log.WarnContext(r.Context(), "internal write", "points", len(batch.Points), "err", err)
 		}
 		eb.Error = "write: " + eb.Error
 		fail(status, eb)
@@ -262,7 +262,7 @@ func (n *Node) serveAdmin(w http.ResponseWriter, r *http.Request, op string, f f
 		if status == http.StatusBadRequest { // nothing a flush is asked is malformed
 			status, eb.Code = http.StatusInternalServerError, ""
 		}
-		n.log.Warn("internal "+op, "err", err)
+		n.log.WarnContext(r.Context(), "internal "+op, "err", err)
 		eb.Error = op + ": " + eb.Error
 		writeJSON(w, status, eb)
 		return

@@ -142,6 +142,7 @@ func (c *Client) openSession(parent context.Context, rt Route, open *openMsg, ca
 		return nil, err
 	}
 	req.Header.Set("Content-Type", ContentTypeSession)
+	setRequestID(req)
 	resp, err := nc.http.Do(req)
 	if err != nil {
 		ctr.errors.Add(1)

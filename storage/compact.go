@@ -116,6 +116,15 @@ func (db *DB) compactUnit(ctx context.Context, k unitKey) error {
 
 // compactUnitLocked is compactUnit for a caller holding flushMu.
 func (db *DB) compactUnitLocked(ctx context.Context, k unitKey) error {
+	cc := &compactCount{}
+	err := db.compactUnitCounted(ctx, k, cc)
+	db.timing.compactDone(cc, err)
+	return err
+}
+
+// compactUnitCounted is compactUnitLocked, noting in cc what it read and
+// wrote.
+func (db *DB) compactUnitCounted(ctx context.Context, k unitKey, cc *compactCount) error {
 	start := time.Now()
 	db.mu.RLock()
 	if db.shut {
@@ -129,6 +138,14 @@ func (db *DB) compactUnitLocked(ctx context.Context, k unitKey) error {
 	}
 	tombs := append([]*tombstone(nil), db.tombs...)
 	db.mu.RUnlock()
+	cc.ran = true
+	for _, f := range inputs {
+		if f.cold == nil {
+			if fi, err := db.fs.Stat(f.path); err == nil {
+				cc.in += fi.Size()
+			}
+		}
+	}
 
 	// Merge every series of every input. Inputs are immutable and cannot
 	// be removed while flushMu is held, so no lock is needed to read them.
@@ -209,6 +226,9 @@ func (db *DB) compactUnitLocked(ctx context.Context, k unitKey) error {
 			return fmt.Errorf("compact: reopen: %w", err)
 		}
 		output = &dataFile{path: path, r: r, meta: r.Meta()}
+		if fi, err := db.fs.Stat(path); err == nil {
+			cc.out = fi.Size()
+		}
 	}
 
 	// Swap the inputs for the output.

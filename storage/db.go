@@ -188,7 +188,10 @@ type DB struct {
 	done chan struct{} // closed when the background flusher has exited
 	full chan struct{} // signalled when memory reaches MaxMemoryPoints
 
-	timing timings // flush and compaction durations, for Stats
+	timing timings // flush, rollup and compaction durations, for Stats
+	// dirtySince is when (Unix ns) the oldest rollup work still pending
+	// was marked, 0 when none is (obs.go). Guarded by mu.
+	dirtySince int64
 
 	// pinMu guards pins and unpinned: the files group snapshots hold, and
 	// those whose removal waits for the snapshots' Close

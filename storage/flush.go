@@ -185,7 +185,10 @@ func (db *DB) flushLocked(ctx context.Context) error {
 // finishRollups runs the rollup pass of a flush and, the first time,
 // records in meta.json that rollups are maintained.
 func (db *DB) finishRollups(ctx context.Context, cutoff uint64) error {
-	if err := db.rollupLocked(ctx, cutoff); err != nil {
+	start := time.Now()
+	err := db.rollupLocked(ctx, cutoff)
+	db.timing.rolledUp(time.Since(start), time.Now(), err)
+	if err != nil {
 		return err
 	}
 	db.rebuiltQuarantine(cutoff)

@@ -249,6 +249,9 @@ func (db *DB) markWrite(c *collection, group int, t int64) {
 	for _, l := range model.Levels {
 		g.dirty[l].mark(l.Floor(t), db.rollGen)
 	}
+	if db.dirtySince == 0 {
+		db.dirtySince = time.Now().UnixNano()
+	}
 }
 
 // markSpan marks every bucket overlapping [lo, hi] dirty in group; keys
@@ -260,6 +263,9 @@ func (db *DB) markSpan(c *collection, group int, lo, hi int64, keys map[string]s
 	}
 	g := db.groups[group].rollupsOf(c)
 	g.spans = append(g.spans, dirtySpan{lo: lo, hi: hi, gen: db.rollGen, keys: keys, seq: seq})
+	if db.dirtySince == 0 {
+		db.dirtySince = time.Now().UnixNano()
+	}
 }
 
 // Rollups implements planner.SummarySource.

@@ -133,6 +133,7 @@ func (db *DB) rollupLocked(ctx context.Context, cutoff uint64) error {
 			g.spans = slices.DeleteFunc(g.spans, func(sp dirtySpan) bool { return sp.gen <= cutoff })
 		}
 	}
+	db.notePendingRollups(start)
 	db.mu.Unlock()
 	errs := []error{db.clearPendingRollups(cutoff), db.discard(rollData(retired), false, "remove replaced rollup file")}
 	if len(works) > 0 {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/soltixdb/soltix/model"
+	"github.com/soltixdb/soltix/storage/wal"
 )
 
 // DurationBuckets are the upper bounds, in seconds, of the flush and
@@ -44,6 +45,12 @@ type Stats struct {
 	Compactions Histogram
 	// LastFlush is when the last successful flush ended; zero before one.
 	LastFlush time.Time
+	// WALSyncs times the WAL's fsyncs of its segment files.
+	WALSyncs wal.SyncHistogram
+	// Rollups and Compaction describe the rollup pipeline and the
+	// compactions (obs.go).
+	Rollups    RollupStats
+	Compaction CompactionStats
 }
 
 // timings records how long flushes and compactions take.
@@ -52,6 +59,11 @@ type timings struct {
 	flushes     Histogram
 	compactions Histogram
 	lastFlush   time.Time
+	// rollups times the successful rollup passes (obs.go).
+	rollups        Histogram
+	rollupFailures uint64
+	lastRollup     time.Time
+	compact        CompactionStats
 }
 
 // observe adds a duration to h.
@@ -100,9 +112,14 @@ func (db *DB) Stats() Stats {
 	st.Flushes = db.timing.flushes.clone()
 	st.Compactions = db.timing.compactions.clone()
 	st.LastFlush = db.timing.lastFlush
+	st.Rollups.Passes = db.timing.rollups.clone()
+	st.Rollups.Failures = db.timing.rollupFailures
+	st.Rollups.LastPass = db.timing.lastRollup
+	st.Compaction = db.timing.compact
 	db.timing.mu.Unlock()
 
 	db.mu.RLock()
+	db.rollupPending(&st.Rollups)
 	st.MemoryPoints = db.memPoints + db.immPoints
 	seen := make(map[*dataFile]bool)
 	for _, c := range db.colls {
@@ -126,5 +143,6 @@ func (db *DB) Stats() Stats {
 	db.mu.RUnlock()
 
 	st.WALSegments, st.WALBytes, st.WALError = db.wal.DiskUsage()
+	st.WALSyncs = db.wal.Stats().SyncDurations
 	return st
 }

@@ -174,6 +174,8 @@ type Stats struct {
 	// NoSpace is the number of batches and rotations refused with
 	// ErrNoSpace (the disk was full; the WAL went on).
 	NoSpace int64
+	// SyncDurations times the fsyncs Syncs counts.
+	SyncDurations SyncHistogram
 }
 
 // WAL is a write-ahead log in a directory. Its methods are safe for
@@ -219,6 +221,7 @@ type WAL struct {
 	firstWrite time.Time // when the first record was written to f
 
 	records, batches, syncs, bytes, rotations atomic.Int64
+	syncTimes                                 syncTimes
 	noSpace                                   atomic.Int64 // batches and rotations refused for lack of space
 }
 
@@ -277,12 +280,13 @@ func (w *WAL) Dir() string { return w.dir }
 // Stats returns the WAL's counters.
 func (w *WAL) Stats() Stats {
 	return Stats{
-		Records:   w.records.Load(),
-		Batches:   w.batches.Load(),
-		Syncs:     w.syncs.Load(),
-		Bytes:     w.bytes.Load(),
-		Rotations: w.rotations.Load(),
-		NoSpace:   w.noSpace.Load(),
+		Records:       w.records.Load(),
+		Batches:       w.batches.Load(),
+		Syncs:         w.syncs.Load(),
+		Bytes:         w.bytes.Load(),
+		Rotations:     w.rotations.Load(),
+		NoSpace:       w.noSpace.Load(),
+		SyncDurations: w.syncTimes.snapshot(),
 	}
 }
 
@@ -410,7 +414,7 @@ func (w *WAL) Close() error {
 	var errs []error
 	// After a failure the file's state is unknown; don't sync it again.
 	if !failed && w.opts.Sync == SyncAlways {
-		if err := w.f.Sync(); err != nil {
+		if err := w.syncSegment(); err != nil {
 			errs = append(errs, fmt.Errorf("sync segment %d: %w", w.seg, err))
 		} else {
 			w.syncs.Add(1)
@@ -568,7 +572,7 @@ func (w *WAL) write(buf []byte, nrecs int) error {
 		return err
 	}
 	if w.opts.Sync == SyncAlways {
-		if err := w.f.Sync(); err != nil {
+		if err := w.syncSegment(); err != nil {
 			return w.fail(fmt.Errorf("sync segment %d: %w", w.seg, err))
 		}
 		w.syncs.Add(1)
@@ -637,7 +641,7 @@ func (w *WAL) undoNoSpace(start int64, n int) bool {
 // only when closing the current segment failed.
 func (w *WAL) rotate() error {
 	if w.opts.Sync == SyncAlways {
-		if err := w.f.Sync(); err != nil {
+		if err := w.syncSegment(); err != nil {
 			return fmt.Errorf("sync: %w", err)
 		}
 		w.syncs.Add(1)

@@ -52,6 +52,9 @@ func ExecuteStream(ctx context.Context, src Source, stmt *query.Statement, opts 
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	if stmt != nil && stmt.Select != nil && hasFunctions(stmt.Select) {
+		return executeFunctions(ctx, src, stmt, opts, sink)
+	}
 	src, done, err := scope(ctx, src, stmt, opts)
 	if err != nil {
 		return nil, err

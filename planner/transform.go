@@ -170,11 +170,11 @@ func checkFnItem(it *query.Item, fields map[string]model.Kind, tagKeys []string)
 		fi.kind = resultKind(it.Inner, kind)
 	}
 	if it.Func != "distinct" && it.Func != "sample" && !fi.kind.Numeric() {
-		what := "field " + strconv.Quote(it.Field)
+		what := fi.kind.String() + " field " + strconv.Quote(it.Field)
 		if it.Inner != "" {
-			what = "the values of " + it.Inner + "(" + it.Field + ")"
+			what = "the " + fi.kind.String() + " values of " + it.Inner + "(" + it.Field + ")"
 		}
-		return fi, errorf(it.Pos, "%s does not apply to %s %s", it.Func, fi.kind, what)
+		return fi, errorf(it.Pos, "%s does not apply to %s", it.Func, what)
 	}
 	if it.Unit != nil {
 		fi.unit = it.Unit.Nanos()

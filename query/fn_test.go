@@ -2,6 +2,7 @@ package query
 
 import (
 	"errors"
+	"math/rand/v2"
 	"reflect"
 	"strings"
 	"testing"
@@ -99,5 +100,30 @@ func TestFnParseErrors(t *testing.T) {
 				t.Errorf("Parse(%q): error token %q is not at offset %d", tt.in, perr.Token, perr.Pos.Offset)
 			}
 		})
+	}
+}
+
+// TestFnFastParseAndOracle compares, for the transformation and selector
+// statements, their prefixes and mutations, the fast path with participle
+// and Parse with participle alone on the regexp lexer.
+func TestFnFastParseAndOracle(t *testing.T) {
+	r := rand.New(rand.NewPCG(16, 1))
+	var ins []string
+	for _, tt := range fnParseTests {
+		ins = append(ins, tt.in)
+	}
+	for _, tt := range fnErrorTests {
+		ins = append(ins, tt.in)
+	}
+	for _, s := range ins {
+		for i := 0; i <= len(s); i++ {
+			sameParse(t, s[:i])
+			sameAsOracle(t, s[:i])
+		}
+		for range 30 {
+			m := mutate(r, s)
+			sameParse(t, m)
+			sameAsOracle(t, m)
+		}
 	}
 }

@@ -325,16 +325,16 @@ func (s *fnSink) Columns([]string, int) error { return nil }
 
 // Row implements Sink.
 func (s *fnSink) Row(row []model.Value) error {
-	var kb strings.Builder
-	for _, v := range row[1 : 1+s.ngroup] {
-		kb.WriteString(v.Str())
-		kb.WriteByte(0)
-	}
-	if key := kb.String(); !s.any || key != s.key {
+	if !s.any || !slices.EqualFunc(row[1:1+s.ngroup], s.vals, model.Value.Equal) {
 		if err := s.flush(); err != nil {
 			return err
 		}
-		s.any, s.key, s.vals = true, key, slices.Clone(row[1:1+s.ngroup])
+		var kb strings.Builder
+		for _, v := range row[1 : 1+s.ngroup] {
+			kb.WriteString(v.Str())
+			kb.WriteByte(0)
+		}
+		s.any, s.key, s.vals = true, kb.String(), slices.Clone(row[1:1+s.ngroup])
 		s.startGroup()
 	}
 	t := row[0].Int()

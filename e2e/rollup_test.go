@@ -229,6 +229,7 @@ func runRollups(t *testing.T, startTarget starter) {
 
 	year("after flush", wantMax)
 	mid("after flush", false)
+	checkFnRollups(t, query)
 	if a := query("SELECT count(v) FROM c", ""); a.rowsJSON() != fmt.Sprintf(`[["1970-01-01T00:00:00Z",%d]]`, n) {
 		t.Errorf("SELECT count(v) FROM c: %s, want %d", a.rowsJSON(), n)
 	}

@@ -20,7 +20,7 @@ func resultKind(fn string, k model.Kind) model.Kind {
 	switch fn {
 	case "count":
 		return model.KindInt
-	case "avg", "stddev":
+	case "avg", "stddev", "median":
 		return model.KindFloat
 	}
 	return k
@@ -48,6 +48,10 @@ func newAggregator(it *outItem) aggregator {
 		return &stddevAgg{}
 	case "percentile":
 		return &percentileAgg{p: it.arg}
+	case "median":
+		return &medianAgg{}
+	case "mode":
+		return &modeAgg{}
 	}
 	panic("planner: unknown aggregate " + it.fn) // resolveItems rejects these
 }

@@ -433,9 +433,9 @@ func sortedStrings(ss []string) []string {
 
 func checkAggregate(it *query.Item, kind model.Kind) error {
 	switch it.Func {
-	case "count", "first", "last":
+	case "count", "first", "last", "mode":
 		return nil
-	case "sum", "avg", "min", "max", "spread", "stddev":
+	case "sum", "avg", "min", "max", "spread", "stddev", "median":
 	case "percentile":
 		if !(it.Arg >= 0 && it.Arg <= 100) {
 			return errorf(it.Pos, "percentile rank %v is outside [0, 100]", it.Arg)

@@ -54,6 +54,10 @@ func ExecuteStream(ctx context.Context, src Source, stmt *query.Statement, opts 
 	}
 	if stmt != nil && stmt.Select != nil && stmt.Select.Sub != nil {
 		return executeSubquery(ctx, src, stmt, opts, sink)
+
+	}
+	if stmt != nil && stmt.Select != nil && hasFunctions(stmt.Select) {
+		return executeFunctions(ctx, src, stmt, opts, sink)
 	}
 	src, done, err := scope(ctx, src, stmt, opts)
 	if err != nil {

@@ -126,6 +126,17 @@ type Item struct {
 	Arg   float64
 	Alias string // the AS name, or ""
 	Pos   Pos
+	// Inner is, for a transformation of aggregated buckets (the nested
+	// form derivative(mean(v), 1s)), the inner aggregate, normalised like
+	// Func; Field is then the inner aggregate's field and InnerArg its
+	// percentile rank. Empty for every other item. See fn.go.
+	Inner    string
+	InnerArg float64
+	// Unit is the duration argument of derivative, non_negative_derivative,
+	// rate, elapsed and integral, nil when not written (see DefaultUnit).
+	Unit *Duration
+	// N is the integer argument of moving_average, top, bottom and sample.
+	N int64
 }
 
 // Name returns the column name of the item: its alias, or fn(field), or field.
@@ -135,6 +146,8 @@ func (it Item) Name() string {
 		return it.Alias
 	case it.Star:
 		return "*"
+	case IsFunction(it.Func):
+		return it.callText(func(s string) string { return s })
 	case it.Func == "percentile":
 		return fmt.Sprintf("percentile(%s, %s)", it.Field, formatFloat(it.Arg))
 	case it.Func != "":
@@ -145,7 +158,7 @@ func (it Item) Name() string {
 
 // Aggregates lists the aggregate function names the language knows, in the
 // normalised spelling of Item.Func.
-var Aggregates = []string{"count", "sum", "avg", "min", "max", "first", "last", "spread", "stddev", "percentile"}
+var Aggregates = []string{"count", "sum", "avg", "min", "max", "first", "last", "spread", "stddev", "percentile", "median", "mode"}
 
 // FillMode says what a GROUP BY interval puts in buckets that hold no points.
 type FillMode int

@@ -92,9 +92,13 @@ type gItem struct {
 
 type gCall struct {
 	Pos   lexer.Position
-	Star  bool     `parser:"( @'*'"`
-	Field *gIdent  `parser:"| @@ )"`
-	Arg   *gNumber `parser:"( ',' @@ )?"`
+	Star  bool    `parser:"( @'*'"`
+	Field *gIdent `parser:"| @@ )"`
+	// Inner is the call of the nested form derivative(mean(v), 1s): Field
+	// then names the inner function.
+	Inner *gCall   `parser:"( '(' @@ ')' )?"`
+	Arg   *gNumber `parser:"( ',' ( @@"`
+	Dur   *gDur    `parser:"      | @@ ) )?"`
 }
 
 // gNumber is a number with an optional sign. The sign has its own branch so

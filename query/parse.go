@@ -419,7 +419,7 @@ func (p *parser) text(lp lexer.Position, fallback string) string {
 }
 
 // knownFuncs lists the accepted function names as written in messages.
-const knownFuncs = "count, sum, avg, mean, min, max, first, last, spread, stddev, percentile"
+const knownFuncs = "count, sum, avg, mean, min, max, first, last, spread, stddev, percentile, median, mode, " + functionNames
 
 func (p *parser) item(g *gItem) (Item, error) {
 	it := Item{Pos: p.pos(g.Pos)}
@@ -448,6 +448,12 @@ func (p *parser) item(g *gItem) (Item, error) {
 	fn := strings.ToLower(name)
 	if fn == "mean" {
 		fn = "avg"
+	}
+	if IsFunction(fn) {
+		return p.function(it, g, fn)
+	}
+	if err := p.plainCall(g, fn); err != nil {
+		return it, err
 	}
 	known := false
 	for _, a := range Aggregates {

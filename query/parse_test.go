@@ -380,7 +380,7 @@ var errorTests = []struct {
 	{"SELECT * FROM c WHERE s # 1", "1:25", `unexpected character "#"`},
 	{"SELECT * FROM c WHERE s ! 1", "1:25", `unexpected character "!"`},
 	{"SELECT * FROM c WHERE s == 1", "1:26", `unexpected "=", expected a value`},
-	{"SELECT avgg(v) FROM c", "1:8", `unknown function "avgg" (known: count, sum, avg, mean, min, max, first, last, spread, stddev, percentile)`},
+	{"SELECT avgg(v) FROM c", "1:8", `unknown function "avgg" (known: count, sum, avg, mean, min, max, first, last, spread, stddev, percentile, median, mode, derivative`},
 	{"SELECT v, now(v) FROM c", "1:11", `unknown function "now"`},
 	{"SELECT count(*) FROM c", "1:14", "count(*) is not supported"},
 	{"SELECT count() FROM c", "1:14", `unexpected ")", expected a field name`},

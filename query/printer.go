@@ -120,6 +120,8 @@ func (it Item) String() string {
 	switch {
 	case it.Star:
 		return "*"
+	case IsFunction(it.Func):
+		s = it.callText(quoteIdent)
 	case it.Func == "percentile":
 		s = "percentile(" + quoteIdent(it.Field) + ", " + formatFloat(it.Arg) + ")"
 	case it.Func != "":

@@ -190,35 +190,37 @@ func splitTop(s string, sep byte) []string {
 
 // expectedNames names the grammar's token types and structs in messages.
 var expectedNames = map[string]string{
-	"<ident>":    "a name",
-	"<qident>":   `a "quoted name"`,
-	"<number>":   "a number",
-	"<duration>": "a duration such as 1h",
-	"<string>":   "a string",
-	"<regex>":    "a regular expression",
-	"<op>":       "a comparison operator",
-	"GSelect":    `"SELECT"`,
-	"GShow":      `"SHOW"`,
-	"GDelete":    `"DELETE"`,
-	"GItem":      "a field, * or function call",
-	"GCall":      "a field name",
-	"GIdent":     "a name",
-	"GOr":        "a condition",
-	"GAnd":       "a condition",
-	"GTerm":      "a condition",
-	"GCond":      "a condition",
-	"GBetween":   `"BETWEEN"`,
-	"GIn":        `"IN"`,
-	"GCmp":       "a comparison operator",
-	"GValue":     "a value",
-	"GNumber":    "a number",
-	"GSigned":    "a number",
-	"GOffset":    `"+" or "-"`,
-	"GDur":       "a duration such as 1h",
-	"GGroup":     "an interval or tag",
-	"GFill":      "none, null, previous, linear or a number",
-	"GOrder":     "time",
-	"GShowKey":   "a tag key",
+	"<ident>":      "a name",
+	"<qident>":     `a "quoted name"`,
+	"<number>":     "a number",
+	"<duration>":   "a duration such as 1h",
+	"<string>":     "a string",
+	"<regex>":      "a regular expression",
+	"<op>":         "a comparison operator",
+	"GSelect":      `"SELECT"`,
+	"GShow":        `"SHOW"`,
+	"GDelete":      `"DELETE"`,
+	"GItem":        "a field, * or function call",
+	"GCall":        "a field name",
+	"GIdent":       "a name",
+	"GOr":          "a condition",
+	"GAnd":         "a condition",
+	"GTerm":        "a condition",
+	"GCond":        "a condition",
+	"GBetween":     `"BETWEEN"`,
+	"GIn":          `"IN"`,
+	"GCmp":         "a comparison operator",
+	"GValue":       "a value",
+	"GNumber":      "a number",
+	"GSigned":      "a number",
+	"GOffset":      `"+" or "-"`,
+	"GDur":         "a duration such as 1h",
+	"GGroup":       "an interval or tag",
+	"GFill":        "none, null, previous, linear or a number",
+	"GOrder":       "time",
+	"GShowKey":     "a tag key",
+	"GTZ":          "TZ('Area/City')",
+	"GGroupOffset": "an offset such as 15m",
 }
 
 // convertError turns a participle or lexer error into *Error.
@@ -375,6 +377,9 @@ func (p *parser) selectStmt(g *gSelect) (*Select, error) {
 			return nil, err
 		}
 	}
+	if err := p.tz(sel, g.TZ, g.TZEnd); err != nil {
+		return nil, err
+	}
 	if g.Order != nil {
 		name, err := p.ident(g.Order.Name)
 		if err != nil {
@@ -530,6 +535,20 @@ func (p *parser) group(sel *Select, g *gGroup) error {
 		return p.errAt(g.Pos, p.text(g.Pos, d.Text), "GROUP BY has more than one interval")
 	}
 	sel.GroupBy, sel.GroupByPos = &dur, p.pos(g.Pos)
+	if g.Offset != nil {
+		off, err := p.duration(g.Offset.Dur)
+		if err != nil && off.N != 0 {
+			return err // a zero offset is allowed: time(1h, 0s)
+		}
+		if off.Calendar() && !dur.Calendar() {
+			return p.errAt(g.Offset.Dur.Pos, g.Offset.Dur.Text, "offset %s in calendar units needs a calendar interval (M or y), not %s", g.Offset.Dur.Text, d.Text)
+		}
+		sign := 1
+		if g.Offset.Sign != nil && *g.Offset.Sign == "-" {
+			sign = -1
+		}
+		sel.GroupOffset = &Offset{Sign: sign, Dur: off}
+	}
 	return nil
 }
 

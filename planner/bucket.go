@@ -20,9 +20,9 @@ const (
 // bucketer maps times to the GROUP BY interval bucket holding them.
 type bucketer struct {
 	kind   bucketKind
-	width  int64 // bucketFixed: length in ns
-	origin int64 // bucketFixed: a bucket start; bucketCalendar: the month index modulo months buckets start at
-	months int64 // bucketCalendar: length in months
+	width  int64     // bucketFixed: length in ns
+	origin int64     // bucketFixed: a bucket start; bucketCalendar: the month index modulo months buckets start at
+	months int64     // bucketCalendar: length in months
 	z      *zoneSpec // bucketZoned
 }
 

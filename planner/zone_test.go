@@ -72,8 +72,8 @@ func TestZonedBuckets(t *testing.T) {
 		around string // a UTC time the samples surround (±3 days, or ±100 days for months)
 	}
 	cases := []tc{
-		{"GROUP BY 1d TZ('Europe/Paris')", "d", 1, "Europe/Paris", 0, 0, "2025-03-30T00:00:00Z"},  // spring forward: 23h
-		{"GROUP BY 1d TZ('Europe/Paris')", "d", 1, "Europe/Paris", 0, 0, "2025-10-26T00:00:00Z"},  // fall back: 25h
+		{"GROUP BY 1d TZ('Europe/Paris')", "d", 1, "Europe/Paris", 0, 0, "2025-03-30T00:00:00Z"}, // spring forward: 23h
+		{"GROUP BY 1d TZ('Europe/Paris')", "d", 1, "Europe/Paris", 0, 0, "2025-10-26T00:00:00Z"}, // fall back: 25h
 		{"GROUP BY 1d TZ('America/New_York')", "d", 1, "America/New_York", 0, 0, "2025-03-09T06:00:00Z"},
 		{"GROUP BY 1d TZ('America/New_York')", "d", 1, "America/New_York", 0, 0, "2025-11-02T06:00:00Z"},
 		{"GROUP BY 2d TZ('America/New_York')", "d", 2, "America/New_York", 0, 0, "2025-11-02T06:00:00Z"},
@@ -97,7 +97,7 @@ func TestZonedBuckets(t *testing.T) {
 		{"GROUP BY time(1h, 75m)", "fixed", int64(time.Hour), "UTC", 15 * time.Minute, 0, "2025-03-30T00:00:00Z"},
 		{"GROUP BY time(1d, 2h)", "fixed", 24 * int64(time.Hour), "UTC", 2 * time.Hour, 0, "2025-03-30T00:00:00Z"},
 		{"GROUP BY time(1w, 1d)", "fixed", 7 * 24 * int64(time.Hour), "UTC", 5 * 24 * time.Hour, 0, "2025-03-30T00:00:00Z"}, // Tuesday
-		{"GROUP BY time(1h) TZ('Asia/Kolkata')", "fixed", int64(time.Hour), "UTC", 0, 0, "2025-03-30T00:00:00Z"},          // ns … h ignore TZ
+		{"GROUP BY time(1h) TZ('Asia/Kolkata')", "fixed", int64(time.Hour), "UTC", 0, 0, "2025-03-30T00:00:00Z"},            // ns … h ignore TZ
 		{"GROUP BY time(1h, 30m) TZ('Asia/Kolkata')", "fixed", int64(time.Hour), "UTC", 30 * time.Minute, 0, "2025-03-30T00:00:00Z"},
 	}
 	for _, c := range cases {

@@ -30,6 +30,8 @@ package planner
 import (
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -234,7 +236,7 @@ func (z *zoneSpec) segments(lo, hi int64, top model.Level) []segment {
 	type era struct {
 		lo, hi int64
 		level  model.Level
-		off    int
+		offs   []int // the zone's offsets in the era, in order of first use
 	}
 	h := int64(time.Hour)
 	var eras []era
@@ -250,23 +252,26 @@ func (z *zoneSpec) segments(lo, hi int64, top model.Level) []segment {
 		}
 		if n := len(eras); n > 0 && eras[n-1].level == l {
 			eras[n-1].hi = b
+			if !slices.Contains(eras[n-1].offs, off) {
+				eras[n-1].offs = append(eras[n-1].offs, off)
+			}
 			return
 		}
-		eras = append(eras, era{a, b, l, off})
+		eras = append(eras, era{a, b, l, []int{off}})
 	})
 	var segs []segment
 	for _, e := range eras {
 		l := e.level
-		why := fmt.Sprintf("TZ(%s) is UTC%s here: bucket boundaries fall on whole UTC hours", quoteZone(z.name), offsetText(e.off))
+		why := fmt.Sprintf("TZ(%s) is UTC%s here: bucket boundaries fall on whole UTC hours", quoteZone(z.name), offsetsText(e.offs))
 		switch {
 		case l == model.LevelRaw:
-			why = fmt.Sprintf("TZ(%s) is UTC%s here: bucket boundaries fall inside UTC hours, so rollups cannot be used", quoteZone(z.name), offsetText(e.off))
+			why = fmt.Sprintf("TZ(%s) is UTC%s here: bucket boundaries fall inside UTC hours, so rollups cannot be used", quoteZone(z.name), offsetsText(e.offs))
 			if z.wall%h != 0 {
-				why = fmt.Sprintf("bucket boundaries (offset %s, TZ(%s) UTC%s) fall inside UTC hours, so rollups cannot be used", time.Duration(z.wall), quoteZone(z.name), offsetText(e.off))
+				why = fmt.Sprintf("bucket boundaries (offset %s, TZ(%s) UTC%s) fall inside UTC hours, so rollups cannot be used", time.Duration(z.wall), quoteZone(z.name), offsetsText(e.offs))
 			}
 		case allDays && len(eras) == 1:
 			l = model.Level1d
-			why = fmt.Sprintf("TZ(%s) is UTC%s over the range: bucket boundaries fall on UTC midnights", quoteZone(z.name), offsetText(e.off))
+			why = fmt.Sprintf("TZ(%s) is UTC%s over the range: bucket boundaries fall on UTC midnights", quoteZone(z.name), offsetsText(e.offs))
 		default:
 			why += " (1d rollups would cross local days)"
 		}
@@ -285,6 +290,20 @@ func quoteZone(name string) string {
 		return "'UTC'"
 	}
 	return "'" + name + "'"
+}
+
+// offsetsText prints UTC offsets in seconds as +hh:mm, +hh:mm (at most
+// four, then "…").
+func offsetsText(offs []int) string {
+	var parts []string
+	for i, o := range offs {
+		if i == 4 {
+			parts = append(parts, "…")
+			break
+		}
+		parts = append(parts, offsetText(o))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // offsetText prints a UTC offset in seconds as +hh:mm (with :ss when it has
@@ -320,5 +339,8 @@ func offsetWhy(sel *query.Select, b *bucketer, top model.Level) string {
 			return fmt.Sprintf("years start in month %d, so 1y rollups cannot be used", b.origin%12+1)
 		}
 	}
-	return fmt.Sprintf("buckets start on UTC %s boundaries: %s rollups fit", top, top)
+	if top == model.LevelRaw {
+		return ""
+	}
+	return fmt.Sprintf("bucket boundaries fall on those of UTC %s rollups", top)
 }

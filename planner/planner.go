@@ -542,18 +542,18 @@ func (p *plan) explain() *Result {
 			res.Rows[i] = append(res.Rows[i], model.Int(cold[i]))
 		}
 	}
-	if p.sel.GroupOffset != nil || p.sel.TZ != "" {
-		// Why the offset or the zone let the plan read these levels.
-		res.Columns = append(res.Columns, "why")
-		for i := range res.Rows {
-			res.Rows[i] = append(res.Rows[i], model.String(p.segs[i].why))
-		}
-	}
 	if nodes != nil {
 		// A cluster router: which storage nodes each segment reads.
 		res.Columns = append(res.Columns, "nodes")
 		for i := range res.Rows {
 			res.Rows[i] = append(res.Rows[i], model.String(nodes[i]))
+		}
+	}
+	if p.sel.GroupOffset != nil || p.sel.TZ != "" {
+		// Why the offset or the zone let the plan read these levels.
+		res.Columns = append(res.Columns, "why")
+		for i := range res.Rows {
+			res.Rows[i] = append(res.Rows[i], model.String(p.segs[i].why))
 		}
 	}
 	return res

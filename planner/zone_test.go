@@ -2,6 +2,7 @@ package planner
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"sort"
 	"testing"
 	"time"
@@ -279,4 +280,49 @@ func mustSelect(t *testing.T, q string) *query.Select {
 		t.Fatalf("%s: %v", q, err)
 	}
 	return st.Select
+}
+
+// TestZonedBucketsProperties checks, for random times from 1880 to 2150
+// and several zones, intervals and offsets, that span(t) holds t, that
+// the next bucket starts right after it and holds its own start, and that
+// count agrees with walking the buckets.
+func TestZonedBucketsProperties(t *testing.T) {
+	zones := []string{"Europe/Paris", "America/New_York", "Asia/Kolkata", "Asia/Kathmandu", "Australia/Lord_Howe", "America/Sao_Paulo", "Pacific/Chatham", "Europe/London"}
+	groups := []string{"1d", "2d", "1w", "3w", "1M", "5M", "1y", "time(1d, 23h)", "time(1d, -1m)", "time(1M, -27d)", "time(1M, 6h)", "time(1y, 7M)"}
+	rng := rand.New(rand.NewPCG(17, 1))
+	lo, hi := time.Date(1880, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano(), time.Date(2150, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()
+	for _, zone := range zones {
+		for _, g := range groups {
+			bk, err := bucketerFor(mustSelect(t, fmt.Sprintf("SELECT count(v) FROM c GROUP BY %s TZ('%s')", g, zone)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for range 40 {
+				tt := lo + rng.Int64N(hi-lo)
+				a, b := bk.span(tt)
+				if a > tt || tt > b {
+					t.Fatalf("%s %s: span(%d) = [%d, %d] does not hold it", zone, g, tt, a, b)
+				}
+				c, d := bk.span(b + 1)
+				if c != b+1 || d <= c {
+					t.Fatalf("%s %s: the bucket after [%d, %d] is [%d, %d]", zone, g, a, b, c, d)
+				}
+				if a > lo {
+					if _, e := bk.span(a - 1); e != a-1 {
+						t.Fatalf("%s %s: the bucket before [%d, %d] ends at %d", zone, g, a, b, e)
+					}
+				}
+				// count over a few buckets equals walking them.
+				end, n := tt, uint64(1)
+				for range rng.IntN(5) {
+					_, e := bk.span(end)
+					end = e + 1
+					n++
+				}
+				if got := bk.count(tt, end); got != n {
+					t.Fatalf("%s %s: count(%d, %d) = %d, want %d", zone, g, tt, end, got, n)
+				}
+			}
+		}
+	}
 }

@@ -7,6 +7,12 @@ import (
 	"time"
 )
 
+func init() {
+	// Kept out of the literal in parse.go, whose alignment they would change.
+	expectedNames["GTZ"] = "TZ('Area/City')"
+	expectedNames["GGroupOffset"] = "an offset such as 15m"
+}
+
 // zones caches the locations LoadZone has loaded, by name.
 var zones sync.Map // string → *time.Location
 

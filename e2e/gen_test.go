@@ -463,6 +463,7 @@ func (w *world) query() *selectQ {
 				q.every = &iv
 				q.timeFunc = w.chance(0.5)
 				q.everyLast = w.chance(0.3)
+				w.drawZone(q)
 				q.fill = pick(w, []fill{{}, {}, {mode: "null"}, {mode: "none"}, {mode: "none"}, {mode: "previous"},
 					{mode: "previous"}, {mode: "linear"}, {mode: "linear"}, {mode: "number", num: 0},
 					{mode: "number", num: 7}, {mode: "number", num: 2.5}})

@@ -76,7 +76,7 @@ func (o oracle) aggregateAnswer(q *selectQ, matched []*row, fields map[string]ki
 	}
 	var buckets []int64
 	if start <= end {
-		for b := bucketStart(*q.every, start); b <= end; b = nextBucket(*q.every, b) {
+		for b := qBucketStart(q, start); b <= end; b = qNextBucket(q, b) {
 			buckets = append(buckets, b)
 		}
 	}
@@ -96,7 +96,7 @@ func (o oracle) groupBuckets(q *selectQ, g *group, buckets []int64, fields map[s
 	}
 	byBucket := map[int64][]*row{}
 	for _, r := range g.rows {
-		b := bucketStart(*q.every, r.t)
+		b := qBucketStart(q, r.t)
 		byBucket[b] = append(byBucket[b], r)
 	}
 	rs := make([]brow, len(buckets))

@@ -212,6 +212,11 @@ type selectQ struct {
 	orderAsc  bool // write ORDER BY time ASC explicitly
 	limit     int64
 	offset    int64
+	// GROUP BY time(every, goffset) and TZ(zone), written last when
+	// zoneLast (oracle_tz_test.go).
+	goffset  zoneOffset
+	zone     string
+	zoneLast bool
 }
 
 func (q *selectQ) aggregate() bool { return !q.star && len(q.items) > 0 && q.items[0].fn != "" }
@@ -236,11 +241,7 @@ func (q *selectQ) render() string {
 	}
 	var groups []string
 	if q.every != nil {
-		e := q.every.String()
-		if q.timeFunc {
-			e = "time(" + e + ")"
-		}
-		groups = append(groups, e)
+		groups = append(groups, q.intervalText())
 	}
 	if q.everyLast && len(groups) == 1 {
 		groups = append(append([]string(nil), q.tags...), groups[0])
@@ -251,6 +252,9 @@ func (q *selectQ) render() string {
 		b.WriteString(" GROUP BY " + strings.Join(groups, ", "))
 	}
 	b.WriteString(q.fill.render())
+	if !q.zoneLast {
+		b.WriteString(q.tzText())
+	}
 	switch {
 	case q.desc:
 		b.WriteString(" ORDER BY time DESC")
@@ -262,6 +266,9 @@ func (q *selectQ) render() string {
 	}
 	if q.offset > 0 {
 		b.WriteString(" OFFSET " + strconv.FormatInt(q.offset, 10))
+	}
+	if q.zoneLast {
+		b.WriteString(q.tzText())
 	}
 	return b.String()
 }

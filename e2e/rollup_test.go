@@ -230,6 +230,8 @@ func runRollups(t *testing.T, startTarget starter) {
 	year("after flush", wantMax)
 	mid("after flush", false)
 	checkFnRollups(t, query)
+	checkZones(t, "after flush", query)
+	checkZoneExplain(t, query)
 	if a := query("SELECT count(v) FROM c", ""); a.rowsJSON() != fmt.Sprintf(`[["1970-01-01T00:00:00Z",%d]]`, n) {
 		t.Errorf("SELECT count(v) FROM c: %s, want %d", a.rowsJSON(), n)
 	}
@@ -251,6 +253,7 @@ func runRollups(t *testing.T, startTarget starter) {
 		t.Errorf("after the late write: EXPLAIN %s: %v, want dirty buckets", qYear, explain(qYear))
 	}
 	mid("after the late write", false)
+	checkZones(t, "after the late write", query)
 	s.flush()
 	year("after the late write and a flush", lateMax)
 	mid("after the late write and a flush", false)

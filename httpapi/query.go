@@ -113,6 +113,16 @@ func (s *server) query(w http.ResponseWriter, r *http.Request) {
 		div = d
 	}
 
+	zoneTimes := false
+	switch tf := r.Form.Get("times"); tf {
+	case "", "utc":
+	case "zone":
+		zoneTimes = true
+	default:
+		fail(http.StatusBadRequest, fmt.Sprintf("bad times %q: want utc or zone", tf), nil)
+		return
+	}
+
 	partial, err := parsePartial(r.Form.Get("partial"))
 	if err != nil {
 		fail(http.StatusBadRequest, err.Error(), nil)
@@ -143,6 +153,7 @@ func (s *server) query(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusMethodNotAllowed, "DELETE statements change data: send them with POST, not "+r.Method, nil)
 		return
 	}
+	loc := timesZone(stmt, zoneTimes)
 	runCtx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	opts := s.queryOptions(s.now(), rawOnly)
@@ -154,6 +165,7 @@ func (s *server) query(w http.ResponseWriter, r *http.Request) {
 	}
 	if format == "csv" || format == "ndjson" {
 		ss := newStreamSink(w, format, div)
+		ss.enc.loc = loc
 		var sink planner.Sink = ss
 		if partial != nil {
 			sink = &partialSink{Sink: ss, w: w, p: partial}
@@ -182,7 +194,7 @@ func (s *server) query(w http.ResponseWriter, r *http.Request) {
 	if stmt.Delete != nil && len(res.Rows) == 1 && len(res.Rows[0]) == 1 {
 		s.logDelete(ctx, stmt, q, res.Rows[0][0].String())
 	}
-	enc := resultEncoder{res: res, div: div, missing: missingGroups(w, partial)}
+	enc := resultEncoder{res: res, div: div, loc: loc, missing: missingGroups(w, partial)}
 	if err := enc.json(w); err != nil {
 		// The status line is gone; all we can do is log.
 		s.log.WarnContext(ctx, "send query result", "err", err)
@@ -231,8 +243,34 @@ func writeQueryError(w http.ResponseWriter, code int, msg string, pos *query.Pos
 type resultEncoder struct {
 	res *planner.Result
 	div int64 // nanoseconds per epoch unit; 0 formats times as RFC 3339
+	// loc, when set (times=zone and a TZ clause), is the zone RFC 3339
+	// times are written in; nil writes them in UTC.
+	loc *time.Location
 	// missing are the groups a partial answer left out (see partial.go).
 	missing []int
+}
+
+// timeOf returns the time of a time cell in the encoder's zone (UTC by
+// default).
+func (e *resultEncoder) timeOf(v model.Value) time.Time {
+	tm := time.Unix(0, v.Int()).UTC()
+	if e.loc != nil {
+		tm = tm.In(e.loc)
+	}
+	return tm
+}
+
+// timesZone returns the zone times=zone writes a statement's times in: its
+// TZ clause's, or nil (UTC) when it has none or zone is false.
+func timesZone(stmt *query.Statement, zone bool) *time.Location {
+	if !zone || stmt.Select == nil || stmt.Select.TZ == "" {
+		return nil
+	}
+	loc, err := query.LoadZone(stmt.Select.TZ)
+	if err != nil {
+		return nil // the parser has refused unknown zones already
+	}
+	return loc
 }
 
 // isTime reports whether column c holds timestamps.
@@ -247,7 +285,7 @@ func (e *resultEncoder) appendValue(b []byte, c int, v model.Value) []byte {
 			return strconv.AppendInt(b, v.Int()/e.div, 10)
 		}
 		b = append(b, '"')
-		b = time.Unix(0, v.Int()).UTC().AppendFormat(b, time.RFC3339Nano)
+		b = e.timeOf(v).AppendFormat(b, time.RFC3339Nano)
 		return append(b, '"')
 	}
 	switch v.Kind {
@@ -379,7 +417,7 @@ func (e *resultEncoder) cell(b []byte, c int, v model.Value) string {
 		if e.div > 0 {
 			return strconv.FormatInt(v.Int()/e.div, 10)
 		}
-		return time.Unix(0, v.Int()).UTC().Format(time.RFC3339Nano)
+		return e.timeOf(v).Format(time.RFC3339Nano)
 	case v.Kind == model.KindString:
 		return v.Str()
 	case v.Kind == model.KindFloat:

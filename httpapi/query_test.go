@@ -171,6 +171,41 @@ func TestQueryFormats(t *testing.T) {
 			ctype:  "application/x-ndjson",
 			want:   `{"columns":["time"]}` + "\n",
 		},
+		{
+			name:   "json times=zone with TZ",
+			target: "/api/v1/query?times=zone&q=" + url.QueryEscape("SELECT count(v) FROM c GROUP BY 1d TZ('Europe/Paris')"),
+			res:    timeOnly(1743289200000000000, 1743372000000000000), // local midnights of 2025-03-30 and 31
+			ctype:  "application/json",
+			want:   `{"columns":["time"],"rows":[["2025-03-30T00:00:00+01:00"],["2025-03-31T00:00:00+02:00"]]}` + "\n",
+		},
+		{
+			name:   "json times=utc with TZ",
+			target: "/api/v1/query?times=utc&q=" + url.QueryEscape("SELECT count(v) FROM c GROUP BY 1d TZ('Europe/Paris')"),
+			res:    timeOnly(1743289200000000000),
+			ctype:  "application/json",
+			want:   `{"columns":["time"],"rows":[["2025-03-29T23:00:00Z"]]}` + "\n",
+		},
+		{
+			name:   "json times=zone without TZ",
+			target: "/api/v1/query?times=zone&q=" + url.QueryEscape("SELECT count(v) FROM c GROUP BY 1d"),
+			res:    timeOnly(1743289200000000000),
+			ctype:  "application/json",
+			want:   `{"columns":["time"],"rows":[["2025-03-29T23:00:00Z"]]}` + "\n",
+		},
+		{
+			name:   "json times=zone with epoch",
+			target: "/api/v1/query?times=zone&epoch=s&q=" + url.QueryEscape("SELECT count(v) FROM c GROUP BY 1d TZ('Asia/Kolkata')"),
+			res:    timeOnly(1743289200000000000),
+			ctype:  "application/json",
+			want:   `{"columns":["time"],"rows":[[1743289200]]}` + "\n",
+		},
+		{
+			name:   "csv times=zone with TZ",
+			target: "/api/v1/query?format=csv&times=zone&q=" + url.QueryEscape("SELECT count(v) FROM c GROUP BY 1d TZ('Asia/Kolkata')"),
+			res:    timeOnly(1743289200000000000),
+			ctype:  "text/csv; charset=utf-8",
+			want:   "time\n2025-03-30T04:30:00+05:30\n",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -289,6 +324,9 @@ func TestQueryErrors(t *testing.T) {
 		{name: "blank q", target: "/api/v1/query?q=++", code: 400, errText: "missing query"},
 		{name: "bad epoch", target: "/api/v1/query?epoch=h&q=SHOW+COLLECTIONS", code: 400, errText: `bad epoch "h"`},
 		{name: "bad format", target: "/api/v1/query?format=xml&q=SHOW+COLLECTIONS", code: 400, errText: `bad format "xml"`},
+		{name: "bad times", target: "/api/v1/query?times=local&q=SHOW+COLLECTIONS", code: 400, errText: `bad times "local": want utc or zone`},
+		{name: "unknown zone", target: "/api/v1/query?q=" + url.QueryEscape("SELECT count(v) FROM c GROUP BY 1d TZ('Mars/Olympus')"), code: 400,
+			errText: `1:36: unknown time zone "Mars/Olympus"`, pos: [2]int{1, 36}},
 		{name: "syntax error", target: "/api/v1/query?q=" + url.QueryEscape("SELECT v FORM c"), code: 400, errText: `1:10: `, pos: [2]int{1, 10}},
 		{name: "syntax error second line", method: http.MethodPost, target: "/api/v1/query", header: hdr("Content-Type", "text/plain"),
 			body: "SELECT v\nFORM c", code: 400, errText: "2:1: ", pos: [2]int{2, 1}},

@@ -14,14 +14,16 @@ const (
 	bucketNone     bucketKind = iota // no GROUP BY interval: one bucket
 	bucketFixed                      // ns … d, w: fixed length, aligned to an origin
 	bucketCalendar                   // M, y: UTC calendar months
+	// bucketZoned (zone.go): d, w, M, y on a zone's clock
 )
 
 // bucketer maps times to the GROUP BY interval bucket holding them.
 type bucketer struct {
 	kind   bucketKind
-	width  int64 // bucketFixed: length in ns
-	origin int64 // bucketFixed: a bucket start
-	months int64 // bucketCalendar: length in months
+	width  int64     // bucketFixed: length in ns
+	origin int64     // bucketFixed: a bucket start; bucketCalendar: the month index modulo months buckets start at
+	months int64     // bucketCalendar: length in months
+	z      *zoneSpec // bucketZoned
 }
 
 // mondayOrigin is 1970-01-05T00:00:00Z, the first Monday after the epoch;
@@ -54,7 +56,12 @@ func (b *bucketer) span(t int64) (lo, hi int64) {
 	case bucketFixed:
 		return timex.Span(t, b.width, b.origin)
 	case bucketCalendar:
+		if b.origin != 0 {
+			return calSpan(t, b.months, b.origin)
+		}
 		return timex.MonthSpan(t, b.months)
+	case bucketZoned:
+		return b.z.span(t)
 	}
 	return math.MinInt64, math.MaxInt64
 }
@@ -77,7 +84,12 @@ func (b *bucketer) count(lo, hi int64) uint64 {
 	case bucketFixed:
 		return timex.Buckets(lo, hi, b.width, b.origin)
 	case bucketCalendar:
+		if b.origin != 0 {
+			return calCount(lo, hi, b.months, b.origin)
+		}
 		return timex.MonthBuckets(lo, hi, b.months)
+	case bucketZoned:
+		return b.z.count(lo, hi)
 	}
 	return 1
 }

@@ -306,7 +306,7 @@ func newPlan(src Source, sel *query.Select, opts Options) (*plan, error) {
 		if !p.agg {
 			return nil, errorf(sel.GroupByPos, "GROUP BY an interval needs an aggregate in the SELECT list")
 		}
-		bk, err := newBucketer(*sel.GroupBy)
+		bk, err := bucketerFor(sel)
 		if err != nil {
 			var pe *Error
 			if errors.As(err, &pe) && pe.Pos.Line == 0 {
@@ -324,7 +324,16 @@ func newPlan(src Source, sel *query.Select, opts Options) (*plan, error) {
 	p.rng = w.bounds()
 	p.chooseColumns()
 	if !p.rng.empty {
-		p.segs = planSegments(p.rng.lo, p.rng.hi, p.top)
+		if p.bk.kind == bucketZoned {
+			p.segs = p.bk.z.segments(p.rng.lo, p.rng.hi, p.top)
+		} else {
+			p.segs = planSegments(p.rng.lo, p.rng.hi, p.top)
+			if why := offsetWhy(sel, &p.bk, p.top); why != "" {
+				for i := range p.segs {
+					p.segs[i].why = why
+				}
+			}
+		}
 	}
 
 	if !p.rng.empty {
@@ -538,6 +547,13 @@ func (p *plan) explain() *Result {
 		res.Columns = append(res.Columns, "nodes")
 		for i := range res.Rows {
 			res.Rows[i] = append(res.Rows[i], model.String(nodes[i]))
+		}
+	}
+	if p.sel.GroupOffset != nil || p.sel.TZ != "" {
+		// Why the offset or the zone let the plan read these levels.
+		res.Columns = append(res.Columns, "why")
+		for i := range res.Rows {
+			res.Rows[i] = append(res.Rows[i], model.String(p.segs[i].why))
 		}
 	}
 	return res

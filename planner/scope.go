@@ -173,22 +173,38 @@ type PartSpan struct {
 // WholeSpec is the whole predicate of ReadParts (see SummarySource) as
 // data, so that a storage node can rebuild it: [lo, hi] lies inside
 // [Lo, Hi] and inside one GROUP BY interval bucket, described by Kind
-// (0 none, 1 fixed width, 2 calendar months), Width and Origin (fixed, in
-// nanoseconds) and Months (calendar).
+// (0 none, 1 fixed width, 2 calendar months, 3 zoned), Width and Origin
+// (fixed, in nanoseconds), Months and Origin (calendar: the month index
+// modulo Months buckets start at), or for zoned buckets (zone.go) Zone,
+// Wall, and either Width days from civil day Origin or Months months
+// shifted by Origin.
 type WholeSpec struct {
 	Kind                  uint8
 	Width, Origin, Months int64
 	Lo, Hi                int64
+	Zone                  string // Kind 3 only
+	Wall                  int64  // Kind 3 only
 }
 
 func (p *plan) wholeSpec() WholeSpec {
-	return WholeSpec{Kind: uint8(p.bk.kind), Width: p.bk.width, Origin: p.bk.origin, Months: p.bk.months, Lo: p.rng.lo, Hi: p.rng.hi}
+	w := WholeSpec{Kind: uint8(p.bk.kind), Width: p.bk.width, Origin: p.bk.origin, Months: p.bk.months, Lo: p.rng.lo, Hi: p.rng.hi}
+	if z := p.bk.z; z != nil {
+		w.Width, w.Origin, w.Months, w.Zone, w.Wall = z.days, z.dayOrigin, z.months, z.name, z.wall
+		if z.months > 0 {
+			w.Origin = z.shift
+		}
+	}
+	return w
 }
 
 // Func returns the predicate: the same answers as the plan's own.
 func (w WholeSpec) Func() func(lo, hi int64) bool {
 	bk := bucketer{kind: bucketKind(w.Kind), width: w.Width, origin: w.Origin, months: w.Months}
 	valid := (bk.kind == bucketNone) || (bk.kind == bucketFixed && bk.width > 0) || (bk.kind == bucketCalendar && bk.months > 0)
+	if bk.kind == bucketZoned {
+		bk = bucketer{kind: bucketZoned, z: w.zoneSpec()}
+		valid = bk.z != nil
+	}
 	return func(lo, hi int64) bool {
 		if !valid || lo > hi || lo < w.Lo || hi > w.Hi {
 			return false
@@ -362,4 +378,27 @@ func (p *Partial) Missing() (groups []int, reasons []string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return slices.Clone(p.groups), slices.Clone(p.reasons)
+}
+
+// zoneSpec rebuilds the zoned buckets of a Kind 3 spec, nil when it is not
+// valid (an unknown zone, no length, an offset out of range).
+func (w WholeSpec) zoneSpec() *zoneSpec {
+	name := w.Zone
+	if name == "" {
+		name = "UTC"
+	}
+	loc, err := query.LoadZone(name)
+	if err != nil {
+		return nil
+	}
+	z := &zoneSpec{name: w.Zone, loc: loc, wall: w.Wall}
+	switch {
+	case w.Width > 0 && w.Months == 0 && w.Width <= math.MaxInt64/dayNanos && w.Wall >= 0 && w.Wall < w.Width*dayNanos && (w.Origin == 0 || w.Origin == 4):
+		z.days, z.dayOrigin = w.Width, w.Origin
+	case w.Months > 0 && w.Width == 0 && w.Months <= math.MaxInt32 && w.Origin >= 0 && w.Origin < w.Months && w.Wall > -maxCalendarWall && w.Wall < maxCalendarWall:
+		z.months, z.shift = w.Months, w.Origin
+	default:
+		return nil
+	}
+	return z
 }

@@ -39,6 +39,7 @@ import (
 type segment struct {
 	lo, hi int64
 	level  model.Level
+	why    string // for a query with an offset or a zone: why this level (EXPLAIN)
 }
 
 const dayNanos = 24 * int64(time.Hour)
@@ -62,9 +63,11 @@ func (b *bucketer) fits(l model.Level) bool {
 		return false
 	case bucketCalendar:
 		if l == model.Level1y {
-			return b.months%12 == 0
+			return b.months%12 == 0 && b.origin%12 == 0
 		}
 		return true
+	case bucketZoned:
+		return l <= model.Level1d // per period of the zone's offset: zone.go
 	}
 	return l == model.LevelRaw
 }
@@ -90,7 +93,7 @@ func planSegments(lo, hi int64, top model.Level) []segment {
 			return
 		}
 		if l == model.LevelRaw {
-			segs = append(segs, segment{lo, hi, l})
+			segs = append(segs, segment{lo: lo, hi: hi, level: l})
 			return
 		}
 		a, ok := lo, true // the first bucket start at or after lo
@@ -112,7 +115,7 @@ func planSegments(lo, hi int64, top model.Level) []segment {
 		if a > lo {
 			split(lo, a-1, l.Finer())
 		}
-		segs = append(segs, segment{a, b, l})
+		segs = append(segs, segment{lo: a, hi: b, level: l})
 		if b < hi {
 			split(b+1, hi, l.Finer())
 		}

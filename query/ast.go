@@ -98,10 +98,18 @@ type Select struct {
 	// GroupTagPos where each is written.
 	GroupTags   []string
 	GroupTagPos []Pos
+	// GroupOffset is the offset of GROUP BY time(interval, offset), as
+	// written (the planner reduces it modulo the interval); nil when none.
+	GroupOffset *Offset
 	Fill        Fill
-	Desc        bool  // ORDER BY time DESC
-	Limit       int64 // 0 means no limit
-	Offset      int64
+	// TZ is the zone of the TZ('Area/City') clause, "" when there is none;
+	// the parser has checked that time.LoadLocation knows it. TZPos is
+	// where the clause is written.
+	TZ     string
+	TZPos  Pos
+	Desc   bool  // ORDER BY time DESC
+	Limit  int64 // 0 means no limit
+	Offset int64
 }
 
 // Collection returns the collection the statement reads: From, or the

@@ -115,6 +115,7 @@ var grammarPieces = []string{
 	"a", "cpu", "time", `"q"`, `""`, "count", "percentile", "now", "NOW", "true", "False", "none", "linear",
 	"*", ",", "(", ")", ";", "=", "!=", "<>", "<", ">=", "=~", "!~", "+", "-",
 	"1", "0", "95", "1.5", "1e3", "1h", "5m", "0s", "'x'", "''", "/re/", "/(/", "'unterminated", "1x", "!",
+	"TZ", "tz", "'Europe/Paris'", "3M",
 }
 
 func randomGrammarStatement(r *rand.Rand) string {

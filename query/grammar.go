@@ -71,9 +71,17 @@ type gSelect struct {
 	Where  *gOr      `parser:"( 'WHERE' @@ )?"`
 	Group  []*gGroup `parser:"( 'GROUP' 'BY' @@ ( ',' @@ )* )?"`
 	Fill   *gFill    `parser:"( 'FILL' '(' @@ ')' )?"`
+	TZ     *gTZ      `parser:"@@?"`
 	Order  *gOrder   `parser:"( 'ORDER' 'BY' @@ )?"`
 	Limit  *gNumber  `parser:"( 'LIMIT' @@ )?"`
 	Offset *gNumber  `parser:"( 'OFFSET' @@ )?"`
+	TZEnd  *gTZ      `parser:"@@?"` // InfluxQL writes TZ last
+}
+
+// gTZ is TZ('Area/City').
+type gTZ struct {
+	Pos  lexer.Position
+	Zone *string `parser:"'TZ' '(' @String ')'"`
 }
 
 type gIdent struct {
@@ -172,10 +180,18 @@ type gDur struct {
 }
 
 type gGroup struct {
+	Pos    lexer.Position
+	Dur    *gDur         `parser:"( @@"`
+	Name   *gIdent       `parser:"| @@"`
+	Arg    *gDur         `parser:"  ( '(' @@"`
+	Offset *gGroupOffset `parser:"    ( ',' @@ )? ')' )? )"`
+}
+
+// gGroupOffset is the offset of time(interval, offset).
+type gGroupOffset struct {
 	Pos  lexer.Position
-	Dur  *gDur   `parser:"( @@"`
-	Name *gIdent `parser:"| @@"`
-	Arg  *gDur   `parser:"  ( '(' @@ ')' )? )"`
+	Sign *string `parser:"@( '+' | '-' )?"`
+	Dur  *gDur   `parser:"@@"`
 }
 
 type gFill struct {

@@ -175,6 +175,7 @@ func lexerSeeds() []string {
 	for _, bs := range benchStatements {
 		seeds = append(seeds, bs.in)
 	}
+	seeds = append(seeds, tzSeeds...)
 	return seeds
 }
 

@@ -385,6 +385,9 @@ func (p *parser) selectStmt(g *gSelect) (*Select, error) {
 			return nil, err
 		}
 	}
+	if err := p.tz(sel, g.TZ, g.TZEnd); err != nil {
+		return nil, err
+	}
 	if g.Order != nil {
 		name, err := p.ident(g.Order.Name)
 		if err != nil {
@@ -546,6 +549,20 @@ func (p *parser) group(sel *Select, g *gGroup) error {
 		return p.errAt(g.Pos, p.text(g.Pos, d.Text), "GROUP BY has more than one interval")
 	}
 	sel.GroupBy, sel.GroupByPos = &dur, p.pos(g.Pos)
+	if g.Offset != nil {
+		off, err := p.duration(g.Offset.Dur)
+		if err != nil && off.N != 0 {
+			return err // a zero offset is allowed: time(1h, 0s)
+		}
+		if off.Calendar() && !dur.Calendar() {
+			return p.errAt(g.Offset.Dur.Pos, g.Offset.Dur.Text, "offset %s in calendar units needs a calendar interval (M or y), not %s", g.Offset.Dur.Text, d.Text)
+		}
+		sign := 1
+		if g.Offset.Sign != nil && *g.Offset.Sign == "-" {
+			sign = -1
+		}
+		sel.GroupOffset = &Offset{Sign: sign, Dur: off}
+	}
 	return nil
 }
 

@@ -70,6 +70,7 @@ func stripPos(t testing.TB, st *Statement) *Statement {
 	}
 	for s := st.Select; s != nil; s = s.Sub {
 		s.FromPos, s.GroupByPos, s.GroupTagPos = Pos{}, Pos{}, nil
+		s.TZPos = Pos{}
 		for i := range s.Items {
 			s.Items[i].Pos = Pos{}
 		}

@@ -73,7 +73,15 @@ func (s *Select) String() string {
 		b.WriteString(" GROUP BY ")
 		var groups []string
 		if s.GroupBy != nil {
-			groups = append(groups, "time("+s.GroupBy.String()+")")
+			g := "time(" + s.GroupBy.String()
+			if o := s.GroupOffset; o != nil {
+				if o.Sign < 0 {
+					g += ", -" + o.Dur.String()
+				} else {
+					g += ", " + o.Dur.String()
+				}
+			}
+			groups = append(groups, g+")")
 		}
 		for _, t := range s.GroupTags {
 			if strings.EqualFold(t, "time") {
@@ -86,6 +94,9 @@ func (s *Select) String() string {
 	}
 	if s.Fill.Mode != FillNull {
 		b.WriteString(" " + s.Fill.String())
+	}
+	if s.TZ != "" {
+		b.WriteString(" TZ(" + quoteString(s.TZ) + ")")
 	}
 	if s.Desc {
 		b.WriteString(" ORDER BY time DESC")

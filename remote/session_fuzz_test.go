@@ -65,6 +65,7 @@ func sessionSeeds() [][]byte {
 		append([]byte{msgOpen}, fopen.encode()...),
 		append([]byte{msgFetch}, ffetch.encode()...),
 		append([]byte{msgRows}, rows.B...),
+		append([]byte{msgFetch}, (&fetchMsg{Whole: zonedWhole, Items: fetch.Items}).encode()...),
 	}
 }
 

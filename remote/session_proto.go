@@ -234,6 +234,10 @@ func (m *fetchMsg) encode() []byte {
 	e.Varint(w.Months)
 	e.Varint(w.Lo)
 	e.Varint(w.Hi)
+	if w.Kind == 3 { // zoned buckets (planner/zone.go)
+		e.String(w.Zone)
+		e.Varint(w.Wall)
+	}
 	e.Bool(m.Desc)
 	e.Uvarint(uint64(len(m.Items)))
 	for i := range m.Items {
@@ -272,6 +276,9 @@ func (m *fetchMsg) encode() []byte {
 func (m *fetchMsg) decode(b []byte) error {
 	d := wire.MsgDec{B: b}
 	m.Whole = planner.WholeSpec{Kind: d.Byte(), Width: d.Varint(), Origin: d.Varint(), Months: d.Varint(), Lo: d.Varint(), Hi: d.Varint()}
+	if m.Whole.Kind == 3 { // zoned buckets (planner/zone.go)
+		m.Whole.Zone, m.Whole.Wall = d.String(), d.Varint()
+	}
 	m.Desc = d.Bool()
 	n := d.Count(3)
 	m.Items = make([]planner.SeriesRead, 0, n)

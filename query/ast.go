@@ -94,15 +94,22 @@ type Select struct {
 	// GroupTagPos where each is written.
 	GroupTags   []string
 	GroupTagPos []Pos
-	Fill        Fill
-	Desc        bool  // ORDER BY time DESC
-	Limit       int64 // 0 means no limit
-	Offset      int64
+	// GroupAll is set by GROUP BY *: group by every tag key of the
+	// collection (after GroupTags, in key order), which the planner knows.
+	GroupAll bool
+	// Having is the HAVING condition on aggregates, nil when there is
+	// none; see expr.go.
+	Having Expr
+	Fill   Fill
+	Desc   bool  // ORDER BY time DESC
+	Limit  int64 // 0 means no limit
+	Offset int64
 }
 
 // Item is one entry of the SELECT list.
 type Item struct {
-	// Star is set for SELECT *; the other fields are then empty.
+	// Star is set for SELECT *; the other fields are then empty. With
+	// Func set it is fn(*): the aggregate over every field it applies to.
 	Star bool
 	// Func is the aggregate function, lower case, with mean already
 	// normalised to avg; empty for a plain field or tag.
@@ -113,6 +120,10 @@ type Item struct {
 	Arg   float64
 	Alias string // the AS name, or ""
 	Pos   Pos
+	// Expr is set, and Func, Field and Arg are empty, when the item is
+	// more than fn(field[, arg]) or a name: an arithmetic expression or a
+	// math function (see expr.go).
+	Expr ValueExpr
 }
 
 // Name returns the column name of the item: its alias, or fn(field), or field.
@@ -120,6 +131,12 @@ func (it Item) Name() string {
 	switch {
 	case it.Alias != "":
 		return it.Alias
+	case it.Expr != nil:
+		return ValueString(it.Expr)
+	case it.Star && it.Func == "percentile":
+		return fmt.Sprintf("percentile(*, %s)", formatFloat(it.Arg))
+	case it.Star && it.Func != "":
+		return it.Func + "(*)"
 	case it.Star:
 		return "*"
 	case it.Func == "percentile":

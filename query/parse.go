@@ -80,14 +80,26 @@ func (p *parser) parseGrammar() (*gStatement, error) {
 func (p *parser) scan() error {
 	lx := newQueryLexer("", p.src)
 	p.tokens = make([]lexer.Token, 0, len(p.src)/5+8)
-	depth := 0
+	depth, signs, inWhere := 0, 0, false
 	for {
 		t, _ := lx.Next() // never fails
 		if t.EOF() {
 			p.eof = t
 			return nil
 		}
+		t, split := arithToken(t, p.tokens, &inWhere)
+		if split {
+			lx.pos = t.Pos
+			lx.advance("/")
+		}
 		p.tokens = append(p.tokens, t)
+		if t.Value == "-" || t.Value == "+" {
+			if signs++; signs > MaxNesting {
+				return p.errAt(t.Pos, t.Value, "more than %d signs in a row (max nesting)", MaxNesting)
+			}
+		} else {
+			signs = 0
+		}
 		switch t.Value {
 		case "(":
 			if depth++; depth > MaxNesting {
@@ -97,6 +109,37 @@ func (p *parser) scan() error {
 			depth--
 		}
 	}
+}
+
+// arithToken turns the tokens the lexer reads the context-free way into
+// the operators of arithmetic where the context says so: '%' (a BadChar to
+// the lexer) is always the remainder operator, and a regular expression
+// (or an unterminated one) right after an operand (a name, a number or ')')
+// outside WHERE is a division instead: t becomes "/" and split is set, the
+// caller lexing again just after it. Regular expressions stand after =~
+// and !~ in WHERE, never right after an operand; WHERE has no arithmetic.
+// inWhere tracks the clause across calls.
+func arithToken(t lexer.Token, before []lexer.Token, inWhere *bool) (_ lexer.Token, split bool) {
+	switch {
+	case t.Type == typKeyword:
+		switch strings.ToUpper(t.Value) {
+		case "WHERE":
+			*inWhere = true
+		case "SELECT", "GROUP", "FILL", "ORDER", "LIMIT", "OFFSET":
+			*inWhere = false
+		}
+	case t.Type == typIdent && strings.EqualFold(t.Value, "HAVING"):
+		*inWhere = false
+	case t.Type == typBadChar && t.Value == "%":
+		t.Type = typPunct
+	case (t.Type == typRegex || t.Type == typBadRegex) && len(before) > 0 && !*inWhere:
+		prev := before[len(before)-1]
+		if prev.Type == typIdent || prev.Type == typQIdent || prev.Type == typNumber || prev.Value == ")" {
+			t.Type, t.Value = typPunct, "/"
+			return t, true
+		}
+	}
+	return t, false
 }
 
 // isBad reports whether t is one of the malformed tokens.
@@ -219,6 +262,12 @@ var expectedNames = map[string]string{
 	"GFill":      "none, null, previous, linear or a number",
 	"GOrder":     "time",
 	"GShowKey":   "a tag key",
+	"GArith":     "a number, name or (",
+	"GFactor":    "a number, name or (",
+	"GOpTerm":    "an operator",
+	"GHaving":    "a condition",
+	"GHavingAnd": "a condition",
+	"GHavingCmp": "a condition",
 }
 
 // convertError turns a participle or lexer error into *Error.
@@ -348,8 +397,9 @@ func (p *parser) deleteStmt(g *gDelete) (*Delete, error) {
 
 func (p *parser) selectStmt(g *gSelect) (*Select, error) {
 	sel := &Select{Items: make([]Item, 0, len(g.Items))}
+	cnt := &exprCounter{}
 	for _, gi := range g.Items {
-		it, err := p.item(gi)
+		it, err := p.item(gi, cnt)
 		if err != nil {
 			return nil, err
 		}
@@ -367,6 +417,11 @@ func (p *parser) selectStmt(g *gSelect) (*Select, error) {
 	}
 	for _, gg := range g.Group {
 		if err := p.group(sel, gg); err != nil {
+			return nil, err
+		}
+	}
+	if g.Having != nil {
+		if sel.Having, err = p.having(g.Having, cnt); err != nil {
 			return nil, err
 		}
 	}
@@ -409,9 +464,9 @@ func (p *parser) text(lp lexer.Position, fallback string) string {
 }
 
 // knownFuncs lists the accepted function names as written in messages.
-const knownFuncs = "count, sum, avg, mean, min, max, first, last, spread, stddev, percentile"
+const knownFuncs = "count, sum, avg, mean, min, max, first, last, spread, stddev, percentile, abs, ceil, floor, round, sqrt, pow, ln, log10, exp"
 
-func (p *parser) item(g *gItem) (Item, error) {
+func (p *parser) item(g *gItem, cnt *exprCounter) (Item, error) {
 	it := Item{Pos: p.pos(g.Pos)}
 	if g.Alias != nil {
 		alias, err := p.ident(g.Alias)
@@ -427,50 +482,74 @@ func (p *parser) item(g *gItem) (Item, error) {
 		it.Star = true
 		return it, nil
 	}
+	if g.Lead != nil {
+		e, err := p.arith(g.Lead.First, g.Lead.Ops, cnt)
+		return simpleItem(it, e), err
+	}
 	name, err := p.ident(g.Name)
 	if err != nil {
 		return it, err
 	}
-	if g.Call == nil {
+	if g.Call == nil && len(g.Ops) == 0 {
 		it.Field = name
 		return it, nil
 	}
-	fn := strings.ToLower(name)
-	if fn == "mean" {
-		fn = "avg"
+	if len(g.Ops) > 0 || g.Call != nil && !IsAggregate(aggName(name)) {
+		e, err := p.arith(&gFactor{Pos: g.Name.Pos, Name: g.Name, Call: g.Call}, g.Ops, cnt)
+		return simpleItem(it, e), err
 	}
-	known := false
-	for _, a := range Aggregates {
-		known = known || a == fn
-	}
+	fn := aggName(name)
 	tok := p.text(g.Name.Pos, name)
-	if !known {
-		return it, p.errAt(g.Name.Pos, tok, "unknown function %q (known: %s)", name, knownFuncs)
-	}
 	c := g.Call
 	if c.Star {
-		return it, p.errAt(c.Pos, "*", "%s(*) is not supported; name a field, as in %s(value)", fn, fn)
+		if it.Alias != "" {
+			return it, p.errAt(g.Alias.Pos, p.text(g.Alias.Pos, it.Alias), "%s(*) cannot have an alias: it makes a column per field", fn)
+		}
+		it.Star, it.Func = true, fn
+		it.Arg, err = p.aggArg(fn, tok, g.Name, c)
+		return it, err
+	}
+	if c.Lead != nil || c.Sub != nil || len(c.Ops) > 0 {
+		return it, p.errAt(c.Pos, p.text(c.Pos, ""), "%s takes a field name, not an expression", fn)
 	}
 	if it.Field, err = p.ident(c.Field); err != nil {
 		return it, err
 	}
 	it.Func = fn
-	switch {
-	case fn == "percentile" && c.Arg == nil:
-		return it, p.errAt(g.Name.Pos, tok, "percentile needs two arguments, as in percentile(value, 95)")
-	case fn != "percentile" && c.Arg != nil:
-		return it, p.errAt(c.Arg.Pos, p.text(c.Arg.Pos, ""), "%s takes one argument", fn)
-	case c.Arg != nil:
-		v, err := p.number(c.Arg)
-		if err != nil {
-			return it, err
+	it.Arg, err = p.aggArg(fn, tok, g.Name, c)
+	return it, err
+}
+
+// simpleItem sets e as the expression of it, or, when e is just a name or
+// an aggregate of a field (as in "(v)"), as the fields of the item that
+// name or aggregate would have been written without parentheses.
+func simpleItem(it Item, e ValueExpr) Item {
+	switch x := e.(type) {
+	case *FieldRef:
+		it.Field = x.Name
+	case *Call:
+		if !IsAggregate(x.Func) {
+			it.Expr = e
+			break
 		}
-		if !(v >= 0 && v <= 100) {
-			return it, p.errAt(c.Arg.Pos, p.text(c.Arg.Pos, ""), "percentile must be between 0 and 100, got %s", formatFloat(v))
+		it.Func, it.Field = x.Func, x.Args[0].(*FieldRef).Name
+		if len(x.Args) > 1 {
+			it.Arg = x.Args[1].(*Number).Float
 		}
-		it.Arg = v
+	default:
+		it.Expr = e
 	}
-	return it, nil
+	return it
+}
+
+// aggName returns a function name in the spelling of Item.Func: lower case,
+// mean as avg.
+func aggName(name string) string {
+	fn := strings.ToLower(name)
+	if fn == "mean" {
+		fn = "avg"
+	}
+	return fn
 }
 
 // text returns the number as written, with its sign.
@@ -503,6 +582,10 @@ func (p *parser) integer(g *gNumber, clause string, lo int64) (int64, error) {
 }
 
 func (p *parser) group(sel *Select, g *gGroup) error {
+	if g.Star {
+		sel.GroupAll = true
+		return nil
+	}
 	d := g.Dur
 	if g.Name != nil {
 		name, err := p.ident(g.Name)

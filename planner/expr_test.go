@@ -209,12 +209,12 @@ func TestExprReference(t *testing.T) {
 		want = nil
 		for j, g := range groups {
 			mx, mn, _, nsum := refStats(g)
-			if nsum > 0 && mx-mn < 150 || len(g) == 1 {
+			if nsum > 0 && mx-mn < 200 || len(g) == 1 {
 				want = append(want, []any{keys[j][1], keys[j][0], nsum})
 			}
 		}
 		cases = append(cases, queryCase{
-			q:    "SELECT sum(n) FROM r GROUP BY 1h, host HAVING sum(n) > 0 AND max(v) - min(v) < 150 OR count(v) = 1 FILL(none)",
+			q:    "SELECT sum(n) FROM r GROUP BY 1h, host HAVING sum(n) > 0 AND max(v) - min(v) < 200 OR count(v) = 1 FILL(none)",
 			want: want,
 		})
 

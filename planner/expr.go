@@ -13,7 +13,7 @@ import (
 // any other (rollups, fragments pushed to nodes and all), and an exprSink
 // computes each output row from the inner one: it evaluates the
 // expressions, drops the rows HAVING refuses and applies LIMIT and OFFSET
-// after HAVING. A SELECT with none of these is planned as it is.
+// (per group) after HAVING. A SELECT with none of these is planned as it is.
 //
 // Arithmetic (docs/query.md, "Expressions"): integers stay integers under
 // + - * and % unless the result overflows int64, which gives the float
@@ -290,7 +290,8 @@ func aggApplies(fn string, kind model.Kind) bool {
 type exprSink struct {
 	next Sink
 	ep   *exprPlan
-	seen int64 // rows HAVING let through so far
+	seen  int64         // rows of the current group HAVING let through so far
+	group []model.Value // the GROUP BY tag values of the current group
 }
 
 func (ep *exprPlan) wrap(next Sink) Sink { return &exprSink{next: next, ep: ep} }
@@ -309,6 +310,11 @@ func (s *exprSink) Row(row []model.Value) error {
 	if s.ep.having != nil {
 		if !s.holds(s.ep.having, row) {
 			return nil
+		}
+		// LIMIT and OFFSET apply per group, as without HAVING; rows
+		// come group by group.
+		if tags := row[1:s.ep.prefix]; !slices.EqualFunc(tags, s.group, model.Value.Equal) {
+			s.group, s.seen = slices.Clone(tags), 0
 		}
 		s.seen++
 		if s.seen <= s.ep.offset || s.ep.limit > 0 && s.seen > s.ep.offset+s.ep.limit {

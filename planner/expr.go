@@ -288,8 +288,8 @@ func aggApplies(fn string, kind model.Kind) bool {
 
 // exprSink turns the inner rows into the output rows.
 type exprSink struct {
-	next Sink
-	ep   *exprPlan
+	next  Sink
+	ep    *exprPlan
 	seen  int64         // rows of the current group HAVING let through so far
 	group []model.Value // the GROUP BY tag values of the current group
 }

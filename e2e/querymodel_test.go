@@ -212,6 +212,7 @@ type selectQ struct {
 	orderAsc  bool // write ORDER BY time ASC explicitly
 	limit     int64
 	offset    int64
+	scaled    []scaled // expression items after items (oracle_expr_test.go)
 }
 
 func (q *selectQ) aggregate() bool { return !q.star && len(q.items) > 0 && q.items[0].fn != "" }
@@ -228,6 +229,9 @@ func (q *selectQ) render() string {
 				b.WriteString(", ")
 			}
 			b.WriteString(it.render())
+		}
+		for _, s := range q.scaled {
+			b.WriteString(", " + s.render(q))
 		}
 	}
 	b.WriteString(" FROM " + q.coll)

@@ -2,6 +2,7 @@ package query
 
 import (
 	"errors"
+	"math/rand/v2"
 	"reflect"
 	"strings"
 	"testing"
@@ -209,5 +210,24 @@ func TestFastParseDeclinesExpr(t *testing.T) {
 		if err != nil || !reflect.DeepEqual(g, want) {
 			t.Errorf("fastParse(%q) built a tree participle does not (err %v)", tt.in, err)
 		}
+	}
+}
+
+// TestParseOracleExpr compares Parse with the oracle (participle alone on
+// the regexp lexer's tokens, turned into arithmetic the same way) on the
+// expression statements, their prefixes and mutations.
+func TestParseOracleExpr(t *testing.T) {
+	r := rand.New(rand.NewPCG(16, 1))
+	for _, tt := range exprParseTests {
+		sameAsOracle(t, tt.in)
+		for i := range len(tt.in) {
+			sameAsOracle(t, tt.in[:i])
+		}
+		for range 50 {
+			sameAsOracle(t, mutate(r, tt.in))
+		}
+	}
+	for _, tt := range exprErrorTests {
+		sameAsOracle(t, tt.in)
 	}
 }

@@ -43,7 +43,7 @@ func oracleParse(s string) (*Statement, error) {
 	}
 	// The tokens the regexp lexer gives, turned into arithmetic where the
 	// parser turns them (arithToken), lexing again after a division.
-	scan, depth, inWhere := *peek, 0, false
+	scan, depth, signs, inWhere := *peek, 0, 0, false
 	for t := scan.Next(); !t.EOF(); t = scan.Next() {
 		tok, split := arithToken(*t, p.tokens, &inWhere)
 		if split {
@@ -51,10 +51,18 @@ func oracleParse(s string) (*Statement, error) {
 			if err := relexAfter(&scan, s, tok.Pos); err != nil {
 				return nil, p.convertError(err)
 			}
+			signs = 0
 			continue
 		}
 		*t = tok
 		p.tokens = append(p.tokens, *t)
+		if t.Value == "-" || t.Value == "+" {
+			if signs++; signs > MaxNesting {
+				return nil, p.errAt(t.Pos, t.Value, "more than %d signs in a row (max nesting)", MaxNesting)
+			}
+		} else {
+			signs = 0
+		}
 		switch t.Value {
 		case "(":
 			if depth++; depth > MaxNesting {
@@ -171,6 +179,9 @@ func FuzzParseOracle(f *testing.F) {
 	r := rand.New(rand.NewPCG(12, 5))
 	for range 50 {
 		f.Add(randomSelect(r))
+	}
+	for _, tt := range exprParseTests {
+		f.Add(tt.in)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
 		sameAsOracle(t, in)

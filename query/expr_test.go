@@ -231,3 +231,18 @@ func TestParseOracleExpr(t *testing.T) {
 		sameAsOracle(t, tt.in)
 	}
 }
+
+// TestPrescanDivision checks that the limits count what stands between two
+// divisions: a '/' after an operand is no regular expression to skip.
+func TestPrescanDivision(t *testing.T) {
+	q := "SELECT v / 2, " + strings.Repeat("v, ", MaxTerms) + "v / 2 FROM x"
+	_, err := Parse(q)
+	if err == nil || !strings.Contains(err.Error(), "max terms") {
+		t.Fatalf("Parse(%d items between divisions) error %v, want max terms", MaxTerms, err)
+	}
+	q = "SELECT v / 2" + strings.Repeat(" + (v", 70) + strings.Repeat(")", 70) + " / 2 FROM x"
+	_, err = Parse(q)
+	if err == nil || !strings.Contains(err.Error(), "max nesting") {
+		t.Fatalf("Parse(deep parentheses between divisions) error %v, want max nesting", err)
+	}
+}

@@ -178,6 +178,59 @@ func (n *Number) String() string {
 
 // lowering of the grammar tree
 
+// arithToken turns the tokens the lexer reads the context-free way into
+// the operators of arithmetic where the context says so: '%' (a BadChar to
+// the lexer) is always the remainder operator, and a regular expression
+// (or an unterminated one) right after an operand (a name, a number or ')')
+// outside WHERE is a division instead: t becomes "/" and split is set, the
+// caller lexing again just after it. Regular expressions stand after =~
+// and !~ in WHERE, never right after an operand; WHERE has no arithmetic.
+// inWhere tracks the clause across calls.
+func arithToken(t lexer.Token, before []lexer.Token, inWhere *bool) (_ lexer.Token, split bool) {
+	switch {
+	case t.Type == typKeyword:
+		switch strings.ToUpper(t.Value) {
+		case "WHERE":
+			*inWhere = true
+		case "SELECT", "GROUP", "FILL", "ORDER", "LIMIT", "OFFSET":
+			*inWhere = false
+		}
+	case t.Type == typIdent && strings.EqualFold(t.Value, "HAVING"):
+		*inWhere = false
+	case t.Type == typBadChar && t.Value == "%":
+		t.Type = typPunct
+	case (t.Type == typRegex || t.Type == typBadRegex) && len(before) > 0 && !*inWhere:
+		prev := before[len(before)-1]
+		if prev.Type == typIdent || prev.Type == typQIdent || prev.Type == typNumber || prev.Value == ")" {
+			t.Type, t.Value = typPunct, "/"
+			return t, true
+		}
+	}
+	return t, false
+}
+
+// simpleItem sets e as the expression of it, or, when e is just a name or
+// an aggregate of a field (as in "(v)"), as the fields of the item that
+// name or aggregate would have been written without parentheses.
+func simpleItem(it Item, e ValueExpr) Item {
+	switch x := e.(type) {
+	case *FieldRef:
+		it.Field = x.Name
+	case *Call:
+		if !IsAggregate(x.Func) {
+			it.Expr = e
+			break
+		}
+		it.Func, it.Field = x.Func, x.Args[0].(*FieldRef).Name
+		if len(x.Args) > 1 {
+			it.Arg = x.Args[1].(*Number).Float
+		}
+	default:
+		it.Expr = e
+	}
+	return it
+}
+
 // exprCounter counts the operators lowered so far, against MaxExprOps.
 type exprCounter struct{ n int }
 

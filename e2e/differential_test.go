@@ -59,6 +59,8 @@ type differential struct {
 	failures  int
 	labels    map[string]int // which reading of the spec matched, when the spec allows more than one
 	queries   int
+	exprs     int // queries with expression items (oracle_expr_test.go)
+	exprRows  int // rows of their answers
 	rows      int
 	empty     int
 	openCells int // cells the spec leaves open (compared with the oracle's reading)
@@ -100,8 +102,8 @@ func runDifferential(t *testing.T, seed uint64, start starter) {
 	x.srv.restart()
 	x.phase("compacted restarted", perPhase/2)
 
-	t.Logf("%d queries, %d of them with empty answers, %d rows compared (%d cells left open by the spec); %d rows in the data",
-		x.queries, x.empty, x.rows, x.openCells, len(x.d.rows))
+	t.Logf("%d queries (%d with expressions, answering %d rows), %d of them with empty answers, %d rows compared (%d cells left open by the spec); %d rows in the data",
+		x.queries, x.exprs, x.exprRows, x.empty, x.rows, x.openCells, len(x.d.rows))
 	for _, l := range sortedKeys(x.labels) {
 		t.Logf("spec reading %q matched %d times", l, x.labels[l])
 	}
@@ -139,6 +141,9 @@ func (x *differential) phase(name string, n int) {
 		text := q.render()
 		wants := o.answer(q)
 		x.queries++
+		if len(q.scaled) > 0 {
+			x.exprs++
+		}
 		got, err := x.srv.query(text)
 		if err != nil {
 			x.failures++
@@ -167,6 +172,9 @@ func (x *differential) phase(name string, n int) {
 			}
 		}
 		x.rows += len(got.Rows)
+		if len(q.scaled) > 0 && len(got.Rows) > 0 {
+			x.exprRows += len(got.Rows)
+		}
 		if len(got.Rows) == 0 {
 			x.empty++
 		}

@@ -534,5 +534,6 @@ func (w *world) query() *selectQ {
 	if w.chance(0.12) && (q.every != nil || !q.aggregate() || w.chance(0.2)) {
 		q.offset = 1 + w.rng.Int64N(4)
 	}
+	w.addScaled(q)
 	return q
 }

@@ -71,9 +71,9 @@ func (o oracle) answer(q *selectQ) []table {
 		// docs/query.md, "Matching row": an aggregate query sees only
 		// the rows that hold at least one aggregated field.
 		matched = rowsHolding(matched, q.items)
-		return o.aggregateAnswer(q, matched, fields)
+		return withScaled(q, o.aggregateAnswer(q, matched, fields))
 	}
-	return o.rawAnswer(q, matched, fields)
+	return withScaled(q, o.rawAnswer(q, matched, fields))
 }
 
 // rowsHolding keeps the rows that hold the field of at least one item.

@@ -217,6 +217,7 @@ type selectQ struct {
 	goffset  zoneOffset
 	zone     string
 	zoneLast bool
+	scaled   []scaled // expression items after items (oracle_expr_test.go)
 }
 
 func (q *selectQ) aggregate() bool { return !q.star && len(q.items) > 0 && q.items[0].fn != "" }
@@ -233,6 +234,9 @@ func (q *selectQ) render() string {
 				b.WriteString(", ")
 			}
 			b.WriteString(it.render())
+		}
+		for _, s := range q.scaled {
+			b.WriteString(", " + s.render(q))
 		}
 	}
 	b.WriteString(" FROM " + q.coll)

@@ -65,11 +65,20 @@ func ExecuteStream(ctx context.Context, src Source, stmt *query.Statement, opts 
 	}
 	defer done()
 	if stmt != nil && stmt.Select != nil {
-		p, err := newPlan(src, stmt.Select, opts)
+		// Expressions, agg(*), GROUP BY * and HAVING plan an inner
+		// SELECT of plain items and compute the rows from its (expr.go).
+		sel, ep, err := prepareExpr(src, stmt.Select)
+		if err != nil {
+			return nil, err
+		}
+		p, err := newPlan(src, sel, opts)
 		if err != nil {
 			return nil, err
 		}
 		if !stmt.Explain {
+			if ep != nil {
+				sink = ep.wrap(sink)
+			}
 			return p.run(ctx, sink)
 		}
 		return nil, replay(ctx, p.explain(), sink, opts)

@@ -39,7 +39,7 @@ func executeSubquery(ctx context.Context, src Source, stmt *query.Statement, opt
 	if err != nil {
 		return nil, err
 	}
-	ss, err := newSubSource(sel.Sub, &rs.res)
+	ss, err := newSubSource(sel.Sub, subGroupTags(src, sel.Sub), &rs.res)
 	if err != nil {
 		return nil, err
 	}
@@ -72,12 +72,27 @@ type subSeries struct {
 	cols map[string]*model.Column // by field, sorted by time
 }
 
-// newSubSource turns the answer res of the subquery sub into a source.
-func newSubSource(sub *query.Select, res *Result) (*subSource, error) {
+// subGroupTags returns the tag keys the subquery groups by: those it names
+// and, with GROUP BY *, every tag key of its collection.
+func subGroupTags(src Source, sub *query.Select) []string {
+	tags := slices.Clone(sub.GroupTags)
+	if sub.GroupAll && sub.Sub == nil {
+		for _, k := range src.TagKeys(sub.From) {
+			if !slices.Contains(tags, k) {
+				tags = append(tags, k)
+			}
+		}
+	}
+	return tags
+}
+
+// newSubSource turns the answer res of the subquery sub, grouped by the
+// tag keys groupTags, into a source.
+func newSubSource(sub *query.Select, groupTags []string, res *Result) (*subSource, error) {
 	ss := &subSource{fields: map[string]model.Kind{}}
 	isTag := make([]bool, len(res.Columns))
 	for c, name := range res.Columns {
-		if c != res.TimeColumn && slices.Contains(sub.GroupTags, name) {
+		if c != res.TimeColumn && slices.Contains(groupTags, name) {
 			isTag[c] = true
 			ss.tagKeys = append(ss.tagKeys, name)
 		}

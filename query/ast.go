@@ -101,7 +101,13 @@ type Select struct {
 	// GroupOffset is the offset of GROUP BY time(interval, offset), as
 	// written (the planner reduces it modulo the interval); nil when none.
 	GroupOffset *Offset
-	Fill        Fill
+	// GroupAll is set by GROUP BY *: group by every tag key of the
+	// collection (after GroupTags, in key order), which the planner knows.
+	GroupAll bool
+	// Having is the HAVING condition on aggregates, nil when there is
+	// none; see expr.go.
+	Having Expr
+	Fill   Fill
 	// TZ is the zone of the TZ('Area/City') clause, "" when there is none;
 	// the parser has checked that time.LoadLocation knows it. TZPos is
 	// where the clause is written.
@@ -123,7 +129,8 @@ func (s *Select) Collection() string {
 
 // Item is one entry of the SELECT list.
 type Item struct {
-	// Star is set for SELECT *; the other fields are then empty.
+	// Star is set for SELECT *; the other fields are then empty. With
+	// Func set it is fn(*): the aggregate over every field it applies to.
 	Star bool
 	// Func is the aggregate function, lower case, with mean already
 	// normalised to avg; empty for a plain field or tag.
@@ -145,6 +152,10 @@ type Item struct {
 	Unit *Duration
 	// N is the integer argument of moving_average, top, bottom and sample.
 	N int64
+	// Expr is set, and Func, Field and Arg are empty, when the item is
+	// more than fn(field[, arg]) or a name: an arithmetic expression or a
+	// math function (see expr.go).
+	Expr ValueExpr
 }
 
 // Name returns the column name of the item: its alias, or fn(field), or field.
@@ -152,6 +163,12 @@ func (it Item) Name() string {
 	switch {
 	case it.Alias != "":
 		return it.Alias
+	case it.Expr != nil:
+		return ValueString(it.Expr)
+	case it.Star && it.Func == "percentile":
+		return fmt.Sprintf("percentile(*, %s)", formatFloat(it.Arg))
+	case it.Star && it.Func != "":
+		return it.Func + "(*)"
 	case it.Star:
 		return "*"
 	case IsFunction(it.Func):

@@ -104,8 +104,8 @@ func (it Item) callText(q func(string) string) string {
 func (p *parser) plainCall(g *gItem, fn string) error {
 	c := g.Call
 	switch {
-	case c.Inner != nil:
-		return p.errAt(c.Pos, p.text(c.Pos, ""), "%s takes a field, not a function call (only transformations nest an aggregate)", fn)
+	case c.Sub != nil:
+		return p.errAt(c.Pos, p.text(c.Pos, ""), "%s takes a field name, not an expression (only transformations nest an aggregate)", fn)
 	case c.Dur != nil:
 		return p.errAt(c.Dur.Pos, c.Dur.Text, "%s takes no duration argument", fn)
 	}
@@ -119,12 +119,15 @@ func (p *parser) function(it Item, g *gItem, fn string) (Item, error) {
 	if c.Star {
 		return it, p.errAt(c.Pos, "*", "%s(*) is not supported; name a field, as in %s(value)", fn, fn)
 	}
+	if c.Field == nil || c.Lead != nil || len(c.Ops) > 0 {
+		return it, p.errAt(c.Pos, p.text(c.Pos, ""), "%s takes a field name, not an expression", fn)
+	}
 	name, err := p.ident(c.Field)
 	if err != nil {
 		return it, err
 	}
 	it.Field = name
-	if ic := c.Inner; ic != nil {
+	if ic := c.Sub; ic != nil {
 		if !IsTransformation(fn) {
 			return it, p.errAt(c.Pos, p.text(c.Pos, ""), "%s takes a field, not a function call", fn)
 		}
@@ -174,7 +177,7 @@ func (p *parser) function(it Item, g *gItem, fn string) (Item, error) {
 // innerCall converts the inner aggregate of derivative(mean(v), 1s); name
 // is the inner function as written.
 func (p *parser) innerCall(it Item, c *gCall, name string) (Item, error) {
-	ic := c.Inner
+	ic := c.Sub
 	inner := strings.ToLower(name)
 	if inner == "mean" {
 		inner = "avg"
@@ -185,7 +188,7 @@ func (p *parser) innerCall(it Item, c *gCall, name string) (Item, error) {
 	switch {
 	case ic.Star:
 		return it, p.errAt(ic.Pos, "*", "%s(*) is not supported; name a field, as in %s(value)", inner, inner)
-	case ic.Inner != nil:
+	case ic.Sub != nil:
 		return it, p.errAt(ic.Pos, p.text(ic.Pos, ""), "%s takes a field, not a function call", inner)
 	case ic.Dur != nil:
 		return it, p.errAt(ic.Dur.Pos, ic.Dur.Text, "%s takes no duration argument", inner)

@@ -80,7 +80,7 @@ var fnErrorTests = []struct {
 	{"SELECT derivative(percentile(v)) FROM c", "1:19", "percentile needs two arguments"},
 	{"SELECT derivative(percentile(v, 101)) FROM c", "1:33", "percentile must be between 0 and 100"},
 	{"SELECT derivative(max(*)) FROM c", "1:23", "max(*) is not supported"},
-	{"SELECT max(min(v)) FROM c", "1:12", "max takes a field, not a function call"},
+	{"SELECT max(min(v)) FROM c", "1:12", "max takes a field name, not an expression"},
 	{"SELECT max(v, 1s) FROM c", "1:15", "max takes no duration argument"},
 	{"SELECT derivative(mean(v) FROM c", "1:27", `unexpected "FROM"`},
 }

@@ -70,6 +70,7 @@ type gSelect struct {
 	From   *gIdent   `parser:"       | @@ )"`
 	Where  *gOr      `parser:"( 'WHERE' @@ )?"`
 	Group  []*gGroup `parser:"( 'GROUP' 'BY' @@ ( ',' @@ )* )?"`
+	Having *gHaving  `parser:"( 'HAVING' @@ )?"`
 	Fill   *gFill    `parser:"( 'FILL' '(' @@ ')' )?"`
 	TZ     *gTZ      `parser:"@@?"`
 	Order  *gOrder   `parser:"( 'ORDER' 'BY' @@ )?"`
@@ -90,23 +91,72 @@ type gIdent struct {
 	Quoted *string `parser:"| @QIdent"`
 }
 
+// gItem is an item of the SELECT list. An item that starts with a name
+// keeps today's shape (Name, Call) and may go on with arithmetic (Ops); one
+// that starts otherwise (a number, '(' or a sign) is Lead. expr.go lowers
+// them.
 type gItem struct {
 	Pos   lexer.Position
-	Star  bool    `parser:"( @'*'"`
-	Name  *gIdent `parser:"| @@"`
-	Call  *gCall  `parser:"  ( '(' @@ ')' )? )"`
-	Alias *gIdent `parser:"( 'AS' @@ )?"`
+	Star  bool       `parser:"( @'*'"`
+	Name  *gIdent    `parser:"| @@"`
+	Call  *gCall     `parser:"  ( '(' @@ ')' )?"`
+	Ops   []*gOpTerm `parser:"  @@*"`
+	Lead  *gArith    `parser:"| @@ )"`
+	Alias *gIdent    `parser:"( 'AS' @@ )?"`
 }
 
+// gCall is the inside of fn(...). Field with Sub is a call (fn(g(x)));
+// Ops and Lead, as in gItem, hold an argument that is an expression.
 type gCall struct {
 	Pos   lexer.Position
-	Star  bool    `parser:"( @'*'"`
-	Field *gIdent `parser:"| @@ )"`
-	// Inner is the call of the nested form derivative(mean(v), 1s): Field
-	// then names the inner function.
-	Inner *gCall   `parser:"( '(' @@ ')' )?"`
-	Arg   *gNumber `parser:"( ',' ( @@"`
-	Dur   *gDur    `parser:"      | @@ ) )?"`
+	Star  bool       `parser:"( @'*'"`
+	Field *gIdent    `parser:"| @@"`
+	Sub   *gCall     `parser:"  ( '(' @@ ')' )?"`
+	Ops   []*gOpTerm `parser:"  @@*"`
+	Lead  *gArith    `parser:"| @@ )"`
+	// Arg is a number argument (percentile(v, 99), moving_average(v, 3));
+	// Dur a duration one (derivative(v, 1s)).
+	Arg *gNumber `parser:"( ',' ( @@"`
+	Dur *gDur    `parser:"      | @@ ) )?"`
+}
+
+// gArith is an arithmetic expression: factors joined by operators, kept
+// flat (expr.go applies the precedence).
+type gArith struct {
+	First *gFactor   `parser:"@@"`
+	Ops   []*gOpTerm `parser:"@@*"`
+}
+
+type gOpTerm struct {
+	Op  string   `parser:"@( '+' | '-' | '*' | '/' | '%' )"`
+	RHS *gFactor `parser:"@@"`
+}
+
+type gFactor struct {
+	Pos   lexer.Position
+	Sign  string   `parser:"(  @( '-' | '+' )"`
+	Inner *gFactor `parser:"   @@"`
+	Num   *string  `parser:" | @Number"`
+	Paren *gArith  `parser:" | '(' @@ ')'"`
+	Name  *gIdent  `parser:" | @@"`
+	Call  *gCall   `parser:"   ( '(' @@ ')' )? )"`
+}
+
+// gHaving is the HAVING condition: comparisons of expressions joined by
+// AND and OR (AND binding tighter).
+type gHaving struct {
+	Terms []*gHavingAnd `parser:"@@ ( 'OR' @@ )*"`
+}
+
+type gHavingAnd struct {
+	Terms []*gHavingCmp `parser:"@@ ( 'AND' @@ )*"`
+}
+
+type gHavingCmp struct {
+	Pos lexer.Position
+	LHS *gArith `parser:"@@"`
+	Op  string  `parser:"@Op"`
+	RHS *gArith `parser:"@@"`
 }
 
 // gNumber is a number with an optional sign. The sign has its own branch so
@@ -181,7 +231,8 @@ type gDur struct {
 
 type gGroup struct {
 	Pos    lexer.Position
-	Dur    *gDur         `parser:"( @@"`
+	Star   bool          `parser:"( @'*'"`
+	Dur    *gDur         `parser:"| @@"`
 	Name   *gIdent       `parser:"| @@"`
 	Arg    *gDur         `parser:"  ( '(' @@"`
 	Offset *gGroupOffset `parser:"    ( ',' @@ )? ')' )? )"`

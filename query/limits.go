@@ -31,20 +31,32 @@ func (p *parser) prescan() error {
 		return &Error{Pos: Pos{Line: 1, Column: 1}, Message: fmt.Sprintf(
 			"statement is %d bytes, more than the limit of %d bytes (max statement size)", len(s), MaxStatementBytes)}
 	}
-	depth, terms := 0, 1
+	// operand is set after what ends an operand (a word, ')' or a quoted
+	// name): a '/' there is a division, as arithToken reads it outside
+	// WHERE (inside WHERE such a '/' is an error either way).
+	depth, terms, operand := 0, 1, false
 	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
+		c := s[i]
+		wasOperand := operand
+		operand = false
+		switch {
 		case c == '(':
 			if depth++; depth > MaxNesting {
 				return p.errAtOffset(i, "(", "parentheses nested deeper than %d (max nesting)", MaxNesting)
 			}
 		case c == ')':
 			depth--
+			operand = true
 		case c == ',':
 			terms++
+		case c == '/' && wasOperand:
 		case c == '\'', c == '"', c == '/':
 			i = skipQuoted(s, i)
+			operand = c == '"'
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f':
+			operand = wasOperand
 		case c == '-' && i+1 < len(s) && s[i+1] == '-':
+			operand = wasOperand // a comment is white space
 			if j := strings.IndexByte(s[i:], '\n'); j >= 0 {
 				i += j
 			} else {
@@ -58,7 +70,7 @@ func (p *parser) prescan() error {
 			if w := s[i:j]; strings.EqualFold(w, "AND") || strings.EqualFold(w, "OR") {
 				terms++
 			}
-			i = j - 1
+			i, operand = j-1, true
 		}
 		if terms > MaxTerms {
 			return p.errAtOffset(i, "", "statement has more than %d terms (max terms: conditions joined by AND or OR and list items)", MaxTerms)

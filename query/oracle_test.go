@@ -41,9 +41,28 @@ func oracleParse(s string) (*Statement, error) {
 			return nil, p.errAt(first.Pos, ";", "empty query")
 		}
 	}
-	scan, depth := *peek, 0
+	// The tokens the regexp lexer gives, turned into arithmetic where the
+	// parser turns them (arithToken), lexing again after a division.
+	scan, depth, signs, inWhere := *peek, 0, 0, false
 	for t := scan.Next(); !t.EOF(); t = scan.Next() {
+		tok, split := arithToken(*t, p.tokens, &inWhere)
+		if split {
+			p.tokens = append(p.tokens, tok)
+			if err := relexAfter(&scan, s, tok.Pos); err != nil {
+				return nil, p.convertError(err)
+			}
+			signs = 0
+			continue
+		}
+		*t = tok
 		p.tokens = append(p.tokens, *t)
+		if t.Value == "-" || t.Value == "+" {
+			if signs++; signs > MaxNesting {
+				return nil, p.errAt(t.Pos, t.Value, "more than %d signs in a row (max nesting)", MaxNesting)
+			}
+		} else {
+			signs = 0
+		}
 		switch t.Value {
 		case "(":
 			if depth++; depth > MaxNesting {
@@ -52,6 +71,10 @@ func oracleParse(s string) (*Statement, error) {
 		case ")":
 			depth--
 		}
+	}
+	peek, err = lexer.Upgrade(&tokenReplay{tokens: p.tokens, eof: *scan.Peek()})
+	if err != nil {
+		return nil, p.convertError(err)
 	}
 	start := *peek
 	g, err := oracleGrammar.ParseFromLexer(peek)
@@ -157,7 +180,41 @@ func FuzzParseOracle(f *testing.F) {
 	for range 50 {
 		f.Add(randomSelect(r))
 	}
+	for _, tt := range exprParseTests {
+		f.Add(tt.in)
+	}
 	f.Fuzz(func(t *testing.T, in string) {
 		sameAsOracle(t, in)
 	})
+}
+
+// relexAfter makes scan go on with the regexp lexer's tokens of s after the
+// '/' at pos, positioned in s.
+func relexAfter(scan *lexer.PeekingLexer, s string, pos lexer.Position) error {
+	off := pos.Offset + 1
+	lx, err := regexLexerDef.LexString("", s[off:])
+	if err != nil {
+		return err
+	}
+	var toks []lexer.Token
+	for {
+		t, err := lx.Next()
+		if err != nil {
+			return err
+		}
+		if t.Pos.Line == 1 {
+			t.Pos.Column += pos.Column
+		}
+		t.Pos.Line += pos.Line - 1
+		t.Pos.Offset += off
+		if t.EOF() {
+			pk, err := lexer.Upgrade(&tokenReplay{tokens: toks, eof: t})
+			if err != nil {
+				return err
+			}
+			*scan = *pk
+			return nil
+		}
+		toks = append(toks, t)
+	}
 }

@@ -80,14 +80,26 @@ func (p *parser) parseGrammar() (*gStatement, error) {
 func (p *parser) scan() error {
 	lx := newQueryLexer("", p.src)
 	p.tokens = make([]lexer.Token, 0, len(p.src)/5+8)
-	depth := 0
+	depth, signs, inWhere := 0, 0, false
 	for {
 		t, _ := lx.Next() // never fails
 		if t.EOF() {
 			p.eof = t
 			return nil
 		}
+		t, split := arithToken(t, p.tokens, &inWhere)
+		if split {
+			lx.pos = t.Pos
+			lx.advance("/")
+		}
 		p.tokens = append(p.tokens, t)
+		if t.Value == "-" || t.Value == "+" {
+			if signs++; signs > MaxNesting {
+				return p.errAt(t.Pos, t.Value, "more than %d signs in a row (max nesting)", MaxNesting)
+			}
+		} else {
+			signs = 0
+		}
 		switch t.Value {
 		case "(":
 			if depth++; depth > MaxNesting {
@@ -219,6 +231,12 @@ var expectedNames = map[string]string{
 	"GFill":      "none, null, previous, linear or a number",
 	"GOrder":     "time",
 	"GShowKey":   "a tag key",
+	"GArith":     "a number, name or (",
+	"GFactor":    "a number, name or (",
+	"GOpTerm":    "an operator",
+	"GHaving":    "a condition",
+	"GHavingAnd": "a condition",
+	"GHavingCmp": "a condition",
 }
 
 // convertError turns a participle or lexer error into *Error.
@@ -348,8 +366,9 @@ func (p *parser) deleteStmt(g *gDelete) (*Delete, error) {
 
 func (p *parser) selectStmt(g *gSelect) (*Select, error) {
 	sel := &Select{Items: make([]Item, 0, len(g.Items))}
+	cnt := &exprCounter{}
 	for _, gi := range g.Items {
-		it, err := p.item(gi)
+		it, err := p.item(gi, cnt)
 		if err != nil {
 			return nil, err
 		}
@@ -377,6 +396,11 @@ func (p *parser) selectStmt(g *gSelect) (*Select, error) {
 	}
 	for _, gg := range g.Group {
 		if err := p.group(sel, gg); err != nil {
+			return nil, err
+		}
+	}
+	if g.Having != nil {
+		if sel.Having, err = p.having(g.Having, cnt); err != nil {
 			return nil, err
 		}
 	}
@@ -422,9 +446,10 @@ func (p *parser) text(lp lexer.Position, fallback string) string {
 }
 
 // knownFuncs lists the accepted function names as written in messages.
-const knownFuncs = "count, sum, avg, mean, min, max, first, last, spread, stddev, percentile, median, mode, " + functionNames
+const knownFuncs = "count, sum, avg, mean, min, max, first, last, spread, stddev, percentile, median, mode, " + functionNames +
+	", abs, ceil, floor, round, sqrt, pow, ln, log10, exp"
 
-func (p *parser) item(g *gItem) (Item, error) {
+func (p *parser) item(g *gItem, cnt *exprCounter) (Item, error) {
 	it := Item{Pos: p.pos(g.Pos)}
 	if g.Alias != nil {
 		alias, err := p.ident(g.Alias)
@@ -440,56 +465,58 @@ func (p *parser) item(g *gItem) (Item, error) {
 		it.Star = true
 		return it, nil
 	}
+	if g.Lead != nil {
+		e, err := p.arith(g.Lead.First, g.Lead.Ops, cnt)
+		return simpleItem(it, e), err
+	}
 	name, err := p.ident(g.Name)
 	if err != nil {
 		return it, err
 	}
-	if g.Call == nil {
+	if g.Call == nil && len(g.Ops) == 0 {
 		it.Field = name
 		return it, nil
 	}
-	fn := strings.ToLower(name)
-	if fn == "mean" {
-		fn = "avg"
-	}
-	if IsFunction(fn) {
+	if fn := aggName(name); len(g.Ops) == 0 && g.Call != nil && IsFunction(fn) {
 		return p.function(it, g, fn)
 	}
-	if err := p.plainCall(g, fn); err != nil {
+	if len(g.Ops) > 0 || g.Call != nil && !IsAggregate(aggName(name)) {
+		e, err := p.arith(&gFactor{Pos: g.Name.Pos, Name: g.Name, Call: g.Call}, g.Ops, cnt)
+		return simpleItem(it, e), err
+	}
+	if err := p.plainCall(g, aggName(name)); err != nil {
 		return it, err
 	}
-	known := false
-	for _, a := range Aggregates {
-		known = known || a == fn
-	}
+	fn := aggName(name)
 	tok := p.text(g.Name.Pos, name)
-	if !known {
-		return it, p.errAt(g.Name.Pos, tok, "unknown function %q (known: %s)", name, knownFuncs)
-	}
 	c := g.Call
 	if c.Star {
-		return it, p.errAt(c.Pos, "*", "%s(*) is not supported; name a field, as in %s(value)", fn, fn)
+		if it.Alias != "" {
+			return it, p.errAt(g.Alias.Pos, p.text(g.Alias.Pos, it.Alias), "%s(*) cannot have an alias: it makes a column per field", fn)
+		}
+		it.Star, it.Func = true, fn
+		it.Arg, err = p.aggArg(fn, tok, g.Name, c)
+		return it, err
+	}
+	if c.Lead != nil || c.Sub != nil || len(c.Ops) > 0 {
+		return it, p.errAt(c.Pos, p.text(c.Pos, ""), "%s takes a field name, not an expression", fn)
 	}
 	if it.Field, err = p.ident(c.Field); err != nil {
 		return it, err
 	}
 	it.Func = fn
-	switch {
-	case fn == "percentile" && c.Arg == nil:
-		return it, p.errAt(g.Name.Pos, tok, "percentile needs two arguments, as in percentile(value, 95)")
-	case fn != "percentile" && c.Arg != nil:
-		return it, p.errAt(c.Arg.Pos, p.text(c.Arg.Pos, ""), "%s takes one argument", fn)
-	case c.Arg != nil:
-		v, err := p.number(c.Arg)
-		if err != nil {
-			return it, err
-		}
-		if !(v >= 0 && v <= 100) {
-			return it, p.errAt(c.Arg.Pos, p.text(c.Arg.Pos, ""), "percentile must be between 0 and 100, got %s", formatFloat(v))
-		}
-		it.Arg = v
+	it.Arg, err = p.aggArg(fn, tok, g.Name, c)
+	return it, err
+}
+
+// aggName returns a function name in the spelling of Item.Func: lower case,
+// mean as avg.
+func aggName(name string) string {
+	fn := strings.ToLower(name)
+	if fn == "mean" {
+		fn = "avg"
 	}
-	return it, nil
+	return fn
 }
 
 // text returns the number as written, with its sign.
@@ -522,6 +549,10 @@ func (p *parser) integer(g *gNumber, clause string, lo int64) (int64, error) {
 }
 
 func (p *parser) group(sel *Select, g *gGroup) error {
+	if g.Star {
+		sel.GroupAll = true
+		return nil
+	}
 	d := g.Dur
 	if g.Name != nil {
 		name, err := p.ident(g.Name)

@@ -69,7 +69,7 @@ func (s *Select) String() string {
 		b.WriteString(" WHERE ")
 		b.WriteString(ExprString(s.Where))
 	}
-	if s.GroupBy != nil || len(s.GroupTags) > 0 {
+	if s.GroupBy != nil || len(s.GroupTags) > 0 || s.GroupAll {
 		b.WriteString(" GROUP BY ")
 		var groups []string
 		if s.GroupBy != nil {
@@ -90,7 +90,14 @@ func (s *Select) String() string {
 				groups = append(groups, quoteIdent(t))
 			}
 		}
+		if s.GroupAll {
+			groups = append(groups, "*")
+		}
 		b.WriteString(strings.Join(groups, ", "))
+	}
+	if s.Having != nil {
+		b.WriteString(" HAVING ")
+		b.WriteString(ExprString(s.Having))
 	}
 	if s.Fill.Mode != FillNull {
 		b.WriteString(" " + s.Fill.String())
@@ -129,10 +136,14 @@ func (f Fill) String() string {
 func (it Item) String() string {
 	var s string
 	switch {
+	case it.Star && it.Func != "":
+		return it.Name()
 	case it.Star:
 		return "*"
 	case IsFunction(it.Func):
 		s = it.callText(quoteIdent)
+	case it.Expr != nil:
+		s = ValueString(it.Expr)
 	case it.Func == "percentile":
 		s = "percentile(" + quoteIdent(it.Field) + ", " + formatFloat(it.Arg) + ")"
 	case it.Func != "":
@@ -190,6 +201,8 @@ func writeExpr(b *strings.Builder, e Expr) {
 	case *In:
 		b.WriteString(e.String())
 	case *Between:
+		b.WriteString(e.String())
+	case *ValueCompare:
 		b.WriteString(e.String())
 	}
 }

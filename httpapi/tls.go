@@ -165,9 +165,12 @@ func (c *CertReloader) TLSConfig() *tls.Config {
 }
 
 // MutualServerConfig returns a server configuration for mutual TLS, TLS
-// 1.2 or later: it serves c's certificate and requires of every client a
-// certificate the CA file's authorities signed (both as reloaded).
-func (c *CertReloader) MutualServerConfig() *tls.Config {
+// 1.2 or later: it serves c's certificate and verifies a client's
+// certificate against the CA file's authorities (both as reloaded). auth
+// is tls.RequireAndVerifyClientCert to refuse a handshake without a
+// certificate, or tls.VerifyClientCertIfGiven to leave that to the
+// handler (r.TLS.VerifiedChains is empty then).
+func (c *CertReloader) MutualServerConfig(auth tls.ClientAuthType) *tls.Config {
 	return &tls.Config{
 		MinVersion: tls.VersionTLS12,
 		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
@@ -175,7 +178,7 @@ func (c *CertReloader) MutualServerConfig() *tls.Config {
 			return &tls.Config{
 				MinVersion:   tls.VersionTLS12,
 				Certificates: []tls.Certificate{*cert},
-				ClientAuth:   tls.RequireAndVerifyClientCert,
+				ClientAuth:   auth,
 				ClientCAs:    pool,
 				NextProtos:   []string{"h2", "http/1.1"},
 			}, nil

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"time"
@@ -16,8 +17,10 @@ import (
 // verify the node's against the same CA. A nil *ClusterTLS is cleartext
 // HTTP/2 (h2c), the default.
 type ClusterTLS struct {
-	// Server is the configuration of a storage node's internal listener;
-	// it requires and verifies client certificates.
+	// Server is the configuration of a storage node's internal listener:
+	// it verifies a client certificate against the CA when one is given
+	// (tls.VerifyClientCertIfGiven), and UseClusterTLS's handler refuses
+	// requests without one but the probes.
 	Server *tls.Config
 	// Client returns the configuration of one new connection to a node:
 	// the certificate to present and the CAs to verify the node's against.
@@ -55,9 +58,11 @@ func (t *ClusterTLS) checkScheme(scheme, host string) error {
 }
 
 // UseClusterTLS makes srv (from NewServer) serve h2 and HTTP/1.1 over TLS
-// with t.Server, which requires client certificates, instead of h2c and
-// cleartext HTTP/1.1. Serve it with ServeInternal. A nil t leaves srv as
-// it is.
+// with t.Server instead of h2c and cleartext HTTP/1.1, and answer 403 to
+// every request without a client certificate of the cluster's CA except
+// GET /health and GET /ready, which Kubernetes' and load balancers'
+// probes send without one. Serve it with ServeInternal. A nil t leaves
+// srv as it is.
 func UseClusterTLS(srv *http.Server, t *ClusterTLS) {
 	if t == nil {
 		return
@@ -66,6 +71,23 @@ func UseClusterTLS(srv *http.Server, t *ClusterTLS) {
 	srv.Protocols = new(http.Protocols)
 	srv.Protocols.SetHTTP1(true)
 	srv.Protocols.SetHTTP2(true)
+	srv.Handler = requireClientCert(srv.Handler)
+}
+
+// requireClientCert answers 403 to requests without a verified client
+// certificate, the probes excepted.
+func requireClientCert(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 {
+			if probe := r.Method == http.MethodGet && (r.URL.Path == "/health" || r.URL.Path == "/ready"); !probe {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusForbidden)
+				io.WriteString(w, `{"error":"client certificate required: the internal API takes only clients with a certificate of the cluster's CA (cluster.tls)"}`+"\n")
+				return
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // ServeInternal serves srv on ln, over TLS when UseClusterTLS set its

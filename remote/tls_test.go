@@ -33,13 +33,14 @@ func mtlsFiles(t *testing.T, dir, name string, ca *testcert.CA) *httpapi.CertRel
 }
 
 func clusterTLS(rl *httpapi.CertReloader) *ClusterTLS {
-	return &ClusterTLS{Server: rl.MutualServerConfig(), Client: rl.MutualClientConfig}
+	return &ClusterTLS{Server: rl.MutualServerConfig(tls.VerifyClientCertIfGiven), Client: rl.MutualClientConfig}
 }
 
 // TestClusterTLS serves the internal API with mutual TLS and sends it
 // requests: a client with a certificate of the cluster's CA gets h2 over
-// TLS; one without a certificate, with one of another CA, or that does
-// not trust the node's CA is refused at the handshake; a process without
+// TLS; one without a certificate gets 403 but for the probes; one with a
+// certificate of another CA, or that does not trust the node's CA, is
+// refused at the handshake, the node logging why; a process without
 // cluster tls and one with it each refuse, at once and naming the
 // setting, a node URL of the other scheme.
 func TestClusterTLS(t *testing.T) {
@@ -51,7 +52,10 @@ func TestClusterTLS(t *testing.T) {
 	stranger := clusterTLS(mtlsFiles(t, dir, "stranger", other))
 
 	srv := NewServer("127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, r.Proto+" "+r.TLS.PeerCertificates[0].Subject.CommonName)
+		io.WriteString(w, r.Proto)
+		for _, c := range r.TLS.PeerCertificates {
+			io.WriteString(w, " "+c.Subject.CommonName)
+		}
 	}))
 	var errLog syncBuf
 	srv.ErrorLog = log.New(&errLog, "", 0) // the refused handshakes
@@ -68,7 +72,8 @@ func TestClusterTLS(t *testing.T) {
 			t.Errorf("ServeInternal: %v", err)
 		}
 	})
-	https := "https://" + ln.Addr().String() + "/x"
+	base := "https://" + ln.Addr().String()
+	https := base + "/x"
 
 	// noCert presents no certificate but trusts the cluster's CA.
 	noCert := &ClusterTLS{Client: func() *tls.Config {
@@ -96,19 +101,23 @@ func TestClusterTLS(t *testing.T) {
 		name   string
 		tls    *ClusterTLS
 		url    string
-		want   string // the body, or a piece of the error
+		status int
+		want   string // a piece of the body, or of the error
 		refuse bool
 		// nodeLog is what the node logs of the refusal ("" nothing):
 		// with TLS 1.3 the client may learn of it only as a closed
 		// connection, but the node says why.
 		nodeLog string
 	}{
-		{"cluster certificate", router, https, "HTTP/2.0 router", false, ""},
-		{"no certificate", noCert, https, "", true, "client didn't provide a certificate"},
-		{"another CA's certificate", foreign, https, "", true, "certificate signed by unknown authority"},
-		{"node not trusted", distrust, https, "certificate signed by unknown authority", true, "bad certificate"},
-		{"no cluster tls to an https node", nil, https, "has no cluster.tls settings", true, ""},
-		{"cluster tls to an http node", router, "http://" + ln.Addr().String() + "/x", "serves cleartext http", true, ""},
+		{"cluster certificate", router, https, 200, "HTTP/2.0 router", false, ""},
+		{"no certificate", noCert, https, 403, "client certificate required", false, ""},
+		{"no certificate, probe", noCert, base + "/health", 200, "HTTP/2.0", false, ""},
+		{"no certificate, ready probe", noCert, base + "/ready", 200, "HTTP/2.0", false, ""},
+		{"no certificate, metrics", noCert, base + "/metrics", 403, "client certificate required", false, ""},
+		{"another CA's certificate", foreign, https, 0, "", true, "certificate signed by unknown authority"},
+		{"node not trusted", distrust, https, 0, "certificate signed by unknown authority", true, "bad certificate"},
+		{"no cluster tls to an https node", nil, https, 0, "has no cluster.tls settings", true, ""},
+		{"cluster tls to an http node", router, "http://" + ln.Addr().String() + "/x", 0, "serves cleartext http", true, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := NewInternalClient(tc.tls, 10*time.Second)
@@ -126,8 +135,8 @@ func TestClusterTLS(t *testing.T) {
 				t.Fatalf("GET %s: %v, want an error with %q", tc.url, err, tc.want)
 			case !tc.refuse && err != nil:
 				t.Fatalf("GET %s: %v", tc.url, err)
-			case !tc.refuse && string(body) != tc.want:
-				t.Fatalf("GET %s: %q, want %q", tc.url, body, tc.want)
+			case !tc.refuse && (resp.StatusCode != tc.status || !strings.Contains(string(body), tc.want)):
+				t.Fatalf("GET %s: %s %q, want %d with %q", tc.url, resp.Status, body, tc.status, tc.want)
 			}
 			if strings.Contains(tc.name, "cluster tls") && !errors.Is(err, ErrClusterTLSMismatch) {
 				t.Errorf("GET %s: %v, want ErrClusterTLSMismatch", tc.url, err)

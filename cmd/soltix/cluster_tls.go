@@ -4,6 +4,7 @@ package main
 // the remote.ClusterTLS the storage and router roles build from them.
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -69,7 +70,7 @@ func (c *Config) clusterTLS(log *slog.Logger) (*remote.ClusterTLS, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster.tls: %w", err)
 	}
-	return &remote.ClusterTLS{Server: rl.MutualServerConfig(), Client: rl.MutualClientConfig}, nil
+	return &remote.ClusterTLS{Server: rl.MutualServerConfig(tls.VerifyClientCertIfGiven), Client: rl.MutualClientConfig}, nil
 }
 
 // internalScheme is the scheme of a storage node's internal API.

@@ -159,26 +159,33 @@ func TestRolesMutualTLS(t *testing.T) {
 	foreign.Transport.(*http.Transport).TLSClientConfig.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
 		return &stranger, nil
 	}
+	sql := url.QueryEscape("SELECT count(v) FROM m")
 	for _, tc := range []struct {
-		name   string
-		c      *http.Client
-		url    string
-		wantOK bool
+		name string
+		c    *http.Client
+		path string
+		want int // the status; 0 for a refused handshake
 	}{
-		{"certificate of the cluster's CA", client(pair(filepath.Join(dir, "router.pem"), filepath.Join(dir, "router-key.pem"))), nodeA + "/health", true},
-		{"no certificate", client(), nodeA + "/health", false},
-		{"another CA's certificate", foreign, nodeA + "/health", false},
-		{"cleartext http", &http.Client{Timeout: 10 * time.Second}, "http://" + strings.TrimPrefix(nodeA, "https://") + "/health", false},
+		{"certificate of the cluster's CA", client(pair(filepath.Join(dir, "router.pem"), filepath.Join(dir, "router-key.pem"))), "/metrics", http.StatusOK},
+		{"no certificate", client(), "/metrics", http.StatusForbidden},
+		{"no certificate, query", client(), "/internal/v1/query?q=" + sql, http.StatusForbidden},
+		{"no certificate, the probes", client(), "/ready", http.StatusOK},
+		{"another CA's certificate", foreign, "/metrics", 0},
+		{"cleartext http", &http.Client{Timeout: 10 * time.Second}, "/metrics", http.StatusBadRequest},
 	} {
-		resp, err := tc.c.Get(tc.url)
+		u := nodeA + tc.path
+		if tc.name == "cleartext http" {
+			u = "http://" + strings.TrimPrefix(u, "https://")
+		}
+		resp, err := tc.c.Get(u)
 		var code int
 		if err == nil {
 			io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
 			code = resp.StatusCode
 		}
-		if got := code == http.StatusOK; got != tc.wantOK {
-			t.Errorf("%s: GET %s: status %d, err %v; want ok %v", tc.name, tc.url, code, err, tc.wantOK)
+		if code != tc.want {
+			t.Errorf("%s: GET %s: status %d, err %v; want status %d", tc.name, u, code, err, tc.want)
 		}
 	}
 

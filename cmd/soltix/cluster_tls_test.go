@@ -15,6 +15,7 @@ import (
 
 	"github.com/soltixdb/soltix/internal/etcdtest"
 	"github.com/soltixdb/soltix/internal/testcert"
+	"go.yaml.in/yaml/v3"
 )
 
 // TestClusterTLSConfig checks the cluster.tls keys, flags and variables,
@@ -202,4 +203,61 @@ func TestRolesMutualTLS(t *testing.T) {
 		t.Errorf("the router without cluster.tls does not log the mismatch:\n%s", l)
 	}
 	writeQuery(80, 1, 81) // the plain router's write reached no node
+}
+
+// TestKubernetesClusterTLS checks the commented mutual TLS of
+// deploy/kubernetes: uncommented, configmap.yaml's cluster.tls names the
+// files of the Secret storage.yaml and router.yaml mount, and the roles
+// accept it, a storage node with an https advertise URL only.
+func TestKubernetesClusterTLS(t *testing.T) {
+	read := func(name string) string {
+		b, err := os.ReadFile(filepath.Join(k8sDir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	cm := read("configmap.yaml")
+	uncommented := strings.NewReplacer("      # tls:", "      tls:", "      #   ", "        ").Replace(cm)
+	if uncommented == cm {
+		t.Fatal("configmap.yaml has no commented cluster.tls")
+	}
+	var o k8sObject
+	if err := yaml.Unmarshal([]byte(uncommented), &o); err != nil {
+		t.Fatalf("configmap.yaml with cluster.tls uncommented: %v", err)
+	}
+	conf := filepath.Join(t.TempDir(), "soltix.yaml")
+	if err := os.WriteFile(conf, []byte(o.Data["soltix.yaml"]), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want := ClusterTLSConfig{"/etc/soltix/cluster/tls.crt", "/etc/soltix/cluster/tls.key", "/etc/soltix/cluster/ca.crt"}
+	node := []string{"--config", conf, "--node-id", "soltix-storage-0", "--listen", "0.0.0.0:7000", "--data-dir", "/data"}
+	for _, tc := range []struct {
+		role    string
+		args    []string
+		wantErr string
+	}{
+		{"router", []string{"--config", conf, "--listen", "0.0.0.0:5050"}, ""},
+		{"storage", append(node, "--advertise=https://soltix-storage-0.soltix-storage.default.svc.cluster.local:7000"), ""},
+		{"storage", append(node, "--advertise=http://soltix-storage-0.soltix-storage.default.svc.cluster.local:7000"), "advertise an https URL"},
+	} {
+		cfg, err := loadRoleConfig(tc.role, tc.args, func(string) string { return "" })
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("soltix %s %q: %v, want an error with %q", tc.role, tc.args, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil || cfg.Cluster.TLS != want {
+			t.Errorf("soltix %s %q: cluster.tls %+v, %v; want %+v", tc.role, tc.args, cfg.Cluster.TLS, err, want)
+		}
+	}
+	for _, f := range []string{"storage.yaml", "router.yaml"} {
+		s := read(f)
+		for _, line := range []string{"# - {name: cluster-tls, mountPath: /etc/soltix/cluster, readOnly: true}", "#   secret: {secretName: soltix-cluster-tls}"} {
+			if !strings.Contains(s, line) {
+				t.Errorf("%s does not show how to mount the cluster's certificates: no %q", f, line)
+			}
+		}
+	}
 }

@@ -159,10 +159,7 @@ func (c *Client) do(ctx context.Context, nc *nodeClient, method, path, contentTy
 	resp, err := nc.http.Do(req)
 	if err != nil {
 		nc.m.errors.Add(1)
-		if errors.Is(err, ErrClusterTLSMismatch) && !nc.mismatchLogged.Swap(true) {
-			// Once per node: every request to it fails the same way.
-			c.log.Error("cannot talk to a storage node", "node", nc.nodeID(), "addr", nc.addr, "err", err)
-		}
+		c.logMismatch(nc, err)
 		return nil, err
 	}
 	if resp.StatusCode/100 != 2 {
@@ -170,6 +167,14 @@ func (c *Client) do(ctx context.Context, nc *nodeClient, method, path, contentTy
 	}
 	resp.Body = &countingBody{ReadCloser: resp.Body, n: &nc.m}
 	return resp, nil
+}
+
+// logMismatch logs a cluster tls mismatch with a node, once per node:
+// every request to it fails the same way until one side's settings change.
+func (c *Client) logMismatch(nc *nodeClient, err error) {
+	if errors.Is(err, ErrClusterTLSMismatch) && !nc.mismatchLogged.Swap(true) {
+		c.log.Error("cannot talk to a storage node", "node", nc.nodeID(), "addr", nc.addr, "err", err)
+	}
 }
 
 // countingBody counts a response body's bytes into its node's counters.

@@ -196,11 +196,11 @@ func TestRolesMutualTLS(t *testing.T) {
 	if code, body := request(t, http.MethodGet, q, ""); code != http.StatusServiceUnavailable || !strings.Contains(body, "cluster tls mismatch") {
 		t.Errorf("query through a router without cluster.tls: %d %s, want 503 naming the cluster tls mismatch", code, body)
 	}
+	if l := logs.String(); !strings.Contains(l, "has no cluster.tls settings") {
+		t.Errorf("the router without cluster.tls does not log the mismatch of a query:\n%s", l)
+	}
 	if code, body := request(t, http.MethodPost, plain+"/api/v1/write", "m,device_id=x v=1 1767225600000000000\n"); code != http.StatusServiceUnavailable || !strings.Contains(body, "cluster tls mismatch") {
 		t.Errorf("write through a router without cluster.tls: %d %s, want 503 naming the cluster tls mismatch", code, body)
-	}
-	if l := logs.String(); !strings.Contains(l, "has no cluster.tls settings") {
-		t.Errorf("the router without cluster.tls does not log the mismatch:\n%s", l)
 	}
 	writeQuery(80, 1, 81) // the plain router's write reached no node
 }

@@ -3,10 +3,10 @@ package remote
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -41,6 +41,10 @@ type ClientOptions struct {
 	DialTimeout time.Duration
 	// Logger receives the client's logs (default slog.Default()).
 	Logger *slog.Logger
+	// TLS, when set, is the cluster's mutual TLS: the client speaks h2
+	// over it to nodes registered with https URLs, and refuses http ones
+	// (nil: cleartext HTTP/2, refusing https ones).
+	TLS *ClusterTLS
 }
 
 // Client is a router's view of the storage nodes: it sends writes, reads
@@ -66,6 +70,9 @@ type nodeClient struct {
 	node atomic.Pointer[string] // the node id the address was last seen under (nodeID)
 	http *http.Client
 	m    nodeCounters
+	// mismatchLogged is set once a cluster tls mismatch with the node is
+	// logged.
+	mismatchLogged atomic.Bool
 }
 
 // NewClient returns a Client for the cluster topo describes.
@@ -106,25 +113,11 @@ func (c *Client) node(r Route) *nodeClient {
 	return nc
 }
 
-// newHTTPClient returns a client that speaks only cleartext HTTP/2 (prior
-// knowledge, no upgrade), multiplexing requests on its connections.
+// newHTTPClient returns a client that speaks only HTTP/2, cleartext
+// (prior knowledge, no upgrade) or over the cluster's mutual TLS,
+// multiplexing requests on its connections.
 func (c *Client) newHTTPClient() *http.Client {
-	var p http.Protocols
-	p.SetUnencryptedHTTP2(true)
-	d := &net.Dialer{Timeout: c.opts.DialTimeout, KeepAlive: 30 * time.Second}
-	tr := &http.Transport{
-		Protocols:           &p,
-		DialContext:         d.DialContext,
-		MaxIdleConnsPerHost: 4,
-		IdleConnTimeout:     2 * time.Minute,
-		HTTP2: &http.HTTP2Config{
-			SendPingTimeout:               15 * time.Second,
-			PingTimeout:                   10 * time.Second,
-			MaxReceiveBufferPerConnection: 16 << 20,
-			MaxReceiveBufferPerStream:     8 << 20,
-		},
-	}
-	return &http.Client{Transport: tr}
+	return &http.Client{Transport: newTransport(c.opts.TLS, c.opts.DialTimeout, 4)}
 }
 
 // label names a node in errors: "node n2 (http://127.0.0.1:7001)".
@@ -167,6 +160,7 @@ func (c *Client) do(ctx context.Context, nc *nodeClient, method, path, contentTy
 	resp, err := nc.http.Do(req)
 	if err != nil {
 		nc.m.errors.Add(1)
+		c.logMismatch(nc, err)
 		return nil, err
 	}
 	if resp.StatusCode/100 != 2 {
@@ -174,6 +168,14 @@ func (c *Client) do(ctx context.Context, nc *nodeClient, method, path, contentTy
 	}
 	resp.Body = &countingBody{ReadCloser: resp.Body, n: &nc.m}
 	return resp, nil
+}
+
+// logMismatch logs a cluster tls mismatch with a node, once per node:
+// every request to it fails the same way until one side's settings change.
+func (c *Client) logMismatch(nc *nodeClient, err error) {
+	if errors.Is(err, ErrClusterTLSMismatch) && !nc.mismatchLogged.Swap(true) {
+		c.log.Error("cannot talk to a storage node", "node", nc.nodeID(), "addr", nc.addr, "err", err)
+	}
 }
 
 // countingBody counts a response body's bytes into its node's counters.

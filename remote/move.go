@@ -79,6 +79,9 @@ type MoveOptions struct {
 	// caught up with the stream and can answer reads. Without it replicas
 	// are never read.
 	ReplicaReady func(g int) bool
+	// TLS, when set, is the cluster's mutual TLS: the copies this node
+	// pulls from others go over it (nil: cleartext HTTP/2).
+	TLS *ClusterTLS
 }
 
 // Moves is a storage node's part in group moves. Create it with NewMoves,
@@ -115,7 +118,7 @@ func NewMoves(db GroupDB, view GroupView, opts MoveOptions) *Moves {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &Moves{db: db, view: view, opts: opts, log: opts.Logger, http: newH2Client(),
+	return &Moves{db: db, view: view, opts: opts, log: opts.Logger, http: newH2Client(opts.TLS),
 		gates: make([]groupGate, db.NumGroups()), pulls: make(map[int]*pull), swept: make([]uint64, db.NumGroups())}
 }
 

@@ -24,6 +24,9 @@ type MoverOptions struct {
 	SwitchTimeout time.Duration
 	// Logger receives the mover's logs (default slog.Default()).
 	Logger *slog.Logger
+	// TLS, when set, is the cluster's mutual TLS: the mover's requests to
+	// the nodes go over it (nil: cleartext HTTP/2).
+	TLS *ClusterTLS
 }
 
 // Mover moves groups between storage nodes online; the coordinator calls
@@ -50,7 +53,7 @@ func NewMover(view GroupView, upd GroupUpdater, opts MoverOptions) *Mover {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &Mover{view: view, upd: upd, opts: opts, log: opts.Logger, http: newH2Client()}
+	return &Mover{view: view, upd: upd, opts: opts, log: opts.Logger, http: newH2Client(opts.TLS)}
 }
 
 // ErrMoveConflict is what Move fails with when the map does not show the

@@ -12,7 +12,6 @@ import (
 	"hash"
 	"hash/crc32"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -488,21 +487,9 @@ func mergeCancel(a, b context.Context) (context.Context, context.CancelFunc) {
 	return ctx, func() { stop(); cancel() }
 }
 
-// newH2Client returns an HTTP client speaking only cleartext HTTP/2 (prior
-// knowledge) for node-to-node move traffic.
-func newH2Client() *http.Client {
-	var p http.Protocols
-	p.SetUnencryptedHTTP2(true)
-	d := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
-	return &http.Client{Transport: &http.Transport{
-		Protocols:       &p,
-		DialContext:     d.DialContext,
-		IdleConnTimeout: 2 * time.Minute,
-		HTTP2: &http.HTTP2Config{
-			SendPingTimeout:               15 * time.Second,
-			PingTimeout:                   10 * time.Second,
-			MaxReceiveBufferPerConnection: 16 << 20,
-			MaxReceiveBufferPerStream:     8 << 20,
-		},
-	}}
+// newH2Client returns an HTTP client speaking only HTTP/2 for
+// node-to-node move traffic: over mutual TLS with t, cleartext (prior
+// knowledge) without.
+func newH2Client(t *ClusterTLS) *http.Client {
+	return NewInternalClient(t, 0)
 }

@@ -398,7 +398,7 @@ func TestMoveFenceAnswers503(t *testing.T) {
 			return
 		}
 		addr, _ := c.m.NodeAddr("A")
-		resp, err := newH2Client().Post(addr+PathWrite, ContentTypeFrames, bytes.NewReader(frame))
+		resp, err := newH2Client(nil).Post(addr+PathWrite, ContentTypeFrames, bytes.NewReader(frame))
 		if err != nil {
 			t.Error(err)
 			return

@@ -146,6 +146,7 @@ func (c *Client) openSession(parent context.Context, rt Route, open *openMsg, ca
 	resp, err := nc.http.Do(req)
 	if err != nil {
 		ctr.errors.Add(1)
+		c.logMismatch(nc, err)
 		s.close()
 		if parent.Err() != nil {
 			return nil, parent.Err()

@@ -43,6 +43,9 @@ type ClusterConfig struct {
 	// node, restarted, waits for it before registering again (default
 	// 5s, at least 2s).
 	LeaseTTL Duration `yaml:"lease_ttl"`
+	// TLS turns on mutual TLS on the cluster's internal traffic
+	// (cluster_tls.go); without it that traffic is cleartext HTTP/2.
+	TLS ClusterTLSConfig `yaml:"tls"`
 }
 
 // NodeConfig identifies a storage node.
@@ -93,6 +96,7 @@ func (c *Config) clusterEnv(getenv func(string) string) error {
 	if v := getenv("SOLTIX_ADVERTISE"); v != "" {
 		c.Node.Advertise = v
 	}
+	c.Cluster.TLS.env(getenv)
 	if err := errors.Join(envInt(getenv, "SOLTIX_CLUSTER_NUM_GROUPS", &c.Cluster.NumGroups),
 		envInt(getenv, "SOLTIX_CLUSTER_REPLICATION_FACTOR", &c.Cluster.ReplicationFactor),
 		envInt(getenv, "SOLTIX_CLUSTER_MIN_NODES", &c.Cluster.MinNodes),
@@ -125,6 +129,7 @@ type roleFlagValues struct {
 	configPath, listen, dataDir, walSync, walRecovery *string
 	nodeID, advertise, etcd, nats                     *string
 	tlsCert, tlsKey                                   *string
+	clusterCert, clusterKey, clusterCA                *string
 }
 
 // roleFlags returns the flag set of a cluster role, "storage" or
@@ -141,10 +146,13 @@ func roleFlags(role string, getenv func(string) string) (*flag.FlagSet, roleFlag
 	} else {
 		f.nats = fs.String("nats", "", natsFlagUsage)
 	}
+	f.clusterCert = fs.String("cluster-tls-cert", "", "mutual TLS between routers and storage nodes: this process's PEM certificate `FILE`, signed by --cluster-tls-ca (cluster.tls.cert_file, SOLTIX_CLUSTER_TLS_CERT_FILE), reloaded when it changes")
+	f.clusterKey = fs.String("cluster-tls-key", "", "the PEM private key `FILE` of --cluster-tls-cert (cluster.tls.key_file, SOLTIX_CLUSTER_TLS_KEY_FILE)")
+	f.clusterCA = fs.String("cluster-tls-ca", "", "the PEM `FILE` of the CA that signs every node's and router's certificate (cluster.tls.ca_file, SOLTIX_CLUSTER_TLS_CA_FILE)")
 	if role == "storage" {
 		f.nodeID = fs.String("node-id", "", "this node's `ID` in the cluster map, the same at every restart: letters, digits, '.', '_', '-' (node.id, SOLTIX_NODE_ID); required")
 		f.listen = fs.String("listen", "", "serve the internal API on `ADDR`, host:port; port 0 picks a free one (listen, SOLTIX_LISTEN); required")
-		f.advertise = fs.String("advertise", "", "the `URL` routers and other nodes reach this node at (node.advertise, SOLTIX_ADVERTISE; default http://LISTEN)")
+		f.advertise = fs.String("advertise", "", "the `URL` routers and other nodes reach this node at (node.advertise, SOLTIX_ADVERTISE; default http://LISTEN, or https://LISTEN with --cluster-tls-cert)")
 		f.dataDir = fs.String("data-dir", "", "keep this node's data in `DIR` (data_dir, SOLTIX_DATA_DIR); required")
 		f.walSync = fs.String("wal-sync", "", "fsync the WAL by `POLICY`: always, or never (unsafe: a crash loses acknowledged writes) (default always)")
 		f.walRecovery = fs.String("wal-recovery", "", "on WAL corruption that is not a torn tail, `MODE`: strict (refuse to start), or truncate (drop everything from the corruption on, logged) (default strict)")
@@ -189,6 +197,9 @@ func loadRoleConfig(role string, args []string, getenv func(string) string) (Con
 	set(&cfg.Node.Advertise, f.advertise)
 	set(&cfg.TLS.CertFile, f.tlsCert)
 	set(&cfg.TLS.KeyFile, f.tlsKey)
+	set(&cfg.Cluster.TLS.CertFile, f.clusterCert)
+	set(&cfg.Cluster.TLS.KeyFile, f.clusterKey)
+	set(&cfg.Cluster.TLS.CAFile, f.clusterCA)
 	if *f.etcd != "" {
 		cfg.Cluster.Etcd = splitList(*f.etcd)
 	}
@@ -237,6 +248,9 @@ func (c *Config) validateCluster(role string) error {
 	case ttl < minLeaseTTL || ttl > maxLeaseTTL || ttl%time.Second != 0:
 		return fmt.Errorf("cluster.lease_ttl must be whole seconds between %s and %s, not %s", minLeaseTTL, maxLeaseTTL, ttl)
 	}
+	if err := cl.TLS.validate(); err != nil {
+		return err
+	}
 	if cl.MinNodes < 0 {
 		return fmt.Errorf("cluster.min_nodes must not be negative, not %d", cl.MinNodes)
 	}
@@ -266,7 +280,7 @@ func (c *Config) validateCluster(role string) error {
 			return fmt.Errorf("node.advertise: %w", err)
 		}
 	}
-	return nil
+	return c.checkAdvertiseScheme()
 }
 
 // checkBaseURL accepts an http or https URL with a host and no path,
@@ -297,15 +311,15 @@ func checkNATSURLs(urls []string) error {
 }
 
 // advertiseURL is the URL a storage node registers: node.advertise when
-// set, else http:// and the address it listens on, with the host name in
-// place of an unspecified host.
-func advertiseURL(advertise string, bound net.Addr) string {
+// set, else scheme (http, or https with cluster.tls), :// and the address
+// it listens on, with the host name in place of an unspecified host.
+func advertiseURL(advertise, scheme string, bound net.Addr) string {
 	if advertise != "" {
 		return strings.TrimSuffix(advertise, "/")
 	}
 	host, port, err := net.SplitHostPort(bound.String())
 	if err != nil {
-		return "http://" + bound.String()
+		return scheme + "://" + bound.String()
 	}
 	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
 		if h, err := os.Hostname(); err == nil && h != "" {
@@ -314,7 +328,7 @@ func advertiseURL(advertise string, bound net.Addr) string {
 			host = "127.0.0.1"
 		}
 	}
-	return "http://" + net.JoinHostPort(host, port)
+	return scheme + "://" + net.JoinHostPort(host, port)
 }
 
 // testClock returns the fixed clock of SOLTIX_TEST_NOW (an RFC 3339

@@ -126,20 +126,24 @@ func TestAdvertiseURL(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		advertise string
+		scheme    string
 		bound     string
 		want      string
 	}{
-		{"", "127.0.0.1:7001", "http://127.0.0.1:7001"},
-		{"", "[::1]:7001", "http://[::1]:7001"},
-		{"", "0.0.0.0:7001", "http://" + net.JoinHostPort(host, "7001")},
-		{"", "[::]:7001", "http://" + net.JoinHostPort(host, "7001")},
-		{"http://s1.internal:7001/", "127.0.0.1:7001", "http://s1.internal:7001"},
+		{"", "http", "127.0.0.1:7001", "http://127.0.0.1:7001"},
+		{"", "http", "[::1]:7001", "http://[::1]:7001"},
+		{"", "http", "0.0.0.0:7001", "http://" + net.JoinHostPort(host, "7001")},
+		{"", "http", "[::]:7001", "http://" + net.JoinHostPort(host, "7001")},
+		{"http://s1.internal:7001/", "http", "127.0.0.1:7001", "http://s1.internal:7001"},
+		{"", "https", "127.0.0.1:7001", "https://127.0.0.1:7001"},
+		{"", "https", "0.0.0.0:7001", "https://" + net.JoinHostPort(host, "7001")},
+		{"https://s1.internal:7001", "https", "127.0.0.1:7001", "https://s1.internal:7001"},
 	} {
 		addr, err := net.ResolveTCPAddr("tcp", tc.bound)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := advertiseURL(tc.advertise, addr); got != tc.want {
+		if got := advertiseURL(tc.advertise, tc.scheme, addr); got != tc.want {
 			t.Errorf("advertiseURL(%q, %s) = %q, want %q", tc.advertise, tc.bound, got, tc.want)
 		}
 	}

@@ -28,10 +28,17 @@ Cluster keys of the YAML file (and their SOLTIX_* variables):
                               are placed (SOLTIX_CLUSTER_MIN_NODES; default 1)
   cluster.lease_ttl           how long a process unheard by etcd stays up
                               (SOLTIX_CLUSTER_LEASE_TTL; default 5s)
+  cluster.tls.cert_file,      mutual TLS between routers and storage nodes:
+  cluster.tls.key_file,       this process's certificate and key, and the
+  cluster.tls.ca_file         CA signing every node's and router's; all
+                              three or none (SOLTIX_CLUSTER_TLS_CERT_FILE,
+                              _KEY_FILE, _CA_FILE; --cluster-tls-cert,
+                              -key, -ca; default none: cleartext HTTP/2)
   node.id                     a storage node's id (SOLTIX_NODE_ID; --node-id)
   node.advertise              the URL a storage node is reached at
                               (SOLTIX_ADVERTISE; --advertise; default
-                              http://LISTEN)
+                              http://LISTEN, https://LISTEN with
+                              cluster.tls)
 The first process to reach etcd creates the cluster with its
 cluster.num_groups, cluster.replication_factor and storage.shard_tag; later
 ones read them from etcd. Every other key of serve's file applies too
@@ -44,12 +51,13 @@ const storageIntro = `Usage: soltix storage --node-id ID --listen ADDR [--advert
 
 Run a storage node of a cluster until SIGINT or SIGTERM. The node registers
 in etcd under a lease, holds the groups the cluster map gives it, serves
-them to routers on the internal API (HTTP/2 without TLS, /internal/v1/)
-and /health, /ready and /metrics, applies collection settings from etcd,
-and campaigns to be the cluster's coordinator. On a signal it leaves the
-cluster, finishes the requests in flight, flushes memory to files and
-exits 0. Configuration comes from defaults, SOLTIX_* environment
-variables, the YAML file of --config, then these flags.
+them to routers on the internal API (/internal/v1/: HTTP/2 without TLS, or
+over mutual TLS with cluster.tls) and /health, /ready and /metrics, applies
+collection settings from etcd, and campaigns to be the cluster's
+coordinator. On a signal it leaves the cluster, finishes the requests in
+flight, flushes memory to files and exits 0. Configuration comes from
+defaults, SOLTIX_* environment variables, the YAML file of --config, then
+these flags.
 ` + clusterKeys
 
 const routerIntro = `Usage: soltix router --listen ADDR --etcd URL[,URL] [--nats URL[,URL]]

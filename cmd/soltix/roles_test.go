@@ -37,11 +37,18 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-var servingRE = regexp.MustCompile(`serving on (http://\S+)`)
+var servingRE = regexp.MustCompile(`serving on (https?://\S+)`)
 
 // startRole runs a role in this process until the test ends and returns
 // its URL once it prints it.
 func startRole(t *testing.T, role string, args ...string) string {
+	t.Helper()
+	u, _ := startRoleLogs(t, role, args...)
+	return u
+}
+
+// startRoleLogs is startRole that also returns the role's logs.
+func startRoleLogs(t *testing.T, role string, args ...string) (string, *syncBuffer) {
 	t.Helper()
 	cfg, err := loadRoleConfig(role, args, func(string) string { return "" })
 	if err != nil {
@@ -71,7 +78,7 @@ func startRole(t *testing.T, role string, args ...string) string {
 	deadline := time.Now().Add(time.Minute)
 	for {
 		if m := servingRE.FindStringSubmatch(out.String()); m != nil {
-			return m[1]
+			return m[1], logs
 		}
 		select {
 		case code := <-done:

@@ -56,9 +56,15 @@ func runRouter(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Wri
 		log.Error("cannot load the cluster map", "err", err)
 		return 1
 	}
-	settings := newRouterSettings(co, view, log)
+	ctls, err := cfg.clusterTLS(log)
+	if err != nil {
+		log.Error("cannot load the cluster tls certificate", "err", err)
+		return 1
+	}
+	internal := remote.NewInternalClient(ctls, 0)
+	settings := newRouterSettings(co, view, internal, log)
 	defer settings.close()
-	store := newRouterStore(view, settings, cfg.failoverWait(), log)
+	store := newRouterStore(view, settings, cfg.failoverWait(), ctls, log)
 	defer store.close()
 	if err := applyCollections(store, cfg.Collections); err != nil {
 		log.Error("cannot store the config file's collection settings in etcd", "err", err)
@@ -88,7 +94,7 @@ func runRouter(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Wri
 		st.Replication = "off"
 		if len(cfg.Cluster.NATS) > 0 {
 			st.Replication = "nats"
-			addCopies(ctx, st)
+			addCopies(ctx, internal, st)
 		}
 		return st, nil
 	}
@@ -159,8 +165,8 @@ type routerStore struct {
 	*routerSettings
 }
 
-func newRouterStore(view *coord.View, settings *routerSettings, failoverWait time.Duration, log *slog.Logger) *routerStore {
-	return &routerStore{Client: remote.NewClient(view, remote.ClientOptions{Logger: log, FailoverWait: failoverWait}), routerSettings: settings}
+func newRouterStore(view *coord.View, settings *routerSettings, failoverWait time.Duration, ctls *remote.ClusterTLS, log *slog.Logger) *routerStore {
+	return &routerStore{Client: remote.NewClient(view, remote.ClientOptions{Logger: log, FailoverWait: failoverWait, TLS: ctls}), routerSettings: settings}
 }
 
 // failoverWait is how long a router holds a write whose groups have no
@@ -197,7 +203,7 @@ var _ httpapi.Store = (*routerStore)(nil)
 // (GET /internal/v1/replication, 2 s each, at the same time) and adds
 // what they answer to the groups of st. A node that does not answer is
 // left out.
-func addCopies(ctx context.Context, st *httpapi.ClusterStatus) {
+func addCopies(ctx context.Context, hc *http.Client, st *httpapi.ClusterStatus) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	answers := make([]replicationStatus, len(st.Nodes))
@@ -211,7 +217,7 @@ func addCopies(ctx context.Context, st *httpapi.ClusterStatus) {
 			if err != nil {
 				return
 			}
-			resp, err := http.DefaultClient.Do(req)
+			resp, err := hc.Do(req)
 			if err != nil {
 				return
 			}

@@ -23,7 +23,7 @@ type routerSettings struct {
 	co   *coord.Coord
 	view *coord.View
 	log  *slog.Logger
-	hc   *http.Client // cleartext HTTP/2 to the storage nodes
+	hc   *http.Client // HTTP/2 to the storage nodes (remote.NewInternalClient)
 
 	cur   atomic.Pointer[map[string]storage.CollectionSettings]
 	mu    sync.Mutex // refresh
@@ -33,10 +33,8 @@ type routerSettings struct {
 // syncTimeout bounds a settings change's wait for the storage nodes.
 const syncTimeout = 30 * time.Second
 
-func newRouterSettings(co *coord.Coord, view *coord.View, log *slog.Logger) *routerSettings {
-	var p http.Protocols
-	p.SetUnencryptedHTTP2(true)
-	s := &routerSettings{co: co, view: view, log: log, hc: &http.Client{Transport: &http.Transport{Protocols: &p}}}
+func newRouterSettings(co *coord.Coord, view *coord.View, hc *http.Client, log *slog.Logger) *routerSettings {
+	s := &routerSettings{co: co, view: view, log: log, hc: hc}
 	s.refresh()
 	s.unsub = co.OnSettings(func(map[string][]byte) { s.refresh() })
 	return s

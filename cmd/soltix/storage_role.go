@@ -51,8 +51,8 @@ func runStorage(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Wr
 		log.Error("cannot start the storage node", "err", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "soltix %s storage node %s serving on http://%s (advertised as %s, data in %s)\n",
-		buildVersion(), cfg.Node.ID, n.ln.Addr(), n.advertise, cfg.DataDir)
+	fmt.Fprintf(stdout, "soltix %s storage node %s serving on %s://%s (advertised as %s, data in %s)\n",
+		buildVersion(), cfg.Node.ID, cfg.internalScheme(), n.ln.Addr(), n.advertise, cfg.DataDir)
 	return n.run(ctx)
 }
 
@@ -79,6 +79,9 @@ type storageNode struct {
 	replNode *replication.NodeReplication
 	// stopCold ends the retries of a cold store unreachable at start-up.
 	stopCold context.CancelFunc
+	// tls is the cluster's mutual TLS (nil without cluster.tls): the
+	// internal listener's and the node's requests to other nodes.
+	tls *remote.ClusterTLS
 }
 
 // startStorageNode connects to etcd (waiting for it until ctx ends),
@@ -92,11 +95,14 @@ func startStorageNode(ctx context.Context, cfg *Config, log *slog.Logger) (n *st
 			n.close()
 		}
 	}()
+	if n.tls, err = cfg.clusterTLS(log); err != nil {
+		return n, err
+	}
 	ccfg := cfg.coordConfig(cfg.Node.ID, log)
 	if len(cfg.Cluster.NATS) > 0 {
 		// With replication the coordinator promotes a replica of a down
 		// primary's groups.
-		ccfg.Promoter = promoter{n: n, client: &http.Client{Timeout: 5 * time.Second}}
+		ccfg.Promoter = promoter{n: n, client: remote.NewInternalClient(n.tls, 5*time.Second)}
 	}
 	n.co, err = coord.Open(ctx, ccfg)
 	if err != nil {
@@ -127,12 +133,12 @@ func startStorageNode(ctx context.Context, cfg *Config, log *slog.Logger) (n *st
 	if err != nil {
 		return n, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
-	n.advertise = advertiseURL(cfg.Node.Advertise, n.ln.Addr())
+	n.advertise = advertiseURL(cfg.Node.Advertise, cfg.internalScheme(), n.ln.Addr())
 	if err := n.startReplication(ctx); err != nil {
 		return n, err
 	}
 	n.moves = remote.NewMoves(remote.StorageGroups(n.db), coordGroups{n.co, n.view},
-		remote.MoveOptions{NodeID: cfg.Node.ID, Logger: log, Position: n.replicaPosition(), ReplicaReady: n.replicaReady()})
+		remote.MoveOptions{NodeID: cfg.Node.ID, Logger: log, Position: n.replicaPosition(), ReplicaReady: n.replicaReady(), TLS: n.tls})
 	n.runReplication()
 	nopts := remote.NodeOptions{NodeID: cfg.Node.ID, MaxBodyBytes: cfg.HTTP.MaxBodyBytes, Gate: n.moves, Logger: log}
 	if n.replNode != nil {
@@ -143,7 +149,14 @@ func startStorageNode(ctx context.Context, cfg *Config, log *slog.Logger) (n *st
 	n.node = remote.NewNode(n.db, n.view, nopts)
 	n.moves.Routes(n.node.Handle)
 	n.srv = remote.NewServer(n.ln.Addr().String(), n.handler())
-	go func() { n.errc <- n.srv.Serve(n.ln) }()
+	if n.tls != nil {
+		// h2 over TLS requiring a certificate of the cluster's CA; a
+		// refused handshake (a client without one, of another CA, or
+		// speaking h2c) is logged as a warning naming the reason.
+		remote.UseClusterTLS(n.srv, n.tls)
+		n.srv.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
+	}
+	go func() { n.errc <- remote.ServeInternal(n.srv, n.ln) }()
 	return n, nil
 }
 
@@ -301,7 +314,7 @@ func openClusterStorage(dir string, opts *storage.Options, info coord.Info) (*st
 // groupMover is what the coordinator calls to move a group between nodes
 // (remote.Mover: copy, catch up, switch the map at a new epoch).
 func groupMover(n *storageNode) coord.Mover {
-	return remote.NewMover(coordGroups{n.co, n.view}, coordGroups{n.co, n.view}, remote.MoverOptions{Logger: n.log})
+	return remote.NewMover(coordGroups{n.co, n.view}, coordGroups{n.co, n.view}, remote.MoverOptions{Logger: n.log, TLS: n.tls})
 }
 
 // coordConfig is the etcd side of the configuration; name identifies the

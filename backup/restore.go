@@ -41,23 +41,38 @@ func VerifyFrom(ctx context.Context, src Target, groups []int) (*Manifest, error
 	return man, nil
 }
 
-// pick keeps the groups given of m (nil: all), each of which it must
-// hold.
+// pick keeps the groups given of m (nil: all). A group the backup holds
+// no files of was empty when it was taken (a snapshot lists the groups
+// holding data) and is skipped, unless m is a cluster backup of other
+// groups than it: that is an error.
 func (m *Manifest) pick(groups []int) error {
 	if groups == nil {
 		return nil
 	}
 	var kept []Group
 	for _, g := range groups {
-		i := slices.IndexFunc(m.Groups, func(h Group) bool { return h.Group == g })
-		if i < 0 {
-			return fmt.Errorf("the backup holds no group %d", g)
+		if g < 0 || g >= m.NumGroups {
+			return fmt.Errorf("group %d: the backup has %d groups", g, m.NumGroups)
 		}
-		kept = append(kept, m.Groups[i])
+		if m.Cluster != nil && !slices.ContainsFunc(m.Cluster.Groups, func(c ClusterGroup) bool { return c.Group == g }) {
+			return fmt.Errorf("group %d is not in the backup (a backup of groups %s)", g, m.Cluster.list())
+		}
+		if i := slices.IndexFunc(m.Groups, func(h Group) bool { return h.Group == g }); i >= 0 {
+			kept = append(kept, m.Groups[i])
+		}
 	}
 	slices.SortFunc(kept, func(a, b Group) int { return a.Group - b.Group })
 	m.Groups = kept
 	return nil
+}
+
+// list names the groups of a cluster backup: "1,6".
+func (c *Cluster) list() string {
+	gs := make([]int, len(c.Groups))
+	for i, g := range c.Groups {
+		gs[i] = g.Group
+	}
+	return FormatGroups(gs)
 }
 
 func verifyFile(ctx context.Context, src Target, name string, f File) error {

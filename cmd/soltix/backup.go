@@ -32,15 +32,18 @@ files. A token for a server with authentication comes from SOLTIX_TOKEN.
 See docs/backup.md.
 `
 
-const restoreIntro = `Usage: soltix restore --from DIR|s3://BUCKET/PREFIX --data-dir DIR [--groups 3,7] [--config FILE]
+const restoreIntro = `Usage: soltix restore --from DIR|s3://BUCKET/PREFIX --data-dir DIR
+                      [--groups 3,7 | --server ROUTER --node ID] [--config FILE]
 
 Restore a backup taken with 'soltix backup' into a data directory that is
 missing or empty (a non-empty one is refused). Every file is checked
 against the backup's manifest first; a missing, truncated or corrupted file
 fails the restore, naming the file, before anything is written, and a
 failed restore leaves the data directory empty. The server must not be
-running on the data directory. --groups restores only those groups (a
-cluster's storage node's, see docs/backup.md). --config gives the storage
+running on the data directory. --groups restores only those groups;
+--server ROUTER --node ID the groups the cluster's map names storage node
+ID the primary of, into that node's data directory (docs/backup.md: a
+cluster is restored node by node with the nodes stopped). --config gives the storage
 settings of the node that will serve it (partition, block size); the
 number of groups and the shard tag come from the backup. S3 is reached as
 for 'soltix backup'.
@@ -164,6 +167,8 @@ func restoreCmd(args []string, stdout, stderr io.Writer) int {
 	from := fs.String("from", "", "restore the backup in `DIR` or s3://BUCKET/PREFIX")
 	dataDir := fs.String("data-dir", "", "into this data `DIR`, missing or empty")
 	groupList := fs.String("groups", "", "restore only these `groups` (e.g. 3,7)")
+	server := fs.String("server", "", "with --node: read the groups to restore from the cluster map of the router at `URL`")
+	nodeID := fs.String("node", "", "restore the groups the cluster map names this storage node `ID` the primary of (needs --server)")
 	configPath := fs.String("config", "", "read the storage settings from the YAML config `FILE`")
 	var s3 s3Flags
 	s3.register(fs)
@@ -177,6 +182,12 @@ func restoreCmd(args []string, stdout, stderr io.Writer) int {
 		return 2
 	case *from == "" || *dataDir == "":
 		badUsage(stderr, "restore", "--from and --data-dir are required")
+		return 2
+	case (*nodeID == "") != (*server == ""):
+		badUsage(stderr, "restore", "--node and --server go together")
+		return 2
+	case *nodeID != "" && *groupList != "":
+		badUsage(stderr, "restore", "give --groups or --node, not both")
 		return 2
 	case *groupList != "":
 		var err error
@@ -199,6 +210,13 @@ func restoreCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if *nodeID != "" {
+		var err error
+		if groups, err = primaryGroups(ctx, backupClient(os.Getenv), *server, *nodeID); err != nil {
+			fmt.Fprintln(stderr, "soltix restore:", err)
+			return 1
+		}
+	}
 	src, err := backup.OpenTarget(ctx, *from, s3.options())
 	if err != nil {
 		fmt.Fprintln(stderr, "soltix restore:", err)

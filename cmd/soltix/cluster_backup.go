@@ -178,6 +178,58 @@ func (p *backupProxy) nodeAddr(node string) (string, bool) {
 	return "", false
 }
 
+// readClusterMap reads GET /api/v1/cluster of base; ok is false when the
+// server is no router (404).
+func readClusterMap(ctx context.Context, client *http.Client, base string) (st httpapi.ClusterStatus, ok bool, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(base, "/")+"/api/v1/cluster", nil)
+	if err != nil {
+		return st, false, err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return st, false, fmt.Errorf("read the cluster map: %w", err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return st, false, fmt.Errorf("read the cluster map: %w", err)
+	}
+	switch resp.StatusCode {
+	case http.StatusNotFound:
+		return st, false, nil
+	case http.StatusOK:
+	default:
+		return st, false, fmt.Errorf("read the cluster map: HTTP %d: %s", resp.StatusCode, bytes.TrimSpace(b))
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		return st, false, fmt.Errorf("read the cluster map: %w", err)
+	}
+	return st, true, nil
+}
+
+// primaryGroups returns the groups the map of the router at base names
+// node the primary of (the node may be down: it is being restored).
+func primaryGroups(ctx context.Context, client *http.Client, base, node string) ([]int, error) {
+	st, ok, err := readClusterMap(ctx, client, base)
+	switch {
+	case err != nil:
+		return nil, err
+	case !ok:
+		return nil, fmt.Errorf("%s is no router (GET /api/v1/cluster answers 404)", base)
+	}
+	var groups []int
+	for _, g := range st.Groups {
+		if g.Primary == node {
+			groups = append(groups, g.ID)
+		}
+	}
+	if len(groups) == 0 {
+		return nil, fmt.Errorf("the cluster map names node %q the primary of no group", node)
+	}
+	slices.Sort(groups)
+	return groups, nil
+}
+
 // clusterPlan asks the server at base for its cluster map (GET
 // /api/v1/cluster): nil, nil when it is no router (serve answers 404),
 // else the nodes to back up through it, each with the groups it is the
@@ -185,32 +237,14 @@ func (p *backupProxy) nodeAddr(node string) (string, bool) {
 // in the manifest. A group without a primary, or whose primary is down,
 // fails it.
 func clusterPlan(ctx context.Context, client *http.Client, base string, groups []int) ([]backup.Node, *backup.Cluster, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(base, "/")+"/api/v1/cluster", nil)
-	if err != nil {
+	st, ok, err := readClusterMap(ctx, client, base)
+	switch {
+	case err != nil:
 		return nil, nil, err
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, nil, fmt.Errorf("read the cluster map: %w", err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return nil, nil, fmt.Errorf("read the cluster map: %w", err)
-	}
-	switch resp.StatusCode {
-	case http.StatusNotFound:
-		if groups != nil {
-			return nil, nil, errors.New("--groups needs a router: the server is a single node")
-		}
+	case !ok && groups != nil:
+		return nil, nil, errors.New("--groups needs a router: the server is a single node")
+	case !ok:
 		return nil, nil, nil
-	case http.StatusOK:
-	default:
-		return nil, nil, fmt.Errorf("read the cluster map: HTTP %d: %s", resp.StatusCode, bytes.TrimSpace(b))
-	}
-	var st httpapi.ClusterStatus
-	if err := json.Unmarshal(b, &st); err != nil {
-		return nil, nil, fmt.Errorf("read the cluster map: %w", err)
 	}
 	up := make(map[string]bool)
 	for _, n := range st.Nodes {

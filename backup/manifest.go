@@ -152,6 +152,20 @@ func (m *Manifest) check() error {
 			return fmt.Errorf("manifest: group %d does not list %s first", g.Group, storage.ManifestPath)
 		}
 	}
+	if m.Cluster != nil {
+		inMap := make(map[int]bool)
+		for _, c := range m.Cluster.Groups {
+			if c.Group < 0 || c.Group >= m.NumGroups || inMap[c.Group] {
+				return fmt.Errorf("manifest: cluster group %d listed twice or out of range", c.Group)
+			}
+			inMap[c.Group] = true
+		}
+		for g := range seen {
+			if !inMap[g] {
+				return fmt.Errorf("manifest: group %d has files but is not in the cluster map", g)
+			}
+		}
+	}
 	return nil
 }
 

@@ -165,3 +165,54 @@ func TestS3RestoreChecksFirst(t *testing.T) {
 		t.Errorf("the restore wrote into the data directory before it checked the backup: %v", err)
 	}
 }
+
+// TestStartGroups checks a backup of some groups: only those are in it;
+// a group Options.Owns refuses answers 409, a bad list 400; two nodes
+// that both give a group fail the backup, releasing both snapshots.
+func TestStartGroups(t *testing.T) {
+	n := startNode(t, t.TempDir(), backup.Options{Owns: func(g int) error {
+		if g == 2 {
+			return fmt.Errorf("node n1 is not the group's primary: %w", backup.ErrNotOwner)
+		}
+		return nil
+	}})
+	write(t, n.db, points(0, 400))
+	ctx := context.Background()
+	for _, c := range []struct {
+		groups string
+		code   int
+	}{{"2", http.StatusConflict}, {"1,2", http.StatusConflict}, {"x", http.StatusBadRequest}, {"9", http.StatusBadRequest}, {"1,1", http.StatusBadRequest}} {
+		resp, err := http.Post(n.srv.URL+"/api/v1/admin/backup?groups="+c.groups, "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != c.code {
+			t.Errorf("groups=%s: %d, want %d", c.groups, resp.StatusCode, c.code)
+		}
+	}
+	man, err := backup.TakeTo(ctx, http.DefaultClient, openDir(t), nil, backup.Node{Base: n.srv.URL, Groups: []int{1, 3}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(man.Groups) == 0 {
+		t.Fatal("no group backed up")
+	}
+	for _, g := range man.Groups {
+		if g.Group != 1 && g.Group != 3 {
+			t.Errorf("backup of groups 1,3 holds group %d", g.Group)
+		}
+	}
+	_, err = backup.TakeTo(ctx, http.DefaultClient, openDir(t), nil, backup.Node{Base: n.srv.URL, Groups: []int{1}}, backup.Node{Base: n.srv.URL, Groups: []int{1, 3}})
+	if err == nil || !strings.Contains(err.Error(), "two nodes") {
+		t.Errorf("a group from two nodes: %v", err)
+	}
+	if st := n.sess.Stats(); st.Held != 0 {
+		t.Errorf("%d snapshots held after the backups", st.Held)
+	}
+}
+
+func openDir(t *testing.T) backup.Target {
+	t.Helper()
+	return openS3(t, filepath.Join(t.TempDir(), "bk"), backup.S3Options{})
+}

@@ -208,6 +208,12 @@ func restoreCmd(args []string, stdout, stderr io.Writer) int {
 	if *configPath == "" {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	// A backup refers to its groups' cold files by their objects: the
+	// restore needs the node's cold store, reachable now.
+	if cfg.openCold(opts, log) != nil {
+		fmt.Fprintln(stderr, "soltix restore: the cold store of the configuration is not reachable")
+		return 1
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if *nodeID != "" {

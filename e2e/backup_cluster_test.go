@@ -128,6 +128,23 @@ func TestClusterBackupRestore(t *testing.T) {
 		}
 	}
 
+	// The router's backup routes: the node is required, must be up, and
+	// ids are NODE.ID.
+	for _, rc := range []struct {
+		path string
+		code int
+	}{
+		{"/api/v1/admin/backup", http.StatusBadRequest},
+		{"/api/v1/admin/backup?node=nosuch", http.StatusServiceUnavailable},
+		{"/api/v1/admin/backup/0123/release", http.StatusNotFound},
+		{"/api/v1/admin/backup/s1.0123/release", http.StatusNotFound},
+	} {
+		code, err := httpDo(http.MethodPost, c.url()+rc.path, "")
+		if err != nil || code != rc.code {
+			t.Errorf("POST %s through the router: %d, %v; want %d", rc.path, code, err, rc.code)
+		}
+	}
+
 	// After the backup: more of the world (overwrites included) and
 	// more load; none of it may be in the backup.
 	for _, b := range w.batches(later, 0.6) {

@@ -61,7 +61,7 @@ func readBackupManifest(t *testing.T, dir string) backupManifest {
 // test's oracle agrees with the new cluster. A backup of two groups holds
 // those two only.
 func TestClusterBackupRestore(t *testing.T) {
-	initial, later, queries := 1200, 300, 120
+	initial, later, queries := 700, 200, 80
 	if testing.Short() {
 		initial, later, queries = 400, 100, 40
 	}

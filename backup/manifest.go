@@ -1,6 +1,7 @@
 package backup
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,8 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -46,6 +49,53 @@ type Manifest struct {
 	Groups    []Group `json:"groups"`
 	// Settings are the collections' own settings, by collection.
 	Settings map[string]storage.CollectionSettings `json:"settings"`
+	// Cluster describes the cluster a backup of one was taken from; nil
+	// for a single node's.
+	Cluster *Cluster `json:"cluster,omitempty"`
+}
+
+// Cluster is what a cluster backup records of the cluster: the map epoch
+// of each group when the backup began, and the node it was taken from
+// (the group's primary then).
+type Cluster struct {
+	Groups []ClusterGroup `json:"groups"`
+}
+
+// ClusterGroup is one group's map entry at the backup.
+type ClusterGroup struct {
+	Group   int    `json:"group"`
+	Primary string `json:"primary"`
+	Epoch   uint64 `json:"epoch"`
+}
+
+// FormatGroups formats a list of groups as ParseGroups reads it: "3,7".
+func FormatGroups(groups []int) string {
+	s := make([]string, len(groups))
+	for i, g := range groups {
+		s[i] = strconv.Itoa(g)
+	}
+	return strings.Join(s, ",")
+}
+
+// ParseGroups reads a comma-separated list of group numbers ("3,7"), each
+// in [0, numGroups) when numGroups > 0, without repeats; "" is an error.
+func ParseGroups(s string, numGroups int) ([]int, error) {
+	if s == "" {
+		return nil, errors.New("empty group list")
+	}
+	parts := strings.Split(s, ",")
+	if len(parts) > 1<<16 {
+		return nil, fmt.Errorf("group list of %d entries", len(parts))
+	}
+	out := make([]int, 0, len(parts))
+	for _, p := range parts {
+		g, err := strconv.Atoi(strings.TrimSpace(p))
+		if err != nil || g < 0 || (numGroups > 0 && g >= numGroups) || slices.Contains(out, g) {
+			return nil, fmt.Errorf("group list %q: bad or repeated group %q", s, p)
+		}
+		out = append(out, g)
+	}
+	return out, nil
 }
 
 // Group is one group's snapshot.
@@ -102,15 +152,41 @@ func (m *Manifest) check() error {
 			return fmt.Errorf("manifest: group %d does not list %s first", g.Group, storage.ManifestPath)
 		}
 	}
+	if m.Cluster != nil {
+		inMap := make(map[int]bool)
+		for _, c := range m.Cluster.Groups {
+			if c.Group < 0 || c.Group >= m.NumGroups || inMap[c.Group] {
+				return fmt.Errorf("manifest: cluster group %d listed twice or out of range", c.Group)
+			}
+			inMap[c.Group] = true
+		}
+		for g := range seen {
+			if !inMap[g] {
+				return fmt.Errorf("manifest: group %d has files but is not in the cluster map", g)
+			}
+		}
+	}
 	return nil
 }
 
 // ReadManifest reads and checks the manifest of the backup directory dir.
 func ReadManifest(dir string) (*Manifest, error) {
-	f, err := os.Open(filepath.Join(dir, ManifestFile))
+	return readManifest(context.Background(), dirTarget(dir))
+}
+
+// readManifest reads and checks the manifest of the backup in src.
+func readManifest(ctx context.Context, src Target) (*Manifest, error) {
+	size, err := src.stat(ctx, ManifestFile)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("%s has no %s: not a backup, or an unfinished one", dir, ManifestFile)
+		return nil, fmt.Errorf("%s has no %s: not a backup, or an unfinished one", src, ManifestFile)
 	}
+	if err != nil {
+		return nil, err
+	}
+	if size > maxManifestBytes {
+		return nil, fmt.Errorf("manifest over %d bytes", maxManifestBytes)
+	}
+	f, err := src.open(ctx, ManifestFile, size)
 	if err != nil {
 		return nil, err
 	}

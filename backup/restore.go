@@ -16,26 +16,67 @@ import (
 // manifest (size and CRC-32C) and returns the manifest. Its error names
 // the first file that is missing, truncated or corrupted.
 func Verify(dir string) (*Manifest, error) {
-	man, err := ReadManifest(dir)
+	return VerifyFrom(context.Background(), dirTarget(dir), nil)
+}
+
+// VerifyFrom checks every file of the backup in src (of the groups given;
+// nil: all) against its manifest and returns the manifest. Its error names
+// the first file that is missing, truncated or corrupted.
+func VerifyFrom(ctx context.Context, src Target, groups []int) (*Manifest, error) {
+	man, err := readManifest(ctx, src)
 	if err != nil {
+		return nil, err
+	}
+	if err := man.pick(groups); err != nil {
 		return nil, err
 	}
 	for _, g := range man.Groups {
 		for _, f := range g.Files {
-			p, err := localPath(dir, g.Group, f.Path)
-			if err != nil {
-				return nil, err
-			}
-			if err := verifyFile(p, f); err != nil {
-				return nil, fmt.Errorf("backup file %s: %w", p, err)
+			name := groupDir(g.Group) + "/" + f.Path
+			if err := verifyFile(ctx, src, name, f); err != nil {
+				return nil, fmt.Errorf("backup file %s in %s: %w", name, src, err)
 			}
 		}
 	}
 	return man, nil
 }
 
-func verifyFile(p string, f File) error {
-	r, err := os.Open(p)
+// pick keeps the groups given of m (nil: all). A group the backup holds
+// no files of was empty when it was taken (a snapshot lists the groups
+// holding data) and is skipped, unless m is a cluster backup of other
+// groups than it: that is an error.
+func (m *Manifest) pick(groups []int) error {
+	if groups == nil {
+		return nil
+	}
+	var kept []Group
+	for _, g := range groups {
+		if g < 0 || g >= m.NumGroups {
+			return fmt.Errorf("group %d: the backup has %d groups", g, m.NumGroups)
+		}
+		if m.Cluster != nil && !slices.ContainsFunc(m.Cluster.Groups, func(c ClusterGroup) bool { return c.Group == g }) {
+			return fmt.Errorf("group %d is not in the backup (a backup of groups %s)", g, m.Cluster.list())
+		}
+		if i := slices.IndexFunc(m.Groups, func(h Group) bool { return h.Group == g }); i >= 0 {
+			kept = append(kept, m.Groups[i])
+		}
+	}
+	slices.SortFunc(kept, func(a, b Group) int { return a.Group - b.Group })
+	m.Groups = kept
+	return nil
+}
+
+// list names the groups of a cluster backup: "1,6".
+func (c *Cluster) list() string {
+	gs := make([]int, len(c.Groups))
+	for i, g := range c.Groups {
+		gs[i] = g.Group
+	}
+	return FormatGroups(gs)
+}
+
+func verifyFile(ctx context.Context, src Target, name string, f File) error {
+	r, err := src.open(ctx, name, f.Size)
 	if err != nil {
 		return err
 	}
@@ -49,6 +90,11 @@ func verifyFile(p string, f File) error {
 	case sum != f.CRC32C:
 		return fmt.Errorf("CRC-32C %08x, want %08x (corrupted)", sum, f.CRC32C)
 	}
+	if size, err := src.stat(ctx, name); err != nil {
+		return err
+	} else if size != f.Size {
+		return fmt.Errorf("%d bytes, want %d (truncated or grown)", size, f.Size)
+	}
 	return nil
 }
 
@@ -58,7 +104,13 @@ func verifyFile(p string, f File) error {
 // gives the rest, nil the defaults), imports each group and sets the
 // collections' settings. A failed Restore leaves dataDir empty.
 func Restore(ctx context.Context, from, dataDir string, opts *storage.Options) (*Manifest, error) {
-	man, err := Verify(from)
+	return RestoreFrom(ctx, dirTarget(from), dataDir, opts, nil)
+}
+
+// RestoreFrom is Restore from any Target, of the groups given (nil: every
+// group of the backup; a cluster's storage node is given its own).
+func RestoreFrom(ctx context.Context, src Target, dataDir string, opts *storage.Options, groups []int) (*Manifest, error) {
+	man, err := VerifyFrom(ctx, src, groups)
 	if err != nil {
 		return nil, err
 	}
@@ -71,13 +123,13 @@ func Restore(ctx context.Context, from, dataDir string, opts *storage.Options) (
 	}
 	o.NumGroups, o.ShardTag = man.NumGroups, man.ShardTag
 	o.FlushInterval, o.CompactFiles = -1, -1
-	if err := restore(ctx, from, dataDir, man, &o); err != nil {
+	if err := restore(ctx, src, dataDir, man, &o); err != nil {
 		return nil, errors.Join(err, emptyDir(dataDir))
 	}
 	return man, nil
 }
 
-func restore(ctx context.Context, from, dataDir string, man *Manifest, o *storage.Options) (err error) {
+func restore(ctx context.Context, from Target, dataDir string, man *Manifest, o *storage.Options) (err error) {
 	db, err := storage.Open(dataDir, o)
 	if err != nil {
 		return fmt.Errorf("restore: open data directory: %w", err)
@@ -87,7 +139,7 @@ func restore(ctx context.Context, from, dataDir string, man *Manifest, o *storag
 		return fmt.Errorf("restore: data directory has %d groups, the backup %d", db.NumGroups(), man.NumGroups)
 	}
 	for _, g := range man.Groups {
-		if err := db.ImportGroup(ctx, g.Group, &dirSource{dir: from, group: g}); err != nil {
+		if err := db.ImportGroup(ctx, g.Group, &targetSource{ctx: ctx, src: from, group: g}); err != nil {
 			return fmt.Errorf("restore: %w", err)
 		}
 	}
@@ -117,13 +169,15 @@ func emptyDir(dir string) error {
 	return errors.Join(errs...)
 }
 
-// dirSource is one group of a backup directory as a storage.ImportSource.
-type dirSource struct {
-	dir   string
+// targetSource is one group of a backup as a storage.ImportSource; its
+// files are checked again as they are read.
+type targetSource struct {
+	ctx   context.Context
+	src   Target
 	group Group
 }
 
-func (s *dirSource) Files() []storage.GroupFile {
+func (s *targetSource) Files() []storage.GroupFile {
 	out := make([]storage.GroupFile, len(s.group.Files))
 	for i, f := range s.group.Files {
 		out[i] = storage.GroupFile{Path: f.Path, Size: f.Size}
@@ -131,14 +185,15 @@ func (s *dirSource) Files() []storage.GroupFile {
 	return out
 }
 
-func (s *dirSource) Open(path string) (io.ReadCloser, error) {
+func (s *targetSource) Open(path string) (io.ReadCloser, error) {
 	for _, f := range s.group.Files {
 		if f.Path == path {
-			p, err := localPath(s.dir, s.group.Group, path)
+			name := groupDir(s.group.Group) + "/" + path
+			r, err := s.src.open(s.ctx, name, f.Size)
 			if err != nil {
 				return nil, err
 			}
-			return os.Open(p)
+			return newCheckedReader(r, f, name), nil
 		}
 	}
 	return nil, fmt.Errorf("backup has no file %q in group %d: %w", path, s.group.Group, os.ErrNotExist)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,6 +35,15 @@ const (
 // snapshots are held already.
 var ErrBusy = errors.New("too many backups in progress")
 
+// ErrNotOwner is returned (wrapped) by Sessions.StartGroups when
+// Options.Owns refuses a group: in a cluster, a node backs up only the
+// groups it is the primary of.
+var ErrNotOwner = errors.New("not this node's group")
+
+// ErrNoGroup is returned (wrapped) by Sessions.StartGroups for a group
+// out of range.
+var ErrNoGroup = errors.New("no such group")
+
 // ErrUnknown is returned for a snapshot id that is not (or no longer)
 // held: never started, released, or idle past Options.IdleTimeout.
 var ErrUnknown = errors.New("no such backup (released or timed out)")
@@ -48,6 +58,11 @@ type Options struct {
 	MaxSessions int
 	// Logger receives the sessions' logs (default slog.Default()).
 	Logger *slog.Logger
+	// Owns, when set, is asked about every group a backup is asked for
+	// (StartGroups): an error (which should wrap ErrNotOwner) refuses the
+	// backup. A cluster's storage node answers whether its map names it
+	// the group's primary.
+	Owns func(g int) error
 }
 
 // Sessions holds the snapshots of the backups in progress on one node.
@@ -91,7 +106,25 @@ func NewSessions(src Source, opts Options) *Sessions {
 // until no request touched it for Options.IdleTimeout. Every write
 // acknowledged before Start was called is in the snapshot.
 func (s *Sessions) Start(ctx context.Context) (*Manifest, error) {
+	return s.StartGroups(ctx, nil)
+}
+
+// StartGroups is Start for the groups given (nil: every group held). A
+// group asked for that the node holds nothing of is left out of the
+// manifest, as it would be from Start's; one out of range, or refused by
+// Options.Owns, fails it.
+func (s *Sessions) StartGroups(ctx context.Context, groups []int) (*Manifest, error) {
 	started := time.Now().UTC()
+	for _, g := range groups {
+		if g < 0 || g >= s.src.NumGroups() {
+			return nil, fmt.Errorf("backup: group %d outside [0, %d): %w", g, s.src.NumGroups(), ErrNoGroup)
+		}
+		if s.opts.Owns != nil {
+			if err := s.opts.Owns(g); err != nil {
+				return nil, fmt.Errorf("backup: group %d: %w", g, err)
+			}
+		}
+	}
 	s.mu.Lock()
 	if len(s.sessions)+s.starting >= s.opts.MaxSessions {
 		s.mu.Unlock()
@@ -106,7 +139,7 @@ func (s *Sessions) Start(ctx context.Context) (*Manifest, error) {
 	}()
 	s.started.Add(1)
 	sess := &session{snaps: make(map[int]*storage.GroupSnapshot)}
-	man, err := s.snapshot(ctx, sess, started)
+	man, err := s.snapshot(ctx, sess, started, groups)
 	if err != nil {
 		s.failed.Add(1)
 		closeSnaps(sess.snaps)
@@ -125,10 +158,13 @@ func (s *Sessions) Start(ctx context.Context) (*Manifest, error) {
 }
 
 // snapshot snapshots the held groups into sess and lists their files.
-func (s *Sessions) snapshot(ctx context.Context, sess *session, started time.Time) (*Manifest, error) {
+func (s *Sessions) snapshot(ctx context.Context, sess *session, started time.Time, groups []int) (*Manifest, error) {
 	man := &Manifest{Version: Version, Started: started, NumGroups: s.src.NumGroups(), ShardTag: s.src.ShardTag(),
 		Groups: []Group{}}
 	for _, g := range s.src.HeldGroups() {
+		if groups != nil && !slices.Contains(groups, g) {
+			continue
+		}
 		snap, err := s.src.SnapshotGroup(ctx, g)
 		if err != nil {
 			return nil, fmt.Errorf("backup: %w", err)

@@ -11,10 +11,12 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/soltixdb/soltix/storage"
 )
 
 // Take takes a backup of the server at base (its URL) into dir, which
@@ -23,38 +25,120 @@ import (
 // and releases the snapshot. A failed Take leaves dir without a manifest
 // (Restore refuses it).
 func Take(ctx context.Context, client *http.Client, base, dir string) (*Manifest, error) {
-	if err := requireEmpty(dir); err != nil {
+	return TakeTo(ctx, client, dirTarget(dir), nil, Node{Base: base})
+}
+
+// Node is one server a backup copies from: the base URL of its backup
+// routes (a serve node's URL, or a router's URL of one storage node's
+// routes) and, for a cluster's node, the groups to take from it (nil:
+// every group it holds).
+type Node struct {
+	Base   string
+	Groups []int
+	// Router names the storage node when Base is a router's URL (the
+	// router passes the backup's requests on to that node).
+	Router string
+}
+
+// TakeTo takes a backup of the nodes into dst, which must be empty: it
+// asks every node for a snapshot of its groups (one after the other; each
+// group's backup point is when its node's snapshot began), copies every
+// file, checking its size and CRC-32C (an S3 target checks each upload
+// too), writes the manifest last and releases the snapshots. cluster,
+// when not nil, is recorded in the manifest. With more than one node the
+// nodes' groups must not overlap and their group counts and shard tags
+// must agree. A failed TakeTo leaves dst without a manifest (Restore
+// refuses it).
+func TakeTo(ctx context.Context, client *http.Client, dst Target, cluster *Cluster, nodes ...Node) (*Manifest, error) {
+	if len(nodes) == 0 {
+		return nil, errors.New("backup: no node to back up")
+	}
+	if err := dst.checkEmpty(ctx); err != nil {
 		return nil, err
 	}
-	base = strings.TrimRight(base, "/")
-	man, err := start(ctx, client, base)
-	if err != nil {
-		return nil, err
-	}
-	id := man.ID
-	defer func() {
+	var all *Manifest
+	for _, n := range nodes {
+		base := strings.TrimRight(n.Base, "/")
+		man, err := start(ctx, client, base, n)
+		if err != nil {
+			return nil, err
+		}
+		err = copyNode(ctx, client, base, man, dst)
 		// Release even when the copy failed or ctx ended: the server
 		// would otherwise hold the files until its idle timeout.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
-		defer cancel()
-		release(rctx, client, base, id)
-	}()
-	for _, g := range man.Groups {
-		for _, f := range g.Files {
-			if err := fetchFile(ctx, client, base, id, dir, g.Group, f); err != nil {
-				return nil, err
-			}
+		release(rctx, client, base, man.ID)
+		cancel()
+		if err != nil {
+			return nil, err
+		}
+		if all, err = merge(all, man); err != nil {
+			return nil, err
 		}
 	}
-	man.ID = ""
-	b, err := json.MarshalIndent(man, "", "  ")
+	all.ID = ""
+	all.Cluster = cluster
+	b, err := json.MarshalIndent(all, "", "  ")
 	if err != nil {
 		return nil, err
 	}
-	if err := writeFileSync(filepath.Join(dir, ManifestFile), b); err != nil {
-		return nil, err
+	w, err := dst.create(ManifestFile)
+	if err == nil {
+		if _, err = w.Write(b); err != nil {
+			w.abort()
+		} else {
+			err = w.commit(ctx)
+		}
 	}
-	return man, nil
+	if err != nil {
+		return nil, fmt.Errorf("backup: write %s: %w", ManifestFile, err)
+	}
+	return all, nil
+}
+
+// copyNode copies every file of one node's snapshot into dst.
+func copyNode(ctx context.Context, client *http.Client, base string, man *Manifest, dst Target) error {
+	for _, g := range man.Groups {
+		for _, f := range g.Files {
+			if err := fetchFile(ctx, client, base, man.ID, dst, g.Group, f); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// merge adds one node's manifest to the backup's so far.
+func merge(all, man *Manifest) (*Manifest, error) {
+	if all == nil {
+		return man, nil
+	}
+	if all.NumGroups != man.NumGroups || all.ShardTag != man.ShardTag {
+		return nil, fmt.Errorf("backup: nodes disagree: %d groups with shard tag %q, and %d with %q",
+			all.NumGroups, all.ShardTag, man.NumGroups, man.ShardTag)
+	}
+	for _, g := range man.Groups {
+		for _, h := range all.Groups {
+			if h.Group == g.Group {
+				return nil, fmt.Errorf("backup: group %d taken from two nodes", g.Group)
+			}
+		}
+		all.Groups = append(all.Groups, g)
+	}
+	slices.SortFunc(all.Groups, func(a, b Group) int { return a.Group - b.Group })
+	if man.Started.Before(all.Started) {
+		all.Started = man.Started
+	}
+	if man.Finished.After(all.Finished) {
+		all.Finished = man.Finished
+	}
+	for name, s := range man.Settings {
+		if all.Settings == nil {
+			all.Settings = make(map[string]storage.CollectionSettings)
+		}
+		all.Settings[name] = s
+	}
+	return all, nil
 }
 
 // releaseTimeout bounds the release request of Take.
@@ -74,9 +158,22 @@ func requireEmpty(dir string) error {
 	return nil
 }
 
-// start asks the server for a snapshot.
-func start(ctx context.Context, client *http.Client, base string) (*Manifest, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/api/v1/admin/backup", nil)
+// start asks the server for a snapshot, of the groups given (nil: all it
+// holds).
+func start(ctx context.Context, client *http.Client, base string, n Node) (*Manifest, error) {
+	groups := n.Groups
+	q := url.Values{}
+	if groups != nil {
+		q.Set("groups", FormatGroups(groups))
+	}
+	if n.Router != "" {
+		q.Set("node", n.Router)
+	}
+	u := base + "/api/v1/admin/backup"
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -95,6 +192,13 @@ func start(ctx context.Context, client *http.Client, base string) (*Manifest, er
 	if man.ID == "" {
 		return nil, errors.New("start backup: the server gave no backup id")
 	}
+	if groups != nil {
+		for _, g := range man.Groups {
+			if !slices.Contains(groups, g.Group) {
+				return nil, fmt.Errorf("start backup: %s answered group %d, not asked for", base, g.Group)
+			}
+		}
+	}
 	return man, nil
 }
 
@@ -103,10 +207,10 @@ func fileURL(base, id string, g int, path string) string {
 	return base + "/api/v1/admin/backup/" + url.PathEscape(id) + "/files/" + strconv.Itoa(g) + "?" + url.Values{"path": {path}}.Encode()
 }
 
-// fetchFile copies one file into dir, checking its size and checksum.
-func fetchFile(ctx context.Context, client *http.Client, base, id, dir string, g int, f File) error {
-	dst, err := localPath(dir, g, f.Path)
-	if err != nil {
+// fetchFile copies one file into dst, checking its size and checksum
+// before it commits it.
+func fetchFile(ctx context.Context, client *http.Client, base, id string, dst Target, g int, f File) error {
+	if _, err := localPath("", g, f.Path); err != nil {
 		return err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fileURL(base, id, g, f.Path), nil)
@@ -121,23 +225,21 @@ func fetchFile(ctx context.Context, client *http.Client, base, id, dir string, g
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("fetch %s of group %d: %w", f.Path, g, httpError(resp))
 	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return err
-	}
-	out, err := os.Create(dst)
+	out, err := dst.create(groupDir(g) + "/" + f.Path)
 	if err != nil {
-		return err
+		return fmt.Errorf("fetch %s of group %d: %w", f.Path, g, err)
 	}
 	h := crc32.New(castagnoli)
 	n, err := io.Copy(io.MultiWriter(out, h), io.LimitReader(resp.Body, f.Size+1))
-	if err == nil {
-		err = out.Sync()
+	if err == nil && (n != f.Size || h.Sum32() != f.CRC32C) {
+		err = fmt.Errorf("%d bytes with CRC-32C %08x, want %d and %08x", n, h.Sum32(), f.Size, f.CRC32C)
 	}
-	if err = errors.Join(err, out.Close()); err != nil {
+	if err != nil {
+		out.abort()
 		return fmt.Errorf("fetch %s of group %d: %w", f.Path, g, err)
 	}
-	if n != f.Size || h.Sum32() != f.CRC32C {
-		return fmt.Errorf("fetch %s of group %d: %d bytes with CRC-32C %08x, want %d and %08x", f.Path, g, n, h.Sum32(), f.Size, f.CRC32C)
+	if err := out.commit(ctx); err != nil {
+		return fmt.Errorf("store %s of group %d in %s: %w", f.Path, g, dst, err)
 	}
 	return nil
 }
@@ -166,24 +268,4 @@ func httpError(resp *http.Response) error {
 		return fmt.Errorf("%s (HTTP %d)", e.Error, resp.StatusCode)
 	}
 	return fmt.Errorf("HTTP %d: %s", resp.StatusCode, bytes.TrimSpace(b))
-}
-
-// writeFileSync writes a file durably, with its directory.
-func writeFileSync(path string, b []byte) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if err = errors.Join(err, f.Close()); err != nil {
-		return err
-	}
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return err
-	}
-	return errors.Join(d.Sync(), d.Close())
 }

@@ -18,14 +18,30 @@ import (
 // groups and answers the backup's manifest, whose id names the snapshot
 // in the file and release routes.
 func (s *server) adminBackup(w http.ResponseWriter, r *http.Request) {
-	if s.opts.Backup == nil {
-		writeError(w, http.StatusNotImplemented, "backup: this server takes no backups (a cluster's are taken per group, not yet over HTTP)")
+	if s.opts.BackupProxy != nil {
+		s.opts.BackupProxy.ServeHTTP(w, r)
 		return
 	}
-	man, err := s.opts.Backup.Start(r.Context())
+	if s.opts.Backup == nil {
+		writeError(w, http.StatusNotImplemented, "backup: this server takes no backups")
+		return
+	}
+	var groups []int
+	if q := r.URL.Query().Get("groups"); q != "" {
+		var err error
+		if groups, err = backup.ParseGroups(q, 0); err != nil {
+			writeError(w, http.StatusBadRequest, "backup: "+err.Error())
+			return
+		}
+	}
+	man, err := s.opts.Backup.StartGroups(r.Context(), groups)
 	if err != nil {
 		code, msg := storeErrorStatus(err)
 		switch {
+		case errors.Is(err, backup.ErrNoGroup):
+			code, msg = http.StatusBadRequest, err.Error()
+		case errors.Is(err, backup.ErrNotOwner):
+			code, msg = http.StatusConflict, err.Error()
 		case errors.Is(err, backup.ErrBusy):
 			code = http.StatusTooManyRequests
 			w.Header().Set("Retry-After", "60")
@@ -47,6 +63,10 @@ func (s *server) adminBackup(w http.ResponseWriter, r *http.Request) {
 // adminBackupFile serves GET /api/v1/admin/backup/{id}/files/{group}?path=P:
 // one file of a held snapshot, as the manifest lists it.
 func (s *server) adminBackupFile(w http.ResponseWriter, r *http.Request) {
+	if s.opts.BackupProxy != nil {
+		s.opts.BackupProxy.ServeHTTP(w, r)
+		return
+	}
 	if s.opts.Backup == nil {
 		writeError(w, http.StatusNotImplemented, "backup: this server takes no backups")
 		return
@@ -79,6 +99,10 @@ func (s *server) adminBackupFile(w http.ResponseWriter, r *http.Request) {
 
 // adminBackupRelease serves POST /api/v1/admin/backup/{id}/release.
 func (s *server) adminBackupRelease(w http.ResponseWriter, r *http.Request) {
+	if s.opts.BackupProxy != nil {
+		s.opts.BackupProxy.ServeHTTP(w, r)
+		return
+	}
 	if s.opts.Backup == nil {
 		writeError(w, http.StatusNotImplemented, "backup: this server takes no backups")
 		return

@@ -125,6 +125,9 @@ type Options struct {
 	// Backup, set by soltix serve, takes the backups of POST
 	// /api/v1/admin/backup and serves their files. nil answers 501.
 	Backup *backup.Sessions
+	// BackupProxy, set by a router, serves the three backup routes
+	// instead (passing each on to the storage node it names).
+	BackupProxy http.Handler
 	// Tokens are the accepted tokens. Empty turns authentication off:
 	// every request may do everything. Otherwise every route but the
 	// open ones (routeAccess in auth.go) needs a token with its scope.

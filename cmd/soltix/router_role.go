@@ -99,6 +99,7 @@ func runRouter(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Wri
 		return st, nil
 	}
 	opts.ClusterMetrics = store.nodeMetrics
+	opts.BackupProxy = newBackupProxy(view, ctls, log)
 	ing, err := startIngest(cfg, "soltix router "+host, store, log)
 	if err != nil {
 		log.Error("cannot start the NATS ingestion", "err", err)

@@ -129,7 +129,9 @@ func TestRouterTokensFromEtcd(t *testing.T) {
 	if code, body := authRequest(t, http.MethodDelete, a+"/api/v1/admin/tokens/root", "root-secret", ""); code != http.StatusConflict {
 		t.Fatalf("remove a's last admin: %d %s, want 409", code, body)
 	}
-	// What was written with w is there.
+	// What was written with w is there (once b's map has every group
+	// placed: the first write waited for m's group only).
+	eventually(t, "every group placed on b", http.MethodGet, b+"/api/v1/query?q=SELECT+count(v)+FROM+m", "root-secret", "", http.StatusOK)
 	code, body = authRequest(t, http.MethodGet, b+"/api/v1/query?q=SELECT+count(v)+FROM+m", "root-secret", "")
 	if code != http.StatusOK || !strings.Contains(body, ",2]]") {
 		t.Fatalf("count through b: %d %s, want 2", code, body)

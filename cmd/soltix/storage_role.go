@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/soltixdb/soltix/backup"
 	"github.com/soltixdb/soltix/coord"
 	"github.com/soltixdb/soltix/httpapi"
 	"github.com/soltixdb/soltix/remote"
@@ -82,6 +83,9 @@ type storageNode struct {
 	// tls is the cluster's mutual TLS (nil without cluster.tls): the
 	// internal listener's and the node's requests to other nodes.
 	tls *remote.ClusterTLS
+	// backups are the backup snapshots a router asks for
+	// (cluster_backup.go).
+	backups *backup.Sessions
 }
 
 // startStorageNode connects to etcd (waiting for it until ctx ends),
@@ -147,6 +151,7 @@ func startStorageNode(ctx context.Context, cfg *Config, log *slog.Logger) (n *st
 		nopts.Log, nopts.WaitReplicated = n.replNode, true
 	}
 	n.node = remote.NewNode(n.db, n.view, nopts)
+	n.backups = n.newBackups()
 	n.moves.Routes(n.node.Handle)
 	n.srv = remote.NewServer(n.ln.Addr().String(), n.handler())
 	if n.tls != nil {
@@ -172,6 +177,7 @@ func (n *storageNode) handler() http.Handler {
 	mux.HandleFunc("POST "+settingsSyncPath, n.settings.syncHandler)
 	mux.HandleFunc("GET "+pathApplied, n.serveApplied)
 	mux.HandleFunc("GET "+pathReplication, n.serveReplication)
+	n.backupRoutes(mux)
 	mux.Handle("GET /health", probes)
 	mux.Handle("GET /ready", probes)
 	mux.Handle("GET /metrics", withMoreMetrics(probes, func(b *bytes.Buffer) {
@@ -276,6 +282,11 @@ func (n *storageNode) close() error {
 	n.stopReplication()
 	if n.stopCold != nil {
 		n.stopCold()
+	}
+	if n.backups != nil {
+		if err := n.backups.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("release backup snapshots: %w", err))
+		}
 	}
 	if n.ln != nil && n.srv == nil {
 		n.ln.Close()

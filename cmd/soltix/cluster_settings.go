@@ -86,7 +86,7 @@ func (a *settingsApplier) apply(ctx context.Context) error {
 	want := decodeAllSettings(a.co.Settings(), a.log)
 	for name := range a.db.Settings() {
 		if _, ok := want[name]; !ok {
-			want[name] = storage.CollectionSettings{}
+			want[name] = a.db.DefaultSettings()
 		}
 	}
 	names := make([]string, 0, len(want))

@@ -13,6 +13,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/soltixdb/soltix/backup"
+	"github.com/soltixdb/soltix/internal/seriesrate"
 	"github.com/soltixdb/soltix/model"
 	"github.com/soltixdb/soltix/planner"
 	"github.com/soltixdb/soltix/query"
@@ -174,7 +175,7 @@ type server struct {
 	// limit); maxLines the points of one write (<= 0: no limit)
 	// (admission.go).
 	queries, writes *slots
-	series          *seriesRate
+	series          *seriesrate.Limiter
 	maxLines        int
 	// settingsMu serialises the read-modify-write of collection settings.
 	settingsMu sync.Mutex
@@ -219,7 +220,7 @@ func newServer(store Store, opts Options) *server {
 	}
 	s.queries = newSlots(opts.MaxConcurrentQueries, DefaultMaxConcurrentQueries)
 	s.writes = newSlots(opts.MaxConcurrentWrites, DefaultMaxConcurrentWrites)
-	s.series = newSeriesRate(opts.NewSeriesPerMinute)
+	s.series = seriesrate.New(opts.NewSeriesPerMinute, DefaultNewSeriesPerMinute)
 	s.maxLines = opts.MaxLines
 	if s.maxLines == 0 {
 		s.maxLines = DefaultMaxLines

@@ -77,6 +77,9 @@ func TestRouterTokensFromEtcd(t *testing.T) {
 	a := startRole(t, "router", "--etcd", etcd.ClientURL(), "--config", plain, "--listen", "127.0.0.1:0")
 	b := startRole(t, "router", "--etcd", etcd.ClientURL(), "--config", withCfg, "--listen", "127.0.0.1:0")
 	eventually(t, "groups placed", http.MethodPost, a+"/api/v1/write", "", "m,device_id=d v=1 1", http.StatusNoContent)
+	// A query reads every group: all have their primary then (the count
+	// at the end needs them).
+	eventually(t, "every group placed", http.MethodGet, a+"/api/v1/query?q=SELECT+count(v)+FROM+m", "", "", http.StatusOK)
 
 	// A has no token yet: authentication is off there, and its first
 	// token must be an unlimited admin one.

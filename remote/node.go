@@ -65,6 +65,8 @@ type NodeOptions struct {
 	// points of new series over it are refused (429 CodeSeriesLimit
 	// naming them) and the rest written. 0 or less: no limit.
 	NewSeriesPerMinute int
+	// Now is the clock of that limit (default time.Now).
+	Now func() time.Time
 }
 
 // WriteLog is replication as the write path sees it: Write and Delete call
@@ -116,6 +118,9 @@ func NewNode(db *storage.DB, topo Topology, opts NodeOptions) *Node {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
 	n := &Node{db: db, topo: topo, opts: opts, log: opts.Logger, mux: chi.NewRouter(), sessions: make(chan struct{}, opts.MaxSessions)}
 	if opts.NewSeriesPerMinute > 0 {

@@ -141,17 +141,12 @@ func (n *Node) serveWrite(w http.ResponseWriter, r *http.Request) {
 	var seriesRefused []int
 	var grant seriesrate.Grant
 	if n.series != nil {
-		seriesRefused, grant = n.series.Admit(points, n.db.NewSeries(points), time.Now())
+		seriesRefused, grant = n.series.Admit(points, n.db.NewSeries(points), n.opts.Now())
 		if len(seriesRefused) > 0 {
 			points, frames = dropPoints(batch.Frames, len(batch.Points), seriesRefused)
 		}
 	}
-	apply := func() error {
-		if len(points) == 0 {
-			return nil
-		}
-		return n.db.Write(r.Context(), points)
-	}
+	apply := func() error { return n.db.Write(r.Context(), points) }
 	var wait func(context.Context) error
 	if lg := n.opts.Log; lg != nil {
 		write := apply
@@ -160,12 +155,15 @@ func (n *Node) serveWrite(w http.ResponseWriter, r *http.Request) {
 			return err
 		}
 	}
-	if n.opts.Gate != nil {
+	switch {
+	case len(points) == 0 && len(seriesRefused) > 0:
+		// Every point refused: nothing to write, replicate or gate.
+	case n.opts.Gate != nil:
 		err = n.opts.Gate.Write(frameWrites(frames), apply)
-	} else {
+	default:
 		err = apply()
 	}
-	if err == nil && n.opts.Log != nil && n.ackReplicated(points) {
+	if err == nil && len(points) > 0 && n.opts.Log != nil && n.ackReplicated(points) {
 		err = n.waitReplicated(r.Context(), wait)
 	}
 	if err != nil {

@@ -135,7 +135,7 @@ func startStorageNode(ctx context.Context, cfg *Config, log *slog.Logger) (n *st
 		remote.MoveOptions{NodeID: cfg.Node.ID, Logger: log, Position: n.replicaPosition(), ReplicaReady: n.replicaReady()})
 	n.runReplication()
 	nopts := remote.NodeOptions{NodeID: cfg.Node.ID, MaxBodyBytes: cfg.HTTP.MaxBodyBytes, Gate: n.moves, Logger: log,
-		NewSeriesPerMinute: nodeSeriesLimit(cfg.Limits.NewSeriesPerMinute)}
+		NewSeriesPerMinute: nodeSeriesLimit(cfg.Limits.NewSeriesPerMinute), Now: cfg.now}
 	if n.replNode != nil {
 		// Acknowledgement mode "replicated": a write answers once
 		// JetStream holds it for the replicas.

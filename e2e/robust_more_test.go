@@ -146,8 +146,11 @@ func TestRobustH2C(t *testing.T) {
 				r.mayClose = false
 			default:
 				// The server reset the stream, or the connection after a
-				// connection-level error of a request sharing it (HPACK
-				// state, flow control): an answer to hostile framing.
+				// connection-level error of a request sharing it: a header
+				// over http.max_header_bytes sent before the server's
+				// SETTINGS arrived ends the connection with GOAWAY
+				// COMPRESSION_ERROR (net/http's HPACK limit), and every
+				// stream on it with it. An answer to hostile framing.
 				r.mayClose = true
 			}
 			mu.Lock()

@@ -101,6 +101,9 @@ type Coord struct {
 	// promoteSoon is set by a reconcile pass that left a down primary's
 	// group without a promotable replica (coordinator goroutine only).
 	promoteSoon bool
+	// tokenTxnHook, when set (tests), runs in DeleteTokenKeeping between
+	// reading the tokens and committing the removal.
+	tokenTxnHook func()
 }
 
 // Open connects to etcd (retrying until ctx ends), creates the cluster's

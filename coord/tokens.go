@@ -26,6 +26,10 @@ type TokenRecord struct {
 // ErrTokenExists is PutToken's answer for a name already stored.
 var ErrTokenExists = errors.New("coord: a token with this name exists")
 
+// ErrTokenLast is DeleteTokenKeeping's answer when the removal would leave
+// no token that the caller's predicate says must remain.
+var ErrTokenLast = errors.New("coord: the token is the last of those that must remain")
+
 func (r TokenRecord) validate() error {
 	if err := validName(r.Name); err != nil {
 		return fmt.Errorf("token name %q: %w", r.Name, err)
@@ -82,6 +86,61 @@ func (c *Coord) DeleteToken(ctx context.Context, name string) (bool, error) {
 		return false, fmt.Errorf("coord: token %q: %w", name, err)
 	}
 	return resp.Deleted > 0, nil
+}
+
+// DeleteTokenKeeping removes the token named name unless that would leave
+// no other stored token for which keep is true: then it returns
+// ErrTokenLast and removes nothing. It says whether the token existed.
+//
+// The check and the removal are one etcd transaction: it deletes the key
+// only if the token and every remaining token that keep counts are
+// unchanged since they were read (their mod revisions), so two processes
+// removing the last two such tokens at the same time cannot both succeed:
+// the second transaction fails its comparison, reads again and is refused.
+func (c *Coord) DeleteTokenKeeping(ctx context.Context, name string, keep func(TokenRecord) bool) (bool, error) {
+	if err := validName(name); err != nil {
+		return false, fmt.Errorf("coord: token name %q: %w", name, err)
+	}
+	dir := c.pfx + dirTokens
+	key := dir + name
+	for first := true; ; first = false {
+		resp, err := c.cli.Get(ctx, dir, clientv3.WithPrefix())
+		if err != nil {
+			return false, fmt.Errorf("coord: token %q: %w", name, err)
+		}
+		var self int64 // the token's mod revision; 0 when absent
+		var conds []clientv3.Cmp
+		for _, kv := range resp.Kvs {
+			k := string(kv.Key)
+			if k == key {
+				self = kv.ModRevision
+				continue
+			}
+			r, err := decodeToken(k[len(dir):], kv.Value)
+			if err != nil || !keep(r) {
+				continue
+			}
+			conds = append(conds, clientv3.Compare(clientv3.ModRevision(k), "=", kv.ModRevision))
+		}
+		if self == 0 {
+			return false, nil
+		}
+		if len(conds) == 0 {
+			return false, fmt.Errorf("%w: %q", ErrTokenLast, name)
+		}
+		if first && c.tokenTxnHook != nil {
+			c.tokenTxnHook()
+		}
+		conds = append(conds, clientv3.Compare(clientv3.ModRevision(key), "=", self))
+		tr, err := c.cli.Txn(ctx).If(conds...).Then(clientv3.OpDelete(key)).Commit()
+		if err != nil {
+			return false, fmt.Errorf("coord: token %q: %w", name, err)
+		}
+		if tr.Succeeded {
+			return true, nil
+		}
+		// Something read changed in between: read again.
+	}
 }
 
 // Tokens returns the tokens the view holds, sorted by name; values that do

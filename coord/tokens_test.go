@@ -1,10 +1,16 @@
 package coord
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/soltixdb/soltix/internal/etcdtest"
 )
@@ -90,4 +96,102 @@ func TestPutTokenRefuses(t *testing.T) {
 	if rs := c.Tokens(); len(rs) != 0 {
 		t.Fatalf("tokens stored: %+v", rs)
 	}
+}
+
+// TestDeleteTokenKeepingRace: two processes removing the last two admin
+// tokens at the same time, both having read the tokens before either
+// commits (the hook holds each until the other has read): exactly one
+// removal succeeds, the other is refused with ErrTokenLast, and one admin
+// token remains in etcd. Removing a token that keep does not count, or
+// one of three, is not refused.
+func TestDeleteTokenKeepingRace(t *testing.T) {
+	srv := etcdtest.Start(t)
+	a := open(t, srv, Config{})
+	b := open(t, srv, Config{})
+	ctx := testCtx(t)
+	isAdmin := func(r TokenRecord) bool { return slices.Contains(r.Scopes, "admin") && len(r.Collections) == 0 }
+	put := func(name string, scopes ...string) {
+		t.Helper()
+		r := TokenRecord{Name: name, SHA256: digestOf(name), Scopes: scopes}
+		if err := a.PutToken(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for round := range 5 {
+		x, y := fmt.Sprintf("x%d", round), fmt.Sprintf("y%d", round)
+		put(x, "admin")
+		put(y, "admin")
+		var read sync.WaitGroup
+		read.Add(2)
+		for _, c := range []*Coord{a, b} {
+			var once sync.Once
+			c.tokenTxnHook = func() {
+				once.Do(func() {
+					read.Done()
+					read.Wait()
+				})
+			}
+		}
+		errs := make([]error, 2)
+		oks := make([]bool, 2)
+		var done sync.WaitGroup
+		for i, job := range []struct {
+			c    *Coord
+			name string
+		}{{a, x}, {b, y}} {
+			done.Add(1)
+			go func() {
+				defer done.Done()
+				oks[i], errs[i] = job.c.DeleteTokenKeeping(ctx, job.name, isAdmin)
+			}()
+		}
+		done.Wait()
+		won, refused := 0, 0
+		for i := range 2 {
+			switch {
+			case errs[i] == nil && oks[i]:
+				won++
+			case errors.Is(errs[i], ErrTokenLast):
+				refused++
+			default:
+				t.Fatalf("round %d: removal %d: %v %v", round, i, oks[i], errs[i])
+			}
+		}
+		if won != 1 || refused != 1 {
+			t.Fatalf("round %d: %d removals succeeded and %d were refused, want 1 and 1", round, won, refused)
+		}
+		resp, err := a.cli.Get(ctx, a.pfx+dirTokens, clientv3.WithPrefix(), clientv3.WithCountOnly())
+		if err != nil || resp.Count != 1 {
+			t.Fatalf("round %d: %v tokens left (%v), want 1", round, resp.Count, err)
+		}
+		// Clean up for the next round: the survivor goes once another is there.
+		put("spare", "admin")
+		for _, n := range []string{x, y} {
+			if _, err := a.DeleteTokenKeeping(ctx, n, isAdmin); err != nil {
+				t.Fatalf("round %d: remove %s with a spare: %v", round, n, err)
+			}
+		}
+		if ok, err := a.DeleteToken(ctx, "spare"); err != nil || !ok {
+			t.Fatal(ok, err)
+		}
+	}
+	a.tokenTxnHook, b.tokenTxnHook = nil, nil
+
+	put("admin1", "admin")
+	put("reader", "read")
+	if _, err := a.DeleteTokenKeeping(ctx, "admin1", isAdmin); !errors.Is(err, ErrTokenLast) {
+		t.Fatalf("removing the only admin: %v, want ErrTokenLast", err)
+	}
+	if ok, err := a.DeleteTokenKeeping(ctx, "reader", isAdmin); err != nil || !ok {
+		t.Fatalf("removing a reader: %v %v", ok, err)
+	}
+	if ok, err := a.DeleteTokenKeeping(ctx, "nosuch", isAdmin); err != nil || ok {
+		t.Fatalf("removing a missing token: %v %v, want false", ok, err)
+	}
+}
+
+// digestOf is a distinct digest per name.
+func digestOf(name string) string {
+	d := sha256.Sum256([]byte(name))
+	return hex.EncodeToString(d[:])
 }

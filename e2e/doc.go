@@ -22,7 +22,9 @@
 // and hostile requests over every openapi.yaml route, slow clients and
 // idle connections; its seeds are kept in testdata/robust-seeds.txt,
 // SOLTIX_ROBUST_SEED=n reruns one, SOLTIX_ROBUST_N sets the requests per
-// seed, SOLTIX_ROBUST_RANDOM=1 adds one from the clock),
+// seed, SOLTIX_ROBUST_RANDOM=1 adds one from the clock), with its h2c
+// pass (TestRobustH2C) and its pass with tokens on (TestRobustTokens: no
+// credential that may write, connections exhausted, stored data unchanged),
 // TestDeleteThroughHTTP,
 // TestRollupsThroughHTTP (EXPLAIN levels, late writes, retention over
 // HTTP), and TestConsole, which drives the web console in headless

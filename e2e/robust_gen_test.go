@@ -186,6 +186,9 @@ type gen struct {
 	ops    []string
 	corpus []string
 	bomb   []byte // gzip of 64 MiB of zeros
+	// edit, when set, changes every request last (robust_more_test.go:
+	// the Authorization of the pass with tokens).
+	edit func(*rawReq)
 }
 
 func newGen(seed uint64, host string, ops, corpus []string, bomb []byte) *gen {
@@ -515,6 +518,9 @@ func (g *gen) next() *rawReq {
 	}
 	r.body = body
 	guard(r)
+	if g.edit != nil {
+		g.edit(r)
+	}
 	return r
 }
 

@@ -205,6 +205,15 @@ type robustRun struct {
 	// documented are the 5xx statuses openapi.yaml gives each operation
 	// (serve answers 501 to the router-only token changes, say).
 	documented map[string]map[int]bool
+	// send sends one request (nil: sendRaw, HTTP/1.1 on a new
+	// connection; robust_more_test.go sends over h2c).
+	send func(r *rawReq, deadline time.Time) (int, error)
+	// check, when set, says what is wrong with an answer ("" if nothing)
+	// beyond the checks every pass makes.
+	check func(r *rawReq, status int) string
+	// tokenHeader, when set, is the Authorization /health and the other
+	// requests of the test itself carry.
+	tokenHeader string
 }
 
 type slowReq struct {
@@ -230,7 +239,11 @@ func (rb *robustRun) batch(g *gen, seed uint64, first, count int) {
 			for i := range next {
 				r := reqs[i]
 				start := time.Now()
-				status, err := sendRaw(rb.addr, r, start.Add(robustAnswerDue))
+				send := rb.send
+				if send == nil {
+					send = func(r *rawReq, deadline time.Time) (int, error) { return sendRaw(rb.addr, r, deadline) }
+				}
+				status, err := send(r, start.Add(robustAnswerDue))
 				took := time.Since(start)
 				rb.mu.Lock()
 				rb.slowest = append(rb.slowest, slowReq{took, fmt.Sprintf("%d %.200s", status, r)})
@@ -250,6 +263,8 @@ func (rb *robustRun) batch(g *gen, seed uint64, first, count int) {
 					rb.statuses[status]++
 				case status >= 500 && !robustAllowed5xx[status] && !rb.documented[r.op][status]:
 					msg = fmt.Sprintf("answered %d, a 5xx the API does not document", status)
+				case rb.check != nil && rb.check(r, status) != "":
+					msg = rb.check(r, status)
 				default:
 					rb.statuses[status]++
 					if status >= 500 {
@@ -284,7 +299,11 @@ func (rb *robustRun) alive() {
 	default:
 	}
 	c := &http.Client{Timeout: robustAnswerDue}
-	resp, err := c.Get(rb.s.url + "/health")
+	req, _ := http.NewRequest(http.MethodGet, rb.s.url+"/health", nil)
+	if rb.tokenHeader != "" {
+		req.Header.Set("Authorization", rb.tokenHeader)
+	}
+	resp, err := c.Do(req)
 	if err != nil {
 		t.Fatalf("/health: %v; logs:\n%s", err, rb.s.logs)
 	}
@@ -373,11 +392,24 @@ func writeKnown(t *testing.T, s *binServer) {
 // data was read from and change with flushes).
 func knownAnswers(t *testing.T, base string) map[string]string {
 	t.Helper()
+	return knownAnswersAuth(t, base, "")
+}
+
+// knownAnswersAuth is knownAnswers with an Authorization header ("": none).
+func knownAnswersAuth(t *testing.T, base, auth string) map[string]string {
+	t.Helper()
 	out := map[string]string{}
 	get := func(path string) {
 		t.Helper()
 		c := &http.Client{Timeout: robustAnswerDue}
-		resp, err := c.Get(base + path)
+		req, err := http.NewRequest(http.MethodGet, base+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := c.Do(req)
 		if err != nil {
 			t.Fatalf("GET %s: %v", path, err)
 		}

@@ -4,13 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"strconv"
-	"sync"
 	"sync/atomic"
-	"time"
 
+	"github.com/soltixdb/soltix/internal/seriesrate"
 	"github.com/soltixdb/soltix/lineproto"
 	"github.com/soltixdb/soltix/model"
 	"github.com/soltixdb/soltix/planner"
@@ -190,121 +188,25 @@ type SeriesChecker interface {
 	NewSeries(points []model.Point) []bool
 }
 
-// seriesRate bounds the new series per collection and minute: each
-// collection has a bucket of rate tokens, refilled at rate per minute;
-// a new series takes one. It is safe for concurrent use.
-type seriesRate struct {
-	rate float64 // tokens per minute, and the bucket's size
-	mu   sync.Mutex
-	b    map[string]*seriesBucket
-}
-
-type seriesBucket struct {
-	tokens float64
-	at     time.Time
-}
-
-// take takes up to n tokens of collection's bucket at now and returns how
-// many it took.
-func (r *seriesRate) take(collection string, n int, now time.Time) int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	b := r.b[collection]
-	if b == nil {
-		b = &seriesBucket{tokens: r.rate, at: now}
-		r.b[collection] = b
-	}
-	if d := now.Sub(b.at); d > 0 {
-		b.tokens = min(r.rate, b.tokens+r.rate*d.Minutes())
-		b.at = now
-	}
-	got := min(n, int(b.tokens))
-	b.tokens -= float64(got)
-	return got
-}
-
-// give returns n tokens taken from collection's bucket.
-func (r *seriesRate) give(collection string, n int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if b := r.b[collection]; b != nil {
-		b.tokens = min(r.rate, b.tokens+float64(n))
-	}
-}
-
-// retryAfter is the whole seconds until a bucket regains one token.
-func (r *seriesRate) retryAfter() int {
-	return max(1, int(math.Ceil(60/r.rate)))
-}
-
-// seriesGrant is what admitSeries allowed a batch: tokens to give back if
-// the write fails.
-type seriesGrant map[string]int
-
 // admitSeries keeps, of points, those of known series and of the new
-// series the collections' buckets allow, in order, with their lines; it
-// returns the lines of the points refused (each with its reason) and the
-// tokens taken. A new series is counted once per batch however many of its
-// points it holds.
-func (s *server) admitSeries(points []model.Point, lines []int) ([]model.Point, []int, []badLine, seriesGrant) {
+// series the collections' buckets allow (seriesrate.Limiter.Admit), in
+// order, with their lines; it returns the lines of the points refused
+// (each with its reason) and the tokens taken.
+func (s *server) admitSeries(points []model.Point, lines []int) ([]model.Point, []int, []badLine, seriesrate.Grant) {
 	sc, ok := s.store.(SeriesChecker)
 	if s.series == nil || !ok || len(points) == 0 {
 		return points, lines, nil, nil
 	}
-	isNew := sc.NewSeries(points)
-	// wanted[collection] lists the new series keys in order of first point.
-	var (
-		keys    []string // per point, "" for known series
-		order   []string // collections in order of first new series
-		wanted  = map[string][]string{}
-		allowed = map[string]bool{}
-	)
-	for i, n := range isNew {
-		if !n {
-			continue
-		}
-		if keys == nil {
-			keys = make([]string, len(points))
-		}
-		k := model.SeriesKey(points[i].Collection, points[i].Tags)
-		keys[i] = k
-		if _, seen := allowed[k]; seen {
-			continue
-		}
-		allowed[k] = false
-		c := points[i].Collection
-		if wanted[c] == nil {
-			order = append(order, c)
-		}
-		wanted[c] = append(wanted[c], k)
-	}
-	if keys == nil {
-		return points, lines, nil, nil
-	}
-	now := s.now()
-	grant := seriesGrant{}
-	refusedAny := false
-	for _, c := range order {
-		got := s.series.take(c, len(wanted[c]), now)
-		grant[c] = got
-		for _, k := range wanted[c][:got] {
-			allowed[k] = true
-		}
-		refusedAny = refusedAny || got < len(wanted[c])
-	}
-	if !refusedAny {
+	refused, grant := s.series.Admit(points, sc.NewSeries(points), s.now())
+	if len(refused) == 0 {
 		return points, lines, nil, grant
 	}
-	var bad []badLine
+	bad := s.seriesBadLines(points, lines, refused, s.series.Rate())
 	keptP, keptL := points[:0:0], lines[:0:0]
+	next := 0
 	for i := range points {
-		if keys[i] != "" && !allowed[keys[i]] {
-			l := 0
-			if i < len(lines) {
-				l = lines[i]
-			}
-			bad = append(bad, badLine{Line: l, Reason: fmt.Sprintf("new series of collection %q over the limit of %d new series per minute (%s)",
-				points[i].Collection, int(s.series.rate), limitNewSeriesPerMinute)})
+		if next < len(refused) && refused[next] == i {
+			next++
 			continue
 		}
 		keptP = append(keptP, points[i])
@@ -315,24 +217,26 @@ func (s *server) admitSeries(points []model.Point, lines []int) ([]model.Point, 
 	return keptP, keptL, bad, grant
 }
 
-// giveBack returns the tokens of a batch that was not written.
-func (s *server) giveBack(g seriesGrant) {
-	for c, n := range g {
-		s.series.give(c, n)
+// seriesBadLines names the lines of the refused points (indexes into
+// points) as over a limit of rate new series per minute.
+func (s *server) seriesBadLines(points []model.Point, lines, refused []int, rate int) []badLine {
+	bad := make([]badLine, 0, len(refused))
+	for _, i := range refused {
+		if i < 0 || i >= len(points) {
+			continue
+		}
+		l := 0
+		if i < len(lines) {
+			l = lines[i]
+		}
+		bad = append(bad, badLine{Line: l, Reason: fmt.Sprintf("new series of collection %q over the limit of %d new series per minute (%s)",
+			points[i].Collection, rate, limitNewSeriesPerMinute)})
 	}
+	return bad
 }
 
-// newSeriesRate returns the limiter of Options.NewSeriesPerMinute, nil for
-// none.
-func newSeriesRate(n int) *seriesRate {
-	if n == 0 {
-		n = DefaultNewSeriesPerMinute
-	}
-	if n < 0 {
-		return nil
-	}
-	return &seriesRate{rate: float64(n), b: map[string]*seriesBucket{}}
-}
+// giveBack returns the tokens of a batch that was not written.
+func (s *server) giveBack(g seriesrate.Grant) { s.series.GiveBack(g) }
 
 // countQueryLimit counts a query refused with a *planner.LimitError.
 func (s *server) countQueryLimit(err error) {
@@ -348,14 +252,17 @@ func (s *server) countQueryLimit(err error) {
 // lineproto.MaxErrors of them) and how many points went in. Writing the
 // same body again is harmless (a point of a series and time replaces the
 // one stored) and stores the refused points once the limit allows.
-func (s *server) refuseSeries(w http.ResponseWriter, refused []badLine, written int) {
+//
+// rate and retryAfter are the limit's: this server's, or, behind a
+// router, the storage node's that refused them (storage.SeriesLimitError).
+func (s *server) refuseSeries(w http.ResponseWriter, refused []badLine, written, rate, retryAfter int) {
 	s.metrics.limits.hit(limitNewSeriesPerMinute)
 	s.metrics.writeRejected(writeReasonLimit)
 	msg := fmt.Sprintf("%d points refused: their new series are over the limit of %d new series per minute of their collection (%s); the other %d points were written; retry later",
-		len(refused), int(s.series.rate), limitNewSeriesPerMinute, written)
+		len(refused), rate, limitNewSeriesPerMinute, written)
 	if len(refused) > lineproto.MaxErrors {
 		refused = refused[:lineproto.MaxErrors]
 	}
-	w.Header().Set("Retry-After", strconv.Itoa(s.series.retryAfter()))
+	w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
 	writeBadLinesCode(w, http.StatusTooManyRequests, msg, refused)
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/soltixdb/soltix/backup"
 	"github.com/soltixdb/soltix/internal/reqid"
+	"github.com/soltixdb/soltix/internal/seriesrate"
 	"github.com/soltixdb/soltix/model"
 	"github.com/soltixdb/soltix/planner"
 	"github.com/soltixdb/soltix/query"
@@ -181,7 +182,7 @@ type server struct {
 	// limit); maxLines the points of one write (<= 0: no limit)
 	// (admission.go).
 	queries, writes *slots
-	series          *seriesRate
+	series          *seriesrate.Limiter
 	maxLines        int
 	// settingsMu serialises the read-modify-write of collection settings.
 	settingsMu sync.Mutex
@@ -227,7 +228,7 @@ func newServer(store Store, opts Options) *server {
 	}
 	s.queries = newSlots(opts.MaxConcurrentQueries, DefaultMaxConcurrentQueries)
 	s.writes = newSlots(opts.MaxConcurrentWrites, DefaultMaxConcurrentWrites)
-	s.series = newSeriesRate(opts.NewSeriesPerMinute)
+	s.series = seriesrate.New(opts.NewSeriesPerMinute, DefaultNewSeriesPerMinute)
 	s.maxLines = opts.MaxLines
 	if s.maxLines == 0 {
 		s.maxLines = DefaultMaxLines

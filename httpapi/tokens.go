@@ -31,8 +31,11 @@ type TokenStore interface {
 	// returns, Tokens includes the token.
 	AddToken(ctx context.Context, t Token) error
 	// RemoveToken removes a stored token: ErrTokenNotFound when none has
-	// the name, ErrTokenFixed when it comes from the config file. Once
-	// it returns, Tokens no longer includes it.
+	// the name, ErrTokenFixed when it comes from the config file,
+	// ErrTokenLastAdmin when no other unlimited admin token would remain
+	// (checked atomically with the removal, so concurrent removals
+	// through several servers cannot remove them all). Once it returns,
+	// Tokens no longer includes it.
 	RemoveToken(ctx context.Context, name string) error
 }
 
@@ -41,6 +44,9 @@ var (
 	ErrTokenExists   = errors.New("a token with this name exists")
 	ErrTokenNotFound = errors.New("no such token")
 	ErrTokenFixed    = errors.New("the token comes from the config file")
+	// ErrTokenLastAdmin: the removal would leave no admin token limited
+	// to no collection.
+	ErrTokenLastAdmin = errors.New("it is the last admin token limited to no collection: add another before removing it")
 )
 
 // tokens returns the tokens accepted now.
@@ -120,8 +126,12 @@ func validTokenName(s string) error {
 // refuse changes that break it, so that nobody locks the cluster out of
 // its own tokens, and removing tokens never turns authentication off.
 func keepsAdmin(ts []Token) bool {
-	return slices.ContainsFunc(ts, func(t Token) bool { return t.Scopes&ScopeAdmin != 0 && !t.limited() })
+	return slices.ContainsFunc(ts, Token.UnlimitedAdmin)
 }
+
+// UnlimitedAdmin says whether t is an admin token limited to no
+// collection: the kind that can manage tokens, of which one must remain.
+func (t Token) UnlimitedAdmin() bool { return t.Scopes&ScopeAdmin != 0 && len(t.Collections) == 0 }
 
 // appendTokenJSON appends {"name":..,"scopes":[..],"collections":[..],
 // "source":"config"|"cluster"}: never the digest.
@@ -240,7 +250,7 @@ func (s *server) adminRemoveToken(w http.ResponseWriter, r *http.Request) {
 // tokenStoreError answers a TokenStore's error.
 func (s *server) tokenStoreError(w http.ResponseWriter, r *http.Request, what, name string, err error) {
 	switch {
-	case errors.Is(err, ErrTokenExists), errors.Is(err, ErrTokenFixed):
+	case errors.Is(err, ErrTokenExists), errors.Is(err, ErrTokenFixed), errors.Is(err, ErrTokenLastAdmin):
 		writeError(w, http.StatusConflict, fmt.Sprintf("%s %q: %v", what, name, err))
 	case errors.Is(err, ErrTokenNotFound):
 		writeError(w, http.StatusNotFound, fmt.Sprintf("%s %q: %v", what, name, err))

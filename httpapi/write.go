@@ -156,7 +156,7 @@ func (s *server) write(w http.ResponseWriter, r *http.Request, ep writeEndpoint)
 	}
 	points, lines, refused, grant := s.admitSeries(points, lines)
 	if len(refused) > 0 && len(points) == 0 {
-		s.refuseSeries(w, refused, 0)
+		s.refuseSeries(w, refused, 0, s.series.Rate(), s.series.RetryAfter())
 		return
 	}
 
@@ -187,6 +187,17 @@ func (s *server) write(w http.ResponseWriter, r *http.Request, ep writeEndpoint)
 			writeBadLines(w, badLinesMessage(bad), bad)
 			return
 		}
+		var sl *storage.SeriesLimitError
+		if errors.As(err, &sl) && len(refused) == 0 {
+			// A cluster storage node refused the points of new series
+			// over its limit and wrote the rest (points were not
+			// admitted here: a router does not know the series).
+			bad = s.seriesBadLines(points, lines, sl.Points, sl.Limit)
+			written := len(points) - len(bad)
+			s.metrics.pointsWritten.Add(uint64(written))
+			s.refuseSeries(w, bad, written, sl.Limit, sl.RetryAfter)
+			return
+		}
 		var re *storage.RetentionError
 		if errors.As(err, &re) {
 			bad = s.tooOld(points, lines, re)
@@ -214,7 +225,7 @@ func (s *server) write(w http.ResponseWriter, r *http.Request, ep writeEndpoint)
 	}
 	s.metrics.pointsWritten.Add(uint64(len(points)))
 	if len(refused) > 0 {
-		s.refuseSeries(w, refused, len(points))
+		s.refuseSeries(w, refused, len(points), s.series.Rate(), s.series.RetryAfter())
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -98,6 +98,24 @@ type outcome struct {
 	// down is set when the node could not be reached or answered 503:
 	// with ClientOptions.FailoverWait, the groups are sent again.
 	down bool
+	// series, with err nil, is the node's refusal of the points of new
+	// series over its limit (indexes mapped to the caller's): the groups
+	// are done, the rest of their points written.
+	series *storage.SeriesLimitError
+}
+
+// addSeries merges a node's series refusal into have.
+func addSeries(have, sl *storage.SeriesLimitError) *storage.SeriesLimitError {
+	if sl == nil {
+		return have
+	}
+	if have == nil {
+		return &storage.SeriesLimitError{Points: slices.Clone(sl.Points), Limit: sl.Limit, RetryAfter: sl.RetryAfter}
+	}
+	have.Points = append(have.Points, sl.Points...)
+	have.Limit = min(have.Limit, sl.Limit)
+	have.RetryAfter = max(have.RetryAfter, sl.RetryAfter)
+	return have
 }
 
 // nodeOp is one request of a fan-out: a node and the routes of the groups
@@ -112,12 +130,14 @@ type nodeOp struct {
 // time, concurrently, retrying the groups of requests answered "stale
 // epoch" after a Topology.Refresh, at most WriteAttempts times. send does
 // one node's request. It returns the first final error, else a
-// *WriteError naming the groups not done, else nil.
+// *WriteError naming the groups not done, else the nodes' refusals of
+// points of new series (*storage.SeriesLimitError), else nil.
 // timeout bounds each request (0: the context alone).
 func (c *Client) fanOut(ctx context.Context, groups []int, op string, timeout time.Duration, send func(ctx context.Context, o *nodeOp) outcome) error {
 	var (
-		fails []groupFailure
-		final error
+		fails  []groupFailure
+		final  error
+		series *storage.SeriesLimitError
 	)
 	pending := groups
 	var switchUntil time.Time // when waiting out a move's switch gives up
@@ -175,6 +195,8 @@ func (c *Client) fanOut(ctx context.Context, groups []int, op string, timeout ti
 				downErrs = append(downErrs, groupFailure{gs, fmt.Errorf("%s: %w", o.nc.label(), o.out.err)})
 			case o.out.err != nil:
 				fails = append(fails, groupFailure{gs, fmt.Errorf("%s: %w", o.nc.label(), o.out.err)})
+			default:
+				series = addSeries(series, o.out.series)
 			}
 		}
 		if len(downErrs) > 0 {
@@ -235,6 +257,10 @@ func (c *Client) fanOut(ctx context.Context, groups []int, op string, timeout ti
 		return final
 	}
 	if len(fails) == 0 {
+		if series != nil {
+			slices.Sort(series.Points)
+			return series
+		}
 		return nil
 	}
 	var all []int
@@ -302,7 +328,9 @@ func groupOf(collection string, tags model.Tags, shard string, n int) int {
 // durable. Groups whose node answers "stale epoch" are sent again after a
 // map refresh. It returns a *WriteError naming the groups not written, or
 // a *storage.ConflictError or *storage.RetentionError (point indexes into
-// points) when a node refused its part as storage would have.
+// points) when a node refused its part as storage would have, or a
+// *storage.SeriesLimitError naming the points nodes refused for beginning
+// new series over their limit, the others written.
 func (c *Client) Write(ctx context.Context, points []model.Point) error {
 	if len(points) == 0 {
 		return nil
@@ -374,9 +402,10 @@ func (c *Client) sendWrite(ctx context.Context, o *nodeOp, w *groupedWrite) outc
 	}
 	limit := c.opts.MaxRequestBytes
 	var (
-		body []byte
-		in   []piece // the pieces in body
-		err  error
+		body   []byte
+		in     []piece // the pieces in body
+		err    error
+		series *storage.SeriesLimitError
 	)
 	for i := 0; i < len(pieces); {
 		p := pieces[i]
@@ -390,9 +419,11 @@ func (c *Client) sendWrite(ctx context.Context, o *nodeOp, w *groupedWrite) outc
 		}
 		if len(body) > limit && len(in) > 0 {
 			// Send what fits; this piece starts the next request.
-			if out := c.postFrames(ctx, o, w, body[:at], in); out.err != nil {
+			out := c.postFrames(ctx, o, w, body[:at], in)
+			if out.err != nil {
 				return out
 			}
+			series = addSeries(series, out.series)
 			est -= at
 			body, in = nil, nil
 			continue
@@ -400,7 +431,11 @@ func (c *Client) sendWrite(ctx context.Context, o *nodeOp, w *groupedWrite) outc
 		in = append(in, p)
 		i++
 	}
-	return c.postFrames(ctx, o, w, body, in)
+	out := c.postFrames(ctx, o, w, body, in)
+	if out.err == nil {
+		out.series = addSeries(series, out.series)
+	}
+	return out
 }
 
 // postFrames sends one write request holding pieces.
@@ -448,6 +483,15 @@ func (c *Client) errorOutcome(o *nodeOp, status int, eb ErrorBody, order []int) 
 		re := *eb.Retention
 		re.Point = mapPoint(re.Point)
 		return outcome{err: &re, final: true}
+	case status == http.StatusTooManyRequests && eb.Code == CodeSeriesLimit && eb.SeriesLimit != nil:
+		sl := *eb.SeriesLimit
+		sl.Points = make([]int, 0, len(eb.SeriesLimit.Points))
+		for _, i := range eb.SeriesLimit.Points {
+			if j := mapPoint(i); j >= 0 {
+				sl.Points = append(sl.Points, j)
+			}
+		}
+		return outcome{series: &sl}
 	case status == http.StatusServiceUnavailable:
 		return outcome{err: errors.New(eb.Error), down: true}
 	case status == http.StatusBadGateway, status == http.StatusGatewayTimeout,

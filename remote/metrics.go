@@ -82,6 +82,9 @@ type ServerMetrics struct {
 	// ReplicaReads is the sessions and catalog calls admitted for groups
 	// this node is a replica of (consistency=any, or a failover).
 	ReplicaReads uint64
+	// SeriesRefused is the points of internal writes refused for beginning
+	// new series over NodeOptions.NewSeriesPerMinute.
+	SeriesRefused uint64
 }
 
 // serverCounters are ServerMetrics' live counters.
@@ -93,6 +96,7 @@ type serverCounters struct {
 	aggregates                               atomic.Uint64
 	rowsRead, rowsKept                       atomic.Uint64
 	replicaReads                             atomic.Uint64
+	seriesRefused                            atomic.Uint64
 }
 
 func (c *serverCounters) snapshot() ServerMetrics {
@@ -111,5 +115,6 @@ func (c *serverCounters) snapshot() ServerMetrics {
 		FilteredRowsRead:   c.rowsRead.Load(),
 		FilteredRowsSent:   c.rowsKept.Load(),
 		ReplicaReads:       c.replicaReads.Load(),
+		SeriesRefused:      c.seriesRefused.Load(),
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/soltixdb/soltix/internal/reqid"
+	"github.com/soltixdb/soltix/internal/seriesrate"
 	"github.com/soltixdb/soltix/storage"
 )
 
@@ -60,6 +61,13 @@ type NodeOptions struct {
 	// "replicated"); otherwise it answers once the node's WAL has it
 	// ("local").
 	WaitReplicated bool
+	// NewSeriesPerMinute bounds the new series a collection gains per
+	// minute on this node (limits.new_series_per_minute, per node): the
+	// points of new series over it are refused (429 CodeSeriesLimit
+	// naming them) and the rest written. 0 or less: no limit.
+	NewSeriesPerMinute int
+	// Now is the clock of that limit (default time.Now).
+	Now func() time.Time
 }
 
 // WriteLog is replication as the write path sees it: Write and Delete call
@@ -93,6 +101,8 @@ type Node struct {
 	metrics serverCounters
 	// sessions holds a token per session being served.
 	sessions chan struct{}
+	// series is the limiter of NodeOptions.NewSeriesPerMinute (nil: none).
+	series *seriesrate.Limiter
 }
 
 // NewNode returns the internal API of a storage node over db, which must
@@ -110,8 +120,14 @@ func NewNode(db *storage.DB, topo Topology, opts NodeOptions) *Node {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
 	n := &Node{db: db, topo: topo, opts: opts, log: reqid.Logger(opts.Logger), mux: chi.NewRouter(), sessions: make(chan struct{}, opts.MaxSessions)}
 	n.mux.Use(n.requestID)
+	if opts.NewSeriesPerMinute > 0 {
+		n.series = seriesrate.New(opts.NewSeriesPerMinute, 0)
+	}
 	n.mux.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusNotFound, "not found: "+r.URL.Path, "")
 	})
@@ -217,9 +233,13 @@ func (n *Node) owns(g int, epoch uint64, refreshed *bool) bool {
 
 // Error codes of the internal API's JSON errors.
 const (
-	CodeStaleEpoch  = "stale_epoch"
-	CodeConflict    = "conflict"
-	CodeRetention   = "retention"
+	CodeStaleEpoch = "stale_epoch"
+	CodeConflict   = "conflict"
+	CodeRetention  = "retention"
+	// CodeSeriesLimit answers (429) a write whose points of new series
+	// over NodeOptions.NewSeriesPerMinute were refused, the rest written;
+	// SeriesLimit names them.
+	CodeSeriesLimit = "series_limit"
 	CodeUnavailable = "unavailable"
 	// CodeSwitching refuses a write of a group whose move to another
 	// node is being switched over (a 503): the router retries it shortly.
@@ -239,6 +259,9 @@ type ErrorBody struct {
 	Conflicts []storage.Conflict `json:"conflicts,omitempty"`
 	// Retention is a retention answer's refused point.
 	Retention *storage.RetentionError `json:"retention,omitempty"`
+	// SeriesLimit is a series_limit answer's refused points (indexes
+	// into the request's points in order across its frames).
+	SeriesLimit *storage.SeriesLimitError `json:"series_limit,omitempty"`
 }
 
 // retryAfter is the Retry-After of a node's 503.

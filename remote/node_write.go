@@ -9,10 +9,12 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/soltixdb/soltix/internal/seriesrate"
 	"github.com/soltixdb/soltix/model"
 	"github.com/soltixdb/soltix/remote/wire"
 	"github.com/soltixdb/soltix/storage"
@@ -135,35 +137,100 @@ func (n *Node) serveWrite(w http.ResponseWriter, r *http.Request) {
 		}
 		at += len(f.Points)
 	}
-	apply := func() error { return n.db.Write(r.Context(), batch.Points) }
+	points, frames := batch.Points, batch.Frames
+	var seriesRefused []int
+	var grant seriesrate.Grant
+	if n.series != nil {
+		seriesRefused, grant = n.series.Admit(points, n.db.NewSeries(points), n.opts.Now())
+		if len(seriesRefused) > 0 {
+			points, frames = dropPoints(batch.Frames, len(batch.Points), seriesRefused)
+		}
+	}
+	apply := func() error { return n.db.Write(r.Context(), points) }
 	var wait func(context.Context) error
 	if lg := n.opts.Log; lg != nil {
 		write := apply
 		apply = func() (err error) {
-			wait, err = lg.Write(r.Context(), frameWrites(batch.Frames), write)
+			wait, err = lg.Write(r.Context(), frameWrites(frames), write)
 			return err
 		}
 	}
-	if n.opts.Gate != nil {
-		err = n.opts.Gate.Write(frameWrites(batch.Frames), apply)
-	} else {
+	switch {
+	case len(points) == 0 && len(seriesRefused) > 0:
+		// Every point refused: nothing to write, replicate or gate.
+	case n.opts.Gate != nil:
+		err = n.opts.Gate.Write(frameWrites(frames), apply)
+	default:
 		err = apply()
 	}
-	if err == nil && n.opts.Log != nil && n.ackReplicated(batch.Points) {
+	if err == nil && len(points) > 0 && n.opts.Log != nil && n.ackReplicated(points) {
 		err = n.waitReplicated(r.Context(), wait)
 	}
 	if err != nil {
+		n.series.GiveBack(grant)
 		status, eb := gateErrorBody(err)
 		if status >= 500 {
-			n.log.WarnContext(r.Context(), "internal write", "points", len(batch.Points), "err", err)
+			n.log.WarnContext(r.Context(), "internal write", "points", len(points), "err", err)
+		}
+		if eb.Code == CodeRetention && eb.Retention != nil && len(seriesRefused) > 0 {
+			// Its index is into the points written: make it the request's.
+			eb.Retention.Point = keptIndex(eb.Retention.Point, seriesRefused)
+		}
+		if eb.Code == CodeConflict && len(seriesRefused) > 0 {
+			for i := range eb.Conflicts {
+				eb.Conflicts[i].Point = keptIndex(eb.Conflicts[i].Point, seriesRefused)
+			}
 		}
 		eb.Error = "write: " + eb.Error
 		fail(status, eb)
 		return
 	}
 	n.metrics.writes.Add(1)
-	n.metrics.points.Add(uint64(len(batch.Points)))
+	n.metrics.points.Add(uint64(len(points)))
+	if len(seriesRefused) > 0 {
+		n.metrics.seriesRefused.Add(uint64(len(seriesRefused)))
+		sl := &storage.SeriesLimitError{Points: seriesRefused, Limit: n.series.Rate(), RetryAfter: n.series.RetryAfter()}
+		w.Header().Set("Retry-After", strconv.Itoa(sl.RetryAfter))
+		n.metrics.bytesSent.Add(uint64(writeJSON(w, http.StatusTooManyRequests, ErrorBody{
+			Error: "write: " + sl.Error() + "; the other points were written", Code: CodeSeriesLimit, SeriesLimit: sl})))
+		return
+	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// dropPoints returns the points of frames (n in all) without those at the
+// indexes drop (ascending, across frames in order), and frames over them.
+func dropPoints(frames []wire.Frame, n int, drop []int) ([]model.Point, []wire.Frame) {
+	points := make([]model.Point, 0, n-len(drop))
+	out := make([]wire.Frame, 0, len(frames))
+	at, next := 0, 0
+	for _, f := range frames {
+		lo := len(points)
+		for _, p := range f.Points {
+			if next < len(drop) && drop[next] == at {
+				next++
+			} else {
+				points = append(points, p)
+			}
+			at++
+		}
+		if len(points) > lo {
+			out = append(out, wire.Frame{Group: f.Group, Epoch: f.Epoch, Points: points[lo:len(points):len(points)]})
+		}
+	}
+	return points, out
+}
+
+// keptIndex maps an index into the points kept after dropping those at
+// the indexes dropped (ascending) back to its index in the request.
+func keptIndex(i int, dropped []int) int {
+	for _, d := range dropped {
+		if d > i {
+			break
+		}
+		i++
+	}
+	return i
 }
 
 // ackReplicated reports whether a write of points answers only once it is

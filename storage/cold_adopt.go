@@ -130,7 +130,7 @@ func (db *DB) AdoptCold(ctx context.Context, id string) (AdoptStats, error) {
 		}
 	}
 	db.mu.RLock()
-	horizon := func(coll string, l model.Level) int64 { return db.retentionHorizon(db.settings[coll], l) }
+	horizon := func(coll string, l model.Level) int64 { return db.retentionHorizon(db.settingsOf(coll), l) }
 	var keep []*found
 	for _, f := range all {
 		switch {
@@ -176,7 +176,7 @@ func (db *DB) AdoptCold(ctx context.Context, id string) (AdoptStats, error) {
 	settings := db.settings
 	db.mu.RUnlock()
 	for coll := range colls {
-		if settings[coll].NoRollups {
+		if db.settingsIn(settings, coll).NoRollups {
 			continue
 		}
 		stt := states[coll]

@@ -58,6 +58,12 @@ type Options struct {
 	FS vfs.FS
 	// Now is the clock retention is measured against (default time.Now).
 	Now func() time.Time
+	// DefaultSettings are the settings of every collection that has none
+	// of its own (the zero value: rollups on, everything kept). When they
+	// change between runs, Open applies the change to those collections
+	// as SetSettings would: rollup files removed or rebuilt, expired data
+	// dropped.
+	DefaultSettings CollectionSettings
 	// RetentionInterval is how often the background flusher drops what
 	// retention has expired (default 1 minute).
 	RetentionInterval time.Duration
@@ -158,10 +164,13 @@ type DB struct {
 	memPoints int          // field values in the active memory generation
 	immPoints int          // field values in the generation being flushed
 	closed    bool
-	settings  map[string]CollectionSettings // by collection; absent means defaults
-	rollGen   uint64                        // rollup generation dirty marks are made at (rollup.go)
-	rollMeta  bool                          // meta.json says rollups are maintained
-	layout    int                           // meta.json "layout" (layout.go)
+	settings  map[string]CollectionSettings // by collection; absent means Options.DefaultSettings
+	// lastDefault is Options.DefaultSettings as the node last ran with
+	// them (collections.json), until applyDefaultChange applies the new.
+	lastDefault CollectionSettings
+	rollGen     uint64 // rollup generation dirty marks are made at (rollup.go)
+	rollMeta    bool   // meta.json says rollups are maintained
+	layout      int    // meta.json "layout" (layout.go)
 	// quarantine lists the damaged files moved aside (quarantine.go).
 	quarantine []*quarantined
 	// rollState is the rollup state of collections (rollup_state.go).

@@ -390,7 +390,7 @@ func (db *DB) pendImport(man *groupManifest, colls map[string]bool) (map[string]
 	db.mu.RUnlock()
 	out := make(map[string]*rollupState)
 	for coll := range colls {
-		if settings[coll].NoRollups {
+		if db.settingsIn(settings, coll).NoRollups {
 			continue
 		}
 		st := states[coll]

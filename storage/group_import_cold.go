@@ -183,7 +183,7 @@ func (db *DB) splitColdImport(g int, files []*importedFile) (refs, rest []*impor
 			held = slices.ContainsFunc(db.groups[g].rollups[cl].files[f.level], func(rf *rollFile) bool { return rf.part == f.part })
 		}
 		switch {
-		case db.settings[k.coll].NoRollups:
+		case db.settingsOf(k.coll).NoRollups:
 			// Left out, as stageImport leaves it out.
 		case !held && !covered(f):
 			refs = append(refs, f)

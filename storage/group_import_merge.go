@@ -124,7 +124,7 @@ func (db *DB) stageImport(ctx context.Context, g int, man *groupManifest, files 
 			return nil, err
 		}
 		db.mu.RLock()
-		noRollups := db.settings[k.coll].NoRollups
+		noRollups := db.settingsOf(k.coll).NoRollups
 		var old *rollFile
 		if c := db.colls[k.coll]; c != nil && db.groups[g].rollups[c] != nil {
 			for _, rf := range db.groups[g].rollups[c].files[k.level] {

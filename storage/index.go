@@ -37,7 +37,7 @@ func (db *DB) coll(name string) *collection {
 	c := db.colls[name]
 	if c == nil {
 		c = &collection{name: name, fields: make(map[string]model.Kind), series: make(map[string]*series),
-			tags: make(map[string]map[string]map[string]struct{}), settings: db.settings[name]}
+			tags: make(map[string]map[string]map[string]struct{}), settings: db.settingsOf(name)}
 		db.colls[name] = c
 	}
 	return c

@@ -3,6 +3,7 @@
 package storage
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -154,6 +155,9 @@ func Open(dir string, opts *Options) (*DB, error) {
 		"wal_points", points, "replay", time.Since(start).Round(time.Millisecond))
 	go db.flushLoop()
 	go db.tierLoop()
+	if err := db.applyDefaultChange(context.Background()); err != nil {
+		return nil, errors.Join(fmt.Errorf("apply the default collection settings: %w", err), db.Close())
+	}
 	return db, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -114,7 +115,10 @@ func FormatRetention(d time.Duration) string {
 	return d.String()
 }
 
-// settingsFile is collections.json: settings by collection.
+// settingsFile is collections.json: settings by collection. The key ""
+// (no collection's name) holds Options.DefaultSettings as the node last
+// ran with them, when they were not the zero settings, so that Open can
+// tell a change of the default.
 type settingsFile map[string]settingsJSON
 
 type settingsJSON struct {
@@ -134,6 +138,55 @@ type settingsJSON struct {
 	// ColdAfter is CollectionSettings.ColdAfter by level (levels that
 	// stay local are left out).
 	ColdAfter map[string]int64 `json:"cold_after_ns,omitempty"`
+	// Own says the collection has settings of its own (not the node's
+	// default), even when they are the zero settings. Files written
+	// before it existed count settings other than the zero ones as own.
+	Own bool `json:"own,omitempty"`
+}
+
+// decode returns the settings sj holds; name names the entry in errors.
+func (sj settingsJSON) decode(path, name string) (CollectionSettings, error) {
+	s := CollectionSettings{NoRollups: !sj.Rollups, Ack: sj.Ack}
+	for ln, ns := range sj.Retention {
+		l, ok := model.ParseLevel(ln)
+		if !ok {
+			return s, fmt.Errorf("read %s: collection %q: unknown level %q", path, name, ln)
+		}
+		s.Retention[l] = time.Duration(ns)
+	}
+	for ln, ns := range sj.ColdAfter {
+		l, ok := model.ParseLevel(ln)
+		if !ok {
+			return s, fmt.Errorf("read %s: collection %q: unknown level %q", path, name, ln)
+		}
+		s.ColdAfter[l] = time.Duration(ns)
+	}
+	if err := s.Validate(); err != nil {
+		return s, fmt.Errorf("read %s: collection %q: %w", path, name, err)
+	}
+	return s, nil
+}
+
+// encodeSettings returns the file form of s.
+func encodeSettings(s CollectionSettings) settingsJSON {
+	sj := settingsJSON{Rollups: !s.NoRollups, Ack: s.Ack}
+	for l, d := range s.Retention {
+		if d != 0 {
+			if sj.Retention == nil {
+				sj.Retention = make(map[string]int64)
+			}
+			sj.Retention[model.Level(l).String()] = int64(d)
+		}
+	}
+	for l, d := range s.ColdAfter {
+		if d != 0 {
+			if sj.ColdAfter == nil {
+				sj.ColdAfter = make(map[string]int64)
+			}
+			sj.ColdAfter[model.Level(l).String()] = int64(d)
+		}
+	}
+	return sj
 }
 
 func (db *DB) settingsPath() string { return filepath.Join(db.dir, "collections.json") }
@@ -154,23 +207,13 @@ func (db *DB) loadSettings() error {
 		return fmt.Errorf("read %s: %w", db.settingsPath(), err)
 	}
 	for name, sj := range f {
-		s := CollectionSettings{NoRollups: !sj.Rollups, Ack: sj.Ack}
-		for ln, ns := range sj.Retention {
-			l, ok := model.ParseLevel(ln)
-			if !ok {
-				return fmt.Errorf("read %s: collection %q: unknown level %q", db.settingsPath(), name, ln)
-			}
-			s.Retention[l] = time.Duration(ns)
+		s, err := sj.decode(db.settingsPath(), name)
+		if err != nil {
+			return err
 		}
-		for ln, ns := range sj.ColdAfter {
-			l, ok := model.ParseLevel(ln)
-			if !ok {
-				return fmt.Errorf("read %s: collection %q: unknown level %q", db.settingsPath(), name, ln)
-			}
-			s.ColdAfter[l] = time.Duration(ns)
-		}
-		if err := s.Validate(); err != nil {
-			return fmt.Errorf("read %s: collection %q: %w", db.settingsPath(), name, err)
+		if name == "" {
+			db.lastDefault = s
+			continue
 		}
 		st := &rollupState{pending: sj.Pending && !s.NoRollups}
 		for ln, ns := range sj.Kept {
@@ -186,15 +229,28 @@ func (db *DB) loadSettings() error {
 		if !st.empty() {
 			db.rollState[name] = st
 		}
-		if s != (CollectionSettings{}) {
+		if sj.Own || s != (CollectionSettings{}) {
 			db.settings[name] = s
 		}
 	}
 	return nil
 }
 
-// Settings returns the settings of every collection that has some other
-// than the defaults.
+// settingsIn returns the settings of collection name, given m, the
+// collections' own settings: its own, or the node's default.
+func (db *DB) settingsIn(m map[string]CollectionSettings, name string) CollectionSettings {
+	if s, ok := m[name]; ok {
+		return s
+	}
+	return db.opts.DefaultSettings
+}
+
+// settingsOf returns the settings of collection name. The caller holds mu
+// (or is the only user of the DB, as Open).
+func (db *DB) settingsOf(name string) CollectionSettings { return db.settingsIn(db.settings, name) }
+
+// Settings returns the settings of every collection that has some of its
+// own (not Options.DefaultSettings).
 func (db *DB) Settings() map[string]CollectionSettings {
 	db.mu.RLock()
 	defer db.mu.RUnlock()
@@ -205,20 +261,27 @@ func (db *DB) Settings() map[string]CollectionSettings {
 	return out
 }
 
-// CollectionSettings returns a collection's settings (the defaults when it
-// has none of its own; the collection need not exist).
+// CollectionSettings returns a collection's settings (Options.
+// DefaultSettings when it has none of its own; the collection need not
+// exist).
 func (db *DB) CollectionSettings(collection string) CollectionSettings {
 	db.mu.RLock()
 	defer db.mu.RUnlock()
-	return db.settings[collection]
+	return db.settingsOf(collection)
 }
+
+// DefaultSettings returns Options.DefaultSettings: the settings of the
+// collections that have none of their own.
+func (db *DB) DefaultSettings() CollectionSettings { return db.opts.DefaultSettings }
 
 // SetSettings changes a collection's settings durably. Turning rollups
 // off removes the collection's rollup files; turning them on (or keeping a
 // rollup level longer) marks every bucket dirty, so the next flush
 // (background or Flush) rebuilds them from the finest data kept; that
 // state is saved with the setting, so a crash before the rebuild does not
-// lose it. A shorter retention drops what it expires at once.
+// lose it. A shorter retention drops what it expires at once. Settings
+// equal to Options.DefaultSettings are not the collection's own: it
+// follows the default from then on.
 func (db *DB) SetSettings(ctx context.Context, collection string, s CollectionSettings) error {
 	if err := s.Validate(); err != nil {
 		return err
@@ -233,22 +296,69 @@ func (db *DB) SetSettings(ctx context.Context, collection string, s CollectionSe
 		db.mu.Unlock()
 		return ErrClosed
 	}
-	old := db.settings[collection]
-	next := make(map[string]CollectionSettings, len(db.settings)+1)
-	for k, v := range db.settings {
-		next[k] = v
+	next := maps.Clone(db.settings)
+	if next == nil {
+		next = make(map[string]CollectionSettings)
 	}
-	if s == (CollectionSettings{}) {
+	if s == db.opts.DefaultSettings {
 		delete(next, collection)
 	} else {
 		next[collection] = s
 	}
-	rebuild := needsRebuild(old, s)
+	ch := map[string][2]CollectionSettings{collection: {db.settingsOf(collection), s}}
+	db.mu.Unlock()
+	return db.changeSettings(ctx, next, ch)
+}
+
+// applyDefaultChange gives the collections without settings of their own
+// the node's default settings, when they differ from those it last ran
+// with (collections.json's "" entry), as SetSettings gives a collection
+// new settings; then records the new default. Open calls it.
+func (db *DB) applyDefaultChange(ctx context.Context) error {
+	db.flushMu.Lock()
+	defer db.flushMu.Unlock()
+	db.mu.Lock()
+	old, s := db.lastDefault, db.opts.DefaultSettings
+	if old == s {
+		db.mu.Unlock()
+		return nil
+	}
+	ch := make(map[string][2]CollectionSettings)
+	for name := range db.colls {
+		if _, own := db.settings[name]; !own {
+			ch[name] = [2]CollectionSettings{old, s}
+		}
+	}
+	next := db.settings
+	db.mu.Unlock()
+	db.log.Info("default collection settings changed since the last run: applying them to the collections without settings of their own",
+		"collections", len(ch), "rollups", !s.NoRollups, "raw_retention", FormatRetention(s.Retention[model.LevelRaw]))
+	if err := db.changeSettings(ctx, next, ch); err != nil {
+		return err
+	}
+	db.mu.Lock()
+	db.lastDefault = s
+	db.mu.Unlock()
+	return nil
+}
+
+// changeSettings installs next, the collections' own settings, and makes
+// each collection of ch go from its old settings (ch[name][0]) to its new
+// ones ([1]): rollup files removed or marked for a rebuild, the rollup
+// state saved with the settings, what the new retention expires dropped.
+// The caller holds flushMu.
+func (db *DB) changeSettings(ctx context.Context, next map[string]CollectionSettings, ch map[string][2]CollectionSettings) error {
+	db.mu.Lock()
 	states := db.cloneRollStates()
-	st := states[collection].clone()
-	st.kept = db.claims(st.kept, old, s)
-	st.pending = (st.pending || rebuild) && !s.NoRollups
-	states[collection] = st
+	newStates := make(map[string]*rollupState, len(ch))
+	for name, os := range ch {
+		old, s := os[0], os[1]
+		st := states[name].clone()
+		st.kept = db.claims(st.kept, old, s)
+		st.pending = (st.pending || needsRebuild(old, s)) && !s.NoRollups
+		states[name] = st
+		newStates[name] = st
+	}
 	db.mu.Unlock()
 	if err := db.saveSettings(next, states); err != nil {
 		return err
@@ -256,28 +366,32 @@ func (db *DB) SetSettings(ctx context.Context, collection string, s CollectionSe
 	var retired []*rollFile
 	db.mu.Lock()
 	db.settings = next
-	st.gen = db.rollGen
-	db.setRollState(collection, st)
-	if s.NoRollups != old.NoRollups {
-		// No rollup rows are left to protect: what raw data holds is
-		// all there is (rollup_state.go, rawComplete).
-		delete(db.rawDropped, collection)
-		for _, g := range db.groups {
-			delete(g.rawFrom, collection)
-		}
-	}
-	if c := db.colls[collection]; c != nil {
-		c.settings = s
-		switch {
-		case s.NoRollups && !old.NoRollups:
-			for _, g := range db.collRollups(c) {
-				for l := range g.files {
-					retired = append(retired, g.files[l]...)
-				}
+	for name, os := range ch {
+		old, s := os[0], os[1]
+		st := newStates[name]
+		st.gen = db.rollGen
+		db.setRollState(name, st)
+		if s.NoRollups != old.NoRollups {
+			// No rollup rows are left to protect: what raw data holds is
+			// all there is (rollup_state.go, rawComplete).
+			delete(db.rawDropped, name)
+			for _, g := range db.groups {
+				delete(g.rawFrom, name)
 			}
-			db.forgetRollups(c)
-		case rebuild:
-			db.markAll(c)
+		}
+		if c := db.colls[name]; c != nil {
+			c.settings = s
+			switch {
+			case s.NoRollups && !old.NoRollups:
+				for _, g := range db.collRollups(c) {
+					for l := range g.files {
+						retired = append(retired, g.files[l]...)
+					}
+				}
+				db.forgetRollups(c)
+			case needsRebuild(old, s):
+				db.markAll(c)
+			}
 		}
 	}
 	db.mu.Unlock()
@@ -304,7 +418,11 @@ func (db *DB) markAll(c *collection) {
 // saveSettings writes collections.json: the settings m, and the rollup
 // state of each collection.
 func (db *DB) saveSettings(m map[string]CollectionSettings, states map[string]*rollupState) error {
-	b, err := json.MarshalIndent(db.settingsFile(m, states), "", "  ")
+	f := db.settingsFile(m, states)
+	if d := db.opts.DefaultSettings; d != (CollectionSettings{}) {
+		f[""] = encodeSettings(d)
+	}
+	b, err := json.MarshalIndent(f, "", "  ")
 	if err != nil {
 		return err
 	}
@@ -324,26 +442,11 @@ func (db *DB) settingsFile(m map[string]CollectionSettings, states map[string]*r
 		}
 	}
 	for name, s := range m {
-		f[name] = settingsJSON{Rollups: !s.NoRollups, Ack: s.Ack}
+		sj := encodeSettings(s)
+		sj.Own = true
+		f[name] = sj
 	}
 	for name, sj := range f {
-		s := m[name]
-		for l, d := range s.Retention {
-			if d != 0 {
-				if sj.Retention == nil {
-					sj.Retention = make(map[string]int64)
-				}
-				sj.Retention[model.Level(l).String()] = int64(d)
-			}
-		}
-		for l, d := range s.ColdAfter {
-			if d != 0 {
-				if sj.ColdAfter == nil {
-					sj.ColdAfter = make(map[string]int64)
-				}
-				sj.ColdAfter[model.Level(l).String()] = int64(d)
-			}
-		}
 		if st := states[name]; st != nil {
 			sj.Pending = st.pending
 			for l, t := range st.kept {

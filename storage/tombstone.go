@@ -162,7 +162,7 @@ func (db *DB) applyDelete(t *tombstone) {
 	for _, tags := range t.series {
 		db.groups[db.groupOf(model.SeriesKey(t.coll, tags), tags)].noteSeq(t.seq)
 	}
-	t.rawFrom = max(db.retentionHorizon(db.settings[t.coll], model.LevelRaw), db.rawKept(t.coll))
+	t.rawFrom = max(db.retentionHorizon(db.settingsOf(t.coll), model.LevelRaw), db.rawKept(t.coll))
 	if d, ok := db.rawDropped[t.coll]; ok {
 		t.rawFrom = max(t.rawFrom, d)
 	}

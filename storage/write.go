@@ -220,7 +220,7 @@ func (db *DB) retentionClock() func() int64 {
 // when it is older than its collection's raw retention, nil otherwise.
 // The caller holds mu.
 func (db *DB) expired(i int, p *model.Point, now func() int64) *RetentionError {
-	r := db.settings[p.Collection].Retention[model.LevelRaw]
+	r := db.settingsOf(p.Collection).Retention[model.LevelRaw]
 	if kept := db.rawKept(p.Collection); p.Time < kept {
 		return &RetentionError{Point: i, Collection: p.Collection, Time: p.Time, Retention: r, Kept: kept}
 	}

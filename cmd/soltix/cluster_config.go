@@ -11,6 +11,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/soltixdb/soltix/storage"
 )
 
 // ClusterConfig is the cluster a storage node or router belongs to. Name,
@@ -256,6 +258,14 @@ func (c *Config) validateCluster(role string) error {
 	}
 	if c.Storage.NumGroups != 0 {
 		return fmt.Errorf("storage.num_groups is for serve; a cluster's number of groups is cluster.num_groups")
+	}
+	if d, _ := c.Storage.defaultSettings(); d != (storage.CollectionSettings{}) {
+		if !c.designDefaults {
+			return fmt.Errorf("storage.defaults is for serve; a cluster keeps collection settings in etcd, for every node alike: set them through a router (PUT /api/v1/collections/NAME/settings, or collections.NAME in the router's config file)")
+		}
+		// The design's storage.retention_days or aggregation.enabled:
+		// named as not honoured at start-up (logDesignNotes).
+		c.Storage.Defaults = storage.SettingsSpec{}
 	}
 	if c.Listen == "" {
 		return fmt.Errorf("missing --listen (listen, SOLTIX_LISTEN): the host:port to serve on")

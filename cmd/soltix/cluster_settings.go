@@ -86,7 +86,7 @@ func (a *settingsApplier) apply(ctx context.Context) error {
 	want := decodeAllSettings(a.co.Settings(), a.log)
 	for name := range a.db.Settings() {
 		if _, ok := want[name]; !ok {
-			want[name] = storage.CollectionSettings{}
+			want[name] = a.db.DefaultSettings()
 		}
 	}
 	names := make([]string, 0, len(want))
@@ -201,6 +201,7 @@ func writeNodeMetrics(b *bytes.Buffer, m remote.ServerMetrics) {
 		{"soltix_node_received_bytes_total", "Bytes of internal request bodies received.", m.BytesReceived},
 		{"soltix_node_sent_bytes_total", "Bytes of internal answers sent.", m.BytesSent},
 		{"soltix_node_replica_reads_total", "Read sessions and catalog calls this storage node served as a replica of their groups.", m.ReplicaReads},
+		{"soltix_node_series_refused_total", "Points of internal writes refused for beginning new series over limits.new_series_per_minute (per node).", m.SeriesRefused},
 	} {
 		fmt.Fprintf(b, "# HELP %s %s\n# TYPE %s counter\n%s %d\n", f.name, f.help, f.name, f.name, f.v)
 	}

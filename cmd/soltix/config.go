@@ -59,6 +59,10 @@ type Config struct {
 	// design is what the config file's keys of the original Soltix
 	// design became (design_config.go), told at start-up.
 	design []designNote
+	// designDefaults says storage.defaults came from the design's keys
+	// (storage.retention_days, aggregation.enabled), not from the file's
+	// own storage.defaults.
+	designDefaults bool
 }
 
 // StorageConfig configures the storage engine (see storage.Options).
@@ -81,6 +85,11 @@ type StorageConfig struct {
 	// BlockSize is the number of values per colstore block (0: the
 	// engine's default); tests use small blocks.
 	BlockSize int `yaml:"block_size"`
+	// Defaults are the settings of every collection without settings of
+	// its own (storage.Options.DefaultSettings), written as collections.
+	// <name> is: rollups, retention, cold_after. serve only: a cluster's
+	// collection settings are kept in etcd, for every node alike.
+	Defaults storage.SettingsSpec `yaml:"defaults"`
 }
 
 // HTTPConfig configures the HTTP API and its limits (see httpapi.Options
@@ -425,7 +434,22 @@ func (s *StorageConfig) validate() error {
 	case s.BlockSize < 0 || s.BlockSize > colfile.MaxBlockSize:
 		return fmt.Errorf("storage.block_size must be between 1 and %d, not %d", colfile.MaxBlockSize, s.BlockSize)
 	}
+	if _, err := s.defaultSettings(); err != nil {
+		return err
+	}
 	return nil
+}
+
+// defaultSettings returns the settings storage.defaults gives.
+func (s *StorageConfig) defaultSettings() (storage.CollectionSettings, error) {
+	d, err := s.Defaults.Apply(storage.CollectionSettings{})
+	if err == nil {
+		err = d.Validate()
+	}
+	if err != nil {
+		return d, fmt.Errorf("storage.defaults: %w", err)
+	}
+	return d, nil
 }
 
 func (h *HTTPConfig) validate() error {
@@ -528,6 +552,7 @@ func (c *Config) storageOptions(log *slog.Logger) *storage.Options {
 		Logger:            log,
 		Now:               c.now,
 	}
+	o.DefaultSettings, _ = c.Storage.defaultSettings() // checked by validate
 	if c.Storage.WALSync == "never" {
 		o.Sync = wal.SyncNever
 	}

@@ -97,8 +97,21 @@ func (c *Config) takeDesignKeys(doc *yaml.Node) (bool, error) {
 	}
 	root.Content = keep
 	for _, n := range c.design {
-		if n.To != "" && ours[strings.SplitN(n.To, ":", 2)[0]] {
-			return found, fmt.Errorf("%s and %s are both set: keep one", n.Key, n.To)
+		if n.To == "" {
+			continue
+		}
+		// Ours is set for the key mapped to or for a section holding it
+		// (storage.defaults for storage.defaults.rollups).
+		to := strings.SplitN(n.To, ":", 2)[0]
+		for k := to; ; {
+			if ours[k] {
+				return found, fmt.Errorf("%s and %s are both set: keep one", n.Key, k)
+			}
+			i := strings.LastIndexByte(k, '.')
+			if i < 0 || !strings.Contains(k[:i], ".") {
+				break // not a whole section of ours, such as storage
+			}
+			k = k[:i]
 		}
 	}
 	return found, nil
@@ -143,10 +156,15 @@ func (c *Config) designKey(key string, v *yaml.Node) error {
 			return fmt.Errorf("want a number of days")
 		}
 		if days == 0 {
-			note.To = "collections.<name>.retention: forever (the default)"
+			note.To = "storage.defaults.retention.raw: forever (the default)"
 			break
 		}
-		note.Refused = fmt.Sprintf("retention is set per collection in Soltix, not for the whole node: set collections.<name>.retention.raw: %dd in this file, or PUT /api/v1/collections/<name>/settings; collections not named keep everything", days)
+		if c.Storage.Defaults.Retention == nil {
+			c.Storage.Defaults.Retention = map[string]string{}
+		}
+		c.Storage.Defaults.Retention["raw"] = fmt.Sprintf("%dd", days)
+		c.designDefaults = true
+		note.To = fmt.Sprintf("storage.defaults.retention.raw: %dd", days)
 	case "wal.enabled":
 		var on bool
 		if err := v.Decode(&on); err != nil {
@@ -177,10 +195,12 @@ func (c *Config) designKey(key string, v *yaml.Node) error {
 			return err
 		}
 		if on {
-			note.To = "collections.<name>.rollups: true (the default)"
+			note.To = "storage.defaults.rollups: true (the default)"
 			break
 		}
-		note.Refused = "rollups are turned off per collection in Soltix, not for the whole node: set collections.<name>.rollups: false in this file, or PUT /api/v1/collections/<name>/settings"
+		c.Storage.Defaults.Rollups = &on
+		c.designDefaults = true
+		note.To = "storage.defaults.rollups: false"
 	case "aggregation.levels":
 		var levels []string
 		if err := v.Decode(&levels); err != nil {
@@ -259,6 +279,9 @@ func (c *Config) logDesignNotes(role string, log *slog.Logger) {
 		refused := n.Refused
 		if refused == "" && n.Key == "metadata.etcd_urls" && role == "serve" {
 			refused = "soltix serve is one node and keeps its metadata in its data directory; etcd is for soltix storage and soltix router (cluster.etcd)"
+		}
+		if refused == "" && strings.HasPrefix(n.To, "storage.defaults.") && !strings.HasSuffix(n.To, "(the default)") && role != "serve" {
+			refused = "a cluster keeps collection settings in etcd, for every node alike, not a default per node: set them for each collection through a router (PUT /api/v1/collections/NAME/settings, or collections.NAME in the router's config file)"
 		}
 		if refused != "" {
 			log.Warn("config key of the Soltix design not honoured", "key", n.Key, "why", refused)

@@ -8,6 +8,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/soltixdb/soltix/model"
+	"github.com/soltixdb/soltix/storage"
 )
 
 // TestDesignConfigKeys loads a config file holding one key of the
@@ -34,8 +37,20 @@ func TestDesignConfigKeys(t *testing.T) {
 		{name: "storage.data_dir", yaml: "storage: {data_dir: /var/lib/x, partition: 1h}", check: func(c Config) bool {
 			return c.DataDir == "/var/lib/x" && c.Storage.Partition == Duration(time.Hour)
 		}},
-		{name: "storage.retention_days", yaml: "storage: {retention_days: 30}", refused: "storage.retention_days"},
-		{name: "storage.retention_days 0", yaml: "storage: {retention_days: 0}", check: func(c Config) bool { return len(c.Collections) == 0 }},
+		{name: "storage.retention_days", yaml: "storage: {retention_days: 30}", check: func(c Config) bool {
+			return c.storageOptions(nil).DefaultSettings.Retention[model.LevelRaw] == 30*24*time.Hour && len(c.Collections) == 0
+		}},
+		{name: "storage.retention_days 0", yaml: "storage: {retention_days: 0}", check: func(c Config) bool {
+			return len(c.Collections) == 0 && c.storageOptions(nil).DefaultSettings == storage.CollectionSettings{}
+		}},
+		{name: "storage.retention_days for storage", role: "storage", yaml: "storage: {retention_days: 30, data_dir: /tmp/x}\nlisten: 127.0.0.1:0\nnode: {id: n1}\ncluster: {etcd: [http://127.0.0.1:2379]}",
+			refused: "storage.retention_days"},
+		{name: "storage.retention_days for router", role: "router", yaml: "storage: {retention_days: 30}\nlisten: 127.0.0.1:0\ncluster: {etcd: [http://127.0.0.1:2379]}",
+			refused: "storage.retention_days"},
+		{name: "both retention_days and storage.defaults", yaml: "storage: {retention_days: 3, defaults: {rollups: false}}", err: "storage.retention_days and storage.defaults"},
+		{name: "storage.defaults bad level", yaml: "storage: {defaults: {retention: {5m: 3d}}}", err: "storage.defaults"},
+		{name: "storage.defaults for storage", role: "storage", yaml: "storage: {defaults: {rollups: false}}\ndata_dir: /tmp/x\nlisten: 127.0.0.1:0\nnode: {id: n1}\ncluster: {etcd: [http://127.0.0.1:2379]}",
+			err: "storage.defaults is for serve"},
 		{name: "wal.enabled true", yaml: "wal: {enabled: true}", check: func(c Config) bool { return c.Storage.WALSync == "always" }},
 		{name: "wal.enabled false", yaml: "wal: {enabled: false}", refused: "wal.enabled"},
 		{name: "wal.rotation_size", yaml: "wal: {rotation_size: 16MiB}", check: func(c Config) bool { return c.Storage.WALSegmentBytes == 16<<20 }},
@@ -48,7 +63,9 @@ func TestDesignConfigKeys(t *testing.T) {
 		}},
 		{name: "wal.rotation_time bad", yaml: "wal: {rotation_time: soon}", err: "wal.rotation_time"},
 		{name: "aggregation.enabled true", yaml: "aggregation: {enabled: true}", check: func(c Config) bool { return len(c.design) == 1 && c.design[0].Refused == "" }},
-		{name: "aggregation.enabled false", yaml: "aggregation: {enabled: false}", refused: "aggregation.enabled"},
+		{name: "aggregation.enabled false", yaml: "aggregation: {enabled: false}", check: func(c Config) bool { return c.storageOptions(nil).DefaultSettings.NoRollups }},
+		{name: "aggregation.enabled false for router", role: "router", yaml: "aggregation: {enabled: false}\nlisten: 127.0.0.1:0\ncluster: {etcd: [http://127.0.0.1:2379]}",
+			refused: "aggregation.enabled"},
 		{name: "aggregation.levels ours", yaml: "aggregation: {levels: [hourly, daily, monthly, yearly]}", check: func(c Config) bool { return c.design[0].Refused == "" }},
 		{name: "aggregation.levels finer", yaml: "aggregation: {levels: [1m, 1h]}", refused: "aggregation.levels"},
 		{name: "aggregation.levels fewer", yaml: "aggregation: {levels: [1h, 1d]}", refused: "aggregation.levels"},
@@ -127,5 +144,22 @@ func TestDesignConfigEmptyFile(t *testing.T) {
 	cfg, err := loadConfig("serve", []string{"--config", path}, func(string) string { return "" })
 	if err != nil || cfg.Listen != defaultConfig().Listen || len(cfg.design) != 0 {
 		t.Fatalf("empty config: %+v, %v", cfg, err)
+	}
+}
+
+// TestStorageDefaults: our own storage.defaults sets the engine's default
+// collection settings.
+func TestStorageDefaults(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	if err := os.WriteFile(path, []byte("storage: {defaults: {rollups: false, retention: {raw: 3d, 1h: 30d}}}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := loadConfig("serve", []string{"--config", path}, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := cfg.storageOptions(nil).DefaultSettings
+	if !d.NoRollups || d.Retention[model.LevelRaw] != 72*time.Hour || d.Retention[model.Level1h] != 720*time.Hour {
+		t.Fatalf("default settings %+v", d)
 	}
 }

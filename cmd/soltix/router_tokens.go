@@ -107,7 +107,19 @@ func (t *routerTokens) RemoveToken(ctx context.Context, name string) error {
 	if slices.ContainsFunc(t.fixed, func(o httpapi.Token) bool { return o.Name == name }) {
 		return httpapi.ErrTokenFixed
 	}
-	ok, err := t.co.DeleteToken(ctx, name)
+	var ok bool
+	var err error
+	if slices.ContainsFunc(t.fixed, httpapi.Token.UnlimitedAdmin) {
+		ok, err = t.co.DeleteToken(ctx, name)
+	} else {
+		// The check that an unlimited admin token remains and the removal
+		// are one transaction: two routers removing the last two at once
+		// cannot both succeed.
+		ok, err = t.co.DeleteTokenKeeping(ctx, name, t.countsAsAdmin)
+	}
+	if errors.Is(err, coord.ErrTokenLast) {
+		return httpapi.ErrTokenLastAdmin
+	}
 	if err != nil {
 		return fmt.Errorf("%w: %w", storage.ErrUnavailable, err)
 	}
@@ -115,6 +127,14 @@ func (t *routerTokens) RemoveToken(ctx context.Context, name string) error {
 		return httpapi.ErrTokenNotFound
 	}
 	return t.catchUp(ctx)
+}
+
+// countsAsAdmin says whether a stored token is one refresh installs as an
+// unlimited admin token.
+func (t *routerTokens) countsAsAdmin(r coord.TokenRecord) bool {
+	tok, err := tokenOfRecord(r)
+	return err == nil && tok.UnlimitedAdmin() &&
+		!slices.ContainsFunc(t.fixed, func(o httpapi.Token) bool { return o.Name == tok.Name || o.Digest == tok.Digest })
 }
 
 // catchUp makes this router's tokens as new as etcd's.

@@ -8,7 +8,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -75,6 +77,9 @@ func TestRouterTokensFromEtcd(t *testing.T) {
 	a := startRole(t, "router", "--etcd", etcd.ClientURL(), "--config", plain, "--listen", "127.0.0.1:0")
 	b := startRole(t, "router", "--etcd", etcd.ClientURL(), "--config", withCfg, "--listen", "127.0.0.1:0")
 	eventually(t, "groups placed", http.MethodPost, a+"/api/v1/write", "", "m,device_id=d v=1 1", http.StatusNoContent)
+	// A query reads every group: all have their primary then (the count
+	// at the end needs them).
+	eventually(t, "every group placed", http.MethodGet, a+"/api/v1/query?q=SELECT+count(v)+FROM+m", "", "", http.StatusOK)
 
 	// A has no token yet: authentication is off there, and its first
 	// token must be an unlimited admin one.
@@ -135,5 +140,71 @@ func TestRouterTokensFromEtcd(t *testing.T) {
 	code, body = authRequest(t, http.MethodGet, b+"/api/v1/query?q=SELECT+count(v)+FROM+m", "root-secret", "")
 	if code != http.StatusOK || !strings.Contains(body, ",2]]") {
 		t.Fatalf("count through b: %d %s, want 2", code, body)
+	}
+}
+
+// TestRouterTokensRemoveLastAdminsAtOnce: two routers each asked at the
+// same time to remove one of the cluster's last two admin tokens: exactly
+// one removal succeeds (204), the other is refused (409), and one admin
+// token remains usable on both routers. Repeated a few rounds.
+func TestRouterTokensRemoveLastAdminsAtOnce(t *testing.T) {
+	etcd := etcdtest.Start(t)
+	dir := t.TempDir()
+	plain := filepath.Join(dir, "a.yaml")
+	if err := os.WriteFile(plain, []byte("cluster:\n  min_nodes: 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	a := startRole(t, "router", "--etcd", etcd.ClientURL(), "--config", plain, "--listen", "127.0.0.1:0")
+	b := startRole(t, "router", "--etcd", etcd.ClientURL(), "--config", plain, "--listen", "127.0.0.1:0")
+	add := func(name string) string {
+		return fmt.Sprintf(`{"name":%q,"sha256":%q,"scopes":["admin"]}`, name, digestOf(name+"-secret"))
+	}
+	survivor := ""
+	for round := range 4 {
+		x, y := fmt.Sprintf("x%d", round), fmt.Sprintf("y%d", round)
+		for _, n := range []string{x, y} {
+			if code, body := authRequest(t, http.MethodPost, a+"/api/v1/admin/tokens", survivor, add(n)); code != http.StatusCreated {
+				t.Fatalf("round %d: add %s: %d %s", round, n, code, body)
+			}
+			if survivor == "" {
+				survivor = n + "-secret"
+			}
+		}
+		if survivor != x+"-secret" {
+			// The last round's survivor goes first, so that x and y are the last two.
+			name := strings.TrimSuffix(survivor, "-secret")
+			if code, body := authRequest(t, http.MethodDelete, a+"/api/v1/admin/tokens/"+name, x+"-secret", ""); code != http.StatusNoContent {
+				t.Fatalf("round %d: remove %s: %d %s", round, name, code, body)
+			}
+		}
+		// Both routers know both tokens before the race.
+		eventually(t, "y on b", http.MethodGet, b+"/api/v1/admin/tokens", y+"-secret", "", http.StatusOK)
+		eventually(t, "x on b", http.MethodGet, b+"/api/v1/admin/tokens", x+"-secret", "", http.StatusOK)
+		codes := make([]int, 2)
+		var wg sync.WaitGroup
+		for i, job := range []struct{ router, remove, with string }{{a, x, y}, {b, y, x}} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				codes[i], _ = authRequest(t, http.MethodDelete, job.router+"/api/v1/admin/tokens/"+job.remove, job.with+"-secret", "")
+			}()
+		}
+		wg.Wait()
+		slices.Sort(codes)
+		if codes[0] != http.StatusNoContent || codes[1] != http.StatusConflict {
+			t.Fatalf("round %d: the two removals answered %v, want one 204 and one 409", round, codes)
+		}
+		// Exactly one of x and y remains, on both routers.
+		left := []string{}
+		for _, n := range []string{x, y} {
+			if code, _ := authRequest(t, http.MethodGet, a+"/api/v1/admin/tokens", n+"-secret", ""); code == http.StatusOK {
+				left = append(left, n)
+			}
+		}
+		if len(left) != 1 {
+			t.Fatalf("round %d: admin tokens left on a: %v, want one", round, left)
+		}
+		survivor = left[0] + "-secret"
+		eventually(t, "the survivor on b", http.MethodGet, b+"/api/v1/admin/tokens", survivor, "", http.StatusOK)
 	}
 }

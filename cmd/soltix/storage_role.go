@@ -144,7 +144,8 @@ func startStorageNode(ctx context.Context, cfg *Config, log *slog.Logger) (n *st
 	n.moves = remote.NewMoves(remote.StorageGroups(n.db), coordGroups{n.co, n.view},
 		remote.MoveOptions{NodeID: cfg.Node.ID, Logger: log, Position: n.replicaPosition(), ReplicaReady: n.replicaReady(), TLS: n.tls})
 	n.runReplication()
-	nopts := remote.NodeOptions{NodeID: cfg.Node.ID, MaxBodyBytes: cfg.HTTP.MaxBodyBytes, Gate: n.moves, Logger: log}
+	nopts := remote.NodeOptions{NodeID: cfg.Node.ID, MaxBodyBytes: cfg.HTTP.MaxBodyBytes, Gate: n.moves, Logger: log,
+		NewSeriesPerMinute: nodeSeriesLimit(cfg.Limits.NewSeriesPerMinute), Now: cfg.now}
 	if n.replNode != nil {
 		// Acknowledgement mode "replicated": a write answers once
 		// JetStream holds it for the replicas.
@@ -342,4 +343,17 @@ func (c *Config) coordConfig(name string, log *slog.Logger) coord.Config {
 		Name:              name,
 		Logger:            log,
 	}
+}
+
+// nodeSeriesLimit is remote.NodeOptions.NewSeriesPerMinute for
+// limits.new_series_per_minute: 0 takes httpapi's default, -1 (no limit)
+// is 0.
+func nodeSeriesLimit(n int) int {
+	switch {
+	case n == 0:
+		return httpapi.DefaultNewSeriesPerMinute
+	case n < 0:
+		return 0
+	}
+	return n
 }

@@ -391,6 +391,7 @@ func (db *DB) rollRaw(ctx context.Context, w *rollupWork, l model.Level, content
 						fr = content.field(key, tags, col.Name, col.Kind)
 					}
 					row := rollRow{start: b, s: model.Summarize(&sub)}
+					row.s.Sketch = model.SketchOf(&sub)
 					if sub.Kind == model.KindFloat {
 						row.dec = decimalSum(sub.Floats)
 						row.dec.exact(&row.s)

@@ -1,0 +1,94 @@
+package storage
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/soltixdb/soltix/model"
+)
+
+// TestRollupRowSketch: a row with a sketch is version 4 and decodes to
+// the same sketch; a row without one stays version 3; a sketch whose
+// count is not the row's is rejected.
+func TestRollupRowSketch(t *testing.T) {
+	start := int64(1_700_000_000_000_000_000)
+	c := model.Column{Kind: model.KindFloat}
+	for i := range 100 {
+		c.Append(start+int64(i)*1e9, model.Float(float64(i%17)-3.5))
+	}
+	s := model.Summarize(&c)
+	s.Sketch = model.SketchOf(&c)
+	b := appendRow(nil, model.Level1h, c.Kind, start, &s, decSum{})
+	if b[0]&15 != rowV4 {
+		t.Fatalf("row with a sketch written as version %d, want %d", b[0]&15, rowV4)
+	}
+	got, _, err := decodeRow(b, model.Level1h, c.Kind, start)
+	if err != nil || got.Sketch == nil || !got.Sketch.Equal(s.Sketch) {
+		t.Fatalf("decoded %+v, %v; want the sketch back", got.Sketch, err)
+	}
+	noSk := s
+	noSk.Sketch = nil
+	b3 := appendRow(nil, model.Level1h, c.Kind, start, &noSk, decSum{})
+	if b3[0]&15 != rowV3 {
+		t.Errorf("row without a sketch written as version %d, want %d", b3[0]&15, rowV3)
+	}
+	if got, _, err := decodeRow(b3, model.Level1h, c.Kind, start); err != nil || got.Sketch != nil {
+		t.Errorf("version 3 row: got sketch %v, %v; want none", got.Sketch, err)
+	}
+	// The sketch of other values: count 99, not 100.
+	other := c.Range(start, start+98e9)
+	bad := s
+	bad.Sketch = model.SketchOf(&other)
+	if _, _, err := decodeRow(appendRow(nil, model.Level1h, c.Kind, start, &bad, decSum{}), model.Level1h, c.Kind, start); err == nil {
+		t.Error("row whose sketch counts 99 of 100 values decoded")
+	}
+	// NaN or Inf: no sketch.
+	for _, v := range []float64{math.NaN(), math.Inf(1)} {
+		nc := model.Column{Kind: model.KindFloat, Times: []int64{1, 2}, Floats: []float64{1, v}}
+		if model.SketchOf(&nc) != nil {
+			t.Errorf("SketchOf(1, %v) is not nil", v)
+		}
+	}
+}
+
+// TestRollupSketchBytes measures the bytes a sketch adds to a row, for
+// docs/format.md: an hour of 10 s readings of a few kinds of signal.
+func TestRollupSketchBytes(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	start := int64(1_700_000_000_000_000_000)
+	for _, tc := range []struct {
+		name string
+		kind model.Kind
+		f    func(i int) float64
+		max  int // bytes the sketch may add
+	}{
+		{"temperature, 2 decimals, drifting", model.KindFloat, func(i int) float64 { return math.Round((21+float64(i)/360+r.Float64()/4)*100) / 100 }, 80},
+		{"cpu percent, uniform 0-100", model.KindInt, func(int) float64 { return float64(r.IntN(101)) }, 500},
+		{"latency ms, exponential", model.KindFloat, func(int) float64 { return math.Round(r.ExpFloat64()*2000) / 100 }, 600},
+		{"constant", model.KindInt, func(int) float64 { return 7 }, 8},
+	} {
+		c := model.Column{Kind: tc.kind}
+		for i := range 360 {
+			tm := start + int64(i)*10e9
+			if tc.kind == model.KindInt {
+				c.Append(tm, model.Int(int64(tc.f(i))))
+			} else {
+				c.Append(tm, model.Float(tc.f(i)))
+			}
+		}
+		s := model.Summarize(&c)
+		var dec decSum
+		if c.Kind == model.KindFloat {
+			dec = decimalSum(c.Floats)
+			dec.exact(&s)
+		}
+		without := len(appendRow(nil, model.Level1h, c.Kind, start, &s, dec))
+		s.Sketch = model.SketchOf(&c)
+		with := len(appendRow(nil, model.Level1h, c.Kind, start, &s, dec))
+		t.Logf("%s: row %d bytes, with sketch %d (+%d)", tc.name, without, with, with-without)
+		if with-without > tc.max {
+			t.Errorf("%s: the sketch adds %d bytes, want at most %d", tc.name, with-without, tc.max)
+		}
+	}
+}

@@ -23,7 +23,7 @@ type Result struct {
 	TimeColumn int
 	Rows       [][]model.Value
 	// Stats tells how a SELECT was answered (nil for other statements and
-	// for EXPLAIN).
+	// for EXPLAIN, unless a note applies to the plan).
 	Stats *Stats
 }
 
@@ -263,8 +263,9 @@ type plan struct {
 	sumCol []bool
 	// Per read column, for deciding whether a summary is exact: minMax is
 	// set when a min or max item reads it, intAvg when an avg of an integer
-	// or unsigned field does, needM2 when a stddev item does.
-	minMax, intAvg, needM2 []bool
+	// or unsigned field does, needM2 when a stddev item does, needSketch
+	// when a percentile item does (sketch.go).
+	minMax, intAvg, needM2, needSketch []bool
 	opts                   Options
 	// rollups and rawFrom are what SummarySource.Rollups said (false and
 	// math.MinInt64 for other sources).
@@ -539,6 +540,9 @@ func (p *plan) explain() *Result {
 		for i := range res.Rows {
 			res.Rows[i] = append(res.Rows[i], model.String(nodes[i]))
 		}
+	}
+	if p.sketchPlanned() {
+		res.Stats = &Stats{Levels: []LevelStats{}, Notes: []string{explainSketchNote}}
 	}
 	return res
 }

@@ -97,7 +97,7 @@ func (r Reduce) Exact(s *Summary) bool {
 func (p *plan) reducible() map[string]Reduce {
 	var m map[string]Reduce
 	for ci, f := range p.read {
-		if !p.sumCol[ci] || p.needM2[ci] {
+		if !p.sumCol[ci] || p.needM2[ci] || p.needSketch[ci] {
 			continue
 		}
 		kind := p.fields[f]
@@ -322,7 +322,7 @@ func (p *plan) readSet() *ReadSet {
 				continue
 			}
 			for _, seg := range p.segs {
-				if p.needM2[ci] && seg.level == model.LevelRaw {
+				if p.valuesAt(ci, seg) {
 					sr.Values = append(sr.Values, FieldSpan{Field: f, Lo: seg.lo, Hi: seg.hi})
 					continue
 				}

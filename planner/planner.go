@@ -266,7 +266,7 @@ type plan struct {
 	// or unsigned field does, needM2 when a stddev item does, needSketch
 	// when a percentile item does (sketch.go).
 	minMax, intAvg, needM2, needSketch []bool
-	opts                   Options
+	opts                               Options
 	// rollups and rawFrom are what SummarySource.Rollups said (false and
 	// math.MinInt64 for other sources).
 	rollups bool

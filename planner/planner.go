@@ -263,10 +263,12 @@ type plan struct {
 	sumCol []bool
 	// Per read column, for deciding whether a summary is exact: minMax is
 	// set when a min or max item reads it, intAvg when an avg of an integer
-	// or unsigned field does, needM2 when a stddev item does, needSketch
-	// when a percentile item does (sketch.go).
-	minMax, intAvg, needM2, needSketch []bool
-	opts                               Options
+	// or unsigned field does, needM2 when a stddev item does.
+	minMax, intAvg, needM2 []bool
+	opts                   Options
+	// needSketch is set per read column when a percentile item reads it
+	// (sketch.go).
+	needSketch []bool
 	// rollups and rawFrom are what SummarySource.Rollups said (false and
 	// math.MinInt64 for other sources).
 	rollups bool

@@ -22,6 +22,7 @@ type cell struct {
 	v      val
 	approx bool // a float compared within relative 1e-9
 	open   bool // the spec does not decide this value: the oracle expects its own reading (null)
+	pct    bool // a percentile: from rollup sketches, within the sketch's bound
 	alts   []cell
 }
 
@@ -465,6 +466,7 @@ func aggregate(it item, rows []*row, fk kind) cell {
 				out.alts = append(out.alts, c)
 			}
 		}
+		out.pct = true
 		return out
 	}
 	panic("unknown aggregate " + it.fn)

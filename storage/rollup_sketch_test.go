@@ -63,9 +63,9 @@ func TestRollupSketchBytes(t *testing.T) {
 		f    func(i int) float64
 		max  int // bytes the sketch may add
 	}{
-		{"temperature, 2 decimals, drifting", model.KindFloat, func(i int) float64 { return math.Round((21+float64(i)/360+r.Float64()/4)*100) / 100 }, 80},
-		{"cpu percent, uniform 0-100", model.KindInt, func(int) float64 { return float64(r.IntN(101)) }, 500},
-		{"latency ms, exponential", model.KindFloat, func(int) float64 { return math.Round(r.ExpFloat64()*2000) / 100 }, 600},
+		{"temperature, 2 decimals, drifting", model.KindFloat, func(i int) float64 { return math.Round((21+float64(i)/360+r.Float64()/4)*100) / 100 }, 20},
+		{"cpu percent, uniform 0-100", model.KindInt, func(int) float64 { return float64(r.IntN(101)) }, 120},
+		{"latency ms, exponential", model.KindFloat, func(int) float64 { return math.Round(r.ExpFloat64()*2000) / 100 }, 250},
 		{"constant", model.KindInt, func(int) float64 { return 7 }, 8},
 	} {
 		c := model.Column{Kind: tc.kind}

@@ -236,9 +236,13 @@ const encV1 = 1
 //	byte 1 (version), uvarint zero count, positive store, negative store
 //	store: uvarint number of non-empty bins k; when k > 0 the varint index
 //	of the lowest and its uvarint count, then for each next non-empty bin
-//	the uvarint step from the previous index (≥ 1) and its uvarint count.
+//	the uvarint count << 3 | g, where g = min(step − 1, 7) and step is the
+//	distance from the previous index (≥ 1), followed by the uvarint
+//	step − 8 when g is 7.
 //
-// The total count is the sum of the counts, not stored.
+// A bin of fewer than 16 values at most 7 indices above the previous one
+// costs one byte. The total count is the sum of the counts, not stored.
+// Bin counts must stay below 2^61 (no sketch of rollups comes near).
 func (s *Sketch) Append(dst []byte) []byte {
 	dst = append(dst, encV1)
 	dst = binary.AppendUvarint(dst, s.zero)
@@ -262,11 +266,15 @@ func (st *store) append(dst []byte) []byte {
 		i := st.off + j
 		if first {
 			dst = binary.AppendVarint(dst, int64(i))
+			dst = binary.AppendUvarint(dst, c)
 			first = false
 		} else {
-			dst = binary.AppendUvarint(dst, uint64(i-prev))
+			g := uint64(min(i-prev-1, 7))
+			dst = binary.AppendUvarint(dst, c<<3|g)
+			if g == 7 {
+				dst = binary.AppendUvarint(dst, uint64(i-prev-8))
+			}
 		}
-		dst = binary.AppendUvarint(dst, c)
 		prev = i
 	}
 	return dst
@@ -355,14 +363,22 @@ func (d *decoder) store(st *store) (uint64, bool) {
 	i := int(i0)
 	var total uint64
 	for j := uint64(0); j < k; j++ {
-		if j > 0 {
-			step := d.uvarint()
-			if d.err || step == 0 || step > MaxBins {
-				return 0, false
+		var c uint64
+		if j == 0 {
+			c = d.uvarint()
+		} else {
+			v := d.uvarint()
+			c = v >> 3
+			step := v&7 + 1
+			if step == 8 {
+				s := d.uvarint()
+				if s >= MaxBins {
+					return 0, false
+				}
+				step += s
 			}
 			i += int(step)
 		}
-		c := d.uvarint()
 		if d.err || c == 0 || i > maxIndex || i-int(i0) >= MaxBins {
 			return 0, false
 		}

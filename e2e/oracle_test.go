@@ -23,7 +23,11 @@ type cell struct {
 	approx bool // a float compared within relative 1e-9
 	open   bool // the spec does not decide this value: the oracle expects its own reading (null)
 	pct    bool // a percentile: from rollup sketches, within the sketch's bound
-	alts   []cell
+	// pctScale, when larger than the value's magnitude, is the magnitude the
+	// sketch's bound applies to, and pctSlack an absolute slack added (a
+	// FILL(linear) cell between two percentiles).
+	pctScale, pctSlack float64
+	alts               []cell
 }
 
 func nullCell() cell            { return cell{} }

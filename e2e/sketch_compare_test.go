@@ -44,7 +44,8 @@ func sketchMatches(g any, c cell) bool {
 		if math.IsNaN(want) || math.IsInf(want, 0) {
 			continue
 		}
-		if math.Abs(f-want) <= sketch.Alpha*math.Abs(want)*(1+1e-9)+slack {
+		scale := max(math.Abs(want), c.pctScale)
+		if math.Abs(f-want) <= sketch.Alpha*scale*(1+1e-9)+slack+c.pctSlack {
 			return true
 		}
 	}

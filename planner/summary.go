@@ -15,11 +15,11 @@ package planner
 //     left to evaluate per row (the series that would otherwise go through
 //     aggregateRuns): with a condition, every row has to be looked at.
 //   - Only for a column whose every aggregate is count, sum, avg, min, max,
-//     spread, first, last or stddev. A column with percentile needs its
-//     values and is read with Read, as before; the other columns of the
-//     same query still use summaries. A column with stddev uses summaries
-//     only when the query reads rollups (block statistics carry no M2), and
-//     reads its raw segments with Read.
+//     spread, first, last, stddev or percentile. A column with stddev or
+//     percentile uses summaries only when the query reads rollups (block
+//     statistics carry no M2 and no quantile sketch), and reads its raw
+//     segments with Read; percentile uses a rollup row only when it has a
+//     sketch (sketch.go).
 //   - A summary is used only when it is exact for the column (exactSummary);
 //     otherwise the values of its time range are read instead. avg of an
 //     integer or unsigned field adds the values into an exact 128-bit

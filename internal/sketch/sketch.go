@@ -16,7 +16,7 @@
 // below its largest one. A value whose bin lies further down is counted in
 // the lowest bin kept (the collapsing rule): the bound then holds only for
 // values with magnitude above the largest magnitude of that sign divided
-// by γ^(MaxBins−1) ≈ 5.8·10^17. Collapsing depends only on the largest
+// by γ^(MaxBins−1) ≈ 3·10^35. Collapsing depends only on the largest
 // index, so merging sketches gives exactly the sketch of the union of their
 // values, whatever the order and grouping of the merges.
 //
@@ -36,8 +36,9 @@ import (
 const Alpha = 0.01
 
 // MaxBins is the most consecutive bin indices a store (one per sign)
-// spans; lower ones collapse into its lowest bin.
-const MaxBins = 2048
+// spans; lower ones collapse into its lowest bin. 4096 bins span a ratio
+// of γ^4095 ≈ 3·10^35: every int64 and uint64 magnitude from 1 up fits.
+const MaxBins = 4096
 
 var (
 	gamma    = (1 + Alpha) / (1 - Alpha)

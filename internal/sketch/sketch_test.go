@@ -210,9 +210,9 @@ func TestDecodeRejects(t *testing.T) {
 		{"zero count", []byte{1, 0, 1, 0, 0, 0}},
 		{"zero count after the first", []byte{1, 0, 2, 0, 1, 0, 0}},
 		{"index out of range", append([]byte{1, 0, 1}, append(appendVarint(maxIndex+1), 1, 0)...)},
-		{"span too wide", []byte{1, 0, 2, 0, 1, 0x0f, 0xf8, 0x0f, 0}},        // step 8 + 2040
-		{"step escape too wide", []byte{1, 0, 2, 0, 1, 0x0f, 0x80, 0x10, 0}}, // 8 + 2048
-		{"too many bins", []byte{1, 0, 0x81, 0x10}},
+		{"span too wide", []byte{1, 0, 2, 0, 1, 0x0f, 0xf8, 0x1f, 0}},        // step 8 + 4088
+		{"step escape too wide", []byte{1, 0, 2, 0, 1, 0x0f, 0x80, 0x20, 0}}, // 8 + 4096
+		{"too many bins", []byte{1, 0, 0x81, 0x20}},
 		{"count overflow", []byte{1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1, 1, 0, 1, 0}},
 	} {
 		if _, _, err := Decode(tc.b); err == nil {

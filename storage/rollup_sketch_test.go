@@ -1,11 +1,14 @@
 package storage
 
 import (
+	"context"
 	"math"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/soltixdb/soltix/model"
+	"github.com/soltixdb/soltix/storage/vfs"
 )
 
 // TestRollupRowSketch: a row with a sketch is version 4 and decodes to
@@ -91,4 +94,68 @@ func TestRollupSketchBytes(t *testing.T) {
 			t.Errorf("%s: the sketch adds %d bytes, want at most %d", tc.name, with-without, tc.max)
 		}
 	}
+}
+
+// TestRollupSketchSurvives: the sketch of a rollup row equals the sketch
+// of the raw values of its bucket (merging finer rows gives exactly the
+// sketch of their union) at 1h, 1d and 1M, after a flush, a compaction, a
+// restart and a move of the group to another node.
+func TestRollupSketchSurvives(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	db := openFS(t, dir, vfs.Default, Options{})
+	devs := groupDevices(t, db, 1)
+	const g = 1
+	dev := model.Tags{{Key: "device_id", Value: devs[g][0]}}
+	writeDays(t, db, devs[g], 3, -100) // n from -100: negative, zero and positive
+	check := func(step string, db *DB) {
+		t.Helper()
+		for _, f := range []string{"n", "f"} {
+			for _, l := range []model.Level{model.Level1h, model.Level1d, model.Level1M} {
+				lo := l.Floor(groupT0 + int64(2*time.Hour))
+				hi := l.End(lo)
+				parts, err := db.ReadParts(ctx, "c", dev, f, lo, hi, func(int64, int64) bool { return true }, l)
+				if err != nil {
+					t.Fatalf("%s: ReadParts %s %s: %v", step, f, l, err)
+				}
+				if len(parts) != 1 || parts[0].Summary == nil || parts[0].Level != l {
+					t.Fatalf("%s: %s %s: %d parts, want one rollup row", step, f, l, len(parts))
+				}
+				cols, err := db.Read(ctx, "c", dev, []string{f}, lo, hi)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := model.SketchOf(&cols[0])
+				got := parts[0].Summary.Sketch
+				if got == nil || !got.Equal(want) {
+					t.Errorf("%s: %s %s row at %d: sketch %v, want the sketch of its %d raw values", step, f, l, lo, got, cols[0].Len())
+				}
+			}
+		}
+	}
+	if err := db.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	check("flushed", db)
+	writeDays(t, db, devs[g], 1, -100) // the same points again: a second file per partition
+	if err := db.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Compact(ctx); err != nil {
+		t.Fatal(err)
+	}
+	check("compacted", db)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db = openFS(t, dir, vfs.Default, Options{})
+	check("restarted", db)
+	dst := openFS(t, t.TempDir(), vfs.Default, Options{})
+	moveGroup(t, db, dst, g)
+	if err := dst.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	check("moved", dst)
+	db.Close()
+	dst.Close()
 }

@@ -10,13 +10,13 @@ import (
 	"github.com/soltixdb/soltix/internal/sketch"
 )
 
-// sketchNotePrefix starts the note of an answer whose percentile came
+// sketchNotePrefix is in the note of an answer (or EXPLAIN) whose percentile came
 // from rollup sketches (docs/query.md, "percentile").
 const sketchNotePrefix = "percentile from rollup sketches"
 
 // sketched reports whether the answer says a percentile is approximate.
 func (a *queryAnswer) sketched() bool {
-	return a.Stats != nil && slices.ContainsFunc(a.Stats.Notes, func(n string) bool { return strings.HasPrefix(n, sketchNotePrefix) })
+	return a.Stats != nil && slices.ContainsFunc(a.Stats.Notes, func(n string) bool { return strings.Contains(n, sketchNotePrefix) })
 }
 
 // sketchMatches reports whether g is within the documented bound of the

@@ -391,7 +391,9 @@ func (db *DB) rollRaw(ctx context.Context, w *rollupWork, l model.Level, content
 						fr = content.field(key, tags, col.Name, col.Kind)
 					}
 					row := rollRow{start: b, s: model.Summarize(&sub)}
-					row.s.Sketch = model.SketchOf(&sub)
+					if buildSketches {
+						row.s.Sketch = model.SketchOf(&sub)
+					}
 					if sub.Kind == model.KindFloat {
 						row.dec = decimalSum(sub.Floats)
 						row.dec.exact(&row.s)
@@ -403,6 +405,11 @@ func (db *DB) rollRaw(ctx context.Context, w *rollupWork, l model.Level, content
 	}
 	return nil
 }
+
+// buildSketches is whether rows built from raw data get the quantile
+// sketch of their values (and so coarser rows too). Always true but in
+// TestRollupSketchDiskBytes, which measures what sketches cost on disk.
+var buildSketches = true
 
 // rowSource reads the rows of finer levels for a rollup pass: a level's
 // new file where the pass rebuilt its partition, else its current one.

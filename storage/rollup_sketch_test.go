@@ -2,8 +2,12 @@ package storage
 
 import (
 	"context"
+	"fmt"
+	"io/fs"
 	"math"
 	"math/rand/v2"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -158,4 +162,84 @@ func TestRollupSketchSurvives(t *testing.T) {
 	check("moved", dst)
 	db.Close()
 	dst.Close()
+}
+
+// TestRollupSketchDiskBytes measures the bytes sketches add to the rollup
+// files of TSBS-like cpu data (hosts with 10 integer fields uniform over
+// 0–99 every 10 s for a day: docs/format.md quotes it), on disk after the
+// colfile's compression, per raw value.
+func TestRollupSketchDiskBytes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes a day of data twice")
+	}
+	const hosts, fields, step = 10, 10, 10 * time.Second
+	measure := func(sketches bool) (raw, rollup int64, byLevel map[string]int64, values int) {
+		byLevel = map[string]int64{}
+		defer func(old bool) { buildSketches = old }(buildSketches)
+		buildSketches = sketches
+		ctx := context.Background()
+		dir := t.TempDir()
+		db := openFS(t, dir, vfs.Default, Options{})
+		r := rand.New(rand.NewPCG(1, 2))
+		start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+		var batch []model.Point
+		for ts := start; ts.Before(start.Add(24 * time.Hour)); ts = ts.Add(step) {
+			for h := range hosts {
+				fs := make([]model.Field, fields)
+				for f := range fs {
+					fs[f] = model.Field{Key: fmt.Sprint("usage_", f), Value: model.Int(r.Int64N(100))}
+				}
+				batch = append(batch, model.Point{Collection: "cpu", Time: ts.UnixNano(),
+					Tags: model.Tags{{Key: "hostname", Value: fmt.Sprint("host_", h)}}, Fields: fs})
+			}
+			if len(batch) >= 10000 {
+				if err := db.Write(ctx, batch); err != nil {
+					t.Fatal(err)
+				}
+				values += len(batch) * fields
+				batch = batch[:0]
+			}
+		}
+		if err := db.Write(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+		values += len(batch) * fields
+		if err := db.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
+		err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() || filepath.Ext(p) != ".col" {
+				return err
+			}
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			if d := filepath.Base(filepath.Dir(p)); strings.HasPrefix(d, "rollup_") {
+				rollup += info.Size()
+				byLevel[d] += info.Size()
+			} else {
+				raw += info.Size()
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return raw, rollup, byLevel, values
+	}
+	raw, without, lw, n := measure(false)
+	_, with, lsk, _ := measure(true)
+	per := func(b int64) float64 { return float64(b) / float64(n) }
+	t.Logf("%d values: raw files %d bytes (%.3f B/value); rollup files %d bytes without sketches (%.3f B/value), %d with (%.3f B/value): sketches add %.3f B/value",
+		n, raw, per(raw), without, per(without), with, per(with), per(with-without))
+	for _, l := range []string{"rollup_1h", "rollup_1d", "rollup_1M", "rollup_1y"} {
+		t.Logf("  %s: %d bytes without sketches, %d with (+%.3f B/value)", l, lw[l], lsk[l], per(lsk[l]-lw[l]))
+	}
+	if with <= without {
+		t.Errorf("rollup files with sketches %d bytes, without %d: sketches not written?", with, without)
+	}
 }

@@ -2,9 +2,11 @@ package planner
 
 // Percentiles from rollup sketches.
 //
-// A rollup row carries the quantile sketch of its values (internal/sketch:
-// relative error sketch.Alpha, 1%) unless it was written before sketches
-// or its bucket holds NaN or ±Inf. When a query reads rollups (it has no
+// A rollup row of 1d, 1M or 1y carries the quantile sketch of its values
+// (internal/sketch: relative error sketch.Alpha, 1%) unless it was written
+// before sketches or its bucket holds NaN or ±Inf; storage's 1h rows carry
+// none (their bytes would cost 24 times those of 1d sketches), so a 1h
+// row is replaced by its values like any row without a sketch. When a query reads rollups (it has no
 // condition on fields, levels=raw is not asked, the collection keeps
 // rollups), percentile is summarised like stddev: each whole rollup row
 // with a sketch adds its sketch (merged, never modified), a row without
@@ -146,10 +148,11 @@ func (a *percentileAgg) sketchResult() model.Value {
 
 // explainSketchNote is EXPLAIN's note for a plan whose percentile reads
 // rollup sketches.
-var explainSketchNote = "percentile read from rollup sketches for the segments at 1h and above: " + sketchNote
+var explainSketchNote = "percentile read from rollup sketches for the segments at 1d and above: " + sketchNote
 
-// sketchPlanned reports whether a percentile of the plan reads rollup
-// segments for some series, where it will use sketches.
+// sketchPlanned reports whether a percentile of the plan reads segments
+// at 1d or coarser for some series, where storage's rows have sketches
+// (its 1h rows have none: storage/rollup_build.go, buildSketches).
 func (p *plan) sketchPlanned() bool {
 	if p.parts == nil {
 		return false
@@ -159,7 +162,7 @@ func (p *plan) sketchPlanned() bool {
 			continue
 		}
 		for _, seg := range p.segs {
-			if seg.level > model.LevelRaw {
+			if seg.level >= model.Level1d {
 				return p.someSeriesSummarised()
 			}
 		}

@@ -496,6 +496,9 @@ func (p *plan) explain() *Result {
 		TimeColumn: -1,
 		Rows:       [][]model.Value{},
 	}
+	if p.sketchPlanned() {
+		res.Stats = &Stats{Levels: []LevelStats{}, Notes: []string{explainSketchNote}}
+	}
 	bound := func(t int64, open string) model.Value {
 		if t == math.MinInt64 || t == math.MaxInt64 {
 			return model.String(open)
@@ -542,9 +545,6 @@ func (p *plan) explain() *Result {
 		for i := range res.Rows {
 			res.Rows[i] = append(res.Rows[i], model.String(nodes[i]))
 		}
-	}
-	if p.sketchPlanned() {
-		res.Stats = &Stats{Levels: []LevelStats{}, Notes: []string{explainSketchNote}}
 	}
 	return res
 }

@@ -252,7 +252,9 @@ func (h handCase) want() table {
 			case int64:
 				cells = append(cells, intCell(v))
 			case float64:
-				cells = append(cells, approxCell(v))
+				c := approxCell(v)
+				c.pct = strings.HasPrefix(h.columns[len(cells)], "percentile(")
+				cells = append(cells, c)
 			case string:
 				cells = append(cells, exactCell(sv(v)))
 			default:

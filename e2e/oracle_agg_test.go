@@ -194,6 +194,21 @@ func (o oracle) groupBuckets(q *selectQ, g *group, buckets []int64, fields map[s
 
 // interpolate fills a bucket at t linearly between (t0, c0) and (t1, c1).
 func interpolate(t0 int64, c0 cell, t1 int64, c1 cell, t int64, rk kind) cell {
+	out := interpolateExact(t0, c0, t1, c1, t, rk)
+	if c0.pct && c1.pct && out.v.k != kNull {
+		// Between two percentiles from sketches: each within α of its
+		// own value (and 0.5 for integers), the result truncated.
+		out.pct = true
+		out.pctScale = max(math.Abs(c0.v.f), math.Abs(c1.v.f), math.Abs(float64(c0.v.i)), math.Abs(float64(c1.v.i)))
+		if rk == kInt {
+			out.pctSlack = 1
+		}
+	}
+	return out
+}
+
+// interpolateExact is interpolate's exact reading.
+func interpolateExact(t0 int64, c0 cell, t1 int64, c1 cell, t int64, rk kind) cell {
 	if !numeric(rk) || c0.v.k == kNull || c1.v.k == kNull {
 		// The spec interpolates numeric items between values; it does not
 		// say what a non-numeric item, or one whose neighbour is null,

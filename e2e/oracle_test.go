@@ -22,7 +22,12 @@ type cell struct {
 	v      val
 	approx bool // a float compared within relative 1e-9
 	open   bool // the spec does not decide this value: the oracle expects its own reading (null)
-	alts   []cell
+	pct    bool // a percentile: from rollup sketches, within the sketch's bound
+	// pctScale, when larger than the value's magnitude, is the magnitude the
+	// sketch's bound applies to, and pctSlack an absolute slack added (a
+	// FILL(linear) cell between two percentiles).
+	pctScale, pctSlack float64
+	alts               []cell
 }
 
 func nullCell() cell            { return cell{} }
@@ -465,6 +470,7 @@ func aggregate(it item, rows []*row, fk kind) cell {
 				out.alts = append(out.alts, c)
 			}
 		}
+		out.pct = true
 		return out
 	}
 	panic("unknown aggregate " + it.fn)

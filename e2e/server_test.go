@@ -167,6 +167,9 @@ func (s endpoint) compact() {
 type queryAnswer struct {
 	Columns []string `json:"columns"`
 	Rows    [][]any  `json:"rows"`
+	Stats   *struct {
+		Notes []string `json:"notes"`
+	} `json:"stats,omitempty"`
 }
 
 // query runs q with integer nanosecond times. err is set for a non-200

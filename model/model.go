@@ -12,6 +12,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/soltixdb/soltix/internal/sketch"
 )
 
 // Kind is the type of a field value. The zero Kind is KindNull, which only
@@ -394,6 +396,10 @@ type Summary struct {
 	// it; colstore block statistics do not).
 	M2    float64
 	HasM2 bool
+	// Sketch, when not nil, is the quantile sketch of the values (numeric
+	// kinds, every value finite): rollup rows carry it so percentile can
+	// be answered within sketch.Alpha. A Summary owns its Sketch.
+	Sketch *sketch.Sketch
 }
 
 // Part is one piece of a field's values, in time order: decoded values, or

@@ -1,6 +1,10 @@
 package model
 
-import "math"
+import (
+	"math"
+
+	"github.com/soltixdb/soltix/internal/sketch"
+)
 
 // FloatRange returns the min and max of a non-empty vs as colstore block
 // statistics and summaries define them: NaN is skipped unless every value
@@ -86,16 +90,50 @@ func (s *Summary) Mean() float64 {
 	return math.NaN()
 }
 
+// SketchOf returns the quantile sketch of the values of a numeric column,
+// or nil when the column is of another kind or holds NaN or ±Inf.
+func SketchOf(c *Column) *sketch.Sketch {
+	sk := &sketch.Sketch{}
+	switch c.Kind {
+	case KindFloat:
+		for _, v := range c.Floats {
+			if !sk.Add(v) {
+				return nil
+			}
+		}
+	case KindInt:
+		for _, v := range c.Ints {
+			sk.Add(float64(v))
+		}
+	case KindUint:
+		for _, v := range c.Uints {
+			sk.Add(float64(v))
+		}
+	default:
+		return nil
+	}
+	return sk
+}
+
 // Merge folds o, whose values all come after s's (o.MinTime > s.MaxTime),
-// into s. An empty s becomes a copy of o. M2 is combined with Chan et al.'s
-// pairwise formula; HasM2 stays set only when both had it.
+// into s. An empty s becomes a copy of o (its Sketch cloned). M2 is
+// combined with Chan et al.'s pairwise formula; HasM2 stays set only when
+// both had it, and Sketch only when both have one (merged).
 func (s *Summary) Merge(o *Summary) {
 	if o.Count == 0 {
 		return
 	}
 	if s.Count == 0 {
 		*s = *o
+		if o.Sketch != nil {
+			s.Sketch = o.Sketch.Clone()
+		}
 		return
+	}
+	if s.Sketch != nil && o.Sketch != nil {
+		s.Sketch.Merge(o.Sketch)
+	} else {
+		s.Sketch = nil // a part without one: no sketch of the whole
 	}
 	if s.HasM2 && o.HasM2 {
 		na, nb := float64(s.Count), float64(o.Count)

@@ -352,6 +352,7 @@ type percentileAgg struct {
 	f    []float64
 	i    []int64
 	u    []uint64
+	ps   *pctSketch // once a rollup sketch came (sketch.go)
 }
 
 func (a *percentileAgg) add(c *model.Column, i int, _ int64, _ int) {
@@ -377,6 +378,9 @@ func nearestRank(p float64, n int) int {
 }
 
 func (a *percentileAgg) result() model.Value {
+	if a.ps != nil {
+		return a.sketchResult()
+	}
 	switch a.kind {
 	case model.KindFloat:
 		if len(a.f) == 0 {

@@ -104,6 +104,7 @@ type executor struct {
 	levels              [model.Level1y + 1]LevelStats
 	rollupRead, rawRead bool
 	approx              int
+	sketched            bool // a percentile used a rollup sketch
 	// points counts the points read, for Options.MaxPoints.
 	points int64
 	// ctx is the query's context; rowTick counts the rows the WHERE

@@ -295,6 +295,7 @@ func (ex *executor) absorb(o *executor, spent int64) error {
 	ex.rollupRead = ex.rollupRead || o.rollupRead
 	ex.rawRead = ex.rawRead || o.rawRead
 	ex.approx += o.approx
+	ex.sketched = ex.sketched || o.sketched
 	if o.matched {
 		ex.note(o.minT)
 		ex.note(o.maxT)

@@ -23,7 +23,7 @@ type Result struct {
 	TimeColumn int
 	Rows       [][]model.Value
 	// Stats tells how a SELECT was answered (nil for other statements and
-	// for EXPLAIN).
+	// for EXPLAIN, unless a note applies to the plan).
 	Stats *Stats
 }
 
@@ -266,6 +266,9 @@ type plan struct {
 	// or unsigned field does, needM2 when a stddev item does.
 	minMax, intAvg, needM2 []bool
 	opts                   Options
+	// needSketch is set per read column when a percentile item reads it
+	// (sketch.go).
+	needSketch []bool
 	// rollups and rawFrom are what SummarySource.Rollups said (false and
 	// math.MinInt64 for other sources).
 	rollups bool
@@ -501,6 +504,9 @@ func (p *plan) explain() *Result {
 		Columns:    []string{"segment_start", "segment_end", "level", "groups", "series", "files", "rows", "dirty_buckets", "memory_points"},
 		TimeColumn: -1,
 		Rows:       [][]model.Value{},
+	}
+	if p.sketchPlanned() {
+		res.Stats = &Stats{Levels: []LevelStats{}, Notes: []string{explainSketchNote}}
 	}
 	bound := func(t int64, open string) model.Value {
 		if t == math.MinInt64 || t == math.MaxInt64 {

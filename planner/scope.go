@@ -53,6 +53,10 @@ type ReadSet struct {
 	// computes itself, and what makes such a summary exact (see Reduce).
 	// A field not listed must not be reduced.
 	Reduce map[string]Reduce
+	// Sketch lists the fields read with ReadParts whose rollup summaries
+	// must keep their quantile sketch (a percentile reads them); a source
+	// that ships summaries elsewhere may leave the others' sketches out.
+	Sketch map[string]bool
 	// Filter, for a raw select some of whose series have a condition left
 	// to evaluate on their rows, is that condition (filter.go): the series
 	// with a Chunk are read through FilterSource.ReadFiltered.
@@ -97,7 +101,7 @@ func (r Reduce) Exact(s *Summary) bool {
 func (p *plan) reducible() map[string]Reduce {
 	var m map[string]Reduce
 	for ci, f := range p.read {
-		if !p.sumCol[ci] || p.needM2[ci] {
+		if !p.sumCol[ci] || p.needM2[ci] || p.needSketch[ci] {
 			continue
 		}
 		kind := p.fields[f]
@@ -338,7 +342,7 @@ func (p *plan) readSet() *ReadSet {
 				continue
 			}
 			for _, seg := range p.segs {
-				if p.needM2[ci] && seg.level == model.LevelRaw {
+				if p.valuesAt(ci, seg) {
 					sr.Values = append(sr.Values, FieldSpan{Field: f, Lo: seg.lo, Hi: seg.hi})
 					continue
 				}
@@ -349,6 +353,14 @@ func (p *plan) readSet() *ReadSet {
 	}
 	if p.parts != nil {
 		rs.Reduce = p.reducible()
+		for ci, f := range p.read {
+			if p.sumCol[ci] && p.needSketch[ci] {
+				if rs.Sketch == nil {
+					rs.Sketch = map[string]bool{}
+				}
+				rs.Sketch[f] = true
+			}
+		}
 	}
 	return rs
 }

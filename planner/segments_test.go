@@ -131,9 +131,10 @@ func TestSegments(t *testing.T) {
 		},
 		{q: "SELECT max(v) FROM c WHERE time >= '2025-01-01T12:30:00Z' AND time < '2025-01-01T12:40:00Z'", want: []string{"2025-01-01T12:30:00Z/2025-01-01T12:40:00Z raw"}},
 		{q: "SELECT max(v) FROM c WHERE time > 5 AND time < 3", want: []string{}},
-		// stddev uses rollups; percentile cannot.
+		// stddev uses rollups; so does percentile, through the rows' sketches.
 		{q: "SELECT stddev(v) FROM c WHERE " + year, want: []string{"2025-01-01T00:00:00Z/2026-01-01T00:00:00Z 1y"}},
-		{q: "SELECT percentile(v, 50) FROM c WHERE " + year, want: []string{"2025-01-01T00:00:00Z/2026-01-01T00:00:00Z raw"}},
+		{q: "SELECT percentile(v, 50) FROM c WHERE " + year, want: []string{"2025-01-01T00:00:00Z/2026-01-01T00:00:00Z 1y"}},
+		{q: "SELECT percentile(v, 50) FROM c WHERE " + year, opts: Options{RawOnly: true}, want: []string{"2025-01-01T00:00:00Z/2026-01-01T00:00:00Z raw"}},
 		{q: "SELECT percentile(v, 50), count(i) FROM c WHERE " + year, want: []string{"2025-01-01T00:00:00Z/2026-01-01T00:00:00Z 1y"}},
 		{q: "SELECT v FROM c WHERE " + year, want: []string{"2025-01-01T00:00:00Z/2026-01-01T00:00:00Z raw"}},
 		// levels=raw.

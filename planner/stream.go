@@ -81,7 +81,8 @@ func ExecuteStream(ctx context.Context, src Source, stmt *query.Statement, opts 
 			}
 			return p.run(ctx, sink)
 		}
-		return nil, replay(ctx, p.explain(), sink, opts)
+		res := p.explain()
+		return res.Stats, replay(ctx, res, sink, opts)
 	}
 	res, err := executeOther(ctx, src, stmt, opts)
 	if err != nil {

@@ -15,11 +15,11 @@ package planner
 //     left to evaluate per row (the series that would otherwise go through
 //     aggregateRuns): with a condition, every row has to be looked at.
 //   - Only for a column whose every aggregate is count, sum, avg, min, max,
-//     spread, first, last or stddev. A column with percentile needs its
-//     values and is read with Read, as before; the other columns of the
-//     same query still use summaries. A column with stddev uses summaries
-//     only when the query reads rollups (block statistics carry no M2), and
-//     reads its raw segments with Read.
+//     spread, first, last, stddev or percentile. A column with stddev or
+//     percentile uses summaries only when the query reads rollups (block
+//     statistics carry no M2 and no quantile sketch), and reads its raw
+//     segments with Read; percentile uses a rollup row only when it has a
+//     sketch (sketch.go).
 //   - A summary is used only when it is exact for the column (exactSummary);
 //     otherwise the values of its time range are read instead. avg of an
 //     integer or unsigned field adds the values into an exact 128-bit
@@ -90,7 +90,7 @@ func summarised(fn string, rollups bool) bool {
 	switch fn {
 	case "count", "sum", "avg", "min", "max", "spread", "first", "last":
 		return true
-	case "stddev":
+	case "stddev", "percentile":
 		return rollups
 	}
 	return false
@@ -113,6 +113,7 @@ func (p *plan) chooseSummaries() {
 	p.minMax = make([]bool, n)
 	p.intAvg = make([]bool, n)
 	p.needM2 = make([]bool, n)
+	p.needSketch = make([]bool, n)
 	copy(p.sumCol, p.aggCol)
 	for i := range p.items {
 		it := &p.items[i]
@@ -125,6 +126,8 @@ func (p *plan) chooseSummaries() {
 			p.intAvg[it.col] = true
 		case it.fn == "stddev":
 			p.needM2[it.col] = true
+		case it.fn == "percentile":
+			p.needSketch[it.col] = true
 		}
 	}
 	if slices.Contains(p.sumCol, true) {
@@ -178,8 +181,8 @@ func (ex *executor) aggregateParts(ctx context.Context, tags model.Tags, rank in
 		var ord partOrder
 		for _, seg := range p.segs {
 			ex.segmentRead(seg)
-			if p.needM2[ci] && seg.level == model.LevelRaw {
-				// Block statistics have no M2: read the values.
+			if p.valuesAt(ci, seg) {
+				// Block statistics have no M2 or sketch: read the values.
 				err := ex.readEach(ctx, tags, []string{f}, seg.lo, seg.hi, false, func(cols []model.Column) error {
 					return sa.segmentValues(&cols[0], ci, seg, &ord)
 				})
@@ -412,10 +415,22 @@ func (sa *seriesAgg) summary(s *Summary, ci int) {
 	for _, k := range ex.p.colItems[ci] {
 		b.aggs[k].(summaryAdder).addSummary(s, sa.rank)
 	}
+	if s.Sketch != nil && ex.p.needSketch[ci] {
+		ex.sketched = true
+	}
 }
 
 // stats returns the statistics of the run.
 func (ex *executor) stats() *Stats {
+	st := ex.readStats()
+	if ex.sketched {
+		st.Notes = append(st.Notes, sketchNote)
+	}
+	return st
+}
+
+// readStats is stats without the note on sketches.
+func (ex *executor) readStats() *Stats {
 	p := ex.p
 	st := &Stats{Levels: []LevelStats{}}
 	for l, ls := range ex.levels {
@@ -437,7 +452,7 @@ func (ex *executor) stats() *Stats {
 		st.Notes = append(st.Notes, fmt.Sprintf("raw data before %s has expired: that range was answered from rollups only (buckets finer than the coarsest level covering it stay empty there)", from))
 	}
 	if ex.approx > 0 {
-		st.Notes = append(st.Notes, fmt.Sprintf("%d rollup rows before %s could not be combined exactly (a NaN or infinite sum, or integers too large) and their raw data has expired: the buckets holding them are approximate", ex.approx, from))
+		st.Notes = append(st.Notes, fmt.Sprintf("%d rollup rows before %s could not be combined exactly (a NaN or infinite sum, integers too large, or a percentile's row without a sketch) and their raw data has expired: the buckets holding them are approximate", ex.approx, from))
 	}
 	if ex.rawRead {
 		st.Notes = append(st.Notes, fmt.Sprintf("raw data before %s has expired: what this query reads from raw data only (levels=raw, conditions on fields, percentile, raw selects) has no values before it", from))
@@ -472,7 +487,14 @@ func (p *plan) checkSummary(s *Summary, ci int) error {
 // exactSummary reports whether the aggregates of read column ci computed
 // from s are what its values would give (see the top of this file).
 func (p *plan) exactSummary(s *Summary, ci int) bool {
-	return exactFor(s, p.needM2[ci], p.minMax[ci], p.intAvg[ci])
+	return exactFor(s, p.needM2[ci], p.minMax[ci], p.intAvg[ci]) && (!p.needSketch[ci] || s.Sketch != nil)
+}
+
+// valuesAt reports whether read column ci is read as values in segment
+// seg: a raw segment of a column whose aggregates need M2 or a sketch,
+// which block statistics do not carry.
+func (p *plan) valuesAt(ci int, seg segment) bool {
+	return seg.level == model.LevelRaw && (p.needM2[ci] || p.needSketch[ci])
 }
 
 // exactFor is exactSummary for a column whose aggregates need M2 (m2),

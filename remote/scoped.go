@@ -407,7 +407,7 @@ func (s *scoped) Prepare(ctx context.Context, rs *planner.ReadSet) error {
 	}
 	for _, se := range s.sessions {
 		if items := per[se]; len(items) > 0 {
-			if err := se.fetch(ctx, rs.Whole, rs.Desc, rs.Reduce, filter, items); err != nil {
+			if err := se.fetch(ctx, rs.Whole, rs.Desc, rs.Reduce, rs.Sketch, filter, items); err != nil {
 				return err
 			}
 		}
@@ -481,7 +481,7 @@ func (s *scoped) fetchNow(ctx context.Context, se *session, sr planner.SeriesRea
 	if s.rs != nil {
 		whole = s.rs.Whole
 	}
-	if err := se.fetch(ctx, whole, desc, nil, nil, []*fetchItem{it}); err != nil {
+	if err := se.fetch(ctx, whole, desc, nil, nil, nil, []*fetchItem{it}); err != nil {
 		return nil, err
 	}
 	if err := se.await(ctx, it); err != nil {

@@ -306,14 +306,15 @@ func (s *session) send(typ byte, payload []byte) error {
 }
 
 // fetch asks for items (appended to s.items) and starts reading their
-// answer; reduce is planner.ReadSet.Reduce (nil: no reduction) and filter
+// answer; reduce is planner.ReadSet.Reduce (nil: no reduction), sketch
+// planner.ReadSet.Sketch (nil: no quantile sketches wanted) and filter
 // planner.ReadSet.Filter (nil: none; the items with a Chunk are read
 // filtered).
-func (s *session) fetch(ctx context.Context, whole planner.WholeSpec, desc bool, reduce map[string]planner.Reduce, filter *planner.Filter, items []*fetchItem) error {
+func (s *session) fetch(ctx context.Context, whole planner.WholeSpec, desc bool, reduce map[string]planner.Reduce, sketch map[string]bool, filter *planner.Filter, items []*fetchItem) error {
 	if err := s.drain(ctx); err != nil {
 		return err
 	}
-	f := fetchMsg{Whole: whole, Desc: desc, Reduce: reduce, Filter: filter}
+	f := fetchMsg{Whole: whole, Desc: desc, Reduce: reduce, Sketch: sketch, Filter: filter}
 	for _, it := range items {
 		f.Items = append(f.Items, it.sr)
 		it.desc = desc

@@ -219,6 +219,10 @@ type fetchMsg struct {
 	// only when not empty or Filter is set (a message without it asks for
 	// no reduction).
 	Reduce map[string]planner.Reduce
+	// Sketch is planner.ReadSet.Sketch: it travels as bit 0x80 of the
+	// level byte of each part span of such a field (a node that gets no
+	// such bit leaves rollup rows' quantile sketches out).
+	Sketch map[string]bool
 	// Filter is planner.ReadSet.Filter without its Where and Now (those
 	// of the open message), and the items' Chunk; it travels after
 	// Reduce, only when set (filter_proto.go).
@@ -256,7 +260,11 @@ func (m *fetchMsg) encode() []byte {
 			e.String(p.Field)
 			e.Varint(p.Lo)
 			e.Varint(p.Hi)
-			e.Byte(byte(p.Level))
+			lb := byte(p.Level)
+			if m.Sketch[p.Field] {
+				lb |= 0x80
+			}
+			e.Byte(lb)
 		}
 	}
 	if len(m.Reduce) > 0 || m.Filter != nil {
@@ -300,7 +308,15 @@ func (m *fetchMsg) decode(b []byte) error {
 		}
 		np := d.Count(4)
 		for j := 0; j < np; j++ {
-			p := planner.PartSpan{Field: d.String(), Lo: d.Varint(), Hi: d.Varint(), Level: model.Level(d.Byte())}
+			p := planner.PartSpan{Field: d.String(), Lo: d.Varint(), Hi: d.Varint()}
+			lb := d.Byte()
+			if lb&0x80 != 0 {
+				if m.Sketch == nil {
+					m.Sketch = map[string]bool{}
+				}
+				m.Sketch[p.Field] = true
+			}
+			p.Level = model.Level(lb &^ 0x80)
 			if p.Level > model.Level1y {
 				return fmt.Errorf("fetch: level %d: %w", p.Level, wire.ErrMalformed)
 			}

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/soltixdb/soltix/internal/sketch"
 	"github.com/soltixdb/soltix/model"
 	"github.com/soltixdb/soltix/storage/colfile"
 )
@@ -28,6 +29,15 @@ type rollupWork struct {
 	spans  []dirtySpan // the spans the pass handles
 	files  [len(levelNamesForDirs)]map[int64]*rollFile
 	from   [len(levelNamesForDirs)]int64
+	// days holds, per series key, field and day, the quantile sketch of
+	// the day's raw values, computed while the 1h rows of the day are
+	// built, for the 1d row (daySketch).
+	days map[daySketchKey]*sketch.Sketch
+}
+
+type daySketchKey struct {
+	key, field string
+	day        int64
 }
 
 // rollupLocked recomputes every bucket marked dirty at generation cutoff or
@@ -372,6 +382,11 @@ func (db *DB) rollRaw(ctx context.Context, w *rollupWork, l model.Level, content
 	}
 	for _, bs := range reads {
 		lo, hi := bs[0], bucketEnd(l, bs[len(bs)-1])
+		day := model.Level1d.Floor(lo)
+		if l == model.Level1h && buildSketches {
+			// The whole day (the 1h partition), for the 1d row's sketch.
+			lo, hi = day, bucketEnd(model.Level1d, day)
+		}
 		for _, tags := range w.series {
 			cols, err := db.readKept(ctx, w.coll, tags, w.fields, lo, hi)
 			if err != nil {
@@ -381,6 +396,14 @@ func (db *DB) rollRaw(ctx context.Context, w *rollupWork, l model.Level, content
 			for _, col := range cols {
 				if col.Len() == 0 {
 					continue
+				}
+				if l == model.Level1h && buildSketches {
+					if sk := model.SketchOf(&col); sk != nil {
+						if w.days == nil {
+							w.days = make(map[daySketchKey]*sketch.Sketch)
+						}
+						w.days[daySketchKey{key, col.Name, day}] = sk
+					}
 				}
 				var fr *fieldRows
 				for _, b := range bs {
@@ -392,6 +415,9 @@ func (db *DB) rollRaw(ctx context.Context, w *rollupWork, l model.Level, content
 						fr = content.field(key, tags, col.Name, col.Kind)
 					}
 					row := rollRow{start: b, s: model.Summarize(&sub)}
+					if buildSketches && l > model.Level1h {
+						row.s.Sketch = model.SketchOf(&sub)
+					}
 					if sub.Kind == model.KindFloat {
 						row.dec = decimalSum(sub.Floats)
 						row.dec.exact(&row.s)
@@ -402,6 +428,29 @@ func (db *DB) rollRaw(ctx context.Context, w *rollupWork, l model.Level, content
 		}
 	}
 	return nil
+}
+
+// buildSketches is whether 1d rows get the quantile sketch of their
+// values (and so coarser rows too). Always true but in
+// TestRollupSketchDiskBytes, which measures what sketches cost on disk.
+//
+// 1h rows carry no sketch: an hour of readings spends about as many bytes
+// on its sketch as a day does (the bins of the values' spread), so 1h
+// sketches would cost 24 times the bytes of 1d ones. The 1d sketch is
+// built from the day's raw values, which the pass reads whole while it
+// builds the day's 1h rows (so a late write into one hour reads its whole
+// day, not the hour), and 1M and 1y sketches merge the finer ones.
+var buildSketches = true
+
+// daySketch returns the sketch of the raw values of field of series key
+// over day that this pass computed, when it counts n values (those of the
+// day's 1h rows), else nil.
+func (w *rollupWork) daySketch(key, field string, day int64, n int) *sketch.Sketch {
+	sk := w.days[daySketchKey{key, field, day}]
+	if sk == nil || sk.Count() != uint64(n) {
+		return nil
+	}
+	return sk
 }
 
 // rowSource reads the rows of finer levels for a rollup pass: a level's
@@ -468,6 +517,9 @@ func (rs *rowSource) merge(content partitionRows, l model.Level, b int64, f mode
 	for key, m := range sums {
 		for name, a := range m {
 			a.dec.exact(&a.s)
+			if a.s.Sketch == nil && l == model.Level1d {
+				a.s.Sketch = rs.w.daySketch(key, name, b, a.s.Count)
+			}
 			dst := content.field(key, tags[key], name, kinds[key][name])
 			dst.rows = append(dst.rows, rollRow{start: b, s: a.s, dec: a.dec})
 		}

@@ -12,16 +12,19 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/soltixdb/soltix/internal/sketch"
 	"github.com/soltixdb/soltix/model"
 	"github.com/soltixdb/soltix/storage/colfile"
 )
 
 // The low four bits of an encoded rollup row's first byte are its version
-// (rowV1, or rowV2 and rowV3 with the time unit in the high four bits).
+// (rowV1, or rowV2, rowV3 and rowV4 with the time unit in the high four
+// bits). rowV4 is rowV3 followed by the quantile sketch of the values.
 const (
 	rowV1 = 1
 	rowV2 = 2
 	rowV3 = 3
+	rowV4 = 4
 )
 
 // rollRow is one bucket's summary.
@@ -379,7 +382,12 @@ func appendValue(dst []byte, v model.Value) []byte {
 // (appendRelative): a float as 0xfe and the varint difference of its
 // mantissa from first's at first's exponent, when it has one there, else
 // as a value; an int or uint as the varint difference from first (wrapping
-// modulo 2^64); others as values. Decimal sums: appendDecSum. Version 2
+// modulo 2^64); others as values. Decimal sums: appendDecSum.
+//
+// A row of a numeric field whose summary has a quantile sketch is
+// version 4: the same, then the sketch (sketch.Sketch.Append), whose count
+// must be the row's. Version 3 rows (no sketch: written before sketches,
+// or of a bucket holding NaN or ±Inf) stay valid. Version 2
 // rows (still read) hold (last time − first time) / 10^u in place of the
 // end offset; version 1 rows start with bytes 1 and u and hold every
 // value as a value, the sum as a value and m2 as an f64.
@@ -389,7 +397,11 @@ func appendRow(dst []byte, l model.Level, k model.Kind, start int64, s *model.Su
 	for u < 9 && off%(scale*10) == 0 && tail%(scale*10) == 0 {
 		u, scale = u+1, scale*10
 	}
-	dst = append(dst, rowV3|byte(u)<<4)
+	v := byte(rowV3)
+	if k.Numeric() && s.Sketch != nil {
+		v = rowV4
+	}
+	dst = append(dst, v|byte(u)<<4)
 	dst = binary.AppendUvarint(dst, uint64(s.Count))
 	dst = binary.AppendUvarint(dst, off/scale)
 	dst = binary.AppendUvarint(dst, tail/scale)
@@ -418,9 +430,13 @@ func appendRow(dst []byte, l model.Level, k model.Kind, start int64, s *model.Su
 			dst = appendValue(dst, model.Uint(s.SumUint))
 		}
 		if haveSpread {
-			return binary.AppendUvarint(dst, sp)
+			dst = binary.AppendUvarint(dst, sp)
+		} else {
+			dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(s.M2))
 		}
-		dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(s.M2))
+		if v == rowV4 {
+			dst = s.Sketch.Append(dst)
+		}
 	}
 	return dst
 }
@@ -536,7 +552,7 @@ func decodeRow(b []byte, l model.Level, k model.Kind, start int64) (model.Summar
 	var u byte
 	var r *rowReader
 	switch {
-	case len(b) > 0 && (b[0]&15 == rowV2 || b[0]&15 == rowV3):
+	case len(b) > 0 && (b[0]&15 == rowV2 || b[0]&15 == rowV3 || b[0]&15 == rowV4 && k.Numeric()):
 		u, r = b[0]>>4, &rowReader{b: b[1:]}
 	case len(b) > 0 && b[0] == rowV1:
 		if len(b) < 2 {
@@ -560,7 +576,7 @@ func decodeRow(b []byte, l model.Level, k model.Kind, start int64) (model.Summar
 		return s, dec, errors.New("malformed rollup row")
 	}
 	s.Count, s.MinTime = int(n), start+int64(ft)
-	if b[0]&15 == rowV3 {
+	if b[0]&15 >= rowV3 {
 		// second is the distance from the bucket's end.
 		next := l.Next(start)
 		if second > uint64(next-start) {
@@ -615,6 +631,13 @@ func decodeRow(b []byte, l model.Level, k model.Kind, start int64) (model.Summar
 		default:
 			s.M2 = math.Float64frombits(binary.LittleEndian.Uint64(r.b))
 			r.b = r.b[8:]
+		}
+		if b[0]&15 == rowV4 && !r.err {
+			sk, rest, err := sketch.Decode(r.b)
+			if err != nil || sk.Count() != n {
+				return s, dec, errors.New("malformed rollup row: bad quantile sketch")
+			}
+			s.Sketch, r.b = sk, rest
 		}
 	}
 	if r.err || len(r.b) != 0 || n == 0 || n > math.MaxInt32 || s.MaxTime < s.MinTime || s.MinTime < start || s.MaxTime > bucketEnd(l, start) {

@@ -27,6 +27,7 @@ func TestRollupRowRoundTrip(t *testing.T) {
 	}
 	for _, c := range cols {
 		s := model.Summarize(&c)
+		s.Sketch = model.SketchOf(&c)
 		var dec decSum
 		if c.Kind == model.KindFloat {
 			dec = decimalSum(c.Floats)
@@ -110,7 +111,8 @@ func sameSummary(a, b model.Summary) bool {
 	return a.Count == b.Count && a.MinTime == b.MinTime && a.MaxTime == b.MaxTime &&
 		a.First.Equal(b.First) && a.Last.Equal(b.Last) && a.Min.Equal(b.Min) && a.Max.Equal(b.Max) &&
 		math.Float64bits(a.SumFloat) == math.Float64bits(b.SumFloat) && a.SumInt == b.SumInt &&
-		a.SumUint == b.SumUint && math.Float64bits(a.M2) == math.Float64bits(b.M2) && a.HasM2 == b.HasM2
+		a.SumUint == b.SumUint && math.Float64bits(a.M2) == math.Float64bits(b.M2) && a.HasM2 == b.HasM2 &&
+		(a.Sketch == nil) == (b.Sketch == nil) && (a.Sketch == nil || a.Sketch.Equal(b.Sketch))
 }
 
 // FuzzRollupRow: decoding never panics, and what decodes re-encodes to
@@ -124,6 +126,8 @@ func FuzzRollupRow(f *testing.F) {
 	fc := model.Column{Kind: model.KindFloat, Times: []int64{10, 20, 30}, Floats: []float64{45.12345, 45.1, 45.2}}
 	fs := model.Summarize(&fc)
 	f.Add(appendRow(nil, model.Level1h, model.KindFloat, 0, &fs, decimalSum(fc.Floats)), uint8(model.KindFloat))
+	fs.Sketch = model.SketchOf(&fc)
+	f.Add(appendRow(nil, model.Level1h, model.KindFloat, 0, &fs, decimalSum(fc.Floats)), uint8(model.KindFloat)) // version 4
 	f.Fuzz(func(t *testing.T, b []byte, k uint8) {
 		kind := model.Kind(k%5 + 1)
 		level := model.Level(k/5%4) + model.Level1h

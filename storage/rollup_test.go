@@ -6,11 +6,13 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/soltixdb/soltix/internal/sketch"
 	"github.com/soltixdb/soltix/model"
 	"github.com/soltixdb/soltix/planner"
 	"github.com/soltixdb/soltix/query"
@@ -288,10 +290,47 @@ func sameResult(got, want *planner.Result) error {
 			if !exactOnly && g.Kind == model.KindFloat && wv.Kind == model.KindFloat && closeFloat(g.Float(), wv.Float()) {
 				continue
 			}
+			if strings.HasPrefix(col, "percentile(") && sketched(got) && withinSketch(g, wv) {
+				continue
+			}
 			return fmt.Errorf("row %d (%v) column %s: %v, want %v", i, want.Rows[i], col, g, wv)
 		}
 	}
 	return nil
+}
+
+// sketched reports whether a result says a percentile came from rollup
+// sketches.
+func sketched(r *planner.Result) bool {
+	return r.Stats != nil && slices.ContainsFunc(r.Stats.Notes, func(n string) bool {
+		return strings.HasPrefix(n, "percentile from rollup sketches")
+	})
+}
+
+// withinSketch: g within the sketch's documented bound of the exact w
+// (relative sketch.Alpha, plus 0.5 for integers, which are rounded).
+func withinSketch(g, w model.Value) bool {
+	num := func(v model.Value) (float64, bool) {
+		switch v.Kind {
+		case model.KindFloat:
+			return v.Float(), true
+		case model.KindInt:
+			return float64(v.Int()), true
+		case model.KindUint:
+			return float64(v.Uint()), true
+		}
+		return 0, false
+	}
+	a, ok1 := num(g)
+	b, ok2 := num(w)
+	if !ok1 || !ok2 || g.Kind != w.Kind {
+		return false
+	}
+	slack := 0.0
+	if w.Kind != model.KindFloat {
+		slack = 0.5
+	}
+	return math.Abs(a-b) <= sketch.Alpha*math.Abs(b)*(1+1e-9)+slack
 }
 
 // closeFloat: relative 1e-9, with the data's scale (about 1000 here) as

@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/soltixdb/soltix/internal/sketch"
 	"github.com/soltixdb/soltix/model"
 )
 
@@ -180,8 +181,13 @@ func (e *MsgEnc) Summary(s *model.Summary) {
 	e.Bool(s.HasM2)
 }
 
-// Part appends a part: 0 and a column, 1, its level and a summary, or 2,
-// its points, its blocks and a summary for a Reduced one (level raw).
+// Part appends a part: 0 and a column, 1, its level and a summary, 2,
+// its points, its blocks and a summary for a Reduced one (level raw,
+// never with a sketch: the planner reduces no column that needs one), or
+// 3, its level, a summary and the summary's quantile sketch
+// (sketch.Sketch.Append) for a rollup row that has one. A router older
+// than tag 3 rejects it as malformed: upgrade routers before storage
+// nodes.
 func (e *MsgEnc) Part(p *model.Part) {
 	if p.Summary == nil {
 		e.Byte(0)
@@ -193,6 +199,13 @@ func (e *MsgEnc) Part(p *model.Part) {
 		e.Uvarint(uint64(p.Points))
 		e.Uvarint(uint64(p.Blocks))
 		e.Summary(p.Summary)
+		return
+	}
+	if p.Summary.Sketch != nil {
+		e.Byte(3)
+		e.Byte(byte(p.Level))
+		e.Summary(p.Summary)
+		e.B = p.Summary.Sketch.Append(e.B)
 		return
 	}
 	e.Byte(1)
@@ -534,15 +547,23 @@ func (d *MsgDec) Summary() model.Summary {
 
 // Part reads a part.
 func (d *MsgDec) Part() model.Part {
-	switch d.Byte() {
+	switch tag := d.Byte(); tag {
 	case 0:
 		return model.Part{Values: d.Column()}
-	case 1:
+	case 1, 3:
 		l := model.Level(d.Byte())
 		if l > model.Level1y {
 			d.fail("part level")
 		}
 		s := d.Summary()
+		if tag == 3 && d.err == nil {
+			sk, rest, err := sketch.Decode(d.B)
+			if err != nil || sk.Count() != uint64(s.Count) || l == model.LevelRaw {
+				d.fail("part sketch")
+				return model.Part{}
+			}
+			s.Sketch, d.B = sk, rest
+		}
 		return model.Part{Summary: &s, Level: l}
 	case 2:
 		pts, blocks := d.Uvarint(), d.Uvarint()

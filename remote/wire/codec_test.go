@@ -14,6 +14,8 @@ import (
 func sampleParts() []model.Part {
 	s := model.Summary{Count: 3, MinTime: -5, MaxTime: 9, First: model.Float(1.5), Last: model.Float(-2),
 		Min: model.Float(math.Copysign(0, -1)), Max: model.Float(7), SumFloat: 6.5, M2: 3.25, HasM2: true}
+	sk := s
+	sk.Sketch = model.SketchOf(&model.Column{Kind: model.KindFloat, Times: []int64{-5, 0, 9}, Floats: []float64{1.5, 7, -2}})
 	return []model.Part{
 		{Values: model.Column{Name: "f", Kind: model.KindFloat, Times: []int64{math.MinInt64, -1, 0, math.MaxInt64}, Floats: []float64{1, math.NaN(), math.Inf(-1), 2}}},
 		{Values: model.Column{Name: "i", Kind: model.KindInt, Times: []int64{1, 2}, Ints: []int64{math.MinInt64, math.MaxInt64}}},
@@ -25,6 +27,7 @@ func sampleParts() []model.Part {
 		{Values: model.Column{Name: "s", Kind: model.KindString, Times: []int64{3, 4}, Strings: []string{"", "héllo"}}},
 		{Summary: &s, Level: model.Level1d},
 		{Summary: &s, Reduced: true, Points: 2, Blocks: 1},
+		{Summary: &sk, Level: model.Level1h}, // with a quantile sketch: tag 3
 	}
 }
 
@@ -234,4 +237,37 @@ func FuzzColumns(f *testing.F) {
 			t.Fatalf("columns do not round-trip: %v", err)
 		}
 	})
+}
+
+// TestPartSketch: a rollup part's sketch crosses the wire; one whose
+// count is not the summary's, or at level raw, is rejected.
+func TestPartSketch(t *testing.T) {
+	c := model.Column{Kind: model.KindInt, Times: []int64{1, 2, 3}, Ints: []int64{5, -7, 900}}
+	s := model.Summarize(&c)
+	s.Sketch = model.SketchOf(&c)
+	var e MsgEnc
+	e.Part(&model.Part{Summary: &s, Level: model.Level1M})
+	d := MsgDec{B: e.B}
+	got := d.Part()
+	if err := d.Done(); err != nil || got.Summary == nil || got.Summary.Sketch == nil || !got.Summary.Sketch.Equal(s.Sketch) {
+		t.Fatalf("got %+v, %v; want the sketch back", got.Summary, err)
+	}
+	for _, tc := range []struct {
+		name string
+		mod  func(*model.Part)
+	}{
+		{"count", func(p *model.Part) { p.Summary.Count = 4 }},
+		{"raw level", func(p *model.Part) { p.Level = model.LevelRaw }},
+	} {
+		bad := s
+		p := model.Part{Summary: &bad, Level: model.Level1M}
+		tc.mod(&p)
+		var e MsgEnc
+		e.Part(&p)
+		d := MsgDec{B: e.B}
+		d.Part()
+		if d.Done() == nil {
+			t.Errorf("%s: a bad sketch part decoded", tc.name)
+		}
+	}
 }

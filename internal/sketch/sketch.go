@@ -1,0 +1,398 @@
+// Package sketch is a mergeable quantile sketch with a relative error
+// bound, after the idea of DDSketch (Masson, Rim and Lee, "DDSketch: A Fast
+// and Fully-Mergeable Quantile Sketch with Relative-Error Guarantees",
+// VLDB 2019), written here from the paper's description.
+//
+// A positive value x falls in bin i = ⌈log_γ x⌉ with γ = (1+α)/(1−α), the
+// bin holding (γ^(i−1), γ^i]; the bin's representative 2γ^i/(γ+1) is within
+// a relative error α of every value in it. Negative values go to a second
+// set of bins by magnitude, zeros (±0) to a counter of their own. A
+// quantile walks the bins in value order to the bin holding the wanted rank
+// and returns its representative: for values of one sign within the range
+// a store keeps (below), the answer x̂ for the exact nearest-rank value x
+// satisfies |x̂ − x| ≤ α|x|, with α = Alpha = 1%.
+//
+// Bounded size: each sign's bins span at most MaxBins consecutive indices
+// below its largest one. A value whose bin lies further down is counted in
+// the lowest bin kept (the collapsing rule): the bound then holds only for
+// values with magnitude above the largest magnitude of that sign divided
+// by γ^(MaxBins−1) ≈ 3·10^35. Collapsing depends only on the largest
+// index, so merging sketches gives exactly the sketch of the union of their
+// values, whatever the order and grouping of the merges.
+//
+// NaN and ±Inf have no bin: Add refuses them, and callers that meet them
+// keep the values instead (storage stores no sketch for such a bucket).
+//
+// A Sketch is not safe for concurrent use.
+package sketch
+
+import (
+	"encoding/binary"
+	"errors"
+	"math"
+)
+
+// Alpha is the relative accuracy: a quantile is within Alpha × |exact|.
+const Alpha = 0.01
+
+// MaxBins is the most consecutive bin indices a store (one per sign)
+// spans; lower ones collapse into its lowest bin. 4096 bins span a ratio
+// of γ^4095 ≈ 3·10^35: every int64 and uint64 magnitude from 1 up fits.
+const MaxBins = 4096
+
+var (
+	gamma    = (1 + Alpha) / (1 - Alpha)
+	lnGamma  = math.Log(gamma)
+	repScale = 2 / (gamma + 1)
+)
+
+// Indices of finite non-zero magnitudes lie in [minIndex, maxIndex]
+// (log_γ of 5e-324 is about −37,230, of 1.8e308 about 35,480).
+const (
+	minIndex = -38000
+	maxIndex = 36000
+)
+
+// store is the bins of one sign: counts[k] for index off+k.
+type store struct {
+	off    int
+	counts []uint64
+}
+
+// Sketch is the quantile sketch of a multiset of finite float64 values.
+// The zero value is an empty sketch.
+type Sketch struct {
+	n        uint64 // every value counted
+	zero     uint64
+	pos, neg store
+}
+
+// index returns the bin of a finite magnitude m > 0.
+func index(m float64) int {
+	i := int(math.Ceil(math.Log(m) / lnGamma))
+	return min(max(i, minIndex), maxIndex)
+}
+
+// value returns the representative of bin i.
+func value(i int) float64 {
+	return math.Min(math.Exp(float64(i)*lnGamma)*repScale, math.MaxFloat64)
+}
+
+// add counts c values in bin i.
+func (st *store) add(i int, c uint64) {
+	switch {
+	case len(st.counts) == 0:
+		st.off, st.counts = i, append(st.counts[:0], c)
+		return
+	case i < st.off:
+		top := st.off + len(st.counts) - 1
+		if top-i+1 > MaxBins {
+			// Below the span kept: the lowest bin takes it, after
+			// widening the span down to the limit.
+			i = top - MaxBins + 1
+			if i >= st.off {
+				st.counts[i-st.off] += c
+				return
+			}
+		}
+		grow := st.off - i
+		st.counts = append(make([]uint64, grow, grow+len(st.counts)), st.counts...)
+		st.off = i
+	case i >= st.off+len(st.counts):
+		for st.off+len(st.counts) <= i {
+			st.counts = append(st.counts, 0)
+		}
+		st.collapse()
+	}
+	st.counts[i-st.off] += c
+}
+
+// collapse folds the bins below the MaxBins highest indices into the
+// lowest one kept.
+func (st *store) collapse() {
+	extra := len(st.counts) - MaxBins
+	if extra <= 0 {
+		return
+	}
+	var c uint64
+	for _, v := range st.counts[:extra] {
+		c += v
+	}
+	st.counts = append(st.counts[:0], st.counts[extra:]...)
+	st.off += extra
+	st.counts[0] += c
+}
+
+// Add counts v; it reports false, counting nothing, for NaN and ±Inf.
+func (s *Sketch) Add(v float64) bool {
+	switch {
+	case math.IsNaN(v) || math.IsInf(v, 0):
+		return false
+	case v > 0:
+		s.pos.add(index(v), 1)
+	case v < 0:
+		s.neg.add(index(-v), 1)
+	default:
+		s.zero++
+	}
+	s.n++
+	return true
+}
+
+// Count returns the number of values counted.
+func (s *Sketch) Count() uint64 { return s.n }
+
+// Merge adds the values of o into s.
+func (s *Sketch) Merge(o *Sketch) {
+	s.n += o.n
+	s.zero += o.zero
+	s.pos.merge(&o.pos)
+	s.neg.merge(&o.neg)
+}
+
+func (st *store) merge(o *store) {
+	if len(o.counts) == 0 {
+		return
+	}
+	// The highest first, so that the span settles before lower bins.
+	for k := len(o.counts) - 1; k >= 0; k-- {
+		if c := o.counts[k]; c != 0 {
+			st.add(o.off+k, c)
+		}
+	}
+}
+
+// Clone returns a copy of s that shares nothing with it.
+func (s *Sketch) Clone() *Sketch {
+	c := *s
+	c.pos.counts = append([]uint64(nil), s.pos.counts...)
+	c.neg.counts = append([]uint64(nil), s.neg.counts...)
+	return &c
+}
+
+// Equal reports whether s and o hold the same counts.
+func (s *Sketch) Equal(o *Sketch) bool {
+	return s.n == o.n && s.zero == o.zero && s.pos.equal(&o.pos) && s.neg.equal(&o.neg)
+}
+
+func (st *store) equal(o *store) bool {
+	a, b := st.trim(), o.trim()
+	if len(a.counts) != len(b.counts) {
+		return false
+	}
+	if len(a.counts) > 0 && a.off != b.off {
+		return false
+	}
+	for k := range a.counts {
+		if a.counts[k] != b.counts[k] {
+			return false
+		}
+	}
+	return true
+}
+
+// trim returns st without empty bins at either end.
+func (st *store) trim() store {
+	c := st.counts
+	off := st.off
+	for len(c) > 0 && c[0] == 0 {
+		c, off = c[1:], off+1
+	}
+	for len(c) > 0 && c[len(c)-1] == 0 {
+		c = c[:len(c)-1]
+	}
+	return store{off: off, counts: c}
+}
+
+// Quantile returns the estimate of the value of 0-based rank r in the
+// sorted values (r < Count()); 0 for an empty sketch.
+func (s *Sketch) Quantile(r uint64) float64 {
+	if s.n == 0 {
+		return 0
+	}
+	r = min(r, s.n-1)
+	// Negative values, most negative (highest index) first.
+	var seen uint64
+	for k := len(s.neg.counts) - 1; k >= 0; k-- {
+		if seen += s.neg.counts[k]; seen > r {
+			return -value(s.neg.off + k)
+		}
+	}
+	if seen += s.zero; seen > r {
+		return 0
+	}
+	for k, c := range s.pos.counts {
+		if seen += c; seen > r {
+			return value(s.pos.off + k)
+		}
+	}
+	return value(s.pos.off + len(s.pos.counts) - 1)
+}
+
+// Encoding version byte of Append.
+const encV1 = 1
+
+// Append appends the encoding of s to dst:
+//
+//	byte 1 (version), uvarint zero count, positive store, negative store
+//	store: uvarint number of non-empty bins k; when k > 0 the varint index
+//	of the lowest and its uvarint count, then for each next non-empty bin
+//	the uvarint count << 3 | g, where g = min(step − 1, 7) and step is the
+//	distance from the previous index (≥ 1), followed by the uvarint
+//	step − 8 when g is 7.
+//
+// A bin of fewer than 16 values at most 7 indices above the previous one
+// costs one byte. The total count is the sum of the counts, not stored.
+// Bin counts must stay below 2^61 (no sketch of rollups comes near).
+func (s *Sketch) Append(dst []byte) []byte {
+	dst = append(dst, encV1)
+	dst = binary.AppendUvarint(dst, s.zero)
+	dst = s.pos.append(dst)
+	return s.neg.append(dst)
+}
+
+func (st *store) append(dst []byte) []byte {
+	k := 0
+	for _, c := range st.counts {
+		if c != 0 {
+			k++
+		}
+	}
+	dst = binary.AppendUvarint(dst, uint64(k))
+	prev, first := 0, true
+	for j, c := range st.counts {
+		if c == 0 {
+			continue
+		}
+		i := st.off + j
+		if first {
+			dst = binary.AppendVarint(dst, int64(i))
+			dst = binary.AppendUvarint(dst, c)
+			first = false
+		} else {
+			g := uint64(min(i-prev-1, 7))
+			dst = binary.AppendUvarint(dst, c<<3|g)
+			if g == 7 {
+				dst = binary.AppendUvarint(dst, uint64(i-prev-8))
+			}
+		}
+		prev = i
+	}
+	return dst
+}
+
+// ErrCorrupt is returned by Decode for bytes Append cannot have written.
+var ErrCorrupt = errors.New("malformed quantile sketch")
+
+// Decode reads a sketch written by Append from the start of b and returns
+// it and the bytes after it. It checks every bound Append keeps (indices in
+// range, a store's span at most MaxBins, counts non-zero, the total
+// without overflow), so memory stays proportional to MaxBins whatever b is.
+func Decode(b []byte) (*Sketch, []byte, error) {
+	if len(b) == 0 || b[0] != encV1 {
+		return nil, b, ErrCorrupt
+	}
+	d := decoder{b: b[1:]}
+	s := &Sketch{}
+	s.zero = d.uvarint()
+	total := s.zero
+	for _, st := range []*store{&s.pos, &s.neg} {
+		t, ok := d.store(st)
+		if !ok {
+			return nil, b, ErrCorrupt
+		}
+		var c bool
+		if total, c = addC(total, t); c {
+			return nil, b, ErrCorrupt
+		}
+	}
+	if d.err {
+		return nil, b, ErrCorrupt
+	}
+	s.n = total
+	return s, d.b, nil
+}
+
+func addC(a, b uint64) (uint64, bool) {
+	s := a + b
+	return s, s < a
+}
+
+type decoder struct {
+	b   []byte
+	err bool
+}
+
+func (d *decoder) uvarint() uint64 {
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.err = true
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) varint() int64 {
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.err = true
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+// store reads a store into st and returns its total count.
+func (d *decoder) store(st *store) (uint64, bool) {
+	k := d.uvarint()
+	if d.err || k > MaxBins {
+		return 0, false
+	}
+	if k == 0 {
+		return 0, true
+	}
+	i0 := d.varint()
+	if d.err || i0 < minIndex || i0 > maxIndex {
+		return 0, false
+	}
+	type bin struct {
+		i int
+		c uint64
+	}
+	bins := make([]bin, 0, k)
+	i := int(i0)
+	var total uint64
+	for j := uint64(0); j < k; j++ {
+		var c uint64
+		if j == 0 {
+			c = d.uvarint()
+		} else {
+			v := d.uvarint()
+			c = v >> 3
+			step := v&7 + 1
+			if step == 8 {
+				s := d.uvarint()
+				if s >= MaxBins {
+					return 0, false
+				}
+				step += s
+			}
+			i += int(step)
+		}
+		if d.err || c == 0 || i > maxIndex || i-int(i0) >= MaxBins {
+			return 0, false
+		}
+		var ovf bool
+		if total, ovf = addC(total, c); ovf {
+			return 0, false
+		}
+		bins = append(bins, bin{i, c})
+	}
+	st.off = int(i0)
+	st.counts = make([]uint64, i-int(i0)+1)
+	for _, b := range bins {
+		st.counts[b.i-st.off] = b.c
+	}
+	return total, true
+}

@@ -1,0 +1,251 @@
+package sketch
+
+import (
+	"encoding/binary"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// nearestRank is the reference: the 0-based index of the nearest-rank
+// percentile p of n sorted values (ceil(p/100 × n), at least 1).
+func nearestRank(p float64, n int) int {
+	r := int(math.Ceil(p * float64(n) / 100))
+	return min(max(r, 1), n) - 1
+}
+
+func dataSets() []struct {
+	name string
+	vs   []float64
+} {
+	r := rand.New(rand.NewPCG(1, 2))
+	gen := func(n int, f func() float64) []float64 {
+		vs := make([]float64, n)
+		for i := range vs {
+			vs[i] = f()
+		}
+		return vs
+	}
+	return []struct {
+		name string
+		vs   []float64
+	}{
+		{"uniform", gen(10000, func() float64 { return r.Float64() * 100 })},
+		{"exponential", gen(10000, func() float64 { return r.ExpFloat64() * 5 })},
+		{"bimodal", gen(10000, func() float64 {
+			if r.IntN(2) == 0 {
+				return 10 + r.NormFloat64()
+			}
+			return 1000 + 50*r.NormFloat64()
+		})},
+		{"negative", gen(5000, func() float64 { return -1 - r.Float64()*1e6 })},
+		{"constant", gen(1000, func() float64 { return 42.5 })},
+		{"mixed signs and zeros", gen(9000, func() float64 {
+			switch r.IntN(3) {
+			case 0:
+				return 0
+			case 1:
+				return -r.ExpFloat64()
+			}
+			return r.ExpFloat64() * 1e3
+		})},
+		{"sixteen decades", gen(3000, func() float64 { return math.Pow(10, r.Float64()*16-8) })},
+		{"integers", gen(5000, func() float64 { return float64(r.IntN(200)) })},
+		{"single", []float64{-3.25}},
+	}
+}
+
+var ranks = []float64{0, 0.1, 1, 5, 25, 50, 75, 90, 95, 99, 99.9, 100}
+
+// checkBound checks every rank of sk against the sorted values.
+func checkBound(t *testing.T, name string, sk *Sketch, sorted []float64) {
+	t.Helper()
+	for _, p := range ranks {
+		want := sorted[nearestRank(p, len(sorted))]
+		got := sk.Quantile(uint64(nearestRank(p, len(sorted))))
+		if err := math.Abs(got - want); err > Alpha*math.Abs(want)*(1+1e-9) {
+			t.Errorf("%s: percentile %v: got %v, want %v (relative error %.4g > %v)", name, p, got, want, err/math.Abs(want), Alpha)
+		}
+	}
+}
+
+func TestAccuracy(t *testing.T) {
+	for _, ds := range dataSets() {
+		t.Run(ds.name, func(t *testing.T) {
+			var sk Sketch
+			for _, v := range ds.vs {
+				if !sk.Add(v) {
+					t.Fatalf("Add(%v) = false", v)
+				}
+			}
+			if sk.Count() != uint64(len(ds.vs)) {
+				t.Fatalf("Count() = %d, want %d", sk.Count(), len(ds.vs))
+			}
+			sorted := slices.Clone(ds.vs)
+			slices.Sort(sorted)
+			checkBound(t, ds.name, &sk, sorted)
+		})
+	}
+}
+
+func TestMergeEqualsUnion(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, ds := range dataSets() {
+		t.Run(ds.name, func(t *testing.T) {
+			var all Sketch
+			for _, v := range ds.vs {
+				all.Add(v)
+			}
+			for _, parts := range []int{1, 2, 7, 64} {
+				sks := make([]Sketch, parts)
+				for _, v := range ds.vs {
+					sks[r.IntN(parts)].Add(v)
+				}
+				// Merge in a random order, through a tree of merges.
+				r.Shuffle(parts, func(i, j int) { sks[i], sks[j] = sks[j], sks[i] })
+				for len(sks) > 1 {
+					var next []Sketch
+					for i := 0; i < len(sks); i += 2 {
+						m := sks[i].Clone()
+						if i+1 < len(sks) {
+							m.Merge(&sks[i+1])
+						}
+						next = append(next, *m)
+					}
+					sks = next
+				}
+				if !sks[0].Equal(&all) {
+					t.Errorf("%d parts: merged sketch differs from the sketch of the union", parts)
+				}
+			}
+		})
+	}
+}
+
+func TestCollapse(t *testing.T) {
+	// Values over 40 decades: the lowest collapse, the upper ones keep
+	// the bound, and the span stays at most MaxBins.
+	var sk Sketch
+	var vs []float64
+	for e := -20; e <= 20; e++ {
+		for k := 1; k <= 9; k++ {
+			v := float64(k) * math.Pow(10, float64(e))
+			vs = append(vs, v)
+			sk.Add(v)
+		}
+	}
+	if n := len(sk.pos.counts); n > MaxBins {
+		t.Fatalf("positive store spans %d bins, want at most %d", n, MaxBins)
+	}
+	slices.Sort(vs)
+	floor := vs[len(vs)-1] / math.Pow(gamma, MaxBins-1)
+	for r, want := range vs {
+		got := sk.Quantile(uint64(r))
+		if want <= floor {
+			if got < want {
+				t.Errorf("rank %d: collapsed value %v estimated as %v, below it", r, want, got)
+			}
+			continue
+		}
+		if math.Abs(got-want) > Alpha*want*(1+1e-9) {
+			t.Errorf("rank %d: got %v, want %v within %v", r, got, want, Alpha)
+		}
+	}
+}
+
+func TestAddRefusesNonFinite(t *testing.T) {
+	for _, v := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
+		var sk Sketch
+		if sk.Add(v) || sk.Count() != 0 {
+			t.Errorf("Add(%v): counted, want refused", v)
+		}
+	}
+	var sk Sketch
+	sk.Add(math.Copysign(0, -1))
+	sk.Add(math.MaxFloat64)
+	sk.Add(-math.SmallestNonzeroFloat64)
+	if got := sk.Quantile(0); got >= 0 {
+		t.Errorf("smallest of {-0, max, -tiny}: got %v, want negative", got)
+	}
+	if got := sk.Quantile(2); math.IsInf(got, 0) || got < math.MaxFloat64*(1-Alpha) {
+		t.Errorf("largest of {-0, max, -tiny}: got %v, want about %v", got, math.MaxFloat64)
+	}
+}
+
+func TestEncodeRoundTrip(t *testing.T) {
+	for _, ds := range dataSets() {
+		var sk Sketch
+		for _, v := range ds.vs {
+			sk.Add(v)
+		}
+		b := sk.Append([]byte{0xaa})
+		got, rest, err := Decode(append(b[1:], 0x55))
+		if err != nil {
+			t.Fatalf("%s: Decode: %v", ds.name, err)
+		}
+		if len(rest) != 1 || rest[0] != 0x55 {
+			t.Errorf("%s: Decode left %x, want 55", ds.name, rest)
+		}
+		if !got.Equal(&sk) {
+			t.Errorf("%s: decoded sketch differs", ds.name)
+		}
+		t.Logf("%s: %d values, %d bytes", ds.name, len(ds.vs), len(b)-1)
+	}
+	var empty Sketch
+	got, _, err := Decode(empty.Append(nil))
+	if err != nil || got.Count() != 0 || !got.Equal(&empty) {
+		t.Errorf("empty: got %+v, %v", got, err)
+	}
+}
+
+func TestDecodeRejects(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		b    []byte
+	}{
+		{"empty", nil},
+		{"bad version", []byte{2, 0, 0, 0}},
+		{"truncated", []byte{1, 0, 1}},
+		{"zero count", []byte{1, 0, 1, 0, 0, 0}},
+		{"zero count after the first", []byte{1, 0, 2, 0, 1, 0, 0}},
+		{"index out of range", append([]byte{1, 0, 1}, append(appendVarint(maxIndex+1), 1, 0)...)},
+		{"span too wide", []byte{1, 0, 2, 0, 1, 0x0f, 0xf8, 0x1f, 0}},        // step 8 + 4088
+		{"step escape too wide", []byte{1, 0, 2, 0, 1, 0x0f, 0x80, 0x20, 0}}, // 8 + 4096
+		{"too many bins", []byte{1, 0, 0x81, 0x20}},
+		{"count overflow", []byte{1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1, 1, 0, 1, 0}},
+	} {
+		if _, _, err := Decode(tc.b); err == nil {
+			t.Errorf("%s: Decode(%x) accepted it", tc.name, tc.b)
+		}
+	}
+}
+
+func appendVarint(i int64) []byte { return binary.AppendVarint(nil, i) }
+
+func FuzzDecode(f *testing.F) {
+	for _, ds := range dataSets() {
+		var sk Sketch
+		for _, v := range ds.vs[:min(len(ds.vs), 50)] {
+			sk.Add(v)
+		}
+		f.Add(sk.Append(nil))
+	}
+	f.Add([]byte{1, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		sk, rest, err := Decode(b)
+		if err != nil {
+			return
+		}
+		if len(sk.pos.counts) > MaxBins || len(sk.neg.counts) > MaxBins {
+			t.Fatalf("decoded store spans more than %d bins", MaxBins)
+		}
+		again, rest2, err := Decode(sk.Append(nil))
+		if err != nil || len(rest2) != 0 || !again.Equal(sk) {
+			t.Fatalf("re-encoding %x: %v", b[:len(b)-len(rest)], err)
+		}
+		if sk.Count() > 0 {
+			_ = sk.Quantile(sk.Count() - 1)
+		}
+	})
+}

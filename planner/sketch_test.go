@@ -90,16 +90,16 @@ func TestPercentileSketch(t *testing.T) {
 						col := m.colls["c"].series[0].cols[field]
 						for j, tm := range col.Times {
 							if tm >= lo && tm < hi {
-								vs = append(vs, num(col.Value(j)))
+								vs = append(vs, sketchNum(col.Value(j)))
 							}
 						}
 						want := refPercentile(vs, p)
 						e := exact.Rows[k][1]
-						if ev := num(e); ev != want {
+						if ev := sketchNum(e); ev != want {
 							t.Errorf("%s month %d: levels=raw gave %v, want exact %v", q, k+1, e, want)
 						}
 						g := got.Rows[k][1]
-						gv := num(g)
+						gv := sketchNum(g)
 						bound := sketch.Alpha * math.Abs(want) * (1 + 1e-9)
 						if field == "i" {
 							bound += 0.5
@@ -123,7 +123,7 @@ func TestPercentileSketch(t *testing.T) {
 }
 
 // num is a float or integer value as a float64.
-func num(v model.Value) float64 {
+func sketchNum(v model.Value) float64 {
 	if v.Kind == model.KindInt {
 		return float64(v.Int())
 	}

@@ -9,9 +9,11 @@ RACE_PKGS = ./storage ./storage/wal ./storage/colfile ./storage/cold ./storage/v
 
 .PHONY: test vet build fuzz
 
+# -timeout bounds a package's run (go test's default of 10 minutes is
+# near what e2e takes on two busy cores); it is a hang guard, not a target.
 test: vet
-	go test -count=1 ./...
-	go test -count=1 -race $(RACE_PKGS)
+	go test -count=1 -timeout 25m ./...
+	go test -count=1 -timeout 25m -race $(RACE_PKGS)
 
 vet:
 	go vet ./...

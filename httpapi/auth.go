@@ -332,7 +332,9 @@ func (s *server) sourceFor(ctx context.Context, stmt *query.Statement) (planner.
 		if !t.allows(stmt.Delete.From) {
 			return nil, t.forbidden("delete from", stmt.Delete.From)
 		}
-	case stmt.Show != nil && stmt.Show.Kind == query.ShowCollections:
+	case stmt.Show != nil && (stmt.Show.Kind == query.ShowCollections || stmt.Show.From == ""):
+		// SHOW COLLECTIONS, and SHOW TAG KEYS or FIELDS without FROM,
+		// list only the collections the token may read.
 		if t.limited() {
 			return visibleSource{Source: s.store, t: t}, nil
 		}

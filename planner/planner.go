@@ -185,6 +185,9 @@ func show(src Source, s *query.Show) (*Result, error) {
 		}
 		return res, nil
 	}
+	if s.From == "" && (s.Kind == query.ShowTagKeys || s.Kind == query.ShowFields) {
+		return showAll(src, s)
+	}
 	fields, ok := src.Fields(s.From)
 	if !ok {
 		return nil, notFound(s.From)
@@ -209,8 +212,46 @@ func show(src Source, s *query.Show) (*Result, error) {
 		for _, k := range sortedKeys(fields) {
 			res.Rows = append(res.Rows, str(k, fields[k].String()))
 		}
+	case query.ShowSeries:
+		res.Columns = []string{"key"}
+		keys := []string{}
+		for _, tags := range src.Series(s.From, nil) {
+			keys = append(keys, model.SeriesKey(s.From, tags))
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			res.Rows = append(res.Rows, str(k))
+		}
 	default:
 		return nil, errorf(query.Pos{}, "unknown SHOW statement")
+	}
+	return res, nil
+}
+
+// showAll answers SHOW TAG KEYS and SHOW FIELDS without FROM: the rows of
+// every collection, each led by its name.
+func showAll(src Source, s *query.Show) (*Result, error) {
+	res := &Result{TimeColumn: -1, Rows: [][]model.Value{}}
+	if s.Kind == query.ShowTagKeys {
+		res.Columns = []string{"collection", "tag_key"}
+	} else {
+		res.Columns = []string{"collection", "field_key", "field_type"}
+	}
+	names := slices.Clone(src.Collections())
+	slices.Sort(names)
+	for _, c := range names {
+		one := *s
+		one.From = c
+		r, err := show(src, &one)
+		if errors.Is(err, ErrNotFound) {
+			continue // dropped since it was listed
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, row := range r.Rows {
+			res.Rows = append(res.Rows, append([]model.Value{model.String(c)}, row...))
+		}
 	}
 	return res, nil
 }

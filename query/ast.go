@@ -66,16 +66,19 @@ type ShowKind int
 
 // The SHOW statements.
 const (
-	ShowCollections ShowKind = iota + 1 // SHOW COLLECTIONS
-	ShowTagKeys                         // SHOW TAG KEYS FROM c
+	ShowCollections ShowKind = iota + 1 // SHOW COLLECTIONS, SHOW MEASUREMENTS
+	ShowTagKeys                         // SHOW TAG KEYS [FROM c]
 	ShowTagValues                       // SHOW TAG VALUES FROM c WITH KEY = k
-	ShowFields                          // SHOW FIELDS FROM c
+	ShowFields                          // SHOW FIELDS [FROM c], SHOW FIELD KEYS [FROM c]
+	ShowSeries                          // SHOW SERIES FROM c
 )
 
 // Show is a SHOW statement.
 type Show struct {
 	Kind ShowKind
-	From string // empty for SHOW COLLECTIONS
+	// From is the collection; empty for SHOW COLLECTIONS, and for SHOW TAG
+	// KEYS and SHOW FIELDS of every collection.
+	From string
 	Key  string // the tag key of SHOW TAG VALUES
 }
 

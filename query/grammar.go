@@ -258,11 +258,14 @@ type gOrder struct {
 
 type gShow struct {
 	Pos         lexer.Position
-	Collections bool      `parser:"'SHOW' ( @'COLLECTIONS'"`
-	TagKeys     *gIdent   `parser:"| 'TAG' ( 'KEYS' 'FROM' @@"`
+	Collections bool      `parser:"'SHOW' ( @( 'COLLECTIONS' | 'MEASUREMENTS' )"`
+	Series      *gIdent   `parser:"| 'SERIES' 'FROM' @@"`
+	TagKeys     bool      `parser:"| 'TAG' ( @'KEYS'"`
+	TagKeysFrom *gIdent   `parser:"          ( 'FROM' @@ )?"`
 	TagValues   *gIdent   `parser:"        | 'VALUES' 'FROM' @@"`
 	Key         *gShowKey `parser:"          'WITH' 'KEY' '=' @@ )"`
-	Fields      *gIdent   `parser:"| ( 'FIELDS' | 'FIELD' 'KEYS' ) 'FROM' @@ )"`
+	Fields      bool      `parser:"| @( 'FIELDS' | 'FIELD' 'KEYS' )"`
+	FieldsFrom  *gIdent   `parser:"  ( 'FROM' @@ )? )"`
 }
 
 type gShowKey struct {

@@ -323,14 +323,24 @@ func (p *parser) statement(g *gStatement) (*Statement, error) {
 }
 
 func (p *parser) show(g *gShow) (*Show, error) {
+	// from reads an optional FROM: "" lists every collection.
+	from := func(g *gIdent) (string, error) {
+		if g == nil {
+			return "", nil
+		}
+		return p.ident(g)
+	}
 	switch {
 	case g.Collections:
 		return &Show{Kind: ShowCollections}, nil
-	case g.TagKeys != nil:
-		from, err := p.ident(g.TagKeys)
-		return &Show{Kind: ShowTagKeys, From: from}, err
+	case g.Series != nil:
+		name, err := p.ident(g.Series)
+		return &Show{Kind: ShowSeries, From: name}, err
+	case g.TagKeys:
+		name, err := from(g.TagKeysFrom)
+		return &Show{Kind: ShowTagKeys, From: name}, err
 	case g.TagValues != nil:
-		from, err := p.ident(g.TagValues)
+		name, err := p.ident(g.TagValues)
 		if err != nil {
 			return nil, err
 		}
@@ -343,10 +353,10 @@ func (p *parser) show(g *gShow) (*Show, error) {
 				err = p.errAt(g.Key.Pos, *g.Key.Str, "empty tag key")
 			}
 		}
-		return &Show{Kind: ShowTagValues, From: from, Key: key}, err
+		return &Show{Kind: ShowTagValues, From: name, Key: key}, err
 	default:
-		from, err := p.ident(g.Fields)
-		return &Show{Kind: ShowFields, From: from}, err
+		name, err := from(g.FieldsFrom)
+		return &Show{Kind: ShowFields, From: name}, err
 	}
 }
 

@@ -40,13 +40,23 @@ func (s *Show) String() string {
 	case ShowCollections:
 		return "SHOW COLLECTIONS"
 	case ShowTagKeys:
-		return "SHOW TAG KEYS FROM " + quoteIdent(s.From)
+		return "SHOW TAG KEYS" + showFrom(s.From)
 	case ShowTagValues:
 		return "SHOW TAG VALUES FROM " + quoteIdent(s.From) + " WITH KEY = " + quoteIdent(s.Key)
 	case ShowFields:
-		return "SHOW FIELDS FROM " + quoteIdent(s.From)
+		return "SHOW FIELDS" + showFrom(s.From)
+	case ShowSeries:
+		return "SHOW SERIES FROM " + quoteIdent(s.From)
 	}
 	return "SHOW"
+}
+
+// showFrom prints the FROM of a SHOW that may list every collection.
+func showFrom(from string) string {
+	if from == "" {
+		return ""
+	}
+	return " FROM " + quoteIdent(from)
 }
 
 // String prints the SELECT statement.

@@ -68,6 +68,10 @@ var diffQueries = []string{
 	"SHOW TAG KEYS FROM m",
 	"SHOW TAG VALUES FROM m WITH KEY = region",
 	"SHOW TAG VALUES FROM m WITH KEY = device_id",
+	"SHOW MEASUREMENTS",
+	"SHOW SERIES FROM m",
+	"SHOW TAG KEYS",
+	"SHOW FIELD KEYS",
 	// errors must match too
 	"SELECT nope FROM m",
 	"SELECT f FROM missing",

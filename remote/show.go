@@ -29,8 +29,12 @@ func (c *Client) scopeCatalog(ctx context.Context, stmt *query.Statement, opts p
 		switch stmt.Show.Kind {
 		case query.ShowCollections:
 			flags = openCollections
-		case query.ShowTagValues:
+		case query.ShowTagValues, query.ShowSeries:
 			flags = openSeries
+		}
+		if coll == "" {
+			// SHOW TAG KEYS and SHOW FIELDS of every collection.
+			flags |= openCollections
 		}
 	case stmt.Delete != nil:
 		coll, flags = stmt.Delete.From, openSeries

@@ -108,9 +108,14 @@ func scaleCell(c cell, op string, k int64) cell {
 		}
 	case kFloat:
 		f := c.v.f
-		if op == "*" {
+		switch op {
+		case "*":
 			f *= float64(k)
-		} else {
+		case "%":
+			// A count filled with a fractional FILL value is a float:
+			// % of floats is math.Mod (docs/query.md, "Expressions").
+			f = math.Mod(f, float64(k))
+		default:
 			f /= float64(k)
 		}
 		if math.IsInf(f, 0) || math.IsNaN(f) {

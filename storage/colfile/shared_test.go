@@ -422,7 +422,8 @@ func TestSharedTimesRejects(t *testing.T) {
 			func(blocks []BlockInfo, _ []blockRef) { blocks[1].MinTime++ }, false, "takes them from"},
 		{"reference dropped", []model.Column{icol("a", ts, 1, 2, 3, 4, 5), icol("b", ts, 7, 8, 9, 10, 11)},
 			func(_ []BlockInfo, refs []blockRef) { refs[1].timesFrom = 0 }, true, "decode"},
-		{"reference added", []model.Column{icol("a", ts, 1, 2, 3, 4, 5), icol("b", []int64{10, 21, 30, 40, 50}, 7, 8, 9, 10, 11)},
+		// b has no value in the union's last block: no union blocks.
+		{"reference added", []model.Column{icol("a", []int64{10, 20, 30, 40, 50, 60, 70}, 1, 2, 3, 4, 5, 6, 7), icol("b", []int64{10, 21, 30}, 7, 8, 9)},
 			func(_ []BlockInfo, refs []blockRef) { refs[0].timesFrom = 1 }, true, "decode"},
 		// Union blocks: a stores the union of a's and b's times, b
 		// selects from it. (The edits write raw times from values.)

@@ -431,17 +431,29 @@ func planSubsets(cols []*model.Column, blockSize int, e *blockEncoder) (int, []b
 			ucovered++
 		}
 	}
-	if ucovered <= covered || !valueInEveryBlock(bt, union, blockSize) ||
-		timesBytes(cols, base, usub, union, blockSize, e) >= timesBytes(cols, base, subset, nil, blockSize, e) {
+	if ucovered <= covered || !valueInEveryBlock(bt, union, blockSize) {
+		return base, subset, nil
+	}
+	cost := make([]int, 0, (len(bt)+blockSize-1)/blockSize)
+	for lo := 0; lo < len(bt); lo += blockSize {
+		e.times = appendTimes(e.times[:0], bt[lo:min(lo+blockSize, len(bt))])
+		cost = append(cost, len(e.times))
+	}
+	if timesBytes(cols, base, usub, union, blockSize, e, cost) >= timesBytes(cols, base, subset, nil, blockSize, e, cost) {
 		return base, subset, nil
 	}
 	return base, usub, union
 }
 
-// timesBytes returns how many bytes the times of a series take, written
+// timesBytes estimates how many bytes the times of a series take, written
 // in blocks of blockSize as planSubsets planned them (base, subset and
-// union as it returns them): the times stored and the selections.
-func timesBytes(cols []*model.Column, base int, subset []bool, union []int64, blockSize int, e *blockEncoder) int {
+// union as it returns them): the selections, counted exactly, and the
+// times stored, each block counted as the base column's block with the
+// same number (cost, its encoded sizes), which the other columns' times
+// and the union nearly equal: encoding every candidate block would double
+// the writer's work on such series.
+func timesBytes(cols []*model.Column, base int, subset []bool, union []int64, blockSize int, e *blockEncoder, cost []int) int {
+	est := func(b int) int { return cost[min(b, len(cost)-1)] }
 	bt := cols[base].Times
 	if union != nil {
 		bt = union
@@ -458,8 +470,7 @@ func timesBytes(cols []*model.Column, base int, subset []bool, union []int64, bl
 			sel, _ := e.subsetSelection(all, c.Times[lo:hi])
 			size += len(sel)
 			if union != nil && c == cols[base] {
-				e.times = appendTimes(e.times[:0], all)
-				size += len(e.times)
+				size += est(b)
 			}
 			lo = hi
 		}
@@ -478,8 +489,7 @@ func timesBytes(cols []*model.Column, base int, subset []bool, union []int64, bl
 				}
 			}
 			owners.add(b, j)
-			e.times = appendTimes(e.times[:0], blk)
-			size += len(e.times)
+			size += est(b)
 		}
 	}
 	return size

@@ -435,7 +435,7 @@ func appendRow(dst []byte, l model.Level, k model.Kind, start int64, s *model.Su
 			dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(s.M2))
 		}
 		if v == rowV4 {
-			dst = s.Sketch.Append(dst)
+			dst = s.Sketch.AppendCompact(dst)
 		}
 	}
 	return dst

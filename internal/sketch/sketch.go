@@ -30,6 +30,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"math"
+
+	"github.com/soltixdb/soltix/storage/encoding"
 )
 
 // Alpha is the relative accuracy: a quantile is within Alpha × |exact|.
@@ -229,8 +231,53 @@ func (s *Sketch) Quantile(r uint64) float64 {
 	return value(s.pos.off + len(s.pos.counts) - 1)
 }
 
-// Encoding version byte of Append.
-const encV1 = 1
+// Encoding version bytes: Append writes encV1, AppendCompact the smaller
+// of encV1 and encV2.
+const (
+	encV1 = 1
+	encV2 = 2
+)
+
+// AppendCompact appends the shorter of two encodings of s to dst: Append's
+// (version 1), or version 2:
+//
+//	byte 2 (version), uvarint zero count, positive store, negative store
+//	store: uvarint span n, the number of consecutive indices from the
+//	lowest non-empty bin to the highest (0: no bins); when n > 0 the
+//	varint index of the lowest, then the uvarint length and the bytes of
+//	encoding.AppendUints of the n counts, empty bins included (the first
+//	and the last are not 0).
+//
+// Version 2 hands the counts to the column codec (storage/encoding), which
+// bit-packs or Huffman-codes them: a day of readings puts tens to hundreds
+// of values in each of a few hundred bins, 2 bytes each in version 1 and
+// about one in version 2, while a sketch of few bins stays version 1.
+// Decode reads both.
+func (s *Sketch) AppendCompact(dst []byte) []byte {
+	start := len(dst)
+	dst = s.Append(dst)
+	v1 := len(dst) - start
+	dst = append(dst, encV2)
+	dst = binary.AppendUvarint(dst, s.zero)
+	dst = s.pos.appendDense(dst)
+	dst = s.neg.appendDense(dst)
+	if v2 := len(dst) - start - v1; v2 < v1 {
+		return append(dst[:start], dst[start+v1:]...)
+	}
+	return dst[:start+v1]
+}
+
+func (st *store) appendDense(dst []byte) []byte {
+	t := st.trim()
+	dst = binary.AppendUvarint(dst, uint64(len(t.counts)))
+	if len(t.counts) == 0 {
+		return dst
+	}
+	dst = binary.AppendVarint(dst, int64(t.off))
+	enc := encoding.AppendUints(nil, t.counts)
+	dst = binary.AppendUvarint(dst, uint64(len(enc)))
+	return append(dst, enc...)
+}
 
 // Append appends the encoding of s to dst:
 //
@@ -289,10 +336,10 @@ var ErrCorrupt = errors.New("malformed quantile sketch")
 // range, a store's span at most MaxBins, counts non-zero, the total
 // without overflow), so memory stays proportional to MaxBins whatever b is.
 func Decode(b []byte) (*Sketch, []byte, error) {
-	if len(b) == 0 || b[0] != encV1 {
+	if len(b) == 0 || (b[0] != encV1 && b[0] != encV2) {
 		return nil, b, ErrCorrupt
 	}
-	d := decoder{b: b[1:]}
+	d := decoder{b: b[1:], dense: b[0] == encV2}
 	s := &Sketch{}
 	s.zero = d.uvarint()
 	total := s.zero
@@ -319,8 +366,9 @@ func addC(a, b uint64) (uint64, bool) {
 }
 
 type decoder struct {
-	b   []byte
-	err bool
+	b     []byte
+	err   bool
+	dense bool // version 2
 }
 
 func (d *decoder) uvarint() uint64 {
@@ -345,6 +393,9 @@ func (d *decoder) varint() int64 {
 
 // store reads a store into st and returns its total count.
 func (d *decoder) store(st *store) (uint64, bool) {
+	if d.dense {
+		return d.denseStore(st)
+	}
 	k := d.uvarint()
 	if d.err || k > MaxBins {
 		return 0, false
@@ -394,5 +445,35 @@ func (d *decoder) store(st *store) (uint64, bool) {
 	for _, b := range bins {
 		st.counts[b.i-st.off] = b.c
 	}
+	return total, true
+}
+
+// denseStore reads a version 2 store into st and returns its total count.
+func (d *decoder) denseStore(st *store) (uint64, bool) {
+	n := d.uvarint()
+	if d.err || n > MaxBins {
+		return 0, false
+	}
+	if n == 0 {
+		return 0, true
+	}
+	i0 := d.varint()
+	size := d.uvarint()
+	if d.err || i0 < minIndex || i0+int64(n)-1 > maxIndex || size > uint64(len(d.b)) {
+		return 0, false
+	}
+	counts, err := encoding.DecodeUints(make([]uint64, 0, n), d.b[:size])
+	d.b = d.b[size:]
+	if err != nil || uint64(len(counts)) != n || counts[0] == 0 || counts[n-1] == 0 {
+		return 0, false
+	}
+	var total uint64
+	for _, c := range counts {
+		var ovf bool
+		if total, ovf = addC(total, c); ovf {
+			return 0, false
+		}
+	}
+	st.off, st.counts = int(i0), counts
 	return total, true
 }

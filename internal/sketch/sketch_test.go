@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"github.com/soltixdb/soltix/storage/encoding"
 )
 
 // nearestRank is the reference: the 0-based index of the nearest-rank
@@ -180,17 +182,25 @@ func TestEncodeRoundTrip(t *testing.T) {
 			sk.Add(v)
 		}
 		b := sk.Append([]byte{0xaa})
-		got, rest, err := Decode(append(b[1:], 0x55))
-		if err != nil {
-			t.Fatalf("%s: Decode: %v", ds.name, err)
+		c := sk.AppendCompact([]byte{0xaa})
+		dense := append([]byte{0xaa, encV2}, binary.AppendUvarint(nil, sk.zero)...)
+		dense = sk.neg.appendDense(sk.pos.appendDense(dense))
+		for _, enc := range [][]byte{b, c, dense} {
+			got, rest, err := Decode(append(enc[1:], 0x55))
+			if err != nil {
+				t.Fatalf("%s: Decode(version %d): %v", ds.name, enc[1], err)
+			}
+			if len(rest) != 1 || rest[0] != 0x55 {
+				t.Errorf("%s: Decode(version %d) left %x, want 55", ds.name, enc[1], rest)
+			}
+			if !got.Equal(&sk) {
+				t.Errorf("%s: decoded sketch (version %d) differs", ds.name, enc[1])
+			}
 		}
-		if len(rest) != 1 || rest[0] != 0x55 {
-			t.Errorf("%s: Decode left %x, want 55", ds.name, rest)
+		if len(c) > len(b) || len(c) > len(dense) {
+			t.Errorf("%s: AppendCompact took %d bytes, versions 1 and 2 %d and %d", ds.name, len(c)-1, len(b)-1, len(dense)-1)
 		}
-		if !got.Equal(&sk) {
-			t.Errorf("%s: decoded sketch differs", ds.name)
-		}
-		t.Logf("%s: %d values, %d bytes", ds.name, len(ds.vs), len(b)-1)
+		t.Logf("%s: %d values, %d bytes (version 1 %d, version 2 %d)", ds.name, len(ds.vs), len(c)-1, len(b)-1, len(dense)-1)
 	}
 	var empty Sketch
 	got, _, err := Decode(empty.Append(nil))
@@ -205,7 +215,14 @@ func TestDecodeRejects(t *testing.T) {
 		b    []byte
 	}{
 		{"empty", nil},
-		{"bad version", []byte{2, 0, 0, 0}},
+		{"bad version", []byte{3, 0, 0, 0}},
+		{"dense: truncated", []byte{2, 0, 1}},
+		{"dense: span too wide", []byte{2, 0, 0x81, 0x20, 0, 0}},
+		{"dense: counts past the end", []byte{2, 0, 1, 0, 9, 0}},
+		{"dense: zero first count", append([]byte{2, 0, 2, 0}, lenPrefixed(encoding.AppendUints(nil, []uint64{0, 3}))...)},
+		{"dense: zero last count", append([]byte{2, 0, 2, 0}, lenPrefixed(encoding.AppendUints(nil, []uint64{3, 0}))...)},
+		{"dense: fewer counts than the span", append([]byte{2, 0, 3, 0}, lenPrefixed(encoding.AppendUints(nil, []uint64{3, 1}))...)},
+		{"dense: index out of range", append(append([]byte{2, 0, 2}, appendVarint(maxIndex)...), lenPrefixed(encoding.AppendUints(nil, []uint64{3, 1}))...)},
 		{"truncated", []byte{1, 0, 1}},
 		{"zero count", []byte{1, 0, 1, 0, 0, 0}},
 		{"zero count after the first", []byte{1, 0, 2, 0, 1, 0, 0}},
@@ -223,6 +240,8 @@ func TestDecodeRejects(t *testing.T) {
 
 func appendVarint(i int64) []byte { return binary.AppendVarint(nil, i) }
 
+func lenPrefixed(b []byte) []byte { return append(binary.AppendUvarint(nil, uint64(len(b))), b...) }
+
 func FuzzDecode(f *testing.F) {
 	for _, ds := range dataSets() {
 		var sk Sketch
@@ -230,6 +249,7 @@ func FuzzDecode(f *testing.F) {
 			sk.Add(v)
 		}
 		f.Add(sk.Append(nil))
+		f.Add(sk.AppendCompact(nil))
 	}
 	f.Add([]byte{1, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -240,9 +260,11 @@ func FuzzDecode(f *testing.F) {
 		if len(sk.pos.counts) > MaxBins || len(sk.neg.counts) > MaxBins {
 			t.Fatalf("decoded store spans more than %d bins", MaxBins)
 		}
-		again, rest2, err := Decode(sk.Append(nil))
-		if err != nil || len(rest2) != 0 || !again.Equal(sk) {
-			t.Fatalf("re-encoding %x: %v", b[:len(b)-len(rest)], err)
+		for _, enc := range [][]byte{sk.Append(nil), sk.AppendCompact(nil)} {
+			again, rest2, err := Decode(enc)
+			if err != nil || len(rest2) != 0 || !again.Equal(sk) {
+				t.Fatalf("re-encoding %x: %v", b[:len(b)-len(rest)], err)
+			}
 		}
 		if sk.Count() > 0 {
 			_ = sk.Quantile(sk.Count() - 1)

@@ -234,7 +234,13 @@ func iotDataset(jitterMs int) ([]SeriesData, int) {
 // second of jitter; 1% of readings are missing and 3% of the values of
 // every field but the first, so six columns of each truck hold subsets of
 // the first one's times. It returns the series and the number of values.
-func gappyDataset() ([]SeriesData, int) {
+func gappyDataset() ([]SeriesData, int) { return gappyDatasetWith(false) }
+
+// gappyDatasetWith is gappyDataset, where with independent set the first
+// field misses 3% of its values too, each on its own, as every field of
+// TSBS's IoT readings may: no column holds every time of its truck, so
+// the writer stores their union once (union blocks).
+func gappyDatasetWith(independent bool) ([]SeriesData, int) {
 	rng := rand.New(rand.NewSource(3))
 	const trucks, slots = 100, 8640
 	scale := []float64{1e5, 1e5, 10, 10, 1, 10, 10}
@@ -256,7 +262,7 @@ func gappyDataset() ([]SeriesData, int) {
 			t := tsbsStart + int64(i)*10_000_000_000 + rng.Int63n(1000)*1_000_000
 			for f := range cols {
 				state[f] += rng.NormFloat64() * step[f]
-				if f > 0 && rng.Intn(100) < 3 {
+				if (f > 0 || independent) && rng.Intn(100) < 3 {
 					continue
 				}
 				cols[f].Append(t, model.Float(math.Round(state[f]*scale[f])/scale[f]))
@@ -272,31 +278,39 @@ func gappyDataset() ([]SeriesData, int) {
 // times (gappyDataset), so every block decodes a selection and the times
 // of the block it selects from.
 func BenchmarkReadSubset(b *testing.B) {
-	series, _ := gappyDataset()
-	series = series[:10]
-	path := filepath.Join(b.TempDir(), "subset.col")
-	if _, err := Write(path, "iot", 0, 1, series); err != nil {
-		b.Fatal(err)
-	}
-	r, err := Open(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer r.Close()
-	values := 0
-	b.ReportAllocs()
-	for b.Loop() {
-		for i, s := range r.Series() {
-			for j := 1; j < len(s.Columns); j++ {
-				col, err := r.ReadColumn(i, j)
-				if err != nil {
-					b.Fatal(err)
-				}
-				values += col.Len()
-			}
+	for _, independent := range []bool{false, true} {
+		name := "gappy"
+		if independent {
+			name = "independent" // union blocks
 		}
+		b.Run(name, func(b *testing.B) {
+			series, _ := gappyDatasetWith(independent)
+			series = series[:10]
+			path := filepath.Join(b.TempDir(), "subset.col")
+			if _, err := Write(path, "iot", 0, 1, series); err != nil {
+				b.Fatal(err)
+			}
+			r, err := Open(path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer r.Close()
+			values := 0
+			b.ReportAllocs()
+			for b.Loop() {
+				for i, s := range r.Series() {
+					for j := range s.Columns {
+						col, err := r.ReadColumn(i, j)
+						if err != nil {
+							b.Fatal(err)
+						}
+						values += col.Len()
+					}
+				}
+			}
+			b.ReportMetric(float64(values)/b.Elapsed().Seconds(), "values/s")
+		})
 	}
-	b.ReportMetric(float64(values)/b.Elapsed().Seconds(), "values/s")
 }
 
 // BenchmarkOpen opens a file of gappyDataset: reading and checking the
@@ -325,7 +339,8 @@ func BenchmarkOpen(b *testing.B) {
 // TSBS-like cpu-only data, "iot" has every reading jittered by up to
 // ±50 ms, "iot-regular" is the same fleet on an exact 10 s grid,
 // "iot-gappy" has seven fields of which 3% of values are missing
-// (gappyDataset).
+// (gappyDataset), "iot-independent" the same with the first field missing
+// values too (union blocks).
 //
 //	go test -run '^$' -bench FileBytesPerValue -benchtime 1x ./storage/colfile
 func BenchmarkFileBytesPerValue(b *testing.B) {
@@ -337,6 +352,7 @@ func BenchmarkFileBytesPerValue(b *testing.B) {
 		{"iot", func() ([]SeriesData, int) { return iotDataset(50) }},
 		{"iot-regular", func() ([]SeriesData, int) { return iotDataset(0) }},
 		{"iot-gappy", gappyDataset},
+		{"iot-independent", func() ([]SeriesData, int) { return gappyDatasetWith(true) }},
 	}
 	for _, set := range sets {
 		b.Run(set.name, func(b *testing.B) {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/golang/snappy"
 	"github.com/soltixdb/soltix/model"
+	"github.com/soltixdb/soltix/storage/encoding"
 )
 
 // A version 2 block is stored as
@@ -101,8 +102,28 @@ func (e *blockEncoder) encode(c *model.Column, sharedTimes bool, subset []byte) 
 		body = append(body, e.times...)
 	}
 	body = appendValues(body, c)
-	e.body = body
+	return e.finish(body)
+}
 
+// encodeUnion returns the stored bytes of a union block (version 4): its
+// body holds the times all, a superset of the block's own times c.Times,
+// then the selection sel of c's times among them (subsetSelection), then
+// the values. Other columns of the series select their times from all.
+// The result is valid until the next call.
+func (e *blockEncoder) encodeUnion(c *model.Column, all []int64, sel []byte) []byte {
+	body := append(e.body[:0], blockRaw)
+	e.times = appendTimes(e.times[:0], all)
+	body = binary.AppendUvarint(body, uint64(len(e.times)))
+	body = append(body, e.times...)
+	body = append(body, sel...)
+	body = appendValues(body, c)
+	return e.finish(body)
+}
+
+// finish compresses body (whose first byte is reserved for the flag) when
+// snappy makes it smaller and returns the stored bytes.
+func (e *blockEncoder) finish(body []byte) []byte {
+	e.body = body
 	if need := 1 + snappy.MaxEncodedLen(len(body)-1); cap(e.out) < need {
 		e.out = make([]byte, need)
 	}
@@ -194,6 +215,77 @@ func decodeBlockTimes(dst []int64, stored []byte, count int) ([]int64, error) {
 	}
 	dst, _, err = decodeBodyTimes(dst, body, count)
 	return dst, err
+}
+
+// unionTimes decodes the times at the start of a union block's body (the
+// times its series' subset blocks select from; see encodeUnion) and
+// returns them and the rest of the body. They must be at most MaxBlockSize
+// strictly increasing values.
+func unionTimes(dst []int64, body []byte) ([]int64, []byte, error) {
+	d := decoder{b: body}
+	rawTimes := d.bytes(d.uvarint())
+	if d.err != nil {
+		return dst, nil, fmt.Errorf("union times length: %w", d.err)
+	}
+	out, err := encoding.DecodeTimes(dst, rawTimes)
+	if err != nil {
+		return dst, nil, fmt.Errorf("union times: %w", err)
+	}
+	ts := out[len(dst):]
+	if len(ts) == 0 || len(ts) > MaxBlockSize {
+		return dst, nil, fmt.Errorf("%d union times outside [1, %d]", len(ts), MaxBlockSize)
+	}
+	for i := 1; i < len(ts); i++ {
+		if ts[i] <= ts[i-1] {
+			return dst, nil, fmt.Errorf("union times not strictly increasing at index %d (%d after %d)", i, ts[i], ts[i-1])
+		}
+	}
+	return out, body[d.off:], nil
+}
+
+// decodeUnionBlockTimes decodes only the union times of a union block's
+// stored bytes: how a subset block of another column gets the times it
+// selects from.
+func decodeUnionBlockTimes(stored []byte) ([]int64, error) {
+	body, err := blockBody(stored)
+	if err != nil {
+		return nil, err
+	}
+	all, _, err := unionTimes(nil, body)
+	return all, err
+}
+
+// decodeUnionBlock decodes a union block's stored bytes (encodeUnion),
+// which the index says hold count values of col.Kind selected from its
+// union times by a bitmap, or by a sparse list when sparse is set, and
+// appends the block's times and values to col.
+func decodeUnionBlock(col *model.Column, stored []byte, count int, sparse bool) error {
+	if err := checkCount(count); err != nil {
+		return err
+	}
+	body, err := blockBody(stored)
+	if err != nil {
+		return err
+	}
+	all, rest, err := unionTimes(nil, body)
+	if err != nil {
+		return err
+	}
+	if count > len(all) {
+		return fmt.Errorf("a subset of %d union times, index says %d", len(all), count)
+	}
+	start := len(col.Times)
+	var values []byte
+	if sparse {
+		col.Times, values, err = selectSparse(col.Times, rest, count, all)
+	} else {
+		col.Times, values, err = selectBitmap(col.Times, rest, count, all)
+	}
+	if err != nil {
+		col.Times = col.Times[:start]
+		return err
+	}
+	return decodeValues(col, values, count)
 }
 
 // decodeSharedBlock decodes a version 2 block whose times are shared with

@@ -76,7 +76,10 @@ import (
 // Version is the format version this package writes. It reads versions
 // MinVersion to Version. Version 3 is version 2 with the index stored
 // behind a flag byte, snappy-compressed when that makes it smaller.
-const Version = 3
+// Version 4 adds union blocks: a series none of whose columns holds all
+// its times stores their union once, in one column's blocks, and the
+// other columns select from it.
+const Version = 4
 
 // MinVersion is the oldest format version this package reads.
 const MinVersion = 1

@@ -106,6 +106,23 @@ func fuzzSeeds(tb testing.TB) [][]byte {
 			seeds = append(seeds, b)
 		}
 	}
+	// Union blocks: no column holds every time of its series.
+	{
+		base := jitteredTimes(rng, 300)
+		cols := []model.Column{
+			gappyColumn("a", base, func(i int) bool { return i%29 != 3 }),
+			gappyColumn("b", base, func(i int) bool { return i%31 != 5 }),
+			gappyColumn("c", base, func(i int) bool { return i%37 != 7 }),
+			gappyColumn("d", base, func(i int) bool { return i%2 == 0 }),
+		}
+		path := filepath.Join(dir, "union.col")
+		if _, err := WriteWith(path, "s", 0, 1, []SeriesData{{Columns: cols}}, &WriteOptions{BlockSize: 64}); err != nil {
+			tb.Fatal(err)
+		}
+		if b, err := os.ReadFile(path); err == nil {
+			seeds = append(seeds, b)
+		}
+	}
 	// Files whose columns share times, whole or in part.
 	for i, bs := range []int{1, 4, 50} {
 		path := filepath.Join(dir, "shared.col")
@@ -195,7 +212,7 @@ func FuzzOpen(f *testing.F) {
 // valid column and must re-encode to a block that decodes to the same
 // column.
 func FuzzBlock(f *testing.F) {
-	const v1, shared, bitmap, sparse = 0x80, 0x40, 0x20, 0x10
+	const v1, shared, bitmap, sparse, union = 0x80, 0x40, 0x20, 0x10, 0x08
 	var enc blockEncoder
 	{
 		// Subsets of 200 times, with both selections.
@@ -217,6 +234,13 @@ func FuzzBlock(f *testing.F) {
 			f.Add(append([]byte(nil), enc.encode(&c, true, sel)...), uint8(c.Kind)|bitmap, count)
 			sel, _ = appendSparse(nil, nil, all, c.Times)
 			f.Add(append([]byte(nil), enc.encode(&c, true, sel)...), uint8(c.Kind)|sparse, count)
+			// The same as union blocks, which store all themselves.
+			sel, sp := enc.subsetSelection(all, c.Times)
+			flag := uint8(bitmap)
+			if sp {
+				flag = sparse
+			}
+			f.Add(append([]byte(nil), enc.encodeUnion(&c, all, sel)...), uint8(c.Kind)|union|flag, uint32(c.Len()))
 		}
 	}
 	for _, s := range goldenSeriesV2() {
@@ -234,9 +258,10 @@ func FuzzBlock(f *testing.F) {
 		f.Add(append([]byte(nil), enc.encode(&c, true, nil)...), uint8(k)|shared, uint32(c.Len()))
 	}
 	f.Fuzz(func(t *testing.T, stored []byte, kind uint8, count uint32) {
-		col := model.Column{Kind: model.Kind(kind &^ (v1 | shared | bitmap | sparse))}
+		col := model.Column{Kind: model.Kind(kind &^ (v1 | shared | bitmap | sparse | union))}
 		n := int(min(count, 1<<31))
-		subset := kind&(bitmap|sparse) != 0
+		uni := kind&union != 0
+		subset := !uni && kind&(bitmap|sparse) != 0
 		var all []int64
 		if subset {
 			n, all = int(count&0xffff), times(int(count>>16), -int64(count>>16), 3)
@@ -244,6 +269,8 @@ func FuzzBlock(f *testing.F) {
 		var err error
 		before := heapAllocs()
 		switch {
+		case uni:
+			err = decodeUnionBlock(&col, stored, n, kind&bitmap == 0)
 		case subset:
 			err = decodeSubsetBlock(&col, stored, n, all, kind&bitmap == 0)
 		case kind&v1 != 0:
@@ -267,7 +294,11 @@ func FuzzBlock(f *testing.F) {
 		}
 		var enc blockEncoder
 		again := model.Column{Kind: col.Kind}
-		if subset {
+		if uni {
+			// Any union of the decoded times will do: they themselves.
+			sel, sp := enc.subsetSelection(col.Times, col.Times)
+			err = decodeUnionBlock(&again, enc.encodeUnion(&col, col.Times, sel), col.Len(), sp)
+		} else if subset {
 			sel, sp := enc.subsetSelection(all, col.Times)
 			err = decodeSubsetBlock(&again, enc.encode(&col, true, sel), col.Len(), all, sp)
 		} else if kind&shared != 0 {

@@ -13,7 +13,7 @@ import (
 	"github.com/soltixdb/soltix/model"
 )
 
-var rewrite = flag.Bool("rewrite", false, "rewrite testdata/v3.col from goldenSeriesCompact")
+var rewrite = flag.Bool("rewrite", false, "rewrite testdata/v4.col from goldenSeriesCompact")
 
 // The golden files. testdata/v1.col was written by the version 1 writer
 // and is never rewritten: it proves that old files stay readable. So are
@@ -21,14 +21,17 @@ var rewrite = flag.Bool("rewrite", false, "rewrite testdata/v3.col from goldenSe
 // (before subset times) and testdata/v2.col (subsets as bitmaps only,
 // float statistics as 8-byte floats only), both holding goldenSeriesV2,
 // and testdata/v2-compact.col (the last version 2 revision, holding
-// goldenSeriesCompact). testdata/v3.col is the current format: the same
-// series, with the index compressed.
+// goldenSeriesCompact), and testdata/v3.col (version 3: the same series,
+// with the index compressed). testdata/v4.col is the current format: the
+// same series, where "cpu,host=c", none of whose columns holds all its
+// times, stores their union once (union blocks).
 const (
 	goldenV1Path         = "testdata/v1.col"
 	goldenExactTimesPath = "testdata/v2-exact-times.col"
 	goldenBitmapPath     = "testdata/v2.col"
 	goldenCompactPath    = "testdata/v2-compact.col"
-	goldenPath           = "testdata/v3.col"
+	goldenV3Path         = "testdata/v3.col"
+	goldenPath           = "testdata/v4.col"
 )
 
 // goldenOptions are the write options of testdata/v2.col: small blocks, so
@@ -36,20 +39,20 @@ const (
 var goldenOptions = WriteOptions{BlockSize: 4, Replaces: []uint64{1, 5, 6}}
 
 // goldenCompactOptions are the write options of testdata/v2-compact.col
-// and testdata/v3.col: blocks large enough for sparse subset selections
+// and testdata/v3.col and v4.col: blocks large enough for sparse subset selections
 // to beat bitmaps.
 var goldenCompactOptions = WriteOptions{BlockSize: 64, Replaces: []uint64{1, 5, 6}}
 
 // goldenSeries is the content of testdata/v1.col and the start of that of
 // the version 2 golden files (goldenSeriesV2, goldenSeriesCompact).
 // Changing either, or anything in the encoder, makes TestGolden fail until
-// testdata/v3.col is rewritten with
+// testdata/v4.col is rewritten with
 //
 //	go test ./storage/colfile -run TestGolden -rewrite
 //
 // which must only happen together with a format version bump or a change
 // that provably leaves old files readable (keep the old file then, as
-// testdata/v2.col and testdata/v2-compact.col were kept).
+// testdata/v2.col, testdata/v2-compact.col and testdata/v3.col were kept).
 func goldenSeries() []SeriesData {
 	return []SeriesData{
 		{Tags: tags("host", "a", "region", "eu"), Columns: []model.Column{
@@ -201,16 +204,18 @@ func TestGolden(t *testing.T) {
 		})
 	}
 
-	t.Run(goldenCompactPath, func(t *testing.T) {
-		golden, err := os.ReadFile(goldenCompactPath)
-		if err != nil {
-			t.Fatal(err)
-		}
-		checkCompactGolden(t, goldenCompactPath, golden)
-	})
+	for _, path := range []string{goldenCompactPath, goldenV3Path} {
+		t.Run(path, func(t *testing.T) {
+			golden, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkCompactGolden(t, path, golden)
+		})
+	}
 
 	t.Run(goldenPath, func(t *testing.T) {
-		fresh := filepath.Join(t.TempDir(), "v3.col")
+		fresh := filepath.Join(t.TempDir(), "v4.col")
 		opts := goldenCompactOptions
 		if _, err := WriteWith(fresh, "cpu", 1, 7, goldenSeriesCompact(), &opts); err != nil {
 			t.Fatal(err)
@@ -229,6 +234,21 @@ func TestGolden(t *testing.T) {
 			t.Fatalf("read golden file (regenerate with -rewrite): %v", err)
 		}
 		checkCompactGolden(t, goldenPath, golden)
+		// Series "cpu,host=c": a and b have the same 6 times, c and d
+		// another 6; their union is stored once, in a's block (times
+		// from 3c+1 = 13), and b, c and d select from it by bitmaps.
+		r, err := Open(goldenPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		for j, want := range []blockRef{{union: true}, {timesFrom: 1, subset: true}, {timesFrom: 1, subset: true}, {timesFrom: 1, subset: true}} {
+			got := r.blocks[3][j][0]
+			got.off, got.length = 0, 0
+			if got != want {
+				t.Errorf("series 3 column %d block 0: got %+v, want %+v", j, got, want)
+			}
+		}
 		// The index is stored compressed, behind its flag.
 		stored := golden[binary.LittleEndian.Uint64(golden[len(golden)-FooterSize:]) : len(golden)-FooterSize]
 		if idx := fileIndex(t, golden); stored[0] != indexSnappy || len(stored) >= len(idx) {
@@ -286,7 +306,7 @@ func checkCompactGolden(t *testing.T, path string, golden []byte) {
 	}
 }
 
-// checkGolden checks that the version 2 or 3 golden file at path holds series
+// checkGolden checks that the version 2, 3 or 4 golden file at path holds series
 // and the golden meta, keys, header and footer.
 func checkGolden(t *testing.T, path string, series []SeriesData) *Reader {
 	t.Helper()
@@ -308,7 +328,10 @@ func checkGolden(t *testing.T, path string, series []SeriesData) *Reader {
 	checkGoldenKeys(t, r)
 	// Header and footer bytes as documented in docs/format.md.
 	version := byte(2)
-	if path == goldenPath {
+	switch path {
+	case goldenV3Path:
+		version = 3
+	case goldenPath:
 		version = Version
 	}
 	if got, want := golden[:HeaderSize], []byte{'S', 'L', 'T', 'X', 'C', 'O', 'L', 0, version, 0}; !bytes.Equal(got, want) {

@@ -46,6 +46,11 @@ type blockRef struct {
 	timesFrom int
 	subset    bool
 	sparse    bool
+	// union is set (version 4) on a block that stores a superset of its
+	// times (the union of its series' times in its window) and selects its
+	// own among them (a bitmap, or a sparse list when sparse is set);
+	// subset blocks of the series' other columns select from that union.
+	union bool
 }
 
 // Open opens the colfile at path with the operating system's filesystem.
@@ -440,9 +445,18 @@ func (r *Reader) readBlock(ctx context.Context, col *model.Column, series, colum
 			return corrupt(err, "decode")
 		}
 		appendColumn(col, &dec)
+	case ref.union:
+		if err := decodeUnionBlock(col, stored, bi.Count, ref.sparse); err != nil {
+			return corrupt(err, "decode")
+		}
 	case ref.subset:
 		owner := ref.timesFrom - 1
-		all, err := decodeBlockTimes(nil, ownerStored, r.series[series].Columns[owner].Blocks[k].Count)
+		var all []int64
+		if r.blocks[series][owner][k].union {
+			all, err = decodeUnionBlockTimes(ownerStored)
+		} else {
+			all, err = decodeBlockTimes(nil, ownerStored, r.series[series].Columns[owner].Blocks[k].Count)
+		}
 		if err != nil {
 			return ownerCorrupt(err, "decode times")
 		}

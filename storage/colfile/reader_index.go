@@ -297,7 +297,12 @@ func (p *indexParser) columnV2(c *ColumnInfo, key string, nCols int, earlier []C
 		b.Count = int(n)
 		b.MaxTime = b.MinTime + int64(span)
 		c.Count += b.Count
-		if from > uint64(nCols) {
+		if p.r.version >= 4 && (from == 3*uint64(nCols)+1 || from == 3*uint64(nCols)+2) {
+			// A union block: it stores the union of its series' times
+			// in its window and selects its own, by a bitmap (3·nCols+1)
+			// or a sparse list (3·nCols+2).
+			refs[k].union, refs[k].sparse = true, from == 3*uint64(nCols)+2
+		} else if from > uint64(nCols) {
 			// A subset of the times of column src's block k, selected
 			// by a bitmap (from = nCols+src+1) or a sparse list
 			// (2·nCols+src+1), checked once every column of the series
@@ -319,7 +324,7 @@ func (p *indexParser) columnV2(c *ColumnInfo, key string, nCols int, earlier []C
 			switch sc := &earlier[src]; {
 			case k >= len(sc.Blocks):
 				return nil, p.bad("%s: times from column %q, which has no block %d", where, sc.Name, k)
-			case earlierRefs[src][k].timesFrom != 0:
+			case earlierRefs[src][k].timesFrom != 0 || earlierRefs[src][k].union:
 				return nil, p.bad("%s: times from column %q, whose block %d does not store its times", where, sc.Name, k)
 			case sc.Blocks[k].Count != b.Count || sc.Blocks[k].MinTime != b.MinTime || sc.Blocks[k].MaxTime != b.MaxTime:
 				return nil, p.bad("%s: %d times in [%d, %d], but the block of column %q it takes them from has %d in [%d, %d]",
@@ -335,7 +340,9 @@ func (p *indexParser) columnV2(c *ColumnInfo, key string, nCols int, earlier []C
 
 // checkSubsets checks the blocks of a series that take a subset of another
 // column's times: that column has the block, stores its own times there,
-// and holds at least as many times in a range that contains the block's.
+// and holds at least as many times in a range that contains the block's
+// (unless its block is a union block, whose union times only the block
+// itself records).
 func (p *indexParser) checkSubsets(key string, cols []ColumnInfo, refs [][]blockRef) error {
 	for j := range cols {
 		for k, ref := range refs[j] {
@@ -351,6 +358,9 @@ func (p *indexParser) checkSubsets(key string, cols []ColumnInfo, refs [][]block
 				return p.bad("%s: times from column %q, which has no block %d", where, sc.Name, k)
 			case refs[src][k].timesFrom != 0:
 				return p.bad("%s: times from column %q, whose block %d does not store its times", where, sc.Name, k)
+			case refs[src][k].union:
+				// The union's count and range are not in the index; the
+				// selection is checked against it when the block is read.
 			case b.Count > sc.Blocks[k].Count || b.MinTime < sc.Blocks[k].MinTime || b.MaxTime > sc.Blocks[k].MaxTime:
 				return p.bad("%s: %d times in [%d, %d] cannot be a subset of the %d in [%d, %d] of column %q",
 					where, b.Count, b.MinTime, b.MaxTime, sc.Blocks[k].Count, sc.Blocks[k].MinTime, sc.Blocks[k].MaxTime, sc.Name)

@@ -95,8 +95,18 @@ func checkTimesFrom(t *testing.T, r *Reader, series []SeriesData, bs int) (share
 		for j := range cols {
 			ptrs[j] = &cols[j]
 		}
-		base, subset := planSubsets(ptrs, bs)
+		base, subset, union := planSubsets(ptrs, bs, &blockEncoder{})
 		for j, c := range cols {
+			if union != nil && j == base {
+				// Every block stores the union of the series' times.
+				for k, ref := range r.blocks[i][j] {
+					if !ref.union || ref.timesFrom != 0 {
+						t.Errorf("series %d column %q block %d: times from %d (union %v), want a union block", i, c.Name, k, ref.timesFrom, ref.union)
+					}
+					total++
+				}
+				continue
+			}
 			if subset[j] {
 				// Every block takes a subset of the base's block (the
 				// values were checked by checkFile).
@@ -118,7 +128,7 @@ func checkTimesFrom(t *testing.T, r *Reader, series []SeriesData, bs int) (share
 				}
 				want := 0
 				for e := range j {
-					if j != base && !subset[e] && k < len(r.blocks[i][e]) && r.blocks[i][e][k].timesFrom == 0 && slices.Equal(cut(cols[e]), cut(c)) {
+					if (j != base || union != nil) && !subset[e] && (union == nil || e != base) && k < len(r.blocks[i][e]) && r.blocks[i][e][k].timesFrom == 0 && slices.Equal(cut(cols[e]), cut(c)) {
 						want = e + 1
 						break
 					}
@@ -343,6 +353,38 @@ func appendBlockEntries(dst []byte, kind model.Kind, blocks []BlockInfo, refs []
 	return dst
 }
 
+// rawTimesFrom returns the times from field of the index entry of a block
+// of a series of nCols columns.
+func rawTimesFrom(ref blockRef, nCols int) int {
+	switch {
+	case ref.union && ref.sparse:
+		return 3*nCols + 2
+	case ref.union:
+		return 3*nCols + 1
+	case ref.subset && ref.sparse:
+		return 2*nCols + ref.timesFrom
+	case ref.subset:
+		return nCols + ref.timesFrom
+	}
+	return ref.timesFrom
+}
+
+// unionCols returns two columns neither of which holds every time of the
+// other, in blocks of 3: the writer stores their union in a's blocks.
+func unionCols() []model.Column {
+	a, b := model.Column{Name: "a", Kind: model.KindInt}, model.Column{Name: "b", Kind: model.KindInt}
+	for i := range 30 {
+		t := int64(1000 + 10*i + i*i%7)
+		if i != 4 {
+			a.Append(t, model.Int(int64(i)))
+		}
+		if i != 1 && i != 17 {
+			b.Append(t, model.Int(int64(2*i)))
+		}
+	}
+	return []model.Column{a, b}
+}
+
 // TestSharedTimesRejects edits the block entries of the last column of a
 // file (the end of its index) and checks that inconsistent references to
 // shared times are refused, by Open or, where only the blocks can tell, by
@@ -380,8 +422,17 @@ func TestSharedTimesRejects(t *testing.T) {
 			func(blocks []BlockInfo, _ []blockRef) { blocks[1].MinTime++ }, false, "takes them from"},
 		{"reference dropped", []model.Column{icol("a", ts, 1, 2, 3, 4, 5), icol("b", ts, 7, 8, 9, 10, 11)},
 			func(_ []BlockInfo, refs []blockRef) { refs[1].timesFrom = 0 }, true, "decode"},
-		{"reference added", []model.Column{icol("a", ts, 1, 2, 3, 4, 5), icol("b", []int64{10, 21, 30, 40, 50}, 7, 8, 9, 10, 11)},
+		// b has no value in the union's last block: no union blocks.
+		{"reference added", []model.Column{icol("a", []int64{10, 20, 30, 40, 50, 60, 70}, 1, 2, 3, 4, 5, 6, 7), icol("b", []int64{10, 21, 30}, 7, 8, 9)},
 			func(_ []BlockInfo, refs []blockRef) { refs[0].timesFrom = 1 }, true, "decode"},
+		// Union blocks: a stores the union of a's and b's times, b
+		// selects from it. (The edits write raw times from values.)
+		{"exact share of a union block", unionCols(),
+			func(_ []BlockInfo, refs []blockRef) { refs[0].timesFrom = 1 }, false, "does not store its times"},
+		{"union form past 3c+2", unionCols(),
+			func(_ []BlockInfo, refs []blockRef) { refs[0].timesFrom = 9 }, false, "subset of column 4 of 2"},
+		{"union form on a block without union times", []model.Column{icol("a", ts, 1, 2, 3, 4, 5), icol("b", ts, 7, 8, 9, 10, 11)},
+			func(_ []BlockInfo, refs []blockRef) { refs[0].timesFrom = 7 }, true, "decode"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -397,6 +448,9 @@ func TestSharedTimesRejects(t *testing.T) {
 			last := len(tc.cols) - 1
 			info := r.Series()[0].Columns[last]
 			blocks, refs := slices.Clone(info.Blocks), slices.Clone(r.blocks[0][last])
+			for k := range refs { // as written in the index
+				refs[k].timesFrom = rawTimesFrom(refs[k], len(tc.cols))
+			}
 			_ = r.Close()
 			tail := appendBlockEntries(nil, info.Kind, blocks, refs)
 			tc.edit(blocks, refs)
@@ -649,5 +703,59 @@ func TestNoStats(t *testing.T) {
 	b, _ := os.Stat(without)
 	if b.Size() >= a.Size() {
 		t.Errorf("without statistics %d bytes, with %d", b.Size(), a.Size())
+	}
+}
+
+// TestUnionTimesRoundTrip writes random series whose fields each miss
+// readings on their own, so that no column holds every time of its
+// series, in random block sizes: every file must read back as written,
+// with its blocks laid out as planSubsets planned (checkTimesFrom), and
+// the union must be taken where it saves bytes: in the dense cases, and
+// never when one column holds every time.
+func TestUnionTimesRoundTrip(t *testing.T) {
+	rng := rand.New(rand.NewSource(17))
+	unions := 0
+	for i := range 60 {
+		n := 1 + rng.Intn(700)
+		base := jitteredTimes(rng, n)
+		nCols := 1 + rng.Intn(6)
+		miss := []float64{0, 0.01, 0.1, 0.5, 0.95}[rng.Intn(5)]
+		full := rng.Intn(4) == 0 // one column holds every time: no union
+		var cols []model.Column
+		for j := range nCols {
+			c := model.Column{Name: string(rune('a' + j)), Kind: allKinds[rng.Intn(len(allKinds))]}
+			for _, ts := range base {
+				if (full && j == 0) || rng.Float64() >= miss {
+					c.Times = append(c.Times, ts)
+				}
+			}
+			if c.Len() == 0 {
+				c.Times = append(c.Times, base[rng.Intn(n)])
+			}
+			fillValues(rng, &c, c.Len())
+			cols = append(cols, c)
+		}
+		bs := []int{1, 3, 64, 1000}[rng.Intn(4)]
+		series := []SeriesData{{Tags: tags("host", "u"), Columns: cols}}
+		path := filepath.Join(t.TempDir(), "u.col")
+		if _, err := WriteWith(path, "c", 0, 1, series, &WriteOptions{BlockSize: bs}); err != nil {
+			t.Fatalf("case %d: %v", i, err)
+		}
+		r := checkFile(t, path, "c", series)
+		checkTimesFrom(t, r, series, bs)
+		for j := range r.blocks[0] {
+			for _, ref := range r.blocks[0][j] {
+				if ref.union {
+					if full {
+						t.Errorf("case %d: a union block although column a holds every time", i)
+					}
+					unions++
+				}
+			}
+		}
+		_ = r.Close()
+	}
+	if unions == 0 {
+		t.Error("no union block written")
 	}
 }

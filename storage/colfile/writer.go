@@ -236,11 +236,40 @@ func writeTo(w io.Writer, meta Meta, series []preparedSeries, blockSize int, noS
 		nCols := len(s.cols)
 		idx = binary.AppendUvarint(idx, uint64(nCols))
 		owners.reset()
-		base, subset := planSubsets(s.cols, blockSize)
+		base, subset, union := planSubsets(s.cols, blockSize, &enc)
 		for j, c := range s.cols {
 			n := c.Len()
 			blocks = blocks[:0]
-			if subset[j] {
+			if union != nil && (j == base || subset[j]) {
+				// Cut at blocks of the union of the series' times; the
+				// base's blocks store the union and select their own
+				// times, the subset columns select theirs from it.
+				lo := 0
+				for b := 0; b*blockSize < len(union); b++ {
+					all := union[b*blockSize : min((b+1)*blockSize, len(union))]
+					hi := lo
+					for hi < n && c.Times[hi] <= all[len(all)-1] {
+						hi++
+					}
+					blk := c.Slice(lo, hi)
+					sel, sparse := enc.subsetSelection(all, blk.Times)
+					var stored []byte
+					var from int
+					if j == base {
+						stored, from = enc.encodeUnion(&blk, all, sel), 3*nCols+1
+					} else {
+						stored, from = enc.encode(&blk, true, sel), nCols+base+1
+					}
+					if sparse {
+						from += nCols
+						if j == base {
+							from = 3*nCols + 2
+						}
+					}
+					blocks = writeBlock(cw, blocks, stored, &blk, from)
+					lo = hi
+				}
+			} else if subset[j] {
 				// Cut at the base column's blocks; each block holds a
 				// subset of the base block's times.
 				bt := s.cols[base].Times
@@ -264,7 +293,7 @@ func writeTo(w io.Writer, meta Meta, series []preparedSeries, blockSize int, noS
 				for b, lo := 0, 0; lo < n; b, lo = b+1, lo+blockSize {
 					blk := c.Slice(lo, min(lo+blockSize, n))
 					from := -1
-					if j != base { // the base keeps its own times: subsets refer to it
+					if j != base || union != nil { // the base keeps its own times: subsets refer to it
 						from = owners.find(s.cols, b, lo, blockSize, blk.Times)
 					}
 					if from < 0 {
@@ -353,7 +382,16 @@ func appendColumnEntry(idx []byte, c *model.Column, blocks []pendingBlock, noSta
 // least one value in each of its blocks: those store a selection of the
 // base's times (subsetSelection) instead of their own (a column with some
 // missing values would otherwise repeat nearly the same timestamps).
-func planSubsets(cols []*model.Column, blockSize int) (int, []bool) {
+//
+// When some columns are not such subsets (each field of a reading may be
+// missing on its own, so no column holds every time) and cutting at
+// blocks of the union of all the columns' times makes more columns
+// subsets, it returns that union as well: the base then stores the union
+// in each of its blocks (encodeUnion) and the columns marked in subset,
+// which have a value in each block of the union, select from it. It takes
+// the union only when that makes the times smaller (timesBytes); e is
+// scratch space.
+func planSubsets(cols []*model.Column, blockSize int, e *blockEncoder) (int, []bool, []int64) {
 	base := 0
 	for j, c := range cols {
 		if c.Len() > cols[base].Len() {
@@ -362,27 +400,185 @@ func planSubsets(cols []*model.Column, blockSize int) (int, []bool) {
 	}
 	subset := make([]bool, len(cols))
 	bt := cols[base].Times
+	covered, missed := 0, 0
 	for j, c := range cols {
-		if j == base || c.Len() == len(bt) {
+		if j == base {
 			continue
 		}
-		ok := true
-		i := 0
-		for b := 0; ok && b*blockSize < len(bt); b++ {
-			last := bt[min((b+1)*blockSize, len(bt))-1]
-			inBlock := 0
-			for ; i < c.Len() && c.Times[i] <= last; i++ {
-				if _, found := slices.BinarySearch(bt[b*blockSize:], c.Times[i]); !found {
-					ok = false
-					break
-				}
-				inBlock++
+		if c.Len() == len(bt) {
+			if slices.Equal(c.Times, bt) {
+				covered++
+			} else {
+				missed++
 			}
-			ok = ok && inBlock > 0
+			continue
 		}
-		subset[j] = ok && i == c.Len()
+		if subset[j] = isSubset(c.Times, bt, blockSize); subset[j] {
+			covered++
+		} else {
+			missed++
+		}
 	}
-	return base, subset
+	if missed == 0 {
+		return base, subset, nil
+	}
+	union := seriesTimes(cols)
+	usub := make([]bool, len(cols))
+	ucovered := 0
+	for j, c := range cols {
+		if j != base && valueInEveryBlock(c.Times, union, blockSize) {
+			usub[j] = true
+			ucovered++
+		}
+	}
+	if ucovered <= covered || !valueInEveryBlock(bt, union, blockSize) {
+		return base, subset, nil
+	}
+	cost := make([]int, 0, (len(bt)+blockSize-1)/blockSize)
+	for lo := 0; lo < len(bt); lo += blockSize {
+		e.times = appendTimes(e.times[:0], bt[lo:min(lo+blockSize, len(bt))])
+		cost = append(cost, len(e.times))
+	}
+	if timesBytes(cols, base, usub, union, blockSize, e, cost) >= timesBytes(cols, base, subset, nil, blockSize, e, cost) {
+		return base, subset, nil
+	}
+	return base, usub, union
+}
+
+// timesBytes estimates how many bytes the times of a series take, written
+// in blocks of blockSize as planSubsets planned them (base, subset and
+// union as it returns them): the selections, counted exactly, and the
+// times stored, each block counted as the base column's block with the
+// same number (cost, its encoded sizes), which the other columns' times
+// and the union nearly equal: encoding every candidate block would double
+// the writer's work on such series.
+func timesBytes(cols []*model.Column, base int, subset []bool, union []int64, blockSize int, e *blockEncoder, cost []int) int {
+	est := func(b int) int { return cost[min(b, len(cost)-1)] }
+	bt := cols[base].Times
+	if union != nil {
+		bt = union
+	}
+	size := 0
+	selected := func(c *model.Column) { // the blocks of c cut at bt's
+		lo := 0
+		for b := 0; b*blockSize < len(bt); b++ {
+			all := bt[b*blockSize : min((b+1)*blockSize, len(bt))]
+			hi := lo
+			for hi < c.Len() && c.Times[hi] <= all[len(all)-1] {
+				hi++
+			}
+			sel, _ := e.subsetSelection(all, c.Times[lo:hi])
+			size += len(sel)
+			if union != nil && c == cols[base] {
+				size += est(b)
+			}
+			lo = hi
+		}
+	}
+	var owners timeOwners
+	for j, c := range cols {
+		if union != nil && j == base || subset[j] {
+			selected(c)
+			continue
+		}
+		for b, lo := 0, 0; lo < c.Len(); b, lo = b+1, lo+blockSize {
+			blk := c.Times[lo:min(lo+blockSize, c.Len())]
+			if j != base || union != nil {
+				if owners.find(cols, b, lo, blockSize, blk) >= 0 {
+					continue
+				}
+			}
+			owners.add(b, j)
+			size += est(b)
+		}
+	}
+	return size
+}
+
+// isSubset reports whether the times ts (sorted) are all among bt
+// (sorted), with at least one in each block of blockSize of bt.
+func isSubset(ts, bt []int64, blockSize int) bool {
+	i := 0
+	for b := 0; b*blockSize < len(bt); b++ {
+		last := bt[min((b+1)*blockSize, len(bt))-1]
+		inBlock := 0
+		for ; i < len(ts) && ts[i] <= last; i++ {
+			if _, found := slices.BinarySearch(bt[b*blockSize:], ts[i]); !found {
+				return false
+			}
+			inBlock++
+		}
+		if inBlock == 0 {
+			return false
+		}
+	}
+	return i == len(ts)
+}
+
+// valueInEveryBlock reports whether the times ts (sorted, all among
+// union) have at least one in each block of blockSize of union.
+func valueInEveryBlock(ts, union []int64, blockSize int) bool {
+	i := 0
+	for b := 0; b*blockSize < len(union); b++ {
+		last := union[min((b+1)*blockSize, len(union))-1]
+		inBlock := 0
+		for ; i < len(ts) && ts[i] <= last; i++ {
+			inBlock++
+		}
+		if inBlock == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// seriesTimes returns the sorted union of the columns' times.
+func seriesTimes(cols []*model.Column) []int64 {
+	n := 0
+	for _, c := range cols {
+		n = max(n, c.Len())
+	}
+	u := make([]int64, 0, n+n/8)
+	for _, c := range cols {
+		u = mergeTimes(u, c.Times)
+	}
+	return u
+}
+
+// mergeTimes returns the sorted union of a and b (both sorted, unique),
+// reusing a's memory when it can.
+func mergeTimes(a, b []int64) []int64 {
+	extra := 0
+	i := 0
+	for _, t := range b {
+		for i < len(a) && a[i] < t {
+			i++
+		}
+		if i == len(a) || a[i] != t {
+			extra++
+		}
+	}
+	if extra == 0 {
+		return a
+	}
+	out := make([]int64, len(a)+extra)
+	i, j, k := len(a)-1, len(b)-1, len(out)-1
+	for ; j >= 0; k-- {
+		switch {
+		case i >= 0 && a[i] > b[j]:
+			out[k] = a[i]
+			i--
+		case i >= 0 && a[i] == b[j]:
+			out[k] = a[i]
+			i--
+			j--
+		default:
+			out[k] = b[j]
+			j--
+		}
+	}
+	copy(out[:k+1], a[:i+1])
+	return out
 }
 
 // timeOwners records, while one series is written, which columns store

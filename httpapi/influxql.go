@@ -202,9 +202,12 @@ func splitSeries(stmt *query.Statement, res *planner.Result) []influxSeries {
 	if len(res.Rows) == 0 {
 		return nil
 	}
+	// A GROUP BY tag is a tag of the series, not a column; SELECT * lists
+	// it among its columns as well, and InfluxDB leaves it out there.
 	var tagCols []int
+	grouped := func(c int) bool { return c != res.TimeColumn && slices.Contains(sel.GroupTags, res.Columns[c]) }
 	for c, name := range res.Columns {
-		if slices.Contains(sel.GroupTags, name) && c != res.TimeColumn {
+		if grouped(c) && !slices.ContainsFunc(tagCols, func(k int) bool { return res.Columns[k] == name }) {
 			tagCols = append(tagCols, c)
 		}
 	}
@@ -212,7 +215,7 @@ func splitSeries(stmt *query.Statement, res *planner.Result) []influxSeries {
 	keep := make([]int, 0, cap(cols))
 	timeCol := -1
 	for c, name := range res.Columns {
-		if !slices.Contains(tagCols, c) {
+		if !grouped(c) {
 			if c == res.TimeColumn {
 				timeCol = len(cols)
 			}

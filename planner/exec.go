@@ -258,20 +258,31 @@ func (ex *executor) aggregateSeries(ctx context.Context) error {
 func (ex *executor) aggregateRanks(ctx context.Context, lo, hi int) error {
 	p := ex.p
 	var r rows
+	// The series' predicates first: those left nil are read with
+	// ReadParts, which goroutines may then do ahead (prefetch.go).
+	preds := make([]*cond, hi-lo)
+	for rank := lo; rank < hi; rank++ {
+		pred := p.foldFor(rank, p.series[rank])
+		if pred == condTrue {
+			pred = nil
+		}
+		preds[rank-lo] = pred
+	}
+	pf := ex.startPrefetch(ctx, lo, preds)
+	if pf != nil {
+		defer pf.stop()
+	}
 	for rank := lo; rank < hi; rank++ {
 		tags := p.series[rank]
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		pred := p.foldFor(rank, tags)
+		pred := preds[rank-lo]
 		if pred == condFalse {
 			continue
 		}
-		if pred == condTrue {
-			pred = nil
-		}
 		if pred == nil && p.parts != nil {
-			if err := ex.aggregateParts(ctx, tags, rank); err != nil {
+			if err := ex.aggregateParts(ctx, tags, rank, pf); err != nil {
 				return err
 			}
 			continue

@@ -79,6 +79,15 @@ type Summary = model.Summary
 // Part is one piece of a field's values (see model.Part).
 type Part = model.Part
 
+// ConcurrentSource is implemented by sources whose reads (Read, ReadLimit,
+// ReadParts) may be made from several goroutines at once and in any order
+// of series. The planner then reads the parts of an aggregate's series
+// ahead of aggregating them (prefetch.go) when ConcurrentReads reports
+// true.
+type ConcurrentSource interface {
+	ConcurrentReads() bool
+}
+
 // SummarySource is implemented by sources that can answer part of a read
 // with summaries (from colstore block statistics or rollup rows) instead of
 // values.

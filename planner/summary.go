@@ -149,7 +149,9 @@ func (p *plan) whole(lo, hi int64) bool {
 // aggregateParts is aggregateRuns for a source that can give summaries: the
 // aggregated columns that need values are read with Read, and each of the
 // others with ReadParts, once per segment.
-func (ex *executor) aggregateParts(ctx context.Context, tags model.Tags, rank int) error {
+//
+// pf, when not nil, holds the ReadParts calls made ahead.
+func (ex *executor) aggregateParts(ctx context.Context, tags model.Tags, rank int, pf *prefetcher) error {
 	p := ex.p
 	sa := seriesAgg{ex: ex, tags: tags, rank: rank}
 	var fields []string
@@ -178,8 +180,18 @@ func (ex *executor) aggregateParts(ctx context.Context, tags model.Tags, rank in
 		if !p.sumCol[ci] {
 			continue
 		}
+		var ahead *partsRead
+		if pf != nil {
+			var err error
+			if ahead, err = pf.take(ctx, rank, ci); err != nil {
+				return err
+			}
+			if ahead.err != nil {
+				return ahead.err
+			}
+		}
 		var ord partOrder
-		for _, seg := range p.segs {
+		for s, seg := range p.segs {
 			ex.segmentRead(seg)
 			if p.valuesAt(ci, seg) {
 				// Block statistics have no M2 or sketch: read the values.
@@ -191,7 +203,7 @@ func (ex *executor) aggregateParts(ctx context.Context, tags model.Tags, rank in
 				}
 				continue
 			}
-			parts, err := p.parts.ReadParts(ctx, p.coll, tags, f, seg.lo, seg.hi, p.whole, seg.level)
+			parts, err := ex.partsFor(ctx, ahead, tags, ci, s)
 			if err != nil {
 				return err
 			}

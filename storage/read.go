@@ -174,6 +174,11 @@ func readBlocksExcept(ctx context.Context, fc *fileCol, k int, min, max int64, s
 	return out, nil
 }
 
+// ConcurrentReads reports that Read, ReadLimit and ReadParts may be called
+// from several goroutines at once (planner.ConcurrentSource): each takes
+// its snapshot of the sources under the read lock and decodes without it.
+func (db *DB) ConcurrentReads() bool { return true }
+
 // ReadParts implements model.SummarySource. A colstore block becomes a
 // summary when it has statistics (format v2), lies inside [min, max] and
 // whole() accepts its range, no delete covers it, and no other source (an

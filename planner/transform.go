@@ -40,11 +40,11 @@ import (
 type fnShape int
 
 const (
-	shapeRows     fnShape = iota + 1 // a row per input point or bucket (derivative, ...)
-	shapeIntegral                    // one value per group and bucket
-	shapeDistinct                    // the distinct values of each group and bucket
-	shapePick                        // some points of each group and bucket, with their tags
-	shapeAnalytics                   // downsample, anomalies, forecast (analytics.go)
+	shapeRows      fnShape = iota + 1 // a row per input point or bucket (derivative, ...)
+	shapeIntegral                     // one value per group and bucket
+	shapeDistinct                     // the distinct values of each group and bucket
+	shapePick                         // some points of each group and bucket, with their tags
+	shapeAnalytics                    // downsample, anomalies, forecast (analytics.go)
 )
 
 func shapeOf(fn string) fnShape {

@@ -24,12 +24,16 @@ func lttbIndices(ts []int64, ys []float64, n int) []int {
 	x := func(i int) float64 { return float64(ts[i] - ts[0]) }
 	out := make([]int, 0, n)
 	out = append(out, 0)
-	every := float64(size-2) / float64(n-2)
+	// Bucket k holds the points [k·(size-2)/(n-2)+1, (k+1)·(size-2)/(n-2)+1),
+	// in integers so that the boundaries are exact.
+	bound := func(k int) int { return k*(size-2)/(n-2) + 1 }
 	a := 0
 	for i := 0; i < n-2; i++ {
 		// The next bucket's mean (the last point after the last bucket).
-		nlo := int(math.Floor(float64(i+1)*every)) + 1
-		nhi := min(int(math.Floor(float64(i+2)*every))+1, size)
+		nlo, nhi := bound(i+1), bound(i+2)
+		if i == n-3 {
+			nlo, nhi = size-1, size
+		}
 		var ax, ay float64
 		for j := nlo; j < nhi; j++ {
 			ax += x(j)
@@ -37,8 +41,7 @@ func lttbIndices(ts []int64, ys []float64, n int) []int {
 		}
 		cnt := float64(nhi - nlo)
 		ax, ay = ax/cnt, ay/cnt
-		lo := int(math.Floor(float64(i)*every)) + 1
-		hi := int(math.Floor(float64(i+1)*every)) + 1
+		lo, hi := bound(i), bound(i+1)
 		px, py := x(a), ys[a]
 		best, bestArea := lo, -1.0
 		for j := lo; j < hi; j++ {

@@ -40,11 +40,11 @@ import (
 type fnShape int
 
 const (
-	shapeRows      fnShape = iota + 1 // a row per input point or bucket (derivative, ...)
-	shapeIntegral                     // one value per group and bucket
-	shapeDistinct                     // the distinct values of each group and bucket
-	shapePick                         // some points of each group and bucket, with their tags
-	shapeAnalytics                    // downsample, anomalies, forecast (analytics.go)
+	shapeRows     fnShape = iota + 1 // a row per input point or bucket (derivative, ...)
+	shapeIntegral                    // one value per group and bucket
+	shapeDistinct                    // the distinct values of each group and bucket
+	shapePick                        // some points of each group and bucket, with their tags
+	shapeSeries                      // downsample, anomalies, forecast (analytics.go)
 )
 
 func shapeOf(fn string) fnShape {
@@ -56,7 +56,7 @@ func shapeOf(fn string) fnShape {
 	case "top", "bottom", "sample":
 		return shapePick
 	case "downsample", "anomalies", "forecast":
-		return shapeAnalytics
+		return shapeSeries
 	}
 	return shapeRows
 }
@@ -106,7 +106,7 @@ func newFnQuery(src Source, sel *query.Select, fields map[string]model.Kind, opt
 		sh := shapeOf(it.Func)
 		if first == nil {
 			first, q.shape, q.nested = it, sh, it.Inner != ""
-		} else if sh != q.shape || sh == shapePick || sh == shapeDistinct || sh == shapeAnalytics {
+		} else if sh != q.shape || sh == shapePick || sh == shapeDistinct || sh == shapeSeries {
 			return nil, errorf(it.Pos, "%s cannot be combined with %s in one SELECT", it.Name(), first.Name())
 		} else if (it.Inner != "") != q.nested {
 			return nil, errorf(it.Pos, "%s and %s: transformations of aggregates and of points cannot be mixed", first.Name(), it.Name())
@@ -123,7 +123,7 @@ func newFnQuery(src Source, sel *query.Select, fields map[string]model.Kind, opt
 	case q.shape == shapeRows && !q.nested && sel.GroupBy != nil:
 		return nil, errorf(first.Pos, "%s with GROUP BY an interval needs an aggregate inside, as in %s(mean(%s))", first.Name(), first.Func, first.Field)
 	}
-	if q.shape == shapeAnalytics {
+	if q.shape == shapeSeries {
 		if err := q.checkAnalytics(); err != nil {
 			return nil, err
 		}
@@ -253,12 +253,12 @@ func (q *fnQuery) columns() []string {
 	for i := range q.items {
 		cols = append(cols, q.items[i].it.Name())
 	}
-	if q.shape == shapeAnalytics {
+	if q.shape == shapeSeries {
 		if c := analyticsColumn(q.items[0].it.Func); c != "" {
 			cols = append(cols, c)
 		}
 	}
-	if q.shape == shapePick || q.shape == shapeAnalytics {
+	if q.shape == shapePick || q.shape == shapeSeries {
 		cols = append(cols, q.tags...)
 	}
 	return cols

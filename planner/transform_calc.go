@@ -209,7 +209,7 @@ func (r *reducer) bucket(t int64) int64 {
 }
 
 func (r *reducer) add(s *fnSink, t int64, row []model.Value) error {
-	if r.q.shape == shapeAnalytics {
+	if r.q.shape == shapeSeries {
 		return r.an.add(s, t, row)
 	}
 	b := r.bucket(t)
@@ -376,7 +376,7 @@ func (r *reducer) finish(s *fnSink) error {
 		}
 	case shapePick:
 		return r.emitPicks(s)
-	case shapeAnalytics:
+	case shapeSeries:
 		return r.an.finish(s)
 	}
 	return nil

@@ -153,16 +153,7 @@ func (a *analyzer) rows(s *fnSink, sr *anSeries) [][]model.Value {
 	var out [][]model.Value
 	switch it.Func {
 	case "downsample":
-		var idx []int
-		switch it.Method {
-		case "m4":
-			idx = m4Indices(ts, ys, int(it.N))
-		case "minmax":
-			idx = minmaxIndices(ts, ys, int(it.N))
-		default:
-			idx = lttbIndices(ts, ys, int(it.N))
-		}
-		for _, i := range idx {
+		for _, i := range DownsampleIndices(it.Method, ts, ys, int(it.N)) {
 			out = append(out, mk(ts[i], sr.pts[i].v, model.Null))
 		}
 	case "anomalies":

@@ -386,3 +386,19 @@ func hwRun(ys []float64, m int, a, b, g float64, horizon int) (float64, []float6
 	}
 	return sse, out
 }
+
+// DownsampleIndices returns the indices of the points of one series (times
+// ts in ascending order, values ys) that downsample(f, n, method) keeps:
+// method is lttb, m4 or minmax (docs/query.md, "Analytics"), n at least 2.
+// It is what the Grafana datasource uses on raw series longer than a
+// panel's maxDataPoints.
+func DownsampleIndices(method string, ts []int64, ys []float64, n int) []int {
+	n = max(n, 2)
+	switch method {
+	case "m4":
+		return m4Indices(ts, ys, n)
+	case "minmax":
+		return minmaxIndices(ts, ys, n)
+	}
+	return lttbIndices(ts, ys, n)
+}

@@ -2,6 +2,8 @@ package planner
 
 import (
 	"cmp"
+	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -10,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/soltixdb/soltix/model"
+	"github.com/soltixdb/soltix/query"
 )
 
 // The analytics functions against references written here from the
@@ -606,5 +609,46 @@ func TestForecastPlannerReference(t *testing.T) {
 	}
 	if got := res.Columns; !slices.Equal(got, []string{"time", "device", "forecast(avg(v), 4, 'linear')", "forecast"}) {
 		t.Errorf("columns %v", got)
+	}
+}
+
+// TestAnalyticsLimits: the points analytics functions read count against
+// MaxPoints, the buckets of the nested form and the rows returned against
+// MaxRows; LIMIT applies to each group's rows.
+func TestAnalyticsLimits(t *testing.T) {
+	src := newMemSource()
+	for i := range 100 {
+		src.write("c", "h=a", t0+int64(i)*sec, "v", float64(i%40))
+	}
+	for _, tc := range []struct {
+		q       string
+		opts    Options
+		setting string // "" for no error
+		rows    int
+	}{
+		{"SELECT downsample(v, 10) FROM c", Options{MaxPoints: 50}, SettingMaxPoints, 0},
+		{"SELECT anomalies(v, 'zscore') FROM c", Options{MaxPoints: 50}, SettingMaxPoints, 0},
+		{"SELECT downsample(v, 10) FROM c", Options{MaxRows: 10}, "", 10},
+		{"SELECT downsample(v, 10) FROM c", Options{MaxRows: 9}, SettingMaxRows, 0},
+		{"SELECT downsample(v, 50) FROM c LIMIT 3", Options{MaxRows: 3}, "", 3},
+		{"SELECT forecast(mean(v), 5) FROM c WHERE time >= " + fmt.Sprint(t0) + " AND time < " + fmt.Sprint(t0+100*sec) + " GROUP BY 10s", Options{MaxRows: 15}, "", 15},
+		{"SELECT forecast(mean(v), 6) FROM c WHERE time >= " + fmt.Sprint(t0) + " AND time < " + fmt.Sprint(t0+100*sec) + " GROUP BY 10s", Options{MaxRows: 15}, SettingMaxRows, 0},
+		{"SELECT forecast(mean(v), 1) FROM c WHERE time >= " + fmt.Sprint(t0) + " AND time < " + fmt.Sprint(t0+100*sec) + " GROUP BY 1s", Options{MaxRows: 50}, SettingMaxRows, 0},
+	} {
+		stmt, err := query.Parse(tc.q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tc.opts.Now = testNow
+		res, err := ExecuteWith(context.Background(), src, stmt, tc.opts)
+		var le *LimitError
+		switch {
+		case tc.setting != "" && (!errors.As(err, &le) || le.Setting != tc.setting):
+			t.Errorf("%s %+v: error %v, want a limit error on %s", tc.q, tc.opts, err, tc.setting)
+		case tc.setting == "" && err != nil:
+			t.Errorf("%s %+v: error %v", tc.q, tc.opts, err)
+		case tc.setting == "" && len(res.Rows) != tc.rows:
+			t.Errorf("%s %+v: %d rows, want %d", tc.q, tc.opts, len(res.Rows), tc.rows)
+		}
 	}
 }

@@ -19,14 +19,6 @@ func checkFnRollups(t *testing.T, query func(q, params string) *rollupAnswer) {
 		{"SELECT median(v), mode(v)" + year + " GROUP BY 1M", false},
 		{"SELECT top(v, 2)" + year + " GROUP BY 1M", false},
 		{"SELECT integral(v, 1d)" + year + " GROUP BY 1M", false},
-		// Analytics (planner/analytics.go): the nested forms read the
-		// rollups like the transformations; downsample of points reads raw.
-		{"SELECT downsample(max(v), 5)" + year + " GROUP BY 1d", true},
-		{"SELECT downsample(mean(v), 8, 'm4')" + year + " GROUP BY 1w", true},
-		{"SELECT anomalies(sum(v), 'zscore', 1)" + year + " GROUP BY 1d", true},
-		{"SELECT forecast(mean(v), 3)" + year + " GROUP BY 1M", true},
-		{"SELECT forecast(max(v), 4, 'holt_winters')" + year + " GROUP BY 1w", true},
-		{"SELECT downsample(v, 10, 'minmax')" + year, false},
 	} {
 		auto, raw := query(tc.q, ""), query(tc.q, "&levels=raw")
 		if auto.rowsJSON() != raw.rowsJSON() {

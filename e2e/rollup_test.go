@@ -255,6 +255,7 @@ func runRollups(t *testing.T, startTarget starter) {
 	year("after flush", wantMax)
 	mid("after flush", false)
 	checkFnRollups(t, query)
+	checkAnalyticsRollups(t, query)
 	checkZones(t, "after flush", query)
 	checkZoneExplain(t, query)
 	exprs("after flush")

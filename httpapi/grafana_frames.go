@@ -36,7 +36,15 @@ type gfNotice struct {
 // gfMetaJSON encodes the meta of a target's frames; notices only when
 // withNotices is set (the first frame of a target).
 func gfMetaJSON(p *gfPrepared, res *planner.Result, withNotices bool) []byte {
+	return gfMetaJSONWith(p, res, withNotices, "")
+}
+
+// gfMetaJSONWith is gfMetaJSON with one more notice, note, unless empty.
+func gfMetaJSONWith(p *gfPrepared, res *planner.Result, withNotices bool, note string) []byte {
 	m := gfMeta{ExecutedQueryString: p.stmt.String()}
+	if note != "" {
+		m.Notices = append(m.Notices, gfNotice{"info", note})
+	}
 	if st := res.Stats; st != nil {
 		for _, l := range st.Levels {
 			if l.Level == "raw" {
@@ -93,6 +101,10 @@ func appendGrafanaFrames(b []byte, n int, p *gfPrepared, res *planner.Result) ([
 		raw = !hasAggregate(sel)
 	}
 	for i, sr := range grafanaSeries(res, nTags, raw) {
+		note := ""
+		if raw {
+			note = gfDownsample(&sr, p.maxPoints)
+		}
 		sep()
 		b = append(b, `{"target":`...)
 		b = appendJSONString(b, gfSeriesName(res.Columns[sr.col], res.Columns[1:1+nTags], sr.tags, p.alias))
@@ -112,7 +124,7 @@ func appendGrafanaFrames(b []byte, n int, p *gfPrepared, res *planner.Result) ([
 			b = append(b, ']')
 		}
 		b = append(b, `],"meta":`...)
-		b = append(b, gfMetaJSON(p, res, i == 0)...)
+		b = append(b, gfMetaJSONWith(p, res, i == 0, note)...)
 		b = append(b, '}')
 	}
 	return b, n

@@ -70,6 +70,9 @@ type gfEnv struct {
 	// $__interval_ms.
 	interval   query.Duration
 	intervalMs int64
+	// maxDataPoints is the request's, 0 when not given: raw series
+	// longer than it are downsampled (grafana_downsample.go).
+	maxDataPoints int
 }
 
 // gfDefaultMaxDataPoints is the number of points a default interval aims
@@ -116,6 +119,7 @@ func (s *server) gfEnv(rc gfRequestContext) (*gfEnv, error) {
 	}
 	env.interval = niceInterval(time.Duration(min(want, float64(math.MaxInt64/2))))
 	env.intervalMs = int64(min(rc.IntervalMs, float64(math.MaxInt64/2)))
+	env.maxDataPoints = int(min(rc.MaxDataPoints, math.MaxInt32))
 	if env.intervalMs == 0 {
 		env.intervalMs = approxNanos(env.interval) / int64(time.Millisecond)
 	}
@@ -336,6 +340,9 @@ type gfPrepared struct {
 	orig  string // the target as sent
 	table bool   // answer in table shape
 	alias string
+	// maxPoints bounds the points of each series of a raw select, 0 for
+	// none (grafana_downsample.go).
+	maxPoints int
 }
 
 // grafanaQuery runs the targets of a panel and answers their series and
@@ -479,6 +486,7 @@ func (s *server) gfPrepare(t gfTarget, env *gfEnv, filters []gfAdhocFilter) (*gf
 		if !p.table && payloadString(payload[gfFormat]) == "" && !hasAggregate(sel) {
 			p.table = true // a raw select is a table unless asked otherwise
 		}
+		p.maxPoints = env.maxDataPoints
 	}
 	if stmt.Show != nil || stmt.Explain {
 		p.table = true

@@ -44,6 +44,7 @@ const (
 	shapeIntegral                    // one value per group and bucket
 	shapeDistinct                    // the distinct values of each group and bucket
 	shapePick                        // some points of each group and bucket, with their tags
+	shapeSeries                      // downsample, anomalies, forecast (analytics.go)
 )
 
 func shapeOf(fn string) fnShape {
@@ -54,6 +55,8 @@ func shapeOf(fn string) fnShape {
 		return shapeDistinct
 	case "top", "bottom", "sample":
 		return shapePick
+	case "downsample", "anomalies", "forecast":
+		return shapeSeries
 	}
 	return shapeRows
 }
@@ -103,7 +106,7 @@ func newFnQuery(src Source, sel *query.Select, fields map[string]model.Kind, opt
 		sh := shapeOf(it.Func)
 		if first == nil {
 			first, q.shape, q.nested = it, sh, it.Inner != ""
-		} else if sh != q.shape || sh == shapePick || sh == shapeDistinct {
+		} else if sh != q.shape || sh == shapePick || sh == shapeDistinct || sh == shapeSeries {
 			return nil, errorf(it.Pos, "%s cannot be combined with %s in one SELECT", it.Name(), first.Name())
 		} else if (it.Inner != "") != q.nested {
 			return nil, errorf(it.Pos, "%s and %s: transformations of aggregates and of points cannot be mixed", first.Name(), it.Name())
@@ -120,7 +123,11 @@ func newFnQuery(src Source, sel *query.Select, fields map[string]model.Kind, opt
 	case q.shape == shapeRows && !q.nested && sel.GroupBy != nil:
 		return nil, errorf(first.Pos, "%s with GROUP BY an interval needs an aggregate inside, as in %s(mean(%s))", first.Name(), first.Func, first.Field)
 	}
-	if sel.GroupBy != nil && !q.nested {
+	if q.shape == shapeSeries {
+		if err := q.checkAnalytics(); err != nil {
+			return nil, err
+		}
+	} else if sel.GroupBy != nil && !q.nested {
 		bk, err := newBucketer(*sel.GroupBy)
 		if err != nil {
 			return nil, errorf(sel.GroupByPos, "%s", err.(*Error).Msg)
@@ -246,7 +253,12 @@ func (q *fnQuery) columns() []string {
 	for i := range q.items {
 		cols = append(cols, q.items[i].it.Name())
 	}
-	if q.shape == shapePick {
+	if q.shape == shapeSeries {
+		if c := analyticsColumn(q.items[0].it.Func); c != "" {
+			cols = append(cols, c)
+		}
+	}
+	if q.shape == shapePick || q.shape == shapeSeries {
 		cols = append(cols, q.tags...)
 	}
 	return cols

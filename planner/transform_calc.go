@@ -171,6 +171,8 @@ type reducer struct {
 	seq    int64
 	rng    *rand.Rand
 	seen   int64
+	// analytics (analytics.go): the group's series.
+	an analyzer
 }
 
 type point struct {
@@ -207,6 +209,9 @@ func (r *reducer) bucket(t int64) int64 {
 }
 
 func (r *reducer) add(s *fnSink, t int64, row []model.Value) error {
+	if r.q.shape == shapeSeries {
+		return r.an.add(s, t, row)
+	}
 	b := r.bucket(t)
 	switch r.q.shape {
 	case shapeIntegral:
@@ -371,6 +376,8 @@ func (r *reducer) finish(s *fnSink) error {
 		}
 	case shapePick:
 		return r.emitPicks(s)
+	case shapeSeries:
+		return r.an.finish(s)
 	}
 	return nil
 }

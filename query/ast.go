@@ -153,8 +153,15 @@ type Item struct {
 	// Unit is the duration argument of derivative, non_negative_derivative,
 	// rate, elapsed and integral, nil when not written (see DefaultUnit).
 	Unit *Duration
-	// N is the integer argument of moving_average, top, bottom and sample.
+	// N is the integer argument of moving_average, top, bottom and sample,
+	// and of downsample (n) and forecast (the horizon).
 	N int64
+	// Method is the method of an analytics function (downsample,
+	// anomalies, forecast: analytics.go), its default when not written;
+	// Param its optional number (the threshold of anomalies, the season
+	// length of forecast's holt_winters), nil when not written.
+	Method string
+	Param  *float64
 	// Expr is set, and Func, Field and Arg are empty, when the item is
 	// more than fn(field[, arg]) or a name: an arithmetic expression or a
 	// math function (see expr.go).

@@ -318,6 +318,9 @@ func (p *parser) call(gname *gIdent, name string, c *gCall, cnt *exprCounter) (V
 	}
 	tok := p.text(gname.Pos, name)
 	pos := p.pos(gname.Pos)
+	if err := p.noMoreArgs(c, fn); err != nil {
+		return nil, err
+	}
 	if IsAggregate(fn) {
 		if c.Star {
 			return nil, p.errAt(c.Pos, "*", "%s(*) cannot be part of an expression; name a field, as in %s(value)", fn, fn)

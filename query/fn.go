@@ -37,8 +37,9 @@ func IsTransformation(fn string) bool { return contains(Transformations, fn) }
 // IsSelector reports whether fn is one of Selectors.
 func IsSelector(fn string) bool { return contains(Selectors, fn) }
 
-// IsFunction reports whether fn is a transformation or a selector.
-func IsFunction(fn string) bool { return IsTransformation(fn) || IsSelector(fn) }
+// IsFunction reports whether fn is a transformation, a selector or an
+// analytics function (analytics.go).
+func IsFunction(fn string) bool { return IsTransformation(fn) || IsSelector(fn) || IsAnalytics(fn) }
 
 func contains(list []string, s string) bool {
 	for _, x := range list {
@@ -90,6 +91,8 @@ func (it Item) callText(q func(string) string) string {
 	var b strings.Builder
 	b.WriteString(it.Func + "(" + arg)
 	switch {
+	case IsAnalytics(it.Func):
+		b.WriteString(it.analyticsText())
 	case it.Unit != nil:
 		b.WriteString(", " + it.Unit.String())
 	case functionArg(it.Func) == argN:
@@ -109,13 +112,24 @@ func (p *parser) plainCall(g *gItem, fn string) error {
 	case c.Dur != nil:
 		return p.errAt(c.Dur.Pos, c.Dur.Text, "%s takes no duration argument", fn)
 	}
-	return nil
+	return p.noMoreArgs(c, fn)
 }
 
 // function converts a call of a transformation or selector fn.
 func (p *parser) function(it Item, g *gItem, fn string) (Item, error) {
 	c := g.Call
+	if IsAnalytics(fn) {
+		return p.analytics(it, g, fn)
+	}
 	it.Func = fn
+	if err := p.noMoreArgs(c, fn); err != nil {
+		return it, err
+	}
+	if c.Sub != nil {
+		if err := p.noMoreArgs(c.Sub, p.text(c.Field.Pos, fn)); err != nil {
+			return it, err
+		}
+	}
 	if c.Star {
 		return it, p.errAt(c.Pos, "*", "%s(*) is not supported; name a field, as in %s(value)", fn, fn)
 	}
@@ -190,6 +204,8 @@ func (p *parser) innerCall(it Item, c *gCall, name string) (Item, error) {
 		return it, p.errAt(ic.Pos, "*", "%s(*) is not supported; name a field, as in %s(value)", inner, inner)
 	case ic.Sub != nil:
 		return it, p.errAt(ic.Pos, p.text(ic.Pos, ""), "%s takes a field, not a function call", inner)
+	case ic.Field == nil || ic.Lead != nil || len(ic.Ops) > 0:
+		return it, p.errAt(ic.Pos, p.text(ic.Pos, ""), "%s takes a field name, not an expression", inner)
 	case ic.Dur != nil:
 		return it, p.errAt(ic.Dur.Pos, ic.Dur.Text, "%s takes no duration argument", inner)
 	case inner == "percentile" && ic.Arg == nil:

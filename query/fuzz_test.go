@@ -29,6 +29,12 @@ func FuzzParse(f *testing.F) {
 	for _, tt := range exprErrorTests {
 		f.Add(tt.in)
 	}
+	for _, tt := range analyticsParseTests {
+		f.Add(tt.in)
+	}
+	for _, tt := range analyticsErrorTests {
+		f.Add(tt.in)
+	}
 	f.Fuzz(func(t *testing.T, in string) {
 		first, err := Parse(in)
 		if err != nil {

@@ -117,7 +117,26 @@ type gCall struct {
 	// Arg is a number argument (percentile(v, 99), moving_average(v, 3));
 	// Dur a duration one (derivative(v, 1s)).
 	Arg *gNumber `parser:"( ',' ( @@"`
-	Dur *gDur    `parser:"      | @@ ) )?"`
+	Dur *gDur    `parser:"      | @@"`
+	// Str is a string second argument (anomalies(v, 'zscore')); More the
+	// arguments after the second (downsample(v, 500, 'm4')). Only the
+	// analytics functions take them (query/analytics.go).
+	Str  *gStrArg    `parser:"      | @@ ) )?"`
+	More []*gMoreArg `parser:"( ',' @@ )*"`
+}
+
+// gStrArg is a string argument.
+type gStrArg struct {
+	Pos lexer.Position
+	Str string `parser:"@String"`
+}
+
+// gMoreArg is an argument after the second one of a call: a string or a
+// number.
+type gMoreArg struct {
+	Pos lexer.Position
+	Str *string  `parser:"  @String"`
+	Num *gNumber `parser:"| @@"`
 }
 
 // gArith is an arithmetic expression: factors joined by operators, kept

@@ -84,6 +84,7 @@ export function hideChart() {
   box.hidden = true;
   box.dataset.series = '0';
   box.dataset.points = '0';
+  box.dataset.seriesMaxPoints = '0';
   chart.series = [];
   chart.geom = null;
   clearHover();
@@ -292,8 +293,10 @@ export function drawChart() {
   let y0 = Infinity;
   let y1 = -Infinity;
   let npts = 0;
+  let most = 0;
   const times = new Set();
   for (const s of vis) {
+    most = Math.max(most, s.nn.length);
     for (const p of s.nn) {
       if (p.t < t0) t0 = p.t;
       if (p.t > t1) t1 = p.t;
@@ -305,6 +308,7 @@ export function drawChart() {
   }
   box.dataset.series = String(vis.length);
   box.dataset.points = String(npts);
+  box.dataset.seriesMaxPoints = String(most);
   chart.times = [...times].sort((a, b) => a - b);
   if (!npts) {
     chart.geom = null;

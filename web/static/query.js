@@ -4,6 +4,7 @@
 import {$, h, store, request, errText, queryParams, firstWord, MAX_TABLE_ROWS, fmtInt, cellText} from './core.js';
 import {hideChart, showChart} from './chart.js';
 import {renderExplain} from './explain.js';
+import {maybeDownsample, resetDownsample} from './downsample.js';
 import {refreshStatus} from './status.js';
 
 // -------------------------------------------------------------- editor
@@ -170,6 +171,19 @@ export async function run(explain) {
     csv.hidden = false;
   }
   render(r.json, elapsed);
+  if (!isDelete && !explain) {
+    // A query run meanwhile aborts the downsampling requests.
+    inflight = ctl;
+    try {
+      await maybeDownsample(q, r.json.columns, r.json.rows || [], ctl.signal);
+    } catch (err) {
+      if (ctl.signal.aborted) return;
+    }
+    if (inflight !== ctl) return;
+    inflight = null;
+  } else {
+    resetDownsample();
+  }
   setState('ok');
   refreshStatus();
 }

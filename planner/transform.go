@@ -26,6 +26,7 @@ package planner
 
 import (
 	"context"
+	"errors"
 	"hash/fnv"
 	"math"
 	"slices"
@@ -128,9 +129,15 @@ func newFnQuery(src Source, sel *query.Select, fields map[string]model.Kind, opt
 			return nil, err
 		}
 	} else if sel.GroupBy != nil && !q.nested {
-		bk, err := newBucketer(*sel.GroupBy)
+		// The bucketer with the statement's offset and zone, as the
+		// planner's own aggregates use.
+		bk, err := bucketerFor(sel)
 		if err != nil {
-			return nil, errorf(sel.GroupByPos, "%s", err.(*Error).Msg)
+			var pe *Error
+			if errors.As(err, &pe) && pe.Pos.Line == 0 {
+				pe.Pos = sel.GroupByPos
+			}
+			return nil, err
 		}
 		q.bk = bk
 	}

@@ -545,7 +545,10 @@ func (r *rowReader) relative(k model.Kind, first model.Value, fd firstDecimal) m
 	return r.value(k)
 }
 
-// decodeRow decodes a row of kind k of the bucket starting at start.
+// decodeRow decodes a row of kind k of the bucket starting at start. A
+// quantile sketch is checked but its bins stay encoded until used
+// (sketch.DecodeLazy: most reads never ask a percentile), so the summary
+// keeps a reference to b, which must not change afterwards.
 func decodeRow(b []byte, l model.Level, k model.Kind, start int64) (model.Summary, decSum, error) {
 	var s model.Summary
 	var dec decSum
@@ -633,7 +636,7 @@ func decodeRow(b []byte, l model.Level, k model.Kind, start int64) (model.Summar
 			r.b = r.b[8:]
 		}
 		if b[0]&15 == rowV4 && !r.err {
-			sk, rest, err := sketch.Decode(r.b)
+			sk, rest, err := sketch.DecodeLazy(r.b)
 			if err != nil || sk.Count() != n {
 				return s, dec, errors.New("malformed rollup row: bad quantile sketch")
 			}

@@ -407,7 +407,12 @@ func (d *decoder) scan() (uint64, bool) {
 		if j == 0 {
 			c = d.uvarint()
 		} else {
-			v := d.uvarint()
+			var v uint64
+			if len(d.b) > 0 && d.b[0] < 0x80 { // most bins: one byte
+				v, d.b = uint64(d.b[0]), d.b[1:]
+			} else {
+				v = d.uvarint()
+			}
 			c = v >> 3
 			step := v&7 + 1
 			if step == 8 {

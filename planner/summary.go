@@ -191,7 +191,7 @@ func (ex *executor) aggregateParts(ctx context.Context, tags model.Tags, rank in
 				}
 				continue
 			}
-			parts, err := p.parts.ReadParts(ctx, p.coll, tags, f, seg.lo, seg.hi, p.whole, seg.level)
+			parts, err := readParts(ctx, p.parts, p.coll, tags, f, seg.lo, seg.hi, p.whole, seg.level, p.needSketch[ci])
 			if err != nil {
 				return err
 			}

@@ -21,6 +21,8 @@ type rollSnap struct {
 	dirty [len(levelNamesForDirs)]dirtySet
 	spans []dirtySpan
 	from  [len(levelNamesForDirs)]int64 // horizon per level
+	// noSketch leaves the rows' quantile sketches out (undecoded).
+	noSketch bool
 }
 
 func (rs *rollSnap) isDirty(l model.Level, lo, hi int64) bool {
@@ -151,7 +153,7 @@ func (rs *rollSnap) rows(ctx context.Context, l model.Level, field string, lo, h
 	for _, sc := range srcs {
 		from := len(out)
 		var err error
-		if out, err = appendColumnRows(ctx, out, sc.f.r, l, sc.si, sc.ci, sc.kind, l.Floor(lo), hi); err != nil {
+		if out, err = appendColumnRows(ctx, out, sc.f.r, l, sc.si, sc.ci, sc.kind, l.Floor(lo), hi, !rs.noSketch); err != nil {
 			return nil, fmt.Errorf("read %s: %w", sc.f.name(), err)
 		}
 		for i := from; i < len(out); i++ {

@@ -552,6 +552,17 @@ func (r *rowReader) relative(k model.Kind, first model.Value, fd firstDecimal) m
 // (sketch.DecodeLazy: most reads never ask a percentile), so the summary
 // keeps a reference to b, which must not change afterwards.
 func decodeRow(b []byte, l model.Level, k model.Kind, start int64) (model.Summary, decSum, error) {
+	return decodeRowSketch(b, l, k, start, true)
+}
+
+// decodeRowWithoutSketch is decodeRow that leaves a version 4 row's
+// sketch out, unread: it is the last thing in the row, so the rest of the
+// row is checked as decodeRow does.
+func decodeRowWithoutSketch(b []byte, l model.Level, k model.Kind, start int64) (model.Summary, decSum, error) {
+	return decodeRowSketch(b, l, k, start, false)
+}
+
+func decodeRowSketch(b []byte, l model.Level, k model.Kind, start int64, sketches bool) (model.Summary, decSum, error) {
 	var s model.Summary
 	var dec decSum
 	var u byte
@@ -637,7 +648,14 @@ func decodeRow(b []byte, l model.Level, k model.Kind, start int64) (model.Summar
 			s.M2 = math.Float64frombits(binary.LittleEndian.Uint64(r.b))
 			r.b = r.b[8:]
 		}
-		if b[0]&15 == rowV4 && !r.err {
+		switch {
+		case b[0]&15 != rowV4 || r.err:
+		case !sketches:
+			if len(r.b) == 0 {
+				r.err = true // a version 4 row has a sketch
+			}
+			r.b = nil
+		default:
 			sk, rest, err := sketch.DecodeLazy(r.b)
 			if err != nil || sk.Count() != n {
 				return s, dec, errors.New("malformed rollup row: bad quantile sketch")
@@ -718,7 +736,7 @@ func rollupColumnOf(r *colfile.Reader, si int, field string) (int, model.Kind, b
 }
 
 func readColumnRows(ctx context.Context, r *colfile.Reader, l model.Level, si, ci int, kind model.Kind, lo, hi int64) (*fieldRows, error) {
-	rows, err := appendColumnRows(ctx, nil, r, l, si, ci, kind, lo, hi)
+	rows, err := appendColumnRows(ctx, nil, r, l, si, ci, kind, lo, hi, true)
 	if err != nil {
 		return nil, err
 	}
@@ -726,8 +744,9 @@ func readColumnRows(ctx context.Context, r *colfile.Reader, l model.Level, si, c
 }
 
 // appendColumnRows appends to dst the rows of column ci (of kind) of
-// series si with bucket starts in [lo, hi].
-func appendColumnRows(ctx context.Context, dst []rollRow, r *colfile.Reader, l model.Level, si, ci int, kind model.Kind, lo, hi int64) ([]rollRow, error) {
+// series si with bucket starts in [lo, hi], with their quantile sketches
+// when sketches is set.
+func appendColumnRows(ctx context.Context, dst []rollRow, r *colfile.Reader, l model.Level, si, ci int, kind model.Kind, lo, hi int64, sketches bool) ([]rollRow, error) {
 	info := r.Series()[si]
 	c, err := r.ReadRangeContext(ctx, si, ci, lo, hi)
 	if err != nil {
@@ -740,7 +759,14 @@ func appendColumnRows(ctx context.Context, dst []rollRow, r *colfile.Reader, l m
 	for i, row := range c.Strings {
 		// decodeRow only reads the row, and what it keeps of it (a
 		// sketch's bins) is read only too: the string's bytes serve.
-		s, dec, err := decodeRow(unsafe.Slice(unsafe.StringData(row), len(row)), l, kind, c.Times[i])
+		b := unsafe.Slice(unsafe.StringData(row), len(row))
+		var s model.Summary
+		var dec decSum
+		if sketches {
+			s, dec, err = decodeRow(b, l, kind, c.Times[i])
+		} else {
+			s, dec, err = decodeRowWithoutSketch(b, l, kind, c.Times[i])
+		}
 		if err != nil {
 			return dst, fmt.Errorf("rollup series %q column %q row %d: %w", info.Key, info.Columns[ci].Name, i, err)
 		}

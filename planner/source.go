@@ -105,7 +105,9 @@ type SummarySource interface {
 
 // SketchlessSource is implemented by summary sources that can leave the
 // quantile sketches out of rollup summaries, sparing their decoding: the
-// planner reads through it every field no percentile reads.
+// planner reads through it every field no percentile reads. A wrapper
+// that embeds such a source and overrides ReadParts must override
+// ReadPartsWithoutSketches too, or the planner reads around its ReadParts.
 type SketchlessSource interface {
 	// ReadPartsWithoutSketches is ReadParts with no Summary carrying a
 	// Sketch.

@@ -5,9 +5,13 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"testing"
 	"time"
 
+	"github.com/soltixdb/soltix/httpapi"
 	"github.com/soltixdb/soltix/model"
 	"github.com/soltixdb/soltix/planner"
 	"github.com/soltixdb/soltix/query"
@@ -22,7 +26,10 @@ type valuesOnly struct{ planner.Source }
 // points) flushed (rolling up) and compacted into daily files; avg(v),
 // max(v) GROUP BY 1d over the year, answered from the 1d rollup level and,
 // for comparison, forced onto raw data (levels=raw): from colstore block
-// statistics, and from decoded values.
+// statistics, and from decoded values. "rollups over HTTP" is the same
+// query through /api/v1/query of an in-process server, answer read whole.
+// Each reports cpu-ns/op, the process's CPU time per query (GC included),
+// steadier than ns/op on a shared machine.
 //
 //	go test -run '^$' -bench YearGroupBy1d -benchtime 20x -count 3 ./e2e
 func BenchmarkYearGroupBy1d(b *testing.B) {
@@ -65,7 +72,8 @@ func BenchmarkYearGroupBy1d(b *testing.B) {
 	if err := db.Compact(ctx); err != nil {
 		b.Fatal(err)
 	}
-	stmt, err := query.Parse("SELECT avg(v), max(v) FROM iot WHERE device_id = 'd1' AND time >= '2025-01-01T00:00:00Z' AND time < '2026-01-01T00:00:00Z' GROUP BY 1d")
+	const yearQ = "SELECT avg(v), max(v) FROM iot WHERE device_id = 'd1' AND time >= '2025-01-01T00:00:00Z' AND time < '2026-01-01T00:00:00Z' GROUP BY 1d"
+	stmt, err := query.Parse(yearQ)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -75,6 +83,7 @@ func BenchmarkYearGroupBy1d(b *testing.B) {
 		raw  bool
 	}{{"rollups", db, false}, {"raw block statistics", db, true}, {"raw decoded values", valuesOnly{db}, true}} {
 		b.Run(src.name, func(b *testing.B) {
+			defer reportCPU(b)()
 			for range b.N {
 				res, err := planner.ExecuteWith(ctx, src.src, stmt, planner.Options{Now: time.Now(), RawOnly: src.raw})
 				if err != nil {
@@ -85,5 +94,33 @@ func BenchmarkYearGroupBy1d(b *testing.B) {
 				}
 			}
 		})
+	}
+	srv := httptest.NewServer(httpapi.New(db, httpapi.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}))
+	defer srv.Close()
+	u := srv.URL + "/api/v1/query?q=" + url.QueryEscape(yearQ)
+	b.Run("rollups over HTTP", func(b *testing.B) {
+		defer reportCPU(b)()
+		for range b.N {
+			resp, err := srv.Client().Get(u)
+			if err != nil {
+				b.Fatal(err)
+			}
+			_, err = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if err != nil || resp.StatusCode != http.StatusOK {
+				b.Fatalf("HTTP %d: %v", resp.StatusCode, err)
+			}
+		}
+	})
+}
+
+// reportCPU starts the clock of a cpu-ns/op metric; call what it returns
+// when the loop ends.
+func reportCPU(b *testing.B) func() {
+	c0 := processCPU()
+	return func() {
+		if c := processCPU() - c0; c > 0 {
+			b.ReportMetric(float64(c.Nanoseconds())/float64(b.N), "cpu-ns/op")
+		}
 	}
 }

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -379,19 +379,28 @@ func (e *resultEncoder) appendStats(b []byte) []byte {
 
 // json writes {"columns":[...],"rows":[[...],...]}, with "stats" after the
 // rows when the result has Stats.
+//
+// The answer is built in a pooled buffer and written in pieces of about
+// jsonChunk bytes, with no buffered writer in between.
 func (e *resultEncoder) json(w http.ResponseWriter) error {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
-	bw := bufio.NewWriterSize(w, 32<<10)
-	b := e.appendColumns(make([]byte, 0, 1024))
+	bp := jsonBufs.Get().(*[]byte)
+	defer func() {
+		if cap(*bp) <= 4*jsonChunk {
+			jsonBufs.Put(bp)
+		}
+	}()
+	b := e.appendColumns((*bp)[:0])
 	b = append(b, `,"rows":[`...)
 	for i, row := range e.res.Rows {
 		if i > 0 {
 			b = append(b, ',')
 		}
 		b = e.appendRow(b, row)
-		if len(b) >= 16<<10 {
-			if _, err := bw.Write(b); err != nil {
+		if len(b) >= jsonChunk {
+			if _, err := w.Write(b); err != nil {
+				*bp = b
 				return err
 			}
 			b = b[:0]
@@ -404,11 +413,19 @@ func (e *resultEncoder) json(w http.ResponseWriter) error {
 	}
 	b = appendMissing(b, e.missing)
 	b = append(b, "}\n"...)
-	if _, err := bw.Write(b); err != nil {
-		return err
-	}
-	return bw.Flush()
+	*bp = b
+	_, err := w.Write(b)
+	return err
 }
+
+// jsonChunk is about how much of a JSON answer is written at a time.
+const jsonChunk = 16 << 10
+
+// jsonBufs holds the buffers JSON answers are built in.
+var jsonBufs = sync.Pool{New: func() any {
+	b := make([]byte, 0, jsonChunk+jsonChunk/2)
+	return &b
+}}
 
 // cell formats one CSV cell.
 func (e *resultEncoder) cell(b []byte, c int, v model.Value) string {

@@ -263,6 +263,58 @@ func TestQueryNDJSONLarge(t *testing.T) {
 	}
 }
 
+// TestQueryJSONSizes: JSON answers built in pooled buffers come out whole
+// and exact whatever ran before them: sizes around the write chunk, large
+// and small in turn, so that a buffer comes back grown, and concurrently.
+func TestQueryJSONSizes(t *testing.T) {
+	result := func(n int) *planner.Result {
+		res := &planner.Result{Columns: []string{"time", "v"}, TimeColumn: 0}
+		for i := range n {
+			res.Rows = append(res.Rows, []model.Value{model.Int(int64(i)), model.Float(float64(i) + 0.5)})
+		}
+		return res
+	}
+	check := func(n int) error {
+		s, _ := newTestServer(t, Options{})
+		s.execute = (&stubExecutor{res: result(n)}).execute
+		rec := do(s.mux, http.MethodGet, "/api/v1/query?epoch=ns&q=SHOW+COLLECTIONS", nil, nil)
+		var got struct {
+			Columns []string
+			Rows    [][2]float64
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+			return fmt.Errorf("%d rows: %v in %.200q", n, err, rec.Body.String())
+		}
+		if len(got.Rows) != n {
+			return fmt.Errorf("%d rows: got %d", n, len(got.Rows))
+		}
+		for i, r := range got.Rows {
+			if r != [2]float64{float64(i), float64(i) + 0.5} {
+				return fmt.Errorf("%d rows: row %d is %v", n, i, r)
+			}
+		}
+		return nil
+	}
+	sizes := []int{0, 1, 700, 900, 1000, 5000, 3, 20000, 2, 1200}
+	for _, n := range sizes {
+		if err := check(n); err != nil {
+			t.Error(err)
+		}
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, len(sizes))
+	for _, n := range sizes {
+		wg.Go(func() { errs <- check(n) })
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+}
+
 func TestQueryRequestForms(t *testing.T) {
 	const q = "SELECT v FROM cpu"
 	tests := []struct {

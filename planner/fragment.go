@@ -339,6 +339,10 @@ func (s *fragmentSummarySource) ReadParts(ctx context.Context, collection string
 	return s.ss.ReadParts(ctx, collection, tags, field, min, max, whole, level)
 }
 
+func (s *fragmentSummarySource) ReadPartsWithoutSketches(ctx context.Context, collection string, tags model.Tags, field string, min, max int64, whole func(lo, hi int64) bool, level model.Level) ([]Part, error) {
+	return readParts(ctx, s.ss, collection, tags, field, min, max, whole, level, false)
+}
+
 func (s *fragmentSummarySource) Rollups(collection string) (bool, int64) {
 	return s.ss.Rollups(collection)
 }

@@ -124,7 +124,7 @@ func (ex *executor) readPartsAhead(ctx context.Context, r *partsRead) {
 		if r.err = ctx.Err(); r.err != nil {
 			return
 		}
-		r.parts[s], r.err = p.parts.ReadParts(ctx, p.coll, tags, field, seg.lo, seg.hi, p.whole, seg.level)
+		r.parts[s], r.err = readParts(ctx, p.parts, p.coll, tags, field, seg.lo, seg.hi, p.whole, seg.level, p.needSketch[r.ci])
 		if r.err != nil {
 			return
 		}
@@ -162,5 +162,5 @@ func (ex *executor) partsFor(ctx context.Context, r *partsRead, tags model.Tags,
 	}
 	p := ex.p
 	seg := p.segs[s]
-	return p.parts.ReadParts(ctx, p.coll, tags, p.read[ci], seg.lo, seg.hi, p.whole, seg.level)
+	return readParts(ctx, p.parts, p.coll, tags, p.read[ci], seg.lo, seg.hi, p.whole, seg.level, p.needSketch[ci])
 }

@@ -1,8 +1,11 @@
 package planner
 
 import (
+	"context"
+	"maps"
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -207,6 +210,63 @@ func TestExplainSketch(t *testing.T) {
 		got := res.Stats != nil && slices.Contains(res.Stats.Notes, explainSketchNote)
 		if got != tc.note {
 			t.Errorf("%s (RawOnly %v): sketch note %v, want %v", tc.q, tc.opts.RawOnly, got, tc.note)
+		}
+	}
+}
+
+// sketchlessSource is a rollupSource that can leave sketches out, and
+// counts the reads of each field with and without them.
+type sketchlessSource struct {
+	*rollupSource
+	with, without map[string]int
+}
+
+func (s *sketchlessSource) ReadParts(ctx context.Context, coll string, tags model.Tags, field string, min, max int64, whole func(lo, hi int64) bool, level model.Level) ([]Part, error) {
+	s.with[field]++
+	return s.rollupSource.ReadParts(ctx, coll, tags, field, min, max, whole, level)
+}
+
+func (s *sketchlessSource) ReadPartsWithoutSketches(ctx context.Context, coll string, tags model.Tags, field string, min, max int64, whole func(lo, hi int64) bool, level model.Level) ([]Part, error) {
+	s.without[field]++
+	parts, err := s.rollupSource.ReadParts(ctx, coll, tags, field, min, max, whole, level)
+	for i := range parts {
+		if sm := parts[i].Summary; sm != nil && sm.Sketch != nil {
+			c := *sm
+			c.Sketch = nil
+			parts[i].Summary = &c
+		}
+	}
+	return parts, err
+}
+
+// TestSketchlessReads: a SketchlessSource is asked for sketches only for
+// the fields a percentile reads, and the answers are those of a source
+// that always gives them.
+func TestSketchlessReads(t *testing.T) {
+	m, _ := sketchYear(func(r *rand.Rand, _ int) float64 { return r.ExpFloat64() * 20 })
+	const rng = " FROM c WHERE time >= '2025-01-01T00:00:00Z' AND time < '2026-01-01T00:00:00Z' GROUP BY 1M"
+	for _, tc := range []struct {
+		q             string
+		with, without []string // the fields read each way
+	}{
+		{"SELECT mean(v), max(i), stddev(v)" + rng, nil, []string{"i", "v"}},
+		{"SELECT percentile(v, 90), mean(i)" + rng, []string{"v"}, []string{"i"}},
+		{"SELECT percentile(v, 50), percentile(i, 99), mean(v)" + rng, []string{"i", "v"}, nil},
+	} {
+		src := &sketchlessSource{rollupSource: newRollupSource(m, 100, math.MinInt64), with: map[string]int{}, without: map[string]int{}}
+		got, err := executeWith(src, tc.q, Options{})
+		if err != nil {
+			t.Fatalf("%s: %v", tc.q, err)
+		}
+		want, err := executeWith(newRollupSource(m, 100, math.MinInt64), tc.q, Options{})
+		if err != nil {
+			t.Fatalf("%s: %v", tc.q, err)
+		}
+		if !reflect.DeepEqual(got.Rows, want.Rows) {
+			t.Errorf("%s: got %v, want %v", tc.q, got.Rows, want.Rows)
+		}
+		if w, wo := slices.Sorted(maps.Keys(src.with)), slices.Sorted(maps.Keys(src.without)); !slices.Equal(w, tc.with) || !slices.Equal(wo, tc.without) {
+			t.Errorf("%s: read with sketches %v and without %v, want %v and %v", tc.q, w, wo, tc.with, tc.without)
 		}
 	}
 }

@@ -111,3 +111,23 @@ type SummarySource interface {
 	// retention has dropped none): before it only rollups answer.
 	Rollups(collection string) (on bool, rawFrom int64)
 }
+
+// SketchlessSource is implemented by summary sources that can leave the
+// quantile sketches out of rollup summaries, sparing their decoding: the
+// planner reads through it every field no percentile reads. A wrapper
+// that embeds such a source and overrides ReadParts must override
+// ReadPartsWithoutSketches too, or the planner reads around its ReadParts.
+type SketchlessSource interface {
+	// ReadPartsWithoutSketches is ReadParts with no Summary carrying a
+	// Sketch.
+	ReadPartsWithoutSketches(ctx context.Context, collection string, tags model.Tags, field string, min, max int64, whole func(lo, hi int64) bool, level model.Level) ([]Part, error)
+}
+
+// readParts is ss.ReadParts, without sketches when sketches is false and
+// ss can leave them out.
+func readParts(ctx context.Context, ss SummarySource, collection string, tags model.Tags, field string, min, max int64, whole func(lo, hi int64) bool, level model.Level, sketches bool) ([]Part, error) {
+	if sl, ok := ss.(SketchlessSource); ok && !sketches {
+		return sl.ReadPartsWithoutSketches(ctx, collection, tags, field, min, max, whole, level)
+	}
+	return ss.ReadParts(ctx, collection, tags, field, min, max, whole, level)
+}

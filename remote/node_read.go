@@ -382,38 +382,17 @@ func (ss *nodeSession) fetch(f *fetchMsg) error {
 	return ss.send(msgFetchEnd, e.B)
 }
 
-// withoutSketches returns parts with the summaries that carry a quantile
-// sketch replaced by copies without it (the summaries may be shared with
-// storage's caches, so they are not changed): only a percentile needs
-// them, and they are most of a rollup row's bytes.
-func withoutSketches(parts []model.Part) []model.Part {
-	var out []model.Part
-	for j := range parts {
-		if s := parts[j].Summary; s != nil && s.Sketch != nil {
-			if out == nil {
-				out = slices.Clone(parts)
-			}
-			c := *s
-			c.Sketch = nil
-			out[j].Summary = &c
-		}
-	}
-	if out == nil {
-		return parts
-	}
-	return out
-}
-
 // itemParts sends the parts of an item, with the runs of values of the
 // fields in reduce reduced to summaries (node_reduce.go).
 func (ss *nodeSession) itemParts(i int, it *planner.SeriesRead, whole func(lo, hi int64) bool, reduce map[string]planner.Reduce, sketch map[string]bool) error {
 	for k, ps := range it.Parts {
-		parts, err := ss.n.db.ReadParts(ss.ctx, ss.open.Collection, it.Tags, ps.Field, ps.Lo, ps.Hi, whole, ps.Level)
+		read := ss.n.db.ReadParts
+		if !sketch[ps.Field] {
+			read = ss.n.db.ReadPartsWithoutSketches
+		}
+		parts, err := read(ss.ctx, ss.open.Collection, it.Tags, ps.Field, ps.Lo, ps.Hi, whole, ps.Level)
 		if err != nil {
 			return err
-		}
-		if !sketch[ps.Field] {
-			parts = withoutSketches(parts)
 		}
 		if r, ok := reduce[ps.Field]; ok {
 			parts = reduceParts(parts, whole, r)

@@ -189,12 +189,24 @@ func (db *DB) ConcurrentReads() bool { return true }
 // rollup buckets that whole() accepts become summaries, everything else
 // comes from finer levels and raw data.
 func (db *DB) ReadParts(ctx context.Context, collection string, tags model.Tags, field string, min, max int64, whole func(lo, hi int64) bool, level model.Level) ([]model.Part, error) {
+	return db.readParts(ctx, collection, tags, field, min, max, whole, level, true)
+}
+
+// ReadPartsWithoutSketches is ReadParts with no quantile sketch in the
+// rollup summaries (planner.SketchlessSource): their bytes are skipped,
+// not decoded, which is most of the work of reading a 1d row.
+func (db *DB) ReadPartsWithoutSketches(ctx context.Context, collection string, tags model.Tags, field string, min, max int64, whole func(lo, hi int64) bool, level model.Level) ([]model.Part, error) {
+	return db.readParts(ctx, collection, tags, field, min, max, whole, level, false)
+}
+
+func (db *DB) readParts(ctx context.Context, collection string, tags model.Tags, field string, min, max int64, whole func(lo, hi int64) bool, level model.Level, sketches bool) ([]model.Part, error) {
 	if err := db.quarantineErr(collection, min, max); err != nil {
 		return nil, err
 	}
 	if level != model.LevelRaw {
 		if rs, ok := db.takeRollSnap(collection, tags, level, min, max); ok {
 			defer rs.release()
+			rs.noSketch = !sketches
 			return db.readLevels(ctx, rs, collection, tags, field, min, max, whole, level)
 		}
 	}

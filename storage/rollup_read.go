@@ -3,6 +3,7 @@
 package storage
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
@@ -20,6 +21,8 @@ type rollSnap struct {
 	dirty [len(levelNamesForDirs)]dirtySet
 	spans []dirtySpan
 	from  [len(levelNamesForDirs)]int64 // horizon per level
+	// noSketch leaves the rows' quantile sketches out (undecoded).
+	noSketch bool
 }
 
 func (rs *rollSnap) isDirty(l model.Level, lo, hi int64) bool {
@@ -120,7 +123,13 @@ func (db *DB) takeRollSnap(collection string, tags model.Tags, top model.Level, 
 // rows returns the rows of field at level l with bucket starts in
 // [Floor(lo), hi], sorted.
 func (rs *rollSnap) rows(ctx context.Context, l model.Level, field string, lo, hi int64) ([]rollRow, error) {
-	var out []rollRow
+	type src struct {
+		f      *rollFile
+		si, ci int
+		kind   model.Kind
+	}
+	var srcs []src
+	n := 0 // at most this many rows, from the blocks in the range
 	for _, f := range rs.files[l] {
 		if partEnd(l, f.part) < lo || f.part > hi {
 			continue
@@ -129,18 +138,31 @@ func (rs *rollSnap) rows(ctx context.Context, l model.Level, field string, lo, h
 		if !ok {
 			continue
 		}
-		fr, err := readRows(ctx, f.r, l, si, field, l.Floor(lo), hi)
-		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", f.name(), err)
+		ci, kind, ok := rollupColumnOf(f.r, si, field)
+		if !ok {
+			continue
 		}
-		if fr != nil {
-			for i := range fr.rows {
-				fr.rows[i].seq = f.meta.Seq
+		for _, b := range f.r.Series()[si].Columns[ci].Blocks {
+			if b.MaxTime >= l.Floor(lo) && b.MinTime <= hi {
+				n += b.Count
 			}
-			out = append(out, fr.rows...)
+		}
+		srcs = append(srcs, src{f, si, ci, kind})
+	}
+	out := make([]rollRow, 0, n)
+	for _, sc := range srcs {
+		from := len(out)
+		var err error
+		if out, err = appendColumnRows(ctx, out, sc.f.r, l, sc.si, sc.ci, sc.kind, l.Floor(lo), hi, !rs.noSketch); err != nil {
+			return nil, fmt.Errorf("read %s: %w", sc.f.name(), err)
+		}
+		for i := from; i < len(out); i++ {
+			out[i].seq = sc.f.meta.Seq
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].start < out[j].start })
+	if !slices.IsSortedFunc(out, func(a, b rollRow) int { return cmp.Compare(a.start, b.start) }) {
+		sort.Slice(out, func(i, j int) bool { return out[i].start < out[j].start })
+	}
 	return out, nil
 }
 
@@ -159,7 +181,7 @@ func (db *DB) readLevels(ctx context.Context, rs *rollSnap, collection string, t
 	if err != nil {
 		return nil, err
 	}
-	var parts []model.Part
+	parts := make([]model.Part, 0, len(rows))
 	cursor := lo
 	gapRows := false // the gap before cursor holds rows that cannot be used
 	done := false

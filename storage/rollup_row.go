@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"slices"
 	"sort"
 	"strings"
+	"unsafe"
 
 	"github.com/soltixdb/soltix/internal/sketch"
 	"github.com/soltixdb/soltix/model"
@@ -545,8 +547,22 @@ func (r *rowReader) relative(k model.Kind, first model.Value, fd firstDecimal) m
 	return r.value(k)
 }
 
-// decodeRow decodes a row of kind k of the bucket starting at start.
+// decodeRow decodes a row of kind k of the bucket starting at start. A
+// quantile sketch is checked but its bins stay encoded until used
+// (sketch.DecodeLazy: most reads never ask a percentile), so the summary
+// keeps a reference to b, which must not change afterwards.
 func decodeRow(b []byte, l model.Level, k model.Kind, start int64) (model.Summary, decSum, error) {
+	return decodeRowSketch(b, l, k, start, true)
+}
+
+// decodeRowWithoutSketch is decodeRow that leaves a version 4 row's
+// sketch out, unread: it is the last thing in the row, so the rest of the
+// row is checked as decodeRow does.
+func decodeRowWithoutSketch(b []byte, l model.Level, k model.Kind, start int64) (model.Summary, decSum, error) {
+	return decodeRowSketch(b, l, k, start, false)
+}
+
+func decodeRowSketch(b []byte, l model.Level, k model.Kind, start int64, sketches bool) (model.Summary, decSum, error) {
 	var s model.Summary
 	var dec decSum
 	var u byte
@@ -632,8 +648,15 @@ func decodeRow(b []byte, l model.Level, k model.Kind, start int64) (model.Summar
 			s.M2 = math.Float64frombits(binary.LittleEndian.Uint64(r.b))
 			r.b = r.b[8:]
 		}
-		if b[0]&15 == rowV4 && !r.err {
-			sk, rest, err := sketch.Decode(r.b)
+		switch {
+		case b[0]&15 != rowV4 || r.err:
+		case !sketches:
+			if len(r.b) == 0 {
+				r.err = true // a version 4 row has a sketch
+			}
+			r.b = nil
+		default:
+			sk, rest, err := sketch.DecodeLazy(r.b)
 			if err != nil || sk.Count() != n {
 				return s, dec, errors.New("malformed rollup row: bad quantile sketch")
 			}
@@ -691,37 +714,65 @@ func encodeRows(sr *seriesRows, l model.Level) []model.Column {
 // readRows reads the rows of one field of series si of a rollup file with
 // bucket starts in [lo, hi]; nil when the series lacks the field.
 func readRows(ctx context.Context, r *colfile.Reader, l model.Level, si int, field string, lo, hi int64) (*fieldRows, error) {
+	ci, kind, ok := rollupColumnOf(r, si, field)
+	if !ok {
+		return nil, nil
+	}
+	return readColumnRows(ctx, r, l, si, ci, kind, lo, hi)
+}
+
+// rollupColumnOf finds the column of field in series si of a rollup file.
+func rollupColumnOf(r *colfile.Reader, si int, field string) (int, model.Kind, bool) {
 	info := r.Series()[si]
 	prefix := field + colSep
 	i := sort.Search(len(info.Columns), func(i int) bool { return info.Columns[i].Name >= prefix })
 	for ; i < len(info.Columns) && strings.HasPrefix(info.Columns[i].Name, prefix); i++ {
 		f, kind, ok := parseRollupColumn(info.Columns[i].Name)
-		if !ok || f != field {
-			continue
+		if ok && f == field {
+			return i, kind, true
 		}
-		return readColumnRows(ctx, r, l, si, i, kind, lo, hi)
 	}
-	return nil, nil
+	return 0, 0, false
 }
 
 func readColumnRows(ctx context.Context, r *colfile.Reader, l model.Level, si, ci int, kind model.Kind, lo, hi int64) (*fieldRows, error) {
-	info := r.Series()[si]
-	c, err := r.ReadRangeContext(ctx, si, ci, lo, hi)
+	rows, err := appendColumnRows(ctx, nil, r, l, si, ci, kind, lo, hi, true)
 	if err != nil {
 		return nil, err
 	}
+	return &fieldRows{kind: kind, rows: rows}, nil
+}
+
+// appendColumnRows appends to dst the rows of column ci (of kind) of
+// series si with bucket starts in [lo, hi], with their quantile sketches
+// when sketches is set.
+func appendColumnRows(ctx context.Context, dst []rollRow, r *colfile.Reader, l model.Level, si, ci int, kind model.Kind, lo, hi int64, sketches bool) ([]rollRow, error) {
+	info := r.Series()[si]
+	c, err := r.ReadRangeContext(ctx, si, ci, lo, hi)
+	if err != nil {
+		return dst, err
+	}
 	if c.Kind != model.KindString && c.Len() > 0 {
-		return nil, fmt.Errorf("rollup series %q column %q is %s, want string", info.Key, info.Columns[ci].Name, c.Kind)
+		return dst, fmt.Errorf("rollup series %q column %q is %s, want string", info.Key, info.Columns[ci].Name, c.Kind)
 	}
-	fr := &fieldRows{kind: kind, rows: make([]rollRow, c.Len())}
-	for i := range fr.rows {
-		s, dec, err := decodeRow([]byte(c.Strings[i]), l, kind, c.Times[i])
-		if err != nil {
-			return nil, fmt.Errorf("rollup series %q column %q row %d: %w", info.Key, info.Columns[ci].Name, i, err)
+	dst = slices.Grow(dst, c.Len())
+	for i, row := range c.Strings {
+		// decodeRow only reads the row, and what it keeps of it (a
+		// sketch's bins) is read only too: the string's bytes serve.
+		b := unsafe.Slice(unsafe.StringData(row), len(row))
+		var s model.Summary
+		var dec decSum
+		if sketches {
+			s, dec, err = decodeRow(b, l, kind, c.Times[i])
+		} else {
+			s, dec, err = decodeRowWithoutSketch(b, l, kind, c.Times[i])
 		}
-		fr.rows[i] = rollRow{start: c.Times[i], s: s, dec: dec}
+		if err != nil {
+			return dst, fmt.Errorf("rollup series %q column %q row %d: %w", info.Key, info.Columns[ci].Name, i, err)
+		}
+		dst = append(dst, rollRow{start: c.Times[i], s: s, dec: dec})
 	}
-	return fr, nil
+	return dst, nil
 }
 
 // readAllRows reads every row of a rollup file of level l.

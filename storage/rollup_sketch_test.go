@@ -7,6 +7,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -42,6 +44,25 @@ func TestRollupRowSketch(t *testing.T) {
 	}
 	if got, _, err := decodeRow(b3, model.Level1h, c.Kind, start); err != nil || got.Sketch != nil {
 		t.Errorf("version 3 row: got sketch %v, %v; want none", got.Sketch, err)
+	}
+	// Without the sketch: the same summary, the sketch's bytes unread, for
+	// both versions; a version 4 row cut anywhere before the end of its
+	// sketch's first byte is still rejected.
+	want := got
+	want.Sketch = nil
+	for _, row := range [][]byte{b, b3} {
+		wo, _, err := decodeRowWithoutSketch(row, model.Level1h, c.Kind, start)
+		if err != nil || !reflect.DeepEqual(wo, want) {
+			t.Errorf("version %d row without its sketch: got %+v, %v; want %+v", row[0]&15, wo, err, want)
+		}
+	}
+	if !slices.Equal(b[1:len(b3)], b3[1:]) {
+		t.Fatalf("version 4 row %x does not start as its version 3 row %x", b, b3)
+	}
+	for cut := range len(b3) + 1 {
+		if _, _, err := decodeRowWithoutSketch(b[:cut], model.Level1h, c.Kind, start); err == nil {
+			t.Errorf("version 4 row cut to %d of %d bytes (its sketch starts at %d) decoded", cut, len(b), len(b3))
+		}
 	}
 	// The sketch of other values: count 99, not 100.
 	other := c.Range(start, start+98e9)
@@ -129,6 +150,16 @@ func TestRollupSketchSurvives(t *testing.T) {
 				cols, err := db.Read(ctx, "c", dev, []string{f}, lo, hi)
 				if err != nil {
 					t.Fatal(err)
+				}
+				// Without sketches: the same parts, no sketch.
+				wo, err := db.ReadPartsWithoutSketches(ctx, "c", dev, f, lo, hi, func(int64, int64) bool { return true }, l)
+				if err != nil || len(wo) != 1 || wo[0].Summary == nil || wo[0].Summary.Sketch != nil || wo[0].Level != l {
+					t.Fatalf("%s: ReadPartsWithoutSketches %s %s: %v, %v; want one rollup row without a sketch", step, f, l, wo, err)
+				}
+				sum := *parts[0].Summary
+				sum.Sketch = nil
+				if !reflect.DeepEqual(*wo[0].Summary, sum) {
+					t.Errorf("%s: %s %s: without sketches %+v, want %+v", step, f, l, *wo[0].Summary, sum)
 				}
 				want := model.SketchOf(&cols[0])
 				got := parts[0].Summary.Sketch

@@ -39,7 +39,10 @@ storage nodes, with etcd's apart.
 
 The data is TSBS-like cpu-only (100 hosts, 10 s, one day: 8.64 M integer
 values) or IoT trucks, generated in memory before the clock starts, or
-read from --file.
+read from --file. --dataset year is cpu-only data of one host for 365
+days at 30 s (10.5 M values; --hosts, --duration and --interval still
+change it), for long ranges answered from rollups: its query
+rollup-1-host-range-1d is one host's GROUP BY 1d over the whole year.
 `
 
 // benchReport is the --json output.
@@ -101,7 +104,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	server := fs.String("server", "", "URL of a running server (default: start one)")
 	dataDir := fs.String("data-dir", "", "data directory of the server bench starts (default: a temporary one, removed afterwards)")
-	dataset := fs.String("dataset", "cpu", "data set to generate: cpu (TSBS cpu-only) or iot")
+	dataset := fs.String("dataset", "cpu", "data set to generate: cpu (TSBS cpu-only), year (cpu-only, one host, a year at 30 s) or iot")
 	file := fs.String("file", "", "read line protocol from this file instead of generating")
 	precision := fs.String("precision", "ns", "timestamp precision of --file")
 	hosts := fs.Int("hosts", 100, "hosts (cpu) or trucks (iot)")
@@ -132,9 +135,12 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "soltix bench: --start:", err)
 		return 2
 	}
-	if *dataset != "cpu" && *dataset != "iot" {
-		fmt.Fprintln(stderr, "soltix bench: --dataset must be cpu or iot")
+	if *dataset != "cpu" && *dataset != "iot" && *dataset != "year" {
+		fmt.Fprintln(stderr, "soltix bench: --dataset must be cpu, year or iot")
 		return 2
+	}
+	if *dataset == "year" {
+		yearDefaults(fs, hosts, duration, interval)
 	}
 	if *rate < 0 {
 		fmt.Fprintln(stderr, "soltix bench: --rate must not be negative")
@@ -397,6 +403,22 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return 0
+}
+
+// yearDefaults makes --dataset year one host, 365 days at 30 s, where the
+// flags were not given.
+func yearDefaults(fs *flag.FlagSet, hosts *int, duration, interval *time.Duration) {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if !set["hosts"] {
+		*hosts = 1
+	}
+	if !set["duration"] {
+		*duration = 365 * 24 * time.Hour
+	}
+	if !set["interval"] {
+		*interval = 30 * time.Second
+	}
 }
 
 // cpuText lists each process's CPU seconds of a phase.

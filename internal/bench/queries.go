@@ -119,6 +119,12 @@ func CPUSuite(d *Data) []QueryType {
 		{"rollup-all-hosts-all-1d", func(*rand.Rand) string {
 			return fmt.Sprintf("SELECT %s FROM cpu GROUP BY 1d", aggs("avg", m))
 		}},
+		// One host's days over the whole data (365 rows of the 1d level
+		// on --dataset year), with the time range written out.
+		{"rollup-1-host-range-1d", func(r *rand.Rand) string {
+			return fmt.Sprintf("SELECT avg(usage_user), max(usage_user) FROM cpu WHERE %s AND time >= %s AND time < %s GROUP BY 1d",
+				hostCond("hostname", pick(r, d.Hosts, 1)), rfc(d.Start), rfc(d.End))
+		}},
 	}
 }
 

@@ -23,7 +23,8 @@
 // NaN and ±Inf have no bin: Add refuses them, and callers that meet them
 // keep the values instead (storage stores no sketch for such a bucket).
 //
-// A Sketch is not safe for concurrent use.
+// A Sketch is not safe for concurrent use, not even for reading: one from
+// DecodeLazy decodes its bins on first need.
 package sketch
 
 import (
@@ -67,6 +68,20 @@ type Sketch struct {
 	n        uint64 // every value counted
 	zero     uint64
 	pos, neg store
+	// enc, when not nil, holds the positive and negative stores as Append
+	// wrote them, checked by DecodeLazy but not decoded yet: load decodes
+	// them on first need. It is never written to, so clones share it.
+	enc []byte
+}
+
+// load decodes the stores DecodeLazy kept encoded.
+func (s *Sketch) load() {
+	if s.enc == nil {
+		return
+	}
+	b := fill(s.enc, &s.pos)
+	fill(b, &s.neg)
+	s.enc = nil
 }
 
 // index returns the bin of a finite magnitude m > 0.
@@ -127,6 +142,7 @@ func (st *store) collapse() {
 
 // Add counts v; it reports false, counting nothing, for NaN and ±Inf.
 func (s *Sketch) Add(v float64) bool {
+	s.load()
 	switch {
 	case math.IsNaN(v) || math.IsInf(v, 0):
 		return false
@@ -146,6 +162,8 @@ func (s *Sketch) Count() uint64 { return s.n }
 
 // Merge adds the values of o into s.
 func (s *Sketch) Merge(o *Sketch) {
+	s.load()
+	o.load()
 	s.n += o.n
 	s.zero += o.zero
 	s.pos.merge(&o.pos)
@@ -164,9 +182,13 @@ func (st *store) merge(o *store) {
 	}
 }
 
-// Clone returns a copy of s that shares nothing with it.
+// Clone returns a copy of s that shares nothing with it but, while
+// neither has decoded them, the encoded bins of DecodeLazy (read only).
 func (s *Sketch) Clone() *Sketch {
 	c := *s
+	if s.enc != nil {
+		return &c
+	}
 	c.pos.counts = append([]uint64(nil), s.pos.counts...)
 	c.neg.counts = append([]uint64(nil), s.neg.counts...)
 	return &c
@@ -174,6 +196,8 @@ func (s *Sketch) Clone() *Sketch {
 
 // Equal reports whether s and o hold the same counts.
 func (s *Sketch) Equal(o *Sketch) bool {
+	s.load()
+	o.load()
 	return s.n == o.n && s.zero == o.zero && s.pos.equal(&o.pos) && s.neg.equal(&o.neg)
 }
 
@@ -212,6 +236,7 @@ func (s *Sketch) Quantile(r uint64) float64 {
 	if s.n == 0 {
 		return 0
 	}
+	s.load()
 	r = min(r, s.n-1)
 	// Negative values, most negative (highest index) first.
 	var seen uint64
@@ -292,6 +317,7 @@ func (st *store) appendDense(dst []byte) []byte {
 // costs one byte. The total count is the sum of the counts, not stored.
 // Bin counts must stay below 2^61 (no sketch of rollups comes near).
 func (s *Sketch) Append(dst []byte) []byte {
+	s.load()
 	dst = append(dst, encV1)
 	dst = binary.AppendUvarint(dst, s.zero)
 	dst = s.pos.append(dst)
@@ -335,16 +361,39 @@ var ErrCorrupt = errors.New("malformed quantile sketch")
 // it and the bytes after it. It checks every bound Append keeps (indices in
 // range, a store's span at most MaxBins, counts non-zero, the total
 // without overflow), so memory stays proportional to MaxBins whatever b is.
+// The sketch shares nothing with b.
 func Decode(b []byte) (*Sketch, []byte, error) {
-	if len(b) == 0 || (b[0] != encV1 && b[0] != encV2) {
+	s, rest, err := DecodeLazy(b)
+	if err != nil {
+		return nil, b, err
+	}
+	s.load()
+	return s, rest, nil
+}
+
+// DecodeLazy is Decode that checks the bins but leaves them encoded until
+// a method needs them (Count does not): the sketch keeps a reference to
+// b, which must not change while the sketch lives. It costs no allocation
+// but the Sketch, for readers that may never look at the bins (a rollup
+// row's sketch when no percentile asks).
+func DecodeLazy(b []byte) (*Sketch, []byte, error) {
+	if len(b) > 0 && b[0] == encV2 {
+		// AppendCompact's dense stores are few bytes and decoded at once.
+		return decodeDense(b)
+	}
+	if len(b) == 0 || b[0] != encV1 {
 		return nil, b, ErrCorrupt
 	}
-	d := decoder{b: b[1:], dense: b[0] == encV2}
+	d := decoder{b: b[1:]}
 	s := &Sketch{}
 	s.zero = d.uvarint()
+	if d.err {
+		return nil, b, ErrCorrupt
+	}
+	stores := d.b
 	total := s.zero
-	for _, st := range []*store{&s.pos, &s.neg} {
-		t, ok := d.store(st)
+	for range 2 {
+		t, ok := d.scan()
 		if !ok {
 			return nil, b, ErrCorrupt
 		}
@@ -353,10 +402,8 @@ func Decode(b []byte) (*Sketch, []byte, error) {
 			return nil, b, ErrCorrupt
 		}
 	}
-	if d.err {
-		return nil, b, ErrCorrupt
-	}
 	s.n = total
+	s.enc = stores[:len(stores)-len(d.b)]
 	return s, d.b, nil
 }
 
@@ -366,9 +413,8 @@ func addC(a, b uint64) (uint64, bool) {
 }
 
 type decoder struct {
-	b     []byte
-	err   bool
-	dense bool // version 2
+	b   []byte
+	err bool
 }
 
 func (d *decoder) uvarint() uint64 {
@@ -391,11 +437,9 @@ func (d *decoder) varint() int64 {
 	return v
 }
 
-// store reads a store into st and returns its total count.
-func (d *decoder) store(st *store) (uint64, bool) {
-	if d.dense {
-		return d.denseStore(st)
-	}
+// scan checks the encoding of a store and returns its total count,
+// allocating nothing; fill then decodes it.
+func (d *decoder) scan() (uint64, bool) {
 	k := d.uvarint()
 	if d.err || k > MaxBins {
 		return 0, false
@@ -407,11 +451,6 @@ func (d *decoder) store(st *store) (uint64, bool) {
 	if d.err || i0 < minIndex || i0 > maxIndex {
 		return 0, false
 	}
-	type bin struct {
-		i int
-		c uint64
-	}
-	bins := make([]bin, 0, k)
 	i := int(i0)
 	var total uint64
 	for j := uint64(0); j < k; j++ {
@@ -419,7 +458,12 @@ func (d *decoder) store(st *store) (uint64, bool) {
 		if j == 0 {
 			c = d.uvarint()
 		} else {
-			v := d.uvarint()
+			var v uint64
+			if len(d.b) > 0 && d.b[0] < 0x80 { // most bins: one byte
+				v, d.b = uint64(d.b[0]), d.b[1:]
+			} else {
+				v = d.uvarint()
+			}
 			c = v >> 3
 			step := v&7 + 1
 			if step == 8 {
@@ -438,14 +482,69 @@ func (d *decoder) store(st *store) (uint64, bool) {
 		if total, ovf = addC(total, c); ovf {
 			return 0, false
 		}
-		bins = append(bins, bin{i, c})
-	}
-	st.off = int(i0)
-	st.counts = make([]uint64, i-int(i0)+1)
-	for _, b := range bins {
-		st.counts[b.i-st.off] = b.c
 	}
 	return total, true
+}
+
+// fill decodes into st a store at the start of b that scan accepted and
+// returns the bytes after it.
+func fill(b []byte, st *store) []byte {
+	d := decoder{b: b}
+	k := d.uvarint()
+	if k == 0 {
+		*st = store{}
+		return d.b
+	}
+	i0 := int(d.varint())
+	// The span, from a first pass over the steps.
+	span := decoder{b: d.b}
+	i := i0
+	span.uvarint()
+	for j := uint64(1); j < k; j++ {
+		v := span.uvarint()
+		step := int(v&7) + 1
+		if step == 8 {
+			step += int(span.uvarint())
+		}
+		i += step
+	}
+	st.off, st.counts = i0, make([]uint64, i-i0+1)
+	i = i0
+	st.counts[0] = d.uvarint()
+	for j := uint64(1); j < k; j++ {
+		v := d.uvarint()
+		step := int(v&7) + 1
+		if step == 8 {
+			step += int(d.uvarint())
+		}
+		i += step
+		st.counts[i-i0] = v >> 3
+	}
+	return d.b
+}
+
+// decodeDense reads a version 2 sketch (AppendCompact's dense stores)
+// and decodes its bins at once.
+func decodeDense(b []byte) (*Sketch, []byte, error) {
+	d := decoder{b: b[1:]}
+	s := &Sketch{}
+	s.zero = d.uvarint()
+	total := s.zero
+	for _, st := range []*store{&s.pos, &s.neg} {
+		t, ok := d.denseStore(st)
+		if !ok {
+			return nil, b, ErrCorrupt
+		}
+		var c bool
+		if total, c = addC(total, t); c {
+			return nil, b, ErrCorrupt
+		}
+	}
+	if d.err {
+		return nil, b, ErrCorrupt
+	}
+	s.n = total
+	return s, d.b, nil
 }
 
 // denseStore reads a version 2 store into st and returns its total count.

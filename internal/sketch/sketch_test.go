@@ -201,6 +201,7 @@ func TestEncodeRoundTrip(t *testing.T) {
 			t.Errorf("%s: AppendCompact took %d bytes, versions 1 and 2 %d and %d", ds.name, len(c)-1, len(b)-1, len(dense)-1)
 		}
 		t.Logf("%s: %d values, %d bytes (version 1 %d, version 2 %d)", ds.name, len(ds.vs), len(c)-1, len(b)-1, len(dense)-1)
+		checkLazy(t, ds.name, b[1:], &sk)
 	}
 	var empty Sketch
 	got, _, err := Decode(empty.Append(nil))
@@ -235,6 +236,58 @@ func TestDecodeRejects(t *testing.T) {
 		if _, _, err := Decode(tc.b); err == nil {
 			t.Errorf("%s: Decode(%x) accepted it", tc.name, tc.b)
 		}
+		if _, _, err := DecodeLazy(tc.b); err == nil {
+			t.Errorf("%s: DecodeLazy(%x) accepted it", tc.name, tc.b)
+		}
+	}
+}
+
+// checkLazy checks that DecodeLazy of b (sk's encoding) answers every
+// method as sk does, whichever method first needs the bins, and that its
+// clones share nothing writable with it.
+func checkLazy(t *testing.T, name string, b []byte, sk *Sketch) {
+	t.Helper()
+	lazy := func() *Sketch {
+		l, rest, err := DecodeLazy(append(b[:len(b):len(b)], 0x55))
+		if err != nil || len(rest) != 1 || rest[0] != 0x55 {
+			t.Fatalf("%s: DecodeLazy: %v, left %x, want 55", name, err, rest)
+		}
+		if l.Count() != sk.Count() {
+			t.Fatalf("%s: DecodeLazy count %d, want %d", name, l.Count(), sk.Count())
+		}
+		return l
+	}
+	if l := lazy(); !l.Equal(sk) {
+		t.Errorf("%s: lazy sketch differs", name)
+	}
+	if got := lazy().Append(nil); !slices.Equal(got, b) {
+		t.Errorf("%s: lazy Append = %x, want %x", name, got, b)
+	}
+	for _, r := range []uint64{0, sk.Count() / 2, sk.Count() - 1} {
+		if got, want := lazy().Quantile(r), sk.Quantile(r); got != want {
+			t.Errorf("%s: lazy Quantile(%d) = %v, want %v", name, r, got, want)
+		}
+	}
+	// A clone of a lazy sketch, merged into, leaves the original as it was.
+	l := lazy()
+	c := l.Clone()
+	c.Merge(sk)
+	c.Add(1)
+	if !l.Equal(sk) {
+		t.Errorf("%s: merging into a clone changed the lazy original", name)
+	}
+	want := sk.Clone()
+	want.Merge(sk)
+	want.Add(1)
+	if !c.Equal(want) {
+		t.Errorf("%s: clone of a lazy sketch merged differs", name)
+	}
+	m := sk.Clone()
+	m.Merge(lazy())
+	want = sk.Clone()
+	want.Merge(sk)
+	if !m.Equal(want) {
+		t.Errorf("%s: merging a lazy sketch differs", name)
 	}
 }
 
@@ -254,8 +307,15 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte{1, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		sk, rest, err := Decode(b)
+		lz, lrest, lerr := DecodeLazy(b)
+		if (err == nil) != (lerr == nil) {
+			t.Fatalf("Decode: %v, DecodeLazy: %v", err, lerr)
+		}
 		if err != nil {
 			return
+		}
+		if len(lrest) != len(rest) || lz.Count() != sk.Count() || !lz.Equal(sk) {
+			t.Fatalf("DecodeLazy of %x differs from Decode", b[:len(b)-len(rest)])
 		}
 		if len(sk.pos.counts) > MaxBins || len(sk.neg.counts) > MaxBins {
 			t.Fatalf("decoded store spans more than %d bins", MaxBins)

@@ -238,7 +238,7 @@ func (db *DB) explainLevel(c *collection, series []model.Tags, min, max int64, l
 				if !ok {
 					continue
 				}
-				for ci, col := range f.r.Series()[si].Columns {
+				for ci, col := range f.r.SeriesAt(si).Columns {
 					// Whole blocks inside the range count from the
 					// index; a block on an edge is read to count its
 					// rows exactly.

@@ -691,7 +691,7 @@ func encodeRows(sr *seriesRows, l model.Level) []model.Column {
 // readRows reads the rows of one field of series si of a rollup file with
 // bucket starts in [lo, hi]; nil when the series lacks the field.
 func readRows(ctx context.Context, r *colfile.Reader, l model.Level, si int, field string, lo, hi int64) (*fieldRows, error) {
-	info := r.Series()[si]
+	info := r.SeriesAt(si)
 	prefix := field + colSep
 	i := sort.Search(len(info.Columns), func(i int) bool { return info.Columns[i].Name >= prefix })
 	for ; i < len(info.Columns) && strings.HasPrefix(info.Columns[i].Name, prefix); i++ {
@@ -705,7 +705,7 @@ func readRows(ctx context.Context, r *colfile.Reader, l model.Level, si int, fie
 }
 
 func readColumnRows(ctx context.Context, r *colfile.Reader, l model.Level, si, ci int, kind model.Kind, lo, hi int64) (*fieldRows, error) {
-	info := r.Series()[si]
+	info := r.SeriesAt(si)
 	c, err := r.ReadRangeContext(ctx, si, ci, lo, hi)
 	if err != nil {
 		return nil, err
@@ -727,7 +727,7 @@ func readColumnRows(ctx context.Context, r *colfile.Reader, l model.Level, si, c
 // readAllRows reads every row of a rollup file of level l.
 func readAllRows(r *colfile.Reader, l model.Level) (map[string]*seriesRows, error) {
 	out := make(map[string]*seriesRows)
-	for si, info := range r.Series() {
+	for si, info := range r.AllSeries() {
 		sr := &seriesRows{tags: info.Tags, fields: make(map[string]*fieldRows)}
 		for ci, c := range info.Columns {
 			f, kind, ok := parseRollupColumn(c.Name)

@@ -38,8 +38,9 @@ and queries through the router; CPU time then adds up the router and the
 storage nodes, with etcd's apart.
 
 The data is TSBS-like cpu-only (100 hosts, 10 s, one day: 8.64 M integer
-values) or IoT trucks, generated in memory before the clock starts, or
-read from --file.
+values; cpu-1m: 100,000 hosts for 3 minutes, a million field series) or
+IoT trucks, generated in memory before the clock starts, or read from
+--file.
 `
 
 // benchReport is the --json output.
@@ -101,7 +102,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	server := fs.String("server", "", "URL of a running server (default: start one)")
 	dataDir := fs.String("data-dir", "", "data directory of the server bench starts (default: a temporary one, removed afterwards)")
-	dataset := fs.String("dataset", "cpu", "data set to generate: cpu (TSBS cpu-only) or iot")
+	dataset := fs.String("dataset", "cpu", "data set to generate: cpu (TSBS cpu-only), cpu-1m (cpu with 100,000 hosts for 3 minutes unless --hosts or --duration say otherwise: 1 M series) or iot")
 	file := fs.String("file", "", "read line protocol from this file instead of generating")
 	precision := fs.String("precision", "ns", "timestamp precision of --file")
 	hosts := fs.Int("hosts", 100, "hosts (cpu) or trucks (iot)")
@@ -132,9 +133,19 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "soltix bench: --start:", err)
 		return 2
 	}
-	if *dataset != "cpu" && *dataset != "iot" {
-		fmt.Fprintln(stderr, "soltix bench: --dataset must be cpu or iot")
+	if *dataset != "cpu" && *dataset != "cpu-1m" && *dataset != "iot" {
+		fmt.Fprintln(stderr, "soltix bench: --dataset must be cpu, cpu-1m or iot")
 		return 2
+	}
+	if *dataset == "cpu-1m" {
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		if !set["hosts"] {
+			*hosts = 100_000
+		}
+		if !set["duration"] {
+			*duration = 3 * time.Minute
+		}
 	}
 	if *rate < 0 {
 		fmt.Fprintln(stderr, "soltix bench: --rate must not be negative")

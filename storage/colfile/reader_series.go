@@ -83,7 +83,7 @@ func (r *Reader) entry(i int) *decodedSeries {
 // being queried stay decoded (a day's raw file holds some ten blocks per
 // column, and their statistics decode to some 200 bytes each), the rest
 // of a million series do not.
-var entries = newEntryCache(32 << 20)
+var entries = newEntryCache(16 << 20)
 
 // entryCache is a least-recently-used cache of decoded index entries,
 // bounded by an estimate of their bytes.

@@ -727,7 +727,10 @@ func readColumnRows(ctx context.Context, r *colfile.Reader, l model.Level, si, c
 // readAllRows reads every row of a rollup file of level l.
 func readAllRows(r *colfile.Reader, l model.Level) (map[string]*seriesRows, error) {
 	out := make(map[string]*seriesRows)
-	for si, info := range r.AllSeries() {
+	// Series by series: each entry is decoded once, for readColumnRows'
+	// reads too (the Reader keeps the last one decoded).
+	for si := range r.NumSeries() {
+		info := r.SeriesAt(si)
 		sr := &seriesRows{tags: info.Tags, fields: make(map[string]*fieldRows)}
 		for ci, c := range info.Columns {
 			f, kind, ok := parseRollupColumn(c.Name)

@@ -494,7 +494,7 @@ func appendColumn(dst, src *model.Column) {
 
 // Close closes the file. It must not be called while other methods run.
 func (r *Reader) Close() error {
-	entries.drop(r)
+	decodedCache.drop(r)
 	if r.closer == nil {
 		return nil
 	}

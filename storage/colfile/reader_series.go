@@ -70,20 +70,20 @@ func (r *Reader) entry(i int) *decodedSeries {
 	if ds := r.last.Load(); ds != nil && ds.i == i {
 		return ds
 	}
-	ds := entries.get(r, i)
+	ds := decodedCache.get(r, i)
 	if ds == nil {
 		ds = r.decode(i)
-		entries.put(r, ds)
+		decodedCache.put(r, ds)
 	}
 	r.last.Store(ds)
 	return ds
 }
 
-// entries is the process's cache of decoded index entries: the series
+// decodedCache is the process's cache of decoded index entries: the series
 // being queried stay decoded (a day's raw file holds some ten blocks per
 // column, and their statistics decode to some 200 bytes each), the rest
 // of a million series do not.
-var entries = newEntryCache(16 << 20)
+var decodedCache = newEntryCache(16 << 20)
 
 // entryCache is a least-recently-used cache of decoded index entries,
 // bounded by an estimate of their bytes.

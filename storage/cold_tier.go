@@ -502,8 +502,8 @@ func (db *DB) swapCold(c tierCand, nf *dataFile) {
 		}
 	}
 	if c := db.colls[old.meta.Collection]; c != nil {
-		for _, si := range old.r.Series() {
-			if s := c.series[si.Key]; s != nil {
+		for i := range old.r.NumSeries() {
+			if s := c.series[old.r.Key(i)]; s != nil {
 				for i := range s.files {
 					if s.files[i].f == old {
 						s.files[i].f = nf

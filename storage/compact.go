@@ -91,7 +91,7 @@ func (db *DB) unitCovered(files []*dataFile) bool {
 			if t.coll != f.meta.Collection || t.seq <= f.meta.Seq {
 				continue
 			}
-			for _, si := range f.r.Series() {
+			for _, si := range f.r.AllSeries() {
 				for _, ci := range si.Columns {
 					if t.covers(si.Key, f.meta.Seq, ci.MinTime, ci.MaxTime) {
 						return true
@@ -163,7 +163,7 @@ func (db *DB) compactUnitCounted(ctx context.Context, k unitKey, cc *compactCoun
 	}
 	acc := make(map[string]*seriesAcc)
 	for _, f := range inputs {
-		for si, info := range f.r.Series() {
+		for si, info := range f.r.AllSeries() {
 			a := acc[info.Key]
 			if a == nil {
 				a = &seriesAcc{tags: info.Tags, cols: map[string][]colSrc{}, kind: map[string]model.Kind{}}

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unique"
 
 	"github.com/soltixdb/soltix/model"
 	"github.com/soltixdb/soltix/storage/cold"
@@ -253,13 +254,14 @@ type collection struct {
 
 // series is one series with its data sources, oldest first.
 type series struct {
-	coll  string
-	key   string
-	tags  model.Tags
-	group int
-	files []fileSeries // sorted by file seq
-	imm   *memSeries   // being flushed, or nil
-	mem   *memSeries   // active, or nil
+	coll   string
+	key    string
+	keyRef unique.Handle[string] // keeps key the one copy its files share (index.go)
+	tags   model.Tags
+	group  int
+	files  []fileSeries // sorted by file seq
+	imm    *memSeries   // being flushed, or nil
+	mem    *memSeries   // active, or nil
 }
 
 // fileSeries is a series' entry in one colstore file.

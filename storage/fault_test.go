@@ -180,7 +180,7 @@ func TestCorruptBlockFailsTheQuery(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The first block of the first series (d1): flip a byte inside it.
-	si := r.Series()[0]
+	si := r.SeriesAt(0)
 	if si.Tags.Get("device_id") != "d1" {
 		t.Fatalf("first series is %v", si.Tags)
 	}

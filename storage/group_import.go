@@ -265,7 +265,7 @@ func (db *DB) copyImport(ctx context.Context, g int, man *groupManifest, src Imp
 		if _, ok := man.Collections[f.meta.Collection]; !ok || collDirName(f.meta.Collection) != parts[1] || f.meta.Group != g {
 			return out, fmt.Errorf("file %q holds collection %q group %d", gf.Path, f.meta.Collection, f.meta.Group)
 		}
-		for _, si := range r.Series() {
+		for _, si := range r.AllSeries() {
 			if sg := db.groupOf(si.Key, si.Tags); sg != g {
 				return out, fmt.Errorf("file %q: series %q is in group %d here", gf.Path, si.Key, sg)
 			}
@@ -329,7 +329,7 @@ func importKinds(man *groupManifest, files []*importedFile) (map[string]map[stri
 		}
 	}
 	for _, f := range files {
-		for _, si := range f.r.Series() {
+		for _, si := range f.r.AllSeries() {
 			for _, ci := range si.Columns {
 				name, k := ci.Name, ci.Kind
 				if f.roll {
@@ -474,7 +474,7 @@ func (db *DB) attachImport(g int, man *groupManifest, outs []importOut, states m
 		gr.files[o.level] = append(gr.files[o.level], nf)
 		db.groups[g].noteSeq(nf.meta.Seq)
 		sort.Slice(gr.files[o.level], func(a, b int) bool { return gr.files[o.level][a].part < gr.files[o.level][b].part })
-		for _, si := range nf.r.Series() {
+		for _, si := range nf.r.AllSeries() {
 			db.seriesFor(c, si.Key, si.Tags)
 		}
 	}

@@ -74,7 +74,7 @@ func (db *DB) openImportCold(ctx context.Context, g int, man *groupManifest) ([]
 			}
 			f.roll, f.part = true, part
 		}
-		for _, si := range df.r.Series() {
+		for _, si := range df.r.AllSeries() {
 			if sg := db.groupOf(si.Key, si.Tags); sg != g {
 				return out, fmt.Errorf("cold file %s: series %q is in group %d here", mc.Key, si.Key, sg)
 			}
@@ -124,7 +124,7 @@ func (db *DB) splitColdImport(g int, files []*importedFile) (refs, rest []*impor
 			if f.roll {
 				return true
 			}
-			for _, si := range f.r.Series() {
+			for _, si := range f.r.AllSeries() {
 				if t.covers(si.Key, 0, f.meta.MinTime, f.meta.MaxTime) {
 					return true
 				}

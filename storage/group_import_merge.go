@@ -55,7 +55,7 @@ func (db *DB) stageImport(ctx context.Context, g int, man *groupManifest, files 
 		if f.roll {
 			continue
 		}
-		for si, info := range f.r.Series() {
+		for si, info := range f.r.AllSeries() {
 			for ci, c := range info.Columns {
 				if timex.FloorDiv(c.MinTime, part) == timex.FloorDiv(c.MaxTime, part) {
 					addUnit(f, c.MinTime)
@@ -226,7 +226,7 @@ func (db *DB) stageUnit(k unitKey, lo, hi int64, in []*importedFile, recv []*dat
 		a.kind[col.Name] = col.Kind
 	}
 	for _, f := range in {
-		for si, info := range f.r.Series() {
+		for si, info := range f.r.AllSeries() {
 			for ci, c := range info.Columns {
 				if c.MaxTime < lo || c.MinTime > hi {
 					continue
@@ -245,7 +245,7 @@ func (db *DB) stageUnit(k unitKey, lo, hi int64, in []*importedFile, recv []*dat
 		return nil, nil
 	}
 	for _, f := range recv {
-		for si, info := range f.r.Series() {
+		for si, info := range f.r.AllSeries() {
 			for ci := range info.Columns {
 				col, err := f.r.ReadColumn(si, ci)
 				if err != nil {

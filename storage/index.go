@@ -5,6 +5,7 @@ package storage
 
 import (
 	"sort"
+	"unique"
 
 	"github.com/soltixdb/soltix/model"
 )
@@ -50,7 +51,11 @@ func (db *DB) seriesFor(c *collection, key string, tags model.Tags) *series {
 	if s != nil {
 		return s
 	}
-	s = &series{coll: c.name, key: key, tags: tags, group: db.groupOf(key, tags)}
+	// The files' readers hold the same key (colfile interns it): one
+	// copy for the series and all its files.
+	h := unique.Make(key)
+	key = h.Value()
+	s = &series{coll: c.name, key: key, keyRef: h, tags: tags, group: db.groupOf(key, tags)}
 	c.series[key] = s
 	db.groups[s.group].addSeries(c, s)
 	for _, t := range tags {

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"math"
 	"slices"
 	"sort"
 	"sync/atomic"
@@ -16,8 +17,9 @@ import (
 // never copies what is already there. (A single growing slice per column
 // made every column of a fleet, which all grow in step, copy itself during
 // the same batch: a write that took 20 ms instead of 0.3.) Each new chunk
-// holds as many values as the column already has, up to chunkValues, so a
-// small column wastes no more than a slice would; the first chunk's
+// holds as many values as the column already has, at least minChunk and
+// at most chunkValues, so a column wastes no more than a slice would (or
+// minChunk values); the first chunk's
 // capacity (1 to 16) differs between columns, so their chunk boundaries,
 // and the allocations there, are spread over batches too. Appends never
 // modify existing elements, so a reader may use a snapshot taken under the
@@ -25,7 +27,12 @@ import (
 type memColumn struct {
 	chunks []model.Column
 	n      int
-	runs   []seqRun // by first index; a run lasts until the next one
+	// runs say which batch wrote each value, by first index: a run lasts
+	// until the next one. Their sequence numbers are relative to base;
+	// once one does not fit, wide holds them all instead (addRun).
+	runs []seqRun
+	base uint64
+	wide []wideRun
 	// ordered is true while every append had a time above the previous
 	// one, so the values are already sorted and free of repeats.
 	ordered bool
@@ -33,6 +40,13 @@ type memColumn struct {
 }
 
 const chunkValues = 512
+
+// minChunk is the least room of a chunk after the first. Each chunk costs
+// a header (a model.Column, 144 bytes) and its slices' allocations, so a
+// column of a few dozen values in chunks of 1, 2, 4, 8... spent more on
+// them than on its values; with a million series most columns are that
+// small (docs/benchmarks.md, "A million series").
+const minChunk = 16
 
 // firstChunks spreads the capacity of columns' first chunks over [1, 16].
 var firstChunks atomic.Uint64
@@ -47,10 +61,57 @@ func newChunk(name string, kind model.Kind, n int) model.Column {
 	return model.NewColumn(name, kind, n)
 }
 
-// seqRun says that the values from index at on were written by batch seq.
+// seqRun says that the values from index at on were written by batch
+// base+seq. Half the size of a wideRun: with many series most columns hold
+// a value or two per batch, so a run per value or two.
 type seqRun struct {
+	at, seq uint32
+}
+
+// wideRun says that the values from index at on were written by batch seq.
+type wideRun struct {
 	at  int
 	seq uint64
+}
+
+// seqSlack is how far below the first sequence number of a column base
+// lies: concurrent batches may reach memory out of order.
+const seqSlack = 1 << 20
+
+// addRun records that the values from index at on were written by batch
+// seq.
+func (m *memColumn) addRun(at int, seq uint64) {
+	if m.wide == nil {
+		if len(m.runs) == 0 {
+			m.base = seq - min(seq, seqSlack)
+		}
+		if seq >= m.base && seq-m.base <= math.MaxUint32 && at <= math.MaxUint32 {
+			m.runs = append(m.runs, seqRun{at: uint32(at), seq: uint32(seq - m.base)})
+			return
+		}
+		wide := make([]wideRun, len(m.runs), len(m.runs)+1)
+		for k, r := range m.runs {
+			wide[k] = wideRun{at: int(r.at), seq: m.base + uint64(r.seq)}
+		}
+		m.wide, m.runs = wide, nil
+	}
+	m.wide = append(m.wide, wideRun{at: at, seq: seq})
+}
+
+// numRuns returns the number of runs.
+func (m *memColumn) numRuns() int {
+	if m.wide != nil {
+		return len(m.wide)
+	}
+	return len(m.runs)
+}
+
+// run returns the first index and the sequence number of run k.
+func (m *memColumn) run(k int) (int, uint64) {
+	if m.wide != nil {
+		return m.wide[k].at, m.wide[k].seq
+	}
+	return int(m.runs[k].at), m.base + uint64(m.runs[k].seq)
 }
 
 func (m *memColumn) name() string     { return m.chunks[0].Name }
@@ -62,12 +123,14 @@ func (m *memColumn) append(t int64, v model.Value, seq uint64) {
 	}
 	c := &m.chunks[len(m.chunks)-1]
 	if c.Len() == cap(c.Times) {
-		m.chunks = append(m.chunks, newChunk(c.Name, c.Kind, min(m.n, chunkValues)))
+		m.chunks = append(m.chunks, newChunk(c.Name, c.Kind, min(max(m.n, minChunk), chunkValues)))
 		c = &m.chunks[len(m.chunks)-1]
 	}
 	c.Append(t, v)
-	if len(m.runs) == 0 || m.runs[len(m.runs)-1].seq != seq {
-		m.runs = append(m.runs, seqRun{at: m.n, seq: seq})
+	if k := m.numRuns(); k == 0 {
+		m.addRun(m.n, seq)
+	} else if _, last := m.run(k - 1); last != seq {
+		m.addRun(m.n, seq)
 	}
 	m.n++
 	m.last = t
@@ -76,13 +139,14 @@ func (m *memColumn) append(t int64, v model.Value, seq uint64) {
 // seqs returns every value's sequence number.
 func (m *memColumn) seqs() []uint64 {
 	out := make([]uint64, m.n)
-	for k, r := range m.runs {
+	for k := range m.numRuns() {
+		at, seq := m.run(k)
 		end := len(out)
-		if k+1 < len(m.runs) {
-			end = m.runs[k+1].at
+		if k+1 < m.numRuns() {
+			end, _ = m.run(k + 1)
 		}
-		for i := r.at; i < end; i++ {
-			out[i] = r.seq
+		for i := at; i < end; i++ {
+			out[i] = seq
 		}
 	}
 	return out
@@ -104,7 +168,8 @@ func (m *memColumn) column() model.Column {
 // snapshot returns a copy of the column's headers that stays valid while
 // later appends happen.
 func (m *memColumn) snapshot() memColumn {
-	return memColumn{chunks: slices.Clone(m.chunks), n: m.n, runs: m.runs[:len(m.runs):len(m.runs)], ordered: m.ordered, last: m.last}
+	return memColumn{chunks: slices.Clone(m.chunks), n: m.n, runs: m.runs[:len(m.runs):len(m.runs)], base: m.base,
+		wide: m.wide[:len(m.wide):len(m.wide)], ordered: m.ordered, last: m.last}
 }
 
 // sorted returns the column sorted by time with one value per time: the one

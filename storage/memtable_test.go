@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"math"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -101,5 +102,40 @@ func TestMemColumnSnapshotUnderAppends(t *testing.T) {
 	wg.Wait()
 	if all := m.column(); all.Len() != 3000 {
 		t.Fatalf("column has %d values, want 3000", all.Len())
+	}
+}
+
+// TestMemColumnSeqRuns checks that every value keeps its batch's sequence
+// number whether the runs fit the compact form (relative to the column's
+// base) or not: batches reaching memory out of order, sequence numbers
+// near 0, and jumps past what 32 bits hold, which switch to wide runs.
+func TestMemColumnSeqRuns(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		seqs []uint64
+		wide bool
+	}{
+		{"in order", []uint64{5, 5, 6, 7, 7, 7, 9}, false},
+		{"out of order", []uint64{1 << 30, 1<<30 - 3, 1<<30 + 2, 1<<30 - seqSlack}, false},
+		{"near zero", []uint64{2, 1, 0, 3}, false},
+		{"below the slack", []uint64{1 << 40, 1<<40 - seqSlack - 1, 1 << 40}, true},
+		{"past 32 bits", []uint64{7, 7, 1 << 33, 8, 8}, true},
+		{"max", []uint64{math.MaxUint64, 1, math.MaxUint64}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := newMemColumn("v", model.KindInt)
+			for i, seq := range tc.seqs {
+				m.append(int64(i), model.Int(int64(i)), seq)
+			}
+			if got := m.seqs(); !slices.Equal(got, tc.seqs) {
+				t.Errorf("seqs %v: got %v, want them back", tc.seqs, got)
+			}
+			if got := m.wide != nil; got != tc.wide {
+				t.Errorf("seqs %v: wide runs %v, want %v", tc.seqs, got, tc.wide)
+			}
+			if got := m.snapshot(); !slices.Equal(got.seqs(), tc.seqs) {
+				t.Errorf("seqs %v: snapshot's seqs %v", tc.seqs, got.seqs())
+			}
+		})
 	}
 }

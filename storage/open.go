@@ -559,7 +559,7 @@ func (db *DB) attachRollFiles(rolls []*rollFile, remove func(*dataFile)) {
 		g := db.groups[f.meta.Group].rollupsOf(c)
 		g.files[f.level] = append(g.files[f.level], f)
 		// Series whose raw data retention dropped live on in rollups.
-		for _, si := range f.r.Series() {
+		for _, si := range f.r.AllSeries() {
 			for _, ci := range si.Columns {
 				if name, kind, ok := parseRollupColumn(ci.Name); ok {
 					if _, ok := c.fields[name]; !ok {
@@ -583,7 +583,7 @@ func (db *DB) attachRollFiles(rolls []*rollFile, remove func(*dataFile)) {
 // to itself.
 func (db *DB) attachFile(f *dataFile) {
 	c := db.coll(f.meta.Collection)
-	for i, si := range f.r.Series() {
+	for i, si := range f.r.AllSeries() {
 		for _, ci := range si.Columns {
 			if _, ok := c.fields[ci.Name]; !ok {
 				c.fields[ci.Name] = ci.Kind

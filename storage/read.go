@@ -47,7 +47,7 @@ func (db *DB) snapshot(collection string, tags model.Tags, fields []string, min,
 			continue
 		}
 		for _, sf := range s.files {
-			info := sf.f.r.Series()[sf.idx]
+			info := sf.f.r.SeriesAt(sf.idx)
 			for ci := range info.Columns {
 				col := &info.Columns[ci]
 				if col.Name != name || col.MaxTime < min || col.MinTime > max {

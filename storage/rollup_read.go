@@ -142,7 +142,7 @@ func (rs *rollSnap) rows(ctx context.Context, l model.Level, field string, lo, h
 		if !ok {
 			continue
 		}
-		for _, b := range f.r.Series()[si].Columns[ci].Blocks {
+		for _, b := range f.r.SeriesAt(si).Columns[ci].Blocks {
 			if b.MaxTime >= l.Floor(lo) && b.MinTime <= hi {
 				n += b.Count
 			}
@@ -260,7 +260,7 @@ func (db *DB) explainLevel(c *collection, series []model.Tags, min, max int64, l
 				if !ok {
 					continue
 				}
-				for ci, col := range f.r.Series()[si].Columns {
+				for ci, col := range f.r.SeriesAt(si).Columns {
 					// Whole blocks inside the range count from the
 					// index; a block on an edge is read to count its
 					// rows exactly.

@@ -723,7 +723,7 @@ func readRows(ctx context.Context, r *colfile.Reader, l model.Level, si int, fie
 
 // rollupColumnOf finds the column of field in series si of a rollup file.
 func rollupColumnOf(r *colfile.Reader, si int, field string) (int, model.Kind, bool) {
-	info := r.Series()[si]
+	info := r.SeriesAt(si)
 	prefix := field + colSep
 	i := sort.Search(len(info.Columns), func(i int) bool { return info.Columns[i].Name >= prefix })
 	for ; i < len(info.Columns) && strings.HasPrefix(info.Columns[i].Name, prefix); i++ {
@@ -747,7 +747,7 @@ func readColumnRows(ctx context.Context, r *colfile.Reader, l model.Level, si, c
 // series si with bucket starts in [lo, hi], with their quantile sketches
 // when sketches is set.
 func appendColumnRows(ctx context.Context, dst []rollRow, r *colfile.Reader, l model.Level, si, ci int, kind model.Kind, lo, hi int64, sketches bool) ([]rollRow, error) {
-	info := r.Series()[si]
+	info := r.SeriesAt(si)
 	c, err := r.ReadRangeContext(ctx, si, ci, lo, hi)
 	if err != nil {
 		return dst, err
@@ -778,7 +778,10 @@ func appendColumnRows(ctx context.Context, dst []rollRow, r *colfile.Reader, l m
 // readAllRows reads every row of a rollup file of level l.
 func readAllRows(r *colfile.Reader, l model.Level) (map[string]*seriesRows, error) {
 	out := make(map[string]*seriesRows)
-	for si, info := range r.Series() {
+	// Series by series: each entry is decoded once, for readColumnRows'
+	// reads too (the Reader keeps the last one decoded).
+	for si := range r.NumSeries() {
+		info := r.SeriesAt(si)
 		sr := &seriesRows{tags: info.Tags, fields: make(map[string]*fieldRows)}
 		for ci, c := range info.Columns {
 			f, kind, ok := parseRollupColumn(c.Name)

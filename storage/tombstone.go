@@ -234,7 +234,7 @@ func (db *DB) tombstoneCoversFiles(t *tombstone) bool {
 			continue
 		}
 		for _, fs := range s.files {
-			for _, ci := range fs.f.r.Series()[fs.idx].Columns {
+			for _, ci := range fs.f.r.SeriesAt(fs.idx).Columns {
 				if t.covers(key, fs.f.meta.Seq, ci.MinTime, ci.MaxTime) {
 					return true
 				}

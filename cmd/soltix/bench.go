@@ -38,11 +38,12 @@ and queries through the router; CPU time then adds up the router and the
 storage nodes, with etcd's apart.
 
 The data is TSBS-like cpu-only (100 hosts, 10 s, one day: 8.64 M integer
-values) or IoT trucks, generated in memory before the clock starts, or
-read from --file. --dataset year is cpu-only data of one host for 365
-days at 30 s (10.5 M values; --hosts, --duration and --interval still
-change it), for long ranges answered from rollups: its query
-rollup-1-host-range-1d is one host's GROUP BY 1d over the whole year.
+values; cpu-1m: 100,000 hosts for 3 minutes, a million field series) or
+IoT trucks, generated in memory before the clock starts, or read from
+--file. --dataset year is cpu-only data of one host for 365 days at 30 s
+(10.5 M values; --hosts, --duration and --interval still change it), for
+long ranges answered from rollups: its query rollup-1-host-range-1d is one
+host's GROUP BY 1d over the whole year.
 `
 
 // benchReport is the --json output.
@@ -104,7 +105,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	server := fs.String("server", "", "URL of a running server (default: start one)")
 	dataDir := fs.String("data-dir", "", "data directory of the server bench starts (default: a temporary one, removed afterwards)")
-	dataset := fs.String("dataset", "cpu", "data set to generate: cpu (TSBS cpu-only), year (cpu-only, one host, a year at 30 s) or iot")
+	dataset := fs.String("dataset", "cpu", "data set to generate: cpu (TSBS cpu-only), cpu-1m (cpu with 100,000 hosts for 3 minutes unless --hosts or --duration say otherwise: 1 M series), year (cpu-only, one host, a year at 30 s) or iot")
 	file := fs.String("file", "", "read line protocol from this file instead of generating")
 	precision := fs.String("precision", "ns", "timestamp precision of --file")
 	hosts := fs.Int("hosts", 100, "hosts (cpu) or trucks (iot)")
@@ -135,12 +136,22 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "soltix bench: --start:", err)
 		return 2
 	}
-	if *dataset != "cpu" && *dataset != "iot" && *dataset != "year" {
-		fmt.Fprintln(stderr, "soltix bench: --dataset must be cpu, year or iot")
+	if *dataset != "cpu" && *dataset != "cpu-1m" && *dataset != "iot" && *dataset != "year" {
+		fmt.Fprintln(stderr, "soltix bench: --dataset must be cpu, cpu-1m, year or iot")
 		return 2
 	}
 	if *dataset == "year" {
 		yearDefaults(fs, hosts, duration, interval)
+	}
+	if *dataset == "cpu-1m" {
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		if !set["hosts"] {
+			*hosts = 100_000
+		}
+		if !set["duration"] {
+			*duration = 3 * time.Minute
+		}
 	}
 	if *rate < 0 {
 		fmt.Fprintln(stderr, "soltix bench: --rate must not be negative")

@@ -77,7 +77,7 @@ func BenchmarkReadRange(b *testing.B) {
 	for _, k := range benchKinds {
 		b.Run(k.name, func(b *testing.B) {
 			r, _ := openBench(b, k.kind)
-			info := r.Series()[0].Columns[0]
+			info := r.SeriesAt(0).Columns[0]
 			span := info.MaxTime - info.MinTime
 			lo := info.MinTime + span/2
 			hi := lo + span/100
@@ -298,7 +298,7 @@ func BenchmarkReadSubset(b *testing.B) {
 			values := 0
 			b.ReportAllocs()
 			for b.Loop() {
-				for i, s := range r.Series() {
+				for i, s := range r.AllSeries() {
 					for j := range s.Columns {
 						col, err := r.ReadColumn(i, j)
 						if err != nil {
@@ -371,7 +371,7 @@ func BenchmarkFileBytesPerValue(b *testing.B) {
 			defer r.Close()
 			var data int64
 			var blocks, shared int
-			for _, s := range r.blocks {
+			for _, s := range r.blockRefs() {
 				for _, c := range s {
 					for _, ref := range c {
 						data += ref.length + blockTrailerSize

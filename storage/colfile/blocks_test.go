@@ -67,7 +67,7 @@ func naiveStats(c model.Column) BlockInfo {
 // each part, and version 2 statistics must match naiveStats.
 func checkBlocks(t *testing.T, r *Reader, i, j int, want model.Column) {
 	t.Helper()
-	info := r.Series()[i].Columns[j]
+	info := r.SeriesAt(i).Columns[j]
 	off := 0
 	for k, b := range info.Blocks {
 		if b.Count < 1 || off+b.Count > want.Len() {
@@ -143,7 +143,7 @@ func TestBlockBoundaries(t *testing.T) {
 					t.Fatal(err)
 				}
 				r := checkFile(t, path, "c", series)
-				for _, c := range r.Series()[0].Columns {
+				for _, c := range r.SeriesAt(0).Columns {
 					if got, want := len(c.Blocks), (n+bs-1)/bs; got != want {
 						t.Errorf("%s: %d values in blocks of %d: got %d blocks, want %d", c.Name, n, bs, got, want)
 					}
@@ -235,7 +235,7 @@ func TestReadRange(t *testing.T) {
 				t.Fatalf("seed %d: series %v missing", seed, st)
 			}
 			for _, want := range in.Columns {
-				j := slices.IndexFunc(r.Series()[i].Columns, func(c ColumnInfo) bool { return c.Name == want.Name })
+				j := slices.IndexFunc(r.SeriesAt(i).Columns, func(c ColumnInfo) bool { return c.Name == want.Name })
 				for _, rg := range rangesFor(rng, want.Times, bs) {
 					decodes = 0
 					got, err := r.ReadRange(i, j, rg[0], rg[1])
@@ -351,7 +351,7 @@ func TestBlockCorruption(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref := r.blocks[0][1][2]
+	ref := r.blockRefs()[0][1][2]
 	_ = r.Close()
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -450,7 +450,7 @@ func TestIndexRejects(t *testing.T) {
 		}
 		defer r.Close()
 		var tail []byte
-		for k, ref := range r.blocks[0][0] {
+		for k, ref := range r.blockRefs()[0][0] {
 			v := int64(1)
 			if k == 1 {
 				v = 1_000_000
@@ -694,7 +694,7 @@ func TestOpenV1Blocks(t *testing.T) {
 	if r.Version() != 1 {
 		t.Fatalf("Version: got %d, want 1", r.Version())
 	}
-	for _, s := range r.Series() {
+	for _, s := range r.AllSeries() {
 		for _, c := range s.Columns {
 			if len(c.Blocks) != 1 {
 				t.Fatalf("%s %s: got %d blocks, want 1", s.Key, c.Name, len(c.Blocks))

@@ -41,7 +41,8 @@
 //	r, err := colfile.Open(path)
 //	if err != nil { ... }
 //	defer r.Close()
-//	for i, s := range r.Series() {
+//	for i := range r.NumSeries() {
+//		s := r.SeriesAt(i) // decodes the series' index entry; AllSeries decodes all
 //		for j, c := range s.Columns {
 //			col, err := r.ReadColumn(i, j)            // every block
 //			part, err := r.ReadRange(i, j, lo, hi)    // only the blocks in [lo, hi]

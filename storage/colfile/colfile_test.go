@@ -89,11 +89,11 @@ func checkFile(t *testing.T, path, collection string, series []SeriesData) *Read
 		t.Fatalf("Open(%s): %v", path, err)
 	}
 	t.Cleanup(func() { _ = r.Close() })
-	if got := len(r.Series()); got != len(series) {
+	if got := r.NumSeries(); got != len(series) {
 		t.Fatalf("got %d series, want %d", got, len(series))
 	}
 	prev := ""
-	for i, s := range r.Series() {
+	for i, s := range r.AllSeries() {
 		if i > 0 && s.Key <= prev {
 			t.Errorf("series %d key %q not after %q", i, s.Key, prev)
 		}
@@ -107,7 +107,7 @@ func checkFile(t *testing.T, path, collection string, series []SeriesData) *Read
 		if !ok {
 			t.Fatalf("series %q missing", key)
 		}
-		info := r.Series()[i]
+		info := r.SeriesAt(i)
 		if !info.Tags.Equal(st) {
 			t.Errorf("series %q: got tags %v, want %v", key, info.Tags, st)
 		}
@@ -309,7 +309,7 @@ func TestConcurrentReadColumn(t *testing.T) {
 	}
 	r := checkFile(t, path, "c", series)
 	want := map[[2]int]model.Column{}
-	for i, s := range r.Series() {
+	for i, s := range r.AllSeries() {
 		for j := range s.Columns {
 			c, err := r.ReadColumn(i, j)
 			if err != nil {
@@ -470,7 +470,7 @@ func openAndReadAll(path string) error {
 		return err
 	}
 	defer r.Close()
-	for i, s := range r.Series() {
+	for i, s := range r.AllSeries() {
 		for j := range s.Columns {
 			if _, err := r.ReadColumn(i, j); err != nil {
 				return err
@@ -492,10 +492,10 @@ func testCorruption(t *testing.T, version int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lastCol := r.blocks[len(r.blocks)-1]
+	lastCol := r.blockRefs()[len(r.blockRefs())-1]
 	lastRef := lastCol[len(lastCol)-1][len(lastCol[len(lastCol)-1])-1]
 	idxOff := lastRef.off + lastRef.length + blockTrailerSize
-	firstKey, firstCol := r.Series()[0].Key, r.Series()[0].Columns[0].Name
+	firstKey, firstCol := r.SeriesAt(0).Key, r.SeriesAt(0).Columns[0].Name
 	_ = r.Close()
 	size := int64(len(orig))
 

@@ -74,12 +74,12 @@ func TestSparseSubsets(t *testing.T) {
 			var got []byte
 			var enc blockEncoder
 			lo := 0
-			for k, ref := range r.blocks[0][1] {
+			for k, ref := range r.blockRefs()[0][1] {
 				if !ref.subset || ref.timesFrom != 1 {
 					t.Fatalf("block %d: times from %d, subset %v; want a subset of column 0", k, ref.timesFrom, ref.subset)
 				}
 				all := base[k*tc.bs : min((k+1)*tc.bs, len(base))]
-				n := r.Series()[0].Columns[1].Blocks[k].Count
+				n := r.SeriesAt(0).Columns[1].Blocks[k].Count
 				ts := part.Times[lo : lo+n]
 				lo += n
 				bitmap := subsetBitmap(nil, all, ts)
@@ -226,7 +226,7 @@ func TestSparseSubsetDamaged(t *testing.T) {
 	// selection lists the one gap 2.
 	const k = 2
 	r := checkFile(t, path, "c", series)
-	ref := r.blocks[0][1][k]
+	ref := r.blockRefs()[0][1][k]
 	if !ref.sparse {
 		t.Fatalf("column part block %d: not sparse", k)
 	}
@@ -455,10 +455,10 @@ func TestCompactFloatStatsChosen(t *testing.T) {
 				return
 			}
 			compact := 0
-			for _, b := range r.Series()[0].Columns[0].Blocks {
+			for _, b := range r.SeriesAt(0).Columns[0].Blocks {
 				compact += len(appendCompactFloats(nil, &b))
 			}
-			if plain := 40 * len(r.Series()[0].Columns[0].Blocks); (compact < plain) != (tc.want&kindCompactFloats != 0) {
+			if plain := 40 * len(r.SeriesAt(0).Columns[0].Blocks); (compact < plain) != (tc.want&kindCompactFloats != 0) {
 				t.Errorf("compact statistics %d bytes, plain %d, kind byte %#x", compact, plain, tc.want)
 			}
 		})

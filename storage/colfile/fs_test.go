@@ -93,7 +93,7 @@ func TestReadFaults(t *testing.T) {
 		t.Errorf("ReadColumn with failing reads: got %v, want EIO and not ErrCorrupt", err)
 	}
 	fs.Clear()
-	ref := r.blocks[0][0][1]
+	ref := r.blockRefs()[0][0][1]
 	fs.Inject(errorfs.Rule{Op: errorfs.OpRead, FlipBitAt: 8*(ref.off+1) + 2})
 	if _, err := r.ReadBlock(0, 0, 0); err != nil {
 		t.Errorf("ReadBlock(0, 0, 0) with block 1 damaged: %v", err)

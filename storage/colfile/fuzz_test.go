@@ -155,7 +155,7 @@ func FuzzOpen(f *testing.F) {
 			return
 		}
 		points := 0
-		for i, s := range r.Series() {
+		for i, s := range r.AllSeries() {
 			for j, info := range s.Columns {
 				col, err := r.ReadColumn(i, j)
 				if err != nil {

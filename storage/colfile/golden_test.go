@@ -186,18 +186,18 @@ func TestGolden(t *testing.T) {
 			wantFrom := [][]int{{0, 0}, {1, 1}, {1, 0}, {1, 3}}
 			for j, want := range wantFrom {
 				for k, from := range want {
-					if got := r.blocks[3][j][k].timesFrom; got != from {
+					if got := r.blockRefs()[3][j][k].timesFrom; got != from {
 						t.Errorf("golden series 3 column %d block %d: times from %d, want %d", j, k, got, from)
 					}
 				}
 			}
 			// Spot-check statistics a reader can use without decoding: series
 			// "cpu,host=b,region=東京", column "up" (10 bools in blocks of 4).
-			up := r.Series()[2].Columns[2]
+			up := r.SeriesAt(2).Columns[2]
 			if up.Name != "up" || len(up.Blocks) != 3 || up.Blocks[2].Count != 2 || !up.Blocks[1].First.Equal(model.Bool(false)) || !up.Blocks[2].Last.Equal(model.Bool(false)) {
 				t.Errorf("golden column up: got %+v", up)
 			}
-			usage := r.Series()[1].Columns[1]
+			usage := r.SeriesAt(1).Columns[1]
 			if usage.Name != "usage" || len(usage.Blocks) != 1 || !usage.Blocks[0].Min.Equal(model.Float(math.Inf(-1))) || !usage.Blocks[0].Max.Equal(model.Float(0.5)) {
 				t.Errorf("golden column usage: got %+v", usage)
 			}
@@ -243,7 +243,7 @@ func TestGolden(t *testing.T) {
 		}
 		defer r.Close()
 		for j, want := range []blockRef{{union: true}, {timesFrom: 1, subset: true}, {timesFrom: 1, subset: true}, {timesFrom: 1, subset: true}} {
-			got := r.blocks[3][j][0]
+			got := r.blockRefs()[3][j][0]
 			got.off, got.length = 0, 0
 			if got != want {
 				t.Errorf("series 3 column %d block 0: got %+v, want %+v", j, got, want)
@@ -271,7 +271,7 @@ func checkCompactGolden(t *testing.T, path string, golden []byte) {
 	wantSel := []string{"eee", "bbb", "sss", "sss", "sss"}
 	for j, want := range wantSel {
 		var got []byte
-		for _, ref := range r.blocks[4][j] {
+		for _, ref := range r.blockRefs()[4][j] {
 			switch {
 			case ref.sparse && ref.subset && ref.timesFrom == 1:
 				got = append(got, 's')
@@ -350,13 +350,13 @@ func checkGoldenKeys(t *testing.T, r *Reader) {
 	switch {
 	case r.Version() == 1:
 		wantKeys = wantKeys[:3]
-	case len(r.Series()) == 4: // goldenSeriesV2
+	case r.NumSeries() == 4: // goldenSeriesV2
 		wantKeys = wantKeys[:4]
 	}
-	if len(r.Series()) != len(wantKeys) {
-		t.Fatalf("golden file has %d series, want %d", len(r.Series()), len(wantKeys))
+	if r.NumSeries() != len(wantKeys) {
+		t.Fatalf("golden file has %d series, want %d", r.NumSeries(), len(wantKeys))
 	}
-	for i, s := range r.Series() {
+	for i, s := range r.AllSeries() {
 		if s.Key != wantKeys[i] {
 			t.Errorf("golden series %d: got key %q, want %q", i, s.Key, wantKeys[i])
 		}

@@ -13,9 +13,11 @@ import (
 	"github.com/soltixdb/soltix/storage/vfs"
 )
 
-// Reader reads one colfile. Open loads the whole index into memory; data
-// blocks are read on demand by ReadBlock, ReadRange and ReadColumn. All
-// methods except Close are safe for concurrent use.
+// Reader reads one colfile. Open checks the whole index and keeps it in
+// memory as stored; a series' entry is decoded when it is read (SeriesAt,
+// reader_series.go) and data blocks are read on demand by ReadBlock,
+// ReadRange and ReadColumn. All methods except Close are safe for
+// concurrent use.
 type Reader struct {
 	path    string
 	version uint16
@@ -23,8 +25,12 @@ type Reader struct {
 	dataEnd int64 // where the data blocks end and the index starts
 	closer  io.Closer
 	meta    Meta
-	series  []SeriesInfo
-	blocks  [][][]blockRef // blocks[i][j][k] locates block k of column j of series i
+	// index is the file's index, kept to decode a series' entry when it is
+	// read (reader_series.go); entries locate each series' entry in it.
+	index   []byte
+	entries []seriesEntry
+	// last is the entry decoded last, reused while reads stay on its series.
+	last atomic.Pointer[decodedSeries]
 
 	// onDecode, when set (by tests), is called before each block decode.
 	onDecode func(series, column, block int)
@@ -198,24 +204,17 @@ func (r *Reader) Version() int { return int(r.version) }
 // to the Reader and must not be modified.
 func (r *Reader) Meta() Meta { return r.meta }
 
-// Series returns the file's series sorted by Key. The slice and the values
-// it refers to belong to the Reader and must not be modified.
-func (r *Reader) Series() []SeriesInfo { return r.series }
-
-// Find returns the position in Series of the series with the given key, and
-// whether it is present.
-func (r *Reader) Find(key string) (int, bool) {
-	i := sort.Search(len(r.series), func(i int) bool { return r.series[i].Key >= key })
-	return i, i < len(r.series) && r.series[i].Key == key
-}
-
-// column returns the index entry of a column, or an error for positions
-// out of range.
-func (r *Reader) column(series, column int) (*ColumnInfo, error) {
-	if series < 0 || series >= len(r.series) || column < 0 || column >= len(r.series[series].Columns) {
-		return nil, fmt.Errorf("colfile: %s: no column %d of series %d", r.path, column, series)
+// column returns the decoded index entry of a series and one of its
+// columns, or an error for positions out of range.
+func (r *Reader) column(series, column int) (*decodedSeries, *ColumnInfo, error) {
+	if series < 0 || series >= len(r.entries) {
+		return nil, nil, fmt.Errorf("colfile: %s: no column %d of series %d", r.path, column, series)
 	}
-	return &r.series[series].Columns[column], nil
+	ds := r.entry(series)
+	if column < 0 || column >= len(ds.info.Columns) {
+		return nil, nil, fmt.Errorf("colfile: %s: no column %d of series %d", r.path, column, series)
+	}
+	return ds, &ds.info.Columns[column], nil
 }
 
 // ReadColumn reads, verifies and decodes every block of column column of
@@ -224,11 +223,11 @@ func (r *Reader) column(series, column int) (*ColumnInfo, error) {
 // a *CorruptionError naming the file, the series key, the column, the block
 // index and the block's offset.
 func (r *Reader) ReadColumn(series, column int) (model.Column, error) {
-	info, err := r.column(series, column)
+	ds, info, err := r.column(series, column)
 	if err != nil {
 		return model.Column{}, err
 	}
-	return r.readBlocks(context.Background(), series, column, 0, len(info.Blocks))
+	return r.readBlocks(context.Background(), ds, column, 0, len(info.Blocks))
 }
 
 // ReadBlock reads, verifies and decodes block block of a column (a
@@ -240,14 +239,14 @@ func (r *Reader) ReadBlock(series, column, block int) (model.Column, error) {
 
 // ReadBlockContext is ReadBlock whose read is bound to ctx.
 func (r *Reader) ReadBlockContext(ctx context.Context, series, column, block int) (model.Column, error) {
-	info, err := r.column(series, column)
+	ds, info, err := r.column(series, column)
 	if err != nil {
 		return model.Column{}, err
 	}
 	if block < 0 || block >= len(info.Blocks) {
 		return model.Column{}, fmt.Errorf("colfile: %s: no block %d of column %d of series %d", r.path, block, column, series)
 	}
-	return r.readBlocks(ctx, series, column, block, block+1)
+	return r.readBlocks(ctx, ds, column, block, block+1)
 }
 
 // Decoded returns how many blocks the Reader has decoded since it was
@@ -265,7 +264,7 @@ func (r *Reader) ReadRange(series, column int, min, max int64) (model.Column, er
 // ReadRangeContext is ReadRange that checks ctx before decoding each block
 // and returns its error once it ends.
 func (r *Reader) ReadRangeContext(ctx context.Context, series, column int, min, max int64) (model.Column, error) {
-	info, err := r.column(series, column)
+	ds, info, err := r.column(series, column)
 	if err != nil {
 		return model.Column{}, err
 	}
@@ -278,7 +277,7 @@ func (r *Reader) ReadRangeContext(ctx context.Context, series, column int, min, 
 	if lo >= hi {
 		return model.Column{Name: info.Name, Kind: info.Kind}, nil
 	}
-	col, err := r.readBlocks(ctx, series, column, lo, hi)
+	col, err := r.readBlocks(ctx, ds, column, lo, hi)
 	if err != nil {
 		return model.Column{}, err
 	}
@@ -304,16 +303,16 @@ const maxValuesPerStoredByte = 16
 // allocations add up to less than three times the result (a column of a
 // constant value, decoding to thousands of values per stored byte, used to
 // copy everything decoded so far at every block: quadratic).
-func (r *Reader) readBlocks(ctx context.Context, series, column, lo, hi int) (model.Column, error) {
-	info := &r.series[series].Columns[column]
-	refs := r.blocks[series][column][lo:hi]
+func (r *Reader) readBlocks(ctx context.Context, ds *decodedSeries, column, lo, hi int) (model.Column, error) {
+	info := &ds.info.Columns[column]
+	refs := ds.refs[column][lo:hi]
 	col := model.Column{Name: info.Name, Kind: info.Kind}
 	var want, stored int64
 	for k := range refs {
 		want += int64(info.Blocks[lo+k].Count)
 		stored += refs[k].length
 		if from := refs[k].timesFrom; from > 0 {
-			stored += r.blocks[series][from-1][lo+k].length
+			stored += ds.refs[from-1][lo+k].length
 		}
 	}
 	if r.version >= 2 {
@@ -326,7 +325,7 @@ func (r *Reader) readBlocks(ctx context.Context, series, column, lo, hi int) (mo
 		if r.version >= 2 {
 			reserve(&col, info.Blocks[k].Count, want)
 		}
-		if err := r.readBlock(ctx, &col, series, column, k); err != nil {
+		if err := r.readBlock(ctx, &col, ds, column, k); err != nil {
 			return model.Column{}, err
 		}
 	}
@@ -371,9 +370,9 @@ func resize[T any](s []T, size int) []T {
 
 // readStored reads block k of a column and checks its CRC. It returns the
 // stored bytes (without the CRC) or an error made by corrupt for damage.
-func (r *Reader) readStored(ctx context.Context, series, column, k int, corrupt func(err error, format string, args ...any) error) ([]byte, error) {
-	s := &r.series[series]
-	ref := r.blocks[series][column][k]
+func (r *Reader) readStored(ctx context.Context, ds *decodedSeries, column, k int, corrupt func(err error, format string, args ...any) error) ([]byte, error) {
+	s := &ds.info
+	ref := ds.refs[column][k]
 	buf := make([]byte, ref.length+blockTrailerSize) // bounded by the file size, checked by Open
 	var ra io.ReaderAt = r.ra
 	if rc, ok := r.ra.(ReaderAtContext); ok {
@@ -398,9 +397,9 @@ func (r *Reader) readStored(ctx context.Context, series, column, k int, corrupt 
 
 // corruptBlock returns a function making CorruptionErrors for block k of a
 // column, at that block's offset.
-func (r *Reader) corruptBlock(series, column, k int, suffix string) func(err error, format string, args ...any) error {
-	s := &r.series[series]
-	off := r.blocks[series][column][k].off
+func (r *Reader) corruptBlock(ds *decodedSeries, column, k int, suffix string) func(err error, format string, args ...any) error {
+	s := &ds.info
+	off := ds.refs[column][k].off
 	return func(err error, format string, args ...any) error {
 		what := fmt.Sprintf("block %d of series %q column %q%s: ", k, s.Key, s.Columns[column].Name, suffix) + fmt.Sprintf(format, args...)
 		return &CorruptionError{Path: r.path, Offset: off, What: what, Err: err}
@@ -410,13 +409,13 @@ func (r *Reader) corruptBlock(series, column, k int, suffix string) func(err err
 // readBlock reads, verifies and decodes block k of a column and appends
 // its values to col. A block whose times are shared gets them by reading
 // and decoding the times of the block it shares them with.
-func (r *Reader) readBlock(ctx context.Context, col *model.Column, series, column, k int) error {
-	info := &r.series[series].Columns[column]
+func (r *Reader) readBlock(ctx context.Context, col *model.Column, ds *decodedSeries, column, k int) error {
+	info := &ds.info.Columns[column]
 	bi := &info.Blocks[k]
-	ref := r.blocks[series][column][k]
-	corrupt := r.corruptBlock(series, column, k, "")
+	ref := ds.refs[column][k]
+	corrupt := r.corruptBlock(ds, column, k, "")
 
-	stored, err := r.readStored(ctx, series, column, k, corrupt)
+	stored, err := r.readStored(ctx, ds, column, k, corrupt)
 	if err != nil {
 		return err
 	}
@@ -427,14 +426,14 @@ func (r *Reader) readBlock(ctx context.Context, col *model.Column, series, colum
 		// whose block k stores its own times, with this block's count and
 		// time range.
 		owner := ref.timesFrom - 1
-		ownerCorrupt = r.corruptBlock(series, owner, k, fmt.Sprintf(" (holding the times of column %q)", info.Name))
-		if ownerStored, err = r.readStored(ctx, series, owner, k, ownerCorrupt); err != nil {
+		ownerCorrupt = r.corruptBlock(ds, owner, k, fmt.Sprintf(" (holding the times of column %q)", info.Name))
+		if ownerStored, err = r.readStored(ctx, ds, owner, k, ownerCorrupt); err != nil {
 			return err
 		}
 	}
 	r.decoded.Add(1)
 	if r.onDecode != nil {
-		r.onDecode(series, column, k)
+		r.onDecode(ds.i, column, k)
 	}
 
 	start := col.Len()
@@ -452,10 +451,10 @@ func (r *Reader) readBlock(ctx context.Context, col *model.Column, series, colum
 	case ref.subset:
 		owner := ref.timesFrom - 1
 		var all []int64
-		if r.blocks[series][owner][k].union {
+		if ds.refs[owner][k].union {
 			all, err = decodeUnionBlockTimes(ownerStored)
 		} else {
-			all, err = decodeBlockTimes(nil, ownerStored, r.series[series].Columns[owner].Blocks[k].Count)
+			all, err = decodeBlockTimes(nil, ownerStored, ds.info.Columns[owner].Blocks[k].Count)
 		}
 		if err != nil {
 			return ownerCorrupt(err, "decode times")
@@ -509,6 +508,7 @@ func appendColumn(dst, src *model.Column) {
 
 // Close closes the file. It must not be called while other methods run.
 func (r *Reader) Close() error {
+	decodedCache.drop(r)
 	if r.closer == nil {
 		return nil
 	}

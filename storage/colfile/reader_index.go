@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"unique"
 
 	"github.com/soltixdb/soltix/model"
 )
@@ -59,7 +60,7 @@ func (p *indexParser) count(what string) (int, error) {
 // block checks that a block of the given stored length starts at p.next
 // and fits the data region, and advances p.next past it and its trailer.
 // minLen is the smallest stored length the format allows.
-func (p *indexParser) block(off, length, minLen uint64, where string) (blockRef, error) {
+func (p *indexParser) block(off, length, minLen uint64, where place) (blockRef, error) {
 	room := uint64(p.base - p.next)
 	switch {
 	case off != uint64(p.next):
@@ -70,6 +71,21 @@ func (p *indexParser) block(off, length, minLen uint64, where string) (blockRef,
 	ref := blockRef{off: p.next, length: int64(length)}
 	p.next += int64(length) + blockTrailerSize
 	return ref, nil
+}
+
+// place names a column, or one of its blocks, in the index's errors. It is
+// formatted only when an error is made: the index is decoded again each
+// time a series is read (reader_series.go).
+type place struct {
+	key, column string
+	block       int // -1: the column
+}
+
+func (w place) String() string {
+	if w.block < 0 {
+		return fmt.Sprintf("series %q column %q", w.key, w.column)
+	}
+	return fmt.Sprintf("series %q column %q block %d", w.key, w.column, w.block)
 }
 
 // parseIndex decodes and validates the index, which starts at file offset
@@ -123,79 +139,28 @@ func (r *Reader) parseIndex(idx []byte, base int64) error {
 		return err
 	}
 
-	r.series = make([]SeriesInfo, nSeries)
-	r.blocks = make([][][]blockRef, nSeries)
+	r.index = d.b
+	r.entries = make([]seriesEntry, nSeries)
 	var sum uint64
 	var lo, hi int64
-	for i := range r.series {
-		nTags, err := p.count("tag count")
+	prev := ""
+	for i := range r.entries {
+		e := seriesEntry{off: d.off, next: p.next}
+		info, _, err := p.seriesEntry(i, m.Collection, prev)
 		if err != nil {
 			return err
 		}
-		tags := make(model.Tags, nTags)
-		for j := range tags {
-			tags[j].Key = d.string()
-			tags[j].Value = d.string()
-			if d.err != nil {
-				return p.bad("read tag %d of series %d", j, i)
-			}
-			if j > 0 && tags[j].Key <= tags[j-1].Key {
-				return p.bad("tags of series %d not sorted by unique key at %q", i, tags[j].Key)
-			}
-		}
-		key := model.SeriesKey(m.Collection, tags)
-		if i > 0 && key <= r.series[i-1].Key {
-			return p.bad("series %q not after %q", key, r.series[i-1].Key)
-		}
-		nCols, err := p.count("column count")
-		if err != nil {
-			return err
-		}
-		if nCols == 0 {
-			return p.bad("series %q has no columns", key)
-		}
-		cols := make([]ColumnInfo, nCols)
-		refs := make([][]blockRef, nCols)
-		for j := range cols {
-			c := &cols[j]
-			c.Name = d.string()
-			kindByte := d.byte()
-			c.Kind = model.Kind(kindByte)
-			var noStats, compact bool
-			if r.version >= 2 {
-				noStats, compact = kindByte&kindNoStats != 0, kindByte&kindCompactFloats != 0
-				c.Kind &^= kindNoStats | kindCompactFloats
-			}
-			if d.err != nil {
-				return p.bad("read column %d of series %q", j, key)
-			}
-			switch {
-			case j > 0 && c.Name <= cols[j-1].Name:
-				return p.bad("columns of series %q not sorted by unique name at %q", key, c.Name)
-			case !validKind(c.Kind):
-				return p.bad("series %q column %q: invalid kind %d", key, c.Name, c.Kind)
-			case compact && (c.Kind != model.KindFloat || noStats):
-				return p.bad("series %q column %q: kind byte %#x: compact float statistics need a float column with statistics", key, c.Name, kindByte)
-			}
-			if r.version == 1 {
-				refs[j], err = p.columnV1(c, key)
-			} else {
-				refs[j], err = p.columnV2(c, key, nCols, cols[:j], refs[:j], noStats, compact)
-			}
-			if err != nil {
-				return err
-			}
+		for _, c := range info.Columns {
 			if sum == 0 {
 				lo, hi = c.MinTime, c.MaxTime
 			}
 			lo, hi = min(lo, c.MinTime), max(hi, c.MaxTime)
 			sum += uint64(c.Count)
 		}
-		if err := p.checkSubsets(key, cols, refs); err != nil {
-			return err
-		}
-		r.series[i] = SeriesInfo{Tags: tags, Key: key, Columns: cols}
-		r.blocks[i] = refs
+		// One copy of a key serves every file and the DB's series index.
+		e.key = unique.Make(info.Key)
+		r.entries[i] = e
+		prev = info.Key
 	}
 	if d.off != len(d.b) {
 		return p.bad("%d trailing bytes", len(d.b)-d.off)
@@ -208,6 +173,76 @@ func (r *Reader) parseIndex(idx []byte, base int64) error {
 	}
 	m.Points = int(points)
 	return nil
+}
+
+// seriesEntry decodes and checks the index entry of series i at the
+// decoder's position, whose key must sort after prev (unless i is 0), and
+// advances p.next past its blocks.
+func (p *indexParser) seriesEntry(i int, collection, prev string) (SeriesInfo, [][]blockRef, error) {
+	d := &p.d
+	r := p.r
+	nTags, err := p.count("tag count")
+	if err != nil {
+		return SeriesInfo{}, nil, err
+	}
+	tags := make(model.Tags, nTags)
+	for j := range tags {
+		tags[j].Key = d.string()
+		tags[j].Value = d.string()
+		if d.err != nil {
+			return SeriesInfo{}, nil, p.bad("read tag %d of series %d", j, i)
+		}
+		if j > 0 && tags[j].Key <= tags[j-1].Key {
+			return SeriesInfo{}, nil, p.bad("tags of series %d not sorted by unique key at %q", i, tags[j].Key)
+		}
+	}
+	key := model.SeriesKey(collection, tags)
+	if i > 0 && key <= prev {
+		return SeriesInfo{}, nil, p.bad("series %q not after %q", key, prev)
+	}
+	nCols, err := p.count("column count")
+	if err != nil {
+		return SeriesInfo{}, nil, err
+	}
+	if nCols == 0 {
+		return SeriesInfo{}, nil, p.bad("series %q has no columns", key)
+	}
+	cols := make([]ColumnInfo, nCols)
+	refs := make([][]blockRef, nCols)
+	for j := range cols {
+		c := &cols[j]
+		c.Name = d.string()
+		kindByte := d.byte()
+		c.Kind = model.Kind(kindByte)
+		var noStats, compact bool
+		if r.version >= 2 {
+			noStats, compact = kindByte&kindNoStats != 0, kindByte&kindCompactFloats != 0
+			c.Kind &^= kindNoStats | kindCompactFloats
+		}
+		if d.err != nil {
+			return SeriesInfo{}, nil, p.bad("read column %d of series %q", j, key)
+		}
+		switch {
+		case j > 0 && c.Name <= cols[j-1].Name:
+			return SeriesInfo{}, nil, p.bad("columns of series %q not sorted by unique name at %q", key, c.Name)
+		case !validKind(c.Kind):
+			return SeriesInfo{}, nil, p.bad("series %q column %q: invalid kind %d", key, c.Name, c.Kind)
+		case compact && (c.Kind != model.KindFloat || noStats):
+			return SeriesInfo{}, nil, p.bad("series %q column %q: kind byte %#x: compact float statistics need a float column with statistics", key, c.Name, kindByte)
+		}
+		if r.version == 1 {
+			refs[j], err = p.columnV1(c, key)
+		} else {
+			refs[j], err = p.columnV2(c, key, nCols, cols[:j], refs[:j], noStats, compact)
+		}
+		if err != nil {
+			return SeriesInfo{}, nil, err
+		}
+	}
+	if err := p.checkSubsets(key, cols, refs); err != nil {
+		return SeriesInfo{}, nil, err
+	}
+	return SeriesInfo{Tags: tags, Key: key, Columns: cols}, refs, nil
 }
 
 // columnV1 reads the rest of a version 1 column entry (one block, no
@@ -223,7 +258,7 @@ func (p *indexParser) columnV1(c *ColumnInfo, key string) ([]blockRef, error) {
 	if d.err != nil {
 		return nil, p.bad("read column %q of series %q", c.Name, key)
 	}
-	where := fmt.Sprintf("series %q column %q", key, c.Name)
+	where := place{key: key, column: c.Name, block: -1}
 	ref, err := p.block(off, length, 1, where)
 	if err != nil {
 		return nil, err
@@ -282,7 +317,7 @@ func (p *indexParser) columnV2(c *ColumnInfo, key string, nCols int, earlier []C
 		if d.err != nil {
 			return nil, p.bad("read block %d of series %q column %q", k, key, c.Name)
 		}
-		where := fmt.Sprintf("series %q column %q block %d", key, c.Name, k)
+		where := place{key: key, column: c.Name, block: k}
 		if refs[k], err = p.block(uint64(p.next), length, minStoredV2, where); err != nil {
 			return nil, err
 		}
@@ -352,7 +387,7 @@ func (p *indexParser) checkSubsets(key string, cols []ColumnInfo, refs [][]block
 			b := &cols[j].Blocks[k]
 			src := ref.timesFrom - 1
 			sc := &cols[src]
-			where := fmt.Sprintf("series %q column %q block %d", key, cols[j].Name, k)
+			where := place{key: key, column: cols[j].Name, block: k}
 			switch {
 			case k >= len(sc.Blocks):
 				return p.bad("%s: times from column %q, which has no block %d", where, sc.Name, k)

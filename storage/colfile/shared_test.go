@@ -99,7 +99,7 @@ func checkTimesFrom(t *testing.T, r *Reader, series []SeriesData, bs int) (share
 		for j, c := range cols {
 			if union != nil && j == base {
 				// Every block stores the union of the series' times.
-				for k, ref := range r.blocks[i][j] {
+				for k, ref := range r.blockRefs()[i][j] {
 					if !ref.union || ref.timesFrom != 0 {
 						t.Errorf("series %d column %q block %d: times from %d (union %v), want a union block", i, c.Name, k, ref.timesFrom, ref.union)
 					}
@@ -110,7 +110,7 @@ func checkTimesFrom(t *testing.T, r *Reader, series []SeriesData, bs int) (share
 			if subset[j] {
 				// Every block takes a subset of the base's block (the
 				// values were checked by checkFile).
-				for k, ref := range r.blocks[i][j] {
+				for k, ref := range r.blockRefs()[i][j] {
 					if !ref.subset || ref.timesFrom != base+1 {
 						t.Errorf("series %d column %q block %d: times from %d (subset %v), want a subset of column %d", i, c.Name, k, ref.timesFrom, ref.subset, base)
 					}
@@ -128,12 +128,12 @@ func checkTimesFrom(t *testing.T, r *Reader, series []SeriesData, bs int) (share
 				}
 				want := 0
 				for e := range j {
-					if (j != base || union != nil) && !subset[e] && (union == nil || e != base) && k < len(r.blocks[i][e]) && r.blocks[i][e][k].timesFrom == 0 && slices.Equal(cut(cols[e]), cut(c)) {
+					if (j != base || union != nil) && !subset[e] && (union == nil || e != base) && k < len(r.blockRefs()[i][e]) && r.blockRefs()[i][e][k].timesFrom == 0 && slices.Equal(cut(cols[e]), cut(c)) {
 						want = e + 1
 						break
 					}
 				}
-				if got := r.blocks[i][j][k].timesFrom; got != want {
+				if got := r.blockRefs()[i][j][k].timesFrom; got != want {
 					t.Errorf("series %d column %q block %d: times from %d, want %d", i, c.Name, k, got, want)
 				}
 				if want > 0 {
@@ -210,7 +210,7 @@ func TestSharedTimesRoundTrip(t *testing.T) {
 			r := checkFile(t, path, "c", series)
 			for j, want := range tc.from {
 				var got []int
-				for _, ref := range r.blocks[0][j] {
+				for _, ref := range r.blockRefs()[0][j] {
 					got = append(got, ref.timesFrom)
 				}
 				if !slices.Equal(got, want) {
@@ -219,7 +219,7 @@ func TestSharedTimesRoundTrip(t *testing.T) {
 			}
 			checkTimesFrom(t, r, series, tc.bs)
 			// Another series never shares with this one.
-			if from := r.blocks[1][0][0].timesFrom; from != 0 {
+			if from := r.blockRefs()[1][0][0].timesFrom; from != 0 {
 				t.Errorf("second series: times from %d, want 0", from)
 			}
 		})
@@ -239,7 +239,7 @@ func TestSharedTimesRandom(t *testing.T) {
 		r := checkFile(t, path, "c", series)
 		s, n := checkTimesFrom(t, r, sortedByKey("c", series), bs)
 		shared, total = shared+s, total+n
-		for i, s := range r.Series() {
+		for i, s := range r.AllSeries() {
 			for j, c := range s.Columns {
 				for _, rg := range rangesFor(rng, series[0].Columns[0].Times, bs)[:8] {
 					got, err := r.ReadRange(i, j, rg[0], rg[1])
@@ -310,7 +310,7 @@ func TestSharedTimesConcurrent(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i, s := range r.Series() {
+			for i, s := range r.AllSeries() {
 				for j, c := range s.Columns {
 					got, err := r.ReadColumn(i, j)
 					if err == nil && got.Len() != c.Count {
@@ -446,8 +446,8 @@ func TestSharedTimesRejects(t *testing.T) {
 				t.Fatal(err)
 			}
 			last := len(tc.cols) - 1
-			info := r.Series()[0].Columns[last]
-			blocks, refs := slices.Clone(info.Blocks), slices.Clone(r.blocks[0][last])
+			info := r.SeriesAt(0).Columns[last]
+			blocks, refs := slices.Clone(info.Blocks), slices.Clone(r.blockRefs()[0][last])
 			for k := range refs { // as written in the index
 				refs[k].timesFrom = rawTimesFrom(refs[k], len(tc.cols))
 			}
@@ -495,9 +495,9 @@ func TestSharedTimesDamagedOwner(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	owner := r.blocks[0][0][1]
-	if r.blocks[0][1][1].timesFrom != 1 {
-		t.Fatalf("column b block 1: times from %d, want 1", r.blocks[0][1][1].timesFrom)
+	owner := r.blockRefs()[0][0][1]
+	if r.blockRefs()[0][1][1].timesFrom != 1 {
+		t.Fatalf("column b block 1: times from %d, want 1", r.blockRefs()[0][1][1].timesFrom)
 	}
 	_ = r.Close()
 	b, err := os.ReadFile(path)
@@ -610,7 +610,7 @@ func TestSubsetTimes(t *testing.T) {
 	}
 	r := checkFile(t, path, "c", series)
 	for j, name := range []string{"a", "b", "full", "z"} {
-		for k, ref := range r.blocks[0][j] {
+		for k, ref := range r.blockRefs()[0][j] {
 			if wantSubset := name != "full"; ref.subset != wantSubset || (wantSubset && ref.timesFrom != 3) {
 				t.Errorf("column %s block %d: times from %d, subset %v", name, k, ref.timesFrom, ref.subset)
 			}
@@ -644,7 +644,7 @@ func TestSubsetTimes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref := r2.blocks[0][0][0]
+	ref := r2.blockRefs()[0][0][0]
 	r2.Close()
 	bad := slices.Clone(raw)
 	bad[ref.off+1] ^= 0x04
@@ -678,9 +678,9 @@ func TestNoStats(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	for i, s := range r.Series() {
+	for i, s := range r.AllSeries() {
 		for j, c := range s.Columns {
-			wc := rw.Series()[i].Columns[j]
+			wc := rw.SeriesAt(i).Columns[j]
 			if c.Name != wc.Name || c.Kind != wc.Kind || c.Count != wc.Count || len(c.Blocks) != len(wc.Blocks) {
 				t.Fatalf("column %q: %+v, want %+v", c.Name, c, wc)
 			}
@@ -743,8 +743,8 @@ func TestUnionTimesRoundTrip(t *testing.T) {
 		}
 		r := checkFile(t, path, "c", series)
 		checkTimesFrom(t, r, series, bs)
-		for j := range r.blocks[0] {
-			for _, ref := range r.blocks[0][j] {
+		for j := range r.blockRefs()[0] {
+			for _, ref := range r.blockRefs()[0][j] {
 				if ref.union {
 					if full {
 						t.Errorf("case %d: a union block although column a holds every time", i)
@@ -758,4 +758,14 @@ func TestUnionTimesRoundTrip(t *testing.T) {
 	if unions == 0 {
 		t.Error("no union block written")
 	}
+}
+
+// blockRefs returns the decoded block locations of every series:
+// blockRefs()[i][j][k] locates block k of column j of series i.
+func (r *Reader) blockRefs() [][][]blockRef {
+	out := make([][][]blockRef, r.NumSeries())
+	for i := range out {
+		out[i] = r.decode(i).refs
+	}
+	return out
 }

@@ -8,10 +8,7 @@ import "testing"
 func checkFnRollups(t *testing.T, query func(q, params string) *rollupAnswer) {
 	t.Helper()
 	const year = " FROM c WHERE time >= '2025-01-01T00:00:00Z' AND time < '2026-01-01T00:00:00Z'"
-	for _, tc := range []struct {
-		q       string
-		rollups bool // the answer must use rollup rows
-	}{
+	checkRawEqualsRollups(t, query, []rollupCase{
 		{"SELECT derivative(mean(v), 1h)" + year + " GROUP BY 1d", true},
 		{"SELECT difference(max(v)), cumulative_sum(sum(v))" + year + " GROUP BY 1M", true},
 		{"SELECT non_negative_derivative(sum(v), 1d), rate(count(v), 1d)" + year + " GROUP BY 1w", true},
@@ -26,7 +23,21 @@ func checkFnRollups(t *testing.T, query func(q, params string) *rollupAnswer) {
 		{"SELECT derivative(m, 1d) FROM (SELECT mean(v) AS m" + year + " GROUP BY 1M)", true},
 		{"SELECT max(d) FROM (SELECT max(v) - min(v) AS d" + year + " GROUP BY 1d TZ('Europe/Paris'))", true},
 		{"SELECT count(t) FROM (SELECT top(v, 3) AS t" + year + " GROUP BY 1M)", false},
-	} {
+	})
+}
+
+// rollupCase is a query whose answer from rollups must equal levels=raw's;
+// rollups says whether it must use rollup rows (or only raw data).
+type rollupCase struct {
+	q       string
+	rollups bool
+}
+
+// checkRawEqualsRollups runs each case with and without levels=raw and
+// checks the answers are equal, not empty, and read the levels they must.
+func checkRawEqualsRollups(t *testing.T, query func(q, params string) *rollupAnswer, cases []rollupCase) {
+	t.Helper()
+	for _, tc := range cases {
 		auto, raw := query(tc.q, ""), query(tc.q, "&levels=raw")
 		if auto.rowsJSON() != raw.rowsJSON() {
 			t.Errorf("%s\n  auto %s (%s)\n  raw  %s", tc.q, auto.rowsJSON(), auto.levels(), raw.rowsJSON())

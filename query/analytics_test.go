@@ -2,7 +2,6 @@ package query
 
 import (
 	"errors"
-	"math/rand/v2"
 	"reflect"
 	"strings"
 	"testing"
@@ -83,29 +82,12 @@ func TestAnalyticsParse(t *testing.T) {
 	}
 }
 
-func TestAnalyticsParseErrors(t *testing.T) {
-	for _, tt := range analyticsErrorTests {
-		t.Run(tt.in, func(t *testing.T) {
-			st, err := Parse(tt.in)
-			var perr *Error
-			if !errors.As(err, &perr) {
-				t.Fatalf("Parse(%q) = %v, %v; want *Error %s: %s", tt.in, st, err, tt.pos, tt.msg)
-			}
-			if got := perr.Pos.String(); got != tt.pos || !strings.Contains(perr.Message, tt.msg) {
-				t.Errorf("Parse(%q) error\n got: %s: %s\nwant: %s: ...%s...", tt.in, got, perr.Message, tt.pos, tt.msg)
-			}
-			if !strings.HasPrefix(tt.in[perr.Pos.Offset:], perr.Token) {
-				t.Errorf("Parse(%q): error token %q is not at offset %d", tt.in, perr.Token, perr.Pos.Offset)
-			}
-		})
-	}
-}
+func TestAnalyticsParseErrors(t *testing.T) { checkParseErrors(t, analyticsErrorTests) }
 
 // TestAnalyticsFastParseAndOracle compares, for the analytics statements,
 // their prefixes and mutations, the fast path with participle and Parse
 // with participle alone on the regexp lexer.
 func TestAnalyticsFastParseAndOracle(t *testing.T) {
-	r := rand.New(rand.NewPCG(16, 2))
 	var ins []string
 	for _, tt := range analyticsParseTests {
 		ins = append(ins, tt.in)
@@ -113,17 +95,7 @@ func TestAnalyticsFastParseAndOracle(t *testing.T) {
 	for _, tt := range analyticsErrorTests {
 		ins = append(ins, tt.in)
 	}
-	for _, s := range ins {
-		for i := 0; i <= len(s); i++ {
-			sameParse(t, s[:i])
-			sameAsOracle(t, s[:i])
-		}
-		for range 30 {
-			m := mutate(r, s)
-			sameParse(t, m)
-			sameAsOracle(t, m)
-		}
-	}
+	checkFastAndOracle(t, 2, ins)
 }
 
 // TestInnerCallExpression: an expression inside the inner aggregate of a

@@ -1,7 +1,6 @@
 package query
 
 import (
-	"errors"
 	"math/rand/v2"
 	"reflect"
 	"strings"
@@ -158,26 +157,7 @@ var exprErrorTests = []struct{ in, pos, msg string }{
 	{"SELECT v FROM x GROUP BY * HAVING max(v) > 1 ORDER BY host", "1:55", "ORDER BY supports only time"},
 }
 
-func TestParseExprErrors(t *testing.T) {
-	for _, tt := range exprErrorTests {
-		t.Run(tt.in, func(t *testing.T) {
-			st, err := Parse(tt.in)
-			if err == nil {
-				t.Fatalf("Parse(%q) = %s, want error %s: %s", tt.in, st, tt.pos, tt.msg)
-			}
-			var perr *Error
-			if !errors.As(err, &perr) {
-				t.Fatalf("error %v is a %T, want *Error", err, err)
-			}
-			if got := perr.Pos.String(); got != tt.pos || !strings.Contains(perr.Message, tt.msg) {
-				t.Errorf("error\n got: %s: %s\nwant: %s: ...%s...", got, perr.Message, tt.pos, tt.msg)
-			}
-			if !strings.HasPrefix(tt.in[perr.Pos.Offset:], perr.Token) {
-				t.Errorf("error token %q is not at offset %d", perr.Token, perr.Pos.Offset)
-			}
-		})
-	}
-}
+func TestParseExprErrors(t *testing.T) { checkParseErrors(t, exprErrorTests) }
 
 // TestExprOpsBound checks that a long chain of operators is refused with a
 // clear error rather than built into a deep tree.

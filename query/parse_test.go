@@ -2,6 +2,7 @@ package query
 
 import (
 	"errors"
+	"math/rand/v2"
 	"reflect"
 	"strings"
 	"testing"
@@ -455,8 +456,13 @@ var errorTests = []struct {
 	{"SELECT * FROM c WHERE a = 'é' AND b ~ 1", "1:38", `unexpected character "~"`},
 }
 
-func TestParseErrors(t *testing.T) {
-	for _, tt := range errorTests {
+func TestParseErrors(t *testing.T) { checkParseErrors(t, errorTests) }
+
+// checkParseErrors parses each statement of tests and checks its *Error:
+// position, message, token and Error()'s text.
+func checkParseErrors(t *testing.T, tests []struct{ in, pos, msg string }) {
+	t.Helper()
+	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
 			st, err := Parse(tt.in)
 			if err == nil {
@@ -477,6 +483,25 @@ func TestParseErrors(t *testing.T) {
 				t.Errorf("Parse(%q): Error() = %q", tt.in, err.Error())
 			}
 		})
+	}
+}
+
+// checkFastAndOracle compares, for each statement of ins, its prefixes
+// and 30 mutations (from a generator seeded with seed), the fast path
+// with participle and Parse with participle alone on the regexp lexer.
+func checkFastAndOracle(t *testing.T, seed uint64, ins []string) {
+	t.Helper()
+	r := rand.New(rand.NewPCG(16, seed))
+	for _, s := range ins {
+		for i := 0; i <= len(s); i++ {
+			sameParse(t, s[:i])
+			sameAsOracle(t, s[:i])
+		}
+		for range 30 {
+			m := mutate(r, s)
+			sameParse(t, m)
+			sameAsOracle(t, m)
+		}
 	}
 }
 

@@ -3,6 +3,7 @@ package planner
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -135,5 +136,39 @@ func TestCancelBetweenSeries(t *testing.T) {
 	}
 	if src.reads != 1 {
 		t.Errorf("Execute cancelled during the first Read: %d reads, want 1", src.reads)
+	}
+}
+
+// TestShowBounded checks that SHOW lists stop at the rows limit before
+// they are built whole: SHOW SERIES of a collection with more series than
+// MaxRows, and SHOW TAG KEYS of every collection, answer a LimitError.
+func TestShowBounded(t *testing.T) {
+	m := newMemSource()
+	for i := range 20 {
+		m.write("c", fmt.Sprintf("host=h%02d", i), t0, "v", 1.0)
+	}
+	for _, tc := range []struct {
+		q       string
+		max     int64
+		limited bool
+	}{
+		{"SHOW SERIES FROM c", 19, true},
+		{"SHOW SERIES FROM c", 20, false},
+		{"SHOW TAG KEYS", 1, false},
+		{"SHOW FIELD KEYS", 1, false},
+	} {
+		stmt, err := query.Parse(tc.q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := ExecuteWith(context.Background(), m, stmt, Options{Now: testNow, MaxRows: tc.max})
+		if got := errors.Is(err, ErrLimit); got != tc.limited {
+			t.Errorf("%s with MaxRows %d: %v, rows %v", tc.q, tc.max, err, res)
+		}
+	}
+	m.write("c", "host=a,rack=r1", t0, "v", 1.0)
+	stmt, _ := query.Parse("SHOW TAG KEYS")
+	if _, err := ExecuteWith(context.Background(), m, stmt, Options{Now: testNow, MaxRows: 1}); !errors.Is(err, ErrLimit) {
+		t.Errorf("SHOW TAG KEYS of 2 keys with MaxRows 1: %v, want ErrLimit", err)
 	}
 }

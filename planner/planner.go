@@ -152,7 +152,7 @@ func executeOther(ctx context.Context, src Source, stmt *query.Statement, opts O
 		if stmt.Explain {
 			return nil, errorf(query.Pos{}, "EXPLAIN applies to SELECT statements only")
 		}
-		return show(src, stmt.Show)
+		return show(src, stmt.Show, opts.maxRows())
 	case stmt.Delete != nil:
 		if stmt.Explain {
 			return nil, errorf(query.Pos{}, "EXPLAIN applies to SELECT statements only")
@@ -166,8 +166,9 @@ func notFound(collection string) error {
 	return fmt.Errorf("collection %q %w", collection, ErrNotFound)
 }
 
-// show answers the SHOW statements.
-func show(src Source, s *query.Show) (*Result, error) {
+// show answers the SHOW statements; a list of more than maxRows rows is a
+// LimitError before it is all built (SHOW SERIES of a million series).
+func show(src Source, s *query.Show, maxRows int64) (*Result, error) {
 	str := func(ss ...string) []model.Value {
 		row := make([]model.Value, len(ss))
 		for i, v := range ss {
@@ -186,7 +187,7 @@ func show(src Source, s *query.Show) (*Result, error) {
 		return res, nil
 	}
 	if s.From == "" && (s.Kind == query.ShowTagKeys || s.Kind == query.ShowFields) {
-		return showAll(src, s)
+		return showAll(src, s, maxRows)
 	}
 	fields, ok := src.Fields(s.From)
 	if !ok {
@@ -214,8 +215,13 @@ func show(src Source, s *query.Show) (*Result, error) {
 		}
 	case query.ShowSeries:
 		res.Columns = []string{"key"}
-		keys := []string{}
-		for _, tags := range src.Series(s.From, nil) {
+		n := int64(0)
+		series := src.Series(s.From, func(model.Tags) bool { n++; return n <= maxRows })
+		if n > maxRows {
+			return nil, rowsError(maxRows)
+		}
+		keys := make([]string, 0, len(series))
+		for _, tags := range series {
 			keys = append(keys, model.SeriesKey(s.From, tags))
 		}
 		slices.Sort(keys)
@@ -230,7 +236,7 @@ func show(src Source, s *query.Show) (*Result, error) {
 
 // showAll answers SHOW TAG KEYS and SHOW FIELDS without FROM: the rows of
 // every collection, each led by its name.
-func showAll(src Source, s *query.Show) (*Result, error) {
+func showAll(src Source, s *query.Show, maxRows int64) (*Result, error) {
 	res := &Result{TimeColumn: -1, Rows: [][]model.Value{}}
 	if s.Kind == query.ShowTagKeys {
 		res.Columns = []string{"collection", "tag_key"}
@@ -242,7 +248,7 @@ func showAll(src Source, s *query.Show) (*Result, error) {
 	for _, c := range names {
 		one := *s
 		one.From = c
-		r, err := show(src, &one)
+		r, err := show(src, &one, maxRows)
 		if errors.Is(err, ErrNotFound) {
 			continue // dropped since it was listed
 		}
@@ -251,6 +257,9 @@ func showAll(src Source, s *query.Show) (*Result, error) {
 		}
 		for _, row := range r.Rows {
 			res.Rows = append(res.Rows, append([]model.Value{model.String(c)}, row...))
+		}
+		if int64(len(res.Rows)) > maxRows {
+			return nil, rowsError(maxRows)
 		}
 	}
 	return res, nil

@@ -298,8 +298,11 @@ func TestQueryClientDisconnect(t *testing.T) {
 			t.Errorf("%s: %d reads of 20 series, want 3 (plus what was read ahead before the client went away)", q, n)
 		}
 	}
-	if n := afterCancel.Load(); n != 0 {
-		t.Errorf("%d reads started after the client went away", n)
+	// A read-ahead worker (at most 4) that checked the context just before
+	// the client went away may still enter one read, which fails at once
+	// on the cancelled context; nothing more may start.
+	if n := afterCancel.Load(); n > 4 {
+		t.Errorf("%d reads started after the client went away, want at most the 4 read-ahead workers' last", n)
 	}
 }
 

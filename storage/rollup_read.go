@@ -61,6 +61,16 @@ func (rs *rollSnap) sourceable(l model.Level, b int64) bool {
 	return false
 }
 
+// coarseGap reports whether a clean gap of level l starting at glo may
+// hold data all the same: a 1M or 1y row elided where the 1d level keeps
+// the day its data lies in (rollupWork.elides), which the finer levels
+// answer. Where the 1d level keeps every day this holds for every 1M and
+// 1y gap, of files written before elision too: a clean bucket's rows
+// agree at every level.
+func (rs *rollSnap) coarseGap(l model.Level, glo int64) bool {
+	return l >= model.Level1M && glo >= rs.from[model.Level1d]
+}
+
 func (rs *rollSnap) release() {
 	for _, fs := range rs.files {
 		for _, f := range fs {
@@ -191,7 +201,7 @@ func (db *DB) readLevels(ctx context.Context, rs *rollSnap, collection string, t
 		}
 		// A clean gap without rows holds no data, where the level is
 		// kept at all.
-		if !gapRows && glo >= rs.from[l] && !rs.isDirty(l, glo, ghi) {
+		if !gapRows && glo >= rs.from[l] && !rs.isDirty(l, glo, ghi) && !rs.coarseGap(l, glo) {
 			return nil
 		}
 		sub, err := db.readLevels(ctx, rs, collection, tags, field, glo, ghi, whole, l.Finer())

@@ -45,8 +45,9 @@ const (
 	formatCold = 5
 	// formatElide: a 1M or 1y bucket without a row may hold data that a
 	// finer level answers (elided rows, rollup_build.go), which a version
-	// without elision would read as empty. A directory takes it before
-	// its first rollup pass that may elide a row; it includes formatCold.
+	// without elision would read as empty, and rollup rows may be of
+	// version 5 or 6 (rollup_row.go). A directory takes it before its
+	// first rollup pass; it includes formatCold.
 	formatElide = 6
 	maxFormat   = formatElide
 )
@@ -256,7 +257,7 @@ func (db *DB) requireColdFormat() error {
 }
 
 // requireElideFormat makes meta.json say formatElide, durably, before a
-// rollup pass may elide a row. The caller holds flushMu, not mu.
+// rollup pass writes files. The caller holds flushMu, not mu.
 func (db *DB) requireElideFormat() error {
 	db.metaMu.Lock()
 	defer db.metaMu.Unlock()

@@ -69,13 +69,10 @@ func (db *DB) rollupLocked(ctx context.Context, cutoff uint64) error {
 		}
 	}
 	db.mu.RUnlock()
-	for _, w := range works {
-		if w.elide {
-			// An older version would read the elided buckets as empty.
-			if err := db.requireElideFormat(); err != nil {
-				return err
-			}
-			break
+	if len(works) > 0 {
+		// An older version would read elided buckets as empty.
+		if err := db.requireElideFormat(); err != nil {
+			return err
 		}
 	}
 
@@ -435,9 +432,16 @@ func (db *DB) rollRaw(ctx context.Context, w *rollupWork, l model.Level, content
 					if buildSketches && l > model.Level1h {
 						row.s.Sketch = model.SketchOf(&sub)
 					}
-					if sub.Kind == model.KindFloat {
+					switch sub.Kind {
+					case model.KindFloat:
 						row.dec = decimalSum(sub.Floats)
 						row.dec.exact(&row.s)
+					case model.KindInt:
+						row.dec = intSum(sub.Ints)
+						row.dec.exactM2(&row.s)
+					case model.KindUint:
+						row.dec = uintSum(sub.Uints)
+						row.dec.exactM2(&row.s)
 					}
 					fr.rows = append(fr.rows, row)
 				}
@@ -553,7 +557,11 @@ func (rs *rowSource) merge(content partitionRows, l model.Level, b int64, f mode
 			if rs.w.elides(l, &a.s) {
 				continue
 			}
-			a.dec.exact(&a.s)
+			if kinds[key][name] == model.KindFloat {
+				a.dec.exact(&a.s)
+			} else {
+				a.dec.exactM2(&a.s)
+			}
 			if a.s.Sketch == nil && l == model.Level1d {
 				a.s.Sketch = rs.w.daySketch(key, name, b, a.s.Count)
 			}

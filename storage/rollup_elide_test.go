@@ -203,3 +203,37 @@ func TestDataDirFormatElide(t *testing.T) {
 		})
 	}
 }
+
+// TestRollupElisionLateWrite: one day of data leaves no 1M or 1y row; a
+// late write into another day of the month stores the 1M row (and the 1y
+// row) again, and one into another month of the year the 1y row only.
+func TestRollupElisionLateWrite(t *testing.T) {
+	c := newCleanDB(t, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	day := time.Date(2025, 3, 10, 0, 0, 0, 0, time.UTC)
+	q := "SELECT count(v), sum(v), min(v), max(v) FROM c WHERE time >= '2025-01-01T00:00:00Z' AND time < '2026-01-01T00:00:00Z' GROUP BY 1M FILL(none)"
+	qYear := "SELECT count(v), sum(v), max(v) FROM c WHERE time >= '2020-01-01T00:00:00Z' AND time < '2030-01-01T00:00:00Z'"
+	steps := []struct {
+		name string
+		at   time.Time
+		m, y int // 1M and 1y rows afterwards
+	}{
+		{"one day", day, 0, 0},
+		{"another month", day.AddDate(0, 2, 0), 0, 1},
+		{"another day of March", day.AddDate(0, 0, 3), 1, 1},
+	}
+	for _, st := range steps {
+		c.hourly("d", st.at, 5)
+		c.flush()
+		if m, y := rollRowCount(t, c.db, model.Level1M), rollRowCount(t, c.db, model.Level1y); m != st.m || y != st.y {
+			t.Fatalf("after %s: %d 1M and %d 1y rows, want %d and %d", st.name, m, y, st.m, st.y)
+		}
+		for _, text := range []string{q, qYear} {
+			if got, want := c.rows(text, false), c.rows(text, true); got != want {
+				t.Fatalf("after %s: %s\nrollups %s\nraw     %s", st.name, text, got, want)
+			}
+			if res := runQuery(t, c.db, c.clk.t, text, false); !usedRollups(res) {
+				t.Fatalf("after %s: %s read no rollup row (%+v)", st.name, text, res.Stats.Levels)
+			}
+		}
+	}
+}

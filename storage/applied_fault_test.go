@@ -187,7 +187,7 @@ func TestAppliedFormat(t *testing.T) {
 		t.Run(fmt.Sprint("from format ", from), func(t *testing.T) {
 			dir, mem := t.TempDir(), vfs.NewCrashableMem()
 			fs := errorfs.New(mem)
-			db := openFS(t, dir, fs, Options{})
+			db := openFS(t, dir, fs, noRollups())
 			e := &appliedEnv{db: db, devs: groupDevices(t, db, 1)}
 			if from == 3 {
 				e.drop(t, 0)
@@ -214,7 +214,7 @@ func TestAppliedFormat(t *testing.T) {
 				t.Fatalf("format %d after failed calls, want %d", got, from)
 			}
 			crash(t, e.db)
-			e.db = openFS(t, dir, fs, Options{})
+			e.db = openFS(t, dir, fs, noRollups())
 			if st := e.state(t); st.positions[1] != 0 || len(st.values[1]) != 5 {
 				t.Fatalf("after failed calls and a restart: position %d, %d values; want 0 and 5", st.positions[1], len(st.values[1]))
 			}
@@ -225,7 +225,7 @@ func TestAppliedFormat(t *testing.T) {
 			if err := e.db.Close(); err != nil {
 				t.Fatal(err)
 			}
-			e.db = openFS(t, dir, fs, Options{})
+			e.db = openFS(t, dir, fs, noRollups())
 			defer e.db.Close()
 			if err := e.db.saveDirMeta(); err != nil {
 				t.Fatal(err)

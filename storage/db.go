@@ -176,6 +176,9 @@ type DB struct {
 	quarantine []*quarantined
 	// rollState is the rollup state of collections (rollup_state.go).
 	rollState map[string]*rollupState
+	// noElide lists the collections whose elided rollup rows a settings
+	// change is storing again (restoreElided).
+	noElide map[string]bool
 	// rawDropped is, by collection, the latest raw horizon retention has
 	// enforced (rollup_state.go).
 	rawDropped map[string]int64
@@ -215,13 +218,14 @@ type DB struct {
 	// writes (group_meta.go). It is taken after mu.
 	groupsMu   sync.Mutex
 	groupsMeta groupsMeta
-	// metaMu guards writes of meta.json, groupsFormat, appliedFormat and
-	// coldFormat
+	// metaMu guards writes of meta.json, groupsFormat, appliedFormat,
+	// coldFormat and elideFormat
 	// (open.go); it is taken after groupsMu.
 	metaMu        sync.Mutex
 	groupsFormat  bool // meta.json says format 3 or above: groups were dropped or imported
 	appliedFormat bool // meta.json says format 4: the WAL may hold applied records
 	coldFormat    bool // meta.json says format 5: the directory may have cold files
+	elideFormat   bool // meta.json says format 6: 1M and 1y rows may be elided
 
 	// coldMu guards coldList, the cold files (cold_list.go), and its
 	// writes; it is taken after every other lock but metaMu.

@@ -23,7 +23,11 @@ func TestExtremeTimesFileNames(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	db := openTest(t, dir)
-	times := []int64{math.MinInt64, math.MinInt64 + int64(time.Hour), math.MaxInt64 - int64(time.Hour), math.MaxInt64}
+	// Two days at each end, so that the 1M and 1y rows are stored (one
+	// day's would be elided: rollup_build.go).
+	day := int64(24 * time.Hour)
+	times := []int64{math.MinInt64, math.MinInt64 + int64(time.Hour), math.MinInt64 + day,
+		math.MaxInt64 - day, math.MaxInt64 - int64(time.Hour), math.MaxInt64}
 	var pts []model.Point
 	for i, ts := range times {
 		pts = append(pts, pt("x", "d", ts, iv("v", int64(i))))
@@ -54,13 +58,14 @@ func TestExtremeTimesFileNames(t *testing.T) {
 		rawParts = append(rawParts, partitionName(name))
 	}
 	slices.Sort(rawParts)
-	if want := []string{"16770921T000000Z", "22620411T000000Z"}; !slices.Equal(rawParts, want) {
+	if want := []string{"16770921T000000Z", "16770922T000000Z", "22620410T000000Z", "22620411T000000Z"}; !slices.Equal(rawParts, want) {
 		t.Errorf("raw file partitions: got %v, want %v", rawParts, want)
 	}
 	// Each rollup file: named for the true start of its partition, and the
 	// name parses back to the partition key the level uses.
 	wantRoll := map[string]string{
 		"rollup_1h/16770921T000000Z": "", "rollup_1h/22620411T000000Z": "",
+		"rollup_1h/16770922T000000Z": "", "rollup_1h/22620410T000000Z": "",
 		"rollup_1d/16770901T000000Z": "", "rollup_1d/22620401T000000Z": "",
 		"rollup_1M/16770101T000000Z": "", "rollup_1M/22620101T000000Z": "",
 		"rollup_1y/all": "",
@@ -77,11 +82,16 @@ func TestExtremeTimesFileNames(t *testing.T) {
 			t.Errorf("%s: does not parse", key)
 			continue
 		}
-		early := strings.Contains(key, "/1677")
-		want := partOf(l, math.MaxInt64)
-		if early || l == model.Level1y {
-			want = partOf(l, math.MinInt64)
+		at := int64(math.MaxInt64)
+		switch {
+		case strings.HasSuffix(key, "/16770922T000000Z"):
+			at = math.MinInt64 + day
+		case strings.HasSuffix(key, "/22620410T000000Z"):
+			at = math.MaxInt64 - day
+		case strings.Contains(key, "/1677") || l == model.Level1y:
+			at = math.MinInt64
 		}
+		want := partOf(l, at)
 		if part != want || (l != model.Level1y && partName(l, part) != partitionName(path)) {
 			t.Errorf("%s: parses to level %s partition %d (named %s), want %d", key, l, part, partName(l, part), want)
 		}
@@ -117,9 +127,12 @@ func TestExtremeTimesFileNames(t *testing.T) {
 						n += p.Values.Len()
 					}
 				}
-				want := 2 // 1d and coarser buckets hold both points at an end
-				if l == model.Level1h {
+				want := 3 // 1M and 1y buckets hold the three points at an end
+				switch l {
+				case model.Level1h:
 					want = 1 // an hour apart: the next bucket
+				case model.Level1d:
+					want = 2 // a day apart: the next bucket
 				}
 				if n != want {
 					t.Errorf("%s: level %s bucket [%d, %d]: %d points, want %d", stage, l, lo, hi, n, want)

@@ -11,6 +11,13 @@ import (
 	"github.com/soltixdb/soltix/storage/vfs"
 )
 
+// noRollups returns options whose default settings turn rollups off, so
+// that no rollup pass takes format 6 (formatElide,
+// TestDataDirFormatElide): for the tests of the formats before it.
+func noRollups() Options {
+	return Options{DefaultSettings: CollectionSettings{NoRollups: true}}
+}
+
 // dirFormat reads meta.json's format.
 func dirFormat(t *testing.T, fs vfs.FS, dir string) int {
 	t.Helper()
@@ -34,8 +41,8 @@ func TestDataDirFormatGroups(t *testing.T) {
 	ctx := context.Background()
 	fs := vfs.NewCrashableMem()
 	src, dst := t.TempDir(), t.TempDir()
-	a := openFS(t, src, fs, Options{})
-	b := openFS(t, dst, fs, Options{})
+	a := openFS(t, src, fs, noRollups())
+	b := openFS(t, dst, fs, noRollups())
 	devs := groupDevices(t, a, 2)
 	for _, ds := range devs {
 		writeDays(t, a, ds, 1, 0)
@@ -69,7 +76,7 @@ func TestDataDirFormatGroups(t *testing.T) {
 	}
 	// Format 3 reopens, stays 3 (a flush rewrites meta.json), and a later
 	// format is refused.
-	a = openFS(t, src, fs, Options{})
+	a = openFS(t, src, fs, noRollups())
 	writeDays(t, a, devs[0], 1, 100)
 	if err := a.Flush(ctx); err != nil {
 		t.Fatal(err)

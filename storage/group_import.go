@@ -163,6 +163,17 @@ func (db *DB) ImportGroup(ctx context.Context, g int, src ImportSource) (err err
 	if db.shut {
 		return ErrClosed
 	}
+	// A claim of the 1d level ends the elision of this DB's 1M and 1y
+	// rows: they are stored again before the import reads them.
+	var claimed []string
+	for coll, mc := range man.Collections {
+		if _, ok := mc.Settings.Kept[model.Level1d.String()]; ok {
+			claimed = append(claimed, coll)
+		}
+	}
+	if err := db.restoreElided(ctx, claimed); err != nil {
+		return err
+	}
 	db.mu.Lock()
 	err = db.reserveKinds(want)
 	db.mu.Unlock()

@@ -43,13 +43,19 @@ const (
 	// A directory takes it before its first cold file is recorded; it
 	// includes formatApplied.
 	formatCold = 5
-	maxFormat  = formatCold
+	// formatElide: a 1M or 1y bucket without a row may hold data that a
+	// finer level answers (elided rows, rollup_build.go), which a version
+	// without elision would read as empty, and rollup rows may be of
+	// version 5 or 6 (rollup_row.go). A directory takes it before its
+	// first rollup pass; it includes formatCold.
+	formatElide = 6
+	maxFormat   = formatElide
 )
 
 // dataDirMeta is the data directory's own description, in meta.json.
 type dataDirMeta struct {
 	// Format is 1 for the first layout, then formatLayout2,
-	// formatGroups or formatApplied.
+	// formatGroups, formatApplied, formatCold or formatElide.
 	Format    int `json:"format"`
 	NumGroups int `json:"num_groups"`
 	// Rollups is 1 once every collection's rollups have been built; a
@@ -185,6 +191,7 @@ func (db *DB) loadDirMeta(configuredGroups int) error {
 		db.groupsFormat = m.Format >= formatGroups
 		db.appliedFormat = m.Format >= formatApplied
 		db.coldFormat = m.Format >= formatCold
+		db.elideFormat = m.Format >= formatElide
 		return nil
 	case errors.Is(err, os.ErrNotExist):
 		db.rollMeta = true
@@ -249,9 +256,26 @@ func (db *DB) requireColdFormat() error {
 	return nil
 }
 
+// requireElideFormat makes meta.json say formatElide, durably, before a
+// rollup pass writes files. The caller holds flushMu, not mu.
+func (db *DB) requireElideFormat() error {
+	db.metaMu.Lock()
+	defer db.metaMu.Unlock()
+	if db.elideFormat {
+		return nil
+	}
+	if err := db.writeDirMeta(formatElide); err != nil {
+		return fmt.Errorf("record data directory format %d: %w", formatElide, err)
+	}
+	db.groupsFormat, db.appliedFormat, db.coldFormat, db.elideFormat = true, true, true, true
+	return nil
+}
+
 // dirFormat is the format meta.json says. The caller holds metaMu.
 func (db *DB) dirFormat() int {
 	switch {
+	case db.elideFormat:
+		return formatElide
 	case db.coldFormat:
 		return formatCold
 	case db.appliedFormat:

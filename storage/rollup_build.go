@@ -33,6 +33,9 @@ type rollupWork struct {
 	// the day's raw values, computed while the 1h rows of the day are
 	// built, for the 1d row (daySketch).
 	days map[daySketchKey]*sketch.Sketch
+	// elide leaves out the 1M and 1y rows whose data lies in one day
+	// (elision, below).
+	elide bool
 }
 
 type daySketchKey struct {
@@ -66,6 +69,12 @@ func (db *DB) rollupLocked(ctx context.Context, cutoff uint64) error {
 		}
 	}
 	db.mu.RUnlock()
+	if len(works) > 0 {
+		// An older version would read elided buckets as empty.
+		if err := db.requireElideFormat(); err != nil {
+			return err
+		}
+	}
 
 	type built struct {
 		w     *rollupWork
@@ -217,6 +226,7 @@ func (db *DB) groupRollupWork(c *collection, gi int, g *groupRollups, cutoff uin
 	}
 	slices.Sort(hours)
 	w.marked[model.Level1h] = slices.Compact(hours)
+	w.elide = w.from[model.Level1d] == math.MinInt64 && !db.noElide[name]
 	for f := range c.fields {
 		w.fields = append(w.fields, f)
 	}
@@ -340,6 +350,10 @@ func appendBuckets(buckets []int64, l model.Level, lo, hi int64) []int64 {
 // coarsest finer level whose retention still holds all of b (every finer
 // level that holds it agrees), or raw data; ok is false when none does.
 func (w *rollupWork) source(l model.Level, b int64) (model.Level, bool) {
+	if l == model.Level1y && w.from[model.Level1d] == math.MinInt64 {
+		// The 1M rows may be elided: the 1d level holds them all.
+		return model.Level1d, true
+	}
 	for f := l - 1; f >= model.Level1h; f-- {
 		if b >= w.from[f] {
 			return f, true
@@ -418,9 +432,16 @@ func (db *DB) rollRaw(ctx context.Context, w *rollupWork, l model.Level, content
 					if buildSketches && l > model.Level1h {
 						row.s.Sketch = model.SketchOf(&sub)
 					}
-					if sub.Kind == model.KindFloat {
+					switch sub.Kind {
+					case model.KindFloat:
 						row.dec = decimalSum(sub.Floats)
 						row.dec.exact(&row.s)
+					case model.KindInt:
+						row.dec = intSum(sub.Ints)
+						row.dec.exactM2(&row.s)
+					case model.KindUint:
+						row.dec = uintSum(sub.Uints)
+						row.dec.exactM2(&row.s)
 					}
 					fr.rows = append(fr.rows, row)
 				}
@@ -428,6 +449,23 @@ func (db *DB) rollRaw(ctx context.Context, w *rollupWork, l model.Level, content
 		}
 	}
 	return nil
+}
+
+// Elision. A 1M or 1y row whose data lies in one day is the 1d row of
+// that day (the same values: the same summary, and its sketch merged from
+// that one row's), so it is not stored while the 1d level keeps every
+// day (its retention forever): a one-day data set, or a series written
+// once a month or a year, stores one row instead of three. A read answers
+// a clean 1M or 1y bucket without a row from the finer level
+// (rollSnap.coarseGap), and a late write into another day of the bucket
+// marks it dirty, so the next pass stores its row again. The 1y rows are
+// then built from the 1d rows, since the 1M rows of some months may be
+// missing. Before the 1d level stops keeping every day (a retention
+// set), the collection's 1M and 1y rows are rebuilt whole
+// (restoreElided).
+func (w *rollupWork) elides(l model.Level, s *model.Summary) bool {
+	return w.elide && l >= model.Level1M && s.Count > 0 &&
+		model.Level1d.Floor(s.MinTime) == model.Level1d.Floor(s.MaxTime)
 }
 
 // buildSketches is whether 1d rows get the quantile sketch of their
@@ -516,7 +554,14 @@ func (rs *rowSource) merge(content partitionRows, l model.Level, b int64, f mode
 	}
 	for key, m := range sums {
 		for name, a := range m {
-			a.dec.exact(&a.s)
+			if rs.w.elides(l, &a.s) {
+				continue
+			}
+			if kinds[key][name] == model.KindFloat {
+				a.dec.exact(&a.s)
+			} else {
+				a.dec.exactM2(&a.s)
+			}
 			if a.s.Sketch == nil && l == model.Level1d {
 				a.s.Sketch = rs.w.daySketch(key, name, b, a.s.Count)
 			}

@@ -61,6 +61,27 @@ func (rs *rollSnap) sourceable(l model.Level, b int64) bool {
 	return false
 }
 
+// coarseGap reports whether a clean gap [glo, ghi] of level l may hold
+// data all the same: a 1M or 1y row elided where the 1d level keeps the
+// day its data lies in (rollupWork.elides), which the finer levels
+// answer. That takes a 1d file holding the series over the gap. Asking
+// the finer levels is exact wherever the 1d level keeps the gap, for
+// files written before elision too: a clean bucket's rows agree at every
+// level.
+func (rs *rollSnap) coarseGap(l model.Level, glo, ghi int64) bool {
+	if l < model.Level1M || glo < rs.from[model.Level1d] {
+		return false
+	}
+	for _, f := range rs.files[model.Level1d] {
+		if partEnd(model.Level1d, f.part) >= glo && f.part <= ghi {
+			if _, ok := f.r.Find(rs.key); ok {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func (rs *rollSnap) release() {
 	for _, fs := range rs.files {
 		for _, f := range fs {
@@ -191,7 +212,7 @@ func (db *DB) readLevels(ctx context.Context, rs *rollSnap, collection string, t
 		}
 		// A clean gap without rows holds no data, where the level is
 		// kept at all.
-		if !gapRows && glo >= rs.from[l] && !rs.isDirty(l, glo, ghi) {
+		if !gapRows && glo >= rs.from[l] && !rs.isDirty(l, glo, ghi) && !rs.coarseGap(l, glo, ghi) {
 			return nil
 		}
 		sub, err := db.readLevels(ctx, rs, collection, tags, field, glo, ghi, whole, l.Finer())

@@ -3,20 +3,13 @@
 package storage
 
 import (
-	"context"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"math"
 	"math/bits"
-	"slices"
-	"sort"
-	"strings"
-	"unsafe"
 
 	"github.com/soltixdb/soltix/internal/sketch"
 	"github.com/soltixdb/soltix/model"
-	"github.com/soltixdb/soltix/storage/colfile"
 )
 
 // The low four bits of an encoded rollup row's first byte are its version
@@ -27,7 +20,86 @@ const (
 	rowV2 = 2
 	rowV3 = 3
 	rowV4 = 4
+	// rowV5 and rowV6 are rowV3 and rowV4 rows of an integer field (int
+	// or uint) whose m2 is the uvarint spread n·Σv² − (Σv)² in place of
+	// the f64: the exact sum of squares, in about half the bytes.
+	rowV5 = 5
+	rowV6 = 6
 )
+
+// hasSketch reports whether a row of version v ends with a sketch.
+func hasSketch(v byte) bool { return v == rowV4 || v == rowV6 }
+
+// intSum returns the exact sum and sum of squares of integer values as a
+// decSum at exponent 0 (rows store the spread from it), or one that is
+// not ok when the sum reaches 2^53 in magnitude or the squares 2^126.
+func intSum(vs []int64) decSum {
+	d := decSum{ok: true, sqOK: true}
+	for _, v := range vs {
+		if v >= 1<<53 || v <= -(1<<53) {
+			return decSum{}
+		}
+		if d.m += v; d.m >= 1<<53 || d.m <= -(1<<53) {
+			return decSum{}
+		}
+		a := uint64(max(v, -v))
+		hi, lo := bits.Mul64(a, a)
+		if d.sq, d.sqOK = addSq(d.sq, [2]uint64{hi, lo}); !d.sqOK {
+			return decSum{}
+		}
+	}
+	return d
+}
+
+// uintSum is intSum of unsigned values.
+func uintSum(vs []uint64) decSum {
+	d := decSum{ok: true, sqOK: true}
+	for _, v := range vs {
+		if v >= 1<<53 {
+			return decSum{}
+		}
+		if d.m += int64(v); d.m >= 1<<53 {
+			return decSum{}
+		}
+		hi, lo := bits.Mul64(v, v)
+		if d.sq, d.sqOK = addSq(d.sq, [2]uint64{hi, lo}); !d.sqOK {
+			return decSum{}
+		}
+	}
+	return d
+}
+
+// intSpread returns the spread of an integer field's row (kind k, summary
+// s) from its exact sums d, when the row can store it: d is exact at
+// exponent 0, agrees with the summary's sum, and its M2 is the summary's
+// bit for bit (so the row decodes to the same summary).
+func intSpread(k model.Kind, s *model.Summary, d decSum) (uint64, bool) {
+	if !d.ok || d.e != 0 || !d.sqOK {
+		return 0, false
+	}
+	switch {
+	case k == model.KindInt && s.SumInt == d.m:
+	case k == model.KindUint && d.m >= 0 && s.SumUint == uint64(d.m):
+	default:
+		return 0, false
+	}
+	sp, m2, ok := d.spread(s.Count)
+	if !ok || math.Float64bits(m2) != math.Float64bits(s.M2) {
+		return 0, false
+	}
+	return sp, true
+}
+
+// exactM2 sets the M2 of the summary s of an integer field's bucket to
+// what its exact sums d give, when they give it.
+func (d decSum) exactM2(s *model.Summary) {
+	if !d.ok || d.e != 0 {
+		return
+	}
+	if _, m2, ok := d.spread(s.Count); ok {
+		s.M2 = m2
+	}
+}
 
 // rollRow is one bucket's summary.
 type rollRow struct {
@@ -403,6 +475,7 @@ func appendRow(dst []byte, l model.Level, k model.Kind, start int64, s *model.Su
 	if k.Numeric() && s.Sketch != nil {
 		v = rowV4
 	}
+	head := len(dst)
 	dst = append(dst, v|byte(u)<<4)
 	dst = binary.AppendUvarint(dst, uint64(s.Count))
 	dst = binary.AppendUvarint(dst, off/scale)
@@ -428,15 +501,20 @@ func appendRow(dst []byte, l model.Level, k model.Kind, start int64, s *model.Su
 			}
 		case model.KindInt:
 			dst = appendValue(dst, model.Int(s.SumInt))
+			sp, haveSpread = intSpread(k, s, dec)
 		case model.KindUint:
 			dst = appendValue(dst, model.Uint(s.SumUint))
+			sp, haveSpread = intSpread(k, s, dec)
+		}
+		if haveSpread && k != model.KindFloat {
+			dst[head] += rowV5 - rowV3 // rowV3 → rowV5, rowV4 → rowV6
 		}
 		if haveSpread {
 			dst = binary.AppendUvarint(dst, sp)
 		} else {
 			dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(s.M2))
 		}
-		if v == rowV4 {
+		if hasSketch(v) {
 			dst = s.Sketch.AppendCompact(dst)
 		}
 	}
@@ -568,7 +646,8 @@ func decodeRowSketch(b []byte, l model.Level, k model.Kind, start int64, sketche
 	var u byte
 	var r *rowReader
 	switch {
-	case len(b) > 0 && (b[0]&15 == rowV2 || b[0]&15 == rowV3 || b[0]&15 == rowV4 && k.Numeric()):
+	case len(b) > 0 && (b[0]&15 == rowV2 || b[0]&15 == rowV3 || b[0]&15 == rowV4 && k.Numeric() ||
+		(b[0]&15 == rowV5 || b[0]&15 == rowV6) && (k == model.KindInt || k == model.KindUint)):
 		u, r = b[0]>>4, &rowReader{b: b[1:]}
 	case len(b) > 0 && b[0] == rowV1:
 		if len(b) < 2 {
@@ -634,6 +713,24 @@ func decodeRowSketch(b []byte, l model.Level, k model.Kind, start int64, sketche
 			s.SumFloat, s.SumInt = 0, 0
 		}
 		switch {
+		case b[0]&15 >= rowV5:
+			// The exact sums: the sum read, the squares from the spread.
+			sp := r.uvarint()
+			m, ok := s.SumInt, true
+			if k == model.KindUint {
+				m, ok = int64(s.SumUint), s.SumUint < 1<<53
+			}
+			d := decSum{ok: true, m: m}
+			if ok && m < 1<<53 && m > -(1<<53) {
+				d, ok = d.withSpread(sp, s.Count)
+			} else {
+				ok = false
+			}
+			if !ok {
+				r.err = true
+			} else {
+				dec, s.M2 = d, spreadM2(sp, s.Count, 0)
+			}
 		case haveSpread:
 			sp := r.uvarint()
 			var ok bool
@@ -649,7 +746,7 @@ func decodeRowSketch(b []byte, l model.Level, k model.Kind, start int64, sketche
 			r.b = r.b[8:]
 		}
 		switch {
-		case b[0]&15 != rowV4 || r.err:
+		case !hasSketch(b[0]&15) || r.err:
 		case !sketches:
 			if len(r.b) == 0 {
 				r.err = true // a version 4 row has a sketch
@@ -691,110 +788,4 @@ func (r *rowReader) decSum(count int, first float64, fd firstDecimal) decSum {
 		return decSum{}
 	}
 	return decSum{ok: true, e: e, m: m}
-}
-
-// encodeRows turns rows into the columns of one series.
-func encodeRows(sr *seriesRows, l model.Level) []model.Column {
-	var cols []model.Column
-	for f, fr := range sr.fields {
-		if len(fr.rows) == 0 {
-			continue
-		}
-		c := model.Column{Name: rollupColumn(f, fr.kind), Kind: model.KindString}
-		var buf []byte
-		for i := range fr.rows {
-			buf = appendRow(buf[:0], l, fr.kind, fr.rows[i].start, &fr.rows[i].s, fr.rows[i].dec)
-			c.Append(fr.rows[i].start, model.String(string(buf)))
-		}
-		cols = append(cols, c)
-	}
-	return cols
-}
-
-// readRows reads the rows of one field of series si of a rollup file with
-// bucket starts in [lo, hi]; nil when the series lacks the field.
-func readRows(ctx context.Context, r *colfile.Reader, l model.Level, si int, field string, lo, hi int64) (*fieldRows, error) {
-	ci, kind, ok := rollupColumnOf(r, si, field)
-	if !ok {
-		return nil, nil
-	}
-	return readColumnRows(ctx, r, l, si, ci, kind, lo, hi)
-}
-
-// rollupColumnOf finds the column of field in series si of a rollup file.
-func rollupColumnOf(r *colfile.Reader, si int, field string) (int, model.Kind, bool) {
-	info := r.SeriesAt(si)
-	prefix := field + colSep
-	i := sort.Search(len(info.Columns), func(i int) bool { return info.Columns[i].Name >= prefix })
-	for ; i < len(info.Columns) && strings.HasPrefix(info.Columns[i].Name, prefix); i++ {
-		f, kind, ok := parseRollupColumn(info.Columns[i].Name)
-		if ok && f == field {
-			return i, kind, true
-		}
-	}
-	return 0, 0, false
-}
-
-func readColumnRows(ctx context.Context, r *colfile.Reader, l model.Level, si, ci int, kind model.Kind, lo, hi int64) (*fieldRows, error) {
-	rows, err := appendColumnRows(ctx, nil, r, l, si, ci, kind, lo, hi, true)
-	if err != nil {
-		return nil, err
-	}
-	return &fieldRows{kind: kind, rows: rows}, nil
-}
-
-// appendColumnRows appends to dst the rows of column ci (of kind) of
-// series si with bucket starts in [lo, hi], with their quantile sketches
-// when sketches is set.
-func appendColumnRows(ctx context.Context, dst []rollRow, r *colfile.Reader, l model.Level, si, ci int, kind model.Kind, lo, hi int64, sketches bool) ([]rollRow, error) {
-	info := r.SeriesAt(si)
-	c, err := r.ReadRangeContext(ctx, si, ci, lo, hi)
-	if err != nil {
-		return dst, err
-	}
-	if c.Kind != model.KindString && c.Len() > 0 {
-		return dst, fmt.Errorf("rollup series %q column %q is %s, want string", info.Key, info.Columns[ci].Name, c.Kind)
-	}
-	dst = slices.Grow(dst, c.Len())
-	for i, row := range c.Strings {
-		// decodeRow only reads the row, and what it keeps of it (a
-		// sketch's bins) is read only too: the string's bytes serve.
-		b := unsafe.Slice(unsafe.StringData(row), len(row))
-		var s model.Summary
-		var dec decSum
-		if sketches {
-			s, dec, err = decodeRow(b, l, kind, c.Times[i])
-		} else {
-			s, dec, err = decodeRowWithoutSketch(b, l, kind, c.Times[i])
-		}
-		if err != nil {
-			return dst, fmt.Errorf("rollup series %q column %q row %d: %w", info.Key, info.Columns[ci].Name, i, err)
-		}
-		dst = append(dst, rollRow{start: c.Times[i], s: s, dec: dec})
-	}
-	return dst, nil
-}
-
-// readAllRows reads every row of a rollup file of level l.
-func readAllRows(r *colfile.Reader, l model.Level) (map[string]*seriesRows, error) {
-	out := make(map[string]*seriesRows)
-	// Series by series: each entry is decoded once, for readColumnRows'
-	// reads too (the Reader keeps the last one decoded).
-	for si := range r.NumSeries() {
-		info := r.SeriesAt(si)
-		sr := &seriesRows{tags: info.Tags, fields: make(map[string]*fieldRows)}
-		for ci, c := range info.Columns {
-			f, kind, ok := parseRollupColumn(c.Name)
-			if !ok {
-				return nil, fmt.Errorf("rollup series %q: bad column name %q", info.Key, c.Name)
-			}
-			fr, err := readColumnRows(context.Background(), r, l, si, ci, kind, math.MinInt64, math.MaxInt64)
-			if err != nil {
-				return nil, err
-			}
-			sr.fields[f] = fr
-		}
-		out[info.Key] = sr
-	}
-	return out, nil
 }

@@ -128,6 +128,13 @@ func FuzzRollupRow(f *testing.F) {
 	f.Add(appendRow(nil, model.Level1h, model.KindFloat, 0, &fs, decimalSum(fc.Floats)), uint8(model.KindFloat))
 	fs.Sketch = model.SketchOf(&fc)
 	f.Add(appendRow(nil, model.Level1h, model.KindFloat, 0, &fs, decimalSum(fc.Floats)), uint8(model.KindFloat)) // version 4
+	ic := model.Column{Kind: model.KindInt, Times: []int64{10, 20, 30}, Ints: []int64{-4, 9, 100}}
+	is := model.Summarize(&ic)
+	idec := intSum(ic.Ints)
+	idec.exactM2(&is)
+	f.Add(appendRow(nil, model.Level1h, model.KindInt, 0, &is, idec), uint8(model.KindInt)) // version 5
+	is.Sketch = model.SketchOf(&ic)
+	f.Add(appendRow(nil, model.Level1d, model.KindInt, 0, &is, idec), uint8(model.KindInt)+5) // version 6
 	f.Fuzz(func(t *testing.T, b []byte, k uint8) {
 		kind := model.Kind(k%5 + 1)
 		level := model.Level(k/5%4) + model.Level1h
@@ -194,5 +201,87 @@ func TestDecimalSums(t *testing.T) {
 	}
 	if got := (decSum{ok: true, e: 0, m: 1 << 52}).plus(decSum{ok: true, e: 0, m: 1 << 52}); got.ok {
 		t.Errorf("a sum past 2^53 is exact: %+v", got)
+	}
+}
+
+// TestRollupRowIntSpread: a row of an integer field whose exact sums are
+// known stores m2 as the spread (version 5, or 6 with a sketch), decodes
+// to the same summary and sums, and is smaller than with the f64; sums
+// out of range, or an M2 that is not the exact one, keep the f64
+// (version 3 or 4).
+func TestRollupRowIntSpread(t *testing.T) {
+	start := int64(1_700_000_000_000_000_000)
+	walk := model.Column{Kind: model.KindInt}
+	v := int64(50)
+	for i := range 360 {
+		v = max(0, min(100, v+int64(i*7%5)-2))
+		walk.Append(start+int64(i)*10e9, model.Int(v))
+	}
+	cases := []struct {
+		name   string
+		c      model.Column
+		sketch bool
+		want   byte
+	}{
+		{"walk", walk, false, rowV5},
+		{"walk with sketch", walk, true, rowV6},
+		{"negative", model.Column{Kind: model.KindInt, Times: []int64{start, start + 1, start + 2}, Ints: []int64{-7, 3, -1000}}, false, rowV5},
+		{"spread too large", model.Column{Kind: model.KindInt, Times: []int64{start, start + 1, start + 2}, Ints: []int64{-1 << 40, 0, 1 << 40}}, false, rowV3},
+		{"one value", model.Column{Kind: model.KindInt, Times: []int64{start}, Ints: []int64{42}}, true, rowV6},
+		{"uint", model.Column{Kind: model.KindUint, Times: []int64{start, start + 5}, Uints: []uint64{3, 1 << 20}}, false, rowV5},
+		{"int sum too large", model.Column{Kind: model.KindInt, Times: []int64{start, start + 1}, Ints: []int64{1 << 52, 1 << 52}}, false, rowV3},
+		{"int value too large", model.Column{Kind: model.KindInt, Times: []int64{start}, Ints: []int64{math.MinInt64}}, false, rowV3},
+		{"uint too large", model.Column{Kind: model.KindUint, Times: []int64{start}, Uints: []uint64{math.MaxUint64}}, false, rowV3},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := model.Summarize(&tc.c)
+			if tc.sketch {
+				s.Sketch = model.SketchOf(&tc.c)
+			}
+			var dec decSum
+			if tc.c.Kind == model.KindInt {
+				dec = intSum(tc.c.Ints)
+			} else {
+				dec = uintSum(tc.c.Uints)
+			}
+			dec.exactM2(&s)
+			b := appendRow(nil, model.Level1h, tc.c.Kind, start, &s, dec)
+			if b[0]&15 != tc.want {
+				t.Fatalf("written as version %d, want %d", b[0]&15, tc.want)
+			}
+			got, gotDec, err := decodeRow(b, model.Level1h, tc.c.Kind, start)
+			if err != nil || !sameSummary(got, s) {
+				t.Fatalf("decoded %+v, %v; want %+v", got, err, s)
+			}
+			if tc.want >= rowV5 && gotDec != dec {
+				t.Errorf("decoded sums %+v, want %+v", gotDec, dec)
+			}
+			for cut := range len(b) {
+				if _, _, err := decodeRow(b[:cut], model.Level1h, tc.c.Kind, start); err == nil {
+					t.Errorf("a row cut to %d of %d bytes decoded", cut, len(b))
+				}
+			}
+			// The same summary with the f64 m2 (no exact sums).
+			b3 := appendRow(nil, model.Level1h, tc.c.Kind, start, &s, decSum{})
+			if tc.want >= rowV5 && tc.name == "walk" && len(b) > len(b3)-3 {
+				t.Errorf("an hour of a random walk: %d bytes with the spread, %d with the f64", len(b), len(b3))
+			}
+			// A summary whose M2 is not the exact one keeps the f64.
+			off := s
+			off.M2 = math.Nextafter(s.M2, math.Inf(1))
+			if b := appendRow(nil, model.Level1h, tc.c.Kind, start, &off, dec); b[0]&15 >= rowV5 {
+				t.Errorf("an inexact M2 written as version %d", b[0]&15)
+			}
+		})
+	}
+	// A spread that the sum does not divide is rejected: a float kind
+	// reads no version 5 row, and an impossible spread fails.
+	s := model.Summarize(&walk)
+	dec := intSum(walk.Ints)
+	dec.exactM2(&s)
+	b := appendRow(nil, model.Level1h, model.KindInt, start, &s, dec)
+	if _, _, err := decodeRow(b, model.Level1h, model.KindFloat, start); err == nil {
+		t.Error("a version 5 row decoded as a float row")
 	}
 }

@@ -2,8 +2,11 @@ package storage
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"math"
+	"slices"
+	"time"
 
 	"github.com/soltixdb/soltix/internal/timex"
 	"github.com/soltixdb/soltix/model"
@@ -348,4 +351,55 @@ func (db *DB) rollUpBeforeExpiry(ctx context.Context) error {
 		return nil
 	}
 	return db.flushLocked(ctx)
+}
+
+// restoreElided stores again the 1M and 1y rows that elision left out
+// (rollupWork.elides) in the named collections, before a change stops
+// their 1d level keeping every day (a retention set on it, or an
+// import's claim): once it does, retention may drop the 1d rows those
+// buckets are answered from. It marks the 1M and 1y buckets of every 1d
+// file dirty and runs a flush whose rollup pass elides nothing in them.
+// The caller holds flushMu.
+func (db *DB) restoreElided(ctx context.Context, names []string) error {
+	db.mu.Lock()
+	var marked []string
+	for _, name := range names {
+		c := db.colls[name]
+		if c == nil || c.settings.NoRollups || db.horizon(c, model.Level1d) != math.MinInt64 {
+			continue // no row was elided
+		}
+		for _, g := range db.collRollups(c) {
+			for _, f := range g.files[model.Level1d] {
+				g.dirty[model.Level1M].mark(f.part, db.rollGen)
+				g.dirty[model.Level1y].mark(model.Level1y.Floor(f.part), db.rollGen)
+				if db.dirtySince == 0 {
+					db.dirtySince = time.Now().UnixNano()
+				}
+				if !slices.Contains(marked, name) {
+					marked = append(marked, name)
+				}
+			}
+		}
+	}
+	if len(marked) == 0 {
+		db.mu.Unlock()
+		return nil
+	}
+	if db.noElide == nil {
+		db.noElide = make(map[string]bool)
+	}
+	for _, name := range marked {
+		db.noElide[name] = true
+	}
+	db.mu.Unlock()
+	err := db.flushLocked(ctx)
+	db.mu.Lock()
+	for _, name := range marked {
+		delete(db.noElide, name)
+	}
+	db.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("store elided rollup rows: %w", err)
+	}
+	return nil
 }

@@ -348,6 +348,15 @@ func (db *DB) applyDefaultChange(ctx context.Context) error {
 // state saved with the settings, what the new retention expires dropped.
 // The caller holds flushMu.
 func (db *DB) changeSettings(ctx context.Context, next map[string]CollectionSettings, ch map[string][2]CollectionSettings) error {
+	var limited []string
+	for name, os := range ch {
+		if s := os[1]; !s.NoRollups && s.Retention[model.Level1d] != 0 {
+			limited = append(limited, name)
+		}
+	}
+	if err := db.restoreElided(ctx, limited); err != nil {
+		return err
+	}
 	db.mu.Lock()
 	states := db.cloneRollStates()
 	newStates := make(map[string]*rollupState, len(ch))

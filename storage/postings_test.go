@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -213,5 +214,93 @@ func TestPostingsConcurrent(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got.Rows, want.Rows) {
 		t.Fatalf("postings %v, scan %v", got.Rows, want.Rows)
+	}
+}
+
+// TestSeriesIndexView: a view holds the series that existed when it was
+// taken (later ones are left out, removed ones leave Series), lists come
+// ascending, Series sorts by key, and Values with a prefix visits exactly
+// the values starting with it.
+func TestSeriesIndexView(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(t.TempDir(), &Options{Logger: quiet, FlushInterval: -1, Sync: wal.SyncNever, NumGroups: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	write := func(hosts ...string) {
+		var pts []model.Point
+		for _, h := range hosts {
+			pts = append(pts, model.Point{Collection: "m", Tags: model.Tags{{Key: "host", Value: h}, {Key: "dc", Value: h[:1]}},
+				Time: 1, Fields: []model.Field{{Key: "v", Value: model.Int(1)}}})
+		}
+		if err := db.Write(ctx, pts); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hosts := func(tags []model.Tags) []string {
+		var out []string
+		for _, tg := range tags {
+			out = append(out, tg.Get("host"))
+		}
+		return out
+	}
+	if ix := db.SeriesIndex("none"); ix.Len() != 0 || ix.Postings("host", "a") != nil {
+		t.Fatalf("missing collection: Len %d", ix.Len())
+	}
+	write("b2", "a1", "b1", "a2")
+	ix := db.SeriesIndex("m")
+	write("a3", "c1")
+	if got := ix.Len(); got != 4 {
+		t.Fatalf("Len = %d, want 4", got)
+	}
+	if got := ix.Postings("dc", "a"); !reflect.DeepEqual(got, []int32{1, 3}) {
+		t.Errorf("Postings(dc, a) = %v, want [1 3] (a3 came after the view)", got)
+	}
+	ids, tags := ix.Series(nil, true)
+	if want := []string{"a1", "a2", "b1", "b2"}; !reflect.DeepEqual(hosts(tags), want) || len(ids) != 4 {
+		t.Errorf("Series(all) = %v %v, want hosts %v", ids, hosts(tags), want)
+	}
+	if _, tags := ix.Series([]int32{0, 3}, false); !reflect.DeepEqual(hosts(tags), []string{"a2", "b2"}) {
+		t.Errorf("Series([0 3]) = %v, want [a2 b2]", hosts(tags))
+	}
+	if _, tags := ix.Series([]int32{0, 3}, true); !reflect.DeepEqual(hosts(tags), []string{"a1", "b1"}) {
+		t.Errorf("Series(not [0 3]) = %v, want [a1 b1]", hosts(tags))
+	}
+	for _, tc := range []struct {
+		prefix string
+		want   []string
+	}{
+		{"", []string{"a1", "a2", "b1", "b2"}},
+		{"a", []string{"a1", "a2"}},
+		{"b2", []string{"b2"}},
+		{"b3", nil},
+		{"z", nil},
+	} {
+		var got []string
+		ix.Values("host", tc.prefix, func(v string, ids []int32) {
+			if len(ids) != 1 {
+				t.Errorf("Values(host, %q): %s has ids %v", tc.prefix, v, ids)
+			}
+			got = append(got, v)
+		})
+		slices.Sort(got)
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("Values(host, %q) = %v, want %v", tc.prefix, got, tc.want)
+		}
+	}
+	if err := db.DropGroup(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, tags := ix.Series(nil, true); len(tags) != 0 {
+		t.Errorf("after the drop: Series(all) = %v, want none", hosts(tags))
+	}
+	write("d1")
+	ix = db.SeriesIndex("m")
+	if _, tags := ix.Series(nil, true); !reflect.DeepEqual(hosts(tags), []string{"d1"}) || ix.Len() != 7 {
+		t.Errorf("after the drop and a write: Series(all) = %v (Len %d), want [d1] (Len 7: ids are not reused)", hosts(tags), ix.Len())
+	}
+	if got := db.TagValues("m", "dc"); !reflect.DeepEqual(got, []string{"d"}) {
+		t.Errorf("TagValues(dc) = %v, want [d]", got)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/soltixdb/soltix/model"
 	"github.com/soltixdb/soltix/planner"
 	"github.com/soltixdb/soltix/query"
 )
@@ -361,6 +362,15 @@ func (v visibleSource) Collections() []string {
 		}
 	}
 	return out
+}
+
+// SeriesIndex implements planner.IndexedSource when the source does: the
+// token narrows collections only, and those were checked before.
+func (v visibleSource) SeriesIndex(collection string) model.SeriesIndex {
+	if is, ok := v.Source.(planner.IndexedSource); ok {
+		return is.SeriesIndex(collection)
+	}
+	return nil
 }
 
 // run executes a statement for the request whose context is ctx, after

@@ -60,13 +60,13 @@ type deleteSelection struct {
 // matching returns the series of the collection the selection deletes
 // from (see selectFrom), sorted by series key.
 func (sel deleteSelection) matching(src Source, collection string) []model.Tags {
-	selected, _, tagTrue := selectFrom(src, collection, sel.tags)
-	if tagTrue == nil {
+	selected, _, tagTrue, sorted := selectFrom(src, collection, sel.tags)
+	if tagTrue == nil && sorted {
 		return selected
 	}
 	out := selected[:0:0]
 	for i, t := range selected {
-		if tagTrue[i] {
+		if tagTrue == nil || tagTrue[i] {
 			out = append(out, t)
 		}
 	}

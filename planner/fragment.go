@@ -325,6 +325,15 @@ type fragmentSource struct {
 
 func (s *fragmentSource) Fields(string) (map[string]model.Kind, bool) { return s.fields, true }
 
+// SeriesIndex passes the node's postings index through (IndexedSource),
+// nil when the node's source has none.
+func (s *fragmentSource) SeriesIndex(collection string) model.SeriesIndex {
+	if is, ok := s.Source.(IndexedSource); ok {
+		return is.SeriesIndex(collection)
+	}
+	return nil
+}
+
 func (s *fragmentSource) CheckRange(collection string, min, max int64) error {
 	return checkRange(s.Source, collection, min, max)
 }

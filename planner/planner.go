@@ -394,8 +394,13 @@ func newPlan(src Source, sel *query.Select, opts Options) (*plan, error) {
 			return nil, err
 		}
 		// Series are selected by sets (see tagsets.go), then sorted by
-		// series key with their tagTrue flags alongside.
-		series, ids, tagTrue := selectFrom(src, p.coll, w)
+		// series key with their tagTrue flags alongside (an indexed
+		// source's come sorted).
+		series, ids, tagTrue, sorted := selectFrom(src, p.coll, w)
+		if sorted {
+			p.series, p.ids, p.tagTrue = series, ids, tagTrue
+			return p, nil
+		}
 		keys := make([]string, len(series))
 		order := make([]int, len(series))
 		for i, t := range series {

@@ -41,6 +41,17 @@ type Source interface {
 	Explain(collection string, series []model.Tags, min, max int64, level model.Level) ReadPlan
 }
 
+// IndexedSource is implemented by sources that keep a postings index of
+// their series' tags. The planner then selects series by looking tag
+// conditions up in it (tagsets.go) instead of testing every series. A
+// wrapper that embeds such a source and narrows Series must override
+// SeriesIndex too (returning nil sends the planner to Series).
+type IndexedSource interface {
+	// SeriesIndex returns a view of the collection's index (empty when
+	// the collection does not exist), or nil when Series must be used.
+	SeriesIndex(collection string) model.SeriesIndex
+}
+
 // RangeChecker is implemented by sources that can tell, before any series
 // is read, that a collection's data over [min, max] cannot be answered
 // (storage: it is in a quarantined file). A plan checks it first, so that

@@ -2,6 +2,7 @@ package planner
 
 import (
 	"slices"
+	"strings"
 
 	"github.com/soltixdb/soltix/model"
 )
@@ -28,6 +29,16 @@ var (
 	allSeries = seriesSet{neg: true}
 )
 
+// tagLookup is what set evaluation needs of an index: the ids of the
+// series holding a tag value, and every value of a tag key starting with a
+// prefix ("": all) with its ids (ascending, never modified by the caller). seriesIndex builds one from a
+// list of series; a source's model.SeriesIndex is one through
+// sourceIndex.
+type tagLookup interface {
+	postings(key, value string) []int32
+	values(key, prefix string, fn func(value string, ids []int32))
+}
+
 // seriesIndex maps tag key → value → the ids of the series with that value,
 // ascending, for the tag keys a condition names.
 type seriesIndex struct {
@@ -51,35 +62,54 @@ func newSeriesIndex(series []model.Tags, c *cond) *seriesIndex {
 	return ix
 }
 
+func (ix *seriesIndex) postings(key, value string) []int32 { return ix.byKey[key][value] }
+
+func (ix *seriesIndex) values(key, prefix string, fn func(string, []int32)) {
+	for v, ids := range ix.byKey[key] {
+		if strings.HasPrefix(v, prefix) {
+			fn(v, ids)
+		}
+	}
+}
+
+// sourceIndex is a source's postings index as a tagLookup.
+type sourceIndex struct{ ix model.SeriesIndex }
+
+func (s sourceIndex) postings(key, value string) []int32 { return s.ix.Postings(key, value) }
+
+func (s sourceIndex) values(key, prefix string, fn func(string, []int32)) {
+	s.ix.Values(key, prefix, fn)
+}
+
 // leafSet returns the series whose tags satisfy a tag leaf. A series
 // without the key has the value "" (as model.Tags.Get says).
-func (ix *seriesIndex) leafSet(lf *leaf) seriesSet {
-	vals := ix.byKey[lf.name]
+func leafSet(ix tagLookup, lf *leaf) seriesSet {
 	if lf.set && !slices.Contains(lf.vals, "") {
 		lists := make([][]int32, 0, len(lf.vals))
 		for _, v := range lf.vals {
-			if ids := vals[v]; len(ids) > 0 {
+			if ids := ix.postings(lf.name, v); len(ids) > 0 {
 				lists = append(lists, ids)
 			}
 		}
 		return seriesSet{ids: unionLists(lists), neg: lf.negate}
 	}
-	// Any other test is made once per distinct value. When "" passes, the
-	// set is the complement of the series whose value fails.
+	// Any other test is made once per distinct value (of those with the
+	// leaf's prefix: the others pass or fail as "" does). When "" passes,
+	// the set is the complement of the series whose value fails.
 	empty := lf.str("")
 	var lists [][]int32
-	for v, ids := range vals {
+	ix.values(lf.name, lf.prefix, func(v string, ids []int32) {
 		if lf.str(v) != empty {
 			lists = append(lists, ids)
 		}
-	}
+	})
 	return seriesSet{ids: unionLists(lists), neg: empty}
 }
 
 // sets evaluates the condition on tags alone: must holds the series for
 // which it is true whatever the fields and the time, may those for which it
 // can be true (must ⊆ may).
-func (c *cond) sets(ix *seriesIndex) (must, may seriesSet) {
+func (c *cond) sets(ix tagLookup) (must, may seriesSet) {
 	switch c.op {
 	case opTrue:
 		return allSeries, allSeries
@@ -87,7 +117,7 @@ func (c *cond) sets(ix *seriesIndex) (must, may seriesSet) {
 		return noSeries, noSeries
 	case opLeaf:
 		if c.lf.kind == leafTag {
-			s := ix.leafSet(c.lf)
+			s := leafSet(ix, c.lf)
 			return s, s
 		}
 		return noSeries, allSeries
@@ -230,6 +260,12 @@ func difference(a, b []int32) []int32 {
 	return out
 }
 
+// has reports whether id is in the set.
+func (s seriesSet) has(id int32) bool {
+	_, ok := slices.BinarySearch(s.ids, id)
+	return ok != s.neg
+}
+
 // members returns, for ids 0 to n-1, whether each is in the set.
 func (s seriesSet) members(n int) []bool {
 	in := make([]bool, n)
@@ -252,13 +288,23 @@ func (s seriesSet) members(n int) []bool {
 const testEachLimit = 64
 
 // selectFrom returns what selectSeries does, for the series of collection
-// in src. For a long clause it lists every series through a match that
+// in src, and whether they come sorted by series key (only from a source
+// with a postings index, IndexedSource, which answers: see selectIndexed;
+// the others' lists are sorted by the caller).
+// Otherwise a short clause is tested on each series as the source lists
+// them; for a long one, every series is listed through a match that
 // records each and declines it (so the source sorts nothing), relying on
 // Source.Series calling match once per series. The ids index that list;
 // they are nil when the series were tested one by one.
-func selectFrom(src Source, collection string, c *cond) (selected []model.Tags, ids []int32, tagTrue []bool) {
+func selectFrom(src Source, collection string, c *cond) (selected []model.Tags, ids []int32, tagTrue []bool, sorted bool) {
+	if is, ok := src.(IndexedSource); ok {
+		if ix := is.SeriesIndex(collection); ix != nil {
+			selected, ids, tagTrue = selectIndexed(ix, c)
+			return selected, ids, tagTrue, true
+		}
+	}
 	if !c.hasTags() {
-		return src.Series(collection, nil), nil, nil
+		return src.Series(collection, nil), nil, nil, false
 	}
 	n := 0
 	c.leaves(func(*leaf) { n++ })
@@ -268,14 +314,32 @@ func selectFrom(src Source, collection string, c *cond) (selected []model.Tags, 
 		for i, t := range selected {
 			tagTrue[i] = c.tri(t) == triTrue
 		}
-		return selected, nil, tagTrue
+		return selected, nil, tagTrue, false
 	}
 	var all []model.Tags
 	src.Series(collection, func(t model.Tags) bool {
 		all = append(all, t)
 		return false
 	})
-	return selectSeries(all, c)
+	selected, ids, tagTrue = selectSeries(all, c)
+	return selected, ids, tagTrue, false
+}
+
+// selectIndexed is selectSeries over a source's postings index: the sets
+// come from its postings, and the series (sorted by series key) with ids
+// that are the index's.
+func selectIndexed(ix model.SeriesIndex, c *cond) (selected []model.Tags, ids []int32, tagTrue []bool) {
+	if !c.hasTags() {
+		_, selected = ix.Series(nil, true)
+		return selected, nil, nil
+	}
+	must, may := c.sets(sourceIndex{ix})
+	ids, selected = ix.Series(may.ids, may.neg)
+	tagTrue = make([]bool, len(ids))
+	for i, id := range ids {
+		tagTrue[i] = must.has(id)
+	}
+	return selected, ids, tagTrue
 }
 
 // selectSeries returns the series for which c can hold judging by tags,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -293,4 +294,28 @@ func condString(c *cond) string {
 		op = " OR "
 	}
 	return "(" + strings.Join(parts, op) + ")"
+}
+
+// TestAnchoredPrefix: the literal every match must begin with is found
+// only where it is certain.
+func TestAnchoredPrefix(t *testing.T) {
+	for _, tc := range []struct{ re, want string }{
+		{`^host_1`, "host_1"},
+		{`^host_1$`, "host_1"},
+		{`^host_1.*`, "host_1"},
+		{`^(host_1)`, "host_1"},
+		{`^ab[0-9]+`, "ab"},
+		{`^abc|^abd`, ""}, // sound, not found
+		{`host_1`, ""},
+		{`.*^host`, ""},
+		{`(?i)^host`, ""},
+		{`(?m)^host`, ""},
+		{`^`, ""},
+		{`^a|b`, ""},
+		{`^.`, ""},
+	} {
+		if got := anchoredPrefix(regexp.MustCompile(tc.re)); got != tc.want {
+			t.Errorf("anchoredPrefix(%s) = %q, want %q", tc.re, got, tc.want)
+		}
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"math"
 	"regexp"
+	"regexp/syntax"
 	"strings"
 	"time"
 
@@ -74,6 +75,10 @@ type leaf struct {
 	set    bool
 	vals   []string
 	negate bool
+	// For tag leaves matching a regular expression anchored at the start
+	// by a literal: that literal. Every value without it passes or fails
+	// as "" does, so selection tests only the values with it.
+	prefix string
 }
 
 // tri is a three-valued truth value, for deciding from tags alone whether a
@@ -441,6 +446,9 @@ func (c *compiler) compare(e *query.Compare) (*leaf, error) {
 		}
 		want := e.Op == "=~"
 		lf.str = func(v string) bool { return re.MatchString(v) == want }
+		if kind == leafTag {
+			lf.prefix = anchoredPrefix(re)
+		}
 		return lf, nil
 	}
 	accept, ok := opTest(e.Op)
@@ -645,4 +653,29 @@ func cmpFloatUint(f float64, u uint64) int {
 		return c
 	}
 	return cmpFloat(f, tr)
+}
+
+// anchoredPrefix returns the literal every string re matches begins with
+// when re starts with ^ followed by a case-sensitive literal (as /^host_1/
+// does), or "".
+func anchoredPrefix(re *regexp.Regexp) string {
+	t, err := syntax.Parse(re.String(), syntax.Perl)
+	if err != nil {
+		return ""
+	}
+	t = t.Simplify()
+	for t.Op == syntax.OpCapture && len(t.Sub) == 1 {
+		t = t.Sub[0]
+	}
+	if t.Op != syntax.OpConcat || len(t.Sub) < 2 || t.Sub[0].Op != syntax.OpBeginText {
+		return ""
+	}
+	lit := t.Sub[1]
+	for lit.Op == syntax.OpCapture && len(lit.Sub) == 1 {
+		lit = lit.Sub[0]
+	}
+	if lit.Op != syntax.OpLiteral || lit.Flags&syntax.FoldCase != 0 {
+		return ""
+	}
+	return string(lit.Rune)
 }

@@ -311,6 +311,33 @@ func (s *groupSource) Series(collection string, match func(model.Tags) bool) []m
 	})
 }
 
+// SeriesIndex implements planner.IndexedSource over the session's groups
+// only: the DB's postings, with the series outside them left out.
+func (s *groupSource) SeriesIndex(collection string) model.SeriesIndex {
+	ix := s.DB.SeriesIndex(collection)
+	return groupIndex{SeriesIndex: ix, s: s, coll: collection}
+}
+
+// groupIndex is a series index whose Series keeps the session's groups'.
+type groupIndex struct {
+	model.SeriesIndex
+	s    *groupSource
+	coll string
+}
+
+// Series implements model.SeriesIndex.
+func (g groupIndex) Series(ids []int32, complement bool) ([]int32, []model.Tags) {
+	outIDs, outTags := g.SeriesIndex.Series(ids, complement)
+	n := 0
+	for i, t := range outTags {
+		if g.s.ss.inGroup[g.s.ss.n.groupOf(g.coll, t)] {
+			outIDs[n], outTags[n] = outIDs[i], t
+			n++
+		}
+	}
+	return outIDs[:n], outTags[:n]
+}
+
 // AggregateFragments implements planner.FragmentSource: every node of the
 // query runs it over its groups, at the same time.
 func (s *scoped) AggregateFragments(ctx context.Context, req *planner.FragmentRequest) ([]*planner.Fragment, error) {

@@ -263,6 +263,43 @@ func (n *Node) groupOf(coll string, tags model.Tags) int {
 	return model.GroupOf(model.DeviceOf(model.SeriesKey(coll, tags), tags, shard), n.topo.NumGroups())
 }
 
+// catalogSeries lists the series of the session's groups in collection,
+// sorted by series key; with devices, only those whose shard tag is one of
+// them, looked up in the DB's postings (a one-device query does not test
+// every series of the node).
+func (ss *nodeSession) catalogSeries(collection string, devices []string) []model.Tags {
+	db, shard := ss.n.db, ss.n.topo.ShardTag()
+	inGroup := func(t model.Tags) bool { return ss.inGroup[ss.n.groupOf(collection, t)] }
+	if len(devices) == 0 {
+		return db.Series(collection, inGroup)
+	}
+	ix := db.SeriesIndex(collection)
+	lists := make([][]int32, 0, len(devices)) // up to an IN list's 100,000
+	n := 0
+	for _, d := range devices {
+		if ids := ix.Postings(shard, d); len(ids) > 0 {
+			lists = append(lists, ids)
+			n += len(ids)
+		}
+	}
+	ids := make([]int32, 0, n)
+	for _, l := range lists {
+		ids = append(ids, l...)
+	}
+	slices.Sort(ids)
+	_, series := ix.Series(slices.Compact(ids), false)
+	out := series[:0]
+	for _, t := range series {
+		if inGroup(t) {
+			out = append(out, t)
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
 func (ss *nodeSession) catalog() *catalogMsg {
 	db, o := ss.n.db, ss.open
 	c := &catalogMsg{RawFrom: math.MinInt64}
@@ -282,17 +319,7 @@ func (ss *nodeSession) catalog() *catalogMsg {
 	c.TagKeys = db.TagKeys(o.Collection)
 	c.Rollups, c.RawFrom = db.Rollups(o.Collection)
 	if o.Flags&openSeries != 0 {
-		shard := ss.n.topo.ShardTag()
-		devices := make(map[string]bool, len(o.Devices)) // up to an IN list's 100,000
-		for _, d := range o.Devices {
-			devices[d] = true
-		}
-		c.Series = db.Series(o.Collection, func(t model.Tags) bool {
-			if len(devices) > 0 && (!t.Has(shard) || !devices[t.Get(shard)]) {
-				return false
-			}
-			return ss.inGroup[ss.n.groupOf(o.Collection, t)]
-		})
+		c.Series = ss.catalogSeries(o.Collection, o.Devices)
 		c.Digest = seriesDigest(c.Series)
 		if o.Known == c.Digest {
 			c.Series, c.Same = nil, true

@@ -250,8 +250,17 @@ type collection struct {
 	name   string
 	fields map[string]model.Kind
 	series map[string]*series
-	// tags maps tag key → tag value → series keys.
-	tags map[string]map[string]map[string]struct{}
+	// The postings index (postings.go): byID holds the series by id (nil
+	// once removed; ids are not reused), tags maps tag key → its values,
+	// each with the ascending ids of the series holding it. A list is
+	// only ever appended to in place; removing an id replaces the list,
+	// so that a list handed out under mu stays valid without it.
+	byID []*series
+	tags map[string]*tagValues
+	// version counts the series added and removed; order caches the ids
+	// sorted by series key as of a version.
+	version uint64
+	order   atomic.Pointer[keyOrder]
 
 	settings CollectionSettings
 }
@@ -262,6 +271,7 @@ type series struct {
 	key    string
 	keyRef unique.Handle[string] // keeps key the one copy its files share (index.go)
 	tags   model.Tags
+	id     int32 // in the collection's postings index
 	group  int
 	files  []fileSeries // sorted by file seq
 	imm    *memSeries   // being flushed, or nil

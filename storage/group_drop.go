@@ -76,8 +76,8 @@ func (db *DB) DropGroup(ctx context.Context, g int) error {
 	raw, rolls := db.groupFilesLocked(g, true)
 	db.forgetMemory(g)
 	for c, series := range db.groups[g].series {
-		for key, s := range series {
-			db.unindex(c, key, s.tags)
+		for key := range series {
+			db.unindex(c, key)
 		}
 	}
 	clear(db.groups[g].rollups)
@@ -96,20 +96,12 @@ func (db *DB) DropGroup(ctx context.Context, g int) error {
 
 // unindex removes a series from a collection and its tag index. The
 // caller holds mu.
-func (db *DB) unindex(c *collection, key string, tags model.Tags) {
-	if s := c.series[key]; s != nil {
-		db.groups[s.group].removeSeries(c, s)
+func (db *DB) unindex(c *collection, key string) {
+	s := c.series[key]
+	if s == nil {
+		return
 	}
+	db.groups[s.group].removeSeries(c, s)
 	delete(c.series, key)
-	for _, t := range tags {
-		vals := c.tags[t.Key]
-		keys := vals[t.Value]
-		delete(keys, key)
-		if len(keys) == 0 {
-			delete(vals, t.Value)
-		}
-		if len(vals) == 0 {
-			delete(c.tags, t.Key)
-		}
-	}
+	c.removePostings(s)
 }

@@ -4,6 +4,7 @@
 package storage
 
 import (
+	"slices"
 	"sort"
 	"unique"
 
@@ -38,7 +39,7 @@ func (db *DB) coll(name string) *collection {
 	c := db.colls[name]
 	if c == nil {
 		c = &collection{name: name, fields: make(map[string]model.Kind), series: make(map[string]*series),
-			tags: make(map[string]map[string]map[string]struct{}), settings: db.settingsOf(name)}
+			tags: make(map[string]*tagValues), settings: db.settingsOf(name)}
 		db.colls[name] = c
 	}
 	return c
@@ -58,19 +59,7 @@ func (db *DB) seriesFor(c *collection, key string, tags model.Tags) *series {
 	s = &series{coll: c.name, key: key, keyRef: h, tags: tags, group: db.groupOf(key, tags)}
 	c.series[key] = s
 	db.groups[s.group].addSeries(c, s)
-	for _, t := range tags {
-		vals := c.tags[t.Key]
-		if vals == nil {
-			vals = make(map[string]map[string]struct{})
-			c.tags[t.Key] = vals
-		}
-		keys := vals[t.Value]
-		if keys == nil {
-			keys = make(map[string]struct{})
-			vals[t.Value] = keys
-		}
-		keys[key] = struct{}{}
-	}
+	c.addPostings(s)
 	return s
 }
 
@@ -113,12 +102,10 @@ func (db *DB) TagValues(collection, key string) []string {
 	if c == nil {
 		return nil
 	}
-	out := make([]string, 0, len(c.tags[key]))
-	for v := range c.tags[key] {
-		out = append(out, v)
+	if c.tags[key] == nil {
+		return []string{}
 	}
-	sort.Strings(out)
-	return out
+	return slices.Clone(c.tags[key].sortedValues())
 }
 
 // NewSeries reports, for each point, whether its series is unknown to the
@@ -143,16 +130,11 @@ func (db *DB) Series(collection string, match func(model.Tags) bool) []model.Tag
 	if c == nil {
 		return nil
 	}
-	keys := make([]string, 0, len(c.series))
-	for k, s := range c.series {
-		if match == nil || match(s.tags) {
-			keys = append(keys, k)
+	var out []model.Tags
+	for _, id := range c.keyOrder() {
+		if s := c.byID[id]; match == nil || match(s.tags) {
+			out = append(out, s.tags)
 		}
-	}
-	sort.Strings(keys)
-	out := make([]model.Tags, len(keys))
-	for i, k := range keys {
-		out[i] = c.series[k].tags
 	}
 	return out
 }

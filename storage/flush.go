@@ -57,10 +57,15 @@ func (db *DB) flushLocked(ctx context.Context) error {
 	db.rollGen++
 	// The positions of the applied records in the segments before seg.
 	applied := db.positions()
-	seg, err := db.wal.Rotate()
+	// The cut between the generations is marked in the WAL now; the
+	// segment files change after the writers are let go (waiting here
+	// held every writer for the flusher's batch in flight and the
+	// rotation's fsyncs).
+	rotated := db.wal.RotateAsync()
 	tombs := append([]*tombstone(nil), db.tombs...)
 	db.mu.Unlock()
 	db.swapMu.Unlock()
+	seg, err := rotated()
 	if err != nil {
 		db.unswap(work)
 		return fmt.Errorf("rotate wal: %w", err)

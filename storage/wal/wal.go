@@ -330,18 +330,32 @@ func (w *WAL) Append(record []byte) (uint64, error) {
 // segment numbered at least that; records whose Append runs concurrently with
 // Rotate may land in either segment.
 func (w *WAL) Rotate() (uint64, error) {
+	return w.RotateAsync()()
+}
+
+// RotateAsync asks for a rotation as Rotate does, but returns at once,
+// without waiting for the flusher; wait blocks until the rotation is done
+// and returns what Rotate would have. Every record appended after
+// RotateAsync returns is in the new segment or a later one, and every
+// record whose Append returned before it was called in an earlier one. A
+// caller can thus mark a cut in the log while holding a lock its writers
+// need, and wait for the files to change after releasing it.
+func (w *WAL) RotateAsync() (wait func() (uint64, error)) {
 	w.mu.Lock()
 	if err := w.usableLocked(); err != nil {
 		w.mu.Unlock()
-		return 0, err
+		return func() (uint64, error) { return 0, err }
 	}
 	c := make(chan rotateResult, 1)
 	w.rotates = append(w.rotates, c)
 	w.poke()
 	w.mu.Unlock()
 
-	r := <-c
-	return r.seg, r.err
+	return func() (uint64, error) {
+		r := <-c
+		c <- r // a second call returns the same
+		return r.seg, r.err
+	}
 }
 
 // RemoveBefore deletes every segment numbered below n, oldest first, and then

@@ -31,7 +31,7 @@ func (db *DB) flushLocked(ctx context.Context) error {
 	// exclusively means no batch is between its WAL append and its apply,
 	// so every record in a segment before the new one is in imm (or in
 	// files already).
-	db.swapMu.Lock()
+	lockPatiently(&db.swapMu, swapPatience, time.Sleep)
 	db.mu.Lock()
 	if db.shut {
 		db.mu.Unlock()
@@ -205,6 +205,36 @@ func (db *DB) finishRollups(ctx context.Context, cutoff uint64) error {
 		}
 	}
 	return nil
+}
+
+// swapPatience is how long a flush waits for a moment when no writer is
+// between its WAL append and its apply before it queues for swapMu.
+const swapPatience = 100 * time.Millisecond
+
+// swapPoll is the interval at which a flush tries swapMu meanwhile.
+const swapPoll = 50 * time.Microsecond
+
+// exclusive is the part of a sync.RWMutex lockPatiently uses.
+type exclusive interface {
+	TryLock() bool
+	Lock()
+}
+
+// lockPatiently locks mu exclusively. A writer queued on an RWMutex (Lock)
+// holds up every new reader until the readers in flight are done: a
+// flush's swap made every new batch wait for the batches in their WAL
+// fsync and apply (up to 133 ms at 100,000 series on a busy machine). So
+// it first tries the lock every swapPoll, letting batches through, which
+// leave gaps (a batch is parsed outside the lock), and queues only after
+// patience, so a flush cannot be starved by overlapping writers.
+func lockPatiently(mu exclusive, patience time.Duration, sleep func(time.Duration)) {
+	for waited := time.Duration(0); waited < patience; waited += swapPoll {
+		if mu.TryLock() {
+			return
+		}
+		sleep(swapPoll)
+	}
+	mu.Lock()
 }
 
 // unswap folds the immutable generation of each series back into its

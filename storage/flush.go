@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"time"
 
 	"github.com/soltixdb/soltix/internal/timex"
@@ -27,40 +28,32 @@ func (db *DB) Flush(ctx context.Context) error {
 
 func (db *DB) flushLocked(ctx context.Context) error {
 	start := time.Now()
-	// Swap: the active generation becomes immutable. Holding swapMu
-	// exclusively means no batch is between its WAL append and its apply,
-	// so every record in a segment before the new one is in imm (or in
-	// files already).
-	db.swapMu.Lock()
+	// The cut: holding swapMu exclusively means no batch is between its
+	// WAL append and its apply, so every record in a segment before the
+	// new one is in memory now, and every batch applied after it has its
+	// record in the new segment or a later one.
+	lockPatiently(&db.swapMu, swapPatience, time.Sleep)
 	db.mu.Lock()
 	if db.shut {
 		db.mu.Unlock()
 		db.swapMu.Unlock()
 		return ErrClosed
 	}
-	var work []*series
-	for _, c := range db.colls {
-		for _, s := range c.series {
-			if s.mem != nil && s.imm == nil {
-				s.imm, s.mem = s.mem, nil
-				work = append(work, s)
-			}
-		}
-	}
-	db.immPoints += db.memPoints
-	db.memPoints = 0
-	for _, g := range db.groups {
-		g.immPoints += g.memPoints
-		g.memPoints = 0
-	}
 	cutoff := db.rollGen
 	db.rollGen++
 	// The positions of the applied records in the segments before seg.
 	applied := db.positions()
-	seg, err := db.wal.Rotate()
+	// The cut is marked in the WAL now; the segment files change after
+	// the writers are let go (waiting here held every writer for the
+	// flusher's batch in flight and the rotation's fsyncs).
+	rotated := db.wal.RotateAsync()
 	tombs := append([]*tombstone(nil), db.tombs...)
 	db.mu.Unlock()
 	db.swapMu.Unlock()
+	// Swap: the active generation becomes immutable, series by series,
+	// with the writers going on.
+	work := db.swapOut()
+	seg, err := rotated()
 	if err != nil {
 		db.unswap(work)
 		return fmt.Errorf("rotate wal: %w", err)
@@ -200,6 +193,80 @@ func (db *DB) finishRollups(ctx context.Context, cutoff uint64) error {
 		}
 	}
 	return nil
+}
+
+// swapChunk is how many series swapOut visits per hold of mu.
+const swapChunk = 2048
+
+// swapOut makes the active memory generation of every series its
+// immutable one and returns the series that had one. It takes mu for
+// swapChunk series at a time, so writers are not held up for the whole
+// walk (40-120 ms at 100,000 series on a busy machine). That is sound
+// after the cut (flushLocked): everything the WAL's older segments hold
+// was applied before it, so it is in the memory swapOut moves; a batch
+// applied after the cut to a series not visited yet moves with it and is
+// written to the flush's files too, while its record, in a newer segment,
+// is replayed over the file after a crash (memory wins, same values); and
+// its rollup marks carry the new generation, so the next pass rebuilds
+// them. Points move between the counters series by series.
+func (db *DB) swapOut() []*series {
+	var work []*series
+	n := 0
+	db.mu.Lock()
+	for _, c := range db.colls {
+		for _, s := range c.series {
+			if s.mem != nil && s.imm == nil {
+				pts := s.mem.points
+				s.imm, s.mem = s.mem, nil
+				g := db.groups[s.group]
+				db.memPoints -= pts
+				db.immPoints += pts
+				g.memPoints -= pts
+				g.immPoints += pts
+				work = append(work, s)
+			}
+			// The walk goes on over the maps as writers add to them:
+			// a series added meanwhile is visited or not, and has
+			// only data applied after the cut.
+			if n++; n%swapChunk == 0 {
+				db.mu.Unlock()
+				runtime.Gosched()
+				db.mu.Lock()
+			}
+		}
+	}
+	db.mu.Unlock()
+	return work
+}
+
+// swapPatience is how long a flush waits for a moment when no writer is
+// between its WAL append and its apply before it queues for swapMu.
+const swapPatience = 100 * time.Millisecond
+
+// swapPoll is the interval at which a flush tries swapMu meanwhile.
+const swapPoll = 50 * time.Microsecond
+
+// exclusive is the part of a sync.RWMutex lockPatiently uses.
+type exclusive interface {
+	TryLock() bool
+	Lock()
+}
+
+// lockPatiently locks mu exclusively. A writer queued on an RWMutex (Lock)
+// holds up every new reader until the readers in flight are done: a
+// flush's swap made every new batch wait for the batches in their WAL
+// fsync and apply (up to 133 ms at 100,000 series on a busy machine). So
+// it first tries the lock every swapPoll, letting batches through, which
+// leave gaps (a batch is parsed outside the lock), and queues only after
+// patience, so a flush cannot be starved by overlapping writers.
+func lockPatiently(mu exclusive, patience time.Duration, sleep func(time.Duration)) {
+	for waited := time.Duration(0); waited < patience; waited += swapPoll {
+		if mu.TryLock() {
+			return
+		}
+		sleep(swapPoll)
+	}
+	mu.Lock()
 }
 
 // unswap folds the immutable generation of each series back into its

@@ -9,7 +9,8 @@
 //	<dir>/0000000000000001.wal
 //	<dir>/0000000000000002.wal
 //
-// Other files in the directory are ignored. The numbers of the segments that
+// Other files in the directory are ignored (the next segment is prepared in
+// one, spare.go). The numbers of the segments that
 // exist are contiguous; RemoveBefore deletes from the oldest end so that a
 // crash in the middle of it leaves them contiguous.
 //
@@ -57,7 +58,10 @@
 // Concurrent Appends are group-committed: a single flusher goroutine, started
 // by Replay and stopped by Close, writes every record pending at that moment
 // with one write and one fsync, and each waiting Append returns the result of
-// that fsync. Segments are rotated by size and age between batches.
+// that fsync. Segments are rotated by size and age between batches, and by
+// Rotate or RotateAsync (which marks the cut without waiting for it); a
+// rotation takes the segment prepared in the background after the previous
+// one, so it does no fsync before the batches queued behind it.
 //
 // # Failures
 //

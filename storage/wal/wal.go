@@ -219,6 +219,12 @@ type WAL struct {
 	size       int64
 	bind       binding   // of the current segment
 	firstWrite time.Time // when the first record was written to f
+	// spareC delivers the next segment prepared in the background
+	// (spare.go); nil when no preparation is under way or waiting.
+	spareC chan spare
+	// dirPending says a spare was renamed into place since the last
+	// directory fsync (spare.go).
+	dirPending bool
 
 	records, batches, syncs, bytes, rotations atomic.Int64
 	syncTimes                                 syncTimes
@@ -330,18 +336,32 @@ func (w *WAL) Append(record []byte) (uint64, error) {
 // segment numbered at least that; records whose Append runs concurrently with
 // Rotate may land in either segment.
 func (w *WAL) Rotate() (uint64, error) {
+	return w.RotateAsync()()
+}
+
+// RotateAsync asks for a rotation as Rotate does, but returns at once,
+// without waiting for the flusher; wait blocks until the rotation is done
+// and returns what Rotate would have. Every record appended after
+// RotateAsync returns is in the new segment or a later one, and every
+// record whose Append returned before it was called in an earlier one. A
+// caller can thus mark a cut in the log while holding a lock its writers
+// need, and wait for the files to change after releasing it.
+func (w *WAL) RotateAsync() (wait func() (uint64, error)) {
 	w.mu.Lock()
 	if err := w.usableLocked(); err != nil {
 		w.mu.Unlock()
-		return 0, err
+		return func() (uint64, error) { return 0, err }
 	}
 	c := make(chan rotateResult, 1)
 	w.rotates = append(w.rotates, c)
 	w.poke()
 	w.mu.Unlock()
 
-	r := <-c
-	return r.seg, r.err
+	return func() (uint64, error) {
+		r := <-c
+		c <- r // a second call returns the same
+		return r.seg, r.err
+	}
 }
 
 // RemoveBefore deletes every segment numbered below n, oldest first, and then
@@ -419,11 +439,17 @@ func (w *WAL) Close() error {
 		} else {
 			w.syncs.Add(1)
 		}
+		if err := w.syncPendingDir(); err != nil {
+			errs = append(errs, fmt.Errorf("segment %d: %w", w.seg, err))
+		}
 	}
 	if err := w.f.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close segment %d: %w", w.seg, err))
 	}
 	w.f = nil
+	if err := w.dropSpare(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
@@ -576,6 +602,11 @@ func (w *WAL) write(buf []byte, nrecs int) error {
 			return w.fail(fmt.Errorf("sync segment %d: %w", w.seg, err))
 		}
 		w.syncs.Add(1)
+		// The first batch in a segment made from a spare makes its
+		// name durable before it is acknowledged.
+		if err := w.syncPendingDir(); err != nil {
+			return w.fail(fmt.Errorf("segment %d: %w", w.seg, err))
+		}
 	}
 	w.records.Add(int64(nrecs))
 	w.batches.Add(1)
@@ -634,20 +665,32 @@ func (w *WAL) undoNoSpace(start int64, n int) bool {
 	return true
 }
 
-// rotate syncs the current segment, creates the next one and closes the
-// current one. It is called by the flusher only. When the next segment
-// cannot be created (no space, say) the current one stays open and
-// current, and the half-made next one is removed: w.f is nil afterwards
-// only when closing the current segment failed.
+// rotate starts the next segment and closes the current one. It is called
+// by the flusher only. With a spare prepared (spare.go) the spare becomes
+// the next segment, without an fsync: every batch in the current one was
+// synced when it was written. Otherwise it syncs the current segment and
+// creates the next one; when that fails (no space, say) the current one
+// stays open and current, and the half-made next one is removed. w.f is
+// nil afterwards only when closing the current segment failed. A
+// successful rotation starts preparing the spare for the next one.
 func (w *WAL) rotate() error {
-	if w.opts.Sync == SyncAlways {
-		if err := w.syncSegment(); err != nil {
-			return fmt.Errorf("sync: %w", err)
-		}
-		w.syncs.Add(1)
-	}
 	next := w.seg + 1
-	f, bind, err := createSegment(w.fs, w.dir, next, w.opts.Sync == SyncAlways)
+	var (
+		f    vfs.File
+		bind binding
+		err  error
+	)
+	if s, ok := w.takeSpare(); ok {
+		f, bind, err = w.useSpare(s, next)
+	} else {
+		if w.opts.Sync == SyncAlways {
+			if err := w.syncSegment(); err != nil {
+				return fmt.Errorf("sync: %w", err)
+			}
+			w.syncs.Add(1)
+		}
+		f, bind, err = createSegment(w.fs, w.dir, next, w.opts.Sync == SyncAlways)
+	}
 	if err != nil {
 		if rerr := w.fs.Remove(filepath.Join(w.dir, segmentName(next))); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
 			w.logger.Warn("wal: cannot remove a segment it could not start", "dir", w.dir, "segment", next, "err", rerr)
@@ -665,6 +708,7 @@ func (w *WAL) rotate() error {
 	w.mu.Lock()
 	w.curSeg = next
 	w.mu.Unlock()
+	w.prepareSpare()
 	return nil
 }
 

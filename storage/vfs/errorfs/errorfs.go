@@ -36,6 +36,13 @@
 // and Files are (see package vfs). Inject, Clear and Count may be called at
 // any time; a rule applies to calls that begin after Inject returns. Files
 // opened before Inject are subject to the new rules too.
+//
+// # Renames
+//
+// An open File's path is its file's current name: a Rename of a file that
+// is open through the FS moves the File's later calls to the new name, as
+// the rename moves the file (a WAL segment prepared under a spare name
+// and renamed into place is a *.wal file from then on).
 package errorfs
 
 import (
@@ -207,6 +214,7 @@ type FS struct {
 	mu     sync.Mutex
 	rules  []*rule
 	counts map[call]int64
+	open   map[*file]struct{} // the Files not yet closed
 }
 
 var _ vfs.FS = (*FS)(nil)
@@ -214,7 +222,7 @@ var _ vfs.FS = (*FS)(nil)
 // New returns an FS that passes every call to inner until a rule is
 // injected.
 func New(inner vfs.FS) *FS {
-	return &FS{inner: inner, counts: make(map[call]int64)}
+	return &FS{inner: inner, counts: make(map[call]int64), open: make(map[*file]struct{})}
 }
 
 // Inject adds a rule. It panics if the rule is invalid (no Op, a bad
@@ -367,7 +375,11 @@ func (fs *FS) wrap(f vfs.File, err error) (vfs.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &file{fs: fs, f: f, path: f.Name()}, nil
+	w := &file{fs: fs, f: f, path: f.Name()}
+	fs.mu.Lock()
+	fs.open[w] = struct{}{}
+	fs.mu.Unlock()
+	return w, nil
 }
 
 // Rename implements vfs.FS; it is OpRename.
@@ -375,7 +387,17 @@ func (fs *FS) Rename(oldname, newname string) error {
 	if v := fs.check(OpRename, oldname, newname, 0); v.err != nil {
 		return &os.LinkError{Op: OpRename.String(), Old: oldname, New: newname, Err: v.err}
 	}
-	return fs.inner.Rename(oldname, newname)
+	if err := fs.inner.Rename(oldname, newname); err != nil {
+		return err
+	}
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	for f := range fs.open {
+		if filepath.Clean(f.path) == filepath.Clean(oldname) {
+			f.path = newname
+		}
+	}
+	return nil
 }
 
 // Remove implements vfs.FS; it is OpRemove.
@@ -422,7 +444,7 @@ func (fs *FS) SyncDir(dir string) error {
 type file struct {
 	fs   *FS
 	f    vfs.File
-	path string
+	path string // guarded by fs.mu: Rename changes it
 
 	// mu guards pos, the offset of Read and Write, tracked for inner files
 	// that cannot report it (see offset).
@@ -451,9 +473,10 @@ func (f *file) advance(n int) {
 
 // Read implements vfs.File; it is OpRead.
 func (f *file) Read(p []byte) (int, error) {
-	v := f.fs.check(OpRead, f.path, "", len(p))
+	path := f.name()
+	v := f.fs.check(OpRead, path, "", len(p))
 	if v.err != nil {
-		return 0, pathError(OpRead, f.path, v.err)
+		return 0, pathError(OpRead, path, v.err)
 	}
 	off := int64(0)
 	if len(v.flips) > 0 {
@@ -467,9 +490,10 @@ func (f *file) Read(p []byte) (int, error) {
 
 // ReadAt implements vfs.File; it is OpRead.
 func (f *file) ReadAt(p []byte, off int64) (int, error) {
-	v := f.fs.check(OpRead, f.path, "", len(p))
+	path := f.name()
+	v := f.fs.check(OpRead, path, "", len(p))
 	if v.err != nil {
-		return 0, pathError(OpRead, f.path, v.err)
+		return 0, pathError(OpRead, path, v.err)
 	}
 	n, err := f.f.ReadAt(p, off)
 	flip(p[:n], off, v.flips)
@@ -488,7 +512,8 @@ func flip(p []byte, off int64, bits []int64) {
 
 // Write implements vfs.File; it is OpWrite.
 func (f *file) Write(p []byte) (int, error) {
-	v := f.fs.check(OpWrite, f.path, "", len(p))
+	path := f.name()
+	v := f.fs.check(OpWrite, path, "", len(p))
 	if v.err == nil {
 		n, err := f.f.Write(p)
 		f.advance(n)
@@ -506,29 +531,32 @@ func (f *file) Write(p []byte) (int, error) {
 		}
 	}
 	f.fs.wrote(&v, n)
-	return n, pathError(OpWrite, f.path, v.err)
+	return n, pathError(OpWrite, path, v.err)
 }
 
 // Sync implements vfs.File; it is OpSync.
 func (f *file) Sync() error {
-	if v := f.fs.check(OpSync, f.path, "", 0); v.err != nil {
-		return pathError(OpSync, f.path, v.err)
+	path := f.name()
+	if v := f.fs.check(OpSync, path, "", 0); v.err != nil {
+		return pathError(OpSync, path, v.err)
 	}
 	return f.f.Sync()
 }
 
 // Truncate implements vfs.File; it is OpTruncate.
 func (f *file) Truncate(size int64) error {
-	if v := f.fs.check(OpTruncate, f.path, "", 0); v.err != nil {
-		return pathError(OpTruncate, f.path, v.err)
+	path := f.name()
+	if v := f.fs.check(OpTruncate, path, "", 0); v.err != nil {
+		return pathError(OpTruncate, path, v.err)
 	}
 	return f.f.Truncate(size)
 }
 
 // Stat implements vfs.File; it is OpStat.
 func (f *file) Stat() (os.FileInfo, error) {
-	if v := f.fs.check(OpStat, f.path, "", 0); v.err != nil {
-		return nil, pathError(OpStat, f.path, v.err)
+	path := f.name()
+	if v := f.fs.check(OpStat, path, "", 0); v.err != nil {
+		return nil, pathError(OpStat, path, v.err)
 	}
 	return f.f.Stat()
 }
@@ -536,13 +564,24 @@ func (f *file) Stat() (os.FileInfo, error) {
 // Close implements vfs.File; it is OpClose. The underlying file is closed
 // even when an error is injected.
 func (f *file) Close() error {
-	v := f.fs.check(OpClose, f.path, "", 0)
+	path := f.name()
+	v := f.fs.check(OpClose, path, "", 0)
 	err := f.f.Close()
+	f.fs.mu.Lock()
+	delete(f.fs.open, f)
+	f.fs.mu.Unlock()
 	if v.err != nil {
-		return pathError(OpClose, f.path, v.err)
+		return pathError(OpClose, path, v.err)
 	}
 	return err
 }
 
 // Name implements vfs.File. It is not an operation rules can select.
-func (f *file) Name() string { return f.path }
+func (f *file) Name() string { return f.name() }
+
+// name returns the file's current path.
+func (f *file) name() string {
+	f.fs.mu.Lock()
+	defer f.fs.mu.Unlock()
+	return f.path
+}

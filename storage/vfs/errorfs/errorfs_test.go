@@ -485,3 +485,36 @@ func TestInjectInvalid(t *testing.T) {
 		}()
 	}
 }
+
+// TestRenameMovesOpenFile: a rule on *.wal applies to a file opened under
+// another name once it is renamed to a .wal name, and no longer to a file
+// renamed away from one; Name follows.
+func TestRenameMovesOpenFile(t *testing.T) {
+	fs := New(vfs.Default)
+	dir := t.TempDir()
+	spare, seg, old := filepath.Join(dir, "next.spare"), filepath.Join(dir, "1.wal"), filepath.Join(dir, "1.old")
+	f, err := fs.OpenFile(spare, os.O_WRONLY|os.O_CREATE, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fs.Inject(Rule{Op: OpSync, Path: "*.wal", Err: syscall.EIO})
+	if err := f.Sync(); err != nil {
+		t.Fatalf("Sync before the rename: %v", err)
+	}
+	if err := fs.Rename(spare, seg); err != nil {
+		t.Fatal(err)
+	}
+	if f.Name() != seg {
+		t.Errorf("Name after the rename = %q, want %q", f.Name(), seg)
+	}
+	if err := f.Sync(); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("Sync after the rename to .wal: %v, want EIO", err)
+	}
+	if err := fs.Rename(seg, old); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Sync(); err != nil {
+		t.Fatalf("Sync after the rename away from .wal: %v", err)
+	}
+}

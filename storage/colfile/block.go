@@ -260,19 +260,26 @@ func decodeUnionBlockTimes(stored []byte) ([]int64, error) {
 // union times by a bitmap, or by a sparse list when sparse is set, and
 // appends the block's times and values to col.
 func decodeUnionBlock(col *model.Column, stored []byte, count int, sparse bool) error {
+	_, err := decodeUnionBlockAll(col, stored, count, sparse)
+	return err
+}
+
+// decodeUnionBlockAll is decodeUnionBlock that also returns the union
+// times, in a slice of their own.
+func decodeUnionBlockAll(col *model.Column, stored []byte, count int, sparse bool) ([]int64, error) {
 	if err := checkCount(count); err != nil {
-		return err
+		return nil, err
 	}
 	body, err := blockBody(stored)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	all, rest, err := unionTimes(nil, body)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if count > len(all) {
-		return fmt.Errorf("a subset of %d union times, index says %d", len(all), count)
+		return nil, fmt.Errorf("a subset of %d union times, index says %d", len(all), count)
 	}
 	start := len(col.Times)
 	var values []byte
@@ -283,9 +290,9 @@ func decodeUnionBlock(col *model.Column, stored []byte, count int, sparse bool) 
 	}
 	if err != nil {
 		col.Times = col.Times[:start]
-		return err
+		return nil, err
 	}
-	return decodeValues(col, values, count)
+	return all, decodeValues(col, values, count)
 }
 
 // decodeSharedBlock decodes a version 2 block whose times are shared with

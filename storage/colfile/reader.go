@@ -32,8 +32,10 @@ type Reader struct {
 	// last is the entry decoded last, reused while reads stay on its series.
 	last atomic.Pointer[decodedSeries]
 
-	// onDecode, when set (by tests), is called before each block decode.
+	// onDecode, when set (by tests), is called before each block decode,
+	// and onRead before each block's stored bytes are read.
 	onDecode func(series, column, block int)
+	onRead   func(series, column, block int)
 	// decoded counts the blocks decoded (see Decoded).
 	decoded atomic.Int64
 }
@@ -373,6 +375,9 @@ func resize[T any](s []T, size int) []T {
 func (r *Reader) readStored(ctx context.Context, ds *decodedSeries, column, k int, corrupt func(err error, format string, args ...any) error) ([]byte, error) {
 	s := &ds.info
 	ref := ds.refs[column][k]
+	if r.onRead != nil {
+		r.onRead(ds.i, column, k)
+	}
 	buf := make([]byte, ref.length+blockTrailerSize) // bounded by the file size, checked by Open
 	var ra io.ReaderAt = r.ra
 	if rc, ok := r.ra.(ReaderAtContext); ok {
@@ -419,15 +424,9 @@ func (r *Reader) readBlock(ctx context.Context, col *model.Column, ds *decodedSe
 	if err != nil {
 		return err
 	}
-	var ownerStored []byte
-	var ownerCorrupt func(err error, format string, args ...any) error
+	var all []int64 // the owner's times, for a block whose times are shared
 	if ref.timesFrom > 0 {
-		// Open checked that the owner is an earlier column of the series
-		// whose block k stores its own times, with this block's count and
-		// time range.
-		owner := ref.timesFrom - 1
-		ownerCorrupt = r.corruptBlock(ds, owner, k, fmt.Sprintf(" (holding the times of column %q)", info.Name))
-		if ownerStored, err = r.readStored(ctx, ds, owner, k, ownerCorrupt); err != nil {
+		if all, err = r.ownerTimes(ctx, ds, column, k); err != nil {
 			return err
 		}
 	}
@@ -445,33 +444,31 @@ func (r *Reader) readBlock(ctx context.Context, col *model.Column, ds *decodedSe
 		}
 		appendColumn(col, &dec)
 	case ref.union:
-		if err := decodeUnionBlock(col, stored, bi.Count, ref.sparse); err != nil {
+		ts, err := decodeUnionBlockAll(col, stored, bi.Count, ref.sparse)
+		if err != nil {
 			return corrupt(err, "decode")
 		}
+		if sharesTimes(ds, column, k) {
+			sharedTimes.put(timesKey{r, ds.i, column, k}, ts) // a slice of their own
+		}
 	case ref.subset:
-		owner := ref.timesFrom - 1
-		var all []int64
-		if ds.refs[owner][k].union {
-			all, err = decodeUnionBlockTimes(ownerStored)
-		} else {
-			all, err = decodeBlockTimes(nil, ownerStored, ds.info.Columns[owner].Blocks[k].Count)
-		}
-		if err != nil {
-			return ownerCorrupt(err, "decode times")
-		}
 		if err := decodeSubsetBlock(col, stored, bi.Count, all, ref.sparse); err != nil {
 			return corrupt(err, "decode")
 		}
 	case ref.timesFrom > 0:
-		if col.Times, err = decodeBlockTimes(col.Times, ownerStored, bi.Count); err != nil {
-			return ownerCorrupt(err, "decode times")
+		if len(all) != bi.Count {
+			return corrupt(nil, "%d shared times, index says %d", len(all), bi.Count)
 		}
+		col.Times = append(col.Times, all...)
 		if err := decodeSharedBlock(col, stored, bi.Count); err != nil {
 			return corrupt(err, "decode")
 		}
 	default:
 		if err := decodeBlock(col, stored, bi.Count); err != nil {
 			return corrupt(err, "decode")
+		}
+		if sharesTimes(ds, column, k) {
+			sharedTimes.put(timesKey{r, ds.i, column, k}, append([]int64(nil), col.Times[start:]...))
 		}
 	}
 
@@ -488,6 +485,38 @@ func (r *Reader) readBlock(ctx context.Context, col *model.Column, ds *decodedSe
 		}
 	}
 	return nil
+}
+
+// ownerTimes returns the times that block k of a column takes from the
+// block at the same position of another column (its owner, blockRef's
+// timesFrom): the owner's own times, or its union times. They come from
+// sharedTimes when another read has decoded them; else the owner's stored
+// bytes are read, checked and decoded, and cached. The result must not be
+// modified.
+func (r *Reader) ownerTimes(ctx context.Context, ds *decodedSeries, column, k int) ([]int64, error) {
+	owner := ds.refs[column][k].timesFrom - 1
+	key := timesKey{r, ds.i, owner, k}
+	if ts := sharedTimes.get(key); ts != nil {
+		return ts, nil
+	}
+	// Open checked that the owner is an earlier column of the series
+	// whose block k stores its own times, with this block's time range.
+	ownerCorrupt := r.corruptBlock(ds, owner, k, fmt.Sprintf(" (holding the times of column %q)", ds.info.Columns[column].Name))
+	stored, err := r.readStored(ctx, ds, owner, k, ownerCorrupt)
+	if err != nil {
+		return nil, err
+	}
+	var all []int64
+	if ds.refs[owner][k].union {
+		all, err = decodeUnionBlockTimes(stored)
+	} else {
+		all, err = decodeBlockTimes(nil, stored, ds.info.Columns[owner].Blocks[k].Count)
+	}
+	if err != nil {
+		return nil, ownerCorrupt(err, "decode times")
+	}
+	sharedTimes.put(key, all)
+	return all, nil
 }
 
 // appendColumn appends the values of src to dst, which has the same kind.
@@ -509,6 +538,7 @@ func appendColumn(dst, src *model.Column) {
 // Close closes the file. It must not be called while other methods run.
 func (r *Reader) Close() error {
 	decodedCache.drop(r)
+	sharedTimes.drop(r)
 	if r.closer == nil {
 		return nil
 	}

@@ -26,7 +26,7 @@ type timesCache struct {
 
 // timesKey names block block of column column of series series of r.
 type timesKey struct {
-	r                      *Reader
+	r                     *Reader
 	series, column, block int
 }
 

@@ -22,7 +22,9 @@ import (
 
 // BenchmarkTSBSQueries runs each query type of soltix bench's cpu-only
 // suite in process against a day of generated data (loaded over HTTP,
-// flushed and compacted), so the executor can be profiled:
+// flushed and compacted), so the executor can be profiled. cpu-ns/op is
+// the process's CPU time per query (read-ahead goroutines included), which
+// a busy machine disturbs less than the wall time:
 //
 //	go test -run '^$' -bench TSBSQueries/double-groupby-1 -cpuprofile cpu.prof ./e2e
 func BenchmarkTSBSQueries(b *testing.B) {
@@ -39,6 +41,7 @@ func BenchmarkTSBSQueries(b *testing.B) {
 				}
 			}
 			b.ResetTimer()
+			defer reportCPU(b)()
 			for i := range b.N {
 				if _, err := planner.Execute(ctx, db, stmts[i%len(stmts)], time.Now()); err != nil {
 					b.Fatal(err)
@@ -83,6 +86,7 @@ func BenchmarkTSBSInfluxQL(b *testing.B) {
 				urls[i] = url + "/query?" + neturl.Values{"db": {"benchmark"}, "q": {qt.gen(r)}}.Encode()
 			}
 			b.ResetTimer()
+			defer reportCPU(b)()
 			for i := range b.N {
 				resp, err := http.Get(urls[i%len(urls)])
 				if err != nil {

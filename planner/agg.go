@@ -56,6 +56,37 @@ func newAggregator(it *outItem) aggregator {
 	panic("planner: unknown aggregate " + it.fn) // resolveItems rejects these
 }
 
+// aggSlabs cuts the common aggregators from slabs (see slab): a GROUP BY
+// time over many buckets makes one per bucket and aggregate.
+type aggSlabs struct {
+	count   slab[countAgg]
+	sum     slab[sumAgg]
+	avg     slab[avgAgg]
+	extreme slab[extremeAgg]
+	edge    slab[edgeAgg]
+}
+
+// new is newAggregator(it), from the slabs where it can be.
+func (s *aggSlabs) new(it *outItem) aggregator {
+	switch it.fn {
+	case "count":
+		return s.count.next()
+	case "sum":
+		return s.sum.next()
+	case "avg":
+		return s.avg.next()
+	case "min", "max":
+		a := s.extreme.next()
+		a.wantMin = it.fn == "min"
+		return a
+	case "first", "last":
+		a := s.edge.next()
+		a.last = it.fn == "last"
+		return a
+	}
+	return newAggregator(it)
+}
+
 type countAgg struct{ n int64 }
 
 func (a *countAgg) add(*model.Column, int, int64, int) { a.n++ }
@@ -184,6 +215,48 @@ type extremeAgg struct {
 }
 
 func (a *extremeAgg) add(c *model.Column, i int, _ int64, _ int) { a.r.add(c, i) }
+
+// addRun is add of c[lo:hi] in one loop: the same comparisons in the same
+// order, so the same result.
+func (a *extremeAgg) addRun(c *model.Column, lo, hi int, _ int) {
+	if lo >= hi {
+		return
+	}
+	r := &a.r
+	switch c.Kind {
+	case model.KindFloat:
+		if !r.seen {
+			r.add(c, lo)
+			lo++
+		}
+		r.kind = c.Kind
+		mn, mx := r.minF, r.maxF
+		for _, v := range c.Floats[lo:hi] {
+			if floatBelow(v, mn) {
+				mn = v
+			}
+			if floatBelow(mx, v) {
+				mx = v
+			}
+		}
+		r.minF, r.maxF = mn, mx
+	case model.KindInt:
+		if !r.seen {
+			r.add(c, lo)
+			lo++
+		}
+		r.kind = c.Kind
+		mn, mx := r.minI, r.maxI
+		for _, v := range c.Ints[lo:hi] {
+			mn, mx = min(mn, v), max(mx, v)
+		}
+		r.minI, r.maxI = mn, mx
+	default:
+		for i := lo; i < hi; i++ {
+			r.add(c, i)
+		}
+	}
+}
 
 func (a *extremeAgg) result() model.Value {
 	if !a.r.seen {

@@ -82,6 +82,34 @@ func (r *rows) next() bool {
 type group struct {
 	vals    []string
 	buckets map[int64]*bucketState // by bucket start
+	// last is the bucket found last: rows come in time order, so most
+	// lookups are of the same bucket as the one before (see bucket).
+	last *bucketState
+	// order lists the buckets as they were made, which is mostly in time
+	// order, so the output rarely sorts them (outputAggregates).
+	order []*bucketState
+}
+
+// add puts a new bucket in g.
+func (g *group) add(b *bucketState) {
+	g.buckets[b.lo] = b
+	g.order = append(g.order, b)
+}
+
+// sorted returns g's buckets in time order.
+func (g *group) sorted() []*bucketState {
+	bs := g.order
+	if len(bs) != len(g.buckets) {
+		bs = make([]*bucketState, 0, len(g.buckets))
+		for _, b := range g.buckets {
+			bs = append(bs, b)
+		}
+	}
+	byStart := func(a, b *bucketState) int { return cmp.Compare(a.lo, b.lo) }
+	if !slices.IsSortedFunc(bs, byStart) {
+		slices.SortFunc(bs, byStart)
+	}
+	return bs
 }
 
 type bucketState struct {
@@ -97,6 +125,13 @@ type executor struct {
 	minT, maxT int64 // earliest and latest matching row
 	matched    bool
 	slab       []model.Value
+	slabRows   int // rows cut from slab so far (alloc)
+	// Slabs the buckets' states and aggregators are cut from (bucket),
+	// so that a GROUP BY time over hundreds of buckets does not allocate
+	// each one.
+	bucketSlab slab[bucketState]
+	aggSlab    []aggregator
+	aggSlabs   aggSlabs
 	// For Stats: what was used per level (Level unset); whether a segment
 	// before the raw data kept was read with rollups (rollupRead) or from
 	// raw data only (rawRead); how many rollup rows were used although
@@ -141,22 +176,56 @@ func (ex *executor) group(tags model.Tags) *group {
 }
 
 func (ex *executor) bucket(g *group, t int64) *bucketState {
+	if b := g.last; b != nil && t >= b.lo && t <= b.hi {
+		return b
+	}
 	lo, hi := ex.p.bk.span(t)
 	b := g.buckets[lo]
 	if b == nil {
-		b = &bucketState{lo: lo, hi: hi, aggs: make([]aggregator, len(ex.p.items))}
-		for i := range ex.p.items {
-			b.aggs[i] = newAggregator(&ex.p.items[i])
+		b = ex.bucketSlab.next()
+		b.lo, b.hi = lo, hi
+		n := len(ex.p.items)
+		if len(ex.aggSlab) < n {
+			ex.aggSlab = make([]aggregator, n*min(slabMax, max(4, ex.bucketSlab.made)))
 		}
-		g.buckets[lo] = b
+		b.aggs, ex.aggSlab = ex.aggSlab[:n:n], ex.aggSlab[n:]
+		for i := range ex.p.items {
+			b.aggs[i] = ex.aggSlabs.new(&ex.p.items[i])
+		}
+		g.add(b)
 	}
+	g.last = b
 	return b
 }
 
+// slab hands out zeroed values of T from slices it allocates, growing
+// them as more are asked for (up to slabMax at once), so that many small
+// objects of one run cost a few allocations.
+type slab[T any] struct {
+	free []T
+	made int // how many it has handed out
+}
+
+const slabMax = 256
+
+func (s *slab[T]) next() *T {
+	if len(s.free) == 0 {
+		s.free = make([]T, min(slabMax, max(4, s.made)))
+	}
+	v := &s.free[0]
+	s.free = s.free[1:]
+	s.made++
+	return v
+}
+
+// alloc returns room for a row of n values, cut from a slab that grows
+// with the rows cut so far (up to 512 rows at once): a few rows cost
+// little, many cost few allocations.
 func (ex *executor) alloc(n int) []model.Value {
 	if len(ex.slab) < n {
-		ex.slab = make([]model.Value, n*512)
+		ex.slab = make([]model.Value, n*min(512, max(16, ex.slabRows)))
 	}
+	ex.slabRows++
 	row := ex.slab[:n:n]
 	ex.slab = ex.slab[n:]
 	return row
@@ -471,8 +540,10 @@ func (ex *executor) outputAggregates(ctx context.Context, em *emitter, groups []
 		}
 		return nil
 	}
+	// Rows are cut from the executor's slab (alloc): hundreds of buckets
+	// make hundreds of rows.
 	prefix := func(t int64, g *group) []model.Value {
-		row := make([]model.Value, 0, 1+len(g.vals)+len(p.items))
+		row := ex.alloc(1 + len(g.vals) + len(p.items))[:0]
 		row = append(row, model.Int(t))
 		for _, v := range g.vals {
 			row = append(row, model.String(v))
@@ -480,7 +551,7 @@ func (ex *executor) outputAggregates(ctx context.Context, em *emitter, groups []
 		return row
 	}
 	results := func(b *bucketState) []model.Value {
-		vals := make([]model.Value, len(b.aggs))
+		vals := ex.alloc(len(b.aggs))
 		for i, a := range b.aggs {
 			vals[i] = a.result()
 		}
@@ -534,17 +605,21 @@ func (ex *executor) outputAggregates(ctx context.Context, em *emitter, groups []
 	first, _ := p.bk.span(start)
 	last, _ := p.bk.span(end)
 	for _, g := range groups {
-		data := make([]filled, 0, len(g.buckets))
-		for _, b := range g.buckets {
-			data = append(data, filled{start: b.lo, vals: results(b)})
-		}
-		slices.SortFunc(data, func(a, b filled) int { return cmp.Compare(a.start, b.start) })
-		var out [][]model.Value
+		bs := g.sorted()
+		out := make([][]model.Value, 0, len(bs))
 		if mode == query.FillNone {
-			for _, d := range data {
-				out = append(out, append(prefix(d.start, g), d.vals...))
+			for _, b := range bs {
+				row := prefix(b.lo, g)
+				for _, a := range b.aggs {
+					row = append(row, a.result())
+				}
+				out = append(out, row)
 			}
 		} else {
+			data := make([]filled, len(bs))
+			for i, b := range bs {
+				data[i] = filled{start: b.lo, vals: results(b)}
+			}
 			di, nb := 0, 0
 			for b, ok := first, true; ok && b <= last; b, ok = p.bk.next(b) {
 				if nb++; nb%4096 == 0 {

@@ -278,7 +278,7 @@ func (ex *executor) absorb(o *executor, spent int64) error {
 		for lo, ob := range og.buckets {
 			b := g.buckets[lo]
 			if b == nil {
-				g.buckets[lo] = ob
+				g.add(ob)
 				continue
 			}
 			for i, a := range ob.aggs {

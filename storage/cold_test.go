@@ -256,8 +256,10 @@ func TestColdStatsAnswerWithoutFetching(t *testing.T) {
 			if c.Fetched == 0 {
 				t.Fatalf("first run fetched nothing: %+v", c)
 			}
-		} else if c.Fetched != 0 || c.CacheHits == 0 || c.Objects != first.Objects || c.Bytes != first.Bytes {
-			t.Fatalf("second run %+v, first %+v: want the same reads from the cache", c, first)
+		} else if c.Fetched != 0 || c.CacheHits == 0 || c.Objects != first.Objects || c.Bytes > first.Bytes {
+			// Fewer bytes may be read the second time: the times other
+			// columns share stay decoded (colfile's sharedTimes).
+			t.Fatalf("second run %+v, first %+v: want the same reads (or fewer) from the cache", c, first)
 		}
 	}
 }

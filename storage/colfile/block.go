@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/golang/snappy"
 	"github.com/soltixdb/soltix/model"
@@ -188,6 +189,13 @@ func decodeBodyTimes(dst []int64, body []byte, count int) ([]int64, []byte, erro
 // proportion to count (which must not exceed MaxBlockSize) and
 // len(stored).
 func decodeBlock(col *model.Column, stored []byte, count int) error {
+	return decodeBlockUpTo(col, stored, count, math.MaxInt64)
+}
+
+// decodeBlockUpTo is decodeBlock that decodes only the values whose times
+// are at most upTo (a prefix of the block: see decodeValuesUpTo). It
+// appends all the block's times, so that the caller can check them.
+func decodeBlockUpTo(col *model.Column, stored []byte, count int, upTo int64) error {
 	if err := checkCount(count); err != nil {
 		return err
 	}
@@ -199,7 +207,7 @@ func decodeBlock(col *model.Column, stored []byte, count int) error {
 	if col.Times, values, err = decodeBodyTimes(col.Times, body, count); err != nil {
 		return err
 	}
-	return decodeValues(col, values, count)
+	return decodeValuesUpTo(col, values, count, upTo)
 }
 
 // decodeBlockTimes decodes only the times of a version 2 block that holds
@@ -260,19 +268,27 @@ func decodeUnionBlockTimes(stored []byte) ([]int64, error) {
 // union times by a bitmap, or by a sparse list when sparse is set, and
 // appends the block's times and values to col.
 func decodeUnionBlock(col *model.Column, stored []byte, count int, sparse bool) error {
+	_, err := decodeUnionBlockAll(col, stored, count, sparse, math.MaxInt64)
+	return err
+}
+
+// decodeUnionBlockAll is decodeUnionBlock that also returns the union
+// times, in a slice of their own, and decodes only the values whose times
+// are at most upTo (as decodeBlockUpTo).
+func decodeUnionBlockAll(col *model.Column, stored []byte, count int, sparse bool, upTo int64) ([]int64, error) {
 	if err := checkCount(count); err != nil {
-		return err
+		return nil, err
 	}
 	body, err := blockBody(stored)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	all, rest, err := unionTimes(nil, body)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if count > len(all) {
-		return fmt.Errorf("a subset of %d union times, index says %d", len(all), count)
+		return nil, fmt.Errorf("a subset of %d union times, index says %d", len(all), count)
 	}
 	start := len(col.Times)
 	var values []byte
@@ -283,15 +299,22 @@ func decodeUnionBlock(col *model.Column, stored []byte, count int, sparse bool) 
 	}
 	if err != nil {
 		col.Times = col.Times[:start]
-		return err
+		return nil, err
 	}
-	return decodeValues(col, values, count)
+	return all, decodeValuesUpTo(col, values, count, upTo)
 }
 
 // decodeSharedBlock decodes a version 2 block whose times are shared with
 // another block: its stored bytes hold count values of col.Kind and no
 // times. It appends the values to col; the caller appends the times.
 func decodeSharedBlock(col *model.Column, stored []byte, count int) error {
+	return decodeSharedBlockUpTo(col, stored, count, math.MaxInt64)
+}
+
+// decodeSharedBlockUpTo is decodeSharedBlock, once the caller has appended
+// the block's count times, that decodes only the values whose times are
+// at most upTo (as decodeBlockUpTo).
+func decodeSharedBlockUpTo(col *model.Column, stored []byte, count int, upTo int64) error {
 	if err := checkCount(count); err != nil {
 		return err
 	}
@@ -299,7 +322,7 @@ func decodeSharedBlock(col *model.Column, stored []byte, count int) error {
 	if err != nil {
 		return err
 	}
-	return decodeValues(col, body, count)
+	return decodeValuesUpTo(col, body, count, upTo)
 }
 
 // A block whose times are a subset of those of another block (the owner:
@@ -384,6 +407,12 @@ func (e *blockEncoder) subsetSelection(all, ts []int64) ([]byte, bool) {
 // sparse when sparse is set) and then count values. It appends the times
 // and values to col.
 func decodeSubsetBlock(col *model.Column, stored []byte, count int, all []int64, sparse bool) error {
+	return decodeSubsetBlockUpTo(col, stored, count, all, sparse, math.MaxInt64)
+}
+
+// decodeSubsetBlockUpTo is decodeSubsetBlock that decodes only the values
+// whose times are at most upTo (as decodeBlockUpTo).
+func decodeSubsetBlockUpTo(col *model.Column, stored []byte, count int, all []int64, sparse bool, upTo int64) error {
 	if err := checkCount(count); err != nil {
 		return err
 	}
@@ -405,7 +434,7 @@ func decodeSubsetBlock(col *model.Column, stored []byte, count int, all []int64,
 		col.Times = col.Times[:start]
 		return err
 	}
-	return decodeValues(col, values, count)
+	return decodeValuesUpTo(col, values, count, upTo)
 }
 
 // selectBitmap appends the times of all that the bitmap at the start of

@@ -2,6 +2,8 @@ package colfile
 
 import (
 	"fmt"
+	"math"
+	"sort"
 
 	"github.com/soltixdb/soltix/model"
 	"github.com/soltixdb/soltix/storage/encoding"
@@ -85,6 +87,75 @@ func decodeValues(col *model.Column, src []byte, count int) error {
 		return fmt.Errorf("%d %s values, index says %d", n, col.Kind, count)
 	}
 	return nil
+}
+
+// decodeValuesUpTo is decodeValues for a block whose count times the
+// caller has appended to col.Times: it decodes only the values whose times
+// are at most upTo — the first ones, so numbers stop decoding there
+// (encoding.Decode*Prefix) — and leaves col.Times longer than the values
+// when it cuts. upTo = math.MaxInt64 decodes them all, checked as
+// decodeValues does.
+func decodeValuesUpTo(col *model.Column, src []byte, count int, upTo int64) error {
+	ts := col.Times[len(col.Times)-min(count, len(col.Times)):]
+	cut := sort.Search(len(ts), func(i int) bool { return ts[i] > upTo })
+	if upTo == math.MaxInt64 || cut >= count || len(ts) != count {
+		return decodeValues(col, src, count)
+	}
+	var err error
+	switch col.Kind {
+	case model.KindFloat:
+		col.Floats, err = encoding.DecodeFloatsPrefix(col.Floats, src, cut)
+	case model.KindInt:
+		col.Ints, err = encoding.DecodeIntsPrefix(col.Ints, src, cut)
+	case model.KindUint:
+		col.Uints, err = encoding.DecodeUintsPrefix(col.Uints, src, cut)
+	default:
+		// Booleans and strings decode whole, then are cut.
+		n := valuesLen(col)
+		if err := decodeValues(col, src, count); err != nil {
+			return err
+		}
+		truncValues(col, n+cut)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("%s values: %w", col.Kind, err)
+	}
+	return nil
+}
+
+// valuesLen returns how many values col's slice of its kind holds.
+func valuesLen(col *model.Column) int {
+	switch col.Kind {
+	case model.KindFloat:
+		return len(col.Floats)
+	case model.KindInt:
+		return len(col.Ints)
+	case model.KindUint:
+		return len(col.Uints)
+	case model.KindBool:
+		return len(col.Bools)
+	case model.KindString:
+		return len(col.Strings)
+	}
+	return len(col.Times)
+}
+
+// truncValues cuts col's values (not its times) to n.
+func truncValues(col *model.Column, n int) {
+	switch col.Kind {
+	case model.KindFloat:
+		col.Floats = col.Floats[:n]
+	case model.KindInt:
+		col.Ints = col.Ints[:n]
+	case model.KindUint:
+		col.Uints = col.Uints[:n]
+	case model.KindBool:
+		col.Bools = col.Bools[:n]
+	case model.KindString:
+		clear(col.Strings[n:])
+		col.Strings = col.Strings[:n]
+	}
 }
 
 // appendTimes appends the encoded timestamps ts to dst.

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"sort"
+	"sync"
 	"sync/atomic"
 
 	"github.com/soltixdb/soltix/model"
@@ -32,8 +34,10 @@ type Reader struct {
 	// last is the entry decoded last, reused while reads stay on its series.
 	last atomic.Pointer[decodedSeries]
 
-	// onDecode, when set (by tests), is called before each block decode.
+	// onDecode, when set (by tests), is called before each block decode,
+	// and onRead before each block's stored bytes are read.
 	onDecode func(series, column, block int)
+	onRead   func(series, column, block int)
 	// decoded counts the blocks decoded (see Decoded).
 	decoded atomic.Int64
 }
@@ -277,6 +281,9 @@ func (r *Reader) ReadRangeContext(ctx context.Context, series, column int, min, 
 	if lo >= hi {
 		return model.Column{Name: info.Name, Kind: info.Kind}, nil
 	}
+	if r.version >= 2 && (bs[lo].MinTime < min || bs[hi-1].MaxTime > max) {
+		return r.readEdges(ctx, ds, column, lo, hi, min, max)
+	}
 	col, err := r.readBlocks(ctx, ds, column, lo, hi)
 	if err != nil {
 		return model.Column{}, err
@@ -285,6 +292,84 @@ func (r *Reader) ReadRangeContext(ctx context.Context, series, column int, min, 
 		return col, nil
 	}
 	return col.Range(min, max), nil
+}
+
+// readEdges is ReadRangeContext over blocks [lo, hi) of a column when the
+// first or the last of them reaches past [min, max] (a query's window
+// starts or ends inside a block, as the partial buckets at its edges do).
+// Those edge blocks decode into pooled scratch columns, the last one only
+// up to max (encoding.Decode*Prefix), and only their values inside
+// [min, max] are copied out; the blocks between decode straight into the
+// result, which is allocated once at its exact size.
+func (r *Reader) readEdges(ctx context.Context, ds *decodedSeries, column, lo, hi int, min, max int64) (model.Column, error) {
+	info := &ds.info.Columns[column]
+	bs := info.Blocks
+	var head, tail model.Column
+	first, last := lo, hi // the blocks inside [min, max]
+	if bs[lo].MinTime < min || bs[lo].MaxTime > max {
+		if err := ctx.Err(); err != nil {
+			return model.Column{}, err
+		}
+		sc := getScratch(info.Kind)
+		defer putScratch(sc)
+		if err := r.readBlock(ctx, sc, ds, column, lo, max); err != nil {
+			return model.Column{}, err
+		}
+		head = sc.Range(min, max)
+		first = lo + 1
+	}
+	if hi-1 >= first && bs[hi-1].MaxTime > max {
+		if err := ctx.Err(); err != nil {
+			return model.Column{}, err
+		}
+		sc := getScratch(info.Kind)
+		defer putScratch(sc)
+		if err := r.readBlock(ctx, sc, ds, column, hi-1, max); err != nil {
+			return model.Column{}, err
+		}
+		tail = sc.Range(min, max)
+		last = hi - 1
+	}
+	want := head.Len() + tail.Len()
+	for k := first; k < last; k++ {
+		want += bs[k].Count
+	}
+	out := model.Column{Name: info.Name, Kind: info.Kind}
+	if want == 0 {
+		return out, nil
+	}
+	reserve(&out, want, int64(want))
+	copyValues(&out, &head)
+	for k := first; k < last; k++ {
+		if err := ctx.Err(); err != nil {
+			return model.Column{}, err
+		}
+		if err := r.readBlock(ctx, &out, ds, column, k, math.MaxInt64); err != nil {
+			return model.Column{}, err
+		}
+	}
+	copyValues(&out, &tail)
+	return out, nil
+}
+
+// scratch holds the columns edge blocks decode into (readEdges).
+var scratch sync.Pool
+
+func getScratch(kind model.Kind) *model.Column {
+	sc, _ := scratch.Get().(*model.Column)
+	if sc == nil {
+		sc = &model.Column{}
+	}
+	sc.Kind = kind
+	return sc
+}
+
+// putScratch empties sc and returns it to the pool.
+func putScratch(sc *model.Column) {
+	clear(sc.Strings)
+	*sc = model.Column{Times: sc.Times[:0], Floats: sc.Floats[:0], Ints: sc.Ints[:0],
+		Uints: sc.Uints[:0], Bools: sc.Bools[:0], Strings: sc.Strings[:0]}
+	scratch.Put(sc)
 }
 
 // maxValuesPerStoredByte bounds how many values the readers allocate room
@@ -325,7 +410,7 @@ func (r *Reader) readBlocks(ctx context.Context, ds *decodedSeries, column, lo, 
 		if r.version >= 2 {
 			reserve(&col, info.Blocks[k].Count, want)
 		}
-		if err := r.readBlock(ctx, &col, ds, column, k); err != nil {
+		if err := r.readBlock(ctx, &col, ds, column, k, math.MaxInt64); err != nil {
 			return model.Column{}, err
 		}
 	}
@@ -373,6 +458,9 @@ func resize[T any](s []T, size int) []T {
 func (r *Reader) readStored(ctx context.Context, ds *decodedSeries, column, k int, corrupt func(err error, format string, args ...any) error) ([]byte, error) {
 	s := &ds.info
 	ref := ds.refs[column][k]
+	if r.onRead != nil {
+		r.onRead(ds.i, column, k)
+	}
 	buf := make([]byte, ref.length+blockTrailerSize) // bounded by the file size, checked by Open
 	var ra io.ReaderAt = r.ra
 	if rc, ok := r.ra.(ReaderAtContext); ok {
@@ -407,9 +495,13 @@ func (r *Reader) corruptBlock(ds *decodedSeries, column, k int, suffix string) f
 }
 
 // readBlock reads, verifies and decodes block k of a column and appends
-// its values to col. A block whose times are shared gets them by reading
-// and decoding the times of the block it shares them with.
-func (r *Reader) readBlock(ctx context.Context, col *model.Column, ds *decodedSeries, column, k int) error {
+// its values whose times are at most upTo to col (math.MaxInt64: all of
+// them). A block whose times are shared gets them by reading and decoding
+// the times of the block it shares them with. The times are checked
+// against the index whole; the statistics only when the block decodes
+// whole (a cut block's values are those up to upTo: numbers stop decoding
+// there).
+func (r *Reader) readBlock(ctx context.Context, col *model.Column, ds *decodedSeries, column, k int, upTo int64) error {
 	info := &ds.info.Columns[column]
 	bi := &info.Blocks[k]
 	ref := ds.refs[column][k]
@@ -419,15 +511,9 @@ func (r *Reader) readBlock(ctx context.Context, col *model.Column, ds *decodedSe
 	if err != nil {
 		return err
 	}
-	var ownerStored []byte
-	var ownerCorrupt func(err error, format string, args ...any) error
+	var all []int64 // the owner's times, for a block whose times are shared
 	if ref.timesFrom > 0 {
-		// Open checked that the owner is an earlier column of the series
-		// whose block k stores its own times, with this block's count and
-		// time range.
-		owner := ref.timesFrom - 1
-		ownerCorrupt = r.corruptBlock(ds, owner, k, fmt.Sprintf(" (holding the times of column %q)", info.Name))
-		if ownerStored, err = r.readStored(ctx, ds, owner, k, ownerCorrupt); err != nil {
+		if all, err = r.ownerTimes(ctx, ds, column, k); err != nil {
 			return err
 		}
 	}
@@ -445,49 +531,105 @@ func (r *Reader) readBlock(ctx context.Context, col *model.Column, ds *decodedSe
 		}
 		appendColumn(col, &dec)
 	case ref.union:
-		if err := decodeUnionBlock(col, stored, bi.Count, ref.sparse); err != nil {
+		ts, err := decodeUnionBlockAll(col, stored, bi.Count, ref.sparse, upTo)
+		if err != nil {
 			return corrupt(err, "decode")
 		}
+		if sharesTimes(ds, column, k) {
+			sharedTimes.put(timesKey{r, ds.i, column, k}, ts) // a slice of their own
+		}
 	case ref.subset:
-		owner := ref.timesFrom - 1
-		var all []int64
-		if ds.refs[owner][k].union {
-			all, err = decodeUnionBlockTimes(ownerStored)
-		} else {
-			all, err = decodeBlockTimes(nil, ownerStored, ds.info.Columns[owner].Blocks[k].Count)
-		}
-		if err != nil {
-			return ownerCorrupt(err, "decode times")
-		}
-		if err := decodeSubsetBlock(col, stored, bi.Count, all, ref.sparse); err != nil {
+		if err := decodeSubsetBlockUpTo(col, stored, bi.Count, all, ref.sparse, upTo); err != nil {
 			return corrupt(err, "decode")
 		}
 	case ref.timesFrom > 0:
-		if col.Times, err = decodeBlockTimes(col.Times, ownerStored, bi.Count); err != nil {
-			return ownerCorrupt(err, "decode times")
+		if len(all) != bi.Count {
+			return corrupt(nil, "%d shared times, index says %d", len(all), bi.Count)
 		}
-		if err := decodeSharedBlock(col, stored, bi.Count); err != nil {
+		col.Times = append(col.Times, all...)
+		if err := decodeSharedBlockUpTo(col, stored, bi.Count, upTo); err != nil {
 			return corrupt(err, "decode")
 		}
 	default:
-		if err := decodeBlock(col, stored, bi.Count); err != nil {
+		if err := decodeBlockUpTo(col, stored, bi.Count, upTo); err != nil {
 			return corrupt(err, "decode")
+		}
+		if sharesTimes(ds, column, k) {
+			sharedTimes.put(timesKey{r, ds.i, column, k}, append([]int64(nil), col.Times[start:]...))
 		}
 	}
 
+	ts := col.Times[start:]
+	if ts[0] != bi.MinTime || ts[len(ts)-1] != bi.MaxTime {
+		return corrupt(nil, "times span [%d, %d], index says [%d, %d]", ts[0], ts[len(ts)-1], bi.MinTime, bi.MaxTime)
+	}
+	if start > 0 && ts[0] <= col.Times[start-1] {
+		return corrupt(nil, "block starts at %d, not after the previous block's %d", ts[0], col.Times[start-1])
+	}
+	if n := valuesLen(col); n < len(col.Times) {
+		col.Times = col.Times[:n] // cut at upTo
+		return nil
+	}
 	got := col.Slice(start, col.Len())
-	if got.Times[0] != bi.MinTime || got.Times[got.Len()-1] != bi.MaxTime {
-		return corrupt(nil, "times span [%d, %d], index says [%d, %d]", got.Times[0], got.Times[got.Len()-1], bi.MinTime, bi.MaxTime)
-	}
-	if start > 0 && got.Times[0] <= col.Times[start-1] {
-		return corrupt(nil, "block starts at %d, not after the previous block's %d", got.Times[0], col.Times[start-1])
-	}
 	if bi.Stats {
 		if st := blockStats(&got); !sameBlockInfo(&st, bi) {
 			return corrupt(nil, "statistics of the decoded values differ from the index")
 		}
 	}
 	return nil
+}
+
+// ownerTimes returns the times that block k of a column takes from the
+// block at the same position of another column (its owner, blockRef's
+// timesFrom): the owner's own times, or its union times. They come from
+// sharedTimes when another read has decoded them; else the owner's stored
+// bytes are read, checked and decoded, and cached. The result must not be
+// modified.
+func (r *Reader) ownerTimes(ctx context.Context, ds *decodedSeries, column, k int) ([]int64, error) {
+	owner := ds.refs[column][k].timesFrom - 1
+	key := timesKey{r, ds.i, owner, k}
+	if ts := sharedTimes.get(key); ts != nil {
+		return ts, nil
+	}
+	// Open checked that the owner is an earlier column of the series
+	// whose block k stores its own times, with this block's time range.
+	ownerCorrupt := r.corruptBlock(ds, owner, k, fmt.Sprintf(" (holding the times of column %q)", ds.info.Columns[column].Name))
+	stored, err := r.readStored(ctx, ds, owner, k, ownerCorrupt)
+	if err != nil {
+		return nil, err
+	}
+	var all []int64
+	if ds.refs[owner][k].union {
+		all, err = decodeUnionBlockTimes(stored)
+	} else {
+		all, err = decodeBlockTimes(nil, stored, ds.info.Columns[owner].Blocks[k].Count)
+	}
+	if err != nil {
+		return nil, ownerCorrupt(err, "decode times")
+	}
+	sharedTimes.put(key, all)
+	return all, nil
+}
+
+// copyValues appends the values of src to dst, which has the same kind,
+// copying them (appendColumn may take src's slices).
+func copyValues(dst, src *model.Column) {
+	if src.Len() == 0 {
+		return
+	}
+	dst.Times = append(dst.Times, src.Times...)
+	switch dst.Kind {
+	case model.KindFloat:
+		dst.Floats = append(dst.Floats, src.Floats...)
+	case model.KindInt:
+		dst.Ints = append(dst.Ints, src.Ints...)
+	case model.KindUint:
+		dst.Uints = append(dst.Uints, src.Uints...)
+	case model.KindBool:
+		dst.Bools = append(dst.Bools, src.Bools...)
+	case model.KindString:
+		dst.Strings = append(dst.Strings, src.Strings...)
+	}
 }
 
 // appendColumn appends the values of src to dst, which has the same kind.
@@ -509,6 +651,7 @@ func appendColumn(dst, src *model.Column) {
 // Close closes the file. It must not be called while other methods run.
 func (r *Reader) Close() error {
 	decodedCache.drop(r)
+	sharedTimes.drop(r)
 	if r.closer == nil {
 		return nil
 	}

@@ -769,3 +769,74 @@ func (r *Reader) blockRefs() [][][]blockRef {
 	}
 	return out
 }
+
+// TestSharedTimesReadOnce checks that the times several columns of a
+// series share are read and decoded once for all of them (sharedTimes),
+// whichever column is read first (the owner's own read aside), that the answers stay the written ones,
+// and that Close forgets the Reader's cached times.
+func TestSharedTimesReadOnce(t *testing.T) {
+	ts := times(9, 100, 10)
+	var cols []model.Column
+	for c := range 10 {
+		cols = append(cols, icol(fmt.Sprintf("c%d", c), ts, 1, 2, 3, 4, 5, 6, 7, int64(c), 9))
+	}
+	series := []SeriesData{{Tags: tags("host", "a"), Columns: cols}}
+	path := filepath.Join(t.TempDir(), "f.col")
+	if _, err := WriteWith(path, "cpu", 0, 1, series, &WriteOptions{BlockSize: 3}); err != nil {
+		t.Fatal(err)
+	}
+	for _, first := range []int{0, 5} {
+		r, err := Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reads := map[[2]int]int{} // by column and block
+		var mu sync.Mutex
+		r.onRead = func(_, column, block int) {
+			mu.Lock()
+			reads[[2]int{column, block}]++
+			mu.Unlock()
+		}
+		order := []int{first}
+		for c := range 10 {
+			if c != first {
+				order = append(order, c)
+			}
+		}
+		for _, c := range order {
+			got, err := r.ReadColumn(0, c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := columnsEqual(got, cols[c]); err != nil {
+				t.Errorf("first %d, column %d: %v", first, c, err)
+			}
+		}
+		// Each column reads its own blocks; the owner's are read once more
+		// when a column sharing its times comes first (for the times; the
+		// owner's read needs its values too).
+		owner := r.blockRefs()[0][1][0].timesFrom - 1
+		want := 1
+		if first != owner {
+			want = 2
+		}
+		total := 0
+		for k, n := range reads {
+			total += n
+			if k[0] == owner && n != want {
+				t.Errorf("first %d: block %d of the owner (column %d) read %d times, want %d", first, k[1], owner, n, want)
+			}
+		}
+		if total != 30+3*(want-1) {
+			t.Errorf("first %d: %d block reads, want %d", first, total, 30+3*(want-1))
+		}
+		_ = r.Close()
+		sharedTimes.mu.Lock()
+		for k := range sharedTimes.m {
+			if k.r == r {
+				t.Errorf("times of a closed Reader still cached: %+v", k)
+			}
+		}
+		sharedTimes.mu.Unlock()
+	}
+}

@@ -227,13 +227,19 @@ func readGorilla(r *reader, out []float64) {
 // DecodeFloats appends the values encoded in src to dst. On error it
 // returns dst unchanged and an error wrapping ErrCorrupt.
 func DecodeFloats(dst []float64, src []byte) ([]float64, error) {
+	return decodeFloats(dst, src, -1)
+}
+
+// decodeFloats is DecodeFloats of all the values (k < 0), or of the first
+// k (DecodeFloatsPrefix).
+func decodeFloats(dst []float64, src []byte, k int) ([]float64, error) {
 	if len(src) == 0 {
 		return dst, corrupt("empty block")
 	}
 	tag := src[0]
 	switch tag {
 	case tagChunked:
-		return decodeChunked(dst, src[1:], DecodeFloats)
+		return chunkedPrefix(dst, src, k, DecodeFloats)
 	case tagFloatConst, tagFloatDecimal, tagFloatGorilla, tagFloatRaw:
 	default:
 		return dst, corrupt("tag %#x is not a float scheme", tag)
@@ -246,11 +252,17 @@ func DecodeFloats(dst []float64, src []byte) ([]float64, error) {
 	if tag == tagFloatRaw && uint64(n)*8 > uint64(len(r.rest())) {
 		return dst, corrupt("truncated raw floats")
 	}
+	all := k < 0
+	if all {
+		k = n
+	} else if k > n {
+		return dst, corrupt("%d values, %d wanted", n, k)
+	}
 	start := len(dst)
-	dst = grow(dst, n)
+	dst = grow(dst, k)
 	out := dst[start:]
 	switch {
-	case n == 0:
+	case k == 0:
 	case tag == tagFloatConst:
 		b := r.bytes(8, "const value")
 		if r.err == nil {
@@ -275,7 +287,7 @@ func DecodeFloats(dst []float64, src []byte) ([]float64, error) {
 			break
 		}
 		ms := asInt64s(asUint64s(asFloatBits(out)))
-		readIntBody(&r, ms, trans)
+		readIntBodyPrefix(&r, ms, n, trans)
 		if r.err == nil {
 			for i, m := range ms {
 				out[i] = decimalValue(m, e)
@@ -283,6 +295,13 @@ func DecodeFloats(dst []float64, src []byte) ([]float64, error) {
 		}
 	case tag == tagFloatGorilla:
 		readGorilla(&r, out)
+	}
+	if !all {
+		// The rest of the stream is not read: only errors in what was.
+		if r.err != nil {
+			return dst[:start], r.err
+		}
+		return dst, nil
 	}
 	if err := r.done(); err != nil {
 		return dst[:start], err

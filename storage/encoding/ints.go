@@ -152,8 +152,15 @@ func appendIntBody(dst []byte, ip *intPlan) []byte {
 
 // readIntBody decodes n values of the given transform into out (len n).
 func readIntBody[T ~int64 | ~uint64](r *reader, out []T, trans int) {
-	n := len(out)
-	if n == 0 {
+	readIntBodyPrefix(r, out, len(out), trans)
+}
+
+// readIntBodyPrefix decodes the first len(out) of n values (len(out) ≤ n)
+// of the given transform into out, reading no further into the stream than
+// they need (prefix.go).
+func readIntBodyPrefix[T ~int64 | ~uint64](r *reader, out []T, n int, trans int) {
+	k := len(out)
+	if k == 0 {
 		return
 	}
 	nh := min(trans, n)
@@ -161,9 +168,9 @@ func readIntBody[T ~int64 | ~uint64](r *reader, out []T, trans int) {
 	for i := range nh {
 		head[i] = r.varint("head value")
 	}
-	if nh == n {
+	if k <= nh {
 		out[0] = T(head[0])
-		if n == 2 {
+		if k == 2 {
 			out[1] = T(head[0] + head[1])
 		}
 		return
@@ -177,7 +184,11 @@ func readIntBody[T ~int64 | ~uint64](r *reader, out []T, trans int) {
 		return
 	}
 	rest := out[nh:]
-	readStreamT(r, rest, true)
+	if k == n {
+		readStreamT(r, rest, true)
+	} else {
+		readStreamPrefix(r, asUint64s(rest), n-nh)
+	}
 	if r.err != nil {
 		return
 	}
@@ -190,7 +201,7 @@ func readIntBody[T ~int64 | ~uint64](r *reader, out []T, trans int) {
 	case transDelta:
 		v := head[0]
 		out[0] = T(v)
-		for i := 1; i < n; i++ {
+		for i := 1; i < k; i++ {
 			v += unzigzag(uint64(out[i])) * gi
 			out[i] = T(v)
 		}
@@ -199,7 +210,7 @@ func readIntBody[T ~int64 | ~uint64](r *reader, out []T, trans int) {
 		out[0] = T(v)
 		v += d
 		out[1] = T(v)
-		for i := 2; i < n; i++ {
+		for i := 2; i < k; i++ {
 			d += unzigzag(uint64(out[i])) * gi
 			v += d
 			out[i] = T(v)
@@ -226,7 +237,7 @@ func AppendInts(dst []byte, vs []int64) []byte {
 // DecodeInts appends the values encoded in src to dst. On error it returns
 // dst unchanged and an error wrapping ErrCorrupt.
 func DecodeInts(dst []int64, src []byte) ([]int64, error) {
-	return decodeInts(dst, src, tagIntRaw)
+	return decodeInts(dst, src, tagIntRaw, -1)
 }
 
 // AppendUints appends the encoding of vs to dst and returns the result.
@@ -244,16 +255,17 @@ func AppendUints(dst []byte, vs []uint64) []byte {
 // DecodeUints appends the values encoded in src to dst. On error it returns
 // dst unchanged and an error wrapping ErrCorrupt.
 func DecodeUints(dst []uint64, src []byte) ([]uint64, error) {
-	return decodeInts(dst, src, tagUintRaw)
+	return decodeInts(dst, src, tagUintRaw, -1)
 }
 
-func decodeInts[T ~int64 | ~uint64](dst []T, src []byte, base byte) ([]T, error) {
+// decodeInts decodes all the values of src (k < 0), or the first k.
+func decodeInts[T ~int64 | ~uint64](dst []T, src []byte, base byte, k int) ([]T, error) {
 	if len(src) == 0 {
 		return dst, corrupt("empty block")
 	}
 	if src[0] == tagChunked {
-		return decodeChunked(dst, src[1:], func(d []T, s []byte) ([]T, error) {
-			return decodeInts(d, s, base)
+		return chunkedPrefix(dst, src, k, func(d []T, s []byte) ([]T, error) {
+			return decodeInts(d, s, base, -1)
 		})
 	}
 	tag := src[0]
@@ -265,9 +277,22 @@ func decodeInts[T ~int64 | ~uint64](dst []T, src []byte, base byte) ([]T, error)
 	if r.err != nil {
 		return dst, r.err
 	}
+	all := k < 0
+	if all {
+		k = n
+	} else if k > n {
+		return dst, corrupt("%d values, %d wanted", n, k)
+	}
 	start := len(dst)
-	dst = grow(dst, n)
-	readIntBody(&r, dst[start:], int(tag-base))
+	dst = grow(dst, k)
+	readIntBodyPrefix(&r, dst[start:], n, int(tag-base))
+	if !all {
+		// The rest of the stream is not read: only errors in what was.
+		if r.err != nil {
+			return dst[:start], r.err
+		}
+		return dst, nil
+	}
 	if err := r.done(); err != nil {
 		return dst[:start], err
 	}

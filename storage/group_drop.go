@@ -99,6 +99,7 @@ func (db *DB) DropGroup(ctx context.Context, g int) error {
 func (db *DB) unindex(c *collection, key string, tags model.Tags) {
 	if s := c.series[key]; s != nil {
 		db.groups[s.group].removeSeries(c, s)
+		db.idxBytes -= seriesBytes(s.key, s.tags)
 	}
 	delete(c.series, key)
 	for _, t := range tags {

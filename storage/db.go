@@ -48,9 +48,9 @@ type Options struct {
 	MaxMemoryPoints int
 	// MaxMemoryBytes bounds the memory the values waiting for a flush and
 	// the series index take, by an estimate of their bytes (memBytes,
-	// docs/configuration.md): the background flusher flushes once the
-	// values not being flushed yet take a quarter of what the index
-	// leaves of it, and writes wait for a flush (then fail with
+	// docs/operations.md "Memory"): the background flusher flushes once
+	// the values not being flushed yet take half of what the index leaves
+	// of it, and writes wait for a flush (then fail with
 	// ErrBackpressure, as for MaxMemoryPoints) while the values take all
 	// of that, half while flushes fail. The index's share is at most
 	// seven eighths: the values keep at least an eighth. Default: 96

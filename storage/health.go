@@ -21,9 +21,8 @@ var ErrBackpressure = errors.New("write refused: memory is full")
 // memory (the active generation and the one being flushed) holds
 // stallFailing times it while the last flush failed, or stallSlow times it
 // whatever the reason (a flush far slower than ingest). In bytes, the
-// flusher starts at a quarter of the memory budget (flushDue), so writes
-// wait at stallSlow quarters of it, stallFailing quarters while flushes
-// fail.
+// flusher starts at half the memory budget (flushDue), and writes wait at
+// all of it, half of it while flushes fail.
 const (
 	stallFailing = 2
 	stallSlow    = 4
@@ -156,7 +155,7 @@ func (db *DB) memoryBytesLimit(failing bool) int {
 		return b
 	}
 	if failing {
-		return b / stallSlow * stallFailing
+		return b / 2
 	}
 	return b
 }

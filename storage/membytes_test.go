@@ -138,7 +138,7 @@ func TestMemBytesAccounting(t *testing.T) {
 // TestMemoryBytesBound: with a bound in bytes far below the points bound,
 // a write over it waits and then fails with ErrBackpressure naming
 // storage.max_memory_bytes; a flush frees it, and the flusher is due at a
-// quarter of the budget. A negative bound turns it off.
+// half of the budget. A negative bound turns it off.
 func TestMemoryBytesBound(t *testing.T) {
 	ctx := context.Background()
 	db := openFS(t, t.TempDir(), vfs.Default, Options{MaxMemoryBytes: 256 << 10, WriteStallTimeout: -1})

@@ -36,7 +36,8 @@ type Config struct {
 	Limits  LimitsConfig  `yaml:"limits"`
 	Log     LogConfig     `yaml:"log"`
 	// MemoryLimit is the Go heap's soft limit ("512MiB", "2GB", "off");
-	// empty means 96 bytes per max_memory_points, at least 256 MiB.
+	// empty means 96 bytes per max_memory_points, at least 256 MiB, and
+	// at least 1.5 × storage.max_memory_bytes when that is set.
 	// GOMEMLIMIT in the environment takes precedence.
 	MemoryLimit string `yaml:"memory_limit"`
 	// Collections sets per-collection rollups and retention at start-up,

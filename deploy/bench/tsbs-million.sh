@@ -18,8 +18,10 @@
 # SCALE (hosts, 100000), START and END (3 minutes), LOAD_WORKERS (2),
 # BATCH (lines per request, 10000), FILE (a data file generated before with
 # these settings: skips the generation), SYSTEMS ("soltix victoriametrics";
-# "soltix-base" adds the soltix binary SOLTIX_BASE, to compare two builds in
-# one run), KEEP=1 to keep the work directory.
+# "soltix-base" adds the soltix binary SOLTIX_BASE, with SOLTIX_BASE_CONFIG,
+# to compare two builds in one run), KEEP=1 to keep the work directory.
+# The TSBS loader gives up at the first refused write: give both a long
+# storage.write_stall_timeout so that back-pressure slows the load instead.
 set -euo pipefail
 
 : "${BENCHBIN:?set BENCHBIN to the directory holding the TSBS programs and victoria-metrics (docs/benchmarks.md)}"
@@ -98,10 +100,12 @@ for sys in $SYSTEMS; do
 	port=$(free_port)
 	case $sys in
 	soltix | soltix-base)
-		bin=$SOLTIX
-		if [ "$sys" = soltix-base ]; then bin=${SOLTIX_BASE:?set SOLTIX_BASE for soltix-base}; fi
+		bin=$SOLTIX config=${SOLTIX_CONFIG:-}
+		if [ "$sys" = soltix-base ]; then
+			bin=${SOLTIX_BASE:?set SOLTIX_BASE for soltix-base} config=${SOLTIX_BASE_CONFIG:-}
+		fi
 		args=(serve --listen "127.0.0.1:$port" --data-dir "$work/$sys-data")
-		if [ -n "${SOLTIX_CONFIG:-}" ]; then args+=(--config "$SOLTIX_CONFIG"); fi
+		if [ -n "$config" ]; then args+=(--config "$config"); fi
 		"$bin" "${args[@]}" >"$work/$sys.log" 2>&1 &
 		;;
 	victoriametrics)

@@ -141,6 +141,7 @@ for sys in $SYSTEMS; do
 	fi
 	rss[$sys]=$(hwm "$pid")
 	echo "# $sys count: $(head -c 300 "$work/count-$sys.json")" >&2
+	echo "# $sys: ${rate[$sys]} values/s, peak RSS ${rss[$sys]} MiB, flush ${flush[$sys]} s, count ${count[$sys]} s, one host ${one[$sys]} s, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 	kill "$pid"
 	wait "$pid" 2>/dev/null || true
 	rm -rf "$work/$sys-data" "$work/vm-data"

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -45,6 +46,16 @@ type Options struct {
 	// MaxMemoryPoints makes the background flusher flush as soon as memory
 	// holds this many field values (default 4,000,000).
 	MaxMemoryPoints int
+	// MaxMemoryBytes bounds the memory the values waiting for a flush and
+	// the series index take, by an estimate of their bytes (memBytes,
+	// docs/operations.md "Memory"): the background flusher flushes once
+	// the values not being flushed yet take half of what the index leaves
+	// of it, and writes wait for a flush (then fail with
+	// ErrBackpressure, as for MaxMemoryPoints) while the values take all
+	// of that, half while flushes fail. The index's share is at most
+	// seven eighths: the values keep at least an eighth. Default: 96
+	// bytes per MaxMemoryPoints (384 MiB); negative: no bound in bytes.
+	MaxMemoryBytes int64
 	// CompactFiles makes the background flusher compact a collection's
 	// group and partition once it holds this many files (default 4;
 	// negative disables background compaction).
@@ -106,6 +117,12 @@ func (o *Options) withDefaults() Options {
 	if r.MaxMemoryPoints <= 0 {
 		r.MaxMemoryPoints = 4_000_000
 	}
+	if r.MaxMemoryBytes == 0 {
+		r.MaxMemoryBytes = BytesPerMemoryPoint * int64(r.MaxMemoryPoints)
+		if r.MaxMemoryBytes/BytesPerMemoryPoint != int64(r.MaxMemoryPoints) {
+			r.MaxMemoryBytes = math.MaxInt64
+		}
+	}
 	if r.CompactFiles == 0 {
 		r.CompactFiles = 4
 	}
@@ -164,6 +181,9 @@ type DB struct {
 	tombs     []*tombstone // live deletes that still cover file data, by seq
 	memPoints int          // field values in the active memory generation
 	immPoints int          // field values in the generation being flushed
+	memBytes  int          // estimated bytes of the active generation (memColumn.bytes)
+	immBytes  int          // and of the generation being flushed
+	idxBytes  int          // estimated bytes of the series index (seriesBytes)
 	closed    bool
 	settings  map[string]CollectionSettings // by collection; absent means Options.DefaultSettings
 	// lastDefault is Options.DefaultSettings as the node last ran with

@@ -6,13 +6,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"runtime"
 	"time"
 
 	"github.com/soltixdb/soltix/internal/timex"
-	"github.com/soltixdb/soltix/model"
-	"github.com/soltixdb/soltix/storage/colfile"
 )
 
 // Flush writes everything acknowledged before it was called into colstore
@@ -75,89 +72,15 @@ func (db *DB) flushLocked(ctx context.Context) error {
 		return db.wal.RemoveBefore(seg)
 	}
 
-	// Build one file per collection, group and partition.
-	type fileKey struct {
-		coll      string
-		group     int
-		partition int64
-	}
-	parts := make(map[fileKey][]colfile.SeriesData)
-	names := make(map[int64]string) // partition index -> file name prefix
-	part := db.opts.PartitionDuration.Nanoseconds()
-	for _, s := range work {
-		byPart := make(map[int64][]model.Column)
-		for _, mc := range s.imm.cols {
-			col := mc.sorted()
-			for lo := 0; lo < col.Len(); {
-				p := timex.FloorDiv(col.Times[lo], part)
-				if _, ok := names[p]; !ok {
-					names[p] = partitionFileName(col.Times[lo], part)
-				}
-				hi := lo
-				for hi < col.Len() && timex.FloorDiv(col.Times[hi], part) == p {
-					hi++
-				}
-				byPart[p] = append(byPart[p], col.Slice(lo, hi))
-				lo = hi
-			}
-		}
-		for p, cols := range byPart {
-			k := fileKey{coll: s.coll, group: s.group, partition: p}
-			parts[k] = append(parts[k], colfile.SeriesData{Tags: s.tags, Columns: cols})
-		}
-	}
-	var written []*dataFile
-	var werr error
-	for k, data := range parts {
-		if err := ctx.Err(); err != nil {
-			werr = err
-			break
-		}
-		seq := db.seq.Add(1)
-		dir := filepath.Join(db.collDir(k.coll), fmt.Sprintf("group_%04d", k.group))
-		if err := db.mkdirDurable(dir); err != nil {
-			werr = fmt.Errorf("create group dir: %w", err)
-			break
-		}
-		path := filepath.Join(dir, fmt.Sprintf("%s-%016d.col", names[k.partition], seq))
-		if _, err := colfile.WriteWith(path, k.coll, k.group, seq, data, &colfile.WriteOptions{FS: db.fs, BlockSize: db.opts.BlockSize}); err != nil {
-			werr = fmt.Errorf("write colstore file: %w", err)
-			break
-		}
-		r, err := colfile.OpenWith(path, db.fs)
-		if err != nil {
-			werr = fmt.Errorf("reopen colstore file: %w", err)
-			break
-		}
-		written = append(written, &dataFile{path: path, r: r, meta: r.Meta()})
-	}
-	if werr == nil {
-		// New collection directories are entries of collections/.
-		if err := db.fs.SyncDir(filepath.Join(db.dir, collectionsDir)); err != nil {
-			werr = fmt.Errorf("sync data dir: %w", err)
-		}
-	}
-
-	db.mu.Lock()
-	for _, f := range written {
-		db.attachFile(f)
-	}
+	written, werr := db.writeImm(ctx, work)
 	if werr != nil {
-		db.mu.Unlock()
-		// Keep the data in memory (and the WAL segments): fold imm back
-		// into the active generation so the next flush tries again.
-		// Anything already written is harmless: memory wins over files.
+		// Keep the data in memory (and the WAL segments): fold what is
+		// left of imm back into the active generation so the next flush
+		// tries again. The groups written before the failure are in
+		// files: memory wins over files for what is written twice.
 		db.unswap(work)
 		return werr
 	}
-	for _, s := range work {
-		s.imm = nil
-	}
-	db.immPoints = 0
-	for _, g := range db.groups {
-		g.immPoints = 0
-	}
-	db.mu.Unlock()
 	// The WAL holds what marked the rollups dirty until they are rebuilt.
 	if err := db.finishRollups(ctx, cutoff); err != nil {
 		return err
@@ -171,7 +94,7 @@ func (db *DB) flushLocked(ctx context.Context) error {
 	}
 	took := time.Since(start)
 	db.timing.flushed(took, time.Now())
-	db.log.Info("flushed", "series", len(work), "files", len(written), "took", took.Round(time.Millisecond))
+	db.log.Info("flushed", "series", len(work), "files", written, "took", took.Round(time.Millisecond))
 	return nil
 }
 
@@ -216,13 +139,17 @@ func (db *DB) swapOut() []*series {
 	for _, c := range db.colls {
 		for _, s := range c.series {
 			if s.mem != nil && s.imm == nil {
-				pts := s.mem.points
+				pts, b := s.mem.points, s.mem.bytes
 				s.imm, s.mem = s.mem, nil
 				g := db.groups[s.group]
 				db.memPoints -= pts
 				db.immPoints += pts
 				g.memPoints -= pts
 				g.immPoints += pts
+				db.memBytes -= b
+				db.immBytes += b
+				g.memBytes -= b
+				g.immBytes += b
 				work = append(work, s)
 			}
 			// The walk goes on over the maps as writers add to them:
@@ -279,8 +206,13 @@ func (db *DB) unswap(work []*series) {
 			continue
 		}
 		// The active points are counted in memPoints already.
+		gr := db.groups[s.group]
 		db.memPoints += s.imm.points
-		db.groups[s.group].memPoints += s.imm.points
+		gr.memPoints += s.imm.points
+		if s.mem != nil {
+			db.memBytes -= s.mem.bytes
+			gr.memBytes -= s.mem.bytes
+		}
 		if s.mem != nil {
 			// The batch sequence numbers keep last-write-wins intact
 			// whatever order the values are appended in.
@@ -299,10 +231,15 @@ func (db *DB) unswap(work []*series) {
 			s.imm.points += s.mem.points
 		}
 		s.mem, s.imm = s.imm, nil
+		n := s.mem.recount()
+		db.memBytes += n
+		gr.memBytes += n
 	}
 	db.immPoints = 0
+	db.immBytes = 0
 	for _, g := range db.groups {
 		g.immPoints = 0
+		g.immBytes = 0
 	}
 }
 
@@ -357,10 +294,10 @@ func (db *DB) flushLoop() {
 			lastRetention = time.Now()
 		}
 		db.mu.RLock()
-		n := db.memPoints
+		n, due := db.memPoints, db.flushDue()
 		pending := db.rollupsPending()
 		db.mu.RUnlock()
-		if !pending && (n == 0 || (n < db.opts.MaxMemoryPoints && time.Since(last) < db.opts.FlushInterval)) {
+		if !pending && (n == 0 || (!due && time.Since(last) < db.opts.FlushInterval)) {
 			continue
 		}
 		if err := db.Flush(ctx); err != nil {

@@ -245,6 +245,9 @@ type group struct {
 	// series in the active memory generation and in the one being
 	// flushed; the DB's memPoints and immPoints are their sums.
 	memPoints, immPoints int
+	// memBytes and immBytes are the same generations' estimated bytes
+	// (memColumn.bytes); the DB's memBytes and immBytes are their sums.
+	memBytes, immBytes int
 	// rawFrom is, by collection name, where the group's raw data is
 	// complete from when that differs from the collection's rawComplete:
 	// after an import (the snapshot's raw data may be older or newer
@@ -334,6 +337,9 @@ func (db *DB) forgetMemory(g int) {
 	db.memPoints -= gr.memPoints
 	db.immPoints -= gr.immPoints
 	gr.memPoints, gr.immPoints = 0, 0
+	db.memBytes -= gr.memBytes
+	db.immBytes -= gr.immBytes
+	gr.memBytes, gr.immBytes = 0, 0
 }
 
 // addSeries adds a series of collection c to the group. The caller holds

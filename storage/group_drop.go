@@ -102,6 +102,7 @@ func (db *DB) unindex(c *collection, key string) {
 		return
 	}
 	db.groups[s.group].removeSeries(c, s)
+	db.idxBytes -= seriesBytes(s.key, s.tags)
 	delete(c.series, key)
 	c.removePostings(s)
 }

@@ -20,7 +20,9 @@ var ErrBackpressure = errors.New("write refused: memory is full")
 // Memory bounds, as multiples of Options.MaxMemoryPoints: writes wait once
 // memory (the active generation and the one being flushed) holds
 // stallFailing times it while the last flush failed, or stallSlow times it
-// whatever the reason (a flush far slower than ingest).
+// whatever the reason (a flush far slower than ingest). In bytes, the
+// flusher starts at half the memory budget (flushDue), and writes wait at
+// all of it, half of it while flushes fail.
 const (
 	stallFailing = 2
 	stallSlow    = 4
@@ -60,6 +62,13 @@ type Health struct {
 	// not yet; MemoryLimit the number at which writes start to wait
 	// (2 × MaxMemoryPoints while flushes fail, 4 × otherwise).
 	MemoryPoints, MemoryLimit, MaxMemoryPoints int
+	// MemoryBytes is the estimated bytes of the values in memory, flushed
+	// or not yet, and IndexBytes of the series index; MemoryBytesLimit the
+	// bytes of values at which writes wait (Options.MaxMemoryBytes less
+	// the index, at least an eighth of it; half that while flushes fail;
+	// math.MaxInt without a bound in bytes), MaxMemoryBytes the setting.
+	MemoryBytes, IndexBytes, MemoryBytesLimit int
+	MaxMemoryBytes                            int64
 	// FlushFailures, WALErrors, WriteStalls and WritesRefused count, since
 	// Open: failed flushes; writes and flushes that failed in the WAL;
 	// writes that had to wait for memory; and writes refused with
@@ -84,9 +93,18 @@ func (h Health) Unwritable() error {
 	case h.MemoryPoints >= h.MemoryLimit:
 		return fmt.Errorf("memory holds %d values, over the write bound of %d (storage.max_memory_points %d)",
 			h.MemoryPoints, h.MemoryLimit, h.MaxMemoryPoints)
+	case h.MemoryBytes >= h.MemoryBytesLimit && h.LastFlushError != nil && h.ConsecutiveFlushFailures > 0:
+		return fmt.Errorf("values in memory take %s, over the write bound of %s (storage.max_memory_bytes %s, series index %s) because %d flushes failed; last: %w",
+			mib(h.MemoryBytes), mib(h.MemoryBytesLimit), mib(int(h.MaxMemoryBytes)), mib(h.IndexBytes), h.ConsecutiveFlushFailures, h.LastFlushError)
+	case h.MemoryBytes >= h.MemoryBytesLimit:
+		return fmt.Errorf("values in memory take %s, over the write bound of %s (storage.max_memory_bytes %s, series index %s)",
+			mib(h.MemoryBytes), mib(h.MemoryBytesLimit), mib(int(h.MaxMemoryBytes)), mib(h.IndexBytes))
 	}
 	return nil
 }
+
+// mib formats bytes in MiB for messages.
+func mib(n int) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
 
 // Health returns the DB's current state. It is cheap and safe for
 // concurrent use.
@@ -103,9 +121,12 @@ func (db *DB) Health() Health {
 	db.health.mu.Unlock()
 	db.mu.RLock()
 	h.MemoryPoints = db.memPoints + db.immPoints
+	h.MemoryBytes, h.IndexBytes = db.memBytes+db.immBytes, db.idxBytes
+	h.MemoryBytesLimit = db.memoryBytesLimit(h.ConsecutiveFlushFailures > 0)
 	db.mu.RUnlock()
 	h.MemoryLimit = db.memoryLimit(h.ConsecutiveFlushFailures > 0)
 	h.MaxMemoryPoints = db.opts.MaxMemoryPoints
+	h.MaxMemoryBytes = db.opts.MaxMemoryBytes
 	h.FlushFailures = db.health.flushFailures.Load()
 	h.WALErrors = db.health.walErrors.Load()
 	h.WriteStalls = db.health.stalls.Load()
@@ -126,24 +147,37 @@ func (db *DB) memoryLimit(failing bool) int {
 	return db.opts.MaxMemoryPoints * f
 }
 
-// overMemory reports whether memory is at or over its bound, with the
-// channel that is closed when that may have changed.
-func (db *DB) overMemory() (over bool, n, limit int, changed <-chan struct{}) {
+// memoryBytesLimit returns the bytes of values in memory at which writes
+// wait. The caller holds mu.
+func (db *DB) memoryBytesLimit(failing bool) int {
+	b := db.memoryBudget()
+	if b == math.MaxInt {
+		return b
+	}
+	if failing {
+		return b / 2
+	}
+	return b
+}
+
+// overMemory reports whether memory is at or over its bound, in values or
+// in bytes, with the channel that is closed when that may have changed.
+func (db *DB) overMemory() (over bool, changed <-chan struct{}) {
 	db.health.mu.Lock()
 	failing := db.health.consecutive > 0
 	db.health.mu.Unlock()
-	limit = db.memoryLimit(failing)
+	limit := db.memoryLimit(failing)
 	db.mu.RLock()
 	defer db.mu.RUnlock()
-	n = db.memPoints + db.immPoints
-	return n >= limit, n, limit, db.memChanged
+	over = db.memPoints+db.immPoints >= limit || db.memBytes+db.immBytes >= db.memoryBytesLimit(failing)
+	return over, db.memChanged
 }
 
 // waitForMemory makes a write wait while memory is over its bound, until a
 // flush frees it, the write's context ends or WriteStallTimeout passes;
 // then it fails with ErrBackpressure.
 func (db *DB) waitForMemory(ctx context.Context) error {
-	over, _, _, changed := db.overMemory()
+	over, changed := db.overMemory()
 	if !over {
 		return nil
 	}
@@ -175,7 +209,7 @@ func (db *DB) waitForMemory(ctx context.Context) error {
 			}
 			return ErrBackpressure
 		}
-		if over, _, _, changed = db.overMemory(); !over {
+		if over, changed = db.overMemory(); !over {
 			return nil
 		}
 		db.mu.RLock()

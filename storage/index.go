@@ -58,6 +58,7 @@ func (db *DB) seriesFor(c *collection, key string, tags model.Tags) *series {
 	key = h.Value()
 	s = &series{coll: c.name, key: key, keyRef: h, tags: tags, group: db.groupOf(key, tags)}
 	c.series[key] = s
+	db.idxBytes += seriesBytes(key, tags)
 	db.groups[s.group].addSeries(c, s)
 	c.addPostings(s)
 	return s

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sort"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/soltixdb/soltix/model"
 )
@@ -37,6 +38,8 @@ type memColumn struct {
 	// one, so the values are already sorted and free of repeats.
 	ordered bool
 	last    int64 // the last time appended
+	// bytes estimates the heap the column holds (memBytes).
+	bytes int
 }
 
 const chunkValues = 512
@@ -53,7 +56,36 @@ var firstChunks atomic.Uint64
 
 func newMemColumn(name string, kind model.Kind) *memColumn {
 	first := 1 + int(firstChunks.Add(0x9e3779b97f4a7c15)>>32%16)
-	return &memColumn{chunks: []model.Column{newChunk(name, kind, first)}, ordered: true}
+	m := &memColumn{chunks: []model.Column{newChunk(name, kind, first)}, ordered: true}
+	m.bytes = memColumnBytes + columnHeaderBytes + chunkBytes(kind, first)
+	return m
+}
+
+// The bytes the memory accounting counts for a column (memColumn.bytes,
+// docs/configuration.md "storage.max_memory_bytes"): the memColumn and
+// its entry in the series' map, each chunk's header and its slices at
+// their capacity (string values' bytes too), and the runs' slices at
+// theirs. Go's allocator rounds allocations up to its size classes; the
+// estimate does not, so it stays under the heap it stands for by a few
+// percent (storage/BenchmarkSeriesMemory reports both).
+const (
+	memColumnBytes    = int(unsafe.Sizeof(memColumn{})) + 48 // + map entry (key, value, control byte; load factor)
+	columnHeaderBytes = int(unsafe.Sizeof(model.Column{}))
+	memSeriesBytes    = int(unsafe.Sizeof(memSeries{})) + 48 // + its map's header and first group
+)
+
+// chunkBytes returns the bytes of a chunk's slices holding n values.
+func chunkBytes(kind model.Kind, n int) int {
+	per := 8 // times
+	switch kind {
+	case model.KindFloat, model.KindInt, model.KindUint:
+		per += 8
+	case model.KindBool:
+		per++
+	case model.KindString:
+		per += int(unsafe.Sizeof(""))
+	}
+	return n * per
 }
 
 // newChunk returns an empty column with room for n values.
@@ -86,16 +118,22 @@ func (m *memColumn) addRun(at int, seq uint64) {
 			m.base = seq - min(seq, seqSlack)
 		}
 		if seq >= m.base && seq-m.base <= math.MaxUint32 && at <= math.MaxUint32 {
+			c := cap(m.runs)
 			m.runs = append(m.runs, seqRun{at: uint32(at), seq: uint32(seq - m.base)})
+			m.bytes += (cap(m.runs) - c) * int(unsafe.Sizeof(seqRun{}))
 			return
 		}
 		wide := make([]wideRun, len(m.runs), len(m.runs)+1)
 		for k, r := range m.runs {
 			wide[k] = wideRun{at: int(r.at), seq: m.base + uint64(r.seq)}
 		}
+		m.bytes -= cap(m.runs) * int(unsafe.Sizeof(seqRun{}))
+		m.bytes += cap(wide) * int(unsafe.Sizeof(wideRun{}))
 		m.wide, m.runs = wide, nil
 	}
+	c := cap(m.wide)
 	m.wide = append(m.wide, wideRun{at: at, seq: seq})
+	m.bytes += (cap(m.wide) - c) * int(unsafe.Sizeof(wideRun{}))
 }
 
 // numRuns returns the number of runs.
@@ -123,10 +161,15 @@ func (m *memColumn) append(t int64, v model.Value, seq uint64) {
 	}
 	c := &m.chunks[len(m.chunks)-1]
 	if c.Len() == cap(c.Times) {
-		m.chunks = append(m.chunks, newChunk(c.Name, c.Kind, min(max(m.n, minChunk), chunkValues)))
+		n, hc := min(max(m.n, minChunk), chunkValues), cap(m.chunks)
+		m.chunks = append(m.chunks, newChunk(c.Name, c.Kind, n))
+		m.bytes += (cap(m.chunks)-hc)*columnHeaderBytes + chunkBytes(c.Kind, n)
 		c = &m.chunks[len(m.chunks)-1]
 	}
 	c.Append(t, v)
+	if v.Kind == model.KindString {
+		m.bytes += len(v.Str())
+	}
 	if k := m.numRuns(); k == 0 {
 		m.addRun(m.n, seq)
 	} else if _, last := m.run(k - 1); last != seq {
@@ -208,9 +251,21 @@ func (m *memColumn) sorted() model.Column {
 type memSeries struct {
 	cols   map[string]*memColumn
 	points int
+	bytes  int // estimated: memSeriesBytes and its columns' bytes
 }
 
-func newMemSeries() *memSeries { return &memSeries{cols: make(map[string]*memColumn)} }
+func newMemSeries() *memSeries {
+	return &memSeries{cols: make(map[string]*memColumn), bytes: memSeriesBytes}
+}
+
+// recount sets ms.bytes from its columns' and returns it.
+func (ms *memSeries) recount() int {
+	ms.bytes = memSeriesBytes
+	for _, mc := range ms.cols {
+		ms.bytes += mc.bytes
+	}
+	return ms.bytes
+}
 
 // mergeColumns merges sorted, repeat-free columns of one field into one,
 // where a later column in srcs wins a tie on time. Sources whose time

@@ -242,6 +242,9 @@ type partitionRows map[string]*seriesRows
 // partition (nil for a partition left empty, or expired at its level) and
 // the rows written.
 func (db *DB) buildGroup(ctx context.Context, w *rollupWork) ([len(levelNamesForDirs)]map[int64]*rollFile, int, error) {
+	// The day sketches serve this group's 1d rows only: the pass keeps
+	// every group's work until it installs the files, so they go now.
+	defer func() { w.days = nil }()
 	var out [len(levelNamesForDirs)]map[int64]*rollFile
 	for l := range out {
 		out[l] = make(map[int64]*rollFile)

@@ -163,6 +163,9 @@ func BenchmarkSeriesMemory(b *testing.B) {
 		load := time.Since(t0)
 		b.StopTimer()
 		active := liveHeap() - base
+		db.mu.RLock()
+		estValues, estIndex := db.memBytes+db.immBytes, db.idxBytes
+		db.mu.RUnlock()
 		writeHeapProfile(b, "active")
 		b.StartTimer()
 		t1, c1 := time.Now(), cpuTime()
@@ -183,6 +186,9 @@ func BenchmarkSeriesMemory(b *testing.B) {
 		b.ReportMetric(flush.Seconds(), "flush-s")
 		b.ReportMetric(flushCPU.Seconds(), "flush-cpu-s")
 		b.ReportMetric(float64(active)/fieldSeries, "active-B/fseries")
+		// The memory bound's estimate of the same (membytes.go).
+		b.ReportMetric(float64(estValues+estIndex)/fieldSeries, "est-B/fseries")
+		b.ReportMetric(float64(estIndex)/fieldSeries, "est-index-B/fseries")
 		b.ReportMetric(float64(idle)/fieldSeries, "idle-B/fseries")
 		b.ReportMetric(float64(idle)/float64(hosts), "idle-B/tagset")
 		b.ReportMetric(float64(peak.Load()-min(peak.Load(), base))/(1<<20), "peak-heap-MiB")

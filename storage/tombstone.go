@@ -191,12 +191,18 @@ func (db *DB) applyDelete(t *tombstone) {
 				nc, removed := mc.without(t.min, t.max, t.seq)
 				gen.cols[name] = nc
 				gen.points -= removed
+				shrunk := mc.bytes - nc.bytes
+				gen.bytes -= shrunk
 				if gen == s.mem {
 					db.memPoints -= removed
 					db.groups[s.group].memPoints -= removed
+					db.memBytes -= shrunk
+					db.groups[s.group].memBytes -= shrunk
 				} else {
 					db.immPoints -= removed
 					db.groups[s.group].immPoints -= removed
+					db.immBytes -= shrunk
+					db.groups[s.group].immBytes -= shrunk
 				}
 			}
 		}

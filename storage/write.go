@@ -125,7 +125,7 @@ func (db *DB) write(ctx context.Context, points []model.Point, pos *position) er
 	if pos != nil {
 		db.groups[pos.group].applied = pos.applied
 	}
-	full := db.memPoints >= db.opts.MaxMemoryPoints
+	full := db.flushDue()
 	db.mu.Unlock()
 	if full {
 		// Wake the background flusher now rather than at its next tick,
@@ -289,21 +289,31 @@ func (db *DB) apply(seq uint64, points []model.Point) {
 			}
 			last = k
 		}
+		gr := db.groups[s.group]
+		grown := 0 // bytes, counted in s.mem.bytes at the end
 		if s.mem == nil {
 			s.mem = newMemSeries()
+			gr.memBytes += s.mem.bytes
+			db.memBytes += s.mem.bytes
 		}
-		gr := db.groups[s.group]
 		gr.noteSeq(seq)
 		for _, f := range p.Fields {
 			mc := s.mem.cols[f.Key]
+			before := 0
 			if mc == nil {
 				mc = newMemColumn(f.Key, f.Value.Kind)
 				s.mem.cols[f.Key] = mc
+			} else {
+				before = mc.bytes
 			}
 			mc.append(p.Time, f.Value, seq)
 			s.mem.points++
 			gr.memPoints++
 			db.memPoints++
+			grown += mc.bytes - before
 		}
+		s.mem.bytes += grown
+		gr.memBytes += grown
+		db.memBytes += grown
 	}
 }

@@ -36,7 +36,8 @@ type Config struct {
 	Limits  LimitsConfig  `yaml:"limits"`
 	Log     LogConfig     `yaml:"log"`
 	// MemoryLimit is the Go heap's soft limit ("512MiB", "2GB", "off");
-	// empty means 96 bytes per max_memory_points, at least 256 MiB.
+	// empty means 96 bytes per max_memory_points, at least 256 MiB, and
+	// at least 1.5 × storage.max_memory_bytes when that is set.
 	// GOMEMLIMIT in the environment takes precedence.
 	MemoryLimit string `yaml:"memory_limit"`
 	// Collections sets per-collection rollups and retention at start-up,
@@ -78,6 +79,10 @@ type StorageConfig struct {
 	WALRecovery     string   `yaml:"wal_recovery"` // strict | truncate
 	FlushInterval   Duration `yaml:"flush_interval"`
 	MaxMemoryPoints int      `yaml:"max_memory_points"`
+	// MaxMemoryBytes bounds the estimated bytes of the values in memory
+	// and the series index ("1GiB"; empty: 96 bytes per max_memory_points;
+	// "off": no bound in bytes), see storage.Options.MaxMemoryBytes.
+	MaxMemoryBytes string `yaml:"max_memory_bytes"`
 	// WriteStallTimeout is how long a write waits for memory over its
 	// bound before a 503 (storage.Options.WriteStallTimeout).
 	WriteStallTimeout Duration `yaml:"write_stall_timeout"`
@@ -423,6 +428,10 @@ func (s *StorageConfig) validate() error {
 		return fmt.Errorf("storage.write_stall_timeout must not be negative, not %s", time.Duration(s.WriteStallTimeout))
 	case s.MaxMemoryPoints < 0:
 		return fmt.Errorf("storage.max_memory_points must not be negative, not %d", s.MaxMemoryPoints)
+	case s.MaxMemoryBytes != "" && s.MaxMemoryBytes != "off":
+		if n, err := parseSize(s.MaxMemoryBytes); err != nil || n <= 0 {
+			return fmt.Errorf("storage.max_memory_bytes must be a positive size (\"1GiB\") or \"off\", not %q", s.MaxMemoryBytes)
+		}
 	case s.NumGroups < 0:
 		return fmt.Errorf("storage.num_groups must not be negative, not %d", s.NumGroups)
 	case s.CompactFiles < -1:
@@ -529,6 +538,19 @@ func (c *Config) serverConfig(log *slog.Logger) httpapi.ServerConfig {
 	}
 }
 
+// maxMemoryBytes returns storage.Options.MaxMemoryBytes: 0 (the engine's
+// default) when unset, -1 for "off". validate has checked the size.
+func (s *StorageConfig) maxMemoryBytes() int64 {
+	switch s.MaxMemoryBytes {
+	case "":
+		return 0
+	case "off":
+		return -1
+	}
+	n, _ := parseSize(s.MaxMemoryBytes)
+	return n
+}
+
 func (c *Config) logLevel() (slog.Level, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(strings.ToUpper(c.Log.Level))); err != nil {
@@ -546,6 +568,7 @@ func (c *Config) storageOptions(log *slog.Logger) *storage.Options {
 		WALSegmentAge:     time.Duration(c.Storage.WALSegmentAge),
 		FlushInterval:     time.Duration(c.Storage.FlushInterval),
 		MaxMemoryPoints:   c.Storage.MaxMemoryPoints,
+		MaxMemoryBytes:    c.Storage.maxMemoryBytes(),
 		WriteStallTimeout: time.Duration(c.Storage.WriteStallTimeout),
 		CompactFiles:      c.Storage.CompactFiles,
 		BlockSize:         c.Storage.BlockSize,

@@ -124,6 +124,10 @@ func TestStorageConfigRefusesBadValues(t *testing.T) {
 		{env: map[string]string{"SOLTIX_FLUSH_INTERVAL": "-5m"}, err: "storage.flush_interval"},
 		{yaml: "storage: {write_stall_timeout: -1s}", err: "storage.write_stall_timeout"},
 		{yaml: "storage: {max_memory_points: -1}", err: "storage.max_memory_points"},
+		{yaml: "storage: {max_memory_bytes: 1GiB}"},
+		{yaml: "storage: {max_memory_bytes: \"off\"}"},
+		{yaml: "storage: {max_memory_bytes: 0}", err: "storage.max_memory_bytes"},
+		{yaml: "storage: {max_memory_bytes: lots}", err: "storage.max_memory_bytes"},
 		{yaml: "storage: {num_groups: -3}", err: "storage.num_groups"},
 		{yaml: "storage: {compact_files: -2}", err: "storage.compact_files"},
 		{yaml: "storage: {wal_segment_bytes: -5}", err: "storage.wal_segment_bytes"},
@@ -191,5 +195,22 @@ func TestLimitsConfig(t *testing.T) {
 				t.Errorf("httpOptions = %+v, want the limits %+v", o, tc.want)
 			}
 		})
+	}
+}
+
+// storage.max_memory_bytes reaches storage.Options: unset is the engine's
+// default (0), "off" no bound (-1), a size its bytes.
+func TestMaxMemoryBytesOption(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want int64
+	}{{"", 0}, {"off", -1}, {"1GiB", 1 << 30}, {"512MB", 512e6}} {
+		c := Config{Storage: StorageConfig{MaxMemoryBytes: tc.in}}
+		if err := c.Storage.validate(); err != nil {
+			t.Fatalf("%q: %v", tc.in, err)
+		}
+		if got := c.storageOptions(nil).MaxMemoryBytes; got != tc.want {
+			t.Errorf("max_memory_bytes %q: Options.MaxMemoryBytes %d, want %d", tc.in, got, tc.want)
+		}
 	}
 }

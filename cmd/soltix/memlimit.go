@@ -77,6 +77,15 @@ func (c *Config) memoryLimit(getenv func(string) string) (int64, bool, error) {
 		return math.MaxInt64, true, nil
 	}
 	n := (points*memoryBytesPerMillionPoints + 999_999) / 1_000_000
+	// A storage.max_memory_bytes set above that: the values and the index
+	// may take it, and flushes and queries need room besides, so the heap
+	// gets half as much again.
+	if b := c.Storage.maxMemoryBytes(); b > 0 {
+		if b > math.MaxInt64/3 {
+			return math.MaxInt64, true, nil
+		}
+		n = max(n, b/2*3)
+	}
 	return max(minDefaultMemoryLimit, n), true, nil
 }
 

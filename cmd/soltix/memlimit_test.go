@@ -48,6 +48,7 @@ func TestMemoryLimit(t *testing.T) {
 		name      string
 		limit     string
 		points    int
+		bytes     string
 		gomem     string
 		want      int64
 		wantSet   bool
@@ -58,6 +59,10 @@ func TestMemoryLimit(t *testing.T) {
 		{name: "rounds up to a byte", points: 4_000_001, want: 384<<20 + 101, wantSet: true},
 		{name: "huge saturates", points: math.MaxInt, want: math.MaxInt64, wantSet: true},
 		{name: "floor", points: 100_000, want: 256 << 20, wantSet: true},
+		{name: "max_memory_bytes above", bytes: "1GiB", want: 1536 << 20, wantSet: true},
+		{name: "max_memory_bytes below", bytes: "64MiB", want: 384 << 20, wantSet: true},
+		{name: "max_memory_bytes off", bytes: "off", want: 384 << 20, wantSet: true},
+		{name: "explicit wins over max_memory_bytes", limit: "512MiB", bytes: "1GiB", want: 512 << 20, wantSet: true},
 		{name: "explicit", limit: "1GiB", want: 1 << 30, wantSet: true},
 		{name: "off", limit: "off"},
 		{name: "zero is off", limit: "0"},
@@ -66,7 +71,7 @@ func TestMemoryLimit(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := defaultConfig()
-			c.MemoryLimit, c.Storage.MaxMemoryPoints = tc.limit, tc.points
+			c.MemoryLimit, c.Storage.MaxMemoryPoints, c.Storage.MaxMemoryBytes = tc.limit, tc.points, tc.bytes
 			n, set, err := c.memoryLimit(func(k string) string {
 				if k == "GOMEMLIMIT" {
 					return tc.gomem

@@ -81,7 +81,7 @@ func TestClassRejects(t *testing.T) {
 		c, _ := classOf(u - lo)
 		freq[c]++
 	}
-	cc, ok := planClasses(&freq, lo)
+	cc, ok := planClasses(freq[:], lo)
 	if !ok {
 		t.Fatal("no class code for a rounded normal sample")
 	}

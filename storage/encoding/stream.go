@@ -135,7 +135,11 @@ func planStream(us []uint64, allowSparse bool) plan {
 	// Magnitude classes (classes.go), and from them the histogram of bit
 	// lengths: classes 0-7 have lengths 0, 1, 2, 2, 3, 3, 3, 3, and four
 	// classes share each longer length.
-	var freq [numClasses]uint32
+	// Classes grow with the value, so hi-lo has the highest one and the
+	// loops below stop there (0, of lo itself, is always the lowest).
+	var freqBuf [numClasses]uint32
+	topClass, _ := classOf(hi - lo)
+	freq := freqBuf[:topClass+1]
 	for _, u := range us {
 		c, _ := classOf(u - lo)
 		freq[c]++
@@ -162,8 +166,8 @@ func planStream(us []uint64, allowSparse bool) plan {
 	// packings above).
 	if m >= minClassVals {
 		target := best.size - best.size/32
-		if classBound(&freq, lo) < target {
-			if cc, ok := planClasses(&freq, lo); ok {
+		if classBound(freq, lo) < target {
+			if cc, ok := planClasses(freq, lo); ok {
 				if size := 1 + cc.size(); size < target {
 					best = plan{kind: packClass, size: size, cls: &cc}
 				}
@@ -171,7 +175,10 @@ func planStream(us []uint64, allowSparse bool) plan {
 		}
 	}
 
-	if allowSparse && m >= 8 {
+	// A sparse stream takes its kind byte, base, count of other values and
+	// two sub-streams of at least two bytes each: skip it when that alone
+	// reaches the best size (nz ≥ 1 takes a byte too).
+	if allowSparse && m >= 8 && 1+uvarintLen(lo)+1+2+2 < best.size {
 		if s, ok := planSparse(us); ok && s.size < best.size {
 			best = s
 		}

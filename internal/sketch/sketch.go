@@ -299,9 +299,16 @@ func (st *store) appendDense(dst []byte) []byte {
 		return dst
 	}
 	dst = binary.AppendVarint(dst, int64(t.off))
-	enc := encoding.AppendUints(nil, t.counts)
-	dst = binary.AppendUvarint(dst, uint64(len(enc)))
-	return append(dst, enc...)
+	// The counts' encoding goes to the end of dst and moves up by the
+	// length of its size, which then goes in front of it.
+	p := len(dst)
+	dst = encoding.AppendUints(dst, t.counts)
+	var size [binary.MaxVarintLen64]byte
+	h := binary.PutUvarint(size[:], uint64(len(dst)-p))
+	dst = append(dst, size[:h]...)
+	copy(dst[p+h:], dst[p:len(dst)-h])
+	copy(dst[p:], size[:h])
+	return dst
 }
 
 // Append appends the encoding of s to dst:

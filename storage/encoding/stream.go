@@ -92,25 +92,32 @@ func planStream(us []uint64, allowSparse bool) plan {
 	best := plan{kind: packBits, min: lo, w: w,
 		size: 1 + uvarintLen(lo) + 1 + int(bitsBytes(uint64(m)*uint64(w)))}
 
-	// Small alphabets: base-k digits.
+	// Small alphabets: base-k digits. The counts of the distinct values
+	// come with them (for the Huffman code and the majority below).
 	var p plan
+	var cnt [maxDict]uint64
 	ok := true
+	li := -1 // index in p.dict of the previous value
 	for _, u := range us {
-		if p.k > 0 && p.dict[p.k-1] == u {
+		if li >= 0 && p.dict[li] == u {
+			cnt[li]++
 			continue
 		}
-		if slices.Contains(p.dict[:p.k], u) {
+		if i := slices.Index(p.dict[:p.k], u); i >= 0 {
+			li = i
+			cnt[i]++
 			continue
 		}
 		if p.k == maxDict {
 			ok = false
 			break
 		}
-		p.dict[p.k] = u
+		p.dict[p.k], cnt[p.k] = u, 1
+		li = p.k
 		p.k++
 	}
 	if ok && p.k >= 2 {
-		slices.Sort(p.dict[:p.k])
+		sortDict(p.dict[:p.k], cnt[:p.k])
 		size := 2
 		prev := uint64(0)
 		for _, u := range p.dict[:p.k] {
@@ -124,7 +131,7 @@ func planStream(us []uint64, allowSparse bool) plan {
 		}
 		// Skewed small alphabets: a Huffman code.
 		if m >= 16 {
-			if h, ok := planHuff(us, p.dict[:p.k]); ok {
+			if h, ok := planHuffFreq(p.dict[:p.k], cnt[:p.k]); ok {
 				if size := 1 + h.size(); size < best.size {
 					best = plan{kind: packHuff, size: size, huff: &h}
 				}
@@ -179,7 +186,19 @@ func planStream(us []uint64, allowSparse bool) plan {
 	// two sub-streams of at least two bytes each: skip it when that alone
 	// reaches the best size (nz ≥ 1 takes a byte too).
 	if allowSparse && m >= 8 && 1+uvarintLen(lo)+1+2+2 < best.size {
-		if s, ok := planSparse(us); ok && s.size < best.size {
+		var base uint64
+		var n int
+		if ok {
+			// The majority, if any, from the counts of the small alphabet.
+			for i, c := range cnt[:p.k] {
+				if int(c) > n {
+					base, n = p.dict[i], int(c)
+				}
+			}
+		} else {
+			base, n, _ = majority(us)
+		}
+		if s, ok := planSparse(us, base, n); ok && s.size < best.size {
 			best = s
 		}
 	}
@@ -263,8 +282,11 @@ func majority(us []uint64) (uint64, int, bool) {
 // sparseParts splits us into the gaps between values ≠ base (gap = distance
 // to the previous such position minus one) and those values.
 func sparseParts(us []uint64, base uint64, nz int) (gaps, vals []uint64) {
-	gaps = make([]uint64, 0, nz)
-	vals = make([]uint64, 0, nz)
+	return sparsePartsInto(us, base, make([]uint64, 0, nz), make([]uint64, 0, nz))
+}
+
+// sparsePartsInto is sparseParts appending to gaps and vals.
+func sparsePartsInto(us []uint64, base uint64, gaps, vals []uint64) ([]uint64, []uint64) {
 	last := -1
 	for i, u := range us {
 		if u != base {
@@ -276,13 +298,21 @@ func sparseParts(us []uint64, base uint64, nz int) (gaps, vals []uint64) {
 	return gaps, vals
 }
 
-func planSparse(us []uint64) (plan, bool) {
-	base, n, ok := majority(us)
+// planSparse plans a sparse stream around base, the value n of the m
+// values of us hold, when it is the majority and at most a quarter of the
+// values differ from it.
+func planSparse(us []uint64, base uint64, n int) (plan, bool) {
 	nz := len(us) - n
-	if !ok || nz*4 > len(us) {
+	if n*2 <= len(us) || nz*4 > len(us) {
 		return plan{}, false
 	}
-	gaps, vals := sparseParts(us, base, nz)
+	var buf [2 * 64]uint64
+	var gaps, vals []uint64
+	if 2*nz <= len(buf) {
+		gaps, vals = sparsePartsInto(us, base, buf[:0:nz], buf[nz:nz:2*nz])
+	} else {
+		gaps, vals = sparseParts(us, base, nz)
+	}
 	size := 1 + uvarintLen(base) + uvarintLen(uint64(nz)) +
 		planStream(gaps, false).size + planStream(vals, false).size
 	return plan{kind: packSparse, size: size, base: base, nz: nz}, true
@@ -543,5 +573,16 @@ func readStream(r *reader, out []uint64, allowSparse bool) {
 		readClasses(r, out)
 	default:
 		r.fail(corrupt("stream kind %d", kind))
+	}
+}
+
+// sortDict sorts the distinct values dict, carrying their counts along
+// (insertion sort: at most maxDict of them).
+func sortDict(dict, cnt []uint64) {
+	for i := 1; i < len(dict); i++ {
+		for j := i; j > 0 && dict[j] < dict[j-1]; j-- {
+			dict[j], dict[j-1] = dict[j-1], dict[j]
+			cnt[j], cnt[j-1] = cnt[j-1], cnt[j]
+		}
 	}
 }

@@ -195,7 +195,7 @@ func planStream(us []uint64, allowSparse bool) plan {
 					base, n = p.dict[i], int(c)
 				}
 			}
-		} else {
+		} else if sparseClass(freq, m) {
 			base, n, _ = majority(us)
 		}
 		if s, ok := planSparse(us, base, n); ok && s.size < best.size {
@@ -219,7 +219,8 @@ func dictBits(m, k int) uint64 {
 // lengths: class 0 is coded '0', class 1 '10' (or '1' with two classes),
 // class 2 '11'. Widths are limited to the lengths present.
 func planVarbit(hist *[65]int, m int, maxw uint) (plan, bool) {
-	var lens []uint
+	var lensBuf [65]uint
+	lens := lensBuf[:0]
 	var cum [65]int // cum[i] = count with length ≤ lens[i]
 	c := 0
 	for l := 0; l <= int(maxw); l++ {
@@ -585,4 +586,18 @@ func sortDict(dict, cnt []uint64) {
 			cnt[j], cnt[j-1] = cnt[j-1], cnt[j]
 		}
 	}
+}
+
+// sparseClass reports whether one of the class frequencies freq of m
+// values is large enough for a sparse stream: its base's class holds at
+// least the base's count, which must leave at most a quarter of the
+// values to the others. When it reports false, no value qualifies and
+// the majority need not be searched.
+func sparseClass(freq []uint32, m int) bool {
+	for _, f := range freq {
+		if (m-int(f))*4 <= m {
+			return true
+		}
+	}
+	return false
 }

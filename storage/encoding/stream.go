@@ -131,11 +131,7 @@ func planStream(us []uint64, allowSparse bool) plan {
 		}
 		// Skewed small alphabets: a Huffman code.
 		if m >= 16 {
-			if h, ok := planHuffFreq(p.dict[:p.k], cnt[:p.k]); ok {
-				if size := 1 + h.size(); size < best.size {
-					best = plan{kind: packHuff, size: size, huff: &h}
-				}
-			}
+			tryHuff(&best, p.dict[:p.k], cnt[:p.k])
 		}
 	}
 
@@ -174,11 +170,7 @@ func planStream(us []uint64, allowSparse bool) plan {
 	if m >= minClassVals {
 		target := best.size - best.size/32
 		if classBound(freq, lo) < target {
-			if cc, ok := planClasses(freq, lo); ok {
-				if size := 1 + cc.size(); size < target {
-					best = plan{kind: packClass, size: size, cls: &cc}
-				}
-			}
+			tryClasses(&best, freq, lo, target)
 		}
 	}
 
@@ -203,6 +195,35 @@ func planStream(us []uint64, allowSparse bool) plan {
 		}
 	}
 	return best
+}
+
+// tryHuff makes best a Huffman code for the values dict with counts cnt
+// when that is smaller. The code is built on the stack and only one that
+// wins goes to the heap (and planStream's frame stays small).
+func tryHuff(best *plan, dict, cnt []uint64) {
+	h, ok := planHuffFreq(dict, cnt)
+	if !ok {
+		return
+	}
+	if size := 1 + h.size(); size < best.size {
+		hp := new(huffCode)
+		*hp = h
+		*best = plan{kind: packHuff, size: size, huff: hp}
+	}
+}
+
+// tryClasses makes best a class code for the class frequencies freq of
+// values from lo up when that is smaller than target.
+func tryClasses(best *plan, freq []uint32, lo uint64, target int) {
+	cc, ok := planClasses(freq, lo)
+	if !ok {
+		return
+	}
+	if size := 1 + cc.size(); size < target {
+		cp := new(classCode)
+		*cp = cc
+		*best = plan{kind: packClass, size: size, cls: cp}
+	}
 }
 
 // dictBits is the bit length of m base-k digits packed d per word.
@@ -498,7 +519,7 @@ func readStream(r *reader, out []uint64, allowSparse bool) {
 		for i := range nw {
 			ws[i] = uint(r.byte1("varbit width"))
 			if ws[i] > 64 || i > 0 && ws[i] < ws[i-1] {
-				r.fail(corrupt("varbit widths %v", ws[:i+1]))
+				r.fail(corrupt("varbit widths %v", slices.Clone(ws[:i+1]))) // a copy: ws stays on the stack
 				return
 			}
 		}

@@ -70,11 +70,53 @@ func classBound(freq []uint32, lo uint64) int {
 			last = c
 		}
 	}
-	bits := 0.0
+	// bits = Σ f·(extra − log2(f/m)) = Σ f·extra + m·log2 m − Σ f·log2 f,
+	// with log2 f from a table; a millionth of a bit less keeps rounding
+	// from lifting it above the exact bound (it only decides whether
+	// planClasses is tried).
+	var lowBits uint64
+	flf := 0.0
 	for c := first; c <= last; c++ {
 		if f := freq[c]; f > 0 {
 			_, extra := classBase(c)
-			bits += float64(f) * (float64(extra) - math.Log2(float64(f)/float64(m)))
+			lowBits += uint64(f) * uint64(extra)
+			flf += float64(f) * log2Of(f)
+		}
+	}
+	bits := float64(lowBits) + float64(m)*log2Of(uint32(m)) - flf - 1e-6
+	return 1 + uvarintLen(lo) + 2 + (last-first+2)/2 + int(max(bits, 0)/8)
+}
+
+// log2Table holds log2 of the counts up to 4095.
+var log2Table = func() (t [4096]float64) {
+	for i := 1; i < len(t); i++ {
+		t[i] = math.Log2(float64(i))
+	}
+	return t
+}()
+
+func log2Of(f uint32) float64 {
+	if f < uint32(len(log2Table)) {
+		return log2Table[f]
+	}
+	return math.Log2(float64(f))
+}
+
+// classMinSize is a lower bound on the size of a class-coded stream like
+// classBound's, without logarithms: with two classes or more every code
+// takes at least a bit, so each value takes its low bits plus one. Where
+// values are skewed it is the tighter of the two.
+func classMinSize(freq []uint32, lo uint64) int {
+	first, last := -1, -1
+	bits := uint64(0)
+	for c, f := range freq {
+		if f > 0 {
+			if first < 0 {
+				first = c
+			}
+			last = c
+			_, extra := classBase(c)
+			bits += uint64(f) * uint64(extra+1)
 		}
 	}
 	return 1 + uvarintLen(lo) + 2 + (last-first+2)/2 + int(bits/8)

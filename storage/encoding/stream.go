@@ -169,7 +169,7 @@ func planStream(us []uint64, allowSparse bool) plan {
 	// packings above).
 	if m >= minClassVals {
 		target := best.size - best.size/32
-		if classBound(freq, lo) < target {
+		if classMinSize(freq, lo) < target && classBound(freq, lo) < target {
 			tryClasses(&best, freq, lo, target)
 		}
 	}

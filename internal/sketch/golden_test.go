@@ -50,6 +50,9 @@ func TestAppendCompactGolden(t *testing.T) {
 	var b []byte
 	versions := map[byte]int{}
 	for _, sk := range sks {
+		if want, got := len(sk.Append(nil)), 1+uvarintLen(sk.zero)+sk.pos.size()+sk.neg.size(); got != want {
+			t.Fatalf("version 1 counted as %d bytes, written in %d", got, want)
+		}
 		b = sk.AppendCompact(b[:0])
 		versions[b[0]]++
 		h.Write(b)

@@ -279,18 +279,56 @@ const (
 // about one in version 2, while a sketch of few bins stays version 1.
 // Decode reads both.
 func (s *Sketch) AppendCompact(dst []byte) []byte {
+	s.load()
+	// Version 1's size is counted, not written: most sketches of a day
+	// take version 2, which is then written once, in place.
+	v1 := 1 + uvarintLen(s.zero) + s.pos.size() + s.neg.size()
 	start := len(dst)
-	dst = s.Append(dst)
-	v1 := len(dst) - start
 	dst = append(dst, encV2)
 	dst = binary.AppendUvarint(dst, s.zero)
 	dst = s.pos.appendDense(dst)
 	dst = s.neg.appendDense(dst)
-	if v2 := len(dst) - start - v1; v2 < v1 {
-		return append(dst[:start], dst[start+v1:]...)
+	if len(dst)-start < v1 {
+		return dst
 	}
-	return dst[:start+v1]
+	return s.Append(dst[:start])
 }
+
+func uvarintLen(v uint64) int {
+	n := 1
+	for v >= 0x80 {
+		v >>= 7
+		n++
+	}
+	return n
+}
+
+// size is the length of what append writes.
+func (st *store) size() int {
+	k, n := 0, 0
+	prev, first := 0, true
+	for j, c := range st.counts {
+		if c == 0 {
+			continue
+		}
+		k++
+		i := st.off + j
+		if first {
+			n += uvarintLen(zigzag64(int64(i))) + uvarintLen(c)
+			first = false
+		} else {
+			g := uint64(min(i-prev-1, 7))
+			n += uvarintLen(c<<3 | g)
+			if g == 7 {
+				n += uvarintLen(uint64(i - prev - 8))
+			}
+		}
+		prev = i
+	}
+	return uvarintLen(uint64(k)) + n
+}
+
+func zigzag64(v int64) uint64 { return uint64(v<<1) ^ uint64(v>>63) }
 
 func (st *store) appendDense(dst []byte) []byte {
 	t := st.trim()
@@ -299,9 +337,16 @@ func (st *store) appendDense(dst []byte) []byte {
 		return dst
 	}
 	dst = binary.AppendVarint(dst, int64(t.off))
-	enc := encoding.AppendUints(nil, t.counts)
-	dst = binary.AppendUvarint(dst, uint64(len(enc)))
-	return append(dst, enc...)
+	// The counts' encoding goes to the end of dst and moves up by the
+	// length of its size, which then goes in front of it.
+	p := len(dst)
+	dst = encoding.AppendUints(dst, t.counts)
+	var size [binary.MaxVarintLen64]byte
+	h := binary.PutUvarint(size[:], uint64(len(dst)-p))
+	dst = append(dst, size[:h]...)
+	copy(dst[p+h:], dst[p:len(dst)-h])
+	copy(dst[p:], size[:h])
+	return dst
 }
 
 // Append appends the encoding of s to dst:

@@ -59,7 +59,7 @@ type classCode struct {
 // classBound is a lower bound on the size of a class-coded stream (kind
 // byte included) whose values have the class frequencies freq: the
 // entropy of the classes plus their low bits.
-func classBound(freq *[numClasses]uint32, lo uint64) int {
+func classBound(freq []uint32, lo uint64) int {
 	m, first, last := 0, -1, -1
 	for c, f := range freq {
 		if f > 0 {
@@ -70,20 +70,62 @@ func classBound(freq *[numClasses]uint32, lo uint64) int {
 			last = c
 		}
 	}
-	bits := 0.0
+	// bits = Σ f·(extra − log2(f/m)) = Σ f·extra + m·log2 m − Σ f·log2 f,
+	// with log2 f from a table; a millionth of a bit less keeps rounding
+	// from lifting it above the exact bound (it only decides whether
+	// planClasses is tried).
+	var lowBits uint64
+	flf := 0.0
 	for c := first; c <= last; c++ {
 		if f := freq[c]; f > 0 {
 			_, extra := classBase(c)
-			bits += float64(f) * (float64(extra) - math.Log2(float64(f)/float64(m)))
+			lowBits += uint64(f) * uint64(extra)
+			flf += float64(f) * log2Of(f)
+		}
+	}
+	bits := float64(lowBits) + float64(m)*log2Of(uint32(m)) - flf - 1e-6
+	return 1 + uvarintLen(lo) + 2 + (last-first+2)/2 + int(max(bits, 0)/8)
+}
+
+// log2Table holds log2 of the counts up to 4095.
+var log2Table = func() (t [4096]float64) {
+	for i := 1; i < len(t); i++ {
+		t[i] = math.Log2(float64(i))
+	}
+	return t
+}()
+
+func log2Of(f uint32) float64 {
+	if f < uint32(len(log2Table)) {
+		return log2Table[f]
+	}
+	return math.Log2(float64(f))
+}
+
+// classMinSize is a lower bound on the size of a class-coded stream like
+// classBound's, without logarithms: with two classes or more every code
+// takes at least a bit, so each value takes its low bits plus one. Where
+// values are skewed it is the tighter of the two.
+func classMinSize(freq []uint32, lo uint64) int {
+	first, last := -1, -1
+	bits := uint64(0)
+	for c, f := range freq {
+		if f > 0 {
+			if first < 0 {
+				first = c
+			}
+			last = c
+			_, extra := classBase(c)
+			bits += uint64(f) * uint64(extra+1)
 		}
 	}
 	return 1 + uvarintLen(lo) + 2 + (last-first+2)/2 + int(bits/8)
 }
 
 // planClasses plans a class code for values whose smallest is lo and
-// whose class frequencies are freq. It reports false when fewer than two
-// classes occur.
-func planClasses(freq *[numClasses]uint32, lo uint64) (classCode, bool) {
+// whose class frequencies are freq (classes 0 to len(freq)-1, at most
+// numClasses). It reports false when fewer than two classes occur.
+func planClasses(freq []uint32, lo uint64) (classCode, bool) {
 	var cc classCode
 	first, last := -1, -1
 	for c, f := range freq {
@@ -222,15 +264,33 @@ func readNibbles(r *reader, lens []uint8, what string) bool {
 // code longer than maxLen. At least two frequencies must be non-zero, and
 // there must be at most numClasses symbols.
 func huffLengths(freq []uint64, lens []uint8, maxLen int) {
-	type node struct {
-		w      uint64
-		parent int
+	// Scratch on the stack, sized for the common small alphabets (Huffman
+	// packing's at most maxHuff symbols, a few classes) so that clearing
+	// it does not cost more than the code.
+	if len(freq) <= 2*maxHuff {
+		var symBuf [2 * maxHuff]int
+		var wBuf [2 * maxHuff]uint64
+		var nodeBuf [4 * maxHuff]huffNode
+		var depth [4 * maxHuff]int
+		huffLengthsIn(freq, lens, maxLen, symBuf[:0], wBuf[:len(freq)], nodeBuf[:0], depth[:])
+		return
 	}
 	var symBuf [numClasses]int
 	var wBuf [numClasses]uint64
-	var nodeBuf [2 * numClasses]node
+	var nodeBuf [2 * numClasses]huffNode
 	var depth [2 * numClasses]int
-	syms, w := symBuf[:0], wBuf[:len(freq)]
+	huffLengthsIn(freq, lens, maxLen, symBuf[:0], wBuf[:len(freq)], nodeBuf[:0], depth[:])
+}
+
+type huffNode struct {
+	w      uint64
+	parent int
+}
+
+// huffLengthsIn is huffLengths with its scratch: syms and nodeBuf empty
+// with room for len(freq) and 2·len(freq) entries, w and depth of those
+// lengths.
+func huffLengthsIn(freq []uint64, lens []uint8, maxLen int, syms []int, w []uint64, nodeBuf []huffNode, depth []int) {
 	for i, f := range freq {
 		lens[i] = 0
 		if f > 0 {
@@ -252,7 +312,7 @@ func huffLengths(freq []uint64, lens []uint8, maxLen int) {
 		})
 		nodes := nodeBuf[:0]
 		for _, s := range syms {
-			nodes = append(nodes, node{w: w[s], parent: -1})
+			nodes = append(nodes, huffNode{w: w[s], parent: -1})
 		}
 		leaf, inner := 0, len(syms)
 		take := func() int {
@@ -265,7 +325,7 @@ func huffLengths(freq []uint64, lens []uint8, maxLen int) {
 		}
 		for range len(syms) - 1 {
 			a, b := take(), take()
-			nodes = append(nodes, node{w: nodes[a].w + nodes[b].w, parent: -1})
+			nodes = append(nodes, huffNode{w: nodes[a].w + nodes[b].w, parent: -1})
 			nodes[a].parent, nodes[b].parent = len(nodes)-1, len(nodes)-1
 		}
 		// Depths, from the root down (parents come after children).

@@ -2,7 +2,9 @@ package encoding
 
 import (
 	"math"
+	"math/bits"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -81,7 +83,7 @@ func TestClassRejects(t *testing.T) {
 		c, _ := classOf(u - lo)
 		freq[c]++
 	}
-	cc, ok := planClasses(&freq, lo)
+	cc, ok := planClasses(freq[:], lo)
 	if !ok {
 		t.Fatal("no class code for a rounded normal sample")
 	}
@@ -102,4 +104,55 @@ func TestClassRejects(t *testing.T) {
 			b[at+2+(int(b[at+1])-1)/2] |= 1
 		},
 	})
+}
+
+// TestClassBounds checks that the bounds planStream prunes class codes
+// with never exceed the size of the class code planClasses builds: a
+// bound too high would skip a smaller encoding and change what is
+// written.
+func TestClassBounds(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	for i := range 3000 {
+		n := 2 + r.IntN(2000)
+		var us []uint64
+		switch i % 4 {
+		case 0: // skewed: mostly one value
+			for range n {
+				u := uint64(0)
+				if r.IntN(10) == 0 {
+					u = r.Uint64N(1 << r.IntN(20))
+				}
+				us = append(us, u)
+			}
+		case 1: // dyadic frequencies, where Huffman meets the entropy
+			for j := range n {
+				us = append(us, uint64(bits.TrailingZeros(uint(j+1))))
+			}
+		default: // rounded normal steps, zigzagged
+			s := math.Pow(2, r.Float64()*12)
+			for range n {
+				v := int64(math.Round(r.NormFloat64() * s))
+				us = append(us, zigzag(v))
+			}
+		}
+		lo := slices.Min(us)
+		var freq [numClasses]uint32
+		top := 0
+		for _, u := range us {
+			c, _ := classOf(u - lo)
+			freq[c]++
+			top = max(top, c)
+		}
+		cc, ok := planClasses(freq[:top+1], lo)
+		if !ok {
+			continue
+		}
+		size := 1 + cc.size()
+		if b := classBound(freq[:top+1], lo); b > size {
+			t.Fatalf("case %d: entropy bound %d above the class code's %d bytes", i, b, size)
+		}
+		if b := classMinSize(freq[:top+1], lo); b > size {
+			t.Fatalf("case %d: one-bit bound %d above the class code's %d bytes", i, b, size)
+		}
+	}
 }

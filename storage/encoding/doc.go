@@ -64,5 +64,12 @@
 // Bit streams are most significant bit first.
 //
 // Each encoder tries the schemes that apply and keeps the smallest; the
-// planner computes exact sizes without encoding, except for Gorilla.
+// planner computes exact sizes without encoding, except for Gorilla. It
+// skips a candidate only on a lower bound of its size that cannot beat
+// the best so far (a sparse stream's fixed bytes, a bit per class-coded
+// value, the entropy of the classes, no magnitude class holding a
+// possible sparse base), so pruning never changes what is written:
+// TestPlannerGolden and internal/sketch's TestAppendCompactGolden pin the
+// bytes. Short inputs, such as a sketch's few hundred bin counts, are
+// planned without allocating (pooled scratch, small buffers on the stack).
 package encoding

@@ -41,8 +41,6 @@ func planHuff(us []uint64, dict []uint64) (huffCode, bool) {
 	if k < 2 || k > maxHuff {
 		return h, false
 	}
-	copy(h.syms[:], dict)
-	h.k = k
 	var f [maxHuff]uint64
 	last, li := dict[0], 0
 	for _, u := range us {
@@ -52,7 +50,20 @@ func planHuff(us []uint64, dict []uint64) (huffCode, bool) {
 		}
 		f[li]++
 	}
-	huffLengths(f[:k], h.lens[:k], maxHuffLen)
+	return planHuffFreq(dict, f[:k])
+}
+
+// planHuffFreq is planHuff from the counts of the values dict: f[i] of
+// dict[i].
+func planHuffFreq(dict, f []uint64) (huffCode, bool) {
+	var h huffCode
+	k := len(dict)
+	if k < 2 || k > maxHuff {
+		return h, false
+	}
+	copy(h.syms[:], dict)
+	h.k = k
+	huffLengths(f, h.lens[:k], maxHuffLen)
 	for i := range k {
 		h.bits += f[i] * uint64(h.lens[i])
 	}

@@ -1,6 +1,9 @@
 package encoding
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"sync"
+)
 
 // Integer transforms. The residuals of a transform are divided by their
 // greatest common divisor g and zigzag-encoded into one stream:
@@ -111,25 +114,51 @@ func planTrans(vs []int64, trans int, rs []int64, us []uint64) intPlan {
 	return ip
 }
 
+// intScratch is planInts' working memory: the residuals and two residual
+// streams (the best plan's and the one being tried). AppendInts and
+// AppendUints reuse it through scratchPool, since for the short sequences
+// of rollup rows and sketches allocating it costs as much as planning.
+type intScratch struct {
+	rs []int64
+	us [2][]uint64
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(intScratch) }}
+
+// maxPooled is the largest scratch (in values) returned to the pool.
+const maxPooled = 1 << 13
+
 // planInts tries the transforms that apply and keeps the smallest.
 func planInts(vs []int64) intPlan {
+	return planIntsIn(vs, new(intScratch))
+}
+
+// planIntsIn is planInts with scratch sc; the plan's stream lives in sc
+// until it is appended.
+func planIntsIn(vs []int64, sc *intScratch) intPlan {
 	n := len(vs)
 	if n == 0 {
 		return intPlan{trans: transRaw}
 	}
-	rs := make([]int64, n)
-	var bufs [2][]uint64
-	bufs[0] = make([]uint64, n)
-	best := planTrans(vs, transRaw, rs, bufs[0])
+	if cap(sc.rs) < n {
+		sc.rs = make([]int64, n)
+		sc.us[0], sc.us[1] = nil, nil
+	}
+	rs := sc.rs[:n]
+	bufs := &sc.us
+	if cap(bufs[0]) < n {
+		bufs[0] = make([]uint64, n)
+	}
+	best := planTrans(vs, transRaw, rs, bufs[0][:n])
 	spare := 1
 	for _, t := range []int{transDelta, transDoD} {
 		if t == transDoD && n < 2 {
 			break
 		}
-		if bufs[spare] == nil {
+		if cap(bufs[spare]) < n {
 			bufs[spare] = make([]uint64, n)
 		}
-		ip := planTrans(vs, t, rs, bufs[spare])
+		ip := planTrans(vs, t, rs, bufs[spare][:n])
 		if ip.size < best.size {
 			best = ip
 			spare ^= 1
@@ -228,10 +257,19 @@ func AppendInts(dst []byte, vs []int64) []byte {
 	if len(vs) > MaxBlockLen {
 		return appendChunked(dst, vs, AppendInts)
 	}
-	ip := planInts(vs)
+	sc := scratchPool.Get().(*intScratch)
+	ip := planIntsIn(vs, sc)
 	dst = append(dst, tagIntRaw+byte(ip.trans))
 	dst = binary.AppendUvarint(dst, uint64(len(vs)))
-	return appendIntBody(dst, &ip)
+	dst = appendIntBody(dst, &ip)
+	putScratch(sc)
+	return dst
+}
+
+func putScratch(sc *intScratch) {
+	if cap(sc.rs) <= maxPooled {
+		scratchPool.Put(sc)
+	}
 }
 
 // DecodeInts appends the values encoded in src to dst. On error it returns
@@ -246,10 +284,13 @@ func AppendUints(dst []byte, vs []uint64) []byte {
 	if len(vs) > MaxBlockLen {
 		return appendChunked(dst, vs, AppendUints)
 	}
-	ip := planInts(asInt64s(vs))
+	sc := scratchPool.Get().(*intScratch)
+	ip := planIntsIn(asInt64s(vs), sc)
 	dst = append(dst, tagUintRaw+byte(ip.trans))
 	dst = binary.AppendUvarint(dst, uint64(len(vs)))
-	return appendIntBody(dst, &ip)
+	dst = appendIntBody(dst, &ip)
+	putScratch(sc)
+	return dst
 }
 
 // DecodeUints appends the values encoded in src to dst. On error it returns

@@ -92,25 +92,32 @@ func planStream(us []uint64, allowSparse bool) plan {
 	best := plan{kind: packBits, min: lo, w: w,
 		size: 1 + uvarintLen(lo) + 1 + int(bitsBytes(uint64(m)*uint64(w)))}
 
-	// Small alphabets: base-k digits.
+	// Small alphabets: base-k digits. The counts of the distinct values
+	// come with them (for the Huffman code and the majority below).
 	var p plan
+	var cnt [maxDict]uint64
 	ok := true
+	li := -1 // index in p.dict of the previous value
 	for _, u := range us {
-		if p.k > 0 && p.dict[p.k-1] == u {
+		if li >= 0 && p.dict[li] == u {
+			cnt[li]++
 			continue
 		}
-		if slices.Contains(p.dict[:p.k], u) {
+		if i := slices.Index(p.dict[:p.k], u); i >= 0 {
+			li = i
+			cnt[i]++
 			continue
 		}
 		if p.k == maxDict {
 			ok = false
 			break
 		}
-		p.dict[p.k] = u
+		p.dict[p.k], cnt[p.k] = u, 1
+		li = p.k
 		p.k++
 	}
 	if ok && p.k >= 2 {
-		slices.Sort(p.dict[:p.k])
+		sortDict(p.dict[:p.k], cnt[:p.k])
 		size := 2
 		prev := uint64(0)
 		for _, u := range p.dict[:p.k] {
@@ -124,18 +131,18 @@ func planStream(us []uint64, allowSparse bool) plan {
 		}
 		// Skewed small alphabets: a Huffman code.
 		if m >= 16 {
-			if h, ok := planHuff(us, p.dict[:p.k]); ok {
-				if size := 1 + h.size(); size < best.size {
-					best = plan{kind: packHuff, size: size, huff: &h}
-				}
-			}
+			tryHuff(&best, p.dict[:p.k], cnt[:p.k])
 		}
 	}
 
 	// Magnitude classes (classes.go), and from them the histogram of bit
 	// lengths: classes 0-7 have lengths 0, 1, 2, 2, 3, 3, 3, 3, and four
 	// classes share each longer length.
-	var freq [numClasses]uint32
+	// Classes grow with the value, so hi-lo has the highest one and the
+	// loops below stop there (0, of lo itself, is always the lowest).
+	var freqBuf [numClasses]uint32
+	topClass, _ := classOf(hi - lo)
+	freq := freqBuf[:topClass+1]
 	for _, u := range us {
 		c, _ := classOf(u - lo)
 		freq[c]++
@@ -162,21 +169,61 @@ func planStream(us []uint64, allowSparse bool) plan {
 	// packings above).
 	if m >= minClassVals {
 		target := best.size - best.size/32
-		if classBound(&freq, lo) < target {
-			if cc, ok := planClasses(&freq, lo); ok {
-				if size := 1 + cc.size(); size < target {
-					best = plan{kind: packClass, size: size, cls: &cc}
-				}
-			}
+		if classMinSize(freq, lo) < target && classBound(freq, lo) < target {
+			tryClasses(&best, freq, lo, target)
 		}
 	}
 
-	if allowSparse && m >= 8 {
-		if s, ok := planSparse(us); ok && s.size < best.size {
+	// A sparse stream takes its kind byte, base, count of other values and
+	// two sub-streams of at least two bytes each: skip it when that alone
+	// reaches the best size (nz ≥ 1 takes a byte too).
+	if allowSparse && m >= 8 && 1+uvarintLen(lo)+1+2+2 < best.size {
+		var base uint64
+		var n int
+		if ok {
+			// The majority, if any, from the counts of the small alphabet.
+			for i, c := range cnt[:p.k] {
+				if int(c) > n {
+					base, n = p.dict[i], int(c)
+				}
+			}
+		} else if sparseClass(freq, m) {
+			base, n, _ = majority(us)
+		}
+		if s, ok := planSparse(us, base, n); ok && s.size < best.size {
 			best = s
 		}
 	}
 	return best
+}
+
+// tryHuff makes best a Huffman code for the values dict with counts cnt
+// when that is smaller. The code is built on the stack and only one that
+// wins goes to the heap (and planStream's frame stays small).
+func tryHuff(best *plan, dict, cnt []uint64) {
+	h, ok := planHuffFreq(dict, cnt)
+	if !ok {
+		return
+	}
+	if size := 1 + h.size(); size < best.size {
+		hp := new(huffCode)
+		*hp = h
+		*best = plan{kind: packHuff, size: size, huff: hp}
+	}
+}
+
+// tryClasses makes best a class code for the class frequencies freq of
+// values from lo up when that is smaller than target.
+func tryClasses(best *plan, freq []uint32, lo uint64, target int) {
+	cc, ok := planClasses(freq, lo)
+	if !ok {
+		return
+	}
+	if size := 1 + cc.size(); size < target {
+		cp := new(classCode)
+		*cp = cc
+		*best = plan{kind: packClass, size: size, cls: cp}
+	}
 }
 
 // dictBits is the bit length of m base-k digits packed d per word.
@@ -193,7 +240,8 @@ func dictBits(m, k int) uint64 {
 // lengths: class 0 is coded '0', class 1 '10' (or '1' with two classes),
 // class 2 '11'. Widths are limited to the lengths present.
 func planVarbit(hist *[65]int, m int, maxw uint) (plan, bool) {
-	var lens []uint
+	var lensBuf [65]uint
+	lens := lensBuf[:0]
 	var cum [65]int // cum[i] = count with length ≤ lens[i]
 	c := 0
 	for l := 0; l <= int(maxw); l++ {
@@ -256,8 +304,11 @@ func majority(us []uint64) (uint64, int, bool) {
 // sparseParts splits us into the gaps between values ≠ base (gap = distance
 // to the previous such position minus one) and those values.
 func sparseParts(us []uint64, base uint64, nz int) (gaps, vals []uint64) {
-	gaps = make([]uint64, 0, nz)
-	vals = make([]uint64, 0, nz)
+	return sparsePartsInto(us, base, make([]uint64, 0, nz), make([]uint64, 0, nz))
+}
+
+// sparsePartsInto is sparseParts appending to gaps and vals.
+func sparsePartsInto(us []uint64, base uint64, gaps, vals []uint64) ([]uint64, []uint64) {
 	last := -1
 	for i, u := range us {
 		if u != base {
@@ -269,13 +320,21 @@ func sparseParts(us []uint64, base uint64, nz int) (gaps, vals []uint64) {
 	return gaps, vals
 }
 
-func planSparse(us []uint64) (plan, bool) {
-	base, n, ok := majority(us)
+// planSparse plans a sparse stream around base, the value n of the m
+// values of us hold, when it is the majority and at most a quarter of the
+// values differ from it.
+func planSparse(us []uint64, base uint64, n int) (plan, bool) {
 	nz := len(us) - n
-	if !ok || nz*4 > len(us) {
+	if n*2 <= len(us) || nz*4 > len(us) {
 		return plan{}, false
 	}
-	gaps, vals := sparseParts(us, base, nz)
+	var buf [2 * 64]uint64
+	var gaps, vals []uint64
+	if 2*nz <= len(buf) {
+		gaps, vals = sparsePartsInto(us, base, buf[:0:nz], buf[nz:nz:2*nz])
+	} else {
+		gaps, vals = sparseParts(us, base, nz)
+	}
 	size := 1 + uvarintLen(base) + uvarintLen(uint64(nz)) +
 		planStream(gaps, false).size + planStream(vals, false).size
 	return plan{kind: packSparse, size: size, base: base, nz: nz}, true
@@ -460,7 +519,7 @@ func readStream(r *reader, out []uint64, allowSparse bool) {
 		for i := range nw {
 			ws[i] = uint(r.byte1("varbit width"))
 			if ws[i] > 64 || i > 0 && ws[i] < ws[i-1] {
-				r.fail(corrupt("varbit widths %v", ws[:i+1]))
+				r.fail(corrupt("varbit widths %v", slices.Clone(ws[:i+1]))) // a copy: ws stays on the stack
 				return
 			}
 		}
@@ -537,4 +596,29 @@ func readStream(r *reader, out []uint64, allowSparse bool) {
 	default:
 		r.fail(corrupt("stream kind %d", kind))
 	}
+}
+
+// sortDict sorts the distinct values dict, carrying their counts along
+// (insertion sort: at most maxDict of them).
+func sortDict(dict, cnt []uint64) {
+	for i := 1; i < len(dict); i++ {
+		for j := i; j > 0 && dict[j] < dict[j-1]; j-- {
+			dict[j], dict[j-1] = dict[j-1], dict[j]
+			cnt[j], cnt[j-1] = cnt[j-1], cnt[j]
+		}
+	}
+}
+
+// sparseClass reports whether one of the class frequencies freq of m
+// values is large enough for a sparse stream: its base's class holds at
+// least the base's count, which must leave at most a quarter of the
+// values to the others. When it reports false, no value qualifies and
+// the majority need not be searched.
+func sparseClass(freq []uint32, m int) bool {
+	for _, f := range freq {
+		if (m-int(f))*4 <= m {
+			return true
+		}
+	}
+	return false
 }

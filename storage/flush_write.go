@@ -24,7 +24,7 @@ import (
 // released under one lock, before the next group's columns are built. So
 // the flush holds, on top of the memory it is emptying, the copies of one
 // group rather than of every series (with a million series the copies of
-// every group together were the flush's peak, docs/benchmarks-scale.md "A
+// every group together were the flush's peak, docs/benchmarks-million.md "A
 // million series"), and writes waiting for memory resume as the groups
 // are written rather than at the end.
 //

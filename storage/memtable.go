@@ -48,7 +48,7 @@ const chunkValues = 512
 // a header (a model.Column, 144 bytes) and its slices' allocations, so a
 // column of a few dozen values in chunks of 1, 2, 4, 8... spent more on
 // them than on its values; with a million series most columns are that
-// small (docs/benchmarks-scale.md, "A million series").
+// small (docs/benchmarks-million.md, "A million series").
 const minChunk = 16
 
 // firstChunks spreads the capacity of columns' first chunks over [1, 16].

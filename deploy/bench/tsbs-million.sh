@@ -6,7 +6,7 @@
 # (one server running at a time, so they do not compete for memory or
 # cores). For each it reports the load's rate, the server's peak RSS
 # (VmHWM), the time of a flush to disk after the load, a count over every
-# series and a one-host query. docs/benchmarks-scale.md ("A million series side
+# series and a one-host query. docs/benchmarks-million.md ("A million series side
 # by side") says how to get the programs; nothing of theirs is in this
 # repository.
 #

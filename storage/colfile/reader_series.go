@@ -5,7 +5,7 @@ package colfile
 // when it is asked for. A decoded index takes about ten times the bytes of
 // the stored one, and a store with a million series keeps every file of
 // every partition and rollup level open, so only the stored form and, per
-// series, its key and where its entry starts are kept (docs/benchmarks-scale.md,
+// series, its key and where its entry starts are kept (docs/benchmarks-million.md,
 // "A million series").
 
 import (

@@ -218,7 +218,7 @@ func (db *DB) compactUnitCounted(ctx context.Context, k unitKey, cc *compactCoun
 			return fmt.Errorf("compact: %w", err)
 		}
 		if _, err := colfile.WriteWith(path, first.meta.Collection, first.meta.Group, seq, out,
-			&colfile.WriteOptions{Replaces: replaces, FS: db.fs, BlockSize: db.opts.BlockSize}); err != nil {
+			&colfile.WriteOptions{Replaces: replaces, FS: db.fs, BlockSize: db.opts.BlockSize, Yield: db.yieldToWrites}); err != nil {
 			return fmt.Errorf("compact: write: %w", err)
 		}
 		r, err := colfile.OpenWith(path, db.fs)

@@ -167,6 +167,10 @@ type DB struct {
 
 	seq atomic.Uint64 // last batch or file sequence number handed out
 
+	// gate counts the writes in flight; the background work yields to
+	// them (writegate.go).
+	gate writeGate
+
 	// groups are the DB's groups, by number (group.go).
 	groups []*group
 	// lastDrop is the highest dropSeq of any group (group_drop.go);

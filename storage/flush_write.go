@@ -124,7 +124,7 @@ func (db *DB) writeImmGroup(coll string, group int, ss []*series) ([]*dataFile, 
 			return written, fmt.Errorf("create group dir: %w", err)
 		}
 		path := filepath.Join(dir, fmt.Sprintf("%s-%016d.col", names[p], seq))
-		if _, err := colfile.WriteWith(path, coll, group, seq, data, &colfile.WriteOptions{FS: db.fs, BlockSize: db.opts.BlockSize}); err != nil {
+		if _, err := colfile.WriteWith(path, coll, group, seq, data, &colfile.WriteOptions{FS: db.fs, BlockSize: db.opts.BlockSize, Yield: db.yieldToWrites}); err != nil {
 			return written, fmt.Errorf("write colstore file: %w", err)
 		}
 		r, err := colfile.OpenWith(path, db.fs)

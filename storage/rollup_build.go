@@ -414,6 +414,7 @@ func (db *DB) rollRaw(ctx context.Context, w *rollupWork, l model.Level, content
 				if col.Len() == 0 {
 					continue
 				}
+				db.yieldToWrites()
 				if l == model.Level1h && buildSketches {
 					if sk := model.SketchOf(&col); sk != nil {
 						if w.days == nil {
@@ -615,7 +616,7 @@ func (db *DB) writeRollFile(w *rollupWork, l model.Level, part int64, content pa
 	path := filepath.Join(dir, fmt.Sprintf("%s-%016d.col", partName(l, part), seq))
 	// Rollup rows are read whole: block statistics would only repeat the
 	// first and last row of every block.
-	if _, err := colfile.WriteWith(path, w.coll, w.group, seq, data, &colfile.WriteOptions{FS: db.fs, BlockSize: db.opts.BlockSize, NoStats: true}); err != nil {
+	if _, err := colfile.WriteWith(path, w.coll, w.group, seq, data, &colfile.WriteOptions{FS: db.fs, BlockSize: db.opts.BlockSize, NoStats: true, Yield: db.yieldToWrites}); err != nil {
 		return nil, 0, fmt.Errorf("write rollup file: %w", err)
 	}
 	// rollupLocked syncs the directory before it installs the file.

@@ -61,6 +61,8 @@ func (db *DB) write(ctx context.Context, points []model.Point, pos *position) er
 	if err := db.waitForMemory(ctx); err != nil {
 		return err
 	}
+	db.gate.enter()
+	defer db.gate.leave()
 	if pos != nil {
 		// One call per group at a time, so that the group's records are
 		// in the WAL in the order their positions were applied.

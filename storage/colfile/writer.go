@@ -32,6 +32,9 @@ type WriteOptions struct {
 	// use them, such as rollup files, whose string columns would repeat
 	// their first and last values there.
 	NoStats bool
+	// Yield, when set, is called before each column is encoded: a
+	// background writer's chance to give way to more urgent work.
+	Yield func()
 }
 
 // Write writes a colfile holding series to path with the default options.
@@ -100,7 +103,7 @@ func WriteWith(path, collection string, group int, seq uint64, series []SeriesDa
 			meta = Meta{}
 		}
 	}()
-	if err = writeTo(f, meta, sorted, o.BlockSize, o.NoStats); err != nil {
+	if err = writeTo(f, meta, sorted, o.BlockSize, o.NoStats, o.Yield); err != nil {
 		return meta, fmt.Errorf("colfile: write %s: %w", tmp, err)
 	}
 	if err = f.Sync(); err != nil {
@@ -221,7 +224,7 @@ func appendTags(idx []byte, tags model.Tags) []byte {
 
 // writeTo writes the complete version 2 file: header, blocks, index and
 // footer.
-func writeTo(w io.Writer, meta Meta, series []preparedSeries, blockSize int, noStats bool) error {
+func writeTo(w io.Writer, meta Meta, series []preparedSeries, blockSize int, noStats bool, yield func()) error {
 	cw := &countingWriter{w: bufio.NewWriterSize(w, 256<<10)}
 	writeHeader(cw, Version)
 
@@ -238,6 +241,9 @@ func writeTo(w io.Writer, meta Meta, series []preparedSeries, blockSize int, noS
 		owners.reset()
 		base, subset, union := planSubsets(s.cols, blockSize, &enc)
 		for j, c := range s.cols {
+			if yield != nil {
+				yield()
+			}
 			n := c.Len()
 			blocks = blocks[:0]
 			if union != nil && (j == base || subset[j]) {

@@ -536,7 +536,7 @@ func (r *Reader) readBlock(ctx context.Context, col *model.Column, ds *decodedSe
 			return corrupt(err, "decode")
 		}
 		if sharesTimes(ds, column, k) {
-			sharedTimes.put(timesKey{r, ds.i, column, k}, ts) // a slice of their own
+			sharedTimes.put(timesKey{r, ds.i, column, k}, ts, timesSize(ts)) // a slice of their own
 		}
 	case ref.subset:
 		if err := decodeSubsetBlockUpTo(col, stored, bi.Count, all, ref.sparse, upTo); err != nil {
@@ -555,7 +555,8 @@ func (r *Reader) readBlock(ctx context.Context, col *model.Column, ds *decodedSe
 			return corrupt(err, "decode")
 		}
 		if sharesTimes(ds, column, k) {
-			sharedTimes.put(timesKey{r, ds.i, column, k}, append([]int64(nil), col.Times[start:]...))
+			ts := append([]int64(nil), col.Times[start:]...)
+			sharedTimes.put(timesKey{r, ds.i, column, k}, ts, timesSize(ts))
 		}
 	}
 
@@ -588,7 +589,7 @@ func (r *Reader) readBlock(ctx context.Context, col *model.Column, ds *decodedSe
 func (r *Reader) ownerTimes(ctx context.Context, ds *decodedSeries, column, k int) ([]int64, error) {
 	owner := ds.refs[column][k].timesFrom - 1
 	key := timesKey{r, ds.i, owner, k}
-	if ts := sharedTimes.get(key); ts != nil {
+	if ts, ok := sharedTimes.get(key); ok {
 		return ts, nil
 	}
 	// Open checked that the owner is an earlier column of the series
@@ -607,7 +608,7 @@ func (r *Reader) ownerTimes(ctx context.Context, ds *decodedSeries, column, k in
 	if err != nil {
 		return nil, ownerCorrupt(err, "decode times")
 	}
-	sharedTimes.put(key, all)
+	sharedTimes.put(key, all, timesSize(all))
 	return all, nil
 }
 

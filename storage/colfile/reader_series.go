@@ -9,10 +9,8 @@ package colfile
 // "A million series").
 
 import (
-	"container/list"
 	"fmt"
 	"sort"
-	"sync"
 	"unique"
 	"unsafe"
 )
@@ -70,10 +68,10 @@ func (r *Reader) entry(i int) *decodedSeries {
 	if ds := r.last.Load(); ds != nil && ds.i == i {
 		return ds
 	}
-	ds := decodedCache.get(r, i)
-	if ds == nil {
+	ds, ok := decodedCache.get(entryKey{r, i})
+	if !ok {
 		ds = r.decode(i)
-		decodedCache.put(r, ds)
+		decodedCache.put(entryKey{r, i}, ds, entrySize(ds))
 	}
 	r.last.Store(ds)
 	return ds
@@ -83,77 +81,15 @@ func (r *Reader) entry(i int) *decodedSeries {
 // being queried stay decoded (a day's raw file holds some ten blocks per
 // column, and their statistics decode to some 200 bytes each), the rest
 // of a million series do not.
-var decodedCache = newEntryCache(16 << 20)
+var decodedCache = newLRU[entryKey, *decodedSeries](16 << 20)
 
-// entryCache is a least-recently-used cache of decoded index entries,
-// bounded by an estimate of their bytes.
-type entryCache struct {
-	mu    sync.Mutex
-	limit int
-	size  int
-	m     map[entryKey]*list.Element
-	lru   list.List // of *cachedEntry, most recent first
-}
-
+// entryKey names the index entry of series i of r.
 type entryKey struct {
 	r *Reader
 	i int
 }
 
-type cachedEntry struct {
-	key  entryKey
-	ds   *decodedSeries
-	size int
-}
-
-func newEntryCache(limit int) *entryCache {
-	return &entryCache{limit: limit, m: make(map[entryKey]*list.Element)}
-}
-
-func (c *entryCache) get(r *Reader, i int) *decodedSeries {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e := c.m[entryKey{r, i}]
-	if e == nil {
-		return nil
-	}
-	c.lru.MoveToFront(e)
-	return e.Value.(*cachedEntry).ds
-}
-
-func (c *entryCache) put(r *Reader, ds *decodedSeries) {
-	size := entrySize(ds)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	k := entryKey{r, ds.i}
-	if c.m[k] != nil || size > c.limit {
-		return
-	}
-	c.m[k] = c.lru.PushFront(&cachedEntry{key: k, ds: ds, size: size})
-	c.size += size
-	for c.size > c.limit {
-		c.remove(c.lru.Back())
-	}
-}
-
-// drop forgets the entries of a Reader (Close).
-func (c *entryCache) drop(r *Reader) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for e := c.lru.Front(); e != nil; {
-		next := e.Next()
-		if e.Value.(*cachedEntry).key.r == r {
-			c.remove(e)
-		}
-		e = next
-	}
-}
-
-func (c *entryCache) remove(e *list.Element) {
-	ce := c.lru.Remove(e).(*cachedEntry)
-	delete(c.m, ce.key)
-	c.size -= ce.size
-}
+func (k entryKey) reader() *Reader { return k.r }
 
 // entrySize estimates the bytes a decoded entry holds.
 func entrySize(ds *decodedSeries) int {

@@ -48,29 +48,29 @@ func TestEntryCache(t *testing.T) {
 	ra, rb := &Reader{}, &Reader{}
 	ds := func(i int) *decodedSeries { return &decodedSeries{i: i} }
 	size := entrySize(ds(0))
-	c := newEntryCache(3 * size)
+	c := newLRU[entryKey, *decodedSeries](3 * size)
 	for i := range 3 {
-		c.put(ra, ds(i))
+		c.put(entryKey{ra, i}, ds(i), size)
 	}
-	if c.get(ra, 0) == nil { // 0 becomes the most recent
+	if _, ok := c.get(entryKey{ra, 0}); !ok { // 0 becomes the most recent
 		t.Fatalf("entry 0 missing from a cache with room for it")
 	}
-	c.put(rb, ds(0)) // evicts ra's 1, the least recently used
+	c.put(entryKey{rb, 0}, ds(0), size) // evicts ra's 1, the least recently used
 	for _, tc := range []struct {
 		r    *Reader
 		i    int
 		want bool
 	}{{ra, 0, true}, {ra, 1, false}, {ra, 2, true}, {rb, 0, true}, {rb, 1, false}} {
-		if got := c.get(tc.r, tc.i) != nil; got != tc.want {
+		if _, got := c.get(entryKey{tc.r, tc.i}); got != tc.want {
 			t.Errorf("reader %p entry %d cached: got %v, want %v", tc.r, tc.i, got, tc.want)
 		}
 	}
 	c.drop(ra)
-	if c.get(ra, 0) != nil || c.get(ra, 2) != nil || c.get(rb, 0) == nil {
+	if c.cached(ra) || !c.cached(rb) {
 		t.Errorf("after drop(ra): ra's entries must be gone and rb's kept")
 	}
-	if c.size != size || c.lru.Len() != 1 || len(c.m) != 1 {
-		t.Errorf("after drop: size %d, %d listed, %d mapped; want %d, 1, 1", c.size, c.lru.Len(), len(c.m), size)
+	if c.size != size || c.order.Len() != 1 || len(c.m) != 1 {
+		t.Errorf("after drop: size %d, %d listed, %d mapped; want %d, 1, 1", c.size, c.order.Len(), len(c.m), size)
 	}
 }
 
@@ -107,4 +107,16 @@ func TestSeriesAtConcurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// cached reports whether any value of Reader r is cached.
+func (c *lru[K, V]) cached(r *Reader) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k := range c.m {
+		if k.reader() == r {
+			return true
+		}
+	}
+	return false
 }

@@ -28,33 +28,8 @@ LOAD_WORKERS=${LOAD_WORKERS:-2}
 SEED=${SEED:-123}
 TYPES=${TYPES:-"single-groupby-1-1-1 single-groupby-1-1-12 single-groupby-1-8-1 single-groupby-5-1-1 single-groupby-5-1-12 single-groupby-5-8-1 cpu-max-all-1 cpu-max-all-8 double-groupby-1 double-groupby-5 double-groupby-all high-cpu-1 high-cpu-all groupby-orderby-limit lastpoint"}
 
-repo=$(cd "$(dirname "$0")/../.." && pwd)
-work=$(mktemp -d /tmp/tsbs-compare.XXXXXX)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	if [ "${KEEP:-0}" != 1 ]; then rm -rf "$work"; else echo "kept $work" >&2; fi
-}
-trap cleanup EXIT
-
-if [ -z "${SOLTIX:-}" ]; then
-	SOLTIX=$work/soltix
-	(cd "$repo" && go build -o "$SOLTIX" ./cmd/soltix)
-fi
-
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-wait_http() { # url
-	for _ in $(seq 1 200); do
-		if curl -fsS -o /dev/null "$1" 2>/dev/null; then return 0; fi
-		sleep 0.1
-	done
-	echo "no answer from $1" >&2
-	return 1
-}
+. "$(dirname "$0")/tsbs-lib.sh"
+tsbs_setup compare
 
 echo "# machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr)" >&2
 echo "# data: TSBS cpu-only, scale $SCALE, $START to $END, 10 s, seed $SEED" >&2

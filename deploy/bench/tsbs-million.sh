@@ -33,33 +33,8 @@ BATCH=${BATCH:-10000}
 SEED=${SEED:-123}
 SYSTEMS=${SYSTEMS:-"soltix victoriametrics"}
 
-repo=$(cd "$(dirname "$0")/../.." && pwd)
-work=$(mktemp -d /tmp/tsbs-million.XXXXXX)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	if [ "${KEEP:-0}" != 1 ]; then rm -rf "$work"; else echo "kept $work" >&2; fi
-}
-trap cleanup EXIT
-
-if [ -z "${SOLTIX:-}" ]; then
-	SOLTIX=$work/soltix
-	(cd "$repo" && go build -o "$SOLTIX" ./cmd/soltix)
-fi
-
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-wait_http() { # url
-	for _ in $(seq 1 300); do
-		if curl -fsS -o /dev/null "$1" 2>/dev/null; then return 0; fi
-		sleep 0.1
-	done
-	echo "no answer from $1" >&2
-	return 1
-}
+. "$(dirname "$0")/tsbs-lib.sh"
+tsbs_setup million
 
 hwm() { # pid: peak RSS in MiB
 	awk '/VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status"

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/soltixdb/soltix/httpapi"
+	"github.com/soltixdb/soltix/internal/cputime"
 	"github.com/soltixdb/soltix/model"
 	"github.com/soltixdb/soltix/planner"
 	"github.com/soltixdb/soltix/query"
@@ -117,9 +118,9 @@ func BenchmarkYearGroupBy1d(b *testing.B) {
 // reportCPU starts the clock of a cpu-ns/op metric; call what it returns
 // when the loop ends.
 func reportCPU(b *testing.B) func() {
-	c0 := processCPU()
+	c0 := cputime.Process()
 	return func() {
-		if c := processCPU() - c0; c > 0 {
+		if c := cputime.Process() - c0; c > 0 {
 			b.ReportMetric(float64(c.Nanoseconds())/float64(b.N), "cpu-ns/op")
 		}
 	}

@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/soltixdb/soltix/httpapi"
+	"github.com/soltixdb/soltix/internal/cputime"
 	"github.com/soltixdb/soltix/model"
 	"github.com/soltixdb/soltix/storage"
 	"github.com/soltixdb/soltix/storage/wal"
@@ -37,12 +37,6 @@ func hopBatch(round int) []model.Point {
 	return ps
 }
 
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru) //nolint:errcheck // never fails for SELF
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // writeBench reports the CPU time of the whole process (router and nodes
 // together) per million values written.
 func writeBench(b *testing.B, write func([]model.Point) error) {
@@ -51,7 +45,7 @@ func writeBench(b *testing.B, write func([]model.Point) error) {
 		batches[i] = hopBatch(i)
 	}
 	b.ReportAllocs()
-	start, values := cpuTime(), 0
+	start, values := cputime.Process(), 0
 	i := 0
 	for b.Loop() {
 		if err := write(batches[i%len(batches)]); err != nil {
@@ -60,7 +54,7 @@ func writeBench(b *testing.B, write func([]model.Point) error) {
 		values += 5000 * 3
 		i++
 	}
-	b.ReportMetric(float64(cpuTime()-start)/float64(time.Second)/float64(values)*1e6, "cpu-s/Mvalues")
+	b.ReportMetric(float64(cputime.Process()-start)/float64(time.Second)/float64(values)*1e6, "cpu-s/Mvalues")
 }
 
 var benchStorage = storage.Options{FlushInterval: -1, Sync: wal.SyncNever, MaxMemoryPoints: 1 << 30}
@@ -112,7 +106,7 @@ func lineBatches() [][]byte {
 // the process's CPU time per million values.
 func ingestBench(b *testing.B, h http.Handler) {
 	bodies := lineBatches()
-	start, values, i := cpuTime(), 0, 0
+	start, values, i := cputime.Process(), 0, 0
 	for b.Loop() {
 		req := httptest.NewRequest(http.MethodPost, "http://localhost/api/v1/write", bytes.NewReader(bodies[i%len(bodies)]))
 		rec := httptest.NewRecorder()
@@ -123,7 +117,7 @@ func ingestBench(b *testing.B, h http.Handler) {
 		values += 5000 * 3
 		i++
 	}
-	b.ReportMetric(float64(cpuTime()-start)/float64(time.Second)/float64(values)*1e6, "cpu-s/Mvalues")
+	b.ReportMetric(float64(cputime.Process()-start)/float64(time.Second)/float64(values)*1e6, "cpu-s/Mvalues")
 }
 
 // BenchmarkIngest compares line-protocol ingest through the external API

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/soltixdb/soltix/internal/cputime"
 	"github.com/soltixdb/soltix/model"
 	"github.com/soltixdb/soltix/planner"
 	"github.com/soltixdb/soltix/query"
@@ -75,7 +76,7 @@ func BenchmarkSeriesIndex(b *testing.B) {
 		}
 		b.Run(q.name, func(b *testing.B) {
 			b.ReportAllocs()
-			c0 := cpuTime()
+			c0 := cputime.Process()
 			for range b.N {
 				res, err := planner.ExecuteWith(ctx, db, stmt, planner.Options{Now: now})
 				if err != nil {
@@ -85,7 +86,7 @@ func BenchmarkSeriesIndex(b *testing.B) {
 					b.Fatalf("%s: %d rows, want %d", q.name, len(res.Rows), q.rows)
 				}
 			}
-			b.ReportMetric(float64(cpuTime()-c0)/float64(b.N)/1e6, "cpu-ms/op")
+			b.ReportMetric(float64(cputime.Process()-c0)/float64(b.N)/1e6, "cpu-ms/op")
 			b.ReportMetric(float64(idle)/float64(hosts*len(tsbsFields)), "idle-B/fseries")
 		})
 	}
@@ -111,12 +112,12 @@ func BenchmarkSeriesCreate(b *testing.B) {
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
-	c0 := cpuTime()
+	c0 := cputime.Process()
 	for i := 0; i < len(pts); i += 1000 {
 		if err := db.Write(ctx, pts[i:min(i+1000, len(pts))]); err != nil {
 			b.Fatal(err)
 		}
 	}
 	b.StopTimer()
-	b.ReportMetric(float64(cpuTime()-c0)/float64(b.N), "cpu-ns/series")
+	b.ReportMetric(float64(cputime.Process()-c0)/float64(b.N), "cpu-ns/series")
 }

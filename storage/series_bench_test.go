@@ -10,10 +10,10 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/soltixdb/soltix/internal/cputime"
 	"github.com/soltixdb/soltix/model"
 	"github.com/soltixdb/soltix/storage/wal"
 )
@@ -46,16 +46,6 @@ func heapObjects() uint64 {
 	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
 	metrics.Read(s)
 	return s[0].Value.Uint64()
-}
-
-// cpuTime returns the CPU time the process has used (user and system),
-// which a busy machine does not inflate as it does wall time.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // liveHeap returns the bytes of live heap objects after a full collection.
@@ -168,11 +158,11 @@ func BenchmarkSeriesMemory(b *testing.B) {
 		db.mu.RUnlock()
 		writeHeapProfile(b, "active")
 		b.StartTimer()
-		t1, c1 := time.Now(), cpuTime()
+		t1, c1 := time.Now(), cputime.Process()
 		if err := db.Flush(ctx); err != nil {
 			b.Fatal(err)
 		}
-		flush, flushCPU := time.Since(t1), cpuTime()-c1
+		flush, flushCPU := time.Since(t1), cputime.Process()-c1
 		b.StopTimer()
 		idle := liveHeap() - base
 		writeHeapProfile(b, "idle")

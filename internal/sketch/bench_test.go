@@ -3,20 +3,10 @@ package sketch
 import (
 	"math"
 	"math/rand/v2"
-	"syscall"
 	"testing"
-	"time"
-)
 
-// cpuTime returns the CPU time the process has used: on a busy machine it
-// is steadier than the wall time ns/op reports.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
+	"github.com/soltixdb/soltix/internal/cputime"
+)
 
 // benchSketches are sketches of the shapes rollups encode: the 1d row of a
 // TSBS cpu-only field (a day at 10 s of a random walk of integers
@@ -56,11 +46,11 @@ func BenchmarkAppendCompact(b *testing.B) {
 		b.Run(bs.name, func(b *testing.B) {
 			var buf []byte
 			b.ReportAllocs()
-			c0 := cpuTime()
+			c0 := cputime.Process()
 			for range b.N {
 				buf = bs.sk.AppendCompact(buf[:0])
 			}
-			b.ReportMetric(float64(cpuTime()-c0)/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64(cputime.Process()-c0)/float64(b.N), "cpu-ns/op")
 			b.ReportMetric(float64(len(buf)), "bytes")
 		})
 	}

@@ -1,6 +1,6 @@
 // Package colfile reads and writes immutable columnar files. It writes
-// format version 3 (version 2 with a compressed index) and reads versions
-// 1 to 3.
+// format version 5 (see Version) and reads versions
+// 1 to 5.
 //
 // A colfile holds the data of one collection, one group and one time
 // partition, written by one flush or by one compaction. It contains many
@@ -79,8 +79,11 @@ import (
 // behind a flag byte, snappy-compressed when that makes it smaller.
 // Version 4 adds union blocks: a series none of whose columns holds all
 // its times stores their union once, in one column's blocks, and the
-// other columns select from it.
-const Version = 4
+// other columns select from it. Version 5 adds the strings' fields scheme
+// (encoding.AppendStrings, tag 0x52), which stores strings of uvarints,
+// such as rollup rows, field by field; a version 4 reader would reject it
+// as corrupt.
+const Version = 5
 
 // MinVersion is the oldest format version this package reads.
 const MinVersion = 1

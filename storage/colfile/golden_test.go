@@ -2,8 +2,10 @@ package colfile
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"flag"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -13,7 +15,7 @@ import (
 	"github.com/soltixdb/soltix/model"
 )
 
-var rewrite = flag.Bool("rewrite", false, "rewrite testdata/v4.col from goldenSeriesCompact")
+var rewrite = flag.Bool("rewrite", false, "rewrite testdata/v5.col from goldenSeriesV5")
 
 // The golden files. testdata/v1.col was written by the version 1 writer
 // and is never rewritten: it proves that old files stay readable. So are
@@ -22,16 +24,19 @@ var rewrite = flag.Bool("rewrite", false, "rewrite testdata/v4.col from goldenSe
 // float statistics as 8-byte floats only), both holding goldenSeriesV2,
 // and testdata/v2-compact.col (the last version 2 revision, holding
 // goldenSeriesCompact), and testdata/v3.col (version 3: the same series,
-// with the index compressed). testdata/v4.col is the current format: the
-// same series, where "cpu,host=c", none of whose columns holds all its
-// times, stores their union once (union blocks).
+// with the index compressed), and testdata/v4.col (version 4: the same
+// series, where "cpu,host=c", none of whose columns holds all its times,
+// stores their union once: union blocks). testdata/v5.col is the current
+// format: goldenSeriesV5, whose last series holds rollup-like rows that
+// take the strings' fields scheme.
 const (
 	goldenV1Path         = "testdata/v1.col"
 	goldenExactTimesPath = "testdata/v2-exact-times.col"
 	goldenBitmapPath     = "testdata/v2.col"
 	goldenCompactPath    = "testdata/v2-compact.col"
 	goldenV3Path         = "testdata/v3.col"
-	goldenPath           = "testdata/v4.col"
+	goldenV4Path         = "testdata/v4.col"
+	goldenPath           = "testdata/v5.col"
 )
 
 // goldenOptions are the write options of testdata/v2.col: small blocks, so
@@ -46,13 +51,14 @@ var goldenCompactOptions = WriteOptions{BlockSize: 64, Replaces: []uint64{1, 5, 
 // goldenSeries is the content of testdata/v1.col and the start of that of
 // the version 2 golden files (goldenSeriesV2, goldenSeriesCompact).
 // Changing either, or anything in the encoder, makes TestGolden fail until
-// testdata/v4.col is rewritten with
+// testdata/v5.col is rewritten with
 //
 //	go test ./storage/colfile -run TestGolden -rewrite
 //
 // which must only happen together with a format version bump or a change
 // that provably leaves old files readable (keep the old file then, as
-// testdata/v2.col, testdata/v2-compact.col and testdata/v3.col were kept).
+// testdata/v2.col, testdata/v2-compact.col, testdata/v3.col and
+// testdata/v4.col were kept).
 func goldenSeries() []SeriesData {
 	return []SeriesData{
 		{Tags: tags("host", "a", "region", "eu"), Columns: []model.Column{
@@ -142,6 +148,28 @@ func goldenSeriesCompact() []SeriesData {
 	}})
 }
 
+// goldenSeriesV5 is the content of testdata/v5.col: goldenSeriesCompact
+// and a series "cpu,host=e" with a string column of 24 rollup-like rows
+// (strings of uvarints: a head, a count, time offsets, drifting values),
+// which the fields scheme stores column by column, and a string column
+// of repeated text (the dictionary scheme).
+func goldenSeriesV5() []SeriesData {
+	rows := model.Column{Name: "rows", Kind: model.KindString}
+	text := model.Column{Name: "text", Kind: model.KindString}
+	first := uint64(100)
+	for i := range 24 {
+		var b []byte
+		for _, v := range []uint64{0x95 | 360<<7, 0, 10, first, uint64(i*7%13) * 2, uint64(i % 5), uint64(i*3%7) * 3, 18000 + uint64(i*i*37%1000), 1_000_000 + uint64(i*7919%65536)} {
+			b = binary.AppendUvarint(b, v)
+		}
+		first += uint64(i%3) * 2
+		t := int64(1_700_000_000_000_000_000 + i*3_600_000_000_000)
+		rows.Append(t, model.String(string(b)))
+		text.Append(t, model.String(fmt.Sprint("host ", i*i%17, " é"))) // ends in an unfinished uvarint
+	}
+	return append(goldenSeriesCompact(), SeriesData{Tags: tags("host", "e"), Columns: []model.Column{rows, text}})
+}
+
 func TestGoldenV1(t *testing.T) {
 	golden, err := os.ReadFile(goldenV1Path)
 	if err != nil {
@@ -204,20 +232,20 @@ func TestGolden(t *testing.T) {
 		})
 	}
 
-	for _, path := range []string{goldenCompactPath, goldenV3Path} {
+	for _, path := range []string{goldenCompactPath, goldenV3Path, goldenV4Path} {
 		t.Run(path, func(t *testing.T) {
 			golden, err := os.ReadFile(path)
 			if err != nil {
 				t.Fatal(err)
 			}
-			checkCompactGolden(t, path, golden)
+			checkCompactGolden(t, path, golden, goldenSeriesCompact())
 		})
 	}
 
 	t.Run(goldenPath, func(t *testing.T) {
-		fresh := filepath.Join(t.TempDir(), "v4.col")
+		fresh := filepath.Join(t.TempDir(), "v5.col")
 		opts := goldenCompactOptions
-		if _, err := WriteWith(fresh, "cpu", 1, 7, goldenSeriesCompact(), &opts); err != nil {
+		if _, err := WriteWith(fresh, "cpu", 1, 7, goldenSeriesV5(), &opts); err != nil {
 			t.Fatal(err)
 		}
 		freshBytes, err := os.ReadFile(fresh)
@@ -233,7 +261,20 @@ func TestGolden(t *testing.T) {
 		if err != nil {
 			t.Fatalf("read golden file (regenerate with -rewrite): %v", err)
 		}
-		checkCompactGolden(t, goldenPath, golden)
+		checkCompactGolden(t, goldenPath, golden, goldenSeriesV5())
+		// Series "cpu,host=e": its rows take the fields scheme (tag 0x52,
+		// after the block's flag and times), the text the dictionary.
+		r5, err := Open(goldenPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r5.Close()
+		for j, want := range []byte{0x52, 0x51} {
+			body := r5.blockValues(t, 5, j, 0)
+			if len(body) == 0 || body[0] != want {
+				t.Errorf("series 5 column %d: values tag %x, want %#x", j, body[:min(len(body), 1)], want)
+			}
+		}
 		// Series "cpu,host=c": a and b have the same 6 times, c and d
 		// another 6; their union is stored once, in a's block (times
 		// from 3c+1 = 13), and b, c and d select from it by bitmaps.
@@ -262,9 +303,9 @@ func TestGolden(t *testing.T) {
 
 // checkCompactGolden checks a golden file holding goldenSeriesCompact:
 // its content, subset selections and forms of statistics.
-func checkCompactGolden(t *testing.T, path string, golden []byte) {
+func checkCompactGolden(t *testing.T, path string, golden []byte, series []SeriesData) {
 	t.Helper()
-	r := checkGolden(t, path, goldenSeriesCompact())
+	r := checkGolden(t, path, series)
 	// The subset selections of series "cpu,host=d" (columns base,
 	// dense, few, odd, rare), as described on goldenSeriesCompact:
 	// 'e' exact (own) times, 'b' bitmap, 's' sparse.
@@ -331,6 +372,8 @@ func checkGolden(t *testing.T, path string, series []SeriesData) *Reader {
 	switch path {
 	case goldenV3Path:
 		version = 3
+	case goldenV4Path:
+		version = 4
 	case goldenPath:
 		version = Version
 	}
@@ -346,8 +389,10 @@ func checkGolden(t *testing.T, path string, series []SeriesData) *Reader {
 // checkGoldenKeys checks the series keys of a golden file.
 func checkGoldenKeys(t *testing.T, r *Reader) {
 	t.Helper()
-	wantKeys := []string{"cpu", "cpu,host=a,region=eu", "cpu,host=b,region=東京", "cpu,host=c", "cpu,host=d"}
+	wantKeys := []string{"cpu", "cpu,host=a,region=eu", "cpu,host=b,region=東京", "cpu,host=c", "cpu,host=d", "cpu,host=e"}
 	switch {
+	case r.NumSeries() == 5: // goldenSeriesCompact
+		wantKeys = wantKeys[:5]
 	case r.Version() == 1:
 		wantKeys = wantKeys[:3]
 	case r.NumSeries() == 4: // goldenSeriesV2
@@ -361,4 +406,27 @@ func checkGoldenKeys(t *testing.T, r *Reader) {
 			t.Errorf("golden series %d: got key %q, want %q", i, s.Key, wantKeys[i])
 		}
 	}
+}
+
+// blockValues returns the values bytes of block k of column j of series
+// si: the body after the times (or selection, for which it returns nil).
+func (r *Reader) blockValues(t *testing.T, si, j, k int) []byte {
+	t.Helper()
+	ds := r.decode(si)
+	stored, err := r.readStored(context.Background(), ds, j, k, r.corruptBlock(ds, j, k, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := blockBody(stored)
+	if err != nil {
+		t.Fatal(err)
+	}
+	switch ref := ds.refs[j][k]; {
+	case ref.subset || ref.union:
+		return nil
+	case ref.timesFrom == 0:
+		n, w := binary.Uvarint(body)
+		return body[w+int(n):]
+	}
+	return body
 }

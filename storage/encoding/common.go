@@ -41,6 +41,8 @@ const (
 
 	tagStringPlain = 0x50
 	tagStringDict  = 0x51
+	// tagStringFields (0x52) appears in colfile version 5 and later.
+	tagStringFields = 0x52
 )
 
 func corrupt(format string, args ...any) error {

@@ -47,6 +47,7 @@
 //	0x41 bools runs     first value and run lengths
 //	0x50 strings plain  lengths and bytes
 //	0x51 strings dict   distinct values and indexes
+//	0x52 strings fields strings of uvarints, field by field (strfields.go)
 //
 // Integer bodies (ints.go) hold the head values of the transform, the gcd
 // g of its residuals and one stream of zigzag(residual/g). A stream

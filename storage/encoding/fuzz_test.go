@@ -88,7 +88,8 @@ func FuzzDecodeBools(f *testing.F) {
 
 func FuzzDecodeStrings(f *testing.F) {
 	seeds(f, AppendStrings(nil, []string{"a", "bb", "", "日本"}),
-		AppendStrings(nil, []string{"ok", "ok", "ok", "err", "ok", "ok"}))
+		AppendStrings(nil, []string{"ok", "ok", "ok", "err", "ok", "ok"}),
+		AppendStrings(nil, hourRows(24, 5)))
 	f.Fuzz(func(t *testing.T, data []byte) { checkDecode(t, data, AppendStrings, DecodeStrings, eqStrings) })
 }
 
@@ -226,6 +227,18 @@ func FuzzStringsRoundTrip(f *testing.F) {
 		checkRoundTrip(t, vs, AppendStrings, DecodeStrings, eqStrings)
 		// Repeat to exercise the dictionary.
 		vs = slices.Repeat(vs, 5)
+		checkRoundTrip(t, vs, AppendStrings, DecodeStrings, eqStrings)
+	})
+}
+
+// FuzzStringFieldsRoundTrip reads arbitrary bytes as strings of uvarints
+// (cut at every sep byte), as rollup rows are, so the fields scheme is
+// tried on them.
+func FuzzStringFieldsRoundTrip(f *testing.F) {
+	f.Add([]byte{0x95, 0xe8, 0x02, 0, 10, 0x14, 0x03, 0x95, 0xe8, 0x02, 0, 10, 0x16, 0x05}, byte(0x03))
+	f.Add([]byte{1, 2, 3, 0xff, 1, 2, 4, 0xff, 1, 3}, byte(0xff))
+	f.Fuzz(func(t *testing.T, b []byte, sep byte) {
+		vs := strings.Split(string(b), string([]byte{sep}))
 		checkRoundTrip(t, vs, AppendStrings, DecodeStrings, eqStrings)
 	})
 }

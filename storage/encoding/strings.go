@@ -7,6 +7,7 @@ import "encoding/binary"
 //	tagStringPlain  stream of lengths (n values), the concatenated bytes
 //	tagStringDict   uvarint k, stream of entry lengths (k values), the
 //	                concatenated entries, stream of entry indexes (n values)
+//	tagStringFields strings of uvarints, field by field (strfields.go)
 //
 // Decoded strings share one allocation per block.
 
@@ -23,6 +24,13 @@ func AppendStrings(dst []byte, vs []string) []byte {
 	if n == 0 {
 		return head(dst, tagStringPlain)
 	}
+	var fp *fieldsPlan
+	if n >= 2 {
+		if p, ok := planFields(vs); ok {
+			fp = p
+			defer fp.release()
+		}
+	}
 	lens := make([]uint64, n)
 	total := 0
 	for i, s := range vs {
@@ -31,6 +39,11 @@ func AppendStrings(dst []byte, vs []string) []byte {
 	}
 	plainPlan := planStream(lens, true)
 	plainSize := plainPlan.size + total
+	if fp != nil && fp.size < plainSize {
+		plainSize = fp.size
+	} else {
+		fp = nil
+	}
 
 	// Dictionary, abandoned once distinct values pass half the block.
 	ids := make(map[string]int)
@@ -66,6 +79,9 @@ func AppendStrings(dst []byte, vs []string) []byte {
 			}
 			return appendPlanned(dst, idx, ip)
 		}
+	}
+	if fp != nil {
+		return appendFields(head(dst, tagStringFields), fp)
 	}
 	dst = head(dst, tagStringPlain)
 	dst = appendPlanned(dst, lens, plainPlan)
@@ -111,7 +127,7 @@ func DecodeStrings(dst []string, src []byte) ([]string, error) {
 	switch tag {
 	case tagChunked:
 		return decodeChunked(dst, src[1:], DecodeStrings)
-	case tagStringPlain, tagStringDict:
+	case tagStringPlain, tagStringDict, tagStringFields:
 	default:
 		return dst, corrupt("tag %#x is not a string scheme", tag)
 	}
@@ -124,8 +140,13 @@ func DecodeStrings(dst []string, src []byte) ([]string, error) {
 	if n == 0 {
 		return dst, r.done()
 	}
-	if tag == tagStringPlain {
-		ss := readStrings(&r, n)
+	if tag == tagStringPlain || tag == tagStringFields {
+		var ss []string
+		if tag == tagStringPlain {
+			ss = readStrings(&r, n)
+		} else {
+			ss = readFields(&r, n)
+		}
 		if r.err != nil {
 			return dst, r.err
 		}

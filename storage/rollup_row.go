@@ -28,7 +28,7 @@ const (
 )
 
 // hasSketch reports whether a row of version v ends with a sketch.
-func hasSketch(v byte) bool { return v == rowV4 || v == rowV6 }
+func hasSketch(v byte) bool { return v == rowV4 || v == rowV6 || v == rowV8 }
 
 // intSum returns the exact sum and sum of squares of integer values as a
 // decSum at exponent 0 (rows store the spread from it), or one that is
@@ -67,27 +67,6 @@ func uintSum(vs []uint64) decSum {
 		}
 	}
 	return d
-}
-
-// intSpread returns the spread of an integer field's row (kind k, summary
-// s) from its exact sums d, when the row can store it: d is exact at
-// exponent 0, agrees with the summary's sum, and its M2 is the summary's
-// bit for bit (so the row decodes to the same summary).
-func intSpread(k model.Kind, s *model.Summary, d decSum) (uint64, bool) {
-	if !d.ok || d.e != 0 || !d.sqOK {
-		return 0, false
-	}
-	switch {
-	case k == model.KindInt && s.SumInt == d.m:
-	case k == model.KindUint && d.m >= 0 && s.SumUint == uint64(d.m):
-	default:
-		return 0, false
-	}
-	sp, m2, ok := d.spread(s.Count)
-	if !ok || math.Float64bits(m2) != math.Float64bits(s.M2) {
-		return 0, false
-	}
-	return sp, true
 }
 
 // exactM2 sets the M2 of the summary s of an integer field's bucket to
@@ -464,7 +443,9 @@ func appendValue(dst []byte, v model.Value) []byte {
 // or of a bucket holding NaN or ±Inf) stay valid. Version 2
 // rows (still read) hold (last time − first time) / 10^u in place of the
 // end offset; version 1 rows start with bytes 1 and u and hold every
-// value as a value, the sum as a value and m2 as an f64.
+// value as a value, the sum as a value and m2 as an f64. An integer
+// field's row with exact sums is version 7 or 8 (rollup_row_int.go) when
+// its fields fit, else 5 or 6.
 func appendRow(dst []byte, l model.Level, k model.Kind, start int64, s *model.Summary, dec decSum) []byte {
 	off, tail := uint64(s.MinTime-start), uint64(l.Next(start)-s.MaxTime)
 	u, scale := 0, uint64(1)
@@ -483,6 +464,17 @@ func appendRow(dst []byte, l model.Level, k model.Kind, start int64, s *model.Su
 	dst = appendValue(dst, s.First)
 	fd := decimalOfFirst(s.First)
 	dst = appendRelative(dst, s.Last, s.First, fd)
+	if k == model.KindInt || k == model.KindUint {
+		if sp, ok := intSpread(k, s, dec); ok {
+			if b, ok := appendIntRow(dst, k, s, dec.m, sp); ok {
+				b[head] += rowV7 - rowV3 // rowV3 → rowV7, rowV4 → rowV8
+				if hasSketch(v) {
+					b = s.Sketch.AppendCompact(b)
+				}
+				return b
+			}
+		}
+	}
 	if k.Numeric() {
 		dst = appendRelative(dst, s.Min, s.First, fd)
 		dst = appendRelative(dst, s.Max, s.First, fd)
@@ -647,7 +639,7 @@ func decodeRowSketch(b []byte, l model.Level, k model.Kind, start int64, sketche
 	var r *rowReader
 	switch {
 	case len(b) > 0 && (b[0]&15 == rowV2 || b[0]&15 == rowV3 || b[0]&15 == rowV4 && k.Numeric() ||
-		(b[0]&15 == rowV5 || b[0]&15 == rowV6) && (k == model.KindInt || k == model.KindUint)):
+		b[0]&15 >= rowV5 && b[0]&15 <= rowV8 && (k == model.KindInt || k == model.KindUint)):
 		u, r = b[0]>>4, &rowReader{b: b[1:]}
 	case len(b) > 0 && b[0] == rowV1:
 		if len(b) < 2 {
@@ -691,7 +683,9 @@ func decodeRowSketch(b []byte, l model.Level, k model.Kind, start int64, sketche
 	}
 	s.Last = rel()
 	s.HasM2 = true
-	if k.Numeric() {
+	if b[0]&15 >= rowV7 {
+		dec = r.intStats(k, &s)
+	} else if k.Numeric() {
 		s.Min = rel()
 		s.Max = rel()
 		var sum model.Value
@@ -745,6 +739,8 @@ func decodeRowSketch(b []byte, l model.Level, k model.Kind, start int64, sketche
 			s.M2 = math.Float64frombits(binary.LittleEndian.Uint64(r.b))
 			r.b = r.b[8:]
 		}
+	}
+	if k.Numeric() {
 		switch {
 		case !hasSketch(b[0]&15) || r.err:
 		case !sketches:

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"encoding/hex"
 	"math"
 	"testing"
 
@@ -134,7 +135,12 @@ func FuzzRollupRow(f *testing.F) {
 	idec.exactM2(&is)
 	f.Add(appendRow(nil, model.Level1h, model.KindInt, 0, &is, idec), uint8(model.KindInt)) // version 5
 	is.Sketch = model.SketchOf(&ic)
-	f.Add(appendRow(nil, model.Level1d, model.KindInt, 0, &is, idec), uint8(model.KindInt)+5) // version 6
+	f.Add(appendRow(nil, model.Level1d, model.KindInt, 0, &is, idec), uint8(model.KindInt)+5) // version 8
+	// Versions 5 and 6 (TestRollupRowV5), read as int and uint rows.
+	old5, _ := hex.DecodeString("95e802000a60040004d0930280aa06")
+	f.Add(old5, uint8(model.KindInt)-1)
+	old6, _ := hex.DecodeString("060200fbbfe285e36803faff7f00faff7f838040898080fdff1f0100026e010ff70400")
+	f.Add(old6, uint8(model.KindUint)-1)
 	f.Fuzz(func(t *testing.T, b []byte, k uint8) {
 		kind := model.Kind(k%5 + 1)
 		level := model.Level(k/5%4) + model.Level1h
@@ -205,8 +211,9 @@ func TestDecimalSums(t *testing.T) {
 }
 
 // TestRollupRowIntSpread: a row of an integer field whose exact sums are
-// known stores m2 as the spread (version 5, or 6 with a sketch), decodes
-// to the same summary and sums, and is smaller than with the f64; sums
+// known stores its statistics as distances and m2 as the reduced spread
+// (version 7, or 8 with a sketch; rollup_row_int.go), decodes to the
+// same summary and sums, and is smaller than with the f64; sums
 // out of range, or an M2 that is not the exact one, keep the f64
 // (version 3 or 4).
 func TestRollupRowIntSpread(t *testing.T) {
@@ -223,12 +230,13 @@ func TestRollupRowIntSpread(t *testing.T) {
 		sketch bool
 		want   byte
 	}{
-		{"walk", walk, false, rowV5},
-		{"walk with sketch", walk, true, rowV6},
-		{"negative", model.Column{Kind: model.KindInt, Times: []int64{start, start + 1, start + 2}, Ints: []int64{-7, 3, -1000}}, false, rowV5},
+		{"walk", walk, false, rowV7},
+		{"walk with sketch", walk, true, rowV8},
+		{"negative", model.Column{Kind: model.KindInt, Times: []int64{start, start + 1, start + 2}, Ints: []int64{-7, 3, -1000}}, false, rowV7},
+		{"extremes", model.Column{Kind: model.KindInt, Times: []int64{start, start + 1, start + 2}, Ints: []int64{-1 << 30, 1 << 30, 5}}, false, rowV7},
 		{"spread too large", model.Column{Kind: model.KindInt, Times: []int64{start, start + 1, start + 2}, Ints: []int64{-1 << 40, 0, 1 << 40}}, false, rowV3},
-		{"one value", model.Column{Kind: model.KindInt, Times: []int64{start}, Ints: []int64{42}}, true, rowV6},
-		{"uint", model.Column{Kind: model.KindUint, Times: []int64{start, start + 5}, Uints: []uint64{3, 1 << 20}}, false, rowV5},
+		{"one value", model.Column{Kind: model.KindInt, Times: []int64{start}, Ints: []int64{42}}, true, rowV8},
+		{"uint", model.Column{Kind: model.KindUint, Times: []int64{start, start + 5}, Uints: []uint64{3, 1 << 20}}, false, rowV7},
 		{"int sum too large", model.Column{Kind: model.KindInt, Times: []int64{start, start + 1}, Ints: []int64{1 << 52, 1 << 52}}, false, rowV3},
 		{"int value too large", model.Column{Kind: model.KindInt, Times: []int64{start}, Ints: []int64{math.MinInt64}}, false, rowV3},
 		{"uint too large", model.Column{Kind: model.KindUint, Times: []int64{start}, Uints: []uint64{math.MaxUint64}}, false, rowV3},
@@ -282,6 +290,52 @@ func TestRollupRowIntSpread(t *testing.T) {
 	dec.exactM2(&s)
 	b := appendRow(nil, model.Level1h, model.KindInt, start, &s, dec)
 	if _, _, err := decodeRow(b, model.Level1h, model.KindFloat, start); err == nil {
-		t.Error("a version 5 row decoded as a float row")
+		t.Error("a version 7 row decoded as a float row")
+	}
+}
+
+// TestRollupRowV5 reads rows of versions 5 and 6 written before version 7
+// (by c798da5's appendRow; hex below): the same summaries and sums as the
+// version 7 and 8 rows of the same values, and no more bytes in those.
+func TestRollupRowV5(t *testing.T) {
+	start := int64(1_700_000_000_000_000_000)
+	walk := model.Column{Kind: model.KindInt}
+	v := int64(50)
+	for i := range 360 {
+		v = max(0, min(100, v+int64(i*7%5)-2))
+		walk.Append(start+int64(i)*10e9, model.Int(v))
+	}
+	u := model.Column{Kind: model.KindUint, Times: []int64{start, start + 5}, Uints: []uint64{3, 1 << 20}}
+	for i, tc := range []struct {
+		c      model.Column
+		sketch bool
+		old    string
+	}{
+		{walk, false, "95e802000a60040004d0930280aa06"},
+		{walk, true, "96e802000a60040004d0930280aa0601000384039001c004800900"},
+		{u, false, "050200fbbfe285e36803faff7f00faff7f838040898080fdff1f"},
+		{u, true, "060200fbbfe285e36803faff7f00faff7f838040898080fdff1f0100026e010ff70400"},
+	} {
+		s := model.Summarize(&tc.c)
+		if tc.sketch {
+			s.Sketch = model.SketchOf(&tc.c)
+		}
+		var dec decSum
+		if tc.c.Kind == model.KindInt {
+			dec = intSum(tc.c.Ints)
+		} else {
+			dec = uintSum(tc.c.Uints)
+		}
+		dec.exactM2(&s)
+		old, _ := hex.DecodeString(tc.old)
+		got, gotDec, err := decodeRow(old, model.Level1h, tc.c.Kind, start)
+		if err != nil || !sameSummary(got, s) || gotDec != dec {
+			t.Errorf("row %d (version %d): %+v %+v, %v; want %+v %+v", i, old[0]&15, got, gotDec, err, s, dec)
+		}
+		b := appendRow(nil, model.Level1h, tc.c.Kind, start, &s, dec)
+		// The walk's hour: fewer bytes; two values: log₂ 2 is one bit.
+		if b[0]&15 != old[0]&15+2 || len(b) > len(old) || tc.c.Kind == model.KindInt && len(b) >= len(old) {
+			t.Errorf("row %d: version %d, %d bytes; version %d had %d", i, b[0]&15, len(b), old[0]&15, len(old))
+		}
 	}
 }

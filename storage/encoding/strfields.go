@@ -1,6 +1,9 @@
 package encoding
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"unsafe"
+)
 
 // The fields scheme (tagStringFields) stores strings that are sequences of
 // minimal uvarints column by column: field j of every string that has one
@@ -130,26 +133,27 @@ func appendFields(dst []byte, fp *fieldsPlan) []byte {
 	return dst
 }
 
-// readFields decodes the body of n strings of the fields scheme.
-func readFields(r *reader, n int) []string {
+// readFields decodes the body of n strings of the fields scheme and
+// appends them to dst; on error it returns dst unchanged.
+func readFields(r *reader, n int, dst []string) []string {
 	t0 := r.byte1("counts transform")
 	if r.err != nil {
-		return nil
+		return dst
 	}
 	if t0 > transDoD {
 		r.fail(corrupt("counts transform %d", t0))
-		return nil
+		return dst
 	}
 	counts := make([]uint64, n)
 	readIntBody(r, counts, int(t0))
 	if r.err != nil {
-		return nil
+		return dst
 	}
 	total, kmax := uint64(0), uint64(0)
 	for _, k := range counts {
 		if k > maxFields-total {
 			r.fail(corrupt("more than %d fields", maxFields))
-			return nil
+			return dst
 		}
 		total += k
 		kmax = max(kmax, k)
@@ -157,54 +161,53 @@ func readFields(r *reader, n int) []string {
 	K := int(kmax)
 	trans := r.bytes(uint64(K+3)/4, "field transforms")
 	if r.err != nil {
-		return nil
+		return dst
 	}
-	// Column j holds the strings with more than j fields: sizes[j] of them.
-	sizes := make([]int, K)
+	if K%4 != 0 && trans[K/4]>>(2*(K%4)) != 0 {
+		r.fail(corrupt("unused field transform bits set"))
+		return dst
+	}
+	// Column j holds the strings with more than j fields: sizes[j] of
+	// them, from starts[j] in fields.
+	idx := make([]int, 2*K)
+	sizes, starts := idx[:K], idx[K:]
 	for _, k := range counts {
 		for j := range int(k) {
 			sizes[j]++
 		}
 	}
 	fields := make([]uint64, total)
-	starts := make([]int, K)
 	off := 0
 	for j := range K {
 		t := trans[j/4] >> (2 * (j % 4)) & 3
 		if t > transDoD {
 			r.fail(corrupt("field transform %d", t))
-			return nil
+			return dst
 		}
 		starts[j] = off
 		readIntBody(r, fields[off:off+sizes[j]], int(t))
 		if r.err != nil {
-			return nil
+			return dst
 		}
 		off += sizes[j]
-	}
-	if K%4 != 0 && trans[K/4]>>(2*(K%4)) != 0 {
-		r.fail(corrupt("unused field transform bits set"))
-		return nil
 	}
 	size := 0
 	for _, v := range fields {
 		size += uvarintLen(v)
 	}
+	if size == 0 {
+		return append(dst, make([]string, n)...)
+	}
+	// One allocation holds every string; it is never written again.
 	buf := make([]byte, 0, size)
-	ends := make([]int, n)
-	for i, k := range counts {
+	prev := 0
+	for _, k := range counts {
 		for j := range int(k) {
 			buf = binary.AppendUvarint(buf, fields[starts[j]])
 			starts[j]++
 		}
-		ends[i] = len(buf)
+		dst = append(dst, unsafe.String(unsafe.SliceData(buf[prev:]), len(buf)-prev))
+		prev = len(buf)
 	}
-	all := string(buf)
-	out := make([]string, n)
-	prev := 0
-	for i, e := range ends {
-		out[i] = all[prev:e]
-		prev = e
-	}
-	return out
+	return dst
 }

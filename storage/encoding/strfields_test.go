@@ -120,3 +120,35 @@ func TestStringFieldsCorrupt(t *testing.T) {
 		t.Errorf("minimal block: %q, %v", got, err)
 	}
 }
+
+// BenchmarkDecodeHourRows decodes a day of hour rows (24 rollup-like
+// strings) stored in the fields scheme and in the plain one:
+//
+//	go test -run '^$' -bench DecodeHourRows ./storage/encoding
+func BenchmarkDecodeHourRows(b *testing.B) {
+	vs := hourRows(24, 9)
+	fields := AppendStrings(nil, vs)
+	lens := make([]uint64, len(vs))
+	for i, s := range vs {
+		lens[i] = uint64(len(s))
+	}
+	plain := appendPlanned([]byte{tagStringPlain, byte(len(vs))}, lens, planStream(lens, true))
+	for _, s := range vs {
+		plain = append(plain, s...)
+	}
+	for _, c := range []struct {
+		name string
+		b    []byte
+	}{{"fields", fields}, {"plain", plain}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportMetric(float64(len(c.b)), "bytes")
+			var out []string
+			for range b.N {
+				var err error
+				if out, err = DecodeStrings(out[:0], c.b); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -140,13 +140,12 @@ func DecodeStrings(dst []string, src []byte) ([]string, error) {
 	if n == 0 {
 		return dst, r.done()
 	}
-	if tag == tagStringPlain || tag == tagStringFields {
-		var ss []string
-		if tag == tagStringPlain {
-			ss = readStrings(&r, n)
-		} else {
-			ss = readFields(&r, n)
+	if tag == tagStringFields {
+		if dst = readFields(&r, n, dst); r.err != nil {
+			return dst[:start], r.err
 		}
+	} else if tag == tagStringPlain {
+		ss := readStrings(&r, n)
 		if r.err != nil {
 			return dst, r.err
 		}

@@ -151,8 +151,10 @@ func goldenSeriesCompact() []SeriesData {
 // goldenSeriesV5 is the content of testdata/v5.col: goldenSeriesCompact
 // and a series "cpu,host=e" with a string column of 24 rollup-like rows
 // (strings of uvarints: a head, a count, time offsets, drifting values),
-// which the fields scheme stores column by column, and a string column
-// of repeated text (the dictionary scheme).
+// which the fields scheme stores column by column, a string column of
+// repeated text (the dictionary scheme), and "walk", 64 integers of a
+// random walk with small steps, whose steps take a Huffman code with the
+// dense table.
 func goldenSeriesV5() []SeriesData {
 	rows := model.Column{Name: "rows", Kind: model.KindString}
 	text := model.Column{Name: "text", Kind: model.KindString}
@@ -167,7 +169,13 @@ func goldenSeriesV5() []SeriesData {
 		rows.Append(t, model.String(string(b)))
 		text.Append(t, model.String(fmt.Sprint("host ", i*i%17, " é"))) // ends in an unfinished uvarint
 	}
-	return append(goldenSeriesCompact(), SeriesData{Tags: tags("host", "e"), Columns: []model.Column{rows, text}})
+	walk := model.Column{Name: "walk", Kind: model.KindInt}
+	v := int64(50)
+	for i := range 64 {
+		v += []int64{0, 1, -1, 0, 2, 0, -1, 0, 1, -2, 0, 0, 1}[i*7%13]
+		walk.Append(int64(1_700_000_000_000_000_000+i*10_000_000_000), model.Int(v))
+	}
+	return append(goldenSeriesCompact(), SeriesData{Tags: tags("host", "e"), Columns: []model.Column{rows, text, walk}})
 }
 
 func TestGoldenV1(t *testing.T) {
@@ -274,6 +282,11 @@ func TestGolden(t *testing.T) {
 			if len(body) == 0 || body[0] != want {
 				t.Errorf("series 5 column %d: values tag %x, want %#x", j, body[:min(len(body), 1)], want)
 			}
+		}
+		// The walk: delta ints (0x21), count 64, head 100 (zigzag 50),
+		// gcd 1, Huffman packing (5) with a dense table of 5 values.
+		if body := r5.blockValues(t, 5, 2, 0); !bytes.HasPrefix(body, []byte{0x21, 64, 100, 1, 5, 0x85}) {
+			t.Errorf("walk values %x, want a Huffman code with a dense table", body)
 		}
 		// Series "cpu,host=c": a and b have the same 6 times, c and d
 		// another 6; their union is stored once, in a's block (times

@@ -44,7 +44,9 @@ func TestHuffmanStreams(t *testing.T) {
 		wantHuff bool
 	}{
 		{"skewed values far apart", skewedFarApart(r, 1000), true},
-		{"walk of 20", randomWalk(r, 20, 1), false},
+		// With the dense table (values 0, 1, 2, …: a nibble each) a code
+		// pays for itself on 20 steps; a listed table did not.
+		{"walk of 20", randomWalk(r, 20, 1), true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			enc := AppendInts(nil, tc.vs)
@@ -86,11 +88,41 @@ func TestHuffmanRejects(t *testing.T) {
 		}
 		return m
 	}()))
+	// Dense: the zigzagged values 0 to s − 1, the table a nibble each.
 	h, ok := planHuff(us, dict)
 	if !ok {
 		t.Fatal("no huffman code for a rounded normal sample")
 	}
+	dense := appendHuff(nil, us, &h)
+	if dense[0]&huffDense == 0 {
+		t.Fatalf("table head %#x, want the dense table", dense[0])
+	}
+	span := int(dense[0] &^ huffDense)
+	checkStreamRejects(t, dense, len(us), readHuff, map[string]func(b []byte){
+		"dense size 1":         func(b []byte) { b[0] = huffDense | 1 },
+		"dense size too large": func(b []byte) { b[0] = huffDense | (maxHuff + 1) },
+		"dense incomplete":     func(b []byte) { b[1] = b[1]&0x0f | 0xf0 },
+		"dense one value": func(b []byte) {
+			for i := 1; i <= (span+1)/2; i++ {
+				b[i] = 0
+			}
+			b[1] = 0x10
+		},
+	})
+	// Listed: the same values shifted past what a dense table holds.
+	for i := range us {
+		us[i] += 20
+	}
+	for i := range dict {
+		dict[i] += 20
+	}
+	if h, ok = planHuff(us, dict); !ok {
+		t.Fatal("no huffman code for the shifted sample")
+	}
 	good := appendHuff(nil, us, &h)
+	if good[0]&huffDense != 0 {
+		t.Fatalf("table head %#x, want a listed table", good[0])
+	}
 	lensAt := 1
 	for i := range h.k {
 		lensAt += uvarintLen(h.syms[i] - func() uint64 {

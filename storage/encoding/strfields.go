@@ -191,16 +191,24 @@ func readFields(r *reader, n int, dst []string) []string {
 		}
 		off += sizes[j]
 	}
-	size := 0
-	for _, v := range fields {
-		size += uvarintLen(v)
-	}
-	if size == 0 {
+	if total == 0 {
 		return append(dst, make([]string, n)...)
 	}
-	// One allocation holds every string; it is never written again.
-	buf := make([]byte, 0, size)
+	// One allocation holds every string; it is never written again. Most
+	// fields take a byte or two: start there and let append grow it.
+	buf := make([]byte, 0, 2*total)
 	prev := 0
+	if uint64(n)*kmax == total {
+		// Every string has K fields: field j of string i is at j·n + i.
+		for i := range n {
+			for j := i; j < int(total); j += n {
+				buf = binary.AppendUvarint(buf, fields[j])
+			}
+			dst = append(dst, unsafe.String(unsafe.SliceData(buf[prev:]), len(buf)-prev))
+			prev = len(buf)
+		}
+		return dst
+	}
 	for _, k := range counts {
 		for j := range int(k) {
 			buf = binary.AppendUvarint(buf, fields[starts[j]])

@@ -615,7 +615,12 @@ func (db *DB) writeRollFile(w *rollupWork, l model.Level, part int64, content pa
 	seq := db.seq.Add(1)
 	path := filepath.Join(dir, fmt.Sprintf("%s-%016d.col", partName(l, part), seq))
 	// Rollup rows are read whole: block statistics would only repeat the
-	// first and last row of every block.
+	// first and last row of every block. The strings' fields scheme
+	// (colfile.WriteOptions.StringFields) would store TSBS cpu-only's 1h
+	// rows in 22% fewer bytes, but decoding them through it cost the
+	// queries that read many 1h columns about 10% more CPU
+	// (docs/benchmarks-scale.md), so it stays off until rows are decoded
+	// from its fields directly.
 	if _, err := colfile.WriteWith(path, w.coll, w.group, seq, data, &colfile.WriteOptions{FS: db.fs, BlockSize: db.opts.BlockSize, NoStats: true, Yield: db.yieldToWrites}); err != nil {
 		return nil, 0, fmt.Errorf("write rollup file: %w", err)
 	}

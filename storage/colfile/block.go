@@ -79,9 +79,10 @@ func checkColumn(c *model.Column) error {
 // blockEncoder turns blocks into their stored bytes, reusing its buffers
 // from one block to the next. The zero value is ready to use.
 type blockEncoder struct {
-	times []byte
-	body  []byte
-	out   []byte
+	fields bool // WriteOptions.StringFields
+	times  []byte
+	body   []byte
+	out    []byte
 	// Scratch space of subsetSelection.
 	bitmap, sparse []byte
 	gaps           []uint64
@@ -102,7 +103,7 @@ func (e *blockEncoder) encode(c *model.Column, sharedTimes bool, subset []byte) 
 		body = binary.AppendUvarint(body, uint64(len(e.times)))
 		body = append(body, e.times...)
 	}
-	body = appendValues(body, c)
+	body = appendValues(body, c, e.fields)
 	return e.finish(body)
 }
 
@@ -117,7 +118,7 @@ func (e *blockEncoder) encodeUnion(c *model.Column, all []int64, sel []byte) []b
 	body = binary.AppendUvarint(body, uint64(len(e.times)))
 	body = append(body, e.times...)
 	body = append(body, sel...)
-	body = appendValues(body, c)
+	body = appendValues(body, c, e.fields)
 	return e.finish(body)
 }
 

@@ -22,8 +22,9 @@ import (
 // kind and the count come from the index. A sparse selection lists its
 // positions as gaps coded by encoding.AppendUints.
 
-// appendValues appends the encoded values of c to dst.
-func appendValues(dst []byte, c *model.Column) []byte {
+// appendValues appends the encoded values of c to dst; strings may take
+// the fields scheme when fields is set (WriteOptions.StringFields).
+func appendValues(dst []byte, c *model.Column, fields bool) []byte {
 	switch c.Kind {
 	case model.KindFloat:
 		return encoding.AppendFloats(dst, c.Floats)
@@ -34,6 +35,9 @@ func appendValues(dst []byte, c *model.Column) []byte {
 	case model.KindBool:
 		return encoding.AppendBools(dst, c.Bools)
 	case model.KindString:
+		if fields {
+			return encoding.AppendStringsFields(dst, c.Strings)
+		}
 		return encoding.AppendStrings(dst, c.Strings)
 	}
 	panic(fmt.Sprintf("colfile: encode %s column", c.Kind)) // checkColumn ran before

@@ -80,9 +80,11 @@ import (
 // Version 4 adds union blocks: a series none of whose columns holds all
 // its times stores their union once, in one column's blocks, and the
 // other columns select from it. Version 5 adds the strings' fields scheme
-// (encoding.AppendStrings, tag 0x52), which stores strings of uvarints,
-// such as rollup rows, field by field; a version 4 reader would reject it
-// as corrupt.
+// (encoding.AppendStringsFields, tag 0x52, written with
+// WriteOptions.StringFields), which stores strings of uvarints, such as
+// rollup rows, field by field, dense Huffman tables for integer streams,
+// and rollup rows of versions 7 and 8 (package storage); a version 4
+// reader would reject them as corrupt.
 const Version = 5
 
 // MinVersion is the oldest format version this package reads.

@@ -140,7 +140,7 @@ func TestDecodeSubsetBlockRejects(t *testing.T) {
 			c.Append(tm, model.Int(int64(i)))
 		}
 	}
-	values := appendValues(nil, &c)
+	values := appendValues(nil, &c, false)
 	// block returns a raw stored block: a selection and the values.
 	block := func(sel []byte) []byte { return slices.Concat([]byte{blockRaw}, sel, values) }
 	// sparse returns a sparse selection listing gaps.

@@ -253,6 +253,7 @@ func TestGolden(t *testing.T) {
 	t.Run(goldenPath, func(t *testing.T) {
 		fresh := filepath.Join(t.TempDir(), "v5.col")
 		opts := goldenCompactOptions
+		opts.StringFields = true
 		if _, err := WriteWith(fresh, "cpu", 1, 7, goldenSeriesV5(), &opts); err != nil {
 			t.Fatal(err)
 		}
@@ -282,6 +283,19 @@ func TestGolden(t *testing.T) {
 			if len(body) == 0 || body[0] != want {
 				t.Errorf("series 5 column %d: values tag %x, want %#x", j, body[:min(len(body), 1)], want)
 			}
+		}
+		// Without WriteOptions.StringFields the rows stay plain.
+		plainPath := filepath.Join(t.TempDir(), "plain.col")
+		if _, err := WriteWith(plainPath, "cpu", 1, 7, goldenSeriesV5(), &goldenCompactOptions); err != nil {
+			t.Fatal(err)
+		}
+		rp, err := Open(plainPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rp.Close()
+		if body := rp.blockValues(t, 5, 0, 0); len(body) == 0 || body[0] == 0x52 {
+			t.Errorf("rows without StringFields: values tag %x, want not the fields scheme", body[:min(len(body), 1)])
 		}
 		// The walk: delta ints (0x21), count 64, head 100 (zigzag 50),
 		// gcd 1, Huffman packing (5) with a dense table of 5 values.

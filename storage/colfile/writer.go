@@ -35,6 +35,11 @@ type WriteOptions struct {
 	// Yield, when set, is called before each column is encoded: a
 	// background writer's chance to give way to more urgent work.
 	Yield func()
+	// StringFields lets string blocks take the fields scheme
+	// (encoding.AppendStringsFields, version 5) where it is smaller: for
+	// strings of uvarints, such as rollup rows, a third to a half fewer
+	// bytes, decoded about twice as slowly.
+	StringFields bool
 }
 
 // Write writes a colfile holding series to path with the default options.
@@ -103,7 +108,7 @@ func WriteWith(path, collection string, group int, seq uint64, series []SeriesDa
 			meta = Meta{}
 		}
 	}()
-	if err = writeTo(f, meta, sorted, o.BlockSize, o.NoStats, o.Yield); err != nil {
+	if err = writeTo(f, meta, sorted, o.BlockSize, o.NoStats, o.StringFields, o.Yield); err != nil {
 		return meta, fmt.Errorf("colfile: write %s: %w", tmp, err)
 	}
 	if err = f.Sync(); err != nil {
@@ -224,14 +229,14 @@ func appendTags(idx []byte, tags model.Tags) []byte {
 
 // writeTo writes the complete version 2 file: header, blocks, index and
 // footer.
-func writeTo(w io.Writer, meta Meta, series []preparedSeries, blockSize int, noStats bool, yield func()) error {
+func writeTo(w io.Writer, meta Meta, series []preparedSeries, blockSize int, noStats, stringFields bool, yield func()) error {
 	cw := &countingWriter{w: bufio.NewWriterSize(w, 256<<10)}
 	writeHeader(cw, Version)
 
 	// The index is built in memory while the blocks stream out.
 	idx := appendIndexHead(nil, &meta, Version)
 	idx = binary.AppendUvarint(idx, uint64(len(series)))
-	var enc blockEncoder
+	enc := blockEncoder{fields: stringFields}
 	var owners timeOwners
 	var blocks []pendingBlock
 	for _, s := range series {

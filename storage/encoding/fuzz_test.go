@@ -89,7 +89,7 @@ func FuzzDecodeBools(f *testing.F) {
 func FuzzDecodeStrings(f *testing.F) {
 	seeds(f, AppendStrings(nil, []string{"a", "bb", "", "日本"}),
 		AppendStrings(nil, []string{"ok", "ok", "ok", "err", "ok", "ok"}),
-		AppendStrings(nil, hourRows(24, 5)))
+		AppendStringsFields(nil, hourRows(24, 5)))
 	f.Fuzz(func(t *testing.T, data []byte) { checkDecode(t, data, AppendStrings, DecodeStrings, eqStrings) })
 }
 
@@ -239,6 +239,6 @@ func FuzzStringFieldsRoundTrip(f *testing.F) {
 	f.Add([]byte{1, 2, 3, 0xff, 1, 2, 4, 0xff, 1, 3}, byte(0xff))
 	f.Fuzz(func(t *testing.T, b []byte, sep byte) {
 		vs := strings.Split(string(b), string([]byte{sep}))
-		checkRoundTrip(t, vs, AppendStrings, DecodeStrings, eqStrings)
+		checkRoundTrip(t, vs, AppendStringsFields, DecodeStrings, eqStrings)
 	})
 }

@@ -51,8 +51,8 @@ func TestStringFields(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			roundTrip(t, tt.name, tt.vs, AppendStrings, DecodeStrings, eqStrings)
-			b := AppendStrings(nil, tt.vs)
+			roundTrip(t, tt.name, tt.vs, AppendStringsFields, DecodeStrings, eqStrings)
+			b := AppendStringsFields(nil, tt.vs)
 			if tt.fields && b[0] != tagStringFields {
 				t.Errorf("tag %#x, want the fields scheme", b[0])
 			}
@@ -64,7 +64,7 @@ func TestStringFields(t *testing.T) {
 	for _, s := range vs {
 		plain += len(s) + 1
 	}
-	if got := len(AppendStrings(nil, vs)); got*3 > plain*2 {
+	if got := len(AppendStringsFields(nil, vs)); got*3 > plain*2 {
 		t.Errorf("24 hour rows: %d bytes, plain %d; want at most two thirds", got, plain)
 	}
 }
@@ -88,12 +88,12 @@ func TestStringFieldsRandom(t *testing.T) {
 			}
 			vs[i] = varints(xs...)
 		}
-		roundTrip(t, "random", vs, AppendStrings, DecodeStrings, eqStrings)
+		roundTrip(t, "random", vs, AppendStringsFields, DecodeStrings, eqStrings)
 	}
 }
 
 func TestStringFieldsCorrupt(t *testing.T) {
-	good := AppendStrings(nil, hourRows(24, 4))
+	good := AppendStringsFields(nil, hourRows(24, 4))
 	if good[0] != tagStringFields {
 		t.Fatalf("tag %#x", good[0])
 	}
@@ -127,7 +127,7 @@ func TestStringFieldsCorrupt(t *testing.T) {
 //	go test -run '^$' -bench DecodeHourRows ./storage/encoding
 func BenchmarkDecodeHourRows(b *testing.B) {
 	vs := hourRows(24, 9)
-	fields := AppendStrings(nil, vs)
+	fields := AppendStringsFields(nil, vs)
 	lens := make([]uint64, len(vs))
 	for i, s := range vs {
 		lens[i] = uint64(len(s))

@@ -11,10 +11,22 @@ import "encoding/binary"
 //
 // Decoded strings share one allocation per block.
 
-// AppendStrings appends the encoding of vs to dst and returns the result.
+// AppendStrings appends the encoding of vs to dst and returns the result:
+// the plain or the dictionary scheme, whichever is smaller.
 func AppendStrings(dst []byte, vs []string) []byte {
+	return appendStrings(dst, vs, false)
+}
+
+// AppendStringsFields is AppendStrings that also tries the fields scheme
+// (strfields.go), for strings of uvarints such as rollup rows. Its blocks
+// are smaller for those and slower to decode (BenchmarkDecodeHourRows).
+func AppendStringsFields(dst []byte, vs []string) []byte {
+	return appendStrings(dst, vs, true)
+}
+
+func appendStrings(dst []byte, vs []string, fields bool) []byte {
 	if len(vs) > MaxBlockLen {
-		return appendChunked(dst, vs, AppendStrings)
+		return appendChunked(dst, vs, func(dst []byte, vs []string) []byte { return appendStrings(dst, vs, fields) })
 	}
 	n := len(vs)
 	head := func(dst []byte, tag byte) []byte {
@@ -25,7 +37,7 @@ func AppendStrings(dst []byte, vs []string) []byte {
 		return head(dst, tagStringPlain)
 	}
 	var fp *fieldsPlan
-	if n >= 2 {
+	if fields && n >= 2 {
 		if p, ok := planFields(vs); ok {
 			fp = p
 			defer fp.release()

@@ -216,10 +216,11 @@ func (db *DB) unswap(work []*series) {
 		if s.mem != nil {
 			// The batch sequence numbers keep last-write-wins intact
 			// whatever order the values are appended in.
-			for name, mc := range s.mem.cols {
-				dst := s.imm.cols[name]
+			for i := range s.mem.cols {
+				mc := &s.mem.cols[i]
+				dst := s.imm.find(mc.name, i)
 				if dst == nil {
-					s.imm.cols[name] = mc
+					s.imm.cols = append(s.imm.cols, *mc)
 					continue
 				}
 				seqs := mc.seqs()

@@ -15,13 +15,13 @@ func BenchmarkMemColumnAppend(b *testing.B) {
 	for _, batches := range []int{18, 1000} {
 		b.Run("batches="+itoa(batches), func(b *testing.B) {
 			for b.Loop() {
-				cols := make([]*memColumn, 1000)
+				cols := make([]memColumn, 1000)
 				for i := range cols {
 					cols[i] = newMemColumn("v", model.KindInt)
 				}
 				for k := range batches {
-					for _, c := range cols {
-						c.append(int64(k), model.Int(int64(k)), uint64(k+1))
+					for i := range cols {
+						cols[i].append(int64(k), model.Int(int64(k)), uint64(k+1))
 					}
 				}
 			}

@@ -75,8 +75,8 @@ func cut(col model.Column, min, max int64) model.Column {
 
 // without returns a copy of the memory column without the values of times
 // in [min, max] written with a sequence number below seq.
-func (m *memColumn) without(min, max int64, seq uint64) (*memColumn, int) {
-	out := newMemColumn(m.name(), m.kind())
+func (m *memColumn) without(min, max int64, seq uint64) (memColumn, int) {
+	out := newMemColumn(m.name, m.kind)
 	removed := 0
 	seqs := m.seqs()
 	col := m.column()
@@ -187,9 +187,10 @@ func (db *DB) applyDelete(t *tombstone) {
 			if gen == nil {
 				continue
 			}
-			for name, mc := range gen.cols {
+			for i := range gen.cols {
+				mc := gen.cols[i]
 				nc, removed := mc.without(t.min, t.max, t.seq)
-				gen.cols[name] = nc
+				gen.cols[i] = nc
 				gen.points -= removed
 				shrunk := mc.bytes - nc.bytes
 				gen.bytes -= shrunk

@@ -1,0 +1,128 @@
+// Slabs and chunks: where memory columns keep their values.
+//
+// A memory column's times, numeric values and sequence numbers live in
+// chunks carved out of large pointer-free slabs, so the garbage collector
+// sees a slab every megabyte instead of several small objects per column
+// (with a million series, millions of them, which kept it marking all the
+// time: docs/benchmarks-million.md, "Memory columns in slabs"). A chunk
+// is taken by moving a pointer; nothing in a slab is ever reused or moved,
+// so a reader's snapshot of a column stays valid after the DB's lock is
+// released, and a slab is freed by the collector once no column or
+// snapshot points into it.
+
+package storage
+
+import (
+	"sync"
+	"unsafe"
+
+	"github.com/soltixdb/soltix/model"
+)
+
+// slabWords is the size of a slab in 8-byte words (1 MiB): large enough
+// that the collector has few objects to find, small enough that taking a
+// new one under the DB's lock (the runtime zeroes it) costs tens of
+// microseconds, and that the room left at a slab's end when a chunk does
+// not fit is a few percent at most.
+const slabWords = 1 << 17
+
+// slab is the slab chunks are taken from, shared by every DB of the
+// process (writes hold their DB's lock, so the mutex is uncontended).
+var slab struct {
+	sync.Mutex
+	free []uint64 // the current slab's unused end
+}
+
+// allocWords returns n zeroed words that nothing else uses. Requests over
+// an eighth of a slab get their own allocation.
+func allocWords(n int) unsafe.Pointer {
+	if n > slabWords/8 {
+		return unsafe.Pointer(unsafe.SliceData(make([]uint64, n)))
+	}
+	slab.Lock()
+	if len(slab.free) < n {
+		slab.free = make([]uint64, slabWords)
+	}
+	p := unsafe.Pointer(unsafe.SliceData(slab.free))
+	slab.free = slab.free[n:]
+	slab.Unlock()
+	return p
+}
+
+// Chunk geometry. Chunk k of every column holds values [chunkStart(k),
+// chunkStart(k+1)): 4 values, then 16, then as many as the column already
+// holds (20, 40, ...: a growing slice's spare room at most) up to
+// chunkValues, then chunkValues each. A column of one value takes 4
+// values' room; one of the 18 values a column of the 1 M-series load
+// holds, two chunks of 20.
+const (
+	firstChunk  = 4
+	minChunk    = 16
+	chunkValues = 512
+)
+
+// chunkStarts holds the first index of each chunk up to the first of
+// chunkValues values; from there on chunks are chunkValues long.
+var chunkStarts = func() []int {
+	starts := []int{0, firstChunk}
+	for {
+		n := starts[len(starts)-1]
+		c := min(max(n, minChunk), chunkValues)
+		starts = append(starts, n+c)
+		if c == chunkValues {
+			return starts[:len(starts)-1]
+		}
+	}
+}()
+
+// locate returns the chunk holding value i and i's offset in it.
+func locate(i int) (k, off int) {
+	last := len(chunkStarts) - 1
+	if s := chunkStarts[last]; i >= s {
+		return last + (i-s)/chunkValues, (i - s) % chunkValues
+	}
+	for k = 0; chunkStarts[k+1] <= i; k++ {
+	}
+	return k, i - chunkStarts[k]
+}
+
+// chunkStart returns the first index of chunk k.
+func chunkStart(k int) int {
+	last := len(chunkStarts) - 1
+	if k >= last {
+		return chunkStarts[last] + (k-last)*chunkValues
+	}
+	return chunkStarts[k]
+}
+
+// chunkCap returns how many values chunk k holds.
+func chunkCap(k int) int { return chunkStart(k+1) - chunkStart(k) }
+
+// A chunk of c values is one run of words: c times, then the values'
+// sequence numbers as c uint32s relative to the column's base (seqWords),
+// then the values: c words for floats, ints and uints, c bytes for bools;
+// a string column keeps its values in a []string per chunk instead.
+func seqWords(c int) int { return (c + 1) / 2 }
+
+// chunkWords returns the words of a chunk of c values of kind.
+func chunkWords(kind model.Kind, c int) int {
+	w := c + seqWords(c)
+	switch kind {
+	case model.KindFloat, model.KindInt, model.KindUint:
+		w += c
+	case model.KindBool:
+		w += (c + 7) / 8
+	}
+	return w
+}
+
+// chunkBytes returns the bytes a chunk of c values of kind takes: its
+// words, and for strings its []string (the strings' bytes are counted as
+// they are appended).
+func chunkBytes(kind model.Kind, c int) int {
+	n := 8 * chunkWords(kind, c)
+	if kind == model.KindString {
+		n += c * int(unsafe.Sizeof(""))
+	}
+	return n
+}

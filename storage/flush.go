@@ -220,7 +220,7 @@ func (db *DB) unswap(work []*series) {
 				mc := &s.mem.cols[i]
 				dst := s.imm.find(mc.name, i)
 				if dst == nil {
-					s.imm.cols = append(s.imm.cols, *mc)
+					s.imm.add(*mc)
 					continue
 				}
 				seqs := mc.seqs()

@@ -313,14 +313,19 @@ func (m *memColumn) sorted() model.Column {
 }
 
 // memSeries is one generation of a series' in-memory data. Its columns
-// are few (TSBS's cpu has ten), so a slice searched from where the field
-// stood in the last point (fields mostly arrive in the same order) costs
-// less than a map, in time and in memory.
+// are mostly few (TSBS's cpu has ten), so a slice searched from where the
+// field stood in the point (fields mostly arrive in the same order) costs
+// less than a map, in time and in memory; a series of more than
+// indexAfter fields gets a map too.
 type memSeries struct {
 	cols   []memColumn
+	index  map[string]int32 // positions in cols by name, past indexAfter columns
 	points int
 	bytes  int // estimated: memSeriesBytes, cols' room and its columns' bytes
 }
+
+// indexAfter is how many columns a series searches without a map.
+const indexAfter = 16
 
 // newMemSeries returns an empty series generation with room for fields
 // columns.
@@ -336,6 +341,12 @@ func (ms *memSeries) find(name string, hint int) *memColumn {
 	if hint < len(ms.cols) && ms.cols[hint].name == name {
 		return &ms.cols[hint]
 	}
+	if ms.index != nil {
+		if i, ok := ms.index[name]; ok {
+			return &ms.cols[i]
+		}
+		return nil
+	}
 	for i := range ms.cols {
 		if ms.cols[i].name == name {
 			return &ms.cols[i]
@@ -344,17 +355,30 @@ func (ms *memSeries) find(name string, hint int) *memColumn {
 	return nil
 }
 
-// add adds an empty column and returns it with the bytes ms.cols grew by.
-// Pointers to ms's columns are not valid after it.
-func (ms *memSeries) add(name string, kind model.Kind) (*memColumn, int) {
+// add adds column mc, whose name ms does not have yet, and returns it
+// with the bytes ms grew by beyond the column's own. Pointers to ms's
+// columns are not valid after it.
+func (ms *memSeries) add(mc memColumn) (*memColumn, int) {
 	had := cap(ms.cols)
-	ms.cols = append(ms.cols, newMemColumn(name, kind))
-	return &ms.cols[len(ms.cols)-1], (cap(ms.cols) - had) * memColumnBytes
+	ms.cols = append(ms.cols, mc)
+	grown := (cap(ms.cols) - had) * memColumnBytes
+	switch {
+	case ms.index != nil:
+		ms.index[mc.name] = int32(len(ms.cols) - 1)
+		grown += mapEntryBytes
+	case len(ms.cols) > indexAfter:
+		ms.index = make(map[string]int32, len(ms.cols))
+		for i := range ms.cols {
+			ms.index[ms.cols[i].name] = int32(i)
+		}
+		grown += len(ms.cols) * mapEntryBytes
+	}
+	return &ms.cols[len(ms.cols)-1], grown
 }
 
 // recount sets ms.bytes from its columns' and returns it.
 func (ms *memSeries) recount() int {
-	ms.bytes = memSeriesBytes + cap(ms.cols)*memColumnBytes
+	ms.bytes = memSeriesBytes + cap(ms.cols)*memColumnBytes + len(ms.index)*mapEntryBytes
 	for i := range ms.cols {
 		ms.bytes += ms.cols[i].bytes
 	}

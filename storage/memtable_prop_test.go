@@ -163,7 +163,10 @@ func TestMemColumnAgainstReference(t *testing.T) {
 // every column's values.
 func TestMemSeriesColumns(t *testing.T) {
 	ms := newMemSeries(2)
-	names := []string{"a", "bb", "c", "dd", "e"}
+	var names []string
+	for i := range indexAfter + 5 { // past indexAfter: a map too
+		names = append(names, strings.Repeat("f", i%3+1)+fmt.Sprint(i))
+	}
 	for round := range 3 {
 		for i, name := range names {
 			for j, hint := range []int{i, 0, len(names) + 3} {
@@ -172,7 +175,7 @@ func TestMemSeriesColumns(t *testing.T) {
 					if mc != nil {
 						t.Fatalf("find(%q) before it was added: %v", name, mc.name)
 					}
-					mc, _ = ms.add(name, model.KindInt)
+					mc, _ = ms.add(newMemColumn(name, model.KindInt))
 				}
 				if mc == nil || mc.name != name {
 					t.Fatalf("round %d: find(%q, %d) = %v", round, name, hint, mc)
@@ -188,7 +191,10 @@ func TestMemSeriesColumns(t *testing.T) {
 			t.Errorf("column %q: %v, want %v", name, got, want)
 		}
 	}
-	if want := memSeriesBytes + cap(ms.cols)*memColumnBytes; ms.recount() < want {
+	if ms.index == nil {
+		t.Errorf("%d columns and no map", len(ms.cols))
+	}
+	if want := memSeriesBytes + cap(ms.cols)*memColumnBytes + len(ms.cols)*mapEntryBytes; ms.recount() < want {
 		t.Errorf("recount %d, below the series and its columns' room %d", ms.bytes, want)
 	}
 }

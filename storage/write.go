@@ -303,7 +303,7 @@ func (db *DB) apply(seq uint64, points []model.Point) {
 			mc := s.mem.find(f.Key, i)
 			if mc == nil {
 				var added int
-				mc, added = s.mem.add(f.Key, f.Value.Kind)
+				mc, added = s.mem.add(newMemColumn(f.Key, f.Value.Kind))
 				grown += added
 			}
 			before := mc.bytes

@@ -98,15 +98,17 @@ func chunkStart(k int) int {
 // chunkCap returns how many values chunk k holds.
 func chunkCap(k int) int { return chunkStart(k+1) - chunkStart(k) }
 
-// A chunk of c values is one run of words: c times, then the values'
-// sequence numbers as c uint32s relative to the column's base (seqWords),
-// then the values: c words for floats, ints and uints, c bytes for bools;
-// a string column keeps its values in a []string per chunk instead.
-func seqWords(c int) int { return (c + 1) / 2 }
+// A chunk of c values is one run of words: the base of its values'
+// sequence numbers, c times, the sequence numbers as c uint16s relative
+// to the base (seqWords), then the values: c words for floats, ints and
+// uints, c bytes for bools; a string column keeps its values in a
+// []string per chunk instead. So a float, integer or unsigned value takes
+// 18 bytes in a full chunk.
+func seqWords(c int) int { return (c + 3) / 4 }
 
 // chunkWords returns the words of a chunk of c values of kind.
 func chunkWords(kind model.Kind, c int) int {
-	w := c + seqWords(c)
+	w := 1 + c + seqWords(c)
 	switch kind {
 	case model.KindFloat, model.KindInt, model.KindUint:
 		w += c
@@ -114,6 +116,25 @@ func chunkWords(kind model.Kind, c int) int {
 		w += (c + 7) / 8
 	}
 	return w
+}
+
+// seqBase returns where the chunk at p keeps its sequence numbers' base.
+func seqBase(p unsafe.Pointer) *uint64 { return (*uint64)(p) }
+
+// timesAt returns the times of the chunk of c values at p.
+func timesAt(p unsafe.Pointer, c int) []int64 {
+	return unsafe.Slice((*int64)(unsafe.Add(p, 8)), c)
+}
+
+// seqAt returns where the chunk of c values at p keeps its values'
+// sequence numbers (relative to its base).
+func seqAt(p unsafe.Pointer, c int) []uint16 {
+	return unsafe.Slice((*uint16)(unsafe.Add(p, 8*(1+c))), c)
+}
+
+// valueAt returns where the chunk of c values at p keeps its values.
+func valueAt(p unsafe.Pointer, c int) unsafe.Pointer {
+	return unsafe.Add(p, 8*(1+c+seqWords(c)))
 }
 
 // chunkBytes returns the bytes a chunk of c values of kind takes: its

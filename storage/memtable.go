@@ -11,7 +11,8 @@ import (
 
 // memColumn holds the values of one field of one series in memory, in the
 // order they arrived, with the sequence number of the batch that wrote
-// each.
+// each (in 16 bits relative to its chunk's base, until one does not fit:
+// x.wide then holds them all as runs instead, toWide).
 //
 // Values live in chunks taken from pointer-free slabs (memslab.go), each
 // allocated at its full size, so an append never copies what is already
@@ -19,7 +20,7 @@ import (
 // which all grow in step, copy itself during the same batch (a write that
 // took 20 ms instead of 0.3). Appends never modify existing elements, so a
 // reader may use a snapshot taken under the DB's read lock after
-// unlocking. A column is one pointer-holding object of 80 bytes in its
+// unlocking. A column is one pointer-holding object of 72 bytes in its
 // series' slice (memSeries.cols); what else it needs, from the third chunk
 // on, string values and wide runs, hangs off x.
 type memColumn struct {
@@ -27,11 +28,7 @@ type memColumn struct {
 	c0, c1 unsafe.Pointer // the first two chunks, nil until needed
 	x      *memMore
 	n      int
-	// base is what each value's sequence number is stored relative to
-	// (as a uint32 in its chunk), until one does not fit: x.wide then
-	// holds them all as runs instead (toWide).
-	base uint64
-	last int64 // the last time appended
+	last   int64 // the last time appended
 	// bytes estimates the heap the column holds beyond the memColumn
 	// itself (memBytes).
 	bytes int
@@ -45,7 +42,7 @@ type memColumn struct {
 type memMore struct {
 	chunks []unsafe.Pointer // chunks from the third on
 	strs   [][]string       // a string column's values, per chunk
-	wide   []wideRun        // the sequence numbers once they do not fit 32 bits
+	wide   []wideRun        // the sequence numbers once one does not fit its chunk
 }
 
 // wideRun says that the values from index at on were written by batch seq.
@@ -54,9 +51,12 @@ type wideRun struct {
 	seq uint64
 }
 
-// seqSlack is how far below the first sequence number of a column base
-// lies: concurrent batches may reach memory out of order.
-const seqSlack = 1 << 20
+// seqSlack is how far below the sequence number of its first value a
+// chunk's base lies: concurrent batches may reach memory out of order.
+// What is left of 16 bits above it (64,511 batches) is the most a chunk's
+// values may span; columns that outlive that switch to wide runs, which
+// for a column taking several values per batch are as small.
+const seqSlack = 1 << 10
 
 // The bytes the memory accounting counts (memColumn.bytes, memSeries.bytes,
 // docs/configuration.md "storage.max_memory_bytes"): per series the
@@ -132,32 +132,20 @@ func (m *memColumn) numChunks() int {
 	return k + 1
 }
 
-// seqAt returns where chunk k (of c values, at p) keeps its values'
-// sequence numbers.
-func seqAt(p unsafe.Pointer, c int) []uint32 {
-	return unsafe.Slice((*uint32)(unsafe.Add(p, 8*c)), c)
-}
-
-// valueAt returns where chunk k (of c values, at p) keeps its values.
-func valueAt(p unsafe.Pointer, c int) unsafe.Pointer {
-	return unsafe.Add(p, 8*(c+seqWords(c)))
-}
-
 func (m *memColumn) append(t int64, v model.Value, seq uint64) {
 	if v.Kind != m.kind {
 		panic("storage: append " + v.Kind.String() + " value to " + m.kind.String() + " column " + m.name)
 	}
-	if m.n == 0 {
-		m.base = seq - min(seq, seqSlack)
-	} else if t <= m.last {
+	if m.n > 0 && t <= m.last {
 		m.ordered = false
 	}
 	k, off := locate(m.n)
 	if off == 0 {
 		m.grow(k)
+		*seqBase(m.chunkPtr(k)) = seq - min(seq, seqSlack)
 	}
 	p, c := m.chunkPtr(k), chunkCap(k)
-	unsafe.Slice((*int64)(p), c)[off] = t
+	timesAt(p, c)[off] = t
 	vp := valueAt(p, c)
 	switch m.kind {
 	case model.KindFloat:
@@ -173,8 +161,8 @@ func (m *memColumn) append(t int64, v model.Value, seq uint64) {
 		m.bytes += len(v.Str())
 	}
 	if m.x == nil || m.x.wide == nil {
-		if seq >= m.base && seq-m.base <= math.MaxUint32 {
-			seqAt(p, c)[off] = uint32(seq - m.base)
+		if base := *seqBase(p); seq >= base && seq-base <= math.MaxUint16 {
+			seqAt(p, c)[off] = uint16(seq - base)
 		} else {
 			m.toWide()
 		}
@@ -221,9 +209,10 @@ func (m *memColumn) seqs() []uint64 {
 		return out
 	}
 	for k := range m.numChunks() {
-		start, c := chunkStart(k), chunkCap(k)
-		for off, s := range seqAt(m.chunkPtr(k), c)[:min(c, m.n-start)] {
-			out[start+off] = m.base + uint64(s)
+		start, c, p := chunkStart(k), chunkCap(k), m.chunkPtr(k)
+		base := *seqBase(p)
+		for off, s := range seqAt(p, c)[:min(c, m.n-start)] {
+			out[start+off] = base + uint64(s)
 		}
 	}
 	return out
@@ -235,7 +224,7 @@ func (m *memColumn) chunk(k int) model.Column {
 	start, c := chunkStart(k), chunkCap(k)
 	l := min(c, m.n-start)
 	p := m.chunkPtr(k)
-	col := model.Column{Name: m.name, Kind: m.kind, Times: unsafe.Slice((*int64)(p), l)}
+	col := model.Column{Name: m.name, Kind: m.kind, Times: timesAt(p, l)}
 	vp := valueAt(p, c)
 	switch m.kind {
 	case model.KindFloat:

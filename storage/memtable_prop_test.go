@@ -137,8 +137,11 @@ func TestMemColumnAgainstReference(t *testing.T) {
 				case 0:
 					seq -= min(seq, uint64(r.IntN(5))) // a batch that reached memory late
 				case 1:
-					if seed%4 == 0 {
-						seq += 1 << 33 // past 32 bits: wide runs
+					switch seed % 4 {
+					case 0:
+						seq += 1 << 33 // far: wide runs
+					case 1:
+						seq += 1<<16 + uint64(r.IntN(1000)) // past what a chunk holds: wide runs
 					}
 				default:
 					seq += uint64(r.IntN(2))

@@ -72,9 +72,10 @@ func TestMemColumnChunks(t *testing.T) {
 }
 
 // TestMemColumnSeqRuns checks that every value keeps its batch's sequence
-// number whether the runs fit the compact form (relative to the column's
-// base) or not: batches reaching memory out of order, sequence numbers
-// near 0, and jumps past what 32 bits hold, which switch to wide runs.
+// number whether it fits the compact form (16 bits relative to its
+// chunk's base) or not: batches reaching memory out of order, sequence
+// numbers near 0, a new chunk's own base, and jumps past what a chunk
+// holds, which switch to wide runs.
 func TestMemColumnSeqRuns(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -86,6 +87,8 @@ func TestMemColumnSeqRuns(t *testing.T) {
 		{"near zero", []uint64{2, 1, 0, 3}, false},
 		{"below the slack", []uint64{1 << 40, 1<<40 - seqSlack - 1, 1 << 40}, true},
 		{"past 32 bits", []uint64{7, 7, 1 << 33, 8, 8}, true},
+		{"past 16 bits in a chunk", []uint64{5, 5 + 70_000}, true},
+		{"a new chunk, a new base", []uint64{1, 2, 3, 4, 100_000, 100_001, 99_500}, false},
 		{"max", []uint64{math.MaxUint64, 1, math.MaxUint64}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -226,7 +226,7 @@ func (db *DB) unswap(work []*series) {
 				seqs := mc.seqs()
 				col := mc.column()
 				for i := 0; i < col.Len(); i++ {
-					dst.append(col.Times[i], col.Value(i), seqs[i])
+					dst.append(&gr.slabs, col.Times[i], col.Value(i), seqs[i])
 				}
 			}
 			s.imm.points += s.mem.points

@@ -2,13 +2,16 @@
 //
 // A memory column's times, numeric values and sequence numbers live in
 // chunks carved out of large pointer-free slabs, so the garbage collector
-// sees a slab every megabyte instead of several small objects per column
+// sees a slab every 256 KiB instead of several small objects per column
 // (with a million series, millions of them, which kept it marking all the
 // time: docs/benchmarks-million.md, "Memory columns in slabs"). A chunk
 // is taken by moving a pointer; nothing in a slab is ever reused or moved,
 // so a reader's snapshot of a column stays valid after the DB's lock is
 // released, and a slab is freed by the collector once no column or
-// snapshot points into it.
+// snapshot points into it. Each group has its own slabs (group.slabs):
+// the flush writes and releases the memory of one group at a time, which
+// slabs shared by every group's columns would hold until the last group
+// was written.
 
 package storage
 
@@ -19,33 +22,50 @@ import (
 	"github.com/soltixdb/soltix/model"
 )
 
-// slabWords is the size of a slab in 8-byte words (1 MiB): large enough
-// that the collector has few objects to find, small enough that taking a
-// new one under the DB's lock (the runtime zeroes it) costs tens of
-// microseconds, and that the room left at a slab's end when a chunk does
-// not fit is a few percent at most.
-const slabWords = 1 << 17
+// maxSlabWords is the size of a slab in 8-byte words once its group has
+// taken a megabyte (256 KiB): large enough that the collector has few
+// objects to find (4,096 a gigabyte), small enough that taking a new one
+// under the DB's lock (the runtime zeroes it) costs microseconds, that
+// the room left at a slab's end when a chunk does not fit is a few
+// percent at most, and that what each group's current slab holds but
+// does not use yet, and the one slab a flushed generation shares with the
+// next, stay small. A group's first slabs are smaller (a quarter of what
+// it took so far, at least minSlabWords), so that a group holding little
+// does not hold a whole slab.
+const (
+	maxSlabWords = 1 << 15
+	minSlabWords = 1 << 12
+)
 
-// slab is the slab chunks are taken from, shared by every DB of the
-// process (writes hold their DB's lock, so the mutex is uncontended).
-var slab struct {
-	sync.Mutex
-	free []uint64 // the current slab's unused end
+// slabs hands out the chunks of one group's memory columns. The zero
+// value is ready; the mutex is uncontended (writes hold the DB's lock).
+type slabs struct {
+	mu    sync.Mutex
+	free  []uint64 // the current slab's unused end
+	taken int      // words handed out so far
 }
 
-// allocWords returns n zeroed words that nothing else uses. Requests over
-// an eighth of a slab get their own allocation.
-func allocWords(n int) unsafe.Pointer {
-	if n > slabWords/8 {
+// sharedSlabs serves appends given no slabs of their own (tests).
+var sharedSlabs slabs
+
+// alloc returns n zeroed words that nothing else uses. Requests over an
+// eighth of the next slab get their own allocation.
+func (a *slabs) alloc(n int) unsafe.Pointer {
+	if a == nil {
+		a = &sharedSlabs
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.taken += n
+	size := min(max(a.taken/4, minSlabWords), maxSlabWords)
+	if n > size/8 {
 		return unsafe.Pointer(unsafe.SliceData(make([]uint64, n)))
 	}
-	slab.Lock()
-	if len(slab.free) < n {
-		slab.free = make([]uint64, slabWords)
+	if len(a.free) < n {
+		a.free = make([]uint64, size)
 	}
-	p := unsafe.Pointer(unsafe.SliceData(slab.free))
-	slab.free = slab.free[n:]
-	slab.Unlock()
+	p := unsafe.Pointer(unsafe.SliceData(a.free))
+	a.free = a.free[n:]
 	return p
 }
 

@@ -99,10 +99,10 @@ func (m *memColumn) chunkPtr(k int) unsafe.Pointer {
 	return m.x.chunks[k-2]
 }
 
-// grow adds chunk k, which the next value starts.
-func (m *memColumn) grow(k int) {
+// grow adds chunk k, which the next value starts, taken from a.
+func (m *memColumn) grow(a *slabs, k int) {
 	c := chunkCap(k)
-	p := allocWords(chunkWords(m.kind, c))
+	p := a.alloc(chunkWords(m.kind, c))
 	m.bytes += chunkBytes(m.kind, c)
 	switch k {
 	case 0:
@@ -132,7 +132,10 @@ func (m *memColumn) numChunks() int {
 	return k + 1
 }
 
-func (m *memColumn) append(t int64, v model.Value, seq uint64) {
+// append appends value v at time t written by batch seq, taking a new
+// chunk from a (its group's slabs; nil: shared ones) when the last is
+// full.
+func (m *memColumn) append(a *slabs, t int64, v model.Value, seq uint64) {
 	if v.Kind != m.kind {
 		panic("storage: append " + v.Kind.String() + " value to " + m.kind.String() + " column " + m.name)
 	}
@@ -141,7 +144,7 @@ func (m *memColumn) append(t int64, v model.Value, seq uint64) {
 	}
 	k, off := locate(m.n)
 	if off == 0 {
-		m.grow(k)
+		m.grow(a, k)
 		*seqBase(m.chunkPtr(k)) = seq - min(seq, seqSlack)
 	}
 	p, c := m.chunkPtr(k), chunkCap(k)

@@ -21,7 +21,7 @@ func BenchmarkMemColumnAppend(b *testing.B) {
 				}
 				for k := range batches {
 					for i := range cols {
-						cols[i].append(int64(k), model.Int(int64(k)), uint64(k+1))
+						cols[i].append(nil, int64(k), model.Int(int64(k)), uint64(k+1))
 					}
 				}
 			}

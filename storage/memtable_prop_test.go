@@ -147,7 +147,7 @@ func TestMemColumnAgainstReference(t *testing.T) {
 					seq += uint64(r.IntN(2))
 				}
 				v := randValue(r, kind)
-				m.append(tm, v, seq)
+				m.append(nil, tm, v, seq)
 				ref = append(ref, refValue{tm, v, seq})
 				if r.IntN(50) == 0 {
 					snaps = append(snaps, snap{m.snapshot(), slices.Clone(ref)})
@@ -184,7 +184,7 @@ func TestMemSeriesColumns(t *testing.T) {
 					t.Fatalf("round %d: find(%q, %d) = %v", round, name, hint, mc)
 				}
 			}
-			ms.find(name, i).append(int64(round), model.Int(int64(10*round+i)), 1)
+			ms.find(name, i).append(nil, int64(round), model.Int(int64(10*round+i)), 1)
 		}
 	}
 	for i, name := range names {
@@ -226,7 +226,7 @@ func TestMemColumnSnapshotsUnderAppends(t *testing.T) {
 			wg.Go(func() {
 				for i, v := range vals {
 					mu.Lock()
-					m.append(int64(i%700), v, seqOf(i)) // repeats from 700 on
+					m.append(nil, int64(i%700), v, seqOf(i)) // repeats from 700 on
 					mu.Unlock()
 				}
 			})

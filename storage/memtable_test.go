@@ -29,7 +29,7 @@ func TestMemColumnChunks(t *testing.T) {
 			} else {
 				tm += int64(1 + r.IntN(3))
 			}
-			m.append(tm, model.Int(int64(i)), uint64(i/7+1))
+			m.append(nil, tm, model.Int(int64(i)), uint64(i/7+1))
 			want.Append(tm, model.Int(int64(i)))
 			if i == 0 {
 				first = unsafe.Pointer(&m.chunk(0).Times[0])
@@ -94,7 +94,7 @@ func TestMemColumnSeqRuns(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			m := newMemColumn("v", model.KindInt)
 			for i, seq := range tc.seqs {
-				m.append(int64(i), model.Int(int64(i)), seq)
+				m.append(nil, int64(i), model.Int(int64(i)), seq)
 			}
 			if got := m.seqs(); !slices.Equal(got, tc.seqs) {
 				t.Errorf("seqs %v: got %v, want them back", tc.seqs, got)

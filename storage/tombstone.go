@@ -75,7 +75,7 @@ func cut(col model.Column, min, max int64) model.Column {
 
 // without returns a copy of the memory column without the values of times
 // in [min, max] written with a sequence number below seq.
-func (m *memColumn) without(min, max int64, seq uint64) (memColumn, int) {
+func (m *memColumn) without(a *slabs, min, max int64, seq uint64) (memColumn, int) {
 	out := newMemColumn(m.name, m.kind)
 	removed := 0
 	seqs := m.seqs()
@@ -86,7 +86,7 @@ func (m *memColumn) without(min, max int64, seq uint64) (memColumn, int) {
 			removed++
 			continue
 		}
-		out.append(t, col.Value(i), seqs[i])
+		out.append(a, t, col.Value(i), seqs[i])
 	}
 	return out, removed
 }
@@ -189,7 +189,7 @@ func (db *DB) applyDelete(t *tombstone) {
 			}
 			for i := range gen.cols {
 				mc := gen.cols[i]
-				nc, removed := mc.without(t.min, t.max, t.seq)
+				nc, removed := mc.without(&db.groups[s.group].slabs, t.min, t.max, t.seq)
 				gen.cols[i] = nc
 				gen.points -= removed
 				shrunk := mc.bytes - nc.bytes

@@ -307,7 +307,7 @@ func (db *DB) apply(seq uint64, points []model.Point) {
 				grown += added
 			}
 			before := mc.bytes
-			mc.append(p.Time, f.Value, seq)
+			mc.append(&gr.slabs, p.Time, f.Value, seq)
 			s.mem.points++
 			gr.memPoints++
 			db.memPoints++

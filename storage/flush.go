@@ -136,6 +136,9 @@ func (db *DB) swapOut() []*series {
 	var work []*series
 	n := 0
 	db.mu.Lock()
+	for _, g := range db.groups {
+		g.slabs.next()
+	}
 	for _, c := range db.colls {
 		for _, s := range c.series {
 			if s.mem != nil && s.imm == nil {

@@ -45,6 +45,15 @@ type slabs struct {
 	taken int      // words handed out so far
 }
 
+// next makes the chunks taken from now on come from a new slab: the
+// generation swapped out for a flush then leaves its slabs to it, and
+// the collector frees them once the flush drops the generation.
+func (a *slabs) next() {
+	a.mu.Lock()
+	a.free = nil
+	a.mu.Unlock()
+}
+
 // sharedSlabs serves appends given no slabs of their own (tests).
 var sharedSlabs slabs
 

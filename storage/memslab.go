@@ -28,8 +28,7 @@ import (
 // under the DB's lock (the runtime zeroes it) costs microseconds, that
 // the room left at a slab's end when a chunk does not fit is a few
 // percent at most, and that what each group's current slab holds but
-// does not use yet, and the one slab a flushed generation shares with the
-// next, stay small. A group's first slabs are smaller (a quarter of what
+// does not use yet stays small. A group's first slabs are smaller (a quarter of what
 // it took so far, at least minSlabWords), so that a group holding little
 // does not hold a whole slab.
 const (

@@ -136,6 +136,9 @@ func (db *DB) swapOut() []*series {
 	var work []*series
 	n := 0
 	db.mu.Lock()
+	for _, g := range db.groups {
+		g.slabs.next()
+	}
 	for _, c := range db.colls {
 		for _, s := range c.series {
 			if s.mem != nil && s.imm == nil {
@@ -216,16 +219,17 @@ func (db *DB) unswap(work []*series) {
 		if s.mem != nil {
 			// The batch sequence numbers keep last-write-wins intact
 			// whatever order the values are appended in.
-			for name, mc := range s.mem.cols {
-				dst := s.imm.cols[name]
+			for i := range s.mem.cols {
+				mc := &s.mem.cols[i]
+				dst := s.imm.find(mc.name, i)
 				if dst == nil {
-					s.imm.cols[name] = mc
+					s.imm.add(*mc)
 					continue
 				}
 				seqs := mc.seqs()
 				col := mc.column()
 				for i := 0; i < col.Len(); i++ {
-					dst.append(col.Times[i], col.Value(i), seqs[i])
+					dst.append(&gr.slabs, col.Times[i], col.Value(i), seqs[i])
 				}
 			}
 			s.imm.points += s.mem.points

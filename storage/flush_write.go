@@ -97,8 +97,8 @@ func (db *DB) writeImmGroup(coll string, group int, ss []*series) ([]*dataFile, 
 	part := db.opts.PartitionDuration.Nanoseconds()
 	for _, s := range ss {
 		byPart := make(map[int64][]model.Column)
-		for _, mc := range s.imm.cols {
-			col := mc.sorted()
+		for i := range s.imm.cols {
+			col := s.imm.cols[i].sorted()
 			for lo := 0; lo < col.Len(); {
 				p := timex.FloorDiv(col.Times[lo], part)
 				if _, ok := names[p]; !ok {

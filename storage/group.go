@@ -227,6 +227,7 @@ func (db *DB) groupFilesLocked(g int, rollups bool) ([]*dataFile, []*rollFile) {
 // collection with series in it. Its fields are guarded by the DB's mu.
 type group struct {
 	id      int
+	slabs   slabs // where its memory columns' chunks come from (memslab.go)
 	rollups map[*collection]*groupRollups
 	// series are the group's series by collection and key.
 	series map[*collection]map[string]*series

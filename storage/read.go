@@ -67,7 +67,7 @@ func (db *DB) snapshot(collection string, tags model.Tags, fields []string, min,
 			if gen == nil {
 				continue
 			}
-			if mc := gen.cols[name]; mc != nil {
+			if mc := gen.find(name, 0); mc != nil {
 				fs.mem = append(fs.mem, mc.snapshot())
 			}
 		}

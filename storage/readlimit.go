@@ -348,12 +348,13 @@ func (m *memColumn) limit(min, max int64, n int, desc bool) model.Column {
 	// the start) until n values are found.
 	var parts []model.Column
 	got := 0
-	for i := range m.chunks {
+	chunks := m.numChunks()
+	for i := range chunks {
 		k := i
 		if desc {
-			k = len(m.chunks) - 1 - i
+			k = chunks - 1 - i
 		}
-		c := &m.chunks[k]
+		c := m.chunk(k)
 		if c.Len() == 0 || c.Times[c.Len()-1] < min || c.Times[0] > max {
 			continue
 		}
@@ -366,7 +367,7 @@ func (m *memColumn) limit(min, max int64, n int, desc bool) model.Column {
 	if desc {
 		slices.Reverse(parts)
 	}
-	out := model.Column{Name: m.name(), Kind: m.kind()}
+	out := model.Column{Name: m.name, Kind: m.kind}
 	for _, p := range parts {
 		appendColumn(&out, p, 0, p.Len())
 	}

@@ -169,8 +169,8 @@ func (db *DB) resumeRollupSettings() {
 			}
 			// The WAL's points were written inside the retention then.
 			if s.mem != nil {
-				for _, mc := range s.mem.cols {
-					for _, t := range mc.column().Times {
+				for i := range s.mem.cols {
+					for _, t := range s.mem.cols[i].column().Times {
 						older(s.group, t)
 					}
 				}

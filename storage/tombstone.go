@@ -75,8 +75,8 @@ func cut(col model.Column, min, max int64) model.Column {
 
 // without returns a copy of the memory column without the values of times
 // in [min, max] written with a sequence number below seq.
-func (m *memColumn) without(min, max int64, seq uint64) (*memColumn, int) {
-	out := newMemColumn(m.name(), m.kind())
+func (m *memColumn) without(a *slabs, min, max int64, seq uint64) (memColumn, int) {
+	out := newMemColumn(m.name, m.kind)
 	removed := 0
 	seqs := m.seqs()
 	col := m.column()
@@ -86,7 +86,7 @@ func (m *memColumn) without(min, max int64, seq uint64) (*memColumn, int) {
 			removed++
 			continue
 		}
-		out.append(t, col.Value(i), seqs[i])
+		out.append(a, t, col.Value(i), seqs[i])
 	}
 	return out, removed
 }
@@ -187,9 +187,10 @@ func (db *DB) applyDelete(t *tombstone) {
 			if gen == nil {
 				continue
 			}
-			for name, mc := range gen.cols {
-				nc, removed := mc.without(t.min, t.max, t.seq)
-				gen.cols[name] = nc
+			for i := range gen.cols {
+				mc := gen.cols[i]
+				nc, removed := mc.without(&db.groups[s.group].slabs, t.min, t.max, t.seq)
+				gen.cols[i] = nc
 				gen.points -= removed
 				shrunk := mc.bytes - nc.bytes
 				gen.bytes -= shrunk

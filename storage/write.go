@@ -294,21 +294,20 @@ func (db *DB) apply(seq uint64, points []model.Point) {
 		gr := db.groups[s.group]
 		grown := 0 // bytes, counted in s.mem.bytes at the end
 		if s.mem == nil {
-			s.mem = newMemSeries()
+			s.mem = newMemSeries(len(p.Fields))
 			gr.memBytes += s.mem.bytes
 			db.memBytes += s.mem.bytes
 		}
 		gr.noteSeq(seq)
-		for _, f := range p.Fields {
-			mc := s.mem.cols[f.Key]
-			before := 0
+		for i, f := range p.Fields {
+			mc := s.mem.find(f.Key, i)
 			if mc == nil {
-				mc = newMemColumn(f.Key, f.Value.Kind)
-				s.mem.cols[f.Key] = mc
-			} else {
-				before = mc.bytes
+				var added int
+				mc, added = s.mem.add(newMemColumn(f.Key, f.Value.Kind))
+				grown += added
 			}
-			mc.append(p.Time, f.Value, seq)
+			before := mc.bytes
+			mc.append(&gr.slabs, p.Time, f.Value, seq)
 			s.mem.points++
 			gr.memPoints++
 			db.memPoints++

@@ -1,0 +1,64 @@
+package storage
+
+import (
+	"testing"
+	"unsafe"
+)
+
+// TestSlabsAlloc takes chunks of many sizes from one set of slabs,
+// starting new slabs now and then as a flush's swap does, and checks that
+// each comes zeroed and that none overlaps another (each is filled with
+// its own number, checked after all were taken).
+func TestSlabsAlloc(t *testing.T) {
+	var a slabs
+	type chunk struct {
+		words []uint64
+		mark  uint64
+	}
+	var chunks []chunk
+	for i := range 5000 {
+		n := 1 + (i*7919)%1500 // up to chunks of 512 values and beyond a small slab's eighth
+		if i%997 == 0 {
+			a.next()
+		}
+		w := unsafe.Slice((*uint64)(a.alloc(n)), n)
+		for j, x := range w {
+			if x != 0 {
+				t.Fatalf("chunk %d of %d words: word %d is %d, want zeroed", i, n, j, x)
+			}
+		}
+		mark := uint64(i + 1)
+		for j := range w {
+			w[j] = mark
+		}
+		chunks = append(chunks, chunk{w, mark})
+	}
+	for i, c := range chunks {
+		for j, x := range c.words {
+			if x != c.mark {
+				t.Fatalf("chunk %d: word %d is %d, want %d (overlapped by another chunk)", i, j, x, c.mark)
+			}
+		}
+	}
+	if a.taken < 5000 {
+		t.Errorf("taken %d words, want them counted", a.taken)
+	}
+}
+
+// TestChunkGeometry checks that locate, chunkStart and chunkCap agree:
+// every index lies in the chunk locate names, at its offset, chunks
+// follow one another, and none holds more than chunkValues.
+func TestChunkGeometry(t *testing.T) {
+	if got := chunkStarts[:3]; got[0] != 0 || got[1] != firstChunk || got[2] != firstChunk+minChunk {
+		t.Fatalf("first chunk starts %v, want 0, %d, %d", got, firstChunk, firstChunk+minChunk)
+	}
+	for i := range 20_000 {
+		k, off := locate(i)
+		if start := chunkStart(k); start+off != i || off < 0 || off >= chunkCap(k) {
+			t.Fatalf("locate(%d) = chunk %d offset %d; chunk starts at %d and holds %d", i, k, off, start, chunkCap(k))
+		}
+		if chunkStart(k+1) != chunkStart(k)+chunkCap(k) || chunkCap(k) > chunkValues {
+			t.Fatalf("chunk %d: starts %d, holds %d, next starts %d", k, chunkStart(k), chunkCap(k), chunkStart(k+1))
+		}
+	}
+}

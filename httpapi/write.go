@@ -77,12 +77,17 @@ func (s *server) write(w http.ResponseWriter, r *http.Request, ep writeEndpoint)
 		return
 	}
 
-	body, code, err := s.readBody(w, r)
+	// The body's buffer is reused by a later write once this one is
+	// answered: nothing decoded from it refers to its bytes.
+	spare := getBodyBuf()
+	body, code, err := s.readBodyInto(w, r, spare)
 	if err != nil {
+		putBodyBuf(spare)
 		s.metrics.writeRejected(writeReasonLimit)
 		writeError(w, code, err.Error())
 		return
 	}
+	defer putBodyBuf(body)
 	s.metrics.writeBytes.Add(uint64(len(body)))
 
 	now, _ := timex.FromTime(s.now())
@@ -303,7 +308,12 @@ func isJSON(contentType string) bool {
 // Content-Encoding says gzip, and enforces the body limit before and after
 // decompression. On failure it returns the status code to answer with.
 func (s *server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, int, error) {
-	b, code, err := s.readBodyLimited(w, r)
+	return s.readBodyInto(w, r, nil)
+}
+
+// readBodyInto is readBody reading into spare first (see readAll).
+func (s *server) readBodyInto(w http.ResponseWriter, r *http.Request, spare []byte) ([]byte, int, error) {
+	b, code, err := s.readBodyLimited(w, r, spare)
 	if err != nil {
 		s.countBodyLimit(code)
 	}
@@ -311,7 +321,7 @@ func (s *server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, int, 
 }
 
 // readBodyLimited is readBody without counting the limits it enforces.
-func (s *server) readBodyLimited(w http.ResponseWriter, r *http.Request) ([]byte, int, error) {
+func (s *server) readBodyLimited(w http.ResponseWriter, r *http.Request, spare []byte) ([]byte, int, error) {
 	tooLarge := fmt.Errorf("request body too large: limit is %d bytes (http.max_body_bytes)", s.limit)
 	gz := false
 	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
@@ -340,7 +350,7 @@ func (s *server) readBodyLimited(w http.ResponseWriter, r *http.Request) ([]byte
 		hint = -1
 	}
 	// Memory follows the bytes received, not the declared length.
-	data, err := readAll(rd, s.limit, hint, bodyHoldOf(r))
+	data, err := readAll(rd, s.limit, hint, bodyHoldOf(r), spare)
 	if err != nil {
 		code, err := readErrorStatus(w, err, tooLarge, gz)
 		return nil, code, err

@@ -147,6 +147,21 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("input %q again: point %d is %+v, first time %+v", data, i, later[i], kept[i])
 			}
 		}
+
+		// Fields cut from an arena, fresh and reused, are the same.
+		var arena FieldArena
+		for round := range 2 {
+			inArena, _, _ := ParseInto(&arena, data, prec, def, Checks{})
+			if len(inArena) != len(kept) {
+				t.Fatalf("input %q into an arena (round %d): got %d points, want %d", data, round, len(inArena), len(kept))
+			}
+			for i := range kept {
+				if !samePoint(&kept[i], &inArena[i]) {
+					t.Fatalf("input %q into an arena (round %d): point %d is %+v, want %+v", data, round, i, inArena[i], kept[i])
+				}
+			}
+			arena.Reuse()
+		}
 	})
 }
 

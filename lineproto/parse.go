@@ -108,12 +108,19 @@ type Checks struct {
 
 // ParseWith is Parse with checks beyond the syntax.
 func ParseWith(buf []byte, prec Precision, defaultTime int64, checks Checks) (points []model.Point, lines []int, errs []*LineError) {
+	return ParseInto(nil, buf, prec, defaultTime, checks)
+}
+
+// ParseInto is ParseWith cutting the points' fields from the arrays of
+// arena (when not nil): they are valid until arena.Reuse is called.
+func ParseInto(arena *FieldArena, buf []byte, prec Precision, defaultTime int64, checks Checks) (points []model.Point, lines []int, errs []*LineError) {
 	if prec < 1 {
 		prec = Nanosecond
 	}
 	p := getParser()
 	defer putParser(p)
 	p.buf, p.line, p.prec, p.defaultTime, p.checks = buf, 1, int64(prec), floorMultiple(defaultTime, int64(prec)), checks
+	p.arena = arena
 	// Guess the number of points, without letting a pathological input
 	// (such as megabytes of newlines) make us reserve much memory.
 	n := min(bytes.Count(buf, []byte{'\n'})+1, len(buf)/16+1, 1<<16)
@@ -184,6 +191,7 @@ type parser struct {
 
 	tagSlab   []model.Tag   // backing store handed out to points
 	fieldSlab []model.Field // backing store handed out to points
+	arena     *FieldArena   // where field slabs come from, when not nil
 
 	// heads remembers the parse of each measurement-and-tags section
 	// (the bytes before the first space of a line) seen in this call, by

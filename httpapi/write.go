@@ -124,9 +124,9 @@ func (s *server) write(w http.ResponseWriter, r *http.Request, ep writeEndpoint)
 		}
 	} else {
 		var errs []*lineproto.LineError
-		arena := s.fieldArena()
+		arena := s.arena()
 		if arena != nil {
-			defer putFieldArena(arena)
+			defer putArena(arena)
 		}
 		points, lines, errs = lineproto.ParseInto(arena, body, prec, now, checks.lineproto())
 		for _, e := range errs {
@@ -240,32 +240,32 @@ func (s *server) write(w http.ResponseWriter, r *http.Request, ep writeEndpoint)
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// fieldArenas keeps a few lineproto.FieldArenas, so that the fields of
-// a write's points are cut from the arrays of an earlier write's (a batch
-// of 10,000 lines has 100,000 fields, megabytes).
-var fieldArenas = make(chan *lineproto.FieldArena, maxPooledBodies)
+// arenas keeps a few lineproto.Arenas, so that the tags and fields of a
+// write's points are cut from the arrays of an earlier write's (a batch of
+// 10,000 lines has 100,000 tags and 100,000 fields: megabytes).
+var arenas = make(chan *lineproto.Arena, maxPooledBodies)
 
-// fieldArena returns an arena for a write's points, or nil when the store
-// may keep the points' field arrays after Write returns. A storage.DB
-// copies the values it keeps; a cluster client's requests may outlive a
-// Write that gave up on them, so it gets fresh arrays.
-func (s *server) fieldArena() *lineproto.FieldArena {
+// arena returns an arena for a write's points, or nil when the store may
+// keep the points' arrays after Write returns. A storage.DB copies what it
+// keeps (a new series' tags too); a cluster client's requests may outlive
+// a Write that gave up on them, so it gets fresh arrays.
+func (s *server) arena() *lineproto.Arena {
 	if _, ok := s.store.(*storage.DB); !ok {
 		return nil
 	}
 	select {
-	case a := <-fieldArenas:
+	case a := <-arenas:
 		return a
 	default:
-		return new(lineproto.FieldArena)
+		return new(lineproto.Arena)
 	}
 }
 
-// putFieldArena keeps a, once nothing uses the points parsed with it.
-func putFieldArena(a *lineproto.FieldArena) {
+// putArena keeps a, once nothing uses the points parsed with it.
+func putArena(a *lineproto.Arena) {
 	a.Reuse()
 	select {
-	case fieldArenas <- a:
+	case arenas <- a:
 	default:
 	}
 }

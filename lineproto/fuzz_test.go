@@ -149,7 +149,7 @@ func FuzzParse(f *testing.F) {
 		}
 
 		// Fields cut from an arena, fresh and reused, are the same.
-		var arena FieldArena
+		var arena Arena
 		for round := range 2 {
 			inArena, _, _ := ParseInto(&arena, data, prec, def, Checks{})
 			if len(inArena) != len(kept) {

@@ -83,9 +83,9 @@ func TestParseShapeLimits(t *testing.T) {
 	}
 }
 
-// TestFieldArena checks that a FieldArena's arrays serve the next parse
+// TestArena checks that an Arena's arrays serve the next parse
 // once Reuse is called, and that it keeps no more than its bound.
-func TestFieldArena(t *testing.T) {
+func TestArena(t *testing.T) {
 	var b strings.Builder
 	for i := range 3000 {
 		fmt.Fprintf(&b, "m,h=%d a=%d,b=2i,c=\"s%d\"\n", i, i, i)
@@ -95,7 +95,7 @@ func TestFieldArena(t *testing.T) {
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	var a FieldArena
+	var a Arena
 	first, _, _ := ParseInto(&a, input, Nanosecond, 0, Checks{})
 	firstField := &first[0].Fields[0]
 	for i := range want {
@@ -113,12 +113,15 @@ func TestFieldArena(t *testing.T) {
 			t.Fatalf("after Reuse: point %d is %+v, want %+v", i, again[i+1], want[i])
 		}
 	}
-	if a.room == 0 || a.room > maxArenaFields {
-		t.Errorf("arena keeps room for %d fields, want some and at most %d", a.room, maxArenaFields)
+	if &again[1].Tags[0] != &first[0].Tags[0] {
+		t.Error("the second parse did not reuse the first tags array")
+	}
+	if r := a.fields.room; r == 0 || r > maxArenaItems {
+		t.Errorf("arena keeps room for %d fields, want some and at most %d", r, maxArenaItems)
 	}
 
 	// A batch larger than the bound gets arrays beyond it, not kept.
-	var big FieldArena
+	var big Arena
 	var lb strings.Builder
 	lb.WriteString("m f0=1")
 	for i := 1; i < 200; i++ {
@@ -126,12 +129,12 @@ func TestFieldArena(t *testing.T) {
 	}
 	lb.WriteString("\n")
 	line := lb.String()
-	n := 2*maxArenaFields/200 + 1
+	n := 2*maxArenaItems/200 + 1
 	pts, _, errs := ParseInto(&big, []byte(strings.Repeat(line, n)), Nanosecond, 0, Checks{})
 	if len(errs) > 0 || len(pts) != n {
 		t.Fatalf("got %d points and %v, want %d points", len(pts), errs, n)
 	}
-	if big.room > maxArenaFields {
-		t.Errorf("arena keeps room for %d fields, want at most %d", big.room, maxArenaFields)
+	if r := big.fields.room; r > maxArenaItems {
+		t.Errorf("arena keeps room for %d fields, want at most %d", r, maxArenaItems)
 	}
 }

@@ -111,9 +111,10 @@ func ParseWith(buf []byte, prec Precision, defaultTime int64, checks Checks) (po
 	return ParseInto(nil, buf, prec, defaultTime, checks)
 }
 
-// ParseInto is ParseWith cutting the points' fields from the arrays of
-// arena (when not nil): they are valid until arena.Reuse is called.
-func ParseInto(arena *FieldArena, buf []byte, prec Precision, defaultTime int64, checks Checks) (points []model.Point, lines []int, errs []*LineError) {
+// ParseInto is ParseWith cutting the points' tags and fields from the
+// arrays of arena (when not nil): they are valid until arena.Reuse is
+// called, and a caller that keeps some must copy them.
+func ParseInto(arena *Arena, buf []byte, prec Precision, defaultTime int64, checks Checks) (points []model.Point, lines []int, errs []*LineError) {
 	if prec < 1 {
 		prec = Nanosecond
 	}
@@ -191,7 +192,7 @@ type parser struct {
 
 	tagSlab   []model.Tag   // backing store handed out to points
 	fieldSlab []model.Field // backing store handed out to points
-	arena     *FieldArena   // where field slabs come from, when not nil
+	arena     *Arena        // where the slabs come from, when not nil
 
 	// heads remembers the parse of each measurement-and-tags section
 	// (the bytes before the first space of a line) seen in this call, by

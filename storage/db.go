@@ -189,6 +189,7 @@ type DB struct {
 	immBytes  int          // and of the generation being flushed
 	idxBytes  int          // estimated bytes of the series index (seriesBytes)
 	keyBuf    []byte       // scratch series key of seriesOf
+	tagSlab   model.Tags   // the tags of new series are cut from it (keepTags)
 	known     knownSeries  // apply's series by shared Tags slice
 	closed    bool
 	settings  map[string]CollectionSettings // by collection; absent means Options.DefaultSettings

@@ -66,13 +66,34 @@ func (db *DB) seriesFor(c *collection, key string, tags model.Tags) *series {
 
 // seriesOf is seriesFor with the key built from c's name and tags in a
 // buffer of the DB, so that finding an existing series allocates nothing.
+// A new series keeps a copy of tags (a written point's arrays may be
+// reused once Write returns: lineproto.Arena), cut from a slab of the DB.
 // The caller holds mu for writing.
 func (db *DB) seriesOf(c *collection, tags model.Tags) *series {
 	db.keyBuf = model.AppendSeriesKey(db.keyBuf[:0], c.name, tags)
 	if s := c.series[string(db.keyBuf)]; s != nil {
 		return s
 	}
-	return db.seriesFor(c, string(db.keyBuf), tags)
+	return db.seriesFor(c, string(db.keyBuf), db.keepTags(tags))
+}
+
+// tagSlabSize is the number of tags of a slab of keepTags.
+const tagSlabSize = 4096
+
+// keepTags returns a copy of tags with its capacity limited to its length
+// (appending to it copies it), cut from db.tagSlab. The caller holds mu
+// for writing.
+func (db *DB) keepTags(tags model.Tags) model.Tags {
+	n := len(tags)
+	if n == 0 {
+		return nil
+	}
+	if len(db.tagSlab)+n > cap(db.tagSlab) {
+		db.tagSlab = make(model.Tags, 0, max(tagSlabSize, n))
+	}
+	l := len(db.tagSlab)
+	db.tagSlab = append(db.tagSlab, tags...)
+	return db.tagSlab[l : l+n : l+n]
 }
 
 // knownSeries maps the shared Tags slices of a batch's points to their

@@ -11,11 +11,13 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/soltixdb/soltix/httpapi"
+	"github.com/soltixdb/soltix/internal/cputime"
 	"github.com/soltixdb/soltix/storage"
 )
 
@@ -102,6 +104,54 @@ func BenchmarkIngestHTTP(b *testing.B) {
 	el := time.Since(start).Seconds()
 	b.ReportMetric(float64(b.N)*lines*10/el, "values/s")
 	b.ReportMetric(float64(b.N)*lines/el, "lines/s")
+}
+
+// BenchmarkIngestHTTPHosts is BenchmarkIngestHTTP over many hosts, as in
+// the 1 M-series load (docs/benchmarks-million.md): 10,000-line cpu
+// batches over SOLTIX_BENCH_HOSTS hosts (100,000 by default, 1 M field
+// series), posted one at a time, so that every line of a batch is another
+// series and the first hosts/10,000 batches create the series. The ops
+// cycle through two rounds of hosts (a repeated batch rewrites its points).
+// It reports CPU time per batch (cpu-ns/op), which other work on the
+// machine inflates less than wall time; run it with -benchmem.
+//
+//	go test -run '^$' -bench IngestHTTPHosts -benchtime 60x -benchmem ./e2e
+func BenchmarkIngestHTTPHosts(b *testing.B) {
+	const lines = 10_000
+	hosts := 100_000
+	if v, err := strconv.Atoi(os.Getenv("SOLTIX_BENCH_HOSTS")); err == nil && v > 0 {
+		hosts = v
+	}
+	batches := cpuBatches(max(2*hosts/lines, 1), lines, hosts)
+	db, err := storage.Open(b.TempDir(), &storage.Options{
+		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
+		FlushInterval: -1, MaxMemoryPoints: 1 << 30, MaxMemoryBytes: -1,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	srv := httptest.NewServer(httpapi.New(db, httpapi.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}))
+	defer srv.Close()
+	client := srv.Client()
+	b.SetBytes(int64(len(batches[0])))
+	b.ResetTimer()
+	c0 := cputime.Process()
+	for i := range b.N {
+		resp, err := client.Post(srv.URL+"/write?precision=ns", "text/plain", bytes.NewReader(batches[i%len(batches)]))
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNoContent {
+			b.Fatalf("status %d", resp.StatusCode)
+		}
+	}
+	if c := cputime.Process() - c0; c > 0 {
+		b.ReportMetric(float64(c.Nanoseconds())/float64(b.N), "cpu-ns/op")
+	}
+	b.StopTimer() // not the flush of Close
 }
 
 // BenchmarkDiskBytesPerValue loads one day of the TSBS-like cpu set (100

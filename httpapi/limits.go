@@ -21,7 +21,8 @@ import (
 //     share of a budget of body bytes held by all requests at once, taken
 //     in chunks as bytes arrive, never from a declared Content-Length;
 //   - the buffer a handler reads a body into (readAll): it grows
-//     geometrically with the bytes received, up to the body limit.
+//     geometrically with the bytes received, up to the body limit (writes
+//     reuse a few buffers, bodyBufs, but count them the same way).
 //
 // The body deadline is set per request (http.ResponseController) rather
 // than as the server's ReadTimeout: the handler then knows the deadline is
@@ -333,14 +334,19 @@ func bodyHoldOf(r *http.Request) *bodyHold {
 // copied once, into the buffer of the announced length, when it is
 // allocated. The capacities allocated and taken from hold are those of the
 // doubling buffer they replace.
-func readAll(rd io.Reader, limit, hint int64, hold *bodyHold) ([]byte, error) {
+//
+// spare, when not nil, is an empty buffer to read into first (from
+// bodyBufs): a growth that fits in its capacity takes the same share of
+// hold but allocates nothing. The result may be spare itself.
+func readAll(rd io.Reader, limit, hint int64, hold *bodyHold, spare []byte) ([]byte, error) {
 	var (
 		chunks [][]byte // full chunks before buf, while the final size is unknown
 		prev   int64    // bytes in chunks
-		buf    []byte
+		buf    = spare[:0]
+		room   = 0 // the capacity of buf counted so far; cap(buf) unless buf is spare
 	)
 	for {
-		if len(buf) == cap(buf) {
+		if len(buf) == room {
 			total := prev + int64(len(buf))
 			if total > limit {
 				return joinChunks(chunks, buf), nil
@@ -351,23 +357,29 @@ func readAll(rd io.Reader, limit, hint int64, hold *bodyHold) ([]byte, error) {
 					return nil, err
 				}
 			}
-			if hint >= 0 && n < min(hint, limit)+1 {
+			switch {
+			case len(chunks) == 0 && n <= int64(cap(buf)):
+				// The spare buffer holds it.
+				room = int(n)
+			case hint >= 0 && n < min(hint, limit)+1:
 				// Not yet the announced length: add a chunk.
 				if len(buf) > 0 {
-					chunks = append(chunks, buf)
+					chunks = append(chunks, buf[:len(buf):len(buf)])
 				}
 				prev = total
 				buf = make([]byte, 0, n-total)
-			} else {
+				room = cap(buf)
+			default:
 				nb := make([]byte, 0, n)
 				for _, c := range chunks {
 					nb = append(nb, c...)
 				}
 				buf = append(nb, buf...)
 				chunks, prev = nil, 0
+				room = cap(buf)
 			}
 		}
-		m, err := rd.Read(buf[len(buf):cap(buf)])
+		m, err := rd.Read(buf[len(buf):room])
 		buf = buf[:len(buf)+m]
 		if err == io.EOF {
 			return joinChunks(chunks, buf), nil
@@ -375,6 +387,41 @@ func readAll(rd io.Reader, limit, hint int64, hold *bodyHold) ([]byte, error) {
 		if err != nil {
 			return joinChunks(chunks, buf), err
 		}
+	}
+}
+
+// bodyBufs keeps the buffers of a few write bodies for the next writes
+// (a batch of 10,000 lines is megabytes, and allocating it afresh per
+// request was much of the collector's work under a steady load). It holds
+// at most maxPooledBodies buffers of at most maxPooledBody bytes each;
+// a buffer is put back only once nothing refers to its bytes (the points
+// decoded from it hold copies). The body budget counts a request's buffer
+// only while the request holds it.
+var bodyBufs = make(chan []byte, maxPooledBodies)
+
+const (
+	maxPooledBodies = 4
+	maxPooledBody   = 8 << 20
+)
+
+// getBodyBuf returns a pooled empty buffer, or nil.
+func getBodyBuf() []byte {
+	select {
+	case b := <-bodyBufs:
+		return b
+	default:
+		return nil
+	}
+}
+
+// putBodyBuf offers b, whose bytes are no longer referred to, for reuse.
+func putBodyBuf(b []byte) {
+	if cap(b) < minBodyBuf || cap(b) > maxPooledBody {
+		return
+	}
+	select {
+	case bodyBufs <- b[:0]:
+	default:
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/soltixdb/soltix/planner"
@@ -339,7 +340,7 @@ func TestReadAllGrowth(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			hold := &bodyHold{budget: &bodyBudget{}}
-			data, err := readAll(strings.NewReader(strings.Repeat("x", int(tt.size))), tt.limit, tt.hint, hold)
+			data, err := readAll(strings.NewReader(strings.Repeat("x", int(tt.size))), tt.limit, tt.hint, hold, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -367,7 +368,7 @@ func TestReadAllAnnouncedCopies(t *testing.T) {
 		for range 3 { // the least of three: other goroutines may allocate too
 			var before, after runtime.MemStats
 			runtime.ReadMemStats(&before)
-			data, err := readAll(bytes.NewReader(body), 64<<20, size, &bodyHold{budget: &bodyBudget{}})
+			data, err := readAll(bytes.NewReader(body), 64<<20, size, &bodyHold{budget: &bodyBudget{}}, nil)
 			runtime.ReadMemStats(&after)
 			if err != nil || !bytes.Equal(data, body) {
 				t.Fatalf("size %d: read %d bytes, %v; want the body", size, len(data), err)
@@ -377,6 +378,80 @@ func TestReadAllAnnouncedCopies(t *testing.T) {
 		if best > uint64(2*size) {
 			t.Errorf("size %d with its length announced: allocated %d bytes, want at most %d", size, best, 2*size)
 		}
+	}
+}
+
+// TestReadAllSpare checks that reading into a spare buffer gives the same
+// bytes and takes the same share of the body budget as reading without
+// one, and allocates no buffer when the spare holds the body.
+func TestReadAllSpare(t *testing.T) {
+	for _, tt := range []struct {
+		name        string
+		size, hint  int64
+		limit       int64
+		spare       int
+		wantInSpare bool
+	}{
+		{"empty", 0, -1, 1 << 20, 8 << 10, true},
+		{"fits, no hint", 5000, -1, 1 << 20, 8 << 10, true},
+		{"fits, exact hint", 5000, 5000, 1 << 20, 8 << 10, true},
+		{"fits, declared larger", 5000, 64 << 20, 64 << 20, 8 << 10, true},
+		{"outgrows, no hint", 100 << 10, -1, 1 << 20, 8 << 10, false},
+		{"outgrows, exact hint", 100 << 10, 100 << 10, 1 << 20, 8 << 10, false},
+		{"outgrows, declared larger", 100 << 10, 64 << 20, 64 << 20, 8 << 10, false},
+		{"over the limit", 5000, -1, 4096, 8 << 10, true},
+		{"over the limit, outgrows", 50000, -1, 40000, 8 << 10, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			body := make([]byte, tt.size)
+			for i := range body {
+				body[i] = byte(i * 7)
+			}
+			plainHold := &bodyHold{budget: &bodyBudget{}}
+			want, err := readAll(bytes.NewReader(body), tt.limit, tt.hint, plainHold, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			spare := make([]byte, 3, tt.spare) // readAll must ignore its length
+			hold := &bodyHold{budget: &bodyBudget{}}
+			got, err := readAll(iotest.OneByteReader(bytes.NewReader(body)), tt.limit, tt.hint, hold, spare)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatalf("read %d bytes, want %d bytes as without a spare", len(got), len(want))
+			}
+			if hold.held != plainHold.held {
+				t.Errorf("held %d with a spare buffer, %d without", hold.held, plainHold.held)
+			}
+			if inSpare := len(got) > 0 && &got[0] == &spare[:1][0] || len(got) == 0 && cap(got) == cap(spare); inSpare != tt.wantInSpare {
+				t.Errorf("result in the spare buffer: %v, want %v", inSpare, tt.wantInSpare)
+			}
+		})
+	}
+}
+
+// TestBodyBufs checks the bounds of the pool of write body buffers.
+func TestBodyBufs(t *testing.T) {
+	for getBodyBuf() != nil { // empty it
+	}
+	putBodyBuf(make([]byte, 10, maxPooledBody+1)) // too large
+	putBodyBuf(make([]byte, 10, minBodyBuf-1))    // too small
+	if b := getBodyBuf(); b != nil {
+		t.Fatalf("pool gave a buffer of capacity %d, want none", cap(b))
+	}
+	for range maxPooledBodies + 2 {
+		putBodyBuf(make([]byte, 10, minBodyBuf))
+	}
+	n := 0
+	for b := getBodyBuf(); b != nil; b = getBodyBuf() {
+		if len(b) != 0 {
+			t.Errorf("pooled buffer of length %d, want 0", len(b))
+		}
+		n++
+	}
+	if n != maxPooledBodies {
+		t.Errorf("pool held %d buffers, want %d", n, maxPooledBodies)
 	}
 }
 

@@ -45,8 +45,12 @@ func (p *parser) takeTags() model.Tags {
 		return nil
 	}
 	if len(p.tagSlab)+n > cap(p.tagSlab) {
-		size := min(max(2*cap(p.tagSlab), minSlab), maxSlab)
-		p.tagSlab = make([]model.Tag, 0, max(size, n))
+		size := max(min(max(2*cap(p.tagSlab), minSlab), maxSlab), n)
+		if p.arena != nil {
+			p.tagSlab = p.arena.tags.take(n, size)
+		} else {
+			p.tagSlab = make([]model.Tag, 0, size)
+		}
 	}
 	l := len(p.tagSlab)
 	p.tagSlab = p.tagSlab[:l+n]
@@ -61,10 +65,69 @@ func (p *parser) takeTags() model.Tags {
 func (p *parser) takeFields() []model.Field {
 	n := len(p.fields)
 	if len(p.fieldSlab)+n > cap(p.fieldSlab) {
-		size := min(max(2*cap(p.fieldSlab), minSlab), maxSlab)
-		p.fieldSlab = make([]model.Field, 0, max(size, n))
+		size := max(min(max(2*cap(p.fieldSlab), minSlab), maxSlab), n)
+		if p.arena != nil {
+			p.fieldSlab = p.arena.fields.take(n, size)
+		} else {
+			p.fieldSlab = make([]model.Field, 0, size)
+		}
 	}
 	l := len(p.fieldSlab)
 	p.fieldSlab = append(p.fieldSlab, p.fields...)
 	return p.fieldSlab[l : l+n : l+n]
+}
+
+// An Arena holds the arrays that the Tags and Fields of parsed points are
+// cut from, so that a caller done with one batch's points has the next
+// batch's cut from the same arrays instead of new ones (ParseInto). It
+// keeps room for at most maxArenaItems tags and as many fields. The zero
+// value is ready to use; it is not safe for concurrent use.
+type Arena struct {
+	tags   slabs[model.Tag]
+	fields slabs[model.Field]
+}
+
+// maxArenaItems bounds the tags, and the fields, an Arena keeps room for
+// (about 8 and 12 MiB).
+const maxArenaItems = 1 << 18
+
+// Reuse declares that no point parsed with a is used any more, nor its
+// Tags or Fields: the arrays they were cut from are emptied, and serve
+// the next parse.
+func (a *Arena) Reuse() {
+	a.tags.reuse()
+	a.fields.reuse()
+}
+
+// slabs are the arrays of one kind an Arena keeps.
+type slabs[T any] struct {
+	kept [][]T
+	next int // kept[:next] are in use
+	room int // items of room in kept
+}
+
+func (s *slabs[T]) reuse() {
+	for _, a := range s.kept[:s.next] {
+		clear(a[:cap(a)])
+	}
+	s.next = 0
+}
+
+// take returns an empty array of room for at least n items: the next
+// kept one, or a new one of size that is kept if there is room.
+func (s *slabs[T]) take(n, size int) []T {
+	for s.next < len(s.kept) {
+		a := s.kept[s.next]
+		s.next++
+		if cap(a) >= n {
+			return a[:0]
+		}
+	}
+	a := make([]T, 0, size)
+	if s.room+size <= maxArenaItems {
+		s.kept = append(s.kept, a)
+		s.room += size
+		s.next = len(s.kept)
+	}
+	return a
 }

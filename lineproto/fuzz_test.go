@@ -69,6 +69,9 @@ func FuzzParse(f *testing.F) {
 		"m v=1\rx",
 		"m,k=v\x01 v=1",
 		"m \xff=1",
+		// Repeated sections, escaped or not, among others (heads).
+		"m,a=b\\ c v=1\nm,a=b\\ c v=2\nm,a=b\\,c v=3\nm,a=b\\ c v=4 5",
+		"m,h=1 v=1\nm,h=2 v=1\nm,h=1 v=2\nn,h=1 v=3\nm,h=1 v=4i",
 	} {
 		f.Add([]byte(s), uint8(0), int64(1_000_000_123))
 	}
@@ -125,6 +128,39 @@ func FuzzParse(f *testing.F) {
 					t.Fatalf("input %q twice: point %d is %+v, first time %+v", data, i, again[len(points)+i], points[i])
 				}
 			}
+		}
+
+		// Parsers are reused between calls: a call after others parses
+		// as the first did, and the first call's points are intact.
+		kept := slices.Clone(points)
+		for i := range kept {
+			kept[i].Tags = slices.Clone(kept[i].Tags)
+			kept[i].Fields = slices.Clone(kept[i].Fields)
+		}
+		Parse([]byte("other,x=1 v=1\nm,h=2 v=2"), Nanosecond, 0)
+		later, _, errs3 := Parse(data, prec, def)
+		if len(later) != len(points) || len(errs3) != len(errs) {
+			t.Fatalf("input %q again: got %d points and %d errors, first time %d and %d", data, len(later), len(errs3), len(points), len(errs))
+		}
+		for i := range points {
+			if !samePoint(&points[i], &later[i]) || !samePoint(&points[i], &kept[i]) {
+				t.Fatalf("input %q again: point %d is %+v, first time %+v", data, i, later[i], kept[i])
+			}
+		}
+
+		// Fields cut from an arena, fresh and reused, are the same.
+		var arena Arena
+		for round := range 2 {
+			inArena, _, _ := ParseInto(&arena, data, prec, def, Checks{})
+			if len(inArena) != len(kept) {
+				t.Fatalf("input %q into an arena (round %d): got %d points, want %d", data, round, len(inArena), len(kept))
+			}
+			for i := range kept {
+				if !samePoint(&kept[i], &inArena[i]) {
+					t.Fatalf("input %q into an arena (round %d): point %d is %+v, want %+v", data, round, i, inArena[i], kept[i])
+				}
+			}
+			arena.Reuse()
 		}
 	})
 }

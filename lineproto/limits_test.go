@@ -82,3 +82,59 @@ func TestParseShapeLimits(t *testing.T) {
 		})
 	}
 }
+
+// TestArena checks that an Arena's arrays serve the next parse
+// once Reuse is called, and that it keeps no more than its bound.
+func TestArena(t *testing.T) {
+	var b strings.Builder
+	for i := range 3000 {
+		fmt.Fprintf(&b, "m,h=%d a=%d,b=2i,c=\"s%d\"\n", i, i, i)
+	}
+	input := []byte(b.String())
+	want, _, errs := Parse(input, Nanosecond, 0)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	var a Arena
+	first, _, _ := ParseInto(&a, input, Nanosecond, 0, Checks{})
+	firstField := &first[0].Fields[0]
+	for i := range want {
+		if !samePoint(&want[i], &first[i]) {
+			t.Fatalf("point %d is %+v, want %+v", i, first[i], want[i])
+		}
+	}
+	a.Reuse()
+	again, _, _ := ParseInto(&a, []byte("m x=1\n"+b.String()), Nanosecond, 0, Checks{})
+	if &again[0].Fields[0] != firstField {
+		t.Error("the second parse did not reuse the first array")
+	}
+	for i := range want {
+		if !samePoint(&want[i], &again[i+1]) {
+			t.Fatalf("after Reuse: point %d is %+v, want %+v", i, again[i+1], want[i])
+		}
+	}
+	if &again[1].Tags[0] != &first[0].Tags[0] {
+		t.Error("the second parse did not reuse the first tags array")
+	}
+	if r := a.fields.room; r == 0 || r > maxArenaItems {
+		t.Errorf("arena keeps room for %d fields, want some and at most %d", r, maxArenaItems)
+	}
+
+	// A batch larger than the bound gets arrays beyond it, not kept.
+	var big Arena
+	var lb strings.Builder
+	lb.WriteString("m f0=1")
+	for i := 1; i < 200; i++ {
+		fmt.Fprintf(&lb, ",f%d=1", i)
+	}
+	lb.WriteString("\n")
+	line := lb.String()
+	n := 2*maxArenaItems/200 + 1
+	pts, _, errs := ParseInto(&big, []byte(strings.Repeat(line, n)), Nanosecond, 0, Checks{})
+	if len(errs) > 0 || len(pts) != n {
+		t.Fatalf("got %d points and %v, want %d points", len(pts), errs, n)
+	}
+	if r := big.fields.room; r > maxArenaItems {
+		t.Errorf("arena keeps room for %d fields, want at most %d", r, maxArenaItems)
+	}
+}

@@ -65,7 +65,8 @@
 // encodes to a line that decodes back to an equal point; Validate reports
 // whether an arbitrary point has that property.
 //
-// Parse and AppendPoint keep no state between calls and are safe for
+// Parse and AppendPoint keep no state between calls (Parse reuses a few
+// emptied parsers, for their maps and buffers) and are safe for
 // concurrent use. The points Parse returns don't share memory with its
 // input buffer. To save allocations, the Tags and Fields of the points of
 // one Parse call are cut from shared arrays, with their capacity limited to

@@ -3,6 +3,7 @@ package lineproto
 import (
 	"bytes"
 	"fmt"
+	"hash/maphash"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -107,10 +108,20 @@ type Checks struct {
 
 // ParseWith is Parse with checks beyond the syntax.
 func ParseWith(buf []byte, prec Precision, defaultTime int64, checks Checks) (points []model.Point, lines []int, errs []*LineError) {
+	return ParseInto(nil, buf, prec, defaultTime, checks)
+}
+
+// ParseInto is ParseWith cutting the points' tags and fields from the
+// arrays of arena (when not nil): they are valid until arena.Reuse is
+// called, and a caller that keeps some must copy them.
+func ParseInto(arena *Arena, buf []byte, prec Precision, defaultTime int64, checks Checks) (points []model.Point, lines []int, errs []*LineError) {
 	if prec < 1 {
 		prec = Nanosecond
 	}
-	p := parser{buf: buf, line: 1, prec: int64(prec), defaultTime: floorMultiple(defaultTime, int64(prec)), checks: checks}
+	p := getParser()
+	defer putParser(p)
+	p.buf, p.line, p.prec, p.defaultTime, p.checks = buf, 1, int64(prec), floorMultiple(defaultTime, int64(prec)), checks
+	p.arena = arena
 	// Guess the number of points, without letting a pathological input
 	// (such as megabytes of newlines) make us reserve much memory.
 	n := min(bytes.Count(buf, []byte{'\n'})+1, len(buf)/16+1, 1<<16)
@@ -181,13 +192,62 @@ type parser struct {
 
 	tagSlab   []model.Tag   // backing store handed out to points
 	fieldSlab []model.Field // backing store handed out to points
+	arena     *Arena        // where the slabs come from, when not nil
 
 	// heads remembers the parse of each measurement-and-tags section
-	// (the bytes before the first space of a line) seen in this call:
-	// the points of one device share a section, and reuse its
-	// collection and tags (one Tags slice, shared) instead of parsing
-	// them again.
-	heads map[string]head
+	// (the bytes before the first space of a line) seen in this call, by
+	// the hash of its bytes: the points of one device share a section,
+	// and reuse its collection and tags (one Tags slice, shared) instead
+	// of parsing them again.
+	heads map[uint64]head
+	seed  maphash.Seed
+}
+
+// parsers keeps a few parsers for reuse, so that a call does not grow its
+// maps and buffers afresh (putParser empties them first).
+var parsers = make(chan *parser, 4)
+
+// maxKeptEntries bounds the entries of a map whose room a kept parser
+// keeps; a larger map is dropped.
+const maxKeptEntries = 1 << 14
+
+func getParser() *parser {
+	select {
+	case p := <-parsers:
+		return p
+	default:
+		return &parser{seed: maphash.MakeSeed()}
+	}
+}
+
+// putParser empties p, keeping nothing of the input or of the points
+// handed out (the slabs belong to them), and keeps it for reuse.
+func putParser(p *parser) {
+	keep := func(n int) bool { return n <= maxKeptEntries }
+	if !keep(len(p.strs)) {
+		p.strs = nil
+	}
+	if !keep(len(p.heads)) {
+		p.heads = nil
+	}
+	if !keep(len(p.passed)) {
+		p.passed = nil
+	}
+	clear(p.strs)
+	clear(p.heads)
+	clear(p.passed)
+	clear(p.keyIdx)
+	clear(p.recent)
+	clear(p.tags[:cap(p.tags)])
+	clear(p.fields[:cap(p.fields)])
+	*p = parser{
+		strs: p.strs, heads: p.heads, passed: p.passed, keyIdx: p.keyIdx, seed: p.seed,
+		recent: p.recent[:0], scratch: p.scratch[:0], tags: p.tags[:0], fields: p.fields[:0], fpos: p.fpos[:0],
+	}
+	select {
+	case parsers <- p:
+	default:
+	}
 }
 
 // fieldKind is a field's key and kind.
@@ -233,9 +293,10 @@ func (p *parser) fieldsPass(collection string) {
 
 // head is the parse of a measurement-and-tags section.
 type head struct {
-	name string
-	tags model.Tags
-	tok  int // p.tok after the section
+	name       string
+	tags       model.Tags
+	tok        int // p.tok after the section
+	start, end int // the section's offsets in buf
 }
 
 // headEnd returns the offset of the first space or line end from start,
@@ -419,7 +480,8 @@ func (p *parser) point() (model.Point, *LineError) {
 	p.tok = 0
 	start := p.pos
 	hend := headEnd(buf, start)
-	if h, ok := p.heads[string(buf[start:hend])]; ok && hend < len(buf) && buf[hend] == ' ' {
+	hash := maphash.Bytes(p.seed, buf[start:hend])
+	if h, ok := p.heads[hash]; ok && hend < len(buf) && buf[hend] == ' ' && bytes.Equal(buf[h.start:h.end], buf[start:hend]) {
 		pt.Collection, pt.Tags, p.tok = h.name, h.tags, h.tok
 		p.pos = hend
 		return p.body(pt)
@@ -472,9 +534,10 @@ func (p *parser) point() (model.Point, *LineError) {
 	pt.Tags = p.takeTags()
 	if p.pos == hend && len(p.heads) < maxHeads {
 		if p.heads == nil {
-			p.heads = make(map[string]head)
+			p.heads = make(map[uint64]head)
 		}
-		p.heads[string(buf[start:hend])] = head{name: pt.Collection, tags: pt.Tags, tok: p.tok}
+		// A section of another hash's bytes is replaced: heads is a cache.
+		p.heads[hash] = head{name: pt.Collection, tags: pt.Tags, tok: p.tok, start: start, end: hend}
 	}
 	return p.body(pt)
 }

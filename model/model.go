@@ -243,13 +243,54 @@ func SeriesKey(collection string, tags Tags) string {
 	return b.String()
 }
 
-func writeEscaped(b *strings.Builder, s string) {
+// AppendSeriesKey appends SeriesKey(collection, tags) to dst. Looking a
+// series up by string(AppendSeriesKey(buf[:0], ...)) in a map allocates
+// nothing.
+func AppendSeriesKey(dst []byte, collection string, tags Tags) []byte {
+	dst = appendEscaped(dst, collection)
+	for _, t := range tags {
+		dst = append(dst, ',')
+		dst = appendEscaped(dst, t.Key)
+		dst = append(dst, '=')
+		dst = appendEscaped(dst, t.Value)
+	}
+	return dst
+}
+
+// escapeIndex returns the index of the first byte of s that a series key
+// escapes, or -1.
+func escapeIndex(s string) int {
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c == ',' || c == '=' || c == '\\' {
-			b.WriteByte('\\')
+		if c := s[i]; c == ',' || c == '=' || c == '\\' {
+			return i
 		}
-		b.WriteByte(c)
+	}
+	return -1
+}
+
+func appendEscaped(dst []byte, s string) []byte {
+	for {
+		i := escapeIndex(s)
+		if i < 0 {
+			return append(dst, s...)
+		}
+		dst = append(dst, s[:i]...)
+		dst = append(dst, '\\', s[i])
+		s = s[i+1:]
+	}
+}
+
+func writeEscaped(b *strings.Builder, s string) {
+	for {
+		i := escapeIndex(s)
+		if i < 0 {
+			b.WriteString(s)
+			return
+		}
+		b.WriteString(s[:i])
+		b.WriteByte('\\')
+		b.WriteByte(s[i])
+		s = s[i+1:]
 	}
 }
 

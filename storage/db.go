@@ -188,6 +188,9 @@ type DB struct {
 	memBytes  int          // estimated bytes of the active generation (memColumn.bytes)
 	immBytes  int          // and of the generation being flushed
 	idxBytes  int          // estimated bytes of the series index (seriesBytes)
+	keyBuf    []byte       // scratch series key of seriesOf
+	tagSlab   model.Tags   // the tags of new series are cut from it (keepTags)
+	known     knownSeries  // apply's series by shared Tags slice
 	closed    bool
 	settings  map[string]CollectionSettings // by collection; absent means Options.DefaultSettings
 	// lastDefault is Options.DefaultSettings as the node last ran with

@@ -64,6 +64,77 @@ func (db *DB) seriesFor(c *collection, key string, tags model.Tags) *series {
 	return s
 }
 
+// seriesOf is seriesFor with the key built from c's name and tags in a
+// buffer of the DB, so that finding an existing series allocates nothing.
+// A new series keeps a copy of tags (a written point's arrays may be
+// reused once Write returns: lineproto.Arena), cut from a slab of the DB.
+// The caller holds mu for writing.
+func (db *DB) seriesOf(c *collection, tags model.Tags) *series {
+	db.keyBuf = model.AppendSeriesKey(db.keyBuf[:0], c.name, tags)
+	if s := c.series[string(db.keyBuf)]; s != nil {
+		return s
+	}
+	return db.seriesFor(c, string(db.keyBuf), db.keepTags(tags))
+}
+
+// tagSlabSize is the number of tags of a slab of keepTags.
+const tagSlabSize = 4096
+
+// keepTags returns a copy of tags with its capacity limited to its length
+// (appending to it copies it), cut from db.tagSlab. The caller holds mu
+// for writing.
+func (db *DB) keepTags(tags model.Tags) model.Tags {
+	n := len(tags)
+	if n == 0 {
+		return nil
+	}
+	if len(db.tagSlab)+n > cap(db.tagSlab) {
+		db.tagSlab = make(model.Tags, 0, max(tagSlabSize, n))
+	}
+	l := len(db.tagSlab)
+	db.tagSlab = append(db.tagSlab, tags...)
+	return db.tagSlab[l : l+n : l+n]
+}
+
+// knownSeries maps the shared Tags slices of a batch's points to their
+// series while apply runs, and is kept empty between batches, with its
+// room (up to maxKnownSeries entries), for the next one. Guarded by mu.
+type knownSeries struct {
+	m map[knownKey]knownEntry
+}
+
+// knownKey identifies a point's collection and Tags slice.
+type knownKey struct {
+	coll string
+	tags *model.Tag
+	n    int
+}
+
+type knownEntry struct {
+	c *collection
+	s *series
+}
+
+// maxKnownSeries bounds the entries whose room knownSeries keeps.
+const maxKnownSeries = 1 << 16
+
+func (k *knownSeries) start() map[knownKey]knownEntry {
+	if k.m == nil {
+		k.m = make(map[knownKey]knownEntry)
+	}
+	return k.m
+}
+
+// done empties the map (it must not keep the points' tags alive), or drops
+// it when it grew past maxKnownSeries.
+func (k *knownSeries) done() {
+	if len(k.m) > maxKnownSeries {
+		k.m = nil
+		return
+	}
+	clear(k.m)
+}
+
 // Fields implements planner.Source.
 func (db *DB) Fields(collection string) (map[string]model.Kind, bool) {
 	db.mu.RLock()
@@ -116,11 +187,29 @@ func (db *DB) NewSeries(points []model.Point) []bool {
 	db.mu.RLock()
 	defer db.mu.RUnlock()
 	out := make([]bool, len(points))
+	var key []byte
 	for i := range points {
-		c := db.colls[points[i].Collection]
-		out[i] = c == nil || c.series[model.SeriesKey(points[i].Collection, points[i].Tags)] == nil
+		p := &points[i]
+		if i > 0 && sameTags(p, &points[i-1]) {
+			out[i] = out[i-1]
+			continue
+		}
+		c := db.colls[p.Collection]
+		if c == nil {
+			out[i] = true
+			continue
+		}
+		key = model.AppendSeriesKey(key[:0], p.Collection, p.Tags)
+		out[i] = c.series[string(key)] == nil
 	}
 	return out
+}
+
+// sameTags reports whether p and q have the same collection and the same
+// Tags slice (points of one device as the line protocol parser hands them
+// out), hence the same series.
+func sameTags(p, q *model.Point) bool {
+	return len(p.Tags) > 0 && len(p.Tags) == len(q.Tags) && &p.Tags[0] == &q.Tags[0] && p.Collection == q.Collection
 }
 
 // Series implements planner.Source.

@@ -217,6 +217,12 @@ type batchEncoder struct {
 	body    []byte
 	keys    []string // field keys of the previous point
 	keyIdx  []uint64 // and their indexes
+	// The strings of the previous head, by position (the collection
+	// first, then each tag's key and value), and their indexes:
+	// consecutive heads (the points of different devices) usually share
+	// most of them.
+	headStrs   []string
+	headStrIdx []uint64
 }
 
 // headKey identifies a point's collection and tags: points that share a
@@ -253,11 +259,27 @@ func (e *batchEncoder) head(p *model.Point) uint64 {
 	i := e.nheads
 	e.headIdx[k] = i
 	e.nheads++
-	e.heads = binary.AppendUvarint(e.heads, e.str(p.Collection))
+	e.heads = binary.AppendUvarint(e.heads, e.headStr(0, p.Collection))
 	e.heads = binary.AppendUvarint(e.heads, uint64(len(p.Tags)))
-	for _, t := range p.Tags {
-		e.heads = binary.AppendUvarint(e.heads, e.str(t.Key))
-		e.heads = binary.AppendUvarint(e.heads, e.str(t.Value))
+	for j, t := range p.Tags {
+		e.heads = binary.AppendUvarint(e.heads, e.headStr(1+2*j, t.Key))
+		e.heads = binary.AppendUvarint(e.heads, e.headStr(2+2*j, t.Value))
+	}
+	return i
+}
+
+// headStr is str for the string at position j of a head, trying the
+// previous head's string at that position first.
+func (e *batchEncoder) headStr(j int, s string) uint64 {
+	if j < len(e.headStrs) && e.headStrs[j] == s {
+		return e.headStrIdx[j]
+	}
+	i := e.str(s)
+	switch {
+	case j < len(e.headStrs):
+		e.headStrs[j], e.headStrIdx[j] = s, i
+	case j == len(e.headStrs):
+		e.headStrs, e.headStrIdx = append(e.headStrs, s), append(e.headStrIdx, i)
 	}
 	return i
 }
@@ -314,9 +336,11 @@ func (e *batchEncoder) reset() {
 	clear(e.strIdx)
 	clear(e.headIdx)
 	clear(e.keys)
+	clear(e.headStrs)
 	e.strs, e.heads, e.body = e.strs[:0], e.heads[:0], e.body[:0]
 	e.nstrs, e.nheads = 0, 0
 	e.keys, e.keyIdx = e.keys[:0], e.keyIdx[:0]
+	e.headStrs, e.headStrIdx = e.headStrs[:0], e.headStrIdx[:0]
 }
 
 // appendFieldValue appends a field's kind byte and value.

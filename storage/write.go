@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"syscall"
 	"time"
 
@@ -99,7 +98,7 @@ func (db *DB) write(ctx context.Context, points []model.Point, pos *position) er
 	}
 
 	seq := db.seq.Add(1)
-	rb := recordBufs.Get().(*recordBuf)
+	rb := getRecordBuf()
 	rb.buf = rb.buf[:0]
 	if pos != nil {
 		rb.buf = appendPositionHead(rb.buf, pos, seq)
@@ -108,9 +107,7 @@ func (db *DB) write(ctx context.Context, points []model.Point, pos *position) er
 		rb.buf = rb.enc.encode(rb.buf, seq, points)
 	}
 	_, err := db.wal.Append(rb.buf) // the WAL copies the record before it returns
-	if cap(rb.buf) <= maxPooledRecord {
-		recordBufs.Put(rb)
-	}
+	putRecordBuf(rb)
 	if err != nil {
 		db.health.walErrors.Add(1)
 		if errors.Is(err, syscall.ENOSPC) {
@@ -149,7 +146,33 @@ type recordBuf struct {
 
 const maxPooledRecord = 8 << 20
 
-var recordBufs = sync.Pool{New: func() any { return new(recordBuf) }}
+// recordBufs holds up to maxPooledRecords encoders for reuse. A fixed
+// free list rather than a sync.Pool: under a heavy load the collector runs
+// several times a second and would empty a pool between two batches, and
+// the encoder's tables (one entry per series of a batch) would grow again
+// for every batch.
+var recordBufs = make(chan *recordBuf, maxPooledRecords)
+
+const maxPooledRecords = 4
+
+func getRecordBuf() *recordBuf {
+	select {
+	case rb := <-recordBufs:
+		return rb
+	default:
+		return new(recordBuf)
+	}
+}
+
+func putRecordBuf(rb *recordBuf) {
+	if cap(rb.buf) > maxPooledRecord {
+		return
+	}
+	select {
+	case recordBufs <- rb:
+	default:
+	}
+}
 
 // checkKinds checks every field against the collection's schema and the
 // earlier points of the batch, registering new fields. With drop set,
@@ -251,32 +274,22 @@ func (db *DB) apply(seq uint64, points []model.Point) {
 	var marked map[markKey]bool
 	// Points of one device often share their Tags slice (the line
 	// protocol parser reuses a repeated measurement-and-tags section), so
-	// their series is found by that slice before building a key.
-	type sharedTags struct {
-		coll string
-		tags *model.Tag
-		n    int
-	}
-	type found struct {
-		c *collection
-		s *series
-	}
-	var known map[sharedTags]found
+	// their series is found by that slice before building a key; the map
+	// is kept for the next batch, empty (see knownSeries).
+	known := db.known.start()
+	defer db.known.done()
 	for i := range points {
 		p := &points[i]
-		var f found
-		var sk sharedTags
+		var f knownEntry
+		var sk knownKey
 		if len(p.Tags) > 0 {
-			sk = sharedTags{p.Collection, &p.Tags[0], len(p.Tags)}
+			sk = knownKey{p.Collection, &p.Tags[0], len(p.Tags)}
 			f = known[sk]
 		}
 		if f.s == nil {
 			f.c = db.coll(p.Collection)
-			f.s = db.seriesFor(f.c, model.SeriesKey(p.Collection, p.Tags), p.Tags)
+			f.s = db.seriesOf(f.c, p.Tags)
 			if sk.tags != nil {
-				if known == nil {
-					known = make(map[sharedTags]found)
-				}
 				known[sk] = f
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/soltixdb/soltix/model"
@@ -178,7 +179,7 @@ func (db *DB) compactUnitCounted(ctx context.Context, k unitKey, cc *compactCoun
 	var out []colfile.SeriesData
 	points := 0
 	for key, a := range acc {
-		sd := colfile.SeriesData{Tags: a.tags}
+		sd := colfile.SeriesData{Tags: a.tags, Key: key}
 		for name, srcs := range a.cols {
 			cols := make([]model.Column, 0, len(srcs))
 			for _, src := range srcs {
@@ -209,7 +210,19 @@ func (db *DB) compactUnitCounted(ctx context.Context, k unitKey, cc *compactCoun
 		replaces[i] = f.meta.Seq
 	}
 	var output *dataFile
+	var fields []fieldKind
 	if len(out) > 0 {
+		// In key order, the file's: the writer finds them sorted, and
+		// the fields are listed in the order a pass over the file meets
+		// them (attachWritten).
+		slices.SortFunc(out, func(a, b colfile.SeriesData) int { return strings.Compare(a.Key, b.Key) })
+		for _, sd := range out {
+			for _, c := range sd.Columns {
+				if !slices.ContainsFunc(fields, func(f fieldKind) bool { return f.name == c.Name }) {
+					fields = append(fields, fieldKind{c.Name, c.Kind})
+				}
+			}
+		}
 		seq := db.seq.Add(1)
 		first := inputs[0]
 		path := filepath.Join(filepath.Dir(first.path), fmt.Sprintf("%s-%016d.col", partitionName(first.path), seq))
@@ -217,13 +230,10 @@ func (db *DB) compactUnitCounted(ctx context.Context, k unitKey, cc *compactCoun
 		if err := db.mkdirDurable(filepath.Dir(path)); err != nil {
 			return fmt.Errorf("compact: %w", err)
 		}
-		if _, err := colfile.WriteWith(path, first.meta.Collection, first.meta.Group, seq, out,
-			&colfile.WriteOptions{Replaces: replaces, FS: db.fs, BlockSize: db.opts.BlockSize, Yield: db.yieldToWrites}); err != nil {
-			return fmt.Errorf("compact: write: %w", err)
-		}
-		r, err := colfile.OpenWith(path, db.fs)
+		r, err := colfile.WriteOpen(path, first.meta.Collection, first.meta.Group, seq, out,
+			&colfile.WriteOptions{Replaces: replaces, FS: db.fs, BlockSize: db.opts.BlockSize, Yield: db.yieldToWrites})
 		if err != nil {
-			return fmt.Errorf("compact: reopen: %w", err)
+			return fmt.Errorf("compact: write: %w", err)
 		}
 		output = &dataFile{path: path, r: r, meta: r.Meta()}
 		if fi, err := db.fs.Stat(path); err == nil {
@@ -239,7 +249,7 @@ func (db *DB) compactUnitCounted(ctx context.Context, k unitKey, cc *compactCoun
 	}
 	db.detachFiles(obsolete)
 	if output != nil {
-		db.attachFile(output)
+		db.attachWritten(output, fields)
 	}
 	db.dropSpentTombstones()
 	db.mu.Unlock()

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/soltixdb/soltix/model"
@@ -150,51 +149,69 @@ func (db *DB) compactUnitCounted(ctx context.Context, k unitKey, cc *compactCoun
 
 	// Merge every series of every input. Inputs are immutable and cannot
 	// be removed while flushMu is held, so no lock is needed to read them.
-	type colSrc struct {
-		f  *dataFile
-		si int
-		ci int
-		lo int64
-		hi int64
-	}
-	type seriesAcc struct {
-		tags model.Tags
-		cols map[string][]colSrc
-		kind map[string]model.Kind
-	}
-	acc := make(map[string]*seriesAcc)
-	for _, f := range inputs {
-		for si, info := range f.r.AllSeries() {
-			a := acc[info.Key]
-			if a == nil {
-				a = &seriesAcc{tags: info.Tags, cols: map[string][]colSrc{}, kind: map[string]model.Kind{}}
-				acc[info.Key] = a
-			}
-			for ci, col := range info.Columns {
-				a.cols[col.Name] = append(a.cols[col.Name], colSrc{f: f, si: si, ci: ci, lo: col.MinTime, hi: col.MaxTime})
-				a.kind[col.Name] = col.Kind
-			}
-		}
+	// Each input lists its series sorted by key: they are merged in key
+	// order, one series at a time, each input's entry decoded once.
+	type field struct {
+		name string
+		kind model.Kind
+		cols []model.Column // by input, oldest first: the later wins a tie
 	}
 	var out []colfile.SeriesData
 	points := 0
-	for key, a := range acc {
-		sd := colfile.SeriesData{Tags: a.tags, Key: key}
-		for name, srcs := range a.cols {
-			cols := make([]model.Column, 0, len(srcs))
-			for _, src := range srcs {
-				col, err := src.f.r.ReadColumn(src.si, src.ci)
-				if err != nil {
-					return fmt.Errorf("compact: read %s: %w", src.f.name(), err)
+	pos := make([]int, len(inputs))
+	var fields []field
+	for {
+		key, found := "", false
+		for i, f := range inputs {
+			if pos[i] < f.r.NumSeries() {
+				if k := f.r.Key(pos[i]); !found || k < key {
+					key, found = k, true
 				}
+			}
+		}
+		if !found {
+			break
+		}
+		fields = fields[:0]
+		var tags model.Tags
+		for i, f := range inputs {
+			if pos[i] >= f.r.NumSeries() || f.r.Key(pos[i]) != key {
+				continue
+			}
+			info, cols, err := f.r.ReadSeries(ctx, pos[i])
+			if err != nil {
+				return fmt.Errorf("compact: read %s: %w", f.name(), err)
+			}
+			pos[i]++
+			if tags == nil {
+				tags = info.Tags
+			}
+			for j, col := range cols {
+				ci := &info.Columns[j]
 				for _, t := range tombs {
-					if t.coll == src.f.meta.Collection && t.covers(key, src.f.meta.Seq, src.lo, src.hi) {
+					if t.coll == f.meta.Collection && t.covers(key, f.meta.Seq, ci.MinTime, ci.MaxTime) {
 						col = cut(col, t.min, t.max)
 					}
 				}
-				cols = append(cols, col)
+				k := slices.IndexFunc(fields, func(fd field) bool { return fd.name == ci.Name })
+				if k < 0 {
+					k = len(fields)
+					if k < cap(fields) {
+						fields = fields[:k+1]
+						fields[k] = field{name: ci.Name, cols: fields[k].cols[:0]}
+					} else {
+						fields = append(fields, field{name: ci.Name})
+					}
+				}
+				fields[k].kind = ci.Kind
+				fields[k].cols = append(fields[k].cols, col)
 			}
-			merged := mergeColumns(name, a.kind[name], cols)
+		}
+		sd := colfile.SeriesData{Tags: tags, Key: key, Columns: make([]model.Column, 0, len(fields))}
+		for k := range fields {
+			fd := &fields[k]
+			merged := mergeColumns(fd.name, fd.kind, fd.cols)
+			clear(fd.cols) // the next series reuses the slice
 			if merged.Len() > 0 {
 				sd.Columns = append(sd.Columns, merged)
 				points += merged.Len()
@@ -210,16 +227,14 @@ func (db *DB) compactUnitCounted(ctx context.Context, k unitKey, cc *compactCoun
 		replaces[i] = f.meta.Seq
 	}
 	var output *dataFile
-	var fields []fieldKind
+	var kinds []fieldKind
 	if len(out) > 0 {
-		// In key order, the file's: the writer finds them sorted, and
-		// the fields are listed in the order a pass over the file meets
-		// them (attachWritten).
-		slices.SortFunc(out, func(a, b colfile.SeriesData) int { return strings.Compare(a.Key, b.Key) })
+		// The fields in the order a pass over the file (in key order,
+		// as out is) meets them (attachWritten).
 		for _, sd := range out {
 			for _, c := range sd.Columns {
-				if !slices.ContainsFunc(fields, func(f fieldKind) bool { return f.name == c.Name }) {
-					fields = append(fields, fieldKind{c.Name, c.Kind})
+				if !slices.ContainsFunc(kinds, func(f fieldKind) bool { return f.name == c.Name }) {
+					kinds = append(kinds, fieldKind{c.Name, c.Kind})
 				}
 			}
 		}
@@ -249,7 +264,7 @@ func (db *DB) compactUnitCounted(ctx context.Context, k unitKey, cc *compactCoun
 	}
 	db.detachFiles(obsolete)
 	if output != nil {
-		db.attachWritten(output, fields)
+		db.attachWritten(output, kinds)
 	}
 	db.dropSpentTombstones()
 	db.mu.Unlock()

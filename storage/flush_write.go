@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/soltixdb/soltix/internal/timex"
 	"github.com/soltixdb/soltix/model"
@@ -89,6 +90,26 @@ func (db *DB) writeImm(ctx context.Context, work []*series) (int, error) {
 	return files, nil
 }
 
+// flushCols holds the memory of the column headers writeImmGroup builds.
+var flushCols sync.Pool
+
+// getFlushCols returns an empty slice with room for n columns.
+func getFlushCols(n int) []model.Column {
+	if p, _ := flushCols.Get().(*[]model.Column); p != nil && cap(*p) >= n {
+		return (*p)[:0]
+	}
+	return make([]model.Column, 0, n)
+}
+
+// putFlushCols clears cols, which must not be used any more, so that the
+// pool does not keep the values they refer to alive, and pools its memory.
+func putFlushCols(cols []model.Column) {
+	cols = cols[:cap(cols)]
+	clear(cols)
+	cols = cols[:0]
+	flushCols.Put(&cols)
+}
+
 // writtenFile is a file the DB has just written, opened, and the names
 // and kinds of its columns in file order (attachWritten).
 type writtenFile struct {
@@ -143,7 +164,10 @@ func (db *DB) writeImmGroup(coll string, group int, ss []*series) ([]writtenFile
 	for _, s := range ss {
 		n += len(s.imm.cols)
 	}
-	cols := make([]model.Column, 0, n)
+	// The columns' headers live in scratch memory reused across groups
+	// and flushes: the writer is done with them when WriteOpen returns.
+	cols := getFlushCols(n)
+	defer putFlushCols(cols)
 	for _, s := range ss {
 		start := len(cols)
 		single := true

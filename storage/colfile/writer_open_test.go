@@ -2,6 +2,7 @@ package colfile
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"math/rand"
 	"os"
@@ -233,5 +234,44 @@ func TestPrepareAllocations(t *testing.T) {
 	})
 	if allocs > 3 {
 		t.Errorf("prepare of %d series: %.0f allocations, want at most 3", len(cpu), allocs)
+	}
+}
+
+// TestReadSeries checks that ReadSeries gives what SeriesAt and
+// ReadColumn give, series by series, and fails on a position out of range.
+func TestReadSeries(t *testing.T) {
+	iot, _ := gappyDatasetWith(true)
+	path := filepath.Join(t.TempDir(), "s.col")
+	if _, err := Write(path, "iot", 0, 1, iot[:10]); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ctx := context.Background()
+	for i := range r.NumSeries() {
+		info, cols, err := r.ReadSeries(ctx, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g, w := fmt.Sprintf("%+v", info), fmt.Sprintf("%+v", r.SeriesAt(i)); g != w {
+			t.Fatalf("series %d: %s, SeriesAt %s", i, g, w)
+		}
+		for j := range info.Columns {
+			want, err := r.ReadColumn(i, j)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := columnsEqual(cols[j], want); err != nil {
+				t.Fatalf("series %d column %d: %v", i, j, err)
+			}
+		}
+	}
+	for _, i := range []int{-1, r.NumSeries()} {
+		if _, _, err := r.ReadSeries(ctx, i); err == nil {
+			t.Errorf("series %d read", i)
+		}
 	}
 }

@@ -256,6 +256,9 @@ func TestReadSeries(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if _, cached := decodedCache.get(entryKey{r, i}); cached {
+			t.Fatalf("series %d: ReadSeries left its entry in the cache", i)
+		}
 		if g, w := fmt.Sprintf("%+v", info), fmt.Sprintf("%+v", r.SeriesAt(i)); g != w {
 			t.Fatalf("series %d: %s, SeriesAt %s", i, g, w)
 		}

@@ -210,7 +210,10 @@ func (db *DB) compactUnitCounted(ctx context.Context, k unitKey, cc *compactCoun
 		sd := colfile.SeriesData{Tags: tags, Key: key, Columns: make([]model.Column, 0, len(fields))}
 		for k := range fields {
 			fd := &fields[k]
-			merged := mergeColumns(fd.name, fd.kind, fd.cols)
+			merged, ok := concatDisjoint(fd.name, fd.kind, fd.cols)
+			if !ok {
+				merged = mergeColumns(fd.name, fd.kind, fd.cols)
+			}
 			clear(fd.cols) // the next series reuses the slice
 			if merged.Len() > 0 {
 				sd.Columns = append(sd.Columns, merged)
@@ -288,4 +291,59 @@ func partitionName(path string) string {
 		return base[:i]
 	}
 	return "p"
+}
+
+// concatDisjoint returns the values of cols, columns of one field and
+// kind, in one column when each starts after the one before it ends (the
+// usual inputs of a compaction: successive flushes), what mergeColumns
+// returns for them, with the column's slices allocated once at their
+// size. It returns false for fewer than two non-empty columns (which
+// mergeColumns returns as they are) and for columns that overlap, are out
+// of order or of another kind.
+func concatDisjoint(name string, kind model.Kind, cols []model.Column) (model.Column, bool) {
+	total, n := 0, 0
+	var last int64
+	for _, c := range cols {
+		if c.Len() == 0 {
+			continue
+		}
+		if c.Kind != kind || n > 0 && c.Times[0] <= last {
+			return model.Column{}, false
+		}
+		last = c.Times[c.Len()-1]
+		total += c.Len()
+		n++
+	}
+	if n < 2 {
+		return model.Column{}, false
+	}
+	out := model.Column{Name: name, Kind: kind, Times: make([]int64, 0, total)}
+	switch kind {
+	case model.KindFloat:
+		out.Floats = make([]float64, 0, total)
+	case model.KindInt:
+		out.Ints = make([]int64, 0, total)
+	case model.KindUint:
+		out.Uints = make([]uint64, 0, total)
+	case model.KindBool:
+		out.Bools = make([]bool, 0, total)
+	case model.KindString:
+		out.Strings = make([]string, 0, total)
+	}
+	for _, c := range cols {
+		out.Times = append(out.Times, c.Times...)
+		switch kind {
+		case model.KindFloat:
+			out.Floats = append(out.Floats, c.Floats...)
+		case model.KindInt:
+			out.Ints = append(out.Ints, c.Ints...)
+		case model.KindUint:
+			out.Uints = append(out.Uints, c.Uints...)
+		case model.KindBool:
+			out.Bools = append(out.Bools, c.Bools...)
+		case model.KindString:
+			out.Strings = append(out.Strings, c.Strings...)
+		}
+	}
+	return out, true
 }

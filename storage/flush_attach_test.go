@@ -150,3 +150,66 @@ func TestAttachWrittenUnknownSeries(t *testing.T) {
 		t.Fatalf("read %v", got)
 	}
 }
+
+// TestConcatDisjoint checks concatDisjoint against mergeColumns on random
+// columns of every kind: the same column when they follow one another,
+// and a refusal when they overlap, come out of order, differ in kind or
+// are fewer than two non-empty.
+func TestConcatDisjoint(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	kinds := []model.Kind{model.KindFloat, model.KindInt, model.KindUint, model.KindBool, model.KindString}
+	for range 2000 {
+		kind := kinds[rng.IntN(len(kinds))]
+		var cols []model.Column
+		next := rng.Int64N(100) - 50
+		disjoint, nonEmpty := true, 0
+		for range rng.IntN(5) {
+			c := model.Column{Name: "x", Kind: kind}
+			if rng.IntN(8) == 0 {
+				next -= rng.Int64N(20) // may overlap the previous column
+				disjoint = false
+			}
+			for range rng.IntN(6) {
+				next += 1 + rng.Int64N(3)
+				c.Times = append(c.Times, next)
+				switch kind {
+				case model.KindFloat:
+					c.Floats = append(c.Floats, rng.Float64())
+				case model.KindInt:
+					c.Ints = append(c.Ints, rng.Int64())
+				case model.KindUint:
+					c.Uints = append(c.Uints, rng.Uint64())
+				case model.KindBool:
+					c.Bools = append(c.Bools, rng.IntN(2) == 0)
+				case model.KindString:
+					c.Strings = append(c.Strings, fmt.Sprint(rng.IntN(100)))
+				}
+			}
+			if c.Len() > 0 {
+				nonEmpty++
+			}
+			cols = append(cols, c)
+		}
+		got, ok := concatDisjoint("f", kind, cols)
+		want := mergeColumns("f", kind, cols)
+		if !ok {
+			if disjoint && nonEmpty >= 2 {
+				t.Fatalf("refused columns that follow one another: %+v", cols)
+			}
+			continue
+		}
+		if nonEmpty < 2 {
+			t.Fatalf("took %d non-empty columns", nonEmpty)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("concatDisjoint %+v, mergeColumns %+v", got, want)
+		}
+	}
+	mixed := []model.Column{
+		{Name: "x", Kind: model.KindInt, Times: []int64{1}, Ints: []int64{1}},
+		{Name: "x", Kind: model.KindFloat, Times: []int64{2}, Floats: []float64{2}},
+	}
+	if _, ok := concatDisjoint("x", model.KindInt, mixed); ok {
+		t.Fatal("took columns of two kinds")
+	}
+}

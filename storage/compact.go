@@ -149,51 +149,72 @@ func (db *DB) compactUnitCounted(ctx context.Context, k unitKey, cc *compactCoun
 
 	// Merge every series of every input. Inputs are immutable and cannot
 	// be removed while flushMu is held, so no lock is needed to read them.
-	type colSrc struct {
-		f  *dataFile
-		si int
-		ci int
-		lo int64
-		hi int64
-	}
-	type seriesAcc struct {
-		tags model.Tags
-		cols map[string][]colSrc
-		kind map[string]model.Kind
-	}
-	acc := make(map[string]*seriesAcc)
-	for _, f := range inputs {
-		for si, info := range f.r.AllSeries() {
-			a := acc[info.Key]
-			if a == nil {
-				a = &seriesAcc{tags: info.Tags, cols: map[string][]colSrc{}, kind: map[string]model.Kind{}}
-				acc[info.Key] = a
-			}
-			for ci, col := range info.Columns {
-				a.cols[col.Name] = append(a.cols[col.Name], colSrc{f: f, si: si, ci: ci, lo: col.MinTime, hi: col.MaxTime})
-				a.kind[col.Name] = col.Kind
-			}
-		}
+	// Each input lists its series sorted by key: they are merged in key
+	// order, one series at a time, each input's entry decoded once.
+	type field struct {
+		name string
+		kind model.Kind
+		cols []model.Column // by input, oldest first: the later wins a tie
 	}
 	var out []colfile.SeriesData
 	points := 0
-	for key, a := range acc {
-		sd := colfile.SeriesData{Tags: a.tags}
-		for name, srcs := range a.cols {
-			cols := make([]model.Column, 0, len(srcs))
-			for _, src := range srcs {
-				col, err := src.f.r.ReadColumn(src.si, src.ci)
-				if err != nil {
-					return fmt.Errorf("compact: read %s: %w", src.f.name(), err)
+	pos := make([]int, len(inputs))
+	var fields []field
+	for {
+		key, found := "", false
+		for i, f := range inputs {
+			if pos[i] < f.r.NumSeries() {
+				if k := f.r.Key(pos[i]); !found || k < key {
+					key, found = k, true
 				}
+			}
+		}
+		if !found {
+			break
+		}
+		fields = fields[:0]
+		var tags model.Tags
+		for i, f := range inputs {
+			if pos[i] >= f.r.NumSeries() || f.r.Key(pos[i]) != key {
+				continue
+			}
+			info, cols, err := f.r.ReadSeries(ctx, pos[i])
+			if err != nil {
+				return fmt.Errorf("compact: read %s: %w", f.name(), err)
+			}
+			pos[i]++
+			if tags == nil {
+				tags = info.Tags
+			}
+			for j, col := range cols {
+				ci := &info.Columns[j]
 				for _, t := range tombs {
-					if t.coll == src.f.meta.Collection && t.covers(key, src.f.meta.Seq, src.lo, src.hi) {
+					if t.coll == f.meta.Collection && t.covers(key, f.meta.Seq, ci.MinTime, ci.MaxTime) {
 						col = cut(col, t.min, t.max)
 					}
 				}
-				cols = append(cols, col)
+				k := slices.IndexFunc(fields, func(fd field) bool { return fd.name == ci.Name })
+				if k < 0 {
+					k = len(fields)
+					if k < cap(fields) {
+						fields = fields[:k+1]
+						fields[k] = field{name: ci.Name, cols: fields[k].cols[:0]}
+					} else {
+						fields = append(fields, field{name: ci.Name})
+					}
+				}
+				fields[k].kind = ci.Kind
+				fields[k].cols = append(fields[k].cols, col)
 			}
-			merged := mergeColumns(name, a.kind[name], cols)
+		}
+		sd := colfile.SeriesData{Tags: tags, Key: key, Columns: make([]model.Column, 0, len(fields))}
+		for k := range fields {
+			fd := &fields[k]
+			merged, ok := concatDisjoint(fd.name, fd.kind, fd.cols)
+			if !ok {
+				merged = mergeColumns(fd.name, fd.kind, fd.cols)
+			}
+			clear(fd.cols) // the next series reuses the slice
 			if merged.Len() > 0 {
 				sd.Columns = append(sd.Columns, merged)
 				points += merged.Len()
@@ -209,7 +230,17 @@ func (db *DB) compactUnitCounted(ctx context.Context, k unitKey, cc *compactCoun
 		replaces[i] = f.meta.Seq
 	}
 	var output *dataFile
+	var kinds []fieldKind
 	if len(out) > 0 {
+		// The fields in the order a pass over the file (in key order,
+		// as out is) meets them (attachWritten).
+		for _, sd := range out {
+			for _, c := range sd.Columns {
+				if !slices.ContainsFunc(kinds, func(f fieldKind) bool { return f.name == c.Name }) {
+					kinds = append(kinds, fieldKind{c.Name, c.Kind})
+				}
+			}
+		}
 		seq := db.seq.Add(1)
 		first := inputs[0]
 		path := filepath.Join(filepath.Dir(first.path), fmt.Sprintf("%s-%016d.col", partitionName(first.path), seq))
@@ -217,13 +248,10 @@ func (db *DB) compactUnitCounted(ctx context.Context, k unitKey, cc *compactCoun
 		if err := db.mkdirDurable(filepath.Dir(path)); err != nil {
 			return fmt.Errorf("compact: %w", err)
 		}
-		if _, err := colfile.WriteWith(path, first.meta.Collection, first.meta.Group, seq, out,
-			&colfile.WriteOptions{Replaces: replaces, FS: db.fs, BlockSize: db.opts.BlockSize, Yield: db.yieldToWrites}); err != nil {
-			return fmt.Errorf("compact: write: %w", err)
-		}
-		r, err := colfile.OpenWith(path, db.fs)
+		r, err := colfile.WriteOpen(path, first.meta.Collection, first.meta.Group, seq, out,
+			&colfile.WriteOptions{Replaces: replaces, FS: db.fs, BlockSize: db.opts.BlockSize, Yield: db.yieldToWrites})
 		if err != nil {
-			return fmt.Errorf("compact: reopen: %w", err)
+			return fmt.Errorf("compact: write: %w", err)
 		}
 		output = &dataFile{path: path, r: r, meta: r.Meta()}
 		if fi, err := db.fs.Stat(path); err == nil {
@@ -239,7 +267,7 @@ func (db *DB) compactUnitCounted(ctx context.Context, k unitKey, cc *compactCoun
 	}
 	db.detachFiles(obsolete)
 	if output != nil {
-		db.attachFile(output)
+		db.attachWritten(output, kinds)
 	}
 	db.dropSpentTombstones()
 	db.mu.Unlock()
@@ -263,4 +291,59 @@ func partitionName(path string) string {
 		return base[:i]
 	}
 	return "p"
+}
+
+// concatDisjoint returns the values of cols, columns of one field and
+// kind, in one column when each starts after the one before it ends (the
+// usual inputs of a compaction: successive flushes), what mergeColumns
+// returns for them, with the column's slices allocated once at their
+// size. It returns false for fewer than two non-empty columns (which
+// mergeColumns returns as they are) and for columns that overlap, are out
+// of order or of another kind.
+func concatDisjoint(name string, kind model.Kind, cols []model.Column) (model.Column, bool) {
+	total, n := 0, 0
+	var last int64
+	for _, c := range cols {
+		if c.Len() == 0 {
+			continue
+		}
+		if c.Kind != kind || n > 0 && c.Times[0] <= last {
+			return model.Column{}, false
+		}
+		last = c.Times[c.Len()-1]
+		total += c.Len()
+		n++
+	}
+	if n < 2 {
+		return model.Column{}, false
+	}
+	out := model.Column{Name: name, Kind: kind, Times: make([]int64, 0, total)}
+	switch kind {
+	case model.KindFloat:
+		out.Floats = make([]float64, 0, total)
+	case model.KindInt:
+		out.Ints = make([]int64, 0, total)
+	case model.KindUint:
+		out.Uints = make([]uint64, 0, total)
+	case model.KindBool:
+		out.Bools = make([]bool, 0, total)
+	case model.KindString:
+		out.Strings = make([]string, 0, total)
+	}
+	for _, c := range cols {
+		out.Times = append(out.Times, c.Times...)
+		switch kind {
+		case model.KindFloat:
+			out.Floats = append(out.Floats, c.Floats...)
+		case model.KindInt:
+			out.Ints = append(out.Ints, c.Ints...)
+		case model.KindUint:
+			out.Uints = append(out.Uints, c.Uints...)
+		case model.KindBool:
+			out.Bools = append(out.Bools, c.Bools...)
+		case model.KindString:
+			out.Strings = append(out.Strings, c.Strings...)
+		}
+	}
+	return out, true
 }

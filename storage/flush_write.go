@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
+	"sync"
 
 	"github.com/soltixdb/soltix/internal/timex"
 	"github.com/soltixdb/soltix/model"
@@ -57,8 +59,8 @@ func (db *DB) writeImm(ctx context.Context, work []*series) (int, error) {
 		ss := byGroup[k]
 		written, err := db.writeImmGroup(k.coll, k.group, ss)
 		db.mu.Lock()
-		for _, f := range written {
-			db.attachFile(f)
+		for _, w := range written {
+			db.attachWritten(w.f, w.fields)
 		}
 		files += len(written)
 		if err != nil {
@@ -88,51 +90,163 @@ func (db *DB) writeImm(ctx context.Context, work []*series) (int, error) {
 	return files, nil
 }
 
+// flushCols holds the memory of the column headers writeImmGroup builds.
+var flushCols sync.Pool
+
+// getFlushCols returns an empty slice with room for n columns.
+func getFlushCols(n int) []model.Column {
+	if p, _ := flushCols.Get().(*[]model.Column); p != nil && cap(*p) >= n {
+		return (*p)[:0]
+	}
+	return make([]model.Column, 0, n)
+}
+
+// putFlushCols clears cols, which must not be used any more, so that the
+// pool does not keep the values they refer to alive, and pools its memory.
+func putFlushCols(cols []model.Column) {
+	cols = cols[:cap(cols)]
+	clear(cols)
+	cols = cols[:0]
+	flushCols.Put(&cols)
+}
+
+// writtenFile is a file the DB has just written, opened, and the names
+// and kinds of its columns in file order (attachWritten).
+type writtenFile struct {
+	f      *dataFile
+	fields []fieldKind
+}
+
+// fieldKind is a field's name and kind.
+type fieldKind struct {
+	name string
+	kind model.Kind
+}
+
+// flushPart is what a flush writes into one partition's file: series
+// and their columns in that partition.
+type flushPart struct {
+	p    int64
+	name string // the file name's partition part
+	ss   []flushSeries
+}
+
+type flushSeries struct {
+	s    *series
+	cols []model.Column
+}
+
 // writeImmGroup writes the immutable generation of series ss, all of
 // collection coll and group group, into one file per partition and
 // returns the files written (opened), those before a failure included.
-func (db *DB) writeImmGroup(coll string, group int, ss []*series) ([]*dataFile, error) {
-	parts := make(map[int64][]colfile.SeriesData)
-	names := make(map[int64]string) // partition index -> file name prefix
+//
+// The values of most series fall in one partition: their columns go to
+// it whole, into one slice for the group sized once; only a series
+// spanning partitions is cut. The files are opened from what the writer
+// built (colfile.WriteOpen), not read back.
+func (db *DB) writeImmGroup(coll string, group int, ss []*series) ([]writtenFile, error) {
 	part := db.opts.PartitionDuration.Nanoseconds()
+	var parts []*flushPart
+	byP := make(map[int64]*flushPart)
+	partOf := func(p, t int64) *flushPart {
+		fp := byP[p]
+		if fp == nil {
+			fp = &flushPart{p: p, name: partitionFileName(t, part)}
+			if len(parts) == 0 {
+				fp.ss = make([]flushSeries, 0, len(ss))
+			}
+			byP[p] = fp
+			parts = append(parts, fp)
+		}
+		return fp
+	}
+	n := 0
 	for _, s := range ss {
-		byPart := make(map[int64][]model.Column)
+		n += len(s.imm.cols)
+	}
+	// The columns' headers live in scratch memory reused across groups
+	// and flushes: the writer is done with them when WriteOpen returns.
+	cols := getFlushCols(n)
+	defer putFlushCols(cols)
+	for _, s := range ss {
+		start := len(cols)
+		single := true
+		var p int64
 		for i := range s.imm.cols {
 			col := s.imm.cols[i].sorted()
+			if col.Len() == 0 {
+				continue
+			}
+			lo := timex.FloorDiv(col.Times[0], part)
+			if timex.FloorDiv(col.Times[col.Len()-1], part) != lo || len(cols) > start && lo != p {
+				single = false
+			}
+			p = lo
+			cols = append(cols, col)
+		}
+		if len(cols) == start {
+			continue
+		}
+		if single {
+			fp := partOf(p, cols[start].Times[0])
+			fp.ss = append(fp.ss, flushSeries{s: s, cols: cols[start:len(cols):len(cols)]})
+			continue
+		}
+		// The series spans partitions: its columns are cut at their
+		// boundaries.
+		split := slices.Clone(cols[start:])
+		cols = cols[:start]
+		byPart := make(map[int64][]model.Column)
+		var order []int64
+		for _, col := range split {
 			for lo := 0; lo < col.Len(); {
 				p := timex.FloorDiv(col.Times[lo], part)
-				if _, ok := names[p]; !ok {
-					names[p] = partitionFileName(col.Times[lo], part)
-				}
+				partOf(p, col.Times[lo])
 				hi := lo
 				for hi < col.Len() && timex.FloorDiv(col.Times[hi], part) == p {
 					hi++
+				}
+				if _, ok := byPart[p]; !ok {
+					order = append(order, p)
 				}
 				byPart[p] = append(byPart[p], col.Slice(lo, hi))
 				lo = hi
 			}
 		}
-		for p, cols := range byPart {
-			parts[p] = append(parts[p], colfile.SeriesData{Tags: s.tags, Columns: cols})
+		for _, p := range order {
+			fp := byP[p]
+			fp.ss = append(fp.ss, flushSeries{s: s, cols: byPart[p]})
 		}
 	}
-	var written []*dataFile
-	for p, data := range parts {
+	slices.SortFunc(parts, func(a, b *flushPart) int { return cmp.Compare(a.p, b.p) })
+	var written []writtenFile
+	for k, fp := range parts {
 		seq := db.seq.Add(1)
 		dir := filepath.Join(db.collDir(coll), fmt.Sprintf("group_%04d", group))
 		if err := db.mkdirDurable(dir); err != nil {
 			return written, fmt.Errorf("create group dir: %w", err)
 		}
-		path := filepath.Join(dir, fmt.Sprintf("%s-%016d.col", names[p], seq))
-		if _, err := colfile.WriteWith(path, coll, group, seq, data, &colfile.WriteOptions{FS: db.fs, BlockSize: db.opts.BlockSize, Yield: db.yieldToWrites}); err != nil {
+		path := filepath.Join(dir, fmt.Sprintf("%s-%016d.col", fp.name, seq))
+		// In key order, the file's: the writer finds them sorted, and
+		// the fields are listed in the order a pass over the file meets
+		// them (attachFile).
+		slices.SortFunc(fp.ss, func(a, b flushSeries) int { return strings.Compare(a.s.key, b.s.key) })
+		data := make([]colfile.SeriesData, len(fp.ss))
+		var fields []fieldKind
+		for i, e := range fp.ss {
+			data[i] = colfile.SeriesData{Tags: e.s.tags, Columns: e.cols, Key: e.s.key}
+			for _, c := range e.cols {
+				if !slices.ContainsFunc(fields, func(f fieldKind) bool { return f.name == c.Name }) {
+					fields = append(fields, fieldKind{c.Name, c.Kind})
+				}
+			}
+		}
+		r, err := colfile.WriteOpen(path, coll, group, seq, data, &colfile.WriteOptions{FS: db.fs, BlockSize: db.opts.BlockSize, Yield: db.yieldToWrites})
+		if err != nil {
 			return written, fmt.Errorf("write colstore file: %w", err)
 		}
-		r, err := colfile.OpenWith(path, db.fs)
-		if err != nil {
-			return written, fmt.Errorf("reopen colstore file: %w", err)
-		}
-		written = append(written, &dataFile{path: path, r: r, meta: r.Meta()})
-		delete(parts, p) // its columns can go
+		written = append(written, writtenFile{f: &dataFile{path: path, r: r, meta: r.Meta()}, fields: fields})
+		parts[k] = nil // its columns can go
 	}
 	return written, nil
 }

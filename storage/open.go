@@ -605,6 +605,29 @@ func (db *DB) attachRollFiles(rolls []*rollFile, remove func(*dataFile)) {
 
 // attachFile registers a file's series. The caller holds mu or has the DB
 // to itself.
+// attachWritten is attachFile for a file the DB has just written (a
+// flush's or a compaction's), whose columns' names and kinds, in the
+// order a pass over the file meets them, are fields: it does not decode
+// the file's index, only the entry of a series the DB does not know (one
+// deleted meanwhile). The caller holds mu.
+func (db *DB) attachWritten(f *dataFile, fields []fieldKind) {
+	c := db.coll(f.meta.Collection)
+	for _, fk := range fields {
+		if _, ok := c.fields[fk.name]; !ok {
+			c.fields[fk.name] = fk.kind
+		}
+	}
+	for i := range f.r.NumSeries() {
+		key := f.r.Key(i)
+		s := c.series[key]
+		if s == nil {
+			s = db.seriesFor(c, key, f.r.SeriesAt(i).Tags)
+		}
+		s.files = append(s.files, fileSeries{f: f, idx: i})
+	}
+	db.groupFile(f, true)
+}
+
 func (db *DB) attachFile(f *dataFile) {
 	c := db.coll(f.meta.Collection)
 	for i, si := range f.r.AllSeries() {

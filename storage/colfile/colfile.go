@@ -134,6 +134,10 @@ func checksum(b []byte) uint32 { return crc32.Checksum(b, castagnoli) }
 type SeriesData struct {
 	Tags    model.Tags
 	Columns []model.Column
+	// Key, when not empty, is the series' key, model.SeriesKey of the
+	// collection and the sorted tags, which the caller already has: Write
+	// then checks it against them instead of building it.
+	Key string
 }
 
 // Meta is the file's header information.

@@ -9,10 +9,13 @@ package colfile
 // "A million series").
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"unique"
 	"unsafe"
+
+	"github.com/soltixdb/soltix/model"
 )
 
 // seriesEntry locates the index entry of one series.
@@ -117,4 +120,25 @@ func (r *Reader) decode(i int) *decodedSeries {
 	}
 	info.Key = e.key.Value()
 	return &decodedSeries{i: i, info: info, refs: refs}
+}
+
+// ReadSeries decodes the index entry of series i and reads every column
+// of it, as SeriesAt and ReadColumn do, for passes over a whole file
+// (compaction): the entry is decoded once and not kept in the cache of
+// decoded entries, where it would push out the series queries are
+// reading. The columns are newly allocated and owned by the caller.
+func (r *Reader) ReadSeries(ctx context.Context, i int) (SeriesInfo, []model.Column, error) {
+	if i < 0 || i >= len(r.entries) {
+		return SeriesInfo{}, nil, fmt.Errorf("colfile: %s: no series %d", r.path, i)
+	}
+	ds := r.decode(i)
+	cols := make([]model.Column, len(ds.info.Columns))
+	for j := range cols {
+		col, err := r.readBlocks(ctx, ds, j, 0, len(ds.info.Columns[j].Blocks))
+		if err != nil {
+			return SeriesInfo{}, nil, err
+		}
+		cols[j] = col
+	}
+	return ds.info, cols, nil
 }

@@ -95,7 +95,7 @@ func checkTimesFrom(t *testing.T, r *Reader, series []SeriesData, bs int) (share
 		for j := range cols {
 			ptrs[j] = &cols[j]
 		}
-		base, subset, union := planSubsets(ptrs, bs, &blockEncoder{})
+		base, subset, union := planSubsets(ptrs, bs, &blockEncoder{}, nil)
 		for j, c := range cols {
 			if union != nil && j == base {
 				// Every block stores the union of the series' times.

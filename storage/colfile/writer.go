@@ -2,12 +2,15 @@ package colfile
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"io"
 	"path/filepath"
 	"slices"
-	"sort"
+	"strings"
+	"sync"
+	"unique"
 
 	"github.com/golang/snappy"
 	"github.com/soltixdb/soltix/model"
@@ -55,7 +58,13 @@ func Write(path, collection string, group int, seq uint64, series []SeriesData) 
 // after the rename, WriteWith removes path again, so an existing file at
 // path is lost in that case.) WriteWith computes MinTime, MaxTime and Points
 // of the returned Meta. It does not modify series or opts.
-func WriteWith(path, collection string, group int, seq uint64, series []SeriesData, opts *WriteOptions) (meta Meta, err error) {
+func WriteWith(path, collection string, group int, seq uint64, series []SeriesData, opts *WriteOptions) (Meta, error) {
+	return writeFile(path, collection, group, seq, series, opts, nil)
+}
+
+// writeFile is WriteWith. When keep is not nil, it also records there what
+// a Reader over the file holds (WriteOpen).
+func writeFile(path, collection string, group int, seq uint64, series []SeriesData, opts *WriteOptions, keep *written) (meta Meta, err error) {
 	var o WriteOptions
 	if opts != nil {
 		o = *opts
@@ -108,7 +117,7 @@ func WriteWith(path, collection string, group int, seq uint64, series []SeriesDa
 			meta = Meta{}
 		}
 	}()
-	if err = writeTo(f, meta, sorted, o.BlockSize, o.NoStats, o.StringFields, o.Yield); err != nil {
+	if err = writeTo(f, meta, sorted, o.BlockSize, o.NoStats, o.StringFields, o.Yield, keep); err != nil {
 		return meta, fmt.Errorf("colfile: write %s: %w", tmp, err)
 	}
 	if err = f.Sync(); err != nil {
@@ -136,27 +145,42 @@ type preparedSeries struct {
 }
 
 // prepare validates the input and returns it in file order without
-// modifying it.
+// modifying it. It allocates per call, not per series, unless a series'
+// tags need sorting or its key is not given.
 func prepare(collection string, series []SeriesData) ([]preparedSeries, error) {
 	out := make([]preparedSeries, len(series))
+	n := 0
+	for i := range series {
+		n += len(series[i].Columns)
+	}
+	ptrs := make([]*model.Column, n)
 	for i := range series {
 		s := &series[i]
-		tags := append(model.Tags(nil), s.Tags...)
-		sort.SliceStable(tags, func(a, b int) bool { return tags[a].Key < tags[b].Key })
+		tags := s.Tags
+		if !slices.IsSortedFunc(tags, tagOrder) {
+			tags = slices.Clone(tags)
+			slices.SortStableFunc(tags, tagOrder)
+		}
 		for j := 1; j < len(tags); j++ {
 			if tags[j].Key == tags[j-1].Key {
 				return nil, fmt.Errorf("series %d: duplicate tag key %q", i, tags[j].Key)
 			}
 		}
-		key := model.SeriesKey(collection, tags)
+		key := s.Key
+		if key == "" {
+			key = model.SeriesKey(collection, tags)
+		} else if !keyIs(key, collection, tags) {
+			return nil, fmt.Errorf("series %d: key %q is not the key of its collection and tags", i, key)
+		}
 		if len(s.Columns) == 0 {
 			return nil, fmt.Errorf("series %q: no columns", key)
 		}
-		cols := make([]*model.Column, len(s.Columns))
+		cols := ptrs[:len(s.Columns):len(s.Columns)]
+		ptrs = ptrs[len(s.Columns):]
 		for j := range s.Columns {
 			cols[j] = &s.Columns[j]
 		}
-		sort.Slice(cols, func(a, b int) bool { return cols[a].Name < cols[b].Name })
+		slices.SortFunc(cols, func(a, b *model.Column) int { return strings.Compare(a.Name, b.Name) })
 		for j, c := range cols {
 			if j > 0 && c.Name == cols[j-1].Name {
 				return nil, fmt.Errorf("series %q: duplicate column %q", key, c.Name)
@@ -167,7 +191,7 @@ func prepare(collection string, series []SeriesData) ([]preparedSeries, error) {
 		}
 		out[i] = preparedSeries{key: key, tags: tags, cols: cols}
 	}
-	sort.Slice(out, func(a, b int) bool { return out[a].key < out[b].key })
+	slices.SortFunc(out, func(a, b preparedSeries) int { return strings.Compare(a.key, b.key) })
 	for i := 1; i < len(out); i++ {
 		if out[i].key == out[i-1].key {
 			return nil, fmt.Errorf("duplicate series %q", out[i].key)
@@ -229,22 +253,35 @@ func appendTags(idx []byte, tags model.Tags) []byte {
 
 // writeTo writes the complete version 2 file: header, blocks, index and
 // footer.
-func writeTo(w io.Writer, meta Meta, series []preparedSeries, blockSize int, noStats, stringFields bool, yield func()) error {
-	cw := &countingWriter{w: bufio.NewWriterSize(w, 256<<10)}
+func writeTo(w io.Writer, meta Meta, series []preparedSeries, blockSize int, noStats, stringFields bool, yield func(), keep *written) error {
+	ws := getWriteScratch(w)
+	defer putWriteScratch(ws)
+	cw := &countingWriter{w: ws.bw}
 	writeHeader(cw, Version)
 
 	// The index is built in memory while the blocks stream out.
-	idx := appendIndexHead(nil, &meta, Version)
+	idx := appendIndexHead(ws.idx[:0], &meta, Version)
 	idx = binary.AppendUvarint(idx, uint64(len(series)))
-	enc := blockEncoder{fields: stringFields}
-	var owners timeOwners
-	var blocks []pendingBlock
+	enc := &ws.enc
+	enc.fields = stringFields // the scratch is shared between files
+	owners := &ws.owners
+	blocks := ws.blocks[:0]
+	defer func() { ws.blocks = blocks[:0] }()
+	if keep != nil {
+		keep.entries = make([]seriesEntry, 0, len(series))
+	}
 	for _, s := range series {
+		if keep != nil {
+			// One copy of a key serves every file and the DB's series
+			// index, as for the keys Open reads (parseIndex).
+			keep.entries = append(keep.entries, seriesEntry{key: unique.Make(s.key), off: len(idx), next: int64(cw.off)})
+		}
 		idx = appendTags(idx, s.tags)
 		nCols := len(s.cols)
 		idx = binary.AppendUvarint(idx, uint64(nCols))
 		owners.reset()
-		base, subset, union := planSubsets(s.cols, blockSize, &enc)
+		base, subset, union := planSubsets(s.cols, blockSize, enc, ws.subset[:0])
+		ws.subset = subset
 		for j, c := range s.cols {
 			if yield != nil {
 				yield()
@@ -319,11 +356,67 @@ func writeTo(w io.Writer, meta Meta, series []preparedSeries, blockSize int, noS
 			return cw.err
 		}
 	}
-	writeIndexAndFooter(cw, storedIndex(idx))
+	ws.idx = idx // the grown buffer serves the next file
+	if keep != nil {
+		keep.index = bytes.Clone(idx)
+		keep.dataEnd = int64(cw.off)
+	}
+	ws.stored = appendStoredIndex(ws.stored[:0], idx)
+	writeIndexAndFooter(cw, ws.stored)
 	if cw.err != nil {
 		return cw.err
 	}
 	return cw.w.Flush()
+}
+
+// written is what writeTo records, when asked, for a Reader over the file
+// it writes (WriteOpen): what Open would read back and keep.
+type written struct {
+	index   []byte // the index, uncompressed
+	entries []seriesEntry
+	dataEnd int64 // where the index starts
+}
+
+// writeScratch is the memory one writeTo call works in; it is pooled so
+// that a flush writing a file per group and partition, or a compaction,
+// does not grow it again for each file.
+type writeScratch struct {
+	bw     *bufio.Writer
+	idx    []byte // the index being built
+	stored []byte // its stored form
+	enc    blockEncoder
+	owners timeOwners
+	blocks []pendingBlock
+	subset []bool
+}
+
+// maxPooledIndex is the largest index buffer kept for the next file: a
+// large compaction's index is let go rather than held by the pool.
+const maxPooledIndex = 16 << 20
+
+var writeScratchPool = sync.Pool{New: func() any {
+	return &writeScratch{bw: bufio.NewWriterSize(nil, 256<<10)}
+}}
+
+// getWriteScratch returns pooled scratch memory whose buffered writer
+// writes to w.
+func getWriteScratch(w io.Writer) *writeScratch {
+	ws := writeScratchPool.Get().(*writeScratch)
+	ws.bw.Reset(w)
+	return ws
+}
+
+// putWriteScratch returns ws to the pool, dropping its references to
+// the file and to oversized buffers.
+func putWriteScratch(ws *writeScratch) {
+	ws.bw.Reset(nil)
+	if cap(ws.idx) > maxPooledIndex {
+		ws.idx = nil
+	}
+	if cap(ws.stored) > maxPooledIndex {
+		ws.stored = nil
+	}
+	writeScratchPool.Put(ws)
 }
 
 // pendingBlock is a block written to the file whose index entry is not
@@ -402,14 +495,15 @@ func appendColumnEntry(idx []byte, c *model.Column, blocks []pendingBlock, noSta
 // which have a value in each block of the union, select from it. It takes
 // the union only when that makes the times smaller (timesBytes); e is
 // scratch space.
-func planSubsets(cols []*model.Column, blockSize int, e *blockEncoder) (int, []bool, []int64) {
+func planSubsets(cols []*model.Column, blockSize int, e *blockEncoder, subset []bool) (int, []bool, []int64) {
 	base := 0
 	for j, c := range cols {
 		if c.Len() > cols[base].Len() {
 			base = j
 		}
 	}
-	subset := make([]bool, len(cols))
+	subset = slices.Grow(subset[:0], len(cols))[:len(cols)]
+	clear(subset)
 	bt := cols[base].Times
 	covered, missed := 0, 0
 	for j, c := range cols {
@@ -657,13 +751,20 @@ func writeIndexAndFooter(cw *countingWriter, idx []byte) {
 // storedIndex returns the stored form of a version 3 index: the flag
 // indexSnappy and the snappy-compressed index when that is smaller, else
 // indexRaw and the index.
-func storedIndex(idx []byte) []byte {
-	out := make([]byte, 1+snappy.MaxEncodedLen(len(idx)))
+func storedIndex(idx []byte) []byte { return appendStoredIndex(nil, idx) }
+
+// appendStoredIndex is storedIndex appending to dst, whose memory it
+// reuses when it has room.
+func appendStoredIndex(dst, idx []byte) []byte {
+	n := len(dst)
+	dst = slices.Grow(dst, 1+snappy.MaxEncodedLen(len(idx)))
+	out := dst[n : n+1+snappy.MaxEncodedLen(len(idx))]
 	if c := snappy.Encode(out[1:], idx); len(c) < len(idx) {
 		out[0] = indexSnappy
-		return out[:1+len(c)]
+		return dst[:n+1+len(c)]
 	}
-	return append([]byte{indexRaw}, idx...)
+	dst = append(dst[:n], indexRaw)
+	return append(dst, idx...)
 }
 
 func appendString(dst []byte, s string) []byte {

@@ -317,33 +317,9 @@ func concatDisjoint(name string, kind model.Kind, cols []model.Column) (model.Co
 	if n < 2 {
 		return model.Column{}, false
 	}
-	out := model.Column{Name: name, Kind: kind, Times: make([]int64, 0, total)}
-	switch kind {
-	case model.KindFloat:
-		out.Floats = make([]float64, 0, total)
-	case model.KindInt:
-		out.Ints = make([]int64, 0, total)
-	case model.KindUint:
-		out.Uints = make([]uint64, 0, total)
-	case model.KindBool:
-		out.Bools = make([]bool, 0, total)
-	case model.KindString:
-		out.Strings = make([]string, 0, total)
-	}
+	out := model.NewColumn(name, kind, total)
 	for _, c := range cols {
-		out.Times = append(out.Times, c.Times...)
-		switch kind {
-		case model.KindFloat:
-			out.Floats = append(out.Floats, c.Floats...)
-		case model.KindInt:
-			out.Ints = append(out.Ints, c.Ints...)
-		case model.KindUint:
-			out.Uints = append(out.Uints, c.Uints...)
-		case model.KindBool:
-			out.Bools = append(out.Bools, c.Bools...)
-		case model.KindString:
-			out.Strings = append(out.Strings, c.Strings...)
-		}
+		appendColumn(&out, c, 0, c.Len())
 	}
 	return out, true
 }

@@ -2,9 +2,7 @@ package storage
 
 import (
 	"context"
-	"os"
 	"runtime"
-	"strconv"
 	"testing"
 	"time"
 
@@ -34,14 +32,7 @@ func totalAlloc() uint64 {
 //
 //	SOLTIX_BENCH_HOSTS=10000 go test -run '^$' -bench FlushDuringLoad -benchtime 1x ./storage
 func BenchmarkFlushDuringLoad(b *testing.B) {
-	hosts := 10_000
-	if v := os.Getenv("SOLTIX_BENCH_HOSTS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n <= 0 {
-			b.Fatalf("SOLTIX_BENCH_HOSTS=%q: want a positive integer", v)
-		}
-		hosts = n
-	}
+	hosts := benchHosts(b, 10_000)
 	const rounds, stepsPerRound, step, batchLines = 6, 3, 10 * time.Second, 10_000
 	ctx := context.Background()
 	tags := make([]model.Tags, hosts)
@@ -71,11 +62,7 @@ func BenchmarkFlushDuringLoad(b *testing.B) {
 			for k := r * stepsPerRound; k < (r+1)*stepsPerRound; k++ {
 				ts := start + int64(k)*step.Nanoseconds()
 				for h := range hosts {
-					fs := make([]model.Field, len(tsbsFields))
-					for f, name := range tsbsFields {
-						fs[f] = model.Field{Key: name, Value: model.Int(int64((h*7 + f*13 + k*3) % 100))}
-					}
-					batch = append(batch, model.Point{Collection: "cpu", Tags: tags[h], Time: ts, Fields: fs})
+					batch = append(batch, tsbsPoint(tags[h], h, k, ts))
 					if len(batch) == batchLines {
 						write()
 					}

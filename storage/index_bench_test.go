@@ -2,8 +2,6 @@ package storage
 
 import (
 	"context"
-	"os"
-	"strconv"
 	"testing"
 	"time"
 
@@ -23,14 +21,7 @@ import (
 //
 //	go test -run '^$' -bench SeriesIndex -benchtime 20x ./storage
 func BenchmarkSeriesIndex(b *testing.B) {
-	hosts := 100_000
-	if v := os.Getenv("SOLTIX_BENCH_HOSTS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n <= 0 {
-			b.Fatalf("SOLTIX_BENCH_HOSTS=%q: want a positive integer", v)
-		}
-		hosts = n
-	}
+	hosts := benchHosts(b, 100_000)
 	ctx := context.Background()
 	base := liveHeap()
 	db, err := Open(b.TempDir(), &Options{Logger: quiet, FlushInterval: -1, Sync: wal.SyncNever, MaxMemoryPoints: 1 << 40})

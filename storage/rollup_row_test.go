@@ -218,12 +218,7 @@ func TestDecimalSums(t *testing.T) {
 // (version 3 or 4).
 func TestRollupRowIntSpread(t *testing.T) {
 	start := int64(1_700_000_000_000_000_000)
-	walk := model.Column{Kind: model.KindInt}
-	v := int64(50)
-	for i := range 360 {
-		v = max(0, min(100, v+int64(i*7%5)-2))
-		walk.Append(start+int64(i)*10e9, model.Int(v))
-	}
+	walk := hourWalk(start)
 	cases := []struct {
 		name   string
 		c      model.Column
@@ -243,17 +238,7 @@ func TestRollupRowIntSpread(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			s := model.Summarize(&tc.c)
-			if tc.sketch {
-				s.Sketch = model.SketchOf(&tc.c)
-			}
-			var dec decSum
-			if tc.c.Kind == model.KindInt {
-				dec = intSum(tc.c.Ints)
-			} else {
-				dec = uintSum(tc.c.Uints)
-			}
-			dec.exactM2(&s)
+			s, dec := summarizeExact(&tc.c, tc.sketch)
 			b := appendRow(nil, model.Level1h, tc.c.Kind, start, &s, dec)
 			if b[0]&15 != tc.want {
 				t.Fatalf("written as version %d, want %d", b[0]&15, tc.want)
@@ -299,12 +284,7 @@ func TestRollupRowIntSpread(t *testing.T) {
 // version 7 and 8 rows of the same values, and no more bytes in those.
 func TestRollupRowV5(t *testing.T) {
 	start := int64(1_700_000_000_000_000_000)
-	walk := model.Column{Kind: model.KindInt}
-	v := int64(50)
-	for i := range 360 {
-		v = max(0, min(100, v+int64(i*7%5)-2))
-		walk.Append(start+int64(i)*10e9, model.Int(v))
-	}
+	walk := hourWalk(start)
 	u := model.Column{Kind: model.KindUint, Times: []int64{start, start + 5}, Uints: []uint64{3, 1 << 20}}
 	for i, tc := range []struct {
 		c      model.Column
@@ -316,17 +296,7 @@ func TestRollupRowV5(t *testing.T) {
 		{u, false, "050200fbbfe285e36803faff7f00faff7f838040898080fdff1f"},
 		{u, true, "060200fbbfe285e36803faff7f00faff7f838040898080fdff1f0100026e010ff70400"},
 	} {
-		s := model.Summarize(&tc.c)
-		if tc.sketch {
-			s.Sketch = model.SketchOf(&tc.c)
-		}
-		var dec decSum
-		if tc.c.Kind == model.KindInt {
-			dec = intSum(tc.c.Ints)
-		} else {
-			dec = uintSum(tc.c.Uints)
-		}
-		dec.exactM2(&s)
+		s, dec := summarizeExact(&tc.c, tc.sketch)
 		old, _ := hex.DecodeString(tc.old)
 		got, gotDec, err := decodeRow(old, model.Level1h, tc.c.Kind, start)
 		if err != nil || !sameSummary(got, s) || gotDec != dec {
@@ -338,4 +308,33 @@ func TestRollupRowV5(t *testing.T) {
 			t.Errorf("row %d: version %d, %d bytes; version %d had %d", i, b[0]&15, len(b), old[0]&15, len(old))
 		}
 	}
+}
+
+// summarizeExact returns the summary of an integer column (with its
+// sketch when asked) and its exact sum, as the rollup pass builds them.
+func summarizeExact(c *model.Column, sketch bool) (model.Summary, decSum) {
+	s := model.Summarize(c)
+	if sketch {
+		s.Sketch = model.SketchOf(c)
+	}
+	var dec decSum
+	if c.Kind == model.KindInt {
+		dec = intSum(c.Ints)
+	} else {
+		dec = uintSum(c.Uints)
+	}
+	dec.exactM2(&s)
+	return s, dec
+}
+
+// hourWalk returns an hour of integers at 10 s from start, a bounded
+// walk between 0 and 100 as TSBS cpu-only's fields are.
+func hourWalk(start int64) model.Column {
+	walk := model.Column{Kind: model.KindInt}
+	v := int64(50)
+	for i := range 360 {
+		v = max(0, min(100, v+int64(i*7%5)-2))
+		walk.Append(start+int64(i)*10e9, model.Int(v))
+	}
+	return walk
 }

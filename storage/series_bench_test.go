@@ -83,14 +83,7 @@ func writeHeapProfile(b *testing.B, name string) {
 //
 //	SOLTIX_BENCH_HOSTS=100000 go test -run '^$' -bench SeriesMemory -benchtime 1x ./storage
 func BenchmarkSeriesMemory(b *testing.B) {
-	hosts := 10_000
-	if v := os.Getenv("SOLTIX_BENCH_HOSTS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n <= 0 {
-			b.Fatalf("SOLTIX_BENCH_HOSTS=%q: want a positive integer", v)
-		}
-		hosts = n
-	}
+	hosts := benchHosts(b, 10_000)
 	const steps, step, batchLines = 18, 10 * time.Second, 10_000
 	ctx := context.Background()
 	tags := make([]model.Tags, hosts)
@@ -129,11 +122,7 @@ func BenchmarkSeriesMemory(b *testing.B) {
 		for k := range steps {
 			ts := start + int64(k)*step.Nanoseconds()
 			for h := range hosts {
-				fs := make([]model.Field, len(tsbsFields))
-				for f, name := range tsbsFields {
-					fs[f] = model.Field{Key: name, Value: model.Int(int64((h*7 + f*13 + k*3) % 100))}
-				}
-				batch = append(batch, model.Point{Collection: "cpu", Tags: tags[h], Time: ts, Fields: fs})
+				batch = append(batch, tsbsPoint(tags[h], h, k, ts))
 				if len(batch) == batchLines {
 					if err := db.Write(ctx, batch); err != nil {
 						b.Fatal(err)
@@ -184,4 +173,29 @@ func BenchmarkSeriesMemory(b *testing.B) {
 		b.ReportMetric(float64(peak.Load()-min(peak.Load(), base))/(1<<20), "peak-heap-MiB")
 		fmt.Fprintf(os.Stderr, "hosts %d: load %v, flush %v, active %d B, idle %d B\n", hosts, load.Round(time.Millisecond), flush.Round(time.Millisecond), active, idle)
 	}
+}
+
+// benchHosts returns the hosts a benchmark of TSBS cpu-only tag sets
+// writes: SOLTIX_BENCH_HOSTS when set, def otherwise.
+func benchHosts(b *testing.B, def int) int {
+	v := os.Getenv("SOLTIX_BENCH_HOSTS")
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		b.Fatalf("SOLTIX_BENCH_HOSTS=%q: want a positive integer", v)
+	}
+	return n
+}
+
+// tsbsPoint returns host h's point of step k at ts: TSBS cpu-only's ten
+// integer fields, with values the benchmarks derive from h, the field
+// and k.
+func tsbsPoint(tags model.Tags, h, k int, ts int64) model.Point {
+	fs := make([]model.Field, len(tsbsFields))
+	for f, name := range tsbsFields {
+		fs[f] = model.Field{Key: name, Value: model.Int(int64((h*7 + f*13 + k*3) % 100))}
+	}
+	return model.Point{Collection: "cpu", Tags: tags, Time: ts, Fields: fs}
 }

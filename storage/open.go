@@ -603,8 +603,6 @@ func (db *DB) attachRollFiles(rolls []*rollFile, remove func(*dataFile)) {
 	}
 }
 
-// attachFile registers a file's series. The caller holds mu or has the DB
-// to itself.
 // attachWritten is attachFile for a file the DB has just written (a
 // flush's or a compaction's), whose columns' names and kinds, in the
 // order a pass over the file meets them, are fields: it does not decode
@@ -628,6 +626,8 @@ func (db *DB) attachWritten(f *dataFile, fields []fieldKind) {
 	db.groupFile(f, true)
 }
 
+// attachFile registers a file's series. The caller holds mu or has the DB
+// to itself.
 func (db *DB) attachFile(f *dataFile) {
 	c := db.coll(f.meta.Collection)
 	for i, si := range f.r.AllSeries() {

@@ -237,6 +237,12 @@ func FuzzStringsRoundTrip(f *testing.F) {
 func FuzzStringFieldsRoundTrip(f *testing.F) {
 	f.Add([]byte{0x95, 0xe8, 0x02, 0, 10, 0x14, 0x03, 0x95, 0xe8, 0x02, 0, 10, 0x16, 0x05}, byte(0x03))
 	f.Add([]byte{1, 2, 3, 0xff, 1, 2, 4, 0xff, 1, 3}, byte(0xff))
+	// Empty strings among rows, multi-byte fields, a rectangular block of
+	// multi-byte fields, one field each: readFields' ragged, rectangular
+	// and empty paths.
+	f.Add([]byte{0xfe, 7, 0xac, 0x02, 0xfe, 0xfe, 7, 0xad, 0x02, 0xfe}, byte(0xfe))
+	f.Add([]byte{0x80, 0x01, 0x7f, 0xff, 0x7f, 0xff, 0x80, 0x01, 0x80, 0x80, 0x01, 0xff, 0x81, 0x01, 0x01, 0x80, 0x01}, byte(0xff))
+	f.Add([]byte{1, 0, 2, 0, 3, 0, 4}, byte(0))
 	f.Fuzz(func(t *testing.T, b []byte, sep byte) {
 		vs := strings.Split(string(b), string([]byte{sep}))
 		checkRoundTrip(t, vs, AppendStringsFields, DecodeStrings, eqStrings)

@@ -2,6 +2,9 @@ package encoding
 
 import (
 	"encoding/binary"
+	"math/bits"
+	"slices"
+	"sync"
 	"unsafe"
 )
 
@@ -133,8 +136,19 @@ func appendFields(dst []byte, fp *fieldsPlan) []byte {
 	return dst
 }
 
+// fieldsScratch holds what readFields needs only while it decodes: the
+// field counts, the fields and the columns' sizes and starts.
+type fieldsScratch struct {
+	u   []uint64
+	idx []int
+}
+
+var fieldsPool = sync.Pool{New: func() any { return new(fieldsScratch) }}
+
 // readFields decodes the body of n strings of the fields scheme and
-// appends them to dst; on error it returns dst unchanged.
+// appends them to dst; on error it returns dst unchanged. The strings
+// share one allocation of exactly their bytes; everything else comes from
+// a pool.
 func readFields(r *reader, n int, dst []string) []string {
 	t0 := r.byte1("counts transform")
 	if r.err != nil {
@@ -144,7 +158,16 @@ func readFields(r *reader, n int, dst []string) []string {
 		r.fail(corrupt("counts transform %d", t0))
 		return dst
 	}
-	counts := make([]uint64, n)
+	sc := fieldsPool.Get().(*fieldsScratch)
+	defer func() {
+		if cap(sc.u) <= 2*maxFields && cap(sc.idx) <= 2*maxFields {
+			fieldsPool.Put(sc)
+		}
+	}()
+	if cap(sc.u) < n {
+		sc.u = make([]uint64, n, max(n, 2*cap(sc.u)))
+	}
+	counts := sc.u[:n]
 	readIntBody(r, counts, int(t0))
 	if r.err != nil {
 		return dst
@@ -169,14 +192,32 @@ func readFields(r *reader, n int, dst []string) []string {
 	}
 	// Column j holds the strings with more than j fields: sizes[j] of
 	// them, from starts[j] in fields.
-	idx := make([]int, 2*K)
+	if cap(sc.idx) < 2*K {
+		sc.idx = make([]int, 2*K)
+	}
+	idx := sc.idx[:2*K]
+	clear(idx)
 	sizes, starts := idx[:K], idx[K:]
-	for _, k := range counts {
-		for j := range int(k) {
-			sizes[j]++
+	rect := uint64(n)*kmax == total
+	if rect {
+		for j := range sizes {
+			sizes[j] = n
+		}
+	} else {
+		for _, k := range counts {
+			for j := range int(k) {
+				sizes[j]++
+			}
 		}
 	}
-	fields := make([]uint64, total)
+	need := n + int(total)
+	if cap(sc.u) < need {
+		u := make([]uint64, need, max(need, 2*cap(sc.u)))
+		copy(u, counts)
+		sc.u = u
+		counts = u[:n]
+	}
+	fields := sc.u[n:need]
 	off := 0
 	for j := range K {
 		t := trans[j/4] >> (2 * (j % 4)) & 3
@@ -194,28 +235,49 @@ func readFields(r *reader, n int, dst []string) []string {
 	if total == 0 {
 		return append(dst, make([]string, n)...)
 	}
-	// One allocation holds every string; it is never written again. Most
-	// fields take a byte or two: start there and let append grow it.
-	buf := make([]byte, 0, 2*total)
-	prev := 0
-	if uint64(n)*kmax == total {
+	// One allocation of exactly the strings' bytes holds every string; it
+	// is never written again.
+	size := 0
+	for _, v := range fields {
+		size += (bits.Len64(v|1) + 6) / 7 // uvarintLen(v)
+	}
+	buf := make([]byte, size)
+	dst = slices.Grow(dst, n)
+	p := 0
+	if rect {
 		// Every string has K fields: field j of string i is at j·n + i.
 		for i := range n {
-			for j := i; j < int(total); j += n {
-				buf = binary.AppendUvarint(buf, fields[j])
+			prev := p
+			for j := i; j < len(fields); j += n {
+				p = putUvarint(buf, p, fields[j])
 			}
-			dst = append(dst, unsafe.String(unsafe.SliceData(buf[prev:]), len(buf)-prev))
-			prev = len(buf)
+			dst = append(dst, unsafe.String(&buf[prev], p-prev))
 		}
 		return dst
 	}
 	for _, k := range counts {
+		prev := p
 		for j := range int(k) {
-			buf = binary.AppendUvarint(buf, fields[starts[j]])
+			p = putUvarint(buf, p, fields[starts[j]])
 			starts[j]++
 		}
-		dst = append(dst, unsafe.String(unsafe.SliceData(buf[prev:]), len(buf)-prev))
-		prev = len(buf)
+		if p == prev {
+			dst = append(dst, "")
+		} else {
+			dst = append(dst, unsafe.String(&buf[prev], p-prev))
+		}
 	}
 	return dst
+}
+
+// putUvarint writes v's uvarint into buf at p, which has room for it, and
+// returns the offset after it.
+func putUvarint(buf []byte, p int, v uint64) int {
+	for v >= 0x80 {
+		buf[p] = byte(v) | 0x80
+		v >>= 7
+		p++
+	}
+	buf[p] = byte(v)
+	return p + 1
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -148,6 +149,76 @@ func BenchmarkDecodeHourRows(b *testing.B) {
 				if out, err = DecodeStrings(out[:0], c.b); err != nil {
 					b.Fatal(err)
 				}
+			}
+		})
+	}
+}
+
+// forceFields encodes vs in the fields scheme whether or not it is the
+// smallest, so the decoder is tried on shapes the encoder would not pick.
+func forceFields(t *testing.T, vs []string) []byte {
+	t.Helper()
+	fp, ok := planFields(vs)
+	if !ok {
+		t.Fatalf("%d strings are not strings of uvarints", len(vs))
+	}
+	defer fp.release()
+	dst := binary.AppendUvarint([]byte{tagStringFields}, uint64(len(vs)))
+	return appendFields(dst, fp)
+}
+
+// TestStringFieldsDecodePath decodes blocks of the fields scheme, one
+// after the other so that the decoder's pooled scratch is reused between
+// blocks of different shapes and sizes, and checks each against the same
+// strings decoded from the plain scheme, appended after what dst held.
+func TestStringFieldsDecodePath(t *testing.T) {
+	big := make([]string, 0, 700)
+	for i := range 700 {
+		big = append(big, varints(uint64(i), uint64(i*i), 1<<uint(i%64), 5))
+	}
+	tests := []struct {
+		name string
+		vs   []string
+	}{
+		{"hour rows", hourRows(24, 5)},
+		{"one field each", []string{varints(1), varints(2), varints(3)}},
+		{"ragged", []string{varints(1, 2, 3), varints(1, 2), varints(1, 2, 3, 4, 5), varints(1, 2, 3, 4), varints(1, 2, 3)}},
+		{"big rectangular", big},
+		{"small after big", []string{varints(9, 9), varints(9, 10)}},
+		{"empty strings among rows", []string{"", varints(7, 300), "", varints(7, 301), varints(7, 302), ""}},
+		{"all empty", []string{"", "", ""}},
+		{"multi-byte fields", []string{varints(math.MaxUint64, 0, 1<<63, 128), varints(127, 128, 16383, 16384), varints(1<<35, 1<<42, 1<<49, 1<<56)}},
+		{"ragged big", append(hourRows(500, 6), varints(1), "", varints(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12))},
+		{"hour rows again", hourRows(24, 7)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			lens := make([]uint64, len(tt.vs))
+			for i, s := range tt.vs {
+				lens[i] = uint64(len(s))
+			}
+			plain := appendPlanned(binary.AppendUvarint([]byte{tagStringPlain}, uint64(len(tt.vs))), lens, planStream(lens, true))
+			for _, s := range tt.vs {
+				plain = append(plain, s...)
+			}
+			prefix := []string{"kept", ""}
+			want, err := DecodeStrings(slices.Clone(prefix), plain)
+			if err != nil {
+				t.Fatalf("plain: %v", err)
+			}
+			got, err := DecodeStrings(slices.Clone(prefix), forceFields(t, tt.vs))
+			if err != nil {
+				t.Fatalf("fields: %v", err)
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("fields decode %q, plain %q", got, want)
+			}
+			// A corrupt block leaves dst as it was.
+			bad := forceFields(t, tt.vs)
+			if got, err := DecodeStrings(slices.Clone(prefix), bad[:len(bad)-1]); err == nil && len(tt.vs) > 0 && !slices.Equal(got, want) {
+				t.Fatalf("truncated block decoded to %q without an error", got)
+			} else if err != nil && !slices.Equal(got, prefix) {
+				t.Fatalf("truncated block: dst %q after %v, want %q", got, err, prefix)
 			}
 		})
 	}

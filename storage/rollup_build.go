@@ -618,9 +618,12 @@ func (db *DB) writeRollFile(w *rollupWork, l model.Level, part int64, content pa
 	// first and last row of every block. The strings' fields scheme
 	// (colfile.WriteOptions.StringFields) would store TSBS cpu-only's 1h
 	// rows in 22% fewer bytes, but decoding them through it cost the
-	// queries that read many 1h columns about 10% more CPU
-	// (docs/benchmarks-scale.md), so it stays off until rows are decoded
-	// from its fields directly.
+	// queries that read many 1h columns about 10% more CPU, and still 2–9%
+	// with a decoder that allocates once per block (docs/benchmarks-scale.md,
+	// "fields scheme on rollup files"): its integer column per field of the
+	// rows (about ten, of 24 values each) costs more to decode than a plain
+	// block's one copy, so it stays off until a read decodes only the
+	// fields it needs.
 	if _, err := colfile.WriteWith(path, w.coll, w.group, seq, data, &colfile.WriteOptions{FS: db.fs, BlockSize: db.opts.BlockSize, NoStats: true, Yield: db.yieldToWrites}); err != nil {
 		return nil, 0, fmt.Errorf("write rollup file: %w", err)
 	}

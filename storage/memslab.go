@@ -160,7 +160,10 @@ func seqAt(p unsafe.Pointer, c int) []uint16 {
 	return unsafe.Slice((*uint16)(unsafe.Add(p, 8*(1+c))), c)
 }
 
-// valueAt returns where the chunk of c values at p keeps its values.
+// valueAt returns where the chunk of c values at p keeps its values. Only
+// for kinds whose values are in the chunk: a string chunk ends before
+// that address, and a pointer past the end of an allocation is invalid
+// (checkptr, on under -race, stops the process on it).
 func valueAt(p unsafe.Pointer, c int) unsafe.Pointer {
 	return unsafe.Add(p, 8*(1+c+seqWords(c)))
 }

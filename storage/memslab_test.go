@@ -3,6 +3,8 @@ package storage
 import (
 	"testing"
 	"unsafe"
+
+	"github.com/soltixdb/soltix/model"
 )
 
 // TestSlabsAlloc takes chunks of many sizes from one set of slabs,
@@ -60,5 +62,40 @@ func TestChunkGeometry(t *testing.T) {
 		if chunkStart(k+1) != chunkStart(k)+chunkCap(k) || chunkCap(k) > chunkValues {
 			t.Fatalf("chunk %d: starts %d, holds %d, next starts %d", k, chunkStart(k), chunkCap(k), chunkStart(k+1))
 		}
+	}
+}
+
+// TestChunksOfEveryKindFillTheirAllocation gives each chunk of a column
+// of each kind a slab exactly its size, so that the chunk ends where its
+// allocation does, and reads every value back. Under -race, checkptr
+// stops the process if a chunk's accessors form a pointer past the
+// allocation, as the values' address of a string chunk (which keeps its
+// values elsewhere) once did.
+func TestChunksOfEveryKindFillTheirAllocation(t *testing.T) {
+	kinds := []model.Value{model.Float(1.5), model.Int(-3), model.Uint(7), model.Bool(true), model.String("s")}
+	for _, v := range kinds {
+		t.Run(v.Kind.String(), func(t *testing.T) {
+			a := slabs{taken: 1 << 30} // every chunk fits a slab's eighth
+			m := newMemColumn("f", v.Kind)
+			const n = 3 * chunkValues
+			for i := range n {
+				if k, off := locate(i); off == 0 {
+					a.free = make([]uint64, chunkWords(v.Kind, chunkCap(k)))
+				}
+				m.append(&a, int64(i), v, 1)
+				if len(a.free) != 0 {
+					t.Fatalf("value %d: the chunk left %d words of its slab", i, len(a.free))
+				}
+			}
+			col := m.column()
+			if col.Len() != n {
+				t.Fatalf("%d values, want %d", col.Len(), n)
+			}
+			for i := range n {
+				if col.Times[i] != int64(i) || col.Value(i) != v {
+					t.Fatalf("value %d: %d %v, want %d %v", i, col.Times[i], col.Value(i), i, v)
+				}
+			}
+		})
 	}
 }

@@ -149,16 +149,15 @@ func (m *memColumn) append(a *slabs, t int64, v model.Value, seq uint64) {
 	}
 	p, c := m.chunkPtr(k), chunkCap(k)
 	timesAt(p, c)[off] = t
-	vp := valueAt(p, c)
 	switch m.kind {
 	case model.KindFloat:
-		unsafe.Slice((*float64)(vp), c)[off] = v.Float()
+		unsafe.Slice((*float64)(valueAt(p, c)), c)[off] = v.Float()
 	case model.KindInt:
-		unsafe.Slice((*int64)(vp), c)[off] = v.Int()
+		unsafe.Slice((*int64)(valueAt(p, c)), c)[off] = v.Int()
 	case model.KindUint:
-		unsafe.Slice((*uint64)(vp), c)[off] = v.Uint()
+		unsafe.Slice((*uint64)(valueAt(p, c)), c)[off] = v.Uint()
 	case model.KindBool:
-		unsafe.Slice((*bool)(vp), c)[off] = v.Bool()
+		unsafe.Slice((*bool)(valueAt(p, c)), c)[off] = v.Bool()
 	case model.KindString:
 		m.x.strs[k][off] = v.Str()
 		m.bytes += len(v.Str())
@@ -228,16 +227,15 @@ func (m *memColumn) chunk(k int) model.Column {
 	l := min(c, m.n-start)
 	p := m.chunkPtr(k)
 	col := model.Column{Name: m.name, Kind: m.kind, Times: timesAt(p, l)}
-	vp := valueAt(p, c)
 	switch m.kind {
 	case model.KindFloat:
-		col.Floats = unsafe.Slice((*float64)(vp), l)
+		col.Floats = unsafe.Slice((*float64)(valueAt(p, c)), l)
 	case model.KindInt:
-		col.Ints = unsafe.Slice((*int64)(vp), l)
+		col.Ints = unsafe.Slice((*int64)(valueAt(p, c)), l)
 	case model.KindUint:
-		col.Uints = unsafe.Slice((*uint64)(vp), l)
+		col.Uints = unsafe.Slice((*uint64)(valueAt(p, c)), l)
 	case model.KindBool:
-		col.Bools = unsafe.Slice((*bool)(vp), l)
+		col.Bools = unsafe.Slice((*bool)(valueAt(p, c)), l)
 	case model.KindString:
 		col.Strings = m.x.strs[k][:l:l]
 	}

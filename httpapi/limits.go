@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/soltixdb/soltix/internal/freelist"
 )
 
 // What one client can make the server hold is bounded at three places:
@@ -397,7 +399,7 @@ func readAll(rd io.Reader, limit, hint int64, hold *bodyHold, spare []byte) ([]b
 // a buffer is put back only once nothing refers to its bytes (the points
 // decoded from it hold copies). The body budget counts a request's buffer
 // only while the request holds it.
-var bodyBufs = make(chan []byte, maxPooledBodies)
+var bodyBufs = freelist.New[[]byte](maxPooledBodies)
 
 const (
 	maxPooledBodies = 4
@@ -406,12 +408,8 @@ const (
 
 // getBodyBuf returns a pooled empty buffer, or nil.
 func getBodyBuf() []byte {
-	select {
-	case b := <-bodyBufs:
-		return b
-	default:
-		return nil
-	}
+	b, _ := bodyBufs.Get()
+	return b
 }
 
 // putBodyBuf offers b, whose bytes are no longer referred to, for reuse.
@@ -419,10 +417,7 @@ func putBodyBuf(b []byte) {
 	if cap(b) < minBodyBuf || cap(b) > maxPooledBody {
 		return
 	}
-	select {
-	case bodyBufs <- b[:0]:
-	default:
-	}
+	bodyBufs.Put(b[:0])
 }
 
 // joinChunks returns chunks followed by last as one slice, last itself when

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/soltixdb/soltix/internal/freelist"
 	"github.com/soltixdb/soltix/internal/timex"
 	"github.com/soltixdb/soltix/lineproto"
 	"github.com/soltixdb/soltix/model"
@@ -243,7 +244,7 @@ func (s *server) write(w http.ResponseWriter, r *http.Request, ep writeEndpoint)
 // arenas keeps a few lineproto.Arenas, so that the tags and fields of a
 // write's points are cut from the arrays of an earlier write's (a batch of
 // 10,000 lines has 100,000 tags and 100,000 fields: megabytes).
-var arenas = make(chan *lineproto.Arena, maxPooledBodies)
+var arenas = freelist.New[*lineproto.Arena](maxPooledBodies)
 
 // arena returns an arena for a write's points, or nil when the store may
 // keep the points' arrays after Write returns. A storage.DB copies what it
@@ -253,21 +254,16 @@ func (s *server) arena() *lineproto.Arena {
 	if _, ok := s.store.(*storage.DB); !ok {
 		return nil
 	}
-	select {
-	case a := <-arenas:
+	if a, ok := arenas.Get(); ok {
 		return a
-	default:
-		return new(lineproto.Arena)
 	}
+	return new(lineproto.Arena)
 }
 
 // putArena keeps a, once nothing uses the points parsed with it.
 func putArena(a *lineproto.Arena) {
 	a.Reuse()
-	select {
-	case arenas <- a:
-	default:
-	}
+	arenas.Put(a)
 }
 
 // storeErrorStatus maps an error from a Store method (Write, Flush, Delete,

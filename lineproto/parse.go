@@ -8,6 +8,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/soltixdb/soltix/internal/freelist"
 	"github.com/soltixdb/soltix/internal/timex"
 	"github.com/soltixdb/soltix/model"
 )
@@ -205,19 +206,17 @@ type parser struct {
 
 // parsers keeps a few parsers for reuse, so that a call does not grow its
 // maps and buffers afresh (putParser empties them first).
-var parsers = make(chan *parser, 4)
+var parsers = freelist.New[*parser](4)
 
 // maxKeptEntries bounds the entries of a map whose room a kept parser
 // keeps; a larger map is dropped.
 const maxKeptEntries = 1 << 14
 
 func getParser() *parser {
-	select {
-	case p := <-parsers:
+	if p, ok := parsers.Get(); ok {
 		return p
-	default:
-		return &parser{seed: maphash.MakeSeed()}
 	}
+	return &parser{seed: maphash.MakeSeed()}
 }
 
 // putParser empties p, keeping nothing of the input or of the points
@@ -244,10 +243,7 @@ func putParser(p *parser) {
 		strs: p.strs, heads: p.heads, passed: p.passed, keyIdx: p.keyIdx, seed: p.seed,
 		recent: p.recent[:0], scratch: p.scratch[:0], tags: p.tags[:0], fields: p.fields[:0], fpos: p.fpos[:0],
 	}
-	select {
-	case parsers <- p:
-	default:
-	}
+	parsers.Put(p)
 }
 
 // fieldKind is a field's key and kind.

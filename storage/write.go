@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/soltixdb/soltix/internal/freelist"
 	"github.com/soltixdb/soltix/internal/timex"
 	"github.com/soltixdb/soltix/model"
 )
@@ -151,27 +152,22 @@ const maxPooledRecord = 8 << 20
 // several times a second and would empty a pool between two batches, and
 // the encoder's tables (one entry per series of a batch) would grow again
 // for every batch.
-var recordBufs = make(chan *recordBuf, maxPooledRecords)
+var recordBufs = freelist.New[*recordBuf](maxPooledRecords)
 
 const maxPooledRecords = 4
 
 func getRecordBuf() *recordBuf {
-	select {
-	case rb := <-recordBufs:
+	if rb, ok := recordBufs.Get(); ok {
 		return rb
-	default:
-		return new(recordBuf)
 	}
+	return new(recordBuf)
 }
 
 func putRecordBuf(rb *recordBuf) {
 	if cap(rb.buf) > maxPooledRecord {
 		return
 	}
-	select {
-	case recordBufs <- rb:
-	default:
-	}
+	recordBufs.Put(rb)
 }
 
 // checkKinds checks every field against the collection's schema and the

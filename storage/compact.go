@@ -249,7 +249,7 @@ func (db *DB) compactUnitCounted(ctx context.Context, k unitKey, cc *compactCoun
 			return fmt.Errorf("compact: %w", err)
 		}
 		r, err := colfile.WriteOpen(path, first.meta.Collection, first.meta.Group, seq, out,
-			&colfile.WriteOptions{Replaces: replaces, FS: db.fs, BlockSize: db.opts.BlockSize, Yield: db.yieldToWrites})
+			&colfile.WriteOptions{Replaces: replaces, FS: db.fs, BlockSize: db.opts.CompactBlockSize, Yield: db.yieldToWrites})
 		if err != nil {
 			return fmt.Errorf("compact: write: %w", err)
 		}

@@ -65,6 +65,13 @@ type Options struct {
 	// BlockSize is the number of values per colstore block (default
 	// colfile.DefaultBlockSize).
 	BlockSize int
+	// CompactBlockSize is the number of values per block of the files
+	// compaction writes (default DefaultCompactBlockSize, or BlockSize
+	// when that is set). A compacted partition is mostly read through its
+	// rollups, and its blocks only for the partial hours at a window's
+	// edges, so its blocks are larger: each block costs an index entry, a
+	// checksum and a code table (docs/format.md).
+	CompactBlockSize int
 	// FS is the filesystem every file operation goes through (default
 	// vfs.Default); tests inject faults with storage/vfs/errorfs.
 	FS vfs.FS
@@ -126,6 +133,12 @@ func (o *Options) withDefaults() Options {
 	if r.CompactFiles == 0 {
 		r.CompactFiles = 4
 	}
+	if r.CompactBlockSize <= 0 {
+		r.CompactBlockSize = DefaultCompactBlockSize
+		if r.BlockSize > 0 {
+			r.CompactBlockSize = r.BlockSize
+		}
+	}
 	if r.Logger == nil {
 		r.Logger = slog.Default()
 	}
@@ -150,6 +163,10 @@ func (o *Options) withDefaults() Options {
 // MaxCollectionLen is the longest collection name, in bytes, that Write
 // accepts (the colstore format's limit).
 const MaxCollectionLen = colfile.MaxCollectionLen
+
+// DefaultCompactBlockSize is Options.CompactBlockSize's default: about
+// eleven hours of a reading every 10 s.
+const DefaultCompactBlockSize = 4096
 
 // DB is a single-node storage engine over one data directory. It is safe
 // for concurrent use.

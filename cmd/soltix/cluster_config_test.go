@@ -196,34 +196,46 @@ func TestOpenClusterStorage(t *testing.T) {
 	}
 }
 
-// TestBlockSizeConfig: storage.block_size reaches the engine's options and
-// is bounded by what a colstore block may hold.
+// TestBlockSizeConfig: storage.block_size and storage.compact_block_size
+// reach the engine's options and are bounded by what a colstore block may
+// hold.
 func TestBlockSizeConfig(t *testing.T) {
 	dir := t.TempDir()
-	for _, tc := range []struct {
-		value string
-		want  int
-		err   string
-	}{
-		{"16", 16, ""},
-		{"0", 0, ""},
-		{"65537", 0, "storage.block_size"},
-		{"-1", 0, "storage.block_size"},
-	} {
-		f := filepath.Join(dir, "c"+tc.value+".yaml")
-		if err := os.WriteFile(f, []byte("storage: {block_size: "+tc.value+"}\n"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		cfg, err := loadConfig("serve", []string{"--config", f}, func(string) string { return "" })
-		switch {
-		case tc.err != "":
-			if err == nil || !strings.Contains(err.Error(), tc.err) {
-				t.Errorf("block_size %s: error %v, want one naming %s", tc.value, err, tc.err)
+	for _, key := range []string{"block_size", "compact_block_size"} {
+		for _, tc := range []struct {
+			value string
+			want  int
+			err   string
+		}{
+			{"16", 16, ""},
+			{"0", 0, ""},
+			{"65536", 65536, ""},
+			{"65537", 0, "storage." + key},
+			{"-1", 0, "storage." + key},
+		} {
+			f := filepath.Join(dir, key+tc.value+".yaml")
+			if err := os.WriteFile(f, []byte("storage: {"+key+": "+tc.value+"}\n"), 0o644); err != nil {
+				t.Fatal(err)
 			}
-		case err != nil:
-			t.Errorf("block_size %s: %v", tc.value, err)
-		case cfg.storageOptions(nil).BlockSize != tc.want:
-			t.Errorf("block_size %s: engine block size %d, want %d", tc.value, cfg.storageOptions(nil).BlockSize, tc.want)
+			cfg, err := loadConfig("serve", []string{"--config", f}, func(string) string { return "" })
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Errorf("%s %s: error %v, want one naming %s", key, tc.value, err, tc.err)
+				}
+				continue
+			}
+			if err != nil {
+				t.Errorf("%s %s: %v", key, tc.value, err)
+				continue
+			}
+			o := cfg.storageOptions(nil)
+			got := o.BlockSize
+			if key == "compact_block_size" {
+				got = o.CompactBlockSize
+			}
+			if got != tc.want {
+				t.Errorf("%s %s: engine option %d, want %d", key, tc.value, got, tc.want)
+			}
 		}
 	}
 }

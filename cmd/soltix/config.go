@@ -90,6 +90,10 @@ type StorageConfig struct {
 	// BlockSize is the number of values per colstore block (0: the
 	// engine's default); tests use small blocks.
 	BlockSize int `yaml:"block_size"`
+	// CompactBlockSize is the number of values per block of compacted
+	// files (0: the engine's default, storage.DefaultCompactBlockSize,
+	// or block_size when that is set).
+	CompactBlockSize int `yaml:"compact_block_size"`
 	// Defaults are the settings of every collection without settings of
 	// its own (storage.Options.DefaultSettings), written as collections.
 	// <name> is: rollups, retention, cold_after. serve only: a cluster's
@@ -442,6 +446,8 @@ func (s *StorageConfig) validate() error {
 		return fmt.Errorf("storage.wal_segment_age must not be negative, not %s", time.Duration(s.WALSegmentAge))
 	case s.BlockSize < 0 || s.BlockSize > colfile.MaxBlockSize:
 		return fmt.Errorf("storage.block_size must be between 1 and %d, not %d", colfile.MaxBlockSize, s.BlockSize)
+	case s.CompactBlockSize < 0 || s.CompactBlockSize > colfile.MaxBlockSize:
+		return fmt.Errorf("storage.compact_block_size must be between 1 and %d, not %d", colfile.MaxBlockSize, s.CompactBlockSize)
 	}
 	if _, err := s.defaultSettings(); err != nil {
 		return err
@@ -572,6 +578,7 @@ func (c *Config) storageOptions(log *slog.Logger) *storage.Options {
 		WriteStallTimeout: time.Duration(c.Storage.WriteStallTimeout),
 		CompactFiles:      c.Storage.CompactFiles,
 		BlockSize:         c.Storage.BlockSize,
+		CompactBlockSize:  c.Storage.CompactBlockSize,
 		Logger:            log,
 		Now:               c.now,
 	}

@@ -15,7 +15,8 @@
 # victoria-metrics. Settings (environment): SOLTIX (the soltix binary;
 # default: built from this checkout), SCALE (hosts, 100), START and END
 # (the data's day), QUERIES (per type, 100), LOAD_WORKERS (2), TYPES, SEED,
-# KEEP=1 to keep the work directory. Everything listens on random loopback
+# COMPACT=1 to compact Soltix's files after the flush (the queries then read
+# the files a past day ends up in), KEEP=1 to keep the work directory. Everything listens on random loopback
 # ports and writes under a temporary directory.
 set -euo pipefail
 
@@ -58,6 +59,9 @@ load victoriametrics "http://127.0.0.1:$vport" --do-create-db=false
 
 # Both move what they hold in memory to disk before the queries.
 curl -fsS -X POST "http://127.0.0.1:$sport/api/v1/admin/flush" >/dev/null
+if [ "${COMPACT:-0}" = 1 ]; then
+	curl -fsS -X POST "http://127.0.0.1:$sport/api/v1/admin/compact" >/dev/null
+fi
 curl -fsS "http://127.0.0.1:$vport/internal/force_flush" >/dev/null || true
 sleep 5
 

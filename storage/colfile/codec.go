@@ -101,31 +101,52 @@ func decodeValues(col *model.Column, src []byte, count int) error {
 // decodeValues does.
 func decodeValuesUpTo(col *model.Column, src []byte, count int, upTo int64) error {
 	ts := col.Times[len(col.Times)-min(count, len(col.Times)):]
-	cut := sort.Search(len(ts), func(i int) bool { return ts[i] > upTo })
-	if upTo == math.MaxInt64 || cut >= count || len(ts) != count {
+	if upTo == math.MaxInt64 || len(ts) != count {
 		return decodeValues(col, src, count)
 	}
-	var err error
+	_, _, err := decodeValuesIn(col, src, ts, math.MinInt64, upTo)
+	return err
+}
+
+// decodeValuesIn appends to col the values of a block, src, whose times
+// are ts (one per value): those whose times lie in [from, upTo], which
+// are the values [skip, cut) of the block. Numbers decode no further than
+// cut (encoding.Decode*Prefix) and, from a restart point at or before
+// skip (encoding.Decode*Range), not from the block's start; booleans and
+// strings decode whole (skip is then 0). The whole block (skip 0, cut
+// len(ts)) is checked as decodeValues does.
+func decodeValuesIn(col *model.Column, src []byte, ts []int64, from, upTo int64) (skip, cut int, err error) {
+	count := len(ts)
+	cut = count
+	if upTo < ts[count-1] {
+		cut = sort.Search(count, func(i int) bool { return ts[i] > upTo })
+	}
+	if from > ts[0] && col.Kind != model.KindBool && col.Kind != model.KindString {
+		skip = min(cut, sort.Search(count, func(i int) bool { return ts[i] >= from }))
+	}
+	if skip == 0 && cut == count {
+		return 0, count, decodeValues(col, src, count)
+	}
 	switch col.Kind {
 	case model.KindFloat:
-		col.Floats, err = encoding.DecodeFloatsPrefix(col.Floats, src, cut)
+		col.Floats, err = encoding.DecodeFloatsRange(col.Floats, src, skip, cut)
 	case model.KindInt:
-		col.Ints, err = encoding.DecodeIntsPrefix(col.Ints, src, cut)
+		col.Ints, err = encoding.DecodeIntsRange(col.Ints, src, skip, cut)
 	case model.KindUint:
-		col.Uints, err = encoding.DecodeUintsPrefix(col.Uints, src, cut)
+		col.Uints, err = encoding.DecodeUintsRange(col.Uints, src, skip, cut)
 	default:
 		// Booleans and strings decode whole, then are cut.
 		n := valuesLen(col)
 		if err := decodeValues(col, src, count); err != nil {
-			return err
+			return 0, 0, err
 		}
 		truncValues(col, n+cut)
-		return nil
+		return 0, cut, nil
 	}
 	if err != nil {
-		return fmt.Errorf("%s values: %w", col.Kind, err)
+		return 0, 0, fmt.Errorf("%s values: %w", col.Kind, err)
 	}
-	return nil
+	return skip, cut, nil
 }
 
 // valuesLen returns how many values col's slice of its kind holds.

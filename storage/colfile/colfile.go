@@ -84,8 +84,10 @@ import (
 // WriteOptions.StringFields), which stores strings of uvarints, such as
 // rollup rows, field by field, dense Huffman tables for integer streams,
 // and rollup rows of versions 7 and 8 (package storage); a version 4
-// reader would reject them as corrupt.
-const Version = 5
+// reader would reject them as corrupt. Version 6 adds restart points to
+// long integer bodies (storage/encoding's restart.go: the large blocks of
+// compacted files), which a range read enters in the middle.
+const Version = 6
 
 // MinVersion is the oldest format version this package reads.
 const MinVersion = 1

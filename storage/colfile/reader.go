@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -312,7 +313,7 @@ func (r *Reader) readEdges(ctx context.Context, ds *decodedSeries, column, lo, h
 		}
 		sc := getScratch(info.Kind)
 		defer putScratch(sc)
-		if err := r.readBlock(ctx, sc, ds, column, lo, max); err != nil {
+		if err := r.readBlockIn(ctx, sc, ds, column, lo, min, max); err != nil {
 			return model.Column{}, err
 		}
 		head = sc.Range(min, max)
@@ -502,6 +503,15 @@ func (r *Reader) corruptBlock(ds *decodedSeries, column, k int, suffix string) f
 // whole (a cut block's values are those up to upTo: numbers stop decoding
 // there).
 func (r *Reader) readBlock(ctx context.Context, col *model.Column, ds *decodedSeries, column, k int, upTo int64) error {
+	return r.readBlockIn(ctx, col, ds, column, k, math.MinInt64, upTo)
+}
+
+// readBlockIn is readBlock that may also leave out the values before from
+// (a window that starts inside the block): a block of numbers then
+// decodes from its last restart point before from (encoding's
+// Decode*Range), not from its start. col gets the block's times and values
+// from the first it decoded.
+func (r *Reader) readBlockIn(ctx context.Context, col *model.Column, ds *decodedSeries, column, k int, from, upTo int64) error {
 	info := &ds.info.Columns[column]
 	bi := &info.Blocks[k]
 	ref := ds.refs[column][k]
@@ -542,22 +552,9 @@ func (r *Reader) readBlock(ctx context.Context, col *model.Column, ds *decodedSe
 		if err := decodeSubsetBlockUpTo(col, stored, bi.Count, all, ref.sparse, upTo); err != nil {
 			return corrupt(err, "decode")
 		}
-	case ref.timesFrom > 0:
-		if len(all) != bi.Count {
-			return corrupt(nil, "%d shared times, index says %d", len(all), bi.Count)
-		}
-		col.Times = append(col.Times, all...)
-		if err := decodeSharedBlockUpTo(col, stored, bi.Count, upTo); err != nil {
-			return corrupt(err, "decode")
-		}
 	default:
-		if err := decodeBlockUpTo(col, stored, bi.Count, upTo); err != nil {
-			return corrupt(err, "decode")
-		}
-		if sharesTimes(ds, column, k) {
-			ts := append([]int64(nil), col.Times[start:]...)
-			sharedTimes.put(timesKey{r, ds.i, column, k}, ts, timesSize(ts))
-		}
+		// The block's times are its own or another column's (all).
+		return r.readTimedBlock(col, ds, column, k, stored, all, from, upTo, corrupt)
 	}
 
 	ts := col.Times[start:]
@@ -578,6 +575,69 @@ func (r *Reader) readBlock(ctx context.Context, col *model.Column, ds *decodedSe
 		}
 	}
 	return nil
+}
+
+// readTimedBlock is readBlockIn for a block that stores its own times
+// (all nil) or has exactly those of another column's block (all): it
+// appends to col only the times and values in [from, upTo], and checks
+// the statistics when that is the whole block.
+func (r *Reader) readTimedBlock(col *model.Column, ds *decodedSeries, column, k int, stored []byte, all []int64, from, upTo int64, corrupt func(err error, format string, args ...any) error) error {
+	bi := &ds.info.Columns[column].Blocks[k]
+	if err := checkCount(bi.Count); err != nil {
+		return corrupt(err, "decode")
+	}
+	body, err := blockBody(stored)
+	if err != nil {
+		return corrupt(err, "decode")
+	}
+	ts, values := all, body
+	if all == nil {
+		sc := getTimes()
+		defer putTimes(sc)
+		if sc.ts, values, err = decodeBodyTimes(sc.ts[:0], body, bi.Count); err != nil {
+			return corrupt(err, "decode")
+		}
+		ts = sc.ts
+		if sharesTimes(ds, column, k) {
+			own := slices.Clone(ts)
+			sharedTimes.put(timesKey{r, ds.i, column, k}, own, timesSize(own))
+		}
+	} else if len(all) != bi.Count {
+		return corrupt(nil, "%d shared times, index says %d", len(all), bi.Count)
+	}
+	if ts[0] != bi.MinTime || ts[len(ts)-1] != bi.MaxTime {
+		return corrupt(nil, "times span [%d, %d], index says [%d, %d]", ts[0], ts[len(ts)-1], bi.MinTime, bi.MaxTime)
+	}
+	start := col.Len()
+	if start > 0 && ts[0] <= col.Times[start-1] {
+		return corrupt(nil, "block starts at %d, not after the previous block's %d", ts[0], col.Times[start-1])
+	}
+	skip, cut, err := decodeValuesIn(col, values, ts, from, upTo)
+	if err != nil {
+		return corrupt(err, "decode")
+	}
+	col.Times = append(col.Times, ts[skip:cut]...)
+	if skip > 0 || cut < len(ts) || !bi.Stats {
+		return nil // part of the block: its statistics do not apply
+	}
+	got := col.Slice(start, col.Len())
+	if st := blockStats(&got); !sameBlockInfo(&st, bi) {
+		return corrupt(nil, "statistics of the decoded values differ from the index")
+	}
+	return nil
+}
+
+// timesScratch holds the times of a block being read (readTimedBlock).
+type timesScratch struct{ ts []int64 }
+
+var timesPool = sync.Pool{New: func() any { return new(timesScratch) }}
+
+func getTimes() *timesScratch { return timesPool.Get().(*timesScratch) }
+
+func putTimes(sc *timesScratch) {
+	if cap(sc.ts) <= MaxBlockSize {
+		timesPool.Put(sc)
+	}
 }
 
 // ownerTimes returns the times that block k of a column takes from the

@@ -130,3 +130,21 @@ func (r *bitReader) skip(n uint) {
 	r.acc <<= n
 	r.n -= n
 }
+
+// skipBits consumes the next n bits, loaded or not; past the end it sets
+// overrun.
+func (r *bitReader) skipBits(n uint64) {
+	if n <= uint64(r.n) {
+		r.skip(uint(n))
+		return
+	}
+	n -= uint64(r.n)
+	r.acc, r.n = 0, 0
+	if n/8 > uint64(len(r.src)-r.pos) {
+		r.pos = len(r.src)
+		r.overrun = true
+		return
+	}
+	r.pos += int(n / 8)
+	r.read(uint(n % 8))
+}

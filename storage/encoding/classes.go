@@ -181,8 +181,9 @@ func appendClasses(dst []byte, us []uint64, cc *classCode) []byte {
 	return bw.finish()
 }
 
-// readClasses decodes a packClass stream (after its kind byte) into out.
-func readClasses(r *reader, out []uint64) {
+// readClasses decodes a packClass stream (after its kind byte) into out,
+// starting skip bits into its codes (readStreamAt).
+func readClasses(r *reader, out []uint64, skip uint64) {
 	lo := r.uvarint("class min")
 	first := int(r.byte1("first class"))
 	n := int(r.byte1("class count"))
@@ -209,6 +210,7 @@ func readClasses(r *reader, out []uint64) {
 		base[i], extra[i] = b, uint8(e)
 	}
 	br := newBitReader(r.rest())
+	br.skipBits(skip)
 	for i := range out {
 		c, ok := d.next(&br)
 		if !ok {

@@ -38,7 +38,9 @@
 //	0x11 times dod      integer body, delta-of-delta transform
 //	0x12 times grid     regular grid + sparse slot increments and residuals
 //	0x20-0x22 ints      raw / delta / delta-of-delta integer body
+//	0x24-0x26 ints      the same with restart points (restart.go)
 //	0x28-0x2a uints     the same for uint64 (as int64 bit patterns)
+//	0x2c-0x2e uints     the same with restart points
 //	0x30 floats const   one 8-byte value
 //	0x31 floats decimal v = m·10^e with integers m (integer body)
 //	0x32 floats gorilla XOR with leading/trailing-zero windows
@@ -62,7 +64,10 @@
 // of 20 units, 6.6 bits per value against an entropy of 6.4 and 6.9 for
 // the width classes), or sparse (positions and values that differ from the
 // majority).
-// Bit streams are most significant bit first.
+// Bit streams are most significant bit first. A long integer body whose
+// stream is bit-coded records restart points (restart.go): where the code
+// of every 1,024th residual starts and the transform's running values
+// there, so that Decode*Range can start in the middle of a block.
 //
 // Each encoder tries the schemes that apply and keeps the smallest; the
 // planner computes exact sizes without encoding, except for Gorilla. It

@@ -129,8 +129,9 @@ func AppendFloats(dst []byte, vs []float64) []byte {
 	ms := make([]int64, n)
 	if e, ok := decimals(vs, ms); ok {
 		ip := planInts(ms)
+		planRestarts(&ip, ms)
 		dst = head(dst, tagFloatDecimal)
-		dst = append(dst, byte(int8(e)), byte(ip.trans))
+		dst = append(dst, byte(int8(e)), ip.transByte())
 		dst = appendIntBody(dst, &ip)
 		decSize = len(dst) - start
 		// Decimal at ≤ 1 byte per value is not worth a Gorilla attempt.
@@ -282,7 +283,7 @@ func decodeFloats(dst []float64, src []byte, k int) ([]float64, error) {
 		if r.err != nil {
 			break
 		}
-		if e < minDecExp || e > maxDecExp || trans > transDoD {
+		if e < minDecExp || e > maxDecExp || trans&^restartFlag > transDoD {
 			r.fail(corrupt("decimal exponent %d transform %d", e, trans))
 			break
 		}

@@ -134,8 +134,9 @@ func appendHuff(dst []byte, us []uint64, h *huffCode) []byte {
 	return bw.finish()
 }
 
-// readHuff decodes a packHuff stream (after its kind byte) into out.
-func readHuff(r *reader, out []uint64) {
+// readHuff decodes a packHuff stream (after its kind byte) into out,
+// starting skip bits into its codes (readStreamAt).
+func readHuff(r *reader, out []uint64, skip uint64) {
 	head := r.byte1("huffman size")
 	if r.err != nil {
 		return
@@ -192,6 +193,7 @@ func readHuff(r *reader, out []uint64) {
 		return
 	}
 	br := newBitReader(r.rest())
+	br.skipBits(skip)
 	for i := range out {
 		s, ok := d.next(&br)
 		if !ok {

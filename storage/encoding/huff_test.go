@@ -145,11 +145,11 @@ func TestHuffmanRejects(t *testing.T) {
 // checkStreamRejects checks that read decodes good (a packing's data after
 // its kind byte, n values) exactly, and fails with a corruption error
 // after each mutation and on every truncation.
-func checkStreamRejects(t *testing.T, good []byte, n int, read func(*reader, []uint64), mutations map[string]func(b []byte)) {
+func checkStreamRejects(t *testing.T, good []byte, n int, read func(*reader, []uint64, uint64), mutations map[string]func(b []byte)) {
 	t.Helper()
 	decode := func(b []byte) error {
 		rd := &reader{src: b}
-		read(rd, make([]uint64, n))
+		read(rd, make([]uint64, n), 0)
 		if rd.err == nil && rd.off != len(b) {
 			return errors.New("trailing bytes")
 		}

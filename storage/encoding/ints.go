@@ -30,6 +30,17 @@ type intPlan struct {
 	us    []uint64
 	p     plan
 	size  int
+	// restarts is the restart table (restart.go), if the body has one.
+	restarts []byte
+}
+
+// transByte is the body's transform as its tag or transform byte holds
+// it: with restartFlag when the body has restart points.
+func (ip *intPlan) transByte() byte {
+	if ip.restarts != nil {
+		return byte(ip.trans | restartFlag)
+	}
+	return byte(ip.trans)
 }
 
 func gcd(a, b uint64) uint64 {
@@ -176,6 +187,7 @@ func appendIntBody(dst []byte, ip *intPlan) []byte {
 		return dst
 	}
 	dst = binary.AppendUvarint(dst, ip.g)
+	dst = append(dst, ip.restarts...)
 	return appendPlanned(dst, ip.us, ip.p)
 }
 
@@ -188,9 +200,20 @@ func readIntBody[T ~int64 | ~uint64](r *reader, out []T, trans int) {
 // of the given transform into out, reading no further into the stream than
 // they need (prefix.go).
 func readIntBodyPrefix[T ~int64 | ~uint64](r *reader, out []T, n int, trans int) {
+	readIntBodyFrom(r, out, n, trans, 0)
+}
+
+// readIntBodyFrom decodes the values before row len(out) (≤ n) of a body
+// of n values, from a row at or before from (≤ len(out)): the start (row
+// 0) or, for a body with restart points (restart.go), the last point at
+// or before from. It returns that row, whose value it puts in out[0], the
+// next row's in out[1] and so on.
+func readIntBodyFrom[T ~int64 | ~uint64](r *reader, out []T, n int, trans int, from int) int {
+	restarts := trans&restartFlag != 0
+	trans &^= restartFlag
 	k := len(out)
 	if k == 0 {
-		return
+		return 0
 	}
 	nh := min(trans, n)
 	var head [2]int64
@@ -202,21 +225,88 @@ func readIntBodyPrefix[T ~int64 | ~uint64](r *reader, out []T, n int, trans int)
 		if k == 2 {
 			out[1] = T(head[0] + head[1])
 		}
-		return
+		return 0
 	}
 	g := r.uvarint("gcd")
 	if r.err != nil {
-		return
+		return 0
 	}
 	if g == 0 || g > 1<<62 {
 		r.fail(corrupt("gcd %d", g))
-		return
+		return 0
 	}
+	m := n - nh // residuals
+	var at restartPoint
+	var check []restartPoint
+	if restarts {
+		if n <= nh {
+			r.fail(corrupt("restart points in a body of %d values", n))
+			return 0
+		}
+		var all *[]restartPoint
+		if from == 0 && k == n {
+			all = &check // a whole decode checks every point
+		}
+		at = readRestarts(r, m, trans, head, from, all)
+		if r.err != nil {
+			return 0
+		}
+	}
+	if at.res == 0 {
+		readIntResiduals(r, out, n, m, trans, head, g)
+		if r.err == nil && len(check) > 0 {
+			checkRestarts(r, out, check, trans)
+		}
+		return 0
+	}
+	// From restart point at: out[0] is its row, out[1:] the rows after it
+	// up to row k (exclusive), made by residuals at.res on (raw: out[0]
+	// too).
+	rows := k - at.row
+	first := 1
+	if trans == transRaw {
+		first = 0
+	}
+	rest := out[first:rows]
+	readStreamAt(r, asUint64s(rest), true, at.skip)
+	if r.err != nil {
+		return 0
+	}
+	gi := int64(g)
+	switch trans {
+	case transRaw:
+		for i, u := range rest {
+			rest[i] = T(unzigzag(uint64(u)) * gi)
+		}
+	case transDelta:
+		v := at.v
+		out[0] = T(v)
+		for i := 1; i < rows; i++ {
+			v += unzigzag(uint64(out[i])) * gi
+			out[i] = T(v)
+		}
+	case transDoD:
+		v, d := at.v, at.d
+		out[0] = T(v)
+		for i := 1; i < rows; i++ {
+			d += unzigzag(uint64(out[i])) * gi
+			v += d
+			out[i] = T(v)
+		}
+	}
+	return at.row
+}
+
+// readIntResiduals decodes the first len(out) of n values from the
+// body's stream of m residuals (after g and any restart table).
+func readIntResiduals[T ~int64 | ~uint64](r *reader, out []T, n, m, trans int, head [2]int64, g uint64) {
+	k := len(out)
+	nh := n - m
 	rest := out[nh:]
 	if k == n {
 		readStreamT(r, rest, true)
 	} else {
-		readStreamPrefix(r, asUint64s(rest), n-nh)
+		readStreamPrefix(r, asUint64s(rest), m)
 	}
 	if r.err != nil {
 		return
@@ -247,6 +337,21 @@ func readIntBodyPrefix[T ~int64 | ~uint64](r *reader, out []T, n int, trans int)
 	}
 }
 
+// checkRestarts checks the running values of the restart points of a
+// body of transform trans against the whole decoded body out.
+func checkRestarts[T ~int64 | ~uint64](r *reader, out []T, points []restartPoint, trans int) {
+	if trans == transRaw {
+		return
+	}
+	for _, p := range points {
+		if p.row >= len(out) || int64(out[p.row]) != p.v ||
+			trans == transDoD && int64(out[p.row])-int64(out[p.row-1]) != p.d {
+			r.fail(corrupt("restart point at row %d does not match the values", p.row))
+			return
+		}
+	}
+}
+
 // readStream's generic form: decode into int64 or uint64 storage.
 func readStreamT[T ~int64 | ~uint64](r *reader, out []T, allowSparse bool) {
 	readStream(r, asUint64s(out), allowSparse)
@@ -259,7 +364,8 @@ func AppendInts(dst []byte, vs []int64) []byte {
 	}
 	sc := scratchPool.Get().(*intScratch)
 	ip := planIntsIn(vs, sc)
-	dst = append(dst, tagIntRaw+byte(ip.trans))
+	planRestarts(&ip, vs)
+	dst = append(dst, tagIntRaw+ip.transByte())
 	dst = binary.AppendUvarint(dst, uint64(len(vs)))
 	dst = appendIntBody(dst, &ip)
 	putScratch(sc)
@@ -286,7 +392,8 @@ func AppendUints(dst []byte, vs []uint64) []byte {
 	}
 	sc := scratchPool.Get().(*intScratch)
 	ip := planIntsIn(asInt64s(vs), sc)
-	dst = append(dst, tagUintRaw+byte(ip.trans))
+	planRestarts(&ip, asInt64s(vs))
+	dst = append(dst, tagUintRaw+ip.transByte())
 	dst = binary.AppendUvarint(dst, uint64(len(vs)))
 	dst = appendIntBody(dst, &ip)
 	putScratch(sc)
@@ -310,7 +417,7 @@ func decodeInts[T ~int64 | ~uint64](dst []T, src []byte, base byte, k int) ([]T,
 		})
 	}
 	tag := src[0]
-	if tag < base || tag > base+transDoD {
+	if tag < base || tag > base+(transDoD|restartFlag) || tag-base == transDoD+1 {
 		return dst, corrupt("tag %#x is not an integer scheme", tag)
 	}
 	r := reader{src: src, off: 1}

@@ -434,8 +434,20 @@ func appendPlanned(dst []byte, us []uint64, p plan) []byte {
 
 // readStream decodes a stream of len(out) values into out.
 func readStream(r *reader, out []uint64, allowSparse bool) {
+	readStreamAt(r, out, allowSparse, 0)
+}
+
+// readStreamAt is readStream that starts skip bits into the coded values
+// of a bit-coded stream (packBits, packVarbit, packHuff, packClass: a
+// restart point, restart.go) and decodes len(out) values from there; skip
+// must be 0 for the other packings.
+func readStreamAt(r *reader, out []uint64, allowSparse bool, skip uint64) {
 	kind := r.byte1("stream kind")
 	if r.err != nil {
+		return
+	}
+	if skip > 0 && !seekable(int(kind)) {
+		r.fail(corrupt("restart point in a stream of kind %d", kind))
 		return
 	}
 	m := len(out)
@@ -455,11 +467,12 @@ func readStream(r *reader, out []uint64, allowSparse bool) {
 			r.fail(corrupt("bit width %d", w))
 			return
 		}
-		nb := bitsBytes(uint64(m) * uint64(w))
+		nb := bitsBytes(skip + uint64(m)*uint64(w))
 		br := newBitReader(r.bytes(nb, "packed bits"))
 		if r.err != nil {
 			return
 		}
+		br.skipBits(skip)
 		for i := range out {
 			out[i] = br.read(w) + lo
 		}
@@ -530,6 +543,7 @@ func readStream(r *reader, out []uint64, allowSparse bool) {
 		// length is unknown up front, so read from the rest and account
 		// for the bytes used afterwards.
 		br := newBitReader(r.rest())
+		br.skipBits(skip)
 		if nw == 2 {
 			for i := range out {
 				if !br.readBit() {
@@ -590,9 +604,9 @@ func readStream(r *reader, out []uint64, allowSparse bool) {
 			pos++
 		}
 	case packHuff:
-		readHuff(r, out)
+		readHuff(r, out, skip)
 	case packClass:
-		readClasses(r, out)
+		readClasses(r, out, skip)
 	default:
 		r.fail(corrupt("stream kind %d", kind))
 	}

@@ -63,7 +63,42 @@ func FuzzDecodeInts(f *testing.F) {
 	f.Add(AppendInts(nil, randomWalk(rand.New(rand.NewPCG(5, 6)), 200, 1)))  // an entropy-coded stream
 	f.Add(AppendInts(nil, randomWalk(rand.New(rand.NewPCG(5, 6)), 200, 40))) // a class-coded stream
 	f.Add(AppendInts(nil, skewedFarApart(rand.New(rand.NewPCG(5, 6)), 200))) // a Huffman stream
+	f.Add(AppendInts(nil, randomWalk(rand.New(rand.NewPCG(5, 6)), 2200, 1))) // restart points
 	f.Fuzz(func(t *testing.T, data []byte) { checkDecode(t, data, AppendInts, DecodeInts, eqInts) })
+}
+
+// FuzzDecodeIntsRange: a range decode of arbitrary bytes must not panic,
+// must fail with ErrCorrupt or return exactly to − from values, and on a
+// valid block equals the whole decode's values there. Restart tables are
+// followed, not checked against the codes (a block's CRC guards them), so
+// equality is checked only for blocks this package wrote.
+func FuzzDecodeIntsRange(f *testing.F) {
+	walk := AppendInts(nil, randomWalk(rand.New(rand.NewPCG(5, 6)), 3000, 1))
+	f.Add(walk, uint16(1500), uint16(2500))
+	f.Add(AppendInts(nil, randomWalk(rand.New(rand.NewPCG(5, 6)), 2500, 40)), uint16(1100), uint16(2400))
+	f.Add([]byte{tagIntDelta | restartFlag, 3, 0, 1, 1, 0, 0}, uint16(1), uint16(2))
+	f.Fuzz(func(t *testing.T, data []byte, from, to uint16) {
+		a, b := int(min(from, to)), int(max(from, to))
+		got, err := DecodeIntsRange(nil, data, a, b)
+		if err != nil {
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("range [%d, %d) of %x: error %v does not wrap ErrCorrupt", a, b, data, err)
+			}
+			return
+		}
+		if len(got) != b-a {
+			t.Fatalf("range [%d, %d) of %x: %d values", a, b, data, len(got))
+		}
+		all, err := DecodeInts(nil, data)
+		if err != nil {
+			return
+		}
+		if again := AppendInts(nil, all); b <= len(all) {
+			if r, err := DecodeIntsRange(nil, again, a, b); err != nil || !slices.Equal(r, all[a:b]) {
+				t.Fatalf("range [%d, %d) of the re-encoded block: %v", a, b, err)
+			}
+		}
+	})
 }
 
 func FuzzDecodeUints(f *testing.F) {

@@ -79,7 +79,7 @@ func TestPlannerGolden(t *testing.T) {
 		}
 	}
 	t.Logf("stream kinds chosen: %v", kinds)
-	const want = "5fdef7cf17fe163138c5b19c74972b94b66eb5cc01bd683612ce977820611544"
+	const want = "49879a34d1560dcfa0a89796dbcbee23f8833ac6c92075114c419f174b45f588"
 	if got := hex.EncodeToString(h.Sum(nil)); got != want {
 		t.Errorf("planner output hash %s, want %s", got, want)
 	}

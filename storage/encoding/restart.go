@@ -16,7 +16,8 @@ import (
 // The transform byte (or tag) carries restartFlag; the body is the plain
 // body with, after g,
 //
-//	uvarint R (residuals between restart points, ≥ 1)
+//	uvarint 2R + s (R residuals between restart points, ≥ 1; s 0, as
+//	        below, for the bit-coded streams this package writes them for)
 //	J = ⌈m / R⌉ − 1 entries, for j = 1 … J (m residuals):
 //	  uvarint  b_j − b_(j−1)   bit offset, in the stream's codes, of residual j·R (b_0 = 0)
 //	  delta:   varint v[jR] − v[(j−1)R]
@@ -93,7 +94,7 @@ func planRestarts(ip *intPlan, vs []int64) {
 	}
 	R := restartEvery
 	t := make([]byte, 0, 4*(m/R+1))
-	t = binary.AppendUvarint(t, uint64(R))
+	t = binary.AppendUvarint(t, 2*uint64(R))
 	var off, prevOff uint64
 	prevRow := restartRow(ip.trans, 0, R)
 	for i, u := range ip.us {
@@ -130,12 +131,13 @@ type restartPoint struct {
 // all, every point's row and values when all is not nil (for checking a
 // whole decode).
 func readRestarts(r *reader, m, trans int, head [2]int64, from int, all *[]restartPoint) restartPoint {
-	R := r.uvarint("restart interval")
+	rs := r.uvarint("restart interval")
 	if r.err != nil {
 		return restartPoint{}
 	}
-	if R == 0 || R > uint64(m) {
-		r.fail(corrupt("restart interval %d for %d residuals", R, m))
+	R := rs / 2
+	if rs&1 != 0 || R == 0 || R > uint64(m) {
+		r.fail(corrupt("restart interval %d (form %d) for %d residuals", R, rs&1, m))
 		return restartPoint{}
 	}
 	J := (m+int(R)-1)/int(R) - 1

@@ -164,9 +164,10 @@ func TestRestartRejects(t *testing.T) {
 	table := r.off
 	cases := map[string]func(b []byte) []byte{
 		"interval 0": func(b []byte) []byte { b[table] = 0; return b },
+		"reserved form": func(b []byte) []byte { b[table] |= 1; return b },
 		"restart value off by one": func(b []byte) []byte {
 			// The first entry: uvarint offset (two bytes), varint value.
-			i := table + 2 // interval 1024 is two bytes
+			i := table + 2 // 2R = 2048 is two bytes
 			for b[i]&0x80 != 0 {
 				i++
 			}

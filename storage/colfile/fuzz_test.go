@@ -36,7 +36,7 @@ func allocBudget(n, points int) uint64 { return 8<<20 + 512*uint64(n) + 96*uint6
 func fuzzSeeds(tb testing.TB) [][]byte {
 	var seeds [][]byte
 	rng := rand.New(rand.NewSource(1))
-	for _, p := range []string{goldenV1Path, goldenExactTimesPath, goldenBitmapPath, goldenCompactPath, goldenPath} {
+	for _, p := range []string{goldenV1Path, goldenExactTimesPath, goldenBitmapPath, goldenCompactPath, goldenV5Path, goldenPath} {
 		golden, err := os.ReadFile(p)
 		if err != nil {
 			tb.Fatal(err)

@@ -16,6 +16,7 @@ import (
 //	packSparse uvarint base, uvarint nz, gaps, values  values ≠ base and their positions
 //	packHuff   byte k, k uvarint, lengths, codes      canonical Huffman code (huff.go)
 //	packClass  uvarint min, classes, lengths, codes   Huffman-coded magnitude classes (classes.go)
+//	packANS    byte head, values, frequencies, state   rANS code, colfile version 6 (ans.go)
 //
 // The packer computes the exact size of every candidate and emits the
 // smallest one.
@@ -27,6 +28,7 @@ const (
 	packSparse = 4
 	packHuff   = 5
 	packClass  = 6
+	packANS    = 7
 
 	maxDict = 16
 )
@@ -71,6 +73,7 @@ type plan struct {
 	nz   int
 	huff *huffCode  // packHuff
 	cls  *classCode // packClass
+	ans  *ansCode   // packANS
 }
 
 // planStream chooses the packing for us. Sparse packing is considered only
@@ -132,6 +135,9 @@ func planStream(us []uint64, allowSparse bool) plan {
 		// Skewed small alphabets: a Huffman code.
 		if m >= 16 {
 			tryHuff(&best, p.dict[:p.k], cnt[:p.k])
+			// A rANS code spends fractions of bits: encoded in scratch
+			// when its lower bound beats the best.
+			tryANS(&best, us, p.dict[:p.k], cnt[:p.k])
 		}
 	}
 
@@ -422,6 +428,8 @@ func appendPlanned(dst []byte, us []uint64, p plan) []byte {
 		dst = appendHuff(dst, us, p.huff)
 	case packClass:
 		dst = appendClasses(dst, us, p.cls)
+	case packANS:
+		dst = appendANS(dst, us, p.ans)
 	case packSparse:
 		dst = binary.AppendUvarint(dst, p.base)
 		dst = binary.AppendUvarint(dst, uint64(p.nz))
@@ -593,6 +601,8 @@ func readStream(r *reader, out []uint64, allowSparse bool) {
 		readHuff(r, out)
 	case packClass:
 		readClasses(r, out)
+	case packANS:
+		readANS(r, out, true)
 	default:
 		r.fail(corrupt("stream kind %d", kind))
 	}

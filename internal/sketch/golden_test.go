@@ -66,7 +66,7 @@ func TestAppendCompactGolden(t *testing.T) {
 	if versions[encV1] == 0 || versions[encV2] == 0 {
 		t.Errorf("versions written: %v, want both", versions)
 	}
-	const want = "910c0972b64fb7939ecf54eb47357c8fcb9334028d2a12c94152499bf260f6c8"
+	const want = "ce143ff193a3956365b10b5d55d84e2a435906fb12869845399cd3ad10a6518d"
 	if got := hex.EncodeToString(h.Sum(nil)); got != want {
 		t.Errorf("AppendCompact output hash %s, want %s", got, want)
 	}

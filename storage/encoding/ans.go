@@ -10,40 +10,61 @@ import (
 // rANS packing (packANS, colfile version 6): the small alphabets of
 // packHuff coded with range asymmetric numeral systems, which spend a
 // fraction of a bit where a prefix code spends whole bits: 1,000 steps
-// of a random walk with unit normal steps take 6 to 9 bytes less than
+// of a random walk with unit normal steps take 7 to 12 bytes less than
 // with Huffman's code (TestPlannerPicksANS), table and state included.
 //
-//	byte head: bit 7 dense, bits 4-6 P−ansMinP, bits 0-3 n−1 (n ≥ 2);
+//	byte head: bit 7 dense, bits 4-6 the form q, bits 0-3 n−1 (n ≥ 2);
 //	listed (bit 7 clear): n uvarint values (sorted, as deltas like
 //	packDict), all coded;
-//	⌈5n/8⌉ bytes of 5-bit frequency codes, most significant bit first,
+//	⌈w·n/8⌉ bytes of w-bit frequency codes, most significant bit first,
 //	pad bits 0: the codes of the listed values, or (dense) of the values
 //	0 to n−1, 0 for a value that does not occur (at least two occur);
 //	4 bytes of the initial decoder state x, big endian, x ≥ 2^16;
 //	the renormalisation bytes, two at a time.
 //
-// A frequency code c is 1 to 30 for the frequency ansFreq(c) (1, 2, 3, 4,
-// 6, 8, 12, 16, …: powers of two and three halves of them), or 31 for
-// the one value that takes the rest of 2^P. The frequencies must sum to
-// 2^P: the rest must be at least 1, exactly one value takes it, and a
-// listed value may not have code 0.
+// The form q gives the precision P (frequencies sum to 2^P) and the code
+// width w (ansForms): q 0 to 5 are P 5 to 10 with 5-bit codes, q 6 and 7
+// P 8 and 9 with 4-bit codes. A frequency code c from 1 to 2^w − 2 is
+// the frequency ansFreq(c) (1, 2, 3, 4, 6, 8, 12, 16, …: powers of two
+// and three halves of them); 2^w − 1 marks the one value that takes the
+// rest of 2^P. The frequencies must sum to 2^P: the rest must be at
+// least 1, exactly one value takes it, and a listed value may not have
+// code 0.
 //
-// Decoding a value: with the values' cumulative frequencies cum (in
-// table order), s is the value whose slot range [cum_s, cum_s+f_s) holds
-// x mod 2^P; then x = f_s·⌊x/2^P⌋ + (x mod 2^P) − cum_s, and if
-// x < 2^16, x = x·2^16 + the next two bytes (big endian; once is enough,
-// as x ≥ 2^(16−P) before). After the last value x must be 2^16 again:
-// the encoder's initial state. The encoder runs backward, so the decoder
-// runs forward and a prefix decode stops after the values it wants.
+// Decoding: with the values' cumulative frequencies cum (in table
+// order), the first m − j values are coded, j = min(m, ansDigits[k]) for
+// the k values of the table. For each, s is the value whose slot range
+// [cum_s, cum_s+f_s) holds x mod 2^P; x = f_s·⌊x/2^P⌋ + (x mod 2^P) −
+// cum_s, and if x < 2^16, x = x·2^16 + the next two bytes (big endian;
+// once is enough, as x ≥ 2^(16−P) before). Then x must be 2^16 + D with
+// D < k^j: the encoder's initial state, whose base-k digits D are the
+// table indexes of the last j values, the least significant first. The
+// encoder runs backward, so the decoder runs forward and a prefix decode
+// stops after the values it wants.
 const (
-	ansMinP   = 5
 	ansMaxP   = 10
 	ansLow    = 1 << 16 // the state lies in [ansLow, 2^32)
-	ansRest   = 31      // frequency code of the value that takes the rest
-	ansCodeW  = 5       // bits per frequency code
 	ansFlush  = 4       // bytes of the final state
 	ansMaxSym = maxDict
 )
+
+// ansDigits[k] is the number of base-k digits below 2^16: the last
+// values of a stream of k distinct values (as many, at most m) are not
+// coded but held in the encoder's initial state 2^16 + D, whose low 16
+// bits would otherwise carry nothing.
+var ansDigits = func() (d [ansMaxSym + 1]int) {
+	for k := 2; k <= ansMaxSym; k++ {
+		for p := k; p <= 1<<16; p *= k {
+			d[k]++
+		}
+	}
+	return d
+}()
+
+// ansForms are the precisions and code widths of a head's bits 4-6:
+// 5-bit codes for P from 5 to 10, or 4-bit codes for P 8 and 9 (narrow
+// tables: a bit a value less, for the frequencies a lower P can hold).
+var ansForms = [8]struct{ p, w uint }{{5, 5}, {6, 5}, {7, 5}, {8, 5}, {9, 5}, {10, 5}, {8, 4}, {9, 4}}
 
 // ansFreq returns the frequency of code c (1 to 30).
 func ansFreq(c uint8) uint32 {
@@ -64,13 +85,16 @@ type ansCode struct {
 	codes [ansMaxSym]uint8
 	freq  [ansMaxSym]uint32
 	p     uint
+	q     uint // the form, ansForms[q]
+	w     uint // bits per frequency code
 	dense bool
 	size  int // exact size after the kind byte
 }
 
 // ansBound is a lower bound, in bytes, on the size of a packANS stream
 // (kind byte included) of values with the counts cnt (the sorted dict's):
-// the entropy of the counts less a byte, the table and the state.
+// the entropy of the counts less three bytes (the 16 bits of the initial
+// state's digits, rounding), the table and the state.
 func ansBound(dict, cnt []uint64) int {
 	m := uint64(0)
 	flf := 0.0
@@ -79,22 +103,23 @@ func ansBound(dict, cnt []uint64) int {
 		flf += float64(c) * math.Log2(float64(c))
 	}
 	bits := float64(m)*math.Log2(float64(m)) - flf
-	table, _ := ansTableSize(dict)
-	return 1 + table + ansFlush - 1 + int(max(bits, 0)/8)
+	table, _ := ansTableSize(dict, 4)
+	return 1 + table + ansFlush - 3 + int(max(bits, 0)/8)
 }
 
-// ansTableSize is the size of the head and table for the sorted dict:
-// listed, or dense when smaller.
-func ansTableSize(dict []uint64) (int, bool) {
+// ansTableSize is the size of the head and table for the sorted dict
+// with codes of w bits: listed, or dense when smaller.
+func ansTableSize(dict []uint64, w uint) (int, bool) {
 	k := len(dict)
-	size := 1 + (ansCodeW*k+7)/8
+	cw := int(w)
+	size := 1 + (cw*k+7)/8
 	prev := uint64(0)
 	for _, u := range dict {
 		size += uvarintLen(u - prev)
 		prev = u
 	}
-	if span := dict[k-1] + 1; span <= ansMaxSym {
-		if d := 1 + (ansCodeW*int(span)+7)/8; d < size {
+	if last := dict[k-1]; last < ansMaxSym { // not last+1 ≤: 2^64 − 1 + 1 wraps
+		if d := 1 + (cw*int(last+1)+7)/8; d < size {
 			return d, true
 		}
 	}
@@ -115,7 +140,8 @@ func ansCost(cnt []uint64, f []uint32, p uint) float64 {
 // largest count takes the rest, the others the nearest code, improved by
 // single steps while that lowers the ideal size. It reports false when
 // the others leave no rest.
-func ansLevels(cnt []uint64, p uint, codes []uint8, f []uint32) (float64, bool) {
+func ansLevels(cnt []uint64, p, w uint, codes []uint8, f []uint32) (float64, bool) {
+	rest := uint8(1)<<w - 1
 	k := len(cnt)
 	m := uint64(0)
 	top := 0
@@ -133,7 +159,7 @@ func ansLevels(cnt []uint64, p uint, codes []uint8, f []uint32) (float64, bool) 
 		}
 		t := float64(c) * float64(total) / float64(m)
 		code := uint8(1)
-		for code < ansRest-1 && float64(ansFreq(code))*float64(ansFreq(code+1)) <= t*t {
+		for code < rest-1 && float64(ansFreq(code))*float64(ansFreq(code+1)) <= t*t {
 			code++
 		}
 		codes[i], f[i] = code, ansFreq(code)
@@ -155,7 +181,7 @@ func ansLevels(cnt []uint64, p uint, codes []uint8, f []uint32) (float64, bool) 
 		f[j] = ansFreq(codes[j])
 		sum += f[j]
 	}
-	codes[top], f[top] = ansRest, total-sum
+	codes[top], f[top] = rest, total-sum
 	cost := ansCost(cnt, f[:k], p)
 	for range 4 {
 		improved := false
@@ -165,7 +191,7 @@ func ansLevels(cnt []uint64, p uint, codes []uint8, f []uint32) (float64, bool) 
 			}
 			for _, d := range [2]int{-1, 1} {
 				c := int(codes[i]) + d
-				if c < 1 || c >= ansRest {
+				if c < 1 || c >= int(rest) {
 					continue
 				}
 				nf := ansFreq(uint8(c))
@@ -200,14 +226,16 @@ func planANSFreq(dict, cnt []uint64) (ansCode, bool) {
 	var codes [ansMaxSym]uint8
 	var f [ansMaxSym]uint32
 	best := math.Inf(1)
-	for p := uint(ansMinP); p <= ansMaxP; p++ {
-		if 1<<p < 2*k {
+	for q, form := range ansForms {
+		if 1<<form.p < 2*k {
 			continue
 		}
-		cost, ok := ansLevels(cnt, p, codes[:k], f[:k])
+		cost, ok := ansLevels(cnt, form.p, form.w, codes[:k], f[:k])
+		table, _ := ansTableSize(dict, form.w)
+		cost += float64(8 * table)
 		if ok && cost < best {
 			best = cost
-			a.p = p
+			a.p, a.q, a.w = form.p, uint(q), form.w
 			a.codes, a.freq = codes, f
 		}
 	}
@@ -217,6 +245,15 @@ func planANSFreq(dict, cnt []uint64) (ansCode, bool) {
 	a.k = k
 	copy(a.syms[:], dict)
 	return a, true
+}
+
+// ansPow returns k^j, at most 2^16.
+func ansPow(k, j int) uint32 {
+	p := uint32(1)
+	for range j {
+		p *= uint32(k)
+	}
+	return p
 }
 
 // ansEncoder holds the bytes an encoding emits backward.
@@ -236,7 +273,15 @@ func (a *ansCode) encode(e *ansEncoder, us []uint64) uint32 {
 	}
 	syms := a.syms[:a.k]
 	e.out = e.out[:0]
-	x := uint32(ansLow)
+	// The last j values are the digits of the initial state.
+	j := min(ansDigits[a.k], len(us))
+	d := uint32(0)
+	for i := len(us) - 1; i >= len(us)-j; i-- {
+		idx, _ := slices.BinarySearch(syms, us[i])
+		d = d*uint32(a.k) + uint32(idx)
+	}
+	us = us[:len(us)-j]
+	x := uint32(ansLow) + d
 	p := a.p
 	last, li := syms[0], 0
 	for i := len(us) - 1; i >= 0; i-- {
@@ -264,7 +309,7 @@ func tryANS(best *plan, us, dict, cnt []uint64) {
 	if !ok {
 		return
 	}
-	table, dense := ansTableSize(dict)
+	table, dense := ansTableSize(dict, a.w)
 	a.dense = dense
 	e := ansPool.Get().(*ansEncoder)
 	a.encode(e, us)
@@ -282,7 +327,7 @@ func tryANS(best *plan, us, dict, cnt []uint64) {
 func appendANS(dst []byte, us []uint64, a *ansCode) []byte {
 	var codes [ansMaxSym]uint8
 	n := a.k
-	head := byte(a.p-ansMinP) << 4
+	head := byte(a.q) << 4
 	if a.dense {
 		n = int(a.syms[a.k-1]) + 1
 		for i, u := range a.syms[:a.k] {
@@ -300,7 +345,7 @@ func appendANS(dst []byte, us []uint64, a *ansCode) []byte {
 	}
 	bw := bitWriter{buf: dst}
 	for _, c := range codes[:n] {
-		bw.write(uint64(c), ansCodeW)
+		bw.write(uint64(c), a.w)
 	}
 	dst = bw.finish()
 	e := ansPool.Get().(*ansEncoder)
@@ -318,20 +363,18 @@ func appendANS(dst []byte, us []uint64, a *ansCode) []byte {
 // ansDense marks the dense table in a rANS packing's head byte.
 const ansDense = 0x80
 
-// readANS decodes a packANS stream (after its kind byte) into out. When
-// whole is false out is a prefix of the stream's values: decoding stops
-// after them and the final state is not checked.
-func readANS(r *reader, out []uint64, whole bool) {
+// readANS decodes the first len(out) of the m values of a packANS stream
+// (after its kind byte) into out. A prefix stops after its values and
+// checks the final state only if it reached it.
+func readANS(r *reader, out []uint64, m int) {
 	head := r.byte1("rans head")
 	if r.err != nil {
 		return
 	}
 	n := int(head&15) + 1
-	p := uint(head>>4&7) + ansMinP
-	if p > ansMaxP {
-		r.fail(corrupt("rans head %#x", head))
-		return
-	}
+	form := ansForms[head>>4&7]
+	p, w := form.p, form.w
+	restCode := uint8(1)<<w - 1
 	var syms [ansMaxSym]uint64
 	dense := head&ansDense != 0
 	if !dense {
@@ -346,7 +389,7 @@ func readANS(r *reader, out []uint64, whole bool) {
 			syms[i] = prev
 		}
 	}
-	cb := r.bytes(uint64(ansCodeW*n+7)/8, "rans frequencies")
+	cb := r.bytes(uint64(int(w)*n+7)/8, "rans frequencies")
 	if r.err != nil {
 		return
 	}
@@ -355,7 +398,7 @@ func readANS(r *reader, out []uint64, whole bool) {
 	total := uint32(1) << p
 	k, rest, sum := 0, -1, uint32(0)
 	for i := range n {
-		c := uint8(br.read(ansCodeW))
+		c := uint8(br.read(w))
 		switch {
 		case c == 0:
 			if !dense {
@@ -363,7 +406,7 @@ func readANS(r *reader, out []uint64, whole bool) {
 				return
 			}
 			continue
-		case c == ansRest:
+		case c == restCode:
 			if rest >= 0 {
 				r.fail(corrupt("two rans rests"))
 				return
@@ -380,7 +423,7 @@ func readANS(r *reader, out []uint64, whole bool) {
 		}
 		k++
 	}
-	if br.read(uint(8*len(cb)-ansCodeW*n)) != 0 {
+	if br.read(uint(8*len(cb)-int(w)*n)) != 0 {
 		r.fail(corrupt("rans frequencies: padding is not zero"))
 		return
 	}
@@ -414,10 +457,12 @@ func readANS(r *reader, out []uint64, whole bool) {
 	src := r.rest()
 	pos := 0
 	mask := (total - 1) & (1<<ansMaxP - 1)
-	for i := range out {
+	j := min(ansDigits[k], m)
+	coded := out[:min(len(out), m-j)]
+	for i := range coded {
 		e := slot[x&mask]
 		x = uint32(uint16(e))*(x>>p) + e>>16&0xfff
-		out[i] = syms[e>>28&(ansMaxSym-1)]
+		coded[i] = syms[e>>28&(ansMaxSym-1)]
 		if x < ansLow {
 			// One step: x ≥ f·2^(16−P) ≥ 2^6.
 			if pos+1 >= len(src) {
@@ -428,9 +473,17 @@ func readANS(r *reader, out []uint64, whole bool) {
 			pos += 2
 		}
 	}
-	if whole && x != ansLow {
-		r.fail(corrupt("rans final state %#x", x))
-		return
+	if len(out) > len(coded) || len(out) == m {
+		// The final state, 2^16 + D: the digits of the last j values.
+		d := x - ansLow
+		if x < ansLow || d >= ansPow(k, j) {
+			r.fail(corrupt("rans final state %#x", x))
+			return
+		}
+		for i := m - j; i < len(out); i++ {
+			out[i] = syms[d%uint32(k)&(ansMaxSym-1)]
+			d /= uint32(k)
+		}
 	}
 	r.off += pos
 }

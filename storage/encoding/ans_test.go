@@ -51,6 +51,7 @@ func ansSample(r *rand.Rand, m int, w []float64, base uint64) []uint64 {
 func TestANSRoundTrip(t *testing.T) {
 	r := rand.New(rand.NewPCG(17, 1))
 	normal := []float64{38, 24, 24, 6, 6, 0.6, 0.6, 0.03, 0.03}
+	widths := map[uint]int{} // tables of each code width
 	sixteen := make([]float64, 16)
 	for i := range sixteen {
 		sixteen[i] = float64(1 + i*i)
@@ -77,12 +78,13 @@ func TestANSRoundTrip(t *testing.T) {
 			if len(b) != size {
 				t.Errorf("%s, %d values: planned %d bytes, wrote %d", tc.name, m, size, len(b))
 			}
+			widths[ansForms[b[0]>>4&7].w]++
 			if dense := b[0]&ansDense != 0; dense != (tc.base == 0) {
 				t.Errorf("%s, %d values: head %#x, dense %v", tc.name, m, b[0], dense)
 			}
 			got := make([]uint64, m)
 			rd := reader{src: b}
-			readANS(&rd, got, true)
+			readANS(&rd, got, m)
 			if err := rd.done(); err != nil {
 				t.Fatalf("%s, %d values: %v", tc.name, m, err)
 			}
@@ -104,6 +106,9 @@ func TestANSRoundTrip(t *testing.T) {
 				t.Errorf("%s, %d values: %d bytes, entropy %.0f", tc.name, m, len(b), h/8)
 			}
 		}
+	}
+	if widths[4] == 0 || widths[5] == 0 {
+		t.Errorf("tables by code width %v: want both", widths)
 	}
 }
 
@@ -129,36 +134,46 @@ func TestANSPrefix(t *testing.T) {
 // TestANSRejects checks that corrupt rANS streams fail cleanly.
 func TestANSRejects(t *testing.T) {
 	r := rand.New(rand.NewPCG(17, 3))
-	read := func(rd *reader, out []uint64) { readANS(rd, out, true) }
-	us := ansSample(r, 500, []float64{38, 24, 24, 6, 6, 0.6}, 0)
+	read := func(rd *reader, out []uint64) { readANS(rd, out, len(out)) }
+	us := ansSample(r, 500, []float64{38, 24, 24, 6, 0.6}, 0)
 	dense, _ := ansStream(t, us)
 	n := int(dense[0]&15) + 1
-	codesAt, stateAt := 1, 1+(ansCodeW*n+7)/8
+	w := ansForms[dense[0]>>4&7].w
+	rest := uint8(1)<<w - 1
+	codesAt, stateAt := 1, 1+(int(w)*n+7)/8
 	// setCode sets the i-th 5-bit frequency code.
 	setCode := func(b []byte, at, i int, c uint8) {
 		bw := bitWriter{}
 		br := newBitReader(b[at:stateAt])
 		for j := range n {
-			v := br.read(ansCodeW)
+			v := br.read(w)
 			if j == i {
 				v = uint64(c)
 			}
-			bw.write(v, ansCodeW)
+			bw.write(v, w)
 		}
 		copy(b[at:], bw.finish())
 	}
-	checkStreamRejects(t, dense, len(us), read, map[string]func(b []byte){
-		"P 11":       func(b []byte) { b[0] = b[0]&0x8f | 6<<4 },
-		"P 12":       func(b []byte) { b[0] = b[0]&0x8f | 7<<4 },
-		"one value":  func(b []byte) { b[0] &^= 15 },
-		"sum over":   func(b []byte) { setCode(b, codesAt, 1, 30) },
-		"no rest":    func(b []byte) { setCode(b, codesAt, 0, 1); setCode(b, codesAt, 1, 1); setCode(b, codesAt, 2, 1) },
-		"two rests":  func(b []byte) { setCode(b, codesAt, 0, ansRest); setCode(b, codesAt, 1, ansRest) },
-		"padding":    func(b []byte) { b[stateAt-1] |= 1 },
-		"state low":  func(b []byte) { b[stateAt], b[stateAt+1] = 0, 0 },
-		"state":      func(b []byte) { b[stateAt+3] ^= 1 },
-		"final byte": func(b []byte) { b[len(b)-1] ^= 0x40 },
-	})
+	mutations := map[string]func(b []byte){
+		"one value": func(b []byte) { b[0] &^= 15 },
+		"sum over": func(b []byte) {
+			for i := 1; i <= 4; i++ {
+				setCode(b, codesAt, i, rest-1)
+			}
+		},
+		"no rest":     func(b []byte) { setCode(b, codesAt, 0, 1); setCode(b, codesAt, 1, 1); setCode(b, codesAt, 2, 1) },
+		"two rests":   func(b []byte) { setCode(b, codesAt, 0, rest); setCode(b, codesAt, 1, rest) },
+		"state low":   func(b []byte) { b[stateAt], b[stateAt+1] = 0, 0 },
+		"state":       func(b []byte) { b[stateAt+3] ^= 1 },
+		"renorm byte": func(b []byte) { b[stateAt+4] ^= 0x40 },
+	}
+	if int(w)*n%8 == 0 {
+		t.Fatalf("a table of %d codes of %d bits: no padding to test", n, w)
+	}
+	{
+		mutations["padding"] = func(b []byte) { b[stateAt-1] |= 1 }
+	}
+	checkStreamRejects(t, dense, len(us), read, mutations)
 	// Listed: the values shifted past what a dense table holds.
 	for i := range us {
 		us[i] += 20
@@ -168,11 +183,16 @@ func TestANSRejects(t *testing.T) {
 		t.Fatalf("head %#x, want a listed table", listed[0])
 	}
 	codesAt = 1 + 1 + n - 1 // uvarint 20, then deltas of 1
-	stateAt = codesAt + (ansCodeW*n+7)/8
+	w = ansForms[listed[0]>>4&7].w
+	stateAt = codesAt + (int(w)*n+7)/8
 	checkStreamRejects(t, listed, len(us), read, map[string]func(b []byte){
 		"frequency 0":    func(b []byte) { setCode(b, codesAt, 2, 0) },
 		"not increasing": func(b []byte) { b[2] = 0 },
-		"sum over":       func(b []byte) { setCode(b, codesAt, 1, 30) },
+		"sum over": func(b []byte) {
+			for i := 1; i <= 4; i++ {
+				setCode(b, codesAt, i, rest-1)
+			}
+		},
 	})
 }
 

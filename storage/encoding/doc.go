@@ -58,7 +58,7 @@
 // of a random walk with unit normal steps, against 3.2 for base-9 digits),
 // a rANS code for the same alphabets with frequencies of 2^P (ans.go,
 // colfile version 6: fractions of a bit where Huffman spends whole bits,
-// 6 to 9 bytes less for 1,000 steps of that walk, table and state
+// 7 to 12 bytes less for 1,000 steps of that walk, table and state
 // included),
 // a prefix code of two or three width classes, a canonical Huffman code
 // over magnitude classes whose low bits follow verbatim (classes.go: for

@@ -78,7 +78,7 @@ func TestPlannerGolden(t *testing.T) {
 		}
 	}
 	t.Logf("stream kinds chosen: %v", kinds)
-	const want = "802b3ce9207edbf03ea6e8c34ec77dad8312a0dd68fc1dd579c7aaf9f32d5290"
+	const want = "01ad0af13c5f8ef243b6e39f1ec2adf0331f5e1f0bfab8740c9c470d8bad00e5"
 	if got := hex.EncodeToString(h.Sum(nil)); got != want {
 		t.Errorf("planner output hash %s, want %s", got, want)
 	}

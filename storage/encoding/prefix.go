@@ -45,7 +45,7 @@ func readStreamPrefix(r *reader, out []uint64, m int) {
 	case packANS:
 		// Decoded forward like the above; its final state is not reached.
 		r.off++
-		readANS(r, out, false)
+		readANS(r, out, m)
 	default:
 		all := make([]uint64, m)
 		readStream(r, all, true)

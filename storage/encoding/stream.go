@@ -602,7 +602,7 @@ func readStream(r *reader, out []uint64, allowSparse bool) {
 	case packClass:
 		readClasses(r, out)
 	case packANS:
-		readANS(r, out, true)
+		readANS(r, out, len(out))
 	default:
 		r.fail(corrupt("stream kind %d", kind))
 	}

@@ -66,7 +66,7 @@ func TestAppendCompactGolden(t *testing.T) {
 	if versions[encV1] == 0 || versions[encV2] == 0 {
 		t.Errorf("versions written: %v, want both", versions)
 	}
-	const want = "ce143ff193a3956365b10b5d55d84e2a435906fb12869845399cd3ad10a6518d"
+	const want = "b7f92b34adf9a83a64da9909d9c1bd739560be82d494e853e0175dcb7b24d934"
 	if got := hex.EncodeToString(h.Sum(nil)); got != want {
 		t.Errorf("AppendCompact output hash %s, want %s", got, want)
 	}

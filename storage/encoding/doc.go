@@ -71,9 +71,11 @@
 // Each encoder tries the schemes that apply and keeps the smallest; the
 // planner computes exact sizes without encoding, except for Gorilla and
 // rANS (whose renormalisation bytes depend on the order of the values:
-// it encodes into pooled scratch, and only when its lower bound, the
-// entropy of the counts less a byte plus table and state, beats the best
-// so far; ties keep the older packing). It
+// it encodes into pooled scratch, only when the entropy of the counts
+// less three bytes, plus table and state, beats the best so far, and
+// ties keep the older packing). That bound is not proven (rANS's
+// rounding can code a value in less than its ideal length), but planning
+// without it writes the same bytes for the goldens below. It
 // skips a candidate only on a lower bound of its size that cannot beat
 // the best so far (a sparse stream's fixed bytes, a bit per class-coded
 // value, the entropy of the classes, no magnitude class holding a

@@ -222,12 +222,13 @@ func ansLevels(cnt []uint64, p, w uint, codes []uint8, f []uint32) (float64, boo
 }
 
 // planANSFreq chooses P and the frequencies for the values dict with
-// counts cnt by their ideal size; the exact size needs an encoding.
-func planANSFreq(dict, cnt []uint64) (ansCode, bool) {
+// counts cnt by their ideal size, which it returns in bits with the
+// table's; the exact size needs an encoding.
+func planANSFreq(dict, cnt []uint64) (ansCode, float64, bool) {
 	var a ansCode
 	k := len(dict)
 	if k < 2 || k > ansMaxSym {
-		return a, false
+		return a, 0, false
 	}
 	var codes [ansMaxSym]uint8
 	var f [ansMaxSym]uint32
@@ -246,11 +247,11 @@ func planANSFreq(dict, cnt []uint64) (ansCode, bool) {
 		}
 	}
 	if math.IsInf(best, 1) {
-		return a, false
+		return a, 0, false
 	}
 	a.k = k
 	copy(a.syms[:], dict)
-	return a, true
+	return a, best, true
 }
 
 // ansPow returns k^j, at most 2^16.
@@ -311,8 +312,14 @@ func tryANS(best *plan, us, dict, cnt []uint64) {
 	if ansBound(dict, cnt) >= best.size {
 		return
 	}
-	a, ok := planANSFreq(dict, cnt)
+	a, ideal, ok := planANSFreq(dict, cnt)
 	if !ok {
+		return
+	}
+	// Nor when the ideal size (table included) with the state, less the
+	// 16 bits of its digits and a margin of two bytes, cannot beat it:
+	// the coded values stay within a few bits of their ideal length.
+	if 1+ansFlush+int((ideal-16)/8)-2 >= best.size {
 		return
 	}
 	table, dense := ansTableSize(dict, a.w)

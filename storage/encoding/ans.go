@@ -290,18 +290,30 @@ func (a *ansCode) encode(e *ansEncoder, us []uint64) uint32 {
 	us = us[:len(us)-j]
 	x := uint32(ansLow) + d
 	p := a.p
+	// Values below ansMaxSym (a dense table's) find their index in a
+	// table, others by binary search.
+	var small [ansMaxSym]uint8
+	for i, u := range syms {
+		if u < ansMaxSym {
+			small[u] = uint8(i)
+		}
+	}
 	last, li := syms[0], 0
 	for i := len(us) - 1; i >= 0; i-- {
 		if u := us[i]; u != last {
-			li, _ = slices.BinarySearch(syms, u)
+			if u < ansMaxSym {
+				li = int(small[u])
+			} else {
+				li, _ = slices.BinarySearch(syms, u)
+			}
 			last = u
 		}
-		f := a.freq[li]
+		f := a.freq[li&(ansMaxSym-1)]
 		if uint64(x) >= uint64(ansLow>>p<<16)*uint64(f) {
 			e.out = append(e.out, byte(x), byte(x>>8))
 			x >>= 16
 		}
-		x = (x/f)<<p + x%f + cum[li]
+		x = (x/f)<<p + x%f + cum[li&(ansMaxSym-1)]
 	}
 	return x
 }

@@ -1,6 +1,6 @@
 // Package colfile reads and writes immutable columnar files. It writes
-// format version 5 (see Version) and reads versions
-// 1 to 5.
+// format version 6 (see Version) and reads versions
+// 1 to 6.
 //
 // A colfile holds the data of one collection, one group and one time
 // partition, written by one flush or by one compaction. It contains many
@@ -84,9 +84,12 @@ import (
 // WriteOptions.StringFields), which stores strings of uvarints, such as
 // rollup rows, field by field, dense Huffman tables for integer streams,
 // and rollup rows of versions 7 and 8 (package storage); a version 4
-// reader would reject them as corrupt. Version 6 adds restart points to
-// long integer bodies (storage/encoding's restart.go: the large blocks of
-// compacted files), which a range read enters in the middle.
+// reader would reject them as corrupt. Version 6 adds the rANS packing of
+// integer streams (packing kind 7, storage/encoding/ans.go) and restart
+// points in long integer bodies (storage/encoding/restart.go: the large
+// blocks of compacted files, which a range read enters in the middle),
+// both of which a version 5 reader would reject as corrupt; its layout is
+// otherwise version 5's.
 const Version = 6
 
 // MinVersion is the oldest format version this package reads.

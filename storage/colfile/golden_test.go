@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"math"
+	"math/rand"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,7 +16,7 @@ import (
 	"github.com/soltixdb/soltix/model"
 )
 
-var rewrite = flag.Bool("rewrite", false, "rewrite testdata/v6.col from goldenSeriesV5 and testdata/v6-restarts.col from goldenSeriesRestarts")
+var rewrite = flag.Bool("rewrite", false, "rewrite testdata/v6.col from goldenSeriesV6 and testdata/v6-restarts.col from goldenSeriesRestarts")
 
 // The golden files. testdata/v1.col was written by the version 1 writer
 // and is never rewritten: it proves that old files stay readable. So are
@@ -28,9 +29,11 @@ var rewrite = flag.Bool("rewrite", false, "rewrite testdata/v6.col from goldenSe
 // series, where "cpu,host=c", none of whose columns holds all its times,
 // stores their union once: union blocks), and testdata/v5.col (version 5:
 // goldenSeriesV5, whose last series holds rollup-like rows that take the
-// strings' fields scheme). testdata/v6.col is the current format, holding
-// goldenSeriesV5 too, and testdata/v6-restarts.col holds blocks long
-// enough for restart points (goldenSeriesRestarts).
+// strings' fields scheme). testdata/v6.col is the current format:
+// goldenSeriesV6, written in blocks of up to 1,024 values so that its
+// last series, a walk of 1,000 steps, takes a rANS code; and
+// testdata/v6-restarts.col holds blocks long enough for restart points
+// (goldenSeriesRestarts).
 const (
 	goldenV1Path         = "testdata/v1.col"
 	goldenExactTimesPath = "testdata/v2-exact-times.col"
@@ -182,6 +185,25 @@ func goldenSeriesV5() []SeriesData {
 	return append(goldenSeriesCompact(), SeriesData{Tags: tags("host", "e"), Columns: []model.Column{rows, text, walk}})
 }
 
+// goldenV6Options are the write options of testdata/v6.col: blocks of up
+// to 1,024 values, string fields, and a lineage.
+var goldenV6Options = WriteOptions{BlockSize: 1024, Replaces: []uint64{1, 5, 6}, StringFields: true}
+
+// goldenSeriesV6 is the content of testdata/v6.col: goldenSeriesV5 and a
+// series "cpu,host=f" whose column "steps" holds 1,000 integers of a
+// random walk with unit normal steps (the TSBS cpu-only values), which
+// take a rANS code.
+func goldenSeriesV6() []SeriesData {
+	steps := model.Column{Name: "steps", Kind: model.KindInt}
+	r := rand.New(rand.NewSource(6))
+	v := 50.0
+	for i := range 1000 {
+		v += r.NormFloat64()
+		steps.Append(int64(1_700_000_000_000_000_000+i*10_000_000_000), model.Int(int64(math.Round(v))))
+	}
+	return append(goldenSeriesV5(), SeriesData{Tags: tags("host", "f"), Columns: []model.Column{steps}})
+}
+
 func TestGoldenV1(t *testing.T) {
 	golden, err := os.ReadFile(goldenV1Path)
 	if err != nil {
@@ -261,11 +283,50 @@ func TestGolden(t *testing.T) {
 		checkCompactGolden(t, goldenV5Path, golden, goldenSeriesV5())
 	})
 
+	t.Run(goldenV5Path, func(t *testing.T) {
+		golden, err := os.ReadFile(goldenV5Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkCompactGolden(t, goldenV5Path, golden, goldenSeriesV5())
+		// Series "cpu,host=e": its rows take the fields scheme (tag 0x52,
+		// after the block's flag and times), the text the dictionary.
+		r5, err := Open(goldenV5Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r5.Close()
+		for j, want := range []byte{0x52, 0x51} {
+			body := r5.blockValues(t, 5, j, 0)
+			if len(body) == 0 || body[0] != want {
+				t.Errorf("series 5 column %d: values tag %x, want %#x", j, body[:min(len(body), 1)], want)
+			}
+		}
+		// The walk: delta ints (0x21), count 64, head 100 (zigzag 50),
+		// gcd 1, Huffman packing (5) with a dense table of 5 values.
+		if body := r5.blockValues(t, 5, 2, 0); !bytes.HasPrefix(body, []byte{0x21, 64, 100, 1, 5, 0x85}) {
+			t.Errorf("walk values %x, want a Huffman code with a dense table", body)
+		}
+		// Series "cpu,host=c": a and b have the same 6 times, c and d
+		// another 6; their union is stored once, in a's block (times
+		// from 3c+1 = 13), and b, c and d select from it by bitmaps.
+		for j, want := range []blockRef{{union: true}, {timesFrom: 1, subset: true}, {timesFrom: 1, subset: true}, {timesFrom: 1, subset: true}} {
+			got := r5.blockRefs()[3][j][0]
+			got.off, got.length = 0, 0
+			if got != want {
+				t.Errorf("series 3 column %d block 0: got %+v, want %+v", j, got, want)
+			}
+		}
+		// The index is stored compressed, behind its flag.
+		stored := golden[binary.LittleEndian.Uint64(golden[len(golden)-FooterSize:]) : len(golden)-FooterSize]
+		if idx := fileIndex(t, golden); stored[0] != indexSnappy || len(stored) >= len(idx) {
+			t.Errorf("stored index: flag %d, %d bytes for %d; want snappy and smaller", stored[0], len(stored), len(idx))
+		}
+	})
+
 	t.Run(goldenPath, func(t *testing.T) {
 		fresh := filepath.Join(t.TempDir(), "v6.col")
-		opts := goldenCompactOptions
-		opts.StringFields = true
-		if _, err := WriteWith(fresh, "cpu", 1, 7, goldenSeriesV5(), &opts); err != nil {
+		if _, err := WriteWith(fresh, "cpu", 1, 7, goldenSeriesV6(), &goldenV6Options); err != nil {
 			t.Fatal(err)
 		}
 		freshBytes, err := os.ReadFile(fresh)
@@ -281,23 +342,21 @@ func TestGolden(t *testing.T) {
 		if err != nil {
 			t.Fatalf("read golden file (regenerate with -rewrite): %v", err)
 		}
-		checkCompactGolden(t, goldenPath, golden, goldenSeriesV5())
-		// Series "cpu,host=e": its rows take the fields scheme (tag 0x52,
-		// after the block's flag and times), the text the dictionary.
-		r5, err := Open(goldenPath)
+		checkGolden(t, goldenPath, goldenSeriesV6())
+		r, err := Open(goldenPath)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer r5.Close()
-		for j, want := range []byte{0x52, 0x51} {
-			body := r5.blockValues(t, 5, j, 0)
-			if len(body) == 0 || body[0] != want {
-				t.Errorf("series 5 column %d: values tag %x, want %#x", j, body[:min(len(body), 1)], want)
-			}
+		defer r.Close()
+		// Series "cpu,host=f": delta ints (0x21), count 1000 (e8 07),
+		// head 102 (zigzag 51), gcd 1, rANS packing (7) with a dense
+		// table (head bit 7).
+		if body := r.blockValues(t, 6, 0, 0); !bytes.HasPrefix(body, []byte{0x21, 0xe8, 0x07, 102, 1, 7}) || len(body) < 7 || body[6]&0x80 == 0 {
+			t.Errorf("steps values %x, want a rANS code with a dense table", body[:min(len(body), 8)])
 		}
 		// Without WriteOptions.StringFields the rows stay plain.
 		plainPath := filepath.Join(t.TempDir(), "plain.col")
-		if _, err := WriteWith(plainPath, "cpu", 1, 7, goldenSeriesV5(), &goldenCompactOptions); err != nil {
+		if _, err := WriteWith(plainPath, "cpu", 1, 7, goldenSeriesV6(), &goldenCompactOptions); err != nil {
 			t.Fatal(err)
 		}
 		rp, err := Open(plainPath)
@@ -307,31 +366,6 @@ func TestGolden(t *testing.T) {
 		defer rp.Close()
 		if body := rp.blockValues(t, 5, 0, 0); len(body) == 0 || body[0] == 0x52 {
 			t.Errorf("rows without StringFields: values tag %x, want not the fields scheme", body[:min(len(body), 1)])
-		}
-		// The walk: delta ints (0x21), count 64, head 100 (zigzag 50),
-		// gcd 1, Huffman packing (5) with a dense table of 5 values.
-		if body := r5.blockValues(t, 5, 2, 0); !bytes.HasPrefix(body, []byte{0x21, 64, 100, 1, 5, 0x85}) {
-			t.Errorf("walk values %x, want a Huffman code with a dense table", body)
-		}
-		// Series "cpu,host=c": a and b have the same 6 times, c and d
-		// another 6; their union is stored once, in a's block (times
-		// from 3c+1 = 13), and b, c and d select from it by bitmaps.
-		r, err := Open(goldenPath)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer r.Close()
-		for j, want := range []blockRef{{union: true}, {timesFrom: 1, subset: true}, {timesFrom: 1, subset: true}, {timesFrom: 1, subset: true}} {
-			got := r.blockRefs()[3][j][0]
-			got.off, got.length = 0, 0
-			if got != want {
-				t.Errorf("series 3 column %d block 0: got %+v, want %+v", j, got, want)
-			}
-		}
-		// The index is stored compressed, behind its flag.
-		stored := golden[binary.LittleEndian.Uint64(golden[len(golden)-FooterSize:]) : len(golden)-FooterSize]
-		if idx := fileIndex(t, golden); stored[0] != indexSnappy || len(stored) >= len(idx) {
-			t.Errorf("stored index: flag %d, %d bytes for %d; want snappy and smaller", stored[0], len(stored), len(idx))
 		}
 		if !bytes.Equal(freshBytes, golden) {
 			t.Errorf("WriteWith output (%d bytes) differs from %s (%d bytes); if the format changed on purpose, keep the old file and rewrite with -rewrite", len(freshBytes), goldenPath, len(golden))
@@ -429,8 +463,10 @@ func checkGolden(t *testing.T, path string, series []SeriesData) *Reader {
 // checkGoldenKeys checks the series keys of a golden file.
 func checkGoldenKeys(t *testing.T, r *Reader) {
 	t.Helper()
-	wantKeys := []string{"cpu", "cpu,host=a,region=eu", "cpu,host=b,region=東京", "cpu,host=c", "cpu,host=d", "cpu,host=e"}
+	wantKeys := []string{"cpu", "cpu,host=a,region=eu", "cpu,host=b,region=東京", "cpu,host=c", "cpu,host=d", "cpu,host=e", "cpu,host=f"}
 	switch {
+	case r.NumSeries() == 6: // goldenSeriesV5
+		wantKeys = wantKeys[:6]
 	case r.NumSeries() == 5: // goldenSeriesCompact
 		wantKeys = wantKeys[:5]
 	case r.Version() == 1:

@@ -2,6 +2,7 @@ package encoding
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -66,6 +67,12 @@ func benchCases() []benchCase {
 		x += r.NormFloat64()
 		walk[i] = x
 	}
+	// The TSBS cpu-only values: a random walk with unit normal steps,
+	// rounded (a Huffman code before colfile version 6, rANS since).
+	iwalk := make([]int64, n)
+	for i, v := range walk {
+		iwalk[i] = int64(math.Round(v))
+	}
 	counter := make([]uint64, n)
 	c := uint64(1 << 40)
 	for i := range counter {
@@ -84,6 +91,7 @@ func benchCases() []benchCase {
 		{name: "times/regular", times: cpu.ts},
 		{name: "times/iot", times: iot[0].ts[:n]},
 		{name: "ints/cpu", ints: cpu.ints},
+		{name: "ints/walk", ints: iwalk},
 		{name: "uints/counter", uints: counter},
 		{name: "floats/iot-latitude", floats: iot[0].floats[:n]},
 		{name: "floats/iot-temperature", floats: iot[4].floats[:n]},

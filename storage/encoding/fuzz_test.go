@@ -62,7 +62,9 @@ func FuzzDecodeInts(f *testing.F) {
 	seeds(f, AppendInts(nil, cpuSet(1, 300)[0].ints))
 	f.Add(AppendInts(nil, randomWalk(rand.New(rand.NewPCG(5, 6)), 200, 1)))  // an entropy-coded stream
 	f.Add(AppendInts(nil, randomWalk(rand.New(rand.NewPCG(5, 6)), 200, 40))) // a class-coded stream
-	f.Add(AppendInts(nil, skewedFarApart(rand.New(rand.NewPCG(5, 6)), 200))) // a Huffman stream
+	f.Add(AppendInts(nil, skewedFarApart(rand.New(rand.NewPCG(5, 6)), 200))) // a rANS stream, listed
+	f.Add(AppendInts(nil, randomWalk(rand.New(rand.NewPCG(5, 7)), 1000, 1))) // a rANS stream, dense
+	f.Add(AppendInts(nil, randomWalk(rand.New(rand.NewPCG(5, 8)), 30, 1)))   // a Huffman stream
 	f.Add(AppendInts(nil, randomWalk(rand.New(rand.NewPCG(5, 6)), 2200, 1))) // restart points
 	f.Fuzz(func(t *testing.T, data []byte) { checkDecode(t, data, AppendInts, DecodeInts, eqInts) })
 }

@@ -93,8 +93,9 @@ func (h *huffCode) tableSize() (size int, dense bool) {
 		size += uvarintLen(u - prev)
 		prev = u
 	}
-	if span := h.syms[h.k-1] + 1; span <= maxHuff && 1+int(span+1)/2 < size {
-		return 1 + int(span+1)/2, true
+	// The largest value below maxHuff, not the span: 2^64 − 1 + 1 wraps.
+	if last := h.syms[h.k-1]; last < maxHuff && 1+int(last+2)/2 < size {
+		return 1 + int(last+2)/2, true
 	}
 	return size, false
 }

@@ -268,7 +268,7 @@ func readIntBodyFrom[T ~int64 | ~uint64](r *reader, out []T, n int, trans int, f
 		first = 0
 	}
 	rest := out[first:rows]
-	readStreamAt(r, asUint64s(rest), true, at.skip)
+	readStreamAt(r, asUint64s(rest), true, seekPoint{skip: at.skip, state: at.state, index: at.res, total: m})
 	if r.err != nil {
 		return 0
 	}

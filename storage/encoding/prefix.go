@@ -3,7 +3,7 @@ package encoding
 // Decoding a prefix. A reader that needs only the first k values of an
 // encoded block (a query whose range ends inside the block) decodes those
 // and stops: the streams that code one value after another (const, bits,
-// varbit, huff, class) are read as far as the k-th value; the others (dict,
+// varbit, huff, class, rans) are read as far as the k-th value; the others (dict,
 // whose last word's width depends on the count, and sparse, whose positions
 // span the whole block) are decoded whole and cut. The unread rest of the
 // block is not checked, so a prefix decode reports damage only in what it
@@ -42,6 +42,10 @@ func readStreamPrefix(r *reader, out []uint64, m int) {
 	case packConst, packBits, packVarbit, packHuff, packClass:
 		// Each value is read after the ones before it: stop at len(out).
 		readStream(r, out, true)
+	case packANS:
+		// Decoded forward like the above; its final state is not reached.
+		r.off++
+		readANS(r, out, m)
 	default:
 		all := make([]uint64, m)
 		readStream(r, all, true)

@@ -13,7 +13,7 @@ func restartInputs() map[string][]int64 {
 	r := rand.New(rand.NewPCG(7, 8))
 	in := map[string][]int64{}
 	for _, n := range []int{2100, 4096, 8640, 65536} {
-		walk := randomWalk(r, n, 1) // delta, Huffman
+		walk := randomWalk(r, n, 1) // delta, rANS
 		in["walk/"+itoa(n)] = walk
 		wide := randomWalk(r, n, 40) // delta, classes
 		in["wide/"+itoa(n)] = wide
@@ -37,6 +37,11 @@ func restartInputs() map[string][]int64 {
 			}
 		}
 		in["skew/"+itoa(n)] = skew
+		dyadic := make([]int64, n) // raw, Huffman: 0, 1, 2, 3 with 1/2, 1/4, 1/8, 1/8
+		for i := range dyadic {
+			dyadic[i] = []int64{0, 0, 0, 0, 1, 1, 2, 3}[r.IntN(8)]
+		}
+		in["dyadic/"+itoa(n)] = dyadic
 	}
 	return in
 }
@@ -68,6 +73,14 @@ func ranges(r *rand.Rand, n int) [][2]int {
 
 func TestRestartRoundTrip(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
+	kinds := map[int]bool{} // the stream kinds behind restart tables
+	defer func() {
+		for _, k := range []int{packBits, packHuff, packClass, packANS} {
+			if !kinds[k] {
+				t.Errorf("no input's restart points are in a stream of kind %d (have %v)", k, kinds)
+			}
+		}
+	}()
 	for name, vs := range restartInputs() {
 		t.Run(name, func(t *testing.T) {
 			enc := AppendInts(nil, vs)
@@ -78,6 +91,7 @@ func TestRestartRoundTrip(t *testing.T) {
 			if err != nil || !slices.Equal(got, vs) {
 				t.Fatalf("whole decode: %v", err)
 			}
+			kinds[planInts(vs).p.kind] = true
 			us := make([]uint64, len(vs))
 			fs := make([]float64, len(vs))
 			for i, v := range vs {
@@ -155,37 +169,47 @@ func TestRestartRangeSkipsCodes(t *testing.T) {
 }
 
 func TestRestartRejects(t *testing.T) {
-	vs := restartInputs()["walk/4096"]
-	enc := AppendInts(nil, vs)
-	r := reader{src: enc, off: 1}
-	r.count("count")
-	r.varint("head")
-	r.uvarint("gcd")
-	table := r.off
-	cases := map[string]func(b []byte) []byte{
-		"interval 0": func(b []byte) []byte { b[table] = 0; return b },
-		"reserved form": func(b []byte) []byte { b[table] |= 1; return b },
-		"restart value off by one": func(b []byte) []byte {
-			// The first entry: uvarint offset (two bytes), varint value.
-			i := table + 2 // 2R = 2048 is two bytes
+	for _, name := range []string{"walk/4096", "wide/4096"} { // rANS (s = 1), classes (s = 0)
+		vs := restartInputs()[name]
+		enc := AppendInts(nil, vs)
+		r := reader{src: enc, off: 1}
+		r.count("count")
+		r.varint("head")
+		r.uvarint("gcd")
+		table := r.off
+		form := r.uvarint("interval") & 1
+		entry := r.off
+		// The first entry's value: after one uvarint (s = 0) or two.
+		skipUvarint := func(b []byte, i int) int {
 			for b[i]&0x80 != 0 {
 				i++
 			}
-			b[i+1] ^= 2
-			return b
-		},
-		"truncated table": func(b []byte) []byte { return b[:table+3] },
-	}
-	for name, mut := range cases {
-		b := mut(slices.Clone(enc))
-		if _, err := DecodeInts(nil, b); !errors.Is(err, ErrCorrupt) {
-			t.Errorf("%s: whole decode: %v", name, err)
+			return i + 1
 		}
-	}
-	if _, err := DecodeIntsRange(nil, enc, 5, 4); !errors.Is(err, ErrCorrupt) {
-		t.Errorf("from after to: %v", err)
-	}
-	if _, err := DecodeIntsRange(nil, enc, 0, len(vs)+1); !errors.Is(err, ErrCorrupt) {
-		t.Errorf("past the end: %v", err)
+		cases := map[string]func(b []byte) []byte{
+			"interval 0":   func(b []byte) []byte { b[table] = byte(form); return b },
+			"form flipped": func(b []byte) []byte { b[table] ^= 1; return b },
+			"restart value off by one": func(b []byte) []byte {
+				i := skipUvarint(b, entry)
+				if form == 1 {
+					i = skipUvarint(b, i)
+				}
+				b[i] ^= 2
+				return b
+			},
+			"truncated table": func(b []byte) []byte { return b[:entry+2] },
+		}
+		for what, mut := range cases {
+			b := mut(slices.Clone(enc))
+			if _, err := DecodeInts(nil, b); !errors.Is(err, ErrCorrupt) {
+				t.Errorf("%s, %s: whole decode: %v", name, what, err)
+			}
+		}
+		if _, err := DecodeIntsRange(nil, enc, 5, 4); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("%s: from after to: %v", name, err)
+		}
+		if _, err := DecodeIntsRange(nil, enc, 0, len(vs)+1); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("%s: past the end: %v", name, err)
+		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 //	packSparse uvarint base, uvarint nz, gaps, values  values ≠ base and their positions
 //	packHuff   byte k, k uvarint, lengths, codes      canonical Huffman code (huff.go)
 //	packClass  uvarint min, classes, lengths, codes   Huffman-coded magnitude classes (classes.go)
+//	packANS    byte head, values, frequencies, state   rANS code, colfile version 6 (ans.go)
 //
 // The packer computes the exact size of every candidate and emits the
 // smallest one.
@@ -27,6 +28,7 @@ const (
 	packSparse = 4
 	packHuff   = 5
 	packClass  = 6
+	packANS    = 7
 
 	maxDict = 16
 )
@@ -71,6 +73,7 @@ type plan struct {
 	nz   int
 	huff *huffCode  // packHuff
 	cls  *classCode // packClass
+	ans  *ansCode   // packANS
 }
 
 // planStream chooses the packing for us. Sparse packing is considered only
@@ -132,6 +135,9 @@ func planStream(us []uint64, allowSparse bool) plan {
 		// Skewed small alphabets: a Huffman code.
 		if m >= 16 {
 			tryHuff(&best, p.dict[:p.k], cnt[:p.k])
+			// A rANS code spends fractions of bits: encoded in scratch
+			// when its lower bound beats the best.
+			tryANS(&best, us, p.dict[:p.k], cnt[:p.k])
 		}
 	}
 
@@ -422,6 +428,8 @@ func appendPlanned(dst []byte, us []uint64, p plan) []byte {
 		dst = appendHuff(dst, us, p.huff)
 	case packClass:
 		dst = appendClasses(dst, us, p.cls)
+	case packANS:
+		dst = appendANS(dst, us, p.ans)
 	case packSparse:
 		dst = binary.AppendUvarint(dst, p.base)
 		dst = binary.AppendUvarint(dst, uint64(p.nz))
@@ -434,21 +442,29 @@ func appendPlanned(dst []byte, us []uint64, p plan) []byte {
 
 // readStream decodes a stream of len(out) values into out.
 func readStream(r *reader, out []uint64, allowSparse bool) {
-	readStreamAt(r, out, allowSparse, 0)
+	readStreamAt(r, out, allowSparse, seekPoint{})
 }
 
-// readStreamAt is readStream that starts skip bits into the coded values
-// of a bit-coded stream (packBits, packVarbit, packHuff, packClass: a
-// restart point, restart.go) and decodes len(out) values from there; skip
-// must be 0 for the other packings.
-func readStreamAt(r *reader, out []uint64, allowSparse bool, skip uint64) {
+// readStreamAt is readStream from a restart point (restart.go) of a
+// stream of at.total values: it decodes len(out) values from value
+// at.index on, entering a bit-coded stream (packBits, packVarbit,
+// packHuff, packClass) at.skip bits into its codes and a packANS stream
+// as at says. With at.index 0 it is readStream.
+func readStreamAt(r *reader, out []uint64, allowSparse bool, at seekPoint) {
 	kind := r.byte1("stream kind")
 	if r.err != nil {
 		return
 	}
-	if skip > 0 && !seekable(int(kind)) {
-		r.fail(corrupt("restart point in a stream of kind %d", kind))
-		return
+	skip := at.skip
+	if at.index > 0 {
+		if kind == packANS {
+			readANSAt(r, out, at.total, at)
+			return
+		}
+		if !seekable(int(kind)) {
+			r.fail(corrupt("restart point in a stream of kind %d", kind))
+			return
+		}
 	}
 	m := len(out)
 	switch kind {
@@ -607,6 +623,8 @@ func readStreamAt(r *reader, out []uint64, allowSparse bool, skip uint64) {
 		readHuff(r, out, skip)
 	case packClass:
 		readClasses(r, out, skip)
+	case packANS:
+		readANS(r, out, len(out))
 	default:
 		r.fail(corrupt("stream kind %d", kind))
 	}

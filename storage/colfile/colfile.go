@@ -1,6 +1,6 @@
 // Package colfile reads and writes immutable columnar files. It writes
-// format version 5 (see Version) and reads versions
-// 1 to 5.
+// format version 6 (see Version) and reads versions
+// 1 to 6.
 //
 // A colfile holds the data of one collection, one group and one time
 // partition, written by one flush or by one compaction. It contains many
@@ -84,8 +84,11 @@ import (
 // WriteOptions.StringFields), which stores strings of uvarints, such as
 // rollup rows, field by field, dense Huffman tables for integer streams,
 // and rollup rows of versions 7 and 8 (package storage); a version 4
-// reader would reject them as corrupt.
-const Version = 5
+// reader would reject them as corrupt. Version 6 adds the strings' prefix
+// scheme (encoding.AppendStrings, tag 0x53), which stores a prefix many of
+// a block's strings share once; a version 5 reader would reject it as
+// corrupt.
+const Version = 6
 
 // MinVersion is the oldest format version this package reads.
 const MinVersion = 1

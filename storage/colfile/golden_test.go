@@ -15,7 +15,7 @@ import (
 	"github.com/soltixdb/soltix/model"
 )
 
-var rewrite = flag.Bool("rewrite", false, "rewrite testdata/v5.col from goldenSeriesV5")
+var rewrite = flag.Bool("rewrite", false, "rewrite testdata/v6.col from goldenSeriesV6")
 
 // The golden files. testdata/v1.col was written by the version 1 writer
 // and is never rewritten: it proves that old files stay readable. So are
@@ -26,9 +26,10 @@ var rewrite = flag.Bool("rewrite", false, "rewrite testdata/v5.col from goldenSe
 // goldenSeriesCompact), and testdata/v3.col (version 3: the same series,
 // with the index compressed), and testdata/v4.col (version 4: the same
 // series, where "cpu,host=c", none of whose columns holds all its times,
-// stores their union once: union blocks). testdata/v5.col is the current
-// format: goldenSeriesV5, whose last series holds rollup-like rows that
-// take the strings' fields scheme.
+// stores their union once: union blocks), and testdata/v5.col (version 5:
+// goldenSeriesV5, whose last series holds rollup-like rows that take the
+// strings' fields scheme). testdata/v6.col is the current format:
+// goldenSeriesV6.
 const (
 	goldenV1Path         = "testdata/v1.col"
 	goldenExactTimesPath = "testdata/v2-exact-times.col"
@@ -36,7 +37,8 @@ const (
 	goldenCompactPath    = "testdata/v2-compact.col"
 	goldenV3Path         = "testdata/v3.col"
 	goldenV4Path         = "testdata/v4.col"
-	goldenPath           = "testdata/v5.col"
+	goldenV5Path         = "testdata/v5.col"
+	goldenPath           = "testdata/v6.col"
 )
 
 // goldenOptions are the write options of testdata/v2.col: small blocks, so
@@ -51,14 +53,14 @@ var goldenCompactOptions = WriteOptions{BlockSize: 64, Replaces: []uint64{1, 5, 
 // goldenSeries is the content of testdata/v1.col and the start of that of
 // the version 2 golden files (goldenSeriesV2, goldenSeriesCompact).
 // Changing either, or anything in the encoder, makes TestGolden fail until
-// testdata/v5.col is rewritten with
+// testdata/v6.col is rewritten with
 //
 //	go test ./storage/colfile -run TestGolden -rewrite
 //
 // which must only happen together with a format version bump or a change
 // that provably leaves old files readable (keep the old file then, as
-// testdata/v2.col, testdata/v2-compact.col, testdata/v3.col and
-// testdata/v4.col were kept).
+// testdata/v2.col, testdata/v2-compact.col, testdata/v3.col,
+// testdata/v4.col and testdata/v5.col were kept).
 func goldenSeries() []SeriesData {
 	return []SeriesData{
 		{Tags: tags("host", "a", "region", "eu"), Columns: []model.Column{
@@ -178,6 +180,11 @@ func goldenSeriesV5() []SeriesData {
 	return append(goldenSeriesCompact(), SeriesData{Tags: tags("host", "e"), Columns: []model.Column{rows, text, walk}})
 }
 
+// goldenSeriesV6 is the content of testdata/v6.col: goldenSeriesV5.
+func goldenSeriesV6() []SeriesData {
+	return goldenSeriesV5()
+}
+
 func TestGoldenV1(t *testing.T) {
 	golden, err := os.ReadFile(goldenV1Path)
 	if err != nil {
@@ -250,11 +257,19 @@ func TestGolden(t *testing.T) {
 		})
 	}
 
+	t.Run(goldenV5Path, func(t *testing.T) {
+		golden, err := os.ReadFile(goldenV5Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkCompactGolden(t, goldenV5Path, golden, goldenSeriesV5())
+	})
+
 	t.Run(goldenPath, func(t *testing.T) {
-		fresh := filepath.Join(t.TempDir(), "v5.col")
+		fresh := filepath.Join(t.TempDir(), "v6.col")
 		opts := goldenCompactOptions
 		opts.StringFields = true
-		if _, err := WriteWith(fresh, "cpu", 1, 7, goldenSeriesV5(), &opts); err != nil {
+		if _, err := WriteWith(fresh, "cpu", 1, 7, goldenSeriesV6(), &opts); err != nil {
 			t.Fatal(err)
 		}
 		freshBytes, err := os.ReadFile(fresh)
@@ -270,7 +285,7 @@ func TestGolden(t *testing.T) {
 		if err != nil {
 			t.Fatalf("read golden file (regenerate with -rewrite): %v", err)
 		}
-		checkCompactGolden(t, goldenPath, golden, goldenSeriesV5())
+		checkCompactGolden(t, goldenPath, golden, goldenSeriesV6())
 		// Series "cpu,host=e": its rows take the fields scheme (tag 0x52,
 		// after the block's flag and times), the text the dictionary.
 		r5, err := Open(goldenPath)
@@ -286,7 +301,7 @@ func TestGolden(t *testing.T) {
 		}
 		// Without WriteOptions.StringFields the rows stay plain.
 		plainPath := filepath.Join(t.TempDir(), "plain.col")
-		if _, err := WriteWith(plainPath, "cpu", 1, 7, goldenSeriesV5(), &goldenCompactOptions); err != nil {
+		if _, err := WriteWith(plainPath, "cpu", 1, 7, goldenSeriesV6(), &goldenCompactOptions); err != nil {
 			t.Fatal(err)
 		}
 		rp, err := Open(plainPath)
@@ -401,6 +416,8 @@ func checkGolden(t *testing.T, path string, series []SeriesData) *Reader {
 		version = 3
 	case goldenV4Path:
 		version = 4
+	case goldenV5Path:
+		version = 5
 	case goldenPath:
 		version = Version
 	}

@@ -180,9 +180,29 @@ func goldenSeriesV5() []SeriesData {
 	return append(goldenSeriesCompact(), SeriesData{Tags: tags("host", "e"), Columns: []model.Column{rows, text, walk}})
 }
 
-// goldenSeriesV6 is the content of testdata/v6.col: goldenSeriesV5.
+// goldenSeriesV6 is the content of testdata/v6.col: goldenSeriesV5 and a
+// series "cpu,host=f" with a string column of 20 paths, all but two of
+// which begin with the same 17 bytes (the prefix scheme with marks), and
+// one of 20 rollup-like rows of full hours (the prefix scheme, compact:
+// without WriteOptions.StringFields, as rollup files are written, or when
+// the fields scheme is not smaller).
 func goldenSeriesV6() []SeriesData {
-	return goldenSeriesV5()
+	paths := model.Column{Name: "path", Kind: model.KindString}
+	rows := model.Column{Name: "rows", Kind: model.KindString}
+	for i := range 20 {
+		t := int64(1_700_000_000_000_000_000 + i*3_600_000_000_000)
+		p := fmt.Sprintf("/var/lib/soltix/g%d/%d.col", i%3, i*i*7919%1000)
+		if i == 0 || i == 19 {
+			p = fmt.Sprint("/tmp/", i)
+		}
+		paths.Append(t, model.String(p))
+		var b []byte
+		for _, v := range []uint64{0x95 | 360<<7, 0, 10, uint64(i * 37 % 11), 1_000_000 + uint64(i*7919%65536)} {
+			b = binary.AppendUvarint(b, v)
+		}
+		rows.Append(t, model.String(string(b)+fmt.Sprint(i, " é"))) // ends in an unfinished uvarint: no fields scheme
+	}
+	return append(goldenSeriesV5(), SeriesData{Tags: tags("host", "f"), Columns: []model.Column{paths, rows}})
 }
 
 func TestGoldenV1(t *testing.T) {
@@ -297,6 +317,13 @@ func TestGolden(t *testing.T) {
 			body := r5.blockValues(t, 5, j, 0)
 			if len(body) == 0 || body[0] != want {
 				t.Errorf("series 5 column %d: values tag %x, want %#x", j, body[:min(len(body), 1)], want)
+			}
+		}
+		// Series "cpu,host=f": the prefix scheme (tag 0x53) with marks,
+		// h = 2·17, then "/var/lib/soltix/g"; and compact, h = 2·5 + 1.
+		for j, want := range [][]byte{append([]byte{0x53, 20, 34}, "/var/lib/soltix/g"...), {0x53, 20, 11, 0x95, 0xe9, 0x02, 0, 10}} {
+			if body := r5.blockValues(t, 6, j, 0); !bytes.HasPrefix(body, want) {
+				t.Errorf("series 6 column %d: values %x, want the prefix scheme %x", j, body, want)
 			}
 		}
 		// Without WriteOptions.StringFields the rows stay plain.
@@ -433,8 +460,10 @@ func checkGolden(t *testing.T, path string, series []SeriesData) *Reader {
 // checkGoldenKeys checks the series keys of a golden file.
 func checkGoldenKeys(t *testing.T, r *Reader) {
 	t.Helper()
-	wantKeys := []string{"cpu", "cpu,host=a,region=eu", "cpu,host=b,region=東京", "cpu,host=c", "cpu,host=d", "cpu,host=e"}
+	wantKeys := []string{"cpu", "cpu,host=a,region=eu", "cpu,host=b,region=東京", "cpu,host=c", "cpu,host=d", "cpu,host=e", "cpu,host=f"}
 	switch {
+	case r.NumSeries() == 6: // goldenSeriesV5
+		wantKeys = wantKeys[:6]
 	case r.NumSeries() == 5: // goldenSeriesCompact
 		wantKeys = wantKeys[:5]
 	case r.Version() == 1:

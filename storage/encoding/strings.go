@@ -8,11 +8,13 @@ import "encoding/binary"
 //	tagStringDict   uvarint k, stream of entry lengths (k values), the
 //	                concatenated entries, stream of entry indexes (n values)
 //	tagStringFields strings of uvarints, field by field (strfields.go)
+//	tagStringPrefix a prefix many strings share, once, and the strings
+//	                without it (strprefix.go)
 //
 // Decoded strings share one allocation per block.
 
 // AppendStrings appends the encoding of vs to dst and returns the result:
-// the plain or the dictionary scheme, whichever is smaller.
+// the plain, the dictionary or the prefix scheme, whichever is smallest.
 func AppendStrings(dst []byte, vs []string) []byte {
 	return appendStrings(dst, vs, false)
 }
@@ -56,6 +58,13 @@ func appendStrings(dst []byte, vs []string, fields bool) []byte {
 	} else {
 		fp = nil
 	}
+	pp, ok := planPrefix(vs, lens)
+	if ok && pp.size < plainSize {
+		plainSize = pp.size
+		fp = nil
+	} else {
+		pp = nil
+	}
 
 	// Dictionary, abandoned once distinct values pass half the block.
 	ids := make(map[string]int)
@@ -94,6 +103,9 @@ func appendStrings(dst []byte, vs []string, fields bool) []byte {
 	}
 	if fp != nil {
 		return appendFields(head(dst, tagStringFields), fp)
+	}
+	if pp != nil {
+		return appendPrefix(head(dst, tagStringPrefix), vs, pp)
 	}
 	dst = head(dst, tagStringPlain)
 	dst = appendPlanned(dst, lens, plainPlan)
@@ -139,7 +151,7 @@ func DecodeStrings(dst []string, src []byte) ([]string, error) {
 	switch tag {
 	case tagChunked:
 		return decodeChunked(dst, src[1:], DecodeStrings)
-	case tagStringPlain, tagStringDict, tagStringFields:
+	case tagStringPlain, tagStringDict, tagStringFields, tagStringPrefix:
 	default:
 		return dst, corrupt("tag %#x is not a string scheme", tag)
 	}
@@ -154,6 +166,10 @@ func DecodeStrings(dst []string, src []byte) ([]string, error) {
 	}
 	if tag == tagStringFields {
 		if dst = readFields(&r, n, dst); r.err != nil {
+			return dst[:start], r.err
+		}
+	} else if tag == tagStringPrefix {
+		if dst = readPrefix(&r, n, dst); r.err != nil {
 			return dst[:start], r.err
 		}
 	} else if tag == tagStringPlain {

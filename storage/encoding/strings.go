@@ -58,14 +58,6 @@ func appendStrings(dst []byte, vs []string, fields bool) []byte {
 	} else {
 		fp = nil
 	}
-	pp, ok := planPrefix(vs, lens)
-	if ok && pp.size < plainSize {
-		plainSize = pp.size
-		fp = nil
-	} else {
-		pp = nil
-	}
-
 	// Dictionary, abandoned once distinct values pass half the block.
 	ids := make(map[string]int)
 	var entries []string
@@ -85,27 +77,35 @@ func appendStrings(dst []byte, vs []string, fields bool) []byte {
 		}
 		idx[i] = uint64(id)
 	}
+	var elens []uint64
+	var lp, ip plan
+	limit := plainSize // what the prefix scheme must beat
 	if entries != nil {
-		elens := make([]uint64, len(entries))
+		elens = make([]uint64, len(entries))
 		for i, s := range entries {
 			elens[i] = uint64(len(s))
 		}
-		lp, ip := planStream(elens, true), planStream(idx, true)
-		if uvarintLen(uint64(len(entries)))+lp.size+dictBytes+ip.size < plainSize {
-			dst = head(dst, tagStringDict)
-			dst = binary.AppendUvarint(dst, uint64(len(entries)))
-			dst = appendPlanned(dst, elens, lp)
-			for _, s := range entries {
-				dst = append(dst, s...)
-			}
-			return appendPlanned(dst, idx, ip)
+		lp, ip = planStream(elens, true), planStream(idx, true)
+		if size := uvarintLen(uint64(len(entries))) + lp.size + dictBytes + ip.size; size < plainSize {
+			limit = size + 1 // the prefix scheme wins a tie with the dictionary
+		} else {
+			entries = nil
 		}
+	}
+	if pp, ok := planPrefix(vs, lens, total, limit); ok && pp.size < limit {
+		return appendPrefix(head(dst, tagStringPrefix), vs, pp)
+	}
+	if entries != nil {
+		dst = head(dst, tagStringDict)
+		dst = binary.AppendUvarint(dst, uint64(len(entries)))
+		dst = appendPlanned(dst, elens, lp)
+		for _, s := range entries {
+			dst = append(dst, s...)
+		}
+		return appendPlanned(dst, idx, ip)
 	}
 	if fp != nil {
 		return appendFields(head(dst, tagStringFields), fp)
-	}
-	if pp != nil {
-		return appendPrefix(head(dst, tagStringPrefix), vs, pp)
 	}
 	dst = head(dst, tagStringPlain)
 	dst = appendPlanned(dst, lens, plainPlan)

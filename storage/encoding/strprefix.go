@@ -45,8 +45,10 @@ type prefixPlan struct {
 
 // planPrefix plans the prefix scheme for vs (at least two strings) and
 // returns false when no prefix saves a byte over the plain scheme's
-// bytes. lens holds the strings' lengths.
-func planPrefix(vs []string, lens []uint64) (*prefixPlan, bool) {
+// bytes, or when a lower bound of its size is not below limit (which
+// never changes what is written). lens holds the strings' lengths, total
+// their sum.
+func planPrefix(vs []string, lens []uint64, total, limit int) (*prefixPlan, bool) {
 	n := len(vs)
 	if n < 2 {
 		return nil, false
@@ -57,7 +59,7 @@ func planPrefix(vs []string, lens []uint64) (*prefixPlan, bool) {
 	// per unmarked row, whichever is smaller. Estimate the gain of every
 	// L, keep the best, then compute the exact size.
 	var hist [maxStringPrefix + 1]int
-	bestGain, bestC, bestL := 0, -1, 0
+	bestGain, bestC, bestL, bestHave := 0, -1, 0, 0
 	tried := make([]string, 0, prefixCandidates)
 	for k := range prefixCandidates {
 		ci := k * (n - 1) / (prefixCandidates - 1)
@@ -79,11 +81,21 @@ func planPrefix(vs []string, lens []uint64) (*prefixPlan, bool) {
 				gain -= min(3+(n+7)/8, 4+(n-have)*2)
 			}
 			if gain > bestGain {
-				bestGain, bestC, bestL = gain, ci, L
+				bestGain, bestC, bestL, bestHave = gain, ci, L, have
 			}
 		}
 	}
 	if bestC < 0 {
+		return nil, false
+	}
+	// A lower bound: the remainders' bytes of the best estimate, P, its
+	// length and two streams of at least 2 bytes (a kind byte and a
+	// uvarint) for the lengths and, unless every string has P, the marks.
+	lb := total - bestL*bestHave + bestL + uvarintLen(uint64(2*bestL)) + 2
+	if bestHave < n {
+		lb += 2
+	}
+	if lb >= limit {
 		return nil, false
 	}
 	return planPrefixOf(vs, lens, vs[bestC][:bestL]), true

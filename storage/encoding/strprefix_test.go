@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -28,13 +29,15 @@ func partialHourRows(n int, seed uint64) []string {
 func forcePrefix(t *testing.T, vs []string, p string) []byte {
 	t.Helper()
 	lens := make([]uint64, len(vs))
+	total := 0
 	for i, s := range vs {
 		lens[i] = uint64(len(s))
+		total += len(s)
 	}
 	var pp *prefixPlan
 	if p != "" {
 		pp = planPrefixOf(vs, lens, p)
-	} else if pp, _ = planPrefix(vs, lens); pp == nil {
+	} else if pp, _ = planPrefix(vs, lens, total, math.MaxInt); pp == nil {
 		t.Fatalf("%d strings: no prefix planned", len(vs))
 	}
 	head := binary.AppendUvarint([]byte{tagStringPrefix}, uint64(len(vs)))

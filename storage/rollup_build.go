@@ -623,7 +623,10 @@ func (db *DB) writeRollFile(w *rollupWork, l model.Level, part int64, content pa
 	// "fields scheme on rollup files"): its integer column per field of the
 	// rows (about ten, of 24 values each) costs more to decode than a plain
 	// block's one copy, so it stays off until a read decodes only the
-	// fields it needs.
+	// fields it needs. The strings' prefix scheme (tag 0x53, which every
+	// string block tries) gets nearly as much (the rows' shared head,
+	// count and time offsets stored once: 1h files −21%) and decodes as
+	// fast as the plain scheme.
 	if _, err := colfile.WriteWith(path, w.coll, w.group, seq, data, &colfile.WriteOptions{FS: db.fs, BlockSize: db.opts.BlockSize, NoStats: true, Yield: db.yieldToWrites}); err != nil {
 		return nil, 0, fmt.Errorf("write rollup file: %w", err)
 	}

@@ -85,11 +85,12 @@ import (
 // rollup rows, field by field, dense Huffman tables for integer streams,
 // and rollup rows of versions 7 and 8 (package storage); a version 4
 // reader would reject them as corrupt. Version 6 adds the rANS packing of
-// integer streams (packing kind 7, storage/encoding/ans.go) and restart
+// integer streams (packing kind 7, storage/encoding/ans.go), restart
 // points in long integer bodies (storage/encoding/restart.go: the large
-// blocks of compacted files, which a range read enters in the middle),
-// both of which a version 5 reader would reject as corrupt; its layout is
-// otherwise version 5's.
+// blocks of compacted files, which a range read enters in the middle) and
+// the strings' prefix scheme (encoding.AppendStrings, tag 0x53), which
+// stores a prefix many of a block's strings share once; a version 5
+// reader would reject each as corrupt. Its layout is otherwise version 5's.
 const Version = 6
 
 // MinVersion is the oldest format version this package reads.

@@ -189,11 +189,36 @@ func goldenSeriesV5() []SeriesData {
 // to 1,024 values, string fields, and a lineage.
 var goldenV6Options = WriteOptions{BlockSize: 1024, Replaces: []uint64{1, 5, 6}, StringFields: true}
 
-// goldenSeriesV6 is the content of testdata/v6.col: goldenSeriesV5 and a
+// goldenSeriesV6 is the content of testdata/v6.col: goldenSeriesV5, a
 // series "cpu,host=f" whose column "steps" holds 1,000 integers of a
 // random walk with unit normal steps (the TSBS cpu-only values), which
-// take a rANS code.
+// take a rANS code, and a series "cpu,host=g" with a string column of 20
+// paths, all but two of which begin with the same 17 bytes (the prefix
+// scheme with marks), and one of 20 rollup-like rows of full hours (the
+// prefix scheme, compact: the fields scheme does not apply, as rows end
+// in an unfinished uvarint).
 func goldenSeriesV6() []SeriesData {
+	paths := model.Column{Name: "path", Kind: model.KindString}
+	rows := model.Column{Name: "rows", Kind: model.KindString}
+	for i := range 20 {
+		t := int64(1_700_000_000_000_000_000 + i*3_600_000_000_000)
+		p := fmt.Sprintf("/var/lib/soltix/g%d/%d.col", i%3, i*i*7919%1000)
+		if i == 0 || i == 19 {
+			p = fmt.Sprint("/tmp/", i)
+		}
+		paths.Append(t, model.String(p))
+		var b []byte
+		for _, v := range []uint64{0x95 | 360<<7, 0, 10, uint64(i * 37 % 11), 1_000_000 + uint64(i*7919%65536)} {
+			b = binary.AppendUvarint(b, v)
+		}
+		rows.Append(t, model.String(string(b)+fmt.Sprint(i, " é")))
+	}
+	prefixed := SeriesData{Tags: tags("host", "g"), Columns: []model.Column{paths, rows}}
+	return append(goldenSeriesV6Steps(), prefixed)
+}
+
+// goldenSeriesV6Steps is goldenSeriesV6 without "cpu,host=g".
+func goldenSeriesV6Steps() []SeriesData {
 	steps := model.Column{Name: "steps", Kind: model.KindInt}
 	r := rand.New(rand.NewSource(6))
 	v := 50.0
@@ -354,6 +379,13 @@ func TestGolden(t *testing.T) {
 		if body := r.blockValues(t, 6, 0, 0); !bytes.HasPrefix(body, []byte{0x21, 0xe8, 0x07, 102, 1, 7}) || len(body) < 7 || body[6]&0x80 == 0 {
 			t.Errorf("steps values %x, want a rANS code with a dense table", body[:min(len(body), 8)])
 		}
+		// Series "cpu,host=g": the prefix scheme (tag 0x53) with marks,
+		// h = 2·17, then "/var/lib/soltix/g"; and compact, h = 2·5 + 1.
+		for j, want := range [][]byte{append([]byte{0x53, 20, 34}, "/var/lib/soltix/g"...), {0x53, 20, 11, 0x95, 0xe9, 0x02, 0, 10}} {
+			if body := r.blockValues(t, 7, j, 0); !bytes.HasPrefix(body, want) {
+				t.Errorf("series 7 column %d: values %x, want the prefix scheme %x", j, body, want)
+			}
+		}
 		// Without WriteOptions.StringFields the rows stay plain.
 		plainPath := filepath.Join(t.TempDir(), "plain.col")
 		if _, err := WriteWith(plainPath, "cpu", 1, 7, goldenSeriesV6(), &goldenCompactOptions); err != nil {
@@ -463,7 +495,7 @@ func checkGolden(t *testing.T, path string, series []SeriesData) *Reader {
 // checkGoldenKeys checks the series keys of a golden file.
 func checkGoldenKeys(t *testing.T, r *Reader) {
 	t.Helper()
-	wantKeys := []string{"cpu", "cpu,host=a,region=eu", "cpu,host=b,region=東京", "cpu,host=c", "cpu,host=d", "cpu,host=e", "cpu,host=f"}
+	wantKeys := []string{"cpu", "cpu,host=a,region=eu", "cpu,host=b,region=東京", "cpu,host=c", "cpu,host=d", "cpu,host=e", "cpu,host=f", "cpu,host=g"}
 	switch {
 	case r.NumSeries() == 6: // goldenSeriesV5
 		wantKeys = wantKeys[:6]

@@ -43,6 +43,8 @@ const (
 	tagStringDict  = 0x51
 	// tagStringFields (0x52) appears in colfile version 5 and later.
 	tagStringFields = 0x52
+	// tagStringPrefix (0x53) appears in colfile version 6 and later.
+	tagStringPrefix = 0x53
 )
 
 func corrupt(format string, args ...any) error {

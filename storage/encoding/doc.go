@@ -50,6 +50,7 @@
 //	0x50 strings plain  lengths and bytes
 //	0x51 strings dict   distinct values and indexes
 //	0x52 strings fields strings of uvarints, field by field (strfields.go)
+//	0x53 strings prefix a prefix shared by many strings, once (strprefix.go)
 //
 // Integer bodies (ints.go) hold the head values of the transform, the gcd
 // g of its residuals and one stream of zigzag(residual/g). A stream

@@ -126,7 +126,10 @@ func FuzzDecodeBools(f *testing.F) {
 func FuzzDecodeStrings(f *testing.F) {
 	seeds(f, AppendStrings(nil, []string{"a", "bb", "", "日本"}),
 		AppendStrings(nil, []string{"ok", "ok", "ok", "err", "ok", "ok"}),
-		AppendStringsFields(nil, hourRows(24, 5)))
+		AppendStringsFields(nil, hourRows(24, 5)),
+		AppendStrings(nil, hourRows(24, 5)),        // the prefix scheme, compact
+		AppendStrings(nil, partialHourRows(24, 5)), // the prefix scheme with marks
+		[]byte{tagStringPrefix, 2, 2, 'a', packBits, 0, 1, 0x40, packBits, 0, 1, 0x40, 'y'})
 	f.Fuzz(func(t *testing.T, data []byte) { checkDecode(t, data, AppendStrings, DecodeStrings, eqStrings) })
 }
 
@@ -254,6 +257,7 @@ func FuzzBoolsRoundTrip(f *testing.F) {
 func FuzzStringsRoundTrip(f *testing.F) {
 	f.Add("a,b,,ok,ok,ok,日本語", ",")
 	f.Add("xxxxxxxx", "")
+	f.Add("row/1,row/2,,row/3,row/,ro,row/4,row/5", ",") // shared prefixes
 	f.Fuzz(func(t *testing.T, s, sep string) {
 		var vs []string
 		if sep == "" {

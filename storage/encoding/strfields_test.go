@@ -34,6 +34,20 @@ func hourRows(n int, seed uint64) []string {
 	return out
 }
 
+// raggedHourRows is hourRows with every third row one field short.
+func raggedHourRows(n int, seed uint64) []string {
+	out := hourRows(n, seed)
+	for i := 0; i < n; i += 3 {
+		s := out[i]
+		j := len(s) - 1
+		for j > 0 && s[j-1] >= 0x80 {
+			j--
+		}
+		out[i] = s[:j]
+	}
+	return out
+}
+
 func TestStringFields(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -42,7 +56,8 @@ func TestStringFields(t *testing.T) {
 	}{
 		{"hour rows", hourRows(24, 1), true},
 		{"many hour rows", hourRows(1000, 2), true},
-		{"ragged", []string{varints(1, 2, 3), varints(1, 2), varints(1, 2, 3, 4, 5), varints(1, 2, 3, 4), varints(1, 2, 3)}, true},
+		{"ragged", []string{varints(1, 2, 3), varints(1, 2), varints(1, 2, 3, 4, 5), varints(1, 2, 3, 4), varints(1, 2, 3)}, false}, // the prefix scheme: all begin 1, 2
+		{"ragged hour rows", raggedHourRows(24, 8), true},
 		{"empty strings among rows", []string{varints(7, 300), "", varints(7, 301), varints(7, 302), ""}, false},
 		{"extremes", []string{varints(math.MaxUint64, 0, 1<<63), varints(math.MaxUint64, 1, 1<<63), varints(math.MaxUint64-1, 0, 1<<63)}, false},
 		{"non-minimal varint", []string{"\x80\x00", "\x80\x00", "\x80\x00"}, false},
@@ -123,7 +138,8 @@ func TestStringFieldsCorrupt(t *testing.T) {
 }
 
 // BenchmarkDecodeHourRows decodes a day of hour rows (24 rollup-like
-// strings) stored in the fields scheme and in the plain one:
+// strings) stored in the fields scheme, the prefix scheme (of full hours,
+// and with partial first and last hours: marks) and the plain one:
 //
 //	go test -run '^$' -bench DecodeHourRows ./storage/encoding
 func BenchmarkDecodeHourRows(b *testing.B) {
@@ -140,7 +156,7 @@ func BenchmarkDecodeHourRows(b *testing.B) {
 	for _, c := range []struct {
 		name string
 		b    []byte
-	}{{"fields", fields}, {"plain", plain}} {
+	}{{"fields", fields}, {"prefix", AppendStrings(nil, vs)}, {"prefix-partial", AppendStrings(nil, partialHourRows(24, 9))}, {"plain", plain}} {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportMetric(float64(len(c.b)), "bytes")
 			var out []string

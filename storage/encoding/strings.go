@@ -8,11 +8,13 @@ import "encoding/binary"
 //	tagStringDict   uvarint k, stream of entry lengths (k values), the
 //	                concatenated entries, stream of entry indexes (n values)
 //	tagStringFields strings of uvarints, field by field (strfields.go)
+//	tagStringPrefix a prefix many strings share, once, and the strings
+//	                without it (strprefix.go)
 //
 // Decoded strings share one allocation per block.
 
 // AppendStrings appends the encoding of vs to dst and returns the result:
-// the plain or the dictionary scheme, whichever is smaller.
+// the plain, the dictionary or the prefix scheme, whichever is smallest.
 func AppendStrings(dst []byte, vs []string) []byte {
 	return appendStrings(dst, vs, false)
 }
@@ -56,7 +58,6 @@ func appendStrings(dst []byte, vs []string, fields bool) []byte {
 	} else {
 		fp = nil
 	}
-
 	// Dictionary, abandoned once distinct values pass half the block.
 	ids := make(map[string]int)
 	var entries []string
@@ -76,21 +77,32 @@ func appendStrings(dst []byte, vs []string, fields bool) []byte {
 		}
 		idx[i] = uint64(id)
 	}
+	var elens []uint64
+	var lp, ip plan
+	limit := plainSize // what the prefix scheme must beat
 	if entries != nil {
-		elens := make([]uint64, len(entries))
+		elens = make([]uint64, len(entries))
 		for i, s := range entries {
 			elens[i] = uint64(len(s))
 		}
-		lp, ip := planStream(elens, true), planStream(idx, true)
-		if uvarintLen(uint64(len(entries)))+lp.size+dictBytes+ip.size < plainSize {
-			dst = head(dst, tagStringDict)
-			dst = binary.AppendUvarint(dst, uint64(len(entries)))
-			dst = appendPlanned(dst, elens, lp)
-			for _, s := range entries {
-				dst = append(dst, s...)
-			}
-			return appendPlanned(dst, idx, ip)
+		lp, ip = planStream(elens, true), planStream(idx, true)
+		if size := uvarintLen(uint64(len(entries))) + lp.size + dictBytes + ip.size; size < plainSize {
+			limit = size + 1 // the prefix scheme wins a tie with the dictionary
+		} else {
+			entries = nil
 		}
+	}
+	if pp, ok := planPrefix(vs, lens, total, limit); ok && pp.size < limit {
+		return appendPrefix(head(dst, tagStringPrefix), vs, pp)
+	}
+	if entries != nil {
+		dst = head(dst, tagStringDict)
+		dst = binary.AppendUvarint(dst, uint64(len(entries)))
+		dst = appendPlanned(dst, elens, lp)
+		for _, s := range entries {
+			dst = append(dst, s...)
+		}
+		return appendPlanned(dst, idx, ip)
 	}
 	if fp != nil {
 		return appendFields(head(dst, tagStringFields), fp)
@@ -139,7 +151,7 @@ func DecodeStrings(dst []string, src []byte) ([]string, error) {
 	switch tag {
 	case tagChunked:
 		return decodeChunked(dst, src[1:], DecodeStrings)
-	case tagStringPlain, tagStringDict, tagStringFields:
+	case tagStringPlain, tagStringDict, tagStringFields, tagStringPrefix:
 	default:
 		return dst, corrupt("tag %#x is not a string scheme", tag)
 	}
@@ -154,6 +166,10 @@ func DecodeStrings(dst []string, src []byte) ([]string, error) {
 	}
 	if tag == tagStringFields {
 		if dst = readFields(&r, n, dst); r.err != nil {
+			return dst[:start], r.err
+		}
+	} else if tag == tagStringPrefix {
+		if dst = readPrefix(&r, n, dst); r.err != nil {
 			return dst[:start], r.err
 		}
 	} else if tag == tagStringPlain {

@@ -239,7 +239,9 @@ func TestColdStatsAnswerWithoutFetching(t *testing.T) {
 	if n := s3.gets.Load() - gets; n != int64(db.NumGroups()) {
 		t.Fatalf("%d GETs for the 1d rows of %d groups", n, db.NumGroups())
 	}
-	// A raw select reads blocks: counted, and cached the second time.
+	// A raw select reads blocks: counted, and cached the second time (in
+	// the cold store's local cache, or as colfile's stored blocks, which
+	// then are not read at all).
 	stmt, _ := query.Parse("SELECT n FROM c WHERE time >= '2025-03-02T00:00:00Z' AND time < '2025-03-03T00:00:00Z'")
 	var first model.ColdReadStats
 	for i := range 2 {
@@ -248,17 +250,15 @@ func TestColdStatsAnswerWithoutFetching(t *testing.T) {
 			t.Fatal(err)
 		}
 		c := model.ColdReadsFrom(ctx).Stats()
-		if c.Objects == 0 || c.Bytes == 0 {
-			t.Fatalf("run %d: cold reads %+v", i, c)
-		}
 		if i == 0 {
 			first = c
-			if c.Fetched == 0 {
-				t.Fatalf("first run fetched nothing: %+v", c)
+			if c.Objects == 0 || c.Bytes == 0 || c.Fetched == 0 {
+				t.Fatalf("first run: cold reads %+v", c)
 			}
-		} else if c.Fetched != 0 || c.CacheHits == 0 || c.Objects != first.Objects || c.Bytes > first.Bytes {
+		} else if c.Fetched != 0 || c.Objects > first.Objects || c.Bytes > first.Bytes {
 			// Fewer bytes may be read the second time: the times other
-			// columns share stay decoded (colfile's sharedTimes).
+			// columns share stay decoded (colfile's sharedTimes), the
+			// blocks' stored bytes too (colfile's storedBlocks).
 			t.Fatalf("second run %+v, first %+v: want the same reads (or fewer) from the cache", c, first)
 		}
 	}

@@ -462,6 +462,10 @@ func (r *Reader) readStored(ctx context.Context, ds *decodedSeries, column, k in
 	if r.onRead != nil {
 		r.onRead(ds.i, column, k)
 	}
+	key := blockKey{r, ref.off}
+	if stored, ok := storedBlocks.get(key); ok {
+		return stored, nil
+	}
 	buf := make([]byte, ref.length+blockTrailerSize) // bounded by the file size, checked by Open
 	var ra io.ReaderAt = r.ra
 	if rc, ok := r.ra.(ReaderAtContext); ok {
@@ -481,6 +485,7 @@ func (r *Reader) readStored(ctx context.Context, ds *decodedSeries, column, k in
 	if got := checksum(stored); got != trailer {
 		return nil, corrupt(nil, "checksum mismatch: computed %08x, stored %08x", got, trailer)
 	}
+	storedBlocks.put(key, stored, len(buf)+64)
 	return stored, nil
 }
 
@@ -713,6 +718,7 @@ func appendColumn(dst, src *model.Column) {
 func (r *Reader) Close() error {
 	decodedCache.drop(r)
 	sharedTimes.drop(r)
+	storedBlocks.drop(r)
 	if r.closer == nil {
 		return nil
 	}

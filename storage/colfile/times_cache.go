@@ -30,3 +30,21 @@ func sharesTimes(ds *decodedSeries, column, k int) bool {
 	}
 	return false
 }
+
+// storedBlocks is the process's cache of blocks' stored bytes (flag and
+// payload, their CRC checked), so that the blocks queries keep coming back
+// to (the partial hours at the edges of their windows, the rollup blocks
+// of recent days) cost neither a read from the file nor a checksum nor an
+// allocation. Decoders only read them.
+var storedBlocks = newLRU[blockKey, []byte](storedCacheBytes)
+
+// storedCacheBytes bounds storedBlocks (docs/operations.md, "Memory").
+const storedCacheBytes = 32 << 20
+
+// blockKey names the block at offset off of r.
+type blockKey struct {
+	r   *Reader
+	off int64
+}
+
+func (k blockKey) reader() *Reader { return k.r }

@@ -76,6 +76,19 @@ func (c *lru[K, V]) drop(r *Reader) {
 	}
 }
 
+// forget removes the values of keys that are still cached: a Reader's
+// Close when it knows which keys it put, instead of drop's scan of the
+// whole cache.
+func (c *lru[K, V]) forget(keys []K) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, k := range keys {
+		if e := c.m[k]; e != nil {
+			c.remove(e)
+		}
+	}
+}
+
 func (c *lru[K, V]) remove(e *list.Element) {
 	le := c.order.Remove(e).(*lruEntry[K, V])
 	delete(c.m, le.key)

@@ -41,6 +41,10 @@ type Reader struct {
 	onRead   func(series, column, block int)
 	// decoded counts the blocks decoded (see Decoded).
 	decoded atomic.Int64
+	// cachedMu guards cached: the keys of the blocks this Reader put
+	// into storedBlocks, which Close forgets.
+	cachedMu sync.Mutex
+	cached   []blockKey
 }
 
 // blockRef is the location of one data block.
@@ -485,7 +489,12 @@ func (r *Reader) readStored(ctx context.Context, ds *decodedSeries, column, k in
 	if got := checksum(stored); got != trailer {
 		return nil, corrupt(nil, "checksum mismatch: computed %08x, stored %08x", got, trailer)
 	}
-	storedBlocks.put(key, stored, len(buf)+64)
+	if ctx.Value(bulkRead{}) == nil {
+		storedBlocks.put(key, stored, len(buf)+64)
+		r.cachedMu.Lock()
+		r.cached = append(r.cached, key)
+		r.cachedMu.Unlock()
+	}
 	return stored, nil
 }
 
@@ -718,7 +727,10 @@ func appendColumn(dst, src *model.Column) {
 func (r *Reader) Close() error {
 	decodedCache.drop(r)
 	sharedTimes.drop(r)
-	storedBlocks.drop(r)
+	r.cachedMu.Lock()
+	storedBlocks.forget(r.cached)
+	r.cached = nil
+	r.cachedMu.Unlock()
 	if r.closer == nil {
 		return nil
 	}

@@ -132,6 +132,9 @@ func (r *Reader) ReadSeries(ctx context.Context, i int) (SeriesInfo, []model.Col
 		return SeriesInfo{}, nil, fmt.Errorf("colfile: %s: no series %d", r.path, i)
 	}
 	ds := r.decode(i)
+	// A whole series is read to be rewritten (compaction): its blocks
+	// would only push the blocks queries come back to out of the cache.
+	ctx = context.WithValue(ctx, bulkRead{}, true)
 	cols := make([]model.Column, len(ds.info.Columns))
 	for j := range cols {
 		col, err := r.readBlocks(ctx, ds, j, 0, len(ds.info.Columns[j].Blocks))

@@ -48,3 +48,7 @@ type blockKey struct {
 }
 
 func (k blockKey) reader() *Reader { return k.r }
+
+// bulkRead marks a context whose reads do not go into storedBlocks
+// (ReadSeries: a series read whole to be rewritten).
+type bulkRead struct{}

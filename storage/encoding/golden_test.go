@@ -79,7 +79,7 @@ func TestPlannerGolden(t *testing.T) {
 		}
 	}
 	t.Logf("stream kinds chosen: %v", kinds)
-	const want = "4b7da43788027857fb38ca8765c926a98758bba556ac484584595dd144f6fb6c"
+	const want = "582221accd024a19c74fa3da94f04217d6ca6281d8bc47fac619b9ed65293afd"
 	if got := hex.EncodeToString(h.Sum(nil)); got != want {
 		t.Errorf("planner output hash %s, want %s", got, want)
 	}

@@ -31,6 +31,7 @@ const (
 	packANS    = 7
 
 	maxDict = 16
+	minANS  = 64
 )
 
 // dictDigits[k] is the number of base-k digits that fit in a 64-bit word.
@@ -136,8 +137,13 @@ func planStream(us []uint64, allowSparse bool) plan {
 		if m >= 16 {
 			tryHuff(&best, p.dict[:p.k], cnt[:p.k])
 			// A rANS code spends fractions of bits: encoded in scratch
-			// when its lower bound beats the best.
-			tryANS(&best, us, p.dict[:p.k], cnt[:p.k])
+			// when its lower bound beats the best. Below minANS values
+			// its 4-byte state leaves it little to win, and trying it
+			// cost a flush of many short series (sketches, rollup rows)
+			// a fifth of its CPU.
+			if m >= minANS {
+				tryANS(&best, us, p.dict[:p.k], cnt[:p.k])
+			}
 		}
 	}
 

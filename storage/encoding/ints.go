@@ -272,28 +272,7 @@ func readIntBodyFrom[T ~int64 | ~uint64](r *reader, out []T, n int, trans int, f
 	if r.err != nil {
 		return 0
 	}
-	gi := int64(g)
-	switch trans {
-	case transRaw:
-		for i, u := range rest {
-			rest[i] = T(unzigzag(uint64(u)) * gi)
-		}
-	case transDelta:
-		v := at.v
-		out[0] = T(v)
-		for i := 1; i < rows; i++ {
-			v += unzigzag(uint64(out[i])) * gi
-			out[i] = T(v)
-		}
-	case transDoD:
-		v, d := at.v, at.d
-		out[0] = T(v)
-		for i := 1; i < rows; i++ {
-			d += unzigzag(uint64(out[i])) * gi
-			v += d
-			out[i] = T(v)
-		}
-	}
+	integrate(out[:rows], trans, at.v, at.d, g)
 	return at.row
 }
 
@@ -311,6 +290,19 @@ func readIntResiduals[T ~int64 | ~uint64](r *reader, out []T, n, m, trans int, h
 	if r.err != nil {
 		return
 	}
+	if trans == transDoD {
+		out[0] = T(head[0])
+		integrate(out[1:], transDoD, head[0]+head[1], head[1], g)
+		return
+	}
+	integrate(out, trans, head[0], 0, g)
+}
+
+// integrate turns the residuals of a transform into values: out[0] is
+// the value v (for dod with the step d to it) of the row before the
+// residuals in out[1:], which become the rows after it; for raw, every
+// element of out is a residual.
+func integrate[T ~int64 | ~uint64](out []T, trans int, v, d int64, g uint64) {
 	gi := int64(g)
 	switch trans {
 	case transRaw:
@@ -318,18 +310,14 @@ func readIntResiduals[T ~int64 | ~uint64](r *reader, out []T, n, m, trans int, h
 			out[i] = T(unzigzag(uint64(u)) * gi)
 		}
 	case transDelta:
-		v := head[0]
 		out[0] = T(v)
-		for i := 1; i < k; i++ {
+		for i := 1; i < len(out); i++ {
 			v += unzigzag(uint64(out[i])) * gi
 			out[i] = T(v)
 		}
 	case transDoD:
-		v, d := head[0], head[1]
 		out[0] = T(v)
-		v += d
-		out[1] = T(v)
-		for i := 2; i < k; i++ {
+		for i := 1; i < len(out); i++ {
 			d += unzigzag(uint64(out[i])) * gi
 			v += d
 			out[i] = T(v)

@@ -41,10 +41,11 @@ type Reader struct {
 	onRead   func(series, column, block int)
 	// decoded counts the blocks decoded (see Decoded).
 	decoded atomic.Int64
-	// cachedMu guards cached: the keys of the blocks this Reader put
-	// into storedBlocks, which Close forgets.
+	// cachedMu guards cached: the offsets of the blocks this Reader put
+	// into storedBlocks (a set: at most one per block of the file, however
+	// often a block is evicted and read again), which Close forgets.
 	cachedMu sync.Mutex
-	cached   []blockKey
+	cached   map[int64]struct{}
 }
 
 // blockRef is the location of one data block.
@@ -492,7 +493,10 @@ func (r *Reader) readStored(ctx context.Context, ds *decodedSeries, column, k in
 	if ctx.Value(bulkRead{}) == nil {
 		storedBlocks.put(key, stored, len(buf)+64)
 		r.cachedMu.Lock()
-		r.cached = append(r.cached, key)
+		if r.cached == nil {
+			r.cached = make(map[int64]struct{})
+		}
+		r.cached[ref.off] = struct{}{}
 		r.cachedMu.Unlock()
 	}
 	return stored, nil
@@ -728,7 +732,11 @@ func (r *Reader) Close() error {
 	decodedCache.drop(r)
 	sharedTimes.drop(r)
 	r.cachedMu.Lock()
-	storedBlocks.forget(r.cached)
+	keys := make([]blockKey, 0, len(r.cached))
+	for off := range r.cached {
+		keys = append(keys, blockKey{r, off})
+	}
+	storedBlocks.forget(keys)
 	r.cached = nil
 	r.cachedMu.Unlock()
 	if r.closer == nil {

@@ -55,6 +55,18 @@ func TestStoredBlocksCached(t *testing.T) {
 	if n := read(); n != 0 {
 		t.Errorf("the second read of a block read the file %d times", n)
 	}
+	// Evicted and read again, a block is remembered once for Close.
+	for range 3 {
+		storedBlocks.forget([]blockKey{{r, r.blockRefs()[0][2][3].off}})
+		if n := read(); n == 0 {
+			t.Fatal("a read after eviction did not read the file")
+		}
+	}
+	r.cachedMu.Lock()
+	if len(r.cached) != 2 { // walk's block 3 and the count block whose times it shares
+		t.Errorf("the Reader remembers %d cached blocks, want 2", len(r.cached))
+	}
+	r.cachedMu.Unlock()
 	r.Close()
 	storedBlocks.mu.Lock()
 	left := 0

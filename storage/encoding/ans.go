@@ -442,17 +442,8 @@ func readANSAt(r *reader, out []uint64, m int, at seekPoint) {
 	restCode := uint8(1)<<w - 1
 	var syms [ansMaxSym]uint64
 	dense := head&ansDense != 0
-	if !dense {
-		prev := uint64(0)
-		for i := range n {
-			d := r.uvarint("rans value")
-			if i > 0 && d == 0 {
-				r.fail(corrupt("rans values not increasing"))
-				return
-			}
-			prev += d
-			syms[i] = prev
-		}
+	if !dense && !readIncreasing(r, syms[:n], "rans") {
+		return
 	}
 	cb := r.bytes(uint64(int(w)*n+7)/8, "rans frequencies")
 	if r.err != nil {

@@ -168,15 +168,8 @@ func readHuff(r *reader, out []uint64, skip uint64) {
 		}
 		k = n
 	} else {
-		prev := uint64(0)
-		for i := range k {
-			d := r.uvarint("huffman value")
-			if i > 0 && d == 0 {
-				r.fail(corrupt("huffman values not increasing"))
-				return
-			}
-			prev += d
-			syms[i] = prev
+		if !readIncreasing(r, syms[:k], "huffman") {
+			return
 		}
 		if !readNibbles(r, lens[:k], "huffman lengths") {
 			return
@@ -208,4 +201,24 @@ func readHuff(r *reader, out []uint64, skip uint64) {
 		return
 	}
 	r.off += br.consumed()
+}
+
+// readIncreasing reads the len(dst) strictly increasing values a code's
+// listed table holds as uvarint deltas (the first from 0, the others at
+// least 1), as packHuff and packANS list them.
+func readIncreasing(r *reader, dst []uint64, what string) bool {
+	prev := uint64(0)
+	for i := range dst {
+		d := r.uvarint(what + " value")
+		if r.err != nil {
+			return false
+		}
+		if i > 0 && d == 0 {
+			r.fail(corrupt("%s values not increasing", what))
+			return false
+		}
+		prev += d
+		dst[i] = prev
+	}
+	return true
 }

@@ -118,18 +118,9 @@ func appendStrings(dst []byte, vs []string, fields bool) []byte {
 // readStrings reads k lengths and their bytes and returns the strings.
 func readStrings(r *reader, k int) []string {
 	lens := make([]uint64, k)
-	readStream(r, lens, true)
+	total := readLengths(r, lens)
 	if r.err != nil {
 		return nil
-	}
-	total := uint64(0)
-	avail := uint64(len(r.rest()))
-	for _, l := range lens {
-		if l > avail-total {
-			r.fail(corrupt("string lengths exceed the block"))
-			return nil
-		}
-		total += l
 	}
 	all := string(r.bytes(total, "string bytes"))
 	out := make([]string, k)
@@ -208,4 +199,24 @@ func DecodeStrings(dst []string, src []byte) ([]string, error) {
 		return dst[:start], err
 	}
 	return dst, nil
+}
+
+// readLengths reads the stream of len(lens) string lengths into lens and
+// returns their total, which must fit in what is left of the block (so a
+// caller allocates no more than the block holds).
+func readLengths(r *reader, lens []uint64) uint64 {
+	readStream(r, lens, true)
+	if r.err != nil {
+		return 0
+	}
+	total := uint64(0)
+	avail := uint64(len(r.rest()))
+	for _, l := range lens {
+		if l > avail-total {
+			r.fail(corrupt("string lengths exceed the block"))
+			return 0
+		}
+		total += l
+	}
+	return total
 }

@@ -212,18 +212,9 @@ func readPrefix(r *reader, n int, dst []string) []string {
 			return dst
 		}
 	}
-	readStream(r, lens, true)
+	total := readLengths(r, lens)
 	if r.err != nil {
 		return dst
-	}
-	total := uint64(0)
-	avail := uint64(len(r.rest()))
-	for _, l := range lens {
-		if l > avail-total {
-			r.fail(corrupt("string lengths exceed the block"))
-			return dst
-		}
-		total += l
 	}
 	rest := r.bytes(total, "string bytes")
 	// One allocation of exactly the strings' bytes holds every string; it

@@ -344,9 +344,13 @@ func metricValue(t *testing.T, p *clusterProc, name string) float64 {
 // primary published, by their /metrics.
 func waitReplicasCaughtUp(t *testing.T, c *cluster, byID map[string]*clusterProc, groups int) {
 	t.Helper()
-	copies := c.groupCopies()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
+		// The map is read again each round: a restart (of a node, or of
+		// etcd, whose 2 s leases may lapse meanwhile) may promote a
+		// replica while we wait, and the old primary then copies the
+		// group back as a replica.
+		copies := c.groupCopies()
 		lag := ""
 		seqs := map[string]map[string]uint64{}
 		for id, p := range byID {

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"cmp"
 	"math"
 	"slices"
 	"sort"
@@ -407,7 +408,7 @@ func mergeColumns(name string, kind model.Kind, srcs []model.Column) model.Colum
 		prev := live[i-1].col
 		disjoint = prev.Times[prev.Len()-1] < live[i].col.Times[0]
 	}
-	out := model.Column{Name: name, Kind: kind, Times: make([]int64, 0, total)}
+	out := columnWithRoom(name, kind, total)
 	if disjoint {
 		for _, s := range live {
 			appendColumn(&out, s.col, 0, s.col.Len())
@@ -465,6 +466,45 @@ func mergeColumns(name string, kind model.Kind, srcs []model.Column) model.Colum
 		}
 	}
 	return out
+}
+
+// disjointRuns returns the non-empty columns of srcs in time order, named
+// name, when no two of them share a time span (so that last-write-wins
+// has nothing to decide and each may be read as it is); ok is false when
+// two overlap.
+func disjointRuns(name string, srcs []model.Column) (runs []model.Column, ok bool) {
+	for _, c := range srcs {
+		if c.Len() > 0 {
+			c.Name = name
+			runs = append(runs, c)
+		}
+	}
+	slices.SortFunc(runs, func(a, b model.Column) int { return cmp.Compare(a.Times[0], b.Times[0]) })
+	for i := 1; i < len(runs); i++ {
+		if runs[i-1].Times[runs[i-1].Len()-1] >= runs[i].Times[0] {
+			return nil, false
+		}
+	}
+	return runs, true
+}
+
+// columnWithRoom returns an empty column of kind with room for n values,
+// so that appending them allocates once.
+func columnWithRoom(name string, kind model.Kind, n int) model.Column {
+	c := model.Column{Name: name, Kind: kind, Times: make([]int64, 0, n)}
+	switch kind {
+	case model.KindFloat:
+		c.Floats = make([]float64, 0, n)
+	case model.KindInt:
+		c.Ints = make([]int64, 0, n)
+	case model.KindUint:
+		c.Uints = make([]uint64, 0, n)
+	case model.KindBool:
+		c.Bools = make([]bool, 0, n)
+	case model.KindString:
+		c.Strings = make([]string, 0, n)
+	}
+	return c
 }
 
 // appendColumn appends values [lo, hi) of src to dst (same kind).

@@ -126,6 +126,17 @@ func (fs *fieldSources) memColumns() []model.Column {
 // Blocks listed in skip (by file column index, then block index) are left
 // out. ctx is checked before each block is decoded.
 func (db *DB) merge(ctx context.Context, fs *fieldSources, mem []model.Column, min, max int64, skip map[[2]int]bool) (model.Column, error) {
+	cols, err := db.readSources(ctx, fs, mem, min, max, skip)
+	if err != nil {
+		return model.Column{}, err
+	}
+	return mergeColumns(fs.name, fs.kind, cols), nil
+}
+
+// readSources reads the values of fs in [min, max] from each of its files
+// (but the blocks in skip) and memory columns, one column per source, in
+// the order mergeColumns gives priority by.
+func (db *DB) readSources(ctx context.Context, fs *fieldSources, mem []model.Column, min, max int64, skip map[[2]int]bool) ([]model.Column, error) {
 	var cols []model.Column
 	for k, fc := range fs.files {
 		var col model.Column
@@ -137,10 +148,10 @@ func (db *DB) merge(ctx context.Context, fs *fieldSources, mem []model.Column, m
 			col, err = readBlocksExcept(ctx, &fc, k, min, max, skip)
 		}
 		if ctx.Err() != nil {
-			return model.Column{}, ctx.Err()
+			return nil, ctx.Err()
 		}
 		if err != nil {
-			return model.Column{}, fmt.Errorf("read %s: %w", fc.f.name(), err)
+			return nil, fmt.Errorf("read %s: %w", fc.f.name(), err)
 		}
 		for _, t := range fc.tombs {
 			col = cut(col, t.min, t.max)
@@ -150,7 +161,7 @@ func (db *DB) merge(ctx context.Context, fs *fieldSources, mem []model.Column, m
 	for _, col := range mem {
 		cols = append(cols, col.Range(min, max))
 	}
-	return mergeColumns(fs.name, fs.kind, cols), nil
+	return cols, nil
 }
 
 // readBlocksExcept decodes the blocks of a file column that overlap
@@ -246,26 +257,46 @@ func (db *DB) readRawParts(ctx context.Context, collection string, tags model.Ta
 	if len(sums) == 0 {
 		skip = nil // nothing skipped: read ranges, not blocks one by one
 	}
-	merged, err := db.merge(ctx, fs, mem, min, max, skip)
+	cols, err := db.readSources(ctx, fs, mem, min, max, skip)
 	if err != nil {
 		return nil, err
 	}
+	// Sources that do not overlap in time (files flushed one after the
+	// other) become parts of their own, in time order, rather than being
+	// copied into one merged column.
+	runs, ok := disjointRuns(fs.name, cols)
+	if !ok {
+		runs = []model.Column{mergeColumns(fs.name, fs.kind, cols)}
+	}
 	sort.Slice(sums, func(i, j int) bool { return sums[i].MinTime < sums[j].MinTime })
-	// Interleave: no merged value lies inside a summarised range.
-	var parts []model.Part
-	at := 0
-	for _, sm := range sums {
-		end := sort.Search(merged.Len(), func(i int) bool { return merged.Times[i] >= sm.MinTime })
-		if end > at {
-			parts = append(parts, model.Part{Values: merged.Slice(at, end)})
+	return interleave(runs, sums), nil
+}
+
+// interleave returns runs (columns in time order, none overlapping
+// another) and sums (summaries in time order, no run's value inside one)
+// as parts in time order: a run is cut where a summary falls between two
+// of its values.
+func interleave(runs []model.Column, sums []*model.Summary) []model.Part {
+	parts := make([]model.Part, 0, len(runs)+2*len(sums))
+	si := 0
+	for _, c := range runs {
+		for at := 0; at < c.Len(); {
+			for si < len(sums) && sums[si].MinTime <= c.Times[at] {
+				parts = append(parts, model.Part{Summary: sums[si]})
+				si++
+			}
+			end := c.Len()
+			if si < len(sums) {
+				end = at + sort.Search(c.Len()-at, func(i int) bool { return c.Times[at+i] >= sums[si].MinTime })
+			}
+			parts = append(parts, model.Part{Values: c.Slice(at, end)})
+			at = end
 		}
-		parts = append(parts, model.Part{Summary: sm})
-		at = end
 	}
-	if at < merged.Len() {
-		parts = append(parts, model.Part{Values: merged.Slice(at, merged.Len())})
+	for ; si < len(sums); si++ {
+		parts = append(parts, model.Part{Summary: sums[si]})
 	}
-	return parts, nil
+	return parts
 }
 
 func coveredByTombstone(fc *fileCol, lo, hi int64) bool {

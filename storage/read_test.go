@@ -16,86 +16,114 @@ import (
 // and bucket widths that ReadParts returns exactly what Read does: values
 // outside summaries equal, and every summary equal to the statistics of the
 // values Read has in its range. After compaction it must also summarise.
+//
+// With disjoint, each round's points lie after the previous round's, so
+// the files do not overlap and ReadParts returns each file's values as
+// parts of their own (not merged into one column): the check then also
+// wants some answer made of two values parts in a row.
 func TestReadPartsAgreesWithRead(t *testing.T) {
+	adjacent := 0 // answers from disjoint files with two values parts in a row
 	for seed := range uint64(8) {
-		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
-			r := rand.New(rand.NewPCG(seed, 99))
-			dir := t.TempDir()
-			db, err := Open(dir, &Options{Logger: quiet, FlushInterval: -1, NumGroups: 1, BlockSize: 4, PartitionDuration: 1 << 40})
-			if err != nil {
+		for _, disjoint := range []bool{false, true} {
+			t.Run(fmt.Sprintf("seed %d disjoint %v", seed, disjoint), func(t *testing.T) {
+				n := testReadPartsAgreesWithRead(t, seed, disjoint)
+				if disjoint {
+					adjacent += n
+				}
+			})
+		}
+	}
+	if adjacent == 0 {
+		t.Errorf("disjoint files: no answer made of two values parts in a row (each file's values its own part)")
+	}
+}
+
+func testReadPartsAgreesWithRead(t *testing.T, seed uint64, disjoint bool) (adjacent int) {
+	r := rand.New(rand.NewPCG(seed, 99))
+	dir := t.TempDir()
+	db, err := Open(dir, &Options{Logger: quiet, FlushInterval: -1, NumGroups: 1, BlockSize: 4, PartitionDuration: 1 << 40})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	dev := model.Tags{{Key: "device_id", Value: "d"}}
+	for round := range 4 {
+		var pts []model.Point
+		for range 30 {
+			ts := r.Int64N(300)
+			if disjoint {
+				ts = int64(round)*75 + r.Int64N(75)
+			}
+			pts = append(pts, pt("c", "d", ts, iv("n", r.Int64N(100)-50), fv("f", r.NormFloat64())))
+		}
+		if err := db.Write(ctx, pts); err != nil {
+			t.Fatal(err)
+		}
+		if round == 2 {
+			lo := r.Int64N(300)
+			if err := db.Delete(ctx, "c", []model.Tags{dev}, lo, lo+r.Int64N(30)); err != nil {
 				t.Fatal(err)
 			}
-			defer db.Close()
-			ctx := context.Background()
-			dev := model.Tags{{Key: "device_id", Value: "d"}}
-			for round := range 4 {
-				var pts []model.Point
-				for range 30 {
-					ts := r.Int64N(300)
-					pts = append(pts, pt("c", "d", ts, iv("n", r.Int64N(100)-50), fv("f", r.NormFloat64())))
-				}
-				if err := db.Write(ctx, pts); err != nil {
-					t.Fatal(err)
-				}
-				if round == 2 {
-					lo := r.Int64N(300)
-					if err := db.Delete(ctx, "c", []model.Tags{dev}, lo, lo+r.Int64N(30)); err != nil {
-						t.Fatal(err)
-					}
-				}
-				if round < 3 {
-					if err := db.Flush(ctx); err != nil {
-						t.Fatal(err)
-					}
-				}
-			}
-			check := func(stage string) int {
-				summaries := 0
-				for q := range 60 {
-					min := r.Int64N(320) - 10
-					max := min + r.Int64N(320)
-					width := int64(1 + r.IntN(200))
-					if q%5 == 0 {
-						min, max, width = math.MinInt64, math.MaxInt64, 1<<62
-					}
-					bucket := func(t int64) int64 { return timex.FloorDiv(t, width) }
-					whole := func(lo, hi int64) bool { return bucket(lo) == bucket(hi) }
-					for _, field := range []string{"n", "f"} {
-						want, err := db.Read(ctx, "c", dev, []string{field}, min, max)
-						if err != nil {
-							t.Fatal(err)
-						}
-						parts, err := db.ReadParts(ctx, "c", dev, field, min, max, whole, model.LevelRaw)
-						if err != nil {
-							t.Fatal(err)
-						}
-						summaries += checkParts(t, fmt.Sprintf("%s: %s [%d, %d] width %d", stage, field, min, max, width), want[0], parts, whole)
-					}
-				}
-				return summaries
-			}
-			check("files, memory, a delete")
-			if err := db.Compact(ctx); err != nil {
-				t.Fatal(err)
-			}
+		}
+		if round < 3 {
 			if err := db.Flush(ctx); err != nil {
 				t.Fatal(err)
 			}
-			if err := db.Compact(ctx); err != nil {
-				t.Fatal(err)
-			}
-			if n := check("compacted"); n == 0 {
-				t.Errorf("no summary at all after compaction into blocks of 4")
-			}
-			// A delete over compacted blocks: those blocks must not be
-			// summarised any more.
-			lo := r.Int64N(250)
-			if err := db.Delete(ctx, "c", []model.Tags{dev}, lo, lo+40); err != nil {
-				t.Fatal(err)
-			}
-			check("compacted, then a delete")
-		})
+		}
 	}
+	check := func(stage string) int {
+		summaries := 0
+		for q := range 60 {
+			min := r.Int64N(320) - 10
+			max := min + r.Int64N(320)
+			width := int64(1 + r.IntN(200))
+			if q%5 == 0 {
+				min, max, width = math.MinInt64, math.MaxInt64, 1<<62
+			}
+			bucket := func(t int64) int64 { return timex.FloorDiv(t, width) }
+			whole := func(lo, hi int64) bool { return bucket(lo) == bucket(hi) }
+			for _, field := range []string{"n", "f"} {
+				want, err := db.Read(ctx, "c", dev, []string{field}, min, max)
+				if err != nil {
+					t.Fatal(err)
+				}
+				parts, err := db.ReadParts(ctx, "c", dev, field, min, max, whole, model.LevelRaw)
+				if err != nil {
+					t.Fatal(err)
+				}
+				summaries += checkParts(t, fmt.Sprintf("%s: %s [%d, %d] width %d", stage, field, min, max, width), want[0], parts, whole)
+				for k := 1; k < len(parts); k++ {
+					if parts[k-1].Summary == nil && parts[k].Summary == nil {
+						adjacent++
+						break
+					}
+				}
+			}
+		}
+		return summaries
+	}
+	check("files, memory, a delete")
+	if err := db.Compact(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Compact(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := check("compacted"); n == 0 {
+		t.Errorf("no summary at all after compaction into blocks of 4")
+	}
+	// A delete over compacted blocks: those blocks must not be
+	// summarised any more.
+	lo := r.Int64N(250)
+	if err := db.Delete(ctx, "c", []model.Tags{dev}, lo, lo+40); err != nil {
+		t.Fatal(err)
+	}
+	check("compacted, then a delete")
+	return adjacent
 }
 
 // checkParts compares parts with the column Read returned and returns the

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -109,6 +110,9 @@ func (c *collectSink) Columns(names []string, timeColumn int) error {
 	c.res.Columns, c.res.TimeColumn, c.res.Rows = names, timeColumn, [][]model.Value{}
 	return nil
 }
+
+// Grow makes room for n more rows (planner.GrowSink).
+func (c *collectSink) Grow(n int) { c.res.Rows = slices.Grow(c.res.Rows, n) }
 
 func (c *collectSink) Row(row []model.Value) error {
 	c.res.Rows = append(c.res.Rows, row)

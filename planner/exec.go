@@ -80,30 +80,61 @@ func (r *rows) next() bool {
 // group is one GROUP BY tag combination of an aggregate query and its
 // buckets.
 type group struct {
-	vals    []string
-	buckets map[int64]*bucketState // by bucket start
-	// last is the bucket found last: rows come in time order, so most
-	// lookups are of the same bucket as the one before (see bucket).
-	last *bucketState
-	// order lists the buckets as they were made, which is mostly in time
-	// order, so the output rarely sorts them (outputAggregates).
+	vals []string
+	// order lists the buckets as they were made. Rows come in time order,
+	// so buckets are mostly made in time order: while they are, order is
+	// sorted and is searched; the first bucket made before another makes
+	// the index byLo, used from then on.
 	order []*bucketState
+	byLo  map[int64]*bucketState // by bucket start; nil while order is sorted
+	// last is the bucket found last: most lookups are of the same bucket
+	// as the one before (see executor.bucket).
+	last *bucketState
+}
+
+// find returns g's bucket starting at lo, or nil.
+func (g *group) find(lo int64) *bucketState {
+	if g.byLo != nil {
+		return g.byLo[lo]
+	}
+	n := len(g.order)
+	if n == 0 {
+		return nil
+	}
+	if b := g.order[n-1]; b.lo <= lo {
+		if b.lo == lo {
+			return b
+		}
+		return nil
+	}
+	i, ok := slices.BinarySearchFunc(g.order, lo, func(b *bucketState, lo int64) int { return cmp.Compare(b.lo, lo) })
+	if !ok {
+		return nil
+	}
+	return g.order[i]
 }
 
 // add puts a new bucket in g.
 func (g *group) add(b *bucketState) {
-	g.buckets[b.lo] = b
+	if g.byLo == nil {
+		if n := len(g.order); n == 0 || g.order[n-1].lo < b.lo {
+			g.order = append(g.order, b)
+			return
+		}
+		g.byLo = make(map[int64]*bucketState, 2*len(g.order))
+		for _, o := range g.order {
+			g.byLo[o.lo] = o
+		}
+	}
+	g.byLo[b.lo] = b
 	g.order = append(g.order, b)
 }
 
 // sorted returns g's buckets in time order.
 func (g *group) sorted() []*bucketState {
 	bs := g.order
-	if len(bs) != len(g.buckets) {
-		bs = make([]*bucketState, 0, len(g.buckets))
-		for _, b := range g.buckets {
-			bs = append(bs, b)
-		}
+	if g.byLo == nil {
+		return bs
 	}
 	byStart := func(a, b *bucketState) int { return cmp.Compare(a.lo, b.lo) }
 	if !slices.IsSortedFunc(bs, byStart) {
@@ -169,7 +200,7 @@ func (ex *executor) group(tags model.Tags) *group {
 	vals, key := ex.p.groupVals(tags)
 	g := ex.groups[key]
 	if g == nil {
-		g = &group{vals: vals, buckets: map[int64]*bucketState{}}
+		g = &group{vals: vals}
 		ex.groups[key] = g
 	}
 	return g
@@ -180,7 +211,7 @@ func (ex *executor) bucket(g *group, t int64) *bucketState {
 		return b
 	}
 	lo, hi := ex.p.bk.span(t)
-	b := g.buckets[lo]
+	b := g.find(lo)
 	if b == nil {
 		b = ex.bucketSlab.next()
 		b.lo, b.hi = lo, hi
@@ -229,6 +260,17 @@ func (ex *executor) alloc(n int) []model.Value {
 	row := ex.slab[:n:n]
 	ex.slab = ex.slab[n:]
 	return row
+}
+
+// reserveMax is the most values reserve allocates at once (1 MiB).
+const reserveMax = 1 << 15
+
+// reserve makes room in the slab for n values about to be cut from it by
+// alloc, so that a known number of rows costs one allocation.
+func (ex *executor) reserve(n int) {
+	if len(ex.slab) < n && n <= reserveMax {
+		ex.slab = make([]model.Value, n)
+	}
 }
 
 func (ex *executor) note(t int64) {
@@ -533,7 +575,9 @@ type filled struct {
 func (ex *executor) outputAggregates(ctx context.Context, em *emitter, groups []*group) error {
 	p := ex.p
 	send := func(rows [][]model.Value) error {
-		for _, row := range p.page(rows) {
+		rows = p.page(rows)
+		em.grow(len(rows))
+		for _, row := range rows {
 			if err := em.emit(row); err != nil {
 				return err
 			}
@@ -550,12 +594,12 @@ func (ex *executor) outputAggregates(ctx context.Context, em *emitter, groups []
 		}
 		return row
 	}
-	results := func(b *bucketState) []model.Value {
-		vals := ex.alloc(len(b.aggs))
-		for i, a := range b.aggs {
-			vals[i] = a.result()
+	row := func(lo int64, g *group, b *bucketState) []model.Value {
+		r := prefix(lo, g)
+		for _, a := range b.aggs {
+			r = append(r, a.result())
 		}
-		return vals
+		return r
 	}
 	if p.bk.kind == bucketNone {
 		var label int64
@@ -564,8 +608,8 @@ func (ex *executor) outputAggregates(ctx context.Context, em *emitter, groups []
 		}
 		for _, g := range groups {
 			var out [][]model.Value
-			for _, b := range g.buckets {
-				out = append(out, append(prefix(label, g), results(b)...))
+			for _, b := range g.order {
+				out = append(out, row(label, g, b))
 			}
 			if err := send(out); err != nil {
 				return err
@@ -596,7 +640,7 @@ func (ex *executor) outputAggregates(ctx context.Context, em *emitter, groups []
 		// Every row is known: refuse before sending any.
 		var total int64
 		for _, g := range groups {
-			total = timex.AddSat(total, p.paged(int64(len(g.buckets))))
+			total = timex.AddSat(total, p.paged(int64(len(g.order))))
 		}
 		if lim := p.opts.maxRows(); total > lim {
 			return rowsError(lim)
@@ -604,22 +648,28 @@ func (ex *executor) outputAggregates(ctx context.Context, em *emitter, groups []
 	}
 	first, _ := p.bk.span(start)
 	last, _ := p.bk.span(end)
+	perGroup := fillRows(&p.bk, start, end, 1) // rows of a group with FILL
 	for _, g := range groups {
 		bs := g.sorted()
-		out := make([][]model.Value, 0, len(bs))
+		n := len(bs)
+		if mode != query.FillNone {
+			n = int(min(perGroup, uint64(p.opts.maxRows()))) // checked above
+		}
+		ex.reserve(n * (1 + len(g.vals) + len(p.items)))
+		out := make([][]model.Value, 0, n)
 		if mode == query.FillNone {
 			for _, b := range bs {
-				row := prefix(b.lo, g)
-				for _, a := range b.aggs {
-					row = append(row, a.result())
-				}
-				out = append(out, row)
+				out = append(out, row(b.lo, g, b))
 			}
 		} else {
-			data := make([]filled, len(bs))
+			// The rows of the buckets with data are made first; the
+			// buckets' results are listed for the filled rows around
+			// them only when there is one.
+			rows := make([][]model.Value, len(bs))
 			for i, b := range bs {
-				data[i] = filled{start: b.lo, vals: results(b)}
+				rows[i] = row(b.lo, g, b)
 			}
+			var data []filled
 			di, nb := 0, 0
 			for b, ok := first, true; ok && b <= last; b, ok = p.bk.next(b) {
 				if nb++; nb%4096 == 0 {
@@ -627,10 +677,16 @@ func (ex *executor) outputAggregates(ctx context.Context, em *emitter, groups []
 						return err
 					}
 				}
-				if di < len(data) && data[di].start == b {
-					out = append(out, append(prefix(b, g), data[di].vals...))
+				if di < len(bs) && bs[di].lo == b {
+					out = append(out, rows[di])
 					di++
 					continue
+				}
+				if data == nil {
+					data = make([]filled, len(bs))
+					for i, b := range bs {
+						data[i] = filled{start: b.lo, vals: rows[i][1+len(g.vals):]}
+					}
 				}
 				var prev, next *filled
 				if di > 0 {
@@ -639,11 +695,11 @@ func (ex *executor) outputAggregates(ctx context.Context, em *emitter, groups []
 				if di < len(data) {
 					next = &data[di]
 				}
-				row := prefix(b, g)
+				r := prefix(b, g)
 				for i := range p.items {
-					row = append(row, p.fillValue(i, b, prev, next))
+					r = append(r, p.fillValue(i, b, prev, next))
 				}
-				out = append(out, row)
+				out = append(out, r)
 			}
 		}
 		if p.sel.Desc {

@@ -175,8 +175,8 @@ func ExecuteFragment(ctx context.Context, src Source, req *FragmentRequest) (*Fr
 	}
 	f.Groups = make([]FragmentGroup, 0, len(ex.groups))
 	for _, g := range ex.groups {
-		fg := FragmentGroup{Vals: g.vals, Buckets: make([]FragmentBucket, 0, len(g.buckets))}
-		for _, b := range g.buckets {
+		fg := FragmentGroup{Vals: g.vals, Buckets: make([]FragmentBucket, 0, len(g.order))}
+		for _, b := range g.order {
 			fb := FragmentBucket{Lo: b.lo, Hi: b.hi, States: make([]AggState, len(b.aggs))}
 			for i, a := range b.aggs {
 				fb.States[i] = a.(fragmentAgg).state(keyOf)
@@ -248,7 +248,7 @@ func aggregateFragment(ctx context.Context, p *plan, spent int64) (*executor, er
 // range stuck at a leading NaN.
 func (ex *executor) unsafe() bool {
 	for _, g := range ex.groups {
-		for _, b := range g.buckets {
+		for _, b := range g.order {
 			for _, a := range b.aggs {
 				var r *numRange
 				switch a := a.(type) {
@@ -275,8 +275,8 @@ func (ex *executor) absorb(o *executor, spent int64) error {
 			ex.groups[k] = og
 			continue
 		}
-		for lo, ob := range og.buckets {
-			b := g.buckets[lo]
+		for _, ob := range og.order {
+			b := g.find(ob.lo)
 			if b == nil {
 				g.add(ob)
 				continue
@@ -461,7 +461,7 @@ func (ex *executor) groupOf(vals []string) *group {
 	key := kb.String()
 	g := ex.groups[key]
 	if g == nil {
-		g = &group{vals: vals, buckets: map[int64]*bucketState{}}
+		g = &group{vals: vals}
 		ex.groups[key] = g
 	}
 	return g

@@ -127,6 +127,13 @@ func newEmitter(ctx context.Context, sink Sink, opts *Options) *emitter {
 	return &emitter{ctx: ctx, sink: sink, limit: opts.maxRows(), maxBytes: opts.maxBytes()}
 }
 
+// grow tells a sink that keeps rows that n more are coming (GrowSink).
+func (e *emitter) grow(n int) {
+	if g, ok := e.sink.(GrowSink); ok {
+		g.Grow(n)
+	}
+}
+
 // emit hands one row to the sink.
 func (e *emitter) emit(vals []model.Value) error {
 	e.rows++

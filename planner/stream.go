@@ -19,6 +19,15 @@ type Sink interface {
 	Row(row []model.Value) error
 }
 
+// GrowSink is implemented by sinks that keep the rows they are given:
+// Grow says that n more rows are about to come (rows already made, so n is
+// within the query's row limit), so that they are kept with one
+// allocation.
+type GrowSink interface {
+	Sink
+	Grow(n int)
+}
+
 // LimitSource is implemented by sources that can read the first or the
 // last rows of a series without reading the rest. The planner uses it for
 // raw selects, which it reads in chunks of rows per series (so their rows

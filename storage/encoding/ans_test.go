@@ -1,6 +1,7 @@
 package encoding
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -218,5 +219,29 @@ func TestPlannerPicksANS(t *testing.T) {
 			t.Errorf("walk %d: planned %d bytes, wrote %d", seed, ip.p.size, n)
 		}
 		t.Logf("walk %d: rans %d bytes, huffman %d", seed, ip.p.size, huff)
+	}
+}
+
+// BenchmarkANSPrefix decodes the first k values of a 1,000-value rANS
+// block, as a query's edge reads a block up to its range's end.
+//
+//	go test -run '^$' -bench ANSPrefix -count 6 ./storage/encoding
+func BenchmarkANSPrefix(b *testing.B) {
+	vs := randomWalk(rand.New(rand.NewPCG(3, 9)), 1000, 1)
+	if ip := planInts(vs); ip.p.kind != packANS {
+		b.Fatalf("stream kind %d, want rans", ip.p.kind)
+	}
+	enc := AppendInts(nil, vs)
+	for _, k := range []int{100, 300, 1000} {
+		b.Run(fmt.Sprint("k=", k), func(b *testing.B) {
+			out := make([]int64, 0, len(vs))
+			for b.Loop() {
+				var err error
+				if out, err = DecodeIntsPrefix(out[:0], enc, k); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*k), "ns/value")
+		})
 	}
 }

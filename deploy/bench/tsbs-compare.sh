@@ -63,7 +63,11 @@ if [ "${COMPACT:-0}" = 1 ]; then
 	curl -fsS -X POST "http://127.0.0.1:$sport/api/v1/admin/compact" >/dev/null
 fi
 curl -fsS "http://127.0.0.1:$vport/internal/force_flush" >/dev/null || true
+# Queries start once both servers are idle (VictoriaMetrics merges its
+# parts, Soltix rolls up, for seconds after a load): background work of
+# either would otherwise land in the other's latencies.
 sleep 5
+wait_idle "${pids[@]}"
 
 median() { # runner output: the med of its one query type, in ms
 	awk '/med:/ { for (i = 1; i <= NF; i++) if ($i == "med:") { v = $(i+1); sub(/ms,?$/, "", v); print v; exit } }' "$1"

@@ -32,3 +32,29 @@ wait_http() { # url: waits up to 30 s for a 2xx answer
 	echo "no answer from $1" >&2
 	return 1
 }
+
+cpu_ticks() { # pid: user + system CPU time so far, in clock ticks
+	awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
+
+wait_idle() { # pid...: waits (up to 120 s) until each used under 5% of a core over a second
+	local waited=0 busy p
+	declare -A last
+	for p in "$@"; do last[$p]=$(cpu_ticks "$p"); done
+	while [ "$waited" -lt 120 ]; do
+		sleep 1
+		waited=$((waited + 1))
+		busy=0
+		for p in "$@"; do
+			local now
+			now=$(cpu_ticks "$p")
+			if [ $((now - last[$p])) -ge $(($(getconf CLK_TCK) / 20)) ]; then busy=1; fi
+			last[$p]=$now
+		done
+		if [ "$busy" = 0 ]; then
+			echo "# servers idle after ${waited} s" >&2
+			return 0
+		fi
+	done
+	echo "# servers still busy after ${waited} s; querying anyway" >&2
+}

@@ -47,22 +47,69 @@ func TestSlabsAlloc(t *testing.T) {
 	}
 }
 
-// TestChunkGeometry checks that locate, chunkStart and chunkCap agree:
-// every index lies in the chunk locate names, at its offset, chunks
-// follow one another, and none holds more than chunkValues.
+// TestChunkGeometry checks that locate, chunkStart and chunkCap agree for
+// every phase: every index lies in the chunk locate names, at its offset,
+// chunks follow one another, and none holds more than chunkValues.
 func TestChunkGeometry(t *testing.T) {
-	if got := chunkStarts[:3]; got[0] != 0 || got[1] != firstChunk || got[2] != firstChunk+minChunk {
-		t.Fatalf("first chunk starts %v, want 0, %d, %d", got, firstChunk, firstChunk+minChunk)
-	}
-	for i := range 20_000 {
-		k, off := locate(i)
-		if start := chunkStart(k); start+off != i || off < 0 || off >= chunkCap(k) {
-			t.Fatalf("locate(%d) = chunk %d offset %d; chunk starts at %d and holds %d", i, k, off, start, chunkCap(k))
+	for q := range uint8(phases) {
+		if got := chunkStarts[q][:3]; got[0] != 0 || got[1] != firstChunk || got[2] != firstChunk+minChunk {
+			t.Fatalf("phase %d: first chunk starts %v, want 0, %d, %d", q, got, firstChunk, firstChunk+minChunk)
 		}
-		if chunkStart(k+1) != chunkStart(k)+chunkCap(k) || chunkCap(k) > chunkValues {
-			t.Fatalf("chunk %d: starts %d, holds %d, next starts %d", k, chunkStart(k), chunkCap(k), chunkStart(k+1))
+		for i := range 20_000 {
+			k, off := locate(i, q)
+			if start := chunkStart(k, q); start+off != i || off < 0 || off >= chunkCap(k, q) {
+				t.Fatalf("phase %d: locate(%d) = chunk %d offset %d; chunk starts at %d and holds %d", q, i, k, off, start, chunkCap(k, q))
+			}
+			if chunkStart(k+1, q) != chunkStart(k, q)+chunkCap(k, q) || chunkCap(k, q) > chunkValues {
+				t.Fatalf("phase %d: chunk %d: starts %d, holds %d, next starts %d", q, k, chunkStart(k, q), chunkCap(k, q), chunkStart(k+1, q))
+			}
 		}
 	}
+}
+
+// TestChunkBoundariesSpread grows 1,000 columns in step, 10 values each
+// per batch, as a fleet of 100 hosts of 10 fields writes, and counts the
+// columns that begin a chunk in each batch: with one geometry every
+// column began one in the same batches (each time, the page faults of
+// 9 MB of fresh memory in one write). Once chunks are full, a batch may
+// begin the chunks of one phase's columns at most.
+func TestChunkBoundariesSpread(t *testing.T) {
+	const columns, perBatch = 1000, 10
+	ms := make([]memColumn, columns)
+	for i := range ms {
+		ms[i] = newMemColumn("f", model.KindInt)
+	}
+	full := 0 // the index from which every phase's chunks are full
+	for q := range chunkStarts {
+		full = max(full, chunkStarts[q][len(chunkStarts[q])-1])
+	}
+	worstGrowing, worstFull := 0, 0
+	for b := range 400 {
+		began := 0 // columns beginning a chunk in batch b
+		for i := range ms {
+			for j := range perBatch {
+				if _, off := locate(ms[i].n+j, ms[i].phase); off == 0 {
+					began++
+					break
+				}
+			}
+			ms[i].n += perBatch // the geometry only: no values are stored
+		}
+		switch {
+		case b*perBatch >= full:
+			worstFull = max(worstFull, began)
+		case b*perBatch >= firstChunk+minChunk+perBatch:
+			// Past the first chunks, which every phase shares.
+			worstGrowing = max(worstGrowing, began)
+		}
+	}
+	if limit := (columns + phases - 1) / phases; worstFull > limit {
+		t.Errorf("with full chunks, %d columns began a chunk in one batch, want at most %d", worstFull, limit)
+	}
+	if worstGrowing > columns*2/3 {
+		t.Errorf("with growing chunks, %d of %d columns began a chunk in one batch", worstGrowing, columns)
+	}
+	t.Logf("most columns beginning a chunk in one batch: %d while chunks grow, %d once full", worstGrowing, worstFull)
 }
 
 // TestChunksOfEveryKindFillTheirAllocation gives each chunk of a column
@@ -79,8 +126,8 @@ func TestChunksOfEveryKindFillTheirAllocation(t *testing.T) {
 			m := newMemColumn("f", v.Kind)
 			const n = 3 * chunkValues
 			for i := range n {
-				if k, off := locate(i); off == 0 {
-					a.free = make([]uint64, chunkWords(v.Kind, chunkCap(k)))
+				if k, off := locate(i, m.phase); off == 0 {
+					a.free = make([]uint64, chunkWords(v.Kind, chunkCap(k, m.phase)))
 				}
 				m.append(&a, int64(i), v, 1)
 				if len(a.free) != 0 {

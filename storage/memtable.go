@@ -37,6 +37,7 @@ type memColumn struct {
 	// ordered is true while every append had a time above the previous
 	// one, so the values are already sorted and free of repeats.
 	ordered bool
+	phase   uint8 // of its chunk geometry (chunkStarts)
 }
 
 // memMore is what only some columns need.
@@ -77,7 +78,7 @@ const (
 )
 
 func newMemColumn(name string, kind model.Kind) memColumn {
-	return memColumn{name: name, kind: kind, ordered: true}
+	return memColumn{name: name, kind: kind, ordered: true, phase: newPhase()}
 }
 
 // more returns m.x, allocating it first.
@@ -102,7 +103,7 @@ func (m *memColumn) chunkPtr(k int) unsafe.Pointer {
 
 // grow adds chunk k, which the next value starts, taken from a.
 func (m *memColumn) grow(a *slabs, k int) {
-	c := chunkCap(k)
+	c := chunkCap(k, m.phase)
 	p := a.alloc(chunkWords(m.kind, c))
 	m.bytes += chunkBytes(m.kind, c)
 	switch k {
@@ -129,7 +130,7 @@ func (m *memColumn) numChunks() int {
 	if m.n == 0 {
 		return 0
 	}
-	k, _ := locate(m.n - 1)
+	k, _ := locate(m.n-1, m.phase)
 	return k + 1
 }
 
@@ -143,12 +144,12 @@ func (m *memColumn) append(a *slabs, t int64, v model.Value, seq uint64) {
 	if m.n > 0 && t <= m.last {
 		m.ordered = false
 	}
-	k, off := locate(m.n)
+	k, off := locate(m.n, m.phase)
 	if off == 0 {
 		m.grow(a, k)
 		*seqBase(m.chunkPtr(k)) = seq - min(seq, seqSlack)
 	}
-	p, c := m.chunkPtr(k), chunkCap(k)
+	p, c := m.chunkPtr(k), chunkCap(k, m.phase)
 	timesAt(p, c)[off] = t
 	switch m.kind {
 	case model.KindFloat:
@@ -212,7 +213,7 @@ func (m *memColumn) seqs() []uint64 {
 		return out
 	}
 	for k := range m.numChunks() {
-		start, c, p := chunkStart(k), chunkCap(k), m.chunkPtr(k)
+		start, c, p := chunkStart(k, m.phase), chunkCap(k, m.phase), m.chunkPtr(k)
 		base := *seqBase(p)
 		for off, s := range seqAt(p, c)[:min(c, m.n-start)] {
 			out[start+off] = base + uint64(s)
@@ -224,7 +225,7 @@ func (m *memColumn) seqs() []uint64 {
 // chunk returns the values of chunk k as a column sharing its memory,
 // with no spare room to append to.
 func (m *memColumn) chunk(k int) model.Column {
-	start, c := chunkStart(k), chunkCap(k)
+	start, c := chunkStart(k, m.phase), chunkCap(k, m.phase)
 	l := min(c, m.n-start)
 	p := m.chunkPtr(k)
 	col := model.Column{Name: m.name, Kind: m.kind, Times: timesAt(p, l)}

@@ -15,7 +15,7 @@ import (
 // shares what is left with the other batch in flight, the HTTP parse and
 // the client, and waits for Go's and the kernel's time slices: that wait,
 // not the batch's own work, was most of the write latency's p99 at 2.4 M
-// values/s on two cores (docs/benchmarks-scale.md, "Write latency"). So
+// values/s on two cores (docs/benchmarks-latency.md). So
 // the background work calls yieldToWrites between units of well under a
 // millisecond (a column of a file, a field of a series in a rollup pass),
 // and that waits while the writes in flight could use every processor

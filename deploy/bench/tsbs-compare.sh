@@ -14,7 +14,9 @@
 # tsbs_run_queries_influx, tsbs_run_queries_victoriametrics and
 # victoria-metrics. Settings (environment): SOLTIX (the soltix binary;
 # default: built from this checkout), SCALE (hosts, 100), START and END
-# (the data's day), QUERIES (per type, 100), LOAD_WORKERS (2), TYPES, SEED,
+# (the data's day), QUERIES (per type, 100), BURN_IN (queries of each type
+# run first and not counted, 0: TSBS's --burn-in, for both systems alike),
+# LOAD_WORKERS (2), TYPES, SEED,
 # COMPACT=1 to compact Soltix's files after the flush (the queries then read
 # the files a past day ends up in), KEEP=1 to keep the work directory. Everything listens on random loopback
 # ports and writes under a temporary directory.
@@ -25,6 +27,7 @@ SCALE=${SCALE:-100}
 START=${START:-2016-01-01T00:00:00Z}
 END=${END:-2016-01-02T00:00:00Z}
 QUERIES=${QUERIES:-100}
+BURN_IN=${BURN_IN:-0}
 LOAD_WORKERS=${LOAD_WORKERS:-2}
 SEED=${SEED:-123}
 TYPES=${TYPES:-"single-groupby-1-1-1 single-groupby-1-1-12 single-groupby-1-8-1 single-groupby-5-1-1 single-groupby-5-1-12 single-groupby-5-8-1 cpu-max-all-1 cpu-max-all-8 double-groupby-1 double-groupby-5 double-groupby-all high-cpu-1 high-cpu-all groupby-orderby-limit lastpoint"}
@@ -77,13 +80,13 @@ printf '| type | Soltix med (ms) | VictoriaMetrics med (ms) | ratio |\n|---|---|
 for type in $TYPES; do
 	gen() { # format
 		"$BENCHBIN/tsbs_generate_queries" --use-case=cpu-only --seed="$SEED" --scale="$SCALE" \
-			--timestamp-start="$START" --timestamp-end="$END" --queries="$QUERIES" \
+			--timestamp-start="$START" --timestamp-end="$END" --queries="$((QUERIES + BURN_IN))" \
 			--query-type="$type" --format="$1" >"$work/q-$type.$1" 2>"$work/q-$type.$1.err"
 	}
 	s="–" v="–" ratio="–"
 	if gen influx; then
 		if "$BENCHBIN/tsbs_run_queries_influx" --urls="http://127.0.0.1:$sport" --db-name=benchmark \
-			--file="$work/q-$type.influx" --workers=1 --print-interval=0 >"$work/run-soltix-$type.txt" 2>&1; then
+			--file="$work/q-$type.influx" --workers=1 --print-interval=0 --burn-in="$BURN_IN" --max-queries="$((QUERIES + BURN_IN))" >"$work/run-soltix-$type.txt" 2>&1; then
 			s=$(median "$work/run-soltix-$type.txt")
 		else
 			s="error"
@@ -91,7 +94,7 @@ for type in $TYPES; do
 	fi
 	if gen victoriametrics; then
 		if "$BENCHBIN/tsbs_run_queries_victoriametrics" --urls="http://127.0.0.1:$vport" \
-			--file="$work/q-$type.victoriametrics" --workers=1 --print-interval=0 >"$work/run-vm-$type.txt" 2>&1; then
+			--file="$work/q-$type.victoriametrics" --workers=1 --print-interval=0 --burn-in="$BURN_IN" --max-queries="$((QUERIES + BURN_IN))" >"$work/run-vm-$type.txt" 2>&1; then
 			v=$(median "$work/run-vm-$type.txt")
 		else
 			v="error"

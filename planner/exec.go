@@ -656,7 +656,9 @@ func (ex *executor) outputAggregates(ctx context.Context, em *emitter, groups []
 			n = int(min(perGroup, uint64(p.opts.maxRows()))) // checked above
 		}
 		ex.reserve(n * (1 + len(g.vals) + len(p.items)))
-		out := make([][]model.Value, 0, n)
+		// query.max_rows may be set very high: rows past reserveMax are
+		// appended as they come, not sized for up front.
+		out := make([][]model.Value, 0, min(n, reserveMax))
 		if mode == query.FillNone {
 			for _, b := range bs {
 				out = append(out, row(b.lo, g, b))

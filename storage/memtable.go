@@ -383,6 +383,23 @@ func (ms *memSeries) recount() int {
 // are concatenated; overlapping ones are merged through a heap, so the cost
 // is O(n log k) for n values in k sources.
 func mergeColumns(name string, kind model.Kind, srcs []model.Column) model.Column {
+	if runs, ok := disjointRuns(name, srcs); ok {
+		switch len(runs) {
+		case 0:
+			return model.Column{Name: name, Kind: kind}
+		case 1:
+			return runs[0]
+		}
+		total := 0
+		for _, r := range runs {
+			total += r.Len()
+		}
+		out := columnWithRoom(name, kind, total)
+		for _, r := range runs {
+			appendColumn(&out, r, 0, r.Len())
+		}
+		return out
+	}
 	type src struct {
 		col model.Column
 		pri int // position in srcs: higher wins a tie
@@ -395,27 +412,7 @@ func mergeColumns(name string, kind model.Kind, srcs []model.Column) model.Colum
 			total += s.Len()
 		}
 	}
-	switch len(live) {
-	case 0:
-		return model.Column{Name: name, Kind: kind}
-	case 1:
-		c := live[0].col
-		c.Name = name
-		return c
-	}
-	sort.SliceStable(live, func(i, j int) bool { return live[i].col.Times[0] < live[j].col.Times[0] })
-	disjoint := true
-	for i := 1; i < len(live) && disjoint; i++ {
-		prev := live[i-1].col
-		disjoint = prev.Times[prev.Len()-1] < live[i].col.Times[0]
-	}
 	out := columnWithRoom(name, kind, total)
-	if disjoint {
-		for _, s := range live {
-			appendColumn(&out, s.col, 0, s.col.Len())
-		}
-		return out
-	}
 	// Heap of source indexes ordered by (head time, priority descending).
 	pos := make([]int, len(live))
 	h := make([]int, len(live))

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"runtime"
 	"strings"
@@ -175,5 +176,42 @@ func TestInfluxQueryMemoryFollowsTheAnswer(t *testing.T) {
 				t.Errorf("answering a %d-byte body allocated %d MiB, want under %d MiB", len(body), alloc>>20, 16*len(body)>>20)
 			}
 		})
+	}
+}
+
+// TestJSONAnswersCarryTheirLength checks over real HTTP that a JSON answer
+// larger than net/http's buffer (here 100 SHOW DATABASES in one /query,
+// about 10 KB), and an error answer, carry Content-Length and are not sent
+// chunked.
+func TestJSONAnswersCarryTheirLength(t *testing.T) {
+	s, _ := newTestServer(t, Options{})
+	ts := httptest.NewServer(s.mux)
+	defer ts.Close()
+	many := strings.TrimSuffix(strings.Repeat("SHOW DATABASES;", maxInfluxStatements), ";")
+	for _, tc := range []struct {
+		q    string
+		code int
+	}{
+		{many, 200},
+		{"SHOW DATABASES x", 400},
+	} {
+		resp, err := http.Get(ts.URL + "/query?q=" + url.QueryEscape(tc.q))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != tc.code {
+			t.Fatalf("%.30q: status %d, want %d: %s", tc.q, resp.StatusCode, tc.code, body)
+		}
+		if resp.ContentLength != int64(len(body)) || len(resp.TransferEncoding) != 0 {
+			t.Errorf("%.30q: Content-Length %d, Transfer-Encoding %v for a body of %d bytes", tc.q, resp.ContentLength, resp.TransferEncoding, len(body))
+		}
+		if tc.code == 200 && len(body) < 4096 {
+			t.Errorf("answer of %d bytes: want one larger than net/http's buffer", len(body))
+		}
 	}
 }

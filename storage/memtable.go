@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"math"
 	"slices"
-	"sort"
 	"unsafe"
 
 	"github.com/soltixdb/soltix/model"
@@ -281,27 +280,7 @@ func (m *memColumn) sorted() model.Column {
 	if m.ordered {
 		return col
 	}
-	n := col.Len()
-	idx := make([]int, n)
-	for i := range idx {
-		idx[i] = i
-	}
-	seqs := m.seqs()
-	sort.SliceStable(idx, func(a, b int) bool {
-		ia, ib := idx[a], idx[b]
-		if col.Times[ia] != col.Times[ib] {
-			return col.Times[ia] < col.Times[ib]
-		}
-		return seqs[ia] < seqs[ib]
-	})
-	out := model.Column{Name: col.Name, Kind: col.Kind}
-	for k, i := range idx {
-		if k+1 < n && col.Times[idx[k+1]] == col.Times[i] {
-			continue // a later write of the same time follows
-		}
-		out.Append(col.Times[i], col.Value(i))
-	}
-	return out
+	return sortByTime(col, m.seqs)
 }
 
 // memSeries is one generation of a series' in-memory data. Its columns

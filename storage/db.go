@@ -196,6 +196,9 @@ type DB struct {
 
 	flushMu sync.Mutex   // one flush at a time
 	swapMu  sync.RWMutex // writers hold it shared from WAL append to apply; a flush takes it to swap memory
+	// flushArena holds a flush's sorted copies of one group's memory
+	// columns (writeImmGroup); used under flushMu.
+	flushArena colArena
 
 	mu        sync.RWMutex
 	colls     map[string]*collection

@@ -83,6 +83,7 @@ func (db *DB) writeImm(ctx context.Context, work []*series) (int, error) {
 		db.mu.Unlock()
 		delete(byGroup, k)
 	}
+	db.flushArena.trim()
 	// New collection directories are entries of collections/.
 	if err := db.fs.SyncDir(filepath.Join(db.dir, collectionsDir)); err != nil {
 		return files, fmt.Errorf("sync data dir: %w", err)
@@ -164,16 +165,19 @@ func (db *DB) writeImmGroup(coll string, group int, ss []*series) ([]writtenFile
 	for _, s := range ss {
 		n += len(s.imm.cols)
 	}
-	// The columns' headers live in scratch memory reused across groups
-	// and flushes: the writer is done with them when WriteOpen returns.
+	// The columns' headers and their values live in scratch memory
+	// reused across groups and flushes: the writer is done with them
+	// when WriteOpen returns.
 	cols := getFlushCols(n)
 	defer putFlushCols(cols)
+	db.flushArena.reset()
+	defer db.flushArena.reset()
 	for _, s := range ss {
 		start := len(cols)
 		single := true
 		var p int64
 		for i := range s.imm.cols {
-			col := s.imm.cols[i].sorted()
+			col := s.imm.cols[i].sortedIn(&db.flushArena)
 			if col.Len() == 0 {
 				continue
 			}

@@ -14,7 +14,8 @@ import (
 // order) sorted by time with one value per time: of those at one time,
 // the one with the highest sequence number, and among equal sequence
 // numbers the one that came last. seqs returns every value's sequence
-// number; it is called only when some time repeats.
+// number; it is called only when some time repeats. The result's
+// memory comes from a (nil: the heap).
 //
 // Values mostly arrive in runs already in order (a batch's values of a
 // column), the runs in order but for concurrent batches that reached
@@ -22,7 +23,7 @@ import (
 // came before it: the cost is the values the late run passes, not a sort
 // of the whole column. A column whose runs pass more than a few times its
 // length in all (say, one written backwards) is sorted instead.
-func sortByTime(col model.Column, seqs func() []uint64) model.Column {
+func sortByTime(col model.Column, seqs func() []uint64, a *colArena) model.Column {
 	n := col.Len()
 	ts := col.Times
 	order := make([]int, 0, n)
@@ -95,34 +96,40 @@ func sortByTime(col model.Column, seqs func() []uint64) model.Column {
 		kept = append(kept, w)
 		k = e
 	}
-	return gather(col, kept)
+	return gather(col, kept, a)
 }
 
-// gather returns the values of col at the indexes idx, in that order.
-func gather(col model.Column, idx []int) model.Column {
-	out := model.Column{Name: col.Name, Kind: col.Kind, Times: make([]int64, len(idx))}
+// gather returns the values of col at the indexes idx, in that order,
+// in memory from a (nil: the heap).
+func gather(col model.Column, idx []int, a *colArena) model.Column {
+	n := len(idx)
+	out := a.column(col.Name, col.Kind, n)
+	out.Times = out.Times[:n]
 	for k, i := range idx {
 		out.Times[k] = col.Times[i]
 	}
 	switch col.Kind {
 	case model.KindFloat:
-		out.Floats = gatherOf(col.Floats, idx)
+		gatherInto(out.Floats[:n], col.Floats, idx)
+		out.Floats = out.Floats[:n]
 	case model.KindInt:
-		out.Ints = gatherOf(col.Ints, idx)
+		gatherInto(out.Ints[:n], col.Ints, idx)
+		out.Ints = out.Ints[:n]
 	case model.KindUint:
-		out.Uints = gatherOf(col.Uints, idx)
+		gatherInto(out.Uints[:n], col.Uints, idx)
+		out.Uints = out.Uints[:n]
 	case model.KindBool:
-		out.Bools = gatherOf(col.Bools, idx)
+		gatherInto(out.Bools[:n], col.Bools, idx)
+		out.Bools = out.Bools[:n]
 	case model.KindString:
-		out.Strings = gatherOf(col.Strings, idx)
+		gatherInto(out.Strings[:n], col.Strings, idx)
+		out.Strings = out.Strings[:n]
 	}
 	return out
 }
 
-func gatherOf[T any](s []T, idx []int) []T {
-	out := make([]T, len(idx))
+func gatherInto[T any](dst, src []T, idx []int) {
 	for k, i := range idx {
-		out[k] = s[i]
+		dst[k] = src[i]
 	}
-	return out
 }

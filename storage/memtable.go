@@ -245,14 +245,17 @@ func (m *memColumn) chunk(k int) model.Column {
 
 // column returns the values in arrival order as one column, sharing
 // memory with m when they fit in one chunk.
-func (m *memColumn) column() model.Column {
+func (m *memColumn) column() model.Column { return m.columnIn(nil) }
+
+// columnIn is column with a copy's memory from a (nil: the heap).
+func (m *memColumn) columnIn(a *colArena) model.Column {
 	switch k := m.numChunks(); k {
 	case 0:
 		return model.Column{Name: m.name, Kind: m.kind}
 	case 1:
 		return m.chunk(0)
 	default:
-		out := model.NewColumn(m.name, m.kind, m.n)
+		out := a.column(m.name, m.kind, m.n)
 		for i := range k {
 			c := m.chunk(i)
 			appendColumn(&out, c, 0, c.Len())
@@ -275,12 +278,16 @@ func (m *memColumn) snapshot() memColumn {
 // with the highest sequence number, and among equal sequence numbers the
 // one appended last. The result shares memory with m when m is ordered and
 // fits in one chunk.
-func (m *memColumn) sorted() model.Column {
-	col := m.column()
+func (m *memColumn) sorted() model.Column { return m.sortedIn(nil) }
+
+// sortedIn is sorted with the memory of what it copies from a (nil: the
+// heap).
+func (m *memColumn) sortedIn(a *colArena) model.Column {
+	col := m.columnIn(a)
 	if m.ordered {
 		return col
 	}
-	return sortByTime(col, m.seqs)
+	return sortByTime(col, m.seqs, a)
 }
 
 // memSeries is one generation of a series' in-memory data. Its columns

@@ -102,13 +102,9 @@ func SketchOf(c *Column) *sketch.Sketch {
 			}
 		}
 	case KindInt:
-		for _, v := range c.Ints {
-			sk.Add(float64(v))
-		}
+		sk.AddInts(c.Ints)
 	case KindUint:
-		for _, v := range c.Uints {
-			sk.Add(float64(v))
-		}
+		sk.AddUints(c.Uints)
 	default:
 		return nil
 	}

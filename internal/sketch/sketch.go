@@ -157,6 +157,71 @@ func (s *Sketch) Add(v float64) bool {
 	return true
 }
 
+// smallInts is how many magnitudes AddInts looks up instead of computing
+// their bin (integer readings, percentages, counts mostly fall below).
+const smallInts = 1 << 10
+
+// smallIndex[m] is index(m) for the magnitudes 1 to smallInts-1: the
+// same function, so a value's bin does not depend on how it was added.
+var smallIndex = func() (t [smallInts]int32) {
+	for m := 1; m < smallInts; m++ {
+		t[m] = int32(index(float64(m)))
+	}
+	return t
+}()
+
+// AddInts counts the integers vs, as Add(float64(v)) for each would:
+// the bins of small magnitudes are looked up rather than computed (a
+// logarithm each), and a run of equal values is counted at once.
+func (s *Sketch) AddInts(vs []int64) {
+	s.load()
+	for k := 0; k < len(vs); {
+		v := vs[k]
+		e := k + 1
+		for e < len(vs) && vs[e] == v {
+			e++
+		}
+		c := uint64(e - k)
+		switch {
+		case v > 0 && v < smallInts:
+			s.pos.add(int(smallIndex[v]), c)
+		case v < 0 && v > -smallInts:
+			s.neg.add(int(smallIndex[-v]), c)
+		case v > 0:
+			s.pos.add(index(float64(v)), c)
+		case v < 0:
+			s.neg.add(index(-float64(v)), c)
+		default:
+			s.zero += c
+		}
+		s.n += c
+		k = e
+	}
+}
+
+// AddUints is AddInts for unsigned integers.
+func (s *Sketch) AddUints(vs []uint64) {
+	s.load()
+	for k := 0; k < len(vs); {
+		v := vs[k]
+		e := k + 1
+		for e < len(vs) && vs[e] == v {
+			e++
+		}
+		c := uint64(e - k)
+		switch {
+		case v == 0:
+			s.zero += c
+		case v < smallInts:
+			s.pos.add(int(smallIndex[v]), c)
+		default:
+			s.pos.add(index(float64(v)), c)
+		}
+		s.n += c
+		k = e
+	}
+}
+
 // Count returns the number of values counted.
 func (s *Sketch) Count() uint64 { return s.n }
 

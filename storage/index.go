@@ -188,19 +188,38 @@ func (db *DB) NewSeries(points []model.Point) []bool {
 	defer db.mu.RUnlock()
 	out := make([]bool, len(points))
 	var key []byte
+	// The parser hands the points of one device in a batch the same Tags
+	// slice: its answer is looked up by that slice, so that a batch of
+	// many devices interleaved (every host's line of one time, then the
+	// next time's) builds each device's key once, not once a point.
+	var seen map[knownKey]bool
 	for i := range points {
 		p := &points[i]
 		if i > 0 && sameTags(p, &points[i-1]) {
 			out[i] = out[i-1]
 			continue
 		}
+		var kk knownKey
+		if len(p.Tags) > 0 {
+			kk = knownKey{p.Collection, &p.Tags[0], len(p.Tags)}
+			if v, ok := seen[kk]; ok {
+				out[i] = v
+				continue
+			}
+		}
 		c := db.colls[p.Collection]
 		if c == nil {
 			out[i] = true
-			continue
+		} else {
+			key = model.AppendSeriesKey(key[:0], p.Collection, p.Tags)
+			out[i] = c.series[string(key)] == nil
 		}
-		key = model.AppendSeriesKey(key[:0], p.Collection, p.Tags)
-		out[i] = c.series[string(key)] == nil
+		if len(p.Tags) > 0 {
+			if seen == nil {
+				seen = make(map[knownKey]bool)
+			}
+			seen[kk] = out[i]
+		}
 	}
 	return out
 }

@@ -71,7 +71,11 @@ func (a *slabs) alloc(n int) unsafe.Pointer {
 		return unsafe.Pointer(unsafe.SliceData(make([]uint64, n)))
 	}
 	if len(a.free) < n {
-		a.free = make([]uint64, size)
+		if size == maxSlabWords {
+			a.free = takeSlab()[:]
+		} else {
+			a.free = make([]uint64, size)
+		}
 	}
 	p := unsafe.Pointer(unsafe.SliceData(a.free))
 	a.free = a.free[n:]

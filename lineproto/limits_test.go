@@ -97,7 +97,7 @@ func TestArena(t *testing.T) {
 	}
 	var a Arena
 	first, _, _ := ParseInto(&a, input, Nanosecond, 0, Checks{})
-	firstField := &first[0].Fields[0]
+	firstField, firstTag := &first[0].Fields[0], &first[0].Tags[0]
 	for i := range want {
 		if !samePoint(&want[i], &first[i]) {
 			t.Fatalf("point %d is %+v, want %+v", i, first[i], want[i])
@@ -113,11 +113,28 @@ func TestArena(t *testing.T) {
 			t.Fatalf("after Reuse: point %d is %+v, want %+v", i, again[i+1], want[i])
 		}
 	}
-	if &again[1].Tags[0] != &first[0].Tags[0] {
+	if &again[1].Tags[0] != firstTag {
 		t.Error("the second parse did not reuse the first tags array")
 	}
 	if r := a.fields.room; r == 0 || r > maxArenaItems {
 		t.Errorf("arena keeps room for %d fields, want some and at most %d", r, maxArenaItems)
+	}
+	// The slice of points serves the next parse of as many lines or
+	// fewer, and Reuse leaves nothing in it the points referred to.
+	a.Reuse()
+	for i, p := range a.points[:cap(a.points)] {
+		if p.Collection != "" || p.Tags != nil || p.Fields != nil {
+			t.Fatalf("after Reuse the arena's point %d still refers to %+v", i, p)
+		}
+	}
+	third, thirdLines, _ := ParseInto(&a, input, Nanosecond, 0, Checks{})
+	if &third[0] != &again[0] || len(thirdLines) != len(want) || thirdLines[5] != 6 {
+		t.Errorf("the third parse did not reuse the points of the second (lines %d, line of point 5: %d)", len(thirdLines), thirdLines[5])
+	}
+	for i := range want {
+		if !samePoint(&want[i], &third[i]) {
+			t.Fatalf("third parse: point %d is %+v, want %+v", i, third[i], want[i])
+		}
 	}
 
 	// A batch larger than the bound gets arrays beyond it, not kept.

@@ -126,8 +126,15 @@ func ParseInto(arena *Arena, buf []byte, prec Precision, defaultTime int64, chec
 	// Guess the number of points, without letting a pathological input
 	// (such as megabytes of newlines) make us reserve much memory.
 	n := min(bytes.Count(buf, []byte{'\n'})+1, len(buf)/16+1, 1<<16)
-	points = make([]model.Point, 0, n)
-	lines = make([]int, 0, n)
+	if arena != nil && cap(arena.points) >= n && cap(arena.lines) >= n {
+		points, lines = arena.points[:0], arena.lines[:0]
+	} else {
+		points = make([]model.Point, 0, n)
+		lines = make([]int, 0, n)
+	}
+	if arena != nil {
+		defer func() { arena.keep(points, lines) }()
+	}
 	for {
 		more, err := p.skipBlank()
 		if err == nil && !more {

@@ -23,17 +23,21 @@ import (
 // writeErr, flushErr, deleteErr and compactErr are returned instead of doing
 // the work when set.
 type fakeStore struct {
-	mu         sync.Mutex
-	batches    [][]model.Point
-	schema     map[string]map[string]model.Kind // fields by collection, kept across deletes
-	calls      int                              // calls of Write, failed ones included
-	flushes    int
-	deletes    []fakeDelete // successful calls of Delete
-	compacts   int
-	writeErr   error
-	flushErr   error
-	deleteErr  error
-	compactErr error
+	mu       sync.Mutex
+	batches  [][]model.Point
+	schema   map[string]map[string]model.Kind // fields by collection, kept across deletes
+	calls    int                              // calls of Write, failed ones included
+	flushes  int
+	deletes  []fakeDelete // successful calls of Delete
+	compacts int
+	writeErr error
+	flushErr error
+	// decoding counts the writes between Decoding and its done call;
+	// decodings every Decoding call; inDecoding the Write calls made
+	// while one was open.
+	decoding, decodings, inDecoding int
+	deleteErr                       error
+	compactErr                      error
 	// settings by collection, as storage keeps them: absent means the
 	// defaults. Write refuses points older than testNow minus the raw
 	// retention with a *storage.RetentionError, as storage does.
@@ -55,6 +59,9 @@ func (f *fakeStore) Write(ctx context.Context, points []model.Point) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls++
+	if f.decoding > 0 {
+		f.inDecoding++
+	}
 	if f.writeErr != nil {
 		return f.writeErr
 	}
@@ -297,6 +304,20 @@ func newTestServer(t *testing.T, opts Options) (*server, *fakeStore) {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	return newServer(st, opts), st
+}
+
+// Decoding is storage.DB.Decoding: the write handler holds it while it
+// decodes and stores a body.
+func (f *fakeStore) Decoding() func() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.decoding++
+	f.decodings++
+	return func() {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.decoding--
+	}
 }
 
 // writeCalls returns how many times Write was called.

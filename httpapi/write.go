@@ -108,6 +108,11 @@ func (s *server) write(w http.ResponseWriter, r *http.Request, ep writeEndpoint)
 		return
 	}
 	defer release()
+	// While it decodes and stores the points, the store's background
+	// work gives way to it (storage.DB.Decoding).
+	if d, ok := s.store.(interface{ Decoding() func() }); ok {
+		defer d.Decoding()()
+	}
 	// Type clashes and other refusals are found while decoding, so that
 	// they are reported with the syntax errors (see writeChecks).
 	checks := newWriteChecks(s.store, now)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -526,5 +527,40 @@ func TestWriteLimitUnknownLength(t *testing.T) {
 	req.ContentLength = -1
 	if rec := doRequest(s.mux, req, nil); rec.Code != http.StatusNoContent || len(st.written()) != 20 {
 		t.Errorf("body at the limit: got %d %s, %d points; want 204, 20 points", rec.Code, rec.Body, len(st.written()))
+	}
+}
+
+// TestWriteHoldsDecoding checks that a write request holds the store's
+// Decoding (which makes its background work give way) around decoding and
+// storing its body, and lets go of it however the request ends: stored,
+// refused for bad lines, refused by the store.
+func TestWriteHoldsDecoding(t *testing.T) {
+	s, st := newTestServer(t, Options{})
+	h := s.mux
+	for _, tc := range []struct {
+		body string
+		code int
+	}{
+		{"cpu,host=a v=1 1000\n", http.StatusNoContent},
+		{"cpu,host=a v= 1000\n", http.StatusBadRequest},
+		{"cpu,host=a v=2 2000\n", http.StatusNoContent},
+	} {
+		if rr := do(h, "POST", "/api/v1/write", nil, []byte(tc.body)); rr.Code != tc.code {
+			t.Fatalf("%q: HTTP %d, want %d: %s", tc.body, rr.Code, tc.code, rr.Body)
+		}
+	}
+	st.mu.Lock()
+	st.writeErr = errors.New("store down")
+	st.mu.Unlock()
+	if rr := do(h, "POST", "/api/v1/write", nil, []byte("cpu v=3 3000\n")); rr.Code < 500 {
+		t.Fatalf("store failing: HTTP %d, want 5xx", rr.Code)
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.decodings != 4 || st.decoding != 0 {
+		t.Errorf("Decoding called %d times, %d still open; want 4 and 0", st.decodings, st.decoding)
+	}
+	if st.inDecoding != st.calls || st.calls != 3 {
+		t.Errorf("%d of %d Write calls made while decoding was held, want all of 3", st.inDecoding, st.calls)
 	}
 }

@@ -126,3 +126,25 @@ func TestYieldToWritesNotWhenBehind(t *testing.T) {
 		t.Fatalf("%d waits, want still 1: the flush is behind", n)
 	}
 }
+
+// TestDecodingHoldsBackground: a write being decoded (Decoding) makes the
+// background work give way, as a write in the store does, until its done
+// function is called.
+func TestDecodingHoldsBackground(t *testing.T) {
+	db := openFS(t, t.TempDir(), nil, Options{MaxMemoryBytes: -1})
+	defer db.Close()
+	db.gate.limit, db.gate.maxWait = 1, time.Hour
+	done := db.Decoding()
+	yielded := make(chan struct{})
+	go func() { db.yieldToWrites(); close(yielded) }()
+	waitingOn(t, &db.gate, yielded)
+	done()
+	<-yielded
+	if n := db.gate.waits.Load(); n != 1 {
+		t.Fatalf("%d waits, want 1", n)
+	}
+	db.yieldToWrites() // nothing in flight any more
+	if n := db.gate.waits.Load(); n != 1 {
+		t.Fatalf("%d waits after the decode ended, want still 1", n)
+	}
+}

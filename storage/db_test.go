@@ -167,6 +167,15 @@ func TestKindConflicts(t *testing.T) {
 		{"against schema", []model.Point{pt("c", "d1", 2, fv("w", 1)), pt("c", "d1", 3, iv("v", 1))}, []int{1}},
 		{"within batch", []model.Point{pt("c", "d1", 2, iv("x", 1)), pt("c", "d1", 3, fv("x", 1))}, []int{1}},
 		{"several", []model.Point{pt("c", "d1", 2, iv("v", 1)), pt("c", "d2", 3, iv("v", 1))}, []int{0, 1}},
+		// Runs of points with the same fields (checked once a run):
+		// a clash after a clean run, a run after a clash, a kind changing
+		// in the middle of a layout that repeats.
+		{"runs", []model.Point{
+			pt("c", "d1", 2, fv("v", 1), iv("y", 1)), pt("c", "d2", 2, fv("v", 2), iv("y", 2)),
+			pt("c", "d3", 2, iv("v", 1), iv("y", 3)), pt("c", "d4", 2, iv("v", 1), iv("y", 4)),
+			pt("c", "d5", 2, fv("v", 1), iv("y", 5)), pt("c", "d6", 2, fv("v", 1), fv("y", 6)),
+			pt("c", "d7", 2, fv("v", 1), iv("y", 7)),
+		}, []int{2, 3, 5}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -211,6 +211,7 @@ type DB struct {
 	keyBuf    []byte       // scratch series key of seriesOf
 	tagSlab   model.Tags   // the tags of new series are cut from it (keepTags)
 	known     knownSeries  // apply's series by shared Tags slice
+	applying  applyScratch // apply's working memory, kept between batches
 	closed    bool
 	settings  map[string]CollectionSettings // by collection; absent means Options.DefaultSettings
 	// lastDefault is Options.DefaultSettings as the node last ran with

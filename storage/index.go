@@ -111,8 +111,9 @@ type knownKey struct {
 }
 
 type knownEntry struct {
-	c *collection
-	s *series
+	c    *collection
+	s    *series
+	slot int32 // the series' place among the batch's (apply)
 }
 
 // maxKnownSeries bounds the entries whose room knownSeries keeps.

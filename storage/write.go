@@ -298,6 +298,10 @@ func (db *DB) apply(seq uint64, points []model.Point) {
 	// is kept for the next batch, empty (see knownSeries).
 	known := db.known.start()
 	defer db.known.done()
+	sc := &db.applying
+	defer sc.done()
+	// First, every point's series (and the hours it marks).
+	slots := sc.slots(len(points))
 	for i := range points {
 		p := &points[i]
 		var f knownEntry
@@ -309,10 +313,12 @@ func (db *DB) apply(seq uint64, points []model.Point) {
 		if f.s == nil {
 			f.c = db.coll(p.Collection)
 			f.s = db.seriesOf(f.c, p.Tags)
+			f.slot = sc.slotOf(f)
 			if sk.tags != nil {
 				known[sk] = f
 			}
 		}
+		slots[i] = f.slot
 		c, s := f.c, f.s
 		if k := (markKey{c, s.group, model.Level1h.Floor(p.Time)}); k != last {
 			if marked == nil {
@@ -324,6 +330,13 @@ func (db *DB) apply(seq uint64, points []model.Point) {
 			}
 			last = k
 		}
+	}
+	// Then the values, series by series, each series' points in the
+	// batch's order (the last of one time wins).
+	for _, i := range sc.bySeries(slots) {
+		p := &points[i]
+		f := sc.series[slots[i]]
+		s := f.s
 		gr := db.groups[s.group]
 		grown := 0 // bytes, counted in s.mem.bytes at the end
 		if s.mem == nil {

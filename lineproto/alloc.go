@@ -107,14 +107,15 @@ const maxArenaItems = 1 << 18
 func (a *Arena) Reuse() {
 	a.tags.reuse()
 	a.fields.reuse()
-	clear(a.points[:cap(a.points)])
+	clear(a.points) // the points of the last parse only: the rest is clear
+	a.points, a.lines = a.points[:0], a.lines[:0]
 }
 
 // keep holds the room of points and lines for the next parse, when it is
 // not too large.
 func (a *Arena) keep(points []model.Point, lines []int) {
 	if cap(points) <= maxArenaPoints && cap(lines) <= maxArenaPoints {
-		a.points, a.lines = points[:0], lines[:0]
+		a.points, a.lines = points, lines
 	}
 }
 

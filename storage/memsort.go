@@ -104,32 +104,27 @@ func sortByTime(col model.Column, seqs func() []uint64, a *colArena) model.Colum
 func gather(col model.Column, idx []int, a *colArena) model.Column {
 	n := len(idx)
 	out := a.column(col.Name, col.Kind, n)
-	out.Times = out.Times[:n]
-	for k, i := range idx {
-		out.Times[k] = col.Times[i]
-	}
+	out.Times = gatherInto(out.Times[:n], col.Times, idx)
 	switch col.Kind {
 	case model.KindFloat:
-		gatherInto(out.Floats[:n], col.Floats, idx)
-		out.Floats = out.Floats[:n]
+		out.Floats = gatherInto(out.Floats[:n], col.Floats, idx)
 	case model.KindInt:
-		gatherInto(out.Ints[:n], col.Ints, idx)
-		out.Ints = out.Ints[:n]
+		out.Ints = gatherInto(out.Ints[:n], col.Ints, idx)
 	case model.KindUint:
-		gatherInto(out.Uints[:n], col.Uints, idx)
-		out.Uints = out.Uints[:n]
+		out.Uints = gatherInto(out.Uints[:n], col.Uints, idx)
 	case model.KindBool:
-		gatherInto(out.Bools[:n], col.Bools, idx)
-		out.Bools = out.Bools[:n]
+		out.Bools = gatherInto(out.Bools[:n], col.Bools, idx)
 	case model.KindString:
-		gatherInto(out.Strings[:n], col.Strings, idx)
-		out.Strings = out.Strings[:n]
+		out.Strings = gatherInto(out.Strings[:n], col.Strings, idx)
 	}
 	return out
 }
 
-func gatherInto[T any](dst, src []T, idx []int) {
+// gatherInto fills dst (len(idx) long) with src at the indexes idx and
+// returns it.
+func gatherInto[T any](dst, src []T, idx []int) []T {
 	for k, i := range idx {
 		dst[k] = src[i]
 	}
+	return dst
 }

@@ -138,12 +138,8 @@ func Load(ctx context.Context, d *Data, cfg LoadConfig) (*LoadResult, error) {
 				t0 := time.Now()
 				if cfg.Rate > 0 {
 					at := start.Add(due[i])
-					if wait := time.Until(at); wait > 0 {
-						select {
-						case <-time.After(wait):
-						case <-ctx.Done():
-							return
-						}
+					if sleepUntil(ctx, at) != nil {
+						return
 					}
 					t0 = at
 				}

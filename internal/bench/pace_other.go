@@ -1,0 +1,8 @@
+//go:build !linux
+
+package bench
+
+import "time"
+
+// preciseSleep sleeps for d with the runtime's timer.
+func preciseSleep(d time.Duration) { time.Sleep(d) }

@@ -280,8 +280,8 @@ func (db *DB) Rollups(collection string) (bool, int64) {
 }
 
 // rollupsPending reports whether some rollup work waits for a flush
-// without memory data to trigger it (a delete, or rollups turned on). The
-// caller holds mu.
+// without memory data to trigger it (a delete, rollups turned on, or a
+// closed day owed its sketch: rollup_owed.go). The caller holds mu.
 func (db *DB) rollupsPending() bool {
 	for _, c := range db.colls {
 		for _, g := range db.collRollups(c) {
@@ -290,5 +290,5 @@ func (db *DB) rollupsPending() bool {
 			}
 		}
 	}
-	return false
+	return db.owedDue()
 }

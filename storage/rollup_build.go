@@ -36,6 +36,13 @@ type rollupWork struct {
 	// elide leaves out the 1M and 1y rows whose data lies in one day
 	// (elision, below).
 	elide bool
+	// now is the clock when the work was taken, which tells the days
+	// still being written (rollup_owed.go); open collects those whose 1h
+	// rows the pass built without reading them whole (so their 1d rows
+	// have no sketch), settled the closed days owed a sketch the pass
+	// reads whole.
+	now           time.Time
+	open, settled []int64
 }
 
 type daySketchKey struct {
@@ -154,7 +161,7 @@ func (db *DB) rollupLocked(ctx context.Context, cutoff uint64) error {
 	}
 	db.notePendingRollups(start)
 	db.mu.Unlock()
-	errs := []error{db.clearPendingRollups(cutoff), db.discard(rollData(retired), false, "remove replaced rollup file")}
+	errs := []error{db.settleOwed(works), db.clearPendingRollups(cutoff), db.discard(rollData(retired), false, "remove replaced rollup file")}
 	if len(works) > 0 {
 		db.log.Info("rolled up", "groups", len(works), "rows", rows, "took", time.Since(start).Round(time.Millisecond))
 	}
@@ -168,11 +175,18 @@ func (db *DB) rollupLocked(ctx context.Context, cutoff uint64) error {
 func (db *DB) groupRollupWork(c *collection, gi int, g *groupRollups, cutoff uint64) *rollupWork {
 	name := c.name
 	w := &rollupWork{coll: name, group: gi,
-		dir: filepath.Join(db.collDir(name), fmt.Sprintf("group_%04d", gi))}
+		dir: filepath.Join(db.collDir(name), fmt.Sprintf("group_%04d", gi)), now: db.now()}
 	marked := false
 	for l := model.Level1h; l <= model.Level1y; l++ {
 		w.marked[l] = g.dirty[l].upTo(cutoff)
 		marked = marked || len(w.marked[l]) > 0
+	}
+	if buildSketches {
+		// A closed day owed its sketch: its first hour, which makes the
+		// pass read the day whole (rollRaw).
+		w.settled = db.owedClosed(c, gi, w.now)
+		w.marked[model.Level1h] = append(w.marked[model.Level1h], w.settled...)
+		marked = marked || len(w.settled) > 0
 	}
 	for _, sp := range g.spans {
 		if sp.gen <= cutoff {
@@ -400,7 +414,13 @@ func (db *DB) rollRaw(ctx context.Context, w *rollupWork, l model.Level, content
 	for _, bs := range reads {
 		lo, hi := bs[0], bucketEnd(l, bs[len(bs)-1])
 		day := model.Level1d.Floor(lo)
-		if l == model.Level1h && buildSketches {
+		sketchDay := l == model.Level1h && buildSketches
+		if sketchDay && dayOpen(day, w.now) {
+			// Still being written: the sketch waits for it to close.
+			sketchDay = false
+			w.open = append(w.open, day)
+		}
+		if sketchDay {
 			// The whole day (the 1h partition), for the 1d row's sketch.
 			lo, hi = day, bucketEnd(model.Level1d, day)
 		}
@@ -415,7 +435,7 @@ func (db *DB) rollRaw(ctx context.Context, w *rollupWork, l model.Level, content
 					continue
 				}
 				db.yieldToWrites()
-				if l == model.Level1h && buildSketches {
+				if sketchDay {
 					if sk := model.SketchOf(&col); sk != nil {
 						if w.days == nil {
 							w.days = make(map[daySketchKey]*sketch.Sketch)

@@ -27,19 +27,31 @@ import (
 //     coarser levels would be rebuilt from the empty stretch. For raw
 //     data it is also the oldest time a write may have, as older hours
 //     have rollup rows that raw data no longer backs.
+//   - owed: by group, the days whose 1d rows were written without their
+//     sketch while they were being written (rollup_owed.go).
 type rollupState struct {
 	pending bool
 	gen     uint64 // the generation of the pending marks (memory only)
 	kept    map[model.Level]int64
+	owed    map[int][]int64
 }
 
-func (st *rollupState) empty() bool { return st == nil || (!st.pending && len(st.kept) == 0) }
+func (st *rollupState) empty() bool {
+	return st == nil || (!st.pending && len(st.kept) == 0 && len(st.owed) == 0)
+}
 
 func (st *rollupState) clone() *rollupState {
 	if st == nil {
 		return &rollupState{}
 	}
-	return &rollupState{pending: st.pending, gen: st.gen, kept: maps.Clone(st.kept)}
+	var owed map[int][]int64
+	for g, days := range st.owed {
+		if owed == nil {
+			owed = make(map[int][]int64, len(st.owed))
+		}
+		owed[g] = slices.Clone(days)
+	}
+	return &rollupState{pending: st.pending, gen: st.gen, kept: maps.Clone(st.kept), owed: owed}
 }
 
 // cloneRollStates copies every collection's rollup state. The caller

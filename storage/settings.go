@@ -133,6 +133,9 @@ type settingsJSON struct {
 	// where a longer retention made it claim time it has no data for
 	// (rollupState.kept).
 	Kept map[string]int64 `json:"kept_from_ns,omitempty"`
+	// Owed holds, by group number, the days (their start, ns) whose 1d
+	// rows wait for their sketch (rollupState.owed).
+	Owed map[string][]int64 `json:"sketches_owed,omitempty"`
 	// Ack is CollectionSettings.Ack.
 	Ack string `json:"ack,omitempty"`
 	// ColdAfter is CollectionSettings.ColdAfter by level (levels that
@@ -225,6 +228,15 @@ func (db *DB) loadSettings() error {
 				st.kept = make(map[model.Level]int64)
 			}
 			st.kept[l] = ns
+		}
+		if !s.NoRollups {
+			for gs, days := range sj.Owed {
+				gi, err := strconv.Atoi(gs)
+				if err != nil || gi < 0 {
+					return fmt.Errorf("read %s: collection %q: sketches owed by unknown group %q", db.settingsPath(), name, gs)
+				}
+				st.setOwed(gi, slices.Compact(slices.Sorted(slices.Values(days))))
+			}
 		}
 		if !st.empty() {
 			db.rollState[name] = st
@@ -365,6 +377,9 @@ func (db *DB) changeSettings(ctx context.Context, next map[string]CollectionSett
 		st := states[name].clone()
 		st.kept = db.claims(st.kept, old, s)
 		st.pending = (st.pending || needsRebuild(old, s)) && !s.NoRollups
+		if s.NoRollups {
+			st.owed = nil
+		}
 		states[name] = st
 		newStates[name] = st
 	}
@@ -463,6 +478,12 @@ func (db *DB) settingsFile(m map[string]CollectionSettings, states map[string]*r
 					sj.Kept = make(map[string]int64)
 				}
 				sj.Kept[l.String()] = t
+			}
+			for g, days := range st.owed {
+				if sj.Owed == nil {
+					sj.Owed = make(map[string][]int64)
+				}
+				sj.Owed[strconv.Itoa(g)] = days
 			}
 		}
 		f[name] = sj

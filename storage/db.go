@@ -199,10 +199,6 @@ type DB struct {
 	// flushArena holds a flush's sorted copies of one group's memory
 	// columns (writeImmGroup); used under flushMu.
 	flushArena colArena
-	// rolledAt is when the last rollup pass ended (or the DB opened):
-	// the background flusher leaves a pass to a later flush until
-	// rollupEvery has passed since (flush.go). Used under flushMu.
-	rolledAt time.Time
 
 	mu        sync.RWMutex
 	colls     map[string]*collection

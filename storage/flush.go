@@ -16,48 +16,14 @@ import (
 // files and then drops the WAL segments that held it. Concurrent writes go
 // on while it runs.
 func (db *DB) Flush(ctx context.Context) error {
-	return db.flush(ctx, false)
-}
-
-// maxRollupDefer bounds rollupEvery.
-const maxRollupDefer = 30 * time.Second
-
-// rollupEvery is how long after a rollup pass the background flusher may
-// flush memory without one (flush): the flush interval, at most
-// maxRollupDefer (which is also what a DB without a background flusher
-// says, for the tests that call flush).
-//
-// A pass costs in proportion to what the partitions it rewrites hold (a
-// day of 1h rows, a month of 1d rows), not to what the flush wrote, and
-// under a load that fills memory every second or two it ran at every
-// flush: on the 2-core machine of issue 17 the pass of the flush in the
-// middle of the write-latency load took 0.55-0.64 s of CPU away from the
-// writes (docs/benchmarks-latency.md). Reads stay exact meanwhile: they
-// answer dirty buckets from finer levels and raw data, as between any
-// flush and its pass. The WAL keeps the segments whose records marked
-// the buckets until the pass has run (rollupEvery of writes at most), so
-// a crash replays them and marks them again.
-func (db *DB) rollupEvery() time.Duration {
-	if db.opts.FlushInterval <= 0 {
-		return maxRollupDefer
-	}
-	return min(db.opts.FlushInterval, maxRollupDefer)
-}
-
-// flush is Flush. With mayDefer (a background flush made because memory
-// is full) a flush that has memory to write leaves the rollup pass, and
-// the removal of the WAL segments whose marks it would handle, to a later
-// flush when the last pass ended less than rollupEvery ago.
-func (db *DB) flush(ctx context.Context, mayDefer bool) error {
 	db.flushMu.Lock()
 	defer db.flushMu.Unlock()
-	rollups := !mayDefer || time.Since(db.rolledAt) >= db.rollupEvery()
-	err := db.flushLocked(ctx, rollups)
+	err := db.flushLocked(ctx)
 	db.noteFlush(ctx, err)
 	return err
 }
 
-func (db *DB) flushLocked(ctx context.Context, rollups bool) error {
+func (db *DB) flushLocked(ctx context.Context) error {
 	start := time.Now()
 	// The cut: holding swapMu exclusively means no batch is between its
 	// WAL append and its apply, so every record in a segment before the
@@ -115,14 +81,6 @@ func (db *DB) flushLocked(ctx context.Context, rollups bool) error {
 		db.unswap(work)
 		return werr
 	}
-	if !rollups {
-		// The marks up to cutoff wait for the next pass, and so do the
-		// WAL segments that made them (rollupEvery).
-		took := time.Since(start)
-		db.timing.flushed(took, time.Now())
-		db.log.Info("flushed", "series", len(work), "files", written, "took", took.Round(time.Millisecond), "rollups", "deferred")
-		return nil
-	}
 	// The WAL holds what marked the rollups dirty until they are rebuilt.
 	if err := db.finishRollups(ctx, cutoff); err != nil {
 		return err
@@ -149,7 +107,6 @@ func (db *DB) finishRollups(ctx context.Context, cutoff uint64) error {
 	if err != nil {
 		return err
 	}
-	db.rolledAt = time.Now()
 	db.rebuiltQuarantine(cutoff)
 	if !db.rollMeta {
 		db.rollMeta = true
@@ -347,10 +304,7 @@ func (db *DB) flushLoop() {
 		if !pending && (n == 0 || (!due && time.Since(last) < db.opts.FlushInterval)) {
 			continue
 		}
-		// A flush made because memory is full may leave its rollup pass
-		// to a later one (rollupEvery); one made by the interval, or
-		// for pending rollup work, runs it.
-		if err := db.flush(ctx, due && !pending); err != nil {
+		if err := db.Flush(ctx); err != nil {
 			// The flusher retries every tick: log the first failure and
 			// then one in 60, not one a second for as long as the disk
 			// stays full.

@@ -80,7 +80,7 @@ func Open(dir string, opts *Options) (*DB, error) {
 	}
 	db := &DB{dir: dir, lock: lock, fs: o.FS, opts: o, log: o.Logger, colls: make(map[string]*collection),
 		stop: make(chan struct{}), done: make(chan struct{}), full: make(chan struct{}, 1), dirs: make(map[string]bool),
-		memChanged: make(chan struct{}), rolledAt: time.Now()}
+		memChanged: make(chan struct{})}
 	configuredGroups := 0
 	if opts != nil {
 		configuredGroups = opts.NumGroups

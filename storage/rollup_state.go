@@ -362,7 +362,7 @@ func (db *DB) rollUpBeforeExpiry(ctx context.Context) error {
 	if !pending {
 		return nil
 	}
-	return db.flushLocked(ctx, true)
+	return db.flushLocked(ctx)
 }
 
 // restoreElided stores again the 1M and 1y rows that elision left out
@@ -404,7 +404,7 @@ func (db *DB) restoreElided(ctx context.Context, names []string) error {
 		db.noElide[name] = true
 	}
 	db.mu.Unlock()
-	err := db.flushLocked(ctx, true)
+	err := db.flushLocked(ctx)
 	db.mu.Lock()
 	for _, name := range marked {
 		delete(db.noElide, name)

@@ -3,8 +3,12 @@ package storage
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -192,6 +196,50 @@ func TestRollupOffForgetsOwed(t *testing.T) {
 	}
 	if db.rollupsPending() {
 		t.Error("rollupsPending with rollups off")
+	}
+}
+
+// TestOwedRead: collections.json's sketches_owed is read back by group,
+// each day from its start, and a group that is not a number refuses the
+// directory with a message naming the file.
+func TestOwedRead(t *testing.T) {
+	d0 := time.Date(2026, 3, 10, 0, 0, 0, 0, time.UTC).UnixNano()
+	for _, c := range []struct {
+		owed string
+		want []int64 // group 3's days; nil when Open must fail
+	}{
+		{fmt.Sprintf(`{"3": [%d, %d, %d]}`, d0+int64(5*time.Hour), d0, d0-int64(24*time.Hour)), []int64{d0 - int64(24*time.Hour), d0}},
+		{`{"three": [0]}`, nil},
+		{`{"-1": [0]}`, nil},
+	} {
+		dir := t.TempDir()
+		js := fmt.Sprintf(`{"c": {"rollups": true, "sketches_owed": %s}}`, c.owed)
+		if err := os.WriteFile(filepath.Join(dir, "collections.json"), []byte(js), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		db, err := Open(dir, &Options{Logger: quiet, FlushInterval: -1, NumGroups: 4})
+		if c.want == nil {
+			if err == nil || !strings.Contains(err.Error(), "collections.json") || !strings.Contains(err.Error(), "unknown group") {
+				t.Errorf("owed %s: Open = %v, want an error naming collections.json and the group", c.owed, err)
+			}
+			if db != nil {
+				db.Close()
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("owed %s: %v", c.owed, err)
+		}
+		db.mu.RLock()
+		var got []int64
+		if st := db.rollState["c"]; st != nil {
+			got = st.owed[3]
+		}
+		db.mu.RUnlock()
+		if !slices.Equal(got, c.want) {
+			t.Errorf("owed %s: read %v, want %v", c.owed, got, c.want)
+		}
+		db.Close()
 	}
 }
 

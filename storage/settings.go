@@ -235,6 +235,10 @@ func (db *DB) loadSettings() error {
 				if err != nil || gi < 0 {
 					return fmt.Errorf("read %s: collection %q: sketches owed by unknown group %q", db.settingsPath(), name, gs)
 				}
+				// A day is owed from its start: a pass marks that hour.
+				for i, d := range days {
+					days[i] = model.Level1d.Floor(d)
+				}
 				st.setOwed(gi, slices.Compact(slices.Sorted(slices.Values(days))))
 			}
 		}
